@@ -1,0 +1,127 @@
+// Package config turns backline's YAML file into typed, validated settings.
+//
+// Key paths follow Nauthilus (seed 004) so existing files carry over. Every
+// problem is reported with its key path and line; unknown keys are errors.
+package config
+
+import "time"
+
+// Config is the whole file.
+type Config struct {
+	Server      Server      `yaml:"server"`
+	Auth        Auth        `yaml:"auth"`
+	Lua         Lua         `yaml:"lua"`
+	Definitions Definitions `yaml:"definitions"`
+	Gateway     Gateway     `yaml:"gateway"`
+
+	// Lines maps key paths to the YAML line they were written on.
+	Lines Lines `yaml:"-"`
+}
+
+// Server configures backline's own HTTP listener and logging.
+type Server struct {
+	Address   string `yaml:"address"`    // default 127.0.0.1:9080
+	LogLevel  string `yaml:"log_level"`  // debug | info | warn | error
+	LogFormat string `yaml:"log_format"` // text | json
+	// APIAuth protects /api/v1/*; empty means open (warned about off loopback).
+	APIAuth APIAuth `yaml:"api_auth"`
+}
+
+// APIAuth is optional HTTP Basic or bearer protection for the API.
+type APIAuth struct {
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	BearerToken  string `yaml:"bearer_token"`
+	BearerFile   string `yaml:"bearer_token_file"`
+}
+
+// Auth holds the services (health checks) and, later, password databases.
+type Auth struct {
+	Services Services  `yaml:"services"`
+	Passdb   []Passdb  `yaml:"passdb"`
+	Cache    AuthCache `yaml:"cache"`
+	Nginx    Nginx     `yaml:"nginx"`
+}
+
+// Services lists what is enabled and configures each service.
+type Services struct {
+	Enabled             []string     `yaml:"enabled"`
+	BackendHealthChecks HealthChecks `yaml:"backend_health_checks"`
+}
+
+// ServiceBackendHealthChecks is the name to list under auth.services.enabled.
+const ServiceBackendHealthChecks = "backend_health_checks"
+
+// HealthChecks is auth.services.backend_health_checks.
+type HealthChecks struct {
+	ConnectTimeout    time.Duration `yaml:"connect_timeout"`    // default 5s, (0,1m]
+	TLSTimeout        time.Duration `yaml:"tls_timeout"`        // default 5s, (0,1m]
+	DeepTimeout       time.Duration `yaml:"deep_timeout"`       // default 5s, (0,5m]
+	ConnectInterval   time.Duration `yaml:"connect_interval"`   // default 10s, (0,24h]
+	DeepInterval      time.Duration `yaml:"deep_interval"`      // default = connect_interval
+	FailureThreshold  int           `yaml:"failure_threshold"`  // default 1, 1..100
+	RecoveryThreshold int           `yaml:"recovery_threshold"` // default 1, 1..100
+	// InitialState is the gate state before the first verdict: healthy (fail-open,
+	// as Nauthilus) or unhealthy (as HAProxy's default for new servers).
+	InitialState string `yaml:"initial_state"`
+	// Jitter spreads the start of each probe in a round over up to this long
+	// (default: 10% of connect_interval, at most 1s).
+	Jitter  time.Duration `yaml:"jitter"`
+	Targets []Target      `yaml:"targets"`
+}
+
+// Initial states.
+const (
+	InitialHealthy   = "healthy"
+	InitialUnhealthy = "unhealthy"
+)
+
+// Target is one backend to probe. After Load, the timeouts hold their
+// effective values (per-target override or the global one), TLSMode the
+// effective mode and TestPassword the content of TestPasswordFile if given.
+type Target struct {
+	Name             string        `yaml:"name"`
+	Protocol         string        `yaml:"protocol"` // imap pop3 lmtp smtp sieve http
+	Host             string        `yaml:"host"`
+	Port             int           `yaml:"port"`
+	RequestURI       string        `yaml:"request_uri"`
+	TestUsername     string        `yaml:"test_username"`
+	TestPassword     string        `yaml:"test_password"`
+	TestPasswordFile string        `yaml:"test_password_file"`
+	AuthMechanism    string        `yaml:"auth_mechanism"` // auto | PLAIN | LOGIN | USERPASS | BASIC
+	DeepCheck        bool          `yaml:"deep_check"`
+	TLS              bool          `yaml:"tls"`
+	TLSMode          string        `yaml:"tls_mode"` // plain | implicit | starttls
+	TLSSkipVerify    bool          `yaml:"tls_skip_verify"`
+	TLSCAFile        string        `yaml:"tls_ca_file"`
+	TLSServerName    string        `yaml:"tls_server_name"`
+	HAProxyV2        bool          `yaml:"haproxy_v2"`
+	HAProxyV2Command string        `yaml:"haproxy_v2_command"` // local (default) | proxy
+	ConnectTimeout   time.Duration `yaml:"connect_timeout"`
+	TLSTimeout       time.Duration `yaml:"tls_timeout"`
+	DeepTimeout      time.Duration `yaml:"deep_timeout"`
+	// AllowPlaintextAuth lets a deep check send credentials without TLS. Only
+	// for loopback lab setups; validation refuses it for other hosts.
+	AllowPlaintextAuth bool `yaml:"allow_plaintext_auth"`
+}
+
+// Protocols, TLS modes, mechanisms.
+const (
+	ProtoIMAP  = "imap"
+	ProtoPOP3  = "pop3"
+	ProtoLMTP  = "lmtp"
+	ProtoSMTP  = "smtp"
+	ProtoSieve = "sieve"
+	ProtoHTTP  = "http"
+
+	TLSPlain    = "plain"
+	TLSImplicit = "implicit"
+	TLSStartTLS = "starttls"
+
+	MechAuto     = "auto"
+	MechPlain    = "PLAIN"
+	MechLogin    = "LOGIN"
+	MechUserPass = "USERPASS"
+	MechBasic    = "BASIC"
+)

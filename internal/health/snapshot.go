@@ -1,0 +1,84 @@
+// Package health turns probe results into per-target health: thresholds
+// (gates), the scheduler, and the read-only snapshot everyone else reads.
+package health
+
+import (
+	"time"
+
+	"github.com/backline/backline/internal/probe"
+)
+
+// Snapshot is an immutable view of every target's health, replaced
+// atomically after each round. Readers must not modify it.
+type Snapshot struct {
+	Taken    time.Time // end of the round that produced it (zero before the first)
+	Round    uint64
+	Backends []Backend // configuration order
+}
+
+// Group is a set of targets sharing intervals and thresholds: the mail
+// targets of auth.services.backend_health_checks form one group, each gateway
+// backend with beta_health another.
+type Group struct {
+	Name              string // GroupMail, or "gateway:<label>"
+	ConnectInterval   time.Duration
+	DeepInterval      time.Duration // equal to ConnectInterval: one combined round
+	FailureThreshold  int
+	RecoveryThreshold int
+	InitialHealthy    bool
+	Jitter            time.Duration
+	Targets           []*probe.Target
+}
+
+// GroupMail is the group of auth.services.backend_health_checks.targets.
+const GroupMail = "backend_health_checks"
+
+// Backend is one target's state in a snapshot.
+type Backend struct {
+	Group  string
+	Target *probe.Target // shared, read-only
+	// Healthy combines the phases: connect.healthy && deep.healthy for deep
+	// checks, connect.healthy otherwise (contract §4.3).
+	Healthy bool
+	Since   time.Time // last change of Healthy (start time if none yet)
+	Connect PhaseState
+	Deep    PhaseState
+	// CertNotAfter is the leaf certificate expiry seen by the last TLS handshake.
+	CertNotAfter time.Time
+	// Mechanism is the SASL mechanism the last deep check used.
+	Mechanism string
+	// Steps are the timed stages of the last check.
+	Steps []probe.Step
+}
+
+// PhaseState is one gate (connect or deep) of one target.
+type PhaseState struct {
+	Healthy              bool
+	LastCheck            time.Time
+	LastSuccess          time.Time
+	LastError            string // no secrets
+	LastReason           probe.Reason
+	Latency              time.Duration
+	ConsecutiveFailures  int
+	ConsecutiveSuccesses int
+}
+
+// Healthy returns the healthy backends of a group in configuration order,
+// optionally only those of one protocol ("" for all).
+func (s *Snapshot) Healthy(group, protocol string) []Backend {
+	if s == nil {
+		return nil
+	}
+	out := make([]Backend, 0, len(s.Backends))
+	for _, b := range s.Backends {
+		if b.Healthy && b.Group == group && (protocol == "" || b.Target.Protocol == protocol) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// Source is what readers depend on: the current snapshot, never the scheduler.
+type Source interface {
+	Snapshot() *Snapshot
+}

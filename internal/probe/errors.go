@@ -1,0 +1,81 @@
+package probe
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+)
+
+// checkError carries a classified failure. Its message must never contain a
+// credential: build it from server lines and configuration only.
+type checkError struct {
+	reason Reason
+	msg    string
+	err    error
+}
+
+func (e *checkError) Error() string {
+	if e.err != nil {
+		return e.msg + ": " + e.err.Error()
+	}
+	return e.msg
+}
+
+func (e *checkError) Unwrap() error { return e.err }
+
+func failf(reason Reason, format string, args ...any) error {
+	return &checkError{reason: reason, msg: fmt.Sprintf(format, args...)}
+}
+
+func wrapf(reason Reason, err error, format string, args ...any) error {
+	return &checkError{reason: reason, msg: fmt.Sprintf(format, args...), err: err}
+}
+
+// protocolErr, authErr and configErr are the common classified failures.
+func protocolErr(format string, args ...any) error { return failf(ReasonProtocol, format, args...) }
+func authErr(format string, args ...any) error     { return failf(ReasonAuth, format, args...) }
+func configErr(format string, args ...any) error   { return failf(ReasonConfig, format, args...) }
+
+// Classify maps any error of a check to a Reason. Timeouts win over
+// everything else: a deadline hit while reading a greeting is a timeout,
+// not a protocol error.
+func Classify(err error) Reason {
+	if err == nil {
+		return ReasonNone
+	}
+	var ne net.Error
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
+		(errors.As(err, &ne) && ne.Timeout()) {
+		return ReasonTimeout
+	}
+	var ce *checkError
+	if errors.As(err, &ce) && ce.reason != ReasonNone {
+		return ce.reason
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return ReasonDNS
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return ReasonRefused
+	}
+	var certErr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var recErr tls.RecordHeaderError
+	var alertErr tls.AlertError
+	if errors.As(err, &certErr) || errors.As(err, &unknownAuth) || errors.As(err, &hostErr) ||
+		errors.As(err, &recErr) || errors.As(err, &alertErr) {
+		return ReasonTLS
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "dial" {
+		return ReasonConnect
+	}
+	return ReasonProtocol
+}

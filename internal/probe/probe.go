@@ -1,0 +1,126 @@
+// Package probe checks one backend once: a connect phase (TCP, optional
+// PROXY v2 preface, optional implicit TLS) and, for deep checks, a protocol
+// phase (greeting, capabilities, STARTTLS, SASL login). It keeps no state;
+// thresholds and scheduling live in package health.
+package probe
+
+import (
+	"context"
+	"crypto/tls"
+	"time"
+)
+
+// TLSMode is the effective TLS mode of a target.
+type TLSMode string
+
+const (
+	TLSPlain    TLSMode = "plain"
+	TLSImplicit TLSMode = "implicit"
+	TLSStartTLS TLSMode = "starttls"
+)
+
+// Phase names which part of a check ran.
+type Phase string
+
+const (
+	PhaseConnect Phase = "connect"
+	PhaseDeep    Phase = "deep"
+)
+
+// Reason classifies a failure for metrics and the status API.
+type Reason string
+
+const (
+	ReasonNone     Reason = ""
+	ReasonRefused  Reason = "connect_refused"
+	ReasonTimeout  Reason = "timeout"
+	ReasonDNS      Reason = "dns"
+	ReasonConnect  Reason = "connect" // other dial errors (unreachable, reset)
+	ReasonTLS      Reason = "tls"
+	ReasonProxy    Reason = "proxy"
+	ReasonProtocol Reason = "protocol"
+	ReasonAuth     Reason = "auth"
+	ReasonConfig   Reason = "config" // e.g. mechanism not advertised, plaintext refused
+)
+
+// Target is everything one check needs, resolved once at start-up so that a
+// probe does no parsing or file reading.
+type Target struct {
+	Name     string
+	Protocol string // imap pop3 lmtp smtp sieve http
+	Host     string
+	Port     int
+
+	TLSMode TLSMode
+	// TLSConfig is used for implicit TLS and STARTTLS; built at start-up with
+	// the CA pool, ServerName and InsecureSkipVerify already set.
+	TLSConfig *tls.Config
+
+	HAProxyV2 bool
+	// HAProxyV2Proxy sends a PROXY command with the real address tuple
+	// instead of the default LOCAL command.
+	HAProxyV2Proxy bool
+
+	ConnectTimeout time.Duration
+	TLSTimeout     time.Duration
+	DeepTimeout    time.Duration
+
+	DeepCheck          bool
+	Username           string
+	Password           string
+	Mechanism          string // auto | PLAIN | LOGIN | USERPASS | BASIC
+	RequestURI         string
+	AllowPlaintextAuth bool
+	// HTTP, when set, makes an http target a gateway health check.
+	HTTP *HTTPExpect
+}
+
+// Address is host:port, with IPv6 literals bracketed.
+func (t *Target) Address() string { return joinHostPort(t.Host, t.Port) }
+
+// Step is one timed stage of a check, for the status API and `backline probe`.
+type Step struct {
+	Name     string        `json:"name"` // connect, proxy, tls, greeting, capabilities, starttls, auth, request, logout
+	Duration time.Duration `json:"duration"`
+}
+
+// Result is the outcome of one check. Err and Transcript never contain a
+// password or a SASL payload.
+type Result struct {
+	Phase    Phase
+	OK       bool
+	Reason   Reason
+	Err      error
+	Duration time.Duration
+	Steps    []Step
+	// Transcript holds the exchanged lines, prefixed "C: " and "S: ", with
+	// credentials replaced by "<redacted>". Filled only when requested.
+	Transcript []string
+	// CertNotAfter is the expiry of the server's leaf certificate, if TLS ran.
+	CertNotAfter time.Time
+	// Mechanism is the SASL mechanism the deep phase used, if any.
+	Mechanism string
+}
+
+// Options tune one check.
+type Options struct {
+	// Transcript asks for the redacted exchange in Result.Transcript.
+	Transcript bool
+}
+
+// Checker runs checks; health, Lua and the CLI all call the same one.
+type Checker interface {
+	Check(ctx context.Context, t *Target, phase Phase, opts Options) Result
+}
+
+// HTTPExpect replaces the seed's HTTP rule (status 200 only) for gateway
+// health checks (Couper's beta_health): any listed status passes, and the
+// body must contain Text when it is set.
+type HTTPExpect struct {
+	Path     string
+	Statuses []int // empty: 200..204 (Couper's default)
+	Text     string
+	Headers  map[string]string
+	// HTTPS uses TLS for the request (the target's TLSConfig).
+	HTTPS bool
+}

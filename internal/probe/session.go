@@ -1,0 +1,128 @@
+package probe
+
+import (
+	"bufio"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"time"
+)
+
+// maxLine bounds one server line. Real servers send a few hundred bytes; a
+// hostile one sending megabytes without CRLF must not grow our memory.
+const maxLine = 64 << 10
+
+// session is one deep-phase conversation: a line reader and writer over the
+// connection left by the connect phase, with a deadline, timed steps and an
+// optional redacted transcript. Protocol files use only this.
+type session struct {
+	conn   net.Conn
+	r      *bufio.Reader
+	target *Target
+	res    *Result
+	record bool
+}
+
+func newSession(conn net.Conn, t *Target, res *Result, opts Options) *session {
+	s := &session{conn: conn, target: t, res: res, record: opts.Transcript}
+	s.r = bufio.NewReaderSize(conn, 4096)
+	return s
+}
+
+// errLineTooLong is a protocol violation by the server.
+var errLineTooLong = protocolErr("server line longer than %d bytes", maxLine)
+
+// readLine returns one line without its CRLF (a bare LF is accepted).
+func (s *session) readLine() (string, error) {
+	var buf []byte
+	for {
+		chunk, err := s.r.ReadSlice('\n')
+		if len(buf)+len(chunk) > maxLine {
+			return "", errLineTooLong
+		}
+		buf = append(buf, chunk...)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if errors.Is(err, io.EOF) {
+			if len(buf) > 0 {
+				s.note("S: ", string(buf))
+			}
+			return "", protocolErr("connection closed by server")
+		}
+		return "", err
+	}
+	line := strings.TrimRight(string(buf), "\r\n")
+	s.note("S: ", line)
+	return line, nil
+}
+
+// writeLine sends line plus CRLF.
+func (s *session) writeLine(line string) error {
+	s.note("C: ", line)
+	_, err := io.WriteString(s.conn, line+"\r\n")
+	return err
+}
+
+// writeSecret sends a line that carries credentials; the transcript shows
+// shown instead (e.g. "a2 AUTHENTICATE PLAIN <redacted>").
+func (s *session) writeSecret(line, shown string) error {
+	s.note("C: ", shown)
+	_, err := io.WriteString(s.conn, line+"\r\n")
+	return err
+}
+
+func (s *session) note(prefix, line string) {
+	if s.record {
+		const keep = 512
+		if len(line) > keep {
+			line = line[:keep] + "…"
+		}
+		s.res.Transcript = append(s.res.Transcript, prefix+line)
+	}
+}
+
+// step records a timed stage that began at start.
+func (s *session) step(name string, start time.Time) {
+	s.res.Steps = append(s.res.Steps, Step{Name: name, Duration: time.Since(start)})
+}
+
+// startTLS upgrades the connection after a STARTTLS/STLS answer: the
+// handshake gets tls_timeout, then the deep deadline starts again.
+func (s *session) startTLS() error {
+	start := time.Now()
+	if s.r.Buffered() > 0 {
+		// Bytes after the STARTTLS answer and before our ClientHello would be
+		// a command-injection vector (CVE-2011-0411 class); refuse them.
+		return protocolErr("server sent data after the STARTTLS answer and before the TLS handshake")
+	}
+	tc := tls.Client(s.conn, s.target.TLSConfig)
+	_ = tc.SetDeadline(time.Now().Add(s.target.TLSTimeout))
+	if err := tc.Handshake(); err != nil {
+		return wrapf(ReasonTLS, err, "STARTTLS handshake with %s failed", s.target.Address())
+	}
+	s.noteCert(tc)
+	_ = tc.SetDeadline(time.Now().Add(s.target.DeepTimeout))
+	s.conn = tc
+	s.r = bufio.NewReaderSize(tc, 4096)
+	s.note("-- ", "TLS established")
+	s.step("starttls", start)
+	return nil
+}
+
+func (s *session) noteCert(tc *tls.Conn) {
+	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
+		s.res.CertNotAfter = certs[0].NotAfter
+	}
+}
+
+// isTLS tells whether credentials may be sent.
+func (s *session) isTLS() bool {
+	_, ok := s.conn.(*tls.Conn)
+	return ok
+}
