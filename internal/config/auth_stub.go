@@ -1,6 +1,6 @@
 package config
 
-// Placeholders for sections owned by later work; each moves to its own file.
+// Placeholders for the Lua and auth sections; replaced by their own files.
 
 // Lua is the lua section (filters, VM pool).
 type Lua struct{}
@@ -14,8 +14,5 @@ type AuthCache struct{}
 // Nginx configures the nginx auth_http responder.
 type Nginx struct{}
 
-// Definitions holds named HTTP backends.
-type Definitions struct{}
-
-// Gateway is the HTTP gateway listener and its endpoints.
-type Gateway struct{}
+// validateAuth checks the lua and auth.passdb/cache/nginx sections.
+func (c *Config) validateAuth(errs *Errors) {}
