@@ -1,9 +1,6 @@
 package config
 
-// Placeholders for the Lua and auth sections; replaced by their own files.
-
-// Lua is the lua section (filters, VM pool).
-type Lua struct{}
+// Placeholders for the auth sections; replaced by auth.go.
 
 // Passdb is one password database entry under auth.passdb.
 type Passdb struct{}
@@ -14,5 +11,5 @@ type AuthCache struct{}
 // Nginx configures the nginx auth_http responder.
 type Nginx struct{}
 
-// validateAuth checks the lua and auth.passdb/cache/nginx sections.
+// validateAuth checks auth.passdb, auth.cache and auth.nginx.
 func (c *Config) validateAuth(errs *Errors) {}
