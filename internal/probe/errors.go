@@ -57,6 +57,10 @@ func Classify(err error) Reason {
 	if errors.As(err, &ce) && ce.reason != ReasonNone {
 		return ce.reason
 	}
+	var mechErr *MechanismUnavailableError
+	if errors.As(err, &mechErr) {
+		return ReasonConfig
+	}
 	var dnsErr *net.DNSError
 	if errors.As(err, &dnsErr) {
 		return ReasonDNS

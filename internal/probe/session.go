@@ -23,12 +23,31 @@ type session struct {
 	target *Target
 	res    *Result
 	record bool
+	// secrets are the forms of the password that must never leave the
+	// session: a hostile server could echo them back in a line we log.
+	secrets []string
+	// tagSeq numbers IMAP commands: a1, a2, ...
+	tagSeq int
 }
 
 func newSession(conn net.Conn, t *Target, res *Result, opts Options) *session {
 	s := &session{conn: conn, target: t, res: res, record: opts.Transcript}
 	s.r = bufio.NewReaderSize(conn, 4096)
+	if t.Password != "" {
+		s.secrets = []string{plainResponse(t.Username, t.Password), b64(t.Username + ":" + t.Password), b64(t.Password), t.Password}
+	}
 	return s
+}
+
+// scrub replaces any form of the password in a server line that goes into
+// an error message or the transcript.
+func (s *session) scrub(line string) string {
+	for _, secret := range s.secrets {
+		if strings.Contains(line, secret) {
+			line = strings.ReplaceAll(line, secret, redacted)
+		}
+	}
+	return line
 }
 
 // errLineTooLong is a protocol violation by the server.
@@ -79,6 +98,7 @@ func (s *session) writeSecret(line, shown string) error {
 
 func (s *session) note(prefix, line string) {
 	if s.record {
+		line = s.scrub(line)
 		const keep = 512
 		if len(line) > keep {
 			line = line[:keep] + "…"
@@ -101,13 +121,13 @@ func (s *session) startTLS() error {
 		// a command-injection vector (CVE-2011-0411 class); refuse them.
 		return protocolErr("server sent data after the STARTTLS answer and before the TLS handshake")
 	}
-	tc := tls.Client(s.conn, s.target.TLSConfig)
-	_ = tc.SetDeadline(time.Now().Add(s.target.TLSTimeout))
+	tc := tls.Client(s.conn, s.target.tlsConfig())
+	_ = tc.SetDeadline(time.Now().Add(orDefault(s.target.TLSTimeout)))
 	if err := tc.Handshake(); err != nil {
 		return wrapf(ReasonTLS, err, "STARTTLS handshake with %s failed", s.target.Address())
 	}
 	s.noteCert(tc)
-	_ = tc.SetDeadline(time.Now().Add(s.target.DeepTimeout))
+	_ = tc.SetDeadline(time.Now().Add(orDefault(s.target.DeepTimeout)))
 	s.conn = tc
 	s.r = bufio.NewReaderSize(tc, 4096)
 	s.note("-- ", "TLS established")
@@ -125,4 +145,16 @@ func (s *session) noteCert(tc *tls.Conn) {
 func (s *session) isTLS() bool {
 	_, ok := s.conn.(*tls.Conn)
 	return ok
+}
+
+// maxQuoted bounds a server line quoted in an error message.
+const maxQuoted = 200
+
+// quoted is a server line fit for an error message: scrubbed and clipped.
+func (s *session) quoted(line string) string {
+	line = s.scrub(line)
+	if len(line) > maxQuoted {
+		line = line[:maxQuoted] + "…"
+	}
+	return line
 }

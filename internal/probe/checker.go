@@ -1,0 +1,106 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+)
+
+// Prober is the Checker every caller shares. The zero value works; Logger
+// nil means no logging.
+type Prober struct {
+	Logger *slog.Logger
+	Dialer net.Dialer
+}
+
+var _ Checker = (*Prober)(nil)
+
+// deepChecks maps a protocol to its deep phase. Each function owns the
+// conversation from the greeting to the best-effort logout.
+var deepChecks = map[string]func(s *session) error{
+	"imap":  checkIMAP,
+	"sieve": checkSieve,
+	"http":  checkHTTP,
+	"pop3":  checkPOP3,
+	"smtp":  checkSMTP,
+	"lmtp":  checkLMTP,
+}
+
+// Check runs the connect phase and, when phase is PhaseDeep and the target
+// has deep_check, the deep phase on the same connection. It never takes
+// longer than connect+TLS+deep timeouts (plus STARTTLS handshakes), and ends
+// early when ctx does.
+func (p *Prober) Check(ctx context.Context, t *Target, phase Phase, opts Options) Result {
+	start := time.Now()
+	res := Result{Phase: PhaseConnect}
+	deep := phase == PhaseDeep && t != nil && t.DeepCheck
+	if deep {
+		res.Phase = PhaseDeep
+	}
+	err := p.run(ctx, t, deep, &res, opts)
+	res.Duration = time.Since(start)
+	res.Err = err
+	res.OK = err == nil
+	res.Reason = Classify(err)
+	p.logMechanism(err, res.Phase)
+	return res
+}
+
+func (p *Prober) run(ctx context.Context, t *Target, deep bool, res *Result, opts Options) error {
+	if t == nil {
+		return configErr("no target")
+	}
+	check, known := deepChecks[t.Protocol]
+	if !known {
+		return configErr("no health check for protocol %q", t.Protocol)
+	}
+	if t.Protocol == "http" && t.TLSMode == TLSStartTLS {
+		return configErr("http has no STARTTLS; use tls_mode: implicit")
+	}
+	conn, stop, err := p.connect(ctx, t, res, opts.Transcript)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	if !deep {
+		conn.Close()
+		return nil
+	}
+	_ = conn.SetDeadline(time.Now().Add(orDefault(t.DeepTimeout)))
+	s := newSession(conn, t, res, opts)
+	err = check(s)
+	// s.conn is the outermost layer (TLS after STARTTLS): closing it sends
+	// close_notify, which keeps server logs free of "unexpected EOF".
+	s.conn.Close()
+	return cancelled(ctx, err)
+}
+
+// logMechanism writes seed 004's ERROR line for a mechanism mismatch.
+func (p *Prober) logMechanism(err error, phase Phase) {
+	var me *MechanismUnavailableError
+	if p.Logger == nil || !errors.As(err, &me) {
+		return
+	}
+	p.Logger.Error("Backend health-check auth mechanism unavailable",
+		slog.String("protocol", me.Protocol),
+		slog.String("host", me.Host),
+		slog.Int("port", me.Port),
+		slog.String("configured_auth_mechanism", me.Configured),
+		slog.String("advertised_auth_mechanisms", strings.Join(me.Advertised, ",")),
+		slog.String("auth_capability_source", me.Source),
+		slog.Bool("sasl_ir", me.SASLIR),
+		slog.String("health_check_phase", string(phase)),
+	)
+}
+
+// logout sends the protocol's goodbye without waiting for the answer: the
+// verdict is already made, and a slow server must not delay it.
+func (s *session) logout(line string) {
+	start := time.Now()
+	if s.writeLine(line) == nil {
+		s.step("logout", start)
+	}
+}

@@ -1,0 +1,206 @@
+package probe
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net/http"
+	"net/textproto"
+	"sort"
+	"strings"
+	"time"
+)
+
+const (
+	// maxHTTPHeader and maxHTTPBody bound what a check reads of a response;
+	// the body is read only when its text is checked.
+	maxHTTPHeader = 64 << 10
+	maxHTTPBody   = 64 << 10
+
+	httpUserAgent = "backline-healthcheck"
+)
+
+// checkHTTP sends one GET and judges the status (seed rule: 200 only; a
+// gateway's HTTPExpect lists its own) and, optionally, the body text.
+func checkHTTP(s *session) error {
+	t := s.target
+	start := time.Now()
+	path := t.RequestURI
+	if t.HTTP != nil && t.HTTP.Path != "" {
+		path = t.HTTP.Path
+	}
+	if path == "" {
+		path = "/"
+	}
+	if strings.ContainsFunc(path, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return configErr("request_uri %q contains spaces or control characters", path)
+	}
+
+	headers := []string{"Host", "User-Agent", "Accept", "Connection"}
+	values := map[string]string{
+		"Host":       s.hostHeader(),
+		"User-Agent": httpUserAgent,
+		"Accept":     "*/*",
+		"Connection": "close",
+	}
+	if t.HTTP != nil {
+		names := make([]string, 0, len(t.HTTP.Headers))
+		for name := range t.HTTP.Headers {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		for _, name := range names {
+			if !validHeaderName(name) {
+				return configErr("header name %q is not a valid HTTP token", name)
+			}
+			key := textproto.CanonicalMIMEHeaderKey(name)
+			if key == "Connection" {
+				continue // one request per connection, always
+			}
+			if _, seen := values[key]; !seen {
+				headers = append(headers, key)
+			}
+			values[key] = stripControl(t.HTTP.Headers[name])
+		}
+	}
+
+	basic := ""
+	if t.Username != "" && t.Password != "" {
+		user, pass, _, err := s.credentials()
+		if err != nil {
+			return err
+		}
+		m, err := s.choose(advertised{Source: "static", Mechs: map[string]bool{"BASIC": true}})
+		if err != nil {
+			return err
+		}
+		s.res.Mechanism = m.String()
+		basic = "Basic " + b64(user+":"+pass)
+		if _, seen := values["Authorization"]; !seen {
+			headers = append(headers[:1], append([]string{"Authorization"}, headers[1:]...)...)
+		}
+		values["Authorization"] = basic
+	}
+
+	var req strings.Builder
+	req.WriteString("GET " + path + " HTTP/1.1\r\n")
+	s.note("C: ", "GET "+path+" HTTP/1.1")
+	for _, name := range headers {
+		req.WriteString(name + ": " + values[name] + "\r\n")
+		if name == "Authorization" {
+			s.note("C: ", name+": "+redacted)
+		} else {
+			s.note("C: ", name+": "+values[name])
+		}
+	}
+	req.WriteString("\r\n")
+	s.note("C: ", "")
+	if _, err := io.WriteString(s.conn, req.String()); err != nil {
+		return wrapf(Classify(err), err, "sending the HTTP request to %s", t.Address())
+	}
+
+	limited := bufio.NewReader(io.LimitReader(s.r, maxHTTPHeader+maxHTTPBody))
+	resp, err := http.ReadResponse(limited, &http.Request{Method: http.MethodGet})
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return protocolErr("HTTP response from %s ended early or its header exceeds %d bytes", t.Address(), maxHTTPHeader)
+		}
+		return wrapf(Classify(err), err, "reading the HTTP response from %s", t.Address())
+	}
+	defer resp.Body.Close()
+	statusLine := resp.Proto + " " + resp.Status
+	s.noteResponse(statusLine, resp.Header)
+
+	if !statusExpected(resp.StatusCode, t.HTTP) {
+		msg := "HTTP request failed: " + s.quoted(statusLine)
+		if basic != "" && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {
+			return authErr("%s", msg)
+		}
+		return protocolErr("%s", msg)
+	}
+	if t.HTTP != nil && t.HTTP.Text != "" {
+		body, err := io.ReadAll(io.LimitReader(resp.Body, maxHTTPBody))
+		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
+			return wrapf(Classify(err), err, "reading the HTTP body from %s", t.Address())
+		}
+		if !strings.Contains(string(body), t.HTTP.Text) {
+			return protocolErr("HTTP response body (first %d bytes) does not contain %q", maxHTTPBody, t.HTTP.Text)
+		}
+	}
+	s.step("request", start)
+	return nil
+}
+
+func statusExpected(code int, expect *HTTPExpect) bool {
+	if expect == nil {
+		return code == http.StatusOK
+	}
+	if len(expect.Statuses) == 0 {
+		return code >= 200 && code <= 204
+	}
+	for _, want := range expect.Statuses {
+		if code == want {
+			return true
+		}
+	}
+	return false
+}
+
+// hostHeader is host[:port], the port left out when it is the scheme's default.
+func (s *session) hostHeader() string {
+	return hostHeaderFor(s.target.Host, s.target.Port, s.isTLS())
+}
+
+func hostHeaderFor(host string, port int, tls bool) string {
+	host = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	defaultPort := 80
+	if tls {
+		defaultPort = 443
+	}
+	if port == defaultPort {
+		if strings.Contains(host, ":") {
+			return "[" + host + "]"
+		}
+		return host
+	}
+	return joinHostPort(host, port)
+}
+
+func (s *session) noteResponse(statusLine string, h http.Header) {
+	if !s.record {
+		return
+	}
+	s.note("S: ", statusLine)
+	names := make([]string, 0, len(h))
+	for name := range h {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		for _, v := range h[name] {
+			s.note("S: ", name+": "+v)
+		}
+	}
+}
+
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, c := range name {
+		if c <= ' ' || c >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", c) {
+			return false
+		}
+	}
+	return true
+}
+
+// stripControl removes CR, LF and NUL so a configured value cannot inject headers.
+func stripControl(v string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' || r == 0 {
+			return -1
+		}
+		return r
+	}, v)
+}

@@ -1,0 +1,113 @@
+package probe
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/backline/backline/internal/config"
+)
+
+// defaultTimeout stands in for a zero timeout so that a Target built by hand
+// (Lua, tests) can never make a check wait forever.
+const defaultTimeout = 5 * time.Second
+
+// NewTarget converts a validated configuration target into a Target. It does
+// all file reading (the CA bundle) here so that checks never touch the disk.
+func NewTarget(ct *config.Target) (*Target, error) {
+	if ct == nil {
+		return nil, errors.New("probe: nil target")
+	}
+	t := &Target{
+		Name:               ct.Name,
+		Protocol:           strings.ToLower(ct.Protocol),
+		Host:               ct.Host,
+		Port:               ct.Port,
+		TLSMode:            TLSMode(strings.ToLower(ct.TLSMode)),
+		HAProxyV2:          ct.HAProxyV2,
+		HAProxyV2Proxy:     strings.EqualFold(ct.HAProxyV2Command, "proxy"),
+		ConnectTimeout:     ct.ConnectTimeout,
+		TLSTimeout:         ct.TLSTimeout,
+		DeepTimeout:        ct.DeepTimeout,
+		DeepCheck:          ct.DeepCheck,
+		Username:           ct.TestUsername,
+		Password:           ct.TestPassword,
+		Mechanism:          ct.AuthMechanism,
+		RequestURI:         ct.RequestURI,
+		AllowPlaintextAuth: ct.AllowPlaintextAuth,
+	}
+	if t.TLSMode == "" {
+		t.TLSMode = TLSPlain
+	}
+	if _, ok := deepChecks[t.Protocol]; !ok {
+		return nil, fmt.Errorf("target %s: unknown protocol %q", t.Address(), ct.Protocol)
+	}
+	switch t.TLSMode {
+	case TLSPlain, TLSImplicit, TLSStartTLS:
+	default:
+		return nil, fmt.Errorf("target %s: unknown tls_mode %q", t.Address(), ct.TLSMode)
+	}
+	if t.Protocol == config.ProtoHTTP && t.TLSMode == TLSStartTLS {
+		return nil, fmt.Errorf("target %s: http has no STARTTLS; use tls_mode: implicit", t.Address())
+	}
+	if t.Port < 1 || t.Port > 65535 {
+		return nil, fmt.Errorf("target %s: port %d out of range 1..65535", t.Address(), t.Port)
+	}
+	cfg, err := BuildTLSConfig(t.Host, ct.TLSServerName, ct.TLSCAFile, ct.TLSSkipVerify)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", t.Address(), err)
+	}
+	t.TLSConfig = cfg
+	return t, nil
+}
+
+// BuildTLSConfig is the client TLS configuration of every check: TLS 1.2 or
+// newer, the server name (explicit, else host without a trailing dot), the CA
+// bundle in caFile (else the system roots). Verification is skipped only when
+// the operator asked for it.
+func BuildTLSConfig(host, serverName, caFile string, skipVerify bool) (*tls.Config, error) {
+	if serverName == "" {
+		serverName = strings.TrimSuffix(strings.Trim(host, "[]"), ".")
+	}
+	cfg := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         serverName,
+		InsecureSkipVerify: skipVerify, //nolint:gosec // operator opt-in (tls_skip_verify)
+	}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls_ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls_ca_file %s: no PEM certificate found", caFile)
+		}
+		cfg.RootCAs = pool
+	}
+	return cfg, nil
+}
+
+// tlsConfig never returns nil, for targets built without NewTarget.
+func (t *Target) tlsConfig() *tls.Config {
+	if t.TLSConfig != nil {
+		return t.TLSConfig
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, ServerName: strings.TrimSuffix(strings.Trim(t.Host, "[]"), ".")}
+}
+
+// implicitTLS tells whether the connect phase runs a TLS handshake.
+func (t *Target) implicitTLS() bool {
+	return t.TLSMode == TLSImplicit || (t.Protocol == config.ProtoHTTP && t.HTTP != nil && t.HTTP.HTTPS)
+}
+
+func orDefault(d time.Duration) time.Duration {
+	if d <= 0 {
+		return defaultTimeout
+	}
+	return d
+}
