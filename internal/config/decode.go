@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"reflect"
 	"regexp"
@@ -347,9 +349,16 @@ func ParseDuration(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, fmt.Errorf("empty duration")
 	}
-	if n, err := strconv.ParseFloat(s, 64); err == nil {
-		if n < 0 {
+	if n, err := strconv.ParseFloat(s, 64); err == nil || errors.Is(err, strconv.ErrRange) {
+		switch {
+		case math.IsNaN(n) || math.IsInf(n, 0) && err == nil:
+			// ParseFloat accepts "NaN" and "Inf"; neither is a duration.
+			return 0, fmt.Errorf("invalid duration %q (use units such as 500ms, 5s, 2m, 1h)", s)
+		case n < 0:
 			return 0, fmt.Errorf("duration %q must not be negative", s)
+		case err != nil || n*float64(time.Second) >= math.MaxInt64:
+			// Converting an out-of-range float to Duration wraps to a negative value.
+			return 0, fmt.Errorf("duration %q is too large", s)
 		}
 		return time.Duration(n * float64(time.Second)), nil
 	}

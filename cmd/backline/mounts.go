@@ -1,0 +1,39 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/backline/backline/internal/auth"
+	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/health"
+	"github.com/backline/backline/internal/lua"
+	"github.com/backline/backline/internal/probe"
+	"github.com/backline/backline/internal/server"
+)
+
+// extraMounts builds the routes other packages add to the HTTP server: the
+// nginx/Dovecot auth endpoints (/api/v1/auth/...), backed by the Lua filters.
+// They read the same snapshots and use the same checker as the daemon. The
+// returned stop releases the Lua engine.
+func extraMounts(cfg *config.Config, snapshots health.Source, checker probe.Checker,
+	reg prometheus.Registerer, logger *slog.Logger) (mounts []server.Mount, stop func(), err error) {
+	hc := cfg.Auth.Services.BackendHealthChecks
+	engine, err := lua.NewEngine(lua.Options{
+		Config: cfg.Lua, Health: snapshots, Checker: checker, Logger: logger,
+		ConnectTimeout: hc.ConnectTimeout, TLSTimeout: hc.TLSTimeout,
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("lua: %w", err)
+	}
+	handler, err := auth.New(auth.Options{
+		Config: cfg, Health: snapshots, Checker: checker, Lua: engine, Logger: logger, Registerer: reg,
+	})
+	if err != nil {
+		engine.Close()
+		return nil, nil, err
+	}
+	return []server.Mount{handler}, engine.Close, nil
+}

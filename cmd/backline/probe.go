@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/probe"
+)
+
+// probeFlags are the command-line form of one health-check target.
+type probeFlags struct {
+	protocol, host         string
+	port                   int
+	tls                    bool
+	tlsMode                string
+	tlsCAFile, tlsServer   string
+	tlsSkipVerify          bool
+	haproxyV2              bool
+	deep                   bool
+	username               string
+	password, passwordFile string
+	mechanism, requestURI  string
+	timeout                string
+	allowPlaintextAuth     bool
+	json                   bool
+}
+
+func (f *probeFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.protocol, "protocol", "", "imap, pop3, smtp, lmtp, sieve or http (required)")
+	fs.StringVar(&f.host, "host", "", "host name or IP address (required)")
+	fs.IntVar(&f.port, "port", 0, "port (required)")
+	fs.BoolVar(&f.tls, "tls", false, "implicit TLS (imaps, pop3s, submissions, https)")
+	fs.StringVar(&f.tlsMode, "tls-mode", "", "plain, implicit or starttls")
+	fs.StringVar(&f.tlsCAFile, "tls-ca-file", "", "CA bundle to verify the server certificate")
+	fs.StringVar(&f.tlsServer, "tls-server-name", "", "name expected in the server certificate (default: host)")
+	fs.BoolVar(&f.tlsSkipVerify, "tls-skip-verify", false, "do not verify the server certificate")
+	fs.BoolVar(&f.haproxyV2, "haproxy-v2", false, "send a PROXY protocol v2 header first")
+	fs.BoolVar(&f.deep, "deep", false, "run the deep check: greeting, capabilities, STARTTLS, login")
+	fs.StringVar(&f.username, "username", "", "test user for the deep check")
+	fs.StringVar(&f.password, "password", "", "test password (prefer --password-file: the command line is visible to other users)")
+	fs.StringVar(&f.passwordFile, "password-file", "", "file holding the test password")
+	fs.StringVar(&f.mechanism, "auth-mechanism", "", "auto, PLAIN, LOGIN, USERPASS or BASIC")
+	fs.StringVar(&f.requestURI, "request-uri", "", "path for http checks")
+	fs.StringVar(&f.timeout, "timeout", "", "connect, TLS and deep timeout each (default 5s)")
+	fs.BoolVar(&f.allowPlaintextAuth, "allow-plaintext-auth", false, "send credentials without TLS (loopback hosts only)")
+	fs.BoolVar(&f.json, "json", false, "print the result as JSON")
+}
+
+// Key paths of the one-target configuration the flags become.
+const (
+	probeServicePath = "auth.services.backend_health_checks"
+	probeTargetPath  = probeServicePath + ".targets[0]"
+	// passwordStandIn replaces a password containing "$" in the generated
+	// YAML, where "${NAME}" would be expanded from the environment.
+	passwordStandIn = "probe-password-stand-in"
+)
+
+// flagForKey maps configuration keys back to flags for error messages.
+var flagForKey = map[string]string{
+	"protocol": "--protocol", "host": "--host", "port": "--port", "tls": "--tls",
+	"tls_mode": "--tls-mode", "tls_ca_file": "--tls-ca-file", "tls_server_name": "--tls-server-name",
+	"tls_skip_verify": "--tls-skip-verify", "haproxy_v2": "--haproxy-v2", "deep_check": "--deep",
+	"test_username": "--username", "test_password": "--password", "test_password_file": "--password-file",
+	"auth_mechanism": "--auth-mechanism", "request_uri": "--request-uri",
+	"connect_timeout": "--timeout", "tls_timeout": "--timeout", "deep_timeout": "--timeout",
+	"allow_plaintext_auth": "--allow-plaintext-auth",
+}
+
+// yamlDoc renders the flags as a configuration file, so that the target is
+// defaulted and validated by exactly the code that checks serve's file.
+func (f *probeFlags) yamlDoc() ([]byte, error) {
+	t := map[string]any{}
+	set := func(key string, v any, present bool) {
+		if present {
+			t[key] = v
+		}
+	}
+	// Left-out flags stay out of the document so config says "is required".
+	set("protocol", f.protocol, f.protocol != "")
+	set("host", f.host, f.host != "")
+	set("port", f.port, f.port != 0)
+	set("tls", true, f.tls)
+	set("tls_mode", f.tlsMode, f.tlsMode != "")
+	set("tls_ca_file", f.tlsCAFile, f.tlsCAFile != "")
+	set("tls_server_name", f.tlsServer, f.tlsServer != "")
+	set("tls_skip_verify", true, f.tlsSkipVerify)
+	set("haproxy_v2", true, f.haproxyV2)
+	set("deep_check", true, f.deep)
+	set("test_username", f.username, f.username != "")
+	set("test_password_file", f.passwordFile, f.passwordFile != "")
+	set("auth_mechanism", f.mechanism, f.mechanism != "")
+	set("request_uri", f.requestURI, f.requestURI != "")
+	set("allow_plaintext_auth", true, f.allowPlaintextAuth)
+	if f.password != "" {
+		pw := f.password
+		if strings.Contains(pw, "$") {
+			pw = passwordStandIn
+		}
+		t["test_password"] = pw
+	}
+	service := map[string]any{"targets": []any{t}}
+	if f.timeout != "" {
+		for _, k := range []string{"connect_timeout", "tls_timeout", "deep_timeout"} {
+			service[k] = f.timeout
+		}
+	}
+	doc := map[string]any{"auth": map[string]any{"services": map[string]any{
+		"enabled":               []string{config.ServiceBackendHealthChecks},
+		"backend_health_checks": service,
+	}}}
+	return yaml.Marshal(doc)
+}
+
+// probeTarget validates the flags through the configuration code. Errors
+// are reworded to name flags rather than key paths of a file the user never
+// wrote.
+func (f *probeFlags) probeTarget() (*probe.Target, []string) {
+	if f.password != "" && f.passwordFile != "" {
+		return nil, []string{"--password and --password-file: give only one"}
+	}
+	doc, err := f.yamlDoc()
+	if err != nil {
+		return nil, []string{err.Error()}
+	}
+	cfg, err := config.Parse(doc)
+	if err != nil {
+		var errs config.Errors
+		if !errors.As(err, &errs) {
+			return nil, []string{err.Error()}
+		}
+		out := make([]string, 0, len(errs))
+		for _, e := range errs {
+			out = append(out, flagError(e))
+		}
+		return nil, out
+	}
+	ct := &cfg.Auth.Services.BackendHealthChecks.Targets[0]
+	if f.password != "" {
+		ct.TestPassword = f.password
+	}
+	t, err := probe.NewTarget(ct)
+	if err != nil {
+		return nil, []string{err.Error()}
+	}
+	return t, nil
+}
+
+func flagError(e config.Error) string {
+	key := e.Path
+	for _, prefix := range []string{probeTargetPath + ".", probeServicePath + "."} {
+		if rest, ok := strings.CutPrefix(key, prefix); ok {
+			key = rest
+			break
+		}
+	}
+	if fl, ok := flagForKey[key]; ok {
+		msg := e.Msg
+		// Config messages name sibling keys; name the flags instead. Only
+		// snake_case keys: "protocol" or "tls" are also ordinary words.
+		for k, other := range flagForKey {
+			if strings.Contains(k, "_") {
+				msg = replaceWord(msg, k, other)
+			}
+		}
+		return fl + ": " + msg
+	}
+	return e.Error()
+}
+
+// replaceWord replaces whole-word occurrences of key (as in "needs
+// test_password as well") with repl.
+func replaceWord(s, key, repl string) string {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, key)
+		if i < 0 {
+			b.WriteString(s)
+			return b.String()
+		}
+		end := i + len(key)
+		before := i == 0 || !isWordByte(s[i-1])
+		after := end == len(s) || !isWordByte(s[end])
+		b.WriteString(s[:i])
+		if before && after {
+			b.WriteString(repl)
+		} else {
+			b.WriteString(key)
+		}
+		s = s[end:]
+	}
+}
+
+func isWordByte(c byte) bool {
+	return c == '_' || c == '-' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}
+
+// runProbe checks one backend once with the daemon's probe code and prints
+// every step, its duration and the server's lines (credentials redacted).
+// Exit 0 healthy, 1 not, 2 bad flags.
+func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f probeFlags
+	f.register(fs)
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if f.timeout != "" {
+		if _, err := config.ParseDuration(f.timeout); err != nil {
+			fmt.Fprintf(stderr, "backline probe: --timeout: %v\n", err)
+			return exitUsage
+		}
+	}
+	t, problems := f.probeTarget()
+	if len(problems) > 0 {
+		for _, p := range problems {
+			fmt.Fprintf(stderr, "backline probe: %s\n", p)
+		}
+		return exitUsage
+	}
+	phase := probe.PhaseConnect
+	if t.DeepCheck {
+		phase = probe.PhaseDeep
+	}
+	// Mechanism mismatches are logged by the prober; show them on stderr.
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	prober := &probe.Prober{Logger: logger}
+	start := time.Now()
+	res := prober.Check(ctx, t, phase, probe.Options{Transcript: true})
+	if res.Duration == 0 {
+		res.Duration = time.Since(start)
+	}
+	if f.json {
+		writeProbeJSON(stdout, t, res)
+	} else {
+		writeProbeText(stdout, t, res)
+	}
+	if !res.OK {
+		return exitFail
+	}
+	return exitOK
+}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/health"
+	"github.com/backline/backline/internal/probe"
+	"github.com/backline/backline/internal/server"
+)
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "", "configuration file")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if *path == "" {
+		fmt.Fprintln(stderr, "backline serve: --config FILE is required")
+		return exitUsage
+	}
+	cfg, err := loadConfig(*path, stderr)
+	if err != nil {
+		return exitFail
+	}
+	logger, err := newLogger(stderr, cfg.Server.LogLevel, cfg.Server.LogFormat)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitFail
+	}
+	if err := runDaemon(ctx, cfg, logger, nil, nil); err != nil {
+		logger.Error("backline stopped with an error", "error", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+// runDaemon runs the health engine and the HTTP server of cfg until ctx is
+// done. serve and demo share it, so the demo exercises the real path.
+// ln, when not nil, is the already open listener to serve on instead of
+// server.address; listening, when set, is called with the bound address once
+// the listener is open.
+func runDaemon(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net.Listener, listening func(addr string)) error {
+	for _, w := range cfg.Warnings() {
+		logger.Warn("configuration warning", "warning", w)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	groups, err := healthGroups(cfg, logger)
+	if err != nil {
+		return err
+	}
+	checker := &probe.Prober{Logger: logger}
+	engine, err := health.New(groups, checker, health.Options{Logger: logger, Registerer: reg})
+	if err != nil {
+		return err
+	}
+	mounts, stopMounts, err := extraMounts(cfg, engine, checker, reg, logger)
+	if err != nil {
+		return err
+	}
+	defer stopMounts()
+	srv := server.New(server.Options{
+		Address:  cfg.Server.Address,
+		Snapshot: engine,
+		Gatherer: reg,
+		Logger:   logger,
+		APIAuth:  cfg.Server.APIAuth,
+		Mounts:   mounts,
+		Version:  versionString(),
+	})
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.Server.Address); err != nil {
+			return fmt.Errorf("server.address %q: %w", cfg.Server.Address, err)
+		}
+	}
+	if listening != nil {
+		listening(ln.Addr().String())
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { engine.Run(ctx) })
+	logger.Info("backline started", "version", versionString(), "targets", len(engine.Snapshot().Backends))
+	err = srv.ServeListener(ctx, ln)
+	cancel() // a failed listener stops the engine too
+	wg.Wait()
+	logger.Info("backline stopped")
+	return err
+}
+
+// healthGroups builds the groups to probe from cfg; today the mail group of
+// auth.services.backend_health_checks.
+func healthGroups(cfg *config.Config, logger *slog.Logger) ([]health.Group, error) {
+	hc := cfg.Auth.Services.BackendHealthChecks
+	switch {
+	case !cfg.ServiceEnabled(config.ServiceBackendHealthChecks):
+		logger.Info("Backend health-check service is not enabled")
+		return nil, nil
+	case len(hc.Targets) == 0:
+		logger.Error("no health-check targets configured")
+		return nil, nil
+	}
+	g, err := server.MailGroup(hc)
+	if err != nil {
+		return nil, err
+	}
+	return []health.Group{g}, nil
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/backline/backline/internal/config"
+)
+
+// runDaemonLogs runs the daemon on cfg until it is listening, stops it and
+// returns its log.
+func runDaemonLogs(t *testing.T, yaml string) string {
+	t.Helper()
+	cfg, err := config.Parse([]byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	err = runDaemon(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)), ln, func(string) { cancel() })
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return logs.String()
+}
+
+func TestServiceNotEnabled(t *testing.T) {
+	logs := runDaemonLogs(t, "auth:\n  services:\n    enabled: []\n")
+	if !strings.Contains(logs, `level=INFO msg="Backend health-check service is not enabled"`) {
+		t.Errorf("logs:\n%s", logs)
+	}
+}
+
+func TestServiceWithoutTargets(t *testing.T) {
+	logs := runDaemonLogs(t, "auth:\n  services:\n    enabled: [backend_health_checks]\n")
+	if !strings.Contains(logs, `level=ERROR msg="no health-check targets configured"`) ||
+		!strings.Contains(logs, `level=WARN msg="configuration warning"`) {
+		t.Errorf("logs:\n%s", logs)
+	}
+}

@@ -1,0 +1,125 @@
+package auth
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"hash"
+	"sync"
+	"time"
+)
+
+// cacheKey is HMAC-SHA256 under a per-process random key of user, password
+// and protocol: the cache holds no password, and its keys are useless
+// outside this process.
+type cacheKey [sha256.Size]byte
+
+// cacheEntry is a remembered successful password check.
+type cacheEntry struct {
+	expires      time.Time
+	account      string
+	accountField string
+	attributes   Attributes
+}
+
+// positiveCache remembers successful password checks for a TTL. Only
+// successes are cached: a failure must always reach the database, and a
+// changed password invalidates itself because the key includes it.
+type positiveCache struct {
+	ttl        time.Duration
+	maxEntries int
+	now        func() time.Time
+
+	macPool sync.Pool // of hash.Hash keyed with the process secret
+
+	mu        sync.RWMutex
+	entries   map[cacheKey]cacheEntry
+	lastSweep time.Time
+}
+
+func newPositiveCache(ttl time.Duration, maxEntries int) *positiveCache {
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		panic("auth: no randomness for the cache key: " + err.Error())
+	}
+	c := &positiveCache{ttl: ttl, maxEntries: maxEntries, now: time.Now, entries: map[cacheKey]cacheEntry{}}
+	c.macPool.New = func() any { return hmac.New(sha256.New, secret) }
+	return c
+}
+
+func (c *positiveCache) enabled() bool { return c != nil && c.ttl > 0 }
+
+func (c *positiveCache) key(user, password, protocol string) cacheKey {
+	mac := c.macPool.Get().(hash.Hash)
+	mac.Reset()
+	mac.Write([]byte(user))
+	mac.Write([]byte{0})
+	mac.Write([]byte(password))
+	mac.Write([]byte{0})
+	mac.Write([]byte(protocol))
+	var k cacheKey
+	mac.Sum(k[:0])
+	c.macPool.Put(mac)
+	return k
+}
+
+func (c *positiveCache) get(k cacheKey) (cacheEntry, bool) {
+	c.mu.RLock()
+	e, ok := c.entries[k]
+	c.mu.RUnlock()
+	if !ok || !c.now().Before(e.expires) {
+		return cacheEntry{}, false
+	}
+	return e, true
+}
+
+func (c *positiveCache) put(k cacheKey, e cacheEntry) {
+	now := c.now()
+	e.expires = now.Add(c.ttl)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, exists := c.entries[k]; !exists && len(c.entries) >= c.maxEntries {
+		c.evictLocked(now)
+	}
+	c.entries[k] = e
+}
+
+// evictLocked drops expired entries, or if none, an arbitrary one: a full
+// cache only costs extra database lookups, never correctness.
+// A full sweep runs at most once per tenth of the TTL so that a cache full
+// of fresh entries does not cost a scan per insert.
+func (c *positiveCache) evictLocked(now time.Time) {
+	if now.Sub(c.lastSweep) >= c.ttl/10 {
+		c.lastSweep = now
+		removed := 0
+		for k, e := range c.entries {
+			if !now.Before(e.expires) {
+				delete(c.entries, k)
+				removed++
+			}
+		}
+		if removed > 0 {
+			return
+		}
+	}
+	for k := range c.entries {
+		delete(c.entries, k)
+		return
+	}
+}
+
+// clear forgets everything, e.g. after a passwd-file changed.
+func (c *positiveCache) clear() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	clear(c.entries)
+	c.mu.Unlock()
+}
+
+func (c *positiveCache) len() int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return len(c.entries)
+}

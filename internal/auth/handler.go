@@ -1,0 +1,346 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/health"
+	"github.com/backline/backline/internal/lua"
+	"github.com/backline/backline/internal/probe"
+)
+
+// Options wire the handler to the rest of backline.
+type Options struct {
+	Config  *config.Config
+	Health  health.Source
+	Checker probe.Checker
+	// Lua runs lua.filters and type lua passdbs; nil means no filters.
+	Lua    *lua.Engine
+	Logger *slog.Logger
+	// Registerer receives the auth metrics; nil keeps them private.
+	Registerer prometheus.Registerer
+
+	// filters and scripts replace the Lua engine in tests.
+	filters filterRunner
+	scripts passwordScripter
+}
+
+// passwordScripter loads Lua password scripts (type lua passdbs).
+type passwordScripter interface {
+	newPasswordScript(label, path string) (passdb, error)
+}
+
+// Handler serves /api/v1/auth/{nginx,header,json}.
+type Handler struct {
+	cfg      config.Nginx
+	passdbs  []passdb
+	cache    *positiveCache
+	filters  filterRunner
+	health   health.Source
+	policy   policy
+	resolver resolver
+	log      *slog.Logger
+	metrics  *metrics
+	now      func() time.Time
+}
+
+// Outcomes of a request.
+const (
+	outcomeOK       = "ok"
+	outcomeFail     = "fail"
+	outcomeTempfail = "tempfail"
+	outcomeInvalid  = "invalid"
+)
+
+// New builds the handler: it loads passwd-files and Lua password scripts
+// now, so a broken database stops start-up rather than the first login.
+func New(opts Options) (*Handler, error) {
+	if opts.Config == nil {
+		return nil, errors.New("auth: no configuration")
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("auth: registering metrics: %w", err)
+	}
+	ac := opts.Config.Auth
+	if opts.Lua != nil {
+		if opts.filters == nil {
+			opts.filters = luaFilters{engine: opts.Lua}
+		}
+		if opts.scripts == nil {
+			opts.scripts = luaScripts{engine: opts.Lua}
+		}
+	}
+	h := &Handler{
+		cfg:      ac.Nginx,
+		filters:  opts.filters,
+		health:   opts.Health,
+		policy:   newPolicy(ac.Nginx.EffectiveDefaultPolicy()),
+		resolver: netResolver{},
+		log:      logger,
+		metrics:  m,
+		now:      time.Now,
+	}
+	if ttl := ac.Cache.EffectiveTTL(); ttl > 0 {
+		h.cache = newPositiveCache(ttl, max(ac.Cache.EffectiveMaxEntries(), 1))
+	}
+	for i, db := range ac.Passdb {
+		label := db.Name
+		if label == "" {
+			label = fmt.Sprintf("%s#%d", db.Type, i)
+		}
+		path := fmt.Sprintf("auth.passdb[%d]", i)
+		switch db.Type {
+		case config.PassdbPasswdFile:
+			f, err := newPasswdFile(label, db.Path, logger)
+			if err != nil {
+				return nil, fmt.Errorf("%s: passwd-file: %w", path, err)
+			}
+			f.onReload = h.cache.clear
+			h.passdbs = append(h.passdbs, f)
+		case config.PassdbLua:
+			if opts.scripts == nil {
+				return nil, fmt.Errorf("%s: type lua needs the Lua engine, which is not running", path)
+			}
+			s, err := opts.scripts.newPasswordScript(label, db.ScriptPath)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			h.passdbs = append(h.passdbs, s)
+		case config.PassdbBackendLogin:
+			if opts.Checker == nil || opts.Health == nil {
+				return nil, fmt.Errorf("%s: type backend_login needs the health checks", path)
+			}
+			h.passdbs = append(h.passdbs, &backendLogin{label: label, protocol: db.Protocol, health: opts.Health, checker: opts.Checker})
+		default:
+			return nil, fmt.Errorf("%s.type: unknown passdb type %q", path, db.Type)
+		}
+	}
+	return h, nil
+}
+
+// Register adds the endpoints, GET and POST each.
+func (h *Handler) Register(mux *http.ServeMux) {
+	for _, ep := range []struct {
+		name string
+		fn   http.HandlerFunc
+	}{
+		{"nginx", h.serveNginx},
+		{"header", h.serveHeader},
+		{"json", h.serveJSON},
+	} {
+		mux.HandleFunc("GET /api/v1/auth/"+ep.name, ep.fn)
+		mux.HandleFunc("POST /api/v1/auth/"+ep.name, ep.fn)
+	}
+}
+
+// decision is the verdict for one request, before endpoint formatting.
+type decision struct {
+	outcome      string
+	reason       string // for the log line only; never a credential
+	account      string
+	accountField string
+	attributes   Attributes
+	backend      int
+	passdb       string
+	cacheHit     bool
+	// statusMessage overrides the failure text (Lua status_message_set).
+	statusMessage string
+	selectedHost  string
+	selectedPort  int
+	// noBackend marks a tempfail because no backend was healthy.
+	noBackend bool
+	filter    *filterOutcome
+	// server and port are what nginx gets (set by the nginx endpoint).
+	server string
+	port   int
+}
+
+// decide runs the password check and the filters.
+func (h *Handler) decide(ctx context.Context, req *Request, session string) *decision {
+	d := &decision{}
+	pr, err := h.checkPassword(ctx, req, d)
+	if err != nil {
+		d.outcome, d.reason = outcomeTempfail, err.Error()
+		return d
+	}
+	d.account, d.accountField, d.attributes, d.backend, d.passdb = pr.Account, pr.AccountField, pr.Attributes, pr.Backend, pr.DB
+
+	if h.filters != nil {
+		out, err := h.filters.runFilters(ctx, filterRequest{
+			Request: req, Session: session,
+			Authenticated: pr.Authenticated, UserFound: pr.UserFound, Account: pr.Account,
+		})
+		if err != nil {
+			d.outcome, d.reason = outcomeTempfail, "lua filter: "+err.Error()
+			return d
+		}
+		d.filter = out
+		d.attributes = applyFilterAttributes(d.attributes, out)
+		if out != nil {
+			d.statusMessage = out.StatusMessage
+			if out.Reject {
+				d.outcome, d.reason = outcomeFail, "rejected by filter "+strings.Join(out.Rejected, ",")
+				return d
+			}
+			d.selectedHost, d.selectedPort = out.SelectedHost, out.SelectedPort
+		}
+	}
+	switch {
+	case req.NoAuth, pr.Authenticated:
+		d.outcome = outcomeOK
+	case !pr.UserFound:
+		d.outcome, d.reason = outcomeFail, "unknown user"
+	default:
+		d.outcome, d.reason = outcomeFail, "wrong password"
+	}
+	return d
+}
+
+// checkPassword asks the cache, then each database in order; the first
+// that knows the user decides.
+func (h *Handler) checkPassword(ctx context.Context, req *Request, d *decision) (passResult, error) {
+	if req.NoAuth {
+		return passResult{Account: req.Username}, nil
+	}
+	useCache := h.cache.enabled() && !req.NoCache
+	var key cacheKey
+	if useCache {
+		key = h.cache.key(req.Username, req.Password, req.Protocol)
+		if e, ok := h.cache.get(key); ok {
+			h.metrics.cache.WithLabelValues("hit").Inc()
+			d.cacheHit = true
+			return passResult{
+				UserFound: true, Authenticated: true, Account: e.account, AccountField: e.accountField,
+				Attributes: e.attributes.clone(), Backend: backendLocalCache, DB: "cache",
+			}, nil
+		}
+		h.metrics.cache.WithLabelValues("miss").Inc()
+	}
+	for _, db := range h.passdbs {
+		res, err := db.check(ctx, req)
+		if err != nil {
+			return passResult{}, fmt.Errorf("passdb %s: %w", db.name(), err)
+		}
+		if !res.UserFound {
+			continue
+		}
+		if res.Account == "" {
+			res.Account = req.Username
+		}
+		if res.AccountField != "" {
+			if res.Attributes == nil {
+				res.Attributes = Attributes{}
+			}
+			if _, ok := res.Attributes[res.AccountField]; !ok {
+				res.Attributes[res.AccountField] = []any{res.Account}
+			}
+		}
+		if res.Authenticated && useCache {
+			h.cache.put(key, cacheEntry{account: res.Account, accountField: res.AccountField, attributes: res.Attributes.clone()})
+		}
+		return res, nil
+	}
+	return passResult{}, nil
+}
+
+// failureMessage is the Auth-Status text of a failure.
+func (h *Handler) failureMessage(d *decision) string {
+	if d.statusMessage != "" {
+		return d.statusMessage
+	}
+	return h.cfg.EffectiveFailureMessage()
+}
+
+// authWait is Nauthilus's growing delay, int(wait_delay*tanh(0.03*attempt)),
+// left out when it is 0 or the session has tried too often.
+func (h *Handler) authWait(attempt int) int {
+	if attempt > h.cfg.EffectiveMaxWaitAttempts() {
+		return 0
+	}
+	return waitSeconds(h.cfg.EffectiveWaitDelay(), attempt)
+}
+
+// serve is the common frame of every endpoint: parse, decide, answer, count
+// and log once.
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request, endpoint string,
+	parse func() (*Request, error), answer func(*Request, *decision, string)) {
+	start := h.now()
+	session := newSessionID(start)
+	req, err := parse()
+	if err != nil {
+		var re *requestError
+		msg := "invalid request"
+		if errors.As(err, &re) {
+			msg = re.msg
+		}
+		w.Header().Set("X-Nauthilus-Session", session)
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(msg + "\n"))
+		h.finish(endpoint, "", outcomeInvalid, start, session, nil, nil, slog.String("error", msg))
+		return
+	}
+	d := h.decide(r.Context(), req, session)
+	answer(req, d, session)
+	h.finish(endpoint, req.Protocol, d.outcome, start, session, req, d)
+}
+
+func (h *Handler) finish(endpoint, protocol, outcome string, start time.Time, session string, req *Request, d *decision, extra ...slog.Attr) {
+	elapsed := h.now().Sub(start)
+	h.metrics.requests.WithLabelValues(endpoint, protocolLabel(protocol), outcome).Inc()
+	h.metrics.duration.WithLabelValues(endpoint, outcome).Observe(elapsed.Seconds())
+	attrs := make([]slog.Attr, 0, 16)
+	attrs = append(attrs,
+		slog.String("session", session),
+		slog.String("endpoint", endpoint),
+		slog.String("outcome", outcome),
+	)
+	if req != nil {
+		attrs = append(attrs,
+			slog.String("user", req.Username),
+			slog.String("protocol", req.Protocol),
+			slog.String("client_ip", req.ClientIP),
+		)
+	}
+	if d != nil {
+		if d.reason != "" {
+			attrs = append(attrs, slog.String("reason", d.reason))
+		}
+		if d.passdb != "" {
+			attrs = append(attrs, slog.String("passdb", d.passdb))
+		}
+		attrs = append(attrs, slog.Bool("cache_hit", d.cacheHit))
+		if d.server != "" {
+			attrs = append(attrs, slog.String("backend", joinHostPort(d.server, d.port)))
+		}
+		if f := d.filter; f != nil {
+			if len(f.Results) > 0 {
+				attrs = append(attrs, slog.String("filter_results", strings.Join(f.Results, ",")))
+			}
+			if len(f.Rejected) > 0 {
+				attrs = append(attrs, slog.String("rejected_filters", strings.Join(f.Rejected, ",")))
+			}
+			for i := 0; i+1 < len(f.LogFields); i += 2 {
+				if k, ok := f.LogFields[i].(string); ok {
+					attrs = append(attrs, slog.Any("lua_"+k, f.LogFields[i+1]))
+				}
+			}
+		}
+	}
+	attrs = append(attrs, extra...)
+	attrs = append(attrs, slog.Duration("latency", elapsed))
+	h.log.LogAttrs(context.Background(), slog.LevelInfo, "auth request", attrs...)
+}

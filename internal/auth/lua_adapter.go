@@ -1,0 +1,115 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/backline/backline/internal/lua"
+)
+
+// luaFilters runs lua.filters through the engine.
+type luaFilters struct{ engine *lua.Engine }
+
+func toLuaRequest(req *Request, session string) *lua.Request {
+	return &lua.Request{
+		Username:         req.Username,
+		Password:         req.Password,
+		Protocol:         req.Protocol,
+		Service:          req.Service,
+		Method:           req.Method,
+		ClientIP:         req.ClientIP,
+		ClientPort:       req.ClientPort,
+		ClientHost:       req.ClientHost,
+		ClientID:         req.ClientID,
+		LocalIP:          req.LocalIP,
+		LocalPort:        req.LocalPort,
+		Session:          session,
+		NoAuth:           req.NoAuth,
+		AuthLoginAttempt: req.AuthLoginAttempt,
+		SSL:              req.SSL,
+	}
+}
+
+func (l luaFilters) runFilters(ctx context.Context, fr filterRequest) (*filterOutcome, error) {
+	lr := toLuaRequest(fr.Request, fr.Session)
+	lr.Authenticated, lr.UserFound, lr.Account = fr.Authenticated, fr.UserFound, fr.Account
+	if lr.Account != "" {
+		lr.AccountField = "account"
+	}
+	if l.engine.FilterCount(lr) == 0 {
+		return nil, nil
+	}
+	out, err := l.engine.RunFilters(ctx, lr)
+	if err != nil {
+		return nil, err
+	}
+	if out == nil {
+		return nil, nil
+	}
+	fo := &filterOutcome{
+		Reject:        out.Reject,
+		Attributes:    out.Attributes,
+		Remove:        out.Remove,
+		StatusMessage: out.StatusMessage,
+		Results:       out.Results,
+		Rejected:      out.Rejected,
+	}
+	if out.Selected != nil {
+		fo.SelectedHost, fo.SelectedPort = out.Selected.Host, out.Selected.Port
+	}
+	for _, f := range out.Logs {
+		fo.LogFields = append(fo.LogFields, f.Key, f.Value)
+	}
+	return fo, nil
+}
+
+// luaScripts loads type lua password databases.
+type luaScripts struct{ engine *lua.Engine }
+
+func (l luaScripts) newPasswordScript(label, path string) (passdb, error) {
+	s, err := l.engine.NewPasswordScript(path)
+	if err != nil {
+		return nil, err
+	}
+	return &luaPassdb{label: label, script: s}, nil
+}
+
+// luaPassdb is a Lua backend script (nauthilus_backend_verify_password).
+type luaPassdb struct {
+	label  string
+	script *lua.PasswordScript
+}
+
+var errLuaBackendFailed = errors.New("script returned BACKEND_RESULT_FAIL")
+
+func (p *luaPassdb) name() string { return p.label }
+
+func (p *luaPassdb) check(ctx context.Context, req *Request) (passResult, error) {
+	res, err := p.script.Verify(ctx, toLuaRequest(req, ""))
+	if err != nil {
+		return passResult{}, err
+	}
+	if !res.OK {
+		return passResult{}, errLuaBackendFailed
+	}
+	out := passResult{
+		DB: p.label, Backend: backendLua,
+		UserFound: res.UserFound, Authenticated: res.UserFound && res.Authenticated,
+		AccountField: res.AccountField,
+	}
+	if len(res.Attributes) > 0 {
+		out.Attributes = make(Attributes, len(res.Attributes))
+		for k, v := range res.Attributes {
+			if list, ok := v.([]any); ok {
+				out.Attributes[k] = list
+			} else {
+				out.Attributes[k] = []any{v}
+			}
+		}
+	}
+	if vals := out.Attributes[res.AccountField]; res.AccountField != "" && len(vals) > 0 {
+		out.Account = fmt.Sprint(vals[0])
+	}
+	return out, nil
+}

@@ -1,0 +1,49 @@
+package auth
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+	cache    *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "backline_auth_requests_total",
+			Help: "Authentication requests by endpoint, protocol and outcome (ok, fail, tempfail, invalid).",
+		}, []string{"endpoint", "protocol", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "backline_auth_duration_seconds",
+			Help:    "Time to answer an authentication request.",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"endpoint", "outcome"}),
+		cache: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "backline_auth_cache_total",
+			Help: "Positive authentication cache lookups.",
+		}, []string{"result"}),
+	}
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.cache} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// protocolLabel bounds the label's values: protocols come from clients.
+func protocolLabel(p string) string {
+	switch p {
+	case "imap", "pop3", "smtp", "lmtp", "sieve", "http", "submission":
+		return p
+	case "":
+		return "none"
+	}
+	return "other"
+}

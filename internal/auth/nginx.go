@@ -1,0 +1,94 @@
+package auth
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/backline/backline/internal/health"
+)
+
+// maxNginxAccount bounds the Auth-User echoed to nginx (1024-byte answer).
+const maxNginxAccount = 512
+
+func (h *Handler) serveNginx(w http.ResponseWriter, r *http.Request) {
+	h.serve(w, r, "nginx",
+		func() (*Request, error) { return parseHeaderRequest(r, "nginx") },
+		func(req *Request, d *decision, session string) { h.answerNginx(r.Context(), w, req, d, session) })
+}
+
+// answerNginx speaks nginx's auth_http: always HTTP 200 (nginx ignores the
+// status), OK only together with an IP literal and a port.
+func (h *Handler) answerNginx(ctx context.Context, w http.ResponseWriter, req *Request, d *decision, session string) {
+	hdr := w.Header()
+	setCommon(hdr, session)
+	if d.outcome == outcomeOK {
+		h.pickNginxBackend(ctx, req, d)
+	}
+	switch d.outcome {
+	case outcomeOK:
+		account := d.account
+		if len(account) > maxNginxAccount || headerText(account, len(account)) != account {
+			if account != req.Username {
+				d.outcome, d.reason = outcomeTempfail, "account name unusable in an nginx answer"
+				h.nginxTempfail(w, req, d)
+				return
+			}
+			// nginx logs in with the name the client gave; echoing it is optional.
+			account = ""
+		}
+		setSuccess(hdr, d, account)
+		hdr.Set("Auth-Server", d.server)
+		hdr.Set("Auth-Port", strconv.Itoa(d.port))
+		w.WriteHeader(http.StatusOK)
+	case outcomeFail:
+		h.writeFailure(w, req, d, http.StatusOK, true)
+	default:
+		h.nginxTempfail(w, req, d)
+	}
+}
+
+// pickNginxBackend fills d.server/port from the filter's choice or the
+// default policy; with neither it turns d into a tempfail.
+func (h *Handler) pickNginxBackend(ctx context.Context, req *Request, d *decision) {
+	host, port := d.selectedHost, d.selectedPort
+	if host == "" || port <= 0 {
+		var healthy []health.Backend
+		if h.health != nil {
+			healthy = h.health.Snapshot().Healthy(health.GroupMail, targetProtocol(req.Protocol))
+		}
+		t := h.policy.pick(req.Username, healthy)
+		if t == nil {
+			d.outcome, d.reason, d.noBackend = outcomeTempfail, "no healthy backend for protocol "+strconv.Quote(req.Protocol), true
+			return
+		}
+		host, port = t.Host, t.Port
+	}
+	if port > 65535 {
+		d.outcome, d.reason = outcomeTempfail, "selected port out of range: "+strconv.Itoa(port)
+		return
+	}
+	ip, err := h.resolver.resolve(ctx, host)
+	if err != nil {
+		d.outcome, d.reason = outcomeTempfail, "resolving backend "+host+": "+err.Error()
+		return
+	}
+	d.server, d.port = ip, port
+}
+
+func (h *Handler) nginxTempfail(w http.ResponseWriter, req *Request, d *decision) {
+	hdr := w.Header()
+	msg := h.tempfailText()
+	hdr.Set("Auth-Status", msg)
+	if d.noBackend && req.AuthLoginAttempt <= h.cfg.EffectiveMaxWaitAttempts() {
+		if wait := h.cfg.EffectiveNoBackendWait(); wait > 0 {
+			hdr.Set("Auth-Wait", strconv.Itoa(wait))
+		}
+	}
+	if targetProtocol(req.Protocol) == "smtp" {
+		hdr.Set("Auth-Error-Code", smtpTempfailCode)
+	}
+	hdr.Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(msg))
+}

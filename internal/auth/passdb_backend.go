@@ -1,0 +1,72 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/health"
+	"github.com/backline/backline/internal/probe"
+)
+
+// backendLogin checks a password by logging in to a healthy mail backend
+// with it: the mail servers stay the only password store.
+type backendLogin struct {
+	label    string
+	protocol string // empty: the request's
+	health   health.Source
+	checker  probe.Checker
+}
+
+var errNoBackendForLogin = errors.New("no healthy backend to check the password against")
+
+func (b *backendLogin) name() string { return b.label }
+
+func (b *backendLogin) check(ctx context.Context, req *Request) (passResult, error) {
+	proto := b.protocol
+	if proto == "" {
+		proto = targetProtocol(req.Protocol)
+	}
+	healthy := b.health.Snapshot().Healthy(health.GroupMail, proto)
+	if len(healthy) == 0 {
+		return passResult{}, fmt.Errorf("%w (protocol %q)", errNoBackendForLogin, proto)
+	}
+	t := *healthy[0].Target
+	t.Username, t.Password = req.Username, req.Password
+	t.Mechanism = config.MechAuto
+	t.DeepCheck = true
+	res := b.checker.Check(ctx, &t, probe.PhaseDeep, probe.Options{})
+	out := passResult{DB: b.label, Backend: backendRemote, AccountField: "account"}
+	switch {
+	case res.OK:
+		out.UserFound, out.Authenticated, out.Account = true, true, req.Username
+		return out, nil
+	case res.Reason == probe.ReasonAuth:
+		// A mail server does not tell an unknown user from a wrong
+		// password; the backend decides either way.
+		out.UserFound = true
+		return out, nil
+	}
+	// The probe's error names the server and step, never the credentials.
+	if res.Err != nil {
+		return passResult{}, fmt.Errorf("login to %s failed (%s): %v", t.Address(), res.Reason, res.Err)
+	}
+	return passResult{}, fmt.Errorf("login to %s failed (%s)", t.Address(), res.Reason)
+}
+
+// targetProtocol maps a request's Auth-Protocol to the health-check
+// protocol serving it (nginx calls submission "smtp").
+func targetProtocol(p string) string {
+	switch p {
+	case "submission", "submissions", "smtps":
+		return config.ProtoSMTP
+	case "imaps":
+		return config.ProtoIMAP
+	case "pop3s":
+		return config.ProtoPOP3
+	case "managesieve":
+		return config.ProtoSieve
+	}
+	return p
+}

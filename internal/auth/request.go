@@ -1,0 +1,304 @@
+// Package auth answers the nginx auth_http, header and json authentication
+// endpoints: it parses the request, checks the password against the
+// configured password databases (behind a positive cache), runs the Lua
+// filters and picks a healthy backend for nginx.
+package auth
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// maxBodyBytes bounds a JSON request body; nothing legitimate comes close.
+const maxBodyBytes = 64 << 10
+
+// Request is one authentication request, whatever endpoint it came through.
+// Password must never be logged or echoed.
+type Request struct {
+	Username         string
+	Password         string
+	Protocol         string
+	Method           string
+	Service          string // nginx | header | json
+	ClientIP         string
+	ClientPort       string
+	ClientHost       string
+	ClientID         string
+	LocalIP          string
+	LocalPort        string
+	AuthLoginAttempt int
+	// NoAuth is ?mode=no-auth: no password check, only when_no_auth filters.
+	NoAuth bool
+	// NoCache is ?cache=0 or ?in-memory=0: bypass the positive cache.
+	NoCache bool
+	SSL     map[string]string
+}
+
+// requestError is a malformed request: answered with 400 and its text.
+type requestError struct{ msg string }
+
+func (e *requestError) Error() string { return e.msg }
+
+func badRequest(format string, args ...any) error {
+	return &requestError{msg: fmt.Sprintf(format, args...)}
+}
+
+// sslHeaders maps nginx's TLS headers to the request's ssl_* names.
+var sslHeaders = map[string]string{
+	"Auth-SSL":             "ssl",
+	"Auth-SSL-Protocol":    "ssl_protocol",
+	"Auth-SSL-Cipher":      "ssl_cipher",
+	"Auth-SSL-Verify":      "ssl_client_verify",
+	"Auth-SSL-Subject":     "ssl_client_dn",
+	"Auth-SSL-Issuer":      "ssl_issuer",
+	"Auth-SSL-Serial":      "ssl_serial",
+	"Auth-SSL-Fingerprint": "ssl_fingerprint",
+}
+
+// parseHeaderRequest reads the Nauthilus/nginx request headers (contract
+// §3.1). Every value is %XX-decoded; '+' stays '+'.
+func parseHeaderRequest(r *http.Request, service string) (*Request, error) {
+	get := func(name string) (string, error) {
+		v, err := percentDecode(r.Header.Get(name))
+		if err != nil {
+			return "", badRequest("header %s: %v", name, err)
+		}
+		return v, nil
+	}
+	req := &Request{Service: service}
+	fields := []struct {
+		dst  *string
+		name string
+	}{
+		{&req.Username, "Auth-User"},
+		{&req.Password, "Auth-Pass"},
+		{&req.Protocol, "Auth-Protocol"},
+		{&req.Method, "Auth-Method"},
+		{&req.ClientIP, "Client-IP"},
+		{&req.ClientPort, "X-Client-Port"},
+		{&req.ClientID, "X-Client-ID"},
+		{&req.LocalIP, "X-Local-IP"},
+		{&req.LocalPort, "X-Auth-Port"},
+	}
+	for _, f := range fields {
+		v, err := get(f.name)
+		if err != nil {
+			return nil, err
+		}
+		*f.dst = v
+	}
+	attempt, err := get("Auth-Login-Attempt")
+	if err != nil {
+		return nil, err
+	}
+	if req.AuthLoginAttempt, err = parseAttempt(attempt); err != nil {
+		return nil, err
+	}
+	if r.Header.Get("X-Auth-Password-Encoded") == "1" {
+		pw, err := decodeBase64URL(req.Password)
+		if err != nil {
+			return nil, badRequest("header Auth-Pass: X-Auth-Password-Encoded is 1 but the value is not base64url")
+		}
+		req.Password = pw
+	}
+	for header, key := range sslHeaders {
+		if v := r.Header.Get(header); v != "" {
+			dv, err := get(header)
+			if err != nil {
+				return nil, err
+			}
+			if req.SSL == nil {
+				req.SSL = map[string]string{}
+			}
+			req.SSL[key] = dv
+		}
+	}
+	// The password must not travel further with the request (handlers that
+	// dump headers, Lua's header access).
+	r.Header.Del("Auth-Pass")
+	if err := applyQuery(r, req); err != nil {
+		return nil, err
+	}
+	return req, validate(req)
+}
+
+// jsonRequest is the JSON body, with Nauthilus's field names.
+type jsonRequest struct {
+	Username         string          `json:"username"`
+	Password         string          `json:"password"`
+	ClientIP         string          `json:"client_ip"`
+	ClientPort       string          `json:"client_port"`
+	ClientHostname   string          `json:"client_hostname"`
+	ClientID         string          `json:"client_id"`
+	LocalIP          string          `json:"local_ip"`
+	LocalPort        string          `json:"local_port"`
+	Service          string          `json:"service"`
+	Method           string          `json:"method"`
+	AuthLoginAttempt json.RawMessage `json:"auth_login_attempt"`
+	Protocol         string          `json:"protocol"`
+	SSL              string          `json:"ssl"`
+	SSLProtocol      string          `json:"ssl_protocol"`
+	SSLCipher        string          `json:"ssl_cipher"`
+	SSLClientVerify  string          `json:"ssl_client_verify"`
+	SSLFingerprint   string          `json:"ssl_fingerprint"`
+	SSLSerial        string          `json:"ssl_serial"`
+}
+
+// parseJSONRequest reads the JSON endpoint's body (GET or POST).
+func parseJSONRequest(w http.ResponseWriter, r *http.Request) (*Request, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, badRequest("request body larger than %d bytes", maxBodyBytes)
+		}
+		return nil, badRequest("reading request body: %v", err)
+	}
+	var in jsonRequest
+	// Unknown fields are ignored: Nauthilus clients send more than we use.
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if err := dec.Decode(&in); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, badRequest("invalid JSON body: empty body")
+		}
+		return nil, badRequest("invalid JSON body: %v", err)
+	}
+	if dec.More() {
+		return nil, badRequest("invalid JSON body: more than one JSON value")
+	}
+	req := &Request{
+		Service:    "json",
+		Username:   in.Username,
+		Password:   in.Password,
+		Protocol:   in.Protocol,
+		Method:     in.Method,
+		ClientIP:   in.ClientIP,
+		ClientPort: in.ClientPort,
+		ClientHost: in.ClientHostname,
+		ClientID:   in.ClientID,
+		LocalIP:    in.LocalIP,
+		LocalPort:  in.LocalPort,
+	}
+	if len(in.AuthLoginAttempt) > 0 {
+		// Accept both 3 and "3": clients differ.
+		s := strings.Trim(string(in.AuthLoginAttempt), `"`)
+		if req.AuthLoginAttempt, err = parseAttempt(s); err != nil {
+			return nil, err
+		}
+	}
+	for key, v := range map[string]string{
+		"ssl": in.SSL, "ssl_protocol": in.SSLProtocol, "ssl_cipher": in.SSLCipher,
+		"ssl_client_verify": in.SSLClientVerify, "ssl_fingerprint": in.SSLFingerprint, "ssl_serial": in.SSLSerial,
+	} {
+		if v != "" {
+			if req.SSL == nil {
+				req.SSL = map[string]string{}
+			}
+			req.SSL[key] = v
+		}
+	}
+	if err := applyQuery(r, req); err != nil {
+		return nil, err
+	}
+	return req, validate(req)
+}
+
+func applyQuery(r *http.Request, req *Request) error {
+	q := r.URL.Query()
+	switch mode := q.Get("mode"); mode {
+	case "":
+	case "no-auth":
+		req.NoAuth = true
+	default:
+		return badRequest("unsupported mode %q (only no-auth)", mode)
+	}
+	req.NoCache = q.Get("cache") == "0" || q.Get("in-memory") == "0"
+	return nil
+}
+
+func parseAttempt(s string) (int, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, badRequest("login attempt %q is not a non-negative number", s)
+	}
+	return n, nil
+}
+
+// validate refuses what Nauthilus refuses: an empty user or password
+// outside no-auth mode. The reason is sent as text (Nauthilus sends an
+// empty body) so an operator sees what was missing.
+func validate(req *Request) error {
+	if req.NoAuth {
+		return nil
+	}
+	if req.Username == "" {
+		return badRequest("empty username")
+	}
+	if strings.ContainsAny(req.Username, "\x00\r\n") {
+		return badRequest("username contains a control character")
+	}
+	if req.Password == "" {
+		return badRequest("empty password")
+	}
+	return nil
+}
+
+// percentDecode undoes nginx's escaping: only %XX with two hex digits is an
+// escape; '+' is a plus, not a space. A '%' not followed by two hex digits is
+// an error, so that a mangled password is refused rather than guessed.
+func percentDecode(s string) (string, error) {
+	i := strings.IndexByte(s, '%')
+	if i < 0 {
+		return s, nil
+	}
+	out := make([]byte, 0, len(s))
+	out = append(out, s[:i]...)
+	for ; i < len(s); i++ {
+		c := s[i]
+		if c != '%' {
+			out = append(out, c)
+			continue
+		}
+		if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			return "", errors.New("invalid %-escape (need % followed by two hex digits)")
+		}
+		out = append(out, unhex(s[i+1])<<4|unhex(s[i+2]))
+		i += 2
+	}
+	return string(out), nil
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c >= 'a':
+		return c - 'a' + 10
+	default:
+		return c - 'A' + 10
+	}
+}
+
+// decodeBase64URL accepts base64url with or without padding.
+func decodeBase64URL(s string) (string, error) {
+	s = strings.TrimRight(s, "=")
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return "", err
+	}
+	return string(b), nil
+}

@@ -1,0 +1,61 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestAuthDefaults(t *testing.T) {
+	c := mustParse(t, "auth:\n  nginx:\n    failure_message: Nope\n")
+	n, cache := c.Auth.Nginx, c.Auth.Cache
+	if n.EffectiveFailureMessage() != "Nope" || n.EffectiveTempfailMessage() != DefaultTempfailMessage ||
+		n.EffectiveWaitDelay() != 10 || n.EffectiveMaxWaitAttempts() != 20 || n.EffectiveNoBackendWait() != 5 ||
+		n.EffectiveDefaultPolicy() != PolicyUserHash {
+		t.Errorf("nginx defaults: %+v", n)
+	}
+	if cache.EffectiveTTL() != time.Minute || cache.EffectiveMaxEntries() != 100000 {
+		t.Errorf("cache defaults: %+v", cache)
+	}
+	c = mustParse(t, "auth:\n  cache:\n    ttl: 0\n  nginx:\n    wait_delay: 0\n")
+	if c.Auth.Cache.EffectiveTTL() != 0 || c.Auth.Nginx.EffectiveWaitDelay() != 0 {
+		t.Errorf("explicit zeros lost: %+v %+v", c.Auth.Cache, c.Auth.Nginx)
+	}
+}
+
+func TestAuthPassdbs(t *testing.T) {
+	dir := t.TempDir()
+	passwd := filepath.Join(dir, "passwd")
+	if err := os.WriteFile(passwd, []byte("u:{PLAIN}p\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := mustParse(t, "auth:\n  passdb:\n    - type: passwd_file\n      path: "+passwd+"\n    - type: backend_login\n      protocol: imap\n")
+	if len(c.Auth.Passdb) != 2 || c.Auth.Passdb[1].Protocol != "imap" {
+		t.Errorf("passdbs: %+v", c.Auth.Passdb)
+	}
+	missing := filepath.Join(dir, "nope")
+	wantOnlyError(t, "auth:\n  passdb:\n    - type: passwd_file\n      path: "+missing+"\n",
+		"auth.passdb[0].path (line 4): cannot read passwd-file: open "+missing+": no such file or directory")
+	wantOnlyError(t, "auth:\n  passdb:\n    - type: ldap\n",
+		`auth.passdb[0].type (line 3): unknown passdb type "ldap" (use passwd_file, lua or backend_login)`)
+	wantOnlyError(t, "auth:\n  passdb:\n    - type: lua\n",
+		"auth.passdb[0].script_path (line 3): is required for type lua")
+	wantOnlyError(t, "auth:\n  passdb:\n    - type: backend_login\n      protocol: ftp\n",
+		`auth.passdb[0].protocol (line 4): unknown protocol "ftp" (use imap, pop3, smtp, lmtp, sieve or http; empty means the request's)`)
+	wantOnlyError(t, "auth:\n  passdb:\n    - type: backend_login\n      path: /x\n",
+		"auth.passdb[0].path (line 4): only applies to type passwd_file")
+}
+
+func TestAuthNginxErrors(t *testing.T) {
+	wantOnlyError(t, "auth:\n  nginx:\n    default_policy: random\n",
+		`auth.nginx.default_policy (line 3): unknown policy "random" (use first, round_robin or user_hash)`)
+	wantOnlyError(t, "auth:\n  nginx:\n    wait_delay: -1\n",
+		"auth.nginx.wait_delay (line 3): must be between 0 and 3600, got -1")
+	wantOnlyError(t, "auth:\n  cache:\n    max_entries: 0\n",
+		"auth.cache.max_entries (line 3): must be at least 1, got 0 (set ttl: 0 to disable the cache)")
+	wantOnlyError(t, "auth:\n  cache:\n    ttl: 48h\n",
+		"auth.cache.ttl (line 3): must be at most 24h, got 48h0m0s")
+	wantOnlyError(t, "auth:\n  nginx:\n    failure_message: \"a\\r\\nb\"\n",
+		"auth.nginx.failure_message (line 3): must not contain control characters (it becomes an HTTP header)")
+}

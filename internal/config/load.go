@@ -1,0 +1,167 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Load reads the file at path and parses it (see Parse). Relative file names
+// inside the file (test_password_file, tls_ca_file, ...) are resolved against
+// the working directory, as an operator running the daemon by hand expects.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(data)
+}
+
+// Parse decodes, defaults, normalises and validates one YAML document. On
+// failure the error is an Errors holding every problem, sorted by line.
+// Every section is optional; an empty document is a valid, idle config.
+func Parse(data []byte) (*Config, error) {
+	root, err := parseYAML(data)
+	if err != nil {
+		return nil, err
+	}
+	d := NewDecoder()
+	c := &Config{}
+	if root != nil {
+		d.Decode(root, c, "")
+	}
+	c.Lines = d.Lines
+
+	v := &validator{c: c, written: writtenPaths(root)}
+	c.applyServerDefaults()
+	c.Auth.Services.BackendHealthChecks.applyDefaults(func(key string) bool {
+		return v.written[join(healthChecksPath, key)]
+	})
+	v.validate()
+	// The other sections validate after the health-check defaults are in,
+	// since gateway health checks inherit some of them.
+	c.validateAuth(&v.errs)
+	c.validateLua(&v.errs)
+	c.validateGateway(&v.errs)
+
+	all := append(d.Errs, withoutShadowed(v.errs, d.Errs)...)
+	if len(all) > 0 {
+		sortByLine(all)
+		return nil, all
+	}
+	return c, nil
+}
+
+var yamlErrorLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// parseYAML returns the document node, or nil for an empty file. A syntax
+// error becomes an Errors so callers see one error type.
+func parseYAML(data []byte) (*yaml.Node, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var root yaml.Node
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		return nil, syntaxError(err)
+	}
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case err == nil:
+		return nil, Errors{{Path: "(file)", Line: extra.Line, Msg: "only one YAML document is allowed; remove the second '---'"}}
+	case !errors.Is(err, io.EOF):
+		return nil, syntaxError(err)
+	}
+	if root.Kind == 0 {
+		return nil, nil
+	}
+	return &root, nil
+}
+
+func syntaxError(err error) error {
+	msg := err.Error()
+	if m := yamlErrorLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return Errors{{Path: "(yaml syntax)", Line: line, Msg: m[2]}}
+	}
+	return Errors{{Path: "(yaml syntax)", Msg: strings.TrimPrefix(msg, "yaml: ")}}
+}
+
+// writtenPaths lists every key path that has a non-null value in the file,
+// so defaults can tell "left out" from "written as 0".
+func writtenPaths(root *yaml.Node) map[string]bool {
+	out := map[string]bool{}
+	var walk func(n *yaml.Node, path string)
+	walk = func(n *yaml.Node, path string) {
+		if n.Kind == yaml.AliasNode {
+			n = n.Alias
+		}
+		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+			return
+		}
+		if path != "" {
+			out[path] = true
+		}
+		switch n.Kind {
+		case yaml.DocumentNode:
+			for _, c := range n.Content {
+				walk(c, path)
+			}
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				walk(n.Content[i+1], join(path, n.Content[i].Value))
+			}
+		case yaml.SequenceNode:
+			for i, c := range n.Content {
+				walk(c, fmt.Sprintf("%s[%d]", path, i))
+			}
+		}
+	}
+	if root != nil {
+		walk(root, "")
+	}
+	return out
+}
+
+// withoutShadowed drops validation errors about a key the decoder already
+// rejected: "must be a whole number" followed by "must be 1..65535" for the
+// same port is noise.
+func withoutShadowed(errs, decodeErrs Errors) Errors {
+	if len(decodeErrs) == 0 {
+		return errs
+	}
+	out := errs[:0:0]
+	for _, e := range errs {
+		shadowed := false
+		for _, de := range decodeErrs {
+			if e.Path == de.Path || strings.HasPrefix(e.Path, de.Path+".") || strings.HasPrefix(e.Path, de.Path+"[") {
+				shadowed = true
+				break
+			}
+		}
+		if !shadowed {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// sortByLine orders errors as they appear in the file; errors without a line
+// (about keys that were left out) come last.
+func sortByLine(errs Errors) {
+	sort.SliceStable(errs, func(i, j int) bool {
+		li, lj := errs[i].Line, errs[j].Line
+		if li == 0 || lj == 0 {
+			return lj == 0 && li != 0
+		}
+		return li < lj
+	})
+}

@@ -1,0 +1,115 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"time"
+)
+
+// Lua is the lua section: filter scripts and the VM pool that runs them.
+type Lua struct {
+	Filters []LuaFilter `yaml:"filters"`
+	Config  LuaConfig   `yaml:"config"`
+}
+
+// LuaFilter is one entry of lua.filters. The when_* flags are pointers so an
+// unset flag can be told apart from an explicit false (see Modes).
+type LuaFilter struct {
+	Name                string `yaml:"name"`
+	ScriptPath          string `yaml:"script_path"`
+	WhenAuthenticated   *bool  `yaml:"when_authenticated"`
+	WhenUnauthenticated *bool  `yaml:"when_unauthenticated"`
+	WhenNoAuth          *bool  `yaml:"when_no_auth"`
+}
+
+// Modes reports in which request modes the filter runs. With none of the
+// three flags set it runs for authenticated and unauthenticated requests but
+// not in no-auth mode, as Nauthilus does.
+func (f LuaFilter) Modes() (authenticated, unauthenticated, noAuth bool) {
+	if f.WhenAuthenticated == nil && f.WhenUnauthenticated == nil && f.WhenNoAuth == nil {
+		return true, true, false
+	}
+	return isTrue(f.WhenAuthenticated), isTrue(f.WhenUnauthenticated), isTrue(f.WhenNoAuth)
+}
+
+func isTrue(b *bool) bool { return b != nil && *b }
+
+// LuaConfig is lua.config.
+type LuaConfig struct {
+	// PackagePath is prepended to the default package.path.
+	PackagePath string `yaml:"package_path"`
+	// VMPoolSize bounds how many Lua states exist at once (shared by all scripts).
+	VMPoolSize int `yaml:"vm_pool_size,alias=filter_vm_pool_size"`
+	// ScriptTimeout bounds one script run, including waiting for a free state.
+	ScriptTimeout time.Duration `yaml:"script_timeout"`
+	// ExposeTestCredentials shows targets' test_password to scripts. Off by
+	// default because filters are code operators copy from elsewhere and log
+	// freely; the health-check password has no business in a routing decision.
+	ExposeTestCredentials bool `yaml:"expose_test_credentials"`
+}
+
+// Lua limits and defaults.
+const (
+	MaxLuaVMPoolSize        = 1024
+	DefaultLuaScriptTimeout = 30 * time.Second
+	MaxLuaScriptTimeout     = 5 * time.Minute
+)
+
+// DefaultLuaVMPoolSize is Nauthilus' default of 10, raised on machines with
+// many cores so parallel filters do not queue for a state.
+func DefaultLuaVMPoolSize() int {
+	return min(max(10, 2*runtime.GOMAXPROCS(0)), MaxLuaVMPoolSize)
+}
+
+// validateLua checks the lua section and fills in its defaults.
+func (c *Config) validateLua(errs *Errors) {
+	l := &c.Lua
+	seen := map[string]int{}
+	for i := range l.Filters {
+		f := &l.Filters[i]
+		path := fmt.Sprintf("lua.filters[%d]", i)
+		if f.Name == "" {
+			errs.Add(path+".name", c.Lines.Line(path+".name"), "is required")
+		} else if first, dup := seen[f.Name]; dup {
+			errs.Add(path+".name", c.Lines.Line(path+".name"), "filter name %q is already used by lua.filters[%d]", f.Name, first)
+		} else {
+			seen[f.Name] = i
+		}
+		if f.ScriptPath == "" {
+			errs.Add(path+".script_path", c.Lines.Line(path+".script_path"), "is required")
+		} else if err := checkReadable(f.ScriptPath); err != nil {
+			errs.Add(path+".script_path", c.Lines.Line(path+".script_path"), "%v", err)
+		}
+	}
+
+	const poolKey, timeoutKey = "lua.config.vm_pool_size", "lua.config.script_timeout"
+	_, poolWritten := c.Lines[poolKey]
+	switch {
+	case l.Config.VMPoolSize == 0 && !poolWritten:
+		l.Config.VMPoolSize = DefaultLuaVMPoolSize()
+	case l.Config.VMPoolSize < 1 || l.Config.VMPoolSize > MaxLuaVMPoolSize:
+		errs.Add(poolKey, c.Lines.Line(poolKey), "must be between 1 and %d, got %d", MaxLuaVMPoolSize, l.Config.VMPoolSize)
+	}
+	_, timeoutWritten := c.Lines[timeoutKey]
+	switch {
+	case l.Config.ScriptTimeout == 0 && !timeoutWritten:
+		l.Config.ScriptTimeout = DefaultLuaScriptTimeout
+	case l.Config.ScriptTimeout <= 0 || l.Config.ScriptTimeout > MaxLuaScriptTimeout:
+		errs.Add(timeoutKey, c.Lines.Line(timeoutKey), "must be more than 0 and at most %s, got %s", MaxLuaScriptTimeout, l.Config.ScriptTimeout)
+	}
+}
+
+// checkReadable opens the script now so a typo fails at load, not on the
+// first login.
+func checkReadable(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("cannot read script: %w", err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return fmt.Errorf("cannot read script: %s is a directory", path)
+	}
+	return nil
+}

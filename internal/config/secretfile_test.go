@@ -1,0 +1,155 @@
+package config
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPasswordFile(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name, content, want string
+	}{
+		{"trailing newline trimmed", "s3cret\n", "s3cret"},
+		{"CRLF trimmed", "s3cret\r\n", "s3cret"},
+		{"only one newline trimmed", "s3cret\n\n", "s3cret\n"},
+		{"no newline", "s3cret", "s3cret"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, "pw"+string(rune('a'+i)))
+			writeFile(t, path, tt.content)
+			got, err := ReadSecretFile(path)
+			if err != nil || got != tt.want {
+				t.Errorf("ReadSecretFile = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+
+	path := filepath.Join(dir, "healthcheck")
+	writeFile(t, path, "from-file-pw\n")
+	tg := firstTarget(t, imapTarget("tls: true\ndeep_check: true\ntest_username: u\ntest_password_file: "+path))
+	if tg.TestPassword != "from-file-pw" || tg.TestPasswordFile != path {
+		t.Errorf("password, file = %q, %q", tg.TestPassword, tg.TestPasswordFile)
+	}
+}
+
+func TestPasswordFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	writeFile(t, empty, "\n")
+	spaced := filepath.Join(dir, "spaced")
+	writeFile(t, spaced, "two words\n")
+	good := filepath.Join(dir, "good")
+	writeFile(t, good, "pw\n")
+	missing := filepath.Join(dir, "missing")
+
+	tests := []struct{ name, extra, want string }{
+		{"missing", "test_username: u\ntest_password_file: " + missing,
+			tp + `test_password_file (line 11): cannot read "` + missing + `": no such file or directory`},
+		{"directory", "test_username: u\ntest_password_file: " + dir,
+			tp + `test_password_file (line 11): cannot read "` + dir + `": is a directory`},
+		{"empty", "test_username: u\ntest_password_file: " + empty,
+			tp + `test_password_file (line 11): file "` + empty + `" is empty`},
+		{"whitespace", "test_username: u\ntest_password_file: " + spaced,
+			tp + "test_password_file (line 11): must not contain whitespace"},
+		{"both", "test_username: u\ntest_password: pw\ntest_password_file: " + good,
+			tp + "test_password_file (line 12): set either test_password or test_password_file, not both"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantOnlyError(t, imapTarget("tls: true\n"+tt.extra), tt.want)
+		})
+	}
+}
+
+func TestPasswordFileUnreadable(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "locked")
+	writeFile(t, path, "unique-locked-secret\n")
+	if err := os.Chmod(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		// root reads a mode-0 file, so make it unreadable by removing it.
+		t.Log("running as root: checking a removed file instead of a mode-0 one")
+		if err := os.Remove(path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := parseErrors(t, imapTarget("tls: true\ntest_username: u\ntest_password_file: "+path))
+	if len(got) != 1 || !strings.Contains(got[0], path) || strings.Contains(got[0], "unique-locked-secret") {
+		t.Errorf("errors = %q; want one naming %s without the content", got, path)
+	}
+}
+
+func TestCAFile(t *testing.T) {
+	dir := t.TempDir()
+	ca := writeTestCA(t, dir)
+	noPEM := filepath.Join(dir, "nopem")
+	writeFile(t, noPEM, "not a certificate\n")
+	keyOnly := filepath.Join(dir, "key.pem")
+	writeFile(t, keyOnly, string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1, 2, 3}})))
+	broken := filepath.Join(dir, "broken.pem")
+	writeFile(t, broken, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte{1, 2, 3}})))
+	missing := filepath.Join(dir, "missing.pem")
+
+	tg := firstTarget(t, imapTarget("tls: true\ntls_ca_file: "+ca))
+	if tg.TLSCAFile != ca {
+		t.Errorf("tls_ca_file = %q", tg.TLSCAFile)
+	}
+	// A bundle whose first block is a key still counts if a certificate follows.
+	bundle := filepath.Join(dir, "bundle.pem")
+	caPEM, err := os.ReadFile(ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, bundle, "# comment\n"+string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: []byte{1}}))+string(caPEM))
+	firstTarget(t, imapTarget("tls: true\ntls_ca_file: "+bundle))
+
+	tests := []struct{ name, file, want string }{
+		{"missing", missing, `cannot read "` + missing + `": no such file or directory`},
+		{"no PEM", noPEM, `file "` + noPEM + `" contains no PEM certificate`},
+		{"key only", keyOnly, `file "` + keyOnly + `" contains no PEM certificate`},
+		{"broken certificate", broken, `file "` + broken + `" holds a certificate that does not parse: x509: malformed certificate`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			wantOnlyError(t, imapTarget("tls: true\ntls_ca_file: "+tt.file), tp+"tls_ca_file (line 10): "+tt.want)
+		})
+	}
+}
+
+// writeTestCA creates a self-signed CA certificate in dir and returns its path.
+func writeTestCA(t *testing.T, dir string) string {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "backline test CA"},
+		NotBefore:             time.Unix(0, 0),
+		NotAfter:              time.Unix(0, 0).AddDate(100, 0, 0),
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+		KeyUsage:              x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "ca.pem")
+	writeFile(t, path, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	return path
+}

@@ -1,0 +1,50 @@
+package config
+
+import (
+	"fmt"
+	"net"
+)
+
+// Warnings lists settings that are legal but probably not what the operator
+// meant, in "path (line N): message" form. Call it on a loaded Config.
+func (c *Config) Warnings() []string {
+	var out []string
+	warn := func(path, format string, args ...any) {
+		out = append(out, Error{Path: path, Line: c.Lines.Line(path), Msg: fmt.Sprintf(format, args...)}.Error())
+	}
+
+	h := c.Auth.Services.BackendHealthChecks
+	enabled := c.ServiceEnabled(ServiceBackendHealthChecks)
+	switch {
+	case !enabled && len(h.Targets) > 0:
+		warn(healthChecksPath+".targets", "%d target(s) configured but %s is not listed in auth.services.enabled; they will not be probed", len(h.Targets), ServiceBackendHealthChecks)
+	case enabled && len(h.Targets) == 0:
+		warn("auth.services.enabled", "%s is enabled but has no targets", ServiceBackendHealthChecks)
+	}
+
+	if !listensOnLoopback(c.Server.Address) && !c.Server.APIAuth.configured() {
+		warn("server.address", "listens on %s, beyond loopback, without server.api_auth: anyone who can reach it can read backend status", c.Server.Address)
+	}
+
+	for i, t := range h.Targets {
+		path := fmt.Sprintf("%s.targets[%d]", healthChecksPath, i)
+		if !t.DeepCheck && (t.TestUsername != "" || t.TestPassword != "") {
+			warn(path+".test_username", "test credentials are unused without deep_check: true")
+		}
+		if t.TLSMode == TLSPlain && (t.TLSSkipVerify || t.TLSCAFile != "" || t.TLSServerName != "") {
+			warn(path+".tls_mode", "tls_skip_verify, tls_ca_file and tls_server_name are ignored with tls_mode plain")
+		} else if t.TLSSkipVerify {
+			warn(path+".tls_skip_verify", "certificate verification is off: the check cannot tell the backend from an impostor")
+		}
+	}
+	return out
+}
+
+func (a APIAuth) configured() bool {
+	return a.Username != "" || a.BearerToken != "" || a.BearerFile != ""
+}
+
+func listensOnLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	return err == nil && host != "" && isLoopbackHost(host)
+}

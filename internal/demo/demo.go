@@ -1,0 +1,184 @@
+// Package demo is `backline demo`: fake IMAP, POP3, submission and HTTPS
+// backends on 127.0.0.1 (one of them broken) and a configuration, written
+// as YAML and loaded through config.Parse, that probes them. Nothing is
+// hand-configured and nothing leaves the machine.
+package demo
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"text/template"
+
+	"github.com/backline/backline/internal/config"
+)
+
+// DefaultAddress is where the demo serves its status page.
+const DefaultAddress = "127.0.0.1:9080"
+
+// Backend is one fake server, for printing.
+type Backend struct {
+	Name, Description, Address string
+	Port                       int
+	Broken                     bool
+}
+
+// Env is a running demo environment. Close it to stop the fakes and remove
+// the temporary CA and password files.
+type Env struct {
+	// Config is the parsed demo configuration; YAML is its source.
+	Config   *config.Config
+	YAML     string
+	Backends []Backend
+	// CAFile signs every fake's certificate; PasswordFile holds DemoPassword.
+	CAFile, PasswordFile string
+
+	dir    string
+	closer []func()
+}
+
+// Start starts the fake backends and builds the configuration that serves
+// the status API on address.
+func Start(address string) (*Env, error) {
+	env := &Env{}
+	ok := false
+	defer func() {
+		if !ok {
+			env.Close()
+		}
+	}()
+	var err error
+	pki, err := newPKI()
+	if err != nil {
+		return nil, fmt.Errorf("demo: generating certificates: %w", err)
+	}
+	if env.dir, err = os.MkdirTemp("", "backline-demo-"); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	caFile := filepath.Join(env.dir, "ca.pem")
+	passwordFile := filepath.Join(env.dir, "test-password")
+	env.CAFile, env.PasswordFile = caFile, passwordFile
+	if err := os.WriteFile(caFile, pki.caPEM, 0o600); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	if err := os.WriteFile(passwordFile, []byte(DemoPassword+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+
+	tlsCfg := pki.serverConfig()
+	ports := map[string]int{}
+	for _, f := range []struct {
+		name, desc string
+		handle     func(*lineConn)
+		broken     bool
+	}{
+		{"demo-imaps", "IMAP, implicit TLS, AUTHENTICATE PLAIN with SASL-IR", implicitTLS(tlsCfg, serveIMAP), false},
+		{"demo-pop3", "POP3, STLS, then USER/PASS or AUTH PLAIN", servePOP3(tlsCfg), false},
+		{"demo-submission", "SMTP submission, STARTTLS, AUTH PLAIN/LOGIN", serveSMTP(tlsCfg), false},
+		{"demo-imap-hung", "IMAP that accepts and never greets (broken)", serveSilent, true},
+	} {
+		srv, err := startFake(f.handle)
+		if err != nil {
+			return nil, fmt.Errorf("demo: %s: %w", f.name, err)
+		}
+		env.closer = append(env.closer, srv.Close)
+		ports[f.name] = srv.Addr().Port
+		env.Backends = append(env.Backends, Backend{f.name, f.desc, srv.Addr().String(), srv.Addr().Port, f.broken})
+	}
+	web, err := startHTTPS(tlsCfg)
+	if err != nil {
+		return nil, fmt.Errorf("demo: demo-https: %w", err)
+	}
+	env.closer = append(env.closer, web.Close)
+	ports["demo-https"] = web.Addr().Port
+	env.Backends = append(env.Backends, Backend{"demo-https", "HTTPS with Basic auth on /healthz", web.Addr().String(), web.Addr().Port, false})
+
+	var buf bytes.Buffer
+	if err := configTemplate.Execute(&buf, map[string]any{
+		"Address": address, "CAFile": caFile, "PasswordFile": passwordFile, "User": DemoUser, "Port": ports,
+	}); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	env.YAML = buf.String()
+	if env.Config, err = config.Parse(buf.Bytes()); err != nil {
+		return nil, fmt.Errorf("demo: the embedded configuration does not load:\n%w", err)
+	}
+	ok = true
+	return env, nil
+}
+
+// Close stops every fake backend and removes the temporary files.
+func (e *Env) Close() {
+	for i := len(e.closer) - 1; i >= 0; i-- {
+		e.closer[i]()
+	}
+	e.closer = nil
+	if e.dir != "" {
+		_ = os.RemoveAll(e.dir)
+		e.dir = ""
+	}
+}
+
+// configTemplate is the embedded default. Values are inserted with
+// printf "%q", which yields valid YAML double-quoted strings for paths.
+var configTemplate = template.Must(template.New("demo").Parse(`# backline demo configuration (generated)
+server:
+  address: {{printf "%q" .Address}}
+  log_level: info
+auth:
+  services:
+    enabled:
+      - backend_health_checks
+    backend_health_checks:
+      connect_interval: 2s
+      connect_timeout: 1s
+      tls_timeout: 1s
+      deep_timeout: 2s
+      failure_threshold: 1
+      recovery_threshold: 1
+      targets:
+        - name: demo-imaps
+          protocol: imap
+          host: 127.0.0.1
+          port: {{index .Port "demo-imaps"}}
+          tls: true
+          tls_ca_file: {{printf "%q" .CAFile}}
+          deep_check: true
+          test_username: {{.User}}
+          test_password_file: {{printf "%q" .PasswordFile}}
+        - name: demo-pop3
+          protocol: pop3
+          host: 127.0.0.1
+          port: {{index .Port "demo-pop3"}}
+          tls_mode: starttls
+          tls_ca_file: {{printf "%q" .CAFile}}
+          deep_check: true
+          test_username: {{.User}}
+          test_password_file: {{printf "%q" .PasswordFile}}
+        - name: demo-submission
+          protocol: smtp
+          host: 127.0.0.1
+          port: {{index .Port "demo-submission"}}
+          tls_mode: starttls
+          tls_ca_file: {{printf "%q" .CAFile}}
+          deep_check: true
+          test_username: {{.User}}
+          test_password_file: {{printf "%q" .PasswordFile}}
+        - name: demo-https
+          protocol: http
+          host: 127.0.0.1
+          port: {{index .Port "demo-https"}}
+          request_uri: /healthz
+          tls: true
+          tls_ca_file: {{printf "%q" .CAFile}}
+          deep_check: true
+          test_username: {{.User}}
+          test_password_file: {{printf "%q" .PasswordFile}}
+        - name: demo-imap-hung
+          protocol: imap
+          host: 127.0.0.1
+          port: {{index .Port "demo-imap-hung"}}
+          deep_check: true
+          deep_timeout: 1s
+`))

@@ -1,0 +1,155 @@
+package health
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/backline/backline/internal/probe"
+)
+
+// job is one probe of a round: which target, which phase.
+type job struct {
+	state *targetState
+	phase probe.Phase
+}
+
+// groupLoop owns one group's targets, gates and round buffers. Everything
+// but the snapshot store is touched by its goroutine only.
+type groupLoop struct {
+	e      *Engine
+	index  int // position of its part in the snapshot
+	group  Group
+	states []*targetState
+	sem    chan struct{}
+	steps  stepObservers
+
+	connectJobs  []job // every target, connect phase
+	deepJobs     []job // deep_check targets, deep phase
+	combinedJobs []job // deep phase for deep_check targets, connect for the rest
+
+	// Reused between rounds so a round of 10,000 probes allocates little.
+	results []probe.Result
+	offsets []time.Duration
+	order   []int
+}
+
+func newGroupLoop(e *Engine, index int, g Group, inFlight int, start time.Time) (*groupLoop, error) {
+	l := &groupLoop{
+		e:     e,
+		index: index,
+		group: g,
+		sem:   make(chan struct{}, inFlight),
+		steps: stepObservers{},
+	}
+	names := make(map[string]int, len(g.Targets))
+	for i, t := range g.Targets {
+		if t == nil {
+			return nil, fmt.Errorf("health: group %q: target %d is nil", g.Name, i)
+		}
+		s := newTargetState(&g, t, start)
+		if prev, dup := names[s.name]; dup {
+			// Names label metrics and logs; two targets sharing one would
+			// overwrite each other's series.
+			return nil, fmt.Errorf("health: group %q: targets %d and %d are both named %q", g.Name, prev, i, s.name)
+		}
+		names[s.name] = i
+		l.states = append(l.states, s)
+		l.connectJobs = append(l.connectJobs, job{s, probe.PhaseConnect})
+		if t.DeepCheck {
+			l.deepJobs = append(l.deepJobs, job{s, probe.PhaseDeep})
+			l.combinedJobs = append(l.combinedJobs, job{s, probe.PhaseDeep})
+		} else {
+			l.combinedJobs = append(l.combinedJobs, job{s, probe.PhaseConnect})
+		}
+	}
+	return l, nil
+}
+
+// run schedules rounds as contract §4.2 says: one round at once, then a
+// combined round per tick when both intervals are equal, else separate
+// connect and deep tickers. One goroutine selects on both, so rounds never
+// overlap; a round longer than its interval delays the next one (a ticker
+// keeps at most one pending tick), it never stacks.
+func (l *groupLoop) run(ctx context.Context) {
+	g := l.group
+	if g.ConnectInterval == g.DeepInterval || len(l.deepJobs) == 0 {
+		l.round(ctx, l.combinedJobs)
+		ticker := time.NewTicker(g.ConnectInterval)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-ticker.C:
+				l.round(ctx, l.combinedJobs)
+			}
+		}
+	}
+
+	l.round(ctx, l.connectJobs)
+	l.round(ctx, l.deepJobs)
+	connectTicker := time.NewTicker(g.ConnectInterval)
+	defer connectTicker.Stop()
+	deepTicker := time.NewTicker(g.DeepInterval)
+	defer deepTicker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-connectTicker.C:
+			l.round(ctx, l.connectJobs)
+		case <-deepTicker.C:
+			l.round(ctx, l.deepJobs)
+		}
+	}
+}
+
+// round probes jobs concurrently, waits for all, records the results in
+// configuration order and publishes. A round cut short by shutdown records
+// nothing: a cancelled probe is not a verdict on the backend.
+func (l *groupLoop) round(ctx context.Context, jobs []job) {
+	if len(jobs) == 0 || ctx.Err() != nil {
+		return
+	}
+	results := l.probeAll(ctx, jobs)
+	if ctx.Err() != nil {
+		return
+	}
+	now := l.e.now()
+	for i, j := range jobs {
+		res := &results[i]
+		out := j.state.record(j.phase, res, now)
+		if m := l.e.metrics; m != nil {
+			m.observe(j.state, res, &out, l.steps)
+		}
+		logOutcome(ctx, l.e.logger, j.state, &out, res)
+		*res = probe.Result{} // drop references before the buffer is reused
+	}
+	l.setServersStatus()
+	l.e.publish(l.index, l.backends(), now)
+}
+
+func (l *groupLoop) backends() []Backend {
+	out := make([]Backend, len(l.states))
+	for i, s := range l.states {
+		out[i] = s.backend()
+	}
+	return out
+}
+
+// setServersStatus keeps the seed's gauge for the mail group.
+func (l *groupLoop) setServersStatus() {
+	m := l.e.metrics
+	if m == nil || l.group.Name != GroupMail {
+		return
+	}
+	alive := 0
+	for _, s := range l.states {
+		if s.healthy {
+			alive++
+		}
+	}
+	m.serversStatus.WithLabelValues("wanted").Set(float64(len(l.states)))
+	m.serversStatus.WithLabelValues("alive").Set(float64(alive))
+}

@@ -1,0 +1,123 @@
+package health
+
+import (
+	"time"
+
+	"github.com/backline/backline/internal/probe"
+)
+
+// gateChange is one gate flipping.
+type gateChange struct {
+	phase probe.Phase
+	to    bool
+}
+
+// outcome is what one recorded probe changed, for logs and metrics.
+type outcome struct {
+	phase          probe.Phase // the phase that was probed
+	ok             bool
+	reason         probe.Reason
+	errText        string
+	changes        []gateChange
+	healthyChanged bool
+}
+
+// record applies one probe result as contract §4.3 says: a connect result
+// goes to the connect gate; a deep success is a success on both gates (it
+// proved connectivity); a deep failure goes to the deep gate only, even when
+// it was a dial error.
+func (s *targetState) record(phase probe.Phase, res *probe.Result, now time.Time) outcome {
+	out := outcome{phase: phase, ok: res.OK}
+	if !res.OK {
+		out.reason = failureReason(res)
+		out.errText = failureText(res)
+	}
+
+	s.steps = res.Steps
+	if !res.CertNotAfter.IsZero() {
+		// Kept across failed checks so the expiry metric does not vanish
+		// while a backend is down.
+		s.certNotAfter = res.CertNotAfter
+	}
+	if res.Mechanism != "" {
+		s.mechanism = res.Mechanism
+	}
+
+	switch {
+	case phase == probe.PhaseConnect:
+		if s.connectGate.record(res.OK) {
+			out.changes = append(out.changes, gateChange{probe.PhaseConnect, s.connectGate.healthy})
+		}
+		s.connect.note(&s.connectGate, &out, res.Duration, now)
+	case res.OK:
+		if s.connectGate.record(true) {
+			out.changes = append(out.changes, gateChange{probe.PhaseConnect, true})
+		}
+		s.connect.note(&s.connectGate, &out, connectLatency(res), now)
+		if s.deepGate.record(true) {
+			out.changes = append(out.changes, gateChange{probe.PhaseDeep, true})
+		}
+		s.deep.note(&s.deepGate, &out, res.Duration, now)
+	default:
+		if s.deepGate.record(false) {
+			out.changes = append(out.changes, gateChange{probe.PhaseDeep, false})
+		}
+		s.deep.note(&s.deepGate, &out, res.Duration, now)
+	}
+
+	if h := s.combined(); h != s.healthy {
+		s.healthy = h
+		s.since = now
+		out.healthyChanged = true
+	}
+	return out
+}
+
+// note copies one recorded result into the phase's public state.
+func (p *PhaseState) note(g *gate, out *outcome, latency time.Duration, now time.Time) {
+	p.Healthy = g.healthy
+	p.LastCheck = now
+	p.Latency = latency
+	p.ConsecutiveFailures = g.streakFailures
+	p.ConsecutiveSuccesses = g.streakSuccesses
+	if out.ok {
+		p.LastSuccess = now
+		p.LastError = ""
+		p.LastReason = probe.ReasonNone
+		return
+	}
+	p.LastError = out.errText
+	p.LastReason = out.reason
+}
+
+// connectLatency is the connect part of a deep check: the stages the
+// connect phase would have run on its own.
+func connectLatency(res *probe.Result) time.Duration {
+	var d time.Duration
+	for _, st := range res.Steps {
+		switch st.Name {
+		case "connect", "proxy", "tls":
+			d += st.Duration
+		}
+	}
+	return d
+}
+
+func failureReason(res *probe.Result) probe.Reason {
+	if res.Reason != probe.ReasonNone {
+		return res.Reason
+	}
+	if res.Err != nil {
+		return probe.Classify(res.Err)
+	}
+	return probe.ReasonProtocol
+}
+
+// failureText is the probe's error text; probe errors never carry
+// credentials (package probe guarantees it), and nothing here adds any.
+func failureText(res *probe.Result) string {
+	if res.Err != nil {
+		return res.Err.Error()
+	}
+	return "check failed without an error"
+}

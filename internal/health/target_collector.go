@@ -1,0 +1,66 @@
+package health
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/backline/backline/internal/probe"
+)
+
+// targetCollector exports the per-target series at scrape time: gauges from
+// the current snapshot, durations from each target's latencyHistogram.
+type targetCollector struct {
+	e          *Engine
+	up         *prometheus.Desc
+	phaseUp    *prometheus.Desc
+	duration   *prometheus.Desc
+	certExpiry *prometheus.Desc
+}
+
+func newTargetCollector(e *Engine) *targetCollector {
+	return &targetCollector{
+		e: e,
+		up: prometheus.NewDesc("backline_backend_up",
+			"1 if the backend is healthy (all its gates), else 0.",
+			[]string{"group", "name", "protocol"}, nil),
+		phaseUp: prometheus.NewDesc("backline_backend_phase_up",
+			"1 if the backend's connect or deep gate is healthy, else 0.",
+			[]string{"group", "name", "phase"}, nil),
+		duration: prometheus.NewDesc("backline_probe_duration_seconds",
+			"Duration of health probes.",
+			[]string{"group", "name", "phase"}, nil),
+		certExpiry: prometheus.NewDesc("backline_backend_cert_expiry_timestamp_seconds",
+			"Expiry (Unix time) of the leaf certificate seen by the last TLS handshake.",
+			[]string{"group", "name"}, nil),
+	}
+}
+
+func (c *targetCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.up
+	ch <- c.phaseUp
+	ch <- c.duration
+	ch <- c.certExpiry
+}
+
+// Collect pairs snapshot entries with target states by position: both are
+// in the same order (groups as ordered by New, targets in config order).
+// States are read only for their immutable name and their atomic histograms.
+func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
+	snap := c.e.Snapshot()
+	states := c.e.states
+	for i := range snap.Backends {
+		b := &snap.Backends[i]
+		s := states[i]
+		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, boolGauge(b.Healthy), b.Group, s.name, b.Target.Protocol)
+		ch <- prometheus.MustNewConstMetric(c.phaseUp, prometheus.GaugeValue, boolGauge(b.Connect.Healthy), b.Group, s.name, string(probe.PhaseConnect))
+		ch <- s.connectLatency.metric(c.duration, b.Group, s.name, string(probe.PhaseConnect))
+		if b.Target.DeepCheck {
+			ch <- prometheus.MustNewConstMetric(c.phaseUp, prometheus.GaugeValue, boolGauge(b.Deep.Healthy), b.Group, s.name, string(probe.PhaseDeep))
+			ch <- s.deepLatency.metric(c.duration, b.Group, s.name, string(probe.PhaseDeep))
+		}
+		// Only once a certificate was seen: a 0 expiry would read as
+		// "expired in 1970" on dashboards.
+		if !b.CertNotAfter.IsZero() {
+			ch <- prometheus.MustNewConstMetric(c.certExpiry, prometheus.GaugeValue, float64(b.CertNotAfter.Unix()), b.Group, s.name)
+		}
+	}
+}

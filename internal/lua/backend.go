@@ -1,0 +1,201 @@
+package lua
+
+import (
+	"github.com/backline/backline/internal/health"
+	"github.com/backline/backline/internal/probe"
+
+	glua "github.com/yuin/gopher-lua"
+)
+
+// Selection is the backend a filter chose with select_backend_server.
+type Selection struct {
+	Host string
+	Port int
+}
+
+const serverTypeName = "nauthilus_backend_server"
+
+var backendFunctions = map[string]runFunc{
+	"get_backend_servers":         getBackendServers,
+	"get_backend_servers_status":  getBackendServersStatus,
+	"select_backend_server":       selectBackendServer,
+	"get_selected_backend_server": getSelectedBackendServer,
+	"apply_backend_result":        applyBackendResult,
+	"remove_from_backend_result":  removeFromBackendResult,
+	"get_removed_backend_attributes": func(r *scriptRun, L *glua.LState) int {
+		L.Push(toLua(L, append([]string(nil), r.remove...)))
+		return 1
+	},
+	"get_current_backend_result": func(r *scriptRun, L *glua.LState) int {
+		res := &backendResult{}
+		res.setAttributes(r.attributes)
+		res.Groups = append([]string(nil), r.groups...)
+		L.Push(r.newResultUserData(L, res))
+		return 1
+	},
+	"check_backend_connection": checkBackendConnection,
+}
+
+// getBackendServers returns the healthy mail targets in configuration order
+// (contract §2.2: the "alive" list, not every configured target).
+func getBackendServers(r *scriptRun, L *glua.LState) int {
+	healthy := r.snapshot().Healthy(health.GroupMail, "")
+	list := L.CreateTable(len(healthy), 0)
+	for i := range healthy {
+		ud := L.NewUserData()
+		ud.Value = &serverView{target: healthy[i].Target, exposeSecrets: r.engine.cfg.Config.ExposeTestCredentials}
+		ud.Metatable = r.vm().serverMeta
+		list.Append(ud)
+	}
+	L.Push(list)
+	return 1
+}
+
+// getBackendServersStatus is backline's own addition: every mail target with
+// its health, so a script can explain or log why a server is missing.
+func getBackendServersStatus(r *scriptRun, L *glua.LState) int {
+	snap := r.snapshot()
+	list := L.CreateTable(0, 0)
+	if snap == nil {
+		L.Push(list)
+		return 1
+	}
+	for _, b := range snap.Backends {
+		if b.Group != health.GroupMail || b.Target == nil {
+			continue
+		}
+		t := L.CreateTable(0, 8)
+		t.RawSetString("name", glua.LString(b.Target.Name))
+		t.RawSetString("protocol", glua.LString(b.Target.Protocol))
+		t.RawSetString("host", glua.LString(b.Target.Host))
+		t.RawSetString("port", glua.LNumber(b.Target.Port))
+		t.RawSetString("healthy", glua.LBool(b.Healthy))
+		t.RawSetString("group", glua.LString(b.Group))
+		lastErr := b.Connect.LastError
+		if lastErr == "" {
+			lastErr = b.Deep.LastError
+		}
+		t.RawSetString("last_error", glua.LString(r.redact(lastErr)))
+		t.RawSetString("latency_ms", glua.LNumber(float64(b.Connect.Latency.Microseconds())/1000))
+		list.Append(t)
+	}
+	L.Push(list)
+	return 1
+}
+
+func selectBackendServer(r *scriptRun, L *glua.LState) int {
+	const msg = "bad argument #2 to select_backend_server (expected server (string) and port (number))"
+	if L.GetTop() != 2 {
+		L.RaiseError(msg)
+	}
+	host, ok := L.Get(1).(glua.LString)
+	port, isInt := luaInt(L.Get(2))
+	if !ok || !isInt {
+		L.RaiseError(msg)
+	}
+	r.selected = &Selection{Host: string(host), Port: port}
+	return 0
+}
+
+func getSelectedBackendServer(r *scriptRun, L *glua.LState) int {
+	if r.selected == nil {
+		L.Push(glua.LString(""))
+		L.Push(glua.LNumber(0))
+		return 2
+	}
+	L.Push(glua.LString(r.selected.Host))
+	L.Push(glua.LNumber(r.selected.Port))
+	return 2
+}
+
+func applyBackendResult(r *scriptRun, L *glua.LState) int {
+	ud, ok := L.Get(1).(*glua.LUserData)
+	if !ok {
+		L.RaiseError("bad argument #1 to apply_backend_result (userdata expected, got %s)", L.Get(1).Type())
+	}
+	res, ok := ud.Value.(*backendResult)
+	if !ok {
+		L.RaiseError("bad argument #1 to apply_backend_result (nauthilus_backend_result expected)")
+	}
+	r.mergeAttributes(res.Attributes)
+	r.groups = mergeGroups(r.groups, res.Groups)
+	return 0
+}
+
+func removeFromBackendResult(r *scriptRun, L *glua.LState) int {
+	list, ok := L.Get(1).(*glua.LTable)
+	if !ok {
+		L.RaiseError("bad argument #1 to remove_from_backend_result (table expected, got %s)", L.Get(1).Type())
+	}
+	r.remove = append(r.remove, stringsOf(list)...)
+	return 0
+}
+
+// serverView is what a script sees of a target.
+type serverView struct {
+	target *probe.Target
+	// exposeSecrets is lua.config.expose_test_credentials.
+	exposeSecrets bool
+}
+
+func (v *vm) newServerMeta() *glua.LTable {
+	L := v.L
+	mt := L.NewTypeMetatable(serverTypeName)
+	mt.RawSetString("__index", L.NewFunction(func(L *glua.LState) int {
+		sv, ok := L.CheckUserData(1).Value.(*serverView)
+		if !ok {
+			L.ArgError(1, serverTypeName+" expected")
+		}
+		L.Push(sv.field(L.CheckString(2)))
+		return 1
+	}))
+	mt.RawSetString("__tostring", L.NewFunction(func(L *glua.LState) int {
+		sv, _ := L.CheckUserData(1).Value.(*serverView)
+		if sv == nil {
+			L.Push(glua.LString(serverTypeName))
+			return 1
+		}
+		L.Push(glua.LString(serverTypeName + "(" + sv.target.Protocol + " " + sv.target.Address() + ")"))
+		return 1
+	}))
+	return mt
+}
+
+// field returns one property; unknown names give nil as in Nauthilus.
+func (sv *serverView) field(name string) glua.LValue {
+	t := sv.target
+	switch name {
+	case "name":
+		return glua.LString(t.Name)
+	case "protocol":
+		return glua.LString(t.Protocol)
+	case "host", "ip": // ip: seed 001/002 scripts use it; Nauthilus ≥1.10 returns nil
+		return glua.LString(t.Host)
+	case "port":
+		return glua.LNumber(t.Port)
+	case "request_uri":
+		return glua.LString(t.RequestURI)
+	case "test_username":
+		return glua.LString(t.Username)
+	case "test_password":
+		if sv.exposeSecrets {
+			return glua.LString(t.Password)
+		}
+		return glua.LString("")
+	case "haproxy_v2":
+		return glua.LBool(t.HAProxyV2)
+	case "tls":
+		return glua.LBool(t.TLSMode == probe.TLSImplicit)
+	case "tls_mode":
+		mode := t.TLSMode
+		if mode == "" {
+			mode = probe.TLSPlain
+		}
+		return glua.LString(mode)
+	case "tls_skip_verify":
+		return glua.LBool(t.TLSConfig != nil && t.TLSConfig.InsecureSkipVerify)
+	case "deep_check":
+		return glua.LBool(t.DeepCheck)
+	}
+	return glua.LNil
+}

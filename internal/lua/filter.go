@@ -1,0 +1,155 @@
+package lua
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"sync"
+
+	glua "github.com/yuin/gopher-lua"
+)
+
+// FilterOutcome is the merged result of all filters of one request, in
+// config order regardless of which finished first (contract §1.6).
+type FilterOutcome struct {
+	// Reject is the OR of every filter's action.
+	Reject bool
+	// Selected is the last select_backend_server in config order, nil if none.
+	// Nauthilus does not use it when Reject is set.
+	Selected *Selection
+	// Attributes from apply_backend_result, later filters winning on a key.
+	// Values are string, float64, bool, []any or map[string]any.
+	Attributes map[string]any
+	// Remove is the union of remove_from_backend_result lists.
+	Remove []string
+	// Groups is the union of the applied results' groups.
+	Groups []string
+	// StatusMessage is the first one set (in config order), "" if none.
+	StatusMessage string
+	// Logs are the custom_log_add entries, concatenated in config order.
+	Logs []LogField
+	// Results are "name:ok", "name:fail" or "name:unknown(N)" per filter.
+	Results []string
+	// Rejected names the filters that rejected.
+	Rejected []string
+}
+
+// ApplyTo is the Nauthilus rule for the final attribute set: removals first,
+// then each Lua attribute only if the password backend did not provide it.
+// A filter therefore overrides a backend attribute only by also removing it.
+func (o *FilterOutcome) ApplyTo(attrs map[string]any) {
+	for _, k := range o.Remove {
+		delete(attrs, k)
+	}
+	for k, v := range o.Attributes {
+		if _, ok := attrs[k]; !ok {
+			attrs[k] = v
+		}
+	}
+}
+
+var filterEntries = []string{"nauthilus_call_filter", "nauthilus_call_subject"}
+
+// RunFilters runs every filter for the request's mode in parallel, each on
+// its own state. Any failure is an error for the whole step (tempfail); the
+// other filters are cancelled.
+func (e *Engine) RunFilters(ctx context.Context, req *Request) (*FilterOutcome, error) {
+	scripts := e.filtersFor(req)
+	runs := make([]*filterRun, len(scripts))
+	if len(scripts) == 1 {
+		runs[0] = e.runFilter(ctx, scripts[0], req)
+		if runs[0].err != nil {
+			return nil, runs[0].err
+		}
+		return merge(runs), nil
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	for i, s := range scripts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fr := e.runFilter(ctx, s, req)
+			runs[i] = fr
+			if fr.err != nil {
+				mu.Lock()
+				if firstErr == nil {
+					firstErr = fr.err
+				}
+				mu.Unlock()
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return merge(runs), nil
+}
+
+// filterRun is one filter's contribution before merging.
+type filterRun struct {
+	name   string
+	run    *scriptRun
+	reject bool
+	code   int
+	err    error
+}
+
+func (e *Engine) runFilter(ctx context.Context, s *script, req *Request) *filterRun {
+	r, action, code, err := e.runScript(ctx, s, kindFilter, req, filterEntries)
+	if err != nil {
+		return &filterRun{name: s.name, err: err}
+	}
+	return &filterRun{name: s.name, run: r, reject: glua.LVAsBool(action), code: resultCode(code)}
+}
+
+func merge(runs []*filterRun) *FilterOutcome {
+	out := &FilterOutcome{Attributes: map[string]any{}}
+	removed := map[string]bool{}
+	for _, fr := range runs {
+		r := fr.run
+		out.Results = append(out.Results, fr.name+":"+codeName(fr.code))
+		if fr.reject {
+			out.Reject = true
+			out.Rejected = append(out.Rejected, fr.name)
+		}
+		maps.Copy(out.Attributes, r.attributes)
+		for _, k := range r.remove {
+			if !removed[k] {
+				removed[k] = true
+				out.Remove = append(out.Remove, k)
+			}
+		}
+		out.Groups = mergeGroups(out.Groups, r.groups)
+		if r.selected != nil {
+			sel := *r.selected
+			out.Selected = &sel
+		}
+		if out.StatusMessage == "" && r.statusSet {
+			out.StatusMessage = r.statusMessage
+		}
+		out.Logs = append(out.Logs, r.logs...)
+	}
+	if len(out.Groups) == 0 {
+		out.Groups = nil
+	}
+	return out
+}
+
+func codeName(code int) string {
+	switch code {
+	case 0:
+		return "ok"
+	case 1:
+		return "fail"
+	}
+	return fmt.Sprintf("unknown(%d)", code)
+}

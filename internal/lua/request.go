@@ -1,0 +1,181 @@
+package lua
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+
+	glua "github.com/yuin/gopher-lua"
+)
+
+// Request is what package auth knows about one authentication attempt; it
+// becomes the request table passed to nauthilus_call_filter (contract §1.4,
+// v1.12 field names). Password is passed to scripts as Nauthilus does (a
+// filter may need the user's own password, e.g. to log in to a backend), but
+// it is never logged: every log line and error a script produces is scrubbed
+// of it.
+type Request struct {
+	Username   string `json:"username"`
+	Password   string `json:"password"`
+	Protocol   string `json:"protocol"`
+	Service    string `json:"service"`
+	Method     string `json:"method"`
+	ClientIP   string `json:"client_ip"`
+	ClientPort string `json:"client_port"`
+	ClientHost string `json:"client_hostname"`
+	ClientID   string `json:"client_id"`
+	UserAgent  string `json:"user_agent"`
+	LocalIP    string `json:"local_ip"`
+	LocalPort  string `json:"local_port"`
+	Session    string `json:"session"`
+
+	Authenticated bool `json:"authenticated"`
+	UserFound     bool `json:"user_found"`
+	// NoAuth is nginx/Dovecot "no-auth" mode: only when_no_auth filters run.
+	NoAuth bool `json:"no_auth"`
+
+	Account          string `json:"account"`
+	AccountField     string `json:"account_field"`
+	UniqueUserID     string `json:"unique_user_id"`
+	DisplayName      string `json:"display_name"`
+	AuthLoginAttempt int    `json:"auth_login_attempt"`
+
+	// SSL holds the ssl* fields (ssl, ssl_protocol, ssl_cipher, ...) keyed by
+	// their Lua names; missing ones are passed as "".
+	SSL map[string]string `json:"-"`
+
+	Debug     bool   `json:"debug"`
+	LogFormat string `json:"log_format"`
+	LogLevel  string `json:"log_level"`
+	// LatencyMS is the time since the request started.
+	LatencyMS  float64 `json:"latency"`
+	HTTPStatus int     `json:"http_status"`
+}
+
+// sslFields are the v1.12 TLS fields, always present in the table.
+var sslFields = []string{
+	"ssl", "ssl_session_id", "ssl_client_verify", "ssl_client_dn", "ssl_client_cn", "ssl_issuer",
+	"ssl_client_not_before", "ssl_client_not_after", "ssl_subject_dn", "ssl_issuer_dn",
+	"ssl_client_subject_dn", "ssl_client_issuer_dn", "ssl_protocol", "ssl_cipher", "ssl_serial", "ssl_fingerprint",
+}
+
+// table builds a fresh request table; each script run gets its own so one
+// script cannot change what a parallel one sees.
+func (r *Request) table(L *glua.LState) *glua.LTable {
+	t := L.CreateTable(0, 64)
+	set := func(k string, v glua.LValue) { t.RawSetString(k, v) }
+	str := func(k, v string) { set(k, glua.LString(v)) }
+
+	set("debug", glua.LBool(r.Debug))
+	set("repeating", glua.LFalse)
+	set("user_found", glua.LBool(r.UserFound))
+	set("authenticated", glua.LBool(r.Authenticated))
+	set("no_auth", glua.LBool(r.NoAuth))
+	set("brute_force_counter", glua.LNumber(0))
+
+	str("service", r.Service)
+	str("session", r.Session)
+	str("client_ip", r.ClientIP)
+	str("client_port", r.ClientPort)
+	str("client_net", "")
+	str("client_hostname", r.ClientHost)
+	str("client_id", r.ClientID)
+	str("user_agent", r.UserAgent)
+	str("local_ip", r.LocalIP)
+	str("local_port", r.LocalPort)
+	str("username", r.Username)
+	str("account", r.Account)
+	str("account_field", r.AccountField)
+	str("unique_user_id", r.UniqueUserID)
+	str("display_name", r.DisplayName)
+	str("password", r.Password)
+	str("protocol", r.Protocol)
+	str("method", r.Method)
+	str("oidc_cid", "")
+	str("brute_force_bucket", "")
+	str("feature", "")
+	str("redis_prefix", "")
+	for _, k := range sslFields {
+		str(k, r.SSL[k])
+	}
+	set("auth_login_attempt", glua.LNumber(r.AuthLoginAttempt))
+
+	format, level := r.LogFormat, r.LogLevel
+	if format == "" {
+		format = "default"
+	}
+	if level == "" {
+		level = "info"
+	}
+	logging := L.CreateTable(0, 2)
+	logging.RawSetString("log_format", glua.LString(format))
+	logging.RawSetString("log_level", glua.LString(level))
+	set("logging", logging)
+	str("log_format", format)
+	str("log_level", level)
+	set("latency", glua.LNumber(r.LatencyMS))
+	set("http_status", glua.LNumber(r.HTTPStatus))
+	return t
+}
+
+// LogValue keeps the password out of any log line that includes a Request.
+func (r *Request) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("username", r.Username),
+		slog.String("protocol", r.Protocol),
+		slog.String("service", r.Service),
+		slog.String("client_ip", r.ClientIP),
+		slog.String("session", r.Session),
+	)
+}
+
+// ParseRequestJSON reads a request for `backline lua test`: a flat JSON
+// object with the Lua field names (username, password, client_ip, ...);
+// ssl* keys fill SSL. Unknown keys are errors so typos do not pass silently.
+func ParseRequestJSON(data []byte) (*Request, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, fmt.Errorf("request: %w", err)
+	}
+	known := map[string]bool{}
+	for _, f := range jsonFieldNames() {
+		known[f] = true
+	}
+	req := &Request{SSL: map[string]string{}}
+	plain := map[string]json.RawMessage{}
+	var unknown []string
+	for k, v := range raw {
+		switch {
+		case known[k]:
+			plain[k] = v
+		case strings.HasPrefix(k, "ssl"):
+			var s string
+			if err := json.Unmarshal(v, &s); err != nil {
+				return nil, fmt.Errorf("request: %s must be a string", k)
+			}
+			req.SSL[k] = s
+		default:
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return nil, fmt.Errorf("request: unknown keys %s (known: %s, ssl*)", strings.Join(unknown, ", "), strings.Join(jsonFieldNames(), ", "))
+	}
+	b, _ := json.Marshal(plain)
+	if err := json.Unmarshal(b, req); err != nil {
+		return nil, fmt.Errorf("request: %w", err)
+	}
+	return req, nil
+}
+
+func jsonFieldNames() []string {
+	return []string{
+		"account", "account_field", "auth_login_attempt", "authenticated", "client_hostname", "client_id",
+		"client_ip", "client_port", "debug", "display_name", "http_status", "latency", "local_ip", "local_port",
+		"log_format", "log_level", "method", "no_auth", "password", "protocol", "service", "session",
+		"unique_user_id", "user_agent", "user_found", "username",
+	}
+}

@@ -1,0 +1,222 @@
+package lua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"strings"
+
+	glua "github.com/yuin/gopher-lua"
+
+	"github.com/backline/backline/internal/health"
+)
+
+type scriptKind int
+
+const (
+	kindFilter scriptKind = iota
+	kindPassword
+)
+
+// scriptRun is one script serving one request: its inputs and everything
+// it accumulates through the module functions.
+type scriptRun struct {
+	engine *Engine
+	script *script
+	kind   scriptKind
+	req    *Request
+	ctx    context.Context
+	state  *vm
+
+	snap    *health.Snapshot
+	snapped bool
+	secrets []string
+
+	selected      *Selection
+	attributes    map[string]any
+	groups        []string
+	remove        []string
+	statusMessage string
+	statusSet     bool
+	logs          []LogField
+}
+
+// LogField is one custom_log_add entry; values are bool, float64 or string.
+type LogField struct {
+	Key   string
+	Value any
+}
+
+func newRun(ctx context.Context, e *Engine, s *script, kind scriptKind, req *Request) *scriptRun {
+	return &scriptRun{engine: e, script: s, kind: kind, req: req, ctx: ctx}
+}
+
+func (r *scriptRun) vm() *vm { return r.state }
+
+// snapshot is taken once per run so a script sees one consistent list.
+func (r *scriptRun) snapshot() *health.Snapshot {
+	if !r.snapped {
+		r.snapped = true
+		if r.engine.health != nil {
+			r.snap = r.engine.health.Snapshot()
+		}
+	}
+	return r.snap
+}
+
+// redact removes the request password and the targets' test passwords from
+// text bound for a log line or an error.
+func (r *scriptRun) redact(s string) string {
+	if r.secrets == nil {
+		r.secrets = []string{}
+		if r.req != nil && r.req.Password != "" {
+			r.secrets = append(r.secrets, r.req.Password)
+		}
+		if snap := r.snapshot(); snap != nil {
+			for _, b := range snap.Backends {
+				if b.Target != nil && b.Target.Password != "" {
+					r.secrets = append(r.secrets, b.Target.Password)
+				}
+			}
+		}
+	}
+	for _, secret := range r.secrets {
+		s = strings.ReplaceAll(s, secret, "<redacted>")
+	}
+	return s
+}
+
+// ScriptError is a failed script run. Its message names the script and never
+// contains the request password.
+type ScriptError struct {
+	Script string
+	Msg    string
+	// Timeout is set when the script ran out of lua.config.script_timeout.
+	Timeout bool
+	// Canceled is set when the run was stopped because the request ended or
+	// a parallel filter failed.
+	Canceled bool
+}
+
+func (e *ScriptError) Error() string { return fmt.Sprintf("lua script %q: %s", e.Script, e.Msg) }
+
+// execute runs the chunk in a fresh environment, then calls entry(request).
+// It returns entry's first two results.
+func (v *vm) execute(r *scriptRun, entries []string) (ret1, ret2 glua.LValue, err error) {
+	L := v.L
+	defer func() {
+		if p := recover(); p != nil {
+			err = r.failure(fmt.Sprintf("panic: %v", p), "")
+		}
+		v.unbind()
+	}()
+	env := v.bind(r)
+	L.SetContext(r.ctx)
+
+	chunk := L.NewFunctionFromProto(r.script.proto)
+	chunk.Env = env
+	L.Push(chunk)
+	if err := L.PCall(0, 0, nil); err != nil {
+		return nil, nil, r.luaFailure(err)
+	}
+
+	var entry *glua.LFunction
+	for _, name := range entries {
+		if fn, ok := env.RawGetString(name).(*glua.LFunction); ok {
+			entry = fn
+			break
+		}
+		if fn, ok := v.globals.RawGetString(name).(*glua.LFunction); ok {
+			entry = fn
+			break
+		}
+	}
+	if entry == nil {
+		return nil, nil, r.failure(fmt.Sprintf("entry function '%s' is not defined", entries[0]), "")
+	}
+	L.Push(entry)
+	L.Push(r.req.table(L))
+	if err := L.PCall(1, 2, nil); err != nil {
+		return nil, nil, r.luaFailure(err)
+	}
+	ret1, ret2 = L.Get(-2), L.Get(-1)
+	L.Pop(2)
+	return ret1, ret2, nil
+}
+
+func (r *scriptRun) luaFailure(err error) error {
+	msg, trace := err.Error(), ""
+	var apiErr *glua.ApiError
+	if errors.As(err, &apiErr) {
+		msg, trace = apiErr.Object.String(), apiErr.StackTrace
+	}
+	return r.failure(msg, trace)
+}
+
+// failure builds the ScriptError and logs it once, with the Lua stack trace.
+func (r *scriptRun) failure(msg, trace string) error {
+	se := &ScriptError{Script: r.script.name}
+	switch ctxErr := r.ctx.Err(); {
+	case errors.Is(ctxErr, context.DeadlineExceeded):
+		se.Timeout = true
+		se.Msg = fmt.Sprintf("timed out after %s", r.engine.timeout)
+	case ctxErr != nil:
+		se.Canceled = true
+		se.Msg = "canceled: " + ctxErr.Error()
+	default:
+		se.Msg = r.redact(msg)
+	}
+	if se.Canceled {
+		// The cause (a sibling filter, the client) is logged where it happened.
+		return se
+	}
+	what := "Lua filter failed"
+	if r.kind == kindPassword {
+		what = "Lua password script failed"
+	}
+	r.engine.logger.Error(what, "script", r.script.name, "path", r.script.path,
+		"error", se.Msg, "stacktrace", r.redact(trace), "session", r.req.Session)
+	return se
+}
+
+// resultCode reads a script's second return value as Nauthilus does:
+// non-numbers count as 0.
+func resultCode(v glua.LValue) int {
+	if n, ok := v.(glua.LNumber); ok {
+		return int(n)
+	}
+	return 0
+}
+
+// mergeAttributes copies src over the run's attributes (later wins).
+func (r *scriptRun) mergeAttributes(src map[string]any) {
+	if r.attributes == nil {
+		r.attributes = map[string]any{}
+	}
+	maps.Copy(r.attributes, src)
+}
+
+var builtinFunctions = map[string]runFunc{
+	"custom_log_add": func(r *scriptRun, L *glua.LState) int {
+		key := L.CheckString(1)
+		var value any
+		switch x := L.Get(2).(type) {
+		case glua.LBool:
+			value = bool(x)
+		case glua.LNumber:
+			value = float64(x)
+		case glua.LString:
+			value = r.redact(string(x))
+		default:
+			value = "UNSUPPORTED"
+		}
+		r.logs = append(r.logs, LogField{Key: key, Value: value})
+		return 0
+	},
+	"status_message_set": func(r *scriptRun, L *glua.LState) int {
+		r.statusMessage = L.CheckString(1)
+		r.statusSet = true
+		return 0
+	},
+}

@@ -1,0 +1,218 @@
+package lua
+
+import (
+	"fmt"
+	"maps"
+
+	glua "github.com/yuin/gopher-lua"
+)
+
+// vm is one pooled Lua state with the request-bound modules made once. Each
+// run sees them through fresh, empty proxy tables (reads fall through,
+// writes stay in the proxy), so a script that overwrites
+// nauthilus_backend.select_backend_server changes nothing for the next
+// request. Building the module tables per run instead cost a quarter of a
+// run (see BenchmarkRunFilterBaseline).
+type vm struct {
+	L *glua.LState
+	// run is the script run being served; the prebuilt functions read it.
+	run *scriptRun
+
+	globals *glua.LTable
+	loaded  *glua.LTable // package.loaded
+	envMeta *glua.LTable // {__index = globals}
+	pkgPath string
+
+	// proxyMeta holds the {__index = module} metatable of each module.
+	filterModules, passwordModules map[string]*glua.LTable
+	builtinMeta                    *glua.LTable
+
+	serverMeta *glua.LTable
+	resultMeta *glua.LTable
+}
+
+// requestModules are bound to a run and placed both in package.loaded and as
+// globals of the run's environment (contract §1.5).
+var requestModules = []string{"nauthilus_backend", "nauthilus_backend_result", "nauthilus_util", "nauthilus_json", "json"}
+
+func (e *Engine) newVM() *vm {
+	L := glua.NewState(glua.Options{SkipOpenLibs: true})
+	v := &vm{L: L}
+	openSafeLibs(L)
+	v.globals = L.G.Global
+	v.loaded = L.GetField(L.Get(glua.RegistryIndex), "_LOADED").(*glua.LTable)
+	v.envMeta = L.CreateTable(0, 1)
+	v.envMeta.RawSetString("__index", v.globals)
+	v.pkgPath = packagePath(e.cfg.Config.PackagePath)
+
+	logger := e.logger
+	L.SetGlobal("dynamic_loader", L.NewFunction(func(L *glua.LState) int {
+		// Modules are always available; kept so pre-1.10 scripts (seed 001) run.
+		logger.Debug("Lua dynamic_loader called (no-op)", "module", L.OptString(1, ""))
+		return 0
+	}))
+
+	shared := map[string]*glua.LTable{
+		"nauthilus_backend_result": v.proxyMeta(v.moduleTable(v.functions(resultModuleFunctions))),
+		"nauthilus_util":           v.proxyMeta(v.moduleTable(v.functions(utilFunctions))),
+		"nauthilus_json":           v.proxyMeta(v.moduleTable(v.functions(jsonFunctions))),
+	}
+	shared["json"] = shared["nauthilus_json"]
+	v.filterModules, v.passwordModules = maps.Clone(shared), maps.Clone(shared)
+	v.filterModules["nauthilus_backend"] = v.proxyMeta(v.moduleTable(v.functions(backendFunctions)))
+	v.passwordModules["nauthilus_backend"] = v.proxyMeta(v.moduleTable(v.functions(passwordBackendFunctions())))
+	v.builtinMeta = v.proxyMeta(v.builtinTable(v.functions(builtinFunctions)))
+	v.serverMeta = v.newServerMeta()
+	v.resultMeta = v.newResultMeta()
+	return v
+}
+
+// runFunc is a module function that needs the current run.
+type runFunc func(r *scriptRun, L *glua.LState) int
+
+func (v *vm) functions(defs map[string]runFunc) map[string]*glua.LFunction {
+	out := make(map[string]*glua.LFunction, len(defs))
+	for name, f := range defs {
+		out[name] = v.L.NewFunction(func(L *glua.LState) int {
+			if v.run == nil {
+				L.RaiseError("%s called outside a request", name)
+			}
+			return f(v.run, L)
+		})
+	}
+	return out
+}
+
+func (v *vm) moduleTable(fns map[string]*glua.LFunction) *glua.LTable {
+	t := v.L.CreateTable(0, len(fns))
+	for name, f := range fns {
+		t.RawSetString(name, f)
+	}
+	return t
+}
+
+// bind prepares the state for run: a fresh environment whose misses fall
+// through to the pristine globals, and fresh request-bound module tables.
+func (v *vm) bind(r *scriptRun) *glua.LTable {
+	L := v.L
+	v.run = r
+	r.state = v
+	env := L.CreateTable(0, 16)
+	env.Metatable = v.envMeta
+	// A script writing _G.x must not reach the shared globals either.
+	env.RawSetString("_G", env)
+
+	modules := v.filterModules
+	if r.kind == kindPassword {
+		modules = v.passwordModules
+	}
+	for _, name := range requestModules {
+		proxy := v.proxy(modules[name])
+		v.loaded.RawSetString(name, proxy)
+		env.RawSetString(name, proxy)
+	}
+	env.RawSetString("nauthilus_builtin", v.proxy(v.builtinMeta))
+
+	pkg, ok := v.globals.RawGetString("package").(*glua.LTable)
+	if ok {
+		pkg.RawSetString("path", glua.LString(v.pkgPath))
+	}
+	return env
+}
+
+// unbind drops everything that refers to the finished run.
+func (v *vm) unbind() {
+	for _, name := range requestModules {
+		v.loaded.RawSetString(name, glua.LNil)
+	}
+	v.run = nil
+	v.L.SetTop(0)
+	v.L.RemoveContext()
+}
+
+// passwordBackendFunctions keeps what a password script may use: looking,
+// not routing. The routing functions raise a clear error instead of the
+// "attempt to call a nil value" Nauthilus gives.
+func passwordBackendFunctions() map[string]runFunc {
+	out := map[string]runFunc{}
+	for name, f := range backendFunctions {
+		switch name {
+		case "get_backend_servers", "get_backend_servers_status", "check_backend_connection":
+			out[name] = f
+		default:
+			out[name] = func(_ *scriptRun, L *glua.LState) int {
+				L.RaiseError("nauthilus_backend.%s is only available in filters, not in password scripts", name)
+				return 0
+			}
+		}
+	}
+	return out
+}
+
+// proxyMeta makes the metatable of a module's per-run proxies. __metatable
+// hides it from getmetatable, so scripts cannot reach the shared table.
+func (v *vm) proxyMeta(module *glua.LTable) *glua.LTable {
+	mt := v.L.CreateTable(0, 2)
+	mt.RawSetString("__index", module)
+	mt.RawSetString("__metatable", glua.LFalse)
+	return mt
+}
+
+func (v *vm) proxy(meta *glua.LTable) *glua.LTable {
+	t := v.L.CreateTable(0, 0)
+	t.Metatable = meta
+	return t
+}
+
+func (v *vm) builtinTable(fns map[string]*glua.LFunction) *glua.LTable {
+	t := v.L.CreateTable(0, 16)
+	for _, prefix := range []string{"FILTER", "SUBJECT"} {
+		t.RawSetString(prefix+"_ACCEPT", glua.LFalse)
+		t.RawSetString(prefix+"_REJECT", glua.LTrue)
+		t.RawSetString(prefix+"_RESULT_OK", glua.LNumber(0))
+		t.RawSetString(prefix+"_RESULT_FAIL", glua.LNumber(1))
+	}
+	t.RawSetString("BACKEND_RESULT_OK", glua.LNumber(0))
+	t.RawSetString("BACKEND_RESULT_FAIL", glua.LNumber(1))
+	for name, f := range fns {
+		t.RawSetString(name, f)
+	}
+	return t
+}
+
+// openSafeLibs opens what scripts need and nothing that can end or stall the
+// daemon: no io, no debug, and only the harmless part of os.
+func openSafeLibs(L *glua.LState) {
+	for _, lib := range []struct {
+		name string
+		open glua.LGFunction
+	}{
+		{glua.LoadLibName, glua.OpenPackage},
+		{glua.BaseLibName, glua.OpenBase},
+		{glua.TabLibName, glua.OpenTable},
+		{glua.StringLibName, glua.OpenString},
+		{glua.MathLibName, glua.OpenMath},
+		{glua.CoroutineLibName, glua.OpenCoroutine},
+		{glua.OsLibName, glua.OpenOs},
+	} {
+		L.Push(L.NewFunction(lib.open))
+		L.Push(glua.LString(lib.name))
+		L.Call(1, 0)
+	}
+	full := L.GetGlobal("os").(*glua.LTable)
+	safe := L.CreateTable(0, 5)
+	for _, name := range []string{"time", "date", "clock", "getenv", "difftime"} {
+		safe.RawSetString(name, full.RawGetString(name))
+	}
+	L.SetGlobal("os", safe)
+	loaded := L.GetField(L.Get(glua.RegistryIndex), "_LOADED").(*glua.LTable)
+	loaded.RawSetString("os", safe)
+}
+
+// packagePath puts the operator's path before gopher-lua's default.
+func packagePath(custom string) string {
+	if custom == "" {
+		return glua.LuaPathDefault
+	}
+	return fmt.Sprintf("%s;%s", custom, glua.LuaPathDefault)
+}

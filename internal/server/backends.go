@@ -1,0 +1,163 @@
+package server
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/backline/backline/internal/health"
+	"github.com/backline/backline/internal/probe"
+)
+
+// The JSON view of a snapshot. Times are RFC 3339 with nanoseconds in UTC;
+// a time that never happened (no check yet, never succeeded, no TLS) is
+// omitted rather than sent as null or the zero date. Credentials of a target
+// (username, password) are not part of the view at all.
+
+type backendsBody struct {
+	Round    uint64        `json:"round"`
+	Taken    *time.Time    `json:"taken,omitempty"`
+	Backends []backendView `json:"backends"`
+}
+
+type backendView struct {
+	Name         string     `json:"name"`
+	Group        string     `json:"group"`
+	Protocol     string     `json:"protocol"`
+	Host         string     `json:"host"`
+	Port         int        `json:"port"`
+	Healthy      bool       `json:"healthy"`
+	DeepCheck    bool       `json:"deep_check"`
+	TLSMode      string     `json:"tls_mode"`
+	HAProxyV2    bool       `json:"haproxy_v2"`
+	Since        *time.Time `json:"since,omitempty"`
+	Connect      phaseView  `json:"connect"`
+	Deep         phaseView  `json:"deep"`
+	CertNotAfter *time.Time `json:"cert_not_after,omitempty"`
+	Mechanism    string     `json:"mechanism,omitempty"`
+	Steps        []stepView `json:"steps"`
+}
+
+type phaseView struct {
+	Healthy              bool       `json:"healthy"`
+	LastCheck            *time.Time `json:"last_check,omitempty"`
+	LastSuccess          *time.Time `json:"last_success,omitempty"`
+	LastError            string     `json:"last_error,omitempty"`
+	LastReason           string     `json:"last_reason,omitempty"`
+	LatencyMS            float64    `json:"latency_ms"`
+	ConsecutiveFailures  int        `json:"consecutive_failures"`
+	ConsecutiveSuccesses int        `json:"consecutive_successes"`
+}
+
+type stepView struct {
+	Name       string  `json:"name"`
+	DurationMS float64 `json:"duration_ms"`
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func millis(d time.Duration) float64 {
+	// Three decimals (microseconds) are plenty and keep the JSON readable.
+	return float64(d.Microseconds()) / 1000
+}
+
+func viewPhase(p health.PhaseState) phaseView {
+	return phaseView{
+		Healthy:              p.Healthy,
+		LastCheck:            timePtr(p.LastCheck),
+		LastSuccess:          timePtr(p.LastSuccess),
+		LastError:            p.LastError,
+		LastReason:           string(p.LastReason),
+		LatencyMS:            millis(p.Latency),
+		ConsecutiveFailures:  p.ConsecutiveFailures,
+		ConsecutiveSuccesses: p.ConsecutiveSuccesses,
+	}
+}
+
+// backendName is the target's configured name, or protocol://host:port when
+// it has none.
+func backendName(t *probe.Target) string {
+	if t.Name != "" {
+		return t.Name
+	}
+	return t.Protocol + "://" + t.Address()
+}
+
+func viewBackend(b health.Backend) backendView {
+	t := b.Target
+	if t == nil {
+		t = &probe.Target{}
+	}
+	v := backendView{
+		Name:         backendName(t),
+		Group:        b.Group,
+		Protocol:     t.Protocol,
+		Host:         t.Host,
+		Port:         t.Port,
+		Healthy:      b.Healthy,
+		DeepCheck:    t.DeepCheck,
+		TLSMode:      string(t.TLSMode),
+		HAProxyV2:    t.HAProxyV2,
+		Since:        timePtr(b.Since),
+		Connect:      viewPhase(b.Connect),
+		Deep:         viewPhase(b.Deep),
+		CertNotAfter: timePtr(b.CertNotAfter),
+		Mechanism:    b.Mechanism,
+		Steps:        make([]stepView, 0, len(b.Steps)),
+	}
+	for _, st := range b.Steps {
+		v.Steps = append(v.Steps, stepView{Name: st.Name, DurationMS: millis(st.Duration)})
+	}
+	return v
+}
+
+func (s *Server) snapshot() *health.Snapshot {
+	if s.opts.Snapshot == nil {
+		return nil
+	}
+	return s.opts.Snapshot.Snapshot()
+}
+
+// listBackends serves GET /api/v1/backends in configuration order. With
+// ?name=X it serves that one backend instead: names look like
+// imap://host:993, and a "//" inside a URL path gets cleaned away by
+// routers and proxies, so the query form is the reliable one.
+func (s *Server) listBackends(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Has("name") {
+		s.writeBackend(w, r.URL.Query().Get("name"))
+		return
+	}
+	body := backendsBody{Backends: []backendView{}}
+	if snap := s.snapshot(); snap != nil {
+		body.Round = snap.Round
+		body.Taken = timePtr(snap.Taken)
+		for _, b := range snap.Backends {
+			body.Backends = append(body.Backends, viewBackend(b))
+		}
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// oneBackend serves GET /api/v1/backends/{name}; the name may be
+// percent-encoded (imap:%2F%2Fhost:993).
+func (s *Server) oneBackend(w http.ResponseWriter, r *http.Request) {
+	s.writeBackend(w, r.PathValue("name"))
+}
+
+func (s *Server) writeBackend(w http.ResponseWriter, name string) {
+	if snap := s.snapshot(); snap != nil {
+		for _, b := range snap.Backends {
+			if b.Target != nil && backendName(b.Target) == name {
+				writeJSON(w, http.StatusOK, viewBackend(b))
+				return
+			}
+		}
+	}
+	writeError(w, http.StatusNotFound, "no backend named "+strconv.Quote(name))
+}

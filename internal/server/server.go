@@ -1,0 +1,137 @@
+// Package server is backline's own HTTP listener: the status API, the status
+// page, Prometheus metrics, a liveness endpoint, and whatever other packages
+// mount on it (the auth endpoints). It only reads health snapshots; it never
+// runs probes.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/health"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Mount lets another package add routes (for example the auth endpoints)
+// without this package knowing about it.
+type Mount interface {
+	Register(mux *http.ServeMux)
+}
+
+// Options configure a Server.
+type Options struct {
+	Address  string
+	Snapshot health.Source
+	// Gatherer feeds /metrics; nil means prometheus.DefaultGatherer.
+	Gatherer prometheus.Gatherer
+	Logger   *slog.Logger
+	// APIAuth protects every route under /api/v1/ (including mounted ones).
+	// /metrics, /healthz and the status page stay open.
+	APIAuth config.APIAuth
+	Mounts  []Mount
+	Version string
+}
+
+// shutdownGrace bounds how long in-flight requests may delay a stop.
+const shutdownGrace = 5 * time.Second
+
+// Server serves the routes described in the package comment.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	auth    apiAuth
+	handler http.Handler
+}
+
+// New builds the handler. Problems with API credentials (an unreadable
+// password file) do not panic: Serve reports them, and until then the
+// handler refuses every /api/v1/ request rather than serving it open.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Gatherer == nil {
+		opts.Gatherer = prometheus.DefaultGatherer
+	}
+	s := &Server{opts: opts, log: opts.Logger}
+	s.auth = loadAPIAuth(opts.APIAuth)
+	s.handler = s.accessLog(s.protectAPI(s.routes()))
+	return s
+}
+
+// Handler returns the complete handler, for tests and embedding.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve listens on Options.Address and serves until ctx is done.
+func (s *Server) Serve(ctx context.Context) error {
+	if s.auth.err != nil {
+		return s.auth.err
+	}
+	ln, err := net.Listen("tcp", s.opts.Address)
+	if err != nil {
+		return fmt.Errorf("server.address %q: %w", s.opts.Address, err)
+	}
+	return s.ServeListener(ctx, ln)
+}
+
+// ServeListener serves on ln (which it closes) until ctx is done, then shuts
+// down gracefully, waiting at most five seconds for in-flight requests.
+func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
+	if s.auth.err != nil {
+		_ = ln.Close()
+		return s.auth.err
+	}
+	addr := ln.Addr().String()
+	if !isLoopback(addr) && !s.auth.enabled() {
+		s.log.Warn("API is reachable from the network without authentication; set server.api_auth",
+			"address", addr)
+	}
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	s.log.Info("HTTP server listening", "address", addr)
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("HTTP server on %s: %w", addr, err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	err := hs.Shutdown(sctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		_ = hs.Close()
+		s.log.Warn("HTTP server stopped with requests still running", "grace", shutdownGrace)
+		err = nil
+	}
+	if serveErr := <-errc; serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	s.log.Info("HTTP server stopped", "address", addr)
+	return err
+}
+
+// isLoopback tells whether a listen address only accepts local clients. An
+// empty or wildcard host listens everywhere, so it is not loopback.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
