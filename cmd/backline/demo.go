@@ -65,7 +65,7 @@ func printDemoIntro(w io.Writer, addr string, env *demo.Env) {
   one backend      %[2]s/api/v1/backends?name=demo-imaps
   metrics          %[2]s/metrics
   liveness         %[2]s/healthz
-  nginx auth_http  %[2]s/api/v1/auth/nginx (no passdb in the demo: logins are refused)
+  nginx auth_http  %[2]s/api/v1/auth/nginx (users demo / demo-password, alice / alice-password)
 
 fake backends (test user %[3]s / %[4]s):
 `, len(backends), base, demo.DemoUser, demo.DemoPassword)

@@ -65,6 +65,14 @@ func Start(address string) (*Env, error) {
 	if err := os.WriteFile(passwordFile, []byte(DemoPassword+"\n"), 0o600); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
+	usersFile := filepath.Join(env.dir, "users")
+	filterFile := filepath.Join(env.dir, "filter.lua")
+	if err := os.WriteFile(usersFile, []byte(demoUsers), 0o600); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	if err := os.WriteFile(filterFile, []byte(demoFilter), 0o600); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
 
 	tlsCfg := pki.serverConfig()
 	ports := map[string]int{}
@@ -96,7 +104,7 @@ func Start(address string) (*Env, error) {
 
 	var buf bytes.Buffer
 	if err := configTemplate.Execute(&buf, map[string]any{
-		"Address": address, "CAFile": caFile, "PasswordFile": passwordFile, "User": DemoUser, "Port": ports,
+		"Address": address, "CAFile": caFile, "UsersFile": usersFile, "FilterFile": filterFile, "PasswordFile": passwordFile, "User": DemoUser, "Port": ports,
 	}); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
@@ -126,7 +134,16 @@ var configTemplate = template.Must(template.New("demo").Parse(`# backline demo c
 server:
   address: {{printf "%q" .Address}}
   log_level: info
+lua:
+  filters:
+    - name: demo-select
+      script_path: {{printf "%q" .FilterFile}}
 auth:
+  passdb:
+    - type: passwd_file
+      path: {{printf "%q" .UsersFile}}
+  nginx:
+    default_policy: user_hash
   services:
     enabled:
       - backend_health_checks
