@@ -125,6 +125,9 @@ func TestEnvExpansion(t *testing.T) {
 
 	wantOnlyError(t, withTargets("- protocol: imap\n  host: ${BACKLINE_TEST_SURELY_UNSET}\n  port: 993\n"),
 		tp+"host (line 7): environment variable BACKLINE_TEST_SURELY_UNSET is not set")
+	// The unset password variable is the only error, not also "username needs a password".
+	wantOnlyError(t, imapTarget("tls: true\ntest_username: u\ntest_password: ${BACKLINE_TEST_SURELY_UNSET}"),
+		tp+"test_password (line 11): environment variable BACKLINE_TEST_SURELY_UNSET is not set")
 }
 
 func TestEnvExpansionCustomLookup(t *testing.T) {

@@ -74,7 +74,7 @@ func (v *validator) validateAPIAuth() {
 	v.loadSecret(&a.Password, a.PasswordFile, path+".password", path+".password_file")
 	v.loadSecret(&a.BearerToken, a.BearerFile, path+".bearer_token", path+".bearer_token_file")
 	switch {
-	case a.Username != "" && a.Password == "" && a.PasswordFile == "":
+	case a.Username != "" && a.Password == "" && a.PasswordFile == "" && !v.written[path+".password"]:
 		v.add(path+".username", "needs password or password_file")
 	case a.Username == "" && (a.Password != "" || a.PasswordFile != ""):
 		v.add(path+".username", "is required when a password is set")

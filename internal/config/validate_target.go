@@ -159,7 +159,9 @@ func (v *validator) validateCredentials(key func(string) string, t *Target) {
 		v.add(p, "must not contain whitespace")
 	}
 	switch {
-	case t.TestUsername != "" && t.TestPassword == "" && t.TestPasswordFile == "":
+	// A written but undecodable test_password (an unset ${VAR}) is already
+	// reported by the decoder.
+	case t.TestUsername != "" && t.TestPassword == "" && t.TestPasswordFile == "" && !v.written[key("test_password")]:
 		v.add(key("test_username"), "needs test_password or test_password_file as well")
 	case t.TestUsername == "" && t.TestPassword != "":
 		v.add(key("test_username"), "is required when a test password is set")
