@@ -177,3 +177,19 @@ func seriesCount(t *testing.T, reg prometheus.Gatherer, name string) int {
 	}
 	return 0
 }
+
+// TestScrapeWhileRunning lets the race detector watch scrapes that overlap
+// rounds: the per-target collector reads snapshots and atomic histograms only.
+func TestScrapeWhileRunning(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	g := mailGroup(mailTarget("a", 1, true), mailTarget("b", 2, false))
+	g.ConnectInterval, g.DeepInterval = time.Millisecond, 2*time.Millisecond
+	h := startEngine(t, []Group{g}, &scriptChecker{script: map[string][]bool{"a/deep": {true, false}}}, Options{Registerer: reg})
+	for range 20 {
+		if _, err := reg.Gather(); err != nil {
+			t.Fatal(err)
+		}
+		h.next(t)
+	}
+	h.stop()
+}

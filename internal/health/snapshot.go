@@ -13,7 +13,7 @@ import (
 type Snapshot struct {
 	Taken    time.Time // end of the round that produced it (zero before the first)
 	Round    uint64
-	Backends []Backend // configuration order
+	Backends []Backend // mail group first, then the other groups as given; targets in configuration order
 }
 
 // Group is a set of targets sharing intervals and thresholds: the mail
@@ -53,12 +53,14 @@ type Backend struct {
 
 // PhaseState is one gate (connect or deep) of one target.
 type PhaseState struct {
-	Healthy              bool
-	LastCheck            time.Time
-	LastSuccess          time.Time
-	LastError            string // no secrets
-	LastReason           probe.Reason
-	Latency              time.Duration
+	Healthy     bool
+	LastCheck   time.Time
+	LastSuccess time.Time
+	LastError   string       // of the last check; empty after a success; no secrets
+	LastReason  probe.Reason // of the last check; empty after a success
+	Latency     time.Duration
+	// True streaks, unlike the gate's own counters, which §4.3 resets
+	// whenever a probe agrees with the current state.
 	ConsecutiveFailures  int
 	ConsecutiveSuccesses int
 }
