@@ -335,9 +335,11 @@ func (s *session) imapAuthenticate(m mechanism, user, pass string) error {
 }
 
 func (s *session) imapAuthResult(m mechanism, r imapResponse, start time.Time) error {
+	// A refusal is timed too: a slow "NO" (auth failure delays) is what an
+	// operator debugging a backend needs to see.
+	s.step("auth", start)
 	switch r.Status {
 	case "OK":
-		s.step("auth", start)
 		return nil
 	case "NO":
 		code, _ := responseCode(r.Text)

@@ -114,11 +114,8 @@ func (s *session) pop3Auth(m mechanism, user, pass string) error {
 	default:
 		err = configErr("POP3 cannot authenticate with %s", m.Name)
 	}
-	if err != nil {
-		return err
-	}
-	s.step("auth", start)
-	return nil
+	s.step("auth", start) // refusals are timed too
+	return err
 }
 
 func (s *session) pop3UserPass(user, pass string) error {

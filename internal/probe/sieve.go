@@ -295,6 +295,7 @@ func (s *session) sieveAuthenticate(m mechanism, user, pass string) error {
 			s.step("auth", start)
 			return nil
 		case "NO":
+			s.step("auth", start)
 			if code := sieveCode(tokens); code == "ENCRYPT-NEEDED" || code == "TRANSITION-NEEDED" || code == "AUTH-TOO-WEAK" {
 				return configErr("sieve AUTHENTICATE %s refused: %s", m.Name, s.quoted(line))
 			}

@@ -256,11 +256,8 @@ func (s *session) smtpAuth(d smtpDialect, m mechanism, user, pass string) error 
 		s.res.Mechanism = m.String()
 		err = s.smtpSASL(d, m, user, pass)
 	}
-	if err != nil {
-		return err
-	}
-	s.step("auth", start)
-	return nil
+	s.step("auth", start) // refusals are timed too
+	return err
 }
 
 // initialResponseRejected is the one answer that allows the classic retry.
