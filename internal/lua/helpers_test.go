@@ -1,7 +1,6 @@
 package lua
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -15,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backline/backline/internal/testutil"
+
 	"go.uber.org/goleak"
 
 	"github.com/backline/backline/internal/config"
@@ -24,23 +25,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// syncBuffer collects log output from parallel runs.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = testutil.LogBuffer
 
 // recordingChecker remembers the targets it was asked about and answers
 // with a plain TCP dial, so tests see both the built target and a real result.

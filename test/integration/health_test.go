@@ -1,14 +1,14 @@
 package integration
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/backline/backline/internal/testutil"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -18,23 +18,7 @@ import (
 	"github.com/backline/backline/internal/testfixture"
 )
 
-// syncBuffer is a log sink shared with the engine's goroutine.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = testutil.LogBuffer
 
 // closedPort returns a loopback port nothing listens on.
 func closedPort(t *testing.T) int {
