@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/server"
@@ -35,7 +36,18 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n", *path, err)
 		return exitFail
 	}
-	fmt.Fprintf(stdout, "configuration OK: %d targets\n", len(g.Targets))
+	// The gateway compiles its templates (${env.X}, ${request...}) at start;
+	// compile them here too so check catches what serve would refuse.
+	gw, err := newGateway(cfg, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		printConfigError(*path, err, stderr)
+		return exitFail
+	}
+	endpoints := 0
+	if gw != nil {
+		endpoints = len(cfg.Gateway.Endpoints)
+	}
+	fmt.Fprintf(stdout, "configuration OK: %d targets, %d gateway endpoints\n", len(g.Targets), endpoints)
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
@@ -49,6 +61,12 @@ func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
 	if err == nil {
 		return cfg, nil
 	}
+	printConfigError(path, err, stderr)
+	return nil, err
+}
+
+// printConfigError prints every problem of err on its own line.
+func printConfigError(path string, err error, stderr io.Writer) {
 	var errs config.Errors
 	if errors.As(err, &errs) {
 		fmt.Fprintf(stderr, "%s: %d error(s):\n", path, len(errs))
@@ -58,7 +76,6 @@ func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
 	} else {
 		fmt.Fprintf(stderr, "%s: %v\n", path, err)
 	}
-	return nil, err
 }
 
 // parseFlags parses args; ok is false when the caller should exit with code

@@ -27,7 +27,7 @@ func TestCheckValid(t *testing.T) {
 	if code != exitOK || stderr != "" {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
-	want := "configuration OK: 2 targets\n" +
+	want := "configuration OK: 2 targets, 0 gateway endpoints\n" +
 		"warning: auth.services.backend_health_checks.targets[1].tls_skip_verify (line 14): certificate verification is off: the check cannot tell the backend from an impostor\n"
 	if stdout != want {
 		t.Errorf("stdout:\n%s\nwant:\n%s", stdout, want)

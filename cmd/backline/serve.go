@@ -61,6 +61,15 @@ func runDaemon(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln 
 	if err != nil {
 		return err
 	}
+	gw, err := newGateway(cfg, logger, reg)
+	if err != nil {
+		return err
+	}
+	if gw != nil {
+		// beta_health probes run on the same engine as the mail checks, so
+		// they share scheduling, the status API and the metrics.
+		groups = append(groups, gw.HealthGroups()...)
+	}
 	checker := &probe.Prober{Logger: logger}
 	engine, err := health.New(groups, checker, health.Options{Logger: logger, Registerer: reg})
 	if err != nil {
@@ -93,6 +102,16 @@ func runDaemon(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln 
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { engine.Run(ctx) })
+	if gw != nil {
+		gw.SetHealth(engine)
+		wg.Go(func() {
+			if err := gw.Serve(ctx); err != nil && ctx.Err() == nil {
+				logger.Error("gateway stopped", "error", err)
+				cancel() // one failed listener stops the daemon: a half-up gateway is worse
+			}
+		})
+		logger.Info("gateway listening", "address", cfg.Gateway.Address)
+	}
 	logger.Info("backline started", "version", versionString(), "targets", len(engine.Snapshot().Backends))
 	err = srv.ServeListener(ctx, ln)
 	cancel() // a failed listener stops the engine too

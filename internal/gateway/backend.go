@@ -1,0 +1,312 @@
+package gateway
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/backline/backline/internal/config"
+)
+
+// backendRuntime is the state one label owns, shared by every endpoint and
+// refinement that uses it: pools, connection limit, throttle and health.
+type backendRuntime struct {
+	name       string
+	group      string // health group, "" without beta_health
+	transports *transportSet
+	slots      *slotQueue
+	throttle   *throttle
+	metrics    *backendMetrics
+
+	inFlight       atomic.Int64
+	slotQueued     atomic.Int64
+	throttleQueued atomic.Int64
+}
+
+func (rt *backendRuntime) publishQueue() {
+	rt.metrics.queue.Set(float64(rt.slotQueued.Load() + rt.throttleQueued.Load()))
+}
+
+// backendView is a backend's effective attributes: the definition, or the
+// definition with a refinement laid over it. Values are compiled templates.
+type backendView struct {
+	rt   *backendRuntime
+	mods modifiers
+
+	path, pathPrefix, origin, hostname, basicAuth template
+	hasPath, hasPrefix, hasOrigin, hasHostname    bool
+	proxy                                         string
+
+	connectTimeout, ttfbTimeout, timeout time.Duration
+	setStatus                            int
+	useWhenUnhealthy                     bool
+	logFields                            valueSet
+}
+
+func (c *compiler) backendView(rt *backendRuntime, b *config.Backend) *backendView {
+	p := b.Path
+	j := func(k string) string { return p + "." + k }
+	v := &backendView{
+		rt:               rt,
+		mods:             c.modifiers(p, &b.Modifiers),
+		path:             c.template(j("path"), b.BackendPath),
+		pathPrefix:       c.template(j("path_prefix"), b.PathPrefix),
+		origin:           c.template(j("origin"), b.Origin),
+		hostname:         c.template(j("hostname"), b.Hostname),
+		basicAuth:        c.template(j("basic_auth"), b.BasicAuth),
+		hasPath:          b.BackendPath != "",
+		hasPrefix:        b.PathPrefix != "",
+		hasOrigin:        b.Origin != "",
+		hasHostname:      b.Hostname != "",
+		proxy:            b.Proxy,
+		connectTimeout:   b.ConnectTimeout,
+		ttfbTimeout:      b.TTFBTimeout,
+		timeout:          b.Timeout,
+		useWhenUnhealthy: b.UseWhenUnhealthy,
+		logFields:        c.values(j("custom_log_fields"), b.CustomLogFields),
+	}
+	if b.Has("set_response_status") {
+		v.setStatus = b.SetResponseStatus
+	}
+	return v
+}
+
+// upstream is the request handed to a backend with what the earlier stages
+// learned: the /** match and an origin from an absolute proxy/request url.
+type upstream struct {
+	req      *http.Request
+	data     *requestData
+	rest     string
+	wildcard bool
+	urlHost  *origin
+	clientIP string
+}
+
+// exchange is a finished round trip whose body is still to be read; done
+// frees the slot and timers once the body has been copied.
+type exchange struct {
+	resp *http.Response
+	done func()
+}
+
+// roundTrip runs the backend stage of spec §0 step 3.
+func (g *Gateway) roundTrip(ctx context.Context, bv *backendView, up *upstream) (*exchange, *gatewayError) {
+	rt := bv.rt
+	out, rd := up.req, up.data
+	if rt.group != "" && !bv.useWhenUnhealthy && !g.healthy(rt.group) {
+		return nil, newError(kindUnhealthy, errUnhealthy)
+	}
+	if bv.hasPath {
+		p := expandWildcard(bv.path.eval(rd), up.rest, up.wildcard)
+		if err := checkPath("path", p); err != nil {
+			return nil, newError(kindConfiguration, err)
+		}
+		out.URL.Path, out.URL.RawPath = p, ""
+	}
+	bv.mods.request.apply(out.Header, rd)
+	bv.mods.query.applyQuery(out.URL, rd)
+	if warning, err := bv.mods.form.applyForm(out, rd); err != nil {
+		return nil, newError(kindBackend, err)
+	} else if warning != "" {
+		g.logger.Warn("gateway form modifiers skipped", "backend", rt.name, "error_type", "evaluation", "reason", warning)
+	}
+
+	dest, err := g.destination(bv, up)
+	if err != nil {
+		return nil, newError(kindConfiguration, err)
+	}
+	transport, err := rt.transports.get(dest.key)
+	if err != nil {
+		return nil, newError(kindConfiguration, err)
+	}
+
+	parent := ctx
+	ctx = context.WithValue(ctx, connectTimeoutKey{}, bv.connectTimeout)
+	cancelTotal := context.CancelFunc(func() {})
+	if bv.timeout > 0 {
+		// Armed before the throttle and slot queues: waiting counts against
+		// the whole backend deadline, as in Couper.
+		ctx, cancelTotal = context.WithTimeout(ctx, bv.timeout)
+	}
+	total := ctx
+	if err := rt.throttle.wait(ctx); err != nil {
+		cancelTotal()
+		if errors.Is(err, errThrottled) {
+			return nil, newError(kindThrottle, err)
+		}
+		return nil, classify(parent, total, total, err)
+	}
+	if err := rt.slots.acquire(ctx); err != nil {
+		cancelTotal()
+		return nil, classify(parent, total, total, err)
+	}
+	rt.inFlight.Add(1)
+	release := func() {
+		rt.inFlight.Add(-1)
+		rt.slots.release()
+		cancelTotal()
+	}
+
+	appendForwardedFor(out.Header, up.clientIP)
+	if auth := bv.basicAuth.eval(rd); auth != "" {
+		out.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(auth)))
+	}
+	if bv.hasPrefix {
+		p := joinPrefix(bv.pathPrefix.eval(rd), out.URL.Path)
+		if err := checkPath("path_prefix", p); err != nil {
+			release()
+			return nil, newError(kindConfiguration, err)
+		}
+		out.URL.Path, out.URL.RawPath = p, ""
+	}
+	if _, ok := out.Header["User-Agent"]; !ok {
+		out.Header["User-Agent"] = []string{""} // keeps Go's default agent out
+	}
+	out.URL.Scheme, out.URL.Host = dest.origin.scheme, dest.origin.host
+	out.Host = dest.hostHeader
+
+	ctx, cancelTTFB := context.WithCancelCause(ctx)
+	guard := &ttfbGuard{limit: bv.ttfbTimeout, cancel: cancelTTFB}
+	if bv.ttfbTimeout > 0 {
+		ctx = httptrace.WithClientTrace(ctx, guard.trace())
+	}
+	resp, err := transport.RoundTrip(out.WithContext(ctx))
+	guard.stop()
+	if err != nil {
+		gerr := classify(parent, total, ctx, err)
+		cancelTTFB(nil)
+		release()
+		return nil, gerr
+	}
+	stripHopHeaders(resp.Header)
+	bv.mods.response.apply(resp.Header, rd)
+	if bv.setStatus != 0 {
+		resp.StatusCode = bv.setStatus
+		if bv.setStatus == http.StatusNoContent {
+			g.logger.Warn("gateway set_response_status 204 drops the response body", "backend", rt.name)
+		}
+	}
+	var once sync.Once
+	return &exchange{resp: resp, done: func() {
+		once.Do(func() {
+			resp.Body.Close()
+			cancelTTFB(nil)
+			release()
+		})
+	}}, nil
+}
+
+// destination is where a request goes and what it is called there.
+type destination struct {
+	origin     origin
+	hostHeader string
+	key        transportKey
+}
+
+func (g *Gateway) destination(bv *backendView, up *upstream) (destination, error) {
+	var d destination
+	switch {
+	case bv.hasOrigin:
+		o, err := parseOrigin(bv.origin.eval(up.data))
+		if err != nil {
+			return d, err
+		}
+		d.origin = o
+	case up.urlHost != nil:
+		d.origin = *up.urlHost
+	default:
+		return d, errors.New("the origin attribute must not be empty")
+	}
+	serverName := ""
+	if bv.hasHostname {
+		d.hostHeader = headerValue(bv.hostname.eval(up.data))
+		// The hostname is also the TLS server identity, as in Couper.
+		serverName = d.hostHeader
+		if h, _, err := net.SplitHostPort(serverName); err == nil {
+			serverName = h
+		}
+	}
+	d.key = transportKey{scheme: d.origin.scheme, hostPort: d.origin.hostPort(), serverName: serverName, proxy: bv.proxy}
+	return d, nil
+}
+
+// appendForwardedFor adds the client address to X-Forwarded-For, as nginx
+// and HAProxy do (Couper forwards the client's header unchanged).
+func appendForwardedFor(h http.Header, clientIP string) {
+	if clientIP == "" {
+		return
+	}
+	if prior := h.Values("X-Forwarded-For"); len(prior) > 0 {
+		clientIP = strings.Join(prior, ", ") + ", " + clientIP
+	}
+	h.Set("X-Forwarded-For", clientIP)
+}
+
+// classify maps a failed wait or round trip to an error kind: the client
+// leaving wins, then the ttfb timer, then the total deadline; anything else
+// (refused, reset, TLS, connect timeout) is a plain backend error.
+func classify(parent, total, last context.Context, err error) *gatewayError {
+	switch {
+	case parent.Err() != nil:
+		return newError(kindClientGone, errClientCancel)
+	case errors.Is(err, errTTFBTimeout) || context.Cause(last) == errTTFBTimeout:
+		return newError(kindTimeout, errTTFBTimeout)
+	case errors.Is(total.Err(), context.DeadlineExceeded):
+		return newError(kindTimeout, errDeadline)
+	}
+	return newError(kindBackend, err)
+}
+
+// ttfbGuard cancels the request when the response headers do not arrive
+// within limit after the request was written.
+type ttfbGuard struct {
+	limit  time.Duration
+	cancel context.CancelCauseFunc
+
+	mu    sync.Mutex
+	timer *time.Timer
+	done  bool
+}
+
+func (t *ttfbGuard) trace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) {
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			if t.done {
+				return
+			}
+			if t.timer != nil {
+				t.timer.Stop() // a retried request starts the clock again
+			}
+			t.timer = time.AfterFunc(t.limit, t.fire)
+		},
+		GotFirstResponseByte: t.stop,
+	}
+}
+
+func (t *ttfbGuard) fire() {
+	t.mu.Lock()
+	fire := !t.done
+	t.done = true
+	t.mu.Unlock()
+	if fire {
+		t.cancel(errTTFBTimeout)
+	}
+}
+
+func (t *ttfbGuard) stop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.done = true
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+}

@@ -1,0 +1,201 @@
+package gateway
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/backline/backline/internal/config"
+)
+
+// endpoint is a compiled gateway.endpoints entry.
+type endpoint struct {
+	path    string
+	mods    modifiers
+	proxy   *proxyStage
+	request *requestStage
+	backend *backendView
+}
+
+// proxyStage forwards the client request (spec §0 step 2).
+type proxyStage struct {
+	mods   modifiers
+	url    template
+	hasURL bool
+}
+
+// requestStage builds a new request from its own attributes only.
+type requestStage struct {
+	method  string
+	url     template
+	hasURL  bool
+	headers valueSet
+	body    template
+}
+
+// errBadURL is a url attribute that does not evaluate to a usable URL.
+type errBadURL struct{ value string }
+
+func (e errBadURL) Error() string { return fmt.Sprintf("url attribute: invalid url %q", e.value) }
+
+// resolveURL applies a proxy/request url: an absolute one also names the
+// origin (used when the backend has none); /** takes the wildcard match; a
+// url without a query keeps the current one.
+func resolveURL(t *template, rd *requestData, rest string, wildcard bool, out *url.URL) (*origin, error) {
+	raw := t.eval(rd)
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, errBadURL{raw}
+	}
+	var o *origin
+	if u.IsAbs() {
+		parsed, err := parseOrigin(u.Scheme + "://" + u.Host)
+		if err != nil {
+			return nil, err
+		}
+		o = &parsed
+	}
+	if u.Path != "" {
+		p := expandWildcard(u.Path, rest, wildcard)
+		if err := checkPath("url", p); err != nil {
+			return nil, err
+		}
+		out.Path, out.RawPath = p, ""
+	}
+	if u.RawQuery != "" {
+		out.RawQuery = u.RawQuery
+	}
+	return o, nil
+}
+
+// outgoing builds the upstream request: endpoint modifiers, then the proxy
+// or request stage. Returns a configuration error for bad url values.
+func (ep *endpoint) outgoing(r *http.Request, rd *requestData, rest string, wildcard bool) (_ *upstream, warning string, err error) {
+	up := &upstream{data: rd, rest: rest, wildcard: wildcard, clientIP: clientIP(r)}
+	if ep.request != nil {
+		rs := ep.request
+		var body io.Reader = http.NoBody
+		if b := rs.body.eval(rd); b != "" {
+			body = strings.NewReader(b)
+		}
+		out, err := http.NewRequestWithContext(r.Context(), rs.method, "/", body)
+		if err != nil {
+			return nil, "", err
+		}
+		if rs.hasURL {
+			if up.urlHost, err = resolveURL(&rs.url, rd, rest, wildcard, out.URL); err != nil {
+				return nil, "", err
+			}
+		}
+		for _, nv := range rs.headers {
+			for _, v := range nv.values {
+				out.Header.Add(nv.name, headerValue(v.eval(rd)))
+			}
+		}
+		up.req = out
+		return up, "", nil
+	}
+
+	out := r.Clone(r.Context())
+	out.RequestURI = ""
+	out.Host = "" // the client's Host is not forwarded
+	if r.ContentLength == 0 {
+		out.Body = http.NoBody
+	}
+	ep.mods.request.apply(out.Header, rd)
+	ep.mods.query.applyQuery(out.URL, rd)
+	if warning, err = ep.mods.form.applyForm(out, rd); err != nil {
+		return nil, "", err
+	}
+	ps := ep.proxy
+	// Couper's proxy never forwards the client's credentials or cookies.
+	out.Header.Del("Authorization")
+	out.Header.Del("Cookie")
+	if ps.hasURL {
+		if up.urlHost, err = resolveURL(&ps.url, rd, rest, wildcard, out.URL); err != nil {
+			return nil, "", err
+		}
+	}
+	ps.mods.request.apply(out.Header, rd)
+	ps.mods.query.applyQuery(out.URL, rd)
+	w2, err := ps.mods.form.applyForm(out, rd)
+	if err != nil {
+		return nil, "", err
+	}
+	if warning == "" {
+		warning = w2
+	}
+	stripHopHeaders(out.Header)
+	up.req = out
+	return up, warning, nil
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return ""
+	}
+	return host
+}
+
+// compileEndpoint builds an endpoint and resolves its backend to the shared
+// runtime of its label (or a new anonymous one).
+func (g *Gateway) compileEndpoint(c *compiler, path string, e *config.Endpoint) (*endpoint, error) {
+	ep := &endpoint{path: e.Path, mods: c.modifiers(path, &e.Modifiers)}
+	var ref *config.BackendRef
+	if e.Proxy != nil {
+		ps := &proxyStage{mods: c.modifiers(path+".proxy", &e.Proxy.Modifiers), hasURL: e.Proxy.URL != ""}
+		ps.url = c.template(path+".proxy.url", e.Proxy.URL)
+		ep.proxy, ref = ps, &e.Proxy.Backend
+	} else {
+		r := e.Request
+		rs := &requestStage{
+			method:  r.Method,
+			url:     c.template(path+".request.url", r.URL),
+			hasURL:  r.URL != "",
+			headers: c.values(path+".request.headers", r.Headers),
+			body:    c.template(path+".request.body", r.Body),
+		}
+		ep.request, ref = rs, &r.Backend
+	}
+	bv, err := g.resolveBackend(c, ref)
+	if err != nil {
+		return nil, err
+	}
+	ep.backend = bv
+	return ep, nil
+}
+
+// resolveBackend returns the view for a reference: the label's own view, a
+// refinement over it, or an anonymous backend.
+func (g *Gateway) resolveBackend(c *compiler, ref *config.BackendRef) (*backendView, error) {
+	if ref.Label != "" {
+		rt, ok := g.backends[ref.Label]
+		if !ok {
+			return nil, fmt.Errorf("%s: referenced backend %q is not defined", ref.Path, ref.Label)
+		}
+		def := g.cfg.Definitions.Backends[ref.Label]
+		if ref.Inline == nil {
+			return g.views[ref.Label], nil
+		}
+		merged := def.Refine(ref.Inline)
+		return c.backendView(rt, merged), nil
+	}
+	b := ref.Inline
+	if b == nil {
+		// Only an absolute url: an anonymous backend with the defaults.
+		b = &config.Backend{Written: map[string]int{}, Path: ref.Path}
+		b.ConnectTimeout = config.DefaultBackendConnectTimeout
+		b.TTFBTimeout = config.DefaultBackendTTFBTimeout
+		b.Timeout = config.DefaultBackendTimeout
+	}
+	name := fmt.Sprintf("anonymous_%d", ref.Line)
+	rt, err := g.newRuntime(name, b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ref.Path, err)
+	}
+	return c.backendView(rt, b), nil
+}

@@ -1,0 +1,77 @@
+package gateway
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+)
+
+// ErrorHeader names the response header carrying the error type of a
+// gateway-generated answer (Couper calls its header Couper-Error and puts a
+// synopsis there; backline puts the machine-readable type).
+const ErrorHeader = "Backline-Error"
+
+// errorKind is one row of the error model (spec §5). The names of the
+// backend family are Couper's so error handling written for it carries over.
+type errorKind struct {
+	Type   string
+	Status int
+}
+
+var (
+	kindBackend         = errorKind{"backend", http.StatusBadGateway}
+	kindTimeout         = errorKind{"backend_timeout", http.StatusGatewayTimeout}
+	kindUnhealthy       = errorKind{"backend_unhealthy", http.StatusBadGateway}
+	kindThrottle        = errorKind{"backend_throttle_exceeded", http.StatusTooManyRequests}
+	kindConfiguration   = errorKind{"configuration", http.StatusInternalServerError}
+	kindRouteNotFound   = errorKind{"route_not_found", http.StatusNotFound}
+	kindMethodNotAllowd = errorKind{"method_not_allowed", http.StatusMethodNotAllowed}
+	// kindClientGone is logged only: nobody is left to answer.
+	kindClientGone = errorKind{"client_canceled", 499}
+)
+
+// gatewayError is a failure with its kind (for the client) and its cause
+// (for the log only: it may name addresses the client should not see).
+type gatewayError struct {
+	kind  errorKind
+	cause error
+}
+
+func (e *gatewayError) Error() string {
+	if e.cause == nil {
+		return e.kind.Type
+	}
+	return e.kind.Type + ": " + e.cause.Error()
+}
+
+func (e *gatewayError) Unwrap() error { return e.cause }
+
+func newError(kind errorKind, cause error) *gatewayError {
+	return &gatewayError{kind: kind, cause: cause}
+}
+
+// Causes used in several places.
+var (
+	errTTFBTimeout  = errors.New("timeout awaiting response headers")
+	errDeadline     = errors.New("deadline exceeded")
+	errUnhealthy    = errors.New("backend is unhealthy")
+	errThrottled    = errors.New("throttle limit exceeded")
+	errNoRoute      = errors.New("no endpoint matches the path")
+	errWrongMethod  = errors.New("the endpoint does not allow the method")
+	errClientCancel = errors.New("client canceled the request")
+)
+
+// writeError answers with the error type in a header and a small JSON body;
+// the cause stays in the log.
+func writeError(w http.ResponseWriter, kind errorKind, requestID string) {
+	h := w.Header()
+	h.Set(ErrorHeader, kind.Type)
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	body := `{"error":{"type":` + strconv.Quote(kind.Type) +
+		`,"status":` + strconv.Itoa(kind.Status) +
+		`,"request_id":` + strconv.Quote(requestID) + "}}\n"
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(kind.Status)
+	_, _ = w.Write([]byte(body))
+}

@@ -1,0 +1,213 @@
+// Package gateway is backline's HTTP gateway: endpoints that proxy to
+// Couper-style backend blocks (config -> compiled templates -> a backend as
+// a round tripper with pools, limits, throttle and health gate).
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sort"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/health"
+)
+
+// Options configure New.
+type Options struct {
+	Config *config.Config
+	// Health gives backend health; may be nil and set later with SetHealth.
+	// Until then every backend counts as healthy.
+	Health     health.Source
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	// Dial replaces the network dialer for every backend (tests).
+	Dial DialFunc
+	// Env resolves ${env.NAME}; nil means the process environment.
+	Env func(string) (string, bool)
+}
+
+// Gateway serves gateway.endpoints.
+type Gateway struct {
+	cfg      *config.Config
+	logger   *slog.Logger
+	dial     DialFunc
+	router   router
+	backends map[string]*backendRuntime // by definitions label
+	views    map[string]*backendView    // a label's unrefined view
+	runtimes []*backendRuntime          // labels and anonymous ones
+	metrics  *metrics
+	health   atomic.Pointer[sourceBox]
+	ids      requestIDs
+}
+
+type sourceBox struct{ src health.Source }
+
+// New compiles the gateway part of cfg. Template errors come back as
+// config.Errors naming the key path and line.
+func New(opts Options) (*Gateway, error) {
+	if opts.Config == nil {
+		return nil, errors.New("gateway: no configuration")
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("gateway metrics: %w", err)
+	}
+	g := &Gateway{
+		cfg: opts.Config, logger: logger, dial: opts.Dial, metrics: m,
+		backends: map[string]*backendRuntime{}, views: map[string]*backendView{},
+	}
+	g.ids.prefix = newRequestIDPrefix()
+	if opts.Health != nil {
+		g.SetHealth(opts.Health)
+	}
+	c := &compiler{cfg: opts.Config, env: opts.Env}
+	defs := &opts.Config.Definitions
+	for _, label := range defs.SortedLabels() {
+		b := defs.Backends[label]
+		rt, err := g.newRuntime(label, b)
+		if err != nil {
+			c.errs.Add(b.Path, opts.Config.Lines.Line(b.Path), "%v", err)
+			continue
+		}
+		if b.Health != nil {
+			rt.group = GroupPrefix + label
+		}
+		g.backends[label] = rt
+		g.views[label] = c.backendView(rt, b)
+	}
+	for i := range opts.Config.Gateway.Endpoints {
+		e := &opts.Config.Gateway.Endpoints[i]
+		path := fmt.Sprintf("gateway.endpoints[%d]", i)
+		ep, err := g.compileEndpoint(c, path, e)
+		if err != nil {
+			c.errs.Add(path, opts.Config.Lines.Line(path), "%v", err)
+			continue
+		}
+		r := compileRoute(e.Path)
+		r.methods, r.endpoint, r.order = e.Methods, ep, i
+		g.router.routes = append(g.router.routes, r)
+	}
+	if len(c.errs) > 0 {
+		sort.SliceStable(c.errs, func(i, j int) bool { return c.errs[i].Line < c.errs[j].Line })
+		return nil, c.errs
+	}
+	m.conns.backends = g.runtimes
+	return g, nil
+}
+
+// GroupPrefix starts the health group name of a gateway backend.
+const GroupPrefix = "gateway:"
+
+func (g *Gateway) newRuntime(name string, b *config.Backend) (*backendRuntime, error) {
+	ts, err := newTransportSet(name, b, g.dial)
+	if err != nil {
+		return nil, err
+	}
+	rt := &backendRuntime{name: name, transports: ts, metrics: g.metrics.forBackend(name)}
+	rt.slots = newSlotQueue(b.MaxConnections, func(n int) { rt.slotQueued.Store(int64(n)); rt.publishQueue() })
+	rt.throttle = newThrottle(b.RateLimits, func(n int) { rt.throttleQueued.Store(int64(n)); rt.publishQueue() })
+	g.runtimes = append(g.runtimes, rt)
+	return rt, nil
+}
+
+// SetHealth sets (or replaces) where backend health is read from.
+func (g *Gateway) SetHealth(src health.Source) { g.health.Store(&sourceBox{src: src}) }
+
+// healthy reports the gate of a backend's health group. Without a source, or
+// before the group shows up in it, the backend counts as healthy (Couper's
+// initial state).
+func (g *Gateway) healthy(group string) bool {
+	box := g.health.Load()
+	if box == nil || box.src == nil {
+		return true
+	}
+	snap := box.src.Snapshot()
+	if snap == nil {
+		return true
+	}
+	for i := range snap.Backends {
+		if snap.Backends[i].Group == group {
+			return snap.Backends[i].Healthy
+		}
+	}
+	return true
+}
+
+// Handler returns the gateway's HTTP handler.
+func (g *Gateway) Handler() http.Handler { return g }
+
+// Serve listens on gateway.address until ctx ends.
+func (g *Gateway) Serve(ctx context.Context) error {
+	addr := g.cfg.Gateway.Address
+	if addr == "" {
+		return errors.New("gateway.address is not set")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("gateway.address %q: %w", addr, err)
+	}
+	return g.ServeListener(ctx, ln)
+}
+
+// ServeListener serves on ln until ctx ends, then drains for up to 10 s.
+func (g *Gateway) ServeListener(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           g,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		g.Close()
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := srv.Shutdown(shutdownCtx)
+	<-errc
+	g.Close()
+	return err
+}
+
+// Close drops idle upstream connections.
+func (g *Gateway) Close() {
+	for _, rt := range g.runtimes {
+		rt.transports.closeIdle()
+	}
+}
+
+// requestIDs are a random process prefix and a counter: unique, cheap, and
+// not guessable across restarts.
+type requestIDs struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func newRequestIDPrefix() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b) + "-"
+}
+
+func (ids *requestIDs) next() string {
+	return ids.prefix + strconv.FormatUint(ids.n.Add(1), 10)
+}

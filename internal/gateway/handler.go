@@ -1,0 +1,132 @@
+package gateway
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+)
+
+// bufPool holds copy buffers for response bodies.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// ServeHTTP runs one request through the pipeline of spec §0.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	reqID := g.ids.next()
+	rt, params, rest, ok := g.router.lookup(r.URL.Path, r.Method)
+	if rt == nil {
+		g.fail(w, r, reqID, nil, "", newError(kindRouteNotFound, errNoRoute))
+		return
+	}
+	if !ok {
+		w.Header().Set("Allow", strings.Join(rt.methods, ", "))
+		g.fail(w, r, reqID, nil, rt.endpoint.path, newError(kindMethodNotAllowd, errWrongMethod))
+		return
+	}
+	ep := rt.endpoint
+	bv := ep.backend
+	bm := bv.rt.metrics
+	defer func() { bm.duration.Observe(time.Since(start).Seconds()) }()
+
+	rd := &requestData{req: r, params: params}
+	up, warning, err := ep.outgoing(r, rd, rest, rt.wildcard)
+	if err != nil {
+		g.fail(w, r, reqID, bv.rt, ep.path, newError(kindConfiguration, err))
+		return
+	}
+	if warning != "" {
+		g.logger.Warn("gateway form modifiers skipped", "request_id", reqID, "endpoint", ep.path, "error_type", "evaluation", "reason", warning)
+	}
+	ex, gerr := g.roundTrip(r.Context(), bv, up)
+	if gerr != nil {
+		g.fail(w, r, reqID, bv.rt, ep.path, gerr)
+		return
+	}
+	defer ex.done()
+	resp := ex.resp
+	if ep.proxy != nil {
+		ep.proxy.mods.response.apply(resp.Header, rd)
+	}
+	ep.mods.response.apply(resp.Header, rd)
+
+	h := w.Header()
+	for k, vs := range resp.Header {
+		h[k] = vs
+	}
+	noBody := resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified || r.Method == http.MethodHead
+	if resp.StatusCode == http.StatusNoContent {
+		h.Del("Content-Length")
+	}
+	w.WriteHeader(resp.StatusCode)
+	bm.count(resp.StatusCode)
+	if len(bv.logFields) > 0 || g.logger.Enabled(r.Context(), slog.LevelDebug) {
+		g.logUpstream(reqID, ep.path, bv, rd, resp.StatusCode, start)
+	}
+	if noBody {
+		return
+	}
+	if err := copyBody(w, resp); err != nil && r.Context().Err() == nil {
+		// Headers are out; all that is left is to cut the response off so
+		// the client sees it incomplete (Couper does the same on timeout).
+		g.logger.Warn("gateway response body cut off", "request_id", reqID, "endpoint", ep.path,
+			"backend", bv.rt.name, "error_type", kindTimeout.Type, "error", err)
+		bv.rt.metrics.errors.WithLabelValues("body_cut").Inc()
+		ex.done()
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// copyBody streams the body, flushing each chunk when the origin streams
+// (no Content-Length) so slow event streams are not held back.
+func copyBody(w http.ResponseWriter, resp *http.Response) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	flush := resp.ContentLength < 0
+	rc := http.NewResponseController(w)
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return nil // the client left; nothing to report to it
+			}
+			if flush {
+				_ = rc.Flush()
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// fail answers with a gateway error and logs the cause.
+func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, reqID string, rt *backendRuntime, endpoint string, gerr *gatewayError) {
+	backend := ""
+	if rt != nil {
+		backend = rt.name
+		rt.metrics.errors.WithLabelValues(gerr.kind.Type).Inc()
+		rt.metrics.count(gerr.kind.Status)
+	}
+	level := levelFor(gerr.kind)
+	g.logger.Log(r.Context(), level, "gateway request failed",
+		"request_id", reqID, "method", r.Method, "path", r.URL.Path, "endpoint", endpoint,
+		"backend", backend, "error_type", gerr.kind.Type, "status", gerr.kind.Status, "error", errText(gerr.cause))
+	if gerr.kind == kindClientGone {
+		return
+	}
+	writeError(w, gerr.kind, reqID)
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}

@@ -1,0 +1,165 @@
+package integration
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/gateway"
+	"github.com/backline/backline/internal/health"
+	"github.com/backline/backline/internal/probe"
+	"github.com/backline/backline/internal/testfixture"
+)
+
+// TestGatewayNginxOrigin runs the gateway in front of the fixture's nginx,
+// with beta_health checks on the real health engine.
+func TestGatewayNginxOrigin(t *testing.T) {
+	f := testfixture.Load(t)
+	yml := fmt.Sprintf(`definitions:
+  backends:
+    nginx:
+      origin: http://127.0.0.1:%[1]d
+      basic_auth: %[3]s:%[4]s
+      beta_health:
+        path: /public
+        interval: 100ms
+        expected_text: ok
+    nginx_noauth:
+      origin: http://127.0.0.1:%[1]d
+    nginx_down:
+      origin: http://127.0.0.1:%[1]d
+      beta_health:
+        path: /fail
+        interval: 100ms
+        failure_threshold: 1
+    nginx_tls:
+      origin: https://localhost:%[2]d
+      basic_auth: %[3]s:%[4]s
+      tls:
+        server_ca_certificate_file: %[5]s
+gateway:
+  address: 127.0.0.1:18998
+  endpoints:
+    - path: /ok
+      proxy:
+        backend: nginx
+    - path: /noauth
+      proxy:
+        backend: nginx_noauth
+    - path: /pub/**
+      proxy:
+        backend:
+          label: nginx_noauth
+          path: /public
+    - path: /gone
+      proxy:
+        backend:
+          label: nginx
+          path: /fail
+    - path: /down
+      proxy:
+        backend: nginx_down
+    - path: /tls
+      proxy:
+        backend: nginx_tls
+`, f.Port("NGINX_HTTP"), f.Port("NGINX_HTTPS"), f.User, f.Password, f.CAFile)
+	cfg, err := config.Parse([]byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	gw, err := gateway.New(gateway.Options{Config: cfg, Logger: newTextLogger(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	engine, err := health.New(gw.HealthGroups(), &probe.Prober{}, health.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.SetHealth(engine)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { engine.Run(ctx) })
+	defer func() { cancel(); wg.Wait() }()
+
+	waitForVerdicts(t, engine, 2)
+	srv := httptest.NewServer(gw.Handler())
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	get := func(path string, hdr ...string) (*http.Response, string) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+		for i := 0; i+1 < len(hdr); i += 2 {
+			req.Header.Set(hdr[i], hdr[i+1])
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, string(b)
+	}
+
+	if resp, body := get("/ok"); resp.StatusCode != 200 || body != "ok\n" {
+		t.Fatalf("/ok: %d %q", resp.StatusCode, body)
+	}
+	// The client's own credentials are not forwarded by proxy: nginx asks for them.
+	auth := "Basic " + basicToken(f.User, f.Password)
+	if resp, _ := get("/noauth", "Authorization", auth); resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") == "" {
+		t.Fatalf("/noauth: %d", resp.StatusCode)
+	}
+	if resp, body := get("/pub/anything"); resp.StatusCode != 200 || body != "ok\n" {
+		t.Fatalf("/pub: %d %q", resp.StatusCode, body)
+	}
+	// An origin's own 503 passes through unchanged.
+	if resp, _ := get("/gone"); resp.StatusCode != 503 || resp.Header.Get(gateway.ErrorHeader) != "" {
+		t.Fatalf("/gone: %d", resp.StatusCode)
+	}
+	resp, body := get("/down")
+	if resp.StatusCode != 502 || resp.Header.Get(gateway.ErrorHeader) != "backend_unhealthy" || !strings.Contains(body, `"backend_unhealthy"`) {
+		t.Fatalf("/down: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := get("/tls"); resp.StatusCode != 200 || body != "ok\n" {
+		t.Fatalf("/tls: %d %q logs %s", resp.StatusCode, body, logs.String())
+	}
+	if strings.Contains(logs.String(), f.Password) {
+		t.Fatalf("password in gateway logs")
+	}
+}
+
+// waitForVerdicts waits until n gateway targets have been checked once.
+func waitForVerdicts(t *testing.T, engine *health.Engine, n int) {
+	t.Helper()
+	for i := 0; i < 1000; i++ {
+		checked := 0
+		for _, b := range engine.Snapshot().Backends {
+			if !b.Deep.LastCheck.IsZero() {
+				checked++
+			}
+		}
+		if checked >= n {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("health engine gave no verdicts: %+v", engine.Snapshot())
+}
+
+func newTextLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func basicToken(user, password string) string {
+	return base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
+}
