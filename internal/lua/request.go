@@ -63,9 +63,35 @@ var sslFields = []string{
 
 // table builds a fresh request table; each script run gets its own so one
 // script cannot change what a parallel one sees.
-func (r *Request) table(L *glua.LState) *glua.LTable {
-	t := L.CreateTable(0, 64)
-	set := func(k string, v glua.LValue) { t.RawSetString(k, v) }
+//
+// Only fields with a value are stored: the rest (most SSL fields, usually)
+// are answered by meta, whose __index holds every field's zero value, so a
+// script still reads "" or false, never nil. Setting ~60 keys per run was a
+// fifth of a cached nginx answer; pairs() now lists only the set fields.
+func (r *Request) table(L *glua.LState, meta *glua.LTable) *glua.LTable {
+	t := L.CreateTable(0, 24)
+	r.fill(L, func(k string, v glua.LValue) {
+		if v != glua.LFalse && v != glua.LString("") && v != glua.LNumber(0) {
+			t.RawSetString(k, v)
+		}
+	})
+	t.Metatable = meta
+	return t
+}
+
+// newRequestMeta is built once per Lua state: {__index = <every field at its zero value>}.
+func newRequestMeta(L *glua.LState) *glua.LTable {
+	defaults := L.CreateTable(0, 64)
+	(&Request{}).fill(L, func(k string, v glua.LValue) { defaults.RawSetString(k, v) })
+	meta := L.CreateTable(0, 2)
+	meta.RawSetString("__index", defaults)
+	// getmetatable(request) must not hand out the shared defaults, or one
+	// request could change what the next one on this state reads.
+	meta.RawSetString("__metatable", glua.LFalse)
+	return meta
+}
+
+func (r *Request) fill(L *glua.LState, set func(k string, v glua.LValue)) {
 	str := func(k, v string) { set(k, glua.LString(v)) }
 
 	set("debug", glua.LBool(r.Debug))
@@ -117,7 +143,6 @@ func (r *Request) table(L *glua.LState) *glua.LTable {
 	str("log_level", level)
 	set("latency", glua.LNumber(r.LatencyMS))
 	set("http_status", glua.LNumber(r.HTTPStatus))
-	return t
 }
 
 // LogValue keeps the password out of any log line that includes a Request.

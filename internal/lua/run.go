@@ -136,7 +136,7 @@ func (v *vm) execute(r *scriptRun, entries []string) (ret1, ret2 glua.LValue, er
 		return nil, nil, r.failure(fmt.Sprintf("entry function '%s' is not defined", entries[0]), "")
 	}
 	L.Push(entry)
-	L.Push(r.req.table(L))
+	L.Push(r.req.table(L, v.requestMeta))
 	if err := L.PCall(1, 2, nil); err != nil {
 		return nil, nil, r.luaFailure(err)
 	}

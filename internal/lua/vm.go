@@ -27,8 +27,9 @@ type vm struct {
 	filterModules, passwordModules map[string]*glua.LTable
 	builtinMeta                    *glua.LTable
 
-	serverMeta *glua.LTable
-	resultMeta *glua.LTable
+	serverMeta  *glua.LTable
+	requestMeta *glua.LTable
+	resultMeta  *glua.LTable
 }
 
 // requestModules are bound to a run and placed both in package.loaded and as
@@ -63,6 +64,7 @@ func (e *Engine) newVM() *vm {
 	v.passwordModules["nauthilus_backend"] = v.proxyMeta(v.moduleTable(v.functions(passwordBackendFunctions())))
 	v.builtinMeta = v.proxyMeta(v.builtinTable(v.functions(builtinFunctions)))
 	v.serverMeta = v.newServerMeta()
+	v.requestMeta = newRequestMeta(v.L)
 	v.resultMeta = v.newResultMeta()
 	return v
 }
