@@ -18,6 +18,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -88,6 +90,14 @@ func run(duration time.Duration, conns int, nginxBin string) error {
 		defer stop()
 		targets = append(targets, struct{ name, url string }{"nginx", nginxURL + "/bench"})
 	}
+	rpURL, stopRP, err := startReverseProxy(originURL)
+	if err != nil {
+		return err
+	}
+	defer stopRP()
+	// The bare standard-library reverse proxy shows what any net/http-based
+	// proxy costs on this machine: the floor backline's own work sits on.
+	targets = append(targets, struct{ name, url string }{"go-rproxy", rpURL + "/bench"})
 	targets = append(targets, struct{ name, url string }{"backline", gwURL + "/bench"})
 
 	results := map[string]result{}
@@ -111,6 +121,7 @@ func run(duration time.Duration, conns int, nginxBin string) error {
 	}
 	direct, bl := results["direct"], results["backline"]
 	fmt.Printf("backline/direct throughput ratio: %.2f (target >= 0.40)\n", bl.rps()/direct.rps())
+	fmt.Printf("backline/go-rproxy throughput ratio: %.2f\n", bl.rps()/results["go-rproxy"].rps())
 	if ng, ok := results["nginx"]; ok {
 		fmt.Printf("backline/nginx  throughput ratio: %.2f (target >= 0.80)\n", bl.rps()/ng.rps())
 		fmt.Printf("p99 backline/nginx: %.2f\n", float64(bl.P99)/float64(ng.P99))
@@ -150,6 +161,24 @@ gateway:
 	done := make(chan struct{})
 	go func() { _ = gw.ServeListener(ctx, ln); close(done) }()
 	return "http://" + ln.Addr().String(), func() { cancel(); <-done }, nil
+}
+
+// startReverseProxy serves httputil.ReverseProxy with a keep-alive pool
+// sized like backline's, in this process as the gateway is.
+func startReverseProxy(originURL string) (string, func(), error) {
+	ln, err := listen()
+	if err != nil {
+		return "", nil, err
+	}
+	u, err := url.Parse(originURL)
+	if err != nil {
+		return "", nil, err
+	}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.Transport = &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}
+	srv := &http.Server{Handler: rp}
+	go func() { _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
 }
 
 const nginxConf = `worker_processes 2;
