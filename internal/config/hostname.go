@@ -62,9 +62,9 @@ func checkLabel(label string) string {
 	return ""
 }
 
-// isLoopbackHost reports whether host stays on this machine: 127.0.0.0/8,
+// IsLoopbackHost reports whether host stays on this machine: 127.0.0.0/8,
 // ::1 or the name localhost.
-func isLoopbackHost(host string) bool {
+func IsLoopbackHost(host string) bool {
 	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
 		return true
 	}

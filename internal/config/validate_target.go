@@ -248,7 +248,7 @@ func (v *validator) validateHAProxy(key func(string) string, t *Target) {
 // validatePlaintextAuth is the load-time form of the probe rule that
 // credentials are sent only over TLS.
 func (v *validator) validatePlaintextAuth(key func(string) string, t *Target) {
-	if t.AllowPlaintextAuth && t.Host != "" && !isLoopbackHost(t.Host) {
+	if t.AllowPlaintextAuth && t.Host != "" && !IsLoopbackHost(t.Host) {
 		v.add(key("allow_plaintext_auth"), "is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost); credentials must not cross a network in clear text")
 		return
 	}

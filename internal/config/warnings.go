@@ -46,5 +46,5 @@ func (a APIAuth) configured() bool {
 
 func listensOnLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)
-	return err == nil && host != "" && isLoopbackHost(host)
+	return err == nil && host != "" && IsLoopbackHost(host)
 }

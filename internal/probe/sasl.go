@@ -2,10 +2,11 @@ package probe
 
 import (
 	"encoding/base64"
-	"net"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/backline/backline/internal/config"
 )
 
 // mechanism is one executable way to log in, in the seed's auto order.
@@ -111,19 +112,10 @@ func (s *session) credentials() (user, pass string, ok bool, err error) {
 	if t.Username == "" || t.Password == "" {
 		return "", "", false, nil
 	}
-	if !s.isTLS() && !(t.AllowPlaintextAuth && isLoopback(t.Host)) {
+	if !s.isTLS() && !(t.AllowPlaintextAuth && config.IsLoopbackHost(t.Host)) {
 		return "", "", false, configErr("refusing to send credentials to %s without TLS (set tls_mode: implicit or starttls)", t.Address())
 	}
 	return t.Username, t.Password, true, nil
-}
-
-func isLoopback(host string) bool {
-	host = strings.TrimSuffix(host, ".")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // plainResponse is the SASL PLAIN message, base64: "\0user\0pass".
