@@ -1,10 +1,18 @@
 package config
 
 import (
+	"bytes"
+	"crypto"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
+	"os"
 	"reflect"
 	"regexp"
 	"sort"
@@ -41,13 +49,85 @@ type ProxyBlock struct {
 	Modifiers
 }
 
-// RequestBlock sends a new request, built from its own attributes only.
+// RequestBlock sends a new request, built from its own attributes only. At
+// most one of Body, JSONBody and FormBody is set.
 type RequestBlock struct {
-	Backend BackendRef `yaml:"backend"`
-	URL     string     `yaml:"url"`
-	Method  string     `yaml:"method"`
-	Headers Values     `yaml:"headers"`
-	Body    string     `yaml:"body"`
+	Backend     BackendRef `yaml:"backend"`
+	URL         string     `yaml:"url"`
+	Method      string     `yaml:"method"`
+	Headers     Values     `yaml:"headers"`
+	QueryParams Values     `yaml:"query_params"`
+	Body        string     `yaml:"body"`
+	JSONBody    JSONBody   `yaml:"json_body"`
+	FormBody    Values     `yaml:"form_body"`
+}
+
+// requestBodyKeys are the mutually exclusive body attributes of a request block.
+var requestBodyKeys = []string{"body", "json_body", "form_body"}
+
+// JSONBody is request.json_body: any YAML value, sent as JSON. Value holds
+// nil, bool, int, uint64, float64, string, []any or map[string]any; strings
+// keep their ${request...} placeholders for the gateway. An empty key is
+// unset, like every other empty key.
+type JSONBody struct {
+	Set   bool
+	Value any
+}
+
+// DecodeNode implements NodeDecoder.
+func (j *JSONBody) DecodeNode(d *Decoder, n *yaml.Node, path string) {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return
+	}
+	j.Set, j.Value = true, d.jsonValue(n, path)
+}
+
+// jsonValue converts n, recording the line of every nested path so a bad
+// placeholder deep in the body is still reported at its own line.
+func (d *Decoder) jsonValue(n *yaml.Node, path string) any {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if d.Lines != nil {
+		d.Lines[path] = n.Line
+	}
+	switch n.Kind {
+	case yaml.MappingNode:
+		out := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			kpath := join(path, k.Value)
+			if _, dup := out[k.Value]; dup {
+				d.errorf(k, kpath, "key given twice")
+				continue
+			}
+			out[k.Value] = d.jsonValue(n.Content[i+1], kpath)
+		}
+		return out
+	case yaml.SequenceNode:
+		out := make([]any, len(n.Content))
+		for i, c := range n.Content {
+			out[i] = d.jsonValue(c, fmt.Sprintf("%s[%d]", path, i))
+		}
+		return out
+	}
+	switch n.ShortTag() {
+	case "!!null":
+		return nil
+	case "!!bool", "!!int", "!!float":
+		var x any
+		if err := n.Decode(&x); err != nil {
+			d.errorf(n, path, "%v", err)
+			return nil
+		}
+		if f, ok := x.(float64); ok && (math.IsNaN(f) || math.IsInf(f, 0)) {
+			d.errorf(n, path, "%s cannot be written in JSON", n.Value)
+			return nil
+		}
+		return x
+	}
+	s, _ := d.scalar(n, path)
+	return s
 }
 
 // Modifiers are the header, query and form attributes every block shares.
@@ -152,6 +232,7 @@ type BackendAttrs struct {
 	DisableConnectionReuse       bool          `yaml:"disable_connection_reuse"`
 	Hostname                     string        `yaml:"hostname"`
 	HTTP2                        bool          `yaml:"http2"`
+	HTTP2PriorKnowledge          bool          `yaml:"http2_prior_knowledge"`
 	MaxConnections               int           `yaml:"max_connections"`
 	Origin                       string        `yaml:"origin"`
 	BackendPath                  string        `yaml:"path"`
@@ -218,11 +299,202 @@ func (rl *RateLimits) DecodeNode(d *Decoder, n *yaml.Node, path string) {
 	}
 }
 
-// BackendTLS is the tls block (Couper's attribute names, file variants).
+// BackendTLS is the tls block. Each item is written either inline (PEM text,
+// or base64 DER when there is no PEM header) or as a _file (PEM or raw DER),
+// never both.
 type BackendTLS struct {
+	ServerCACertificate     string `yaml:"server_ca_certificate"`
 	ServerCACertificateFile string `yaml:"server_ca_certificate_file"`
+	ClientCertificate       string `yaml:"client_certificate"`
 	ClientCertificateFile   string `yaml:"client_certificate_file"`
+	ClientPrivateKey        string `yaml:"client_private_key"`
 	ClientPrivateKeyFile    string `yaml:"client_private_key_file"`
+}
+
+// TLSError names the tls attribute a problem comes from. Its text never
+// holds the material itself: inline keys are secrets and end up in tickets.
+type TLSError struct {
+	Attr string
+	Err  error
+}
+
+func (e *TLSError) Error() string { return "tls." + e.Attr + ": " + e.Err.Error() }
+
+func (e *TLSError) Unwrap() error { return e.Err }
+
+// tlsItem is one certificate or key as written: inline or read from a file.
+type tlsItem struct {
+	attr string // the key that supplied it
+	data []byte
+	pem  bool
+}
+
+// pick returns the key written for an item, name or name_file, and "" for
+// neither. Only what was written is checked here; nothing is read yet.
+func pick(name, value, file string) (string, error) {
+	switch {
+	case value != "" && file != "":
+		return "", &TLSError{name, fmt.Errorf("set either %s or %s_file, not both", name, name)}
+	case value != "":
+		return name, nil
+	case file != "":
+		return name + "_file", nil
+	}
+	return "", nil
+}
+
+// readItem loads the item attr names: the file, or the inline value.
+func readItem(attr, value, file string) (*tlsItem, error) {
+	if strings.HasSuffix(attr, "_file") {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, &TLSError{attr, fmt.Errorf("cannot read %q: %s", file, fileErrorReason(err))}
+		}
+		return &tlsItem{attr: attr, data: data, pem: looksPEM(data)}, nil
+	}
+	if looksPEM([]byte(value)) {
+		return &tlsItem{attr: attr, data: []byte(value), pem: true}, nil
+	}
+	der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(value), ""))
+	if err != nil || len(der) == 0 {
+		// The decoder's message is dropped: it could quote the value.
+		return nil, &TLSError{attr, fmt.Errorf("is neither PEM text nor base64-encoded DER (for a path use %s_file)", attr)}
+	}
+	return &tlsItem{attr: attr, data: der}, nil
+}
+
+func looksPEM(data []byte) bool { return bytes.Contains(data, []byte("-----BEGIN ")) }
+
+// certificates returns every certificate of the item, leaf or CA first as written.
+func (it *tlsItem) certificates() ([]*x509.Certificate, error) {
+	if !it.pem {
+		certs, err := x509.ParseCertificates(it.data)
+		switch {
+		case err != nil:
+			return nil, &TLSError{it.attr, fmt.Errorf("holds neither a PEM nor a DER certificate: %v", err)}
+		case len(certs) == 0:
+			return nil, &TLSError{it.attr, errors.New("holds no certificate")}
+		}
+		return certs, nil
+	}
+	var certs []*x509.Certificate
+	rest := it.data
+	for {
+		var block *pem.Block
+		if block, rest = pem.Decode(rest); block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, &TLSError{it.attr, fmt.Errorf("certificate %d does not parse: %v", len(certs)+1, err)}
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, &TLSError{it.attr, errors.New("holds no PEM CERTIFICATE block")}
+	}
+	return certs, nil
+}
+
+// privateKey parses PKCS #8, PKCS #1 or SEC 1, as PEM or DER. The parser
+// errors are not passed on, so no part of the key reaches a message.
+func (it *tlsItem) privateKey() (crypto.Signer, error) {
+	der := it.data
+	if it.pem {
+		der = nil
+		rest := it.data
+		for der == nil {
+			var block *pem.Block
+			if block, rest = pem.Decode(rest); block == nil {
+				return nil, &TLSError{it.attr, errors.New("holds no PEM PRIVATE KEY block")}
+			}
+			if block.Type == "ENCRYPTED PRIVATE KEY" || strings.Contains(block.Headers["Proc-Type"], "ENCRYPTED") {
+				return nil, &TLSError{it.attr, errors.New("encrypted private keys are not supported")}
+			}
+			if strings.HasSuffix(block.Type, "PRIVATE KEY") {
+				der = block.Bytes
+			}
+		}
+	}
+	var key any
+	var err error
+	if key, err = x509.ParsePKCS8PrivateKey(der); err != nil {
+		if key, err = x509.ParsePKCS1PrivateKey(der); err != nil {
+			key, err = x509.ParseECPrivateKey(der)
+		}
+	}
+	if err != nil {
+		return nil, &TLSError{it.attr, errors.New("is not a PKCS #8, PKCS #1 or SEC 1 private key")}
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, &TLSError{it.attr, fmt.Errorf("holds a %T, which cannot sign a TLS handshake", key)}
+	}
+	return signer, nil
+}
+
+// LoadServerCAs returns the certificates of server_ca_certificate(_file),
+// nil when neither is written.
+func (t *BackendTLS) LoadServerCAs() ([]*x509.Certificate, error) {
+	attr, err := pick("server_ca_certificate", t.ServerCACertificate, t.ServerCACertificateFile)
+	if attr == "" {
+		return nil, err
+	}
+	it, err := readItem(attr, t.ServerCACertificate, t.ServerCACertificateFile)
+	if err != nil {
+		return nil, err
+	}
+	return it.certificates()
+}
+
+// LoadClientCertificate returns the client certificate with its key, nil
+// when neither is written.
+func (t *BackendTLS) LoadClientCertificate() (*tls.Certificate, error) {
+	certAttr, err := pick("client_certificate", t.ClientCertificate, t.ClientCertificateFile)
+	if err != nil {
+		return nil, err
+	}
+	keyAttr, err := pick("client_private_key", t.ClientPrivateKey, t.ClientPrivateKeyFile)
+	switch {
+	case err != nil:
+		return nil, err
+	case certAttr == "" && keyAttr == "":
+		return nil, nil
+	case keyAttr == "":
+		missing := "client_private_key" + strings.TrimPrefix(certAttr, "client_certificate")
+		return nil, &TLSError{missing, fmt.Errorf("tls: missing client private key (%s is set)", certAttr)}
+	case certAttr == "":
+		missing := "client_certificate" + strings.TrimPrefix(keyAttr, "client_private_key")
+		return nil, &TLSError{missing, fmt.Errorf("tls: missing client certificate (%s is set)", keyAttr)}
+	}
+	key, err := readItem(keyAttr, t.ClientPrivateKey, t.ClientPrivateKeyFile)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := key.privateKey()
+	if err != nil {
+		return nil, err
+	}
+	cert, err := readItem(certAttr, t.ClientCertificate, t.ClientCertificateFile)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := cert.certificates()
+	if err != nil {
+		return nil, err
+	}
+	pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(chain[0].PublicKey) {
+		return nil, &TLSError{keyAttr, fmt.Errorf("does not match the public key of %s", certAttr)}
+	}
+	out := &tls.Certificate{PrivateKey: signer, Leaf: chain[0]}
+	for _, c := range chain {
+		out.Certificate = append(out.Certificate, c.Raw)
+	}
+	return out, nil
 }
 
 // Unsupported marks a Couper block backline does not implement; writing it is
@@ -300,7 +572,7 @@ var DefaultHealthStatuses = []int{200, 204, 301}
 
 // refinementForbidden lists what a refinement may not set (spec §3).
 var refinementForbidden = []string{
-	"disable_certificate_validation", "disable_connection_reuse", "http2", "max_connections",
+	"disable_certificate_validation", "disable_connection_reuse", "http2", "http2_prior_knowledge", "max_connections",
 	"beta_health", "beta_rate_limit", "tls", "oauth2", "beta_token_request", "openapi",
 }
 
@@ -516,23 +788,26 @@ func (v *gatewayValidator) validateRateLimits(path string, limits RateLimits) {
 
 func (v *gatewayValidator) validateTLS(path string, b *Backend) {
 	t := b.TLS
-	if t.ServerCACertificateFile != "" {
-		if err := CheckCAFile(t.ServerCACertificateFile); err != nil {
-			v.add(path+".server_ca_certificate_file", "%v", err)
-		}
-		if b.DisableCertificateValidation {
-			v.add(path+".server_ca_certificate_file", "configured 'disable_certificate_validation' along with 'server_ca_certificate_file' attribute")
+	report := func(err error) {
+		var te *TLSError
+		if errors.As(err, &te) {
+			v.add(path+"."+te.Attr, "%v", te.Err)
+		} else {
+			v.add(path, "%v", err)
 		}
 	}
-	switch {
-	case t.ClientCertificateFile != "" && t.ClientPrivateKeyFile == "":
-		v.add(path+".client_private_key_file", "tls: missing client private key (client_certificate_file is set)")
-	case t.ClientCertificateFile == "" && t.ClientPrivateKeyFile != "":
-		v.add(path+".client_certificate_file", "tls: missing client certificate (client_private_key_file is set)")
-	case t.ClientCertificateFile != "":
-		if _, err := tls.LoadX509KeyPair(t.ClientCertificateFile, t.ClientPrivateKeyFile); err != nil {
-			v.add(path+".client_certificate_file", "cannot load the client certificate and key: %v", err)
+	if _, err := t.LoadServerCAs(); err != nil {
+		report(err)
+	}
+	if b.DisableCertificateValidation && (t.ServerCACertificate != "" || t.ServerCACertificateFile != "") {
+		attr := "server_ca_certificate"
+		if t.ServerCACertificateFile != "" {
+			attr += "_file"
 		}
+		v.add(path+"."+attr, "configured 'disable_certificate_validation' along with '%s' attribute", attr)
+	}
+	if _, err := t.LoadClientCertificate(); err != nil {
+		report(err)
 	}
 }
 
@@ -614,8 +889,25 @@ func (v *gatewayValidator) validateEndpoint(path string, e *Endpoint) {
 		v.validateRef(path+".proxy.backend", &e.Proxy.Backend, e.Proxy.URL)
 	default:
 		r := e.Request
+		var bodies []string
+		for _, key := range requestBodyKeys {
+			if v.c.Lines[path+".request."+key] > 0 {
+				bodies = append(bodies, key)
+			}
+		}
+		// The error goes to the key written second, where the conflict shows.
+		sort.Slice(bodies, func(i, j int) bool {
+			return v.c.Lines[path+".request."+bodies[i]] < v.c.Lines[path+".request."+bodies[j]]
+		})
+		if len(bodies) > 1 {
+			v.add(path+".request."+bodies[1], "set only one of body, json_body and form_body (%s is set too)", bodies[0])
+		}
 		r.Method = strings.ToUpper(strings.TrimSpace(r.Method))
-		if r.Method == "" {
+		switch {
+		case r.Method != "":
+		case r.Body != "" || r.JSONBody.Set || r.FormBody != nil:
+			r.Method = http.MethodPost // as Couper does for a request with a body
+		default:
 			r.Method = http.MethodGet
 		}
 		if !validToken(r.Method) {

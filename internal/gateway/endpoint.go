@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"strings"
+	"sort"
 
 	"github.com/backline/backline/internal/config"
 )
@@ -29,11 +31,117 @@ type proxyStage struct {
 
 // requestStage builds a new request from its own attributes only.
 type requestStage struct {
-	method  string
-	url     template
-	hasURL  bool
-	headers valueSet
-	body    template
+	method   string
+	url      template
+	hasURL   bool
+	headers  valueSet
+	query    paramMods
+	body     template
+	jsonBody *jsonTemplate
+	formBody valueSet
+	hasForm  bool
+}
+
+// payload evaluates the configured body and its implicit Content-Type.
+func (rs *requestStage) payload(rd *requestData) (body []byte, contentType string) {
+	switch {
+	case rs.jsonBody != nil:
+		return rs.jsonBody.appendTo(nil, rd), "application/json"
+	case rs.hasForm:
+		vals := url.Values{}
+		for _, nv := range rs.formBody {
+			vals[nv.name] = evalAll(nv.values, rd)
+		}
+		return []byte(vals.Encode()), "application/x-www-form-urlencoded"
+	}
+	return []byte(rs.body.eval(rd)), ""
+}
+
+// jsonTemplate is json_body compiled at load. Subtrees without request
+// placeholders are encoded once; only string leaves that read the request
+// are evaluated and encoded per request.
+type jsonTemplate struct {
+	raw    []byte // the whole encoded subtree, when it is constant
+	str    *template
+	object bool
+	keys   [][]byte // encoded object keys, parallel to items
+	items  []jsonTemplate
+}
+
+func (c *compiler) jsonTemplate(path string, v any) *jsonTemplate {
+	var j jsonTemplate
+	switch x := v.(type) {
+	case string:
+		t := c.template(path, x)
+		if t.usesRequest() {
+			return &jsonTemplate{str: &t}
+		}
+		return &jsonTemplate{raw: encodeJSON(t.eval(nil))}
+	case []any:
+		j.items = make([]jsonTemplate, 0, len(x))
+		for i, e := range x {
+			j.items = append(j.items, *c.jsonTemplate(fmt.Sprintf("%s[%d]", path, i), e))
+		}
+	case map[string]any:
+		// Sorted, as encoding/json and Couper write objects.
+		j.object = true
+		names := make([]string, 0, len(x))
+		for k := range x {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			j.keys = append(j.keys, encodeJSON(k))
+			j.items = append(j.items, *c.jsonTemplate(path+"."+k, x[k]))
+		}
+	default:
+		raw, err := json.Marshal(x)
+		if err != nil {
+			c.fail(path, err)
+			raw = []byte("null")
+		}
+		return &jsonTemplate{raw: raw}
+	}
+	for i := range j.items {
+		if j.items[i].raw == nil {
+			return &j
+		}
+	}
+	return &jsonTemplate{raw: j.appendTo(nil, nil)}
+}
+
+func (j *jsonTemplate) appendTo(b []byte, rd *requestData) []byte {
+	switch {
+	case j.raw != nil:
+		return append(b, j.raw...)
+	case j.str != nil:
+		return append(b, encodeJSON(j.str.eval(rd))...)
+	}
+	open, end := byte('['), byte(']')
+	if j.object {
+		open, end = '{', '}'
+	}
+	b = append(b, open)
+	for i := range j.items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if j.object {
+			b = append(append(b, j.keys[i]...), ':')
+		}
+		b = j.items[i].appendTo(b, rd)
+	}
+	return append(b, end)
+}
+
+// encodeJSON writes s as a JSON string without encoding/json's HTML
+// escaping: the body goes to an API, not into a web page.
+func encodeJSON(s string) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s) // a string always encodes
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // errBadURL is a url attribute that does not evaluate to a usable URL.
@@ -78,8 +186,9 @@ func (ep *endpoint) outgoing(r *http.Request, rd *requestData, rest string, wild
 	if ep.request != nil {
 		rs := ep.request
 		var body io.Reader = http.NoBody
-		if b := rs.body.eval(rd); b != "" {
-			body = strings.NewReader(b)
+		payload, contentType := rs.payload(rd)
+		if len(payload) > 0 {
+			body = bytes.NewReader(payload)
 		}
 		out, err := http.NewRequestWithContext(r.Context(), rs.method, "/", body)
 		if err != nil {
@@ -90,10 +199,14 @@ func (ep *endpoint) outgoing(r *http.Request, rd *requestData, rest string, wild
 				return nil, "", err
 			}
 		}
+		rs.query.applyQuery(out.URL, rd)
 		for _, nv := range rs.headers {
 			for _, v := range nv.values {
 				out.Header.Add(nv.name, headerValue(v.eval(rd)))
 			}
+		}
+		if _, set := out.Header["Content-Type"]; !set && contentType != "" {
+			out.Header.Set("Content-Type", contentType)
 		}
 		up.req = out
 		return up, "", nil
@@ -153,11 +266,17 @@ func (g *Gateway) compileEndpoint(c *compiler, path string, e *config.Endpoint) 
 	} else {
 		r := e.Request
 		rs := &requestStage{
-			method:  r.Method,
-			url:     c.template(path+".request.url", r.URL),
-			hasURL:  r.URL != "",
-			headers: c.values(path+".request.headers", r.Headers),
-			body:    c.template(path+".request.body", r.Body),
+			method:   r.Method,
+			url:      c.template(path+".request.url", r.URL),
+			hasURL:   r.URL != "",
+			headers:  c.values(path+".request.headers", r.Headers),
+			query:    paramMods{set: c.values(path+".request.query_params", r.QueryParams)},
+			body:     c.template(path+".request.body", r.Body),
+			formBody: c.values(path+".request.form_body", r.FormBody),
+			hasForm:  r.FormBody != nil,
+		}
+		if r.JSONBody.Set {
+			rs.jsonBody = c.jsonTemplate(path+".request.json_body", r.JSONBody.Value)
 		}
 		ep.request, ref = rs, &r.Backend
 	}
