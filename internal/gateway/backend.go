@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"net/http/httptrace"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -127,31 +126,35 @@ func (g *Gateway) roundTrip(ctx context.Context, bv *backendView, up *upstream) 
 		return nil, newError(kindConfiguration, err)
 	}
 
-	parent := ctx
-	ctx = context.WithValue(ctx, connectTimeoutKey{}, bv.connectTimeout)
-	cancelTotal := context.CancelFunc(func() {})
+	// The total deadline starts before the throttle and slot queues:
+	// waiting counts against it, as in Couper.
+	limits := requestLimits{connect: bv.connectTimeout, ttfb: bv.ttfbTimeout}
 	if bv.timeout > 0 {
-		// Armed before the throttle and slot queues: waiting counts against
-		// the whole backend deadline, as in Couper.
-		ctx, cancelTotal = context.WithTimeout(ctx, bv.timeout)
+		limits.deadline = time.Now().Add(bv.timeout)
 	}
-	total := ctx
-	if err := rt.throttle.wait(ctx); err != nil {
-		cancelTotal()
-		if errors.Is(err, errThrottled) {
+	if rt.throttle != nil || rt.slots.limited() {
+		// Only queues need a context that carries the deadline; the
+		// transports enforce it on the connection.
+		waitCtx, cancel := ctx, context.CancelFunc(func() {})
+		if !limits.deadline.IsZero() {
+			waitCtx, cancel = context.WithDeadline(ctx, limits.deadline)
+		}
+		err := rt.throttle.wait(waitCtx)
+		if err == nil {
+			err = rt.slots.acquire(waitCtx)
+		} else if errors.Is(err, errThrottled) {
+			cancel()
 			return nil, newError(kindThrottle, err)
 		}
-		return nil, classify(parent, total, total, err)
-	}
-	if err := rt.slots.acquire(ctx); err != nil {
-		cancelTotal()
-		return nil, classify(parent, total, total, err)
+		cancel()
+		if err != nil {
+			return nil, classify(ctx, limits.deadline, err)
+		}
 	}
 	rt.inFlight.Add(1)
 	release := func() {
 		rt.inFlight.Add(-1)
 		rt.slots.release()
-		cancelTotal()
 	}
 
 	appendForwardedFor(out.Header, up.clientIP)
@@ -172,16 +175,11 @@ func (g *Gateway) roundTrip(ctx context.Context, bv *backendView, up *upstream) 
 	out.URL.Scheme, out.URL.Host = dest.origin.scheme, dest.origin.host
 	out.Host = dest.hostHeader
 
-	ctx, cancelTTFB := context.WithCancelCause(ctx)
-	guard := &ttfbGuard{limit: bv.ttfbTimeout, cancel: cancelTTFB}
-	if bv.ttfbTimeout > 0 {
-		ctx = httptrace.WithClientTrace(ctx, guard.trace())
-	}
-	resp, err := transport.RoundTrip(out.WithContext(ctx))
-	guard.stop()
+	// The client already had its 100 Continue from our server.
+	delete(out.Header, "Expect")
+	resp, err := transport.roundTrip(ctx, out, limits)
 	if err != nil {
-		gerr := classify(parent, total, ctx, err)
-		cancelTTFB(nil)
+		gerr := classify(ctx, limits.deadline, err)
 		release()
 		return nil, gerr
 	}
@@ -197,7 +195,6 @@ func (g *Gateway) roundTrip(ctx context.Context, bv *backendView, up *upstream) 
 	return &exchange{resp: resp, done: func() {
 		once.Do(func() {
 			resp.Body.Close()
-			cancelTTFB(nil)
 			release()
 		})
 	}}, nil
@@ -252,61 +249,14 @@ func appendForwardedFor(h http.Header, clientIP string) {
 // classify maps a failed wait or round trip to an error kind: the client
 // leaving wins, then the ttfb timer, then the total deadline; anything else
 // (refused, reset, TLS, connect timeout) is a plain backend error.
-func classify(parent, total, last context.Context, err error) *gatewayError {
+func classify(client context.Context, deadline time.Time, err error) *gatewayError {
 	switch {
-	case parent.Err() != nil:
+	case client.Err() != nil:
 		return newError(kindClientGone, errClientCancel)
-	case errors.Is(err, errTTFBTimeout) || context.Cause(last) == errTTFBTimeout:
+	case errors.Is(err, errTTFBTimeout):
 		return newError(kindTimeout, errTTFBTimeout)
-	case errors.Is(total.Err(), context.DeadlineExceeded):
+	case errors.Is(err, errDeadline) || !deadline.IsZero() && !time.Now().Before(deadline):
 		return newError(kindTimeout, errDeadline)
 	}
 	return newError(kindBackend, err)
-}
-
-// ttfbGuard cancels the request when the response headers do not arrive
-// within limit after the request was written.
-type ttfbGuard struct {
-	limit  time.Duration
-	cancel context.CancelCauseFunc
-
-	mu    sync.Mutex
-	timer *time.Timer
-	done  bool
-}
-
-func (t *ttfbGuard) trace() *httptrace.ClientTrace {
-	return &httptrace.ClientTrace{
-		WroteRequest: func(httptrace.WroteRequestInfo) {
-			t.mu.Lock()
-			defer t.mu.Unlock()
-			if t.done {
-				return
-			}
-			if t.timer != nil {
-				t.timer.Stop() // a retried request starts the clock again
-			}
-			t.timer = time.AfterFunc(t.limit, t.fire)
-		},
-		GotFirstResponseByte: t.stop,
-	}
-}
-
-func (t *ttfbGuard) fire() {
-	t.mu.Lock()
-	fire := !t.done
-	t.done = true
-	t.mu.Unlock()
-	if fire {
-		t.cancel(errTTFBTimeout)
-	}
-}
-
-func (t *ttfbGuard) stop() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.done = true
-	if t.timer != nil {
-		t.timer.Stop()
-	}
 }

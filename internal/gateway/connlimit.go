@@ -31,6 +31,9 @@ func newSlotQueue(limit int, onQueue func(int)) *slotQueue {
 	return &slotQueue{limit: limit, onQueue: onQueue}
 }
 
+// limited reports whether requests may have to wait for a slot.
+func (q *slotQueue) limited() bool { return q != nil && q.limit > 0 }
+
 // acquire takes a slot or waits for one until ctx ends.
 func (q *slotQueue) acquire(ctx context.Context) error {
 	if q == nil || q.limit <= 0 {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"strconv"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -56,6 +57,9 @@ type backendMetrics struct {
 	errors   *prometheus.CounterVec
 	duration prometheus.Observer
 	queue    prometheus.Gauge
+	// byCode caches the counter of each status code: the label lookup
+	// hashes and formats on every call.
+	byCode [600]atomic.Pointer[prometheus.Counter]
 }
 
 func (m *metrics) forBackend(name string) *backendMetrics {
@@ -70,7 +74,17 @@ func (m *metrics) forBackend(name string) *backendMetrics {
 }
 
 func (bm *backendMetrics) count(code int) {
-	bm.requests.WithLabelValues(strconv.Itoa(code)).Inc()
+	if code < 0 || code >= len(bm.byCode) {
+		bm.requests.WithLabelValues(strconv.Itoa(code)).Inc()
+		return
+	}
+	c := bm.byCode[code].Load()
+	if c == nil {
+		counter := bm.requests.WithLabelValues(strconv.Itoa(code))
+		c = &counter
+		bm.byCode[code].Store(c)
+	}
+	(*c).Inc()
 }
 
 // connectionsCollector reads the live counters of every backend at scrape time.

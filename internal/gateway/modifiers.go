@@ -259,7 +259,7 @@ var hopHeaders = []string{
 }
 
 func stripHopHeaders(h http.Header) {
-	for _, v := range h.Values("Connection") {
+	for _, v := range h["Connection"] {
 		for name := range strings.SplitSeq(v, ",") {
 			if name = strings.TrimSpace(name); name != "" {
 				h.Del(name)
@@ -267,6 +267,6 @@ func stripHopHeaders(h http.Header) {
 		}
 	}
 	for _, name := range hopHeaders {
-		h.Del(name)
+		delete(h, name) // canonical already: skips Del's canonicalisation
 	}
 }

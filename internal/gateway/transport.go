@@ -3,12 +3,10 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"sync"
 	"time"
 
@@ -33,19 +31,42 @@ type transportKey struct {
 	proxy      string
 }
 
+// maxPoolsPerBackend bounds the pools an origin taken from the request can
+// create: past it the least recently used pool is closed.
+const maxPoolsPerBackend = 64
+
+// requestLimits are one request's timeouts: connect and ttfb (0: none) and
+// the total deadline (zero: none).
+type requestLimits struct {
+	connect, ttfb time.Duration
+	deadline      time.Time
+}
+
+// upstreamTransport sends requests to one destination. A failure past the
+// deadline wraps errDeadline, a ttfb timeout is errTTFBTimeout.
+type upstreamTransport interface {
+	roundTrip(ctx context.Context, req *http.Request, limits requestLimits) (*http.Response, error)
+	closeIdle()
+	close()
+	evictOne() bool
+	lastUsed() time.Time
+}
+
 // transportSet is a backend's pools, created on first use per destination
 // and sharing the backend's connection counter and limit.
 type transportSet struct {
-	name     string
-	tlsBase  *tls.Config
-	http2    bool
-	noReuse  bool
-	maxConns int
-	dial     DialFunc
-	conns    *connCounter
+	name         string
+	tlsBase      *tls.Config
+	http2        bool
+	h2c          bool
+	noReuse      bool
+	maxConns     int
+	dial         DialFunc
+	conns        *connCounter
+	proxyFromEnv func(*http.Request) (*url.URL, error)
 
 	mu    sync.Mutex
-	pools map[transportKey]*http.Transport
+	pools map[transportKey]upstreamTransport
 }
 
 // connectTimeoutKey carries the effective connect_timeout to the dialer: the
@@ -53,43 +74,34 @@ type transportSet struct {
 type connectTimeoutKey struct{}
 
 func newTransportSet(name string, b *config.Backend, dial DialFunc) (*transportSet, error) {
-	base := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: b.DisableCertificateValidation}
-	if t := b.TLS; t != nil {
-		if t.ServerCACertificateFile != "" {
-			pem, err := os.ReadFile(t.ServerCACertificateFile)
-			if err != nil {
-				return nil, err
-			}
-			pool, err := x509.SystemCertPool()
-			if err != nil || pool == nil {
-				pool = x509.NewCertPool()
-			}
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("%s holds no PEM certificate", t.ServerCACertificateFile)
-			}
-			base.RootCAs = pool
-		}
-		if t.ClientCertificateFile != "" {
-			cert, err := tls.LoadX509KeyPair(t.ClientCertificateFile, t.ClientPrivateKeyFile)
-			if err != nil {
-				return nil, err
-			}
-			base.Certificates = []tls.Certificate{cert}
-		}
+	base, err := backendTLSConfig(b)
+	if err != nil {
+		return nil, err
 	}
 	if dial == nil {
 		d := &net.Dialer{KeepAlive: 30 * time.Second}
 		dial = d.DialContext
 	}
 	return &transportSet{
-		name: name, tlsBase: base, http2: b.HTTP2, noReuse: b.DisableConnectionReuse,
-		maxConns: b.MaxConnections, dial: dial, conns: &connCounter{},
-		pools: map[transportKey]*http.Transport{},
+		name: name, tlsBase: base, http2: b.HTTP2, h2c: b.HTTP2PriorKnowledge,
+		noReuse: b.DisableConnectionReuse, maxConns: b.MaxConnections, dial: dial,
+		conns: &connCounter{}, proxyFromEnv: http.ProxyFromEnvironment,
+		pools: map[transportKey]upstreamTransport{},
 	}, nil
 }
 
+// idleCap is how many idle connections one pool keeps: enough for a busy
+// unlimited backend (Go's default of 2 makes a proxy reconnect under load,
+// Couper's performance trap), or all of max_connections.
+func (s *transportSet) idleCap() int {
+	if s.maxConns > 0 {
+		return s.maxConns
+	}
+	return defaultIdlePerHost
+}
+
 // get returns the pool for key, creating it on first use.
-func (s *transportSet) get(key transportKey) (*http.Transport, error) {
+func (s *transportSet) get(key transportKey) (upstreamTransport, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if t, ok := s.pools[key]; ok {
@@ -99,49 +111,70 @@ func (s *transportSet) get(key transportKey) (*http.Transport, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(s.pools) >= maxPoolsPerBackend {
+		s.dropLeastRecentlyUsed()
+	}
 	s.pools[key] = t
 	return t, nil
 }
 
-func (s *transportSet) build(key transportKey) (*http.Transport, error) {
-	tlsConf := s.tlsBase.Clone()
-	tlsConf.ServerName = key.serverName
-	idle := defaultIdlePerHost
-	if s.maxConns > 0 {
-		idle = s.maxConns
+func (s *transportSet) dropLeastRecentlyUsed() {
+	var oldest transportKey
+	var at time.Time
+	for k, t := range s.pools {
+		if u := t.lastUsed(); at.IsZero() || u.Before(at) {
+			oldest, at = k, u
+		}
 	}
-	t := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           s.dialContext,
-		TLSClientConfig:       tlsConf,
-		MaxIdleConns:          0, // no global cap; the per-host one applies
-		MaxIdleConnsPerHost:   idle,
-		MaxConnsPerHost:       s.maxConns,
-		IdleConnTimeout:       90 * time.Second,
-		DisableKeepAlives:     s.noReuse,
-		DisableCompression:    true, // pass Accept-Encoding and bodies through as they are
-		ExpectContinueTimeout: time.Second,
-		ForceAttemptHTTP2:     s.http2,
+	s.pools[oldest].close()
+	delete(s.pools, oldest)
+}
+
+// build picks backline's own HTTP/1.1 client where it applies and net/http's
+// Transport for what it does not do: forward proxies, HTTP/2 and h2c.
+func (s *transportSet) build(key transportKey) (upstreamTransport, error) {
+	proxy, err := s.proxyFor(key)
+	if err != nil {
+		return nil, err
 	}
-	if !s.http2 {
-		// An empty map turns off HTTP/2 over TLS, as Couper does without http2.
-		t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	useH2 := (s.http2 && key.scheme == "https") || (s.h2c && key.scheme == "http")
+	if proxy == nil && !useH2 {
+		return newH1Pool(s, key), nil
 	}
+	return s.buildStd(key, proxy), nil
+}
+
+// proxyFor is the backend's proxy, or the environment's (HTTP_PROXY and
+// friends, which exempt loopback origins) when it has none.
+func (s *transportSet) proxyFor(key transportKey) (*url.URL, error) {
 	if key.proxy != "" {
 		u, err := url.Parse(key.proxy)
 		if err != nil {
 			return nil, fmt.Errorf("proxy: %w", err)
 		}
-		t.Proxy = http.ProxyURL(u)
+		return u, nil
 	}
-	return t, nil
+	probe := &http.Request{URL: &url.URL{Scheme: key.scheme, Host: key.hostPort}}
+	return s.proxyFromEnv(probe)
 }
 
+// dialContext is net/http's dialer: the connect timeout comes with ctx.
 func (s *transportSet) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
-	if d, ok := ctx.Value(connectTimeoutKey{}).(time.Duration); ok && d > 0 {
+	d, _ := ctx.Value(connectTimeoutKey{}).(time.Duration)
+	return s.dialTimeout(ctx, network, addr, d)
+}
+
+func (s *transportSet) dialTimeout(ctx context.Context, network, addr string, timeout time.Duration) (net.Conn, error) {
+	if timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, d)
+		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
+	}
+	if s.maxConns > 0 && int(s.conns.open.Load()) >= s.maxConns {
+		// The slot queue keeps in-flight requests under the limit, so a
+		// dial at the limit means idle connections of another destination
+		// hold the room: close one.
+		s.evictIdle()
 	}
 	c, err := s.dial(ctx, network, addr)
 	if err != nil {
@@ -150,12 +183,22 @@ func (s *transportSet) dialContext(ctx context.Context, network, addr string) (n
 	return s.conns.wrap(c), nil
 }
 
+func (s *transportSet) evictIdle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, t := range s.pools {
+		if t.evictOne() {
+			return
+		}
+	}
+}
+
 // closeIdle drops every idle connection (shutdown).
 func (s *transportSet) closeIdle() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, t := range s.pools {
-		t.CloseIdleConnections()
+		t.closeIdle()
 	}
 }
 

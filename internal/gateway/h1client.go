@@ -1,0 +1,324 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// h1Pool is backline's own HTTP/1.1 client for one destination. The request
+// is written and the response read on the caller's goroutine: net/http's
+// Transport runs a reader and a writer goroutine per connection and hands
+// every request and response between them, which costs a proxy more than
+// all of its own work (docs/benchmarks.md). Deadlines on the connection
+// replace timers: the ttfb and total timeouts cost no goroutine either.
+type h1Pool struct {
+	set     *transportSet
+	addr    string      // host:port to dial
+	tlsConf *tls.Config // nil for http origins
+
+	mu      sync.Mutex
+	idle    []*h1Conn // the most recently used last
+	sweeper *time.Timer
+	closed  bool
+	used    time.Time // for evicting the least recently used pool
+}
+
+// idleTimeout closes connections nobody has used for this long, before
+// most origins would (nginx 75 s, Go's default 90 s).
+const idleTimeout = 60 * time.Second
+
+// aLongTimeAgo is a deadline in the past: it wakes a blocked read or write.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// errIdleConnGone marks a reused connection the origin had closed before
+// our request reached it: safe to send an idempotent request again.
+var errIdleConnGone = errors.New("the origin closed the idle connection")
+
+type h1Conn struct {
+	net.Conn
+	br        *bufio.Reader
+	bw        *bufio.Writer
+	nread     int64 // bytes read so far, to tell a dead idle connection apart
+	idleSince time.Time
+}
+
+func (c *h1Conn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.nread += int64(n)
+	return n, err
+}
+
+func newH1Pool(set *transportSet, key transportKey) *h1Pool {
+	p := &h1Pool{set: set, addr: key.hostPort, used: time.Now()}
+	if key.scheme == "https" {
+		p.tlsConf = set.tlsBase.Clone()
+		p.tlsConf.NextProtos = []string{"http/1.1"}
+		p.tlsConf.ServerName = key.serverName
+		if p.tlsConf.ServerName == "" {
+			p.tlsConf.ServerName, _, _ = net.SplitHostPort(key.hostPort)
+		}
+	}
+	return p
+}
+
+func (p *h1Pool) roundTrip(ctx context.Context, req *http.Request, limits requestLimits) (*http.Response, error) {
+	if p.set.noReuse {
+		req.Close = true
+	}
+	retry := isIdempotent(req) && (req.Body == nil || req.Body == http.NoBody)
+	for {
+		pc, reused, err := p.conn(ctx, !retry, limits)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := p.exchange(ctx, pc, req, limits, reused)
+		if errors.Is(err, errIdleConnGone) && retry {
+			retry = false // once: a fresh connection failing the same way is the origin's answer
+			continue
+		}
+		return resp, err
+	}
+}
+
+func isIdempotent(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// conn takes the most recently used idle connection or dials a new one. A
+// request that cannot be sent twice gets a connection checked for a close
+// the origin already sent.
+func (p *h1Pool) conn(ctx context.Context, checkAlive bool, limits requestLimits) (*h1Conn, bool, error) {
+	now := time.Now()
+	for {
+		p.mu.Lock()
+		p.used = now
+		n := len(p.idle)
+		if n == 0 {
+			p.mu.Unlock()
+			break
+		}
+		pc := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		if now.Sub(pc.idleSince) < idleTimeout && (!checkAlive || connAlive(pc.Conn)) {
+			return pc, true, nil
+		}
+		pc.Close()
+	}
+	if !limits.deadline.IsZero() {
+		// The TLS handshake is bounded by the total deadline only, as in
+		// Couper; connect_timeout covers the TCP connect.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, limits.deadline)
+		defer cancel()
+	}
+	c, err := p.set.dialTimeout(ctx, "tcp", p.addr, limits.connect)
+	if err != nil {
+		if !limits.deadline.IsZero() && !time.Now().Before(limits.deadline) {
+			return nil, false, fmt.Errorf("%w: %w", errDeadline, err)
+		}
+		return nil, false, err
+	}
+	if p.tlsConf != nil {
+		tc := tls.Client(c, p.tlsConf)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, false, fmt.Errorf("TLS handshake with %s: %w", p.addr, err)
+		}
+		c = tc
+	}
+	pc := &h1Conn{Conn: c}
+	pc.br = bufio.NewReaderSize(pc, 4<<10)
+	pc.bw = bufio.NewWriterSize(c, 4<<10)
+	return pc, false, nil
+}
+
+// exchange writes req and reads the response head on pc; the body is read
+// by the caller and its Close returns pc to the pool.
+func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, limits requestLimits, reused bool) (*http.Response, error) {
+	deadline, hasDeadline, ttfb := limits.deadline, !limits.deadline.IsZero(), limits.ttfb
+	// The client leaving wakes whatever pc blocks in.
+	stop := context.AfterFunc(ctx, func() { _ = pc.SetDeadline(aLongTimeAgo) })
+	fail := func(err error) (*http.Response, error) {
+		stop()
+		pc.Close()
+		if hasDeadline && !time.Now().Before(deadline) {
+			return nil, fmt.Errorf("%w: %v", errDeadline, err)
+		}
+		return nil, err
+	}
+	_ = pc.SetWriteDeadline(deadline) // zero when there is none: no deadline
+	readDeadline := deadline
+	if err := req.Write(pc.bw); err != nil {
+		return fail(err)
+	}
+	if err := pc.bw.Flush(); err != nil {
+		return fail(err)
+	}
+
+	var ttfbAt time.Time
+	if ttfb > 0 {
+		ttfbAt = time.Now().Add(ttfb)
+		if !hasDeadline || ttfbAt.Before(deadline) {
+			readDeadline = ttfbAt
+		} else {
+			ttfbAt = time.Time{} // the total deadline comes first
+		}
+	}
+	_ = pc.SetReadDeadline(readDeadline)
+	before := pc.nread
+	resp, err := http.ReadResponse(pc.br, req)
+	for err == nil && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
+		resp, err = http.ReadResponse(pc.br, req) // 100 Continue, 103 Early Hints
+	}
+	if err != nil {
+		switch {
+		case !ttfbAt.IsZero() && !time.Now().Before(ttfbAt) && ctx.Err() == nil:
+			stop()
+			pc.Close()
+			return nil, errTTFBTimeout
+		case reused && pc.nread == before && ctx.Err() == nil:
+			stop()
+			pc.Close()
+			return nil, fmt.Errorf("%w: %v", errIdleConnGone, err)
+		}
+		return fail(err)
+	}
+	if !ttfbAt.IsZero() {
+		_ = pc.SetReadDeadline(deadline)
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		resp.Body.Close()
+		return fail(errors.New("the origin switched protocols, which the gateway does not forward"))
+	}
+	resp.Body = &h1Body{
+		ReadCloser: resp.Body, pool: p, pc: pc, stop: stop,
+		eof:      resp.Body == http.NoBody,
+		reusable: !resp.Close && !req.Close,
+	}
+	return resp, nil
+}
+
+// h1Body returns its connection to the pool once the body was read to the
+// end; a body closed early takes the connection with it.
+type h1Body struct {
+	io.ReadCloser
+	pool     *h1Pool
+	pc       *h1Conn
+	stop     func() bool
+	eof      bool
+	reusable bool
+	closed   bool
+}
+
+func (b *h1Body) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err == io.EOF {
+		b.eof = true
+	}
+	return n, err
+}
+
+func (b *h1Body) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
+	// stop reports false when the cancel func already ran: the connection
+	// carries a deadline in the past and is no good any more.
+	live := b.stop()
+	if b.eof && b.reusable && live && b.pc.br.Buffered() == 0 {
+		b.pool.put(b.pc)
+		return nil
+	}
+	return b.pc.Close()
+}
+
+// put keeps pc for the next request, and arms the sweeper that closes
+// connections left idle.
+func (p *h1Pool) put(pc *h1Conn) {
+	// The deadlines stay: every request sets its own before using pc.
+	pc.idleSince = time.Now()
+	p.mu.Lock()
+	if p.closed || len(p.idle) >= p.set.idleCap() {
+		p.mu.Unlock()
+		pc.Close()
+		return
+	}
+	p.idle = append(p.idle, pc)
+	if p.sweeper == nil {
+		p.sweeper = time.AfterFunc(idleTimeout, p.sweep)
+	}
+	p.mu.Unlock()
+}
+
+// sweep closes the connections idle for longer than idleTimeout (the
+// oldest are at the front) and re-arms itself while any are left.
+func (p *h1Pool) sweep() {
+	now := time.Now()
+	p.mu.Lock()
+	n := 0
+	for n < len(p.idle) && now.Sub(p.idle[n].idleSince) >= idleTimeout {
+		n++
+	}
+	stale := append([]*h1Conn(nil), p.idle[:n]...)
+	p.idle = append(p.idle[:0], p.idle[n:]...)
+	p.sweeper = nil
+	if len(p.idle) > 0 && !p.closed {
+		p.sweeper = time.AfterFunc(idleTimeout-now.Sub(p.idle[0].idleSince), p.sweep)
+	}
+	p.mu.Unlock()
+	for _, pc := range stale {
+		pc.Close()
+	}
+}
+
+// closeIdle closes every idle connection; close also refuses new ones.
+func (p *h1Pool) closeIdle() { p.drain(false) }
+func (p *h1Pool) close()     { p.drain(true) }
+
+func (p *h1Pool) drain(closePool bool) {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle = nil
+	if closePool {
+		p.closed = true
+	}
+	p.mu.Unlock()
+	for _, pc := range idle {
+		pc.Close()
+	}
+}
+
+// evictOne closes one idle connection to make room under max_connections.
+func (p *h1Pool) evictOne() bool {
+	p.mu.Lock()
+	if len(p.idle) == 0 {
+		p.mu.Unlock()
+		return false
+	}
+	pc := p.idle[0]
+	p.idle = append(p.idle[:0], p.idle[1:]...)
+	p.mu.Unlock()
+	pc.Close()
+	return true
+}
+
+func (p *h1Pool) lastUsed() time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.used
+}

@@ -1,0 +1,154 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"sync"
+	"time"
+)
+
+// stdTransport is net/http's Transport for what backline's own HTTP/1.1
+// client does not do: forward proxies (CONNECT for https), HTTP/2 over TLS
+// and h2c. The ttfb timeout is a timer started when the request is written.
+type stdTransport struct {
+	t    *http.Transport
+	mu   sync.Mutex
+	used time.Time
+}
+
+func (s *transportSet) buildStd(key transportKey, proxy *url.URL) *stdTransport {
+	tlsConf := s.tlsBase.Clone()
+	tlsConf.ServerName = key.serverName
+	t := &http.Transport{
+		Proxy:                 http.ProxyURL(proxy),
+		DialContext:           s.dialContext,
+		TLSClientConfig:       tlsConf,
+		MaxIdleConns:          0, // no global cap; the per-host one applies
+		MaxIdleConnsPerHost:   s.idleCap(),
+		MaxConnsPerHost:       s.maxConns,
+		IdleConnTimeout:       idleTimeout,
+		DisableKeepAlives:     s.noReuse,
+		DisableCompression:    true, // pass Accept-Encoding and bodies through as they are
+		ExpectContinueTimeout: time.Second,
+		ForceAttemptHTTP2:     s.http2,
+	}
+	if proxy == nil {
+		t.Proxy = nil
+	}
+	switch {
+	case s.h2c && key.scheme == "http":
+		t.Protocols = new(http.Protocols)
+		t.Protocols.SetUnencryptedHTTP2(true)
+	case !s.http2:
+		// An empty map turns off HTTP/2 over TLS, as Couper does without http2.
+		t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	}
+	return &stdTransport{t: t, used: time.Now()}
+}
+
+func (s *stdTransport) roundTrip(ctx context.Context, req *http.Request, limits requestLimits) (*http.Response, error) {
+	s.mu.Lock()
+	s.used = time.Now()
+	s.mu.Unlock()
+	ctx = context.WithValue(ctx, connectTimeoutKey{}, limits.connect)
+	cancelTotal := context.CancelFunc(func() {})
+	if !limits.deadline.IsZero() {
+		ctx, cancelTotal = context.WithDeadline(ctx, limits.deadline)
+	}
+	total := ctx
+	ttfb := limits.ttfb
+	ctx, cancelTTFB := context.WithCancelCause(ctx)
+	cancel := func(err error) { cancelTTFB(err); cancelTotal() }
+	guard := &ttfbGuard{limit: ttfb, cancel: cancelTTFB}
+	if ttfb > 0 {
+		ctx = httptrace.WithClientTrace(ctx, guard.trace())
+	}
+	resp, err := s.t.RoundTrip(req.WithContext(ctx))
+	guard.stop()
+	if err != nil {
+		cause, deadlinePassed := context.Cause(ctx), total.Err() == context.DeadlineExceeded
+		cancel(nil)
+		switch {
+		case cause == errTTFBTimeout:
+			return nil, errTTFBTimeout
+		case deadlinePassed:
+			return nil, fmt.Errorf("%w: %w", errDeadline, err)
+		}
+		return nil, err
+	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: func() { cancel(nil) }}
+	return resp, nil
+}
+
+func (s *stdTransport) closeIdle()     { s.t.CloseIdleConnections() }
+func (s *stdTransport) close()         { s.t.CloseIdleConnections() }
+func (s *stdTransport) evictOne() bool { s.t.CloseIdleConnections(); return false }
+func (s *stdTransport) lastUsed() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.used
+}
+
+// cancelOnClose ends the request's context once the body is done with.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel func()
+}
+
+func (c *cancelOnClose) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
+// ttfbGuard cancels the request when the response headers do not arrive
+// within limit after the request was written.
+type ttfbGuard struct {
+	limit  time.Duration
+	cancel context.CancelCauseFunc
+
+	mu    sync.Mutex
+	timer *time.Timer
+	done  bool
+}
+
+func (t *ttfbGuard) trace() *httptrace.ClientTrace {
+	return &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) {
+			t.mu.Lock()
+			defer t.mu.Unlock()
+			if t.done {
+				return
+			}
+			if t.timer != nil {
+				t.timer.Stop() // a retried request starts the clock again
+			}
+			t.timer = time.AfterFunc(t.limit, t.fire)
+		},
+		GotFirstResponseByte: t.stop,
+	}
+}
+
+func (t *ttfbGuard) fire() {
+	t.mu.Lock()
+	fire := !t.done
+	t.done = true
+	t.mu.Unlock()
+	if fire {
+		t.cancel(errTTFBTimeout)
+	}
+}
+
+func (t *ttfbGuard) stop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.done = true
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+}
