@@ -35,11 +35,13 @@ import (
 
 // result is what one load run measured.
 type result struct {
-	Requests int           `json:"requests"`
-	Errors   int           `json:"errors"`
-	Elapsed  time.Duration `json:"elapsed"`
-	P50      time.Duration `json:"p50"`
-	P99      time.Duration `json:"p99"`
+	Requests int `json:"requests"`
+	// WarmupRequests were sent before the clock started (for CPU per request).
+	WarmupRequests int           `json:"warmup_requests"`
+	Errors         int           `json:"errors"`
+	Elapsed        time.Duration `json:"elapsed"`
+	P50            time.Duration `json:"p50"`
+	P99            time.Duration `json:"p99"`
 }
 
 func (r result) rps() float64 { return float64(r.Requests) / r.Elapsed.Seconds() }
@@ -50,7 +52,8 @@ func main() {
 	duration := flag.Duration("duration", 5*time.Second, "length of each measurement")
 	conns := flag.Int("connections", 50, "keep-alive client connections")
 	nginxBin := flag.String("nginx", "/usr/sbin/nginx", "nginx binary (empty: skip nginx)")
-	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the gateway run to this file")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "profile one backline run into this file (no comparison)")
+	flag.IntVar(&rounds, "rounds", 3, "measurement rounds per target, interleaved")
 	flag.Parse()
 	if *originAddr != "" {
 		serveOrigin(*originAddr)
@@ -68,7 +71,7 @@ func main() {
 func run(duration time.Duration, conns int, nginxBin string) error {
 	// The origin runs in its own process too, so the gateway's runtime is
 	// not shared with it (nor with the load generator).
-	originHostPort, stopOrigin, err := startOrigin()
+	originHostPort, originCPU, stopOrigin, err := startOrigin()
 	if err != nil {
 		return err
 	}
@@ -81,14 +84,14 @@ func run(duration time.Duration, conns int, nginxBin string) error {
 	}
 	defer stopGW()
 
-	targets := []struct{ name, url string }{{"direct", originURL + "/bench"}}
+	targets := []target{{name: "direct", url: originURL + "/bench"}}
 	if nginxBin != "" {
-		nginxURL, stop, err := startNginx(nginxBin, originHostPort)
+		nginxURL, cpu, stop, err := startNginx(nginxBin, originHostPort)
 		if err != nil {
 			return fmt.Errorf("nginx: %w", err)
 		}
 		defer stop()
-		targets = append(targets, struct{ name, url string }{"nginx", nginxURL + "/bench"})
+		targets = append(targets, target{name: "nginx", url: nginxURL + "/bench", cpu: cpu})
 	}
 	rpURL, stopRP, err := startReverseProxy(originURL)
 	if err != nil {
@@ -97,40 +100,134 @@ func run(duration time.Duration, conns int, nginxBin string) error {
 	defer stopRP()
 	// The bare standard-library reverse proxy shows what any net/http-based
 	// proxy costs on this machine: the floor backline's own work sits on.
-	targets = append(targets, struct{ name, url string }{"go-rproxy", rpURL + "/bench"})
-	targets = append(targets, struct{ name, url string }{"backline", gwURL + "/bench"})
+	targets = append(targets,
+		target{name: "go-rproxy", url: rpURL + "/bench", cpu: selfCPU},
+		target{name: "backline", url: gwURL + "/bench", cpu: selfCPU})
 
-	results := map[string]result{}
-	for _, tg := range targets {
-		if tg.name == "backline" && cpuProfile != "" {
-			f, err := os.Create(cpuProfile)
-			if err != nil {
-				return err
-			}
-			_ = pprof.StartCPUProfile(f)
-			defer f.Close()
-			defer pprof.StopCPUProfile()
-		}
-		r, err := measure(tg.url, conns, duration)
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
 		if err != nil {
-			return fmt.Errorf("%s: %w", tg.name, err)
+			return err
 		}
-		results[tg.name] = r
-		fmt.Printf("%-9s %9.0f req/s  p50 %7s  p99 %7s  errors %d\n", tg.name, r.rps(),
-			r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.Errors)
+		defer f.Close()
+		profiled := targets[len(targets)-1]
+		r, err := withProfile(f, func() (result, error) { return measure(profiled.url, conns, duration) })
+		if err != nil {
+			return err
+		}
+		fmt.Printf("profiled backline run: %.0f req/s\n", r.rps())
+		return nil
 	}
-	direct, bl := results["direct"], results["backline"]
-	fmt.Printf("backline/direct throughput ratio: %.2f (target >= 0.40)\n", bl.rps()/direct.rps())
-	fmt.Printf("backline/go-rproxy throughput ratio: %.2f\n", bl.rps()/results["go-rproxy"].rps())
-	if ng, ok := results["nginx"]; ok {
-		fmt.Printf("backline/nginx  throughput ratio: %.2f (target >= 0.80)\n", bl.rps()/ng.rps())
-		fmt.Printf("p99 backline/nginx: %.2f\n", float64(bl.P99)/float64(ng.P99))
+	// Rounds interleave the targets so a neighbour's burst of load hits
+	// them all alike; the median of the rounds is reported.
+	runs := map[string][]measured{}
+	for round := 0; round < rounds; round++ {
+		for _, tg := range targets {
+			m, err := tg.measure(conns, duration, originCPU)
+			if err != nil {
+				return fmt.Errorf("%s: %w", tg.name, err)
+			}
+			runs[tg.name] = append(runs[tg.name], m)
+		}
+	}
+	fmt.Printf("%d rounds of %s, %d connections; medians:\n", rounds, duration, conns)
+	med := map[string]measured{}
+	for _, tg := range targets {
+		m := median(runs[tg.name])
+		med[tg.name] = m
+		cpu := "-"
+		if m.cpuPerReq > 0 {
+			cpu = fmt.Sprintf("%.1f µs", float64(m.cpuPerReq.Nanoseconds())/1000)
+		}
+		fmt.Printf("%-9s %9.0f req/s  p50 %8s  p99 %8s  proxy CPU/req %9s  origin CPU/req %5.1f µs  errors %d\n", tg.name, m.rps,
+			m.p50.Round(time.Microsecond), m.p99.Round(time.Microsecond), cpu,
+			float64(m.originCPUPerReq.Nanoseconds())/1000, m.errors)
+	}
+	direct, bl := med["direct"], med["backline"]
+	fmt.Printf("backline/direct throughput ratio: %.2f (target >= 0.40)\n", bl.rps/direct.rps)
+	fmt.Printf("backline/go-rproxy throughput ratio: %.2f\n", bl.rps/med["go-rproxy"].rps)
+	if ng, ok := med["nginx"]; ok {
+		fmt.Printf("backline/nginx  throughput ratio: %.2f (target >= 0.80)\n", bl.rps/ng.rps)
+		fmt.Printf("p99 backline/nginx: %.2f\n", float64(bl.p99)/float64(ng.p99))
+		fmt.Printf("proxy CPU per request backline/nginx: %.2f\n", float64(bl.cpuPerReq)/float64(ng.cpuPerReq))
 	}
 	return nil
 }
 
-// cpuProfile, when set, profiles this process while backline is measured.
-var cpuProfile string
+var (
+	// cpuProfile, when set, profiles this process while backline is measured.
+	cpuProfile string
+	rounds     int
+)
+
+// target is one way to the origin, with the CPU meter of the proxy on it.
+type target struct {
+	name, url string
+	cpu       cpuMeter // nil: nothing in between
+}
+
+// measured is one round against one target.
+type measured struct {
+	rps       float64
+	p50, p99  time.Duration
+	cpuPerReq time.Duration
+	// originCPUPerReq is the Go origin's cost: a bare net/http server.
+	originCPUPerReq time.Duration
+	errors          int
+}
+
+func (t target) measure(conns int, duration time.Duration, originCPU cpuMeter) (measured, error) {
+	var before time.Duration
+	if t.cpu != nil {
+		before = t.cpu()
+	}
+	originBefore := originCPU()
+	r, err := measure(t.url, conns, duration)
+	if err != nil {
+		return measured{}, err
+	}
+	m := measured{rps: r.rps(), p50: r.P50, p99: r.P99, errors: r.Errors}
+	// The load generator's warm-up requests count too.
+	if n := time.Duration(r.Requests + r.WarmupRequests); n > 0 {
+		if t.cpu != nil {
+			m.cpuPerReq = (t.cpu() - before) / n
+		}
+		m.originCPUPerReq = (originCPU() - originBefore) / n
+	}
+	return m, nil
+}
+
+// median takes each figure's median over the rounds separately.
+func median(ms []measured) measured {
+	pick := func(get func(measured) float64) float64 {
+		v := make([]float64, len(ms))
+		for i, m := range ms {
+			v[i] = get(m)
+		}
+		sort.Float64s(v)
+		return v[len(v)/2]
+	}
+	errs := 0
+	for _, m := range ms {
+		errs += m.errors
+	}
+	return measured{
+		rps:             pick(func(m measured) float64 { return m.rps }),
+		p50:             time.Duration(pick(func(m measured) float64 { return float64(m.p50) })),
+		p99:             time.Duration(pick(func(m measured) float64 { return float64(m.p99) })),
+		cpuPerReq:       time.Duration(pick(func(m measured) float64 { return float64(m.cpuPerReq) })),
+		originCPUPerReq: time.Duration(pick(func(m measured) float64 { return float64(m.originCPUPerReq) })),
+		errors:          errs,
+	}
+}
+
+func withProfile(f *os.File, run func() (result, error)) (result, error) {
+	if err := pprof.StartCPUProfile(f); err != nil {
+		return result{}, err
+	}
+	defer pprof.StopCPUProfile()
+	return run()
+}
 
 func listen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
 
@@ -205,25 +302,25 @@ http {
 }
 `
 
-func startNginx(bin, originAddr string) (string, func(), error) {
+func startNginx(bin, originAddr string) (string, cpuMeter, func(), error) {
 	dir, err := os.MkdirTemp("", "backline-bench-nginx-")
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	ln, err := listen()
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	addr := ln.Addr().String()
 	ln.Close()
 	conf := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, originAddr, addr)), 0o644); err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	cmd := exec.Command(bin, "-p", dir, "-c", conf)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	stop := func() {
 		_ = cmd.Process.Signal(os.Interrupt)
@@ -233,12 +330,12 @@ func startNginx(bin, originAddr string) (string, func(), error) {
 	for i := 0; i < 100; i++ {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return "http://" + addr, stop, nil
+			return "http://" + addr, treeCPU(cmd.Process.Pid), stop, nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	stop()
-	return "", nil, fmt.Errorf("nginx did not start on %s", addr)
+	return "", nil, nil, fmt.Errorf("nginx did not start on %s", addr)
 }
 
 func serveOrigin(addr string) {
@@ -250,32 +347,32 @@ func serveOrigin(addr string) {
 }
 
 // startOrigin re-executes this binary as the origin server.
-func startOrigin() (string, func(), error) {
+func startOrigin() (string, cpuMeter, func(), error) {
 	ln, err := listen()
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	addr := ln.Addr().String()
 	ln.Close()
 	self, err := os.Executable()
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	cmd := exec.Command(self, "-origin", addr)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
 	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
 	for i := 0; i < 100; i++ {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
-			return addr, stop, nil
+			return addr, treeCPU(cmd.Process.Pid), stop, nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	stop()
-	return "", nil, fmt.Errorf("origin did not start on %s", addr)
+	return "", nil, nil, fmt.Errorf("origin did not start on %s", addr)
 }
 
 // measure re-executes this binary as the load generator and reads its result.
@@ -306,12 +403,12 @@ func runLoad(url string, conns int, duration time.Duration) {
 	deadline := warm.Add(duration)
 	var mu sync.Mutex
 	var all []time.Duration
-	errors := 0
+	errors, warmed := 0, 0
 	var wg sync.WaitGroup
 	for i := 0; i < conns; i++ {
 		wg.Go(func() {
 			lat := make([]time.Duration, 0, 1<<16)
-			errs := 0
+			errs, warmups := 0, 0
 			for {
 				start := time.Now()
 				if !start.Before(deadline) {
@@ -326,6 +423,7 @@ func runLoad(url string, conns int, duration time.Duration) {
 					}
 				}
 				if start.Before(warm) {
+					warmups++
 					continue
 				}
 				if err != nil {
@@ -337,12 +435,13 @@ func runLoad(url string, conns int, duration time.Duration) {
 			mu.Lock()
 			all = append(all, lat...)
 			errors += errs
+			warmed += warmups
 			mu.Unlock()
 		})
 	}
 	wg.Wait()
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	r := result{Requests: len(all), Errors: errors, Elapsed: duration}
+	r := result{Requests: len(all), WarmupRequests: warmed, Errors: errors, Elapsed: duration}
 	if len(all) > 0 {
 		r.P50 = all[len(all)/2]
 		r.P99 = all[len(all)*99/100]
