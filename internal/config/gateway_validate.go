@@ -1,0 +1,334 @@
+package config
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+var (
+	backendLabel = regexp.MustCompile(`^[a-zA-Z0-9_]+$`)
+	paramSegment = regexp.MustCompile(`^\{[A-Za-z_][A-Za-z0-9_]*\}$`)
+)
+
+// gatewayValidator checks definitions and gateway.
+type gatewayValidator struct {
+	c    *Config
+	errs *Errors
+}
+
+func (v *gatewayValidator) add(path, format string, args ...any) {
+	v.errs.Add(path, v.c.Lines.Line(path), format, args...)
+}
+
+// validateGateway checks definitions and gateway and fills backend defaults.
+func (c *Config) validateGateway(errs *Errors) {
+	v := &gatewayValidator{c: c, errs: errs}
+	for _, label := range c.Definitions.SortedLabels() {
+		b := c.Definitions.Backends[label]
+		path := "definitions.backends." + label
+		if b == nil {
+			v.add(path, "must be a mapping")
+			continue
+		}
+		switch {
+		case !backendLabel.MatchString(label):
+			v.add(path, "label contains invalid character(s), allowed are 'a-z', 'A-Z', '0-9' and '_'")
+		case strings.HasPrefix(label, "anonymous_"):
+			v.add(path, "backend label must not start with 'anonymous_'")
+		}
+		if b.Has("label") {
+			v.add(path+".label", "not allowed here: the key under definitions.backends is the label")
+		}
+		b.applyDefaults()
+		v.validateBackend(path, b)
+		v.validateHealth(path, b)
+	}
+	g := &c.Gateway
+	if g.Address != "" {
+		if msg := checkListenAddress(g.Address); msg != "" {
+			v.add("gateway.address", "%s", msg)
+		}
+	} else if len(g.Endpoints) > 0 {
+		v.add("gateway.address", "is required when gateway.endpoints are configured (the gateway has its own listener)")
+	}
+	for i := range g.Endpoints {
+		v.validateEndpoint(fmt.Sprintf("gateway.endpoints[%d]", i), &g.Endpoints[i])
+	}
+}
+
+func (v *gatewayValidator) validateBackend(path string, b *Backend) {
+	if b.Origin != "" && !strings.Contains(b.Origin, "${") {
+		if msg := checkOrigin(b.Origin); msg != "" {
+			v.add(path+".origin", "%s", msg)
+		}
+	}
+	if b.Proxy != "" {
+		if u, err := url.Parse(b.Proxy); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			v.add(path+".proxy", "must be an http:// or https:// URL, got %q", b.Proxy)
+		}
+	}
+	if b.MaxConnections < 0 {
+		v.add(path+".max_connections", "must not be negative, got %d", b.MaxConnections)
+	}
+	if b.Has("set_response_status") && (b.SetResponseStatus < 100 || b.SetResponseStatus > 599) {
+		v.add(path+".set_response_status", "must be an HTTP status 100..599, got %d", b.SetResponseStatus)
+	}
+	for _, key := range []struct{ name, value string }{{"path", b.BackendPath}, {"path_prefix", b.PathPrefix}} {
+		if msg := CheckBackendPath(key.value); msg != "" && !strings.Contains(key.value, "${") {
+			v.add(path+"."+key.name, "%s", msg)
+		}
+	}
+	for key, u := range map[string]Unsupported{"oauth2": b.OAuth2, "beta_token_request": b.TokenRequest, "openapi": b.OpenAPI} {
+		if u.Set {
+			v.add(path+"."+key, "not supported yet")
+		}
+	}
+	v.validateModifiers(path, &b.Modifiers)
+	v.validateRateLimits(path+".beta_rate_limit", b.RateLimits)
+	if b.TLS != nil {
+		v.validateTLS(path+".tls", b)
+	}
+}
+
+// checkOrigin returns "" when origin is an absolute http(s) URL with a host.
+func checkOrigin(origin string) string {
+	u, err := url.Parse(origin)
+	if err != nil {
+		return fmt.Sprintf("invalid url: %v", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || strings.Contains(u.Host, "/") {
+		return fmt.Sprintf("the origin attribute has to contain an absolute URL with a valid hostname: %q", origin)
+	}
+	return ""
+}
+
+// CheckBackendPath applies Couper's path and path_prefix rules: no fragment,
+// no query and no ".." segment, raw or percent-encoded.
+func CheckBackendPath(p string) string {
+	switch {
+	case p == "":
+		return ""
+	case strings.Contains(p, "#"):
+		return fmt.Sprintf("invalid fragment found in %q", p)
+	case strings.Contains(p, "?"):
+		return fmt.Sprintf("invalid query string found in %q", p)
+	}
+	decoded := strings.ReplaceAll(strings.ReplaceAll(strings.ToLower(p), "%2e", "."), "%2f", "/")
+	for _, seg := range strings.Split(decoded, "/") {
+		if seg == ".." {
+			return fmt.Sprintf("path traversal not allowed: %q", p)
+		}
+	}
+	return ""
+}
+
+func (v *gatewayValidator) validateModifiers(path string, m *Modifiers) {
+	for key, vals := range map[string]Values{
+		"set_request_headers": m.SetRequestHeaders, "add_request_headers": m.AddRequestHeaders,
+		"set_response_headers": m.SetResponseHeaders, "add_response_headers": m.AddResponseHeaders,
+	} {
+		for name := range vals {
+			if !validToken(name) {
+				v.add(path+"."+key+"."+name, "%q is not a valid HTTP header name", name)
+			}
+		}
+	}
+	for key, names := range map[string][]string{
+		"remove_request_headers": m.RemoveRequestHeaders, "remove_response_headers": m.RemoveResponseHeaders,
+	} {
+		for i, name := range names {
+			if !validToken(name) {
+				v.add(fmt.Sprintf("%s.%s[%d]", path, key, i), "%q is not a valid HTTP header name", name)
+			}
+		}
+	}
+}
+
+// validToken reports whether s is an RFC 9110 token (header name, method).
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *gatewayValidator) validateRateLimits(path string, limits RateLimits) {
+	seen := map[time.Duration]bool{}
+	for i := range limits {
+		l := &limits[i]
+		p := fmt.Sprintf("%s[%d]", path, i)
+		if len(limits) == 1 && v.c.Lines[p] == 0 {
+			p = path // written as a single mapping
+		}
+		if l.Period <= 0 {
+			v.add(p+".period", "'period' must be greater than 0 (zero)")
+		} else if seen[l.Period] {
+			v.add(p+".period", "duplicate period (%q) found", formatDuration(l.Period))
+		}
+		seen[l.Period] = true
+		if l.PerPeriod <= 0 {
+			v.add(p+".per_period", "'per_period' must be greater than 0 (zero)")
+		}
+		l.PeriodWindow = normalizeWord(l.PeriodWindow)
+		if l.PeriodWindow == "" {
+			l.PeriodWindow = WindowSliding
+		}
+		if l.PeriodWindow != WindowSliding && l.PeriodWindow != WindowFixed {
+			v.add(p+".period_window", "unsupported 'period_window' (%q) given; use sliding or fixed", l.PeriodWindow)
+		}
+		l.Mode = normalizeWord(l.Mode)
+		if l.Mode == "" {
+			l.Mode = ModeWait
+		}
+		if l.Mode != ModeWait && l.Mode != ModeBlock {
+			v.add(p+".mode", "unsupported 'mode' (%q) given; use wait or block", l.Mode)
+		}
+	}
+}
+
+func (v *gatewayValidator) validateHealth(path string, b *Backend) {
+	h := b.Health
+	if h == nil {
+		return
+	}
+	path += ".beta_health"
+	if b.Origin == "" || strings.Contains(b.Origin, "${") {
+		v.add(path, "needs a fixed origin on the backend to probe")
+	}
+	written := func(key string) bool { return v.c.Lines[path+"."+key] > 0 }
+	if !written("interval") {
+		h.Interval = DefaultHealthInterval
+	} else if h.Interval <= 0 {
+		v.add(path+".interval", "must be greater than 0")
+	}
+	if !written("timeout") {
+		h.Timeout = min(DefaultHealthTimeout, h.Interval)
+		if written("interval") {
+			h.Timeout = h.Interval
+		}
+	} else if h.Timeout <= 0 {
+		v.add(path+".timeout", "must be greater than 0")
+	}
+	h.Timeout = min(h.Timeout, h.Interval) // Couper clamps the probe timeout to the interval
+	if h.FailureThreshold == nil {
+		h.FailureThreshold = ptr(DefaultHealthFailures)
+	} else if *h.FailureThreshold < 0 || *h.FailureThreshold > 100 {
+		v.add(path+".failure_threshold", "must be 0..100, got %d", *h.FailureThreshold)
+	} else if *h.FailureThreshold == 0 {
+		*h.FailureThreshold = 1 // Couper: 0 behaves like 1
+	}
+	if h.RecoveryThreshold == nil {
+		h.RecoveryThreshold = ptr(DefaultHealthRecoveries)
+	} else if *h.RecoveryThreshold < 1 || *h.RecoveryThreshold > 100 {
+		v.add(path+".recovery_threshold", "must be 1..100, got %d", *h.RecoveryThreshold)
+	}
+	if len(h.ExpectedStatus) == 0 {
+		h.ExpectedStatus = DefaultHealthStatuses
+	}
+	for i, s := range h.ExpectedStatus {
+		if s < 100 || s > 599 {
+			v.add(fmt.Sprintf("%s.expected_status[%d]", path, i), "must be an HTTP status 100..599, got %d", s)
+		}
+	}
+	if h.Path != "" && !strings.HasPrefix(h.Path, "/") {
+		v.add(path+".path", "must start with '/', got %q", h.Path)
+	}
+	for name := range h.Headers {
+		if !validToken(name) {
+			v.add(path+".headers."+name, "%q is not a valid HTTP header name", name)
+		}
+	}
+}
+
+func ptr[T any](x T) *T { return &x }
+
+func (v *gatewayValidator) validateEndpoint(path string, e *Endpoint) {
+	if msg := CheckEndpointPath(e.Path); msg != "" {
+		v.add(path+".path", "%s", msg)
+	}
+	for i, m := range e.Methods {
+		m = strings.ToUpper(strings.TrimSpace(m))
+		e.Methods[i] = m
+		if !validToken(m) {
+			v.add(fmt.Sprintf("%s.methods[%d]", path, i), "%q is not a valid HTTP method", m)
+		}
+	}
+	v.validateModifiers(path, &e.Modifiers)
+	switch {
+	case e.Proxy == nil && e.Request == nil:
+		v.add(path, "needs a proxy or a request block")
+	case e.Proxy != nil && e.Request != nil:
+		v.add(path, "set either proxy or request, not both")
+	case e.Proxy != nil:
+		v.validateModifiers(path+".proxy", &e.Proxy.Modifiers)
+		v.validateRef(path+".proxy.backend", &e.Proxy.Backend, e.Proxy.URL)
+	default:
+		r := e.Request
+		var bodies []string
+		for _, key := range requestBodyKeys {
+			if v.c.Lines[path+".request."+key] > 0 {
+				bodies = append(bodies, key)
+			}
+		}
+		// The error goes to the key written second, where the conflict shows.
+		sort.Slice(bodies, func(i, j int) bool {
+			return v.c.Lines[path+".request."+bodies[i]] < v.c.Lines[path+".request."+bodies[j]]
+		})
+		if len(bodies) > 1 {
+			v.add(path+".request."+bodies[1], "set only one of body, json_body and form_body (%s is set too)", bodies[0])
+		}
+		r.Method = strings.ToUpper(strings.TrimSpace(r.Method))
+		switch {
+		case r.Method != "":
+		case r.Body != "" || r.JSONBody.Set || r.FormBody != nil:
+			r.Method = http.MethodPost // as Couper does for a request with a body
+		default:
+			r.Method = http.MethodGet
+		}
+		if !validToken(r.Method) {
+			v.add(path+".request.method", "%q is not a valid HTTP method", r.Method)
+		}
+		v.validateRef(path+".request.backend", &r.Backend, r.URL)
+	}
+}
+
+// CheckEndpointPath accepts absolute paths whose segments are literal or
+// {param}, optionally ending in the /** wildcard.
+func CheckEndpointPath(p string) string {
+	if !strings.HasPrefix(p, "/") {
+		return fmt.Sprintf("must start with '/', got %q", p)
+	}
+	segs := strings.Split(strings.TrimPrefix(p, "/"), "/")
+	params := map[string]bool{}
+	for i, s := range segs {
+		switch {
+		case s == "**":
+			if i != len(segs)-1 {
+				return fmt.Sprintf("the /** wildcard must be the last segment, got %q", p)
+			}
+		case strings.ContainsAny(s, "{}"):
+			if !paramSegment.MatchString(s) {
+				return fmt.Sprintf("segment %q must be a literal or a whole {name} parameter", s)
+			}
+			if params[s] {
+				return fmt.Sprintf("parameter %s is used twice", s)
+			}
+			params[s] = true
+		case strings.Contains(s, "*"):
+			return fmt.Sprintf("only a final /** wildcard is supported, got %q", p)
+		case s == ".." || s == ".":
+			return fmt.Sprintf("dot segments are not allowed, got %q", p)
+		}
+	}
+	return ""
+}
