@@ -80,12 +80,16 @@ func (c *compiler) backendView(rt *backendRuntime, b *config.Backend) *backendVi
 // upstream is the request handed to a backend with what the earlier stages
 // learned: the /** match and an origin from an absolute proxy/request url.
 type upstream struct {
-	req      *http.Request
-	data     *requestData
-	rest     string
-	wildcard bool
-	urlHost  *origin
-	clientIP string
+	// setClientReadDeadline bounds reading the client's body by the total
+	// deadline: neither the connection deadlines nor the context wake a
+	// read of the client that stalls its upload.
+	setClientReadDeadline func(time.Time) error
+	req                   *http.Request
+	data                  *requestData
+	rest                  string
+	wildcard              bool
+	urlHost               *origin
+	clientIP              string
 }
 
 // exchange is a finished round trip whose body is still to be read; done
@@ -150,6 +154,9 @@ func (g *Gateway) roundTrip(ctx context.Context, bv *backendView, up *upstream) 
 		if err != nil {
 			return nil, classify(ctx, limits.deadline, err)
 		}
+	}
+	if !limits.deadline.IsZero() && up.setClientReadDeadline != nil && out.Body != nil && out.Body != http.NoBody {
+		_ = up.setClientReadDeadline(limits.deadline)
 	}
 	rt.inFlight.Add(1)
 	release := func() {
@@ -246,17 +253,18 @@ func appendForwardedFor(h http.Header, clientIP string) {
 	h.Set("X-Forwarded-For", clientIP)
 }
 
-// classify maps a failed wait or round trip to an error kind: the client
-// leaving wins, then the ttfb timer, then the total deadline; anything else
-// (refused, reset, TLS, connect timeout) is a plain backend error.
+// classify maps a failed wait or round trip to an error kind: the ttfb
+// timer, then the total deadline (which also ends a stalled upload, and
+// net/http then reports the client as gone), then the client leaving;
+// anything else (refused, reset, TLS, connect timeout) is a backend error.
 func classify(client context.Context, deadline time.Time, err error) *gatewayError {
 	switch {
-	case client.Err() != nil:
-		return newError(kindClientGone, errClientCancel)
 	case errors.Is(err, errTTFBTimeout):
 		return newError(kindTimeout, errTTFBTimeout)
 	case errors.Is(err, errDeadline) || !deadline.IsZero() && !time.Now().Before(deadline):
 		return newError(kindTimeout, errDeadline)
+	case client.Err() != nil:
+		return newError(kindClientGone, errClientCancel)
 	}
 	return newError(kindBackend, err)
 }

@@ -174,9 +174,34 @@ func resolveURL(t *template, rd *requestData, rest string, wildcard bool, out *u
 		out.Path, out.RawPath = p, ""
 	}
 	if u.RawQuery != "" {
-		out.RawQuery = u.RawQuery
+		out.RawQuery = escapeQueryBytes(u.RawQuery)
 	}
 	return o, nil
+}
+
+// escapeQueryBytes percent-encodes what may not stand in a request target
+// (spaces, control and non-ASCII bytes) that a template put into a query;
+// everything else, including existing escapes, stays as written.
+func escapeQueryBytes(q string) string {
+	fine := func(c byte) bool { return c > ' ' && c < 0x7f && c != '#' }
+	first := 0
+	for first < len(q) && fine(q[first]) {
+		first++
+	}
+	if first == len(q) {
+		return q
+	}
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, len(q)+8)
+	b = append(b, q[:first]...)
+	for i := first; i < len(q); i++ {
+		if c := q[i]; fine(c) {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	return string(b)
 }
 
 // outgoing builds the upstream request: endpoint modifiers, then the proxy
@@ -214,7 +239,8 @@ func (ep *endpoint) outgoing(r *http.Request, rd *requestData, rest string, wild
 
 	out := r.Clone(r.Context())
 	out.RequestURI = ""
-	out.Host = "" // the client's Host is not forwarded
+	out.Host = ""     // the client's Host is not forwarded
+	out.Close = false // the client's Connection: close is about its own connection
 	if r.ContentLength == 0 {
 		out.Body = http.NoBody
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -48,11 +49,22 @@ type h1Conn struct {
 	bw        *bufio.Writer
 	nread     int64 // bytes read so far, to tell a dead idle connection apart
 	idleSince time.Time
+	// headBudget is what a response head may still read; -1: no limit.
+	headBudget int
 }
 
 func (c *h1Conn) Read(p []byte) (int, error) {
+	if c.headBudget >= 0 {
+		if c.headBudget == 0 {
+			return 0, errHeadTooLarge
+		}
+		p = p[:min(len(p), c.headBudget)]
+	}
 	n, err := c.Conn.Read(p)
 	c.nread += int64(n)
+	if c.headBudget >= 0 {
+		c.headBudget -= n
+	}
 	return n, err
 }
 
@@ -73,9 +85,12 @@ func (p *h1Pool) roundTrip(ctx context.Context, req *http.Request, limits reques
 	if p.set.noReuse {
 		req.Close = true
 	}
+	if err := checkRequest(req); err != nil {
+		return nil, err
+	}
 	retry := isIdempotent(req) && (req.Body == nil || req.Body == http.NoBody)
 	for {
-		pc, reused, err := p.conn(ctx, !retry, limits)
+		pc, reused, err := p.conn(ctx, limits)
 		if err != nil {
 			return nil, err
 		}
@@ -96,10 +111,12 @@ func isIdempotent(req *http.Request) bool {
 	return false
 }
 
-// conn takes the most recently used idle connection or dials a new one. A
-// request that cannot be sent twice gets a connection checked for a close
-// the origin already sent.
-func (p *h1Pool) conn(ctx context.Context, checkAlive bool, limits requestLimits) (*h1Conn, bool, error) {
+// conn takes the most recently used idle connection or dials a new one.
+// Nothing watches a connection while it is idle, so each is peeked before
+// reuse: an origin that closed it, or sent anything unasked (a 408 before
+// closing, stray bytes after a response), leaves something to read, and
+// those bytes must never be taken for the next request's answer.
+func (p *h1Pool) conn(ctx context.Context, limits requestLimits) (*h1Conn, bool, error) {
 	now := time.Now()
 	for {
 		p.mu.Lock()
@@ -113,7 +130,7 @@ func (p *h1Pool) conn(ctx context.Context, checkAlive bool, limits requestLimits
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		if now.Sub(pc.idleSince) < idleTimeout && (!checkAlive || connAlive(pc.Conn)) {
+		if now.Sub(pc.idleSince) < idleTimeout && connAlive(pc.Conn) {
 			return pc, true, nil
 		}
 		pc.Close()
@@ -140,7 +157,7 @@ func (p *h1Pool) conn(ctx context.Context, checkAlive bool, limits requestLimits
 		}
 		c = tc
 	}
-	pc := &h1Conn{Conn: c}
+	pc := &h1Conn{Conn: c, headBudget: -1}
 	pc.br = bufio.NewReaderSize(pc, 4<<10)
 	pc.bw = bufio.NewWriterSize(c, 4<<10)
 	return pc, false, nil
@@ -162,10 +179,32 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 	}
 	_ = pc.SetWriteDeadline(deadline) // zero when there is none: no deadline
 	readDeadline := deadline
-	if err := req.Write(pc.bw); err != nil {
-		return fail(err)
+	var body *bodyErrReader
+	if req.Body != nil && req.Body != http.NoBody {
+		body = &bodyErrReader{ReadCloser: req.Body}
+		req.Body = body
 	}
-	if err := pc.bw.Flush(); err != nil {
+	err := req.Write(pc.bw)
+	if err == nil {
+		err = pc.bw.Flush()
+	}
+	if err != nil {
+		switch {
+		case body != nil && body.err != nil:
+			return fail(fmt.Errorf("reading the client's request body: %w", body.err))
+		case reused && body == nil && ctx.Err() == nil:
+			// Nothing of the request got through: the connection was dead.
+			stop()
+			pc.Close()
+			return nil, fmt.Errorf("%w: %v", errIdleConnGone, err)
+		}
+		// An origin may answer before it has read the whole upload (413,
+		// 401) and close: its answer is worth more than the write error.
+		_ = pc.SetReadDeadline(time.Now().Add(earlyAnswerWait))
+		if resp, rerr := readFinalResponse(pc, req); rerr == nil {
+			resp.Close = true
+			return p.wrapBody(resp, pc, req, stop), nil
+		}
 		return fail(err)
 	}
 
@@ -180,10 +219,13 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 	}
 	_ = pc.SetReadDeadline(readDeadline)
 	before := pc.nread
-	resp, err := http.ReadResponse(pc.br, req)
-	for err == nil && resp.StatusCode < 200 && resp.StatusCode != http.StatusSwitchingProtocols {
-		resp, err = http.ReadResponse(pc.br, req) // 100 Continue, 103 Early Hints
-	}
+	resp, err := readFinalResponse(pc, req, func() {
+		// ttfb ends with the first response byte, an interim response too.
+		if !ttfbAt.IsZero() {
+			_ = pc.SetReadDeadline(deadline)
+			ttfbAt = time.Time{}
+		}
+	})
 	if err != nil {
 		switch {
 		case !ttfbAt.IsZero() && !time.Now().Before(ttfbAt) && ctx.Err() == nil:
@@ -204,12 +246,110 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 		resp.Body.Close()
 		return fail(errors.New("the origin switched protocols, which the gateway does not forward"))
 	}
+	return p.wrapBody(resp, pc, req, stop), nil
+}
+
+func (p *h1Pool) wrapBody(resp *http.Response, pc *h1Conn, req *http.Request, stop func() bool) *http.Response {
 	resp.Body = &h1Body{
 		ReadCloser: resp.Body, pool: p, pc: pc, stop: stop,
 		eof:      resp.Body == http.NoBody,
 		reusable: !resp.Close && !req.Close,
 	}
-	return resp, nil
+	return resp
+}
+
+const (
+	// maxResponseHead bounds an origin's status line and headers (nginx
+	// refuses anything over its 4–8 KB buffer; net/http allows 10 MB).
+	maxResponseHead = 1 << 20
+	// maxInterim bounds the 1xx responses before the final one, as net/http.
+	maxInterim = 5
+	// earlyAnswerWait is how long a failed upload waits for the origin's
+	// answer that may already be on its way.
+	earlyAnswerWait = 100 * time.Millisecond
+)
+
+var errHeadTooLarge = errors.New("the origin's response headers exceed 1 MB")
+
+// readFinalResponse reads response heads until a final one (or 101),
+// skipping 100 Continue and 103 Early Hints; onFirst runs after the first.
+func readFinalResponse(pc *h1Conn, req *http.Request, onFirst ...func()) (*http.Response, error) {
+	for i := 0; ; i++ {
+		pc.headBudget = maxResponseHead
+		resp, err := http.ReadResponse(pc.br, req)
+		pc.headBudget = -1
+		if err != nil {
+			if pc.headBudget == 0 {
+				err = errHeadTooLarge
+			}
+			return nil, err
+		}
+		if i == 0 {
+			for _, f := range onFirst {
+				f()
+			}
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			return resp, nil
+		}
+		if i == maxInterim {
+			return nil, errors.New("the origin sent too many interim (1xx) responses")
+		}
+	}
+}
+
+// bodyErrReader remembers a failure to read the client's body, which
+// Request.Write reports like a failure to write to the origin.
+type bodyErrReader struct {
+	io.ReadCloser
+	err error
+}
+
+func (b *bodyErrReader) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
+
+// checkRequest refuses what Request.Write would pass on unchecked: header
+// names that are not tokens, control bytes in values, and a request target
+// with spaces or control bytes (net/http's Transport refuses the same).
+func checkRequest(req *http.Request) error {
+	for name, values := range req.Header {
+		if !validToken(name) {
+			return fmt.Errorf("invalid header name %q", name)
+		}
+		for _, v := range values {
+			for i := 0; i < len(v); i++ {
+				if isCTL(v[i]) {
+					return fmt.Errorf("invalid value of header %q", name)
+				}
+			}
+		}
+	}
+	for _, part := range [2]string{req.URL.RawPath, req.URL.RawQuery} {
+		for i := 0; i < len(part); i++ {
+			if c := part[i]; c <= ' ' || c == 0x7f {
+				return errors.New("invalid byte in the request target")
+			}
+		}
+	}
+	return nil
+}
+
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // h1Body returns its connection to the pool once the body was read to the
@@ -250,7 +390,7 @@ func (b *h1Body) Close() error {
 // put keeps pc for the next request, and arms the sweeper that closes
 // connections left idle.
 func (p *h1Pool) put(pc *h1Conn) {
-	// The deadlines stay: every request sets its own before using pc.
+	_ = pc.SetDeadline(time.Time{}) // the peek before reuse must not time out
 	pc.idleSince = time.Now()
 	p.mu.Lock()
 	if p.closed || len(p.idle) >= p.set.idleCap() {
@@ -275,7 +415,7 @@ func (p *h1Pool) sweep() {
 		n++
 	}
 	stale := append([]*h1Conn(nil), p.idle[:n]...)
-	p.idle = append(p.idle[:0], p.idle[n:]...)
+	p.idle = compact(p.idle, n)
 	p.sweeper = nil
 	if len(p.idle) > 0 && !p.closed {
 		p.sweeper = time.AfterFunc(idleTimeout-now.Sub(p.idle[0].idleSince), p.sweep)
@@ -311,10 +451,18 @@ func (p *h1Pool) evictOne() bool {
 		return false
 	}
 	pc := p.idle[0]
-	p.idle = append(p.idle[:0], p.idle[1:]...)
+	p.idle = compact(p.idle, 1)
 	p.mu.Unlock()
 	pc.Close()
 	return true
+}
+
+// compact drops the first n connections, clearing the slots left behind so
+// closed connections and their buffers can be collected.
+func compact(idle []*h1Conn, n int) []*h1Conn {
+	kept := copy(idle, idle[n:])
+	clear(idle[kept:])
+	return idle[:kept]
 }
 
 func (p *h1Pool) lastUsed() time.Time {

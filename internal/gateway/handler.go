@@ -40,6 +40,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if warning != "" {
 		g.logger.Warn("gateway form modifiers skipped", "request_id", reqID, "endpoint", ep.path, "error_type", "evaluation", "reason", warning)
 	}
+	if r.Body != nil && r.Body != http.NoBody {
+		up.setClientReadDeadline = func(t time.Time) error { return http.NewResponseController(w).SetReadDeadline(t) }
+	}
 	ex, gerr := g.roundTrip(r.Context(), bv, up)
 	if gerr != nil {
 		g.fail(w, r, reqID, bv.rt, ep.path, gerr)
@@ -119,7 +122,9 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, reqID string, rt 
 		"request_id", reqID, "method", r.Method, "path", r.URL.Path, "endpoint", endpoint,
 		"backend", backend, "error_type", gerr.kind.Type, "status", gerr.kind.Status, "error", errText(gerr.cause))
 	if gerr.kind == kindClientGone {
-		return
+		// Returning would let net/http send an empty 200 to a client that
+		// only half-closed; aborting closes the connection instead.
+		panic(http.ErrAbortHandler)
 	}
 	writeError(w, gerr.kind, reqID)
 }

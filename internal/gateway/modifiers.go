@@ -100,18 +100,26 @@ func (c *compiler) modifiers(path string, m *config.Modifiers) modifiers {
 	}
 }
 
-// headerValue strips CR, LF and NUL so a request value cannot inject headers.
+// headerValue strips control bytes other than tab (CR and LF above all) so
+// a value taken from the request cannot inject headers or be refused.
 func headerValue(s string) string {
-	if !strings.ContainsAny(s, "\r\n\x00") {
+	i := 0
+	for i < len(s) && !isCTL(s[i]) {
+		i++
+	}
+	if i == len(s) {
 		return s
 	}
-	return strings.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' || r == 0 {
-			return -1
+	b := []byte(s[:i])
+	for ; i < len(s); i++ {
+		if !isCTL(s[i]) {
+			b = append(b, s[i])
 		}
-		return r
-	}, s)
+	}
+	return string(b)
 }
+
+func isCTL(c byte) bool { return c < ' ' && c != '\t' || c == 0x7f }
 
 func (m *headerMods) apply(h http.Header, rd *requestData) {
 	for _, name := range m.remove {

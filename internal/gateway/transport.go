@@ -103,22 +103,30 @@ func (s *transportSet) idleCap() int {
 // get returns the pool for key, creating it on first use.
 func (s *transportSet) get(key transportKey) (upstreamTransport, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if t, ok := s.pools[key]; ok {
+		s.mu.Unlock()
 		return t, nil
 	}
 	t, err := s.build(key)
 	if err != nil {
+		s.mu.Unlock()
 		return nil, err
 	}
+	var dropped upstreamTransport
 	if len(s.pools) >= maxPoolsPerBackend {
-		s.dropLeastRecentlyUsed()
+		dropped = s.dropLeastRecentlyUsed()
 	}
 	s.pools[key] = t
+	s.mu.Unlock()
+	if dropped != nil {
+		dropped.close()
+	}
 	return t, nil
 }
 
-func (s *transportSet) dropLeastRecentlyUsed() {
+// dropLeastRecentlyUsed removes that pool and returns it for closing once
+// s.mu is released: closing a TLS connection may block for seconds.
+func (s *transportSet) dropLeastRecentlyUsed() upstreamTransport {
 	var oldest transportKey
 	var at time.Time
 	for k, t := range s.pools {
@@ -126,8 +134,9 @@ func (s *transportSet) dropLeastRecentlyUsed() {
 			oldest, at = k, u
 		}
 	}
-	s.pools[oldest].close()
+	t := s.pools[oldest]
 	delete(s.pools, oldest)
+	return t
 }
 
 // build picks backline's own HTTP/1.1 client where it applies and net/http's
@@ -185,8 +194,12 @@ func (s *transportSet) dialTimeout(ctx context.Context, network, addr string, ti
 
 func (s *transportSet) evictIdle() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	pools := make([]upstreamTransport, 0, len(s.pools))
 	for _, t := range s.pools {
+		pools = append(pools, t)
+	}
+	s.mu.Unlock()
+	for _, t := range pools {
 		if t.evictOne() {
 			return
 		}

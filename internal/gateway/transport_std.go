@@ -85,9 +85,12 @@ func (s *stdTransport) roundTrip(ctx context.Context, req *http.Request, limits 
 	return resp, nil
 }
 
-func (s *stdTransport) closeIdle()     { s.t.CloseIdleConnections() }
-func (s *stdTransport) close()         { s.t.CloseIdleConnections() }
-func (s *stdTransport) evictOne() bool { s.t.CloseIdleConnections(); return false }
+func (s *stdTransport) closeIdle() { s.t.CloseIdleConnections() }
+func (s *stdTransport) close()     { s.t.CloseIdleConnections() }
+
+// evictOne cannot pick one connection of net/http's pool; its own
+// MaxConnsPerHost keeps it within max_connections.
+func (s *stdTransport) evictOne() bool { return false }
 func (s *stdTransport) lastUsed() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
