@@ -281,7 +281,9 @@ func (d *Decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	fields := structFields(v.Type())
-	seen := map[string]bool{}
+	// seen is keyed by field, so a key and its alias (beta_rate_limit and
+	// throttle) cannot both be written and one silently win.
+	seen := map[string]string{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		key := k.Value
@@ -291,11 +293,16 @@ func (d *Decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			d.errorf(k, kpath, "unknown key (known keys: %s)", knownKeys(fields))
 			continue
 		}
-		if seen[key] {
-			d.errorf(k, kpath, "key given twice")
+		field := fmt.Sprint(idx)
+		if first, dup := seen[field]; dup {
+			if first == key {
+				d.errorf(k, kpath, "key given twice")
+			} else {
+				d.errorf(k, kpath, "key given twice: %q and %q name the same setting", first, key)
+			}
 			continue
 		}
-		seen[key] = true
+		seen[field] = key
 		d.decode(val, v.FieldByIndex(idx), kpath)
 		if d.Lines != nil {
 			d.Lines[kpath] = k.Line

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -147,5 +148,23 @@ func TestEnvExpansionCustomLookup(t *testing.T) {
 	}
 	if s.Address != "" {
 		t.Errorf("address set despite the error: %q", s.Address)
+	}
+}
+
+func TestRateLimitAndItsAliasTogetherIsAnError(t *testing.T) {
+	_, err := Parse([]byte(`definitions:
+  backends:
+    api:
+      origin: http://127.0.0.1:1
+      beta_rate_limit:
+        - period: 1s
+          per_period: 1
+      throttle:
+        - period: 1m
+          per_period: 5
+`))
+	if err == nil || !strings.Contains(err.Error(), "definitions.backends.api.throttle") ||
+		!strings.Contains(err.Error(), "name the same setting") {
+		t.Fatalf("err = %v", err)
 	}
 }

@@ -274,6 +274,15 @@ func (v *gatewayValidator) validateEndpoint(path string, e *Endpoint) {
 		v.validateRef(path+".proxy.backend", &e.Proxy.Backend, e.Proxy.URL)
 	default:
 		r := e.Request
+		// A request block forwards nothing from the client, so request-side
+		// endpoint modifiers would be accepted and do nothing.
+		for _, key := range []string{"remove_request_headers", "set_request_headers", "add_request_headers",
+			"remove_query_params", "set_query_params", "add_query_params",
+			"remove_form_params", "set_form_params", "add_form_params"} {
+			if v.c.Lines[path+"."+key] > 0 {
+				v.add(path+"."+key, "has no effect on an endpoint with a request block (it sends a new request built from its own attributes); set headers or query_params in the request block")
+			}
+		}
 		var bodies []string
 		for _, key := range requestBodyKeys {
 			if v.c.Lines[path+".request."+key] > 0 {

@@ -47,6 +47,7 @@ type backendView struct {
 	setStatus                            int
 	useWhenUnhealthy                     bool
 	logFields                            valueSet
+	warned204                            atomic.Bool
 }
 
 func (c *compiler) backendView(rt *backendRuntime, b *config.Backend) *backendView {
@@ -194,7 +195,8 @@ func (g *Gateway) roundTrip(ctx context.Context, bv *backendView, up *upstream) 
 	bv.mods.response.apply(resp.Header, rd)
 	if bv.setStatus != 0 {
 		resp.StatusCode = bv.setStatus
-		if bv.setStatus == http.StatusNoContent {
+		if bv.setStatus == http.StatusNoContent && !bv.warned204.Swap(true) {
+			// Once per backend: the setting, not each response, is the news.
 			g.logger.Warn("gateway set_response_status 204 drops the response body", "backend", rt.name)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strings"
 
 	"github.com/backline/backline/internal/config"
 )
@@ -233,6 +234,7 @@ func (ep *endpoint) outgoing(r *http.Request, rd *requestData, rest string, wild
 		if _, set := out.Header["Content-Type"]; !set && contentType != "" {
 			out.Header.Set("Content-Type", contentType)
 		}
+		stripHopHeaders(out.Header) // Couper strips them on request round trips too
 		up.req = out
 		return up, "", nil
 	}
@@ -337,10 +339,34 @@ func (g *Gateway) resolveBackend(c *compiler, ref *config.BackendRef) (*backendV
 		b.TTFBTimeout = config.DefaultBackendTTFBTimeout
 		b.Timeout = config.DefaultBackendTimeout
 	}
-	name := fmt.Sprintf("anonymous_%d", ref.Line)
-	rt, err := g.newRuntime(name, b)
+	rt, err := g.newRuntime(g.anonymousName(ref), b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref.Path, err)
 	}
 	return c.backendView(rt, b), nil
+}
+
+// anonymousName names an inline backend by the line it is written on (as
+// Couper does), which also tells an operator reading metrics where it is.
+// A url-only endpoint has no backend key: its proxy or request block's line
+// is used. Names stay unique, or the metrics would collide.
+func (g *Gateway) anonymousName(ref *config.BackendRef) string {
+	line := ref.Line
+	if line == 0 {
+		line = g.cfg.Lines.Line(strings.TrimSuffix(ref.Path, ".backend"))
+	}
+	name := fmt.Sprintf("anonymous_%d", line)
+	for n := 2; g.runtimeNamed(name); n++ {
+		name = fmt.Sprintf("anonymous_%d_%d", line, n)
+	}
+	return name
+}
+
+func (g *Gateway) runtimeNamed(name string) bool {
+	for _, rt := range g.runtimes {
+		if rt.name == name {
+			return true
+		}
+	}
+	return false
 }

@@ -26,6 +26,9 @@ var (
 	kindConfiguration   = errorKind{"configuration", http.StatusInternalServerError}
 	kindRouteNotFound   = errorKind{"route_not_found", http.StatusNotFound}
 	kindMethodNotAllowd = errorKind{"method_not_allowed", http.StatusMethodNotAllowed}
+	// kindTooLarge is a client body the gateway must read (form modifiers)
+	// and will not hold in memory.
+	kindTooLarge = errorKind{"request_too_large", http.StatusRequestEntityTooLarge}
 	// kindClientGone is logged only: nobody is left to answer.
 	kindClientGone = errorKind{"client_canceled", 499}
 )
@@ -47,6 +50,9 @@ func (e *gatewayError) Error() string {
 func (e *gatewayError) Unwrap() error { return e.cause }
 
 func newError(kind errorKind, cause error) *gatewayError {
+	if errors.Is(cause, errFormTooLarge) {
+		kind = kindTooLarge // a client problem, whichever stage read the form
+	}
 	return &gatewayError{kind: kind, cause: cause}
 }
 
@@ -59,6 +65,7 @@ var (
 	errNoRoute      = errors.New("no endpoint matches the path")
 	errWrongMethod  = errors.New("the endpoint does not allow the method")
 	errClientCancel = errors.New("client canceled the request")
+	errFormTooLarge = errors.New("form body too large for form modifiers")
 )
 
 // writeError answers with the error type in a header and a small JSON body;

@@ -257,3 +257,28 @@ func TestPoolsPerBackendAreCapped(t *testing.T) {
 		}
 	}
 }
+
+// Two url-only endpoints get two anonymous backends with distinct names:
+// equal names made the connections metric collide and /metrics fail.
+func TestAnonymousBackendsHaveDistinctNames(t *testing.T) {
+	o := newEcho(t)
+	h := newHarness(t, gatewayYAML(o.URL, "", `    - path: /a
+      proxy:
+        url: `+o.URL+`/a
+    - path: /b
+      proxy:
+        url: `+o.URL+`/b
+`))
+	h.do(http.MethodGet, "/a", nil, nil)
+	h.do(http.MethodGet, "/b", nil, nil)
+	if _, err := h.reg.Gather(); err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	names := map[string]bool{}
+	for _, rt := range h.gw.runtimes {
+		if names[rt.name] {
+			t.Fatalf("two backends named %q", rt.name)
+		}
+		names[rt.name] = true
+	}
+}

@@ -1,10 +1,12 @@
 package gateway
 
 import (
+	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
+	"os"
 	"sync"
 	"time"
 )
@@ -22,7 +24,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		w.Header().Set("Allow", strings.Join(rt.methods, ", "))
+		w.Header().Set("Allow", rt.allowHeader())
 		g.fail(w, r, reqID, nil, rt.endpoint.path, newError(kindMethodNotAllowd, errWrongMethod))
 		return
 	}
@@ -74,8 +76,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := copyBody(w, resp); err != nil && r.Context().Err() == nil {
 		// Headers are out; all that is left is to cut the response off so
 		// the client sees it incomplete (Couper does the same on timeout).
+		kind := kindBackend
+		if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) {
+			kind = kindTimeout
+		}
 		g.logger.Warn("gateway response body cut off", "request_id", reqID, "endpoint", ep.path,
-			"backend", bv.rt.name, "error_type", kindTimeout.Type, "error", err)
+			"backend", bv.rt.name, "error_type", kind.Type, "error", err)
 		bv.rt.metrics.errors.WithLabelValues("body_cut").Inc()
 		ex.done()
 		panic(http.ErrAbortHandler)

@@ -240,7 +240,7 @@ func (m *paramMods) applyForm(r *http.Request, rd *requestData) (warning string,
 			return "", fmt.Errorf("reading the form body: %w", err)
 		}
 		if len(raw) > maxFormBody {
-			return "", fmt.Errorf("form body larger than %d bytes", maxFormBody)
+			return "", fmt.Errorf("%w: more than %d bytes", errFormTooLarge, maxFormBody)
 		}
 	}
 	vals, err := url.ParseQuery(string(raw))

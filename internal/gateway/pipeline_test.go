@@ -227,6 +227,10 @@ func TestRoutingErrorsAndSetResponseStatus(t *testing.T) {
     - path: /created
       proxy:
         backend: api
+    - path: /only-get
+      methods: [get]
+      proxy:
+        backend: api
     - path: /empty
       proxy:
         backend:
@@ -239,6 +243,11 @@ func TestRoutingErrorsAndSetResponseStatus(t *testing.T) {
 	expectError(t, resp, body, 405, "method_not_allowed")
 	if resp.Header.Get("Allow") != "POST" {
 		t.Fatalf("Allow = %q", resp.Header.Get("Allow"))
+	}
+	resp, body = h.do(http.MethodPost, "/only-get", nil, nil)
+	expectError(t, resp, body, 405, "method_not_allowed")
+	if resp.Header.Get("Allow") != "GET, HEAD" {
+		t.Fatalf("Allow = %q, want GET with the HEAD it implies", resp.Header.Get("Allow"))
 	}
 	resp, body = h.do(http.MethodGet, "/created", nil, nil)
 	if resp.StatusCode != 201 || !strings.Contains(body, `"path":"/created"`) {

@@ -172,3 +172,64 @@ func TestRequestTemplateErrorsNameKeyAndLine(t *testing.T) {
 		})
 	}
 }
+
+// Hop-by-hop headers written in a request block stay on this hop, and the
+// headers a Connection header names go with them.
+func TestRequestBlockStripsHopHeaders(t *testing.T) {
+	o := newEcho(t)
+	h := newHarness(t, gatewayYAML(o.URL, "", `    - path: /r
+      request:
+        backend: api
+        headers:
+          Connection: X-Secret
+          X-Secret: s3cret
+          Keep-Alive: timeout=5
+          X-Kept: yes
+`))
+	e := h.echo("/r", nil)
+	for _, name := range []string{"Connection", "X-Secret", "Keep-Alive"} {
+		if _, ok := e.Header[name]; ok {
+			t.Fatalf("%s reached the origin: %v", name, e.Header)
+		}
+	}
+	if e.Header["X-Kept"] == nil {
+		t.Fatalf("X-Kept missing: %v", e.Header)
+	}
+}
+
+func TestRequestEndpointRejectsRequestModifiers(t *testing.T) {
+	_, err := config.Parse([]byte(gatewayYAML("http://127.0.0.1:1", "", `    - path: /r
+      set_request_headers:
+        X-A: b
+      set_response_headers:
+        X-Fine: yes
+      request:
+        backend: api
+`)))
+	if err == nil || !strings.Contains(err.Error(), "gateway.endpoints[0].set_request_headers") ||
+		strings.Contains(err.Error(), "set_response_headers") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// A form the gateway must rewrite but will not hold in memory is the
+// client's problem: 413, whichever block's form modifiers read it.
+func TestOversizedFormIs413(t *testing.T) {
+	o := newEcho(t)
+	h := newHarness(t, gatewayYAML(o.URL, "      set_form_params:\n        b: x\n", `    - path: /backend
+      proxy:
+        backend: api
+    - path: /endpoint
+      set_form_params:
+        e: x
+      proxy:
+        backend:
+          origin: `+o.URL+`
+`))
+	big := "a=" + strings.Repeat("x", maxFormBody)
+	for _, path := range []string{"/backend", "/endpoint"} {
+		resp, body := h.do(http.MethodPost, path, strings.NewReader(big),
+			map[string]string{"Content-Type": "application/x-www-form-urlencoded"})
+		expectError(t, resp, body, 413, "request_too_large")
+	}
+}

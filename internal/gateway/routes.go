@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -90,6 +91,16 @@ func (r *route) better(o *route) bool {
 		return r.literals > o.literals
 	}
 	return r.order < o.order
+}
+
+// allowHeader lists the methods for a 405's Allow header, with the HEAD
+// that GET implies.
+func (r *route) allowHeader() string {
+	methods := r.methods
+	if slices.Contains(methods, "GET") && !slices.Contains(methods, "HEAD") {
+		methods = append(slices.Clip(methods), "HEAD")
+	}
+	return strings.Join(methods, ", ")
 }
 
 func (r *route) allows(method string) bool {

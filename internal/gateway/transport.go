@@ -146,7 +146,9 @@ func (s *transportSet) build(key transportKey) (upstreamTransport, error) {
 	if err != nil {
 		return nil, err
 	}
-	useH2 := (s.http2 && key.scheme == "https") || (s.h2c && key.scheme == "http")
+	// h2c is skipped when a proxy applies, as in Couper: the proxy speaks
+	// HTTP/1.1.
+	useH2 := (s.http2 && key.scheme == "https") || (s.h2c && key.scheme == "http" && proxy == nil)
 	if proxy == nil && !useH2 {
 		return newH1Pool(s, key), nil
 	}

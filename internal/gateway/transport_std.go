@@ -41,7 +41,7 @@ func (s *transportSet) buildStd(key transportKey, proxy *url.URL) *stdTransport 
 		t.Proxy = nil
 	}
 	switch {
-	case s.h2c && key.scheme == "http":
+	case s.h2c && key.scheme == "http" && proxy == nil:
 		t.Protocols = new(http.Protocols)
 		t.Protocols.SetUnencryptedHTTP2(true)
 	case !s.http2:
