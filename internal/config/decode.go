@@ -93,7 +93,8 @@ func NewDecoder() *Decoder { return &Decoder{Lines: Lines{}} }
 
 var (
 	durationType = reflect.TypeFor[time.Duration]()
-	envPattern   = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+	// envPattern matches ${NAME} and its escape $${NAME}.
+	envPattern = regexp.MustCompile(`\$?\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
 )
 
 // Decode fills out (a pointer) from n; path is the key path of n ("" for the root).
@@ -237,7 +238,12 @@ func (d *Decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 
 // scalar returns the node's text with ${NAME} expanded. An unset variable is
 // an error rather than an empty string: a silently empty password or host is
-// worse than a refusal to start.
+// worse than a refusal to start. $${NAME} is a literal ${NAME}.
+//
+// Gateway values (definitions, gateway) are templates the gateway compiles
+// later, with $${ as its own escape: there $${NAME} is left for it, and a
+// "${" inside a variable's value is escaped so a password is never read as
+// a placeholder.
 func (d *Decoder) scalar(n *yaml.Node, path string) (string, bool) {
 	if n.Kind != yaml.ScalarNode {
 		d.errorf(n, path, "must be a single value, not a %s", kindName(n.Kind))
@@ -251,10 +257,20 @@ func (d *Decoder) scalar(n *yaml.Node, path string) (string, bool) {
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
+	templated := strings.HasPrefix(path, "definitions.") || strings.HasPrefix(path, "gateway.")
 	ok := true
 	s = envPattern.ReplaceAllStringFunc(s, func(m string) string {
+		if strings.HasPrefix(m, "$$") {
+			if templated {
+				return m
+			}
+			return m[1:]
+		}
 		name := m[2 : len(m)-1]
 		if val, found := lookup(name); found {
+			if templated {
+				val = strings.ReplaceAll(val, "${", "$${")
+			}
 			return val
 		}
 		d.errorf(n, path, "environment variable %s is not set", name)

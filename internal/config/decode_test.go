@@ -168,3 +168,19 @@ func TestRateLimitAndItsAliasTogetherIsAnError(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestDollarEscapeOutsideGatewayIsLiteral(t *testing.T) {
+	d := NewDecoder()
+	d.Env = func(string) (string, bool) { return "expanded", true }
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(`v: "$${NAME} ${NAME}"`), &n); err != nil {
+		t.Fatal(err)
+	}
+	var out struct {
+		V string `yaml:"v"`
+	}
+	d.Decode(n.Content[0], &out, "")
+	if out.V != "${NAME} expanded" {
+		t.Fatalf("v = %q", out.V)
+	}
+}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/base64"
 	"fmt"
 	"net/http"
 	"strings"
@@ -281,5 +282,25 @@ func TestRequestBlockAndTemplates(t *testing.T) {
 	}
 	if e.Header["X-Token"][0] != "tok" || e.Header["X-From"][0] != "GET /r/42 query in ${request.method}" {
 		t.Fatalf("headers = %v", e.Header)
+	}
+}
+
+// An environment value holding "${" stays literal in a gateway value, and
+// $${NAME} writes a literal ${NAME}: neither is read as a placeholder.
+func TestEnvValuesAndEscapesStayLiteral(t *testing.T) {
+	t.Setenv("BACKLINE_TEST_SECRET", "pa${request.method}ss")
+	t.Setenv("HOME_FOR_TEST", "/root")
+	o := newEcho(t)
+	h := newHarness(t, gatewayYAML(o.URL, `      basic_auth: user:${BACKLINE_TEST_SECRET}
+      set_request_headers:
+        X-Literal: $${HOME_FOR_TEST} and $${request.method}
+`, "    - path: /x\n      proxy:\n        backend: api\n"))
+	e := h.echo("/x", nil)
+	want := "Basic " + base64.StdEncoding.EncodeToString([]byte("user:pa${request.method}ss"))
+	if got := strings.Join(e.Header["Authorization"], ","); got != want {
+		t.Fatalf("Authorization = %q, want %q", got, want)
+	}
+	if got := strings.Join(e.Header["X-Literal"], ","); got != "${HOME_FOR_TEST} and ${request.method}" {
+		t.Fatalf("X-Literal = %q", got)
 	}
 }
