@@ -196,6 +196,8 @@ func TestURLBuilding(t *testing.T) {
 		{"/vvv/foo", "/pre/api/foo"},
 		{"/vvv/foo/bar/", "/pre/api/foo/bar/"},
 		{"/vvv", "/pre/api"},
+		{"/vvv/", "/pre/api/"}, // the trailing slash is kept for the wildcard part
+		{"/url/", "/pre/target/"},
 		{"/users/7/posts/abc", "/pre/u/7/abc"},
 		{"/plain/z", "/pre/plain/z"},
 		{"/url/a/b", "/pre/target/a/b"},

@@ -41,8 +41,9 @@ func compileRoute(pattern string) route {
 	return r
 }
 
-// match reports whether p matches; rest is what /** matched (no leading
-// slash, a trailing slash kept).
+// match reports whether p matches; rest is what /** matched, from its
+// leading slash: "" for /api, "/" for /api/ (whose trailing slash Couper
+// keeps), "/a/b/" for /api/a/b/.
 func (r *route) match(p string) (params []pathParam, rest string, ok bool) {
 	trimmed := strings.TrimPrefix(p, "/")
 	if len(r.segments) == 0 && !r.wildcard {
@@ -70,7 +71,7 @@ func (r *route) match(p string) (params []pathParam, rest string, ok bool) {
 	}
 	if r.wildcard {
 		if i <= len(trimmed) {
-			rest = trimmed[i:]
+			rest = "/" + trimmed[i:]
 		}
 		return params, rest, true
 	}

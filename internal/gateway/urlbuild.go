@@ -48,13 +48,10 @@ func expandWildcard(p string, rest string, matched bool) string {
 	if !ok || !matched {
 		return p
 	}
-	if rest == "" {
-		if base == "" {
-			return "/"
-		}
-		return base
+	if rest == "" && base == "" {
+		return "/"
 	}
-	return base + "/" + rest
+	return base + rest
 }
 
 // joinPrefix puts prefix in front of p with single slashes, keeping a
