@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
-	"strings"
 
 	"github.com/backline/backline/internal/config"
 )
@@ -308,7 +307,11 @@ func (g *Gateway) compileEndpoint(c *compiler, path string, e *config.Endpoint) 
 		}
 		ep.request, ref = rs, &r.Backend
 	}
-	bv, err := g.resolveBackend(c, ref)
+	block := path + ".request"
+	if e.Proxy != nil {
+		block = path + ".proxy"
+	}
+	bv, err := g.resolveBackend(c, ref, block)
 	if err != nil {
 		return nil, err
 	}
@@ -318,7 +321,7 @@ func (g *Gateway) compileEndpoint(c *compiler, path string, e *config.Endpoint) 
 
 // resolveBackend returns the view for a reference: the label's own view, a
 // refinement over it, or an anonymous backend.
-func (g *Gateway) resolveBackend(c *compiler, ref *config.BackendRef) (*backendView, error) {
+func (g *Gateway) resolveBackend(c *compiler, ref *config.BackendRef, block string) (*backendView, error) {
 	if ref.Label != "" {
 		rt, ok := g.backends[ref.Label]
 		if !ok {
@@ -339,7 +342,7 @@ func (g *Gateway) resolveBackend(c *compiler, ref *config.BackendRef) (*backendV
 		b.TTFBTimeout = config.DefaultBackendTTFBTimeout
 		b.Timeout = config.DefaultBackendTimeout
 	}
-	rt, err := g.newRuntime(g.anonymousName(ref), b)
+	rt, err := g.newRuntime(g.anonymousName(ref, block), b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref.Path, err)
 	}
@@ -350,10 +353,10 @@ func (g *Gateway) resolveBackend(c *compiler, ref *config.BackendRef) (*backendV
 // Couper does), which also tells an operator reading metrics where it is.
 // A url-only endpoint has no backend key: its proxy or request block's line
 // is used. Names stay unique, or the metrics would collide.
-func (g *Gateway) anonymousName(ref *config.BackendRef) string {
+func (g *Gateway) anonymousName(ref *config.BackendRef, block string) string {
 	line := ref.Line
 	if line == 0 {
-		line = g.cfg.Lines.Line(strings.TrimSuffix(ref.Path, ".backend"))
+		line = g.cfg.Lines.Line(block)
 	}
 	name := fmt.Sprintf("anonymous_%d", line)
 	for n := 2; g.runtimeNamed(name); n++ {

@@ -274,11 +274,12 @@ func TestAnonymousBackendsHaveDistinctNames(t *testing.T) {
 	if _, err := h.reg.Gather(); err != nil {
 		t.Fatalf("metrics: %v", err)
 	}
-	names := map[string]bool{}
+	var names []string
 	for _, rt := range h.gw.runtimes {
-		if names[rt.name] {
-			t.Fatalf("two backends named %q", rt.name)
-		}
-		names[rt.name] = true
+		names = append(names, rt.name)
+	}
+	// Named after the line of each proxy block (the api label comes first).
+	if got := strings.Join(names, ","); got != "api,anonymous_9,anonymous_12" {
+		t.Fatalf("backends %s", got)
 	}
 }
