@@ -33,12 +33,14 @@ func connAlive(c net.Conn) bool {
 	if err != nil {
 		return false
 	}
+	// Control, not Read: the peek never blocks, so it needs neither the
+	// poller nor the connection's deadlines (an idle connection keeps the
+	// last request's).
 	alive := false
 	var buf [1]byte
-	err = raw.Read(func(fd uintptr) bool {
+	err = raw.Control(func(fd uintptr) {
 		_, _, rerr := syscall.Recvfrom(int(fd), buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		alive = rerr == syscall.EAGAIN || rerr == syscall.EWOULDBLOCK
-		return true // never wait for readiness: this is a peek
 	})
 	return err == nil && alive
 }

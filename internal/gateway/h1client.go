@@ -390,7 +390,8 @@ func (b *h1Body) Close() error {
 // put keeps pc for the next request, and arms the sweeper that closes
 // connections left idle.
 func (p *h1Pool) put(pc *h1Conn) {
-	_ = pc.SetDeadline(time.Time{}) // the peek before reuse must not time out
+	// The deadlines stay: the peek before reuse ignores them, and every
+	// request sets its own.
 	pc.idleSince = time.Now()
 	p.mu.Lock()
 	if p.closed || len(p.idle) >= p.set.idleCap() {
