@@ -51,12 +51,7 @@ func TestIdle408IsNotTakenForTheNextAnswer(t *testing.T) {
 		_, _ = io.WriteString(c, "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
 	})
 	h := rawHarness(t, o)
-	h.do(http.MethodGet, "/one", nil, nil)
-	time.Sleep(50 * time.Millisecond)
-	resp, body := h.do(http.MethodGet, "/two", nil, nil)
-	if resp.StatusCode != 200 {
-		t.Fatalf("second GET: %d %q; origin saw %q\n%s", resp.StatusCode, body, o.requests(), h.logs.String())
-	}
+	secondGETSucceeds(t, h, o)
 }
 
 // Bytes an origin sends after a response (a body on HEAD, a stray
@@ -118,25 +113,13 @@ func TestResetIdleConnectionRetriesGET(t *testing.T) {
 		_ = c.(*net.TCPConn).SetLinger(0) // RST on close
 	})
 	h := rawHarness(t, o)
-	h.do(http.MethodGet, "/one", nil, nil)
-	time.Sleep(50 * time.Millisecond)
-	resp, body := h.do(http.MethodGet, "/two", nil, nil)
-	if resp.StatusCode != 200 {
-		t.Fatalf("second GET: %d %q; origin saw %q\n%s", resp.StatusCode, body, o.requests(), h.logs.String())
-	}
+	secondGETSucceeds(t, h, o)
 }
 
 // The last request's deadline must not stay on an idle connection and
 // make the peek before reuse throw a healthy connection away.
 func TestIdleConnectionOutlivesTheLastDeadline(t *testing.T) {
-	o := newRawOrigin(t, func(o *rawOrigin, c net.Conn, br *bufio.Reader, _ int) {
-		for {
-			if _, ok := o.read(br); !ok {
-				return
-			}
-			_, _ = io.WriteString(c, okResponse)
-		}
-	})
+	o := newRawOrigin(t, serveOK)
 	h := rawHarnessBackend(t, o, "      timeout: 200ms\n")
 	h.do(http.MethodGet, "/one", nil, nil)
 	time.Sleep(300 * time.Millisecond)
@@ -201,14 +184,7 @@ func TestControlBytesNeverReachTheOrigin(t *testing.T) {
 // A client's Connection: close is about its own connection: the upstream
 // connection stays reusable.
 func TestClientConnectionCloseStaysWithTheClient(t *testing.T) {
-	o := newRawOrigin(t, func(o *rawOrigin, c net.Conn, br *bufio.Reader, _ int) {
-		for {
-			if _, ok := o.read(br); !ok {
-				return
-			}
-			_, _ = io.WriteString(c, okResponse)
-		}
-	})
+	o := newRawOrigin(t, serveOK)
 	h := rawHarness(t, o)
 	for i := 0; i < 3; i++ {
 		h.do(http.MethodGet, "/x", nil, map[string]string{"Connection": "close"})
@@ -221,14 +197,7 @@ func TestClientConnectionCloseStaysWithTheClient(t *testing.T) {
 // With max_connections, a stalled upload ends at the total timeout
 // instead of starving every other request of the backend.
 func TestStalledUploadDoesNotStarveSlots(t *testing.T) {
-	o := newRawOrigin(t, func(o *rawOrigin, c net.Conn, br *bufio.Reader, _ int) {
-		for {
-			if _, ok := o.read(br); !ok {
-				return
-			}
-			_, _ = io.WriteString(c, okResponse)
-		}
-	})
+	o := newRawOrigin(t, serveOK)
 	h := rawHarnessBackend(t, o, "      timeout: 500ms\n      max_connections: 1\n")
 	c, err := net.Dial("tcp", h.srv.Listener.Addr().String())
 	if err != nil {

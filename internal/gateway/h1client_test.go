@@ -74,6 +74,29 @@ func (o *rawOrigin) requests() []string {
 
 const okResponse = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
+// serveOK answers every request of a connection with okResponse.
+func serveOK(o *rawOrigin, c net.Conn, br *bufio.Reader, _ int) {
+	for {
+		if _, ok := o.read(br); !ok {
+			return
+		}
+		_, _ = io.WriteString(c, okResponse)
+	}
+}
+
+// secondGETSucceeds sends two GETs with a pause between, in which the
+// origin does what it does to the idle connection, and wants a 200 for the
+// second.
+func secondGETSucceeds(t *testing.T, h *harness, o *rawOrigin) {
+	t.Helper()
+	h.do(http.MethodGet, "/one", nil, nil)
+	time.Sleep(50 * time.Millisecond)
+	resp, body := h.do(http.MethodGet, "/two", nil, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("second GET: %d %q; origin saw %q\n%s", resp.StatusCode, body, o.requests(), h.logs.String())
+	}
+}
+
 func rawHarness(t *testing.T, o *rawOrigin) *harness {
 	return newHarness(t, gatewayYAML(o.url(), "", "    - path: /**\n      proxy:\n        backend: api\n"))
 }
