@@ -163,3 +163,69 @@ func newTextLogger(w io.Writer) *slog.Logger {
 func basicToken(user, password string) string {
 	return base64.StdEncoding.EncodeToString([]byte(user + ":" + password))
 }
+
+// TestGatewayNginxEndsKeepAlive has nginx end keep-alive connections on its
+// own, after 300 ms idle and after two requests: the gateway's client must
+// notice before it sends on them, so no request fails and no POST is lost.
+func TestGatewayNginxEndsKeepAlive(t *testing.T) {
+	f := testfixture.Load(t)
+	cfg, err := config.Parse([]byte(fmt.Sprintf(`definitions:
+  backends:
+    nginx:
+      origin: http://127.0.0.1:%d
+gateway:
+  address: 127.0.0.1:18997
+  endpoints:
+    - path: /idle
+      proxy:
+        backend:
+          label: nginx
+          path: /short-keepalive
+    - path: /two
+      proxy:
+        backend:
+          label: nginx
+          path: /two-per-connection
+`, f.Port("NGINX_HTTP"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	gw, err := gateway.New(gateway.Options{Config: cfg, Logger: newTextLogger(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	srv := httptest.NewServer(gw.Handler())
+	defer srv.Close()
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	send := func(method, path string) {
+		t.Helper()
+		var body io.Reader
+		if method == http.MethodPost {
+			body = strings.NewReader("payload")
+		}
+		req, _ := http.NewRequest(method, srv.URL+path, body)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != "ok\n" {
+			t.Fatalf("%s %s: %d %q\n%s", method, path, resp.StatusCode, b, logs.String())
+		}
+	}
+	for _, method := range []string{http.MethodGet, http.MethodGet, http.MethodPost, http.MethodGet} {
+		send(method, "/idle")
+		time.Sleep(600 * time.Millisecond) // nginx closes the idle connection meanwhile
+	}
+	for i := 0; i < 5; i++ {
+		send(http.MethodGet, "/two")
+		send(http.MethodPost, "/two")
+	}
+	if strings.Contains(logs.String(), "gateway request failed") {
+		t.Fatalf("a request failed:\n%s", logs.String())
+	}
+}
