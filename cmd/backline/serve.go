@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -52,6 +53,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // the listener is open.
 func runDaemon(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net.Listener, listening func(addr string)) error {
 	for _, w := range cfg.Warnings() {
+		if strings.HasPrefix(w, "server.address ") {
+			continue // the server warns about the listener it really opened
+		}
 		logger.Warn("configuration warning", "warning", w)
 	}
 	reg := prometheus.NewRegistry()

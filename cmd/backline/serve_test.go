@@ -46,3 +46,26 @@ func TestServiceWithoutTargets(t *testing.T) {
 		t.Errorf("logs:\n%s", logs)
 	}
 }
+
+// An API open beyond loopback without api_auth is worth one warning, from
+// the server about the listener it opened, not a second from the config.
+func TestOpenAPIWarnedOnce(t *testing.T) {
+	cfg, err := config.Parse([]byte("server:\n  address: 0.0.0.0:18991\nauth:\n  services:\n    enabled: []\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	err = runDaemon(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)), ln, func(string) { cancel() })
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(logs.String(), "api_auth"); n != 1 {
+		t.Fatalf("%d warnings about api_auth, want 1:\n%s", n, logs.String())
+	}
+}
