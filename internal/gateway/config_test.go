@@ -167,3 +167,37 @@ func TestDefaultsAndHealthGroups(t *testing.T) {
 		t.Fatalf("target = %+v http %+v", tg, tg.HTTP)
 	}
 }
+
+// An error in a definition is reported once, where it is written, not again
+// for every refinement that inherits the attribute; a refinement's own bad
+// value is reported at its own key.
+func TestRefinementDoesNotRepeatTheDefinitionsErrors(t *testing.T) {
+	cfg := parseConfig(t, `definitions:
+  backends:
+    api:
+      origin: http://127.0.0.1:9
+      basic_auth: u:${env.BACKLINE_TEST_UNSET_VAR}
+gateway:
+  address: 127.0.0.1:18999
+  endpoints:
+    - path: /a
+      proxy:
+        backend:
+          label: api
+          path: /x
+    - path: /b
+      proxy:
+        backend:
+          label: api
+          hostname: ${request.nope}
+`)
+	_, err := New(Options{Config: cfg, Env: func(string) (string, bool) { return "", false }})
+	var errs config.Errors
+	if !errors.As(err, &errs) || len(errs) != 2 {
+		t.Fatalf("err = %v", err)
+	}
+	if !strings.Contains(errs[0].Error(), "definitions.backends.api.basic_auth") ||
+		!strings.Contains(errs[1].Error(), "gateway.endpoints[1].proxy.backend.hostname") {
+		t.Fatalf("err = %v", err)
+	}
+}

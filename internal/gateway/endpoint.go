@@ -332,6 +332,12 @@ func (g *Gateway) resolveBackend(c *compiler, ref *config.BackendRef, block stri
 			return g.views[ref.Label], nil
 		}
 		merged := def.Refine(ref.Inline)
+		for key := range def.Written {
+			if _, own := ref.Inline.Written[key]; !own {
+				c.inherited = append(c.inherited, merged.Path+"."+key)
+			}
+		}
+		defer func() { c.inherited = nil }()
 		return c.backendView(rt, merged), nil
 	}
 	b := ref.Inline

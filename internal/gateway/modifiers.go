@@ -48,9 +48,17 @@ type compiler struct {
 	cfg  *config.Config
 	env  func(string) (string, bool)
 	errs config.Errors
+	// inherited are the attribute paths of a refinement that come from its
+	// definition: their errors were reported where they are written.
+	inherited []string
 }
 
 func (c *compiler) fail(path string, err error) {
+	for _, p := range c.inherited {
+		if path == p || strings.HasPrefix(path, p+".") {
+			return
+		}
+	}
 	c.errs.Add(path, c.cfg.Lines.Line(path), "%v", err)
 }
 
