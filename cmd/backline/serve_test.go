@@ -13,12 +13,17 @@ import (
 // runDaemonLogs runs the daemon on cfg until it is listening, stops it and
 // returns its log.
 func runDaemonLogs(t *testing.T, yaml string) string {
+	return runDaemonLogsOn(t, yaml, "127.0.0.1:0")
+}
+
+// runDaemonLogsOn is runDaemonLogs with the API listening on addr.
+func runDaemonLogsOn(t *testing.T, yaml, addr string) string {
 	t.Helper()
 	cfg, err := config.Parse([]byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,22 +55,8 @@ func TestServiceWithoutTargets(t *testing.T) {
 // An API open beyond loopback without api_auth is worth one warning, from
 // the server about the listener it opened, not a second from the config.
 func TestOpenAPIWarnedOnce(t *testing.T) {
-	cfg, err := config.Parse([]byte("server:\n  address: 0.0.0.0:18991\nauth:\n  services:\n    enabled: []\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "0.0.0.0:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs syncBuffer
-	ctx, cancel := context.WithCancel(context.Background())
-	err = runDaemon(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)), ln, func(string) { cancel() })
-	cancel()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := strings.Count(logs.String(), "api_auth"); n != 1 {
-		t.Fatalf("%d warnings about api_auth, want 1:\n%s", n, logs.String())
+	logs := runDaemonLogsOn(t, "server:\n  address: 0.0.0.0:18991\nauth:\n  services:\n    enabled: []\n", "0.0.0.0:0")
+	if n := strings.Count(logs, "api_auth"); n != 1 {
+		t.Fatalf("%d warnings about api_auth, want 1:\n%s", n, logs)
 	}
 }
