@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"log/slog"
@@ -9,10 +8,10 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/testutil"
 )
 
 func writeFile(t *testing.T, path, content string) {
@@ -22,23 +21,7 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-// lockedBuffer collects log output written from the server goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = testutil.LogBuffer
 
 type mountFunc func(*http.ServeMux)
 

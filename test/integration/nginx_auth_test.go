@@ -22,6 +22,7 @@ import (
 	"github.com/backline/backline/internal/lua"
 	"github.com/backline/backline/internal/probe"
 	"github.com/backline/backline/internal/testfixture"
+	"github.com/backline/backline/internal/testutil"
 )
 
 const (
@@ -168,22 +169,7 @@ func writeFile(t *testing.T, path, content string) {
 	}
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	sb strings.Builder
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.sb.String()
-}
+type lockedBuffer = testutil.LogBuffer
 
 func freePort(t *testing.T) int {
 	t.Helper()
