@@ -276,7 +276,7 @@ func (h *Handler) authWait(attempt int) int {
 // serve is the common frame of every endpoint: parse, decide, answer, count
 // and log once.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, endpoint string,
-	parse func() (*Request, error), answer func(*Request, *decision, string)) {
+	parse func() (*Request, error), answer func(context.Context, *Request, *decision, string)) {
 	start := h.now()
 	session := newSessionID(start)
 	req, err := parse()
@@ -285,8 +285,15 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, endpoint string,
 		h.finish(endpoint, "", outcomeInvalid, start, session, nil, nil, slog.String("error", msg))
 		return
 	}
-	d := h.decide(r.Context(), req, session)
-	answer(req, d, session)
+	// net/http cancels r.Context() as soon as its background read sees EOF,
+	// and a client that half-closes after its request (shutdown(SHUT_WR))
+	// causes exactly that while it waits for the answer. So the run is not
+	// tied to the connection: Lua's script_timeout, the probe timeouts and
+	// the resolver bound it instead, and the answer is written whenever the
+	// socket can still take it.
+	ctx := context.WithoutCancel(r.Context())
+	d := h.decide(ctx, req, session)
+	answer(ctx, req, d, session)
 	h.finish(endpoint, req.Protocol, d.outcome, start, session, req, d)
 }
 

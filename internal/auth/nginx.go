@@ -14,7 +14,9 @@ const maxNginxAccount = 512
 func (h *Handler) serveNginx(w http.ResponseWriter, r *http.Request) {
 	h.serve(w, r, "nginx",
 		func() (*Request, error) { return parseHeaderRequest(r, "nginx") },
-		func(req *Request, d *decision, session string) { h.answerNginx(r.Context(), w, req, d, session) })
+		func(ctx context.Context, req *Request, d *decision, session string) {
+			h.answerNginx(ctx, w, req, d, session)
+		})
 }
 
 // answerNginx speaks nginx's auth_http: always HTTP 200 (nginx ignores the
