@@ -293,6 +293,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, endpoint string,
 	// socket can still take it.
 	ctx := context.WithoutCancel(r.Context())
 	d := h.decide(ctx, req, session)
+	h.withholdPassword(req, d, session)
 	answer(ctx, req, d, session)
 	h.finish(endpoint, req.Protocol, d.outcome, start, session, req, d)
 }
