@@ -47,9 +47,11 @@ type Handler struct {
 	health   health.Source
 	policy   policy
 	resolver resolver
-	log      *slog.Logger
-	metrics  *metrics
-	now      func() time.Time
+	// nginxPorts keeps implicit-TLS ports out of nginx answers.
+	nginxPorts *nginxPorts
+	log        *slog.Logger
+	metrics    *metrics
+	now        func() time.Time
 }
 
 // Outcomes of a request.
@@ -84,14 +86,15 @@ func New(opts Options) (*Handler, error) {
 		}
 	}
 	h := &Handler{
-		cfg:      ac.Nginx,
-		filters:  opts.filters,
-		health:   opts.Health,
-		policy:   newPolicy(ac.Nginx.EffectiveDefaultPolicy()),
-		resolver: netResolver{},
-		log:      logger,
-		metrics:  m,
-		now:      time.Now,
+		cfg:        ac.Nginx,
+		filters:    opts.filters,
+		health:     opts.Health,
+		policy:     newPolicy(ac.Nginx.EffectiveDefaultPolicy()),
+		resolver:   netResolver{},
+		nginxPorts: newNginxPorts(ac.Services.BackendHealthChecks.Targets, logger),
+		log:        logger,
+		metrics:    m,
+		now:        time.Now,
 	}
 	if ttl := ac.Cache.EffectiveTTL(); ttl > 0 {
 		h.cache = newPositiveCache(ttl, max(ac.Cache.EffectiveMaxEntries(), 1))

@@ -54,17 +54,27 @@ func (h *Handler) answerNginx(ctx context.Context, w http.ResponseWriter, req *R
 // default policy; with neither it turns d into a tempfail.
 func (h *Handler) pickNginxBackend(ctx context.Context, req *Request, d *decision) {
 	host, port := d.selectedHost, d.selectedPort
+	var snap *health.Snapshot
+	if h.health != nil {
+		snap = h.health.Snapshot()
+	}
 	if host == "" || port <= 0 {
-		var healthy []health.Backend
-		if h.health != nil {
-			healthy = h.health.Snapshot().Healthy(health.GroupMail, targetProtocol(req.Protocol))
-		}
+		healthy, skipped := h.nginxPorts.usable(snap.Healthy(health.GroupMail, targetProtocol(req.Protocol)))
 		t := h.policy.pick(req.Username, healthy)
 		if t == nil {
 			d.outcome, d.reason, d.noBackend = outcomeTempfail, "no healthy backend for protocol "+strconv.Quote(req.Protocol), true
+			if skipped != "" {
+				d.reason = noUsableBackend(req.Protocol, skipped)
+			}
 			return
 		}
-		host, port = t.Host, t.Port
+		host, port = t.Host, h.nginxPorts.port(t)
+	} else {
+		var err error
+		if port, err = h.nginxPorts.selected(snap, host, port); err != nil {
+			d.outcome, d.reason = outcomeTempfail, err.Error()
+			return
+		}
 	}
 	if port > 65535 {
 		d.outcome, d.reason = outcomeTempfail, "selected port out of range: "+strconv.Itoa(port)
