@@ -86,4 +86,3 @@ func FuzzParseAuthRequest(f *testing.F) {
 		}
 	})
 }
-
