@@ -4,9 +4,13 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/backline/backline/internal/health"
 )
+
+// resolveTimeout bounds resolving a selected backend's host name.
+const resolveTimeout = 5 * time.Second
 
 // maxNginxAccount bounds the Auth-User echoed to nginx (1024-byte answer).
 const maxNginxAccount = 512
@@ -80,6 +84,10 @@ func (h *Handler) pickNginxBackend(ctx context.Context, req *Request, d *decisio
 		d.outcome, d.reason = outcomeTempfail, "selected port out of range: "+strconv.Itoa(port)
 		return
 	}
+	// The request's context no longer ends with the connection (serve), so
+	// the lookup gets its own bound.
+	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
 	ip, err := h.resolver.resolve(ctx, host)
 	if err != nil {
 		d.outcome, d.reason = outcomeTempfail, "resolving backend "+host+": "+err.Error()
