@@ -20,6 +20,7 @@ auth:
           port: 110
           tls_skip_verify: true
           tls: true
+          proxy_port: 1110
 `
 
 func TestCheckValid(t *testing.T) {

@@ -47,9 +47,11 @@ type Handler struct {
 	health   health.Source
 	policy   policy
 	resolver resolver
-	log      *slog.Logger
-	metrics  *metrics
-	now      func() time.Time
+	// nginxPorts keeps implicit-TLS ports out of nginx answers.
+	nginxPorts *nginxPorts
+	log        *slog.Logger
+	metrics    *metrics
+	now        func() time.Time
 }
 
 // Outcomes of a request.
@@ -84,14 +86,15 @@ func New(opts Options) (*Handler, error) {
 		}
 	}
 	h := &Handler{
-		cfg:      ac.Nginx,
-		filters:  opts.filters,
-		health:   opts.Health,
-		policy:   newPolicy(ac.Nginx.EffectiveDefaultPolicy()),
-		resolver: netResolver{},
-		log:      logger,
-		metrics:  m,
-		now:      time.Now,
+		cfg:        ac.Nginx,
+		filters:    opts.filters,
+		health:     opts.Health,
+		policy:     newPolicy(ac.Nginx.EffectiveDefaultPolicy()),
+		resolver:   netResolver{},
+		nginxPorts: newNginxPorts(ac.Services.BackendHealthChecks.Targets, logger),
+		log:        logger,
+		metrics:    m,
+		now:        time.Now,
 	}
 	if ttl := ac.Cache.EffectiveTTL(); ttl > 0 {
 		h.cache = newPositiveCache(ttl, max(ac.Cache.EffectiveMaxEntries(), 1))
@@ -276,26 +279,49 @@ func (h *Handler) authWait(attempt int) int {
 // serve is the common frame of every endpoint: parse, decide, answer, count
 // and log once.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, endpoint string,
-	parse func() (*Request, error), answer func(*Request, *decision, string)) {
+	parse func() (*Request, error), answer func(context.Context, *Request, *decision, string)) {
 	start := h.now()
 	session := newSessionID(start)
 	req, err := parse()
 	if err != nil {
-		var re *requestError
-		msg := "invalid request"
-		if errors.As(err, &re) {
-			msg = re.msg
-		}
-		w.Header().Set("X-Nauthilus-Session", session)
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(http.StatusBadRequest)
-		_, _ = w.Write([]byte(msg + "\n"))
+		msg := h.answerInvalid(w, endpoint, session, err)
 		h.finish(endpoint, "", outcomeInvalid, start, session, nil, nil, slog.String("error", msg))
 		return
 	}
-	d := h.decide(r.Context(), req, session)
-	answer(req, d, session)
+	// net/http cancels r.Context() as soon as its background read sees EOF,
+	// and a client that half-closes after its request (shutdown(SHUT_WR))
+	// causes exactly that while it waits for the answer. So the run is not
+	// tied to the connection: Lua's script_timeout, the probe timeouts and
+	// the resolver bound it instead, and the answer is written whenever the
+	// socket can still take it.
+	ctx := context.WithoutCancel(r.Context())
+	d := h.decide(ctx, req, session)
+	h.withholdPassword(req, d, session)
+	answer(ctx, req, d, session)
 	h.finish(endpoint, req.Protocol, d.outcome, start, session, req, d)
+}
+
+// answerInvalid refuses a malformed request with 400 and a one-line reason,
+// and returns the reason for the log. nginx reads no status code, only
+// Auth-Status: without it nginx would log "did not send server or port" and
+// give the client a generic error, so its answer also carries the reason as
+// Auth-Status (an error without a server: nginx ends the session with it).
+func (h *Handler) answerInvalid(w http.ResponseWriter, endpoint, session string, err error) string {
+	msg := "invalid request"
+	var re *requestError
+	if errors.As(err, &re) {
+		msg = re.msg
+	}
+	msg = reasonText(msg)
+	hdr := w.Header()
+	setCommon(hdr, session)
+	if endpoint == "nginx" {
+		hdr.Set("Auth-Status", headerText(msg, maxStatusText))
+	}
+	hdr.Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusBadRequest)
+	_, _ = w.Write([]byte(msg + "\n"))
+	return msg
 }
 
 func (h *Handler) finish(endpoint, protocol, outcome string, start time.Time, session string, req *Request, d *decision, extra ...slog.Attr) {

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 )
@@ -8,7 +9,7 @@ import (
 func (h *Handler) serveJSON(w http.ResponseWriter, r *http.Request) {
 	h.serve(w, r, "json",
 		func() (*Request, error) { return parseJSONRequest(w, r) },
-		func(req *Request, d *decision, session string) { h.answerJSON(w, req, d, session) })
+		func(_ context.Context, req *Request, d *decision, session string) { h.answerJSON(w, req, d, session) })
 }
 
 // jsonSuccess is the success body; field order follows Nauthilus.

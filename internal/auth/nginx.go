@@ -4,9 +4,13 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/backline/backline/internal/health"
 )
+
+// resolveTimeout bounds resolving a selected backend's host name.
+const resolveTimeout = 5 * time.Second
 
 // maxNginxAccount bounds the Auth-User echoed to nginx (1024-byte answer).
 const maxNginxAccount = 512
@@ -14,7 +18,9 @@ const maxNginxAccount = 512
 func (h *Handler) serveNginx(w http.ResponseWriter, r *http.Request) {
 	h.serve(w, r, "nginx",
 		func() (*Request, error) { return parseHeaderRequest(r, "nginx") },
-		func(req *Request, d *decision, session string) { h.answerNginx(r.Context(), w, req, d, session) })
+		func(ctx context.Context, req *Request, d *decision, session string) {
+			h.answerNginx(ctx, w, req, d, session)
+		})
 }
 
 // answerNginx speaks nginx's auth_http: always HTTP 200 (nginx ignores the
@@ -52,22 +58,36 @@ func (h *Handler) answerNginx(ctx context.Context, w http.ResponseWriter, req *R
 // default policy; with neither it turns d into a tempfail.
 func (h *Handler) pickNginxBackend(ctx context.Context, req *Request, d *decision) {
 	host, port := d.selectedHost, d.selectedPort
+	var snap *health.Snapshot
+	if h.health != nil {
+		snap = h.health.Snapshot()
+	}
 	if host == "" || port <= 0 {
-		var healthy []health.Backend
-		if h.health != nil {
-			healthy = h.health.Snapshot().Healthy(health.GroupMail, targetProtocol(req.Protocol))
-		}
+		healthy, skipped := h.nginxPorts.usable(snap.Healthy(health.GroupMail, targetProtocol(req.Protocol)))
 		t := h.policy.pick(req.Username, healthy)
 		if t == nil {
 			d.outcome, d.reason, d.noBackend = outcomeTempfail, "no healthy backend for protocol "+strconv.Quote(req.Protocol), true
+			if skipped != "" {
+				d.reason = noUsableBackend(req.Protocol, skipped)
+			}
 			return
 		}
-		host, port = t.Host, t.Port
+		host, port = t.Host, h.nginxPorts.port(t)
+	} else {
+		var err error
+		if port, err = h.nginxPorts.selected(snap, host, port); err != nil {
+			d.outcome, d.reason = outcomeTempfail, err.Error()
+			return
+		}
 	}
 	if port > 65535 {
 		d.outcome, d.reason = outcomeTempfail, "selected port out of range: "+strconv.Itoa(port)
 		return
 	}
+	// The request's context no longer ends with the connection (serve), so
+	// the lookup gets its own bound.
+	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
+	defer cancel()
 	ip, err := h.resolver.resolve(ctx, host)
 	if err != nil {
 		d.outcome, d.reason = outcomeTempfail, "resolving backend "+host+": "+err.Error()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/health"
@@ -23,7 +24,15 @@ var errNoBackendForLogin = errors.New("no healthy backend to check the password 
 
 func (b *backendLogin) name() string { return b.label }
 
+// errCredentialLineBreak keeps a credential with CR, LF or NUL off the
+// backend's command line. The endpoints refuse such requests already; this
+// is the second line of defence for any other caller.
+var errCredentialLineBreak = errors.New("user name or password contains CR, LF or NUL; not sent to a backend")
+
 func (b *backendLogin) check(ctx context.Context, req *Request) (passResult, error) {
+	if strings.ContainsAny(req.Username, lineBreakChars) || strings.ContainsAny(req.Password, lineBreakChars) {
+		return passResult{}, errCredentialLineBreak
+	}
 	proto := b.protocol
 	if proto == "" {
 		proto = targetProtocol(req.Protocol)

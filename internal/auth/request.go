@@ -72,6 +72,9 @@ func parseHeaderRequest(r *http.Request, service string) (*Request, error) {
 		}
 		return v, nil
 	}
+	if err := checkSingleValued(r.Header, r.URL.Query()); err != nil {
+		return nil, err
+	}
 	req := &Request{Service: service}
 	fields := []struct {
 		dst  *string
@@ -173,6 +176,12 @@ func parseJSONRequest(w http.ResponseWriter, r *http.Request) (*Request, error) 
 	if dec.More() {
 		return nil, badRequest("invalid JSON body: more than one JSON value")
 	}
+	if key := duplicateJSONKey(body); key != "" {
+		return nil, badRequest("invalid JSON body: key %q is sent more than once", key)
+	}
+	if err := checkSingleValued(nil, r.URL.Query()); err != nil {
+		return nil, err
+	}
 	req := &Request{
 		Service:    "json",
 		Username:   in.Username,
@@ -217,7 +226,7 @@ func applyQuery(r *http.Request, req *Request) error {
 	case "no-auth":
 		req.NoAuth = true
 	default:
-		return badRequest("unsupported mode %q (only no-auth)", mode)
+		return badRequest("unsupported mode %s (only no-auth)", quoteValue(mode))
 	}
 	req.NoCache = q.Get("cache") == "0" || q.Get("in-memory") == "0"
 	return nil
@@ -229,23 +238,24 @@ func parseAttempt(s string) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 {
-		return 0, badRequest("login attempt %q is not a non-negative number", s)
+		return 0, badRequest("login attempt %s is not a non-negative number", quoteValue(s))
 	}
 	return n, nil
 }
 
-// validate refuses what Nauthilus refuses: an empty user or password
-// outside no-auth mode. The reason is sent as text (Nauthilus sends an
-// empty body) so an operator sees what was missing.
+// validate refuses what Nauthilus refuses, an empty user or password
+// outside no-auth mode, and in every mode credentials that could break a
+// protocol line (checkCredentials). The reason is sent as text (Nauthilus
+// sends an empty body) so an operator sees what was missing.
 func validate(req *Request) error {
+	if err := checkCredentials(req); err != nil {
+		return err
+	}
 	if req.NoAuth {
 		return nil
 	}
 	if req.Username == "" {
 		return badRequest("empty username")
-	}
-	if strings.ContainsAny(req.Username, "\x00\r\n") {
-		return badRequest("username contains a control character")
 	}
 	if req.Password == "" {
 		return badRequest("empty password")

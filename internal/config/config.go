@@ -104,6 +104,11 @@ type Target struct {
 	// AllowPlaintextAuth lets a deep check send credentials without TLS. Only
 	// for loopback lab setups; validation refuses it for other hosts.
 	AllowPlaintextAuth bool `yaml:"allow_plaintext_auth"`
+	// ProxyPort is the port proxies (nginx's mail proxy, a Dovecot proxy)
+	// connect to, when it is not the checked one: nginx speaks only plain
+	// text to its upstream, so an implicit-TLS target needs its plain or
+	// STARTTLS port here to be handed to nginx. 0: the checked port.
+	ProxyPort int `yaml:"proxy_port"`
 }
 
 // Protocols, TLS modes, mechanisms.

@@ -71,6 +71,7 @@ func (v *validator) validateTarget(path string, t *Target, h *HealthChecks) {
 	v.validateRequestURI(key, t)
 	v.validateCredentials(key, t)
 	v.validateTLS(key, t)
+	v.validateProxyPort(key, t)
 	v.validateHAProxy(key, t)
 
 	for _, l := range []struct {
@@ -247,6 +248,20 @@ func (v *validator) validateHAProxy(key func(string) string, t *Target) {
 
 // validatePlaintextAuth is the load-time form of the probe rule that
 // credentials are sent only over TLS.
+func (v *validator) validateProxyPort(key func(string) string, t *Target) {
+	if t.ProxyPort == 0 && !v.written[key("proxy_port")] {
+		return
+	}
+	switch {
+	case t.ProxyPort < 1 || t.ProxyPort > 65535:
+		v.add(key("proxy_port"), "must be 1..65535, got %d", t.ProxyPort)
+	case t.Protocol == ProtoHTTP:
+		v.add(key("proxy_port"), "only applies to mail protocols (the port nginx or a Dovecot proxy connects to)")
+	case t.TLSMode == TLSImplicit && t.ProxyPort == t.Port:
+		v.add(key("proxy_port"), "is the implicit-TLS port itself; nginx cannot speak TLS to its upstream: name the plain or STARTTLS port")
+	}
+}
+
 func (v *validator) validatePlaintextAuth(key func(string) string, t *Target) {
 	if t.AllowPlaintextAuth && t.Host != "" && !IsLoopbackHost(t.Host) {
 		v.add(key("allow_plaintext_auth"), "is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost); credentials must not cross a network in clear text")

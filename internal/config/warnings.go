@@ -36,6 +36,13 @@ func (c *Config) Warnings() []string {
 		} else if t.TLSSkipVerify {
 			warn(path+".tls_skip_verify", "certificate verification is off: the check cannot tell the backend from an impostor")
 		}
+		if enabled && t.TLSMode == TLSImplicit && t.ProxyPort == 0 && oneOf(t.Protocol, []string{ProtoIMAP, ProtoPOP3, ProtoSMTP}) {
+			key := path + ".tls_mode"
+			if _, written := c.Lines[key]; !written {
+				key = path + ".tls"
+			}
+			warn(key, "implicit TLS: nginx's mail proxy speaks plain text to its upstream, so /api/v1/auth/nginx will not hand out this target; set proxy_port to its plain or STARTTLS port")
+		}
 	}
 	return out
 }

@@ -13,7 +13,7 @@ func TestWarnings(t *testing.T) {
 		yml  string
 		want []string
 	}{
-		{"none for a clean file", imapTarget("tls: true"), nil},
+		{"none for a clean file", imapTarget("tls: true\nproxy_port: 143"), nil},
 		{"none for an empty file", "", nil},
 		{"targets without the service",
 			"auth:\n  services:\n    backend_health_checks:\n      targets:\n        - {protocol: imap, host: \"::1\", port: 143}\n",
@@ -26,12 +26,17 @@ func TestWarnings(t *testing.T) {
 			[]string{"server.address (line 2): listens on :9080, beyond loopback, without server.api_auth: anyone who can reach it can read backend status"}},
 		{"open listener with auth", "server:\n  address: 0.0.0.0:9080\n  api_auth: {bearer_token: t}\n", nil},
 		{"localhost listener", "server:\n  address: localhost:9080\n", nil},
-		{"credentials without deep check", imapTarget("tls: true\ntest_username: u\ntest_password: p"),
+		{"credentials without deep check", imapTarget("tls: true\ntest_username: u\ntest_password: p\nproxy_port: 143"),
 			[]string{tp + "test_username (line 10): test credentials are unused without deep_check: true"}},
 		{"TLS options on plain", imapTarget("tls_skip_verify: true"),
 			[]string{tp + "tls_mode (line 6): tls_skip_verify, tls_ca_file and tls_server_name are ignored with tls_mode plain"}},
-		{"skip verify", imapTarget("tls: true\ntls_skip_verify: true"),
+		{"skip verify", imapTarget("tls: true\ntls_skip_verify: true\nproxy_port: 143"),
 			[]string{tp + "tls_skip_verify (line 10): certificate verification is off: the check cannot tell the backend from an impostor"}},
+		{"implicit TLS without proxy_port", imapTarget("tls: true"),
+			[]string{tp + "tls (line 9): implicit TLS: nginx's mail proxy speaks plain text to its upstream, so /api/v1/auth/nginx will not hand out this target; set proxy_port to its plain or STARTTLS port"}},
+		{"tls_mode implicit without proxy_port", target("smtp", "127.0.0.1", 465, "tls_mode: implicit"),
+			[]string{tp + "tls_mode (line 9): implicit TLS: nginx's mail proxy speaks plain text to its upstream, so /api/v1/auth/nginx will not hand out this target; set proxy_port to its plain or STARTTLS port"}},
+		{"implicit TLS sieve and http are not nginx's", target("http", "127.0.0.1", 443, "tls: true"), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -29,6 +29,7 @@ func TestConfigAcceptsFixtureFiles(t *testing.T) {
           host: 127.0.0.1
           port: %d
           tls: true
+          proxy_port: %d
           tls_ca_file: %q
           tls_server_name: %s
           deep_check: true
@@ -45,7 +46,7 @@ func TestConfigAcceptsFixtureFiles(t *testing.T) {
           host: 127.0.0.1
           port: %d
           haproxy_v2: true
-`, f.Port("DOVECOT_A_IMAPS"), f.CAFile, f.ServerName, f.User, pwFile,
+`, f.Port("DOVECOT_A_IMAPS"), f.Port("DOVECOT_A_IMAP"), f.CAFile, f.ServerName, f.User, pwFile,
 		f.Port("DOVECOT_B_SIEVE"), f.OtherCAFile,
 		f.Port("HAPROXY_ACCEPT_PROXY_IMAP"))
 	path := filepath.Join(dir, "backline.yml")

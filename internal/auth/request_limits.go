@@ -1,0 +1,142 @@
+package auth
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// Limits on what a request may carry. They are far above anything nginx or
+// Dovecot send and keep one request from costing more than a login should.
+const (
+	// maxEchoBytes bounds a client value quoted in a 400 reason.
+	maxEchoBytes = 64
+	// maxReasonBytes bounds a whole 400 reason, in the answer and the log.
+	maxReasonBytes = 256
+	// maxUsernameBytes: a mail address has at most 254 bytes; nginx reads
+	// an answer of at most 1024 bytes (a longer name is not echoed).
+	maxUsernameBytes = 1024
+	// maxPasswordBytes is Dovecot's SASL line limit: room for OAuth bearer
+	// tokens, while a SHA-crypt check (cost grows with the length) stays cheap.
+	maxPasswordBytes = 8192
+)
+
+// lineBreakChars may never reach a line protocol: a CR LF in a password
+// would end the LOGIN/PASS line and start a command of the client's choice.
+const lineBreakChars = "\r\n\x00"
+
+// quoteValue renders a client value for a 400 reason: control characters
+// escaped (Go quoting), and a long value cut at a character boundary and
+// marked with an ellipsis and its length.
+func quoteValue(s string) string {
+	if len(s) <= maxEchoBytes {
+		return strconv.Quote(s)
+	}
+	cut := maxEchoBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]+"…") + " (" + strconv.Itoa(len(s)) + " bytes)"
+}
+
+// reasonText makes a 400 reason safe for a header, a body and a log line:
+// no control characters, at most maxReasonBytes.
+func reasonText(msg string) string {
+	if len(msg) > maxReasonBytes {
+		return headerText(msg, maxReasonBytes-len("…")) + "…"
+	}
+	return headerText(msg, maxReasonBytes)
+}
+
+// singleValuedHeaders are the request headers read as one value. A proxy
+// that sends one twice is broken or being played: which copy wins must not
+// be a guess.
+var singleValuedHeaders = []string{
+	"Auth-User", "Auth-Pass", "Auth-Protocol", "Auth-Method", "Auth-Login-Attempt",
+	"Client-IP", "X-Client-Port", "X-Client-ID", "X-Local-IP", "X-Auth-Port",
+	"X-Auth-Password-Encoded",
+}
+
+// checkSingleValued refuses a request that repeats a header read as one
+// value, or one of the query parameters.
+func checkSingleValued(h http.Header, q url.Values) error {
+	for _, name := range singleValuedHeaders {
+		if n := len(h.Values(name)); n > 1 {
+			return badRequest("header %s is sent %d times; send it once", name, n)
+		}
+	}
+	for name := range sslHeaders {
+		if n := len(h.Values(name)); n > 1 {
+			return badRequest("header %s is sent %d times; send it once", name, n)
+		}
+	}
+	for _, name := range []string{"mode", "cache", "in-memory"} {
+		if n := len(q[name]); n > 1 {
+			return badRequest("query parameter %s is sent %d times; send it once", name, n)
+		}
+	}
+	return nil
+}
+
+// jsonFieldNames are the keys jsonRequest reads. encoding/json matches keys
+// case-insensitively and lets the last copy win, so "username" and
+// "USERNAME" are the same key twice.
+var jsonFieldNames = []string{
+	"username", "password", "client_ip", "client_port", "client_hostname", "client_id",
+	"local_ip", "local_port", "service", "method", "auth_login_attempt", "protocol", "ssl",
+	"ssl_protocol", "ssl_cipher", "ssl_client_verify", "ssl_fingerprint", "ssl_serial",
+}
+
+// duplicateJSONKey returns the first known top-level key that body (already
+// decoded without error) holds more than once, or "". Unknown keys are
+// ignored, repeated or not, as they are when decoding.
+func duplicateJSONKey(body []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return "" // null: nothing to repeat
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		key, _ := tok.(string)
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return ""
+		}
+		for _, name := range jsonFieldNames {
+			if strings.EqualFold(key, name) {
+				if seen[name] {
+					return name
+				}
+				seen[name] = true
+			}
+		}
+	}
+	return ""
+}
+
+// checkCredentials refuses user names and passwords that could break a
+// protocol line or cost more than a login: CR, LF, NUL, or oversize. The
+// reason never repeats the value.
+func checkCredentials(req *Request) error {
+	if strings.ContainsAny(req.Username, lineBreakChars) {
+		return badRequest("username contains CR, LF or NUL")
+	}
+	if strings.ContainsAny(req.Password, lineBreakChars) {
+		return badRequest("password contains CR, LF or NUL")
+	}
+	if len(req.Username) > maxUsernameBytes {
+		return badRequest("username longer than %d bytes", maxUsernameBytes)
+	}
+	if len(req.Password) > maxPasswordBytes {
+		return badRequest("password longer than %d bytes", maxPasswordBytes)
+	}
+	return nil
+}
