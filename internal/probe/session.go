@@ -81,16 +81,32 @@ func (s *session) readLine() (string, error) {
 	return line, nil
 }
 
+// ErrUnsafeValue is wrapped by every error that refuses to send a value
+// holding CR, LF or NUL. On a line protocol such a value would end the
+// command and start another ("pw\r\nDELE 1"), and a NUL would split a SASL
+// PLAIN message. The errors name the field, never the value.
+var ErrUnsafeValue = errors.New("value contains CR, LF or NUL")
+
+// hasLineBreak tells whether v must not be interpolated into a line.
+func hasLineBreak(v string) bool { return strings.ContainsAny(v, "\r\n\x00") }
+
+func unsafeValue(reason Reason, format string, args ...any) error {
+	return wrapf(reason, ErrUnsafeValue, format, args...)
+}
+
 // writeLine sends line plus CRLF.
 func (s *session) writeLine(line string) error {
-	s.note("C: ", line)
-	_, err := io.WriteString(s.conn, line+"\r\n")
-	return err
+	return s.writeSecret(line, line)
 }
 
 // writeSecret sends a line that carries credentials; the transcript shows
-// shown instead (e.g. "a2 AUTHENTICATE PLAIN <redacted>").
+// shown instead (e.g. "a2 AUTHENTICATE PLAIN <redacted>"). It is the one
+// place every protocol writes a command through, so it refuses a line with
+// CR, LF or NUL whatever the protocol file interpolated into it.
 func (s *session) writeSecret(line, shown string) error {
+	if hasLineBreak(line) {
+		return unsafeValue(ReasonConfig, "%s command not sent to %s", strings.ToUpper(s.target.Protocol), s.target.Address())
+	}
 	s.note("C: ", shown)
 	_, err := io.WriteString(s.conn, line+"\r\n")
 	return err
