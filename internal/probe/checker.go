@@ -31,8 +31,8 @@ var deepChecks = map[string]func(s *session) error{
 
 // Check runs the connect phase and, when phase is PhaseDeep and the target
 // has deep_check, the deep phase on the same connection. It never takes
-// longer than connect+TLS+deep timeouts (plus STARTTLS handshakes), and ends
-// early when ctx does.
+// longer than connect+TLS+deep timeouts (STARTTLS handshakes included in
+// the deep one), and ends early when ctx does.
 func (p *Prober) Check(ctx context.Context, t *Target, phase Phase, opts Options) Result {
 	start := time.Now()
 	res := Result{Phase: PhaseConnect}
@@ -69,8 +69,7 @@ func (p *Prober) run(ctx context.Context, t *Target, deep bool, res *Result, opt
 		conn.Close()
 		return nil
 	}
-	_ = conn.SetDeadline(time.Now().Add(orDefault(t.DeepTimeout)))
-	s := newSession(conn, t, res, opts)
+	s := newSession(conn, t, res, opts) // sets the deep deadline
 	err = check(s)
 	// s.conn is the outermost layer (TLS after STARTTLS): closing it sends
 	// close_notify, which keeps server logs free of "unexpected EOF".

@@ -28,10 +28,17 @@ type session struct {
 	secrets []string
 	// tagSeq numbers IMAP commands: a1, a2, ...
 	tagSeq int
+	// deadline ends the whole deep phase: deep_timeout from its start.
+	// STARTTLS and ManageSieve's wait for capabilities stay inside it.
+	deadline time.Time
 }
 
+// newSession starts the deep phase: deep_timeout runs from here and the
+// connection's deadline is set to its end.
 func newSession(conn net.Conn, t *Target, res *Result, opts Options) *session {
 	s := &session{conn: conn, target: t, res: res, record: opts.Transcript}
+	s.deadline = time.Now().Add(orDefault(t.DeepTimeout))
+	_ = conn.SetDeadline(s.deadline)
 	s.r = bufio.NewReaderSize(conn, 4096)
 	if t.Password != "" {
 		s.secrets = []string{plainResponse(t.Username, t.Password), b64(t.Username + ":" + t.Password), b64(t.Password), t.Password}
@@ -129,7 +136,9 @@ func (s *session) step(name string, start time.Time) {
 }
 
 // startTLS upgrades the connection after a STARTTLS/STLS answer: the
-// handshake gets tls_timeout, then the deep deadline starts again.
+// handshake gets tls_timeout, but never past the deep deadline, which then
+// goes on as it was. (Seed 004 restarted deep_timeout here, so a server slow
+// on both sides of STARTTLS doubled the check; issue 9 item 7.)
 func (s *session) startTLS() error {
 	start := time.Now()
 	if s.r.Buffered() > 0 {
@@ -138,17 +147,26 @@ func (s *session) startTLS() error {
 		return protocolErr("server sent data after the STARTTLS answer and before the TLS handshake")
 	}
 	tc := tls.Client(s.conn, s.target.tlsConfig())
-	_ = tc.SetDeadline(time.Now().Add(orDefault(s.target.TLSTimeout)))
+	_ = tc.SetDeadline(s.within(orDefault(s.target.TLSTimeout)))
 	if err := tc.Handshake(); err != nil {
 		return wrapf(ReasonTLS, err, "STARTTLS handshake with %s failed", s.target.Address())
 	}
 	s.noteCert(tc)
-	_ = tc.SetDeadline(time.Now().Add(orDefault(s.target.DeepTimeout)))
+	_ = tc.SetDeadline(s.deadline)
 	s.conn = tc
 	s.r = bufio.NewReaderSize(tc, 4096)
 	s.note("-- ", "TLS established")
 	s.step("starttls", start)
 	return nil
+}
+
+// within is now+d, or the deep deadline when that comes first.
+func (s *session) within(d time.Duration) time.Time {
+	t := time.Now().Add(d)
+	if !s.deadline.IsZero() && t.After(s.deadline) {
+		return s.deadline
+	}
+	return t
 }
 
 func (s *session) noteCert(tc *tls.Conn) {
