@@ -111,6 +111,12 @@ func (m *metrics) observe(s *targetState, res *probe.Result, out *outcome, steps
 	for _, st := range res.Steps {
 		steps.get(m, s.target.Protocol, st.Name).Observe(st.Duration.Seconds())
 	}
+	if out.connectRecorded {
+		s.connectLatency.observe(out.connectLatency.Seconds())
+		if !out.connectOK {
+			m.failures.WithLabelValues(s.group, s.name, string(probe.PhaseConnect), string(out.reason)).Inc()
+		}
+	}
 	if !out.ok {
 		m.failures.WithLabelValues(s.group, s.name, string(out.phase), string(out.reason)).Inc()
 	}

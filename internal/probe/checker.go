@@ -45,6 +45,9 @@ func (p *Prober) Check(ctx context.Context, t *Target, phase Phase, opts Options
 	res.Err = err
 	res.OK = err == nil
 	res.Reason = Classify(err)
+	if err != nil && res.FailedPhase == "" {
+		res.FailedPhase = res.Phase
+	}
 	p.logMechanism(err, res.Phase)
 	return res
 }
@@ -62,6 +65,7 @@ func (p *Prober) run(ctx context.Context, t *Target, deep bool, res *Result, opt
 	}
 	conn, stop, err := p.connect(ctx, t, res, opts.Transcript)
 	if err != nil {
+		res.FailedPhase = PhaseConnect
 		return err
 	}
 	defer stop()

@@ -100,6 +100,11 @@ type Result struct {
 	CertNotAfter time.Time
 	// Mechanism is the SASL mechanism the deep phase used, if any.
 	Mechanism string
+	// FailedPhase is where a failed check stopped: PhaseConnect when the
+	// connect phase (dial, PROXY header, implicit TLS) failed, even in a
+	// deep check, else PhaseDeep. Empty when OK, or when a Checker does not
+	// say: callers then treat a deep failure as a deep-phase one.
+	FailedPhase Phase
 }
 
 // Options tune one check.
