@@ -14,6 +14,9 @@ import (
 type Prober struct {
 	Logger *slog.Logger
 	Dialer net.Dialer
+	// DialContext, when set, replaces Dialer (tests inject dial errors);
+	// it gets a context bounded by connect_timeout.
+	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 var _ Checker = (*Prober)(nil)

@@ -41,6 +41,9 @@ const (
 	ReasonProtocol Reason = "protocol"
 	ReasonAuth     Reason = "auth"
 	ReasonConfig   Reason = "config" // e.g. mechanism not advertised, plaintext refused
+	// ReasonLocal: this host could not open a socket (out of descriptors,
+	// buffers, memory or ephemeral ports). Says nothing about the backend.
+	ReasonLocal Reason = "local_resource"
 )
 
 // Target is everything one check needs, resolved once at start-up so that a
