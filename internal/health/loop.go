@@ -35,6 +35,8 @@ type groupLoop struct {
 	results []probe.Result
 	offsets []time.Duration
 	order   []int
+
+	localLog localErrorLog
 }
 
 func newGroupLoop(e *Engine, index int, g Group, inFlight int, start time.Time) (*groupLoop, error) {
@@ -122,6 +124,11 @@ func (l *groupLoop) round(ctx context.Context, jobs []job) {
 	now := l.e.now()
 	for i, j := range jobs {
 		res := &results[i]
+		if isLocalFailure(res) {
+			l.noteLocalFailure(ctx, j.state, j.phase, res, now)
+			*res = probe.Result{}
+			continue
+		}
 		var out outcome
 		if j.combined {
 			out = j.state.recordCombined(res, now)
