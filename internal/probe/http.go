@@ -120,10 +120,17 @@ func checkHTTP(s *session) error {
 	limited := bufio.NewReader(io.LimitReader(s.r, maxHTTPHeader+maxHTTPBody))
 	resp, err := http.ReadResponse(limited, &http.Request{Method: http.MethodGet})
 	if err != nil {
+		if !time.Now().Before(s.deadline) {
+			// bufio hands net/http a partial line without its deadline
+			// error, which then reads as "malformed": it was a timeout.
+			return wrapf(ReasonTimeout, err, "reading the HTTP response from %s: deep_timeout reached", t.Address())
+		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return protocolErr("HTTP response from %s ended early or its header exceeds %d bytes", t.Address(), maxHTTPHeader)
 		}
-		return wrapf(Classify(err), err, "reading the HTTP response from %s", t.Address())
+		// net/http quotes the offending line in its error; it is the
+		// server's text, so it is scrubbed and escaped like any other.
+		return failf(Classify(err), "reading the HTTP response from %s: %s", t.Address(), s.quoted(err.Error()))
 	}
 	defer resp.Body.Close()
 	statusLine := resp.Proto + " " + resp.Status
@@ -139,7 +146,7 @@ func checkHTTP(s *session) error {
 	if t.HTTP != nil && t.HTTP.Text != "" {
 		body, err := io.ReadAll(io.LimitReader(resp.Body, maxHTTPBody))
 		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-			return wrapf(Classify(err), err, "reading the HTTP body from %s", t.Address())
+			return failf(Classify(err), "reading the HTTP body from %s: %s", t.Address(), s.quoted(err.Error()))
 		}
 		if !strings.Contains(string(body), t.HTTP.Text) {
 			return protocolErr("HTTP response body (first %d bytes) does not contain %q", maxHTTPBody, t.HTTP.Text)

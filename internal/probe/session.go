@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // maxLine bounds one server line. Real servers send a few hundred bytes; a
@@ -184,11 +186,46 @@ func (s *session) isTLS() bool {
 // maxQuoted bounds a server line quoted in an error message.
 const maxQuoted = 200
 
-// quoted is a server line fit for an error message: scrubbed and clipped.
+// quoted is a server line fit for an error message: scrubbed, control
+// characters escaped (errors reach logs, the status API and the status
+// page; a hostile server must not rewrite a terminal or a log line) and
+// clipped at a character boundary.
 func (s *session) quoted(line string) string {
-	line = s.scrub(line)
+	line = escapeControl(s.scrub(line))
 	if len(line) > maxQuoted {
-		line = line[:maxQuoted] + "…"
+		cut := maxQuoted
+		for cut > 0 && !utf8.RuneStart(line[cut]) {
+			cut--
+		}
+		line = line[:cut] + "…"
 	}
 	return line
+}
+
+// escapeControl writes C0 and C1 control characters and DEL as \r, \n,
+// \t or \xNN / \u00NN, and replaces invalid UTF-8.
+func escapeControl(line string) string {
+	isControl := func(r rune) bool { return r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == utf8.RuneError }
+	if !strings.ContainsFunc(line, isControl) {
+		return line
+	}
+	line = strings.ToValidUTF8(line, "\uFFFD")
+	var b strings.Builder
+	for _, r := range line {
+		switch {
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r >= 0x80 && r <= 0x9f:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
