@@ -93,27 +93,20 @@ func checkHTTP(s *session) error {
 		values["Authorization"] = basic
 	}
 
+	lines := []string{"GET " + path + " HTTP/1.1"}
+	shown := []string{lines[0]}
 	for _, name := range headers {
-		// Host comes from the target; the rest were checked above. This
-		// is the last check before the wire, as in session.writeSecret.
-		if hasLineBreak(values[name]) {
-			return unsafeValue(ReasonConfig, "HTTP header %s not sent to %s", name, t.Address())
-		}
-	}
-	var req strings.Builder
-	req.WriteString("GET " + path + " HTTP/1.1\r\n")
-	s.note("C: ", "GET "+path+" HTTP/1.1")
-	for _, name := range headers {
-		req.WriteString(name + ": " + values[name] + "\r\n")
+		lines = append(lines, name+": "+values[name])
 		if name == "Authorization" {
-			s.note("C: ", name+": "+redacted)
+			shown = append(shown, name+": "+redacted)
 		} else {
-			s.note("C: ", name+": "+values[name])
+			shown = append(shown, lines[len(lines)-1])
 		}
 	}
-	req.WriteString("\r\n")
-	s.note("C: ", "")
-	if _, err := io.WriteString(s.conn, req.String()); err != nil {
+	lines, shown = append(lines, ""), append(shown, "")
+	// writeLines refuses the whole request if any line (Host comes from the
+	// target and was not checked above) holds CR, LF or NUL.
+	if err := s.writeLines(lines, shown); err != nil {
 		return wrapf(Classify(err), err, "sending the HTTP request to %s", t.Address())
 	}
 

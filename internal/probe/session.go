@@ -113,11 +113,26 @@ func (s *session) writeLine(line string) error {
 // place every protocol writes a command through, so it refuses a line with
 // CR, LF or NUL whatever the protocol file interpolated into it.
 func (s *session) writeSecret(line, shown string) error {
-	if hasLineBreak(line) {
-		return unsafeValue(ReasonConfig, "%s command not sent to %s", strings.ToUpper(s.target.Protocol), s.target.Address())
+	return s.writeLines([]string{line}, []string{shown})
+}
+
+// writeLines sends lines, each plus CRLF, in one write (an HTTP request);
+// shown[i] stands for lines[i] in the transcript. Nothing is sent when any
+// line holds CR, LF or NUL.
+func (s *session) writeLines(lines, shown []string) error {
+	var size int
+	for _, line := range lines {
+		if hasLineBreak(line) {
+			return unsafeValue(ReasonConfig, "%s command not sent to %s", strings.ToUpper(s.target.Protocol), s.target.Address())
+		}
+		size += len(line) + 2
 	}
-	s.note("C: ", shown)
-	_, err := io.WriteString(s.conn, line+"\r\n")
+	buf := make([]byte, 0, size)
+	for i, line := range lines {
+		s.note("C: ", shown[i])
+		buf = append(append(buf, line...), '\r', '\n')
+	}
+	_, err := s.conn.Write(buf)
 	return err
 }
 
