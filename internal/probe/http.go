@@ -113,7 +113,7 @@ func checkHTTP(s *session) error {
 	limited := bufio.NewReader(io.LimitReader(s.r, maxHTTPHeader+maxHTTPBody))
 	resp, err := http.ReadResponse(limited, &http.Request{Method: http.MethodGet})
 	if err != nil {
-		if !time.Now().Before(s.deadline) {
+		if !s.deadline.IsZero() && !time.Now().Before(s.deadline) {
 			// bufio hands net/http a partial line without its deadline
 			// error, which then reads as "malformed": it was a timeout.
 			return wrapf(ReasonTimeout, err, "reading the HTTP response from %s: deep_timeout reached", t.Address())
