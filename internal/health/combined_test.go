@@ -93,3 +93,33 @@ func TestSeparateDeepRoundLeavesTheConnectGate(t *testing.T) {
 		t.Fatalf("connect phase touched by a separate deep round: %+v", s.connect)
 	}
 }
+
+// The connect gate follows the connect phase of combined probes through a
+// recovery: refused (both down), then reachable with a bad password
+// (connect back up, deep still down), then a full success.
+func TestCombinedProbeConnectGateRecovers(t *testing.T) {
+	target := &probe.Target{Name: "t", Protocol: "imap", Host: "127.0.0.1", Port: 143, DeepCheck: true}
+	s := newTargetState(&Group{Name: GroupMail, InitialHealthy: true, FailureThreshold: 1, RecoveryThreshold: 1}, target, time.Unix(0, 0))
+	steps := []struct {
+		res                    probe.Result
+		connect, deep, healthy bool
+	}{
+		{probe.Result{Reason: probe.ReasonRefused, FailedPhase: probe.PhaseConnect, Err: errTestRefused}, false, false, false},
+		{probe.Result{Reason: probe.ReasonAuth, FailedPhase: probe.PhaseDeep, Err: errTestRefused,
+			Steps: []probe.Step{{Name: "connect", Duration: 3 * time.Millisecond}}}, true, false, false},
+		{probe.Result{OK: true, Steps: []probe.Step{{Name: "connect", Duration: time.Millisecond}}}, true, true, true},
+	}
+	for i, st := range steps {
+		out := s.recordCombined(&st.res, time.Unix(int64(i+1), 0))
+		if s.connect.Healthy != st.connect || s.deep.Healthy != st.deep || s.healthy != st.healthy {
+			t.Fatalf("step %d: connect %v deep %v healthy %v, want %v %v %v (outcome %+v)",
+				i, s.connect.Healthy, s.deep.Healthy, s.healthy, st.connect, st.deep, st.healthy, out)
+		}
+		if !s.connect.LastCheck.Equal(time.Unix(int64(i+1), 0)) {
+			t.Fatalf("step %d: connect last check %v", i, s.connect.LastCheck)
+		}
+	}
+	if s.connect.Latency != time.Millisecond {
+		t.Errorf("connect latency %v, want the connect step of the last probe", s.connect.Latency)
+	}
+}
