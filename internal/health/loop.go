@@ -8,10 +8,13 @@ import (
 	"github.com/backline/backline/internal/probe"
 )
 
-// job is one probe of a round: which target, which phase.
+// job is one probe of a round: which target, which phase. combined marks
+// the deep probe of a combined round, which stands in for the connect
+// probe too (see recordCombined).
 type job struct {
-	state *targetState
-	phase probe.Phase
+	state    *targetState
+	phase    probe.Phase
+	combined bool
 }
 
 // groupLoop owns one group's targets, gates and round buffers. Everything
@@ -32,6 +35,8 @@ type groupLoop struct {
 	results []probe.Result
 	offsets []time.Duration
 	order   []int
+
+	localLog localErrorLog
 }
 
 func newGroupLoop(e *Engine, index int, g Group, inFlight int, start time.Time) (*groupLoop, error) {
@@ -55,12 +60,12 @@ func newGroupLoop(e *Engine, index int, g Group, inFlight int, start time.Time) 
 		}
 		names[s.name] = i
 		l.states = append(l.states, s)
-		l.connectJobs = append(l.connectJobs, job{s, probe.PhaseConnect})
+		l.connectJobs = append(l.connectJobs, job{s, probe.PhaseConnect, false})
 		if t.DeepCheck {
-			l.deepJobs = append(l.deepJobs, job{s, probe.PhaseDeep})
-			l.combinedJobs = append(l.combinedJobs, job{s, probe.PhaseDeep})
+			l.deepJobs = append(l.deepJobs, job{s, probe.PhaseDeep, false})
+			l.combinedJobs = append(l.combinedJobs, job{s, probe.PhaseDeep, true})
 		} else {
-			l.combinedJobs = append(l.combinedJobs, job{s, probe.PhaseConnect})
+			l.combinedJobs = append(l.combinedJobs, job{s, probe.PhaseConnect, false})
 		}
 	}
 	return l, nil
@@ -119,7 +124,17 @@ func (l *groupLoop) round(ctx context.Context, jobs []job) {
 	now := l.e.now()
 	for i, j := range jobs {
 		res := &results[i]
-		out := j.state.record(j.phase, res, now)
+		if isLocalFailure(res) {
+			l.noteLocalFailure(ctx, j.state, j.phase, res, now)
+			*res = probe.Result{}
+			continue
+		}
+		var out outcome
+		if j.combined {
+			out = j.state.recordCombined(res, now)
+		} else {
+			out = j.state.record(j.phase, res, now)
+		}
 		if m := l.e.metrics; m != nil {
 			m.observe(j.state, res, &out, l.steps)
 		}

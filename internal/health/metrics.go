@@ -27,6 +27,7 @@ var probeBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 
 type metrics struct {
 	stepDuration  *prometheus.HistogramVec
 	failures      *prometheus.CounterVec
+	localErrors   *prometheus.CounterVec
 	transitions   *prometheus.CounterVec
 	serversStatus *prometheus.GaugeVec
 }
@@ -42,6 +43,10 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 			Name: "backline_probe_failures_total",
 			Help: "Failed health probes by reason.",
 		}, []string{"group", "name", "phase", "reason"}),
+		localErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "backline_probe_local_errors_total",
+			Help: "Health probes that could not open a socket because this host ran out of resources (errno: EMFILE, ENFILE, ENOBUFS, ENOMEM, EADDRNOTAVAIL); the backend's state was kept.",
+		}, []string{"group", "errno"}),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "backline_backend_transitions_total",
 			Help: "Health gate changes by phase and new state.",
@@ -58,6 +63,9 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		return nil, err
 	}
 	if m.failures, err = adopt(reg, m.failures); err != nil {
+		return nil, err
+	}
+	if m.localErrors, err = adopt(reg, m.localErrors); err != nil {
 		return nil, err
 	}
 	if m.transitions, err = adopt(reg, m.transitions); err != nil {
@@ -110,6 +118,12 @@ func (m *metrics) observe(s *targetState, res *probe.Result, out *outcome, steps
 	}
 	for _, st := range res.Steps {
 		steps.get(m, s.target.Protocol, st.Name).Observe(st.Duration.Seconds())
+	}
+	if out.connectRecorded {
+		s.connectLatency.observe(out.connectLatency.Seconds())
+		if !out.connectOK {
+			m.failures.WithLabelValues(s.group, s.name, string(probe.PhaseConnect), string(out.reason)).Inc()
+		}
 	}
 	if !out.ok {
 		m.failures.WithLabelValues(s.group, s.name, string(out.phase), string(out.reason)).Inc()

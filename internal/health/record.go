@@ -20,6 +20,12 @@ type outcome struct {
 	errText        string
 	changes        []gateChange
 	healthyChanged bool
+	// connectRecorded is set when a combined deep probe also recorded the
+	// connect phase: connectOK is that phase's result, connectLatency its
+	// duration (the whole probe when the connect phase failed).
+	connectRecorded bool
+	connectOK       bool
+	connectLatency  time.Duration
 }
 
 // record applies one probe result as contract §4.3 says: a connect result
@@ -65,11 +71,46 @@ func (s *targetState) record(phase probe.Phase, res *probe.Result, now time.Time
 		s.deep.note(&s.deepGate, &out, res.Duration, now)
 	}
 
+	s.updateHealthy(&out, now)
+	return out
+}
+
+func (s *targetState) updateHealthy(out *outcome, now time.Time) {
 	if h := s.combined(); h != s.healthy {
 		s.healthy = h
 		s.since = now
 		out.healthyChanged = true
 	}
+}
+
+// recordCombined applies a deep probe of a combined round (deep_interval
+// equal to connect_interval), where no connect round ever runs for this
+// target. Beyond contract §4.3 it records the connect phase's own result,
+// so a refused or TLS-failing backend shows its connect phase down (issue 9
+// item 9) instead of "connect ok, checked never":
+//   - connect phase failed: a failure on both gates;
+//   - connect phase passed, deep failed: connect success, deep failure;
+//   - success: both gates, as record does.
+//
+// A result that does not say where it failed (FailedPhase empty) is
+// recorded as record does.
+func (s *targetState) recordCombined(res *probe.Result, now time.Time) outcome {
+	if res.OK || res.FailedPhase == "" {
+		return s.record(probe.PhaseDeep, res, now)
+	}
+	out := s.record(probe.PhaseDeep, res, now) // the deep gate: a failure
+	connectOK := res.FailedPhase != probe.PhaseConnect
+	latency := res.Duration
+	if connectOK {
+		latency = connectLatency(res)
+	}
+	if s.connectGate.record(connectOK) {
+		out.changes = append([]gateChange{{probe.PhaseConnect, connectOK}}, out.changes...)
+	}
+	connectOut := outcome{ok: connectOK, reason: out.reason, errText: out.errText}
+	s.connect.note(&s.connectGate, &connectOut, latency, now)
+	out.connectRecorded, out.connectOK, out.connectLatency = true, connectOK, latency
+	s.updateHealthy(&out, now)
 	return out
 }
 

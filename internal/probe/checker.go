@@ -14,6 +14,9 @@ import (
 type Prober struct {
 	Logger *slog.Logger
 	Dialer net.Dialer
+	// DialContext, when set, replaces Dialer (tests inject dial errors);
+	// it gets a context bounded by connect_timeout.
+	DialContext func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 var _ Checker = (*Prober)(nil)
@@ -31,8 +34,8 @@ var deepChecks = map[string]func(s *session) error{
 
 // Check runs the connect phase and, when phase is PhaseDeep and the target
 // has deep_check, the deep phase on the same connection. It never takes
-// longer than connect+TLS+deep timeouts (plus STARTTLS handshakes), and ends
-// early when ctx does.
+// longer than connect+TLS+deep timeouts (STARTTLS handshakes included in
+// the deep one), and ends early when ctx does.
 func (p *Prober) Check(ctx context.Context, t *Target, phase Phase, opts Options) Result {
 	start := time.Now()
 	res := Result{Phase: PhaseConnect}
@@ -45,6 +48,9 @@ func (p *Prober) Check(ctx context.Context, t *Target, phase Phase, opts Options
 	res.Err = err
 	res.OK = err == nil
 	res.Reason = Classify(err)
+	if err != nil && res.FailedPhase == "" {
+		res.FailedPhase = res.Phase
+	}
 	p.logMechanism(err, res.Phase)
 	return res
 }
@@ -62,6 +68,7 @@ func (p *Prober) run(ctx context.Context, t *Target, deep bool, res *Result, opt
 	}
 	conn, stop, err := p.connect(ctx, t, res, opts.Transcript)
 	if err != nil {
+		res.FailedPhase = PhaseConnect
 		return err
 	}
 	defer stop()
@@ -69,8 +76,7 @@ func (p *Prober) run(ctx context.Context, t *Target, deep bool, res *Result, opt
 		conn.Close()
 		return nil
 	}
-	_ = conn.SetDeadline(time.Now().Add(orDefault(t.DeepTimeout)))
-	s := newSession(conn, t, res, opts)
+	s := newSession(conn, t, res, opts) // sets the deep deadline
 	err = check(s)
 	// s.conn is the outermost layer (TLS after STARTTLS): closing it sends
 	// close_notify, which keeps server logs free of "unexpected EOF".

@@ -24,10 +24,11 @@ var proxyV2Local = append(append([]byte{}, proxyV2Signature...), 0x20, 0x00, 0x0
 // call it when the check is over.
 func (p *Prober) connect(ctx context.Context, t *Target, res *Result, rec bool) (conn net.Conn, stop func() bool, err error) {
 	start := time.Now()
-	dialer := p.Dialer
-	dialer.Timeout = orDefault(t.ConnectTimeout)
-	raw, err := dialer.DialContext(ctx, "tcp", t.Address())
+	raw, err := p.dial(ctx, t)
 	if err != nil {
+		if errno := LocalErrno(err); errno != "" {
+			return nil, nil, cancelled(ctx, wrapf(ReasonLocal, err, "no local resources to open a socket to %s (%s)", t.Address(), errno))
+		}
 		return nil, nil, cancelled(ctx, wrapf(ReasonNone, err, "TCP dial %s failed", t.Address()))
 	}
 	conn = raw
@@ -73,6 +74,18 @@ func (p *Prober) connect(ctx context.Context, t *Target, res *Result, rec bool) 
 	}
 	_ = conn.SetDeadline(time.Time{})
 	return conn, stop, nil
+}
+
+func (p *Prober) dial(ctx context.Context, t *Target) (net.Conn, error) {
+	timeout := orDefault(t.ConnectTimeout)
+	if p.DialContext != nil {
+		dctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		return p.DialContext(dctx, "tcp", t.Address())
+	}
+	dialer := p.Dialer
+	dialer.Timeout = timeout
+	return dialer.DialContext(ctx, "tcp", t.Address())
 }
 
 // proxyV2Header builds a PROXY command header carrying the real TCP tuple:

@@ -190,9 +190,11 @@ func runDeep(t *testing.T, tg *Target, deadline time.Duration, check func(*sessi
 		}
 		conn = tc
 	}
-	_ = conn.SetDeadline(time.Now().Add(deadline))
 	var res Result
 	s := newSession(conn, tg, &res, Options{Transcript: true})
+	// The test's deadline replaces deep_timeout for the whole phase.
+	s.deadline = time.Now().Add(deadline)
+	_ = conn.SetDeadline(s.deadline)
 	err = check(s)
 	if s.conn != conn {
 		defer s.conn.Close()

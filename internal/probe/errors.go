@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 )
 
@@ -57,6 +58,9 @@ func Classify(err error) Reason {
 	if errors.As(err, &ce) && ce.reason != ReasonNone {
 		return ce.reason
 	}
+	if LocalErrno(err) != "" {
+		return ReasonLocal
+	}
 	var mechErr *MechanismUnavailableError
 	if errors.As(err, &mechErr) {
 		return ReasonConfig
@@ -82,4 +86,43 @@ func Classify(err error) Reason {
 		return ReasonConnect
 	}
 	return ReasonProtocol
+}
+
+// localErrnos are the dial errors that blame this host, with their names
+// for metrics and logs. HAProxy counts the same ones as resource errors,
+// not server errors: out of descriptors (process, system), of socket
+// buffers or kernel memory, and of ephemeral ports (EADDRNOTAVAIL).
+var localErrnos = []struct {
+	errno syscall.Errno
+	name  string
+}{
+	{syscall.EMFILE, "EMFILE"},
+	{syscall.ENFILE, "ENFILE"},
+	{syscall.ENOBUFS, "ENOBUFS"},
+	{syscall.ENOMEM, "ENOMEM"},
+	{syscall.EADDRNOTAVAIL, "EADDRNOTAVAIL"},
+}
+
+// LocalErrno names the local resource a dial ran out of ("EMFILE", ...), or
+// returns "" when err is not such a failure. A check failing this way says
+// nothing about the backend (issue 9 item 6). The Go resolver keeps only the
+// text of its own socket's error, so a DNSError is matched by that text.
+func LocalErrno(err error) string {
+	if err == nil {
+		return ""
+	}
+	for _, l := range localErrnos {
+		if errors.Is(err, l.errno) {
+			return l.name
+		}
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		for _, l := range localErrnos {
+			if strings.HasSuffix(dnsErr.Err, ": "+l.errno.Error()) {
+				return l.name
+			}
+		}
+	}
+	return ""
 }

@@ -57,10 +57,16 @@ func checkHTTP(s *session) error {
 			if key == "Connection" {
 				continue // one request per connection, always
 			}
+			value := t.HTTP.Headers[name]
+			if hasLineBreak(value) {
+				// Refused, not cleaned up: a value that was silently changed
+				// would check something else than the operator wrote.
+				return unsafeValue(ReasonConfig, "HTTP header %s not sent to %s", key, t.Address())
+			}
 			if _, seen := values[key]; !seen {
 				headers = append(headers, key)
 			}
-			values[key] = stripControl(t.HTTP.Headers[name])
+			values[key] = value
 		}
 	}
 
@@ -69,6 +75,11 @@ func checkHTTP(s *session) error {
 		user, pass, _, err := s.credentials()
 		if err != nil {
 			return err
+		}
+		if strings.Contains(user, ":") {
+			// RFC 7617 §2: the server splits at the first colon, so the
+			// password would be checked for another user name.
+			return wrapf(ReasonAuth, ErrUnsafeValue, "user name with a colon not sent to %s (HTTP Basic cannot carry it)", t.Address())
 		}
 		m, err := s.choose(advertised{Source: "static", Mechs: map[string]bool{"BASIC": true}})
 		if err != nil {
@@ -82,30 +93,37 @@ func checkHTTP(s *session) error {
 		values["Authorization"] = basic
 	}
 
-	var req strings.Builder
-	req.WriteString("GET " + path + " HTTP/1.1\r\n")
-	s.note("C: ", "GET "+path+" HTTP/1.1")
+	lines := []string{"GET " + path + " HTTP/1.1"}
+	shown := []string{lines[0]}
 	for _, name := range headers {
-		req.WriteString(name + ": " + values[name] + "\r\n")
+		lines = append(lines, name+": "+values[name])
 		if name == "Authorization" {
-			s.note("C: ", name+": "+redacted)
+			shown = append(shown, name+": "+redacted)
 		} else {
-			s.note("C: ", name+": "+values[name])
+			shown = append(shown, lines[len(lines)-1])
 		}
 	}
-	req.WriteString("\r\n")
-	s.note("C: ", "")
-	if _, err := io.WriteString(s.conn, req.String()); err != nil {
+	lines, shown = append(lines, ""), append(shown, "")
+	// writeLines refuses the whole request if any line (Host comes from the
+	// target and was not checked above) holds CR, LF or NUL.
+	if err := s.writeLines(lines, shown); err != nil {
 		return wrapf(Classify(err), err, "sending the HTTP request to %s", t.Address())
 	}
 
 	limited := bufio.NewReader(io.LimitReader(s.r, maxHTTPHeader+maxHTTPBody))
 	resp, err := http.ReadResponse(limited, &http.Request{Method: http.MethodGet})
 	if err != nil {
+		if !s.deadline.IsZero() && !time.Now().Before(s.deadline) {
+			// bufio hands net/http a partial line without its deadline
+			// error, which then reads as "malformed": it was a timeout.
+			return wrapf(ReasonTimeout, err, "reading the HTTP response from %s: deep_timeout reached", t.Address())
+		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return protocolErr("HTTP response from %s ended early or its header exceeds %d bytes", t.Address(), maxHTTPHeader)
 		}
-		return wrapf(Classify(err), err, "reading the HTTP response from %s", t.Address())
+		// net/http quotes the offending line in its error; it is the
+		// server's text, so it is scrubbed and escaped like any other.
+		return failf(Classify(err), "reading the HTTP response from %s: %s", t.Address(), s.quoted(err.Error()))
 	}
 	defer resp.Body.Close()
 	statusLine := resp.Proto + " " + resp.Status
@@ -121,7 +139,7 @@ func checkHTTP(s *session) error {
 	if t.HTTP != nil && t.HTTP.Text != "" {
 		body, err := io.ReadAll(io.LimitReader(resp.Body, maxHTTPBody))
 		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-			return wrapf(Classify(err), err, "reading the HTTP body from %s", t.Address())
+			return failf(Classify(err), "reading the HTTP body from %s: %s", t.Address(), s.quoted(err.Error()))
 		}
 		if !strings.Contains(string(body), t.HTTP.Text) {
 			return protocolErr("HTTP response body (first %d bytes) does not contain %q", maxHTTPBody, t.HTTP.Text)
@@ -193,14 +211,4 @@ func validHeaderName(name string) bool {
 		}
 	}
 	return true
-}
-
-// stripControl removes CR, LF and NUL so a configured value cannot inject headers.
-func stripControl(v string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\r' || r == '\n' || r == 0 {
-			return -1
-		}
-		return r
-	}, v)
 }

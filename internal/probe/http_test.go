@@ -179,22 +179,6 @@ func TestHTTPExpect(t *testing.T) {
 	})
 }
 
-func TestHTTPHeaderInjectionIsStripped(t *testing.T) {
-	srv := startHTTP(t, false, []string{
-		"C: GET / HTTP/1.1",
-		"C: Host: 127.0.0.1:PORT",
-		"C: User-Agent: backline-healthcheck",
-		"C: Accept: */*",
-		"C: Connection: close",
-		"C: X-Probe: 1Injected: yes",
-		"C: ",
-	}, httpResponse("HTTP/1.1 200 OK", ""))
-	tg := newTarget(t, "http", srv, TLSPlain)
-	tg.Username, tg.Password = "", ""
-	tg.HTTP = &HTTPExpect{Headers: map[string]string{"X-Probe": "1\r\nInjected: yes"}}
-	expectOK(t, deep(t, tg))
-}
-
 func TestHTTPHostHeader(t *testing.T) {
 	cases := []struct {
 		host string

@@ -41,6 +41,9 @@ const (
 	ReasonProtocol Reason = "protocol"
 	ReasonAuth     Reason = "auth"
 	ReasonConfig   Reason = "config" // e.g. mechanism not advertised, plaintext refused
+	// ReasonLocal: this host could not open a socket (out of descriptors,
+	// buffers, memory or ephemeral ports). Says nothing about the backend.
+	ReasonLocal Reason = "local_resource"
 )
 
 // Target is everything one check needs, resolved once at start-up so that a
@@ -100,6 +103,11 @@ type Result struct {
 	CertNotAfter time.Time
 	// Mechanism is the SASL mechanism the deep phase used, if any.
 	Mechanism string
+	// FailedPhase is where a failed check stopped: PhaseConnect when the
+	// connect phase (dial, PROXY header, implicit TLS) failed, even in a
+	// deep check, else PhaseDeep. Empty when OK, or when a Checker does not
+	// say: callers then treat a deep failure as a deep-phase one.
+	FailedPhase Phase
 }
 
 // Options tune one check.

@@ -107,10 +107,22 @@ func (e *MechanismUnavailableError) Error() string {
 // false when the check must stop after greeting and capabilities. It refuses
 // to hand out credentials for a connection that is not TLS, unless the
 // operator opted in for a loopback lab host.
+//
+// Every login of every protocol gets its user name and password here, so
+// this is where a CR, LF or NUL in them is refused, before any login command
+// is written. backend_login passes a client's own credentials, so the
+// refusal is an authentication failure (such a password can never be
+// right), which also keeps a client from turning it into a tempfail.
 func (s *session) credentials() (user, pass string, ok bool, err error) {
 	t := s.target
 	if t.Username == "" || t.Password == "" {
 		return "", "", false, nil
+	}
+	if hasLineBreak(t.Username) {
+		return "", "", false, unsafeValue(ReasonAuth, "user name not sent to %s", t.Address())
+	}
+	if hasLineBreak(t.Password) {
+		return "", "", false, unsafeValue(ReasonAuth, "password not sent to %s", t.Address())
 	}
 	if !s.isTLS() && !(t.AllowPlaintextAuth && config.IsLoopbackHost(t.Host)) {
 		return "", "", false, configErr("refusing to send credentials to %s without TLS (set tls_mode: implicit or starttls)", t.Address())

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // maxLine bounds one server line. Real servers send a few hundred bytes; a
@@ -28,10 +30,17 @@ type session struct {
 	secrets []string
 	// tagSeq numbers IMAP commands: a1, a2, ...
 	tagSeq int
+	// deadline ends the whole deep phase: deep_timeout from its start.
+	// STARTTLS and ManageSieve's wait for capabilities stay inside it.
+	deadline time.Time
 }
 
+// newSession starts the deep phase: deep_timeout runs from here and the
+// connection's deadline is set to its end.
 func newSession(conn net.Conn, t *Target, res *Result, opts Options) *session {
 	s := &session{conn: conn, target: t, res: res, record: opts.Transcript}
+	s.deadline = time.Now().Add(orDefault(t.DeepTimeout))
+	_ = conn.SetDeadline(s.deadline)
 	s.r = bufio.NewReaderSize(conn, 4096)
 	if t.Password != "" {
 		s.secrets = []string{plainResponse(t.Username, t.Password), b64(t.Username + ":" + t.Password), b64(t.Password), t.Password}
@@ -81,18 +90,49 @@ func (s *session) readLine() (string, error) {
 	return line, nil
 }
 
+// ErrUnsafeValue is wrapped by every error that refuses to send a value
+// holding CR, LF or NUL. On a line protocol such a value would end the
+// command and start another ("pw\r\nDELE 1"), and a NUL would split a SASL
+// PLAIN message. The errors name the field, never the value.
+var ErrUnsafeValue = errors.New("value contains CR, LF or NUL")
+
+// hasLineBreak tells whether v must not be interpolated into a line.
+func hasLineBreak(v string) bool { return strings.ContainsAny(v, "\r\n\x00") }
+
+func unsafeValue(reason Reason, format string, args ...any) error {
+	return wrapf(reason, ErrUnsafeValue, format, args...)
+}
+
 // writeLine sends line plus CRLF.
 func (s *session) writeLine(line string) error {
-	s.note("C: ", line)
-	_, err := io.WriteString(s.conn, line+"\r\n")
-	return err
+	return s.writeSecret(line, line)
 }
 
 // writeSecret sends a line that carries credentials; the transcript shows
-// shown instead (e.g. "a2 AUTHENTICATE PLAIN <redacted>").
+// shown instead (e.g. "a2 AUTHENTICATE PLAIN <redacted>"). It is the one
+// place every protocol writes a command through, so it refuses a line with
+// CR, LF or NUL whatever the protocol file interpolated into it.
 func (s *session) writeSecret(line, shown string) error {
-	s.note("C: ", shown)
-	_, err := io.WriteString(s.conn, line+"\r\n")
+	return s.writeLines([]string{line}, []string{shown})
+}
+
+// writeLines sends lines, each plus CRLF, in one write (an HTTP request);
+// shown[i] stands for lines[i] in the transcript. Nothing is sent when any
+// line holds CR, LF or NUL.
+func (s *session) writeLines(lines, shown []string) error {
+	var size int
+	for _, line := range lines {
+		if hasLineBreak(line) {
+			return unsafeValue(ReasonConfig, "%s command not sent to %s", strings.ToUpper(s.target.Protocol), s.target.Address())
+		}
+		size += len(line) + 2
+	}
+	buf := make([]byte, 0, size)
+	for i, line := range lines {
+		s.note("C: ", shown[i])
+		buf = append(append(buf, line...), '\r', '\n')
+	}
+	_, err := s.conn.Write(buf)
 	return err
 }
 
@@ -113,7 +153,9 @@ func (s *session) step(name string, start time.Time) {
 }
 
 // startTLS upgrades the connection after a STARTTLS/STLS answer: the
-// handshake gets tls_timeout, then the deep deadline starts again.
+// handshake gets tls_timeout, but never past the deep deadline, which then
+// goes on as it was. (Seed 004 restarted deep_timeout here, so a server slow
+// on both sides of STARTTLS doubled the check; issue 9 item 7.)
 func (s *session) startTLS() error {
 	start := time.Now()
 	if s.r.Buffered() > 0 {
@@ -122,17 +164,26 @@ func (s *session) startTLS() error {
 		return protocolErr("server sent data after the STARTTLS answer and before the TLS handshake")
 	}
 	tc := tls.Client(s.conn, s.target.tlsConfig())
-	_ = tc.SetDeadline(time.Now().Add(orDefault(s.target.TLSTimeout)))
+	_ = tc.SetDeadline(s.within(orDefault(s.target.TLSTimeout)))
 	if err := tc.Handshake(); err != nil {
 		return wrapf(ReasonTLS, err, "STARTTLS handshake with %s failed", s.target.Address())
 	}
 	s.noteCert(tc)
-	_ = tc.SetDeadline(time.Now().Add(orDefault(s.target.DeepTimeout)))
+	_ = tc.SetDeadline(s.deadline)
 	s.conn = tc
 	s.r = bufio.NewReaderSize(tc, 4096)
 	s.note("-- ", "TLS established")
 	s.step("starttls", start)
 	return nil
+}
+
+// within is now+d, or the deep deadline when that comes first.
+func (s *session) within(d time.Duration) time.Time {
+	t := time.Now().Add(d)
+	if !s.deadline.IsZero() && t.After(s.deadline) {
+		return s.deadline
+	}
+	return t
 }
 
 func (s *session) noteCert(tc *tls.Conn) {
@@ -150,11 +201,46 @@ func (s *session) isTLS() bool {
 // maxQuoted bounds a server line quoted in an error message.
 const maxQuoted = 200
 
-// quoted is a server line fit for an error message: scrubbed and clipped.
+// quoted is a server line fit for an error message: scrubbed, control
+// characters escaped (errors reach logs, the status API and the status
+// page; a hostile server must not rewrite a terminal or a log line) and
+// clipped at a character boundary.
 func (s *session) quoted(line string) string {
-	line = s.scrub(line)
+	line = escapeControl(s.scrub(line))
 	if len(line) > maxQuoted {
-		line = line[:maxQuoted] + "…"
+		cut := maxQuoted
+		for cut > 0 && !utf8.RuneStart(line[cut]) {
+			cut--
+		}
+		line = line[:cut] + "…"
 	}
 	return line
+}
+
+// escapeControl writes C0 and C1 control characters and DEL as \r, \n,
+// \t or \xNN / \u00NN, and replaces invalid UTF-8.
+func escapeControl(line string) string {
+	isControl := func(r rune) bool { return r < 0x20 || (r >= 0x7f && r <= 0x9f) || r == utf8.RuneError }
+	if !strings.ContainsFunc(line, isControl) {
+		return line
+	}
+	line = strings.ToValidUTF8(line, "\uFFFD")
+	var b strings.Builder
+	for _, r := range line {
+		switch {
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r >= 0x80 && r <= 0x9f:
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

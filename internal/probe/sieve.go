@@ -227,13 +227,12 @@ func (s *session) sieveConversation() error {
 // ask only if nothing arrives within tls_timeout (a pre-RFC server).
 func (s *session) sieveCapabilitiesAfterTLS() (sieveCaps, error) {
 	start := time.Now()
-	deadline := time.Now().Add(orDefault(s.target.DeepTimeout))
 	wait := min(orDefault(s.target.TLSTimeout), orDefault(s.target.DeepTimeout)/2)
-	_ = s.conn.SetReadDeadline(time.Now().Add(wait))
+	_ = s.conn.SetReadDeadline(s.within(wait))
 	_, err := s.r.Peek(1)
-	_ = s.conn.SetReadDeadline(deadline)
+	_ = s.conn.SetReadDeadline(s.deadline)
 	if err != nil {
-		if Classify(err) != ReasonTimeout {
+		if Classify(err) != ReasonTimeout || !time.Now().Before(s.deadline) {
 			return sieveCaps{}, err
 		}
 		if err := s.writeLine("CAPABILITY"); err != nil {

@@ -43,6 +43,14 @@ func NewTarget(ct *config.Target) (*Target, error) {
 	if t.TLSMode == "" {
 		t.TLSMode = TLSPlain
 	}
+	// Refused at start-up rather than at every check; the message names
+	// the key, never the value.
+	if hasLineBreak(t.Username) {
+		return nil, fmt.Errorf("target %s: test_username: %w", t.Address(), ErrUnsafeValue)
+	}
+	if hasLineBreak(t.Password) {
+		return nil, fmt.Errorf("target %s: test_password: %w", t.Address(), ErrUnsafeValue)
+	}
 	if _, ok := deepChecks[t.Protocol]; !ok {
 		return nil, fmt.Errorf("target %s: unknown protocol %q", t.Address(), ct.Protocol)
 	}
