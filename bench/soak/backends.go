@@ -3,11 +3,19 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
+	"log"
 	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -189,4 +197,109 @@ func (b *imapBackend) serve(c net.Conn) {
 			}
 		}
 	}
+}
+
+// backendInfo is what the soak needs to know of one backend.
+type backendInfo struct {
+	Name  string `json:"name"`
+	Port  int    `json:"port"`
+	Flaps bool   `json:"flaps"`
+}
+
+// backendStats is what the backends process reports when it stops.
+type backendStats struct {
+	Sessions int64 `json:"sessions"` // probe sessions served
+	Outages  int64 `json:"outages"`  // up->down steps of the flapping ones
+	Relisten int64 `json:"relisten"` // failed re-listens
+}
+
+// runBackendHelper is the backends process: the backends run in their own
+// runtime so that the soak's 5,000 idle connections (opened, timed out,
+// closed at once) never delay a greeting. It prints the backends as one
+// JSON line, serves until SIGTERM, stdin's end (the soak died) or
+// lifetime, and prints its statistics as a second line.
+func runBackendHelper(n int, period, lifetime time.Duration) {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer cancel()
+	ctx, cancelLife := context.WithTimeout(ctx, lifetime)
+	defer cancelLife()
+	go func() { _, _ = io.Copy(io.Discard, os.Stdin); cancel() }()
+	backends, err := startBackends(ctx, n, period)
+	if err != nil {
+		log.Fatalf("soak backends: %v", err)
+	}
+	var infos []backendInfo
+	for _, b := range backends {
+		infos = append(infos, backendInfo{Name: b.name, Port: b.port, Flaps: b.flaps})
+	}
+	enc := json.NewEncoder(os.Stdout)
+	_ = enc.Encode(infos)
+	<-ctx.Done()
+	var st backendStats
+	for _, b := range backends {
+		st.Sessions += b.sessions.Load()
+		st.Outages += b.downs.Load()
+		st.Relisten += b.relisten.Load()
+	}
+	_ = enc.Encode(st)
+}
+
+// backendHelper is the running backends process, seen from the soak.
+type backendHelper struct {
+	cmd   *exec.Cmd
+	stdin io.Closer
+	dec   *json.Decoder
+	infos []backendInfo
+}
+
+func startBackendHelper(o options, cpu int, lifetime time.Duration) (*backendHelper, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{self, "-backends-helper", "-backends", strconv.Itoa(o.backends),
+		"-flap-period", o.flapPeriod.String(), "-duration", lifetime.String()}
+	if cpu >= 0 {
+		args = append([]string{"taskset", "-c", strconv.Itoa(cpu)}, args...)
+	}
+	h := &backendHelper{cmd: exec.Command(args[0], args[1:]...)}
+	h.cmd.Stderr = os.Stderr
+	stdout, err := h.cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if h.stdin, err = h.cmd.StdinPipe(); err != nil {
+		return nil, err
+	}
+	if err := h.cmd.Start(); err != nil {
+		return nil, err
+	}
+	h.dec = json.NewDecoder(stdout)
+	if err := h.dec.Decode(&h.infos); err != nil || len(h.infos) != o.backends {
+		h.kill()
+		return nil, fmt.Errorf("backends process: %d backends, %v", len(h.infos), err)
+	}
+	return h, nil
+}
+
+// stop ends the backends process and returns its statistics.
+func (h *backendHelper) stop() (backendStats, error) {
+	var st backendStats
+	_ = h.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- h.dec.Decode(&st) }()
+	select {
+	case err := <-done:
+		h.kill()
+		return st, err
+	case <-time.After(10 * time.Second):
+		h.kill()
+		return st, fmt.Errorf("backends process did not report within 10s")
+	}
+}
+
+func (h *backendHelper) kill() {
+	_ = h.stdin.Close()
+	_ = h.cmd.Process.Kill()
+	_ = h.cmd.Wait()
 }

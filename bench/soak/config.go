@@ -57,7 +57,7 @@ end
 type setup struct {
 	dir           string
 	apiAddr       string
-	backends      []*imapBackend
+	backends      []backendInfo
 	users         int
 	allocBytes    int64
 	scriptTimeout time.Duration
@@ -93,16 +93,19 @@ func (s setup) config() string {
 	if s.maxConnections > 0 {
 		fmt.Fprintf(&b, "  max_connections: %d\n", s.maxConnections)
 	}
-	// Intervals of 1s (the minimum being introduced) with timeouts below
-	// them; one failure turns a target down and one success up again, so
-	// health follows the flapping as closely as the daemon allows.
+	// Intervals of 1s (the minimum being introduced) with timeouts no longer
+	// than them; one failure turns a target down and one success up again,
+	// so health follows the flapping as closely as the daemon allows. On
+	// loopback a healthy backend answers in well under a millisecond: a
+	// stable backend marked down means the daemon's probe was not scheduled
+	// for half a second.
 	b.WriteString(`auth:
   services:
     enabled: [backend_health_checks]
     backend_health_checks:
-      connect_timeout: 300ms
-      tls_timeout: 300ms
-      deep_timeout: 500ms
+      connect_timeout: 500ms
+      tls_timeout: 500ms
+      deep_timeout: 1s
       connect_interval: 1s
       deep_interval: 1s
       failure_threshold: 1
@@ -111,7 +114,7 @@ func (s setup) config() string {
       targets:
 `)
 	for _, be := range s.backends {
-		fmt.Fprintf(&b, "        - name: %s\n          protocol: imap\n          host: 127.0.0.1\n          port: %d\n          deep_check: true\n", be.name, be.port)
+		fmt.Fprintf(&b, "        - name: %s\n          protocol: imap\n          host: 127.0.0.1\n          port: %d\n          deep_check: true\n", be.Name, be.Port)
 	}
 	fmt.Fprintf(&b, `  passdb:
     - type: passwd_file

@@ -20,6 +20,7 @@ import (
 // idle connections for the whole run.
 type idleHolder struct {
 	addr string
+	want int
 
 	open       atomic.Int64 // connections open and past their first answer
 	closed     atomic.Int64 // closed by the daemon while idle
@@ -39,7 +40,7 @@ const (
 // startIdle opens n connections, at most 64 dials at a time, and returns
 // once every slot made its first attempt (or ctx ended).
 func startIdle(ctx context.Context, addr string, n int) *idleHolder {
-	h := &idleHolder{addr: addr}
+	h := &idleHolder{addr: addr, want: n}
 	gate := make(chan struct{}, 64)
 	var first sync.WaitGroup
 	for range n {

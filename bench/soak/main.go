@@ -63,8 +63,13 @@ func main() {
 	flag.StringVar(&o.backline, "backline", "", "a built backline binary (default: go build ./cmd/backline)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configuration, daemon log)")
 	loadgenURL := flag.String("loadgen", "", "internal: run the load generator against this URL")
+	backendsHelper := flag.Bool("backends-helper", false, "internal: run the backends")
 	flag.Parse()
 
+	if *backendsHelper {
+		runBackendHelper(o.backends, o.flapPeriod, o.duration)
+		return
+	}
 	if *loadgenURL != "" {
 		runLoadgen(*loadgenURL, o.workers, o.users, o.duration, clientTimeout(o))
 		return
@@ -145,12 +150,12 @@ func run(o options) (bool, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), o.duration+3*time.Minute)
 	defer cancel()
 
-	backCtx, stopBackends := context.WithCancel(ctx)
-	defer stopBackends()
-	backends, err := startBackends(backCtx, o.backends, o.flapPeriod)
+	helper, err := startBackendHelper(o, loadCPU, o.duration+3*time.Minute)
 	if err != nil {
 		return false, err
 	}
+	defer helper.kill()
+	backends := helper.infos
 	port, err := freePort()
 	if err != nil {
 		return false, err
@@ -194,7 +199,7 @@ func run(o options) (bool, error) {
 	idle.wait()
 	end.idleClosed, end.idleDialFails = idle.closed.Load(), idle.dialFails.Load()
 	end.stopStatus = d.stop(10 * time.Second)
-	stopBackends()
+	end.backends, end.backendsErr = helper.stop()
 	end.log = scanLog(d.logPath)
 	return report(o, backends, samples, res, lgErr, end), nil
 }

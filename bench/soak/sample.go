@@ -106,7 +106,16 @@ func sampleUntil(o options, d *daemon, apiAddr string, idle *idleHolder, lg *loa
 	return out
 }
 
+// settleLimit bounds the wait for reopened idle connections before a sample.
+const settleLimit = 5 * time.Second
+
 func takeSample(d *daemon, apiAddr string, idle *idleHolder) sample {
+	// When the daemon's idle timeout has just closed the idle connections,
+	// wait until they are open again: a sample in that gap would show
+	// fewer descriptors and goroutines that no leak explains.
+	for deadline := time.Now().Add(settleLimit); idle.open.Load() < int64(idle.want) && time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+	}
 	s := sample{rss: procRSS(d.pid), fds: procFDs(d.pid), cpu: procCPU(d.pid), idleOpen: idle.open.Load()}
 	m, err := scrapeMetrics(apiAddr, map[string]string{
 		"go_goroutines":                "",
