@@ -190,7 +190,7 @@ func run(o options) (bool, error) {
 	res, lgErr := lg.result(o.duration + clientTimeout(o) + 30*time.Second)
 
 	// The verdict's liveness facts are taken before anything is stopped.
-	end := endState{alive: d.alive(), pid: d.pid}
+	end := endState{alive: d.alive(), pid: d.pid, loadStart: lg.start}
 	if end.alive {
 		end.healthz, end.healthzLatency, end.healthzErr = getHealthz(apiAddr)
 		end.transitions, _ = scrapeMetrics(apiAddr, map[string]string{"backline_backend_transitions_total": ""})
