@@ -262,7 +262,7 @@ func startBackendHelper(o options, cpu int, lifetime time.Duration) (*backendHel
 	if cpu >= 0 {
 		args = append([]string{"taskset", "-c", strconv.Itoa(cpu)}, args...)
 	}
-	h := &backendHelper{cmd: exec.Command(args[0], args[1:]...)}
+	h := &backendHelper{cmd: child(args)}
 	h.cmd.Stderr = os.Stderr
 	stdout, err := h.cmd.StdoutPipe()
 	if err != nil {

@@ -36,6 +36,14 @@ func buildBackline(dir string) (string, error) {
 	return bin, nil
 }
 
+// child is a process of this run. It gets SIGTERM when the soak dies
+// (killed, or SIGPIPE on a closed output), so no daemon outlives its run.
+func child(args []string) *exec.Cmd {
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
+	return cmd
+}
+
 // freePort asks the kernel for a free loopback port. Another process may
 // take it before the daemon listens; the daemon then fails to start and
 // the run says so.
@@ -68,7 +76,7 @@ func startDaemon(bin, configPath, logPath, apiAddr string, cpu int) (*daemon, er
 	if cpu >= 0 {
 		args = append([]string{"taskset", "-c", strconv.Itoa(cpu)}, args...)
 	}
-	cmd := exec.Command(args[0], args[1:]...)
+	cmd := child(args)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()

@@ -22,6 +22,7 @@ import (
 	"log"
 	"os"
 	"os/exec"
+	"os/signal"
 	"strconv"
 	"syscall"
 	"time"
@@ -77,6 +78,9 @@ func main() {
 	if err := o.validate(); err != nil {
 		log.Fatalf("soak: %v", err)
 	}
+	// Output piped into head or a closed terminal must not kill the run
+	// before it stops the daemon: writes then fail with EPIPE instead.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	ok, err := run(o)
 	if err != nil {
 		log.Fatalf("soak: %v", err)
@@ -186,6 +190,18 @@ func run(o options) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	// Ctrl-C ends the load early; the run still stops its processes and
+	// reports on what it measured.
+	interrupted := make(chan os.Signal, 1)
+	signal.Notify(interrupted, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(interrupted)
+	go func() {
+		select {
+		case <-interrupted:
+			_ = lg.cmd.Process.Signal(syscall.SIGINT)
+		case <-lg.done:
+		}
+	}()
 	samples := sampleUntil(o, d, apiAddr, idle, lg)
 	res, lgErr := lg.result(o.duration + clientTimeout(o) + 30*time.Second)
 

@@ -46,7 +46,7 @@ func startLoadgen(o options, url string, cpu int) (*loadgen, error) {
 	if cpu >= 0 {
 		args = append([]string{"taskset", "-c", strconv.Itoa(cpu)}, args...)
 	}
-	lg := &loadgen{cmd: exec.Command(args[0], args[1:]...), done: make(chan struct{})}
+	lg := &loadgen{cmd: child(args), done: make(chan struct{})}
 	lg.cmd.Stdout, lg.cmd.Stderr = &lg.stdout, &lg.stderr
 	if err := lg.cmd.Start(); err != nil {
 		return nil, err
