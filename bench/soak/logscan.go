@@ -100,10 +100,14 @@ func filterFailure(line string) string {
 		}
 	}
 	errText = badUser.ReplaceAllString(scriptPath.ReplaceAllString(errText, ""), "bad-$1-N")
-	if strings.Contains(stack, "'misbehave'") {
+	switch {
+	case stack == "":
+		return errText + " (no stack trace)"
+	case strings.Contains(stack, "'misbehave'"):
 		return errText + " (in the misbehaving branch)"
+	default:
+		return errText + " (NOT in the misbehaving branch)"
 	}
-	return errText + " (NOT in the misbehaving branch)"
 }
 
 func parseStableDown(line string) stableDown {
