@@ -97,7 +97,9 @@ func sampleUntil(o options, d *daemon, apiAddr string, idle *idleHolder, lg *loa
 			return out
 		case <-time.After(time.Until(lg.start.Add(t))):
 		}
-		s := takeSample(d, apiAddr, idle)
+		// Never wait for reopened idle connections past the end of the load.
+		settle := min(settleLimit, time.Until(lg.start.Add(o.duration-500*time.Millisecond)))
+		s := takeSample(d, apiAddr, idle, settle)
 		s.at = time.Since(lg.start)
 		printSample(s, prev)
 		out = append(out, s)
@@ -106,14 +108,15 @@ func sampleUntil(o options, d *daemon, apiAddr string, idle *idleHolder, lg *loa
 	return out
 }
 
-// settleLimit bounds the wait for reopened idle connections before a sample.
-const settleLimit = 5 * time.Second
+// settleLimit bounds the wait for reopened idle connections before a
+// sample: on the busy development VM, 5,000 take up to about 10 s.
+const settleLimit = 20 * time.Second
 
-func takeSample(d *daemon, apiAddr string, idle *idleHolder) sample {
+func takeSample(d *daemon, apiAddr string, idle *idleHolder, settle time.Duration) sample {
 	// When the daemon's idle timeout has just closed the idle connections,
 	// wait until they are open again: a sample in that gap would show
 	// fewer descriptors and goroutines that no leak explains.
-	for deadline := time.Now().Add(settleLimit); idle.open.Load() < int64(idle.want) && time.Now().Before(deadline); {
+	for deadline := time.Now().Add(settle); idle.open.Load() < int64(idle.want) && time.Now().Before(deadline); {
 		time.Sleep(100 * time.Millisecond)
 	}
 	s := sample{rss: procRSS(d.pid), fds: procFDs(d.pid), cpu: procCPU(d.pid), idleOpen: idle.open.Load()}
