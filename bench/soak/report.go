@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -151,6 +152,8 @@ func printRates(samples []sample) {
 	}
 	fmt.Printf("between the samples: %.0f req/s, daemon CPU %.0f%% of one core, %.1f µs CPU per request (all requests, misbehaving included)\n",
 		dreq/dt, 100*(last.cpu-first.cpu).Seconds()/dt, float64((last.cpu-first.cpu).Microseconds())/dreq)
+	fmt.Printf("the daemon's threads waited, runnable, for a CPU %.0f%% of the time (summed over threads; 100%% = one thread always waiting; load average now %s)\n",
+		100*(last.runqWait-first.runqWait).Seconds()/dt, loadAverage())
 }
 
 func printOutcomes(res loadResult) {
@@ -266,4 +269,16 @@ func errText(err error) string {
 		return ""
 	}
 	return err.Error()
+}
+
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }

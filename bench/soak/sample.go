@@ -19,10 +19,11 @@ type sample struct {
 	fds        int
 	goroutines float64
 	cpu        time.Duration
-	requests   float64 // backline_auth_requests_total, all series
-	healthy    float64 // backend_servers_status{server_status="alive"}
-	idleOpen   int64   // idle connections this side holds
-	healthz    int     // status of a fresh /healthz, 0 on error
+	runqWait   time.Duration // the daemon's threads waiting for a CPU
+	requests   float64       // backline_auth_requests_total, all series
+	healthy    float64       // backend_servers_status{server_status="alive"}
+	idleOpen   int64         // idle connections this side holds
+	healthz    int           // status of a fresh /healthz, 0 on error
 	healthzLat time.Duration
 }
 
@@ -84,8 +85,8 @@ func sampleUntil(o options, d *daemon, apiAddr string, idle *idleHolder, lg *loa
 	}
 	at = append(at, last)
 	var out []sample
-	fmt.Printf("\n%7s %9s %6s %10s %6s %9s %8s %8s %10s\n",
-		"t", "RSS MiB", "fds", "goroutines", "idle", "healthy", "req/s", "CPU", "/healthz")
+	fmt.Printf("\n%7s %9s %6s %10s %6s %9s %8s %8s %9s %10s\n",
+		"t", "RSS MiB", "fds", "goroutines", "idle", "healthy", "req/s", "CPU", "CPU wait", "/healthz")
 	var prev *sample
 	for _, t := range at {
 		select {
@@ -119,7 +120,7 @@ func takeSample(d *daemon, apiAddr string, idle *idleHolder, settle time.Duratio
 	for deadline := time.Now().Add(settle); idle.open.Load() < int64(idle.want) && time.Now().Before(deadline); {
 		time.Sleep(100 * time.Millisecond)
 	}
-	s := sample{rss: procRSS(d.pid), fds: procFDs(d.pid), cpu: procCPU(d.pid), idleOpen: idle.open.Load()}
+	s := sample{rss: procRSS(d.pid), fds: procFDs(d.pid), cpu: procCPU(d.pid), runqWait: procRunQueueWait(d.pid), idleOpen: idle.open.Load()}
 	m, err := scrapeMetrics(apiAddr, map[string]string{
 		"go_goroutines":                "",
 		"backline_auth_requests_total": "",
@@ -133,16 +134,17 @@ func takeSample(d *daemon, apiAddr string, idle *idleHolder, settle time.Duratio
 }
 
 func printSample(s sample, prev *sample) {
-	rate, cpu := "-", "-"
+	rate, cpu, wait := "-", "-", "-"
 	if prev != nil {
 		dt := (s.at - prev.at).Seconds()
 		rate = fmt.Sprintf("%.0f", (s.requests-prev.requests)/dt)
 		cpu = fmt.Sprintf("%.0f%%", 100*(s.cpu-prev.cpu).Seconds()/dt)
+		wait = fmt.Sprintf("%.0f%%", 100*(s.runqWait-prev.runqWait).Seconds()/dt)
 	}
 	hz := "error"
 	if s.healthz != 0 {
 		hz = fmt.Sprintf("%d %s", s.healthz, s.healthzLat.Round(time.Millisecond))
 	}
-	fmt.Printf("%7s %9.1f %6d %10.0f %6d %9.0f %8s %8s %10s\n",
-		s.at.Round(time.Second), float64(s.rss)/(1<<20), s.fds, s.goroutines, s.idleOpen, s.healthy, rate, cpu, hz)
+	fmt.Printf("%7s %9.1f %6d %10.0f %6d %9.0f %8s %8s %9s %10s\n",
+		s.at.Round(time.Second), float64(s.rss)/(1<<20), s.fds, s.goroutines, s.idleOpen, s.healthy, rate, cpu, wait, hz)
 }
