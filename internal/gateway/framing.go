@@ -159,14 +159,16 @@ func (c *framingConn) headByte(ch byte) {
 		n--
 		line = line[:min(len(line), n)]
 	}
-	c.endLine(line, n)
+	// Reset first: the end of a head starts the next one.
+	lineNo := c.lineNo
 	c.lineNo++
 	c.lineBytes, c.capture, c.lastCR = 0, c.capture[:0], false
+	c.endLine(lineNo, line, n)
 }
 
-func (c *framingConn) endLine(line []byte, n int) {
+func (c *framingConn) endLine(lineNo int, line []byte, n int) {
 	switch {
-	case c.lineNo == 0:
+	case lineNo == 0:
 		if n == 0 {
 			c.lose() // net/http refuses an empty request line and closes
 			return

@@ -3,9 +3,11 @@ package gateway
 import (
 	"bufio"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -232,4 +234,96 @@ func counterValue(t *testing.T, h *harness, name, label, value string) float64 {
 		}
 	}
 	return sum
+}
+
+// readAnswers reads n answers from one connection.
+func readAnswers(t *testing.T, br *bufio.Reader, n int) []rawAnswer {
+	t.Helper()
+	var out []rawAnswer
+	for i := 0; i < n; i++ {
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("answer %d: %v", i+1, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		out = append(out, rawAnswer{resp: resp, body: string(b)})
+	}
+	return out
+}
+
+// Well-framed keep-alive traffic keeps its connection: pipelined requests
+// with Content-Length bodies, the CRLF some clients add after a POST, and
+// a HTTP/1.0 keep-alive request. The framing scan must stay in step.
+func TestWellFramedPipelineKeepsTheConnection(t *testing.T) {
+	o := newRecordingOrigin(t)
+	h := framingHarness(t, o, "")
+	c, err := net.Dial("tcp", h.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	pipeline := "POST /api/1 HTTP/1.1\r\nHost: gw\r\nContent-Length: 5\r\n\r\nhello" +
+		"\r\n" + // tolerated after a POST
+		"POST /api/2 HTTP/1.1\nHost: gw\ncontent-length:  3 \n\nabc" +
+		"GET /api/3 HTTP/1.1\r\nHost: gw\r\nX-Long: " + strings.Repeat("v", 2000) + "\r\n\r\n" +
+		"POST /api/4 HTTP/1.1\r\nHost: gw\r\nContent-Length: 9\r\n\r\nGET / x\r\n"
+	if _, err := io.WriteString(c, pipeline); err != nil {
+		t.Fatal(err)
+	}
+	for i, a := range readAnswers(t, br, 4) {
+		if a.resp.StatusCode != 200 || a.resp.Close {
+			t.Fatalf("answer %d: status %d, close %v, body %q", i+1, a.resp.StatusCode, a.resp.Close, a.body)
+		}
+	}
+	// One more round trip after the pipeline, on the same connection.
+	_, _ = io.WriteString(c, "POST /api/5 HTTP/1.0\r\nHost: gw\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok")
+	if a := readAnswers(t, br, 1)[0]; a.resp.StatusCode != 200 || a.body != "origin:ok" {
+		t.Fatalf("after the pipeline: %d %q", a.resp.StatusCode, a.body)
+	}
+	var got []string
+	for _, s := range o.seen() {
+		got = append(got, s.path+"="+s.body)
+	}
+	want := "/api/1=hello /api/2=abc /api/3= /api/4=GET / x\r\n /api/5=ok"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("origin saw %q, want %q", strings.Join(got, " "), want)
+	}
+}
+
+// A chunked HTTP/1.1 upload is forwarded intact; the connection closes
+// after it because the framing scan does not follow chunked bodies, and
+// whatever came after it on the connection is never served.
+func TestChunkedUploadIsForwardedThenTheConnectionCloses(t *testing.T) {
+	o := newRecordingOrigin(t)
+	h := framingHarness(t, o, "")
+	a := rawRequestClosing(t, h, "POST /api/up HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n"+
+		"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"+
+		"GET /api/after HTTP/1.1\r\nHost: gw\r\n\r\n")
+	if a.resp.StatusCode != 200 || a.body != "origin:hello world" || !a.resp.Close || !a.closed {
+		t.Fatalf("status %d body %q close %v closed %v", a.resp.StatusCode, a.body, a.resp.Close, a.closed)
+	}
+	if seen := o.seen(); len(seen) != 1 {
+		t.Fatalf("origin saw %+v", seen)
+	}
+}
+
+// HTTP/1.0 keep-alive with Transfer-Encoding is the smuggling shape: a
+// front proxy that honours the chunked body would forward it whole, while
+// net/http would read the body as the next request.
+func TestHTTP10ChunkedCannotSmuggle(t *testing.T) {
+	o := newRecordingOrigin(t)
+	h := framingHarness(t, o, "")
+	smuggled := "GET /api/smuggled HTTP/1.1\r\nHost: gw\r\n\r\n"
+	a := rawRequestClosing(t, h, "POST /api/x HTTP/1.0\r\nHost: gw\r\nConnection: keep-alive\r\n"+
+		"Transfer-Encoding: chunked\r\n\r\n"+fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(smuggled), smuggled))
+	expectError(t, a.resp, a.body, 400, "client_request")
+	if !a.closed {
+		t.Fatal("connection stays open")
+	}
+	if seen := o.seen(); len(seen) != 0 {
+		t.Fatalf("origin saw %+v", seen)
+	}
 }
