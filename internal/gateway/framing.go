@@ -78,6 +78,15 @@ func (c *framingConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// CloseWrite lets net/http half-close before it closes a connection with
+// unread input, so the client reads the answer instead of a reset.
+func (c *framingConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
 // take returns the facts of the oldest head not yet handled; ok is false
 // when the scan lost step or r is not the request it noted.
 func (c *framingConn) take(r *http.Request) (headFacts, bool) {

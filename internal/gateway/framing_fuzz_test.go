@@ -3,6 +3,7 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -96,32 +97,87 @@ func clientFraming(raw []byte) []framedRequest {
 	return out
 }
 
-// fuzzOrigin records the requests whose body it read to the end.
+// fuzzOrigin records the requests whose body it read to the end, per
+// fuzz input: each upstream connection is tagged, when the gateway dials
+// it, with the input being run, so a request that arrives late (the
+// gateway gave up on it, the origin read it anyway) is never taken for
+// one of the next input's.
 type fuzzOrigin struct {
 	mu       sync.Mutex
-	complete []framedRequest
-	inFlight atomic.Int64
+	input    int
+	dialedIn map[string]int // upstream local address -> input
+	complete map[int][]framedRequest
+	// conns in StateNew or StateActive: a request may still be read.
+	busy map[net.Conn]bool
+}
+
+func newFuzzOrigin() *fuzzOrigin {
+	return &fuzzOrigin{dialedIn: map[string]int{}, complete: map[int][]framedRequest{}, busy: map[net.Conn]bool{}}
+}
+
+func (o *fuzzOrigin) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	if err == nil {
+		o.mu.Lock()
+		o.dialedIn[c.LocalAddr().String()] = o.input
+		o.mu.Unlock()
+	}
+	return c, err
+}
+
+// next starts an input and returns its number.
+func (o *fuzzOrigin) next() int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.input++
+	for a, in := range o.dialedIn {
+		if in < o.input-8 {
+			delete(o.dialedIn, a)
+		}
+	}
+	for in := range o.complete {
+		if in < o.input-8 {
+			delete(o.complete, in)
+		}
+	}
+	return o.input
+}
+
+func (o *fuzzOrigin) take(input int) []framedRequest {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	c := o.complete[input]
+	delete(o.complete, input)
+	return c
+}
+
+func (o *fuzzOrigin) connState(c net.Conn, s http.ConnState) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if s == http.StateNew || s == http.StateActive {
+		o.busy[c] = true
+	} else {
+		delete(o.busy, c)
+	}
+}
+
+func (o *fuzzOrigin) idle() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.busy) == 0
 }
 
 func (o *fuzzOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	o.inFlight.Add(1)
-	defer o.inFlight.Add(-1)
 	b, err := io.ReadAll(r.Body)
 	if err == nil {
 		o.mu.Lock()
-		o.complete = append(o.complete, framedRequest{method: r.Method, body: string(b)})
+		if in, ok := o.dialedIn[r.RemoteAddr]; ok {
+			o.complete[in] = append(o.complete[in], framedRequest{method: r.Method, body: string(b)})
+		}
 		o.mu.Unlock()
 	}
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	_, _ = w.Write(b)
-}
-
-func (o *fuzzOrigin) take() []framedRequest {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	c := o.complete
-	o.complete = nil
-	return c
 }
 
 var fuzzSeeds = []string{
@@ -139,6 +195,7 @@ var fuzzSeeds = []string{
 	"POST /a HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding:\r\n chunked\r\nContent-Length: 3\r\n\r\nabc",
 	"POST /a HTTP/1.1\r\nHost: gw\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nok",
 	"POST /a HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nT: v\r\n\r\n",
+	"POST /a HTTP/1.1\r\nHost: gw\r\nCTP/1.1\r\nHost: gw\r\n\n",
 }
 
 // FuzzGatewayFraming writes raw bytes to the gateway's real listener and
@@ -150,12 +207,14 @@ func FuzzGatewayFraming(f *testing.F) {
 	for _, s := range fuzzSeeds {
 		f.Add([]byte(s))
 	}
-	origin := &fuzzOrigin{}
-	addr, logs := fuzzGateway(f, origin)
+	origin := newFuzzOrigin()
+	gw, addr, handling, logs := fuzzGateway(f, origin)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		if len(raw) > 4<<10 {
 			return
 		}
+		gw.Close() // pooled upstream connections belong to earlier inputs
+		input := origin.next()
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
@@ -163,12 +222,17 @@ func FuzzGatewayFraming(f *testing.F) {
 		defer c.Close()
 		_ = c.SetWriteDeadline(time.Now().Add(2 * time.Second))
 		_, _ = c.Write(raw)
-		out := readUntilQuiet(c)
+		// Half-closing ends the exchange without waiting for the idle
+		// timeout: once net/http reads EOF it closes the connection.
+		_ = c.(*net.TCPConn).CloseWrite()
+		out := readUntilClosed(c)
 		if len(out) > 0 && !validStatusLine(out) {
 			t.Fatalf("answer starts %q", out[:min(len(out), 40)])
 		}
 		c.Close()
-		for i := 0; i < 400 && origin.inFlight.Load() > 0; i++ {
+		// Nothing of this input may still be on its way to the origin
+		// when its requests are counted (nor leak into the next input).
+		for i := 0; i < 400 && (handling.Load() > 0 || !origin.idle()); i++ {
 			time.Sleep(5 * time.Millisecond)
 		}
 		if strings.Contains(logs.String(), "panic") {
@@ -176,7 +240,7 @@ func FuzzGatewayFraming(f *testing.F) {
 		}
 		framed := clientFraming(raw)
 		next := 0
-		for _, got := range origin.take() {
+		for _, got := range origin.take(input) {
 			for next < len(framed) && framed[next] != got {
 				next++
 			}
@@ -190,44 +254,42 @@ func FuzzGatewayFraming(f *testing.F) {
 
 // fuzzGateway serves one catch-all proxy endpoint in front of origin, on
 // the listener and server ServeListener uses.
-func fuzzGateway(f *testing.F, origin http.Handler) (string, *logBuffer) {
-	o := httptest.NewServer(origin)
+func fuzzGateway(f *testing.F, origin *fuzzOrigin) (*Gateway, string, *atomic.Int64, *logBuffer) {
+	o := httptest.NewUnstartedServer(origin)
+	o.Config.ConnState = origin.connState
+	o.Start()
 	f.Cleanup(o.Close)
 	cfg, err := config.Parse([]byte(gatewayYAML(o.URL, "", "    - path: /**\n      proxy:\n        backend: api\n")))
 	if err != nil {
 		f.Fatal(err)
 	}
 	logs := &logBuffer{}
-	gw, err := New(Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	gw, err := New(Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(logs, nil)), Dial: origin.dial})
 	if err != nil {
 		f.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(gw.Handler())
+	handling := &atomic.Int64{}
+	srv := httptest.NewUnstartedServer(nil)
 	srv.Config = gw.newServer()
+	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		handling.Add(1)
+		defer handling.Add(-1)
+		gw.ServeHTTP(w, r)
+	})
 	srv.Listener = wrapListener(srv.Listener)
 	srv.Start()
 	f.Cleanup(func() {
 		srv.Close()
 		gw.Close()
 	})
-	return srv.Listener.Addr().String(), logs
+	return gw, srv.Listener.Addr().String(), handling, logs
 }
 
-// readUntilQuiet reads what the gateway sends until it closes the
-// connection or stays quiet for a moment; both bounds only end the wait.
-func readUntilQuiet(c net.Conn) []byte {
-	var out []byte
-	buf := make([]byte, 4<<10)
-	wait := 2 * time.Second
-	for len(out) < 1<<20 {
-		_ = c.SetReadDeadline(time.Now().Add(wait))
-		n, err := c.Read(buf)
-		out = append(out, buf[:n]...)
-		if err != nil {
-			return out
-		}
-		wait = 200 * time.Millisecond
-	}
+// readUntilClosed reads what the gateway sends until it closes the
+// connection; the bounds only end a broken exchange.
+func readUntilClosed(c net.Conn) []byte {
+	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	out, _ := io.ReadAll(io.LimitReader(c, 1<<20))
 	return out
 }
 

@@ -140,3 +140,19 @@ func isReset(err error) bool {
 	var op *net.OpError
 	return errors.As(err, &op) && strings.Contains(op.Err.Error(), "reset")
 }
+
+// A body the gateway answers without reading (404 here) is drained by
+// net/http before the answer goes out; a client that stops sending it
+// used to hold the connection, unanswered, for good.
+func TestUnreadBodyDrainIsBounded(t *testing.T) {
+	defer func(d time.Duration) { unreadBodyWait = d }(unreadBodyWait)
+	unreadBodyWait = 100 * time.Millisecond
+	o := newRecordingOrigin(t)
+	h := framingHarness(t, o, "")
+	status, errType := hostileExchange(t, h, hostileCase{
+		pieces: []string{"POST /nowhere HTTP/1.1\r\nHost: gw\r\nContent-Length: 1000\r\n\r\nonly a little"},
+	})
+	if status != 404 || errType != "route_not_found" {
+		t.Fatalf("status %d %q, want 404 route_not_found within the 5 s bound", status, errType)
+	}
+}

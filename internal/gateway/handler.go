@@ -151,8 +151,18 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, reqID string, rt 
 		// only half-closed; aborting closes the connection instead.
 		panic(http.ErrAbortHandler)
 	}
+	if r.Body != nil && r.Body != http.NoBody {
+		// Before it answers, net/http reads what is left of an unread body
+		// (up to 256 KiB) to keep the connection, with no deadline of its
+		// own: a client that stops sending would hold it for good.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(unreadBodyWait))
+	}
 	writeError(w, gerr.kind, reqID)
 }
+
+// unreadBodyWait bounds reading the rest of a body the gateway answered
+// without using (nginx's lingering_timeout is 5 s too). A variable for tests.
+var unreadBodyWait = 5 * time.Second
 
 func errText(err error) string {
 	if err == nil {
