@@ -327,3 +327,37 @@ func TestHTTP10ChunkedCannotSmuggle(t *testing.T) {
 		t.Fatalf("origin saw %+v", seen)
 	}
 }
+
+// The scan notes the same heads however the bytes arrive: request lines,
+// framing fields, Content-Length bodies skipped, and it stops at a
+// Transfer-Encoding or a Content-Length net/http would refuse.
+func TestFramingScanIsSplitInvariant(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"POST /a HTTP/1.1\r\nHost: gw\r\nContent-Length: 5\r\n\r\nhello\r\nGET /b HTTP/1.0\nX: y\n\n",
+			"POST /a HTTP/1.1 te=false cl=true body=5; GET /b HTTP/1.0 te=false cl=false body=0; scanning"},
+		{"GET /a HTTP/1.1\r\nHost: gw\r\nX-Fold: a\r\n Content-Length: 7\r\n\r\nPOST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\nabc",
+			"GET /a HTTP/1.1 te=false cl=false body=0; POST /c HTTP/1.1 te=true cl=true body=-1; stopped"},
+		{"GET /" + strings.Repeat("x", 2*maxLineCapture) + " HTTP/1.1\r\nContent-Length:\t2 \r\n\r\nabGET /d HTTP/1.1\r\n\r\n",
+			"GET /" + strings.Repeat("x", maxLineCapture-5) + " te=false cl=true body=2; GET /d HTTP/1.1 te=false cl=false body=0; scanning"},
+		{"POST /a HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "stopped"},
+		{"\r\nGET / HTTP/1.1\r\n\r\n", "stopped"}, // net/http refuses the empty request line
+	} {
+		for _, size := range []int{len(tc.in), 1, 2, 7} {
+			c := &framingConn{}
+			c.startHead()
+			for rest := tc.in; len(rest) > 0; {
+				n := min(size, len(rest))
+				c.scan([]byte(rest[:n]))
+				rest = rest[n:]
+			}
+			var got []string
+			for _, f := range c.heads {
+				got = append(got, fmt.Sprintf("%s te=%v cl=%v body=%d", f.line, f.transferEncoding, f.contentLength, f.contentLengthBody))
+			}
+			got = append(got, map[scanState]string{scanHead: "scanning", scanBody: "in a body", scanLost: "stopped"}[c.state])
+			if strings.Join(got, "; ") != tc.want {
+				t.Errorf("%.40q in pieces of %d:\n got %s\nwant %s", tc.in, size, strings.Join(got, "; "), tc.want)
+			}
+		}
+	}
+}
