@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"net/http"
@@ -56,16 +57,16 @@ type framingConn struct {
 	heads []headFacts
 	cur   headFacts
 	// Within a head: line number, bytes of the line, captured parts.
-	lineNo     int
-	lineBytes  int
-	capture    []byte
-	contLine   bool // the line is an obs-fold continuation
-	lastCR     bool
-	lastField  string
-	clValues   []string
-	bodyLeft   int64
-	skipCRLF   int // net/http drops up to 4 CR/LF after a POST
-	lastMethod string
+	lineNo      int
+	lineBytes   int
+	capture     []byte
+	contLine    bool // the line is an obs-fold continuation
+	lastCR      bool
+	lastFieldCL bool // the last field line was Content-Length
+	clValues    []string
+	bodyLeft    int64
+	skipCRLF    int // net/http drops up to 4 CR/LF after a POST
+	lastMethod  string
 }
 
 func (c *framingConn) Read(p []byte) (int, error) {
@@ -121,9 +122,7 @@ func (c *framingConn) scan(b []byte) {
 				c.startHead()
 			}
 		case scanHead:
-			ch := b[0]
-			b = b[1:]
-			c.headByte(ch)
+			b = c.headBytes(b)
 		}
 	}
 }
@@ -131,35 +130,40 @@ func (c *framingConn) scan(b []byte) {
 func (c *framingConn) startHead() {
 	c.state = scanHead
 	c.cur = headFacts{contentLengthBody: -1}
-	c.lineNo, c.lineBytes, c.capture, c.lastField, c.clValues = 0, 0, c.capture[:0], "", nil
+	c.lineNo, c.lineBytes, c.capture, c.lastFieldCL, c.clValues = 0, 0, c.capture[:0], false, nil
 	c.skipCRLF = 0
 	if c.lastMethod == http.MethodPost {
 		c.skipCRLF = 4
 	}
 }
 
-func (c *framingConn) headByte(ch byte) {
-	if c.lineNo == 0 && c.lineBytes == 0 && c.skipCRLF > 0 {
-		if ch == '\r' || ch == '\n' {
-			c.skipCRLF--
-			return
+// headBytes takes b up to the end of the current line and returns the rest.
+func (c *framingConn) headBytes(b []byte) []byte {
+	for c.lineNo == 0 && c.lineBytes == 0 && c.skipCRLF > 0 && len(b) > 0 {
+		if b[0] != '\r' && b[0] != '\n' {
+			c.skipCRLF = 0
+			break
 		}
-		c.skipCRLF = 0
+		c.skipCRLF--
+		b = b[1:]
 	}
-	if ch != '\n' {
+	seg, rest, eol := bytes.Cut(b, []byte{'\n'})
+	if len(seg) > 0 {
 		if c.lineBytes == 0 && c.lineNo > 0 {
-			c.contLine = ch == ' ' || ch == '\t'
+			c.contLine = seg[0] == ' ' || seg[0] == '\t'
 		}
-		c.lineBytes++
-		c.lastCR = ch == '\r'
+		c.lineBytes += len(seg)
+		c.lastCR = seg[len(seg)-1] == '\r'
 		limit := maxNameCapture + 1 + maxValCapture
 		if c.lineNo == 0 {
 			limit = maxLineCapture
 		}
-		if len(c.capture) < limit {
-			c.capture = append(c.capture, ch)
+		if room := limit - len(c.capture); room > 0 {
+			c.capture = append(c.capture, seg[:min(room, len(seg))]...)
 		}
-		return
+	}
+	if !eol {
+		return nil
 	}
 	// A line ends at LF; a CR right before it is dropped, as
 	// bufio.Reader.ReadLine does for net/http.
@@ -173,7 +177,13 @@ func (c *framingConn) headByte(ch byte) {
 	c.lineNo++
 	c.lineBytes, c.capture, c.lastCR = 0, c.capture[:0], false
 	c.endLine(lineNo, line, n)
+	return rest
 }
+
+var (
+	nameTransferEncoding = []byte("transfer-encoding")
+	nameContentLength    = []byte("content-length")
+)
 
 func (c *framingConn) endLine(lineNo int, line []byte, n int) {
 	switch {
@@ -190,26 +200,22 @@ func (c *framingConn) endLine(lineNo int, line []byte, n int) {
 	case c.contLine:
 		// A folded line continues the previous field; for framing fields
 		// that makes the value unusable for us.
-		if c.lastField == "content-length" {
+		if c.lastFieldCL {
 			c.lose()
 		}
 	default:
-		name, value, ok := strings.Cut(string(line), ":")
-		if !ok {
-			c.lastField = ""
-			return
-		}
-		c.lastField = strings.ToLower(name)
-		switch c.lastField {
-		case "transfer-encoding":
+		name, value, _ := bytes.Cut(line, []byte{':'})
+		c.lastFieldCL = false
+		switch {
+		case bytes.EqualFold(name, nameTransferEncoding):
 			c.cur.transferEncoding = true
-		case "content-length":
-			c.cur.contentLength = true
+		case bytes.EqualFold(name, nameContentLength):
+			c.cur.contentLength, c.lastFieldCL = true, true
 			if n > len(line) {
 				c.lose()
 				return
 			}
-			c.clValues = append(c.clValues, strings.Trim(value, " \t\r\n"))
+			c.clValues = append(c.clValues, string(bytes.Trim(value, " \t\r\n")))
 		}
 	}
 }
