@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -193,14 +194,14 @@ func (g *Gateway) roundTrip(ctx context.Context, bv *backendView, up *upstream) 
 
 	// The client already had its 100 Continue from our server.
 	delete(out.Header, "Expect")
-	var clientBody *bodyErrReader
+	var body *clientBody
 	if out.Body != nil && out.Body != http.NoBody {
-		clientBody = &bodyErrReader{ReadCloser: out.Body}
-		out.Body = clientBody
+		body = &clientBody{ReadCloser: out.Body}
+		out.Body = body
 	}
 	resp, err := transport.roundTrip(ctx, out, limits)
 	if err != nil {
-		if clientBody != nil && clientBody.err != nil {
+		if body != nil && body.failed.Load() {
 			// A broken upload (bad chunked framing, say) surfaces as a
 			// failed write to the origin; it is the client's fault.
 			err = blameRequest(err, true)
@@ -271,6 +272,21 @@ func appendForwardedFor(h http.Header, clientIP string) {
 		clientIP = strings.Join(prior, ", ") + ", " + clientIP
 	}
 	h.Set("X-Forwarded-For", clientIP)
+}
+
+// clientBody notes a failure to read the client's body; net/http's
+// Transport reads it on a goroutine of its own.
+type clientBody struct {
+	io.ReadCloser
+	failed atomic.Bool
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.failed.Store(true)
+	}
+	return n, err
 }
 
 // blameRequest marks err as the client's fault when request values went

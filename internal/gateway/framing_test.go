@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -361,4 +362,19 @@ func TestFramingScanIsSplitInvariant(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The same through net/http's Transport (h2c here), which reads the
+// client's body on a goroutine of its own.
+func TestMalformedChunkedBodyIsClientErrorThroughNetHTTPTransport(t *testing.T) {
+	o := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}))
+	o.Config.Protocols = new(http.Protocols)
+	o.Config.Protocols.SetUnencryptedHTTP2(true)
+	o.Start()
+	t.Cleanup(o.Close)
+	h := newHarness(t, gatewayYAML(o.URL, "      http2_prior_knowledge: true\n", "    - path: /api/**\n      proxy:\n        backend: api\n"))
+	a := rawRequest(t, h, "POST /api/x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n")
+	expectError(t, a.resp, a.body, 400, "client_request")
 }
