@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"strings"
@@ -108,15 +109,21 @@ func (g *Gateway) roundTrip(ctx context.Context, bv *backendView, up *upstream) 
 		return nil, newError(kindUnhealthy, errUnhealthy)
 	}
 	if bv.hasPath {
-		p := expandWildcard(bv.path.eval(rd), up.rest, up.wildcard)
+		// The rules apply to the value; the /** match is the client's
+		// path, already free of dot segments, and "?" or "#" in it are
+		// data that the request line escapes.
+		p := bv.path.eval(rd)
 		if err := checkPath("path", p); err != nil {
-			return nil, newError(kindConfiguration, err)
+			return nil, newError(kindConfiguration, blameRequest(err, bv.path.usesRequest()))
 		}
-		out.URL.Path, out.URL.RawPath = p, ""
+		out.URL.Path, out.URL.RawPath = expandWildcard(p, up.rest, up.wildcard), ""
 	}
 	bv.mods.request.apply(out.Header, rd)
 	bv.mods.query.applyQuery(out.URL, rd)
 	if warning, err := bv.mods.form.applyForm(out, rd); err != nil {
+		if ctx.Err() != nil {
+			return nil, newError(kindClientGone, errClientCancel)
+		}
 		return nil, newError(kindBackend, err)
 	} else if warning != "" {
 		g.logger.Warn("gateway form modifiers skipped", "backend", rt.name, "error_type", "evaluation", "reason", warning)
@@ -124,7 +131,7 @@ func (g *Gateway) roundTrip(ctx context.Context, bv *backendView, up *upstream) 
 
 	dest, err := g.destination(bv, up)
 	if err != nil {
-		return nil, newError(kindConfiguration, err)
+		return nil, newError(kindConfiguration, blameRequest(err, bv.origin.usesRequest()))
 	}
 	transport, err := rt.transports.get(dest.key)
 	if err != nil {
@@ -170,12 +177,14 @@ func (g *Gateway) roundTrip(ctx context.Context, bv *backendView, up *upstream) 
 		out.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(auth)))
 	}
 	if bv.hasPrefix {
-		p := joinPrefix(bv.pathPrefix.eval(rd), out.URL.Path)
-		if err := checkPath("path_prefix", p); err != nil {
+		// The path it goes in front of was checked already (or is the
+		// client's, free of dot segments), so joining cannot climb out.
+		prefix := bv.pathPrefix.eval(rd)
+		if err := checkPath("path_prefix", prefix); err != nil {
 			release()
-			return nil, newError(kindConfiguration, err)
+			return nil, newError(kindConfiguration, blameRequest(err, bv.pathPrefix.usesRequest()))
 		}
-		out.URL.Path, out.URL.RawPath = p, ""
+		out.URL.Path, out.URL.RawPath = joinPrefix(prefix, out.URL.Path), ""
 	}
 	if _, ok := out.Header["User-Agent"]; !ok {
 		out.Header["User-Agent"] = []string{""} // keeps Go's default agent out
@@ -185,8 +194,18 @@ func (g *Gateway) roundTrip(ctx context.Context, bv *backendView, up *upstream) 
 
 	// The client already had its 100 Continue from our server.
 	delete(out.Header, "Expect")
+	var body *clientBody
+	if out.Body != nil && out.Body != http.NoBody {
+		body = &clientBody{ReadCloser: out.Body}
+		out.Body = body
+	}
 	resp, err := transport.roundTrip(ctx, out, limits)
 	if err != nil {
+		if body != nil && body.failed.Load() {
+			// A broken upload (bad chunked framing, say) surfaces as a
+			// failed write to the origin; it is the client's fault.
+			err = blameRequest(err, true)
+		}
 		gerr := classify(ctx, limits.deadline, err)
 		release()
 		return nil, gerr
@@ -253,6 +272,31 @@ func appendForwardedFor(h http.Header, clientIP string) {
 		clientIP = strings.Join(prior, ", ") + ", " + clientIP
 	}
 	h.Set("X-Forwarded-For", clientIP)
+}
+
+// clientBody notes a failure to read the client's body; net/http's
+// Transport reads it on a goroutine of its own.
+type clientBody struct {
+	io.ReadCloser
+	failed atomic.Bool
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		b.failed.Store(true)
+	}
+	return n, err
+}
+
+// blameRequest marks err as the client's fault when request values went
+// into what failed.
+func blameRequest(err error, fromRequest bool) error {
+	var ce *clientError
+	if !fromRequest || errors.As(err, &ce) {
+		return err
+	}
+	return &clientError{err: err}
 }
 
 // classify maps a failed wait or round trip to an error kind: the ttfb

@@ -153,7 +153,11 @@ func (e errBadURL) Error() string { return fmt.Sprintf("url attribute: invalid u
 // origin (used when the backend has none); /** takes the wildcard match; a
 // url without a query keeps the current one.
 func resolveURL(t *template, rd *requestData, rest string, wildcard bool, out *url.URL) (*origin, error) {
-	raw := t.eval(rd)
+	o, err := applyURL(t.eval(rd), rest, wildcard, out)
+	return o, blameRequest(err, err != nil && t.usesRequest())
+}
+
+func applyURL(raw, rest string, wildcard bool, out *url.URL) (*origin, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, errBadURL{raw}
@@ -167,11 +171,12 @@ func resolveURL(t *template, rd *requestData, rest string, wildcard bool, out *u
 		o = &parsed
 	}
 	if u.Path != "" {
-		p := expandWildcard(u.Path, rest, wildcard)
-		if err := checkPath("url", p); err != nil {
+		// As for a backend path: the rules apply to the value, not to
+		// the client's /** match.
+		if err := checkPath("url", u.Path); err != nil {
 			return nil, err
 		}
-		out.Path, out.RawPath = p, ""
+		out.Path, out.RawPath = expandWildcard(u.Path, rest, wildcard), ""
 	}
 	if u.RawQuery != "" {
 		out.RawQuery = escapeQueryBytes(u.RawQuery)

@@ -29,6 +29,10 @@ var (
 	// kindTooLarge is a client body the gateway must read (form modifiers)
 	// and will not hold in memory.
 	kindTooLarge = errorKind{"request_too_large", http.StatusRequestEntityTooLarge}
+	// kindClientRequest is a request the gateway will not forward as sent:
+	// faulty framing, a broken body, a path that climbs out of its
+	// endpoint. The client is to blame, never the backend.
+	kindClientRequest = errorKind{"client_request", http.StatusBadRequest}
 	// kindClientGone is logged only: nobody is left to answer.
 	kindClientGone = errorKind{"client_canceled", 499}
 )
@@ -50,11 +54,23 @@ func (e *gatewayError) Error() string {
 func (e *gatewayError) Unwrap() error { return e.cause }
 
 func newError(kind errorKind, cause error) *gatewayError {
-	if errors.Is(cause, errFormTooLarge) {
+	var ce *clientError
+	switch {
+	case errors.Is(cause, errFormTooLarge):
 		kind = kindTooLarge // a client problem, whichever stage read the form
+	case errors.As(cause, &ce):
+		kind = kindClientRequest
 	}
 	return &gatewayError{kind: kind, cause: cause}
 }
+
+// clientError marks a cause the client's request is to blame for, found
+// wherever it surfaces: reading the client's body (while it streams
+// upstream or for form modifiers) or a path built from request values.
+type clientError struct{ err error }
+
+func (e *clientError) Error() string { return e.err.Error() }
+func (e *clientError) Unwrap() error { return e.err }
 
 // Causes used in several places.
 var (
@@ -66,6 +82,7 @@ var (
 	errWrongMethod  = errors.New("the endpoint does not allow the method")
 	errClientCancel = errors.New("client canceled the request")
 	errFormTooLarge = errors.New("form body too large for form modifiers")
+	errDotSegment   = errors.New(`the request path has a "." or ".." segment`)
 )
 
 // writeError answers with the error type in a header and a small JSON body;

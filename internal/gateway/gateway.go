@@ -164,16 +164,37 @@ func (g *Gateway) Serve(ctx context.Context) error {
 	return g.ServeListener(ctx, ln)
 }
 
-// ServeListener serves on ln until ctx ends, then drains for up to 10 s.
-func (g *Gateway) ServeListener(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{
+// Client-side limits of the gateway listener. A request head gets 10 s
+// (HAProxy's usual "timeout http-request"), a keep-alive connection may
+// idle for 30 s (nginx keeps 75 s, HAProxy setups commonly 10 s; idle
+// connections cost a file descriptor each), and a head may take 64 KiB
+// (nginx: 4 buffers of 8k; net/http's default is 1 MiB).
+const (
+	clientHeaderTimeout = 10 * time.Second
+	clientIdleTimeout   = 30 * time.Second
+	maxClientHead       = 64 << 10
+)
+
+// newServer is the gateway's HTTP server; its listener must be wrapped by
+// wrapListener so that request framing can be checked (framing.go).
+func (g *Gateway) newServer() *http.Server {
+	return &http.Server{
 		Handler:           g,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: clientHeaderTimeout,
+		IdleTimeout:       clientIdleTimeout,
+		MaxHeaderBytes:    maxClientHead,
+		ConnContext:       framingContext,
 		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn),
 	}
+}
+
+func wrapListener(ln net.Listener) net.Listener { return framingListener{ln} }
+
+// ServeListener serves on ln until ctx ends, then drains for up to 10 s.
+func (g *Gateway) ServeListener(ctx context.Context, ln net.Listener) error {
+	srv := g.newServer()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() { errc <- srv.Serve(wrapListener(ln)) }()
 	select {
 	case err := <-errc:
 		g.Close()

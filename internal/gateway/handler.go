@@ -18,6 +18,18 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	reqID := g.ids.next()
+	framing := checkFraming(r)
+	if framing.closeAfter {
+		w.Header().Set("Connection", "close")
+	}
+	switch {
+	case framing.refuse != "":
+		g.fail(w, r, reqID, nil, "", newError(kindClientRequest, errors.New(framing.refuse)))
+		return
+	case dotSegment(r.URL.Path):
+		g.fail(w, r, reqID, nil, "", newError(kindClientRequest, errDotSegment))
+		return
+	}
 	rt, params, rest, ok := g.router.lookup(r.URL.Path, r.Method)
 	if rt == nil {
 		g.fail(w, r, reqID, nil, "", newError(kindRouteNotFound, errNoRoute))
@@ -36,7 +48,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rd := &requestData{req: r, params: params}
 	up, warning, err := ep.outgoing(r, rd, rest, rt.wildcard)
 	if err != nil {
-		g.fail(w, r, reqID, bv.rt, ep.path, newError(kindConfiguration, err))
+		gerr := newError(kindConfiguration, err)
+		if r.Context().Err() != nil {
+			gerr = newError(kindClientGone, errClientCancel) // left while its form body was read
+		}
+		g.fail(w, r, reqID, bv.rt, ep.path, gerr)
 		return
 	}
 	if warning != "" {
@@ -60,6 +76,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	for k, vs := range resp.Header {
 		h[k] = vs
+	}
+	if framing.closeAfter {
+		h.Set("Connection", "close") // no response modifier talks us out of it
 	}
 	noBody := resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified || r.Method == http.MethodHead
 	if resp.StatusCode == http.StatusNoContent {
@@ -132,8 +151,18 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, reqID string, rt 
 		// only half-closed; aborting closes the connection instead.
 		panic(http.ErrAbortHandler)
 	}
+	if r.Body != nil && r.Body != http.NoBody {
+		// Before it answers, net/http reads what is left of an unread body
+		// (up to 256 KiB) to keep the connection, with no deadline of its
+		// own: a client that stops sending would hold it for good.
+		_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(unreadBodyWait))
+	}
 	writeError(w, gerr.kind, reqID)
 }
+
+// unreadBodyWait bounds reading the rest of a body the gateway answered
+// without using (nginx's lingering_timeout is 5 s too). A variable for tests.
+var unreadBodyWait = 5 * time.Second
 
 func errText(err error) string {
 	if err == nil {

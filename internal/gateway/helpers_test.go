@@ -90,7 +90,11 @@ func newHarness(t *testing.T, yml string, mutate ...func(*Options)) *harness {
 	if err != nil {
 		t.Fatalf("gateway.New: %v", err)
 	}
-	srv := httptest.NewServer(gw.Handler())
+	// The server ServeListener runs, so framing checks and limits apply.
+	srv := httptest.NewUnstartedServer(gw.Handler())
+	srv.Config = gw.newServer()
+	srv.Listener = wrapListener(srv.Listener)
+	srv.Start()
 	tr := &http.Transport{}
 	h := &harness{t: t, gw: gw, srv: srv, client: &http.Client{Transport: tr}, logs: logs, reg: reg}
 	t.Cleanup(func() {

@@ -245,7 +245,7 @@ func (m *paramMods) applyForm(r *http.Request, rd *requestData) (warning string,
 		raw, err = io.ReadAll(io.LimitReader(r.Body, maxFormBody+1))
 		_ = r.Body.Close()
 		if err != nil {
-			return "", fmt.Errorf("reading the form body: %w", err)
+			return "", &clientError{fmt.Errorf("reading the form body: %w", err)}
 		}
 		if len(raw) > maxFormBody {
 			return "", fmt.Errorf("%w: more than %d bytes", errFormTooLarge, maxFormBody)
@@ -253,7 +253,7 @@ func (m *paramMods) applyForm(r *http.Request, rd *requestData) (warning string,
 	}
 	vals, err := url.ParseQuery(string(raw))
 	if err != nil {
-		return "", fmt.Errorf("form body: %w", err)
+		return "", &clientError{fmt.Errorf("form body: %w", err)}
 	}
 	m.applyValues(vals, rd)
 	setBody(r, []byte(vals.Encode()))

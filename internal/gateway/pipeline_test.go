@@ -217,8 +217,9 @@ func TestURLBuilding(t *testing.T) {
 	if e.Path != "/absolute" || e.RawQuery != "k=v" || e.Host != strings.TrimPrefix(o.URL, "http://") {
 		t.Errorf("absolute url: %+v", e)
 	}
+	// A dot segment from the client is the client's error (issue 9).
 	resp, body := h.do(http.MethodGet, "/users/7/posts/%2e%2e", nil, nil)
-	expectError(t, resp, body, 500, "configuration")
+	expectError(t, resp, body, 400, "client_request")
 }
 
 func TestRoutingErrorsAndSetResponseStatus(t *testing.T) {
