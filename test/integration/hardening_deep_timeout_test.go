@@ -18,29 +18,37 @@ import (
 // deep phase of a STARTTLS check, handshake included, ends within
 // deep_timeout.
 //
-// Against Dovecot A directly, a STARTTLS login check of each protocol
-// passes well within it (sanity). Through a relay that makes Dovecot slow
+// Against Dovecot A directly (and through HAProxy's accept-proxy), a
+// STARTTLS login check of each protocol passes well within it (sanity). Through a relay that makes Dovecot slow
 // on both sides of STARTTLS (greeting and ServerHello each held 1.2 s), a
 // check with deep_timeout 2s must fail by its deadline. On 6e90d09 the
 // deadline started again after the handshake (which had its own
 // tls_timeout), so the same check passed after about 2.5 s.
 func TestStartTLSDeepCheckStaysWithinDeepTimeout(t *testing.T) {
 	f := testfixture.Load(t)
-	protocols := []struct{ protocol, port string }{
-		{"imap", "DOVECOT_A_IMAP"}, {"pop3", "DOVECOT_A_POP3"},
-		{"smtp", "DOVECOT_A_SUBMISSION"}, {"sieve", "DOVECOT_A_SIEVE"},
+	type server struct {
+		name, protocol, port string
+		proxyHeader          bool // HAProxy accept-proxy: a PROXY v2 PROXY header first
 	}
-	check := func(t *testing.T, protocol, addr string, deepTimeout time.Duration) (probe.Result, time.Duration) {
+	servers := []server{
+		{"imap", "imap", "DOVECOT_A_IMAP", false}, {"pop3", "pop3", "DOVECOT_A_POP3", false},
+		{"smtp", "smtp", "DOVECOT_A_SUBMISSION", false}, {"sieve", "sieve", "DOVECOT_A_SIEVE", false},
+		{"imap via HAProxy", "imap", "HAPROXY_ACCEPT_PROXY_IMAP", true},
+	}
+	check := func(t *testing.T, p server, addr string, deepTimeout time.Duration) (probe.Result, time.Duration) {
 		t.Helper()
 		host, portText, _ := net.SplitHostPort(addr)
 		port, err := strconv.Atoi(portText)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ct := config.Target{Name: protocol, Protocol: protocol, Host: host, Port: port, TLSMode: "starttls",
+		ct := config.Target{Name: p.name, Protocol: p.protocol, Host: host, Port: port, TLSMode: "starttls",
 			TLSCAFile: f.CAFile, TLSServerName: f.ServerName, DeepCheck: true,
 			TestUsername: f.User, TestPassword: f.Password, AuthMechanism: "auto",
 			ConnectTimeout: 5 * time.Second, TLSTimeout: 5 * time.Second, DeepTimeout: deepTimeout}
+		if p.proxyHeader {
+			ct.HAProxyV2, ct.HAProxyV2Command = true, "proxy"
+		}
 		tg, err := probe.NewTarget(&ct)
 		if err != nil {
 			t.Fatal(err)
@@ -50,10 +58,10 @@ func TestStartTLSDeepCheckStaysWithinDeepTimeout(t *testing.T) {
 		return res, time.Since(start)
 	}
 
-	for _, p := range protocols {
-		t.Run(p.protocol+" directly: passes within deep_timeout", func(t *testing.T) {
+	for _, p := range servers {
+		t.Run(p.name+" directly: passes within deep_timeout", func(t *testing.T) {
 			const deep = 5 * time.Second
-			res, took := check(t, p.protocol, f.Addr(p.port), deep)
+			res, took := check(t, p, f.Addr(p.port), deep)
 			if !res.OK {
 				t.Fatalf("STARTTLS check failed: %s %v", res.Reason, res.Err)
 			}
@@ -61,11 +69,11 @@ func TestStartTLSDeepCheckStaysWithinDeepTimeout(t *testing.T) {
 				t.Errorf("took %v, more than deep_timeout %v", took, deep)
 			}
 		})
-		t.Run(p.protocol+" slow on both sides of STARTTLS: fails by deep_timeout", func(t *testing.T) {
+		t.Run(p.name+" slow on both sides of STARTTLS: fails by deep_timeout", func(t *testing.T) {
 			t.Parallel()
 			const deep = 2 * time.Second
 			relay := slowRelay(t, f.Addr(p.port), 1200*time.Millisecond)
-			res, took := check(t, p.protocol, relay, deep)
+			res, took := check(t, p, relay, deep)
 			if res.OK {
 				t.Fatalf("passed after %v with deep_timeout %v: the deadline restarted after STARTTLS", took, deep)
 			}
