@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -160,4 +161,122 @@ func authRequest(t *testing.T, url string, headers map[string]string, jsonBody s
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	return resp.StatusCode, resp.Header, string(b)
+}
+
+// TestNginxNeverForwardsLineBreaksToDovecot (issue 9 item 3, every
+// endpoint): why a passdb that would accept the password is no excuse. nginx
+// logs in to a POP3 upstream with USER/PASS, writing the password from the
+// client's AUTH PLAIN onto the PASS line as it is. If backline said OK to
+// `alice-secret\r\nDELE 1` (here: a passwd-file entry with nopassword),
+// Dovecot would read PASS and then DELE 1 as the client's next command. So
+// the client must get -ERR and alice's mailbox must keep its message. (On
+// 6e90d09 the answer was OK and Dovecot logged the session with del=1.)
+func TestNginxNeverForwardsLineBreaksToDovecot(t *testing.T) {
+	f := testfixture.Load(t)
+	user, password := f.AliceUser, f.AlicePassword
+	dir := t.TempDir()
+	passwd := filepath.Join(dir, "passwd")
+	writeFile(t, passwd, fmt.Sprintf("%s:{PLAIN}unused:::::: nopassword\n", user))
+	cfg := &config.Config{}
+	cfg.Auth.Passdb = []config.Passdb{{Type: config.PassdbPasswdFile, Path: passwd}}
+	cfg.Auth.Nginx.FailureMessage = nginxFailMessage
+	hs := &mailHealth{backends: []health.Backend{{Group: health.GroupMail, Healthy: true, Target: &probe.Target{
+		Name: "a-pop3", Protocol: "pop3", Host: f.Host, Port: f.Port("DOVECOT_A_POP3"), TLSMode: probe.TLSPlain}}}}
+	logs := &lockedBuffer{}
+	sw := &swapHandler{}
+	sw.set(newAuthHandler(t, cfg, hs, logs))
+	_, pop3Addr := startNginx(t, dir, serveAuth(t, sw))
+
+	lmtpDeliver(t, f.Addr("DOVECOT_A_LMTP"), user)
+	sessionEnd := fmt.Sprintf("pop3(%s)", user) // the line of a POP3 session's end
+	logStart := len(f.ReadLog("DOVECOT_A"))
+	before := pop3Stat(t, f.Addr("DOVECOT_A_POP3"), user, password)
+	if before < 1 {
+		t.Fatalf("%s has %d messages after a delivery", user, before)
+	}
+	logSince(t, f, "DOVECOT_A", logStart, sessionEnd) // that session is in the log
+	logStart = len(f.ReadLog("DOVECOT_A"))
+
+	m := dialMail(t, pop3Addr)
+	_ = m.c.SetDeadline(time.Now().Add(10 * time.Second))
+	if g := m.line(); !strings.HasPrefix(g, "+OK") {
+		t.Fatalf("greeting %q", g)
+	}
+	m.send("AUTH PLAIN")
+	if l := m.line(); !strings.HasPrefix(l, "+") {
+		t.Fatalf("AUTH PLAIN: %q", l)
+	}
+	m.send(base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + password + "\r\nDELE 1")))
+	l := m.line()
+	if !strings.HasPrefix(l, "-ERR") {
+		t.Errorf("AUTH PLAIN with DELE 1 after the password: %q, want -ERR", l)
+	}
+	m.send("QUIT")
+	m.c.Close()
+
+	if after := pop3Stat(t, f.Addr("DOVECOT_A_POP3"), user, password); after != before {
+		t.Errorf("%s had %d messages, now %d: DELE 1 reached Dovecot", user, before, after)
+	}
+	// pop3Stat's own session is the barrier: every session before it has
+	// been logged once it has.
+	seen := logSince(t, f, "DOVECOT_A", logStart, sessionEnd)
+	if n := strings.Count(seen, "pop3-login: Info: Login: user=<"+user+">"); n != 1 || strings.Contains(seen, "del=1") {
+		t.Errorf("Dovecot A logged %d POP3 logins of %s (want only pop3Stat's) or a deletion:\n%s", n, user, seen)
+	}
+	if strings.Contains(logs.String(), password) {
+		t.Errorf("backline logged a password:\n%s", logs.String())
+	}
+}
+
+// lmtpDeliver delivers one short message to rcpt over LMTP.
+func lmtpDeliver(t *testing.T, addr, rcpt string) {
+	t.Helper()
+	m := dialMail(t, addr)
+	_ = m.c.SetDeadline(time.Now().Add(10 * time.Second))
+	expect := func(prefix string) {
+		t.Helper()
+		for {
+			l := m.line()
+			if !strings.HasPrefix(l, prefix) {
+				t.Fatalf("LMTP: %q, want %s", l, prefix)
+			}
+			if len(l) < 4 || l[3] != '-' {
+				return
+			}
+		}
+	}
+	expect("220")
+	for _, step := range []struct{ cmd, want string }{
+		{"LHLO backline.test", "250"}, {"MAIL FROM:<test@backline.test>", "250"},
+		{"RCPT TO:<" + rcpt + ">", "250"}, {"DATA", "354"},
+		{"Subject: issue 9 item 3\r\n\r\nkeep me\r\n.", "250"}, {"QUIT", "221"},
+	} {
+		m.send(step.cmd)
+		expect(step.want)
+	}
+}
+
+// pop3Stat logs in to a POP3 server with USER/PASS and returns the message
+// count from STAT.
+func pop3Stat(t *testing.T, addr, user, password string) int {
+	t.Helper()
+	m := dialMail(t, addr)
+	_ = m.c.SetDeadline(time.Now().Add(10 * time.Second))
+	for _, cmd := range []string{"", "USER " + user, "PASS " + password} {
+		if cmd != "" {
+			m.send(cmd)
+		}
+		if l := m.line(); !strings.HasPrefix(l, "+OK") {
+			t.Fatalf("POP3 %q: %q", strings.Fields(cmd + " greeting")[0], l)
+		}
+	}
+	m.send("STAT")
+	var n, size int
+	l := m.line()
+	if _, err := fmt.Sscanf(l, "+OK %d %d", &n, &size); err != nil {
+		t.Fatalf("STAT: %q", l)
+	}
+	m.send("QUIT")
+	m.line()
+	return n
 }
