@@ -153,7 +153,9 @@ func authRequest(t *testing.T, url string, headers map[string]string, jsonBody s
 	if jsonBody != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	client := &http.Client{Timeout: 10 * time.Second}
+	// No keep-alive: no client goroutines outlive the request (goleak in
+	// TestNginxMailAuth).
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
