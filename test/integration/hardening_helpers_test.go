@@ -96,19 +96,22 @@ func (a *answerLog) all() []http.Header {
 	return append([]http.Header(nil), a.answers...)
 }
 
-// logSince returns what a fixture server logged after offset, once the
-// new part contains until (Dovecot writes its log asynchronously), failing
-// after 10 s.
-func logSince(t *testing.T, f *testfixture.Fixture, server string, offset int, until string) string {
+// logUntilPOP3Session returns what a fixture Dovecot logged after offset,
+// once that holds a POP3 login of user and, after it, the end of that
+// session (Dovecot writes its log asynchronously, and a session that began
+// before offset may end after it). It fails after 10 s.
+func logUntilPOP3Session(t *testing.T, f *testfixture.Fixture, server string, offset int, user string) string {
 	t.Helper()
+	login := "pop3-login: Info: Login: user=<" + user + ">"
+	end := "pop3(" + user + ")"
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		tail := f.ReadLog(server)[offset:]
-		if strings.Contains(tail, until) {
+		if i := strings.Index(tail, login); i >= 0 && strings.Contains(tail[i:], end) {
 			return tail
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s did not log %q within 10s; new lines:\n%s", server, until, tail)
+			t.Fatalf("%s did not log a POP3 session of %s within 10s; new lines:\n%s", server, user, tail)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
