@@ -31,8 +31,8 @@ type Options struct {
 	// Gatherer feeds /metrics; nil means prometheus.DefaultGatherer.
 	Gatherer prometheus.Gatherer
 	Logger   *slog.Logger
-	// APIAuth protects every route under /api/v1/ (including mounted ones).
-	// /metrics, /healthz and the status page stay open.
+	// APIAuth protects every route (mounted ones included) but /healthz,
+	// and /metrics when APIAuth.PublicMetrics is set.
 	APIAuth config.APIAuth
 	Mounts  []Mount
 	Version string
@@ -50,8 +50,9 @@ type Server struct {
 }
 
 // New builds the handler. Problems with API credentials (an unreadable
-// password file) do not panic: Serve reports them, and until then the
-// handler refuses every /api/v1/ request rather than serving it open.
+// password file, an empty password) do not panic: Serve reports them, and
+// until then the handler refuses every request but /healthz rather than
+// serving it open.
 func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -61,7 +62,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, log: opts.Logger}
 	s.auth = loadAPIAuth(opts.APIAuth)
-	s.handler = s.accessLog(s.protectAPI(s.routes()))
+	s.handler = s.accessLog(s.protect(s.routes()))
 	return s
 }
 

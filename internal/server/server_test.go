@@ -289,6 +289,7 @@ func TestAPIAuth(t *testing.T) {
 	basic := config.APIAuth{Username: "ops", Password: "api-pass"}
 	bearer := config.APIAuth{BearerFile: tokenFile}
 	both := config.APIAuth{Username: "ops", Password: "api-pass", BearerToken: "inline-token"}
+	publicMetrics := config.APIAuth{Username: "ops", Password: "api-pass", PublicMetrics: true}
 
 	withBasic := func(u, p string) func(*http.Request) { return func(r *http.Request) { r.SetBasicAuth(u, p) } }
 	withBearer := func(tok string) func(*http.Request) {
@@ -314,9 +315,19 @@ func TestAPIAuth(t *testing.T) {
 		{"bearer sent as basic", bearer, "/api/v1/backends", withBasic("x", "file-token"), 401},
 		{"both: bearer", both, "/api/v1/backends", withBearer("inline-token"), 200},
 		{"both: basic", both, "/api/v1/backends", withBasic("ops", "api-pass"), 200},
-		{"metrics stay open", basic, "/metrics", nil, 200},
 		{"healthz stays open", bearer, "/healthz", nil, 200},
-		{"status page stays open", both, "/", nil, 200},
+		{"healthz stays open with basic", basic, "/healthz", nil, 200},
+		{"metrics protected", basic, "/metrics", nil, 401},
+		{"metrics with basic", basic, "/metrics", withBasic("ops", "api-pass"), 200},
+		{"metrics with bearer", bearer, "/metrics", withBearer("file-token"), 200},
+		{"metrics public by opt-out", publicMetrics, "/metrics", nil, 200},
+		{"opt-out leaves the API protected", publicMetrics, "/api/v1/backends", nil, 401},
+		{"opt-out leaves the status page protected", publicMetrics, "/", nil, 401},
+		{"status page protected", both, "/", nil, 401},
+		{"status page with basic", both, "/", withBasic("ops", "api-pass"), 200},
+		{"status page, wrong password", basic, "/", withBasic("ops", "nope"), 401},
+		{"unknown path protected", basic, "/no/such/thing", nil, 401},
+		{"empty basic password refused", basic, "/api/v1/backends", withBasic("ops", ""), 401},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
