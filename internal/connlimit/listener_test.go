@@ -33,34 +33,52 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("gave up waiting for %s", what)
 }
 
-// serve runs an HTTP server on a capped loopback listener and counts the
-// connections it ever held at once.
+// countingListener counts the connections open below the cap, closing
+// included, and keeps the highest count.
+type countingListener struct {
+	net.Listener
+	live, peak atomic.Int64
+}
+
+func (c *countingListener) Accept() (net.Conn, error) {
+	conn, err := c.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	n := c.live.Add(1)
+	for p := c.peak.Load(); n > p && !c.peak.CompareAndSwap(p, n); p = c.peak.Load() {
+	}
+	return &countedConn{Conn: conn, live: &c.live}, nil
+}
+
+type countedConn struct {
+	net.Conn
+	live *atomic.Int64
+	once sync.Once
+}
+
+func (c *countedConn) Close() error {
+	c.once.Do(func() { c.live.Add(-1) })
+	return c.Conn.Close()
+}
+
+// serve runs an HTTP server on a capped loopback listener and reports the
+// most connections it ever held at once.
 func serve(t *testing.T, max int) (l *Listener, url string, peak *atomic.Int64) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	l = Wrap(ln, Options{Name: "test", MaxConnections: max})
-	peak = new(atomic.Int64)
-	var live atomic.Int64
+	counting := &countingListener{Listener: ln}
+	l = Wrap(counting, Options{Name: "test", MaxConnections: max})
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }),
-		ConnState: func(_ net.Conn, s http.ConnState) {
-			switch s {
-			case http.StateNew:
-				n := live.Add(1)
-				for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
-				}
-			case http.StateClosed, http.StateHijacked:
-				live.Add(-1)
-			}
-		},
 	}
 	done := make(chan struct{})
 	go func() { _ = srv.Serve(l); close(done) }()
 	t.Cleanup(func() { _ = srv.Close(); <-done })
-	return l, "http://" + ln.Addr().String() + "/", peak
+	return l, "http://" + ln.Addr().String() + "/", &counting.peak
 }
 
 func get(client *http.Client, url string) error {
