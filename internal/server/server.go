@@ -41,6 +41,15 @@ type Options struct {
 // shutdownGrace bounds how long in-flight requests may delay a stop.
 const shutdownGrace = 5 * time.Second
 
+// Connection timeouts. A client has readHeaderTimeout to send its request
+// headers; an idle keep-alive connection is closed after idleTimeout, so
+// idle clients give their slot under server.max_connections back (nginx's
+// keepalive_timeout is 75 s, HAProxy's usual http-keep-alive far shorter).
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 60 * time.Second
+)
+
 // Server serves the routes described in the package comment.
 type Server struct {
 	opts    Options
@@ -95,8 +104,8 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	}
 	hs := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	errc := make(chan error, 1)
