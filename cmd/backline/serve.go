@@ -52,6 +52,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // server.address; listening, when set, is called with the bound address once
 // the listener is open.
 func runDaemon(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net.Listener, listening func(addr string)) error {
+	stopHangups := ignoreHangups(logger)
+	defer stopHangups()
 	for _, w := range cfg.Warnings() {
 		if strings.HasPrefix(w, "server.address ") {
 			continue // the server warns about the listener it really opened
