@@ -292,6 +292,7 @@ func TestAPIAuth(t *testing.T) {
 	publicMetrics := config.APIAuth{Username: "ops", Password: "api-pass", PublicMetrics: true}
 
 	withBasic := func(u, p string) func(*http.Request) { return func(r *http.Request) { r.SetBasicAuth(u, p) } }
+	withHeader := func(k, v string) func(*http.Request) { return func(r *http.Request) { r.Header.Set(k, v) } }
 	withBearer := func(tok string) func(*http.Request) {
 		return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
 	}
@@ -328,6 +329,14 @@ func TestAPIAuth(t *testing.T) {
 		{"status page, wrong password", basic, "/", withBasic("ops", "nope"), 401},
 		{"unknown path protected", basic, "/no/such/thing", nil, 401},
 		{"empty basic password refused", basic, "/api/v1/backends", withBasic("ops", ""), 401},
+		{"basic, bad base64", basic, "/", withHeader("Authorization", "Basic !!!"), 401},
+		{"basic, no colon", basic, "/", withHeader("Authorization", "Basic b3Bz"), 401},
+		{"basic, NUL in password", basic, "/", withBasic("ops", "api-pass\x00"), 401},
+		{"basic, password with a trailing newline", basic, "/", withBasic("ops", "api-pass\n"), 401},
+		{"bearer, scheme only", bearer, "/", withHeader("Authorization", "Bearer"), 401},
+		{"bearer, empty token", bearer, "/", withHeader("Authorization", "Bearer  "), 401},
+		{"bearer, oversized token", bearer, "/", withBearer(strings.Repeat("x", 64<<10)), 401},
+		{"bearer, lower-case scheme", bearer, "/", withHeader("Authorization", "bearer file-token"), 200},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
