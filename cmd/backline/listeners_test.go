@@ -128,3 +128,30 @@ func TestConnectionCapsDefaultFromFileLimit(t *testing.T) {
 		t.Errorf("caps %+v", caps)
 	}
 }
+
+// Keep-alive clients idling on every slot of the API do not lock /healthz
+// out until their idle timeout: the longest idle one is closed for it.
+func TestIdleKeepAliveClientsDoNotLockOutTheAPI(t *testing.T) {
+	d := startDaemon(t, "server:\n  max_connections: 2\nauth:\n  services:\n    enabled: []\n")
+	for range 2 {
+		keepAlive := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{}}
+		t.Cleanup(keepAlive.CloseIdleConnections)
+		resp, err := keepAlive.Get("http://" + d.api + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+	}
+	if status, _ := httpGet(t, "http://"+d.api+"/healthz"); status != 200 {
+		t.Fatalf("/healthz: %d", status)
+	}
+	_, metrics := httpGet(t, "http://"+d.api+"/metrics")
+	if !strings.Contains(metrics, `backline_listener_idle_evictions_total{listener="api"}`) ||
+		strings.Contains(metrics, `backline_listener_idle_evictions_total{listener="api"} 0`) {
+		t.Errorf("no idle eviction counted:\n%s", metrics)
+	}
+	if !strings.Contains(d.logs.String(), `level=WARN msg="connection cap reached; closing idle keep-alive connections to make room" listener=api`) {
+		t.Errorf("no warning about the cap in:\n%s", d.logs.String())
+	}
+}

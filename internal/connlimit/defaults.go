@@ -50,5 +50,9 @@ func (l *Listener) Collectors() []prometheus.Collector {
 			Name: "backline_listener_accept_errors_total", ConstLabels: labels,
 			Help: "Failed accepts (EMFILE, ENFILE, ENOBUFS, ...) that were retried.",
 		}, func() float64 { return float64(l.AcceptErrors()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "backline_listener_idle_evictions_total", ConstLabels: labels,
+			Help: "Idle keep-alive connections closed to make room for a new client at the cap.",
+		}, func() float64 { return float64(l.IdleEvictions()) }),
 	}
 }

@@ -2,13 +2,15 @@
 // flood of idle keep-alive connections cannot take every file descriptor of
 // the process (and with them the health probes and /healthz).
 //
-// At the cap, Accept is simply not called until a connection closes: new
-// connections wait in the kernel's listen backlog, as with HAProxy's maxconn,
-// and are served in turn instead of being refused. When the backlog is full
-// too, the kernel drops further SYNs and clients retry.
+// At the cap, new connections wait in the kernel's listen backlog, as with
+// HAProxy's maxconn, and are served in turn instead of being refused (one is
+// held accepted, see Accept). When the backlog is full too, the kernel drops
+// further SYNs and clients retry. With the ConnState hook installed, an idle
+// keep-alive connection is closed to make room for a waiting client.
 package connlimit
 
 import (
+	"container/list"
 	"errors"
 	"log/slog"
 	"net"
@@ -49,7 +51,11 @@ type Listener struct {
 
 	open         atomic.Int64
 	acceptErrors atomic.Uint64
+	evictions    atomic.Uint64
 	warner       warner
+
+	idleMu sync.Mutex
+	idleList
 
 	// Tests shorten these.
 	minDelay, maxDelay time.Duration
@@ -65,28 +71,49 @@ func Wrap(ln net.Listener, opts Options) *Listener {
 	return &Listener{
 		Listener: ln, name: opts.Name, max: max, log: logger,
 		slots: make(chan struct{}, max), done: make(chan struct{}),
-		warner:   warner{every: warnInterval, now: time.Now},
+		warner: warner{every: warnInterval, now: time.Now},
+		idleList: idleList{
+			evictWarner: warner{every: warnInterval, now: time.Now},
+			becameIdle:  make(chan struct{}, 1),
+		},
 		minDelay: minRetryDelay, maxDelay: maxRetryDelay,
 	}
 }
 
-// Accept waits for a free slot, then for a connection. It returns only
+// Accept returns the next connection once it has a slot. It returns only
 // errors that end serving (the listener was closed, or one it cannot retry).
+//
+// At the cap it holds one accepted connection back (the only descriptor
+// beyond the cap) until a slot is free: that is how it knows a client is
+// waiting, and so when closing an idle connection for it is worth it. The
+// clients after that one wait in the kernel's backlog.
 func (l *Listener) Accept() (net.Conn, error) {
+	c, err := l.acceptRetrying()
+	if err != nil {
+		return nil, err
+	}
 	select {
 	case l.slots <- struct{}{}:
-	case <-l.done:
-		return nil, net.ErrClosed
+	default:
+		if err := l.waitForSlot(); err != nil {
+			_ = c.Close()
+			return nil, err
+		}
 	}
+	l.open.Add(1)
+	return &conn{Conn: c, l: l}, nil
+}
+
+// acceptRetrying accepts, retrying errors such as EMFILE with a growing
+// pause and a rate-limited warning.
+func (l *Listener) acceptRetrying() (net.Conn, error) {
 	delay := time.Duration(0)
 	for {
 		c, err := l.Listener.Accept()
 		if err == nil {
-			l.open.Add(1)
-			return &conn{Conn: c, l: l}, nil
+			return c, nil
 		}
 		if !retryable(err) {
-			<-l.slots
 			return nil, err
 		}
 		l.acceptErrors.Add(1)
@@ -97,8 +124,31 @@ func (l *Listener) Accept() (net.Conn, error) {
 		case <-t.C:
 		case <-l.done:
 			t.Stop()
-			<-l.slots
 			return nil, net.ErrClosed
+		}
+	}
+}
+
+// waitForSlot is Accept at the cap with a client waiting: it makes room by
+// closing an idle keep-alive connection (see ConnState), now or as soon as
+// one turns idle, or waits for a connection to close.
+func (l *Listener) waitForSlot() error {
+	l.evictIdle()
+	for {
+		select {
+		case l.slots <- struct{}{}:
+			return nil
+		case <-l.becameIdle:
+			// The signal may be older than the slot the first eviction
+			// freed: take a free slot before closing anything more.
+			select {
+			case l.slots <- struct{}{}:
+				return nil
+			default:
+				l.evictIdle()
+			}
+		case <-l.done:
+			return net.ErrClosed
 		}
 	}
 }
@@ -118,6 +168,9 @@ func (l *Listener) Max() int { return l.max }
 
 // AcceptErrors counts the failed accepts that were retried.
 func (l *Listener) AcceptErrors() uint64 { return l.acceptErrors.Load() }
+
+// IdleEvictions counts idle connections closed to make room at the cap.
+func (l *Listener) IdleEvictions() uint64 { return l.evictions.Load() }
 
 func (l *Listener) release() {
 	l.open.Add(-1)
@@ -155,13 +208,17 @@ func (l *Listener) warnAcceptError(err error) {
 // conn gives its slot back when closed, once.
 type conn struct {
 	net.Conn
-	l    *Listener
-	once sync.Once
+	l      *Listener
+	once   sync.Once
+	idleAt *list.Element // in l.idle while idle; guarded by l.idleMu
 }
 
 func (c *conn) Close() error {
 	err := c.Conn.Close()
-	c.once.Do(c.l.release)
+	c.once.Do(func() {
+		c.l.forget(c)
+		c.l.release()
+	})
 	return err
 }
 

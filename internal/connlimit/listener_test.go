@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,8 +34,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("gave up waiting for %s", what)
 }
 
-// countingListener counts the connections open below the cap, closing
-// included, and keeps the highest count.
+// countingListener counts the connections the capped listener hands out
+// until their Close (which frees the slot) starts, and keeps the highest
+// count.
 type countingListener struct {
 	net.Listener
 	live, peak atomic.Int64
@@ -70,13 +72,13 @@ func serve(t *testing.T, max int) (l *Listener, url string, peak *atomic.Int64) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	counting := &countingListener{Listener: ln}
-	l = Wrap(counting, Options{Name: "test", MaxConnections: max})
+	l = Wrap(ln, Options{Name: "test", MaxConnections: max})
+	counting := &countingListener{Listener: l}
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }),
 	}
 	done := make(chan struct{})
-	go func() { _ = srv.Serve(l); close(done) }()
+	go func() { _ = srv.Serve(counting); close(done) }()
 	t.Cleanup(func() { _ = srv.Close(); <-done })
 	return l, "http://" + ln.Addr().String() + "/", &counting.peak
 }
@@ -246,10 +248,20 @@ func TestCloseWakesAcceptWaitingForSlot(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	waiting, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer waiting.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { _, err := l.Accept(); done <- err }()
+	// The waiting client is held back, not served: it reads nothing yet.
+	_ = waiting.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if n, err := waiting.Read(make([]byte, 1)); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("waiting client read %d, %v", n, err)
+	}
 	_ = l.Close()
 	select {
 	case err := <-done:
@@ -258,6 +270,11 @@ func TestCloseWakesAcceptWaitingForSlot(t *testing.T) {
 		}
 	case <-ctx.Done():
 		t.Fatal("Accept still waiting after Close")
+	}
+	// Closing the listener closed the held-back connection.
+	_ = waiting.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := waiting.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("held-back connection not closed: %v", err)
 	}
 	_ = c.Close()
 	_ = c.Close() // a second Close must not free a second slot
@@ -276,5 +293,94 @@ func TestDefaultMax(t *testing.T) {
 	}
 	if !Overcommitted(1000, 1000, 2000) || Overcommitted(100, 100, 2000) || Overcommitted(1e6, 1e6, 0) {
 		t.Error("Overcommitted")
+	}
+}
+
+// serveEvicting is serve with the listener's ConnState hook installed, an
+// idle timeout far beyond the test, and a handler that waits for release
+// on /slow. peak is the most connections the listener counted as open while
+// a request was handled. (Counting above the listener, as serve does, would
+// see an evicted connection until the server notices it was closed.)
+func serveEvicting(t *testing.T, max int, release <-chan struct{}) (l *Listener, url string, peak *atomic.Int64) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l = Wrap(ln, Options{Name: "test", MaxConnections: max})
+	peak = new(atomic.Int64)
+	srv := &http.Server{
+		IdleTimeout: time.Hour,
+		ConnState:   l.ConnState,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			n := int64(l.Open())
+			for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+			}
+			if r.URL.Path == "/slow" {
+				<-release
+			}
+			_, _ = io.WriteString(w, "ok")
+		}),
+	}
+	done := make(chan struct{})
+	go func() { _ = srv.Serve(l); close(done) }()
+	t.Cleanup(func() { _ = srv.Close(); <-done })
+	return l, "http://" + ln.Addr().String() + "/", peak
+}
+
+// With the ConnState hook, idle keep-alive connections cannot hold the cap
+// against a new client: the one idle longest is closed to make room, and
+// its client simply reconnects for its next request.
+func TestIdleConnectionsMakeRoomAtTheCap(t *testing.T) {
+	l, url, peak := serveEvicting(t, 2, nil)
+	var clients []*http.Client
+	for i := range 3 {
+		c := &http.Client{Transport: &http.Transport{}, Timeout: 5 * time.Second}
+		t.Cleanup(c.CloseIdleConnections)
+		if err := get(c, url); err != nil {
+			t.Fatalf("client %d: %v", i, err)
+		}
+		clients = append(clients, c)
+	}
+	if l.IdleEvictions() != 1 || peak.Load() != 2 {
+		t.Errorf("evictions %d, peak %d; want 1, 2", l.IdleEvictions(), peak.Load())
+	}
+	if err := get(clients[0], url); err != nil {
+		t.Errorf("the evicted client's next request: %v", err)
+	}
+	if peak.Load() != 2 {
+		t.Errorf("peak %d, want 2", peak.Load())
+	}
+}
+
+// A client waiting at the cap gets the slot of a connection as soon as that
+// one finishes its request and turns idle.
+func TestWaitingClientTakesConnectionThatTurnsIdle(t *testing.T) {
+	release := make(chan struct{})
+	l, url, _ := serveEvicting(t, 1, release)
+	first := &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
+	t.Cleanup(first.CloseIdleConnections)
+	firstDone := make(chan error, 1)
+	go func() { firstDone <- get(first, url+"slow") }()
+	waitFor(t, "the first connection", func() bool { return l.Open() == 1 })
+
+	second := &http.Client{Transport: &http.Transport{}, Timeout: 10 * time.Second}
+	t.Cleanup(second.CloseIdleConnections)
+	secondDone := make(chan error, 1)
+	go func() { secondDone <- get(second, url) }()
+	select {
+	case err := <-secondDone:
+		t.Fatalf("second client answered (%v) while the only slot is busy", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	if err := <-firstDone; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-secondDone; err != nil {
+		t.Fatalf("second client: %v", err)
+	}
+	if l.IdleEvictions() != 1 {
+		t.Errorf("evictions %d, want 1", l.IdleEvictions())
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/connlimit"
 	"github.com/backline/backline/internal/health"
 )
 
@@ -171,6 +172,11 @@ func (g *Gateway) ServeListener(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       60 * time.Second, // frees gateway.max_connections slots
 		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn),
+	}
+	// A capped listener (connlimit, gateway.max_connections) closes idle
+	// connections to make room at its cap.
+	if l, ok := ln.(*connlimit.Listener); ok {
+		srv.ConnState = l.ConnState
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/connlimit"
 	"github.com/backline/backline/internal/health"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -107,6 +108,9 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	if l, ok := ln.(*connlimit.Listener); ok {
+		hs.ConnState = l.ConnState // a capped listener closes idle connections at its cap
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
