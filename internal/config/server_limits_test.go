@@ -31,6 +31,10 @@ func TestAPIAuthRefusesEmptySecrets(t *testing.T) {
 			"server.api_auth.bearer_token (line 2): must not be empty or blank"},
 		{"empty token next to a password", "{username: ops, password: p, bearer_token: ''}",
 			"server.api_auth.bearer_token (line 2): must not be empty or blank"},
+		{"empty user variable", "{username: '${BACKLINE_TEST_EMPTY_SECRET}', password: p}",
+			"server.api_auth.username (line 2): is required when a password is set"},
+		{"blank token", "{bearer_token: \"\\t\"}",
+			"server.api_auth.bearer_token (line 2): must not be empty or blank"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
