@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"syscall"
@@ -68,4 +69,28 @@ func TestServeProcessSurvivesSIGHUP(t *testing.T) {
 	})
 	p.healthz(t)
 	p.stop(t)
+}
+
+// demo shares runDaemon with serve, so it ignores SIGHUP the same way.
+func TestDemoLogsAndIgnoresSIGHUP(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- dispatch(ctx, []string{"demo", "--address", "127.0.0.1:0"}, &stdout, &stderr) }()
+	waitFor(t, "the demo to start", func() bool { return strings.Contains(stderr.String(), `msg="backline started"`) })
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the SIGHUP log line", func() bool { return strings.Contains(stderr.String(), hangupMessage) })
+	select {
+	case code := <-done:
+		t.Fatalf("demo stopped (exit %d) after SIGHUP:\n%s", code, stderr.String())
+	default:
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Errorf("demo exit %d:\n%s", code, stderr.String())
+	}
+	http.DefaultClient.CloseIdleConnections()
 }
