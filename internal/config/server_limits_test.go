@@ -68,6 +68,10 @@ func TestListenerConnectionLimits(t *testing.T) {
 		{"server:\n  max_connections: -5\n", "server.max_connections (line 2): must be 1..1000000, got -5 (leave the key out for the default)"},
 		{"server:\n  max_connections: 1000001\n", "server.max_connections (line 2): must be 1..1000000, got 1000001 (leave the key out for the default)"},
 		{"gateway:\n  address: 127.0.0.1:8080\n  max_connections: 0\n", "gateway.max_connections (line 3): must be 1..1000000, got 0 (leave the key out for the default)"},
+		{"server:\n  max_connections: lots\n", `server.max_connections (line 2): must be a whole number, got "lots"`},
+		{"server:\n  max_connections: 1e9\n", `server.max_connections (line 2): must be a whole number, got "1e9"`},
+		{"server:\n  max_connections: 99999999999999999999\n", `server.max_connections (line 2): must be a whole number, got "99999999999999999999"`},
+		{"server:\n  api_auth: {bearer_token: t, public_metrics: maybe}\n", `server.api_auth.public_metrics (line 2): must be true or false, got "maybe"`},
 	} {
 		wantOnlyError(t, tt.yml, tt.want)
 	}
