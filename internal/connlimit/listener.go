@@ -67,10 +67,10 @@ func Wrap(ln net.Listener, opts Options) *Listener {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	max := max(opts.MaxConnections, 1)
+	limit := max(opts.MaxConnections, 1)
 	return &Listener{
-		Listener: ln, name: opts.Name, max: max, log: logger,
-		slots: make(chan struct{}, max), done: make(chan struct{}),
+		Listener: ln, name: opts.Name, max: limit, log: logger,
+		slots: make(chan struct{}, limit), done: make(chan struct{}),
 		warner: warner{every: warnInterval, now: time.Now},
 		idleList: idleList{
 			evictWarner: warner{every: warnInterval, now: time.Now},
