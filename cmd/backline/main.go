@@ -37,8 +37,14 @@ Run "backline <command> -h" for the flags of a command.
 `
 
 // run is main without the process: tests call it in-process. SIGINT and
-// SIGTERM cancel the context the subcommands run with.
+// SIGTERM cancel the context the subcommands run with; serve and demo log
+// and ignore SIGHUP.
 func run(args []string, stdout, stderr io.Writer) int {
+	if daemonCommand(args) {
+		// Until runDaemon logs SIGHUP (see ignoreHangups), one sent while the
+		// configuration loads must not kill the process either.
+		signal.Ignore(syscall.SIGHUP)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	return dispatch(ctx, args, stdout, stderr)

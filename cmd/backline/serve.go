@@ -52,6 +52,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // server.address; listening, when set, is called with the bound address once
 // the listener is open.
 func runDaemon(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln net.Listener, listening func(addr string)) error {
+	stopHangups := ignoreHangups(logger)
+	defer stopHangups()
 	for _, w := range cfg.Warnings() {
 		if strings.HasPrefix(w, "server.address ") {
 			continue // the server warns about the listener it really opened
@@ -98,6 +100,19 @@ func runDaemon(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln 
 			return fmt.Errorf("server.address %q: %w", cfg.Server.Address, err)
 		}
 	}
+	// Each listener has its own cap, so a flood on the gateway leaves the
+	// API (/healthz, the auth endpoints) and the probes their descriptors.
+	caps := resolveConnectionCaps(cfg)
+	caps.report(logger, gw != nil)
+	ln = limitListener("api", ln, caps.api, logger, reg)
+	var gwLn net.Listener
+	if gw != nil {
+		if gwLn, err = net.Listen("tcp", cfg.Gateway.Address); err != nil {
+			ln.Close()
+			return fmt.Errorf("gateway.address %q: %w", cfg.Gateway.Address, err)
+		}
+		gwLn = limitListener("gateway", gwLn, caps.gateway, logger, reg)
+	}
 	if listening != nil {
 		listening(ln.Addr().String())
 	}
@@ -109,12 +124,12 @@ func runDaemon(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln 
 	if gw != nil {
 		gw.SetHealth(engine)
 		wg.Go(func() {
-			if err := gw.Serve(ctx); err != nil && ctx.Err() == nil {
+			if err := gw.ServeListener(ctx, gwLn); err != nil && ctx.Err() == nil {
 				logger.Error("gateway stopped", "error", err)
 				cancel() // one failed listener stops the daemon: a half-up gateway is worse
 			}
 		})
-		logger.Info("gateway listening", "address", cfg.Gateway.Address)
+		logger.Info("gateway listening", "address", gwLn.Addr().String())
 	}
 	logger.Info("backline started", "version", versionString(), "targets", len(engine.Snapshot().Backends))
 	err = srv.ServeListener(ctx, ln)

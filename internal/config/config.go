@@ -23,8 +23,12 @@ type Server struct {
 	Address   string `yaml:"address"`    // default 127.0.0.1:9080
 	LogLevel  string `yaml:"log_level"`  // debug | info | warn | error
 	LogFormat string `yaml:"log_format"` // text | json
-	// APIAuth protects /api/v1/*; empty means open (warned about off loopback).
+	// APIAuth protects /api/v1/*, the status page and /metrics; empty means
+	// open (warned about off loopback).
 	APIAuth APIAuth `yaml:"api_auth"`
+	// MaxConnections caps the listener's open client connections; 0 (left
+	// out) means derived from RLIMIT_NOFILE at start-up. See listener.go.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // APIAuth is optional HTTP Basic or bearer protection for the API.
@@ -34,6 +38,9 @@ type APIAuth struct {
 	PasswordFile string `yaml:"password_file"`
 	BearerToken  string `yaml:"bearer_token"`
 	BearerFile   string `yaml:"bearer_token_file"`
+	// PublicMetrics leaves /metrics open for scrapers that cannot send
+	// credentials; by default it needs the same credentials as the API.
+	PublicMetrics bool `yaml:"public_metrics"`
 }
 
 // Auth holds the services (health checks) and, later, password databases.

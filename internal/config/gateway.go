@@ -28,6 +28,9 @@ func (d *Definitions) SortedLabels() []string {
 type Gateway struct {
 	Address   string     `yaml:"address"`
 	Endpoints []Endpoint `yaml:"endpoints"`
+	// MaxConnections caps the listener's open client connections, as
+	// server.max_connections does for the API listener.
+	MaxConnections int `yaml:"max_connections"`
 }
 
 // Endpoint is one route of the gateway. Exactly one of Proxy and Request is set.

@@ -48,6 +48,7 @@ func (v *validator) validateServer() {
 		v.add("server.log_format", "must be one of %s, got %q", strings.Join(logFormats, ", "), s.LogFormat)
 	}
 	v.validateAPIAuth()
+	v.validateListenerLimits()
 }
 
 func checkListenAddress(addr string) string {
@@ -81,6 +82,35 @@ func (v *validator) validateAPIAuth() {
 	}
 	if strings.ContainsAny(a.Username, ":") {
 		v.add(path+".username", "must not contain ':' (HTTP Basic separates user and password with it)")
+	}
+	v.refuseBlankSecrets(path, a)
+}
+
+// refuseBlankSecrets rejects an API password or token that is empty or only
+// white space, whether written so, given as an empty ${VAR} or read from a
+// file: an empty password lets `curl -u ops:` in, and an empty token would
+// leave the API open while the file looks protected. Empty files are
+// already refused by ReadSecretFile.
+func (v *validator) refuseBlankSecrets(path string, a *APIAuth) {
+	for _, s := range []struct {
+		key, file, value string
+	}{
+		{"password", a.PasswordFile, a.Password},
+		{"bearer_token", a.BearerFile, a.BearerToken},
+	} {
+		if strings.TrimSpace(s.value) != "" {
+			continue
+		}
+		switch {
+		case v.written[path+"."+s.key]:
+			v.add(path+"."+s.key, "must not be empty or blank")
+		case s.file != "" && s.value != "":
+			v.add(path+"."+s.key+"_file", "file %q holds only white space", s.file)
+		}
+	}
+	if a.PublicMetrics && a.Username == "" && a.Password == "" && a.BearerToken == "" &&
+		a.PasswordFile == "" && a.BearerFile == "" {
+		v.add(path+".public_metrics", "only means something with credentials (username and password, or bearer_token)")
 	}
 }
 

@@ -273,6 +273,10 @@ func (l framingListener) Accept() (net.Conn, error) {
 	return fc, nil
 }
 
+// NetConn returns the wrapped connection, so a capped listener underneath
+// (connlimit) still sees its connections go idle.
+func (c *framingConn) NetConn() net.Conn { return c.Conn }
+
 type framingConnKey struct{}
 
 // framingContext puts the framingConn into each request's context.

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/connlimit"
 	"github.com/backline/backline/internal/health"
 )
 
@@ -193,6 +194,11 @@ func wrapListener(ln net.Listener) net.Listener { return framingListener{ln} }
 // ServeListener serves on ln until ctx ends, then drains for up to 10 s.
 func (g *Gateway) ServeListener(ctx context.Context, ln net.Listener) error {
 	srv := g.newServer()
+	// A capped listener (connlimit, gateway.max_connections) closes idle
+	// connections to make room at its cap.
+	if l, ok := ln.(*connlimit.Listener); ok {
+		srv.ConnState = l.ConnState
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(wrapListener(ln)) }()
 	select {

@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -19,6 +20,8 @@ type apiAuth struct {
 	password [sha256.Size]byte
 	bearer   bool
 	token    [sha256.Size]byte
+	// publicMetrics leaves /metrics open (server.api_auth.public_metrics).
+	publicMetrics bool
 	// err is set when a credentials file could not be read; every API
 	// request is then refused (fail closed) and Serve returns it.
 	err error
@@ -27,7 +30,7 @@ type apiAuth struct {
 func (a apiAuth) enabled() bool { return a.basic || a.bearer || a.err != nil }
 
 func loadAPIAuth(c config.APIAuth) apiAuth {
-	var a apiAuth
+	a := apiAuth{publicMetrics: c.PublicMetrics}
 	password, err := secretValue(c.Password, c.PasswordFile, "server.api_auth.password_file")
 	if err != nil {
 		a.err = err
@@ -38,12 +41,23 @@ func loadAPIAuth(c config.APIAuth) apiAuth {
 		a.err = err
 		return a
 	}
+	// Config refuses blank secrets with a key path and line; this repeats
+	// the check for Options built without it, failing closed: an empty
+	// password would let `curl -u ops:` in.
 	if c.Username != "" || password != "" {
+		if strings.TrimSpace(password) == "" {
+			a.err = errors.New("server.api_auth.password: must not be empty or blank")
+			return a
+		}
 		a.basic = true
 		a.user = sha256.Sum256([]byte(c.Username))
 		a.password = sha256.Sum256([]byte(password))
 	}
 	if token != "" {
+		if strings.TrimSpace(token) == "" {
+			a.err = errors.New("server.api_auth.bearer_token: must not be empty or blank")
+			return a
+		}
 		a.bearer = true
 		a.token = sha256.Sum256([]byte(token))
 	}
@@ -103,15 +117,17 @@ func (a apiAuth) challenge() string {
 	}
 }
 
-// protectAPI applies API auth to /api/v1/ only: Prometheus scrapers and
-// liveness probes usually cannot send credentials, and neither /metrics nor
-// /healthz reveals more than the status page.
-func (s *Server) protectAPI(next http.Handler) http.Handler {
+// protect applies the API credentials to every route but the liveness
+// endpoint, which probes must reach without them, and /metrics when
+// server.api_auth.public_metrics opts out for scrapers. The status page and
+// /metrics show backend names, addresses and errors, so they are as private
+// as the API; unknown paths answer 401 too, so nothing can be probed for.
+func (s *Server) protect(next http.Handler) http.Handler {
 	if !s.auth.enabled() {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !isAPIPath(r.URL.Path) || s.auth.allowed(r) {
+		if s.auth.public(r.URL.Path) || s.auth.allowed(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -124,6 +140,7 @@ func (s *Server) protectAPI(next http.Handler) http.Handler {
 	})
 }
 
-func isAPIPath(p string) bool {
-	return p == "/api/v1" || strings.HasPrefix(p, "/api/v1/")
+// public reports the paths served without credentials.
+func (a apiAuth) public(path string) bool {
+	return path == "/healthz" || (path == "/metrics" && a.publicMetrics && a.err == nil)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/connlimit"
 	"github.com/backline/backline/internal/health"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -31,8 +32,8 @@ type Options struct {
 	// Gatherer feeds /metrics; nil means prometheus.DefaultGatherer.
 	Gatherer prometheus.Gatherer
 	Logger   *slog.Logger
-	// APIAuth protects every route under /api/v1/ (including mounted ones).
-	// /metrics, /healthz and the status page stay open.
+	// APIAuth protects every route (mounted ones included) but /healthz,
+	// and /metrics when APIAuth.PublicMetrics is set.
 	APIAuth config.APIAuth
 	Mounts  []Mount
 	Version string
@@ -40,6 +41,15 @@ type Options struct {
 
 // shutdownGrace bounds how long in-flight requests may delay a stop.
 const shutdownGrace = 5 * time.Second
+
+// Connection timeouts. A client has readHeaderTimeout to send its request
+// headers; an idle keep-alive connection is closed after idleTimeout, so
+// idle clients give their slot under server.max_connections back (nginx's
+// keepalive_timeout is 75 s, HAProxy's usual http-keep-alive far shorter).
+const (
+	readHeaderTimeout = 10 * time.Second
+	idleTimeout       = 60 * time.Second
+)
 
 // Server serves the routes described in the package comment.
 type Server struct {
@@ -50,8 +60,9 @@ type Server struct {
 }
 
 // New builds the handler. Problems with API credentials (an unreadable
-// password file) do not panic: Serve reports them, and until then the
-// handler refuses every /api/v1/ request rather than serving it open.
+// password file, an empty password) do not panic: Serve reports them, and
+// until then the handler refuses every request but /healthz rather than
+// serving it open.
 func New(opts Options) *Server {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -61,7 +72,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, log: opts.Logger}
 	s.auth = loadAPIAuth(opts.APIAuth)
-	s.handler = s.accessLog(s.protectAPI(s.routes()))
+	s.handler = s.accessLog(s.protect(s.routes()))
 	return s
 }
 
@@ -94,9 +105,12 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 	}
 	hs := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	if l, ok := ln.(*connlimit.Listener); ok {
+		hs.ConnState = l.ConnState // a capped listener closes idle connections at its cap
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()

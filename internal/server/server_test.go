@@ -289,8 +289,10 @@ func TestAPIAuth(t *testing.T) {
 	basic := config.APIAuth{Username: "ops", Password: "api-pass"}
 	bearer := config.APIAuth{BearerFile: tokenFile}
 	both := config.APIAuth{Username: "ops", Password: "api-pass", BearerToken: "inline-token"}
+	publicMetrics := config.APIAuth{Username: "ops", Password: "api-pass", PublicMetrics: true}
 
 	withBasic := func(u, p string) func(*http.Request) { return func(r *http.Request) { r.SetBasicAuth(u, p) } }
+	withHeader := func(k, v string) func(*http.Request) { return func(r *http.Request) { r.Header.Set(k, v) } }
 	withBearer := func(tok string) func(*http.Request) {
 		return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
 	}
@@ -314,9 +316,27 @@ func TestAPIAuth(t *testing.T) {
 		{"bearer sent as basic", bearer, "/api/v1/backends", withBasic("x", "file-token"), 401},
 		{"both: bearer", both, "/api/v1/backends", withBearer("inline-token"), 200},
 		{"both: basic", both, "/api/v1/backends", withBasic("ops", "api-pass"), 200},
-		{"metrics stay open", basic, "/metrics", nil, 200},
 		{"healthz stays open", bearer, "/healthz", nil, 200},
-		{"status page stays open", both, "/", nil, 200},
+		{"healthz stays open with basic", basic, "/healthz", nil, 200},
+		{"metrics protected", basic, "/metrics", nil, 401},
+		{"metrics with basic", basic, "/metrics", withBasic("ops", "api-pass"), 200},
+		{"metrics with bearer", bearer, "/metrics", withBearer("file-token"), 200},
+		{"metrics public by opt-out", publicMetrics, "/metrics", nil, 200},
+		{"opt-out leaves the API protected", publicMetrics, "/api/v1/backends", nil, 401},
+		{"opt-out leaves the status page protected", publicMetrics, "/", nil, 401},
+		{"status page protected", both, "/", nil, 401},
+		{"status page with basic", both, "/", withBasic("ops", "api-pass"), 200},
+		{"status page, wrong password", basic, "/", withBasic("ops", "nope"), 401},
+		{"unknown path protected", basic, "/no/such/thing", nil, 401},
+		{"empty basic password refused", basic, "/api/v1/backends", withBasic("ops", ""), 401},
+		{"basic, bad base64", basic, "/", withHeader("Authorization", "Basic !!!"), 401},
+		{"basic, no colon", basic, "/", withHeader("Authorization", "Basic b3Bz"), 401},
+		{"basic, NUL in password", basic, "/", withBasic("ops", "api-pass\x00"), 401},
+		{"basic, password with a trailing newline", basic, "/", withBasic("ops", "api-pass\n"), 401},
+		{"bearer, scheme only", bearer, "/", withHeader("Authorization", "Bearer"), 401},
+		{"bearer, empty token", bearer, "/", withHeader("Authorization", "Bearer  "), 401},
+		{"bearer, oversized token", bearer, "/", withBearer(strings.Repeat("x", 64<<10)), 401},
+		{"bearer, lower-case scheme", bearer, "/", withHeader("Authorization", "bearer file-token"), 200},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
