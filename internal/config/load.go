@@ -1,14 +1,9 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"os"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -58,41 +53,6 @@ func Parse(data []byte) (*Config, error) {
 		return nil, all
 	}
 	return c, nil
-}
-
-var yamlErrorLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// parseYAML returns the document node, or nil for an empty file. A syntax
-// error becomes an Errors so callers see one error type.
-func parseYAML(data []byte) (*yaml.Node, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var root yaml.Node
-	if err := dec.Decode(&root); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, nil
-		}
-		return nil, syntaxError(err)
-	}
-	var extra yaml.Node
-	switch err := dec.Decode(&extra); {
-	case err == nil:
-		return nil, Errors{{Path: "(file)", Line: extra.Line, Msg: "only one YAML document is allowed; remove the second '---'"}}
-	case !errors.Is(err, io.EOF):
-		return nil, syntaxError(err)
-	}
-	if root.Kind == 0 {
-		return nil, nil
-	}
-	return &root, nil
-}
-
-func syntaxError(err error) error {
-	msg := err.Error()
-	if m := yamlErrorLine.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return Errors{{Path: "(yaml syntax)", Line: line, Msg: m[2]}}
-	}
-	return Errors{{Path: "(yaml syntax)", Msg: strings.TrimPrefix(msg, "yaml: ")}}
 }
 
 // writtenPaths lists every key path that has a non-null value in the file,
