@@ -208,8 +208,8 @@ func (v *gatewayValidator) validateHealth(path string, b *Backend) {
 	written := func(key string) bool { return v.c.Lines[path+"."+key] > 0 }
 	if !written("interval") {
 		h.Interval = DefaultHealthInterval
-	} else if h.Interval <= 0 {
-		v.add(path+".interval", "must be greater than 0")
+	} else if h.Interval < MinGatewayHealthInterval {
+		v.add(path+".interval", "must be at least %s, got %s", MinGatewayHealthInterval, h.Interval)
 	}
 	if !written("timeout") {
 		h.Timeout = min(DefaultHealthTimeout, h.Interval)

@@ -90,6 +90,7 @@ func (v *validator) validateTarget(path string, t *Target, h *HealthChecks) {
 		v.checkDuration(key(l.key), *l.value, l.max)
 	}
 
+	v.checkProbeBudget(key, t, h)
 	v.validatePlaintextAuth(key, t)
 }
 
