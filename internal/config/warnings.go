@@ -37,6 +37,7 @@ func (c *Config) Warnings() []string {
 			warn(path+".tls_skip_verify", "certificate verification is off: the check cannot tell the backend from an impostor")
 		}
 	}
+	c.secretFileWarnings(warn)
 	return out
 }
 
