@@ -59,6 +59,7 @@ func (c *Config) validateGateway(errs *Errors) {
 	for i := range g.Endpoints {
 		v.validateEndpoint(fmt.Sprintf("gateway.endpoints[%d]", i), &g.Endpoints[i])
 	}
+	v.checkDuplicateEndpoints()
 }
 
 func (v *gatewayValidator) validateBackend(path string, b *Backend) {
@@ -314,6 +315,9 @@ func (v *gatewayValidator) validateEndpoint(path string, e *Endpoint) {
 // CheckEndpointPath accepts absolute paths whose segments are literal or
 // {param}, optionally ending in the /** wildcard.
 func CheckEndpointPath(p string) string {
+	if hasControl(p) {
+		return "must not contain control characters"
+	}
 	if !strings.HasPrefix(p, "/") {
 		return fmt.Sprintf("must start with '/', got %q", p)
 	}
