@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -13,9 +14,17 @@ import (
 // inside the file (test_password_file, tls_ca_file, ...) are resolved against
 // the working directory, as an operator running the daemon by hand expects.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigFileSize+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("config: %w", err)
+	case len(data) > MaxConfigFileSize:
+		return nil, fmt.Errorf("config: file %q is larger than %d KiB", path, MaxConfigFileSize>>10)
 	}
 	return Parse(data)
 }

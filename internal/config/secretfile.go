@@ -5,6 +5,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -13,9 +14,9 @@ import (
 // ReadSecretFile returns the content of a password or token file without one
 // trailing newline (editors add it). Errors name the file, never its content.
 func ReadSecretFile(path string) (string, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFileLimited(path, MaxSecretFileSize)
 	if err != nil {
-		return "", fmt.Errorf("cannot read %q: %s", path, fileErrorReason(err))
+		return "", err
 	}
 	s := string(data)
 	if t, ok := strings.CutSuffix(s, "\r\n"); ok {
@@ -32,9 +33,9 @@ func ReadSecretFile(path string) (string, error) {
 // CheckCAFile verifies that path is readable and holds at least one PEM
 // certificate, so a wrong path fails at start-up rather than at every probe.
 func CheckCAFile(path string) error {
-	data, err := os.ReadFile(path)
+	data, err := readFileLimited(path, MaxPEMFileSize)
 	if err != nil {
-		return fmt.Errorf("cannot read %q: %s", path, fileErrorReason(err))
+		return err
 	}
 	for {
 		var block *pem.Block
@@ -50,6 +51,32 @@ func CheckCAFile(path string) error {
 		}
 		return nil
 	}
+}
+
+// Size limits of the files the configuration names. Each is read whole, so
+// a path to a device (/dev/zero) or a wrong, huge file must fail at once.
+const (
+	MaxConfigFileSize = 4 << 20  // the YAML file
+	MaxSecretFileSize = 64 << 10 // a password or token file
+	MaxPEMFileSize    = 1 << 20  // a certificate, CA bundle or private key
+)
+
+// readFileLimited reads at most limit bytes of path; a longer file is an
+// error naming the path and the limit.
+func readFileLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %q: %s", path, fileErrorReason(err))
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("cannot read %q: %s", path, fileErrorReason(err))
+	case int64(len(data)) > limit:
+		return nil, fmt.Errorf("file %q is larger than %d KiB", path, limit>>10)
+	}
+	return data, nil
 }
 
 // fileErrorReason drops the path an *fs.PathError repeats.

@@ -153,3 +153,31 @@ func writeTestCA(t *testing.T, dir string) string {
 	writeFile(t, path, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
 	return path
 }
+
+// A secret, key or config path that names a device or a huge file must
+// fail fast, not read until memory runs out.
+func TestFileReadsAreBounded(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero")
+	}
+	check := func(name string, f func() error, want string) {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- f() }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %v, want one containing %q", name, err, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: still reading after 10s", name)
+		}
+	}
+	check("secret", func() error { _, err := ReadSecretFile("/dev/zero"); return err }, `file "/dev/zero" is larger than 64 KiB`)
+	check("CA", func() error { return CheckCAFile("/dev/zero") }, `file "/dev/zero" is larger than 1024 KiB`)
+	check("client key", func() error {
+		_, err := (&BackendTLS{ClientCertificateFile: "/dev/zero", ClientPrivateKeyFile: "/dev/zero"}).LoadClientCertificate()
+		return err
+	}, `file "/dev/zero" is larger than 1024 KiB`)
+	check("config", func() error { _, err := Load("/dev/zero"); return err }, `file "/dev/zero" is larger than 4096 KiB`)
+}
