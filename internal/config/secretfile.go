@@ -61,9 +61,17 @@ const (
 	MaxPEMFileSize    = 1 << 20  // a certificate, CA bundle or private key
 )
 
-// readFileLimited reads at most limit bytes of path; a longer file is an
-// error naming the path and the limit.
+// readFileLimited reads a regular file of at most limit bytes. A device or
+// a FIFO is refused before it is opened: /dev/zero never ends, and opening
+// a FIFO blocks until someone writes to it.
 func readFileLimited(path string, limit int64) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %q: %s", path, fileErrorReason(err))
+	}
+	if !st.Mode().IsRegular() && !st.IsDir() {
+		return nil, fmt.Errorf("%q is not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %q: %s", path, fileErrorReason(err))

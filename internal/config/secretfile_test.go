@@ -157,9 +157,22 @@ func writeTestCA(t *testing.T, dir string) string {
 // A secret, key or config path that names a device or a huge file must
 // fail fast, not read until memory runs out.
 func TestFileReadsAreBounded(t *testing.T) {
-	if _, err := os.Stat("/dev/zero"); err != nil {
-		t.Skip("no /dev/zero")
+	dir := t.TempDir()
+	huge := func(name string, size int64) string {
+		path := filepath.Join(dir, name)
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := f.Truncate(size); err != nil { // sparse: no disk used
+			t.Fatal(err)
+		}
+		return path
 	}
+	bigSecret := huge("secret", MaxSecretFileSize+1)
+	bigPEM := huge("pem", MaxPEMFileSize+1)
+	bigConfig := huge("config", MaxConfigFileSize+1)
 	check := func(name string, f func() error, want string) {
 		t.Helper()
 		done := make(chan error, 1)
@@ -173,11 +186,20 @@ func TestFileReadsAreBounded(t *testing.T) {
 			t.Fatalf("%s: still reading after 10s", name)
 		}
 	}
-	check("secret", func() error { _, err := ReadSecretFile("/dev/zero"); return err }, `file "/dev/zero" is larger than 64 KiB`)
-	check("CA", func() error { return CheckCAFile("/dev/zero") }, `file "/dev/zero" is larger than 1024 KiB`)
-	check("client key", func() error {
-		_, err := (&BackendTLS{ClientCertificateFile: "/dev/zero", ClientPrivateKeyFile: "/dev/zero"}).LoadClientCertificate()
+	check("big secret", func() error { _, err := ReadSecretFile(bigSecret); return err }, `file "`+bigSecret+`" is larger than 64 KiB`)
+	check("big CA", func() error { return CheckCAFile(bigPEM) }, `file "`+bigPEM+`" is larger than 1024 KiB`)
+	check("big client key", func() error {
+		_, err := (&BackendTLS{ClientCertificateFile: bigPEM, ClientPrivateKeyFile: bigPEM}).LoadClientCertificate()
 		return err
-	}, `file "/dev/zero" is larger than 1024 KiB`)
-	check("config", func() error { _, err := Load("/dev/zero"); return err }, `file "/dev/zero" is larger than 4096 KiB`)
+	}, `file "`+bigPEM+`" is larger than 1024 KiB`)
+	check("big config", func() error { _, err := Load(bigConfig); return err }, `file "`+bigConfig+`" is larger than 4096 KiB`)
+
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		return
+	}
+	check("device as secret", func() error { _, err := ReadSecretFile("/dev/zero"); return err }, `"/dev/zero" is not a regular file`)
+	check("device as CA", func() error { return CheckCAFile("/dev/zero") }, `"/dev/zero" is not a regular file`)
+	check("device as config", func() error { _, err := Load("/dev/zero"); return err }, `file "/dev/zero" is larger than 4096 KiB`)
+	wantError(t, imapTarget("tls: true\ndeep_check: true\ntest_username: u\ntest_password_file: /dev/zero"),
+		tp+`test_password_file (line 12): "/dev/zero" is not a regular file`)
 }
