@@ -74,9 +74,13 @@ func FuzzLoad(f *testing.F) {
 		if !errors.As(err, &errs) || len(errs) == 0 {
 			t.Fatalf("error is %T %v, want a non-empty Errors", err, err)
 		}
+		utf16 := len(data) >= 2 && (data[0] == 0xff && data[1] == 0xfe || data[0] == 0xfe && data[1] == 0xff)
 		for _, e := range errs {
 			if e.Path == "" || e.Msg == "" || strings.HasPrefix(e.Msg, "yaml: ") {
 				t.Errorf("error without a path or message: %q", e.Error())
+			}
+			if e.Path == "(yaml syntax)" && e.Line == 0 && !utf16 {
+				t.Errorf("syntax error without a line: %q", e.Error())
 			}
 		}
 	})

@@ -33,6 +33,9 @@ func Load(path string) (*Config, error) {
 // failure the error is an Errors holding every problem, sorted by line.
 // Every section is optional; an empty document is a valid, idle config.
 func Parse(data []byte) (*Config, error) {
+	if len(data) > MaxConfigFileSize {
+		return nil, Errors{{Path: "(file)", Msg: fmt.Sprintf("is larger than %d KiB", MaxConfigFileSize>>10)}}
+	}
 	root, err := parseYAML(data)
 	if err != nil {
 		return nil, err

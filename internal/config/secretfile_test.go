@@ -192,14 +192,16 @@ func TestFileReadsAreBounded(t *testing.T) {
 		_, err := (&BackendTLS{ClientCertificateFile: bigPEM, ClientPrivateKeyFile: bigPEM}).LoadClientCertificate()
 		return err
 	}, `file "`+bigPEM+`" is larger than 1024 KiB`)
-	check("big config", func() error { _, err := Load(bigConfig); return err }, `file "`+bigConfig+`" is larger than 4096 KiB`)
+	check("big config", func() error { _, err := Load(bigConfig); return err }, `file "`+bigConfig+`" is larger than 1024 KiB`)
+
+	check("big document", func() error { _, err := Parse(make([]byte, MaxConfigFileSize+1)); return err }, "(file): is larger than 1024 KiB")
 
 	if _, err := os.Stat("/dev/zero"); err != nil {
 		return
 	}
 	check("device as secret", func() error { _, err := ReadSecretFile("/dev/zero"); return err }, `"/dev/zero" is not a regular file`)
 	check("device as CA", func() error { return CheckCAFile("/dev/zero") }, `"/dev/zero" is not a regular file`)
-	check("device as config", func() error { _, err := Load("/dev/zero"); return err }, `file "/dev/zero" is larger than 4096 KiB`)
+	check("device as config", func() error { _, err := Load("/dev/zero"); return err }, `file "/dev/zero" is larger than 1024 KiB`)
 	wantError(t, imapTarget("tls: true\ndeep_check: true\ntest_username: u\ntest_password_file: /dev/zero"),
 		tp+`test_password_file (line 12): "/dev/zero" is not a regular file`)
 }

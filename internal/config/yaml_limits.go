@@ -158,18 +158,41 @@ func (c *expansionChecker) measure(n *yaml.Node, path string, depth int) (e expa
 
 var yamlErrorLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
+// parserProblems are the messages of yaml.v3's parser (as opposed to its
+// scanner). It prints their line counting from 0, and none for line 0.
+var parserProblems = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected <stream-start>":   true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %TAG directive":         true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
+}
+
 // syntaxError turns a yaml.v3 error into an Errors with a line. The library
-// leaves the line out in three cases: an error on the first line (it counts
-// from 0 and takes 0 for "unknown"), an unknown anchor, and a character it
-// cannot read (a control character or invalid UTF-8). Each is located here.
+// leaves the line out in three cases: an error on the first line (it takes
+// 0 for "unknown"), an unknown anchor, and a character it cannot read (a
+// control character or invalid UTF-8). Each is located here, and the
+// parser's lines, which count from 0, are made to count from 1.
 func syntaxError(data []byte, err error) error {
 	const path = "(yaml syntax)"
 	msg := err.Error()
 	if m := yamlErrorLine.FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
+		if parserProblems[m[2]] {
+			line++
+		}
 		return Errors{{Path: path, Line: line, Msg: m[2]}}
 	}
 	msg = strings.TrimPrefix(msg, "yaml: ")
+	if parserProblems[msg] {
+		return Errors{{Path: path, Line: 1, Msg: msg}}
+	}
 	if line := firstLineError(data, msg); line > 0 {
 		return Errors{{Path: path, Line: line, Msg: msg}}
 	}
@@ -223,12 +246,35 @@ func aliasLine(data []byte, name string) int {
 		if end < len(data) && isAnchorChar(data[end]) {
 			continue // *names is not *name
 		}
-		if start > 0 && !strings.ContainsRune(" \t\n[{,:-?", rune(data[start-1])) {
+		if start > 0 && !strings.ContainsRune(" \t\r\n[{,:-?", rune(data[start-1])) {
 			continue
 		}
-		return 1 + bytes.Count(data[:start], []byte("\n"))
+		line, _ := position(data[:start])
+		return line
 	}
 	return 0
+}
+
+// position returns the line and column (both from 1) just after prefix,
+// counting line breaks as YAML does: LF, CR, CR LF, NEL, LS and PS.
+func position(prefix []byte) (line, column int) {
+	line, column = 1, 1
+	for i := 0; i < len(prefix); {
+		r, size := utf8.DecodeRune(prefix[i:])
+		i += size
+		switch r {
+		case '\r':
+			if i < len(prefix) && prefix[i] == '\n' {
+				i++
+			}
+			fallthrough
+		case '\n', 0x85, 0x2028, 0x2029:
+			line, column = line+1, 1
+		default:
+			column++
+		}
+	}
+	return line, column
 }
 
 // isAnchorChar is the character set yaml.v3 accepts in anchor names.
@@ -244,19 +290,17 @@ func badCharacter(data []byte) (line int, problem string) {
 		return 0, ""
 	}
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
-	line, column := 1, 0
-	for len(data) > 0 {
-		r, size := utf8.DecodeRune(data)
-		data = data[size:]
-		column++
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
 		switch {
-		case r == '\n':
-			line, column = line+1, 0
 		case r == utf8.RuneError && size == 1:
+			line, column := position(data[:i])
 			return line, fmt.Sprintf("invalid UTF-8 at column %d", column)
 		case !yamlPrintable(r):
+			line, column := position(data[:i])
 			return line, fmt.Sprintf("control character U+%04X at column %d is not allowed in YAML (write it as an escape inside double quotes)", r, column)
 		}
+		i += size
 	}
 	return 0, ""
 }

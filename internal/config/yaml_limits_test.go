@@ -99,12 +99,20 @@ func TestYAMLSyntaxErrorsHaveLines(t *testing.T) {
 		{"unknown anchor", "server:\n  address: 127.0.0.1:9080\n  log_level: *lvl\n", "(yaml syntax) (line 3): unknown anchor 'lvl' referenced"},
 		{"unknown anchor on line 1", "a: *nope\n", "(yaml syntax) (line 1): unknown anchor 'nope' referenced"},
 		{"anchor used before it is defined", "a: *x\nb: &x 1\n", "(yaml syntax) (line 1): unknown anchor 'x' referenced"},
+		{"unknown anchor after CR line breaks", "a: 1\rb: 2\r\nc: *x\n", "(yaml syntax) (line 3): unknown anchor 'x' referenced"},
+		{"NUL after CR line breaks", "a: 1\rb: 2\r\nc: \x00\n", "(yaml syntax) (line 3): control character U+0000 at column 4 is not allowed in YAML (write it as an escape inside double quotes)"},
 		{"NUL byte", "server:\n  log_level: in\x00fo\n", "(yaml syntax) (line 2): control character U+0000 at column 16 is not allowed in YAML (write it as an escape inside double quotes)"},
 		{"escape character", "server:\n\n  address: \x1b[31m\n", "(yaml syntax) (line 3): control character U+001B at column 12 is not allowed in YAML (write it as an escape inside double quotes)"},
 		{"invalid UTF-8", "a: b\nc: \xff\n", "(yaml syntax) (line 2): invalid UTF-8 at column 4"},
 		{"flow depth beyond the parser's limit", deepFlow, "(yaml syntax) (line 1): exceeded max depth of 10000"},
 		{"block nesting too deep", deepBlock, "a" + strings.Repeat("[0]", 64) + " (line 2): nesting is deeper than 64 levels (counting what aliases expand to)"},
-		{"syntax error on line 1", "a: [\n", "(yaml syntax) (line 1): did not find expected node content"},
+		{"syntax error at the end of the file", "a: [\n", "(yaml syntax) (line 2): did not find expected node content"},
+		{"stray bracket on line 1", "a: [[[]]]]\n", "(yaml syntax) (line 1): did not find expected key"},
+		{"stray bracket on line 4", "a: 1\nb: 2\nc: 3\n]\n", "(yaml syntax) (line 4): did not find expected key"},
+		{"mapping after a list", "- a\n- b\nc: d\n", "(yaml syntax) (line 3): did not find expected '-' indicator"},
+		{"unclosed flow list", "a: 1\nb: 2\nc: [1\n", "(yaml syntax) (line 3): did not find expected ',' or ']'"},
+		{"scanner error on line 1", "a: b: c\n", "(yaml syntax) (line 1): mapping values are not allowed in this context"},
+		{"scanner error on line 4", "a: 1\nb: 2\nc: 3\nd: e: f\n", "(yaml syntax) (line 4): mapping values are not allowed in this context"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
