@@ -97,9 +97,10 @@ func (v *validator) addOnce(path, format string, args ...any) {
 	v.errs = append(v.errs, e)
 }
 
-// defaultTimeout is a left-out timeout's value: its default, shortened to
-// share fits of the interval it runs in (as HAProxy's check timeout follows
-// inter when it is not set). With the default 10s interval nothing changes.
+// defaultTimeout is a left-out timeout's value: its default, or 1/share of
+// the interval it runs in when that is shorter (as HAProxy's check timeout
+// follows inter when it is not set). With the default 10s interval nothing
+// changes.
 func defaultTimeout(def, interval time.Duration, share int64) time.Duration {
 	if interval <= 0 {
 		return def

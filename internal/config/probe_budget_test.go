@@ -8,9 +8,9 @@ import (
 func TestProbeIntervalMinimum(t *testing.T) {
 	const p = "auth.services.backend_health_checks."
 	tests := []struct{ globals, want string }{
-		{"connect_interval: 1ns", p + "connect_interval (line 5): must be at least 1s, got 1ns (a probe is a login on a production server)"},
-		{"connect_interval: 999ms", p + "connect_interval (line 5): must be at least 1s, got 999ms (a probe is a login on a production server)"},
-		{"deep_interval: 0.5", p + "deep_interval (line 5): must be at least 1s, got 500ms (a probe is a login on a production server)"},
+		{"connect_interval: 1ns", p + "connect_interval (line 5): must be at least 1s, got 1ns (each probe is a connection, often a login, to the backend)"},
+		{"connect_interval: 999ms", p + "connect_interval (line 5): must be at least 1s, got 999ms (each probe is a connection, often a login, to the backend)"},
+		{"deep_interval: 0.5", p + "deep_interval (line 5): must be at least 1s, got 500ms (each probe is a connection, often a login, to the backend)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.globals, func(t *testing.T) {

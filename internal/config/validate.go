@@ -149,7 +149,7 @@ func (v *validator) validateHealthChecks() {
 	for _, key := range []string{"connect_interval", "deep_interval"} {
 		path := join(healthChecksPath, key)
 		if d := h.interval(key); v.written[path] && d > 0 && d < MinProbeInterval {
-			v.add(path, "must be at least %s, got %s (a probe is a login on a production server)", formatDuration(MinProbeInterval), d)
+			v.add(path, "must be at least %s, got %s (each probe is a connection, often a login, to the backend)", formatDuration(MinProbeInterval), d)
 		}
 	}
 	v.checkThreshold(join(healthChecksPath, "failure_threshold"), h.FailureThreshold)
