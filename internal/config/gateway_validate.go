@@ -40,6 +40,8 @@ func (c *Config) validateGateway(errs *Errors) {
 			v.add(path, "label contains invalid character(s), allowed are 'a-z', 'A-Z', '0-9' and '_'")
 		case strings.HasPrefix(label, "anonymous_"):
 			v.add(path, "backend label must not start with 'anonymous_'")
+		case len(label) > MaxNameLength: // it is a /metrics label
+			v.add(path, "label must be at most %d bytes, got %d", MaxNameLength, len(label))
 		}
 		if b.Has("label") {
 			v.add(path+".label", "not allowed here: the key under definitions.backends is the label")

@@ -33,6 +33,10 @@ func TestNamesRejectControlCharacters(t *testing.T) {
 			tp + "test_username (line 11): must not contain control characters"},
 		{"escape in test_password", imapTarget("tls: true\ndeep_check: true\ntest_username: u\ntest_password: \"p\\ew\""),
 			tp + "test_password (line 12): must not contain control characters"},
+		{"overlong gateway backend label", "definitions:\n  backends:\n    " + strings.Repeat("b", 257) + ":\n      origin: http://127.0.0.1:1\n",
+			"definitions.backends." + strings.Repeat("b", 257) + " (line 3): label must be at most 256 bytes, got 257"},
+		{"control character in a gateway backend label", "definitions:\n  backends:\n    \"a\\tb\":\n      origin: http://127.0.0.1:1\n",
+			"definitions.backends.a\tb (line 3): label contains invalid character(s), allowed are 'a-z', 'A-Z', '0-9' and '_'"},
 		{"control character in an endpoint path", gatewayEndpoints("- path: \"/a\\0b\"\n  proxy: {url: \"http://127.0.0.1:1\"}\n"),
 			`gateway.endpoints[0].path (line 4): must not contain control characters`},
 	}
