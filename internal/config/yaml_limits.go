@@ -26,6 +26,10 @@ const (
 	// list items). The example file has about 300; a file with a thousand
 	// targets about 15,000.
 	MaxYAMLNodes = 100_000
+	// MaxYAMLText bounds the expanded document's text (keys and values). An
+	// alias repeats a long value without repeating its bytes in the file,
+	// and each copy may be quoted in an error message.
+	MaxYAMLText = 4 << 20
 )
 
 // parseYAML returns the document node, or nil for an empty file. A syntax
@@ -56,9 +60,9 @@ func parseYAML(data []byte) (*yaml.Node, error) {
 	return &root, nil
 }
 
-// expansion is the size of a node with its aliases expanded: node count and
-// height (0 for a scalar).
-type expansion struct{ nodes, height int }
+// expansion is the size of a node with its aliases expanded: node count,
+// height (0 for a scalar) and text length.
+type expansion struct{ nodes, height, text int }
 
 // expansionChecker measures each node once; an alias costs what its target
 // costs, so a bomb is recognised in time linear in the file.
@@ -110,14 +114,19 @@ func (c *expansionChecker) measure(n *yaml.Node, path string, depth int) (e expa
 	}
 
 	c.open[target] = true
-	e = expansion{nodes: 1}
+	e = expansion{nodes: 1, text: len(target.Value)}
 	add := func(child *yaml.Node, childPath string, childDepth int) bool {
 		m, ok := c.measure(child, childPath, childDepth)
 		if !ok {
 			return false
 		}
 		e.nodes += m.nodes
+		e.text += m.text
 		e.height = max(e.height, m.height+childDepth-depth)
+		if e.text > MaxYAMLText {
+			c.fail(child, childPath, "the document expands to more than %d MiB of text (through aliases); a configuration never needs that much", MaxYAMLText>>20)
+			return false
+		}
 		if e.nodes > MaxYAMLNodes {
 			if child.Kind == yaml.AliasNode {
 				c.fail(child, childPath, "the document expands to more than %d nodes through aliases (*%s); a configuration never needs that many", MaxYAMLNodes, child.Value)

@@ -21,6 +21,11 @@ h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
 i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
 `
 
+// longValueBomb repeats a 100 KiB value 60 times: 6 MiB of service names,
+// each quoted in an "unknown service" error, from a 100 KiB file.
+var longValueBomb = "x: &a \"" + strings.Repeat("x", 100<<10) + "\"\nauth:\n  services:\n    enabled: [" +
+	strings.TrimSuffix(strings.Repeat("*a,", 60), ",") + "]\n"
+
 var hasLine = regexp.MustCompile(`\(line [1-9][0-9]*\): |^line [1-9][0-9]*: `)
 
 // parseWithin parses yml in a goroutine and fails the test when it takes
@@ -56,6 +61,8 @@ func TestAliasBombs(t *testing.T) {
 		{"recursive alias", "a: &a [*a]\n", "a[0] (line 1): alias *a refers to a node that contains it (a recursive alias)"},
 		{"recursive mapping alias", "x:\n  a: &a\n    b: *a\n", "x.a.b (line 3): alias *a refers to a node that contains it (a recursive alias)"},
 		{"billion laughs", billionLaughs, "f[1] (line 6): the document expands to more than 100000 nodes through aliases (*e); a configuration never needs that many"},
+		{"long value repeated by aliases", longValueBomb,
+			"auth.services.enabled[40] (line 4): the document expands to more than 4 MiB of text (through aliases); a configuration never needs that much"},
 		{"deep alias chain", deepChain, "a63[0] (line 64): nesting is deeper than 64 levels (counting what aliases expand to)"},
 	}
 	for _, tt := range tests {
