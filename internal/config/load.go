@@ -62,7 +62,7 @@ func Parse(data []byte) (*Config, error) {
 	all := append(d.Errs, withoutShadowed(v.errs, d.Errs)...)
 	if len(all) > 0 {
 		sortByLine(all)
-		return nil, all
+		return nil, capErrors(all)
 	}
 	return c, nil
 }
@@ -106,24 +106,53 @@ func writtenPaths(root *yaml.Node) map[string]bool {
 // withoutShadowed drops validation errors about a key the decoder already
 // rejected: "must be a whole number" followed by "must be 1..65535" for the
 // same port is noise.
+// A set and a walk up each path keep this linear: comparing every pair took
+// seconds for a file of a few thousand broken targets.
 func withoutShadowed(errs, decodeErrs Errors) Errors {
 	if len(decodeErrs) == 0 {
 		return errs
 	}
+	rejected := make(map[string]bool, len(decodeErrs))
+	for _, de := range decodeErrs {
+		rejected[de.Path] = true
+	}
 	out := errs[:0:0]
 	for _, e := range errs {
-		shadowed := false
-		for _, de := range decodeErrs {
-			if e.Path == de.Path || strings.HasPrefix(e.Path, de.Path+".") || strings.HasPrefix(e.Path, de.Path+"[") {
-				shadowed = true
-				break
-			}
-		}
-		if !shadowed {
+		if !underRejected(e.Path, rejected) {
 			out = append(out, e)
 		}
 	}
 	return out
+}
+
+// underRejected reports whether path or one of its parents (cut at "." or
+// "[") is in rejected.
+func underRejected(path string, rejected map[string]bool) bool {
+	for {
+		if rejected[path] {
+			return true
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i <= 0 {
+			return false
+		}
+		path = path[:i]
+	}
+}
+
+// MaxReportedErrors caps the errors Parse returns: past a hundred, more
+// lines help no one, and a hostile file could produce one per node.
+const MaxReportedErrors = 100
+
+// capErrors keeps the first MaxReportedErrors (in file order) and says how
+// many were left out.
+func capErrors(errs Errors) Errors {
+	if len(errs) <= MaxReportedErrors {
+		return errs
+	}
+	kept := append(errs[:MaxReportedErrors:MaxReportedErrors], Error{Path: "(file)",
+		Msg: fmt.Sprintf("%d more errors not shown; fix the ones above first", len(errs)-MaxReportedErrors)})
+	return kept
 }
 
 // sortByLine orders errors as they appear in the file; errors without a line

@@ -135,3 +135,21 @@ func TestYAMLSyntaxErrorsHaveLines(t *testing.T) {
 		})
 	}
 }
+
+// TestManyErrorsStayCheap: a file with thousands of broken entries used to
+// take seconds (every validation error was compared with every decoding
+// error) and listed every one of them.
+func TestManyErrorsStayCheap(t *testing.T) {
+	yml := withTargets(strings.Repeat("- {protocol: x, bogus: 1}\n", 3000))
+	start := time.Now()
+	got := parseWithin(t, yml, 20*time.Second)
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
+		t.Errorf("Parse took %s, want well under 2s", elapsed)
+	}
+	if len(got) != MaxReportedErrors+1 {
+		t.Fatalf("%d errors, want %d and a summary", len(got), MaxReportedErrors)
+	}
+	if want := "(file): 14899 more errors not shown; fix the ones above first"; got[len(got)-1] != want {
+		t.Errorf("last error %q, want %q", got[len(got)-1], want)
+	}
+}
