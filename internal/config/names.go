@@ -34,13 +34,16 @@ func hasControl(s string) bool { return strings.IndexFunc(s, unicode.IsControl) 
 // checkDuplicateEndpoints refuses a second endpoint with the same route
 // shape (parameter names do not matter) and a method in common: the router
 // would silently send those requests to the first. An endpoint without
-// methods takes all of them; GET takes HEAD too, as the router does.
+// methods takes all of them; GET takes HEAD too, as the router does. Each
+// shape keeps which endpoint first claimed each method, so the check stays
+// linear however many endpoints share a path.
 func (v *gatewayValidator) checkDuplicateEndpoints() {
-	type seen struct {
-		index int
-		shape string
+	type claims struct {
+		first    int // the first endpoint of this shape
+		all      int // the first one without methods, -1 if none
+		byMethod map[string]int
 	}
-	var earlier []seen
+	shapes := map[string]*claims{}
 	endpoints := v.c.Gateway.Endpoints
 	for i := range endpoints {
 		e := &endpoints[i]
@@ -48,18 +51,39 @@ func (v *gatewayValidator) checkDuplicateEndpoints() {
 			continue // reported already
 		}
 		shape := routeShape(e.Path)
-		for _, s := range earlier {
-			first := &endpoints[s.index]
-			if s.shape != shape || !methodsOverlap(first.Methods, e.Methods) {
-				continue
-			}
-			path := fmt.Sprintf("gateway.endpoints[%d].path", i)
-			firstPath := fmt.Sprintf("gateway.endpoints[%d].path", s.index)
-			v.add(path, "%q (%s) is already served by %s (line %d): %q (%s); requests would silently go to the first",
-				e.Path, methodList(e.Methods), firstPath, v.c.Lines.Line(firstPath), first.Path, methodList(first.Methods))
-			break
+		c := shapes[shape]
+		if c == nil {
+			c = &claims{first: i, all: -1, byMethod: map[string]int{}}
+			shapes[shape] = c
 		}
-		earlier = append(earlier, seen{i, shape})
+		taken := -1
+		switch {
+		case c.all >= 0:
+			taken = c.all
+		case len(e.Methods) == 0 && i != c.first:
+			taken = c.first
+		default:
+			for _, m := range withHead(e.Methods) {
+				if j, ok := c.byMethod[m]; ok {
+					taken = j
+					break
+				}
+			}
+		}
+		if taken < 0 {
+			if len(e.Methods) == 0 {
+				c.all = i
+			}
+			for _, m := range withHead(e.Methods) {
+				c.byMethod[m] = i
+			}
+			continue
+		}
+		first := &endpoints[taken]
+		path := fmt.Sprintf("gateway.endpoints[%d].path", i)
+		firstPath := fmt.Sprintf("gateway.endpoints[%d].path", taken)
+		v.add(path, "%q (%s) is already served by %s (line %d): %q (%s); requests would silently go to the first",
+			e.Path, methodList(e.Methods), firstPath, v.c.Lines.Line(firstPath), first.Path, methodList(first.Methods))
 	}
 }
 
@@ -72,18 +96,6 @@ func routeShape(p string) string {
 		}
 	}
 	return strings.Join(segs, "/")
-}
-
-func methodsOverlap(a, b []string) bool {
-	if len(a) == 0 || len(b) == 0 {
-		return true
-	}
-	for _, m := range withHead(a) {
-		if slices.Contains(withHead(b), m) {
-			return true
-		}
-	}
-	return false
 }
 
 func withHead(methods []string) []string {

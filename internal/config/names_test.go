@@ -1,9 +1,11 @@
 package config
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestNamesRejectControlCharacters(t *testing.T) {
@@ -80,5 +82,21 @@ func TestDuplicateEndpointPaths(t *testing.T) {
 		"longer path":       "- path: /u/{id}\n" + proxy + "- path: /u/{id}/x\n" + proxy,
 	} {
 		t.Run(name, func(t *testing.T) { mustParse(t, gatewayEndpoints(body)) })
+	}
+}
+
+// TestManyEndpointsOnOnePath keeps the duplicate check linear: thousands of
+// endpoints that share a path with distinct methods are legal.
+func TestManyEndpointsOnOnePath(t *testing.T) {
+	var b strings.Builder
+	for i := range 5000 {
+		fmt.Fprintf(&b, "- {path: /x, methods: [M%d], proxy: {url: \"http://127.0.0.1:1\"}}\n", i)
+	}
+	start := time.Now()
+	if got := parseWithin(t, gatewayEndpoints(b.String()), 20*time.Second); got != nil {
+		t.Fatalf("errors: %q", got[:min(len(got), 3)])
+	}
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
+		t.Errorf("Parse took %s, want well under 2s", elapsed)
 	}
 }

@@ -98,3 +98,34 @@ func fileErrorReason(err error) string {
 	}
 	return err.Error()
 }
+
+// fileCache reads each file once per load: a thousand targets naming one
+// password file or CA bundle would otherwise read it a thousand times and
+// hold a thousand copies of the password.
+type fileCache map[string]fileResult
+
+type fileResult struct {
+	content string
+	err     error
+}
+
+func (fc *fileCache) get(key string, read func() (string, error)) (string, error) {
+	if r, ok := (*fc)[key]; ok {
+		return r.content, r.err
+	}
+	if *fc == nil {
+		*fc = fileCache{}
+	}
+	content, err := read()
+	(*fc)[key] = fileResult{content, err}
+	return content, err
+}
+
+func (fc *fileCache) readSecret(path string) (string, error) {
+	return fc.get("secret:"+path, func() (string, error) { return ReadSecretFile(path) })
+}
+
+func (fc *fileCache) checkCA(path string) error {
+	_, err := fc.get("ca:"+path, func() (string, error) { return "", CheckCAFile(path) })
+	return err
+}

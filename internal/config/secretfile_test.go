@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -204,4 +205,27 @@ func TestFileReadsAreBounded(t *testing.T) {
 	check("device as config", func() error { _, err := Load("/dev/zero"); return err }, `file "/dev/zero" is larger than 1024 KiB`)
 	wantError(t, imapTarget("tls: true\ndeep_check: true\ntest_username: u\ntest_password_file: /dev/zero"),
 		tp+`test_password_file (line 12): "/dev/zero" is not a regular file`)
+}
+
+// TestSharedFilesAreReadOnce: thousands of targets naming one 1 MiB CA
+// bundle and one password file used to read them once per target.
+func TestSharedFilesAreReadOnce(t *testing.T) {
+	dir := t.TempDir()
+	ca := readFile(t, writeTestCA(t, dir))
+	bundle := filepath.Join(dir, "bundle.pem")
+	writeFile(t, bundle, strings.Repeat(ca, (MaxPEMFileSize-1)/len(ca)))
+	pw := filepath.Join(dir, "pw")
+	writeFile(t, pw, "pw\n")
+	var b strings.Builder
+	fmt.Fprintf(&b, "- {protocol: imap, host: 127.0.0.1, port: 1, tls: true, tls_ca_file: &ca %s, deep_check: true, test_username: u, test_password_file: &pw %s}\n", bundle, pw)
+	for port := 2; port <= 5000; port++ {
+		fmt.Fprintf(&b, "- {protocol: imap, host: 127.0.0.1, port: %d, tls: true, tls_ca_file: *ca, deep_check: true, test_username: u, test_password_file: *pw}\n", port)
+	}
+	start := time.Now()
+	if got := parseWithin(t, withTargets(b.String()), 60*time.Second); got != nil {
+		t.Fatalf("errors: %q", got[:min(len(got), 3)])
+	}
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
+		t.Errorf("Parse took %s, want well under 2s", elapsed)
+	}
 }

@@ -17,6 +17,7 @@ type validator struct {
 	c       *Config
 	written map[string]bool
 	errs    Errors
+	files   fileCache
 }
 
 func (v *validator) add(path, format string, args ...any) {
@@ -94,7 +95,7 @@ func (v *validator) loadSecret(value *string, file, valuePath, filePath string) 
 		v.add(filePath, "set either %s or %s, not both", lastKey(valuePath), lastKey(filePath))
 		return
 	}
-	secret, err := ReadSecretFile(file)
+	secret, err := v.files.readSecret(file)
 	if err != nil {
 		v.add(filePath, "%v", err)
 		return

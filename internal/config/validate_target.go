@@ -223,7 +223,7 @@ func (v *validator) validateTLS(key func(string) string, t *Target) {
 	}
 
 	if t.TLSCAFile != "" {
-		if err := CheckCAFile(t.TLSCAFile); err != nil {
+		if err := v.files.checkCA(t.TLSCAFile); err != nil {
 			v.add(key("tls_ca_file"), "%v", err)
 		}
 	}
