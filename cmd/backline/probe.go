@@ -112,6 +112,9 @@ func (f *probeFlags) yamlDoc() ([]byte, error) {
 		for _, k := range []string{"connect_timeout", "tls_timeout", "deep_timeout"} {
 			service[k] = f.timeout
 		}
+		// One probe, no schedule: the longest interval keeps the config's
+		// "timeouts fit the interval" rule from refusing a long --timeout.
+		service["connect_interval"] = "24h"
 	}
 	doc := map[string]any{"auth": map[string]any{"services": map[string]any{
 		"enabled":               []string{config.ServiceBackendHealthChecks},

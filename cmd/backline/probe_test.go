@@ -158,3 +158,13 @@ func TestProbePasswordWithDollar(t *testing.T) {
 		t.Errorf("password became %q", target.Password)
 	}
 }
+
+// TestProbeLongTimeout: a one-shot probe has no interval for its timeouts to
+// fit in, so --timeout up to the 1m maximum is accepted with implicit TLS.
+func TestProbeLongTimeout(t *testing.T) {
+	f := probeFlags{protocol: "imap", host: "127.0.0.1", port: 993, tls: true, deep: true,
+		username: "u", password: "pw", timeout: "1m"}
+	if _, problems := f.probeTarget(); len(problems) > 0 {
+		t.Fatal(problems)
+	}
+}

@@ -179,6 +179,9 @@ func (c *Config) validatePassdb(errs *Errors, path string, db Passdb) {
 		}
 		errs.Add(p, c.Lines.Line(p), format, args...)
 	}
+	if msg := checkName(db.Name); db.Name != "" && msg != "" {
+		add("name", "%s", msg)
+	}
 	switch db.Type {
 	case PassdbPasswdFile:
 		if db.Path == "" {

@@ -191,6 +191,9 @@ func (d *Decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			k, val := n.Content[i], n.Content[i+1]
 			elem := reflect.New(v.Type().Elem()).Elem()
 			d.decode(val, elem, join(path, k.Value))
+			if d.Lines != nil {
+				d.Lines[join(path, k.Value)] = k.Line // the key, as for struct fields
+			}
 			v.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), elem)
 		}
 	case reflect.String:

@@ -48,20 +48,21 @@ func (c *Config) applyServerDefaults() {
 // that validation can refuse it instead of silently replacing it; only
 // jitter treats an explicit 0 as meaningful ("no jitter").
 func (h *HealthChecks) applyDefaults(written func(key string) bool) {
-	if h.ConnectTimeout == 0 && !written("connect_timeout") {
-		h.ConnectTimeout = DefaultConnectTimeout
-	}
-	if h.TLSTimeout == 0 && !written("tls_timeout") {
-		h.TLSTimeout = DefaultTLSTimeout
-	}
-	if h.DeepTimeout == 0 && !written("deep_timeout") {
-		h.DeepTimeout = DefaultDeepTimeout
-	}
 	if h.ConnectInterval == 0 && !written("connect_interval") {
 		h.ConnectInterval = DefaultConnectInterval
 	}
 	if h.DeepInterval == 0 && !written("deep_interval") {
 		h.DeepInterval = h.ConnectInterval
+	}
+	// Connect and TLS timeouts share the connect interval (see checkProbeBudget).
+	if h.ConnectTimeout == 0 && !written("connect_timeout") {
+		h.ConnectTimeout = defaultTimeout(DefaultConnectTimeout, h.ConnectInterval, 2)
+	}
+	if h.TLSTimeout == 0 && !written("tls_timeout") {
+		h.TLSTimeout = defaultTimeout(DefaultTLSTimeout, h.ConnectInterval, 2)
+	}
+	if h.DeepTimeout == 0 && !written("deep_timeout") {
+		h.DeepTimeout = defaultTimeout(DefaultDeepTimeout, h.DeepInterval, 1)
 	}
 	if h.FailureThreshold == 0 && !written("failure_threshold") {
 		h.FailureThreshold = DefaultFailureThreshold

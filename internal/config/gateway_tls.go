@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 )
 
@@ -60,9 +59,9 @@ func pick(name, value, file string) (string, error) {
 // readItem loads the item attr names: the file, or the inline value.
 func readItem(attr, value, file string) (*tlsItem, error) {
 	if strings.HasSuffix(attr, "_file") {
-		data, err := os.ReadFile(file)
+		data, err := readFileLimited(file, MaxPEMFileSize)
 		if err != nil {
-			return nil, &TLSError{attr, fmt.Errorf("cannot read %q: %s", file, fileErrorReason(err))}
+			return nil, &TLSError{attr, err}
 		}
 		return &tlsItem{attr: attr, data: data, pem: looksPEM(data)}, nil
 	}

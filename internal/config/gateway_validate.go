@@ -40,6 +40,8 @@ func (c *Config) validateGateway(errs *Errors) {
 			v.add(path, "label contains invalid character(s), allowed are 'a-z', 'A-Z', '0-9' and '_'")
 		case strings.HasPrefix(label, "anonymous_"):
 			v.add(path, "backend label must not start with 'anonymous_'")
+		case len(label) > MaxNameLength: // it is a /metrics label
+			v.add(path, "label must be at most %d bytes, got %d", MaxNameLength, len(label))
 		}
 		if b.Has("label") {
 			v.add(path+".label", "not allowed here: the key under definitions.backends is the label")
@@ -59,6 +61,7 @@ func (c *Config) validateGateway(errs *Errors) {
 	for i := range g.Endpoints {
 		v.validateEndpoint(fmt.Sprintf("gateway.endpoints[%d]", i), &g.Endpoints[i])
 	}
+	v.checkDuplicateEndpoints()
 }
 
 func (v *gatewayValidator) validateBackend(path string, b *Backend) {
@@ -208,8 +211,8 @@ func (v *gatewayValidator) validateHealth(path string, b *Backend) {
 	written := func(key string) bool { return v.c.Lines[path+"."+key] > 0 }
 	if !written("interval") {
 		h.Interval = DefaultHealthInterval
-	} else if h.Interval <= 0 {
-		v.add(path+".interval", "must be greater than 0")
+	} else if h.Interval < MinGatewayHealthInterval {
+		v.add(path+".interval", "must be at least %s, got %s", MinGatewayHealthInterval, h.Interval)
 	}
 	if !written("timeout") {
 		h.Timeout = min(DefaultHealthTimeout, h.Interval)
@@ -314,6 +317,9 @@ func (v *gatewayValidator) validateEndpoint(path string, e *Endpoint) {
 // CheckEndpointPath accepts absolute paths whose segments are literal or
 // {param}, optionally ending in the /** wildcard.
 func CheckEndpointPath(p string) string {
+	if hasControl(p) {
+		return "must not contain control characters"
+	}
 	if !strings.HasPrefix(p, "/") {
 		return fmt.Sprintf("must start with '/', got %q", p)
 	}

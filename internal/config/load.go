@@ -1,14 +1,10 @@
 package config
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -18,9 +14,17 @@ import (
 // inside the file (test_password_file, tls_ca_file, ...) are resolved against
 // the working directory, as an operator running the daemon by hand expects.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxConfigFileSize+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("config: %w", err)
+	case len(data) > MaxConfigFileSize:
+		return nil, fmt.Errorf("config: file %q is larger than %d KiB", path, MaxConfigFileSize>>10)
 	}
 	return Parse(data)
 }
@@ -29,6 +33,9 @@ func Load(path string) (*Config, error) {
 // failure the error is an Errors holding every problem, sorted by line.
 // Every section is optional; an empty document is a valid, idle config.
 func Parse(data []byte) (*Config, error) {
+	if len(data) > MaxConfigFileSize {
+		return nil, Errors{{Path: "(file)", Msg: fmt.Sprintf("is larger than %d KiB", MaxConfigFileSize>>10)}}
+	}
 	root, err := parseYAML(data)
 	if err != nil {
 		return nil, err
@@ -55,44 +62,9 @@ func Parse(data []byte) (*Config, error) {
 	all := append(d.Errs, withoutShadowed(v.errs, d.Errs)...)
 	if len(all) > 0 {
 		sortByLine(all)
-		return nil, all
+		return nil, capErrors(all)
 	}
 	return c, nil
-}
-
-var yamlErrorLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
-
-// parseYAML returns the document node, or nil for an empty file. A syntax
-// error becomes an Errors so callers see one error type.
-func parseYAML(data []byte) (*yaml.Node, error) {
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var root yaml.Node
-	if err := dec.Decode(&root); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, nil
-		}
-		return nil, syntaxError(err)
-	}
-	var extra yaml.Node
-	switch err := dec.Decode(&extra); {
-	case err == nil:
-		return nil, Errors{{Path: "(file)", Line: extra.Line, Msg: "only one YAML document is allowed; remove the second '---'"}}
-	case !errors.Is(err, io.EOF):
-		return nil, syntaxError(err)
-	}
-	if root.Kind == 0 {
-		return nil, nil
-	}
-	return &root, nil
-}
-
-func syntaxError(err error) error {
-	msg := err.Error()
-	if m := yamlErrorLine.FindStringSubmatch(msg); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		return Errors{{Path: "(yaml syntax)", Line: line, Msg: m[2]}}
-	}
-	return Errors{{Path: "(yaml syntax)", Msg: strings.TrimPrefix(msg, "yaml: ")}}
 }
 
 // writtenPaths lists every key path that has a non-null value in the file,
@@ -134,24 +106,53 @@ func writtenPaths(root *yaml.Node) map[string]bool {
 // withoutShadowed drops validation errors about a key the decoder already
 // rejected: "must be a whole number" followed by "must be 1..65535" for the
 // same port is noise.
+// A set and a walk up each path keep this linear: comparing every pair took
+// seconds for a file of a few thousand broken targets.
 func withoutShadowed(errs, decodeErrs Errors) Errors {
 	if len(decodeErrs) == 0 {
 		return errs
 	}
+	rejected := make(map[string]bool, len(decodeErrs))
+	for _, de := range decodeErrs {
+		rejected[de.Path] = true
+	}
 	out := errs[:0:0]
 	for _, e := range errs {
-		shadowed := false
-		for _, de := range decodeErrs {
-			if e.Path == de.Path || strings.HasPrefix(e.Path, de.Path+".") || strings.HasPrefix(e.Path, de.Path+"[") {
-				shadowed = true
-				break
-			}
-		}
-		if !shadowed {
+		if !underRejected(e.Path, rejected) {
 			out = append(out, e)
 		}
 	}
 	return out
+}
+
+// underRejected reports whether path or one of its parents (cut at "." or
+// "[") is in rejected.
+func underRejected(path string, rejected map[string]bool) bool {
+	for {
+		if rejected[path] {
+			return true
+		}
+		i := strings.LastIndexAny(path, ".[")
+		if i <= 0 {
+			return false
+		}
+		path = path[:i]
+	}
+}
+
+// MaxReportedErrors caps the errors Parse returns: past a hundred, more
+// lines help no one, and a hostile file could produce one per node.
+const MaxReportedErrors = 100
+
+// capErrors keeps the first MaxReportedErrors (in file order) and says how
+// many were left out.
+func capErrors(errs Errors) Errors {
+	if len(errs) <= MaxReportedErrors {
+		return errs
+	}
+	kept := append(errs[:MaxReportedErrors:MaxReportedErrors], Error{Path: "(file)",
+		Msg: fmt.Sprintf("%d more errors not shown; fix the ones above first", len(errs)-MaxReportedErrors)})
+	return kept
 }
 
 // sortByLine orders errors as they appear in the file; errors without a line

@@ -71,6 +71,8 @@ func (c *Config) validateLua(errs *Errors) {
 		path := fmt.Sprintf("lua.filters[%d]", i)
 		if f.Name == "" {
 			errs.Add(path+".name", c.Lines.Line(path+".name"), "is required")
+		} else if msg := checkName(f.Name); msg != "" {
+			errs.Add(path+".name", c.Lines.Line(path+".name"), "%s", msg)
 		} else if first, dup := seen[f.Name]; dup {
 			errs.Add(path+".name", c.Lines.Line(path+".name"), "filter name %q is already used by lua.filters[%d]", f.Name, first)
 		} else {

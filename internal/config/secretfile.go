@@ -5,6 +5,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -13,9 +14,9 @@ import (
 // ReadSecretFile returns the content of a password or token file without one
 // trailing newline (editors add it). Errors name the file, never its content.
 func ReadSecretFile(path string) (string, error) {
-	data, err := os.ReadFile(path)
+	data, err := readFileLimited(path, MaxSecretFileSize)
 	if err != nil {
-		return "", fmt.Errorf("cannot read %q: %s", path, fileErrorReason(err))
+		return "", err
 	}
 	s := string(data)
 	if t, ok := strings.CutSuffix(s, "\r\n"); ok {
@@ -32,9 +33,9 @@ func ReadSecretFile(path string) (string, error) {
 // CheckCAFile verifies that path is readable and holds at least one PEM
 // certificate, so a wrong path fails at start-up rather than at every probe.
 func CheckCAFile(path string) error {
-	data, err := os.ReadFile(path)
+	data, err := readFileLimited(path, MaxPEMFileSize)
 	if err != nil {
-		return fmt.Errorf("cannot read %q: %s", path, fileErrorReason(err))
+		return err
 	}
 	for {
 		var block *pem.Block
@@ -52,6 +53,43 @@ func CheckCAFile(path string) error {
 	}
 }
 
+// Size limits of the files the configuration names. Each is read whole, so
+// a path to a device (/dev/zero) or a wrong, huge file must fail at once.
+const (
+	// MaxConfigFileSize bounds the YAML file: parsing 1 MiB takes yaml.v3
+	// about 0.5 s and 120 MiB before the node limit can refuse it. A file
+	// with a thousand targets is about 150 KiB.
+	MaxConfigFileSize = 1 << 20
+	MaxSecretFileSize = 64 << 10 // a password or token file
+	MaxPEMFileSize    = 1 << 20  // a certificate, CA bundle or private key
+)
+
+// readFileLimited reads a regular file of at most limit bytes. A device or
+// a FIFO is refused before it is opened: /dev/zero never ends, and opening
+// a FIFO blocks until someone writes to it.
+func readFileLimited(path string, limit int64) ([]byte, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %q: %s", path, fileErrorReason(err))
+	}
+	if !st.Mode().IsRegular() && !st.IsDir() {
+		return nil, fmt.Errorf("%q is not a regular file", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read %q: %s", path, fileErrorReason(err))
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("cannot read %q: %s", path, fileErrorReason(err))
+	case int64(len(data)) > limit:
+		return nil, fmt.Errorf("file %q is larger than %d KiB", path, limit>>10)
+	}
+	return data, nil
+}
+
 // fileErrorReason drops the path an *fs.PathError repeats.
 func fileErrorReason(err error) string {
 	var pe *fs.PathError
@@ -59,4 +97,35 @@ func fileErrorReason(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
+}
+
+// fileCache reads each file once per load: a thousand targets naming one
+// password file or CA bundle would otherwise read it a thousand times and
+// hold a thousand copies of the password.
+type fileCache map[string]fileResult
+
+type fileResult struct {
+	content string
+	err     error
+}
+
+func (fc *fileCache) get(key string, read func() (string, error)) (string, error) {
+	if r, ok := (*fc)[key]; ok {
+		return r.content, r.err
+	}
+	if *fc == nil {
+		*fc = fileCache{}
+	}
+	content, err := read()
+	(*fc)[key] = fileResult{content, err}
+	return content, err
+}
+
+func (fc *fileCache) readSecret(path string) (string, error) {
+	return fc.get("secret:"+path, func() (string, error) { return ReadSecretFile(path) })
+}
+
+func (fc *fileCache) checkCA(path string) error {
+	_, err := fc.get("ca:"+path, func() (string, error) { return "", CheckCAFile(path) })
+	return err
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -152,4 +153,79 @@ func writeTestCA(t *testing.T, dir string) string {
 	path := filepath.Join(dir, "ca.pem")
 	writeFile(t, path, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
 	return path
+}
+
+// A secret, key or config path that names a device or a huge file must
+// fail fast, not read until memory runs out.
+func TestFileReadsAreBounded(t *testing.T) {
+	dir := t.TempDir()
+	huge := func(name string, size int64) string {
+		path := filepath.Join(dir, name)
+		f, err := os.Create(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		if err := f.Truncate(size); err != nil { // sparse: no disk used
+			t.Fatal(err)
+		}
+		return path
+	}
+	bigSecret := huge("secret", MaxSecretFileSize+1)
+	bigPEM := huge("pem", MaxPEMFileSize+1)
+	bigConfig := huge("config", MaxConfigFileSize+1)
+	check := func(name string, f func() error, want string) {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() { done <- f() }()
+		select {
+		case err := <-done:
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %v, want one containing %q", name, err, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: still reading after 10s", name)
+		}
+	}
+	check("big secret", func() error { _, err := ReadSecretFile(bigSecret); return err }, `file "`+bigSecret+`" is larger than 64 KiB`)
+	check("big CA", func() error { return CheckCAFile(bigPEM) }, `file "`+bigPEM+`" is larger than 1024 KiB`)
+	check("big client key", func() error {
+		_, err := (&BackendTLS{ClientCertificateFile: bigPEM, ClientPrivateKeyFile: bigPEM}).LoadClientCertificate()
+		return err
+	}, `file "`+bigPEM+`" is larger than 1024 KiB`)
+	check("big config", func() error { _, err := Load(bigConfig); return err }, `file "`+bigConfig+`" is larger than 1024 KiB`)
+
+	check("big document", func() error { _, err := Parse(make([]byte, MaxConfigFileSize+1)); return err }, "(file): is larger than 1024 KiB")
+
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		return
+	}
+	check("device as secret", func() error { _, err := ReadSecretFile("/dev/zero"); return err }, `"/dev/zero" is not a regular file`)
+	check("device as CA", func() error { return CheckCAFile("/dev/zero") }, `"/dev/zero" is not a regular file`)
+	check("device as config", func() error { _, err := Load("/dev/zero"); return err }, `file "/dev/zero" is larger than 1024 KiB`)
+	wantError(t, imapTarget("tls: true\ndeep_check: true\ntest_username: u\ntest_password_file: /dev/zero"),
+		tp+`test_password_file (line 12): "/dev/zero" is not a regular file`)
+}
+
+// TestSharedFilesAreReadOnce: thousands of targets naming one 1 MiB CA
+// bundle and one password file used to read them once per target.
+func TestSharedFilesAreReadOnce(t *testing.T) {
+	dir := t.TempDir()
+	ca := readFile(t, writeTestCA(t, dir))
+	bundle := filepath.Join(dir, "bundle.pem")
+	writeFile(t, bundle, strings.Repeat(ca, (MaxPEMFileSize-1)/len(ca)))
+	pw := filepath.Join(dir, "pw")
+	writeFile(t, pw, "pw\n")
+	var b strings.Builder
+	fmt.Fprintf(&b, "- {protocol: imap, host: 127.0.0.1, port: 1, tls: true, tls_ca_file: &ca %s, deep_check: true, test_username: u, test_password_file: &pw %s}\n", bundle, pw)
+	for port := 2; port <= 5000; port++ {
+		fmt.Fprintf(&b, "- {protocol: imap, host: 127.0.0.1, port: %d, tls: true, tls_ca_file: *ca, deep_check: true, test_username: u, test_password_file: *pw}\n", port)
+	}
+	start := time.Now()
+	if got := parseWithin(t, withTargets(b.String()), 60*time.Second); got != nil {
+		t.Fatalf("errors: %q", got[:min(len(got), 3)])
+	}
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
+		t.Errorf("Parse took %s, want well under 2s", elapsed)
+	}
 }

@@ -242,7 +242,8 @@ func TestPlaintextLoopbackHosts(t *testing.T) {
 }
 
 func TestTargetTimeouts(t *testing.T) {
-	yml := withGlobals(`connect_timeout: 2s
+	yml := withGlobals(`connect_interval: 10m
+connect_timeout: 2s
 tls_timeout: 3s
 deep_timeout: 4s
 targets:

@@ -17,6 +17,7 @@ type validator struct {
 	c       *Config
 	written map[string]bool
 	errs    Errors
+	files   fileCache
 }
 
 func (v *validator) add(path, format string, args ...any) {
@@ -124,7 +125,7 @@ func (v *validator) loadSecret(value *string, file, valuePath, filePath string) 
 		v.add(filePath, "set either %s or %s, not both", lastKey(valuePath), lastKey(filePath))
 		return
 	}
-	secret, err := ReadSecretFile(file)
+	secret, err := v.files.readSecret(file)
 	if err != nil {
 		v.add(filePath, "%v", err)
 		return
@@ -174,6 +175,12 @@ func (v *validator) validateHealthChecks() {
 		// error, so only written keys are checked.
 		if path := join(healthChecksPath, l.key); v.written[path] {
 			v.checkDuration(path, *l.value, l.max)
+		}
+	}
+	for _, key := range []string{"connect_interval", "deep_interval"} {
+		path := join(healthChecksPath, key)
+		if d := h.interval(key); v.written[path] && d > 0 && d < MinProbeInterval {
+			v.add(path, "must be at least %s, got %s (each probe is a connection, often a login, to the backend)", formatDuration(MinProbeInterval), d)
 		}
 	}
 	v.checkThreshold(join(healthChecksPath, "failure_threshold"), h.FailureThreshold)

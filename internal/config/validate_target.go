@@ -66,6 +66,8 @@ func (v *validator) validateTarget(path string, t *Target, h *HealthChecks) {
 		t.Name = t.Protocol + "://" + net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
 	} else if strings.TrimSpace(t.Name) == "" {
 		v.add(key("name"), "must not be blank (leave it out for protocol://host:port)")
+	} else if msg := checkName(t.Name); msg != "" {
+		v.add(key("name"), "%s", msg)
 	}
 
 	v.validateRequestURI(key, t)
@@ -91,6 +93,7 @@ func (v *validator) validateTarget(path string, t *Target, h *HealthChecks) {
 		v.checkDuration(key(l.key), *l.value, l.max)
 	}
 
+	v.checkProbeBudget(key, t, h)
 	v.validatePlaintextAuth(key, t)
 }
 
@@ -149,15 +152,20 @@ func isURIChar(c byte) bool {
 // credentials. No message quotes a credential.
 func (v *validator) validateCredentials(key func(string) string, t *Target) {
 	v.loadSecret(&t.TestPassword, t.TestPasswordFile, key("test_password"), key("test_password_file"))
+	// Both go on protocol lines: a control character there is an injection.
 	if hasSpace(t.TestUsername) {
 		v.add(key("test_username"), "must not contain whitespace")
+	} else if hasControl(t.TestUsername) {
+		v.add(key("test_username"), "must not contain control characters")
+	}
+	passwordPath := key("test_password")
+	if t.TestPasswordFile != "" {
+		passwordPath = key("test_password_file")
 	}
 	if hasSpace(t.TestPassword) {
-		p := key("test_password")
-		if t.TestPasswordFile != "" {
-			p = key("test_password_file")
-		}
-		v.add(p, "must not contain whitespace")
+		v.add(passwordPath, "must not contain whitespace")
+	} else if hasControl(t.TestPassword) {
+		v.add(passwordPath, "must not contain control characters")
 	}
 	switch {
 	// A written but undecodable test_password (an unset ${VAR}) is already
@@ -216,7 +224,7 @@ func (v *validator) validateTLS(key func(string) string, t *Target) {
 	}
 
 	if t.TLSCAFile != "" {
-		if err := CheckCAFile(t.TLSCAFile); err != nil {
+		if err := v.files.checkCA(t.TLSCAFile); err != nil {
 			v.add(key("tls_ca_file"), "%v", err)
 		}
 	}

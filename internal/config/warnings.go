@@ -44,6 +44,7 @@ func (c *Config) Warnings() []string {
 			warn(key, "implicit TLS: nginx's mail proxy speaks plain text to its upstream, so /api/v1/auth/nginx will not hand out this target; set proxy_port to its plain or STARTTLS port")
 		}
 	}
+	c.secretFileWarnings(warn)
 	return out
 }
 

@@ -1,0 +1,64 @@
+package config
+
+import (
+	"fmt"
+	"os"
+)
+
+// secretFile is a configured file that holds a secret, by key path.
+type secretFile struct{ path, file string }
+
+// secretFiles lists every *_file key (and passwd-file path) whose content is
+// a secret: passwords, tokens, password hashes and TLS private keys.
+func (c *Config) secretFiles() []secretFile {
+	var out []secretFile
+	add := func(path, file string) {
+		if file != "" {
+			out = append(out, secretFile{path, file})
+		}
+	}
+	a := c.Server.APIAuth
+	add("server.api_auth.password_file", a.PasswordFile)
+	add("server.api_auth.bearer_token_file", a.BearerFile)
+	for i, t := range c.Auth.Services.BackendHealthChecks.Targets {
+		add(fmt.Sprintf("%s.targets[%d].test_password_file", healthChecksPath, i), t.TestPasswordFile)
+	}
+	for i, db := range c.Auth.Passdb {
+		if db.Type == PassdbPasswdFile {
+			add(fmt.Sprintf("auth.passdb[%d].path", i), db.Path)
+		}
+	}
+	backendKey := func(path string, b *Backend) {
+		if b != nil && b.TLS != nil {
+			add(path+".tls.client_private_key_file", b.TLS.ClientPrivateKeyFile)
+		}
+	}
+	for _, label := range c.Definitions.SortedLabels() {
+		backendKey("definitions.backends."+label, c.Definitions.Backends[label])
+	}
+	for _, e := range c.Gateway.Endpoints {
+		if e.Proxy != nil {
+			backendKey(e.Proxy.Backend.Path, e.Proxy.Backend.Inline)
+		}
+		if e.Request != nil {
+			backendKey(e.Request.Backend.Path, e.Request.Backend.Inline)
+		}
+	}
+	return out
+}
+
+// secretFileWarnings warns, as ssh does for a private key, about a secret
+// file that users other than its owner can read or write (mode & 0o077). It
+// is a warning, not an error: a group-readable file shared with a trusted
+// group is a choice some operators make on purpose.
+func (c *Config) secretFileWarnings(warn func(path, format string, args ...any)) {
+	for _, s := range c.secretFiles() {
+		st, err := os.Stat(s.file)
+		if err != nil || !st.Mode().IsRegular() {
+			continue // an unreadable file is a load error already
+		}
+		if perm := st.Mode().Perm(); perm&0o077 != 0 {
+			warn(s.path, "%q holds a secret and is open to group or other users (mode %04o); make it private to the daemon's user (chmod 600)", s.file, perm)
+		}
+	}
+}

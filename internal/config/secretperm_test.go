@@ -1,0 +1,119 @@
+package config
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// writeSecret writes content to dir/name with mode (chmod, so the umask does
+// not interfere) and returns the path.
+func writeSecret(t *testing.T, dir, name, content string, mode os.FileMode) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	writeFile(t, path, content)
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// clientCertAndKey returns a self-signed client certificate and its key as PEM.
+func clientCertAndKey(t *testing.T) (certPEM, keyPEM string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "client"},
+		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(0, 0).AddDate(100, 0, 0)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
+}
+
+func TestSecretFilePermissionWarnings(t *testing.T) {
+	certPEM, keyPEM := clientCertAndKey(t)
+	tests := []struct {
+		name string
+		// file returns the configuration, given a secret file written with
+		// the mode under test, and the key path that names it.
+		file func(secret string) string
+		key  string
+	}{
+		{"test_password_file", func(secret string) string {
+			return imapTarget("tls: true\ndeep_check: true\ntest_username: u\ntest_password_file: " + secret)
+		}, tp + "test_password_file (line 12)"},
+		{"api password_file", func(secret string) string {
+			return "server:\n  api_auth:\n    username: ops\n    password_file: " + secret + "\n"
+		}, "server.api_auth.password_file (line 4)"},
+		{"api bearer_token_file", func(secret string) string {
+			return "server:\n  api_auth:\n    bearer_token_file: " + secret + "\n"
+		}, "server.api_auth.bearer_token_file (line 3)"},
+		{"passwd-file passdb", func(secret string) string {
+			return "auth:\n  passdb:\n    - type: passwd_file\n      path: " + secret + "\n"
+		}, "auth.passdb[0].path (line 4)"},
+		{"gateway client key", func(secret string) string {
+			return tlsBackend("client_certificate: " + block(certPEM) + "client_private_key_file: " + secret + "\n")
+		}, fmt.Sprintf("%sclient_private_key_file (line %d)", tlsPath, 7+strings.Count(certPEM, "\n"))},
+		{"inline gateway backend key", func(secret string) string {
+			return "gateway:\n  address: 127.0.0.1:18080\n  endpoints:\n    - path: /x\n      proxy:\n        backend:\n          origin: https://127.0.0.1:9\n          tls:\n" +
+				indent("client_certificate: "+block(certPEM)+"client_private_key_file: "+secret+"\n", 12)
+		}, fmt.Sprintf("gateway.endpoints[0].proxy.backend.tls.client_private_key_file (line %d)", 10+strings.Count(certPEM, "\n"))},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			content := "s3cret-pw\n"
+			if strings.Contains(tt.name, "key") {
+				content = keyPEM
+			}
+			if tt.name == "passwd-file passdb" {
+				content = "user:{PLAIN}s3cret-pw\n"
+			}
+			private := writeSecret(t, dir, "private", content, 0o600)
+			if w := mustParse(t, tt.file(private)).Warnings(); len(w) != 0 {
+				t.Errorf("mode 0600: warnings %q, want none", w)
+			}
+			for _, mode := range []os.FileMode{0o644, 0o640, 0o604, 0o620} {
+				open := writeSecret(t, dir, "open"+mode.String(), content, mode)
+				w := mustParse(t, tt.file(open)).Warnings()
+				if len(w) != 1 || !strings.HasPrefix(w[0], tt.key+": ") || !strings.Contains(w[0], open) {
+					t.Errorf("mode %04o: warnings %q, want one naming %s and the file", mode, w, tt.key)
+				}
+				for _, s := range w {
+					if strings.Contains(s, "s3cret") || strings.Contains(s, "PRIVATE") {
+						t.Errorf("warning quotes the secret: %s", s)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestSecretFilePermissionWarningText(t *testing.T) {
+	dir := t.TempDir()
+	pw := writeSecret(t, dir, "pw", "s3cret\n", 0o644)
+	got := mustParse(t, "server:\n  api_auth:\n    username: ops\n    password_file: "+pw+"\n").Warnings()
+	want := "server.api_auth.password_file (line 4): " + `"` + pw + `"` + " holds a secret and is open to group or other users (mode 0644); make it private to the daemon's user (chmod 600)"
+	if len(got) != 1 || got[0] != want {
+		t.Errorf("warnings = %q\nwant %q", got, want)
+	}
+}
