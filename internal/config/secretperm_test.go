@@ -59,8 +59,8 @@ func TestSecretFilePermissionWarnings(t *testing.T) {
 		key  string
 	}{
 		{"test_password_file", func(secret string) string {
-			return imapTarget("tls: true\ndeep_check: true\ntest_username: u\ntest_password_file: " + secret)
-		}, tp + "test_password_file (line 12)"},
+			return imapTarget("tls: true\nproxy_port: 143\ndeep_check: true\ntest_username: u\ntest_password_file: " + secret)
+		}, tp + "test_password_file (line 13)"},
 		{"api password_file", func(secret string) string {
 			return "server:\n  api_auth:\n    username: ops\n    password_file: " + secret + "\n"
 		}, "server.api_auth.password_file (line 4)"},
