@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -136,6 +137,9 @@ func loadPasswdFile(path string, logger *slog.Logger) (*passwdData, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", path)
+	}
 	raw, err := readAll(fh, st.Size())
 	if err != nil {
 		return nil, err
@@ -147,10 +151,21 @@ func loadPasswdFile(path string, logger *slog.Logger) (*passwdData, error) {
 	return &passwdData{modTime: st.ModTime(), size: st.Size(), users: users}, nil
 }
 
+// maxPasswdFileSize bounds a passwd-file: about half a million users at
+// 120 bytes a line. A file growing past it while being read (or a device
+// named by mistake) is refused instead of read until memory runs out.
+const maxPasswdFileSize = 64 << 20
+
 func readAll(fh *os.File, size int64) ([]byte, error) {
+	if size > maxPasswdFileSize {
+		return nil, fmt.Errorf("%s: larger than %d MiB", fh.Name(), maxPasswdFileSize>>20)
+	}
 	var buf bytes.Buffer
 	buf.Grow(int(size) + 1)
-	_, err := buf.ReadFrom(fh)
+	n, err := buf.ReadFrom(io.LimitReader(fh, maxPasswdFileSize+1))
+	if err == nil && n > maxPasswdFileSize {
+		return nil, fmt.Errorf("%s: larger than %d MiB", fh.Name(), maxPasswdFileSize>>20)
+	}
 	return buf.Bytes(), err
 }
 

@@ -166,3 +166,19 @@ func TestNoAuthMode(t *testing.T) {
 		t.Errorf("filters saw %+v", filters.seen[0])
 	}
 }
+
+// A passwd-file path naming a device or a huge file is refused at load
+// instead of read until memory runs out.
+func TestPasswdFileReadsAreBounded(t *testing.T) {
+	logger := slog.New(slog.NewTextHandler(&syncBuffer{}, nil))
+	if _, err := newPasswdFile("dev", "/dev/zero", logger); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("/dev/zero: err = %v, want not a regular file", err)
+	}
+	big := writePasswd(t, "alice:{PLAIN}one")
+	if err := os.Truncate(big, maxPasswdFileSize+1); err != nil { // sparse: no disk used
+		t.Fatal(err)
+	}
+	if _, err := newPasswdFile("big", big, logger); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("oversized file: err = %v, want larger than", err)
+	}
+}
