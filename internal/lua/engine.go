@@ -11,12 +11,10 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"time"
 
 	glua "github.com/yuin/gopher-lua"
-	"github.com/yuin/gopher-lua/parse"
 
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/health"
@@ -75,10 +73,10 @@ func NewEngine(opts Options) (*Engine, error) {
 		size = config.DefaultLuaVMPoolSize()
 	}
 	e.connectTimeout, e.tlsTimeout = orDefault(opts.ConnectTimeout), orDefault(opts.TLSTimeout)
-	for _, f := range e.cfg.Filters {
+	for i, f := range e.cfg.Filters {
 		s, err := compile(f.Name, f.ScriptPath)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("lua.filters[%d].script_path: %w", i, err)
 		}
 		s.authenticated, s.unauthenticated, s.noAuth = f.Modes()
 		e.filters = append(e.filters, s)
@@ -99,13 +97,9 @@ func compile(name, path string) (*script, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lua script %q: %w", name, err)
 	}
-	chunk, err := parse.Parse(strings.NewReader(string(src)), path)
+	proto, err := compileSource(src, path, true)
 	if err != nil {
-		return nil, fmt.Errorf("lua script %q: syntax error in %s", name, strings.TrimSpace(err.Error()))
-	}
-	proto, err := glua.Compile(chunk, path)
-	if err != nil {
-		return nil, fmt.Errorf("lua script %q (%s): %w", name, path, err)
+		return nil, fmt.Errorf("lua script %q: %w", name, err)
 	}
 	return &script{name: name, path: path, proto: proto}, nil
 }
