@@ -248,10 +248,14 @@ func validBackendHost(host string) error {
 }
 
 // clip shortens a script-supplied value echoed in an error.
-func clip(s string) string {
-	const maxEcho = 64
-	if len(s) > maxEcho {
-		return s[:maxEcho] + "..."
+func clip(s string) string { return clipTo(s, 64) }
+
+// clipPath shortens a script-supplied file name echoed in an error.
+func clipPath(s string) string { return clipTo(s, 256) }
+
+func clipTo(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
 	}
 	return s
 }

@@ -41,11 +41,15 @@ type Engine struct {
 	health  health.Source
 	logger  *slog.Logger
 	timeout time.Duration
+	// maxMemory is lua.config.max_memory in bytes.
+	maxMemory int64
 
 	connectTimeout, tlsTimeout time.Duration
 
 	filters []*script
 	pool    *statePool
+	// files is where loadfile, dofile and require may read.
+	files *fileAccess
 	once    sync.Once
 }
 
@@ -68,17 +72,24 @@ func NewEngine(opts Options) (*Engine, error) {
 	if e.timeout <= 0 {
 		e.timeout = config.DefaultLuaScriptTimeout
 	}
+	e.maxMemory = int64(e.cfg.Config.MaxMemory)
+	if e.maxMemory <= 0 {
+		e.maxMemory = int64(config.DefaultLuaMaxMemory)
+	}
 	size := e.cfg.Config.VMPoolSize
 	if size <= 0 {
 		size = config.DefaultLuaVMPoolSize()
 	}
 	e.connectTimeout, e.tlsTimeout = orDefault(opts.ConnectTimeout), orDefault(opts.TLSTimeout)
+	e.files = &fileAccess{}
+	e.files.addPackagePath(e.cfg.Config.PackagePath)
 	for i, f := range e.cfg.Filters {
 		s, err := compile(f.Name, f.ScriptPath)
 		if err != nil {
 			return nil, fmt.Errorf("lua.filters[%d].script_path: %w", i, err)
 		}
 		s.authenticated, s.unauthenticated, s.noAuth = f.Modes()
+		e.files.addScript(f.ScriptPath)
 		e.filters = append(e.filters, s)
 	}
 	e.pool = newStatePool(size, e.newVM)

@@ -1,7 +1,6 @@
 package lua
 
 import (
-	"fmt"
 	"maps"
 
 	glua "github.com/yuin/gopher-lua"
@@ -22,6 +21,9 @@ type vm struct {
 	loaded  *glua.LTable // package.loaded
 	envMeta *glua.LTable // {__index = globals}
 	pkgPath string
+	// env is the running script's environment (nil between runs); code
+	// loaded by loadfile, dofile, load and loadstring runs in it.
+	env *glua.LTable
 
 	// proxyMeta holds the {__index = module} metatable of each module.
 	filterModules, passwordModules map[string]*glua.LTable
@@ -44,7 +46,8 @@ func (e *Engine) newVM() *vm {
 	v.loaded = L.GetField(L.Get(glua.RegistryIndex), "_LOADED").(*glua.LTable)
 	v.envMeta = L.CreateTable(0, 1)
 	v.envMeta.RawSetString("__index", v.globals)
-	v.pkgPath = packagePath(e.cfg.Config.PackagePath)
+	v.pkgPath = e.cfg.Config.PackagePath
+	v.installSandbox(e)
 
 	logger := e.logger
 	L.SetGlobal("dynamic_loader", L.NewFunction(func(L *glua.LState) int {
@@ -100,6 +103,7 @@ func (v *vm) bind(r *scriptRun) *glua.LTable {
 	v.run = r
 	r.state = v
 	env := L.CreateTable(0, 16)
+	v.env = env
 	env.Metatable = v.envMeta
 	// A script writing _G.x must not reach the shared globals either.
 	env.RawSetString("_G", env)
@@ -128,6 +132,7 @@ func (v *vm) unbind() {
 		v.loaded.RawSetString(name, glua.LNil)
 	}
 	v.run = nil
+	v.env = nil
 	v.L.SetTop(0)
 	v.L.RemoveContext()
 }
@@ -183,7 +188,8 @@ func (v *vm) builtinTable(fns map[string]*glua.LFunction) *glua.LTable {
 }
 
 // openSafeLibs opens what scripts need and nothing that can end or stall the
-// daemon: no io, no debug, and only the harmless part of os.
+// daemon: no io, no debug, and only the harmless part of os. installSandbox
+// then confines what is left (getenv, file loading).
 func openSafeLibs(L *glua.LState) {
 	for _, lib := range []struct {
 		name string
@@ -211,10 +217,3 @@ func openSafeLibs(L *glua.LState) {
 	loaded.RawSetString("os", safe)
 }
 
-// packagePath puts the operator's path before gopher-lua's default.
-func packagePath(custom string) string {
-	if custom == "" {
-		return glua.LuaPathDefault
-	}
-	return fmt.Sprintf("%s;%s", custom, glua.LuaPathDefault)
-}
