@@ -50,7 +50,7 @@ type Engine struct {
 	pool    *statePool
 	// files is where loadfile, dofile and require may read.
 	files *fileAccess
-	once    sync.Once
+	once  sync.Once
 }
 
 // script is one compiled file.

@@ -216,4 +216,3 @@ func openSafeLibs(L *glua.LState) {
 	loaded := L.GetField(L.Get(glua.RegistryIndex), "_LOADED").(*glua.LTable)
 	loaded.RawSetString("os", safe)
 }
-
