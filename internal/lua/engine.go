@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	glua "github.com/yuin/gopher-lua"
@@ -32,6 +33,9 @@ type Options struct {
 	// ConnectTimeout and TLSTimeout bound check_backend_connection (the
 	// health-check settings; 5s each when zero).
 	ConnectTimeout, TLSTimeout time.Duration
+	// MemorySoftLimit is the process heap (bytes) above which the runs
+	// holding the most are stopped; 0 derives it (see defaultSoftLimit).
+	MemorySoftLimit int64
 }
 
 // Engine owns the compiled scripts and the state pool.
@@ -50,7 +54,15 @@ type Engine struct {
 	pool    *statePool
 	// files is where loadfile, dofile and require may read.
 	files *fileAccess
+	watch *watchdog
 	once  sync.Once
+
+	inflight                    sync.WaitGroup
+	abandoned, abandonedRunning atomic.Int64
+
+	// testGlobals are extra global functions for tests (a native call that
+	// ignores the deadline, for one).
+	testGlobals map[string]glua.LGFunction
 }
 
 // script is one compiled file.
@@ -93,6 +105,11 @@ func NewEngine(opts Options) (*Engine, error) {
 		e.filters = append(e.filters, s)
 	}
 	e.pool = newStatePool(size, e.newVM)
+	softLimit := opts.MemorySoftLimit
+	if softLimit <= 0 {
+		softLimit = defaultSoftLimit(size, e.maxMemory)
+	}
+	e.watch = newWatchdog(e, softLimit)
 	return e, nil
 }
 
@@ -115,8 +132,15 @@ func compile(name, path string) (*script, error) {
 	return &script{name: name, path: path, proto: proto}, nil
 }
 
-// Close frees the idle states; runs in flight finish normally.
-func (e *Engine) Close() { e.once.Do(e.pool.close) }
+// Close waits for the runs in flight (abandoned ones included) to end and
+// frees the states.
+func (e *Engine) Close() {
+	e.once.Do(func() {
+		e.inflight.Wait()
+		e.watch.wait()
+		e.pool.close()
+	})
+}
 
 // FilterCount is how many filters run for a request in that mode; zero
 // means the password result alone decides (contract §1.6).
@@ -143,20 +167,82 @@ func (e *Engine) filtersFor(req *Request) []*script {
 	return out
 }
 
-// runScript takes a state (waiting at most the script timeout), runs one
-// script and releases the state, replacing it if the run failed.
+// abandonGrace is how long a cancelled run may take to notice. The VM stops
+// at its next instruction, within microseconds; only a long native call
+// (a pattern match, a sort) takes longer, and that run is abandoned.
+const abandonGrace = 50 * time.Millisecond
+
+// runScript takes a state (waiting at most the script timeout) and runs one
+// script on its own goroutine, so the caller gets its answer at the
+// deadline even when the script is inside a long native call. The state is
+// released by that goroutine when the script really ends: back to the pool
+// after a clean run, closed after an error or when the caller gave up.
 func (e *Engine) runScript(ctx context.Context, s *script, kind scriptKind, req *Request, entries []string) (*scriptRun, glua.LValue, glua.LValue, error) {
-	ctx, cancel := context.WithTimeout(ctx, e.timeout)
-	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, e.timeout)
+	defer cancelTimeout()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	r := newRun(ctx, e, s, kind, req)
+	r.cancel = cancel
 	v, err := e.pool.acquire(ctx)
 	if err != nil {
-		return nil, nil, nil, r.failure("waiting for a free Lua state: "+err.Error(), "")
+		return nil, nil, nil, r.failure(waitingForState+": "+err.Error(), "")
 	}
-	ret1, ret2, err := v.execute(r, entries)
-	e.pool.release(v, err != nil)
-	if err != nil {
-		return nil, nil, nil, err
+	type result struct {
+		ret1, ret2 glua.LValue
+		err        error
 	}
-	return r, ret1, ret2, nil
+	done := make(chan result, 1)
+	e.watch.add(r)
+	e.inflight.Add(1)
+	go func() {
+		defer e.inflight.Done()
+		ret1, ret2, err := v.execute(r, entries)
+		e.watch.remove(r)
+		if r.phase.CompareAndSwap(runActive, runFinished) {
+			e.pool.release(v, err != nil)
+		} else {
+			e.pool.release(v, true)
+			e.abandonedRunning.Add(-1)
+		}
+		done <- result{ret1, ret2, err}
+	}()
+	select {
+	case res := <-done:
+		return r, res.ret1, res.ret2, res.err
+	case <-ctx.Done():
+	}
+	grace := time.NewTimer(abandonGrace)
+	defer grace.Stop()
+	select {
+	case res := <-done:
+		return r, res.ret1, res.ret2, res.err
+	case <-grace.C:
+	}
+	if !r.phase.CompareAndSwap(runActive, runAbandoned) {
+		res := <-done // it ended just now
+		return r, res.ret1, res.ret2, res.err
+	}
+	e.abandoned.Add(1)
+	e.abandonedRunning.Add(1)
+	return nil, nil, nil, r.abandon()
+}
+
+// Stats are counters of runs stopped by the engine's limits.
+type Stats struct {
+	// AbandonedRuns counts runs the caller stopped waiting for because they
+	// were inside a native call at their deadline; AbandonedRunning is how
+	// many of them still hold a state and a pool slot.
+	AbandonedRuns, AbandonedRunning int64
+	// ProcessLimitStops counts runs stopped for the process-wide soft limit.
+	ProcessLimitStops int64
+}
+
+// Stats reports the engine's counters.
+func (e *Engine) Stats() Stats {
+	return Stats{
+		AbandonedRuns:     e.abandoned.Load(),
+		AbandonedRunning:  e.abandonedRunning.Load(),
+		ProcessLimitStops: e.watch.processStops.Load(),
+	}
 }

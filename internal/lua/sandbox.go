@@ -151,7 +151,7 @@ func (v *vm) installSandbox(e *Engine) {
 				L.Push(glua.LString("reader function must return a string"))
 				return 2
 			}
-			v.charge(L, len(src)+len(s))
+			v.charge(L, int64(len(src)+len(s)))
 			src = append(src, s...)
 		}
 		return v.pushChunk(L, src, name)

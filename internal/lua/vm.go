@@ -48,6 +48,11 @@ func (e *Engine) newVM() *vm {
 	v.envMeta.RawSetString("__index", v.globals)
 	v.pkgPath = e.cfg.Config.PackagePath
 	v.installSandbox(e)
+	v.installBudget()
+	v.installCoroutineHooks()
+	for name, fn := range e.testGlobals {
+		L.SetGlobal(name, L.NewFunction(fn))
+	}
 
 	logger := e.logger
 	L.SetGlobal("dynamic_loader", L.NewFunction(func(L *glua.LState) int {
