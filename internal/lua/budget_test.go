@@ -50,15 +50,15 @@ func expectMemoryError(t *testing.T, body string, s engineSetup) {
 // large values check the size first (small sizes, safe on the old code).
 func TestNativeAllocationsOverBudgetRefused(t *testing.T) {
 	for name, body := range map[string]string{
-		"rep":          `local s = string.rep("x", 4 * 1024 * 1024)`,
-		"rep method":   `local s = ("xy"):rep(3 * 1024 * 1024)`,
-		"format":       `local s = string.format(string.rep("%99s", 20000), "a")`,
-		"concat":       `local t = {} for i = 1, 5 do t[i] = string.rep("x", 300000) end local s = table.concat(t, string.rep("-", 100000))`,
-		"gsub":         `local s = string.gsub(string.rep("x", 200000), "x", "yyyyyyyyyy")`,
-		"gsub empty":   `local s = string.gsub(string.rep("x", 200000), "", "abcdefgh")`,
-		"gsub func":    `local big = string.rep("z", 100000) local s = string.gsub(string.rep("x", 100), "x", function() return big end)`,
-		"upper":        `local s = string.upper(string.rep("\255", 400000))`,
-		"pcall":        `local ok = pcall(string.rep, "x", 4 * 1024 * 1024) local s = "still running"`,
+		"rep":        `local s = string.rep("x", 4 * 1024 * 1024)`,
+		"rep method": `local s = ("xy"):rep(3 * 1024 * 1024)`,
+		"format":     `local s = string.format(string.rep("%99s", 20000), "a")`,
+		"concat":     `local t = {} for i = 1, 5 do t[i] = string.rep("x", 300000) end local s = table.concat(t, string.rep("-", 100000))`,
+		"gsub":       `local s = string.gsub(string.rep("x", 200000), "x", "yyyyyyyyyy")`,
+		"gsub empty": `local s = string.gsub(string.rep("x", 200000), "", "abcdefgh")`,
+		"gsub func":  `local big = string.rep("z", 100000) local s = string.gsub(string.rep("x", 100), "x", function() return big end)`,
+		"upper":      `local s = string.upper(string.rep("\255", 400000))`,
+		"pcall":      `local ok = pcall(string.rep, "x", 4 * 1024 * 1024) local s = "still running"`,
 	} {
 		t.Run(name, func(t *testing.T) { expectMemoryError(t, body, budgetSetup(10*time.Second)) })
 	}

@@ -192,7 +192,6 @@ func (w *watchdog) tick(runs []*scriptRun) {
 	}
 }
 
-
 // coroutineWrap is coroutine.wrap on top of the hooked coroutine.create.
 const coroutineWrap = `local create, resume, error = ...
 local function pass(ok, ...)
