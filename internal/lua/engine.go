@@ -173,7 +173,7 @@ func (e *Engine) filtersFor(req *Request) []*script {
 const abandonGrace = 50 * time.Millisecond
 
 // runScript takes a state (waiting at most the script timeout) and runs one
-// script on its own goroutine, so the caller gets its answer at the
+// script on the state's own goroutine, so the caller gets its answer at the
 // deadline even when the script is inside a long native call. The state is
 // released by that goroutine when the script really ends: back to the pool
 // after a clean run, closed after an error or when the caller gave up.
@@ -188,39 +188,24 @@ func (e *Engine) runScript(ctx context.Context, s *script, kind scriptKind, req 
 	if err != nil {
 		return nil, nil, nil, r.failure(waitingForState+": "+err.Error(), "")
 	}
-	type result struct {
-		ret1, ret2 glua.LValue
-		err        error
-	}
-	done := make(chan result, 1)
+	j := &job{run: r, entries: entries, done: make(chan jobResult, 1)}
 	e.watch.add(r)
 	e.inflight.Add(1)
-	go func() {
-		defer e.inflight.Done()
-		ret1, ret2, err := v.execute(r, entries)
-		e.watch.remove(r)
-		if r.phase.CompareAndSwap(runActive, runFinished) {
-			e.pool.release(v, err != nil)
-		} else {
-			e.pool.release(v, true)
-			e.abandonedRunning.Add(-1)
-		}
-		done <- result{ret1, ret2, err}
-	}()
+	v.jobs <- j
 	select {
-	case res := <-done:
+	case res := <-j.done:
 		return r, res.ret1, res.ret2, res.err
 	case <-ctx.Done():
 	}
 	grace := time.NewTimer(abandonGrace)
 	defer grace.Stop()
 	select {
-	case res := <-done:
+	case res := <-j.done:
 		return r, res.ret1, res.ret2, res.err
 	case <-grace.C:
 	}
 	if !r.phase.CompareAndSwap(runActive, runAbandoned) {
-		res := <-done // it ended just now
+		res := <-j.done // it ended just now
 		return r, res.ret1, res.ret2, res.err
 	}
 	e.abandoned.Add(1)

@@ -46,6 +46,8 @@ type scriptRun struct {
 	// measured is the last result, nextMeasure the earliest next (UnixNano).
 	measureDue            atomic.Bool
 	measured, nextMeasure atomic.Int64
+	// instructions counts VM instructions (run goroutine only).
+	instructions uint64
 
 	snap    *health.Snapshot
 	snapped bool

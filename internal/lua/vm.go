@@ -32,6 +32,9 @@ type vm struct {
 	serverMeta  *glua.LTable
 	requestMeta *glua.LTable
 	resultMeta  *glua.LTable
+
+	// jobs feeds the state's own goroutine (see serve); closed with the state.
+	jobs chan *job
 }
 
 // requestModules are bound to a run and placed both in package.loaded and as
@@ -53,6 +56,8 @@ func (e *Engine) newVM() *vm {
 	for name, fn := range e.testGlobals {
 		L.SetGlobal(name, L.NewFunction(fn))
 	}
+	v.jobs = make(chan *job)
+	go v.serve(e)
 
 	logger := e.logger
 	L.SetGlobal("dynamic_loader", L.NewFunction(func(L *glua.LState) int {
@@ -220,4 +225,42 @@ func openSafeLibs(L *glua.LState) {
 	L.SetGlobal("os", safe)
 	loaded := L.GetField(L.Get(glua.RegistryIndex), "_LOADED").(*glua.LTable)
 	loaded.RawSetString("os", safe)
+}
+
+// job is one script run handed to a state's goroutine.
+type job struct {
+	run     *scriptRun
+	entries []string
+	done    chan jobResult // buffered: the caller may have gone
+}
+
+type jobResult struct {
+	ret1, ret2 glua.LValue
+	err        error
+}
+
+// serve runs the state's jobs on one long-lived goroutine, so its stack,
+// grown once by gopher-lua, is not grown again for every run. It ends when
+// the state is closed.
+func (v *vm) serve(e *Engine) {
+	for j := range v.jobs {
+		r := j.run
+		ret1, ret2, err := v.execute(r, j.entries)
+		e.watch.remove(r)
+		if r.phase.CompareAndSwap(runActive, runFinished) {
+			e.pool.release(v, err != nil)
+		} else {
+			// The caller gave up: never reuse a state it abandoned.
+			e.pool.release(v, true)
+			e.abandonedRunning.Add(-1)
+		}
+		j.done <- jobResult{ret1, ret2, err}
+		e.inflight.Done()
+	}
+}
+
+// close frees the state and ends its goroutine.
+func (v *vm) close() {
+	v.L.Close()
+	close(v.jobs)
 }

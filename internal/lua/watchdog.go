@@ -31,6 +31,8 @@ const (
 	// measureCostFactor keeps measuring below about 10% of a run's time: a
 	// walk that took d is not repeated for 10*d.
 	measureCostFactor = 10
+	// measureEvery is the instruction count between self-checks.
+	measureEvery = 4096
 	// softLimitVictimFloor: runs holding less than this are never cancelled
 	// for the process-wide limit; they are not what fills the heap.
 	softLimitVictimFloor = 1 << 20
@@ -50,10 +52,15 @@ type runContext struct {
 }
 
 // Done is called by the VM before each instruction, on the run's goroutine.
+// Besides the watchdog's request, every measureEvery instructions the run
+// measures itself if the cost rule allows, so a busy loop is caught even
+// when the watchdog is slow to be scheduled.
 func (c *runContext) Done() <-chan struct{} {
-	if c.run.measureDue.Load() {
-		c.run.measureDue.Store(false)
-		c.run.measure(c.th)
+	r := c.run
+	r.instructions++
+	if r.measureDue.Load() || r.instructions%measureEvery == 0 && time.Now().UnixNano() >= r.nextMeasure.Load() {
+		r.measureDue.Store(false)
+		r.measure(c.th)
 	}
 	return c.Context.Done()
 }
