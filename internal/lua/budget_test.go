@@ -101,6 +101,7 @@ func TestGrowthLoopsStopped(t *testing.T) {
 		"concat doubling":    `local s = "x" for i = 1, 40 do s = s .. s end`,
 		"global doubling":    `s = "x" for i = 1, 40 do s = s .. s end`,
 		"table growth":       `local t = {} for i = 1, 1e9 do t[i] = i end`,
+		"bounded growth":     `local t = {} for i = 1, 1e6 do t[i] = i end`,
 		"table of strings":   `local t = {} for i = 1, 1e9 do t[#t + 1] = "row " .. i end`,
 		"nested tables":      `local t = {} for i = 1, 1e9 do t[i] = {i} end`,
 		"in a coroutine":     `coroutine.wrap(function() local s = "x" for i = 1, 40 do s = s .. s end end)()`,
@@ -232,5 +233,30 @@ func TestTimeoutInsideNativeCallAbandonsTheRun(t *testing.T) {
 	}
 	if n := strings.Count(logs.String(), "Lua filter failed"); n != 2 {
 		t.Errorf("want the abandoned run and the refused run logged once each:\n%s", logs.String())
+	}
+}
+
+// TestConversionOfSharedSubtablesBounded: ten references per level on six
+// levels is a million values once expanded for JSON or attributes (and a
+// hundred million on eight, still a few hundred bytes of Lua).
+func TestConversionOfSharedSubtablesBounded(t *testing.T) {
+	body := `local t = {"leaf"}
+for level = 1, 6 do
+  local next = {}
+  for i = 1, 10 do next[i] = t end
+  t = next
+end
+local s, err = nauthilus_json.encode(t)
+nauthilus_builtin.status_message_set(tostring(s) .. "|" .. tostring(err))`
+	start := time.Now()
+	out, err, _ := runOne(t, filterBody(body), engineSetup{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.StatusMessage, "nil|json encode: value too large to convert") {
+		t.Errorf("status = %.200q", out.StatusMessage)
+	}
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Errorf("took %s", elapsed)
 	}
 }
