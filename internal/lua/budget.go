@@ -24,13 +24,22 @@ func (v *vm) charge(L *glua.LState, size int64) {
 		return
 	}
 	limit := r.engine.maxMemory
-	if size >= 0 && size <= limit-r.measured.Load() {
+	if size >= 0 && size <= limit-r.measured.Load()-r.retained {
 		return
 	}
 	err := fmt.Errorf("%w: a result of %s was asked for; a run may hold %s (lua.config.max_memory)",
 		errMemoryBudget, sizeText(size), config.ByteSize(limit))
 	r.stop(err)
 	L.RaiseError("%s", err.Error())
+}
+
+// chargeRetained is charge for a value the script is likely to keep; it
+// counts until the next measurement includes it.
+func (v *vm) chargeRetained(L *glua.LState, size int64) {
+	v.charge(L, size)
+	if v.run != nil {
+		v.run.retained += size
+	}
 }
 
 func sizeText(n int64) string {
@@ -94,6 +103,10 @@ func (v *vm) installBudget() {
 	}
 	v.wrap(str, "reverse", func(L *glua.LState) { v.charge(L, int64(len(L.CheckString(1)))) })
 	v.wrap(tbl, "concat", func(L *glua.LState) { v.charge(L, concatSize(L)) })
+	// os.date expands each two-byte directive to at most 18 bytes ("%c").
+	if osLib, ok := v.globals.RawGetString("os").(*glua.LTable); ok {
+		v.wrap(osLib, "date", func(L *glua.LState) { v.charge(L, mulSat(int64(len(L.OptString(1, ""))), 10)) })
+	}
 	str.RawSetString("gsub", L.NewFunction(v.gsub))
 	str.RawSetString("gmatch", L.NewFunction(gmatch))
 }

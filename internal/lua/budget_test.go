@@ -57,6 +57,7 @@ func TestNativeAllocationsOverBudgetRefused(t *testing.T) {
 		"gsub":       `local s = string.gsub(string.rep("x", 200000), "x", "yyyyyyyyyy")`,
 		"gsub empty": `local s = string.gsub(string.rep("x", 200000), "", "abcdefgh")`,
 		"gsub func":  `local big = string.rep("z", 100000) local s = string.gsub(string.rep("x", 100), "x", function() return big end)`,
+		"os.date":    `local s = os.date(string.rep("%c", 200000))`,
 		"upper":      `local s = string.upper(string.rep("\255", 400000))`,
 		"pcall":      `local ok = pcall(string.rep, "x", 4 * 1024 * 1024) local s = "still running"`,
 	} {
@@ -105,6 +106,7 @@ func TestGrowthLoopsStopped(t *testing.T) {
 		"table of strings":   `local t = {} for i = 1, 1e9 do t[#t + 1] = "row " .. i end`,
 		"nested tables":      `local t = {} for i = 1, 1e9 do t[i] = {i} end`,
 		"in a coroutine":     `coroutine.wrap(function() local s = "x" for i = 1, 40 do s = s .. s end end)()`,
+		"coroutines":         `local t = {} for i = 1, 1e9 do t[i] = coroutine.create(print) end`,
 		"upvalue growth":     `local t = {} local function add(i) t[i] = i end for i = 1, 1e9 do add(i) end`,
 		"caught and retried": `for k = 1, 3 do pcall(function() local t = {} for i = 1, 1e9 do t[i] = i end end) end`,
 	} {
@@ -258,5 +260,16 @@ nauthilus_builtin.status_message_set(tostring(s) .. "|" .. tostring(err))`
 	}
 	if elapsed := time.Since(start); elapsed > 5*time.Second {
 		t.Errorf("took %s", elapsed)
+	}
+}
+
+// TestStackBoundedByRegistry: unpack and string.byte push one value per
+// element; the fixed-size registry (5120 slots) refuses them.
+func TestStackBoundedByRegistry(t *testing.T) {
+	for _, body := range []string{`local t = {unpack({}, 1, 1e9)}`, `local t = {string.byte(string.rep("x", 100000), 1, -1)}`} {
+		_, err, _ := runOne(t, filterBody(body), engineSetup{})
+		if err == nil || !strings.Contains(err.Error(), "registry overflow") {
+			t.Errorf("%s: err = %v", body, err)
+		}
 	}
 }

@@ -14,6 +14,9 @@ const (
 	sizeObject   = 64  // table, function, userdata or thread header
 	sizeString   = 16  // string header besides its bytes
 	sharedString = 256 // strings this long are counted once however often referenced
+	// sizeThread is a coroutine: its own registry (5120 slots) and call
+	// stack (256 frames) are allocated up front.
+	sizeThread = 128 << 10
 )
 
 // sizer estimates the memory reachable from a Lua state. It never
@@ -53,6 +56,9 @@ func (s *sizer) add(v glua.LValue) {
 		}
 		s.seen[x] = struct{}{}
 		s.total += sizeObject
+		if _, ok := x.(*glua.LState); ok {
+			s.total += sizeThread
+		}
 		s.work = append(s.work, x)
 	}
 }

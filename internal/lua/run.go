@@ -46,8 +46,10 @@ type scriptRun struct {
 	// measured is the last result, nextMeasure the earliest next (UnixNano).
 	measureDue            atomic.Bool
 	measured, nextMeasure atomic.Int64
-	// instructions counts VM instructions (run goroutine only).
+	// instructions counts VM instructions; retained is what chargeRetained
+	// added since the last measurement (run goroutine only, both).
 	instructions uint64
+	retained     int64
 
 	snap    *health.Snapshot
 	snapped bool

@@ -76,6 +76,7 @@ func (r *scriptRun) measure(current *glua.LState) {
 	limit := r.engine.maxMemory
 	size := newSizer(limit).measure(v.L, current, v.env, v.globals, v.L.Get(glua.RegistryIndex))
 	r.measured.Store(size)
+	r.retained = 0
 	took := time.Since(start)
 	r.nextMeasure.Store(time.Now().Add(measureCostFactor * took).UnixNano())
 	if size > limit {
@@ -224,6 +225,9 @@ func (v *vm) installCoroutineHooks() {
 		panic("lua: no coroutine.create")
 	}
 	hooked := L.NewFunction(func(L *glua.LState) int {
+		// A coroutine is kept, unlike most results: count it until the
+		// next measurement sees it.
+		v.chargeRetained(L, sizeThread)
 		n := create.GFunction(L)
 		if th, ok := L.Get(-1).(*glua.LState); ok && v.run != nil {
 			th.SetContext(&runContext{Context: v.run.ctx, run: v.run, th: th})
