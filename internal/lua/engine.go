@@ -132,12 +132,24 @@ func compile(name, path string) (*script, error) {
 	return &script{name: name, path: path, proto: proto}, nil
 }
 
-// Close waits for the runs in flight (abandoned ones included) to end and
-// frees the states.
+// closeWait bounds how long Close waits for runs still inside a native call.
+const closeWait = 5 * time.Second
+
+// Close waits (at most closeWait) for the runs in flight, abandoned ones
+// included, to end, and frees the states.
 func (e *Engine) Close() {
 	e.once.Do(func() {
-		e.inflight.Wait()
-		e.watch.wait()
+		ended := make(chan struct{})
+		go func() {
+			e.inflight.Wait()
+			e.watch.wait()
+			close(ended)
+		}()
+		select {
+		case <-ended:
+		case <-time.After(closeWait):
+			e.logger.Warn("Lua engine closed with runs still inside a native call", "abandoned_running", e.abandonedRunning.Load())
+		}
 		e.pool.close()
 	})
 }
