@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	glua "github.com/yuin/gopher-lua"
+
+	"github.com/backline/backline/internal/config"
 )
 
 // patternCases run on stock gopher-lua and on backline's gsub and gmatch;
@@ -90,6 +93,11 @@ func TestGsubAndGmatchMatchGopherLua(t *testing.T) {
 // evalInEngine evaluates expr inside a filter run and renders its results.
 func evalInEngine(t *testing.T, e *Engine, expr string) string {
 	t.Helper()
+	return evalInEngineWith(t, e, expr, nil)
+}
+
+func evalInEngineWith(t *testing.T, e *Engine, expr string, prepare func(*glua.LState)) string {
+	t.Helper()
 	v, err := e.pool.acquire(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -99,6 +107,9 @@ func evalInEngine(t *testing.T, e *Engine, expr string) string {
 	v.bind(r)
 	defer v.unbind()
 	L := v.L
+	if prepare != nil {
+		prepare(L)
+	}
 	fn, err := L.LoadString("return " + expr)
 	if err != nil {
 		t.Fatal(err)
@@ -108,4 +119,54 @@ func evalInEngine(t *testing.T, e *Engine, expr string) string {
 		return "error: " + err.Error()
 	}
 	return renderResults(L)
+}
+
+// FuzzGsubMatchesGopherLua: backline's gsub and gmatch give what stock
+// gopher-lua gives, for any short subject, pattern and replacement.
+func FuzzGsubMatchesGopherLua(f *testing.F) {
+	for _, c := range [][3]string{
+		{"hello world", "o", "0"}, {"abc", "", "-"}, {"abc", "x*", "%0%0"}, {"hello", "^h", "H"},
+		{"a.b", "%.", "%%"}, {"key=val", "(%w+)=(%w+)", "%2=%1"}, {"abc", "()", "%1"}, {"abc", "(", "x"},
+	} {
+		f.Add(c[0], c[1], c[2])
+	}
+	e, err := NewEngine(Options{Config: config.Lua{Config: config.LuaConfig{VMPoolSize: 1, ScriptTimeout: 10 * time.Second}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(e.Close)
+	const expr = `(function()
+  local ok, r, n = pcall(string.gsub, S, P, R)
+  if not ok then return "error" end
+  local parts, ok2, it, st = {}, pcall(string.gmatch, S, P)
+  if ok2 then
+    local count = 0
+    for a, b in it, st do count = count + 1; parts[#parts+1] = tostring(a) .. "," .. tostring(b); if count > 100 then break end end
+  end
+  return r .. "|" .. n .. "|" .. table.concat(parts, ";")
+end)()`
+	f.Fuzz(func(t *testing.T, s, pattern, repl string) {
+		if len(s) > 32 || len(pattern) > 16 || len(repl) > 16 {
+			t.Skip()
+		}
+		set := func(L *glua.LState) {
+			L.SetGlobal("S", glua.LString(s))
+			L.SetGlobal("P", glua.LString(pattern))
+			L.SetGlobal("R", glua.LString(repl))
+		}
+		L := glua.NewState()
+		defer L.Close()
+		set(L)
+		want := "error"
+		if err := L.DoString("return " + expr); err == nil {
+			want = renderResults(L)
+		}
+		got := evalInEngineWith(t, e, expr, set)
+		if strings.HasPrefix(got, "error: ") {
+			got = "error"
+		}
+		if got != want {
+			t.Fatalf("gsub/gmatch(%q, %q, %q)\n got  %s\n want %s", s, pattern, repl, got, want)
+		}
+	})
 }
