@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/lua"
 	"github.com/backline/backline/internal/server"
 )
 
@@ -54,10 +55,15 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// loadConfig loads path and, on failure, prints every problem on its own
-// line, prefixed with the file name.
+// loadConfig loads path and compiles its Lua scripts; on failure it prints
+// every problem on its own line, prefixed with the file name.
 func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
 	cfg, err := config.Load(path)
+	if err == nil {
+		// Compile the Lua scripts too, so check and serve both refuse a
+		// syntax error with its key path before anything starts.
+		err = lua.CompileScripts(cfg)
+	}
 	if err == nil {
 		return cfg, nil
 	}

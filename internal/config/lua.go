@@ -47,6 +47,13 @@ type LuaConfig struct {
 	// default because filters are code operators copy from elsewhere and log
 	// freely; the health-check password has no business in a routing decision.
 	ExposeTestCredentials bool `yaml:"expose_test_credentials"`
+	// Environment lists the variables os.getenv and nauthilus_util.getenv may
+	// read; every other name reads as unset. Empty by default: the
+	// configuration's ${VAR} secrets live in the same environment.
+	Environment []string `yaml:"environment"`
+	// MaxMemory is what one script run may allocate in strings and tables;
+	// a run over it is stopped (tempfail for that request only).
+	MaxMemory ByteSize `yaml:"max_memory"`
 }
 
 // Lua limits and defaults.
@@ -54,6 +61,10 @@ const (
 	MaxLuaVMPoolSize        = 1024
 	DefaultLuaScriptTimeout = 30 * time.Second
 	MaxLuaScriptTimeout     = 5 * time.Minute
+
+	DefaultLuaMaxMemory ByteSize = 64 << 20
+	MinLuaMaxMemory     ByteSize = 1 << 20
+	MaxLuaMaxMemory     ByteSize = 4 << 30
 )
 
 // DefaultLuaVMPoolSize is Nauthilus' default of 10, raised on machines with
@@ -85,6 +96,22 @@ func (c *Config) validateLua(errs *Errors) {
 		}
 	}
 
+	for i, name := range l.Config.Environment {
+		if !validEnvName(name) {
+			key := fmt.Sprintf("lua.config.environment[%d]", i)
+			errs.Add(key, c.Lines.Line(key), "%q is not an environment variable name (letters, digits and _, not starting with a digit)", name)
+		}
+	}
+
+	const memKey = "lua.config.max_memory"
+	_, memWritten := c.Lines[memKey]
+	switch {
+	case l.Config.MaxMemory == 0 && !memWritten:
+		l.Config.MaxMemory = DefaultLuaMaxMemory
+	case l.Config.MaxMemory < MinLuaMaxMemory || l.Config.MaxMemory > MaxLuaMaxMemory:
+		errs.Add(memKey, c.Lines.Line(memKey), "must be between %s and %s, got %s", MinLuaMaxMemory, MaxLuaMaxMemory, l.Config.MaxMemory)
+	}
+
 	const poolKey, timeoutKey = "lua.config.vm_pool_size", "lua.config.script_timeout"
 	_, poolWritten := c.Lines[poolKey]
 	switch {
@@ -114,4 +141,14 @@ func checkReadable(path string) error {
 		return fmt.Errorf("cannot read script: %s is a directory", path)
 	}
 	return nil
+}
+
+func validEnvName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return name != ""
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,8 @@ lua:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Lua.Config.VMPoolSize != DefaultLuaVMPoolSize() || c.Lua.Config.ScriptTimeout != DefaultLuaScriptTimeout {
+	if c.Lua.Config.VMPoolSize != DefaultLuaVMPoolSize() || c.Lua.Config.ScriptTimeout != DefaultLuaScriptTimeout ||
+		c.Lua.Config.MaxMemory != DefaultLuaMaxMemory || c.Lua.Config.Environment != nil {
 		t.Errorf("defaults: %+v", c.Lua.Config)
 	}
 	type modes struct{ a, u, n bool }
@@ -51,12 +53,15 @@ lua:
     filter_vm_pool_size: 3
     script_timeout: 2s
     expose_test_credentials: true
+    max_memory: 16MiB
+    environment: [TZ, BACKLINE_REGION]
 `))
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := LuaConfig{PackagePath: "/etc/backline/lua/?.lua", VMPoolSize: 3, ScriptTimeout: 2 * time.Second, ExposeTestCredentials: true}
-	if c.Lua.Config != want {
+	want := LuaConfig{PackagePath: "/etc/backline/lua/?.lua", VMPoolSize: 3, ScriptTimeout: 2 * time.Second,
+		ExposeTestCredentials: true, MaxMemory: 16 << 20, Environment: []string{"TZ", "BACKLINE_REGION"}}
+	if !reflect.DeepEqual(c.Lua.Config, want) {
 		t.Errorf("got %+v", c.Lua.Config)
 	}
 }
@@ -93,6 +98,31 @@ func TestLuaSectionErrorsNameKeyAndLine(t *testing.T) {
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("missing %q in:\n%s", want, text)
+		}
+	}
+}
+
+func TestLuaMaxMemoryAndEnvironmentErrors(t *testing.T) {
+	for _, c := range []struct{ yaml, want string }{
+		{"max_memory: 0", "lua.config.max_memory (line 3): must be between 1MiB and 4GiB, got 0B"},
+		{"max_memory: 512KiB", "lua.config.max_memory (line 3): must be between 1MiB and 4GiB, got 512KiB"},
+		{"max_memory: 5g", "lua.config.max_memory (line 3): must be between 1MiB and 4GiB, got 5GiB"},
+		{"max_memory: lots", `lua.config.max_memory (line 3): must be a size such as 65536, 64KiB, 64MiB or 1GiB, got "lots"`},
+		{"max_memory: -1MiB", `lua.config.max_memory (line 3): must be a size`},
+		{"max_memory: 99999999999999999999", `lua.config.max_memory (line 3): size "99999999999999999999" is too large`},
+		{"max_memory: 9999999999999G", `lua.config.max_memory (line 3): size "9999999999999G" is too large`},
+		{"environment: [OK_NAME, \"BAD=1\"]", `lua.config.environment[1] (line 3): "BAD=1" is not an environment variable name`},
+		{"environment: [\"\", 1X]", `lua.config.environment[0] (line 3): "" is not an environment variable name`},
+		{"environment: PATH", `lua.config.environment (line 3): must be a list`},
+	} {
+		_, err := Parse([]byte("lua:\n  config:\n    " + c.yaml + "\n"))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: err = %v, want %q", c.yaml, err, c.want)
+		}
+	}
+	for in, want := range map[string]ByteSize{"1048576": 1 << 20, "2m": 2 << 20, "2 MiB": 2 << 20, "1GB": 1 << 30, "64KiB": 64 << 10} {
+		if got, err := ParseByteSize(in); err != nil || got != want {
+			t.Errorf("ParseByteSize(%q) = %v, %v", in, got, err)
 		}
 	}
 }

@@ -1,6 +1,11 @@
 package lua
 
 import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+
 	"github.com/backline/backline/internal/health"
 	"github.com/backline/backline/internal/probe"
 
@@ -92,6 +97,12 @@ func selectBackendServer(r *scriptRun, L *glua.LState) int {
 	port, isInt := luaInt(L.Get(2))
 	if !ok || !isInt {
 		L.RaiseError(msg)
+	}
+	if port < 1 || port > 65535 {
+		L.RaiseError("select_backend_server: port must be between 1 and 65535, got %d", port)
+	}
+	if err := validBackendHost(string(host)); err != nil {
+		L.RaiseError("select_backend_server: %v", err)
 	}
 	r.selected = &Selection{Host: string(host), Port: port}
 	return 0
@@ -198,4 +209,53 @@ func (sv *serverView) field(name string) glua.LValue {
 		return glua.LBool(t.DeepCheck)
 	}
 	return glua.LNil
+}
+
+// validBackendHost accepts what Nauthilus accepts from a sane script (any
+// IP address or DNS name, configured or not; contract §2.3) and refuses what
+// would reach nginx's Auth-Server header or the resolver as garbage: empty,
+// control characters, spaces, ports, brackets, zones and malformed names.
+func validBackendHost(host string) error {
+	const maxHost = 253
+	switch {
+	case host == "":
+		return errors.New("host must not be empty")
+	case len(host) > maxHost+1:
+		return fmt.Errorf("host is longer than %d characters", maxHost)
+	}
+	for i := 0; i < len(host); i++ {
+		c := host[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_' || c == ':') {
+			return fmt.Errorf("host %q contains the character %q (use an IP address or a host name)", clip(host), c)
+		}
+	}
+	if strings.Contains(host, ":") {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return fmt.Errorf("host %q is neither an IP address nor a host name (no port in the host)", clip(host))
+		}
+		return nil
+	}
+	name := strings.TrimSuffix(host, ".")
+	if len(name) > maxHost {
+		return fmt.Errorf("host is longer than %d characters", maxHost)
+	}
+	for _, label := range strings.Split(name, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return fmt.Errorf("host %q is not a valid host name", clip(host))
+		}
+	}
+	return nil
+}
+
+// clip shortens a script-supplied value echoed in an error.
+func clip(s string) string { return clipTo(s, 64) }
+
+// clipPath shortens a script-supplied file name echoed in an error.
+func clipPath(s string) string { return clipTo(s, 256) }
+
+func clipTo(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
 }

@@ -1,6 +1,7 @@
 package lua
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -12,9 +13,41 @@ import (
 // (float64), booleans, array-like tables ([]any) and other tables
 // (map[string]any, non-string keys dropped as Nauthilus does). Functions,
 // userdata and threads are refused so a script learns about them at once.
+// The result is at most maxConverted bytes: a table that refers to the same
+// subtable many times on each of 32 levels would otherwise expand
+// exponentially.
 func toGo(v glua.LValue, depth int) (any, error) {
+	c := converter{left: maxConverted}
+	return c.value(v, depth)
+}
+
+// tableToMap is toGo for a table that must become a map.
+func tableToMap(t *glua.LTable, depth int) (map[string]any, error) {
+	c := converter{left: maxConverted}
+	return c.table(t, depth)
+}
+
+// maxConverted bounds one conversion: string bytes plus 16 per value.
+const maxConverted = 16 << 20
+
+var errConvertTooLarge = fmt.Errorf("value too large to convert (more than %d MiB)", maxConverted>>20)
+
+type converter struct{ left int64 }
+
+func (c *converter) spend(n int) error {
+	c.left -= int64(n) + 16
+	if c.left < 0 {
+		return errConvertTooLarge
+	}
+	return nil
+}
+
+func (c *converter) value(v glua.LValue, depth int) (any, error) {
 	if depth > 32 {
 		return nil, fmt.Errorf("table nested more than 32 levels (a cycle?)")
+	}
+	if err := c.spend(0); err != nil {
+		return nil, err
 	}
 	switch x := v.(type) {
 	case *glua.LNilType:
@@ -24,12 +57,15 @@ func toGo(v glua.LValue, depth int) (any, error) {
 	case glua.LNumber:
 		return float64(x), nil
 	case glua.LString:
+		if err := c.spend(len(x)); err != nil {
+			return nil, err
+		}
 		return string(x), nil
 	case *glua.LTable:
 		if isArray(x) {
 			out := make([]any, 0, x.Len())
 			for i := 1; i <= x.Len(); i++ {
-				e, err := toGo(x.RawGetInt(i), depth+1)
+				e, err := c.value(x.RawGetInt(i), depth+1)
 				if err != nil {
 					return nil, err
 				}
@@ -37,30 +73,32 @@ func toGo(v glua.LValue, depth int) (any, error) {
 			}
 			return out, nil
 		}
-		return tableToMap(x, depth)
+		return c.table(x, depth)
 	default:
 		return nil, fmt.Errorf("unsupported value of type %s", v.Type())
 	}
 }
 
-// tableToMap converts the string keys of t; other keys are ignored.
-func tableToMap(t *glua.LTable, depth int) (map[string]any, error) {
+func (c *converter) table(t *glua.LTable, depth int) (map[string]any, error) {
 	out := map[string]any{}
-	var err error
-	t.ForEach(func(k, v glua.LValue) {
+	for k, v := t.Next(glua.LNil); k != glua.LNil; k, v = t.Next(k) {
 		ks, ok := k.(glua.LString)
-		if !ok || err != nil {
-			return
+		if !ok {
+			continue
 		}
-		var gv any
-		gv, err = toGo(v, depth+1)
+		if err := c.spend(len(ks)); err != nil {
+			return nil, err
+		}
+		gv, err := c.value(v, depth+1)
 		if err != nil {
-			err = fmt.Errorf("key %q: %w", string(ks), err)
-			return
+			if errors.Is(err, errConvertTooLarge) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("key %q: %w", string(ks), err)
 		}
 		out[string(ks)] = gv
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 // isArray reports whether t is a non-empty sequence 1..n with no other keys.

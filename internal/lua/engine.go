@@ -11,12 +11,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	glua "github.com/yuin/gopher-lua"
-	"github.com/yuin/gopher-lua/parse"
 
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/health"
@@ -34,6 +33,9 @@ type Options struct {
 	// ConnectTimeout and TLSTimeout bound check_backend_connection (the
 	// health-check settings; 5s each when zero).
 	ConnectTimeout, TLSTimeout time.Duration
+	// MemorySoftLimit is the process heap (bytes) above which the runs
+	// holding the most are stopped; 0 derives it (see defaultSoftLimit).
+	MemorySoftLimit int64
 }
 
 // Engine owns the compiled scripts and the state pool.
@@ -43,12 +45,24 @@ type Engine struct {
 	health  health.Source
 	logger  *slog.Logger
 	timeout time.Duration
+	// maxMemory is lua.config.max_memory in bytes.
+	maxMemory int64
 
 	connectTimeout, tlsTimeout time.Duration
 
 	filters []*script
 	pool    *statePool
-	once    sync.Once
+	// files is where loadfile, dofile and require may read.
+	files *fileAccess
+	watch *watchdog
+	once  sync.Once
+
+	inflight                    sync.WaitGroup
+	abandoned, abandonedRunning atomic.Int64
+
+	// testGlobals are extra global functions for tests (a native call that
+	// ignores the deadline, for one).
+	testGlobals map[string]glua.LGFunction
 }
 
 // script is one compiled file.
@@ -70,20 +84,32 @@ func NewEngine(opts Options) (*Engine, error) {
 	if e.timeout <= 0 {
 		e.timeout = config.DefaultLuaScriptTimeout
 	}
+	e.maxMemory = int64(e.cfg.Config.MaxMemory)
+	if e.maxMemory <= 0 {
+		e.maxMemory = int64(config.DefaultLuaMaxMemory)
+	}
 	size := e.cfg.Config.VMPoolSize
 	if size <= 0 {
 		size = config.DefaultLuaVMPoolSize()
 	}
 	e.connectTimeout, e.tlsTimeout = orDefault(opts.ConnectTimeout), orDefault(opts.TLSTimeout)
-	for _, f := range e.cfg.Filters {
+	e.files = &fileAccess{}
+	e.files.addPackagePath(e.cfg.Config.PackagePath)
+	for i, f := range e.cfg.Filters {
 		s, err := compile(f.Name, f.ScriptPath)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("lua.filters[%d].script_path: %w", i, err)
 		}
 		s.authenticated, s.unauthenticated, s.noAuth = f.Modes()
+		e.files.addScript(f.ScriptPath)
 		e.filters = append(e.filters, s)
 	}
 	e.pool = newStatePool(size, e.newVM)
+	softLimit := opts.MemorySoftLimit
+	if softLimit <= 0 {
+		softLimit = defaultSoftLimit(size, e.maxMemory)
+	}
+	e.watch = newWatchdog(e, softLimit)
 	return e, nil
 }
 
@@ -99,19 +125,34 @@ func compile(name, path string) (*script, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lua script %q: %w", name, err)
 	}
-	chunk, err := parse.Parse(strings.NewReader(string(src)), path)
+	proto, err := compileSource(src, path, true)
 	if err != nil {
-		return nil, fmt.Errorf("lua script %q: syntax error in %s", name, strings.TrimSpace(err.Error()))
-	}
-	proto, err := glua.Compile(chunk, path)
-	if err != nil {
-		return nil, fmt.Errorf("lua script %q (%s): %w", name, path, err)
+		return nil, fmt.Errorf("lua script %q: %w", name, err)
 	}
 	return &script{name: name, path: path, proto: proto}, nil
 }
 
-// Close frees the idle states; runs in flight finish normally.
-func (e *Engine) Close() { e.once.Do(e.pool.close) }
+// closeWait bounds how long Close waits for runs still inside a native call.
+const closeWait = 5 * time.Second
+
+// Close waits (at most closeWait) for the runs in flight, abandoned ones
+// included, to end, and frees the states.
+func (e *Engine) Close() {
+	e.once.Do(func() {
+		ended := make(chan struct{})
+		go func() {
+			e.inflight.Wait()
+			e.watch.wait()
+			close(ended)
+		}()
+		select {
+		case <-ended:
+		case <-time.After(closeWait):
+			e.logger.Warn("Lua engine closed with runs still inside a native call", "abandoned_running", e.abandonedRunning.Load())
+		}
+		e.pool.close()
+	})
+}
 
 // FilterCount is how many filters run for a request in that mode; zero
 // means the password result alone decides (contract §1.6).
@@ -138,20 +179,67 @@ func (e *Engine) filtersFor(req *Request) []*script {
 	return out
 }
 
-// runScript takes a state (waiting at most the script timeout), runs one
-// script and releases the state, replacing it if the run failed.
+// abandonGrace is how long a cancelled run may take to notice. The VM stops
+// at its next instruction, within microseconds; only a long native call
+// (a pattern match, a sort) takes longer, and that run is abandoned.
+const abandonGrace = 50 * time.Millisecond
+
+// runScript takes a state (waiting at most the script timeout) and runs one
+// script on the state's own goroutine, so the caller gets its answer at the
+// deadline even when the script is inside a long native call. The state is
+// released by that goroutine when the script really ends: back to the pool
+// after a clean run, closed after an error or when the caller gave up.
 func (e *Engine) runScript(ctx context.Context, s *script, kind scriptKind, req *Request, entries []string) (*scriptRun, glua.LValue, glua.LValue, error) {
-	ctx, cancel := context.WithTimeout(ctx, e.timeout)
-	defer cancel()
+	ctx, cancelTimeout := context.WithTimeout(ctx, e.timeout)
+	defer cancelTimeout()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	r := newRun(ctx, e, s, kind, req)
+	r.cancel = cancel
 	v, err := e.pool.acquire(ctx)
 	if err != nil {
-		return nil, nil, nil, r.failure("waiting for a free Lua state: "+err.Error(), "")
+		return nil, nil, nil, r.failure(waitingForState+": "+err.Error(), "")
 	}
-	ret1, ret2, err := v.execute(r, entries)
-	e.pool.release(v, err != nil)
-	if err != nil {
-		return nil, nil, nil, err
+	j := &job{run: r, entries: entries, done: make(chan jobResult, 1)}
+	e.watch.add(r)
+	e.inflight.Add(1)
+	v.jobs <- j
+	select {
+	case res := <-j.done:
+		return r, res.ret1, res.ret2, res.err
+	case <-ctx.Done():
 	}
-	return r, ret1, ret2, nil
+	grace := time.NewTimer(abandonGrace)
+	defer grace.Stop()
+	select {
+	case res := <-j.done:
+		return r, res.ret1, res.ret2, res.err
+	case <-grace.C:
+	}
+	if !r.phase.CompareAndSwap(runActive, runAbandoned) {
+		res := <-j.done // it ended just now
+		return r, res.ret1, res.ret2, res.err
+	}
+	e.abandoned.Add(1)
+	e.abandonedRunning.Add(1)
+	return nil, nil, nil, r.abandon()
+}
+
+// Stats are counters of runs stopped by the engine's limits.
+type Stats struct {
+	// AbandonedRuns counts runs the caller stopped waiting for because they
+	// were inside a native call at their deadline; AbandonedRunning is how
+	// many of them still hold a state and a pool slot.
+	AbandonedRuns, AbandonedRunning int64
+	// ProcessLimitStops counts runs stopped for the process-wide soft limit.
+	ProcessLimitStops int64
+}
+
+// Stats reports the engine's counters.
+func (e *Engine) Stats() Stats {
+	return Stats{
+		AbandonedRuns:     e.abandoned.Load(),
+		AbandonedRunning:  e.abandonedRunning.Load(),
+		ProcessLimitStops: e.watch.processStops.Load(),
+	}
 }

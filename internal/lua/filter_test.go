@@ -196,7 +196,8 @@ function nauthilus_call_filter(request) local v = inner(); return v end`
 func TestCompileErrorNamesScriptAndLine(t *testing.T) {
 	path := writeScript(t, "broken.lua", "local a = 1\nfunction (\n", 0)
 	_, err := NewEngine(Options{Config: config.Lua{Filters: []config.LuaFilter{{Name: "broken", ScriptPath: path}}}})
-	if err == nil || !strings.Contains(err.Error(), `"broken"`) || !strings.Contains(err.Error(), "line:2") {
+	if err == nil || !strings.Contains(err.Error(), `"broken"`) || !strings.Contains(err.Error(), "lua.filters[0].script_path") ||
+		!strings.Contains(err.Error(), path+":2: syntax error") {
 		t.Fatalf("err = %v", err)
 	}
 }
@@ -238,5 +239,14 @@ end`
 	}
 	if v, _ := logValue(out, "pw"); v != "<redacted>" {
 		t.Errorf("pw = %v", v)
+	}
+}
+
+func TestCompileScriptsCapsTheEchoedToken(t *testing.T) {
+	path := writeScript(t, "long.lua", "x = \"a\" \""+strings.Repeat("b", 500)+"\"\n", 0)
+	cfg := &config.Config{Lua: config.Lua{Filters: []config.LuaFilter{{Name: "long", ScriptPath: path}}}}
+	err := CompileScripts(cfg)
+	if err == nil || !strings.Contains(err.Error(), "lua.filters[0].script_path: "+path+":1: syntax error near") || len(err.Error()) > 300 {
+		t.Fatalf("err = %v", err)
 	}
 }

@@ -137,6 +137,12 @@ func filter(t *testing.T, name, src string) config.LuaFilter {
 
 func newEngine(t *testing.T, s engineSetup) (*Engine, *syncBuffer) {
 	t.Helper()
+	return newEngineWith(t, s, nil)
+}
+
+// newEngineWith lets a test adjust the engine before its first run.
+func newEngineWith(t *testing.T, s engineSetup, adjust func(*Engine)) (*Engine, *syncBuffer) {
+	t.Helper()
 	logs := &syncBuffer{}
 	if s.cfg.ScriptTimeout == 0 {
 		s.cfg.ScriptTimeout = 10 * time.Second
@@ -148,10 +154,13 @@ func newEngine(t *testing.T, s engineSetup) (*Engine, *syncBuffer) {
 		Config:  config.Lua{Filters: s.filters, Config: s.cfg},
 		Health:  s.health,
 		Checker: s.checker,
-		Logger:  slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:  newTestLogger(logs),
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if adjust != nil {
+		adjust(e)
 	}
 	t.Cleanup(e.Close)
 	return e, logs
@@ -185,3 +194,7 @@ func writeScriptAt(t *testing.T, dir, name, src string) {
 }
 
 func configWithPackagePath(p string) config.LuaConfig { return config.LuaConfig{PackagePath: p} }
+
+func newTestLogger(logs *syncBuffer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}

@@ -38,6 +38,7 @@ func (e *Engine) NewPasswordScript(path string) (*PasswordScript, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.files.addScript(path)
 	return &PasswordScript{engine: e, script: s}, nil
 }
 

@@ -44,7 +44,7 @@ func (p *statePool) release(v *vm, broken bool) {
 	p.mu.Lock()
 	if broken || p.closed {
 		p.mu.Unlock()
-		v.L.Close()
+		v.close()
 	} else {
 		p.idle = append(p.idle, v)
 		p.mu.Unlock()
@@ -58,7 +58,7 @@ func (p *statePool) close() {
 	defer p.mu.Unlock()
 	p.closed = true
 	for _, v := range p.idle {
-		v.L.Close()
+		v.close()
 	}
 	p.idle = nil
 }

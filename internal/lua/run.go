@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync/atomic"
 
 	glua "github.com/yuin/gopher-lua"
 
@@ -13,6 +14,12 @@ import (
 )
 
 type scriptKind int
+
+const (
+	runActive int32 = iota
+	runFinished
+	runAbandoned
+)
 
 const (
 	kindFilter scriptKind = iota
@@ -27,7 +34,22 @@ type scriptRun struct {
 	kind   scriptKind
 	req    *Request
 	ctx    context.Context
+	cancel context.CancelCauseFunc
 	state  *vm
+
+	// phase moves from runActive to runFinished (the goroutine ended in
+	// time) or runAbandoned (the caller gave up), exactly once.
+	phase atomic.Int32
+	// reported is set by whoever logs the run's failure first.
+	reported atomic.Bool
+	// measureDue asks the run to measure itself at its next instruction;
+	// measured is the last result, nextMeasure the earliest next (UnixNano).
+	measureDue            atomic.Bool
+	measured, nextMeasure atomic.Int64
+	// instructions counts VM instructions; retained is what chargeRetained
+	// added since the last measurement (run goroutine only, both).
+	instructions uint64
+	retained     int64
 
 	snap    *health.Snapshot
 	snapped bool
@@ -97,6 +119,9 @@ type ScriptError struct {
 	// Canceled is set when the run was stopped because the request ended or
 	// a parallel filter failed.
 	Canceled bool
+	// Memory is set when the run was stopped for lua.config.max_memory or
+	// the process-wide soft limit.
+	Memory bool
 }
 
 func (e *ScriptError) Error() string { return fmt.Sprintf("lua script %q: %s", e.Script, e.Msg) }
@@ -112,7 +137,7 @@ func (v *vm) execute(r *scriptRun, entries []string) (ret1, ret2 glua.LValue, er
 		v.unbind()
 	}()
 	env := v.bind(r)
-	L.SetContext(r.ctx)
+	L.SetContext(&runContext{Context: r.ctx, run: r, th: L})
 
 	chunk := L.NewFunctionFromProto(r.script.proto)
 	chunk.Env = env
@@ -154,30 +179,68 @@ func (r *scriptRun) luaFailure(err error) error {
 	return r.failure(msg, trace)
 }
 
+const waitingForState = "waiting for a free Lua state"
+
 // failure builds the ScriptError and logs it once, with the Lua stack trace.
 func (r *scriptRun) failure(msg, trace string) error {
 	se := &ScriptError{Script: r.script.name}
+	cause := context.Cause(r.ctx)
 	switch ctxErr := r.ctx.Err(); {
+	case errors.Is(cause, errMemoryBudget) || errors.Is(cause, errProcessLimit):
+		se.Memory = true
+		se.Msg = cause.Error()
 	case errors.Is(ctxErr, context.DeadlineExceeded):
 		se.Timeout = true
 		se.Msg = fmt.Sprintf("timed out after %s", r.engine.timeout)
+		if strings.HasPrefix(msg, waitingForState) {
+			se.Msg += " " + waitingForState
+		}
 	case ctxErr != nil:
 		se.Canceled = true
 		se.Msg = "canceled: " + ctxErr.Error()
 	default:
 		se.Msg = r.redact(msg)
 	}
-	if se.Canceled {
-		// The cause (a sibling filter, the client) is logged where it happened.
+	if se.Canceled || !r.reported.CompareAndSwap(false, true) {
+		// The cause (a sibling filter, the client) is logged where it
+		// happened; an abandoned run was logged by its caller.
 		return se
 	}
+	r.logFailure(se, r.redact(trace))
+	return se
+}
+
+// abandon is failure for a run its caller stopped waiting for. It runs on
+// the caller's goroutine while the script may still run, so it reads only
+// what never changes during a run.
+func (r *scriptRun) abandon() error {
+	se := &ScriptError{Script: r.script.name}
+	cause := context.Cause(r.ctx)
+	switch {
+	case errors.Is(cause, errMemoryBudget) || errors.Is(cause, errProcessLimit):
+		se.Memory = true
+		se.Msg = cause.Error()
+	case errors.Is(r.ctx.Err(), context.DeadlineExceeded):
+		se.Timeout = true
+		se.Msg = fmt.Sprintf("timed out after %s", r.engine.timeout)
+	default:
+		se.Canceled = true
+		se.Msg = "canceled: " + r.ctx.Err().Error()
+	}
+	se.Msg += " (stopped waiting for it inside a native call; its state is discarded when the call returns)"
+	if !se.Canceled && r.reported.CompareAndSwap(false, true) {
+		r.logFailure(se, "")
+	}
+	return se
+}
+
+func (r *scriptRun) logFailure(se *ScriptError, trace string) {
 	what := "Lua filter failed"
 	if r.kind == kindPassword {
 		what = "Lua password script failed"
 	}
 	r.engine.logger.Error(what, "script", r.script.name, "path", r.script.path,
-		"error", se.Msg, "stacktrace", r.redact(trace), "session", r.req.Session)
-	return se
+		"error", se.Msg, "stacktrace", trace, "session", r.req.Session)
 }
 
 // resultCode reads a script's second return value as Nauthilus does:

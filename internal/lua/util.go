@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"math/big"
 	"net/netip"
-	"os"
 	"strings"
 	"time"
 
@@ -41,8 +40,8 @@ var utilFunctions = map[string]runFunc{
 		r.log(slog.LevelInfo, L.Get(2), L.Get(3))
 		return 0
 	},
-	"getenv": func(_ *scriptRun, L *glua.LState) int {
-		if v, ok := os.LookupEnv(L.CheckString(1)); ok && v != "" {
+	"getenv": func(r *scriptRun, L *glua.LState) int {
+		if v, ok := r.engine.lookupEnv(L.CheckString(1)); ok && v != "" {
 			L.Push(glua.LString(v))
 		} else {
 			L.Push(L.Get(2))

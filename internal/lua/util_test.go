@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/backline/backline/internal/config"
 )
 
 func TestBuiltinAndUtilFunctions(t *testing.T) {
@@ -44,7 +46,7 @@ function nauthilus_call_filter(request)
   util.log_error("plain string")
   return false, 0
 end`
-	out, err, logs := runOne(t, src, engineSetup{})
+	out, err, logs := runOne(t, src, engineSetup{cfg: config.LuaConfig{Environment: []string{"BACKLINE_LUA_TEST_ENV"}}})
 	if err != nil {
 		t.Fatal(err)
 	}

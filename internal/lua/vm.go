@@ -1,7 +1,6 @@
 package lua
 
 import (
-	"fmt"
 	"maps"
 
 	glua "github.com/yuin/gopher-lua"
@@ -22,6 +21,9 @@ type vm struct {
 	loaded  *glua.LTable // package.loaded
 	envMeta *glua.LTable // {__index = globals}
 	pkgPath string
+	// env is the running script's environment (nil between runs); code
+	// loaded by loadfile, dofile, load and loadstring runs in it.
+	env *glua.LTable
 
 	// proxyMeta holds the {__index = module} metatable of each module.
 	filterModules, passwordModules map[string]*glua.LTable
@@ -30,6 +32,9 @@ type vm struct {
 	serverMeta  *glua.LTable
 	requestMeta *glua.LTable
 	resultMeta  *glua.LTable
+
+	// jobs feeds the state's own goroutine (see serve); closed with the state.
+	jobs chan *job
 }
 
 // requestModules are bound to a run and placed both in package.loaded and as
@@ -44,7 +49,15 @@ func (e *Engine) newVM() *vm {
 	v.loaded = L.GetField(L.Get(glua.RegistryIndex), "_LOADED").(*glua.LTable)
 	v.envMeta = L.CreateTable(0, 1)
 	v.envMeta.RawSetString("__index", v.globals)
-	v.pkgPath = packagePath(e.cfg.Config.PackagePath)
+	v.pkgPath = e.cfg.Config.PackagePath
+	v.installSandbox(e)
+	v.installBudget()
+	v.installCoroutineHooks()
+	for name, fn := range e.testGlobals {
+		L.SetGlobal(name, L.NewFunction(fn))
+	}
+	v.jobs = make(chan *job)
+	go v.serve(e)
 
 	logger := e.logger
 	L.SetGlobal("dynamic_loader", L.NewFunction(func(L *glua.LState) int {
@@ -100,6 +113,7 @@ func (v *vm) bind(r *scriptRun) *glua.LTable {
 	v.run = r
 	r.state = v
 	env := L.CreateTable(0, 16)
+	v.env = env
 	env.Metatable = v.envMeta
 	// A script writing _G.x must not reach the shared globals either.
 	env.RawSetString("_G", env)
@@ -128,6 +142,7 @@ func (v *vm) unbind() {
 		v.loaded.RawSetString(name, glua.LNil)
 	}
 	v.run = nil
+	v.env = nil
 	v.L.SetTop(0)
 	v.L.RemoveContext()
 }
@@ -183,7 +198,8 @@ func (v *vm) builtinTable(fns map[string]*glua.LFunction) *glua.LTable {
 }
 
 // openSafeLibs opens what scripts need and nothing that can end or stall the
-// daemon: no io, no debug, and only the harmless part of os.
+// daemon: no io, no debug, and only the harmless part of os. installSandbox
+// then confines what is left (getenv, file loading).
 func openSafeLibs(L *glua.LState) {
 	for _, lib := range []struct {
 		name string
@@ -211,10 +227,40 @@ func openSafeLibs(L *glua.LState) {
 	loaded.RawSetString("os", safe)
 }
 
-// packagePath puts the operator's path before gopher-lua's default.
-func packagePath(custom string) string {
-	if custom == "" {
-		return glua.LuaPathDefault
+// job is one script run handed to a state's goroutine.
+type job struct {
+	run     *scriptRun
+	entries []string
+	done    chan jobResult // buffered: the caller may have gone
+}
+
+type jobResult struct {
+	ret1, ret2 glua.LValue
+	err        error
+}
+
+// serve runs the state's jobs on one long-lived goroutine, so its stack,
+// grown once by gopher-lua, is not grown again for every run. It ends when
+// the state is closed.
+func (v *vm) serve(e *Engine) {
+	for j := range v.jobs {
+		r := j.run
+		ret1, ret2, err := v.execute(r, j.entries)
+		e.watch.remove(r)
+		if r.phase.CompareAndSwap(runActive, runFinished) {
+			e.pool.release(v, err != nil)
+		} else {
+			// The caller gave up: never reuse a state it abandoned.
+			e.pool.release(v, true)
+			e.abandonedRunning.Add(-1)
+		}
+		j.done <- jobResult{ret1, ret2, err}
+		e.inflight.Done()
 	}
-	return fmt.Sprintf("%s;%s", custom, glua.LuaPathDefault)
+}
+
+// close frees the state and ends its goroutine.
+func (v *vm) close() {
+	v.L.Close()
+	close(v.jobs)
 }

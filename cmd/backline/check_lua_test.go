@@ -1,0 +1,66 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// luaConfig is a configuration with one filter and one Lua passdb.
+func luaConfig(filterPath, passdbPath string) string {
+	return `server:
+  address: 127.0.0.1:1
+auth:
+  passdb:
+    - type: lua
+      script_path: ` + passdbPath + `
+lua:
+  filters:
+    - name: route
+      script_path: ` + filterPath + `
+`
+}
+
+const goodFilter = "function nauthilus_call_filter(r) return false, 0 end\n"
+const goodPassdb = "function nauthilus_backend_verify_password(r) return 1, nil end\n"
+
+// TestCheckCompilesLuaScripts: a syntax error in any filter or Lua passdb
+// script fails check with the key path, its line, the file and the line in
+// the file (issue 9, item 11).
+func TestCheckCompilesLuaScripts(t *testing.T) {
+	badFilter := writeFile(t, "bad_filter.lua", "-- routing\nfunction nauthilus_call_filter(r)\n  local x = = 1\nend\n")
+	badPassdb := writeFile(t, "bad_passdb.lua", "function nauthilus_backend_verify_password(r)\n  return 1,\n")
+	code, stdout, stderr := backline(t, "check", "--config", writeFile(t, "c.yml", luaConfig(badFilter, badPassdb)))
+	if code != exitFail || stdout != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		"lua.filters[0].script_path (line 10): " + badFilter + ":3: syntax error near '='",
+		"auth.passdb[0].script_path (line 6): " + badPassdb + ": syntax error at end of file",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+}
+
+func TestCheckAcceptsValidLuaScripts(t *testing.T) {
+	cfg := luaConfig(writeFile(t, "f.lua", goodFilter), writeFile(t, "p.lua", goodPassdb))
+	code, stdout, stderr := backline(t, "check", "--config", writeFile(t, "c.yml", cfg))
+	if code != exitOK || !strings.HasPrefix(stdout, "configuration OK") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+}
+
+// TestServeRefusesLuaSyntaxErrorWithKeyPath: serve refuses the same file
+// before it starts anything, naming the key path.
+func TestServeRefusesLuaSyntaxErrorWithKeyPath(t *testing.T) {
+	bad := writeFile(t, "bad.lua", "function nauthilus_call_filter(r)\n  return (\nend\n")
+	cfg := luaConfig(bad, writeFile(t, "p.lua", goodPassdb))
+	code, _, stderr := backline(t, "serve", "--config", writeFile(t, "c.yml", cfg))
+	if code != exitFail {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if want := "lua.filters[0].script_path (line 10): " + bad + ":3: syntax error near 'end'"; !strings.Contains(stderr, want) {
+		t.Errorf("stderr lacks %q:\n%s", want, stderr)
+	}
+}
