@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -64,6 +65,7 @@ func TestDemo(t *testing.T) {
 	})
 	type backend struct {
 		Name    string `json:"name"`
+		Port    int    `json:"port"`
 		Healthy bool   `json:"healthy"`
 		Deep    struct {
 			LastCheck  string `json:"last_check"`
@@ -108,6 +110,27 @@ func TestDemo(t *testing.T) {
 		if path == "/metrics" && !strings.Contains(string(page), `backline_backend_up{group="backend_health_checks",name="demo-imaps",protocol="imap"} 1`) {
 			t.Errorf("metrics lack demo-imaps up:\n%s", page)
 		}
+	}
+
+	// README's promise: the nginx endpoint logs the demo user in, on a port
+	// nginx can speak to (the IMAPS backend's plain proxy_port).
+	req, _ := http.NewRequest(http.MethodGet, strings.TrimSuffix(url, "/backends")+"/auth/nginx", nil)
+	for k, v := range map[string]string{"Auth-User": "demo", "Auth-Pass": "demo-password", "Auth-Protocol": "imap", "Auth-Method": "plain", "Client-IP": "127.0.0.1"} {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	imaps := 0
+	for _, b := range body.Backends {
+		if b.Name == "demo-imaps" {
+			imaps = b.Port
+		}
+	}
+	if resp.Header.Get("Auth-Status") != "OK" || resp.Header.Get("Auth-Port") == "" || resp.Header.Get("Auth-Port") == fmt.Sprint(imaps) {
+		t.Errorf("nginx answer for the demo user: %v (IMAPS port %d must not be handed out)", resp.Header, imaps)
 	}
 }
 

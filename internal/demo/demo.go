@@ -94,6 +94,15 @@ func Start(address string) (*Env, error) {
 		ports[f.name] = srv.Addr().Port
 		env.Backends = append(env.Backends, Backend{f.name, f.desc, srv.Addr().String(), srv.Addr().Port, f.broken})
 	}
+	// nginx's mail proxy speaks plain text to its upstream, so the IMAPS
+	// backend also listens in plain text: its proxy_port, the port the nginx
+	// endpoint hands out (docs/auth.md, "Implicit TLS and proxy_port").
+	plainIMAP, err := startFake(serveIMAP)
+	if err != nil {
+		return nil, fmt.Errorf("demo: demo-imaps plain port: %w", err)
+	}
+	env.closer = append(env.closer, plainIMAP.Close)
+	ports["demo-imaps-proxy"] = plainIMAP.Addr().Port
 	web, err := startHTTPS(tlsCfg)
 	if err != nil {
 		return nil, fmt.Errorf("demo: demo-https: %w", err)
@@ -159,6 +168,7 @@ auth:
           protocol: imap
           host: 127.0.0.1
           port: {{index .Port "demo-imaps"}}
+          proxy_port: {{index .Port "demo-imaps-proxy"}}
           tls: true
           tls_ca_file: {{printf "%q" .CAFile}}
           deep_check: true
