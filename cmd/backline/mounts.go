@@ -28,6 +28,14 @@ func extraMounts(cfg *config.Config, snapshots health.Source, checker probe.Chec
 	if err != nil {
 		return nil, nil, fmt.Errorf("lua: %w", err)
 	}
+	if reg != nil {
+		for _, c := range engine.Collectors() {
+			if err := reg.Register(c); err != nil {
+				engine.Close()
+				return nil, nil, fmt.Errorf("lua metrics: %w", err)
+			}
+		}
+	}
 	handler, err := auth.New(auth.Options{
 		Config: cfg, Health: snapshots, Checker: checker, Lua: engine, Logger: logger, Registerer: reg,
 	})

@@ -3,6 +3,7 @@ package lua
 import (
 	"context"
 	"errors"
+	"github.com/prometheus/client_golang/prometheus"
 	"strings"
 	"sync"
 	"testing"
@@ -214,6 +215,20 @@ func TestTimeoutInsideNativeCallAbandonsTheRun(t *testing.T) {
 	}
 	if st := e.Stats(); st.AbandonedRuns != 1 || st.AbandonedRunning != 1 {
 		t.Errorf("stats = %+v", st)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(e.Collectors()...)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		m := f.GetMetric()[0]
+		got[f.GetName()] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+	}
+	if got["backline_lua_abandoned_runs_total"] != 1 || got["backline_lua_abandoned_running"] != 1 || got["backline_lua_process_limit_stops_total"] != 0 {
+		t.Errorf("metrics = %v", got)
 	}
 	if n := strings.Count(logs.String(), "Lua filter failed"); n != 1 {
 		t.Errorf("%d failure logs:\n%s", n, logs.String())

@@ -1,0 +1,24 @@
+package lua
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Collectors exposes what the budget and the deadline did, so an operator
+// sees a script that keeps getting abandoned (each such state holds a pool
+// slot until its native call returns) or runs stopped by the process-wide
+// soft limit.
+func (e *Engine) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "backline_lua_abandoned_runs_total",
+			Help: "Lua runs given up at script_timeout while inside a native call; their states are discarded.",
+		}, func() float64 { return float64(e.Stats().AbandonedRuns) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "backline_lua_abandoned_running",
+			Help: "Abandoned Lua runs still inside their native call, each holding a vm_pool_size slot.",
+		}, func() float64 { return float64(e.Stats().AbandonedRunning) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "backline_lua_process_limit_stops_total",
+			Help: "Lua runs stopped because the daemon's Lua memory soft limit was reached.",
+		}, func() float64 { return float64(e.Stats().ProcessLimitStops) }),
+	}
+}
