@@ -136,8 +136,8 @@ func defaultSoftLimit(poolSize int, maxMemory int64) int64 {
 }
 
 // add registers a run and arms the timer that starts the watchdog if the
-// run is still going after watchTick. Called before the run starts; remove
-// is called by the run's goroutine when it ends.
+// run is still going after watchTick. The state's goroutine calls add as
+// it starts the run and remove when the run ends.
 func (w *watchdog) add(r *scriptRun) {
 	r.watchedSince = time.Now()
 	w.mu.Lock()
