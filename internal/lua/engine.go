@@ -201,7 +201,6 @@ func (e *Engine) runScript(ctx context.Context, s *script, kind scriptKind, req 
 		return nil, nil, nil, r.failure(waitingForState+": "+err.Error(), "")
 	}
 	j := &job{run: r, entries: entries, done: make(chan jobResult, 1)}
-	e.watch.add(r)
 	e.inflight.Add(1)
 	v.jobs <- j
 	select {

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	glua "github.com/yuin/gopher-lua"
 
@@ -46,6 +47,10 @@ type scriptRun struct {
 	// measured is the last result, nextMeasure the earliest next (UnixNano).
 	measureDue            atomic.Bool
 	measured, nextMeasure atomic.Int64
+	// watchedSince is when the watchdog registered the run; watchTimer
+	// starts the watchdog once the run has lasted watchTick (watchdog.go).
+	watchedSince time.Time
+	watchTimer   *time.Timer
 	// instructions counts VM instructions; retained is what chargeRetained
 	// added since the last measurement (run goroutine only, both).
 	instructions uint64

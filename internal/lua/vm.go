@@ -245,6 +245,9 @@ type jobResult struct {
 func (v *vm) serve(e *Engine) {
 	for j := range v.jobs {
 		r := j.run
+		// Registered here, not before the hand-off: the run's clock starts
+		// when the script can run (and allocate).
+		e.watch.add(r)
 		ret1, ret2, err := v.execute(r, j.entries)
 		e.watch.remove(r)
 		if r.phase.CompareAndSwap(runActive, runFinished) {
