@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,9 +88,37 @@ func (f *fileAccess) load(path string) (*glua.FunctionProto, error) {
 	if !f.allowed(real) {
 		return nil, fmt.Errorf("%s %s", shown, outsidePaths)
 	}
-	file, err := os.Open(real)
+	src, err := readScriptFile(real, shown, false)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open %s", shown)
+		return nil, err
+	}
+	return compileSource(src, path, false)
+}
+
+// readScriptFile reads a regular file of at most maxLoadedFile bytes; shown
+// names it in errors, which quote the OS error's reason only with osReason
+// (the operator's configured scripts, not files a script asks for). The type is
+// checked before opening: opening a FIFO waits for a writer (inside a
+// native call, so a state would never come back to the pool; in check and
+// serve, for good), /dev/zero never ends, and opening a device can have
+// effects of its own. Opening non-blocking and checking again covers a file
+// swapped in between.
+func readScriptFile(path, shown string, osReason bool) ([]byte, error) {
+	reason := func(err error) string {
+		var pe *fs.PathError
+		if osReason && errors.As(err, &pe) {
+			return ": " + pe.Err.Error()
+		}
+		return ""
+	}
+	if st, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("cannot open %s%s", shown, reason(err))
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("cannot open %s: not a regular file", shown)
+	}
+	file, err := openNonBlocking(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open %s%s", shown, reason(err))
 	}
 	defer file.Close()
 	if st, err := file.Stat(); err != nil || !st.Mode().IsRegular() {
@@ -102,7 +131,7 @@ func (f *fileAccess) load(path string) (*glua.FunctionProto, error) {
 	if len(src) > maxLoadedFile {
 		return nil, fmt.Errorf("%s is larger than %d bytes", shown, maxLoadedFile)
 	}
-	return compileSource(src, path, false)
+	return src, nil
 }
 
 // installSandbox replaces the base and package functions that reach the
