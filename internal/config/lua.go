@@ -37,7 +37,7 @@ func isTrue(b *bool) bool { return b != nil && *b }
 
 // LuaConfig is lua.config.
 type LuaConfig struct {
-	// PackagePath is prepended to the default package.path.
+	// PackagePath is package.path, replacing gopher-lua's default (and LUA_PATH).
 	PackagePath string `yaml:"package_path"`
 	// VMPoolSize bounds how many Lua states exist at once (shared by all scripts).
 	VMPoolSize int `yaml:"vm_pool_size,alias=filter_vm_pool_size"`

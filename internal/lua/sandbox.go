@@ -47,6 +47,12 @@ func (f *fileAccess) addPackagePath(path string) {
 
 func (f *fileAccess) addDir(dir string) {
 	dir = resolvePath(dir)
+	if dir == string(filepath.Separator) {
+		// The root would open the whole file system. It is what a relative
+		// template such as "./?.lua" becomes under systemd, whose working
+		// directory is "/", while `check` from a shell saw another one.
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, r := range f.roots {
@@ -73,7 +79,7 @@ func (f *fileAccess) allowed(path string) bool {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	for _, r := range f.roots {
-		if path == r || strings.HasPrefix(path, r+string(filepath.Separator)) || r == string(filepath.Separator) {
+		if path == r || strings.HasPrefix(path, r+string(filepath.Separator)) {
 			return true
 		}
 	}
