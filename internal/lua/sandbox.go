@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,9 @@ import (
 
 	glua "github.com/yuin/gopher-lua"
 )
+
+// maxPrinted bounds the text of one print call in the log.
+const maxPrinted = 4096
 
 // maxLoadedFile bounds a file read by loadfile, dofile or require.
 const maxLoadedFile = 4 << 20
@@ -190,6 +194,27 @@ func (v *vm) installSandbox(e *Engine) {
 			src = append(src, s...)
 		}
 		return v.pushChunk(L, src, name)
+	}))
+	// print wrote to the daemon's stdout (the journal) as it was, past the
+	// password redaction of nauthilus_util.log_*: it is a log line now.
+	g.RawSetString("print", L.NewFunction(func(L *glua.LState) int {
+		if v.run == nil {
+			return 0
+		}
+		var b strings.Builder
+		for i := 1; i <= L.GetTop() && b.Len() < maxPrinted; i++ {
+			if i > 1 {
+				b.WriteByte('\t')
+			}
+			part := L.ToStringMeta(L.Get(i)).String()
+			b.WriteString(part[:min(len(part), maxPrinted+1-b.Len())])
+		}
+		text := b.String()
+		if len(text) > maxPrinted {
+			text = text[:maxPrinted] + "…"
+		}
+		v.run.log(slog.LevelInfo, glua.LString(text), glua.LNil)
+		return 0
 	}))
 	// collectgarbage would run a full collection of the whole process per
 	// call; the Go runtime collects on its own.

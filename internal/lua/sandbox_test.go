@@ -252,3 +252,20 @@ end`
 		t.Errorf("package_path ./?.lua in /: status = %q", got)
 	}
 }
+
+// TestPrintIsARedactedLogLine: print used to write to the daemon's stdout
+// (the journal), past the password redaction nauthilus_util.log_* applies.
+func TestPrintIsARedactedLogLine(t *testing.T) {
+	src := `function nauthilus_call_filter(r)
+  print("debug", r.password, 42)
+  ` + acceptReturn + `
+end`
+	_, err, logs := runOne(t, src, engineSetup{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	if strings.Contains(out, "s3cret-Passw0rd") || !strings.Contains(out, "debug\\t<redacted>\\t42") {
+		t.Errorf("logs = %s", out)
+	}
+}
