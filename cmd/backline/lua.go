@@ -23,7 +23,7 @@ func runLuaTest(args []string) int {
 	scriptPath := fs.String("script", "", "filter script to run (required)")
 	requestPath := fs.String("request", "", "JSON file with the request fields (username, client_ip, ...)")
 	backendsPath := fs.String("backends", "", "JSON array of backends {name, protocol, host, port, healthy, ...}")
-	packagePath := fs.String("package-path", "", "prepended to the Lua package.path")
+	packagePath := fs.String("package-path", "", "the Lua package.path (replaces the default)")
 	timeout := fs.Duration("timeout", 30*time.Second, "script timeout")
 	live := fs.Bool("live-checks", false, "let check_backend_connection really connect")
 	expose := fs.Bool("expose-test-credentials", false, "show test_password to the script")

@@ -37,7 +37,7 @@ func isTrue(b *bool) bool { return b != nil && *b }
 
 // LuaConfig is lua.config.
 type LuaConfig struct {
-	// PackagePath is prepended to the default package.path.
+	// PackagePath is package.path, replacing gopher-lua's default (and LUA_PATH).
 	PackagePath string `yaml:"package_path"`
 	// VMPoolSize bounds how many Lua states exist at once (shared by all scripts).
 	VMPoolSize int `yaml:"vm_pool_size,alias=filter_vm_pool_size"`
@@ -132,15 +132,23 @@ func (c *Config) validateLua(errs *Errors) {
 // checkReadable opens the script now so a typo fails at load, not on the
 // first login.
 func checkReadable(path string) error {
+	// Stat first: opening a FIFO would block check and serve until someone
+	// writes to it, and a device is never a script.
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("cannot read script: %w", err)
+	}
+	if st.IsDir() {
+		return fmt.Errorf("cannot read script: %s is a directory", path)
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("cannot read script: %s is not a regular file", path)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("cannot read script: %w", err)
 	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		return fmt.Errorf("cannot read script: %s is a directory", path)
-	}
-	return nil
+	return f.Close()
 }
 
 func validEnvName(name string) bool {

@@ -239,12 +239,46 @@ func validBackendHost(host string) error {
 	if len(name) > maxHost {
 		return fmt.Errorf("host is longer than %d characters", maxHost)
 	}
-	for _, label := range strings.Split(name, ".") {
+	labels := strings.Split(name, ".")
+	for _, label := range labels {
 		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
 			return fmt.Errorf("host %q is not a valid host name", clip(host))
 		}
 	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil
+	}
+	if numericLabel(labels[len(labels)-1]) {
+		return fmt.Errorf("host %q is neither an IP address nor a host name (a host name never ends in a numeric label)", clip(host))
+	}
 	return nil
+}
+
+// numericLabel reports whether label is a number as inet_aton reads one
+// (decimal, octal or 0x hex). A name ending in one is not a host name (RFC
+// 1123 §2.1), and glibc's resolver, which Go's cgo resolver uses, turns it
+// into an address: "2130706433" and "0x7f.1" are 127.0.0.1, "0" is 0.0.0.0.
+func numericLabel(label string) bool {
+	digits := label
+	if len(label) > 1 && label[0] == '0' && (label[1] == 'x' || label[1] == 'X') {
+		digits = label[2:]
+		if digits == "" {
+			return true
+		}
+		for i := 0; i < len(digits); i++ {
+			c := digits[i]
+			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i < len(digits); i++ {
+		if digits[i] < '0' || digits[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // clip shortens a script-supplied value echoed in an error.

@@ -288,3 +288,26 @@ func TestStackBoundedByRegistry(t *testing.T) {
 		}
 	}
 }
+
+// TestJSONDecodeChargedBeforeDecoding: nauthilus_json.decode of a 20 MB
+// array of zeros (within the 64 MiB budget as text) expanded inside one
+// native call to 600-900 MB before any measurement could stop it.
+func TestJSONDecodeChargedBeforeDecoding(t *testing.T) {
+	src := `function nauthilus_call_filter(r)
+  local s = "[" .. string.rep("0,", 1e6) .. "0]"
+  local t = nauthilus_json.decode(s)
+  ` + acceptReturn + `
+end`
+	_, err, _ := runOne(t, src, engineSetup{cfg: config.LuaConfig{MaxMemory: 32 << 20}})
+	if err == nil || !strings.Contains(err.Error(), "was asked for") {
+		t.Fatalf("err = %v, want the budget refusing the decode up front", err)
+	}
+	ok := `function nauthilus_call_filter(r)
+  local t = nauthilus_json.decode('{"a":[1,2,3],"b":{"c":"d"}}')
+  nauthilus_builtin.status_message_set(t.b.c .. #t.a)
+  ` + acceptReturn + `
+end`
+	if got := statusOf(t, ok, engineSetup{}); got != "d3" {
+		t.Errorf("status = %q", got)
+	}
+}

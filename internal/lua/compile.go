@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	glua "github.com/yuin/gopher-lua"
@@ -90,7 +89,7 @@ func printableToken(tok string) string {
 func CompileScripts(cfg *config.Config) error {
 	var errs config.Errors
 	try := func(key, path string) {
-		src, err := os.ReadFile(path)
+		src, err := readScriptFile(path, path, true)
 		if err == nil {
 			_, err = compileSource(src, path, true)
 		}

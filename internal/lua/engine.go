@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,7 +120,7 @@ func orDefault(d time.Duration) time.Duration {
 }
 
 func compile(name, path string) (*script, error) {
-	src, err := os.ReadFile(path)
+	src, err := readScriptFile(path, path, true)
 	if err != nil {
 		return nil, fmt.Errorf("lua script %q: %w", name, err)
 	}

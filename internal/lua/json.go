@@ -38,9 +38,14 @@ var jsonFunctions = map[string]runFunc{
 		L.Push(glua.LNil)
 		return 2
 	},
-	"decode": func(_ *scriptRun, L *glua.LState) int {
+	"decode": func(r *scriptRun, L *glua.LState) int {
+		src := L.CheckString(1)
+		// Decoding is one native call the budget cannot watch, and a value
+		// costs far more decoded than as text ("0," is 2 bytes, then a Go
+		// interface and a Lua table slot): charge first.
+		r.state.charge(L, jsonDecodeCost(src))
 		var v any
-		if err := json.Unmarshal([]byte(L.CheckString(1)), &v); err != nil {
+		if err := json.Unmarshal([]byte(src), &v); err != nil {
 			L.Push(glua.LNil)
 			L.Push(glua.LString("json decode: " + err.Error()))
 			return 2
@@ -56,3 +61,21 @@ type jsonError string
 func (e jsonError) Error() string { return string(e) }
 
 const errNotFinite = jsonError("numbers must be finite")
+
+// decodedValueCost is what one JSON value costs while decoding it into Lua:
+// Go's interface and slice or map slot, then the Lua value and table slot.
+const decodedValueCost = 96
+
+// jsonDecodeCost bounds what decoding src holds at its peak: the text
+// twice (Go's copy and the strings made from it) and decodedValueCost per
+// value, counted from the separators that start one.
+func jsonDecodeCost(src string) int64 {
+	values := int64(1)
+	for i := 0; i < len(src); i++ {
+		switch src[i] {
+		case ',', ':', '[', '{':
+			values++
+		}
+	}
+	return mulSat(values, decodedValueCost) + 2*int64(len(src))
+}

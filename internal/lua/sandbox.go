@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +13,9 @@ import (
 
 	glua "github.com/yuin/gopher-lua"
 )
+
+// maxPrinted bounds the text of one print call in the log.
+const maxPrinted = 4096
 
 // maxLoadedFile bounds a file read by loadfile, dofile or require.
 const maxLoadedFile = 4 << 20
@@ -46,6 +51,12 @@ func (f *fileAccess) addPackagePath(path string) {
 
 func (f *fileAccess) addDir(dir string) {
 	dir = resolvePath(dir)
+	if dir == string(filepath.Separator) {
+		// The root would open the whole file system. It is what a relative
+		// template such as "./?.lua" becomes under systemd, whose working
+		// directory is "/", while `check` from a shell saw another one.
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, r := range f.roots {
@@ -72,7 +83,7 @@ func (f *fileAccess) allowed(path string) bool {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	for _, r := range f.roots {
-		if path == r || strings.HasPrefix(path, r+string(filepath.Separator)) || r == string(filepath.Separator) {
+		if path == r || strings.HasPrefix(path, r+string(filepath.Separator)) {
 			return true
 		}
 	}
@@ -87,9 +98,37 @@ func (f *fileAccess) load(path string) (*glua.FunctionProto, error) {
 	if !f.allowed(real) {
 		return nil, fmt.Errorf("%s %s", shown, outsidePaths)
 	}
-	file, err := os.Open(real)
+	src, err := readScriptFile(real, shown, false)
 	if err != nil {
-		return nil, fmt.Errorf("cannot open %s", shown)
+		return nil, err
+	}
+	return compileSource(src, path, false)
+}
+
+// readScriptFile reads a regular file of at most maxLoadedFile bytes; shown
+// names it in errors, which quote the OS error's reason only with osReason
+// (the operator's configured scripts, not files a script asks for). The type is
+// checked before opening: opening a FIFO waits for a writer (inside a
+// native call, so a state would never come back to the pool; in check and
+// serve, for good), /dev/zero never ends, and opening a device can have
+// effects of its own. Opening non-blocking and checking again covers a file
+// swapped in between.
+func readScriptFile(path, shown string, osReason bool) ([]byte, error) {
+	reason := func(err error) string {
+		var pe *fs.PathError
+		if osReason && errors.As(err, &pe) {
+			return ": " + pe.Err.Error()
+		}
+		return ""
+	}
+	if st, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("cannot open %s%s", shown, reason(err))
+	} else if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("cannot open %s: not a regular file", shown)
+	}
+	file, err := openNonBlocking(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot open %s%s", shown, reason(err))
 	}
 	defer file.Close()
 	if st, err := file.Stat(); err != nil || !st.Mode().IsRegular() {
@@ -102,7 +141,7 @@ func (f *fileAccess) load(path string) (*glua.FunctionProto, error) {
 	if len(src) > maxLoadedFile {
 		return nil, fmt.Errorf("%s is larger than %d bytes", shown, maxLoadedFile)
 	}
-	return compileSource(src, path, false)
+	return src, nil
 }
 
 // installSandbox replaces the base and package functions that reach the
@@ -155,6 +194,27 @@ func (v *vm) installSandbox(e *Engine) {
 			src = append(src, s...)
 		}
 		return v.pushChunk(L, src, name)
+	}))
+	// print wrote to the daemon's stdout (the journal) as it was, past the
+	// password redaction of nauthilus_util.log_*: it is a log line now.
+	g.RawSetString("print", L.NewFunction(func(L *glua.LState) int {
+		if v.run == nil {
+			return 0
+		}
+		var b strings.Builder
+		for i := 1; i <= L.GetTop() && b.Len() < maxPrinted; i++ {
+			if i > 1 {
+				b.WriteByte('\t')
+			}
+			part := L.ToStringMeta(L.Get(i)).String()
+			b.WriteString(part[:min(len(part), maxPrinted+1-b.Len())])
+		}
+		text := b.String()
+		if len(text) > maxPrinted {
+			text = text[:maxPrinted] + "…"
+		}
+		v.run.log(slog.LevelInfo, glua.LString(text), glua.LNil)
+		return 0
 	}))
 	// collectgarbage would run a full collection of the whole process per
 	// call; the Go runtime collects on its own.

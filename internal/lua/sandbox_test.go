@@ -230,3 +230,42 @@ end`
 		t.Errorf("status = %q", got)
 	}
 }
+
+// TestRootDirectoryIsNeverAllowed: a package_path template in "/" (or a
+// relative one such as "./?.lua" when the working directory is "/", as
+// under systemd) used to allow loadfile, dofile and require everywhere.
+func TestRootDirectoryIsNeverAllowed(t *testing.T) {
+	src := `function nauthilus_call_filter(r)
+  local f, err = loadfile("/etc/hostname")
+  nauthilus_builtin.status_message_set(tostring(f) .. "|" .. tostring(err))
+  ` + acceptReturn + `
+end`
+	for _, pkgPath := range []string{"/?.lua", "/?/init.lua;/?.lua"} {
+		got := statusOf(t, src, engineSetup{cfg: config.LuaConfig{PackagePath: pkgPath}})
+		if !strings.Contains(got, outsidePaths) {
+			t.Errorf("package_path %q: status = %q", pkgPath, got)
+		}
+	}
+	t.Chdir("/")
+	got := statusOf(t, src, engineSetup{cfg: config.LuaConfig{PackagePath: "./?.lua"}})
+	if !strings.Contains(got, outsidePaths) {
+		t.Errorf("package_path ./?.lua in /: status = %q", got)
+	}
+}
+
+// TestPrintIsARedactedLogLine: print used to write to the daemon's stdout
+// (the journal), past the password redaction nauthilus_util.log_* applies.
+func TestPrintIsARedactedLogLine(t *testing.T) {
+	src := `function nauthilus_call_filter(r)
+  print("debug", r.password, 42)
+  ` + acceptReturn + `
+end`
+	_, err, logs := runOne(t, src, engineSetup{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := logs.String()
+	if strings.Contains(out, "s3cret-Passw0rd") || !strings.Contains(out, "debug\\t<redacted>\\t42") {
+		t.Errorf("logs = %s", out)
+	}
+}

@@ -62,3 +62,27 @@ func TestSelectBackendServerAcceptsAnyValidTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestSelectBackendServerRejectsNumericNonAddresses: a host that is not a
+// valid IP address but looks numeric is no host name (RFC 1123 §2.1: a
+// top-level label is never all-numeric). glibc's getaddrinfo, which Go uses
+// with the cgo resolver, reads such names as inet_aton addresses:
+// "2130706433" and "0x7f.1" are 127.0.0.1, "0" is 0.0.0.0, "010.0.0.1" is
+// 8.0.0.1, so nginx would be sent somewhere the script never named.
+func TestSelectBackendServerRejectsNumericNonAddresses(t *testing.T) {
+	for _, host := range []string{"0", "2130706433", "0x7f.1", "1.0x7f", "0X7F", "1.2.3", "999.1.1.1", "010.0.0.1", "127.000.0.1", "127.0.0.1."} {
+		call := `("` + host + `", 143)`
+		src := "function nauthilus_call_filter(r) nauthilus_backend.select_backend_server" + call + " " + acceptReturn + " end"
+		out, err, _ := runOne(t, src, engineSetup{})
+		if err == nil {
+			t.Errorf("%s: no error, selected %+v", call, out.Selected)
+		}
+	}
+	for _, host := range []string{"10.0.0.1", "1a.example", "0xcafe.example", "mail1", "123.example.org"} {
+		call := `("` + host + `", 143)`
+		src := "function nauthilus_call_filter(r) nauthilus_backend.select_backend_server" + call + " " + acceptReturn + " end"
+		if _, err, _ := runOne(t, src, engineSetup{}); err != nil {
+			t.Errorf("%s: %v", call, err)
+		}
+	}
+}

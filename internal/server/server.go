@@ -49,6 +49,11 @@ const shutdownGrace = 5 * time.Second
 const (
 	readHeaderTimeout = 10 * time.Second
 	idleTimeout       = 60 * time.Second
+	// maxRequestHead bounds a request line and headers (net/http's default
+	// is 1 MiB, and the auth endpoints log some header values as sent).
+	// nginx's auth_http and Dovecot send well under 8 KiB; the gateway's
+	// listener has the same limit.
+	maxRequestHead = 64 << 10
 )
 
 // Server serves the routes described in the package comment.
@@ -107,6 +112,7 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 		Handler:           s.handler,
 		ReadHeaderTimeout: readHeaderTimeout,
 		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxRequestHead,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	if l, ok := ln.(*connlimit.Listener); ok {
