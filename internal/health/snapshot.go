@@ -35,7 +35,11 @@ const GroupMail = "backend_health_checks"
 
 // Backend is one target's state in a snapshot.
 type Backend struct {
+	// ID identifies the backend across rounds (and, later, reloads): the
+	// target's name, which config defaults to protocol://host:port.
+	ID     string
 	Group  string
+	Weight int           // share for weighted policies; 1 until weights are configurable
 	Target *probe.Target // shared, read-only
 	// Healthy combines the phases: connect.healthy && deep.healthy for deep
 	// checks, connect.healthy otherwise (contract §4.3).

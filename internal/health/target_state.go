@@ -69,7 +69,9 @@ func (s *targetState) combined() bool {
 // result's Steps slice is never modified after the probe returns.
 func (s *targetState) backend() Backend {
 	return Backend{
+		ID:           s.name,
 		Group:        s.group,
+		Weight:       1,
 		Target:       s.target,
 		Healthy:      s.healthy,
 		Since:        s.since,
