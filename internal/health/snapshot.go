@@ -41,6 +41,10 @@ type Backend struct {
 	Group  string
 	Weight int           // share for weighted policies; 1 until weights are configurable
 	Target *probe.Target // shared, read-only
+	// Eligible says whether selection may pick the backend; Reason says why
+	// not. Computed once per snapshot, so every consumer agrees.
+	Eligible bool
+	Reason   Reason
 	// Healthy combines the phases: connect.healthy && deep.healthy for deep
 	// checks, connect.healthy otherwise (contract §4.3).
 	Healthy bool
@@ -67,6 +71,32 @@ type PhaseState struct {
 	// whenever a probe agrees with the current state.
 	ConsecutiveFailures  int
 	ConsecutiveSuccesses int
+}
+
+// Reason says why a backend is not eligible; empty when it is.
+type Reason string
+
+const (
+	ReasonUnhealthy  Reason = "unhealthy"
+	ReasonStale      Reason = "stale"
+	ReasonDrain      Reason = "drain"
+	ReasonMaint      Reason = "maint"
+	ReasonWeightZero Reason = "weight_zero"
+)
+
+// Eligible returns the backends selection may pick, of a group and
+// optionally one protocol ("" for all), in configuration order.
+func (s *Snapshot) Eligible(group, protocol string) []Backend {
+	if s == nil {
+		return nil
+	}
+	out := make([]Backend, 0, len(s.Backends))
+	for _, b := range s.Backends {
+		if b.Eligible && b.Group == group && (protocol == "" || b.Target.Protocol == protocol) {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // Healthy returns the healthy backends of a group in configuration order,

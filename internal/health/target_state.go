@@ -72,6 +72,8 @@ func (s *targetState) backend() Backend {
 		ID:           s.name,
 		Group:        s.group,
 		Weight:       1,
+		Eligible:     s.healthy,
+		Reason:       reasonUnless(s.healthy, ReasonUnhealthy),
 		Target:       s.target,
 		Healthy:      s.healthy,
 		Since:        s.since,
@@ -81,4 +83,11 @@ func (s *targetState) backend() Backend {
 		Mechanism:    s.mechanism,
 		Steps:        s.steps,
 	}
+}
+
+func reasonUnless(ok bool, r Reason) Reason {
+	if ok {
+		return ""
+	}
+	return r
 }
