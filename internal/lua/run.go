@@ -131,7 +131,7 @@ type ScriptError struct {
 
 func (e *ScriptError) Error() string { return fmt.Sprintf("lua script %q: %s", e.Script, e.Msg) }
 
-// execute runs the chunk in a fresh environment, then calls entry(request).
+// execute runs the chunk in an empty environment, then calls entry(request).
 // It returns entry's first two results.
 func (v *vm) execute(r *scriptRun, entries []string) (ret1, ret2 glua.LValue, err error) {
 	L := v.L
@@ -142,11 +142,10 @@ func (v *vm) execute(r *scriptRun, entries []string) (ret1, ret2 glua.LValue, er
 		v.unbind()
 	}()
 	env := v.bind(r)
-	L.SetContext(&runContext{Context: r.ctx, run: r, th: L})
+	v.runCtx = runContext{Context: r.ctx, run: r, th: L}
+	L.SetContext(&v.runCtx)
 
-	chunk := L.NewFunctionFromProto(r.script.proto)
-	chunk.Env = env
-	L.Push(chunk)
+	L.Push(v.chunk(r.script, env))
 	if err := L.PCall(0, 0, nil); err != nil {
 		return nil, nil, r.luaFailure(err)
 	}
@@ -166,7 +165,7 @@ func (v *vm) execute(r *scriptRun, entries []string) (ret1, ret2 glua.LValue, er
 		return nil, nil, r.failure(fmt.Sprintf("entry function '%s' is not defined", entries[0]), "")
 	}
 	L.Push(entry)
-	L.Push(r.req.table(L, v.requestMeta))
+	L.Push(r.req.table(v))
 	if err := L.PCall(1, 2, nil); err != nil {
 		return nil, nil, r.luaFailure(err)
 	}

@@ -2,16 +2,18 @@ package lua
 
 import (
 	"maps"
+	"time"
 
 	glua "github.com/yuin/gopher-lua"
 )
 
 // vm is one pooled Lua state with the request-bound modules made once. Each
-// run sees them through fresh, empty proxy tables (reads fall through,
-// writes stay in the proxy), so a script that overwrites
-// nauthilus_backend.select_backend_server changes nothing for the next
-// request. Building the module tables per run instead cost a quarter of a
-// run (see BenchmarkRunFilterBaseline).
+// run sees them through empty proxy tables (reads fall through, writes stay
+// in the proxy, which is emptied after the run), so a script that
+// overwrites nauthilus_backend.select_backend_server changes nothing for
+// the next request. Building the module tables per run instead cost a
+// quarter of a run (see BenchmarkRunFilterBaseline); the proxies, the
+// environment and the request table are kept per state too (reuse.go).
 type vm struct {
 	L *glua.LState
 	// run is the script run being served; the prebuilt functions read it.
@@ -24,6 +26,19 @@ type vm struct {
 	// env is the running script's environment (nil between runs); code
 	// loaded by loadfile, dofile, load and loadstring runs in it.
 	env *glua.LTable
+
+	// Tables kept from run to run and emptied after each (reuse.go): the
+	// environment, one proxy per request module plus nauthilus_builtin,
+	// the request table and its logging subtable.
+	envTable           *reusedTable
+	proxyTables        []*reusedTable
+	requestTable       *reusedTable
+	loggingTable       *reusedTable
+	scratch            tableScratch
+	chunks             map[*script]*glua.LFunction
+	runCtx             runContext
+	watchTimer         *time.Timer
+	watchTimerStopped  bool
 
 	// proxyMeta holds the {__index = module} metatable of each module.
 	filterModules, passwordModules map[string]*glua.LTable
@@ -79,6 +94,13 @@ func (e *Engine) newVM() *vm {
 	v.serverMeta = v.newServerMeta()
 	v.requestMeta = newRequestMeta(v.L)
 	v.resultMeta = v.newResultMeta()
+	v.envTable = newReusedTable(16)
+	for range len(requestModules) + 1 {
+		v.proxyTables = append(v.proxyTables, newReusedTable(0))
+	}
+	v.requestTable = newReusedTable(24)
+	v.loggingTable = newReusedTable(2)
+	v.chunks = map[*script]*glua.LFunction{}
 	return v
 }
 
@@ -106,13 +128,12 @@ func (v *vm) moduleTable(fns map[string]*glua.LFunction) *glua.LTable {
 	return t
 }
 
-// bind prepares the state for run: a fresh environment whose misses fall
-// through to the pristine globals, and fresh request-bound module tables.
+// bind prepares the state for run: an empty environment whose misses fall
+// through to the pristine globals, and empty request-bound module proxies.
 func (v *vm) bind(r *scriptRun) *glua.LTable {
-	L := v.L
 	v.run = r
 	r.state = v
-	env := L.CreateTable(0, 16)
+	env := v.envTable.t
 	v.env = env
 	env.Metatable = v.envMeta
 	// A script writing _G.x must not reach the shared globals either.
@@ -122,12 +143,15 @@ func (v *vm) bind(r *scriptRun) *glua.LTable {
 	if r.kind == kindPassword {
 		modules = v.passwordModules
 	}
-	for _, name := range requestModules {
-		proxy := v.proxy(modules[name])
+	for i, name := range requestModules {
+		proxy := v.proxyTables[i].t
+		proxy.Metatable = modules[name]
 		v.loaded.RawSetString(name, proxy)
 		env.RawSetString(name, proxy)
 	}
-	env.RawSetString("nauthilus_builtin", v.proxy(v.builtinMeta))
+	builtin := v.proxyTables[len(requestModules)].t
+	builtin.Metatable = v.builtinMeta
+	env.RawSetString("nauthilus_builtin", builtin)
 
 	pkg, ok := v.globals.RawGetString("package").(*glua.LTable)
 	if ok {
@@ -136,7 +160,8 @@ func (v *vm) bind(r *scriptRun) *glua.LTable {
 	return env
 }
 
-// unbind drops everything that refers to the finished run.
+// unbind drops everything that refers to the finished run and empties the
+// tables the next run gets: nothing a run stored survives it.
 func (v *vm) unbind() {
 	for _, name := range requestModules {
 		v.loaded.RawSetString(name, glua.LNil)
@@ -145,6 +170,32 @@ func (v *vm) unbind() {
 	v.env = nil
 	v.L.SetTop(0)
 	v.L.RemoveContext()
+	v.runCtx = runContext{}
+	v.envTable.reset(&v.scratch)
+	for _, p := range v.proxyTables {
+		p.reset(&v.scratch)
+	}
+	v.requestTable.reset(&v.scratch)
+	v.loggingTable.reset(&v.scratch)
+}
+
+// maxCachedChunks bounds the main functions a state keeps (one per script).
+const maxCachedChunks = 256
+
+// chunk is the script's main function on this state. It is made once; its
+// environment is set again for every run, as a script may have changed it
+// with setfenv.
+func (v *vm) chunk(s *script, env *glua.LTable) *glua.LFunction {
+	fn, ok := v.chunks[s]
+	if !ok {
+		if len(v.chunks) >= maxCachedChunks {
+			clear(v.chunks) // scripts replaced by a reload
+		}
+		fn = v.L.NewFunctionFromProto(s.proto)
+		v.chunks[s] = fn
+	}
+	fn.Env = env
+	return fn
 }
 
 // passwordBackendFunctions keeps what a password script may use: looking,
@@ -173,12 +224,6 @@ func (v *vm) proxyMeta(module *glua.LTable) *glua.LTable {
 	mt.RawSetString("__index", module)
 	mt.RawSetString("__metatable", glua.LFalse)
 	return mt
-}
-
-func (v *vm) proxy(meta *glua.LTable) *glua.LTable {
-	t := v.L.CreateTable(0, 0)
-	t.Metatable = meta
-	return t
 }
 
 func (v *vm) builtinTable(fns map[string]*glua.LFunction) *glua.LTable {
