@@ -30,15 +30,15 @@ type vm struct {
 	// Tables kept from run to run and emptied after each (reuse.go): the
 	// environment, one proxy per request module plus nauthilus_builtin,
 	// the request table and its logging subtable.
-	envTable           *reusedTable
-	proxyTables        []*reusedTable
-	requestTable       *reusedTable
-	loggingTable       *reusedTable
-	scratch            tableScratch
-	chunks             map[*script]*glua.LFunction
-	runCtx             runContext
-	watchTimer         *time.Timer
-	watchTimerStopped  bool
+	envTable          *reusedTable
+	proxyTables       []*reusedTable
+	requestTable      *reusedTable
+	loggingTable      *reusedTable
+	scratch           tableScratch
+	chunks            map[*script]*glua.LFunction
+	runCtx            runContext
+	watchTimer        *time.Timer
+	watchTimerStopped bool
 
 	// proxyMeta holds the {__index = module} metatable of each module.
 	filterModules, passwordModules map[string]*glua.LTable
