@@ -185,9 +185,10 @@ const abandonGrace = 50 * time.Millisecond
 
 // runScript takes a state (waiting at most the script timeout) and runs one
 // script on the state's own goroutine, so the caller gets its answer at the
-// deadline even when the script is inside a long native call. The state is
-// released by that goroutine when the script really ends: back to the pool
-// after a clean run, closed after an error or when the caller gave up.
+// deadline even when the script is inside a long native call. The state
+// goes back to the pool after a clean run and is closed after an error (by
+// the caller, see finished) or, when the caller gave up, by the state's
+// goroutine once the script really ends.
 func (e *Engine) runScript(ctx context.Context, s *script, kind scriptKind, req *Request, entries []string) (*scriptRun, glua.LValue, glua.LValue, error) {
 	ctx, cancelTimeout := context.WithTimeout(ctx, e.timeout)
 	defer cancelTimeout()
@@ -199,28 +200,34 @@ func (e *Engine) runScript(ctx context.Context, s *script, kind scriptKind, req 
 	if err != nil {
 		return nil, nil, nil, r.failure(waitingForState+": "+err.Error(), "")
 	}
-	j := &job{run: r, entries: entries, done: make(chan jobResult, 1)}
+	r.entries = entries
 	e.inflight.Add(1)
-	v.jobs <- j
+	v.jobs <- r
 	select {
-	case res := <-j.done:
-		return r, res.ret1, res.ret2, res.err
+	case res := <-v.done:
+		return e.finished(v, r, res)
 	case <-ctx.Done():
 	}
 	grace := time.NewTimer(abandonGrace)
 	defer grace.Stop()
 	select {
-	case res := <-j.done:
-		return r, res.ret1, res.ret2, res.err
+	case res := <-v.done:
+		return e.finished(v, r, res)
 	case <-grace.C:
 	}
 	if !r.phase.CompareAndSwap(runActive, runAbandoned) {
-		res := <-j.done // it ended just now
-		return r, res.ret1, res.ret2, res.err
+		return e.finished(v, r, <-v.done) // it ended just now
 	}
 	e.abandoned.Add(1)
 	e.abandonedRunning.Add(1)
 	return nil, nil, nil, r.abandon()
+}
+
+// finished returns the state of a run that ended in time to the pool (a
+// state whose run failed is closed) and passes the result on.
+func (e *Engine) finished(v *vm, r *scriptRun, res jobResult) (*scriptRun, glua.LValue, glua.LValue, error) {
+	e.pool.release(v, res.err != nil)
+	return r, res.ret1, res.ret2, res.err
 }
 
 // Stats are counters of runs stopped by the engine's limits.

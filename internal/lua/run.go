@@ -34,9 +34,11 @@ type scriptRun struct {
 	script *script
 	kind   scriptKind
 	req    *Request
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	state  *vm
+	// entries are the entry function names tried in order.
+	entries []string
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	state   *vm
 
 	// phase moves from runActive to runFinished (the goroutine ended in
 	// time) or runAbandoned (the caller gave up), exactly once.
@@ -47,10 +49,9 @@ type scriptRun struct {
 	// measured is the last result, nextMeasure the earliest next (UnixNano).
 	measureDue            atomic.Bool
 	measured, nextMeasure atomic.Int64
-	// watchedSince is when the watchdog registered the run; watchTimer
-	// starts the watchdog once the run has lasted watchTick (watchdog.go).
+	// watchedSince is when the watchdog registered the run; the state's
+	// watchTimer starts the watchdog once it has lasted watchTick.
 	watchedSince time.Time
-	watchTimer   *time.Timer
 	// instructions counts VM instructions; retained is what chargeRetained
 	// added since the last measurement (run goroutine only, both).
 	instructions uint64

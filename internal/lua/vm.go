@@ -30,15 +30,15 @@ type vm struct {
 	// Tables kept from run to run and emptied after each (reuse.go): the
 	// environment, one proxy per request module plus nauthilus_builtin,
 	// the request table and its logging subtable.
-	envTable          *reusedTable
-	proxyTables       []*reusedTable
-	requestTable      *reusedTable
-	loggingTable      *reusedTable
-	scratch           tableScratch
-	chunks            map[*script]*glua.LFunction
-	runCtx            runContext
-	watchTimer        *time.Timer
-	watchTimerStopped bool
+	envTable     *reusedTable
+	proxyTables  []*reusedTable
+	requestTable *reusedTable
+	loggingTable *reusedTable
+	scratch      tableScratch
+	chunks       map[*script]*glua.LFunction
+	runCtx       runContext
+	// watchTimer starts the watchdog when a run lasts (watchdog.go).
+	watchTimer *time.Timer
 
 	// proxyMeta holds the {__index = module} metatable of each module.
 	filterModules, passwordModules map[string]*glua.LTable
@@ -48,8 +48,11 @@ type vm struct {
 	requestMeta *glua.LTable
 	resultMeta  *glua.LTable
 
-	// jobs feeds the state's own goroutine (see serve); closed with the state.
-	jobs chan *job
+	// jobs feeds the state's own goroutine (see serve); closed with the
+	// state. done carries a finished run's result back (buffered: the
+	// state's goroutine never waits for its caller).
+	jobs chan *scriptRun
+	done chan jobResult
 }
 
 // requestModules are bound to a run and placed both in package.loaded and as
@@ -71,7 +74,8 @@ func (e *Engine) newVM() *vm {
 	for name, fn := range e.testGlobals {
 		L.SetGlobal(name, L.NewFunction(fn))
 	}
-	v.jobs = make(chan *job)
+	v.jobs = make(chan *scriptRun)
+	v.done = make(chan jobResult, 1)
 	go v.serve(e)
 
 	logger := e.logger
@@ -272,13 +276,7 @@ func openSafeLibs(L *glua.LState) {
 	loaded.RawSetString("os", safe)
 }
 
-// job is one script run handed to a state's goroutine.
-type job struct {
-	run     *scriptRun
-	entries []string
-	done    chan jobResult // buffered: the caller may have gone
-}
-
+// jobResult is what a run hands back to its caller.
 type jobResult struct {
 	ret1, ret2 glua.LValue
 	err        error
@@ -287,28 +285,33 @@ type jobResult struct {
 // serve runs the state's jobs on one long-lived goroutine, so its stack,
 // grown once by gopher-lua, is not grown again for every run. It ends when
 // the state is closed.
+//
+// A run that ended in time hands its result over v.done and the caller,
+// once it has it, returns the state to the pool: releasing it here first
+// would let the next caller of the state take this result. A run its caller
+// gave up on is never reused; it is closed here.
 func (v *vm) serve(e *Engine) {
-	for j := range v.jobs {
-		r := j.run
+	for r := range v.jobs {
 		// Registered here, not before the hand-off: the run's clock starts
 		// when the script can run (and allocate).
-		e.watch.add(r)
-		ret1, ret2, err := v.execute(r, j.entries)
-		e.watch.remove(r)
+		e.watch.add(r, v)
+		ret1, ret2, err := v.execute(r, r.entries)
+		e.watch.remove(r, v)
 		if r.phase.CompareAndSwap(runActive, runFinished) {
-			e.pool.release(v, err != nil)
+			v.done <- jobResult{ret1, ret2, err}
 		} else {
-			// The caller gave up: never reuse a state it abandoned.
 			e.pool.release(v, true)
 			e.abandonedRunning.Add(-1)
 		}
-		j.done <- jobResult{ret1, ret2, err}
 		e.inflight.Done()
 	}
 }
 
 // close frees the state and ends its goroutine.
 func (v *vm) close() {
+	if v.watchTimer != nil {
+		v.watchTimer.Stop()
+	}
 	v.L.Close()
 	close(v.jobs)
 }

@@ -138,16 +138,23 @@ func defaultSoftLimit(poolSize int, maxMemory int64) int64 {
 // add registers a run and arms the timer that starts the watchdog if the
 // run is still going after watchTick. The state's goroutine calls add as
 // it starts the run and remove when the run ends.
-func (w *watchdog) add(r *scriptRun) {
+// The timer belongs to the state (one run at a time), made on its first
+// run and reset for each later one: a timer per run was an allocation and
+// a heap insert per request.
+func (w *watchdog) add(r *scriptRun, v *vm) {
 	r.watchedSince = time.Now()
 	w.mu.Lock()
 	w.runs[r] = struct{}{}
 	w.mu.Unlock()
-	r.watchTimer = time.AfterFunc(watchTick, w.startFn)
+	if v.watchTimer == nil {
+		v.watchTimer = time.AfterFunc(watchTick, w.startFn)
+	} else {
+		v.watchTimer.Reset(watchTick)
+	}
 }
 
-func (w *watchdog) remove(r *scriptRun) {
-	r.watchTimer.Stop()
+func (w *watchdog) remove(r *scriptRun, v *vm) {
+	v.watchTimer.Stop()
 	w.mu.Lock()
 	delete(w.runs, r)
 	w.mu.Unlock()
