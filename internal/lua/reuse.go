@@ -50,18 +50,21 @@ type tableScratch struct{ keys []glua.LValue }
 
 // reset empties the table for the next run, or replaces it (see above).
 // Its metatable is reset by the caller, who knows what it must be.
+//
+// It walks the table with Next rather than ForEach: Next hands out the keys
+// gopher-lua keeps boxed, ForEach boxes every string key again.
 func (rt *reusedTable) reset(s *tableScratch) {
 	keys := s.keys[:0]
 	fresh := false
-	rt.t.ForEach(func(k, _ glua.LValue) {
+	for k, _ := rt.t.Next(glua.LNil); k != glua.LNil; k, _ = rt.t.Next(k) {
 		str, ok := k.(glua.LString)
 		if !ok {
 			fresh = true
-			return
+			break
 		}
 		rt.clearedBytes += len(str)
 		keys = append(keys, k)
-	})
+	}
 	rt.cleared += len(keys)
 	if fresh || rt.cleared > reuseMaxKeys || rt.clearedBytes > reuseMaxKeyBytes {
 		rt.t = newTable(rt.hcap)
