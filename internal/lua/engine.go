@@ -190,10 +190,8 @@ const abandonGrace = 50 * time.Millisecond
 // the caller, see finished) or, when the caller gave up, by the state's
 // goroutine once the script really ends.
 func (e *Engine) runScript(ctx context.Context, s *script, kind scriptKind, req *Request, entries []string) (*scriptRun, glua.LValue, glua.LValue, error) {
-	ctx, cancelTimeout := context.WithTimeout(ctx, e.timeout)
-	defer cancelTimeout()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
 	r := newRun(ctx, e, s, kind, req)
 	r.cancel = cancel
 	v, err := e.pool.acquire(ctx)

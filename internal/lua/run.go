@@ -37,7 +37,11 @@ type scriptRun struct {
 	// entries are the entry function names tried in order.
 	entries []string
 	ctx     context.Context
-	cancel  context.CancelCauseFunc
+	cancel  context.CancelFunc
+	// stopped is why stop cancelled the run (the first reason wins); a
+	// cause of its own instead of context.WithCancelCause saves a context,
+	// its registration with the parent and their allocations per run.
+	stopped atomic.Pointer[stopCause]
 	state   *vm
 
 	// phase moves from runActive to runFinished (the goroutine ended in
@@ -184,12 +188,22 @@ func (r *scriptRun) luaFailure(err error) error {
 	return r.failure(msg, trace)
 }
 
+type stopCause struct{ err error }
+
+// cause is the reason the run was stopped, else the context's.
+func (r *scriptRun) cause() error {
+	if c := r.stopped.Load(); c != nil {
+		return c.err
+	}
+	return context.Cause(r.ctx)
+}
+
 const waitingForState = "waiting for a free Lua state"
 
 // failure builds the ScriptError and logs it once, with the Lua stack trace.
 func (r *scriptRun) failure(msg, trace string) error {
 	se := &ScriptError{Script: r.script.name}
-	cause := context.Cause(r.ctx)
+	cause := r.cause()
 	switch ctxErr := r.ctx.Err(); {
 	case errors.Is(cause, errMemoryBudget) || errors.Is(cause, errProcessLimit):
 		se.Memory = true
@@ -220,7 +234,7 @@ func (r *scriptRun) failure(msg, trace string) error {
 // what never changes during a run.
 func (r *scriptRun) abandon() error {
 	se := &ScriptError{Script: r.script.name}
-	cause := context.Cause(r.ctx)
+	cause := r.cause()
 	switch {
 	case errors.Is(cause, errMemoryBudget) || errors.Is(cause, errProcessLimit):
 		se.Memory = true

@@ -93,9 +93,13 @@ func (r *scriptRun) measure(current *glua.LState) {
 }
 
 // stop cancels the run with a reason; the VM raises at its next instruction.
+// It may be called from any goroutine.
 func (r *scriptRun) stop(cause error) {
 	if r.cancel != nil {
-		r.cancel(cause)
+		if r.ctx.Err() == nil { // as with a context's cause, the first end wins
+			r.stopped.CompareAndSwap(nil, &stopCause{cause})
+		}
+		r.cancel()
 	}
 }
 
