@@ -147,7 +147,7 @@ func (v *vm) execute(r *scriptRun, entries []string) (ret1, ret2 glua.LValue, er
 		v.unbind()
 	}()
 	env := v.bind(r)
-	v.runCtx = runContext{Context: r.ctx, run: r, th: L}
+	v.runCtx = newRunContext(r, L)
 	L.SetContext(&v.runCtx)
 
 	L.Push(v.chunk(r.script, env))
