@@ -198,7 +198,7 @@ func (e *Engine) runScript(ctx context.Context, s *script, kind scriptKind, req 
 	if err != nil {
 		return nil, nil, nil, r.failure(waitingForState+": "+err.Error(), "")
 	}
-	r.entries = entries
+	r.entries, r.done, r.state = entries, v.done, v
 	e.inflight.Add(1)
 	v.jobs <- r
 	select {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"sync"
 
 	glua "github.com/yuin/gopher-lua"
 )
@@ -51,7 +50,7 @@ func (o *FilterOutcome) ApplyTo(attrs map[string]any) {
 var filterEntries = []string{"nauthilus_call_filter", "nauthilus_call_subject"}
 
 // RunFilters runs every filter for the request's mode in parallel, each on
-// its own state. Any failure is an error for the whole step (tempfail); the
+// its own state (parallel.go). Any failure is an error for the whole step (tempfail); the
 // other filters are cancelled.
 func (e *Engine) RunFilters(ctx context.Context, req *Request) (*FilterOutcome, error) {
 	scripts := e.filtersFor(req)
@@ -64,32 +63,12 @@ func (e *Engine) RunFilters(ctx context.Context, req *Request) (*FilterOutcome, 
 		return merge(runs), nil
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	for i, s := range scripts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fr := e.runFilter(ctx, s, req)
-			runs[i] = fr
-			if fr.err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = fr.err
-				}
-				mu.Unlock()
-				cancel()
-			}
-		}()
+	if len(scripts) == 0 {
+		return merge(nil), nil
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	runs, err := e.runParallel(ctx, scripts, req)
+	if err != nil {
+		return nil, err
 	}
 	return merge(runs), nil
 }

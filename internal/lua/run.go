@@ -36,8 +36,15 @@ type scriptRun struct {
 	req    *Request
 	// entries are the entry function names tried in order.
 	entries []string
-	ctx     context.Context
-	cancel  context.CancelFunc
+	// done receives the run's result from the state's goroutine (the
+	// state's own channel, or the request's for parallel filters); index
+	// is the run's place among the request's filters.
+	done  chan jobResult
+	index int
+	// releaseHere: the state's goroutine releases the state (see serve).
+	releaseHere bool
+	ctx         context.Context
+	cancel      context.CancelFunc
 	// stopped is why stop cancelled the run (the first reason wins); a
 	// cause of its own instead of context.WithCancelCause saves a context,
 	// its registration with the parent and their allocations per run.

@@ -278,6 +278,7 @@ func openSafeLibs(L *glua.LState) {
 
 // jobResult is what a run hands back to its caller.
 type jobResult struct {
+	run        *scriptRun
 	ret1, ret2 glua.LValue
 	err        error
 }
@@ -286,9 +287,12 @@ type jobResult struct {
 // grown once by gopher-lua, is not grown again for every run. It ends when
 // the state is closed.
 //
-// A run that ended in time hands its result over v.done and the caller,
-// once it has it, returns the state to the pool: releasing it here first
-// would let the next caller of the state take this result. A run its caller
+// A run that ended in time hands its result over r.done. A lone run's
+// caller, once it has the result, returns the state to the pool: releasing
+// it here first would let the next caller of the state take the result
+// from the state's channel. Parallel runs (releaseHere) report on their
+// request's own channel, and their state is released here: their caller
+// may be waiting for another state meanwhile. A run its caller
 // gave up on is never reused; it is closed here.
 func (v *vm) serve(e *Engine) {
 	for r := range v.jobs {
@@ -298,7 +302,10 @@ func (v *vm) serve(e *Engine) {
 		ret1, ret2, err := v.execute(r, r.entries)
 		e.watch.remove(r, v)
 		if r.phase.CompareAndSwap(runActive, runFinished) {
-			v.done <- jobResult{ret1, ret2, err}
+			if r.releaseHere {
+				e.pool.release(v, err != nil)
+			}
+			r.done <- jobResult{r, ret1, ret2, err}
 		} else {
 			e.pool.release(v, true)
 			e.abandonedRunning.Add(-1)
