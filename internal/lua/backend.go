@@ -44,12 +44,9 @@ var backendFunctions = map[string]runFunc{
 // getBackendServers returns the healthy mail targets in configuration order
 // (contract §2.2: the "alive" list, not every configured target).
 func getBackendServers(r *scriptRun, L *glua.LState) int {
-	healthy := r.snapshot().Healthy(health.GroupMail, "")
+	healthy := r.vm().healthyServers(r) // backend_cache.go
 	list := L.CreateTable(len(healthy), 0)
-	for i := range healthy {
-		ud := L.NewUserData()
-		ud.Value = &serverView{target: healthy[i].Target, exposeSecrets: r.engine.cfg.Config.ExposeTestCredentials}
-		ud.Metatable = r.vm().serverMeta
+	for _, ud := range healthy {
 		list.Append(ud)
 	}
 	L.Push(list)

@@ -15,7 +15,12 @@ import (
 // custom_log_add values of each run.
 func runOnOneState(t *testing.T, src string, reqs ...*Request) []*FilterOutcome {
 	t.Helper()
-	e, _ := newEngine(t, engineSetup{filters: []config.LuaFilter{filter(t, "f", src)}, cfg: config.LuaConfig{VMPoolSize: 1}})
+	return runOnOneStateWith(t, src, StaticSource{}, reqs...)
+}
+
+func runOnOneStateWith(t *testing.T, src string, health StaticSource, reqs ...*Request) []*FilterOutcome {
+	t.Helper()
+	e, _ := newEngine(t, engineSetup{filters: []config.LuaFilter{filter(t, "f", src)}, cfg: config.LuaConfig{VMPoolSize: 1}, health: health})
 	var outs []*FilterOutcome
 	var first *vm
 	for i, req := range reqs {
@@ -181,3 +186,23 @@ var (
 	glTrue = glua.LTrue
 	glNil  = glua.LValue(glua.LNil)
 )
+
+// TestCachedServerObjectsAreReset: get_backend_servers' objects are kept
+// per snapshot, but a metatable a run set on one, or a change to the list,
+// is gone in the next run.
+func TestCachedServerObjectsAreReset(t *testing.T) {
+	src := `
+function nauthilus_call_filter(request)
+  local servers = nauthilus_backend.get_backend_servers()
+  nauthilus_builtin.custom_log_add("count", #servers)
+  nauthilus_builtin.custom_log_add("host", tostring(servers[1].host))
+  setmetatable(servers[1], {__index = function() return "tampered" end})
+  table.remove(servers, 1)
+  return false, 0
+end`
+	outs := runOnOneStateWith(t, src, tenTargets(), &Request{}, &Request{})
+	for i, out := range outs {
+		wantLog(t, i, out, "count", float64(10))
+		wantLog(t, i, out, "host", "10.0.1.0")
+	}
+}

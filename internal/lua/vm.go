@@ -37,6 +37,8 @@ type vm struct {
 	scratch      tableScratch
 	chunks       map[*script]*glua.LFunction
 	runCtx       runContext
+	// servers are get_backend_servers' objects (backend_cache.go).
+	servers serverCache
 	// watchTimer starts the watchdog when a run lasts (watchdog.go).
 	watchTimer *time.Timer
 
