@@ -166,6 +166,8 @@ type decision struct {
 	// noBackend marks a tempfail because no backend was healthy.
 	noBackend bool
 	filter    *filterOutcome
+	// sel is the settled backend selection of a successful request.
+	sel *Selection
 	// server and port are what nginx gets (set by the nginx endpoint).
 	server string
 	port   int
@@ -185,6 +187,7 @@ func (h *Handler) decide(ctx context.Context, req *Request, session string) *dec
 		out, err := h.filters.runFilters(ctx, filterRequest{
 			Request: req, Session: session,
 			Authenticated: pr.Authenticated, UserFound: pr.UserFound, Account: pr.Account,
+			Snapshot: req.snap,
 		})
 		if err != nil {
 			d.outcome, d.reason = outcomeTempfail, "lua filter: "+err.Error()
@@ -295,8 +298,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, endpoint string,
 	// the resolver bound it instead, and the answer is written whenever the
 	// socket can still take it.
 	ctx := context.WithoutCancel(r.Context())
+	// One snapshot for the whole request: the password databases, the
+	// filters and the selection see the same round.
+	req.snap = h.snapshot()
 	d := h.decide(ctx, req, session)
 	h.withholdPassword(req, d, session)
+	if d.outcome == outcomeOK {
+		h.settleRequest(endpoint, req, d, session)
+	}
 	answer(ctx, req, d, session)
 	h.finish(endpoint, req.Protocol, d.outcome, start, session, req, d)
 }
@@ -351,6 +360,12 @@ func (h *Handler) finish(endpoint, protocol, outcome string, start time.Time, se
 		attrs = append(attrs, slog.Bool("cache_hit", d.cacheHit))
 		if d.server != "" {
 			attrs = append(attrs, slog.String("backend", joinHostPort(d.server, d.port)))
+		}
+		if d.sel != nil && d.sel.SelectedBy != "" {
+			attrs = append(attrs, slog.String("selected_by", d.sel.SelectedBy))
+			if d.sel.Panic {
+				attrs = append(attrs, slog.Bool("panic", true))
+			}
 		}
 		if f := d.filter; f != nil {
 			if len(f.Results) > 0 {

@@ -41,11 +41,15 @@ func (f *fakeHealth) set(backends ...health.Backend) {
 }
 
 func mailBackend(name, proto, host string, port int, healthy bool) health.Backend {
-	return health.Backend{
-		Group:   health.GroupMail,
+	b := health.Backend{
+		ID: name, Group: health.GroupMail, Weight: 1,
 		Target:  &probe.Target{Name: name, Protocol: proto, Host: host, Port: port, TLSMode: probe.TLSPlain},
-		Healthy: healthy,
+		Healthy: healthy, Eligible: healthy,
 	}
+	if !healthy {
+		b.Reason = health.ReasonUnhealthy
+	}
+	return b
 }
 
 // fakeChecker answers backend_login checks by password.

@@ -37,11 +37,17 @@ func (b *backendLogin) check(ctx context.Context, req *Request) (passResult, err
 	if proto == "" {
 		proto = targetProtocol(req.Protocol)
 	}
-	healthy := b.health.Snapshot().Healthy(health.GroupMail, proto)
-	if len(healthy) == 0 {
+	snap := req.snap
+	if snap == nil {
+		snap = b.health.Snapshot()
+	}
+	// Eligible, not merely healthy: a drained backend takes no new logins,
+	// and this is one.
+	eligible := snap.Eligible(health.GroupMail, proto)
+	if len(eligible) == 0 {
 		return passResult{}, fmt.Errorf("%w (protocol %q)", errNoBackendForLogin, proto)
 	}
-	t := *healthy[0].Target
+	t := *eligible[0].Target
 	t.Username, t.Password = req.Username, req.Password
 	t.Mechanism = config.MechAuto
 	t.DeepCheck = true
