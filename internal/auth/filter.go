@@ -9,11 +9,11 @@ import (
 // filterOutcome is the merged result of the Lua filters, in the handler's
 // own terms so the pipeline does not depend on the engine's types.
 type filterOutcome struct {
-	Reject        bool
-	SelectedHost  string
-	SelectedPort  int
+	Reject       bool
+	SelectedHost string
+	SelectedPort int
 	// SelectedBy names the filter that selected the backend.
-	SelectedBy string
+	SelectedBy    string
 	Attributes    map[string]any
 	Remove        []string
 	StatusMessage string
