@@ -134,7 +134,7 @@ func New(opts Options) (*Handler, error) {
 	return h, nil
 }
 
-// Register adds the endpoints, GET and POST each.
+// Register adds the auth endpoints (GET and POST each) and explain.
 func (h *Handler) Register(mux *http.ServeMux) {
 	for _, ep := range []struct {
 		name string
@@ -147,6 +147,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 		mux.HandleFunc("GET /api/v1/auth/"+ep.name, ep.fn)
 		mux.HandleFunc("POST /api/v1/auth/"+ep.name, ep.fn)
 	}
+	mux.HandleFunc("POST /api/v1/explain", h.serveExplain)
 }
 
 // decision is the verdict for one request, before endpoint formatting.
