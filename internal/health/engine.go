@@ -47,6 +47,7 @@ type Engine struct {
 	parts [][]Backend
 	round uint64
 	snap  atomic.Pointer[Snapshot]
+	index atomic.Pointer[targetIndex]
 
 	// Test hooks; nil in production.
 	probeStarted func(group string, t *probe.Target, phase probe.Phase, offset time.Duration)
@@ -54,7 +55,19 @@ type Engine struct {
 	published    func(*Snapshot)
 }
 
-var _ Source = (*Engine)(nil)
+var (
+	_ Source       = (*Engine)(nil)
+	_ TargetLookup = (*Engine)(nil)
+)
+
+// ProbeTarget implements TargetLookup.
+func (e *Engine) ProbeTarget(id string) (*probe.Target, bool) {
+	t, ok := e.index.Load().byID[id]
+	return t, ok
+}
+
+// TestPasswords implements TargetLookup.
+func (e *Engine) TestPasswords() []string { return e.index.Load().passwords }
 
 // New validates the groups and prepares the engine; nothing runs before Run.
 // The mail group (GroupMail) comes first in snapshots, then the others in
@@ -94,6 +107,17 @@ func New(groups []Group, checker probe.Checker, opts Options) (*Engine, error) {
 		e.parts = append(e.parts, l.backends())
 	}
 	e.snap.Store(&Snapshot{Backends: slices.Concat(e.parts...)})
+	ids := make([]string, len(e.states))
+	targets := make([]*probe.Target, len(e.states))
+	seenID := make(map[string]string, len(e.states))
+	for i, s := range e.states {
+		if g, dup := seenID[s.id]; dup {
+			return nil, fmt.Errorf("health: groups %q and %q both have a backend with ID %q", g, s.group, s.id)
+		}
+		seenID[s.id] = s.group
+		ids[i], targets[i] = s.id, s.target
+	}
+	e.index.Store(newTargetIndex(ids, targets))
 	if opts.Registerer != nil {
 		// Registered last: its collector reads the snapshot and states.
 		m, err := newMetrics(opts.Registerer, e)

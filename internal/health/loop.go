@@ -53,6 +53,18 @@ func newGroupLoop(e *Engine, index int, g Group, inFlight int, start time.Time) 
 			return nil, fmt.Errorf("health: group %q: target %d is nil", g.Name, i)
 		}
 		s := newTargetState(&g, t, start)
+		if i < len(g.IDs) && g.IDs[i] != "" {
+			s.id = g.IDs[i]
+		}
+		if g.Weights != nil {
+			if len(g.Weights) != len(g.Targets) {
+				return nil, fmt.Errorf("health: group %q: %d weights for %d targets", g.Name, len(g.Weights), len(g.Targets))
+			}
+			if w := g.Weights[i]; w < 0 || w > MaxWeight {
+				return nil, fmt.Errorf("health: group %q: target %q: weight %d out of range 0..%d", g.Name, s.name, w, MaxWeight)
+			}
+			s.weight = g.Weights[i]
+		}
 		if prev, dup := names[s.name]; dup {
 			// Names label metrics and logs; two targets sharing one would
 			// overwrite each other's series.

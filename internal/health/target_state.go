@@ -10,8 +10,11 @@ import (
 // goroutine touches it; readers see copies through published snapshots.
 type targetState struct {
 	group  string
+	id     string // backend ID: stable across rounds and reloads
 	name   string // label and log value: Target.Name, else host:port
 	target *probe.Target
+	info   *TargetInfo // target without secrets, shared by snapshots
+	weight int         // configured weight
 
 	connectGate gate
 	deepGate    gate
@@ -31,8 +34,11 @@ type targetState struct {
 func newTargetState(g *Group, t *probe.Target, start time.Time) *targetState {
 	s := &targetState{
 		group:       g.Name,
+		id:          DefaultID(t),
 		name:        displayName(t),
 		target:      t,
+		info:        InfoOf(t),
+		weight:      1,
 		connectGate: newGate(g.InitialHealthy, g.FailureThreshold, g.RecoveryThreshold),
 		deepGate:    newGate(g.InitialHealthy, g.FailureThreshold, g.RecoveryThreshold),
 		since:       start,
@@ -69,12 +75,13 @@ func (s *targetState) combined() bool {
 // result's Steps slice is never modified after the probe returns.
 func (s *targetState) backend() Backend {
 	return Backend{
-		ID:           s.name,
+		ID:           s.id,
 		Group:        s.group,
-		Weight:       1,
+		Weight:       s.weight,
+		Admin:        defaultAdmin(s.weight),
 		Eligible:     s.healthy,
 		Reason:       reasonUnless(s.healthy, ReasonUnhealthy),
-		Target:       s.target,
+		Target:       s.info,
 		Healthy:      s.healthy,
 		Since:        s.since,
 		Connect:      s.connect,
