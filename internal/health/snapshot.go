@@ -66,6 +66,12 @@ type Backend struct {
 	Mechanism string
 	// Steps are the timed stages of the last check.
 	Steps []probe.Step
+	// StaleAfter is how old the last check may get before the backend
+	// counts as stale (0: never); see Eligibility.
+	StaleAfter time.Duration
+	// ChecksPaused: an operator stopped the probes; the state is frozen and
+	// never turns stale.
+	ChecksPaused bool
 }
 
 // PhaseState is one gate (connect or deep) of one target.

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/backline/backline/internal/probe"
@@ -15,6 +16,9 @@ type targetState struct {
 	target *probe.Target
 	info   *TargetInfo // target without secrets, shared by snapshots
 	weight int         // configured weight
+
+	staleAfter time.Duration // see staleAfter
+	paused     atomic.Bool   // admin checks_paused: no probes while set
 
 	connectGate gate
 	deepGate    gate
@@ -53,6 +57,25 @@ func newTargetState(g *Group, t *probe.Target, start time.Time) *targetState {
 	return s
 }
 
+// adopt moves a surviving state to its new configuration (the loops of
+// both generations are stopped): new target and check settings, new gate
+// thresholds; gates, counters, histograms and last results stay.
+func (s *targetState) adopt(g *Group, t *probe.Target) {
+	s.group = g.Name
+	s.name = displayName(t)
+	s.target = t
+	s.info = InfoOf(t)
+	s.connectGate.setThresholds(g.FailureThreshold, g.RecoveryThreshold)
+	s.deepGate.setThresholds(g.FailureThreshold, g.RecoveryThreshold)
+	if t.DeepCheck && s.deepLatency == nil {
+		s.deepLatency = &latencyHistogram{}
+	}
+	if h := s.combined(); h != s.healthy {
+		// A deep check switched off or on changes what healthy means.
+		s.healthy = h
+	}
+}
+
 // displayName never includes credentials: the operator-chosen name or the
 // address.
 func displayName(t *probe.Target) string {
@@ -89,6 +112,8 @@ func (s *targetState) backend() Backend {
 		CertNotAfter: s.certNotAfter,
 		Mechanism:    s.mechanism,
 		Steps:        s.steps,
+		StaleAfter:   s.staleAfter,
+		ChecksPaused: s.paused.Load(),
 	}
 }
 
