@@ -261,6 +261,7 @@ func (e *Engine) applyAdminLocked(backends []Backend, now time.Time) {
 		}
 		b.Admin = o.effective(b.Weight)
 		b.Weight = b.Admin.Weight
+		b.ChecksPaused = b.Admin.ChecksPaused
 		b.Eligible, b.Reason = eligibility(b, now)
 		if b.Eligible || b.Reason == ReasonWeightZero {
 			note(staleAt(b))

@@ -55,14 +55,14 @@ type Engine struct {
 	runDone  chan struct{}
 	reconfMu sync.Mutex // one Reconfigure at a time
 
-	mu         sync.Mutex // serialises publish: parts, round, admin
-	parts      [][]Backend
-	round      uint64
-	partDone   []bool // per loop of the current generation: published once
-	admin      map[string]*override
-	onAdmin    func()
-	snap       atomic.Pointer[Snapshot]
-	index      atomic.Pointer[targetIndex]
+	mu       sync.Mutex // serialises publish: parts, round, admin
+	parts    [][]Backend
+	round    uint64
+	partDone []bool // per loop of the current generation: published once
+	admin    map[string]*override
+	onAdmin  func()
+	snap     atomic.Pointer[Snapshot]
+	index    atomic.Pointer[targetIndex]
 	// recheckAt is when the eligibility of some entry may change without a
 	// round (an admin TTL ends, a backend turns stale); zero: never.
 	recheckAt    time.Time

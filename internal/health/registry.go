@@ -133,6 +133,10 @@ func (e *Engine) install(p *planned, old *generation, start time.Time) {
 
 	e.mu.Lock()
 	e.gen.Store(gen)
+	for _, s := range gen.states {
+		o := e.admin[s.id]
+		s.paused.Store(o != nil && o.paused)
+	}
 	e.index.Store(newTargetIndex(ids, targets))
 	e.parts = make([][]Backend, len(gen.loops))
 	e.partDone = make([]bool, len(gen.loops))

@@ -113,7 +113,6 @@ func (s *targetState) backend() Backend {
 		Mechanism:    s.mechanism,
 		Steps:        s.steps,
 		StaleAfter:   s.staleAfter,
-		ChecksPaused: s.paused.Load(),
 	}
 }
 
