@@ -47,7 +47,17 @@ func (b *backendLogin) check(ctx context.Context, req *Request) (passResult, err
 	if len(eligible) == 0 {
 		return passResult{}, fmt.Errorf("%w (protocol %q)", errNoBackendForLogin, proto)
 	}
-	t := *eligible[0].Target
+	// Snapshots hold no secrets or TLS settings: the probe target comes
+	// from the engine by ID.
+	lookup, ok := b.health.(health.TargetLookup)
+	if !ok {
+		return passResult{}, errors.New("backend login: the health source cannot look up probe targets")
+	}
+	pt, ok := lookup.ProbeTarget(eligible[0].ID)
+	if !ok {
+		return passResult{}, fmt.Errorf("%w (protocol %q): backend %q is gone", errNoBackendForLogin, proto, eligible[0].ID)
+	}
+	t := *pt
 	t.Username, t.Password = req.Username, req.Password
 	t.Mechanism = config.MechAuto
 	t.DeepCheck = true

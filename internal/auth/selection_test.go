@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -15,8 +16,18 @@ import (
 	"github.com/backline/backline/internal/health"
 )
 
+// drained puts b in admin state drain and recomputes its eligibility with
+// the registry's own function, as a published snapshot would carry it.
 func drained(b health.Backend) health.Backend {
-	b.Eligible, b.Reason = false, health.ReasonDrain
+	b.Admin.State = health.AdminDrain
+	b.Eligible, b.Reason = health.Eligibility(b, time.Now())
+	return b
+}
+
+// inState sets another admin state or forced health the same way.
+func inState(b health.Backend, state health.AdminState, forced health.ForcedHealth) health.Backend {
+	b.Admin.State, b.Admin.Health = state, forced
+	b.Eligible, b.Reason = health.Eligibility(b, time.Now())
 	return b
 }
 
@@ -194,6 +205,8 @@ func TestPanicUseAllNeverUsesDrained(t *testing.T) {
 		mailBackend("imap-b", "imap", "127.0.0.2", 2143, false),
 		drained(mailBackend("imap-c", "imap", "127.0.0.3", 3143, true)),
 		mailBackend("imap-d", "imap", "127.0.0.4", 4143, false),
+		inState(mailBackend("imap-e", "imap", "127.0.0.5", 5143, false), health.AdminMaint, health.HealthAuto),
+		inState(mailBackend("imap-f", "imap", "127.0.0.6", 6143, true), health.AdminReady, health.HealthDown),
 	)
 	seen := map[string]int{}
 	for _, ep := range endpoints {
@@ -205,8 +218,8 @@ func TestPanicUseAllNeverUsesDrained(t *testing.T) {
 			seen[got]++
 		}
 	}
-	if seen["127.0.0.3:3143"] != 0 {
-		t.Errorf("use_all selected the drained backend: %v", seen)
+	if seen["127.0.0.3:3143"]+seen["127.0.0.5:5143"]+seen["127.0.0.6:6143"] != 0 {
+		t.Errorf("use_all selected a drained, maintained or forced-down backend: %v", seen)
 	}
 	if seen["127.0.0.1:1143"] == 0 || seen["127.0.0.2:2143"] == 0 || seen["127.0.0.4:4143"] == 0 {
 		t.Errorf("use_all did not spread over healthy and unhealthy backends: %v", seen)
