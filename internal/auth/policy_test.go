@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -204,4 +205,31 @@ func equalStrings(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestWeightedRoundRobinConcurrent: picks from many goroutines (run with
+// -race) still add up to the weights exactly over whole cycles.
+func TestWeightedRoundRobinConcurrent(t *testing.T) {
+	cands := candidatesOf(3, 1, 2)
+	p := newPolicy(config.PolicyWeightedRoundRobin)
+	const workers, cycles = 8, 50 // 6 picks per cycle
+	counts := make([][3]int, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for range cycles * 6 {
+				counts[w][p.pick("", cands, poolOf(3), false)]++
+			}
+		})
+	}
+	wg.Wait()
+	var total [3]int
+	for _, c := range counts {
+		for i := range c {
+			total[i] += c[i]
+		}
+	}
+	if want := [3]int{3 * workers * cycles, workers * cycles, 2 * workers * cycles}; total != want {
+		t.Errorf("picks %v, want %v", total, want)
+	}
 }
