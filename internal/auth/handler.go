@@ -52,6 +52,9 @@ type Handler struct {
 	log        *slog.Logger
 	metrics    *metrics
 	now        func() time.Time
+
+	// policyLabel is "policy:<name>", the selected_by of a policy choice.
+	policyLabel string
 }
 
 // Outcomes of a request.
@@ -96,6 +99,7 @@ func New(opts Options) (*Handler, error) {
 		metrics:    m,
 		now:        time.Now,
 	}
+	h.policyLabel = "policy:" + h.policy.name()
 	if ttl := ac.Cache.EffectiveTTL(); ttl > 0 {
 		h.cache = newPositiveCache(ttl, max(ac.Cache.EffectiveMaxEntries(), 1))
 	}
