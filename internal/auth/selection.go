@@ -162,7 +162,7 @@ func (h *Handler) filterChoice(in selectInput, sel *Selection) bool {
 	if in.filterName == "" {
 		by = "filter"
 	}
-	b := findTarget(in.snap, in.filterHost, in.filterPort)
+	b := h.findTarget(in.snap, in.filterHost, in.filterPort)
 	if b == nil {
 		// Not a configured target: taken as it is (the script owns it).
 		sel.Status, sel.SelectedBy = selOK, by
@@ -192,18 +192,27 @@ func (h *Handler) filterChoice(in selectInput, sel *Selection) bool {
 	return true
 }
 
-// findTarget is the mail target a filter named by host and checked port.
-func findTarget(snap *health.Snapshot, host string, port int) *health.Backend {
+// findTarget is the mail target a filter named by host and checked port,
+// or else by host and proxy_port (so a script that hands out the proxy
+// port does not route around a drain).
+func (h *Handler) findTarget(snap *health.Snapshot, host string, port int) *health.Backend {
 	if snap == nil {
 		return nil
 	}
+	var byProxyPort *health.Backend
 	for i := range snap.Backends {
 		b := &snap.Backends[i]
-		if b.Group == health.GroupMail && b.Target != nil && b.Target.Host == host && b.Target.Port == port {
+		if b.Group != health.GroupMail || b.Target == nil || b.Target.Host != host {
+			continue
+		}
+		if b.Target.Port == port {
 			return b
 		}
+		if byProxyPort == nil && h.nginxPorts.proxyPort[b.Target.Name] == port {
+			byProxyPort = b
+		}
 	}
-	return nil
+	return byProxyPort
 }
 
 func markChosen(sel *Selection, id string) {

@@ -290,3 +290,26 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+// TestFilterNamingTheProxyPortDoesNotRouteAroundADrain: a script that hands
+// out a target's proxy_port names that target too.
+func TestFilterNamingTheProxyPortDoesNotRouteAroundADrain(t *testing.T) {
+	filters := &fakeFilters{fn: func(filterRequest) (*filterOutcome, error) {
+		return &filterOutcome{SelectedHost: "127.0.0.2", SelectedPort: 143, SelectedBy: "route"}, nil
+	}}
+	env := implicitEnv(t, filters)
+	env.cfg.Auth.Services.BackendHealthChecks.Targets = append(env.cfg.Auth.Services.BackendHealthChecks.Targets,
+		config.Target{Name: "imap-c", Protocol: "imap", Host: "127.0.0.3", Port: 143})
+	env.health.set(
+		implicitBackend("imaps-a", "127.0.0.1", 993),
+		drained(implicitBackend("imaps-b", "127.0.0.2", 993)),
+		mailBackend("imap-c", "imap", "127.0.0.3", 143, true),
+	)
+	w := env.do(nginxRequest(testUser, testPassword, "imap", "1"))
+	if got := w.Header().Get("Auth-Server") + ":" + w.Header().Get("Auth-Port"); got != "127.0.0.3:143" {
+		t.Errorf("filter named drained imaps-b by its proxy_port and got %s, want imap-c", got)
+	}
+	if !strings.Contains(env.logs.String(), "backend=imaps-b reason=drain") {
+		t.Errorf("no override logged:\n%s", env.logs.String())
+	}
+}
