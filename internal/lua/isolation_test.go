@@ -129,3 +129,59 @@ func TestSharedGlobalsAreNotReachable(t *testing.T) {
 		})
 	}
 }
+
+// TestSandboxKeepsWhatScriptsDo: the read-only proxies leave alone what
+// filters do with globals, libraries, modules and their own tables.
+func TestSandboxKeepsWhatScriptsDo(t *testing.T) {
+	dir := t.TempDir()
+	writeScriptAt(t, dir, "counter.lua", `local M = {} local n = 0
+function M.inc() n = n + 1 return n end
+module_global = "set by the module"
+return M`)
+	src := `
+local nu = require("nauthilus_util")
+my_global = "mine"
+local function own() return 1 end
+function nauthilus_call_filter(request)
+  local bad = {}
+  local function try(name, f)
+    local ok, res = pcall(f)
+    if not ok or res ~= true then bad[#bad + 1] = name .. "(" .. tostring(res) .. ")" end
+  end
+  try("own global", function() return my_global == "mine" and _G.my_global == "mine" end)
+  try("util", function() return type(nu.log_info) == "function" and nu.is_table({}) end)
+  try("format", function() return string.format("%s=%d", "a", 1) == "a=1" end)
+  try("methods", function() local s = "abc" local u, c = s:upper(), s:sub(2, 2) return u == "ABC" and c == "b" end)
+  try("pairs string", function() local n = 0 for k, v in pairs(string) do n = n + 1 end return n > 10 end)
+  try("next string", function() return next(string) ~= nil end)
+  try("ipairs loaders", function() local n = 0 for _, f in ipairs(package.loaders) do n = n + 1 end return n == 2 end)
+  try("pairs package", function() local seen for k, v in pairs(package) do if k == "loaded" then seen = v end end
+    return seen == package.loaded end)
+  try("pairs own", function() local n = 0 for k, v in pairs({a = 1, 2}) do n = n + 1 end return n == 2 end)
+  try("ipairs own", function() local n = 0 for i, v in ipairs({5, 6, 7}) do n = n + v end return n == 18 end)
+  try("getfenv", function() return getfenv(own) == _G and getfenv(print) == _G and getfenv(0) == _G and getfenv(1) == _G end)
+  try("setfenv own", function() local f = function() return x end setfenv(f, {x = 5}) return f() == 5 end)
+  try("setmetatable own", function() local t = setmetatable({}, {__index = function() return 3 end}) return t.y == 3 end)
+  try("rawset own", function() local t = {} rawset(t, "a", 1) table.insert(t, 2) table.sort(t) return t.a == 1 and t[1] == 2 end)
+  try("string metatable", function() return getmetatable("").__index.upper("a") == "A" end)
+  try("package.path", function() local p = package.path package.path = p .. ";" package.path = p return package.path == p end)
+  try("module", function() local c = require("counter") return c.inc() == 1 and module_global == "set by the module" end)
+  try("module cached", function() return require("counter") == package.loaded.counter end)
+  try("module write", function() local c = require("counter") c.inc = nil return true end)
+  local text = ""
+  for i = 1, #bad do text = text .. bad[i] .. " " end
+  nauthilus_builtin.status_message_set(text)
+  return false, 0
+end`
+	e, logs := newEngine(t, engineSetup{filters: []config.LuaFilter{filter(t, "f", src)},
+		cfg: config.LuaConfig{VMPoolSize: 1, PackagePath: dir + "/?.lua"}})
+	for i := range 3 {
+		out, err := e.RunFilters(context.Background(), &Request{Username: "u"})
+		if err != nil {
+			t.Fatalf("run %d: %v\n%s", i, err, logs)
+		}
+		if out.StatusMessage != "" {
+			t.Errorf("run %d: %s", i, out.StatusMessage)
+		}
+	}
+}
