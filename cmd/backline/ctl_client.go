@@ -27,6 +27,9 @@ const (
 
 const ctlDefaultAPI = "http://127.0.0.1:9080"
 
+// ctlNow is the clock for "30m left"; tests set it.
+var ctlNow = time.Now
+
 // ctlClient sends the API requests of one ctl run.
 type ctlClient struct {
 	base     string // scheme://host[:port][/prefix], no trailing slash
@@ -47,7 +50,7 @@ func newCtlClient(o *ctlOptions) (*ctlClient, error) {
 	c := &ctlClient{
 		base:    ctlDefaultAPI,
 		timeout: o.timeout,
-		now:     time.Now,
+		now:     ctlNow,
 		stdout:  o.stdout,
 		stderr:  o.stderr,
 		// No redirects: a 30x to another host would carry the credentials

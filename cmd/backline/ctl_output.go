@@ -289,15 +289,15 @@ func (c *ctlClient) printExplain(user string, ex ctlExplain) {
 	slices.SortStableFunc(sorted, func(a, b ctlCandidate) int { return rank(a) - rank(b) })
 	fmt.Fprintln(c.stdout)
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "CANDIDATE\tADDRESS\tWEIGHT\tELIGIBLE\tCHOSEN")
+	fmt.Fprintln(tw, "CANDIDATE\tADDRESS\tWEIGHT\tCHOSEN\tELIGIBLE")
 	for _, x := range sorted {
-		chosen := ""
+		chosen := "-"
 		if x.Chosen {
-			chosen = "<-"
+			chosen = "yes"
 		}
 		eligible := x.Eligible
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ctlCell(x.ID), ctlCell(ctlHostPort(x.Host, x.Port)),
-			ctlWeight(x.Weight), ctlEligible(&eligible, x.Reason), chosen)
+			ctlWeight(x.Weight), chosen, ctlEligible(&eligible, x.Reason))
 	}
 	_ = tw.Flush()
 }
