@@ -83,12 +83,17 @@ func (c *ctlClient) printList(backends []ctlBackend) {
 	fmt.Fprintln(c.stdout, ctlRollup(backends))
 }
 
-// ctlRollup is one line of per-group counts: "imap 34/36 eligible, ...".
+// ctlRollup is one line of per-group counts: "eligible per group: imap
+// 34/36, ...".
 func ctlRollup(backends []ctlBackend) string {
 	type count struct{ ok, all int }
 	counts := map[string]*count{}
 	var groups []string
+	what := "up" // a daemon without eligibility reports health only
 	for _, b := range backends {
+		if b.Eligible != nil {
+			what = "eligible"
+		}
 		n := counts[b.Group]
 		if n == nil {
 			n = &count{}
@@ -109,7 +114,7 @@ func ctlRollup(backends []ctlBackend) string {
 		}
 		parts = append(parts, fmt.Sprintf("%s %d/%d", ctlClean(name), counts[g].ok, counts[g].all))
 	}
-	return fmt.Sprintf("%d backends; eligible per group: %s", len(backends), strings.Join(parts, ", "))
+	return fmt.Sprintf("%d backends; %s per group: %s", len(backends), what, strings.Join(parts, ", "))
 }
 
 // ctlCell keeps one table cell on one line and free of control bytes.

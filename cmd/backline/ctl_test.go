@@ -242,7 +242,7 @@ func TestCtlListOlderDaemon(t *testing.T) {
 	f := newFakeCtlAPI(t, 200, `{"round":1,"backends":[{"name":"imap://10.0.0.1:143","group":"mail","protocol":"imap",
 	 "host":"10.0.0.1","port":143,"healthy":false}]}`)
 	code, stdout, _ := backline(t, "ctl", "--api", f.URL, "list")
-	if code != exitOK || !strings.Contains(stdout, "imap://10.0.0.1:143") || !strings.Contains(stdout, "mail 0/1") {
+	if code != exitOK || !strings.Contains(stdout, "imap://10.0.0.1:143") || !strings.Contains(stdout, "up per group: mail 0/1") {
 		t.Errorf("exit %d\n%s", code, stdout)
 	}
 }
