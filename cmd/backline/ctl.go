@@ -67,7 +67,7 @@ func (o *ctlOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.json, "json", false, "print the API's JSON answer")
 	fs.DurationVar(&o.timeout, "timeout", 10*time.Second, "time limit for the API request")
 	fs.BoolVar(&o.reset, "reset", false, "ready: return the backend to its configured state")
-	fs.StringVar(&o.protocol, "protocol", "", "explain: protocol of the login (imap, pop3, smtp, ...)")
+	fs.StringVar(&o.protocol, "protocol", "imap", "explain: protocol of the login (imap, pop3, smtp, ...)")
 	fs.StringVar(&o.clientIP, "client-ip", "", "explain: client IP address")
 	fs.StringVar(&o.service, "service", "", "explain: nginx, header or json (default nginx)")
 	fs.IntVar(&o.localPort, "local-port", 0, "explain: the port the client connected to")

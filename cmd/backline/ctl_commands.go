@@ -96,6 +96,8 @@ type ctlExplain struct {
 	Panic         bool           `json:"panic"`
 	SnapshotRound uint64         `json:"snapshot_round"`
 	Candidates    []ctlCandidate `json:"candidates"`
+	Reason        string         `json:"reason"`
+	FilterResults []string       `json:"filter_results"`
 }
 
 type ctlReload struct {

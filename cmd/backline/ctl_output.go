@@ -277,6 +277,12 @@ func (c *ctlClient) printExplain(user string, ex ctlExplain) {
 		panicText = "yes (every backend used: too few were up)"
 	}
 	fmt.Fprintf(c.stdout, "status %s, snapshot round %d, panic %s\n", ctlCell(ex.Status), ex.SnapshotRound, panicText)
+	if ex.Reason != "" {
+		fmt.Fprintf(c.stdout, "reason: %s\n", c.redact(ctlCell(ex.Reason)))
+	}
+	for _, r := range ex.FilterResults {
+		fmt.Fprintf(c.stdout, "filter: %s\n", c.redact(ctlCell(r)))
+	}
 	if len(ex.Candidates) == 0 {
 		fmt.Fprintln(c.stdout, "no candidates")
 		return
