@@ -184,7 +184,15 @@ func ctlLeft(d time.Duration) string {
 	if d < 0 {
 		d = 0
 	}
-	return d.Round(time.Second).String()
+	s := d.Round(time.Second).String()
+	// "30m" rather than Go's "30m0s", "1h" rather than "1h0m0s".
+	if t, ok := strings.CutSuffix(s, "m0s"); ok {
+		s = t + "m"
+	}
+	if t, ok := strings.CutSuffix(s, "h0m"); ok {
+		s = t + "h"
+	}
+	return s
 }
 
 func ctlNumber(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

@@ -131,7 +131,7 @@ func TestCtlRequests(t *testing.T) {
 	}{
 		{name: "list", args: []string{"list"}, status: 200, answer: ctlListAnswer,
 			method: "GET", path: "/api/v1/backends",
-			wantOut: []string{"ID", "mbox02", "no (unhealthy)", "no (drain)", "drain 30m0s left", "[2001:db8::1]:993",
+			wantOut: []string{"ID", "mbox02", "no (unhealthy)", "no (drain)", "drain 30m left", "[2001:db8::1]:993",
 				"4 backends; eligible per group: imap 1/3, imap6 1/1"}},
 		{name: "show", args: []string{"show", "imap://10.0.0.3:143"}, status: 200,
 			answer: `{"id":"imap://10.0.0.3:143","group":"imap","protocol":"imap","host":"10.0.0.3","port":143,"healthy":true,
@@ -142,7 +142,7 @@ func TestCtlRequests(t *testing.T) {
 			status: 200, answer: ctlAdminAnswer,
 			method: "PUT", path: "/api/v1/backends/mbox03/admin",
 			body:    `{"state":"drain","ttl":"30m0s","why":"disk swap","who":"ops"}`,
-			wantOut: []string{"mbox03: drain, weight 50, health auto, by ops: disk swap, until 2026-12-03T07:30:00Z (30m0s left), source api"}},
+			wantOut: []string{"mbox03: drain, weight 50, health auto, by ops: disk swap, until 2026-12-03T07:30:00Z (30m left), source api"}},
 		{name: "maint", args: []string{"maint", "gateway:web@https://h:443"}, status: 200, answer: ctlAdminAnswer,
 			method: "PUT", path: "/api/v1/backends/gateway%3Aweb%40https%3A%2F%2Fh%3A443/admin",
 			body: `{"state":"maint","who":"ops"}`},

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Bad command lines exit 2 before anything is sent.
@@ -149,5 +150,16 @@ func TestCtlConfigFile(t *testing.T) {
 	code, _, stderr = backline(t, "ctl", "--config", bad, "list")
 	if code != exitFail || !strings.Contains(stderr, "server.address") {
 		t.Errorf("bad config: exit %d %s", code, stderr)
+	}
+}
+
+func TestCtlLeft(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		30 * time.Minute: "30m", time.Hour: "1h", 90 * time.Minute: "1h30m", 1500 * time.Millisecond: "2s",
+		-time.Second: "0s", time.Hour + 5*time.Second: "1h0m5s",
+	} {
+		if got := ctlLeft(d); got != want {
+			t.Errorf("%s: %q, want %q", d, got, want)
+		}
 	}
 }
