@@ -116,6 +116,22 @@ func TestCtlTimeout(t *testing.T) {
 	if code != exitFail || !strings.Contains(stderr, "no answer within 200ms (--timeout)") {
 		t.Errorf("exit %d: %s", code, stderr)
 	}
+
+	// Headers at once, then a body that never ends: the limit covers the
+	// whole answer, not just its start.
+	f = newFakeCtlAPI(t, 0, "")
+	f.handler = func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"backends":[`)
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}
+	code, _, stderr = backline(t, "ctl", "--api", f.URL, "--timeout", "200ms", "list")
+	if code != exitFail || !strings.Contains(stderr, "no answer within 200ms (--timeout)") {
+		t.Errorf("trickling body: exit %d: %s", code, stderr)
+	}
 }
 
 // Nothing listening: exit 1 with a hint where the daemon was looked for.
