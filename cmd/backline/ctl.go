@@ -143,12 +143,12 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	c, err := newCtlClient(o)
 	if err != nil {
-		var ue ctlUsageError
-		if errors.As(err, &ue) {
+		if !errors.Is(err, errCtlReported) {
 			fmt.Fprintf(stderr, "backline ctl: %v\n", err)
+		}
+		if errors.As(err, new(ctlUsageError)) {
 			return exitUsage
 		}
-		fmt.Fprintf(stderr, "backline ctl: %v\n", err)
 		return exitFail
 	}
 	return c.run(ctx, o)
