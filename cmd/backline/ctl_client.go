@@ -307,8 +307,12 @@ func ctlSnippet(data []byte) string {
 }
 
 // ctlClean makes text from the daemon safe for a terminal: control
-// characters (escape sequences) become visible \x escapes.
+// characters (escape sequences) become visible \x escapes, invalid UTF-8
+// becomes "?".
 func ctlClean(s string) string {
+	// A stray byte such as 0x9b is a control sequence introducer to a
+	// terminal not in UTF-8 mode.
+	s = strings.ToValidUTF8(s, "?")
 	if !strings.ContainsFunc(s, ctlIsControl) {
 		return s
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // Broken or hostile answers end in exit 1 with a short, clean message, and
@@ -143,4 +144,19 @@ func TestCtlNoDaemon(t *testing.T) {
 	if code != exitFail || !strings.Contains(stderr, "is the daemon running?") || !strings.Contains(stderr, url) {
 		t.Errorf("exit %d: %s", code, stderr)
 	}
+}
+
+// Whatever the daemon sends, what ctl prints from it holds no control
+// characters and stays one line.
+func FuzzCtlClean(f *testing.F) {
+	for _, s := range []string{"", "plain", "a\x1b[2Jb", "\x07\x00\x7f", "\xc2\x9b31m", "\xff\xfe", "ü\u202e"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		for _, out := range []string{ctlCell(s), ctlSnippet([]byte(s))} {
+			if strings.ContainsFunc(out, ctlIsControl) || strings.Contains(out, "\n") || !utf8.ValidString(out) {
+				t.Fatalf("%q -> %q", s, out)
+			}
+		}
+	})
 }
