@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 )
 
 // The JSON shapes of the API (see docs/operations.md). Fields that an older
@@ -232,12 +233,12 @@ func (c *ctlClient) printRaw(raw []byte, err error) error {
 	if err != nil {
 		return err
 	}
-	// call checked that raw is valid JSON; encoding/json escapes control
-	// characters inside strings, so nothing raw reaches the terminal.
+	// call checked that raw is valid JSON, so control characters inside
+	// strings are escaped; invalid UTF-8, which JSON tolerates, is not.
 	var buf bytes.Buffer
 	if err := json.Indent(&buf, bytes.TrimSpace(raw), "", "  "); err != nil {
 		return err
 	}
-	fmt.Fprintln(c.stdout, c.redact(buf.String()))
+	fmt.Fprintln(c.stdout, c.redact(strings.ToValidUTF8(buf.String(), "?")))
 	return nil
 }

@@ -102,6 +102,15 @@ func TestCtlCleansTables(t *testing.T) {
 	}
 }
 
+// --json passes the answer through, but not invalid UTF-8 in it.
+func TestCtlJSONCleaned(t *testing.T) {
+	f := newFakeCtlAPI(t, 200, "{\"id\":\"a\x9b31mb\",\"x\":\"\\u001b\"}")
+	code, stdout, _ := backline(t, "ctl", "--api", f.URL, "--json", "show", "a")
+	if code != exitOK || strings.Contains(stdout, "\x9b") || strings.Contains(stdout, "\x1b") || !strings.Contains(stdout, `"a?31mb"`) {
+		t.Errorf("exit %d %q", code, stdout)
+	}
+}
+
 // A server that never answers is given up on after --timeout.
 func TestCtlTimeout(t *testing.T) {
 	f := newFakeCtlAPI(t, 0, "")
