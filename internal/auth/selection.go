@@ -94,8 +94,9 @@ type selectInput struct {
 	session string
 }
 
-// settle computes the selection. It reads nothing but its input and the
-// configuration, so explain and a real request agree.
+// settle computes the selection. It reads nothing but its input, the
+// configuration and the policy's state (which a dry run leaves alone), so
+// explain and a real request agree.
 func (h *Handler) settle(in selectInput) *Selection {
 	proto := targetProtocol(in.protocol)
 	sel := &Selection{}
