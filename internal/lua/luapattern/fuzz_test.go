@@ -115,3 +115,49 @@ func knownStricter(err error) bool {
 	var perr *Error
 	return errors.As(err, &perr)
 }
+
+// FuzzMatcherBounded: any pattern on any subject ends, without a panic,
+// once a step budget runs out, and what it finds lies inside the subject.
+func FuzzMatcherBounded(f *testing.F) {
+	for _, c := range fuzzSeeds {
+		f.Add(strings.Repeat(c[0], 50), c[1]+".-.-"+c[1])
+	}
+	f.Add(strings.Repeat("a", 3000), ".-.-.-.-.-.-b")
+	f.Add(strings.Repeat("a", 3000), "(.-)(.-)(.-)(.-)%4%3%2%1b")
+	budget := errors.New("budget")
+	f.Fuzz(func(t *testing.T, subject, pattern string) {
+		p, err := Compile(pattern, true)
+		if err != nil {
+			var perr *Error
+			if !errors.As(err, &perr) {
+				t.Fatalf("error of type %T: %v", err, err)
+			}
+			return
+		}
+		calls := 0
+		m := &Matcher{Check: func() error {
+			if calls++; calls > 20 {
+				return budget
+			}
+			return nil
+		}}
+		for init := 0; init <= len(subject) && init < 8; init++ {
+			start, end, err := m.Find(p, subject, init)
+			if err != nil {
+				if !errors.Is(err, budget) {
+					t.Fatal(err)
+				}
+				return
+			}
+			if start >= 0 && (start < init || end < start || end > len(subject)) {
+				t.Fatalf("find(%q, %q, %d) = %d, %d", subject, pattern, init, start, end)
+			}
+			for i := 0; start >= 0 && i < p.Captures(); i++ {
+				cs, ce, pos := m.Capture(i)
+				if cs < start || cs > end || (!pos && (ce < cs || ce > end)) {
+					t.Fatalf("find(%q, %q): capture %d = %d, %d", subject, pattern, i, cs, ce)
+				}
+			}
+		}
+	})
+}
