@@ -92,7 +92,7 @@ func FuzzFindMatchesGopherLua(f *testing.F) {
 	})
 }
 
-var chainedRange = regexp.MustCompile(`\[.*(%.|-[^]])-`)
+var chainedRange = regexp.MustCompile(`\[.*(%.-|-[^]]-|--)`)
 
 func backrefToPosition(p *Pattern) bool {
 	for _, it := range p.items {

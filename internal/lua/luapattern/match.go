@@ -19,8 +19,7 @@ type Matcher struct {
 
 	steps int
 	stack []choice
-	caps  [MaxCaptures]span
-	p     *Pattern
+	caps  []span
 }
 
 type span struct {
@@ -57,7 +56,9 @@ func (m *Matcher) tick(n int) error {
 // (0 ≤ init ≤ len(s)); start is -1 when there is none. An anchored
 // pattern is tried at init only.
 func (m *Matcher) Find(p *Pattern, s string, init int) (start, end int, err error) {
-	m.p = p
+	if len(m.caps) < p.captures {
+		m.caps = make([]span, p.captures)
+	}
 	if p.plain {
 		if p.anchored {
 			if strings.HasPrefix(s[init:], p.literal) {

@@ -232,36 +232,40 @@ func singleClass(pattern string, i int) (*byteSet, int, error) {
 	}
 }
 
-// parseSet parses "[...]" or "[^...]" starting at pattern[i] == '['. The
-// first character of the set is a member even when it is "]" ("[]]" is
-// the set of "]"); "%x" is a class or the character x; "a-z" is a range
-// unless the "-" is followed by the closing "]".
+// parseSet parses "[...]" or "[^...]" starting at pattern[i] == '['. As
+// in Lua 5.1 the end of the set is found first: the first character of
+// the set is a member even when it is "]" ("[]]" is the set of "]"), and
+// "%" escapes whatever follows it ("[%]]"). Then, inside those bounds,
+// "%x" is a class or the character x, and "a-z" is a range unless the "-"
+// is followed by the closing "]" (so "[0-%]x]" holds the range "0"-"%",
+// "]" and "x").
 func parseSet(pattern string, i int) (*byteSet, int, error) {
-	missing := errorf("malformed pattern (missing ']')")
-	j := i + 1
-	negate := j < len(pattern) && pattern[j] == '^'
+	begin := i + 1
+	negate := begin < len(pattern) && pattern[begin] == '^'
 	if negate {
-		j++
+		begin++
+	}
+	end := begin
+	for first := true; first || pattern[end] != ']'; first = false {
+		if end >= len(pattern) {
+			return nil, 0, errorf("malformed pattern (missing ']')")
+		}
+		if pattern[end] == '%' {
+			end++
+		}
+		end++
+		if end >= len(pattern) {
+			return nil, 0, errorf("malformed pattern (missing ']')")
+		}
 	}
 	set := new(byteSet)
-	for first := true; ; first = false {
-		if j >= len(pattern) {
-			return nil, 0, missing
-		}
+	for j := begin; j < end; {
 		c := pattern[j]
 		switch {
-		case c == ']' && !first:
-			if negate {
-				set.invert()
-			}
-			return set, j + 1, nil
 		case c == '%':
-			if j+1 >= len(pattern) {
-				return nil, 0, missing
-			}
 			set.union(escapedClass(pattern[j+1]))
 			j += 2
-		case j+2 < len(pattern) && pattern[j+1] == '-' && pattern[j+2] != ']':
+		case pattern[j+1] == '-' && j+2 < end:
 			set.addRange(c, pattern[j+2])
 			j += 3
 		default:
@@ -269,4 +273,8 @@ func parseSet(pattern string, i int) (*byteSet, int, error) {
 			j++
 		}
 	}
+	if negate {
+		set.invert()
+	}
+	return set, end + 1, nil
 }
