@@ -29,6 +29,8 @@ var lua51Cases = []struct{ expr, want string }{
 	{`string.find("a+b", "+", 1, true)`, `2, 2`},
 	{`string.find("a+b", "a+b")`, `nil`},
 	{`string.find("hello", "ll")`, `3, 4`},
+	{`("hello"):find("l+")`, `3, 4`}, // string methods reach the same functions
+	{`("a b"):gsub("%s", "_")`, `"a_b", 1`},
 	{`string.find("key=val", "(%w+)=(%w+)")`, `1, 7, "key", "val"`},
 	{`string.find("hello", "()ll()")`, `3, 4, 3, 5`},
 	{`select("#", string.find("x", string.rep("()", 32)))`, `34`},
