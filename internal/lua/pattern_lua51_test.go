@@ -165,3 +165,17 @@ func TestBacktrackingPatternStopsAtTheTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestPatternResourcesCharged: compiling a long pattern is charged before
+// it happens (a 2 MB pattern is 128 MB of items), and so is gsub's growing
+// result; both stop the run even under pcall.
+func TestPatternResourcesCharged(t *testing.T) {
+	for name, body := range map[string]string{
+		"long pattern":  `local ok = pcall(string.find, "a", string.rep("a?", 1e6)) local s = "still running"`,
+		"gmatch":        `local it = string.gmatch("a", string.rep("a?", 1e6))`,
+		"gsub growth":   `local s = string.gsub(string.rep("ab", 100000), "(a)(b)", "%2%1%2%1%2%1%0%0%0%0")`,
+		"gsub by table": `local big = string.rep("z", 100000) local s = string.gsub(string.rep("x", 100), "x", {x = big})`,
+	} {
+		t.Run(name, func(t *testing.T) { expectMemoryError(t, body, budgetSetup(10*time.Second)) })
+	}
+}
