@@ -36,7 +36,7 @@ type choice struct {
 	min int
 }
 
-// tick counts one step and runs the check when due.
+// tick counts n steps and runs the check when due.
 func (m *Matcher) tick(n int) error {
 	m.steps += n
 	if m.steps < CheckEvery {
@@ -56,6 +56,9 @@ func (m *Matcher) tick(n int) error {
 // (0 ≤ init ≤ len(s)); start is -1 when there is none. An anchored
 // pattern is tried at init only.
 func (m *Matcher) Find(p *Pattern, s string, init int) (start, end int, err error) {
+	if init < 0 || init > len(s) {
+		return -1, -1, nil
+	}
 	if len(m.caps) < p.captures {
 		m.caps = make([]span, p.captures)
 	}
