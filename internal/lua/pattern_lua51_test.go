@@ -156,6 +156,7 @@ func TestBacktrackingPatternStopsAtTheTimeout(t *testing.T) {
 		if elapsed > 5*time.Second {
 			t.Errorf("%s: answered after %s", call, elapsed)
 		}
+		t.Logf("%.40s…: answered after %s (script_timeout 200ms)", call, elapsed)
 		if st := e.Stats(); st.AbandonedRuns != 0 {
 			t.Errorf("%s: stats = %+v", call, st)
 		}
