@@ -41,12 +41,13 @@ var backendFunctions = map[string]runFunc{
 	"check_backend_connection": checkBackendConnection,
 }
 
-// getBackendServers returns the healthy mail targets in configuration order
-// (contract §2.2: the "alive" list, not every configured target).
+// getBackendServers returns the eligible mail targets in configuration
+// order (contract §2.2: the "alive" list, not every configured target; a
+// drained or maintained backend is not offered either).
 func getBackendServers(r *scriptRun, L *glua.LState) int {
-	healthy := r.vm().healthyServers(r) // backend_cache.go
-	list := L.CreateTable(len(healthy), 0)
-	for _, ud := range healthy {
+	eligible := r.vm().eligibleServers(r) // backend_cache.go
+	list := L.CreateTable(len(eligible), 0)
+	for _, ud := range eligible {
 		list.Append(ud)
 	}
 	L.Push(list)
@@ -66,12 +67,17 @@ func getBackendServersStatus(r *scriptRun, L *glua.LState) int {
 		if b.Group != health.GroupMail || b.Target == nil {
 			continue
 		}
-		t := L.CreateTable(0, 8)
+		t := L.CreateTable(0, 13)
 		t.RawSetString("name", glua.LString(b.Target.Name))
 		t.RawSetString("protocol", glua.LString(b.Target.Protocol))
 		t.RawSetString("host", glua.LString(b.Target.Host))
 		t.RawSetString("port", glua.LNumber(b.Target.Port))
 		t.RawSetString("healthy", glua.LBool(b.Healthy))
+		t.RawSetString("id", glua.LString(b.ID))
+		t.RawSetString("admin_state", glua.LString(b.Admin.State))
+		t.RawSetString("weight", glua.LNumber(b.Weight))
+		t.RawSetString("eligible", glua.LBool(b.Eligible))
+		t.RawSetString("reason", glua.LString(b.Reason))
 		t.RawSetString("group", glua.LString(b.Group))
 		lastErr := b.Connect.LastError
 		if lastErr == "" {
@@ -139,11 +145,12 @@ func removeFromBackendResult(r *scriptRun, L *glua.LState) int {
 	return 0
 }
 
-// serverView is what a script sees of a target.
+// serverView is what a script sees of a target: a snapshot entry (no
+// secrets) and, only with lua.config.expose_test_credentials, the test
+// password.
 type serverView struct {
-	target *probe.Target
-	// exposeSecrets is lua.config.expose_test_credentials.
-	exposeSecrets bool
+	backend  *health.Backend
+	password string
 }
 
 func (v *vm) newServerMeta() *glua.LTable {
@@ -163,7 +170,7 @@ func (v *vm) newServerMeta() *glua.LTable {
 			L.Push(glua.LString(serverTypeName))
 			return 1
 		}
-		L.Push(glua.LString(serverTypeName + "(" + sv.target.Protocol + " " + sv.target.Address() + ")"))
+		L.Push(glua.LString(serverTypeName + "(" + sv.backend.Target.Protocol + " " + sv.backend.Target.Address() + ")"))
 		return 1
 	}))
 	return mt
@@ -171,8 +178,19 @@ func (v *vm) newServerMeta() *glua.LTable {
 
 // field returns one property; unknown names give nil as in Nauthilus.
 func (sv *serverView) field(name string) glua.LValue {
-	t := sv.target
+	b := sv.backend
+	t := b.Target
 	switch name {
+	case "id":
+		return glua.LString(b.ID)
+	case "admin_state":
+		return glua.LString(b.Admin.State)
+	case "weight":
+		return glua.LNumber(b.Weight)
+	case "eligible":
+		return glua.LBool(b.Eligible)
+	case "reason":
+		return glua.LString(b.Reason)
 	case "name":
 		return glua.LString(t.Name)
 	case "protocol":
@@ -186,10 +204,7 @@ func (sv *serverView) field(name string) glua.LValue {
 	case "test_username":
 		return glua.LString(t.Username)
 	case "test_password":
-		if sv.exposeSecrets {
-			return glua.LString(t.Password)
-		}
-		return glua.LString("")
+		return glua.LString(sv.password)
 	case "haproxy_v2":
 		return glua.LBool(t.HAProxyV2)
 	case "tls":
@@ -201,7 +216,7 @@ func (sv *serverView) field(name string) glua.LValue {
 		}
 		return glua.LString(mode)
 	case "tls_skip_verify":
-		return glua.LBool(t.TLSConfig != nil && t.TLSConfig.InsecureSkipVerify)
+		return glua.LBool(t.TLSSkipVerify)
 	case "deep_check":
 		return glua.LBool(t.DeepCheck)
 	}

@@ -87,7 +87,7 @@ end`
 // reach the next run on the state.
 func TestReusedEnvironmentForgetsEverything(t *testing.T) {
 	src := `
-local setfenv, setmetatable, rawget, require, table, nauthilus_builtin = setfenv, setmetatable, rawget, require, table, nauthilus_builtin
+local setfenv, setmetatable, rawget, require, table, nauthilus_builtin, pcall = setfenv, setmetatable, rawget, require, table, nauthilus_builtin, pcall
 local seen = {}
 if marker ~= nil then seen[#seen + 1] = "marker" end
 if rawget(_G, "via_G") ~= nil then seen[#seen + 1] = "via_G" end
@@ -110,7 +110,7 @@ nauthilus_backend.added = true
 nauthilus_builtin.added = true
 json.added = true
 require("nauthilus_util").added = true
-setmetatable(_G, {__index = function() return "leaked" end})
+pcall(setmetatable, _G, {__index = function() return "leaked" end})
 setfenv(1, setmetatable({fenv_marker = true}, {__index = _G}))`
 	outs := runOnOneState(t, src, &Request{}, &Request{}, &Request{})
 	for i, out := range outs {
@@ -196,7 +196,7 @@ function nauthilus_call_filter(request)
   local servers = nauthilus_backend.get_backend_servers()
   nauthilus_builtin.custom_log_add("count", #servers)
   nauthilus_builtin.custom_log_add("host", tostring(servers[1].host))
-  setmetatable(servers[1], {__index = function() return "tampered" end})
+  pcall(setmetatable, servers[1], {__index = function() return "tampered" end})
   table.remove(servers, 1)
   return false, 0
 end`
@@ -204,5 +204,17 @@ end`
 	for i, out := range outs {
 		wantLog(t, i, out, "count", float64(10))
 		wantLog(t, i, out, "host", "10.0.1.0")
+	}
+}
+
+// TestSizerSkipsNilEnvironments: require leaves a userdata with a nil
+// environment in package.loaded while a module loads; a measurement at
+// that moment panicked and failed the run (seen under load in
+// TestPackagePathModules).
+func TestSizerSkipsNilEnvironments(t *testing.T) {
+	tbl := (&glua.LState{}).CreateTable(0, 1)
+	tbl.RawSetString("loading", &glua.LUserData{})
+	if got := newSizer(1 << 20).measure(tbl); got <= 0 {
+		t.Fatalf("size %d", got)
 	}
 }

@@ -97,7 +97,9 @@ func (r *scriptRun) vm() *vm { return r.state }
 func (r *scriptRun) snapshot() *health.Snapshot {
 	if !r.snapped {
 		r.snapped = true
-		if r.engine.health != nil {
+		if r.req != nil && r.req.Snapshot != nil {
+			r.snap = r.req.Snapshot
+		} else if r.engine.health != nil {
 			r.snap = r.engine.health.Snapshot()
 		}
 	}
@@ -112,12 +114,8 @@ func (r *scriptRun) redact(s string) string {
 		if r.req != nil && r.req.Password != "" {
 			r.secrets = append(r.secrets, r.req.Password)
 		}
-		if snap := r.snapshot(); snap != nil {
-			for _, b := range snap.Backends {
-				if b.Target != nil && b.Target.Password != "" {
-					r.secrets = append(r.secrets, b.Target.Password)
-				}
-			}
+		if lookup, ok := r.engine.health.(health.TargetLookup); ok {
+			r.secrets = append(r.secrets, lookup.TestPasswords()...)
 		}
 	}
 	for _, secret := range r.secrets {
