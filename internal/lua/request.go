@@ -80,19 +80,24 @@ var sslFields = []string{
 func (r *Request) table(v *vm) *glua.LTable {
 	t := v.requestTable.t
 	t.Metatable = v.requestMeta
+	keys := v.requestKeys[:0]
+	set := func(k string, val glua.LValue) {
+		t.RawSetString(k, val)
+		keys = append(keys, k)
+	}
 	str := func(k, val string) {
 		if val != "" {
-			t.RawSetString(k, glua.LString(val))
+			set(k, glua.LString(val))
 		}
 	}
 	flag := func(k string, val bool) {
 		if val {
-			t.RawSetString(k, glua.LTrue)
+			set(k, glua.LTrue)
 		}
 	}
 	num := func(k string, val float64) {
 		if val != 0 {
-			t.RawSetString(k, glua.LNumber(val))
+			set(k, glua.LNumber(val))
 		}
 	}
 	flag("debug", r.Debug)
@@ -126,11 +131,12 @@ func (r *Request) table(v *vm) *glua.LTable {
 	logging := v.loggingTable.t
 	logging.RawSetString("log_format", glua.LString(format))
 	logging.RawSetString("log_level", glua.LString(level))
-	t.RawSetString("logging", logging)
+	set("logging", logging)
 	str("log_format", format)
 	str("log_level", level)
 	num("latency", r.LatencyMS)
 	num("http_status", float64(r.HTTPStatus))
+	v.requestKeys = keys
 	return t
 }
 

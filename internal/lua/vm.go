@@ -33,6 +33,12 @@ type vm struct {
 	envTable     *reusedTable
 	proxyTables  []*reusedTable
 	requestTable *reusedTable
+	// requestKeys are the keys table() set in the request table this run.
+	requestKeys []string
+	// runBase is where a run's environment falls through to; it holds the
+	// names every run sees (reuse.go). baseStale asks bind to rewrite them.
+	runBase      *glua.LTable
+	baseStale    bool
 	loggingTable *reusedTable
 	scratch      tableScratch
 	chunks       map[*script]*glua.LFunction
@@ -119,6 +125,7 @@ func (e *Engine) newVM() *vm {
 	v.loggingTable = newReusedTable(2)
 	v.chunks = map[*script]*glua.LFunction{}
 	v.freezeShared()
+	v.installRunBase()
 	return v
 }
 
@@ -151,25 +158,21 @@ func (v *vm) moduleTable(fns map[string]*glua.LFunction) *glua.LTable {
 func (v *vm) bind(r *scriptRun) *glua.LTable {
 	v.run = r
 	r.state = v
+	if v.baseStale {
+		v.fillRunBase()
+	}
 	env := v.envTable.t
 	v.env = env
 	env.Metatable = v.envMeta
-	// A script writing _G.x must not reach the shared globals either.
-	env.RawSetString("_G", env)
 
 	modules := v.filterModules
 	if r.kind == kindPassword {
 		modules = v.passwordModules
 	}
 	for i, name := range requestModules {
-		proxy := v.proxyTables[i].t
-		proxy.Metatable = modules[name]
-		v.loaded.RawSetString(name, proxy)
-		env.RawSetString(name, proxy)
+		v.proxyTables[i].t.Metatable = modules[name]
 	}
-	builtin := v.proxyTables[len(requestModules)].t
-	builtin.Metatable = v.builtinMeta
-	env.RawSetString("nauthilus_builtin", builtin)
+	v.proxyTables[len(requestModules)].t.Metatable = v.builtinMeta
 
 	pkg, ok := v.globals.RawGetString("package").(*glua.LTable)
 	if ok {
@@ -181,21 +184,13 @@ func (v *vm) bind(r *scriptRun) *glua.LTable {
 // unbind drops everything that refers to the finished run and empties the
 // tables the next run gets: nothing a run stored survives it.
 func (v *vm) unbind() {
-	for _, name := range requestModules {
-		v.loaded.RawSetString(name, glua.LNil)
-	}
 	v.forgetFileModules()
 	v.run = nil
 	v.env = nil
 	v.L.SetTop(0)
 	v.L.RemoveContext()
 	v.runCtx = runContext{}
-	v.envTable.reset(&v.scratch)
-	for _, p := range v.proxyTables {
-		p.reset(&v.scratch)
-	}
-	v.requestTable.reset(&v.scratch)
-	v.loggingTable.reset(&v.scratch)
+	v.resetRunTables()
 }
 
 // maxCachedChunks bounds the main functions a state keeps (one per script).
