@@ -97,6 +97,8 @@ if nauthilus_builtin.added ~= nil then seen[#seen + 1] = "builtin" end
 if json.added ~= nil then seen[#seen + 1] = "json" end
 if require("nauthilus_util").added ~= nil then seen[#seen + 1] = "require" end
 if fenv_marker ~= nil then seen[#seen + 1] = "fenv" end
+if type(nauthilus_backend) ~= "table" or type(json) ~= "table" then seen[#seen + 1] = "module name" end
+if type(_G) ~= "table" or rawget(_G, "marker") ~= marker then seen[#seen + 1] = "_G" end
 local result = table.concat(seen, ",")
 
 function nauthilus_call_filter(request)
@@ -111,6 +113,7 @@ nauthilus_builtin.added = true
 json.added = true
 require("nauthilus_util").added = true
 pcall(setmetatable, _G, {__index = function() return "leaked" end})
+nauthilus_backend, json, _G = "overwritten", nil, "overwritten"
 setfenv(1, setmetatable({fenv_marker = true}, {__index = _G}))`
 	outs := runOnOneState(t, src, &Request{}, &Request{}, &Request{})
 	for i, out := range outs {
