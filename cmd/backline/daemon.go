@@ -35,6 +35,8 @@ type daemonOptions struct {
 	// once the listener is open.
 	ln        net.Listener
 	listening func(addr string)
+	// closed, when set, is told each generation the daemon closed (tests).
+	closed func(id uint64)
 }
 
 // daemon is the long-lived part of a running backline: the listeners, the
@@ -259,6 +261,9 @@ func (d *daemon) closeGeneration(g *generation) {
 		if cur := d.cur.Load(); cur != g {
 			d.gwMetrics.ForgetUnused(g.gw)
 		}
+	}
+	if d.opts.closed != nil {
+		d.opts.closed(g.id)
 	}
 }
 

@@ -32,6 +32,8 @@ type reloadFixture struct {
 	cancel     func()
 	done       chan error
 	apiAddress string // server.address in the file (the test listens elsewhere)
+	// closedGens receives the id of each generation the daemon closed.
+	closedGens chan uint64
 }
 
 // fileVersion is what a configuration file of the fixture says.
@@ -113,7 +115,8 @@ func startReloadFixture(t *testing.T, v fileVersion) *reloadFixture {
 	t.Helper()
 	f := &reloadFixture{t: t, dir: t.TempDir(), logs: &syncBuffer{}, apiAddress: "127.0.0.1:9080",
 		originA: textOrigin(t, "origin-a"), originB: textOrigin(t, "origin-b"),
-		client: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
+		client:     &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+		closedGens: make(chan uint64, 100)}
 	f.path = filepath.Join(f.dir, "backline.yml")
 	if err := os.WriteFile(filepath.Join(f.dir, "users"), []byte("alice:{PLAIN}alice-pw\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -141,7 +144,8 @@ func startReloadFixture(t *testing.T, v fileVersion) *reloadFixture {
 	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel, f.done = cancel, make(chan error, 1)
 	go func() {
-		f.done <- runDaemonWith(ctx, daemonOptions{cfg: cfg, path: f.path, logger: logger, level: level, ln: ln})
+		f.done <- runDaemonWith(ctx, daemonOptions{cfg: cfg, path: f.path, logger: logger, level: level, ln: ln,
+			closed: func(id uint64) { f.closedGens <- id }})
 	}()
 	t.Cleanup(f.stop)
 	waitFor(t, "backline started", func() bool { return strings.Contains(f.logs.String(), `msg="gateway listening"`) })
