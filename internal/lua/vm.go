@@ -33,8 +33,19 @@ type vm struct {
 	requestMeta *glua.LTable
 	resultMeta  *glua.LTable
 
+	// patternCheck stops a pattern match once the run's context is done
+	// (pattern.go).
+	patternCheck func() error
+
 	// jobs feeds the state's own goroutine (see serve); closed with the state.
 	jobs chan *job
+
+	// frozen maps each read-only proxy of a shared table to it (shared.go).
+	frozen map[*glua.LTable]frozen
+	// fileModules are the package.loaded names require filled from files
+	// in this run (dropped by unbind); moduleProtos caches their code.
+	fileModules  []string
+	moduleProtos map[string]*glua.FunctionProto
 }
 
 // requestModules are bound to a run and placed both in package.loaded and as
@@ -79,6 +90,7 @@ func (e *Engine) newVM() *vm {
 	v.serverMeta = v.newServerMeta()
 	v.requestMeta = newRequestMeta(v.L)
 	v.resultMeta = v.newResultMeta()
+	v.freezeShared()
 	return v
 }
 
@@ -141,6 +153,7 @@ func (v *vm) unbind() {
 	for _, name := range requestModules {
 		v.loaded.RawSetString(name, glua.LNil)
 	}
+	v.forgetFileModules()
 	v.run = nil
 	v.env = nil
 	v.L.SetTop(0)
