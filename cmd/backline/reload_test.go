@@ -42,12 +42,17 @@ type fileVersion struct {
 	origin     string // "a" or "b"
 	extra      string // appended to the file as is
 	luaSource  string // replaces the filter script when set
+	services   string // replaces auth.services' "enabled: []" when set
 }
 
 func (f *reloadFixture) yaml(v fileVersion) string {
 	origin := f.originA.URL
 	if v.origin == "b" {
 		origin = f.originB.URL
+	}
+	services := v.services
+	if services == "" {
+		services = "    enabled: []\n"
 	}
 	return fmt.Sprintf(`server:
   address: %s
@@ -60,8 +65,7 @@ auth:
     - type: passwd_file
       path: %s
   services:
-    enabled: []
-definitions:
+%sdefinitions:
   backends:
     origin:
       origin: %s
@@ -71,7 +75,7 @@ gateway:
     - path: /r
       proxy:
         backend: origin
-%s`, f.apiAddress, filepath.Join(f.dir, "filter.lua"), filepath.Join(f.dir, "users"), origin, f.gw, v.extra)
+%s`, f.apiAddress, filepath.Join(f.dir, "filter.lua"), filepath.Join(f.dir, "users"), services, origin, f.gw, v.extra)
 }
 
 const pickFilter = `
