@@ -117,8 +117,8 @@ func (d *daemon) restartOnly(old, cfg *config.Config) []string {
 	if d.opts.level == nil {
 		check("server.log_level", old.Server.LogLevel, cfg.Server.LogLevel)
 	}
-	// The admin state file is read once at start; the delay is the one
-	// read at start too.
+	// The admin state file is read once at start, and the shutdown delay
+	// is taken from the configuration the daemon started with.
 	check("server.state_file", old.Server.StateFile, cfg.Server.StateFile)
 	check("server.shutdown_delay", old.Server.ShutdownDelay.String(), cfg.Server.ShutdownDelay.String())
 	check("gateway.address", old.Gateway.Address, cfg.Gateway.Address)
