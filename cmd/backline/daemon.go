@@ -56,6 +56,13 @@ type daemon struct {
 
 	cur      atomic.Pointer[generation]
 	reloadMu sync.Mutex // one reload at a time
+
+	// Replaced generations close in the background, so the last request
+	// on one never waits for it (a Lua engine may wait for a stuck run);
+	// stop waits for them.
+	closeMu sync.Mutex
+	stopped bool
+	closing sync.WaitGroup
 }
 
 // runDaemon runs the health engine and the HTTP server of cfg until ctx is
@@ -170,6 +177,27 @@ func (d *daemon) stop() {
 	d.reloadMu.Lock()
 	defer d.reloadMu.Unlock()
 	d.cur.Load().retire()
+	d.closeMu.Lock()
+	d.stopped = true
+	d.closeMu.Unlock()
+	d.closing.Wait()
+}
+
+// scheduleClose closes g in the background, or at once after stop (a
+// request that outlived the servers' shutdown grace).
+func (d *daemon) scheduleClose(g *generation) {
+	d.closeMu.Lock()
+	if d.stopped {
+		d.closeMu.Unlock()
+		d.closeGeneration(g)
+		return
+	}
+	d.closing.Add(1)
+	d.closeMu.Unlock()
+	go func() {
+		defer d.closing.Done()
+		d.closeGeneration(g)
+	}()
 }
 
 // Routes gives an API request the current generation's routes
@@ -238,7 +266,7 @@ func (d *daemon) finish(cfg *config.Config, gw *gateway.Gateway, groups []health
 	if gw != nil {
 		gw.SetHealth(d.engine)
 	}
-	g := &generation{cfg: cfg, routes: routes, gw: gw, lua: luaEngine, groups: groups, closer: d.closeGeneration}
+	g := &generation{cfg: cfg, routes: routes, gw: gw, lua: luaEngine, groups: groups, closer: d.scheduleClose}
 	g.releaseFunc = g.release
 	return g, nil
 }
