@@ -331,3 +331,21 @@ func TestInvalidReloadKeepsRunningConfig(t *testing.T) {
 	}
 	f.want("origin-b", "2143")
 }
+
+// `backline ctl reload` goes through the API: a refused file exits 1 with
+// every error, a good one reports the new generation.
+func TestCtlReloadAgainstDaemon(t *testing.T) {
+	f := startReloadFixture(t, fileVersion{filterPort: 1143, origin: "a"})
+	f.write(fileVersion{filterPort: 2143, origin: "b", extra: "  max_connections: -3\n"})
+	code, stdout, stderr := backline(t, "ctl", "--api", "http://"+f.api, "reload")
+	if code != exitFail || !strings.Contains(stderr, "gateway.max_connections (line 23): must be") {
+		t.Errorf("refused reload: exit %d\n%s%s", code, stdout, stderr)
+	}
+	f.want("origin-a", "1143")
+	f.write(fileVersion{filterPort: 2143, origin: "b"})
+	code, stdout, stderr = backline(t, "ctl", "--api", "http://"+f.api, "reload")
+	if code != exitOK || !strings.Contains(stdout, "reloaded: generation 2") {
+		t.Errorf("reload: exit %d\n%s%s", code, stdout, stderr)
+	}
+	f.want("origin-b", "2143")
+}
