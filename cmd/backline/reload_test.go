@@ -43,6 +43,7 @@ type fileVersion struct {
 	extra      string // appended to the file as is
 	luaSource  string // replaces the filter script when set
 	services   string // replaces auth.services' "enabled: []" when set
+	logLevel   string // server.log_level when set
 }
 
 func (f *reloadFixture) yaml(v fileVersion) string {
@@ -53,6 +54,10 @@ func (f *reloadFixture) yaml(v fileVersion) string {
 	services := v.services
 	if services == "" {
 		services = "    enabled: []\n"
+	}
+	server := f.apiAddress
+	if v.logLevel != "" {
+		server += "\n  log_level: " + v.logLevel
 	}
 	return fmt.Sprintf(`server:
   address: %s
@@ -75,7 +80,7 @@ gateway:
     - path: /r
       proxy:
         backend: origin
-%s`, f.apiAddress, filepath.Join(f.dir, "filter.lua"), filepath.Join(f.dir, "users"), services, origin, f.gw, v.extra)
+%s`, server, filepath.Join(f.dir, "filter.lua"), filepath.Join(f.dir, "users"), services, origin, f.gw, v.extra)
 }
 
 const pickFilter = `
@@ -265,6 +270,18 @@ func TestReloadAppliesGatewayAndAuthChanges(t *testing.T) {
 	}
 	if !strings.Contains(f.logs.String(), `msg="configuration reloaded"`) {
 		t.Errorf("no reload log line:\n%s", f.logs.String())
+	}
+	if strings.Contains(f.logs.String(), "level=DEBUG") {
+		t.Fatal("DEBUG lines at log_level info")
+	}
+	// server.log_level applies at once.
+	f.write(fileVersion{filterPort: 2143, origin: "b", logLevel: "debug"})
+	if status, a := f.reload(); status != 200 {
+		t.Fatalf("reload: %d %+v", status, a)
+	}
+	f.want("origin-b", "2143")
+	if !strings.Contains(f.logs.String(), `level=DEBUG msg="HTTP request"`) {
+		t.Errorf("log_level debug not applied:\n%s", f.logs.String())
 	}
 }
 
