@@ -10,6 +10,8 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	cache    *prometheus.CounterVec
+	// panic counts selections made in panic (auth.nginx.panic).
+	panic prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -27,6 +29,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "backline_auth_cache_total",
 			Help: "Positive authentication cache lookups.",
 		}, []string{"result"}),
+		panic: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "backline_selection_panic_total",
+			Help: "Backend selections made while fewer than auth.nginx.panic.below_percent of the protocol's backends were eligible.",
+		}),
 	}
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -41,6 +47,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.cache, err = adopt(reg, m.cache); err != nil {
+		return nil, err
+	}
+	if m.panic, err = adopt(reg, m.panic); err != nil {
 		return nil, err
 	}
 	return m, nil

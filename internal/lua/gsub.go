@@ -139,7 +139,12 @@ func expandReplacement(L *glua.LState, m *luapattern.Matcher, p *luapattern.Patt
 				b.WriteString(x.String())
 			}
 		default:
-			L.RaiseError("%s", "invalid use of '%' in replacement string")
+			// Kept as written, as gopher-lua (and so Nauthilus) does: a
+			// script that ran there must not start failing every request.
+			b.WriteByte('%')
+			if i < len(repl) {
+				b.WriteByte(d)
+			}
 		}
 	}
 	return b.String()
