@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -363,6 +364,37 @@ func TestCtlReloadAgainstDaemon(t *testing.T) {
 	code, stdout, stderr = backline(t, "ctl", "--api", "http://"+f.api, "reload")
 	if code != exitOK || !strings.Contains(stdout, "reloaded: generation 2") {
 		t.Errorf("reload: exit %d\n%s%s", code, stdout, stderr)
+	}
+	f.want("origin-b", "2143")
+}
+
+// Reloads run one at a time: parallel requests each get their own
+// generation, and the last file wins.
+func TestParallelReloadsAreSerialized(t *testing.T) {
+	f := startReloadFixture(t, fileVersion{filterPort: 1143, origin: "a"})
+	f.write(fileVersion{filterPort: 2143, origin: "b"})
+	const n = 4
+	gens := make(chan uint64, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			status, a := f.reload()
+			if status != 200 {
+				t.Errorf("reload: %d %+v", status, a)
+			}
+			gens <- a.Generation
+		})
+	}
+	wg.Wait()
+	close(gens)
+	seen := map[uint64]bool{}
+	for g := range gens {
+		seen[g] = true
+	}
+	for g := uint64(2); g < 2+n; g++ {
+		if !seen[g] {
+			t.Errorf("generation %d missing: %v", g, seen)
+		}
 	}
 	f.want("origin-b", "2143")
 }
