@@ -263,6 +263,14 @@ func TestReloadAppliesGatewayAndAuthChanges(t *testing.T) {
 		t.Fatalf("reload: %d %+v\n%s", status, a, f.logs.String())
 	}
 	f.want("origin-b", "2143")
+	// Registered once: the gateway and auth counters carry on across the
+	// reload (one request on each side before it, one after).
+	if got := f.metric(`backline_gateway_requests_total{backend="origin",code="200"}`); got != "2" {
+		t.Errorf("gateway requests counter = %s, want 2", got)
+	}
+	if got := f.metric(`backline_auth_requests_total{endpoint="nginx",outcome="ok",protocol="imap"}`); got != "2" {
+		t.Errorf("auth requests counter = %s, want 2", got)
+	}
 	if got := f.metric(`backline_config_reloads_total{result="success"}`); got != "1" {
 		t.Errorf("reloads_total success = %s", got)
 	}
@@ -397,4 +405,23 @@ func TestParallelReloadsAreSerialized(t *testing.T) {
 		}
 	}
 	f.want("origin-b", "2143")
+}
+
+// A file that is gone, or a directory in its place, is an error like any
+// other: the running configuration stays.
+func TestReloadOfMissingFileKeepsRunningConfig(t *testing.T) {
+	f := startReloadFixture(t, fileVersion{filterPort: 1143, origin: "a"})
+	if err := os.Remove(f.path); err != nil {
+		t.Fatal(err)
+	}
+	if status, a := f.reload(); status != 422 || len(a.Errors) != 1 || !strings.Contains(a.Errors[0], "backline.yml") {
+		t.Errorf("missing file: %d %+v", status, a)
+	}
+	if err := os.Mkdir(f.path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if status, a := f.reload(); status != 422 || len(a.Errors) != 1 {
+		t.Errorf("directory: %d %+v", status, a)
+	}
+	f.want("origin-a", "1143")
 }
