@@ -63,6 +63,10 @@ type daemon struct {
 	closeMu sync.Mutex
 	stopped bool
 	closing sync.WaitGroup
+
+	// afterLoad runs in acquire between reading the pointer and taking the
+	// reference (tests: a reload lands exactly there); nil in production.
+	afterLoad func()
 }
 
 // runDaemon runs the health engine and the HTTP server of cfg until ctx is
@@ -221,6 +225,9 @@ func (d *daemon) serveGateway(w http.ResponseWriter, r *http.Request) {
 func (d *daemon) acquire() *generation {
 	for {
 		g := d.cur.Load()
+		if d.afterLoad != nil {
+			d.afterLoad()
+		}
 		g.refs.Add(1)
 		if d.cur.Load() == g {
 			return g

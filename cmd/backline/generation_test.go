@@ -48,6 +48,30 @@ func TestGenerationClosesOnceAfterLastRelease(t *testing.T) {
 	}
 }
 
+// A reload that lands between reading the pointer and taking the
+// reference: the old generation closes at once (nobody held it), so
+// acquire must retry and hand out the new one.
+func TestAcquireRetriesWhenReplacedMidway(t *testing.T) {
+	var closed atomic.Int64
+	d, old := newTestDaemon(&closed)
+	next := &generation{id: 2, closer: func(*generation) { t.Error("new generation closed") }}
+	next.releaseFunc = next.release
+	d.afterLoad = func() {
+		if d.cur.Load() == old {
+			d.cur.Store(next)
+			old.retire()
+		}
+	}
+	g := d.acquire()
+	if g != next {
+		t.Fatalf("acquired generation %d, want 2", g.id)
+	}
+	g.release()
+	if n := closed.Load(); n != 1 {
+		t.Errorf("old generation closed %d times, want 1", n)
+	}
+}
+
 // The cost a request pays for hot reload: pin and release a generation.
 func BenchmarkAcquireRelease(b *testing.B) {
 	var closed atomic.Int64
