@@ -50,7 +50,9 @@ type Engine struct {
 	connectTimeout, tlsTimeout time.Duration
 
 	filters []*script
-	pool    *statePool
+	// byMode are the filters of each request mode (filtersFor).
+	byMode [3][]*script
+	pool   *statePool
 	// files is where loadfile, dofile and require may read.
 	files *fileAccess
 	watch *watchdog
@@ -68,6 +70,8 @@ type Engine struct {
 type script struct {
 	name, path string
 	proto      *glua.FunctionProto
+	// resultOK and resultFail are the filter's entries in Results.
+	resultOK, resultFail string
 	// modes it runs in (filters only)
 	authenticated, unauthenticated, noAuth bool
 }
@@ -103,6 +107,7 @@ func NewEngine(opts Options) (*Engine, error) {
 		e.files.addScript(f.ScriptPath)
 		e.filters = append(e.filters, s)
 	}
+	e.modeFilters()
 	e.pool = newStatePool(size, e.newVM)
 	softLimit := opts.MemorySoftLimit
 	if softLimit <= 0 {
@@ -128,7 +133,7 @@ func compile(name, path string) (*script, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lua script %q: %w", name, err)
 	}
-	return &script{name: name, path: path, proto: proto}, nil
+	return &script{name: name, path: path, proto: proto, resultOK: name + ":ok", resultFail: name + ":fail"}, nil
 }
 
 // closeWait bounds how long Close waits for runs still inside a native call.
@@ -157,25 +162,39 @@ func (e *Engine) Close() {
 // means the password result alone decides (contract §1.6).
 func (e *Engine) FilterCount(req *Request) int { return len(e.filtersFor(req)) }
 
+// filtersFor returns the filters of the request's mode, in config order.
+// The lists are made once (modeFilters); callers must not change them.
 func (e *Engine) filtersFor(req *Request) []*script {
-	var out []*script
+	switch {
+	case req.NoAuth:
+		return e.byMode[modeNoAuth]
+	case req.Authenticated:
+		return e.byMode[modeAuthenticated]
+	default:
+		return e.byMode[modeUnauthenticated]
+	}
+}
+
+const (
+	modeNoAuth = iota
+	modeAuthenticated
+	modeUnauthenticated
+)
+
+// modeFilters sorts e.filters by the modes they run in (a list per request
+// was an allocation, twice per request).
+func (e *Engine) modeFilters() {
 	for _, s := range e.filters {
-		switch {
-		case req.NoAuth:
-			if s.noAuth {
-				out = append(out, s)
-			}
-		case req.Authenticated:
-			if s.authenticated {
-				out = append(out, s)
-			}
-		default:
-			if s.unauthenticated {
-				out = append(out, s)
-			}
+		if s.noAuth {
+			e.byMode[modeNoAuth] = append(e.byMode[modeNoAuth], s)
+		}
+		if s.authenticated {
+			e.byMode[modeAuthenticated] = append(e.byMode[modeAuthenticated], s)
+		}
+		if s.unauthenticated {
+			e.byMode[modeUnauthenticated] = append(e.byMode[modeUnauthenticated], s)
 		}
 	}
-	return out
 }
 
 // abandonGrace is how long a cancelled run may take to notice. The VM stops

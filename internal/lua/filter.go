@@ -93,17 +93,20 @@ func (e *Engine) runFilter(ctx context.Context, s *script, req *Request) *filter
 }
 
 func merge(runs []*filterRun) *FilterOutcome {
-	out := &FilterOutcome{Attributes: map[string]any{}}
-	removed := map[string]bool{}
+	out := &FilterOutcome{Attributes: map[string]any{}, Results: make([]string, 0, len(runs))}
+	var removed map[string]bool
 	for _, fr := range runs {
 		r := fr.run
-		out.Results = append(out.Results, fr.name+":"+codeName(fr.code))
+		out.Results = append(out.Results, r.script.result(fr.code))
 		if fr.reject {
 			out.Reject = true
 			out.Rejected = append(out.Rejected, fr.name)
 		}
 		maps.Copy(out.Attributes, r.attributes)
 		for _, k := range r.remove {
+			if removed == nil {
+				removed = map[string]bool{}
+			}
 			if !removed[k] {
 				removed[k] = true
 				out.Remove = append(out.Remove, k)
@@ -123,6 +126,18 @@ func merge(runs []*filterRun) *FilterOutcome {
 		out.Groups = nil
 	}
 	return out
+}
+
+// result is "name:ok", "name:fail" or "name:unknown(N)"; the first two
+// are made once per script.
+func (s *script) result(code int) string {
+	switch code {
+	case 0:
+		return s.resultOK
+	case 1:
+		return s.resultFail
+	}
+	return s.name + ":" + codeName(code)
 }
 
 func codeName(code int) string {
