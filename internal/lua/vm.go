@@ -23,6 +23,9 @@ type vm struct {
 	loaded  *glua.LTable // package.loaded
 	envMeta *glua.LTable // {__index = globals}
 	pkgPath string
+	// pkg is the package table; pkgPathValue is pkgPath as a Lua value.
+	pkg          *glua.LTable
+	pkgPathValue glua.LValue
 	// env is the running script's environment (nil between runs); code
 	// loaded by loadfile, dofile, load and loadstring runs in it.
 	env *glua.LTable
@@ -87,6 +90,8 @@ func (e *Engine) newVM() *vm {
 	v.envMeta = L.CreateTable(0, 1)
 	v.envMeta.RawSetString("__index", v.globals)
 	v.pkgPath = e.cfg.Config.PackagePath
+	v.pkgPathValue = glua.LString(v.pkgPath)
+	v.pkg, _ = v.globals.RawGetString("package").(*glua.LTable)
 	v.installSandbox(e)
 	v.installBudget()
 	v.installCoroutineHooks()
@@ -174,9 +179,10 @@ func (v *vm) bind(r *scriptRun) *glua.LTable {
 	}
 	v.proxyTables[len(requestModules)].t.Metatable = v.builtinMeta
 
-	pkg, ok := v.globals.RawGetString("package").(*glua.LTable)
-	if ok {
-		pkg.RawSetString("path", glua.LString(v.pkgPath))
+	// package.path may have been changed by the last run (see
+	// freezeShared); set it back only then: a store is an allocation.
+	if v.pkg != nil && v.pkg.RawGetString("path") != v.pkgPathValue {
+		v.pkg.RawSetString("path", v.pkgPathValue)
 	}
 	return env
 }
