@@ -55,6 +55,9 @@ func (v *vm) fillRunBase() {
 	v.runBase.RawSetString("_G", v.envTable.t)
 }
 
+// loggingKeys are what table() sets in request.logging.
+var loggingKeys = []string{"log_format", "log_level"}
+
 // resetRunTables empties the run's tables after the run.
 func (v *vm) resetRunTables() {
 	s := &v.scratch
@@ -64,7 +67,7 @@ func (v *vm) resetRunTables() {
 	}
 	v.requestTable.resetKnown(s, v.requestKeys)
 	v.requestKeys = v.requestKeys[:0]
-	v.loggingTable.reset(s)
+	v.loggingTable.resetKnown(s, loggingKeys)
 	v.baseStale = v.baseStale || stale
 }
 
