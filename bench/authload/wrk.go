@@ -348,10 +348,21 @@ func runWrk(o wrkOptions, pid int, url string, conns int) wrkSample {
 	if err != nil {
 		log.Fatalf("wrk: %v\n%s", err, out)
 	}
-	s := wrkSample{cpuTicks: after - before}
+	s, ok := parseWrk(out)
+	if !ok {
+		log.Fatalf("wrk: no Requests/sec in\n%s", out)
+	}
+	s.cpuTicks = after - before
+	return s
+}
+
+// parseWrk reads wrk's summary: req/s, the request count, non-2xx
+// answers and the socket error line.
+func parseWrk(out []byte) (wrkSample, bool) {
+	var s wrkSample
 	m := rpsRe.FindSubmatch(out)
 	if m == nil {
-		log.Fatalf("wrk: no Requests/sec in\n%s", out)
+		return s, false
 	}
 	s.rps, _ = strconv.ParseFloat(string(m[1]), 64)
 	if m := totalRe.FindSubmatch(out); m != nil {
@@ -363,7 +374,7 @@ func runWrk(o wrkOptions, pid int, url string, conns int) wrkSample {
 	if m := sockRe.Find(out); m != nil {
 		s.sockErrs = string(m)
 	}
-	return s
+	return s, true
 }
 
 // procTicks is utime+stime of pid (all its threads) in clock ticks.
@@ -372,11 +383,18 @@ func procTicks(pid int) int64 {
 	if err != nil {
 		log.Fatal(err)
 	}
+	return statTicks(string(data))
+}
+
+// statTicks is utime+stime from the text of /proc/<pid>/stat.
+func statTicks(s string) int64 {
 	// The command name may hold spaces; fields count from after its ')'.
-	s := string(data)
 	i := strings.LastIndexByte(s, ')')
 	fields := strings.Fields(s[i+1:])
 	// fields[0] is state (field 3); utime is field 14, stime 15.
+	if len(fields) < 13 {
+		log.Fatalf("unexpected /proc/<pid>/stat: %q", s)
+	}
 	ut, _ := strconv.ParseInt(fields[11], 10, 64)
 	st, _ := strconv.ParseInt(fields[12], 10, 64)
 	return ut + st
