@@ -57,6 +57,9 @@ type Backend struct {
 	Mechanism string
 	// Steps are the timed stages of the last check.
 	Steps []probe.Step
+	// History is the last hour and day of checks (nil before the first);
+	// shared, read-only.
+	History *HistorySummary
 }
 
 // PhaseState is one gate (connect or deep) of one target.

@@ -23,6 +23,7 @@ type targetState struct {
 	certNotAfter time.Time
 	mechanism    string
 	steps        []probe.Step
+	history      history // for the status page; see history.go
 
 	connectLatency *latencyHistogram
 	deepLatency    *latencyHistogram // nil unless deep_check
@@ -82,6 +83,7 @@ func (s *targetState) backend() Backend {
 		CertNotAfter: s.certNotAfter,
 		Mechanism:    s.mechanism,
 		Steps:        s.steps,
+		History:      s.history.summary(),
 	}
 }
 
