@@ -1,0 +1,438 @@
+package server
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/html"
+
+	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/health"
+	"github.com/backline/backline/internal/probe"
+	"github.com/backline/backline/internal/server/statuspagefake"
+)
+
+var pageNow = time.Date(2026, 12, 3, 7, 0, 0, 0, time.UTC)
+
+// pageRow is one backend row as a browser would see it.
+type pageRow struct {
+	id, class string
+	cells     []string // text content of each cell
+}
+
+// parsedPage is the DOM of a rendered page, with the checks every page
+// must pass: our one script, no element or attribute smuggled in by data.
+type parsedPage struct {
+	root    *html.Node
+	rows    []pageRow
+	rollups []string
+	text    string
+}
+
+func render(t *testing.T, snap *health.Snapshot, q string) parsedPage {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := renderStatus(&buf, snap, "v-test", q, pageNow); err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	return parsePage(t, buf.String())
+}
+
+func parsePage(t *testing.T, body string) parsedPage {
+	t.Helper()
+	root, err := html.Parse(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("parse: %v", err)
+	}
+	p := parsedPage{root: root, text: textOf(root)}
+	scripts := 0
+	for n := range root.Descendants() {
+		if n.Type != html.ElementNode {
+			continue
+		}
+		switch n.Data {
+		case "script":
+			scripts++
+		case "img", "iframe", "object", "embed":
+			t.Errorf("page contains a <%s> element: data escaped into markup", n.Data)
+		}
+		for _, a := range n.Attr {
+			if strings.HasPrefix(a.Key, "on") {
+				t.Errorf("<%s> has an event handler attribute %s=%q", n.Data, a.Key, a.Val)
+			}
+		}
+		if n.Data == "tr" && attr(n, "data-id") != "" {
+			r := pageRow{id: attr(n, "data-id"), class: attr(n, "class")}
+			for c := range n.ChildNodes() {
+				if c.Type == html.ElementNode && c.Data == "td" {
+					r.cells = append(r.cells, strings.Join(strings.Fields(textOf(c)), " "))
+				}
+			}
+			p.rows = append(p.rows, r)
+		}
+		if n.Data == "li" && n.Parent != nil && attr(n.Parent, "id") == "rollups" {
+			p.rollups = append(p.rollups, textOf(n))
+		}
+	}
+	if scripts != 1 {
+		t.Errorf("page has %d script elements, want exactly our one", scripts)
+	}
+	return p
+}
+
+func attr(n *html.Node, key string) string {
+	for _, a := range n.Attr {
+		if a.Key == key {
+			return a.Val
+		}
+	}
+	return ""
+}
+
+func textOf(n *html.Node) string {
+	var b strings.Builder
+	for d := range n.Descendants() {
+		switch {
+		case d.Type == html.ElementNode && d.Data == "br":
+			b.WriteString(" ")
+		case d.Type == html.TextNode && (d.Parent == nil || d.Parent.Data != "script" && d.Parent.Data != "style"):
+			b.WriteString(d.Data)
+		}
+	}
+	return b.String()
+}
+
+// Cell positions in a row.
+const (
+	cState = iota
+	cBackend
+	cGroup
+	cAddr
+	cFor
+	cAdmin
+	cCheck
+	cError
+	cLatency
+	cUptime
+	cCert
+)
+
+func (p parsedPage) row(t *testing.T, id string) pageRow {
+	t.Helper()
+	for _, r := range p.rows {
+		if r.id == id {
+			return r
+		}
+	}
+	t.Fatalf("no row for %q", id)
+	return pageRow{}
+}
+
+func TestStatusPageServes(t *testing.T) {
+	h := newTestServer(t, config.APIAuth{}).Handler()
+	got := do(t, h, "GET", "/", nil)
+	if got.status != 200 || got.header.Get("Content-Type") != "text/html; charset=utf-8" ||
+		got.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("status page: %d %q", got.status, got.header)
+	}
+	p := parsePage(t, got.body)
+	for _, want := range []string{
+		"backline: 2/3 backends healthy", "imap://127.0.0.1:993", "pop3://10.0.0.2:110",
+		"dial tcp 10.0.0.2:110: connect: connection refused", `<script>alert("x")</script>`, "2027-01-02",
+	} {
+		if !strings.Contains(p.text, want) {
+			t.Errorf("status page lacks %q", want)
+		}
+	}
+	if !strings.Contains(got.body, `<meta http-equiv="refresh" content="5">`) {
+		t.Error("no meta refresh for browsers without JavaScript")
+	}
+	if strings.Contains(got.body, testPassword) || strings.Contains(got.body, "healthcheck-user") {
+		t.Error("status page shows a credential")
+	}
+	// The unhealthy POP3 target comes first.
+	if len(p.rows) != 3 || p.rows[0].id != "pop3://10.0.0.2:110" {
+		t.Errorf("rows %v: want the unhealthy pop3 backend first", p.rows)
+	}
+}
+
+func TestStatusPageProblemsFirst(t *testing.T) {
+	p := render(t, statuspagefake.Broken(pageNow), "")
+	var ids, states []string
+	for _, r := range p.rows {
+		ids = append(ids, r.id)
+		states = append(states, r.cells[cState])
+	}
+	want := []string{"down", "down", "down", "stale", "up", "up", "up", "up"}
+	if strings.Join(states, ",") != strings.Join(want, ",") {
+		t.Fatalf("states in order %v, want %v (ids %v)", states, want, ids)
+	}
+	// Configuration order within a kind.
+	if ids[0] != "imap02" || ids[1] != "imap03" || ids[2] != "pop01" || ids[4] != "imap01" {
+		t.Errorf("order within a kind lost: %v", ids)
+	}
+	if !strings.Contains(p.rows[0].class, "p") || strings.Contains(p.rows[4].class, " p") {
+		t.Errorf("problem class: %q / %q", p.rows[0].class, p.rows[4].class)
+	}
+	if !strings.Contains(p.text, "5 of 8 backends healthy, 4 need attention") {
+		t.Errorf("summary line missing: %s", p.text[:200])
+	}
+}
+
+func TestStatusPageRollups(t *testing.T) {
+	p := render(t, statuspagefake.Broken(pageNow), "")
+	want := []string{"imap: 3/5 up, 2 eligible", "pop3: 1/2 up", "gateway:web: 1/1 up"}
+	if strings.Join(p.rollups, "|") != strings.Join(want, "|") {
+		t.Errorf("roll-ups %q, want %q", p.rollups, want)
+	}
+	p = render(t, statuspagefake.AllHealthy(pageNow), "")
+	if strings.Join(p.rollups, "|") != "imap: 4/4 up|pop3: 2/2 up|gateway:web: 1/1 up" {
+		t.Errorf("roll-ups %q", p.rollups)
+	}
+}
+
+func TestStatusPageCells(t *testing.T) {
+	p := render(t, statuspagefake.Broken(pageNow), "")
+	refused := p.row(t, "imap02")
+	if refused.cells[cAddr] != "10.0.1.2:143" || refused.cells[cFor] != "10m" ||
+		refused.cells[cCheck] != "connect (connect_refused) 3s ago" || refused.cells[cGroup] != "mail" {
+		t.Errorf("refused row: %q", refused.cells)
+	}
+	if got := refused.cells[cUptime]; got != "83.3% / 99.0%" {
+		t.Errorf("uptime %q", got)
+	}
+	tlsRow := p.row(t, "imap03")
+	if tlsRow.cells[cCheck] != "tls 3s ago" ||
+		tlsRow.cells[cError] != "read tcp 10.0.1.3:143: tls: failed to verify certificate" {
+		t.Errorf("tls row: %q", tlsRow.cells)
+	}
+	if got := p.row(t, "pop01").cells[cCheck]; got != "auth 3s ago" {
+		t.Errorf("auth row check %q", got)
+	}
+	if got := p.row(t, "imap04").cells[cCheck]; got != "ok 10m ago" {
+		t.Errorf("stale row check %q", got)
+	}
+	// Certificates: critical under 3 days, warning under 14, plain beyond.
+	for id, want := range map[string][2]string{
+		"imap01":                           {"2026-12-05 (2d0h)", "cert crit"},
+		"pop02":                            {"2026-12-13 (10 d)", "cert warn"},
+		"gateway:web@http://10.0.3.1:8080": {"2027-06-21", "cert "},
+	} {
+		r := p.row(t, id)
+		if r.cells[cCert] != want[0] {
+			t.Errorf("%s certificate %q, want %q", id, r.cells[cCert], want[0])
+		}
+		if n := findCell(p.root, id, cCert); attr(n, "class") != want[1] {
+			t.Errorf("%s certificate class %q, want %q", id, attr(n, "class"), want[1])
+		}
+	}
+	if n := findCell(p.root, "imap01", cLatency); n == nil || n.FirstChild == nil || n.FirstChild.Data != "svg" {
+		t.Error("no sparkline svg in the latency cell")
+	}
+}
+
+func findCell(root *html.Node, id string, index int) *html.Node {
+	for n := range root.Descendants() {
+		if n.Type == html.ElementNode && n.Data == "tr" && attr(n, "data-id") == id {
+			i := 0
+			for c := range n.ChildNodes() {
+				if c.Type == html.ElementNode && c.Data == "td" {
+					if i == index {
+						return c
+					}
+					i++
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func TestStatusPageAdminColumn(t *testing.T) {
+	b := statuspagefake.Healthy(statuspagefake.Target("mbox03", "imap", "10.0.0.3", 143, false), health.GroupMail, pageNow)
+	b.Eligible, b.Reason = false, health.ReasonDrain
+	adm := pageAdmin{State: "drain", Who: "alice", Why: `disk swap <b>"now"</b>`, Since: pageNow.Add(-5 * time.Minute),
+		Until: pageNow.Add(25 * time.Minute), Source: "api"}
+	row := buildRow(b, adm, pageNow)
+	if row.State != "drain" || row.InState != "5m" || !row.Problem {
+		t.Errorf("drained row: state %q for %q problem %v", row.State, row.InState, row.Problem)
+	}
+	if row.AdminText != `drain by alice: disk swap <b>"now"</b>` || row.Until != "until 2026-12-03 07:25 UTC (in 25m)" {
+		t.Errorf("admin %q %q", row.AdminText, row.Until)
+	}
+	if !strings.Contains(row.Key, "alice") || !strings.Contains(row.Key, "disk swap") {
+		t.Errorf("filter key lacks who/why: %q", row.Key)
+	}
+	// A drained backend that is also down shows down, and sorts with the
+	// other down ones.
+	b.Healthy = false
+	if row := buildRow(b, adm, pageNow); row.State != "down" || row.rank != rankDown {
+		t.Errorf("drained and down: %q rank %d", row.State, row.rank)
+	}
+}
+
+func TestStatusPageQueryFilter(t *testing.T) {
+	p := render(t, statuspagefake.Broken(pageNow), "POP")
+	if len(p.rows) != 2 || p.rows[0].id != "pop01" || p.rows[1].id != "pop02" {
+		t.Errorf("?q=POP rows %v", p.rows)
+	}
+	if !strings.Contains(p.text, "2 of 8 shown") {
+		t.Error("shown count missing")
+	}
+	// Roll-ups always cover everything.
+	if len(p.rollups) != 3 {
+		t.Errorf("roll-ups under a filter: %q", p.rollups)
+	}
+	p = render(t, statuspagefake.Broken(pageNow), "10.0.1.3:143")
+	if len(p.rows) != 1 || p.rows[0].id != "imap03" {
+		t.Errorf("filter by host:port: %v", p.rows)
+	}
+	p = render(t, statuspagefake.Broken(pageNow), "no-such-thing")
+	if len(p.rows) != 0 || !strings.Contains(p.text, "No backends match the filter") {
+		t.Errorf("empty filter result: %v", p.rows)
+	}
+	// Through the handler: an oversized or hostile q is cut and escaped.
+	h := newTestServer(t, config.APIAuth{}).Handler()
+	got := do(t, h, "GET", "/?q="+strings.Repeat("%22%3E%3Cscript%3E", 100), nil)
+	if got.status != 200 {
+		t.Fatalf("status %d", got.status)
+	}
+	parsePage(t, got.body) // one script element, no injected markup
+}
+
+func TestStatusPageHostileText(t *testing.T) {
+	snap := statuspagefake.Broken(pageNow)
+	hostile := statuspagefake.Hostile
+	last := &snap.Backends[len(snap.Backends)-1]
+	last.Group = "gateway:" + hostile
+	last.Connect.LastError = "server said: " + hostile + "\x00\x1b[31m"
+	last.Connect.LastReason = probe.ReasonProtocol
+	last.Healthy, last.Eligible, last.Reason = false, false, health.ReasonUnhealthy
+	last.Mechanism = hostile
+	last.Target.DeepCheck = true
+	last.Deep = last.Connect
+	p := render(t, snap, `'"><IMG`)
+	if len(p.rows) != 1 {
+		t.Fatalf("filtering by hostile text: %d rows", len(p.rows))
+	}
+	r := p.render1(t)
+	if r.id != hostile {
+		t.Errorf("data-id %q, want the name intact", r.id)
+	}
+	if !strings.Contains(r.cells[cBackend], hostile) {
+		t.Errorf("backend cell %q lacks the name as text", r.cells[cBackend])
+	}
+	if !strings.Contains(r.cells[cError], "server said: <script>") || strings.ContainsAny(r.cells[cError], "\x00\x1b") {
+		t.Errorf("error cell %q", r.cells[cError])
+	}
+	found := false
+	for _, ru := range p.rollups {
+		found = found || strings.Contains(ru, hostile)
+	}
+	if !found {
+		t.Errorf("roll-ups %q lack the hostile group as text", p.rollups)
+	}
+}
+
+func (p parsedPage) render1(t *testing.T) pageRow {
+	t.Helper()
+	if len(p.rows) != 1 {
+		t.Fatalf("%d rows, want 1", len(p.rows))
+	}
+	return p.rows[0]
+}
+
+func TestStatusPageEmptyAndFirstRound(t *testing.T) {
+	p := render(t, nil, "")
+	if len(p.rows) != 0 || !strings.Contains(p.text, "No backends configured") {
+		t.Errorf("nil snapshot: %v", p.rows)
+	}
+	snap := statuspagefake.AllHealthy(pageNow)
+	snap.Round, snap.Taken = 0, time.Time{}
+	for i := range snap.Backends {
+		snap.Backends[i].History = nil
+		snap.Backends[i].Connect = health.PhaseState{Healthy: true}
+		snap.Backends[i].Deep = health.PhaseState{Healthy: true}
+	}
+	p = render(t, snap, "")
+	if !strings.Contains(p.text, "first probe round has not finished") {
+		t.Error("no first-round note")
+	}
+	if r := p.row(t, "imap01"); r.cells[cCheck] != "pending never" || r.cells[cUptime] != "– / –" {
+		t.Errorf("unchecked row: %q", r.cells)
+	}
+}
+
+func TestCheckClass(t *testing.T) {
+	for reason, want := range map[probe.Reason]string{
+		probe.ReasonNone: "ok", probe.ReasonRefused: "connect", probe.ReasonConnect: "connect",
+		probe.ReasonDNS: "connect", probe.ReasonTimeout: "timeout", probe.ReasonTLS: "tls",
+		probe.ReasonProxy: "protocol", probe.ReasonProtocol: "protocol", probe.ReasonConfig: "protocol",
+		probe.ReasonAuth: "auth", probe.ReasonLocal: "local_resource",
+	} {
+		if got := checkClass(reason); got != want {
+			t.Errorf("checkClass(%q) = %q, want %q", reason, got, want)
+		}
+	}
+}
+
+func TestCleanError(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"read tcp 127.0.0.1:54321->127.0.0.1:143: i/o timeout", "read tcp 127.0.0.1:143: i/o timeout"},
+		{"write tcp [::1]:40000->[::1]:993: broken pipe", "write tcp [::1]:993: broken pipe"},
+		{"read tcp 10.0.0.5:61000->mail.example.org:143: reset", "read tcp mail.example.org:143: reset"},
+		{"dial tcp 10.0.0.2:110: connect: connection refused", "dial tcp 10.0.0.2:110: connect: connection refused"},
+		{"a b->c then read tcp 1.2.3.4:5->6.7.8.9:10: x", "a b->c then read tcp 6.7.8.9:10: x"},
+		{"server: -> 127.0.0.1:1->x", "server: -> x"},
+		{"line\r\nbreak\x00", "line  break "},
+		{"->", "->"},
+		{":1->", ":1->"},
+	} {
+		if got := cleanError(tc.in); got != tc.want {
+			t.Errorf("cleanError(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	long := cleanError(strings.Repeat("ü", 10000))
+	if n := len([]rune(long)); n != maxErrorRunes+1 || !strings.HasSuffix(long, "…") {
+		t.Errorf("long error cut to %d runes", n)
+	}
+	// Many arrows must not blow up (each is looked at once).
+	_ = cleanError(strings.Repeat("x->", 100000))
+}
+
+func TestUptimeAndDurations(t *testing.T) {
+	for in, want := range map[float64]string{-1: "–", 1: "100%", 0.9999: "99.9%", 0: "0.0%", 0.5: "50.0%"} {
+		if got := uptimeText(in); got != want {
+			t.Errorf("uptimeText(%v) = %q, want %q", in, got, want)
+		}
+	}
+	for in, want := range map[time.Duration]string{-time.Second: "0s", 59 * time.Second: "59s",
+		61 * time.Minute: "1h1m", 49 * time.Hour: "2d1h"} {
+		if got := shortDuration(in); got != want {
+			t.Errorf("shortDuration(%v) = %q, want %q", in, got, want)
+		}
+	}
+	if s, c := certText(pageNow.Add(-time.Hour), pageNow); s != "2026-12-03 (expired)" || c != "crit" {
+		t.Errorf("expired certificate: %q %q", s, c)
+	}
+}
+
+func TestSparkline(t *testing.T) {
+	if sparkline(nil) != "" {
+		t.Error("sparkline of no history")
+	}
+	h := &health.HistorySummary{Checks1h: 3}
+	h.Minutes[0] = health.HistoryPoint{Checks: 1, Avg: time.Millisecond}
+	h.Minutes[1] = health.HistoryPoint{Checks: 1, Fails: 1}
+	h.Minutes[59] = health.HistoryPoint{Checks: 1, Avg: 4 * time.Millisecond}
+	got := string(sparkline(h))
+	// A gap between minute 0 and minute 59, the highest point at the top,
+	// a failure mark under minute 1.
+	for _, want := range []string{`d="M0 16M118 1"`, `<rect class="f" x="2"`, "max 4.00 ms"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("sparkline %s lacks %s", got, want)
+		}
+	}
+}
