@@ -134,3 +134,15 @@ func Many(n int, now time.Time) *health.Snapshot {
 	}
 	return s
 }
+
+// DrainedID is the backend Drained drains.
+const DrainedID = "imap03"
+
+// Drained: the healthy set with imap03 drained by alice for a disk swap,
+// for 25 more minutes.
+func Drained(now time.Time) *health.Snapshot {
+	s := AllHealthy(now)
+	b := &s.Backends[2]
+	b.Eligible, b.Reason = false, health.ReasonDrain
+	return s
+}
