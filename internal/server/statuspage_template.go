@@ -52,7 +52,7 @@ button{font-size:.85em;margin-right:.2em}
 <h1>backline</h1>
 <p>{{.Healthy}} of {{.Total}} backends healthy, <span id="problems">{{.Problems}}</span> need attention.
 {{if .Round}}Round {{.Round}}, finished {{.Taken}}.{{else}}The first probe round has not finished yet; states are the configured initial state.{{end}}
-<small>Page rendered {{.Now}}. Version {{.Version}}. JSON: <a href="api/v1/backends">/api/v1/backends</a>, metrics: <a href="metrics">/metrics</a>.</small></p>
+<small>Page rendered {{.Now}}.{{with .Version}} Version {{.}}.{{end}} JSON: <a href="api/v1/backends">/api/v1/backends</a>, metrics: <a href="metrics">/metrics</a>.</small></p>
 <ul id="rollups">{{range .Rollups}}<li class="{{.Class}}">{{.Name}}: {{.Up}}/{{.Total}} up{{if ne .Eligible .Up}}, {{.Eligible}} eligible{{end}}</li>{{end}}</ul>
 <form method="get" action="" id="filterform">
 <label>Filter <input type="search" id="filter" name="q" value="{{.Query}}" placeholder="name, group, host:port, state, who…" autocomplete="off"></label>
@@ -134,7 +134,13 @@ button{font-size:.85em;margin-right:.2em}
     btn.disabled = true;
     msg.className = "";
     msg.textContent = act + " " + id + " …";
-    fetch("api/v1/backends/" + encodeURIComponent(id) + "/admin", {
+    // Relative to the page (which may sit behind a path prefix), without
+    // credentials from a user:password@ URL: fetch refuses those, and the
+    // browser re-sends the credentials it authenticated the page with.
+    var api = new URL("api/v1/backends/" + encodeURIComponent(id) + "/admin", location.href);
+    api.username = "";
+    api.password = "";
+    fetch(api.toString(), {
       method: "PUT",
       credentials: "same-origin",
       headers: {"Content-Type": "application/json"},

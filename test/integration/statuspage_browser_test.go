@@ -66,7 +66,7 @@ func serveStatus(t *testing.T, snap *health.Snapshot) string {
 
 // browse loads url in headless chromium, writes a screenshot named name and
 // returns the DOM after scripts ran.
-func browse(t *testing.T, chromium, url, name string) *html.Node {
+func browse(t *testing.T, chromium, url, name string, extra ...string) *html.Node {
 	t.Helper()
 	dir := os.Getenv("BACKLINE_SCREENSHOTS")
 	if dir == "" {
@@ -78,9 +78,10 @@ func browse(t *testing.T, chromium, url, name string) *html.Node {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, chromium, "--headless", "--disable-gpu", "--no-sandbox",
-		"--user-data-dir="+t.TempDir(), "--no-first-run", "--hide-scrollbars",
-		"--screenshot="+shot, "--window-size=1280,2000", "--dump-dom", url)
+	args := append([]string{"--headless", "--disable-gpu", "--no-sandbox",
+		"--user-data-dir=" + t.TempDir(), "--no-first-run", "--hide-scrollbars",
+		"--screenshot=" + shot, "--window-size=1280,2000", "--dump-dom"}, extra...)
+	cmd := exec.CommandContext(ctx, chromium, append(args, url)...)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	if err := cmd.Run(); err != nil {
