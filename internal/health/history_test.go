@@ -158,3 +158,19 @@ func errIf(b bool) error {
 	}
 	return nil
 }
+
+// BenchmarkHistorySummary1000 is the history's share of one publish at
+// 1,000 backends: a full hour and day of buckets each.
+func BenchmarkHistorySummary1000(b *testing.B) {
+	hs := make([]history, 1000)
+	for i := range hs {
+		for m := range 24 * 60 {
+			hs[i].add(h0.Add(time.Duration(m)*time.Minute), m%7 != 0, true, true, time.Millisecond)
+		}
+	}
+	for b.Loop() {
+		for i := range hs {
+			_ = hs[i].summary()
+		}
+	}
+}
