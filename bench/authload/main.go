@@ -119,10 +119,8 @@ func startAuth(dir string, users int) (string, func()) {
 	}
 	var backends []health.Backend
 	for i := range 10 {
-		backends = append(backends, health.Backend{
-			Group: health.GroupMail, Healthy: true,
-			Target: &probe.Target{Name: fmt.Sprintf("imap-%d", i), Protocol: "imap", Host: fmt.Sprintf("10.0.0.%d", i+1), Port: 143},
-		})
+		backends = append(backends, health.BackendFor(health.GroupMail,
+			&probe.Target{Name: fmt.Sprintf("imap-%d", i), Protocol: "imap", Host: fmt.Sprintf("10.0.0.%d", i+1), Port: 143}, true))
 	}
 	src := staticHealth{&health.Snapshot{Backends: backends}}
 

@@ -40,12 +40,23 @@ func (f *fakeHealth) set(backends ...health.Backend) {
 	f.snap = &health.Snapshot{Backends: backends}
 }
 
-func mailBackend(name, proto, host string, port int, healthy bool) health.Backend {
-	return health.Backend{
-		Group:   health.GroupMail,
-		Target:  &probe.Target{Name: name, Protocol: proto, Host: host, Port: port, TLSMode: probe.TLSPlain},
-		Healthy: healthy,
+// ProbeTarget implements health.TargetLookup from the snapshot entry (the
+// fake's targets carry no secrets).
+func (f *fakeHealth) ProbeTarget(id string) (*probe.Target, bool) {
+	for _, b := range f.Snapshot().Backends {
+		if b.ID == id {
+			t := b.Target
+			return &probe.Target{Name: t.Name, Protocol: t.Protocol, Host: t.Host, Port: t.Port, TLSMode: t.TLSMode}, true
+		}
 	}
+	return nil, false
+}
+
+func (f *fakeHealth) TestPasswords() []string { return nil }
+
+func mailBackend(name, proto, host string, port int, healthy bool) health.Backend {
+	return health.BackendFor(health.GroupMail,
+		&probe.Target{Name: name, Protocol: proto, Host: host, Port: port, TLSMode: probe.TLSPlain}, healthy)
 }
 
 // fakeChecker answers backend_login checks by password.

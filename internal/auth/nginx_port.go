@@ -35,7 +35,7 @@ func newNginxPorts(targets []config.Target, log *slog.Logger) *nginxPorts {
 }
 
 // port returns the port nginx gets for t, or 0 if nginx cannot speak to t.
-func (p *nginxPorts) port(t *probe.Target) int {
+func (p *nginxPorts) port(t *health.TargetInfo) int {
 	if pp := p.proxyPort[t.Name]; pp > 0 {
 		return pp
 	}

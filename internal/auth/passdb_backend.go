@@ -37,11 +37,21 @@ func (b *backendLogin) check(ctx context.Context, req *Request) (passResult, err
 	if proto == "" {
 		proto = targetProtocol(req.Protocol)
 	}
-	healthy := b.health.Snapshot().Healthy(health.GroupMail, proto)
-	if len(healthy) == 0 {
+	eligible := b.health.Snapshot().Eligible(health.GroupMail, proto)
+	if len(eligible) == 0 {
 		return passResult{}, fmt.Errorf("%w (protocol %q)", errNoBackendForLogin, proto)
 	}
-	t := *healthy[0].Target
+	// Snapshots hold no secrets or TLS settings: the probe target comes
+	// from the engine by ID.
+	lookup, ok := b.health.(health.TargetLookup)
+	if !ok {
+		return passResult{}, errors.New("backend login: the health source cannot look up probe targets")
+	}
+	pt, ok := lookup.ProbeTarget(eligible[0].ID)
+	if !ok {
+		return passResult{}, fmt.Errorf("%w (protocol %q): backend %q is gone", errNoBackendForLogin, proto, eligible[0].ID)
+	}
+	t := *pt
 	t.Username, t.Password = req.Username, req.Password
 	t.Mechanism = config.MechAuto
 	t.DeepCheck = true

@@ -7,12 +7,11 @@ import (
 
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/health"
-	"github.com/backline/backline/internal/probe"
 )
 
 // policy picks one of the healthy targets when no filter selected a backend.
 type policy interface {
-	pick(user string, healthy []health.Backend) *probe.Target
+	pick(user string, healthy []health.Backend) *health.TargetInfo
 }
 
 func newPolicy(name string) policy {
@@ -28,7 +27,7 @@ func newPolicy(name string) policy {
 
 type firstPolicy struct{}
 
-func (firstPolicy) pick(_ string, healthy []health.Backend) *probe.Target {
+func (firstPolicy) pick(_ string, healthy []health.Backend) *health.TargetInfo {
 	if len(healthy) == 0 {
 		return nil
 	}
@@ -39,7 +38,7 @@ func (firstPolicy) pick(_ string, healthy []health.Backend) *probe.Target {
 // list is still walked evenly.
 type roundRobinPolicy struct{ next atomic.Uint64 }
 
-func (p *roundRobinPolicy) pick(_ string, healthy []health.Backend) *probe.Target {
+func (p *roundRobinPolicy) pick(_ string, healthy []health.Backend) *health.TargetInfo {
 	if len(healthy) == 0 {
 		return nil
 	}
@@ -52,8 +51,8 @@ func (p *roundRobinPolicy) pick(_ string, healthy []health.Backend) *probe.Targe
 // leaves or returns only its own users move.
 type userHashPolicy struct{}
 
-func (userHashPolicy) pick(user string, healthy []health.Backend) *probe.Target {
-	var best *probe.Target
+func (userHashPolicy) pick(user string, healthy []health.Backend) *health.TargetInfo {
+	var best *health.TargetInfo
 	var bestScore uint64
 	for _, b := range healthy {
 		h := fnv.New64a()

@@ -29,6 +29,13 @@ type Server struct {
 	// MaxConnections caps the listener's open client connections; 0 (left
 	// out) means derived from RLIMIT_NOFILE at start-up. See listener.go.
 	MaxConnections int `yaml:"max_connections"`
+	// StateFile keeps admin state (drain, maint, weight...) across
+	// restarts; empty: $STATE_DIRECTORY/admin-state.json when systemd sets
+	// STATE_DIRECTORY, else none. See admin.go.
+	StateFile string `yaml:"state_file"`
+	// ShutdownDelay keeps the listeners open after SIGTERM while /readyz
+	// answers 503, so a load balancer stops sending first (0..60s).
+	ShutdownDelay time.Duration `yaml:"shutdown_delay"`
 }
 
 // APIAuth is optional HTTP Basic or bearer protection for the API.
@@ -116,6 +123,17 @@ type Target struct {
 	// text to its upstream, so an implicit-TLS target needs its plain or
 	// STARTTLS port here to be handed to nginx. 0: the checked port.
 	ProxyPort int `yaml:"proxy_port"`
+	// Weight is the target's share for weighted policies, 0..256; nil (left
+	// out) means 1. Weight 0 keeps a healthy target out of rotation.
+	Weight *int `yaml:"weight"`
+}
+
+// EffectiveWeight is the configured weight, 1 when left out.
+func (t Target) EffectiveWeight() int {
+	if t.Weight == nil {
+		return 1
+	}
+	return *t.Weight
 }
 
 // Protocols, TLS modes, mechanisms.

@@ -50,6 +50,7 @@ func (v *validator) validateServer() {
 	}
 	v.validateAPIAuth()
 	v.validateListenerLimits()
+	v.validateAdminKeys()
 }
 
 func checkListenAddress(addr string) string {

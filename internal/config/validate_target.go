@@ -74,6 +74,7 @@ func (v *validator) validateTarget(path string, t *Target, h *HealthChecks) {
 	v.validateCredentials(key, t)
 	v.validateTLS(key, t)
 	v.validateProxyPort(key, t)
+	v.validateWeight(key, t)
 	v.validateHAProxy(key, t)
 
 	for _, l := range []struct {

@@ -123,7 +123,7 @@ type fakeHealth struct{ healthy map[string]bool }
 func (f *fakeHealth) Snapshot() *health.Snapshot {
 	s := &health.Snapshot{}
 	for g, ok := range f.healthy {
-		s.Backends = append(s.Backends, health.Backend{Group: g, Target: &probe.Target{Name: g}, Healthy: ok})
+		s.Backends = append(s.Backends, health.BackendFor(g, &probe.Target{Name: g}, ok))
 	}
 	return s
 }

@@ -33,20 +33,40 @@ type Options struct {
 }
 
 // Engine schedules the probes of every group, runs them through the
-// gates and publishes an immutable Snapshot after each round.
+// gates and publishes an immutable Snapshot after each round. Per-target
+// state lives in a registry keyed by backend ID (see registry.go), so
+// Reconfigure can swap the groups and keep every surviving backend's state.
 type Engine struct {
-	logger  *slog.Logger
-	now     func() time.Time
-	checker probe.Checker
-	metrics *metrics // nil without a Registerer
-	loops   []*groupLoop
-	states  []*targetState // all targets, in snapshot order
-	running atomic.Bool
+	logger   *slog.Logger
+	now      func() time.Time
+	checker  probe.Checker
+	metrics  *metrics // nil without a Registerer
+	inFlight int
 
-	mu    sync.Mutex // serialises publish: parts and round
-	parts [][]Backend
-	round uint64
-	snap  atomic.Pointer[Snapshot]
+	gen     atomic.Pointer[generation] // current groups, loops and states
+	running atomic.Bool
+	ready   atomic.Bool // every group of the first generation published once
+
+	// runMu orders Reconfigure against Run starting and stopping; swaps
+	// hands a reconfiguration to a running Run, which applies it between
+	// its loops' lives. runDone is closed when Run returned.
+	runMu    sync.Mutex
+	swaps    chan *swapRequest
+	runDone  chan struct{}
+	reconfMu sync.Mutex // one Reconfigure at a time
+
+	mu       sync.Mutex // serialises publish: parts, round, admin
+	parts    [][]Backend
+	round    uint64
+	partDone []bool // per loop of the current generation: published once
+	admin    map[string]*override
+	onAdmin  func()
+	snap     atomic.Pointer[Snapshot]
+	index    atomic.Pointer[targetIndex]
+	// recheckAt is when the eligibility of some entry may change without a
+	// round (an admin TTL ends, a backend turns stale); zero: never.
+	recheckAt    time.Time
+	adminExpired bool // an override expired since the last onAdmin call
 
 	// Test hooks; nil in production.
 	probeStarted func(group string, t *probe.Target, phase probe.Phase, offset time.Duration)
@@ -54,7 +74,19 @@ type Engine struct {
 	published    func(*Snapshot)
 }
 
-var _ Source = (*Engine)(nil)
+var (
+	_ Source       = (*Engine)(nil)
+	_ TargetLookup = (*Engine)(nil)
+)
+
+// ProbeTarget implements TargetLookup.
+func (e *Engine) ProbeTarget(id string) (*probe.Target, bool) {
+	t, ok := e.index.Load().byID[id]
+	return t, ok
+}
+
+// TestPasswords implements TargetLookup.
+func (e *Engine) TestPasswords() []string { return e.index.Load().passwords }
 
 // New validates the groups and prepares the engine; nothing runs before Run.
 // The mail group (GroupMail) comes first in snapshots, then the others in
@@ -64,9 +96,13 @@ func New(groups []Group, checker probe.Checker, opts Options) (*Engine, error) {
 		return nil, errors.New("health: no checker")
 	}
 	e := &Engine{
-		logger:  opts.Logger,
-		now:     opts.Now,
-		checker: checker,
+		logger:   opts.Logger,
+		now:      opts.Now,
+		checker:  checker,
+		inFlight: opts.MaxInFlight,
+		swaps:    make(chan *swapRequest),
+		runDone:  make(chan struct{}),
+		admin:    map[string]*override{},
 	}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
@@ -74,26 +110,14 @@ func New(groups []Group, checker probe.Checker, opts Options) (*Engine, error) {
 	if e.now == nil {
 		e.now = time.Now
 	}
-	inFlight := opts.MaxInFlight
-	if inFlight <= 0 {
-		inFlight = DefaultMaxInFlight
+	if e.inFlight <= 0 {
+		e.inFlight = DefaultMaxInFlight
 	}
-
-	ordered, err := orderGroups(groups)
+	p, err := plan(groups)
 	if err != nil {
 		return nil, err
 	}
-	start := e.now()
-	for i := range ordered {
-		l, err := newGroupLoop(e, i, ordered[i], inFlight, start)
-		if err != nil {
-			return nil, err
-		}
-		e.loops = append(e.loops, l)
-		e.states = append(e.states, l.states...)
-		e.parts = append(e.parts, l.backends())
-	}
-	e.snap.Store(&Snapshot{Backends: slices.Concat(e.parts...)})
+	e.install(p, nil, e.now())
 	if opts.Registerer != nil {
 		// Registered last: its collector reads the snapshot and states.
 		m, err := newMetrics(opts.Registerer, e)
@@ -101,9 +125,9 @@ func New(groups []Group, checker probe.Checker, opts Options) (*Engine, error) {
 			return nil, err
 		}
 		e.metrics = m
-	}
-	for _, l := range e.loops {
-		l.setServersStatus()
+		for _, l := range e.gen.Load().loops {
+			l.setServersStatus()
+		}
 	}
 	return e, nil
 }
@@ -142,36 +166,86 @@ func orderGroups(groups []Group) ([]Group, error) {
 // it lists every target in its initial state with Taken zero.
 func (e *Engine) Snapshot() *Snapshot { return e.snap.Load() }
 
+// Ready reports whether every group has finished its first round.
+func (e *Engine) Ready() bool { return e.ready.Load() }
+
 // Run probes until ctx is done, then returns once every probe goroutine has
 // returned. It runs one loop per group, so a slow group never delays
-// another. Run may be called once.
+// another. Between two loop lives it applies what Reconfigure hands it.
+// Run may be called once.
 func (e *Engine) Run(ctx context.Context) {
+	e.runMu.Lock()
 	if !e.running.CompareAndSwap(false, true) {
+		e.runMu.Unlock()
 		e.logger.Error("health engine: Run called more than once; ignored")
 		return
 	}
-	var wg sync.WaitGroup
-	for _, l := range e.loops {
-		wg.Go(func() { l.run(ctx) })
+	e.runMu.Unlock()
+	defer func() {
+		e.runMu.Lock()
+		close(e.runDone)
+		e.runMu.Unlock()
+	}()
+	for {
+		gen := e.gen.Load()
+		gctx, stop := context.WithCancel(ctx)
+		var wg sync.WaitGroup
+		for _, l := range gen.loops {
+			wg.Go(func() { l.run(gctx) })
+		}
+		expiry := e.expiryLoop(gctx)
+		select {
+		case <-ctx.Done():
+			stop()
+			wg.Wait()
+			<-expiry
+			return
+		case req := <-e.swaps:
+			stop()
+			wg.Wait()
+			<-expiry
+			e.install(req.plan, gen, e.now())
+			close(req.done)
+		}
 	}
-	wg.Wait()
 }
 
-// publish replaces one group's part and stores a merged snapshot. Published
-// snapshots are never modified: every part is a fresh slice and parts are
-// only replaced, so a single group's part can be published as it is.
-func (e *Engine) publish(index int, part []Backend, taken time.Time) {
+// publish replaces one group's part and stores a merged snapshot in which
+// admin state and eligibility are applied to every entry. Published
+// snapshots are never modified: the merged slice is always fresh.
+func (e *Engine) publish(gen *generation, index int, part []Backend, taken time.Time) {
 	e.mu.Lock()
-	e.parts[index] = part
-	e.round++
-	backends := part
-	if len(e.parts) > 1 {
-		backends = slices.Concat(e.parts...)
+	if e.gen.Load() != gen {
+		e.mu.Unlock()
+		return // a loop of a replaced generation: its part is gone
 	}
-	snap := &Snapshot{Taken: taken, Round: e.round, Backends: backends}
-	e.snap.Store(snap)
+	e.parts[index] = part
+	e.partDone[index] = true
+	if !e.ready.Load() && !slices.Contains(e.partDone, false) {
+		e.ready.Store(true)
+	}
+	snap := e.publishLocked(taken)
+	expired := e.adminExpired
+	e.adminExpired = false
 	e.mu.Unlock()
 	if e.published != nil {
 		e.published(snap)
 	}
+	if expired {
+		e.adminChanged()
+	}
+}
+
+// publishLocked builds and stores a snapshot from the current parts; e.mu
+// must be held. taken zero keeps the current snapshot's time.
+func (e *Engine) publishLocked(taken time.Time) *Snapshot {
+	if taken.IsZero() {
+		taken = e.snap.Load().Taken
+	}
+	e.round++
+	backends := slices.Concat(e.parts...)
+	e.applyAdminLocked(backends, e.now())
+	snap := &Snapshot{Taken: taken, Round: e.round, Backends: backends}
+	e.snap.Store(snap)
+	return snap
 }

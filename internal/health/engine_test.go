@@ -62,13 +62,13 @@ func TestInitialSnapshotListsEveryTargetInOrder(t *testing.T) {
 	}
 	var got []string
 	for _, b := range s.Backends {
-		got = append(got, fmt.Sprintf("%s/%s/%v/%v", b.Group, displayName(b.Target), b.Healthy, b.Since.Equal(start)))
+		got = append(got, fmt.Sprintf("%s/%s/%v/%v", b.Group, b.ID, b.Healthy, b.Since.Equal(start)))
 	}
 	want := []string{
 		"backend_health_checks/m1/true/true",
 		"backend_health_checks/m2/true/true",
 		"gateway:api/api/false/true",
-		"gateway:web/127.0.0.1:81/true/true",
+		"gateway:web/http://127.0.0.1:81/true/true",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Fatalf("backends (-want +got):\n%s", diff)

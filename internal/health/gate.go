@@ -59,3 +59,10 @@ func (g *gate) record(success bool) (changed bool) {
 	}
 	return false
 }
+
+// setThresholds changes the thresholds of a running gate (a reload); its
+// state and counters stay.
+func (g *gate) setThresholds(failureThreshold, recoveryThreshold int) {
+	g.failureThreshold = max(failureThreshold, 1)
+	g.recoveryThreshold = max(recoveryThreshold, 1)
+}

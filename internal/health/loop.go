@@ -2,7 +2,6 @@ package health
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/backline/backline/internal/probe"
@@ -18,9 +17,11 @@ type job struct {
 }
 
 // groupLoop owns one group's targets, gates and round buffers. Everything
-// but the snapshot store is touched by its goroutine only.
+// but the snapshot store is touched by its goroutine only (and by
+// Engine.install while no loop of the generation runs).
 type groupLoop struct {
 	e      *Engine
+	gen    *generation
 	index  int // position of its part in the snapshot
 	group  Group
 	states []*targetState
@@ -32,6 +33,7 @@ type groupLoop struct {
 	combinedJobs []job // deep phase for deep_check targets, connect for the rest
 
 	// Reused between rounds so a round of 10,000 probes allocates little.
+	active  []job
 	results []probe.Result
 	offsets []time.Duration
 	order   []int
@@ -39,36 +41,26 @@ type groupLoop struct {
 	localLog localErrorLog
 }
 
-func newGroupLoop(e *Engine, index int, g Group, inFlight int, start time.Time) (*groupLoop, error) {
-	l := &groupLoop{
+func newGroupLoop(e *Engine, index int, g Group, inFlight int) *groupLoop {
+	return &groupLoop{
 		e:     e,
 		index: index,
 		group: g,
 		sem:   make(chan struct{}, inFlight),
 		steps: stepObservers{},
 	}
-	names := make(map[string]int, len(g.Targets))
-	for i, t := range g.Targets {
-		if t == nil {
-			return nil, fmt.Errorf("health: group %q: target %d is nil", g.Name, i)
-		}
-		s := newTargetState(&g, t, start)
-		if prev, dup := names[s.name]; dup {
-			// Names label metrics and logs; two targets sharing one would
-			// overwrite each other's series.
-			return nil, fmt.Errorf("health: group %q: targets %d and %d are both named %q", g.Name, prev, i, s.name)
-		}
-		names[s.name] = i
-		l.states = append(l.states, s)
-		l.connectJobs = append(l.connectJobs, job{s, probe.PhaseConnect, false})
-		if t.DeepCheck {
-			l.deepJobs = append(l.deepJobs, job{s, probe.PhaseDeep, false})
-			l.combinedJobs = append(l.combinedJobs, job{s, probe.PhaseDeep, true})
-		} else {
-			l.combinedJobs = append(l.combinedJobs, job{s, probe.PhaseConnect, false})
-		}
+}
+
+// add appends a target's state and its jobs.
+func (l *groupLoop) add(s *targetState) {
+	l.states = append(l.states, s)
+	l.connectJobs = append(l.connectJobs, job{s, probe.PhaseConnect, false})
+	if s.target.DeepCheck {
+		l.deepJobs = append(l.deepJobs, job{s, probe.PhaseDeep, false})
+		l.combinedJobs = append(l.combinedJobs, job{s, probe.PhaseDeep, true})
+	} else {
+		l.combinedJobs = append(l.combinedJobs, job{s, probe.PhaseConnect, false})
 	}
-	return l, nil
 }
 
 // run schedules rounds as contract §4.2 says: one round at once, then a
@@ -113,9 +105,23 @@ func (l *groupLoop) run(ctx context.Context) {
 // round probes jobs concurrently, waits for all, records the results in
 // configuration order and publishes. A round cut short by shutdown records
 // nothing: a cancelled probe is not a verdict on the backend.
-func (l *groupLoop) round(ctx context.Context, jobs []job) {
-	if len(jobs) == 0 || ctx.Err() != nil {
+func (l *groupLoop) round(ctx context.Context, all []job) {
+	if len(all) == 0 || ctx.Err() != nil {
 		return
+	}
+	// Targets whose checks an operator paused keep their last state.
+	jobs := all
+	for _, j := range all {
+		if j.state.paused.Load() {
+			jobs = l.active[:0]
+			for _, j := range all {
+				if !j.state.paused.Load() {
+					jobs = append(jobs, j)
+				}
+			}
+			l.active = jobs
+			break
+		}
 	}
 	results := l.probeAll(ctx, jobs)
 	if ctx.Err() != nil {
@@ -143,7 +149,7 @@ func (l *groupLoop) round(ctx context.Context, jobs []job) {
 		*res = probe.Result{} // drop references before the buffer is reused
 	}
 	l.setServersStatus()
-	l.e.publish(l.index, l.backends(), now)
+	l.e.publish(l.gen, l.index, l.backends(), now)
 }
 
 func (l *groupLoop) backends() []Backend {

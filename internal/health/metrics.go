@@ -30,6 +30,7 @@ type metrics struct {
 	localErrors   *prometheus.CounterVec
 	transitions   *prometheus.CounterVec
 	serversStatus *prometheus.GaugeVec
+	adminChanges  *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
@@ -55,6 +56,10 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 			Name: "backend_servers_status",
 			Help: "Mail backend targets: wanted = configured, alive = healthy (Nauthilus-compatible).",
 		}, []string{"server_status"}),
+		adminChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "backline_backend_admin_changes_total",
+			Help: "Admin state changes through the API (and resets), by the resulting state.",
+		}, []string{"state"}),
 	}
 	var err error
 	// A reload builds a new engine on the same registry: adopt the vectors
@@ -72,6 +77,9 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		return nil, err
 	}
 	if m.serversStatus, err = adopt(reg, m.serversStatus); err != nil {
+		return nil, err
+	}
+	if m.adminChanges, err = adopt(reg, m.adminChanges); err != nil {
 		return nil, err
 	}
 	// The per-target collector reads one engine's state, so the new engine

@@ -28,6 +28,12 @@ type Group struct {
 	InitialHealthy    bool
 	Jitter            time.Duration
 	Targets           []*probe.Target
+	// IDs optionally gives each target's backend ID (parallel to Targets;
+	// an empty entry or a nil slice means DefaultID).
+	IDs []string
+	// Weights optionally gives each target's configured weight, 0..MaxWeight
+	// (parallel to Targets; nil means 1 for every target).
+	Weights []int
 }
 
 // GroupMail is the group of auth.services.backend_health_checks.targets.
@@ -39,8 +45,11 @@ type Backend struct {
 	// target's name, which config defaults to protocol://host:port.
 	ID     string
 	Group  string
-	Weight int           // share for weighted policies; 1 until weights are configurable
-	Target *probe.Target // shared, read-only
+	Weight int         // effective share for weighted policies (0..MaxWeight)
+	Target *TargetInfo // shared, read-only; no secrets
+	// Admin is the operator's control state (ready, weight 1, health auto
+	// and source "config" unless changed).
+	Admin Admin
 	// Eligible says whether selection may pick the backend; Reason says why
 	// not. Computed once per snapshot, so every consumer agrees.
 	Eligible bool
@@ -60,6 +69,12 @@ type Backend struct {
 	// History is the last hour and day of checks (nil before the first);
 	// shared, read-only.
 	History *HistorySummary
+	// StaleAfter is how old the last check may get before the backend
+	// counts as stale (0: never); see Eligibility.
+	StaleAfter time.Duration
+	// ChecksPaused: an operator stopped the probes; the state is frozen and
+	// never turns stale.
+	ChecksPaused bool
 }
 
 // PhaseState is one gate (connect or deep) of one target.

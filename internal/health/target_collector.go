@@ -14,6 +14,7 @@ type targetCollector struct {
 	phaseUp    *prometheus.Desc
 	duration   *prometheus.Desc
 	certExpiry *prometheus.Desc
+	eligible   *prometheus.Desc
 }
 
 func newTargetCollector(e *Engine) *targetCollector {
@@ -31,6 +32,9 @@ func newTargetCollector(e *Engine) *targetCollector {
 		certExpiry: prometheus.NewDesc("backline_backend_cert_expiry_timestamp_seconds",
 			"Expiry (Unix time) of the leaf certificate seen by the last TLS handshake.",
 			[]string{"group", "name"}, nil),
+		eligible: prometheus.NewDesc("backline_backend_eligible",
+			"1 if selection may pick the backend (health, admin state, weight), else 0.",
+			[]string{"group", "name"}, nil),
 	}
 }
 
@@ -39,28 +43,37 @@ func (c *targetCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.phaseUp
 	ch <- c.duration
 	ch <- c.certExpiry
+	ch <- c.eligible
 }
 
-// Collect pairs snapshot entries with target states by position: both are
-// in the same order (groups as ordered by New, targets in config order).
-// States are read only for their immutable name and their atomic histograms.
+// Collect pairs snapshot entries with the registry's target states by ID.
+// States are read only for their atomic histograms; the name label comes
+// from the snapshot entry (Target.Name, else host:port, as the state's).
 func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
 	snap := c.e.Snapshot()
-	states := c.e.states
+	byID := c.e.gen.Load().byID
 	for i := range snap.Backends {
 		b := &snap.Backends[i]
-		s := states[i]
-		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, boolGauge(b.Healthy), b.Group, s.name, b.Target.Protocol)
-		ch <- prometheus.MustNewConstMetric(c.phaseUp, prometheus.GaugeValue, boolGauge(b.Connect.Healthy), b.Group, s.name, string(probe.PhaseConnect))
-		ch <- s.connectLatency.metric(c.duration, b.Group, s.name, string(probe.PhaseConnect))
+		s := byID[b.ID]
+		if s == nil {
+			continue // removed by a Reconfigure between the two loads
+		}
+		name := b.Target.Name
+		if name == "" {
+			name = b.Target.Address()
+		}
+		ch <- prometheus.MustNewConstMetric(c.eligible, prometheus.GaugeValue, boolGauge(b.Eligible), b.Group, name)
+		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, boolGauge(b.Healthy), b.Group, name, b.Target.Protocol)
+		ch <- prometheus.MustNewConstMetric(c.phaseUp, prometheus.GaugeValue, boolGauge(b.Connect.Healthy), b.Group, name, string(probe.PhaseConnect))
+		ch <- s.connectLatency.metric(c.duration, b.Group, name, string(probe.PhaseConnect))
 		if b.Target.DeepCheck {
-			ch <- prometheus.MustNewConstMetric(c.phaseUp, prometheus.GaugeValue, boolGauge(b.Deep.Healthy), b.Group, s.name, string(probe.PhaseDeep))
-			ch <- s.deepLatency.metric(c.duration, b.Group, s.name, string(probe.PhaseDeep))
+			ch <- prometheus.MustNewConstMetric(c.phaseUp, prometheus.GaugeValue, boolGauge(b.Deep.Healthy), b.Group, name, string(probe.PhaseDeep))
+			ch <- s.deepLatency.metric(c.duration, b.Group, name, string(probe.PhaseDeep))
 		}
 		// Only once a certificate was seen: a 0 expiry would read as
 		// "expired in 1970" on dashboards.
 		if !b.CertNotAfter.IsZero() {
-			ch <- prometheus.MustNewConstMetric(c.certExpiry, prometheus.GaugeValue, float64(b.CertNotAfter.Unix()), b.Group, s.name)
+			ch <- prometheus.MustNewConstMetric(c.certExpiry, prometheus.GaugeValue, float64(b.CertNotAfter.Unix()), b.Group, name)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package health
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/backline/backline/internal/probe"
@@ -10,8 +11,14 @@ import (
 // goroutine touches it; readers see copies through published snapshots.
 type targetState struct {
 	group  string
+	id     string // backend ID: stable across rounds and reloads
 	name   string // label and log value: Target.Name, else host:port
 	target *probe.Target
+	info   *TargetInfo // target without secrets, shared by snapshots
+	weight int         // configured weight
+
+	staleAfter time.Duration // see staleAfter
+	paused     atomic.Bool   // admin checks_paused: no probes while set
 
 	connectGate gate
 	deepGate    gate
@@ -32,8 +39,11 @@ type targetState struct {
 func newTargetState(g *Group, t *probe.Target, start time.Time) *targetState {
 	s := &targetState{
 		group:       g.Name,
+		id:          DefaultID(t),
 		name:        displayName(t),
 		target:      t,
+		info:        InfoOf(t),
+		weight:      1,
 		connectGate: newGate(g.InitialHealthy, g.FailureThreshold, g.RecoveryThreshold),
 		deepGate:    newGate(g.InitialHealthy, g.FailureThreshold, g.RecoveryThreshold),
 		since:       start,
@@ -46,6 +56,25 @@ func newTargetState(g *Group, t *probe.Target, start time.Time) *targetState {
 	s.deep.Healthy = s.deepGate.healthy
 	s.healthy = s.combined()
 	return s
+}
+
+// adopt moves a surviving state to its new configuration (the loops of
+// both generations are stopped): new target and check settings, new gate
+// thresholds; gates, counters, histograms and last results stay.
+func (s *targetState) adopt(g *Group, t *probe.Target) {
+	s.group = g.Name
+	s.name = displayName(t)
+	s.target = t
+	s.info = InfoOf(t)
+	s.connectGate.setThresholds(g.FailureThreshold, g.RecoveryThreshold)
+	s.deepGate.setThresholds(g.FailureThreshold, g.RecoveryThreshold)
+	if t.DeepCheck && s.deepLatency == nil {
+		s.deepLatency = &latencyHistogram{}
+	}
+	if h := s.combined(); h != s.healthy {
+		// A deep check switched off or on changes what healthy means.
+		s.healthy = h
+	}
 }
 
 // displayName never includes credentials: the operator-chosen name or the
@@ -70,12 +99,13 @@ func (s *targetState) combined() bool {
 // result's Steps slice is never modified after the probe returns.
 func (s *targetState) backend() Backend {
 	return Backend{
-		ID:           s.name,
+		ID:           s.id,
 		Group:        s.group,
-		Weight:       1,
+		Weight:       s.weight,
+		Admin:        defaultAdmin(s.weight),
 		Eligible:     s.healthy,
 		Reason:       reasonUnless(s.healthy, ReasonUnhealthy),
-		Target:       s.target,
+		Target:       s.info,
 		Healthy:      s.healthy,
 		Since:        s.since,
 		Connect:      s.connect,
@@ -84,6 +114,7 @@ func (s *targetState) backend() Backend {
 		Mechanism:    s.mechanism,
 		Steps:        s.steps,
 		History:      s.history.summary(),
+		StaleAfter:   s.staleAfter,
 	}
 }
 

@@ -41,14 +41,23 @@ var backendFunctions = map[string]runFunc{
 	"check_backend_connection": checkBackendConnection,
 }
 
-// getBackendServers returns the healthy mail targets in configuration order
-// (contract §2.2: the "alive" list, not every configured target).
+// getBackendServers returns the eligible mail targets in configuration
+// order (contract §2.2: the "alive" list, not every configured target; a
+// drained or maintained backend is not offered either).
 func getBackendServers(r *scriptRun, L *glua.LState) int {
-	healthy := r.snapshot().Healthy(health.GroupMail, "")
-	list := L.CreateTable(len(healthy), 0)
-	for i := range healthy {
+	eligible := r.snapshot().Eligible(health.GroupMail, "")
+	list := L.CreateTable(len(eligible), 0)
+	expose := r.engine.cfg.Config.ExposeTestCredentials
+	lookup, _ := r.engine.health.(health.TargetLookup)
+	for i := range eligible {
+		sv := &serverView{backend: &eligible[i]}
+		if expose && lookup != nil {
+			if pt, ok := lookup.ProbeTarget(eligible[i].ID); ok {
+				sv.password = pt.Password
+			}
+		}
 		ud := L.NewUserData()
-		ud.Value = &serverView{target: healthy[i].Target, exposeSecrets: r.engine.cfg.Config.ExposeTestCredentials}
+		ud.Value = sv
 		ud.Metatable = r.vm().serverMeta
 		list.Append(ud)
 	}
@@ -69,12 +78,17 @@ func getBackendServersStatus(r *scriptRun, L *glua.LState) int {
 		if b.Group != health.GroupMail || b.Target == nil {
 			continue
 		}
-		t := L.CreateTable(0, 8)
+		t := L.CreateTable(0, 13)
 		t.RawSetString("name", glua.LString(b.Target.Name))
 		t.RawSetString("protocol", glua.LString(b.Target.Protocol))
 		t.RawSetString("host", glua.LString(b.Target.Host))
 		t.RawSetString("port", glua.LNumber(b.Target.Port))
 		t.RawSetString("healthy", glua.LBool(b.Healthy))
+		t.RawSetString("id", glua.LString(b.ID))
+		t.RawSetString("admin_state", glua.LString(b.Admin.State))
+		t.RawSetString("weight", glua.LNumber(b.Weight))
+		t.RawSetString("eligible", glua.LBool(b.Eligible))
+		t.RawSetString("reason", glua.LString(b.Reason))
 		t.RawSetString("group", glua.LString(b.Group))
 		lastErr := b.Connect.LastError
 		if lastErr == "" {
@@ -142,11 +156,12 @@ func removeFromBackendResult(r *scriptRun, L *glua.LState) int {
 	return 0
 }
 
-// serverView is what a script sees of a target.
+// serverView is what a script sees of a target: a snapshot entry (no
+// secrets) and, only with lua.config.expose_test_credentials, the test
+// password.
 type serverView struct {
-	target *probe.Target
-	// exposeSecrets is lua.config.expose_test_credentials.
-	exposeSecrets bool
+	backend  *health.Backend
+	password string
 }
 
 func (v *vm) newServerMeta() *glua.LTable {
@@ -166,7 +181,7 @@ func (v *vm) newServerMeta() *glua.LTable {
 			L.Push(glua.LString(serverTypeName))
 			return 1
 		}
-		L.Push(glua.LString(serverTypeName + "(" + sv.target.Protocol + " " + sv.target.Address() + ")"))
+		L.Push(glua.LString(serverTypeName + "(" + sv.backend.Target.Protocol + " " + sv.backend.Target.Address() + ")"))
 		return 1
 	}))
 	return mt
@@ -174,8 +189,19 @@ func (v *vm) newServerMeta() *glua.LTable {
 
 // field returns one property; unknown names give nil as in Nauthilus.
 func (sv *serverView) field(name string) glua.LValue {
-	t := sv.target
+	b := sv.backend
+	t := b.Target
 	switch name {
+	case "id":
+		return glua.LString(b.ID)
+	case "admin_state":
+		return glua.LString(b.Admin.State)
+	case "weight":
+		return glua.LNumber(b.Weight)
+	case "eligible":
+		return glua.LBool(b.Eligible)
+	case "reason":
+		return glua.LString(b.Reason)
 	case "name":
 		return glua.LString(t.Name)
 	case "protocol":
@@ -189,10 +215,7 @@ func (sv *serverView) field(name string) glua.LValue {
 	case "test_username":
 		return glua.LString(t.Username)
 	case "test_password":
-		if sv.exposeSecrets {
-			return glua.LString(t.Password)
-		}
-		return glua.LString("")
+		return glua.LString(sv.password)
 	case "haproxy_v2":
 		return glua.LBool(t.HAProxyV2)
 	case "tls":
@@ -204,7 +227,7 @@ func (sv *serverView) field(name string) glua.LValue {
 		}
 		return glua.LString(mode)
 	case "tls_skip_verify":
-		return glua.LBool(t.TLSConfig != nil && t.TLSConfig.InsecureSkipVerify)
+		return glua.LBool(t.TLSSkipVerify)
 	case "deep_check":
 		return glua.LBool(t.DeepCheck)
 	}

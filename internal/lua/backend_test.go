@@ -116,8 +116,10 @@ func serversFixture() StaticSource {
 	down := mail(target("down", "10.0.0.2", 143), false)
 	down.Connect.LastError = "connection refused"
 	down.Connect.Latency = 1500 * time.Microsecond
-	return snapshotOf(mail(target("plain", "10.0.0.1", 143), true), down, mail(secret, true),
-		health.Backend{Group: "gateway:x", Target: target("gw", "10.0.0.5", 80), Healthy: true})
+	src := snapshotOf(mail(target("plain", "10.0.0.1", 143), true), down, mail(secret, true),
+		health.BackendFor("gateway:x", target("gw", "10.0.0.5", 80), true))
+	src.Targets = map[string]*probe.Target{"secret": secret}
+	return src
 }
 
 func TestGetBackendServersListsHealthyMailTargets(t *testing.T) {

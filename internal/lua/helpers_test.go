@@ -100,7 +100,7 @@ func snapshotOf(backends ...health.Backend) StaticSource {
 }
 
 func mail(t *probe.Target, healthy bool) health.Backend {
-	return health.Backend{Group: health.GroupMail, Target: t, Healthy: healthy}
+	return health.BackendFor(health.GroupMail, t, healthy)
 }
 
 // writeScript writes src to dir/name, replacing {{PORT}}.

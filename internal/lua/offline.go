@@ -52,15 +52,36 @@ func ParseBackendsJSON(data []byte) ([]OfflineBackend, error) {
 	return out, nil
 }
 
-// StaticSource is a health.Source that always returns the same snapshot.
-type StaticSource struct{ Snap *health.Snapshot }
+// StaticSource is a health.Source that always returns the same snapshot;
+// Targets (by backend ID) give the test passwords for exposure and redaction.
+type StaticSource struct {
+	Snap    *health.Snapshot
+	Targets map[string]*probe.Target
+}
 
 // Snapshot implements health.Source.
 func (s StaticSource) Snapshot() *health.Snapshot { return s.Snap }
 
-// SnapshotOf builds a mail-group snapshot from offline backends.
-func SnapshotOf(backends []OfflineBackend) *health.Snapshot {
-	snap := &health.Snapshot{}
+// ProbeTarget implements health.TargetLookup.
+func (s StaticSource) ProbeTarget(id string) (*probe.Target, bool) {
+	t, ok := s.Targets[id]
+	return t, ok
+}
+
+// TestPasswords implements health.TargetLookup.
+func (s StaticSource) TestPasswords() []string {
+	var out []string
+	for _, t := range s.Targets {
+		if t.Password != "" {
+			out = append(out, t.Password)
+		}
+	}
+	return out
+}
+
+// SnapshotOf builds a mail-group source from offline backends.
+func SnapshotOf(backends []OfflineBackend) StaticSource {
+	src := StaticSource{Snap: &health.Snapshot{}, Targets: map[string]*probe.Target{}}
 	for _, b := range backends {
 		mode := probe.TLSMode(b.TLSMode)
 		if mode == "" {
@@ -77,12 +98,13 @@ func SnapshotOf(backends []OfflineBackend) *health.Snapshot {
 			HAProxyV2: b.HAProxyV2, DeepCheck: b.DeepCheck, RequestURI: b.RequestURI,
 			Username: b.TestUsername, Password: b.TestPassword,
 		}
-		snap.Backends = append(snap.Backends, health.Backend{
-			Group: health.GroupMail, Target: t, Healthy: healthy,
-			Connect: health.PhaseState{Healthy: healthy, LastError: b.LastError, Latency: time.Duration(b.LatencyMS * float64(time.Millisecond))},
-		})
+		hb := health.BackendFor(health.GroupMail, t, healthy)
+		hb.Connect.LastError = b.LastError
+		hb.Connect.Latency = time.Duration(b.LatencyMS * float64(time.Millisecond))
+		src.Snap.Backends = append(src.Snap.Backends, hb)
+		src.Targets[hb.ID] = t
 	}
-	return snap
+	return src
 }
 
 // refusingChecker stands in for real probes when --live-checks is not given,
@@ -130,7 +152,7 @@ func RunOffline(ctx context.Context, o OfflineOptions) (*FilterOutcome, error) {
 			Config: config.LuaConfig{PackagePath: o.PackagePath, VMPoolSize: 1, ScriptTimeout: o.Timeout,
 				ExposeTestCredentials: o.ExposeTestCredentials},
 		},
-		Health:  StaticSource{Snap: SnapshotOf(o.Backends)},
+		Health:  SnapshotOf(o.Backends),
 		Checker: checker,
 		Logger:  slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})

@@ -100,12 +100,8 @@ func (r *scriptRun) redact(s string) string {
 		if r.req != nil && r.req.Password != "" {
 			r.secrets = append(r.secrets, r.req.Password)
 		}
-		if snap := r.snapshot(); snap != nil {
-			for _, b := range snap.Backends {
-				if b.Target != nil && b.Target.Password != "" {
-					r.secrets = append(r.secrets, b.Target.Password)
-				}
-			}
+		if lookup, ok := r.engine.health.(health.TargetLookup); ok {
+			r.secrets = append(r.secrets, lookup.TestPasswords()...)
 		}
 	}
 	for _, secret := range r.secrets {

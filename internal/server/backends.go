@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/backline/backline/internal/health"
-	"github.com/backline/backline/internal/probe"
 )
 
 // The JSON view of a snapshot. Times are RFC 3339 with nanoseconds in UTC;
@@ -21,12 +20,17 @@ type backendsBody struct {
 }
 
 type backendView struct {
+	ID           string     `json:"id"`
 	Name         string     `json:"name"`
 	Group        string     `json:"group"`
 	Protocol     string     `json:"protocol"`
 	Host         string     `json:"host"`
 	Port         int        `json:"port"`
 	Healthy      bool       `json:"healthy"`
+	Eligible     bool       `json:"eligible"`
+	Reason       string     `json:"reason"`
+	Weight       int        `json:"weight"`
+	Admin        adminView  `json:"admin"`
 	DeepCheck    bool       `json:"deep_check"`
 	TLSMode      string     `json:"tls_mode"`
 	HAProxyV2    bool       `json:"haproxy_v2"`
@@ -82,7 +86,7 @@ func viewPhase(p health.PhaseState) phaseView {
 
 // backendName is the target's configured name, or protocol://host:port when
 // it has none.
-func backendName(t *probe.Target) string {
+func backendName(t *health.TargetInfo) string {
 	if t.Name != "" {
 		return t.Name
 	}
@@ -92,15 +96,20 @@ func backendName(t *probe.Target) string {
 func viewBackend(b health.Backend) backendView {
 	t := b.Target
 	if t == nil {
-		t = &probe.Target{}
+		t = &health.TargetInfo{}
 	}
 	v := backendView{
+		ID:           b.ID,
 		Name:         backendName(t),
 		Group:        b.Group,
 		Protocol:     t.Protocol,
 		Host:         t.Host,
 		Port:         t.Port,
 		Healthy:      b.Healthy,
+		Eligible:     b.Eligible,
+		Reason:       string(b.Reason),
+		Weight:       b.Weight,
+		Admin:        viewAdmin("", b.Admin),
 		DeepCheck:    t.DeepCheck,
 		TLSMode:      string(t.TLSMode),
 		HAProxyV2:    t.HAProxyV2,
@@ -153,7 +162,7 @@ func (s *Server) oneBackend(w http.ResponseWriter, r *http.Request) {
 func (s *Server) writeBackend(w http.ResponseWriter, name string) {
 	if snap := s.snapshot(); snap != nil {
 		for _, b := range snap.Backends {
-			if b.Target != nil && backendName(b.Target) == name {
+			if b.ID == name || b.Target != nil && backendName(b.Target) == name {
 				writeJSON(w, http.StatusOK, viewBackend(b))
 				return
 			}

@@ -22,6 +22,7 @@ func MailGroup(hc config.HealthChecks) (health.Group, error) {
 		InitialHealthy:    hc.InitialState != config.InitialUnhealthy,
 		Jitter:            hc.Jitter,
 		Targets:           make([]*probe.Target, 0, len(hc.Targets)),
+		Weights:           make([]int, 0, len(hc.Targets)),
 	}
 	if g.DeepInterval == 0 {
 		g.DeepInterval = g.ConnectInterval
@@ -32,6 +33,7 @@ func MailGroup(hc config.HealthChecks) (health.Group, error) {
 			return health.Group{}, fmt.Errorf("auth.services.backend_health_checks.targets[%d]: %w", i, err)
 		}
 		g.Targets = append(g.Targets, t)
+		g.Weights = append(g.Weights, hc.Targets[i].EffectiveWeight())
 	}
 	return g, nil
 }

@@ -51,7 +51,7 @@ func testSnapshot() *health.Snapshot {
 		Round: 3,
 		Backends: []health.Backend{
 			{
-				Group: health.GroupMail, Target: imap, Healthy: true, Since: t0,
+				Eligible: true, Group: health.GroupMail, ID: imap.Name, Target: health.InfoOf(imap), Weight: 1, Admin: health.Admin{State: health.AdminReady, Weight: 1, Health: health.HealthAuto, Source: health.SourceConfig}, Healthy: true, Since: t0,
 				Connect: health.PhaseState{Healthy: true, LastCheck: t0.Add(9 * time.Second),
 					LastSuccess: t0.Add(9 * time.Second), Latency: 1500 * time.Microsecond, ConsecutiveSuccesses: 2},
 				Deep: health.PhaseState{Healthy: true, LastCheck: t0.Add(9 * time.Second),
@@ -65,12 +65,12 @@ func testSnapshot() *health.Snapshot {
 				},
 			},
 			{
-				Group: health.GroupMail, Target: pop3, Healthy: false, Since: t0.Add(5 * time.Second),
+				Reason: health.ReasonUnhealthy, Group: health.GroupMail, ID: pop3.Name, Target: health.InfoOf(pop3), Weight: 1, Admin: health.Admin{State: health.AdminReady, Weight: 1, Health: health.HealthAuto, Source: health.SourceConfig}, Healthy: false, Since: t0.Add(5 * time.Second),
 				Connect: health.PhaseState{Healthy: false, LastCheck: t0.Add(9 * time.Second),
 					LastError: "dial tcp 10.0.0.2:110: connect: connection refused", LastReason: probe.ReasonRefused,
 					ConsecutiveFailures: 3},
 			},
-			{Group: "gateway:web", Target: web, Healthy: true, Since: t0},
+			{Eligible: true, Group: "gateway:web", ID: web.Name, Target: health.InfoOf(web), Weight: 1, Admin: health.Admin{State: health.AdminReady, Weight: 1, Health: health.HealthAuto, Source: health.SourceConfig}, Healthy: true, Since: t0},
 		},
 	}
 }
@@ -124,6 +124,7 @@ func TestBackendsJSONShape(t *testing.T) {
 		"taken": "2026-11-23T13:00:10Z",
 		"backends": []any{
 			map[string]any{
+				"id": "imap://127.0.0.1:993", "eligible": true, "reason": "", "weight": 1.0, "admin": map[string]any{"state": "ready", "weight": 1.0, "health": "auto", "checks_paused": false, "source": "config"},
 				"name": "imap://127.0.0.1:993", "group": "backend_health_checks", "protocol": "imap",
 				"host": "127.0.0.1", "port": 993.0, "healthy": true, "deep_check": true,
 				"tls_mode": "implicit", "haproxy_v2": false, "since": "2026-11-23T13:00:00Z",
@@ -144,6 +145,7 @@ func TestBackendsJSONShape(t *testing.T) {
 				},
 			},
 			map[string]any{
+				"id": "pop3://10.0.0.2:110", "eligible": false, "reason": "unhealthy", "weight": 1.0, "admin": map[string]any{"state": "ready", "weight": 1.0, "health": "auto", "checks_paused": false, "source": "config"},
 				"name": "pop3://10.0.0.2:110", "group": "backend_health_checks", "protocol": "pop3",
 				"host": "10.0.0.2", "port": 110.0, "healthy": false, "deep_check": false,
 				"tls_mode": "plain", "haproxy_v2": true, "since": "2026-11-23T13:00:05Z",
@@ -159,6 +161,7 @@ func TestBackendsJSONShape(t *testing.T) {
 				"steps": []any{},
 			},
 			map[string]any{
+				"id": `<script>alert("x")</script>`, "eligible": true, "reason": "", "weight": 1.0, "admin": map[string]any{"state": "ready", "weight": 1.0, "health": "auto", "checks_paused": false, "source": "config"},
 				"name": `<script>alert("x")</script>`, "group": "gateway:web", "protocol": "http",
 				"host": "web", "port": 80.0, "healthy": true, "deep_check": false,
 				"tls_mode": "plain", "haproxy_v2": false, "since": "2026-11-23T13:00:00Z",

@@ -268,6 +268,9 @@ func stateOf(b health.Backend) (string, int) {
 
 func adminText(a pageAdmin, now time.Time) (string, string) {
 	text := a.State
+	if a.Extra != "" {
+		text += " (" + a.Extra + ")"
+	}
 	if a.Who != "" {
 		text += " by " + a.Who
 	}

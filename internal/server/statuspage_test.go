@@ -436,3 +436,24 @@ func TestSparkline(t *testing.T) {
 		}
 	}
 }
+
+func TestStatusPageDrainedFromSnapshot(t *testing.T) {
+	snap := statuspagefake.Drained(pageNow)
+	p := render(t, snap, "alice")
+	r := p.render1(t)
+	if r.id != statuspagefake.DrainedID || r.cells[cState] != "drain" || r.cells[cFor] != "5m" ||
+		r.cells[cAdmin] != "drain by alice: disk swap until 2026-12-03 07:25 UTC (in 25m)" {
+		t.Errorf("drained row: %q", r.cells)
+	}
+	b := &snap.Backends[0]
+	b.Admin.Health, b.Admin.ChecksPaused, b.Weight = health.HealthDown, true, 0
+	b.Eligible, b.Reason = false, health.ReasonForcedDown
+	p = render(t, snap, "")
+	if r := p.row(t, "imap01"); r.cells[cState] != "forced_down" ||
+		r.cells[cAdmin] != "ready (health forced down, checks paused, weight 0)" {
+		t.Errorf("forced down row: %q", r.cells)
+	}
+	if p.rows[0].id != statuspagefake.DrainedID || p.rows[1].id != "imap01" {
+		t.Errorf("order: drain before other ineligible: %v", p.rows)
+	}
+}

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/backline/backline/internal/config"
-	"github.com/backline/backline/internal/health"
 	"github.com/backline/backline/internal/probe"
 	"github.com/backline/backline/internal/testfixture"
 )
@@ -34,11 +33,11 @@ import (
 func TestBackendLoginLineBreakNeverReachesDovecot(t *testing.T) {
 	f := testfixture.Load(t)
 	user, password := f.AliceUser, f.AlicePassword
-	hs := &mailHealth{backends: []health.Backend{{Group: health.GroupMail, Healthy: true, Target: &probe.Target{
+	hs := newMailHealth(&probe.Target{
 		Name: "b-pop3", Protocol: "pop3", Host: f.Host, Port: f.Port("DOVECOT_B_POP3"), TLSMode: probe.TLSPlain,
 		AllowPlaintextAuth: true, // a line protocol on the wire, as in the report; Dovecot trusts loopback
 		ConnectTimeout:     5 * time.Second, DeepTimeout: 5 * time.Second,
-	}}}}
+	})
 	cfg := &config.Config{}
 	cfg.Auth.Passdb = []config.Passdb{{Type: config.PassdbBackendLogin}}
 	cfg.Auth.Nginx.FailureMessage = nginxFailMessage
@@ -185,8 +184,8 @@ func TestNginxNeverForwardsLineBreaksToDovecot(t *testing.T) {
 	cfg := &config.Config{}
 	cfg.Auth.Passdb = []config.Passdb{{Type: config.PassdbPasswdFile, Path: passwd}}
 	cfg.Auth.Nginx.FailureMessage = nginxFailMessage
-	hs := &mailHealth{backends: []health.Backend{{Group: health.GroupMail, Healthy: true, Target: &probe.Target{
-		Name: "a-pop3", Protocol: "pop3", Host: f.Host, Port: f.Port("DOVECOT_A_POP3"), TLSMode: probe.TLSPlain}}}}
+	hs := newMailHealth(&probe.Target{
+		Name: "a-pop3", Protocol: "pop3", Host: f.Host, Port: f.Port("DOVECOT_A_POP3"), TLSMode: probe.TLSPlain})
 	logs := &lockedBuffer{}
 	sw := &swapHandler{}
 	sw.set(newAuthHandler(t, cfg, hs, logs))

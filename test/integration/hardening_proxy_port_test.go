@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/backline/backline/internal/config"
-	"github.com/backline/backline/internal/health"
 	"github.com/backline/backline/internal/probe"
 	"github.com/backline/backline/internal/testfixture"
 )
@@ -59,7 +58,7 @@ func TestNginxImplicitTLSTargetProxyPort(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			hs.backends = append(hs.backends, health.Backend{Group: health.GroupMail, Healthy: true, Target: pt})
+			hs.add(pt)
 		}
 		sw.set(newAuthHandler(t, cfg, hs, logs))
 	}

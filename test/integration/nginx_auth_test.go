@@ -54,10 +54,30 @@ function nauthilus_call_filter(request)
 end
 `
 
-// mailHealth is a health.Source the test flips by hand.
+// mailHealth is a health.Source (and TargetLookup) the test flips by hand.
 type mailHealth struct {
 	mu       sync.Mutex
 	backends []health.Backend
+	targets  map[string]*probe.Target
+}
+
+func newMailHealth(targets ...*probe.Target) *mailHealth {
+	m := &mailHealth{}
+	for _, t := range targets {
+		m.add(t)
+	}
+	return m
+}
+
+func (m *mailHealth) add(t *probe.Target) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b := health.BackendFor(health.GroupMail, t, true)
+	if m.targets == nil {
+		m.targets = map[string]*probe.Target{}
+	}
+	m.targets[b.ID] = t
+	m.backends = append(m.backends, b)
 }
 
 func (m *mailHealth) Snapshot() *health.Snapshot {
@@ -66,12 +86,24 @@ func (m *mailHealth) Snapshot() *health.Snapshot {
 	return &health.Snapshot{Backends: append([]health.Backend(nil), m.backends...)}
 }
 
+func (m *mailHealth) ProbeTarget(id string) (*probe.Target, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.targets[id]
+	return t, ok
+}
+
+func (m *mailHealth) TestPasswords() []string { return nil }
+
 func (m *mailHealth) setHealthy(name string, healthy bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := range m.backends {
-		if strings.HasPrefix(m.backends[i].Target.Name, name) {
-			m.backends[i].Healthy = healthy
+		if b := &m.backends[i]; strings.HasPrefix(b.Target.Name, name) {
+			b.Healthy, b.Eligible, b.Reason = healthy, healthy, ""
+			if !healthy {
+				b.Reason = health.ReasonUnhealthy
+			}
 		}
 	}
 }
@@ -97,14 +129,13 @@ func TestNginxMailAuth(t *testing.T) {
 	script := filepath.Join(dir, "route.lua")
 	writeFile(t, script, routeScript)
 
-	target := func(name, proto, port string) health.Backend {
-		return health.Backend{Group: health.GroupMail, Healthy: true, Target: &probe.Target{
-			Name: name, Protocol: proto, Host: "127.0.0.1", Port: f.Port(port), TLSMode: probe.TLSPlain}}
+	target := func(name, proto, port string) *probe.Target {
+		return &probe.Target{Name: name, Protocol: proto, Host: "127.0.0.1", Port: f.Port(port), TLSMode: probe.TLSPlain}
 	}
-	hs := &mailHealth{backends: []health.Backend{
+	hs := newMailHealth(
 		target("a-imap", "imap", "DOVECOT_A_IMAP"), target("b-imap", "imap", "DOVECOT_B_IMAP"),
 		target("a-pop3", "pop3", "DOVECOT_A_POP3"), target("b-pop3", "pop3", "DOVECOT_B_POP3"),
-	}}
+	)
 	cfg := &config.Config{}
 	cfg.Auth.Passdb = []config.Passdb{{Type: config.PassdbPasswdFile, Path: passwd}}
 	cfg.Auth.Nginx.FailureMessage = nginxFailMessage

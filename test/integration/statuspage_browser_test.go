@@ -229,7 +229,8 @@ func TestStatusPageInChromium(t *testing.T) {
 		if got, want := p.states(), "drain,up,up,up,up,up,up"; got != want {
 			t.Errorf("states %s, want the drained backend first: %s", got, want)
 		}
-		if len(p.rows) > 0 && p.rows[0].id != statuspagefake.DrainedID {
+		if len(p.rows) > 0 && (p.rows[0].id != statuspagefake.DrainedID ||
+			!strings.HasPrefix(p.rows[0].admin, "drain by alice: disk swap until ")) {
 			t.Errorf("drained row %+v", p.rows[0])
 		}
 	})

@@ -17,10 +17,13 @@ import (
 const Hostile = `<script>alert("x")</script>'"><img src=x onerror=alert(1)> ünïcødé ‮rtl`
 
 // Target returns a snapshot target.
-func Target(name, protocol, host string, port int, deep bool) *probe.Target {
-	return &probe.Target{Name: name, Protocol: protocol, Host: host, Port: port,
+func Target(name, protocol, host string, port int, deep bool) *health.TargetInfo {
+	return &health.TargetInfo{Name: name, Protocol: protocol, Host: host, Port: port,
 		TLSMode: probe.TLSPlain, DeepCheck: deep}
 }
+
+// ready is the admin state a backend has from its configuration.
+var ready = health.Admin{State: health.AdminReady, Weight: 1, Health: health.HealthAuto, Source: health.SourceConfig}
 
 // history makes a summary whose last hour has latencies around base and
 // failures in the minutes where fail says so.
@@ -40,11 +43,11 @@ func history(now time.Time, base time.Duration, up1h, up24h float64, fail func(m
 }
 
 // Healthy returns a healthy, eligible backend checked a few seconds ago.
-func Healthy(t *probe.Target, group string, now time.Time) health.Backend {
+func Healthy(t *health.TargetInfo, group string, now time.Time) health.Backend {
 	last := now.Add(-3 * time.Second)
 	ok := health.PhaseState{Healthy: true, LastCheck: last, LastSuccess: last, Latency: 2 * time.Millisecond}
 	b := health.Backend{ID: t.Name, Group: group, Weight: 1, Target: t, Eligible: true, Healthy: true,
-		Since: now.Add(-26 * time.Hour), Connect: ok,
+		Since: now.Add(-26 * time.Hour), Connect: ok, Admin: ready,
 		History: history(now, 2*time.Millisecond, 1, 1, nil)}
 	if t.DeepCheck {
 		b.Deep = ok
@@ -57,7 +60,7 @@ func Healthy(t *probe.Target, group string, now time.Time) health.Backend {
 
 // Down returns an unhealthy backend whose last check failed with reason
 // and text, down for the last ten minutes.
-func Down(t *probe.Target, group string, now time.Time, reason probe.Reason, text string) health.Backend {
+func Down(t *health.TargetInfo, group string, now time.Time, reason probe.Reason, text string) health.Backend {
 	b := Healthy(t, group, now)
 	b.Healthy, b.Eligible, b.Reason = false, false, health.ReasonUnhealthy
 	b.Since = now.Add(-10 * time.Minute)
@@ -144,5 +147,8 @@ func Drained(now time.Time) *health.Snapshot {
 	s := AllHealthy(now)
 	b := &s.Backends[2]
 	b.Eligible, b.Reason = false, health.ReasonDrain
+	b.Admin = health.Admin{State: health.AdminDrain, Weight: 1, Health: health.HealthAuto,
+		Who: "alice", Why: "disk swap", Since: now.Add(-5 * time.Minute), Until: now.Add(25 * time.Minute),
+		Source: health.SourceAPI}
 	return s
 }

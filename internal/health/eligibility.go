@@ -1,0 +1,68 @@
+package health
+
+import "time"
+
+// ReasonForcedDown: an operator forced the backend's health down.
+const ReasonForcedDown Reason = "forced_down"
+
+// Eligibility is the one rule every consumer follows: may selection pick
+// b at now, and if not, why. The first matching reason wins, in this
+// order: maint, drain, forced down, unhealthy, stale, weight_zero. Health
+// forced up overrides the checks (unhealthy and stale).
+//
+// Stale is new with the registry: a backend whose last check is older than
+// b.StaleAfter (three times its group's longest interval plus its timeouts
+// plus one second) is not eligible even if its last verdict was healthy, so
+// a stuck scheduler cannot keep a dead backend in rotation. Paused checks
+// never turn stale: the operator froze the state on purpose.
+func Eligibility(b Backend, now time.Time) (bool, Reason) { return eligibility(&b, now) }
+
+func eligibility(b *Backend, now time.Time) (bool, Reason) {
+	switch b.Admin.State {
+	case AdminMaint:
+		return false, ReasonMaint
+	case AdminDrain:
+		return false, ReasonDrain
+	}
+	switch b.Admin.Health {
+	case HealthDown:
+		return false, ReasonForcedDown
+	case HealthUp:
+	default:
+		if !b.Healthy {
+			return false, ReasonUnhealthy
+		}
+		if isStale(b, now) {
+			return false, ReasonStale
+		}
+	}
+	if b.Weight <= 0 {
+		return false, ReasonWeightZero
+	}
+	return true, ""
+}
+
+// staleAt is when b turns stale; zero when it never does.
+func staleAt(b *Backend) time.Time {
+	if b.StaleAfter <= 0 || b.ChecksPaused {
+		return time.Time{}
+	}
+	last := b.Connect.LastCheck
+	if b.Deep.LastCheck.After(last) {
+		last = b.Deep.LastCheck
+	}
+	if last.IsZero() {
+		// Never checked: counted from the start (Since), so a scheduler
+		// stuck before its first verdict is noticed as well.
+		last = b.Since
+	}
+	if last.IsZero() {
+		return time.Time{}
+	}
+	return last.Add(b.StaleAfter)
+}
+
+func isStale(b *Backend, now time.Time) bool {
+	at := staleAt(b)
+	return !at.IsZero() && !now.Before(at)
+}

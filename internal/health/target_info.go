@@ -1,0 +1,171 @@
+package health
+
+import (
+	"time"
+
+	"github.com/backline/backline/internal/probe"
+)
+
+// TargetInfo is what a snapshot tells about a target: its address and
+// check settings, never its test password or TLS configuration. Field names
+// follow probe.Target so readers did not have to change.
+type TargetInfo struct {
+	Name     string
+	Protocol string
+	Host     string
+	Port     int
+
+	TLSMode        probe.TLSMode
+	TLSSkipVerify  bool // the operator turned certificate verification off
+	HAProxyV2      bool
+	HAProxyV2Proxy bool
+
+	ConnectTimeout time.Duration
+	TLSTimeout     time.Duration
+	DeepTimeout    time.Duration
+
+	DeepCheck  bool
+	Username   string // the test user name (not a secret; the password is)
+	Mechanism  string
+	RequestURI string
+}
+
+// Address is host:port, with IPv6 literals bracketed.
+func (t *TargetInfo) Address() string {
+	if t == nil {
+		return ""
+	}
+	return (&probe.Target{Host: t.Host, Port: t.Port}).Address()
+}
+
+// InfoOf copies the non-secret part of a probe target; nil for nil.
+func InfoOf(t *probe.Target) *TargetInfo {
+	if t == nil {
+		return nil
+	}
+	return &TargetInfo{
+		Name:           t.Name,
+		Protocol:       t.Protocol,
+		Host:           t.Host,
+		Port:           t.Port,
+		TLSMode:        t.TLSMode,
+		TLSSkipVerify:  t.TLSConfig != nil && t.TLSConfig.InsecureSkipVerify,
+		HAProxyV2:      t.HAProxyV2,
+		HAProxyV2Proxy: t.HAProxyV2Proxy,
+		ConnectTimeout: t.ConnectTimeout,
+		TLSTimeout:     t.TLSTimeout,
+		DeepTimeout:    t.DeepTimeout,
+		DeepCheck:      t.DeepCheck,
+		Username:       t.Username,
+		Mechanism:      t.Mechanism,
+		RequestURI:     t.RequestURI,
+	}
+}
+
+// DefaultID is a target's backend ID when its group names none: the target's
+// name, else protocol://host:port (what config gives an unnamed target).
+func DefaultID(t *probe.Target) string {
+	if t.Name != "" {
+		return t.Name
+	}
+	return t.Protocol + "://" + t.Address()
+}
+
+// TargetLookup gives the parts of targets a snapshot leaves out. Backend
+// login needs the full probe target (TLS configuration); redaction needs
+// the test passwords. *Engine implements it.
+type TargetLookup interface {
+	// ProbeTarget returns the probe target of a backend ID. Callers must
+	// not modify it (copy it first).
+	ProbeTarget(id string) (*probe.Target, bool)
+	// TestPasswords lists the distinct non-empty test passwords of every
+	// target, for redaction only.
+	TestPasswords() []string
+}
+
+// targetIndex is an immutable ID -> probe target map with the passwords
+// precomputed; replaced as a whole by New and Reconfigure.
+type targetIndex struct {
+	byID      map[string]*probe.Target
+	passwords []string
+}
+
+func newTargetIndex(ids []string, targets []*probe.Target) *targetIndex {
+	ix := &targetIndex{byID: make(map[string]*probe.Target, len(targets))}
+	seen := map[string]bool{}
+	for i, t := range targets {
+		ix.byID[ids[i]] = t
+		if t.Password != "" && !seen[t.Password] {
+			seen[t.Password] = true
+			ix.passwords = append(ix.passwords, t.Password)
+		}
+	}
+	return ix
+}
+
+// Static is a fixed Source and TargetLookup, for offline runs and tests.
+type Static struct {
+	Snap    *Snapshot
+	Targets map[string]*probe.Target // by backend ID
+}
+
+// NewStatic builds a Static of one group from probe targets and their
+// health (healthy[i] for targets[i]; all healthy when healthy is nil).
+func NewStatic(group string, targets []*probe.Target, healthy []bool) *Static {
+	s := &Static{Snap: &Snapshot{}, Targets: make(map[string]*probe.Target, len(targets))}
+	for i, t := range targets {
+		ok := healthy == nil || healthy[i]
+		b := BackendFor(group, t, ok)
+		s.Snap.Backends = append(s.Snap.Backends, b)
+		s.Targets[b.ID] = t
+	}
+	return s
+}
+
+// Snapshot implements Source.
+func (s *Static) Snapshot() *Snapshot {
+	if s == nil {
+		return nil
+	}
+	return s.Snap
+}
+
+// ProbeTarget implements TargetLookup.
+func (s *Static) ProbeTarget(id string) (*probe.Target, bool) {
+	if s == nil {
+		return nil, false
+	}
+	t, ok := s.Targets[id]
+	return t, ok
+}
+
+// TestPasswords implements TargetLookup.
+func (s *Static) TestPasswords() []string {
+	if s == nil {
+		return nil
+	}
+	var out []string
+	for _, t := range s.Targets {
+		if t.Password != "" {
+			out = append(out, t.Password)
+		}
+	}
+	return out
+}
+
+// BackendFor is a snapshot entry for a target with no history: ready, weight
+// 1, eligible when healthy. For tests and offline runs.
+func BackendFor(group string, t *probe.Target, healthy bool) Backend {
+	b := Backend{
+		ID:      DefaultID(t),
+		Group:   group,
+		Weight:  1,
+		Target:  InfoOf(t),
+		Healthy: healthy,
+		Connect: PhaseState{Healthy: healthy},
+		Deep:    PhaseState{Healthy: healthy},
+		Admin:   defaultAdmin(1),
+	}
+	b.Eligible, b.Reason = healthy, reasonUnless(healthy, ReasonUnhealthy)
+	return b
+}
