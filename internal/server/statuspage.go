@@ -76,7 +76,8 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 		q = q[:maxQuery]
 	}
 	var buf bytes.Buffer
-	if err := renderStatus(&buf, s.snapshot(), s.opts.Version, q, time.Now()); err != nil {
+	start := time.Now()
+	if err := renderStatus(&buf, s.snapshot(), s.opts.Version, q, start); err != nil {
 		s.log.Error("status page rendering failed", "error", err)
 		http.Error(w, "status page rendering failed", http.StatusInternalServerError)
 		return
@@ -84,6 +85,10 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	// The server's share of the page load, visible in a browser's
+	// developer tools (the budget is 200 ms at 1,000 backends).
+	w.Header().Set("Server-Timing", "render;dur="+
+		strconv.FormatFloat(float64(time.Since(start).Microseconds())/1000, 'f', 1, 64))
 	_, _ = w.Write(buf.Bytes())
 }
 

@@ -137,6 +137,9 @@ func TestStatusPageServes(t *testing.T) {
 		got.header.Get("Cache-Control") != "no-store" {
 		t.Fatalf("status page: %d %q", got.status, got.header)
 	}
+	if !strings.HasPrefix(got.header.Get("Server-Timing"), "render;dur=") {
+		t.Errorf("Server-Timing %q", got.header.Get("Server-Timing"))
+	}
 	p := parsePage(t, got.body)
 	for _, want := range []string{
 		"backline: 2/3 backends healthy", "imap://127.0.0.1:993", "pop3://10.0.0.2:110",
