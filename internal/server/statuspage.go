@@ -34,6 +34,7 @@ type statusData struct {
 	Shown    int
 	Rollups  []rollup
 	Rows     []statusRow
+	RowsHTML template.HTML // Rows, rendered by writeRows
 }
 
 type rollup struct {
@@ -96,7 +97,8 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 // exists) as seen at now, filtered by q.
 func renderStatus(buf *bytes.Buffer, snap *health.Snapshot, version, q string, now time.Time) error {
 	data := buildStatus(snap, version, q, now)
-	buf.Grow(2048 + 1500*len(data.Rows))
+	data.RowsHTML = writeRows(data.Rows)
+	buf.Grow(4096 + len(data.RowsHTML))
 	return statusTemplate.Execute(buf, data)
 }
 

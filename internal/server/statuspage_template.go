@@ -8,8 +8,8 @@ import "html/template"
 // types, keeps the filter across its own reloads, and wires the drain,
 // maint and ready buttons to the admin API (the browser re-sends the basic
 // auth credentials it used for the page). html/template escapes every value
-// that comes from configuration, a server's reply or the admin API; the
-// sparkline is the only markup passed through, and it holds numbers only.
+// of the page's frame; the rows are written by writeRows (see there), which
+// escapes every value the same way.
 var statusTemplate = template.Must(template.New("status").Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -64,21 +64,7 @@ button{font-size:.85em;margin-right:.2em}
 <table id="backends">
 <thead><tr><th>state</th><th>backend</th><th>group</th><th>host:port</th><th>for</th><th>admin</th><th>last check</th><th>error</th><th>latency, last hour</th><th>uptime 1 h / 24 h</th><th>certificate</th><th class="act">actions</th></tr></thead>
 <tbody>
-{{range .Rows}}<tr class="s-{{.State}}{{if .Problem}} p{{end}}" data-id="{{.ID}}" data-k="{{.Key}}">
-<td class="st">{{.State}}</td>
-<td class="id">{{.ID}}<br><small>{{.Protocol}} {{.Detail}}</small></td>
-<td>{{.GroupShown}}</td>
-<td class="nw">{{.Addr}}</td>
-<td>{{.InState}}</td>
-<td class="adm">{{.AdminText}}{{with .Until}}<br><small>{{.}}</small>{{end}}</td>
-<td class="c-{{.Check}}">{{.Check}}{{with .Reason}} <small>({{.}})</small>{{end}}<br><small>{{.CheckAgo}}</small></td>
-<td class="err">{{.Error}}</td>
-<td class="nw">{{.Spark}} <small>{{.Latency}}</small></td>
-<td class="nw">{{.Up1h}} / {{.Up24h}}</td>
-<td class="cert {{.CertClass}}">{{.Cert}}</td>
-<td class="act"><button type="button" data-act="drain">drain</button><button type="button" data-act="maint">maint</button><button type="button" data-act="ready">ready</button></td>
-</tr>
-{{else}}<tr><td colspan="12">No backends {{if .Query}}match the filter{{else}}configured{{end}}.</td></tr>
+{{with .RowsHTML}}{{.}}{{else}}<tr><td colspan="12">No backends {{if .Query}}match the filter{{else}}configured{{end}}.</td></tr>
 {{end}}</tbody>
 </table>
 <script>

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"html/template"
 	"strings"
 	"testing"
 	"time"
@@ -458,5 +459,27 @@ func TestStatusPageDrainedFromSnapshot(t *testing.T) {
 	}
 	if p.rows[0].id != statuspagefake.DrainedID || p.rows[1].id != "imap01" {
 		t.Errorf("order: drain before other ineligible: %v", p.rows)
+	}
+}
+
+// TestEscapeHTMLMatchesTemplate: the rows' escaper does what html/template
+// does for text and quoted attributes, on hostile and random input.
+func TestEscapeHTMLMatchesTemplate(t *testing.T) {
+	inputs := []string{"", "plain", statuspagefake.Hostile, "a\x00b", "\xff\xfe<", `&amp;"'`, "ü<>&"}
+	seed := uint32(1)
+	for range 2000 {
+		b := make([]byte, seed%40)
+		for i := range b {
+			seed = seed*1664525 + 1013904223
+			b[i] = byte(seed >> 24)
+		}
+		inputs = append(inputs, string(b))
+	}
+	for _, in := range inputs {
+		var buf bytes.Buffer
+		escapeHTML(&buf, in)
+		if want := template.HTMLEscapeString(in); buf.String() != want {
+			t.Fatalf("escapeHTML(%q) = %q, want %q", in, buf.String(), want)
+		}
 	}
 }
