@@ -17,9 +17,9 @@ import (
 
 // The buttons in a real browser. A harness page (served by the test, same
 // origin) loads the status page in an iframe, answers its prompt, clicks
-// "drain" on one row and "maint" on another; the test's stand-in for the
-// admin API accepts the first and refuses the second with a JSON error,
-// which the page must show. The server runs with api_auth, so this also
+// "drain" on one row, "maint" on another and "ready" on a third; the
+// test's stand-in for the admin API refuses the maint call with a JSON
+// error, which the page must show, and accepts the others. The server runs with api_auth, so this also
 // proves the browser re-sends the Basic credentials with the API call.
 
 const harnessPage = `<!DOCTYPE html>
@@ -53,8 +53,14 @@ f.addEventListener("load", function () {
     click(d, "pop01", "maint");
     var poll = setInterval(function () {
       var m = d.getElementById("msg");
-      if (m.className === "bad") { clearInterval(poll); note("error shown: " + m.textContent); }
+      if (m.className === "bad") {
+        clearInterval(poll);
+        note("error shown: " + m.textContent);
+        click(d, "gateway:web@http://10.0.3.1:8080", "ready");
+      }
     }, 50);
+  } else if (step === 3) {
+    note("reloaded after ready");
   }
 });
 </script>
@@ -124,10 +130,10 @@ func TestStatusPageButtonsInChromium(t *testing.T) {
 	t.Logf("harness log: %s", logText)
 	mu.Lock()
 	defer mu.Unlock()
-	if len(calls) != 2 {
-		t.Fatalf("admin API calls %+v, want 2 (log: %s)", calls, logText)
+	if len(calls) != 3 {
+		t.Fatalf("admin API calls %+v, want 3 (log: %s)", calls, logText)
 	}
-	drain, maint := calls[0], calls[1]
+	drain, maint, ready := calls[0], calls[1], calls[2]
 	if drain.path != "/api/v1/backends/imap03/admin" || drain.user != user ||
 		drain.body["state"] != "drain" || drain.body["why"] != "disk swap" || drain.body["ttl"] != "30m" {
 		t.Errorf("drain call %+v", drain)
@@ -135,7 +141,13 @@ func TestStatusPageButtonsInChromium(t *testing.T) {
 	if maint.path != "/api/v1/backends/pop01/admin" || maint.body["state"] != "maint" || maint.body["why"] != "too long" {
 		t.Errorf("maint call %+v", maint)
 	}
-	for _, want := range []string{"reloaded after drain", "error shown: maint pop01 failed: 400 why: <b>refused</b> by the test"} {
+	// An ID with "/" and ":" travels as one escaped path segment; "ready"
+	// asks nothing and sends no TTL.
+	if ready.path != "/api/v1/backends/gateway%3Aweb%40http%3A%2F%2F10.0.3.1%3A8080/admin" ||
+		len(ready.body) != 1 || ready.body["state"] != "ready" {
+		t.Errorf("ready call %+v", ready)
+	}
+	for _, want := range []string{"reloaded after drain", "reloaded after ready", "error shown: maint pop01 failed: 400 why: <b>refused</b> by the test"} {
 		if !strings.Contains(logText, want) {
 			t.Errorf("harness log lacks %q: %s", want, logText)
 		}
