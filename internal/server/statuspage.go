@@ -56,6 +56,7 @@ type statusRow struct {
 	InState    string
 	Admin      pageAdmin
 	AdminText  string // "drain by alice: disk swap"
+	AdminSet   bool   // anything but ready as configured
 	Until      string // "until 07:30 UTC (in 25m)"
 	Check      string // last check's class: ok, connect, tls, timeout, protocol, auth
 	Reason     string // the probe's finer reason when it differs from the class
@@ -218,14 +219,18 @@ func buildRow(b health.Backend, adm pageAdmin, now time.Time) statusRow {
 
 	row.State, row.rank = stateOf(b)
 	row.Problem = row.rank != rankOK
+	last := lastCheck(b, t.DeepCheck)
 	since := b.Since
-	if (row.State == "drain" || row.State == "maint") && !adm.Since.IsZero() {
+	switch {
+	case (row.State == "drain" || row.State == "maint") && !adm.Since.IsZero():
 		since = adm.Since
+	case row.State == "stale" && !last.LastCheck.IsZero():
+		since = last.LastCheck // stale since the last result came in
 	}
 	row.InState = shortDuration(now.Sub(since))
 	row.AdminText, row.Until = adminText(adm, now)
+	row.AdminSet = adm.State != string(health.AdminReady) || adm.Extra != "" || adm.Who != ""
 
-	last := lastCheck(b, t.DeepCheck)
 	row.Check = checkClass(last.LastReason)
 	if last.LastCheck.IsZero() {
 		row.Check = "pending"
@@ -240,7 +245,7 @@ func buildRow(b health.Backend, adm pageAdmin, now time.Time) statusRow {
 	} else {
 		row.Latency = latencyText(b.Connect.Latency)
 	}
-	row.Spark = sparkline(b.History)
+	row.Spark = sparkline(b.History, now)
 	row.Up1h, row.Up24h = "–", "–"
 	if h := b.History; h != nil {
 		row.Up1h, row.Up24h = uptimeText(h.Uptime1h), uptimeText(h.Uptime24h)

@@ -201,16 +201,24 @@ const (
 	sparkWidth  = (health.HistoryMinutes - 1) * sparkStep
 )
 
-// sparkline draws the average latency per minute of the last hour as an
-// inline SVG polyline (gaps where there was no successful check), scaled to
-// the hour's maximum, with a red mark under every minute that had a failed
-// check. Only numbers go into the markup, so it is safe as template.HTML.
-func sparkline(h *health.HistorySummary) template.HTML {
+// sparkline draws the average latency per minute of the hour before now as
+// an inline SVG polyline (gaps where there was no successful check), scaled
+// to the hour's maximum, with a red mark under every minute that had a
+// failed check. The history ends at the backend's last check; when that is
+// minutes old (paused or stale checks) the line is shifted left by as much.
+// Only numbers go into the markup, so it is safe as template.HTML.
+func sparkline(h *health.HistorySummary, now time.Time) template.HTML {
 	if h == nil || h.Checks1h == 0 {
 		return ""
 	}
+	shift := int(now.Unix()/60 - h.End.Unix()/60)
+	if shift >= health.HistoryMinutes {
+		return ""
+	}
+	shift = max(shift, 0)
+	points := h.Minutes[shift:] // drawn from x = 0; the newest minute at len-1
 	var top time.Duration
-	for _, p := range h.Minutes {
+	for _, p := range points {
 		top = max(top, p.Avg)
 	}
 	b := make([]byte, 0, 512)
@@ -220,7 +228,7 @@ func sparkline(h *health.HistorySummary) template.HTML {
 	b = strconv.AppendInt(b, sparkHeight+3, 10)
 	b = append(b, `" role="img" aria-label="latency, last hour"><path d="`...)
 	pen := false
-	for i, p := range h.Minutes {
+	for i, p := range points {
 		if p.Avg == 0 || top == 0 {
 			pen = false
 			continue
@@ -237,7 +245,7 @@ func sparkline(h *health.HistorySummary) template.HTML {
 		b = strconv.AppendInt(b, y, 10)
 	}
 	b = append(b, `"/>`...)
-	for i, p := range h.Minutes {
+	for i, p := range points {
 		if p.Fails > 0 {
 			b = append(b, `<rect class="f" x="`...)
 			b = strconv.AppendInt(b, int64(i*sparkStep), 10)

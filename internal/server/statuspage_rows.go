@@ -49,7 +49,11 @@ func writeRow(b *bytes.Buffer, r *statusRow) {
 	escapeHTML(b, r.Addr)
 	b.WriteString("</td>\n<td>")
 	escapeHTML(b, r.InState)
-	b.WriteString("</td>\n<td class=\"adm\">")
+	b.WriteString("</td>\n<td class=\"adm")
+	if !r.AdminSet {
+		b.WriteString(" cfg")
+	}
+	b.WriteString(`">`)
 	escapeHTML(b, r.AdminText)
 	if r.Until != "" {
 		b.WriteString("<br><small>")

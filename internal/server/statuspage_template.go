@@ -30,6 +30,7 @@ tr.s-stale td.st{background:#ef6c00}
 tr.s-drain td.st,tr.s-maint td.st{background:#1565c0}
 tr.p{background:#fff8f6}
 td.c-ok{color:#2e7d32}
+td.adm.cfg{color:#888}
 .cert.warn{background:#fff3cd}
 .cert.crit{background:#f8d7da;font-weight:bold}
 .err{min-width:14em;max-width:30em;overflow-wrap:anywhere;color:#8a1c1c}

@@ -215,8 +215,11 @@ func TestStatusPageCells(t *testing.T) {
 	if got := p.row(t, "pop01").cells[cCheck]; got != "auth 3s ago" {
 		t.Errorf("auth row check %q", got)
 	}
-	if got := p.row(t, "imap04").cells[cCheck]; got != "ok 10m ago" {
-		t.Errorf("stale row check %q", got)
+	if r := p.row(t, "imap04"); r.cells[cCheck] != "ok 10m ago" || r.cells[cFor] != "10m" {
+		t.Errorf("stale row: check %q, for %q (want stale since the last check)", r.cells[cCheck], r.cells[cFor])
+	}
+	if n := findCell(p.root, "imap04", cAdmin); attr(n, "class") != "adm cfg" {
+		t.Errorf("admin cell as configured: class %q", attr(n, "class"))
 	}
 	// Certificates: critical under 3 days, warning under 14, plain beyond.
 	for id, want := range map[string][2]string{
@@ -424,14 +427,14 @@ func TestUptimeAndDurations(t *testing.T) {
 }
 
 func TestSparkline(t *testing.T) {
-	if sparkline(nil) != "" {
+	if sparkline(nil, pageNow) != "" {
 		t.Error("sparkline of no history")
 	}
-	h := &health.HistorySummary{Checks1h: 3}
+	h := &health.HistorySummary{Checks1h: 3, End: pageNow.Add(10 * time.Second)}
 	h.Minutes[0] = health.HistoryPoint{Checks: 1, Avg: time.Millisecond}
 	h.Minutes[1] = health.HistoryPoint{Checks: 1, Fails: 1}
 	h.Minutes[59] = health.HistoryPoint{Checks: 1, Avg: 4 * time.Millisecond}
-	got := string(sparkline(h))
+	got := string(sparkline(h, pageNow))
 	// A gap between minute 0 and minute 59, the highest point at the top,
 	// a failure mark under minute 1.
 	for _, want := range []string{`d="M0 16M118 1"`, `<rect class="f" x="2"`, "max 4.00 ms"} {
@@ -439,12 +442,24 @@ func TestSparkline(t *testing.T) {
 			t.Errorf("sparkline %s lacks %s", got, want)
 		}
 	}
+	// Checks stopped 59 minutes ago: only the newest minute is left, at
+	// the left edge; an hour later nothing is.
+	got = string(sparkline(h, h.End.Add(59*time.Minute)))
+	if !strings.Contains(got, `d="M0 1"`) || strings.Contains(got, "<rect") {
+		t.Errorf("shifted sparkline %s", got)
+	}
+	if got := sparkline(h, h.End.Add(time.Hour)); got != "" {
+		t.Errorf("sparkline of an hour-old history: %s", got)
+	}
 }
 
 func TestStatusPageDrainedFromSnapshot(t *testing.T) {
 	snap := statuspagefake.Drained(pageNow)
 	p := render(t, snap, "alice")
 	r := p.render1(t)
+	if n := findCell(p.root, r.id, cAdmin); attr(n, "class") != "adm" {
+		t.Errorf("admin cell of a drained backend: class %q", attr(n, "class"))
+	}
 	if r.id != statuspagefake.DrainedID || r.cells[cState] != "drain" || r.cells[cFor] != "5m" ||
 		r.cells[cAdmin] != "drain by alice: disk swap until 2026-12-03 07:25 UTC (in 25m)" {
 		t.Errorf("drained row: %q", r.cells)
