@@ -30,12 +30,13 @@ tr.s-stale td.st{background:#ef6c00}
 tr.s-drain td.st,tr.s-maint td.st{background:#1565c0}
 tr.p{background:#fff8f6}
 td.c-ok{color:#2e7d32}
+td.adm{min-width:7em}
 td.adm.cfg{color:#888}
 .cert.warn{background:#fff3cd}
 .cert.crit{background:#f8d7da;font-weight:bold}
-.err{min-width:14em;max-width:30em;overflow-wrap:anywhere;color:#8a1c1c}
+.err{min-width:8em;max-width:30em;overflow-wrap:anywhere;color:#8a1c1c}
 td.id{min-width:9em;max-width:20em;overflow-wrap:anywhere}
-td.act,td.nw{white-space:nowrap}
+td.nw{white-space:nowrap}
 small{color:#555}
 #rollups{list-style:none;padding:0;display:flex;flex-wrap:wrap;gap:.4em}
 #rollups li{padding:.15em .6em;border-radius:3px;background:#e8f5e9}
@@ -45,7 +46,7 @@ small{color:#555}
 .spark path{fill:none;stroke:#1565c0;stroke-width:1.5}
 .spark .f{fill:#c62828}
 #msg.bad{color:#c62828;font-weight:bold}
-button{font-size:.85em;margin-right:.2em}
+button{font-size:.8em;margin-right:.15em;padding:1px 4px}
 </style>
 <noscript><style>.act{display:none}</style></noscript>
 </head>
