@@ -498,3 +498,38 @@ func TestEscapeHTMLMatchesTemplate(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusPageCSP: the policy allows exactly the inline script and style
+// sheets the page contains, by hash, and nothing from elsewhere.
+func TestStatusPageCSP(t *testing.T) {
+	h := newTestServer(t, config.APIAuth{}).Handler()
+	got := do(t, h, "GET", "/", nil)
+	csp := got.header.Get("Content-Security-Policy")
+	if got.header.Get("X-Frame-Options") != "SAMEORIGIN" || !strings.Contains(csp, "frame-ancestors 'self'") ||
+		!strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "unsafe-inline") {
+		t.Fatalf("headers: CSP %q, X-Frame-Options %q", csp, got.header.Get("X-Frame-Options"))
+	}
+	// Parsed as a browser without scripts does, so that noscript's style
+	// sheet is an element too.
+	root, err := html.ParseWithOptions(strings.NewReader(got.body), html.ParseOptionEnableScripting(false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := 0
+	for n := range root.Descendants() {
+		if n.Type != html.ElementNode || n.Data != "script" && n.Data != "style" {
+			continue
+		}
+		content := ""
+		if n.FirstChild != nil {
+			content = n.FirstChild.Data
+		}
+		if !strings.Contains(csp, hashSource(content)) {
+			t.Errorf("<%s> with %d bytes is not allowed by the policy", n.Data, len(content))
+		}
+		blocks++
+	}
+	if blocks != 3 {
+		t.Errorf("found %d script/style blocks, want the style sheet, the noscript one and the script", blocks)
+	}
+}
