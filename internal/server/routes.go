@@ -22,6 +22,9 @@ func (s *Server) routes() http.Handler {
 		m.Register(mux)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.serveAdmin(w, r) {
+			return
+		}
 		if _, pattern := mux.Handler(r); pattern == "" {
 			// The mux's own 404/405 (or a clean-path redirect): keep its
 			// status and headers, replace the plain-text body with JSON.
