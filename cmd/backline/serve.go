@@ -81,6 +81,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln 
 	if err != nil {
 		return err
 	}
+	setupAdminState(cfg, engine, logger)
 	mounts, stopMounts, err := extraMounts(cfg, engine, checker, reg, logger)
 	if err != nil {
 		return err
