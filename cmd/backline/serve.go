@@ -95,6 +95,8 @@ func runDaemon(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln 
 		APIAuth:  cfg.Server.APIAuth,
 		Mounts:   mounts,
 		Version:  versionString(),
+
+		ShutdownDelay: cfg.Server.ShutdownDelay,
 	})
 	if ln == nil {
 		if ln, err = net.Listen("tcp", cfg.Server.Address); err != nil {

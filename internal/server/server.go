@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/backline/backline/internal/config"
@@ -37,6 +38,9 @@ type Options struct {
 	APIAuth config.APIAuth
 	Mounts  []Mount
 	Version string
+	// ShutdownDelay keeps serving with /readyz at 503 after ctx ends and
+	// before the listener closes (server.shutdown_delay).
+	ShutdownDelay time.Duration
 }
 
 // shutdownGrace bounds how long in-flight requests may delay a stop.
@@ -62,6 +66,9 @@ type Server struct {
 	log     *slog.Logger
 	auth    apiAuth
 	handler http.Handler
+
+	stopping  atomic.Bool   // /readyz answers "stopping" (readyz.go)
+	skipDelay chan struct{} // tests: closing it ends the shutdown delay
 }
 
 // New builds the handler. Problems with API credentials (an unreadable
@@ -127,6 +134,7 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("HTTP server on %s: %w", addr, err)
 	case <-ctx.Done():
 	}
+	s.drainBeforeShutdown()
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	err := hs.Shutdown(sctx)
