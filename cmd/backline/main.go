@@ -31,6 +31,7 @@ commands:
                             check one backend once, with the daemon's code
   lua test [flags]          run a filter script offline
   demo    [--address A]     run on an embedded default with fake backends
+  ctl     <command> [flags] control a running daemon: list, drain, ready, explain, reload...
   version                   print the version
 
 Run "backline <command> -h" for the flags of a command.
@@ -71,6 +72,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	case "demo":
 		return runDemo(ctx, rest, stdout, stderr)
+	case "ctl":
+		return runCtl(ctx, rest, stdout, stderr)
 	case "version", "--version", "-version":
 		return runVersion(stdout)
 	case "help", "-h", "-help", "--help":

@@ -287,9 +287,15 @@ func (v *vm) chunkFunction(proto *glua.FunctionProto) *glua.LFunction {
 	return fn
 }
 
+// maxModuleProtos bounds the compiled modules a state keeps (a script
+// changing package.path could otherwise add entries without end).
+const maxModuleProtos = 64
+
 // requireFile is package.loaders[2]: package.path search, confined to the
-// allowed directories. Modules keep the shared globals as environment, as
-// they are cached in package.loaded for the life of the state.
+// allowed directories. A module is run per request, in the request's
+// environment, and dropped from package.loaded when the run ends, so a
+// script cannot change it (or its globals) for the next request; its code
+// is compiled once per state.
 func (v *vm) requireFile(e *Engine, L *glua.LState) int {
 	name := L.CheckString(1)
 	path := ""
@@ -297,6 +303,12 @@ func (v *vm) requireFile(e *Engine, L *glua.LState) int {
 		if s, ok := pkg.RawGetString("path").(glua.LString); ok {
 			path = string(s)
 		}
+	}
+	key := name + "\x00" + path
+	if proto, ok := v.moduleProtos[key]; ok {
+		v.fileModules = append(v.fileModules, name)
+		L.Push(v.chunkFunction(proto))
+		return 1
 	}
 	file := strings.ReplaceAll(name, ".", string(filepath.Separator))
 	var tried []string
@@ -318,9 +330,24 @@ func (v *vm) requireFile(e *Engine, L *glua.LState) int {
 		if err != nil {
 			L.RaiseError("error loading module '%s': %v", clip(name), err)
 		}
-		L.Push(L.NewFunctionFromProto(proto))
+		if v.moduleProtos == nil {
+			v.moduleProtos = map[string]*glua.FunctionProto{}
+		}
+		if len(v.moduleProtos) < maxModuleProtos {
+			v.moduleProtos[key] = proto
+		}
+		v.fileModules = append(v.fileModules, name)
+		L.Push(v.chunkFunction(proto))
 		return 1
 	}
 	L.Push(glua.LString(strings.Join(tried, "\n\t")))
 	return 1
+}
+
+// forgetFileModules drops the modules this run loaded from files.
+func (v *vm) forgetFileModules() {
+	for _, name := range v.fileModules {
+		v.loaded.RawSetString(name, glua.LNil)
+	}
+	v.fileModules = v.fileModules[:0]
 }

@@ -35,6 +35,13 @@ type vm struct {
 
 	// jobs feeds the state's own goroutine (see serve); closed with the state.
 	jobs chan *job
+
+	// frozen maps each read-only proxy of a shared table to it (shared.go).
+	frozen map[*glua.LTable]frozen
+	// fileModules are the package.loaded names require filled from files
+	// in this run (dropped by unbind); moduleProtos caches their code.
+	fileModules  []string
+	moduleProtos map[string]*glua.FunctionProto
 }
 
 // requestModules are bound to a run and placed both in package.loaded and as
@@ -79,6 +86,7 @@ func (e *Engine) newVM() *vm {
 	v.serverMeta = v.newServerMeta()
 	v.requestMeta = newRequestMeta(v.L)
 	v.resultMeta = v.newResultMeta()
+	v.freezeShared()
 	return v
 }
 
@@ -141,6 +149,7 @@ func (v *vm) unbind() {
 	for _, name := range requestModules {
 		v.loaded.RawSetString(name, glua.LNil)
 	}
+	v.forgetFileModules()
 	v.run = nil
 	v.env = nil
 	v.L.SetTop(0)

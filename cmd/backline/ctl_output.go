@@ -1,0 +1,322 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// ctlTime is a time from the API; null, "" and the zero time all mean
+// "never" or "no TTL", whichever way a daemon writes that.
+type ctlTime struct{ time.Time }
+
+func (t *ctlTime) UnmarshalJSON(b []byte) error {
+	s := string(bytes.TrimSpace(b))
+	if s == "null" || s == `""` {
+		t.Time = time.Time{}
+		return nil
+	}
+	return t.Time.UnmarshalJSON(b)
+}
+
+func (t *ctlTime) set() bool { return t != nil && !t.IsZero() }
+
+func (t *ctlTime) String() string {
+	if !t.set() {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// ctlProblemRank orders backends for the table: out of rotation for a
+// health reason first, then for an admin reason, then the other ineligible
+// ones, then eligible ones with something unusual, then the rest.
+func ctlProblemRank(b ctlBackend) int {
+	eligible := b.Healthy
+	if b.Eligible != nil {
+		eligible = *b.Eligible
+	}
+	admin := "ready"
+	if b.Admin != nil && b.Admin.State != "" {
+		admin = b.Admin.State
+	}
+	switch {
+	case !eligible && (b.Reason == "" || b.Reason == "unhealthy" || b.Reason == "stale" || strings.Contains(b.Reason, "down")):
+		return 0
+	case !eligible && (b.Reason == "drain" || b.Reason == "maint"):
+		return 1
+	case !eligible:
+		return 2
+	case !b.Healthy || admin != "ready" || (b.Admin != nil && b.Admin.Health != "" && b.Admin.Health != "auto"):
+		return 3
+	}
+	return 4
+}
+
+func (c *ctlClient) printList(backends []ctlBackend) {
+	if len(backends) == 0 {
+		fmt.Fprintln(c.stdout, "no backends")
+		return
+	}
+	sorted := slices.Clone(backends)
+	slices.SortStableFunc(sorted, func(a, b ctlBackend) int {
+		if d := ctlProblemRank(a) - ctlProblemRank(b); d != 0 {
+			return d
+		}
+		if d := strings.Compare(a.Group, b.Group); d != 0 {
+			return d
+		}
+		return strings.Compare(a.id(), b.id())
+	})
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tGROUP\tPROTOCOL\tADDRESS\tHEALTH\tADMIN\tWEIGHT\tELIGIBLE")
+	for _, b := range sorted {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			ctlCell(b.id()), ctlCell(b.Group), ctlCell(b.Protocol), ctlCell(ctlHostPort(b.Host, b.Port)),
+			ctlHealth(b), c.ctlAdminCell(b.Admin), ctlWeight(b.Weight), ctlEligible(b.Eligible, b.Reason))
+	}
+	_ = tw.Flush()
+	fmt.Fprintln(c.stdout, ctlRollup(backends))
+}
+
+// ctlRollup is one line of per-group counts: "eligible per group: imap
+// 34/36, ...".
+func ctlRollup(backends []ctlBackend) string {
+	type count struct{ ok, all int }
+	counts := map[string]*count{}
+	var groups []string
+	what := "up" // a daemon without eligibility reports health only
+	for _, b := range backends {
+		if b.Eligible != nil {
+			what = "eligible"
+		}
+		n := counts[b.Group]
+		if n == nil {
+			n = &count{}
+			counts[b.Group] = n
+			groups = append(groups, b.Group)
+		}
+		n.all++
+		if (b.Eligible != nil && *b.Eligible) || (b.Eligible == nil && b.Healthy) {
+			n.ok++
+		}
+	}
+	slices.Sort(groups)
+	parts := make([]string, 0, len(groups))
+	for _, g := range groups {
+		name := g
+		if name == "" {
+			name = "(no group)"
+		}
+		parts = append(parts, fmt.Sprintf("%s %d/%d", ctlClean(name), counts[g].ok, counts[g].all))
+	}
+	return fmt.Sprintf("%d backends; %s per group: %s", len(backends), what, strings.Join(parts, ", "))
+}
+
+// ctlCell keeps one table cell on one line and free of control bytes.
+func ctlCell(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return ctlClean(strings.Join(strings.Fields(s), " "))
+}
+
+func ctlHostPort(host string, port int) string {
+	if host == "" {
+		return ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return host + ":" + strconv.Itoa(port)
+}
+
+func ctlHealth(b ctlBackend) string {
+	s := "down"
+	if b.Healthy {
+		s = "up"
+	}
+	if b.Admin != nil && (b.Admin.Health == "up" || b.Admin.Health == "down") {
+		s = b.Admin.Health + " (forced)"
+	}
+	if b.Admin != nil && b.Admin.ChecksPaused {
+		s += " paused"
+	}
+	return s
+}
+
+func (c *ctlClient) ctlAdminCell(a *ctlAdmin) string {
+	if a == nil || a.State == "" {
+		return "-"
+	}
+	s := ctlCell(a.State)
+	if a.Until.set() {
+		s += " " + ctlLeft(a.Until.Sub(c.now())) + " left"
+	}
+	return s
+}
+
+func ctlWeight(w *int) string {
+	if w == nil {
+		return "-"
+	}
+	return strconv.Itoa(*w)
+}
+
+func ctlEligible(e *bool, reason string) string {
+	switch {
+	case e == nil:
+		return "-"
+	case *e:
+		return "yes"
+	case reason == "":
+		return "no"
+	}
+	return "no (" + ctlCell(reason) + ")"
+}
+
+// ctlLeft prints a remaining time to the second, never negative.
+func ctlLeft(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	s := d.Round(time.Second).String()
+	// "30m" rather than Go's "30m0s", "1h" rather than "1h0m0s".
+	if t, ok := strings.CutSuffix(s, "m0s"); ok {
+		s = t + "m"
+	}
+	if t, ok := strings.CutSuffix(s, "h0m"); ok {
+		s = t + "h"
+	}
+	return s
+}
+
+func ctlNumber(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// adminSummary is one line: "drain, weight 50, health auto, by ops: disk
+// swap, until 2026-12-03T07:30:00Z (30m0s left), source api".
+func (c *ctlClient) adminSummary(a ctlAdmin) string {
+	parts := []string{ctlCell(a.State)}
+	if a.Weight != nil {
+		parts = append(parts, "weight "+strconv.Itoa(*a.Weight))
+	}
+	if a.Health != "" {
+		parts = append(parts, "health "+ctlCell(a.Health))
+	}
+	if a.ChecksPaused {
+		parts = append(parts, "checks paused")
+	}
+	if a.Who != "" || a.Why != "" {
+		by := "by " + ctlCell(a.Who)
+		if a.Why != "" {
+			by += ": " + ctlClean(a.Why)
+		}
+		parts = append(parts, by)
+	}
+	if a.Until.set() {
+		parts = append(parts, fmt.Sprintf("until %s (%s left)", a.Until, ctlLeft(a.Until.Sub(c.now()))))
+	}
+	if a.Source != "" {
+		parts = append(parts, "source "+ctlCell(a.Source))
+	}
+	return c.redact(strings.Join(parts, ", "))
+}
+
+func (c *ctlClient) printBackend(b ctlBackend) {
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	row("id", ctlCell(b.id()))
+	row("group", ctlCell(b.Group))
+	row("protocol", ctlCell(b.Protocol))
+	row("address", ctlCell(ctlHostPort(b.Host, b.Port)))
+	health := ctlHealth(b)
+	if b.Since.set() {
+		health += " since " + b.Since.String()
+	}
+	row("health", health)
+	row("eligible", ctlEligible(b.Eligible, b.Reason))
+	row("weight", ctlWeight(b.Weight))
+	if b.Admin != nil {
+		row("admin", c.adminSummary(*b.Admin))
+		if b.Admin.Since.set() {
+			row("admin since", b.Admin.Since.String())
+		}
+	} else {
+		row("admin", "-")
+	}
+	for _, p := range []struct {
+		name  string
+		phase ctlPhase
+	}{{"connect check", b.Connect}, {"deep check", b.Deep}} {
+		if p.name == "deep check" && !b.DeepCheck {
+			continue
+		}
+		s := "failed"
+		if p.phase.Healthy {
+			s = "ok"
+		}
+		if p.phase.LastCheck.set() {
+			s += fmt.Sprintf(" at %s in %s ms", p.phase.LastCheck, ctlNumber(p.phase.LatencyMS))
+		}
+		if p.phase.LastError != "" {
+			s += ": " + ctlCell(p.phase.LastError)
+		}
+		row(p.name, c.redact(s))
+	}
+	if b.CertNotAfter.set() {
+		row("certificate until", b.CertNotAfter.String())
+	}
+	_ = tw.Flush()
+}
+
+func (c *ctlClient) printExplain(user string, ex ctlExplain) {
+	if ex.Backend != nil {
+		fmt.Fprintf(c.stdout, "%s -> %s (%s), selected by %s\n", ctlClean(user), ctlCell(ex.Backend.ID),
+			ctlCell(ctlHostPort(ex.Backend.Host, ex.Backend.Port)), ctlCell(ex.SelectedBy))
+	} else {
+		fmt.Fprintf(c.stdout, "%s -> no backend\n", ctlClean(user))
+	}
+	panicText := "no"
+	if ex.Panic {
+		panicText = "yes (every backend used: too few were up)"
+	}
+	fmt.Fprintf(c.stdout, "status %s, snapshot round %d, panic %s\n", ctlCell(ex.Status), ex.SnapshotRound, panicText)
+	if ex.Reason != "" {
+		fmt.Fprintf(c.stdout, "reason: %s\n", c.redact(ctlCell(ex.Reason)))
+	}
+	for _, r := range ex.FilterResults {
+		fmt.Fprintf(c.stdout, "filter: %s\n", c.redact(ctlCell(r)))
+	}
+	if len(ex.Candidates) == 0 {
+		fmt.Fprintln(c.stdout, "no candidates")
+		return
+	}
+	sorted := slices.Clone(ex.Candidates)
+	rank := func(x ctlCandidate) int {
+		switch {
+		case x.Chosen:
+			return 0
+		case x.Eligible:
+			return 1
+		}
+		return 2
+	}
+	slices.SortStableFunc(sorted, func(a, b ctlCandidate) int { return rank(a) - rank(b) })
+	fmt.Fprintln(c.stdout)
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "CANDIDATE\tADDRESS\tWEIGHT\tCHOSEN\tELIGIBLE")
+	for _, x := range sorted {
+		chosen := "-"
+		if x.Chosen {
+			chosen = "yes"
+		}
+		eligible := x.Eligible
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ctlCell(x.ID), ctlCell(ctlHostPort(x.Host, x.Port)),
+			ctlWeight(x.Weight), chosen, ctlEligible(&eligible, x.Reason))
+	}
+	_ = tw.Flush()
+}
