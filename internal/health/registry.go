@@ -81,6 +81,9 @@ func plan(groups []Group) (*planned, error) {
 // loops must have stopped), makes it current and publishes a snapshot.
 // Metric series of backends that did not survive are deleted.
 func (e *Engine) install(p *planned, old *generation, start time.Time) {
+	// Under e.mu throughout: admin calls and scrapes read surviving states'
+	// weights while this rewrites them.
+	e.mu.Lock()
 	gen := &generation{byID: map[string]*targetState{}}
 	adopted := map[*targetState]bool{}
 	byAddr := map[string]*targetState{}
@@ -131,7 +134,6 @@ func (e *Engine) install(p *planned, old *generation, start time.Time) {
 		ids[i], targets[i] = s.id, s.target
 	}
 
-	e.mu.Lock()
 	e.gen.Store(gen)
 	for _, s := range gen.states {
 		o := e.admin[s.id]
