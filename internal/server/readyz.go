@@ -33,8 +33,10 @@ func (s *Server) firstRoundDone() bool {
 	if rd, ok := s.opts.Snapshot.(readiness); ok {
 		return rd.Ready()
 	}
+	// Admin changes publish snapshots too (Round counts them), but only a
+	// finished probe round stamps Taken.
 	snap := s.snapshot()
-	return snap == nil || snap.Round > 0 // no health source: nothing to wait for
+	return snap == nil || !snap.Taken.IsZero() // no health source: nothing to wait for
 }
 
 // drainBeforeShutdown turns /readyz to "stopping" and keeps serving for

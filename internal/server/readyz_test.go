@@ -48,8 +48,13 @@ func TestReadyz(t *testing.T) {
 	if code, st := readyStatus(t, s.Handler()); code != 503 || st != "stopping" {
 		t.Errorf("stopping: %d %s", code, st)
 	}
-	// Without Ready(): the snapshot round decides.
+	// Without Ready(): a finished round's time decides (an admin change
+	// before the first round publishes a snapshot too, without one).
 	s = New(Options{Snapshot: fixedSource{&health.Snapshot{Round: 1}}, Logger: slog.New(slog.DiscardHandler)})
+	if code, _ := readyStatus(t, s.Handler()); code != 503 {
+		t.Errorf("round 1 without a time: %d", code)
+	}
+	s = New(Options{Snapshot: fixedSource{&health.Snapshot{Round: 1, Taken: time.Now()}}, Logger: slog.New(slog.DiscardHandler)})
 	if code, _ := readyStatus(t, s.Handler()); code != 200 {
 		t.Errorf("round 1: %d", code)
 	}

@@ -91,7 +91,7 @@ type healthzBody struct {
 // check of backline, not of the backends.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	body := healthzBody{Status: "ok", Version: s.opts.Version}
-	if snap := s.snapshot(); snap != nil && snap.Round > 0 {
+	if s.snapshot() != nil && s.firstRoundDone() {
 		body.FirstRound = true
 	}
 	writeJSON(w, http.StatusOK, body)
