@@ -194,3 +194,16 @@ func TestReconfigureWhileRunningRace(t *testing.T) {
 		t.Error("not ready")
 	}
 }
+
+// TestReconfigureAfterRunReturned: no hang, the new groups are installed.
+func TestReconfigureAfterRunReturned(t *testing.T) {
+	h := startEngine(t, []Group{mailGroup(mailTarget("a", 1, false))}, &scriptChecker{}, Options{})
+	h.next(t)
+	h.stop()
+	if err := h.e.Reconfigure([]Group{mailGroup(mailTarget("b", 2, false))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := findBackend(h.e.Snapshot(), "b"); !ok {
+		t.Fatal("b not installed")
+	}
+}
