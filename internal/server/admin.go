@@ -61,7 +61,7 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) bool {
 	case http.MethodGet, http.MethodHead:
 		a, ok := ctl.GetAdmin(id)
 		if !ok {
-			writeError(w, http.StatusNotFound, "no backend with id "+strconv.Quote(id))
+			writeError(w, http.StatusNotFound, "no backend with id "+strconv.Quote(clipText(id)))
 			return true
 		}
 		writeJSON(w, http.StatusOK, viewAdmin(id, a))
@@ -128,7 +128,7 @@ func (s *Server) putAdmin(w http.ResponseWriter, r *http.Request, ctl AdminContr
 func writeAdminError(w http.ResponseWriter, id string, err error) {
 	switch {
 	case errors.Is(err, health.ErrUnknownBackend):
-		writeError(w, http.StatusNotFound, "no backend with id "+strconv.Quote(id))
+		writeError(w, http.StatusNotFound, "no backend with id "+strconv.Quote(clipText(id)))
 	case errors.Is(err, health.ErrInvalidAdmin):
 		writeError(w, http.StatusBadRequest, err.Error())
 	default:
