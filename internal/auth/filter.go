@@ -2,14 +2,18 @@ package auth
 
 import (
 	"context"
+
+	"github.com/backline/backline/internal/health"
 )
 
 // filterOutcome is the merged result of the Lua filters, in the handler's
 // own terms so the pipeline does not depend on the engine's types.
 type filterOutcome struct {
-	Reject        bool
-	SelectedHost  string
-	SelectedPort  int
+	Reject       bool
+	SelectedHost string
+	SelectedPort int
+	// SelectedBy names the filter that selected the backend.
+	SelectedBy    string
 	Attributes    map[string]any
 	Remove        []string
 	StatusMessage string
@@ -32,6 +36,11 @@ type filterRequest struct {
 	Authenticated bool
 	UserFound     bool
 	Account       string
+	// Snapshot is the request's pinned health snapshot: the filters' server
+	// lists and the selection read the same round.
+	Snapshot *health.Snapshot
+	// DryRun marks an explain run (no side effects expected of the caller).
+	DryRun bool
 }
 
 // applyFilterAttributes merges filter attributes into the password

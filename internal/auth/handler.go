@@ -52,6 +52,9 @@ type Handler struct {
 	log        *slog.Logger
 	metrics    *metrics
 	now        func() time.Time
+
+	// policyLabel is "policy:<name>", the selected_by of a policy choice.
+	policyLabel string
 }
 
 // Outcomes of a request.
@@ -96,6 +99,7 @@ func New(opts Options) (*Handler, error) {
 		metrics:    m,
 		now:        time.Now,
 	}
+	h.policyLabel = "policy:" + h.policy.name()
 	if ttl := ac.Cache.EffectiveTTL(); ttl > 0 {
 		h.cache = newPositiveCache(ttl, max(ac.Cache.EffectiveMaxEntries(), 1))
 	}
@@ -134,7 +138,7 @@ func New(opts Options) (*Handler, error) {
 	return h, nil
 }
 
-// Register adds the endpoints, GET and POST each.
+// Register adds the auth endpoints (GET and POST each) and explain.
 func (h *Handler) Register(mux *http.ServeMux) {
 	for _, ep := range []struct {
 		name string
@@ -147,6 +151,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 		mux.HandleFunc("GET /api/v1/auth/"+ep.name, ep.fn)
 		mux.HandleFunc("POST /api/v1/auth/"+ep.name, ep.fn)
 	}
+	mux.HandleFunc("POST /api/v1/explain", h.serveExplain)
 }
 
 // decision is the verdict for one request, before endpoint formatting.
@@ -166,6 +171,8 @@ type decision struct {
 	// noBackend marks a tempfail because no backend was healthy.
 	noBackend bool
 	filter    *filterOutcome
+	// sel is the settled backend selection of a successful request.
+	sel *Selection
 	// server and port are what nginx gets (set by the nginx endpoint).
 	server string
 	port   int
@@ -185,6 +192,7 @@ func (h *Handler) decide(ctx context.Context, req *Request, session string) *dec
 		out, err := h.filters.runFilters(ctx, filterRequest{
 			Request: req, Session: session,
 			Authenticated: pr.Authenticated, UserFound: pr.UserFound, Account: pr.Account,
+			Snapshot: req.snap,
 		})
 		if err != nil {
 			d.outcome, d.reason = outcomeTempfail, "lua filter: "+err.Error()
@@ -295,8 +303,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, endpoint string,
 	// the resolver bound it instead, and the answer is written whenever the
 	// socket can still take it.
 	ctx := context.WithoutCancel(r.Context())
+	// One snapshot for the whole request: the password databases, the
+	// filters and the selection see the same round.
+	req.snap = h.snapshot()
 	d := h.decide(ctx, req, session)
 	h.withholdPassword(req, d, session)
+	if d.outcome == outcomeOK {
+		h.settleRequest(endpoint, req, d, session)
+	}
 	answer(ctx, req, d, session)
 	h.finish(endpoint, req.Protocol, d.outcome, start, session, req, d)
 }
@@ -351,6 +365,12 @@ func (h *Handler) finish(endpoint, protocol, outcome string, start time.Time, se
 		attrs = append(attrs, slog.Bool("cache_hit", d.cacheHit))
 		if d.server != "" {
 			attrs = append(attrs, slog.String("backend", joinHostPort(d.server, d.port)))
+		}
+		if d.sel != nil && d.sel.SelectedBy != "" {
+			attrs = append(attrs, slog.String("selected_by", d.sel.SelectedBy))
+			if d.sel.Panic {
+				attrs = append(attrs, slog.Bool("panic", true))
+			}
 		}
 		if f := d.filter; f != nil {
 			if len(f.Results) > 0 {

@@ -23,6 +23,7 @@ func (h *Handler) answerHeader(w http.ResponseWriter, req *Request, d *decision,
 	setCommon(hdr, session)
 	switch d.outcome {
 	case outcomeOK:
+		addBackendAttributes(d)
 		setSuccess(hdr, d, d.account)
 		for _, name := range sortedAttributeNames(d.attributes) {
 			if !httpguts.ValidHeaderFieldName(name) {

@@ -52,6 +52,8 @@ func TestHeaderSuccess(t *testing.T) {
 		"X-Nauthilus-Mailhost":     "10.0.0.5",
 		"X-Nauthilus-Quota":        "5G",
 		"X-Nauthilus-Probe-List":   "[a b]",
+		"X-Nauthilus-Proxy-Host":   "127.0.0.1", // the settled selection (user_hash)
+		"X-Nauthilus-Proxy-Port":   "1143",
 		"X-Nauthilus-Custom_field": "42",
 	}
 	if diff := cmp.Diff(want, headerMap(t, w)); diff != "" {
@@ -131,7 +133,7 @@ func TestJSONSuccess(t *testing.T) {
 			backend = "5"
 		}
 		want := `{"ok":true,"account_field":"account","totp_secret_field":"","backend":` + backend + `,"attributes":{` +
-			`"account":["alice"],"custom_field":[42],"hostip":["127.0.0.1"],"mailhost":["10.0.0.5"],"probe-list":[["a","b"]],"quota":["5G"]}}`
+			`"Proxy-Host":["127.0.0.1"],"Proxy-Port":["1143"],"account":["alice"],"custom_field":[42],"hostip":["127.0.0.1"],"mailhost":["10.0.0.5"],"probe-list":[["a","b"]],"quota":["5G"]}}`
 		if got := w.Body.String(); got != want {
 			t.Errorf("%s body\n got %s\nwant %s", method, got, want)
 		}

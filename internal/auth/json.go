@@ -26,6 +26,7 @@ func (h *Handler) answerJSON(w http.ResponseWriter, req *Request, d *decision, s
 	setCommon(hdr, session)
 	switch d.outcome {
 	case outcomeOK:
+		addBackendAttributes(d)
 		setSuccess(hdr, d, d.account)
 		attrs := map[string][]any{}
 		for _, name := range sortedAttributeNames(d.attributes) {

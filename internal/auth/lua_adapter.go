@@ -34,6 +34,7 @@ func toLuaRequest(req *Request, session string) *lua.Request {
 func (l luaFilters) runFilters(ctx context.Context, fr filterRequest) (*filterOutcome, error) {
 	lr := toLuaRequest(fr.Request, fr.Session)
 	lr.Authenticated, lr.UserFound, lr.Account = fr.Authenticated, fr.UserFound, fr.Account
+	lr.Snapshot = fr.Snapshot
 	if lr.Account != "" {
 		lr.AccountField = "account"
 	}
@@ -56,7 +57,7 @@ func (l luaFilters) runFilters(ctx context.Context, fr filterRequest) (*filterOu
 		Rejected:      out.Rejected,
 	}
 	if out.Selected != nil {
-		fo.SelectedHost, fo.SelectedPort = out.Selected.Host, out.Selected.Port
+		fo.SelectedHost, fo.SelectedPort, fo.SelectedBy = out.Selected.Host, out.Selected.Port, out.SelectedBy
 	}
 	for _, f := range out.Logs {
 		fo.LogFields = append(fo.LogFields, f.Key, f.Value)

@@ -79,7 +79,7 @@ func TestLuaPassdb(t *testing.T) {
 		c.Auth.Passdb = append(c.Auth.Passdb, config.Passdb{Type: config.PassdbLua, ScriptPath: "testdata/passdb.lua"})
 	})
 	w := env.do(jsonRequestFor("POST", `{"username":"luauser","password":"lua-pass","protocol":"imap"}`))
-	want := `{"ok":true,"account_field":"uid","totp_secret_field":"","backend":3,"attributes":{"mailhost":["10.1.1.1"],"uid":["luauser@example.org"]}}`
+	want := `{"ok":true,"account_field":"uid","totp_secret_field":"","backend":3,"attributes":{"Proxy-Host":["127.0.0.1"],"Proxy-Port":["1143"],"mailhost":["10.1.1.1"],"uid":["luauser@example.org"]}}`
 	if w.Code != 200 || w.Body.String() != want {
 		t.Errorf("lua passdb: %d %s", w.Code, w.Body.String())
 	}

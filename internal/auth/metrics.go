@@ -8,6 +8,8 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	cache    *prometheus.CounterVec
+	// panic counts selections made in panic (auth.nginx.panic).
+	panic prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -25,11 +27,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "backline_auth_cache_total",
 			Help: "Positive authentication cache lookups.",
 		}, []string{"result"}),
+		panic: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "backline_selection_panic_total",
+			Help: "Backend selections made while fewer than auth.nginx.panic.below_percent of the protocol's backends were eligible.",
+		}),
 	}
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.cache} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.cache, m.panic} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

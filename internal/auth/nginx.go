@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-
-	"github.com/backline/backline/internal/health"
 )
 
 // resolveTimeout bounds resolving a selected backend's host name.
@@ -29,7 +27,7 @@ func (h *Handler) answerNginx(ctx context.Context, w http.ResponseWriter, req *R
 	hdr := w.Header()
 	setCommon(hdr, session)
 	if d.outcome == outcomeOK {
-		h.pickNginxBackend(ctx, req, d)
+		h.pickNginxBackend(ctx, d)
 	}
 	switch d.outcome {
 	case outcomeOK:
@@ -54,33 +52,15 @@ func (h *Handler) answerNginx(ctx context.Context, w http.ResponseWriter, req *R
 	}
 }
 
-// pickNginxBackend fills d.server/port from the filter's choice or the
-// default policy; with neither it turns d into a tempfail.
-func (h *Handler) pickNginxBackend(ctx context.Context, req *Request, d *decision) {
-	host, port := d.selectedHost, d.selectedPort
-	var snap *health.Snapshot
-	if h.health != nil {
-		snap = h.health.Snapshot()
+// pickNginxBackend formats the settled selection for nginx: an IP literal
+// and a port; a failure turns d into a tempfail.
+func (h *Handler) pickNginxBackend(ctx context.Context, d *decision) {
+	if d.sel == nil || d.sel.Backend == nil {
+		d.outcome, d.reason = outcomeTempfail, "no backend selected"
+		return
 	}
-	if host == "" || port <= 0 {
-		healthy, skipped := h.nginxPorts.usable(snap.Healthy(health.GroupMail, targetProtocol(req.Protocol)))
-		t := h.policy.pick(req.Username, healthy)
-		if t == nil {
-			d.outcome, d.reason, d.noBackend = outcomeTempfail, "no healthy backend for protocol "+strconv.Quote(req.Protocol), true
-			if skipped != "" {
-				d.reason = noUsableBackend(req.Protocol, skipped)
-			}
-			return
-		}
-		host, port = t.Host, h.nginxPorts.port(t)
-	} else {
-		var err error
-		if port, err = h.nginxPorts.selected(snap, host, port); err != nil {
-			d.outcome, d.reason = outcomeTempfail, err.Error()
-			return
-		}
-	}
-	if port > 65535 {
+	host, port := d.sel.Backend.Host, d.sel.Backend.Port
+	if port < 1 || port > 65535 {
 		d.outcome, d.reason = outcomeTempfail, "selected port out of range: "+strconv.Itoa(port)
 		return
 	}

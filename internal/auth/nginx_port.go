@@ -2,10 +2,8 @@ package auth
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/backline/backline/internal/config"
@@ -34,8 +32,10 @@ func newNginxPorts(targets []config.Target, log *slog.Logger) *nginxPorts {
 	return p
 }
 
-// port returns the port nginx gets for t, or 0 if nginx cannot speak to t.
-func (p *nginxPorts) port(t *health.TargetInfo) int {
+// backendPort returns the port a proxy gets for b, or 0 if nginx cannot
+// speak to it.
+func (p *nginxPorts) backendPort(b *health.Backend) int {
+	t := b.Target
 	if pp := p.proxyPort[t.Name]; pp > 0 {
 		return pp
 	}
@@ -48,46 +48,6 @@ func (p *nginxPorts) port(t *health.TargetInfo) int {
 		return 0
 	}
 	return t.Port
-}
-
-// usable splits the healthy backends into those nginx can be given and a
-// note on the rest for the log.
-func (p *nginxPorts) usable(healthy []health.Backend) (out []health.Backend, skipped string) {
-	var names []string
-	out = healthy[:0:0]
-	for _, b := range healthy {
-		if p.port(b.Target) > 0 {
-			out = append(out, b)
-		} else {
-			names = append(names, b.Target.Name)
-		}
-	}
-	if len(names) > 0 {
-		skipped = "skipped " + strings.Join(names, ", ") + ": implicit TLS without proxy_port"
-	}
-	return out, skipped
-}
-
-// selected maps a filter's select_backend_server(host, port) onto the port
-// nginx gets: a health-checked target's proxy_port when the selection names
-// its host and checked port. A selection of an implicit-TLS target without
-// proxy_port is an error; one that names no target is taken as it is.
-func (p *nginxPorts) selected(snap *health.Snapshot, host string, port int) (int, error) {
-	if snap == nil {
-		return port, nil
-	}
-	for _, b := range snap.Backends {
-		t := b.Target
-		if b.Group != health.GroupMail || t == nil || t.Host != host || t.Port != port {
-			continue
-		}
-		if np := p.port(t); np > 0 {
-			return np, nil
-		}
-		return 0, fmt.Errorf("filter selected %s (%s), which uses implicit TLS and has no proxy_port; nginx cannot speak to it",
-			t.Name, joinHostPort(host, port))
-	}
-	return port, nil
 }
 
 // noUsableBackend is the tempfail reason when healthy targets exist but none

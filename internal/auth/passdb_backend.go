@@ -37,7 +37,13 @@ func (b *backendLogin) check(ctx context.Context, req *Request) (passResult, err
 	if proto == "" {
 		proto = targetProtocol(req.Protocol)
 	}
-	eligible := b.health.Snapshot().Eligible(health.GroupMail, proto)
+	snap := req.snap
+	if snap == nil {
+		snap = b.health.Snapshot()
+	}
+	// Eligible, not merely healthy: a drained backend takes no new logins,
+	// and this is one.
+	eligible := snap.Eligible(health.GroupMail, proto)
 	if len(eligible) == 0 {
 		return passResult{}, fmt.Errorf("%w (protocol %q)", errNoBackendForLogin, proto)
 	}

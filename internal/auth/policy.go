@@ -1,17 +1,20 @@
 package auth
 
 import (
-	"hash/fnv"
-	"strconv"
+	"math"
+	"sync"
 	"sync/atomic"
 
 	"github.com/backline/backline/internal/config"
-	"github.com/backline/backline/internal/health"
 )
 
-// policy picks one of the healthy targets when no filter selected a backend.
+// policy picks one of the usable candidates when no filter selected a
+// backend. pool holds indexes into cands, in configuration order, and is
+// never empty. A dry run (explain) must not change the policy's state: it
+// answers what the next real pick would be.
 type policy interface {
-	pick(user string, healthy []health.Backend) *health.TargetInfo
+	name() string
+	pick(user string, cands []Candidate, pool []int, dry bool) int
 }
 
 func newPolicy(name string) policy {
@@ -20,54 +23,129 @@ func newPolicy(name string) policy {
 		return firstPolicy{}
 	case config.PolicyRoundRobin:
 		return &roundRobinPolicy{}
+	case config.PolicyWeightedRoundRobin:
+		return &weightedRoundRobin{current: map[string]int{}}
 	default:
 		return userHashPolicy{}
 	}
 }
 
+// weightOf is a candidate's share; an eligible candidate always has at
+// least 1 (weight 0 makes a backend ineligible before it gets here).
+func weightOf(c *Candidate) int { return max(c.Weight, 1) }
+
 type firstPolicy struct{}
 
-func (firstPolicy) pick(_ string, healthy []health.Backend) *health.TargetInfo {
-	if len(healthy) == 0 {
-		return nil
-	}
-	return healthy[0].Target
-}
+func (firstPolicy) name() string { return config.PolicyFirst }
+
+func (firstPolicy) pick(_ string, _ []Candidate, pool []int, _ bool) int { return pool[0] }
 
 // roundRobinPolicy shares one counter across protocols: each protocol's
 // list is still walked evenly.
 type roundRobinPolicy struct{ next atomic.Uint64 }
 
-func (p *roundRobinPolicy) pick(_ string, healthy []health.Backend) *health.TargetInfo {
-	if len(healthy) == 0 {
-		return nil
+func (*roundRobinPolicy) name() string { return config.PolicyRoundRobin }
+
+func (p *roundRobinPolicy) pick(_ string, _ []Candidate, pool []int, dry bool) int {
+	var n uint64
+	if dry {
+		n = p.next.Load()
+	} else {
+		n = p.next.Add(1) - 1
 	}
-	n := p.next.Add(1) - 1
-	return healthy[n%uint64(len(healthy))].Target
+	return pool[n%uint64(len(pool))]
 }
 
-// userHashPolicy is rendezvous hashing over user and target address: a
-// user stays on the same backend while it is healthy, and when a backend
-// leaves or returns only its own users move.
+// weightedRoundRobin is nginx's smooth weighted round robin: every pick
+// adds each candidate's weight to its current value, takes the largest and
+// subtracts the pool's total from it. Weights 5:1:1 give a a b a c a a, not
+// a a a a a b c. State is kept per backend ID; the candidates of different
+// protocols are different IDs, so one map serves every protocol.
+type weightedRoundRobin struct {
+	mu      sync.Mutex
+	current map[string]int
+}
+
+// wrrMaxStale bounds the map: IDs removed by a reload would otherwise stay.
+const wrrMaxStale = 4096
+
+func (*weightedRoundRobin) name() string { return config.PolicyWeightedRoundRobin }
+
+func (p *weightedRoundRobin) pick(_ string, cands []Candidate, pool []int, dry bool) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.current) > wrrMaxStale {
+		clear(p.current)
+	}
+	best, bestCur, total := -1, 0, 0
+	for _, i := range pool {
+		c := &cands[i]
+		w := weightOf(c)
+		total += w
+		cur := p.current[c.ID] + w
+		if !dry {
+			p.current[c.ID] = cur
+		}
+		if best < 0 || cur > bestCur {
+			best, bestCur = i, cur
+		}
+	}
+	if !dry {
+		p.current[cands[best].ID] -= total
+	}
+	return best
+}
+
+// userHashPolicy is weighted rendezvous hashing (highest random weight)
+// over the user and the backend ID: each candidate draws a uniform u in
+// (0,1) from hash(user, id) and scores -weight/ln(u); the highest wins.
+// A user's draw for a backend never depends on the other backends, so
+// adding, removing, draining or recovering one backend moves only the
+// users it gains or loses, and a backend wins a weight/total share. The ID
+// (not the address) is hashed, so moving a backend to a new address keeps
+// its users, and every instance and restart agrees.
 type userHashPolicy struct{}
 
-func (userHashPolicy) pick(user string, healthy []health.Backend) *health.TargetInfo {
-	var best *health.TargetInfo
-	var bestScore uint64
-	for _, b := range healthy {
-		h := fnv.New64a()
-		h.Write([]byte(user))
-		h.Write([]byte{0})
-		h.Write([]byte(b.Target.Host))
-		h.Write([]byte{':'})
-		h.Write([]byte(strconv.Itoa(b.Target.Port)))
-		score := mix64(h.Sum64())
-		if best == nil || score > bestScore {
-			best, bestScore = b.Target, score
+func (userHashPolicy) name() string { return config.PolicyUserHash }
+
+func (userHashPolicy) pick(user string, cands []Candidate, pool []int, _ bool) int {
+	seed := fnv1a(fnvOffset, user)
+	seed = fnv1aByte(seed, 0) // "ab"+"c" and "a"+"bc" must differ
+	best, bestScore := -1, 0.0
+	for _, i := range pool {
+		c := &cands[i]
+		score := rendezvousScore(seed, c.ID, weightOf(c))
+		if best < 0 || score > bestScore {
+			best, bestScore = i, score
 		}
 	}
 	return best
 }
+
+// rendezvousScore is -weight/ln(u) for u = hash(seed, id) mapped to (0,1).
+func rendezvousScore(seed uint64, id string, weight int) float64 {
+	h := mix64(fnv1a(seed, id))
+	// The top 53 bits give a float in [0,1); +0.5 keeps it off 0 and 1,
+	// where ln is -Inf or 0.
+	u := (float64(h>>11) + 0.5) / (1 << 53)
+	return -float64(weight) / math.Log(u)
+}
+
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
+// fnv1a continues a 64-bit FNV-1a hash over s without allocating.
+func fnv1a(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	return h
+}
+
+func fnv1aByte(h uint64, b byte) uint64 { return (h ^ uint64(b)) * fnvPrime }
 
 // mix64 is a 64-bit finaliser: FNV alone leaves similar inputs with similar
 // high bits, which skews rendezvous hashing.

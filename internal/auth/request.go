@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/backline/backline/internal/health"
 	"io"
 	"net/http"
 	"strconv"
@@ -39,6 +40,10 @@ type Request struct {
 	// NoCache is ?cache=0 or ?in-memory=0: bypass the positive cache.
 	NoCache bool
 	SSL     map[string]string
+
+	// snap is the health snapshot pinned for the whole request (serve): the
+	// backend_login passdb, the filters and the selection read one round.
+	snap *health.Snapshot
 }
 
 // requestError is a malformed request: answered with 400 and its text.

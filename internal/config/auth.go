@@ -18,6 +18,8 @@ const (
 	PolicyFirst      = "first"
 	PolicyRoundRobin = "round_robin"
 	PolicyUserHash   = "user_hash"
+	// PolicyWeightedRoundRobin is nginx's smooth weighted round robin.
+	PolicyWeightedRoundRobin = "weighted_round_robin"
 )
 
 // Defaults of the auth section.
@@ -80,7 +82,10 @@ type Nginx struct {
 	// MaxWaitAttempts stops Auth-Wait once Auth-Login-Attempt exceeds it:
 	// nginx keeps memory per attempt in a session.
 	MaxWaitAttempts *int   `yaml:"max_wait_attempts"`
-	DefaultPolicy   string `yaml:"default_policy"` // first | round_robin | user_hash
+	DefaultPolicy   string `yaml:"default_policy"` // first | round_robin | user_hash | weighted_round_robin
+	// Panic says what selection does when too few backends are eligible
+	// (auth_panic.go).
+	Panic Panic `yaml:"panic"`
 	// NoBackendWait is the Auth-Wait sent with a tempfail when no backend of
 	// the protocol is healthy.
 	NoBackendWait *int `yaml:"no_backend_wait"`
@@ -158,11 +163,12 @@ func (c *Config) validateAuth(errs *Errors) {
 		}
 	}
 	switch n.DefaultPolicy {
-	case "", PolicyFirst, PolicyRoundRobin, PolicyUserHash:
+	case "", PolicyFirst, PolicyRoundRobin, PolicyUserHash, PolicyWeightedRoundRobin:
 	default:
 		path := "auth.nginx.default_policy"
-		errs.Add(path, c.Lines.Line(path), "unknown policy %q (use first, round_robin or user_hash)", n.DefaultPolicy)
+		errs.Add(path, c.Lines.Line(path), "unknown policy %q (use first, round_robin, user_hash or weighted_round_robin)", n.DefaultPolicy)
 	}
+	c.validatePanic(errs, n.Panic)
 	for key, msg := range map[string]string{"failure_message": n.FailureMessage, "tempfail_message": n.TempfailMessage} {
 		if containsControl(msg) {
 			path := "auth.nginx." + key

@@ -49,7 +49,7 @@ func TestAuthPassdbs(t *testing.T) {
 
 func TestAuthNginxErrors(t *testing.T) {
 	wantOnlyError(t, "auth:\n  nginx:\n    default_policy: random\n",
-		`auth.nginx.default_policy (line 3): unknown policy "random" (use first, round_robin or user_hash)`)
+		`auth.nginx.default_policy (line 3): unknown policy "random" (use first, round_robin, user_hash or weighted_round_robin)`)
 	wantOnlyError(t, "auth:\n  nginx:\n    wait_delay: -1\n",
 		"auth.nginx.wait_delay (line 3): must be between 0 and 3600, got -1")
 	wantOnlyError(t, "auth:\n  cache:\n    max_entries: 0\n",
@@ -58,4 +58,20 @@ func TestAuthNginxErrors(t *testing.T) {
 		"auth.cache.ttl (line 3): must be at most 24h, got 48h0m0s")
 	wantOnlyError(t, "auth:\n  nginx:\n    failure_message: \"a\\r\\nb\"\n",
 		"auth.nginx.failure_message (line 3): must not contain control characters (it becomes an HTTP header)")
+}
+
+func TestAuthNginxPanic(t *testing.T) {
+	c := mustParse(t, "auth:\n  nginx:\n    default_policy: weighted_round_robin\n    panic:\n      mode: use_all\n      below_percent: 50\n")
+	if p := c.Auth.Nginx.Panic; p.EffectiveMode() != PanicUseAll || p.EffectiveBelowPercent() != 50 {
+		t.Errorf("panic: %+v", p)
+	}
+	if p := mustParse(t, "auth: {}\n").Auth.Nginx.Panic; p.EffectiveMode() != PanicFailClosed || p.EffectiveBelowPercent() != 0 {
+		t.Errorf("panic defaults: %+v", p)
+	}
+	wantOnlyError(t, "auth:\n  nginx:\n    panic:\n      mode: open\n",
+		`auth.nginx.panic.mode (line 4): unknown panic mode "open" (use fail_closed or use_all)`)
+	wantOnlyError(t, "auth:\n  nginx:\n    panic:\n      below_percent: 101\n",
+		"auth.nginx.panic.below_percent (line 4): must be between 0 and 100, got 101")
+	wantOnlyError(t, "auth:\n  nginx:\n    panic:\n      mode: use_all\n",
+		"auth.nginx.panic.below_percent (line 3): must be 1..100 with mode use_all (the share of eligible backends below which all are used)")
 }

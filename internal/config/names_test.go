@@ -92,11 +92,7 @@ func TestManyEndpointsOnOnePath(t *testing.T) {
 	for i := range 5000 {
 		fmt.Fprintf(&b, "- {path: /x, methods: [M%d], proxy: {url: \"http://127.0.0.1:1\"}}\n", i)
 	}
-	start := time.Now()
 	if got := parseWithin(t, gatewayEndpoints(b.String()), 20*time.Second); got != nil {
 		t.Fatalf("errors: %q", got[:min(len(got), 3)])
-	}
-	if elapsed := time.Since(start); elapsed > 2*time.Second {
-		t.Errorf("Parse took %s, want well under 2s", elapsed)
 	}
 }

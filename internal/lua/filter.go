@@ -17,6 +17,8 @@ type FilterOutcome struct {
 	// Selected is the last select_backend_server in config order, nil if none.
 	// Nauthilus does not use it when Reject is set.
 	Selected *Selection
+	// SelectedBy names the filter whose selection is Selected.
+	SelectedBy string
 	// Attributes from apply_backend_result, later filters winning on a key.
 	// Values are string, float64, bool, []any or map[string]any.
 	Attributes map[string]any
@@ -131,7 +133,7 @@ func merge(runs []*filterRun) *FilterOutcome {
 		out.Groups = mergeGroups(out.Groups, r.groups)
 		if r.selected != nil {
 			sel := *r.selected
-			out.Selected = &sel
+			out.Selected, out.SelectedBy = &sel, fr.name
 		}
 		if out.StatusMessage == "" && r.statusSet {
 			out.StatusMessage = r.statusMessage

@@ -53,6 +53,7 @@ end`
 		want := &FilterOutcome{
 			Reject:        true,
 			Selected:      &Selection{Host: "10.0.0.2", Port: 143}, // last filter that changed it
+			SelectedBy:    "middle",
 			Attributes:    map[string]any{"shared": "middle", "only_slow": float64(1)},
 			Remove:        []string{"x", "y", "z"},
 			StatusMessage: "from slow",

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	glua "github.com/yuin/gopher-lua"
+
+	"github.com/backline/backline/internal/health"
 )
 
 // Request is what package auth knows about one authentication attempt; it
@@ -52,6 +54,11 @@ type Request struct {
 	// LatencyMS is the time since the request started.
 	LatencyMS  float64 `json:"latency"`
 	HTTPStatus int     `json:"http_status"`
+
+	// Snapshot, when set, is the health snapshot the caller pinned for the
+	// whole request: the filters' server lists then come from the same round
+	// as the caller's own selection. Nil: each run reads the current one.
+	Snapshot *health.Snapshot `json:"-"`
 }
 
 // sslFields are the v1.12 TLS fields, always present in the table.

@@ -85,7 +85,9 @@ func (r *scriptRun) vm() *vm { return r.state }
 func (r *scriptRun) snapshot() *health.Snapshot {
 	if !r.snapped {
 		r.snapped = true
-		if r.engine.health != nil {
+		if r.req != nil && r.req.Snapshot != nil {
+			r.snap = r.req.Snapshot
+		} else if r.engine.health != nil {
 			r.snap = r.engine.health.Snapshot()
 		}
 	}

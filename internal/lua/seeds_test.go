@@ -29,6 +29,7 @@ func TestSeed000ExamplesRunUnchanged(t *testing.T) {
 	}
 	want := &FilterOutcome{
 		Selected:   &Selection{Host: "10.0.0.50", Port: 993},
+		SelectedBy: "seed000",
 		Attributes: map[string]any{"custom_field": "new_value"},
 		Remove:     []string{"temp_attribute", "internal_id"},
 		Logs:       []LogField{{"check_ok", true}, {"check_err", "none"}, {"servers", float64(2)}},
@@ -68,6 +69,7 @@ func TestSeed001And002ExamplesRunUnchanged(t *testing.T) {
 			}
 			want := &FilterOutcome{
 				Selected:   &Selection{Host: "10.0.0.3", Port: 993},
+				SelectedBy: "seed",
 				Attributes: map[string]any{"hostip": "10.0.0.3"},
 				Remove:     []string{"Proxy-Host"},
 				Logs:       []LogField{{"check_error", "none"}},

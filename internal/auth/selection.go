@@ -1,0 +1,331 @@
+package auth
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/health"
+)
+
+// Selection is the backend decision of one request, settled from one
+// pinned health snapshot before any answer is formatted. The nginx, header
+// and json responders only format it; explain returns it as it is.
+type Selection struct {
+	// Status is selOK, selTempfail or selNoBackend.
+	Status string
+	// Backend is nil unless Status is selOK.
+	Backend *ChosenBackend
+	// SelectedBy is "filter:<script>" or "policy:<name>".
+	SelectedBy string
+	// Panic is set when fewer than auth.nginx.panic.below_percent of the
+	// protocol's backends were eligible.
+	Panic bool
+	// Round is the snapshot's round.
+	Round uint64
+	// Candidates are the protocol's mail backends in configuration order,
+	// each with why it could or could not be chosen.
+	Candidates []Candidate
+	// Reason explains a tempfail, or a filter choice the policy overrode;
+	// for logs and explain, never a credential.
+	Reason string
+	// Unmanaged: no mail backend of the protocol is configured and no filter
+	// selected one. nginx needs a backend (tempfail); header and json answer
+	// without one, as they did before backends were selected for them.
+	Unmanaged bool
+
+	chosen ChosenBackend // Backend points here: one allocation less per request
+}
+
+func (s *Selection) choose(b ChosenBackend) {
+	s.chosen = b
+	s.Backend = &s.chosen
+}
+
+// Selection statuses (explain's "status").
+const (
+	selOK        = "ok"
+	selTempfail  = "tempfail"
+	selNoBackend = "no_backend"
+)
+
+// ChosenBackend is where the request goes. ID is empty when a filter chose
+// a host that is not a configured target.
+type ChosenBackend struct {
+	ID       string `json:"id"`
+	Host     string `json:"host"`
+	Port     int    `json:"port"`
+	Protocol string `json:"protocol,omitempty"`
+}
+
+// Candidate is one backend's part in a selection.
+type Candidate struct {
+	ID       string `json:"id"`
+	Host     string `json:"host"`
+	Port     int    `json:"port"`
+	Eligible bool   `json:"eligible"`
+	Reason   string `json:"reason"`
+	Weight   int    `json:"weight"`
+	Chosen   bool   `json:"chosen"`
+	// panicUsable: not eligible, but use_all may take it (unhealthy or
+	// stale only; never drained, maintained or weight 0).
+	panicUsable bool
+}
+
+// reasonNoProxyPort marks a healthy implicit-TLS target without proxy_port:
+// the proxies behind backline speak plain text to their upstream.
+const reasonNoProxyPort = "implicit_tls_without_proxy_port"
+
+// selectInput is what a selection depends on besides the configuration.
+type selectInput struct {
+	snap     *health.Snapshot
+	user     string
+	protocol string
+	// filterHost/Port/Name: the filters' select_backend_server, if any.
+	filterHost string
+	filterPort int
+	filterName string
+	// dry: explain; no round-robin advance, no counters, no logs.
+	dry bool
+	// session names the request in the log line of an overridden filter.
+	session string
+}
+
+// settle computes the selection. It reads nothing but its input, the
+// configuration and the policy's state (which a dry run leaves alone), so
+// explain and a real request agree.
+func (h *Handler) settle(in selectInput) *Selection {
+	proto := targetProtocol(in.protocol)
+	sel := &Selection{}
+	if in.snap != nil {
+		sel.Round = in.snap.Round
+		sel.Candidates = h.candidates(in.snap, proto)
+	}
+
+	if in.filterHost != "" && in.filterPort > 0 {
+		if h.filterChoice(in, sel) {
+			return sel
+		}
+	}
+	h.policyChoice(in, proto, sel)
+	return sel
+}
+
+// candidates lists the protocol's mail backends with the port proxies get.
+func (h *Handler) candidates(snap *health.Snapshot, proto string) []Candidate {
+	n := 0
+	for i := range snap.Backends {
+		if b := &snap.Backends[i]; b.Group == health.GroupMail && b.Target != nil && b.Target.Protocol == proto {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]Candidate, 0, n)
+	for i := range snap.Backends {
+		b := &snap.Backends[i]
+		if b.Group != health.GroupMail || b.Target == nil || b.Target.Protocol != proto {
+			continue
+		}
+		c := Candidate{ID: backendID(b), Host: b.Target.Host, Weight: b.Weight, Eligible: b.Eligible, Reason: string(b.Reason)}
+		c.Port = h.nginxPorts.backendPort(b)
+		switch {
+		case c.Port == 0:
+			c.Port = b.Target.Port
+			if c.Eligible {
+				c.Eligible, c.Reason = false, reasonNoProxyPort
+			}
+		case !c.Eligible:
+			c.panicUsable = (b.Reason == health.ReasonUnhealthy || b.Reason == health.ReasonStale) && b.Weight > 0
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func backendID(b *health.Backend) string {
+	if b.ID != "" {
+		return b.ID
+	}
+	return b.Target.Name
+}
+
+// filterChoice applies a filter's select_backend_server and reports
+// whether it settled the selection. A choice of a configured target that
+// is not eligible (drained, in maintenance, unhealthy) is overridden by the
+// policy: an operator's drain must hold against routing scripts too.
+func (h *Handler) filterChoice(in selectInput, sel *Selection) bool {
+	by := "filter:" + in.filterName
+	if in.filterName == "" {
+		by = "filter"
+	}
+	b := h.findTarget(in.snap, in.filterHost, in.filterPort)
+	if b == nil {
+		// Not a configured target: taken as it is (the script owns it).
+		sel.Status, sel.SelectedBy = selOK, by
+		sel.choose(ChosenBackend{Host: in.filterHost, Port: in.filterPort})
+		return true
+	}
+	id := backendID(b)
+	if !b.Eligible {
+		sel.Reason = fmt.Sprintf("%s selected %s, which is not eligible (%s); the policy decided", by, id, b.Reason)
+		if !in.dry {
+			h.log.LogAttrs(context.Background(), slog.LevelInfo, "filter selection overridden",
+				slog.String("session", in.session), slog.String("selected_by", by),
+				slog.String("backend", id), slog.String("reason", string(b.Reason)))
+		}
+		return false
+	}
+	port := h.nginxPorts.backendPort(b)
+	if port == 0 {
+		sel.Status, sel.SelectedBy = selTempfail, by
+		sel.Reason = fmt.Sprintf("filter selected %s (%s), which uses implicit TLS and has no proxy_port; nginx cannot speak to it",
+			b.Target.Name, joinHostPort(in.filterHost, in.filterPort))
+		return true
+	}
+	sel.Status, sel.SelectedBy = selOK, by
+	sel.choose(ChosenBackend{ID: id, Host: b.Target.Host, Port: port, Protocol: b.Target.Protocol})
+	markChosen(sel, id)
+	return true
+}
+
+// findTarget is the mail target a filter named by host and checked port,
+// or else by host and proxy_port (so a script that hands out the proxy
+// port does not route around a drain).
+func (h *Handler) findTarget(snap *health.Snapshot, host string, port int) *health.Backend {
+	if snap == nil {
+		return nil
+	}
+	var byProxyPort *health.Backend
+	for i := range snap.Backends {
+		b := &snap.Backends[i]
+		if b.Group != health.GroupMail || b.Target == nil || b.Target.Host != host {
+			continue
+		}
+		if b.Target.Port == port {
+			return b
+		}
+		if byProxyPort == nil && h.nginxPorts.proxyPort[b.Target.Name] == port {
+			byProxyPort = b
+		}
+	}
+	return byProxyPort
+}
+
+func markChosen(sel *Selection, id string) {
+	for i := range sel.Candidates {
+		if sel.Candidates[i].ID == id {
+			sel.Candidates[i].Chosen = true
+			return
+		}
+	}
+}
+
+// policyChoice runs the default policy over the eligible candidates, or,
+// in a panic, fails closed or widens the pool.
+func (h *Handler) policyChoice(in selectInput, proto string, sel *Selection) {
+	sel.SelectedBy = h.policyLabel
+	cands := sel.Candidates
+	var poolBuf [16]int
+	pool := poolBuf[:0]
+	var skipped []string
+	for i := range cands {
+		switch {
+		case cands[i].Eligible:
+			pool = append(pool, i)
+		case cands[i].Reason == reasonNoProxyPort:
+			skipped = append(skipped, cands[i].ID)
+		}
+	}
+	if below := h.cfg.Panic.EffectiveBelowPercent(); len(cands) > 0 && len(pool)*100 < below*len(cands) {
+		sel.Panic = true
+		if !in.dry {
+			h.metrics.panic.Inc()
+		}
+		if h.cfg.Panic.EffectiveMode() == config.PanicUseAll {
+			pool = pool[:0]
+			for i := range cands {
+				if cands[i].Eligible || cands[i].panicUsable {
+					pool = append(pool, i)
+				}
+			}
+		} else if len(pool) > 0 {
+			sel.Status = selTempfail
+			sel.Reason = fmt.Sprintf("panic: %d of %d %s backends eligible, below %d %%; fail_closed",
+				len(pool), len(cands), strconv.Quote(proto), below)
+			return
+		}
+	}
+	if len(pool) == 0 {
+		sel.Status, sel.Unmanaged = selNoBackend, len(cands) == 0
+		sel.Reason = "no healthy backend for protocol " + strconv.Quote(in.protocol)
+		if len(skipped) > 0 {
+			sel.Reason = noUsableBackend(in.protocol, "skipped "+strings.Join(skipped, ", ")+": implicit TLS without proxy_port")
+		}
+		return
+	}
+	i := h.policy.pick(in.user, cands, pool, in.dry)
+	c := &cands[i]
+	c.Chosen = true
+	sel.Status = selOK
+	sel.choose(ChosenBackend{ID: c.ID, Host: c.Host, Port: c.Port, Protocol: proto})
+}
+
+// snapshot is the current health snapshot, nil without health checks.
+func (h *Handler) snapshot() *health.Snapshot {
+	if h.health == nil {
+		return nil
+	}
+	return h.health.Snapshot()
+}
+
+// settleRequest settles the selection of a successful request from its
+// pinned snapshot and turns a failed one into a tempfail. nginx always
+// needs a backend; header and json answer without one when the protocol
+// has no configured backend and no filter chose one.
+func (h *Handler) settleRequest(endpoint string, req *Request, d *decision, session string) {
+	in := selectInput{snap: req.snap, user: req.Username, protocol: req.Protocol, session: session}
+	if d.filter != nil {
+		in.filterHost, in.filterPort, in.filterName = d.selectedHost, d.selectedPort, d.filter.SelectedBy
+	}
+	sel := h.settle(in)
+	d.sel = sel
+	if sel.Status == selOK || (endpoint != "nginx" && sel.Unmanaged) {
+		return
+	}
+	d.outcome, d.reason = outcomeTempfail, sel.Reason
+	d.noBackend = sel.Status == selNoBackend || sel.Panic
+}
+
+// Attribute names under which header and json answers carry the selected
+// backend (X-Nauthilus-Proxy-Host / -Proxy-Port as headers), the names a
+// Dovecot Lua passdb reads to proxy the login.
+const (
+	attrProxyHost = "Proxy-Host"
+	attrProxyPort = "Proxy-Port"
+)
+
+// addBackendAttributes puts the settled backend into the attributes of a
+// header or json answer, unless the password database or a filter already
+// set one of those names (in any case): theirs win, as Lua attributes do.
+func addBackendAttributes(d *decision) {
+	if d.sel == nil || d.sel.Backend == nil {
+		return
+	}
+	for name := range d.attributes {
+		if strings.EqualFold(name, attrProxyHost) || strings.EqualFold(name, attrProxyPort) {
+			return
+		}
+	}
+	if d.attributes == nil {
+		d.attributes = Attributes{}
+	}
+	b := d.sel.Backend
+	d.attributes[attrProxyHost] = []any{b.Host}
+	d.attributes[attrProxyPort] = []any{strconv.Itoa(b.Port)}
+	d.server, d.port = b.Host, b.Port
+}
