@@ -252,3 +252,25 @@ func TestAdminChangeBeforeFirstRound(t *testing.T) {
 		t.Fatalf("after the first round: %+v ready %v", s, e.Ready())
 	}
 }
+
+// TestChecksGoOnDuringMaint: maint and drain take a backend out of
+// rotation but its checks go on, so its health stays current.
+func TestChecksGoOnDuringMaint(t *testing.T) {
+	checker := &scriptChecker{script: map[string][]bool{"a/connect": {false}}}
+	g := mailGroup(mailTarget("a", 1, false))
+	g.ConnectInterval, g.DeepInterval = time.Millisecond, time.Millisecond
+	e, err := New([]Group{g}, checker, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.SetAdmin("a", AdminChange{State: ptr(AdminMaint)}); err != nil {
+		t.Fatal(err)
+	}
+	h := startEngineFrom(t, e)
+	s := h.rounds(t, 2)
+	h.stop()
+	b := s.Backends[0]
+	if b.Healthy || b.Connect.ConsecutiveFailures < 2 || b.Reason != ReasonMaint {
+		t.Fatalf("during maint: healthy=%v failures=%d reason=%q", b.Healthy, b.Connect.ConsecutiveFailures, b.Reason)
+	}
+}
