@@ -47,6 +47,7 @@ type daemonProcess struct {
 	cmd    *exec.Cmd
 	stderr *syncBuffer
 	api    string
+	path   string // the configuration file, for reload tests
 	exited chan struct{}
 }
 
@@ -72,7 +73,7 @@ func startServeProcess(t *testing.T, yaml string, nofile int) (*daemonProcess, s
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := &daemonProcess{stderr: &syncBuffer{}, api: api, exited: make(chan struct{})}
+	p := &daemonProcess{stderr: &syncBuffer{}, api: api, path: path, exited: make(chan struct{})}
 	p.cmd = exec.Command(os.Args[0], "-test.run=^$")
 	p.cmd.Env = append(os.Environ(), envDaemonArgs+"=serve\n--config\n"+path)
 	if nofile > 0 {

@@ -14,15 +14,15 @@ import (
 	"github.com/backline/backline/internal/config"
 )
 
-// daemon is runDaemon started in-process on loopback.
-type daemon struct {
+// testDaemon is runDaemon started in-process on loopback.
+type testDaemon struct {
 	api, gateway string // host:port
 	logs         *syncBuffer
 }
 
 // startDaemon runs cfg (its gateway moved to a free loopback port) until the
 // test ends.
-func startDaemon(t *testing.T, yaml string) *daemon {
+func startDaemon(t *testing.T, yaml string) *testDaemon {
 	t.Helper()
 	cfg, err := config.Parse([]byte(yaml))
 	if err != nil {
@@ -35,7 +35,7 @@ func startDaemon(t *testing.T, yaml string) *daemon {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &daemon{api: ln.Addr().String(), logs: &syncBuffer{}}
+	d := &testDaemon{api: ln.Addr().String(), logs: &syncBuffer{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- runDaemon(ctx, cfg, slog.New(slog.NewTextHandler(d.logs, nil)), ln, nil) }()

@@ -11,26 +11,45 @@ import (
 // server.log_format (already validated by config; checked again because the
 // demo and tests build configs too).
 func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
-	var lv slog.Level
-	switch strings.ToLower(level) {
-	case "debug":
-		lv = slog.LevelDebug
-	case "", "info":
-		lv = slog.LevelInfo
-	case "warn", "warning":
-		lv = slog.LevelWarn
-	case "error":
-		lv = slog.LevelError
-	default:
-		return nil, fmt.Errorf("server.log_level: unknown level %q (debug, info, warn, error)", level)
+	logger, _, err := newLoggerVar(w, level, format)
+	return logger, err
+}
+
+// newLoggerVar is newLogger with the level as a variable a reload can set.
+func newLoggerVar(w io.Writer, level, format string) (*slog.Logger, *slog.LevelVar, error) {
+	lv, ok := parseLevel(level)
+	if !ok {
+		return nil, nil, fmt.Errorf("server.log_level: unknown level %q (debug, info, warn, error)", level)
 	}
-	opts := &slog.HandlerOptions{Level: lv}
+	v := &slog.LevelVar{}
+	v.Set(lv)
+	opts := &slog.HandlerOptions{Level: v}
 	switch strings.ToLower(format) {
 	case "", "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
+		return slog.New(slog.NewTextHandler(w, opts)), v, nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)), v, nil
 	default:
-		return nil, fmt.Errorf("server.log_format: unknown format %q (text, json)", format)
+		return nil, nil, fmt.Errorf("server.log_format: unknown format %q (text, json)", format)
 	}
+}
+
+func parseLevel(level string) (slog.Level, bool) {
+	switch strings.ToLower(level) {
+	case "debug":
+		return slog.LevelDebug, true
+	case "", "info":
+		return slog.LevelInfo, true
+	case "warn", "warning":
+		return slog.LevelWarn, true
+	case "error":
+		return slog.LevelError, true
+	}
+	return slog.LevelInfo, false
+}
+
+// logLevel is the level of a validated server.log_level.
+func logLevel(level string) slog.Level {
+	lv, _ := parseLevel(level)
+	return lv
 }

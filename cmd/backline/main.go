@@ -42,8 +42,8 @@ Run "backline <command> -h" for the flags of a command.
 // and ignore SIGHUP.
 func run(args []string, stdout, stderr io.Writer) int {
 	if daemonCommand(args) {
-		// Until runDaemon logs SIGHUP (see ignoreHangups), one sent while the
-		// configuration loads must not kill the process either.
+		// Until the daemon reloads on SIGHUP (see handleHangups), one sent
+		// while the configuration loads must not kill the process.
 		signal.Ignore(syscall.SIGHUP)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

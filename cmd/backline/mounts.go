@@ -17,24 +17,18 @@ import (
 // extraMounts builds the routes other packages add to the HTTP server: the
 // nginx/Dovecot auth endpoints (/api/v1/auth/...), backed by the Lua filters.
 // They read the same snapshots and use the same checker as the daemon. The
-// returned stop releases the Lua engine.
+// caller closes the returned Lua engine once no request runs on it; its
+// metrics are the caller's to publish (a reload builds one per
+// configuration). The auth metrics go to reg, adopted when already there.
 func extraMounts(cfg *config.Config, snapshots health.Source, checker probe.Checker,
-	reg prometheus.Registerer, logger *slog.Logger) (mounts []server.Mount, stop func(), err error) {
+	reg prometheus.Registerer, logger *slog.Logger) (mounts []server.Mount, engine *lua.Engine, err error) {
 	hc := cfg.Auth.Services.BackendHealthChecks
-	engine, err := lua.NewEngine(lua.Options{
+	engine, err = lua.NewEngine(lua.Options{
 		Config: cfg.Lua, Health: snapshots, Checker: checker, Logger: logger,
 		ConnectTimeout: hc.ConnectTimeout, TLSTimeout: hc.TLSTimeout,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("lua: %w", err)
-	}
-	if reg != nil {
-		for _, c := range engine.Collectors() {
-			if err := reg.Register(c); err != nil {
-				engine.Close()
-				return nil, nil, fmt.Errorf("lua metrics: %w", err)
-			}
-		}
 	}
 	handler, err := auth.New(auth.Options{
 		Config: cfg, Health: snapshots, Checker: checker, Lua: engine, Logger: logger, Registerer: reg,
@@ -43,5 +37,5 @@ func extraMounts(cfg *config.Config, snapshots health.Source, checker probe.Chec
 		engine.Close()
 		return nil, nil, err
 	}
-	return []server.Mount{handler}, engine.Close, nil
+	return []server.Mount{handler}, engine, nil
 }

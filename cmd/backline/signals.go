@@ -1,22 +1,17 @@
 package main
 
 import (
-	"log/slog"
 	"os"
 	"os/signal"
 	"sync"
 	"syscall"
 )
 
-// hangupMessage is logged for each SIGHUP while reload does not exist.
-const hangupMessage = "SIGHUP received; reload is not implemented yet, ignoring"
-
-// ignoreHangups keeps SIGHUP from killing the daemon: logrotate's postrotate
-// and `systemctl reload` habits send it, and the default action (exit 129,
-// without a log line) takes the service down. Until reload exists each one
-// is logged at WARN, so an operator who expected a reload sees it did not
-// happen. stop undoes it.
-func ignoreHangups(logger *slog.Logger) (stop func()) {
+// handleHangups reloads the configuration on SIGHUP (`systemctl reload`,
+// `kill -HUP`). A reload logs its own result; signals that arrive while
+// one runs are merged into one more reload after it, as a reload reads
+// the newest file anyway. stop undoes it.
+func (d *daemon) handleHangups() (stop func()) {
 	hups := make(chan os.Signal, 1)
 	signal.Notify(hups, syscall.SIGHUP)
 	done := make(chan struct{})
@@ -25,7 +20,8 @@ func ignoreHangups(logger *slog.Logger) (stop func()) {
 		for {
 			select {
 			case <-hups:
-				logger.Warn(hangupMessage)
+				d.logger.Info("SIGHUP received; reloading the configuration")
+				d.Reload()
 			case <-done:
 				return
 			}

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"errors"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -35,12 +37,35 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.cache, m.panic} {
-		if err := reg.Register(c); err != nil {
-			return nil, err
-		}
+	// A hot reload builds a new handler on the same registry: adopt the
+	// vectors already registered, so counters carry on.
+	var err error
+	if m.requests, err = adopt(reg, m.requests); err != nil {
+		return nil, err
+	}
+	if m.duration, err = adopt(reg, m.duration); err != nil {
+		return nil, err
+	}
+	if m.cache, err = adopt(reg, m.cache); err != nil {
+		return nil, err
+	}
+	if m.panic, err = adopt(reg, m.panic); err != nil {
+		return nil, err
 	}
 	return m, nil
+}
+
+// adopt registers c, or returns the collector of the same description
+// already registered.
+func adopt[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	err := reg.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing, nil
+		}
+	}
+	return c, err
 }
 
 // protocolLabel bounds the label's values: protocols come from clients.

@@ -34,11 +34,17 @@ func gatherCounters(t *testing.T, env *testEnv) map[string]float64 {
 	return out
 }
 
-func TestMetricsRegisterOnce(t *testing.T) {
+// A hot reload builds a second handler on the same registry: it adopts the
+// registered series instead of failing, so the counters carry on.
+func TestMetricsSharedAcrossHandlers(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	env := newEnv(t, func(_ *config.Config, o *Options) { o.Registerer = reg })
-	_ = env
-	if _, err := New(Options{Config: env.cfg, Registerer: reg}); err == nil {
-		t.Error("registering the metrics twice must fail")
+	h2, err := New(Options{Config: env.cfg, Registerer: reg})
+	if err != nil {
+		t.Fatalf("second handler on the same registry: %v", err)
+	}
+	if h2.metrics.requests != env.h.metrics.requests || h2.metrics.duration != env.h.metrics.duration ||
+		h2.metrics.cache != env.h.metrics.cache {
+		t.Error("second handler has its own series")
 	}
 }

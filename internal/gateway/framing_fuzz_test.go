@@ -270,7 +270,7 @@ func fuzzGateway(f *testing.F, origin *fuzzOrigin) (*Gateway, string, *atomic.In
 	}
 	handling := &atomic.Int64{}
 	srv := httptest.NewUnstartedServer(nil)
-	srv.Config = gw.newServer()
+	srv.Config = newServer(gw, gw.logger)
 	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		handling.Add(1)
 		defer handling.Add(-1)

@@ -36,6 +36,10 @@ type Options struct {
 	Dial DialFunc
 	// Env resolves ${env.NAME}; nil means the process environment.
 	Env func(string) (string, bool)
+	// Metrics, when set, are series shared by the gateways of successive
+	// configurations (hot reload, see reload.go); Registerer is then unused
+	// and the gateway shows its connections once Activate is called.
+	Metrics *Metrics
 }
 
 // Gateway serves gateway.endpoints.
@@ -64,9 +68,14 @@ func New(opts Options) (*Gateway, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	m, err := newMetrics(opts.Registerer)
-	if err != nil {
-		return nil, fmt.Errorf("gateway metrics: %w", err)
+	m, shared := (*metrics)(nil), opts.Metrics != nil
+	if shared {
+		m = opts.Metrics.m
+	} else {
+		var err error
+		if m, err = newMetrics(opts.Registerer); err != nil {
+			return nil, fmt.Errorf("gateway metrics: %w", err)
+		}
 	}
 	g := &Gateway{
 		cfg: opts.Config, logger: logger, dial: opts.Dial, metrics: m,
@@ -104,10 +113,15 @@ func New(opts Options) (*Gateway, error) {
 		g.router.routes = append(g.router.routes, r)
 	}
 	if len(c.errs) > 0 {
+		if shared {
+			opts.Metrics.forgetUnused(g.runtimes) // a refused reload leaves no series behind
+		}
 		sort.SliceStable(c.errs, func(i, j int) bool { return c.errs[i].Line < c.errs[j].Line })
 		return nil, c.errs
 	}
-	m.conns.backends = g.runtimes
+	if !shared {
+		g.Activate()
+	}
 	return g, nil
 }
 
@@ -158,14 +172,14 @@ const (
 
 // newServer is the gateway's HTTP server; its listener must be wrapped by
 // wrapListener so that request framing can be checked (framing.go).
-func (g *Gateway) newServer() *http.Server {
+func newServer(h http.Handler, logger *slog.Logger) *http.Server {
 	return &http.Server{
-		Handler:           g,
+		Handler:           h,
 		ReadHeaderTimeout: clientHeaderTimeout,
 		IdleTimeout:       clientIdleTimeout,
 		MaxHeaderBytes:    maxClientHead,
 		ConnContext:       framingContext,
-		ErrorLog:          slog.NewLogLogger(g.logger.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 }
 
@@ -173,7 +187,17 @@ func wrapListener(ln net.Listener) net.Listener { return framingListener{ln} }
 
 // ServeListener serves on ln until ctx ends, then drains for up to 10 s.
 func (g *Gateway) ServeListener(ctx context.Context, ln net.Listener) error {
-	srv := g.newServer()
+	err := ServeHandler(ctx, ln, g, g.logger)
+	g.Close()
+	return err
+}
+
+// ServeHandler serves h on ln with the gateway's client-side limits and
+// request framing checks until ctx ends, then drains for up to 10 s. h
+// must end in a Gateway's ServeHTTP (hot reload passes one that picks the
+// current gateway for each request).
+func ServeHandler(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
+	srv := newServer(h, logger)
 	// A capped listener (connlimit, gateway.max_connections) closes idle
 	// connections to make room at its cap.
 	if l, ok := ln.(*connlimit.Listener); ok {
@@ -183,7 +207,6 @@ func (g *Gateway) ServeListener(ctx context.Context, ln net.Listener) error {
 	go func() { errc <- srv.Serve(wrapListener(ln)) }()
 	select {
 	case err := <-errc:
-		g.Close()
 		return err
 	case <-ctx.Done():
 	}
@@ -191,7 +214,6 @@ func (g *Gateway) ServeListener(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	err := srv.Shutdown(shutdownCtx)
 	<-errc
-	g.Close()
 	return err
 }
 

@@ -92,7 +92,7 @@ func newHarness(t *testing.T, yml string, mutate ...func(*Options)) *harness {
 	}
 	// The server ServeListener runs, so framing checks and limits apply.
 	srv := httptest.NewUnstartedServer(gw.Handler())
-	srv.Config = gw.newServer()
+	srv.Config = newServer(gw, gw.logger)
 	srv.Listener = wrapListener(srv.Listener)
 	srv.Start()
 	tr := &http.Transport{}

@@ -87,16 +87,21 @@ func (bm *backendMetrics) count(code int) {
 	(*c).Inc()
 }
 
-// connectionsCollector reads the live counters of every backend at scrape time.
+// connectionsCollector reads the live counters of every backend at scrape
+// time: those of the active gateway (a reload replaces them).
 type connectionsCollector struct {
 	desc     *prometheus.Desc
-	backends []*backendRuntime
+	backends atomic.Pointer[[]*backendRuntime]
 }
 
 func (c *connectionsCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
 func (c *connectionsCollector) Collect(ch chan<- prometheus.Metric) {
-	for _, b := range c.backends {
+	p := c.backends.Load()
+	if p == nil {
+		return
+	}
+	for _, b := range *p {
 		open := b.transports.conns.open.Load()
 		active := min(b.inFlight.Load(), open)
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(active), b.name, "active")

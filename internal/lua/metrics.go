@@ -6,19 +6,23 @@ import "github.com/prometheus/client_golang/prometheus"
 // sees a script that keeps getting abandoned (each such state holds a pool
 // slot until its native call returns) or runs stopped by the process-wide
 // soft limit.
-func (e *Engine) Collectors() []prometheus.Collector {
+func (e *Engine) Collectors() []prometheus.Collector { return StatsCollectors(e.Stats) }
+
+// StatsCollectors are Collectors over any source of Stats: a hot reload
+// registers them once over the sum of the engines it has built.
+func StatsCollectors(stats func() Stats) []prometheus.Collector {
 	return []prometheus.Collector{
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "backline_lua_abandoned_runs_total",
 			Help: "Lua runs given up at script_timeout while inside a native call; their states are discarded.",
-		}, func() float64 { return float64(e.Stats().AbandonedRuns) }),
+		}, func() float64 { return float64(stats().AbandonedRuns) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "backline_lua_abandoned_running",
 			Help: "Abandoned Lua runs still inside their native call, each holding a vm_pool_size slot.",
-		}, func() float64 { return float64(e.Stats().AbandonedRunning) }),
+		}, func() float64 { return float64(stats().AbandonedRunning) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "backline_lua_process_limit_stops_total",
 			Help: "Lua runs stopped because the daemon's Lua memory soft limit was reached.",
-		}, func() float64 { return float64(e.Stats().ProcessLimitStops) }),
+		}, func() float64 { return float64(stats().ProcessLimitStops) }),
 	}
 }

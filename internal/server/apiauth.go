@@ -122,20 +122,20 @@ func (a apiAuth) challenge() string {
 // server.api_auth.public_metrics opts out for scrapers. The status page and
 // /metrics show backend names, addresses and errors, so they are as private
 // as the API; unknown paths answer 401 too, so nothing can be probed for.
-func (s *Server) protect(next http.Handler) http.Handler {
-	if !s.auth.enabled() {
+func protect(a apiAuth, next http.Handler) http.Handler {
+	if !a.enabled() {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.auth.public(r.URL.Path) || s.auth.allowed(r) {
+		if a.public(r.URL.Path) || a.allowed(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		if s.auth.err != nil {
+		if a.err != nil {
 			writeError(w, http.StatusServiceUnavailable, "API credentials could not be loaded")
 			return
 		}
-		w.Header().Set("WWW-Authenticate", s.auth.challenge())
+		w.Header().Set("WWW-Authenticate", a.challenge())
 		writeError(w, http.StatusUnauthorized, "authentication required")
 	})
 }

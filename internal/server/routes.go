@@ -7,9 +7,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// routes builds the mux. Unmatched requests get JSON errors: 404 for an
+// routes builds the mux with the built-in routes and mounts. Unmatched requests get JSON errors: 404 for an
 // unknown path, 405 with an Allow header for a known path and wrong method.
-func (s *Server) routes() http.Handler {
+func (s *Server) routes(mounts []Mount) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.statusPage)
 	mux.HandleFunc("GET /healthz", s.healthz)
@@ -19,7 +19,8 @@ func (s *Server) routes() http.Handler {
 	}))
 	mux.HandleFunc("GET /api/v1/backends", s.listBackends)
 	mux.HandleFunc("GET /api/v1/backends/{name...}", s.oneBackend)
-	for _, m := range s.opts.Mounts {
+	s.registerReload(mux)
+	for _, m := range mounts {
 		m.Register(mux)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -41,6 +41,12 @@ type Options struct {
 	// ShutdownDelay keeps serving with /readyz at 503 after ctx ends and
 	// before the listener closes (server.shutdown_delay).
 	ShutdownDelay time.Duration
+	// Router, when set, picks the routes of each request (hot reload: the
+	// routes of the current configuration generation, built with Routes);
+	// Mounts and APIAuth then only serve the start-up checks.
+	Router Router
+	// Reloader, when set, serves POST /api/v1/reload.
+	Reloader Reloader
 }
 
 // shutdownGrace bounds how long in-flight requests may delay a stop.
@@ -69,6 +75,8 @@ type Server struct {
 
 	stopping  atomic.Bool   // /readyz answers "stopping" (readyz.go)
 	skipDelay chan struct{} // tests: closing it ends the shutdown delay
+	// addr is the address ServeListener serves on, for Routes' warning.
+	addr atomic.Pointer[string]
 }
 
 // New builds the handler. Problems with API credentials (an unreadable
@@ -84,7 +92,11 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, log: opts.Logger}
 	s.auth = loadAPIAuth(opts.APIAuth)
-	s.handler = s.accessLog(s.protect(s.routes()))
+	if opts.Router != nil {
+		s.handler = s.accessLog(s.routed(opts.Router))
+	} else {
+		s.handler = s.accessLog(protect(s.auth, s.routes(opts.Mounts)))
+	}
 	return s
 }
 
@@ -111,6 +123,7 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 		return s.auth.err
 	}
 	addr := ln.Addr().String()
+	s.addr.Store(&addr)
 	if !isLoopback(addr) && !s.auth.enabled() {
 		s.log.Warn("API is reachable from the network without authentication; set server.api_auth",
 			"address", addr)

@@ -1,0 +1,57 @@
+package gateway
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the gateway's series, registered once and shared by the
+// gateways a hot reload builds one after another, so a reload neither
+// fails on a second registration nor resets the counters.
+type Metrics struct{ m *metrics }
+
+// NewMetrics registers the gateway's series on reg (nil keeps them private).
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("gateway metrics: %w", err)
+	}
+	return &Metrics{m: m}, nil
+}
+
+// Activate makes g the gateway whose upstream connections the shared
+// metrics report (backline_gateway_connections).
+func (g *Gateway) Activate() {
+	rts := g.runtimes
+	g.metrics.conns.backends.Store(&rts)
+}
+
+// ForgetUnused deletes the series of old's backends that the active
+// gateway does not have (a reload removed or renamed them), so they do not
+// linger in /metrics. Call it once old's last request has ended.
+func (m *Metrics) ForgetUnused(old *Gateway) { m.forgetUnused(old.runtimes) }
+
+// forgetUnused deletes the series of rts' backends that the active gateway
+// does not have.
+func (m *Metrics) forgetUnused(rts []*backendRuntime) {
+	active := map[string]bool{}
+	if p := m.m.conns.backends.Load(); p != nil {
+		for _, rt := range *p {
+			active[rt.name] = true
+		}
+	}
+	var unused []string
+	for _, rt := range rts {
+		if !active[rt.name] {
+			unused = append(unused, rt.name)
+		}
+	}
+	for _, name := range unused {
+		l := prometheus.Labels{"backend": name}
+		m.m.requests.DeletePartialMatch(l)
+		m.m.errors.DeletePartialMatch(l)
+		m.m.duration.DeletePartialMatch(l)
+		m.m.queue.DeletePartialMatch(l)
+	}
+}
