@@ -174,3 +174,27 @@ func BenchmarkHistorySummary1000(b *testing.B) {
 		}
 	}
 }
+
+// TestHistorySurvivesReconfigure: a reload keeps a backend's history (the
+// registry adopts its state) even when its check settings changed.
+func TestHistorySurvivesReconfigure(t *testing.T) {
+	now := h0
+	g := mailGroup(mailTarget("keep", 1, false))
+	h := startEngine(t, []Group{g}, &scriptChecker{}, Options{Now: func() time.Time { return now }})
+	h.next(t)
+	before, _ := findBackend(h.e.Snapshot(), "keep")
+	if before.History == nil || before.History.Checks1h != 1 {
+		t.Fatalf("before: %+v", before.History)
+	}
+	changed := mailTarget("keep", 1, false)
+	changed.ConnectTimeout = 3 * time.Second
+	if err := h.e.Reconfigure([]Group{mailGroup(changed, mailTarget("new", 2, false))}); err != nil {
+		t.Fatal(err)
+	}
+	// The reload's own round may or may not have run yet: either way the
+	// check from before is still counted.
+	after, _ := findBackend(h.e.Snapshot(), "keep")
+	if after.History == nil || after.History.Checks1h < 1 {
+		t.Errorf("history lost on reconfigure: %+v", after.History)
+	}
+}
