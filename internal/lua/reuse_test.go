@@ -221,3 +221,22 @@ func TestSizerSkipsNilEnvironments(t *testing.T) {
 		t.Fatalf("size %d", got)
 	}
 }
+
+// TestMainChunkBuildsNoArgTable: the main chunk no longer gets Lua 5.0's
+// hidden arg table (it had no name for it: arg there is a global, nil);
+// vararg functions inside keep their compat arg.
+func TestMainChunkBuildsNoArgTable(t *testing.T) {
+	src := `
+local function count(...) return arg.n end
+local main_arg = arg
+function nauthilus_call_filter(request)
+  nauthilus_builtin.custom_log_add("inner", count(1, 2, 3))
+  nauthilus_builtin.custom_log_add("main", tostring(main_arg))
+  return false, 0
+end`
+	outs := runOnOneState(t, src, &Request{}, &Request{})
+	for i, out := range outs {
+		wantLog(t, i, out, "inner", float64(3))
+		wantLog(t, i, out, "main", "nil")
+	}
+}
