@@ -233,15 +233,25 @@ func (h *Handler) policyChoice(in selectInput, proto string, sel *Selection) {
 	var poolBuf [16]int
 	pool := poolBuf[:0]
 	var skipped []string
+	// inService is the panic threshold's base: the backends meant to take
+	// logins. Those the operator took out (drain, maint, weight 0) or that
+	// proxies cannot reach by configuration are a capacity decision, not
+	// a health failure: draining 3 of 4 for maintenance must send logins
+	// to the fourth, not tempfail them all.
+	inService := 0
 	for i := range cands {
 		switch {
 		case cands[i].Eligible:
 			pool = append(pool, i)
 		case cands[i].Reason == reasonNoProxyPort:
 			skipped = append(skipped, cands[i].ID)
+			continue
+		case operatorRemoved(cands[i].Reason) || cands[i].Weight <= 0:
+			continue
 		}
+		inService++
 	}
-	if below := h.cfg.Panic.EffectiveBelowPercent(); len(cands) > 0 && len(pool)*100 < below*len(cands) {
+	if below := h.cfg.Panic.EffectiveBelowPercent(); inService > 0 && len(pool)*100 < below*inService {
 		sel.Panic = true
 		if !in.dry {
 			h.metrics.panic.Inc()
@@ -256,7 +266,7 @@ func (h *Handler) policyChoice(in selectInput, proto string, sel *Selection) {
 		} else if len(pool) > 0 {
 			sel.Status = selTempfail
 			sel.Reason = fmt.Sprintf("panic: %d of %d %s backends eligible, below %d %%; fail_closed",
-				len(pool), len(cands), strconv.Quote(proto), below)
+				len(pool), inService, strconv.Quote(proto), below)
 			return
 		}
 	}
@@ -273,6 +283,16 @@ func (h *Handler) policyChoice(in selectInput, proto string, sel *Selection) {
 	c.Chosen = true
 	sel.Status = selOK
 	sel.choose(ChosenBackend{ID: c.ID, Host: c.Host, Port: c.Port, Protocol: proto})
+}
+
+// operatorRemoved: the backend is out of rotation by an operator's
+// choice (admin state or weight), not by its health.
+func operatorRemoved(reason string) bool {
+	switch health.Reason(reason) {
+	case health.ReasonDrain, health.ReasonMaint, health.ReasonWeightZero:
+		return true
+	}
+	return false
 }
 
 // snapshot is the current health snapshot, nil without health checks.

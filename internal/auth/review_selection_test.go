@@ -1,0 +1,68 @@
+package auth
+
+import (
+	"testing"
+
+	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/health"
+)
+
+// Draining backends for maintenance is a decision about capacity, not a
+// health failure: with fail_closed and below_percent 50, draining three of
+// four IMAP servers must send every login to the fourth, not tempfail
+// every login (it did: 1 of 4 "eligible" counted as a panic).
+func TestPanicIgnoresBackendsTakenOutByTheOperator(t *testing.T) {
+	for _, mode := range []string{config.PanicFailClosed, config.PanicUseAll} {
+		t.Run(mode, func(t *testing.T) {
+			env := newEnv(t, func(c *config.Config, _ *Options) {
+				pct := 50
+				c.Auth.Nginx.Panic = config.Panic{Mode: mode, BelowPercent: &pct}
+			})
+			zero := mailBackend("imap-d", "imap", "127.0.0.4", 4143, true)
+			zero.Weight = 0
+			zero.Eligible, zero.Reason = health.Eligibility(zero, zero.Since)
+			env.health.set(
+				mailBackend("imap-a", "imap", "127.0.0.1", 1143, true),
+				drained(mailBackend("imap-b", "imap", "127.0.0.2", 2143, true)),
+				inState(mailBackend("imap-c", "imap", "127.0.0.3", 3143, true), health.AdminMaint, health.HealthAuto),
+				zero,
+			)
+			for _, ep := range endpoints {
+				if got, code := endpointBackend(t, env, ep, testUser, testPassword, "imap"); code != 200 || got != "127.0.0.1:1143" {
+					t.Errorf("%s: 3 of 4 taken out by the operator, 1 healthy: got %q (%d), want imap-a", ep, got, code)
+				}
+			}
+			if got := counterValue(t, env.h.metrics.panic); got != 0 {
+				t.Errorf("backline_selection_panic_total = %v, want 0", got)
+			}
+		})
+	}
+}
+
+// Health failures still count: 1 healthy, 1 unhealthy, 1 forced down and
+// 1 drained is 1 of 3 in service, below 50 %.
+func TestPanicCountsHealthFailuresAndForcedDown(t *testing.T) {
+	env := newEnv(t, func(c *config.Config, _ *Options) {
+		pct := 50
+		c.Auth.Nginx.Panic = config.Panic{BelowPercent: &pct}
+	})
+	env.health.set(
+		mailBackend("imap-a", "imap", "127.0.0.1", 1143, true),
+		mailBackend("imap-b", "imap", "127.0.0.2", 2143, false),
+		inState(mailBackend("imap-c", "imap", "127.0.0.3", 3143, true), health.AdminReady, health.HealthDown),
+		drained(mailBackend("imap-d", "imap", "127.0.0.4", 4143, true)),
+	)
+	if got, code := endpointBackend(t, env, "nginx", testUser, testPassword, "imap"); code != 500 {
+		t.Errorf("1 of 3 in service with fail_closed below 50%%: got %q (%d), want a tempfail", got, code)
+	}
+	// Back to 2 of 3 (the drained one still does not count): no panic.
+	env.health.set(
+		mailBackend("imap-a", "imap", "127.0.0.1", 1143, true),
+		mailBackend("imap-b", "imap", "127.0.0.2", 2143, true),
+		inState(mailBackend("imap-c", "imap", "127.0.0.3", 3143, true), health.AdminReady, health.HealthDown),
+		drained(mailBackend("imap-d", "imap", "127.0.0.4", 4143, true)),
+	)
+	if got, code := endpointBackend(t, env, "nginx", testUser, testPassword, "imap"); code != 200 {
+		t.Errorf("2 of 3 in service: got %q (%d), want a backend", got, code)
+	}
+}
