@@ -66,3 +66,33 @@ func TestPanicCountsHealthFailuresAndForcedDown(t *testing.T) {
 		t.Errorf("2 of 3 in service: got %q (%d), want a backend", got, code)
 	}
 }
+
+// A filter that names a drained target in another spelling (an IPv6
+// address written out, a host name in other case or with the root dot)
+// must not route around the drain: the same backend, the same rule.
+func TestFilterSpellingOfADrainedTargetDoesNotBypassTheDrain(t *testing.T) {
+	cases := []struct{ target, filter string }{
+		{"::1", "0:0:0:0:0:0:0:1"},
+		{"2001:db8::5", "2001:DB8:0::5"},
+		{"::ffff:127.0.0.9", "127.0.0.9"},
+		{"mbox-a.example.org", "MBOX-A.Example.ORG"},
+		{"mbox-a.example.org", "mbox-a.example.org."},
+	}
+	for _, tc := range cases {
+		t.Run(tc.filter, func(t *testing.T) {
+			filters := &fakeFilters{fn: func(filterRequest) (*filterOutcome, error) {
+				return &filterOutcome{SelectedHost: tc.filter, SelectedPort: 1143, SelectedBy: "route"}, nil
+			}}
+			env := newEnv(t, func(_ *config.Config, o *Options) { o.filters = filters })
+			env.health.set(
+				drained(mailBackend("imap-a", "imap", tc.target, 1143, true)),
+				mailBackend("imap-b", "imap", "127.0.0.2", 2143, true),
+			)
+			for _, ep := range []string{"header", "json"} {
+				if got, code := endpointBackend(t, env, ep, testUser, testPassword, "imap"); code != 200 || got != "127.0.0.2:2143" {
+					t.Errorf("%s: filter chose drained %s as %q: got %q (%d), want the policy's imap-b", ep, tc.target, tc.filter, got, code)
+				}
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -201,9 +202,10 @@ func (h *Handler) findTarget(snap *health.Snapshot, host string, port int) *heal
 		return nil
 	}
 	var byProxyPort *health.Backend
+	want := parseHost(host)
 	for i := range snap.Backends {
 		b := &snap.Backends[i]
-		if b.Group != health.GroupMail || b.Target == nil || b.Target.Host != host {
+		if b.Group != health.GroupMail || b.Target == nil || !want.same(b.Target.Host) {
 			continue
 		}
 		if b.Target.Port == port {
@@ -214,6 +216,38 @@ func (h *Handler) findTarget(snap *health.Snapshot, host string, port int) *heal
 		}
 	}
 	return byProxyPort
+}
+
+// hostKey is a filter's host in the form targets are compared with: one
+// backend has many spellings (::1 and 0:0:0:0:0:0:0:1, ::ffff:10.0.0.3
+// and 10.0.0.3, host names in any case, with or without the root dot),
+// and a script must not route around a drain by writing another one.
+type hostKey struct {
+	raw  string
+	ip   netip.Addr // valid when raw is an IP address
+	name string     // else: raw without the root dot
+}
+
+func parseHost(host string) hostKey {
+	k := hostKey{raw: host}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		k.ip = ip.WithZone("").Unmap()
+	} else {
+		k.name = strings.TrimSuffix(host, ".")
+	}
+	return k
+}
+
+// same reports whether host names the same backend host as k.
+func (k hostKey) same(host string) bool {
+	if host == k.raw {
+		return true
+	}
+	if k.ip.IsValid() {
+		ip, err := netip.ParseAddr(host)
+		return err == nil && ip.WithZone("").Unmap() == k.ip
+	}
+	return strings.EqualFold(strings.TrimSuffix(host, "."), k.name)
 }
 
 func markChosen(sel *Selection, id string) {
