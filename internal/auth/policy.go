@@ -97,7 +97,7 @@ func (p *weightedRoundRobin) pick(_ string, cands []Candidate, pool []int, dry b
 }
 
 // userHashPolicy is weighted rendezvous hashing (highest random weight)
-// over the user and the backend ID: each candidate draws a uniform u in
+// over the user (without ASCII case) and the backend ID: each candidate draws a uniform u in
 // (0,1) from hash(user, id) and scores -weight/ln(u); the highest wins.
 // A user's draw for a backend never depends on the other backends, so
 // adding, removing, draining or recovering one backend moves only the
@@ -109,7 +109,9 @@ type userHashPolicy struct{}
 func (userHashPolicy) name() string { return config.PolicyUserHash }
 
 func (userHashPolicy) pick(user string, cands []Candidate, pool []int, _ bool) int {
-	seed := fnv1a(fnvOffset, user)
+	// The name is hashed without ASCII case, as Dovecot's director hashes
+	// %Lu: "Alice" and "alice" are one mailbox and must share a backend.
+	seed := fnv1aFold(fnvOffset, user)
 	seed = fnv1aByte(seed, 0) // "ab"+"c" and "a"+"bc" must differ
 	best, bestScore := -1, 0.0
 	for _, i := range pool {
@@ -140,6 +142,20 @@ const (
 func fnv1a(h uint64, s string) uint64 {
 	for i := 0; i < len(s); i++ {
 		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	return h
+}
+
+// fnv1aFold is fnv1a over s with ASCII letters lower-cased; names in
+// lower case hash as with fnv1a.
+func fnv1aFold(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h ^= uint64(c)
 		h *= fnvPrime
 	}
 	return h

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/backline/backline/internal/config"
@@ -94,5 +95,33 @@ func TestFilterSpellingOfADrainedTargetDoesNotBypassTheDrain(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// One mailbox, one backend: "Alice@Example.COM" from a phone and
+// "alice@example.com" from a laptop are the same IMAP user (LDAP and
+// Dovecot compare names without case; Dovecot's director hashes %Lu), so
+// user_hash must send both to the same server. Two servers writing one
+// mailbox's index at once corrupt it.
+func TestUserHashIgnoresTheCaseOfTheUserName(t *testing.T) {
+	cands := candidatesOf(1, 1, 1, 1, 1, 1, 1, 1)
+	p := newPolicy(config.PolicyUserHash)
+	moved := 0
+	for i := range 2000 {
+		lower := fmt.Sprintf("user%d@example.com", i)
+		upper := fmt.Sprintf("User%d@Example.COM", i)
+		if p.pick(lower, cands, poolOf(8), false) != p.pick(upper, cands, poolOf(8), false) {
+			moved++
+		}
+	}
+	if moved > 0 {
+		t.Errorf("%d of 2000 users land on another backend when they type their name in other case", moved)
+	}
+	// Lower-case names keep their backend (no move on upgrade for them).
+	want := []string{"imap-03", "imap-02", "imap-00", "imap-03", "imap-00"}
+	for i, u := range []string{"alice", "bob", "carol", "dave", "erin"} {
+		if got := cands[p.pick(u, cands[:4], poolOf(4), false)].ID; got != want[i] {
+			t.Errorf("%s -> %s, want %s", u, got, want[i])
+		}
 	}
 }
