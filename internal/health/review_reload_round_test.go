@@ -1,0 +1,49 @@
+package health
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"github.com/backline/backline/internal/probe"
+)
+
+// A reload in the middle of a round used to throw the whole round away,
+// verdicts of finished probes included: reloads coming faster than a round
+// takes (a deploy loop, a storm of `systemctl reload`) froze every
+// backend's health, until all of them went stale. Probes that finished
+// before the reload count; only the cancelled ones do not.
+func TestReconfigureKeepsVerdictsOfFinishedProbes(t *testing.T) {
+	slowStarted := make(chan struct{}, 1)
+	var reloaded atomic.Bool
+	checker := checkerFunc(func(ctx context.Context, tg *probe.Target, phase probe.Phase) probe.Result {
+		if tg.Name == "slow" || reloaded.Load() {
+			select {
+			case slowStarted <- struct{}{}:
+			default:
+			}
+			<-ctx.Done() // a probe still running when the reload comes
+			return probe.Result{Phase: phase, Reason: probe.ReasonTimeout, Err: ctx.Err()}
+		}
+		return probe.Result{Phase: phase, Reason: probe.ReasonRefused, Err: errTestRefused}
+	})
+	g := mailGroup(mailTarget("fast", 1, false), mailTarget("slow", 2, false))
+	// One probe at a time: when slow starts, fast has finished.
+	h := startEngine(t, []Group{g}, checker, Options{MaxInFlight: 1})
+	<-slowStarted
+	// The rounds after the reload never finish: what the snapshot shows
+	// is what the first round left.
+	reloaded.Store(true)
+	if err := h.e.Reconfigure([]Group{g}); err != nil {
+		t.Fatal(err)
+	}
+	fast, _ := findBackend(h.e.Snapshot(), "fast")
+	if fast.Healthy || fast.Connect.ConsecutiveFailures != 1 {
+		t.Errorf("fast's refused probe finished before the reload and was lost: healthy=%v failures=%d",
+			fast.Healthy, fast.Connect.ConsecutiveFailures)
+	}
+	slow, _ := findBackend(h.e.Snapshot(), "slow")
+	if !slow.Healthy || slow.Connect.ConsecutiveFailures != 0 || !slow.Connect.LastCheck.IsZero() {
+		t.Errorf("slow's probe was cancelled by the reload, not a verdict: %+v", slow.Connect)
+	}
+}
