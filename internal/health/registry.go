@@ -85,6 +85,7 @@ func (e *Engine) install(p *planned, old *generation, start time.Time) {
 	adopted := map[*targetState]bool{}
 	byAddr := map[string]*targetState{}
 	prevLabels := map[*targetState][2]string{}
+	var renamed [][2]string // old ID, new ID of backends renamed at the same address
 	if old != nil {
 		for _, s := range old.states {
 			byAddr[addrKey(s.group, s.target)] = s
@@ -114,6 +115,9 @@ func (e *Engine) install(p *planned, old *generation, start time.Time) {
 			} else {
 				adopted[s] = true
 				s.adopt(&g, t)
+				if s.id != id {
+					renamed = append(renamed, [2]string{s.id, id})
+				}
 			}
 			s.id, s.weight = id, p.weight[gi][i]
 			s.staleAfter = staleAfter(&g, t)
@@ -133,6 +137,17 @@ func (e *Engine) install(p *planned, old *generation, start time.Time) {
 
 	e.mu.Lock()
 	e.gen.Store(gen)
+	// The admin state follows a rename as the health state does: fixing a
+	// typo in the name of a server in maintenance must not put it back
+	// into rotation.
+	movedAdmin := false
+	for _, r := range renamed {
+		if o := e.admin[r[0]]; o != nil && e.admin[r[1]] == nil {
+			e.admin[r[1]] = o
+			delete(e.admin, r[0])
+			movedAdmin = true
+		}
+	}
 	for _, s := range gen.states {
 		o := e.admin[s.id]
 		s.paused.Store(o != nil && o.paused)
@@ -159,6 +174,9 @@ func (e *Engine) install(p *planned, old *generation, start time.Time) {
 
 	if old != nil {
 		e.forgetRemoved(old, prevLabels)
+	}
+	if movedAdmin {
+		e.adminChanged() // the state file names the new ID
 	}
 	if e.metrics != nil {
 		for _, l := range gen.loops {

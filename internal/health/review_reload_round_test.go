@@ -47,3 +47,34 @@ func TestReconfigureKeepsVerdictsOfFinishedProbes(t *testing.T) {
 		t.Errorf("slow's probe was cancelled by the reload, not a verdict: %+v", slow.Connect)
 	}
 }
+
+// A drained backend renamed at the same address (a typo fixed in its name)
+// stays drained: its health followed the rename, its admin state did not,
+// so a server in maintenance went back into rotation on the reload.
+func TestReconfigureRenameKeepsAdminState(t *testing.T) {
+	e, err := New([]Group{mailGroup(mailTarget("mbox03", 1, false), mailTarget("mbox04", 2, false))}, &scriptChecker{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := 0
+	e.OnAdminChange(func() { saved++ })
+	drain := AdminDrain
+	why := "disk swap"
+	if _, err := e.SetAdmin("mbox03", AdminChange{State: &drain, Who: "ops", Why: &why}); err != nil {
+		t.Fatal(err)
+	}
+	saved = 0
+	if err := e.Reconfigure([]Group{mailGroup(mailTarget("mbox03.example", 1, false), mailTarget("mbox04", 2, false))}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := findBackend(e.Snapshot(), "mbox03.example")
+	if b.Eligible || b.Reason != ReasonDrain || b.Admin.Why != why || b.Admin.Who != "ops" {
+		t.Errorf("renamed drained backend: eligible=%v reason=%q admin=%+v", b.Eligible, b.Reason, b.Admin)
+	}
+	if saved == 0 {
+		t.Error("the moved admin state was not handed to the state file")
+	}
+	if b, _ := findBackend(e.Snapshot(), "mbox04"); !b.Eligible {
+		t.Errorf("untouched backend: %+v", b)
+	}
+}
