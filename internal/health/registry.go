@@ -137,22 +137,12 @@ func (e *Engine) install(p *planned, old *generation, start time.Time) {
 
 	e.mu.Lock()
 	e.gen.Store(gen)
-	// The admin state follows a rename as the health state does: fixing a
-	// typo in the name of a server in maintenance must not put it back
-	// into rotation.
-	movedAdmin := false
-	for _, r := range renamed {
-		if o := e.admin[r[0]]; o != nil && e.admin[r[1]] == nil {
-			e.admin[r[1]] = o
-			delete(e.admin, r[0])
-			movedAdmin = true
-		}
-	}
 	for _, s := range gen.states {
 		o := e.admin[s.id]
 		s.paused.Store(o != nil && o.paused)
 	}
 	e.index.Store(newTargetIndex(ids, targets))
+	movedAdmin := e.followRenamesLocked(renamed, gen)
 	e.parts = make([][]Backend, len(gen.loops))
 	e.partDone = make([]bool, len(gen.loops))
 	for i, l := range gen.loops {
@@ -183,6 +173,27 @@ func (e *Engine) install(p *planned, old *generation, start time.Time) {
 			l.setServersStatus()
 		}
 	}
+}
+
+// followRenamesLocked moves the admin state of each renamed backend (old
+// ID, new ID) to its new ID, as its health state moved: fixing a typo in
+// the name of a server in maintenance must not put it back into rotation.
+// e.mu must be held; it reports whether anything moved.
+func (e *Engine) followRenamesLocked(renamed [][2]string, gen *generation) bool {
+	moved := false
+	for _, r := range renamed {
+		o := e.admin[r[0]]
+		if o == nil || e.admin[r[1]] != nil {
+			continue
+		}
+		e.admin[r[1]] = o
+		delete(e.admin, r[0])
+		if s := gen.byID[r[1]]; s != nil {
+			s.paused.Store(o.paused)
+		}
+		moved = true
+	}
+	return moved
 }
 
 // hasNoID reports whether id is not among the planned IDs (its backend was
