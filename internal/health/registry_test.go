@@ -1,14 +1,11 @@
 package health
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/backline/backline/internal/probe"
 )
 
 func findBackend(s *Snapshot, id string) (Backend, bool) {
@@ -92,12 +89,7 @@ func TestReconfigureKeepsStateOfSurvivingBackends(t *testing.T) {
 func TestReconfigureRenamedSameAddressKeepsState(t *testing.T) {
 	// The round the reload starts never ends, so the snapshot shows what
 	// the rename carried over (it raced with that round before).
-	checker := checkerFunc(func(ctx context.Context, tg *probe.Target, phase probe.Phase) probe.Result {
-		if tg.Name == "renamed" {
-			<-ctx.Done()
-		}
-		return probe.Result{Phase: phase, Reason: probe.ReasonRefused, Err: errTestRefused}
-	})
+	checker := refusedUntil("renamed")
 	g := mailGroup(mailTarget("old", 1, false))
 	g.ConnectInterval, g.DeepInterval = time.Hour, time.Hour
 	e, err := New([]Group{g}, checker, Options{})

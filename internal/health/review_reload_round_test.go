@@ -78,3 +78,14 @@ func TestReconfigureRenameKeepsAdminState(t *testing.T) {
 		t.Errorf("untouched backend: %+v", b)
 	}
 }
+
+// refusedUntil refuses every probe but those of target blocked, which run
+// until cancelled: a round that includes it never ends.
+func refusedUntil(blocked string) probe.Checker {
+	return checkerFunc(func(ctx context.Context, tg *probe.Target, phase probe.Phase) probe.Result {
+		if tg.Name == blocked {
+			<-ctx.Done()
+		}
+		return probe.Result{Phase: phase, Reason: probe.ReasonRefused, Err: errTestRefused}
+	})
+}
