@@ -24,7 +24,7 @@ func newPolicy(name string) policy {
 	case config.PolicyRoundRobin:
 		return &roundRobinPolicy{}
 	case config.PolicyWeightedRoundRobin:
-		return &weightedRoundRobin{current: map[string]int{}}
+		return &weightedRoundRobin{current: map[string]wrrValue{}}
 	default:
 		return userHashPolicy{}
 	}
@@ -63,10 +63,21 @@ func (p *roundRobinPolicy) pick(_ string, _ []Candidate, pool []int, dry bool) i
 // protocols are different IDs, so one map serves every protocol.
 type weightedRoundRobin struct {
 	mu      sync.Mutex
-	current map[string]int
+	current map[string]wrrValue
+	picks   uint64 // real picks so far
+	pruned  uint64 // picks at the last prune
 }
 
-// wrrMaxStale bounds the map: IDs removed by a reload would otherwise stay.
+// wrrValue is one backend's running value and the pick that last used it.
+type wrrValue struct {
+	cur  int
+	seen uint64
+}
+
+// wrrMaxStale bounds the map: IDs removed by a reload would otherwise
+// stay. Past it, IDs no pick has used for that many picks are dropped
+// (clearing the whole map restarted every backend from zero and sent each
+// pick to the first one once more IDs than that were in use).
 const wrrMaxStale = 4096
 
 func (*weightedRoundRobin) name() string { return config.PolicyWeightedRoundRobin }
@@ -74,26 +85,42 @@ func (*weightedRoundRobin) name() string { return config.PolicyWeightedRoundRobi
 func (p *weightedRoundRobin) pick(_ string, cands []Candidate, pool []int, dry bool) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.current) > wrrMaxStale {
-		clear(p.current)
+	if !dry {
+		p.picks++
+		p.prune()
 	}
 	best, bestCur, total := -1, 0, 0
 	for _, i := range pool {
 		c := &cands[i]
 		w := weightOf(c)
 		total += w
-		cur := p.current[c.ID] + w
+		cur := p.current[c.ID].cur + w
 		if !dry {
-			p.current[c.ID] = cur
+			p.current[c.ID] = wrrValue{cur: cur, seen: p.picks}
 		}
 		if best < 0 || cur > bestCur {
 			best, bestCur = i, cur
 		}
 	}
 	if !dry {
-		p.current[cands[best].ID] -= total
+		id := cands[best].ID
+		p.current[id] = wrrValue{cur: p.current[id].cur - total, seen: p.picks}
 	}
 	return best
+}
+
+// prune drops IDs unused for wrrMaxStale picks, at most once per
+// wrrMaxStale picks, so its cost stays constant per pick.
+func (p *weightedRoundRobin) prune() {
+	if len(p.current) <= wrrMaxStale || p.picks-p.pruned < wrrMaxStale {
+		return
+	}
+	for id, v := range p.current {
+		if p.picks-v.seen >= wrrMaxStale {
+			delete(p.current, id)
+		}
+	}
+	p.pruned = p.picks
 }
 
 // userHashPolicy is weighted rendezvous hashing (highest random weight)

@@ -125,3 +125,47 @@ func TestUserHashIgnoresTheCaseOfTheUserName(t *testing.T) {
 		}
 	}
 }
+
+// Smooth weighted round robin keeps one running value per backend ID; its
+// map was cleared whenever it held more than 4,096 IDs. With more
+// backends than that in use (three protocols of 1,500 mailbox servers)
+// it was cleared on nearly every pick and each pick started from zero: the
+// first backend of the list took every login.
+func TestWeightedRoundRobinWithManyBackendsStillRotates(t *testing.T) {
+	p := newPolicy(config.PolicyWeightedRoundRobin)
+	protos := []string{"imap", "pop3", "lmtp"}
+	const n = 1500
+	cands := map[string][]Candidate{}
+	for _, proto := range protos {
+		for i := range n {
+			cands[proto] = append(cands[proto], Candidate{ID: fmt.Sprintf("%s-%04d", proto, i), Weight: 1, Eligible: true})
+		}
+	}
+	pool := poolOf(n)
+	seen := map[string]int{}
+	for range n {
+		for _, proto := range protos {
+			seen[cands[proto][p.pick("", cands[proto], pool, false)].ID]++
+		}
+	}
+	if len(seen) != 3*n {
+		t.Errorf("%d picks reached %d backends, want each of the %d once", 3*n, len(seen), 3*n)
+	}
+}
+
+// IDs a reload removed still leave the map.
+func TestWeightedRoundRobinForgetsRemovedBackends(t *testing.T) {
+	p := newPolicy(config.PolicyWeightedRoundRobin).(*weightedRoundRobin)
+	var old []Candidate
+	for i := range 2 * wrrMaxStale {
+		old = append(old, Candidate{ID: fmt.Sprintf("old-%d", i), Weight: 1, Eligible: true})
+	}
+	p.pick("", old, poolOf(len(old)), false)
+	now := candidatesOf(1, 1)
+	for range 2*wrrMaxStale + 1 {
+		p.pick("", now, poolOf(2), false)
+	}
+	if n := len(p.current); n > 2 {
+		t.Errorf("%d IDs kept after the old backends went away, want 2", n)
+	}
+}
