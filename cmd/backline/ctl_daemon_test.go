@@ -70,19 +70,10 @@ func startServeForCtl(t *testing.T) (cfgFile, base string) {
 	return cfgFile, base
 }
 
-// skipWithout404 skips a subtest when the daemon does not have the endpoint
-// yet (404); the helpers building it remove the need once merged.
-func skipWithout404(t *testing.T, what string, code int, stderr string) {
-	t.Helper()
-	if code == exitFail && strings.Contains(stderr, ": 404 ") {
-		t.Skipf("the daemon answers 404 for %s: endpoint not merged yet (%s)", what, strings.TrimSpace(stderr))
-	}
-}
-
 // TestCtlAgainstDaemon runs ctl against the real daemon, found and
 // authenticated through its configuration file.
 func TestCtlAgainstDaemon(t *testing.T) {
-	cfgFile, base := startServeForCtl(t)
+	cfgFile, _ := startServeForCtl(t)
 	ctl := func(args ...string) (int, string, string) {
 		return backline(t, append([]string{"ctl", "--config", cfgFile}, args...)...)
 	}
@@ -126,18 +117,6 @@ func TestCtlAgainstDaemon(t *testing.T) {
 	})
 
 	t.Run("admin", func(t *testing.T) {
-		// An older daemon routes GET .../demo-imaps/admin to the backend
-		// lookup, which answers 404; PUT would get 405.
-		req, _ := http.NewRequest(http.MethodGet, base+"/api/v1/backends/demo-imaps/admin", nil)
-		req.SetBasicAuth("ops", "ctl-test-api-pw")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusNotFound {
-			t.Skip("the daemon answers 404 for GET /api/v1/backends/{id}/admin: admin API not merged yet")
-		}
 		code, stdout, stderr := ctl("drain", "demo-imaps", "--for", "30m", "--why", "disk swap")
 		if code != exitOK || !strings.Contains(stdout, "demo-imaps: drain") || !strings.Contains(stdout, "by ops: disk swap") {
 			t.Fatalf("drain: exit %d\n%s%s", code, stdout, stderr)
@@ -159,7 +138,6 @@ func TestCtlAgainstDaemon(t *testing.T) {
 
 	t.Run("explain", func(t *testing.T) {
 		code, stdout, stderr := ctl("explain", demo.DemoUser, "--protocol", "imap", "--client-ip", "127.0.0.1")
-		skipWithout404(t, "POST /api/v1/explain", code, stderr)
 		if code != exitOK || !strings.Contains(stdout, demo.DemoUser+" -> ") || !strings.Contains(stdout, "CANDIDATE") {
 			t.Errorf("exit %d\n%s%s", code, stdout, stderr)
 		}
@@ -167,7 +145,6 @@ func TestCtlAgainstDaemon(t *testing.T) {
 
 	t.Run("reload", func(t *testing.T) {
 		code, stdout, stderr := ctl("reload")
-		skipWithout404(t, "POST /api/v1/reload", code, stderr)
 		if code != exitOK || !strings.Contains(stdout, "reloaded: generation ") {
 			t.Errorf("exit %d\n%s%s", code, stdout, stderr)
 		}

@@ -281,8 +281,11 @@ func (c *ctlClient) printExplain(user string, ex ctlExplain) {
 		fmt.Fprintf(c.stdout, "%s -> no backend\n", ctlClean(user))
 	}
 	panicText := "no"
-	if ex.Panic {
-		panicText = "yes (every backend used: too few were up)"
+	switch {
+	case ex.Panic && ex.Status == "ok":
+		panicText = "yes (too few backends eligible: use_all picked among all in service)"
+	case ex.Panic:
+		panicText = "yes (too few backends eligible: fail_closed tempfails)"
 	}
 	fmt.Fprintf(c.stdout, "status %s, snapshot round %d, panic %s\n", ctlCell(ex.Status), ex.SnapshotRound, panicText)
 	if ex.Reason != "" {

@@ -246,3 +246,19 @@ func TestCtlListOlderDaemon(t *testing.T) {
 		t.Errorf("exit %d\n%s", code, stdout)
 	}
 }
+
+// TestCtlExplainPanicText: a fail_closed panic tempfails, it does not use
+// every backend; the text follows the status.
+func TestCtlExplainPanicText(t *testing.T) {
+	for status, want := range map[string]string{
+		"ok":       "panic yes (too few backends eligible: use_all picked among all in service)",
+		"tempfail": "panic yes (too few backends eligible: fail_closed tempfails)",
+	} {
+		var out strings.Builder
+		c := &ctlClient{stdout: &out}
+		c.printExplain("alice", ctlExplain{Status: status, Panic: true})
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status %s: %q, want %q", status, out.String(), want)
+		}
+	}
+}

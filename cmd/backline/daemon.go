@@ -102,6 +102,7 @@ func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 		closeGateway(gw)
 		return err
 	}
+	setupAdminState(cfg, d.engine, logger)
 	d.srv = server.New(server.Options{
 		Address:  cfg.Server.Address,
 		Snapshot: d.engine,
@@ -111,6 +112,8 @@ func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 		Version:  versionString(),
 		Router:   d,
 		Reloader: d,
+
+		ShutdownDelay: cfg.Server.ShutdownDelay,
 	})
 	first, err := d.finish(cfg, gw, groups)
 	if err != nil {
@@ -155,12 +158,17 @@ func (d *daemon) serve(ctx context.Context, withGateway bool) error {
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	// The engine and the gateway run on until the API server has finished
+	// its shutdown (server.shutdown_delay with /readyz at 503, then the
+	// grace), so the gateway's listener does not close before the API's.
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRun()
 	var wg sync.WaitGroup
-	wg.Go(func() { d.engine.Run(ctx) })
+	wg.Go(func() { d.engine.Run(runCtx) })
 	if withGateway {
 		gwLog := logger.With("component", "gateway")
 		wg.Go(func() {
-			if err := gateway.ServeHandler(ctx, gwLn, http.HandlerFunc(d.serveGateway), gwLog); err != nil && ctx.Err() == nil {
+			if err := gateway.ServeHandler(runCtx, gwLn, http.HandlerFunc(d.serveGateway), gwLog); err != nil && runCtx.Err() == nil {
 				logger.Error("gateway stopped", "error", err)
 				cancel() // one failed listener stops the daemon: a half-up gateway is worse
 			}
@@ -169,7 +177,8 @@ func (d *daemon) serve(ctx context.Context, withGateway bool) error {
 	}
 	logger.Info("backline started", "version", versionString(), "targets", len(d.engine.Snapshot().Backends))
 	err = d.srv.ServeListener(ctx, ln)
-	cancel() // a failed listener stops the engine too
+	cancel()  // a failed listener stops the engine too
+	stopRun() // the API server is done: the gateway and the engine stop now
 	wg.Wait()
 	logger.Info("backline stopped")
 	return err

@@ -105,7 +105,7 @@ type exchange struct {
 func (g *Gateway) roundTrip(ctx context.Context, bv *backendView, up *upstream) (*exchange, *gatewayError) {
 	rt := bv.rt
 	out, rd := up.req, up.data
-	if rt.group != "" && !bv.useWhenUnhealthy && !g.healthy(rt.group) {
+	if rt.group != "" && !g.admitted(rt.group, bv.useWhenUnhealthy) {
 		return nil, newError(kindUnhealthy, errUnhealthy)
 	}
 	if bv.hasPath {

@@ -143,26 +143,6 @@ func (g *Gateway) newRuntime(name string, b *config.Backend) (*backendRuntime, e
 // SetHealth sets (or replaces) where backend health is read from.
 func (g *Gateway) SetHealth(src health.Source) { g.health.Store(&sourceBox{src: src}) }
 
-// healthy reports the gate of a backend's health group. Without a source, or
-// before the group shows up in it, the backend counts as healthy (Couper's
-// initial state).
-func (g *Gateway) healthy(group string) bool {
-	box := g.health.Load()
-	if box == nil || box.src == nil {
-		return true
-	}
-	snap := box.src.Snapshot()
-	if snap == nil {
-		return true
-	}
-	for i := range snap.Backends {
-		if snap.Backends[i].Group == group {
-			return snap.Backends[i].Healthy
-		}
-	}
-	return true
-}
-
 // Handler returns the gateway's HTTP handler.
 func (g *Gateway) Handler() http.Handler { return g }
 

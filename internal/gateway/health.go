@@ -28,7 +28,12 @@ func (g *Gateway) HealthGroups() []health.Group {
 			continue
 		}
 		h := b.Health
+		scheme := "http"
+		if t.TLSMode == probe.TLSImplicit {
+			scheme = "https"
+		}
 		groups = append(groups, health.Group{
+			IDs:               []string{BackendID(label, scheme, t.Address())},
 			Name:              GroupPrefix + label,
 			ConnectInterval:   h.Interval,
 			DeepInterval:      h.Interval,
@@ -39,6 +44,44 @@ func (g *Gateway) HealthGroups() []health.Group {
 		})
 	}
 	return groups
+}
+
+// BackendID is a gateway backend's ID in the registry, the admin API and
+// metrics: gateway:<label>@<scheme>://<host>:<port>.
+func BackendID(label, scheme, address string) string {
+	return GroupPrefix + label + "@" + scheme + "://" + address
+}
+
+// admitted reports whether a request may go to the backend of a health
+// group: its snapshot entry is eligible (health, admin state, weight: the
+// one rule every consumer follows). With use_when_unhealthy the checks'
+// verdict is ignored, but an operator's maint, drain or forced down still
+// keeps requests away. Without a source, or before the group shows up in
+// it, the backend is admitted (Couper's initial state).
+func (g *Gateway) admitted(group string, useWhenUnhealthy bool) bool {
+	box := g.health.Load()
+	if box == nil || box.src == nil {
+		return true
+	}
+	snap := box.src.Snapshot()
+	if snap == nil {
+		return true
+	}
+	for i := range snap.Backends {
+		b := &snap.Backends[i]
+		if b.Group != group {
+			continue
+		}
+		if !useWhenUnhealthy {
+			return b.Eligible
+		}
+		switch b.Reason {
+		case health.ReasonMaint, health.ReasonDrain, health.ReasonForcedDown:
+			return false
+		}
+		return true
+	}
+	return true
 }
 
 func healthTarget(label string, b *config.Backend, rt *backendRuntime) (*probe.Target, bool) {

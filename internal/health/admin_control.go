@@ -253,13 +253,23 @@ func (e *Engine) applyAdminLocked(backends []Backend, now time.Time) {
 		}
 	}
 	hasAdmin := len(e.admin) > 0
+	byID := e.gen.Load().byID
 	for i := range backends {
 		b := &backends[i]
+		// Entries come fresh from a loop (Weight is the configured weight)
+		// or from an earlier publish, where an API weight may have replaced
+		// it: then the registry knows the configured one.
+		cfgWeight := b.Weight
+		if b.Admin.Source == SourceAPI {
+			if s := byID[b.ID]; s != nil {
+				cfgWeight = s.weight
+			}
+		}
 		var o *override
 		if hasAdmin {
 			o = e.admin[b.ID]
 		}
-		b.Admin = o.effective(b.Weight)
+		b.Admin = o.effective(cfgWeight)
 		b.Weight = b.Admin.Weight
 		b.ChecksPaused = b.Admin.ChecksPaused
 		b.Eligible, b.Reason = eligibility(b, now)

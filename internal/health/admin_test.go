@@ -230,3 +230,47 @@ func TestStaleRepublishedWithoutRound(t *testing.T) {
 		t.Fatalf("not stale: %+v", b)
 	}
 }
+
+// TestAdminChangeBeforeFirstRound: the new snapshot counts a round but
+// carries no time, and the engine is not ready.
+func TestAdminChangeBeforeFirstRound(t *testing.T) {
+	e, err := New([]Group{mailGroup(mailTarget("a", 1, false))}, &scriptChecker{}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := e.Snapshot(); s.Round != 0 || !s.Taken.IsZero() || e.Ready() {
+		t.Fatalf("initial: round %d taken %v ready %v", s.Round, s.Taken, e.Ready())
+	}
+	if _, err := e.SetAdmin("a", AdminChange{State: ptr(AdminDrain)}); err != nil {
+		t.Fatal(err)
+	}
+	if s := e.Snapshot(); s.Round != 1 || !s.Taken.IsZero() || e.Ready() {
+		t.Fatalf("after SetAdmin: round %d taken %v ready %v", s.Round, s.Taken, e.Ready())
+	}
+	h := startEngineFrom(t, e)
+	if s := h.next(t); s.Taken.IsZero() || !e.Ready() || s.Backends[0].Reason != ReasonDrain {
+		t.Fatalf("after the first round: %+v ready %v", s, e.Ready())
+	}
+}
+
+// TestChecksGoOnDuringMaint: maint and drain take a backend out of
+// rotation but its checks go on, so its health stays current.
+func TestChecksGoOnDuringMaint(t *testing.T) {
+	checker := &scriptChecker{script: map[string][]bool{"a/connect": {false}}}
+	g := mailGroup(mailTarget("a", 1, false))
+	g.ConnectInterval, g.DeepInterval = time.Millisecond, time.Millisecond
+	e, err := New([]Group{g}, checker, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.SetAdmin("a", AdminChange{State: ptr(AdminMaint)}); err != nil {
+		t.Fatal(err)
+	}
+	h := startEngineFrom(t, e)
+	s := h.rounds(t, 2)
+	h.stop()
+	b := s.Backends[0]
+	if b.Healthy || b.Connect.ConsecutiveFailures < 2 || b.Reason != ReasonMaint {
+		t.Fatalf("during maint: healthy=%v failures=%d reason=%q", b.Healthy, b.Connect.ConsecutiveFailures, b.Reason)
+	}
+}

@@ -224,7 +224,16 @@ func (e *Engine) publish(gen *generation, index int, part []Backend, taken time.
 	if !e.ready.Load() && !slices.Contains(e.partDone, false) {
 		e.ready.Store(true)
 	}
-	snap := e.publishLocked(taken)
+	var snap *Snapshot
+	if len(e.parts) == 1 {
+		// One group: its fresh part becomes the snapshot as it is, no copy.
+		e.applyAdminLocked(part, e.now())
+		e.round++
+		snap = &Snapshot{Taken: taken, Round: e.round, Backends: part}
+		e.snap.Store(snap)
+	} else {
+		snap = e.publishLocked(taken)
+	}
 	expired := e.adminExpired
 	e.adminExpired = false
 	e.mu.Unlock()
@@ -236,8 +245,9 @@ func (e *Engine) publish(gen *generation, index int, part []Backend, taken time.
 	}
 }
 
-// publishLocked builds and stores a snapshot from the current parts; e.mu
-// must be held. taken zero keeps the current snapshot's time.
+// publishLocked builds and stores a snapshot from a copy of the current
+// parts (published slices are never written again); e.mu must be held.
+// taken zero keeps the current snapshot's time.
 func (e *Engine) publishLocked(taken time.Time) *Snapshot {
 	if taken.IsZero() {
 		taken = e.snap.Load().Taken

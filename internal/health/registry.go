@@ -81,6 +81,9 @@ func plan(groups []Group) (*planned, error) {
 // loops must have stopped), makes it current and publishes a snapshot.
 // Metric series of backends that did not survive are deleted.
 func (e *Engine) install(p *planned, old *generation, start time.Time) {
+	// Under e.mu throughout: admin calls and scrapes read surviving states'
+	// weights while this rewrites them.
+	e.mu.Lock()
 	gen := &generation{byID: map[string]*targetState{}}
 	adopted := map[*targetState]bool{}
 	byAddr := map[string]*targetState{}
@@ -120,7 +123,7 @@ func (e *Engine) install(p *planned, old *generation, start time.Time) {
 				}
 			}
 			s.id, s.weight = id, p.weight[gi][i]
-			s.staleAfter = staleAfter(&g, t)
+			s.staleAfter = staleAfter(&g, t, e.inFlight)
 			l.add(s)
 			gen.states = append(gen.states, s)
 			gen.byID[id] = s
@@ -135,7 +138,6 @@ func (e *Engine) install(p *planned, old *generation, start time.Time) {
 		ids[i], targets[i] = s.id, s.target
 	}
 
-	e.mu.Lock()
 	e.gen.Store(gen)
 	for _, s := range gen.states {
 		o := e.admin[s.id]
@@ -235,10 +237,16 @@ func (e *Engine) forgetRemoved(old *generation, prevLabels map[*targetState][2]s
 // staleAfter is how long after its last check a backend counts as stale:
 // three of its group's longest interval plus its own timeouts plus a
 // second. Longer than any healthy schedule (a round may take as long as
-// the timeouts), short enough that a stuck scheduler is noticed.
-func staleAfter(g *Group, t *probe.Target) time.Duration {
+// the timeouts), short enough that a stuck scheduler is noticed. A group
+// larger than the probes allowed in flight may need several waves of
+// timeouts for one round; each wave adds the timeouts once more.
+func staleAfter(g *Group, t *probe.Target, inFlight int) time.Duration {
 	interval := max(g.ConnectInterval, g.DeepInterval)
-	return 3*interval + safetyDeadline(t)
+	waves := 1
+	if inFlight > 0 {
+		waves = max(1, (len(g.Targets)+inFlight-1)/inFlight)
+	}
+	return 3*interval + time.Duration(waves)*safetyDeadline(t)
 }
 
 // swapRequest hands a planned configuration to a running Run.

@@ -1,11 +1,15 @@
 package health
 
 import (
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/backline/backline/internal/probe"
 )
 
 func findBackend(s *Snapshot, id string) (Backend, bool) {
@@ -138,5 +142,74 @@ func TestReconfigureKeepsAdminAndRefusesInvalid(t *testing.T) {
 	}
 	if _, ok := e.GetAdmin("b"); ok {
 		t.Error("removed backend still has admin state")
+	}
+}
+
+// TestReconfigureWhileRunningRace lets the race detector watch reloads
+// that overlap rounds, scrapes, admin changes and lookups.
+func TestReconfigureWhileRunningRace(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	mk := func(n int) []Group {
+		var targets []*probe.Target
+		for i := range n {
+			targets = append(targets, mailTarget(fmt.Sprint("t", i), 1000+i, i%2 == 0))
+		}
+		g := mailGroup(targets...)
+		g.ConnectInterval, g.DeepInterval = time.Millisecond, 2*time.Millisecond
+		return []Group{g, {Name: "gateway:web", ConnectInterval: time.Millisecond, FailureThreshold: 1, RecoveryThreshold: 1,
+			Targets: []*probe.Target{{Name: "web", Protocol: "http", Host: "127.0.0.1", Port: 80}}}}
+	}
+	h := startEngine(t, mk(4), &scriptChecker{script: map[string][]bool{"t1/connect": {true, false}}}, Options{Registerer: reg})
+	if _, err := h.e.SetAdmin("t0", AdminChange{Weight: ptr(3)}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if _, err := reg.Gather(); err != nil {
+				t.Error(err)
+				return
+			}
+			_, _ = h.e.SetAdmin("t0", AdminChange{Weight: ptr(3)})
+			_, _ = h.e.ProbeTarget("t2")
+			_ = h.e.TestPasswords()
+			_, _ = h.e.GetAdmin("t3")
+			_ = h.e.Snapshot().Eligible(GroupMail, "")
+		}
+	})
+	for i := range 20 {
+		if err := h.e.Reconfigure(mk(2 + i%4)); err != nil {
+			t.Fatal(err)
+		}
+		h.next(t)
+	}
+	close(done)
+	wg.Wait()
+	b, ok := findBackend(h.e.Snapshot(), "t0")
+	if !ok || b.Weight != 3 {
+		t.Fatalf("t0 after reloads: %+v", b)
+	}
+	// Both groups of the last generation publish a round.
+	for !h.e.Ready() {
+		h.next(t)
+	}
+}
+
+// TestReconfigureAfterRunReturned: no hang, the new groups are installed.
+func TestReconfigureAfterRunReturned(t *testing.T) {
+	h := startEngine(t, []Group{mailGroup(mailTarget("a", 1, false))}, &scriptChecker{}, Options{})
+	h.next(t)
+	h.stop()
+	if err := h.e.Reconfigure([]Group{mailGroup(mailTarget("b", 2, false))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := findBackend(h.e.Snapshot(), "b"); !ok {
+		t.Fatal("b not installed")
 	}
 }

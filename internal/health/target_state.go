@@ -32,7 +32,7 @@ type targetState struct {
 	steps        []probe.Step
 
 	connectLatency *latencyHistogram
-	deepLatency    *latencyHistogram // nil unless deep_check
+	deepLatency    *latencyHistogram
 }
 
 func newTargetState(g *Group, t *probe.Target, start time.Time) *targetState {
@@ -47,10 +47,10 @@ func newTargetState(g *Group, t *probe.Target, start time.Time) *targetState {
 		deepGate:    newGate(g.InitialHealthy, g.FailureThreshold, g.RecoveryThreshold),
 		since:       start,
 	}
+	// Both always exist: a reload may turn deep checks on while a scrape
+	// reads the histograms.
 	s.connectLatency = &latencyHistogram{}
-	if t.DeepCheck {
-		s.deepLatency = &latencyHistogram{}
-	}
+	s.deepLatency = &latencyHistogram{}
 	s.connect.Healthy = s.connectGate.healthy
 	s.deep.Healthy = s.deepGate.healthy
 	s.healthy = s.combined()
@@ -67,9 +67,6 @@ func (s *targetState) adopt(g *Group, t *probe.Target) {
 	s.info = InfoOf(t)
 	s.connectGate.setThresholds(g.FailureThreshold, g.RecoveryThreshold)
 	s.deepGate.setThresholds(g.FailureThreshold, g.RecoveryThreshold)
-	if t.DeepCheck && s.deepLatency == nil {
-		s.deepLatency = &latencyHistogram{}
-	}
 	if h := s.combined(); h != s.healthy {
 		// A deep check switched off or on changes what healthy means.
 		s.healthy = h

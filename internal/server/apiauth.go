@@ -142,5 +142,5 @@ func protect(a apiAuth, next http.Handler) http.Handler {
 
 // public reports the paths served without credentials.
 func (a apiAuth) public(path string) bool {
-	return path == "/healthz" || (path == "/metrics" && a.publicMetrics && a.err == nil)
+	return path == "/healthz" || path == "/readyz" || (path == "/metrics" && a.publicMetrics && a.err == nil)
 }

@@ -13,6 +13,7 @@ func (s *Server) routes(mounts []Mount) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", s.statusPage)
 	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.opts.Gatherer, promhttp.HandlerOpts{
 		ErrorLog: slogPrinter{s.log},
 	}))
@@ -23,6 +24,9 @@ func (s *Server) routes(mounts []Mount) http.Handler {
 		m.Register(mux)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.serveAdmin(w, r) {
+			return
+		}
 		if _, pattern := mux.Handler(r); pattern == "" {
 			// The mux's own 404/405 (or a clean-path redirect): keep its
 			// status and headers, replace the plain-text body with JSON.
@@ -88,7 +92,7 @@ type healthzBody struct {
 // check of backline, not of the backends.
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	body := healthzBody{Status: "ok", Version: s.opts.Version}
-	if snap := s.snapshot(); snap != nil && snap.Round > 0 {
+	if s.snapshot() != nil && s.firstRoundDone() {
 		body.FirstRound = true
 	}
 	writeJSON(w, http.StatusOK, body)

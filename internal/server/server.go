@@ -38,6 +38,9 @@ type Options struct {
 	APIAuth config.APIAuth
 	Mounts  []Mount
 	Version string
+	// ShutdownDelay keeps serving with /readyz at 503 after ctx ends and
+	// before the listener closes (server.shutdown_delay).
+	ShutdownDelay time.Duration
 	// Router, when set, picks the routes of each request (hot reload: the
 	// routes of the current configuration generation, built with Routes);
 	// Mounts and APIAuth then only serve the start-up checks.
@@ -69,6 +72,9 @@ type Server struct {
 	log     *slog.Logger
 	auth    apiAuth
 	handler http.Handler
+
+	stopping  atomic.Bool   // /readyz answers "stopping" (readyz.go)
+	skipDelay chan struct{} // tests: closing it ends the shutdown delay
 	// addr is the address ServeListener serves on, for Routes' warning.
 	addr atomic.Pointer[string]
 }
@@ -141,6 +147,7 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 		return fmt.Errorf("HTTP server on %s: %w", addr, err)
 	case <-ctx.Done():
 	}
+	s.drainBeforeShutdown()
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	err := hs.Shutdown(sctx)

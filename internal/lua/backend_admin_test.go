@@ -1,0 +1,47 @@
+package lua
+
+import (
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/backline/backline/internal/health"
+)
+
+// TestServerObjectsShowAdminState: get_backend_servers lists eligible
+// backends only (a drained one is left out) with id, admin_state, weight,
+// eligible and reason; the status list shows every backend with why not.
+func TestServerObjectsShowAdminState(t *testing.T) {
+	ready := mail(target("ready", "10.0.0.1", 143), true)
+	ready.Weight, ready.Admin.Weight = 5, 5
+	drained := mail(target("drained", "10.0.0.2", 143), true)
+	drained.Admin.State, drained.Admin.Source = health.AdminDrain, health.SourceAPI
+	drained.Eligible, drained.Reason = false, health.ReasonDrain
+	zero := mail(target("zero", "10.0.0.3", 143), true)
+	zero.Weight, zero.Admin.Weight, zero.Eligible, zero.Reason = 0, 0, false, health.ReasonWeightZero
+	src := snapshotOf(ready, drained, zero)
+
+	script := `
+function nauthilus_call_filter(r)
+  for _, s in ipairs(nauthilus_backend.get_backend_servers()) do
+    nauthilus_builtin.custom_log_add("servers", table.concat({s.id, s.admin_state, tostring(s.weight), tostring(s.eligible), "[" .. s.reason .. "]"}, " "))
+  end
+  for _, s in ipairs(nauthilus_backend.get_backend_servers_status()) do
+    nauthilus_builtin.custom_log_add("status", table.concat({s.id, s.admin_state, tostring(s.weight), tostring(s.eligible), "[" .. s.reason .. "]"}, " "))
+  end
+  ` + acceptReturn + `
+end`
+	out, err, _ := runOne(t, script, engineSetup{health: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []LogField{
+		{"servers", "ready ready 5 true []"},
+		{"status", "ready ready 5 true []"},
+		{"status", "drained drain 1 false [drain]"},
+		{"status", "zero ready 0 false [weight_zero]"},
+	}
+	if diff := cmp.Diff(want, out.Logs); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
