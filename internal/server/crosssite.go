@@ -39,7 +39,8 @@ func (s *Server) refuseRebinding(a apiAuth, next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if addr := s.addr.Load(); addr != nil && isLoopback(*addr) && !localHostHeader(r.Host) && !rebindingExempt(r.URL.Path) {
+		if addr := s.addr.Load(); addr != nil && isLoopback(*addr) && !localHostHeader(r.Host) &&
+			!sameHost(r.Host, s.opts.Address) && !rebindingExempt(r.URL.Path) {
 			writeError(w, http.StatusMisdirectedRequest,
 				"this API listens on loopback without server.api_auth and answers requests for an IP address or localhost only")
 			return
@@ -66,4 +67,18 @@ func localHostHeader(hostport string) bool {
 
 func rebindingExempt(path string) bool {
 	return strings.HasPrefix(path, "/api/v1/auth/") || path == "/healthz" || path == "/readyz"
+}
+
+// sameHost: the Host header names the host of server.address (a name for
+// loopback the operator chose, which ctl --config uses as well).
+func sameHost(hostport, address string) bool {
+	h, _, err := net.SplitHostPort(address)
+	if err != nil || h == "" {
+		return false
+	}
+	host := hostport
+	if hh, _, err := net.SplitHostPort(hostport); err == nil {
+		host = hh
+	}
+	return strings.EqualFold(strings.TrimSuffix(host, "."), strings.TrimSuffix(h, "."))
 }

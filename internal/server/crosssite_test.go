@@ -109,6 +109,16 @@ func TestLoopbackAPIWithoutAuthRefusesForeignHostNames(t *testing.T) {
 			t.Errorf("%s with a host name: 421", path)
 		}
 	}
+	// The name server.address gives (ctl --config uses it) is accepted.
+	named := New(Options{Logger: slog.New(slog.DiscardHandler), Address: "backline.local:9080"})
+	bound := "127.0.0.1:9080"
+	named.addr.Store(&bound)
+	if code := get(named, "backline.local:9080"); code != http.StatusOK {
+		t.Errorf("Host of server.address: %d, want 200", code)
+	}
+	if code := get(named, "evil.example:9080"); code != http.StatusMisdirectedRequest {
+		t.Errorf("other name with server.address a name: %d, want 421", code)
+	}
 	if code := get(serving("127.0.0.1:9080", config.APIAuth{Username: "ops", Password: "pw"}), "backline.example"); code != http.StatusUnauthorized {
 		t.Errorf("with api_auth the Host is not checked: %d, want 401", code)
 	}
