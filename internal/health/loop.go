@@ -147,6 +147,7 @@ func (l *groupLoop) round(ctx context.Context, all []job) {
 		} else {
 			out = j.state.record(j.phase, res, now)
 		}
+		j.state.noteHistory(j.phase, res, now)
 		if m := l.e.metrics; m != nil {
 			m.observe(j.state, res, &out, l.steps)
 		}
