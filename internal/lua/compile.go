@@ -53,7 +53,9 @@ func compileSource(src []byte, path string, showToken bool) (*glua.FunctionProto
 			if stringToken(src, pe.Pos.Line, pe.Token) {
 				// A string literal may be a credential written into the
 				// script; the error goes to the reload API and the log.
-				msg += " near a string literal"
+				if !strings.Contains(msg, "string") {
+					msg += " near a string literal"
+				}
 			} else {
 				msg += " near '" + printableToken(pe.Token) + "'"
 			}
