@@ -15,6 +15,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -45,7 +46,7 @@ type wrkSample struct {
 func runWrkMode(o wrkOptions) {
 	dir, err := os.MkdirTemp("", "authload-wrk")
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	if o.keep {
 		fmt.Println("authload: keeping", dir)
@@ -138,7 +139,7 @@ func buildBinaries(dir string, o *wrkOptions) {
 		cmd := exec.Command("go", "build", "-o", out, b.pkg)
 		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 		if err := cmd.Run(); err != nil {
-			log.Fatalf("building %s (run from the module root): %v", b.pkg, err)
+			fatalf("building %s (run from the module root): %v", b.pkg, err)
 		}
 		*b.dst = out
 	}
@@ -149,7 +150,7 @@ func buildBinaries(dir string, o *wrkOptions) {
 func writeWrkConfig(dir string, n int, targets []string, logLevel string) string {
 	passwd := filepath.Join(dir, "passwd")
 	if err := os.WriteFile(passwd, []byte("user1:{PLAIN}password-1\n"), 0o600); err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "server:\n  address: \"%s\"\n  log_level: %s\n", freeLoopbackPort(), logLevel)
@@ -163,13 +164,13 @@ func writeWrkConfig(dir string, n int, targets []string, logLevel string) string
 	for i := range n {
 		script := filepath.Join(dir, fmt.Sprintf("route%d.lua", i))
 		if err := os.WriteFile(script, []byte(filterScript), 0o600); err != nil {
-			log.Fatal(err)
+			fatalf("%v", err)
 		}
 		fmt.Fprintf(&b, "    - name: route%d\n      script_path: %s\n", i, script)
 	}
 	path := filepath.Join(dir, fmt.Sprintf("backline-%d.yml", n))
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	return path
 }
@@ -178,7 +179,7 @@ func writeWrkConfig(dir string, n int, targets []string, logLevel string) string
 func freeLoopbackPort() string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	defer ln.Close()
 	return ln.Addr().String()
@@ -192,7 +193,7 @@ func startFakeIMAP(n int) ([]string, func()) {
 	for range n {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			log.Fatal(err)
+			fatalf("%v", err)
 		}
 		lns = append(lns, ln)
 		addrs = append(addrs, ln.Addr().String())
@@ -214,6 +215,22 @@ func startFakeIMAP(n int) ([]string, func()) {
 	}
 }
 
+// started are the child processes, killed by fatalf so that a failed run
+// leaves no server behind.
+var (
+	startedMu sync.Mutex
+	started   []*process
+)
+
+func fatalf(format string, args ...any) {
+	startedMu.Lock()
+	for _, p := range started {
+		_ = p.cmd.Process.Kill()
+	}
+	startedMu.Unlock()
+	log.Fatalf(format, args...)
+}
+
 // process is a pinned child process whose stderr is scanned for its address.
 type process struct {
 	cmd   *exec.Cmd
@@ -225,12 +242,15 @@ func startProcess(cpu int, bin string, args ...string) *process {
 	cmd := exec.Command("taskset", all...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	if err := cmd.Start(); err != nil {
-		log.Fatalf("starting %s under taskset: %v", bin, err)
+		fatalf("starting %s under taskset: %v", bin, err)
 	}
 	p := &process{cmd: cmd, lines: make(chan string, 64)}
+	startedMu.Lock()
+	started = append(started, p)
+	startedMu.Unlock()
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -262,13 +282,13 @@ func (p *process) waitListening() string {
 		select {
 		case line, ok := <-p.lines:
 			if !ok {
-				log.Fatal("bare handler exited")
+				fatalf("bare handler exited")
 			}
 			if strings.HasPrefix(line, "listening ") {
 				return listeningRe.FindString(line)
 			}
 		case <-timeout:
-			log.Fatal("bare handler did not start")
+			fatalf("bare handler did not start")
 		}
 	}
 }
@@ -280,7 +300,7 @@ func (p *process) waitAddress(cfg string) string {
 		select {
 		case line, ok := <-p.lines:
 			if !ok {
-				log.Fatalf("backline exited (config %s)", cfg)
+				fatalf("backline exited (config %s)", cfg)
 			}
 			if strings.Contains(line, "listening") || strings.Contains(line, "address=") {
 				if a := listeningRe.FindString(line); a != "" {
@@ -288,7 +308,7 @@ func (p *process) waitAddress(cfg string) string {
 				}
 			}
 		case <-timeout:
-			log.Fatal("backline did not log its address")
+			fatalf("backline did not log its address")
 		}
 	}
 }
@@ -315,7 +335,7 @@ func waitAuthOK(url string) {
 			if err == nil {
 				err = errors.New(fmt.Sprint(resp.Header))
 			}
-			log.Fatalf("auth endpoint not answering OK: %v", err)
+			fatalf("auth endpoint not answering OK: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -346,11 +366,11 @@ func runWrk(o wrkOptions, pid int, url string, conns int) wrkSample {
 	out, err := exec.Command("taskset", args...).CombinedOutput()
 	after := procTicks(pid)
 	if err != nil {
-		log.Fatalf("wrk: %v\n%s", err, out)
+		fatalf("wrk: %v\n%s", err, out)
 	}
 	s, ok := parseWrk(out)
 	if !ok {
-		log.Fatalf("wrk: no Requests/sec in\n%s", out)
+		fatalf("wrk: no Requests/sec in\n%s", out)
 	}
 	s.cpuTicks = after - before
 	return s
@@ -381,7 +401,7 @@ func parseWrk(out []byte) (wrkSample, bool) {
 func procTicks(pid int) int64 {
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		log.Fatal(err)
+		fatalf("%v", err)
 	}
 	return statTicks(string(data))
 }
@@ -393,7 +413,7 @@ func statTicks(s string) int64 {
 	fields := strings.Fields(s[i+1:])
 	// fields[0] is state (field 3); utime is field 14, stime 15.
 	if len(fields) < 13 {
-		log.Fatalf("unexpected /proc/<pid>/stat: %q", s)
+		fatalf("unexpected /proc/<pid>/stat: %q", s)
 	}
 	ut, _ := strconv.ParseInt(fields[11], 10, 64)
 	st, _ := strconv.ParseInt(fields[12], 10, 64)
