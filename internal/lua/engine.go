@@ -39,11 +39,13 @@ type Options struct {
 
 // Engine owns the compiled scripts and the state pool.
 type Engine struct {
-	opts    Options
-	cfg     config.Lua
-	health  health.Source
-	logger  *slog.Logger
-	timeout time.Duration
+	// abandonGrace: see the constant.
+	abandonGrace time.Duration
+	opts         Options
+	cfg          config.Lua
+	health       health.Source
+	logger       *slog.Logger
+	timeout      time.Duration
 	// maxMemory is lua.config.max_memory in bytes.
 	maxMemory int64
 
@@ -79,7 +81,7 @@ type script struct {
 // NewEngine compiles every lua.filters script. A syntax error names the
 // filter, its file and the line.
 func NewEngine(opts Options) (*Engine, error) {
-	e := &Engine{opts: opts, cfg: opts.Config, health: opts.Health, logger: opts.Logger}
+	e := &Engine{opts: opts, cfg: opts.Config, health: opts.Health, logger: opts.Logger, abandonGrace: abandonGrace}
 	if e.logger == nil {
 		e.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -200,7 +202,8 @@ func (e *Engine) modeFilters() {
 // abandonGrace is how long a cancelled run may take to notice. The VM stops
 // at its next instruction, within microseconds; only a long native call
 // (a sort of a huge table; pattern matching checks the deadline itself)
-// takes longer, and that run is abandoned.
+// takes longer, and that run is abandoned. Each engine copies it into
+// Engine.abandonGrace, which tests on a starved machine may widen.
 const abandonGrace = 50 * time.Millisecond
 
 // runScript takes a state (waiting at most the script timeout) and runs one
@@ -226,7 +229,7 @@ func (e *Engine) runScript(ctx context.Context, s *script, kind scriptKind, req 
 		return e.finished(v, r, res)
 	case <-ctx.Done():
 	}
-	grace := time.NewTimer(abandonGrace)
+	grace := time.NewTimer(e.abandonGrace)
 	defer grace.Stop()
 	select {
 	case res := <-v.done:

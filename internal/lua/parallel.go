@@ -64,7 +64,7 @@ func (e *Engine) runParallel(parent context.Context, scripts []*script, req *Req
 		}
 	}
 	if waiting > 0 {
-		grace := time.NewTimer(abandonGrace)
+		grace := time.NewTimer(e.abandonGrace)
 		defer grace.Stop()
 	wait:
 		for waiting > 0 {
