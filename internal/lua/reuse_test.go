@@ -240,3 +240,33 @@ end`
 		wantLog(t, i, out, "main", "nil")
 	}
 }
+
+// TestReusedBoxedFieldsFollowTheRequest: the state reuses a field's boxed
+// value only while the text is the same; a changed (or emptied, or
+// changed-back) value is what the script reads.
+func TestReusedBoxedFieldsFollowTheRequest(t *testing.T) {
+	src := `
+function nauthilus_call_filter(request)
+  nauthilus_builtin.custom_log_add("user", tostring(request.username))
+  nauthilus_builtin.custom_log_add("service", tostring(request.service))
+  nauthilus_builtin.custom_log_add("level", tostring(request.log_level))
+  return false, 0
+end`
+	reqs := []*Request{
+		{Username: "first", Service: "nginx"},
+		{Username: "first", Service: "nginx"},
+		{Username: "second", Service: "header", LogLevel: "debug"},
+		{Username: "", Service: "nginx"},
+		{Username: "first", Service: "nginx"},
+	}
+	outs := runOnOneState(t, src, reqs...)
+	want := [][3]string{
+		{"first", "nginx", "info"}, {"first", "nginx", "info"}, {"second", "header", "debug"},
+		{"", "nginx", "info"}, {"first", "nginx", "info"},
+	}
+	for i, w := range want {
+		wantLog(t, i, outs[i], "user", w[0])
+		wantLog(t, i, outs[i], "service", w[1])
+		wantLog(t, i, outs[i], "level", w[2])
+	}
+}
