@@ -1,6 +1,7 @@
 package config
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -158,5 +159,39 @@ func TestStorageRedisPasswordNeverInErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestExampleStorageBlockLoads uncomments the storage block of
+// backline.example.yml and parses it, so the documented keys stay valid.
+func TestExampleStorageBlockLoads(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "..", "backline.example.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var block []string
+	in := false
+	for _, line := range strings.Split(string(data), "\n") {
+		if line == "# storage:" {
+			in = true
+		}
+		if in && !strings.HasPrefix(line, "#") {
+			break
+		}
+		if in {
+			block = append(block, strings.TrimPrefix(line, "# "))
+		}
+	}
+	if len(block) < 5 {
+		t.Fatalf("no storage block in the example (%d lines)", len(block))
+	}
+	pw := filepath.Join(t.TempDir(), "redis-password")
+	writeFile(t, pw, "example\n")
+	yml := strings.ReplaceAll(strings.Join(block, "\n")+"\n", "/etc/backline/redis-password", pw)
+	c := mustParse(t, yml)
+	r := c.Storage.Redis
+	if r == nil || r.Mode() != RedisStandalone || r.Primary.Password != "example" || r.Prefix != DefaultRedisPrefix ||
+		r.DialTimeout != DefaultRedisDialTimeout || r.ReadTimeout != DefaultRedisReadTimeout {
+		t.Errorf("example storage block = %+v", r)
 	}
 }
