@@ -1,10 +1,12 @@
 package state
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 
@@ -24,12 +26,13 @@ func NewRedisClient(r *config.Redis) (redis.UniversalClient, error) {
 	}
 	// One retry: a login may wait on Redis, and a Redis that does not
 	// answer must fail fast so the caller falls back to local state.
-	const maxRetries = 1
+	const maxRetries, dialerRetries = 1, 1
+	silenceClientLog.Do(func() { redis.SetLogger(quietLogger{}) })
 	switch r.Mode() {
 	case config.RedisStandalone:
 		return redis.NewClient(&redis.Options{
 			Addr: r.Primary.Address, Username: r.Primary.Username, Password: r.Primary.Password,
-			DB: r.DatabaseNumber, MaxRetries: maxRetries,
+			DB: r.DatabaseNumber, MaxRetries: maxRetries, DialerRetries: dialerRetries,
 			DialTimeout: r.DialTimeout, ReadTimeout: r.ReadTimeout, WriteTimeout: r.WriteTimeout,
 			PoolSize: r.PoolSize, PoolTimeout: r.PoolTimeout, MinIdleConns: r.IdlePoolSize,
 			TLSConfig: tlsConf,
@@ -39,7 +42,7 @@ func NewRedisClient(r *config.Redis) (redis.UniversalClient, error) {
 			MasterName: r.Sentinels.Master, SentinelAddrs: r.Sentinels.Addresses,
 			SentinelUsername: r.Sentinels.Username, SentinelPassword: r.Sentinels.Password,
 			Username: r.Primary.Username, Password: r.Primary.Password,
-			DB: r.DatabaseNumber, MaxRetries: maxRetries,
+			DB: r.DatabaseNumber, MaxRetries: maxRetries, DialerRetries: dialerRetries,
 			DialTimeout: r.DialTimeout, ReadTimeout: r.ReadTimeout, WriteTimeout: r.WriteTimeout,
 			PoolSize: r.PoolSize, PoolTimeout: r.PoolTimeout, MinIdleConns: r.IdlePoolSize,
 			TLSConfig: tlsConf,
@@ -47,7 +50,7 @@ func NewRedisClient(r *config.Redis) (redis.UniversalClient, error) {
 	case config.RedisClusterMode:
 		return redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs: r.Cluster.Addresses, Username: r.Cluster.Username, Password: r.Cluster.Password,
-			MaxRetries:  maxRetries,
+			MaxRetries: maxRetries, DialerRetries: dialerRetries,
 			DialTimeout: r.DialTimeout, ReadTimeout: r.ReadTimeout, WriteTimeout: r.WriteTimeout,
 			PoolSize: r.PoolSize, PoolTimeout: r.PoolTimeout, MinIdleConns: r.IdlePoolSize,
 			TLSConfig: tlsConf,
@@ -55,6 +58,15 @@ func NewRedisClient(r *config.Redis) (redis.UniversalClient, error) {
 	}
 	return nil, fmt.Errorf("storage.redis: no primary.address, sentinels or cluster.addresses")
 }
+
+// silenceClientLog keeps go-redis from printing to stderr: with Redis down
+// it logs every failed dial, while backline logs the outage once (its
+// callers report the errors commands return).
+var silenceClientLog sync.Once
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
 
 // redisTLS turns storage.redis.tls into a client configuration; nil when
 // TLS is off. An empty ServerName makes the dialer use each address's host.
