@@ -121,8 +121,9 @@ func (s *adminSharer) syncOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if !s.synced && rev == 0 && len(list) == 0 {
-		// A Redis backline never wrote to: it starts from this
+	if rev == 0 && len(list) == 0 {
+		// A Redis backline never wrote to, or one that lost its data (a
+		// restart without persistence): it starts again from this
 		// instance's state (its state file), not from nothing.
 		s.synced = true
 		s.last = nil

@@ -157,6 +157,26 @@ func TestSharedAdminFirstStart(t *testing.T) {
 	}
 }
 
+// TestSharedAdminRedisLostItsData: a Redis restarted without persistence
+// gets the instances' state back instead of clearing every drain.
+func TestSharedAdminRedisLostItsData(t *testing.T) {
+	m := miniredis.RunT(t)
+	ctx := context.Background()
+	a, b := newSharedInstance(t, m.Addr()), newSharedInstance(t, m.Addr())
+	setState(t, a.engine, health.AdminDrain)
+	a.sharer.sync(ctx)
+	b.sharer.sync(ctx)
+	m.FlushAll()
+	b.sharer.sync(ctx)
+	a.sharer.sync(ctx)
+	if sa, sb := a.state(t), b.state(t); sa != health.AdminDrain || sb != health.AdminDrain {
+		t.Fatalf("after the flush: a %q, b %q, want drain", sa, sb)
+	}
+	if !m.Exists("backline:{admin}:e:mbox03") {
+		t.Errorf("state not written back; keys: %v", m.Keys())
+	}
+}
+
 // TestSharedAdminFromConfig: storage.redis builds the sharer; a wrong
 // password is reported without the password.
 func TestSharedAdminFromConfig(t *testing.T) {
