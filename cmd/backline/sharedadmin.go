@@ -34,9 +34,12 @@ type adminSharer struct {
 	kick   chan struct{}
 
 	// Only the run goroutine (or a test calling sync) touches these.
-	last   []health.AdminRecord // the store's content as of the last push or pull
+	// last is the store's content as of the last push or pull; before
+	// the first pull it is the state the instance started with, so what
+	// changed here before Redis first answered is pushed, not lost.
+	last   []health.AdminRecord
 	rev    uint64
-	synced bool // last is known: one pull has succeeded
+	synced bool // one pull has succeeded
 	down   bool
 }
 
@@ -47,6 +50,7 @@ func newAdminSharer(engine *health.Engine, store state.AdminStore, logger *slog.
 	if reg != nil {
 		reg.MustRegister(s.up)
 	}
+	s.last = engine.AdminRecords()
 	engine.OnAdminChange(func() {
 		select {
 		case s.kick <- struct{}{}:
@@ -105,10 +109,8 @@ func (s *adminSharer) sync(ctx context.Context) {
 }
 
 func (s *adminSharer) syncOnce(ctx context.Context) error {
-	if s.synced {
-		if err := s.push(ctx, s.engine.AdminRecords()); err != nil {
-			return err
-		}
+	if err := s.push(ctx, s.engine.AdminRecords()); err != nil {
+		return err
 	}
 	rev, err := s.store.Revision(ctx)
 	if err != nil {
@@ -130,7 +132,7 @@ func (s *adminSharer) syncOnce(ctx context.Context) error {
 		return s.push(ctx, s.engine.AdminRecords())
 	}
 	remote := s.decode(list)
-	applied, errs := s.engine.ReplaceAdmin(s.expected(), remote)
+	applied, errs := s.engine.ReplaceAdmin(s.last, remote)
 	for _, err := range errs {
 		s.logger.Warn("admin entry from Redis not applied", "error", err)
 	}
@@ -141,15 +143,6 @@ func (s *adminSharer) syncOnce(ctx context.Context) error {
 	}
 	s.last, s.rev, s.synced = remote, rev, true
 	return nil
-}
-
-// expected is what the engine must still hold for a pull to replace it:
-// the last synced view, or, before the first pull, whatever it holds.
-func (s *adminSharer) expected() []health.AdminRecord {
-	if !s.synced {
-		return s.engine.AdminRecords()
-	}
-	return s.last
 }
 
 // push writes the difference between cur and the last synced view.

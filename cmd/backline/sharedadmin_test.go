@@ -25,12 +25,15 @@ type sharedInstance struct {
 	logs   *syncBuffer
 }
 
-func newSharedInstance(t *testing.T, addr string) *sharedInstance {
+func newSharedInstance(t *testing.T, addr string, restored ...health.AdminState) *sharedInstance {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1})
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1})
 	t.Cleanup(func() { c.Close() })
 	logs := &syncBuffer{}
 	e := adminEngine(t)
+	for _, st := range restored { // as setupAdminState restores the state file, before sharing starts
+		setState(t, e, st)
+	}
 	s := newAdminSharer(e, state.NewRedisAdminStore(c, "backline:"), slog.New(slog.NewTextHandler(logs, nil)), prometheus.NewRegistry())
 	return &sharedInstance{engine: e, sharer: s, logs: logs}
 }
@@ -146,11 +149,9 @@ func TestSharedAdminRedisDown(t *testing.T) {
 func TestSharedAdminFirstStart(t *testing.T) {
 	m := miniredis.RunT(t)
 	ctx := context.Background()
-	a := newSharedInstance(t, m.Addr())
-	setState(t, a.engine, health.AdminDrain) // as if restored from the state file
+	a := newSharedInstance(t, m.Addr(), health.AdminDrain)
 	a.sharer.sync(ctx)
-	b := newSharedInstance(t, m.Addr())
-	setState(t, b.engine, health.AdminMaint) // its own, older file
+	b := newSharedInstance(t, m.Addr(), health.AdminMaint) // its own, older file
 	b.sharer.sync(ctx)
 	if st := b.state(t); st != health.AdminDrain {
 		t.Errorf("new instance kept %q, want Redis's drain", st)
@@ -174,6 +175,35 @@ func TestSharedAdminRedisLostItsData(t *testing.T) {
 	}
 	if !m.Exists("backline:{admin}:e:mbox03") {
 		t.Errorf("state not written back; keys: %v", m.Keys())
+	}
+}
+
+// TestSharedAdminDownAtStart: Redis does not answer when an instance
+// starts; a change taken then is pushed when it answers, the rest of the
+// instance's start state gives way to Redis's.
+func TestSharedAdminDownAtStart(t *testing.T) {
+	m := miniredis.RunT(t)
+	ctx := context.Background()
+	a := newSharedInstance(t, m.Addr())
+	weight := 7
+	if _, err := a.engine.SetAdmin("mbox03", health.AdminChange{Weight: &weight, Who: "ops"}); err != nil {
+		t.Fatal(err)
+	}
+	a.sharer.sync(ctx)
+
+	b := newSharedInstance(t, m.Addr())
+	m.Close()
+	setState(t, b.engine, health.AdminMaint)
+	b.sharer.sync(ctx)
+	if err := m.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	b.sharer.sync(ctx)
+	a.sharer.sync(ctx)
+	for name, i := range map[string]*sharedInstance{"a": a, "b": b} {
+		if ad, _ := i.engine.GetAdmin("mbox03"); ad.State != health.AdminMaint {
+			t.Errorf("%s: %+v, want b's maint", name, ad)
+		}
 	}
 }
 
