@@ -204,7 +204,10 @@ func TestRuntimeControlThroughNginx(t *testing.T) {
 		}
 		// Its check settings change (not its address), and every group
 		// starts a round at once; the silent check needs 1.2 s to fail, so a
-		// state reset to initial_state (healthy) would show in that window.
+		// state reset would show in that window: as counters back at 0 (and
+		// as healthy with initial_state healthy, the fail-open default; this
+		// file uses unhealthy so that the load test above sees a reset of
+		// the Dovecots as failed logins).
 		d.writeConfig(daemonVariant{policy: "weighted_round_robin", silentDeepTimeout: "1200ms"})
 		d.reload()
 		for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {

@@ -103,7 +103,7 @@ auth:
       deep_interval: 2s
       failure_threshold: 1
       recovery_threshold: 1
-      initial_state: healthy
+      initial_state: unhealthy
       jitter: 0
       targets:
         - {name: a-imap, protocol: imap, host: 127.0.0.1, port: %d, tls_mode: plain}
@@ -121,11 +121,16 @@ auth:
 	return b.String()
 }
 
-// toBScript sends every login to b-imap while it is eligible.
+// toBScript sends every login to b-imap while it is eligible. It takes
+// about 5 ms, like a filter that asks a remote service, so that reloads
+// under load find runs of it in flight: a reload that freed the old
+// configuration's Lua states under a running filter would fail its login.
 const toBScript = `
 local nauthilus_backend = require("nauthilus_backend")
 
 function nauthilus_call_filter(request)
+    local until_t = os.clock() + 0.005
+    while os.clock() < until_t do end
     for _, s in ipairs(nauthilus_backend.get_backend_servers()) do
         if s.id == "b-imap" then
             nauthilus_backend.select_backend_server(s.host, s.port)
