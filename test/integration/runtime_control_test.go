@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -191,40 +192,49 @@ func TestRuntimeControlThroughNginx(t *testing.T) {
 
 	t.Run("a backend down before a reload is down after it", func(t *testing.T) {
 		d.t = t
-		var failures int
+		// silent-pop3 fails its deep check (a timeout), closed-pop3 its
+		// connect (refused); both have been down since the first round.
+		var silentFails, closedFails int
 		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-			b := d.backends()["silent-pop3"]
-			if !b.Healthy && b.Deep.ConsecutiveFailures >= 1 {
-				failures = b.Deep.ConsecutiveFailures
+			bs := d.backends()
+			s, c := bs["silent-pop3"], bs["closed-pop3"]
+			if !s.Healthy && s.Deep.ConsecutiveFailures >= 1 && !c.Healthy && c.Connect.ConsecutiveFailures >= 2 {
+				silentFails, closedFails = s.Deep.ConsecutiveFailures, c.Connect.ConsecutiveFailures
 				break
 			}
 			if time.Now().After(deadline) {
-				t.Fatalf("the silent backend never turned down: %+v", b)
+				t.Fatalf("the broken backends never turned down: %+v %+v", s, c)
 			}
 		}
-		// Its check settings change (not its address), and every group
-		// starts a round at once; the silent check needs 1.2 s to fail, so a
-		// state reset would show in that window: as counters back at 0 (and
-		// as healthy with initial_state healthy, the fail-open default; this
-		// file uses unhealthy so that the load test above sees a reset of
-		// the Dovecots as failed logins).
+		t.Logf("before the reload: silent-pop3 %d deep failures, closed-pop3 %d connect failures", silentFails, closedFails)
+		// The silent target's check settings change (not its address), and
+		// every group starts a round at once; the silent check needs 1.2 s
+		// to fail, so a state reset would show in that window: as counters
+		// back at 0 or 1 (and as healthy with initial_state healthy, the
+		// fail-open default; this file uses unhealthy so that the load test
+		// above sees a reset of the Dovecots as failed logins).
 		d.writeConfig(daemonVariant{policy: "weighted_round_robin", silentDeepTimeout: "1200ms"})
 		d.reload()
 		for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
 			bs := d.backends()
-			b := bs["silent-pop3"]
-			if b.Healthy || b.Eligible || b.Reason != "unhealthy" {
-				t.Fatalf("silent-pop3 after the reload: %+v", b)
-			}
-			if b.Deep.ConsecutiveFailures < failures {
-				t.Fatalf("consecutive failures went from %d to %d: the reload reset its counters", failures, b.Deep.ConsecutiveFailures)
+			for id, fails := range map[string]int{"silent-pop3": silentFails, "closed-pop3": closedFails} {
+				b := bs[id]
+				if b.Healthy || b.Eligible || b.Reason != "unhealthy" {
+					t.Fatalf("%s after the reload: %+v", id, b)
+				}
+				if got := b.Deep.ConsecutiveFailures + b.Connect.ConsecutiveFailures; got < fails {
+					t.Fatalf("%s: consecutive failures went from %d to %d: the reload reset its counters", id, fails, got)
+				}
 			}
 			if !bs["a-imap"].Eligible || !bs["b-imap"].Eligible {
 				t.Fatalf("Dovecot lost eligibility in the reload: %+v %+v", bs["a-imap"], bs["b-imap"])
 			}
 		}
-		if out := d.ctl("list"); !strings.Contains(out, "no (unhealthy)") {
-			t.Errorf("ctl list does not show the down backend:\n%s", out)
+		out := d.ctl("list")
+		for _, id := range []string{"silent-pop3", "closed-pop3"} {
+			if !strings.Contains(out, id) || !regexp.MustCompile(`(?m)^`+id+` .* no \(unhealthy\)`).MatchString(out) {
+				t.Errorf("ctl list does not show %s down:\n%s", id, out)
+			}
 		}
 	})
 }

@@ -46,6 +46,7 @@ type daemon struct {
 	cmd     *exec.Cmd
 	logs    *lockedBuffer
 	silent  int // port of the listener that accepts and never greets
+	closed  int // a port nothing listens on
 	client  *http.Client
 }
 
@@ -109,12 +110,13 @@ auth:
         - {name: a-imap, protocol: imap, host: 127.0.0.1, port: %d, tls_mode: plain}
         - {name: b-imap, protocol: imap, host: 127.0.0.1, port: %d, tls_mode: plain}
         - {name: silent-pop3, protocol: pop3, host: 127.0.0.1, port: %d, tls_mode: plain, deep_check: true, deep_timeout: %s}
+        - {name: closed-pop3, protocol: pop3, host: 127.0.0.1, port: %d, tls_mode: plain}
   passdb:
     - {type: passwd_file, path: "%s"}
   nginx:
     default_policy: %s
 `, d.addr, apiUser, filepath.Join(d.dir, "api.pw"), d.f.Port("DOVECOT_A_IMAP"), d.f.Port("DOVECOT_B_IMAP"),
-		d.silent, v.silentDeepTimeout, filepath.Join(d.dir, "passwd"), v.policy)
+		d.silent, v.silentDeepTimeout, d.closed, filepath.Join(d.dir, "passwd"), v.policy)
 	if v.toB {
 		fmt.Fprintf(&b, "lua:\n  filters:\n    - {name: to-b, script_path: \"%s\"}\n", filepath.Join(d.dir, "to-b.lua"))
 	}
@@ -157,7 +159,7 @@ func (d *daemon) writeConfig(v daemonVariant) {
 func startDaemon(t *testing.T, f *testfixture.Fixture, v daemonVariant) *daemon {
 	t.Helper()
 	d := &daemon{t: t, f: f, bin: buildBackline(t), dir: t.TempDir(), logs: &lockedBuffer{},
-		apiPW: "integ-api-password", silent: silentListener(t),
+		apiPW: "integ-api-password", silent: silentListener(t), closed: closedPort(t),
 		client: &http.Client{Timeout: 10 * time.Second}}
 	d.addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	d.cfgFile = filepath.Join(d.dir, "backline.yml")
@@ -263,13 +265,16 @@ func (d *daemon) ctl(args ...string) string {
 }
 
 type backendState struct {
-	ID       string `json:"id"`
-	Healthy  bool   `json:"healthy"`
-	Eligible bool   `json:"eligible"`
-	Reason   string `json:"reason"`
-	Deep     struct {
-		ConsecutiveFailures int `json:"consecutive_failures"`
-	} `json:"deep"`
+	ID       string     `json:"id"`
+	Healthy  bool       `json:"healthy"`
+	Eligible bool       `json:"eligible"`
+	Reason   string     `json:"reason"`
+	Connect  phaseState `json:"connect"`
+	Deep     phaseState `json:"deep"`
+}
+
+type phaseState struct {
+	ConsecutiveFailures int `json:"consecutive_failures"`
 }
 
 // backends returns GET /api/v1/backends by ID.
