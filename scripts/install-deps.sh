@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the real-server test fixture needs (Dovecot with
 # every protocol daemon, HAProxy, nginx with the mail module, Redis, OpenSSL,
-# aiosmtpd). Idempotent: when every binary is already present, apt is not
+# aiosmtpd), and Chromium for the status page's headless browser test.
+# Idempotent: when every binary is already present, apt is not
 # touched at all, so re-runs take milliseconds.
 #
 # The stock daemons must not start on their public ports (25, 143, 80, ...):
@@ -18,6 +19,7 @@ PACKAGES=(
   redis-server
   openssl
   python3-aiosmtpd
+  chromium fonts-liberation
 )
 
 # One file per package (or group) whose presence proves it is installed.
@@ -35,6 +37,8 @@ REQUIRED_FILES=(
   /usr/bin/redis-server
   /usr/bin/openssl
   /usr/lib/python3/dist-packages/aiosmtpd/__init__.py
+  /usr/bin/chromium
+  /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf
 )
 
 missing=()

@@ -60,7 +60,9 @@ func newCtlClient(o *ctlOptions) (*ctlClient, error) {
 	var cfg *config.Config
 	if o.configFile != "" {
 		var err error
-		if cfg, err = config.Load(o.configFile); err != nil {
+		// Only the server section: the daemon's other secrets (${VAR}
+		// from its service environment) are not ctl's business.
+		if cfg, err = config.LoadServer(o.configFile); err != nil {
 			printConfigError(o.configFile, err, o.stderr)
 			return nil, errCtlReported
 		}

@@ -221,6 +221,13 @@ func (c *ctlClient) reload(ctx context.Context, o *ctlOptions) error {
 		}
 		return errCtlReported
 	}
+	if errors.As(err, &ae) && ae.status == http.StatusUnauthorized && o.configFile != "" {
+		// The daemon checks the credentials it runs with; --config gave
+		// those of the file, which may be the ones about to be loaded.
+		return fmt.Errorf("%w; if server.api_auth changed in %s, the daemon still has the old credentials: "+
+			"reload it with SIGHUP (systemctl reload backline) or give the old ones with --api-user and --password-file",
+			err, o.configFile)
+	}
 	if err != nil || o.json {
 		return c.printRaw(raw, err)
 	}

@@ -24,7 +24,7 @@ func newPolicy(name string) policy {
 	case config.PolicyRoundRobin:
 		return &roundRobinPolicy{}
 	case config.PolicyWeightedRoundRobin:
-		return &weightedRoundRobin{current: map[string]int{}}
+		return &weightedRoundRobin{current: map[string]wrrValue{}}
 	default:
 		return userHashPolicy{}
 	}
@@ -63,10 +63,21 @@ func (p *roundRobinPolicy) pick(_ string, _ []Candidate, pool []int, dry bool) i
 // protocols are different IDs, so one map serves every protocol.
 type weightedRoundRobin struct {
 	mu      sync.Mutex
-	current map[string]int
+	current map[string]wrrValue
+	picks   uint64 // real picks so far
+	pruned  uint64 // picks at the last prune
 }
 
-// wrrMaxStale bounds the map: IDs removed by a reload would otherwise stay.
+// wrrValue is one backend's running value and the pick that last used it.
+type wrrValue struct {
+	cur  int
+	seen uint64
+}
+
+// wrrMaxStale bounds the map: IDs removed by a reload would otherwise
+// stay. Past it, IDs no pick has used for that many picks are dropped
+// (clearing the whole map restarted every backend from zero and sent each
+// pick to the first one once more IDs than that were in use).
 const wrrMaxStale = 4096
 
 func (*weightedRoundRobin) name() string { return config.PolicyWeightedRoundRobin }
@@ -74,30 +85,46 @@ func (*weightedRoundRobin) name() string { return config.PolicyWeightedRoundRobi
 func (p *weightedRoundRobin) pick(_ string, cands []Candidate, pool []int, dry bool) int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.current) > wrrMaxStale {
-		clear(p.current)
+	if !dry {
+		p.picks++
+		p.prune()
 	}
 	best, bestCur, total := -1, 0, 0
 	for _, i := range pool {
 		c := &cands[i]
 		w := weightOf(c)
 		total += w
-		cur := p.current[c.ID] + w
+		cur := p.current[c.ID].cur + w
 		if !dry {
-			p.current[c.ID] = cur
+			p.current[c.ID] = wrrValue{cur: cur, seen: p.picks}
 		}
 		if best < 0 || cur > bestCur {
 			best, bestCur = i, cur
 		}
 	}
 	if !dry {
-		p.current[cands[best].ID] -= total
+		id := cands[best].ID
+		p.current[id] = wrrValue{cur: p.current[id].cur - total, seen: p.picks}
 	}
 	return best
 }
 
+// prune drops IDs unused for wrrMaxStale picks, at most once per
+// wrrMaxStale picks, so its cost stays constant per pick.
+func (p *weightedRoundRobin) prune() {
+	if len(p.current) <= wrrMaxStale || p.picks-p.pruned < wrrMaxStale {
+		return
+	}
+	for id, v := range p.current {
+		if p.picks-v.seen >= wrrMaxStale {
+			delete(p.current, id)
+		}
+	}
+	p.pruned = p.picks
+}
+
 // userHashPolicy is weighted rendezvous hashing (highest random weight)
-// over the user and the backend ID: each candidate draws a uniform u in
+// over the user (without ASCII case) and the backend ID: each candidate draws a uniform u in
 // (0,1) from hash(user, id) and scores -weight/ln(u); the highest wins.
 // A user's draw for a backend never depends on the other backends, so
 // adding, removing, draining or recovering one backend moves only the
@@ -109,7 +136,9 @@ type userHashPolicy struct{}
 func (userHashPolicy) name() string { return config.PolicyUserHash }
 
 func (userHashPolicy) pick(user string, cands []Candidate, pool []int, _ bool) int {
-	seed := fnv1a(fnvOffset, user)
+	// The name is hashed without ASCII case, as Dovecot's director hashes
+	// %Lu: "Alice" and "alice" are one mailbox and must share a backend.
+	seed := fnv1aFold(fnvOffset, user)
 	seed = fnv1aByte(seed, 0) // "ab"+"c" and "a"+"bc" must differ
 	best, bestScore := -1, 0.0
 	for _, i := range pool {
@@ -140,6 +169,20 @@ const (
 func fnv1a(h uint64, s string) uint64 {
 	for i := 0; i < len(s); i++ {
 		h ^= uint64(s[i])
+		h *= fnvPrime
+	}
+	return h
+}
+
+// fnv1aFold is fnv1a over s with ASCII letters lower-cased; names in
+// lower case hash as with fnv1a.
+func fnv1aFold(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		h ^= uint64(c)
 		h *= fnvPrime
 	}
 	return h

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -201,9 +202,10 @@ func (h *Handler) findTarget(snap *health.Snapshot, host string, port int) *heal
 		return nil
 	}
 	var byProxyPort *health.Backend
+	want := parseHost(host)
 	for i := range snap.Backends {
 		b := &snap.Backends[i]
-		if b.Group != health.GroupMail || b.Target == nil || b.Target.Host != host {
+		if b.Group != health.GroupMail || b.Target == nil || !want.same(b.Target.Host) {
 			continue
 		}
 		if b.Target.Port == port {
@@ -214,6 +216,38 @@ func (h *Handler) findTarget(snap *health.Snapshot, host string, port int) *heal
 		}
 	}
 	return byProxyPort
+}
+
+// hostKey is a filter's host in the form targets are compared with: one
+// backend has many spellings (::1 and 0:0:0:0:0:0:0:1, ::ffff:10.0.0.3
+// and 10.0.0.3, host names in any case, with or without the root dot),
+// and a script must not route around a drain by writing another one.
+type hostKey struct {
+	raw  string
+	ip   netip.Addr // valid when raw is an IP address
+	name string     // else: raw without the root dot
+}
+
+func parseHost(host string) hostKey {
+	k := hostKey{raw: host}
+	if ip, err := netip.ParseAddr(host); err == nil {
+		k.ip = ip.WithZone("").Unmap()
+	} else {
+		k.name = strings.TrimSuffix(host, ".")
+	}
+	return k
+}
+
+// same reports whether host names the same backend host as k.
+func (k hostKey) same(host string) bool {
+	if host == k.raw {
+		return true
+	}
+	if k.ip.IsValid() {
+		ip, err := netip.ParseAddr(host)
+		return err == nil && ip.WithZone("").Unmap() == k.ip
+	}
+	return strings.EqualFold(strings.TrimSuffix(host, "."), k.name)
 }
 
 func markChosen(sel *Selection, id string) {
@@ -233,15 +267,25 @@ func (h *Handler) policyChoice(in selectInput, proto string, sel *Selection) {
 	var poolBuf [16]int
 	pool := poolBuf[:0]
 	var skipped []string
+	// inService is the panic threshold's base: the backends meant to take
+	// logins. Those the operator took out (drain, maint, weight 0) or that
+	// proxies cannot reach by configuration are a capacity decision, not
+	// a health failure: draining 3 of 4 for maintenance must send logins
+	// to the fourth, not tempfail them all.
+	inService := 0
 	for i := range cands {
 		switch {
 		case cands[i].Eligible:
 			pool = append(pool, i)
 		case cands[i].Reason == reasonNoProxyPort:
 			skipped = append(skipped, cands[i].ID)
+			continue
+		case operatorRemoved(cands[i].Reason) || cands[i].Weight <= 0:
+			continue
 		}
+		inService++
 	}
-	if below := h.cfg.Panic.EffectiveBelowPercent(); len(cands) > 0 && len(pool)*100 < below*len(cands) {
+	if below := h.cfg.Panic.EffectiveBelowPercent(); inService > 0 && len(pool)*100 < below*inService {
 		sel.Panic = true
 		if !in.dry {
 			h.metrics.panic.Inc()
@@ -256,7 +300,7 @@ func (h *Handler) policyChoice(in selectInput, proto string, sel *Selection) {
 		} else if len(pool) > 0 {
 			sel.Status = selTempfail
 			sel.Reason = fmt.Sprintf("panic: %d of %d %s backends eligible, below %d %%; fail_closed",
-				len(pool), len(cands), strconv.Quote(proto), below)
+				len(pool), inService, strconv.Quote(proto), below)
 			return
 		}
 	}
@@ -273,6 +317,16 @@ func (h *Handler) policyChoice(in selectInput, proto string, sel *Selection) {
 	c.Chosen = true
 	sel.Status = selOK
 	sel.choose(ChosenBackend{ID: c.ID, Host: c.Host, Port: c.Port, Protocol: proto})
+}
+
+// operatorRemoved: the backend is out of rotation by an operator's
+// choice (admin state or weight), not by its health.
+func operatorRemoved(reason string) bool {
+	switch health.Reason(reason) {
+	case health.ReasonDrain, health.ReasonMaint, health.ReasonWeightZero:
+		return true
+	}
+	return false
 }
 
 // snapshot is the current health snapshot, nil without health checks.

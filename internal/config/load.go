@@ -14,6 +14,49 @@ import (
 // inside the file (test_password_file, tls_ca_file, ...) are resolved against
 // the working directory, as an operator running the daemon by hand expects.
 func Load(path string) (*Config, error) {
+	data, err := readConfigFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(data)
+}
+
+// LoadServer reads the file at path like Load but decodes and checks only
+// its server section (address, api_auth, ...); the other sections count as
+// absent. It is for tools that talk to the daemon (backline ctl), which
+// must not need the environment variables of health-check or gateway
+// secrets the daemon's service defines.
+func LoadServer(path string) (*Config, error) {
+	data, err := readConfigFile(path)
+	if err != nil {
+		return nil, err
+	}
+	root, err := parseYAML(data)
+	if err != nil {
+		return nil, err
+	}
+	return parseRoot(serverOnly(root))
+}
+
+// serverOnly is root with its top-level mapping reduced to the server key.
+func serverOnly(root *yaml.Node) *yaml.Node {
+	if root == nil || root.Kind != yaml.DocumentNode || len(root.Content) != 1 || root.Content[0].Kind != yaml.MappingNode {
+		return root // not a mapping: Parse reports it as it does for Load
+	}
+	m := root.Content[0]
+	kept := *m
+	kept.Content = nil
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == "server" {
+			kept.Content = append(kept.Content, m.Content[i], m.Content[i+1])
+		}
+	}
+	doc := *root
+	doc.Content = []*yaml.Node{&kept}
+	return &doc
+}
+
+func readConfigFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
@@ -26,7 +69,7 @@ func Load(path string) (*Config, error) {
 	case len(data) > MaxConfigFileSize:
 		return nil, fmt.Errorf("config: file %q is larger than %d KiB", path, MaxConfigFileSize>>10)
 	}
-	return Parse(data)
+	return data, nil
 }
 
 // Parse decodes, defaults, normalises and validates one YAML document. On
@@ -40,6 +83,11 @@ func Parse(data []byte) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseRoot(root)
+}
+
+// parseRoot is Parse after the YAML syntax was read.
+func parseRoot(root *yaml.Node) (*Config, error) {
 	d := NewDecoder()
 	c := &Config{}
 	if root != nil {

@@ -31,6 +31,8 @@ func (l *groupLoop) probeAll(ctx context.Context, jobs []job) []probe.Result {
 	l.results = grow(l.results, n)
 	l.offsets = grow(l.offsets, n)
 	l.order = grow(l.order, n)
+	l.finished = grow(l.finished, n)
+	clear(l.finished)
 	results, offsets, order := l.results, l.offsets, l.order
 	for i := range n {
 		offsets[i] = l.offset()
@@ -63,7 +65,7 @@ dispatch:
 		case l.sem <- struct{}{}:
 		}
 		wg.Add(1)
-		go l.probeOne(ctx, &wg, jobs[i], &results[i], offsets[i])
+		go l.probeOne(ctx, &wg, jobs[i], &results[i], &l.finished[i], offsets[i])
 	}
 	if timer != nil {
 		timer.Stop()
@@ -83,7 +85,9 @@ func (l *groupLoop) offset() time.Duration {
 	return rand.N(limit)
 }
 
-func (l *groupLoop) probeOne(ctx context.Context, wg *sync.WaitGroup, j job, res *probe.Result, offset time.Duration) {
+// finished is set when the probe ended with ctx still live: its result is
+// a verdict. A probe cut short by a reload or shutdown is not.
+func (l *groupLoop) probeOne(ctx context.Context, wg *sync.WaitGroup, j job, res *probe.Result, finished *bool, offset time.Duration) {
 	defer wg.Done()
 	defer func() { <-l.sem }()
 	defer func() {
@@ -91,6 +95,7 @@ func (l *groupLoop) probeOne(ctx context.Context, wg *sync.WaitGroup, j job, res
 		// not logged because it could hold anything the checker touched.
 		if recover() != nil {
 			*res = probe.Result{Phase: j.phase, Reason: probe.ReasonProtocol, Err: errCheckerPanicked}
+			*finished = ctx.Err() == nil
 		}
 	}()
 	t := j.state.target
@@ -100,6 +105,7 @@ func (l *groupLoop) probeOne(ctx context.Context, wg *sync.WaitGroup, j job, res
 	pctx, cancel := context.WithTimeout(ctx, safetyDeadline(t))
 	defer cancel()
 	*res = l.e.checker.Check(pctx, t, j.phase, probe.Options{})
+	*finished = ctx.Err() == nil
 }
 
 // safetyDeadline bounds a probe even if it ignored its own timeouts.

@@ -33,10 +33,11 @@ type groupLoop struct {
 	combinedJobs []job // deep phase for deep_check targets, connect for the rest
 
 	// Reused between rounds so a round of 10,000 probes allocates little.
-	active  []job
-	results []probe.Result
-	offsets []time.Duration
-	order   []int
+	active   []job
+	results  []probe.Result
+	offsets  []time.Duration
+	order    []int
+	finished []bool // per job of the round: its probe ended uncancelled
 
 	localLog localErrorLog
 }
@@ -103,8 +104,10 @@ func (l *groupLoop) run(ctx context.Context) {
 }
 
 // round probes jobs concurrently, waits for all, records the results in
-// configuration order and publishes. A round cut short by shutdown records
-// nothing: a cancelled probe is not a verdict on the backend.
+// configuration order and publishes. In a round cut short by a reload or
+// shutdown, the probes that had finished count and the cancelled ones do
+// not: a cancelled probe is not a verdict on the backend, but throwing
+// finished ones away froze every backend's health under frequent reloads.
 func (l *groupLoop) round(ctx context.Context, all []job) {
 	if len(all) == 0 || ctx.Err() != nil {
 		return
@@ -124,12 +127,15 @@ func (l *groupLoop) round(ctx context.Context, all []job) {
 		}
 	}
 	results := l.probeAll(ctx, jobs)
-	if ctx.Err() != nil {
-		return
-	}
 	now := l.e.now()
+	recorded := 0
 	for i, j := range jobs {
 		res := &results[i]
+		if !l.finished[i] {
+			*res = probe.Result{}
+			continue
+		}
+		recorded++
 		if isLocalFailure(res) {
 			l.noteLocalFailure(ctx, j.state, j.phase, res, now)
 			*res = probe.Result{}
@@ -141,11 +147,15 @@ func (l *groupLoop) round(ctx context.Context, all []job) {
 		} else {
 			out = j.state.record(j.phase, res, now)
 		}
+		j.state.noteHistory(j.phase, res, now)
 		if m := l.e.metrics; m != nil {
 			m.observe(j.state, res, &out, l.steps)
 		}
 		logOutcome(ctx, l.e.logger, j.state, &out, res)
 		*res = probe.Result{} // drop references before the buffer is reused
+	}
+	if recorded == 0 && ctx.Err() != nil {
+		return
 	}
 	l.setServersStatus()
 	l.e.publish(l.gen, l.index, l.backends(), now)

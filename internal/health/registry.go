@@ -88,6 +88,7 @@ func (e *Engine) install(p *planned, old *generation, start time.Time) {
 	adopted := map[*targetState]bool{}
 	byAddr := map[string]*targetState{}
 	prevLabels := map[*targetState][2]string{}
+	var renamed [][2]string // old ID, new ID of backends renamed at the same address
 	if old != nil {
 		for _, s := range old.states {
 			byAddr[addrKey(s.group, s.target)] = s
@@ -117,6 +118,9 @@ func (e *Engine) install(p *planned, old *generation, start time.Time) {
 			} else {
 				adopted[s] = true
 				s.adopt(&g, t)
+				if s.id != id {
+					renamed = append(renamed, [2]string{s.id, id})
+				}
 			}
 			s.id, s.weight = id, p.weight[gi][i]
 			s.staleAfter = staleAfter(&g, t, e.inFlight)
@@ -140,6 +144,7 @@ func (e *Engine) install(p *planned, old *generation, start time.Time) {
 		s.paused.Store(o != nil && o.paused)
 	}
 	e.index.Store(newTargetIndex(ids, targets))
+	movedAdmin := e.followRenamesLocked(renamed, gen)
 	e.parts = make([][]Backend, len(gen.loops))
 	e.partDone = make([]bool, len(gen.loops))
 	for i, l := range gen.loops {
@@ -162,11 +167,35 @@ func (e *Engine) install(p *planned, old *generation, start time.Time) {
 	if old != nil {
 		e.forgetRemoved(old, prevLabels)
 	}
+	if movedAdmin {
+		e.adminChanged() // the state file names the new ID
+	}
 	if e.metrics != nil {
 		for _, l := range gen.loops {
 			l.setServersStatus()
 		}
 	}
+}
+
+// followRenamesLocked moves the admin state of each renamed backend (old
+// ID, new ID) to its new ID, as its health state moved: fixing a typo in
+// the name of a server in maintenance must not put it back into rotation.
+// e.mu must be held; it reports whether anything moved.
+func (e *Engine) followRenamesLocked(renamed [][2]string, gen *generation) bool {
+	moved := false
+	for _, r := range renamed {
+		o := e.admin[r[0]]
+		if o == nil || e.admin[r[1]] != nil {
+			continue
+		}
+		e.admin[r[1]] = o
+		delete(e.admin, r[0])
+		if s := gen.byID[r[1]]; s != nil {
+			s.paused.Store(o.paused)
+		}
+		moved = true
+	}
+	return moved
 }
 
 // hasNoID reports whether id is not among the planned IDs (its backend was

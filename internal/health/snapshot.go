@@ -66,6 +66,9 @@ type Backend struct {
 	Mechanism string
 	// Steps are the timed stages of the last check.
 	Steps []probe.Step
+	// History is the last hour and day of checks (nil before the first);
+	// shared, read-only.
+	History *HistorySummary
 	// StaleAfter is how old the last check may get before the backend
 	// counts as stale (0: never); see Eligibility.
 	StaleAfter time.Duration

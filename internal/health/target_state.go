@@ -30,6 +30,7 @@ type targetState struct {
 	certNotAfter time.Time
 	mechanism    string
 	steps        []probe.Step
+	history      history // for the status page; see history.go
 
 	connectLatency *latencyHistogram
 	deepLatency    *latencyHistogram
@@ -109,6 +110,7 @@ func (s *targetState) backend() Backend {
 		CertNotAfter: s.certNotAfter,
 		Mechanism:    s.mechanism,
 		Steps:        s.steps,
+		History:      s.history.summary(),
 		StaleAfter:   s.staleAfter,
 	}
 }

@@ -50,7 +50,15 @@ func compileSource(src []byte, path string, showToken bool) (*glua.FunctionProto
 			return nil, &SyntaxError{Path: path, Msg: msg}
 		}
 		if showToken {
-			msg += " near '" + printableToken(pe.Token) + "'"
+			if stringToken(src, pe.Pos.Line, pe.Token) {
+				// A string literal may be a credential written into the
+				// script; the error goes to the reload API and the log.
+				if !strings.Contains(msg, "string") {
+					msg += " near a string literal"
+				}
+			} else {
+				msg += " near '" + printableToken(pe.Token) + "'"
+			}
 		}
 		return nil, &SyntaxError{Path: path, Line: pe.Pos.Line, Msg: msg}
 	}
@@ -63,6 +71,29 @@ func compileSource(src []byte, path string, showToken bool) (*glua.FunctionProto
 		return nil, &SyntaxError{Path: path, Msg: "does not compile"}
 	}
 	return proto, nil
+}
+
+// stringToken reports whether tok, the token of a syntax error on line
+// (1-based) of src, is a string literal there: quoted or long-bracketed,
+// or the start of an unterminated string.
+func stringToken(src []byte, line int, tok string) bool {
+	if tok == "" || line < 1 {
+		return false
+	}
+	lines := bytes.Split(src, []byte("\n"))
+	if line > len(lines) {
+		return false
+	}
+	// An unterminated string reports the line after it may have started
+	// on; look at both.
+	for _, l := range lines[max(0, line-2):line] {
+		for _, open := range []string{`"`, `'`, `[[`, `[=`} {
+			if bytes.Contains(l, []byte(open+tok)) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // printableToken keeps an error line short and free of control characters.

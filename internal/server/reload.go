@@ -29,7 +29,7 @@ func (s *Server) Routes(apiAuth config.APIAuth, mounts []Mount) (http.Handler, e
 		s.log.Warn("API is reachable from the network without authentication; set server.api_auth",
 			"address", *addr)
 	}
-	return protect(a, s.routes(mounts)), nil
+	return sameOriginOnly(s.refuseRebinding(a, protect(a, s.routes(mounts)))), nil
 }
 
 // routed serves each request on the routes the router gives it.

@@ -95,7 +95,7 @@ func New(opts Options) *Server {
 	if opts.Router != nil {
 		s.handler = s.accessLog(s.routed(opts.Router))
 	} else {
-		s.handler = s.accessLog(protect(s.auth, s.routes(opts.Mounts)))
+		s.handler = s.accessLog(sameOriginOnly(s.refuseRebinding(s.auth, protect(s.auth, s.routes(opts.Mounts)))))
 	}
 	return s
 }

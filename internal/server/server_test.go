@@ -260,32 +260,6 @@ func TestMetrics(t *testing.T) {
 	}
 }
 
-func TestStatusPage(t *testing.T) {
-	h := newTestServer(t, config.APIAuth{}).Handler()
-	got := do(t, h, "GET", "/", nil)
-	if got.status != 200 || got.header.Get("Content-Type") != "text/html; charset=utf-8" {
-		t.Fatalf("status page: %d %q", got.status, got.header.Get("Content-Type"))
-	}
-	for _, want := range []string{
-		`<meta http-equiv="refresh" content="5">`,
-		"<title>backline: 2/3 backends healthy</title>",
-		"imap://127.0.0.1:993", "pop3://10.0.0.2:110",
-		"dial tcp 10.0.0.2:110: connect: connection refused",
-		"&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;",
-		"2027-01-02",
-	} {
-		if !strings.Contains(got.body, want) {
-			t.Errorf("status page lacks %q", want)
-		}
-	}
-	if strings.Contains(got.body, "<script>") {
-		t.Error("status page contains an unescaped backend name")
-	}
-	if i, j := strings.Index(got.body, "imap://"), strings.Index(got.body, "pop3://"); i < 0 || j < i {
-		t.Error("status page is not in configuration order")
-	}
-}
-
 func TestAPIAuth(t *testing.T) {
 	tokenFile := t.TempDir() + "/token"
 	writeFile(t, tokenFile, "file-token\n")

@@ -1,99 +1,312 @@
 package server
 
 import (
+	"bytes"
 	"html/template"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/backline/backline/internal/health"
 )
 
-// statusRefresh is how often the browser reloads the status page.
+// statusRefresh is how often the page reloads itself (seconds): a meta
+// refresh without JavaScript, a timer that keeps the filter with it.
 const statusRefresh = 5
 
-// The page is plain HTML with a meta refresh: no JavaScript, and
-// html/template escapes every value that comes from configuration or from a
-// server's reply.
-var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap{
-	"ago": func(t time.Time) string {
-		if t.IsZero() {
-			return "never"
-		}
-		return time.Since(t).Round(time.Second).String() + " ago"
-	},
-	"ms": func(d time.Duration) string { return d.Round(10 * time.Microsecond).String() },
-	"date": func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format("2006-01-02")
-	},
-	"name": func(b health.Backend) string { return backendName(b.Target) },
-}).Parse(`<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="refresh" content="{{.Refresh}}">
-<title>backline: {{.Healthy}}/{{.Total}} backends healthy</title>
-<style>
-body{font-family:sans-serif;margin:1.5em}
-table{border-collapse:collapse}
-th,td{border:1px solid #ccc;padding:.3em .6em;text-align:left;vertical-align:top}
-.up{background:#dfd}.down{background:#fdd}
-small{color:#555}
-</style>
-</head>
-<body>
-<h1>backline</h1>
-<p>{{.Healthy}} of {{.Total}} backends healthy.
-{{if .Round}}Round {{.Round}}, finished {{ago .Taken}}.{{else}}The first probe round has not finished yet; states are the configured initial state.{{end}}
-<small>Version {{.Version}}. JSON: <a href="/api/v1/backends">/api/v1/backends</a>, metrics: <a href="/metrics">/metrics</a>.</small></p>
-<table>
-<tr><th>backend</th><th>group</th><th>state</th><th>since</th><th>connect</th><th>deep</th><th>last error</th><th>certificate until</th></tr>
-{{range .Backends}}<tr class="{{if .Healthy}}up{{else}}down{{end}}">
-<td>{{name .}}<br><small>{{.Target.Protocol}} {{.Target.TLSMode}}{{if .Target.HAProxyV2}} proxy-v2{{end}}{{if .Mechanism}} {{.Mechanism}}{{end}}</small></td>
-<td>{{.Group}}</td>
-<td>{{if .Healthy}}healthy{{else}}unhealthy{{end}}</td>
-<td>{{ago .Since}}</td>
-<td>{{if .Connect.Healthy}}ok{{else}}failing{{end}} <small>{{ms .Connect.Latency}}, checked {{ago .Connect.LastCheck}}</small></td>
-<td>{{if .Target.DeepCheck}}{{if .Deep.Healthy}}ok{{else}}failing{{end}} <small>{{ms .Deep.Latency}}, checked {{ago .Deep.LastCheck}}</small>{{else}}<small>off</small>{{end}}</td>
-<td>{{with .Deep.LastError}}{{.}}{{else}}{{.Connect.LastError}}{{end}}</td>
-<td>{{date .CertNotAfter}}</td>
-</tr>
-{{else}}<tr><td colspan="8">No backends configured.</td></tr>
-{{end}}</table>
-</body>
-</html>
-`))
+// maxQuery bounds the ?q= filter.
+const maxQuery = 200
 
+// statusData is everything the template shows, precomputed as strings so
+// that rendering 1,000 rows is one pass of simple field lookups.
 type statusData struct {
 	Refresh  int
 	Version  string
 	Round    uint64
-	Taken    time.Time
+	Taken    string
+	Now      string
+	Query    string
 	Healthy  int
 	Total    int
-	Backends []health.Backend
+	Problems int
+	Shown    int
+	Rollups  []rollup
+	Rows     []statusRow
+	RowsHTML template.HTML // Rows, rendered by writeRows
+
+	CSS, NoScriptCSS template.CSS
+	Script           template.JS
+}
+
+type rollup struct {
+	Name                string
+	Up, Eligible, Total int
+	Class               string // "ok", "warn" (some down), "crit" (none eligible)
+}
+
+// statusRow is one backend as the page shows it.
+type statusRow struct {
+	ID         string
+	Group      string
+	GroupShown string // "mail" for the mail targets' long group name
+	Protocol   string
+	Detail     string // tls mode, proxy-v2, deep check mechanism
+	Addr       string // host:port
+	State      string // up, down, stale, drain, maint, or another eligibility reason
+	Problem    bool
+	InState    string
+	Admin      pageAdmin
+	AdminText  string // "drain by alice: disk swap"
+	AdminSet   bool   // anything but ready as configured
+	Until      string // "until 07:30 UTC (in 25m)"
+	Check      string // last check's class: ok, connect, tls, timeout, protocol, auth
+	Reason     string // the probe's finer reason when it differs from the class
+	CheckAgo   string
+	Error      string
+	Latency    string
+	Spark      template.HTML
+	Up1h       string
+	Up24h      string
+	Cert       string
+	CertClass  string
+	Key        string // lower-case text the filter matches
+	rank       int
 }
 
 func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
-	data := statusData{Refresh: statusRefresh, Version: s.opts.Version}
-	if snap := s.snapshot(); snap != nil {
-		data.Round, data.Taken = snap.Round, snap.Taken
-		for _, b := range snap.Backends {
-			if b.Target == nil {
-				continue
-			}
-			data.Backends = append(data.Backends, b)
-			if b.Healthy {
-				data.Healthy++
-			}
-		}
+	q := r.URL.Query().Get("q")
+	if len(q) > maxQuery {
+		q = q[:maxQuery]
 	}
-	data.Total = len(data.Backends)
+	q = strings.ToValidUTF8(q, "")
+	var buf bytes.Buffer
+	start := time.Now()
+	if err := renderStatus(&buf, s.snapshot(), s.opts.Version, q, start); err != nil {
+		s.log.Error("status page rendering failed", "error", err)
+		http.Error(w, "status page rendering failed", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	if err := statusTemplate.Execute(w, data); err != nil {
-		s.log.Error("status page rendering failed", "error", err)
+	w.Header().Set("Content-Security-Policy", statusCSP)
+	w.Header().Set("X-Frame-Options", "SAMEORIGIN")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	// The server's share of the page load, visible in a browser's
+	// developer tools (the issue's budget is 200 ms at 1,000 backends).
+	w.Header().Set("Server-Timing", "render;dur="+
+		strconv.FormatFloat(float64(time.Since(start).Microseconds())/1000, 'f', 1, 64))
+	_, _ = w.Write(buf.Bytes())
+}
+
+// renderStatus writes the page for one snapshot (nil before the engine
+// exists) as seen at now, filtered by q.
+func renderStatus(buf *bytes.Buffer, snap *health.Snapshot, version, q string, now time.Time) error {
+	data := buildStatus(snap, version, q, now)
+	data.RowsHTML = writeRows(data.Rows)
+	buf.Grow(4096 + len(data.RowsHTML))
+	return statusTemplate.Execute(buf, data)
+}
+
+func buildStatus(snap *health.Snapshot, version, q string, now time.Time) statusData {
+	data := statusData{Refresh: statusRefresh, Version: version, Query: q,
+		CSS: statusCSSValue, NoScriptCSS: statusNoScriptCSSValue, Script: statusScriptValue,
+		Now: now.UTC().Format("2006-01-02 15:04:05 UTC")}
+	if snap == nil {
+		return data
 	}
+	data.Round = snap.Round
+	if !snap.Taken.IsZero() {
+		data.Taken = ago(snap.Taken, now)
+	}
+	needle := strings.ToLower(strings.TrimSpace(q))
+	rollups := map[string]int{}
+	data.Rows = make([]statusRow, 0, len(snap.Backends))
+	for _, b := range snap.Backends {
+		if b.Target == nil {
+			continue
+		}
+		row := buildRow(b, adminOf(b), now)
+		data.Total++
+		if b.Healthy {
+			data.Healthy++
+		}
+		if row.Problem {
+			data.Problems++
+		}
+		data.Rollups = countRollup(data.Rollups, rollups, b)
+		if needle != "" && !strings.Contains(row.Key, needle) {
+			continue
+		}
+		data.Rows = append(data.Rows, row)
+	}
+	data.Shown = len(data.Rows)
+	// Problems first, the worst kind first; configuration order within a
+	// kind (the sort is stable).
+	slices.SortStableFunc(data.Rows, func(a, b statusRow) int { return a.rank - b.rank })
+	for i := range data.Rollups {
+		ru := &data.Rollups[i]
+		switch {
+		case ru.Eligible == 0:
+			ru.Class = "crit"
+		case ru.Up < ru.Total || ru.Eligible < ru.Total:
+			ru.Class = "warn"
+		default:
+			ru.Class = "ok"
+		}
+	}
+	return data
+}
+
+// rollupName groups mail targets by protocol ("imap") and gateway backends
+// by their gateway group.
+func rollupName(b health.Backend) string {
+	if b.Group == health.GroupMail {
+		return b.Target.Protocol
+	}
+	return b.Group
+}
+
+func countRollup(list []rollup, index map[string]int, b health.Backend) []rollup {
+	name := rollupName(b)
+	i, ok := index[name]
+	if !ok {
+		i = len(list)
+		index[name] = i
+		list = append(list, rollup{Name: name})
+	}
+	list[i].Total++
+	if b.Healthy {
+		list[i].Up++
+	}
+	if b.Eligible {
+		list[i].Eligible++
+	}
+	return list
+}
+
+// Problem ranks: lower sorts first.
+const (
+	rankDown = iota
+	rankStale
+	rankMaint
+	rankDrain
+	rankIneligible
+	rankOK
+)
+
+func buildRow(b health.Backend, adm pageAdmin, now time.Time) statusRow {
+	t := b.Target
+	row := statusRow{
+		ID:         b.ID,
+		Group:      b.Group,
+		GroupShown: b.Group,
+		Protocol:   t.Protocol,
+		Addr:       hostPort(t.Host, t.Port),
+		Admin:      adm,
+	}
+	if b.Group == health.GroupMail {
+		row.GroupShown = "mail"
+	}
+	if row.ID == "" {
+		row.ID = t.Name
+	}
+	detail := []string{string(t.TLSMode)}
+	if t.HAProxyV2 {
+		detail = append(detail, "proxy-v2")
+	}
+	if t.DeepCheck {
+		detail = append(detail, "deep")
+		if b.Mechanism != "" {
+			detail = append(detail, b.Mechanism)
+		}
+	}
+	row.Detail = strings.Join(detail, " ")
+
+	row.State, row.rank = stateOf(b)
+	row.Problem = row.rank != rankOK
+	last := lastCheck(b, t.DeepCheck)
+	since := b.Since
+	switch {
+	case (row.State == "drain" || row.State == "maint") && !adm.Since.IsZero():
+		since = adm.Since
+	case row.State == "stale" && !last.LastCheck.IsZero():
+		since = last.LastCheck // stale since the last result came in
+	}
+	row.InState = shortDuration(now.Sub(since))
+	row.AdminText, row.Until = adminText(adm, now)
+	row.AdminSet = adm.State != string(health.AdminReady) || adm.Extra != "" || adm.Who != ""
+
+	row.Check = checkClass(last.LastReason)
+	if last.LastCheck.IsZero() {
+		row.Check = "pending"
+	}
+	if string(last.LastReason) != row.Check {
+		row.Reason = string(last.LastReason)
+	}
+	row.CheckAgo = ago(last.LastCheck, now)
+	row.Error = cleanError(last.LastError)
+	if t.DeepCheck {
+		row.Latency = latencyText(b.Deep.Latency)
+	} else {
+		row.Latency = latencyText(b.Connect.Latency)
+	}
+	row.Spark = sparkline(b.History, now)
+	row.Up1h, row.Up24h = "–", "–"
+	if h := b.History; h != nil {
+		row.Up1h, row.Up24h = uptimeText(h.Uptime1h), uptimeText(h.Uptime24h)
+	}
+	row.Cert, row.CertClass = certText(b.CertNotAfter, now)
+	row.Key = strings.ToLower(strings.Join([]string{row.ID, row.Group, row.Protocol, row.Addr,
+		row.State, row.Check, row.Reason, adm.State, adm.Who, adm.Why}, " "))
+	return row
+}
+
+// stateOf names the row's state and its rank. Health comes first: a
+// drained backend that is also down is shown down (that needs attention
+// whatever the admin state); the admin state stays visible in its column.
+func stateOf(b health.Backend) (string, int) {
+	switch {
+	case !b.Healthy:
+		return "down", rankDown
+	case b.Eligible || b.Reason == "":
+		return "up", rankOK
+	case b.Reason == health.ReasonStale:
+		return "stale", rankStale
+	case b.Reason == health.ReasonMaint:
+		return "maint", rankMaint
+	case b.Reason == health.ReasonDrain:
+		return "drain", rankDrain
+	case b.Reason == health.ReasonUnhealthy:
+		return "down", rankDown
+	default:
+		return string(b.Reason), rankIneligible
+	}
+}
+
+func adminText(a pageAdmin, now time.Time) (string, string) {
+	text := a.State
+	if a.Extra != "" {
+		text += " (" + a.Extra + ")"
+	}
+	if a.Who != "" {
+		text += " by " + a.Who
+	}
+	if a.Why != "" {
+		text += ": " + a.Why
+	}
+	if a.Until.IsZero() {
+		return text, ""
+	}
+	return text, "until " + a.Until.UTC().Format("2006-01-02 15:04 UTC") + " (in " + shortDuration(a.Until.Sub(now)) + ")"
+}
+
+func hostPort(host string, port int) string {
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	return host + ":" + strconv.Itoa(port)
 }
