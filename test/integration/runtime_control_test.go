@@ -147,7 +147,6 @@ func TestRuntimeControlThroughNginx(t *testing.T) {
 					headerOK.Add(1)
 				}
 				time.Sleep(2 * time.Millisecond) // leave CPU to nginx, Dovecot and the reloads
-
 			}
 		}()
 
