@@ -189,6 +189,38 @@ func TestRuntimeControlThroughNginx(t *testing.T) {
 		expectLogin(t, f, "DOVECOT_B", "imap-login", user, login)
 	})
 
+	t.Run("an invalid reload keeps the running configuration", func(t *testing.T) {
+		d.t = t
+		// Running: the to-b filter (the previous subtest's last reload).
+		good := d.render(daemonVariant{policy: "user_hash", toB: true, silentDeepTimeout: "1500ms"})
+		writeFile(t, d.cfgFile, strings.Replace(good, "default_policy: user_hash", "default_policy: no_such_policy", 1))
+		code, body := d.api(http.MethodPost, "/api/v1/reload", "")
+		if code != http.StatusUnprocessableEntity || !strings.Contains(body, "auth.nginx.default_policy") {
+			t.Errorf("invalid reload: %d %s", code, body)
+		}
+		failuresBefore := d.reloadCount("failure")
+		if err := d.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(10 * time.Second); d.reloadCount("failure") <= failuresBefore; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("SIGHUP with an invalid file: no failed reload counted within 10s")
+			}
+		}
+		if !strings.Contains(d.metrics(), "backline_config_last_reload_successful 0") {
+			t.Error("last_reload_successful is not 0 after a failed reload")
+		}
+		if got := d.headerPort(); got != portOfInstance["DOVECOT_B"] {
+			t.Errorf("after a failed reload: port %s, want B's %s (the to-b filter still runs)", got, portOfInstance["DOVECOT_B"])
+		}
+		expectLogin(t, f, "DOVECOT_B", "imap-login", user, login)
+		writeFile(t, d.cfgFile, good)
+		d.reload()
+		if !strings.Contains(d.metrics(), "backline_config_last_reload_successful 1") {
+			t.Error("last_reload_successful is not 1 after a good reload")
+		}
+	})
+
 	t.Run("a backend down before a reload is down after it", func(t *testing.T) {
 		d.t = t
 		// silent-pop3 fails its deep check (a timeout), closed-pop3 its
@@ -262,13 +294,20 @@ func headerOnce(client *http.Client, d *daemon, user, password string) error {
 	return nil
 }
 
-// reloadCount reads backline_config_reloads_total{result} from /metrics.
-func (d *daemon) reloadCount(result string) int {
+// metrics returns the text of /metrics.
+func (d *daemon) metrics() string {
 	d.t.Helper()
 	code, body := d.api(http.MethodGet, "/metrics", "")
 	if code != http.StatusOK {
 		d.t.Fatalf("/metrics: %d", code)
 	}
+	return body
+}
+
+// reloadCount reads backline_config_reloads_total{result} from /metrics.
+func (d *daemon) reloadCount(result string) int {
+	d.t.Helper()
+	body := d.metrics()
 	prefix := fmt.Sprintf(`backline_config_reloads_total{result=%q} `, result)
 	for _, line := range strings.Split(body, "\n") {
 		if v, ok := strings.CutPrefix(line, prefix); ok {
