@@ -2,11 +2,17 @@
 // handler that sends the same headers, with the same load generator in the
 // same run, and prints the uncached cost of one password check per scheme.
 //
+// -mode inprocess (the default) runs both servers and a Go load generator
+// in this process. -mode wrk measures as users do (wrk.go): the built
+// backline binary and a bare handler (bench/authload/bare) as separate
+// processes pinned to one core, Debian's wrk pinned to another.
+//
 // The auth path under test: passwd-file users answered from the positive
 // cache, one Lua filter picking one of 10 healthy targets by a hash of the
 // user name, a log line per request (formatted, then discarded).
 //
 //	go run ./bench/authload -duration 5s -concurrency 32
+//	go run ./bench/authload -mode wrk -duration 3s -filters 1,5 -conns 16,64 -rounds 3
 package main
 
 import (
@@ -23,6 +29,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -62,7 +69,31 @@ func main() {
 	duration := flag.Duration("duration", 5*time.Second, "length of each load phase")
 	concurrency := flag.Int("concurrency", 32, "concurrent keep-alive clients")
 	users := flag.Int("users", 1000, "distinct users in the passwd-file")
+	mode := flag.String("mode", "inprocess", "inprocess | wrk")
+	var wo wrkOptions
+	flag.StringVar(&wo.backline, "backline", "", "wrk mode: backline binary (default: go build ./cmd/backline)")
+	flag.StringVar(&wo.bare, "bare", "", "wrk mode: bare handler binary (default: go build ./bench/authload/bare)")
+	flag.StringVar(&wo.wrk, "wrk", "/usr/bin/wrk", "wrk mode: the wrk binary")
+	filters := flag.String("filters", "1,5", "wrk mode: filter counts to measure")
+	conns := flag.String("conns", "16,64", "wrk mode: wrk connection counts")
+	flag.IntVar(&wo.rounds, "rounds", 3, "wrk mode: interleaved rounds per point")
+	flag.IntVar(&wo.serverCPU, "server-cpu", 0, "wrk mode: CPU the servers are pinned to")
+	flag.IntVar(&wo.wrkCPU, "wrk-cpu", 1, "wrk mode: CPU wrk is pinned to")
+	flag.StringVar(&wo.logLevel, "log-level", "info", "wrk mode: backline's server.log_level")
+	flag.BoolVar(&wo.keep, "keep", false, "wrk mode: keep the temporary directory (configs, binaries)")
 	flag.Parse()
+	if *mode == "wrk" {
+		wo.duration = *duration
+		wo.filters, wo.conns = intList("-filters", *filters, 1, 50), intList("-conns", *conns, 1, 1024)
+		if *duration <= 0 || *duration > 5*time.Minute || wo.rounds < 1 || wo.rounds > 20 {
+			log.Fatal("authload: -duration must be in (0,5m], -rounds in [1,20]")
+		}
+		runWrkMode(wo)
+		return
+	}
+	if *mode != "inprocess" {
+		log.Fatalf("authload: unknown -mode %q (inprocess, wrk)", *mode)
+	}
 	if *duration <= 0 || *duration > 5*time.Minute || *concurrency < 1 || *concurrency > 1024 || *users < 1 || *users > 1000000 {
 		log.Fatal("authload: -duration must be in (0,5m], -concurrency in [1,1024], -users in [1,1000000]")
 	}
@@ -102,6 +133,19 @@ func main() {
 	fmt.Printf("\nratio auth/bare: %.2f (target >= 0.50); absolute target >= 20000 req/s\n\n", authRes.rps/bare.rps)
 
 	schemeCosts()
+}
+
+// intList parses "1,5" with each value in [lo, hi].
+func intList(flagName, s string, lo, hi int) []int {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < lo || n > hi {
+			log.Fatalf("authload: %s: %q is not a number in [%d,%d]", flagName, f, lo, hi)
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 func startAuth(dir string, users int) (string, func()) {

@@ -45,6 +45,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		// Until the daemon reloads on SIGHUP (see handleHangups), one sent
 		// while the configuration loads must not kill the process.
 		signal.Ignore(syscall.SIGHUP)
+		// The daemon logs a line per request: gather them (logwriter.go).
+		lw := newLogWriter(stderr)
+		defer lw.Close()
+		stderr = lw
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

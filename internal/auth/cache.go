@@ -30,7 +30,7 @@ type positiveCache struct {
 	maxEntries int
 	now        func() time.Time
 
-	macPool sync.Pool // of hash.Hash keyed with the process secret
+	macPool sync.Pool // of *keyMAC, keyed with the process secret
 
 	mu        sync.RWMutex
 	entries   map[cacheKey]cacheEntry
@@ -43,25 +43,44 @@ func newPositiveCache(ttl time.Duration, maxEntries int) *positiveCache {
 		panic("auth: no randomness for the cache key: " + err.Error())
 	}
 	c := &positiveCache{ttl: ttl, maxEntries: maxEntries, now: time.Now, entries: map[cacheKey]cacheEntry{}}
-	c.macPool.New = func() any { return hmac.New(sha256.New, secret) }
+	c.macPool.New = func() any { return &keyMAC{mac: hmac.New(sha256.New, secret)} }
 	return c
 }
 
 func (c *positiveCache) enabled() bool { return c != nil && c.ttl > 0 }
 
 func (c *positiveCache) key(user, password, protocol string) cacheKey {
-	mac := c.macPool.Get().(hash.Hash)
-	mac.Reset()
-	mac.Write([]byte(user))
-	mac.Write([]byte{0})
-	mac.Write([]byte(password))
-	mac.Write([]byte{0})
-	mac.Write([]byte(protocol))
+	m := c.macPool.Get().(*keyMAC)
+	m.mac.Reset()
+	// One Write of a pooled buffer: a []byte conversion per part and the
+	// Sum's output escaped to the heap, three allocations per request.
+	buf := append(m.buf[:0], user...)
+	buf = append(buf, 0)
+	buf = append(buf, password...)
+	buf = append(buf, 0)
+	buf = append(buf, protocol...)
+	m.mac.Write(buf)
+	m.sum = m.mac.Sum(m.sum[:0])
 	var k cacheKey
-	mac.Sum(k[:0])
-	c.macPool.Put(mac)
+	copy(k[:], m.sum)
+	clear(buf) // it held a password
+	if cap(buf) <= maxPooledKeyBuffer {
+		m.buf = buf[:0]
+	} else {
+		m.buf = nil
+	}
+	c.macPool.Put(m)
 	return k
 }
+
+// keyMAC is a pooled HMAC with its input and output buffers.
+type keyMAC struct {
+	mac      hash.Hash
+	buf, sum []byte
+}
+
+// maxPooledKeyBuffer keeps a huge password's buffer out of the pool.
+const maxPooledKeyBuffer = 4 << 10
 
 func (c *positiveCache) get(k cacheKey) (cacheEntry, bool) {
 	c.mu.RLock()

@@ -136,3 +136,22 @@ func TestCacheMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheKeySeparatesParts: the pooled buffer keeps the parts apart and
+// the same input gives the same key whatever came before it.
+func TestCacheKeySeparatesParts(t *testing.T) {
+	c := newPositiveCache(time.Minute, 10)
+	a := c.key("user", "pass", "imap")
+	long := c.key(strings.Repeat("u", 10000), strings.Repeat("p", 10000), "imap") // not pooled
+	if a == long {
+		t.Fatal("different input, same key")
+	}
+	for _, other := range [][3]string{{"use", "rpass", "imap"}, {"user", "pas", "simap"}, {"user", "pass", "imap\x00"}, {"user", "pass", "pop3"}} {
+		if c.key(other[0], other[1], other[2]) == a {
+			t.Errorf("%q gives the key of user/pass/imap", other)
+		}
+	}
+	if c.key("user", "pass", "imap") != a {
+		t.Error("same input, different key")
+	}
+}

@@ -342,6 +342,9 @@ func (h *Handler) finish(endpoint, protocol, outcome string, start time.Time, se
 	elapsed := h.now().Sub(start)
 	h.metrics.requests.WithLabelValues(endpoint, protocolLabel(protocol), outcome).Inc()
 	h.metrics.duration.WithLabelValues(endpoint, outcome).Observe(elapsed.Seconds())
+	if !h.requestLogEnabled() {
+		return
+	}
 	attrs := make([]slog.Attr, 0, 16)
 	attrs = append(attrs,
 		slog.String("session", session),
@@ -388,5 +391,5 @@ func (h *Handler) finish(endpoint, protocol, outcome string, start time.Time, se
 	}
 	attrs = append(attrs, extra...)
 	attrs = append(attrs, slog.Duration("latency", elapsed))
-	h.log.LogAttrs(context.Background(), slog.LevelInfo, "auth request", attrs...)
+	h.logRequestLine("auth request", attrs)
 }

@@ -67,65 +67,66 @@ var sslHeaders = map[string]string{
 	"Auth-SSL-Fingerprint": "ssl_fingerprint",
 }
 
+// requestFieldHeaders feed, in order, the string fields parseHeaderRequest
+// fills (Username, Password, Protocol, Method, ClientIP, ClientPort,
+// ClientID, LocalIP, LocalPort).
+var requestFieldHeaders = canonical("Auth-User", "Auth-Pass", "Auth-Protocol", "Auth-Method", "Client-IP",
+	"X-Client-Port", "X-Client-ID", "X-Local-IP", "X-Auth-Port")
+
+var (
+	loginAttemptHeader    = canonical("Auth-Login-Attempt")[0]
+	passwordEncodedHeader = canonical("X-Auth-Password-Encoded")[0]
+)
+
 // parseHeaderRequest reads the Nauthilus/nginx request headers (contract
 // §3.1). Every value is %XX-decoded; '+' stays '+'.
 func parseHeaderRequest(r *http.Request, service string) (*Request, error) {
-	get := func(name string) (string, error) {
-		v, err := percentDecode(r.Header.Get(name))
+	get := func(hn headerName) (string, error) {
+		v, err := percentDecode(hn.get(r.Header))
 		if err != nil {
-			return "", badRequest("header %s: %v", name, err)
+			return "", badRequest("header %s: %v", hn.name, err)
 		}
 		return v, nil
 	}
-	if err := checkSingleValued(r.Header, r.URL.Query()); err != nil {
+	if err := checkSingleValued(r.Header, requestQuery(r)); err != nil {
 		return nil, err
 	}
 	req := &Request{Service: service}
-	fields := []struct {
-		dst  *string
-		name string
-	}{
-		{&req.Username, "Auth-User"},
-		{&req.Password, "Auth-Pass"},
-		{&req.Protocol, "Auth-Protocol"},
-		{&req.Method, "Auth-Method"},
-		{&req.ClientIP, "Client-IP"},
-		{&req.ClientPort, "X-Client-Port"},
-		{&req.ClientID, "X-Client-ID"},
-		{&req.LocalIP, "X-Local-IP"},
-		{&req.LocalPort, "X-Auth-Port"},
+	fields := [...]*string{
+		&req.Username, &req.Password, &req.Protocol, &req.Method, &req.ClientIP,
+		&req.ClientPort, &req.ClientID, &req.LocalIP, &req.LocalPort,
 	}
-	for _, f := range fields {
-		v, err := get(f.name)
+	for i, dst := range fields {
+		v, err := get(requestFieldHeaders[i])
 		if err != nil {
 			return nil, err
 		}
-		*f.dst = v
+		*dst = v
 	}
-	attempt, err := get("Auth-Login-Attempt")
+	attempt, err := get(loginAttemptHeader)
 	if err != nil {
 		return nil, err
 	}
 	if req.AuthLoginAttempt, err = parseAttempt(attempt); err != nil {
 		return nil, err
 	}
-	if r.Header.Get("X-Auth-Password-Encoded") == "1" {
+	if passwordEncodedHeader.get(r.Header) == "1" {
 		pw, err := decodeBase64URL(req.Password)
 		if err != nil {
 			return nil, badRequest("header Auth-Pass: X-Auth-Password-Encoded is 1 but the value is not base64url")
 		}
 		req.Password = pw
 	}
-	for header, key := range sslHeaders {
-		if v := r.Header.Get(header); v != "" {
-			dv, err := get(header)
+	for _, sh := range sslHeaderList {
+		if sh.get(r.Header) != "" {
+			dv, err := get(sh.headerName)
 			if err != nil {
 				return nil, err
 			}
 			if req.SSL == nil {
 				req.SSL = map[string]string{}
 			}
-			req.SSL[key] = dv
+			req.SSL[sh.field] = dv
 		}
 	}
 	// The password must not travel further with the request (handlers that
@@ -184,7 +185,7 @@ func parseJSONRequest(w http.ResponseWriter, r *http.Request) (*Request, error) 
 	if key := duplicateJSONKey(body); key != "" {
 		return nil, badRequest("invalid JSON body: key %q is sent more than once", key)
 	}
-	if err := checkSingleValued(nil, r.URL.Query()); err != nil {
+	if err := checkSingleValued(nil, requestQuery(r)); err != nil {
 		return nil, err
 	}
 	req := &Request{
@@ -225,7 +226,7 @@ func parseJSONRequest(w http.ResponseWriter, r *http.Request) (*Request, error) 
 }
 
 func applyQuery(r *http.Request, req *Request) error {
-	q := r.URL.Query()
+	q := requestQuery(r)
 	switch mode := q.Get("mode"); mode {
 	case "":
 	case "no-auth":

@@ -64,14 +64,14 @@ var singleValuedHeaders = []string{
 // checkSingleValued refuses a request that repeats a header read as one
 // value, or one of the query parameters.
 func checkSingleValued(h http.Header, q url.Values) error {
-	for _, name := range singleValuedHeaders {
-		if n := len(h.Values(name)); n > 1 {
-			return badRequest("header %s is sent %d times; send it once", name, n)
+	for _, hn := range singleValuedKeys {
+		if n := hn.count(h); n > 1 {
+			return badRequest("header %s is sent %d times; send it once", hn.name, n)
 		}
 	}
-	for name := range sslHeaders {
-		if n := len(h.Values(name)); n > 1 {
-			return badRequest("header %s is sent %d times; send it once", name, n)
+	for _, hn := range sslHeaderList {
+		if n := hn.count(h); n > 1 {
+			return badRequest("header %s is sent %d times; send it once", hn.name, n)
 		}
 	}
 	for _, name := range []string{"mode", "cache", "in-memory"} {

@@ -45,20 +45,9 @@ var backendFunctions = map[string]runFunc{
 // order (contract §2.2: the "alive" list, not every configured target; a
 // drained or maintained backend is not offered either).
 func getBackendServers(r *scriptRun, L *glua.LState) int {
-	eligible := r.snapshot().Eligible(health.GroupMail, "")
+	eligible := r.vm().eligibleServers(r) // backend_cache.go
 	list := L.CreateTable(len(eligible), 0)
-	expose := r.engine.cfg.Config.ExposeTestCredentials
-	lookup, _ := r.engine.health.(health.TargetLookup)
-	for i := range eligible {
-		sv := &serverView{backend: &eligible[i]}
-		if expose && lookup != nil {
-			if pt, ok := lookup.ProbeTarget(eligible[i].ID); ok {
-				sv.password = pt.Password
-			}
-		}
-		ud := L.NewUserData()
-		ud.Value = sv
-		ud.Metatable = r.vm().serverMeta
+	for _, ud := range eligible {
 		list.Append(ud)
 	}
 	L.Push(list)

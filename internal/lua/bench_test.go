@@ -50,3 +50,34 @@ func benchFilter(b *testing.B, src string) {
 		i++
 	}
 }
+
+// BenchmarkRunFilters5 is five copies of the routing filter on one request,
+// the parallel path (compare with 5x BenchmarkRunFilter).
+func BenchmarkRunFilters5(b *testing.B) {
+	dir := b.TempDir()
+	var filters []config.LuaFilter
+	for i := range 5 {
+		path := fmt.Sprintf("%s/f%d.lua", dir, i)
+		if err := os.WriteFile(path, []byte(hashSelectScript), 0o600); err != nil {
+			b.Fatal(err)
+		}
+		filters = append(filters, config.LuaFilter{Name: fmt.Sprintf("f%d", i), ScriptPath: path})
+	}
+	e, err := NewEngine(Options{
+		Config: config.Lua{Filters: filters, Config: config.LuaConfig{VMPoolSize: 10}},
+		Health: tenTargets(),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	req := &Request{Username: "user1@example.org", Password: "pw", Authenticated: true}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		out, err := e.RunFilters(ctx, req)
+		if err != nil || out.Selected == nil {
+			b.Fatal(err, out)
+		}
+	}
+}

@@ -70,6 +70,11 @@ func compileSource(src []byte, path string, showToken bool) (*glua.FunctionProto
 		}
 		return nil, &SyntaxError{Path: path, Msg: "does not compile"}
 	}
+	// gopher-lua builds Lua 5.0's `arg` table ({n = 0} here) on every call
+	// of a vararg function that does not use `...`, the main chunk
+	// included, although a main chunk has no local named arg to read it:
+	// a table and three maps per run, for nothing.
+	proto.IsVarArg &^= glua.VarArgNeedsArg
 	return proto, nil
 }
 

@@ -39,18 +39,22 @@ type Options struct {
 
 // Engine owns the compiled scripts and the state pool.
 type Engine struct {
-	opts    Options
-	cfg     config.Lua
-	health  health.Source
-	logger  *slog.Logger
-	timeout time.Duration
+	// abandonGrace: see the constant.
+	abandonGrace time.Duration
+	opts         Options
+	cfg          config.Lua
+	health       health.Source
+	logger       *slog.Logger
+	timeout      time.Duration
 	// maxMemory is lua.config.max_memory in bytes.
 	maxMemory int64
 
 	connectTimeout, tlsTimeout time.Duration
 
 	filters []*script
-	pool    *statePool
+	// byMode are the filters of each request mode (filtersFor).
+	byMode [3][]*script
+	pool   *statePool
 	// files is where loadfile, dofile and require may read.
 	files *fileAccess
 	watch *watchdog
@@ -68,6 +72,8 @@ type Engine struct {
 type script struct {
 	name, path string
 	proto      *glua.FunctionProto
+	// resultOK and resultFail are the filter's entries in Results.
+	resultOK, resultFail string
 	// modes it runs in (filters only)
 	authenticated, unauthenticated, noAuth bool
 }
@@ -75,7 +81,7 @@ type script struct {
 // NewEngine compiles every lua.filters script. A syntax error names the
 // filter, its file and the line.
 func NewEngine(opts Options) (*Engine, error) {
-	e := &Engine{opts: opts, cfg: opts.Config, health: opts.Health, logger: opts.Logger}
+	e := &Engine{opts: opts, cfg: opts.Config, health: opts.Health, logger: opts.Logger, abandonGrace: abandonGrace}
 	if e.logger == nil {
 		e.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -103,6 +109,7 @@ func NewEngine(opts Options) (*Engine, error) {
 		e.files.addScript(f.ScriptPath)
 		e.filters = append(e.filters, s)
 	}
+	e.modeFilters()
 	e.pool = newStatePool(size, e.newVM)
 	softLimit := opts.MemorySoftLimit
 	if softLimit <= 0 {
@@ -128,7 +135,7 @@ func compile(name, path string) (*script, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lua script %q: %w", name, err)
 	}
-	return &script{name: name, path: path, proto: proto}, nil
+	return &script{name: name, path: path, proto: proto, resultOK: name + ":ok", resultFail: name + ":fail"}, nil
 }
 
 // closeWait bounds how long Close waits for runs still inside a native call.
@@ -157,71 +164,91 @@ func (e *Engine) Close() {
 // means the password result alone decides (contract §1.6).
 func (e *Engine) FilterCount(req *Request) int { return len(e.filtersFor(req)) }
 
+// filtersFor returns the filters of the request's mode, in config order.
+// The lists are made once (modeFilters); callers must not change them.
 func (e *Engine) filtersFor(req *Request) []*script {
-	var out []*script
+	switch {
+	case req.NoAuth:
+		return e.byMode[modeNoAuth]
+	case req.Authenticated:
+		return e.byMode[modeAuthenticated]
+	default:
+		return e.byMode[modeUnauthenticated]
+	}
+}
+
+const (
+	modeNoAuth = iota
+	modeAuthenticated
+	modeUnauthenticated
+)
+
+// modeFilters sorts e.filters by the modes they run in (a list per request
+// was an allocation, twice per request).
+func (e *Engine) modeFilters() {
 	for _, s := range e.filters {
-		switch {
-		case req.NoAuth:
-			if s.noAuth {
-				out = append(out, s)
-			}
-		case req.Authenticated:
-			if s.authenticated {
-				out = append(out, s)
-			}
-		default:
-			if s.unauthenticated {
-				out = append(out, s)
-			}
+		if s.noAuth {
+			e.byMode[modeNoAuth] = append(e.byMode[modeNoAuth], s)
+		}
+		if s.authenticated {
+			e.byMode[modeAuthenticated] = append(e.byMode[modeAuthenticated], s)
+		}
+		if s.unauthenticated {
+			e.byMode[modeUnauthenticated] = append(e.byMode[modeUnauthenticated], s)
 		}
 	}
-	return out
 }
 
 // abandonGrace is how long a cancelled run may take to notice. The VM stops
 // at its next instruction, within microseconds; only a long native call
 // (a sort of a huge table; pattern matching checks the deadline itself)
-// takes longer, and that run is abandoned.
+// takes longer, and that run is abandoned. Each engine copies it into
+// Engine.abandonGrace, which tests on a starved machine may widen.
 const abandonGrace = 50 * time.Millisecond
 
 // runScript takes a state (waiting at most the script timeout) and runs one
 // script on the state's own goroutine, so the caller gets its answer at the
-// deadline even when the script is inside a long native call. The state is
-// released by that goroutine when the script really ends: back to the pool
-// after a clean run, closed after an error or when the caller gave up.
+// deadline even when the script is inside a long native call. The state
+// goes back to the pool after a clean run and is closed after an error (by
+// the caller, see finished) or, when the caller gave up, by the state's
+// goroutine once the script really ends.
 func (e *Engine) runScript(ctx context.Context, s *script, kind scriptKind, req *Request, entries []string) (*scriptRun, glua.LValue, glua.LValue, error) {
-	ctx, cancelTimeout := context.WithTimeout(ctx, e.timeout)
-	defer cancelTimeout()
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
 	r := newRun(ctx, e, s, kind, req)
 	r.cancel = cancel
 	v, err := e.pool.acquire(ctx)
 	if err != nil {
 		return nil, nil, nil, r.failure(waitingForState+": "+err.Error(), "")
 	}
-	j := &job{run: r, entries: entries, done: make(chan jobResult, 1)}
+	r.entries, r.done, r.state = entries, v.done, v
 	e.inflight.Add(1)
-	v.jobs <- j
+	v.jobs <- r
 	select {
-	case res := <-j.done:
-		return r, res.ret1, res.ret2, res.err
+	case res := <-v.done:
+		return e.finished(v, r, res)
 	case <-ctx.Done():
 	}
-	grace := time.NewTimer(abandonGrace)
+	grace := time.NewTimer(e.abandonGrace)
 	defer grace.Stop()
 	select {
-	case res := <-j.done:
-		return r, res.ret1, res.ret2, res.err
+	case res := <-v.done:
+		return e.finished(v, r, res)
 	case <-grace.C:
 	}
 	if !r.phase.CompareAndSwap(runActive, runAbandoned) {
-		res := <-j.done // it ended just now
-		return r, res.ret1, res.ret2, res.err
+		return e.finished(v, r, <-v.done) // it ended just now
 	}
 	e.abandoned.Add(1)
 	e.abandonedRunning.Add(1)
 	return nil, nil, nil, r.abandon()
+}
+
+// finished returns the state of a run that ended in time to the pool (a
+// state whose run failed is closed) and passes the result on.
+func (e *Engine) finished(v *vm, r *scriptRun, res jobResult) (*scriptRun, glua.LValue, glua.LValue, error) {
+	e.pool.release(v, res.err != nil)
+	return r, res.ret1, res.ret2, res.err
 }
 
 // Stats are counters of runs stopped by the engine's limits.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"sync"
 
 	glua "github.com/yuin/gopher-lua"
 )
@@ -53,7 +52,7 @@ func (o *FilterOutcome) ApplyTo(attrs map[string]any) {
 var filterEntries = []string{"nauthilus_call_filter", "nauthilus_call_subject"}
 
 // RunFilters runs every filter for the request's mode in parallel, each on
-// its own state. Any failure is an error for the whole step (tempfail); the
+// its own state (parallel.go). Any failure is an error for the whole step (tempfail); the
 // other filters are cancelled.
 func (e *Engine) RunFilters(ctx context.Context, req *Request) (*FilterOutcome, error) {
 	scripts := e.filtersFor(req)
@@ -66,32 +65,12 @@ func (e *Engine) RunFilters(ctx context.Context, req *Request) (*FilterOutcome, 
 		return merge(runs), nil
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-	)
-	for i, s := range scripts {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fr := e.runFilter(ctx, s, req)
-			runs[i] = fr
-			if fr.err != nil {
-				mu.Lock()
-				if firstErr == nil {
-					firstErr = fr.err
-				}
-				mu.Unlock()
-				cancel()
-			}
-		}()
+	if len(scripts) == 0 {
+		return merge(nil), nil
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	runs, err := e.runParallel(ctx, scripts, req)
+	if err != nil {
+		return nil, err
 	}
 	return merge(runs), nil
 }
@@ -114,17 +93,20 @@ func (e *Engine) runFilter(ctx context.Context, s *script, req *Request) *filter
 }
 
 func merge(runs []*filterRun) *FilterOutcome {
-	out := &FilterOutcome{Attributes: map[string]any{}}
-	removed := map[string]bool{}
+	out := &FilterOutcome{Attributes: map[string]any{}, Results: make([]string, 0, len(runs))}
+	var removed map[string]bool
 	for _, fr := range runs {
 		r := fr.run
-		out.Results = append(out.Results, fr.name+":"+codeName(fr.code))
+		out.Results = append(out.Results, r.script.result(fr.code))
 		if fr.reject {
 			out.Reject = true
 			out.Rejected = append(out.Rejected, fr.name)
 		}
 		maps.Copy(out.Attributes, r.attributes)
 		for _, k := range r.remove {
+			if removed == nil {
+				removed = map[string]bool{}
+			}
 			if !removed[k] {
 				removed[k] = true
 				out.Remove = append(out.Remove, k)
@@ -144,6 +126,18 @@ func merge(runs []*filterRun) *FilterOutcome {
 		out.Groups = nil
 	}
 	return out
+}
+
+// result is "name:ok", "name:fail" or "name:unknown(N)"; the first two
+// are made once per script.
+func (s *script) result(code int) string {
+	switch code {
+	case 0:
+		return s.resultOK
+	case 1:
+		return s.resultFail
+	}
+	return s.name + ":" + codeName(code)
 }
 
 func codeName(code int) string {

@@ -51,6 +51,9 @@ func (s *sizer) add(v glua.LValue) {
 		}
 		s.total += int64(n) + sizeString
 	case *glua.LTable, *glua.LFunction, *glua.LUserData, *glua.LState:
+		if nilPointer(x) {
+			return
+		}
 		if _, dup := s.seen[x]; dup {
 			return
 		}
@@ -61,6 +64,23 @@ func (s *sizer) add(v glua.LValue) {
 		}
 		s.work = append(s.work, x)
 	}
+}
+
+// nilPointer reports a typed nil, which gopher-lua leaves in some places
+// (a function's Env can be nil): counting nothing beats a panic that
+// fails the run.
+func nilPointer(v glua.LValue) bool {
+	switch x := v.(type) {
+	case *glua.LTable:
+		return x == nil
+	case *glua.LFunction:
+		return x == nil
+	case *glua.LUserData:
+		return x == nil
+	case *glua.LState:
+		return x == nil
+	}
+	return false
 }
 
 // measure walks the roots and everything reachable from them; it stops

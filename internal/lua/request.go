@@ -68,22 +68,98 @@ var sslFields = []string{
 	"ssl_client_subject_dn", "ssl_client_issuer_dn", "ssl_protocol", "ssl_cipher", "ssl_serial", "ssl_fingerprint",
 }
 
-// table builds a fresh request table; each script run gets its own so one
-// script cannot change what a parallel one sees.
+// table fills the state's request table for one run. Each run has the
+// table to itself (it is emptied after the run), so one script cannot
+// change what a parallel or a later one sees.
 //
 // Only fields with a value are stored: the rest (most SSL fields, usually)
 // are answered by meta, whose __index holds every field's zero value, so a
-// script still reads "" or false, never nil. Setting ~60 keys per run was a
-// fifth of a cached nginx answer; pairs() now lists only the set fields.
-func (r *Request) table(L *glua.LState, meta *glua.LTable) *glua.LTable {
-	t := L.CreateTable(0, 24)
-	r.fill(L, func(k string, v glua.LValue) {
-		if v != glua.LFalse && v != glua.LString("") && v != glua.LNumber(0) {
-			t.RawSetString(k, v)
+// script still reads "" or false, never nil. pairs() lists only the set
+// fields. Storing ~60 keys per run, then building the table per run, were
+// each a large part of a cached nginx answer.
+func (r *Request) table(v *vm) *glua.LTable {
+	t := v.requestTable.t
+	t.Metatable = v.requestMeta
+	keys := v.requestKeys[:0]
+	set := func(k string, val glua.LValue) {
+		t.RawSetString(k, val)
+		keys = append(keys, k)
+	}
+	str := func(k, val string) {
+		if val != "" {
+			set(k, glua.LString(val))
 		}
-	})
-	t.Metatable = meta
+	}
+	flag := func(k string, val bool) {
+		if val {
+			set(k, glua.LTrue)
+		}
+	}
+	num := func(k string, val float64) {
+		if val != 0 {
+			set(k, glua.LNumber(val))
+		}
+	}
+	flag("debug", r.Debug)
+	flag("user_found", r.UserFound)
+	flag("authenticated", r.Authenticated)
+	flag("no_auth", r.NoAuth)
+	str("service", r.Service)
+	str("session", r.Session)
+	str("client_ip", r.ClientIP)
+	str("client_port", r.ClientPort)
+	str("client_hostname", r.ClientHost)
+	str("client_id", r.ClientID)
+	str("user_agent", r.UserAgent)
+	str("local_ip", r.LocalIP)
+	str("local_port", r.LocalPort)
+	str("username", r.Username)
+	str("account", r.Account)
+	str("account_field", r.AccountField)
+	str("unique_user_id", r.UniqueUserID)
+	str("display_name", r.DisplayName)
+	str("password", r.Password)
+	str("protocol", r.Protocol)
+	str("method", r.Method)
+	for k, val := range r.SSL {
+		if isSSLField(k) {
+			str(k, val)
+		}
+	}
+	num("auth_login_attempt", float64(r.AuthLoginAttempt))
+	format, level := r.logSettings()
+	logging := v.loggingTable.t
+	logging.RawSetString("log_format", glua.LString(format))
+	logging.RawSetString("log_level", glua.LString(level))
+	set("logging", logging)
+	str("log_format", format)
+	str("log_level", level)
+	num("latency", r.LatencyMS)
+	num("http_status", float64(r.HTTPStatus))
+	v.requestKeys = keys
 	return t
+}
+
+// sslFieldSet is sslFields for lookups.
+var sslFieldSet = func() map[string]bool {
+	m := make(map[string]bool, len(sslFields))
+	for _, k := range sslFields {
+		m[k] = true
+	}
+	return m
+}()
+
+func isSSLField(k string) bool { return sslFieldSet[k] }
+
+func (r *Request) logSettings() (format, level string) {
+	format, level = r.LogFormat, r.LogLevel
+	if format == "" {
+		format = "default"
+	}
+	if level == "" {
+		level = "info"
+	}
+	return format, level
 }
 
 // newRequestMeta is built once per Lua state: {__index = <every field at its zero value>}.
@@ -135,13 +211,7 @@ func (r *Request) fill(L *glua.LState, set func(k string, v glua.LValue)) {
 	}
 	set("auth_login_attempt", glua.LNumber(r.AuthLoginAttempt))
 
-	format, level := r.LogFormat, r.LogLevel
-	if format == "" {
-		format = "default"
-	}
-	if level == "" {
-		level = "info"
-	}
+	format, level := r.logSettings()
 	logging := L.CreateTable(0, 2)
 	logging.RawSetString("log_format", glua.LString(format))
 	logging.RawSetString("log_level", glua.LString(level))

@@ -34,9 +34,22 @@ type scriptRun struct {
 	script *script
 	kind   scriptKind
 	req    *Request
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	state  *vm
+	// entries are the entry function names tried in order.
+	entries []string
+	// done receives the run's result from the state's goroutine (the
+	// state's own channel, or the request's for parallel filters); index
+	// is the run's place among the request's filters.
+	done  chan jobResult
+	index int
+	// releaseHere: the state's goroutine releases the state (see serve).
+	releaseHere bool
+	ctx         context.Context
+	cancel      context.CancelFunc
+	// stopped is why stop cancelled the run (the first reason wins); a
+	// cause of its own instead of context.WithCancelCause saves a context,
+	// its registration with the parent and their allocations per run.
+	stopped atomic.Pointer[stopCause]
+	state   *vm
 
 	// phase moves from runActive to runFinished (the goroutine ended in
 	// time) or runAbandoned (the caller gave up), exactly once.
@@ -47,10 +60,9 @@ type scriptRun struct {
 	// measured is the last result, nextMeasure the earliest next (UnixNano).
 	measureDue            atomic.Bool
 	measured, nextMeasure atomic.Int64
-	// watchedSince is when the watchdog registered the run; watchTimer
-	// starts the watchdog once the run has lasted watchTick (watchdog.go).
+	// watchedSince is when the watchdog registered the run; the state's
+	// watchTimer starts the watchdog once it has lasted watchTick.
 	watchedSince time.Time
-	watchTimer   *time.Timer
 	// instructions counts VM instructions; retained is what chargeRetained
 	// added since the last measurement (run goroutine only, both).
 	instructions uint64
@@ -129,7 +141,7 @@ type ScriptError struct {
 
 func (e *ScriptError) Error() string { return fmt.Sprintf("lua script %q: %s", e.Script, e.Msg) }
 
-// execute runs the chunk in a fresh environment, then calls entry(request).
+// execute runs the chunk in an empty environment, then calls entry(request).
 // It returns entry's first two results.
 func (v *vm) execute(r *scriptRun, entries []string) (ret1, ret2 glua.LValue, err error) {
 	L := v.L
@@ -140,11 +152,10 @@ func (v *vm) execute(r *scriptRun, entries []string) (ret1, ret2 glua.LValue, er
 		v.unbind()
 	}()
 	env := v.bind(r)
-	L.SetContext(&runContext{Context: r.ctx, run: r, th: L})
+	v.runCtx = newRunContext(r, L)
+	L.SetContext(&v.runCtx)
 
-	chunk := L.NewFunctionFromProto(r.script.proto)
-	chunk.Env = env
-	L.Push(chunk)
+	L.Push(v.chunk(r.script, env))
 	if err := L.PCall(0, 0, nil); err != nil {
 		return nil, nil, r.luaFailure(err)
 	}
@@ -164,7 +175,7 @@ func (v *vm) execute(r *scriptRun, entries []string) (ret1, ret2 glua.LValue, er
 		return nil, nil, r.failure(fmt.Sprintf("entry function '%s' is not defined", entries[0]), "")
 	}
 	L.Push(entry)
-	L.Push(r.req.table(L, v.requestMeta))
+	L.Push(r.req.table(v))
 	if err := L.PCall(1, 2, nil); err != nil {
 		return nil, nil, r.luaFailure(err)
 	}
@@ -182,12 +193,22 @@ func (r *scriptRun) luaFailure(err error) error {
 	return r.failure(msg, trace)
 }
 
+type stopCause struct{ err error }
+
+// cause is the reason the run was stopped, else the context's.
+func (r *scriptRun) cause() error {
+	if c := r.stopped.Load(); c != nil {
+		return c.err
+	}
+	return context.Cause(r.ctx)
+}
+
 const waitingForState = "waiting for a free Lua state"
 
 // failure builds the ScriptError and logs it once, with the Lua stack trace.
 func (r *scriptRun) failure(msg, trace string) error {
 	se := &ScriptError{Script: r.script.name}
-	cause := context.Cause(r.ctx)
+	cause := r.cause()
 	switch ctxErr := r.ctx.Err(); {
 	case errors.Is(cause, errMemoryBudget) || errors.Is(cause, errProcessLimit):
 		se.Memory = true
@@ -218,7 +239,7 @@ func (r *scriptRun) failure(msg, trace string) error {
 // what never changes during a run.
 func (r *scriptRun) abandon() error {
 	se := &ScriptError{Script: r.script.name}
-	cause := context.Cause(r.ctx)
+	cause := r.cause()
 	switch {
 	case errors.Is(cause, errMemoryBudget) || errors.Is(cause, errProcessLimit):
 		se.Memory = true

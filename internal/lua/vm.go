@@ -2,16 +2,18 @@ package lua
 
 import (
 	"maps"
+	"time"
 
 	glua "github.com/yuin/gopher-lua"
 )
 
 // vm is one pooled Lua state with the request-bound modules made once. Each
-// run sees them through fresh, empty proxy tables (reads fall through,
-// writes stay in the proxy), so a script that overwrites
-// nauthilus_backend.select_backend_server changes nothing for the next
-// request. Building the module tables per run instead cost a quarter of a
-// run (see BenchmarkRunFilterBaseline).
+// run sees them through empty proxy tables (reads fall through, writes stay
+// in the proxy, which is emptied after the run), so a script that
+// overwrites nauthilus_backend.select_backend_server changes nothing for
+// the next request. Building the module tables per run instead cost a
+// quarter of a run (see BenchmarkRunFilterBaseline); the proxies, the
+// environment and the request table are kept per state too (reuse.go).
 type vm struct {
 	L *glua.LState
 	// run is the script run being served; the prebuilt functions read it.
@@ -21,9 +23,33 @@ type vm struct {
 	loaded  *glua.LTable // package.loaded
 	envMeta *glua.LTable // {__index = globals}
 	pkgPath string
+	// pkg is the package table; pkgPathValue is pkgPath as a Lua value.
+	pkg          *glua.LTable
+	pkgPathValue glua.LValue
 	// env is the running script's environment (nil between runs); code
 	// loaded by loadfile, dofile, load and loadstring runs in it.
 	env *glua.LTable
+
+	// Tables kept from run to run and emptied after each (reuse.go): the
+	// environment, one proxy per request module plus nauthilus_builtin,
+	// the request table and its logging subtable.
+	envTable     *reusedTable
+	proxyTables  []*reusedTable
+	requestTable *reusedTable
+	// requestKeys are the keys table() set in the request table this run.
+	requestKeys []string
+	// runBase is where a run's environment falls through to; it holds the
+	// names every run sees (reuse.go). baseStale asks bind to rewrite them.
+	runBase      *glua.LTable
+	baseStale    bool
+	loggingTable *reusedTable
+	scratch      tableScratch
+	chunks       map[*script]*glua.LFunction
+	runCtx       runContext
+	// servers are get_backend_servers' objects (backend_cache.go).
+	servers serverCache
+	// watchTimer starts the watchdog when a run lasts (watchdog.go).
+	watchTimer *time.Timer
 
 	// proxyMeta holds the {__index = module} metatable of each module.
 	filterModules, passwordModules map[string]*glua.LTable
@@ -37,8 +63,11 @@ type vm struct {
 	// (pattern.go).
 	patternCheck func() error
 
-	// jobs feeds the state's own goroutine (see serve); closed with the state.
-	jobs chan *job
+	// jobs feeds the state's own goroutine (see serve); closed with the
+	// state. done carries a finished run's result back (buffered: the
+	// state's goroutine never waits for its caller).
+	jobs chan *scriptRun
+	done chan jobResult
 
 	// frozen maps each read-only proxy of a shared table to it (shared.go).
 	frozen map[*glua.LTable]frozen
@@ -61,13 +90,16 @@ func (e *Engine) newVM() *vm {
 	v.envMeta = L.CreateTable(0, 1)
 	v.envMeta.RawSetString("__index", v.globals)
 	v.pkgPath = e.cfg.Config.PackagePath
+	v.pkgPathValue = glua.LString(v.pkgPath)
+	v.pkg, _ = v.globals.RawGetString("package").(*glua.LTable)
 	v.installSandbox(e)
 	v.installBudget()
 	v.installCoroutineHooks()
 	for name, fn := range e.testGlobals {
 		L.SetGlobal(name, L.NewFunction(fn))
 	}
-	v.jobs = make(chan *job)
+	v.jobs = make(chan *scriptRun)
+	v.done = make(chan jobResult, 1)
 	go v.serve(e)
 
 	logger := e.logger
@@ -90,7 +122,15 @@ func (e *Engine) newVM() *vm {
 	v.serverMeta = v.newServerMeta()
 	v.requestMeta = newRequestMeta(v.L)
 	v.resultMeta = v.newResultMeta()
+	v.envTable = newReusedTable(16)
+	for range len(requestModules) + 1 {
+		v.proxyTables = append(v.proxyTables, newReusedTable(0))
+	}
+	v.requestTable = newReusedTable(24)
+	v.loggingTable = newReusedTable(2)
+	v.chunks = map[*script]*glua.LFunction{}
 	v.freezeShared()
+	v.installRunBase()
 	return v
 }
 
@@ -118,46 +158,64 @@ func (v *vm) moduleTable(fns map[string]*glua.LFunction) *glua.LTable {
 	return t
 }
 
-// bind prepares the state for run: a fresh environment whose misses fall
-// through to the pristine globals, and fresh request-bound module tables.
+// bind prepares the state for run: an empty environment whose misses fall
+// through to the pristine globals, and empty request-bound module proxies.
 func (v *vm) bind(r *scriptRun) *glua.LTable {
-	L := v.L
 	v.run = r
 	r.state = v
-	env := L.CreateTable(0, 16)
+	if v.baseStale {
+		v.fillRunBase()
+	}
+	env := v.envTable.t
 	v.env = env
 	env.Metatable = v.envMeta
-	// A script writing _G.x must not reach the shared globals either.
-	env.RawSetString("_G", env)
 
 	modules := v.filterModules
 	if r.kind == kindPassword {
 		modules = v.passwordModules
 	}
-	for _, name := range requestModules {
-		proxy := v.proxy(modules[name])
-		v.loaded.RawSetString(name, proxy)
-		env.RawSetString(name, proxy)
+	for i, name := range requestModules {
+		v.proxyTables[i].t.Metatable = modules[name]
 	}
-	env.RawSetString("nauthilus_builtin", v.proxy(v.builtinMeta))
+	v.proxyTables[len(requestModules)].t.Metatable = v.builtinMeta
 
-	pkg, ok := v.globals.RawGetString("package").(*glua.LTable)
-	if ok {
-		pkg.RawSetString("path", glua.LString(v.pkgPath))
+	// package.path may have been changed by the last run (see
+	// freezeShared); set it back only then: a store is an allocation.
+	if v.pkg != nil && v.pkg.RawGetString("path") != v.pkgPathValue {
+		v.pkg.RawSetString("path", v.pkgPathValue)
 	}
 	return env
 }
 
-// unbind drops everything that refers to the finished run.
+// unbind drops everything that refers to the finished run and empties the
+// tables the next run gets: nothing a run stored survives it.
 func (v *vm) unbind() {
-	for _, name := range requestModules {
-		v.loaded.RawSetString(name, glua.LNil)
-	}
 	v.forgetFileModules()
 	v.run = nil
 	v.env = nil
 	v.L.SetTop(0)
 	v.L.RemoveContext()
+	v.runCtx = runContext{}
+	v.resetRunTables()
+}
+
+// maxCachedChunks bounds the main functions a state keeps (one per script).
+const maxCachedChunks = 256
+
+// chunk is the script's main function on this state. It is made once; its
+// environment is set again for every run, as a script may have changed it
+// with setfenv.
+func (v *vm) chunk(s *script, env *glua.LTable) *glua.LFunction {
+	fn, ok := v.chunks[s]
+	if !ok {
+		if len(v.chunks) >= maxCachedChunks {
+			clear(v.chunks) // scripts replaced by a reload
+		}
+		fn = v.L.NewFunctionFromProto(s.proto)
+		v.chunks[s] = fn
+	}
+	fn.Env = env
+	return fn
 }
 
 // passwordBackendFunctions keeps what a password script may use: looking,
@@ -186,12 +244,6 @@ func (v *vm) proxyMeta(module *glua.LTable) *glua.LTable {
 	mt.RawSetString("__index", module)
 	mt.RawSetString("__metatable", glua.LFalse)
 	return mt
-}
-
-func (v *vm) proxy(meta *glua.LTable) *glua.LTable {
-	t := v.L.CreateTable(0, 0)
-	t.Metatable = meta
-	return t
 }
 
 func (v *vm) builtinTable(fns map[string]*glua.LFunction) *glua.LTable {
@@ -240,14 +292,9 @@ func openSafeLibs(L *glua.LState) {
 	loaded.RawSetString("os", safe)
 }
 
-// job is one script run handed to a state's goroutine.
-type job struct {
-	run     *scriptRun
-	entries []string
-	done    chan jobResult // buffered: the caller may have gone
-}
-
+// jobResult is what a run hands back to its caller.
 type jobResult struct {
+	run        *scriptRun
 	ret1, ret2 glua.LValue
 	err        error
 }
@@ -255,28 +302,39 @@ type jobResult struct {
 // serve runs the state's jobs on one long-lived goroutine, so its stack,
 // grown once by gopher-lua, is not grown again for every run. It ends when
 // the state is closed.
+//
+// A run that ended in time hands its result over r.done. A lone run's
+// caller, once it has the result, returns the state to the pool: releasing
+// it here first would let the next caller of the state take the result
+// from the state's channel. Parallel runs (releaseHere) report on their
+// request's own channel, and their state is released here: their caller
+// may be waiting for another state meanwhile. A run its caller
+// gave up on is never reused; it is closed here.
 func (v *vm) serve(e *Engine) {
-	for j := range v.jobs {
-		r := j.run
+	for r := range v.jobs {
 		// Registered here, not before the hand-off: the run's clock starts
 		// when the script can run (and allocate).
-		e.watch.add(r)
-		ret1, ret2, err := v.execute(r, j.entries)
-		e.watch.remove(r)
+		e.watch.add(r, v)
+		ret1, ret2, err := v.execute(r, r.entries)
+		e.watch.remove(r, v)
 		if r.phase.CompareAndSwap(runActive, runFinished) {
-			e.pool.release(v, err != nil)
+			if r.releaseHere {
+				e.pool.release(v, err != nil)
+			}
+			r.done <- jobResult{r, ret1, ret2, err}
 		} else {
-			// The caller gave up: never reuse a state it abandoned.
 			e.pool.release(v, true)
 			e.abandonedRunning.Add(-1)
 		}
-		j.done <- jobResult{ret1, ret2, err}
 		e.inflight.Done()
 	}
 }
 
 // close frees the state and ends its goroutine.
 func (v *vm) close() {
+	if v.watchTimer != nil {
+		v.watchTimer.Stop()
+	}
 	v.L.Close()
 	close(v.jobs)
 }

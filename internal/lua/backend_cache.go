@@ -1,0 +1,49 @@
+package lua
+
+import (
+	glua "github.com/yuin/gopher-lua"
+
+	"github.com/backline/backline/internal/health"
+)
+
+// serverCache is a state's server objects for the eligible mail targets of
+// one snapshot. get_backend_servers made ten userdata and ten views, and
+// copied every backend, per call; snapshots never change, so a state makes
+// them once per snapshot. Each call still returns a fresh list table (a
+// script may change the list), and the objects' metatable is set again
+// (setmetatable works on userdata in gopher-lua), so nothing one run does
+// to them reaches the next.
+type serverCache struct {
+	snap     *health.Snapshot
+	eligible []*glua.LUserData
+}
+
+// eligibleServers returns the state's server objects for r's snapshot.
+func (v *vm) eligibleServers(r *scriptRun) []*glua.LUserData {
+	snap := r.snapshot()
+	if snap == nil {
+		return nil
+	}
+	if v.servers.snap != snap {
+		eligible := snap.Eligible(health.GroupMail, "")
+		expose := r.engine.cfg.Config.ExposeTestCredentials
+		lookup, _ := r.engine.health.(health.TargetLookup)
+		list := make([]*glua.LUserData, len(eligible))
+		for i := range eligible {
+			sv := &serverView{backend: &eligible[i]}
+			if expose && lookup != nil {
+				if pt, ok := lookup.ProbeTarget(eligible[i].ID); ok {
+					sv.password = pt.Password
+				}
+			}
+			// Env is never read for userdata; the globals, not the
+			// running script's environment, so the cache holds no run data.
+			list[i] = &glua.LUserData{Env: v.globals, Value: sv}
+		}
+		v.servers = serverCache{snap: snap, eligible: list}
+	}
+	for _, ud := range v.servers.eligible {
+		ud.Metatable = v.serverMeta
+	}
+	return v.servers.eligible
+}
