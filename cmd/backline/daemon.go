@@ -53,6 +53,7 @@ type daemon struct {
 	gwMetrics *gateway.Metrics // nil without gateway.address
 	luaStats  *luaStatsSum
 	reloads   *reloadMetrics
+	shared    *adminSharer // nil without storage.redis
 
 	cur      atomic.Pointer[generation]
 	reloadMu sync.Mutex // one reload at a time
@@ -103,6 +104,15 @@ func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 		return err
 	}
 	setupAdminState(cfg, d.engine, logger)
+	shared, redisClient, err := setupSharedAdmin(cfg, d.engine, logger, d.reg)
+	if err != nil {
+		closeGateway(gw)
+		return err
+	}
+	if redisClient != nil {
+		defer redisClient.Close()
+	}
+	d.shared = shared
 	d.srv = server.New(server.Options{
 		Address:  cfg.Server.Address,
 		Snapshot: d.engine,
@@ -165,6 +175,9 @@ func (d *daemon) serve(ctx context.Context, withGateway bool) error {
 	defer stopRun()
 	var wg sync.WaitGroup
 	wg.Go(func() { d.engine.Run(runCtx) })
+	if d.shared != nil {
+		wg.Go(func() { d.shared.run(runCtx, sharedAdminInterval) })
+	}
 	if withGateway {
 		gwLog := logger.With("component", "gateway")
 		wg.Go(func() {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -121,6 +122,11 @@ func (d *daemon) restartOnly(old, cfg *config.Config) []string {
 	// is taken from the configuration the daemon started with.
 	check("server.state_file", old.Server.StateFile, cfg.Server.StateFile)
 	check("server.shutdown_delay", old.Server.ShutdownDelay.String(), cfg.Server.ShutdownDelay.String())
+	// The Redis client and the sharing are set up once; compared whole, and
+	// never printed (it holds passwords).
+	if !reflect.DeepEqual(old.Storage.Redis, cfg.Storage.Redis) {
+		errs.Add("storage.redis", cfg.Lines.Line("storage.redis"), "changed; a running daemon cannot apply this, restart backline")
+	}
 	check("gateway.address", old.Gateway.Address, cfg.Gateway.Address)
 	check("gateway.max_connections", strconv.Itoa(old.Gateway.MaxConnections), strconv.Itoa(cfg.Gateway.MaxConnections))
 	return errorLinesOf(errs)

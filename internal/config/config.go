@@ -13,6 +13,7 @@ type Config struct {
 	Lua         Lua         `yaml:"lua"`
 	Definitions Definitions `yaml:"definitions"`
 	Gateway     Gateway     `yaml:"gateway"`
+	Storage     Storage     `yaml:"storage"`
 
 	// Lines maps key paths to the YAML line they were written on.
 	Lines Lines `yaml:"-"`

@@ -79,7 +79,7 @@ func TestDecodeTypeErrors(t *testing.T) {
 		{"key twice", "server:\n  log_level: info\n  log_level: debug\n",
 			"server.log_level (line 3): key given twice"},
 		{"unknown top-level", "serverr:\n  address: x\n",
-			"serverr (line 1): unknown key (known keys: auth, definitions, gateway, lua, server)"},
+			"serverr (line 1): unknown key (known keys: auth, definitions, gateway, lua, server, storage)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { wantOnlyError(t, tt.yml, tt.want) })

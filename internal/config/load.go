@@ -101,6 +101,7 @@ func parseRoot(root *yaml.Node) (*Config, error) {
 		return v.written[join(healthChecksPath, key)]
 	})
 	v.validate()
+	v.validateStorage()
 	// The other sections validate after the health-check defaults are in,
 	// since gateway health checks inherit some of them.
 	c.validateAuth(&v.errs)

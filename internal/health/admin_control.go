@@ -70,19 +70,21 @@ func (o *override) effective(cfgWeight int) Admin {
 	return a
 }
 
-// OnAdminChange sets f to be called (outside any engine lock) after every
-// admin change, TTL expiry included; the state file is written from it.
+// OnAdminChange adds f to the functions called (outside any engine lock,
+// in the order added) after every admin change, TTL expiry and
+// ReplaceAdmin included; the state file is written from one, shared
+// storage is told from another.
 func (e *Engine) OnAdminChange(f func()) {
 	e.mu.Lock()
-	e.onAdmin = f
+	e.onAdmin = append(e.onAdmin, f)
 	e.mu.Unlock()
 }
 
 func (e *Engine) adminChanged() {
 	e.mu.Lock()
-	f := e.onAdmin
+	fs := e.onAdmin
 	e.mu.Unlock()
-	if f != nil {
+	for _, f := range fs {
 		f()
 	}
 }

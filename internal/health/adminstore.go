@@ -46,7 +46,10 @@ type adminFile struct {
 func (e *Engine) AdminRecords() []AdminRecord {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	now := e.now()
+	return e.adminRecordsLocked(e.now())
+}
+
+func (e *Engine) adminRecordsLocked(now time.Time) []AdminRecord {
 	out := make([]AdminRecord, 0, len(e.admin))
 	for id, o := range e.admin {
 		if o.expired(now) {

@@ -60,7 +60,7 @@ type Engine struct {
 	round    uint64
 	partDone []bool // per loop of the current generation: published once
 	admin    map[string]*override
-	onAdmin  func()
+	onAdmin  []func()
 	snap     atomic.Pointer[Snapshot]
 	index    atomic.Pointer[targetIndex]
 	// recheckAt is when the eligibility of some entry may change without a

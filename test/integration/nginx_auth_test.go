@@ -216,6 +216,13 @@ func freePort(t *testing.T) int {
 // returns its IMAP and POP3 addresses once both accept connections.
 func startNginx(t *testing.T, dir, authAddr string) (string, string) {
 	t.Helper()
+	return startNginxWith(t, dir, authAddr, "")
+}
+
+// startNginxWith is startNginx with extra directives in the mail block
+// (auth_http_header for a daemon behind api_auth).
+func startNginxWith(t *testing.T, dir, authAddr, mailExtra string) (string, string) {
+	t.Helper()
 	imapPort, pop3Port := freePort(t), freePort(t)
 	conf := fmt.Sprintf(`
 load_module %s;
@@ -229,10 +236,11 @@ mail {
     auth_http 127.0.0.1:%s/api/v1/auth/nginx;
     auth_http_timeout 10s;
     proxy_pass_error_message on;
+    %s
     server { listen 127.0.0.1:%d; protocol imap; }
     server { listen 127.0.0.1:%d; protocol pop3; pop3_auth plain; }
 }
-`, nginxMailModule, dir, dir, portOf(authAddr), imapPort, pop3Port)
+`, nginxMailModule, dir, dir, portOf(authAddr), mailExtra, imapPort, pop3Port)
 	writeFile(t, filepath.Join(dir, "nginx.conf"), conf)
 	cmd := exec.Command(nginxBinary, "-e", filepath.Join(dir, "error.log"), "-p", dir, "-c", filepath.Join(dir, "nginx.conf"))
 	out := &lockedBuffer{}
