@@ -152,3 +152,36 @@ func TestFastLineLevelAndOptions(t *testing.T) {
 		t.Fatal("a With logger kept the fast path (it would drop component=x)")
 	}
 }
+
+// TestFastAndSlogLinesDoNotInterleave: fast lines and slog's own lines from
+// many goroutines reach the writer whole (run with -race).
+func TestFastAndSlogLinesDoNotInterleave(t *testing.T) {
+	var buf bytes.Buffer
+	h := Wrap(&buf, false, nil)
+	logger := slog.New(h)
+	done := make(chan struct{})
+	for g := range 8 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 200 {
+				if g%2 == 0 {
+					h.WriteLine(time.Now(), slog.LevelInfo, "auth request", []slog.Attr{slog.Int("i", i)})
+				} else {
+					logger.Info("other line", "i", i)
+				}
+			}
+		}()
+	}
+	for range 8 {
+		<-done
+	}
+	lines := bytes.Split(bytes.TrimSuffix(buf.Bytes(), []byte("\n")), []byte("\n"))
+	if len(lines) != 1600 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	for _, l := range lines {
+		if !bytes.HasPrefix(l, []byte("time=")) || bytes.Count(l, []byte("time=")) != 1 {
+			t.Fatalf("mangled line %q", l)
+		}
+	}
+}
