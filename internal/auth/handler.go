@@ -231,14 +231,14 @@ func (h *Handler) checkPassword(ctx context.Context, req *Request, d *decision) 
 	if useCache {
 		key = h.cache.key(req.Username, req.Password, req.Protocol)
 		if e, ok := h.cache.get(key); ok {
-			h.metrics.cache.WithLabelValues("hit").Inc()
+			h.metrics.cacheResult(true).Inc()
 			d.cacheHit = true
 			return passResult{
 				UserFound: true, Authenticated: true, Account: e.account, AccountField: e.accountField,
 				Attributes: e.attributes.clone(), Backend: backendLocalCache, DB: "cache",
 			}, nil
 		}
-		h.metrics.cache.WithLabelValues("miss").Inc()
+		h.metrics.cacheResult(false).Inc()
 	}
 	for _, db := range h.passdbs {
 		res, err := db.check(ctx, req)
@@ -340,8 +340,9 @@ func (h *Handler) answerInvalid(w http.ResponseWriter, endpoint, session string,
 
 func (h *Handler) finish(endpoint, protocol, outcome string, start time.Time, session string, req *Request, d *decision, extra ...slog.Attr) {
 	elapsed := h.now().Sub(start)
-	h.metrics.requests.WithLabelValues(endpoint, protocolLabel(protocol), outcome).Inc()
-	h.metrics.duration.WithLabelValues(endpoint, outcome).Observe(elapsed.Seconds())
+	series := h.metrics.request(endpoint, protocolLabel(protocol), outcome)
+	series.requests.Inc()
+	series.duration.Observe(elapsed.Seconds())
 	if !h.requestLogEnabled() {
 		return
 	}
