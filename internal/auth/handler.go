@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -346,8 +347,15 @@ func (h *Handler) finish(endpoint, protocol, outcome string, start time.Time, se
 	if !h.requestLogEnabled() {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 16)
-	attrs = append(attrs,
+	ap := attrPool.Get().(*[]slog.Attr)
+	defer func() {
+		clear(*ap) // the line's strings are not kept past it
+		if cap(*ap) <= 256 {
+			*ap = (*ap)[:0]
+			attrPool.Put(ap)
+		}
+	}()
+	attrs := append((*ap)[:0],
 		slog.String("session", session),
 		slog.String("endpoint", endpoint),
 		slog.String("outcome", outcome),
@@ -393,4 +401,9 @@ func (h *Handler) finish(endpoint, protocol, outcome string, start time.Time, se
 	attrs = append(attrs, extra...)
 	attrs = append(attrs, slog.Duration("latency", elapsed))
 	h.logRequestLine("auth request", attrs)
+	*ap = attrs
 }
+
+// attrPool holds the request line's attribute lists: the line is written
+// (or copied by slog) before finish returns, so the list can be reused.
+var attrPool = sync.Pool{New: func() any { a := make([]slog.Attr, 0, 24); return &a }}
