@@ -36,11 +36,14 @@ type RedisAuthCacheStore struct {
 	epoch  string
 	seen   atomic.Pointer[string] // the epoch the latest Get read
 
-	// OnCorrupt, when set, hears about each stored value Get could not
-	// read (oversized, not JSON, another version); Get reports a miss.
-	// reason is a short label fit for a metric. Set it before first use.
-	OnCorrupt func(reason string)
+	onCorrupt atomic.Pointer[func(reason string)]
 }
+
+// SetOnCorrupt has f hear about each stored value Get could not read
+// (oversized, not JSON, another version, another type); Get reports a
+// miss. reason is a short label fit for a metric. It may be called at any
+// time (each configuration generation sets its own).
+func (s *RedisAuthCacheStore) SetOnCorrupt(f func(reason string)) { s.onCorrupt.Store(&f) }
 
 // NewRedisAuthCacheStore returns a store on client under prefix
 // (storage.redis.prefix). It does not own client: the caller closes it.
@@ -140,8 +143,8 @@ func (s *RedisAuthCacheStore) Get(ctx context.Context, key []byte) (json.RawMess
 }
 
 func (s *RedisAuthCacheStore) corrupt(reason string) {
-	if s.OnCorrupt != nil {
-		s.OnCorrupt(reason)
+	if f := s.onCorrupt.Load(); f != nil && *f != nil {
+		(*f)(reason)
 	}
 }
 

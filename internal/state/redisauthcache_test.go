@@ -40,7 +40,7 @@ func TestRedisAuthCacheHostileValues(t *testing.T) {
 	ctx := context.Background()
 	var reasons []string
 	s := NewRedisAuthCacheStore(c, "p:")
-	s.OnCorrupt = func(r string) { reasons = append(reasons, r) }
+	s.SetOnCorrupt(func(r string) { reasons = append(reasons, r) })
 	key := []byte("login")
 	entry := "p:{authcache}:e:" + "6c6f67696e"
 	valid := func(v int, epoch, value string) string {
