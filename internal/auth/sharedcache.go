@@ -188,9 +188,18 @@ func (s *sharedCache) failed(err error) {
 }
 
 // holdsSecret reports whether sharing e would put a secret in Redis: an
-// attribute named like one, or any attribute text containing the password.
+// attribute named like one, or any text containing the password. Unlike
+// the answer's redaction (equality only), a substring is enough here: an
+// answer not shared costs one database lookup, not a routing attribute.
+// Passwords under 4 bytes match whole values only.
 func holdsSecret(e cacheEntry, password string) bool {
-	if password != "" && (strings.Contains(e.account, password) || strings.Contains(e.accountField, password)) {
+	contains := func(s string) bool {
+		if len(password) < 4 {
+			return s == password
+		}
+		return strings.Contains(s, password)
+	}
+	if password != "" && (contains(e.account) || contains(e.accountField)) {
 		return true
 	}
 	for name, values := range e.attributes {
@@ -200,15 +209,18 @@ func holdsSecret(e cacheEntry, password string) bool {
 		if password == "" {
 			continue
 		}
-		if strings.Contains(name, password) {
+		if contains(name) {
 			return true
 		}
 		for _, v := range values {
-			b, err := json.Marshal(v)
-			if err != nil || bytes.Contains(b, []byte(password)) {
-				return true
+			if s, ok := v.(string); ok {
+				if contains(s) {
+					return true
+				}
+				continue
 			}
-			if s, ok := v.(string); ok && strings.Contains(s, password) {
+			b, err := json.Marshal(v) // numbers, lists, tables from Lua
+			if err != nil || (len(password) >= 4 && bytes.Contains(b, []byte(password))) {
 				return true
 			}
 		}

@@ -310,3 +310,28 @@ func BenchmarkSharedCacheLogin(b *testing.B) {
 		run(b, env)
 	})
 }
+
+func TestHoldsSecret(t *testing.T) {
+	e := func(attrs Attributes) cacheEntry { return cacheEntry{account: "alice", accountField: "account", attributes: attrs} }
+	for _, c := range []struct {
+		name string
+		e    cacheEntry
+		pw   string
+		want bool
+	}{
+		{"plain", e(Attributes{"mailhost": {"10.0.0.5"}}), "Secret-pw", false},
+		{"pass field", e(Attributes{"pass": {"x"}}), "Secret-pw", true},
+		{"Userdb_Password", e(Attributes{"Userdb_Password": {"x"}}), "Secret-pw", true},
+		{"token", e(Attributes{"token": {"x"}}), "Secret-pw", true},
+		{"value holds it", e(Attributes{"home": {"/home/Secret-pw/x"}}), "Secret-pw", true},
+		{"nested", e(Attributes{"t": {map[string]any{"k": []any{"Secret-pw"}}}}), "Secret-pw", true},
+		{"account is it", cacheEntry{account: "Secret-pw"}, "Secret-pw", true},
+		{"short pw, substring", e(Attributes{"home": {"/home/abc"}}), "ab", false},
+		{"short pw, equal", e(Attributes{"home": {"ab"}}), "ab", true},
+		{"number", e(Attributes{"quota": {1234567}}), "1234567", true},
+	} {
+		if got := holdsSecret(c.e, c.pw); got != c.want {
+			t.Errorf("%s: holdsSecret = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
