@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/state"
 )
 
@@ -246,10 +247,29 @@ func newCache(opts Options, ttl time.Duration) (*positiveCache, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := newKeyedCache(ttl, 1, ac.HMACKey)
-	c.shared = newSharedCache(opts.SharedCache, ttl, ac.HMACKey, log.With("component", "auth-cache"), errs)
+	secret := passdbSecret(ac.HMACKey, opts.Config.Auth.Passdb)
+	c := newKeyedCache(ttl, 1, secret)
+	c.shared = newSharedCache(opts.SharedCache, ttl, secret, log.With("component", "auth-cache"), errs)
 	if r, ok := opts.SharedCache.(interface{ SetOnCorrupt(func(string)) }); ok {
 		r.SetOnCorrupt(c.shared.corrupt)
 	}
 	return c, nil
+}
+
+// passdbSecret binds the shared cache's keys to the list of password
+// databases (order, type, name, protocol; not file paths, which may differ
+// between hosts): instances with other databases never take each other's
+// answers, and a reload that changes that list starts from an empty cache,
+// as the memory cache does.
+func passdbSecret(key []byte, dbs []config.Passdb) []byte {
+	type shape struct{ Type, Name, Protocol string }
+	list := make([]shape, len(dbs))
+	for i, db := range dbs {
+		list[i] = shape{db.Type, db.Name, db.Protocol}
+	}
+	desc, _ := json.Marshal(list)
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("backline auth cache key v1\x00"))
+	m.Write(desc)
+	return m.Sum(nil)
 }

@@ -335,3 +335,16 @@ func TestHoldsSecret(t *testing.T) {
 		}
 	}
 }
+
+// Instances with other password databases do not share answers.
+func TestSharedCacheBoundToPassdbs(t *testing.T) {
+	m := miniredis.RunT(t)
+	a, _, _ := sharedEnv(t, m.Addr(), nil)
+	b, _, _ := sharedEnv(t, m.Addr(), func(c *config.Config) {
+		c.Auth.Passdb = append(c.Auth.Passdb, config.Passdb{Type: config.PassdbPasswdFile, Path: c.Auth.Passdb[0].Path})
+	})
+	cacheHeader(a, testUser, testPassword)
+	if _, c := cacheHeader(b, testUser, testPassword); c != "Miss" {
+		t.Errorf("other passdbs, same key file: %s", c)
+	}
+}
