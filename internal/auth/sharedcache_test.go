@@ -312,7 +312,9 @@ func BenchmarkSharedCacheLogin(b *testing.B) {
 }
 
 func TestHoldsSecret(t *testing.T) {
-	e := func(attrs Attributes) cacheEntry { return cacheEntry{account: "alice", accountField: "account", attributes: attrs} }
+	e := func(attrs Attributes) cacheEntry {
+		return cacheEntry{account: "alice", accountField: "account", attributes: attrs}
+	}
 	for _, c := range []struct {
 		name string
 		e    cacheEntry
