@@ -16,6 +16,7 @@ import (
 	"github.com/backline/backline/internal/health"
 	"github.com/backline/backline/internal/lua"
 	"github.com/backline/backline/internal/probe"
+	"github.com/backline/backline/internal/state"
 )
 
 // Options wire the handler to the rest of backline.
@@ -28,6 +29,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the auth metrics; nil keeps them private.
 	Registerer prometheus.Registerer
+	// SharedCache, when set, holds the positive cache instead of this
+	// handler's memory (storage.redis with auth.cache.hmac_key_file;
+	// sharedcache.go). Its keys are HMACs under Config's HMACKey.
+	SharedCache state.AuthCacheStore
 
 	// filters and scripts replace the Lua engine in tests.
 	filters filterRunner
@@ -102,7 +107,9 @@ func New(opts Options) (*Handler, error) {
 	}
 	h.policyLabel = "policy:" + h.policy.name()
 	if ttl := ac.Cache.EffectiveTTL(); ttl > 0 {
-		h.cache = newPositiveCache(ttl, max(ac.Cache.EffectiveMaxEntries(), 1))
+		if h.cache, err = newCache(opts, ttl); err != nil {
+			return nil, err
+		}
 	}
 	for i, db := range ac.Passdb {
 		label := db.Name
@@ -231,7 +238,7 @@ func (h *Handler) checkPassword(ctx context.Context, req *Request, d *decision) 
 	var key cacheKey
 	if useCache {
 		key = h.cache.key(req.Username, req.Password, req.Protocol)
-		if e, ok := h.cache.get(key); ok {
+		if e, ok := h.cache.get(ctx, key); ok {
 			h.metrics.cacheResult(true).Inc()
 			d.cacheHit = true
 			return passResult{
@@ -261,7 +268,7 @@ func (h *Handler) checkPassword(ctx context.Context, req *Request, d *decision) 
 			}
 		}
 		if res.Authenticated && useCache {
-			h.cache.put(key, cacheEntry{account: res.Account, accountField: res.AccountField, attributes: res.Attributes.clone()})
+			h.cache.put(ctx, key, cacheEntry{account: res.Account, accountField: res.AccountField, attributes: res.Attributes.clone()}, req.Password)
 		}
 		return res, nil
 	}
