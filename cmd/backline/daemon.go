@@ -53,7 +53,8 @@ type daemon struct {
 	gwMetrics *gateway.Metrics // nil without gateway.address
 	luaStats  *luaStatsSum
 	reloads   *reloadMetrics
-	shared    *adminSharer // nil without storage.redis
+	shared    *adminSharer             // nil without storage.redis
+	throttles *gateway.SharedThrottles // nil without storage.redis or gateway.address
 
 	cur      atomic.Pointer[generation]
 	reloadMu sync.Mutex // one reload at a time
@@ -94,6 +95,14 @@ func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 		}
 		d.gwMetrics = m
 	}
+	throttles, throttleClient, err := setupSharedThrottles(cfg, logger, d.reg)
+	if err != nil {
+		return err
+	}
+	if throttleClient != nil {
+		defer throttleClient.Close()
+	}
+	d.throttles = throttles
 	gw, groups, err := d.buildGateway(cfg)
 	if err != nil {
 		return err
@@ -265,7 +274,7 @@ func (d *daemon) buildGateway(cfg *config.Config) (*gateway.Gateway, []health.Gr
 	if err != nil {
 		return nil, nil, err
 	}
-	gw, err := newGateway(cfg, d.logger, d.gwMetrics)
+	gw, err := newGateway(cfg, d.logger, d.gwMetrics, d.throttles)
 	if err != nil {
 		return nil, nil, err
 	}
