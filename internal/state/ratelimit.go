@@ -73,9 +73,9 @@ type rateWindow struct {
 	// fixed: start of the running window and starts recorded in it
 	start time.Time
 	count int
-	// sliding: the last starts, a ring of at most perPeriod
+	// sliding: start times younger than the period, oldest first, at most
+	// perPeriod (so memory follows the traffic, not per_period)
 	times []time.Time
-	next  int
 }
 
 // NewMemoryRateCounter returns an empty counter.
@@ -120,11 +120,15 @@ func (m *MemoryRateCounter) Take(_ context.Context, key string, rules []RateRule
 func (w *rateWindow) wait(r RateRule, now time.Time) time.Duration {
 	var until time.Time
 	if r.Sliding {
-		w.trim(r.PerPeriod)
+		n := 0
+		for n < len(w.times) && !w.times[n].Add(r.Period).After(now) {
+			n++ // expired
+		}
+		w.times = w.times[n:]
 		if len(w.times) < r.PerPeriod {
 			return 0
 		}
-		until = w.times[w.next].Add(r.Period) // the oldest of the last PerPeriod
+		until = w.times[len(w.times)-r.PerPeriod].Add(r.Period) // the oldest of the last PerPeriod
 	} else {
 		if w.start.IsZero() || !now.Before(w.start.Add(r.Period)) || w.count < r.PerPeriod {
 			return 0
@@ -136,25 +140,14 @@ func (w *rateWindow) wait(r RateRule, now time.Time) time.Duration {
 
 func (w *rateWindow) record(r RateRule, now time.Time) {
 	if r.Sliding {
-		if len(w.times) < r.PerPeriod {
-			w.times = append(w.times, now)
-			return
+		w.times = append(w.times, now)
+		if extra := len(w.times) - r.PerPeriod; extra > 0 {
+			w.times = w.times[extra:] // per_period was lowered (a reload)
 		}
-		w.times[w.next] = now
-		w.next = (w.next + 1) % r.PerPeriod
 		return
 	}
 	if w.start.IsZero() || !now.Before(w.start.Add(r.Period)) {
 		w.start, w.count = now, 0
 	}
 	w.count++
-}
-
-// trim keeps the newest n starts when per_period shrank (a reload).
-func (w *rateWindow) trim(n int) {
-	if len(w.times) <= n {
-		return
-	}
-	ordered := append(append([]time.Time(nil), w.times[w.next:]...), w.times[:w.next]...)
-	w.times, w.next = ordered[len(ordered)-n:], 0
 }

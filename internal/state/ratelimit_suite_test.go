@@ -214,3 +214,20 @@ func TestMemoryRateCounterClockBack(t *testing.T) {
 		}
 	}
 }
+
+// A sliding window with a large per_period keeps only starts younger than
+// the period: memory follows the traffic, not the limit.
+func TestMemoryRateCounterSlidingForgets(t *testing.T) {
+	c := NewMemoryRateCounter()
+	r := []RateRule{{Period: time.Second, PerPeriod: 1 << 30, Sliding: true}}
+	t0 := time.Unix(1000, 0)
+	for i := range 100 {
+		if d, _ := c.Take(context.Background(), "api", r, t0.Add(time.Duration(i)*time.Millisecond)); !d.Allowed {
+			t.Fatal("refused")
+		}
+	}
+	c.Take(context.Background(), "api", r, t0.Add(2*time.Second))
+	if n := len(c.windows[rateWindowKey{"api", time.Second, true}].times); n != 1 {
+		t.Fatalf("%d starts kept, want 1", n)
+	}
+}
