@@ -54,7 +54,8 @@ type daemon struct {
 	gwMetrics *gateway.Metrics // nil without gateway.address
 	luaStats  *luaStatsSum
 	reloads   *reloadMetrics
-	shared    *adminSharer // nil without storage.redis
+	shared    *adminSharer             // nil without storage.redis
+	throttles *gateway.SharedThrottles // nil without storage.redis or gateway.address
 
 	// authCache is the shared auth cache; nil without storage.redis.
 	authCache *state.RedisAuthCacheStore
@@ -98,6 +99,14 @@ func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 		}
 		d.gwMetrics = m
 	}
+	throttles, throttleClient, err := setupSharedThrottles(cfg, logger, d.reg)
+	if err != nil {
+		return err
+	}
+	if throttleClient != nil {
+		defer throttleClient.Close()
+	}
+	d.throttles = throttles
 	gw, groups, err := d.buildGateway(cfg)
 	if err != nil {
 		return err
@@ -270,7 +279,7 @@ func (d *daemon) buildGateway(cfg *config.Config) (*gateway.Gateway, []health.Gr
 	if err != nil {
 		return nil, nil, err
 	}
-	gw, err := newGateway(cfg, d.logger, d.gwMetrics)
+	gw, err := newGateway(cfg, d.logger, d.gwMetrics, d.throttles)
 	if err != nil {
 		return nil, nil, err
 	}
