@@ -218,7 +218,10 @@ func runLeaseStoreSuite(t *testing.T, newHarness func(t *testing.T) leaseHarness
 			func() error { _, _, err := a.Acquire(ctx, strings.Repeat("i", MaxIDLen+1), "a", time.Hour); return err },
 			func() error { _, _, err := a.Acquire(ctx, "x", "", time.Hour); return err },
 			func() error { _, _, err := a.Acquire(ctx, "x", "a", 0); return err },
-			func() error { _, err := a.Renew(ctx, "x", strings.Repeat("o", MaxOwnerLen+1), 1, time.Hour); return err },
+			func() error {
+				_, err := a.Renew(ctx, "x", strings.Repeat("o", MaxOwnerLen+1), 1, time.Hour)
+				return err
+			},
 			func() error {
 				_, _, err := a.Publish(ctx, "x", 1, make([]byte, MaxPublishedSize+1), time.Hour)
 				return err
