@@ -68,6 +68,8 @@ type Engine struct {
 	recheckAt    time.Time
 	adminExpired bool // an override expired since the last onAdmin call
 
+	leases *leases // probe leases (lease.go); nil: every probe local
+
 	// Test hooks; nil in production.
 	probeStarted func(group string, t *probe.Target, phase probe.Phase, offset time.Duration)
 	jitter       func(limit time.Duration) time.Duration
@@ -199,6 +201,7 @@ func (e *Engine) Run(ctx context.Context) {
 			stop()
 			wg.Wait()
 			<-expiry
+			e.releaseLeases()
 			return
 		case req := <-e.swaps:
 			stop()

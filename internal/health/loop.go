@@ -14,6 +14,7 @@ type job struct {
 	state    *targetState
 	phase    probe.Phase
 	combined bool
+	leased   bool // a deep probe under this instance's lease (lease.go)
 }
 
 // groupLoop owns one group's targets, gates and round buffers. Everything
@@ -55,12 +56,12 @@ func newGroupLoop(e *Engine, index int, g Group, inFlight int) *groupLoop {
 // add appends a target's state and its jobs.
 func (l *groupLoop) add(s *targetState) {
 	l.states = append(l.states, s)
-	l.connectJobs = append(l.connectJobs, job{s, probe.PhaseConnect, false})
+	l.connectJobs = append(l.connectJobs, job{state: s, phase: probe.PhaseConnect})
 	if s.target.DeepCheck {
-		l.deepJobs = append(l.deepJobs, job{s, probe.PhaseDeep, false})
-		l.combinedJobs = append(l.combinedJobs, job{s, probe.PhaseDeep, true})
+		l.deepJobs = append(l.deepJobs, job{state: s, phase: probe.PhaseDeep})
+		l.combinedJobs = append(l.combinedJobs, job{state: s, phase: probe.PhaseDeep, combined: true})
 	} else {
-		l.combinedJobs = append(l.combinedJobs, job{s, probe.PhaseConnect, false})
+		l.combinedJobs = append(l.combinedJobs, job{state: s, phase: probe.PhaseConnect})
 	}
 }
 
@@ -126,6 +127,7 @@ func (l *groupLoop) round(ctx context.Context, all []job) {
 			break
 		}
 	}
+	jobs, leased := l.planLeases(ctx, jobs)
 	results := l.probeAll(ctx, jobs)
 	now := l.e.now()
 	recorded := 0
@@ -138,6 +140,10 @@ func (l *groupLoop) round(ctx context.Context, all []job) {
 		recorded++
 		if isLocalFailure(res) {
 			l.noteLocalFailure(ctx, j.state, j.phase, res, now)
+			*res = probe.Result{}
+			continue
+		}
+		if j.leased && l.recordLeased(ctx, leased, j, res, now) {
 			*res = probe.Result{}
 			continue
 		}
@@ -156,6 +162,9 @@ func (l *groupLoop) round(ctx context.Context, all []job) {
 	}
 	if recorded == 0 && ctx.Err() != nil {
 		return
+	}
+	if leased != nil {
+		l.feed(ctx, leased, now)
 	}
 	l.setServersStatus()
 	l.e.publish(l.gen, l.index, l.backends(), now)

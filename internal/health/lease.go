@@ -1,0 +1,283 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/backline/backline/internal/probe"
+	"github.com/backline/backline/internal/state"
+)
+
+// Probe leases (issue 11 item 2): with several instances on one store,
+// the deep probe of a backend runs on one instance at a time, the holder
+// of that backend's lease, which publishes each raw result under its
+// fencing token. Every instance, the holder included, feeds the published
+// results into its own gates, in order and once each, so all instances
+// apply the same thresholds to the same inputs. The connect tier stays
+// local: each instance's own network path to a backend is the truth for
+// that instance, and it is cheap. With the store unreachable, every
+// instance probes everything itself and rejoins once the store answers.
+
+// LeaseTTLIntervals is a lease's TTL in deep intervals. The holder renews
+// every round, so two rounds may be late or lost before it loses the
+// lease; a killed holder is replaced once its lease runs out.
+const LeaseTTLIntervals = 3
+
+// leaseOpTimeout caps one round's store calls, so a hanging store delays
+// a round by at most this much before the instance falls back to local
+// probing.
+const leaseOpTimeout = 2 * time.Second
+
+// LeaseConfig turns probe leases on; see UseLeases.
+type LeaseConfig struct {
+	Store state.LeaseStore
+	// Owner names this instance in leases; unique per running instance.
+	Owner string
+	// Registerer gets backline_probe_leases_shared; nil: no metric.
+	Registerer prometheus.Registerer
+}
+
+// leases is an engine's side of the probe leases. Loops of several groups
+// use it at once: mu guards the maps; store calls run without it.
+type leases struct {
+	store  state.LeaseStore
+	owner  string
+	logger *slog.Logger
+	gauge  prometheus.Gauge
+
+	mu     sync.Mutex
+	held   map[string]uint64 // backend ID -> token of a lease this instance holds
+	seen   map[string]uint64 // backend ID -> last published seq fed to the gates
+	shared bool              // the last round reached the store
+	known  bool              // some round has tried
+}
+
+// UseLeases makes the engine share deep probes through c.Store. Call it
+// before Run; an error leaves the engine probing locally.
+func (e *Engine) UseLeases(c LeaseConfig) error {
+	if c.Store == nil || c.Owner == "" {
+		return errors.New("health: probe leases need a store and an owner")
+	}
+	if e.running.Load() {
+		return errors.New("health: UseLeases after Run")
+	}
+	lc := &leases{store: c.Store, owner: c.Owner, logger: e.logger,
+		held: map[string]uint64{}, seen: map[string]uint64{}}
+	if c.Registerer != nil {
+		lc.gauge = prometheus.NewGauge(prometheus.GaugeOpts{Name: "backline_probe_leases_shared",
+			Help: "1 while deep probes are shared through probe leases on storage.redis, 0 while this instance probes every backend itself."})
+		if err := c.Registerer.Register(lc.gauge); err != nil {
+			return err
+		}
+	}
+	e.leases = lc
+	return nil
+}
+
+// setShared notes whether the store answered, logging and setting the
+// metric on each change only.
+func (lc *leases) setShared(shared bool, err error) {
+	lc.mu.Lock()
+	changed := !lc.known || lc.shared != shared
+	lc.known, lc.shared = true, shared
+	if !shared {
+		clear(lc.held) // unknown now; the store tells again when it answers
+	}
+	lc.mu.Unlock()
+	if !changed {
+		return
+	}
+	if lc.gauge != nil {
+		lc.gauge.Set(boolGauge(shared))
+	}
+	if shared {
+		lc.logger.Info("probe leases: shared deep probing through the store", "owner", lc.owner)
+	} else {
+		lc.logger.Warn("probe leases: store unreachable, probing every backend locally until it answers", "error", err)
+	}
+}
+
+// leaseRound is one round's view of the leases of its deep targets.
+type leaseRound struct {
+	lc     *leases
+	ttl    time.Duration
+	ids    []string // every deep target of the round, owned or not
+	states []*targetState
+	tokens map[string]uint64 // leases held for this round
+}
+
+// planLeases acquires (or renews) the lease of every deep target of jobs
+// and returns the jobs this instance runs: deep probes only where it holds
+// the lease (marked leased), a plain connect probe instead of a combined
+// deep one where it does not. nil leaseRound: probe everything locally
+// (the store did not answer, or the round has no deep jobs).
+func (l *groupLoop) planLeases(ctx context.Context, jobs []job) ([]job, *leaseRound) {
+	lc := l.e.leases
+	if lc == nil {
+		return jobs, nil
+	}
+	lr := &leaseRound{lc: lc, ttl: LeaseTTLIntervals * l.group.DeepInterval, tokens: map[string]uint64{}}
+	for _, j := range jobs {
+		if j.phase == probe.PhaseDeep {
+			lr.ids = append(lr.ids, j.state.id)
+			lr.states = append(lr.states, j.state)
+		}
+	}
+	if len(lr.ids) == 0 {
+		return jobs, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, leaseOpTimeout)
+	defer cancel()
+	for _, id := range lr.ids {
+		tok, ok, err := lc.store.Acquire(cctx, id, lc.owner, lr.ttl)
+		if err != nil {
+			if ctx.Err() == nil {
+				lc.setShared(false, err)
+			}
+			return jobs, nil
+		}
+		if ok {
+			lr.tokens[id] = tok
+		}
+	}
+	lc.setShared(true, nil)
+	lc.mu.Lock()
+	for _, id := range lr.ids {
+		if tok, ok := lr.tokens[id]; ok {
+			lc.held[id] = tok
+		} else {
+			delete(lc.held, id)
+		}
+	}
+	lc.mu.Unlock()
+	out := make([]job, 0, len(jobs))
+	for _, j := range jobs {
+		switch _, owned := lr.tokens[j.state.id]; {
+		case j.phase != probe.PhaseDeep:
+			out = append(out, j)
+		case owned:
+			j.leased = true
+			out = append(out, j)
+		case j.combined:
+			out = append(out, job{state: j.state, phase: probe.PhaseConnect})
+		}
+	}
+	return out, lr
+}
+
+// publish hands this instance's own deep result to every instance. It
+// returns false when the result must be recorded locally instead (the
+// store failed); a publish refused because the lease moved on drops the
+// deep result, which the new holder's stands for.
+func (lr *leaseRound) publish(ctx context.Context, s *targetState, res *probe.Result) (handled bool) {
+	data, err := encodeShared(res)
+	if err != nil {
+		return false
+	}
+	cctx, cancel := context.WithTimeout(ctx, leaseOpTimeout)
+	defer cancel()
+	_, _, err = lr.lc.store.Publish(cctx, s.id, lr.tokens[s.id], data, lr.ttl)
+	if err != nil {
+		lr.lc.setShared(false, err)
+		return false
+	}
+	return true
+}
+
+// feed fetches the published results of the round's deep targets and
+// applies the ones not applied yet, oldest first, once each. Results older
+// than the lease TTL are not fetched: a backend nobody probes gets no new
+// deep input and keeps its last deep verdict (its connect tier, probed
+// here, still counts for staleness).
+func (l *groupLoop) feed(ctx context.Context, lr *leaseRound, now time.Time) {
+	lc := lr.lc
+	cctx, cancel := context.WithTimeout(ctx, leaseOpTimeout)
+	defer cancel()
+	got, err := lc.store.Fetch(cctx, lr.ids, lr.ttl)
+	if err != nil {
+		if ctx.Err() == nil {
+			lc.setShared(false, err)
+		}
+		return
+	}
+	for i, id := range lr.ids {
+		list := got[id]
+		if len(list) == 0 {
+			continue
+		}
+		lc.mu.Lock()
+		last := lc.seen[id]
+		if list[len(list)-1].Seq < last {
+			last = 0 // the store lost its data (a Redis restart): start over
+		}
+		lc.seen[id] = max(last, list[len(list)-1].Seq)
+		lc.mu.Unlock()
+		s := lr.states[i]
+		for _, p := range list {
+			if p.Seq <= last {
+				continue
+			}
+			res, err := decodeShared(p.Data)
+			if err != nil {
+				lc.logger.Warn("probe leases: unreadable published result skipped", "backend", s.name, "error", err)
+				continue
+			}
+			out := s.recordSharedDeep(&res, now)
+			s.noteHistory(probe.PhaseDeep, &res, now)
+			if m := l.e.metrics; m != nil {
+				m.observe(s, &res, &out, l.steps)
+			}
+			logOutcome(ctx, l.e.logger, s, &out, &res)
+		}
+	}
+}
+
+// recordLeased records this instance's own leased deep probe: its connect
+// part locally at once (combined rounds), its deep part through the store
+// (fed back in feed). false: record it locally as without leases.
+func (l *groupLoop) recordLeased(ctx context.Context, lr *leaseRound, j job, res *probe.Result, now time.Time) bool {
+	if !lr.publish(ctx, j.state, res) {
+		return false
+	}
+	if !j.combined {
+		return true
+	}
+	out, part, ok := j.state.recordConnectPart(res, now)
+	if !ok {
+		return true
+	}
+	j.state.noteHistory(probe.PhaseConnect, &part, now)
+	if m := l.e.metrics; m != nil {
+		m.observe(j.state, &part, &out, l.steps)
+	}
+	logOutcome(ctx, l.e.logger, j.state, &out, &part)
+	return true
+}
+
+// releaseLeases gives up every lease this instance holds, so another
+// instance takes over at its next round instead of after the TTL.
+func (e *Engine) releaseLeases() {
+	lc := e.leases
+	if lc == nil {
+		return
+	}
+	lc.mu.Lock()
+	held := make(map[string]uint64, len(lc.held))
+	for id, tok := range lc.held {
+		held[id] = tok
+	}
+	clear(lc.held)
+	lc.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), leaseOpTimeout)
+	defer cancel()
+	for id, tok := range held {
+		if err := lc.store.Release(ctx, id, lc.owner, tok); err != nil {
+			return // the store is gone: the leases run out by themselves
+		}
+	}
+}
