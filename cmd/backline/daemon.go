@@ -127,6 +127,10 @@ func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 	}
 	d.shared = shared
 	d.authCache = newAuthCacheStore(cfg, redisClient, logger)
+	if err := setupProbeLeases(cfg, d.engine, redisClient, logger, d.reg); err != nil {
+		closeGateway(gw)
+		return err
+	}
 	d.srv = server.New(server.Options{
 		Address:  cfg.Server.Address,
 		Snapshot: d.engine,
