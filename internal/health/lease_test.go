@@ -373,3 +373,38 @@ func TestSharedResultRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// Separate connect and deep rounds: a deep round of an instance without
+// the lease probes nothing and only feeds; connect rounds stay local.
+func TestLeasesSeparateRounds(t *testing.T) {
+	fb := newFakeBackends()
+	fb.deepOK["b1"] = false
+	_, ins := leaseCluster(t, 2, fb, 1)
+	for _, in := range ins {
+		gen := in.e.gen.Load()
+		gen.loops[0].group.DeepInterval = 2 * time.Second
+	}
+	for interval := range 2 {
+		for _, in := range ins {
+			l := in.e.gen.Load().loops[0]
+			l.round(context.Background(), l.deepJobs)
+		}
+		connect, deep, by := fb.take()
+		if connect != 0 || deep != leaseTargets || by["instance-0"] != leaseTargets {
+			t.Fatalf("deep round %d: connect %d deep %d %v", interval, connect, deep, by)
+		}
+		for _, in := range ins {
+			l := in.e.gen.Load().loops[0]
+			l.round(context.Background(), l.connectJobs)
+		}
+		if connect, deep, _ := fb.take(); connect != 2*leaseTargets || deep != 0 {
+			t.Fatalf("connect round %d: connect %d deep %d", interval, connect, deep)
+		}
+	}
+	for i, in := range ins {
+		b := backendByName(t, in.e.Snapshot(), "b1")
+		if b.Deep.Healthy || b.Deep.ConsecutiveFailures != 2 || !b.Connect.Healthy || b.Connect.ConsecutiveSuccesses != 2 {
+			t.Fatalf("instance %d: deep %+v connect %+v", i, b.Deep, b.Connect)
+		}
+	}
+}
