@@ -15,6 +15,7 @@ import (
 	"github.com/backline/backline/internal/health"
 	"github.com/backline/backline/internal/lua"
 	"github.com/backline/backline/internal/probe"
+	"github.com/backline/backline/internal/state"
 )
 
 // Options wire the handler to the rest of backline.
@@ -27,6 +28,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the auth metrics; nil keeps them private.
 	Registerer prometheus.Registerer
+	// Affinity keeps the sticky policy's user affinity; nil gives the
+	// handler a memory store of its own (lost on reload).
+	Affinity state.AffinityStore
 
 	// filters and scripts replace the Lua engine in tests.
 	filters filterRunner
@@ -100,6 +104,9 @@ func New(opts Options) (*Handler, error) {
 		now:        time.Now,
 	}
 	h.policyLabel = "policy:" + h.policy.name()
+	if err := h.setupSticky(opts); err != nil {
+		return nil, fmt.Errorf("auth: registering metrics: %w", err)
+	}
 	if ttl := ac.Cache.EffectiveTTL(); ttl > 0 {
 		h.cache = newPositiveCache(ttl, max(ac.Cache.EffectiveMaxEntries(), 1))
 	}
