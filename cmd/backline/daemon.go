@@ -19,6 +19,7 @@ import (
 	"github.com/backline/backline/internal/lua"
 	"github.com/backline/backline/internal/probe"
 	"github.com/backline/backline/internal/server"
+	"github.com/backline/backline/internal/state"
 )
 
 // daemonOptions are what serve and demo hand the daemon.
@@ -54,6 +55,9 @@ type daemon struct {
 	luaStats  *luaStatsSum
 	reloads   *reloadMetrics
 	shared    *adminSharer // nil without storage.redis
+	// affinity is the sticky policy's store, kept across reloads: on
+	// storage.redis when configured, else in memory.
+	affinity state.AffinityStore
 
 	cur      atomic.Pointer[generation]
 	reloadMu sync.Mutex // one reload at a time
@@ -113,6 +117,7 @@ func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 		defer redisClient.Close()
 	}
 	d.shared = shared
+	d.affinity = newAffinityStore(cfg, redisClient)
 	d.srv = server.New(server.Options{
 		Address:  cfg.Server.Address,
 		Snapshot: d.engine,
@@ -281,7 +286,7 @@ func (d *daemon) buildGateway(cfg *config.Config) (*gateway.Gateway, []health.Gr
 // auth endpoints and the API routes. On error it closes what it built, gw
 // included.
 func (d *daemon) finish(cfg *config.Config, gw *gateway.Gateway, groups []health.Group) (*generation, error) {
-	mounts, luaEngine, err := extraMounts(cfg, d.engine, d.checker, d.reg, d.logger)
+	mounts, luaEngine, err := extraMounts(cfg, d.engine, d.checker, d.reg, d.logger, d.affinity)
 	if err != nil {
 		closeGateway(gw)
 		return nil, err

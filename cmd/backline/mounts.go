@@ -12,6 +12,7 @@ import (
 	"github.com/backline/backline/internal/lua"
 	"github.com/backline/backline/internal/probe"
 	"github.com/backline/backline/internal/server"
+	"github.com/backline/backline/internal/state"
 )
 
 // extraMounts builds the routes other packages add to the HTTP server: the
@@ -21,7 +22,7 @@ import (
 // metrics are the caller's to publish (a reload builds one per
 // configuration). The auth metrics go to reg, adopted when already there.
 func extraMounts(cfg *config.Config, snapshots health.Source, checker probe.Checker,
-	reg prometheus.Registerer, logger *slog.Logger) (mounts []server.Mount, engine *lua.Engine, err error) {
+	reg prometheus.Registerer, logger *slog.Logger, affinity state.AffinityStore) (mounts []server.Mount, engine *lua.Engine, err error) {
 	hc := cfg.Auth.Services.BackendHealthChecks
 	engine, err = lua.NewEngine(lua.Options{
 		Config: cfg.Lua, Health: snapshots, Checker: checker, Logger: logger,
@@ -32,6 +33,7 @@ func extraMounts(cfg *config.Config, snapshots health.Source, checker probe.Chec
 	}
 	handler, err := auth.New(auth.Options{
 		Config: cfg, Health: snapshots, Checker: checker, Lua: engine, Logger: logger, Registerer: reg,
+		Affinity: affinity,
 	})
 	if err != nil {
 		engine.Close()
