@@ -39,5 +39,9 @@ func extraMounts(cfg *config.Config, snapshots health.Source, checker probe.Chec
 		engine.Close()
 		return nil, nil, err
 	}
-	return []server.Mount{handler}, engine, nil
+	mounts = []server.Mount{handler}
+	if affinity != nil {
+		mounts = append(mounts, auth.NewAffinityAPI(affinity, cfg, snapshots))
+	}
+	return mounts, engine, nil
 }
