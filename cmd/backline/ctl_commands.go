@@ -164,6 +164,8 @@ func (c *ctlClient) command(ctx context.Context, o *ctlOptions) error {
 			return c.printRaw(raw, err)
 		}
 		c.printExplain(args[0], ex)
+	case "affinity":
+		return c.affinity(ctx, o, args)
 	case "reload":
 		return c.reload(ctx, o)
 	}
