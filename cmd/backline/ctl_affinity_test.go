@@ -82,3 +82,13 @@ func TestCtlAffinityUsageErrors(t *testing.T) {
 		t.Errorf("%d requests sent for bad command lines", n)
 	}
 }
+
+func TestCtlExplainShowsAffinity(t *testing.T) {
+	f := newFakeCtlAPI(t, 200, `{"status":"ok","backend":{"id":"mbox02","host":"10.0.0.2","port":143},
+	 "selected_by":"policy:sticky","candidates":[],"affinity":{"stored":"mbox01","used":false,
+	 "reason":"stored backend mbox01 is not eligible; re-chosen by user_hash (a login would store it)"}}`)
+	code, stdout, stderr := backline(t, "ctl", "--api", f.URL, "explain", "alice")
+	if code != exitOK || !strings.Contains(stdout, "affinity: stored mbox01, not used (stored backend mbox01 is not eligible") {
+		t.Errorf("exit %d\n%s%s", code, stdout, stderr)
+	}
+}
