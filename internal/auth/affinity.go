@@ -48,7 +48,15 @@ type stickyPolicy struct {
 	// once per affinityLogEvery, with the count of errors since.
 	lastLog    atomic.Int64
 	suppressed atomic.Int64
+	// downUntil (unix ns, 0 = up): after a store error, logins skip the
+	// store until then, so a Redis that hangs costs one login its
+	// timeout per affinityRetry, not every login.
+	downUntil atomic.Int64
+	now       func() time.Time
 }
+
+// affinityRetry is how long logins skip a store that failed.
+const affinityRetry = time.Second
 
 // affinityLogEvery rate-limits the store-trouble log line.
 const affinityLogEvery = time.Minute
@@ -74,6 +82,7 @@ func (h *Handler) setupSticky(opts Options) error {
 	}
 	p.ttl = opts.Config.Auth.Nginx.EffectiveAffinityTTL()
 	p.log = h.log
+	p.now = time.Now
 	reg := opts.Registerer
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -104,6 +113,11 @@ func (p *stickyPolicy) choose(in selectInput, proto string, cands []Candidate, p
 		refresh = 0
 	}
 	ctx := context.Background() // bounded by storage.redis timeouts
+	if !in.dry && p.skipping() {
+		info.Reason = "affinity store unavailable; user_hash"
+		p.count(affFallback, false)
+		return p.pick(in.user, cands, pool, false)
+	}
 	stored, ok, err := p.store.Get(ctx, k, refresh)
 	if err != nil {
 		if errors.Is(err, state.ErrInvalidAffinity) {
@@ -119,7 +133,9 @@ func (p *stickyPolicy) choose(in selectInput, proto string, cands []Candidate, p
 	if ok {
 		info.Stored = stored
 		for _, i := range pool {
-			if cands[i].ID == stored {
+			// Eligible: in a use_all panic the pool also holds unhealthy
+			// backends; a stored one of those is not kept.
+			if cands[i].ID == stored && cands[i].Eligible {
 				info.Used = true
 				p.count(affKept, in.dry)
 				return i
@@ -160,6 +176,10 @@ func (p *stickyPolicy) storeFilterChoice(in selectInput, proto, id string, sel *
 	info := sel.affinityInfo()
 	k := state.AffinityKey{User: in.user, Protocol: proto}
 	ctx := context.Background()
+	if !in.dry && p.skipping() {
+		info.Reason = "a filter chose; affinity store unavailable"
+		return
+	}
 	if in.dry {
 		if stored, ok, err := p.store.Get(ctx, k, 0); err == nil && ok {
 			info.Stored = stored
@@ -181,6 +201,26 @@ func (p *stickyPolicy) storeFilterChoice(in selectInput, proto, id string, sel *
 	}
 }
 
+// skipping reports whether the store failed less than affinityRetry ago.
+func (p *stickyPolicy) skipping() bool {
+	d := p.downUntil.Load()
+	if d == 0 {
+		return false
+	}
+	if p.clock().UnixNano() < d {
+		return true
+	}
+	p.downUntil.CompareAndSwap(d, 0) // try the store again
+	return false
+}
+
+func (p *stickyPolicy) clock() time.Time {
+	if p.now == nil {
+		return time.Now()
+	}
+	return p.now()
+}
+
 func (p *stickyPolicy) count(result string, dry bool) {
 	if !dry && p.total != nil {
 		p.total.WithLabelValues(result).Inc()
@@ -196,7 +236,8 @@ func (p *stickyPolicy) trouble(err error, dry bool) {
 	if p.errs != nil {
 		p.errs.Inc()
 	}
-	now := time.Now().UnixNano()
+	now := p.clock().UnixNano()
+	p.downUntil.Store(now + int64(affinityRetry))
 	last := p.lastLog.Load()
 	if now-last < int64(affinityLogEvery) || !p.lastLog.CompareAndSwap(last, now) {
 		p.suppressed.Add(1)

@@ -177,6 +177,9 @@ func TestStickyRechoosesWhenTheStoredBackendIsNotEligible(t *testing.T) {
 func TestStickyStoreDownNeverFailsALogin(t *testing.T) {
 	rec := &recordingStore{inner: state.NewMemoryAffinityStore(0, nil), down: true}
 	env := stickyEnv(t, rec, nil)
+	p := env.h.policy.(*stickyPolicy)
+	now := time.Unix(1_800_000_000, 0)
+	p.now = func() time.Time { return now }
 	for range 5 {
 		for _, ep := range endpoints {
 			if got, code := endpointBackend(t, env, ep, testUser, testPassword, "imap"); code != 200 || got != "127.0.0.1:1143" {
@@ -184,15 +187,55 @@ func TestStickyStoreDownNeverFailsALogin(t *testing.T) {
 			}
 		}
 	}
-	p := env.h.policy.(*stickyPolicy)
-	if v := counterValue(t, p.errs); v != 15 {
-		t.Errorf("store errors = %v, want 15", v)
+	// The first login met the error; the others within affinityRetry
+	// skipped the store (a hanging Redis costs one login its timeout).
+	if v := counterValue(t, p.errs); v != 1 {
+		t.Errorf("store errors = %v, want 1", v)
+	}
+	if rec.gets != 1 {
+		t.Errorf("%d store reads while it was down, want 1", rec.gets)
 	}
 	if v := counterValue(t, p.total.WithLabelValues(affFallback)); v != 15 {
 		t.Errorf("fallback = %v, want 15", v)
 	}
+	// Still down after the retry interval: tried again, logged no more.
+	now = now.Add(affinityRetry)
+	endpointBackend(t, env, "nginx", testUser, testPassword, "imap")
+	if v := counterValue(t, p.errs); v != 2 {
+		t.Errorf("store errors = %v after the retry interval, want 2", v)
+	}
 	if n := strings.Count(env.logs.String(), "affinity store unavailable"); n != 1 {
-		t.Errorf("store trouble logged %d times for 15 logins, want once:\n%s", n, env.logs.String())
+		t.Errorf("store trouble logged %d times, want once:\n%s", n, env.logs.String())
+	}
+	// Back: the next login after the interval uses and fills the store.
+	rec.mu.Lock()
+	rec.down = false
+	rec.mu.Unlock()
+	now = now.Add(affinityRetry)
+	if got, _ := endpointBackend(t, env, "nginx", testUser, testPassword, "imap"); got != "127.0.0.1:1143" {
+		t.Errorf("after recovery: %s", got)
+	}
+	if s := stored(t, rec.inner, testUser, "imap"); s != "imap-a" {
+		t.Errorf("after recovery stored %q", s)
+	}
+}
+
+// TestStickyPanicDoesNotKeepAnUnhealthyStoredBackend: use_all widens the
+// pool to unhealthy backends; a stored one of those is still re-chosen.
+func TestStickyPanicDoesNotKeepAnUnhealthyStoredBackend(t *testing.T) {
+	mem := state.NewMemoryAffinityStore(0, nil)
+	env := stickyEnv(t, mem, func(c *config.Config, _ *Options) {
+		c.Auth.Nginx.Panic = config.Panic{Mode: config.PanicUseAll, BelowPercent: ptrInt(90)}
+	})
+	a := mailBackend("imap-a", "imap", "127.0.0.1", 1143, true)
+	b := mailBackend("imap-b", "imap", "127.0.0.2", 2143, false)
+	env.health.set(a, b)
+	if err := mem.Set(context.Background(), state.AffinityKey{User: testUser, Protocol: "imap"}, "imap-b", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	sel := env.h.settle(selectInput{snap: env.health.Snapshot(), user: testUser, protocol: "imap"})
+	if !sel.Panic || sel.Affinity == nil || sel.Affinity.Used {
+		t.Fatalf("panic %v, affinity %+v", sel.Panic, sel.Affinity)
 	}
 }
 
@@ -382,3 +425,5 @@ func BenchmarkStickySelection(b *testing.B) {
 		})
 	}
 }
+
+func ptrInt(n int) *int { return &n }
