@@ -17,6 +17,7 @@ import (
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/health"
 	"github.com/backline/backline/internal/state"
+	"github.com/backline/backline/internal/testfixture"
 )
 
 // recordingStore wraps an AffinityStore, counting writes and refreshes,
@@ -422,6 +423,20 @@ func BenchmarkStickySelection(b *testing.B) {
 			c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 			b.Cleanup(func() { c.Close() })
 			benchSticky(b, state.NewRedisAffinityStore(c, "bl:"), mode.parallel)
+		})
+		// The fixture's redis-server (skipped without it): the ratio the
+		// issue asks about.
+		b.Run(mode.name+"/sticky_redis", func(b *testing.B) {
+			fx := testfixture.Load(b)
+			prefix := fmt.Sprintf("backline-bench:%d:", time.Now().UnixNano())
+			c := redis.NewClient(&redis.Options{Addr: fx.Addr("REDIS")})
+			b.Cleanup(func() {
+				if keys, err := c.Keys(context.Background(), prefix+"*").Result(); err == nil && len(keys) > 0 {
+					c.Del(context.Background(), keys...)
+				}
+				c.Close()
+			})
+			benchSticky(b, state.NewRedisAffinityStore(c, prefix), mode.parallel)
 		})
 	}
 }

@@ -224,7 +224,7 @@ func TestRedisAffinityStoreSuiteRealRedis(t *testing.T) {
 				return NewRedisAffinityStore(c, prefix)
 			},
 			advance: time.Sleep,
-			unit:    250 * time.Millisecond,
+			unit:    500 * time.Millisecond,
 		}
 	})
 }
