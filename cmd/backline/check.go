@@ -39,7 +39,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	// The gateway compiles its templates (${env.X}, ${request...}) at start;
 	// compile them here too so check catches what serve would refuse.
-	gw, err := newGateway(cfg, slog.New(slog.DiscardHandler), nil)
+	gw, err := newGateway(cfg, slog.New(slog.DiscardHandler), nil, nil)
 	if err != nil {
 		printConfigError(*path, err, stderr)
 		return exitFail

@@ -54,7 +54,11 @@ type daemon struct {
 	gwMetrics *gateway.Metrics // nil without gateway.address
 	luaStats  *luaStatsSum
 	reloads   *reloadMetrics
-	shared    *adminSharer // nil without storage.redis
+	shared    *adminSharer             // nil without storage.redis
+	throttles *gateway.SharedThrottles // nil without storage.redis or gateway.address
+
+	// authCache is the shared auth cache; nil without storage.redis.
+	authCache *state.RedisAuthCacheStore
 	// affinity is the sticky policy's store, kept across reloads: on
 	// storage.redis when configured, else in memory.
 	affinity state.AffinityStore
@@ -98,6 +102,14 @@ func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 		}
 		d.gwMetrics = m
 	}
+	throttles, throttleClient, err := setupSharedThrottles(cfg, logger, d.reg)
+	if err != nil {
+		return err
+	}
+	if throttleClient != nil {
+		defer throttleClient.Close()
+	}
+	d.throttles = throttles
 	gw, groups, err := d.buildGateway(cfg)
 	if err != nil {
 		return err
@@ -117,6 +129,7 @@ func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 		defer redisClient.Close()
 	}
 	d.shared = shared
+	d.authCache = newAuthCacheStore(cfg, redisClient, logger)
 	d.affinity = newAffinityStore(cfg, redisClient)
 	d.srv = server.New(server.Options{
 		Address:  cfg.Server.Address,
@@ -270,7 +283,7 @@ func (d *daemon) buildGateway(cfg *config.Config) (*gateway.Gateway, []health.Gr
 	if err != nil {
 		return nil, nil, err
 	}
-	gw, err := newGateway(cfg, d.logger, d.gwMetrics)
+	gw, err := newGateway(cfg, d.logger, d.gwMetrics, d.throttles)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -286,7 +299,7 @@ func (d *daemon) buildGateway(cfg *config.Config) (*gateway.Gateway, []health.Gr
 // auth endpoints and the API routes. On error it closes what it built, gw
 // included.
 func (d *daemon) finish(cfg *config.Config, gw *gateway.Gateway, groups []health.Group) (*generation, error) {
-	mounts, luaEngine, err := extraMounts(cfg, d.engine, d.checker, d.reg, d.logger, d.affinity)
+	mounts, luaEngine, err := extraMounts(cfg, d.engine, d.checker, d.reg, d.logger, d.sharedAuthCache(cfg), d.affinity)
 	if err != nil {
 		closeGateway(gw)
 		return nil, err

@@ -11,9 +11,10 @@ import (
 // means the file configures none. metrics are the daemon's series, shared by
 // every configuration generation; nil keeps the gateway's own private ones
 // (check).
-func newGateway(cfg *config.Config, logger *slog.Logger, metrics *gateway.Metrics) (*gateway.Gateway, error) {
+// throttles, when set, counts backend throttles across instances.
+func newGateway(cfg *config.Config, logger *slog.Logger, metrics *gateway.Metrics, throttles *gateway.SharedThrottles) (*gateway.Gateway, error) {
 	if cfg.Gateway.Address == "" {
 		return nil, nil
 	}
-	return gateway.New(gateway.Options{Config: cfg, Logger: logger.With("component", "gateway"), Metrics: metrics})
+	return gateway.New(gateway.Options{Config: cfg, Logger: logger.With("component", "gateway"), Metrics: metrics, Throttles: throttles})
 }

@@ -21,8 +21,10 @@ import (
 // caller closes the returned Lua engine once no request runs on it; its
 // metrics are the caller's to publish (a reload builds one per
 // configuration). The auth metrics go to reg, adopted when already there.
+// sharedCache, when not nil, holds the positive auth cache (storage.redis).
 func extraMounts(cfg *config.Config, snapshots health.Source, checker probe.Checker,
-	reg prometheus.Registerer, logger *slog.Logger, affinity state.AffinityStore) (mounts []server.Mount, engine *lua.Engine, err error) {
+	reg prometheus.Registerer, logger *slog.Logger, sharedCache state.AuthCacheStore,
+	affinity state.AffinityStore) (mounts []server.Mount, engine *lua.Engine, err error) {
 	hc := cfg.Auth.Services.BackendHealthChecks
 	engine, err = lua.NewEngine(lua.Options{
 		Config: cfg.Lua, Health: snapshots, Checker: checker, Logger: logger,
@@ -33,7 +35,8 @@ func extraMounts(cfg *config.Config, snapshots health.Source, checker probe.Chec
 	}
 	handler, err := auth.New(auth.Options{
 		Config: cfg, Health: snapshots, Checker: checker, Lua: engine, Logger: logger, Registerer: reg,
-		Affinity: affinity,
+		SharedCache: sharedCache,
+		Affinity:    affinity,
 	})
 	if err != nil {
 		engine.Close()

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -11,7 +12,8 @@ import (
 
 // cacheKey is HMAC-SHA256 under a per-process random key of user, password
 // and protocol: the cache holds no password, and its keys are useless
-// outside this process.
+// outside this process. A shared cache (sharedcache.go) uses the key of
+// auth.cache.hmac_key_file instead, the same on every instance.
 type cacheKey [sha256.Size]byte
 
 // cacheEntry is a remembered successful password check.
@@ -32,6 +34,9 @@ type positiveCache struct {
 
 	macPool sync.Pool // of *keyMAC, keyed with the process secret
 
+	// shared, when set, holds the entries instead of the map below.
+	shared *sharedCache
+
 	mu        sync.RWMutex
 	entries   map[cacheKey]cacheEntry
 	lastSweep time.Time
@@ -42,6 +47,11 @@ func newPositiveCache(ttl time.Duration, maxEntries int) *positiveCache {
 	if _, err := rand.Read(secret); err != nil {
 		panic("auth: no randomness for the cache key: " + err.Error())
 	}
+	return newKeyedCache(ttl, maxEntries, secret)
+}
+
+// newKeyedCache is a cache whose keys are HMACs under secret.
+func newKeyedCache(ttl time.Duration, maxEntries int, secret []byte) *positiveCache {
 	c := &positiveCache{ttl: ttl, maxEntries: maxEntries, now: time.Now, entries: map[cacheKey]cacheEntry{}}
 	c.macPool.New = func() any { return &keyMAC{mac: hmac.New(sha256.New, secret)} }
 	return c
@@ -82,7 +92,10 @@ type keyMAC struct {
 // maxPooledKeyBuffer keeps a huge password's buffer out of the pool.
 const maxPooledKeyBuffer = 4 << 10
 
-func (c *positiveCache) get(k cacheKey) (cacheEntry, bool) {
+func (c *positiveCache) get(ctx context.Context, k cacheKey) (cacheEntry, bool) {
+	if c.shared != nil {
+		return c.shared.get(ctx, k)
+	}
 	c.mu.RLock()
 	e, ok := c.entries[k]
 	c.mu.RUnlock()
@@ -92,7 +105,13 @@ func (c *positiveCache) get(k cacheKey) (cacheEntry, bool) {
 	return e, true
 }
 
-func (c *positiveCache) put(k cacheKey, e cacheEntry) {
+// put remembers e; password is the login's, so a shared cache can refuse
+// an answer that carries it.
+func (c *positiveCache) put(ctx context.Context, k cacheKey, e cacheEntry, password string) {
+	if c.shared != nil {
+		c.shared.put(ctx, k, e, password)
+		return
+	}
 	now := c.now()
 	e.expires = now.Add(c.ttl)
 	c.mu.Lock()
@@ -130,6 +149,10 @@ func (c *positiveCache) evictLocked(now time.Time) {
 // clear forgets everything, e.g. after a passwd-file changed.
 func (c *positiveCache) clear() {
 	if c == nil {
+		return
+	}
+	if c.shared != nil {
+		c.shared.clear()
 		return
 	}
 	c.mu.Lock()

@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"strings"
@@ -109,7 +110,7 @@ func TestCacheDisabledAndBounded(t *testing.T) {
 
 	c := newPositiveCache(time.Minute, 3)
 	for i := range 10 {
-		c.put(c.key(string(rune('a'+i)), "pw", "imap"), cacheEntry{account: "x"})
+		c.put(context.Background(), c.key(string(rune('a'+i)), "pw", "imap"), cacheEntry{account: "x"}, "pw")
 		if c.len() > 3 {
 			t.Fatalf("cache grew to %d entries", c.len())
 		}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -31,6 +32,10 @@ type Options struct {
 	// Affinity keeps the sticky policy's user affinity; nil gives the
 	// handler a memory store of its own (lost on reload).
 	Affinity state.AffinityStore
+	// SharedCache, when set, holds the positive cache instead of this
+	// handler's memory (storage.redis with auth.cache.hmac_key_file;
+	// sharedcache.go). Its keys are HMACs under Config's HMACKey.
+	SharedCache state.AuthCacheStore
 
 	// filters and scripts replace the Lua engine in tests.
 	filters filterRunner
@@ -108,7 +113,9 @@ func New(opts Options) (*Handler, error) {
 		return nil, fmt.Errorf("auth: registering metrics: %w", err)
 	}
 	if ttl := ac.Cache.EffectiveTTL(); ttl > 0 {
-		h.cache = newPositiveCache(ttl, max(ac.Cache.EffectiveMaxEntries(), 1))
+		if h.cache, err = newCache(opts, ttl); err != nil {
+			return nil, err
+		}
 	}
 	for i, db := range ac.Passdb {
 		label := db.Name
@@ -237,15 +244,15 @@ func (h *Handler) checkPassword(ctx context.Context, req *Request, d *decision) 
 	var key cacheKey
 	if useCache {
 		key = h.cache.key(req.Username, req.Password, req.Protocol)
-		if e, ok := h.cache.get(key); ok {
-			h.metrics.cache.WithLabelValues("hit").Inc()
+		if e, ok := h.cache.get(ctx, key); ok {
+			h.metrics.cacheResult(true).Inc()
 			d.cacheHit = true
 			return passResult{
 				UserFound: true, Authenticated: true, Account: e.account, AccountField: e.accountField,
 				Attributes: e.attributes.clone(), Backend: backendLocalCache, DB: "cache",
 			}, nil
 		}
-		h.metrics.cache.WithLabelValues("miss").Inc()
+		h.metrics.cacheResult(false).Inc()
 	}
 	for _, db := range h.passdbs {
 		res, err := db.check(ctx, req)
@@ -267,7 +274,7 @@ func (h *Handler) checkPassword(ctx context.Context, req *Request, d *decision) 
 			}
 		}
 		if res.Authenticated && useCache {
-			h.cache.put(key, cacheEntry{account: res.Account, accountField: res.AccountField, attributes: res.Attributes.clone()})
+			h.cache.put(ctx, key, cacheEntry{account: res.Account, accountField: res.AccountField, attributes: res.Attributes.clone()}, req.Password)
 		}
 		return res, nil
 	}
@@ -347,13 +354,21 @@ func (h *Handler) answerInvalid(w http.ResponseWriter, endpoint, session string,
 
 func (h *Handler) finish(endpoint, protocol, outcome string, start time.Time, session string, req *Request, d *decision, extra ...slog.Attr) {
 	elapsed := h.now().Sub(start)
-	h.metrics.requests.WithLabelValues(endpoint, protocolLabel(protocol), outcome).Inc()
-	h.metrics.duration.WithLabelValues(endpoint, outcome).Observe(elapsed.Seconds())
+	series := h.metrics.request(endpoint, protocolLabel(protocol), outcome)
+	series.requests.Inc()
+	series.duration.Observe(elapsed.Seconds())
 	if !h.requestLogEnabled() {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 16)
-	attrs = append(attrs,
+	ap := attrPool.Get().(*[]slog.Attr)
+	defer func() {
+		clear(*ap) // the line's strings are not kept past it
+		if cap(*ap) <= 256 {
+			*ap = (*ap)[:0]
+			attrPool.Put(ap)
+		}
+	}()
+	attrs := append((*ap)[:0],
 		slog.String("session", session),
 		slog.String("endpoint", endpoint),
 		slog.String("outcome", outcome),
@@ -399,4 +414,9 @@ func (h *Handler) finish(endpoint, protocol, outcome string, start time.Time, se
 	attrs = append(attrs, extra...)
 	attrs = append(attrs, slog.Duration("latency", elapsed))
 	h.logRequestLine("auth request", attrs)
+	*ap = attrs
 }
+
+// attrPool holds the request line's attribute lists: the line is written
+// (or copied by slog) before finish returns, so the list can be reused.
+var attrPool = sync.Pool{New: func() any { a := make([]slog.Attr, 0, 24); return &a }}

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/fastlog"
 	"github.com/backline/backline/internal/health"
 	"github.com/backline/backline/internal/probe"
 )
@@ -149,7 +150,7 @@ func newEnv(t testing.TB, mutate func(*config.Config, *Options)) *testEnv {
 		Config:  cfg,
 		Health:  fh,
 		Checker: checker,
-		Logger:  slog.New(slog.NewTextHandler(logs, nil)),
+		Logger:  slog.New(fastlog.Wrap(logs, false, nil)),
 	}
 	if mutate != nil {
 		mutate(cfg, &opts)

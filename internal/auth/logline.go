@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"time"
+
+	"github.com/backline/backline/internal/fastlog"
 )
 
 // The request log line is written once per request. slog's Logger looks up
@@ -18,8 +20,14 @@ func (h *Handler) requestLogEnabled() bool {
 }
 
 // logRequestLine writes the line; the caller checked requestLogEnabled.
+// The daemon's handler (fastlog) formats the line itself when it can,
+// byte for byte as slog would; otherwise slog's handler writes it.
 func (h *Handler) logRequestLine(msg string, attrs []slog.Attr) {
-	r := slog.NewRecord(time.Now(), slog.LevelInfo, msg, 0)
+	now := time.Now()
+	if lw, ok := h.log.Handler().(fastlog.LineWriter); ok && lw.WriteLine(now, slog.LevelInfo, msg, attrs) {
+		return
+	}
+	r := slog.NewRecord(now, slog.LevelInfo, msg, 0)
 	r.AddAttrs(attrs...)
 	_ = h.log.Handler().Handle(context.Background(), r)
 }

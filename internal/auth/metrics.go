@@ -12,6 +12,9 @@ type metrics struct {
 	cache    *prometheus.CounterVec
 	// panic counts selections made in panic (auth.nginx.panic).
 	panic prometheus.Counter
+	// series are the children of requests, duration and cache already
+	// looked up (metrics_series.go).
+	series seriesCache
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {

@@ -41,9 +41,9 @@ func (h *Handler) answerNginx(ctx context.Context, w http.ResponseWriter, req *R
 			// nginx logs in with the name the client gave; echoing it is optional.
 			account = ""
 		}
-		setSuccess(hdr, d, account)
-		hdr.Set("Auth-Server", d.server)
-		hdr.Set("Auth-Port", strconv.Itoa(d.port))
+		var buf [10]string
+		pairs := successPairs(buf[:0], d, account)
+		setCanonical(hdr, append(pairs, hdrAuthServer, d.server, hdrAuthPort, strconv.Itoa(d.port))...)
 		w.WriteHeader(http.StatusOK)
 	case outcomeFail:
 		h.writeFailure(w, req, d, http.StatusOK, true)

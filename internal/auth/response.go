@@ -56,19 +56,47 @@ func headerText(s string, limit int) string {
 
 // setCommon sets the headers every answer carries.
 func setCommon(hdr http.Header, session string) {
-	hdr.Set("X-Nauthilus-Session", session)
+	setCanonical(hdr, hdrSession, session)
 }
 
 // setSuccess sets the success headers shared by all endpoints.
 func setSuccess(hdr http.Header, d *decision, account string) {
-	hdr.Set("Auth-Status", "OK")
+	setCanonical(hdr, successPairs(make([]string, 0, 6), d, account)...)
+}
+
+// successPairs appends setSuccess's headers as name, value pairs.
+func successPairs(pairs []string, d *decision, account string) []string {
+	pairs = append(pairs, hdrAuthStatus, "OK")
 	if account != "" {
-		hdr.Set("Auth-User", account)
+		pairs = append(pairs, hdrAuthUser, account)
 	}
+	cache := "Miss"
 	if d.cacheHit {
-		hdr.Set("X-Nauthilus-Memory-Cache", "Hit")
-	} else {
-		hdr.Set("X-Nauthilus-Memory-Cache", "Miss")
+		cache = "Hit"
+	}
+	return append(pairs, hdrMemoryCache, cache)
+}
+
+// Canonical names of the answer headers, for setCanonical.
+const (
+	hdrSession     = "X-Nauthilus-Session"
+	hdrAuthStatus  = "Auth-Status"
+	hdrAuthUser    = "Auth-User"
+	hdrMemoryCache = "X-Nauthilus-Memory-Cache"
+	hdrAuthServer  = "Auth-Server"
+	hdrAuthPort    = "Auth-Port"
+)
+
+// setCanonical sets headers given as name, value pairs whose names are
+// already canonical (the constants above), as Header.Set would. Set
+// canonicalises each name again and allocates a slice per value; here the
+// values share one array, each value capped at length one so an Add to one
+// header cannot overwrite the next.
+func setCanonical(hdr http.Header, pairs ...string) {
+	vals := make([]string, len(pairs)/2)
+	for i := range vals {
+		vals[i] = pairs[2*i+1]
+		hdr[pairs[2*i]] = vals[i : i+1 : i+1]
 	}
 }
 

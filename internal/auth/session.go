@@ -20,21 +20,35 @@ func newSessionID(now time.Time) string {
 	if _, err := rand.Read(raw[4:]); err != nil {
 		panic("auth: no randomness for session ids: " + err.Error())
 	}
-	// 160-bit big-endian number as five 32-bit words, divided by 62 digit
-	// by digit (62^27 > 2^160, so 27 digits always suffice).
+	return base62Encode(raw)
+}
+
+// base62Chunk is 62^5, the largest power of 62 below 2^32: dividing the
+// 160-bit number by it yields five digits per long division (6 divisions of
+// five words instead of 27).
+const base62Chunk = 62 * 62 * 62 * 62 * 62
+
+// base62Encode writes raw, a 160-bit big-endian number, as 27 base62 digits
+// (62^27 > 2^160, so 27 always suffice), most significant first.
+func base62Encode(raw [20]byte) string {
 	var words [5]uint32
 	for i := range words {
 		words[i] = binary.BigEndian.Uint32(raw[i*4:])
 	}
 	var out [sessionIDLen]byte
-	for pos := sessionIDLen - 1; pos >= 0; pos-- {
+	for pos := sessionIDLen; pos > 0; {
 		var rem uint64
 		for i := range words {
 			cur := rem<<32 | uint64(words[i])
-			words[i] = uint32(cur / 62)
-			rem = cur % 62
+			words[i] = uint32(cur / base62Chunk)
+			rem = cur % base62Chunk
 		}
-		out[pos] = base62Digits[rem]
+		// rem holds the next five digits (two in the last, top chunk).
+		for k := 0; k < 5 && pos > 0; k++ {
+			pos--
+			out[pos] = base62Digits[rem%62]
+			rem /= 62
+		}
 	}
 	return string(out[:])
 }

@@ -63,6 +63,11 @@ type Passdb struct {
 type AuthCache struct {
 	TTL        *time.Duration `yaml:"ttl"`         // default 60s, 0 disables
 	MaxEntries *int           `yaml:"max_entries"` // default 100000
+	// HMACKeyFile names the secret the cache keys are HMACs under; required
+	// with storage.redis (instances must agree on keys). After Parse,
+	// HMACKey holds its content (authcache_key.go).
+	HMACKeyFile string `yaml:"hmac_key_file"`
+	HMACKey     []byte `yaml:"-"`
 }
 
 // EffectiveTTL is the configured TTL or the default.

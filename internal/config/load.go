@@ -102,6 +102,7 @@ func parseRoot(root *yaml.Node) (*Config, error) {
 	})
 	v.validate()
 	v.validateStorage()
+	v.validateAuthCacheKey()
 	// The other sections validate after the health-check defaults are in,
 	// since gateway health checks inherit some of them.
 	c.validateAuth(&v.errs)

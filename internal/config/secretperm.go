@@ -20,6 +20,7 @@ func (c *Config) secretFiles() []secretFile {
 	a := c.Server.APIAuth
 	add("server.api_auth.password_file", a.PasswordFile)
 	add("server.api_auth.bearer_token_file", a.BearerFile)
+	add("auth.cache.hmac_key_file", c.Auth.Cache.HMACKeyFile)
 	for i, t := range c.Auth.Services.BackendHealthChecks.Targets {
 		add(fmt.Sprintf("%s.targets[%d].test_password_file", healthChecksPath, i), t.TestPasswordFile)
 	}

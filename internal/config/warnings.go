@@ -45,6 +45,7 @@ func (c *Config) Warnings() []string {
 		}
 	}
 	c.secretFileWarnings(warn)
+	c.authCacheWarnings(warn)
 	return out
 }
 

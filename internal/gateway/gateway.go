@@ -40,6 +40,9 @@ type Options struct {
 	// configurations (hot reload, see reload.go); Registerer is then unused
 	// and the gateway shows its connections once Activate is called.
 	Metrics *Metrics
+	// Throttles, when set, counts backend throttles across instances
+	// (storage.redis); nil counts them in this gateway's memory.
+	Throttles *SharedThrottles
 }
 
 // Gateway serves gateway.endpoints.
@@ -54,6 +57,7 @@ type Gateway struct {
 	metrics  *metrics
 	health   atomic.Pointer[sourceBox]
 	ids      requestIDs
+	shared   *SharedThrottles
 }
 
 type sourceBox struct{ src health.Source }
@@ -78,7 +82,7 @@ func New(opts Options) (*Gateway, error) {
 		}
 	}
 	g := &Gateway{
-		cfg: opts.Config, logger: logger, dial: opts.Dial, metrics: m,
+		cfg: opts.Config, logger: logger, dial: opts.Dial, metrics: m, shared: opts.Throttles,
 		backends: map[string]*backendRuntime{}, views: map[string]*backendView{},
 	}
 	g.ids.prefix = newRequestIDPrefix()
@@ -135,7 +139,7 @@ func (g *Gateway) newRuntime(name string, b *config.Backend) (*backendRuntime, e
 	}
 	rt := &backendRuntime{name: name, transports: ts, metrics: g.metrics.forBackend(name)}
 	rt.slots = newSlotQueue(b.MaxConnections, func(n int) { rt.slotQueued.Store(int64(n)); rt.publishQueue() })
-	rt.throttle = newThrottle(b.RateLimits, func(n int) { rt.throttleQueued.Store(int64(n)); rt.publishQueue() })
+	rt.throttle = newThrottle(name, b.RateLimits, g.shared, func(n int) { rt.throttleQueued.Store(int64(n)); rt.publishQueue() })
 	g.runtimes = append(g.runtimes, rt)
 	return rt, nil
 }

@@ -221,7 +221,9 @@ func TestStalledUploadDoesNotStarveSlots(t *testing.T) {
 func TestHalfClosedClientGetsNoFakeAnswer(t *testing.T) {
 	o := newRawOrigin(t, func(o *rawOrigin, c net.Conn, br *bufio.Reader, _ int) {
 		if _, ok := o.read(br); ok {
-			time.Sleep(200 * time.Millisecond)
+			// Long enough for net/http to see the client's EOF even on a
+			// loaded machine (200 ms was not, with load average 6).
+			time.Sleep(1500 * time.Millisecond)
 			_, _ = io.WriteString(c, "HTTP/1.1 201 Created\r\nContent-Length: 7\r\n\r\ncreated")
 		}
 	})
@@ -233,7 +235,7 @@ func TestHalfClosedClientGetsNoFakeAnswer(t *testing.T) {
 	defer c.Close()
 	fmt.Fprintf(c, "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nA")
 	_ = c.(*net.TCPConn).CloseWrite()
-	_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	all, _ := io.ReadAll(c)
 	if len(all) != 0 {
 		t.Fatalf("client got %q, want the connection closed without an answer", all)

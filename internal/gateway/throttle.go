@@ -7,90 +7,61 @@ import (
 	"time"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/state"
 )
 
-// limitWindow is one throttle rule's bookkeeping.
-type limitWindow struct {
-	period    time.Duration
-	perPeriod int
-	sliding   bool
-	block     bool
-
-	// fixed window: start of the current window and requests released in it
-	start time.Time
-	count int
-	// sliding window: release times of the last perPeriod requests (a ring)
-	times []time.Time
-	next  int
-}
-
-// nextAllowed is the earliest time a request may start under this rule.
-func (l *limitWindow) nextAllowed(now time.Time) time.Time {
-	if l.sliding {
-		if len(l.times) < l.perPeriod {
-			return now
-		}
-		oldest := l.times[l.next]
-		return oldest.Add(l.period)
-	}
-	if l.start.IsZero() || !now.Before(l.start.Add(l.period)) || l.count < l.perPeriod {
-		return now
-	}
-	return l.start.Add(l.period)
-}
-
-func (l *limitWindow) record(now time.Time) {
-	if l.sliding {
-		if len(l.times) < l.perPeriod {
-			l.times = append(l.times, now)
-			return
-		}
-		l.times[l.next] = now
-		l.next = (l.next + 1) % l.perPeriod
-		return
-	}
-	switch {
-	case l.start.IsZero():
-		// Windows are aligned to the first request, as in Couper.
-		l.start, l.count = now, 0
-	case !now.Before(l.start.Add(l.period)):
-		elapsed := now.Sub(l.start)
-		l.start = l.start.Add(elapsed / l.period * l.period)
-		l.count = 0
-	}
-	l.count++
-}
-
-// throttle limits how many requests a backend starts per period. Waiting
-// requests are released strictly in arrival order: only the head of the
-// queue looks at the clock, so no goroutine runs while nobody waits.
+// throttle limits how many requests a backend label starts per period.
+// The counting is a state.RateCounter: this instance's memory, or the
+// shared counter on storage.redis (see SharedThrottles), so every instance
+// draws from one budget. The wait queue is always local: waiting requests
+// are released strictly in arrival order, and only the head of the queue
+// asks the counter, so no goroutine runs while nobody waits.
 type throttle struct {
-	mu      sync.Mutex
-	limits  []*limitWindow
-	waiters list.List // of *throttleWaiter
+	key     string // the backend label
+	rules   []state.RateRule
+	block   uint64 // bit i: rules[i] is mode block
+	local   state.RateCounter
+	shared  *SharedThrottles // nil: count locally only
 	now     func() time.Time
 	onQueue func(int)
+
+	mu      sync.Mutex
+	waiters list.List // of *throttleWaiter
 }
 
 type throttleWaiter struct {
 	head chan struct{} // closed when this waiter becomes the head
 }
 
-func newThrottle(limits config.RateLimits, onQueue func(int)) *throttle {
+func newThrottle(key string, limits config.RateLimits, shared *SharedThrottles, onQueue func(int)) *throttle {
 	if len(limits) == 0 {
 		return nil
 	}
 	if onQueue == nil {
 		onQueue = func(int) {}
 	}
-	t := &throttle{now: time.Now, onQueue: onQueue}
-	for _, l := range limits {
-		t.limits = append(t.limits, &limitWindow{
-			period: l.Period, perPeriod: l.PerPeriod,
-			sliding: l.PeriodWindow != config.WindowFixed, block: l.Mode == config.ModeBlock,
-		})
+	t := &throttle{key: key, local: state.NewMemoryRateCounter(), shared: shared, now: time.Now, onQueue: onQueue}
+	for i, l := range limits {
+		t.rules = append(t.rules, state.RateRule{Period: l.Period, PerPeriod: l.PerPeriod, Sliding: l.PeriodWindow != config.WindowFixed})
+		if l.Mode == config.ModeBlock {
+			t.block |= 1 << i
+		}
 	}
 	return t
+}
+
+// take asks the counter for one start: the shared one when configured and
+// answering (one round trip), else the local one.
+func (t *throttle) take(ctx context.Context) (state.RateDecision, error) {
+	if t.shared != nil {
+		if d, ok := t.shared.take(ctx, t.key, t.rules, t.now()); ok {
+			return d, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return state.RateDecision{}, err
+		}
+	}
+	return t.local.Take(ctx, t.key, t.rules, t.now())
 }
 
 // wait returns when the request may start; errThrottled when a block-mode
@@ -101,17 +72,22 @@ func (t *throttle) wait(ctx context.Context) error {
 		return nil
 	}
 	t.mu.Lock()
-	now := t.now()
-	until, blocked := t.check(now)
-	if blocked {
-		t.mu.Unlock()
-		return errThrottled
+	queued := t.waiters.Len() > 0
+	t.mu.Unlock()
+	if !queued {
+		// Nobody waits: one take decides (the common case, and the only
+		// one for block-only rules).
+		d, err := t.take(ctx)
+		switch {
+		case err != nil:
+			return err
+		case d.Allowed:
+			return nil
+		case d.Exhausted&t.block != 0:
+			return errThrottled
+		}
 	}
-	if t.waiters.Len() == 0 && !until.After(now) {
-		t.recordAll(now)
-		t.mu.Unlock()
-		return nil
-	}
+	t.mu.Lock()
 	w := &throttleWaiter{head: make(chan struct{})}
 	elem := t.waiters.PushBack(w)
 	if t.waiters.Len() == 1 {
@@ -137,43 +113,23 @@ func (t *throttle) wait(ctx context.Context) error {
 		return ctx.Err()
 	}
 	for {
-		t.mu.Lock()
-		now = t.now()
-		until, _ = t.check(now)
-		if !until.After(now) {
-			t.recordAll(now)
-			t.mu.Unlock()
+		d, err := t.take(ctx)
+		switch {
+		case err != nil:
+			return err
+		case d.Allowed:
 			return nil
+		case d.Exhausted&t.block != 0:
+			// Mixed rules: a request that queued behind others meets
+			// its block rules when it reaches the head.
+			return errThrottled
 		}
-		t.mu.Unlock()
-		timer := time.NewTimer(until.Sub(now))
+		timer := time.NewTimer(max(d.RetryAfter, time.Millisecond))
 		select {
 		case <-timer.C:
 		case <-ctx.Done():
 			timer.Stop()
 			return ctx.Err()
 		}
-	}
-}
-
-// check returns when every rule allows a start, and whether an exhausted
-// rule is in block mode.
-func (t *throttle) check(now time.Time) (until time.Time, blocked bool) {
-	until = now
-	for _, l := range t.limits {
-		next := l.nextAllowed(now)
-		if next.After(now) && l.block {
-			blocked = true
-		}
-		if next.After(until) {
-			until = next
-		}
-	}
-	return until, blocked
-}
-
-func (t *throttle) recordAll(now time.Time) {
-	for _, l := range t.limits {
-		l.record(now)
 	}
 }

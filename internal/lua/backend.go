@@ -151,6 +151,14 @@ func removeFromBackendResult(r *scriptRun, L *glua.LState) int {
 type serverView struct {
 	backend  *health.Backend
 	password string
+	// protocol and host are the two fields routing scripts read for every
+	// server on every run, boxed once (the view lives as long as its
+	// snapshot, which never changes).
+	protocol, host glua.LValue
+}
+
+func newServerView(b *health.Backend) *serverView {
+	return &serverView{backend: b, protocol: glua.LString(b.Target.Protocol), host: glua.LString(b.Target.Host)}
 }
 
 func (v *vm) newServerMeta() *glua.LTable {
@@ -194,9 +202,9 @@ func (sv *serverView) field(name string) glua.LValue {
 	case "name":
 		return glua.LString(t.Name)
 	case "protocol":
-		return glua.LString(t.Protocol)
+		return sv.protocol
 	case "host", "ip": // ip: seed 001/002 scripts use it; Nauthilus ≥1.10 returns nil
-		return glua.LString(t.Host)
+		return sv.host
 	case "port":
 		return glua.LNumber(t.Port)
 	case "request_uri":

@@ -30,7 +30,7 @@ func (v *vm) eligibleServers(r *scriptRun) []*glua.LUserData {
 		lookup, _ := r.engine.health.(health.TargetLookup)
 		list := make([]*glua.LUserData, len(eligible))
 		for i := range eligible {
-			sv := &serverView{backend: &eligible[i]}
+			sv := newServerView(&eligible[i])
 			if expose && lookup != nil {
 				if pt, ok := lookup.ProbeTarget(eligible[i].ID); ok {
 					sv.password = pt.Password

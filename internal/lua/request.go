@@ -90,6 +90,19 @@ func (r *Request) table(v *vm) *glua.LTable {
 			set(k, glua.LString(val))
 		}
 	}
+	// same is str for a field that mostly repeats from run to run (the
+	// service, the addresses, the log settings...): the state keeps the
+	// boxed value and reuses it while the text is the same. Not for the
+	// password, which the state must not keep past the run.
+	same := func(i int, k, val string) {
+		if val == "" {
+			return
+		}
+		if b, ok := v.boxed[i].(glua.LString); !ok || string(b) != val {
+			v.boxed[i] = glua.LString(val)
+		}
+		set(k, v.boxed[i])
+	}
 	flag := func(k string, val bool) {
 		if val {
 			set(k, glua.LTrue)
@@ -104,23 +117,23 @@ func (r *Request) table(v *vm) *glua.LTable {
 	flag("user_found", r.UserFound)
 	flag("authenticated", r.Authenticated)
 	flag("no_auth", r.NoAuth)
-	str("service", r.Service)
+	same(0, "service", r.Service)
 	str("session", r.Session)
-	str("client_ip", r.ClientIP)
+	same(1, "client_ip", r.ClientIP)
 	str("client_port", r.ClientPort)
-	str("client_hostname", r.ClientHost)
-	str("client_id", r.ClientID)
-	str("user_agent", r.UserAgent)
-	str("local_ip", r.LocalIP)
-	str("local_port", r.LocalPort)
-	str("username", r.Username)
-	str("account", r.Account)
-	str("account_field", r.AccountField)
+	same(2, "client_hostname", r.ClientHost)
+	same(3, "client_id", r.ClientID)
+	same(4, "user_agent", r.UserAgent)
+	same(5, "local_ip", r.LocalIP)
+	same(6, "local_port", r.LocalPort)
+	same(7, "username", r.Username)
+	same(8, "account", r.Account)
+	same(9, "account_field", r.AccountField)
 	str("unique_user_id", r.UniqueUserID)
 	str("display_name", r.DisplayName)
 	str("password", r.Password)
-	str("protocol", r.Protocol)
-	str("method", r.Method)
+	same(10, "protocol", r.Protocol)
+	same(11, "method", r.Method)
 	for k, val := range r.SSL {
 		if isSSLField(k) {
 			str(k, val)
@@ -132,13 +145,16 @@ func (r *Request) table(v *vm) *glua.LTable {
 	logging.RawSetString("log_format", glua.LString(format))
 	logging.RawSetString("log_level", glua.LString(level))
 	set("logging", logging)
-	str("log_format", format)
-	str("log_level", level)
+	same(12, "log_format", format)
+	same(13, "log_level", level)
 	num("latency", r.LatencyMS)
 	num("http_status", float64(r.HTTPStatus))
 	v.requestKeys = keys
 	return t
 }
+
+// boxedFields is the number of fields Request.table boxes once per state.
+const boxedFields = 14
 
 // sslFieldSet is sslFields for lookups.
 var sslFieldSet = func() map[string]bool {

@@ -240,3 +240,59 @@ end`
 		wantLog(t, i, out, "main", "nil")
 	}
 }
+
+// TestReusedBoxedFieldsFollowTheRequest: the state reuses a field's boxed
+// value only while the text is the same; a changed (or emptied, or
+// changed-back) value is what the script reads.
+func TestReusedBoxedFieldsFollowTheRequest(t *testing.T) {
+	src := `
+function nauthilus_call_filter(request)
+  nauthilus_builtin.custom_log_add("user", tostring(request.username))
+  nauthilus_builtin.custom_log_add("service", tostring(request.service))
+  nauthilus_builtin.custom_log_add("level", tostring(request.log_level))
+  return false, 0
+end`
+	reqs := []*Request{
+		{Username: "first", Service: "nginx"},
+		{Username: "first", Service: "nginx"},
+		{Username: "second", Service: "header", LogLevel: "debug"},
+		{Username: "", Service: "nginx"},
+		{Username: "first", Service: "nginx"},
+	}
+	outs := runOnOneState(t, src, reqs...)
+	want := [][3]string{
+		{"first", "nginx", "info"}, {"first", "nginx", "info"}, {"second", "header", "debug"},
+		{"", "nginx", "info"}, {"first", "nginx", "info"},
+	}
+	for i, w := range want {
+		wantLog(t, i, outs[i], "user", w[0])
+		wantLog(t, i, outs[i], "service", w[1])
+		wantLog(t, i, outs[i], "level", w[2])
+	}
+}
+
+// TestIpairsIndicesPastTheBoxedRange: ipairs hands out pre-boxed indices
+// below 1024 and fresh ones above; both are ordinary numbers to a script.
+func TestIpairsIndicesPastTheBoxedRange(t *testing.T) {
+	src := `
+function nauthilus_call_filter(request)
+  local t = {}
+  for i = 1, 1030 do t[i] = i * 2 end
+  local sum, last, bad = 0, 0, 0
+  for i, v in ipairs(t) do
+    sum = sum + i
+    if v ~= i * 2 or i ~= last + 1 or type(i) ~= "number" then bad = bad + 1 end
+    last = i
+  end
+  nauthilus_builtin.custom_log_add("sum", sum)
+  nauthilus_builtin.custom_log_add("bad", bad)
+  nauthilus_builtin.custom_log_add("last", last)
+  return false, 0
+end`
+	outs := runOnOneState(t, src, &Request{}, &Request{})
+	for i, out := range outs {
+		wantLog(t, i, out, "sum", float64(1030*1031/2))
+		wantLog(t, i, out, "bad", float64(0))
+		wantLog(t, i, out, "last", float64(1030))
+	}
+}

@@ -220,14 +220,14 @@ func (v *vm) guardBaseFunctions(view *glua.LTable) {
 		if val == glua.LNil {
 			return 0
 		}
-		L.Push(glua.LNumber(i))
+		L.Push(smallNumber(i))
 		L.Push(val)
 		return 2
 	})
 	set("ipairs", func(L *glua.LState) int {
 		L.Push(ipairsAux)
 		L.Push(L.CheckTable(1))
-		L.Push(glua.LNumber(0))
+		L.Push(smallNumber(0))
 		return 3
 	})
 
@@ -248,4 +248,22 @@ func (v *vm) runEnv() glua.LValue {
 		return glua.LNil
 	}
 	return v.env
+}
+
+// smallNumbers are the LNumbers 0..1023 as LValues. Boxing a float64 in an
+// interface allocates; ipairs did it for every index.
+var smallNumbers = func() (t [1024]glua.LValue) {
+	for i := range t {
+		t[i] = glua.LNumber(i)
+	}
+	return t
+}()
+
+// smallNumber is glua.LNumber(i) as an LValue, without an allocation for
+// small i.
+func smallNumber(i int) glua.LValue {
+	if i >= 0 && i < len(smallNumbers) {
+		return smallNumbers[i]
+	}
+	return glua.LNumber(i)
 }

@@ -38,6 +38,9 @@ type vm struct {
 	requestTable *reusedTable
 	// requestKeys are the keys table() set in the request table this run.
 	requestKeys []string
+	// boxed are the request table's last string values by field (see
+	// Request.table): converting a string to an LValue allocates.
+	boxed [boxedFields]glua.LValue
 	// runBase is where a run's environment falls through to; it holds the
 	// names every run sees (reuse.go). baseStale asks bind to rewrite them.
 	runBase      *glua.LTable
