@@ -121,7 +121,7 @@ func (l *groupLoop) planLeases(ctx context.Context, jobs []job) ([]job, *leaseRo
 	if lc == nil {
 		return jobs, nil
 	}
-	lr := &leaseRound{lc: lc, ttl: LeaseTTLIntervals * l.group.DeepInterval, tokens: map[string]uint64{}}
+	lr := &leaseRound{lc: lc, ttl: LeaseTTLIntervals * l.group.DeepInterval}
 	for _, j := range jobs {
 		if j.phase == probe.PhaseDeep {
 			lr.ids = append(lr.ids, j.state.id)
@@ -133,18 +133,14 @@ func (l *groupLoop) planLeases(ctx context.Context, jobs []job) ([]job, *leaseRo
 	}
 	cctx, cancel := context.WithTimeout(ctx, leaseOpTimeout)
 	defer cancel()
-	for _, id := range lr.ids {
-		tok, ok, err := lc.store.Acquire(cctx, id, lc.owner, lr.ttl)
-		if err != nil {
-			if ctx.Err() == nil {
-				lc.setShared(false, err)
-			}
-			return jobs, nil
+	held, err := lc.store.AcquireAll(cctx, lr.ids, lc.owner, lr.ttl)
+	if err != nil {
+		if ctx.Err() == nil {
+			lc.setShared(false, err)
 		}
-		if ok {
-			lr.tokens[id] = tok
-		}
+		return jobs, nil
 	}
+	lr.tokens = held
 	lc.setShared(true, nil)
 	lc.mu.Lock()
 	for _, id := range lr.ids {

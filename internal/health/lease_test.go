@@ -74,6 +74,13 @@ func (s *flakyStore) Acquire(ctx context.Context, id, owner string, ttl time.Dur
 	return s.LeaseStore.Acquire(ctx, id, owner, ttl)
 }
 
+func (s *flakyStore) AcquireAll(ctx context.Context, ids []string, owner string, ttl time.Duration) (map[string]uint64, error) {
+	if s.dead.Load() {
+		return nil, errDead
+	}
+	return s.LeaseStore.AcquireAll(ctx, ids, owner, ttl)
+}
+
 func (s *flakyStore) Release(ctx context.Context, id, owner string, tok uint64) error {
 	if s.dead.Load() {
 		return errDead

@@ -23,6 +23,10 @@ type LeaseStore interface {
 	// doubles as its renew). When another owner holds it, ok is false and
 	// token is that holder's.
 	Acquire(ctx context.Context, id, owner string, ttl time.Duration) (token uint64, ok bool, err error)
+	// AcquireAll is Acquire for each of ids in one round trip (the Redis
+	// store pipelines it); held maps the IDs whose lease owner now holds to
+	// their tokens. An error may leave some leases taken.
+	AcquireAll(ctx context.Context, ids []string, owner string, ttl time.Duration) (held map[string]uint64, err error)
 	// Renew extends the lease when owner still holds it under token.
 	Renew(ctx context.Context, id, owner string, token uint64, ttl time.Duration) (bool, error)
 	// Release gives the lease up when owner holds it under token, so
@@ -146,6 +150,21 @@ func (m *MemoryLeaseStore) Acquire(_ context.Context, id, owner string, ttl time
 	l := memLease{owner: owner, token: m.fences[id], until: now.Add(ttl)}
 	m.leases[id] = l
 	return l.token, true, nil
+}
+
+// AcquireAll implements LeaseStore.
+func (m *MemoryLeaseStore) AcquireAll(ctx context.Context, ids []string, owner string, ttl time.Duration) (map[string]uint64, error) {
+	held := make(map[string]uint64, len(ids))
+	for _, id := range ids {
+		tok, ok, err := m.Acquire(ctx, id, owner, ttl)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			held[id] = tok
+		}
+	}
+	return held, nil
 }
 
 // Renew implements LeaseStore.

@@ -70,6 +70,29 @@ func runLeaseStoreSuite(t *testing.T, newHarness func(t *testing.T) leaseHarness
 		}
 	})
 
+	t.Run("acquire all agrees with acquire", func(t *testing.T) {
+		h := newHarness(t)
+		a, b := h.open(), h.open()
+		tokA, _ := acquire(t, a, "imap-1", "a", time.Hour)
+		held, err := b.AcquireAll(ctx, []string{"imap-1", "imap-2", "a{b}"}, "b", time.Hour)
+		if err != nil || len(held) != 2 || held["imap-2"] == 0 || held["a{b}"] == 0 {
+			t.Fatalf("b: %v %v", held, err)
+		}
+		again, err := b.AcquireAll(ctx, []string{"imap-2", "a{b}"}, "b", time.Hour)
+		if err != nil || again["imap-2"] != held["imap-2"] || again["a{b}"] != held["a{b}"] {
+			t.Fatalf("b again: %v %v, want the same tokens %v", again, err, held)
+		}
+		if got, ok := acquire(t, a, "imap-1", "a", time.Hour); !ok || got != tokA {
+			t.Fatal("a lost its lease to AcquireAll")
+		}
+		if held, err := a.AcquireAll(ctx, nil, "a", time.Hour); err != nil || len(held) != 0 {
+			t.Fatalf("no ids: %v %v", held, err)
+		}
+		if _, err := a.AcquireAll(ctx, []string{"ok", ""}, "a", time.Hour); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("an empty id: %v", err)
+		}
+	})
+
 	t.Run("expiry hands over with a larger token", func(t *testing.T) {
 		h := newHarness(t)
 		a, b := h.open(), h.open()
@@ -310,6 +333,24 @@ func TestRedisLeaseStoreServerClockBack(t *testing.T) {
 	got, _ = s.Fetch(ctx, []string{"imap-1"}, time.Hour)
 	if p := got["imap-1"]; len(p) != 1 || p[0].Age != 30*time.Second {
 		t.Fatalf("age on the server clock: %+v", p)
+	}
+}
+
+// A Redis that lost its scripts (restart, failover) gets the acquire
+// script loaded again by AcquireAll.
+func TestRedisLeaseStoreAcquireAllAfterScriptFlush(t *testing.T) {
+	_, c := miniredisClient(t)
+	s := NewRedisLeaseStore(c, "p:")
+	ctx := context.Background()
+	if _, err := s.AcquireAll(ctx, []string{"a", "b"}, "o", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	held, err := s.AcquireAll(ctx, []string{"a", "b", "c"}, "o", time.Minute)
+	if err != nil || len(held) != 3 {
+		t.Fatalf("after SCRIPT FLUSH: %v %v", held, err)
 	}
 }
 

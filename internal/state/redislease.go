@@ -113,6 +113,10 @@ func (s *RedisLeaseStore) Acquire(ctx context.Context, id, owner string, ttl tim
 	if err != nil {
 		return 0, false, fmt.Errorf("redis lease store: %w", err)
 	}
+	return parseAcquired(id, res)
+}
+
+func parseAcquired(id string, res []any) (uint64, bool, error) {
 	if len(res) != 2 {
 		return 0, false, fmt.Errorf("redis lease store: unexpected answer to acquire")
 	}
@@ -123,6 +127,53 @@ func (s *RedisLeaseStore) Acquire(ctx context.Context, id, owner string, ttl tim
 		return 0, false, fmt.Errorf("redis lease store: lease of %q holds no token", id)
 	}
 	return tok, got == 1, nil
+}
+
+// AcquireAll implements LeaseStore: one pipeline of EVALSHA; when Redis
+// lost its scripts (a restart, a failover), it loads the script and sends
+// the pipeline once more.
+func (s *RedisLeaseStore) AcquireAll(ctx context.Context, ids []string, owner string, ttl time.Duration) (map[string]uint64, error) {
+	for _, id := range ids {
+		if err := checkLease(id, owner, ttl); err != nil {
+			return nil, err
+		}
+	}
+	held := make(map[string]uint64, len(ids))
+	if len(ids) == 0 {
+		return held, nil
+	}
+	for attempt := 0; ; attempt++ {
+		pipe := s.client.Pipeline()
+		cmds := make([]*redis.Cmd, len(ids))
+		for i, id := range ids {
+			b := s.base(id)
+			cmds[i] = leaseAcquireScript.EvalSha(ctx, pipe, []string{b + "l", b + "f"}, owner, ms(ttl))
+		}
+		_, err := pipe.Exec(ctx)
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && attempt == 0 {
+			if err := leaseAcquireScript.Load(ctx, s.client).Err(); err != nil {
+				return nil, fmt.Errorf("redis lease store: %w", err)
+			}
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("redis lease store: %w", err)
+		}
+		for i, id := range ids {
+			res, err := cmds[i].Slice()
+			if err != nil {
+				return nil, fmt.Errorf("redis lease store: %w", err)
+			}
+			tok, ok, err := parseAcquired(id, res)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				held[id] = tok
+			}
+		}
+		return held, nil
+	}
 }
 
 // Renew implements LeaseStore.
