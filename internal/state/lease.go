@@ -37,9 +37,22 @@ type LeaseStore interface {
 	// the results of id, one up per accepted publish. Results are kept for
 	// keep after the last publish, at most PublishedKept of them.
 	Publish(ctx context.Context, id string, token uint64, data []byte, keep time.Duration) (seq uint64, ok bool, err error)
+	// PublishAll is Publish for each item in one round trip (the Redis
+	// store pipelines it). seqs[i] is item i's seq, 0 when it was refused.
+	// With an error, items with a seq went through and the others are in
+	// doubt only if the store answered partly (they were not stored when
+	// the store did not answer at all).
+	PublishAll(ctx context.Context, items []PublishItem, keep time.Duration) (seqs []uint64, err error)
 	// Fetch returns, per ID, the kept results no older than maxAge, oldest
 	// first. IDs without any are absent.
 	Fetch(ctx context.Context, ids []string, maxAge time.Duration) (map[string][]Published, error)
+}
+
+// PublishItem is one result handed to PublishAll.
+type PublishItem struct {
+	ID    string
+	Token uint64
+	Data  []byte
 }
 
 // Published is one result a lease holder published.
@@ -221,6 +234,19 @@ func (m *MemoryLeaseStore) Publish(_ context.Context, id string, token uint64, d
 	}
 	r.until = now.Add(keep)
 	return p.Seq, true, nil
+}
+
+// PublishAll implements LeaseStore.
+func (m *MemoryLeaseStore) PublishAll(ctx context.Context, items []PublishItem, keep time.Duration) ([]uint64, error) {
+	seqs := make([]uint64, len(items))
+	for i, it := range items {
+		seq, _, err := m.Publish(ctx, it.ID, it.Token, it.Data, keep)
+		if err != nil {
+			return seqs, err
+		}
+		seqs[i] = seq
+	}
+	return seqs, nil
 }
 
 func (m *MemoryLeaseStore) liveResults(id string, now time.Time) *memResults {

@@ -139,6 +139,28 @@ func runLeaseStoreSuite(t *testing.T, newHarness func(t *testing.T) leaseHarness
 		}
 	})
 
+	t.Run("publish all: accepted and refused items", func(t *testing.T) {
+		h := newHarness(t)
+		a, b := h.open(), h.open()
+		tok1, _ := acquire(t, a, "imap-1", "a", time.Hour)
+		tok2, _ := acquire(t, b, "imap-2", "b", time.Hour)
+		items := []PublishItem{{"imap-1", tok1, []byte("x1")}, {"imap-2", tok2 + 1, []byte("stale")}, {"imap-1", tok1, []byte("x2")}, {"imap-3", 1, nil}}
+		seqs, err := a.PublishAll(ctx, items, time.Hour)
+		if err != nil || len(seqs) != 4 || seqs[0] != 1 || seqs[1] != 0 || seqs[2] != 2 || seqs[3] != 0 {
+			t.Fatalf("seqs %v %v", seqs, err)
+		}
+		if seqs, err := b.PublishAll(ctx, []PublishItem{{"imap-2", tok2, []byte("y")}}, time.Hour); err != nil || seqs[0] != 1 {
+			t.Fatalf("b: %v %v", seqs, err)
+		}
+		got := fetch(t, b, time.Hour, "imap-1", "imap-2")
+		if len(got["imap-1"]) != 2 || string(got["imap-1"][1].Data) != "x2" || len(got["imap-2"]) != 1 || string(got["imap-2"][0].Data) != "y" {
+			t.Fatalf("fetched %+v", got)
+		}
+		if _, err := a.PublishAll(ctx, []PublishItem{{"", 1, nil}}, time.Hour); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("empty id: %v", err)
+		}
+	})
+
 	t.Run("release hands over at once; others cannot release", func(t *testing.T) {
 		h := newHarness(t)
 		a, b := h.open(), h.open()
@@ -352,9 +374,18 @@ func TestRedisLeaseStoreAcquireAllAfterScriptFlush(t *testing.T) {
 	if err != nil || len(held) != 3 {
 		t.Fatalf("after SCRIPT FLUSH: %v %v", held, err)
 	}
+	items := []PublishItem{{"a", held["a"], []byte("1")}, {"b", held["b"], []byte("2")}}
+	if seqs, err := s.PublishAll(ctx, items, time.Minute); err != nil || seqs[0] != 1 || seqs[1] != 1 {
+		t.Fatalf("publish, script not loaded: %v %v", seqs, err)
+	}
+	c.ScriptFlush(ctx)
+	if seqs, err := s.PublishAll(ctx, items, time.Minute); err != nil || seqs[0] != 2 || seqs[1] != 2 {
+		t.Fatalf("publish after SCRIPT FLUSH: %v %v (each item exactly once)", seqs, err)
+	}
 }
 
 func TestRedisLeaseStoreKeysAndDown(t *testing.T) {
+	silenceClientLog.Do(func() { redis.SetLogger(quietLogger{}) })
 	m, c := miniredisClient(t)
 	s := NewRedisLeaseStore(c, "pfx:")
 	ctx := context.Background()

@@ -219,6 +219,57 @@ func (s *RedisLeaseStore) Publish(ctx context.Context, id string, token uint64, 
 	return uint64(seq), true, nil
 }
 
+// PublishAll implements LeaseStore: one pipeline of EVALSHA. Items Redis
+// refused with NOSCRIPT (it lost its scripts) did not run; they are sent
+// once more after loading the script, the others never twice.
+func (s *RedisLeaseStore) PublishAll(ctx context.Context, items []PublishItem, keep time.Duration) ([]uint64, error) {
+	for _, it := range items {
+		if err := checkPublish(it.ID, it.Data, keep); err != nil {
+			return nil, err
+		}
+	}
+	seqs := make([]uint64, len(items))
+	todo := make([]int, len(items))
+	for i := range items {
+		todo[i] = i
+	}
+	for attempt := 0; len(todo) > 0; attempt++ {
+		pipe := s.client.Pipeline()
+		cmds := make([]*redis.Cmd, len(todo))
+		for k, i := range todo {
+			it, b := items[i], s.base(items[i].ID)
+			cmds[k] = leasePublishScript.EvalSha(ctx, pipe, []string{b + "l", b + "r", b + "s"},
+				strconv.FormatUint(it.Token, 10), it.Data, ms(keep), PublishedKept)
+		}
+		_, _ = pipe.Exec(ctx) // per command below
+		var again []int
+		var firstErr error
+		for k, i := range todo {
+			seq, err := cmds[k].Int64()
+			switch {
+			case err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && attempt == 0:
+				again = append(again, i)
+			case err != nil:
+				if firstErr == nil {
+					firstErr = fmt.Errorf("redis lease store: %w", err)
+				}
+			case seq > 0:
+				seqs[i] = uint64(seq)
+			}
+		}
+		if firstErr != nil {
+			return seqs, firstErr
+		}
+		if len(again) > 0 {
+			if err := leasePublishScript.Load(ctx, s.client).Err(); err != nil {
+				return seqs, fmt.Errorf("redis lease store: %w", err)
+			}
+		}
+		todo = again
+	}
+	return seqs, nil
+}
+
 // Fetch implements LeaseStore. Entries another writer left unreadable
 // are skipped.
 func (s *RedisLeaseStore) Fetch(ctx context.Context, ids []string, maxAge time.Duration) (map[string][]Published, error) {
