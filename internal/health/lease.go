@@ -109,6 +109,7 @@ type leaseRound struct {
 	ids    []string // every deep target of the round, owned or not
 	states []*targetState
 	tokens map[string]uint64 // leases held for this round
+	own    []heldResult      // this instance's leased deep results, to publish
 }
 
 // planLeases acquires (or renews) the lease of every deep target of jobs
@@ -166,23 +167,57 @@ func (l *groupLoop) planLeases(ctx context.Context, jobs []job) ([]job, *leaseRo
 	return out, lr
 }
 
-// publish hands this instance's own deep result to every instance. It
-// returns false when the result must be recorded locally instead (the
-// store failed); a publish refused because the lease moved on drops the
-// deep result, which the new holder's stands for.
-func (lr *leaseRound) publish(ctx context.Context, s *targetState, res *probe.Result) (handled bool) {
-	data, err := encodeShared(res)
-	if err != nil {
-		return false
+// hold keeps this instance's own leased deep result for finishLeases.
+func (lr *leaseRound) hold(j job, res *probe.Result) {
+	lr.own = append(lr.own, heldResult{j, *res})
+}
+
+// heldResult is a leased deep probe's result waiting to be published.
+type heldResult struct {
+	job job
+	res probe.Result
+}
+
+// finishLeases publishes the round's own deep results in one round trip,
+// records their connect parts here (combined rounds), then feeds every
+// published result, this instance's included. A result the store did not
+// take because it failed is recorded locally, as without leases; one it
+// refused because the lease moved on is dropped: the new holder's
+// results stand for it.
+func (l *groupLoop) finishLeases(ctx context.Context, lr *leaseRound, now time.Time) {
+	if len(lr.own) > 0 {
+		items := make([]state.PublishItem, 0, len(lr.own))
+		ok := make([]bool, len(lr.own))
+		idx := make([]int, 0, len(lr.own))
+		for i, h := range lr.own {
+			data, err := encodeShared(&h.res)
+			if err != nil {
+				continue // recorded locally below
+			}
+			items = append(items, state.PublishItem{ID: h.job.state.id, Token: lr.tokens[h.job.state.id], Data: data})
+			idx = append(idx, i)
+		}
+		cctx, cancel := context.WithTimeout(ctx, leaseOpTimeout)
+		seqs, err := lr.lc.store.PublishAll(cctx, items, lr.ttl)
+		cancel()
+		for k, i := range idx {
+			// Without an error every item was answered (seq 0: refused);
+			// with one, only items with a seq were stored.
+			ok[i] = err == nil || (k < len(seqs) && seqs[k] > 0)
+		}
+		if err != nil && ctx.Err() == nil {
+			lr.lc.setShared(false, err)
+		}
+		for i, h := range lr.own {
+			if !ok[i] {
+				l.recordLocal(ctx, h.job, &h.res, now)
+			} else if h.job.combined {
+				l.recordConnectPart(ctx, h.job.state, &h.res, now)
+			}
+		}
+		lr.own = nil
 	}
-	cctx, cancel := context.WithTimeout(ctx, leaseOpTimeout)
-	defer cancel()
-	_, _, err = lr.lc.store.Publish(cctx, s.id, lr.tokens[s.id], data, lr.ttl)
-	if err != nil {
-		lr.lc.setShared(false, err)
-		return false
-	}
-	return true
+	l.feed(ctx, lr, now)
 }
 
 // feed fetches the published results of the round's deep targets and
@@ -233,26 +268,18 @@ func (l *groupLoop) feed(ctx context.Context, lr *leaseRound, now time.Time) {
 	}
 }
 
-// recordLeased records this instance's own leased deep probe: its connect
-// part locally at once (combined rounds), its deep part through the store
-// (fed back in feed). false: record it locally as without leases.
-func (l *groupLoop) recordLeased(ctx context.Context, lr *leaseRound, j job, res *probe.Result, now time.Time) bool {
-	if !lr.publish(ctx, j.state, res) {
-		return false
-	}
-	if !j.combined {
-		return true
-	}
-	out, part, ok := j.state.recordConnectPart(res, now)
+// recordConnectPart records the connect part of this instance's own
+// combined deep probe (its deep part goes through the store).
+func (l *groupLoop) recordConnectPart(ctx context.Context, s *targetState, res *probe.Result, now time.Time) {
+	out, part, ok := s.recordConnectPart(res, now)
 	if !ok {
-		return true
+		return
 	}
-	j.state.noteHistory(probe.PhaseConnect, &part, now)
+	s.noteHistory(probe.PhaseConnect, &part, now)
 	if m := l.e.metrics; m != nil {
-		m.observe(j.state, &part, &out, l.steps)
+		m.observe(s, &part, &out, l.steps)
 	}
-	logOutcome(ctx, l.e.logger, j.state, &out, &part)
-	return true
+	logOutcome(ctx, l.e.logger, s, &out, &part)
 }
 
 // releaseLeases gives up every lease this instance holds, so another

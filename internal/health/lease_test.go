@@ -62,7 +62,15 @@ func (f *fakeBackends) take() (connect, deep int, byOwner map[string]int) {
 // every call fail, as a killed instance or a cut network would.
 type flakyStore struct {
 	state.LeaseStore
-	dead atomic.Bool
+	dead        atomic.Bool
+	failPublish atomic.Bool // Redis dies between acquire and publish
+}
+
+func (s *flakyStore) PublishAll(ctx context.Context, items []state.PublishItem, keep time.Duration) ([]uint64, error) {
+	if s.dead.Load() || s.failPublish.Load() {
+		return nil, errDead
+	}
+	return s.LeaseStore.PublishAll(ctx, items, keep)
 }
 
 var errDead = fmt.Errorf("instance is dead")
@@ -413,5 +421,23 @@ func TestLeasesSeparateRounds(t *testing.T) {
 		if b.Deep.Healthy || b.Deep.ConsecutiveFailures != 2 || !b.Connect.Healthy || b.Connect.ConsecutiveSuccesses != 2 {
 			t.Fatalf("instance %d: deep %+v connect %+v", i, b.Deep, b.Connect)
 		}
+	}
+}
+
+// Redis failing between a round's acquire and its publish: the holder's
+// results are recorded locally, not lost, and the instance says it is
+// probing locally.
+func TestLeasesPublishFailureRecordsLocally(t *testing.T) {
+	fb := newFakeBackends()
+	fb.deepOK["b2"] = false
+	_, ins := leaseCluster(t, 1, fb, 1)
+	ins[0].store.failPublish.Store(true)
+	ins[0].round(t)
+	b := backendByName(t, ins[0].e.Snapshot(), "b2")
+	if b.Deep.Healthy || b.Deep.ConsecutiveFailures != 1 || !b.Connect.Healthy {
+		t.Fatalf("holder's result not recorded locally: deep %+v connect %+v", b.Deep, b.Connect)
+	}
+	if ins[0].shared() != 0 || ins[0].warned.Load() != 1 {
+		t.Fatalf("shared %v, %d warnings", ins[0].shared(), ins[0].warned.Load())
 	}
 }

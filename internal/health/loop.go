@@ -143,31 +143,37 @@ func (l *groupLoop) round(ctx context.Context, all []job) {
 			*res = probe.Result{}
 			continue
 		}
-		if j.leased && l.recordLeased(ctx, leased, j, res, now) {
-			*res = probe.Result{}
-			continue
-		}
-		var out outcome
-		if j.combined {
-			out = j.state.recordCombined(res, now)
+		if j.leased {
+			leased.hold(j, res) // published and applied in finishLeases
 		} else {
-			out = j.state.record(j.phase, res, now)
+			l.recordLocal(ctx, j, res, now)
 		}
-		j.state.noteHistory(j.phase, res, now)
-		if m := l.e.metrics; m != nil {
-			m.observe(j.state, res, &out, l.steps)
-		}
-		logOutcome(ctx, l.e.logger, j.state, &out, res)
 		*res = probe.Result{} // drop references before the buffer is reused
 	}
 	if recorded == 0 && ctx.Err() != nil {
 		return
 	}
 	if leased != nil {
-		l.feed(ctx, leased, now)
+		l.finishLeases(ctx, leased, now)
 	}
 	l.setServersStatus()
 	l.e.publish(l.gen, l.index, l.backends(), now)
+}
+
+// recordLocal applies one of this instance's own probe results to its
+// gates, history, metrics and logs.
+func (l *groupLoop) recordLocal(ctx context.Context, j job, res *probe.Result, now time.Time) {
+	var out outcome
+	if j.combined {
+		out = j.state.recordCombined(res, now)
+	} else {
+		out = j.state.record(j.phase, res, now)
+	}
+	j.state.noteHistory(j.phase, res, now)
+	if m := l.e.metrics; m != nil {
+		m.observe(j.state, res, &out, l.steps)
+	}
+	logOutcome(ctx, l.e.logger, j.state, &out, res)
 }
 
 func (l *groupLoop) backends() []Backend {
