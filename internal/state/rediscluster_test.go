@@ -173,12 +173,13 @@ func moveSlot(t *testing.T, ctx context.Context, slot int, src, dst string, all 
 		}
 	}
 	// The new owner first, then the others (the order the Redis manual gives).
-	nc0 := 0
-	for _, a := range append([]string{dst}, all...) {
-		if a == dst && nc0 > 0 {
-			continue
+	order := []string{dst}
+	for _, a := range all {
+		if a != dst {
+			order = append(order, a)
 		}
-		nc0++
+	}
+	for _, a := range order {
 		nc := redis.NewClient(&redis.Options{Addr: a})
 		err := nc.Do(ctx, "CLUSTER", "SETSLOT", slot, "NODE", dstID).Err()
 		nc.Close()
