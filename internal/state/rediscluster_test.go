@@ -207,3 +207,54 @@ func clusterDeletePrefix(t *testing.T, c *redis.ClusterClient, prefix string) {
 		t.Logf("cleaning up %s*: %v", prefix, err)
 	}
 }
+
+// The behavioural suites once more, on the Cluster: their keys share a hash
+// tag per store ({admin}, {rl:...}, the cache's), so the multi-key scripts
+// and transactions they use must work there. Same harness as the
+// standalone real-Redis runs, client from storage.redis.cluster.
+
+func TestRedisAdminStoreSuiteCluster(t *testing.T) {
+	fx := testfixture.Load(t)
+	runAdminStoreSuite(t, func(t *testing.T) adminHarness {
+		prefix := "backline-test:" + randomHex(t) + ":"
+		open := func() AdminStore {
+			c, _ := fixtureClusterClient(t, fx)
+			return NewRedisAdminStore(c, prefix)
+		}
+		c, _ := fixtureClusterClient(t, fx)
+		t.Cleanup(func() { clusterDeletePrefix(t, c, prefix) })
+		return adminHarness{open: open, advance: time.Sleep, now: time.Now, ttl: 2 * time.Second}
+	})
+}
+
+func TestRedisAuthCacheStoreSuiteCluster(t *testing.T) {
+	fx := testfixture.Load(t)
+	runAuthCacheStoreSuite(t, func(t *testing.T) cacheHarness {
+		prefix := "backline-test:" + randomHex(t) + ":"
+		c, _ := fixtureClusterClient(t, fx)
+		t.Cleanup(func() { clusterDeletePrefix(t, c, prefix) })
+		return cacheHarness{
+			open: func() AuthCacheStore {
+				c, _ := fixtureClusterClient(t, fx)
+				return NewRedisAuthCacheStore(c, prefix)
+			},
+			advance: time.Sleep, ttl: time.Second,
+		}
+	})
+}
+
+func TestRedisRateCounterSuiteCluster(t *testing.T) {
+	fx := testfixture.Load(t)
+	runRateCounterSuite(t, func(t *testing.T) rateHarness {
+		prefix := "backline-test:" + randomHex(t) + ":"
+		c, _ := fixtureClusterClient(t, fx)
+		t.Cleanup(func() { clusterDeletePrefix(t, c, prefix) })
+		return rateHarness{
+			open: func() RateCounter {
+				c, _ := fixtureClusterClient(t, fx)
+				return NewRedisRateCounter(c, prefix)
+			},
+			advance: time.Sleep, now: time.Now, unit: 500 * time.Millisecond,
+		}
+	})
+}
