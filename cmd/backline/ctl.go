@@ -26,6 +26,9 @@ commands:
   weight ID N               weight 0..256 (0 = out of rotation)
   health ID up|down|auto    force the health state, or let the checks decide
   explain USER              dry run of the selection (--protocol, --client-ip, --service)
+  affinity show USER        the user's stored backends (sticky policy; --protocol P: one protocol)
+  affinity move USER ID     keep the user on backend ID (for auth.nginx.affinity_ttl)
+  affinity flush USER       forget the user's stored backends (--protocol P: one protocol)
   reload                    reload the daemon's configuration file
 
 The daemon is found from --api URL, else --config FILE (server.address and
@@ -81,15 +84,16 @@ var ctlCommonFlags = map[string]bool{
 }
 
 var ctlCommandFlags = map[string][]string{
-	"list":    nil,
-	"show":    nil,
-	"drain":   {"for", "why"},
-	"maint":   {"for", "why"},
-	"ready":   {"for", "why", "reset"},
-	"weight":  {"for", "why"},
-	"health":  {"for", "why"},
-	"explain": {"protocol", "client-ip", "service", "local-port"},
-	"reload":  nil,
+	"list":     nil,
+	"show":     nil,
+	"drain":    {"for", "why"},
+	"maint":    {"for", "why"},
+	"ready":    {"for", "why", "reset"},
+	"weight":   {"for", "why"},
+	"health":   {"for", "why"},
+	"explain":  {"protocol", "client-ip", "service", "local-port"},
+	"affinity": {"protocol"},
+	"reload":   nil,
 }
 
 // parseCtlArgs lets flags and positional arguments mix, as in
@@ -166,7 +170,7 @@ func ctlUsagef(format string, a ...any) error { return ctlUsageError{fmt.Sprintf
 func (o *ctlOptions) validate() error {
 	allowed, known := ctlCommandFlags[o.commandName]
 	if !known {
-		return ctlUsagef("unknown command %q (want list, show, drain, maint, ready, weight, health, explain or reload)", o.commandName)
+		return ctlUsagef("unknown command %q (want list, show, drain, maint, ready, weight, health, explain, affinity or reload)", o.commandName)
 	}
 	for _, name := range slices.Sorted(maps.Keys(o.set)) {
 		if !ctlCommonFlags[name] && !slices.Contains(allowed, name) {
@@ -200,6 +204,8 @@ func (o *ctlOptions) validate() error {
 		}
 	case "explain":
 		return o.validateExplain(args)
+	case "affinity":
+		return o.validateAffinity(args)
 	}
 	if args[0] == "" {
 		return ctlUsagef("%s: empty backend ID", o.commandName)

@@ -93,12 +93,20 @@ type ctlExplain struct {
 		Host string `json:"host"`
 		Port int    `json:"port"`
 	} `json:"backend"`
-	SelectedBy    string         `json:"selected_by"`
-	Panic         bool           `json:"panic"`
-	SnapshotRound uint64         `json:"snapshot_round"`
-	Candidates    []ctlCandidate `json:"candidates"`
-	Reason        string         `json:"reason"`
-	FilterResults []string       `json:"filter_results"`
+	SelectedBy    string              `json:"selected_by"`
+	Panic         bool                `json:"panic"`
+	SnapshotRound uint64              `json:"snapshot_round"`
+	Candidates    []ctlCandidate      `json:"candidates"`
+	Reason        string              `json:"reason"`
+	FilterResults []string            `json:"filter_results"`
+	Affinity      *ctlExplainAffinity `json:"affinity"`
+}
+
+// ctlExplainAffinity is explain's affinity part (policy sticky).
+type ctlExplainAffinity struct {
+	Stored string `json:"stored"`
+	Used   bool   `json:"used"`
+	Reason string `json:"reason"`
 }
 
 type ctlReload struct {
@@ -164,6 +172,8 @@ func (c *ctlClient) command(ctx context.Context, o *ctlOptions) error {
 			return c.printRaw(raw, err)
 		}
 		c.printExplain(args[0], ex)
+	case "affinity":
+		return c.affinity(ctx, o, args)
 	case "reload":
 		return c.reload(ctx, o)
 	}

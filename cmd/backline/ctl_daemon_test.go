@@ -73,7 +73,7 @@ func startServeForCtl(t *testing.T) (cfgFile, base string) {
 // TestCtlAgainstDaemon runs ctl against the real daemon, found and
 // authenticated through its configuration file.
 func TestCtlAgainstDaemon(t *testing.T) {
-	cfgFile, _ := startServeForCtl(t)
+	cfgFile, base := startServeForCtl(t)
 	ctl := func(args ...string) (int, string, string) {
 		return backline(t, append([]string{"ctl", "--config", cfgFile}, args...)...)
 	}
@@ -140,6 +140,33 @@ func TestCtlAgainstDaemon(t *testing.T) {
 		code, stdout, stderr := ctl("explain", demo.DemoUser, "--protocol", "imap", "--client-ip", "127.0.0.1")
 		if code != exitOK || !strings.Contains(stdout, demo.DemoUser+" -> ") || !strings.Contains(stdout, "CANDIDATE") {
 			t.Errorf("exit %d\n%s%s", code, stdout, stderr)
+		}
+	})
+
+	t.Run("affinity", func(t *testing.T) {
+		code, stdout, stderr := ctl("affinity", "move", demo.DemoUser, "demo-pop3")
+		if code != exitOK || !strings.Contains(stdout, "pop3: moved to demo-pop3") {
+			t.Fatalf("move: exit %d\n%s%s", code, stdout, stderr)
+		}
+		if code, stdout, _ = ctl("affinity", "show", demo.DemoUser); code != exitOK || !strings.Contains(stdout, "pop3: stays on demo-pop3") {
+			t.Errorf("show: exit %d\n%s", code, stdout)
+		}
+		if code, _, stderr = ctl("affinity", "move", demo.DemoUser, "demo-pop3", "--protocol", "imap"); code != exitFail || !strings.Contains(stderr, "serves pop3, not imap") {
+			t.Errorf("move across protocols: exit %d %s", code, stderr)
+		}
+		if code, stdout, _ = ctl("affinity", "flush", demo.DemoUser); code != exitOK {
+			t.Errorf("flush: exit %d\n%s", code, stdout)
+		}
+		if code, stdout, _ = ctl("affinity", "show", demo.DemoUser, "--protocol", "pop3"); code != exitOK || !strings.Contains(stdout, "no stored backend") {
+			t.Errorf("show after flush: exit %d\n%s", code, stdout)
+		}
+		resp, err := http.Get(base + "/api/v1/affinity/" + demo.DemoUser)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("without credentials: %d, want 401 (api_auth)", resp.StatusCode)
 		}
 	})
 

@@ -294,6 +294,20 @@ func (c *ctlClient) printExplain(user string, ex ctlExplain) {
 	for _, r := range ex.FilterResults {
 		fmt.Fprintf(c.stdout, "filter: %s\n", c.redact(ctlCell(r)))
 	}
+	if a := ex.Affinity; a != nil {
+		stored, used := "none", "not used"
+		if a.Stored != "" {
+			stored = ctlCell(a.Stored)
+		}
+		if a.Used {
+			used = "used"
+		}
+		fmt.Fprintf(c.stdout, "affinity: stored %s, %s", stored, used)
+		if a.Reason != "" {
+			fmt.Fprintf(c.stdout, " (%s)", ctlCell(a.Reason))
+		}
+		fmt.Fprintln(c.stdout)
+	}
 	if len(ex.Candidates) == 0 {
 		fmt.Fprintln(c.stdout, "no candidates")
 		return

@@ -59,6 +59,9 @@ type daemon struct {
 
 	// authCache is the shared auth cache; nil without storage.redis.
 	authCache *state.RedisAuthCacheStore
+	// affinity is the sticky policy's store, kept across reloads: on
+	// storage.redis when configured, else in memory.
+	affinity state.AffinityStore
 
 	cur      atomic.Pointer[generation]
 	reloadMu sync.Mutex // one reload at a time
@@ -127,6 +130,7 @@ func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 	}
 	d.shared = shared
 	d.authCache = newAuthCacheStore(cfg, redisClient, logger)
+	d.affinity = newAffinityStore(cfg, redisClient)
 	d.srv = server.New(server.Options{
 		Address:  cfg.Server.Address,
 		Snapshot: d.engine,
@@ -295,7 +299,7 @@ func (d *daemon) buildGateway(cfg *config.Config) (*gateway.Gateway, []health.Gr
 // auth endpoints and the API routes. On error it closes what it built, gw
 // included.
 func (d *daemon) finish(cfg *config.Config, gw *gateway.Gateway, groups []health.Group) (*generation, error) {
-	mounts, luaEngine, err := extraMounts(cfg, d.engine, d.checker, d.reg, d.logger, d.sharedAuthCache(cfg))
+	mounts, luaEngine, err := extraMounts(cfg, d.engine, d.checker, d.reg, d.logger, d.sharedAuthCache(cfg), d.affinity)
 	if err != nil {
 		closeGateway(gw)
 		return nil, err

@@ -23,7 +23,8 @@ import (
 // configuration). The auth metrics go to reg, adopted when already there.
 // sharedCache, when not nil, holds the positive auth cache (storage.redis).
 func extraMounts(cfg *config.Config, snapshots health.Source, checker probe.Checker,
-	reg prometheus.Registerer, logger *slog.Logger, sharedCache state.AuthCacheStore) (mounts []server.Mount, engine *lua.Engine, err error) {
+	reg prometheus.Registerer, logger *slog.Logger, sharedCache state.AuthCacheStore,
+	affinity state.AffinityStore) (mounts []server.Mount, engine *lua.Engine, err error) {
 	hc := cfg.Auth.Services.BackendHealthChecks
 	engine, err = lua.NewEngine(lua.Options{
 		Config: cfg.Lua, Health: snapshots, Checker: checker, Logger: logger,
@@ -35,10 +36,15 @@ func extraMounts(cfg *config.Config, snapshots health.Source, checker probe.Chec
 	handler, err := auth.New(auth.Options{
 		Config: cfg, Health: snapshots, Checker: checker, Lua: engine, Logger: logger, Registerer: reg,
 		SharedCache: sharedCache,
+		Affinity:    affinity,
 	})
 	if err != nil {
 		engine.Close()
 		return nil, nil, err
 	}
-	return []server.Mount{handler}, engine, nil
+	mounts = []server.Mount{handler}
+	if affinity != nil {
+		mounts = append(mounts, auth.NewAffinityAPI(affinity, cfg, snapshots))
+	}
+	return mounts, engine, nil
 }

@@ -37,6 +37,9 @@ type explainAnswer struct {
 	Candidates    []Candidate    `json:"candidates"`
 	Reason        string         `json:"reason,omitempty"`
 	FilterResults []string       `json:"filter_results,omitempty"`
+	// Affinity: under the sticky policy, the user's stored backend and
+	// whether it was used (explain reads it, never writes or refreshes it).
+	Affinity *AffinityInfo `json:"affinity,omitempty"`
 }
 
 // serveExplain is a dry run of one successful login's selection: the
@@ -90,6 +93,7 @@ func (h *Handler) explain(ctx context.Context, req *Request) explainAnswer {
 	ans := explainAnswer{
 		Status: sel.Status, Backend: sel.Backend, SelectedBy: sel.SelectedBy, Panic: sel.Panic,
 		SnapshotRound: sel.Round, Candidates: sel.Candidates, Reason: sel.Reason, FilterResults: results,
+		Affinity: sel.Affinity,
 	}
 	if ans.Candidates == nil {
 		ans.Candidates = []Candidate{}

@@ -29,6 +29,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer receives the auth metrics; nil keeps them private.
 	Registerer prometheus.Registerer
+	// Affinity keeps the sticky policy's user affinity; nil gives the
+	// handler a memory store of its own (lost on reload).
+	Affinity state.AffinityStore
 	// SharedCache, when set, holds the positive cache instead of this
 	// handler's memory (storage.redis with auth.cache.hmac_key_file;
 	// sharedcache.go). Its keys are HMACs under Config's HMACKey.
@@ -106,6 +109,9 @@ func New(opts Options) (*Handler, error) {
 		now:        time.Now,
 	}
 	h.policyLabel = "policy:" + h.policy.name()
+	if err := h.setupSticky(opts); err != nil {
+		return nil, fmt.Errorf("auth: registering metrics: %w", err)
+	}
 	if ttl := ac.Cache.EffectiveTTL(); ttl > 0 {
 		if h.cache, err = newCache(opts, ttl); err != nil {
 			return nil, err

@@ -25,6 +25,8 @@ func newPolicy(name string) policy {
 		return &roundRobinPolicy{}
 	case config.PolicyWeightedRoundRobin:
 		return &weightedRoundRobin{current: map[string]wrrValue{}}
+	case config.PolicySticky:
+		return &stickyPolicy{} // store and TTL: Handler.setupSticky
 	default:
 		return userHashPolicy{}
 	}

@@ -37,8 +37,12 @@ type Selection struct {
 	// selected one. nginx needs a backend (tempfail); header and json answer
 	// without one, as they did before backends were selected for them.
 	Unmanaged bool
+	// Affinity is what the sticky policy did with the user's affinity;
+	// nil under other policies.
+	Affinity *AffinityInfo
 
-	chosen ChosenBackend // Backend points here: one allocation less per request
+	chosen ChosenBackend
+	aff    AffinityInfo // Affinity points here // Backend points here: one allocation less per request
 }
 
 func (s *Selection) choose(b ChosenBackend) {
@@ -108,6 +112,9 @@ func (h *Handler) settle(in selectInput) *Selection {
 
 	if in.filterHost != "" && in.filterPort > 0 {
 		if h.filterChoice(in, sel) {
+			if sp, ok := h.policy.(*stickyPolicy); ok && sel.Status == selOK && sel.Backend.ID != "" {
+				sp.storeFilterChoice(in, proto, sel.Backend.ID, sel)
+			}
 			return sel
 		}
 	}
@@ -312,7 +319,12 @@ func (h *Handler) policyChoice(in selectInput, proto string, sel *Selection) {
 		}
 		return
 	}
-	i := h.policy.pick(in.user, cands, pool, in.dry)
+	var i int
+	if sp, ok := h.policy.(*stickyPolicy); ok {
+		i = sp.choose(in, proto, cands, pool, sel)
+	} else {
+		i = h.policy.pick(in.user, cands, pool, in.dry)
+	}
 	c := &cands[i]
 	c.Chosen = true
 	sel.Status = selOK

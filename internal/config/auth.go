@@ -20,6 +20,16 @@ const (
 	PolicyUserHash   = "user_hash"
 	// PolicyWeightedRoundRobin is nginx's smooth weighted round robin.
 	PolicyWeightedRoundRobin = "weighted_round_robin"
+	// PolicySticky keeps a user on the backend it was given last (user
+	// affinity, shared through storage.redis), else chooses as user_hash.
+	PolicySticky = "sticky"
+)
+
+// Affinity TTL: default like Dovecot director's user expiry, and bounds.
+const (
+	DefaultAffinityTTL = 15 * time.Minute
+	MinAffinityTTL     = time.Second
+	MaxAffinityTTL     = 30 * 24 * time.Hour
 )
 
 // Defaults of the auth section.
@@ -87,7 +97,10 @@ type Nginx struct {
 	// MaxWaitAttempts stops Auth-Wait once Auth-Login-Attempt exceeds it:
 	// nginx keeps memory per attempt in a session.
 	MaxWaitAttempts *int   `yaml:"max_wait_attempts"`
-	DefaultPolicy   string `yaml:"default_policy"` // first | round_robin | user_hash | weighted_round_robin
+	DefaultPolicy   string `yaml:"default_policy"` // first | round_robin | user_hash | weighted_round_robin | sticky
+	// AffinityTTL is how long the sticky policy keeps a user's backend
+	// after the user's last login (refreshed on each); default 15 minutes.
+	AffinityTTL *time.Duration `yaml:"affinity_ttl"`
 	// Panic says what selection does when too few backends are eligible
 	// (auth_panic.go).
 	Panic Panic `yaml:"panic"`
@@ -119,6 +132,14 @@ func (n Nginx) EffectiveNoBackendWait() int { return intOr(n.NoBackendWait, Defa
 
 // EffectiveDefaultPolicy is default_policy or user_hash.
 func (n Nginx) EffectiveDefaultPolicy() string { return orDefault(n.DefaultPolicy, PolicyUserHash) }
+
+// EffectiveAffinityTTL is affinity_ttl or the default.
+func (n Nginx) EffectiveAffinityTTL() time.Duration {
+	if n.AffinityTTL == nil {
+		return DefaultAffinityTTL
+	}
+	return *n.AffinityTTL
+}
 
 func orDefault(s, def string) string {
 	if s == "" {
@@ -168,10 +189,14 @@ func (c *Config) validateAuth(errs *Errors) {
 		}
 	}
 	switch n.DefaultPolicy {
-	case "", PolicyFirst, PolicyRoundRobin, PolicyUserHash, PolicyWeightedRoundRobin:
+	case "", PolicyFirst, PolicyRoundRobin, PolicyUserHash, PolicyWeightedRoundRobin, PolicySticky:
 	default:
 		path := "auth.nginx.default_policy"
-		errs.Add(path, c.Lines.Line(path), "unknown policy %q (use first, round_robin, user_hash or weighted_round_robin)", n.DefaultPolicy)
+		errs.Add(path, c.Lines.Line(path), "unknown policy %q (use first, round_robin, user_hash, weighted_round_robin or sticky)", n.DefaultPolicy)
+	}
+	if ttl := n.EffectiveAffinityTTL(); ttl < MinAffinityTTL || ttl > MaxAffinityTTL {
+		path := "auth.nginx.affinity_ttl"
+		errs.Add(path, c.Lines.Line(path), "must be between %s and %s, got %s", MinAffinityTTL, "720h", ttl)
 	}
 	c.validatePanic(errs, n.Panic)
 	for key, msg := range map[string]string{"failure_message": n.FailureMessage, "tempfail_message": n.TempfailMessage} {

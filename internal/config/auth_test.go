@@ -49,7 +49,7 @@ func TestAuthPassdbs(t *testing.T) {
 
 func TestAuthNginxErrors(t *testing.T) {
 	wantOnlyError(t, "auth:\n  nginx:\n    default_policy: random\n",
-		`auth.nginx.default_policy (line 3): unknown policy "random" (use first, round_robin, user_hash or weighted_round_robin)`)
+		`auth.nginx.default_policy (line 3): unknown policy "random" (use first, round_robin, user_hash, weighted_round_robin or sticky)`)
 	wantOnlyError(t, "auth:\n  nginx:\n    wait_delay: -1\n",
 		"auth.nginx.wait_delay (line 3): must be between 0 and 3600, got -1")
 	wantOnlyError(t, "auth:\n  cache:\n    max_entries: 0\n",

@@ -1,0 +1,230 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/backline/backline/internal/testfixture"
+)
+
+// affinityHarness is one AffinityStore implementation under test; open
+// returns another handle on the same shared state (a second instance).
+type affinityHarness struct {
+	open    func() AffinityStore
+	advance func(time.Duration)
+	// unit scales the suite's TTLs: a real server's clock cannot be
+	// moved, so its harness uses short TTLs and waits.
+	unit time.Duration
+}
+
+func runAffinityStoreSuite(t *testing.T, newHarness func(t *testing.T) affinityHarness) {
+	ctx := context.Background()
+	key := func(u, p string) AffinityKey { return AffinityKey{User: u, Protocol: p} }
+
+	t.Run("missing", func(t *testing.T) {
+		s := newHarness(t).open()
+		for _, refresh := range []time.Duration{0, time.Minute} {
+			if b, ok, err := s.Get(ctx, key("alice", "imap"), refresh); ok || err != nil || b != "" {
+				t.Fatalf("Get = %q, %v, %v", b, ok, err)
+			}
+		}
+		if err := s.Delete(ctx, key("alice", "imap")); err != nil {
+			t.Fatalf("Delete of a missing entry: %v", err)
+		}
+	})
+
+	t.Run("set get replace delete, shared", func(t *testing.T) {
+		h := newHarness(t)
+		a, b := h.open(), h.open()
+		if err := a.Set(ctx, key("alice", "imap"), "imap-a", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if got, ok, err := b.Get(ctx, key("alice", "imap"), 0); got != "imap-a" || !ok || err != nil {
+			t.Fatalf("other handle Get = %q, %v, %v", got, ok, err)
+		}
+		if err := b.Set(ctx, key("alice", "imap"), "imap-b", time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if got, _, _ := a.Get(ctx, key("alice", "imap"), time.Hour); got != "imap-b" {
+			t.Fatalf("after replace Get = %q", got)
+		}
+		if err := a.Delete(ctx, key("alice", "imap")); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, _ := b.Get(ctx, key("alice", "imap"), 0); ok {
+			t.Fatal("entry still there after Delete")
+		}
+	})
+
+	t.Run("per protocol, ASCII case folded", func(t *testing.T) {
+		s := newHarness(t).open()
+		must(t, s.Set(ctx, key("Alice", "imap"), "imap-a", time.Hour))
+		must(t, s.Set(ctx, key("alice", "pop3"), "pop3-b", time.Hour))
+		if got, _, _ := s.Get(ctx, key("ALICE", "imap"), 0); got != "imap-a" {
+			t.Errorf("ALICE/imap = %q, want imap-a (case folded)", got)
+		}
+		if got, _, _ := s.Get(ctx, key("alice", "pop3"), 0); got != "pop3-b" {
+			t.Errorf("alice/pop3 = %q", got)
+		}
+		if _, ok, _ := s.Get(ctx, key("bob", "imap"), 0); ok {
+			t.Error("bob has alice's entry")
+		}
+		// Non-ASCII letters are not folded: "Ä" and "ä" are different names.
+		must(t, s.Set(ctx, key("Ärger", "imap"), "imap-c", time.Hour))
+		if _, ok, _ := s.Get(ctx, key("ärger", "imap"), 0); ok {
+			t.Error("non-ASCII case folded")
+		}
+	})
+
+	t.Run("hostile names", func(t *testing.T) {
+		s := newHarness(t).open()
+		names := []string{"a\x00b", "a\r\nSET x y", "{tag}", "*", "a:b", "ünï", strings.Repeat("x", MaxAffinityUserLen), "a b"}
+		for i, n := range names {
+			must(t, s.Set(ctx, key(n, "imap"), fmt.Sprintf("b%d", i), time.Hour))
+		}
+		for i, n := range names {
+			if got, ok, err := s.Get(ctx, key(n, "imap"), 0); got != fmt.Sprintf("b%d", i) || !ok || err != nil {
+				t.Errorf("Get(%q) = %q, %v, %v", n, got, ok, err)
+			}
+		}
+	})
+
+	t.Run("invalid refused", func(t *testing.T) {
+		s := newHarness(t).open()
+		long := strings.Repeat("x", MaxAffinityUserLen+1)
+		for _, c := range []struct {
+			k       AffinityKey
+			backend string
+			ttl     time.Duration
+		}{
+			{key("", "imap"), "a", time.Hour},
+			{key(long, "imap"), "a", time.Hour},
+			{key("u", ""), "a", time.Hour},
+			{key("u", strings.Repeat("p", MaxAffinityProtocolLen+1)), "a", time.Hour},
+			{key("u", "imap"), "", time.Hour},
+			{key("u", "imap"), strings.Repeat("b", MaxIDLen+1), time.Hour},
+			{key("u", "imap"), "a", 0},
+			{key("u", "imap"), "a", -time.Second},
+		} {
+			if err := s.Set(ctx, c.k, c.backend, c.ttl); !errors.Is(err, ErrInvalidAffinity) {
+				t.Errorf("Set(%.20q, %.20q, %s) = %v, want ErrInvalidAffinity", c.k.User, c.backend, c.ttl, err)
+			}
+		}
+		if _, _, err := s.Get(ctx, key(long, "imap"), 0); !errors.Is(err, ErrInvalidAffinity) {
+			t.Errorf("Get(long) = %v", err)
+		}
+		if err := s.Delete(ctx, key("", "imap")); !errors.Is(err, ErrInvalidAffinity) {
+			t.Errorf("Delete(empty) = %v", err)
+		}
+	})
+
+	t.Run("expiry, refresh on use, plain get does not refresh", func(t *testing.T) {
+		h := newHarness(t)
+		u := h.unit
+		if u == 0 {
+			u = time.Minute
+		}
+		s := h.open()
+		must(t, s.Set(ctx, key("used", "imap"), "imap-a", 4*u))
+		must(t, s.Set(ctx, key("peeked", "imap"), "imap-a", 4*u))
+		h.advance(3 * u)
+		if _, ok, _ := s.Get(ctx, key("used", "imap"), 4*u); !ok {
+			t.Fatal("used expired early")
+		}
+		if _, ok, _ := s.Get(ctx, key("peeked", "imap"), 0); !ok {
+			t.Fatal("peeked expired early")
+		}
+		h.advance(2 * u) // 5u: past the first TTL, inside the refreshed one
+		if _, ok, _ := s.Get(ctx, key("used", "imap"), 0); !ok {
+			t.Error("refresh on use did not extend the entry")
+		}
+		if _, ok, _ := s.Get(ctx, key("peeked", "imap"), 0); ok {
+			t.Error("a plain Get extended the entry (explain must not write)")
+		}
+		h.advance(3 * u) // 8u: past the refreshed TTL
+		if _, ok, _ := s.Get(ctx, key("used", "imap"), time.Hour); ok {
+			t.Error("expired entry returned (and refreshed)")
+		}
+	})
+
+	t.Run("concurrent", func(t *testing.T) {
+		h := newHarness(t)
+		var wg sync.WaitGroup
+		for g := range 4 {
+			s := h.open()
+			wg.Go(func() {
+				for i := range 25 {
+					k := key(fmt.Sprintf("u%d", i%5), "imap")
+					if err := s.Set(ctx, k, fmt.Sprintf("b%d", g), time.Hour); err != nil {
+						t.Error(err)
+						return
+					}
+					if _, _, err := s.Get(ctx, k, time.Hour); err != nil {
+						t.Error(err)
+						return
+					}
+					if i%7 == 0 {
+						_ = s.Delete(ctx, k)
+					}
+				}
+			})
+		}
+		wg.Wait()
+	})
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMemoryAffinityStoreSuite(t *testing.T) {
+	runAffinityStoreSuite(t, func(t *testing.T) affinityHarness {
+		clock := newFakeClock()
+		s := NewMemoryAffinityStore(0, clock.Now)
+		return affinityHarness{open: func() AffinityStore { return s }, advance: clock.Advance}
+	})
+}
+
+func TestRedisAffinityStoreSuiteMiniredis(t *testing.T) {
+	runAffinityStoreSuite(t, func(t *testing.T) affinityHarness {
+		m, _ := miniredisClient(t)
+		return affinityHarness{
+			open: func() AffinityStore {
+				c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+				t.Cleanup(func() { c.Close() })
+				return NewRedisAffinityStore(c, "backline:")
+			},
+			advance: m.FastForward,
+		}
+	})
+}
+
+// TestRedisAffinityStoreSuiteRealRedis runs the suite on the fixture's
+// redis-server, under a prefix of its own.
+func TestRedisAffinityStoreSuiteRealRedis(t *testing.T) {
+	fx := testfixture.Load(t)
+	addr := fx.Addr("REDIS")
+	runAffinityStoreSuite(t, func(t *testing.T) affinityHarness {
+		prefix := "backline-test:" + randomHex(t) + ":"
+		t.Cleanup(func() { deletePrefix(t, addr, prefix) })
+		return affinityHarness{
+			open: func() AffinityStore {
+				c := redis.NewClient(&redis.Options{Addr: addr})
+				t.Cleanup(func() { c.Close() })
+				return NewRedisAffinityStore(c, prefix)
+			},
+			advance: time.Sleep,
+			unit:    500 * time.Millisecond,
+		}
+	})
+}
