@@ -208,7 +208,8 @@ func clusterDeletePrefix(t *testing.T, c *redis.ClusterClient, prefix string) {
 	}
 }
 
-// The behavioural suites once more, on the Cluster: their keys share a hash
+// The behavioural suites (admin, auth cache, rate counter, affinity) once
+// more, on the Cluster: their keys share a hash
 // tag per store ({admin}, {rl:...}, the cache's), so the multi-key scripts
 // and transactions they use must work there. Same harness as the
 // standalone real-Redis runs, client from storage.redis.cluster.
@@ -255,6 +256,23 @@ func TestRedisRateCounterSuiteCluster(t *testing.T) {
 				return NewRedisRateCounter(c, prefix)
 			},
 			advance: time.Sleep, now: time.Now, unit: 500 * time.Millisecond,
+		}
+	})
+}
+
+func TestRedisAffinityStoreSuiteCluster(t *testing.T) {
+	fx := testfixture.Load(t)
+	runAffinityStoreSuite(t, func(t *testing.T) affinityHarness {
+		prefix := "backline-test:" + randomHex(t) + ":"
+		c, _ := fixtureClusterClient(t, fx)
+		t.Cleanup(func() { clusterDeletePrefix(t, c, prefix) })
+		return affinityHarness{
+			open: func() AffinityStore {
+				c, _ := fixtureClusterClient(t, fx)
+				return NewRedisAffinityStore(c, prefix)
+			},
+			advance: time.Sleep,
+			unit:    500 * time.Millisecond,
 		}
 	})
 }
