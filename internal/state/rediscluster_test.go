@@ -209,10 +209,10 @@ func clusterDeletePrefix(t *testing.T, c *redis.ClusterClient, prefix string) {
 }
 
 // The behavioural suites (admin, auth cache, rate counter, affinity) once
-// more, on the Cluster: their keys share a hash
-// tag per store ({admin}, {rl:...}, the cache's), so the multi-key scripts
-// and transactions they use must work there. Same harness as the
-// standalone real-Redis runs, client from storage.redis.cluster.
+// more, on the Cluster: each store's multi-key scripts and transactions keep
+// their keys under one hash tag ({admin}, {rl:...}, ...), so they must work
+// there. Same harness as the standalone real-Redis runs, client from
+// storage.redis.cluster.
 
 func TestRedisAdminStoreSuiteCluster(t *testing.T) {
 	fx := testfixture.Load(t)
