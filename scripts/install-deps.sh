@@ -16,7 +16,7 @@ PACKAGES=(
   dovecot-managesieved dovecot-submissiond
   haproxy
   nginx libnginx-mod-mail
-  redis-server
+  redis-server redis-tools
   openssl
   python3-aiosmtpd
   chromium fonts-liberation
@@ -35,6 +35,7 @@ REQUIRED_FILES=(
   /usr/sbin/nginx
   /usr/lib/nginx/modules/ngx_mail_module.so
   /usr/bin/redis-server
+  /usr/bin/redis-cli
   /usr/bin/openssl
   /usr/lib/python3/dist-packages/aiosmtpd/__init__.py
   /usr/bin/chromium

@@ -10,7 +10,10 @@
 //
 // Port names are the fixture.env keys, e.g. DOVECOT_A_IMAP, DOVECOT_C_SIEVE,
 // HAPROXY_SEND_PROXY_IMAP, NGINX_HTTPS, REDIS, AIOSMTPD_LMTP; see PortNames
-// and scripts/fixture/start.sh for the full list.
+// and scripts/fixture/start.sh for the full list. Redis also runs as a
+// Sentinel set (REDIS_SENTINEL, its data nodes REDIS_SENTINEL_NODE_A/B, the
+// monitored name in Get("REDIS_SENTINEL_MASTER")) and as a Cluster of three
+// primaries (REDIS_CLUSTER_1..3; Get("REDIS_CLUSTER_ADDRESSES") lists them).
 //
 // A Fixture reports problems (an unknown port name, say) on the testing.TB it
 // was loaded with, so call Load in the test or subtest that uses it; it only
