@@ -43,20 +43,17 @@ func TestThreeInstancesOneRedis(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(dir, "passwd"), passwd.String())
 
-	bin := buildBackline(t)
-	var ins []*instance
-	for i := range 3 {
-		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-		ins = append(ins, startInstance(t, bin, fmt.Sprintf("b%d", i), dir, addr, threeConfig(dir, addr, redis.addr(), backends)))
-	}
 	portOf := map[string]string{}
 	for i, b := range backends {
 		portOf[fmt.Sprintf("m%02d", i)] = strconv.Itoa(b.port)
 	}
-	// Let every instance run a few deep rounds with the leases settled.
-	time.Sleep(2 * interval)
-
-	// deepRate counts each backend's deep probes over n intervals.
+	bin := buildBackline(t)
+	var ins []*instance
+	startOne := func(i int) {
+		addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		ins = append(ins, startInstance(t, bin, fmt.Sprintf("b%d", i), dir, addr, threeConfig(dir, addr, redis.addr(), backends)))
+	}
+	// deepCounts counts each backend's deep probes over n intervals.
 	deepCounts := func(n int) []int {
 		from := time.Now()
 		time.Sleep(time.Duration(n) * interval)
@@ -80,6 +77,17 @@ func TestThreeInstancesOneRedis(t *testing.T) {
 		t.Logf("deep probes over %d intervals: %v (total %d, %.1f per interval for %d backends)",
 			n, counts, total, float64(total)/float64(n), len(backends))
 	}
+
+	// The baseline: one instance alone probes each backend once an interval.
+	startOne(0)
+	time.Sleep(interval)
+	t.Run("one instance alone: one deep probe per backend per interval", func(t *testing.T) {
+		checkOnePerInterval(t, 3)
+	})
+	startOne(1)
+	startOne(2)
+	// Let every instance run a few deep rounds with the leases settled.
+	time.Sleep(2 * interval)
 
 	t.Run("one deep probe per backend per interval across three instances", func(t *testing.T) {
 		for _, in := range ins {
@@ -247,19 +255,19 @@ func TestThreeInstancesOneRedis(t *testing.T) {
 		t.Logf("local mode on every instance %v after the freeze", time.Since(frozen).Round(time.Millisecond))
 		localFrom := time.Now()
 		var localCounts []int
-		time.Sleep(3 * interval)
+		time.Sleep(time.Until(frozen.Add(10 * time.Second))) // the 10 s outage
 		localTo := time.Now()
 		for i, b := range backends {
 			// Each instance probes every backend itself now.
 			n := b.between(localFrom, localTo)
 			localCounts = append(localCounts, n)
 			if n == 0 {
-				t.Errorf("m%02d: no deep probe in 3 intervals of local mode", i)
+				t.Errorf("m%02d: no deep probe in %v of local mode", i, localTo.Sub(localFrom).Round(time.Millisecond))
 			}
 		}
 		// A frozen Redis costs each deep round the lease store's 2 s cap
 		// before it probes locally, so the local cadence is below one a second.
-		t.Logf("deep probes per backend in 3 intervals of local mode (%d instances): %v", len(ins), localCounts)
+		t.Logf("deep probes per backend in %v of local mode (%d instances): %v", localTo.Sub(localFrom).Round(time.Millisecond), len(ins), localCounts)
 		if err := redis.cmd.Process.Signal(syscall.SIGCONT); err != nil {
 			t.Fatal(err)
 		}
