@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -26,27 +27,32 @@ import (
 // so the shared fixture's Redis must not be used.
 type privateRedis struct {
 	port int
+	dir  string
 	cmd  *exec.Cmd
 }
 
 func startPrivateRedis(t *testing.T) *privateRedis {
 	t.Helper()
-	const bin = "/usr/bin/redis-server"
-	if _, err := os.Stat(bin); err != nil {
+	if _, err := os.Stat(redisServerBin); err != nil {
 		t.Skipf("redis-server is required: %v", err)
 	}
-	r := &privateRedis{port: freePort(t)}
-	dir := t.TempDir()
-	r.cmd = exec.Command(bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir, "--logfile", filepath.Join(dir, "redis.log"))
+	r := &privateRedis{port: freePort(t), dir: t.TempDir()}
+	r.start(t)
+	t.Cleanup(r.kill)
+	return r
+}
+
+const redisServerBin = "/usr/bin/redis-server"
+
+// start runs redis-server on r.port (again, after kill: empty, as a Redis
+// without persistence comes back) and waits for its PONG.
+func (r *privateRedis) start(t *testing.T) {
+	t.Helper()
+	r.cmd = exec.Command(redisServerBin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", r.dir, "--logfile", filepath.Join(r.dir, "redis.log"))
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = r.cmd.Process.Signal(syscall.SIGCONT)
-		_ = r.cmd.Process.Kill()
-		_ = r.cmd.Wait()
-	})
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", r.addr(), time.Second)
@@ -56,7 +62,7 @@ func startPrivateRedis(t *testing.T) *privateRedis {
 			line, _ := bufio.NewReader(c).ReadString('\n')
 			c.Close()
 			if strings.HasPrefix(line, "+PONG") {
-				return r
+				return
 			}
 		}
 		if time.Now().After(deadline) {
@@ -64,6 +70,16 @@ func startPrivateRedis(t *testing.T) *privateRedis {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// kill ends the current redis-server (a frozen one too) and waits for it.
+func (r *privateRedis) kill() {
+	if r.cmd == nil || r.cmd.ProcessState != nil {
+		return
+	}
+	_ = r.cmd.Process.Signal(syscall.SIGCONT)
+	_ = r.cmd.Process.Kill()
+	_ = r.cmd.Wait()
 }
 
 func (r *privateRedis) addr() string { return fmt.Sprintf("127.0.0.1:%d", r.port) }
@@ -389,4 +405,72 @@ func (in *instance) nginxLogin(user, password string) (status, port string, err 
 		return "", "", fmt.Errorf("nginx endpoint: HTTP %d", resp.StatusCode)
 	}
 	return resp.Header.Get("Auth-Status"), resp.Header.Get("Auth-Port"), nil
+}
+
+// loginLoad sends nginx logins for users through every instance until
+// stopped, and counts the answers.
+type loginLoad struct {
+	stop       chan struct{}
+	wg         sync.WaitGroup
+	ok, failed atomic.Int64
+	mu         sync.Mutex
+	errs       []string
+}
+
+func startLoginLoad(ins []*instance, users []string, password string) *loginLoad {
+	l := &loginLoad{stop: make(chan struct{})}
+	for i, in := range ins {
+		l.wg.Add(1)
+		go func() {
+			defer l.wg.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				u := users[(i+n)%len(users)]
+				status, _, err := in.nginxLogin(u, password)
+				if err != nil || status != "OK" {
+					l.failed.Add(1)
+					l.mu.Lock()
+					l.errs = append(l.errs, fmt.Sprintf("%s %s: %q %v", in.name, u, status, err))
+					l.mu.Unlock()
+					continue
+				}
+				l.ok.Add(1)
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
+	}
+	return l
+}
+
+// end stops the load and fails t if any login failed.
+func (l *loginLoad) end(t *testing.T) {
+	t.Helper()
+	close(l.stop)
+	l.wg.Wait()
+	t.Logf("logins during and after the outage: %d ok, %d failed", l.ok.Load(), l.failed.Load())
+	if l.failed.Load() != 0 {
+		t.Errorf("failed logins: %v", l.errs[:min(len(l.errs), 10)])
+	}
+}
+
+// waitShared waits until every instance's backline_state_redis_up and
+// backline_probe_leases_shared are want (1 shared, 0 local).
+func waitShared(t *testing.T, ins []*instance, want float64, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for _, in := range ins {
+		for _, m := range []string{"backline_state_redis_up", "backline_probe_leases_shared"} {
+			for in.metric(t, m) != want {
+				if time.Now().After(deadline) {
+					t.Errorf("%s: %s not %v within %v", in.name, m, want, within)
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+	}
 }

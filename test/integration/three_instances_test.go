@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -203,55 +201,12 @@ func TestThreeInstancesOneRedis(t *testing.T) {
 	})
 
 	t.Run("Redis frozen: no failed login, local probing, recovery", func(t *testing.T) {
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		var ok, failed atomic.Int64
-		var errMu sync.Mutex
-		var errs []string
-		for i, in := range ins {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for n := 0; ; n++ {
-					select {
-					case <-stop:
-						return
-					default:
-					}
-					u := users[(i+n)%len(users)]
-					status, _, err := in.nginxLogin(u, threeUserPassword)
-					if err != nil || status != "OK" {
-						failed.Add(1)
-						errMu.Lock()
-						errs = append(errs, fmt.Sprintf("%s %s: %q %v", in.name, u, status, err))
-						errMu.Unlock()
-						continue
-					}
-					ok.Add(1)
-					time.Sleep(20 * time.Millisecond)
-				}
-			}()
-		}
+		load := startLoginLoad(ins, users, threeUserPassword)
 		if err := redis.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
 			t.Fatal(err)
 		}
 		frozen := time.Now()
-		waitMetric := func(want float64, within time.Duration) {
-			t.Helper()
-			deadline := time.Now().Add(within)
-			for _, in := range ins {
-				for _, m := range []string{"backline_state_redis_up", "backline_probe_leases_shared"} {
-					for in.metric(t, m) != want {
-						if time.Now().After(deadline) {
-							t.Errorf("%s: %s not %v within %v", in.name, m, want, within)
-							break
-						}
-						time.Sleep(100 * time.Millisecond)
-					}
-				}
-			}
-		}
-		waitMetric(0, 5*time.Second)
+		waitShared(t, ins, 0, 5*time.Second)
 		t.Logf("local mode on every instance %v after the freeze", time.Since(frozen).Round(time.Millisecond))
 		localFrom := time.Now()
 		var localCounts []int
@@ -273,14 +228,9 @@ func TestThreeInstancesOneRedis(t *testing.T) {
 		}
 		t.Logf("Redis frozen for %v", time.Since(frozen).Round(time.Millisecond))
 		thawed := time.Now()
-		waitMetric(1, 8*time.Second)
+		waitShared(t, ins, 1, 8*time.Second)
 		t.Logf("shared again on every instance %v after the thaw", time.Since(thawed).Round(time.Millisecond))
-		close(stop)
-		wg.Wait()
-		t.Logf("logins during and after the outage: %d ok, %d failed", ok.Load(), failed.Load())
-		if failed.Load() != 0 {
-			t.Errorf("failed logins: %v", errs[:min(len(errs), 10)])
-		}
+		load.end(t)
 		for _, in := range ins {
 			l := in.logs.String()
 			for _, want := range []string{"Redis unreachable", "probe leases: store unreachable"} {
@@ -289,7 +239,30 @@ func TestThreeInstancesOneRedis(t *testing.T) {
 				}
 			}
 		}
-		time.Sleep(interval) // let the leases settle again
+		// Back to one prober per backend: checked after the next outage.
+	})
+
+	t.Run("Redis killed and restarted empty: no failed login, local probing, recovery", func(t *testing.T) {
+		load := startLoginLoad(ins, users, threeUserPassword)
+		redis.kill()
+		killed := time.Now()
+		waitShared(t, ins, 0, 5*time.Second)
+		t.Logf("local mode on every instance %v after the kill", time.Since(killed).Round(time.Millisecond))
+		// A refused connection fails at once: each instance probes every
+		// backend every interval itself.
+		counts := deepCounts(3)
+		t.Logf("deep probes per backend in 3 intervals with Redis down (%d instances): %v", len(ins), counts)
+		for i, n := range counts {
+			if n < len(ins)*2 {
+				t.Errorf("m%02d: %d deep probes in 3 intervals from %d instances probing locally", i, n, len(ins))
+			}
+		}
+		redis.start(t)
+		restarted := time.Now()
+		waitShared(t, ins, 1, 8*time.Second)
+		t.Logf("shared again on every instance %v after the restart", time.Since(restarted).Round(time.Millisecond))
+		load.end(t)
+		time.Sleep(interval)
 		checkOnePerInterval(t, 3)
 	})
 }
