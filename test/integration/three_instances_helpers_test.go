@@ -34,7 +34,7 @@ type privateRedis struct {
 func startPrivateRedis(t *testing.T) *privateRedis {
 	t.Helper()
 	if _, err := os.Stat(redisServerBin); err != nil {
-		t.Skipf("redis-server is required: %v", err)
+		t.Fatalf("redis-server is required (scripts/install-deps.sh installs it; only BACKLINE_SHORT=1 skips this test): %v", err)
 	}
 	r := &privateRedis{port: freePort(t), dir: t.TempDir()}
 	r.start(t)
