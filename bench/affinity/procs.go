@@ -1,0 +1,293 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// started are the child processes, killed by fatalf (and on a signal) so
+// that a failed run leaves no server behind.
+var (
+	startedMu sync.Mutex
+	started   []*process
+)
+
+func fatalf(format string, args ...any) {
+	startedMu.Lock()
+	for _, p := range started {
+		_ = p.cmd.Process.Kill()
+	}
+	startedMu.Unlock()
+	log.Fatalf(format, args...)
+}
+
+// process is a child pinned with taskset; its output goes to a log file.
+type process struct {
+	cmd  *exec.Cmd
+	logf string
+	done chan struct{}
+}
+
+func startProcess(cpu int, logPath, bin string, args ...string) *process {
+	f, err := os.Create(logPath)
+	if err != nil {
+		fatalf("%v", err)
+	}
+	all := append([]string{"-c", strconv.Itoa(cpu), bin}, args...)
+	cmd := exec.Command("taskset", all...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		fatalf("starting %s under taskset: %v", bin, err)
+	}
+	p := &process{cmd: cmd, logf: logPath, done: make(chan struct{})}
+	go func() {
+		_ = cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+	startedMu.Lock()
+	started = append(started, p)
+	startedMu.Unlock()
+	return p
+}
+
+// pid is the child's own pid: taskset execs it, so they are the same.
+func (p *process) pid() int { return p.cmd.Process.Pid }
+
+func (p *process) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (p *process) stop() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// tail is the end of the child's log, for error messages.
+func (p *process) tail() string {
+	b, _ := os.ReadFile(p.logf)
+	if len(b) > 2000 {
+		b = b[len(b)-2000:]
+	}
+	return string(b)
+}
+
+// buildBackline compiles ./cmd/backline into dir.
+func buildBackline(dir string) string {
+	out := filepath.Join(dir, "backline")
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/backline")
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		fatalf("building ./cmd/backline (run from the module root): %v", err)
+	}
+	return out
+}
+
+// freeLoopbackPort picks a port for a child that cannot take port 0.
+func freeLoopbackPort() string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fatalf("%v", err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// startFakeIMAP opens n loopback listeners that greet and close, so the
+// connect probes pass.
+func startFakeIMAP(n int) ([]string, func()) {
+	var addrs []string
+	var lns []net.Listener
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			fatalf("%v", err)
+		}
+		lns = append(lns, ln)
+		addrs = append(addrs, ln.Addr().String())
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				_, _ = io.WriteString(c, "* OK ready\r\n")
+				c.Close()
+			}
+		}()
+	}
+	return addrs, func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}
+}
+
+// redisServer is the private redis-server: no persistence, loopback only.
+type redisServer struct {
+	*process
+	addr   string
+	client *redis.Client
+}
+
+func startRedis(o options, dir string) *redisServer {
+	addr := freeLoopbackPort()
+	_, port, _ := net.SplitHostPort(addr)
+	rdir := filepath.Join(dir, "redis")
+	if err := os.Mkdir(rdir, 0o700); err != nil {
+		fatalf("%v", err)
+	}
+	p := startProcess(o.clientCPU, filepath.Join(dir, "redis.log"), o.redisServer,
+		"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", rdir)
+	// One connection: our INFO calls do not add connection set-up commands.
+	c := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 1, MinIdleConns: 1})
+	deadline := time.Now().Add(10 * time.Second)
+	for c.Ping(context.Background()).Err() != nil {
+		if p.exited() || time.Now().After(deadline) {
+			fatalf("redis-server did not answer on %s:\n%s", addr, p.tail())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return &redisServer{process: p, addr: addr, client: c}
+}
+
+func (r *redisServer) stop() {
+	r.client.Close()
+	r.process.stop()
+}
+
+var cmdstatRe = regexp.MustCompile(`(?m)^cmdstat_([^:]+):calls=(\d+)`)
+
+// commandStats is calls per command from INFO commandstats.
+func (r *redisServer) commandStats(ctx context.Context) map[string]int64 {
+	s, err := r.client.Info(ctx, "commandstats").Result()
+	if err != nil {
+		fatalf("redis INFO commandstats: %v", err)
+	}
+	return parseCommandStats(s)
+}
+
+func parseCommandStats(s string) map[string]int64 {
+	m := map[string]int64{}
+	for _, sm := range cmdstatRe.FindAllStringSubmatch(s, -1) {
+		n, _ := strconv.ParseInt(sm[2], 10, 64)
+		m[sm[1]] = n
+	}
+	return m
+}
+
+// diffStats is the calls made between two INFO snapshots, without our
+// own INFO (one per snapshot).
+func diffStats(before, after map[string]int64) (map[string]int64, int64) {
+	d := map[string]int64{}
+	var total int64
+	for k, n := range after {
+		if k == "info" {
+			continue
+		}
+		if x := n - before[k]; x > 0 {
+			d[k] = x
+			total += x
+		}
+	}
+	return d, total
+}
+
+func sortedKeys(m map[string]int64) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool {
+		if m[keys[i]] != m[keys[j]] {
+			return m[keys[i]] > m[keys[j]]
+		}
+		return keys[i] < keys[j]
+	})
+	return keys
+}
+
+// writePasswd writes users user1..userN with the plain passwords
+// password-1..password-N (test accounts on loopback only).
+func writePasswd(dir string, users int) {
+	var b strings.Builder
+	for i := 1; i <= users; i++ {
+		fmt.Fprintf(&b, "user%d:{PLAIN}password-%d\n", i, i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "passwd"), []byte(b.String()), 0o600); err != nil {
+		fatalf("%v", err)
+	}
+}
+
+// writeConfig writes the backline config of v and returns its path and
+// API address.
+func writeConfig(dir string, v *variant, targets []string, redisAddr, logLevel string) (string, string) {
+	addr := freeLoopbackPort()
+	var b strings.Builder
+	fmt.Fprintf(&b, "server:\n  address: \"%s\"\n  log_level: %s\n", addr, logLevel)
+	b.WriteString("auth:\n  cache:\n    ttl: 1h\n  services:\n    enabled: [backend_health_checks]\n    backend_health_checks:\n")
+	b.WriteString("      connect_interval: 1h\n      jitter: 0\n      initial_state: healthy\n      targets:\n")
+	for i, t := range targets {
+		host, port, _ := net.SplitHostPort(t)
+		fmt.Fprintf(&b, "        - {name: imap-%d, protocol: imap, host: \"%s\", port: %s}\n", i, host, port)
+	}
+	fmt.Fprintf(&b, "  passdb:\n    - type: passwd_file\n      path: %s\n", filepath.Join(dir, "passwd"))
+	fmt.Fprintf(&b, "  nginx:\n    default_policy: %s\n", v.policy)
+	if v.redis {
+		fmt.Fprintf(&b, "storage:\n  redis:\n    primary:\n      address: \"%s\"\n    prefix: \"bench:\"\n", redisAddr)
+	}
+	path := filepath.Join(dir, v.name+".yml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		fatalf("%v", err)
+	}
+	return path, addr
+}
+
+// waitAuthOK polls until the endpoint answers OK with a server.
+func waitAuthOK(url string, p *process) {
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(15 * time.Second)
+	var last string
+	for {
+		r, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+		for k, v := range map[string]string{"Auth-Method": "plain", "Auth-User": "user1", "Auth-Pass": "password-1",
+			"Auth-Protocol": "imap", "Auth-Login-Attempt": "1", "Client-IP": "192.0.2.1"} {
+			r.Header.Set(k, v)
+		}
+		resp, err := client.Do(r)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.Header.Get("Auth-Status") == "OK" && resp.Header.Get("Auth-Server") != "" {
+				return
+			}
+			last = fmt.Sprint(resp.Header)
+		} else {
+			last = err.Error()
+		}
+		if p.exited() || time.Now().After(deadline) {
+			fatalf("%s not answering OK (%s); log:\n%s", url, last, p.tail())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
