@@ -22,12 +22,13 @@ import (
 type RedisAffinityStore struct {
 	client redis.UniversalClient
 	base   string
+	reads  getBatcher
 }
 
 // NewRedisAffinityStore returns a store on client under prefix
 // (storage.redis.prefix). It does not own client: the caller closes it.
 func NewRedisAffinityStore(client redis.UniversalClient, prefix string) *RedisAffinityStore {
-	return &RedisAffinityStore{client: client, base: prefix + "affinity:"}
+	return &RedisAffinityStore{client: client, base: prefix + "affinity:", reads: getBatcher{client: client}}
 }
 
 // key is the Redis key of k.
@@ -45,18 +46,16 @@ func (s *RedisAffinityStore) key(k AffinityKey) string {
 func (s *RedisAffinityStore) Key(k AffinityKey) string { return s.key(k) }
 
 // Get implements AffinityStore: GETEX with PX when refreshing (read and
-// refresh in one round trip), GET otherwise.
+// refresh in one round trip), GET otherwise. Concurrent Gets share
+// pipelines (getBatcher): still one command and one round trip each.
 func (s *RedisAffinityStore) Get(ctx context.Context, k AffinityKey, refresh time.Duration) (string, bool, error) {
 	if err := checkAffinityKey(k); err != nil {
 		return "", false, err
 	}
-	var cmd *redis.StringCmd
 	if refresh > 0 {
-		cmd = s.client.GetEx(ctx, s.key(k), max(refresh, time.Millisecond))
-	} else {
-		cmd = s.client.Get(ctx, s.key(k))
+		refresh = max(refresh, time.Millisecond)
 	}
-	v, err := cmd.Result()
+	v, err := s.reads.get(ctx, s.key(k), refresh)
 	if errors.Is(err, redis.Nil) {
 		return "", false, nil
 	}

@@ -1,0 +1,129 @@
+package state
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// getBatcher sends concurrent affinity reads (GETEX / GET) to Redis in
+// pipelines: the write system call on the socket was most of what a
+// sticky login on Redis cost backline (docs/benchmarks.md "Affinity on
+// Redis"), and one write and one read can serve many logins.
+//
+// There is no timer and no goroutine while idle. A read that finds fewer
+// than maxFlights pipelines in flight starts one at once (a lone login
+// waits for nothing); otherwise it queues, and the next pipeline to finish
+// takes the whole queue (up to maxBatch) as its next batch. Each login
+// still makes exactly one command; the caller's context still bounds its
+// wait (a cancelled read leaves the queue, or has its reply dropped), and
+// the client's read and write timeouts bound each pipeline as they bound
+// a single command. An error reaches every read of the batch it hit.
+type getBatcher struct {
+	client redis.UniversalClient
+
+	mu       sync.Mutex
+	queue    []*getReq
+	inflight int
+}
+
+// maxFlights is how many pipelines may wait on Redis at once; maxBatch is
+// how many reads one pipeline carries.
+const (
+	maxFlights = 4
+	maxBatch   = 128
+)
+
+type getReq struct {
+	key     string
+	refresh time.Duration // > 0: GETEX with PX; 0: GET
+	done    chan getReply // buffered: the sender never blocks
+}
+
+type getReply struct {
+	val string
+	err error
+}
+
+// get reads key (refreshing it to refresh when > 0) through a pipeline;
+// the result is what the single command would have returned.
+func (b *getBatcher) get(ctx context.Context, key string, refresh time.Duration) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	r := &getReq{key: key, refresh: refresh, done: make(chan getReply, 1)}
+	b.mu.Lock()
+	b.queue = append(b.queue, r)
+	start := b.inflight < maxFlights
+	if start {
+		b.inflight++
+	}
+	b.mu.Unlock()
+	if start {
+		go b.fly()
+	}
+	select {
+	case rep := <-r.done:
+		return rep.val, rep.err
+	case <-ctx.Done():
+		b.mu.Lock()
+		for i, q := range b.queue {
+			if q == r {
+				b.queue = append(b.queue[:i], b.queue[i+1:]...)
+				break
+			}
+		}
+		b.mu.Unlock()
+		return "", ctx.Err()
+	}
+}
+
+// fly sends batches until the queue is empty, then ends.
+func (b *getBatcher) fly() {
+	for {
+		b.mu.Lock()
+		n := min(len(b.queue), maxBatch)
+		if n == 0 {
+			b.inflight--
+			b.mu.Unlock()
+			return
+		}
+		batch := make([]*getReq, n)
+		copy(batch, b.queue)
+		rest := copy(b.queue, b.queue[n:])
+		clear(b.queue[rest:])
+		b.queue = b.queue[:rest]
+		b.mu.Unlock()
+		b.send(batch)
+	}
+}
+
+// send runs one batch: a plain command for one read, a pipeline for more.
+func (b *getBatcher) send(batch []*getReq) {
+	ctx := context.Background() // bounded by the client's timeouts; callers wait on their own contexts
+	if len(batch) == 1 {
+		r := batch[0]
+		v, err := b.command(ctx, b.client, r).Result()
+		r.done <- getReply{v, err}
+		return
+	}
+	cmds := make([]*redis.StringCmd, len(batch))
+	pipe := b.client.Pipeline()
+	for i, r := range batch {
+		cmds[i] = b.command(ctx, pipe, r)
+	}
+	_, _ = pipe.Exec(ctx) // each command holds its own error
+	for i, r := range batch {
+		v, err := cmds[i].Result()
+		r.done <- getReply{v, err}
+	}
+}
+
+func (*getBatcher) command(ctx context.Context, c redis.Cmdable, r *getReq) *redis.StringCmd {
+	if r.refresh > 0 {
+		return c.GetEx(ctx, r.key, r.refresh)
+	}
+	return c.Get(ctx, r.key)
+}
