@@ -5,13 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
-
-	"github.com/backline/backline/internal/config"
 )
 
 // Concurrent Gets through the batcher each get their own user's entry,
@@ -117,35 +114,5 @@ func TestGetBatcherDownIsAnErrorForEachRead(t *testing.T) {
 		if rep := <-r.done; rep.err == nil {
 			t.Errorf("%s on a stopped Redis: no error", r.key)
 		}
-	}
-}
-
-// The client's TCP connections hide their socket (no per-command peek) and
-// carry commands as before.
-func TestRedisClientPlainConnAndServerRestart(t *testing.T) {
-	d := plainDialer(time.Second, nil)
-	m, _ := miniredisClient(t)
-	conn, err := d(context.Background(), "tcp", m.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, ok := conn.(syscall.Conn); ok {
-		t.Error("dialed conn offers SyscallConn")
-	}
-	conn.Close()
-
-	r := &config.Redis{DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second, PoolTimeout: time.Second}
-	r.Primary.Address = m.Addr()
-	c, err := NewRedisClient(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s := NewRedisAffinityStore(c, "bl:")
-	ctx := context.Background()
-	k := AffinityKey{User: "u", Protocol: "imap"}
-	must(t, s.Set(ctx, k, "b1", time.Minute))
-	if v, ok, err := s.Get(ctx, k, time.Minute); err != nil || !ok || v != "b1" {
-		t.Errorf("Get: %q, %v, %v", v, ok, err)
 	}
 }

@@ -5,10 +5,8 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"net"
 	"os"
 	"sync"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -30,7 +28,6 @@ func NewRedisClient(r *config.Redis) (redis.UniversalClient, error) {
 	// answer must fail fast so the caller falls back to local state.
 	const maxRetries, dialerRetries = 1, 1
 	silenceClientLog.Do(func() { redis.SetLogger(quietLogger{}) })
-	dial := plainDialer(r.DialTimeout, tlsConf)
 	switch r.Mode() {
 	case config.RedisStandalone:
 		return redis.NewClient(&redis.Options{
@@ -38,7 +35,7 @@ func NewRedisClient(r *config.Redis) (redis.UniversalClient, error) {
 			DB: r.DatabaseNumber, MaxRetries: maxRetries, DialerRetries: dialerRetries,
 			DialTimeout: r.DialTimeout, ReadTimeout: r.ReadTimeout, WriteTimeout: r.WriteTimeout,
 			PoolSize: r.PoolSize, PoolTimeout: r.PoolTimeout, MinIdleConns: r.IdlePoolSize,
-			TLSConfig: tlsConf, Dialer: dial,
+			TLSConfig: tlsConf,
 		}), nil
 	case config.RedisSentinel:
 		return redis.NewFailoverClient(&redis.FailoverOptions{
@@ -48,7 +45,7 @@ func NewRedisClient(r *config.Redis) (redis.UniversalClient, error) {
 			DB: r.DatabaseNumber, MaxRetries: maxRetries, DialerRetries: dialerRetries,
 			DialTimeout: r.DialTimeout, ReadTimeout: r.ReadTimeout, WriteTimeout: r.WriteTimeout,
 			PoolSize: r.PoolSize, PoolTimeout: r.PoolTimeout, MinIdleConns: r.IdlePoolSize,
-			TLSConfig: tlsConf, Dialer: dial,
+			TLSConfig: tlsConf,
 		}), nil
 	case config.RedisClusterMode:
 		return redis.NewClusterClient(&redis.ClusterOptions{
@@ -56,38 +53,11 @@ func NewRedisClient(r *config.Redis) (redis.UniversalClient, error) {
 			MaxRetries: maxRetries, DialerRetries: dialerRetries,
 			DialTimeout: r.DialTimeout, ReadTimeout: r.ReadTimeout, WriteTimeout: r.WriteTimeout,
 			PoolSize: r.PoolSize, PoolTimeout: r.PoolTimeout, MinIdleConns: r.IdlePoolSize,
-			TLSConfig: tlsConf, Dialer: dial,
+			TLSConfig: tlsConf,
 		}), nil
 	}
 	return nil, fmt.Errorf("storage.redis: no primary.address, sentinels or cluster.addresses")
 }
-
-// plainDialer dials TCP connections that go-redis cannot reach the socket
-// of (the net.Conn is wrapped and offers no SyscallConn), as it already
-// cannot with TLS. go-redis otherwise peeks every pooled connection with a
-// recvfrom(MSG_PEEK) system call each time it takes one for a command; on
-// the nginx sticky path that check cost a sixth of the Redis login's CPU
-// (docs/benchmarks.md "Affinity on Redis"). A connection the server closed
-// while idle then fails its command with EOF, and go-redis closes it and
-// retries once on a new connection (MaxRetries), as it does under TLS.
-// nil (go-redis's own dialer) when TLS is on.
-func plainDialer(timeout time.Duration, tlsConf *tls.Config) func(context.Context, string, string) (net.Conn, error) {
-	if tlsConf != nil {
-		return nil
-	}
-	d := &net.Dialer{Timeout: timeout, KeepAlive: 5 * time.Minute}
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := d.DialContext(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return opaqueConn{c}, nil
-	}
-}
-
-// opaqueConn is a net.Conn and nothing more: it hides the TCP connection's
-// SyscallConn from go-redis's per-command health check.
-type opaqueConn struct{ net.Conn }
 
 // silenceClientLog keeps go-redis from printing to stderr: with Redis down
 // it logs every failed dial, while backline logs the outage once (its
