@@ -102,50 +102,61 @@ func (h *Handler) setupSticky(opts Options) error {
 	return err
 }
 
-// choose is the sticky selection among pool (eligible, non-empty). It
-// reads and refreshes the user's entry in one store call, and writes only
-// when the choice changes. A dry run (explain) only reads.
+// choose is the sticky selection among pool (eligible, non-empty). A
+// login makes one store call, GetOrSet with the user_hash pick as the
+// candidate (computed first: it is local and cheap), which refreshes a
+// stored entry or stores the candidate for a first login. Only a stored
+// backend that is no longer eligible costs a second call (Set), when the
+// user moves. A dry run (explain) only reads (Get without refresh).
 func (p *stickyPolicy) choose(in selectInput, proto string, cands []Candidate, pool []int, sel *Selection) int {
 	info := sel.affinityInfo()
 	k := state.AffinityKey{User: in.user, Protocol: proto}
-	refresh := p.ttl
-	if in.dry {
-		refresh = 0
-	}
 	ctx := context.Background() // bounded by storage.redis timeouts
 	if !in.dry && p.skipping() {
 		info.Reason = "affinity store unavailable; user_hash"
 		p.count(affFallback, false)
 		return p.pick(in.user, cands, pool, false)
 	}
-	stored, ok, err := p.store.Get(ctx, k, refresh)
+	i := p.pick(in.user, cands, pool, in.dry)
+	var (
+		stored      string
+		ok, created bool
+		err         error
+	)
+	if in.dry {
+		stored, ok, err = p.store.Get(ctx, k, 0)
+	} else {
+		stored, created, err = p.store.GetOrSet(ctx, k, cands[i].ID, p.ttl)
+		ok = !created
+	}
 	if err != nil {
 		if errors.Is(err, state.ErrInvalidAffinity) {
 			// A name no store keeps (empty, oversized): no affinity.
 			info.Reason = "no affinity for this user name; user_hash"
-			return p.pick(in.user, cands, pool, in.dry)
+			return i
 		}
 		info.Reason = "affinity store unavailable; user_hash"
 		p.trouble(err, in.dry)
 		p.count(affFallback, in.dry)
-		return p.pick(in.user, cands, pool, in.dry)
+		return i
+	}
+	if created {
+		info.Stored = stored
+		info.Reason = "no backend stored; chosen by user_hash and stored"
+		p.count(affNew, false)
+		return i
 	}
 	if ok {
 		info.Stored = stored
-		for _, i := range pool {
+		for _, j := range pool {
 			// Eligible: in a use_all panic the pool also holds unhealthy
 			// backends; a stored one of those is not kept.
-			if cands[i].ID == stored && cands[i].Eligible {
+			if cands[j].ID == stored && cands[j].Eligible {
 				info.Used = true
 				p.count(affKept, in.dry)
-				return i
+				return j
 			}
 		}
-	}
-	i := p.pick(in.user, cands, pool, in.dry)
-	result := affNew
-	if ok {
-		result = affMoved
 		info.Reason = "stored backend " + stored + " is not eligible; re-chosen by user_hash"
 	} else {
 		info.Reason = "no backend stored; chosen by user_hash"
@@ -154,6 +165,9 @@ func (p *stickyPolicy) choose(in selectInput, proto string, cands []Candidate, p
 		info.Reason += " (a login would store it)"
 		return i
 	}
+	// The stored backend is not eligible (rare: a drain, a failure): the
+	// second round trip stores the new choice.
+	result := affMoved
 	if err := p.store.Set(ctx, k, cands[i].ID, p.ttl); err != nil {
 		p.trouble(err, false)
 		result = affFallback

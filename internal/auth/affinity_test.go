@@ -23,12 +23,13 @@ import (
 // recordingStore wraps an AffinityStore, counting writes and refreshes,
 // or failing every call when down.
 type recordingStore struct {
-	inner state.AffinityStore
-	mu    sync.Mutex
-	gets  int
-	fresh int // Gets that refreshed
-	sets  []string
-	down  bool
+	inner     state.AffinityStore
+	mu        sync.Mutex
+	gets      int
+	fresh     int // Gets that refreshed, GetOrSets that found an entry
+	getOrSets int
+	sets      []string
+	down      bool
 }
 
 var errStoreDown = errors.New("redis: connection refused")
@@ -45,6 +46,27 @@ func (s *recordingStore) Get(ctx context.Context, k state.AffinityKey, refresh t
 		return "", false, errStoreDown
 	}
 	return s.inner.Get(ctx, k, refresh)
+}
+
+// GetOrSet counts as a refreshing read, and as a write when it stores.
+func (s *recordingStore) GetOrSet(ctx context.Context, k state.AffinityKey, cand string, ttl time.Duration) (string, bool, error) {
+	s.mu.Lock()
+	s.gets++
+	s.getOrSets++
+	down := s.down
+	s.mu.Unlock()
+	if down {
+		return "", false, errStoreDown
+	}
+	v, created, err := s.inner.GetOrSet(ctx, k, cand, ttl)
+	s.mu.Lock()
+	if created {
+		s.sets = append(s.sets, k.User+"/"+k.Protocol+"="+cand)
+	} else if err == nil {
+		s.fresh++
+	}
+	s.mu.Unlock()
+	return v, created, err
 }
 
 func (s *recordingStore) Set(ctx context.Context, k state.AffinityKey, backend string, ttl time.Duration) error {

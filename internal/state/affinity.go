@@ -20,14 +20,20 @@ type AffinityKey struct {
 
 // AffinityStore keeps user -> backend ID with a time to live. Every method
 // is safe for concurrent use; errors are about the store (Redis
-// unreachable) or ErrInvalidAffinity. A login costs one round trip when
-// the stored backend is kept (Get with refresh) and a second only when it
-// changes (Set).
+// unreachable) or ErrInvalidAffinity. A login costs one round trip
+// (GetOrSet) whether the user is new or returning; a second (Set) only
+// when the stored backend is no longer eligible and the user moves.
 type AffinityStore interface {
 	// Get returns the live backend ID for k. refresh > 0 also extends its
 	// life to refresh from now, in the same round trip (a login); 0 only
 	// reads (explain, ctl show).
 	Get(ctx context.Context, k AffinityKey, refresh time.Duration) (backend string, ok bool, err error)
+	// GetOrSet is a login's one store call: when k has a live entry it
+	// extends its life to ttl from now and returns it (created false);
+	// otherwise it stores candidate for ttl and returns it (created
+	// true). Atomic: of two instances racing on a new user, one stores
+	// and both return the stored backend.
+	GetOrSet(ctx context.Context, k AffinityKey, candidate string, ttl time.Duration) (stored string, created bool, err error)
 	// Set stores backend for k for ttl (> 0), replacing any entry.
 	Set(ctx context.Context, k AffinityKey, backend string, ttl time.Duration) error
 	// Delete removes k's entry; deleting a missing one is no error.
@@ -141,6 +147,36 @@ func (s *MemoryAffinityStore) Get(_ context.Context, k AffinityKey, refresh time
 		e.expires.Store(now + int64(refresh))
 	}
 	return e.backend, true, nil
+}
+
+// GetOrSet implements AffinityStore.
+func (s *MemoryAffinityStore) GetOrSet(_ context.Context, k AffinityKey, candidate string, ttl time.Duration) (string, bool, error) {
+	if err := checkAffinitySet(k, candidate, ttl); err != nil {
+		return "", false, err
+	}
+	now := s.now().UnixNano()
+	key := memKey(k)
+	s.mu.RLock()
+	e := s.m[key]
+	s.mu.RUnlock()
+	if e != nil && e.expires.Load() > now {
+		e.expires.Store(now + int64(ttl))
+		return e.backend, false, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Look again under the write lock: another login may have stored it.
+	if e := s.m[key]; e != nil && e.expires.Load() > now {
+		e.expires.Store(now + int64(ttl))
+		return e.backend, false, nil
+	}
+	if _, ok := s.m[key]; !ok && len(s.m) >= s.max {
+		s.evict(now)
+	}
+	e = &memAffinity{backend: candidate}
+	e.expires.Store(now + int64(ttl))
+	s.m[key] = e
+	return candidate, true, nil
 }
 
 // Set implements AffinityStore.

@@ -70,6 +70,23 @@ func (s *RedisAffinityStore) Get(ctx context.Context, k AffinityKey, refresh tim
 	return v, true, nil
 }
 
+// GetOrSet implements AffinityStore: one script (EVALSHA, see
+// getOrSetScript) that refreshes a live entry or stores candidate, sent
+// through the same pipelines as Get. A value that is not ours is replaced.
+func (s *RedisAffinityStore) GetOrSet(ctx context.Context, k AffinityKey, candidate string, ttl time.Duration) (string, bool, error) {
+	if err := checkAffinitySet(k, candidate, ttl); err != nil {
+		return "", false, err
+	}
+	v, err := s.reads.getOrSet(ctx, s.key(k), candidate, ttl)
+	if errors.Is(err, redis.Nil) {
+		return candidate, true, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	return v, false, nil
+}
+
 // Set implements AffinityStore: one SET with PX.
 func (s *RedisAffinityStore) Set(ctx context.Context, k AffinityKey, backend string, ttl time.Duration) error {
 	if err := checkAffinitySet(k, backend, ttl); err != nil {

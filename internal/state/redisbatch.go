@@ -8,7 +8,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// getBatcher sends concurrent affinity reads (GETEX / GET) to Redis in
+// getBatcher sends concurrent affinity reads (GETEX / GET, and the
+// get-or-set script of a login) to Redis in
 // pipelines: the write system call on the socket was most of what a
 // sticky login on Redis cost backline (docs/benchmarks.md "Affinity on
 // Redis"), and one write and one read can serve many logins.
@@ -38,7 +39,8 @@ const (
 
 type getReq struct {
 	key     string
-	refresh time.Duration // > 0: GETEX with PX; 0: GET
+	refresh time.Duration // > 0: GETEX with PX (or the script's TTL); 0: GET
+	cand    string        // not empty: getOrSetScript storing cand when key is missing
 	done    chan getReply // buffered: the sender never blocks
 }
 
@@ -50,10 +52,20 @@ type getReply struct {
 // get reads key (refreshing it to refresh when > 0) through a pipeline;
 // the result is what the single command would have returned.
 func (b *getBatcher) get(ctx context.Context, key string, refresh time.Duration) (string, error) {
+	return b.do(ctx, &getReq{key: key, refresh: refresh})
+}
+
+// getOrSet runs getOrSetScript on key through a pipeline: the live value
+// (refreshed to ttl), or redis.Nil when cand was stored.
+func (b *getBatcher) getOrSet(ctx context.Context, key, cand string, ttl time.Duration) (string, error) {
+	return b.do(ctx, &getReq{key: key, refresh: ttl, cand: cand})
+}
+
+func (b *getBatcher) do(ctx context.Context, r *getReq) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	r := &getReq{key: key, refresh: refresh, done: make(chan getReply, 1)}
+	r.done = make(chan getReply, 1)
 	b.mu.Lock()
 	b.queue = append(b.queue, r)
 	start := b.inflight < maxFlights
@@ -105,18 +117,33 @@ func (b *getBatcher) send(batch []*getReq) {
 	ctx := context.Background() // bounded by the client's timeouts; callers wait on their own contexts
 	if len(batch) == 1 {
 		r := batch[0]
+		if r.cand != "" {
+			// Run: EVALSHA, and EVAL when Redis has not the script.
+			v, err := getOrSetScript.Run(ctx, b.client, []string{r.key}, getOrSetArgs(r)...).Text()
+			r.done <- getReply{v, err}
+			return
+		}
 		v, err := b.command(ctx, b.client, r).Result()
 		r.done <- getReply{v, err}
 		return
 	}
-	cmds := make([]*redis.StringCmd, len(batch))
+	cmds := make([]func() (string, error), len(batch))
 	pipe := b.client.Pipeline()
 	for i, r := range batch {
-		cmds[i] = b.command(ctx, pipe, r)
+		if r.cand != "" {
+			cmds[i] = getOrSetScript.EvalSha(ctx, pipe, []string{r.key}, getOrSetArgs(r)...).Text
+		} else {
+			cmds[i] = b.command(ctx, pipe, r).Result
+		}
 	}
 	_, _ = pipe.Exec(ctx) // each command holds its own error
 	for i, r := range batch {
-		v, err := cmds[i].Result()
+		v, err := cmds[i]()
+		if r.cand != "" && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// Redis lost the script (restart, SCRIPT FLUSH): this one
+			// loads it again with EVAL; later pipelines find it.
+			v, err = getOrSetScript.Run(ctx, b.client, []string{r.key}, getOrSetArgs(r)...).Text()
+		}
 		r.done <- getReply{v, err}
 	}
 }
@@ -126,4 +153,22 @@ func (*getBatcher) command(ctx context.Context, c redis.Cmdable, r *getReq) *red
 		return c.GetEx(ctx, r.key, r.refresh)
 	}
 	return c.Get(ctx, r.key)
+}
+
+// getOrSetScript is a login's one command: a live value of ours (1 to
+// ARGV[3] bytes) gets its TTL refreshed to ARGV[2] ms and is returned;
+// otherwise (missing, or a value another program wrote) ARGV[1] is stored
+// with that TTL and the reply is nil. One key, so Cluster routes it.
+var getOrSetScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v and #v > 0 and #v <= tonumber(ARGV[3]) then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return v
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false
+`)
+
+func getOrSetArgs(r *getReq) []any {
+	return []any{r.cand, r.refresh.Milliseconds(), MaxIDLen}
 }
