@@ -154,6 +154,87 @@ func runAffinityStoreSuite(t *testing.T, newHarness func(t *testing.T) affinityH
 		}
 	})
 
+	t.Run("get or set: first stores, later refresh and return the stored", func(t *testing.T) {
+		h := newHarness(t)
+		u := h.unit
+		if u == 0 {
+			u = time.Minute
+		}
+		a, b := h.open(), h.open()
+		got, created, err := a.GetOrSet(ctx, key("Carol", "imap"), "imap-a", 4*u)
+		if got != "imap-a" || !created || err != nil {
+			t.Fatalf("first GetOrSet = %q, %v, %v", got, created, err)
+		}
+		// Another instance with another candidate gets the stored one.
+		got, created, err = b.GetOrSet(ctx, key("carol", "imap"), "imap-b", 4*u)
+		if got != "imap-a" || created || err != nil {
+			t.Fatalf("second GetOrSet = %q, %v, %v", got, created, err)
+		}
+		if got, _, _ := a.Get(ctx, key("carol", "pop3"), 0); got != "" {
+			t.Fatalf("other protocol = %q", got)
+		}
+		h.advance(3 * u)
+		if _, created, _ := a.GetOrSet(ctx, key("carol", "imap"), "imap-b", 4*u); created {
+			t.Fatal("expired early")
+		}
+		h.advance(2 * u) // 5u: past the first TTL, inside the refreshed one
+		if got, ok, _ := b.Get(ctx, key("carol", "imap"), 0); got != "imap-a" || !ok {
+			t.Fatalf("GetOrSet did not refresh: %q, %v", got, ok)
+		}
+		h.advance(5 * u) // past the refreshed TTL: a new first login
+		got, created, err = b.GetOrSet(ctx, key("carol", "imap"), "imap-b", 4*u)
+		if got != "imap-b" || !created || err != nil {
+			t.Fatalf("GetOrSet after expiry = %q, %v, %v", got, created, err)
+		}
+		long := strings.Repeat("x", MaxAffinityUserLen+1)
+		for _, c := range []struct {
+			k    AffinityKey
+			cand string
+			ttl  time.Duration
+		}{
+			{key(long, "imap"), "a", time.Hour},
+			{key("u", ""), "a", time.Hour},
+			{key("u", "imap"), "", time.Hour},
+			{key("u", "imap"), strings.Repeat("b", MaxIDLen+1), time.Hour},
+			{key("u", "imap"), "a", 0},
+		} {
+			if _, _, err := a.GetOrSet(ctx, c.k, c.cand, c.ttl); !errors.Is(err, ErrInvalidAffinity) {
+				t.Errorf("GetOrSet(%.20q, %.20q, %s) = %v, want ErrInvalidAffinity", c.k.User, c.cand, c.ttl, err)
+			}
+		}
+	})
+
+	t.Run("get or set: racing first logins agree", func(t *testing.T) {
+		h := newHarness(t)
+		stores := []AffinityStore{h.open(), h.open()}
+		var (
+			wg      sync.WaitGroup
+			mu      sync.Mutex
+			results = map[string]int{}
+			creates int
+		)
+		for g := range 16 {
+			s := stores[g%2]
+			wg.Go(func() {
+				got, created, err := s.GetOrSet(ctx, key("racer", "imap"), fmt.Sprintf("b%d", g), time.Hour)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				results[got]++
+				if created {
+					creates++
+				}
+				mu.Unlock()
+			})
+		}
+		wg.Wait()
+		if len(results) != 1 || creates != 1 {
+			t.Fatalf("results %v, %d created; want one backend, created once", results, creates)
+		}
+	})
+
 	t.Run("concurrent", func(t *testing.T) {
 		h := newHarness(t)
 		var wg sync.WaitGroup

@@ -2,10 +2,13 @@ package state
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestMemoryAffinityStoreBounded(t *testing.T) {
@@ -63,6 +66,41 @@ func TestRedisAffinityKeysUnderPrefixWithoutRawNames(t *testing.T) {
 	if _, ok, err := s.Get(ctx, AffinityKey{User: user, Protocol: "imap"}, 0); ok || err != nil {
 		t.Errorf("empty value: %v, %v", ok, err)
 	}
+	// ... and a login's GetOrSet replaces it, as it does an oversized one.
+	for _, foreign := range []string{"", strings.Repeat("z", MaxIDLen+1)} {
+		must(t, m.Set(keys[0], foreign))
+		got, created, err := s.GetOrSet(ctx, AffinityKey{User: user, Protocol: "imap"}, "imap-b", time.Minute)
+		if got != "imap-b" || !created || err != nil {
+			t.Errorf("GetOrSet over %d-byte foreign value = %q, %v, %v", len(foreign), got, created, err)
+		}
+		if v, _ := m.Get(keys[0]); v != "imap-b" || m.TTL(keys[0]) != time.Minute {
+			t.Errorf("stored %q, TTL %s", v, m.TTL(keys[0]))
+		}
+	}
+}
+
+// TestRedisGetOrSetPipelineReloadsScript: a pipeline of GetOrSets on a
+// Redis that lost the script (SCRIPT FLUSH, restart) still answers each.
+func TestRedisGetOrSetPipelineReloadsScript(t *testing.T) {
+	_, c := miniredisClient(t)
+	s := NewRedisAffinityStore(c, "bl:")
+	ctx := context.Background()
+	must(t, s.Set(ctx, AffinityKey{User: "old", Protocol: "imap"}, "imap-a", time.Minute))
+	must(t, c.ScriptFlush(ctx).Err())
+	batch := []*getReq{
+		{key: s.key(AffinityKey{User: "old", Protocol: "imap"}), refresh: time.Hour, cand: "imap-z", done: make(chan getReply, 1)},
+		{key: s.key(AffinityKey{User: "new", Protocol: "imap"}), refresh: time.Hour, cand: "imap-b", done: make(chan getReply, 1)},
+		{key: s.key(AffinityKey{User: "old", Protocol: "imap"}), done: make(chan getReply, 1)},
+	}
+	s.reads.send(batch)
+	for i, want := range []getReply{{val: "imap-a"}, {err: redis.Nil}, {val: "imap-a"}} {
+		if got := <-batch[i].done; got.val != want.val || !errors.Is(got.err, want.err) && got.err != want.err {
+			t.Errorf("reply %d = %q, %v; want %q, %v", i, got.val, got.err, want.val, want.err)
+		}
+	}
+	if got, _, _ := s.Get(ctx, AffinityKey{User: "new", Protocol: "imap"}, 0); got != "imap-b" {
+		t.Errorf("new = %q", got)
+	}
 }
 
 func TestRedisAffinityDownIsAnError(t *testing.T) {
@@ -75,5 +113,8 @@ func TestRedisAffinityDownIsAnError(t *testing.T) {
 	}
 	if err := s.Set(ctx, AffinityKey{User: "u", Protocol: "imap"}, "b", time.Minute); err == nil {
 		t.Error("Set on a stopped Redis: no error")
+	}
+	if _, _, err := s.GetOrSet(ctx, AffinityKey{User: "u", Protocol: "imap"}, "b", time.Minute); err == nil {
+		t.Error("GetOrSet on a stopped Redis: no error")
 	}
 }
