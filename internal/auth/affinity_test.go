@@ -28,6 +28,7 @@ type recordingStore struct {
 	gets      int
 	fresh     int // Gets that refreshed, GetOrSets that found an entry
 	getOrSets int
+	setCalls  int
 	sets      []string
 	down      bool
 }
@@ -72,6 +73,7 @@ func (s *recordingStore) GetOrSet(ctx context.Context, k state.AffinityKey, cand
 func (s *recordingStore) Set(ctx context.Context, k state.AffinityKey, backend string, ttl time.Duration) error {
 	s.mu.Lock()
 	s.sets = append(s.sets, k.User+"/"+k.Protocol+"="+backend)
+	s.setCalls++
 	down := s.down
 	s.mu.Unlock()
 	if down {
@@ -262,6 +264,92 @@ func TestStickyPanicDoesNotKeepAnUnhealthyStoredBackend(t *testing.T) {
 	}
 }
 
+// TestStickyLoginIsOneStoreCall: a first login and a returning one each
+// make one store call (GetOrSet); only a move (stored backend drained)
+// makes a second (Set).
+func TestStickyLoginIsOneStoreCall(t *testing.T) {
+	mem := state.NewMemoryAffinityStore(0, nil)
+	rec := &recordingStore{inner: mem}
+	env := stickyEnv(t, rec, nil)
+	calls := func() int {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return rec.gets + rec.setCalls
+	}
+	step := func(name string, want int, wantBackend string) {
+		t.Helper()
+		before := calls()
+		if got, _ := endpointBackend(t, env, "nginx", testUser, testPassword, "imap"); got != wantBackend {
+			t.Fatalf("%s: -> %s, want %s", name, got, wantBackend)
+		}
+		if n := calls() - before; n != want {
+			t.Errorf("%s: %d store calls, want %d", name, n, want)
+		}
+	}
+	step("first login", 1, "127.0.0.1:1143")
+	if s := stored(t, mem, testUser, "imap"); s != "imap-a" {
+		t.Fatalf("stored %q after the first login", s)
+	}
+	step("returning login", 1, "127.0.0.1:1143")
+	a := mailBackend("imap-a", "imap", "127.0.0.1", 1143, true)
+	b := mailBackend("imap-b", "imap", "127.0.0.2", 2143, true)
+	env.health.set(drained(a), b)
+	step("move off a drained backend", 2, "127.0.0.2:2143")
+	if s := stored(t, mem, testUser, "imap"); s != "imap-b" {
+		t.Errorf("stored %q after the move", s)
+	}
+	step("returning after the move", 1, "127.0.0.2:2143")
+	p := env.h.policy.(*stickyPolicy)
+	for result, want := range map[string]float64{affNew: 1, affKept: 2, affMoved: 1} {
+		if v := counterValue(t, p.total.WithLabelValues(result)); v != want {
+			t.Errorf("affinity_total{%s} = %v, want %v", result, v, want)
+		}
+	}
+}
+
+// commandCounter is a go-redis hook counting the commands the client
+// sends (miniredis's own count includes the commands a script calls).
+type commandCounter struct{ n atomic.Int64 }
+
+func (*commandCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *commandCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		c.n.Add(1)
+		return next(ctx, cmd)
+	}
+}
+
+func (c *commandCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
+}
+
+// TestStickyFirstLoginOneRedisCommand counts the commands backline sends
+// for a first and a returning login.
+func TestStickyFirstLoginOneRedisCommand(t *testing.T) {
+	m := miniredis.RunT(t)
+	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { c.Close() })
+	var count commandCounter
+	c.AddHook(&count)
+	env := stickyEnv(t, state.NewRedisAffinityStore(c, "bl:"), nil)
+	// Load the script once (EVALSHA, NOSCRIPT, EVAL) with another user.
+	_ = env.h.settle(selectInput{snap: env.health.Snapshot(), user: "warm", protocol: "imap"})
+	for _, name := range []string{"first login", "returning login"} {
+		before := count.n.Load()
+		sel := env.h.settle(selectInput{snap: env.health.Snapshot(), user: testUser, protocol: "imap"})
+		if n := count.n.Load() - before; n != 1 {
+			t.Errorf("%s: %d Redis commands, want 1", name, n)
+		}
+		if sel.Affinity == nil || sel.Affinity.Stored != "imap-a" {
+			t.Errorf("%s: affinity %+v", name, sel.Affinity)
+		}
+	}
+}
+
 // TestStickyOnAStoppedRedis: the real client against a Redis that is gone.
 func TestStickyOnAStoppedRedis(t *testing.T) {
 	m := miniredis.RunT(t)
@@ -334,8 +422,8 @@ func TestStickyExplainShowsAffinityWithoutWriting(t *testing.T) {
 		t.Errorf("explain with stored imap-b drained: %+v", ans.Affinity)
 	}
 	sets, refreshes := rec.writes()
-	if len(sets) != 0 || refreshes != 0 {
-		t.Errorf("explain wrote: sets %v, refreshes %d", sets, refreshes)
+	if len(sets) != 0 || refreshes != 0 || rec.getOrSets != 0 {
+		t.Errorf("explain wrote: sets %v, refreshes %d, GetOrSets %d", sets, refreshes, rec.getOrSets)
 	}
 	if s := stored(t, mem, testUser, "imap"); s != "imap-b" {
 		t.Errorf("stored %q after explain", s)
