@@ -17,6 +17,14 @@ func TestParseCommandStatsAndDiff(t *testing.T) {
 	}
 }
 
+func TestDiffStatsLeavesOutScriptInnerCalls(t *testing.T) {
+	after := parseCommandStats("cmdstat_evalsha:calls=100,usec=5\r\ncmdstat_get:calls=100,usec=1\r\ncmdstat_pexpire:calls=98,usec=1\r\ncmdstat_set:calls=2,usec=1\r\n")
+	d, total := diffStats(map[string]int64{}, after)
+	if total != 100 || d["get"] != 100 || d["evalsha"] != 100 {
+		t.Fatalf("diff %v total %d, want 100 client commands", d, total)
+	}
+}
+
 func TestParseWrk(t *testing.T) {
 	out := "  1234 requests in 3.00s, 1.00MB read\n  Non-2xx or 3xx responses: 7\nRequests/sec:  411.33\n"
 	s, ok := parseWrk([]byte(out))

@@ -196,8 +196,15 @@ func parseCommandStats(s string) map[string]int64 {
 	return m
 }
 
+// scriptInnerCalls is how many commands the affinity get-or-set script
+// (internal/state/redisbatch.go) calls inside Redis per run: GET, then
+// PEXPIRE or SET. INFO commandstats counts them like client commands; they
+// cost no round trip, so the total leaves them out (the breakdown shows them).
+const scriptInnerCalls = 2
+
 // diffStats is the calls made between two INFO snapshots, without our
-// own INFO (one per snapshot).
+// own INFO (one per snapshot); total counts the commands clients sent
+// (round trips, pipelined or not), not those a script called.
 func diffStats(before, after map[string]int64) (map[string]int64, int64) {
 	d := map[string]int64{}
 	var total int64
@@ -210,7 +217,8 @@ func diffStats(before, after map[string]int64) (map[string]int64, int64) {
 			total += x
 		}
 	}
-	return d, total
+	total -= scriptInnerCalls * (d["evalsha"] + d["eval"])
+	return d, max(total, 0)
 }
 
 func sortedKeys(m map[string]int64) []string {
