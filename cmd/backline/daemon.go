@@ -62,6 +62,8 @@ type daemon struct {
 	// affinity is the sticky policy's store, kept across reloads: on
 	// storage.redis when configured, else in memory.
 	affinity state.AffinityStore
+	// luaHost is what the Lua modules keep across reloads (caches, metrics).
+	luaHost *lua.Host
 
 	cur      atomic.Pointer[generation]
 	reloadMu sync.Mutex // one reload at a time
@@ -88,7 +90,7 @@ func runDaemon(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln 
 // runDaemonWith starts the daemon of opts and serves until ctx is done.
 func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 	cfg, logger := opts.cfg, opts.logger
-	d := &daemon{opts: opts, logger: logger, reg: prometheus.NewRegistry(),
+	d := &daemon{opts: opts, logger: logger, reg: prometheus.NewRegistry(), luaHost: lua.NewHost(),
 		checker: &probe.Prober{Logger: logger}, luaStats: newLuaStatsSum()}
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d.reg.MustRegister(lua.StatsCollectors(d.luaStats.stats)...)
@@ -303,7 +305,7 @@ func (d *daemon) buildGateway(cfg *config.Config) (*gateway.Gateway, []health.Gr
 // auth endpoints and the API routes. On error it closes what it built, gw
 // included.
 func (d *daemon) finish(cfg *config.Config, gw *gateway.Gateway, groups []health.Group) (*generation, error) {
-	mounts, luaEngine, err := extraMounts(cfg, d.engine, d.checker, d.reg, d.logger, d.sharedAuthCache(cfg), d.affinity)
+	mounts, luaEngine, err := extraMounts(cfg, d.engine, d.checker, d.reg, d.logger, d.sharedAuthCache(cfg), d.affinity, d.luaHost)
 	if err != nil {
 		closeGateway(gw)
 		return nil, err

@@ -22,13 +22,14 @@ import (
 // metrics are the caller's to publish (a reload builds one per
 // configuration). The auth metrics go to reg, adopted when already there.
 // sharedCache, when not nil, holds the positive auth cache (storage.redis).
+// host is what the Lua modules keep across reloads (lua.Host).
 func extraMounts(cfg *config.Config, snapshots health.Source, checker probe.Checker,
 	reg prometheus.Registerer, logger *slog.Logger, sharedCache state.AuthCacheStore,
-	affinity state.AffinityStore) (mounts []server.Mount, engine *lua.Engine, err error) {
+	affinity state.AffinityStore, host *lua.Host) (mounts []server.Mount, engine *lua.Engine, err error) {
 	hc := cfg.Auth.Services.BackendHealthChecks
 	engine, err = lua.NewEngine(lua.Options{
 		Config: cfg.Lua, Health: snapshots, Checker: checker, Logger: logger,
-		ConnectTimeout: hc.ConnectTimeout, TLSTimeout: hc.TLSTimeout,
+		ConnectTimeout: hc.ConnectTimeout, TLSTimeout: hc.TLSTimeout, Host: host,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("lua: %w", err)

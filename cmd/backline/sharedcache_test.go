@@ -57,7 +57,7 @@ func TestSharedAuthCacheWiring(t *testing.T) {
 		if got := d.sharedAuthCache(cfg); (got != nil) != withKey {
 			t.Fatalf("withKey %v: sharedAuthCache = %v", withKey, got)
 		}
-		mounts, engine, err := extraMounts(cfg, adminEngine(t), passChecker{}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), d.sharedAuthCache(cfg), nil)
+		mounts, engine, err := extraMounts(cfg, adminEngine(t), passChecker{}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler), d.sharedAuthCache(cfg), nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -35,6 +35,9 @@ type Options struct {
 	// MemorySoftLimit is the process heap (bytes) above which the runs
 	// holding the most are stopped; 0 derives it (see defaultSoftLimit).
 	MemorySoftLimit int64
+	// Host is shared by every Engine the daemon builds (host.go); nil
+	// gives this Engine a private one.
+	Host *Host
 }
 
 // Engine owns the compiled scripts and the state pool.
@@ -42,6 +45,7 @@ type Engine struct {
 	// abandonGrace: see the constant.
 	abandonGrace time.Duration
 	opts         Options
+	host         *Host
 	cfg          config.Lua
 	health       health.Source
 	logger       *slog.Logger
@@ -84,6 +88,10 @@ func NewEngine(opts Options) (*Engine, error) {
 	e := &Engine{opts: opts, cfg: opts.Config, health: opts.Health, logger: opts.Logger, abandonGrace: abandonGrace}
 	if e.logger == nil {
 		e.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	e.host = opts.Host
+	if e.host == nil {
+		e.host = NewHost()
 	}
 	e.timeout = e.cfg.Config.ScriptTimeout
 	if e.timeout <= 0 {

@@ -45,12 +45,15 @@ func (v *vm) installRunBase() {
 // replaced by a fresh one.
 func (v *vm) fillRunBase() {
 	v.baseStale = false
-	for i, name := range requestModules {
+	bound := requestModules()
+	for i, m := range bound {
 		proxy := v.proxyTables[i].t
-		v.runBase.RawSetString(name, proxy)
-		v.loaded.RawSetString(name, proxy)
+		if !m.notGlobal {
+			v.runBase.RawSetString(m.name, proxy)
+		}
+		v.loaded.RawSetString(m.name, proxy)
 	}
-	v.runBase.RawSetString("nauthilus_builtin", v.proxyTables[len(requestModules)].t)
+	v.runBase.RawSetString("nauthilus_builtin", v.proxyTables[len(bound)].t)
 	// A script writing _G.x must not reach the shared globals either.
 	v.runBase.RawSetString("_G", v.envTable.t)
 }

@@ -80,9 +80,10 @@ type vm struct {
 	moduleProtos map[string]*glua.FunctionProto
 }
 
-// requestModules are bound to a run and placed both in package.loaded and as
-// globals of the run's environment (contract §1.5).
-var requestModules = []string{"nauthilus_backend", "nauthilus_backend_result", "nauthilus_util", "nauthilus_json", "json"}
+// coreModules are bound to a run and placed both in package.loaded and as
+// globals of the run's environment (contract §1.5); the other modules are
+// registered by their own files (modules.go) and follow them.
+var coreModules = []string{"nauthilus_backend", "nauthilus_backend_result", "nauthilus_util", "nauthilus_json", "json"}
 
 func (e *Engine) newVM() *vm {
 	L := glua.NewState(glua.Options{SkipOpenLibs: true})
@@ -121,12 +122,13 @@ func (e *Engine) newVM() *vm {
 	v.filterModules, v.passwordModules = maps.Clone(shared), maps.Clone(shared)
 	v.filterModules["nauthilus_backend"] = v.proxyMeta(v.moduleTable(v.functions(backendFunctions)))
 	v.passwordModules["nauthilus_backend"] = v.proxyMeta(v.moduleTable(v.functions(passwordBackendFunctions())))
+	v.addRegisteredModules()
 	v.builtinMeta = v.proxyMeta(v.builtinTable(v.functions(builtinFunctions)))
 	v.serverMeta = v.newServerMeta()
 	v.requestMeta = newRequestMeta(v.L)
 	v.resultMeta = v.newResultMeta()
 	v.envTable = newReusedTable(16)
-	for range len(requestModules) + 1 {
+	for range len(requestModules()) + 1 {
 		v.proxyTables = append(v.proxyTables, newReusedTable(0))
 	}
 	v.requestTable = newReusedTable(24)
@@ -177,10 +179,11 @@ func (v *vm) bind(r *scriptRun) *glua.LTable {
 	if r.kind == kindPassword {
 		modules = v.passwordModules
 	}
-	for i, name := range requestModules {
-		v.proxyTables[i].t.Metatable = modules[name]
+	bound := requestModules()
+	for i, m := range bound {
+		v.proxyTables[i].t.Metatable = modules[m.name]
 	}
-	v.proxyTables[len(requestModules)].t.Metatable = v.builtinMeta
+	v.proxyTables[len(bound)].t.Metatable = v.builtinMeta
 
 	// package.path may have been changed by the last run (see
 	// freezeShared); set it back only then: a store is an allocation.
