@@ -27,6 +27,7 @@ type BackendResult struct {
 	DisplayNameField  string
 	Attributes        map[string]any
 	Groups            []string
+	GroupDNs          []string
 }
 
 // NewPasswordScript compiles path once; it runs on the engine's state pool.
@@ -70,6 +71,7 @@ func (p *PasswordScript) Verify(ctx context.Context, req *Request) (*BackendResu
 			out.Attributes = map[string]any{}
 		}
 		out.Groups = append([]string(nil), res.Groups...)
+		out.GroupDNs = append([]string(nil), res.GroupDNs...)
 	default:
 		return nil, &ScriptError{Script: p.script.name, Msg: fmt.Sprintf("second return value must be a nauthilus_backend_result, got %s", result.Type())}
 	}
