@@ -260,3 +260,9 @@ func hexValue(c byte) byte {
 		return c - 'A' + 10
 	}
 }
+
+// SetResponseHeaderForTest is set_http_response_header for other
+// packages' tests (no script needed to fill an exchange).
+func SetResponseHeaderForTest(x *HTTPExchange, name, value string) error {
+	return x.setHeader(name, value, false)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"sync/atomic"
 
 	glua "github.com/yuin/gopher-lua"
 )
@@ -12,6 +13,8 @@ import (
 type PasswordScript struct {
 	engine *Engine
 	script *script
+	// noListAccounts: the script has no nauthilus_backend_list_accounts.
+	noListAccounts atomic.Bool
 }
 
 // BackendResult is what nauthilus_backend_verify_password returned.
