@@ -10,11 +10,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/backline/backline/internal/health"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/backline/backline/internal/health"
+	"github.com/backline/backline/internal/lua"
 )
 
 // maxBodyBytes bounds a JSON request body; nothing legitimate comes close.
@@ -37,9 +39,17 @@ type Request struct {
 	AuthLoginAttempt int
 	// NoAuth is ?mode=no-auth: no password check, only when_no_auth filters.
 	NoAuth bool
+	// ListAccounts is ?mode=list-accounts (Dovecot's auth_userdb_iterate):
+	// no user, no password; the answer lists the known accounts.
+	ListAccounts bool
 	// NoCache is ?cache=0 or ?in-memory=0: bypass the positive cache.
 	NoCache bool
 	SSL     map[string]string
+
+	// body is the request body as the endpoint read it (json), for Lua's
+	// nauthilus_http_request; http is that view, built when Lua runs.
+	body []byte
+	http *lua.HTTPExchange
 
 	// snap is the health snapshot pinned for the whole request (serve): the
 	// backend_login passdb, the filters and the selection read one round.
@@ -76,6 +86,8 @@ var requestFieldHeaders = canonical("Auth-User", "Auth-Pass", "Auth-Protocol", "
 var (
 	loginAttemptHeader    = canonical("Auth-Login-Attempt")[0]
 	passwordEncodedHeader = canonical("X-Auth-Password-Encoded")[0]
+	// serviceHeader is the fallback for Auth-Protocol (protocolFromService).
+	serviceHeader = canonical("Auth-Service")[0]
 )
 
 // parseHeaderRequest reads the Nauthilus/nginx request headers (contract
@@ -102,6 +114,13 @@ func parseHeaderRequest(r *http.Request, service string) (*Request, error) {
 			return nil, err
 		}
 		*dst = v
+	}
+	if req.Protocol == "" {
+		svc, err := get(serviceHeader)
+		if err != nil {
+			return nil, err
+		}
+		req.Protocol = protocolFromService(svc)
 	}
 	attempt, err := get(loginAttemptHeader)
 	if err != nil {
@@ -134,6 +153,9 @@ func parseHeaderRequest(r *http.Request, service string) (*Request, error) {
 	r.Header.Del("Auth-Pass")
 	if err := applyQuery(r, req); err != nil {
 		return nil, err
+	}
+	if req.ListAccounts && service == "nginx" {
+		return nil, badRequest("mode list-accounts is answered by the header and json endpoints, not nginx")
 	}
 	return req, validate(req)
 }
@@ -170,6 +192,15 @@ func parseJSONRequest(w http.ResponseWriter, r *http.Request) (*Request, error) 
 		}
 		return nil, badRequest("reading request body: %v", err)
 	}
+	// Dovecot's auth_userdb_iterate asks for the list with a bodiless GET.
+	if len(bytes.TrimSpace(body)) == 0 {
+		if mode, err := parseMode(requestQuery(r)); err == nil && mode == modeListAccounts {
+			if err := checkSingleValued(nil, requestQuery(r)); err != nil {
+				return nil, err
+			}
+			return &Request{Service: "json", ListAccounts: true}, nil
+		}
+	}
 	var in jsonRequest
 	// Unknown fields are ignored: Nauthilus clients send more than we use.
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -188,11 +219,15 @@ func parseJSONRequest(w http.ResponseWriter, r *http.Request) (*Request, error) 
 	if err := checkSingleValued(nil, requestQuery(r)); err != nil {
 		return nil, err
 	}
+	protocol := in.Protocol
+	if protocol == "" {
+		protocol = protocolFromService(in.Service)
+	}
 	req := &Request{
 		Service:    "json",
 		Username:   in.Username,
 		Password:   in.Password,
-		Protocol:   in.Protocol,
+		Protocol:   protocol,
 		Method:     in.Method,
 		ClientIP:   in.ClientIP,
 		ClientPort: in.ClientPort,
@@ -200,6 +235,7 @@ func parseJSONRequest(w http.ResponseWriter, r *http.Request) (*Request, error) 
 		ClientID:   in.ClientID,
 		LocalIP:    in.LocalIP,
 		LocalPort:  in.LocalPort,
+		body:       body,
 	}
 	if len(in.AuthLoginAttempt) > 0 {
 		// Accept both 3 and "3": clients differ.
@@ -225,14 +261,26 @@ func parseJSONRequest(w http.ResponseWriter, r *http.Request) (*Request, error) 
 	return req, validate(req)
 }
 
+// protocolFromService is the protocol a client that sends only its
+// service means: Nauthilus up to 1.9, and the Dovecot Lua passdb of its
+// docs, send Dovecot's service name ("imap", "pop3", "lmtp"...) as
+// `service` and no `protocol`. Dovecot's names are lower-case already;
+// other clients' are folded.
+func protocolFromService(service string) string {
+	return strings.ToLower(strings.TrimSpace(service))
+}
+
 func applyQuery(r *http.Request, req *Request) error {
+	mode, err := parseMode(requestQuery(r))
+	if err != nil {
+		return err
+	}
 	q := requestQuery(r)
-	switch mode := q.Get("mode"); mode {
-	case "":
-	case "no-auth":
+	switch mode {
+	case modeNoAuth:
 		req.NoAuth = true
-	default:
-		return badRequest("unsupported mode %s (only no-auth)", quoteValue(mode))
+	case modeListAccounts:
+		req.ListAccounts = true
 	}
 	req.NoCache = q.Get("cache") == "0" || q.Get("in-memory") == "0"
 	return nil
@@ -257,7 +305,7 @@ func validate(req *Request) error {
 	if err := checkCredentials(req); err != nil {
 		return err
 	}
-	if req.NoAuth {
+	if req.NoAuth || req.ListAccounts {
 		return nil
 	}
 	if req.Username == "" {

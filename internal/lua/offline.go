@@ -186,6 +186,9 @@ func WriteOutcome(w io.Writer, o *FilterOutcome) {
 	if len(o.Groups) > 0 {
 		fmt.Fprintf(w, "groups: %s\n", strings.Join(o.Groups, ", "))
 	}
+	if len(o.GroupDNs) > 0 {
+		fmt.Fprintf(w, "group_dns: %s\n", strings.Join(o.GroupDNs, "; "))
+	}
 	if o.StatusMessage != "" {
 		fmt.Fprintf(w, "status_message: %s\n", o.StatusMessage)
 	}

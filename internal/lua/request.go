@@ -59,6 +59,10 @@ type Request struct {
 	// whole request: the filters' server lists then come from the same round
 	// as the caller's own selection. Nil: each run reads the current one.
 	Snapshot *health.Snapshot `json:"-"`
+
+	// HTTP is the HTTP exchange the request came in (nauthilus_http_request
+	// and nauthilus_http_response); nil outside an HTTP request.
+	HTTP *HTTPExchange `json:"-"`
 }
 
 // sslFields are the v1.12 TLS fields, always present in the table.
