@@ -190,13 +190,11 @@ func storeFacts(r *scriptRun, L *glua.LState, ns string, facts []fact) {
 // module's per-run proxy in package.loaded, so the facts land where
 // context_get finds them whatever the context's implementation.
 func contextFunction(r *scriptRun, L *glua.LState, name string) *glua.LFunction {
-	if proxy, ok := r.state.loaded.RawGetString("nauthilus_context").(*glua.LTable); ok {
-		if fn, ok := L.GetField(proxy, name).(*glua.LFunction); ok {
-			return fn
-		}
+	fn := runModuleFunction(r, L, "nauthilus_context", name)
+	if fn == nil {
+		L.RaiseError("nauthilus_policy_facts needs nauthilus_context.%s, which this backline does not provide", name)
 	}
-	L.RaiseError("nauthilus_policy_facts needs nauthilus_context.%s, which this backline does not provide", name)
-	return nil
+	return fn
 }
 
 // factLogValue is a fact as a custom log value: scalars as they are (a
