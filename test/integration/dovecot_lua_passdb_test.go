@@ -134,14 +134,23 @@ func TestDovecotLuaPassdbProxy(t *testing.T) {
 // credentials its Lua script sends, and waits for the four targets.
 func startProxyBackline(t *testing.T, f *testfixture.Fixture) *servedBackline {
 	t.Helper()
+	return serveProxyBackline(t, f, buildBackline(t), "127.0.0.1:"+f.Get("DOVECOT_PROXY_BACKLINE_PORT"), "", "")
+}
+
+// serveProxyBackline runs one `backline serve` on addr with the proxy's
+// API credentials, Dovecot A and B as IMAP and POP3 targets (a-imap,
+// b-imap, a-pop3, b-pop3), alice and extraUsers (name:{PLAIN}password
+// lines) in a passwd-file, and extra appended to the configuration (top
+// level keys such as lua: or storage:).
+func serveProxyBackline(t *testing.T, f *testfixture.Fixture, bin, addr, extraUsers, extra string) *servedBackline {
+	t.Helper()
 	dir := t.TempDir()
 	pwFile := f.Get("DOVECOT_PROXY_API_PASSWORD_FILE")
 	apiPW, err := os.ReadFile(pwFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dir, "passwd"), fmt.Sprintf("%s:{PLAIN}%s\n", f.AliceUser, f.AlicePassword))
-	addr := "127.0.0.1:" + f.Get("DOVECOT_PROXY_BACKLINE_PORT")
+	writeFile(t, filepath.Join(dir, "passwd"), fmt.Sprintf("%s:{PLAIN}%s\n%s", f.AliceUser, f.AlicePassword, extraUsers))
 	cfg := fmt.Sprintf(`server:
   address: "%s"
   log_level: info
@@ -166,10 +175,10 @@ auth:
     - {type: passwd_file, path: "%s"}
   nginx:
     default_policy: user_hash
-`, addr, f.Get("DOVECOT_PROXY_API_USER"), pwFile,
+%s`, addr, f.Get("DOVECOT_PROXY_API_USER"), pwFile,
 		f.Port("DOVECOT_A_IMAP"), f.Port("DOVECOT_B_IMAP"), f.Port("DOVECOT_A_POP3"), f.Port("DOVECOT_B_POP3"),
-		filepath.Join(dir, "passwd"))
-	s := serveBackline(t, buildBackline(t), dir, addr, f.Get("DOVECOT_PROXY_API_USER"),
+		filepath.Join(dir, "passwd"), extra)
+	s := serveBackline(t, bin, dir, addr, f.Get("DOVECOT_PROXY_API_USER"),
 		strings.TrimSpace(string(apiPW)), cfg, f.AlicePassword)
 	s.waitHealthy("a-imap", "b-imap", "a-pop3", "b-pop3")
 	return s
