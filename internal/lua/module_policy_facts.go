@@ -37,6 +37,11 @@ import (
 
 const policyFactsKey = "policy_facts"
 
+// maxFactNameBytes bounds a namespace and a key: they become log field
+// names (policy_fact_<ns>_<key>) and attribute ids, which a hostile script
+// must not make arbitrarily long.
+const maxFactNameBytes = 128
+
 func init() {
 	registerModule(module{
 		Name:      "nauthilus_policy_facts",
@@ -124,17 +129,20 @@ func recordFacts(r *scriptRun, L *glua.LState, what factAction, ns string, facts
 	if ns == "" {
 		L.RaiseError("nauthilus_policy_facts: the namespace must not be empty")
 	}
+	if len(ns) > maxFactNameBytes {
+		L.RaiseError("nauthilus_policy_facts: a namespace of %d bytes, at most %d", len(ns), maxFactNameBytes)
+	}
 	for _, f := range facts {
 		if f.key == "" {
 			L.RaiseError("nauthilus_policy_facts: a fact key in namespace %q is empty", ns)
+		}
+		if len(f.key) > maxFactNameBytes {
+			L.RaiseError("nauthilus_policy_facts: a fact key of %d bytes in namespace %q, at most %d", len(f.key), ns, maxFactNameBytes)
 		}
 		if what&factEmit == 0 {
 			continue
 		}
 		id := "lua.plugin." + ns + "." + f.key
-		if len(id) > maxPolicyIDBytes {
-			L.RaiseError("nauthilus_policy_facts: attribute id %q… is %d bytes, at most %d", id[:32], len(id), maxPolicyIDBytes)
-		}
 		if err := checkPolicyValue(f.value); err != nil {
 			L.RaiseError("nauthilus_policy_facts: attribute %q: value %v", id, err)
 		}
