@@ -154,3 +154,31 @@ func runModuleFunction(r *scriptRun, L *glua.LState, module, fn string) *glua.LF
 	f, _ := L.GetField(proxy, fn).(*glua.LFunction)
 	return f
 }
+
+// legacyUsesRedis reports whether a compiled script calls a Redis function
+// of the 1.0 table (nauthilus.redis_*), so that, like a script requiring
+// nauthilus_redis, it can be refused at load when storage.redis is not
+// configured instead of failing every login. It looks for the string
+// constants "nauthilus" and one of the alias names anywhere in the script.
+func legacyUsesRedis(p *glua.FunctionProto) bool {
+	var global, redisCall bool
+	var walk func(p *glua.FunctionProto)
+	walk = func(p *glua.FunctionProto) {
+		for _, c := range p.Constants {
+			s, ok := c.(glua.LString)
+			if !ok {
+				continue
+			}
+			if s == "nauthilus" {
+				global = true
+			} else if a, ok := legacyAliases[string(s)]; ok && a.module == "nauthilus_redis" {
+				redisCall = true
+			}
+		}
+		for _, sub := range p.FunctionPrototypes {
+			walk(sub)
+		}
+	}
+	walk(p)
+	return global && redisCall
+}

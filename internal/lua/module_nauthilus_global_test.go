@@ -3,6 +3,7 @@ package lua
 import (
 	"context"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -118,5 +119,26 @@ func TestLegacyAliasesAreComplete(t *testing.T) {
 	slices.Sort(oneValue)
 	if got := strings.Join(oneValue, " "); got != "redis_del redis_expire redis_get_str redis_incr redis_set_str" {
 		t.Errorf("one-value aliases: %s", got)
+	}
+}
+
+func TestLegacyUsesRedis(t *testing.T) {
+	for src, want := range map[string]bool{
+		`function nauthilus_call_filter(r) local v = nauthilus.redis_get_str("k") end`: true,
+		`local n = nauthilus
+		 function nauthilus_call_filter(r) local f = function() return n.redis_hget("h", "f") end end`: true,
+		`function nauthilus_call_filter(r) nauthilus.custom_log_add("k", "v") end`: false,
+		`local redis_get_str = 1`: false,
+		`function nauthilus_call_filter(r) return nauthilus.FILTER_ACCEPT end`: false,
+	} {
+		path := filepath.Join(t.TempDir(), "s.lua")
+		writePolicyTestScript(t, path, src)
+		s, err := compile("s", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := legacyUsesRedis(s.proto); got != want {
+			t.Errorf("%q: %v, want %v", src, got, want)
+		}
 	}
 }
