@@ -117,6 +117,10 @@ func TestDovecotLuaPassdbProxy(t *testing.T) {
 		if out, code := doveadmUser(t, conf, user); code != 0 {
 			t.Fatalf("doveadm user %s: exit %d\n%s", user, code, out)
 		}
+		// Iteration (auth_userdb_iterate -> ?mode=list-accounts).
+		if out, code := doveadmUser(t, conf, "*"); code != 0 || strings.TrimSpace(out) != user {
+			t.Errorf("doveadm user '*': exit %d, want the passwd-file's one user %q:\n%s", code, user, out)
+		}
 		out, code := doveadmUser(t, conf, "nobody-knows-this-user")
 		// doveadm exits 67 (EX_NOUSER) for "user doesn't exist".
 		if code != 67 || !strings.Contains(out, "doesn't exist") {
