@@ -24,9 +24,14 @@ import (
 // Dovecot A and B as IMAP and POP3 targets.
 func TestDovecotLuaPassdbProxy(t *testing.T) {
 	f := testfixture.Load(t)
-	p := startProxyBackline(t, f)
 	user, pw := f.AliceUser, f.AlicePassword
 	proxyIMAP, proxyPOP3 := f.Addr("DOVECOT_PROXY_IMAP"), f.Addr("DOVECOT_PROXY_POP3")
+	// Before backline runs, the script's request fails (Dovecot's 9003,
+	// connect failed): a temporary failure, never a wrong password.
+	if l := imapLogin(t, proxyIMAP, user, pw, "NO"); !strings.Contains(l, "[UNAVAILABLE]") {
+		t.Errorf("login without backline: %q, want NO [UNAVAILABLE]", l)
+	}
+	p := startProxyBackline(t, f)
 	instanceOf := map[string]string{
 		strconv.Itoa(f.Port("DOVECOT_A_IMAP")): "DOVECOT_A", strconv.Itoa(f.Port("DOVECOT_B_IMAP")): "DOVECOT_B",
 		strconv.Itoa(f.Port("DOVECOT_A_POP3")): "DOVECOT_A", strconv.Itoa(f.Port("DOVECOT_B_POP3")): "DOVECOT_B",
