@@ -37,6 +37,9 @@ type Server struct {
 	// ShutdownDelay keeps the listeners open after SIGTERM while /readyz
 	// answers 503, so a load balancer stops sending first (0..60s).
 	ShutdownDelay time.Duration `yaml:"shutdown_delay"`
+	// Pprof serves Go's profiler under /debug/pprof/, behind api_auth like
+	// every other route (off by default; see validatePprof).
+	Pprof bool `yaml:"pprof"`
 }
 
 // APIAuth is optional HTTP Basic or bearer protection for the API.
