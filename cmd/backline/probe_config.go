@@ -206,4 +206,3 @@ func oneLine(s string) string {
 	}
 	return s
 }
-
