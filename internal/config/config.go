@@ -17,6 +17,9 @@ type Config struct {
 
 	// Lines maps key paths to the YAML line they were written on.
 	Lines Lines `yaml:"-"`
+	// noSecretWarnings are what LoadOptions.NoSecrets let pass.
+	noSecretWarnings Errors
+	noSecrets        bool
 }
 
 // Server configures backline's own HTTP listener and logging.

@@ -18,6 +18,9 @@ type validator struct {
 	written map[string]bool
 	errs    Errors
 	files   fileCache
+	// noSecrets (check --no-secrets): missing secret and CA files are
+	// warnings (nosecrets.go).
+	noSecrets bool
 }
 
 func (v *validator) add(path, format string, args ...any) {
@@ -149,9 +152,8 @@ func (v *validator) loadSecret(value *string, file, valuePath, filePath string) 
 		v.add(filePath, "set either %s or %s, not both", lastKey(valuePath), lastKey(filePath))
 		return
 	}
-	secret, err := v.files.readSecret(file)
-	if err != nil {
-		v.add(filePath, "%v", err)
+	secret, ok := v.secretFile(filePath, file)
+	if !ok {
 		return
 	}
 	*value = secret
