@@ -96,6 +96,14 @@ func (sp Stored) Verify(password string) (bool, error) {
 		return err == nil, err
 	case schemeArgon2ID, schemeArgon2I:
 		return verifyArgon2(sp.hash, password)
+	case schemeMD5Crypt:
+		got, err := MD5Crypt(password, sp.hash)
+		if err != nil {
+			return false, err
+		}
+		return subtle.ConstantTimeCompare([]byte(got), []byte(sp.hash)) == 1, nil
+	case schemeSSHA256, schemeSSHA512:
+		return verifySSHA(sp.scheme, sp.hash, password), nil
 	}
 	return false, fmt.Errorf("unsupported scheme %s", sp.scheme)
 }
