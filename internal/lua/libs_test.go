@@ -1,0 +1,105 @@
+package lua
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/backline/backline/internal/config"
+)
+
+// The library modules' Lua test corpus: testdata/modules/<module>_*.lua,
+// each a filter whose nauthilus_call_filter asserts and returns accept.
+// A failing assert is a Lua error, so the run fails with its message.
+
+const moduleTestPassword = "s3cret-Passw0rd"
+
+// runModuleScripts runs every testdata/modules/<prefix>_*.lua through the
+// real engine with cfg, replacing {{KEY}} placeholders, and checks that the
+// request password appears in no log line.
+func runModuleScripts(t *testing.T, prefix string, cfg config.LuaConfig, repl map[string]string) {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("testdata", "modules", prefix+"_*.lua"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no test scripts for %s (%v)", prefix, err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			runModuleScript(t, file, cfg, repl)
+		})
+	}
+}
+
+func runModuleScript(t *testing.T, file string, cfg config.LuaConfig, repl map[string]string) (*FilterOutcome, *syncBuffer) {
+	t.Helper()
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(src)
+	for k, v := range repl {
+		text = strings.ReplaceAll(text, "{{"+k+"}}", v)
+	}
+	e, logs := newEngine(t, engineSetup{cfg: cfg, filters: []config.LuaFilter{
+		{Name: "m", ScriptPath: writeScript(t, filepath.Base(file), text, 0)},
+	}})
+	out, err := e.RunFilters(context.Background(), &Request{Username: "alice", Password: moduleTestPassword, ClientIP: "192.0.2.55"})
+	if err != nil {
+		t.Fatalf("%s: %v\nlogs:\n%s", file, err, logs.String())
+	}
+	if strings.Contains(logs.String(), moduleTestPassword) {
+		t.Errorf("the request password is in the logs:\n%s", logs.String())
+	}
+	return out, logs
+}
+
+func TestNauthilusPasswordModule(t *testing.T) {
+	cfg := config.LuaConfig{}
+	cfg.PasswordNonce = "n0nce"
+	cfg.PasswordHashLength = 8
+	runModuleScripts(t, "nauthilus_password", cfg, map[string]string{"HASH8": "773016e9"})
+}
+
+func TestGeneratePasswordHashFullLength(t *testing.T) {
+	cfg := config.LuaConfig{}
+	cfg.PasswordNonce = "n0nce"
+	cfg.PasswordHashLength = 64
+	_, err, _ := runOne(t, `
+function nauthilus_call_filter(request)
+  local h = require("nauthilus_password").generate_password_hash("secret")
+  assert(h == "773016e92b7dcd1afcad42bd5ec3f2c7820883902e47ca14b99ad1159e9db6e0", h)
+  return nauthilus_builtin.FILTER_ACCEPT, nauthilus_builtin.FILTER_RESULT_OK
+end`, engineSetup{cfg: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A Lua password backend compares the stored hash with the user's password.
+func TestComparePasswordsInPasswordScript(t *testing.T) {
+	e, logs := newEngine(t, engineSetup{})
+	p, err := e.NewPasswordScript(writeScript(t, "passdb.lua", `
+local password = require("nauthilus_password")
+function nauthilus_backend_verify_password(request)
+  local b = nauthilus_backend_result.new()
+  local ok, err = password.compare_passwords("$1$abcdefgh$fzmjzFdo5nMtBG8gtud5e0", request.password)
+  if err ~= nil then error(err) end
+  b:user_found(true)
+  b:authenticated(ok)
+  return nauthilus_builtin.BACKEND_RESULT_OK, b
+end`, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pw, want := range map[string]bool{"Hello world!": true, "wrong": false} {
+		res, err := p.Verify(context.Background(), &Request{Username: "u", Password: pw})
+		if err != nil || res.Authenticated != want {
+			t.Errorf("%q: %+v, %v", pw, res, err)
+		}
+	}
+	if strings.Contains(logs.String(), "Hello world!") {
+		t.Error("password logged")
+	}
+}
