@@ -2,6 +2,7 @@ package lua
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,5 +102,61 @@ end`, 0))
 	}
 	if strings.Contains(logs.String(), "Hello world!") {
 		t.Error("password logged")
+	}
+}
+
+func TestCryptoModules(t *testing.T) {
+	runModuleScripts(t, "glua_crypto", config.LuaConfig{}, nil)
+	runModuleScripts(t, "crypto", config.LuaConfig{}, nil)
+}
+
+func TestBase64Module(t *testing.T) { runModuleScripts(t, "base64", config.LuaConfig{}, nil) }
+
+func TestStringsModule(t *testing.T) { runModuleScripts(t, "strings", config.LuaConfig{}, nil) }
+
+func TestNauthilusKeysModule(t *testing.T) {
+	// USE_KEY_HASHTAGS and KEY_HASHTAG_PREFIX are set but not listed in
+	// lua.config.environment: the defaults apply.
+	t.Setenv("USE_KEY_HASHTAGS", "false")
+	t.Setenv("KEY_HASHTAG_PREFIX", "x-")
+	runModuleScripts(t, "nauthilus_keys", config.LuaConfig{}, map[string]string{"TAG_ALICE": "{acm-6384e2b2184bcbf58eccf10ca7a6563c}"})
+}
+
+func TestNauthilusKeysEnvironment(t *testing.T) {
+	t.Setenv("KEY_HASHTAG_PREFIX", "t1-")
+	t.Setenv("USE_KEY_HASHTAGS", "true")
+	cfg := config.LuaConfig{Environment: []string{"USE_KEY_HASHTAGS", "KEY_HASHTAG_PREFIX"}}
+	src := `function nauthilus_call_filter(request)
+  nauthilus_builtin.custom_log_add("tag", require("nauthilus_keys").account_tag("alice"))
+  return nauthilus_builtin.FILTER_ACCEPT, nauthilus_builtin.FILTER_RESULT_OK
+end`
+	out, err, _ := runOne(t, src, engineSetup{cfg: cfg})
+	if v, _ := logValue(out, "tag"); err != nil || v != "{t1-6384e2b2184bcbf58eccf10ca7a6563c}" {
+		t.Errorf("prefix: %v, %v", v, err)
+	}
+	t.Setenv("USE_KEY_HASHTAGS", "false")
+	out, err, _ = runOne(t, src, engineSetup{cfg: cfg})
+	if v, _ := logValue(out, "tag"); err != nil || v != "" {
+		t.Errorf("disabled: %q, %v", v, err)
+	}
+}
+
+// Results that grow with their input are charged before they are built.
+func TestLibraryResultsChargedToTheBudget(t *testing.T) {
+	for name, src := range map[string]string{
+		"glua_crypto.base64_encode": `local s = string.rep("x", 900000); require("glua_crypto").base64_encode(s)`,
+		"base64 encode_to_string":   `local s = string.rep("x", 900000); require("base64").StdEncoding:encode_to_string(s)`,
+		"strings.split":             `local s = string.rep(",", 100000); require("strings").split(s, ",")`,
+		"strings.fields":            `local s = string.rep("a ", 100000); require("strings").fields(s)`,
+		"strings.join":              `local t = {}; local s = string.rep("y", 100000); for i = 1, 12 do t[i] = s end; require("strings").join(t, ",")`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := config.LuaConfig{MaxMemory: config.MinLuaMaxMemory}
+			_, err, _ := runOne(t, "function nauthilus_call_filter(request)\n"+src+"\nreturn nauthilus_builtin.FILTER_ACCEPT, 0 end", engineSetup{cfg: cfg})
+			var se *ScriptError
+			if !errors.As(err, &se) || !se.Memory {
+				t.Fatalf("want a memory stop, got %v", err)
+			}
+		})
 	}
 }
