@@ -160,3 +160,39 @@ func TestLibraryResultsChargedToTheBudget(t *testing.T) {
 		})
 	}
 }
+
+func TestTemplateModule(t *testing.T) { runModuleScripts(t, "template", config.LuaConfig{}, nil) }
+
+// A render that would outgrow max_memory stops the run before the text
+// exists; render_file of an allowed file works and its syntax errors do
+// not quote it.
+func TestTemplateBudgetAndFiles(t *testing.T) {
+	cfg := config.LuaConfig{MaxMemory: config.MinLuaMaxMemory}
+	_, err, _ := runOne(t, `function nauthilus_call_filter(request)
+  local l = {}
+  for i = 1, 2000 do l[i] = i end
+  local body = string.rep("x", 1000)
+  require("template").choose("mustache"):render("{{#l}}{{#l}}"..body.."{{/l}}{{/l}}", {l = l})
+  return nauthilus_builtin.FILTER_ACCEPT, 0
+end`, engineSetup{cfg: cfg})
+	var se *ScriptError
+	if !errors.As(err, &se) || !se.Memory {
+		t.Fatalf("want a memory stop, got %v", err)
+	}
+
+	dir := t.TempDir()
+	writeScriptAt(t, dir, "ok.mustache", "Hi {{name}}")
+	writeScriptAt(t, dir, "bad.mustache", "secret-content {{#x}}")
+	src := `function nauthilus_call_filter(request)
+  local m = require("template").choose("mustache")
+  assert(m:render_file("` + dir + `/ok.mustache", {name = "n"}) == "Hi n")
+  local out, err = m:render_file("` + dir + `/bad.mustache", {})
+  assert(out == nil and not err:find("secret", 1, true) and err:find("template syntax error"), err)
+  return nauthilus_builtin.FILTER_ACCEPT, 0
+end`
+	writeScriptAt(t, dir, "f.lua", src)
+	e, logs := newEngine(t, engineSetup{filters: []config.LuaFilter{{Name: "f", ScriptPath: dir + "/f.lua"}}})
+	if _, err := e.RunFilters(context.Background(), &Request{Username: "u"}); err != nil {
+		t.Fatalf("%v\n%s", err, logs.String())
+	}
+}
