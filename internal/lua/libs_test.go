@@ -3,10 +3,14 @@ package lua
 import (
 	"context"
 	"errors"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/backline/backline/internal/config"
 )
@@ -194,5 +198,91 @@ end`
 	e, logs := newEngine(t, engineSetup{filters: []config.LuaFilter{{Name: "f", ScriptPath: dir + "/f.lua"}}})
 	if _, err := e.RunFilters(context.Background(), &Request{Username: "u"}); err != nil {
 		t.Fatalf("%v\n%s", err, logs.String())
+	}
+}
+
+func TestNauthilusMiscModule(t *testing.T) {
+	cfg := config.LuaConfig{}
+	cfg.IPScopingV4CIDR, cfg.IPScopingV6CIDR = 24, 64
+	runModuleScripts(t, "nauthilus_misc", cfg, nil)
+}
+
+func TestScopedIPWithoutConfig(t *testing.T) {
+	_, err, _ := runOne(t, `function nauthilus_call_filter(request)
+  local misc = require("nauthilus_misc")
+  assert(misc.scoped_ip("192.0.2.55") == "192.0.2.55")
+  assert(misc.scoped_ip("lua_generic", "2001:db8::1") == "2001:db8::1")
+  return nauthilus_builtin.FILTER_ACCEPT, 0
+end`, engineSetup{})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wait_random ends with the run's deadline, not after its own range.
+func TestWaitRandomHonoursScriptTimeout(t *testing.T) {
+	cfg := config.LuaConfig{ScriptTimeout: 100 * time.Millisecond}
+	start := time.Now()
+	_, err, _ := runOne(t, `function nauthilus_call_filter(request)
+  require("nauthilus_misc").wait_random(60000, 60001)
+  return nauthilus_builtin.FILTER_ACCEPT, 0
+end`, engineSetup{cfg: cfg})
+	var se *ScriptError
+	if !errors.As(err, &se) || !se.Timeout {
+		t.Fatalf("want a timeout, got %v", err)
+	}
+	if time.Since(start) > 30*time.Second {
+		t.Errorf("wait_random slept its range")
+	}
+}
+
+func TestNauthilusPsnetModule(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	accepted := make(chan net.Conn, 2)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c
+		}
+	}()
+	for range 2 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		defer (<-accepted).Close()
+	}
+	want := "2"
+	if _, err := os.Stat("/proc/net/tcp"); err != nil {
+		t.Skip("no /proc/net/tcp")
+	}
+	runModuleScripts(t, "nauthilus_psnet", config.LuaConfig{}, map[string]string{"PORT": strconv.Itoa(port), "WANT": want})
+}
+
+func TestParseProcNet(t *testing.T) {
+	text := `  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:0019 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0
+   1: 0100007F:D431 0100007F:0019 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0 20 4 30 10 -1
+   2: 0100007F:0019 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 3 1 0 20 4 30 10 -1
+   3: 0100007F:zz19 0100007F:D431 01 truncated
+   4: 00000000000000000000000001000000:0019 00000000000000000000000001000000:D432 01 0
+`
+	remote, local := map[netip.AddrPort]int{}, map[netip.AddrPort]int{}
+	parseProcNet(strings.NewReader(text), remote, local)
+	smtp := netip.MustParseAddrPort("127.0.0.1:25")
+	if remote[smtp] != 1 || local[smtp] != 1 || local[netip.MustParseAddrPort("127.0.0.1:54321")] != 1 {
+		t.Errorf("v4: remote %v local %v", remote, local)
+	}
+	if local[netip.MustParseAddrPort("[::1]:25")] != 1 || remote[netip.MustParseAddrPort("[::1]:54322")] != 1 {
+		t.Errorf("v6: remote %v local %v", remote, local)
 	}
 }
