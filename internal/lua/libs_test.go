@@ -286,3 +286,8 @@ func TestParseProcNet(t *testing.T) {
 		t.Errorf("v6: remote %v local %v", remote, local)
 	}
 }
+
+func readTestdata(name string) (string, error) {
+	src, err := os.ReadFile(filepath.Join("testdata", name))
+	return string(src), err
+}
