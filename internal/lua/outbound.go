@@ -110,3 +110,13 @@ func (h *Host) outboundRoots() *x509.CertPool {
 	pool, _ := h.values[outboundRootsKey].(*x509.CertPool)
 	return pool
 }
+
+// permits reports, without any lookup, whether host:port may be contacted
+// (redirect targets are checked with it before they are followed).
+func (a allowList) permits(host string, port int) bool {
+	name := strings.TrimSuffix(strings.ToLower(host), ".")
+	if ip, err := netip.ParseAddr(strings.Trim(name, "[]")); err == nil {
+		return a.addrAllowed(name, ip.Unmap(), port)
+	}
+	return a.nameAllowed(name, port)
+}
