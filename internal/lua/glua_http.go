@@ -31,7 +31,12 @@ import (
 // and the body is charged to the run's max_memory while it is read;
 // HTTP(S)_PROXY is not used.
 
-const maxHTTPBatch = 16
+const (
+	maxHTTPBatch = 16
+	// maxHTTPResponseHeader bounds a response's header block (Go's default
+	// is 1 MiB); what becomes Lua values is charged to the run as well.
+	maxHTTPResponseHeader = 256 << 10
+)
 
 func init() {
 	fns := map[string]runFunc{
@@ -63,10 +68,11 @@ func (r *scriptRun) httpClient() (*http.Client, allowList, config.LuaHTTPClient)
 				port, _ := strconv.Atoi(p)
 				return allow.dial(ctx, h, port)
 			},
-			TLSClientConfig:     &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots},
-			MaxIdleConnsPerHost: 4,
-			IdleConnTimeout:     30 * time.Second,
-			TLSHandshakeTimeout: 10 * time.Second,
+			TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots},
+			MaxIdleConnsPerHost:    4,
+			MaxResponseHeaderBytes: maxHTTPResponseHeader,
+			IdleConnTimeout:        30 * time.Second,
+			TLSHandshakeTimeout:    10 * time.Second,
 		}
 		return &http.Client{
 			Transport: transport,
@@ -211,6 +217,14 @@ func (r *scriptRun) doHTTP(L *glua.LState, method, rawURL string, opts *glua.LTa
 		return nil, err
 	}
 	defer resp.Body.Close()
+	var headerSize int64
+	for k, v := range resp.Header {
+		headerSize += int64(len(k)) + luaTableSlotCost
+		for _, x := range v {
+			headerSize += int64(len(x)) + 2
+		}
+	}
+	r.vm().chargeRetained(L, headerSize)
 	text, err := r.readBody(L, resp, int64(hc.MaxResponseBody))
 	if err != nil {
 		if ctx.Err() != nil {

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/base64"
+	"errors"
 	"math/big"
 	"net"
 	"strconv"
@@ -294,5 +295,24 @@ func TestIsLoopbackHost(t *testing.T) {
 		if isLoopbackHost(host) != want {
 			t.Errorf("%s", host)
 		}
+	}
+}
+
+// A server that never answers is cut off by script_timeout even when
+// lua.config.mail.timeout is longer.
+func TestSendMailSlowServerVsScriptTimeout(t *testing.T) {
+	silent := newFakeMailServer(t, &fakeMailServer{silent: true})
+	cfg := config.LuaConfig{ScriptTimeout: 150 * time.Millisecond}
+	cfg.Mail = config.LuaMail{AllowedHosts: []string{"127.0.0.1"}, Timeout: time.Minute}
+	_, err, _ := runOne(t, `function nauthilus_call_filter(request)
+  local err = require("nauthilus_mail").send_mail({server = "127.0.0.1", port = `+strconv.Itoa(silent.port())+`,
+    from = "a@example.com", to = {"b@example.com"}, subject = "s", body = "b"})
+  error(err)
+end`, engineSetup{cfg: cfg})
+	// Either the VM noticed the deadline first, or send_mail returned its
+	// error at the deadline and the script raised it.
+	var se *ScriptError
+	if !errors.As(err, &se) || !se.Timeout && !strings.Contains(se.Msg, "sending mail stopped") {
+		t.Fatalf("want a timeout, got %v", err)
 	}
 }
