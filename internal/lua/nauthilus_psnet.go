@@ -26,6 +26,8 @@ import (
 
 const (
 	maxPsnetTargets = 256
+	// maxPsnetTargetLen bounds one target ("[v6 address]:port" fits).
+	maxPsnetTargetLen = 255
 	// psnetScanTTL: one /proc scan serves every call within this time.
 	psnetScanTTL = time.Second
 )
@@ -68,7 +70,7 @@ func registerConnectionTarget(r *scriptRun, L *glua.LState) int {
 	target, direction, desc := L.Get(1), L.Get(2), L.Get(3)
 	t, ok := target.(glua.LString)
 	dir := strings.ToLower(glua.LVAsString(direction))
-	if !ok || (dir != "remote" && dir != "local") {
+	if !ok || len(t) > maxPsnetTargetLen || (dir != "remote" && dir != "local") {
 		r.engine.logger.Warn("nauthilus_psnet.register_connection_target: ignored (want \"host:port\", \"remote\" or \"local\")",
 			"script", r.script.name, "target", r.redact(truncateText(glua.LVAsString(target), 64)), "direction", truncateText(dir, 16))
 		return 0

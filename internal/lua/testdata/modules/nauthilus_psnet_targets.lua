@@ -7,6 +7,8 @@ function nauthilus_call_filter(request)
   psnet.register_connection_target({}, "remote", "x")
   psnet.register_connection_target("127.0.0.1:1", "sideways", "x")
   psnet.register_connection_target("127.0.0.1:1\r\n", 7, nil)
+  psnet.register_connection_target(string.rep("x", 100000), "remote", "too long")
+  assert(select(2, psnet.get_connection_target(string.rep("x", 100000))) == "connection target is not registered")
   -- registered targets
   psnet.register_connection_target("127.0.0.1:{{PORT}}", "remote", "backend")
   psnet.register_connection_target("127.0.0.1:{{PORT}}", "remote", "again") -- idempotent
