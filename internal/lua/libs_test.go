@@ -291,3 +291,30 @@ func readTestdata(name string) (string, error) {
 	src, err := os.ReadFile(filepath.Join("testdata", name))
 	return string(src), err
 }
+
+// Every function of the library modules appears in its test scripts.
+func TestLibraryModuleCorpusCoversEveryFunction(t *testing.T) {
+	prefixes := map[string]string{
+		"nauthilus_password": "nauthilus_password", "nauthilus_keys": "nauthilus_keys", "glua_crypto": "glua_crypto",
+		"crypto": "crypto", "base64": "base64", "strings": "strings", "template": "template",
+		"nauthilus_misc": "nauthilus_misc", "nauthilus_mail": "nauthilus_mail", "nauthilus_psnet": "nauthilus_psnet",
+		"glua_http": "glua_http",
+	}
+	for _, m := range registeredModules {
+		prefix, mine := prefixes[m.Name]
+		if !mine {
+			continue
+		}
+		files, _ := filepath.Glob(filepath.Join("testdata", "modules", prefix+"_*.lua"))
+		var corpus strings.Builder
+		for _, f := range files {
+			src, _ := os.ReadFile(f)
+			corpus.Write(src)
+		}
+		for name := range m.Functions {
+			if !strings.Contains(corpus.String(), name) {
+				t.Errorf("%s.%s is not in testdata/modules/%s_*.lua", m.Name, name, prefix)
+			}
+		}
+	}
+}

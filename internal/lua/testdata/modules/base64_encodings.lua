@@ -26,5 +26,7 @@ function nauthilus_call_filter(request)
   assert(getmetatable(base64.StdEncoding) == false)
   ok, msg = pcall(base64.new_encoder)
   assert(not ok and msg:find("base64.new_encoder is not supported", 1, true))
+  ok, msg = pcall(base64.new_decoder)
+  assert(not ok and msg:find("base64.new_decoder is not supported", 1, true))
   return nauthilus_builtin.FILTER_ACCEPT, nauthilus_builtin.FILTER_RESULT_OK
 end

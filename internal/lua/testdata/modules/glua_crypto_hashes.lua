@@ -32,6 +32,8 @@ function nauthilus_call_filter(request)
   -- not implemented: raises naming the function
   local ok, msg = pcall(crypto.encrypt, "x", "aes-cbc", "k", 0, "iv")
   assert(not ok and msg:find("glua_crypto.encrypt is not supported by backline", 1, true), msg)
+  ok, msg = pcall(crypto.decrypt, "x", "aes-cbc", "k", 0, "iv")
+  assert(not ok and msg:find("glua_crypto.decrypt is not supported by backline", 1, true), msg)
   assert(crypto.RAW_DATA == 1)
   -- a pure library: not a global
   assert(rawget(_G, "glua_crypto") == nil and glua_crypto == nil)

@@ -30,5 +30,7 @@ function nauthilus_call_filter(request)
   assert(not pcall(strings.split, nil, ","))
   local ok, msg = pcall(strings.new_builder)
   assert(not ok and msg:find("strings.new_builder is not supported", 1, true))
+  ok, msg = pcall(strings.new_reader, "x")
+  assert(not ok and msg:find("strings.new_reader is not supported", 1, true))
   return nauthilus_builtin.FILTER_ACCEPT, nauthilus_builtin.FILTER_RESULT_OK
 end
