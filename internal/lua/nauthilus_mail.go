@@ -41,6 +41,9 @@ func init() {
 	})
 }
 
+// maxMailRecipients bounds one send (each is a command round trip).
+const maxMailRecipients = 100
+
 type mailParams struct {
 	server, helo, username, password string
 	from, subject, body              string
@@ -111,6 +114,9 @@ func readMailParams(t *glua.LTable) (mailParams, string) {
 	}
 	if len(p.to) == 0 {
 		return p, "'to' has no recipients"
+	}
+	if len(p.to) > maxMailRecipients {
+		return p, fmt.Sprintf("'to' has more than %d recipients", maxMailRecipients)
 	}
 	if p.lmtp && p.startTLS {
 		return p, "starttls over LMTP is not supported by backline (use tls)"

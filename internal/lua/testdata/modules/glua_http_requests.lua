@@ -66,6 +66,10 @@ function nauthilus_call_filter(request)
   assert(resp == nil and err:find("must not contain CR"), tostring(err))
   resp, err = http.request("GET\r\nX", "{{BASE}}/echo")
   assert(resp == nil and err ~= nil)
+  resp, err = http.get("{{BASE}}/echo", {query = "a=1\r\nX-Evil: 1"})
+  assert(resp == nil and err:find("control character"), tostring(err))
+  resp, err = http.get("{{BASE}}/echo\r\nX-Evil: 1")
+  assert(resp == nil and err:find("control character"), tostring(err))
 
   -- request_batch
   local responses, errors = http.request_batch({

@@ -36,6 +36,9 @@ function nauthilus_call_filter(request)
   assert(send({port = "25"}) == "'port' must be a number")
   assert(send({to = "b@example.com"}) == "'to' must be a table")
   assert(send({to = {}}) == "'to' has no recipients")
+  local many = {}
+  for i = 1, 101 do many[i] = "u" .. i .. "@example.com" end
+  assert(send({to = many}) == "'to' has more than 100 recipients")
   -- CR/LF injection into headers or commands is refused
   assert(send({subject = "hi\r\nBcc: victim@example.com"}) == "'subject' must not contain CR or LF")
   assert(send({helo_name = "x\r\nRSET"}) == "'helo_name' must not contain CR or LF")
