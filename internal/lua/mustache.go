@@ -258,9 +258,8 @@ func mustacheEmpty(v glua.LValue) bool {
 	case glua.LString:
 		return x == ""
 	case *glua.LTable:
-		empty := true
-		x.ForEach(func(glua.LValue, glua.LValue) { empty = false })
-		return empty
+		k, _ := x.Next(glua.LNil)
+		return k == glua.LNil
 	}
 	return false
 }

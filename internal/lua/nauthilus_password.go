@@ -51,6 +51,7 @@ func comparePasswords(r *scriptRun, L *glua.LState) int {
 		return pushFalseErr(L, "wrong number of arguments")
 	}
 	stored, plain := L.CheckString(1), L.CheckString(2)
+	r.vm().charge(L, int64(len(stored))) // a decoded {SSHA*} value
 	sp, err := passhash.ParseStored(stored)
 	if err != nil {
 		return pushFalseErr(L, err.Error())
