@@ -58,9 +58,6 @@ func ParseStored(stored string) (Stored, error) {
 		}
 		return Stored{scheme: scheme, hash: string(raw)}, nil
 	}
-	if strings.HasPrefix(stored, "$1$") {
-		return Stored{scheme: schemeMD5Crypt, hash: stored}, nil
-	}
 	sp, err := detectCrypt(stored)
 	if err != nil {
 		return Stored{}, errors.New("unsupported or malformed password hash")

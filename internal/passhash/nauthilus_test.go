@@ -95,3 +95,28 @@ func TestCost(t *testing.T) {
 		}
 	}
 }
+
+// Dovecot passwd-files may hold the schemes Nauthilus compares too.
+func TestParseDovecotSchemesShared(t *testing.T) {
+	for field, password := range map[string]string{
+		"{SSHA256}" + ssha256B64:                        "secret",
+		"{SSHA256.HEX}" + ssha256Hex:                    "secret",
+		"{SSHA512}" + ssha512B64:                        "secret",
+		"{MD5-CRYPT}$1$abcdefgh$fzmjzFdo5nMtBG8gtud5e0": "Hello world!",
+		"{CRYPT}$1$abcdefgh$fzmjzFdo5nMtBG8gtud5e0":     "Hello world!",
+		"$1$abcdefgh$fzmjzFdo5nMtBG8gtud5e0":            "Hello world!",
+	} {
+		ok, err := VerifyField(field, password)
+		if !ok || err != nil {
+			t.Errorf("%s: %v, %v", field, ok, err)
+		}
+		if ok, _ := VerifyField(field, password+"x"); ok {
+			t.Errorf("%s accepted a wrong password", field)
+		}
+	}
+	for _, bad := range []string{"{MD5-CRYPT}$6$x$y", "{SSHA256}!!", "{SSHA512.B32}x"} {
+		if _, err := Parse(bad); err == nil {
+			t.Errorf("Parse(%q) accepted", bad)
+		}
+	}
+}

@@ -46,14 +46,21 @@ func Parse(field string) (Stored, error) {
 		if sp.scheme == schemeCryptStyle {
 			return detectCrypt(sp.hash)
 		}
+		if base, _, _ := strings.Cut(sp.scheme, "."); base == schemeSSHA256 || base == schemeSSHA512 {
+			return ParseStored(field) // {SSHA256}, {SSHA512.HEX}, …
+		}
 		switch sp.scheme {
+		case schemeMD5Crypt:
+			if !strings.HasPrefix(sp.hash, "$1$") {
+				return Stored{}, fmt.Errorf("{%s}: not a $1$ hash", sp.scheme)
+			}
 		case schemePlain, schemeCleartext:
 		case schemeSHA512, schemeSHA256, schemeBlowfish, schemeArgon2ID, schemeArgon2I:
 			if _, err := detectCrypt(sp.hash); err != nil {
 				return Stored{}, fmt.Errorf("{%s}: %v", sp.scheme, err)
 			}
 		default:
-			return Stored{}, fmt.Errorf("unsupported password scheme {%s} (supported: PLAIN, CLEARTEXT, SHA512-CRYPT, SHA256-CRYPT, BLF-CRYPT, ARGON2ID, ARGON2I, CRYPT)", sp.scheme)
+			return Stored{}, fmt.Errorf("unsupported password scheme {%s} (supported: PLAIN, CLEARTEXT, SHA512-CRYPT, SHA256-CRYPT, MD5-CRYPT, BLF-CRYPT, ARGON2ID, ARGON2I, SSHA256, SSHA512, CRYPT)", sp.scheme)
 		}
 		return sp, nil
 	}
@@ -62,6 +69,8 @@ func Parse(field string) (Stored, error) {
 
 func detectCrypt(h string) (Stored, error) {
 	switch {
+	case strings.HasPrefix(h, "$1$"):
+		return Stored{schemeMD5Crypt, h}, nil
 	case strings.HasPrefix(h, "$6$"):
 		return Stored{schemeSHA512, h}, nil
 	case strings.HasPrefix(h, "$5$"):
