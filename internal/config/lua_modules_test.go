@@ -97,3 +97,27 @@ func TestHostPatternMatches(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseHostPattern: any entry parses or fails; a parsed one never
+// matches a name it was not written for by accident of case or dots.
+func FuzzParseHostPattern(f *testing.F) {
+	for _, s := range []string{"a.example", "*.example.com:443", "[::1]:25", "10.0.0.0/8", "1.2.3.4:0", "x:y:z", "", "*."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParseHostPattern(s)
+		if err != nil {
+			return
+		}
+		if p.Name == "" && !p.Prefix.IsValid() {
+			t.Fatalf("%q: neither name nor prefix", s)
+		}
+		if p.Port < 0 || p.Port > 65535 {
+			t.Fatalf("%q: port %d", s, p.Port)
+		}
+		if strings.ContainsAny(p.Name, " \r\n\t/") {
+			t.Fatalf("%q: name %q", s, p.Name)
+		}
+		p.Matches("evil.test", netip.MustParseAddr("192.0.2.1"), 80)
+	})
+}
