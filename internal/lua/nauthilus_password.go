@@ -26,10 +26,15 @@ import (
 // hashing in flight in the process is bounded by argon2InFlight, and a
 // call waits (within script_timeout) for room.
 const (
+	// Each limit is about a second of CPU or less (docs/benchmarks.md:
+	// SHA-512-crypt 5000 rounds 1.7 ms, bcrypt cost 10 61 ms, Argon2id
+	// t=3 m=64MiB 0.38 s), several times what deployed hashes use.
 	maxLuaSHACryptRounds = 1_000_000
-	maxLuaBcryptCost     = 16
-	maxLuaArgon2Passes   = 16
-	argon2InFlight       = 512 << 20
+	maxLuaBcryptCost     = 14
+	// maxLuaArgon2Work bounds passes × memory (bytes): 4× doveadm's
+	// default t=3, m=64MiB.
+	maxLuaArgon2Work = 4 * 3 * (64 << 20)
+	argon2InFlight   = 512 << 20
 )
 
 func init() {
@@ -62,10 +67,10 @@ func comparePasswords(r *scriptRun, L *glua.LState) int {
 		return pushFalseErr(L, fmt.Sprintf("SHA-crypt rounds=%d exceed backline's limit of %d", cost.Rounds, maxLuaSHACryptRounds))
 	case cost.BcryptCost > maxLuaBcryptCost:
 		return pushFalseErr(L, fmt.Sprintf("bcrypt cost %d exceeds backline's limit of %d", cost.BcryptCost, maxLuaBcryptCost))
-	case cost.Argon2Passes > maxLuaArgon2Passes:
-		return pushFalseErr(L, fmt.Sprintf("Argon2 t=%d exceeds backline's limit of %d", cost.Argon2Passes, maxLuaArgon2Passes))
 	case cost.Argon2Memory > argon2InFlight:
 		return pushFalseErr(L, fmt.Sprintf("Argon2 m=%dKiB exceeds backline's limit of %s", cost.Argon2Memory/1024, config.ByteSize(argon2InFlight)))
+	case int64(cost.Argon2Passes) > maxLuaArgon2Work/max(cost.Argon2Memory, 1):
+		return pushFalseErr(L, fmt.Sprintf("Argon2 t=%d with m=%dKiB exceeds backline's limit of t×m = %s", cost.Argon2Passes, cost.Argon2Memory/1024, config.ByteSize(maxLuaArgon2Work)))
 	}
 	if cost.Argon2Memory > 0 {
 		gate := hostValue(r.engine.host, "nauthilus_password.argon2", func() *memoryGate { return newMemoryGate(argon2InFlight) })

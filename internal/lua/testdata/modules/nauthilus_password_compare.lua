@@ -45,8 +45,10 @@ function nauthilus_call_filter(request)
   assert(ok == false and err:find("bcrypt cost 31"), err)
   ok, err = pw.compare_passwords("$argon2id$v=19$m=4194304,t=1,p=1$c29tZXNhbHQ$IMit9qkFULCMA/ViizL57cnTLOa5DiVM9eMwpAvPwr4", "x")
   assert(ok == false and err:find("Argon2 m=4194304KiB exceeds"), err)
-  ok, err = pw.compare_passwords("$argon2id$v=19$m=16,t=99,p=1$c29tZXNhbHQ$IMit9qkFULCMA/ViizL57cnTLOa5DiVM9eMwpAvPwr4", "x")
-  assert(ok == false and err:find("t=99"), err)
+  ok, err = pw.compare_passwords("$argon2id$v=19$m=262144,t=4,p=1$c29tZXNhbHQ$IMit9qkFULCMA/ViizL57cnTLOa5DiVM9eMwpAvPwr4", "x")
+  assert(ok == false and err:find("t=4 with m=262144KiB exceeds"), err)
+  ok, err = pw.compare_passwords("$2y$15$hXvx8GaJzZgLswMaYq28fOv8zKOu8bzaM82lvC/G6941yNvKPrAqy", "test")
+  assert(ok == false and err:find("bcrypt cost 15 exceeds backline's limit of 14"), err)
 
   -- Argument count.
   ok, err = pw.compare_passwords("{SSHA256}x")
