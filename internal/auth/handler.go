@@ -64,6 +64,8 @@ type Handler struct {
 
 	// policyLabel is "policy:<name>", the selected_by of a policy choice.
 	policyLabel string
+	// headers are the request header names (auth.request.headers).
+	headers *requestHeaderSet
 	// usesLua: filters or a Lua passdb run, so requests carry their HTTP
 	// exchange for nauthilus_http_request/_response.
 	usesLua bool
@@ -113,6 +115,7 @@ func New(opts Options) (*Handler, error) {
 	}
 	h.policyLabel = "policy:" + h.policy.name()
 	h.usesLua = opts.filters != nil
+	h.headers = newRequestHeaderSet(ac.Request.Headers)
 	if err := h.setupSticky(opts); err != nil {
 		return nil, fmt.Errorf("auth: registering metrics: %w", err)
 	}
@@ -335,7 +338,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, endpoint string,
 	// filters and the selection see the same round.
 	req.snap = h.snapshot()
 	if h.usesLua {
-		req.http = newExchange(r, req)
+		req.http = newExchange(r, req, h.headers.password().name)
 	}
 	if req.ListAccounts {
 		d := &decision{}

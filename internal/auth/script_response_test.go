@@ -79,7 +79,7 @@ func itoa(n int) string {
 // maxNginxScriptHeaderBytes are dropped (and logged), never sent.
 func TestNginxScriptHeaderBudget(t *testing.T) {
 	env := newEnv(t, nil)
-	x := newExchange(headerRequest(testUser, testPassword, "imap"), &Request{})
+	x := newExchange(headerRequest(testUser, testPassword, "imap"), &Request{}, "Auth-Pass")
 	for i := range 10 {
 		if err := setTestHeader(x, "X-Pad-"+itoa(i), strings.Repeat("v", 40)); err != nil {
 			t.Fatal(err)

@@ -106,6 +106,7 @@ func parseRoot(root *yaml.Node) (*Config, error) {
 	// The other sections validate after the health-check defaults are in,
 	// since gateway health checks inherit some of them.
 	c.validateAuth(&v.errs)
+	c.validateAuthRequest(&v.errs)
 	c.validateLua(&v.errs)
 	c.validateGateway(&v.errs)
 
