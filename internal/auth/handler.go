@@ -114,7 +114,9 @@ func New(opts Options) (*Handler, error) {
 		now:        time.Now,
 	}
 	h.policyLabel = "policy:" + h.policy.name()
-	h.usesLua = opts.filters != nil
+	// The exchange costs a little per request: only when filters are
+	// configured (or a test's fake runs them) or a Lua passdb (below).
+	h.usesLua = len(opts.Config.Lua.Filters) > 0 || (opts.filters != nil && opts.Lua == nil)
 	h.headers = newRequestHeaderSet(ac.Request.Headers)
 	if err := h.setupSticky(opts); err != nil {
 		return nil, fmt.Errorf("auth: registering metrics: %w", err)
