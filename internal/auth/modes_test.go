@@ -256,3 +256,19 @@ func TestManyRequestHeadersThroughFilter(t *testing.T) {
 		t.Errorf("10k headers: %d %v", w.Code, w.Header().Get("Auth-Status"))
 	}
 }
+
+// Ports as numbers (a Dovecot Lua script that does not tostring() them)
+// are the same ports; other shapes are refused.
+func TestJSONPortsAsNumbers(t *testing.T) {
+	env := newEnv(t, nil)
+	w := env.do(jsonRequestFor(http.MethodPost, `{"username":"alice","password":"`+testPassword+`","service":"imap","client_port":51234,"local_port":143}`))
+	if w.Code != 200 {
+		t.Errorf("numeric ports: %d %s", w.Code, w.Body.String())
+	}
+	for _, bad := range []string{`1.5`, `-1`, `70000`, `{}`, `true`} {
+		w := env.do(jsonRequestFor(http.MethodPost, `{"username":"alice","password":"x","client_port":`+bad+`}`))
+		if w.Code != 400 || !strings.Contains(w.Body.String(), "port") {
+			t.Errorf("client_port %s: %d %q", bad, w.Code, w.Body.String())
+		}
+	}
+}

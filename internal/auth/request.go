@@ -152,11 +152,11 @@ type jsonRequest struct {
 	Username         string          `json:"username"`
 	Password         string          `json:"password"`
 	ClientIP         string          `json:"client_ip"`
-	ClientPort       string          `json:"client_port"`
+	ClientPort       portField       `json:"client_port"`
 	ClientHostname   string          `json:"client_hostname"`
 	ClientID         string          `json:"client_id"`
 	LocalIP          string          `json:"local_ip"`
-	LocalPort        string          `json:"local_port"`
+	LocalPort        portField       `json:"local_port"`
 	Service          string          `json:"service"`
 	Method           string          `json:"method"`
 	AuthLoginAttempt json.RawMessage `json:"auth_login_attempt"`
@@ -217,11 +217,11 @@ func parseJSONRequest(w http.ResponseWriter, r *http.Request) (*Request, error) 
 		Protocol:   protocol,
 		Method:     in.Method,
 		ClientIP:   in.ClientIP,
-		ClientPort: in.ClientPort,
+		ClientPort: string(in.ClientPort),
 		ClientHost: in.ClientHostname,
 		ClientID:   in.ClientID,
 		LocalIP:    in.LocalIP,
-		LocalPort:  in.LocalPort,
+		LocalPort:  string(in.LocalPort),
 		body:       body,
 	}
 	if len(in.AuthLoginAttempt) > 0 {
