@@ -30,9 +30,12 @@ func newExchange(r *http.Request, req *Request, passwordHeader string) *lua.HTTP
 
 // maxNginxScriptHeaderBytes bounds what filters add to an nginx answer:
 // nginx reads an auth_http answer of at most 1024 bytes, and the answer's
-// own headers (Auth-Status, Auth-Server, Auth-Port, Auth-User, the
-// session) must still fit.
-const maxNginxScriptHeaderBytes = 256
+// own headers must still fit. The largest answer without script headers
+// is a success with a 512-byte Auth-User and an IPv6 Auth-Server: status
+// line, Auth-Status, Auth-User, Auth-Server, Auth-Port, the session, the
+// memory-cache header, Date, Content-Length and Connection come to about
+// 790 bytes, which leaves 192 with a margin.
+const maxNginxScriptHeaderBytes = 192
 
 // applyScriptResponse puts the headers filters set
 // (nauthilus_http_response) on the answer before the endpoint writes its
