@@ -80,8 +80,19 @@ func (h RequestHeaders) Fields() []struct{ Key, Name string } {
 
 // validateAuthRequest refuses names that are not HTTP header names (CR,
 // LF, spaces, colons...) and two keys naming one header (case-insensitive):
-// the second would silently read the first's value.
+// the second would silently read the first's value. A clash with a default
+// is reported at the written key, naming the default.
 func (c *Config) validateAuthRequest(errs *Errors) {
+	written := map[string]bool{}
+	for _, f := range (RequestHeaders{}).Fields() {
+		written[f.Key] = false
+	}
+	raw := reflect.ValueOf(c.Auth.Request.Headers)
+	for i := 0; i < raw.NumField(); i++ {
+		if raw.Field(i).String() != "" {
+			written[raw.Type().Field(i).Tag.Get("yaml")] = true
+		}
+	}
 	seen := map[string]string{}
 	for _, f := range c.Auth.Request.Headers.Fields() {
 		if f.Name == "" {
@@ -93,10 +104,19 @@ func (c *Config) validateAuthRequest(errs *Errors) {
 			continue
 		}
 		key := textproto.CanonicalMIMEHeaderKey(f.Name)
-		if other, dup := seen[key]; dup {
-			errs.Add(path, c.Lines.Line(path), "header %s is already read as auth.request.headers.%s; each key needs its own header", f.Name, other)
+		other, dup := seen[key]
+		if !dup {
+			seen[key] = f.Key
 			continue
 		}
-		seen[key] = f.Key
+		switch {
+		case written[f.Key] && written[other]:
+			errs.Add(path, c.Lines.Line(path), "header %s is already read as auth.request.headers.%s; each key needs its own header", f.Name, other)
+		case written[f.Key]:
+			errs.Add(path, c.Lines.Line(path), "header %s is the default of auth.request.headers.%s; name that key too, or pick another header", f.Name, other)
+		default:
+			otherPath := "auth.request.headers." + other
+			errs.Add(otherPath, c.Lines.Line(otherPath), "header %s is the default of auth.request.headers.%s; name that key too, or pick another header", f.Name, f.Key)
+		}
 	}
 }
