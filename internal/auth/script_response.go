@@ -12,7 +12,7 @@ import (
 // JSON endpoint's body as it parsed it; for header and nginx, whatever body
 // came (nginx sends none), read up to the same bound. The password header
 // is gone already (parseHeaderRequest); Authorization is hidden by lua.
-func newExchange(r *http.Request, req *Request, passwordHeader string) *lua.HTTPExchange {
+func newExchange(r *http.Request, req *Request, hidden *lua.HiddenHeaders) *lua.HTTPExchange {
 	body, bodyErr := req.body, ""
 	if body == nil && r.Body != nil && r.Body != http.NoBody {
 		b, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
@@ -25,7 +25,7 @@ func newExchange(r *http.Request, req *Request, passwordHeader string) *lua.HTTP
 			body = b
 		}
 	}
-	return lua.NewHTTPExchange(r, body, bodyErr, passwordHeader)
+	return lua.NewHTTPExchange(r, body, bodyErr, hidden)
 }
 
 // maxNginxScriptHeaderBytes bounds what filters add to an nginx answer:

@@ -35,7 +35,7 @@ func exchangeFor() *HTTPExchange {
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("Authorization", "Basic c2VjcmV0OnNlY3JldA==")
 	r.Header.Set("Auth-Pass", "hunter2")
-	return NewHTTPExchange(r, []byte(`{"username":"alice"}`), "", "Auth-Pass")
+	return NewHTTPExchange(r, []byte(`{"username":"alice"}`), "", NewHiddenHeaders("Auth-Pass"))
 }
 
 func TestHTTPRequestModuleScript(t *testing.T) {

@@ -43,23 +43,37 @@ type HTTPExchange struct {
 // basic auth, Dovecot's Authorization): never shown to scripts.
 var hiddenRequestHeaders = []string{"Authorization", "Proxy-Authorization"}
 
-// NewHTTPExchange describes r for scripts: its method, path, query and
-// headers, minus the credential headers and hide (the password header),
-// and body as the endpoint read it (bodyErr when it could not be kept).
-func NewHTTPExchange(r *http.Request, body []byte, bodyErr string, hide ...string) *HTTPExchange {
-	x := &HTTPExchange{Method: r.Method, Path: r.URL.Path, Header: r.Header, Body: body, BodyErr: bodyErr}
-	// The request's header map is shared, not copied (this runs for every
-	// request when filters are configured); what is hidden is skipped on
-	// every read instead.
-	x.hidden = make(map[string]bool, len(hiddenRequestHeaders)+len(hide))
-	for _, name := range append(hiddenRequestHeaders, hide...) {
-		x.hidden[textproto.CanonicalMIMEHeaderKey(name)] = true
+// HiddenHeaders is the set of request headers scripts must not see:
+// hiddenRequestHeaders and the caller's (the password header). Built once
+// per handler, shared by every request's exchange.
+type HiddenHeaders struct{ keys map[string]bool }
+
+// NewHiddenHeaders hides hiddenRequestHeaders and names.
+func NewHiddenHeaders(names ...string) *HiddenHeaders {
+	h := &HiddenHeaders{keys: map[string]bool{}}
+	for _, name := range append(append([]string(nil), hiddenRequestHeaders...), names...) {
+		h.keys[textproto.CanonicalMIMEHeaderKey(name)] = true
 	}
+	return h
+}
+
+// NewHTTPExchange describes r for scripts: its method, path, query and
+// headers, minus the hidden ones, and body as the endpoint read it
+// (bodyErr when it could not be kept). The request's header map is shared,
+// not copied (this runs for every request when filters are configured);
+// hidden headers are skipped on every read instead.
+func NewHTTPExchange(r *http.Request, body []byte, bodyErr string, hidden *HiddenHeaders) *HTTPExchange {
+	if hidden == nil {
+		hidden = defaultHidden
+	}
+	x := &HTTPExchange{Method: r.Method, Path: r.URL.Path, Header: r.Header, Body: body, BodyErr: bodyErr, hidden: hidden.keys}
 	if r.URL.RawQuery != "" {
 		x.Query = r.URL.Query()
 	}
 	return x
 }
+
+var defaultHidden = NewHiddenHeaders()
 
 // visible says whether scripts may see the header stored under key.
 func (x *HTTPExchange) visible(key string) bool {
