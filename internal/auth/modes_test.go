@@ -272,3 +272,19 @@ func TestJSONPortsAsNumbers(t *testing.T) {
 		}
 	}
 }
+
+// A list-accounts POST with a JSON body (as other Nauthilus clients send
+// it) lists the same accounts; the body's fields do not matter.
+func TestListAccountsPostWithBody(t *testing.T) {
+	env := newEnv(t, nil)
+	r := jsonRequestFor(http.MethodPost, `{"username":"lister"}`)
+	r.URL.RawQuery = "mode=list-accounts"
+	if w := env.do(r); w.Code != 200 || w.Body.String() != `["alice","bob"]` {
+		t.Errorf("post list: %d %s", w.Code, w.Body.String())
+	}
+	// A repeated mode is refused even without a body.
+	r = httptestRequest(http.MethodGet, "/api/v1/auth/json?mode=list-accounts&mode=list-accounts", "")
+	if w := env.do(r); w.Code != 400 {
+		t.Errorf("repeated mode: %d %s", w.Code, w.Body.String())
+	}
+}
