@@ -64,6 +64,10 @@ type Handler struct {
 
 	// policyLabel is "policy:<name>", the selected_by of a policy choice.
 	policyLabel string
+	// headers are the request header names (auth.request.headers);
+	// hidden are those Lua must not see (credentials).
+	headers *requestHeaderSet
+	hidden  *lua.HiddenHeaders
 	// usesLua: filters or a Lua passdb run, so requests carry their HTTP
 	// exchange for nauthilus_http_request/_response.
 	usesLua bool
@@ -112,7 +116,11 @@ func New(opts Options) (*Handler, error) {
 		now:        time.Now,
 	}
 	h.policyLabel = "policy:" + h.policy.name()
-	h.usesLua = opts.filters != nil
+	// The exchange costs a little per request: only when filters are
+	// configured (or a test's fake runs them) or a Lua passdb (below).
+	h.usesLua = len(opts.Config.Lua.Filters) > 0 || (opts.filters != nil && opts.Lua == nil)
+	h.headers = newRequestHeaderSet(ac.Request.Headers)
+	h.hidden = lua.NewHiddenHeaders(h.headers.password().name)
 	if err := h.setupSticky(opts); err != nil {
 		return nil, fmt.Errorf("auth: registering metrics: %w", err)
 	}
@@ -335,7 +343,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, endpoint string,
 	// filters and the selection see the same round.
 	req.snap = h.snapshot()
 	if h.usesLua {
-		req.http = newExchange(r, req)
+		req.http = newExchange(r, req, h.hidden)
 	}
 	if req.ListAccounts {
 		d := &decision{}

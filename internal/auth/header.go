@@ -12,7 +12,7 @@ import (
 
 func (h *Handler) serveHeader(w http.ResponseWriter, r *http.Request) {
 	h.serve(w, r, "header",
-		func() (*Request, error) { return parseHeaderRequest(r, "header") },
+		func() (*Request, error) { return parseHeaderRequestWith(r, "header", h.headers) },
 		func(_ context.Context, w http.ResponseWriter, req *Request, d *decision, session string) {
 			h.answerHeader(w, req, d, session)
 		})

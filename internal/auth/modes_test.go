@@ -191,3 +191,100 @@ func TestListAccountsWithoutLister(t *testing.T) {
 func httptestRequest(method, target, body string) *http.Request {
 	return httptest.NewRequest(method, target, strings.NewReader(body))
 }
+
+// The exact answers of a userdb lookup, header by header.
+func TestNoAuthTranscripts(t *testing.T) {
+	env := newEnv(t, nil)
+	transcript := func(w *httptest.ResponseRecorder) string {
+		var b strings.Builder
+		b.WriteString(itoa(w.Code) + "\n")
+		for _, k := range sortedHeaderKeys(w.Header()) {
+			v := strings.Join(w.Header()[k], ", ")
+			if k == "X-Nauthilus-Session" {
+				v = "<session>"
+			}
+			b.WriteString(k + ": " + v + "\n")
+		}
+		b.WriteString("\n" + w.Body.String())
+		return b.String()
+	}
+	r := jsonRequestFor(http.MethodPost, `{"username":"nobody","service":"imap"}`)
+	r.URL.RawQuery = "mode=no-auth"
+	want := "403\nAuth-Status: Invalid login or password\nContent-Type: application/json\nX-Nauthilus-Session: <session>\n\nnull"
+	if got := transcript(env.do(r)); got != want {
+		t.Errorf("json unknown:\n%s\nwant:\n%s", got, want)
+	}
+	r = jsonRequestFor(http.MethodPost, `{"username":"bob","service":"imap"}`)
+	r.URL.RawQuery = "mode=no-auth"
+	want = "200\nAuth-Status: OK\nAuth-User: bob\nContent-Type: application/json; charset=utf-8\nX-Nauthilus-Memory-Cache: Miss\nX-Nauthilus-Session: <session>\n\n" +
+		`{"ok":true,"account_field":"account","totp_secret_field":"","backend":7,"attributes":{"Proxy-Host":["127.0.0.2"],"Proxy-Port":["2143"],"account":["bob"]}}`
+	if got := transcript(env.do(r)); got != want {
+		t.Errorf("json known:\n%s\nwant:\n%s", got, want)
+	}
+	r = headerRequest("nobody", "", "imap")
+	r.Header.Del("Auth-Pass")
+	r.URL.RawQuery = "mode=no-auth"
+	want = "403\nAuth-Status: Invalid login or password\nContent-Type: application/json\nX-Nauthilus-Session: <session>\n\nnull"
+	if got := transcript(env.do(r)); got != want {
+		t.Errorf("header unknown:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+func sortedHeaderKeys(h http.Header) []string {
+	keys := make([]string, 0, len(h))
+	for k := range h {
+		keys = append(keys, k)
+	}
+	for i := range keys {
+		for j := i + 1; j < len(keys); j++ {
+			if keys[j] < keys[i] {
+				keys[i], keys[j] = keys[j], keys[i]
+			}
+		}
+	}
+	return keys
+}
+
+// Ten thousand request headers through a real filter that reads them all.
+func TestManyRequestHeadersThroughFilter(t *testing.T) {
+	env := newLuaEnv(t, nil, "http_exchange_filter.lua")
+	r := headerRequest(testUser, testPassword, "imap")
+	for i := range 10000 {
+		r.Header.Set("X-Junk-"+itoa(i+1), "v")
+	}
+	if w := env.do(r); w.Code != 200 || w.Header().Get("X-Seen-Method") != "GET" {
+		t.Errorf("10k headers: %d %v", w.Code, w.Header().Get("Auth-Status"))
+	}
+}
+
+// Ports as numbers (a Dovecot Lua script that does not tostring() them)
+// are the same ports; other shapes are refused.
+func TestJSONPortsAsNumbers(t *testing.T) {
+	env := newEnv(t, nil)
+	w := env.do(jsonRequestFor(http.MethodPost, `{"username":"alice","password":"`+testPassword+`","service":"imap","client_port":51234,"local_port":143}`))
+	if w.Code != 200 {
+		t.Errorf("numeric ports: %d %s", w.Code, w.Body.String())
+	}
+	for _, bad := range []string{`1.5`, `-1`, `70000`, `{}`, `true`} {
+		w := env.do(jsonRequestFor(http.MethodPost, `{"username":"alice","password":"x","client_port":`+bad+`}`))
+		if w.Code != 400 || !strings.Contains(w.Body.String(), "port") {
+			t.Errorf("client_port %s: %d %q", bad, w.Code, w.Body.String())
+		}
+	}
+}
+
+// A list-accounts POST with a JSON body (as other Nauthilus clients send
+// it) lists the same accounts; the body's fields do not matter.
+func TestListAccountsPostWithBody(t *testing.T) {
+	env := newEnv(t, nil)
+	r := jsonRequestFor(http.MethodPost, `{"username":"lister"}`)
+	r.URL.RawQuery = "mode=list-accounts"
+	if w := env.do(r); w.Code != 200 || w.Body.String() != `["alice","bob"]` {
+		t.Errorf("post list: %d %s", w.Code, w.Body.String())
+	}
+	// A repeated mode is refused even without a body.
+	r = httptestRequest(http.MethodGet, "/api/v1/auth/json?mode=list-accounts&mode=list-accounts", "")
+	if w := env.do(r); w.Code != 400 {
+		t.Errorf("repeated mode: %d %s", w.Code, w.Body.String())
+	}
+}

@@ -65,34 +65,14 @@ func badRequest(format string, args ...any) error {
 	return &requestError{msg: fmt.Sprintf(format, args...)}
 }
 
-// sslHeaders maps nginx's TLS headers to the request's ssl_* names.
-var sslHeaders = map[string]string{
-	"Auth-SSL":             "ssl",
-	"Auth-SSL-Protocol":    "ssl_protocol",
-	"Auth-SSL-Cipher":      "ssl_cipher",
-	"Auth-SSL-Verify":      "ssl_client_verify",
-	"Auth-SSL-Subject":     "ssl_client_dn",
-	"Auth-SSL-Issuer":      "ssl_issuer",
-	"Auth-SSL-Serial":      "ssl_serial",
-	"Auth-SSL-Fingerprint": "ssl_fingerprint",
-}
-
-// requestFieldHeaders feed, in order, the string fields parseHeaderRequest
-// fills (Username, Password, Protocol, Method, ClientIP, ClientPort,
-// ClientID, LocalIP, LocalPort).
-var requestFieldHeaders = canonical("Auth-User", "Auth-Pass", "Auth-Protocol", "Auth-Method", "Client-IP",
-	"X-Client-Port", "X-Client-ID", "X-Local-IP", "X-Auth-Port")
-
-var (
-	loginAttemptHeader    = canonical("Auth-Login-Attempt")[0]
-	passwordEncodedHeader = canonical("X-Auth-Password-Encoded")[0]
-	// serviceHeader is the fallback for Auth-Protocol (protocolFromService).
-	serviceHeader = canonical("Auth-Service")[0]
-)
-
 // parseHeaderRequest reads the Nauthilus/nginx request headers (contract
 // §3.1). Every value is %XX-decoded; '+' stays '+'.
 func parseHeaderRequest(r *http.Request, service string) (*Request, error) {
+	return parseHeaderRequestWith(r, service, defaultHeaders)
+}
+
+// parseHeaderRequestWith reads the request with the configured names.
+func parseHeaderRequestWith(r *http.Request, service string, names *requestHeaderSet) (*Request, error) {
 	get := func(hn headerName) (string, error) {
 		v, err := percentDecode(hn.get(r.Header))
 		if err != nil {
@@ -100,7 +80,7 @@ func parseHeaderRequest(r *http.Request, service string) (*Request, error) {
 		}
 		return v, nil
 	}
-	if err := checkSingleValued(r.Header, requestQuery(r)); err != nil {
+	if err := checkSingleValued(names, r.Header, requestQuery(r)); err != nil {
 		return nil, err
 	}
 	req := &Request{Service: service}
@@ -109,34 +89,41 @@ func parseHeaderRequest(r *http.Request, service string) (*Request, error) {
 		&req.ClientPort, &req.ClientID, &req.LocalIP, &req.LocalPort,
 	}
 	for i, dst := range fields {
-		v, err := get(requestFieldHeaders[i])
+		v, err := get(names.fields[i])
 		if err != nil {
 			return nil, err
 		}
 		*dst = v
 	}
 	if req.Protocol == "" {
-		svc, err := get(serviceHeader)
+		svc, err := get(names.service)
 		if err != nil {
 			return nil, err
 		}
 		req.Protocol = protocolFromService(svc)
 	}
-	attempt, err := get(loginAttemptHeader)
+	if names.clientHost.key != "" {
+		host, err := get(names.clientHost)
+		if err != nil {
+			return nil, err
+		}
+		req.ClientHost = host
+	}
+	attempt, err := get(names.loginAttempt)
 	if err != nil {
 		return nil, err
 	}
 	if req.AuthLoginAttempt, err = parseAttempt(attempt); err != nil {
 		return nil, err
 	}
-	if passwordEncodedHeader.get(r.Header) == "1" {
+	if names.passwordEncoded.get(r.Header) == "1" {
 		pw, err := decodeBase64URL(req.Password)
 		if err != nil {
-			return nil, badRequest("header Auth-Pass: X-Auth-Password-Encoded is 1 but the value is not base64url")
+			return nil, badRequest("header %s: %s is 1 but the value is not base64url", names.password().name, names.passwordEncoded.name)
 		}
 		req.Password = pw
 	}
-	for _, sh := range sslHeaderList {
+	for _, sh := range names.ssl {
 		if sh.get(r.Header) != "" {
 			dv, err := get(sh.headerName)
 			if err != nil {
@@ -150,7 +137,7 @@ func parseHeaderRequest(r *http.Request, service string) (*Request, error) {
 	}
 	// The password must not travel further with the request (handlers that
 	// dump headers, Lua's header access).
-	r.Header.Del("Auth-Pass")
+	delete(r.Header, names.password().key)
 	if err := applyQuery(r, req); err != nil {
 		return nil, err
 	}
@@ -165,11 +152,11 @@ type jsonRequest struct {
 	Username         string          `json:"username"`
 	Password         string          `json:"password"`
 	ClientIP         string          `json:"client_ip"`
-	ClientPort       string          `json:"client_port"`
+	ClientPort       portField       `json:"client_port"`
 	ClientHostname   string          `json:"client_hostname"`
 	ClientID         string          `json:"client_id"`
 	LocalIP          string          `json:"local_ip"`
-	LocalPort        string          `json:"local_port"`
+	LocalPort        portField       `json:"local_port"`
 	Service          string          `json:"service"`
 	Method           string          `json:"method"`
 	AuthLoginAttempt json.RawMessage `json:"auth_login_attempt"`
@@ -195,7 +182,7 @@ func parseJSONRequest(w http.ResponseWriter, r *http.Request) (*Request, error) 
 	// Dovecot's auth_userdb_iterate asks for the list with a bodiless GET.
 	if len(bytes.TrimSpace(body)) == 0 {
 		if mode, err := parseMode(requestQuery(r)); err == nil && mode == modeListAccounts {
-			if err := checkSingleValued(nil, requestQuery(r)); err != nil {
+			if err := checkSingleValued(defaultHeaders, nil, requestQuery(r)); err != nil {
 				return nil, err
 			}
 			return &Request{Service: "json", ListAccounts: true}, nil
@@ -216,7 +203,7 @@ func parseJSONRequest(w http.ResponseWriter, r *http.Request) (*Request, error) 
 	if key := duplicateJSONKey(body); key != "" {
 		return nil, badRequest("invalid JSON body: key %q is sent more than once", key)
 	}
-	if err := checkSingleValued(nil, requestQuery(r)); err != nil {
+	if err := checkSingleValued(defaultHeaders, nil, requestQuery(r)); err != nil {
 		return nil, err
 	}
 	protocol := in.Protocol
@@ -230,11 +217,11 @@ func parseJSONRequest(w http.ResponseWriter, r *http.Request) (*Request, error) 
 		Protocol:   protocol,
 		Method:     in.Method,
 		ClientIP:   in.ClientIP,
-		ClientPort: in.ClientPort,
+		ClientPort: string(in.ClientPort),
 		ClientHost: in.ClientHostname,
 		ClientID:   in.ClientID,
 		LocalIP:    in.LocalIP,
-		LocalPort:  in.LocalPort,
+		LocalPort:  string(in.LocalPort),
 		body:       body,
 	}
 	if len(in.AuthLoginAttempt) > 0 {

@@ -12,7 +12,7 @@ import (
 // JSON endpoint's body as it parsed it; for header and nginx, whatever body
 // came (nginx sends none), read up to the same bound. The password header
 // is gone already (parseHeaderRequest); Authorization is hidden by lua.
-func newExchange(r *http.Request, req *Request) *lua.HTTPExchange {
+func newExchange(r *http.Request, req *Request, hidden *lua.HiddenHeaders) *lua.HTTPExchange {
 	body, bodyErr := req.body, ""
 	if body == nil && r.Body != nil && r.Body != http.NoBody {
 		b, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
@@ -25,14 +25,17 @@ func newExchange(r *http.Request, req *Request) *lua.HTTPExchange {
 			body = b
 		}
 	}
-	return lua.NewHTTPExchange(r, body, bodyErr, "Auth-Pass")
+	return lua.NewHTTPExchange(r, body, bodyErr, hidden)
 }
 
 // maxNginxScriptHeaderBytes bounds what filters add to an nginx answer:
 // nginx reads an auth_http answer of at most 1024 bytes, and the answer's
-// own headers (Auth-Status, Auth-Server, Auth-Port, Auth-User, the
-// session) must still fit.
-const maxNginxScriptHeaderBytes = 256
+// own headers must still fit. The largest answer without script headers
+// is a success with a 512-byte Auth-User and an IPv6 Auth-Server: status
+// line, Auth-Status, Auth-User, Auth-Server, Auth-Port, the session, the
+// memory-cache header, Date, Content-Length and Connection come to about
+// 790 bytes, which leaves 192 with a margin.
+const maxNginxScriptHeaderBytes = 192
 
 // applyScriptResponse puts the headers filters set
 // (nauthilus_http_response) on the answer before the endpoint writes its

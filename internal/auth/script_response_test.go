@@ -1,9 +1,16 @@
 package auth
 
 import (
+	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/lua"
 )
 
 // What a filter reads with nauthilus_http_request and sets with
@@ -79,7 +86,7 @@ func itoa(n int) string {
 // maxNginxScriptHeaderBytes are dropped (and logged), never sent.
 func TestNginxScriptHeaderBudget(t *testing.T) {
 	env := newEnv(t, nil)
-	x := newExchange(headerRequest(testUser, testPassword, "imap"), &Request{})
+	x := newExchange(headerRequest(testUser, testPassword, "imap"), &Request{}, lua.NewHiddenHeaders("Auth-Pass"))
 	for i := range 10 {
 		if err := setTestHeader(x, "X-Pad-"+itoa(i), strings.Repeat("v", 40)); err != nil {
 			t.Fatal(err)
@@ -103,5 +110,46 @@ func TestNginxScriptHeaderBudget(t *testing.T) {
 	env.h.applyScriptResponse(rec, "header", x, "sess")
 	if len(rec.Header()) != 10 {
 		t.Errorf("header endpoint got %d headers", len(rec.Header()))
+	}
+}
+
+// The largest nginx success (512-byte account, IPv6 server) with the most
+// script headers still fits the 1024 bytes nginx reads, on the wire.
+func TestNginxAnswerWithScriptHeadersFits1024(t *testing.T) {
+	account := strings.Repeat("a", maxNginxAccount)
+	env := newEnv(t, func(c *config.Config, _ *Options) {
+		c.Auth.Passdb[0].Path = writePasswd(t, account+":{PLAIN}"+testPassword)
+	})
+	env.health.set(mailBackend("imap-6", "imap", "2001:db8:ffff:ffff:ffff:ffff:ffff:fffe", 65535, true))
+	x := newExchange(nginxRequest(account, testPassword, "imap", "1"), &Request{}, lua.NewHiddenHeaders("Auth-Pass"))
+	for i := range 20 {
+		_ = setTestHeader(x, "X-F"+itoa(i), strings.Repeat("v", 20))
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		req, err := parseHeaderRequest(r, "nginx")
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		req.snap = env.h.snapshot()
+		d := env.h.decide(r.Context(), req, "3MxOu1MBS52ZFEICKSZyyldJ7h0")
+		env.h.settleRequest("nginx", req, d, "3MxOu1MBS52ZFEICKSZyyldJ7h0")
+		w = env.h.applyScriptResponse(w, "nginx", x, "3MxOu1MBS52ZFEICKSZyyldJ7h0")
+		env.h.answerNginx(r.Context(), w, req, d, "3MxOu1MBS52ZFEICKSZyyldJ7h0")
+	}))
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /api/v1/auth/nginx HTTP/1.0\r\nHost: x\r\nAuth-Method: plain\r\nAuth-User: %s\r\nAuth-Pass: %s\r\nAuth-Protocol: imap\r\nAuth-Login-Attempt: 1\r\nClient-IP: 192.0.2.7\r\n\r\n", account, testPassword)
+	answer, _ := io.ReadAll(conn)
+	if !strings.Contains(string(answer), "Auth-Status: OK") || !strings.Contains(string(answer), "X-F") {
+		t.Fatalf("answer:\n%s", answer)
+	}
+	t.Logf("answer: %d bytes, Auth-User echoed: %v", len(answer), strings.Contains(string(answer), "Auth-User: "+account))
+	if len(answer) > 1024 {
+		t.Errorf("nginx answer is %d bytes, nginx reads 1024:\n%s", len(answer), answer)
 	}
 }

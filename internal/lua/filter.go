@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/http"
 
 	glua "github.com/yuin/gopher-lua"
 )
@@ -27,6 +28,11 @@ type FilterOutcome struct {
 	Groups []string
 	// GroupDNs is the union of the applied results' group_dns.
 	GroupDNs []string
+	// ResponseHeaders and ResponseStatus are what the filters set with
+	// nauthilus_http_response; only RunOffline fills them (package auth
+	// reads the request's HTTPExchange).
+	ResponseHeaders http.Header
+	ResponseStatus  int
 	// StatusMessage is the first one set (in config order), "" if none.
 	StatusMessage string
 	// Logs are the custom_log_add entries, concatenated in config order.

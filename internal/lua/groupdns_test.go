@@ -46,3 +46,16 @@ end`
 		t.Fatalf("Groups (-want +got):\n%s", diff)
 	}
 }
+
+func TestGroupDNsModuleScript(t *testing.T) {
+	e, logs := newEngine(t, engineSetup{filters: []config.LuaFilter{
+		{Name: "group_dns", ScriptPath: modulesScript(t, "result_group_dns.lua")},
+	}})
+	out, err := e.RunFilters(context.Background(), &Request{Username: "u"})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logs)
+	}
+	if len(out.GroupDNs) != 3 {
+		t.Fatalf("GroupDNs %v", out.GroupDNs)
+	}
+}

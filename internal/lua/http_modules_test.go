@@ -35,7 +35,7 @@ func exchangeFor() *HTTPExchange {
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set("Authorization", "Basic c2VjcmV0OnNlY3JldA==")
 	r.Header.Set("Auth-Pass", "hunter2")
-	return NewHTTPExchange(r, []byte(`{"username":"alice"}`), "", "Auth-Pass")
+	return NewHTTPExchange(r, []byte(`{"username":"alice"}`), "", NewHiddenHeaders("Auth-Pass"))
 }
 
 func TestHTTPRequestModuleScript(t *testing.T) {
@@ -175,5 +175,26 @@ func TestURLPartialDecode(t *testing.T) {
 		if got := urlPartialDecode(in); got != want {
 			t.Errorf("urlPartialDecode(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// Filters of one request run in parallel and share the response: every
+// add_ is kept (run with -race).
+func TestHTTPResponseSharedByParallelFilters(t *testing.T) {
+	src := func(v string) string {
+		return `
+local http_response = require("nauthilus_http_response")
+function nauthilus_call_filter(request)
+  for i = 1, 10 do http_response.add_http_response_header("X-Both", "` + v + `" .. i) end
+  return nauthilus_builtin.FILTER_ACCEPT, nauthilus_builtin.FILTER_RESULT_OK
+end`
+	}
+	e, logs := newEngine(t, engineSetup{filters: []config.LuaFilter{filter(t, "one", src("a")), filter(t, "two", src("b"))}})
+	x := exchangeFor()
+	if _, err := e.RunFilters(context.Background(), &Request{HTTP: x}); err != nil {
+		t.Fatalf("%v\n%s", err, logs)
+	}
+	if got := len(x.ResponseHeaders()["X-Both"]); got != 20 {
+		t.Fatalf("X-Both has %d values, want 20", got)
 	}
 }

@@ -61,6 +61,9 @@ func getAllHTTPRequestHeaders(r *scriptRun, L *glua.LState) int {
 		return pushOK(L, t)
 	}
 	for _, name := range ResponseHeaderNames(x.Header) {
+		if !x.visible(name) {
+			continue
+		}
 		key := lowerASCII(name)
 		list, ok := t.RawGetString(key).(*glua.LTable)
 		if !ok {

@@ -30,6 +30,8 @@ type HTTPExchange struct {
 	// BodyErr, when set, is why it is not available (too large).
 	Body    []byte
 	BodyErr string
+	// hidden are the canonical names of headers scripts must not see.
+	hidden map[string]bool
 
 	mu        sync.Mutex
 	resp      http.Header
@@ -41,29 +43,41 @@ type HTTPExchange struct {
 // basic auth, Dovecot's Authorization): never shown to scripts.
 var hiddenRequestHeaders = []string{"Authorization", "Proxy-Authorization"}
 
+// HiddenHeaders is the set of request headers scripts must not see:
+// hiddenRequestHeaders and the caller's (the password header). Built once
+// per handler, shared by every request's exchange.
+type HiddenHeaders struct{ keys map[string]bool }
+
+// NewHiddenHeaders hides hiddenRequestHeaders and names.
+func NewHiddenHeaders(names ...string) *HiddenHeaders {
+	h := &HiddenHeaders{keys: map[string]bool{}}
+	for _, name := range append(append([]string(nil), hiddenRequestHeaders...), names...) {
+		h.keys[textproto.CanonicalMIMEHeaderKey(name)] = true
+	}
+	return h
+}
+
 // NewHTTPExchange describes r for scripts: its method, path, query and
-// headers, minus the credential headers and hide (the password header),
-// and body as the endpoint read it (bodyErr when it could not be kept).
-func NewHTTPExchange(r *http.Request, body []byte, bodyErr string, hide ...string) *HTTPExchange {
-	h := make(http.Header, len(r.Header))
-	for k, vs := range r.Header {
-		h[k] = vs
+// headers, minus the hidden ones, and body as the endpoint read it
+// (bodyErr when it could not be kept). The request's header map is shared,
+// not copied (this runs for every request when filters are configured);
+// hidden headers are skipped on every read instead.
+func NewHTTPExchange(r *http.Request, body []byte, bodyErr string, hidden *HiddenHeaders) *HTTPExchange {
+	if hidden == nil {
+		hidden = defaultHidden
 	}
-	for _, name := range hiddenRequestHeaders {
-		delete(h, name)
-	}
-	for _, name := range hide {
-		for k := range h {
-			if strings.EqualFold(k, name) {
-				delete(h, k)
-			}
-		}
-	}
-	q := url.Values{}
+	x := &HTTPExchange{Method: r.Method, Path: r.URL.Path, Header: r.Header, Body: body, BodyErr: bodyErr, hidden: hidden.keys}
 	if r.URL.RawQuery != "" {
-		q = r.URL.Query()
+		x.Query = r.URL.Query()
 	}
-	return &HTTPExchange{Method: r.Method, Path: r.URL.Path, Query: q, Header: h, Body: body, BodyErr: bodyErr}
+	return x
+}
+
+var defaultHidden = NewHiddenHeaders()
+
+// visible says whether scripts may see the header stored under key.
+func (x *HTTPExchange) visible(key string) bool {
+	return !x.hidden[textproto.CanonicalMIMEHeaderKey(key)]
 }
 
 // Limits on what scripts may add to one answer: far above what a filter
@@ -216,12 +230,15 @@ func (x *HTTPExchange) Status() int {
 
 // requestHeader returns name's values (case-insensitive).
 func (x *HTTPExchange) requestHeader(name string) []string {
+	if !x.visible(name) {
+		return nil
+	}
 	if vs, ok := x.Header[textproto.CanonicalMIMEHeaderKey(name)]; ok {
 		return vs
 	}
 	// A name net/http could not canonicalise is stored as sent.
 	for k, vs := range x.Header {
-		if strings.EqualFold(k, name) {
+		if strings.EqualFold(k, name) && x.visible(k) {
 			return vs
 		}
 	}

@@ -272,6 +272,12 @@ func ParseRequestJSON(data []byte) (*Request, error) {
 		switch {
 		case known[k]:
 			plain[k] = v
+		case k == "http":
+			x, err := parseOfflineHTTP(v)
+			if err != nil {
+				return nil, err
+			}
+			req.HTTP = x
 		case strings.HasPrefix(k, "ssl"):
 			var s string
 			if err := json.Unmarshal(v, &s); err != nil {
@@ -284,7 +290,7 @@ func ParseRequestJSON(data []byte) (*Request, error) {
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return nil, fmt.Errorf("request: unknown keys %s (known: %s, ssl*)", strings.Join(unknown, ", "), strings.Join(jsonFieldNames(), ", "))
+		return nil, fmt.Errorf("request: unknown keys %s (known: %s, ssl*, http)", strings.Join(unknown, ", "), strings.Join(jsonFieldNames(), ", "))
 	}
 	b, _ := json.Marshal(plain)
 	if err := json.Unmarshal(b, req); err != nil {
