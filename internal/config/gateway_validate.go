@@ -86,10 +86,13 @@ func (v *gatewayValidator) validateBackend(path string, b *Backend) {
 			v.add(path+"."+key.name, "%s", msg)
 		}
 	}
-	for key, u := range map[string]Unsupported{"oauth2": b.OAuth2, "beta_token_request": b.TokenRequest, "openapi": b.OpenAPI} {
+	for key, u := range map[string]Unsupported{"oauth2": b.OAuth2, "beta_token_request": b.TokenRequest} {
 		if u.Set {
 			v.add(path+"."+key, "not supported yet")
 		}
+	}
+	if b.OpenAPI != nil {
+		v.validateOpenAPI(path+".openapi", b.OpenAPI)
 	}
 	v.validateModifiers(path, &b.Modifiers)
 	v.validateRateLimits(path+".beta_rate_limit", b.RateLimits)

@@ -24,6 +24,7 @@ type backendRuntime struct {
 	slots      *slotQueue
 	throttle   *throttle
 	metrics    *backendMetrics
+	openapi    *openapiValidator // nil without an openapi block
 
 	inFlight       atomic.Int64
 	slotQueued     atomic.Int64
@@ -199,6 +200,14 @@ func (g *Gateway) roundTrip(ctx context.Context, bv *backendView, up *upstream) 
 		body = &clientBody{ReadCloser: out.Body}
 		out.Body = body
 	}
+	var check *openapiCheck
+	if rt.openapi != nil {
+		var gerr *gatewayError
+		if check, gerr = g.validateRequest(ctx, rt, rd, out); gerr != nil {
+			release()
+			return nil, gerr
+		}
+	}
 	resp, err := transport.roundTrip(ctx, out, limits)
 	if err != nil {
 		if body != nil && body.failed.Load() {
@@ -209,6 +218,13 @@ func (g *Gateway) roundTrip(ctx context.Context, bv *backendView, up *upstream) 
 		gerr := classify(ctx, limits.deadline, err)
 		release()
 		return nil, gerr
+	}
+	if check != nil {
+		if gerr := g.validateResponse(ctx, rt, rd, check, resp); gerr != nil {
+			resp.Body.Close()
+			release()
+			return nil, gerr
+		}
 	}
 	stripHopHeaders(resp.Header)
 	bv.mods.response.apply(resp.Header, rd)

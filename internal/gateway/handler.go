@@ -45,7 +45,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	bm := bv.rt.metrics
 	defer func() { bm.duration.Observe(time.Since(start).Seconds()) }()
 
-	rd := &requestData{req: r, params: params}
+	rd := &requestData{req: r, params: params, id: reqID}
 	up, warning, err := ep.outgoing(r, rd, rest, rt.wildcard)
 	if err != nil {
 		gerr := newError(kindConfiguration, err)

@@ -42,6 +42,7 @@ type template struct {
 type requestData struct {
 	req    *http.Request
 	params []pathParam
+	id     string // the request id (logs, the upstream request id header)
 }
 
 type pathParam struct{ name, value string }
