@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -189,7 +190,11 @@ func (v *openapiValidator) checkResponse(ctx context.Context, check *openapiChec
 	in := &openapi3filter.ResponseValidationInput{
 		RequestValidationInput: check.input, Status: resp.StatusCode, Header: resp.Header, Options: v.opts,
 	}
-	in.SetBodyBytes(data)
+	plain, err := decodedForValidation(resp.Header, data, v.maxBody)
+	if err != nil {
+		return violation(err.Error())
+	}
+	in.SetBodyBytes(plain)
 	if err := openapi3filter.ValidateResponse(ctx, in); err != nil {
 		return violation(describeViolation(err))
 	}
@@ -337,4 +342,25 @@ func (g *Gateway) validateResponse(ctx context.Context, rt *backendRuntime, rd *
 		g.logOpenAPI(rd, rt, "response", noted)
 	}
 	return gerr
+}
+
+// decodedForValidation is the body as the document describes it: a gzip
+// body (the client accepted it and the origin compressed) is inflated,
+// bounded by limit too, for validation only; the client gets it as sent.
+func decodedForValidation(h http.Header, data []byte, limit int64) ([]byte, error) {
+	if !strings.EqualFold(strings.TrimSpace(h.Get("Content-Encoding")), "gzip") {
+		return data, nil
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(data))
+	if err != nil {
+		return nil, errors.New("gzip response body cannot be read")
+	}
+	plain, err := io.ReadAll(io.LimitReader(zr, limit+1))
+	switch {
+	case err != nil:
+		return nil, errors.New("gzip response body cannot be read")
+	case int64(len(plain)) > limit:
+		return nil, fmt.Errorf("inflated response body larger than the openapi max_body_size (%d bytes): not validated", limit)
+	}
+	return plain, nil
 }

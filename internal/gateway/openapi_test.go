@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"compress/gzip"
 	"fmt"
 	"io"
 	"net/http"
@@ -68,6 +69,7 @@ type scriptedOrigin struct {
 	status int
 	ctype  string
 	body   string
+	gzip   bool // answer with Content-Encoding: gzip
 }
 
 func (o *scriptedOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -75,6 +77,9 @@ func (o *scriptedOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	o.mu.Lock()
 	o.seen = append(o.seen, fmt.Sprintf("%s %s %s", r.Method, r.URL.RequestURI(), b))
 	status, ctype, body := o.status, o.ctype, o.body
+	if o.gzip {
+		w.Header().Set("Content-Encoding", "gzip")
+	}
 	o.mu.Unlock()
 	if body == "echo" {
 		body = string(b)
@@ -292,4 +297,27 @@ func TestOpenAPIHostileRequests(t *testing.T) {
 		})
 	}
 	_ = o
+}
+
+func TestOpenAPIGzipResponseIsInflatedForValidation(t *testing.T) {
+	h, o := openapiHarness(t, "")
+	var zbuf strings.Builder
+	zw := gzip.NewWriter(&zbuf)
+	_, _ = io.WriteString(zw, `{"id":"one"}`)
+	_ = zw.Close()
+	o.answer(200, "application/json", zbuf.String())
+	o.mu.Lock()
+	o.gzip = true
+	o.mu.Unlock()
+	resp, body := h.do("GET", "/pets/1", nil, map[string]string{"Accept-Encoding": "gzip"})
+	expectError(t, resp, body, 502, "backend_openapi_validation")
+	zbuf.Reset()
+	zw = gzip.NewWriter(&zbuf)
+	_, _ = io.WriteString(zw, `{"id":1,"name":"rex"}`)
+	_ = zw.Close()
+	o.answer(200, "application/json", zbuf.String())
+	resp, body = h.do("GET", "/pets/1", nil, map[string]string{"Accept-Encoding": "gzip"})
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Encoding") != "gzip" || body != zbuf.String() {
+		t.Fatalf("got %d %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Encoding"), len(body))
+	}
 }
