@@ -31,12 +31,17 @@ type Gateway struct {
 	// MaxConnections caps the listener's open client connections, as
 	// server.max_connections does for the API listener.
 	MaxConnections int `yaml:"max_connections"`
+	// AccessLog logs one line per request (default true).
+	AccessLog *bool            `yaml:"access_log"`
+	RequestID GatewayRequestID `yaml:"request_id"`
 }
 
 // Endpoint is one route of the gateway. Exactly one of Proxy and Request is set.
 type Endpoint struct {
 	Path    string   `yaml:"path"`
 	Methods []string `yaml:"methods"`
+	// CustomLogFields go into the access log line's custom field.
+	CustomLogFields Values `yaml:"custom_log_fields"`
 	Modifiers
 	Proxy   *ProxyBlock   `yaml:"proxy"`
 	Request *RequestBlock `yaml:"request"`

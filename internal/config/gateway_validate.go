@@ -61,6 +61,7 @@ func (c *Config) validateGateway(errs *Errors) {
 	for i := range g.Endpoints {
 		v.validateEndpoint(fmt.Sprintf("gateway.endpoints[%d]", i), &g.Endpoints[i])
 	}
+	v.validateRequestID(g)
 	v.checkDuplicateEndpoints()
 }
 

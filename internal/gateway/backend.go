@@ -187,6 +187,9 @@ func (g *Gateway) roundTrip(ctx context.Context, bv *backendView, up *upstream) 
 		}
 		out.URL.Path, out.URL.RawPath = joinPrefix(prefix, out.URL.Path), ""
 	}
+	if h := g.reqIDs.backend; h != "" {
+		out.Header[h] = []string{rd.id} // set last: a client cannot choose it
+	}
 	if _, ok := out.Header["User-Agent"]; !ok {
 		out.Header["User-Agent"] = []string{""} // keeps Go's default agent out
 	}

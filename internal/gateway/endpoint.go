@@ -15,11 +15,12 @@ import (
 
 // endpoint is a compiled gateway.endpoints entry.
 type endpoint struct {
-	path    string
-	mods    modifiers
-	proxy   *proxyStage
-	request *requestStage
-	backend *backendView
+	path      string
+	logFields valueSet // custom_log_fields, for the access log
+	mods      modifiers
+	proxy     *proxyStage
+	request   *requestStage
+	backend   *backendView
 }
 
 // proxyStage forwards the client request (spec §0 step 2).
@@ -289,7 +290,8 @@ func clientIP(r *http.Request) string {
 // compileEndpoint builds an endpoint and resolves its backend to the shared
 // runtime of its label (or a new anonymous one).
 func (g *Gateway) compileEndpoint(c *compiler, path string, e *config.Endpoint) (*endpoint, error) {
-	ep := &endpoint{path: e.Path, mods: c.modifiers(path, &e.Modifiers)}
+	ep := &endpoint{path: e.Path, mods: c.modifiers(path, &e.Modifiers),
+		logFields: c.values(path+".custom_log_fields", e.CustomLogFields)}
 	var ref *config.BackendRef
 	if e.Proxy != nil {
 		ps := &proxyStage{mods: c.modifiers(path+".proxy", &e.Proxy.Modifiers), hasURL: e.Proxy.URL != ""}

@@ -58,6 +58,9 @@ type Gateway struct {
 	health   atomic.Pointer[sourceBox]
 	ids      requestIDs
 	shared   *SharedThrottles
+	reqIDs   requestIDSettings
+	// accessLog writes a line per request (gateway.access_log).
+	accessLog bool
 }
 
 type sourceBox struct{ src health.Source }
@@ -86,6 +89,8 @@ func New(opts Options) (*Gateway, error) {
 		backends: map[string]*backendRuntime{}, views: map[string]*backendView{},
 	}
 	g.ids.prefix = newRequestIDPrefix()
+	g.reqIDs = newRequestIDSettings(&opts.Config.Gateway.RequestID)
+	g.accessLog = opts.Config.Gateway.AccessLogEnabled()
 	if opts.Health != nil {
 		g.SetHealth(opts.Health)
 	}

@@ -17,7 +17,9 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 // ServeHTTP runs one request through the pipeline of spec §0.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	reqID := g.ids.next()
+	reqID := g.requestID(r)
+	w, access := g.wrapForAccess(w, r, reqID, start)
+	defer access.finish()
 	framing := checkFraming(r)
 	if framing.closeAfter {
 		w.Header().Set("Connection", "close")
@@ -46,6 +48,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() { bm.duration.Observe(time.Since(start).Seconds()) }()
 
 	rd := &requestData{req: r, params: params, id: reqID}
+	noteRoute(w, ep, rd)
 	up, warning, err := ep.outgoing(r, rd, rest, rt.wildcard)
 	if err != nil {
 		gerr := newError(kindConfiguration, err)
