@@ -326,20 +326,21 @@ func routeViolation(err error) string {
 	return "no operation of the document matches the request"
 }
 
-// validateRequest is the openapi layer on the way out.
-func (g *Gateway) validateRequest(ctx context.Context, rt *backendRuntime, rd *requestData, out *http.Request) (*openapiCheck, *gatewayError) {
-	check, gerr := rt.openapi.checkRequest(ctx, out)
+// request is the openapi check in validateLayer on the way out.
+func (v *openapiValidator) request(c *call, req *http.Request) *gatewayError {
+	check, gerr := v.checkRequest(c.ctx, req)
+	c.check = check
 	if gerr == nil && check.noted != "" {
-		g.logOpenAPI(rd, rt, "request", check.noted)
+		c.g.logOpenAPI(c.up.data, c.bv.rt, "request", check.noted)
 	}
-	return check, gerr
+	return gerr
 }
 
-// validateResponse is the openapi layer on the way back.
-func (g *Gateway) validateResponse(ctx context.Context, rt *backendRuntime, rd *requestData, check *openapiCheck, resp *http.Response) *gatewayError {
-	noted, gerr := rt.openapi.checkResponse(ctx, check, resp)
+// response is the openapi check in validateLayer on the way back.
+func (v *openapiValidator) response(c *call, resp *http.Response) *gatewayError {
+	noted, gerr := v.checkResponse(c.ctx, c.check, resp)
 	if noted != "" {
-		g.logOpenAPI(rd, rt, "response", noted)
+		c.g.logOpenAPI(c.up.data, c.bv.rt, "response", noted)
 	}
 	return gerr
 }
