@@ -51,6 +51,8 @@ type Endpoint struct {
 type ProxyBlock struct {
 	Backend BackendRef `yaml:"backend"`
 	URL     string     `yaml:"url"`
+	// Websockets allows Upgrade requests through (gateway_websockets.go).
+	Websockets Websockets `yaml:"websockets"`
 	Modifiers
 }
 

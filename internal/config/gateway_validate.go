@@ -278,6 +278,7 @@ func (v *gatewayValidator) validateEndpoint(path string, e *Endpoint) {
 		v.add(path, "set either proxy or request, not both")
 	case e.Proxy != nil:
 		v.validateModifiers(path+".proxy", &e.Proxy.Modifiers)
+		v.validateWebsockets(path+".proxy.websockets", &e.Proxy.Websockets)
 		v.validateRef(path+".proxy.backend", &e.Proxy.Backend, e.Proxy.URL)
 	default:
 		r := e.Request

@@ -109,6 +109,7 @@ type upstream struct {
 	wildcard              bool
 	urlHost               *origin
 	clientIP              string
+	upgrade               *upgradeRequest // a websocket (or other Upgrade) to forward
 }
 
 // destination is where a request goes and what it is called there.

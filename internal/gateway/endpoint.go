@@ -25,6 +25,7 @@ type endpoint struct {
 
 // proxyStage forwards the client request (spec §0 step 2).
 type proxyStage struct {
+	ws     *wsStage // nil: upgrades are not forwarded
 	mods   modifiers
 	url    template
 	hasURL bool
@@ -275,6 +276,7 @@ func (ep *endpoint) outgoing(r *http.Request, rd *requestData, rest string, wild
 		warning = w2
 	}
 	stripHopHeaders(out.Header)
+	up.upgrade = ps.ws.prepareUpgrade(r, out, rd)
 	up.req = out
 	return up, warning, nil
 }
@@ -296,6 +298,7 @@ func (g *Gateway) compileEndpoint(c *compiler, path string, e *config.Endpoint) 
 	if e.Proxy != nil {
 		ps := &proxyStage{mods: c.modifiers(path+".proxy", &e.Proxy.Modifiers), hasURL: e.Proxy.URL != ""}
 		ps.url = c.template(path+".proxy.url", e.Proxy.URL)
+		ps.ws = c.wsStage(path+".proxy.websockets", &e.Proxy.Websockets)
 		ep.proxy, ref = ps, &e.Proxy.Backend
 	} else {
 		r := e.Request

@@ -32,6 +32,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, reqID, nil, "", newError(kindClientRequest, errDotSegment))
 		return
 	}
+	clientUpgradeGuard(w, r)
 	rt, params, rest, ok := g.router.lookup(r.URL.Path, r.Method)
 	if rt == nil {
 		g.fail(w, r, reqID, nil, "", newError(kindRouteNotFound, errNoRoute))
@@ -75,6 +76,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ep.proxy.mods.response.apply(resp.Header, rd)
 	}
 	ep.mods.response.apply(resp.Header, rd)
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		g.serveUpgrade(w, r, rd, ep, up, ex, start)
+		return
+	}
 
 	h := w.Header()
 	for k, vs := range resp.Header {

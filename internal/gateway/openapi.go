@@ -171,6 +171,9 @@ func (v *openapiValidator) checkResponse(ctx context.Context, check *openapiChec
 		}
 		return "", newError(kindOpenAPIResponse, errors.New("response: "+msg))
 	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		return "", nil // a tunnel, not a response the document describes
+	}
 	if check.input == nil {
 		// Couper: a request that matched no route leaves nothing to
 		// validate the response against, which fails it too.

@@ -1,0 +1,411 @@
+package gateway
+
+import (
+	"bufio"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// A minimal RFC 6455 peer for the tests: frames with payloads up to 64 KiB,
+// masked from the client, unmasked from the server.
+
+const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+func wsAccept(key string) string {
+	h := sha1.Sum([]byte(key + wsGUID))
+	return base64.StdEncoding.EncodeToString(h[:])
+}
+
+func wsFrame(opcode byte, payload []byte, mask bool) []byte {
+	b := []byte{0x80 | opcode}
+	m := byte(0)
+	if mask {
+		m = 0x80
+	}
+	switch n := len(payload); {
+	case n < 126:
+		b = append(b, m|byte(n))
+	default:
+		b = append(b, m|126, byte(n>>8), byte(n))
+	}
+	if !mask {
+		return append(b, payload...)
+	}
+	key := [4]byte{1, 2, 3, 4}
+	b = append(b, key[:]...)
+	for i, c := range payload {
+		b = append(b, c^key[i%4])
+	}
+	return b
+}
+
+func wsRead(r io.Reader) (opcode byte, payload []byte, err error) {
+	var h [2]byte
+	if _, err = io.ReadFull(r, h[:]); err != nil {
+		return 0, nil, err
+	}
+	n := int(h[1] & 0x7f)
+	if n == 126 {
+		var ext [2]byte
+		if _, err = io.ReadFull(r, ext[:]); err != nil {
+			return 0, nil, err
+		}
+		n = int(binary.BigEndian.Uint16(ext[:]))
+	} else if n == 127 {
+		return 0, nil, errors.New("64-bit lengths are not needed here")
+	}
+	var key [4]byte
+	masked := h[1]&0x80 != 0
+	if masked {
+		if _, err = io.ReadFull(r, key[:]); err != nil {
+			return 0, nil, err
+		}
+	}
+	payload = make([]byte, n)
+	if _, err = io.ReadFull(r, payload); err != nil {
+		return 0, nil, err
+	}
+	if masked {
+		for i := range payload {
+			payload[i] ^= key[i%4]
+		}
+	}
+	return h[0] & 0x0f, payload, nil
+}
+
+// wsOrigin is a websocket origin: it records each handshake and echoes
+// text frames; a close frame is answered and the connection ended. After
+// the client half-closes it sends "bye" and closes.
+type wsOrigin struct {
+	mu      sync.Mutex
+	heads   []string
+	refuse  int    // answer the upgrade with this status instead
+	proto   string // Upgrade header to answer with; "" = websocket
+	flood   int    // bytes to send right after the 101, unasked
+	done    chan struct{}
+	srvOnce sync.Once
+}
+
+func (o *wsOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var names []string
+	for k := range r.Header {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s %s\n", r.Method, r.RequestURI, r.Proto)
+	for _, k := range names {
+		if k == "X-Forwarded-For" || k == "Couper-Request-Id" {
+			fmt.Fprintf(&b, "%s: <%d value(s)>\n", k, len(r.Header[k]))
+			continue
+		}
+		fmt.Fprintf(&b, "%s: %s\n", k, strings.Join(r.Header[k], ", "))
+	}
+	o.mu.Lock()
+	o.heads = append(o.heads, b.String())
+	refuse, proto, flood := o.refuse, o.proto, o.flood
+	o.mu.Unlock()
+	if refuse != 0 || r.Header.Get("Upgrade") == "" {
+		if refuse == 0 {
+			refuse = http.StatusUpgradeRequired
+		}
+		w.WriteHeader(refuse)
+		_, _ = io.WriteString(w, "no upgrade\n")
+		return
+	}
+	if proto == "" {
+		proto = "websocket"
+	}
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	defer func() {
+		if o.done != nil {
+			o.srvOnce.Do(func() { close(o.done) })
+		}
+	}()
+	fmt.Fprintf(brw, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: %s\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: %s\r\nX-Origin: ws\r\n\r\n",
+		proto, wsAccept(r.Header.Get("Sec-WebSocket-Key")))
+	if flood > 0 {
+		_ = brw.Flush()
+		chunk := wsFrame(0x2, make([]byte, 60000), false)
+		for sent := 0; sent < flood; sent += len(chunk) {
+			if _, err := conn.Write(chunk); err != nil {
+				return
+			}
+		}
+		return
+	}
+	_ = brw.Flush()
+	for {
+		op, payload, err := wsRead(brw.Reader)
+		if err != nil {
+			// The client half-closed: a last word, then close.
+			_, _ = conn.Write(wsFrame(0x1, []byte("bye"), false))
+			return
+		}
+		switch op {
+		case 0x8:
+			_, _ = conn.Write(wsFrame(0x8, payload, false))
+			return
+		default:
+			_, _ = conn.Write(wsFrame(op, append([]byte("echo:"), payload...), false))
+		}
+	}
+}
+
+func (o *wsOrigin) handshakes() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.heads...)
+}
+
+func wsHarness(t *testing.T, websockets string) (*harness, *wsOrigin) {
+	t.Helper()
+	o := &wsOrigin{}
+	srv := httptest.NewServer(o)
+	t.Cleanup(srv.Close)
+	yml := `definitions:
+  backends:
+    ws:
+      origin: ` + srv.URL + `
+gateway:
+  address: 127.0.0.1:18999
+  endpoints:
+    - path: /chat/**
+      proxy:
+        backend: ws
+` + websockets + `    - path: /plain
+      proxy:
+        backend: ws
+`
+	return newHarness(t, yml), o
+}
+
+const wsKey = "dGhlIHNhbXBsZSBub25jZQ=="
+
+// wsDial sends an upgrade request (plus early bytes) to the gateway and
+// reads the answer's head.
+func wsDial(t *testing.T, h *harness, path, upgrade string, early []byte) (net.Conn, *bufio.Reader, *http.Response) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.srv.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second)) // a hang fails the test instead of the run
+	req := "GET " + path + " HTTP/1.1\r\nHost: gw.test\r\nUpgrade: " + upgrade + "\r\nConnection: keep-alive, Upgrade\r\n" +
+		"Sec-WebSocket-Key: " + wsKey + "\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer client-secret\r\n\r\n"
+	if _, err := conn.Write(append([]byte(req), early...)); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("reading the answer: %v\nlogs %s", err, h.logs)
+	}
+	return conn, br, resp
+}
+
+func TestWebsocketProxiedWithExactHandshake(t *testing.T) {
+	h, o := wsHarness(t, `        websockets:
+          timeout: 1h
+          set_request_headers: {X-Ws: on}
+          set_response_headers: {X-Ws-Answer: yes}
+`)
+	conn, br, resp := wsDial(t, h, "/chat/room?x=1", "websocket", nil)
+	if resp.StatusCode != 101 || resp.Header.Get("Upgrade") != "websocket" || resp.Header.Get("Connection") != "Upgrade" ||
+		resp.Header.Get("Sec-Websocket-Accept") != wsAccept(wsKey) || resp.Header.Get("X-Ws-Answer") != "yes" ||
+		resp.Header.Get("X-Origin") != "ws" || resp.Header.Get("Couper-Request-Id") == "" {
+		t.Fatalf("answer %d %v", resp.StatusCode, resp.Header)
+	}
+	want := "GET /chat/room?x=1 HTTP/1.1\n" +
+		"Connection: Upgrade\n" +
+		"Couper-Request-Id: <1 value(s)>\n" +
+		"Sec-Websocket-Key: " + wsKey + "\n" +
+		"Sec-Websocket-Version: 13\n" +
+		"Upgrade: websocket\n" +
+		"X-Forwarded-For: <1 value(s)>\n" +
+		"X-Ws: on\n"
+	if got := o.handshakes(); len(got) != 1 || got[0] != want {
+		t.Fatalf("origin saw\n%s\nwant\n%s", strings.Join(got, "\n--\n"), want)
+	}
+	for _, msg := range []string{"hello", strings.Repeat("x", 3000)} {
+		if _, err := conn.Write(wsFrame(0x1, []byte(msg), true)); err != nil {
+			t.Fatal(err)
+		}
+		op, payload, err := wsRead(br)
+		if err != nil || op != 0x1 || string(payload) != "echo:"+msg {
+			t.Fatalf("echo: %v %x %.20q", err, op, payload)
+		}
+	}
+	_, _ = conn.Write(wsFrame(0x8, []byte{0x03, 0xe8}, true))
+	if op, payload, err := wsRead(br); err != nil || op != 0x8 || string(payload) != "\x03\xe8" {
+		t.Fatalf("close: %v %x %q", err, op, payload)
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("after close: %v, want EOF", err)
+	}
+	conn.Close()
+	waitForLog(t, h, `"status":101`)
+	if strings.Contains(h.logs.String(), "client-secret") {
+		t.Fatal("the client's Authorization reached a log")
+	}
+}
+
+// waitForLog waits for the handler to finish (the access line is written
+// when it returns); the deadline only guards against a hang.
+func waitForLog(t *testing.T, h *harness, want string) {
+	t.Helper()
+	for i := 0; i < 2000; i++ {
+		if strings.Contains(h.logs.String(), want) {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("log lacks %s:\n%s", want, h.logs)
+}
+
+func TestWebsocketEarlyDataAndHalfClose(t *testing.T) {
+	h, _ := wsHarness(t, "        websockets: true\n")
+	// The client sends a frame before it has the 101 (RFC 6455 forbids
+	// it; some clients do it anyway): it reaches the origin after the
+	// handshake, in order.
+	conn, br, resp := wsDial(t, h, "/chat/x", "WebSocket", wsFrame(0x1, []byte("early"), true))
+	if resp.StatusCode != 101 || resp.Header.Get("Upgrade") != "WebSocket" {
+		t.Fatalf("answer %d %v", resp.StatusCode, resp.Header)
+	}
+	if _, payload, err := wsRead(br); err != nil || string(payload) != "echo:early" {
+		t.Fatalf("early frame: %v %q", err, payload)
+	}
+	_, _ = conn.Write(wsFrame(0x1, []byte("last"), true))
+	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	// The half-close travels to the origin, which still answers.
+	for _, want := range []string{"echo:last", "bye"} {
+		if _, payload, err := wsRead(br); err != nil || string(payload) != want {
+			t.Fatalf("after half-close: %v %q, want %q", err, payload, want)
+		}
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("end: %v", err)
+	}
+}
+
+func TestWebsocketRefusedOrNotAllowed(t *testing.T) {
+	h, o := wsHarness(t, "        websockets: true\n")
+	t.Run("origin refuses", func(t *testing.T) {
+		o.mu.Lock()
+		o.refuse = http.StatusForbidden
+		o.mu.Unlock()
+		defer func() { o.mu.Lock(); o.refuse = 0; o.mu.Unlock() }()
+		// Early bytes that look like a request must not be served as one.
+		conn, br, resp := wsDial(t, h, "/chat/x", "websocket", []byte("GET /plain HTTP/1.1\r\nHost: x\r\n\r\n"))
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 403 || string(body) != "no upgrade\n" || !resp.Close {
+			t.Fatalf("refusal: %d %q close=%v", resp.StatusCode, body, resp.Close)
+		}
+		if rest, err := io.ReadAll(br); len(rest) != 0 || err != nil {
+			t.Fatalf("after a refused upgrade the connection went on: %q %v", rest, err)
+		}
+		_ = conn
+	})
+	t.Run("endpoint without websockets", func(t *testing.T) {
+		_, _, resp := wsDial(t, h, "/plain", "websocket", nil)
+		if resp.StatusCode != http.StatusUpgradeRequired || !resp.Close {
+			t.Fatalf("plain endpoint: %d close=%v", resp.StatusCode, resp.Close)
+		}
+		last := o.handshakes()[len(o.handshakes())-1]
+		if strings.Contains(last, "Upgrade") || strings.Contains(last, "Connection") {
+			t.Fatalf("Upgrade forwarded on an endpoint without websockets:\n%s", last)
+		}
+	})
+	t.Run("protocol not listed", func(t *testing.T) {
+		_, _, resp := wsDial(t, h, "/chat/x", "h2c", nil)
+		if resp.StatusCode != http.StatusUpgradeRequired {
+			t.Fatalf("h2c: %d", resp.StatusCode)
+		}
+	})
+	t.Run("origin switches to another protocol", func(t *testing.T) {
+		o.mu.Lock()
+		o.proto = "irc"
+		o.mu.Unlock()
+		defer func() { o.mu.Lock(); o.proto = ""; o.mu.Unlock() }()
+		_, _, resp := wsDial(t, h, "/chat/x", "websocket", nil)
+		if resp.StatusCode != 502 || resp.Header.Get(ErrorHeader) != "backend" {
+			t.Fatalf("switch to irc: %d %v", resp.StatusCode, resp.Header)
+		}
+	})
+}
+
+// TestWebsocketTimeoutEndsSlowPeers: a client that never reads while the
+// origin floods it, and one that sends nothing, are both cut off at the
+// websockets timeout; nothing is left running (goleak checks at exit).
+func TestWebsocketTimeoutEndsSlowPeers(t *testing.T) {
+	h, o := wsHarness(t, "        websockets: {timeout: 300ms}\n")
+	o.mu.Lock()
+	o.flood = 64 << 20
+	o.mu.Unlock()
+	_, br, resp := wsDial(t, h, "/chat/flood", "websocket", nil)
+	if resp.StatusCode != 101 {
+		t.Fatalf("answer %d", resp.StatusCode)
+	}
+	waitForLog(t, h, `"status":101`) // the handler ended without our reading
+	if n, _ := io.Copy(io.Discard, br); n >= 64<<20 {
+		t.Fatalf("the whole flood got through (%d bytes)", n)
+	}
+	o.mu.Lock()
+	o.flood = 0
+	o.mu.Unlock()
+	conn, br, resp := wsDial(t, h, "/chat/idle", "websocket", nil)
+	if resp.StatusCode != 101 {
+		t.Fatalf("answer %d", resp.StatusCode)
+	}
+	if _, err := br.ReadByte(); err == nil {
+		t.Fatal("an idle tunnel outlived its timeout")
+	}
+	_ = conn
+}
+
+func TestWebsocketsConfig(t *testing.T) {
+	base := "gateway:\n  address: 127.0.0.1:18999\n  endpoints:\n    - path: /x\n      proxy:\n        url: http://127.0.0.1:9\n        websockets:"
+	wantConfigError(t, base+" 5\n", "gateway.endpoints[0].proxy.websockets (line 7)", "must be true, false or a mapping")
+	wantConfigError(t, base+"\n          protocols: [websocket, h2c]\n", "gateway.endpoints[0].proxy.websockets.protocols[1] (line 8)", "cannot be tunnelled")
+	wantConfigError(t, base+"\n          timeout: -1s\n", "gateway.endpoints[0].proxy.websockets.timeout (line 8)", "must not be negative")
+	wantConfigError(t, base+"\n          set_query_params: {a: b}\n", "gateway.endpoints[0].proxy.websockets.set_query_params (line 8)")
+	wantConfigError(t, "gateway:\n  address: 127.0.0.1:18999\n  endpoints:\n    - path: /x\n      request:\n        url: http://127.0.0.1:9\n        websockets: true\n",
+		"gateway.endpoints[0].request.websockets (line 7)")
+}
+
+// TestWebsocketHalfCloseLingerIsBounded: the origin ends its side and the
+// client never closes its own: the tunnel ends after the linger, not at
+// the (long) total timeout.
+func TestWebsocketHalfCloseLingerIsBounded(t *testing.T) {
+	defer func(d time.Duration) { halfCloseLinger = d }(halfCloseLinger)
+	halfCloseLinger = 50 * time.Millisecond
+	h, _ := wsHarness(t, "        websockets: {timeout: 1h}\n")
+	conn, br, resp := wsDial(t, h, "/chat/x", "websocket", nil)
+	if resp.StatusCode != 101 {
+		t.Fatalf("answer %d", resp.StatusCode)
+	}
+	_, _ = conn.Write(wsFrame(0x8, nil, true)) // the origin answers and closes
+	if op, _, err := wsRead(br); err != nil || op != 0x8 {
+		t.Fatalf("close: %v %x", err, op)
+	}
+	waitForLog(t, h, `"status":101`) // the handler returned with the client still open
+}
