@@ -409,3 +409,71 @@ func TestWebsocketHalfCloseLingerIsBounded(t *testing.T) {
 	}
 	waitForLog(t, h, `"status":101`) // the handler returned with the client still open
 }
+
+// rawForwardProxy is a forward proxy for http:// origins that relays the
+// connection byte for byte once it has sent the request on: enough for
+// net/http's transport to see the origin's 101.
+func rawForwardProxy(t *testing.T) *httptest.Server {
+	t.Helper()
+	var wg sync.WaitGroup
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		oc, err := net.Dial("tcp", r.URL.Host)
+		if err != nil {
+			http.Error(w, err.Error(), 502)
+			return
+		}
+		cc, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			oc.Close()
+			return
+		}
+		r.RequestURI = ""
+		_ = r.Write(oc)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = io.Copy(oc, brw)
+			oc.Close()
+		}()
+		_, _ = io.Copy(cc, oc)
+		cc.Close()
+		oc.Close()
+	}))
+	t.Cleanup(func() { srv.Close(); wg.Wait() })
+	return srv
+}
+
+// TestWebsocketThroughForwardProxy: with a forward proxy the upgrade goes
+// through net/http's transport, whose 101 body is the tunnel.
+func TestWebsocketThroughForwardProxy(t *testing.T) {
+	o := &wsOrigin{}
+	origin := httptest.NewServer(o)
+	t.Cleanup(origin.Close)
+	proxy := rawForwardProxy(t)
+	// The env proxy exempts loopback, the proxy attribute does not: the
+	// gateway dials the proxy for every origin.
+	h := newHarness(t, `gateway:
+  address: 127.0.0.1:18999
+  endpoints:
+    - path: /chat
+      proxy:
+        backend:
+          origin: `+origin.URL+`
+          proxy: `+proxy.URL+`
+        websockets: {timeout: 1m}
+`)
+	conn, br, resp := wsDial(t, h, "/chat", "websocket", nil)
+	if resp.StatusCode != 101 || resp.Header.Get("Sec-Websocket-Accept") != wsAccept(wsKey) {
+		t.Fatalf("answer %d %v\nlogs %s", resp.StatusCode, resp.Header, h.logs)
+	}
+	_, _ = conn.Write(wsFrame(0x1, []byte("via proxy"), true))
+	if _, payload, err := wsRead(br); err != nil || string(payload) != "echo:via proxy" {
+		t.Fatalf("echo: %v %q", err, payload)
+	}
+	_, _ = conn.Write(wsFrame(0x8, nil, true))
+	if op, _, err := wsRead(br); err != nil || op != 0x8 {
+		t.Fatalf("close: %v %x", err, op)
+	}
+	conn.Close()
+	waitForLog(t, h, `"status":101`)
+}
