@@ -92,10 +92,12 @@ func (a *accessWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }
 // wrapForAccess returns the writer the request is served through: the
 // plain one when neither the access log nor a client id header is on.
 func (g *Gateway) wrapForAccess(w http.ResponseWriter, r *http.Request, id string, start time.Time) (http.ResponseWriter, *accessWriter) {
-	if !g.accessLog && g.reqIDs.client == "" {
+	// The level can change at run time (server.log_level reload).
+	log := g.accessLog && g.logger.Enabled(r.Context(), slog.LevelInfo)
+	if !log && g.reqIDs.client == "" {
 		return w, nil
 	}
-	a := &accessWriter{ResponseWriter: w, g: g, r: r, id: id, start: start, log: g.accessLog}
+	a := &accessWriter{ResponseWriter: w, g: g, r: r, id: id, start: start, log: log}
 	return a, a
 }
 
