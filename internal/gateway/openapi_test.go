@@ -321,3 +321,37 @@ func TestOpenAPIGzipResponseIsInflatedForValidation(t *testing.T) {
 		t.Fatalf("got %d %q, %d bytes", resp.StatusCode, resp.Header.Get("Content-Encoding"), len(body))
 	}
 }
+
+// TestOpenAPIAppliesToRefinements: a refinement shares its label's
+// validator (it may not set openapi itself).
+func TestOpenAPIAppliesToRefinements(t *testing.T) {
+	doc := filepath.Join(t.TempDir(), "pets.yaml")
+	if err := os.WriteFile(doc, []byte(petsDoc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := &scriptedOrigin{status: 200, ctype: "application/json", body: `{"id":1,"name":"rex"}`}
+	srv := httptest.NewServer(o)
+	t.Cleanup(srv.Close)
+	h := newHarness(t, fmt.Sprintf(`definitions:
+  backends:
+    pets:
+      origin: %s
+      openapi: {file: %q}
+gateway:
+  address: 127.0.0.1:18999
+  endpoints:
+    - path: /pet/{id}
+      proxy:
+        backend:
+          label: pets
+          path: /v1/pets/${request.path_params.id}
+`, srv.URL, doc))
+	if resp, body := h.do("GET", "/pet/5", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("valid: %d %s", resp.StatusCode, body)
+	}
+	resp, body := h.do("GET", "/pet/five", nil, nil)
+	expectError(t, resp, body, 400, "backend_openapi_validation")
+	if got := o.requests(); len(got) != 1 {
+		t.Fatalf("origin saw %q", got)
+	}
+}

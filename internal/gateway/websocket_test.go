@@ -477,3 +477,39 @@ func TestWebsocketThroughForwardProxy(t *testing.T) {
 	conn.Close()
 	waitForLog(t, h, `"status":101`)
 }
+
+// TestWebsocketHoldsConnectionSlot: an open tunnel is a connection of the
+// backend, so max_connections counts it until it ends.
+func TestWebsocketHoldsConnectionSlot(t *testing.T) {
+	o := &wsOrigin{}
+	srv := httptest.NewServer(o)
+	t.Cleanup(srv.Close)
+	h := newHarness(t, `definitions:
+  backends:
+    ws:
+      origin: `+srv.URL+`
+      max_connections: 1
+      timeout: 300ms
+gateway:
+  address: 127.0.0.1:18999
+  endpoints:
+    - path: /chat
+      proxy:
+        backend: ws
+        websockets: {timeout: 1h}
+    - path: /plain
+      proxy:
+        backend: ws
+`)
+	conn, _, resp := wsDial(t, h, "/chat", "websocket", nil)
+	if resp.StatusCode != 101 {
+		t.Fatalf("answer %d", resp.StatusCode)
+	}
+	r2, body := h.do("GET", "/plain", nil, nil)
+	expectError(t, r2, body, 504, "backend_timeout") // queued behind the tunnel
+	conn.Close()
+	waitForLog(t, h, `"status":101`)
+	if r3, _ := h.do("GET", "/plain", nil, nil); r3.StatusCode != http.StatusUpgradeRequired {
+		t.Fatalf("after the tunnel: %d", r3.StatusCode)
+	}
+}
