@@ -96,9 +96,40 @@ type wsOrigin struct {
 	flood   int    // bytes to send right after the 101, unasked
 	done    chan struct{}
 	srvOnce sync.Once
+	// active counts handlers: hijacked ones outlive httptest's Close.
+	active sync.WaitGroup
+}
+
+// newWSOrigin starts o; cleanup waits for its handlers (goleak checks).
+func newWSOrigin(t *testing.T) (*wsOrigin, *httptest.Server) {
+	t.Helper()
+	o := &wsOrigin{}
+	srv := httptest.NewServer(o)
+	t.Cleanup(func() { srv.Close(); o.active.Wait() })
+	return o, srv
+}
+
+// settle waits until no request of h is in flight (tunnels included), so
+// no handler outlives the test; the loop bound only guards against a hang.
+func settle(t *testing.T, h *harness) {
+	t.Cleanup(func() {
+		for i := 0; i < 4000; i++ {
+			busy := false
+			for _, rt := range h.gw.runtimes {
+				busy = busy || rt.inFlight.Load() > 0
+			}
+			if !busy {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Error("a tunnel outlived its test")
+	})
 }
 
 func (o *wsOrigin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	o.active.Add(1)
+	defer o.active.Done()
 	var names []string
 	for k := range r.Header {
 		names = append(names, k)
@@ -176,9 +207,7 @@ func (o *wsOrigin) handshakes() []string {
 
 func wsHarness(t *testing.T, websockets string) (*harness, *wsOrigin) {
 	t.Helper()
-	o := &wsOrigin{}
-	srv := httptest.NewServer(o)
-	t.Cleanup(srv.Close)
+	o, srv := newWSOrigin(t)
 	yml := `definitions:
   backends:
     ws:
@@ -193,7 +222,9 @@ gateway:
       proxy:
         backend: ws
 `
-	return newHarness(t, yml), o
+	h := newHarness(t, yml)
+	settle(t, h)
+	return h, o
 }
 
 const wsKey = "dGhlIHNhbXBsZSBub25jZQ=="
@@ -417,6 +448,8 @@ func rawForwardProxy(t *testing.T) *httptest.Server {
 	t.Helper()
 	var wg sync.WaitGroup
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		wg.Add(1) // hijacked handlers outlive httptest's Close
+		defer wg.Done()
 		oc, err := net.Dial("tcp", r.URL.Host)
 		if err != nil {
 			http.Error(w, err.Error(), 502)
@@ -446,9 +479,7 @@ func rawForwardProxy(t *testing.T) *httptest.Server {
 // TestWebsocketThroughForwardProxy: with a forward proxy the upgrade goes
 // through net/http's transport, whose 101 body is the tunnel.
 func TestWebsocketThroughForwardProxy(t *testing.T) {
-	o := &wsOrigin{}
-	origin := httptest.NewServer(o)
-	t.Cleanup(origin.Close)
+	_, origin := newWSOrigin(t)
 	proxy := rawForwardProxy(t)
 	// The env proxy exempts loopback, the proxy attribute does not: the
 	// gateway dials the proxy for every origin.
@@ -462,6 +493,7 @@ func TestWebsocketThroughForwardProxy(t *testing.T) {
           proxy: `+proxy.URL+`
         websockets: {timeout: 1m}
 `)
+	settle(t, h)
 	conn, br, resp := wsDial(t, h, "/chat", "websocket", nil)
 	if resp.StatusCode != 101 || resp.Header.Get("Sec-Websocket-Accept") != wsAccept(wsKey) {
 		t.Fatalf("answer %d %v\nlogs %s", resp.StatusCode, resp.Header, h.logs)
@@ -481,9 +513,7 @@ func TestWebsocketThroughForwardProxy(t *testing.T) {
 // TestWebsocketHoldsConnectionSlot: an open tunnel is a connection of the
 // backend, so max_connections counts it until it ends.
 func TestWebsocketHoldsConnectionSlot(t *testing.T) {
-	o := &wsOrigin{}
-	srv := httptest.NewServer(o)
-	t.Cleanup(srv.Close)
+	_, srv := newWSOrigin(t)
 	h := newHarness(t, `definitions:
   backends:
     ws:
@@ -501,6 +531,7 @@ gateway:
       proxy:
         backend: ws
 `)
+	settle(t, h)
 	conn, _, resp := wsDial(t, h, "/chat", "websocket", nil)
 	if resp.StatusCode != 101 {
 		t.Fatalf("answer %d", resp.StatusCode)
