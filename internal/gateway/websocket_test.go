@@ -544,3 +544,38 @@ gateway:
 		t.Fatalf("after the tunnel: %d", r3.StatusCode)
 	}
 }
+
+// TestWebsocketTimeoutBoundsTheHandshake: the websockets timeout replaces
+// the backend's for upgrades, so an origin that never answers the
+// handshake is a 504 at the websockets timeout (the backend's is 1h).
+func TestWebsocketTimeoutBoundsTheHandshake(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held sync.WaitGroup
+	held.Add(1)
+	go func() {
+		defer held.Done()
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		_, _ = io.Copy(io.Discard, c) // reads the handshake, never answers
+		c.Close()
+	}()
+	t.Cleanup(func() { ln.Close(); held.Wait() })
+	h := newHarness(t, `gateway:
+  address: 127.0.0.1:18999
+  endpoints:
+    - path: /chat
+      proxy:
+        backend: {origin: http://`+ln.Addr().String()+`, timeout: 1h, ttfb_timeout: 1h}
+        websockets: {timeout: 200ms}
+`)
+	settle(t, h)
+	_, _, resp := wsDial(t, h, "/chat", "websocket", nil)
+	if resp.StatusCode != 504 || resp.Header.Get(ErrorHeader) != "backend_timeout" || !resp.Close {
+		t.Fatalf("answer %d %v", resp.StatusCode, resp.Header)
+	}
+}
