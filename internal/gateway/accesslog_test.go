@@ -35,6 +35,7 @@ gateway:
 ` + gatewayExtra + `  endpoints:
     - path: /things/{id}
       custom_log_fields:
+        id: ${request.id}
         thing: ${request.path_params.id}
         tags: [a, "${request.method}"]
       proxy:
@@ -59,7 +60,7 @@ func TestAccessLogLineAndRequestID(t *testing.T) {
 		t.Fatalf("%d access lines:\n%s", len(lines), h.logs)
 	}
 	got, _ := json.Marshal(lines[0])
-	want := `{"backend":"api","bytes":` + itoa(len(body)) + `,"custom":{"tags":["a","GET"],"thing":"7"},"endpoint":"/things/{id}","level":"INFO","method":"GET","msg":"gateway access","path":"/things/7","proto":"HTTP/1.1","query":"x=1","request_id":"` + id + `","status":200,"user_agent":"probe/1"}`
+	want := `{"backend":"api","bytes":` + itoa(len(body)) + `,"custom":{"id":"` + id + `","tags":["a","GET"],"thing":"7"},"endpoint":"/things/{id}","level":"INFO","method":"GET","msg":"gateway access","path":"/things/7","proto":"HTTP/1.1","query":"x=1","request_id":"` + id + `","status":200,"user_agent":"probe/1"}`
 	if string(got) != want {
 		t.Fatalf("access line\n got %s\nwant %s", got, want)
 	}
