@@ -232,6 +232,7 @@ func readBounded(r io.ReadCloser, limit int64) (data []byte, rest io.ReadCloser,
 // logOpenAPI logs an ignored violation (Couper logs them in its
 // "validation" field and goes on).
 func (g *Gateway) logOpenAPI(rd *requestData, rt *backendRuntime, side, msg string) {
+	rt.metrics.errors.WithLabelValues("openapi_ignored").Inc()
 	g.logger.Warn("gateway openapi violation ignored", "request_id", rd.id, "backend", rt.name,
 		"error_type", kindOpenAPIRequest.Type, "validation", side+": "+msg)
 }
