@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"bufio"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -326,5 +328,45 @@ func TestWebsocketTimeoutBoundsTheHandshake(t *testing.T) {
 	_, _, resp := wsDial(t, h, "/chat", "websocket", nil)
 	if resp.StatusCode != 504 || resp.Header.Get(ErrorHeader) != "backend_timeout" || !resp.Close {
 		t.Fatalf("answer %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+// TestWebsocketOverTLSOrigin: a wss origin (https backend) through the h1
+// client's TLS connection, half-close included (TLS close_notify).
+func TestWebsocketOverTLSOrigin(t *testing.T) {
+	p := newTestPKI(t)
+	o := &wsOrigin{}
+	srv := httptest.NewUnstartedServer(o)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.server}}
+	srv.StartTLS()
+	t.Cleanup(func() { srv.Close(); o.active.Wait() })
+	h := newHarness(t, `definitions:
+  backends:
+    wss:
+      origin: `+srv.URL+`
+      tls:
+        server_ca_certificate_file: `+p.caFile+`
+gateway:
+  address: 127.0.0.1:18999
+  endpoints:
+    - path: /chat
+      proxy:
+        backend: wss
+        websockets: true
+`)
+	settle(t, h)
+	conn, br, resp := wsDial(t, h, "/chat", "websocket", nil)
+	if resp.StatusCode != 101 {
+		t.Fatalf("answer %d\nlogs %s", resp.StatusCode, h.logs)
+	}
+	_, _ = conn.Write(wsFrame(0x1, []byte("secure"), true))
+	if _, payload, err := wsRead(br); err != nil || string(payload) != "echo:secure" {
+		t.Fatalf("echo: %v %q", err, payload)
+	}
+	if err := conn.(*net.TCPConn).CloseWrite(); err != nil {
+		t.Fatal(err)
+	}
+	if _, payload, err := wsRead(br); err != nil || string(payload) != "bye" {
+		t.Fatalf("after half-close: %v %q", err, payload)
 	}
 }
