@@ -12,7 +12,16 @@ type GatewayRequestID struct {
 	BackendHeader    *string `yaml:"backend_header"`
 	ClientHeader     *string `yaml:"client_header"`
 	AcceptFromHeader string  `yaml:"accept_from_header"`
+	// Format is common (a process prefix and a counter) or uuid4
+	// (Couper's request_id_format).
+	Format string `yaml:"format"`
 }
+
+// Request id formats.
+const (
+	RequestIDCommon = "common"
+	RequestIDUUID4  = "uuid4"
+)
 
 // DefaultRequestIDHeader is Couper's header name for the request id, sent
 // upstream and to the client.
@@ -46,6 +55,14 @@ func (v *gatewayValidator) validateRequestID(g *Gateway) {
 	}
 	if r.AcceptFromHeader != "" {
 		v.checkIDHeader(path+".accept_from_header", r.AcceptFromHeader)
+	}
+	r.Format = strings.ToLower(strings.TrimSpace(r.Format))
+	switch r.Format {
+	case "":
+		r.Format = RequestIDCommon
+	case RequestIDCommon, RequestIDUUID4:
+	default:
+		v.add(path+".format", "unsupported request id format %q; use common or uuid4", r.Format)
 	}
 }
 

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"net/textproto"
@@ -14,6 +16,7 @@ import (
 // header names, "" for off.
 type requestIDSettings struct {
 	backend, client, acceptFrom string
+	uuid4                       bool
 }
 
 func newRequestIDSettings(r *config.GatewayRequestID) requestIDSettings {
@@ -23,7 +26,8 @@ func newRequestIDSettings(r *config.GatewayRequestID) requestIDSettings {
 		}
 		return textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(*p))
 	}
-	return requestIDSettings{backend: canon(r.BackendHeader), client: canon(r.ClientHeader), acceptFrom: canon(&r.AcceptFromHeader)}
+	return requestIDSettings{backend: canon(r.BackendHeader), client: canon(r.ClientHeader), acceptFrom: canon(&r.AcceptFromHeader),
+		uuid4: r.Format == config.RequestIDUUID4}
 }
 
 // requestID is the client's id when accept_from_header names a header that
@@ -35,7 +39,29 @@ func (g *Gateway) requestID(r *http.Request) string {
 			return vs[0]
 		}
 	}
+	if g.reqIDs.uuid4 {
+		return newUUID4()
+	}
 	return g.ids.next()
+}
+
+// newUUID4 is a random (version 4, RFC 9562) UUID.
+func newUUID4() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var out [36]byte
+	hex.Encode(out[0:8], b[0:4])
+	out[8] = '-'
+	hex.Encode(out[9:13], b[4:6])
+	out[13] = '-'
+	hex.Encode(out[14:18], b[6:8])
+	out[18] = '-'
+	hex.Encode(out[19:23], b[8:10])
+	out[23] = '-'
+	hex.Encode(out[24:], b[10:])
+	return string(out[:])
 }
 
 func usableRequestID(s string) bool {

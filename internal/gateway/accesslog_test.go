@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -129,11 +130,26 @@ func TestAccessLogOffAndRequestIDSettings(t *testing.T) {
 	}
 }
 
+func TestRequestIDFormatUUID4(t *testing.T) {
+	o := newEcho(t)
+	h := newHarness(t, accessYAML(o.URL, "  request_id: {format: UUID4}\n"))
+	resp, body := h.do("GET", "/things/1", nil, nil)
+	id := resp.Header.Get("Couper-Request-Id")
+	if !regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(id) ||
+		decodeEcho(t, body).Header["Couper-Request-Id"][0] != id {
+		t.Fatalf("id %q", id)
+	}
+	if other := newUUID4(); other == id {
+		t.Fatal("uuid4 repeats")
+	}
+}
+
 func TestRequestIDConfigErrors(t *testing.T) {
 	base := "gateway:\n  address: 127.0.0.1:18999\n  request_id:\n"
 	wantConfigError(t, base+"    backend_header: Authorization\n", "gateway.request_id.backend_header (line 4)", "cannot carry the request id")
 	wantConfigError(t, base+"    client_header: \"bad header\"\n", "gateway.request_id.client_header (line 4)", "not a valid HTTP header name")
 	wantConfigError(t, base+"    accept_from_header: Host\n", "gateway.request_id.accept_from_header (line 4)")
+	wantConfigError(t, base+"    format: xid\n", "gateway.request_id.format (line 4)", "use common or uuid4")
 }
 
 func TestRedactQuery(t *testing.T) {
