@@ -34,6 +34,9 @@ type Gateway struct {
 	// AccessLog logs one line per request (default true).
 	AccessLog *bool            `yaml:"access_log"`
 	RequestID GatewayRequestID `yaml:"request_id"`
+	// CustomLogFields go into every access log line; an endpoint's own
+	// fields of the same name win (Couper: inherited by nested blocks).
+	CustomLogFields Values `yaml:"custom_log_fields"`
 }
 
 // Endpoint is one route of the gateway. Exactly one of Proxy and Request is set.

@@ -174,10 +174,40 @@ func (a *accessWriter) finish() {
 	if errType != "" {
 		attrs = append(attrs, slog.String("error_type", errType))
 	}
-	if a.ep != nil && len(a.ep.logFields) > 0 {
-		attrs = append(attrs, customGroup(a.ep.logFields, a.rd))
+	if fields := a.customFields(); len(fields) > 0 {
+		rd := a.rd
+		if rd == nil { // no endpoint: the gateway's fields still see the request
+			rd = &requestData{req: a.r, id: a.id}
+		}
+		attrs = append(attrs, customGroup(fields, rd))
 	}
 	a.g.logger.LogAttrs(a.r.Context(), slog.LevelInfo, "gateway access", attrs...)
+}
+
+// customFields are the gateway's fields with the endpoint's laid over
+// them (same name: the endpoint's value).
+func (a *accessWriter) customFields() valueSet {
+	var own valueSet
+	if a.ep != nil {
+		own = a.ep.logFields
+	}
+	if len(a.g.logFields) == 0 {
+		return own
+	}
+	if len(own) == 0 {
+		return a.g.logFields
+	}
+	merged := make(valueSet, 0, len(a.g.logFields)+len(own))
+	for _, nv := range a.g.logFields {
+		shadowed := false
+		for _, o := range own {
+			shadowed = shadowed || o.name == nv.name
+		}
+		if !shadowed {
+			merged = append(merged, nv)
+		}
+	}
+	return append(merged, own...)
 }
 
 // customGroup evaluates custom_log_fields into the "custom" field.

@@ -130,6 +130,24 @@ func TestAccessLogOffAndRequestIDSettings(t *testing.T) {
 	}
 }
 
+func TestGatewayCustomLogFieldsAreInherited(t *testing.T) {
+	o := newEcho(t)
+	h := newHarness(t, accessYAML(o.URL, "  custom_log_fields: {site: edge-1, thing: gateway, ua: \"${request.headers.user-agent}\"}\n"))
+	h.do("GET", "/things/9", nil, map[string]string{"User-Agent": "ua/1"})
+	h.do("GET", "/nowhere", nil, map[string]string{"User-Agent": "ua/2"})
+	lines := accessLines(t, h)
+	if len(lines) != 2 {
+		t.Fatalf("lines %v", lines)
+	}
+	got0, _ := json.Marshal(lines[0]["custom"])
+	got1, _ := json.Marshal(lines[1]["custom"])
+	// The endpoint's thing wins; without an endpoint only the gateway's.
+	if string(got0) != `{"id":"`+lines[0]["request_id"].(string)+`","site":"edge-1","tags":["a","GET"],"thing":"9","ua":"ua/1"}` ||
+		string(got1) != `{"site":"edge-1","thing":"gateway","ua":"ua/2"}` {
+		t.Fatalf("custom fields\n%s\n%s", got0, got1)
+	}
+}
+
 func TestRequestIDFormatUUID4(t *testing.T) {
 	o := newEcho(t)
 	h := newHarness(t, accessYAML(o.URL, "  request_id: {format: UUID4}\n"))

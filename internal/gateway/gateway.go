@@ -61,6 +61,7 @@ type Gateway struct {
 	reqIDs   requestIDSettings
 	// accessLog writes a line per request (gateway.access_log).
 	accessLog bool
+	logFields valueSet // gateway.custom_log_fields, for every access line
 }
 
 type sourceBox struct{ src health.Source }
@@ -95,6 +96,7 @@ func New(opts Options) (*Gateway, error) {
 		g.SetHealth(opts.Health)
 	}
 	c := &compiler{cfg: opts.Config, env: opts.Env}
+	g.logFields = c.values("gateway.custom_log_fields", opts.Config.Gateway.CustomLogFields)
 	defs := &opts.Config.Definitions
 	for _, label := range defs.SortedLabels() {
 		b := defs.Backends[label]
