@@ -62,6 +62,7 @@ func (c *Config) validateGateway(errs *Errors) {
 		v.validateEndpoint(fmt.Sprintf("gateway.endpoints[%d]", i), &g.Endpoints[i])
 	}
 	v.checkDuplicateEndpoints()
+	v.checkTokenCycles()
 }
 
 func (v *gatewayValidator) validateBackend(path string, b *Backend) {
@@ -86,11 +87,15 @@ func (v *gatewayValidator) validateBackend(path string, b *Backend) {
 			v.add(path+"."+key.name, "%s", msg)
 		}
 	}
-	for key, u := range map[string]Unsupported{"oauth2": b.OAuth2, "beta_token_request": b.TokenRequest, "openapi": b.OpenAPI} {
+	for key, u := range map[string]Unsupported{"openapi": b.OpenAPI} {
 		if u.Set {
 			v.add(path+"."+key, "not supported yet")
 		}
 	}
+	if b.OAuth2 != nil {
+		v.validateOAuth2(path+".oauth2", b.OAuth2)
+	}
+	v.validateTokenRequests(b.TokenRequests)
 	v.validateModifiers(path, &b.Modifiers)
 	v.validateRateLimits(path+".beta_rate_limit", b.RateLimits)
 	if b.TLS != nil {

@@ -116,6 +116,11 @@ func New(opts Options) (*Gateway, error) {
 		r.methods, r.endpoint, r.order = e.Methods, ep, i
 		g.router.routes = append(g.router.routes, r)
 	}
+	// Token backends are resolved now that every label exists; they may
+	// add views of their own.
+	for i := 0; i < len(c.views); i++ {
+		g.compileAuth(c, c.views[i])
+	}
 	for _, v := range c.views {
 		v.chain = g.buildLayers(v)
 	}

@@ -1,0 +1,95 @@
+package gateway
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// tokenCache holds one token (an oauth2 access token, a beta_token_request
+// result) until it expires. Concurrent requests share one fetch: the first
+// starts it, the others wait for it, each bounded by its own context. The
+// fetch itself is detached from any one client, so a client leaving does
+// not fail the others; the token backend's timeouts bound it.
+type tokenCache struct {
+	fetch func(context.Context) (token string, ttl time.Duration, err error)
+	now   func() time.Time
+
+	mu       sync.Mutex
+	value    string
+	expires  time.Time
+	inflight *tokenFetch
+}
+
+type tokenFetch struct {
+	done  chan struct{}
+	value string
+	err   error
+}
+
+func newTokenCache(fetch func(context.Context) (string, time.Duration, error)) *tokenCache {
+	return &tokenCache{fetch: fetch, now: time.Now}
+}
+
+// get returns a valid token, fetching one when none is cached.
+func (tc *tokenCache) get(ctx context.Context) (string, error) {
+	tc.mu.Lock()
+	if tc.value != "" && tc.now().Before(tc.expires) {
+		v := tc.value
+		tc.mu.Unlock()
+		return v, nil
+	}
+	f := tc.inflight
+	if f == nil {
+		f = &tokenFetch{done: make(chan struct{})}
+		tc.inflight = f
+		go tc.run(f)
+	}
+	tc.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.value, f.err
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+func (tc *tokenCache) run(f *tokenFetch) {
+	v, ttl, err := tc.fetch(context.Background())
+	tc.mu.Lock()
+	tc.inflight = nil
+	if err == nil && ttl > 0 {
+		tc.value, tc.expires = v, tc.now().Add(ttl)
+	}
+	tc.mu.Unlock()
+	f.value, f.err = v, err
+	close(f.done)
+}
+
+// invalidate drops the cached token if it is still used (an origin refused
+// it); a token another request fetched meanwhile stays.
+func (tc *tokenCache) invalidate(used string) {
+	tc.mu.Lock()
+	if tc.value == used {
+		tc.value = ""
+	}
+	tc.mu.Unlock()
+}
+
+// Token lifetimes: a token is used until shortly before it expires.
+const (
+	// tokenSkew is the least margin before expiry; 10 % of the lifetime
+	// when that is more (Couper keeps 90 % of expires_in).
+	tokenSkew = 5 * time.Second
+	// maxTokenLifetime caps what a token endpoint may claim.
+	maxTokenLifetime = 24 * time.Hour
+	// defaultTokenLifetime applies when a token response has no
+	// expires_in: cached for a while, renewed earlier on a 401.
+	defaultTokenLifetime = 5 * time.Minute
+)
+
+// cacheLifetime is how long a token said to live for d is used.
+func cacheLifetime(d time.Duration) time.Duration {
+	d = min(d, maxTokenLifetime)
+	return max(d-max(d/10, tokenSkew), 0)
+}
