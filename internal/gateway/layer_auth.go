@@ -55,9 +55,10 @@ func (l *authLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 	for attempt := 0; ; attempt++ {
 		waitCtx, cancel := c.waitContext()
 		token, err := l.oauth.cache.get(waitCtx)
+		waited := waitCtx.Err() != nil // before cancel, which sets it
 		cancel()
 		if err != nil {
-			if waitCtx.Err() != nil {
+			if waited {
 				return nil, classify(c.ctx, c.limits.deadline, err)
 			}
 			c.g.logger.Warn("gateway oauth2 token request failed", "backend", c.bv.rt.name, "error", err)
