@@ -88,7 +88,9 @@ func TestTokenRequestFailures(t *testing.T) {
 		{"unexpected status", "          expected_status: [200]\n", func(w http.ResponseWriter) { w.WriteHeader(500); _, _ = io.WriteString(w, `{"t":"a"}`) }},
 		{"empty token", "", func(w http.ResponseWriter) { _, _ = io.WriteString(w, `{}`) }},
 		{"not json", "", func(w http.ResponseWriter) { _, _ = io.WriteString(w, `<html>`) }},
-		{"huge", "", func(w http.ResponseWriter) { _, _ = io.WriteString(w, `{"t":"`+strings.Repeat("a", maxTokenResponse)+`"}`) }},
+		{"huge", "", func(w http.ResponseWriter) {
+			_, _ = io.WriteString(w, `{"t":"`+strings.Repeat("a", maxTokenResponse)+`"}`)
+		}},
 		{"bad ttl", "", func(w http.ResponseWriter) { _, _ = io.WriteString(w, `{"t":"a","ttl":"soon"}`) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
