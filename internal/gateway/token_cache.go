@@ -19,7 +19,15 @@ type tokenCache struct {
 	value    string
 	expires  time.Time
 	inflight *tokenFetch
+	// failed is the last failed fetch, answered again until failUntil:
+	// a broken token endpoint gets one request per tokenFailHold, not
+	// one per client request.
+	failed    *tokenFetch
+	failUntil time.Time
 }
+
+// tokenFailHold is how long a failed fetch is answered from memory.
+const tokenFailHold = time.Second
 
 type tokenFetch struct {
 	done  chan struct{}
@@ -38,6 +46,11 @@ func (tc *tokenCache) get(ctx context.Context) (string, error) {
 		v := tc.value
 		tc.mu.Unlock()
 		return v, nil
+	}
+	if tc.failed != nil && tc.now().Before(tc.failUntil) {
+		err := tc.failed.err
+		tc.mu.Unlock()
+		return "", err
 	}
 	f := tc.inflight
 	if f == nil {
@@ -58,8 +71,14 @@ func (tc *tokenCache) run(f *tokenFetch) {
 	v, ttl, err := tc.fetch(context.Background())
 	tc.mu.Lock()
 	tc.inflight = nil
-	if err == nil && ttl > 0 {
+	switch {
+	case err != nil:
+		tc.failed, tc.failUntil = f, tc.now().Add(tokenFailHold)
+	case ttl > 0:
 		tc.value, tc.expires = v, tc.now().Add(ttl)
+	}
+	if err == nil {
+		tc.failed = nil
 	}
 	tc.mu.Unlock()
 	f.value, f.err = v, err
@@ -70,7 +89,7 @@ func (tc *tokenCache) run(f *tokenFetch) {
 // it); a token another request fetched meanwhile stays.
 func (tc *tokenCache) invalidate(used string) {
 	tc.mu.Lock()
-	if tc.value == used {
+	if tc.value == used && used != "" {
 		tc.value = ""
 	}
 	tc.mu.Unlock()

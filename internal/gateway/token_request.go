@@ -83,7 +83,8 @@ func (tr *tokenRequest) fetch(ctx context.Context) (string, time.Duration, error
 	}
 	ttl, err := config.ParseDuration(tr.ttl.eval(rd))
 	if err != nil {
-		return "", 0, fmt.Errorf("ttl: %w", err)
+		// Not the value: a mistaken ttl expression may read the token.
+		return "", 0, errors.New("ttl did not evaluate to a duration")
 	}
 	return token, min(ttl, maxTokenLifetime), nil
 }
