@@ -2,8 +2,10 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -19,7 +21,24 @@ const (
 const (
 	AuthClientSecretBasic = "client_secret_basic"
 	AuthClientSecretPost  = "client_secret_post"
+	AuthClientSecretJWT   = "client_secret_jwt"
+	AuthPrivateKeyJWT     = "private_key_jwt"
 )
+
+// JWTSigningProfile signs the JWTs an oauth2 block sends: a client
+// assertion (client_secret_jwt, private_key_jwt) or a jwt-bearer
+// assertion.
+type JWTSigningProfile struct {
+	SignatureAlgorithm string        `yaml:"signature_algorithm"`
+	Key                string        `yaml:"key"`
+	KeyFile            string        `yaml:"key_file"`
+	TTL                time.Duration `yaml:"ttl"`
+	Claims             JSONBody      `yaml:"claims"`
+	Headers            JSONBody      `yaml:"headers"`
+}
+
+// signatureAlgorithms are the JWT algorithms a signing profile may use.
+var signatureAlgorithms = []string{"RS256", "RS384", "RS512", "HS256", "HS384", "HS512", "ES256", "ES384", "ES512"}
 
 // DefaultOAuth2Retries is how often a 401 leads to a fresh token and a replay.
 const DefaultOAuth2Retries = 1
@@ -41,6 +60,8 @@ type OAuth2 struct {
 	Password                string     `yaml:"password"`
 	Assertion               string     `yaml:"assertion"`
 	Retries                 *int       `yaml:"retries"`
+
+	JWTSigningProfile *JWTSigningProfile `yaml:"jwt_signing_profile"`
 }
 
 // TokenRequest is one beta_token_request block: a request whose response
@@ -116,21 +137,25 @@ func (v *gatewayValidator) validateOAuth2(path string, o *OAuth2) {
 	if o.TokenEndpointAuthMethod == "" {
 		o.TokenEndpointAuthMethod = AuthClientSecretBasic
 	}
-	switch o.TokenEndpointAuthMethod {
-	case AuthClientSecretBasic, AuthClientSecretPost:
-	case "client_secret_jwt", "private_key_jwt":
-		v.add(path+".token_endpoint_auth_method", "%q is not supported yet (use %s or %s)", o.TokenEndpointAuthMethod, AuthClientSecretBasic, AuthClientSecretPost)
+	method := o.TokenEndpointAuthMethod
+	switch method {
+	case AuthClientSecretBasic, AuthClientSecretPost, AuthClientSecretJWT, AuthPrivateKeyJWT:
 	default:
-		v.add(path+".token_endpoint_auth_method", "unsupported method %q (use %s or %s)", o.TokenEndpointAuthMethod, AuthClientSecretBasic, AuthClientSecretPost)
+		v.add(path+".token_endpoint_auth_method", "unsupported method %q (use %s, %s, %s or %s)", method,
+			AuthClientSecretBasic, AuthClientSecretPost, AuthClientSecretJWT, AuthPrivateKeyJWT)
 	}
 	if o.GrantType == GrantClientCredentials || o.GrantType == GrantPassword {
 		if o.ClientID == "" {
 			v.add(path+".client_id", "is required for grant_type %s", o.GrantType)
 		}
-		if o.ClientSecret == "" {
+		if o.ClientSecret == "" && method != AuthPrivateKeyJWT {
 			v.add(path+".client_secret", "is required for grant_type %s", o.GrantType)
 		}
 	}
+	if written("client_secret") && method == AuthPrivateKeyJWT {
+		v.add(path+".client_secret", "is not used with token_endpoint_auth_method %s (the signing profile's key signs)", AuthPrivateKeyJWT)
+	}
+	v.validateSigningProfile(path, o)
 	switch o.GrantType {
 	case GrantPassword:
 		if o.Username == "" {
@@ -140,8 +165,11 @@ func (v *gatewayValidator) validateOAuth2(path string, o *OAuth2) {
 			v.add(path+".password", "is required for grant_type password")
 		}
 	case GrantJWTBearer:
-		if o.Assertion == "" {
-			v.add(path+".assertion", "is required for grant_type %s (jwt_signing_profile is not supported yet)", GrantJWTBearer)
+		if o.Assertion == "" && o.JWTSigningProfile == nil {
+			v.add(path+".assertion", "is required for grant_type %s without a jwt_signing_profile", GrantJWTBearer)
+		}
+		if o.Assertion != "" && o.JWTSigningProfile != nil && method != AuthClientSecretJWT && method != AuthPrivateKeyJWT {
+			v.add(path+".jwt_signing_profile", "is not used: the assertion is given")
 		}
 	}
 	for _, key := range []string{"username", "password"} {
@@ -159,6 +187,61 @@ func (v *gatewayValidator) validateOAuth2(path string, o *OAuth2) {
 	}
 	if o.TokenEndpoint != "" {
 		v.validateTokenBackend(path+".backend", &o.Backend, o.TokenEndpoint)
+	}
+}
+
+// validateSigningProfile checks the jwt_signing_profile an oauth2 block
+// needs for a JWT client assertion or a self-signed jwt-bearer assertion.
+func (v *gatewayValidator) validateSigningProfile(path string, o *OAuth2) {
+	method := o.TokenEndpointAuthMethod
+	jwtAuth := method == AuthClientSecretJWT || method == AuthPrivateKeyJWT
+	selfSigned := o.GrantType == GrantJWTBearer && o.Assertion == ""
+	p := o.JWTSigningProfile
+	if p == nil {
+		if jwtAuth {
+			v.add(path+".jwt_signing_profile", "is required for token_endpoint_auth_method %s", method)
+		}
+		return
+	}
+	path += ".jwt_signing_profile"
+	if !jwtAuth && !selfSigned {
+		v.add(path, "is only used with token_endpoint_auth_method %s or %s, or grant_type %s without assertion", AuthClientSecretJWT, AuthPrivateKeyJWT, GrantJWTBearer)
+		return
+	}
+	alg := p.SignatureAlgorithm
+	hmacAlg := strings.HasPrefix(alg, "HS")
+	switch {
+	case !slices.Contains(signatureAlgorithms, alg):
+		v.add(path+".signature_algorithm", "must be one of %s, got %q", strings.Join(signatureAlgorithms, ", "), alg)
+	case method == AuthClientSecretJWT && !hmacAlg:
+		v.add(path+".signature_algorithm", "must be HS256, HS384 or HS512 for %s (the client_secret is the key)", AuthClientSecretJWT)
+	case method == AuthPrivateKeyJWT && hmacAlg:
+		v.add(path+".signature_algorithm", "must be an RS* or ES* algorithm for %s", AuthPrivateKeyJWT)
+	}
+	hasKey := p.Key != "" || p.KeyFile != ""
+	switch {
+	case p.Key != "" && p.KeyFile != "":
+		v.add(path+".key_file", "set either key or key_file, not both")
+	case method == AuthClientSecretJWT && hasKey:
+		v.add(path+".key", "is not used with %s: the client_secret is the key", AuthClientSecretJWT)
+	case method != AuthClientSecretJWT && !hasKey:
+		v.add(path+".key", "key or key_file is required")
+	}
+	if p.TTL <= 0 {
+		v.add(path+".ttl", "is required and must be greater than 0 (it sets the exp claim)")
+	}
+	if p.Claims.Set {
+		if _, ok := p.Claims.Value.(map[string]any); !ok {
+			v.add(path+".claims", "must be a mapping")
+		}
+	}
+	if p.Headers.Set {
+		h, ok := p.Headers.Value.(map[string]any)
+		if !ok {
+			v.add(path+".headers", "must be a mapping")
+		} else if _, ok := h["alg"]; ok {
+			v.add(path+".headers.alg", "cannot be set: it is signature_algorithm")
+		}
 	}
 }
 

@@ -33,10 +33,47 @@ type oauth2Source struct {
 	g        *Gateway
 	backend  *backendView // the token endpoint's backend
 	endpoint string       // token_endpoint
-	form     string       // the urlencoded grant
+	form     url.Values   // the grant and client credentials, fixed
 	basic    string       // Authorization for client_secret_basic, or ""
 	retries  int
 	cache    *tokenCache
+
+	// signer makes JWTs per fetch: a client assertion for
+	// client_secret_jwt/private_key_jwt (clientID set), a jwt-bearer
+	// assertion (selfSigned).
+	signer     *jwtSigner
+	clientID   string
+	selfSigned bool
+}
+
+const clientAssertionType = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+// grantForm is the form of one token request: fresh JWTs each time.
+func (s *oauth2Source) grantForm() (string, error) {
+	if s.signer == nil {
+		return s.form.Encode(), nil
+	}
+	form := url.Values{}
+	for k, v := range s.form {
+		form[k] = v
+	}
+	if s.selfSigned {
+		a, err := s.signer.sign(nil)
+		if err != nil {
+			return "", fmt.Errorf("signing the assertion: %w", err)
+		}
+		form.Set("assertion", a)
+	}
+	if s.clientID != "" {
+		a, err := s.signer.sign(map[string]any{"iss": s.clientID, "sub": s.clientID, "aud": s.endpoint})
+		if err != nil {
+			return "", fmt.Errorf("signing the client assertion: %w", err)
+		}
+		form.Set("client_id", s.clientID)
+		form.Set("client_assertion_type", clientAssertionType)
+		form.Set("client_assertion", a)
+	}
+	return form.Encode(), nil
 }
 
 func (g *Gateway) compileOAuth2(c *compiler, path string, o *config.OAuth2) (*oauth2Source, error) {
@@ -53,20 +90,33 @@ func (g *Gateway) compileOAuth2(c *compiler, path string, o *config.OAuth2) (*oa
 		form.Set("username", val("username", o.Username))
 		form.Set("password", val("password", o.Password))
 	case config.GrantJWTBearer:
-		form.Set("assertion", val("assertion", o.Assertion))
+		if o.Assertion != "" {
+			form.Set("assertion", val("assertion", o.Assertion))
+		}
 	}
 	s := &oauth2Source{g: g, endpoint: val("token_endpoint", o.TokenEndpoint), retries: *o.Retries}
 	id, secret := val("client_id", o.ClientID), val("client_secret", o.ClientSecret)
-	if id != "" || secret != "" {
-		if o.TokenEndpointAuthMethod == config.AuthClientSecretPost {
-			form.Set("client_id", id)
-			form.Set("client_secret", secret)
-		} else {
-			// RFC 6749 §2.3.1: both are form-encoded before Basic.
-			s.basic = "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
-		}
+	method := o.TokenEndpointAuthMethod
+	switch {
+	case method == config.AuthClientSecretJWT || method == config.AuthPrivateKeyJWT:
+		s.clientID = id
+	case id == "" && secret == "":
+	case method == config.AuthClientSecretPost:
+		form.Set("client_id", id)
+		form.Set("client_secret", secret)
+	default:
+		// RFC 6749 §2.3.1: both are form-encoded before Basic.
+		s.basic = "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(id)+":"+url.QueryEscape(secret)))
 	}
-	s.form = form.Encode()
+	s.form = form
+	if p := o.JWTSigningProfile; p != nil {
+		signer, err := compileSigner(c, path+".jwt_signing_profile", p, secret)
+		if err != nil {
+			return nil, err
+		}
+		s.signer = signer
+		s.selfSigned = o.GrantType == config.GrantJWTBearer && o.Assertion == ""
+	}
 	bv, err := g.resolveBackend(c, &o.Backend, path)
 	if err != nil {
 		return nil, err
@@ -76,9 +126,44 @@ func (g *Gateway) compileOAuth2(c *compiler, path string, o *config.OAuth2) (*oa
 	return s, nil
 }
 
+// compileSigner reads the profile's key and compiles its claims and
+// headers (literal values; request placeholders are refused).
+func compileSigner(c *compiler, path string, p *config.JWTSigningProfile, secret string) (*jwtSigner, error) {
+	var key []byte
+	switch {
+	case p.Key != "":
+		key = []byte(p.Key)
+	case p.KeyFile != "":
+		k, err := config.ReadSecretFile(p.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("jwt_signing_profile.key_file: %w", err)
+		}
+		key = []byte(k)
+	}
+	object := func(key string, j config.JSONBody) map[string]any {
+		if !j.Set {
+			return nil
+		}
+		raw := c.jsonTemplate(path+"."+key, j.Value).appendTo(nil, nil)
+		var m map[string]any
+		_ = json.Unmarshal(raw, &m)
+		return m
+	}
+	claims, headers := object("claims", p.Claims), object("headers", p.Headers)
+	signer, err := newJWTSigner(p, key, []byte(secret), claims, headers)
+	if err != nil {
+		return nil, fmt.Errorf("jwt_signing_profile: %w", err)
+	}
+	return signer, nil
+}
+
 // fetch asks the token endpoint, through its backend, for a new token.
 func (s *oauth2Source) fetch(ctx context.Context) (string, time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "/", strings.NewReader(s.form))
+	form, err := s.grantForm()
+	if err != nil {
+		return "", 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "/", strings.NewReader(form))
 	if err != nil {
 		return "", 0, err
 	}
