@@ -417,3 +417,60 @@ func TestOAuth2SlowTokenEndpoint(t *testing.T) {
 		t.Fatalf("%d still in flight", n)
 	}
 }
+
+// TestOAuth2SharedByRefinementAndInline: a refinement uses its label's
+// token (one fetch for both endpoints); an inline backend with oauth2 has
+// its own; a token request with a relative url goes to its backend's
+// origin.
+func TestOAuth2SharedByRefinementAndInline(t *testing.T) {
+	idp := newFakeServer(t, tokenJSON(`,"expires_in":3600`))
+	o := newFakeServer(t, bearerOrigin())
+	yml := fmt.Sprintf(`definitions:
+  backends:
+    idp:
+      origin: %[1]s
+    api:
+      origin: %[2]s
+      oauth2:
+        grant_type: client_credentials
+        token_endpoint: %[1]s/t
+        client_id: id
+        client_secret: sec
+gateway:
+  address: 127.0.0.1:18999
+  endpoints:
+    - path: /plain
+      proxy:
+        backend: api
+    - path: /refined
+      proxy:
+        backend:
+          label: api
+          path: /other
+    - path: /inline
+      proxy:
+        backend:
+          origin: %[2]s
+          oauth2:
+            grant_type: client_credentials
+            token_endpoint: http://ignored.example/token2
+            backend: idp
+            client_id: id2
+            client_secret: sec2
+`, idp.URL, o.URL)
+	h := newHarness(t, yml)
+	for _, c := range []struct{ path, want string }{
+		{"/plain", "auth=Bearer tok1 body="}, {"/refined", "auth=Bearer tok1 body="}, {"/inline", "auth=Bearer tok2 body="},
+	} {
+		if resp, body := h.do(http.MethodGet, c.path, nil, nil); resp.StatusCode != 200 || body != c.want {
+			t.Fatalf("%s: status %d body %q logs %s", c.path, resp.StatusCode, body, h.logs)
+		}
+	}
+	reqs := idp.requests()
+	if len(reqs) != 2 || reqs[1].Path != "/token2" {
+		t.Fatalf("token requests %+v", reqs)
+	}
+	if got := o.requests()[1].Path; got != "/other" {
+		t.Fatalf("refinement path %q", got)
+	}
+}
