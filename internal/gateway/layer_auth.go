@@ -61,7 +61,6 @@ func (l *authLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 			if waited {
 				return nil, classify(c.ctx, c.limits.deadline, err)
 			}
-			c.g.logger.Warn("gateway oauth2 token request failed", "backend", c.bv.rt.name, "error", err)
 			return nil, &gatewayError{kind: kindTokenRequest, cause: err}
 		}
 		req.Header.Set("Authorization", "Bearer "+token)
