@@ -363,16 +363,24 @@ func TestOAuth2HostileTokenResponses(t *testing.T) {
 	}
 }
 
-// TestOAuth2TokenNotInLogs: the token a request used is in no log line.
+// TestOAuth2TokenNotInLogs: the token a request used and the client
+// secret are in no log line and no metric.
 func TestOAuth2TokenNotInLogs(t *testing.T) {
 	idp := newFakeServer(t, func(_ int, _ *http.Request, _ string, w http.ResponseWriter) {
 		_, _ = io.WriteString(w, `{"access_token":"SECRET-ACCESS-TOKEN","expires_in":60}`)
 	})
 	o := newFakeServer(t, func(_ int, _ *http.Request, _ string, w http.ResponseWriter) { w.WriteHeader(500) })
-	h := newHarness(t, oauthYAML(o.URL, "        grant_type: client_credentials\n        token_endpoint: "+idp.URL+"/t\n        client_id: id\n        client_secret: sec\n"))
+	h := newHarness(t, oauthYAML(o.URL, "        grant_type: client_credentials\n        token_endpoint: "+idp.URL+"/t\n        client_id: id\n        client_secret: S3CRET-client-x\n"))
 	h.do(http.MethodGet, "/x", nil, nil)
-	if strings.Contains(h.logs.String(), "SECRET-ACCESS-TOKEN") {
-		t.Fatalf("token in logs: %s", h.logs)
+	if strings.Contains(h.logs.String(), "SECRET-ACCESS-TOKEN") || strings.Contains(h.logs.String(), "S3CRET-client-x") {
+		t.Fatalf("token or secret in logs: %s", h.logs)
+	}
+	mfs, err := h.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := fmt.Sprint(mfs); strings.Contains(text, "SECRET-ACCESS-TOKEN") || strings.Contains(text, "S3CRET-client-x") {
+		t.Fatalf("token or secret in metrics: %s", text)
 	}
 }
 
