@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -129,10 +130,8 @@ func (v *gatewayValidator) validateOAuth2(path string, o *OAuth2) {
 	}
 	if o.TokenEndpoint == "" {
 		v.add(path+".token_endpoint", "is required")
-	} else if !strings.Contains(o.TokenEndpoint, "${") {
-		if msg := checkOrigin(o.TokenEndpoint); msg != "" {
-			v.add(path+".token_endpoint", "must be an absolute http(s) URL: %s", msg)
-		}
+	} else {
+		v.checkTokenURL(path+".token_endpoint", o.TokenEndpoint, true)
 	}
 	if o.TokenEndpointAuthMethod == "" {
 		o.TokenEndpointAuthMethod = AuthClientSecretBasic
@@ -187,6 +186,24 @@ func (v *gatewayValidator) validateOAuth2(path string, o *OAuth2) {
 	}
 	if o.TokenEndpoint != "" {
 		v.validateTokenBackend(path+".backend", &o.Backend, o.TokenEndpoint)
+	}
+}
+
+// checkTokenURL refuses a token URL that is not absolute (when it must be)
+// or carries credentials, which would be dropped; the message never
+// repeats the value, which may hold them.
+func (v *gatewayValidator) checkTokenURL(path, raw string, absolute bool) {
+	if strings.Contains(raw, "${") {
+		return
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		v.add(path, "is not a valid URL")
+	case u.User != nil:
+		v.add(path, "must not contain credentials (user:password@); use client_id and client_secret, or headers")
+	case absolute && checkOrigin(raw) != "":
+		v.add(path, "must be an absolute http(s) URL with a host")
 	}
 }
 
@@ -300,6 +317,7 @@ func (v *gatewayValidator) validateTokenRequests(ts TokenRequests) {
 				v.add(path+".headers."+name, "%q is not a valid HTTP header name", name)
 			}
 		}
+		v.checkTokenURL(path+".url", t.URL, false)
 		if t.URL == "" && t.Backend.Label == "" && t.Backend.Inline == nil {
 			v.add(path+".url", "is required without a backend")
 		} else {

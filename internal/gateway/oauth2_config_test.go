@@ -34,6 +34,7 @@ func TestOAuth2ConfigErrors(t *testing.T) {
 		{"bad grant", "        grant_type: implicit\n        token_endpoint: " + ep + "\n", `oauth2.grant_type (line 6): unsupported grant type "implicit"`},
 		{"no endpoint", "        grant_type: client_credentials\n        client_id: a\n        client_secret: b\n", "oauth2.token_endpoint (line 5): is required"},
 		{"relative endpoint", "        grant_type: client_credentials\n        token_endpoint: /token\n        client_id: a\n        client_secret: b\n", "oauth2.token_endpoint (line 7): must be an absolute http(s) URL"},
+		{"credentials in endpoint", "        grant_type: client_credentials\n        token_endpoint: https://u:PASSWORD1@idp/t\n        client_id: a\n        client_secret: b\n", "oauth2.token_endpoint (line 7): must not contain credentials"},
 		{"no secret", "        grant_type: client_credentials\n        token_endpoint: " + ep + "\n        client_id: a\n", "oauth2.client_secret (line 5): is required for grant_type client_credentials"},
 		{"password without username", "        grant_type: password\n        token_endpoint: " + ep + "\n        client_id: a\n        client_secret: b\n        password: p\n", "oauth2.username (line 5): is required for grant_type password"},
 		{"jwt-bearer without assertion", "        grant_type: urn:ietf:params:oauth:grant-type:jwt-bearer\n        token_endpoint: " + ep + "\n", "oauth2.assertion (line 5): is required"},
@@ -134,3 +135,17 @@ func TestOAuth2InRefinementRefused(t *testing.T) {
 }
 
 func parseForTest(yml string) (*config.Config, error) { return config.Parse([]byte(yml)) }
+
+// TestTokenURLCredentialsNotEchoed: the load error does not repeat the
+// password it refuses.
+func TestTokenURLCredentialsNotEchoed(t *testing.T) {
+	for _, yml := range []string{
+		"definitions:\n  backends:\n    api:\n      origin: http://127.0.0.1:9\n      oauth2:\n        grant_type: client_credentials\n        token_endpoint: https://u:PASSWORD1@idp/t\n        client_id: a\n        client_secret: b\n",
+		"definitions:\n  backends:\n    api:\n      origin: http://127.0.0.1:9\n      beta_token_request:\n        url: https://u:PASSWORD1@/t\n        token: x\n        ttl: 1s\n",
+	} {
+		_, err := parseForTest(yml)
+		if err == nil || strings.Contains(err.Error(), "PASSWORD1") || !strings.Contains(err.Error(), "must not contain credentials") {
+			t.Fatalf("error %v", err)
+		}
+	}
+}
