@@ -15,6 +15,9 @@ func (g *Gateway) compileAuth(c *compiler, v *backendView) {
 			c.errs.Add(path, c.cfg.Lines.Line(path), "%v", err)
 		}
 		rt.oauth = o
+		if o != nil {
+			g.logFetches(o.cache, rt.name, "oauth2")
+		}
 	}
 	for _, t := range b.TokenRequests {
 		tr, err := g.compileTokenRequest(c, t)
@@ -22,6 +25,7 @@ func (g *Gateway) compileAuth(c *compiler, v *backendView) {
 			c.errs.Add(t.Path, c.cfg.Lines.Line(t.Path), "%v", err)
 			continue
 		}
+		g.logFetches(tr.cache, rt.name, "beta_token_request."+tr.name)
 		rt.tokenRequests = append(rt.tokenRequests, tr)
 	}
 }

@@ -190,11 +190,19 @@ func (s *oauth2Source) fetch(ctx context.Context) (string, time.Duration, error)
 // the answer, bounded. Errors name the status and the cause, never the
 // body.
 func (g *Gateway) sendTokenRequest(ctx context.Context, bv *backendView, up *upstream) (*tokenResponse, error) {
+	start := time.Now()
+	bm := bv.rt.metrics
+	// The token backend's series count its token requests as the
+	// handler counts client requests.
+	defer func() { bm.duration.Observe(time.Since(start).Seconds()) }()
 	ex, gerr := g.roundTrip(ctx, bv, up)
 	if gerr != nil {
+		bm.errors.WithLabelValues(gerr.kind.Type).Inc()
+		bm.count(gerr.kind.Status)
 		return nil, gerr
 	}
 	defer ex.done()
+	bm.count(ex.resp.StatusCode)
 	body, err := io.ReadAll(io.LimitReader(ex.resp.Body, maxTokenResponse+1))
 	if err != nil {
 		return nil, fmt.Errorf("reading the token response: %w", err)

@@ -482,3 +482,70 @@ gateway:
 		t.Fatalf("refinement path %q", got)
 	}
 }
+
+// TestOAuth2Concurrent401s: many requests refused with the same old token
+// cause one new fetch, not one each, and all succeed with the new token.
+func TestOAuth2Concurrent401s(t *testing.T) {
+	idp := newFakeServer(t, tokenJSON(`,"expires_in":3600`))
+	o := newFakeServer(t, bearerOrigin("tok1"))
+	h := newHarness(t, oauthYAML(o.URL, "        grant_type: client_credentials\n        token_endpoint: "+idp.URL+"/t\n        client_id: id\n        client_secret: sec\n"))
+	if _, err := h.gw.backends["api"].oauth.cache.get(t.Context()); err != nil { // tok1 cached
+		t.Fatal(err)
+	}
+	const n = 16
+	var wg sync.WaitGroup
+	errs := make(chan string, n)
+	for i := range n {
+		wg.Go(func() {
+			body := fmt.Sprintf("req%d", i)
+			resp, got := h.do(http.MethodPost, "/x", strings.NewReader(body), nil)
+			if resp.StatusCode != 200 || got != "auth=Bearer tok2 body="+body {
+				errs <- fmt.Sprintf("status %d body %q", resp.StatusCode, got)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if got := len(idp.requests()); got != 2 {
+		t.Fatalf("%d token fetches, want 2", got)
+	}
+}
+
+// TestTokenFetchesLoggedAndCounted: a fetch is logged with its lifetime
+// (not the token), and the token backend's series count its requests.
+func TestTokenFetchesLoggedAndCounted(t *testing.T) {
+	idp := newFakeServer(t, func(_ int, _ *http.Request, _ string, w http.ResponseWriter) {
+		_, _ = io.WriteString(w, `{"access_token":"SECRET-ACCESS-TOKEN","expires_in":600}`)
+	})
+	o := newFakeServer(t, bearerOrigin())
+	yml := fmt.Sprintf(`definitions:
+  backends:
+    idp:
+      origin: %s
+    api:
+      origin: %s
+      oauth2:
+        grant_type: client_credentials
+        token_endpoint: http://idp.example/token
+        backend: idp
+        client_id: id
+        client_secret: sec
+gateway:
+  address: 127.0.0.1:18999
+  endpoints:
+%s`, idp.URL, o.URL, oauthEndpoint)
+	h := newHarness(t, yml)
+	if resp, _ := h.do(http.MethodGet, "/x", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	logs := h.logs.String()
+	if !strings.Contains(logs, `"msg":"gateway token fetched","backend":"api","token":"oauth2","cached_for":540000000000`) || strings.Contains(logs, "SECRET-ACCESS-TOKEN") {
+		t.Fatalf("logs %s", logs)
+	}
+	if got := gaugeValue(t, h, "backline_gateway_requests_total"); got != 2 { // api and idp
+		t.Fatalf("requests counted %v, want 2", got)
+	}
+}

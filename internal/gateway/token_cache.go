@@ -14,6 +14,8 @@ import (
 type tokenCache struct {
 	fetch func(context.Context) (token string, ttl time.Duration, err error)
 	now   func() time.Time
+	// logged is told about each fetch (never the token).
+	logged func(ttl time.Duration, err error)
 
 	mu       sync.Mutex
 	value    string
@@ -37,6 +39,18 @@ type tokenFetch struct {
 
 func newTokenCache(fetch func(context.Context) (string, time.Duration, error)) *tokenCache {
 	return &tokenCache{fetch: fetch, now: time.Now}
+}
+
+// logFetches logs each fetch of a token: info when it worked (with the
+// lifetime it is cached for), warn when not; never the token.
+func (g *Gateway) logFetches(tc *tokenCache, backend, kind string) {
+	tc.logged = func(ttl time.Duration, err error) {
+		if err != nil {
+			g.logger.Warn("gateway token fetch failed", "backend", backend, "token", kind, "error_type", kindTokenRequest.Type, "error", err)
+			return
+		}
+		g.logger.Info("gateway token fetched", "backend", backend, "token", kind, "cached_for", ttl)
+	}
 }
 
 // get returns a valid token, fetching one when none is cached.
@@ -69,6 +83,9 @@ func (tc *tokenCache) get(ctx context.Context) (string, error) {
 
 func (tc *tokenCache) run(f *tokenFetch) {
 	v, ttl, err := tc.fetch(context.Background())
+	if tc.logged != nil {
+		tc.logged(ttl, err)
+	}
 	tc.mu.Lock()
 	tc.inflight = nil
 	switch {
