@@ -3,10 +3,10 @@ package gateway
 import (
 	"bytes"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 )
 
 // authLayer puts the backend's upstream credentials on the request: an
@@ -93,11 +93,14 @@ func holdBody(c *call, req *http.Request) (replayable bool, _ *gatewayError) {
 	orig := req.Body
 	buf, err := io.ReadAll(io.LimitReader(orig, maxReplayBody+1))
 	if err != nil {
-		if c.ctx.Err() != nil {
-			return false, newError(kindClientGone, errClientCancel)
-		}
-		if errors.Is(err, errDeadline) || !c.limits.deadline.IsZero() && isTimeout(err) {
+		orig.Close()
+		// As classify: a passed deadline first (net/http also ends the
+		// request's context when the read fails), then the client leaving.
+		switch {
+		case !c.limits.deadline.IsZero() && !time.Now().Before(c.limits.deadline):
 			return false, newError(kindTimeout, errDeadline)
+		case c.ctx.Err() != nil:
+			return false, newError(kindClientGone, errClientCancel)
 		}
 		return false, newError(kindClientRequest, &clientError{fmt.Errorf("reading the request body: %w", err)})
 	}
@@ -112,9 +115,4 @@ func holdBody(c *call, req *http.Request) (replayable bool, _ *gatewayError) {
 	req.Body = io.NopCloser(bytes.NewReader(buf))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(buf)), nil }
 	return true, nil
-}
-
-func isTimeout(err error) bool {
-	var t interface{ Timeout() bool }
-	return errors.As(err, &t) && t.Timeout()
 }

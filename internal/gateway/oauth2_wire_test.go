@@ -76,3 +76,40 @@ func TestOAuth2TokenRequestOnTheWire(t *testing.T) {
 		t.Fatalf("token request on the wire:\n%q\nwant\n%q", g, want)
 	}
 }
+
+// TestOAuth2HeldBodyBrokenFramingIsClientError: a body read up front for
+// a replay that breaks its chunked framing is the client's fault (400),
+// and nothing is sent.
+func TestOAuth2HeldBodyBrokenFramingIsClientError(t *testing.T) {
+	idp := newFakeServer(t, tokenJSON(""))
+	o := newFakeServer(t, bearerOrigin())
+	h := newHarness(t, oauthYAML(o.URL, "        grant_type: client_credentials\n        token_endpoint: "+idp.URL+"/t\n        client_id: id\n        client_secret: sec\n"))
+	for name, chunks := range map[string]string{
+		"not hex":               "zz\r\nhello\r\n0\r\n\r\n",
+		"data longer than size": "2\r\nhello\r\n0\r\n\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			a := rawRequest(t, h, "POST /x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n"+chunks)
+			expectError(t, a.resp, a.body, 400, "client_request")
+		})
+	}
+	if n := len(o.requests()); n != 0 {
+		t.Fatalf("origin got %d requests", n)
+	}
+	if n := h.gw.backends["api"].inFlight.Load(); n != 0 {
+		t.Fatalf("%d in flight", n)
+	}
+}
+
+// TestOAuth2HeldBodyStalledUploadTimesOut: reading a body to hold it is
+// bounded by the backend's timeout, like streaming it.
+func TestOAuth2HeldBodyStalledUploadTimesOut(t *testing.T) {
+	idp := newFakeServer(t, tokenJSON(""))
+	o := newFakeServer(t, bearerOrigin())
+	h := newHarness(t, gatewayYAML(o.URL, "      timeout: 300ms\n      oauth2:\n        grant_type: client_credentials\n        token_endpoint: "+idp.URL+"/t\n        client_id: id\n        client_secret: sec\n", oauthEndpoint))
+	a := rawRequest(t, h, "POST /x HTTP/1.1\r\nHost: gw\r\nContent-Length: 10\r\n\r\nab")
+	expectError(t, a.resp, a.body, 504, "backend_timeout")
+	if n := len(o.requests()); n != 0 {
+		t.Fatalf("origin got %d requests", n)
+	}
+}
