@@ -36,6 +36,8 @@ type JWTSigningProfile struct {
 	TTL                time.Duration `yaml:"ttl"`
 	Claims             JSONBody      `yaml:"claims"`
 	Headers            JSONBody      `yaml:"headers"`
+	// KeyData is the key (inline or read from key_file) once validated.
+	KeyData []byte `yaml:"-"`
 }
 
 // signatureAlgorithms are the JWT algorithms a signing profile may use.
@@ -243,6 +245,8 @@ func (v *gatewayValidator) validateSigningProfile(path string, o *OAuth2) {
 		v.add(path+".key", "is not used with %s: the client_secret is the key", AuthClientSecretJWT)
 	case method != AuthClientSecretJWT && !hasKey:
 		v.add(path+".key", "key or key_file is required")
+	default:
+		v.checkSigningKey(path, p)
 	}
 	if p.TTL <= 0 {
 		v.add(path+".ttl", "is required and must be greater than 0 (it sets the exp claim)")

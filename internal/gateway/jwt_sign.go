@@ -3,18 +3,14 @@ package gateway
 import (
 	"crypto"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/sha512"
-	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"hash"
 	"strings"
@@ -51,38 +47,20 @@ func newJWTSigner(p *config.JWTSigningProfile, keyPEM, hmacKey []byte, claims, h
 	default:
 		return nil, fmt.Errorf("unsupported signature_algorithm %q", s.alg)
 	}
-	switch s.alg[:2] {
-	case "HS":
-		if len(keyPEM) > 0 {
-			hmacKey = keyPEM
-		}
-		if len(hmacKey) == 0 {
-			return nil, errors.New("an HMAC key is empty")
-		}
-		s.hmac = hmacKey
-	case "RS", "ES":
-		key, err := parsePrivateKey(keyPEM)
-		if err != nil {
-			return nil, err
-		}
-		switch k := key.(type) {
-		case *rsa.PrivateKey:
-			if s.alg[:2] != "RS" {
-				return nil, fmt.Errorf("%s needs an EC key, the key is RSA", s.alg)
-			}
-			s.rsa = k
-		case *ecdsa.PrivateKey:
-			if s.alg[:2] != "ES" {
-				return nil, fmt.Errorf("%s needs an RSA key, the key is EC", s.alg)
-			}
-			want := map[string]elliptic.Curve{"ES256": elliptic.P256(), "ES384": elliptic.P384(), "ES512": elliptic.P521()}[s.alg]
-			if want == nil || k.Curve != want {
-				return nil, fmt.Errorf("%s needs an EC key on %s", s.alg, curveName(want))
-			}
-			s.ecdsa = k
-		default:
-			return nil, fmt.Errorf("%s: unsupported key type %T", s.alg, key)
-		}
+	key, err := config.SigningKey(s.alg, keyPEM)
+	if s.alg[:2] == "HS" && len(keyPEM) == 0 {
+		key, err = config.SigningKey(s.alg, hmacKey)
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch k := key.(type) {
+	case []byte:
+		s.hmac = k
+	case *rsa.PrivateKey:
+		s.rsa = k
+	case *ecdsa.PrivateKey:
+		s.ecdsa = k
 	}
 	h := map[string]any{}
 	for k, v := range headers {
@@ -98,30 +76,6 @@ func newJWTSigner(p *config.JWTSigningProfile, keyPEM, hmacKey []byte, claims, h
 	}
 	s.header = []byte(base64.RawURLEncoding.EncodeToString(raw))
 	return s, nil
-}
-
-func curveName(c elliptic.Curve) string {
-	if c == nil {
-		return "?"
-	}
-	return c.Params().Name
-}
-
-// parsePrivateKey reads a PEM private key: PKCS#1 RSA, SEC 1 EC or PKCS#8.
-func parsePrivateKey(pemBytes []byte) (any, error) {
-	block, _ := pem.Decode(pemBytes)
-	if block == nil {
-		return nil, errors.New("the key is not PEM")
-	}
-	switch block.Type {
-	case "RSA PRIVATE KEY":
-		return x509.ParsePKCS1PrivateKey(block.Bytes)
-	case "EC PRIVATE KEY":
-		return x509.ParseECPrivateKey(block.Bytes)
-	case "PRIVATE KEY":
-		return x509.ParsePKCS8PrivateKey(block.Bytes)
-	}
-	return nil, fmt.Errorf("unsupported PEM block %q (want a private key)", block.Type)
 }
 
 // sign returns a JWT with the profile's claims, then extra, then exp, iat

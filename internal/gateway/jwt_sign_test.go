@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -155,4 +156,29 @@ func TestJWTSignerRefusesWrongKeys(t *testing.T) {
 			"        jwt_signing_profile:\n          signature_algorithm: "+c.alg+"\n          ttl: 60s\n          key: |\n"+indent(c.key, 12)+"\n")
 		wantLoadError(t, yml, c.want)
 	}
+}
+
+// TestSigningKeyFile: key_file is read at load; a missing one is an error
+// at its key path and line.
+func TestSigningKeyFile(t *testing.T) {
+	ecKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	file := t.TempDir() + "/key.pem"
+	if err := os.WriteFile(file, []byte(pemKey(t, ecKey)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	block := func(f string) string {
+		return "        grant_type: client_credentials\n        token_endpoint: TOKEN/t\n        client_id: cid\n        token_endpoint_auth_method: private_key_jwt\n" +
+			"        jwt_signing_profile:\n          signature_algorithm: ES256\n          ttl: 60s\n          key_file: " + f + "\n"
+	}
+	idp := newFakeServer(t, tokenJSON(""))
+	o := newFakeServer(t, bearerOrigin())
+	h := newHarness(t, oauthYAML(o.URL, strings.Replace(block(file), "TOKEN", idp.URL, 1)))
+	if resp, body := h.do(http.MethodGet, "/x", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("status %d body %s", resp.StatusCode, body)
+	}
+	form, _ := url.ParseQuery(idp.requests()[0].Body)
+	verifyJWT(t, form.Get("client_assertion"), &ecKey.PublicKey)
+
+	wantLoadError(t, oauthYAML(o.URL, strings.Replace(block(file+".missing"), "TOKEN", idp.URL, 1)),
+		"oauth2.jwt_signing_profile.key_file (line 13)")
 }

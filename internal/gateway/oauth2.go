@@ -129,17 +129,8 @@ func (g *Gateway) compileOAuth2(c *compiler, path string, o *config.OAuth2) (*oa
 // compileSigner reads the profile's key and compiles its claims and
 // headers (literal values; request placeholders are refused).
 func compileSigner(c *compiler, path string, p *config.JWTSigningProfile, secret string) (*jwtSigner, error) {
-	var key []byte
-	switch {
-	case p.Key != "":
-		key = []byte(p.Key)
-	case p.KeyFile != "":
-		k, err := config.ReadSecretFile(p.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("jwt_signing_profile.key_file: %w", err)
-		}
-		key = []byte(k)
-	}
+	// The key was read and checked at load (config.SigningKey).
+	key := p.KeyData
 	object := func(key string, j config.JSONBody) map[string]any {
 		if !j.Set {
 			return nil
