@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/url"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -86,8 +87,9 @@ type TokenRequest struct {
 }
 
 // TokenRequests are a backend's beta_token_request blocks by name. Written
-// as one block (with a token key) it is named "default", as Couper's
-// unlabeled block; or as a mapping of names to blocks.
+// as one block (any of its attribute keys at the top) it is named
+// "default", as Couper's unlabeled block; or as a mapping of names (not
+// attribute names) to blocks.
 type TokenRequests []*TokenRequest
 
 // DecodeNode implements NodeDecoder.
@@ -96,9 +98,11 @@ func (ts *TokenRequests) DecodeNode(d *Decoder, n *yaml.Node, path string) {
 		d.errorf(n, path, "must be a token request block, or a mapping of names to token request blocks")
 		return
 	}
+	// One block when any key is an attribute; names may not be one.
+	attrs := structFields(reflect.TypeOf(TokenRequest{}))
 	single := false
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == "token" || n.Content[i].Value == "url" {
+		if _, ok := attrs[n.Content[i].Value]; ok {
 			single = true
 		}
 	}

@@ -149,3 +149,10 @@ func TestTokenURLCredentialsNotEchoed(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenRequestSingleBlockWithoutURL: a single block is recognised by
+// any attribute, so its errors name its own keys.
+func TestTokenRequestSingleBlockWithoutURL(t *testing.T) {
+	yml := "definitions:\n  backends:\n    api:\n      origin: http://127.0.0.1:9\n      beta_token_request:\n        backend: api2\n        ttl: 1s\n"
+	wantLoadError(t, yml, "beta_token_request.token (line 5): is required", `beta_token_request.backend (line 6): referenced backend "api2" is not defined`)
+}
