@@ -123,3 +123,45 @@ func TestOAuth2SlowTokenEndpoint(t *testing.T) {
 		t.Fatalf("%d still in flight", n)
 	}
 }
+
+// TestOAuth2TokenBackendThrottled: the token backend's own layers apply;
+// a token request its throttle refuses fails as a token error (502),
+// with the throttle named in the log.
+func TestOAuth2TokenBackendThrottled(t *testing.T) {
+	idp := newFakeServer(t, tokenJSON(`,"expires_in":0`))
+	o := newFakeServer(t, bearerOrigin())
+	yml := fmt.Sprintf(`definitions:
+  backends:
+    idp:
+      origin: %s
+      throttle:
+        period: 1h
+        per_period: 1
+        mode: block
+    api:
+      origin: %s
+      oauth2:
+        grant_type: client_credentials
+        token_endpoint: http://idp.example/token
+        backend: idp
+        client_id: id
+        client_secret: sec
+gateway:
+  address: 127.0.0.1:18999
+  endpoints:
+%s`, idp.URL, o.URL, oauthEndpoint)
+	h := newHarness(t, yml)
+	if resp, body := h.do(http.MethodGet, "/x", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("first: status %d body %s", resp.StatusCode, body)
+	}
+	// expires_in 0: not cached, so the second request needs a second
+	// token request, which the throttle refuses.
+	resp, body := h.do(http.MethodGet, "/x", nil, nil)
+	expectError(t, resp, body, http.StatusBadGateway, "beta_backend_token_request")
+	if !strings.Contains(h.logs.String(), "backend_throttle_exceeded") {
+		t.Fatalf("logs %s", h.logs)
+	}
+	if n := len(idp.requests()); n != 1 {
+		t.Fatalf("token endpoint asked %d times", n)
+	}
+}
