@@ -58,6 +58,9 @@ type Gateway struct {
 	health   atomic.Pointer[sourceBox]
 	ids      requestIDs
 	shared   *SharedThrottles
+	// tokenCtx bounds token fetches (token_cache.go); Close ends it.
+	tokenCtx   context.Context
+	stopTokens context.CancelFunc
 }
 
 type sourceBox struct{ src health.Source }
@@ -86,6 +89,7 @@ func New(opts Options) (*Gateway, error) {
 		backends: map[string]*backendRuntime{}, views: map[string]*backendView{},
 	}
 	g.ids.prefix = newRequestIDPrefix()
+	g.tokenCtx, g.stopTokens = context.WithCancel(context.Background())
 	if opts.Health != nil {
 		g.SetHealth(opts.Health)
 	}
@@ -125,6 +129,7 @@ func New(opts Options) (*Gateway, error) {
 		v.chain = g.buildLayers(v)
 	}
 	if len(c.errs) > 0 {
+		g.stopTokens()
 		if shared {
 			opts.Metrics.forgetUnused(g.runtimes) // a refused reload leaves no series behind
 		}
@@ -230,8 +235,10 @@ func ServeHandler(ctx context.Context, ln net.Listener, h http.Handler, logger *
 	return err
 }
 
-// Close drops idle upstream connections.
+// Close drops idle upstream connections and ends token fetches still
+// running (it is called once the last request has ended).
 func (g *Gateway) Close() {
+	g.stopTokens()
 	for _, rt := range g.runtimes {
 		rt.transports.closeIdle()
 	}

@@ -122,7 +122,7 @@ func (g *Gateway) compileOAuth2(c *compiler, path string, o *config.OAuth2) (*oa
 		return nil, err
 	}
 	s.backend = bv
-	s.cache = newTokenCache(s.fetch)
+	s.cache = newTokenCache(g.tokenCtx, s.fetch)
 	return s, nil
 }
 

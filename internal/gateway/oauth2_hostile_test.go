@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestOAuth2HostileTokenResponses: every bad answer is a 502 of the token
@@ -163,5 +164,36 @@ gateway:
 	}
 	if n := len(idp.requests()); n != 1 {
 		t.Fatalf("token endpoint asked %d times", n)
+	}
+}
+
+// TestTokenFetchEndsOnClose: a fetch still waiting on a hung token
+// endpoint ends when the gateway is closed (a reload's old generation),
+// not only at the token backend's timeout.
+func TestTokenFetchEndsOnClose(t *testing.T) {
+	hung := make(chan struct{})
+	idp := newFakeServer(t, func(_ int, r *http.Request, _ string, _ http.ResponseWriter) {
+		select {
+		case <-r.Context().Done():
+		case <-hung:
+		}
+	})
+	defer close(hung)
+	o := newFakeServer(t, bearerOrigin())
+	h := newHarness(t, gatewayYAML(o.URL, "      timeout: 100ms\n      oauth2:\n        grant_type: client_credentials\n        token_endpoint: "+idp.URL+"/t\n        client_id: id\n        client_secret: sec\n", oauthEndpoint))
+	resp, body := h.do(http.MethodGet, "/x", nil, nil)
+	expectError(t, resp, body, http.StatusGatewayTimeout, "backend_timeout")
+	cache := h.gw.backends["api"].oauth.cache
+	running := func() bool {
+		cache.mu.Lock()
+		defer cache.mu.Unlock()
+		return cache.inflight != nil
+	}
+	if !running() {
+		t.Fatal("the fetch ended with the request; it should outlive it")
+	}
+	h.gw.Close()
+	for running() {
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -12,6 +12,7 @@ import (
 // fetch itself is detached from any one client, so a client leaving does
 // not fail the others; the token backend's timeouts bound it.
 type tokenCache struct {
+	base  context.Context // the gateway's: Close ends running fetches
 	fetch func(context.Context) (token string, ttl time.Duration, err error)
 	now   func() time.Time
 	// logged is told about each fetch (never the token).
@@ -37,8 +38,11 @@ type tokenFetch struct {
 	err   error
 }
 
-func newTokenCache(fetch func(context.Context) (string, time.Duration, error)) *tokenCache {
-	return &tokenCache{fetch: fetch, now: time.Now}
+func newTokenCache(base context.Context, fetch func(context.Context) (string, time.Duration, error)) *tokenCache {
+	if base == nil {
+		base = context.Background()
+	}
+	return &tokenCache{base: base, fetch: fetch, now: time.Now}
 }
 
 // logFetches logs each fetch of a token: info when it worked (with the
@@ -82,7 +86,7 @@ func (tc *tokenCache) get(ctx context.Context) (string, error) {
 }
 
 func (tc *tokenCache) run(f *tokenFetch) {
-	v, ttl, err := tc.fetch(context.Background())
+	v, ttl, err := tc.fetch(tc.base)
 	if tc.logged != nil {
 		tc.logged(ttl, err)
 	}

@@ -21,7 +21,7 @@ func (c *fakeClock) add(d time.Duration) { c.ns.Add(int64(d)) }
 
 func TestTokenCacheHoldsFailuresBriefly(t *testing.T) {
 	var fetches atomic.Int64
-	tc := newTokenCache(func(context.Context) (string, time.Duration, error) {
+	tc := newTokenCache(nil, func(context.Context) (string, time.Duration, error) {
 		fetches.Add(1)
 		return "", 0, errors.New("idp down")
 	})
@@ -47,7 +47,7 @@ func TestTokenCacheHoldsFailuresBriefly(t *testing.T) {
 func TestTokenCacheWaiterLeavingKeepsFetch(t *testing.T) {
 	release := make(chan struct{})
 	var fetches atomic.Int64
-	tc := newTokenCache(func(ctx context.Context) (string, time.Duration, error) {
+	tc := newTokenCache(nil, func(ctx context.Context) (string, time.Duration, error) {
 		fetches.Add(1)
 		<-release
 		return "tok", time.Minute, ctx.Err()
@@ -83,7 +83,7 @@ func TestTokenCacheWaiterLeavingKeepsFetch(t *testing.T) {
 // drop the one another request fetched meanwhile.
 func TestTokenCacheInvalidateKeepsNewerToken(t *testing.T) {
 	var n atomic.Int64
-	tc := newTokenCache(func(context.Context) (string, time.Duration, error) {
+	tc := newTokenCache(nil, func(context.Context) (string, time.Duration, error) {
 		return []string{"", "a", "b", "c"}[n.Add(1)], time.Minute, nil
 	})
 	first, _ := tc.get(context.Background())

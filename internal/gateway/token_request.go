@@ -53,7 +53,7 @@ func (g *Gateway) compileTokenRequest(c *compiler, t *config.TokenRequest) (*tok
 		return nil, err
 	}
 	tr.backend = bv
-	tr.cache = newTokenCache(tr.fetch)
+	tr.cache = newTokenCache(g.tokenCtx, tr.fetch)
 	return tr, nil
 }
 
