@@ -59,6 +59,12 @@ type Request struct {
 	// whole request: the filters' server lists then come from the same round
 	// as the caller's own selection. Nil: each run reads the current one.
 	Snapshot *health.Snapshot `json:"-"`
+
+	// Context is the request's nauthilus_context store: the caller sets
+	// the same one on every Request of one authentication (password script
+	// and filters) so they share it; nil makes RunFilters or Verify create
+	// one (module_context.go).
+	Context *RequestContext `json:"-"`
 }
 
 // sslFields are the v1.12 TLS fields, always present in the table.

@@ -79,6 +79,8 @@ type scriptRun struct {
 	statusMessage string
 	statusSet     bool
 	logs          []LogField
+	// ctxOverlay are the run's nauthilus_context writes (module_context.go).
+	ctxOverlay contextOverlay
 }
 
 // LogField is one custom_log_add entry; values are bool, float64 or string.
