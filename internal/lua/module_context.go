@@ -299,3 +299,17 @@ func mergeFilterContexts(req *Request, runs []*filterRun) {
 		req.context().mergeOverlays(rs...)
 	}
 }
+
+// Set stores a copy of a host value (as luaToHost makes them) for the
+// request's scripts to read; for Go callers that seed a request's context.
+func (c *RequestContext) Set(key string, v any) {
+	v = cloneHost(v)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.values == nil {
+		c.values = map[string]ctxValue{}
+	}
+	size := hostSize(v)
+	c.size += size - c.values[key].size
+	c.values[key] = ctxValue{v: v, size: size}
+}

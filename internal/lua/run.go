@@ -81,6 +81,8 @@ type scriptRun struct {
 	logs          []LogField
 	// ctxOverlay are the run's nauthilus_context writes (module_context.go).
 	ctxOverlay contextOverlay
+	// cacheUpdating are the keys this run's cache_update calls hold.
+	cacheUpdating map[string]bool
 }
 
 // LogField is one custom_log_add entry; values are bool, float64 or string.

@@ -1,0 +1,154 @@
+package lua
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestContextIsSharedByThePasswordScriptAndTheFiltersOfOneRequest(t *testing.T) {
+	e := moduleEngine(t, nil, 0, "ctx_reader.lua")
+	dir := modulesDirAbs(t)
+	pw, err := e.NewPasswordScript(dir + "/ctx_password.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 { // the context of one request is gone in the next
+		user := fmt.Sprintf("user%d", i)
+		req := &Request{Username: user, Authenticated: true}
+		if _, err := pw.Verify(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+		out, err := e.RunFilters(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if by, _ := logValue(out, "seen_by"); by != "password" {
+			t.Errorf("request %d: filter saw %v, want the password script's value", i, by)
+		}
+		if u, _ := logValue(out, "seen_user"); u != user {
+			t.Errorf("request %d: filter saw user %v", i, u)
+		}
+	}
+	// A request whose password script did not run sees an empty context.
+	out, err := e.RunFilters(context.Background(), &Request{Username: "x", Authenticated: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if by, _ := logValue(out, "seen_by"); by != "nobody" {
+		t.Errorf("fresh request saw %v", by)
+	}
+}
+
+func TestContextOfParallelFiltersIsMergedInConfigOrder(t *testing.T) {
+	e := moduleEngine(t, nil, 0, "ctx_parallel_a.lua", "ctx_parallel_b.lua")
+	for i := range 20 { // whichever filter finishes first
+		req := &Request{Username: "alice", Context: NewRequestContext()}
+		req.Context.Set("doomed", "x")
+		req.Context.Set("facts", map[string]any{"before": "kept"})
+		if _, err := e.RunFilters(context.Background(), req); err != nil {
+			t.Fatal(err)
+		}
+		facts, _ := req.Context.Get("facts")
+		want := map[string]any{"before": "kept", "from_a": true, "from_b": true,
+			"nested": map[string]any{"a": 1.0, "b": 2.0}}
+		if diff := cmp.Diff(want, facts); diff != "" {
+			t.Fatalf("round %d: facts (-want +got):\n%s", i, diff)
+		}
+		if w, _ := req.Context.Get("winner"); w != "b" {
+			t.Fatalf("round %d: scalar conflict won by %v, want the later filter b", i, w)
+		}
+		for _, k := range []string{"only_a", "only_b"} {
+			if _, ok := req.Context.Get(k); !ok {
+				t.Errorf("round %d: %s lost", i, k)
+			}
+		}
+		if _, ok := req.Context.Get("doomed"); ok {
+			t.Errorf("round %d: deleted key survived", i)
+		}
+	}
+}
+
+func TestContextIsolatedBetweenConcurrentRequests(t *testing.T) {
+	e := moduleEngine(t, nil, 0, "ctx_reader.lua")
+	pw, err := e.NewPasswordScript(modulesDirAbs(t) + "/ctx_password.lua")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		wg.Go(func() {
+			user := fmt.Sprintf("u%d", i)
+			req := &Request{Username: user, Authenticated: true}
+			if _, err := pw.Verify(context.Background(), req); err != nil {
+				errs <- err
+				return
+			}
+			out, err := e.RunFilters(context.Background(), req)
+			if err != nil {
+				errs <- err
+				return
+			}
+			if u, _ := logValue(out, "seen_user"); u != user {
+				errs <- fmt.Errorf("request of %s saw %v", user, u)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+func TestCacheParallelUpdatesAreExactAndSurviveANewEngine(t *testing.T) {
+	host := NewHost()
+	e := moduleEngine(t, host, 0, "cache_counter.lua")
+	const n = 40
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			if _, err := e.RunFilters(context.Background(), &Request{Username: fmt.Sprintf("u%d", i)}); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	c := host.cache()
+	c.mu.Lock()
+	hits := c.lookup("hits").v
+	users := c.lookup("users").v.([]any)
+	c.mu.Unlock()
+	if hits != float64(n) || len(users) != n {
+		t.Fatalf("hits %v, users %d; want %d each", hits, len(users), n)
+	}
+
+	// A reload builds a new engine on the same Host: the cache is kept, and
+	// a table a script changes after cache_get is a copy.
+	c.mu.Lock()
+	c.store(&cacheEntry{key: "list", v: []any{"a"}, size: 100})
+	c.mu.Unlock()
+	e2 := moduleEngine(t, host, 0, "cache_reader.lua")
+	out, err := e2.RunFilters(context.Background(), &Request{Username: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := logValue(out, "hits"); v != float64(n) {
+		t.Errorf("new engine saw hits %v", v)
+	}
+	c.mu.Lock()
+	list := c.lookup("list").v
+	c.mu.Unlock()
+	if diff := cmp.Diff([]any{"a"}, list); diff != "" {
+		t.Errorf("changing a returned table changed the cache: %s", diff)
+	}
+}
