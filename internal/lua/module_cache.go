@@ -394,6 +394,7 @@ func cacheUpdate(r *scriptRun, L *glua.LState) int {
 	L.Push(glua.LNil)
 	return 2
 }
+
 // luaErrorText is a Lua error's message without gopher-lua's stack trace.
 func luaErrorText(err error) string {
 	if apiErr, ok := err.(*glua.ApiError); ok && apiErr.Object != nil {
