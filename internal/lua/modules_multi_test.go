@@ -2,9 +2,11 @@ package lua
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -151,4 +153,19 @@ func TestCacheParallelUpdatesAreExactAndSurviveANewEngine(t *testing.T) {
 	if diff := cmp.Diff([]any{"a"}, list); diff != "" {
 		t.Errorf("changing a returned table changed the cache: %s", diff)
 	}
+}
+
+func TestTimeSleepHonoursTheScriptTimeout(t *testing.T) {
+	e := moduleEngine(t, nil, 0, "time_sleep_timeout.lua")
+	e.timeout = 100 * time.Millisecond
+	_, err := e.RunFilters(context.Background(), &Request{Username: "x"})
+	var se *ScriptError
+	if !errors.As(err, &se) || !se.Timeout {
+		t.Fatalf("got %v, want a timeout", err)
+	}
+	if e.Stats().AbandonedRuns != 0 {
+		t.Errorf("the sleeping run was abandoned instead of stopped")
+	}
+	// No timing threshold: an hour-long sleep that did not end at the
+	// deadline would not let the test finish at all.
 }
