@@ -83,6 +83,8 @@ type scriptRun struct {
 	ctxOverlay contextOverlay
 	// cacheUpdating are the keys this run's cache_update calls hold.
 	cacheUpdating map[string]bool
+	// baggage is nauthilus_opentelemetry's baggage of this run.
+	baggage baggage
 }
 
 // LogField is one custom_log_add entry; values are bool, float64 or string.
