@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"sort"
 
 	glua "github.com/yuin/gopher-lua"
 )
@@ -16,21 +17,22 @@ import (
 //   - nil, booleans, numbers (float64) and strings are kept;
 //   - a table is deep-copied: a list ([]any) when its keys, in traversal
 //     order, are exactly 1, 2, …, n (an empty table is an empty list),
-//     otherwise a map. The map is map[string]any when every key is a
-//     string (the usual case), else map[any]any with float64, bool and
-//     string keys;
+//     otherwise a map[any]any whose keys are converted the same way
+//     (float64, bool, string; a table used as a key becomes its text);
 //   - functions, userdata and threads become their tostring text
-//     ("function: 0x…"), as in Nauthilus; so does a table used as a key.
+//     ("function: 0x…"), as in Nauthilus.
 //
-// Unlike Nauthilus, the copy is bounded: a table nested deeper than
-// maxHostDepth levels, a table that contains itself (a cycle) or a value of
-// more than the caller's size limit is an error, never a hang or an
-// exhausted heap. Sizes are counted as string bytes plus hostValueOverhead
-// per value, so a table that refers to one subtable many times (which
-// copies it each time) is counted for every copy.
+// Unlike Nauthilus, the copy is bounded. luaToHost (script arguments that
+// must not fail) stores a table nested deeper than maxHostDepth levels,
+// and so a cycle, as its tostring text. hostValueOf (what a store keeps:
+// nauthilus_context, nauthilus_cache) refuses a cycle or such depth with
+// an error instead. Both stop at a size limit: sizes are counted as string
+// bytes plus hostValueOverhead per value, so a table that refers to one
+// subtable many times (copied each time) is counted for every copy and
+// cannot expand exponentially.
 
 // maxHostDepth bounds the nesting of a converted value.
-const maxHostDepth = 64
+const maxHostDepth = 32
 
 // hostValueOverhead is what one converted value is counted for beyond its
 // string bytes: roughly a Go interface plus a map or slice slot.
@@ -46,22 +48,25 @@ var (
 	errHostDepth    = fmt.Errorf("table nested more than %d levels", maxHostDepth)
 )
 
-// luaToHost converts a Lua value to a host value (see above), at most
-// maxHostValue bytes. Over a limit it raises a Lua error the way
-// L.RaiseError does (a panic with *glua.ApiError), so call it only from a
-// function Lua called; hostValueOf returns the error instead.
+// luaToHost converts a Lua value to a host value (see above); deeper
+// tables and cycles end as text. Over maxHostValue bytes it raises a Lua
+// error the way L.RaiseError does (a panic with *glua.ApiError), so call
+// it only from a function Lua called.
 func luaToHost(v glua.LValue) any {
-	out, _, err := hostValueOf(v, maxHostValue)
+	c := hostConverter{left: maxHostValue}
+	out, err := c.value(v, 0)
 	if err != nil {
+		err = fmt.Errorf("%w: more than %d bytes", errHostTooLarge, int64(maxHostValue))
 		panic(&glua.ApiError{Type: glua.ApiErrorRun, Object: glua.LString(err.Error())})
 	}
 	return out
 }
 
-// hostValueOf converts v and returns its counted size; a value of more than
-// limit bytes, too deep or cyclic is an error.
+// hostValueOf converts v for a store and returns its counted size; a value
+// of more than limit bytes, nested deeper than maxHostDepth or cyclic is an
+// error.
 func hostValueOf(v glua.LValue, limit int64) (any, int64, error) {
-	c := hostConverter{left: limit, open: map[*glua.LTable]bool{}}
+	c := hostConverter{left: limit, strict: true, open: map[*glua.LTable]bool{}}
 	out, err := c.value(v, 0)
 	if err != nil {
 		if errors.Is(err, errHostTooLarge) {
@@ -74,6 +79,9 @@ func hostValueOf(v glua.LValue, limit int64) (any, int64, error) {
 
 type hostConverter struct {
 	left int64
+	// strict refuses cycles and depth (hostValueOf) instead of storing
+	// the table's text (luaToHost).
+	strict bool
 	// open are the tables being copied (the path from the root), so a
 	// table that contains itself is told from one that is merely shared.
 	open map[*glua.LTable]bool
@@ -106,6 +114,10 @@ func (c *hostConverter) value(v glua.LValue, depth int) (any, error) {
 }
 
 func (c *hostConverter) table(t *glua.LTable, depth int) (any, error) {
+	if !c.strict && depth >= maxHostDepth {
+		text := t.String()
+		return text, c.spend(len(text))
+	}
 	if c.open[t] {
 		return nil, errHostCycle
 	}
@@ -115,8 +127,10 @@ func (c *hostConverter) table(t *glua.LTable, depth int) (any, error) {
 	if err := c.spend(0); err != nil {
 		return nil, err
 	}
-	c.open[t] = true
-	defer delete(c.open, t)
+	if c.strict {
+		c.open[t] = true
+		defer delete(c.open, t)
+	}
 
 	if isHostList(t) {
 		out := make([]any, 0, t.Len())
@@ -129,8 +143,7 @@ func (c *hostConverter) table(t *glua.LTable, depth int) (any, error) {
 		}
 		return out, nil
 	}
-	strs := map[string]any{}
-	var mixed map[any]any
+	out := map[any]any{}
 	for k, v := t.Next(glua.LNil); k != glua.LNil; k, v = t.Next(k) {
 		e, err := c.value(v, depth+1)
 		if err != nil {
@@ -139,41 +152,25 @@ func (c *hostConverter) table(t *glua.LTable, depth int) (any, error) {
 		var key any
 		switch kx := k.(type) {
 		case glua.LString:
-			if mixed == nil {
-				strs[string(kx)] = e
-				if err := c.spend(len(kx)); err != nil {
-					return nil, err
-				}
-				continue
-			}
 			key = string(kx)
+			err = c.spend(len(kx))
 		case glua.LNumber:
 			key = float64(kx)
+			err = c.spend(0)
 		case glua.LBool:
 			key = bool(kx)
-		default: // a table, function or userdata key: its identity text
-			key = kx.String()
-		}
-		if s, ok := key.(string); ok {
-			err = c.spend(len(s))
-		} else {
 			err = c.spend(0)
+		default: // a table, function or userdata key: its identity text
+			text := kx.String()
+			key = text
+			err = c.spend(len(text))
 		}
 		if err != nil {
 			return nil, err
 		}
-		if mixed == nil {
-			mixed = make(map[any]any, len(strs)+1)
-			for sk, sv := range strs {
-				mixed[sk] = sv
-			}
-		}
-		mixed[key] = e
+		out[key] = e
 	}
-	if mixed != nil {
-		return mixed, nil
-	}
-	return strs, nil
+	return out, nil
 }
 
 // isHostList reports whether t's keys, in traversal order, are exactly
@@ -206,7 +203,7 @@ func hostToLuaDepth(L *glua.LState, v any, depth int) glua.LValue {
 	case nil:
 		return glua.LNil
 	case glua.LValue:
-		return x
+		return glua.LString(x.String()) // never hand one state's value to another
 	case bool:
 		return glua.LBool(x)
 	case string:
@@ -260,15 +257,8 @@ func hostToLuaDepth(L *glua.LState, v any, depth int) glua.LValue {
 		return t
 	case map[any]any:
 		t := L.CreateTable(0, len(x))
-		for k, e := range x {
-			key := hostToLuaDepth(L, k, depth+1)
-			if key == glua.LNil {
-				continue
-			}
-			if n, ok := key.(glua.LNumber); ok && math.IsNaN(float64(n)) {
-				continue
-			}
-			t.RawSet(key, hostToLuaDepth(L, e, depth+1))
+		for _, k := range sortedHostKeys(x) {
+			t.RawSet(hostToLuaDepth(L, k, depth+1), hostToLuaDepth(L, x[k], depth+1))
 		}
 		return t
 	}
@@ -300,6 +290,21 @@ func hostToLuaDepth(L *glua.LState, v any, depth int) glua.LValue {
 		return glua.LNumber(rv.Float())
 	}
 	return glua.LString(fmt.Sprint(v))
+}
+
+// sortedHostKeys orders map keys so that a table built from them is the
+// same every time (its pairs order); nil and NaN keys, which Lua cannot
+// hold, are dropped.
+func sortedHostKeys(m map[any]any) []any {
+	keys := make([]any, 0, len(m))
+	for k := range m {
+		if f, isNumber := k.(float64); k == nil || isNumber && math.IsNaN(f) {
+			continue
+		}
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j]) })
+	return keys
 }
 
 // hostLuaElement converts a list element; a nil element becomes false,

@@ -50,13 +50,13 @@ func TestContextOfParallelFiltersIsMergedInConfigOrder(t *testing.T) {
 	for i := range 20 { // whichever filter finishes first
 		req := &Request{Username: "alice", Context: NewRequestContext()}
 		req.Context.Set("doomed", "x")
-		req.Context.Set("facts", map[string]any{"before": "kept"})
+		req.Context.Set("facts", map[any]any{"before": "kept"})
 		if _, err := e.RunFilters(context.Background(), req); err != nil {
 			t.Fatal(err)
 		}
 		facts, _ := req.Context.Get("facts")
-		want := map[string]any{"before": "kept", "from_a": true, "from_b": true,
-			"nested": map[string]any{"a": 1.0, "b": 2.0}}
+		want := map[any]any{"before": "kept", "from_a": true, "from_b": true,
+			"nested": map[any]any{"a": 1.0, "b": 2.0}}
 		if diff := cmp.Diff(want, facts); diff != "" {
 			t.Fatalf("round %d: facts (-want +got):\n%s", i, diff)
 		}

@@ -32,7 +32,7 @@ func TestHostValueConversionFollowsSpec23(t *testing.T) {
 		{"'x'", "x"},
 		{"{}", []any{}},
 		{"{1, 'a', true}", []any{1.0, "a", true}},
-		{"{a = 1, b = {c = 'd'}}", map[string]any{"a": 1.0, "b": map[string]any{"c": "d"}}},
+		{"{a = 1, b = {c = 'd'}}", map[any]any{"a": 1.0, "b": map[any]any{"c": "d"}}},
 		{"{[2] = 'b'}", map[any]any{2.0: "b"}},
 		{"{1, 2, x = 3}", map[any]any{1.0: 1.0, 2.0: 2.0, "x": 3.0}},
 		{"{[true] = 1}", map[any]any{true: 1.0}},
@@ -69,7 +69,7 @@ func TestHostValueRoundTripMakesNewTables(t *testing.T) {
 func TestHostValueRefusesCyclesDepthAndSize(t *testing.T) {
 	L := glua.NewState()
 	defer L.Close()
-	cycle := evalLua(t, L, "(function() local t = {} t.self = t return t end)()")
+	cycle := evalLua(t, L, "(function() local t = {} t.me = t return t end)()")
 	if _, _, err := hostValueOf(cycle, maxHostValue); !errors.Is(err, errHostCycle) {
 		t.Errorf("cycle: %v", err)
 	}
@@ -87,23 +87,36 @@ func TestHostValueRefusesCyclesDepthAndSize(t *testing.T) {
 	if _, _, err := hostValueOf(dag, maxHostValue); err != nil {
 		t.Errorf("shared subtable: %v", err)
 	}
+	// luaToHost, which must not fail, stores the cycle's end as text ...
+	v := luaToHost(cycle)
+	for range maxHostDepth {
+		v = v.(map[any]any)["me"]
+	}
+	if _, ok := v.(string); !ok {
+		t.Errorf("cycle at depth %d = %T, want text", maxHostDepth, v)
+	}
+	// ... but still refuses an exponential expansion.
 	defer func() {
 		if _, ok := recover().(*glua.ApiError); !ok {
-			t.Error("luaToHost of a cycle did not raise a Lua error")
+			t.Error("luaToHost of 2^30 copies did not raise a Lua error")
 		}
 	}()
-	luaToHost(cycle)
+	luaToHost(shared)
 }
 
 func TestHostToLuaConvertsReplyTypes(t *testing.T) {
 	L := glua.NewState()
 	defer L.Close()
+	// A value of another state is never handed over, only its text.
+	if got := hostToLua(L, L.NewTable()); got.Type() != glua.LTString {
+		t.Errorf("a Lua value came back as %v", got.Type())
+	}
 	tbl := hostToLua(L, []any{int64(7), "s", nil, []byte("b"), errors.New("e"), []int64{1, 2}, map[string]string{"k": "v"}}).(*glua.LTable)
 	if tbl.Len() != 7 || tbl.RawGetInt(1) != glua.LNumber(7) || tbl.RawGetInt(3) != glua.LFalse ||
 		tbl.RawGetInt(4) != glua.LString("b") || tbl.RawGetInt(5) != glua.LString("e") {
 		t.Errorf("got %v", tbl)
 	}
-	if hostSize(luaToHost(evalLua(t, L, "{a = 'xyz'}"))) != 1+32+3+32+32 {
+	if _, size, _ := hostValueOf(evalLua(t, L, "{a = 'xyz'}"), 1000); size != 1+32+3+32+32 || hostSize(luaToHost(evalLua(t, L, "{a = 'xyz'}"))) != size {
 		t.Errorf("hostSize")
 	}
 }
