@@ -66,7 +66,7 @@ func luaToHost(v glua.LValue) any {
 // of more than limit bytes, nested deeper than maxHostDepth or cyclic is an
 // error.
 func hostValueOf(v glua.LValue, limit int64) (any, int64, error) {
-	c := hostConverter{left: limit, strict: true, open: map[*glua.LTable]bool{}}
+	c := hostConverter{left: limit, strict: true}
 	out, err := c.value(v, 0)
 	if err != nil {
 		if errors.Is(err, errHostTooLarge) {
@@ -82,9 +82,10 @@ type hostConverter struct {
 	// strict refuses cycles and depth (hostValueOf) instead of storing
 	// the table's text (luaToHost).
 	strict bool
-	// open are the tables being copied (the path from the root), so a
-	// table that contains itself is told from one that is merely shared.
-	open map[*glua.LTable]bool
+	// open are the tables being copied (the path from the root, at most
+	// maxHostDepth), so a table that contains itself is told from one that
+	// is merely shared.
+	open []*glua.LTable
 }
 
 func (c *hostConverter) spend(n int) error {
@@ -118,8 +119,10 @@ func (c *hostConverter) table(t *glua.LTable, depth int) (any, error) {
 		text := t.String()
 		return text, c.spend(len(text))
 	}
-	if c.open[t] {
-		return nil, errHostCycle
+	for _, o := range c.open {
+		if o == t {
+			return nil, errHostCycle
+		}
 	}
 	if depth >= maxHostDepth {
 		return nil, errHostDepth
@@ -128,8 +131,8 @@ func (c *hostConverter) table(t *glua.LTable, depth int) (any, error) {
 		return nil, err
 	}
 	if c.strict {
-		c.open[t] = true
-		defer delete(c.open, t)
+		c.open = append(c.open, t)
+		defer func() { c.open = c.open[:len(c.open)-1] }()
 	}
 
 	if isHostList(t) {
