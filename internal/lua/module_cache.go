@@ -3,6 +3,7 @@ package lua
 import (
 	"container/list"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -164,8 +165,20 @@ func (r *scriptRun) cacheWrite(L *glua.LState, fn, key string, f func(c *luaCach
 // budget and by the cache's size.
 func (r *scriptRun) cacheValue(L *glua.LState, fn string, lv glua.LValue) (any, int64) {
 	c := r.engine.host.cache()
-	room := min(r.engine.maxMemory-r.measured.Load()-r.retained, c.max)
-	e := r.hostValueForRun(L, "nauthilus_cache."+fn, lv, room)
+	runRoom := r.engine.maxMemory - r.measured.Load() - r.retained
+	if c.max < runRoom {
+		// The cache is the tighter bound: a value over it is the script's
+		// error, not a budget stop.
+		v, size, err := hostValueOf(lv, c.max)
+		switch {
+		case errors.Is(err, errHostTooLarge):
+			L.RaiseError("%s: the value is larger than the whole cache (%d bytes)", fn, c.max)
+		case err != nil:
+			L.RaiseError("%s: %v", fn, err)
+		}
+		return v, size
+	}
+	e := r.hostValueForRun(L, fn, lv, runRoom)
 	return e.v, e.size // the key is added by the caller
 }
 
@@ -197,7 +210,7 @@ func (r *scriptRun) pushCacheValue(L *glua.LState, e *cacheEntry) int {
 var cacheFunctions = map[string]runFunc{
 	"cache_set": func(r *scriptRun, L *glua.LState) int {
 		key := L.CheckString(1)
-		v, size := r.cacheValue(L, "cache_set", L.Get(2))
+		v, size := r.cacheValue(L, "nauthilus_cache.cache_set", L.Get(2))
 		ttl := ttlOf(L, 3)
 		ok := true
 		r.cacheWrite(L, "cache_set", key, func(c *luaCache) {
@@ -288,7 +301,7 @@ var cacheFunctions = map[string]runFunc{
 	},
 	"cache_push": func(r *scriptRun, L *glua.LState) int {
 		key := L.CheckString(1)
-		v, size := r.cacheValue(L, "cache_push", L.Get(2))
+		v, size := r.cacheValue(L, "nauthilus_cache.cache_push", L.Get(2))
 		n, ok := 0, true
 		r.cacheWrite(L, "cache_push", key, func(c *luaCache) {
 			e := &cacheEntry{key: key, v: []any{v}, size: size + int64(len(key)) + hostValueOverhead}
@@ -378,8 +391,8 @@ func cacheUpdate(r *scriptRun, L *glua.LState) int {
 	}
 	result := L.Get(-1)
 	L.Pop(1)
-	room := min(r.engine.maxMemory-r.measured.Load()-r.retained, c.max)
-	converted := r.hostValueForRun(L, "cache_update error: nauthilus_cache.cache_update", result, room)
+	v, size := r.cacheValue(L, "cache_update error: nauthilus_cache.cache_update", result)
+	converted := ctxValue{v: v, size: size}
 	c.mu.Lock()
 	e := &cacheEntry{key: key, v: converted.v, size: converted.size + int64(len(key))}
 	if old != nil {

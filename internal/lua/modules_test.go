@@ -19,6 +19,7 @@ import (
 // without error. Further words on that line adjust the run:
 //
 //	max_memory=N     lua.config.max_memory in bytes
+//	cache_max=N      Host.CacheMaxBytes (nauthilus_cache's bound)
 //	expect-error=T   the run must fail with an error containing T (the
 //	                 rest of the line)
 //
@@ -27,8 +28,8 @@ import (
 const modulesDir = "testdata/modules"
 
 type moduleScriptSpec struct {
-	maxMemory   int64
-	expectError string
+	maxMemory, cacheMax int64
+	expectError         string
 }
 
 func parseModuleHeader(t *testing.T, path string) (moduleScriptSpec, bool) {
@@ -48,12 +49,14 @@ func parseModuleHeader(t *testing.T, path string) (moduleScriptSpec, bool) {
 		rest = before
 	}
 	for _, f := range strings.Fields(rest) {
-		if v, ok := strings.CutPrefix(f, "max_memory="); ok {
-			b, err := config.ParseByteSize(v)
-			if err != nil {
-				t.Fatalf("%s: %v", path, err)
+		for prefix, dst := range map[string]*int64{"max_memory=": &spec.maxMemory, "cache_max=": &spec.cacheMax} {
+			if v, ok := strings.CutPrefix(f, prefix); ok {
+				b, err := config.ParseByteSize(v)
+				if err != nil {
+					t.Fatalf("%s: %v", path, err)
+				}
+				*dst = int64(b)
 			}
-			spec.maxMemory = int64(b)
 		}
 	}
 	return spec, true
@@ -101,6 +104,7 @@ func TestModuleScripts(t *testing.T) {
 			host := NewHost()
 			clock := &fakeClock{now: time.Unix(1_700_000_000, 0)}
 			host.Now = clock.Now
+			host.CacheMaxBytes = spec.cacheMax
 			e := moduleEngine(t, host, spec.maxMemory, name)
 			e.testGlobals = testClockGlobals(clock)
 			_, err := e.RunFilters(context.Background(), &Request{Username: "alice", Protocol: "imap"})
