@@ -16,9 +16,9 @@ import (
 // (it lives on the Host). Values are copied in and out (§2.3).
 //
 // Differences from Nauthilus, on purpose:
-//   - The store is bounded: at most DefaultCacheMaxBytes (64 MiB, counted
-//     as string bytes plus 32 per value) unless Host.CacheMaxBytes says
-//     otherwise. A write that does not fit first drops expired entries,
+//   - The store is bounded: at most lua.config.cache_max_memory (default
+//     64 MiB, counted as string bytes plus 32 per value; Host.CacheMaxBytes
+//     in tests). A write that does not fit first drops expired entries,
 //     then the least recently used ones; a single value larger than the
 //     whole store is refused with a Lua error.
 //   - Expired entries are purged by the calls themselves (at most every
@@ -69,6 +69,19 @@ func (h *Host) cache() *luaCache {
 		}
 		return newLuaCache(h.CacheMaxBytes, now)
 	})
+}
+
+// setCacheLimit applies lua.config.cache_max_memory (0: keep the Host's
+// CacheMaxBytes or the default) when an Engine is built, so a reload can
+// change it; a smaller bound evicts on the next write.
+func (h *Host) setCacheLimit(max int64) {
+	if max <= 0 {
+		return
+	}
+	c := h.cache()
+	c.mu.Lock()
+	c.max = max
+	c.mu.Unlock()
 }
 
 func (e *cacheEntry) live(now time.Time) bool { return e.expires.IsZero() || now.Before(e.expires) }
@@ -166,13 +179,16 @@ func (r *scriptRun) cacheWrite(L *glua.LState, fn, key string, f func(c *luaCach
 func (r *scriptRun) cacheValue(L *glua.LState, fn string, lv glua.LValue) (any, int64) {
 	c := r.engine.host.cache()
 	runRoom := r.engine.maxMemory - r.measured.Load() - r.retained
-	if c.max < runRoom {
+	c.mu.Lock()
+	cacheMax := c.max // a reload may change it
+	c.mu.Unlock()
+	if cacheMax < runRoom {
 		// The cache is the tighter bound: a value over it is the script's
 		// error, not a budget stop.
-		v, size, err := hostValueOf(lv, c.max)
+		v, size, err := hostValueOf(lv, cacheMax)
 		switch {
 		case errors.Is(err, errHostTooLarge):
-			L.RaiseError("%s: the value is larger than the whole cache (%d bytes)", fn, c.max)
+			L.RaiseError("%s: the value is larger than the whole cache (%d bytes)", fn, cacheMax)
 		case err != nil:
 			L.RaiseError("%s: %v", fn, err)
 		}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/backline/backline/internal/config"
 )
 
 func TestContextIsSharedByThePasswordScriptAndTheFiltersOfOneRequest(t *testing.T) {
@@ -168,4 +170,34 @@ func TestTimeSleepHonoursTheScriptTimeout(t *testing.T) {
 	}
 	// No timing threshold: an hour-long sleep that did not end at the
 	// deadline would not let the test finish at all.
+}
+
+func TestCacheLimitFollowsTheConfigAcrossReloads(t *testing.T) {
+	host := NewHost()
+	build := func(limit config.ByteSize) {
+		e, err := NewEngine(Options{Config: config.Lua{Config: config.LuaConfig{CacheMaxMemory: limit}}, Host: host})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Close()
+	}
+	build(1 << 20)
+	c := host.cache()
+	c.mu.Lock()
+	for i := range 100 {
+		c.store(&cacheEntry{key: fmt.Sprint(i), v: "x", size: 10 << 10})
+	}
+	c.mu.Unlock()
+	build(64 << 10) // a reload with a smaller bound: the next write evicts
+	c.mu.Lock()
+	c.store(&cacheEntry{key: "new", v: "x", size: 10 << 10})
+	size, max := c.size, c.max
+	c.mu.Unlock()
+	if max != 64<<10 || size > max {
+		t.Errorf("after the reload: %d bytes held, bound %d", size, max)
+	}
+	build(0) // not configured (lua test, unit tests): keep what is set
+	if c.max != 64<<10 {
+		t.Errorf("an engine without the setting changed the bound to %d", c.max)
+	}
 }
