@@ -299,14 +299,26 @@ func hostToLuaDepth(L *glua.LState, v any, depth int) glua.LValue {
 // same every time (its pairs order); nil and NaN keys, which Lua cannot
 // hold, are dropped.
 func sortedHostKeys(m map[any]any) []any {
-	keys := make([]any, 0, len(m))
+	type keyed struct {
+		key  any
+		text string
+	}
+	ks := make([]keyed, 0, len(m))
 	for k := range m {
 		if f, isNumber := k.(float64); k == nil || isNumber && math.IsNaN(f) {
 			continue
 		}
-		keys = append(keys, k)
+		text, ok := k.(string)
+		if !ok {
+			text = fmt.Sprint(k)
+		}
+		ks = append(ks, keyed{k, text})
 	}
-	sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j]) })
+	sort.Slice(ks, func(i, j int) bool { return ks[i].text < ks[j].text })
+	keys := make([]any, len(ks))
+	for i, k := range ks {
+		keys[i] = k.key
+	}
 	return keys
 }
 
