@@ -17,8 +17,8 @@ import (
 //
 // Differences from Nauthilus, on purpose:
 //   - The store is bounded: at most lua.config.cache_max_memory (default
-//     64 MiB, counted as string bytes plus 32 per value; Host.CacheMaxBytes
-//     in tests). A write that does not fit first drops expired entries,
+//     64 MiB, counted as string bytes plus 32 per value and 160 per entry;
+//     Host.CacheMaxBytes in tests). A write that does not fit first drops expired entries,
 //     then the least recently used ones; a single value larger than the
 //     whole store is refused with a Lua error.
 //   - Expired entries are purged by the calls themselves (at most every
@@ -28,6 +28,14 @@ import (
 //     wait (within their own script_timeout); reads and other keys do not.
 //     A cache call of fn that writes the same key is an error instead of
 //     Nauthilus's deadlock.
+
+// cacheEntryOverhead is what an entry costs beyond its key and value: the
+// map slot, the LRU element and the entry itself (measured: about 130
+// bytes), so a million tiny entries count for what they really hold.
+const cacheEntryOverhead = 160
+
+// entrySize is the counted size of an entry of key with a value of size.
+func entrySize(key string, size int64) int64 { return size + int64(len(key)) + cacheEntryOverhead }
 
 // DefaultCacheMaxBytes bounds nauthilus_cache when Host.CacheMaxBytes is 0.
 const DefaultCacheMaxBytes = 64 << 20
@@ -230,7 +238,7 @@ var cacheFunctions = map[string]runFunc{
 		ttl := ttlOf(L, 3)
 		ok := true
 		r.cacheWrite(L, "cache_set", key, func(c *luaCache) {
-			e := &cacheEntry{key: key, v: v, size: size + int64(len(key))}
+			e := &cacheEntry{key: key, v: v, size: entrySize(key, size)}
 			if ttl > 0 {
 				e.expires = c.now().Add(ttl)
 			}
@@ -320,7 +328,7 @@ var cacheFunctions = map[string]runFunc{
 		v, size := r.cacheValue(L, "nauthilus_cache.cache_push", L.Get(2))
 		n, ok := 0, true
 		r.cacheWrite(L, "cache_push", key, func(c *luaCache) {
-			e := &cacheEntry{key: key, v: []any{v}, size: size + int64(len(key)) + hostValueOverhead}
+			e := &cacheEntry{key: key, v: []any{v}, size: entrySize(key, size) + hostValueOverhead}
 			if old := c.lookup(key); old != nil {
 				list, isList := old.v.([]any)
 				if !isList {
@@ -410,7 +418,7 @@ func cacheUpdate(r *scriptRun, L *glua.LState) int {
 	v, size := r.cacheValue(L, "cache_update error: nauthilus_cache.cache_update", result)
 	converted := ctxValue{v: v, size: size}
 	c.mu.Lock()
-	e := &cacheEntry{key: key, v: converted.v, size: converted.size + int64(len(key))}
+	e := &cacheEntry{key: key, v: converted.v, size: entrySize(key, converted.size)}
 	if old != nil {
 		e.expires = old.expires
 	}
