@@ -35,7 +35,13 @@ type RequestContext struct {
 	size   int64
 }
 
-// ctxValue is a stored host value and its counted size (hostvalue.go).
+// ctxEntryOverhead is what a context key costs beyond its text and value
+// (map slot and entry), counted so that many tiny entries cannot hold more
+// than the budget says.
+const ctxEntryOverhead = 96
+
+// ctxValue is a stored host value and its counted size (hostvalue.go);
+// in a store the size includes the key and ctxEntryOverhead.
 type ctxValue struct {
 	v    any
 	size int64
@@ -142,7 +148,7 @@ func (c *RequestContext) mergeOverlays(runs ...*scriptRun) {
 			merged := e
 			if had {
 				if v, deep := mergeHostMaps(old.v, e.v); deep {
-					merged = ctxValue{v: v, size: hostSize(v)}
+					merged = ctxValue{v: v, size: hostSize(v) + int64(len(key)) + ctxEntryOverhead}
 				}
 			}
 			if c.values == nil {
@@ -209,7 +215,8 @@ func anyKeys(m map[string]any) map[any]any {
 var contextFunctions = map[string]runFunc{
 	"context_set": func(r *scriptRun, L *glua.LState) int {
 		key := L.CheckString(1)
-		e := r.hostValueForRun(L, "nauthilus_context.context_set", L.Get(2), r.contextRoom())
+		e := r.hostValueForRun(L, "nauthilus_context.context_set", L.Get(2), r.contextRoom()-int64(len(key))-ctxEntryOverhead)
+		e.size += int64(len(key)) + ctxEntryOverhead
 		r.ctxOverlay.set(key, e)
 		return 0
 	},
@@ -309,7 +316,7 @@ func (c *RequestContext) Set(key string, v any) {
 	if c.values == nil {
 		c.values = map[string]ctxValue{}
 	}
-	size := hostSize(v)
+	size := hostSize(v) + int64(len(key)) + ctxEntryOverhead
 	c.size += size - c.values[key].size
 	c.values[key] = ctxValue{v: v, size: size}
 }
