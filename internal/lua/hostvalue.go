@@ -260,8 +260,18 @@ func hostToLuaDepth(L *glua.LState, v any, depth int) glua.LValue {
 		return t
 	case map[any]any:
 		t := L.CreateTable(0, len(x))
-		for _, k := range sortedHostKeys(x) {
-			t.RawSet(hostToLuaDepth(L, k, depth+1), hostToLuaDepth(L, x[k], depth+1))
+		for k, e := range x {
+			switch kx := k.(type) {
+			case string:
+				t.RawSetString(kx, hostToLuaDepth(L, e, depth+1))
+			case float64:
+				if !math.IsNaN(kx) {
+					t.RawSet(glua.LNumber(kx), hostToLuaDepth(L, e, depth+1))
+				}
+			case nil:
+			default:
+				t.RawSet(hostToLuaDepth(L, k, depth+1), hostToLuaDepth(L, e, depth+1))
+			}
 		}
 		return t
 	}
@@ -297,7 +307,8 @@ func hostToLuaDepth(L *glua.LState, v any, depth int) glua.LValue {
 
 // sortedHostKeys orders map keys so that a table built from them is the
 // same every time (its pairs order); nil and NaN keys, which Lua cannot
-// hold, are dropped.
+// hold, are dropped. hostToLua does not sort (pairs order is unspecified,
+// as in Nauthilus, and sorting cost a context_get a third of its time).
 func sortedHostKeys(m map[any]any) []any {
 	type keyed struct {
 		key  any

@@ -101,26 +101,24 @@ func (o *contextOverlay) remove(key string) {
 	o.deleted[key] = true
 }
 
-// lookup is what the run sees for key: its own write, its own deletion,
-// else the store's value.
-func (r *scriptRun) contextLookup(key string, use func(v ctxValue, ok bool)) {
+// contextLookup is what the run sees for key: its own write, its own
+// deletion, else the store's value. Stored values are never changed in
+// place (a merge makes new maps), so the copy is made outside the lock.
+func (r *scriptRun) contextLookup(key string) (ctxValue, bool) {
 	if e, ok := r.ctxOverlay.sets[key]; ok {
-		use(e, true)
-		return
+		return e, true
 	}
 	if r.ctxOverlay.deleted[key] {
-		use(ctxValue{}, false)
-		return
+		return ctxValue{}, false
 	}
 	c := r.req.Context
 	if c == nil {
-		use(ctxValue{}, false)
-		return
+		return ctxValue{}, false
 	}
 	c.mu.RLock()
-	defer c.mu.RUnlock()
 	e, ok := c.values[key]
-	use(e, ok)
+	c.mu.RUnlock()
+	return e, ok
 }
 
 // mergeOverlays applies the runs' writes in the given (configuration) order.
@@ -221,14 +219,11 @@ var contextFunctions = map[string]runFunc{
 		return 0
 	},
 	"context_get": func(r *scriptRun, L *glua.LState) int {
-		key := L.CheckString(1)
-		var out glua.LValue = glua.LNil
-		r.contextLookup(key, func(e ctxValue, ok bool) {
-			if ok {
-				out = r.hostValueToLua(L, e)
-			}
-		})
-		L.Push(out)
+		if e, ok := r.contextLookup(L.CheckString(1)); ok {
+			L.Push(r.hostValueToLua(L, e))
+		} else {
+			L.Push(glua.LNil)
+		}
 		return 1
 	},
 	"context_delete": func(r *scriptRun, L *glua.LState) int {
