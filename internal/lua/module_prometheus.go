@@ -27,6 +27,8 @@ import (
 //   - a label value longer than maxLuaLabelValue bytes or not UTF-8 (the
 //     registry refuses it) is dropped the same way, so request data used
 //     as a label never fails the request;
+//   - the request's password (and the targets' test passwords) in a label
+//     value is replaced by <redacted>;
 //   - names must be valid Prometheus names and must not start with
 //     backline_, go_, process_ or promhttp_ (backline's own metrics).
 
@@ -286,7 +288,11 @@ func createFunc(kind metricKind) runFunc {
 func useSeries(r *scriptRun, L *glua.LState, kind metricKind, fn string, labelArg int) any {
 	name := L.CheckString(1)
 	m := r.engine.host.metrics()
-	child, use, err := m.series(kind, name, labelsArg(L, labelArg))
+	labels := labelsArg(L, labelArg)
+	for k, v := range labels {
+		labels[k] = r.redact(v) // the request's password never reaches /metrics
+	}
+	child, use, err := m.series(kind, name, labels)
 	if err != nil {
 		L.RaiseError("nauthilus_prometheus.%s: %v", fn, r.redact(err.Error()))
 	}

@@ -109,3 +109,17 @@ func TestPrometheusCardinalityIsBounded(t *testing.T) {
 		t.Errorf("dropped %v, want %v", v, want)
 	}
 }
+
+func TestPrometheusNeverExportsThePassword(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	host := NewHost()
+	host.Registerer = reg
+	e := moduleEngine(t, host, 0, "prom_password.lua")
+	if _, err := e.RunFilters(context.Background(), &Request{Username: "alice", Password: "Tr0ub4dor&3"}); err != nil {
+		t.Fatal(err)
+	}
+	_, series := gathered(t, reg, "lua_test_careless_total")
+	if _, ok := series["secret=pw=<redacted>,user=alice"]; !ok || len(series) != 1 {
+		t.Errorf("series: %v", series)
+	}
+}
