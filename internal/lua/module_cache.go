@@ -212,11 +212,11 @@ func ttlOf(L *glua.LState, n int) time.Duration {
 		return 0
 	}
 	secs := float64(L.CheckNumber(n))
-	if secs < 1 || secs > 1e9 { // < 1 s truncates to 0: no expiry
-		if secs >= 1 {
-			return time.Duration(1e9) * time.Second
-		}
+	switch {
+	case !(secs >= 1): // < 1 s truncates to 0, no expiry; also NaN
 		return 0
+	case secs > 1e9: // about 31 years; more would overflow a Duration
+		return time.Duration(1e9) * time.Second
 	}
 	return time.Duration(int64(secs)) * time.Second
 }

@@ -23,17 +23,20 @@ function nauthilus_call_filter(request)
   cache.cache_set("forever", "v")
   cache.cache_set("zero", "v", 0)
   cache.cache_set("frac", "v", 1.9) -- truncated to 1 s
-  t.eq(cache.cache_size(), 4, "size before expiry")
+  cache.cache_set("nan", "v", 0/0) -- no expiry
+  cache.cache_set("huge_ttl", "v", 1e300) -- capped, not overflowed into the past
+  cache.cache_set("neg", "v", -5) -- no expiry
+  t.eq(cache.cache_size(), 7, "size before expiry")
   test_advance_clock(1.5)
   t.eq(cache.cache_get("short"), nil, "expired get")
   t.eq(cache.cache_exists("short"), false, "expired exists")
   t.eq(cache.cache_get("frac"), nil, "fractional ttl truncated")
   t.eq(cache.cache_get("forever"), "v")
   t.eq(cache.cache_get("zero"), "v", "ttl 0 never expires")
-  t.eq(cache.cache_size(), 2, "size excludes expired")
+  t.eq(cache.cache_size(), 5, "size excludes expired")
   local keys = cache.cache_keys()
   table.sort(keys)
-  t.deq(keys, { "forever", "zero" }, "keys exclude expired")
+  t.deq(keys, { "forever", "huge_ttl", "nan", "neg", "zero" }, "keys exclude expired")
 
   -- push / pop_all
   t.eq(cache.cache_push("q", "one"), 1)
