@@ -38,6 +38,8 @@ type daemonOptions struct {
 	listening func(addr string)
 	// closed, when set, is told each generation the daemon closed (tests).
 	closed func(id uint64)
+	// mounts are extra routes of every generation (the demo's /demo page).
+	mounts []server.Mount
 }
 
 // daemon is the long-lived part of a running backline: the listeners, the
@@ -93,7 +95,7 @@ func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 	d := &daemon{opts: opts, logger: logger, reg: prometheus.NewRegistry(), luaHost: lua.NewHost(),
 		checker: &probe.Prober{Logger: logger}, luaStats: newLuaStatsSum()}
 	d.luaHost.Registerer = d.reg // nauthilus_prometheus vectors on /metrics, kept across reloads
-	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	d.reg.MustRegister(lua.StatsCollectors(d.luaStats.stats)...)
 	d.reloads = newReloadMetrics(d.reg)
 	logWarnings(logger, cfg)
@@ -310,6 +312,10 @@ func (d *daemon) finish(cfg *config.Config, gw *gateway.Gateway, groups []health
 	if err != nil {
 		closeGateway(gw)
 		return nil, err
+	}
+	mounts = append(mounts, d.opts.mounts...)
+	if cfg.Server.Pprof {
+		mounts = append(mounts, server.PprofMount{})
 	}
 	routes, err := d.srv.Routes(cfg.Server.APIAuth, mounts)
 	if err != nil {

@@ -36,7 +36,7 @@ var commandDocs = []commandDoc{
 	{name: "lua test", synopsis: "--script FILE [flags]", summary: "run a filter script offline",
 		about:  "Runs one filter script on one request against a made-up backend list, without a daemon.\nExit 0 when the script ran (whatever it decided), 1 when it failed, 2 on a bad command line.",
 		define: func(fs *flag.FlagSet) { new(luaTestOptions).register(fs) }},
-	{name: "demo", synopsis: "[--address A] [--print-config]", summary: "run on an embedded default with fake backends",
+	{name: "demo", synopsis: "[--address A] [--print-config [--dir D]]", summary: "run on an embedded default with fake backends",
 		about:  "Starts fake IMAP, POP3, SMTP and HTTP backends on loopback and the daemon on a configuration made for them.",
 		define: func(fs *flag.FlagSet) { new(demoOptions).register(fs) }},
 	{name: "ctl", synopsis: "[flags] <command> [arguments]", summary: "control a running daemon: list, drain, ready, explain, reload...",
@@ -132,15 +132,19 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.config, "config", "", "configuration file (required)")
 }
 
-type checkOptions struct{ config string }
+type checkOptions struct {
+	config    string
+	noSecrets bool
+}
 
 func (o *checkOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.config, "config", "", "configuration file to validate (required)")
+	fs.BoolVar(&o.noSecrets, "no-secrets", false, "check away from production: unset ${VAR}s and missing secret, CA and passwd files are warnings")
 }
 
 type demoOptions struct {
-	address     string
-	printConfig bool
+	address, dir string
+	printConfig  bool
 }
 
 type luaTestOptions struct {

@@ -29,6 +29,7 @@ func toLuaRequest(req *Request, session string) *lua.Request {
 		AuthLoginAttempt: req.AuthLoginAttempt,
 		SSL:              req.SSL,
 		Context:          req.luaRequestContext(),
+		HTTP:             req.http,
 	}
 }
 

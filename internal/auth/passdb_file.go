@@ -79,6 +79,10 @@ func (f *passwdFile) check(_ context.Context, req *Request) (passResult, error) 
 			res.Account = s
 		}
 	}
+	// A userdb lookup (?mode=no-auth) asks only whether the user exists.
+	if req.NoAuth {
+		return res, nil
+	}
 	if e.broken != "" {
 		f.logger.Warn("passwd-file entry unusable", "passdb", f.label, "user", req.Username, "error", e.broken)
 		return res, nil
@@ -87,7 +91,7 @@ func (f *passwdFile) check(_ context.Context, req *Request) (passResult, error) 
 		res.Authenticated = true
 		return res, nil
 	}
-	ok, err := e.password.verify(req.Password)
+	ok, err := e.password.Verify(req.Password)
 	if err != nil {
 		f.logger.Warn("passwd-file hash unusable", "passdb", f.label, "user", req.Username, "error", err)
 		return res, nil

@@ -157,7 +157,7 @@ func TestServerSection(t *testing.T) {
 		{"api_auth: {password: s3cret}", `server.api_auth.username (line 2): is required when a password is set`},
 		{"api_auth: {username: 'a:b', password: x}", `server.api_auth.username (line 2): must not contain ':' (HTTP Basic separates user and password with it)`},
 		{"api_auth: {bearer_token: abc}", ""},
-		{"listen: x", "server.listen (line 2): unknown key (known keys: address, api_auth, log_format, log_level, max_connections, shutdown_delay, state_file)"},
+		{"listen: x", "server.listen (line 2): unknown key (known keys: address, api_auth, log_format, log_level, max_connections, pprof, shutdown_delay, state_file)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.server, func(t *testing.T) {
@@ -202,7 +202,7 @@ func TestServices(t *testing.T) {
 	wantOnlyError(t, "auth:\n  services:\n    enabled: [backend_server_monitoring]\n",
 		"auth.services.enabled[0] (line 3): backend_server_monitoring is the Nauthilus 1.x name; use backend_health_checks")
 	wantOnlyError(t, "auth:\n  controls:\n    enabled: [backend_health_checks]\n",
-		"auth.controls (line 2): unknown key (known keys: cache, nginx, passdb, services)")
+		"auth.controls (line 2): unknown key (known keys: cache, nginx, passdb, request, services)")
 	c := mustParse(t, "auth:\n  services:\n    enabled: [' backend_health_checks ']\n")
 	if !c.ServiceEnabled(ServiceBackendHealthChecks) {
 		t.Error("a padded service name is not recognised")
