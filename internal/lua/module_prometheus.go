@@ -21,8 +21,9 @@ import (
 //
 // Bounds (differences from Nauthilus, which has none):
 //   - at most maxLuaMetricVecs vectors; creating more raises;
-//   - at most maxLuaMetricSeries label combinations per vector; the use of
-//     a further one is dropped (the call does nothing) and counted in
+//   - at most maxLuaMetricSeries label combinations per vector and
+//     maxLuaMetricSeriesTotal over all vectors; the use of a further one is
+//     dropped (the call does nothing) and counted in
 //     backline_lua_metric_series_dropped_total{metric=...};
 //   - a label value longer than maxLuaLabelValue bytes or not UTF-8 (the
 //     registry refuses it) is dropped the same way, so request data used
@@ -33,11 +34,14 @@ import (
 //     backline_, go_, process_ or promhttp_ (backline's own metrics).
 
 const (
-	maxLuaMetricVecs    = 1000
-	maxLuaMetricSeries  = 1000
-	maxLuaLabelValue    = 1024
-	maxLuaMetricWarn    = 1000 // unknown names warned about, then quiet
-	luaHistogramBuckets = 15
+	maxLuaMetricVecs   = 1000
+	maxLuaMetricSeries = 1000
+	// maxLuaMetricSeriesTotal bounds the series of all vectors together
+	// (1000 vectors of 1000 series with long label values would be a GiB).
+	maxLuaMetricSeriesTotal = 50000
+	maxLuaLabelValue        = 1024
+	maxLuaMetricWarn        = 1000 // unknown names warned about, then quiet
+	luaHistogramBuckets     = 15
 )
 
 var (
@@ -63,6 +67,8 @@ type luaMetrics struct {
 	mu     sync.Mutex
 	vecs   map[string]*luaVec
 	warned map[string]bool
+	// total is the number of series of all vectors.
+	total int
 }
 
 type luaVec struct {
@@ -183,11 +189,10 @@ func (m *luaMetrics) series(kind metricKind, name string, labels map[string]stri
 		values[i] = val
 	}
 	key := strings.Join(values, "\xff")
-	if !v.series[key] {
-		if len(v.series) >= maxLuaMetricSeries {
-			m.dropped.WithLabelValues(name).Inc()
-			return nil, useDropped, nil
-		}
+	isNew := !v.series[key]
+	if isNew && (len(v.series) >= maxLuaMetricSeries || m.total >= maxLuaMetricSeriesTotal) {
+		m.dropped.WithLabelValues(name).Inc()
+		return nil, useDropped, nil
 	}
 	var child any
 	var err error
@@ -204,7 +209,10 @@ func (m *luaMetrics) series(kind metricKind, name string, labels map[string]stri
 	if err != nil {
 		return nil, useOK, fmt.Errorf("metric %q: %v", name, err)
 	}
-	v.series[key] = true
+	if isNew {
+		v.series[key] = true
+		m.total++
+	}
 	return child, useOK, nil
 }
 

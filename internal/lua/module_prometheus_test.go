@@ -2,6 +2,7 @@ package lua
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -121,5 +122,35 @@ func TestPrometheusNeverExportsThePassword(t *testing.T) {
 	_, series := gathered(t, reg, "lua_test_careless_total")
 	if _, ok := series["secret=pw=<redacted>,user=alice"]; !ok || len(series) != 1 {
 		t.Errorf("series: %v", series)
+	}
+}
+
+func TestPrometheusSeriesBoundedOverAllVectors(t *testing.T) {
+	host := NewHost()
+	host.Registerer = prometheus.NewRegistry()
+	m := host.metrics()
+	vecs := maxLuaMetricSeriesTotal/maxLuaMetricSeries + 1
+	kept := 0
+	for v := range vecs {
+		name := fmt.Sprintf("lua_test_v%d_total", v)
+		if err := m.create(kindCounter, name, "x", []string{"l"}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range maxLuaMetricSeries {
+			_, use, err := m.series(kindCounter, name, map[string]string{"l": fmt.Sprint(i)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if use == useOK {
+				kept++
+			}
+		}
+	}
+	if kept != maxLuaMetricSeriesTotal {
+		t.Errorf("kept %d series, want %d", kept, maxLuaMetricSeriesTotal)
+	}
+	// A series that exists still works at the bound.
+	if _, use, _ := m.series(kindCounter, "lua_test_v0_total", map[string]string{"l": "0"}); use != useOK {
+		t.Error("an existing series was dropped")
 	}
 }
