@@ -201,3 +201,33 @@ func TestCacheLimitFollowsTheConfigAcrossReloads(t *testing.T) {
 		t.Errorf("an engine without the setting changed the bound to %d", c.max)
 	}
 }
+
+func TestCacheUpdateReleasesTheKeyAtTheTimeout(t *testing.T) {
+	host := NewHost()
+	stuck := moduleEngine(t, host, 0, "cache_update_stuck.lua")
+	stuck.timeout = 100 * time.Millisecond
+	_, err := stuck.RunFilters(context.Background(), &Request{Username: "x"})
+	var se *ScriptError
+	if !errors.As(err, &se) || !se.Timeout {
+		t.Fatalf("got %v, want a timeout", err)
+	}
+	// The key is free again: an update of it by another request completes
+	// (it would wait for its own script_timeout otherwise).
+	e := moduleEngine(t, host, 0, "cache_counter.lua")
+	c := host.cache()
+	c.mu.Lock()
+	_, busy := c.busy["stuck"]
+	c.mu.Unlock()
+	if busy {
+		t.Fatal("the timed-out update still holds its key")
+	}
+	if _, err := e.RunFilters(context.Background(), &Request{Username: "y"}); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	_, stored := c.entries["stuck"]
+	c.mu.Unlock()
+	if stored {
+		t.Error("the timed-out update stored a value")
+	}
+}
