@@ -74,7 +74,7 @@ func moduleEngine(t *testing.T, host *Host, maxMemory int64, names ...string) *E
 	for _, name := range names {
 		filters = append(filters, config.LuaFilter{Name: strings.TrimSuffix(name, ".lua"), ScriptPath: filepath.Join(dir, name)})
 	}
-	cfg := config.LuaConfig{PackagePath: filepath.Join(dir, "?.lua"), ScriptTimeout: 10 * time.Second, VMPoolSize: 4}
+	cfg := config.LuaConfig{PackagePath: filepath.Join(dir, "?.lua"), ScriptTimeout: time.Minute, VMPoolSize: 4} // generous: -race on a loaded machine
 	if maxMemory > 0 {
 		cfg.MaxMemory = config.ByteSize(maxMemory)
 	}
