@@ -22,6 +22,14 @@ var contextSelectScript = strings.Replace(hashSelectScript,
   local b = ctx.context_get("backend")
   nauthilus_backend.select_backend_server(b.host, b.port)`, 1)
 
+// tableSelectScript does the script-side work of contextSelectScript
+// (require, a two-field table, reading it back) without the module calls.
+var tableSelectScript = strings.Replace(hashSelectScript,
+	"  nauthilus_backend.select_backend_server(s.host, s.port)",
+	`  local ctx = require("nauthilus_context")
+  local b = { host = s.host, port = s.port }
+  nauthilus_backend.select_backend_server(b.host, b.port)`, 1)
+
 var modulesSelectScript = strings.Replace(contextSelectScript,
 	"  nauthilus_backend.select_backend_server(b.host, b.port)",
 	`  nauthilus_backend.select_backend_server(b.host, b.port)
@@ -31,7 +39,8 @@ var modulesSelectScript = strings.Replace(contextSelectScript,
   prom.increment_counter("bench_selected_total", { host = b.host })`, 1)
 
 var moduleBenchVariants = []struct{ name, src string }{
-	{"plain", hashSelectScript}, {"context", contextSelectScript}, {"context+cache+prom", modulesSelectScript},
+	{"plain", hashSelectScript}, {"table", tableSelectScript}, {"context", contextSelectScript},
+	{"context+cache+prom", modulesSelectScript},
 }
 
 func moduleBenchEngine(b *testing.B, src string) *Engine {
@@ -90,7 +99,7 @@ func BenchmarkFilterModulesRatio(b *testing.B) {
 	const perRound = 200
 	ratios := make([][]float64, len(engines))
 	for b.Loop() {
-		var took [3]time.Duration
+		took := make([]time.Duration, len(engines))
 		for v, e := range engines {
 			start := time.Now()
 			for i := range perRound {
