@@ -22,11 +22,17 @@ type backendRuntime struct {
 	slots      *slotQueue
 	throttle   *throttle
 	metrics    *backendMetrics
+	openapi    *openapiValidator // nil without an openapi block
 
 	inFlight        atomic.Int64
 	releaseSlotFunc func()
-	slotQueued      atomic.Int64
-	throttleQueued  atomic.Int64
+
+	// Upstream credentials, compiled once per runtime (auth.go).
+	authCompiled   bool
+	oauth          *oauth2Source
+	tokenRequests  []*tokenRequest
+	slotQueued     atomic.Int64
+	throttleQueued atomic.Int64
 }
 
 // releaseSlot ends a request's time in flight: its slot goes to the next
@@ -56,6 +62,8 @@ type backendView struct {
 	logFields                            valueSet
 	warned204                            atomic.Bool
 
+	cfg *config.Backend
+
 	// validator checks requests and responses (nil: no validateLayer).
 	validator validator
 	// chain is the backend's layers (layers.go), built once all views
@@ -66,8 +74,18 @@ type backendView struct {
 func (c *compiler) backendView(rt *backendRuntime, b *config.Backend) *backendView {
 	p := b.Path
 	j := func(k string) string { return p + "." + k }
+	saved := c.tokens
+	defer func() { c.tokens = saved }()
+	c.tokens = tokenScope{label: rt.name}
+	if len(b.TokenRequests) > 0 {
+		c.tokens.names = map[string]bool{}
+		for _, t := range b.TokenRequests {
+			c.tokens.names[t.Name] = true
+		}
+	}
 	v := &backendView{
 		rt:               rt,
+		cfg:              b,
 		mods:             c.modifiers(p, &b.Modifiers),
 		path:             c.template(j("path"), b.BackendPath),
 		pathPrefix:       c.template(j("path_prefix"), b.PathPrefix),
@@ -88,6 +106,9 @@ func (c *compiler) backendView(rt *backendRuntime, b *config.Backend) *backendVi
 	if b.Has("set_response_status") {
 		v.setStatus = b.SetResponseStatus
 	}
+	if rt.openapi != nil {
+		v.validator = rt.openapi
+	}
 	c.views = append(c.views, v)
 	return v
 }
@@ -105,6 +126,7 @@ type upstream struct {
 	wildcard              bool
 	urlHost               *origin
 	clientIP              string
+	upgrade               *upgradeRequest // a websocket (or other Upgrade) to forward
 }
 
 // destination is where a request goes and what it is called there.

@@ -58,6 +58,13 @@ type Gateway struct {
 	health   atomic.Pointer[sourceBox]
 	ids      requestIDs
 	shared   *SharedThrottles
+	reqIDs   requestIDSettings
+	// accessLog writes a line per request (gateway.access_log).
+	accessLog bool
+	logFields valueSet // gateway.custom_log_fields, for every access line
+	// tokenCtx bounds token fetches (token_cache.go); Close ends it.
+	tokenCtx   context.Context
+	stopTokens context.CancelFunc
 }
 
 type sourceBox struct{ src health.Source }
@@ -86,10 +93,14 @@ func New(opts Options) (*Gateway, error) {
 		backends: map[string]*backendRuntime{}, views: map[string]*backendView{},
 	}
 	g.ids.prefix = newRequestIDPrefix()
+	g.reqIDs = newRequestIDSettings(&opts.Config.Gateway.RequestID)
+	g.accessLog = opts.Config.Gateway.AccessLogEnabled()
+	g.tokenCtx, g.stopTokens = context.WithCancel(context.Background())
 	if opts.Health != nil {
 		g.SetHealth(opts.Health)
 	}
 	c := &compiler{cfg: opts.Config, env: opts.Env}
+	g.logFields = c.values("gateway.custom_log_fields", opts.Config.Gateway.CustomLogFields)
 	defs := &opts.Config.Definitions
 	for _, label := range defs.SortedLabels() {
 		b := defs.Backends[label]
@@ -116,10 +127,16 @@ func New(opts Options) (*Gateway, error) {
 		r.methods, r.endpoint, r.order = e.Methods, ep, i
 		g.router.routes = append(g.router.routes, r)
 	}
+	// Token backends are resolved now that every label exists; they may
+	// add views of their own.
+	for i := 0; i < len(c.views); i++ {
+		g.compileAuth(c, c.views[i])
+	}
 	for _, v := range c.views {
 		v.chain = g.buildLayers(v)
 	}
 	if len(c.errs) > 0 {
+		g.stopTokens()
 		if shared {
 			opts.Metrics.forgetUnused(g.runtimes) // a refused reload leaves no series behind
 		}
@@ -140,7 +157,11 @@ func (g *Gateway) newRuntime(name string, b *config.Backend) (*backendRuntime, e
 	if err != nil {
 		return nil, err
 	}
-	rt := &backendRuntime{name: name, transports: ts, metrics: g.metrics.forBackend(name)}
+	oa, err := newOpenAPIValidator(b.OpenAPI)
+	if err != nil {
+		return nil, err
+	}
+	rt := &backendRuntime{name: name, transports: ts, metrics: g.metrics.forBackend(name), openapi: oa}
 	rt.releaseSlotFunc = rt.releaseSlot
 	rt.slots = newSlotQueue(b.MaxConnections, func(n int) { rt.slotQueued.Store(int64(n)); rt.publishQueue() })
 	rt.throttle = newThrottle(name, b.RateLimits, g.shared, func(n int) { rt.throttleQueued.Store(int64(n)); rt.publishQueue() })
@@ -225,8 +246,10 @@ func ServeHandler(ctx context.Context, ln net.Listener, h http.Handler, logger *
 	return err
 }
 
-// Close drops idle upstream connections.
+// Close drops idle upstream connections and ends token fetches still
+// running (it is called once the last request has ended).
 func (g *Gateway) Close() {
+	g.stopTokens()
 	for _, rt := range g.runtimes {
 		rt.transports.closeIdle()
 	}

@@ -18,12 +18,14 @@ const (
 	lookupMethod
 	lookupPath
 	lookupHost
+	lookupID // the request id (Couper's request.id)
 )
 
 // templatePart is a literal or one request lookup.
 type templatePart struct {
-	kind lookupKind
-	text string // the literal, or the header/query/param name
+	kind  lookupKind
+	text  string // the literal, or the header/query/param name
+	label string // backends.LABEL.beta_tokens (template_tokens.go)
 }
 
 // template is a value parsed once at load; evaluating it per request is a
@@ -42,6 +44,8 @@ type template struct {
 type requestData struct {
 	req    *http.Request
 	params []pathParam
+	id     string     // the request id (logs, the upstream request id header)
+	tok    *tokenData // tokens and token responses (template_tokens.go)
 }
 
 type pathParam struct{ name, value string }
@@ -97,9 +101,12 @@ func compileTemplate(s string, env func(string) (string, bool)) (template, error
 }
 
 // knownLookups is shown when an operator mistypes a placeholder.
-const knownLookups = "env.NAME, request.headers.NAME, request.query.NAME, request.path_params.NAME, request.method, request.path, request.host"
+const knownLookups = "env.NAME, request.headers.NAME, request.query.NAME, request.path_params.NAME, request.method, request.path, request.host, request.id, beta_token, beta_tokens.NAME, backend_response.*"
 
 func parseLookup(expr string, env func(string) (string, bool)) (templatePart, error) {
+	if part, ok, err := parseTokenLookup(expr); ok {
+		return part, err
+	}
 	switch expr {
 	case "request.method":
 		return templatePart{kind: lookupMethod}, nil
@@ -107,6 +114,8 @@ func parseLookup(expr string, env func(string) (string, bool)) (templatePart, er
 		return templatePart{kind: lookupPath}, nil
 	case "request.host":
 		return templatePart{kind: lookupHost}, nil
+	case "request.id":
+		return templatePart{kind: lookupID}, nil
 	}
 	prefixes := []struct {
 		prefix string
@@ -153,6 +162,9 @@ func (p templatePart) lookup(rd *requestData) string {
 	if p.kind == lookupLiteral {
 		return p.text
 	}
+	if p.kind >= lookupToken {
+		return p.tokenLookup(rd)
+	}
 	if rd == nil || rd.req == nil {
 		return ""
 	}
@@ -174,6 +186,8 @@ func (p templatePart) lookup(rd *requestData) string {
 		return r.URL.Path
 	case lookupHost:
 		return r.Host
+	case lookupID:
+		return rd.id
 	}
 	return ""
 }
