@@ -44,18 +44,6 @@ func policyScript(t *testing.T, name string) string {
 	return p
 }
 
-// needContextModule skips (pending) until nauthilus_context is registered:
-// nauthilus_policy_facts keeps its facts there.
-func needContextModule(t *testing.T) {
-	t.Helper()
-	for _, m := range registeredModules {
-		if m.Name == "nauthilus_context" {
-			return
-		}
-	}
-	t.Skip("pending: nauthilus_context is not on this branch yet (nauthilus_policy_facts stores into it)")
-}
-
 func TestPolicyEmitInFilter(t *testing.T) {
 	e := policyEngine(t, "policy_emit.lua")
 	// Twice: the second run is on a pooled state, with the module proxies
@@ -87,7 +75,6 @@ func TestPolicyPlaceholderInPasswordScript(t *testing.T) {
 }
 
 func TestPolicyFactsInFilter(t *testing.T) {
-	needContextModule(t)
 	e := policyEngine(t, "policy_facts.lua")
 	const password = "192.0.2.10" // equal to a public fact: redacted in the log field
 	out, err := e.RunFilters(context.Background(), &Request{Username: "alice", Password: password, Protocol: "imap"})
@@ -122,7 +109,6 @@ func TestPolicyFactsInFilter(t *testing.T) {
 // TestPolicyFactsFromPasswordScriptToFilter: the facts a Lua password
 // script records are in the context the request's filters read.
 func TestPolicyFactsFromPasswordScriptToFilter(t *testing.T) {
-	needContextModule(t)
 	e := policyEngine(t, "policy_facts_reader.lua")
 	ps, err := e.NewPasswordScript(policyScript(t, "policy_facts_password.lua"))
 	if err != nil {
@@ -139,30 +125,6 @@ func TestPolicyFactsFromPasswordScriptToFilter(t *testing.T) {
 	if _, err := e.RunFilters(context.Background(), &Request{Username: "alice", Password: "pw", Protocol: "imap"}); err == nil ||
 		!strings.Contains(err.Error(), "no facts from the password script") {
 		t.Errorf("a fresh request saw the last one's facts (err %v)", err)
-	}
-}
-
-// Without nauthilus_context on the state the library names what it needs.
-func TestPolicyFactsNameMissingContext(t *testing.T) {
-	for _, m := range registeredModules {
-		if m.Name == "nauthilus_context" {
-			t.Skip("nauthilus_context is registered")
-		}
-	}
-	path := filepath.Join(t.TempDir(), "facts.lua")
-	writePolicyTestScript(t, path, `local f = require("nauthilus_policy_facts")
-function nauthilus_call_filter(request)
-  f.set("ns", "k", 1)
-  return nauthilus_builtin.FILTER_ACCEPT, nauthilus_builtin.FILTER_RESULT_OK
-end`)
-	e, err := NewEngine(Options{Config: config.Lua{Filters: []config.LuaFilter{{Name: "facts", ScriptPath: path}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	_, err = e.RunFilters(context.Background(), &Request{Username: "alice", Password: "pw", Protocol: "imap"})
-	if err == nil || !strings.Contains(err.Error(), "nauthilus_policy_facts needs nauthilus_context.context_get") {
-		t.Fatalf("err %v", err)
 	}
 }
 
