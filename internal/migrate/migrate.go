@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -103,7 +104,24 @@ func newConverter() *converter {
 }
 
 func (c *converter) note(path string, line int, kind, format string, args ...any) {
-	c.notes = append(c.notes, Note{Path: path, Line: line, Kind: kind, Msg: fmt.Sprintf(format, args...)})
+	c.notes = append(c.notes, Note{Path: printablePath(path), Line: line, Kind: kind, Msg: fmt.Sprintf(format, args...)})
+}
+
+// maxNotePath bounds a key path in the report: keys come from the input,
+// which may hold a megabyte-long or multi-line key.
+const maxNotePath = 200
+
+// printablePath keeps a report line one line: control characters are
+// escaped and a very long path is cut.
+func printablePath(path string) string {
+	if strings.IndexFunc(path, func(r rune) bool { return r < 0x20 || r == 0x7f || r == 0x85 || r == 0x2028 || r == 0x2029 }) >= 0 {
+		q := strconv.QuoteToASCII(path)
+		path = q[1 : len(q)-1]
+	}
+	if len(path) > maxNotePath {
+		path = strings.ToValidUTF8(path[:maxNotePath], "") + "..."
+	}
+	return path
 }
 
 // drop reports a key left out, with the reason the table gives for it.
