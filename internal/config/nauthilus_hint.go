@@ -5,7 +5,10 @@ import "strings"
 // NauthilusHint is added to the first error about a key only Nauthilus
 // knows: a Nauthilus file fails with 10 to 30 unknown keys, and one pointer
 // to the converter says more than repeating it on each.
-const NauthilusHint = "this is a Nauthilus key; `backline migrate nauthilus FILE` converts such files"
+const NauthilusHint = "this is a Nauthilus key; " + MigrateHint
+
+// MigrateHint names the converter.
+const MigrateHint = "`backline migrate nauthilus FILE` converts such files"
 
 // nauthilusPaths are key paths that exist in Nauthilus files (1.x and 3.x
 // layouts) but not in backline's. A path matches itself and its children.
@@ -48,9 +51,12 @@ func isNauthilusPath(path string) bool {
 // name backend_server_monitoring.
 func addNauthilusHint(errs Errors) {
 	for i, e := range errs {
-		unknown := strings.HasPrefix(e.Msg, "unknown key") && isNauthilusPath(e.Path)
-		if unknown || strings.HasPrefix(e.Msg, "backend_server_monitoring is the Nauthilus 1.x name") {
+		switch {
+		case strings.HasPrefix(e.Msg, "unknown key") && isNauthilusPath(e.Path):
 			errs[i].Msg += "; " + NauthilusHint
+			return
+		case strings.HasPrefix(e.Msg, "backend_server_monitoring is the Nauthilus 1.x name"):
+			errs[i].Msg += "; " + MigrateHint
 			return
 		}
 	}

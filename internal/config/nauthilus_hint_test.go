@@ -28,7 +28,7 @@ func TestNauthilusKeysGetOneHint(t *testing.T) {
 			errs := err.(Errors)
 			hinted := 0
 			for _, e := range errs {
-				if strings.Contains(e.Msg, NauthilusHint) {
+				if strings.Contains(e.Msg, MigrateHint) {
 					hinted++
 					if e.Path != tc.hintPath {
 						t.Errorf("hint on %s, want %s", e.Path, tc.hintPath)
