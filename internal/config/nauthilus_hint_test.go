@@ -13,7 +13,7 @@ func TestNauthilusKeysGetOneHint(t *testing.T) {
 		in       string
 		hintPath string // "" for no hint
 	}{
-		"1.x file": {"server:\n  address: 127.0.0.1:9080\n  features: [backend_server_monitoring]\nldap:\n  config: {}\nbackend_server_monitoring:\n  backend_servers: []\n", "server.features"},
+		"1.x file":            {"server:\n  address: 127.0.0.1:9080\n  features: [backend_server_monitoring]\nldap:\n  config: {}\nbackend_server_monitoring:\n  backend_servers: []\n", "server.features"},
 		"1.x monitoring only": {"backend_server_monitoring:\n  backend_servers:\n    - {protocol: imap, host: a, port: 143}\n", "backend_server_monitoring"},
 		"3.x file":            {"runtime:\n  servers: {http: {address: 127.0.0.1:9080}}\nauth:\n  controls: {enabled: [brute_force]}\n", "runtime"},
 		"1.x service name":    {"auth:\n  services:\n    enabled: [backend_server_monitoring]\n", "auth.services.enabled[0]"},
