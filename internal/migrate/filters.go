@@ -32,7 +32,7 @@ func (c *converter) filterList(n *yaml.Node, path string, v1 bool) {
 			c.wrongKind(p, item, "mapping")
 			continue
 		}
-		f := &filter{out: &yaml.Node{Kind: yaml.MappingNode}, src: p, line: item.Line, v1: v1}
+		f := &filter{out: &yaml.Node{Kind: yaml.MappingNode, HeadComment: item.HeadComment}, src: p, line: item.Line, v1: v1}
 		flags := map[string]kv{}
 		for _, e := range entries(item) {
 			switch e.name {

@@ -60,7 +60,7 @@ func (c *converter) target(n *yaml.Node, path string, v1 bool) *yaml.Node {
 		c.wrongKind(path, n, "mapping")
 		return nil
 	}
-	out := &yaml.Node{Kind: yaml.MappingNode}
+	out := &yaml.Node{Kind: yaml.MappingNode, HeadComment: n.HeadComment, LineComment: n.LineComment}
 	fields := map[string]*yaml.Node{}
 	for _, e := range entries(n) {
 		p := join(path, e.name)
