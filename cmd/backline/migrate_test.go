@@ -97,3 +97,13 @@ func TestMigrateReadsStdin(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", code, out.String(), errOut.String())
 	}
 }
+
+// `backline check` on an unconverted Nauthilus file points to the
+// converter once, not on each of its unknown keys.
+func TestCheckNauthilusFileHintsOnce(t *testing.T) {
+	code, _, stderr := backline(t, "check", "--no-secrets", "--config", migrateTestdata+"nauthilus-1x.yml")
+	if code != exitFail || strings.Count(stderr, "backline migrate nauthilus FILE") != 1 ||
+		!strings.Contains(stderr, "server.log (line 9): unknown key") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr)
+	}
+}
