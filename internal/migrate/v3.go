@@ -27,6 +27,15 @@ func (c *converter) runtimeV3(n *yaml.Node, path string) {
 			}
 		case "timeouts":
 			c.timeouts(e.val, p)
+		case "listen":
+			// The 3.0 pre-release name of runtime.servers.http.
+			for _, l := range entries(e.val) {
+				if l.name == "address" {
+					c.set("server.address", join(p, l.name), l.key.Line, clone(l.val))
+					continue
+				}
+				c.drop(join(p, l.name), l.key)
+			}
 		default:
 			c.drop(p, e.key)
 		}
