@@ -91,6 +91,7 @@ func (v *gatewayValidator) validateBackend(path string, b *Backend) {
 			v.add(path+"."+key, "not supported yet")
 		}
 	}
+	v.validateOrigins(path, b)
 	v.validateModifiers(path, &b.Modifiers)
 	v.validateRateLimits(path+".beta_rate_limit", b.RateLimits)
 	if b.TLS != nil {
@@ -205,7 +206,7 @@ func (v *gatewayValidator) validateHealth(path string, b *Backend) {
 		return
 	}
 	path += ".beta_health"
-	if b.Origin == "" || strings.Contains(b.Origin, "${") {
+	if !b.HasSeveralOrigins() && (b.Origin == "" || strings.Contains(b.Origin, "${")) {
 		v.add(path, "needs a fixed origin on the backend to probe")
 	}
 	written := func(key string) bool { return v.c.Lines[path+"."+key] > 0 }
