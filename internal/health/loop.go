@@ -41,6 +41,8 @@ type groupLoop struct {
 	finished []bool // per job of the round: its probe ended uncancelled
 
 	localLog localErrorLog
+
+	kick chan *targetState // immediate probes asked for by passive health
 }
 
 func newGroupLoop(e *Engine, index int, g Group, inFlight int) *groupLoop {
@@ -50,12 +52,14 @@ func newGroupLoop(e *Engine, index int, g Group, inFlight int) *groupLoop {
 		group: g,
 		sem:   make(chan struct{}, inFlight),
 		steps: stepObservers{},
+		kick:  make(chan *targetState, 16),
 	}
 }
 
 // add appends a target's state and its jobs.
 func (l *groupLoop) add(s *targetState) {
 	l.states = append(l.states, s)
+	s.loop = l
 	l.connectJobs = append(l.connectJobs, job{state: s, phase: probe.PhaseConnect})
 	if s.target.DeepCheck {
 		l.deepJobs = append(l.deepJobs, job{state: s, phase: probe.PhaseDeep})
@@ -82,6 +86,8 @@ func (l *groupLoop) run(ctx context.Context) {
 				return
 			case <-ticker.C:
 				l.round(ctx, l.combinedJobs)
+			case s := <-l.kick:
+				l.round(ctx, l.kickedJobs(s))
 			}
 		}
 	}
@@ -100,6 +106,8 @@ func (l *groupLoop) run(ctx context.Context) {
 			l.round(ctx, l.connectJobs)
 		case <-deepTicker.C:
 			l.round(ctx, l.deepJobs)
+		case s := <-l.kick:
+			l.round(ctx, l.kickedJobs(s))
 		}
 	}
 }

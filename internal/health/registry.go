@@ -123,6 +123,7 @@ func (e *Engine) install(p *planned, old *generation, start time.Time) {
 				}
 			}
 			s.id, s.weight = id, p.weight[gi][i]
+			s.passive.setPolicy(g.Passive)
 			s.staleAfter = staleAfter(&g, t, e.inFlight)
 			l.add(s)
 			gen.states = append(gen.states, s)
