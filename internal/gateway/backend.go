@@ -24,6 +24,7 @@ type backendRuntime struct {
 	slots      *slotQueue
 	throttle   *throttle
 	metrics    *backendMetrics
+	origins    *originSet // several origins (origins.go); nil: one origin
 
 	inFlight       atomic.Int64
 	slotQueued     atomic.Int64
@@ -105,7 +106,11 @@ type exchange struct {
 func (g *Gateway) roundTrip(ctx context.Context, bv *backendView, up *upstream) (*exchange, *gatewayError) {
 	rt := bv.rt
 	out, rd := up.req, up.data
-	if rt.group != "" && !g.admitted(rt.group, bv.useWhenUnhealthy) {
+	if rt.origins != nil {
+		if !g.originsAdmitted(bv) {
+			return nil, newError(kindUnhealthy, errUnhealthy)
+		}
+	} else if rt.group != "" && !g.admitted(rt.group, bv.useWhenUnhealthy) {
 		return nil, newError(kindUnhealthy, errUnhealthy)
 	}
 	if bv.hasPath {
@@ -129,13 +134,16 @@ func (g *Gateway) roundTrip(ctx context.Context, bv *backendView, up *upstream) 
 		g.logger.Warn("gateway form modifiers skipped", "backend", rt.name, "error_type", "evaluation", "reason", warning)
 	}
 
-	dest, err := g.destination(bv, up)
-	if err != nil {
-		return nil, newError(kindConfiguration, blameRequest(err, bv.origin.usesRequest()))
-	}
-	transport, err := rt.transports.get(dest.key)
-	if err != nil {
-		return nil, newError(kindConfiguration, err)
+	var dest destination
+	var transport upstreamTransport
+	if rt.origins == nil { // else sendToOrigins picks one per attempt
+		var err error
+		if dest, err = g.destination(bv, up); err != nil {
+			return nil, newError(kindConfiguration, blameRequest(err, bv.origin.usesRequest()))
+		}
+		if transport, err = rt.transports.get(dest.key); err != nil {
+			return nil, newError(kindConfiguration, err)
+		}
 	}
 
 	// The total deadline starts before the throttle and slot queues:
@@ -189,8 +197,10 @@ func (g *Gateway) roundTrip(ctx context.Context, bv *backendView, up *upstream) 
 	if _, ok := out.Header["User-Agent"]; !ok {
 		out.Header["User-Agent"] = []string{""} // keeps Go's default agent out
 	}
-	out.URL.Scheme, out.URL.Host = dest.origin.scheme, dest.origin.host
-	out.Host = dest.hostHeader
+	if rt.origins == nil {
+		out.URL.Scheme, out.URL.Host = dest.origin.scheme, dest.origin.host
+		out.Host = dest.hostHeader
+	}
 
 	// The client already had its 100 Continue from our server.
 	delete(out.Header, "Expect")
@@ -199,8 +209,20 @@ func (g *Gateway) roundTrip(ctx context.Context, bv *backendView, up *upstream) 
 		body = &clientBody{ReadCloser: out.Body}
 		out.Body = body
 	}
-	resp, err := transport.roundTrip(ctx, out, limits)
+	var resp *http.Response
+	var picked *upstreamOrigin
+	var err error
+	if rt.origins != nil {
+		resp, picked, err = g.sendToOrigins(ctx, bv, up, out, limits)
+	} else {
+		resp, err = transport.roundTrip(ctx, out, limits)
+	}
 	if err != nil {
+		var decided *gatewayError // sendToOrigins found no origin
+		if errors.As(err, &decided) {
+			release()
+			return nil, decided
+		}
 		if body != nil && body.failed.Load() {
 			// A broken upload (bad chunked framing, say) surfaces as a
 			// failed write to the origin; it is the client's fault.
@@ -223,6 +245,9 @@ func (g *Gateway) roundTrip(ctx context.Context, bv *backendView, up *upstream) 
 	return &exchange{resp: resp, done: func() {
 		once.Do(func() {
 			resp.Body.Close()
+			if picked != nil {
+				picked.inFlight.Add(-1)
+			}
 			release()
 		})
 	}}, nil
@@ -249,6 +274,13 @@ func (g *Gateway) destination(bv *backendView, up *upstream) (destination, error
 	default:
 		return d, errors.New("the origin attribute must not be empty")
 	}
+	return g.destinationAt(bv, up, d.origin), nil
+}
+
+// destinationAt is the destination at origin o: the Host header and TLS
+// server name from hostname, and the pool's key.
+func (g *Gateway) destinationAt(bv *backendView, up *upstream, o origin) destination {
+	d := destination{origin: o}
 	serverName := ""
 	if bv.hasHostname {
 		d.hostHeader = headerValue(bv.hostname.eval(up.data))
@@ -259,7 +291,7 @@ func (g *Gateway) destination(bv *backendView, up *upstream) (destination, error
 		}
 	}
 	d.key = transportKey{scheme: d.origin.scheme, hostPort: d.origin.hostPort(), serverName: serverName, proxy: bv.proxy}
-	return d, nil
+	return d
 }
 
 // appendForwardedFor adds the client address to X-Forwarded-For, as nginx

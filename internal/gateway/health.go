@@ -23,7 +23,11 @@ func (g *Gateway) HealthGroups() []health.Group {
 		if b == nil || b.Health == nil || rt == nil {
 			continue
 		}
-		t, ok := healthTarget(label, b, rt)
+		if rt.origins != nil {
+			groups = append(groups, originsHealthGroup(label, b, rt))
+			continue
+		}
+		t, ok := healthTarget(label, b.Origin, b, rt)
 		if !ok {
 			continue
 		}
@@ -84,8 +88,8 @@ func (g *Gateway) admitted(group string, useWhenUnhealthy bool) bool {
 	return true
 }
 
-func healthTarget(label string, b *config.Backend, rt *backendRuntime) (*probe.Target, bool) {
-	u, err := url.Parse(b.Origin)
+func healthTarget(label, rawOrigin string, b *config.Backend, rt *backendRuntime) (*probe.Target, bool) {
+	u, err := url.Parse(rawOrigin)
 	if err != nil || u.Hostname() == "" {
 		return nil, false
 	}

@@ -1,0 +1,352 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/health"
+)
+
+// originSet is a backend's origins when it lists them under origins: the
+// balancing policy, the retry budget and each origin's live counters. It
+// belongs to the backend's runtime, so refinements share it.
+type originSet struct {
+	label   string
+	policy  string
+	retries int
+	origins []*upstreamOrigin
+
+	next atomic.Uint64 // round robin position; least_connections' tie-break
+
+	wrrMu sync.Mutex // smooth weighted round robin state (upstreamOrigin.current)
+
+	// index caches where each origin's entry is in the last snapshot seen,
+	// so a pick reads its entries without searching.
+	index atomic.Pointer[snapshotIndex]
+}
+
+// upstreamOrigin is one origin of a set.
+type upstreamOrigin struct {
+	id       string // health registry ID: gateway:<label>@<scheme>://<host>:<port>
+	name     string // health target name and metric label: <label>@<host>:<port>
+	origin   origin
+	raw      string       // as configured (its path is the default probe path)
+	weight   int          // configured; the registry's effective weight wins when known
+	inFlight atomic.Int64 // requests sent and not yet finished (least_connections)
+	current  int          // smooth weighted round robin, under originSet.wrrMu
+}
+
+type snapshotIndex struct {
+	snap *health.Snapshot
+	pos  []int // per origin: its entry in snap.Backends, -1 when absent
+}
+
+func newOriginSet(label string, b *config.Backend) *originSet {
+	if !b.HasSeveralOrigins() {
+		return nil
+	}
+	s := &originSet{label: label, policy: b.LoadBalancing, retries: config.DefaultRetries}
+	if b.Retries != nil {
+		s.retries = *b.Retries
+	}
+	for _, e := range b.Origins {
+		o, err := parseOrigin(e.Origin)
+		if err != nil {
+			continue // config validation refused it already
+		}
+		w := 1
+		if e.Weight != nil {
+			w = *e.Weight
+		}
+		s.origins = append(s.origins, &upstreamOrigin{
+			id:     BackendID(label, o.scheme, o.hostPort()),
+			name:   label + "@" + o.hostPort(),
+			origin: o, raw: e.Origin, weight: w,
+		})
+	}
+	return s
+}
+
+// candidate is an origin a pick may choose and its effective weight.
+type candidate struct {
+	o      *upstreamOrigin
+	weight int
+}
+
+// candidates are the origins not yet tried that health admits: eligible
+// ones; with use_when_unhealthy, when none is, every origin an operator has
+// not taken out (maint, drain, forced down), as the backend gate does.
+// Without a health source, or before the origin shows up in it, an origin
+// is admitted with its configured weight.
+func (s *originSet) candidates(snap *health.Snapshot, now time.Time, tried []*upstreamOrigin, useWhenUnhealthy bool, buf []candidate) []candidate {
+	idx := s.indexFor(snap)
+	out := buf[:0]
+	var fallback []candidate
+	for i, o := range s.origins {
+		if containsOrigin(tried, o) {
+			continue
+		}
+		if idx == nil || idx.pos[i] < 0 {
+			if o.weight > 0 || s.policy != config.BalanceWeighted {
+				out = append(out, candidate{o, max(o.weight, 1)})
+			}
+			continue
+		}
+		b := &snap.Backends[idx.pos[i]]
+		eligible, reason := b.Eligible, b.Reason
+		if reason == health.ReasonPassive {
+			// The snapshot is republished when an ejection ends, up to
+			// a second late; the end time itself is exact.
+			eligible, reason = health.Eligibility(*b, now)
+		}
+		switch {
+		case eligible:
+			out = append(out, candidate{o, b.Weight})
+		case useWhenUnhealthy && reason != health.ReasonMaint && reason != health.ReasonDrain && reason != health.ReasonForcedDown:
+			fallback = append(fallback, candidate{o, max(b.Weight, 1)})
+		}
+	}
+	if len(out) == 0 {
+		return fallback
+	}
+	return out
+}
+
+func containsOrigin(list []*upstreamOrigin, o *upstreamOrigin) bool {
+	for _, x := range list {
+		if x == o {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *originSet) indexFor(snap *health.Snapshot) *snapshotIndex {
+	if snap == nil {
+		return nil
+	}
+	if idx := s.index.Load(); idx != nil && idx.snap == snap {
+		return idx
+	}
+	idx := &snapshotIndex{snap: snap, pos: make([]int, len(s.origins))}
+	byID := make(map[string]int, len(s.origins))
+	for i, o := range s.origins {
+		byID[o.id] = i
+		idx.pos[i] = -1
+	}
+	for j := range snap.Backends {
+		if i, ok := byID[snap.Backends[j].ID]; ok {
+			idx.pos[i] = j
+		}
+	}
+	s.index.Store(idx)
+	return idx
+}
+
+// choose applies the policy to non-empty cands.
+func (s *originSet) choose(cands []candidate) *upstreamOrigin {
+	switch s.policy {
+	case config.BalanceWeighted:
+		return s.smoothWeighted(cands)
+	case config.BalanceLeastConnections:
+		return s.leastConnections(cands)
+	}
+	return cands[(s.next.Add(1)-1)%uint64(len(cands))].o
+}
+
+// smoothWeighted is nginx's smooth weighted round robin: each pick adds
+// every candidate's weight to its current value, takes the largest and
+// subtracts the total from it. Weights 5:1:1 give a a b a c a a, never a
+// burst, and exactly the weights' shares over every full cycle.
+func (s *originSet) smoothWeighted(cands []candidate) *upstreamOrigin {
+	s.wrrMu.Lock()
+	defer s.wrrMu.Unlock()
+	total := 0
+	var best *upstreamOrigin
+	for _, c := range cands {
+		c.o.current += c.weight
+		total += c.weight
+		if best == nil || c.o.current > best.current {
+			best = c.o
+		}
+	}
+	best.current -= total
+	return best
+}
+
+// leastConnections takes the origin with the fewest requests in flight;
+// ties go round robin, so an idle backend still spreads its load.
+func (s *originSet) leastConnections(cands []candidate) *upstreamOrigin {
+	start := int((s.next.Add(1) - 1) % uint64(len(cands)))
+	var best *upstreamOrigin
+	var bestN int64
+	for k := range cands {
+		o := cands[(start+k)%len(cands)].o
+		if n := o.inFlight.Load(); best == nil || n < bestN {
+			best, bestN = o, n
+		}
+	}
+	return best
+}
+
+// isConnectFailure: the origin was never reached, so not one byte of the
+// request went upstream.
+func isConnectFailure(err error) bool {
+	var de *dialError
+	return errors.As(err, &de)
+}
+
+// guardedBody lets a request body be offered to a second origin: it
+// notes whether anything was read and keeps the transport's Close of a
+// failed attempt from closing the client's body (net/http's server closes
+// it when the handler returns).
+type guardedBody struct {
+	io.ReadCloser
+	read atomic.Bool
+}
+
+func (b *guardedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.read.Store(true)
+	}
+	return n, err
+}
+
+func (b *guardedBody) Close() error { return nil }
+
+// passiveReporter is where origin outcomes go: the health source when it
+// takes passive reports (the engine), else nowhere.
+func (g *Gateway) passiveReporter() health.PassiveReporter {
+	box := g.health.Load()
+	if box == nil || box.src == nil {
+		return nil
+	}
+	r, _ := box.src.(health.PassiveReporter)
+	return r
+}
+
+func (g *Gateway) snapshotNow() *health.Snapshot {
+	box := g.health.Load()
+	if box == nil || box.src == nil {
+		return nil
+	}
+	return box.src.Snapshot()
+}
+
+// sendToOrigins is the send layer of a backend with origins: pick an origin
+// by policy and health, send, and after a failed connect try another origin
+// (at most retries more). A failed connect sent nothing upstream, so any
+// method may go again (nginx's proxy_next_upstream error does the same),
+// provided its body is still unread and so can be offered whole; after
+// anything else (a reset, a timeout, an answer) the request is never
+// repeated. Every outcome reaches passive health. The returned origin's
+// in-flight count stays raised until the caller lowers it.
+func (g *Gateway) sendToOrigins(ctx context.Context, bv *backendView, up *upstream, out *http.Request, limits requestLimits) (*http.Response, *upstreamOrigin, error) {
+	set := bv.rt.origins
+	var guard *guardedBody
+	if out.Body != nil && out.Body != http.NoBody {
+		guard = &guardedBody{ReadCloser: out.Body}
+		out.Body = guard
+	}
+	reporter := g.passiveReporter()
+	var tried []*upstreamOrigin
+	var buf [8]candidate
+	var lastErr error
+	for attempt := 0; ; attempt++ {
+		cands := set.candidates(g.snapshotNow(), time.Now(), tried, bv.useWhenUnhealthy, buf[:0])
+		if len(cands) == 0 {
+			if lastErr != nil {
+				return nil, nil, lastErr // every admitted origin failed to connect
+			}
+			return nil, nil, newError(kindUnhealthy, errUnhealthy)
+		}
+		o := set.choose(cands)
+		tried = append(tried, o)
+		dest := g.destinationAt(bv, up, o.origin)
+		transport, err := bv.rt.transports.get(dest.key)
+		if err != nil {
+			return nil, nil, newError(kindConfiguration, err)
+		}
+		out.URL.Scheme, out.URL.Host = dest.origin.scheme, dest.origin.host
+		out.Host = dest.hostHeader
+		o.inFlight.Add(1)
+		g.metrics.originRequest(set.label, o.name)
+		resp, err := transport.roundTrip(ctx, out, limits)
+		if err == nil {
+			if reporter != nil {
+				reporter.ReportPassive(o.id, resp.StatusCode >= 500)
+			}
+			return resp, o, nil
+		}
+		o.inFlight.Add(-1)
+		if reporter != nil && ctx.Err() == nil && countsAsOriginFailure(err) {
+			reporter.ReportPassive(o.id, true)
+		}
+		again := attempt < set.retries && isConnectFailure(err) && ctx.Err() == nil &&
+			(limits.deadline.IsZero() || time.Now().Before(limits.deadline)) &&
+			(guard == nil || !guard.read.Load())
+		if !again {
+			return nil, nil, err
+		}
+		lastErr = err
+		g.metrics.originRetry(set.label)
+		g.logger.Debug("gateway retrying on another origin", "backend", set.label, "origin", o.name, "error", err)
+	}
+}
+
+// countsAsOriginFailure: a failed connect, a reset or a timeout waiting
+// for the origin count for passive health (Envoy maps them to 5xx); a
+// broken client upload does not.
+func countsAsOriginFailure(err error) bool {
+	var ce *clientError
+	return !errors.As(err, &ce)
+}
+
+// originsAdmitted is the health gate of a backend with origins: some
+// origin may take the request.
+func (g *Gateway) originsAdmitted(bv *backendView) bool {
+	var buf [8]candidate
+	return len(bv.rt.origins.candidates(g.snapshotNow(), time.Now(), nil, bv.useWhenUnhealthy, buf[:0])) > 0
+}
+
+// originsHealthGroup is the health group of a backend with origins: one
+// target per origin, each with its own registry ID (so admin state, weight
+// and passive ejections are per origin), the configured weights, and the
+// backend's passive_health as the group's policy.
+func originsHealthGroup(label string, b *config.Backend, rt *backendRuntime) health.Group {
+	h := b.Health
+	g := health.Group{
+		Name:              GroupPrefix + label,
+		ConnectInterval:   h.Interval,
+		DeepInterval:      h.Interval,
+		FailureThreshold:  *h.FailureThreshold,
+		RecoveryThreshold: *h.RecoveryThreshold,
+		InitialHealthy:    true, // traffic flows before the first verdict, as in Couper
+	}
+	for _, o := range rt.origins.origins {
+		t, ok := healthTarget(o.name, o.raw, b, rt)
+		if !ok {
+			continue
+		}
+		g.Targets = append(g.Targets, t)
+		g.IDs = append(g.IDs, o.id)
+		g.Weights = append(g.Weights, o.weight)
+	}
+	if p := b.PassiveHealth; p != nil {
+		g.Passive = &health.PassivePolicy{
+			Consecutive:        p.Consecutive5xx,
+			Interval:           p.Interval,
+			BaseEjection:       p.BaseEjectionTime,
+			MaxEjection:        p.MaxEjectionTime,
+			MaxEjectionPercent: p.MaxEjectionPercent,
+		}
+	}
+	return g
+}
