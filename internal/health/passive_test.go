@@ -23,9 +23,9 @@ func newPassiveClock() *passiveClock {
 }
 func (c *passiveClock) now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *passiveClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
-func passiveTarget(i int) *probe.Target      { return mailTarget(fmt.Sprintf("o%d", i), 8000+i, false) }
-func passiveID(i int) string                 { return fmt.Sprintf("o%d", i) }
-func failN(e *Engine, id string, n int)      { reportN(e, id, n, true) }
+func passiveTarget(i int) *probe.Target         { return mailTarget(fmt.Sprintf("o%d", i), 8000+i, false) }
+func passiveID(i int) string                    { return fmt.Sprintf("o%d", i) }
+func failN(e *Engine, id string, n int)         { reportN(e, id, n, true) }
 func reportN(e *Engine, id string, n int, f bool) {
 	for range n {
 		e.ReportPassive(id, f)
