@@ -164,7 +164,10 @@ func originKey(raw string) string {
 
 func (v *gatewayValidator) validatePassive(path string, b *Backend) {
 	p := b.PassiveHealth
-	if b.Health == nil {
+	if !b.Has("origins") {
+		// Ejection works per origin; one origin is written origins: [url].
+		v.add(path, "needs origins (write a single origin as origins: [%s])", b.Origin)
+	} else if b.Health == nil {
 		// The origins are ejected as health targets; without beta_health
 		// there are none, and nothing re-probes an ejected origin.
 		v.add(path, "needs beta_health on the same backend (ejected origins are health targets, re-probed at once)")

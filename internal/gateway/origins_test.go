@@ -442,3 +442,23 @@ func TestSingleOriginBackendUnchanged(t *testing.T) {
 	}
 	h.echo("/x", nil)
 }
+
+// An inline backend may list origins too (no health: balancing and
+// retries only).
+func TestOriginsInlineBackend(t *testing.T) {
+	tr := &transcript{}
+	a, b := tr.origin(t, "a", nil), tr.origin(t, "b", nil)
+	h := newHarness(t, fmt.Sprintf(`gateway:
+  address: 127.0.0.1:18999
+  endpoints:
+    - path: /**
+      proxy:
+        backend:
+          origins: [%s, %s, %s]
+`, refusedOrigin(t), a, b))
+	h.sendN(t, "GET", paths(3)...)
+	// One counter turns for every pick: r1 refused (turn 0), then turn 1
+	// of [a b]: b; r2 turn 2 of [refused a b]: b; r3 turn 3: refused,
+	// then turn 4 of [a b]: a.
+	wantTranscript(t, tr, "b GET /r1", "b GET /r2", "a GET /r3")
+}
