@@ -1,10 +1,6 @@
 package gateway
 
 import (
-	"context"
-	"errors"
-	"io"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +35,7 @@ type upstreamOrigin struct {
 	raw      string       // as configured (its path is the default probe path)
 	weight   int          // configured; the registry's effective weight wins when known
 	inFlight atomic.Int64 // requests sent and not yet finished (least_connections)
+	doneFunc func()       // lowers inFlight; bound once (exchange.onDone)
 	current  int          // smooth weighted round robin, under originSet.wrrMu
 }
 
@@ -64,11 +61,13 @@ func newOriginSet(label string, b *config.Backend) *originSet {
 		if e.Weight != nil {
 			w = *e.Weight
 		}
-		s.origins = append(s.origins, &upstreamOrigin{
+		u := &upstreamOrigin{
 			id:     BackendID(label, o.scheme, o.hostPort()),
 			name:   label + "@" + o.hostPort(),
 			origin: o, raw: e.Origin, weight: w,
-		})
+		}
+		u.doneFunc = func() { u.inFlight.Add(-1) }
+		s.origins = append(s.origins, u)
 	}
 	return s
 }
@@ -193,127 +192,6 @@ func (s *originSet) leastConnections(cands []candidate) *upstreamOrigin {
 		}
 	}
 	return best
-}
-
-// isConnectFailure: the origin was never reached, so not one byte of the
-// request went upstream.
-func isConnectFailure(err error) bool {
-	var de *dialError
-	return errors.As(err, &de)
-}
-
-// guardedBody lets a request body be offered to a second origin: it
-// notes whether anything was read and keeps the transport's Close of a
-// failed attempt from closing the client's body (net/http's server closes
-// it when the handler returns).
-type guardedBody struct {
-	io.ReadCloser
-	read atomic.Bool
-}
-
-func (b *guardedBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if n > 0 {
-		b.read.Store(true)
-	}
-	return n, err
-}
-
-func (b *guardedBody) Close() error { return nil }
-
-// passiveReporter is where origin outcomes go: the health source when it
-// takes passive reports (the engine), else nowhere.
-func (g *Gateway) passiveReporter() health.PassiveReporter {
-	box := g.health.Load()
-	if box == nil || box.src == nil {
-		return nil
-	}
-	r, _ := box.src.(health.PassiveReporter)
-	return r
-}
-
-func (g *Gateway) snapshotNow() *health.Snapshot {
-	box := g.health.Load()
-	if box == nil || box.src == nil {
-		return nil
-	}
-	return box.src.Snapshot()
-}
-
-// sendToOrigins is the send layer of a backend with origins: pick an origin
-// by policy and health, send, and after a failed connect try another origin
-// (at most retries more). A failed connect sent nothing upstream, so any
-// method may go again (nginx's proxy_next_upstream error does the same),
-// provided its body is still unread and so can be offered whole; after
-// anything else (a reset, a timeout, an answer) the request is never
-// repeated. Every outcome reaches passive health. The returned origin's
-// in-flight count stays raised until the caller lowers it.
-func (g *Gateway) sendToOrigins(ctx context.Context, bv *backendView, up *upstream, out *http.Request, limits requestLimits) (*http.Response, *upstreamOrigin, error) {
-	set := bv.rt.origins
-	var guard *guardedBody
-	if out.Body != nil && out.Body != http.NoBody {
-		guard = &guardedBody{ReadCloser: out.Body}
-		out.Body = guard
-	}
-	reporter := g.passiveReporter()
-	var tried []*upstreamOrigin
-	var buf [8]candidate
-	var lastErr error
-	for attempt := 0; ; attempt++ {
-		cands := set.candidates(g.snapshotNow(), time.Now(), tried, bv.useWhenUnhealthy, buf[:0])
-		if len(cands) == 0 {
-			if lastErr != nil {
-				return nil, nil, lastErr // every admitted origin failed to connect
-			}
-			return nil, nil, newError(kindUnhealthy, errUnhealthy)
-		}
-		o := set.choose(cands)
-		tried = append(tried, o)
-		dest := g.destinationAt(bv, up, o.origin)
-		transport, err := bv.rt.transports.get(dest.key)
-		if err != nil {
-			return nil, nil, newError(kindConfiguration, err)
-		}
-		out.URL.Scheme, out.URL.Host = dest.origin.scheme, dest.origin.host
-		out.Host = dest.hostHeader
-		o.inFlight.Add(1)
-		g.metrics.originRequest(set.label, o.name)
-		resp, err := transport.roundTrip(ctx, out, limits)
-		if err == nil {
-			if reporter != nil {
-				reporter.ReportPassive(o.id, resp.StatusCode >= 500)
-			}
-			return resp, o, nil
-		}
-		o.inFlight.Add(-1)
-		if reporter != nil && ctx.Err() == nil && countsAsOriginFailure(err) {
-			reporter.ReportPassive(o.id, true)
-		}
-		again := attempt < set.retries && isConnectFailure(err) && ctx.Err() == nil &&
-			(limits.deadline.IsZero() || time.Now().Before(limits.deadline)) &&
-			(guard == nil || !guard.read.Load())
-		if !again {
-			return nil, nil, err
-		}
-		lastErr = err
-		g.metrics.originRetry(set.label)
-		g.logger.Debug("gateway retrying on another origin", "backend", set.label, "origin", o.name, "error", err)
-	}
-}
-
-// countsAsOriginFailure: a failed connect, a reset or a timeout waiting
-// for the origin count for passive health (Envoy maps them to 5xx); a
-// broken client upload does not.
-func countsAsOriginFailure(err error) bool {
-	var ce *clientError
-	return !errors.As(err, &ce)
-}
-
-// originsAdmitted is the health gate of a backend with origins: some
-// origin may take the request.
-func (g *Gateway) originsAdmitted(bv *backendView) bool {
-	var buf [8]candidate
-	return len(bv.rt.origins.candidates(g.snapshotNow(), time.Now(), nil, bv.useWhenUnhealthy, buf[:0])) > 0
 }
 
 // originsHealthGroup is the health group of a backend with origins: one

@@ -200,9 +200,13 @@ func TestOriginsRetryAfterConnectFailure(t *testing.T) {
 	}
 	// A POST went nowhere either: its body is still unread, so it is
 	// offered whole to the next origin.
-	resp, body := h.do("POST", "/post", strings.NewReader("payload"), nil)
+	resp, body := h.do("POST", "/post", strings.NewReader("payload"), map[string]string{"X-Forwarded-For": "10.9.8.7"})
 	if resp.StatusCode != 200 || decodeEcho(t, body).Body != "payload" {
 		t.Fatalf("POST: %d %s", resp.StatusCode, body)
+	}
+	// The retry starts from the client's header: the client once.
+	if got := decodeEcho(t, body).Header["X-Forwarded-For"]; !slices.Equal(got, []string{"10.9.8.7, 127.0.0.1"}) {
+		t.Errorf("X-Forwarded-For after a retry: %q", got)
 	}
 	wantTranscript(t, tr, "ok GET /r1", "ok GET /r2", "ok POST /post payload")
 	// The retry takes its turn too, so each request met the refusing
