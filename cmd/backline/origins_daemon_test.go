@@ -99,7 +99,9 @@ gateway:
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- runDaemonWith(ctx, daemonOptions{cfg: cfg, path: path, logger: logger, level: level, ln: ln}) }()
+	go func() {
+		done <- runDaemonWith(ctx, daemonOptions{cfg: cfg, path: path, logger: logger, level: level, ln: ln})
+	}()
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
