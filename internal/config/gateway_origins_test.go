@@ -1,6 +1,10 @@
 package config
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 func originsYAML(body string) string {
 	return "definitions:\n  backends:\n    api:\n" + indent(body, 6)
@@ -85,4 +89,24 @@ gateway:
           origins: [http://127.0.0.1:2]
 `
 	wantError(t, yml, `gateway.endpoints[0].proxy.backend.origins (line 12): backend reference: refinement for "api" is not permitted (origins)`)
+}
+
+func TestOriginsHostile(t *testing.T) {
+	var many strings.Builder
+	many.WriteString("origins:\n")
+	for i := range MaxOrigins + 1 {
+		fmt.Fprintf(&many, "  - http://127.0.0.1:%d\n", 1000+i)
+	}
+	wantError(t, originsYAML(many.String()), "definitions.backends.api.origins (line 4): must list at most 256 origins, got 257")
+	for _, body := range []string{
+		"origins:\n  - \"http://a:1/\\x00\"\n",                                 // control character
+		"origins:\n  - \"http://a b:1\"\n",                                     // space in the host
+		"origins:\n  - origin: http://a:1\n    weight: 99999999999999999999\n", // overflows
+		"origins:\n  - origin: http://a:1\n    weight: x\n",
+		"origins:\n  - ~\n",
+		"origins:\n  - http://a:1\n  - http://a:1\n",
+		"origins: [http://a:1]\nload_balancing: \"round_robin\\n\"\n",
+	} {
+		parseErrors(t, originsYAML(body)) // each must be refused, with a key path
+	}
 }
