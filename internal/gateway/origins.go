@@ -80,9 +80,9 @@ type candidate struct {
 
 // candidates are the origins not yet tried that health admits: eligible
 // ones; with use_when_unhealthy, when none is, every origin an operator has
-// not taken out (maint, drain, forced down), as the backend gate does.
-// Without a health source, or before the origin shows up in it, an origin
-// is admitted with its configured weight.
+// not taken out (maint, drain, forced down, weight 0), as the backend gate
+// does. Without a health source, or before the origin shows up in it, an
+// origin is admitted with its configured weight, unless that is 0.
 func (s *originSet) candidates(snap *health.Snapshot, now time.Time, tried []*upstreamOrigin, useWhenUnhealthy bool, buf []candidate) []candidate {
 	idx := s.indexFor(snap)
 	out := buf[:0]
@@ -92,8 +92,8 @@ func (s *originSet) candidates(snap *health.Snapshot, now time.Time, tried []*up
 			continue
 		}
 		if idx == nil || idx.pos[i] < 0 {
-			if o.weight > 0 || s.policy != config.BalanceWeighted {
-				out = append(out, candidate{o, max(o.weight, 1)})
+			if o.weight > 0 { // weight 0 takes an origin out, as in the registry
+				out = append(out, candidate{o, o.weight})
 			}
 			continue
 		}
@@ -107,8 +107,9 @@ func (s *originSet) candidates(snap *health.Snapshot, now time.Time, tried []*up
 		switch {
 		case eligible:
 			out = append(out, candidate{o, b.Weight})
-		case useWhenUnhealthy && reason != health.ReasonMaint && reason != health.ReasonDrain && reason != health.ReasonForcedDown:
-			fallback = append(fallback, candidate{o, max(b.Weight, 1)})
+		case useWhenUnhealthy && reason != health.ReasonMaint && reason != health.ReasonDrain &&
+			reason != health.ReasonForcedDown && reason != health.ReasonWeightZero && b.Weight > 0:
+			fallback = append(fallback, candidate{o, b.Weight})
 		}
 	}
 	if len(out) == 0 {

@@ -466,3 +466,40 @@ func TestOriginsInlineBackend(t *testing.T) {
 	// then turn 4 of [a b]: a.
 	wantTranscript(t, tr, "b GET /r1", "b GET /r2", "a GET /r3")
 }
+
+// Weight 0 takes an origin out under every policy, with or without health.
+func TestOriginsWeightZeroOut(t *testing.T) {
+	for _, policy := range []string{"round_robin", "least_connections", "weighted"} {
+		tr := &transcript{}
+		a, z := tr.origin(t, "a", nil), tr.origin(t, "zero", nil)
+		h := newHarness(t, originsYAML("      load_balancing: "+policy+"\n", a, "{origin: \""+z+"\", weight: 0}"))
+		h.sendN(t, "GET", paths(3)...)
+		if got := tr.count(); got["zero"] != 0 || got["a"] != 3 {
+			t.Errorf("%s: %v", policy, got)
+		}
+	}
+}
+
+// use_when_unhealthy falls back to an unhealthy or ejected origin, never
+// to one an operator took out.
+func TestOriginsUseWhenUnhealthyFallback(t *testing.T) {
+	tr := &transcript{}
+	a, b := tr.origin(t, "a", status500), tr.origin(t, "b", nil)
+	h, e := passiveHarness(t, strings.Replace(originsYAML(`      beta_health:
+        interval: 1h
+      passive_health:
+        consecutive_5xx: 1
+        base_ejection_time: 1h
+        max_ejection_percent: 100
+`, a, b), "        backend: api\n", "        backend:\n          label: api\n          use_when_unhealthy: true\n", 1))
+	ids := h.gw.HealthGroups()[0].IDs
+	maint := health.AdminMaint
+	if _, err := e.SetAdmin(ids[1], health.AdminChange{State: &maint}); err != nil {
+		t.Fatal(err)
+	}
+	h.sendN(t, "GET", "/r1", "/r2") // a fails and is ejected; it is still the only one not in maint
+	wantTranscript(t, tr, "a GET /r1", "a GET /r2")
+	if r := reasons(e)["api@"+strings.TrimPrefix(a, "http://")]; r != "passive" {
+		t.Errorf("a: %q", r)
+	}
+}
