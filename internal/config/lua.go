@@ -54,6 +54,8 @@ type LuaConfig struct {
 	// MaxMemory is what one script run may allocate in strings and tables;
 	// a run over it is stopped (tempfail for that request only).
 	MaxMemory ByteSize `yaml:"max_memory"`
+	// Module settings, validated in lua_modules.go.
+	LuaModuleConfig
 }
 
 // Lua limits and defaults.
@@ -102,6 +104,8 @@ func (c *Config) validateLua(errs *Errors) {
 			errs.Add(key, c.Lines.Line(key), "%q is not an environment variable name (letters, digits and _, not starting with a digit)", name)
 		}
 	}
+
+	c.validateLuaModules(errs)
 
 	const memKey = "lua.config.max_memory"
 	_, memWritten := c.Lines[memKey]
