@@ -166,7 +166,8 @@ func (v *gatewayValidator) validatePassive(path string, b *Backend) {
 	p := b.PassiveHealth
 	if !b.Has("origins") {
 		// Ejection works per origin; one origin is written origins: [url].
-		v.add(path, "needs origins (write a single origin as origins: [%s])", b.Origin)
+		// The origin is not echoed: it may carry credentials.
+		v.add(path, "needs origins (write a single origin as origins: [<url>])")
 	} else if b.Health == nil {
 		// The origins are ejected as health targets; without beta_health
 		// there are none, and nothing re-probes an ejected origin.

@@ -337,3 +337,26 @@ func TestOriginsWeightZeroOut(t *testing.T) {
 		}
 	}
 }
+
+// Credentials in an origin URL never reach IDs, names, metrics or logs.
+func TestOriginsUserinfoStaysOut(t *testing.T) {
+	tr := &transcript{}
+	a := tr.origin(t, "a", status500)
+	withCreds := strings.Replace(a, "http://", "http://user:s3cret-pw@", 1)
+	h := newHarness(t, originsYAML("      beta_health: {}\n      passive_health: {consecutive_5xx: 1, max_ejection_percent: 100}\n", withCreds, refusedOrigin(t)))
+	e, err := health.New(h.gw.HealthGroups(), passChecker{}, health.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.gw.SetHealth(e)
+	h.sendN(t, "GET", paths(3)...)
+	for _, g := range h.gw.HealthGroups() {
+		if strings.Contains(fmt.Sprint(g.IDs, g.Targets[0].Name, g.Targets[1].Name), "s3cret") {
+			t.Errorf("credentials in IDs or names: %v", g.IDs)
+		}
+	}
+	mfs, _ := h.reg.Gather()
+	if strings.Contains(fmt.Sprint(mfs), "s3cret") || strings.Contains(h.logs.String(), "s3cret") {
+		t.Error("credentials in metrics or logs")
+	}
+}
