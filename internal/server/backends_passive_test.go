@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/backline/backline/internal/health"
+	"github.com/backline/backline/internal/server/statuspagefake"
 )
 
 // An origin ejected by passive health shows reason passive, when the
@@ -27,5 +28,15 @@ func TestBackendViewPassiveEjection(t *testing.T) {
 	plain, _ := json.Marshal(viewBackend(health.Backend{ID: "x"}))
 	if strings.Contains(string(plain), "eject") {
 		t.Errorf("never ejected backend shows ejection fields: %s", plain)
+	}
+}
+
+func TestStatusPagePassiveRow(t *testing.T) {
+	b := statuspagefake.Healthy(statuspagefake.Target("api@10.0.0.5:8080", "http", "10.0.0.5", 8080, true), "gateway:api", pageNow)
+	b.Eligible, b.Reason = false, health.ReasonPassive
+	b.EjectedUntil, b.Ejections = pageNow.Add(90*time.Second), 2
+	row := buildRow(b, pageAdmin{State: "ready"}, pageNow)
+	if row.State != "passive" || !row.Problem || !strings.HasSuffix(row.Detail, " ejected for 1m (ejection 2)") {
+		t.Errorf("row: state %q problem %v detail %q", row.State, row.Problem, row.Detail)
 	}
 }
