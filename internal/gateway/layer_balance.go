@@ -108,12 +108,23 @@ func setHeaderValues(h http.Header, key string, values []string) {
 	h[key] = values
 }
 
-// isConnectFailure: the origin was never reached, so not one byte of the
-// request went upstream.
+// isConnectFailure: no connection to the origin came about (the dial or
+// the TLS handshake failed), so not one byte of the request went upstream.
 func isConnectFailure(err error) bool {
 	var de *dialError
-	return errors.As(err, &de)
+	var he *handshakeError
+	return errors.As(err, &de) || errors.As(err, &he)
 }
+
+// handshakeError is a failed TLS handshake with an origin (backline's
+// HTTP/1.1 client): like a failed dial, the request was not sent.
+type handshakeError struct {
+	addr string
+	err  error
+}
+
+func (e *handshakeError) Error() string { return "TLS handshake with " + e.addr + ": " + e.err.Error() }
+func (e *handshakeError) Unwrap() error { return e.err }
 
 // countsAsOriginFailure: a failed connect, a reset or a timeout waiting
 // for the origin count for passive health (Envoy maps them to 5xx); a

@@ -360,3 +360,22 @@ func TestOriginsUserinfoStaysOut(t *testing.T) {
 		t.Error("credentials in metrics or logs")
 	}
 }
+
+// A failed TLS handshake sent nothing either: the request goes on to the
+// next origin.
+func TestOriginsRetryAfterTLSHandshakeFailure(t *testing.T) {
+	tr := &transcript{}
+	plain := tr.origin(t, "plain", nil) // speaks HTTP to a TLS client
+	tlsOrigin := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tr.add("tls " + r.Method + " " + r.URL.Path)
+		echoHandler(w, r)
+	}))
+	t.Cleanup(tlsOrigin.Close)
+	h := newHarness(t, originsYAML("      disable_certificate_validation: true\n",
+		strings.Replace(plain, "http://", "https://", 1), tlsOrigin.URL))
+	resp, body := h.do("PUT", "/put", strings.NewReader("data"), nil)
+	if resp.StatusCode != 200 || decodeEcho(t, body).Body != "data" {
+		t.Fatalf("PUT: %d %s", resp.StatusCode, body)
+	}
+	wantTranscript(t, tr, "tls PUT /put")
+}
