@@ -101,11 +101,10 @@ func (e *Engine) eject(gen *generation, s *targetState, pol *PassivePolicy, now 
 		e.mu.Unlock()
 		return // reconfigured meanwhile; the next failure counts anew
 	}
+	// The group's own states (its loop's), not every target of every
+	// group: a refused ejection comes back with each further failure.
 	members, ejected := 0, 0
-	for _, o := range gen.states {
-		if o.group != s.group {
-			continue
-		}
+	for _, o := range s.loop.states {
 		members++
 		if o != s && o.passive.ejectedAt(now) {
 			ejected++
