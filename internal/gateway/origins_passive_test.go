@@ -176,3 +176,20 @@ func TestOriginsUseWhenUnhealthyFallback(t *testing.T) {
 		t.Errorf("a: %q", r)
 	}
 }
+
+// The registry's effective weight drives the weighted policy: an
+// operator's weight through the admin API changes the shares at once.
+func TestOriginsWeightFromAdminAPI(t *testing.T) {
+	tr := &transcript{}
+	a, b := tr.origin(t, "a", nil), tr.origin(t, "b", nil)
+	h, e := passiveHarness(t, originsYAML("      load_balancing: weighted\n      beta_health:\n        interval: 1h\n", a, b))
+	ids := h.gw.HealthGroups()[0].IDs
+	w := 3
+	if _, err := e.SetAdmin(ids[1], health.AdminChange{Weight: &w}); err != nil {
+		t.Fatal(err)
+	}
+	h.sendN(t, "GET", paths(8)...)
+	if got := tr.count(); got["a"] != 2 || got["b"] != 6 {
+		t.Errorf("counts %v, want a 2 b 6 (weights 1:3)", got)
+	}
+}
