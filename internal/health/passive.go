@@ -177,7 +177,7 @@ func (p *passiveState) setPolicy(pol *PassivePolicy) {
 	}
 }
 
-// applyPassiveLocked copies the registry's passive state into a snapshot
+// applyPassive copies the registry's passive state into a snapshot
 // entry (loop parts are built at round time and miss later ejections).
 func applyPassive(b *Backend, s *targetState) {
 	if s == nil || s.passive.policy.Load() == nil {
