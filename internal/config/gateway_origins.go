@@ -168,10 +168,6 @@ func (v *gatewayValidator) validatePassive(path string, b *Backend) {
 		// Ejection works per origin; one origin is written origins: [url].
 		// The origin is not echoed: it may carry credentials.
 		v.add(path, "needs origins (write a single origin as origins: [<url>])")
-	} else if b.Health == nil {
-		// The origins are ejected as health targets; without beta_health
-		// there are none, and nothing re-probes an ejected origin.
-		v.add(path, "needs beta_health on the same backend (ejected origins are health targets, re-probed at once)")
 	}
 	written := func(key string) bool { return v.c.Lines[path+"."+key] > 0 }
 	if !written("consecutive_5xx") {

@@ -59,7 +59,6 @@ func TestOriginsErrors(t *testing.T) {
 		{"origins: [http://a:1]\nload_balancing: random\n", `definitions.backends.api.load_balancing (line 5): must be round_robin, least_connections or weighted, got "random"`},
 		{"origins: [http://a:1]\nretries: 11\n", "definitions.backends.api.retries (line 5): must be 0..10, got 11"},
 		{"origin: http://a:1\nretries: 2\n", "definitions.backends.api.retries (line 5): needs origins (a backend with one origin has nothing to balance or retry on)"},
-		{"origins: [http://a:1]\npassive_health: {}\n", "definitions.backends.api.passive_health (line 5): needs beta_health on the same backend (ejected origins are health targets, re-probed at once)"},
 		{"origin: http://a:1\nbeta_health: {}\npassive_health: {}\n", "definitions.backends.api.passive_health (line 6): needs origins (write a single origin as origins: [<url>])"},
 		{"origins: [http://a:1]\nbeta_health: {}\npassive_health:\n  consecutive_5xx: 0\n", "definitions.backends.api.passive_health.consecutive_5xx (line 7): must be 1..1000, got 0"},
 		{"origins: [http://a:1]\nbeta_health: {}\npassive_health:\n  max_ejection_percent: 101\n", "definitions.backends.api.passive_health.max_ejection_percent (line 7): must be 0..100, got 101"},

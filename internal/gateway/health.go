@@ -20,11 +20,14 @@ func (g *Gateway) HealthGroups() []health.Group {
 	for _, label := range defs.SortedLabels() {
 		b := defs.Backends[label]
 		rt := g.backends[label]
-		if b == nil || b.Health == nil || rt == nil {
+		if b == nil || rt == nil {
 			continue
 		}
-		if rt.origins != nil {
+		if rt.origins != nil && (b.Health != nil || b.PassiveHealth != nil) {
 			groups = append(groups, originsHealthGroup(label, b, rt))
+			continue
+		}
+		if b.Health == nil {
 			continue
 		}
 		t, ok := healthTarget(label, b.Origin, b, rt)

@@ -1,12 +1,15 @@
 package gateway
 
 import (
+	"net"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/health"
+	"github.com/backline/backline/internal/probe"
 )
 
 // originSet is a backend's origins when it lists them under origins: the
@@ -201,16 +204,21 @@ func (s *originSet) leastConnections(cands []candidate) *upstreamOrigin {
 // backend's passive_health as the group's policy.
 func originsHealthGroup(label string, b *config.Backend, rt *backendRuntime) health.Group {
 	h := b.Health
-	g := health.Group{
-		Name:              GroupPrefix + label,
-		ConnectInterval:   h.Interval,
-		DeepInterval:      h.Interval,
-		FailureThreshold:  *h.FailureThreshold,
-		RecoveryThreshold: *h.RecoveryThreshold,
-		InitialHealthy:    true, // traffic flows before the first verdict, as in Couper
+	g := health.Group{Name: GroupPrefix + label, InitialHealthy: true} // traffic flows before the first verdict, as in Couper
+	if h != nil {
+		g.ConnectInterval, g.DeepInterval = h.Interval, h.Interval
+		g.FailureThreshold, g.RecoveryThreshold = *h.FailureThreshold, *h.RecoveryThreshold
+	} else {
+		// passive_health alone: registry targets that are never probed.
+		g.PassiveOnly = true
+		g.ConnectInterval, g.DeepInterval = time.Hour, time.Hour
+		g.FailureThreshold, g.RecoveryThreshold = 1, 1
 	}
 	for _, o := range rt.origins.origins {
-		t, ok := healthTarget(o.name, o.raw, b, rt)
+		t, ok := passiveOnlyTarget(o)
+		if h != nil {
+			t, ok = healthTarget(o.name, o.raw, b, rt)
+		}
 		if !ok {
 			continue
 		}
@@ -228,4 +236,22 @@ func originsHealthGroup(label string, b *config.Backend, rt *backendRuntime) hea
 		}
 	}
 	return g
+}
+
+// passiveOnlyTarget describes an origin that passive health watches and no
+// probe checks: the registry needs a target for its ID, name and address.
+func passiveOnlyTarget(o *upstreamOrigin) (*probe.Target, bool) {
+	host, portText, err := net.SplitHostPort(o.origin.hostPort())
+	if err != nil {
+		return nil, false
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, false
+	}
+	t := &probe.Target{Name: o.name, Protocol: config.ProtoHTTP, Host: host, Port: port, TLSMode: probe.TLSPlain}
+	if o.origin.scheme == "https" {
+		t.TLSMode = probe.TLSImplicit
+	}
+	return t, true
 }

@@ -193,3 +193,20 @@ func TestOriginsWeightFromAdminAPI(t *testing.T) {
 		t.Errorf("counts %v, want a 2 b 6 (weights 1:3)", got)
 	}
 }
+
+// passive_health without beta_health (Caddy's passive-only setup): the
+// origins are registry targets that nothing probes, ejected all the same.
+func TestOriginsPassiveWithoutActiveChecks(t *testing.T) {
+	tr := &transcript{}
+	bad, good := tr.origin(t, "bad", status500), tr.origin(t, "good", nil)
+	h, e := passiveHarness(t, originsYAML("      passive_health:\n        consecutive_5xx: 2\n", bad, good))
+	g := h.gw.HealthGroups()
+	if len(g) != 1 || !g[0].PassiveOnly || len(g[0].Targets) != 2 || g[0].Passive == nil {
+		t.Fatalf("groups %+v", g)
+	}
+	h.sendN(t, "GET", paths(5)...)
+	wantTranscript(t, tr, "bad GET /r1", "good GET /r2", "bad GET /r3", "good GET /r4", "good GET /r5")
+	if r := reasons(e)["api@"+strings.TrimPrefix(bad, "http://")]; r != "passive" {
+		t.Errorf("bad: %q", r)
+	}
+}

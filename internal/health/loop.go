@@ -76,6 +76,12 @@ func (l *groupLoop) add(s *targetState) {
 // keeps at most one pending tick), it never stacks.
 func (l *groupLoop) run(ctx context.Context) {
 	g := l.group
+	if g.PassiveOnly {
+		// No probes: publish the targets once (readiness) and wait.
+		l.e.publish(l.gen, l.index, l.backends(), l.e.now())
+		<-ctx.Done()
+		return
+	}
 	if g.ConnectInterval == g.DeepInterval || len(l.deepJobs) == 0 {
 		l.round(ctx, l.combinedJobs)
 		ticker := time.NewTicker(g.ConnectInterval)

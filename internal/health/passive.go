@@ -129,7 +129,7 @@ func (e *Engine) eject(gen *generation, s *targetState, pol *PassivePolicy, now 
 	if e.published != nil {
 		e.published(snap)
 	}
-	if loop != nil {
+	if loop != nil && !loop.group.PassiveOnly {
 		loop.reprobe(s)
 	}
 }

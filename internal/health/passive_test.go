@@ -323,3 +323,30 @@ func sortedFirst2(calls []string) []string {
 	}
 	return out
 }
+
+// A passive-only group is never probed, is ready after its first publish,
+// never turns stale, and still ejects.
+func TestPassiveOnlyGroup(t *testing.T) {
+	clock := newPassiveClock()
+	checker := &scriptChecker{}
+	pol := testPolicy
+	g := passiveGroup(2, &pol)
+	g.PassiveOnly = true
+	h := startEngine(t, []Group{g}, checker, Options{Now: clock.now})
+	h.next(t)
+	if !h.e.Ready() {
+		t.Error("not ready after the first publish")
+	}
+	clock.advance(1000 * time.Hour)
+	failN(h.e, "o0", 3)
+	s := h.next(t)
+	if b := backendByName(t, s, "o0"); b.Reason != ReasonPassive {
+		t.Errorf("o0 reason %q", b.Reason)
+	}
+	if b := backendByName(t, s, "o1"); !b.Eligible || !b.Healthy {
+		t.Errorf("o1: eligible %v reason %q", b.Eligible, b.Reason)
+	}
+	if calls := checker.callList(); len(calls) != 0 {
+		t.Errorf("probes %v in a passive-only group", calls)
+	}
+}

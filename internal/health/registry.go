@@ -242,6 +242,9 @@ func (e *Engine) forgetRemoved(old *generation, prevLabels map[*targetState][2]s
 // larger than the probes allowed in flight may need several waves of
 // timeouts for one round; each wave adds the timeouts once more.
 func staleAfter(g *Group, t *probe.Target, inFlight int) time.Duration {
+	if g.PassiveOnly {
+		return 0 // nothing checks it, so nothing can go stale
+	}
 	interval := max(g.ConnectInterval, g.DeepInterval)
 	waves := 1
 	if inFlight > 0 {

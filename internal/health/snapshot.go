@@ -37,6 +37,10 @@ type Group struct {
 	// Passive, when set, ejects targets that fail live traffic (see
 	// PassivePolicy and ReportPassive).
 	Passive *PassivePolicy
+	// PassiveOnly groups are never probed: their targets stay healthy and
+	// never turn stale; only Passive takes them out (Caddy's passive
+	// health without active checks). ConnectInterval must still be set.
+	PassiveOnly bool
 }
 
 // GroupMail is the group of auth.services.backend_health_checks.targets.
