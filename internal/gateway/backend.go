@@ -22,7 +22,8 @@ type backendRuntime struct {
 	slots      *slotQueue
 	throttle   *throttle
 	metrics    *backendMetrics
-	origins    *originSet // several origins (origins.go); nil: one origin
+	origins    *originSet        // several origins (origins.go); nil: one origin
+	openapi    *openapiValidator // nil without an openapi block
 
 	inFlight        atomic.Int64
 	releaseSlotFunc func()
@@ -89,6 +90,9 @@ func (c *compiler) backendView(rt *backendRuntime, b *config.Backend) *backendVi
 	if b.Has("set_response_status") {
 		v.setStatus = b.SetResponseStatus
 	}
+	if rt.openapi != nil {
+		v.validator = rt.openapi
+	}
 	c.views = append(c.views, v)
 	return v
 }
@@ -106,6 +110,7 @@ type upstream struct {
 	wildcard              bool
 	urlHost               *origin
 	clientIP              string
+	upgrade               *upgradeRequest // a websocket (or other Upgrade) to forward
 }
 
 // destination is where a request goes and what it is called there.
