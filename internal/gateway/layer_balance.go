@@ -76,6 +76,9 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 		}
 		o.inFlight.Add(1)
 		c.g.metrics.originRequest(set.label, o.name)
+		if c.up.data != nil {
+			c.up.data.origin = o.name // the access log's origin field
+		}
 		ex, gerr := l.next.roundTrip(c)
 		if gerr == nil {
 			if reporter != nil {

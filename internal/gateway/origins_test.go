@@ -379,3 +379,16 @@ func TestOriginsRetryAfterTLSHandshakeFailure(t *testing.T) {
 	}
 	wantTranscript(t, tr, "tls PUT /put")
 }
+
+// The access log names the origin that answered (after a retry: the one
+// tried last), like nginx's $upstream_addr.
+func TestOriginsAccessLogNamesOrigin(t *testing.T) {
+	tr := &transcript{}
+	ok := tr.origin(t, "ok", nil)
+	h := newHarness(t, originsYAML("", refusedOrigin(t), ok))
+	h.sendN(t, "GET", "/x")
+	lines := accessLines(t, h)
+	if len(lines) != 1 || lines[0]["origin"] != "api@"+strings.TrimPrefix(ok, "http://") || lines[0]["backend"] != "api" {
+		t.Errorf("access lines %v", lines)
+	}
+}

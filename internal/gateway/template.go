@@ -44,6 +44,7 @@ type requestData struct {
 	req    *http.Request
 	params []pathParam
 	id     string // the request id (logs, the upstream request id header)
+	origin string // the origin balanceLayer chose last (access log); "" with one origin
 }
 
 type pathParam struct{ name, value string }
