@@ -196,3 +196,20 @@ func (v *gatewayValidator) validatePassive(path string, b *Backend) {
 		v.add(path+".max_ejection_percent", "must be 0..100, got %d", p.MaxEjectionPercent)
 	}
 }
+
+// originsWarnings: a passive_health whose max_ejection_percent allows no
+// ejection at all (say 50 % of one origin) is legal but does nothing.
+func (c *Config) originsWarnings(warn func(path, format string, args ...any)) {
+	for _, label := range c.Definitions.SortedLabels() {
+		b := c.Definitions.Backends[label]
+		if b == nil || b.PassiveHealth == nil || len(b.Origins) == 0 {
+			continue
+		}
+		p := b.PassiveHealth
+		if len(b.Origins)*p.MaxEjectionPercent/100 == 0 {
+			warn("definitions.backends."+label+".passive_health",
+				"max_ejection_percent %d of %d origin(s) allows no ejection: passive health never takes an origin out (100 allows all)",
+				p.MaxEjectionPercent, len(b.Origins))
+		}
+	}
+}
