@@ -49,7 +49,8 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 	// the header as it was.
 	forwardedFor := out.Header["X-Forwarded-For"]
 	reporter := c.g.passiveReporter()
-	var tried []*upstreamOrigin
+	var triedBuf [4]*upstreamOrigin
+	tried := triedBuf[:0]
 	var buf [8]candidate
 	var last *gatewayError
 	for attempt := 0; ; attempt++ {
