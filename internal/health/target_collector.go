@@ -15,6 +15,8 @@ type targetCollector struct {
 	duration   *prometheus.Desc
 	certExpiry *prometheus.Desc
 	eligible   *prometheus.Desc
+	ejected    *prometheus.Desc
+	ejections  *prometheus.Desc
 }
 
 func newTargetCollector(e *Engine) *targetCollector {
@@ -35,6 +37,12 @@ func newTargetCollector(e *Engine) *targetCollector {
 		eligible: prometheus.NewDesc("backline_backend_eligible",
 			"1 if selection may pick the backend (health, admin state, weight), else 0.",
 			[]string{"group", "name"}, nil),
+		ejected: prometheus.NewDesc("backline_backend_ejected",
+			"1 while passive health keeps the backend out of selection, else 0 (backends of groups with passive health only).",
+			[]string{"group", "name", "reason"}, nil),
+		ejections: prometheus.NewDesc("backline_backend_ejections_total",
+			"Passive health ejections of the backend since it was configured (kept across reloads by backend ID).",
+			[]string{"group", "name", "reason"}, nil),
 	}
 }
 
@@ -44,6 +52,8 @@ func (c *targetCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.duration
 	ch <- c.certExpiry
 	ch <- c.eligible
+	ch <- c.ejected
+	ch <- c.ejections
 }
 
 // Collect pairs snapshot entries with the registry's target states by ID.
@@ -63,6 +73,12 @@ func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
 			name = b.Target.Address()
 		}
 		ch <- prometheus.MustNewConstMetric(c.eligible, prometheus.GaugeValue, boolGauge(b.Eligible), b.Group, name)
+		if s.passive.policy.Load() != nil {
+			until, n := s.passive.view()
+			reason := string(ReasonPassive)
+			ch <- prometheus.MustNewConstMetric(c.ejected, prometheus.GaugeValue, boolGauge(c.e.now().Before(until)), b.Group, name, reason)
+			ch <- prometheus.MustNewConstMetric(c.ejections, prometheus.CounterValue, float64(n), b.Group, name, reason)
+		}
 		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, boolGauge(b.Healthy), b.Group, name, b.Target.Protocol)
 		ch <- prometheus.MustNewConstMetric(c.phaseUp, prometheus.GaugeValue, boolGauge(b.Connect.Healthy), b.Group, name, string(probe.PhaseConnect))
 		ch <- s.connectLatency.metric(c.duration, b.Group, name, string(probe.PhaseConnect))
