@@ -32,7 +32,8 @@ RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/usr/bin/backline /usr/bin/backline
 COPY --from=build /out/etc/backline/ /etc/backline/
-COPY --from=build --chown=65532:65532 /out/var/lib/backline/ /var/lib/backline/
+# The state directory as an item of the copy, so --chown applies to it.
+COPY --from=build --chown=65532:65532 /out/var/lib/ /var/lib/
 # Admin state (drain, maint, weights) survives restarts in a volume here,
 # as under systemd's StateDirectory= (server.state_file's default).
 ENV STATE_DIRECTORY=/var/lib/backline
