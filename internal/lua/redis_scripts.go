@@ -1,0 +1,116 @@
+package lua
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+	glua "github.com/yuin/gopher-lua"
+)
+
+// redis_upload_script and redis_run_script (§4.1.3). Named scripts are
+// remembered process-wide (name -> sha1, source), so a script uploaded
+// once runs by name on every later request, and a Redis that lost its
+// script cache (SCRIPT FLUSH, a restart) gets it again on NOSCRIPT.
+
+// redisUploadScript is redis_upload_script(h, source, name) -> sha1.
+func redisUploadScript(r *scriptRun, L *glua.LState) int {
+	source, name := L.CheckString(2), L.OptString(3, "")
+	if len(source) > maxRedisScriptSource {
+		return pushRedis(r, L, nil, fmt.Errorf("redis_upload_script: source longer than %d bytes", maxRedisScriptSource))
+	}
+	conn, err := redisHandle(r, L)
+	if err != nil {
+		return pushRedis(r, L, nil, err)
+	}
+	cmd, err := redisCall(r, func(ctx ctxT) *redis.StringCmd { return conn.write.ScriptLoad(ctx, source) })
+	if err != nil {
+		return pushRedis(r, L, nil, err)
+	}
+	sha := cmd.Val()
+	if name != "" {
+		if err := redisState(r.engine.host).remember(name, redisScript{sha: sha, source: source}); err != nil {
+			return pushRedis(r, L, nil, err)
+		}
+	}
+	return pushRedis(r, L, glua.LString(sha), nil)
+}
+
+func (s *redisHost) remember(name string, sc redisScript) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, known := s.scripts[name]; !known && len(s.scripts) >= maxRedisScripts {
+		return fmt.Errorf("redis_upload_script: at most %d named scripts", maxRedisScripts)
+	}
+	s.scripts[name] = sc
+	return nil
+}
+
+func (s *redisHost) script(name string) (redisScript, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sc, ok := s.scripts[name]
+	return sc, ok
+}
+
+// redisRunScript is redis_run_script(h, source, name, keys, args...): a
+// non-empty name runs the remembered script by sha (source ignored),
+// otherwise source runs with EVAL.
+func redisRunScript(r *scriptRun, L *glua.LState) int {
+	source, name := L.OptString(2, ""), L.OptString(3, "")
+	keys := argStrings(tableArgs(L.CheckTable(4)))
+	var args []any
+	if t, ok := L.Get(5).(*glua.LTable); ok {
+		args = tableArgs(t)
+	} else {
+		args = redisArgsFrom(L, 5)
+	}
+	conn, err := redisHandle(r, L)
+	if err != nil {
+		return pushRedis(r, L, nil, err)
+	}
+	var cmd *redis.Cmd
+	if name != "" {
+		sc, ok := redisState(r.engine.host).script(name)
+		if !ok {
+			return pushRedis(r, L, nil, fmt.Errorf("could not find script with name %s", printableToken(name)))
+		}
+		cmd, err = r.evalSha(conn, sc, keys, args)
+	} else {
+		cmd, err = redisCall(r, func(ctx ctxT) *redis.Cmd { return conn.write.Eval(ctx, source, keys, args...) })
+	}
+	if err != nil {
+		return pushRedis(r, L, nil, err)
+	}
+	v, err := redisReply(r, L, cmd.Val(), 0)
+	return pushRedis(r, L, v, err)
+}
+
+// evalSha runs a remembered script; on NOSCRIPT it uploads the source
+// again and retries once.
+func (r *scriptRun) evalSha(conn *redisConn, sc redisScript, keys []string, args []any) (*redis.Cmd, error) {
+	cmd, err := redisCall(r, func(ctx ctxT) *redis.Cmd { return conn.write.EvalSha(ctx, sc.sha, keys, args...) })
+	if err == nil || !isNoScript(err) {
+		return cmd, err
+	}
+	r.engine.logger.Warn("Redis did not know a Lua script; uploading it again", "script", r.script.name, "sha", sc.sha)
+	if _, err := redisCall(r, func(ctx ctxT) *redis.StringCmd { return conn.write.ScriptLoad(ctx, sc.source) }); err != nil {
+		return nil, err
+	}
+	return redisCall(r, func(ctx ctxT) *redis.Cmd { return conn.write.EvalSha(ctx, sc.sha, keys, args...) })
+}
+
+func isNoScript(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && strings.HasPrefix(err.Error(), "NOSCRIPT")
+}
+
+// tableArgs encodes an array table's values as command arguments.
+func tableArgs(t *glua.LTable) []any {
+	out := make([]any, 0, t.Len())
+	for i := 1; i <= t.Len(); i++ {
+		out = append(out, redisArg(t.RawGetInt(i)))
+	}
+	return out
+}
