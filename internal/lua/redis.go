@@ -285,3 +285,19 @@ func redisEncryptionEnabled(_ *scriptRun, L *glua.LState) int {
 	L.Push(glua.LFalse)
 	return 1
 }
+
+// printableName is a script-given name in an error text: control
+// characters shown as '?', at most 128 bytes.
+func printableName(s string) string {
+	const maxName = 128
+	b := []byte(s)
+	if len(b) > maxName {
+		b = append(b[:maxName:maxName], "..."...)
+	}
+	for i, c := range b {
+		if c < 0x20 || c == 0x7f {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}

@@ -237,7 +237,7 @@ func (r *scriptRun) queueRows(pipe redis.Pipeliner, rows *glua.LTable) ([]pipeRo
 			return nil, fmt.Errorf("pipeline command at index %d must be a table", i)
 		}
 		name := strings.ToLower(redisArg(t.RawGetInt(1)))
-		a := &rowArgs{t: t, name: printableToken(name)}
+		a := &rowArgs{t: t, name: printableName(name)}
 		if name == "run_script" {
 			row, err := r.scriptRow(pipe, a)
 			if err != nil {
@@ -251,7 +251,7 @@ func (r *scriptRun) queueRows(pipe redis.Pipeliner, rows *glua.LTable) ([]pipeRo
 			build, ok = pipeMoreCommands[name]
 		}
 		if !ok {
-			return nil, fmt.Errorf("unsupported pipeline command: %s", printableToken(name))
+			return nil, fmt.Errorf("unsupported pipeline command: %s", printableName(name))
 		}
 		cmd, conv := build(pipe, r.ctx, a)
 		if a.err != nil {
@@ -268,7 +268,7 @@ func (r *scriptRun) scriptRow(pipe redis.Pipeliner, a *rowArgs) (pipeRow, error)
 	name := a.str(2)
 	sc, ok := redisState(r.engine.host).script(name)
 	if !ok {
-		return pipeRow{}, fmt.Errorf("could not find script with name %s", printableToken(name))
+		return pipeRow{}, fmt.Errorf("could not find script with name %s", printableName(name))
 	}
 	var keys []string
 	var args []any

@@ -120,7 +120,7 @@ func getRedisConnection(r *scriptRun, L *glua.LState) int {
 		s.mu.Unlock()
 	}
 	if c == nil {
-		return pushRedis(r, L, nil, fmt.Errorf("No known redis configuration for name '%s'", printableToken(name)))
+		return pushRedis(r, L, nil, fmt.Errorf("No known redis configuration for name '%s'", printableName(name)))
 	}
 	ud := L.NewUserData()
 	ud.Value = c
@@ -146,7 +146,7 @@ func registerRedisPool(r *scriptRun, L *glua.LState) int {
 	defer s.mu.Unlock()
 	switch {
 	case s.pools[name] != nil:
-		err = fmt.Errorf("register_redis_pool: redis pool '%s' already exists", printableToken(name))
+		err = fmt.Errorf("register_redis_pool: redis pool '%s' already exists", printableName(name))
 	case len(s.pools) >= maxRedisPools:
 		err = fmt.Errorf("register_redis_pool: at most %d pools may be registered", maxRedisPools)
 	}
@@ -224,7 +224,7 @@ func (s *redisHost) newPool(name, mode string, t *glua.LTable) (*redisConn, erro
 		}
 		addrs = c.addresses
 	default:
-		return nil, fmt.Errorf("unknown redis mode '%s'", printableToken(mode))
+		return nil, fmt.Errorf("unknown redis mode '%s'", printableName(mode))
 	}
 	if err := s.checkAllowed(addrs); err != nil {
 		return nil, err
@@ -284,10 +284,10 @@ func (s *redisHost) checkAllowed(addrs []string) error {
 	var refused []string
 	for _, a := range addrs {
 		if _, _, err := net.SplitHostPort(a); err != nil {
-			return fmt.Errorf("address '%s' is not host:port", printableToken(a))
+			return fmt.Errorf("address '%s' is not host:port", printableName(a))
 		}
 		if !s.allowed[a] {
-			refused = append(refused, printableToken(a))
+			refused = append(refused, printableName(a))
 		}
 	}
 	if len(refused) > 0 {

@@ -74,7 +74,7 @@ func redisRunScript(r *scriptRun, L *glua.LState) int {
 	if name != "" {
 		sc, ok := redisState(r.engine.host).script(name)
 		if !ok {
-			return pushRedis(r, L, nil, fmt.Errorf("could not find script with name %s", printableToken(name)))
+			return pushRedis(r, L, nil, fmt.Errorf("could not find script with name %s", printableName(name)))
 		}
 		cmd, err = r.evalSha(conn, sc, keys, args)
 	} else {

@@ -1,0 +1,183 @@
+package lua
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/testfixture"
+)
+
+// redisTarget is a Redis the module tests run against: miniredis for the
+// fast suite, the fixture's redis-server for the real one.
+type redisTarget struct {
+	addr   string
+	client *redis.Client
+	// prefix starts every key a test writes (the real Redis is shared).
+	prefix string
+}
+
+// eachRedis runs fn against miniredis and against the fixture's Redis
+// (skipped only in the short suite).
+func eachRedis(t *testing.T, fn func(t *testing.T, tgt *redisTarget)) {
+	t.Run("miniredis", func(t *testing.T) {
+		m := miniredis.RunT(t)
+		fn(t, newRedisTarget(t, m.Addr()))
+	})
+	t.Run("redis", func(t *testing.T) {
+		fx := testfixture.Load(t)
+		fn(t, newRedisTarget(t, fx.Addr("REDIS")))
+	})
+}
+
+func newRedisTarget(t *testing.T, addr string) *redisTarget {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: 1})
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	tgt := &redisTarget{addr: addr, client: c, prefix: "backline-test:lua:" + hex.EncodeToString(b) + ":"}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		keys, _ := c.Keys(ctx, tgt.prefix+"*").Result()
+		if len(keys) > 0 {
+			c.Del(ctx, keys...)
+		}
+		c.Close()
+	})
+	return tgt
+}
+
+// redisEngine builds an engine whose Host has tgt as "default" (nil: no
+// Redis) with one filter, the corpus script name with {{P}} and {{ADDR}}
+// filled in.
+func redisEngine(t *testing.T, tgt *redisTarget, script string, cfg config.LuaConfig) *Engine {
+	t.Helper()
+	file := script
+	if !filepath.IsAbs(file) {
+		file = filepath.Join("testdata", "modules", script)
+	}
+	src, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := NewHost()
+	text := string(src)
+	if tgt != nil {
+		host.SetRedis(tgt.client, &config.Redis{Primary: config.RedisNode{Address: tgt.addr}}, nil)
+		text = strings.NewReplacer("{{P}}", tgt.prefix, "{{ADDR}}", tgt.addr).Replace(text)
+	}
+	t.Cleanup(host.CloseRedisPools)
+	script = filepath.Base(script)
+	path := filepath.Join(t.TempDir(), script)
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ScriptTimeout == 0 {
+		cfg.ScriptTimeout = 10 * time.Second
+	}
+	if cfg.VMPoolSize == 0 {
+		cfg.VMPoolSize = 2
+	}
+	e, err := NewEngine(Options{Config: config.Lua{Filters: []config.LuaFilter{{Name: strings.TrimSuffix(script, ".lua"), ScriptPath: path}},
+		Config: cfg}, Host: host, Logger: newTestLogger(&syncBuffer{})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	return e
+}
+
+// runCorpus runs a corpus script whose assertions raise on failure.
+func runCorpus(t *testing.T, e *Engine, username string) {
+	t.Helper()
+	out, err := e.RunFilters(context.Background(), &Request{Username: username, Password: "user-Passw0rd", Authenticated: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Reject {
+		t.Fatal("corpus script rejected")
+	}
+}
+
+func TestRedisStringsKeysHashesSets(t *testing.T) {
+	eachRedis(t, func(t *testing.T, tgt *redisTarget) {
+		runCorpus(t, redisEngine(t, tgt, "redis_strings.lua", config.LuaConfig{}), "u")
+		ttl, err := tgt.client.TTL(context.Background(), tgt.prefix+"ttl").Result()
+		if err != nil || ttl <= 50*time.Second || ttl > 60*time.Second {
+			t.Errorf("TTL after redis_set(h, k, v, 60) and keepttl = %v, %v; want about 60s", ttl, err)
+		}
+		if ttl, _ := tgt.client.TTL(context.Background(), tgt.prefix+"px").Result(); ttl <= 0 {
+			t.Errorf("px option set no TTL: %v", ttl)
+		}
+	})
+}
+
+func TestRedisSortedListsHyperLogLog(t *testing.T) {
+	eachRedis(t, func(t *testing.T, tgt *redisTarget) {
+		runCorpus(t, redisEngine(t, tgt, "redis_sorted.lua", config.LuaConfig{}), "u")
+	})
+}
+
+func TestRedisHandlesAndPools(t *testing.T) {
+	eachRedis(t, func(t *testing.T, tgt *redisTarget) {
+		runCorpus(t, redisEngine(t, tgt, "redis_handles.lua", config.LuaConfig{}), "u")
+	})
+}
+
+func TestRedisScriptsSurviveScriptFlush(t *testing.T) {
+	eachRedis(t, func(t *testing.T, tgt *redisTarget) {
+		e := redisEngine(t, tgt, "redis_scripts.lua", config.LuaConfig{})
+		runCorpus(t, e, "first")
+		if err := tgt.client.ScriptFlush(context.Background()).Err(); err != nil {
+			t.Fatal(err)
+		}
+		runCorpus(t, e, "second") // runs by name: NOSCRIPT, upload again, retry
+	})
+}
+
+func TestRedisPipeline(t *testing.T) {
+	eachRedis(t, func(t *testing.T, tgt *redisTarget) {
+		runCorpus(t, redisEngine(t, tgt, "redis_pipeline.lua", config.LuaConfig{}), "u")
+	})
+}
+
+func TestRedisPipelineRetriesAfterScriptFlush(t *testing.T) {
+	eachRedis(t, func(t *testing.T, tgt *redisTarget) {
+		src := `local redis = require("nauthilus_redis")
+function nauthilus_call_filter(request)
+  if request.username == "first" then
+    redis.redis_upload_script("default", "return ARGV[1]", "{{P}}echo")
+  end
+  local res, err = redis.redis_pipeline("default", "write", {{"run_script", "{{P}}echo", {}, {"hello"}}})
+  if err ~= nil or res[1].value ~= "hello" then
+    error("pipeline run_script: " .. tostring(err) .. " " .. tostring(res and res[1].err))
+  end
+  return nauthilus_builtin.FILTER_ACCEPT, nauthilus_builtin.FILTER_RESULT_OK
+end`
+		e := redisEngine(t, tgt, writeModuleScript(t, "redis_pipe_flush.lua", src), config.LuaConfig{})
+		runCorpus(t, e, "first")
+		tgt.client.ScriptFlush(context.Background())
+		runCorpus(t, e, "second")
+	})
+}
+
+// writeModuleScript writes an inline script for redisEngine.
+func writeModuleScript(t *testing.T, name, src string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
