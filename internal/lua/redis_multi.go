@@ -108,7 +108,9 @@ func redisMGet(r *scriptRun, L *glua.LState) int {
 		return pushRedis(r, L, L.NewTable(), nil)
 	}
 	return runRedisOp(r, L, redisRead, func(ctx ctxT, c client) *redis.SliceCmd { return c.MGet(ctx, keys...) },
-		func(r *scriptRun, L *glua.LState, cmd *redis.SliceCmd) glua.LValue { return keyedValues(r, L, keys, cmd.Val()) })
+		func(r *scriptRun, L *glua.LState, cmd *redis.SliceCmd) glua.LValue {
+			return keyedValues(r, L, keys, cmd.Val())
+		})
 }
 
 // keyedValues pairs names with values, leaving out nil values.
@@ -205,5 +207,7 @@ func redisHMGet(r *scriptRun, L *glua.LState) int {
 		return pushRedis(r, L, L.NewTable(), nil)
 	}
 	return runRedisOp(r, L, redisRead, func(ctx ctxT, c client) *redis.SliceCmd { return c.HMGet(ctx, key, fields...) },
-		func(r *scriptRun, L *glua.LState, cmd *redis.SliceCmd) glua.LValue { return keyedValues(r, L, fields, cmd.Val()) })
+		func(r *scriptRun, L *glua.LState, cmd *redis.SliceCmd) glua.LValue {
+			return keyedValues(r, L, fields, cmd.Val())
+		})
 }

@@ -164,12 +164,12 @@ func registerRedisPool(r *scriptRun, L *glua.LState) int {
 // poolConfig is register_redis_pool's config table; keys of the wrong type
 // count as absent (§4.1.1).
 type poolConfig struct {
-	address, masterName                      string
-	addresses                                []string
-	sentinelUser, sentinelPass, user, pass   string
-	db, poolSize, minIdle                    int
-	tlsEnabled                               bool
-	tlsCertFile, tlsKeyFile                  string
+	address, masterName                    string
+	addresses                              []string
+	sentinelUser, sentinelPass, user, pass string
+	db, poolSize, minIdle                  int
+	tlsEnabled                             bool
+	tlsCertFile, tlsKeyFile                string
 }
 
 func readPoolConfig(t *glua.LTable) poolConfig {

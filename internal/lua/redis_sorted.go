@@ -122,8 +122,8 @@ func numField(t *glua.LTable, k string) int64 {
 }
 
 var redisSortedFunctions = map[string]runFunc{
-	"redis_zadd": redisZAdd,
-	"redis_zrem": onKeyList(redisWrite, func(c client, ctx ctxT, key string, m []any) *redis.IntCmd { return c.ZRem(ctx, key, m...) }, intReply),
+	"redis_zadd":                 redisZAdd,
+	"redis_zrem":                 onKeyList(redisWrite, func(c client, ctx ctxT, key string, m []any) *redis.IntCmd { return c.ZRem(ctx, key, m...) }, intReply),
 	"redis_zrange":               onRange(redisRead, client.ZRange, sliceReply),
 	"redis_zrevrange":            onRange(redisRead, client.ZRevRange, sliceReply),
 	"redis_zrevrange_withscores": onRange(redisRead, client.ZRevRangeWithScores, withScores),
@@ -146,7 +146,7 @@ var redisSortedFunctions = map[string]runFunc{
 	"redis_lrange": onRange(redisRead, client.LRange, sliceReply),
 	"redis_llen":   onKey(redisRead, client.LLen, intReply),
 
-	"redis_pfadd":   onKeyList(redisWrite, func(c client, ctx ctxT, key string, v []any) *redis.IntCmd { return c.PFAdd(ctx, key, v...) }, intReply),
+	"redis_pfadd": onKeyList(redisWrite, func(c client, ctx ctxT, key string, v []any) *redis.IntCmd { return c.PFAdd(ctx, key, v...) }, intReply),
 	"redis_pfcount": redisCmd(redisRead, func(L *glua.LState) redisOp[*redis.IntCmd] {
 		keys := argStrings(redisArgsFrom(L, 2))
 		return func(ctx ctxT, c client) *redis.IntCmd { return c.PFCount(ctx, keys...) }

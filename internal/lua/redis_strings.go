@@ -83,7 +83,9 @@ const (
 )
 
 // Reply converters shared by the wrappers and the pipeline.
-func intReply(_ *scriptRun, _ *glua.LState, c *redis.IntCmd) glua.LValue { return glua.LNumber(c.Val()) }
+func intReply(_ *scriptRun, _ *glua.LState, c *redis.IntCmd) glua.LValue {
+	return glua.LNumber(c.Val())
+}
 func boolReply(_ *scriptRun, _ *glua.LState, c *redis.BoolCmd) glua.LValue {
 	return glua.LBool(c.Val())
 }
@@ -153,8 +155,8 @@ var redisStringFunctions = map[string]runFunc{
 	"redis_ping": redisCmd(redisRead, func(*glua.LState) redisOp[*redis.StatusCmd] {
 		return func(ctx ctxT, c client) *redis.StatusCmd { return c.Ping(ctx) }
 	}, statusReply),
-	"redis_get": typedGet(func(c client, ctx ctxT, key, _ string) *redis.StringCmd { return c.Get(ctx, key) }, false),
-	"redis_set": redisSet,
+	"redis_get":  typedGet(func(c client, ctx ctxT, key, _ string) *redis.StringCmd { return c.Get(ctx, key) }, false),
+	"redis_set":  redisSet,
 	"redis_incr": onKey(redisWrite, client.Incr, intReply),
 	"redis_del":  onKey(redisWrite, func(c client, ctx ctxT, key string) *redis.IntCmd { return c.Del(ctx, key) }, intReply),
 	"redis_rename": redisCmd(redisWrite, func(L *glua.LState) redisOp[*redis.StatusCmd] {
@@ -171,8 +173,8 @@ var redisStringFunctions = map[string]runFunc{
 	"redis_keys":   onKey(redisRead, client.Keys, sliceReply),
 	"redis_scan":   redisScan,
 
-	"redis_hget": typedGet(client.HGet, true),
-	"redis_hset": redisHSet,
+	"redis_hget":  typedGet(client.HGet, true),
+	"redis_hset":  redisHSet,
 	"redis_hmget": redisHMGet,
 	"redis_hdel": func(r *scriptRun, L *glua.LState) int {
 		key, fields := L.CheckString(2), argStrings(redisArgsFrom(L, 3))
