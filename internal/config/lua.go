@@ -54,6 +54,9 @@ type LuaConfig struct {
 	// MaxMemory is what one script run may allocate in strings and tables;
 	// a run over it is stopped (tempfail for that request only).
 	MaxMemory ByteSize `yaml:"max_memory"`
+	// RedisAllowedAddresses are the servers, besides storage.redis's own,
+	// nauthilus_redis's register_redis_pool may connect to (lua_redis.go).
+	RedisAllowedAddresses []string `yaml:"redis_allowed_addresses"`
 }
 
 // Lua limits and defaults.
@@ -102,6 +105,8 @@ func (c *Config) validateLua(errs *Errors) {
 			errs.Add(key, c.Lines.Line(key), "%q is not an environment variable name (letters, digits and _, not starting with a digit)", name)
 		}
 	}
+
+	c.validateLuaRedis(errs)
 
 	const memKey = "lua.config.max_memory"
 	_, memWritten := c.Lines[memKey]
