@@ -9,8 +9,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/lua"
 	"github.com/backline/backline/internal/probe"
+	"github.com/backline/backline/internal/state"
 )
 
 // runLuaTest is `backline lua test`: one filter script, one request, a
@@ -27,11 +29,12 @@ func runLuaTest(args []string) int {
 	timeout := fs.Duration("timeout", 30*time.Second, "script timeout")
 	live := fs.Bool("live-checks", false, "let check_backend_connection really connect")
 	expose := fs.Bool("expose-test-credentials", false, "show test_password to the script")
+	redisAddr := fs.String("redis", "", "host:port of a Redis for nauthilus_redis's \"default\" (standalone, no password)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
 	if *scriptPath == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: backline lua test --script FILE [--request R.json] [--backends B.json] [--live-checks]")
+		fmt.Fprintln(stderr, "usage: backline lua test --script FILE [--request R.json] [--backends B.json] [--live-checks] [--redis HOST:PORT]")
 		return exitUsage
 	}
 
@@ -62,11 +65,25 @@ func runLuaTest(args []string) int {
 		checker = &probe.Prober{}
 	}
 
+	host := lua.NewHost()
+	if *redisAddr != "" {
+		r := &config.Redis{Primary: config.RedisNode{Address: *redisAddr}, DialTimeout: config.DefaultRedisDialTimeout,
+			ReadTimeout: config.DefaultRedisReadTimeout, WriteTimeout: config.DefaultRedisWriteTimeout, PoolTimeout: config.DefaultRedisPoolTimeout}
+		client, err := state.NewRedisClient(r)
+		if err != nil {
+			fmt.Fprintf(stderr, "backline lua test: --redis: %v\n", err)
+			return exitUsage
+		}
+		defer client.Close()
+		host.SetRedis(client, r, nil)
+		defer host.CloseRedisPools()
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	outcome, err := lua.RunOffline(ctx, lua.OfflineOptions{
 		ScriptPath: *scriptPath, PackagePath: *packagePath, Request: req, Backends: backends,
-		Checker: checker, Timeout: *timeout, ExposeTestCredentials: *expose, Log: stdout,
+		Checker: checker, Timeout: *timeout, ExposeTestCredentials: *expose, Log: stdout, Host: host,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "backline lua test: %v\n", err)

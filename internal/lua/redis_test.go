@@ -181,3 +181,27 @@ func writeModuleScript(t *testing.T, name, src string) string {
 	}
 	return path
 }
+
+// `backline lua test --redis` runs a Redis filter offline; without it the
+// filter is refused as under serve.
+func TestRedisFilterOffline(t *testing.T) {
+	m := miniredis.RunT(t)
+	tgt := newRedisTarget(t, m.Addr())
+	path := writeModuleScript(t, "offline.lua", `local redis = require("nauthilus_redis")
+function nauthilus_call_filter(request)
+  redis.redis_set("default", "offline", request.username)
+  return nauthilus_builtin.FILTER_ACCEPT, nauthilus_builtin.FILTER_RESULT_OK
+end`)
+	if _, err := RunOffline(context.Background(), OfflineOptions{ScriptPath: path, Request: &Request{Username: "bob"}}); err == nil ||
+		!strings.Contains(err.Error(), "requires nauthilus_redis") {
+		t.Errorf("without Redis: %v", err)
+	}
+	host := NewHost()
+	host.SetRedis(tgt.client, nil, nil)
+	if _, err := RunOffline(context.Background(), OfflineOptions{ScriptPath: path, Request: &Request{Username: "bob"}, Host: host}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := m.Get("offline"); got != "bob" {
+		t.Errorf("offline run wrote %q", got)
+	}
+}
