@@ -42,7 +42,7 @@ func redisSet(r *scriptRun, L *glua.LState) int {
 	if err != nil {
 		return pushRedis(r, L, nil, err)
 	}
-	res, err := redisCall(r, func(ctx ctxT) *redis.Cmd { return conn.write.Do(ctx, args...) })
+	res, err := redisCall(r, conn, func(ctx ctxT) *redis.Cmd { return conn.write.Do(ctx, args...) })
 	if errors.Is(err, redis.Nil) {
 		return pushRedis(r, L, glua.LNil, nil) // condition not met, or no old value
 	}

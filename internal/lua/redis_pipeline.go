@@ -202,7 +202,7 @@ func redisPipeline(r *scriptRun, L *glua.LState) int {
 	if len(queued) == 0 {
 		return pushRedis(r, L, L.NewTable(), nil)
 	}
-	err = redisWait(r, func(ctx ctxT) error {
+	err = redisWait(r, conn, func(ctx ctxT) error {
 		_, err := pipe.Exec(ctx)
 		return err
 	})

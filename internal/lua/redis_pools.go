@@ -57,6 +57,7 @@ func (h *Host) SetRedis(client redis.UniversalClient, cfg *config.Redis, extraAl
 	s.allowed = map[string]bool{}
 	var addrs []string
 	if cfg != nil {
+		s.def.bound = commandBound(cfg.DialTimeout, cfg.PoolTimeout, cfg.WriteTimeout, cfg.ReadTimeout)
 		addrs = append(addrs, cfg.Primary.Address)
 		addrs = append(addrs, cfg.Replica.Addresses...)
 		addrs = append(addrs, cfg.Sentinels.Addresses...)
@@ -252,7 +253,7 @@ func (s *redisHost) newPool(name, mode string, t *glua.LTable) (*redisConn, erro
 			WriteTimeout: timeouts.write, PoolTimeout: timeouts.pool, PoolSize: poolSize, MinIdleConns: minIdle, TLSConfig: tlsConf,
 		})
 	}
-	conn := &redisConn{name: name}
+	conn := &redisConn{name: name, bound: commandBound(timeouts.dial, timeouts.pool, timeouts.write, timeouts.read)}
 	switch mode {
 	case "standalone":
 		conn.write = redis.NewClient(&redis.Options{Addr: c.address, Username: c.user, Password: c.pass, DB: c.db,
@@ -296,4 +297,30 @@ func (s *redisHost) checkAllowed(addrs []string) error {
 			strings.Join(refused, ", "))
 	}
 	return nil
+}
+
+// commandBound is the longest one command can take by a client's own
+// timeouts (storage.redis's clients retry once): each of up to six
+// attempts (a retry, cluster redirects, a Sentinel lookup) may dial, wait
+// for a connection, write and read, plus backoff between them. Zero
+// timeouts are go-redis's defaults; a negative one (none) makes it 0,
+// unknown, so every command runs on its own goroutine (redisCall).
+func commandBound(dial, pool, write, read time.Duration) time.Duration {
+	if dial < 0 || pool < 0 || write < 0 || read < 0 {
+		return 0
+	}
+	if dial == 0 {
+		dial = 5 * time.Second
+	}
+	if read == 0 {
+		read = 3 * time.Second
+	}
+	if write == 0 {
+		write = read
+	}
+	if pool == 0 {
+		pool = read + time.Second
+	}
+	const attempts = 6
+	return attempts*(dial+pool+write+read) + time.Second
 }

@@ -24,7 +24,7 @@ func redisUploadScript(r *scriptRun, L *glua.LState) int {
 	if err != nil {
 		return pushRedis(r, L, nil, err)
 	}
-	cmd, err := redisCall(r, func(ctx ctxT) *redis.StringCmd { return conn.write.ScriptLoad(ctx, source) })
+	cmd, err := redisCall(r, conn, func(ctx ctxT) *redis.StringCmd { return conn.write.ScriptLoad(ctx, source) })
 	if err != nil {
 		return pushRedis(r, L, nil, err)
 	}
@@ -78,7 +78,7 @@ func redisRunScript(r *scriptRun, L *glua.LState) int {
 		}
 		cmd, err = r.evalSha(conn, sc, keys, args)
 	} else {
-		cmd, err = redisCall(r, func(ctx ctxT) *redis.Cmd { return conn.write.Eval(ctx, source, keys, args...) })
+		cmd, err = redisCall(r, conn, func(ctx ctxT) *redis.Cmd { return conn.write.Eval(ctx, source, keys, args...) })
 	}
 	if err != nil {
 		return pushRedis(r, L, nil, err)
@@ -90,15 +90,15 @@ func redisRunScript(r *scriptRun, L *glua.LState) int {
 // evalSha runs a remembered script; on NOSCRIPT it uploads the source
 // again and retries once.
 func (r *scriptRun) evalSha(conn *redisConn, sc redisScript, keys []string, args []any) (*redis.Cmd, error) {
-	cmd, err := redisCall(r, func(ctx ctxT) *redis.Cmd { return conn.write.EvalSha(ctx, sc.sha, keys, args...) })
+	cmd, err := redisCall(r, conn, func(ctx ctxT) *redis.Cmd { return conn.write.EvalSha(ctx, sc.sha, keys, args...) })
 	if err == nil || !isNoScript(err) {
 		return cmd, err
 	}
 	r.engine.logger.Warn("Redis did not know a Lua script; uploading it again", "script", r.script.name, "sha", sc.sha)
-	if _, err := redisCall(r, func(ctx ctxT) *redis.StringCmd { return conn.write.ScriptLoad(ctx, sc.source) }); err != nil {
+	if _, err := redisCall(r, conn, func(ctx ctxT) *redis.StringCmd { return conn.write.ScriptLoad(ctx, sc.source) }); err != nil {
 		return nil, err
 	}
-	return redisCall(r, func(ctx ctxT) *redis.Cmd { return conn.write.EvalSha(ctx, sc.sha, keys, args...) })
+	return redisCall(r, conn, func(ctx ctxT) *redis.Cmd { return conn.write.EvalSha(ctx, sc.sha, keys, args...) })
 }
 
 func isNoScript(err error) bool {

@@ -43,7 +43,7 @@ func runRedisOp[T redis.Cmder](r *scriptRun, L *glua.LState, write bool, op redi
 	if write {
 		client = conn.write
 	}
-	cmd, err := redisCall(r, func(ctx context.Context) T { return op(ctx, client) })
+	cmd, err := redisCall(r, conn, func(ctx context.Context) T { return op(ctx, client) })
 	if err != nil {
 		return pushRedis(r, L, nil, err)
 	}
@@ -139,7 +139,7 @@ func typedGet(call func(c redis.UniversalClient, ctx context.Context, key, field
 		if err != nil {
 			return pushRedis(r, L, nil, err)
 		}
-		cmd, err := redisCall(r, func(ctx context.Context) *redis.StringCmd { return call(conn.read, ctx, key, field) })
+		cmd, err := redisCall(r, conn, func(ctx context.Context) *redis.StringCmd { return call(conn.read, ctx, key, field) })
 		if err != nil {
 			return pushRedis(r, L, nil, err)
 		}
