@@ -16,12 +16,13 @@ import (
 // warnings on stdout, or exit 1 with every error (key path and line) on
 // stderr.
 func runCheck(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "configuration file to validate")
-	if code, ok := parseFlags(fs, args); !ok {
+	fs := newCommandFlags("check", stderr)
+	var o checkOptions
+	o.register(fs)
+	if code, ok := parseCommand(fs, args, stdout); !ok {
 		return code
 	}
+	path := &o.config
 	if *path == "" {
 		fmt.Fprintln(stderr, "backline check: --config FILE is required")
 		return exitUsage

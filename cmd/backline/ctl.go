@@ -15,9 +15,11 @@ import (
 	"unicode/utf8"
 )
 
-const ctlUsage = `usage: backline ctl [flags] <command> [arguments] [flags]
+const ctlUsageLine = "Usage: backline ctl [flags] <command> [arguments] [flags]"
 
-commands:
+const ctlUsage = ctlUsageLine + `
+
+Commands:
   list                      every backend, problems first
   show ID                   one backend
   drain ID                  no new logins or requests; running ones go on
@@ -35,7 +37,7 @@ The daemon is found from --api URL, else --config FILE (server.address and
 server.api_auth), else http://127.0.0.1:9080. Exit 0 ok, 1 the API or the
 daemon failed, 2 bad command line.
 
-flags:
+Flags:
 `
 
 // ctlOptions are the flags of `backline ctl`; they may stand before or
@@ -125,6 +127,11 @@ func runCtl(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), ctlUsage)
 		fs.PrintDefaults()
+	}
+	if wantsHelp(args) {
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return exitOK
 	}
 	positional, err := parseCtlArgs(fs, args)
 	if err != nil {

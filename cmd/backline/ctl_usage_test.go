@@ -18,7 +18,7 @@ func TestCtlUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "usage: backline ctl"},
+		{nil, "Usage: backline ctl"},
 		{[]string{"frobnicate"}, `unknown command "frobnicate"`},
 		{[]string{"drain"}, "drain: missing ID"},
 		{[]string{"show"}, "show: missing ID"},
@@ -63,11 +63,11 @@ func TestCtlUsageErrors(t *testing.T) {
 	if n := len(f.requests()); n != 0 {
 		t.Errorf("%d requests sent for bad command lines", n)
 	}
-	if code, stdout, _ := backline(t, "help"); code != exitOK || !strings.Contains(stdout, "ctl     <command>") {
+	if code, stdout, _ := backline(t, "help"); code != exitOK || !strings.Contains(stdout, "\n  ctl ") {
 		t.Errorf("main usage lacks ctl: %s", stdout)
 	}
-	if code, _, stderr := backline(t, "ctl", "-h"); code != exitOK || !strings.Contains(stderr, "explain USER") {
-		t.Errorf("ctl -h: exit %d %s", code, stderr)
+	if code, stdout, _ := backline(t, "ctl", "-h"); code != exitOK || !strings.Contains(stdout, "explain USER") {
+		t.Errorf("ctl -h: exit %d %s", code, stdout)
 	}
 }
 

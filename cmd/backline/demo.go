@@ -13,13 +13,13 @@ import (
 // runDemo starts the fake backends of package demo and runs the daemon on
 // the configuration it generated, exactly as serve would run a file.
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	address := fs.String("address", demo.DefaultAddress, "where to serve the status page and API")
-	showConfig := fs.Bool("print-config", false, "print the generated configuration and exit")
-	if code, ok := parseFlags(fs, args); !ok {
+	fs := newCommandFlags("demo", stderr)
+	var o demoOptions
+	o.register(fs)
+	if code, ok := parseCommand(fs, args, stdout); !ok {
 		return code
 	}
+	address, showConfig := &o.address, &o.printConfig
 	// Listening first makes --address 127.0.0.1:0 work: the configuration
 	// gets the real port.
 	ln, err := net.Listen("tcp", *address)
@@ -79,4 +79,9 @@ fake backends (test user %[3]s / %[4]s):
 				b.Port, env.CAFile, demo.DemoUser, env.PasswordFile)
 		}
 	}
+}
+
+func (o *demoOptions) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.address, "address", demo.DefaultAddress, "where to serve the status page and API")
+	fs.BoolVar(&o.printConfig, "print-config", false, "print the generated configuration and exit")
 }

@@ -2,12 +2,11 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/lua"
@@ -18,25 +17,20 @@ import (
 // runLuaTest is `backline lua test`: one filter script, one request, a
 // made-up backend list, no daemon. Exit 0 when the script ran (whatever it
 // decided), 1 when it failed, 2 on a bad command line.
-func runLuaTest(args []string) int {
-	stdout, stderr := os.Stdout, os.Stderr
-	fs := flag.NewFlagSet("backline lua test", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	scriptPath := fs.String("script", "", "filter script to run (required)")
-	requestPath := fs.String("request", "", "JSON file with the request fields (username, client_ip, ...)")
-	backendsPath := fs.String("backends", "", "JSON array of backends {name, protocol, host, port, healthy, ...}")
-	packagePath := fs.String("package-path", "", "the Lua package.path (replaces the default)")
-	timeout := fs.Duration("timeout", 30*time.Second, "script timeout")
-	live := fs.Bool("live-checks", false, "let check_backend_connection really connect")
-	expose := fs.Bool("expose-test-credentials", false, "show test_password to the script")
-	redisAddr := fs.String("redis", "", "host:port of a Redis for nauthilus_redis's \"default\" (standalone, no password)")
-	if err := fs.Parse(args); err != nil {
+func runLuaTest(args []string, stdout, stderr io.Writer) int {
+	fs := newCommandFlags("lua test", stderr)
+	var o luaTestOptions
+	o.register(fs)
+	if code, ok := parseCommand(fs, args, stdout); !ok {
+		return code
+	}
+	if o.script == "" {
+		fmt.Fprintln(stderr, "backline lua test: --script FILE is required")
+		fmt.Fprintln(stderr, "Usage: backline lua test --script FILE [--request R.json] [--backends B.json] [--live-checks] [--redis HOST:PORT]")
 		return exitUsage
 	}
-	if *scriptPath == "" || fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: backline lua test --script FILE [--request R.json] [--backends B.json] [--live-checks] [--redis HOST:PORT]")
-		return exitUsage
-	}
+	scriptPath, requestPath, backendsPath, packagePath := &o.script, &o.request, &o.backends, &o.packagePath
+	timeout, live, expose := &o.timeout, &o.live, &o.expose
 
 	req := &lua.Request{}
 	if *requestPath != "" {
@@ -66,8 +60,8 @@ func runLuaTest(args []string) int {
 	}
 
 	host := lua.NewHost()
-	if *redisAddr != "" {
-		r := &config.Redis{Primary: config.RedisNode{Address: *redisAddr}, DialTimeout: config.DefaultRedisDialTimeout,
+	if redisAddr := o.redis; redisAddr != "" {
+		r := &config.Redis{Primary: config.RedisNode{Address: redisAddr}, DialTimeout: config.DefaultRedisDialTimeout,
 			ReadTimeout: config.DefaultRedisReadTimeout, WriteTimeout: config.DefaultRedisWriteTimeout, PoolTimeout: config.DefaultRedisPoolTimeout}
 		client, err := state.NewRedisClient(r)
 		if err != nil {

@@ -22,21 +22,6 @@ const (
 	exitUsage = 2 // bad command line
 )
 
-const usage = `usage: backline <command> [flags]
-
-commands:
-  serve   --config FILE     run the daemon
-  check   --config FILE     validate a configuration file
-  probe   --protocol P --host H --port N [flags]
-                            check one backend once, with the daemon's code
-  lua test [flags]          run a filter script offline
-  demo    [--address A]     run on an embedded default with fake backends
-  ctl     <command> [flags] control a running daemon: list, drain, ready, explain, reload...
-  version                   print the version
-
-Run "backline <command> -h" for the flags of a command.
-`
-
 // run is main without the process: tests call it in-process. SIGINT and
 // SIGTERM cancel the context the subcommands run with; serve and demo log
 // and ignore SIGHUP.
@@ -57,7 +42,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usageText())
 		return exitUsage
 	}
 	rest := args[1:]
@@ -70,21 +55,33 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return runProbe(ctx, rest, stdout, stderr)
 	case "lua":
 		if len(rest) > 0 && rest[0] == "test" {
-			return runLuaTest(rest[1:])
+			return runLuaTest(rest[1:], stdout, stderr)
 		}
-		fmt.Fprintln(stderr, `usage: backline lua test [flags]`)
+		fmt.Fprintln(stderr, `Usage: backline lua test --script FILE [flags]`)
 		return exitUsage
 	case "demo":
 		return runDemo(ctx, rest, stdout, stderr)
 	case "ctl":
 		return runCtl(ctx, rest, stdout, stderr)
+	case "completion":
+		return runCompletion(rest, stdout, stderr)
 	case "version", "--version", "-version":
+		if wantsHelp(rest) {
+			fmt.Fprint(stdout, "Usage: backline version\n\nPrints the version, commit and Go version.\n")
+			return exitOK
+		}
 		return runVersion(stdout)
 	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
+		if len(rest) > 0 {
+			return dispatch(ctx, append(rest, "--help"), stdout, stderr)
+		}
+		fmt.Fprint(stdout, usageText())
 		return exitOK
+	case "man":
+		// Undocumented: scripts/package builds the man page from this.
+		return runMan(rest, stdout, stderr)
 	default:
-		fmt.Fprintf(stderr, "backline: unknown command %q\n\n%s", args[0], usage)
+		fmt.Fprintf(stderr, "backline: unknown command %q\n\n%s", args[0], usageText())
 		return exitUsage
 	}
 }

@@ -210,11 +210,10 @@ func isWordByte(c byte) bool {
 // every step, its duration and the server's lines (credentials redacted).
 // Exit 0 healthy, 1 not, 2 bad flags.
 func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("probe", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newCommandFlags("probe", stderr)
 	var f probeFlags
 	f.register(fs)
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parseCommand(fs, args, stdout); !ok {
 		return code
 	}
 	if f.timeout != "" {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -13,12 +12,13 @@ import (
 )
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "configuration file")
-	if code, ok := parseFlags(fs, args); !ok {
+	fs := newCommandFlags("serve", stderr)
+	var o serveOptions
+	o.register(fs)
+	if code, ok := parseCommand(fs, args, stdout); !ok {
 		return code
 	}
+	path := &o.config
 	if *path == "" {
 		fmt.Fprintln(stderr, "backline serve: --config FILE is required")
 		return exitUsage

@@ -2,13 +2,11 @@ package gateway
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"io"
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,9 +23,17 @@ type backendRuntime struct {
 	throttle   *throttle
 	metrics    *backendMetrics
 
-	inFlight       atomic.Int64
-	slotQueued     atomic.Int64
-	throttleQueued atomic.Int64
+	inFlight        atomic.Int64
+	releaseSlotFunc func()
+	slotQueued      atomic.Int64
+	throttleQueued  atomic.Int64
+}
+
+// releaseSlot ends a request's time in flight: its slot goes to the next
+// waiter. releaseSlotFunc is the same, bound once (exchange.onDone).
+func (rt *backendRuntime) releaseSlot() {
+	rt.inFlight.Add(-1)
+	rt.slots.release()
 }
 
 func (rt *backendRuntime) publishQueue() {
@@ -49,6 +55,12 @@ type backendView struct {
 	useWhenUnhealthy                     bool
 	logFields                            valueSet
 	warned204                            atomic.Bool
+
+	// validator checks requests and responses (nil: no validateLayer).
+	validator validator
+	// chain is the backend's layers (layers.go), built once all views
+	// are compiled.
+	chain layer
 }
 
 func (c *compiler) backendView(rt *backendRuntime, b *config.Backend) *backendView {
@@ -76,6 +88,7 @@ func (c *compiler) backendView(rt *backendRuntime, b *config.Backend) *backendVi
 	if b.Has("set_response_status") {
 		v.setStatus = b.SetResponseStatus
 	}
+	c.views = append(c.views, v)
 	return v
 }
 
@@ -92,140 +105,6 @@ type upstream struct {
 	wildcard              bool
 	urlHost               *origin
 	clientIP              string
-}
-
-// exchange is a finished round trip whose body is still to be read; done
-// frees the slot and timers once the body has been copied.
-type exchange struct {
-	resp *http.Response
-	done func()
-}
-
-// roundTrip runs the backend stage of spec §0 step 3.
-func (g *Gateway) roundTrip(ctx context.Context, bv *backendView, up *upstream) (*exchange, *gatewayError) {
-	rt := bv.rt
-	out, rd := up.req, up.data
-	if rt.group != "" && !g.admitted(rt.group, bv.useWhenUnhealthy) {
-		return nil, newError(kindUnhealthy, errUnhealthy)
-	}
-	if bv.hasPath {
-		// The rules apply to the value; the /** match is the client's
-		// path, already free of dot segments, and "?" or "#" in it are
-		// data that the request line escapes.
-		p := bv.path.eval(rd)
-		if err := checkPath("path", p); err != nil {
-			return nil, newError(kindConfiguration, blameRequest(err, bv.path.usesRequest()))
-		}
-		out.URL.Path, out.URL.RawPath = expandWildcard(p, up.rest, up.wildcard), ""
-	}
-	bv.mods.request.apply(out.Header, rd)
-	bv.mods.query.applyQuery(out.URL, rd)
-	if warning, err := bv.mods.form.applyForm(out, rd); err != nil {
-		if ctx.Err() != nil {
-			return nil, newError(kindClientGone, errClientCancel)
-		}
-		return nil, newError(kindBackend, err)
-	} else if warning != "" {
-		g.logger.Warn("gateway form modifiers skipped", "backend", rt.name, "error_type", "evaluation", "reason", warning)
-	}
-
-	dest, err := g.destination(bv, up)
-	if err != nil {
-		return nil, newError(kindConfiguration, blameRequest(err, bv.origin.usesRequest()))
-	}
-	transport, err := rt.transports.get(dest.key)
-	if err != nil {
-		return nil, newError(kindConfiguration, err)
-	}
-
-	// The total deadline starts before the throttle and slot queues:
-	// waiting counts against it, as in Couper.
-	limits := requestLimits{connect: bv.connectTimeout, ttfb: bv.ttfbTimeout}
-	if bv.timeout > 0 {
-		limits.deadline = time.Now().Add(bv.timeout)
-	}
-	if rt.throttle != nil || rt.slots.limited() {
-		// Only queues need a context that carries the deadline; the
-		// transports enforce it on the connection.
-		waitCtx, cancel := ctx, context.CancelFunc(func() {})
-		if !limits.deadline.IsZero() {
-			waitCtx, cancel = context.WithDeadline(ctx, limits.deadline)
-		}
-		err := rt.throttle.wait(waitCtx)
-		if err == nil {
-			err = rt.slots.acquire(waitCtx)
-		} else if errors.Is(err, errThrottled) {
-			cancel()
-			return nil, newError(kindThrottle, err)
-		}
-		cancel()
-		if err != nil {
-			return nil, classify(ctx, limits.deadline, err)
-		}
-	}
-	if !limits.deadline.IsZero() && up.setClientReadDeadline != nil && out.Body != nil && out.Body != http.NoBody {
-		_ = up.setClientReadDeadline(limits.deadline)
-	}
-	rt.inFlight.Add(1)
-	release := func() {
-		rt.inFlight.Add(-1)
-		rt.slots.release()
-	}
-
-	appendForwardedFor(out.Header, up.clientIP)
-	if auth := bv.basicAuth.eval(rd); auth != "" {
-		out.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(auth)))
-	}
-	if bv.hasPrefix {
-		// The path it goes in front of was checked already (or is the
-		// client's, free of dot segments), so joining cannot climb out.
-		prefix := bv.pathPrefix.eval(rd)
-		if err := checkPath("path_prefix", prefix); err != nil {
-			release()
-			return nil, newError(kindConfiguration, blameRequest(err, bv.pathPrefix.usesRequest()))
-		}
-		out.URL.Path, out.URL.RawPath = joinPrefix(prefix, out.URL.Path), ""
-	}
-	if _, ok := out.Header["User-Agent"]; !ok {
-		out.Header["User-Agent"] = []string{""} // keeps Go's default agent out
-	}
-	out.URL.Scheme, out.URL.Host = dest.origin.scheme, dest.origin.host
-	out.Host = dest.hostHeader
-
-	// The client already had its 100 Continue from our server.
-	delete(out.Header, "Expect")
-	var body *clientBody
-	if out.Body != nil && out.Body != http.NoBody {
-		body = &clientBody{ReadCloser: out.Body}
-		out.Body = body
-	}
-	resp, err := transport.roundTrip(ctx, out, limits)
-	if err != nil {
-		if body != nil && body.failed.Load() {
-			// A broken upload (bad chunked framing, say) surfaces as a
-			// failed write to the origin; it is the client's fault.
-			err = blameRequest(err, true)
-		}
-		gerr := classify(ctx, limits.deadline, err)
-		release()
-		return nil, gerr
-	}
-	stripHopHeaders(resp.Header)
-	bv.mods.response.apply(resp.Header, rd)
-	if bv.setStatus != 0 {
-		resp.StatusCode = bv.setStatus
-		if bv.setStatus == http.StatusNoContent && !bv.warned204.Swap(true) {
-			// Once per backend: the setting, not each response, is the news.
-			g.logger.Warn("gateway set_response_status 204 drops the response body", "backend", rt.name)
-		}
-	}
-	var once sync.Once
-	return &exchange{resp: resp, done: func() {
-		once.Do(func() {
-			resp.Body.Close()
-			release()
-		})
-	}}, nil
 }
 
 // destination is where a request goes and what it is called there.

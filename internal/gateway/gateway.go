@@ -116,6 +116,9 @@ func New(opts Options) (*Gateway, error) {
 		r.methods, r.endpoint, r.order = e.Methods, ep, i
 		g.router.routes = append(g.router.routes, r)
 	}
+	for _, v := range c.views {
+		v.chain = g.buildLayers(v)
+	}
 	if len(c.errs) > 0 {
 		if shared {
 			opts.Metrics.forgetUnused(g.runtimes) // a refused reload leaves no series behind
@@ -138,6 +141,7 @@ func (g *Gateway) newRuntime(name string, b *config.Backend) (*backendRuntime, e
 		return nil, err
 	}
 	rt := &backendRuntime{name: name, transports: ts, metrics: g.metrics.forBackend(name)}
+	rt.releaseSlotFunc = rt.releaseSlot
 	rt.slots = newSlotQueue(b.MaxConnections, func(n int) { rt.slotQueued.Store(int64(n)); rt.publishQueue() })
 	rt.throttle = newThrottle(name, b.RateLimits, g.shared, func(n int) { rt.throttleQueued.Store(int64(n)); rt.publishQueue() })
 	g.runtimes = append(g.runtimes, rt)

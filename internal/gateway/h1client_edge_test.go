@@ -215,9 +215,13 @@ func TestStalledUploadDoesNotStarveSlots(t *testing.T) {
 	}
 }
 
-// A client that half-closes after its request cancels it (net/http reads
-// the EOF, as nginx does with its 499): the connection is closed without
-// an answer, never with an empty 200 in place of the origin's.
+// A client that half-closes after its request usually cancels it (net/http
+// reads the EOF, as nginx does with its 499) and the connection is closed
+// without an answer. Whether net/http has seen the EOF before the origin
+// answers depends on scheduling (on a loaded machine it sometimes has
+// not), and then the origin's own answer is passed on, which is right
+// too. What must never reach the client is an answer the gateway made up:
+// an empty 200 or an error page in place of the origin's.
 func TestHalfClosedClientGetsNoFakeAnswer(t *testing.T) {
 	o := newRawOrigin(t, func(o *rawOrigin, c net.Conn, br *bufio.Reader, _ int) {
 		if _, ok := o.read(br); ok {
@@ -238,7 +242,12 @@ func TestHalfClosedClientGetsNoFakeAnswer(t *testing.T) {
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	all, _ := io.ReadAll(c)
 	if len(all) != 0 {
-		t.Fatalf("client got %q, want the connection closed without an answer", all)
+		got := string(all)
+		if !strings.HasPrefix(got, "HTTP/1.1 201 Created\r\n") || !strings.HasSuffix(got, "\r\n\r\ncreated") {
+			t.Fatalf("client got %q, want the origin's answer or the connection closed without one", all)
+		}
+		t.Logf("net/http had not seen the EOF before the origin answered; the origin's answer was passed on")
+		return
 	}
 	waitFor(t, "the log line", func() bool { return strings.Contains(h.logs.String(), `"error_type":"client_canceled"`) })
 }

@@ -51,6 +51,9 @@ type compiler struct {
 	// inherited are the attribute paths of a refinement that come from its
 	// definition: their errors were reported where they are written.
 	inherited []string
+	// views are the compiled backend views; their layers are built once
+	// all of them exist.
+	views []*backendView
 }
 
 func (c *compiler) fail(path string, err error) {

@@ -1,0 +1,26 @@
+package gateway
+
+// originLayer decides where the request goes: the destination (origin,
+// Host header, TLS server name) and the pool for it.
+//
+// Extension point for several origins: a balancing layer replaces this one
+// in buildLayers. It sets c.dest and c.transport before calling next and
+// may call next again on another origin (idempotent requests after a
+// connect failure: a *dialError from next). It runs after the queues, so a
+// least-connections choice sees the requests really in flight.
+type originLayer struct {
+	next layer
+}
+
+func (l *originLayer) roundTrip(c *call) (*exchange, *gatewayError) {
+	dest, err := c.g.destination(c.bv, c.up)
+	if err != nil {
+		return nil, newError(kindConfiguration, blameRequest(err, c.bv.origin.usesRequest()))
+	}
+	t, err := c.bv.rt.transports.get(dest.key)
+	if err != nil {
+		return nil, newError(kindConfiguration, err)
+	}
+	c.dest, c.transport = dest, t
+	return l.next.roundTrip(c)
+}

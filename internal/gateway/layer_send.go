@@ -1,0 +1,38 @@
+package gateway
+
+import "net/http"
+
+// sendLayer is the innermost layer: the last request headers, the
+// transport, and hop-by-hop stripping of the response.
+type sendLayer struct{}
+
+func (sendLayer) roundTrip(c *call) (*exchange, *gatewayError) {
+	out, dest := c.up.req, &c.dest
+	appendForwardedFor(out.Header, c.up.clientIP)
+	if _, ok := out.Header["User-Agent"]; !ok {
+		out.Header["User-Agent"] = []string{""} // keeps Go's default agent out
+	}
+	out.URL.Scheme, out.URL.Host = dest.origin.scheme, dest.origin.host
+	out.Host = dest.hostHeader
+
+	// The client already had its 100 Continue from our server.
+	delete(out.Header, "Expect")
+	var body *clientBody
+	if out.Body != nil && out.Body != http.NoBody {
+		body = &clientBody{ReadCloser: out.Body}
+		out.Body = body
+	}
+	resp, err := c.transport.roundTrip(c.ctx, out, c.limits)
+	if err != nil {
+		if body != nil && body.failed.Load() {
+			// A broken upload (bad chunked framing, say) surfaces as a
+			// failed write to the origin; it is the client's fault.
+			err = blameRequest(err, true)
+		}
+		return nil, classify(c.ctx, c.limits.deadline, err)
+	}
+	stripHopHeaders(resp.Header)
+	// A fresh exchange: a layer that retries has finished the last one.
+	c.ex = exchange{resp: resp}
+	return &c.ex, nil
+}

@@ -1,0 +1,46 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// throttleLayer starts the backend's timeout clock and waits for the
+// throttle (beta_rate_limit / throttle). The clock starts before the
+// throttle and slot queues: waiting counts against the timeout, as in
+// Couper. Every chain has this layer, for the clock.
+type throttleLayer struct {
+	rt   *backendRuntime
+	next layer
+}
+
+func (l *throttleLayer) roundTrip(c *call) (*exchange, *gatewayError) {
+	bv := c.bv
+	c.limits = requestLimits{connect: bv.connectTimeout, ttfb: bv.ttfbTimeout}
+	if bv.timeout > 0 {
+		c.limits.deadline = time.Now().Add(bv.timeout)
+	}
+	if l.rt.throttle != nil {
+		waitCtx, cancel := c.waitContext()
+		err := l.rt.throttle.wait(waitCtx)
+		cancel()
+		switch {
+		case errors.Is(err, errThrottled):
+			return nil, newError(kindThrottle, err)
+		case err != nil:
+			return nil, classify(c.ctx, c.limits.deadline, err)
+		}
+	}
+	return l.next.roundTrip(c)
+}
+
+// waitContext is the context a queue waits with: the client's, ended by
+// the total deadline too. Only queues need it; the transports enforce the
+// deadline on the connection.
+func (c *call) waitContext() (context.Context, context.CancelFunc) {
+	if c.limits.deadline.IsZero() {
+		return c.ctx, func() {}
+	}
+	return context.WithDeadline(c.ctx, c.limits.deadline)
+}
