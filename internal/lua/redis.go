@@ -170,15 +170,16 @@ func redisArg(v glua.LValue) string {
 	return v.String()
 }
 
+// maxRedisArgs bounds the values one command takes from a table: the
+// table may repeat one string a million times at little cost to the run's
+// budget, while each value costs the daemon a copy in the command.
+const maxRedisArgs = 100000
+
 // redisArgsFrom collects the arguments from position n on: either
 // variadic values or one array table (the two forms scripts use).
 func redisArgsFrom(L *glua.LState, n int) []any {
 	if t, ok := L.Get(n).(*glua.LTable); ok && L.GetTop() == n {
-		out := make([]any, 0, t.Len())
-		for i := 1; i <= t.Len(); i++ {
-			out = append(out, redisArg(t.RawGetInt(i)))
-		}
-		return out
+		return tableArgsOf(L, t)
 	}
 	out := make([]any, 0, max(L.GetTop()-n+1, 0))
 	for i := n; i <= L.GetTop(); i++ {

@@ -201,3 +201,41 @@ end`
 		}
 	}
 }
+
+// Rows and argument tables that cost the script little but the daemon a
+// lot (one table referenced a million times) are charged or refused.
+func TestRedisHugeArgumentTables(t *testing.T) {
+	m := miniredis.RunT(t)
+	tgt := newRedisTarget(t, m.Addr())
+	for name, c := range map[string]struct {
+		body   string
+		memory bool
+		want   string
+	}{
+		"pipeline rows": {body: `local row = {"get", "k"}
+  local rows = {}
+  for i = 1, 200000 do rows[i] = row end
+  redis.redis_pipeline("default", "read", rows)`, memory: true},
+		"mget keys": {body: `local keys = {}
+  for i = 1, 100001 do keys[i] = "k" end
+  redis.redis_mget("default", keys)`, want: "at most 100000 are sent in one command"},
+		"pipeline row table": {body: `local keys = {}
+  for i = 1, 100001 do keys[i] = "k" end
+  local res, err = redis.redis_pipeline("default", "read", {{"mget", keys}})
+  error(err)`, want: "pipeline command mget: a table of 100001 values"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			src := `local redis = require("nauthilus_redis")
+function nauthilus_call_filter(request)
+  ` + c.body + `
+  return nauthilus_builtin.FILTER_ACCEPT, nauthilus_builtin.FILTER_RESULT_OK
+end`
+			e := redisEngine(t, tgt, writeModuleScript(t, "args.lua", src), config.LuaConfig{MaxMemory: 16 << 20})
+			_, err := e.RunFilters(context.Background(), &Request{Username: "u"})
+			var se *ScriptError
+			if !errors.As(err, &se) || se.Memory != c.memory || !strings.Contains(se.Msg, c.want) {
+				t.Fatalf("run = %v, want memory stop %v and %q", err, c.memory, c.want)
+			}
+		})
+	}
+}

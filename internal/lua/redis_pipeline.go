@@ -16,6 +16,9 @@ import (
 // come back one per row: {ok=true, value=...} ({ok=true} for a nil reply)
 // or {ok=false, err="..."}; a transport failure of the batch is (nil, err).
 
+// pipeRowCost is what one row is charged to the run's memory budget.
+const pipeRowCost = 512
+
 // pipeRow is one queued command and how its reply becomes a Lua value.
 type pipeRow struct {
 	cmd  redis.Cmder
@@ -64,11 +67,26 @@ func (a *rowArgs) num(i int) float64 {
 // list is the values from index i on: variadic, or one table.
 func (a *rowArgs) list(i int) []any {
 	if t, ok := a.t.RawGetInt(i).(*glua.LTable); ok && a.t.Len() == i {
-		return tableArgs(t)
+		return a.table(t)
 	}
 	out := []any{}
 	for j := i; j <= a.t.Len(); j++ {
 		out = append(out, a.str(j))
+	}
+	return out
+}
+
+// table is a table argument's values (at most maxRedisArgs).
+func (a *rowArgs) table(t *glua.LTable) []any {
+	if t.Len() > maxRedisArgs {
+		if a.err == nil {
+			a.err = fmt.Errorf("pipeline command %s: a table of %d values; at most %d are sent in one command", a.name, t.Len(), maxRedisArgs)
+		}
+		return nil
+	}
+	out := make([]any, 0, t.Len())
+	for i := 1; i <= t.Len(); i++ {
+		out = append(out, redisArg(t.RawGetInt(i)))
 	}
 	return out
 }
@@ -194,6 +212,13 @@ func redisPipeline(r *scriptRun, L *glua.LState) int {
 	if mode == "read" {
 		c = conn.read
 	}
+	// A queued command costs the daemon a few hundred bytes however small
+	// its row is in Lua (a million references to one row table).
+	n := 0
+	for rows.RawGetInt(n+1) != glua.LNil {
+		n++
+	}
+	r.vm().chargeRetained(L, int64(n)*pipeRowCost)
 	pipe := c.Pipeline()
 	queued, err := r.queueRows(pipe, rows)
 	if err != nil {
@@ -273,10 +298,13 @@ func (r *scriptRun) scriptRow(pipe redis.Pipeliner, a *rowArgs) (pipeRow, error)
 	var keys []string
 	var args []any
 	if t, ok := a.t.RawGetInt(3).(*glua.LTable); ok {
-		keys = argStrings(tableArgs(t))
+		keys = argStrings(a.table(t))
 	}
 	if t, ok := a.t.RawGetInt(4).(*glua.LTable); ok {
-		args = tableArgs(t)
+		args = a.table(t)
+	}
+	if a.err != nil {
+		return pipeRow{}, a.err
 	}
 	cmd := pipe.EvalSha(r.ctx, sc.sha, keys, args...)
 	return pipeRow{cmd: cmd, script: &sc, keys: keys, scriptArgs: args}, nil

@@ -59,10 +59,10 @@ func (s *redisHost) script(name string) (redisScript, bool) {
 // otherwise source runs with EVAL.
 func redisRunScript(r *scriptRun, L *glua.LState) int {
 	source, name := L.OptString(2, ""), L.OptString(3, "")
-	keys := argStrings(tableArgs(L.CheckTable(4)))
+	keys := argStrings(tableArgsOf(L, L.CheckTable(4)))
 	var args []any
 	if t, ok := L.Get(5).(*glua.LTable); ok {
-		args = tableArgs(t)
+		args = tableArgsOf(L, t)
 	} else {
 		args = redisArgsFrom(L, 5)
 	}
@@ -106,10 +106,15 @@ func isNoScript(err error) bool {
 	return errors.As(err, &re) && strings.HasPrefix(err.Error(), "NOSCRIPT")
 }
 
-// tableArgs encodes an array table's values as command arguments.
-func tableArgs(t *glua.LTable) []any {
-	out := make([]any, 0, t.Len())
-	for i := 1; i <= t.Len(); i++ {
+// tableArgsOf encodes an array table's values as command arguments;
+// more than maxRedisArgs raise.
+func tableArgsOf(L *glua.LState, t *glua.LTable) []any {
+	n := t.Len()
+	if n > maxRedisArgs {
+		L.RaiseError("nauthilus_redis: a table of %d values; at most %d are sent in one command", n, maxRedisArgs)
+	}
+	out := make([]any, 0, n)
+	for i := 1; i <= n; i++ {
 		out = append(out, redisArg(t.RawGetInt(i)))
 	}
 	return out
