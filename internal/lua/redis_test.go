@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/state"
 	"github.com/backline/backline/internal/testfixture"
 )
 
@@ -21,7 +23,7 @@ import (
 // fast suite, the fixture's redis-server for the real one.
 type redisTarget struct {
 	addr   string
-	client *redis.Client
+	client redis.UniversalClient
 	// prefix starts every key a test writes (the real Redis is shared).
 	prefix string
 }
@@ -63,6 +65,13 @@ func newRedisTarget(t *testing.T, addr string) *redisTarget {
 // filled in.
 func redisEngine(t *testing.T, tgt *redisTarget, script string, cfg config.LuaConfig) *Engine {
 	t.Helper()
+	return redisEngineWith(t, tgt, script, cfg, nil, nil)
+}
+
+// redisEngineWith is redisEngine with storage.redis's configuration (nil:
+// a standalone primary at tgt.addr) and extra allowed pool addresses.
+func redisEngineWith(t *testing.T, tgt *redisTarget, script string, cfg config.LuaConfig, storage *config.Redis, allowed []string) *Engine {
+	t.Helper()
 	file := script
 	if !filepath.IsAbs(file) {
 		file = filepath.Join("testdata", "modules", script)
@@ -74,7 +83,10 @@ func redisEngine(t *testing.T, tgt *redisTarget, script string, cfg config.LuaCo
 	host := NewHost()
 	text := string(src)
 	if tgt != nil {
-		host.SetRedis(tgt.client, &config.Redis{Primary: config.RedisNode{Address: tgt.addr}}, nil)
+		if storage == nil {
+			storage = &config.Redis{Primary: config.RedisNode{Address: tgt.addr}}
+		}
+		host.SetRedis(tgt.client, storage, allowed)
 		text = strings.NewReplacer("{{P}}", tgt.prefix, "{{ADDR}}", tgt.addr).Replace(text)
 	}
 	t.Cleanup(host.CloseRedisPools)
@@ -203,5 +215,45 @@ end`)
 	}
 	if got, _ := m.Get("offline"); got != "bob" {
 		t.Errorf("offline run wrote %q", got)
+	}
+}
+
+// TestRedisClusterAndSentinel: "default" on the fixture's Redis Cluster
+// (keys over three primaries, pipelines across slots, scripts on the key's
+// node), and pools in sentinel and sentinel_replica mode registered on the
+// fixture's Sentinel (allowed by lua.config.redis_allowed_addresses).
+func TestRedisClusterAndSentinel(t *testing.T) {
+	fx := testfixture.Load(t)
+	addrs := strings.Split(fx.Get("REDIS_CLUSTER_ADDRESSES"), ",")
+	storage := &config.Redis{Cluster: config.RedisCluster{Addresses: addrs}, DialTimeout: time.Second,
+		ReadTimeout: time.Second, WriteTimeout: time.Second, PoolTimeout: time.Second}
+	cluster, err := state.NewRedisClient(storage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	tgt := &redisTarget{addr: addrs[0], client: cluster, prefix: "backline-test:lua:" + hex.EncodeToString(b) + ":"}
+	t.Cleanup(func() { cluster.Close() })
+	sentinel := fx.Addr("REDIS_SENTINEL")
+	src, err := os.ReadFile(filepath.Join("testdata", "modules", "redis_topologies.lua"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.NewReplacer("{{SENTINEL}}", sentinel, "{{MASTER}}", fx.Get("REDIS_SENTINEL_MASTER")).Replace(string(src))
+	e := redisEngineWith(t, tgt, writeModuleScript(t, "redis_topologies.lua", text), config.LuaConfig{}, storage, []string{sentinel})
+	runCorpus(t, e, "u")
+	ctx := context.Background()
+	for i := 1; i <= 20; i++ {
+		cluster.Del(ctx, fmt.Sprintf("%sspread%d", tgt.prefix, i))
+	}
+	cluster.Del(ctx, tgt.prefix+"h", "{"+tgt.prefix+"}a", "{"+tgt.prefix+"}b")
+	sc := redis.NewFailoverClient(&redis.FailoverOptions{MasterName: fx.Get("REDIS_SENTINEL_MASTER"), SentinelAddrs: []string{sentinel}})
+	defer sc.Close()
+	for _, mode := range []string{"sentinel", "sentinel_replica"} {
+		if got, _ := sc.Get(ctx, tgt.prefix+mode).Result(); got != "via "+mode {
+			t.Errorf("primary behind the Sentinel has %q for the %s pool's write", got, mode)
+		}
+		sc.Del(ctx, tgt.prefix+mode)
 	}
 }
