@@ -239,3 +239,24 @@ end`
 		})
 	}
 }
+
+// A script that reaches nauthilus_redis in a way the load check cannot see
+// (a computed module name) gets errors, not a crash, without storage.redis.
+func TestRedisWithoutStorageRedisAnswersErrors(t *testing.T) {
+	src := `local r = require("nauthilus_" .. "redis")
+function nauthilus_call_filter(request)
+  local v, err = r.redis_get("default", "k")
+  local h, err2 = r.get_redis_connection("default")
+  local ok, err3 = r.register_redis_pool("p", "standalone", {address = "127.0.0.1:6379"})
+  nauthilus_builtin.custom_log_add("errs", tostring(err) .. "|" .. tostring(err2) .. "|" .. tostring(err3))
+  return nauthilus_builtin.FILTER_ACCEPT, nauthilus_builtin.FILTER_RESULT_OK
+end`
+	out, err, _ := runOne(t, src, engineSetup{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const e = "nauthilus_redis: storage.redis is not configured"
+	if got, _ := logValue(out, "errs"); got != e+"|"+e+"|"+e {
+		t.Errorf("errors = %v", got)
+	}
+}
