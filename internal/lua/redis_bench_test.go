@@ -41,8 +41,7 @@ end`
 // fixture's Redis (another process); compare with BenchmarkRunFilter.
 func BenchmarkRedisMonitoringFilter(b *testing.B) {
 	fx := testfixture.Load(b)
-	r := &config.Redis{Primary: config.RedisNode{Address: fx.Addr("REDIS")}, DialTimeout: config.DefaultRedisDialTimeout,
-		ReadTimeout: config.DefaultRedisReadTimeout, WriteTimeout: config.DefaultRedisWriteTimeout, PoolTimeout: config.DefaultRedisPoolTimeout}
+	r := defaultStorage(fx.Addr("REDIS"))
 	client := redis.NewClient(&redis.Options{Addr: r.Primary.Address, DialTimeout: r.DialTimeout, ReadTimeout: r.ReadTimeout,
 		WriteTimeout: r.WriteTimeout, PoolTimeout: r.PoolTimeout, MaxRetries: 1})
 	defer client.Close()

@@ -68,6 +68,11 @@ function nauthilus_call_filter(request) return false, 0 end`
 func TestRedisHugeValueIsChargedToTheMemoryBudget(t *testing.T) {
 	m := miniredis.RunT(t)
 	tgt := newRedisTarget(t, m.Addr())
+	// Moving 10 MB may outlast the default 0.5 s read timeout on a busy
+	// machine (and under -race).
+	slow := redis.NewClient(&redis.Options{Addr: m.Addr(), ReadTimeout: time.Minute})
+	t.Cleanup(func() { slow.Close() })
+	tgt.client = slow
 	big := strings.Repeat("x", 5<<20) // more than the 4 MiB budget
 	for _, k := range []string{"big", "big2"} {
 		if err := tgt.client.Set(context.Background(), tgt.prefix+k, big, 0).Err(); err != nil {

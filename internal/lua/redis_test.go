@@ -43,7 +43,8 @@ func eachRedis(t *testing.T, fn func(t *testing.T, tgt *redisTarget)) {
 
 func newRedisTarget(t *testing.T, addr string) *redisTarget {
 	t.Helper()
-	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: 1})
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: 1, DialTimeout: config.DefaultRedisDialTimeout,
+		ReadTimeout: config.DefaultRedisReadTimeout, WriteTimeout: config.DefaultRedisWriteTimeout, PoolTimeout: config.DefaultRedisPoolTimeout})
 	b := make([]byte, 6)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
@@ -84,7 +85,7 @@ func redisEngineWith(t *testing.T, tgt *redisTarget, script string, cfg config.L
 	text := string(src)
 	if tgt != nil {
 		if storage == nil {
-			storage = &config.Redis{Primary: config.RedisNode{Address: tgt.addr}}
+			storage = defaultStorage(tgt.addr)
 		}
 		host.SetRedis(tgt.client, storage, allowed)
 		text = strings.NewReplacer("{{P}}", tgt.prefix, "{{ADDR}}", tgt.addr).Replace(text)
@@ -96,7 +97,7 @@ func redisEngineWith(t *testing.T, tgt *redisTarget, script string, cfg config.L
 		t.Fatal(err)
 	}
 	if cfg.ScriptTimeout == 0 {
-		cfg.ScriptTimeout = 10 * time.Second
+		cfg.ScriptTimeout = config.DefaultLuaScriptTimeout
 	}
 	if cfg.VMPoolSize == 0 {
 		cfg.VMPoolSize = 2
@@ -255,5 +256,37 @@ func TestRedisClusterAndSentinel(t *testing.T) {
 			t.Errorf("primary behind the Sentinel has %q for the %s pool's write", got, mode)
 		}
 		sc.Del(ctx, tgt.prefix+mode)
+	}
+}
+
+// defaultStorage is storage.redis at addr with its default timeouts, those
+// of newRedisTarget's client.
+func defaultStorage(addr string) *config.Redis {
+	return &config.Redis{Primary: config.RedisNode{Address: addr}, DialTimeout: config.DefaultRedisDialTimeout,
+		ReadTimeout: config.DefaultRedisReadTimeout, WriteTimeout: config.DefaultRedisWriteTimeout, PoolTimeout: config.DefaultRedisPoolTimeout}
+}
+
+// With storage.redis's default timeouts a command ends long before the
+// default script_timeout, so it runs on the script's goroutine; near the
+// deadline, or with timeouts unknown, it runs on its own.
+func TestRedisCommandBound(t *testing.T) {
+	s := defaultStorage("127.0.0.1:6379")
+	bound := commandBound(s.DialTimeout, s.PoolTimeout, s.WriteTimeout, s.ReadTimeout)
+	if bound != 19*time.Second {
+		t.Errorf("bound with the defaults = %v, want 6 attempts of 3 s plus 1 s", bound)
+	}
+	if commandBound(0, 0, 0, -1) != 0 {
+		t.Error("a client without a read timeout has a bound")
+	}
+	conn := &redisConn{bound: bound}
+	far, cancel := context.WithTimeout(context.Background(), config.DefaultLuaScriptTimeout)
+	defer cancel()
+	near, cancel2 := context.WithTimeout(context.Background(), time.Second)
+	defer cancel2()
+	if !conn.endsBefore(far) || conn.endsBefore(near) || conn.endsBefore(context.Background()) {
+		t.Error("endsBefore: want true only for a deadline beyond the bound")
+	}
+	if (&redisConn{}).endsBefore(far) {
+		t.Error("an unknown bound ends before a deadline")
 	}
 }
