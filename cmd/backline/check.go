@@ -27,7 +27,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "backline check: --config FILE is required")
 		return exitUsage
 	}
-	cfg, err := loadConfig(*path, stderr)
+	cfg, err := loadConfigWith(*path, config.LoadOptions{NoSecrets: o.noSecrets}, stderr)
 	if err != nil {
 		return exitFail
 	}
@@ -59,7 +59,11 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 // loadConfig loads path and compiles its Lua scripts; on failure it prints
 // every problem on its own line, prefixed with the file name.
 func loadConfig(path string, stderr io.Writer) (*config.Config, error) {
-	cfg, err := config.Load(path)
+	return loadConfigWith(path, config.LoadOptions{}, stderr)
+}
+
+func loadConfigWith(path string, o config.LoadOptions, stderr io.Writer) (*config.Config, error) {
+	cfg, err := config.LoadWith(path, o)
 	if err == nil {
 		// Compile the Lua scripts too, so check and serve both refuse a
 		// syntax error with its key path before anything starts.

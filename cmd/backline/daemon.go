@@ -92,7 +92,7 @@ func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 	cfg, logger := opts.cfg, opts.logger
 	d := &daemon{opts: opts, logger: logger, reg: prometheus.NewRegistry(), luaHost: lua.NewHost(),
 		checker: &probe.Prober{Logger: logger}, luaStats: newLuaStatsSum()}
-	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	d.reg.MustRegister(lua.StatsCollectors(d.luaStats.stats)...)
 	d.reloads = newReloadMetrics(d.reg)
 	logWarnings(logger, cfg)
@@ -313,6 +313,9 @@ func (d *daemon) finish(cfg *config.Config, gw *gateway.Gateway, groups []health
 	if err != nil {
 		closeGateway(gw)
 		return nil, err
+	}
+	if cfg.Server.Pprof {
+		mounts = append(mounts, server.PprofMount{})
 	}
 	routes, err := d.srv.Routes(cfg.Server.APIAuth, mounts)
 	if err != nil {

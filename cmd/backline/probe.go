@@ -32,6 +32,10 @@ type probeFlags struct {
 	timeout                string
 	allowPlaintextAuth     bool
 	json                   bool
+	haproxyV2Command       string
+	// config with target or all: the targets of a configuration file.
+	config, target string
+	all            bool
 }
 
 func (f *probeFlags) register(fs *flag.FlagSet) {
@@ -44,6 +48,7 @@ func (f *probeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.tlsServer, "tls-server-name", "", "name expected in the server certificate (default: host)")
 	fs.BoolVar(&f.tlsSkipVerify, "tls-skip-verify", false, "do not verify the server certificate")
 	fs.BoolVar(&f.haproxyV2, "haproxy-v2", false, "send a PROXY protocol v2 header first")
+	fs.StringVar(&f.haproxyV2Command, "haproxy-v2-command", "", "local (default: the backend uses the socket addresses) or proxy (send the real address tuple); implies --haproxy-v2")
 	fs.BoolVar(&f.deep, "deep", false, "run the deep check: greeting, capabilities, STARTTLS, login")
 	fs.StringVar(&f.username, "username", "", "test user for the deep check")
 	fs.StringVar(&f.password, "password", "", "test password (prefer --password-file: the command line is visible to other users)")
@@ -53,6 +58,9 @@ func (f *probeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.timeout, "timeout", "", "connect, TLS and deep timeout each (default 5s)")
 	fs.BoolVar(&f.allowPlaintextAuth, "allow-plaintext-auth", false, "send credentials without TLS (loopback hosts only)")
 	fs.BoolVar(&f.json, "json", false, "print the result as JSON")
+	fs.StringVar(&f.config, "config", "", "check targets of this configuration file (with --target or --all) instead of flags")
+	fs.StringVar(&f.target, "target", "", "with --config: the target to check, by backend ID, name or host:port")
+	fs.BoolVar(&f.all, "all", false, "with --config: check every target and print a table")
 }
 
 // Key paths of the one-target configuration the flags become.
@@ -72,7 +80,7 @@ var flagForKey = map[string]string{
 	"test_username": "--username", "test_password": "--password", "test_password_file": "--password-file",
 	"auth_mechanism": "--auth-mechanism", "request_uri": "--request-uri",
 	"connect_timeout": "--timeout", "tls_timeout": "--timeout", "deep_timeout": "--timeout",
-	"allow_plaintext_auth": "--allow-plaintext-auth",
+	"allow_plaintext_auth": "--allow-plaintext-auth", "haproxy_v2_command": "--haproxy-v2-command",
 }
 
 // yamlDoc renders the flags as a configuration file, so that the target is
@@ -93,7 +101,8 @@ func (f *probeFlags) yamlDoc() ([]byte, error) {
 	set("tls_ca_file", f.tlsCAFile, f.tlsCAFile != "")
 	set("tls_server_name", f.tlsServer, f.tlsServer != "")
 	set("tls_skip_verify", true, f.tlsSkipVerify)
-	set("haproxy_v2", true, f.haproxyV2)
+	set("haproxy_v2", true, f.haproxyV2 || f.haproxyV2Command != "")
+	set("haproxy_v2_command", f.haproxyV2Command, f.haproxyV2Command != "")
 	set("deep_check", true, f.deep)
 	set("test_username", f.username, f.username != "")
 	set("test_password_file", f.passwordFile, f.passwordFile != "")
@@ -129,6 +138,11 @@ func (f *probeFlags) yamlDoc() ([]byte, error) {
 func (f *probeFlags) probeTarget() (*probe.Target, []string) {
 	if f.password != "" && f.passwordFile != "" {
 		return nil, []string{"--password and --password-file: give only one"}
+	}
+	if !f.deep && (f.username != "" || f.password != "" || f.passwordFile != "" || f.mechanism != "") {
+		// The connect phase sends no credentials: a login that was never
+		// tried must not read as a healthy one.
+		return nil, []string{"--username, --password, --password-file and --auth-mechanism need --deep (without it no login is tried)"}
 	}
 	doc, err := f.yamlDoc()
 	if err != nil {
@@ -216,6 +230,13 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if code, ok := parseCommand(fs, args, stdout); !ok {
 		return code
 	}
+	if f.config != "" || f.target != "" || f.all {
+		if msg := f.configModeProblem(fs); msg != "" {
+			fmt.Fprintf(stderr, "backline probe: %s\n", msg)
+			return exitUsage
+		}
+		return probeFromConfig(ctx, &f, stdout, stderr)
+	}
 	if f.timeout != "" {
 		if _, err := config.ParseDuration(f.timeout); err != nil {
 			fmt.Fprintf(stderr, "backline probe: --timeout: %v\n", err)
@@ -229,19 +250,20 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		return exitUsage
 	}
-	phase := probe.PhaseConnect
-	if t.DeepCheck {
-		phase = probe.PhaseDeep
-	}
 	// Mechanism mismatches are logged by the prober; show them on stderr.
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	prober := &probe.Prober{Logger: logger}
+	return printCheck(ctx, &probe.Prober{Logger: logger}, t, f.json, stdout)
+}
+
+// printCheck runs one check with its transcript and prints it; exit 0
+// healthy, 1 not.
+func printCheck(ctx context.Context, prober *probe.Prober, t *probe.Target, asJSON bool, stdout io.Writer) int {
 	start := time.Now()
-	res := prober.Check(ctx, t, phase, probe.Options{Transcript: true})
+	res := prober.Check(ctx, t, phaseOf(t), probe.Options{Transcript: true})
 	if res.Duration == 0 {
 		res.Duration = time.Since(start)
 	}
-	if f.json {
+	if asJSON {
 		writeProbeJSON(stdout, t, res)
 	} else {
 		writeProbeText(stdout, t, res)
@@ -250,4 +272,30 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitFail
 	}
 	return exitOK
+}
+
+// configModeProblem checks the flags of `probe --config`: exactly one of
+// --target and --all, and none of the flags that describe a target (the
+// file does).
+func (f *probeFlags) configModeProblem(fs *flag.FlagSet) string {
+	switch {
+	case f.config == "":
+		return "--target and --all need --config FILE"
+	case f.target == "" && !f.all:
+		return "--config needs --target NAME or --all"
+	case f.target != "" && f.all:
+		return "--target and --all: give only one"
+	}
+	var extra []string
+	fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "config", "target", "all", "json":
+		default:
+			extra = append(extra, "--"+fl.Name)
+		}
+	})
+	if len(extra) > 0 {
+		return fmt.Sprintf("%s: the target comes from --config; these flags describe one on the command line", strings.Join(extra, ", "))
+	}
+	return ""
 }

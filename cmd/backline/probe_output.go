@@ -22,6 +22,13 @@ type probeReport struct {
 	Transcript   []string     `json:"transcript"`
 	CertNotAfter *time.Time   `json:"cert_not_after,omitempty"`
 	Mechanism    string       `json:"mechanism,omitempty"`
+	// Group is the health group (probe --all only).
+	Group       string `json:"group,omitempty"`
+	RemoteAddr  string `json:"remote_addr,omitempty"`
+	TLSVersion  string `json:"tls_version,omitempty"`
+	TLSCipher   string `json:"tls_cipher,omitempty"`
+	CertSubject string `json:"cert_subject,omitempty"`
+	CertIssuer  string `json:"cert_issuer,omitempty"`
 }
 
 type stepReport struct {
@@ -39,6 +46,16 @@ func targetLabel(t *probe.Target) string {
 }
 
 func writeProbeJSON(w io.Writer, t *probe.Target, res probe.Result) {
+	writeJSONValue(w, newProbeReport(t, res))
+}
+
+func writeJSONValue(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func newProbeReport(t *probe.Target, res probe.Result) probeReport {
 	r := probeReport{
 		Target:     targetLabel(t),
 		Phase:      string(res.Phase),
@@ -48,6 +65,8 @@ func writeProbeJSON(w io.Writer, t *probe.Target, res probe.Result) {
 		Steps:      make([]stepReport, 0, len(res.Steps)),
 		Transcript: res.Transcript,
 		Mechanism:  res.Mechanism,
+		RemoteAddr: res.RemoteAddr, TLSVersion: res.TLSVersion, TLSCipher: res.TLSCipher,
+		CertSubject: res.CertSubject, CertIssuer: res.CertIssuer,
 	}
 	if r.Transcript == nil {
 		r.Transcript = []string{}
@@ -62,15 +81,17 @@ func writeProbeJSON(w io.Writer, t *probe.Target, res probe.Result) {
 		u := res.CertNotAfter.UTC()
 		r.CertNotAfter = &u
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(r)
+	return r
 }
 
 func writeProbeText(w io.Writer, t *probe.Target, res probe.Result) {
 	extras := []string{"tls " + string(t.TLSMode)}
 	if t.HAProxyV2 {
-		extras = append(extras, "PROXY v2")
+		cmd := "LOCAL"
+		if t.HAProxyV2Proxy {
+			cmd = "PROXY"
+		}
+		extras = append(extras, "PROXY v2 "+cmd)
 	}
 	fmt.Fprintf(w, "%s check of %s (%s)\n", res.Phase, targetLabel(t), strings.Join(extras, ", "))
 	if len(res.Steps) > 0 {

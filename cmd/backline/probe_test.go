@@ -135,7 +135,14 @@ func TestProbeBadFlags(t *testing.T) {
 		{append(base, "--timeout", "soon"), "--timeout: invalid duration"},
 		{append(base, "--password", "a", "--password-file", "f"), "--password and --password-file: give only one"},
 		{append(base, "--deep", "--username", "u"), "--username: needs --password or --password-file as well"},
-		{append(base, "--auth-mechanism", "CRAM-MD5"), "--auth-mechanism: "},
+		{append(base, "--deep", "--auth-mechanism", "CRAM-MD5"), "--auth-mechanism: "},
+		{append(base, "--username", "u", "--password", "p"), "need --deep (without it no login is tried)"},
+		{append(base, "--auth-mechanism", "PLAIN"), "need --deep"},
+		{append(base, "--haproxy-v2-command", "shout"), "--haproxy-v2-command: "},
+		{[]string{"probe", "--target", "a"}, "--target and --all need --config FILE"},
+		{[]string{"probe", "--config", "x.yml"}, "--config needs --target NAME or --all"},
+		{[]string{"probe", "--config", "x.yml", "--all", "--target", "a"}, "--target and --all: give only one"},
+		{[]string{"probe", "--config", "x.yml", "--all", "--port", "1"}, "--port: the target comes from --config"},
 		{append(base, "extra"), `unexpected argument "extra"`},
 	} {
 		code, stdout, stderr := backline(t, c.args...)

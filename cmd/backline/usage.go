@@ -132,10 +132,14 @@ func (o *serveOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.config, "config", "", "configuration file (required)")
 }
 
-type checkOptions struct{ config string }
+type checkOptions struct {
+	config    string
+	noSecrets bool
+}
 
 func (o *checkOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.config, "config", "", "configuration file to validate (required)")
+	fs.BoolVar(&o.noSecrets, "no-secrets", false, "check away from production: unset ${VAR}s and missing secret, CA and passwd files are warnings")
 }
 
 type demoOptions struct {

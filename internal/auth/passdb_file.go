@@ -87,7 +87,7 @@ func (f *passwdFile) check(_ context.Context, req *Request) (passResult, error) 
 		res.Authenticated = true
 		return res, nil
 	}
-	ok, err := e.password.verify(req.Password)
+	ok, err := e.password.Verify(req.Password)
 	if err != nil {
 		f.logger.Warn("passwd-file hash unusable", "passdb", f.label, "user", req.Username, "error", err)
 		return res, nil

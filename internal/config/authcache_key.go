@@ -23,9 +23,8 @@ func (v *validator) validateAuthCacheKey() {
 		}
 		return
 	}
-	key, err := v.files.readSecret(ac.HMACKeyFile)
-	if err != nil {
-		v.add(authCacheKeyPath, "%v", err)
+	key, ok := v.secretFile(authCacheKeyPath, ac.HMACKeyFile)
+	if !ok {
 		return
 	}
 	if n := len(strings.TrimSpace(key)); n < MinAuthCacheKeyLen {

@@ -17,6 +17,9 @@ type Config struct {
 
 	// Lines maps key paths to the YAML line they were written on.
 	Lines Lines `yaml:"-"`
+	// noSecretWarnings are what LoadOptions.NoSecrets let pass.
+	noSecretWarnings Errors
+	noSecrets        bool
 }
 
 // Server configures backline's own HTTP listener and logging.
@@ -37,6 +40,9 @@ type Server struct {
 	// ShutdownDelay keeps the listeners open after SIGTERM while /readyz
 	// answers 503, so a load balancer stops sending first (0..60s).
 	ShutdownDelay time.Duration `yaml:"shutdown_delay"`
+	// Pprof serves Go's profiler under /debug/pprof/, behind api_auth like
+	// every other route (off by default; see validatePprof).
+	Pprof bool `yaml:"pprof"`
 }
 
 // APIAuth is optional HTTP Basic or bearer protection for the API.

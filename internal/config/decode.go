@@ -86,6 +86,9 @@ type Decoder struct {
 	Lines Lines
 	// Env resolves ${NAME} in string values; nil means os.LookupEnv.
 	Env func(string) (string, bool)
+	// missingEnv, when set, stands in for an unset variable instead of an
+	// error (LoadOptions.NoSecrets).
+	missingEnv func(path string, line int, name string) string
 }
 
 // NewDecoder returns a decoder with empty error and line tables.
@@ -275,6 +278,9 @@ func (d *Decoder) scalar(n *yaml.Node, path string) (string, bool) {
 				val = strings.ReplaceAll(val, "${", "$${")
 			}
 			return val
+		}
+		if d.missingEnv != nil {
+			return d.missingEnv(path, n.Line, name)
 		}
 		d.errorf(n, path, "environment variable %s is not set", name)
 		ok = false

@@ -87,15 +87,24 @@ func Parse(data []byte) (*Config, error) {
 }
 
 // parseRoot is Parse after the YAML syntax was read.
-func parseRoot(root *yaml.Node) (*Config, error) {
+func parseRoot(root *yaml.Node) (*Config, error) { return parseRootWith(root, LoadOptions{}) }
+
+func parseRootWith(root *yaml.Node, o LoadOptions) (*Config, error) {
 	d := NewDecoder()
-	c := &Config{}
+	c := &Config{noSecrets: o.NoSecrets}
+	if o.NoSecrets {
+		d.missingEnv = func(path string, line int, name string) string {
+			c.noSecretWarnings = append(c.noSecretWarnings, Error{Path: path, Line: line,
+				Msg: "environment variable " + name + " is not set (--no-secrets: checked with a stand-in)"})
+			return noSecretStandIn
+		}
+	}
 	if root != nil {
 		d.Decode(root, c, "")
 	}
 	c.Lines = d.Lines
 
-	v := &validator{c: c, written: writtenPaths(root)}
+	v := &validator{c: c, written: writtenPaths(root), noSecrets: o.NoSecrets}
 	c.applyServerDefaults()
 	c.Auth.Services.BackendHealthChecks.applyDefaults(func(key string) bool {
 		return v.written[join(healthChecksPath, key)]

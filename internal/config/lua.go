@@ -54,6 +54,8 @@ type LuaConfig struct {
 	// MaxMemory is what one script run may allocate in strings and tables;
 	// a run over it is stopped (tempfail for that request only).
 	MaxMemory ByteSize `yaml:"max_memory"`
+	// Module settings, validated in lua_modules.go.
+	LuaModuleConfig
 	// RedisAllowedAddresses are the servers, besides storage.redis's own,
 	// nauthilus_redis's register_redis_pool may connect to (lua_redis.go).
 	RedisAllowedAddresses []string `yaml:"redis_allowed_addresses"`
@@ -106,6 +108,7 @@ func (c *Config) validateLua(errs *Errors) {
 		}
 	}
 
+	c.validateLuaModules(errs)
 	c.validateLuaRedis(errs)
 
 	const memKey = "lua.config.max_memory"

@@ -61,8 +61,10 @@ lua:
 	}
 	want := LuaConfig{PackagePath: "/etc/backline/lua/?.lua", VMPoolSize: 3, ScriptTimeout: 2 * time.Second,
 		ExposeTestCredentials: true, MaxMemory: 16 << 20, Environment: []string{"TZ", "BACKLINE_REGION"}}
-	if !reflect.DeepEqual(c.Lua.Config, want) {
-		t.Errorf("got %+v", c.Lua.Config)
+	got := c.Lua.Config
+	got.LuaModuleConfig = LuaModuleConfig{} // lua_modules_test.go
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %+v", got)
 	}
 }
 

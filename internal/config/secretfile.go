@@ -72,20 +72,20 @@ func readFileLimited(path string, limit int64) ([]byte, error) {
 	filesRead.Add(1)
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read %q: %s", path, fileErrorReason(err))
+		return nil, cannotRead(path, err)
 	}
 	if !st.Mode().IsRegular() && !st.IsDir() {
 		return nil, fmt.Errorf("%q is not a regular file", path)
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read %q: %s", path, fileErrorReason(err))
+		return nil, cannotRead(path, err)
 	}
 	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	switch {
 	case err != nil:
-		return nil, fmt.Errorf("cannot read %q: %s", path, fileErrorReason(err))
+		return nil, cannotRead(path, err)
 	case int64(len(data)) > limit:
 		return nil, fmt.Errorf("file %q is larger than %d KiB", path, limit>>10)
 	}
@@ -95,6 +95,16 @@ func readFileLimited(path string, limit int64) ([]byte, error) {
 // filesRead counts readFileLimited calls, so a test can tell that a file
 // shared by many targets is read once, without a wall-clock bound.
 var filesRead atomic.Int64
+
+// cannotRead names path and why it cannot be read; errors.Is still finds
+// fs.ErrNotExist or fs.ErrPermission in it (check --no-secrets asks).
+func cannotRead(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("cannot read %q: %w", path, err)
+}
 
 // fileErrorReason drops the path an *fs.PathError repeats.
 func fileErrorReason(err error) string {

@@ -18,6 +18,9 @@ type validator struct {
 	written map[string]bool
 	errs    Errors
 	files   fileCache
+	// noSecrets (check --no-secrets): missing secret and CA files are
+	// warnings (nosecrets.go).
+	noSecrets bool
 }
 
 func (v *validator) add(path, format string, args ...any) {
@@ -51,6 +54,29 @@ func (v *validator) validateServer() {
 	v.validateAPIAuth()
 	v.validateListenerLimits()
 	v.validateAdminKeys()
+	v.validatePprof()
+}
+
+// validatePprof refuses the profiler on a network address without
+// api_auth: a CPU profile costs the daemon seconds of CPU per request, and
+// goroutine dumps show what every connection is doing.
+func (v *validator) validatePprof() {
+	s := &v.c.Server
+	if !s.Pprof {
+		return
+	}
+	a := s.APIAuth
+	if a.Username != "" || a.BearerToken != "" || a.PasswordFile != "" || a.BearerFile != "" {
+		return
+	}
+	host, _, err := net.SplitHostPort(s.Address)
+	if err != nil {
+		return // server.address has its own error
+	}
+	if ip := net.ParseIP(host); host == "localhost" || ip != nil && ip.IsLoopback() {
+		return
+	}
+	v.add("server.pprof", "needs server.api_auth when server.address (%s) is not a loopback address", s.Address)
 }
 
 func checkListenAddress(addr string) string {
@@ -126,9 +152,8 @@ func (v *validator) loadSecret(value *string, file, valuePath, filePath string) 
 		v.add(filePath, "set either %s or %s, not both", lastKey(valuePath), lastKey(filePath))
 		return
 	}
-	secret, err := v.files.readSecret(file)
-	if err != nil {
-		v.add(filePath, "%v", err)
+	secret, ok := v.secretFile(filePath, file)
+	if !ok {
 		return
 	}
 	*value = secret

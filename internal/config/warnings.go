@@ -9,6 +9,9 @@ import (
 // meant, in "path (line N): message" form. Call it on a loaded Config.
 func (c *Config) Warnings() []string {
 	var out []string
+	for _, e := range c.noSecretWarnings {
+		out = append(out, e.Error())
+	}
 	warn := func(path, format string, args ...any) {
 		out = append(out, Error{Path: path, Line: c.Lines.Line(path), Msg: fmt.Sprintf(format, args...)}.Error())
 	}

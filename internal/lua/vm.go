@@ -51,6 +51,8 @@ type vm struct {
 	runCtx       runContext
 	// servers are get_backend_servers' objects (backend_cache.go).
 	servers serverCache
+	// mustache is the template module's engine (template.go).
+	mustache *glua.LUserData
 	// watchTimer starts the watchdog when a run lasts (watchdog.go).
 	watchTimer *time.Timer
 

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"time"
 )
@@ -39,7 +40,8 @@ func (p *Prober) connect(ctx context.Context, t *Target, res *Result, rec bool) 
 		return nil, nil, cancelled(ctx, err)
 	}
 	addStep(res, "connect", start)
-	noteEvent(res, rec, "connect "+t.Address())
+	res.RemoteAddr = raw.RemoteAddr().String()
+	noteEvent(res, rec, "connect "+t.Address()+connectedTo(t, raw))
 
 	if t.HAProxyV2 {
 		start = time.Now()
@@ -65,11 +67,8 @@ func (p *Prober) connect(ctx context.Context, t *Target, res *Result, rec bool) 
 			return fail(wrapf(ReasonTLS, err, "TLS handshake failed (host=%s port=%d protocol=%s tls_mode=%s skip_verify=%t)",
 				t.Host, t.Port, t.Protocol, t.TLSMode, t.tlsConfig().InsecureSkipVerify))
 		}
-		if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
-			res.CertNotAfter = certs[0].NotAfter
-		}
 		addStep(res, "tls", start)
-		noteEvent(res, rec, "TLS established")
+		noteEvent(res, rec, "TLS established"+noteTLS(res, tc.ConnectionState()))
 		conn = tc
 	}
 	_ = conn.SetDeadline(time.Time{})
@@ -137,4 +136,32 @@ func cancelled(ctx context.Context, err error) error {
 		return err
 	}
 	return wrapf(ReasonTimeout, ctx.Err(), "check cancelled")
+}
+
+// connectedTo names the address dialled when the target is a host name
+// (" (127.0.0.1:143)"), so a transcript shows where a name led.
+func connectedTo(t *Target, c net.Conn) string {
+	addr := c.RemoteAddr().String()
+	if addr == t.Address() {
+		return ""
+	}
+	return " (" + addr + ")"
+}
+
+// noteTLS records the handshake's outcome in res and describes it for the
+// transcript: version, cipher suite, the leaf certificate's subject, issuer
+// and expiry.
+func noteTLS(res *Result, cs tls.ConnectionState) string {
+	res.TLSVersion = tls.VersionName(cs.Version)
+	res.TLSCipher = tls.CipherSuiteName(cs.CipherSuite)
+	desc := ": " + res.TLSVersion + ", " + res.TLSCipher
+	if len(cs.PeerCertificates) > 0 {
+		leaf := cs.PeerCertificates[0]
+		res.CertNotAfter = leaf.NotAfter
+		res.CertSubject = leaf.Subject.String()
+		res.CertIssuer = leaf.Issuer.String()
+		desc += fmt.Sprintf("; certificate %q issued by %q, valid until %s",
+			res.CertSubject, res.CertIssuer, leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	return desc
 }

@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/binary"
+	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -161,8 +163,28 @@ func TestConnectTranscript(t *testing.T) {
 	tg.HAProxyV2 = true
 	res := connectCheck(tg)
 	expectOK(t, res)
-	want := []string{"-- connect " + tg.Address(), "-- PROXY v2 header sent", "-- TLS established"}
+	tlsLine := fmt.Sprintf("-- TLS established: TLS 1.3, TLS_AES_128_GCM_SHA256; certificate %q issued by %q, valid until %s",
+		"CN=localhost", "CN=backline test CA", res.CertNotAfter.UTC().Format(time.RFC3339))
+	want := []string{"-- connect " + tg.Address(), "-- PROXY v2 header sent", tlsLine}
 	if !slices.Equal(res.Transcript, want) {
 		t.Errorf("transcript = %q, want %q", res.Transcript, want)
+	}
+	if res.RemoteAddr != tg.Address() || res.TLSVersion != "TLS 1.3" || res.CertSubject != "CN=localhost" || res.CertIssuer != "CN=backline test CA" {
+		t.Errorf("result: remote %q version %q subject %q issuer %q", res.RemoteAddr, res.TLSVersion, res.CertSubject, res.CertIssuer)
+	}
+}
+
+// A host name shows the address it resolved to.
+func TestConnectTranscriptShowsResolvedAddress(t *testing.T) {
+	srv := startFake(t, func(c *fakeConn) { drainQuietly(c) })
+	tg := newTarget(t, "imap", srv, TLSPlain)
+	_, port, _ := net.SplitHostPort(tg.Address())
+	tg.Host = "localhost"
+	res := connectCheck(tg)
+	if len(res.Transcript) == 0 || !strings.HasPrefix(res.Transcript[0], "-- connect localhost:"+port+" (") {
+		t.Fatalf("transcript %q", res.Transcript)
+	}
+	if host, _, _ := net.SplitHostPort(res.RemoteAddr); net.ParseIP(host) == nil || !net.ParseIP(host).IsLoopback() {
+		t.Errorf("RemoteAddr %q, want a loopback IP", res.RemoteAddr)
 	}
 }

@@ -101,6 +101,11 @@ type Result struct {
 	Transcript []string
 	// CertNotAfter is the expiry of the server's leaf certificate, if TLS ran.
 	CertNotAfter time.Time
+	// RemoteAddr is the address the connection reached (the resolved IP).
+	RemoteAddr string
+	// TLSVersion, TLSCipher, CertSubject and CertIssuer describe the last
+	// TLS handshake (implicit TLS or STARTTLS); empty without TLS.
+	TLSVersion, TLSCipher, CertSubject, CertIssuer string
 	// Mechanism is the SASL mechanism the deep phase used, if any.
 	Mechanism string
 	// FailedPhase is where a failed check stopped: PhaseConnect when the

@@ -168,11 +168,10 @@ func (s *session) startTLS() error {
 	if err := tc.Handshake(); err != nil {
 		return wrapf(ReasonTLS, err, "STARTTLS handshake with %s failed", s.target.Address())
 	}
-	s.noteCert(tc)
 	_ = tc.SetDeadline(s.deadline)
 	s.conn = tc
 	s.r = bufio.NewReaderSize(tc, 4096)
-	s.note("-- ", "TLS established")
+	s.note("-- ", "TLS established"+noteTLS(s.res, tc.ConnectionState()))
 	s.step("starttls", start)
 	return nil
 }
@@ -184,12 +183,6 @@ func (s *session) within(d time.Duration) time.Time {
 		return s.deadline
 	}
 	return t
-}
-
-func (s *session) noteCert(tc *tls.Conn) {
-	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
-		s.res.CertNotAfter = certs[0].NotAfter
-	}
 }
 
 // isTLS tells whether credentials may be sent.

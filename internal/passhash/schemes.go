@@ -1,4 +1,7 @@
-package auth
+// Package passhash verifies stored password hashes (Dovecot passwd-file
+// schemes and the crypt-style and {SSHA*} hashes Nauthilus scripts compare).
+// It sits below both internal/auth and internal/lua.
+package passhash
 
 import (
 	"crypto/subtle"
@@ -24,63 +27,72 @@ const (
 	schemeCryptStyle = "CRYPT" // detected from the $id$ prefix
 )
 
-// storedPassword is a parsed passwd-file password field.
-type storedPassword struct {
+// Stored is a parsed passwd-file password field.
+type Stored struct {
 	scheme string
 	hash   string
 }
 
-// parseStoredPassword splits "{SCHEME}hash". Without a scheme, a "$id$"
+// Parse splits "{SCHEME}hash". Without a scheme, a "$id$"
 // hash is recognised by its prefix (Dovecot's default scheme is CRYPT);
 // anything else is refused rather than compared as plain text.
-func parseStoredPassword(field string) (storedPassword, error) {
+func Parse(field string) (Stored, error) {
 	if strings.HasPrefix(field, "{") {
 		end := strings.IndexByte(field, '}')
 		if end < 0 {
-			return storedPassword{}, errors.New("password scheme has no closing '}'")
+			return Stored{}, errors.New("password scheme has no closing '}'")
 		}
-		sp := storedPassword{scheme: strings.ToUpper(field[1:end]), hash: field[end+1:]}
+		sp := Stored{scheme: strings.ToUpper(field[1:end]), hash: field[end+1:]}
 		if sp.scheme == schemeCryptStyle {
 			return detectCrypt(sp.hash)
 		}
+		if base, _, _ := strings.Cut(sp.scheme, "."); base == schemeSSHA256 || base == schemeSSHA512 {
+			return ParseStored(field) // {SSHA256}, {SSHA512.HEX}, …
+		}
 		switch sp.scheme {
+		case schemeMD5Crypt:
+			if !strings.HasPrefix(sp.hash, "$1$") {
+				return Stored{}, fmt.Errorf("{%s}: not a $1$ hash", sp.scheme)
+			}
 		case schemePlain, schemeCleartext:
 		case schemeSHA512, schemeSHA256, schemeBlowfish, schemeArgon2ID, schemeArgon2I:
 			if _, err := detectCrypt(sp.hash); err != nil {
-				return storedPassword{}, fmt.Errorf("{%s}: %v", sp.scheme, err)
+				return Stored{}, fmt.Errorf("{%s}: %v", sp.scheme, err)
 			}
 		default:
-			return storedPassword{}, fmt.Errorf("unsupported password scheme {%s} (supported: PLAIN, CLEARTEXT, SHA512-CRYPT, SHA256-CRYPT, BLF-CRYPT, ARGON2ID, ARGON2I, CRYPT)", sp.scheme)
+			return Stored{}, fmt.Errorf("unsupported password scheme {%s} (supported: PLAIN, CLEARTEXT, SHA512-CRYPT, SHA256-CRYPT, MD5-CRYPT, BLF-CRYPT, ARGON2ID, ARGON2I, SSHA256, SSHA512, CRYPT)", sp.scheme)
 		}
 		return sp, nil
 	}
 	return detectCrypt(field)
 }
 
-func detectCrypt(h string) (storedPassword, error) {
+func detectCrypt(h string) (Stored, error) {
 	switch {
+	case strings.HasPrefix(h, "$1$"):
+		return Stored{schemeMD5Crypt, h}, nil
 	case strings.HasPrefix(h, "$6$"):
-		return storedPassword{schemeSHA512, h}, nil
+		return Stored{schemeSHA512, h}, nil
 	case strings.HasPrefix(h, "$5$"):
-		return storedPassword{schemeSHA256, h}, nil
+		return Stored{schemeSHA256, h}, nil
 	case strings.HasPrefix(h, "$2a$"), strings.HasPrefix(h, "$2b$"), strings.HasPrefix(h, "$2y$"):
-		return storedPassword{schemeBlowfish, h}, nil
+		return Stored{schemeBlowfish, h}, nil
 	case strings.HasPrefix(h, "$argon2id$"):
-		return storedPassword{schemeArgon2ID, h}, nil
+		return Stored{schemeArgon2ID, h}, nil
 	case strings.HasPrefix(h, "$argon2i$"):
-		return storedPassword{schemeArgon2I, h}, nil
+		return Stored{schemeArgon2I, h}, nil
 	}
-	return storedPassword{}, errors.New("no password scheme: write {PLAIN}, {SHA512-CRYPT}, … or a $id$ crypt hash")
+	return Stored{}, errors.New("no password scheme: write {PLAIN}, {SHA512-CRYPT}, … or a $id$ crypt hash")
 }
 
 // verify compares password with the stored hash in constant time (per
 // scheme). An error means the stored hash itself is unusable.
-func (sp storedPassword) verify(password string) (bool, error) {
+func (sp Stored) Verify(password string) (bool, error) {
 	switch sp.scheme {
 	case schemePlain, schemeCleartext:
 		return subtle.ConstantTimeCompare([]byte(sp.hash), []byte(password)) == 1, nil
 	case schemeSHA512, schemeSHA256:
-		got, err := shaCrypt(password, sp.hash)
+		got, err := SHACrypt(password, sp.hash)
 		if err != nil {
 			return false, err
 		}
@@ -93,6 +105,14 @@ func (sp storedPassword) verify(password string) (bool, error) {
 		return err == nil, err
 	case schemeArgon2ID, schemeArgon2I:
 		return verifyArgon2(sp.hash, password)
+	case schemeMD5Crypt:
+		got, err := MD5Crypt(password, sp.hash)
+		if err != nil {
+			return false, err
+		}
+		return subtle.ConstantTimeCompare([]byte(got), []byte(sp.hash)) == 1, nil
+	case schemeSSHA256, schemeSSHA512:
+		return verifySSHA(sp.scheme, sp.hash, password), nil
 	}
 	return false, fmt.Errorf("unsupported scheme %s", sp.scheme)
 }
@@ -165,4 +185,14 @@ func verifyArgon2(stored, password string) (bool, error) {
 		got = argon2.Key([]byte(password), p.salt, p.time, p.memory, p.threads, uint32(len(p.key)))
 	}
 	return subtle.ConstantTimeCompare(got, p.key) == 1, nil
+}
+
+// VerifyField parses a passwd-file password field and checks password
+// against it; an error means the field itself is unusable.
+func VerifyField(field, password string) (bool, error) {
+	sp, err := Parse(field)
+	if err != nil {
+		return false, err
+	}
+	return sp.Verify(password)
 }

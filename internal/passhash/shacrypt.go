@@ -1,4 +1,4 @@
-package auth
+package passhash
 
 import (
 	"crypto/sha256"
@@ -24,7 +24,7 @@ var errBadSHACrypt = errors.New("malformed SHA-crypt hash")
 
 // shaCrypt hashes password with the settings of setting ("$6$[rounds=N$]salt[$...]")
 // and returns the full crypt string.
-func shaCrypt(password, setting string) (string, error) {
+func SHACrypt(password, setting string) (string, error) {
 	var newHash func() hash.Hash
 	var prefix string
 	switch {

@@ -1,4 +1,4 @@
-package auth
+package passhash
 
 import (
 	"os/exec"
@@ -24,22 +24,22 @@ var shaCryptVectors = []struct{ setting, password, want string }{
 
 func TestSHACryptVectors(t *testing.T) {
 	for _, v := range shaCryptVectors {
-		got, err := shaCrypt(v.password, v.setting)
+		got, err := SHACrypt(v.password, v.setting)
 		if err != nil {
-			t.Fatalf("shaCrypt(%q): %v", v.setting, err)
+			t.Fatalf("SHACrypt(%q): %v", v.setting, err)
 		}
 		if got != v.want {
-			t.Errorf("shaCrypt(%q, %q)\n got %s\nwant %s", v.setting, v.password, got, v.want)
+			t.Errorf("SHACrypt(%q, %q)\n got %s\nwant %s", v.setting, v.password, got, v.want)
 		}
 		// Verifying against the full hash reproduces it.
-		sp, err := parseStoredPassword(v.want)
+		sp, err := Parse(v.want)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ok, err := sp.verify(v.password); !ok || err != nil {
+		if ok, err := sp.Verify(v.password); !ok || err != nil {
 			t.Errorf("verify(%s) = %v, %v", v.want, ok, err)
 		}
-		if ok, _ := sp.verify(v.password + "x"); ok {
+		if ok, _ := sp.Verify(v.password + "x"); ok {
 			t.Errorf("verify(%s) accepted a wrong password", v.want)
 		}
 	}
@@ -71,14 +71,14 @@ func TestSHACryptAgainstTools(t *testing.T) {
 	}
 	t.Logf("checked %d tool-made hashes", len(hashes))
 	for _, h := range hashes {
-		sp, err := parseStoredPassword(h)
+		sp, err := Parse(h)
 		if err != nil {
 			t.Fatalf("parse %s: %v", h, err)
 		}
-		if ok, err := sp.verify(password); !ok || err != nil {
+		if ok, err := sp.Verify(password); !ok || err != nil {
 			t.Errorf("verify(%s) = %v, %v", h, ok, err)
 		}
-		if ok, _ := sp.verify("wrong"); ok {
+		if ok, _ := sp.Verify("wrong"); ok {
 			t.Errorf("verify(%s) accepted a wrong password", h)
 		}
 	}
@@ -113,11 +113,11 @@ func TestSchemes(t *testing.T) {
 		{"{ARGON2I}" + argon2iVector, "passworD", false},
 	}
 	for _, c := range cases {
-		sp, err := parseStoredPassword(c.field)
+		sp, err := Parse(c.field)
 		if err != nil {
 			t.Fatalf("parse %q: %v", c.field, err)
 		}
-		got, err := sp.verify(c.password)
+		got, err := sp.Verify(c.password)
 		if err != nil {
 			t.Fatalf("verify %q: %v", c.field, err)
 		}
@@ -139,9 +139,9 @@ func TestBadStoredPasswords(t *testing.T) {
 		"{SHA512-CRYPT}x", // not a crypt hash
 		"{ARGON2ID}$argon2id$v=19$m=0,t=1,p=1$c2FsdA$aGFzaA",
 	} {
-		sp, err := parseStoredPassword(field)
+		sp, err := Parse(field)
 		if err == nil {
-			if _, err = sp.verify("x"); err == nil {
+			if _, err = sp.Verify("x"); err == nil {
 				t.Errorf("%q: accepted", field)
 			}
 		}
