@@ -90,7 +90,9 @@ func runRedisCompare(o wrkOptions, withContext bool, redisServer string) {
 	redisAddr, stopRedis := startRedisServer(o.wrkCPU, redisServer, dir)
 	defer stopRedis()
 
-	plainCfg := writeFilterConfig(dir, "plain", filterScript, targets, o.logLevel, "")
+	// Both on storage.redis, so that only the filter differs (the daemon's
+	// own use of Redis, shared admin state and probe leases, is in both).
+	plainCfg := writeFilterConfig(dir, "plain", filterScript, targets, o.logLevel, redisAddr)
 	redisCfg := writeFilterConfig(dir, "redis", monitoringScript(withContext), targets, o.logLevel, redisAddr)
 	plain := startProcess(o.serverCPU, o.backline, "serve", "--config", plainCfg)
 	defer plain.stop()
