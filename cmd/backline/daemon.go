@@ -38,6 +38,8 @@ type daemonOptions struct {
 	listening func(addr string)
 	// closed, when set, is told each generation the daemon closed (tests).
 	closed func(id uint64)
+	// mounts are extra routes of every generation (the demo's /demo page).
+	mounts []server.Mount
 }
 
 // daemon is the long-lived part of a running backline: the listeners, the
@@ -314,6 +316,7 @@ func (d *daemon) finish(cfg *config.Config, gw *gateway.Gateway, groups []health
 		closeGateway(gw)
 		return nil, err
 	}
+	mounts = append(mounts, d.opts.mounts...)
 	if cfg.Server.Pprof {
 		mounts = append(mounts, server.PprofMount{})
 	}

@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/backline/backline/internal/demo"
 )
 
 // waitFor polls cond until it holds. The bound only keeps a broken build
@@ -134,9 +137,180 @@ func TestDemo(t *testing.T) {
 	}
 }
 
+// --print-config writes the configuration and the files it names into
+// --dir: check accepts it after the demo has ended.
 func TestDemoPrintConfig(t *testing.T) {
-	code, stdout, stderr := backline(t, "demo", "--address", "127.0.0.1:0", "--print-config")
+	dir := t.TempDir() + "/demo"
+	code, stdout, stderr := backline(t, "demo", "--address", "127.0.0.1:0", "--print-config", "--dir", dir)
 	if code != exitOK || !strings.Contains(stdout, "backend_health_checks:") || !strings.Contains(stdout, "name: demo-imap-hung") {
-		t.Errorf("exit %d\n%s\n%s", code, stdout, stderr)
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "backline check --config "+dir+"/backline.yml") {
+		t.Errorf("no hint on stderr: %q", stderr)
+	}
+	code, out, errOut := backline(t, "check", "--config", dir+"/backline.yml")
+	if code != exitOK {
+		t.Errorf("check of the printed config: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// startDemo runs `backline demo` with args until the test ends and returns
+// its base URL and stdout.
+func startDemo(t *testing.T, args ...string) (base string, stdout, stderr *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stdout, stderr = &syncBuffer{}, &syncBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- dispatch(ctx, append([]string{"demo"}, args...), stdout, stderr) }()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != exitOK {
+			t.Errorf("demo exit %d\n%s", code, stderr.String())
+		}
+		http.DefaultClient.CloseIdleConnections()
+	})
+	re := regexp.MustCompile(`status page +(http://127\.0\.0\.1:\d+)/\n`)
+	waitFor(t, "the demo's URLs on stdout", func() bool {
+		m := re.FindStringSubmatch(stdout.String())
+		if m != nil {
+			base = m[1]
+		}
+		return m != nil
+	})
+	return base, stdout, stderr
+}
+
+type demoBackend struct {
+	Name    string `json:"name"`
+	Healthy bool   `json:"healthy"`
+}
+
+func demoHealth(t *testing.T, base string) (round uint64, healthy map[string]bool) {
+	var body struct {
+		Round    uint64        `json:"round"`
+		Backends []demoBackend `json:"backends"`
+	}
+	getJSON(t, base+"/api/v1/backends", &body)
+	healthy = map[string]bool{}
+	for _, b := range body.Backends {
+		healthy[b.Name] = b.Healthy
+	}
+	return body.Round, healthy
+}
+
+// The /demo page breaks and repairs each fake; the health checks follow.
+func TestDemoBreakAndRepair(t *testing.T) {
+	base, _, _ := startDemo(t, "--address", "127.0.0.1:0")
+	page := func() string {
+		resp, err := http.Get(base + "/demo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+			t.Fatalf("/demo: %d %v", resp.StatusCode, resp.Header)
+		}
+		return string(b)
+	}
+	if p := page(); !strings.Contains(p, `action="/demo/backends/demo-pop3/break"`) || !strings.Contains(p, `action="/demo/backends/demo-imap-hung/repair"`) {
+		t.Fatalf("/demo lacks the buttons:\n%s", p)
+	}
+	post := func(path string) {
+		req, _ := http.NewRequest(http.MethodPost, base+path, nil)
+		req.Header.Set("Origin", base) // what a browser sends from /demo
+		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("POST %s: %d", path, resp.StatusCode)
+		}
+	}
+	waitFor(t, "the first round", func() bool { r, _ := demoHealth(t, base); return r > 0 })
+	post("/demo/backends/demo-pop3/break")
+	post("/demo/backends/demo-https/break")
+	post("/demo/backends/demo-imap-hung/repair")
+	waitFor(t, "pop3 and https down, the hung one up", func() bool {
+		_, h := demoHealth(t, base)
+		return !h["demo-pop3"] && !h["demo-https"] && h["demo-imap-hung"] && h["demo-imaps"]
+	})
+	if p := page(); !strings.Contains(p, "demo-pop3</td><td>127.0.0.1:") || strings.Count(p, "<td>broken</td>") != 2 {
+		t.Errorf("/demo after the changes:\n%s", p)
+	}
+	post("/demo/backends/demo-pop3/repair")
+	post("/demo/backends/demo-https/repair")
+	waitFor(t, "pop3 and https back", func() bool {
+		_, h := demoHealth(t, base)
+		return h["demo-pop3"] && h["demo-https"]
+	})
+
+	// Unknown names and actions are 404, and a cross-site form is refused.
+	for _, path := range []string{"/demo/backends/nope/break", "/demo/backends/demo-pop3/explode"} {
+		req, _ := http.NewRequest(http.MethodPost, base+path, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("POST %s: %d, want 404", path, resp.StatusCode)
+		}
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/demo/backends/demo-imaps/break", nil)
+	req.Header.Set("Origin", "http://evil.example")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site break: %d, want 403", resp.StatusCode)
+	}
+}
+
+// Every curl example the intro prints works: the demo users log in and get
+// a backend.
+func TestDemoAuthExamplesWork(t *testing.T) {
+	base, stdout, _ := startDemo(t, "--address", "127.0.0.1:0")
+	waitFor(t, "the first round", func() bool { r, _ := demoHealth(t, base); return r > 0 })
+	for _, ex := range demoAuthExamples(base) {
+		if !strings.Contains(stdout.String(), ex.curl()) {
+			t.Errorf("intro lacks %s", ex.curl())
+		}
+		req, _ := http.NewRequest(ex.method, ex.url, strings.NewReader(ex.body))
+		for k, v := range ex.headers {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		ok := resp.StatusCode == 200
+		if strings.HasSuffix(ex.url, "/nginx") {
+			ok = ok && resp.Header.Get("Auth-Status") == "OK" && resp.Header.Get("Auth-Server") != ""
+		}
+		if strings.HasSuffix(ex.url, "/json") {
+			ok = ok && strings.Contains(string(body), `"backend"`) || ok && strings.Contains(string(body), "127.0.0.1")
+		}
+		if !ok {
+			t.Errorf("%s: %d %v\n%s", ex.curl(), resp.StatusCode, resp.Header, body)
+		}
+	}
+}
+
+// With the default port taken, the demo runs on a free one and says so.
+func TestDemoDefaultPortBusy(t *testing.T) {
+	if ln, err := net.Listen("tcp", demo.DefaultAddress); err == nil {
+		t.Cleanup(func() { ln.Close() })
+	}
+	base, _, stderr := startDemo(t)
+	if strings.HasSuffix(base, ":9080") || !strings.Contains(stderr.String(), "is in use; serving on a free port instead") {
+		t.Errorf("base %s, stderr %q", base, stderr.String())
 	}
 }

@@ -36,7 +36,7 @@ var commandDocs = []commandDoc{
 	{name: "lua test", synopsis: "--script FILE [flags]", summary: "run a filter script offline",
 		about:  "Runs one filter script on one request against a made-up backend list, without a daemon.\nExit 0 when the script ran (whatever it decided), 1 when it failed, 2 on a bad command line.",
 		define: func(fs *flag.FlagSet) { new(luaTestOptions).register(fs) }},
-	{name: "demo", synopsis: "[--address A] [--print-config]", summary: "run on an embedded default with fake backends",
+	{name: "demo", synopsis: "[--address A] [--print-config [--dir D]]", summary: "run on an embedded default with fake backends",
 		about:  "Starts fake IMAP, POP3, SMTP and HTTP backends on loopback and the daemon on a configuration made for them.",
 		define: func(fs *flag.FlagSet) { new(demoOptions).register(fs) }},
 	{name: "ctl", synopsis: "[flags] <command> [arguments]", summary: "control a running daemon: list, drain, ready, explain, reload...",
@@ -143,8 +143,8 @@ func (o *checkOptions) register(fs *flag.FlagSet) {
 }
 
 type demoOptions struct {
-	address     string
-	printConfig bool
+	address, dir string
+	printConfig  bool
 }
 
 type luaTestOptions struct {

@@ -64,6 +64,13 @@ type Handler struct {
 
 	// policyLabel is "policy:<name>", the selected_by of a policy choice.
 	policyLabel string
+	// headers are the request header names (auth.request.headers);
+	// hidden are those Lua must not see (credentials).
+	headers *requestHeaderSet
+	hidden  *lua.HiddenHeaders
+	// usesLua: filters or a Lua passdb run, so requests carry their HTTP
+	// exchange for nauthilus_http_request/_response.
+	usesLua bool
 }
 
 // Outcomes of a request.
@@ -109,6 +116,11 @@ func New(opts Options) (*Handler, error) {
 		now:        time.Now,
 	}
 	h.policyLabel = "policy:" + h.policy.name()
+	// The exchange costs a little per request: only when filters are
+	// configured (or a test's fake runs them) or a Lua passdb (below).
+	h.usesLua = len(opts.Config.Lua.Filters) > 0 || (opts.filters != nil && opts.Lua == nil)
+	h.headers = newRequestHeaderSet(ac.Request.Headers)
+	h.hidden = lua.NewHiddenHeaders(h.headers.password().name)
 	if err := h.setupSticky(opts); err != nil {
 		return nil, fmt.Errorf("auth: registering metrics: %w", err)
 	}
@@ -140,6 +152,7 @@ func New(opts Options) (*Handler, error) {
 				return nil, fmt.Errorf("%s: %w", path, err)
 			}
 			h.passdbs = append(h.passdbs, s)
+			h.usesLua = true
 		case config.PassdbBackendLogin:
 			if opts.Checker == nil || opts.Health == nil {
 				return nil, fmt.Errorf("%s: type backend_login needs the health checks", path)
@@ -224,7 +237,9 @@ func (h *Handler) decide(ctx context.Context, req *Request, session string) *dec
 		}
 	}
 	switch {
-	case req.NoAuth, pr.Authenticated:
+	// No-auth without a name is nginx's smtp_auth none (a relay, nobody to
+	// look up); with a name it is a userdb lookup, answered by the passdbs.
+	case req.NoAuth && (pr.UserFound || req.Username == ""), pr.Authenticated:
 		d.outcome = outcomeOK
 	case !pr.UserFound:
 		d.outcome, d.reason = outcomeFail, "unknown user"
@@ -237,10 +252,14 @@ func (h *Handler) decide(ctx context.Context, req *Request, session string) *dec
 // checkPassword asks the cache, then each database in order; the first
 // that knows the user decides.
 func (h *Handler) checkPassword(ctx context.Context, req *Request, d *decision) (passResult, error) {
-	if req.NoAuth {
-		return passResult{Account: req.Username}, nil
+	// A userdb lookup (?mode=no-auth) has no password: the cache, keyed by
+	// the password, cannot answer it; each database says whether it knows
+	// the user (file: listed; lua: the script's user_found; backend_login:
+	// nobody, see its check).
+	if req.NoAuth && req.Username == "" {
+		return passResult{}, nil
 	}
-	useCache := h.cache.enabled() && !req.NoCache
+	useCache := h.cache.enabled() && !req.NoCache && !req.NoAuth
 	var key cacheKey
 	if useCache {
 		key = h.cache.key(req.Username, req.Password, req.Protocol)
@@ -273,6 +292,9 @@ func (h *Handler) checkPassword(ctx context.Context, req *Request, d *decision) 
 				res.Attributes[res.AccountField] = []any{res.Account}
 			}
 		}
+		if req.NoAuth {
+			res.Authenticated = false
+		}
 		if res.Authenticated && useCache {
 			h.cache.put(ctx, key, cacheEntry{account: res.Account, accountField: res.AccountField, attributes: res.Attributes.clone()}, req.Password)
 		}
@@ -301,7 +323,7 @@ func (h *Handler) authWait(attempt int) int {
 // serve is the common frame of every endpoint: parse, decide, answer, count
 // and log once.
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, endpoint string,
-	parse func() (*Request, error), answer func(context.Context, *Request, *decision, string)) {
+	parse func() (*Request, error), answer func(context.Context, http.ResponseWriter, *Request, *decision, string)) {
 	start := h.now()
 	session := newSessionID(start)
 	req, err := parse()
@@ -320,12 +342,24 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, endpoint string,
 	// One snapshot for the whole request: the password databases, the
 	// filters and the selection see the same round.
 	req.snap = h.snapshot()
+	if h.usesLua {
+		req.http = newExchange(r, req, h.hidden)
+	}
+	if req.ListAccounts {
+		d := &decision{}
+		h.serveListAccounts(ctx, w, endpoint, req, session, d)
+		h.finish(endpoint, req.Protocol, d.outcome, start, session, req, d)
+		return
+	}
 	d := h.decide(ctx, req, session)
 	h.withholdPassword(req, d, session)
 	if d.outcome == outcomeOK {
 		h.settleRequest(endpoint, req, d, session)
 	}
-	answer(ctx, req, d, session)
+	if req.http != nil {
+		w = h.applyScriptResponse(w, endpoint, req.http, session)
+	}
+	answer(ctx, w, req, d, session)
 	h.finish(endpoint, req.Protocol, d.outcome, start, session, req, d)
 }
 

@@ -12,8 +12,10 @@ import (
 
 func (h *Handler) serveHeader(w http.ResponseWriter, r *http.Request) {
 	h.serve(w, r, "header",
-		func() (*Request, error) { return parseHeaderRequest(r, "header") },
-		func(_ context.Context, req *Request, d *decision, session string) { h.answerHeader(w, req, d, session) })
+		func() (*Request, error) { return parseHeaderRequestWith(r, "header", h.headers) },
+		func(_ context.Context, w http.ResponseWriter, req *Request, d *decision, session string) {
+			h.answerHeader(w, req, d, session)
+		})
 }
 
 // answerHeader returns the attributes as X-Nauthilus-<Name> headers:

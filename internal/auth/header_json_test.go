@@ -193,7 +193,14 @@ func TestMalformedRequests(t *testing.T) {
 		name string
 		req  *http.Request
 		want string
-	}{"unsupported mode", badMode, "unsupported mode \"list-accounts\" (only no-auth)\n"})
+	}{"list-accounts on nginx", badMode, "mode list-accounts is answered by the header and json endpoints, not nginx\n"})
+	unknownMode := headerRequest(testUser, testPassword, "imap")
+	unknownMode.URL.RawQuery = "mode=lookup"
+	cases = append(cases, struct {
+		name string
+		req  *http.Request
+		want string
+	}{"unsupported mode", unknownMode, "unsupported mode \"lookup\" (use no-auth or list-accounts)\n"})
 
 	for _, c := range cases {
 		w := env.do(c.req)

@@ -9,7 +9,9 @@ import (
 func (h *Handler) serveJSON(w http.ResponseWriter, r *http.Request) {
 	h.serve(w, r, "json",
 		func() (*Request, error) { return parseJSONRequest(w, r) },
-		func(_ context.Context, req *Request, d *decision, session string) { h.answerJSON(w, req, d, session) })
+		func(_ context.Context, w http.ResponseWriter, req *Request, d *decision, session string) {
+			h.answerJSON(w, req, d, session)
+		})
 }
 
 // jsonSuccess is the success body; field order follows Nauthilus.

@@ -28,6 +28,7 @@ func toLuaRequest(req *Request, session string) *lua.Request {
 		NoAuth:           req.NoAuth,
 		AuthLoginAttempt: req.AuthLoginAttempt,
 		SSL:              req.SSL,
+		HTTP:             req.http,
 	}
 }
 

@@ -15,8 +15,8 @@ const maxNginxAccount = 512
 
 func (h *Handler) serveNginx(w http.ResponseWriter, r *http.Request) {
 	h.serve(w, r, "nginx",
-		func() (*Request, error) { return parseHeaderRequest(r, "nginx") },
-		func(ctx context.Context, req *Request, d *decision, session string) {
+		func() (*Request, error) { return parseHeaderRequestWith(r, "nginx", h.headers) },
+		func(ctx context.Context, w http.ResponseWriter, req *Request, d *decision, session string) {
 			h.answerNginx(ctx, w, req, d, session)
 		})
 }

@@ -97,7 +97,7 @@ func TestNginxDefaultPolicies(t *testing.T) {
 	}
 
 	t.Run("first", func(t *testing.T) {
-		env := newEnv(t, func(c *config.Config, _ *Options) { c.Auth.Nginx.DefaultPolicy = config.PolicyFirst })
+		env := newEnv(t, knownUsers(t, users, func(c *config.Config) { c.Auth.Nginx.DefaultPolicy = config.PolicyFirst }))
 		for _, u := range users {
 			if got := pick(t, env, u); got != "127.0.0.1:1143" {
 				t.Errorf("%s -> %s, want the first healthy target", u, got)
@@ -110,7 +110,7 @@ func TestNginxDefaultPolicies(t *testing.T) {
 	})
 
 	t.Run("round_robin", func(t *testing.T) {
-		env := newEnv(t, func(c *config.Config, _ *Options) { c.Auth.Nginx.DefaultPolicy = config.PolicyRoundRobin })
+		env := newEnv(t, knownUsers(t, users, func(c *config.Config) { c.Auth.Nginx.DefaultPolicy = config.PolicyRoundRobin }))
 		var got []string
 		for range 4 {
 			got = append(got, pick(t, env, "alice"))
@@ -122,7 +122,7 @@ func TestNginxDefaultPolicies(t *testing.T) {
 	})
 
 	t.Run("user_hash", func(t *testing.T) {
-		env := newEnv(t, nil) // the default policy
+		env := newEnv(t, knownUsers(t, users, nil)) // the default policy
 		first := map[string]string{}
 		spread := map[string]int{}
 		for _, u := range users {

@@ -30,6 +30,13 @@ func (b *backendLogin) name() string { return b.label }
 var errCredentialLineBreak = errors.New("user name or password contains CR, LF or NUL; not sent to a backend")
 
 func (b *backendLogin) check(ctx context.Context, req *Request) (passResult, error) {
+	// Without a password a mail server cannot be asked whether a user
+	// exists (a LOGIN without one proves nothing): for a userdb lookup
+	// (?mode=no-auth) this database knows nobody, and says so honestly
+	// rather than vouching for every name.
+	if req.NoAuth {
+		return passResult{DB: b.label, Backend: backendRemote}, nil
+	}
 	if strings.ContainsAny(req.Username, lineBreakChars) || strings.ContainsAny(req.Password, lineBreakChars) {
 		return passResult{}, errCredentialLineBreak
 	}

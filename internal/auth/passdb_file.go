@@ -79,6 +79,10 @@ func (f *passwdFile) check(_ context.Context, req *Request) (passResult, error) 
 			res.Account = s
 		}
 	}
+	// A userdb lookup (?mode=no-auth) asks only whether the user exists.
+	if req.NoAuth {
+		return res, nil
+	}
 	if e.broken != "" {
 		f.logger.Warn("passwd-file entry unusable", "passdb", f.label, "user", req.Username, "error", e.broken)
 		return res, nil

@@ -10,11 +10,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/backline/backline/internal/health"
 	"io"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/backline/backline/internal/health"
+	"github.com/backline/backline/internal/lua"
 )
 
 // maxBodyBytes bounds a JSON request body; nothing legitimate comes close.
@@ -37,9 +39,17 @@ type Request struct {
 	AuthLoginAttempt int
 	// NoAuth is ?mode=no-auth: no password check, only when_no_auth filters.
 	NoAuth bool
+	// ListAccounts is ?mode=list-accounts (Dovecot's auth_userdb_iterate):
+	// no user, no password; the answer lists the known accounts.
+	ListAccounts bool
 	// NoCache is ?cache=0 or ?in-memory=0: bypass the positive cache.
 	NoCache bool
 	SSL     map[string]string
+
+	// body is the request body as the endpoint read it (json), for Lua's
+	// nauthilus_http_request; http is that view, built when Lua runs.
+	body []byte
+	http *lua.HTTPExchange
 
 	// snap is the health snapshot pinned for the whole request (serve): the
 	// backend_login passdb, the filters and the selection read one round.
@@ -55,32 +65,14 @@ func badRequest(format string, args ...any) error {
 	return &requestError{msg: fmt.Sprintf(format, args...)}
 }
 
-// sslHeaders maps nginx's TLS headers to the request's ssl_* names.
-var sslHeaders = map[string]string{
-	"Auth-SSL":             "ssl",
-	"Auth-SSL-Protocol":    "ssl_protocol",
-	"Auth-SSL-Cipher":      "ssl_cipher",
-	"Auth-SSL-Verify":      "ssl_client_verify",
-	"Auth-SSL-Subject":     "ssl_client_dn",
-	"Auth-SSL-Issuer":      "ssl_issuer",
-	"Auth-SSL-Serial":      "ssl_serial",
-	"Auth-SSL-Fingerprint": "ssl_fingerprint",
-}
-
-// requestFieldHeaders feed, in order, the string fields parseHeaderRequest
-// fills (Username, Password, Protocol, Method, ClientIP, ClientPort,
-// ClientID, LocalIP, LocalPort).
-var requestFieldHeaders = canonical("Auth-User", "Auth-Pass", "Auth-Protocol", "Auth-Method", "Client-IP",
-	"X-Client-Port", "X-Client-ID", "X-Local-IP", "X-Auth-Port")
-
-var (
-	loginAttemptHeader    = canonical("Auth-Login-Attempt")[0]
-	passwordEncodedHeader = canonical("X-Auth-Password-Encoded")[0]
-)
-
 // parseHeaderRequest reads the Nauthilus/nginx request headers (contract
 // §3.1). Every value is %XX-decoded; '+' stays '+'.
 func parseHeaderRequest(r *http.Request, service string) (*Request, error) {
+	return parseHeaderRequestWith(r, service, defaultHeaders)
+}
+
+// parseHeaderRequestWith reads the request with the configured names.
+func parseHeaderRequestWith(r *http.Request, service string, names *requestHeaderSet) (*Request, error) {
 	get := func(hn headerName) (string, error) {
 		v, err := percentDecode(hn.get(r.Header))
 		if err != nil {
@@ -88,7 +80,7 @@ func parseHeaderRequest(r *http.Request, service string) (*Request, error) {
 		}
 		return v, nil
 	}
-	if err := checkSingleValued(r.Header, requestQuery(r)); err != nil {
+	if err := checkSingleValued(names, r.Header, requestQuery(r)); err != nil {
 		return nil, err
 	}
 	req := &Request{Service: service}
@@ -97,27 +89,41 @@ func parseHeaderRequest(r *http.Request, service string) (*Request, error) {
 		&req.ClientPort, &req.ClientID, &req.LocalIP, &req.LocalPort,
 	}
 	for i, dst := range fields {
-		v, err := get(requestFieldHeaders[i])
+		v, err := get(names.fields[i])
 		if err != nil {
 			return nil, err
 		}
 		*dst = v
 	}
-	attempt, err := get(loginAttemptHeader)
+	if req.Protocol == "" {
+		svc, err := get(names.service)
+		if err != nil {
+			return nil, err
+		}
+		req.Protocol = protocolFromService(svc)
+	}
+	if names.clientHost.key != "" {
+		host, err := get(names.clientHost)
+		if err != nil {
+			return nil, err
+		}
+		req.ClientHost = host
+	}
+	attempt, err := get(names.loginAttempt)
 	if err != nil {
 		return nil, err
 	}
 	if req.AuthLoginAttempt, err = parseAttempt(attempt); err != nil {
 		return nil, err
 	}
-	if passwordEncodedHeader.get(r.Header) == "1" {
+	if names.passwordEncoded.get(r.Header) == "1" {
 		pw, err := decodeBase64URL(req.Password)
 		if err != nil {
-			return nil, badRequest("header Auth-Pass: X-Auth-Password-Encoded is 1 but the value is not base64url")
+			return nil, badRequest("header %s: %s is 1 but the value is not base64url", names.password().name, names.passwordEncoded.name)
 		}
 		req.Password = pw
 	}
-	for _, sh := range sslHeaderList {
+	for _, sh := range names.ssl {
 		if sh.get(r.Header) != "" {
 			dv, err := get(sh.headerName)
 			if err != nil {
@@ -131,9 +137,12 @@ func parseHeaderRequest(r *http.Request, service string) (*Request, error) {
 	}
 	// The password must not travel further with the request (handlers that
 	// dump headers, Lua's header access).
-	r.Header.Del("Auth-Pass")
+	delete(r.Header, names.password().key)
 	if err := applyQuery(r, req); err != nil {
 		return nil, err
+	}
+	if req.ListAccounts && service == "nginx" {
+		return nil, badRequest("mode list-accounts is answered by the header and json endpoints, not nginx")
 	}
 	return req, validate(req)
 }
@@ -143,11 +152,11 @@ type jsonRequest struct {
 	Username         string          `json:"username"`
 	Password         string          `json:"password"`
 	ClientIP         string          `json:"client_ip"`
-	ClientPort       string          `json:"client_port"`
+	ClientPort       portField       `json:"client_port"`
 	ClientHostname   string          `json:"client_hostname"`
 	ClientID         string          `json:"client_id"`
 	LocalIP          string          `json:"local_ip"`
-	LocalPort        string          `json:"local_port"`
+	LocalPort        portField       `json:"local_port"`
 	Service          string          `json:"service"`
 	Method           string          `json:"method"`
 	AuthLoginAttempt json.RawMessage `json:"auth_login_attempt"`
@@ -170,6 +179,15 @@ func parseJSONRequest(w http.ResponseWriter, r *http.Request) (*Request, error) 
 		}
 		return nil, badRequest("reading request body: %v", err)
 	}
+	// Dovecot's auth_userdb_iterate asks for the list with a bodiless GET.
+	if len(bytes.TrimSpace(body)) == 0 {
+		if mode, err := parseMode(requestQuery(r)); err == nil && mode == modeListAccounts {
+			if err := checkSingleValued(defaultHeaders, nil, requestQuery(r)); err != nil {
+				return nil, err
+			}
+			return &Request{Service: "json", ListAccounts: true}, nil
+		}
+	}
 	var in jsonRequest
 	// Unknown fields are ignored: Nauthilus clients send more than we use.
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -185,21 +203,26 @@ func parseJSONRequest(w http.ResponseWriter, r *http.Request) (*Request, error) 
 	if key := duplicateJSONKey(body); key != "" {
 		return nil, badRequest("invalid JSON body: key %q is sent more than once", key)
 	}
-	if err := checkSingleValued(nil, requestQuery(r)); err != nil {
+	if err := checkSingleValued(defaultHeaders, nil, requestQuery(r)); err != nil {
 		return nil, err
+	}
+	protocol := in.Protocol
+	if protocol == "" {
+		protocol = protocolFromService(in.Service)
 	}
 	req := &Request{
 		Service:    "json",
 		Username:   in.Username,
 		Password:   in.Password,
-		Protocol:   in.Protocol,
+		Protocol:   protocol,
 		Method:     in.Method,
 		ClientIP:   in.ClientIP,
-		ClientPort: in.ClientPort,
+		ClientPort: string(in.ClientPort),
 		ClientHost: in.ClientHostname,
 		ClientID:   in.ClientID,
 		LocalIP:    in.LocalIP,
-		LocalPort:  in.LocalPort,
+		LocalPort:  string(in.LocalPort),
+		body:       body,
 	}
 	if len(in.AuthLoginAttempt) > 0 {
 		// Accept both 3 and "3": clients differ.
@@ -225,14 +248,26 @@ func parseJSONRequest(w http.ResponseWriter, r *http.Request) (*Request, error) 
 	return req, validate(req)
 }
 
+// protocolFromService is the protocol a client that sends only its
+// service means: Nauthilus up to 1.9, and the Dovecot Lua passdb of its
+// docs, send Dovecot's service name ("imap", "pop3", "lmtp"...) as
+// `service` and no `protocol`. Dovecot's names are lower-case already;
+// other clients' are folded.
+func protocolFromService(service string) string {
+	return strings.ToLower(strings.TrimSpace(service))
+}
+
 func applyQuery(r *http.Request, req *Request) error {
+	mode, err := parseMode(requestQuery(r))
+	if err != nil {
+		return err
+	}
 	q := requestQuery(r)
-	switch mode := q.Get("mode"); mode {
-	case "":
-	case "no-auth":
+	switch mode {
+	case modeNoAuth:
 		req.NoAuth = true
-	default:
-		return badRequest("unsupported mode %s (only no-auth)", quoteValue(mode))
+	case modeListAccounts:
+		req.ListAccounts = true
 	}
 	req.NoCache = q.Get("cache") == "0" || q.Get("in-memory") == "0"
 	return nil
@@ -257,7 +292,7 @@ func validate(req *Request) error {
 	if err := checkCredentials(req); err != nil {
 		return err
 	}
-	if req.NoAuth {
+	if req.NoAuth || req.ListAccounts {
 		return nil
 	}
 	if req.Username == "" {

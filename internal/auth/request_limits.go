@@ -52,24 +52,14 @@ func reasonText(msg string) string {
 	return headerText(msg, maxReasonBytes)
 }
 
-// singleValuedHeaders are the request headers read as one value. A proxy
-// that sends one twice is broken or being played: which copy wins must not
-// be a guess.
-var singleValuedHeaders = []string{
-	"Auth-User", "Auth-Pass", "Auth-Protocol", "Auth-Method", "Auth-Login-Attempt",
-	"Client-IP", "X-Client-Port", "X-Client-ID", "X-Local-IP", "X-Auth-Port",
-	"X-Auth-Password-Encoded",
-}
+// The headers read as one value (requestHeaderSet.single): a proxy that
+// sends one twice is broken or being played; which copy wins must not be
+// a guess.
 
 // checkSingleValued refuses a request that repeats a header read as one
 // value, or one of the query parameters.
-func checkSingleValued(h http.Header, q url.Values) error {
-	for _, hn := range singleValuedKeys {
-		if n := hn.count(h); n > 1 {
-			return badRequest("header %s is sent %d times; send it once", hn.name, n)
-		}
-	}
-	for _, hn := range sslHeaderList {
+func checkSingleValued(names *requestHeaderSet, h http.Header, q url.Values) error {
+	for _, hn := range names.single {
 		if n := hn.count(h); n > 1 {
 			return badRequest("header %s is sent %d times; send it once", hn.name, n)
 		}

@@ -63,6 +63,9 @@ type Auth struct {
 	Passdb   []Passdb  `yaml:"passdb"`
 	Cache    AuthCache `yaml:"cache"`
 	Nginx    Nginx     `yaml:"nginx"`
+	// Request configures how the header and nginx endpoints read requests
+	// (auth_request.go).
+	Request AuthRequest `yaml:"request"`
 }
 
 // Services lists what is enabled and configures each service.

@@ -31,12 +31,20 @@ type Gateway struct {
 	// MaxConnections caps the listener's open client connections, as
 	// server.max_connections does for the API listener.
 	MaxConnections int `yaml:"max_connections"`
+	// AccessLog logs one line per request (default true).
+	AccessLog *bool            `yaml:"access_log"`
+	RequestID GatewayRequestID `yaml:"request_id"`
+	// CustomLogFields go into every access log line; an endpoint's own
+	// fields of the same name win (Couper: inherited by nested blocks).
+	CustomLogFields Values `yaml:"custom_log_fields"`
 }
 
 // Endpoint is one route of the gateway. Exactly one of Proxy and Request is set.
 type Endpoint struct {
 	Path    string   `yaml:"path"`
 	Methods []string `yaml:"methods"`
+	// CustomLogFields go into the access log line's custom field.
+	CustomLogFields Values `yaml:"custom_log_fields"`
 	Modifiers
 	Proxy   *ProxyBlock   `yaml:"proxy"`
 	Request *RequestBlock `yaml:"request"`
@@ -46,6 +54,8 @@ type Endpoint struct {
 type ProxyBlock struct {
 	Backend BackendRef `yaml:"backend"`
 	URL     string     `yaml:"url"`
+	// Websockets allows Upgrade requests through (gateway_websockets.go).
+	Websockets Websockets `yaml:"websockets"`
 	Modifiers
 }
 
@@ -201,9 +211,9 @@ type BackendAttrs struct {
 	RateLimits RateLimits     `yaml:"beta_rate_limit,alias=throttle"`
 	TLS        *BackendTLS    `yaml:"tls"`
 
-	OAuth2       Unsupported `yaml:"oauth2"`
-	TokenRequest Unsupported `yaml:"beta_token_request"`
-	OpenAPI      Unsupported `yaml:"openapi"`
+	OAuth2       Unsupported     `yaml:"oauth2"`
+	TokenRequest Unsupported     `yaml:"beta_token_request"`
+	OpenAPI      *BackendOpenAPI `yaml:"openapi"`
 }
 
 // BackendHealth is beta_health: an HTTP check run by the health engine.

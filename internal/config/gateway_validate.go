@@ -61,6 +61,7 @@ func (c *Config) validateGateway(errs *Errors) {
 	for i := range g.Endpoints {
 		v.validateEndpoint(fmt.Sprintf("gateway.endpoints[%d]", i), &g.Endpoints[i])
 	}
+	v.validateRequestID(g)
 	v.checkDuplicateEndpoints()
 }
 
@@ -86,10 +87,13 @@ func (v *gatewayValidator) validateBackend(path string, b *Backend) {
 			v.add(path+"."+key.name, "%s", msg)
 		}
 	}
-	for key, u := range map[string]Unsupported{"oauth2": b.OAuth2, "beta_token_request": b.TokenRequest, "openapi": b.OpenAPI} {
+	for key, u := range map[string]Unsupported{"oauth2": b.OAuth2, "beta_token_request": b.TokenRequest} {
 		if u.Set {
 			v.add(path+"."+key, "not supported yet")
 		}
+	}
+	if b.OpenAPI != nil {
+		v.validateOpenAPI(path+".openapi", b.OpenAPI)
 	}
 	v.validateModifiers(path, &b.Modifiers)
 	v.validateRateLimits(path+".beta_rate_limit", b.RateLimits)
@@ -274,6 +278,7 @@ func (v *gatewayValidator) validateEndpoint(path string, e *Endpoint) {
 		v.add(path, "set either proxy or request, not both")
 	case e.Proxy != nil:
 		v.validateModifiers(path+".proxy", &e.Proxy.Modifiers)
+		v.validateWebsockets(path+".proxy.websockets", &e.Proxy.Websockets)
 		v.validateRef(path+".proxy.backend", &e.Proxy.Backend, e.Proxy.URL)
 	default:
 		r := e.Request

@@ -115,6 +115,7 @@ func parseRootWith(root *yaml.Node, o LoadOptions) (*Config, error) {
 	// The other sections validate after the health-check defaults are in,
 	// since gateway health checks inherit some of them.
 	c.validateAuth(&v.errs)
+	c.validateAuthRequest(&v.errs)
 	c.validateLua(&v.errs)
 	c.validateGateway(&v.errs)
 

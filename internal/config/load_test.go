@@ -202,7 +202,7 @@ func TestServices(t *testing.T) {
 	wantOnlyError(t, "auth:\n  services:\n    enabled: [backend_server_monitoring]\n",
 		"auth.services.enabled[0] (line 3): backend_server_monitoring is the Nauthilus 1.x name; use backend_health_checks")
 	wantOnlyError(t, "auth:\n  controls:\n    enabled: [backend_health_checks]\n",
-		"auth.controls (line 2): unknown key (known keys: cache, nginx, passdb, services)")
+		"auth.controls (line 2): unknown key (known keys: cache, nginx, passdb, request, services)")
 	c := mustParse(t, "auth:\n  services:\n    enabled: [' backend_health_checks ']\n")
 	if !c.ServiceEnabled(ServiceBackendHealthChecks) {
 		t.Error("a padded service name is not recognised")

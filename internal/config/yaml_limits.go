@@ -67,14 +67,26 @@ type expansion struct{ nodes, height, text int }
 // expansionChecker measures each node once; an alias costs what its target
 // costs, so a bomb is recognised in time linear in the file.
 type expansionChecker struct {
+	limits   yamlLimits
 	measured map[*yaml.Node]expansion
 	// open holds the nodes being measured: an alias to one of them is a cycle.
 	open map[*yaml.Node]bool
 	err  *Error
 }
 
-func checkExpansion(root *yaml.Node) *Error {
-	c := &expansionChecker{measured: map[*yaml.Node]expansion{}, open: map[*yaml.Node]bool{}}
+// yamlLimits are the bounds one kind of document is measured against; what
+// names the kind in messages.
+type yamlLimits struct {
+	depth, nodes, text int
+	what               string
+}
+
+var configLimits = yamlLimits{depth: MaxYAMLDepth, nodes: MaxYAMLNodes, text: MaxYAMLText, what: "a configuration"}
+
+func checkExpansion(root *yaml.Node) *Error { return checkExpansionWithin(root, configLimits) }
+
+func checkExpansionWithin(root *yaml.Node, limits yamlLimits) *Error {
+	c := &expansionChecker{limits: limits, measured: map[*yaml.Node]expansion{}, open: map[*yaml.Node]bool{}}
 	c.measure(root, "", 0)
 	return c.err
 }
@@ -91,8 +103,8 @@ const tooDeep = "nesting is deeper than %d levels (counting what aliases expand 
 // measure returns the expansion of n, found at depth under path; ok is false
 // once a limit is exceeded (c.err says where).
 func (c *expansionChecker) measure(n *yaml.Node, path string, depth int) (e expansion, ok bool) {
-	if depth > MaxYAMLDepth {
-		c.fail(n, path, tooDeep, MaxYAMLDepth)
+	if depth > c.limits.depth {
+		c.fail(n, path, tooDeep, c.limits.depth)
 		return e, false
 	}
 	target := n
@@ -106,8 +118,8 @@ func (c *expansionChecker) measure(n *yaml.Node, path string, depth int) (e expa
 		}
 	}
 	if m, done := c.measured[target]; done {
-		if depth+m.height > MaxYAMLDepth {
-			c.fail(n, path, tooDeep, MaxYAMLDepth)
+		if depth+m.height > c.limits.depth {
+			c.fail(n, path, tooDeep, c.limits.depth)
 			return e, false
 		}
 		return m, true
@@ -123,15 +135,15 @@ func (c *expansionChecker) measure(n *yaml.Node, path string, depth int) (e expa
 		e.nodes += m.nodes
 		e.text += m.text
 		e.height = max(e.height, m.height+childDepth-depth)
-		if e.text > MaxYAMLText {
-			c.fail(child, childPath, "the document expands to more than %d MiB of text (through aliases); a configuration never needs that much", MaxYAMLText>>20)
+		if e.text > c.limits.text {
+			c.fail(child, childPath, "the document expands to more than %d MiB of text (through aliases); %s never needs that much", c.limits.text>>20, c.limits.what)
 			return false
 		}
-		if e.nodes > MaxYAMLNodes {
+		if e.nodes > c.limits.nodes {
 			if child.Kind == yaml.AliasNode {
-				c.fail(child, childPath, "the document expands to more than %d nodes through aliases (*%s); a configuration never needs that many", MaxYAMLNodes, child.Value)
+				c.fail(child, childPath, "the document expands to more than %d nodes through aliases (*%s); %s never needs that many", c.limits.nodes, child.Value, c.limits.what)
 			} else {
-				c.fail(child, childPath, "the document has more than %d nodes; a configuration never needs that many", MaxYAMLNodes)
+				c.fail(child, childPath, "the document has more than %d nodes; %s never needs that many", c.limits.nodes, c.limits.what)
 			}
 			return false
 		}

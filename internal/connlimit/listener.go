@@ -222,6 +222,9 @@ func (c *conn) Close() error {
 	return err
 }
 
+// NetConn is the wrapped connection (a proxied websocket half-closes it).
+func (c *conn) NetConn() net.Conn { return c.Conn }
+
 // warner lets one warning through per interval and counts the rest.
 type warner struct {
 	every time.Duration

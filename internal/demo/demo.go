@@ -33,15 +33,29 @@ type Env struct {
 	Backends []Backend
 	// CAFile signs every fake's certificate; PasswordFile holds DemoPassword.
 	CAFile, PasswordFile string
+	// Dir holds the configuration's files.
+	Dir string
 
 	dir    string
 	closer []func()
+	// keepDir: the files were written where the caller asked
+	// (StartIn); Close leaves them.
+	keepDir bool
+	// switches break and repair each fake (control.go).
+	switches map[string]breakable
 }
 
 // Start starts the fake backends and builds the configuration that serves
-// the status API on address.
-func Start(address string) (*Env, error) {
-	env := &Env{}
+// the status API on address; its files live in a temporary directory that
+// Close removes.
+func Start(address string) (*Env, error) { return StartIn(address, "") }
+
+// StartIn is Start with the configuration's files (CA, password, users,
+// filter) written to dir, which Close leaves in place: `demo
+// --print-config` writes a configuration that `check` still accepts after
+// the demo ended. An empty dir means a temporary one.
+func StartIn(address, dir string) (*Env, error) {
+	env := &Env{switches: map[string]breakable{}}
 	ok := false
 	defer func() {
 		if !ok {
@@ -53,9 +67,18 @@ func Start(address string) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo: generating certificates: %w", err)
 	}
-	if env.dir, err = os.MkdirTemp("", "backline-demo-"); err != nil {
+	if dir != "" {
+		if dir, err = filepath.Abs(dir); err == nil {
+			err = os.MkdirAll(dir, 0o700)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+		env.dir, env.keepDir = dir, true
+	} else if env.dir, err = os.MkdirTemp("", "backline-demo-"); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
+	env.Dir = env.dir
 	caFile := filepath.Join(env.dir, "ca.pem")
 	passwordFile := filepath.Join(env.dir, "test-password")
 	env.CAFile, env.PasswordFile = caFile, passwordFile
@@ -84,13 +107,19 @@ func Start(address string) (*Env, error) {
 		{"demo-imaps", "IMAP, implicit TLS, AUTHENTICATE PLAIN with SASL-IR", implicitTLS(tlsCfg, serveIMAP), false},
 		{"demo-pop3", "POP3, STLS, then USER/PASS or AUTH PLAIN", servePOP3(tlsCfg), false},
 		{"demo-submission", "SMTP submission, STARTTLS, AUTH PLAIN/LOGIN", serveSMTP(tlsCfg), false},
-		{"demo-imap-hung", "IMAP that accepts and never greets (broken)", serveSilent, true},
+		{"demo-imap-hung", "IMAP that accepts and never greets (broken; repair it on /demo)", serveIMAP, true},
 	} {
 		srv, err := startFake(f.handle)
 		if err != nil {
 			return nil, fmt.Errorf("demo: %s: %w", f.name, err)
 		}
+		if f.broken {
+			// Broken means silent: the probe's greeting timeout shows.
+			srv.whenBroken = serveSilent
+			srv.setBroken(true)
+		}
 		env.closer = append(env.closer, srv.Close)
+		env.switches[f.name] = srv
 		ports[f.name] = srv.Addr().Port
 		env.Backends = append(env.Backends, Backend{f.name, f.desc, srv.Addr().String(), srv.Addr().Port, f.broken})
 	}
@@ -108,6 +137,7 @@ func Start(address string) (*Env, error) {
 		return nil, fmt.Errorf("demo: demo-https: %w", err)
 	}
 	env.closer = append(env.closer, web.Close)
+	env.switches["demo-https"] = web
 	ports["demo-https"] = web.Addr().Port
 	env.Backends = append(env.Backends, Backend{"demo-https", "HTTPS with Basic auth on /healthz", web.Addr().String(), web.Addr().Port, false})
 
@@ -131,10 +161,10 @@ func (e *Env) Close() {
 		e.closer[i]()
 	}
 	e.closer = nil
-	if e.dir != "" {
+	if e.dir != "" && !e.keepDir {
 		_ = os.RemoveAll(e.dir)
-		e.dir = ""
 	}
+	e.dir = ""
 }
 
 // configTemplate is the embedded default. Values are inserted with

@@ -8,6 +8,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,7 +22,14 @@ type fakeServer struct {
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	closed bool
+	// broken (the demo page's "break" button) closes every new connection
+	// at once, or hands it to whenBroken when set: probes see the backend
+	// fail until it is repaired.
+	broken     atomic.Bool
+	whenBroken func(*lineConn)
 }
+
+func (s *fakeServer) setBroken(b bool) { s.broken.Store(b) }
 
 // idleLimit ends a fake session a client forgot about.
 const idleLimit = 30 * time.Second
@@ -44,6 +52,14 @@ func (s *fakeServer) acceptLoop() {
 		if err != nil {
 			return
 		}
+		handle := s.handle
+		if s.broken.Load() {
+			if s.whenBroken == nil {
+				c.Close()
+				continue
+			}
+			handle = s.whenBroken
+		}
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
@@ -59,7 +75,7 @@ func (s *fakeServer) acceptLoop() {
 				s.mu.Unlock()
 				c.Close()
 			}()
-			s.handle(newLineConn(c))
+			handle(newLineConn(c))
 		})
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -15,10 +16,13 @@ import (
 // the nginx of the fixture: 401 with a realm without credentials, 200 "ok"
 // with the demo account.
 type httpsFake struct {
-	ln  net.Listener
-	srv *http.Server
-	wg  sync.WaitGroup
+	ln     net.Listener
+	srv    *http.Server
+	wg     sync.WaitGroup
+	broken atomic.Bool // /healthz answers 503 (the demo page's "break")
 }
+
+func (f *httpsFake) setBroken(b bool) { f.broken.Store(b) }
 
 func startHTTPS(cfg *tls.Config) (*httpsFake, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -26,7 +30,12 @@ func startHTTPS(cfg *tls.Config) (*httpsFake, error) {
 		return nil, err
 	}
 	mux := http.NewServeMux()
+	f := &httpsFake{ln: ln}
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		if f.broken.Load() {
+			http.Error(w, "broken on purpose (backline demo)", http.StatusServiceUnavailable)
+			return
+		}
 		user, pass, ok := r.BasicAuth()
 		if !ok || !validLogin(user, pass) {
 			w.Header().Set("WWW-Authenticate", `Basic realm="backline-demo"`)
@@ -35,12 +44,12 @@ func startHTTPS(cfg *tls.Config) (*httpsFake, error) {
 		}
 		_, _ = io.WriteString(w, "ok\n")
 	})
-	f := &httpsFake{ln: ln, srv: &http.Server{
+	f.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
 		TLSConfig:         cfg,
 		ErrorLog:          log.New(io.Discard, "", 0), // probes hang up early; that is not news
-	}}
+	}
 	f.wg.Go(func() {
 		if err := f.srv.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Printf("demo https server: %v", err)

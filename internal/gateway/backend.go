@@ -22,6 +22,7 @@ type backendRuntime struct {
 	slots      *slotQueue
 	throttle   *throttle
 	metrics    *backendMetrics
+	openapi    *openapiValidator // nil without an openapi block
 
 	inFlight        atomic.Int64
 	releaseSlotFunc func()
@@ -88,6 +89,9 @@ func (c *compiler) backendView(rt *backendRuntime, b *config.Backend) *backendVi
 	if b.Has("set_response_status") {
 		v.setStatus = b.SetResponseStatus
 	}
+	if rt.openapi != nil {
+		v.validator = rt.openapi
+	}
 	c.views = append(c.views, v)
 	return v
 }
@@ -105,6 +109,7 @@ type upstream struct {
 	wildcard              bool
 	urlHost               *origin
 	clientIP              string
+	upgrade               *upgradeRequest // a websocket (or other Upgrade) to forward
 }
 
 // destination is where a request goes and what it is called there.

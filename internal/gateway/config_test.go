@@ -60,7 +60,7 @@ func TestRefinementForbiddenAttributes(t *testing.T) {
 }
 
 func TestUnsupportedBlocks(t *testing.T) {
-	for _, key := range []string{"oauth2", "beta_token_request", "openapi"} {
+	for _, key := range []string{"oauth2", "beta_token_request"} {
 		t.Run(key, func(t *testing.T) {
 			yml := "definitions:\n  backends:\n    api:\n      origin: http://127.0.0.1:9\n      " + key + ":\n        x: 1\n"
 			wantConfigError(t, yml, "definitions.backends.api."+key+" (line 5): not supported yet")

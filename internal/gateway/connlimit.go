@@ -112,6 +112,9 @@ func (c *countedConn) Close() error {
 	return c.Conn.Close()
 }
 
+// NetConn is the wrapped connection (a websocket tunnel half-closes it).
+func (c *countedConn) NetConn() net.Conn { return c.Conn }
+
 func (cc *connCounter) wrap(c net.Conn) net.Conn {
 	cc.open.Add(1)
 	return &countedConn{Conn: c, counter: cc}

@@ -15,15 +15,17 @@ import (
 
 // endpoint is a compiled gateway.endpoints entry.
 type endpoint struct {
-	path    string
-	mods    modifiers
-	proxy   *proxyStage
-	request *requestStage
-	backend *backendView
+	path      string
+	logFields valueSet // custom_log_fields, for the access log
+	mods      modifiers
+	proxy     *proxyStage
+	request   *requestStage
+	backend   *backendView
 }
 
 // proxyStage forwards the client request (spec §0 step 2).
 type proxyStage struct {
+	ws     *wsStage // nil: upgrades are not forwarded
 	mods   modifiers
 	url    template
 	hasURL bool
@@ -274,6 +276,7 @@ func (ep *endpoint) outgoing(r *http.Request, rd *requestData, rest string, wild
 		warning = w2
 	}
 	stripHopHeaders(out.Header)
+	up.upgrade = ps.ws.prepareUpgrade(r, out, rd)
 	up.req = out
 	return up, warning, nil
 }
@@ -289,11 +292,13 @@ func clientIP(r *http.Request) string {
 // compileEndpoint builds an endpoint and resolves its backend to the shared
 // runtime of its label (or a new anonymous one).
 func (g *Gateway) compileEndpoint(c *compiler, path string, e *config.Endpoint) (*endpoint, error) {
-	ep := &endpoint{path: e.Path, mods: c.modifiers(path, &e.Modifiers)}
+	ep := &endpoint{path: e.Path, mods: c.modifiers(path, &e.Modifiers),
+		logFields: c.values(path+".custom_log_fields", e.CustomLogFields)}
 	var ref *config.BackendRef
 	if e.Proxy != nil {
 		ps := &proxyStage{mods: c.modifiers(path+".proxy", &e.Proxy.Modifiers), hasURL: e.Proxy.URL != ""}
 		ps.url = c.template(path+".proxy.url", e.Proxy.URL)
+		ps.ws = c.wsStage(path+".proxy.websockets", &e.Proxy.Websockets)
 		ep.proxy, ref = ps, &e.Proxy.Backend
 	} else {
 		r := e.Request
@@ -312,11 +317,7 @@ func (g *Gateway) compileEndpoint(c *compiler, path string, e *config.Endpoint) 
 		}
 		ep.request, ref = rs, &r.Backend
 	}
-	block := path + ".request"
-	if e.Proxy != nil {
-		block = path + ".proxy"
-	}
-	bv, err := g.resolveBackend(c, ref, block)
+	bv, err := g.resolveBackend(c, ref, e.Path)
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +327,7 @@ func (g *Gateway) compileEndpoint(c *compiler, path string, e *config.Endpoint) 
 
 // resolveBackend returns the view for a reference: the label's own view, a
 // refinement over it, or an anonymous backend.
-func (g *Gateway) resolveBackend(c *compiler, ref *config.BackendRef, block string) (*backendView, error) {
+func (g *Gateway) resolveBackend(c *compiler, ref *config.BackendRef, endpointPath string) (*backendView, error) {
 	if ref.Label != "" {
 		rt, ok := g.backends[ref.Label]
 		if !ok {
@@ -353,34 +354,9 @@ func (g *Gateway) resolveBackend(c *compiler, ref *config.BackendRef, block stri
 		b.TTFBTimeout = config.DefaultBackendTTFBTimeout
 		b.Timeout = config.DefaultBackendTimeout
 	}
-	rt, err := g.newRuntime(g.anonymousName(ref, block), b)
+	rt, err := g.newRuntime(g.anonymousName(endpointPath), b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", ref.Path, err)
 	}
 	return c.backendView(rt, b), nil
-}
-
-// anonymousName names an inline backend by the line it is written on (as
-// Couper does), which also tells an operator reading metrics where it is.
-// A url-only endpoint has no backend key: its proxy or request block's line
-// is used. Names stay unique, or the metrics would collide.
-func (g *Gateway) anonymousName(ref *config.BackendRef, block string) string {
-	line := ref.Line
-	if line == 0 {
-		line = g.cfg.Lines.Line(block)
-	}
-	name := fmt.Sprintf("anonymous_%d", line)
-	for n := 2; g.runtimeNamed(name); n++ {
-		name = fmt.Sprintf("anonymous_%d_%d", line, n)
-	}
-	return name
-}
-
-func (g *Gateway) runtimeNamed(name string) bool {
-	for _, rt := range g.runtimes {
-		if rt.name == name {
-			return true
-		}
-	}
-	return false
 }

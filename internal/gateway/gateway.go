@@ -58,6 +58,10 @@ type Gateway struct {
 	health   atomic.Pointer[sourceBox]
 	ids      requestIDs
 	shared   *SharedThrottles
+	reqIDs   requestIDSettings
+	// accessLog writes a line per request (gateway.access_log).
+	accessLog bool
+	logFields valueSet // gateway.custom_log_fields, for every access line
 }
 
 type sourceBox struct{ src health.Source }
@@ -86,10 +90,13 @@ func New(opts Options) (*Gateway, error) {
 		backends: map[string]*backendRuntime{}, views: map[string]*backendView{},
 	}
 	g.ids.prefix = newRequestIDPrefix()
+	g.reqIDs = newRequestIDSettings(&opts.Config.Gateway.RequestID)
+	g.accessLog = opts.Config.Gateway.AccessLogEnabled()
 	if opts.Health != nil {
 		g.SetHealth(opts.Health)
 	}
 	c := &compiler{cfg: opts.Config, env: opts.Env}
+	g.logFields = c.values("gateway.custom_log_fields", opts.Config.Gateway.CustomLogFields)
 	defs := &opts.Config.Definitions
 	for _, label := range defs.SortedLabels() {
 		b := defs.Backends[label]
@@ -140,7 +147,11 @@ func (g *Gateway) newRuntime(name string, b *config.Backend) (*backendRuntime, e
 	if err != nil {
 		return nil, err
 	}
-	rt := &backendRuntime{name: name, transports: ts, metrics: g.metrics.forBackend(name)}
+	oa, err := newOpenAPIValidator(b.OpenAPI)
+	if err != nil {
+		return nil, err
+	}
+	rt := &backendRuntime{name: name, transports: ts, metrics: g.metrics.forBackend(name), openapi: oa}
 	rt.releaseSlotFunc = rt.releaseSlot
 	rt.slots = newSlotQueue(b.MaxConnections, func(n int) { rt.slotQueued.Store(int64(n)); rt.publishQueue() })
 	rt.throttle = newThrottle(name, b.RateLimits, g.shared, func(n int) { rt.throttleQueued.Store(int64(n)); rt.publishQueue() })

@@ -82,7 +82,7 @@ func newH1Pool(set *transportSet, key transportKey) *h1Pool {
 }
 
 func (p *h1Pool) roundTrip(ctx context.Context, req *http.Request, limits requestLimits) (*http.Response, error) {
-	if p.set.noReuse {
+	if p.set.noReuse && req.Header["Upgrade"] == nil {
 		req.Close = true
 	}
 	if err := checkRequest(req); err != nil {
@@ -244,7 +244,13 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
 		resp.Body.Close()
-		return fail(errors.New("the origin switched protocols, which the gateway does not forward"))
+		if req.Header["Upgrade"] == nil || req.Method != http.MethodGet {
+			return fail(errUnaskedSwitch)
+		}
+		// The gateway asked for it (websocket.go): the connection is the
+		// tunnel now and never goes back to the pool.
+		resp.Body = &h1Upgraded{pc: pc, proto: resp.Header.Get("Upgrade"), stop: stop}
+		return resp, nil
 	}
 	return p.wrapBody(resp, pc, req, stop), nil
 }

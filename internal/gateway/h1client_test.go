@@ -301,8 +301,8 @@ func TestAnonymousBackendsHaveDistinctNames(t *testing.T) {
 	for _, rt := range h.gw.runtimes {
 		names = append(names, rt.name)
 	}
-	// Named after the line of each proxy block (the api label comes first).
-	if got := strings.Join(names, ","); got != "api,anonymous_9,anonymous_12" {
+	// Named after each endpoint's path (the api label comes first).
+	if got := strings.Join(names, ","); got != "api,anonymous_a,anonymous_b" {
 		t.Fatalf("backends %s", got)
 	}
 }

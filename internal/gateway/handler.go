@@ -17,7 +17,9 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }
 // ServeHTTP runs one request through the pipeline of spec §0.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	reqID := g.ids.next()
+	reqID := g.requestID(r)
+	w, access := g.wrapForAccess(w, r, reqID, start)
+	defer access.finish()
 	framing := checkFraming(r)
 	if framing.closeAfter {
 		w.Header().Set("Connection", "close")
@@ -30,6 +32,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.fail(w, r, reqID, nil, "", newError(kindClientRequest, errDotSegment))
 		return
 	}
+	clientUpgradeGuard(w, r)
 	rt, params, rest, ok := g.router.lookup(r.URL.Path, r.Method)
 	if rt == nil {
 		g.fail(w, r, reqID, nil, "", newError(kindRouteNotFound, errNoRoute))
@@ -45,7 +48,8 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	bm := bv.rt.metrics
 	defer func() { bm.duration.Observe(time.Since(start).Seconds()) }()
 
-	rd := &requestData{req: r, params: params}
+	rd := &requestData{req: r, params: params, id: reqID}
+	noteRoute(w, ep, rd)
 	up, warning, err := ep.outgoing(r, rd, rest, rt.wildcard)
 	if err != nil {
 		gerr := newError(kindConfiguration, err)
@@ -72,6 +76,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ep.proxy.mods.response.apply(resp.Header, rd)
 	}
 	ep.mods.response.apply(resp.Header, rd)
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		g.serveUpgrade(w, r, rd, ep, up, ex, start)
+		return
+	}
 
 	h := w.Header()
 	for k, vs := range resp.Header {

@@ -51,7 +51,7 @@ func (l *modifyLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 	}
 	resp := ex.resp
 	bv.mods.response.apply(resp.Header, rd)
-	if bv.setStatus != 0 {
+	if bv.setStatus != 0 && resp.StatusCode != http.StatusSwitchingProtocols {
 		resp.StatusCode = bv.setStatus
 		if bv.setStatus == http.StatusNoContent && !bv.warned204.Swap(true) {
 			// Once per backend: the setting, not each response, is the news.

@@ -9,6 +9,9 @@ type sendLayer struct{}
 func (sendLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 	out, dest := c.up.req, &c.dest
 	appendForwardedFor(out.Header, c.up.clientIP)
+	if h := c.g.reqIDs.backend; h != "" {
+		out.Header[h] = []string{c.up.data.id} // set last: a client cannot choose it
+	}
 	if _, ok := out.Header["User-Agent"]; !ok {
 		out.Header["User-Agent"] = []string{""} // keeps Go's default agent out
 	}

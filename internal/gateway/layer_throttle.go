@@ -18,8 +18,12 @@ type throttleLayer struct {
 func (l *throttleLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 	bv := c.bv
 	c.limits = requestLimits{connect: bv.connectTimeout, ttfb: bv.ttfbTimeout}
-	if bv.timeout > 0 {
-		c.limits.deadline = time.Now().Add(bv.timeout)
+	timeout := bv.timeout
+	if u := c.up.upgrade; u != nil {
+		timeout = u.timeout(bv) // the websockets timeout bounds the tunnel too
+	}
+	if timeout > 0 {
+		c.limits.deadline = time.Now().Add(timeout)
 	}
 	if l.rt.throttle != nil {
 		waitCtx, cancel := c.waitContext()

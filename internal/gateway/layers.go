@@ -37,6 +37,8 @@ type call struct {
 	dest   destination   // set by originLayer
 	// transport is the pool originLayer chose.
 	transport upstreamTransport
+	// check is the openapi validator's state, kept for the response.
+	check *openapiCheck
 	// ex is the answer, kept inside call so a request allocates one
 	// struct for both.
 	ex exchange

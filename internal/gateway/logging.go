@@ -7,7 +7,7 @@ import (
 
 func levelFor(k errorKind) slog.Level {
 	switch k {
-	case kindRouteNotFound, kindMethodNotAllowd, kindClientGone, kindThrottle, kindTooLarge, kindClientRequest:
+	case kindRouteNotFound, kindMethodNotAllowd, kindClientGone, kindThrottle, kindTooLarge, kindClientRequest, kindOpenAPIRequest:
 		return slog.LevelInfo
 	case kindConfiguration:
 		return slog.LevelError

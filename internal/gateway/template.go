@@ -18,6 +18,7 @@ const (
 	lookupMethod
 	lookupPath
 	lookupHost
+	lookupID // the request id (Couper's request.id)
 )
 
 // templatePart is a literal or one request lookup.
@@ -42,6 +43,7 @@ type template struct {
 type requestData struct {
 	req    *http.Request
 	params []pathParam
+	id     string // the request id (logs, the upstream request id header)
 }
 
 type pathParam struct{ name, value string }
@@ -97,7 +99,7 @@ func compileTemplate(s string, env func(string) (string, bool)) (template, error
 }
 
 // knownLookups is shown when an operator mistypes a placeholder.
-const knownLookups = "env.NAME, request.headers.NAME, request.query.NAME, request.path_params.NAME, request.method, request.path, request.host"
+const knownLookups = "env.NAME, request.headers.NAME, request.query.NAME, request.path_params.NAME, request.method, request.path, request.host, request.id"
 
 func parseLookup(expr string, env func(string) (string, bool)) (templatePart, error) {
 	switch expr {
@@ -107,6 +109,8 @@ func parseLookup(expr string, env func(string) (string, bool)) (templatePart, er
 		return templatePart{kind: lookupPath}, nil
 	case "request.host":
 		return templatePart{kind: lookupHost}, nil
+	case "request.id":
+		return templatePart{kind: lookupID}, nil
 	}
 	prefixes := []struct {
 		prefix string
@@ -174,6 +178,8 @@ func (p templatePart) lookup(rd *requestData) string {
 		return r.URL.Path
 	case lookupHost:
 		return r.Host
+	case lookupID:
+		return rd.id
 	}
 	return ""
 }

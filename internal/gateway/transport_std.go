@@ -81,6 +81,10 @@ func (s *stdTransport) roundTrip(ctx context.Context, req *http.Request, limits 
 		}
 		return nil, err
 	}
+	if rwc, ok := resp.Body.(io.ReadWriteCloser); ok && resp.StatusCode == http.StatusSwitchingProtocols {
+		resp.Body = &stdUpgraded{ReadWriteCloser: rwc, proto: resp.Header.Get("Upgrade"), cancel: func() { cancel(nil) }}
+		return resp, nil
+	}
 	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: func() { cancel(nil) }}
 	return resp, nil
 }

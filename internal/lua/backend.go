@@ -35,6 +35,7 @@ var backendFunctions = map[string]runFunc{
 		res := &backendResult{}
 		res.setAttributes(r.attributes)
 		res.Groups = append([]string(nil), r.groups...)
+		res.GroupDNs = append([]string(nil), r.groupDNs...)
 		L.Push(r.newResultUserData(L, res))
 		return 1
 	},
@@ -133,6 +134,7 @@ func applyBackendResult(r *scriptRun, L *glua.LState) int {
 	}
 	r.mergeAttributes(res.Attributes)
 	r.groups = mergeGroups(r.groups, res.Groups)
+	r.groupDNs = mergeGroups(r.groupDNs, res.GroupDNs)
 	return 0
 }
 

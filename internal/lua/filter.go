@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net/http"
 
 	glua "github.com/yuin/gopher-lua"
 )
@@ -25,6 +26,13 @@ type FilterOutcome struct {
 	Remove []string
 	// Groups is the union of the applied results' groups.
 	Groups []string
+	// GroupDNs is the union of the applied results' group_dns.
+	GroupDNs []string
+	// ResponseHeaders and ResponseStatus are what the filters set with
+	// nauthilus_http_response; only RunOffline fills them (package auth
+	// reads the request's HTTPExchange).
+	ResponseHeaders http.Header
+	ResponseStatus  int
 	// StatusMessage is the first one set (in config order), "" if none.
 	StatusMessage string
 	// Logs are the custom_log_add entries, concatenated in config order.
@@ -113,6 +121,7 @@ func merge(runs []*filterRun) *FilterOutcome {
 			}
 		}
 		out.Groups = mergeGroups(out.Groups, r.groups)
+		out.GroupDNs = mergeGroups(out.GroupDNs, r.groupDNs)
 		if r.selected != nil {
 			sel := *r.selected
 			out.Selected, out.SelectedBy = &sel, fr.name
@@ -124,6 +133,9 @@ func merge(runs []*filterRun) *FilterOutcome {
 	}
 	if len(out.Groups) == 0 {
 		out.Groups = nil
+	}
+	if len(out.GroupDNs) == 0 {
+		out.GroupDNs = nil
 	}
 	return out
 }

@@ -47,6 +47,11 @@ func runModuleScript(t *testing.T, file string, cfg config.LuaConfig, repl map[s
 	for k, v := range repl {
 		text = strings.ReplaceAll(text, "{{"+k+"}}", v)
 	}
+	if cfg.ScriptTimeout == 0 {
+		// A guard against a hang, not a speed bound: the password vectors
+		// (Argon2, bcrypt) take seconds under -race on a busy machine.
+		cfg.ScriptTimeout = 2 * time.Minute
+	}
 	e, logs := newEngine(t, engineSetup{cfg: cfg, filters: []config.LuaFilter{
 		{Name: "m", ScriptPath: writeScript(t, filepath.Base(file), text, 0)},
 	}})

@@ -163,7 +163,11 @@ func RunOffline(ctx context.Context, o OfflineOptions) (*FilterOutcome, error) {
 		return nil, err
 	}
 	defer e.Close()
-	return e.RunFilters(ctx, req)
+	out, err := e.RunFilters(ctx, req)
+	if out != nil && req.HTTP != nil {
+		out.ResponseHeaders, out.ResponseStatus = req.HTTP.ResponseHeaders(), req.HTTP.Status()
+	}
+	return out, err
 }
 
 // WriteOutcome prints an outcome for people: one "key: value" per line.
@@ -189,10 +193,21 @@ func WriteOutcome(w io.Writer, o *FilterOutcome) {
 	if len(o.Groups) > 0 {
 		fmt.Fprintf(w, "groups: %s\n", strings.Join(o.Groups, ", "))
 	}
+	if len(o.GroupDNs) > 0 {
+		fmt.Fprintf(w, "group_dns: %s\n", strings.Join(o.GroupDNs, "; "))
+	}
 	if o.StatusMessage != "" {
 		fmt.Fprintf(w, "status_message: %s\n", o.StatusMessage)
 	}
 	for _, l := range o.Logs {
 		fmt.Fprintf(w, "log: %s=%v\n", l.Key, l.Value)
+	}
+	for _, name := range ResponseHeaderNames(o.ResponseHeaders) {
+		for _, v := range o.ResponseHeaders[name] {
+			fmt.Fprintf(w, "response_header: %s: %s\n", name, v)
+		}
+	}
+	if o.ResponseStatus != 0 {
+		fmt.Fprintf(w, "response_status: %d\n", o.ResponseStatus)
 	}
 }

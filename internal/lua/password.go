@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"sync/atomic"
 
 	glua "github.com/yuin/gopher-lua"
 )
@@ -12,6 +13,8 @@ import (
 type PasswordScript struct {
 	engine *Engine
 	script *script
+	// noListAccounts: the script has no nauthilus_backend_list_accounts.
+	noListAccounts atomic.Bool
 }
 
 // BackendResult is what nauthilus_backend_verify_password returned.
@@ -27,6 +30,7 @@ type BackendResult struct {
 	DisplayNameField  string
 	Attributes        map[string]any
 	Groups            []string
+	GroupDNs          []string
 }
 
 // NewPasswordScript compiles path once; it runs on the engine's state pool.
@@ -73,6 +77,7 @@ func (p *PasswordScript) Verify(ctx context.Context, req *Request) (*BackendResu
 			out.Attributes = map[string]any{}
 		}
 		out.Groups = append([]string(nil), res.Groups...)
+		out.GroupDNs = append([]string(nil), res.GroupDNs...)
 	default:
 		return nil, &ScriptError{Script: p.script.name, Msg: fmt.Sprintf("second return value must be a nauthilus_backend_result, got %s", result.Type())}
 	}

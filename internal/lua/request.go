@@ -59,6 +59,10 @@ type Request struct {
 	// whole request: the filters' server lists then come from the same round
 	// as the caller's own selection. Nil: each run reads the current one.
 	Snapshot *health.Snapshot `json:"-"`
+
+	// HTTP is the HTTP exchange the request came in (nauthilus_http_request
+	// and nauthilus_http_response); nil outside an HTTP request.
+	HTTP *HTTPExchange `json:"-"`
 }
 
 // sslFields are the v1.12 TLS fields, always present in the table.
@@ -268,6 +272,12 @@ func ParseRequestJSON(data []byte) (*Request, error) {
 		switch {
 		case known[k]:
 			plain[k] = v
+		case k == "http":
+			x, err := parseOfflineHTTP(v)
+			if err != nil {
+				return nil, err
+			}
+			req.HTTP = x
 		case strings.HasPrefix(k, "ssl"):
 			var s string
 			if err := json.Unmarshal(v, &s); err != nil {
@@ -280,7 +290,7 @@ func ParseRequestJSON(data []byte) (*Request, error) {
 	}
 	if len(unknown) > 0 {
 		sort.Strings(unknown)
-		return nil, fmt.Errorf("request: unknown keys %s (known: %s, ssl*)", strings.Join(unknown, ", "), strings.Join(jsonFieldNames(), ", "))
+		return nil, fmt.Errorf("request: unknown keys %s (known: %s, ssl*, http)", strings.Join(unknown, ", "), strings.Join(jsonFieldNames(), ", "))
 	}
 	b, _ := json.Marshal(plain)
 	if err := json.Unmarshal(b, req); err != nil {

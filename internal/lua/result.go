@@ -21,6 +21,9 @@ type backendResult struct {
 	DisplayNameField  string
 	Attributes        map[string]any
 	Groups            []string
+	// GroupDNs are the distinguished names of the user's groups (an LDAP
+	// backend's memberOf values), next to Groups, which holds their names.
+	GroupDNs []string
 }
 
 func (b *backendResult) setAttributes(m map[string]any) {
@@ -78,6 +81,7 @@ var resultAccessors = map[string]resultAccessor{
 	"display_name_field":   stringAccessor(func(b *backendResult) *string { return &b.DisplayNameField }),
 	"attributes":           attributesAccessor,
 	"groups":               groupsAccessor,
+	"group_dns":            groupDNsAccessor,
 }
 
 // attributesAccessor replaces the map wholesale, as Nauthilus does. Unlike
@@ -104,6 +108,16 @@ func groupsAccessor(L *glua.LState, res *backendResult, set bool) glua.LValue {
 		return toLua(L, res.Groups)
 	}
 	res.Groups = mergeGroups(nil, stringsOf(L.CheckTable(2)))
+	return nil
+}
+
+// groupDNsAccessor is groups for the groups' distinguished names: the same
+// string list, sorted, unique and trimmed (Nauthilus 3's group_dns).
+func groupDNsAccessor(L *glua.LState, res *backendResult, set bool) glua.LValue {
+	if !set {
+		return toLua(L, res.GroupDNs)
+	}
+	res.GroupDNs = mergeGroups(nil, stringsOf(L.CheckTable(2)))
 	return nil
 }
 

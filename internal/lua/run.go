@@ -75,6 +75,7 @@ type scriptRun struct {
 	selected      *Selection
 	attributes    map[string]any
 	groups        []string
+	groupDNs      []string
 	remove        []string
 	statusMessage string
 	statusSet     bool

@@ -40,7 +40,10 @@ func playSlowStartTLS(srvCase slowStartTLS, delay time.Duration, handshake bool)
 		}
 		time.Sleep(delay)
 		c.send(srvCase.answer)
-		if handshake && !c.startTLS() {
+		// On a loaded machine the deep deadline may come during the
+		// handshake (0.2 s are left of it): the client then hangs up, which
+		// is the behaviour under test, not a fake server failure.
+		if handshake && !c.tryStartTLS() {
 			return
 		}
 		for range 1000 { // silent: read whatever comes until the client gives up

@@ -255,14 +255,25 @@ type bufferedConn struct {
 func (b bufferedConn) Read(p []byte) (int, error) { return b.r.Read(p) }
 
 func (c *fakeConn) startTLS() bool {
-	tc := tls.Server(bufferedConn{c.conn, c.r}, getPKI(c.srv.t).serverConfig)
-	if err := tc.Handshake(); err != nil {
+	if err := c.handshakeTLS(); err != nil {
 		c.srv.t.Errorf("fake server: TLS handshake: %v", err)
 		return false
 	}
+	return true
+}
+
+// tryStartTLS is startTLS where the client may give up during the
+// handshake (its deadline is what the test is about).
+func (c *fakeConn) tryStartTLS() bool { return c.handshakeTLS() == nil }
+
+func (c *fakeConn) handshakeTLS() error {
+	tc := tls.Server(bufferedConn{c.conn, c.r}, getPKI(c.srv.t).serverConfig)
+	if err := tc.Handshake(); err != nil {
+		return err
+	}
 	c.conn = tc
 	c.r = bufio.NewReader(tc)
-	return true
+	return nil
 }
 
 // drain reads until the client closes; any line is unexpected.

@@ -1,0 +1,54 @@
+package lua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	glua "github.com/yuin/gopher-lua"
+)
+
+// ErrNoListAccounts says a password script defines no
+// nauthilus_backend_list_accounts: it cannot list its accounts.
+var ErrNoListAccounts = errors.New("the script defines no nauthilus_backend_list_accounts")
+
+var listAccountsEntries = []string{"nauthilus_backend_list_accounts"}
+
+// ListAccounts calls nauthilus_backend_list_accounts(), which returns
+// (BACKEND_RESULT_OK, {"account", ...}) in Nauthilus's scripts. Values that
+// are not strings are skipped; a code other than 0 is an error.
+// A script found without the function is remembered: the script is
+// compiled once, and asking again would only fail again (and log).
+func (p *PasswordScript) ListAccounts(ctx context.Context, req *Request) ([]string, error) {
+	if p.noListAccounts.Load() {
+		return nil, ErrNoListAccounts
+	}
+	_, code, list, err := p.engine.runScript(ctx, p.script, kindPassword, req, listAccountsEntries)
+	if err != nil {
+		var se *ScriptError
+		// runScript words a missing entry function this way (run.go).
+		if errors.As(err, &se) && strings.Contains(se.Msg, "entry function '"+listAccountsEntries[0]+"' is not defined") {
+			p.noListAccounts.Store(true)
+			return nil, ErrNoListAccounts
+		}
+		return nil, err
+	}
+	if n, ok := code.(glua.LNumber); !ok || n != 0 {
+		return nil, &ScriptError{Script: p.script.name, Msg: fmt.Sprintf("nauthilus_backend_list_accounts returned %s, not BACKEND_RESULT_OK", code.String())}
+	}
+	t, ok := list.(*glua.LTable)
+	if !ok {
+		if list == glua.LNil {
+			return nil, nil
+		}
+		return nil, &ScriptError{Script: p.script.name, Msg: "nauthilus_backend_list_accounts: second return value must be a table of account names, got " + list.Type().String()}
+	}
+	var out []string
+	for i := 1; i <= t.Len(); i++ {
+		if s, ok := t.RawGetInt(i).(glua.LString); ok && s != "" {
+			out = append(out, string(s))
+		}
+	}
+	return out, nil
+}
