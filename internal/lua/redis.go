@@ -15,13 +15,15 @@ import (
 // wrappers, scripts and pipelines on named connections, "default" being
 // storage.redis's client. The files:
 //
-//	redis.go           the module table, handles, calls, replies, errors
-//	redis_pools.go     the process-wide state: default client, pools, scripts
-//	redis_strings.go   strings, keys, hashes, sets
-//	redis_sorted.go    sorted sets, lists, HyperLogLog
-//	redis_scripts.go   redis_upload_script, redis_run_script
-//	redis_pipeline.go  redis_pipeline
-//	redis_require.go   refusing scripts that need it when Redis is absent
+//	redis.go                the module table, handles, calls, replies, errors
+//	redis_pools.go          the process-wide state: default client, pools
+//	redis_strings.go        strings, keys, hashes, sets (one-form commands)
+//	redis_multi.go          redis_set, mget/mset, scan, hset, hmget
+//	redis_sorted.go         sorted sets, lists, HyperLogLog
+//	redis_scripts.go        redis_upload_script, redis_run_script
+//	redis_pipeline.go       redis_pipeline (checking, sending, results)
+//	redis_pipeline_rows.go  the pipeline's hash, set, sorted set, list rows
+//	redis_require.go        refusing scripts that need it when Redis is absent
 //
 // Every function returns (result, nil) or (nil, "error text") and never
 // raises for a Redis failure; only wrong argument types raise (§2.2).
