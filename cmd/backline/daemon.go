@@ -94,6 +94,7 @@ func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 	cfg, logger := opts.cfg, opts.logger
 	d := &daemon{opts: opts, logger: logger, reg: prometheus.NewRegistry(), luaHost: lua.NewHost(),
 		checker: &probe.Prober{Logger: logger}, luaStats: newLuaStatsSum()}
+	d.luaHost.Registerer = d.reg // nauthilus_prometheus vectors on /metrics, kept across reloads
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	d.reg.MustRegister(lua.StatsCollectors(d.luaStats.stats)...)
 	d.reloads = newReloadMetrics(d.reg)

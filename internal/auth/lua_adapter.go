@@ -28,8 +28,17 @@ func toLuaRequest(req *Request, session string) *lua.Request {
 		NoAuth:           req.NoAuth,
 		AuthLoginAttempt: req.AuthLoginAttempt,
 		SSL:              req.SSL,
+		Context:          req.luaRequestContext(),
 		HTTP:             req.http,
 	}
+}
+
+// luaRequestContext is the request's nauthilus_context store, made once.
+func (req *Request) luaRequestContext() *lua.RequestContext {
+	if req.luaContext == nil {
+		req.luaContext = lua.NewRequestContext()
+	}
+	return req.luaContext
 }
 
 func (l luaFilters) runFilters(ctx context.Context, fr filterRequest) (*filterOutcome, error) {

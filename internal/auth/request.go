@@ -54,6 +54,10 @@ type Request struct {
 	// snap is the health snapshot pinned for the whole request (serve): the
 	// backend_login passdb, the filters and the selection read one round.
 	snap *health.Snapshot
+	// luaContext is the request's nauthilus_context store, shared by the
+	// Lua password script and the filters (made on first use; a request is
+	// handled on one goroutine).
+	luaContext *lua.RequestContext
 }
 
 // requestError is a malformed request: answered with 400 and its text.

@@ -273,6 +273,9 @@ func (d *Decoder) scalar(n *yaml.Node, path string) (string, bool) {
 			return m[1:]
 		}
 		name := m[2 : len(m)-1]
+		if templated && name == "beta_token" {
+			return m // the gateway's token placeholder, not a variable
+		}
 		if val, found := lookup(name); found {
 			if templated {
 				val = strings.ReplaceAll(val, "${", "$${")

@@ -211,9 +211,9 @@ type BackendAttrs struct {
 	RateLimits RateLimits     `yaml:"beta_rate_limit,alias=throttle"`
 	TLS        *BackendTLS    `yaml:"tls"`
 
-	OAuth2       Unsupported     `yaml:"oauth2"`
-	TokenRequest Unsupported     `yaml:"beta_token_request"`
-	OpenAPI      *BackendOpenAPI `yaml:"openapi"`
+	OAuth2        *OAuth2         `yaml:"oauth2"`
+	TokenRequests TokenRequests   `yaml:"beta_token_request"`
+	OpenAPI       *BackendOpenAPI `yaml:"openapi"`
 }
 
 // BackendHealth is beta_health: an HTTP check run by the health engine.

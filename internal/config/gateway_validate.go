@@ -63,6 +63,7 @@ func (c *Config) validateGateway(errs *Errors) {
 	}
 	v.validateRequestID(g)
 	v.checkDuplicateEndpoints()
+	v.checkTokenCycles()
 }
 
 func (v *gatewayValidator) validateBackend(path string, b *Backend) {
@@ -87,14 +88,13 @@ func (v *gatewayValidator) validateBackend(path string, b *Backend) {
 			v.add(path+"."+key.name, "%s", msg)
 		}
 	}
-	for key, u := range map[string]Unsupported{"oauth2": b.OAuth2, "beta_token_request": b.TokenRequest} {
-		if u.Set {
-			v.add(path+"."+key, "not supported yet")
-		}
-	}
 	if b.OpenAPI != nil {
 		v.validateOpenAPI(path+".openapi", b.OpenAPI)
 	}
+	if b.OAuth2 != nil {
+		v.validateOAuth2(path+".oauth2", b.OAuth2)
+	}
+	v.validateTokenRequests(b.TokenRequests)
 	v.validateModifiers(path, &b.Modifiers)
 	v.validateRateLimits(path+".beta_rate_limit", b.RateLimits)
 	if b.TLS != nil {

@@ -39,6 +39,9 @@ func isTrue(b *bool) bool { return b != nil && *b }
 type LuaConfig struct {
 	// PackagePath is package.path, replacing gopher-lua's default (and LUA_PATH).
 	PackagePath string `yaml:"package_path"`
+	// CacheMaxMemory bounds nauthilus_cache, the daemon's one in-memory
+	// cache shared by all scripts (lua_cache.go).
+	CacheMaxMemory ByteSize `yaml:"cache_max_memory"`
 	// VMPoolSize bounds how many Lua states exist at once (shared by all scripts).
 	VMPoolSize int `yaml:"vm_pool_size,alias=filter_vm_pool_size"`
 	// ScriptTimeout bounds one script run, including waiting for a free state.
@@ -135,6 +138,7 @@ func (c *Config) validateLua(errs *Errors) {
 	case l.Config.ScriptTimeout <= 0 || l.Config.ScriptTimeout > MaxLuaScriptTimeout:
 		errs.Add(timeoutKey, c.Lines.Line(timeoutKey), "must be more than 0 and at most %s, got %s", MaxLuaScriptTimeout, l.Config.ScriptTimeout)
 	}
+	c.validateLuaCache(errs)
 }
 
 // checkReadable opens the script now so a typo fails at load, not on the

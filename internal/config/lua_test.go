@@ -60,7 +60,8 @@ lua:
 		t.Fatal(err)
 	}
 	want := LuaConfig{PackagePath: "/etc/backline/lua/?.lua", VMPoolSize: 3, ScriptTimeout: 2 * time.Second,
-		ExposeTestCredentials: true, MaxMemory: 16 << 20, Environment: []string{"TZ", "BACKLINE_REGION"}}
+		ExposeTestCredentials: true, MaxMemory: 16 << 20, Environment: []string{"TZ", "BACKLINE_REGION"},
+		CacheMaxMemory: DefaultLuaCacheMaxMemory}
 	got := c.Lua.Config
 	got.LuaModuleConfig = LuaModuleConfig{} // lua_modules_test.go
 	if !reflect.DeepEqual(got, want) {

@@ -26,8 +26,13 @@ type backendRuntime struct {
 
 	inFlight        atomic.Int64
 	releaseSlotFunc func()
-	slotQueued      atomic.Int64
-	throttleQueued  atomic.Int64
+
+	// Upstream credentials, compiled once per runtime (auth.go).
+	authCompiled   bool
+	oauth          *oauth2Source
+	tokenRequests  []*tokenRequest
+	slotQueued     atomic.Int64
+	throttleQueued atomic.Int64
 }
 
 // releaseSlot ends a request's time in flight: its slot goes to the next
@@ -57,6 +62,8 @@ type backendView struct {
 	logFields                            valueSet
 	warned204                            atomic.Bool
 
+	cfg *config.Backend
+
 	// validator checks requests and responses (nil: no validateLayer).
 	validator validator
 	// chain is the backend's layers (layers.go), built once all views
@@ -67,8 +74,18 @@ type backendView struct {
 func (c *compiler) backendView(rt *backendRuntime, b *config.Backend) *backendView {
 	p := b.Path
 	j := func(k string) string { return p + "." + k }
+	saved := c.tokens
+	defer func() { c.tokens = saved }()
+	c.tokens = tokenScope{label: rt.name}
+	if len(b.TokenRequests) > 0 {
+		c.tokens.names = map[string]bool{}
+		for _, t := range b.TokenRequests {
+			c.tokens.names[t.Name] = true
+		}
+	}
 	v := &backendView{
 		rt:               rt,
+		cfg:              b,
 		mods:             c.modifiers(p, &b.Modifiers),
 		path:             c.template(j("path"), b.BackendPath),
 		pathPrefix:       c.template(j("path_prefix"), b.PathPrefix),

@@ -59,15 +59,6 @@ func TestRefinementForbiddenAttributes(t *testing.T) {
 	}
 }
 
-func TestUnsupportedBlocks(t *testing.T) {
-	for _, key := range []string{"oauth2", "beta_token_request"} {
-		t.Run(key, func(t *testing.T) {
-			yml := "definitions:\n  backends:\n    api:\n      origin: http://127.0.0.1:9\n      " + key + ":\n        x: 1\n"
-			wantConfigError(t, yml, "definitions.backends.api."+key+" (line 5): not supported yet")
-		})
-	}
-}
-
 func TestRefinementOrigin(t *testing.T) {
 	// Equal by value: allowed (Couper rejects even this; backline compares values).
 	if _, err := config.Parse([]byte(refinement("          origin: http://127.0.0.1:9\n"))); err != nil {

@@ -62,6 +62,9 @@ type Gateway struct {
 	// accessLog writes a line per request (gateway.access_log).
 	accessLog bool
 	logFields valueSet // gateway.custom_log_fields, for every access line
+	// tokenCtx bounds token fetches (token_cache.go); Close ends it.
+	tokenCtx   context.Context
+	stopTokens context.CancelFunc
 }
 
 type sourceBox struct{ src health.Source }
@@ -92,6 +95,7 @@ func New(opts Options) (*Gateway, error) {
 	g.ids.prefix = newRequestIDPrefix()
 	g.reqIDs = newRequestIDSettings(&opts.Config.Gateway.RequestID)
 	g.accessLog = opts.Config.Gateway.AccessLogEnabled()
+	g.tokenCtx, g.stopTokens = context.WithCancel(context.Background())
 	if opts.Health != nil {
 		g.SetHealth(opts.Health)
 	}
@@ -123,10 +127,16 @@ func New(opts Options) (*Gateway, error) {
 		r.methods, r.endpoint, r.order = e.Methods, ep, i
 		g.router.routes = append(g.router.routes, r)
 	}
+	// Token backends are resolved now that every label exists; they may
+	// add views of their own.
+	for i := 0; i < len(c.views); i++ {
+		g.compileAuth(c, c.views[i])
+	}
 	for _, v := range c.views {
 		v.chain = g.buildLayers(v)
 	}
 	if len(c.errs) > 0 {
+		g.stopTokens()
 		if shared {
 			opts.Metrics.forgetUnused(g.runtimes) // a refused reload leaves no series behind
 		}
@@ -236,8 +246,10 @@ func ServeHandler(ctx context.Context, ln net.Listener, h http.Handler, logger *
 	return err
 }
 
-// Close drops idle upstream connections.
+// Close drops idle upstream connections and ends token fetches still
+// running (it is called once the last request has ended).
 func (g *Gateway) Close() {
+	g.stopTokens()
 	for _, rt := range g.runtimes {
 		rt.transports.closeIdle()
 	}

@@ -10,7 +10,14 @@ func (sendLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 	out, dest := c.up.req, &c.dest
 	appendForwardedFor(out.Header, c.up.clientIP)
 	if h := c.g.reqIDs.backend; h != "" {
-		out.Header[h] = []string{c.up.data.id} // set last: a client cannot choose it
+		// Set last: a client cannot choose it. A request of backline's own
+		// (an oauth2 or beta_token_request token fetch, shared by the
+		// requests waiting for it) has no id and sends no empty header.
+		if id := c.up.data.id; id != "" {
+			out.Header[h] = []string{id}
+		} else {
+			delete(out.Header, h)
+		}
 	}
 	if _, ok := out.Header["User-Agent"]; !ok {
 		out.Header["User-Agent"] = []string{""} // keeps Go's default agent out

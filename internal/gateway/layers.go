@@ -10,11 +10,12 @@ import (
 // They run in this order on the way out, and in reverse on the way back:
 //
 //	gateLayer      layer_gate.go      health gate (beta_health, admin state)
+//	tokensLayer    token_request.go   beta_token_request tokens, for the templates below
 //	modifyLayer    layer_modify.go    backend path, request modifiers, path_prefix;
 //	                                  on the way back response modifiers, set_response_status
 //	throttleLayer  layer_throttle.go  starts the timeout clock, beta_rate_limit/throttle queue
 //	slotLayer      layer_slot.go      max_connections slot, in-flight count, upload deadline
-//	authLayer      layer_auth.go      upstream credentials: basic_auth, oauth2 (retry on 401)
+//	authLayer      layer_auth.go      upstream credentials: oauth2 (retry on 401), basic_auth
 //	validateLayer  layer_validate.go  extension point: request/response validation (openapi)
 //	originLayer    layer_origin.go    extension point: which origin and pool (several origins)
 //	sendLayer      layer_send.go      final headers, the transport, hop-by-hop stripping
@@ -94,12 +95,16 @@ func (g *Gateway) buildLayers(bv *backendView) layer {
 	if v := bv.validator; v != nil {
 		l = &validateLayer{v: v, next: l}
 	}
-	if bv.basicAuth.usesRequest() || bv.basicAuth.eval(nil) != "" {
-		l = &authLayer{basicAuth: bv.basicAuth, next: l}
+	hasBasic := bv.basicAuth.usesRequest() || bv.basicAuth.eval(nil) != ""
+	if hasBasic || bv.rt.oauth != nil {
+		l = &authLayer{basicAuth: bv.basicAuth, hasBasic: hasBasic, oauth: bv.rt.oauth, next: l}
 	}
 	l = &slotLayer{rt: bv.rt, next: l}
 	l = &throttleLayer{rt: bv.rt, next: l}
 	l = &modifyLayer{next: l}
+	if len(bv.rt.tokenRequests) > 0 {
+		l = &tokensLayer{requests: bv.rt.tokenRequests, next: l}
+	}
 	if bv.rt.group != "" {
 		l = &gateLayer{group: bv.rt.group, useWhenUnhealthy: bv.useWhenUnhealthy, next: l}
 	}

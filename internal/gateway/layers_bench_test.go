@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -68,6 +69,36 @@ func BenchmarkBackendLayers(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkOAuth2Layer is BenchmarkBackendLayers' GET on a backend with
+// oauth2 and a cached token: the cost of the auth layer per request.
+func BenchmarkOAuth2Layer(b *testing.B) {
+	for _, retries := range []int{0, 1} {
+		backend := fmt.Sprintf("      oauth2:\n        grant_type: client_credentials\n        token_endpoint: http://idp.test/t\n        client_id: a\n        client_secret: b\n        retries: %d\n", retries)
+		cfg, err := config.Parse([]byte(gatewayYAML("http://origin.test", backend, "    - path: /x\n      proxy:\n        backend: api\n")))
+		if err != nil {
+			b.Fatal(err)
+		}
+		gw, err := New(Options{Config: cfg, Registerer: prometheus.NewRegistry()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rt := gw.backends["api"]
+		rt.transports.pools[transportKey{scheme: "http", hostPort: "origin.test:80"}] = fixedTransport{}
+		rt.oauth.cache.value, rt.oauth.cache.expires = "cached-token", time.Now().Add(time.Hour)
+		b.Run(fmt.Sprintf("retries%d", retries), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				rec := httptest.NewRecorder()
+				gw.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/x", nil))
+				if rec.Code != http.StatusOK {
+					b.Fatalf("status %d: %s", rec.Code, rec.Body)
+				}
+			}
+		})
+		gw.Close()
 	}
 }
 

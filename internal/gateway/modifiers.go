@@ -54,6 +54,8 @@ type compiler struct {
 	// views are the compiled backend views; their layers are built once
 	// all of them exist.
 	views []*backendView
+	// tokens says which token placeholders templates may use here.
+	tokens tokenScope
 }
 
 func (c *compiler) fail(path string, err error) {
@@ -70,6 +72,7 @@ func (c *compiler) template(path, s string) template {
 	if err != nil {
 		c.fail(path, err)
 	}
+	c.checkTokenParts(path, &t)
 	return t
 }
 

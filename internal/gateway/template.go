@@ -23,8 +23,9 @@ const (
 
 // templatePart is a literal or one request lookup.
 type templatePart struct {
-	kind lookupKind
-	text string // the literal, or the header/query/param name
+	kind  lookupKind
+	text  string // the literal, or the header/query/param name
+	label string // backends.LABEL.beta_tokens (template_tokens.go)
 }
 
 // template is a value parsed once at load; evaluating it per request is a
@@ -43,7 +44,8 @@ type template struct {
 type requestData struct {
 	req    *http.Request
 	params []pathParam
-	id     string // the request id (logs, the upstream request id header)
+	id     string     // the request id (logs, the upstream request id header)
+	tok    *tokenData // tokens and token responses (template_tokens.go)
 }
 
 type pathParam struct{ name, value string }
@@ -99,9 +101,12 @@ func compileTemplate(s string, env func(string) (string, bool)) (template, error
 }
 
 // knownLookups is shown when an operator mistypes a placeholder.
-const knownLookups = "env.NAME, request.headers.NAME, request.query.NAME, request.path_params.NAME, request.method, request.path, request.host, request.id"
+const knownLookups = "env.NAME, request.headers.NAME, request.query.NAME, request.path_params.NAME, request.method, request.path, request.host, request.id, beta_token, beta_tokens.NAME, backend_response.*"
 
 func parseLookup(expr string, env func(string) (string, bool)) (templatePart, error) {
+	if part, ok, err := parseTokenLookup(expr); ok {
+		return part, err
+	}
 	switch expr {
 	case "request.method":
 		return templatePart{kind: lookupMethod}, nil
@@ -156,6 +161,9 @@ func (t *template) eval(rd *requestData) string {
 func (p templatePart) lookup(rd *requestData) string {
 	if p.kind == lookupLiteral {
 		return p.text
+	}
+	if p.kind >= lookupToken {
+		return p.tokenLookup(rd)
 	}
 	if rd == nil || rd.req == nil {
 		return ""

@@ -93,6 +93,7 @@ func NewEngine(opts Options) (*Engine, error) {
 	if e.host == nil {
 		e.host = NewHost()
 	}
+	e.host.setCacheLimit(int64(e.cfg.Config.CacheMaxMemory))
 	e.timeout = e.cfg.Config.ScriptTimeout
 	if e.timeout <= 0 {
 		e.timeout = config.DefaultLuaScriptTimeout

@@ -65,11 +65,13 @@ var filterEntries = []string{"nauthilus_call_filter", "nauthilus_call_subject"}
 func (e *Engine) RunFilters(ctx context.Context, req *Request) (*FilterOutcome, error) {
 	scripts := e.filtersFor(req)
 	runs := make([]*filterRun, len(scripts))
+	req.context()
 	if len(scripts) == 1 {
 		runs[0] = e.runFilter(ctx, scripts[0], req)
 		if runs[0].err != nil {
 			return nil, runs[0].err
 		}
+		mergeFilterContexts(req, runs)
 		return merge(runs), nil
 	}
 
@@ -80,6 +82,7 @@ func (e *Engine) RunFilters(ctx context.Context, req *Request) (*FilterOutcome, 
 	if err != nil {
 		return nil, err
 	}
+	mergeFilterContexts(req, runs)
 	return merge(runs), nil
 }
 

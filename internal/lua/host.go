@@ -2,6 +2,9 @@ package lua
 
 import (
 	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Host is what modules share across pooled states and across reloads: the
@@ -15,6 +18,16 @@ import (
 type Host struct {
 	mu     sync.Mutex
 	values map[string]any
+
+	// Registerer is where nauthilus_prometheus registers the scripts'
+	// metric vectors (the daemon's /metrics registry); nil gives the Host
+	// a private registry (module_prometheus.go).
+	Registerer prometheus.Registerer
+	// CacheMaxBytes bounds nauthilus_cache; 0 is DefaultCacheMaxBytes.
+	CacheMaxBytes int64
+	// Now is the modules' clock (cache expiry); nil is time.Now. Tests
+	// set it.
+	Now func() time.Time
 }
 
 // NewHost makes an empty Host.

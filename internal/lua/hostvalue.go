@@ -1,85 +1,212 @@
 package lua
 
 import (
+	"errors"
 	"fmt"
+	"math"
+	"reflect"
 	"sort"
 
 	glua "github.com/yuin/gopher-lua"
 )
 
-// Values modules keep outside a run (nauthilus_context, nauthilus_cache,
-// Redis script arguments) are converted as spec nauthilus-lua-modules §2.3
-// says, so what a script stores is a copy it can no longer change.
+// Host values are what modules keep outside a Lua state: nauthilus_context,
+// nauthilus_cache and nauthilus_redis script arguments and replies. The
+// conversion follows spec nauthilus-lua-modules §2.3:
 //
-//	Lua                         host
-//	nil, boolean, string        nil, bool, string
-//	number                      float64
-//	table with keys 1..n        []any (deep copy; {} is an empty list)
-//	other table                 map[any]any (keys converted the same way)
-//	function, userdata, thread  their tostring text ("function: 0x...")
+//   - nil, booleans, numbers (float64) and strings are kept;
+//   - a table is deep-copied: a list ([]any) when its keys, in traversal
+//     order, are exactly 1, 2, …, n (an empty table is an empty list),
+//     otherwise a map[any]any whose keys are converted the same way
+//     (float64, bool, string; a table used as a key becomes its text);
+//   - functions, userdata and threads become their tostring text
+//     ("function: 0x…"), as in Nauthilus.
 //
-// Unlike toGo (attributes, JSON) nothing is refused. A table nested deeper
-// than maxHostDepth (a cycle) is stored as its tostring text there.
+// Unlike Nauthilus, the copy is bounded. luaToHost (script arguments that
+// must not fail) stores a table nested deeper than maxHostDepth levels,
+// and so a cycle, as its tostring text. hostValueOf (what a store keeps:
+// nauthilus_context, nauthilus_cache) refuses a cycle or such depth with
+// an error instead. Both stop at a size limit: sizes are counted as string
+// bytes plus hostValueOverhead per value, so a table that refers to one
+// subtable many times (copied each time) is counted for every copy and
+// cannot expand exponentially.
+
+// maxHostDepth bounds the nesting of a converted value.
 const maxHostDepth = 32
 
-// luaToHost converts a Lua value to a host value (a deep copy).
-func luaToHost(v glua.LValue) any { return luaToHostDepth(v, 0) }
+// hostValueOverhead is what one converted value is counted for beyond its
+// string bytes: roughly a Go interface plus a map or slice slot.
+const hostValueOverhead = 32
 
-func luaToHostDepth(v glua.LValue, depth int) any {
+// maxHostValue bounds luaToHost's result (one value) when the caller has no
+// tighter limit.
+const maxHostValue = 16 << 20
+
+var (
+	errHostTooLarge = errors.New("value too large")
+	errHostCycle    = errors.New("table contains itself (a cycle)")
+	errHostDepth    = fmt.Errorf("table nested more than %d levels", maxHostDepth)
+)
+
+// luaToHost converts a Lua value to a host value (see above); deeper
+// tables and cycles end as text. Over maxHostValue bytes it raises a Lua
+// error the way L.RaiseError does (a panic with *glua.ApiError), so call
+// it only from a function Lua called.
+func luaToHost(v glua.LValue) any {
+	c := hostConverter{left: maxHostValue}
+	out, err := c.value(v, 0)
+	if err != nil {
+		err = fmt.Errorf("%w: more than %d bytes", errHostTooLarge, int64(maxHostValue))
+		panic(&glua.ApiError{Type: glua.ApiErrorRun, Object: glua.LString(err.Error())})
+	}
+	return out
+}
+
+// hostValueOf converts v for a store and returns its counted size; a value
+// of more than limit bytes, nested deeper than maxHostDepth or cyclic is an
+// error.
+func hostValueOf(v glua.LValue, limit int64) (any, int64, error) {
+	c := hostConverter{left: limit, strict: true}
+	out, err := c.value(v, 0)
+	if err != nil {
+		if errors.Is(err, errHostTooLarge) {
+			err = fmt.Errorf("%w: more than %d bytes", errHostTooLarge, limit)
+		}
+		return nil, 0, err
+	}
+	return out, limit - c.left, nil
+}
+
+type hostConverter struct {
+	left int64
+	// strict refuses cycles and depth (hostValueOf) instead of storing
+	// the table's text (luaToHost).
+	strict bool
+	// open are the tables being copied (the path from the root, at most
+	// maxHostDepth), so a table that contains itself is told from one that
+	// is merely shared.
+	open []*glua.LTable
+}
+
+func (c *hostConverter) spend(n int) error {
+	c.left -= int64(n) + hostValueOverhead
+	if c.left < 0 {
+		return errHostTooLarge
+	}
+	return nil
+}
+
+func (c *hostConverter) value(v glua.LValue, depth int) (any, error) {
 	switch x := v.(type) {
 	case *glua.LNilType:
-		return nil
+		return nil, c.spend(0)
 	case glua.LBool:
-		return bool(x)
+		return bool(x), c.spend(0)
 	case glua.LNumber:
-		return float64(x)
+		return float64(x), c.spend(0)
 	case glua.LString:
-		return string(x)
+		return string(x), c.spend(len(x))
 	case *glua.LTable:
-		if depth >= maxHostDepth {
-			return x.String()
-		}
-		if list, ok := hostList(x, depth); ok {
-			return list
-		}
-		m := map[any]any{}
-		x.ForEach(func(k, val glua.LValue) {
-			m[luaToHostDepth(k, depth+1)] = luaToHostDepth(val, depth+1)
-		})
-		return m
-	case nil:
-		return nil
-	default:
-		return v.String()
+		return c.table(x, depth)
+	default: // functions, userdata, threads, channels
+		s := v.String()
+		return s, c.spend(len(s))
 	}
 }
 
-// hostList converts t when its keys, in traversal order, are exactly 1..n.
-func hostList(t *glua.LTable, depth int) ([]any, bool) {
-	out := []any{}
-	next := 1.0
-	isList := true
-	t.ForEach(func(k, val glua.LValue) {
-		if !isList {
-			return
+func (c *hostConverter) table(t *glua.LTable, depth int) (any, error) {
+	if !c.strict && depth >= maxHostDepth {
+		text := t.String()
+		return text, c.spend(len(text))
+	}
+	for _, o := range c.open {
+		if o == t {
+			return nil, errHostCycle
 		}
-		if n, ok := k.(glua.LNumber); !ok || float64(n) != next {
-			isList = false
-			return
+	}
+	if depth >= maxHostDepth {
+		return nil, errHostDepth
+	}
+	if err := c.spend(0); err != nil {
+		return nil, err
+	}
+	if c.strict {
+		c.open = append(c.open, t)
+		defer func() { c.open = c.open[:len(c.open)-1] }()
+	}
+
+	if isHostList(t) {
+		out := make([]any, 0, t.Len())
+		for k, v := t.Next(glua.LNil); k != glua.LNil; k, v = t.Next(k) {
+			e, err := c.value(v, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e)
 		}
-		next++
-		out = append(out, luaToHostDepth(val, depth+1))
-	})
-	return out, isList
+		return out, nil
+	}
+	out := map[any]any{}
+	for k, v := t.Next(glua.LNil); k != glua.LNil; k, v = t.Next(k) {
+		e, err := c.value(v, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		var key any
+		switch kx := k.(type) {
+		case glua.LString:
+			key = string(kx)
+			err = c.spend(len(kx))
+		case glua.LNumber:
+			key = float64(kx)
+			err = c.spend(0)
+		case glua.LBool:
+			key = bool(kx)
+			err = c.spend(0)
+		default: // a table, function or userdata key: its identity text
+			text := kx.String()
+			key = text
+			err = c.spend(len(text))
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[key] = e
+	}
+	return out, nil
 }
 
-// hostToLua converts a host value to a new Lua value: lists become
-// sequences, maps hash tables (each call makes new tables), integers
-// numbers, anything else its fmt text.
+// isHostList reports whether t's keys, in traversal order, are exactly
+// 1, 2, …, n; an empty table is a list.
+func isHostList(t *glua.LTable) bool {
+	want := 1.0
+	for k, _ := t.Next(glua.LNil); k != glua.LNil; k, _ = t.Next(k) {
+		n, ok := k.(glua.LNumber)
+		if !ok || float64(n) != want {
+			return false
+		}
+		want++
+	}
+	return true
+}
+
+// hostToLua converts a host value back to Lua: every call makes new
+// tables, so changing the result never changes the stored value. Lists
+// ([]any, []string, other slices) become sequences, maps become hash
+// tables, integers become numbers, []byte a string, an error its text and
+// any other type its fmt text. Nesting deeper than maxHostDepth (only
+// possible for values not made by luaToHost) becomes the text
+// "<nested too deep>".
 func hostToLua(L *glua.LState, v any) glua.LValue {
+	return hostToLuaDepth(L, v, 0)
+}
+
+func hostToLuaDepth(L *glua.LState, v any, depth int) glua.LValue {
 	switch x := v.(type) {
 	case nil:
 		return glua.LNil
+	case glua.LValue:
+		return glua.LString(x.String()) // never hand one state's value to another
 	case bool:
 		return glua.LBool(x)
 	case string:
@@ -100,10 +227,17 @@ func hostToLua(L *glua.LState, v any) glua.LValue {
 		return glua.LNumber(x)
 	case uint32:
 		return glua.LNumber(x)
+	case error:
+		return glua.LString(x.Error())
+	}
+	if depth >= maxHostDepth {
+		return glua.LString("<nested too deep>")
+	}
+	switch x := v.(type) {
 	case []any:
 		t := L.CreateTable(len(x), 0)
 		for _, e := range x {
-			t.Append(hostToLua(L, e))
+			t.Append(hostLuaElement(L, e, depth))
 		}
 		return t
 	case []string:
@@ -112,16 +246,10 @@ func hostToLua(L *glua.LState, v any) glua.LValue {
 			t.Append(glua.LString(e))
 		}
 		return t
-	case map[any]any:
-		t := L.CreateTable(0, len(x))
-		for _, k := range sortedHostKeys(x) {
-			t.RawSet(hostToLua(L, k), hostToLua(L, x[k]))
-		}
-		return t
 	case map[string]any:
 		t := L.CreateTable(0, len(x))
 		for k, e := range x {
-			t.RawSetString(k, hostToLua(L, e))
+			t.RawSetString(k, hostToLuaDepth(L, e, depth+1))
 		}
 		return t
 	case map[string]string:
@@ -130,23 +258,145 @@ func hostToLua(L *glua.LState, v any) glua.LValue {
 			t.RawSetString(k, glua.LString(e))
 		}
 		return t
-	case glua.LValue:
-		return glua.LString(x.String()) // never hand one state's value to another
-	default:
-		return glua.LString(fmt.Sprint(x))
+	case map[any]any:
+		t := L.CreateTable(0, len(x))
+		for k, e := range x {
+			switch kx := k.(type) {
+			case string:
+				t.RawSetString(kx, hostToLuaDepth(L, e, depth+1))
+			case float64:
+				if !math.IsNaN(kx) {
+					t.RawSet(glua.LNumber(kx), hostToLuaDepth(L, e, depth+1))
+				}
+			case nil:
+			default:
+				t.RawSet(hostToLuaDepth(L, k, depth+1), hostToLuaDepth(L, e, depth+1))
+			}
+		}
+		return t
 	}
+	// Other slices, arrays and maps (e.g. []int64 from a Redis reply).
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Slice, reflect.Array:
+		t := L.CreateTable(rv.Len(), 0)
+		for i := range rv.Len() {
+			t.Append(hostLuaElement(L, rv.Index(i).Interface(), depth))
+		}
+		return t
+	case reflect.Map:
+		t := L.CreateTable(0, rv.Len())
+		it := rv.MapRange()
+		for it.Next() {
+			key := hostToLuaDepth(L, it.Key().Interface(), depth+1)
+			if key == glua.LNil {
+				continue
+			}
+			t.RawSet(key, hostToLuaDepth(L, it.Value().Interface(), depth+1))
+		}
+		return t
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return glua.LNumber(rv.Int())
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return glua.LNumber(rv.Uint())
+	case reflect.Float32, reflect.Float64:
+		return glua.LNumber(rv.Float())
+	}
+	return glua.LString(fmt.Sprint(v))
 }
 
 // sortedHostKeys orders map keys so that a table built from them is the
-// same every time (nil and NaN keys, which Lua cannot hold, are dropped).
+// same every time (its pairs order); nil and NaN keys, which Lua cannot
+// hold, are dropped. hostToLua does not sort (pairs order is unspecified,
+// as in Nauthilus, and sorting cost a context_get a third of its time).
 func sortedHostKeys(m map[any]any) []any {
-	keys := make([]any, 0, len(m))
-	for k := range m {
-		if f, isNumber := k.(float64); k == nil || isNumber && f != f {
-			continue // nil and NaN cannot be Lua keys
-		}
-		keys = append(keys, k)
+	type keyed struct {
+		key  any
+		text string
 	}
-	sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j]) })
+	ks := make([]keyed, 0, len(m))
+	for k := range m {
+		if f, isNumber := k.(float64); k == nil || isNumber && math.IsNaN(f) {
+			continue
+		}
+		text, ok := k.(string)
+		if !ok {
+			text = fmt.Sprint(k)
+		}
+		ks = append(ks, keyed{k, text})
+	}
+	sort.Slice(ks, func(i, j int) bool { return ks[i].text < ks[j].text })
+	keys := make([]any, len(ks))
+	for i, k := range ks {
+		keys[i] = k.key
+	}
 	return keys
+}
+
+// hostLuaElement converts a list element; a nil element becomes false,
+// not a hole, so the sequence keeps its length (a Redis nil in a reply
+// list). luaToHost never makes such a list: a Lua sequence has no nil.
+func hostLuaElement(L *glua.LState, e any, depth int) glua.LValue {
+	lv := hostToLuaDepth(L, e, depth+1)
+	if lv == glua.LNil {
+		return glua.LFalse
+	}
+	return lv
+}
+
+// hostSize is the counted size of a host value made by luaToHost
+// (string bytes plus hostValueOverhead per value), for values whose size
+// was not kept.
+func hostSize(v any) int64 {
+	switch x := v.(type) {
+	case string:
+		return int64(len(x)) + hostValueOverhead
+	case []any:
+		n := int64(hostValueOverhead)
+		for _, e := range x {
+			n += hostSize(e)
+		}
+		return n
+	case map[string]any:
+		n := int64(hostValueOverhead)
+		for k, e := range x {
+			n += int64(len(k)) + hostValueOverhead + hostSize(e)
+		}
+		return n
+	case map[any]any:
+		n := int64(hostValueOverhead)
+		for k, e := range x {
+			n += hostSize(k) + hostSize(e)
+		}
+		return n
+	default:
+		return hostValueOverhead
+	}
+}
+
+// cloneHost deep-copies a host value made by luaToHost, so a store can hand
+// out or merge values without sharing maps and slices.
+func cloneHost(v any) any {
+	switch x := v.(type) {
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = cloneHost(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = cloneHost(e)
+		}
+		return out
+	case map[any]any:
+		out := make(map[any]any, len(x))
+		for k, e := range x {
+			out[k] = cloneHost(e)
+		}
+		return out
+	default:
+		return v
+	}
 }

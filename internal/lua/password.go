@@ -54,10 +54,11 @@ var passwordEntries = []string{"nauthilus_backend_verify_password"}
 // Verify calls nauthilus_backend_verify_password(request), which returns
 // (code, result). An error means tempfail.
 func (p *PasswordScript) Verify(ctx context.Context, req *Request) (*BackendResult, error) {
-	_, code, result, err := p.engine.runScript(ctx, p.script, kindPassword, req, passwordEntries)
+	r, code, result, err := p.engine.runScript(ctx, p.script, kindPassword, req.withContext(), passwordEntries)
 	if err != nil {
 		return nil, err
 	}
+	req.Context.mergeOverlays(r)
 	// Only an explicit 0 is success: a script that returns nothing has not
 	// vouched for the password.
 	n, isNumber := code.(glua.LNumber)

@@ -63,6 +63,12 @@ type Request struct {
 	// HTTP is the HTTP exchange the request came in (nauthilus_http_request
 	// and nauthilus_http_response); nil outside an HTTP request.
 	HTTP *HTTPExchange `json:"-"`
+
+	// Context is the request's nauthilus_context store: the caller sets
+	// the same one on every Request of one authentication (password script
+	// and filters) so they share it; nil makes RunFilters or Verify create
+	// one (module_context.go).
+	Context *RequestContext `json:"-"`
 }
 
 // sslFields are the v1.12 TLS fields, always present in the table.

@@ -80,6 +80,12 @@ type scriptRun struct {
 	statusMessage string
 	statusSet     bool
 	logs          []LogField
+	// ctxOverlay are the run's nauthilus_context writes (module_context.go).
+	ctxOverlay contextOverlay
+	// cacheUpdating are the keys this run's cache_update calls hold.
+	cacheUpdating map[string]bool
+	// baggage is nauthilus_opentelemetry's baggage of this run.
+	baggage baggage
 }
 
 // LogField is one custom_log_add entry; values are bool, float64 or string.

@@ -76,6 +76,8 @@ type vm struct {
 
 	// frozen maps each read-only proxy of a shared table to it (shared.go).
 	frozen map[*glua.LTable]frozen
+	// otelMeta are nauthilus_opentelemetry's tracer and span metatables.
+	otelMeta map[string]*glua.LTable
 	// fileModules are the package.loaded names require filled from files
 	// in this run (dropped by unbind); moduleProtos caches their code.
 	fileModules  []string
