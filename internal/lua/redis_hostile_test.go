@@ -265,3 +265,31 @@ end`
 		t.Errorf("errors = %v", got)
 	}
 }
+
+// A script cannot make the daemon keep more than maxRedisPools clients.
+func TestRedisPoolCountIsBounded(t *testing.T) {
+	m := miniredis.RunT(t)
+	tgt := newRedisTarget(t, m.Addr())
+	src := `local redis = require("nauthilus_redis")
+function nauthilus_call_filter(request)
+  local ok_count, last_err = 0, nil
+  for i = 1, 20 do
+    local ok, err = redis.register_redis_pool("p" .. i, "standalone", {address = "{{ADDR}}", min_idle_conns = 1})
+    if ok == "OK" then ok_count = ok_count + 1 else last_err = err end
+  end
+  nauthilus_builtin.custom_log_add("ok", ok_count)
+  nauthilus_builtin.custom_log_add("err", last_err)
+  return nauthilus_builtin.FILTER_ACCEPT, nauthilus_builtin.FILTER_RESULT_OK
+end`
+	e := redisEngine(t, tgt, writeModuleScript(t, "pools.lua", src), config.LuaConfig{})
+	out, err := e.RunFilters(context.Background(), &Request{Username: "u"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := logValue(out, "ok"); got != float64(maxRedisPools) {
+		t.Errorf("registered %v pools, want %d", got, maxRedisPools)
+	}
+	if got, _ := logValue(out, "err"); got != "register_redis_pool: at most 16 pools may be registered" {
+		t.Errorf("error = %v", got)
+	}
+}

@@ -139,19 +139,18 @@ func registerRedisPool(r *scriptRun, L *glua.LState) int {
 	if s.conn() == nil {
 		return pushRedis(r, L, nil, errRedisNotConfigured)
 	}
+	// Checked before the clients are made (min_idle_conns dials at once),
+	// and again after, for a script registering the name meanwhile.
+	if err := s.canRegister(name); err != nil {
+		return pushRedis(r, L, nil, err)
+	}
 	conn, err := s.newPool(name, mode, cfg)
 	if err != nil {
 		return pushRedis(r, L, nil, fmt.Errorf("register_redis_pool: %w", err))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	switch {
-	case s.pools[name] != nil:
-		err = fmt.Errorf("register_redis_pool: redis pool '%s' already exists", printableName(name))
-	case len(s.pools) >= maxRedisPools:
-		err = fmt.Errorf("register_redis_pool: at most %d pools may be registered", maxRedisPools)
-	}
-	if err != nil {
+	if err := s.canRegisterLocked(name); err != nil {
 		conn.write.Close()
 		if conn.read != conn.write {
 			conn.read.Close()
@@ -160,6 +159,22 @@ func registerRedisPool(r *scriptRun, L *glua.LState) int {
 	}
 	s.pools[name] = conn
 	return pushRedis(r, L, glua.LString("OK"), nil)
+}
+
+func (s *redisHost) canRegister(name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.canRegisterLocked(name)
+}
+
+func (s *redisHost) canRegisterLocked(name string) error {
+	switch {
+	case s.pools[name] != nil:
+		return fmt.Errorf("register_redis_pool: redis pool '%s' already exists", printableName(name))
+	case len(s.pools) >= maxRedisPools:
+		return fmt.Errorf("register_redis_pool: at most %d pools may be registered", maxRedisPools)
+	}
+	return nil
 }
 
 // poolConfig is register_redis_pool's config table; keys of the wrong type
