@@ -64,6 +64,8 @@ type redisConn struct {
 	// bound is the longest a command can take by the clients' own
 	// timeouts (0: unknown), see redisCall.
 	bound time.Duration
+	// metrics counts the calls by outcome (nil: not counted).
+	metrics *redisMetrics
 }
 
 // redisHandle resolves argument 1: a handle from get_redis_connection, or
@@ -97,14 +99,17 @@ func redisCall[T redis.Cmder](r *scriptRun, conn *redisConn, fn func(ctx context
 	defer r.waiting()()
 	if conn.endsBefore(ctx) {
 		cmd := fn(ctx)
+		conn.metrics.count(cmd.Err())
 		return cmd, cmd.Err()
 	}
 	done := make(chan T, 1)
 	go func() { done <- fn(ctx) }()
 	select {
 	case cmd := <-done:
+		conn.metrics.count(cmd.Err())
 		return cmd, cmd.Err()
 	case <-ctx.Done():
+		conn.metrics.count(ctx.Err())
 		return zero, ctx.Err()
 	}
 }
@@ -116,17 +121,24 @@ func redisWait(r *scriptRun, conn *redisConn, fn func(ctx context.Context) error
 		return err
 	}
 	defer r.waiting()()
+	var err error
 	if conn.endsBefore(ctx) {
-		return fn(ctx)
+		err = fn(ctx)
+	} else {
+		done := make(chan error, 1)
+		go func() { done <- fn(ctx) }()
+		select {
+		case err = <-done:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
 	}
-	done := make(chan error, 1)
-	go func() { done <- fn(ctx) }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+	if isReplyError(err) {
+		conn.metrics.count(nil) // the batch went through; a row's error is the row's
+	} else {
+		conn.metrics.count(err)
 	}
+	return err
 }
 
 // waiting tells the watchdog not to ask the run to measure itself for

@@ -21,6 +21,7 @@ import (
 // default client, the pools scripts registered and the uploaded scripts.
 type redisHost struct {
 	mu      sync.Mutex
+	metrics *redisMetrics
 	def     *redisConn
 	allowed map[string]bool
 	pools   map[string]*redisConn
@@ -53,7 +54,8 @@ func (h *Host) SetRedis(client redis.UniversalClient, cfg *config.Redis, extraAl
 	s := redisState(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.def = &redisConn{name: "default", read: client, write: client}
+	s.metrics = newRedisMetrics(h.Registerer)
+	s.def = &redisConn{name: "default", read: client, write: client, metrics: s.metrics}
 	s.allowed = map[string]bool{}
 	var addrs []string
 	if cfg != nil {
@@ -268,7 +270,7 @@ func (s *redisHost) newPool(name, mode string, t *glua.LTable) (*redisConn, erro
 			WriteTimeout: timeouts.write, PoolTimeout: timeouts.pool, PoolSize: poolSize, MinIdleConns: minIdle, TLSConfig: tlsConf,
 		})
 	}
-	conn := &redisConn{name: name, bound: commandBound(timeouts.dial, timeouts.pool, timeouts.write, timeouts.read)}
+	conn := &redisConn{name: name, bound: commandBound(timeouts.dial, timeouts.pool, timeouts.write, timeouts.read), metrics: s.metricsOf()}
 	switch mode {
 	case "standalone":
 		conn.write = redis.NewClient(&redis.Options{Addr: c.address, Username: c.user, Password: c.pass, DB: c.db,
@@ -338,4 +340,10 @@ func commandBound(dial, pool, write, read time.Duration) time.Duration {
 	}
 	const attempts = 6
 	return attempts*(dial+pool+write+read) + time.Second
+}
+
+func (s *redisHost) metricsOf() *redisMetrics {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.metrics
 }

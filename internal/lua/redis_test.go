@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/backline/backline/internal/config"
@@ -288,5 +289,48 @@ func TestRedisCommandBound(t *testing.T) {
 	}
 	if (&redisConn{}).endsBefore(far) {
 		t.Error("an unknown bound ends before a deadline")
+	}
+}
+
+// The calls of a script are counted on /metrics by result.
+func TestRedisCommandsAreCounted(t *testing.T) {
+	m := miniredis.RunT(t)
+	tgt := newRedisTarget(t, m.Addr())
+	reg := prometheus.NewRegistry()
+	host := NewHost()
+	host.Registerer = reg
+	host.SetRedis(tgt.client, defaultStorage(tgt.addr), nil)
+	path := writeModuleScript(t, "count.lua", `local redis = require("nauthilus_redis")
+function nauthilus_call_filter(request)
+  redis.redis_set("default", "s", "x")
+  redis.redis_get("default", "missing")
+  redis.redis_hget("default", "s", "f")
+  redis.redis_pipeline("default", "read", {{"get", "missing"}, {"hget", "s", "f"}})
+  return nauthilus_builtin.FILTER_ACCEPT, nauthilus_builtin.FILTER_RESULT_OK
+end`)
+	e, err := NewEngine(Options{Config: config.Lua{Filters: []config.LuaFilter{{Name: "count", ScriptPath: path}}}, Host: host})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if _, err := e.RunFilters(context.Background(), &Request{Username: "u"}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != "backline_lua_redis_commands_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			got[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+		}
+	}
+	want := map[string]float64{"ok": 2, "nil": 1, "error": 1, "timeout": 0}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("counts = %v, want %v", got, want)
 	}
 }
