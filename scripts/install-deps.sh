@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the real-server test fixture needs (Dovecot with
 # every protocol daemon, its Lua passdb and lua-cjson for the Dovecot proxy,
-# HAProxy, nginx with the mail module, Redis, OpenSSL, aiosmtpd), and Chromium
-# for the status page's headless browser test.
+# HAProxy, nginx with the mail module, Redis, OpenSSL, aiosmtpd), Chromium for
+# the status page's headless browser test, and what scripts/test-deploy checks
+# the Debian package and deploy/ with: systemd-analyze (systemd), promtool
+# (prometheus), groff (the man page).
 # Idempotent: when every binary is already present, apt is not
 # touched at all, so re-runs take milliseconds.
 #
@@ -22,6 +24,7 @@ PACKAGES=(
   openssl
   python3-aiosmtpd
   chromium fonts-liberation
+  systemd prometheus groff-base
 )
 
 # One file per package (or group) whose presence proves it is installed.
@@ -44,6 +47,9 @@ REQUIRED_FILES=(
   /usr/lib/python3/dist-packages/aiosmtpd/__init__.py
   /usr/bin/chromium
   /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf
+  /usr/bin/systemd-analyze
+  /usr/bin/promtool
+  /usr/bin/groff
 )
 
 missing=()
@@ -91,6 +97,7 @@ declare -A STOCK_PIDFILES=(
   [haproxy]=/run/haproxy.pid
   [nginx]=/run/nginx.pid
   [redis-server]=/run/redis/redis-server.pid
+  [prometheus]=/run/prometheus/prometheus.pid
 )
 for svc in "${!STOCK_PIDFILES[@]}"; do
   pidfile=${STOCK_PIDFILES[$svc]}
