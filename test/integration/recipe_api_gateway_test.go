@@ -49,19 +49,21 @@ func (o *recipeOrigin) requests() int {
 
 // TestRecipeAPIGateway runs docs/recipes/api-gateway.md: its backline.yml
 // with the origins' and listeners' addresses changed, two in-process
-// origins for the catalog and accounts services.
+// origins for the API.
 func TestRecipeAPIGateway(t *testing.T) {
-	catalog, accounts := newRecipeOrigin(t, "catalog"), newRecipeOrigin(t, "accounts")
+	one, two := newRecipeOrigin(t, "one"), newRecipeOrigin(t, "two")
 	dir := t.TempDir()
 	apiAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	gwAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	cfg := recipeSubst(t, recipeBlock(t, "api-gateway.md", "backline.yml"),
 		"127.0.0.1:9080", apiAddr,
 		"0.0.0.0:8080", gwAddr,
-		"http://10.0.0.21:8000", catalog.srv.URL,
-		"http://10.0.0.22:8000", accounts.srv.URL,
+		"http://10.0.0.21:8000", one.srv.URL,
+		"http://10.0.0.22:8000", two.srv.URL,
 	)
-	serveBackline(t, buildBackline(t), dir, apiAddr, "", "", cfg)
+	bl := serveBackline(t, buildBackline(t), dir, apiAddr, "", "", cfg)
+	idOne, idTwo := "gateway:api@"+one.srv.URL, "gateway:api@"+two.srv.URL
+	bl.waitHealthy(idOne, idTwo)
 	client := &http.Client{Timeout: 10 * time.Second}
 	t.Cleanup(client.CloseIdleConnections)
 	get := func(path string) (int, string, string) {
@@ -77,11 +79,18 @@ func TestRecipeAPIGateway(t *testing.T) {
 		}
 		return resp.StatusCode, resp.Header.Get("Backline-Error"), string(body)
 	}
-	expectOK := func(path, want string) {
+	// send makes n requests that must all succeed and returns how many
+	// each origin got.
+	send := func(n int) (int, int) {
 		t.Helper()
-		if code, _, body := get(path); code != http.StatusOK || body != want {
-			t.Fatalf("GET %s: %d %q, want 200 %q", path, code, body, want)
+		b1, b2 := one.requests(), two.requests()
+		for i := 0; i < n; i++ {
+			code, _, body := get(fmt.Sprintf("/api/items/%d", i))
+			if code != http.StatusOK || (body != fmt.Sprintf("one /v1/items/%d", i) && body != fmt.Sprintf("two /v1/items/%d", i)) {
+				t.Fatalf("GET /api/items/%d: %d %q", i, code, body)
+			}
 		}
+		return one.requests() - b1, two.requests() - b2
 	}
 	expectError := func(path string, status int, errType string) {
 		t.Helper()
@@ -97,50 +106,58 @@ func TestRecipeAPIGateway(t *testing.T) {
 		}
 	}
 
-	t.Run("requests flow to both services", func(t *testing.T) {
-		expectOK("/catalog/items/7", "catalog /v1/items/7")
-		expectOK("/accounts/alice", "accounts /v1/alice")
+	t.Run("requests take turns on both origins", func(t *testing.T) {
+		if n1, n2 := send(4); n1 != 2 || n2 != 2 {
+			t.Errorf("round robin over 4 requests: %d and %d, want 2 and 2", n1, n2)
+		}
 		expectError("/nowhere", http.StatusNotFound, "route_not_found")
 	})
-	t.Run("failing health check takes accounts out", func(t *testing.T) {
-		accounts.healthy.Store(false)
-		waitGateway(t, func() bool { code, _, _ := get("/accounts/alice"); return code == http.StatusBadGateway })
-		before := accounts.requests()
-		expectError("/accounts/alice", http.StatusBadGateway, "backend_unhealthy")
-		if n := accounts.requests() - before; n != 0 {
-			t.Errorf("accounts got %d requests while taken out", n)
+	t.Run("an origin failing its health check is taken out", func(t *testing.T) {
+		two.healthy.Store(false)
+		waitEligible(t, bl, idTwo, false)
+		if n1, n2 := send(4); n1 != 4 || n2 != 0 {
+			t.Errorf("with origin two out: %d and %d requests, want 4 and 0", n1, n2)
 		}
-		expectOK("/catalog/items/8", "catalog /v1/items/8")
-		accounts.healthy.Store(true)
-		waitGateway(t, func() bool { code, _, _ := get("/accounts/alice"); return code == http.StatusOK })
-		expectOK("/accounts/bob", "accounts /v1/bob")
+		two.healthy.Store(true)
+		bl.waitHealthy(idTwo)
+		if n1, n2 := send(4); n1 != 2 || n2 != 2 {
+			t.Errorf("with origin two back: %d and %d requests, want 2 and 2", n1, n2)
+		}
 	})
 	t.Run("the throttle answers 429 after per_period requests", func(t *testing.T) {
-		// The recipe allows 5 catalog requests a minute (fixed window, from
-		// the first one); the subtests above used 2.
-		for i := catalog.requests(); i < 5; i++ {
-			expectOK(fmt.Sprintf("/catalog/items/%d", i), fmt.Sprintf("catalog /v1/items/%d", i))
-		}
+		// 20 requests a minute (fixed window from the first one); the
+		// subtests above used 12.
+		send(20 - one.requests() - two.requests())
 		for i := 0; i < 3; i++ {
-			expectError("/catalog/items/1", http.StatusTooManyRequests, "backend_throttle_exceeded")
+			expectError("/api/items/1", http.StatusTooManyRequests, "backend_throttle_exceeded")
 		}
-		if n := catalog.requests(); n != 5 {
-			t.Errorf("the catalog origin got %d requests, want exactly per_period = 5", n)
-		}
-		// The throttle is per backend: accounts is not limited.
-		for i := 0; i < 6; i++ {
-			expectOK("/accounts/carol", "accounts /v1/carol")
+		if n := one.requests() + two.requests(); n != 20 {
+			t.Errorf("the origins got %d requests, want exactly per_period = 20", n)
 		}
 	})
 }
 
-// waitGateway polls cond (bounded: the recipe's health checks take
-// failure_threshold x interval = 4 s to decide).
-func waitGateway(t *testing.T, cond func() bool) {
+// waitEligible waits (bounded: the recipe's checks take failure_threshold
+// x interval = 4 s to decide) until /api/v1/backends shows id with the
+// given eligibility.
+func waitEligible(t *testing.T, s *servedBackline, id string, want bool) {
 	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); !cond(); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the gateway did not change its answer within 15 s")
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		code, body := s.api(http.MethodGet, "/api/v1/backends", "")
+		var v struct {
+			Backends []backendState `json:"backends"`
 		}
+		if code == http.StatusOK && json.Unmarshal([]byte(body), &v) == nil {
+			for _, b := range v.Backends {
+				if b.ID == id && b.Eligible == want {
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not eligible=%v within 15 s: %d %s", id, want, code, body)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
