@@ -50,7 +50,13 @@ func TestRecipeNginxMailProxy(t *testing.T) {
 		"host: 192.0.2.11, port: 587,", "host: 127.0.0.1, port: "+port("DOVECOT_A_SUBMISSION")+",",
 		"host: 192.0.2.12, port: 587,", "host: 127.0.0.1, port: "+port("DOVECOT_B_SUBMISSION")+",",
 	)
-	bl := serveBackline(t, buildBackline(t), dir, addr, apiUser, apiPW, cfg, pw)
+	// The recipe's Lua filter pins the fixture's other user (bob@example.net
+	// in the recipe) to Dovecot B.
+	luaScript := filepath.Join(dir, "moved.lua")
+	writeFile(t, luaScript, recipeSubst(t, recipeBlock(t, recipe, "moved.lua"),
+		`["bob@example.net"] = true`, fmt.Sprintf("[%q] = true", f.User)))
+	cfg += recipeSubst(t, recipeBlock(t, recipe, "backline-lua.yml"), "/etc/backline/moved.lua", luaScript)
+	bl := serveBackline(t, buildBackline(t), dir, addr, apiUser, apiPW, cfg, pw, f.Password)
 	bl.waitHealthy("a-imap", "b-imap", "a-pop3", "b-pop3", "a-smtp", "b-smtp")
 
 	imapPort, pop3Port, smtpPort := freePort(t), freePort(t), freePort(t)
@@ -80,6 +86,23 @@ func TestRecipeNginxMailProxy(t *testing.T) {
 		expectLogin(t, f, "DOVECOT_A", "imap-login", user, func() { imap(pw, "OK") })
 		expectLogin(t, f, "DOVECOT_A", "pop3-login", user, func() { pop3(pw, "+OK") })
 		expectLogin(t, f, "DOVECOT_A", "submission-login", user, submit)
+	})
+	t.Run("the Lua filter pins a moved user to Dovecot B", func(t *testing.T) {
+		imapStartTLSLogin(t, imapAddr, tlsConf, f.User, f.Password, "OK")
+		// backend_login checks the password on A (the first eligible
+		// target), so Dovecot's logs see the user on both: nginx's log
+		// names the upstream of the session.
+		needle := fmt.Sprintf("login: %q, upstream: 127.0.0.1:%d", f.User, f.Port("DOVECOT_B_IMAP"))
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
+			if strings.Contains(string(log), needle) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("nginx did not log %q", needle)
+			}
+		}
+		expectLogin(t, f, "DOVECOT_A", "imap-login", user, func() { imap(pw, "OK") })
 	})
 	t.Run("no password before STARTTLS", func(t *testing.T) {
 		m := dialMail(t, imapAddr)
