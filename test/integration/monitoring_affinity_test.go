@@ -45,15 +45,6 @@ lua:
 	bin := buildBackline(t)
 	one := serveProxyBackline(t, f, bin, "127.0.0.1:"+f.Get("DOVECOT_PROXY_BACKLINE_PORT"), users.String(), extra)
 	two := serveProxyBackline(t, f, bin, fmt.Sprintf("127.0.0.1:%d", freePort(t)), users.String(), extra)
-	// PENDING until h-redis is merged: without nauthilus_redis the filter
-	// cannot load. Remove once nauthilus_redis is on main.
-	if code, _ := two.api(http.MethodPost, "/api/v1/auth/json", `{"username":"user1","password":"pw1","protocol":"imap"}`); code != http.StatusOK {
-		for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-			if strings.Contains(two.logs.String(), "module nauthilus_redis not found") {
-				t.Skip("pending: nauthilus_redis is not on this branch yet")
-			}
-		}
-	}
 	aIMAP, bIMAP := strconv.Itoa(f.Port("DOVECOT_A_IMAP")), strconv.Itoa(f.Port("DOVECOT_B_IMAP"))
 	instanceOf := map[string]string{aIMAP: "DOVECOT_A", bIMAP: "DOVECOT_B"}
 
