@@ -70,6 +70,7 @@ func serveBackline(t *testing.T, bin, dir, addr, user, pw, cfg string, secrets .
 		}
 		select {
 		case err := <-exited:
+			exited <- err // for the cleanup, which waits for it
 			t.Fatalf("backline exited: %v\n%s", err, s.logs.String())
 		default:
 		}
