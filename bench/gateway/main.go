@@ -48,6 +48,9 @@ type options struct {
 	rounds, conns        int
 	serverCPU, clientCPU int
 	only                 string
+	// ab is another build of this bench whose gateway runs as
+	// "backline-ab" next to this one's, for A/B comparisons.
+	ab string
 }
 
 // workload is one kind of request every proxy gets.
@@ -83,6 +86,7 @@ func main() {
 	flag.IntVar(&o.serverCPU, "server-cpu", 0, "CPU the proxies are pinned to")
 	flag.IntVar(&o.clientCPU, "client-cpu", 1, "CPU wrk is pinned to")
 	flag.StringVar(&o.only, "only", "", "comma-separated workloads (get22,post16k,get64k,get1m); empty: all")
+	flag.StringVar(&o.ab, "ab", "", "another build of this bench: its gateway runs too, as backline-ab")
 	flag.Parse()
 	if *serve != "" {
 		serveGateway(*serve, *origin)
@@ -114,7 +118,14 @@ func run(o options) {
 	if o.haproxy != "" {
 		proxies = append(proxies, startHAProxy(o, dir, originAddr))
 	}
-	proxies = append(proxies, startGatewayProc(o, dir, originAddr))
+	self, err := os.Executable()
+	if err != nil {
+		fatalf("%v", err)
+	}
+	proxies = append(proxies, startGatewayProc(o, dir, "backline", self, originAddr))
+	if o.ab != "" {
+		proxies = append(proxies, startGatewayProc(o, dir, "backline-ab", o.ab, originAddr))
+	}
 	for _, p := range proxies {
 		waitListening(p.addr, p.proc)
 	}
@@ -175,7 +186,7 @@ func report(w workload, proxies []proxy, samples map[string][]sample) {
 	if !ok {
 		return
 	}
-	for _, peer := range []string{"nginx", "nginx-64k", "haproxy"} {
+	for _, peer := range []string{"nginx", "nginx-64k", "haproxy", "backline-ab"} {
 		if m, ok := med[peer]; ok && m.rps > 0 && m.cpuPerReq > 0 {
 			fmt.Printf("  backline/%-9s throughput %.2f  CPU per request %.2f\n", peer, bl.rps/m.rps, bl.cpuPerReq/m.cpuPerReq)
 		}
@@ -230,12 +241,8 @@ gateway:
 	_ = gw.ServeListener(ctx, ln)
 }
 
-func startGatewayProc(o options, dir, origin string) proxy {
-	self, err := os.Executable()
-	if err != nil {
-		fatalf("%v", err)
-	}
+func startGatewayProc(o options, dir, name, bin, origin string) proxy {
 	addr := freeLoopbackPort()
-	p := startProcess(o.serverCPU, filepath.Join(dir, "backline.log"), self, "-serve-gateway", addr, "-origin", origin)
-	return proxy{name: "backline", addr: addr, proc: p}
+	p := startProcess(o.serverCPU, filepath.Join(dir, name+".log"), bin, "-serve-gateway", addr, "-origin", origin)
+	return proxy{name: name, addr: addr, proc: p}
 }
