@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -115,4 +116,60 @@ func newServerT(t *testing.T, h http.Handler) string {
 	go func() { _ = srv.Serve(ln) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	return "http://" + strings.TrimPrefix(ln.Addr().String(), "http://")
+}
+
+// countingListener counts the writes to every accepted connection.
+type countingListener struct {
+	net.Listener
+	wc *writeCounter
+}
+
+func (l countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{Conn: c, wc: l.wc}, nil
+}
+
+// A 64 KiB response reaches the client in two writes (it took four: the
+// 4 KiB that came with the head went out alone, then the rest in 32 KiB
+// reads split again by net/http's buffer).
+func TestResponseBodyReachesClientInLargeWrites(t *testing.T) {
+	body := strings.Repeat("r", 64<<10)
+	origin := newServerT(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = io.WriteString(w, body)
+	}))
+	gw, err := New(Options{Config: parseConfig(t, gatewayYAML(origin, "", "    - path: /x\n      proxy:\n        backend: api\n"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wc := &writeCounter{}
+	srv := newServer(gw, gw.logger)
+	go func() { _ = srv.Serve(wrapListener(countingListener{ln, wc})) }()
+	t.Cleanup(func() { _ = srv.Close(); gw.Close() })
+
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := io.WriteString(c, "GET /x HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasSuffix(string(resp), body) {
+		t.Fatalf("response does not end in the body: %.200q", resp)
+	}
+	if sizes := wc.sizes(); len(sizes) > 2 {
+		t.Errorf("%d writes to the client %v, want at most 2", len(sizes), sizes)
+	}
 }
