@@ -46,6 +46,7 @@ var errIdleConnGone = errors.New("the origin closed the idle connection")
 type h1Conn struct {
 	net.Conn
 	br        *bufio.Reader
+	peeker    *idlePeeker // nil: cannot peek, taken as alive
 	nread     int64 // bytes read so far, to tell a dead idle connection apart
 	idleSince time.Time
 	// headBudget is what a response head may still read; -1: no limit.
@@ -129,7 +130,7 @@ func (p *h1Pool) conn(ctx context.Context, limits requestLimits) (*h1Conn, bool,
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		if now.Sub(pc.idleSince) < idleTimeout && connAlive(pc.Conn) {
+		if now.Sub(pc.idleSince) < idleTimeout && pc.peeker.connAlive() {
 			return pc, true, nil
 		}
 		pc.Close()
@@ -156,7 +157,7 @@ func (p *h1Pool) conn(ctx context.Context, limits requestLimits) (*h1Conn, bool,
 		}
 		c = tc
 	}
-	pc := &h1Conn{Conn: c, headBudget: -1}
+	pc := &h1Conn{Conn: c, headBudget: -1, peeker: newIdlePeeker(c)}
 	pc.br = bufio.NewReaderSize(pc, 4<<10)
 	return pc, false, nil
 }
