@@ -47,7 +47,7 @@ type h1Conn struct {
 	net.Conn
 	br        *bufio.Reader
 	peeker    *idlePeeker // nil: cannot peek, taken as alive
-	nread     int64 // bytes read so far, to tell a dead idle connection apart
+	nread     int64       // bytes read so far, to tell a dead idle connection apart
 	idleSince time.Time
 	// headBudget is what a response head may still read; -1: no limit.
 	headBudget int
