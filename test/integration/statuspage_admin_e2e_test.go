@@ -2,9 +2,6 @@ package integration
 
 import (
 	"context"
-	"io"
-	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -87,36 +84,7 @@ func TestStatusPageAdminAPIInChromium(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-engDone })
 
 	srv := server.New(server.Options{Snapshot: eng, APIAuth: config.APIAuth{Username: user, Password: pass}})
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/harness" {
-			srv.Handler().ServeHTTP(w, r)
-			return
-		}
-		if u, p, ok := r.BasicAuth(); !ok || u != user || p != pass {
-			w.Header().Set("WWW-Authenticate", `Basic realm="backline", charset="UTF-8"`)
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = io.WriteString(w, e2eHarness)
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	t.Cleanup(func() { _ = hs.Close() })
-
-	root := browse(t, chromium, "http://"+user+":"+pass+"@"+ln.Addr().String()+"/harness",
-		"admin-api", "--virtual-time-budget=4000")
-	logText := ""
-	for n := range root.Descendants() {
-		if domAttr(n, "id") == "log" {
-			logText = domText(n)
-		}
-	}
-	t.Logf("harness log: %s", logText)
+	logText := browseHarness(t, chromium, "admin-api", user, pass, e2eHarness, srv.Handler())
 	for _, want := range []string{
 		"first row: imap://127.0.0.1:1143", "state: drain",
 		"admin: drain by alice: disk swapuntil ", " UTC (in 2",

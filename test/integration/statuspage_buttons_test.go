@@ -3,7 +3,6 @@ package integration
 import (
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -81,14 +80,6 @@ func TestStatusPageButtonsInChromium(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, p, ok := r.BasicAuth()
 		switch {
-		case r.URL.Path == "/harness":
-			if !ok || u != user || p != pass {
-				w.Header().Set("WWW-Authenticate", `Basic realm="backline", charset="UTF-8"`)
-				w.WriteHeader(http.StatusUnauthorized)
-				return
-			}
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			_, _ = io.WriteString(w, harnessPage)
 		case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/api/v1/backends/"):
 			var body map[string]any
 			_ = json.NewDecoder(r.Body).Decode(&body)
@@ -111,23 +102,7 @@ func TestStatusPageButtonsInChromium(t *testing.T) {
 			srv.Handler().ServeHTTP(w, r)
 		}
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	t.Cleanup(func() { _ = hs.Close() })
-
-	url := "http://" + user + ":" + pass + "@" + ln.Addr().String() + "/harness"
-	root := browse(t, chromium, url, "buttons", "--virtual-time-budget=4000")
-	logText := ""
-	for n := range root.Descendants() {
-		if domAttr(n, "id") == "log" {
-			logText = domText(n)
-		}
-	}
-	t.Logf("harness log: %s", logText)
+	logText := browseHarness(t, chromium, "buttons", user, pass, harnessPage, h)
 	mu.Lock()
 	defer mu.Unlock()
 	if len(calls) != 3 {
