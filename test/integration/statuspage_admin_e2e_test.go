@@ -19,14 +19,8 @@ import (
 // admin state must come back from the engine with the browser's API user
 // as "who".
 
-const e2eHarness = `<!DOCTYPE html>
-<html><body>
-<pre id="log"></pre>
-<iframe id="f" src="/" width="1260" height="900"></iframe>
-<script>
-var f = document.getElementById("f"), log = document.getElementById("log"), step = 0;
-function note(s) { log.textContent += s + "\n"; }
-function row(d, id) {
+// e2eHarnessScript is the harness page's script (see harnessHTML).
+const e2eHarnessScript = `function row(d, id) {
   var rows = d.querySelectorAll("tr[data-id]");
   for (var i = 0; i < rows.length; i++) {
     if (rows[i].getAttribute("data-id") === id) { return rows[i]; }
@@ -54,8 +48,7 @@ f.addEventListener("load", function () {
     }, 50);
   }
 });
-</script>
-</body></html>`
+`
 
 type okChecker struct{}
 
@@ -84,7 +77,7 @@ func TestStatusPageAdminAPIInChromium(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-engDone })
 
 	srv := server.New(server.Options{Snapshot: eng, APIAuth: config.APIAuth{Username: user, Password: pass}})
-	logText := browseHarness(t, chromium, "admin-api", user, pass, e2eHarness, srv.Handler())
+	logText := browseHarness(t, chromium, "admin-api", user, pass, harnessHTML(900, e2eHarnessScript), srv.Handler())
 	for _, want := range []string{
 		"first row: imap://127.0.0.1:1143", "state: drain",
 		"admin: drain by alice: disk swapuntil ", " UTC (in 2",

@@ -21,14 +21,8 @@ import (
 // error, which the page must show, and accepts the others. The server runs with api_auth, so this also
 // proves the browser re-sends the Basic credentials with the API call.
 
-const harnessPage = `<!DOCTYPE html>
-<html><body>
-<pre id="log"></pre>
-<iframe id="f" src="/" width="1260" height="1400"></iframe>
-<script>
-var f = document.getElementById("f"), log = document.getElementById("log"), step = 0;
-function note(s) { log.textContent += s + "\n"; }
-function click(d, id, act) {
+// buttonsHarnessScript is the harness page's script (see harnessHTML).
+const buttonsHarnessScript = `function click(d, id, act) {
   var rows = d.querySelectorAll("tr[data-id]");
   for (var i = 0; i < rows.length; i++) {
     if (rows[i].getAttribute("data-id") === id) {
@@ -62,8 +56,7 @@ f.addEventListener("load", function () {
     note("reloaded after ready");
   }
 });
-</script>
-</body></html>`
+`
 
 type adminCall struct {
 	path, user string
@@ -102,7 +95,7 @@ func TestStatusPageButtonsInChromium(t *testing.T) {
 			srv.Handler().ServeHTTP(w, r)
 		}
 	})
-	logText := browseHarness(t, chromium, "buttons", user, pass, harnessPage, h)
+	logText := browseHarness(t, chromium, "buttons", user, pass, harnessHTML(1400, buttonsHarnessScript), h)
 	mu.Lock()
 	defer mu.Unlock()
 	if len(calls) != 3 {

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -44,4 +45,19 @@ func browseHarness(t *testing.T, chromium, name, user, pass, page string, rest h
 	}
 	t.Logf("harness log: %s", logText)
 	return logText
+}
+
+// harnessHTML is a harness page: a #log (pre) for the script's notes and
+// the status page in iframe #f, iframeHeight pixels high (the screenshot
+// shows it); script runs with f, log, step (0) and note(text) defined.
+func harnessHTML(iframeHeight int, script string) string {
+	return fmt.Sprintf(`<!DOCTYPE html>
+<html><body>
+<pre id="log"></pre>
+<iframe id="f" src="/" width="1260" height="%d"></iframe>
+<script>
+var f = document.getElementById("f"), log = document.getElementById("log"), step = 0;
+function note(s) { log.textContent += s + "\n"; }
+%s</script>
+</body></html>`, iframeHeight, script)
 }
