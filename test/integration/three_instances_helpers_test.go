@@ -121,25 +121,8 @@ type fakeIMAP struct {
 
 func startFakeIMAP(t *testing.T) *fakeIMAP {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fakeIMAP{port: ln.Addr().(*net.TCPAddr).Port}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); f.serve(c) }()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	f := &fakeIMAP{}
+	f.port = serveLoopback(t, 0, f.serve).port()
 	return f
 }
 
