@@ -105,81 +105,59 @@ func onCluster[H any](t *testing.T, factory storeFactory[H]) func(*testing.T) H 
 
 // The factories: one per store, memory when the backend has no client.
 
-func adminOn(t *testing.T, b storeBackend) adminHarness {
-	h := adminHarness{advance: b.advance, now: b.now}
-	if b.real {
-		h.ttl = 2 * time.Second
-	}
+// openOn is a harness's open: every call hands out the one memory store,
+// or a new Redis store (another instance) on the backend's shared Redis.
+func openOn[S any](b storeBackend, memory func(now func() time.Time) S, onRedis func(c redis.UniversalClient, prefix string) S) func() S {
 	if b.client == nil {
-		s := NewMemoryAdminStore(b.now)
-		h.open = func() AdminStore { return s }
-		return h
+		s := memory(b.now)
+		return func() S { return s }
 	}
-	h.open = func() AdminStore {
-		s := NewRedisAdminStore(b.client(), b.prefix)
-		s.now = b.now
-		return s
+	return func() S { return onRedis(b.client(), b.prefix) }
+}
+
+// realOr is onReal on a real server (timed subtests wait), else moved.
+func realOr(b storeBackend, onReal, moved time.Duration) time.Duration {
+	if b.real {
+		return onReal
 	}
-	return h
+	return moved
+}
+
+func adminOn(t *testing.T, b storeBackend) adminHarness {
+	return adminHarness{advance: b.advance, now: b.now, ttl: realOr(b, 2*time.Second, 0),
+		open: openOn(b, func(now func() time.Time) AdminStore { return NewMemoryAdminStore(now) },
+			func(c redis.UniversalClient, prefix string) AdminStore {
+				s := NewRedisAdminStore(c, prefix)
+				s.now = b.now
+				return s
+			})}
 }
 
 func authCacheOn(t *testing.T, b storeBackend) cacheHarness {
-	h := cacheHarness{advance: b.advance}
-	if b.real {
-		h.ttl = time.Second
-	}
-	if b.client == nil {
-		s := NewMemoryAuthCacheStore(1000, b.now)
-		h.open = func() AuthCacheStore { return s }
-		return h
-	}
-	h.open = func() AuthCacheStore { return NewRedisAuthCacheStore(b.client(), b.prefix) }
-	return h
+	return cacheHarness{advance: b.advance, ttl: realOr(b, time.Second, 0),
+		open: openOn(b, func(now func() time.Time) AuthCacheStore { return NewMemoryAuthCacheStore(1000, now) },
+			func(c redis.UniversalClient, prefix string) AuthCacheStore { return NewRedisAuthCacheStore(c, prefix) })}
 }
 
 func rateCounterOn(t *testing.T, b storeBackend) rateHarness {
 	// A real server's clock cannot be moved: a tenth of the unit is the
 	// margin a step has against it, and 50 ms (a 500 ms unit) was too
 	// little with both cores busy (a request at 9/10 landed after 10/10).
-	h := rateHarness{advance: b.advance, now: b.now, exact: !b.real, unit: time.Second}
-	if b.real {
-		h.unit = 2 * time.Second
-	}
-	if b.client == nil {
-		c := NewMemoryRateCounter()
-		h.open = func() RateCounter { return c }
-		return h
-	}
-	h.open = func() RateCounter { return NewRedisRateCounter(b.client(), b.prefix) }
-	return h
+	return rateHarness{advance: b.advance, now: b.now, exact: !b.real, unit: realOr(b, 2*time.Second, time.Second),
+		open: openOn(b, func(func() time.Time) RateCounter { return NewMemoryRateCounter() },
+			func(c redis.UniversalClient, prefix string) RateCounter { return NewRedisRateCounter(c, prefix) })}
 }
 
 func affinityOn(t *testing.T, b storeBackend) affinityHarness {
-	h := affinityHarness{advance: b.advance}
-	if b.real {
-		h.unit = 500 * time.Millisecond
-	}
-	if b.client == nil {
-		s := NewMemoryAffinityStore(0, b.now)
-		h.open = func() AffinityStore { return s }
-		return h
-	}
-	h.open = func() AffinityStore { return NewRedisAffinityStore(b.client(), b.prefix) }
-	return h
+	return affinityHarness{advance: b.advance, unit: realOr(b, 500*time.Millisecond, 0),
+		open: openOn(b, func(now func() time.Time) AffinityStore { return NewMemoryAffinityStore(0, now) },
+			func(c redis.UniversalClient, prefix string) AffinityStore { return NewRedisAffinityStore(c, prefix) })}
 }
 
 func leaseOn(t *testing.T, b storeBackend) leaseHarness {
-	h := leaseHarness{advance: b.advance, unit: time.Second}
-	if b.real {
-		h.unit = 300 * time.Millisecond
-	}
-	if b.client == nil {
-		s := NewMemoryLeaseStore(b.now)
-		h.open = func() LeaseStore { return s }
-		return h
-	}
-	h.open = func() LeaseStore { return NewRedisLeaseStore(b.client(), b.prefix) }
-	return h
+	return leaseHarness{advance: b.advance, unit: realOr(b, 300*time.Millisecond, time.Second),
+		open: openOn(b, func(now func() time.Time) LeaseStore { return NewMemoryLeaseStore(now) },
+			func(c redis.UniversalClient, prefix string) LeaseStore { return NewRedisLeaseStore(c, prefix) })}
 }
 
 func TestMemoryAdminStoreSuite(t *testing.T)         { runAdminStoreSuite(t, onMemory(adminOn)) }
