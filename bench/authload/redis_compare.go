@@ -73,20 +73,8 @@ func monitoringScript(withContext bool) string {
 }
 
 func runRedisCompare(o wrkOptions, withContext bool, redisServer string) {
-	dir, err := os.MkdirTemp("", "authload-redis")
-	if err != nil {
-		fatalf("%v", err)
-	}
-	if o.keep {
-		fmt.Println("authload: keeping", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-	if o.backline == "" || o.bare == "" {
-		buildBinaries(dir, &o)
-	}
-	targets, stopTargets := wrkbench.StartFakeIMAP(10)
-	defer stopTargets()
+	dir, targets, cleanup := prepareWrkRun(&o, "authload-redis")
+	defer cleanup()
 	redisAddr, stopRedis := startRedisServer(o.wrkCPU, redisServer, dir)
 	defer stopRedis()
 

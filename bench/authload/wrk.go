@@ -36,20 +36,8 @@ type wrkSample struct {
 }
 
 func runWrkMode(o wrkOptions) {
-	dir, err := os.MkdirTemp("", "authload-wrk")
-	if err != nil {
-		fatalf("%v", err)
-	}
-	if o.keep {
-		fmt.Println("authload: keeping", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-	if o.backline == "" || o.bare == "" {
-		buildBinaries(dir, &o)
-	}
-	targets, stopTargets := wrkbench.StartFakeIMAP(10)
-	defer stopTargets()
+	dir, targets, cleanup := prepareWrkRun(&o, "authload-wrk")
+	defer cleanup()
 
 	bare := startProcess(o.serverCPU, o.bare, "-listen", "127.0.0.1:0")
 	defer bare.stop()
@@ -101,6 +89,29 @@ func runWrkMode(o wrkOptions) {
 		srv.stop()
 	}
 	fmt.Println("\nratio = auth/bare req/s (target >= 0.6 with 1 filter, >= 0.35 with 5); CPU ratio = auth/bare CPU per request")
+}
+
+// prepareWrkRun makes the run's temporary directory (kept with -keep),
+// builds the binaries not given and starts the fake IMAP backends;
+// cleanup stops them and removes the directory.
+func prepareWrkRun(o *wrkOptions, prefix string) (dir string, targets []string, cleanup func()) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		fatalf("%v", err)
+	}
+	if o.keep {
+		fmt.Println("authload: keeping", dir)
+	}
+	if o.backline == "" || o.bare == "" {
+		buildBinaries(dir, o)
+	}
+	targets, stopTargets := wrkbench.StartFakeIMAP(10)
+	return dir, targets, func() {
+		stopTargets()
+		if !o.keep {
+			os.RemoveAll(dir)
+		}
+	}
 }
 
 func ratioCPU(a, b wrkSample) float64 {
