@@ -1,0 +1,166 @@
+package state
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrRedisUnavailable is what a command gets, at once and without touching
+// the network, while a RedisBreaker is open.
+var ErrRedisUnavailable = errors.New("redis unavailable (circuit breaker open)")
+
+// RedisBreakerOpenFor is how long a breaker fails commands fast after a
+// failure before it lets one command through to try Redis again.
+const RedisBreakerOpenFor = time.Second
+
+// RedisBreaker is a circuit breaker for one go-redis client (attach it with
+// client.AddHook(b)). Closed, every command goes to Redis. A command that
+// fails because Redis cannot serve (dial or read error, timeout, LOADING,
+// READONLY, ...) opens it: for openFor every command fails at once with
+// ErrRedisUnavailable, so a dead Redis costs a login nothing instead of a
+// dial or read timeout each. Then exactly one command is let through (half
+// open): its success closes the breaker, its failure opens it again.
+//
+// Answers about the data (redis.Nil, WRONGTYPE, a script error) and a
+// caller that gave up (context.Canceled) say nothing about Redis and leave
+// the breaker as it is. One breaker on the shared client serves every
+// store on it (auth cache, affinity, admin state, probe leases).
+type RedisBreaker struct {
+	now     func() time.Time
+	openFor time.Duration
+	// onChange hears each transition (up false: opened, with the error;
+	// up true: closed again), once, in order.
+	onChange func(up bool, err error)
+	// onReject hears each command failed fast.
+	onReject func()
+
+	open atomic.Bool // the hot path reads only this while Redis is fine
+
+	mu      sync.Mutex
+	retryAt time.Time
+	probing bool // the half-open command is in flight
+}
+
+// NewRedisBreaker returns a closed breaker on clock now (nil: time.Now);
+// onChange and onReject may be nil.
+func NewRedisBreaker(now func() time.Time, openFor time.Duration, onChange func(up bool, err error), onReject func()) *RedisBreaker {
+	if now == nil {
+		now = time.Now
+	}
+	if openFor <= 0 {
+		openFor = RedisBreakerOpenFor
+	}
+	return &RedisBreaker{now: now, openFor: openFor, onChange: onChange, onReject: onReject}
+}
+
+// Up reports whether the breaker is closed (Redis answered last).
+func (b *RedisBreaker) Up() bool { return !b.open.Load() }
+
+// allow reports whether a command may go to Redis now.
+func (b *RedisBreaker) allow() bool {
+	if !b.open.Load() {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.open.Load() {
+		return true
+	}
+	if b.probing || b.now().Before(b.retryAt) {
+		if b.onReject != nil {
+			b.onReject()
+		}
+		return false
+	}
+	b.probing = true
+	return true
+}
+
+// record takes the outcome of a command allow let through.
+func (b *RedisBreaker) record(err error) {
+	failed := redisUnavailable(err)
+	if !failed && !b.open.Load() {
+		return // the hot path: no lock
+	}
+	if !failed && !countsAsSuccess(err) {
+		// The caller gave up or closed the client: no news. A half-open
+		// probe ending so lets the next command try.
+		b.mu.Lock()
+		b.probing = false
+		b.mu.Unlock()
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.probing = false
+	if failed {
+		b.retryAt = b.now().Add(b.openFor)
+		if !b.open.Swap(true) && b.onChange != nil {
+			b.onChange(false, err)
+		}
+		return
+	}
+	if b.open.Swap(false) && b.onChange != nil {
+		b.onChange(true, nil)
+	}
+}
+
+// countsAsSuccess: Redis answered (possibly with an error about the data).
+func countsAsSuccess(err error) bool {
+	return !errors.Is(err, context.Canceled) && !errors.Is(err, redis.ErrClosed)
+}
+
+// redisUnavailable tells an error that means "Redis cannot serve now" from
+// an answer or a caller's own cancellation.
+func redisUnavailable(err error) bool {
+	switch {
+	case err == nil, errors.Is(err, redis.Nil), errors.Is(err, redis.ErrClosed):
+		return false
+	case errors.Is(err, context.Canceled):
+		return false // the caller left
+	case errors.Is(err, context.DeadlineExceeded):
+		return true // Redis too slow for the caller's bound
+	}
+	var reply redis.Error
+	if errors.As(err, &reply) {
+		return isTransient(reply)
+	}
+	return true // dial or read error, EOF, pool timeout: Redis is not serving
+}
+
+// DialHook implements redis.Hook: dials are judged by the command that
+// needed them.
+func (b *RedisBreaker) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+// ProcessHook implements redis.Hook.
+func (b *RedisBreaker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if !b.allow() {
+			cmd.SetErr(ErrRedisUnavailable)
+			return ErrRedisUnavailable
+		}
+		err := next(ctx, cmd)
+		b.record(err)
+		return err
+	}
+}
+
+// ProcessPipelineHook implements redis.Hook (pipelines and transactions).
+func (b *RedisBreaker) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if !b.allow() {
+			for _, c := range cmds {
+				c.SetErr(ErrRedisUnavailable)
+			}
+			return ErrRedisUnavailable
+		}
+		err := next(ctx, cmds)
+		b.record(err)
+		return err
+	}
+}
