@@ -61,24 +61,42 @@ func NewRedisBreaker(now func() time.Time, openFor time.Duration, onChange func(
 // Up reports whether the breaker is closed (Redis answered last).
 func (b *RedisBreaker) Up() bool { return !b.open.Load() }
 
-// allow reports whether a command may go to Redis now.
-func (b *RedisBreaker) allow() bool {
+// allow reports whether a command may go to Redis now; probe is true for
+// the one command let through while open.
+func (b *RedisBreaker) allow() (ok, probe bool) {
 	if !b.open.Load() {
-		return true
+		return true, false
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.open.Load() {
-		return true
+		return true, false
 	}
 	if b.probing || b.now().Before(b.retryAt) {
 		if b.onReject != nil {
 			b.onReject()
 		}
-		return false
+		return false, false
 	}
 	b.probing = true
-	return true
+	return true, true
+}
+
+// probeKey marks the context of the half-open command: go-redis runs the
+// commands that set up a new connection (HELLO, CLIENT SETINFO) through
+// the same hooks with that context, and they belong to the probe.
+type probeKey struct{}
+
+// admit is allow for a command on ctx, with the context to run it on.
+func (b *RedisBreaker) admit(ctx context.Context) (context.Context, bool, bool) {
+	if ctx.Value(probeKey{}) == b {
+		return ctx, true, false // part of the probe: not judged on its own
+	}
+	ok, probe := b.allow()
+	if probe {
+		ctx = context.WithValue(ctx, probeKey{}, b)
+	}
+	return ctx, ok, true
 }
 
 // record takes the outcome of a command allow let through.
@@ -140,12 +158,15 @@ func (b *RedisBreaker) DialHook(next redis.DialHook) redis.DialHook { return nex
 // ProcessHook implements redis.Hook.
 func (b *RedisBreaker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		if !b.allow() {
+		ctx, ok, judged := b.admit(ctx)
+		if !ok {
 			cmd.SetErr(ErrRedisUnavailable)
 			return ErrRedisUnavailable
 		}
 		err := next(ctx, cmd)
-		b.record(err)
+		if judged {
+			b.record(err)
+		}
 		return err
 	}
 }
@@ -153,14 +174,17 @@ func (b *RedisBreaker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 // ProcessPipelineHook implements redis.Hook (pipelines and transactions).
 func (b *RedisBreaker) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		if !b.allow() {
+		ctx, ok, judged := b.admit(ctx)
+		if !ok {
 			for _, c := range cmds {
 				c.SetErr(ErrRedisUnavailable)
 			}
 			return ErrRedisUnavailable
 		}
 		err := next(ctx, cmds)
-		b.record(err)
+		if judged {
+			b.record(err)
+		}
 		return err
 	}
 }
