@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/state"
 )
 
@@ -14,7 +15,7 @@ import (
 // while Redis is dead each caller fails at once and takes its local
 // fallback instead of waiting for dial and read timeouts. Transitions are
 // logged once each and exported; reg may be nil.
-func attachRedisBreaker(client redis.UniversalClient, logger *slog.Logger, reg prometheus.Registerer) (*state.RedisBreaker, error) {
+func attachRedisBreaker(client redis.UniversalClient, r *config.Redis, logger *slog.Logger, reg prometheus.Registerer) (*state.RedisBreaker, error) {
 	open := prometheus.NewGauge(prometheus.GaugeOpts{Name: "backline_state_redis_breaker_open",
 		Help: "1 while commands to storage.redis fail fast (circuit breaker open after Redis failed), 0 while they go to Redis."})
 	opened := prometheus.NewCounter(prometheus.CounterOpts{Name: "backline_state_redis_breaker_opened_total",
@@ -40,6 +41,7 @@ func attachRedisBreaker(client redis.UniversalClient, logger *slog.Logger, reg p
 		log.Warn("Redis unreachable: shared state falls back to local memory; commands fail fast, one try a second",
 			"error", err, "retry_every", state.RedisBreakerOpenFor.String())
 	}, rejected.Inc)
+	b.MinBudget = r.ReadTimeout
 	client.AddHook(b)
 	return b, nil
 }

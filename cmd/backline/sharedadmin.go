@@ -72,7 +72,7 @@ func setupSharedAdmin(cfg *config.Config, engine *health.Engine, logger *slog.Lo
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := attachRedisBreaker(client, logger, reg); err != nil {
+	if _, err := attachRedisBreaker(client, r, logger, reg); err != nil {
 		client.Close()
 		return nil, nil, err
 	}

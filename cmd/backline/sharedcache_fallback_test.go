@@ -60,7 +60,7 @@ func TestSharedAuthCacheRedisOutage(t *testing.T) {
 	logs := &lockedBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, nil))
 	reg := prometheus.NewRegistry()
-	if _, err := attachRedisBreaker(client, logger, reg); err != nil {
+	if _, err := attachRedisBreaker(client, cfg.Storage.Redis, logger, reg); err != nil {
 		t.Fatal(err)
 	}
 	store, err := newAuthCacheStore(cfg, client, logger, reg)

@@ -39,6 +39,12 @@ type RedisBreaker struct {
 	// onReject hears each command failed fast.
 	onReject func()
 
+	// MinBudget: a command whose caller's context had less time left than
+	// this when it started and ran out is not judged (a Lua script at the
+	// end of its budget says nothing about Redis). Set it before use, to
+	// storage.redis.read_timeout; 0 judges every command.
+	MinBudget time.Duration
+
 	open atomic.Bool // the hot path reads only this while Redis is fine
 
 	mu      sync.Mutex
@@ -87,7 +93,8 @@ func (b *RedisBreaker) allow() (ok, probe bool) {
 // the same hooks with that context, and they belong to the probe.
 type probeKey struct{}
 
-// admit is allow for a command on ctx, with the context to run it on.
+// admit is allow for a command on ctx, with the context to run it on and
+// whether its outcome is judged.
 func (b *RedisBreaker) admit(ctx context.Context) (context.Context, bool, bool) {
 	if ctx.Value(probeKey{}) == b {
 		return ctx, true, false // part of the probe: not judged on its own
@@ -97,6 +104,18 @@ func (b *RedisBreaker) admit(ctx context.Context) (context.Context, bool, bool) 
 		ctx = context.WithValue(ctx, probeKey{}, b)
 	}
 	return ctx, ok, true
+}
+
+// done judges a command's outcome unless the caller's short budget, not
+// Redis, ended it.
+func (b *RedisBreaker) done(ctx context.Context, started time.Time, err error) {
+	if err != nil && b.MinBudget > 0 && ctx.Err() != nil {
+		if deadline, ok := ctx.Deadline(); ok && deadline.Sub(started) < b.MinBudget {
+			b.record(context.Canceled) // no news; frees a probe
+			return
+		}
+	}
+	b.record(err)
 }
 
 // record takes the outcome of a command allow let through.
@@ -163,9 +182,10 @@ func (b *RedisBreaker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 			cmd.SetErr(ErrRedisUnavailable)
 			return ErrRedisUnavailable
 		}
+		started := time.Now()
 		err := next(ctx, cmd)
 		if judged {
-			b.record(err)
+			b.done(ctx, started, err)
 		}
 		return err
 	}
@@ -181,9 +201,10 @@ func (b *RedisBreaker) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 			}
 			return ErrRedisUnavailable
 		}
+		started := time.Now()
 		err := next(ctx, cmds)
 		if judged {
-			b.record(err)
+			b.done(ctx, started, err)
 		}
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
@@ -158,5 +159,25 @@ func TestRedisBreakerIgnoresAnswers(t *testing.T) {
 		if !redisUnavailable(err) {
 			t.Errorf("%v not counted as unavailable", err)
 		}
+	}
+}
+
+// A caller whose context had less than MinBudget left (a Lua script at the
+// end of its time) and ran out says nothing about Redis; a caller with a
+// full budget that Redis did not answer in time does.
+func TestRedisBreakerShortBudgetNotJudged(t *testing.T) {
+	_, c, b, _, log := breakerClient(t)
+	b.MinBudget = time.Hour
+	short, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
+	defer cancel()
+	<-short.Done()
+	c.Get(short, "k")
+	if !b.Up() || log.String() != "[]" {
+		t.Fatalf("short budget judged: up %v transitions %s", b.Up(), log)
+	}
+	b.MinBudget = 0
+	c.Get(short, "k")
+	if b.Up() || log.String() != "[down]" {
+		t.Fatalf("deadline with MinBudget 0: up %v transitions %s", b.Up(), log)
 	}
 }
