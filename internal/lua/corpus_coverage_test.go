@@ -29,6 +29,9 @@ func TestEveryModuleFunctionIsInTheCorpus(t *testing.T) {
 	}
 	var missing []string
 	for _, m := range registeredModules {
+		if isTestModule(m) {
+			continue
+		}
 		for name := range m.Functions {
 			// A call or a reference by name: .name, :name, ["name"], 'name'.
 			re := regexp.MustCompile(`[.:]` + regexp.QuoteMeta(name) + `\b|["']` + regexp.QuoteMeta(name) + `["']`)
