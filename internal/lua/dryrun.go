@@ -36,6 +36,7 @@ const maxSuppressed = 64
 // and the name is recorded as suppressed. A nil dry raises a Lua error
 // naming the function.
 func sideEffect(name string, fn, dry runFunc) runFunc {
+	effectNames[name] = true
 	return func(r *scriptRun, L *glua.LState) int {
 		if !r.dryRun() {
 			return fn(r, L)
@@ -48,6 +49,10 @@ func sideEffect(name string, fn, dry runFunc) runFunc {
 		return dry(r, L)
 	}
 }
+
+// effectNames are the functions marked with sideEffect (filled by the
+// module files' init; read by tests).
+var effectNames = map[string]bool{}
 
 // dryReturns is a dry stand-in returning fixed values.
 func dryReturns(values ...glua.LValue) runFunc {

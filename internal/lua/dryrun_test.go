@@ -160,3 +160,42 @@ func TestMarkEffectsRefusesUnknownNames(t *testing.T) {
 	}()
 	markEffects("m", map[string]runFunc{}, map[string]runFunc{"missing": nil})
 }
+
+// Every function of the modules that write outside the run is either
+// marked as a side effect or listed here as a read, so a function added
+// later has to be classified for dry runs (glua_http decides per method).
+func TestModuleFunctionsAreClassifiedForDryRuns(t *testing.T) {
+	reads := map[string][]string{
+		"nauthilus_cache":      {"cache_get", "cache_exists", "cache_keys", "cache_size"},
+		"nauthilus_prometheus": {"stop_timer"},
+		"nauthilus_mail":       {},
+		"nauthilus_psnet":      {"get_connection_target"},
+		"nauthilus_redis": {"redis_decrypt", "redis_encrypt", "redis_exists", "redis_get", "redis_hexists", "redis_hget",
+			"redis_hgetall", "redis_hlen", "redis_hmget", "redis_is_encryption_enabled", "redis_keys", "redis_llen",
+			"redis_lrange", "redis_mget", "redis_pfcount", "redis_ping", "redis_scan", "redis_scard", "redis_sismember",
+			"redis_smembers", "redis_zcount", "redis_zrange", "redis_zrangebyscore", "redis_zrank", "redis_zrevrange",
+			"redis_zrevrange_withscores", "redis_zrevrank", "redis_zscore",
+			// register_redis_pool writes no data; redis_pipeline checks its rows (dryPipeline).
+			"register_redis_pool", "get_redis_connection", "redis_pipeline"},
+	}
+	seen := 0
+	for _, m := range registeredModules {
+		known, ok := reads[m.Name]
+		if !ok {
+			continue
+		}
+		seen++
+		for name := range m.Functions {
+			full := m.Name + "." + name
+			switch {
+			case effectNames[full] && slices.Contains(known, name):
+				t.Errorf("%s is both a read and a side effect", full)
+			case !effectNames[full] && !slices.Contains(known, name):
+				t.Errorf("%s is neither marked as a side effect (sideEffect/markEffects) nor listed as a read", full)
+			}
+		}
+	}
+	if seen != len(reads) {
+		t.Errorf("found %d of the %d modules", seen, len(reads))
+	}
+}
