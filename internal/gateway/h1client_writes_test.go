@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -169,7 +171,50 @@ func TestResponseBodyReachesClientInLargeWrites(t *testing.T) {
 	if !strings.HasSuffix(string(resp), body) {
 		t.Fatalf("response does not end in the body: %.200q", resp)
 	}
-	if sizes := wc.sizes(); len(sizes) > 2 {
-		t.Errorf("%d writes to the client %v, want at most 2", len(sizes), sizes)
+	// How the body arrives from the origin depends on scheduling (a loaded
+	// machine hands the gateway smaller reads), so the count is logged
+	// here and the mechanism is checked with exact reads below.
+	t.Logf("%d writes to the client %v", len(wc.sizes()), wc.sizes())
+}
+
+// chunkedReader returns its chunks one per Read, as a socket does when
+// the data arrives in pieces.
+type chunkedReader struct{ chunks []string }
+
+func (r *chunkedReader) Read(p []byte) (int, error) {
+	if len(r.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, r.chunks[0])
+	r.chunks[0] = r.chunks[0][n:]
+	if r.chunks[0] == "" {
+		r.chunks = r.chunks[1:]
+	}
+	return n, nil
+}
+
+// countingWriter is a ResponseWriter that records each Write's size.
+type countingWriter struct {
+	http.ResponseWriter
+	sizes []int
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.sizes = append(w.sizes, len(p))
+	return len(p), nil
+}
+
+// copyBody joins the part of the body that came with the response head
+// with the next read, and writes each full buffer at once: a 64 KiB body
+// read as 4 KiB + 60 KiB + 4 KiB leaves in two writes, not three or four.
+func TestCopyBodyJoinsTheFirstRead(t *testing.T) {
+	chunks := []string{strings.Repeat("a", 4<<10), strings.Repeat("b", 60<<10), strings.Repeat("c", 4<<10)}
+	resp := &http.Response{ContentLength: 68 << 10, Body: io.NopCloser(&chunkedReader{chunks: chunks})}
+	w := &countingWriter{ResponseWriter: httptest.NewRecorder()}
+	if err := copyBody(w, resp); err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{64 << 10, 4 << 10}; !slices.Equal(w.sizes, want) {
+		t.Errorf("writes %v, want %v", w.sizes, want)
 	}
 }
