@@ -2,10 +2,13 @@ package lua
 
 import (
 	"errors"
+	"runtime"
 	"strings"
 	"testing"
 
 	glua "github.com/yuin/gopher-lua"
+
+	"github.com/backline/backline/internal/config"
 )
 
 // Findings of the module security review (issue 12): allocations that grow
@@ -53,5 +56,98 @@ func TestMustacheChecksEveryLargeWrite(t *testing.T) {
 				t.Fatalf("output grew to %d bytes before the check stopped it (bound %d)", m.out.Len(), limit)
 			}
 		})
+	}
+}
+
+// TestHostToLuaChargesWhatItBuilds: the Lua tables made from a stored
+// value (nauthilus_context, nauthilus_cache) were charged at the stored
+// size, 32 bytes a value, while a table with one string key costs gopher-
+// lua about 750 bytes: one read built up to 8 times what it was charged.
+// The charge now counts what building allocates, measured here.
+func TestHostToLuaChargesWhatItBuilds(t *testing.T) {
+	L := glua.NewState(glua.Options{SkipOpenLibs: true})
+	defer L.Close()
+	const n = 20000
+	shapes := map[string]func() glua.LValue{
+		"empty tables": func() glua.LValue {
+			l := L.CreateTable(n, 0)
+			for i := 1; i <= n; i++ {
+				l.RawSetInt(i, L.CreateTable(0, 0))
+			}
+			return l
+		},
+		"one-key maps": func() glua.LValue {
+			l := L.CreateTable(n, 0)
+			for i := 1; i <= n; i++ {
+				m := L.CreateTable(0, 1)
+				m.RawSetString("a", glua.LTrue)
+				l.RawSetInt(i, m)
+			}
+			return l
+		},
+		"number-key maps": func() glua.LValue {
+			l := L.CreateTable(n, 0)
+			for i := 1; i <= n; i++ {
+				m := L.CreateTable(0, 1)
+				m.RawSetH(glua.LNumber(0.5), glua.LTrue)
+				l.RawSetInt(i, m)
+			}
+			return l
+		},
+		"one big hash": func() glua.LValue {
+			m := L.CreateTable(0, 0)
+			for i := 1; i <= n; i++ {
+				m.RawSetString(strings.Repeat("k", i%7+1)+string(rune(i)), glua.LNumber(i))
+			}
+			return m
+		},
+		"strings": func() glua.LValue {
+			l := L.CreateTable(n, 0)
+			for i := 1; i <= n; i++ {
+				l.RawSetInt(i, glua.LString("v"))
+			}
+			return l
+		},
+	}
+	for name, build := range shapes {
+		t.Run(name, func(t *testing.T) {
+			v, stored, err := hostValueOf(build(), 1<<30)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := &luaBuild{charge: func(int64) {}}
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			out := hostToLuaDepth(L, v, 0, b)
+			runtime.ReadMemStats(&after)
+			runtime.KeepAlive(out)
+			allocated := int64(after.TotalAlloc - before.TotalAlloc)
+			t.Logf("stored size %d, allocated %d, charged %d", stored, allocated, b.total)
+			if b.total < allocated {
+				t.Fatalf("charged %d bytes for %d allocated", b.total, allocated)
+			}
+		})
+	}
+}
+
+// TestContextGetChargesTheTablesItBuilds: one context_get of a value
+// counted at about 150 KB (1500 one-key maps) builds more than 1 MiB of
+// gopher-lua tables; with max_memory 1 MiB the read itself is stopped (it
+// was charged the stored size and the run went on holding the tables).
+func TestContextGetChargesTheTablesItBuilds(t *testing.T) {
+	src := `function nauthilus_call_filter(request)
+  local l = {}
+  for i = 1, 1500 do l[i] = {a = true} end
+  nauthilus_context.context_set("k", l)
+  l = nil
+  local copy = nauthilus_context.context_get("k")
+  ` + acceptReturn + `
+end`
+	cfg := config.LuaConfig{MaxMemory: config.MinLuaMaxMemory}
+	_, err, _ := runOne(t, src, engineSetup{cfg: cfg})
+	var se *ScriptError
+	if !errors.As(err, &se) || !se.Memory || !strings.Contains(se.Msg, "a result of") {
+		t.Fatalf("want a memory stop in context_get, got %v", err)
 	}
 }
