@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/backline/backline/internal/config"
@@ -34,5 +35,32 @@ end`
 	// string.rep's result and the engine's own work; composing added 64 MiB.
 	if got := after.TotalAlloc - before.TotalAlloc; got > 4*body {
 		t.Fatalf("a refused send allocated %d bytes for a %d-byte body", got, body)
+	}
+}
+
+// TestResponseHeaderNeverCarriesThePassword: a filter copying the request
+// password into a response header put it into the auth answer; the value
+// is now scrubbed as in logs and metrics.
+func TestResponseHeaderNeverCarriesThePassword(t *testing.T) {
+	src := `local http_response = require("nauthilus_http_response")
+function nauthilus_call_filter(request)
+  http_response.set_http_response_header("X-Debug", "pw=" .. request.password)
+  http_response.add_http_response_header("X-Debug2", request.password)
+  ` + acceptReturn + `
+end`
+	e, logs := newEngine(t, engineSetup{filters: []config.LuaFilter{filter(t, "f", src)}})
+	x := exchangeFor()
+	if _, err := e.RunFilters(context.Background(), &Request{HTTP: x, Username: "alice", Password: "s3cret-Passw0rd"}); err != nil {
+		t.Fatalf("%v\n%s", err, logs)
+	}
+	for name, values := range x.ResponseHeaders() {
+		for _, v := range values {
+			if strings.Contains(v, "s3cret-Passw0rd") {
+				t.Fatalf("answer header %s carries the password: %q", name, v)
+			}
+		}
+	}
+	if got := x.ResponseHeaders().Get("X-Debug"); got != "pw=<redacted>" {
+		t.Fatalf("X-Debug = %q", got)
 	}
 }
