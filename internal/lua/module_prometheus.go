@@ -219,6 +219,10 @@ func (m *luaMetrics) series(kind metricKind, name string, labels map[string]stri
 // warnUnknown logs once per kind and name that a script used an unknown
 // metric (Nauthilus does the same); the set of names warned about is bounded.
 func (m *luaMetrics) warnUnknown(r *scriptRun, kind metricKind, name string) {
+	// The name is any string the script passed (only created names are
+	// checked): cut it before it is kept for the daemon's life or logged.
+	// A copy: a cut string would still pin the whole argument.
+	name = strings.Clone(truncateText(name, 128))
 	m.mu.Lock()
 	key := string(kind) + "\x00" + name
 	first := !m.warned[key] && len(m.warned) < maxLuaMetricWarn
