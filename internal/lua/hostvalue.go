@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 	"sort"
+	"strings"
 
 	glua "github.com/yuin/gopher-lua"
 )
@@ -96,6 +97,16 @@ func (c *hostConverter) spend(n int) error {
 	return nil
 }
 
+// keep copies a string for a store (strict): a Lua string may share the
+// bytes of a far larger one (string.sub, captures, split), which a kept
+// slice would pin while being counted at its own length.
+func (c *hostConverter) keep(s string) string {
+	if c.strict {
+		return strings.Clone(s)
+	}
+	return s
+}
+
 func (c *hostConverter) value(v glua.LValue, depth int) (any, error) {
 	switch x := v.(type) {
 	case *glua.LNilType:
@@ -105,7 +116,7 @@ func (c *hostConverter) value(v glua.LValue, depth int) (any, error) {
 	case glua.LNumber:
 		return float64(x), c.spend(0)
 	case glua.LString:
-		return string(x), c.spend(len(x))
+		return c.keep(string(x)), c.spend(len(x))
 	case *glua.LTable:
 		return c.table(x, depth)
 	default: // functions, userdata, threads, channels
@@ -155,7 +166,7 @@ func (c *hostConverter) table(t *glua.LTable, depth int) (any, error) {
 		var key any
 		switch kx := k.(type) {
 		case glua.LString:
-			key = string(kx)
+			key = c.keep(string(kx))
 			err = c.spend(len(kx))
 		case glua.LNumber:
 			key = float64(kx)

@@ -194,6 +194,13 @@ func (m *luaMetrics) series(kind metricKind, name string, labels map[string]stri
 		m.dropped.WithLabelValues(name).Inc()
 		return nil, useDropped, nil
 	}
+	if isNew {
+		// The registry keeps a new series' values: copies, as a Lua string
+		// may share the bytes of a far larger one.
+		for i := range values {
+			values[i] = strings.Clone(values[i])
+		}
+	}
 	var child any
 	var err error
 	switch vec := v.vec.(type) {
@@ -210,7 +217,7 @@ func (m *luaMetrics) series(kind metricKind, name string, labels map[string]stri
 		return nil, useOK, fmt.Errorf("metric %q: %v", name, err)
 	}
 	if isNew {
-		v.series[key] = true
+		v.series[strings.Clone(key)] = true // Join of one value is that value
 		m.total++
 	}
 	return child, useOK, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/backline/backline/internal/config"
 )
@@ -44,5 +45,63 @@ end`
 	}
 	if n := len(logs.String()); n > 64<<10 {
 		t.Fatalf("the warnings logged %d bytes", n)
+	}
+}
+
+// heapAfterRun runs src as the only filter of an engine on host, closes
+// the engine (its states and whatever they still reference) and returns
+// how much more heap is in use than before.
+func heapAfterRun(t *testing.T, host *Host, src string) int64 {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	func() {
+		e, err := NewEngine(Options{
+			Config: config.Lua{Filters: []config.LuaFilter{filter(t, "f", src)}, Config: config.LuaConfig{ScriptTimeout: time.Minute, VMPoolSize: 1}},
+			Host:   host,
+			Logger: newTestLogger(&syncBuffer{}),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		if _, err := e.RunFilters(context.Background(), &Request{Username: "u"}); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(host)
+	return int64(after.HeapAlloc) - int64(before.HeapAlloc)
+}
+
+// TestProcessWideStoresCopyStrings: string.sub (and split, match...) give
+// a string that shares its source's bytes. The cache, metric label values
+// and psnet targets kept such a string as given, so a 1-byte cached value
+// counted as 1 byte pinned a source as large as the run's budget after the
+// run ended: the cache's bound did not bound memory. Stores now copy.
+func TestProcessWideStoresCopyStrings(t *testing.T) {
+	for name, store := range map[string]string{
+		"cache value": `nauthilus_cache.cache_set("k" .. i, piece)`,
+		"cache key":   `nauthilus_cache.cache_set(piece, true)`,
+		"cache push":  `nauthilus_cache.cache_push("list", piece)`,
+		"psnet":       `nauthilus_psnet.register_connection_target("127.0.0.1:" .. i, "remote", piece)`,
+		"label value": `nauthilus_prometheus.increment_counter("review_pin_total", {l = piece})`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			src := `function nauthilus_call_filter(request)
+  pcall(nauthilus_prometheus.create_counter_vec, "review_pin_total", "h", {"l"})
+  for i = 1, 3 do
+    local big = string.rep(tostring(i), 8 * 1024 * 1024)
+    local piece = string.sub(big, 1, 20)
+    ` + store + `
+  end
+  ` + acceptReturn + `
+end`
+			if grown := heapAfterRun(t, NewHost(), src); grown > 8<<20 {
+				t.Fatalf("the heap kept %d bytes after the run (8 MiB sources pinned by 20-byte pieces)", grown)
+			}
+		})
 	}
 }
