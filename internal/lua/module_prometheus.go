@@ -42,6 +42,10 @@ const (
 	maxLuaLabelValue        = 1024
 	maxLuaMetricWarn        = 1000 // unknown names warned about, then quiet
 	luaHistogramBuckets     = 15
+	// Bounds of a vector's definition (Prometheus itself has none).
+	maxLuaMetricName   = 256
+	maxLuaMetricHelp   = 4096
+	maxLuaMetricLabels = 32
 )
 
 var (
@@ -104,6 +108,27 @@ func (h *Host) metrics() *luaMetrics {
 
 // create registers a vector once; the same kind again is a no-op.
 func (m *luaMetrics) create(kind metricKind, name, help string, labels []string) error {
+	// The registry keeps these for the daemon's life and writes them on
+	// every scrape: bounded, and copied (a Lua string may share a larger
+	// one's bytes).
+	switch {
+	case len(name) > maxLuaMetricName:
+		return fmt.Errorf("metric name too long (at most %d bytes)", maxLuaMetricName)
+	case len(help) > maxLuaMetricHelp:
+		return fmt.Errorf("help text of %q too long (at most %d bytes)", name, maxLuaMetricHelp)
+	case len(labels) > maxLuaMetricLabels:
+		return fmt.Errorf("too many label names for %q (at most %d)", name, maxLuaMetricLabels)
+	}
+	for _, l := range labels {
+		if len(l) > maxLuaMetricName {
+			return fmt.Errorf("label name of %q too long (at most %d bytes)", name, maxLuaMetricName)
+		}
+	}
+	name, help = strings.Clone(name), strings.Clone(help)
+	labels = append([]string(nil), labels...)
+	for i := range labels {
+		labels[i] = strings.Clone(labels[i])
+	}
 	if !metricNameRE.MatchString(name) {
 		return fmt.Errorf("invalid metric name %q", name)
 	}

@@ -105,3 +105,27 @@ end`
 		})
 	}
 }
+
+// TestMetricDefinitionsAreBounded: a vector's name, help and label names
+// are kept by the registry for the daemon's life and written on every
+// /metrics scrape; up to 1000 vectors with help texts as large as a run's
+// budget were accepted.
+func TestMetricDefinitionsAreBounded(t *testing.T) {
+	for name, call := range map[string]string{
+		"help":        `nauthilus_prometheus.create_counter_vec("review_big_help", string.rep("h", 1024 * 1024), {"a"})`,
+		"name":        `nauthilus_prometheus.create_gauge_vec(string.rep("n", 1024 * 1024), "h", {"a"})`,
+		"label name":  `nauthilus_prometheus.create_gauge_vec("review_big_label", "h", {string.rep("l", 1024 * 1024)})`,
+		"label count": `local l = {} for i = 1, 10000 do l[i] = "l" .. i end nauthilus_prometheus.create_histogram_vec("review_many_labels", "h", l)`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			src := `function nauthilus_call_filter(request)
+  local ok, err = pcall(function() ` + call + ` end)
+  assert(not ok and tostring(err):find("too long", 1, true) or tostring(err):find("too many", 1, true), tostring(err))
+  ` + acceptReturn + `
+end`
+			if _, err, logs := runOne(t, src, engineSetup{}); err != nil {
+				t.Fatalf("%v\n%s", err, logs.String())
+			}
+		})
+	}
+}
