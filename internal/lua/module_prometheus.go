@@ -318,9 +318,14 @@ func labelNamesArg(L *glua.LState, n int) []string {
 
 func createFunc(kind metricKind) runFunc {
 	return func(r *scriptRun, L *glua.LState) int {
-		name := L.CheckString(1)
-		help := L.OptString(2, "")
+		// Scrubbed like label values: /metrics shows names and help too (a
+		// scrubbed name or label name is then refused as invalid).
+		name := r.redact(L.CheckString(1))
+		help := r.redact(L.OptString(2, ""))
 		labels := labelNamesArg(L, 3)
+		for i := range labels {
+			labels[i] = r.redact(labels[i])
+		}
 		if err := r.engine.host.metrics().create(kind, name, help, labels); err != nil {
 			L.RaiseError("nauthilus_prometheus.create_%s_vec: %v", kind, r.redact(err.Error()))
 		}

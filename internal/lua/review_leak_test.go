@@ -3,8 +3,11 @@ package lua
 import (
 	"context"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/backline/backline/internal/config"
 )
@@ -127,5 +130,40 @@ end`
 				t.Fatalf("%v\n%s", err, logs.String())
 			}
 		})
+	}
+}
+
+// TestMetricDefinitionsNeverCarryThePassword: label values were scrubbed
+// of the request password, but a vector's help text (and a name or label
+// name, when the password is a valid one) went to /metrics as given.
+func TestMetricDefinitionsNeverCarryThePassword(t *testing.T) {
+	const password = "Summer2024"
+	src := `function nauthilus_call_filter(request)
+  nauthilus_prometheus.create_counter_vec("review_careless_total", "help " .. request.password, {"l"})
+  nauthilus_prometheus.increment_counter("review_careless_total", {l = "x"})
+  pcall(nauthilus_prometheus.create_counter_vec, request.password, "h", {"l"})
+  pcall(nauthilus_prometheus.create_gauge_vec, "review_careless_gauge", "h", {request.password})
+  pcall(nauthilus_prometheus.increment_gauge, "review_careless_gauge", {[request.password] = "x"})
+  pcall(nauthilus_prometheus.increment_counter, request.password, {l = "x"})
+  ` + acceptReturn + `
+end`
+	reg := prometheus.NewRegistry()
+	e, logs := newEngineWith(t, engineSetup{filters: []config.LuaFilter{filter(t, "f", src)}}, func(e *Engine) { e.host.Registerer = reg })
+	if _, err := e.RunFilters(context.Background(), &Request{Username: "u", Password: password}); err != nil {
+		t.Fatalf("%v\n%s", err, logs.String())
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text strings.Builder
+	for _, f := range families {
+		text.WriteString(f.String())
+	}
+	if strings.Contains(text.String(), password) {
+		t.Fatalf("/metrics carries the password:\n%s", text.String())
+	}
+	if strings.Contains(logs.String(), password) {
+		t.Fatalf("the log carries the password:\n%s", logs.String())
 	}
 }
