@@ -1,8 +1,10 @@
 package lua
 
 import (
+	"context"
 	"errors"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -149,5 +151,27 @@ end`
 	var se *ScriptError
 	if !errors.As(err, &se) || !se.Memory || !strings.Contains(se.Msg, "a result of") {
 		t.Fatalf("want a memory stop in context_get, got %v", err)
+	}
+}
+
+// TestAllRequestHeadersCharged: get_all_http_request_headers builds a
+// table and a list per header name (about 450 bytes each in gopher-lua);
+// 10000 headers (what a 64 KiB request head holds) built ~5 MB per call
+// uncharged. The call is now charged before it builds.
+func TestAllRequestHeadersCharged(t *testing.T) {
+	src := `local http_request = require("nauthilus_http_request")
+function nauthilus_call_filter(request)
+  local all = http_request.get_all_http_request_headers()
+  ` + acceptReturn + `
+end`
+	e, logs := newEngine(t, engineSetup{filters: []config.LuaFilter{filter(t, "f", src)}, cfg: config.LuaConfig{MaxMemory: config.MinLuaMaxMemory}})
+	x := exchangeFor()
+	for i := range 10000 {
+		x.Header["X-H"+strconv.Itoa(i)] = []string{"v"}
+	}
+	_, err := e.RunFilters(context.Background(), &Request{HTTP: x})
+	var se *ScriptError
+	if !errors.As(err, &se) || !se.Memory || !strings.Contains(se.Msg, "a result of") {
+		t.Fatalf("want a memory stop in get_all_http_request_headers, got %v\n%s", err, logs.String())
 	}
 }
