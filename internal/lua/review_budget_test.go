@@ -3,10 +3,13 @@ package lua
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	glua "github.com/yuin/gopher-lua"
 
@@ -173,5 +176,29 @@ end`
 	var se *ScriptError
 	if !errors.As(err, &se) || !se.Memory || !strings.Contains(se.Msg, "a result of") {
 		t.Fatalf("want a memory stop in get_all_http_request_headers, got %v\n%s", err, logs.String())
+	}
+}
+
+// TestGluaHTTPResponseHeadersCharged: a response's headers become a Lua
+// table entry each (~300 bytes in gopher-lua) but were charged 48 bytes
+// plus their text: 256 KiB of short headers built ~10 MB under a 4 MiB
+// budget.
+func TestGluaHTTPResponseHeadersCharged(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		for i := range 20000 {
+			w.Header()["X"+strconv.Itoa(i)] = []string{"v"}
+		}
+	}))
+	t.Cleanup(srv.Close)
+	cfg := config.LuaConfig{MaxMemory: 4 << 20}
+	cfg.HTTPClient = config.LuaHTTPClient{AllowedHosts: []string{"127.0.0.1"}, Timeout: 5 * time.Second, MaxResponseBody: 1 << 20}
+	_, err, logs := runOne(t, `function nauthilus_call_filter(request)
+  local resp, err = require("glua_http").get("`+srv.URL+`/")
+  assert(resp, err)
+  `+acceptReturn+`
+end`, engineSetup{cfg: cfg})
+	var se *ScriptError
+	if !errors.As(err, &se) || !se.Memory || !strings.Contains(se.Msg, "a result of") {
+		t.Fatalf("want a memory stop in glua_http.get, got %v\n%s", err, logs.String())
 	}
 }
