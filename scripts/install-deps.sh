@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the real-server test fixture needs (Dovecot with
 # every protocol daemon, HAProxy, nginx with the mail module, Redis, OpenSSL,
-# aiosmtpd), and Chromium for the status page's headless browser test.
+# aiosmtpd), Chromium for the status page's headless browser test, and what
+# scripts/test-deploy checks the Debian package and deploy/ with:
+# systemd-analyze (systemd), promtool (prometheus), groff (the man page).
 # Idempotent: when every binary is already present, apt is not
 # touched at all, so re-runs take milliseconds.
 #
@@ -20,6 +22,7 @@ PACKAGES=(
   openssl
   python3-aiosmtpd
   chromium fonts-liberation
+  systemd prometheus groff-base
 )
 
 # One file per package (or group) whose presence proves it is installed.
@@ -40,6 +43,9 @@ REQUIRED_FILES=(
   /usr/lib/python3/dist-packages/aiosmtpd/__init__.py
   /usr/bin/chromium
   /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf
+  /usr/bin/systemd-analyze
+  /usr/bin/promtool
+  /usr/bin/groff
 )
 
 missing=()
@@ -87,6 +93,7 @@ declare -A STOCK_PIDFILES=(
   [haproxy]=/run/haproxy.pid
   [nginx]=/run/nginx.pid
   [redis-server]=/run/redis/redis-server.pid
+  [prometheus]=/run/prometheus/prometheus.pid
 )
 for svc in "${!STOCK_PIDFILES[@]}"; do
   pidfile=${STOCK_PIDFILES[$svc]}

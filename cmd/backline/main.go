@@ -59,6 +59,8 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		fmt.Fprintln(stderr, `Usage: backline lua test --script FILE [flags]`)
 		return exitUsage
+	case "migrate":
+		return runMigrate(rest, os.Stdin, stdout, stderr)
 	case "demo":
 		return runDemo(ctx, rest, stdout, stderr)
 	case "ctl":

@@ -83,6 +83,10 @@ func (s *luaStatsSum) fold(e *lua.Engine) {
 	st := e.Stats()
 	s.closed.AbandonedRuns += st.AbandonedRuns
 	s.closed.ProcessLimitStops += st.ProcessLimitStops
+	s.closed.Runs += st.Runs
+	s.closed.Errors += st.Errors
+	s.closed.Timeouts += st.Timeouts
+	s.closed.MemoryStops += st.MemoryStops
 }
 
 func (s *luaStatsSum) stats() lua.Stats {
@@ -94,6 +98,10 @@ func (s *luaStatsSum) stats() lua.Stats {
 		sum.AbandonedRuns += st.AbandonedRuns
 		sum.AbandonedRunning += st.AbandonedRunning
 		sum.ProcessLimitStops += st.ProcessLimitStops
+		sum.Runs += st.Runs
+		sum.Errors += st.Errors
+		sum.Timeouts += st.Timeouts
+		sum.MemoryStops += st.MemoryStops
 	}
 	return sum
 }

@@ -30,6 +30,13 @@ var commandDocs = []commandDoc{
 	{name: "check", synopsis: "--config FILE", summary: "validate a configuration file",
 		about:  "Loads FILE as serve would, reads the files it names and compiles its scripts.\nExit 0 with a summary and warnings on stdout, 1 with every error (key path and line) on stderr.",
 		define: func(fs *flag.FlagSet) { new(checkOptions).register(fs) }},
+	{name: "migrate nauthilus", synopsis: "[--output F] FILE", summary: "convert a Nauthilus configuration file",
+		about: "Converts a Nauthilus 1.x or 3.x file: health-check targets, Redis, Lua filters, the listener and API\n" +
+			"credentials. The backline file goes to standard output (or --output); standard error lists, one line\n" +
+			"per Nauthilus key with its line, what has no equivalent (dropped) and what changed meaning.\n" +
+			"FILE - reads standard input. Exit 0 when converted, 1 when FILE is not readable YAML, 2 on a bad command line.",
+		define: func(fs *flag.FlagSet) { new(migrateOptions).register(fs) },
+		words:  []string{"nauthilus"}},
 	{name: "probe", synopsis: "--protocol P --host H --port N [flags]", summary: "check one backend once, with the daemon's code",
 		about:  "Prints every step of the check, its duration and the server's lines (credentials redacted).\nExit 0 healthy, 1 not, 2 bad flags.",
 		define: func(fs *flag.FlagSet) { new(probeFlags).register(fs) }},

@@ -207,9 +207,15 @@ type BackendAttrs struct {
 	SetResponseStatus            int           `yaml:"set_response_status"`
 	UseWhenUnhealthy             bool          `yaml:"use_when_unhealthy"`
 
-	Health     *BackendHealth `yaml:"beta_health"`
-	RateLimits RateLimits     `yaml:"beta_rate_limit,alias=throttle"`
-	TLS        *BackendTLS    `yaml:"tls"`
+	Health *BackendHealth `yaml:"beta_health"`
+	// Several origins (gateway_origins.go): balanced, retried, each a
+	// health target; passive_health ejects failing ones.
+	Origins       OriginList     `yaml:"origins"`
+	LoadBalancing string         `yaml:"load_balancing"`
+	Retries       *int           `yaml:"retries"`
+	PassiveHealth *PassiveHealth `yaml:"passive_health"`
+	RateLimits    RateLimits     `yaml:"beta_rate_limit,alias=throttle"`
+	TLS           *BackendTLS    `yaml:"tls"`
 
 	OAuth2        *OAuth2         `yaml:"oauth2"`
 	TokenRequests TokenRequests   `yaml:"beta_token_request"`

@@ -32,6 +32,7 @@ func (r *BackendRef) DecodeNode(d *Decoder, n *yaml.Node, path string) {
 var refinementForbidden = []string{
 	"disable_certificate_validation", "disable_connection_reuse", "http2", "http2_prior_knowledge", "max_connections",
 	"beta_health", "beta_rate_limit", "tls", "oauth2", "beta_token_request", "openapi",
+	"origins", "load_balancing", "retries", "passive_health",
 }
 
 // validateRef resolves a reference against definitions and checks the

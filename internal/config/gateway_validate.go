@@ -88,6 +88,7 @@ func (v *gatewayValidator) validateBackend(path string, b *Backend) {
 			v.add(path+"."+key.name, "%s", msg)
 		}
 	}
+	v.validateOrigins(path, b)
 	if b.OpenAPI != nil {
 		v.validateOpenAPI(path+".openapi", b.OpenAPI)
 	}
@@ -209,7 +210,7 @@ func (v *gatewayValidator) validateHealth(path string, b *Backend) {
 		return
 	}
 	path += ".beta_health"
-	if b.Origin == "" || strings.Contains(b.Origin, "${") {
+	if !b.HasSeveralOrigins() && (b.Origin == "" || strings.Contains(b.Origin, "${")) {
 		v.add(path, "needs a fixed origin on the backend to probe")
 	}
 	written := func(key string) bool { return v.c.Lines[path+"."+key] > 0 }

@@ -122,6 +122,7 @@ func parseRootWith(root *yaml.Node, o LoadOptions) (*Config, error) {
 	all := append(d.Errs, withoutShadowed(v.errs, d.Errs)...)
 	if len(all) > 0 {
 		sortByLine(all)
+		addNauthilusHint(all)
 		return nil, capErrors(all)
 	}
 	return c, nil

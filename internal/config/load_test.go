@@ -200,9 +200,9 @@ func TestServices(t *testing.T) {
 	wantOnlyError(t, "auth:\n  services:\n    enabled:\n      - backend_health_checks\n      - brute_force\n",
 		`auth.services.enabled[1] (line 5): unknown service "brute_force" (known: backend_health_checks)`)
 	wantOnlyError(t, "auth:\n  services:\n    enabled: [backend_server_monitoring]\n",
-		"auth.services.enabled[0] (line 3): backend_server_monitoring is the Nauthilus 1.x name; use backend_health_checks")
+		"auth.services.enabled[0] (line 3): backend_server_monitoring is the Nauthilus 1.x name; use backend_health_checks; "+MigrateHint)
 	wantOnlyError(t, "auth:\n  controls:\n    enabled: [backend_health_checks]\n",
-		"auth.controls (line 2): unknown key (known keys: cache, nginx, passdb, request, services)")
+		"auth.controls (line 2): unknown key (known keys: cache, nginx, passdb, request, services); "+NauthilusHint)
 	c := mustParse(t, "auth:\n  services:\n    enabled: [' backend_health_checks ']\n")
 	if !c.ServiceEnabled(ServiceBackendHealthChecks) {
 		t.Error("a padded service name is not recognised")

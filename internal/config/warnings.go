@@ -49,6 +49,7 @@ func (c *Config) Warnings() []string {
 	}
 	c.secretFileWarnings(warn)
 	c.authCacheWarnings(warn)
+	c.originsWarnings(warn)
 	return out
 }
 

@@ -335,3 +335,13 @@ func yamlPrintable(r rune) bool {
 	}
 	return false
 }
+
+// ParseYAML reads one YAML document under the same limits as Load and
+// Parse (size, nesting, alias expansion), for tools that read other
+// programs' files (backline migrate). nil, nil for an empty document.
+func ParseYAML(data []byte) (*yaml.Node, error) {
+	if len(data) > MaxConfigFileSize {
+		return nil, Errors{{Path: "(file)", Msg: fmt.Sprintf("is larger than %d KiB", MaxConfigFileSize>>10)}}
+	}
+	return parseYAML(data)
+}

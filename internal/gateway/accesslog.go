@@ -158,6 +158,9 @@ func (a *accessWriter) finish() {
 	if a.ep != nil {
 		attrs = append(attrs, slog.String("endpoint", a.ep.path), slog.String("backend", a.ep.backend.rt.name))
 	}
+	if a.rd != nil && a.rd.origin != "" {
+		attrs = append(attrs, slog.String("origin", a.rd.origin)) // of a backend with origins: <label>@<host>:<port>
+	}
 	attrs = append(attrs,
 		slog.Int("status", status),
 		slog.Int64("bytes", a.bytes),

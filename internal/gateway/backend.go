@@ -22,6 +22,7 @@ type backendRuntime struct {
 	slots      *slotQueue
 	throttle   *throttle
 	metrics    *backendMetrics
+	origins    *originSet        // several origins (origins.go); nil: one origin
 	openapi    *openapiValidator // nil without an openapi block
 
 	inFlight        atomic.Int64
@@ -150,6 +151,13 @@ func (g *Gateway) destination(bv *backendView, up *upstream) (destination, error
 	default:
 		return d, errors.New("the origin attribute must not be empty")
 	}
+	return g.destinationAt(bv, up, d.origin), nil
+}
+
+// destinationAt is the destination at origin o: the Host header and TLS
+// server name from hostname, and the pool's key.
+func (g *Gateway) destinationAt(bv *backendView, up *upstream, o origin) destination {
+	d := destination{origin: o}
 	serverName := ""
 	if bv.hasHostname {
 		d.hostHeader = headerValue(bv.hostname.eval(up.data))
@@ -160,7 +168,7 @@ func (g *Gateway) destination(bv *backendView, up *upstream) (destination, error
 		}
 	}
 	d.key = transportKey{scheme: d.origin.scheme, hostPort: d.origin.hostPort(), serverName: serverName, proxy: bv.proxy}
-	return d, nil
+	return d
 }
 
 // appendForwardedFor adds the client address to X-Forwarded-For, as nginx

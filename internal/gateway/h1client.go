@@ -153,7 +153,7 @@ func (p *h1Pool) conn(ctx context.Context, limits requestLimits) (*h1Conn, bool,
 		tc := tls.Client(c, p.tlsConf)
 		if err := tc.HandshakeContext(ctx); err != nil {
 			c.Close()
-			return nil, false, fmt.Errorf("TLS handshake with %s: %w", p.addr, err)
+			return nil, false, &handshakeError{addr: p.addr, err: err}
 		}
 		c = tc
 	}

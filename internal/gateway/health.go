@@ -20,10 +20,17 @@ func (g *Gateway) HealthGroups() []health.Group {
 	for _, label := range defs.SortedLabels() {
 		b := defs.Backends[label]
 		rt := g.backends[label]
-		if b == nil || b.Health == nil || rt == nil {
+		if b == nil || rt == nil {
 			continue
 		}
-		t, ok := healthTarget(label, b, rt)
+		if rt.origins != nil && (b.Health != nil || b.PassiveHealth != nil) {
+			groups = append(groups, originsHealthGroup(label, b, rt))
+			continue
+		}
+		if b.Health == nil {
+			continue
+		}
+		t, ok := healthTarget(label, b.Origin, b, rt)
 		if !ok {
 			continue
 		}
@@ -84,8 +91,8 @@ func (g *Gateway) admitted(group string, useWhenUnhealthy bool) bool {
 	return true
 }
 
-func healthTarget(label string, b *config.Backend, rt *backendRuntime) (*probe.Target, bool) {
-	u, err := url.Parse(b.Origin)
+func healthTarget(label, rawOrigin string, b *config.Backend, rt *backendRuntime) (*probe.Target, bool) {
+	u, err := url.Parse(rawOrigin)
 	if err != nil || u.Hostname() == "" {
 		return nil, false
 	}

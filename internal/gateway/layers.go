@@ -17,7 +17,8 @@ import (
 //	slotLayer      layer_slot.go      max_connections slot, in-flight count, upload deadline
 //	authLayer      layer_auth.go      upstream credentials: oauth2 (retry on 401), basic_auth
 //	validateLayer  layer_validate.go  extension point: request/response validation (openapi)
-//	originLayer    layer_origin.go    extension point: which origin and pool (several origins)
+//	originLayer    layer_origin.go    which origin and pool; balanceLayer (layer_balance.go)
+//	                                  instead for a backend with origins: policy, retries, passive health
 //	sendLayer      layer_send.go      final headers, the transport, hop-by-hop stripping
 //
 // Layers with nothing to do for a backend are left out of its chain. Each
@@ -91,7 +92,11 @@ func (g *Gateway) roundTrip(ctx context.Context, bv *backendView, up *upstream) 
 // the list above.
 func (g *Gateway) buildLayers(bv *backendView) layer {
 	var l layer = &sendLayer{}
-	l = &originLayer{next: l}
+	if set := bv.rt.origins; set != nil {
+		l = &balanceLayer{set: set, next: l} // layer_balance.go
+	} else {
+		l = &originLayer{next: l}
+	}
 	if v := bv.validator; v != nil {
 		l = &validateLayer{v: v, next: l}
 	}
@@ -105,7 +110,9 @@ func (g *Gateway) buildLayers(bv *backendView) layer {
 	if len(bv.rt.tokenRequests) > 0 {
 		l = &tokensLayer{requests: bv.rt.tokenRequests, next: l}
 	}
-	if bv.rt.group != "" {
+	if bv.rt.origins != nil {
+		l = &originsGateLayer{useWhenUnhealthy: bv.useWhenUnhealthy, next: l}
+	} else if bv.rt.group != "" {
 		l = &gateLayer{group: bv.rt.group, useWhenUnhealthy: bv.useWhenUnhealthy, next: l}
 	}
 	return l

@@ -14,6 +14,7 @@ type metrics struct {
 	duration *prometheus.HistogramVec
 	queue    *prometheus.GaugeVec
 	conns    *connectionsCollector
+	origins  *originMetrics // origin_metrics.go
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -38,11 +39,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		conns: &connectionsCollector{desc: prometheus.NewDesc("backline_gateway_connections",
 			"Connections to the backend's origins: active (a request in flight) or idle (open, unused).",
 			[]string{"backend", "state"}, nil)},
+		origins: newOriginMetrics(),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.requests, m.errors, m.duration, m.queue, m.conns} {
+	for _, c := range append([]prometheus.Collector{m.requests, m.errors, m.duration, m.queue, m.conns}, m.origins.collectors()...) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

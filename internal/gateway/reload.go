@@ -53,5 +53,6 @@ func (m *Metrics) forgetUnused(rts []*backendRuntime) {
 		m.m.errors.DeletePartialMatch(l)
 		m.m.duration.DeletePartialMatch(l)
 		m.m.queue.DeletePartialMatch(l)
+		m.m.origins.forget(name)
 	}
 }

@@ -46,6 +46,7 @@ type requestData struct {
 	params []pathParam
 	id     string     // the request id (logs, the upstream request id header)
 	tok    *tokenData // tokens and token responses (template_tokens.go)
+	origin string     // the origin balanceLayer chose last (access log); "" with one origin
 }
 
 type pathParam struct{ name, value string }

@@ -274,9 +274,13 @@ func (e *Engine) applyAdminLocked(backends []Backend, now time.Time) {
 		b.Admin = o.effective(cfgWeight)
 		b.Weight = b.Admin.Weight
 		b.ChecksPaused = b.Admin.ChecksPaused
+		applyPassive(b, byID[b.ID])
 		b.Eligible, b.Reason = eligibility(b, now)
 		if b.Eligible || b.Reason == ReasonWeightZero {
 			note(staleAt(b))
+		}
+		if isEjected(b, now) {
+			note(b.EjectedUntil) // republish when the ejection ends
 		}
 	}
 	e.recheckAt = recheck

@@ -7,8 +7,8 @@ const ReasonForcedDown Reason = "forced_down"
 
 // Eligibility is the one rule every consumer follows: may selection pick
 // b at now, and if not, why. The first matching reason wins, in this
-// order: maint, drain, forced down, unhealthy, stale, weight_zero. Health
-// forced up overrides the checks (unhealthy and stale).
+// order: maint, drain, forced down, unhealthy, stale, passive, weight_zero.
+// Health forced up overrides the checks (unhealthy, stale and passive).
 //
 // Stale is new with the registry: a backend whose last check is older than
 // b.StaleAfter (three times its group's longest interval plus its timeouts
@@ -34,6 +34,9 @@ func eligibility(b *Backend, now time.Time) (bool, Reason) {
 		}
 		if isStale(b, now) {
 			return false, ReasonStale
+		}
+		if isEjected(b, now) {
+			return false, ReasonPassive
 		}
 	}
 	if b.Weight <= 0 {

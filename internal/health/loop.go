@@ -41,6 +41,8 @@ type groupLoop struct {
 	finished []bool // per job of the round: its probe ended uncancelled
 
 	localLog localErrorLog
+
+	kick chan *targetState // immediate probes asked for by passive health
 }
 
 func newGroupLoop(e *Engine, index int, g Group, inFlight int) *groupLoop {
@@ -50,12 +52,14 @@ func newGroupLoop(e *Engine, index int, g Group, inFlight int) *groupLoop {
 		group: g,
 		sem:   make(chan struct{}, inFlight),
 		steps: stepObservers{},
+		kick:  make(chan *targetState, 16),
 	}
 }
 
 // add appends a target's state and its jobs.
 func (l *groupLoop) add(s *targetState) {
 	l.states = append(l.states, s)
+	s.loop = l
 	l.connectJobs = append(l.connectJobs, job{state: s, phase: probe.PhaseConnect})
 	if s.target.DeepCheck {
 		l.deepJobs = append(l.deepJobs, job{state: s, phase: probe.PhaseDeep})
@@ -72,6 +76,12 @@ func (l *groupLoop) add(s *targetState) {
 // keeps at most one pending tick), it never stacks.
 func (l *groupLoop) run(ctx context.Context) {
 	g := l.group
+	if g.PassiveOnly {
+		// No probes: publish the targets once (readiness) and wait.
+		l.e.publish(l.gen, l.index, l.backends(), l.e.now())
+		<-ctx.Done()
+		return
+	}
 	if g.ConnectInterval == g.DeepInterval || len(l.deepJobs) == 0 {
 		l.round(ctx, l.combinedJobs)
 		ticker := time.NewTicker(g.ConnectInterval)
@@ -82,6 +92,8 @@ func (l *groupLoop) run(ctx context.Context) {
 				return
 			case <-ticker.C:
 				l.round(ctx, l.combinedJobs)
+			case s := <-l.kick:
+				l.round(ctx, l.kickedJobs(s))
 			}
 		}
 	}
@@ -100,6 +112,8 @@ func (l *groupLoop) run(ctx context.Context) {
 			l.round(ctx, l.connectJobs)
 		case <-deepTicker.C:
 			l.round(ctx, l.deepJobs)
+		case s := <-l.kick:
+			l.round(ctx, l.kickedJobs(s))
 		}
 	}
 }

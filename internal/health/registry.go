@@ -123,6 +123,7 @@ func (e *Engine) install(p *planned, old *generation, start time.Time) {
 				}
 			}
 			s.id, s.weight = id, p.weight[gi][i]
+			s.passive.setPolicy(g.Passive)
 			s.staleAfter = staleAfter(&g, t, e.inFlight)
 			l.add(s)
 			gen.states = append(gen.states, s)
@@ -241,6 +242,9 @@ func (e *Engine) forgetRemoved(old *generation, prevLabels map[*targetState][2]s
 // larger than the probes allowed in flight may need several waves of
 // timeouts for one round; each wave adds the timeouts once more.
 func staleAfter(g *Group, t *probe.Target, inFlight int) time.Duration {
+	if g.PassiveOnly {
+		return 0 // nothing checks it, so nothing can go stale
+	}
 	interval := max(g.ConnectInterval, g.DeepInterval)
 	waves := 1
 	if inFlight > 0 {

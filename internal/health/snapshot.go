@@ -34,6 +34,13 @@ type Group struct {
 	// Weights optionally gives each target's configured weight, 0..MaxWeight
 	// (parallel to Targets; nil means 1 for every target).
 	Weights []int
+	// Passive, when set, ejects targets that fail live traffic (see
+	// PassivePolicy and ReportPassive).
+	Passive *PassivePolicy
+	// PassiveOnly groups are never probed: their targets stay healthy and
+	// never turn stale; only Passive takes them out (Caddy's passive
+	// health without active checks). ConnectInterval must still be set.
+	PassiveOnly bool
 }
 
 // GroupMail is the group of auth.services.backend_health_checks.targets.
@@ -75,6 +82,10 @@ type Backend struct {
 	// ChecksPaused: an operator stopped the probes; the state is frozen and
 	// never turns stale.
 	ChecksPaused bool
+	// EjectedUntil is the end of the backend's passive health ejection
+	// (zero: never ejected); Ejections counts them (passive.go).
+	EjectedUntil time.Time
+	Ejections    uint64
 }
 
 // PhaseState is one gate (connect or deep) of one target.

@@ -1,6 +1,8 @@
 package health
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/backline/backline/internal/probe"
@@ -15,6 +17,10 @@ type targetCollector struct {
 	duration   *prometheus.Desc
 	certExpiry *prometheus.Desc
 	eligible   *prometheus.Desc
+	ejected    *prometheus.Desc
+	ejections  *prometheus.Desc
+	lastCheck  *prometheus.Desc
+	interval   *prometheus.Desc
 }
 
 func newTargetCollector(e *Engine) *targetCollector {
@@ -35,6 +41,21 @@ func newTargetCollector(e *Engine) *targetCollector {
 		eligible: prometheus.NewDesc("backline_backend_eligible",
 			"1 if selection may pick the backend (health, admin state, weight), else 0.",
 			[]string{"group", "name"}, nil),
+		ejected: prometheus.NewDesc("backline_backend_ejected",
+			"1 while passive health keeps the backend out of selection, else 0 (backends of groups with passive health only).",
+			[]string{"group", "name", "reason"}, nil),
+		ejections: prometheus.NewDesc("backline_backend_ejections_total",
+			"Passive health ejections of the backend since it was configured (kept across reloads by backend ID).",
+			[]string{"group", "name", "reason"}, nil),
+		// With interval, lets an alert see probes falling behind their
+		// schedule (a stuck or overloaded scheduler) before the backends
+		// turn stale.
+		lastCheck: prometheus.NewDesc("backline_probe_last_check_timestamp_seconds",
+			"End (Unix time) of the last health probe of the phase; absent before the first and while checks are paused.",
+			[]string{"group", "name", "phase"}, nil),
+		interval: prometheus.NewDesc("backline_probe_interval_seconds",
+			"Configured probe interval of the group's phase (connect_interval, deep_interval).",
+			[]string{"group", "phase"}, nil),
 	}
 }
 
@@ -44,6 +65,10 @@ func (c *targetCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.duration
 	ch <- c.certExpiry
 	ch <- c.eligible
+	ch <- c.ejected
+	ch <- c.ejections
+	ch <- c.lastCheck
+	ch <- c.interval
 }
 
 // Collect pairs snapshot entries with the registry's target states by ID.
@@ -51,7 +76,12 @@ func (c *targetCollector) Describe(ch chan<- *prometheus.Desc) {
 // from the snapshot entry (Target.Name, else host:port, as the state's).
 func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
 	snap := c.e.Snapshot()
-	byID := c.e.gen.Load().byID
+	gen := c.e.gen.Load()
+	byID := gen.byID
+	for _, l := range gen.loops {
+		ch <- prometheus.MustNewConstMetric(c.interval, prometheus.GaugeValue, l.group.ConnectInterval.Seconds(), l.group.Name, string(probe.PhaseConnect))
+		ch <- prometheus.MustNewConstMetric(c.interval, prometheus.GaugeValue, l.group.DeepInterval.Seconds(), l.group.Name, string(probe.PhaseDeep))
+	}
 	for i := range snap.Backends {
 		b := &snap.Backends[i]
 		s := byID[b.ID]
@@ -63,10 +93,18 @@ func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
 			name = b.Target.Address()
 		}
 		ch <- prometheus.MustNewConstMetric(c.eligible, prometheus.GaugeValue, boolGauge(b.Eligible), b.Group, name)
+		if s.passive.policy.Load() != nil {
+			until, n := s.passive.view()
+			reason := string(ReasonPassive)
+			ch <- prometheus.MustNewConstMetric(c.ejected, prometheus.GaugeValue, boolGauge(c.e.now().Before(until)), b.Group, name, reason)
+			ch <- prometheus.MustNewConstMetric(c.ejections, prometheus.CounterValue, float64(n), b.Group, name, reason)
+		}
 		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, boolGauge(b.Healthy), b.Group, name, b.Target.Protocol)
 		ch <- prometheus.MustNewConstMetric(c.phaseUp, prometheus.GaugeValue, boolGauge(b.Connect.Healthy), b.Group, name, string(probe.PhaseConnect))
 		ch <- s.connectLatency.metric(c.duration, b.Group, name, string(probe.PhaseConnect))
+		c.collectLastCheck(ch, b, name, probe.PhaseConnect, b.Connect.LastCheck)
 		if b.Target.DeepCheck {
+			c.collectLastCheck(ch, b, name, probe.PhaseDeep, b.Deep.LastCheck)
 			ch <- prometheus.MustNewConstMetric(c.phaseUp, prometheus.GaugeValue, boolGauge(b.Deep.Healthy), b.Group, name, string(probe.PhaseDeep))
 			ch <- s.deepLatency.metric(c.duration, b.Group, name, string(probe.PhaseDeep))
 		}
@@ -76,4 +114,13 @@ func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.certExpiry, prometheus.GaugeValue, float64(b.CertNotAfter.Unix()), b.Group, name)
 		}
 	}
+}
+
+// collectLastCheck exports when a phase was last probed. Paused checks
+// export nothing: their age is intended, not a scheduler falling behind.
+func (c *targetCollector) collectLastCheck(ch chan<- prometheus.Metric, b *Backend, name string, phase probe.Phase, last time.Time) {
+	if last.IsZero() || b.ChecksPaused {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.lastCheck, prometheus.GaugeValue, float64(last.UnixNano())/1e9, b.Group, name, string(phase))
 }

@@ -34,6 +34,9 @@ type targetState struct {
 
 	connectLatency *latencyHistogram
 	deepLatency    *latencyHistogram
+
+	passive passiveState // live-traffic ejections (passive.go)
+	loop    *groupLoop   // current loop; set by install under Engine.mu
 }
 
 func newTargetState(g *Group, t *probe.Target, start time.Time) *targetState {

@@ -7,6 +7,7 @@ package lua
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -66,6 +67,9 @@ type Engine struct {
 
 	inflight                    sync.WaitGroup
 	abandoned, abandonedRunning atomic.Int64
+	// runs counts finished script runs; runErrors, runTimeouts and
+	// runMemoryStops those that failed, by cause (see countRun).
+	runs, runErrors, runTimeouts, runMemoryStops atomic.Int64
 
 	// testGlobals are extra global functions for tests (a native call that
 	// ignores the deadline, for one).
@@ -222,6 +226,34 @@ const abandonGrace = 50 * time.Millisecond
 // the caller, see finished) or, when the caller gave up, by the state's
 // goroutine once the script really ends.
 func (e *Engine) runScript(ctx context.Context, s *script, kind scriptKind, req *Request, entries []string) (*scriptRun, glua.LValue, glua.LValue, error) {
+	r, ret1, ret2, err := e.runScriptUncounted(ctx, s, kind, req, entries)
+	e.countRun(err)
+	return r, ret1, ret2, err
+}
+
+// countRun feeds backline_lua_runs_total and backline_lua_failures_total.
+// A canceled run (the client went away, a sibling filter failed) is a run
+// but no failure of its own.
+func (e *Engine) countRun(err error) {
+	e.runs.Add(1)
+	if err == nil {
+		return
+	}
+	var se *ScriptError
+	switch {
+	case !errors.As(err, &se):
+		e.runErrors.Add(1)
+	case se.Canceled:
+	case se.Timeout:
+		e.runTimeouts.Add(1)
+	case se.Memory:
+		e.runMemoryStops.Add(1)
+	default:
+		e.runErrors.Add(1)
+	}
+}
+
+func (e *Engine) runScriptUncounted(ctx context.Context, s *script, kind scriptKind, req *Request, entries []string) (*scriptRun, glua.LValue, glua.LValue, error) {
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
 	r := newRun(ctx, e, s, kind, req)
@@ -268,6 +300,9 @@ type Stats struct {
 	AbandonedRuns, AbandonedRunning int64
 	// ProcessLimitStops counts runs stopped for the process-wide soft limit.
 	ProcessLimitStops int64
+	// Runs counts finished script runs (filters, password scripts);
+	// Errors, Timeouts and MemoryStops the failed ones by cause.
+	Runs, Errors, Timeouts, MemoryStops int64
 }
 
 // Stats reports the engine's counters.
@@ -276,5 +311,9 @@ func (e *Engine) Stats() Stats {
 		AbandonedRuns:     e.abandoned.Load(),
 		AbandonedRunning:  e.abandonedRunning.Load(),
 		ProcessLimitStops: e.watch.processStops.Load(),
+		Runs:              e.runs.Load(),
+		Errors:            e.runErrors.Load(),
+		Timeouts:          e.runTimeouts.Load(),
+		MemoryStops:       e.runMemoryStops.Load(),
 	}
 }

@@ -24,5 +24,21 @@ func StatsCollectors(stats func() Stats) []prometheus.Collector {
 			Name: "backline_lua_process_limit_stops_total",
 			Help: "Lua runs stopped because the daemon's Lua memory soft limit was reached.",
 		}, func() float64 { return float64(stats().ProcessLimitStops) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "backline_lua_runs_total",
+			Help: "Finished Lua script runs (filters and password scripts), failed ones included.",
+		}, func() float64 { return float64(stats().Runs) }),
+		failures(stats, "error", func(s Stats) int64 { return s.Errors }),
+		failures(stats, "timeout", func(s Stats) int64 { return s.Timeouts }),
+		failures(stats, "memory", func(s Stats) int64 { return s.MemoryStops }),
 	}
+}
+
+// failures is one reason's series of backline_lua_failures_total.
+func failures(stats func() Stats, reason string, count func(Stats) int64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name:        "backline_lua_failures_total",
+		Help:        "Failed Lua script runs by reason: error, timeout (script_timeout), memory (max_memory or the soft limit). Canceled runs are not counted.",
+		ConstLabels: prometheus.Labels{"reason": reason},
+	}, func() float64 { return float64(count(stats())) })
 }

@@ -40,6 +40,10 @@ type backendView struct {
 	CertNotAfter *time.Time `json:"cert_not_after,omitempty"`
 	Mechanism    string     `json:"mechanism,omitempty"`
 	Steps        []stepView `json:"steps"`
+	// Passive health (gateway origins): the end of the last ejection and
+	// how many there were; omitted for backends never ejected.
+	EjectedUntil *time.Time `json:"ejected_until,omitempty"`
+	Ejections    uint64     `json:"ejections,omitempty"`
 }
 
 type phaseView struct {
@@ -119,6 +123,8 @@ func viewBackend(b health.Backend) backendView {
 		CertNotAfter: timePtr(b.CertNotAfter),
 		Mechanism:    b.Mechanism,
 		Steps:        make([]stepView, 0, len(b.Steps)),
+		EjectedUntil: timePtr(b.EjectedUntil),
+		Ejections:    b.Ejections,
 	}
 	for _, st := range b.Steps {
 		v.Steps = append(v.Steps, stepView{Name: st.Name, DurationMS: millis(st.Duration)})

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"fmt"
 	"html/template"
 	"net/http"
 	"slices"
@@ -228,6 +229,10 @@ func buildRow(b health.Backend, adm pageAdmin, now time.Time) statusRow {
 
 	row.State, row.rank = stateOf(b)
 	row.Problem = row.rank != rankOK
+	if b.Reason == health.ReasonPassive && b.EjectedUntil.After(now) {
+		// Passive health: the ejection's end is what an operator asks.
+		row.Detail += fmt.Sprintf(" ejected for %s (ejection %d)", shortDuration(b.EjectedUntil.Sub(now)), b.Ejections)
+	}
 	last := lastCheck(b, t.DeepCheck)
 	since := b.Since
 	switch {

@@ -1,0 +1,180 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/backline/backline/internal/health"
+)
+
+// originsGateLayer is gateLayer for a backend with origins: some origin
+// must be admitted (eligible; with use_when_unhealthy, not taken out by an
+// operator), checked before the queues as the single-origin gate is.
+type originsGateLayer struct {
+	useWhenUnhealthy bool
+	next             layer
+}
+
+func (l *originsGateLayer) roundTrip(c *call) (*exchange, *gatewayError) {
+	var buf [8]candidate
+	if len(c.bv.rt.origins.candidates(c.g.snapshotNow(), time.Now(), nil, l.useWhenUnhealthy, buf[:0])) == 0 {
+		return nil, newError(kindUnhealthy, errUnhealthy)
+	}
+	return l.next.roundTrip(c)
+}
+
+// balanceLayer replaces originLayer for a backend with origins: it picks
+// an origin by policy and health, and after a failed connect tries another
+// origin (at most retries more). A failed connect sent nothing upstream,
+// so any method may go again (nginx's proxy_next_upstream error does the
+// same), provided its body is still unread and so can be offered whole;
+// after anything else (a reset, a timeout, an answer) the request is never
+// repeated. Every outcome reaches passive health. It runs after the
+// queues, so least_connections sees the requests really in flight.
+type balanceLayer struct {
+	set  *originSet
+	next layer
+}
+
+func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
+	set, out := l.set, c.up.req
+	var guard *guardedBody
+	if out.Body != nil && out.Body != http.NoBody {
+		guard = &guardedBody{ReadCloser: out.Body}
+	}
+	// sendLayer appends the client to X-Forwarded-For; a retry starts from
+	// the header as it was.
+	forwardedFor := out.Header["X-Forwarded-For"]
+	reporter := c.g.passiveReporter()
+	var triedBuf [4]*upstreamOrigin
+	tried := triedBuf[:0]
+	var buf [8]candidate
+	var last *gatewayError
+	for attempt := 0; ; attempt++ {
+		cands := set.candidates(c.g.snapshotNow(), time.Now(), tried, c.bv.useWhenUnhealthy, buf[:0])
+		if len(cands) == 0 {
+			if last != nil {
+				return nil, last // every admitted origin failed to connect
+			}
+			return nil, newError(kindUnhealthy, errUnhealthy)
+		}
+		o := set.choose(cands)
+		tried = append(tried, o)
+		c.dest = c.g.destinationAt(c.bv, c.up, o.origin)
+		t, err := c.bv.rt.transports.get(c.dest.key)
+		if err != nil {
+			return nil, newError(kindConfiguration, err)
+		}
+		c.transport = t
+		if attempt > 0 {
+			setHeaderValues(out.Header, "X-Forwarded-For", forwardedFor)
+		}
+		if guard != nil {
+			out.Body = guard
+		}
+		o.inFlight.Add(1)
+		c.g.metrics.originRequest(set.label, o.name)
+		if c.up.data != nil {
+			c.up.data.origin = o.name // the access log's origin field
+		}
+		ex, gerr := l.next.roundTrip(c)
+		if gerr == nil {
+			if reporter != nil {
+				reporter.ReportPassive(o.id, ex.resp.StatusCode >= 500)
+			}
+			ex.onDone(o.doneFunc)
+			return ex, nil
+		}
+		o.inFlight.Add(-1)
+		if reporter != nil && countsAsOriginFailure(gerr) {
+			reporter.ReportPassive(o.id, true)
+		}
+		again := attempt < set.retries && isConnectFailure(gerr) && c.ctx.Err() == nil &&
+			(c.limits.deadline.IsZero() || time.Now().Before(c.limits.deadline)) &&
+			(guard == nil || !guard.read.Load())
+		if !again {
+			return nil, gerr
+		}
+		last = gerr
+		c.g.metrics.originRetry(set.label)
+		c.g.logger.Debug("gateway retrying on another origin", "backend", set.label, "origin", o.name, "error", gerr.cause)
+	}
+}
+
+func setHeaderValues(h http.Header, key string, values []string) {
+	if len(values) == 0 {
+		delete(h, key)
+		return
+	}
+	h[key] = values
+}
+
+// isConnectFailure: no connection to the origin came about (the dial or
+// the TLS handshake failed), so not one byte of the request went upstream.
+func isConnectFailure(err error) bool {
+	var de *dialError
+	var he *handshakeError
+	return errors.As(err, &de) || errors.As(err, &he)
+}
+
+// handshakeError is a failed TLS handshake with an origin (backline's
+// HTTP/1.1 client): like a failed dial, the request was not sent.
+type handshakeError struct {
+	addr string
+	err  error
+}
+
+func (e *handshakeError) Error() string { return "TLS handshake with " + e.addr + ": " + e.err.Error() }
+func (e *handshakeError) Unwrap() error { return e.err }
+
+// countsAsOriginFailure: a failed connect, a reset or a timeout waiting
+// for the origin count for passive health (Envoy maps them to 5xx); a
+// broken client request or a client that left do not.
+func countsAsOriginFailure(gerr *gatewayError) bool {
+	switch gerr.kind {
+	case kindBackend, kindTimeout:
+		return true
+	}
+	return false
+}
+
+// guardedBody lets a request body be offered to a second origin: it
+// notes whether anything was read and keeps the transport's Close of a
+// failed attempt from closing the client's body (net/http's server closes
+// it when the handler returns).
+type guardedBody struct {
+	io.ReadCloser
+	read atomic.Bool
+}
+
+func (b *guardedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.read.Store(true)
+	}
+	return n, err
+}
+
+func (b *guardedBody) Close() error { return nil }
+
+// passiveReporter is where origin outcomes go: the health source when it
+// takes passive reports (the engine), else nowhere.
+func (g *Gateway) passiveReporter() health.PassiveReporter {
+	box := g.health.Load()
+	if box == nil || box.src == nil {
+		return nil
+	}
+	r, _ := box.src.(health.PassiveReporter)
+	return r
+}
+
+func (g *Gateway) snapshotNow() *health.Snapshot {
+	box := g.health.Load()
+	if box == nil || box.src == nil {
+		return nil
+	}
+	return box.src.Snapshot()
+}

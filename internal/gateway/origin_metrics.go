@@ -1,0 +1,43 @@
+package gateway
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// originMetrics count what happens per origin of a backend with origins.
+// Health (eligible, ejected by passive health) is the health engine's
+// series, labelled by the same origin name.
+type originMetrics struct {
+	requests *prometheus.CounterVec
+	retries  *prometheus.CounterVec
+}
+
+func newOriginMetrics() *originMetrics {
+	return &originMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "backline_gateway_origin_requests_total",
+			Help: "Requests sent to each origin of a backend with origins (retries included).",
+		}, []string{"backend", "origin"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "backline_gateway_origin_retries_total",
+			Help: "Requests sent to another origin after a failed connect.",
+		}, []string{"backend"}),
+	}
+}
+
+func (o *originMetrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{o.requests, o.retries}
+}
+
+func (m *metrics) originRequest(backend, origin string) {
+	m.origins.requests.WithLabelValues(backend, origin).Inc()
+}
+
+func (m *metrics) originRetry(backend string) {
+	m.origins.retries.WithLabelValues(backend).Inc()
+}
+
+// forget deletes the series of a backend a reload removed.
+func (o *originMetrics) forget(backend string) {
+	l := prometheus.Labels{"backend": backend}
+	o.requests.DeletePartialMatch(l)
+	o.retries.DeletePartialMatch(l)
+}

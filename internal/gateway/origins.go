@@ -1,0 +1,257 @@
+package gateway
+
+import (
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/health"
+	"github.com/backline/backline/internal/probe"
+)
+
+// originSet is a backend's origins when it lists them under origins: the
+// balancing policy, the retry budget and each origin's live counters. It
+// belongs to the backend's runtime, so refinements share it.
+type originSet struct {
+	label   string
+	policy  string
+	retries int
+	origins []*upstreamOrigin
+
+	next atomic.Uint64 // round robin position; least_connections' tie-break
+
+	wrrMu sync.Mutex // smooth weighted round robin state (upstreamOrigin.current)
+
+	// index caches where each origin's entry is in the last snapshot seen,
+	// so a pick reads its entries without searching.
+	index atomic.Pointer[snapshotIndex]
+}
+
+// upstreamOrigin is one origin of a set.
+type upstreamOrigin struct {
+	id       string // health registry ID: gateway:<label>@<scheme>://<host>:<port>
+	name     string // health target name and metric label: <label>@<host>:<port>
+	origin   origin
+	raw      string       // as configured (its path is the default probe path)
+	weight   int          // configured; the registry's effective weight wins when known
+	inFlight atomic.Int64 // requests sent and not yet finished (least_connections)
+	doneFunc func()       // lowers inFlight; bound once (exchange.onDone)
+	current  int          // smooth weighted round robin, under originSet.wrrMu
+}
+
+type snapshotIndex struct {
+	snap *health.Snapshot
+	pos  []int // per origin: its entry in snap.Backends, -1 when absent
+}
+
+func newOriginSet(label string, b *config.Backend) *originSet {
+	if !b.HasSeveralOrigins() {
+		return nil
+	}
+	s := &originSet{label: label, policy: b.LoadBalancing, retries: config.DefaultRetries}
+	if b.Retries != nil {
+		s.retries = *b.Retries
+	}
+	for _, e := range b.Origins {
+		o, err := parseOrigin(e.Origin)
+		if err != nil {
+			continue // config validation refused it already
+		}
+		w := 1
+		if e.Weight != nil {
+			w = *e.Weight
+		}
+		u := &upstreamOrigin{
+			id:     BackendID(label, o.scheme, o.hostPort()),
+			name:   label + "@" + o.hostPort(),
+			origin: o, raw: e.Origin, weight: w,
+		}
+		u.doneFunc = func() { u.inFlight.Add(-1) }
+		s.origins = append(s.origins, u)
+	}
+	return s
+}
+
+// candidate is an origin a pick may choose and its effective weight.
+type candidate struct {
+	o      *upstreamOrigin
+	weight int
+}
+
+// candidates are the origins not yet tried that health admits: eligible
+// ones; with use_when_unhealthy, when none is, every origin an operator has
+// not taken out (maint, drain, forced down, weight 0), as the backend gate
+// does. Without a health source, or before the origin shows up in it, an
+// origin is admitted with its configured weight, unless that is 0.
+func (s *originSet) candidates(snap *health.Snapshot, now time.Time, tried []*upstreamOrigin, useWhenUnhealthy bool, buf []candidate) []candidate {
+	idx := s.indexFor(snap)
+	out := buf[:0]
+	var fallback []candidate
+	for i, o := range s.origins {
+		if containsOrigin(tried, o) {
+			continue
+		}
+		if idx == nil || idx.pos[i] < 0 {
+			if o.weight > 0 { // weight 0 takes an origin out, as in the registry
+				out = append(out, candidate{o, o.weight})
+			}
+			continue
+		}
+		b := &snap.Backends[idx.pos[i]]
+		eligible, reason := b.Eligible, b.Reason
+		if reason == health.ReasonPassive {
+			// The snapshot is republished when an ejection ends, up to
+			// a second late; the end time itself is exact.
+			eligible, reason = health.Eligibility(*b, now)
+		}
+		switch {
+		case eligible:
+			out = append(out, candidate{o, b.Weight})
+		case useWhenUnhealthy && reason != health.ReasonMaint && reason != health.ReasonDrain &&
+			reason != health.ReasonForcedDown && reason != health.ReasonWeightZero && b.Weight > 0:
+			fallback = append(fallback, candidate{o, b.Weight})
+		}
+	}
+	if len(out) == 0 {
+		return fallback
+	}
+	return out
+}
+
+func containsOrigin(list []*upstreamOrigin, o *upstreamOrigin) bool {
+	for _, x := range list {
+		if x == o {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *originSet) indexFor(snap *health.Snapshot) *snapshotIndex {
+	if snap == nil {
+		return nil
+	}
+	if idx := s.index.Load(); idx != nil && idx.snap == snap {
+		return idx
+	}
+	idx := &snapshotIndex{snap: snap, pos: make([]int, len(s.origins))}
+	byID := make(map[string]int, len(s.origins))
+	for i, o := range s.origins {
+		byID[o.id] = i
+		idx.pos[i] = -1
+	}
+	for j := range snap.Backends {
+		if i, ok := byID[snap.Backends[j].ID]; ok {
+			idx.pos[i] = j
+		}
+	}
+	s.index.Store(idx)
+	return idx
+}
+
+// choose applies the policy to non-empty cands.
+func (s *originSet) choose(cands []candidate) *upstreamOrigin {
+	switch s.policy {
+	case config.BalanceWeighted:
+		return s.smoothWeighted(cands)
+	case config.BalanceLeastConnections:
+		return s.leastConnections(cands)
+	}
+	return cands[(s.next.Add(1)-1)%uint64(len(cands))].o
+}
+
+// smoothWeighted is nginx's smooth weighted round robin: each pick adds
+// every candidate's weight to its current value, takes the largest and
+// subtracts the total from it. Weights 5:1:1 give a a b a c a a, never a
+// burst, and exactly the weights' shares over every full cycle.
+func (s *originSet) smoothWeighted(cands []candidate) *upstreamOrigin {
+	s.wrrMu.Lock()
+	defer s.wrrMu.Unlock()
+	total := 0
+	var best *upstreamOrigin
+	for _, c := range cands {
+		c.o.current += c.weight
+		total += c.weight
+		if best == nil || c.o.current > best.current {
+			best = c.o
+		}
+	}
+	best.current -= total
+	return best
+}
+
+// leastConnections takes the origin with the fewest requests in flight;
+// ties go round robin, so an idle backend still spreads its load.
+func (s *originSet) leastConnections(cands []candidate) *upstreamOrigin {
+	start := int((s.next.Add(1) - 1) % uint64(len(cands)))
+	var best *upstreamOrigin
+	var bestN int64
+	for k := range cands {
+		o := cands[(start+k)%len(cands)].o
+		if n := o.inFlight.Load(); best == nil || n < bestN {
+			best, bestN = o, n
+		}
+	}
+	return best
+}
+
+// originsHealthGroup is the health group of a backend with origins: one
+// target per origin, each with its own registry ID (so admin state, weight
+// and passive ejections are per origin), the configured weights, and the
+// backend's passive_health as the group's policy.
+func originsHealthGroup(label string, b *config.Backend, rt *backendRuntime) health.Group {
+	h := b.Health
+	g := health.Group{Name: GroupPrefix + label, InitialHealthy: true} // traffic flows before the first verdict, as in Couper
+	if h != nil {
+		g.ConnectInterval, g.DeepInterval = h.Interval, h.Interval
+		g.FailureThreshold, g.RecoveryThreshold = *h.FailureThreshold, *h.RecoveryThreshold
+	} else {
+		// passive_health alone: registry targets that are never probed.
+		g.PassiveOnly = true
+		g.ConnectInterval, g.DeepInterval = time.Hour, time.Hour
+		g.FailureThreshold, g.RecoveryThreshold = 1, 1
+	}
+	for _, o := range rt.origins.origins {
+		t, ok := passiveOnlyTarget(o)
+		if h != nil {
+			t, ok = healthTarget(o.name, o.raw, b, rt)
+		}
+		if !ok {
+			continue
+		}
+		g.Targets = append(g.Targets, t)
+		g.IDs = append(g.IDs, o.id)
+		g.Weights = append(g.Weights, o.weight)
+	}
+	if p := b.PassiveHealth; p != nil {
+		g.Passive = &health.PassivePolicy{
+			Consecutive:        p.Consecutive5xx,
+			Interval:           p.Interval,
+			BaseEjection:       p.BaseEjectionTime,
+			MaxEjection:        p.MaxEjectionTime,
+			MaxEjectionPercent: p.MaxEjectionPercent,
+		}
+	}
+	return g
+}
+
+// passiveOnlyTarget describes an origin that passive health watches and no
+// probe checks: the registry needs a target for its ID, name and address.
+func passiveOnlyTarget(o *upstreamOrigin) (*probe.Target, bool) {
+	host, portText, err := net.SplitHostPort(o.origin.hostPort())
+	if err != nil {
+		return nil, false
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, false
+	}
+	t := &probe.Target{Name: o.name, Protocol: config.ProtoHTTP, Host: host, Port: port, TLSMode: probe.TLSPlain}
+	if o.origin.scheme == "https" {
+		t.TLSMode = probe.TLSImplicit
+	}
+	return t, true
+}
