@@ -3,6 +3,7 @@ package lua
 import (
 	"context"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -165,5 +166,32 @@ end`
 	}
 	if strings.Contains(logs.String(), password) {
 		t.Fatalf("the log carries the password:\n%s", logs.String())
+	}
+}
+
+// TestScriptErrorTextIsBounded: a script's error message went whole into
+// the error and the ERROR log line, so every failing request could write
+// a log line as large as the run's budget. It is cut after the password
+// is scrubbed (so no prefix of the password survives a cut).
+func TestScriptErrorTextIsBounded(t *testing.T) {
+	for _, pad := range []int{0, maxScriptErrorText - 4} {
+		src := `function nauthilus_call_filter(request)
+  error(string.rep("a", ` + strconv.Itoa(pad) + `) .. request.password .. string.rep("b", 4 * 1024 * 1024), 0)
+end`
+		_, err, logs := runOne(t, src, engineSetup{})
+		if err == nil {
+			t.Fatal("want an error")
+		}
+		if n := len(err.Error()); n > 2*maxScriptErrorText {
+			t.Fatalf("error text of %d bytes", n)
+		}
+		if n := len(logs.String()); n > 4*maxScriptErrorText {
+			t.Fatalf("log of %d bytes", n)
+		}
+		for _, text := range []string{err.Error(), logs.String()} {
+			if strings.Contains(text, "s3cret") {
+				t.Fatalf("a prefix of the password survived: %.200q", text)
+			}
+		}
 	}
 }

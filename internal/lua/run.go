@@ -212,6 +212,18 @@ func (r *scriptRun) cause() error {
 
 const waitingForState = "waiting for a free Lua state"
 
+// maxScriptErrorText bounds a script's error message in the error and the
+// log: error(string.rep("x", 6e7)) is one request's failure, not a 60 MB
+// log line per request.
+const maxScriptErrorText = 4096
+
+func clipErrorText(s string) string {
+	if len(s) <= maxScriptErrorText {
+		return s
+	}
+	return fmt.Sprintf("%s... (%d bytes more)", strings.ToValidUTF8(s[:maxScriptErrorText], ""), len(s)-maxScriptErrorText)
+}
+
 // failure builds the ScriptError and logs it once, with the Lua stack trace.
 func (r *scriptRun) failure(msg, trace string) error {
 	se := &ScriptError{Script: r.script.name}
@@ -230,7 +242,7 @@ func (r *scriptRun) failure(msg, trace string) error {
 		se.Canceled = true
 		se.Msg = "canceled: " + ctxErr.Error()
 	default:
-		se.Msg = r.redact(msg)
+		se.Msg = clipErrorText(r.redact(msg)) // scrubbed first: a cut must not keep part of a password
 	}
 	if se.Canceled || !r.reported.CompareAndSwap(false, true) {
 		// The cause (a sibling filter, the client) is logged where it
