@@ -195,3 +195,20 @@ end`
 		}
 	}
 }
+
+// TestPrintNeverLogsAPasswordPrefix: print cut its text at 4096 bytes
+// before the log line was scrubbed, so a password across the cut left its
+// first bytes in the log.
+func TestPrintNeverLogsAPasswordPrefix(t *testing.T) {
+	src := `function nauthilus_call_filter(request)
+  print(string.rep("a", 4096 - 6) .. request.password)
+  ` + acceptReturn + `
+end`
+	_, err, logs := runOne(t, src, engineSetup{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "s3cret") {
+		t.Fatalf("the log keeps a prefix of the password: %q", logs.String()[len(logs.String())-200:])
+	}
+}

@@ -206,7 +206,8 @@ func (v *vm) installSandbox(e *Engine) {
 			if i > 1 {
 				b.WriteByte('\t')
 			}
-			part := L.ToStringMeta(L.Get(i)).String()
+			// Scrubbed before it is cut: a cut password would keep its start.
+			part := v.run.redact(L.ToStringMeta(L.Get(i)).String())
 			b.WriteString(part[:min(len(part), maxPrinted+1-b.Len())])
 		}
 		text := b.String()
