@@ -217,11 +217,13 @@ const waitingForState = "waiting for a free Lua state"
 // log line per request.
 const maxScriptErrorText = 4096
 
-func clipErrorText(s string) string {
-	if len(s) <= maxScriptErrorText {
+// clipErrorText cuts s; cut is how much was cut from it already.
+func clipErrorText(s string, cut int) string {
+	if len(s) <= maxScriptErrorText && cut == 0 {
 		return s
 	}
-	return fmt.Sprintf("%s... (%d bytes more)", strings.ToValidUTF8(s[:maxScriptErrorText], ""), len(s)-maxScriptErrorText)
+	keep := min(len(s), maxScriptErrorText)
+	return fmt.Sprintf("%s... (%d bytes more)", strings.ToValidUTF8(s[:keep], ""), len(s)-keep+cut)
 }
 
 // failure builds the ScriptError and logs it once, with the Lua stack trace.
@@ -242,7 +244,10 @@ func (r *scriptRun) failure(msg, trace string) error {
 		se.Canceled = true
 		se.Msg = "canceled: " + ctxErr.Error()
 	default:
-		se.Msg = clipErrorText(r.redact(msg)) // scrubbed first: a cut must not keep part of a password
+		// Scrubbed before the final cut (which must not keep part of a
+		// password), after a first cut that leaves room for any password.
+		rest := max(len(msg)-2*maxScriptErrorText, 0)
+		se.Msg = clipErrorText(r.redact(msg[:len(msg)-rest]), rest)
 	}
 	if se.Canceled || !r.reported.CompareAndSwap(false, true) {
 		// The cause (a sibling filter, the client) is logged where it
