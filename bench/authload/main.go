@@ -13,6 +13,7 @@
 //
 //	go run ./bench/authload -duration 5s -concurrency 32
 //	go run ./bench/authload -mode wrk -duration 3s -filters 1,5 -conns 16,64 -rounds 3
+//	go run ./bench/authload -mode redis -duration 3s -conns 16,64 -rounds 3 [-context]
 package main
 
 import (
@@ -69,7 +70,9 @@ func main() {
 	duration := flag.Duration("duration", 5*time.Second, "length of each load phase")
 	concurrency := flag.Int("concurrency", 32, "concurrent keep-alive clients")
 	users := flag.Int("users", 1000, "distinct users in the passwd-file")
-	mode := flag.String("mode", "inprocess", "inprocess | wrk")
+	mode := flag.String("mode", "inprocess", "inprocess | wrk | redis (redis_compare.go)")
+	withContext := flag.Bool("context", false, "redis mode: the filter also sets and gets a nauthilus_context value")
+	redisServer := flag.String("redis-server", "redis-server", "redis mode: the redis-server binary")
 	var wo wrkOptions
 	flag.StringVar(&wo.backline, "backline", "", "wrk mode: backline binary (default: go build ./cmd/backline)")
 	flag.StringVar(&wo.bare, "bare", "", "wrk mode: bare handler binary (default: go build ./bench/authload/bare)")
@@ -82,11 +85,15 @@ func main() {
 	flag.StringVar(&wo.logLevel, "log-level", "info", "wrk mode: backline's server.log_level")
 	flag.BoolVar(&wo.keep, "keep", false, "wrk mode: keep the temporary directory (configs, binaries)")
 	flag.Parse()
-	if *mode == "wrk" {
+	if *mode == "wrk" || *mode == "redis" {
 		wo.duration = *duration
 		wo.filters, wo.conns = intList("-filters", *filters, 1, 50), intList("-conns", *conns, 1, 1024)
 		if *duration <= 0 || *duration > 5*time.Minute || wo.rounds < 1 || wo.rounds > 20 {
 			log.Fatal("authload: -duration must be in (0,5m], -rounds in [1,20]")
+		}
+		if *mode == "redis" {
+			runRedisCompare(wo, *withContext, *redisServer)
+			return
 		}
 		runWrkMode(wo)
 		return

@@ -132,6 +132,10 @@ func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 	}
 	if redisClient != nil {
 		defer redisClient.Close()
+		// nauthilus_redis's "default" is the same client; pools scripts
+		// register are closed before it.
+		d.luaHost.SetRedis(redisClient, cfg.Storage.Redis, cfg.Lua.Config.RedisAllowedAddresses)
+		defer d.luaHost.CloseRedisPools()
 	}
 	d.shared = shared
 	d.authCache = newAuthCacheStore(cfg, redisClient, logger)

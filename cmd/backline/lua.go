@@ -8,8 +8,10 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/lua"
 	"github.com/backline/backline/internal/probe"
+	"github.com/backline/backline/internal/state"
 )
 
 // runLuaTest is `backline lua test`: one filter script, one request, a
@@ -24,7 +26,7 @@ func runLuaTest(args []string, stdout, stderr io.Writer) int {
 	}
 	if o.script == "" {
 		fmt.Fprintln(stderr, "backline lua test: --script FILE is required")
-		fmt.Fprintln(stderr, "Usage: backline lua test --script FILE [--request R.json] [--backends B.json] [--live-checks]")
+		fmt.Fprintln(stderr, "Usage: backline lua test --script FILE [--request R.json] [--backends B.json] [--live-checks] [--redis HOST:PORT]")
 		return exitUsage
 	}
 	scriptPath, requestPath, backendsPath, packagePath := &o.script, &o.request, &o.backends, &o.packagePath
@@ -57,11 +59,25 @@ func runLuaTest(args []string, stdout, stderr io.Writer) int {
 		checker = &probe.Prober{}
 	}
 
+	host := lua.NewHost()
+	if redisAddr := o.redis; redisAddr != "" {
+		r := &config.Redis{Primary: config.RedisNode{Address: redisAddr}, DialTimeout: config.DefaultRedisDialTimeout,
+			ReadTimeout: config.DefaultRedisReadTimeout, WriteTimeout: config.DefaultRedisWriteTimeout, PoolTimeout: config.DefaultRedisPoolTimeout}
+		client, err := state.NewRedisClient(r)
+		if err != nil {
+			fmt.Fprintf(stderr, "backline lua test: --redis: %v\n", err)
+			return exitUsage
+		}
+		defer client.Close()
+		host.SetRedis(client, r, nil)
+		defer host.CloseRedisPools()
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	outcome, err := lua.RunOffline(ctx, lua.OfflineOptions{
 		ScriptPath: *scriptPath, PackagePath: *packagePath, Request: req, Backends: backends,
-		Checker: checker, Timeout: *timeout, ExposeTestCredentials: *expose, Log: stdout,
+		Checker: checker, Timeout: *timeout, ExposeTestCredentials: *expose, Log: stdout, Host: host,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "backline lua test: %v\n", err)

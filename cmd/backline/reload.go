@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/backline/backline/internal/config"
@@ -127,6 +128,9 @@ func (d *daemon) restartOnly(old, cfg *config.Config) []string {
 	if !reflect.DeepEqual(old.Storage.Redis, cfg.Storage.Redis) {
 		errs.Add("storage.redis", cfg.Lines.Line("storage.redis"), "changed; a running daemon cannot apply this, restart backline")
 	}
+	// nauthilus_redis's allowed pool servers are given to the Lua host once.
+	check("lua.config.redis_allowed_addresses", strings.Join(old.Lua.Config.RedisAllowedAddresses, ","),
+		strings.Join(cfg.Lua.Config.RedisAllowedAddresses, ","))
 	check("gateway.address", old.Gateway.Address, cfg.Gateway.Address)
 	check("gateway.max_connections", strconv.Itoa(old.Gateway.MaxConnections), strconv.Itoa(cfg.Gateway.MaxConnections))
 	return errorLinesOf(errs)

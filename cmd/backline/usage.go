@@ -155,9 +155,9 @@ type demoOptions struct {
 }
 
 type luaTestOptions struct {
-	script, request, backends, packagePath string
-	timeout                                time.Duration
-	live, expose                           bool
+	script, request, backends, packagePath, redis string
+	timeout                                       time.Duration
+	live, expose                                  bool
 }
 
 func (o *luaTestOptions) register(fs *flag.FlagSet) {
@@ -168,4 +168,5 @@ func (o *luaTestOptions) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "script timeout")
 	fs.BoolVar(&o.live, "live-checks", false, "let check_backend_connection really connect")
 	fs.BoolVar(&o.expose, "expose-test-credentials", false, "show test_password to the script")
+	fs.StringVar(&o.redis, "redis", "", "host:port of a Redis for nauthilus_redis's \"default\" (standalone, no password)")
 }

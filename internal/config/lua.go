@@ -59,6 +59,9 @@ type LuaConfig struct {
 	MaxMemory ByteSize `yaml:"max_memory"`
 	// Module settings, validated in lua_modules.go.
 	LuaModuleConfig
+	// RedisAllowedAddresses are the servers, besides storage.redis's own,
+	// nauthilus_redis's register_redis_pool may connect to (lua_redis.go).
+	RedisAllowedAddresses []string `yaml:"redis_allowed_addresses"`
 }
 
 // Lua limits and defaults.
@@ -109,6 +112,7 @@ func (c *Config) validateLua(errs *Errors) {
 	}
 
 	c.validateLuaModules(errs)
+	c.validateLuaRedis(errs)
 
 	const memKey = "lua.config.max_memory"
 	_, memWritten := c.Lines[memKey]

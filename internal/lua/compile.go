@@ -124,21 +124,25 @@ func printableToken(tok string) string {
 // error near '='`. It returns nil or config.Errors.
 func CompileScripts(cfg *config.Config) error {
 	var errs config.Errors
-	try := func(key, path string) {
+	try := func(key, name, path string) {
 		src, err := readScriptFile(path, path, true)
+		var proto *glua.FunctionProto
 		if err == nil {
-			_, err = compileSource(src, path, true)
+			proto, err = compileSource(src, path, true)
+		}
+		if err == nil {
+			err = checkScriptNeeds(cfg, name, proto)
 		}
 		if err != nil {
 			errs.Add(key, cfg.Lines.Line(key), "%v", err)
 		}
 	}
 	for i, f := range cfg.Lua.Filters {
-		try(fmt.Sprintf("lua.filters[%d].script_path", i), f.ScriptPath)
+		try(fmt.Sprintf("lua.filters[%d].script_path", i), f.Name, f.ScriptPath)
 	}
 	for i, db := range cfg.Auth.Passdb {
 		if db.Type == config.PassdbLua {
-			try(fmt.Sprintf("auth.passdb[%d].script_path", i), db.ScriptPath)
+			try(fmt.Sprintf("auth.passdb[%d].script_path", i), db.ScriptPath, db.ScriptPath)
 		}
 	}
 	return errs.Err()

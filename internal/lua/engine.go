@@ -115,6 +115,9 @@ func NewEngine(opts Options) (*Engine, error) {
 	e.files.addPackagePath(e.cfg.Config.PackagePath)
 	for i, f := range e.cfg.Filters {
 		s, err := compile(f.Name, f.ScriptPath)
+		if err == nil {
+			err = e.checkRedisAvailable(s)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("lua.filters[%d].script_path: %w", i, err)
 		}

@@ -42,6 +42,7 @@ var httpStatusConstants = map[string]int{
 }
 
 func hookOnly(name string) runFunc {
+	notImplemented["nauthilus_http_response."+name] = "hooks only (backline has no Lua hooks; raises)"
 	return func(_ *scriptRun, L *glua.LState) int {
 		L.RaiseError("nauthilus_http_response.%s writes a hook's body; backline has no Lua hooks, and an auth answer's body belongs to the endpoint", name)
 		return 0

@@ -110,9 +110,15 @@ func (v *vm) raisingTable(fns map[string]runFunc, text string) *glua.LTable {
 	return t
 }
 
+// notImplemented lists the module functions that exist only to raise a
+// clear error, with why (for the coverage table in docs/nauthilus.md);
+// filled while the modules' function tables are built, in init.
+var notImplemented = map[string]string{}
+
 // unsupported is a module function backline does not implement: calling it
 // raises a Lua error naming it, never a silent nil.
 func unsupported(module, name string) runFunc {
+	notImplemented[module+"."+name] = "not supported (raises)"
 	return func(_ *scriptRun, L *glua.LState) int {
 		L.RaiseError("%s.%s is not supported by backline", module, name)
 		return 0

@@ -127,6 +127,8 @@ type OfflineOptions struct {
 	ExposeTestCredentials bool
 	// Log receives the script's log lines (debug level and up).
 	Log io.Writer
+	// Host, when set, is the Lua host (with SetRedis for nauthilus_redis).
+	Host *Host
 }
 
 // RunOffline runs one filter script once, as `backline lua test` does.
@@ -155,6 +157,7 @@ func RunOffline(ctx context.Context, o OfflineOptions) (*FilterOutcome, error) {
 		Health:  SnapshotOf(o.Backends),
 		Checker: checker,
 		Logger:  slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Host:    o.Host,
 	})
 	if err != nil {
 		return nil, err

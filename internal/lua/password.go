@@ -39,6 +39,9 @@ type BackendResult struct {
 // the routing ones raise an error, since only filters route.
 func (e *Engine) NewPasswordScript(path string) (*PasswordScript, error) {
 	s, err := compile(path, path)
+	if err == nil {
+		err = e.checkRedisAvailable(s)
+	}
 	if err != nil {
 		return nil, err
 	}

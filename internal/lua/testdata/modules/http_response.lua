@@ -35,6 +35,11 @@ function nauthilus_call_filter(request)
   raises("status string", http_response.set_http_status, "abc")
   raises("hook body", http_response.write_http_response_body, "x")
   raises("hook string", http_response.string, 200, "x")
+  -- The other hook-only functions raise too (backline serves no Lua hooks).
+  raises("hook html", http_response.html, 200, "<p>x</p>")
+  raises("hook data", http_response.data, 200, "application/octet-stream", "x")
+  raises("hook redirect", http_response.redirect, 302, "/x")
+  raises("hook content type", http_response.set_http_content_type, "text/plain")
 
   -- The budget: more than 64 values raises instead of growing the answer.
   local err2 = raises("budget", function()
