@@ -234,7 +234,7 @@ const (
 	luaBoxCost       = 24  // a value boxed into an LValue interface (16, and a margin)
 	luaListCost      = 128 // an LTable with an array part
 	luaListSlotCost  = 16  // one array slot
-	luaHashCost      = 768 // an LTable with its first hash key: two maps, a key list
+	luaHashCost      = 896 // an LTable with its first hash key: two maps, a key list (~770, and a margin)
 	luaHashEntryCost = 288 // one more key: map entries, key list and index, growth
 )
 
