@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the real-server test fixture needs (Dovecot with
-# every protocol daemon, HAProxy, nginx with the mail module, Redis, OpenSSL,
-# aiosmtpd), Chromium for the status page's headless browser test, and what
-# scripts/test-deploy checks the Debian package and deploy/ with:
-# systemd-analyze (systemd), promtool (prometheus), groff (the man page).
+# every protocol daemon, its Lua passdb and lua-cjson for the Dovecot proxy,
+# HAProxy, nginx with the mail module, Redis, OpenSSL, aiosmtpd), Chromium for
+# the status page's headless browser test, and what scripts/test-deploy checks
+# the Debian package and deploy/ with: systemd-analyze (systemd), promtool
+# (prometheus), groff (the man page).
 # Idempotent: when every binary is already present, apt is not
 # touched at all, so re-runs take milliseconds.
 #
@@ -16,6 +17,7 @@ set -euo pipefail
 PACKAGES=(
   dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd
   dovecot-managesieved dovecot-submissiond
+  dovecot-auth-lua lua-cjson
   haproxy
   nginx libnginx-mod-mail
   redis-server redis-tools
@@ -34,6 +36,8 @@ REQUIRED_FILES=(
   /usr/lib/dovecot/lmtp
   /usr/lib/dovecot/managesieve
   /usr/lib/dovecot/submission
+  /usr/lib/dovecot/modules/auth/libauthdb_lua.so
+  /usr/share/lua/5.4/cjson/util.lua
   /usr/sbin/haproxy
   /usr/sbin/nginx
   /usr/lib/nginx/modules/ngx_mail_module.so

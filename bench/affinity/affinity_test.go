@@ -24,21 +24,3 @@ func TestDiffStatsLeavesOutScriptInnerCalls(t *testing.T) {
 		t.Fatalf("diff %v total %d, want 100 client commands", d, total)
 	}
 }
-
-func TestParseWrk(t *testing.T) {
-	out := "  1234 requests in 3.00s, 1.00MB read\n  Non-2xx or 3xx responses: 7\nRequests/sec:  411.33\n"
-	s, ok := parseWrk([]byte(out))
-	if !ok || s.rps != 411.33 || s.requests != 1234 || s.non2xx != 7 {
-		t.Fatalf("%+v %v", s, ok)
-	}
-	if _, ok := parseWrk([]byte("garbage")); ok {
-		t.Fatal("no Requests/sec must fail")
-	}
-}
-
-func TestStatTicksCommandWithSpaces(t *testing.T) {
-	stat := "42 (a b) c) S 1 1 1 0 -1 0 0 0 0 0 7 5 0 0 20 0 1 0"
-	if got := statTicks(stat); got != 12 {
-		t.Fatalf("got %d", got)
-	}
-}

@@ -29,6 +29,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/backline/backline/bench/internal/wrkbench"
 )
 
 // options are the command-line flags.
@@ -99,9 +101,9 @@ func run(o options) {
 		defer os.RemoveAll(dir)
 	}
 	if o.backline == "" {
-		o.backline = buildBackline(dir)
+		o.backline = wrkbench.Build(dir, "./cmd/backline")
 	}
-	targets, stopTargets := startFakeIMAP(10)
+	targets, stopTargets := wrkbench.StartFakeIMAP(10)
 	defer stopTargets()
 
 	rs := startRedis(o, dir)
@@ -124,7 +126,7 @@ func run(o options) {
 	for _, v := range variants {
 		waitAuthOK(v.url, v.proc)
 	}
-	hz := clockTicks()
+	hz := wrkbench.ClockTicks()
 	fmt.Printf("affinity: backline on CPU %d; wrk and redis-server on CPU %d (they share it); wrk -t1 -c%d, %d users rotated; %d round(s) of %s after a %s warm-up per variant; CPU from /proc/<pid>/stat (%d Hz)\n",
 		o.serverCPU, o.clientCPU, o.conns, o.users, o.rounds, o.duration, o.warmup, hz)
 	fmt.Printf("load average before: %s\n", loadAvg())
@@ -138,7 +140,7 @@ func run(o options) {
 			if v.redis {
 				// The first login of each user misses and stores its choice.
 				fmt.Printf("warm-up %s (first login of each user included): %.0f req/s, %s Redis commands per login: %s\n",
-					v.name, s.rps, perLogin(total, s.requests), breakdown(delta, s.requests))
+					v.name, s.RPS, perLogin(total, s.Requests), breakdown(delta, s.Requests))
 			}
 		}
 	}
@@ -146,7 +148,7 @@ func run(o options) {
 	for round := range o.rounds {
 		for i := range variants {
 			v := variants[(i+round)%len(variants)]
-			bt0, rt0 := procTicks(v.proc.pid()), procTicks(rs.pid())
+			bt0, rt0 := wrkbench.ProcTicks(v.proc.pid()), wrkbench.ProcTicks(rs.pid())
 			c0 := rs.commandStats(ctx)
 			start := time.Now()
 			s := runWrk(o, script, v.url, o.duration)
@@ -154,29 +156,29 @@ func run(o options) {
 			// Requests in flight when wrk stops still run to the end.
 			time.Sleep(settle)
 			c1 := rs.commandStats(ctx)
-			bt1, rt1 := procTicks(v.proc.pid()), procTicks(rs.pid())
-			if s.non2xx > 0 || s.sockErrs != "" {
-				fmt.Printf("  warning: %s: non-2xx %d, %s\n", v.name, s.non2xx, s.sockErrs)
+			bt1, rt1 := wrkbench.ProcTicks(v.proc.pid()), wrkbench.ProcTicks(rs.pid())
+			if s.Non2xx > 0 || s.SockErrs != "" {
+				fmt.Printf("  warning: %s: non-2xx %d, %s\n", v.name, s.Non2xx, s.SockErrs)
 			}
 			delta, total := diffStats(c0, c1)
-			v.rps += s.rps
-			v.requests += s.requests
+			v.rps += s.RPS
+			v.requests += s.Requests
 			v.ticks += bt1 - bt0
 			v.redisTicks += rt1 - rt0
 			v.cmds += total
 			for k, n := range delta {
 				v.cmdBreakdown[k] += n
 			}
-			fmt.Printf("%-5d %-14s %10.0f %14s %14s %12s  %s\n", round+1, v.name, s.rps,
-				perReq(bt1-bt0, s.requests, hz), perReq(rt1-rt0, s.requests, hz),
-				perLogin(total, s.requests), breakdown(delta, s.requests))
+			fmt.Printf("%-5d %-14s %10.0f %14s %14s %12s  %s\n", round+1, v.name, s.RPS,
+				wrkbench.PerReq(bt1-bt0, s.Requests, hz), wrkbench.PerReq(rt1-rt0, s.Requests, hz),
+				perLogin(total, s.Requests), breakdown(delta, s.Requests))
 		}
 	}
 	fmt.Println()
 	fmt.Printf("%-5s %-14s %10s %14s %14s %12s  %s\n", "mean", "variant", "req/s", "backline/req", "redis/req", "redis cmds", "per login")
 	for _, v := range variants {
 		fmt.Printf("%-5s %-14s %10.0f %14s %14s %12s  %s\n", "", v.name, v.rps/float64(o.rounds),
-			perReq(v.ticks, v.requests, hz), perReq(v.redisTicks, v.requests, hz),
+			wrkbench.PerReq(v.ticks, v.requests, hz), wrkbench.PerReq(v.redisTicks, v.requests, hz),
 			perLogin(v.cmds, v.requests), breakdown(v.cmdBreakdown, v.requests))
 	}
 	none, mem, red := variants[0], variants[1], variants[2]
@@ -207,13 +209,6 @@ func metOrNot(ok bool) string {
 		return "met"
 	}
 	return "NOT met"
-}
-
-func perReq(ticks, reqs int64, hz int64) string {
-	if reqs == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.1f µs", float64(ticks)*1e6/float64(hz)/float64(reqs))
 }
 
 func perLogin(cmds, reqs int64) string {

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
-	"log"
 	"net"
 	"net/http"
 	"os"
@@ -14,27 +12,16 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/backline/backline/bench/internal/wrkbench"
 )
 
-// started are the child processes, killed by fatalf (and on a signal) so
-// that a failed run leaves no server behind.
-var (
-	startedMu sync.Mutex
-	started   []*process
-)
-
-func fatalf(format string, args ...any) {
-	startedMu.Lock()
-	for _, p := range started {
-		_ = p.cmd.Process.Kill()
-	}
-	startedMu.Unlock()
-	log.Fatalf(format, args...)
-}
+// fatalf kills the children started so far (also on a signal, see main)
+// so that a failed run leaves no server behind, then exits.
+var fatalf = wrkbench.Fatalf
 
 // process is a child pinned with taskset; its output goes to a log file.
 type process struct {
@@ -48,10 +35,9 @@ func startProcess(cpu int, logPath, bin string, args ...string) *process {
 	if err != nil {
 		fatalf("%v", err)
 	}
-	all := append([]string{"-c", strconv.Itoa(cpu), bin}, args...)
-	cmd := exec.Command("taskset", all...)
+	cmd := wrkbench.Pinned(cpu, bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
-	if err := cmd.Start(); err != nil {
+	if err := wrkbench.Start(cmd); err != nil {
 		fatalf("starting %s under taskset: %v", bin, err)
 	}
 	p := &process{cmd: cmd, logf: logPath, done: make(chan struct{})}
@@ -60,9 +46,6 @@ func startProcess(cpu int, logPath, bin string, args ...string) *process {
 		f.Close()
 		close(p.done)
 	}()
-	startedMu.Lock()
-	started = append(started, p)
-	startedMu.Unlock()
 	return p
 }
 
@@ -92,57 +75,6 @@ func (p *process) tail() string {
 	return string(b)
 }
 
-// buildBackline compiles ./cmd/backline into dir.
-func buildBackline(dir string) string {
-	out := filepath.Join(dir, "backline")
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/backline")
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
-		fatalf("building ./cmd/backline (run from the module root): %v", err)
-	}
-	return out
-}
-
-// freeLoopbackPort picks a port for a child that cannot take port 0.
-func freeLoopbackPort() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		fatalf("%v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// startFakeIMAP opens n loopback listeners that greet and close, so the
-// connect probes pass.
-func startFakeIMAP(n int) ([]string, func()) {
-	var addrs []string
-	var lns []net.Listener
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			fatalf("%v", err)
-		}
-		lns = append(lns, ln)
-		addrs = append(addrs, ln.Addr().String())
-		go func() {
-			for {
-				c, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				_, _ = io.WriteString(c, "* OK ready\r\n")
-				c.Close()
-			}
-		}()
-	}
-	return addrs, func() {
-		for _, ln := range lns {
-			ln.Close()
-		}
-	}
-}
-
 // redisServer is the private redis-server: no persistence, loopback only.
 type redisServer struct {
 	*process
@@ -151,7 +83,7 @@ type redisServer struct {
 }
 
 func startRedis(o options, dir string) *redisServer {
-	addr := freeLoopbackPort()
+	addr := wrkbench.FreeLoopbackPort()
 	_, port, _ := net.SplitHostPort(addr)
 	rdir := filepath.Join(dir, "redis")
 	if err := os.Mkdir(rdir, 0o700); err != nil {
@@ -250,15 +182,9 @@ func writePasswd(dir string, users int) {
 // writeConfig writes the backline config of v and returns its path and
 // API address.
 func writeConfig(dir string, v *variant, targets []string, redisAddr, logLevel string) (string, string) {
-	addr := freeLoopbackPort()
+	addr := wrkbench.FreeLoopbackPort()
 	var b strings.Builder
-	fmt.Fprintf(&b, "server:\n  address: \"%s\"\n  log_level: %s\n", addr, logLevel)
-	b.WriteString("auth:\n  cache:\n    ttl: 1h\n  services:\n    enabled: [backend_health_checks]\n    backend_health_checks:\n")
-	b.WriteString("      connect_interval: 1h\n      jitter: 0\n      initial_state: healthy\n      targets:\n")
-	for i, t := range targets {
-		host, port, _ := net.SplitHostPort(t)
-		fmt.Fprintf(&b, "        - {name: imap-%d, protocol: imap, host: \"%s\", port: %s}\n", i, host, port)
-	}
+	b.WriteString(wrkbench.ConfigHead(addr, logLevel, targets))
 	fmt.Fprintf(&b, "  passdb:\n    - type: passwd_file\n      path: %s\n", filepath.Join(dir, "passwd"))
 	fmt.Fprintf(&b, "  nginx:\n    default_policy: %s\n", v.policy)
 	if v.redis {
@@ -275,23 +201,10 @@ func writeConfig(dir string, v *variant, targets []string, redisAddr, logLevel s
 func waitAuthOK(url string, p *process) {
 	client := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(15 * time.Second)
-	var last string
 	for {
-		r, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
-		for k, v := range map[string]string{"Auth-Method": "plain", "Auth-User": "user1", "Auth-Pass": "password-1",
-			"Auth-Protocol": "imap", "Auth-Login-Attempt": "1", "Client-IP": "192.0.2.1"} {
-			r.Header.Set(k, v)
-		}
-		resp, err := client.Do(r)
-		if err == nil {
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.Header.Get("Auth-Status") == "OK" && resp.Header.Get("Auth-Server") != "" {
-				return
-			}
-			last = fmt.Sprint(resp.Header)
-		} else {
-			last = err.Error()
+		ok, last := wrkbench.AuthOK(client, url)
+		if ok {
+			return
 		}
 		if p.exited() || time.Now().After(deadline) {
 			fatalf("%s not answering OK (%s); log:\n%s", url, last, p.tail())

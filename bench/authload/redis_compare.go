@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/backline/backline/bench/internal/wrkbench"
 )
 
 // -mode redis compares the routing filter with a monitoring-style filter
@@ -73,20 +73,8 @@ func monitoringScript(withContext bool) string {
 }
 
 func runRedisCompare(o wrkOptions, withContext bool, redisServer string) {
-	dir, err := os.MkdirTemp("", "authload-redis")
-	if err != nil {
-		fatalf("%v", err)
-	}
-	if o.keep {
-		fmt.Println("authload: keeping", dir)
-	} else {
-		defer os.RemoveAll(dir)
-	}
-	if o.backline == "" || o.bare == "" {
-		buildBinaries(dir, &o)
-	}
-	targets, stopTargets := startFakeIMAP(10)
-	defer stopTargets()
+	dir, targets, cleanup := prepareWrkRun(&o, "authload-redis")
+	defer cleanup()
 	redisAddr, stopRedis := startRedisServer(o.wrkCPU, redisServer, dir)
 	defer stopRedis()
 
@@ -103,7 +91,7 @@ func runRedisCompare(o wrkOptions, withContext bool, redisServer string) {
 	waitAuthOK(plainURL)
 	waitAuthOK(redisURL)
 
-	hz := clockTicks()
+	hz := wrkbench.ClockTicks()
 	what := "HGET (+HSET/EXPIRE on a miss)"
 	if withContext {
 		what += " + nauthilus_context set/get"
@@ -124,17 +112,17 @@ func runRedisCompare(o wrkOptions, withContext bool, redisServer string) {
 				r = runWrk(o, withRedis.pid(), redisURL, c)
 				p = runWrk(o, plain.pid(), plainURL, c)
 			}
-			if p.non2xx > 0 || r.non2xx > 0 || p.sockErrs != "" || r.sockErrs != "" {
-				fmt.Printf("  warning: non-2xx %d/%d, socket errors %q/%q\n", p.non2xx, r.non2xx, p.sockErrs, r.sockErrs)
+			if p.Non2xx > 0 || r.Non2xx > 0 || p.SockErrs != "" || r.SockErrs != "" {
+				fmt.Printf("  warning: non-2xx %d/%d, socket errors %q/%q\n", p.Non2xx, r.Non2xx, p.SockErrs, r.SockErrs)
 			}
-			fmt.Printf("%-6d %-5d %12.0f %12.0f %9.2f %13s %13s %9.2f\n", c, round+1, p.rps, r.rps, p.rps/r.rps,
-				perReq(p.cpuTicks, p.requests, hz), perReq(r.cpuTicks, r.requests, hz), ratioCPU(r, p))
-			sumP, sumR = sumP+p.rps, sumR+r.rps
-			cpuP, cpuR, reqP, reqR = cpuP+p.cpuTicks, cpuR+r.cpuTicks, reqP+p.requests, reqR+r.requests
+			fmt.Printf("%-6d %-5d %12.0f %12.0f %9.2f %13s %13s %9.2f\n", c, round+1, p.RPS, r.RPS, p.RPS/r.RPS,
+				wrkbench.PerReq(p.cpuTicks, p.Requests, hz), wrkbench.PerReq(r.cpuTicks, r.Requests, hz), ratioCPU(r, p))
+			sumP, sumR = sumP+p.RPS, sumR+r.RPS
+			cpuP, cpuR, reqP, reqR = cpuP+p.cpuTicks, cpuR+r.cpuTicks, reqP+p.Requests, reqR+r.Requests
 		}
 		fmt.Printf("%-6d %-5s %12.0f %12.0f %9.2f %13s %13s %9.2f\n", c, "mean", sumP/float64(o.rounds), sumR/float64(o.rounds), sumP/sumR,
-			perReq(cpuP, reqP, hz), perReq(cpuR, reqR, hz),
-			ratioCPU(wrkSample{cpuTicks: cpuR, requests: reqR}, wrkSample{cpuTicks: cpuP, requests: reqP}))
+			wrkbench.PerReq(cpuP, reqP, hz), wrkbench.PerReq(cpuR, reqR, hz),
+			ratioCPU(wrkSample{cpuTicks: cpuR, Sample: wrkbench.Sample{Requests: reqR}}, wrkSample{cpuTicks: cpuP, Sample: wrkbench.Sample{Requests: reqP}}))
 	}
 	waitAuthOK(redisURL)
 	fmt.Println("\nslowdown = plain/redis req/s; CPU cost = redis/plain backline CPU per request (target <= 1.5 for both)")
@@ -152,13 +140,7 @@ func writeFilterConfig(dir, name, src string, targets []string, logLevel, redisA
 		fatalf("%v", err)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "server:\n  address: \"%s\"\n  log_level: %s\n", freeLoopbackPort(), logLevel)
-	b.WriteString("auth:\n  cache:\n    ttl: 1h\n  services:\n    enabled: [backend_health_checks]\n    backend_health_checks:\n")
-	b.WriteString("      connect_interval: 1h\n      jitter: 0\n      initial_state: healthy\n      targets:\n")
-	for i, t := range targets {
-		host, port, _ := net.SplitHostPort(t)
-		fmt.Fprintf(&b, "        - {name: imap-%d, protocol: imap, host: \"%s\", port: %s}\n", i, host, port)
-	}
+	b.WriteString(wrkbench.ConfigHead(wrkbench.FreeLoopbackPort(), logLevel, targets))
 	fmt.Fprintf(&b, "  passdb:\n    - type: passwd_file\n      path: %s\nlua:\n  filters:\n    - name: %s\n      script_path: %s\n", passwd, name, script)
 	if redisAddr != "" {
 		fmt.Fprintf(&b, "storage:\n  redis:\n    primary:\n      address: \"%s\"\n", redisAddr)
@@ -173,11 +155,11 @@ func writeFilterConfig(dir, name, src string, targets []string, logLevel, redisA
 // startRedisServer runs redis-server on a free loopback port without
 // persistence, pinned to cpu.
 func startRedisServer(cpu int, bin, dir string) (string, func()) {
-	addr := freeLoopbackPort()
+	addr := wrkbench.FreeLoopbackPort()
 	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command("taskset", "-c", strconv.Itoa(cpu), bin, "--port", port, "--bind", "127.0.0.1",
+	cmd := wrkbench.Pinned(cpu, bin, "--port", port, "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--dir", dir)
-	if err := cmd.Start(); err != nil {
+	if err := wrkbench.Start(cmd); err != nil {
 		fatalf("starting %s: %v", bin, err)
 	}
 	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }

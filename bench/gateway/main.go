@@ -1,450 +1,248 @@
-// Command gateway benchmarks backline's HTTP gateway against a direct
-// connection to the origin and against nginx proxy_pass with upstream
-// keepalive, all under the same load in one run.
+// Command gateway benchmarks backline's HTTP gateway as users compare
+// proxies: Debian's wrk (one thread, 50 keep-alive connections) pinned to
+// one CPU, each proxy pinned to the other with taskset, an nginx origin
+// serving static files, and in the same run
 //
-//	go run ./bench/gateway [-duration 5s] [-connections 50] [-nginx /usr/sbin/nginx]
+//	nginx       proxy_pass, upstream keepalive, default proxy buffers
+//	nginx-64k   the same with proxy_buffers 16 64k
+//	haproxy     mode http, http-reuse always
+//	backline    gateway.New with one backend and one proxy endpoint
 //
-// The load generator runs in a separate process (this binary re-executed
-// with -loadgen) so it does not share a Go runtime with the gateway.
+// for four workloads: a 22-byte GET, a 16 KiB POST (22-byte answer), a
+// 64 KiB GET and a 1 MiB GET. Rounds interleave the proxies (the order
+// rotates each round) so a neighbour's burst of load hits all alike; each
+// figure is the median over the rounds. Besides req/s it prints CPU per
+// request of every proxy process (utime+stime from /proc/<pid>/stat, all
+// threads and worker processes), which the neighbours' load distorts much
+// less than throughput, and ratios against nginx, nginx-64k and HAProxy.
+//
+//	go build -o /tmp/gwbench ./bench/gateway && /tmp/gwbench -duration 5s -rounds 3
+//
+// The gateway runs in a child process (this binary with -serve-gateway).
+// BENCH_CPUPROFILE=file makes that child write a CPU profile of the run.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"log/slog"
 	"net"
-	"net/http"
-	"net/http/httputil"
-	"net/url"
 	"os"
-	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
 	"sort"
 	"strings"
-	"sync"
+	"syscall"
 	"time"
 
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/gateway"
 )
 
-// result is what one load run measured.
-type result struct {
-	Requests int `json:"requests"`
-	// WarmupRequests were sent before the clock started (for CPU per request).
-	WarmupRequests int           `json:"warmup_requests"`
-	Errors         int           `json:"errors"`
-	Elapsed        time.Duration `json:"elapsed"`
-	P50            time.Duration `json:"p50"`
-	P99            time.Duration `json:"p99"`
+type options struct {
+	wrk, nginx, haproxy  string
+	duration             time.Duration
+	rounds, conns        int
+	serverCPU, clientCPU int
+	only                 string
+	// ab is another build of this bench whose gateway runs as
+	// "backline-ab" next to this one's, for A/B comparisons.
+	ab string
 }
 
-func (r result) rps() float64 { return float64(r.Requests) / r.Elapsed.Seconds() }
+// workload is one kind of request every proxy gets.
+type workload struct {
+	name, path string
+	postBytes  int // 0: GET
+}
+
+var workloads = []workload{
+	{"get22", "/22", 0},
+	{"post16k", "/22", 16 << 10},
+	{"get64k", "/64k", 0},
+	{"get1m", "/1m", 0},
+}
+
+// proxy is one process under test, listening on addr.
+type proxy struct {
+	name string
+	addr string
+	proc *process
+}
 
 func main() {
-	loadgen := flag.String("loadgen", "", "internal: run the load generator against this URL")
-	originAddr := flag.String("origin", "", "internal: serve the origin on this address")
-	duration := flag.Duration("duration", 5*time.Second, "length of each measurement")
-	conns := flag.Int("connections", 50, "keep-alive client connections")
-	nginxBin := flag.String("nginx", "/usr/sbin/nginx", "nginx binary (empty: skip nginx)")
-	flag.StringVar(&cpuProfile, "cpuprofile", "", "profile one backline run into this file (no comparison)")
-	flag.IntVar(&rounds, "rounds", 3, "measurement rounds per target, interleaved")
+	var o options
+	serve := flag.String("serve-gateway", "", "internal: serve the gateway on this address (origin in -origin)")
+	origin := flag.String("origin", "", "internal: the origin's host:port for -serve-gateway")
+	flag.StringVar(&o.wrk, "wrk", "/usr/bin/wrk", "wrk binary")
+	flag.StringVar(&o.nginx, "nginx", "/usr/sbin/nginx", "nginx binary (empty: skip)")
+	flag.StringVar(&o.haproxy, "haproxy", "/usr/sbin/haproxy", "haproxy binary (empty: skip)")
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of each wrk run")
+	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds per workload")
+	flag.IntVar(&o.conns, "connections", 50, "wrk keep-alive connections")
+	flag.IntVar(&o.serverCPU, "server-cpu", 0, "CPU the proxies are pinned to")
+	flag.IntVar(&o.clientCPU, "client-cpu", 1, "CPU wrk is pinned to")
+	flag.StringVar(&o.only, "only", "", "comma-separated workloads (get22,post16k,get64k,get1m); empty: all")
+	flag.StringVar(&o.ab, "ab", "", "another build of this bench: its gateway runs too, as backline-ab")
 	flag.Parse()
-	if *originAddr != "" {
-		serveOrigin(*originAddr)
+	if *serve != "" {
+		serveGateway(*serve, *origin)
 		return
 	}
-	if *loadgen != "" {
-		runLoad(*loadgen, *conns, *duration)
-		return
-	}
-	if err := run(*duration, *conns, *nginxBin); err != nil {
-		log.Fatal(err)
-	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() { <-sigs; fatalf("interrupted") }()
+	run(o)
+	killAll()
 }
 
-func run(duration time.Duration, conns int, nginxBin string) error {
-	// The origin runs in its own process too, so the gateway's runtime is
-	// not shared with it (nor with the load generator).
-	originHostPort, originCPU, stopOrigin, err := startOrigin()
+func run(o options) {
+	dir, err := os.MkdirTemp("", "backline-gwbench-")
 	if err != nil {
-		return err
+		fatalf("%v", err)
 	}
-	defer stopOrigin()
-	originURL := "http://" + originHostPort
-
-	gwURL, stopGW, err := startGateway(originURL)
+	defer os.RemoveAll(dir)
+	// nginx's workers may run as another user (nobody when started as root).
+	if err := os.Chmod(dir, 0o755); err != nil {
+		fatalf("%v", err)
+	}
+	originAddr := startOrigin(o, dir)
+	var proxies []proxy
+	if o.nginx != "" {
+		proxies = append(proxies, startNginxProxy(o, dir, "nginx", originAddr, ""),
+			startNginxProxy(o, dir, "nginx-64k", originAddr, "proxy_buffers 16 64k;"))
+	}
+	if o.haproxy != "" {
+		proxies = append(proxies, startHAProxy(o, dir, originAddr))
+	}
+	self, err := os.Executable()
 	if err != nil {
-		return err
+		fatalf("%v", err)
 	}
-	defer stopGW()
-
-	targets := []target{{name: "direct", url: originURL + "/bench"}}
-	if nginxBin != "" {
-		nginxURL, cpu, stop, err := startNginx(nginxBin, originHostPort)
-		if err != nil {
-			return fmt.Errorf("nginx: %w", err)
+	proxies = append(proxies, startGatewayProc(o, dir, "backline", self, originAddr))
+	if o.ab != "" {
+		proxies = append(proxies, startGatewayProc(o, dir, "backline-ab", o.ab, originAddr))
+	}
+	for _, p := range proxies {
+		waitListening(p.addr, p.proc)
+	}
+	fmt.Printf("wrk -t1 -c%d -d%s on CPU %d, proxies on CPU %d, origin nginx unpinned; %d rounds, medians\n",
+		o.conns, o.duration, o.clientCPU, o.serverCPU, o.rounds)
+	for _, w := range workloads {
+		if o.only != "" && !strings.Contains(","+o.only+",", ","+w.name+",") {
+			continue
 		}
-		defer stop()
-		targets = append(targets, target{name: "nginx", url: nginxURL + "/bench", cpu: cpu})
-	}
-	rpURL, stopRP, err := startReverseProxy(originURL)
-	if err != nil {
-		return err
-	}
-	defer stopRP()
-	// The bare standard-library reverse proxy shows what any net/http-based
-	// proxy costs on this machine: the floor backline's own work sits on.
-	targets = append(targets,
-		target{name: "go-rproxy", url: rpURL + "/bench", cpu: selfCPU},
-		target{name: "backline", url: gwURL + "/bench", cpu: selfCPU})
-
-	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		profiled := targets[len(targets)-1]
-		r, err := withProfile(f, func() (result, error) { return measure(profiled.url, conns, duration) })
-		if err != nil {
-			return err
-		}
-		fmt.Printf("profiled backline run: %.0f req/s\n", r.rps())
-		return nil
-	}
-	// Rounds interleave the targets so a neighbour's burst of load hits
-	// them all alike; the median of the rounds is reported.
-	runs := map[string][]measured{}
-	for round := 0; round < rounds; round++ {
-		for _, tg := range targets {
-			m, err := tg.measure(conns, duration, originCPU)
-			if err != nil {
-				return fmt.Errorf("%s: %w", tg.name, err)
+		script := writeWrkScript(dir, w)
+		samples := map[string][]sample{}
+		for round := 0; round < o.rounds; round++ {
+			for i := range proxies {
+				p := proxies[(i+round)%len(proxies)]
+				samples[p.name] = append(samples[p.name], measure(o, p, script, w))
 			}
-			runs[tg.name] = append(runs[tg.name], m)
 		}
+		report(w, proxies, samples)
 	}
-	fmt.Printf("%d rounds of %s, %d connections; medians:\n", rounds, duration, conns)
-	med := map[string]measured{}
-	for _, tg := range targets {
-		m := median(runs[tg.name])
-		med[tg.name] = m
-		cpu := "-"
-		if m.cpuPerReq > 0 {
-			cpu = fmt.Sprintf("%.1f µs", float64(m.cpuPerReq.Nanoseconds())/1000)
-		}
-		fmt.Printf("%-9s %9.0f req/s  p50 %8s  p99 %8s  proxy CPU/req %9s  origin CPU/req %5.1f µs  errors %d\n", tg.name, m.rps,
-			m.p50.Round(time.Microsecond), m.p99.Round(time.Microsecond), cpu,
-			float64(m.originCPUPerReq.Nanoseconds())/1000, m.errors)
-	}
-	direct, bl := med["direct"], med["backline"]
-	fmt.Printf("backline/direct throughput ratio: %.2f (target >= 0.40)\n", bl.rps/direct.rps)
-	fmt.Printf("backline/go-rproxy throughput ratio: %.2f\n", bl.rps/med["go-rproxy"].rps)
-	if ng, ok := med["nginx"]; ok {
-		fmt.Printf("backline/nginx  throughput ratio: %.2f (target >= 0.80)\n", bl.rps/ng.rps)
-		fmt.Printf("p99 backline/nginx: %.2f\n", float64(bl.p99)/float64(ng.p99))
-		fmt.Printf("proxy CPU per request backline/nginx: %.2f\n", float64(bl.cpuPerReq)/float64(ng.cpuPerReq))
-	}
-	return nil
 }
 
-var (
-	// cpuProfile, when set, profiles this process while backline is measured.
-	cpuProfile string
-	rounds     int
-)
-
-// target is one way to the origin, with the CPU meter of the proxy on it.
-type target struct {
-	name, url string
-	cpu       cpuMeter // nil: nothing in between
-}
-
-// measured is one round against one target.
-type measured struct {
+// sample is one wrk run against one proxy.
+type sample struct {
 	rps       float64
-	p50, p99  time.Duration
-	cpuPerReq time.Duration
-	// originCPUPerReq is the Go origin's cost: a bare net/http server.
-	originCPUPerReq time.Duration
-	errors          int
+	cpuPerReq float64 // µs
+	errors    string
 }
 
-func (t target) measure(conns int, duration time.Duration, originCPU cpuMeter) (measured, error) {
-	var before time.Duration
-	if t.cpu != nil {
-		before = t.cpu()
+func measure(o options, p proxy, script string, w workload) sample {
+	before := treeTicks(p.proc.pid())
+	s := runWrk(o, script, "http://"+p.addr+w.path)
+	time.Sleep(settle)
+	ticks := treeTicks(p.proc.pid()) - before
+	out := sample{rps: s.rps, errors: s.errors()}
+	if s.requests > 0 {
+		out.cpuPerReq = float64(ticks) * 1e6 / float64(clockTicks) / float64(s.requests)
 	}
-	originBefore := originCPU()
-	r, err := measure(t.url, conns, duration)
-	if err != nil {
-		return measured{}, err
-	}
-	m := measured{rps: r.rps(), p50: r.P50, p99: r.P99, errors: r.Errors}
-	// The load generator's warm-up requests count too.
-	if n := time.Duration(r.Requests + r.WarmupRequests); n > 0 {
-		if t.cpu != nil {
-			m.cpuPerReq = (t.cpu() - before) / n
+	return out
+}
+
+func report(w workload, proxies []proxy, samples map[string][]sample) {
+	fmt.Printf("\n%s:\n", w.name)
+	med := map[string]sample{}
+	for _, p := range proxies {
+		ss := samples[p.name]
+		m := sample{rps: medianOf(ss, func(s sample) float64 { return s.rps }),
+			cpuPerReq: medianOf(ss, func(s sample) float64 { return s.cpuPerReq })}
+		med[p.name] = m
+		var errs []string
+		for _, s := range ss {
+			if s.errors != "" {
+				errs = append(errs, s.errors)
+			}
 		}
-		m.originCPUPerReq = (originCPU() - originBefore) / n
+		fmt.Printf("  %-10s %9.0f req/s  CPU/req %7.1f µs  %s\n", p.name, m.rps, m.cpuPerReq, strings.Join(errs, "; "))
 	}
-	return m, nil
-}
-
-// median takes each figure's median over the rounds separately.
-func median(ms []measured) measured {
-	pick := func(get func(measured) float64) float64 {
-		v := make([]float64, len(ms))
-		for i, m := range ms {
-			v[i] = get(m)
+	bl, ok := med["backline"]
+	if !ok {
+		return
+	}
+	for _, peer := range []string{"nginx", "nginx-64k", "haproxy", "backline-ab"} {
+		if m, ok := med[peer]; ok && m.rps > 0 && m.cpuPerReq > 0 {
+			fmt.Printf("  backline/%-9s throughput %.2f  CPU per request %.2f\n", peer, bl.rps/m.rps, bl.cpuPerReq/m.cpuPerReq)
 		}
-		sort.Float64s(v)
-		return v[len(v)/2]
-	}
-	errs := 0
-	for _, m := range ms {
-		errs += m.errors
-	}
-	return measured{
-		rps:             pick(func(m measured) float64 { return m.rps }),
-		p50:             time.Duration(pick(func(m measured) float64 { return float64(m.p50) })),
-		p99:             time.Duration(pick(func(m measured) float64 { return float64(m.p99) })),
-		cpuPerReq:       time.Duration(pick(func(m measured) float64 { return float64(m.cpuPerReq) })),
-		originCPUPerReq: time.Duration(pick(func(m measured) float64 { return float64(m.originCPUPerReq) })),
-		errors:          errs,
 	}
 }
 
-func withProfile(f *os.File, run func() (result, error)) (result, error) {
-	if err := pprof.StartCPUProfile(f); err != nil {
-		return result{}, err
+func medianOf(ss []sample, get func(sample) float64) float64 {
+	v := make([]float64, len(ss))
+	for i, s := range ss {
+		v[i] = get(s)
 	}
-	defer pprof.StopCPUProfile()
-	return run()
+	sort.Float64s(v)
+	return v[len(v)/2]
 }
 
-func listen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
-
-func startGateway(originURL string) (string, func(), error) {
-	ln, err := listen()
-	if err != nil {
-		return "", nil, err
-	}
+// serveGateway is the child process: backline's gateway and nothing else.
+func serveGateway(addr, origin string) {
 	cfg, err := config.Parse([]byte(fmt.Sprintf(`definitions:
   backends:
     origin:
-      origin: %s
+      origin: http://%s
 gateway:
   address: %s
   endpoints:
-    - path: /bench
+    - path: /**
       proxy:
         backend: origin
-`, originURL, ln.Addr())))
+`, origin, addr)))
 	if err != nil {
-		return "", nil, err
+		log.Fatal(err)
 	}
 	gw, err := gateway.New(gateway.Options{Config: cfg, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		return "", nil, err
+		log.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { _ = gw.ServeListener(ctx, ln); close(done) }()
-	return "http://" + ln.Addr().String(), func() { cancel(); <-done }, nil
-}
-
-// startReverseProxy serves httputil.ReverseProxy with a keep-alive pool
-// sized like backline's, in this process as the gateway is.
-func startReverseProxy(originURL string) (string, func(), error) {
-	ln, err := listen()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return "", nil, err
+		log.Fatal(err)
 	}
-	u, err := url.Parse(originURL)
-	if err != nil {
-		return "", nil, err
-	}
-	rp := httputil.NewSingleHostReverseProxy(u)
-	rp.Transport = &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second}
-	srv := &http.Server{Handler: rp}
-	go func() { _ = srv.Serve(ln) }()
-	return "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
-}
-
-const nginxConf = `worker_processes 2;
-daemon off;
-pid %[1]s/nginx.pid;
-error_log %[1]s/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path %[1]s/body;
-  proxy_temp_path %[1]s/proxy;
-  fastcgi_temp_path %[1]s/fastcgi;
-  uwsgi_temp_path %[1]s/uwsgi;
-  scgi_temp_path %[1]s/scgi;
-  upstream origin { server %[2]s; keepalive 64; }
-  server {
-    listen %[3]s;
-    location / {
-      proxy_pass http://origin;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-    }
-  }
-}
-`
-
-func startNginx(bin, originAddr string) (string, cpuMeter, func(), error) {
-	dir, err := os.MkdirTemp("", "backline-bench-nginx-")
-	if err != nil {
-		return "", nil, nil, err
-	}
-	ln, err := listen()
-	if err != nil {
-		return "", nil, nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	conf := filepath.Join(dir, "nginx.conf")
-	if err := os.WriteFile(conf, []byte(fmt.Sprintf(nginxConf, dir, originAddr, addr)), 0o644); err != nil {
-		return "", nil, nil, err
-	}
-	cmd := exec.Command(bin, "-p", dir, "-c", conf)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return "", nil, nil, err
-	}
-	stop := func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		_ = cmd.Wait()
-		_ = os.RemoveAll(dir)
-	}
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return "http://" + addr, treeCPU(cmd.Process.Pid), stop, nil
+	if path := os.Getenv("BENCH_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			log.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	stop()
-	return "", nil, nil, fmt.Errorf("nginx did not start on %s", addr)
-}
-
-func serveOrigin(addr string) {
-	body := []byte("hello from the origin\n")
-	log.Fatal(http.ListenAndServe(addr, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/plain")
-		_, _ = w.Write(body)
-	})))
-}
-
-// startOrigin re-executes this binary as the origin server.
-func startOrigin() (string, cpuMeter, func(), error) {
-	ln, err := listen()
-	if err != nil {
-		return "", nil, nil, err
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	self, err := os.Executable()
-	if err != nil {
-		return "", nil, nil, err
-	}
-	cmd := exec.Command(self, "-origin", addr)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		return "", nil, nil, err
-	}
-	stop := func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }
-	for i := 0; i < 100; i++ {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return addr, treeCPU(cmd.Process.Pid), stop, nil
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
 		}
-		time.Sleep(50 * time.Millisecond)
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	stop()
-	return "", nil, nil, fmt.Errorf("origin did not start on %s", addr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	_ = gw.ServeListener(ctx, ln)
 }
 
-// measure re-executes this binary as the load generator and reads its result.
-func measure(url string, conns int, duration time.Duration) (result, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return result{}, err
-	}
-	cmd := exec.Command(self, "-loadgen", url, "-connections", fmt.Sprint(conns), "-duration", duration.String())
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return result{}, err
-	}
-	var r result
-	if err := json.Unmarshal(out, &r); err != nil {
-		return result{}, fmt.Errorf("load generator output %q: %w", strings.TrimSpace(string(out)), err)
-	}
-	return r, nil
-}
-
-// runLoad keeps conns connections busy for duration and prints a result.
-func runLoad(url string, conns int, duration time.Duration) {
-	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns, DisableCompression: true}
-	client := &http.Client{Transport: tr}
-	// A short warm-up opens the connections before the clock starts.
-	warm := time.Now().Add(300 * time.Millisecond)
-	deadline := warm.Add(duration)
-	var mu sync.Mutex
-	var all []time.Duration
-	errors, warmed := 0, 0
-	var wg sync.WaitGroup
-	for i := 0; i < conns; i++ {
-		wg.Go(func() {
-			lat := make([]time.Duration, 0, 1<<16)
-			errs, warmups := 0, 0
-			for {
-				start := time.Now()
-				if !start.Before(deadline) {
-					break
-				}
-				resp, err := client.Get(url)
-				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != 200 {
-						err = fmt.Errorf("status %d", resp.StatusCode)
-					}
-				}
-				if start.Before(warm) {
-					warmups++
-					continue
-				}
-				if err != nil {
-					errs++
-					continue
-				}
-				lat = append(lat, time.Since(start))
-			}
-			mu.Lock()
-			all = append(all, lat...)
-			errors += errs
-			warmed += warmups
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	r := result{Requests: len(all), WarmupRequests: warmed, Errors: errors, Elapsed: duration}
-	if len(all) > 0 {
-		r.P50 = all[len(all)/2]
-		r.P99 = all[len(all)*99/100]
-	}
-	_ = json.NewEncoder(os.Stdout).Encode(r)
+func startGatewayProc(o options, dir, name, bin, origin string) proxy {
+	addr := freeLoopbackPort()
+	p := startProcess(o.serverCPU, filepath.Join(dir, name+".log"), bin, "-serve-gateway", addr, "-origin", origin)
+	return proxy{name: name, addr: addr, proc: p}
 }

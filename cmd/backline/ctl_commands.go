@@ -100,6 +100,8 @@ type ctlExplain struct {
 	Reason        string              `json:"reason"`
 	FilterResults []string            `json:"filter_results"`
 	Affinity      *ctlExplainAffinity `json:"affinity"`
+	// SuppressedEffects: the filters' side effects the dry run skipped.
+	SuppressedEffects []string `json:"suppressed_side_effects"`
 }
 
 // ctlExplainAffinity is explain's affinity part (policy sticky).

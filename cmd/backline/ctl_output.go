@@ -294,6 +294,11 @@ func (c *ctlClient) printExplain(user string, ex ctlExplain) {
 	for _, r := range ex.FilterResults {
 		fmt.Fprintf(c.stdout, "filter: %s\n", c.redact(ctlCell(r)))
 	}
+	// A filter's writes do nothing in a dry run, so it may choose
+	// differently than for a real login.
+	for _, e := range ex.SuppressedEffects {
+		fmt.Fprintf(c.stdout, "suppressed: %s\n", c.redact(ctlCell(e)))
+	}
 	if a := ex.Affinity; a != nil {
 		stored, used := "none", "not used"
 		if a.Stored != "" {

@@ -168,6 +168,11 @@ func TestCtlRequests(t *testing.T) {
 			answer: `{"status":"rejected","backend":null,"candidates":[],"reason":"rejected by filter geo","filter_results":["geo: blocked"]}`,
 			method: "POST", path: "/api/v1/explain", body: `{"username":"bob@example.org","protocol":"imap"}`,
 			wantOut: []string{"bob@example.org -> no backend", "status rejected", "reason: rejected by filter geo\nfilter: geo: blocked\nno candidates"}},
+		{name: "explain suppressed", args: []string{"explain", "carol"}, status: 200,
+			answer: `{"status":"rejected","backend":null,"candidates":[],"reason":"rejected by filter rl","filter_results":["rl:ok"],` +
+				`"suppressed_side_effects":["rl: nauthilus_cache.cache_set","rl: nauthilus_prometheus.increment_counter"]}`,
+			method: "POST", path: "/api/v1/explain", body: `{"username":"carol","protocol":"imap"}`,
+			wantOut: []string{"filter: rl:ok\nsuppressed: rl: nauthilus_cache.cache_set\nsuppressed: rl: nauthilus_prometheus.increment_counter\nno candidates"}},
 		{name: "reload", args: []string{"reload"}, status: 200, answer: `{"status":"ok","generation":3,"duration_ms":12}`,
 			method: "POST", path: "/api/v1/reload", wantOut: []string{"reloaded: generation 3 in 12 ms"}},
 		{name: "reload refused", args: []string{"reload"}, status: 422,

@@ -60,7 +60,7 @@ type daemon struct {
 	throttles *gateway.SharedThrottles // nil without storage.redis or gateway.address
 
 	// authCache is the shared auth cache; nil without storage.redis.
-	authCache *state.RedisAuthCacheStore
+	authCache *state.FallbackAuthCacheStore
 	// affinity is the sticky policy's store, kept across reloads: on
 	// storage.redis when configured, else in memory.
 	affinity state.AffinityStore
@@ -138,7 +138,10 @@ func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 		defer d.luaHost.CloseRedisPools()
 	}
 	d.shared = shared
-	d.authCache = newAuthCacheStore(cfg, redisClient, logger)
+	if d.authCache, err = newAuthCacheStore(cfg, redisClient, logger, d.reg); err != nil {
+		closeGateway(gw)
+		return err
+	}
 	d.affinity = newAffinityStore(cfg, redisClient)
 	if err := setupProbeLeases(cfg, d.engine, redisClient, logger, d.reg); err != nil {
 		closeGateway(gw)

@@ -72,6 +72,10 @@ func setupSharedAdmin(cfg *config.Config, engine *health.Engine, logger *slog.Lo
 	if err != nil {
 		return nil, nil, err
 	}
+	if _, err := attachRedisBreaker(client, r, logger, reg); err != nil {
+		client.Close()
+		return nil, nil, err
+	}
 	store := state.NewRedisAdminStore(client, r.Prefix)
 	log := logger.With("component", "shared-state")
 	store.OnCorrupt = func(key string, err error) {

@@ -53,7 +53,11 @@ func TestSharedAuthCacheWiring(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { client.Close() })
-		d := &daemon{authCache: newAuthCacheStore(cfg, client, slog.New(slog.DiscardHandler))}
+		store, err := newAuthCacheStore(cfg, client, slog.New(slog.DiscardHandler), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := &daemon{authCache: store}
 		if got := d.sharedAuthCache(cfg); (got != nil) != withKey {
 			t.Fatalf("withKey %v: sharedAuthCache = %v", withKey, got)
 		}

@@ -40,13 +40,19 @@ type explainAnswer struct {
 	// Affinity: under the sticky policy, the user's stored backend and
 	// whether it was used (explain reads it, never writes or refreshes it).
 	Affinity *AffinityInfo `json:"affinity,omitempty"`
+	// SuppressedEffects are the filters' side effects the dry run skipped
+	// ("filter: nauthilus_cache.cache_set"): with them skipped, a filter
+	// may choose differently than it would for a real login.
+	SuppressedEffects []string `json:"suppressed_side_effects,omitempty"`
 }
 
 // serveExplain is a dry run of one successful login's selection: the
 // filters run against the same pinned snapshot, then the policy, with no
 // cache lookup or write, no round-robin advance, no metrics and no request
-// log line. A filter may still do what its script does (a connection check,
-// a log line of its own).
+// log line. The filters run in dry-run mode (lua.Request.DryRun): their
+// module writes (nauthilus_cache, nauthilus_prometheus, nauthilus_redis,
+// mail, non-GET HTTP) are skipped and listed in the answer; reads, a
+// connection check and a log line of their own still happen.
 func (h *Handler) serveExplain(w http.ResponseWriter, r *http.Request) {
 	req, err := parseExplain(w, r)
 	if err != nil {
@@ -62,7 +68,7 @@ func (h *Handler) explain(ctx context.Context, req *Request) explainAnswer {
 	snap := h.snapshot()
 	req.snap = snap
 	in := selectInput{snap: snap, user: req.Username, protocol: req.Protocol, dry: true}
-	var results []string
+	var results, suppressed []string
 	if h.filters != nil {
 		out, err := h.filters.runFilters(ctx, filterRequest{
 			Request: req, Session: newSessionID(h.now()),
@@ -80,20 +86,21 @@ func (h *Handler) explain(ctx context.Context, req *Request) explainAnswer {
 			results = out.Results
 			if out.Reject {
 				ans := explainAnswer{Status: "rejected", Reason: "rejected by filter " + strings.Join(out.Rejected, ","),
-					FilterResults: results, Candidates: []Candidate{}}
+					FilterResults: results, Candidates: []Candidate{}, SuppressedEffects: out.Suppressed}
 				if snap != nil {
 					ans.SnapshotRound = snap.Round
 				}
 				return ans
 			}
 			in.filterHost, in.filterPort, in.filterName = out.SelectedHost, out.SelectedPort, out.SelectedBy
+			suppressed = out.Suppressed
 		}
 	}
 	sel := h.settle(in)
 	ans := explainAnswer{
 		Status: sel.Status, Backend: sel.Backend, SelectedBy: sel.SelectedBy, Panic: sel.Panic,
 		SnapshotRound: sel.Round, Candidates: sel.Candidates, Reason: sel.Reason, FilterResults: results,
-		Affinity: sel.Affinity,
+		Affinity: sel.Affinity, SuppressedEffects: suppressed,
 	}
 	if ans.Candidates == nil {
 		ans.Candidates = []Candidate{}

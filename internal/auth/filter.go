@@ -21,6 +21,9 @@ type filterOutcome struct {
 	LogFields []any
 	Results   []string
 	Rejected  []string
+	// Suppressed are the side effects a dry run (explain) skipped, as
+	// "filter: module.function".
+	Suppressed []string
 }
 
 // filterRunner runs the configured filters for one request; an error means
@@ -39,7 +42,8 @@ type filterRequest struct {
 	// Snapshot is the request's pinned health snapshot: the filters' server
 	// lists and the selection read the same round.
 	Snapshot *health.Snapshot
-	// DryRun marks an explain run (no side effects expected of the caller).
+	// DryRun marks an explain run: the filters' module functions with an
+	// effect outside the run are not performed (lua.Request.DryRun).
 	DryRun bool
 }
 

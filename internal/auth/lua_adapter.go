@@ -45,6 +45,7 @@ func (l luaFilters) runFilters(ctx context.Context, fr filterRequest) (*filterOu
 	lr := toLuaRequest(fr.Request, fr.Session)
 	lr.Authenticated, lr.UserFound, lr.Account = fr.Authenticated, fr.UserFound, fr.Account
 	lr.Snapshot = fr.Snapshot
+	lr.DryRun = fr.DryRun
 	if lr.Account != "" {
 		lr.AccountField = "account"
 	}
@@ -65,6 +66,7 @@ func (l luaFilters) runFilters(ctx context.Context, fr filterRequest) (*filterOu
 		StatusMessage: out.StatusMessage,
 		Results:       out.Results,
 		Rejected:      out.Rejected,
+		Suppressed:    out.Suppressed,
 	}
 	if out.Selected != nil {
 		fo.SelectedHost, fo.SelectedPort, fo.SelectedBy = out.Selected.Host, out.Selected.Port, out.SelectedBy

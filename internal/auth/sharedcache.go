@@ -28,10 +28,12 @@ import (
 // another's answer. It never holds a password: an answer whose attributes
 // carry one is not shared (the local database is asked every time).
 //
-// Redis trouble is a miss, never a failure: the login goes to the password
-// databases, the outage is logged once a minute and counted, and Redis is
-// left alone for a second after an error so logins do not each wait for
-// its timeout.
+// Redis trouble is a miss, never a failure. The daemon's store
+// (state.FallbackAuthCacheStore) already answers from local memory while
+// Redis is down, so errors rarely reach here; for a store without that,
+// the login goes to the password databases, the outage is logged once a
+// minute and counted, and the store is left alone for a second after an
+// error so logins do not each wait for its timeout.
 type sharedCache struct {
 	store    state.AuthCacheStore
 	ttl      time.Duration

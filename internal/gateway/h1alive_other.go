@@ -4,6 +4,10 @@ package gateway
 
 import "net"
 
-// connAlive cannot peek without blocking here; the write or read of the
+// idlePeeker cannot peek without blocking here; the write or read of the
 // request finds a dead connection instead.
-func connAlive(net.Conn) bool { return true }
+type idlePeeker struct{}
+
+func newIdlePeeker(net.Conn) *idlePeeker { return nil }
+
+func (*idlePeeker) connAlive() bool { return true }

@@ -41,6 +41,9 @@ type FilterOutcome struct {
 	Results []string
 	// Rejected names the filters that rejected.
 	Rejected []string
+	// Suppressed are the side effects a dry run skipped, as
+	// "filter: module.function" (empty unless Request.DryRun).
+	Suppressed []string
 }
 
 // ApplyTo is the Nauthilus rule for the final attribute set: removals first,
@@ -134,6 +137,7 @@ func merge(runs []*filterRun) *FilterOutcome {
 		}
 		out.Logs = append(out.Logs, r.logs...)
 	}
+	out.Suppressed = mergeSuppressed(runs)
 	if len(out.Groups) == 0 {
 		out.Groups = nil
 	}

@@ -157,6 +157,13 @@ func httpRequestBatch(r *scriptRun, L *glua.LState) int {
 }
 
 func (r *scriptRun) doHTTP(L *glua.LState, method, rawURL string, opts *glua.LTable) (glua.LValue, error) {
+	if !safeHTTPMethod(method) {
+		// A dry run sends only read-only methods (dryrun.go); the rest
+		// fail like an unreachable server.
+		if err := r.dryRefused(httpEffectName(method)); err != nil {
+			return nil, err
+		}
+	}
 	client, allow, hc := r.httpClient()
 	u, err := url.Parse(rawURL)
 	if err != nil {

@@ -443,6 +443,7 @@ func luaErrorText(err error) string {
 }
 
 func init() {
+	markEffects("nauthilus_cache", cacheFunctions, cacheEffects)
 	registerModule(module{
 		Name:      "nauthilus_cache",
 		Filter:    true,

@@ -446,7 +446,36 @@ func (m *luaMetrics) names() []string {
 	return out
 }
 
+// prometheusEffects: in a dry run (dryrun.go) nothing is created or
+// observed and no series appears on /metrics. The timers returned are
+// inert: stop_timer accepts them and records nothing.
+var prometheusEffects = map[string]runFunc{
+	"create_counter_vec":    dryReturns(),
+	"create_gauge_vec":      dryReturns(),
+	"create_histogram_vec":  dryReturns(),
+	"create_summary_vec":    dryReturns(),
+	"increment_counter":     dryReturns(),
+	"touch_counter":         dryReturns(),
+	"increment_gauge":       dryReturns(),
+	"decrement_gauge":       dryReturns(),
+	"add_gauge":             dryReturns(),
+	"sub_gauge":             dryReturns(),
+	"set_gauge":             dryReturns(),
+	"start_histogram_timer": dryTimer,
+	"start_summary_timer":   dryTimer,
+}
+
+func dryTimer(_ *scriptRun, L *glua.LState) int {
+	L.CheckString(1)
+	ud := L.NewUserData()
+	ud.Value = &luaTimer{stopped: true}
+	L.Push(ud)
+	L.Push(glua.LNil)
+	return 2
+}
+
 func init() {
+	markEffects("nauthilus_prometheus", prometheusFunctions, prometheusEffects)
 	registerModule(module{
 		Name:      "nauthilus_prometheus",
 		Filter:    true,

@@ -37,8 +37,21 @@ import (
 func init() {
 	registerModule(module{
 		Name: "nauthilus_mail", Filter: true, Password: true,
-		Functions: map[string]runFunc{"send_mail": sendMail},
+		Functions: map[string]runFunc{
+			// In a dry run (dryrun.go) the parameters are checked and
+			// nothing is sent: nil (success) or the parameter error.
+			"send_mail": sideEffect("nauthilus_mail.send_mail", sendMail, dryMail),
+		},
 	})
+}
+
+func dryMail(_ *scriptRun, L *glua.LState) int {
+	if _, msg := readMailParams(L.CheckTable(1)); msg != "" {
+		L.Push(glua.LString(msg))
+		return 1
+	}
+	L.Push(glua.LNil)
+	return 1
 }
 
 // maxMailRecipients bounds one send (each is a command round trip).

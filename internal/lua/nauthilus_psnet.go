@@ -36,8 +36,11 @@ func init() {
 	registerModule(module{
 		Name: "nauthilus_psnet", Filter: true, Password: true,
 		Functions: map[string]runFunc{
-			"register_connection_target": registerConnectionTarget,
-			"get_connection_target":      getConnectionTarget,
+			// A dry run (dryrun.go) does not add to the process-wide
+			// targets; get_connection_target reads those real runs added.
+			"register_connection_target": sideEffect("nauthilus_psnet.register_connection_target",
+				registerConnectionTarget, dryReturns()),
+			"get_connection_target": getConnectionTarget,
 		},
 	})
 }

@@ -46,6 +46,9 @@ func init() {
 	for name, f := range redisSortedFunctions {
 		fns[name] = f
 	}
+	// Writes do nothing in a dry run (explain); see redis_dryrun.go.
+	markEffects(redisModule, fns, redisEffects)
+	fns["redis_pipeline"] = dryPipeline(redisPipeline)
 	registerModule(module{Name: redisModule, Filter: true, Password: true, Functions: fns})
 }
 

@@ -13,7 +13,7 @@ import (
 // NewPasswordScript, `backline check`), naming the script, instead of
 // failing logins later. "Needs" means its compiled code holds the string
 // "nauthilus_redis" anywhere (require, dynamic_loader), in any nested
-// function.
+// function, or it calls the 1.0 table's nauthilus.redis_* (legacyUsesRedis).
 
 // protoMentions reports whether p or a function nested in it has the
 // string constant s.
@@ -39,7 +39,7 @@ func errNeedsRedis(name string) error {
 // checkRedisAvailable refuses s when it needs nauthilus_redis and the
 // engine's Host has no Redis client.
 func (e *Engine) checkRedisAvailable(s *script) error {
-	if protoMentions(s.proto, redisModule) && !e.host.HasRedis() {
+	if (protoMentions(s.proto, redisModule) || legacyUsesRedis(s.proto)) && !e.host.HasRedis() {
 		return errNeedsRedis(s.name)
 	}
 	return nil
@@ -48,7 +48,7 @@ func (e *Engine) checkRedisAvailable(s *script) error {
 // checkScriptNeeds is CompileScripts' part: a compiled script that needs
 // Redis while cfg has no storage.redis.
 func checkScriptNeeds(cfg *config.Config, name string, proto *glua.FunctionProto) error {
-	if cfg.Storage.Redis == nil && protoMentions(proto, redisModule) {
+	if cfg.Storage.Redis == nil && (protoMentions(proto, redisModule) || legacyUsesRedis(proto)) {
 		return errNeedsRedis(name)
 	}
 	return nil

@@ -69,6 +69,10 @@ type Request struct {
 	// and filters) so they share it; nil makes RunFilters or Verify create
 	// one (module_context.go).
 	Context *RequestContext `json:"-"`
+
+	// DryRun is explain's run: module functions with an effect outside
+	// the run are not performed (dryrun.go). Never set for a real login.
+	DryRun bool `json:"-"`
 }
 
 // sslFields are the v1.12 TLS fields, always present in the table.

@@ -86,6 +86,8 @@ type scriptRun struct {
 	cacheUpdating map[string]bool
 	// baggage is nauthilus_opentelemetry's baggage of this run.
 	baggage baggage
+	// suppressed names the side effects a dry run skipped (dryrun.go).
+	suppressed []string
 }
 
 // LogField is one custom_log_add entry; values are bool, float64 or string.

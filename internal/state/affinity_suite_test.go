@@ -8,10 +8,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
-
-	"github.com/backline/backline/internal/testfixture"
 )
 
 // affinityHarness is one AffinityStore implementation under test; open
@@ -266,46 +262,4 @@ func must(t *testing.T, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-}
-
-func TestMemoryAffinityStoreSuite(t *testing.T) {
-	runAffinityStoreSuite(t, func(t *testing.T) affinityHarness {
-		clock := newFakeClock()
-		s := NewMemoryAffinityStore(0, clock.Now)
-		return affinityHarness{open: func() AffinityStore { return s }, advance: clock.Advance}
-	})
-}
-
-func TestRedisAffinityStoreSuiteMiniredis(t *testing.T) {
-	runAffinityStoreSuite(t, func(t *testing.T) affinityHarness {
-		m, _ := miniredisClient(t)
-		return affinityHarness{
-			open: func() AffinityStore {
-				c := redis.NewClient(&redis.Options{Addr: m.Addr()})
-				t.Cleanup(func() { c.Close() })
-				return NewRedisAffinityStore(c, "backline:")
-			},
-			advance: m.FastForward,
-		}
-	})
-}
-
-// TestRedisAffinityStoreSuiteRealRedis runs the suite on the fixture's
-// redis-server, under a prefix of its own.
-func TestRedisAffinityStoreSuiteRealRedis(t *testing.T) {
-	fx := testfixture.Load(t)
-	addr := fx.Addr("REDIS")
-	runAffinityStoreSuite(t, func(t *testing.T) affinityHarness {
-		prefix := "backline-test:" + randomHex(t) + ":"
-		t.Cleanup(func() { deletePrefix(t, addr, prefix) })
-		return affinityHarness{
-			open: func() AffinityStore {
-				c := redis.NewClient(&redis.Options{Addr: addr})
-				t.Cleanup(func() { c.Close() })
-				return NewRedisAffinityStore(c, prefix)
-			},
-			advance: time.Sleep,
-			unit:    500 * time.Millisecond,
-		}
-	})
 }

@@ -9,11 +9,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/alicebob/miniredis/v2"
-	"github.com/redis/go-redis/v9"
-
-	"github.com/backline/backline/internal/testfixture"
 )
 
 // cacheHarness is one AuthCacheStore implementation under test: open
@@ -212,44 +207,3 @@ func runAuthCacheStoreSuite(t *testing.T, newHarness func(t *testing.T) cacheHar
 }
 
 func isRedis(s AuthCacheStore) bool { _, ok := s.(*RedisAuthCacheStore); return ok }
-
-func TestMemoryAuthCacheStoreSuite(t *testing.T) {
-	runAuthCacheStoreSuite(t, func(t *testing.T) cacheHarness {
-		clock := newFakeClock()
-		s := NewMemoryAuthCacheStore(1000, clock.Now)
-		return cacheHarness{open: func() AuthCacheStore { return s }, advance: clock.Advance}
-	})
-}
-
-func TestRedisAuthCacheStoreSuiteMiniredis(t *testing.T) {
-	runAuthCacheStoreSuite(t, func(t *testing.T) cacheHarness {
-		m := miniredis.RunT(t)
-		return cacheHarness{
-			open: func() AuthCacheStore {
-				c := redis.NewClient(&redis.Options{Addr: m.Addr()})
-				t.Cleanup(func() { c.Close() })
-				return NewRedisAuthCacheStore(c, "backline:")
-			},
-			advance: m.FastForward,
-		}
-	})
-}
-
-// TestRedisAuthCacheStoreSuiteRealRedis runs the suite on the fixture's
-// redis-server, under a prefix of its own.
-func TestRedisAuthCacheStoreSuiteRealRedis(t *testing.T) {
-	fx := testfixture.Load(t)
-	addr := fx.Addr("REDIS")
-	runAuthCacheStoreSuite(t, func(t *testing.T) cacheHarness {
-		prefix := "backline-test:" + randomHex(t) + ":"
-		t.Cleanup(func() { deletePrefix(t, addr, prefix) })
-		return cacheHarness{
-			open: func() AuthCacheStore {
-				c := redis.NewClient(&redis.Options{Addr: addr})
-				t.Cleanup(func() { c.Close() })
-				return NewRedisAuthCacheStore(c, prefix)
-			},
-			advance: time.Sleep, ttl: time.Second,
-		}
-	})
-}

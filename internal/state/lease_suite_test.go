@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/backline/backline/internal/testfixture"
 )
 
 // leaseHarness is one LeaseStore implementation under test: open returns
@@ -277,54 +275,6 @@ func runLeaseStoreSuite(t *testing.T, newHarness func(t *testing.T) leaseHarness
 			if err := f(); !errors.Is(err, ErrInvalid) {
 				t.Fatalf("case %d: %v", i, err)
 			}
-		}
-	})
-}
-
-func TestMemoryLeaseStoreSuite(t *testing.T) {
-	runLeaseStoreSuite(t, func(t *testing.T) leaseHarness {
-		clock := newFakeClock()
-		s := NewMemoryLeaseStore(clock.Now)
-		return leaseHarness{open: func() LeaseStore { return s }, advance: clock.Advance, unit: time.Second}
-	})
-}
-
-func TestRedisLeaseStoreSuiteMiniredis(t *testing.T) {
-	runLeaseStoreSuite(t, func(t *testing.T) leaseHarness {
-		m, _ := miniredisClient(t)
-		clock := newFakeClock()
-		m.SetTime(clock.Now())
-		return leaseHarness{
-			open: func() LeaseStore {
-				c := redis.NewClient(&redis.Options{Addr: m.Addr()})
-				t.Cleanup(func() { c.Close() })
-				return NewRedisLeaseStore(c, "backline:")
-			},
-			advance: func(d time.Duration) {
-				clock.Advance(d)
-				m.SetTime(clock.Now())
-				m.FastForward(d)
-			},
-			unit: time.Second,
-		}
-	})
-}
-
-// TestRedisLeaseStoreSuiteRealRedis runs the suite on the fixture's
-// redis-server under a prefix of its own; advance waits.
-func TestRedisLeaseStoreSuiteRealRedis(t *testing.T) {
-	fx := testfixture.Load(t)
-	addr := fx.Addr("REDIS")
-	runLeaseStoreSuite(t, func(t *testing.T) leaseHarness {
-		prefix := "backline-test:" + randomHex(t) + ":"
-		t.Cleanup(func() { deletePrefix(t, addr, prefix) })
-		return leaseHarness{
-			open: func() LeaseStore {
-				c := redis.NewClient(&redis.Options{Addr: addr})
-				t.Cleanup(func() { c.Close() })
-				return NewRedisLeaseStore(c, prefix)
-			},
-			advance: time.Sleep, unit: 300 * time.Millisecond,
 		}
 	})
 }

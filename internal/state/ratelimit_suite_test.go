@@ -189,14 +189,6 @@ func runRateCounterSuite(t *testing.T, newHarness func(t *testing.T) rateHarness
 	})
 }
 
-func TestMemoryRateCounterSuite(t *testing.T) {
-	runRateCounterSuite(t, func(t *testing.T) rateHarness {
-		clock := newFakeClock()
-		c := NewMemoryRateCounter()
-		return rateHarness{open: func() RateCounter { return c }, advance: clock.Advance, now: clock.Now, exact: true, unit: time.Second}
-	})
-}
-
 // The memory counter keeps its window when the clock goes back, and the
 // wait it reports never exceeds the period.
 func TestMemoryRateCounterClockBack(t *testing.T) {

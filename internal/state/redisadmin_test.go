@@ -14,7 +14,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/backline/backline/internal/config"
-	"github.com/backline/backline/internal/testfixture"
 )
 
 // miniredisClient starts a miniredis and returns a client on it; both stop
@@ -25,47 +24,6 @@ func miniredisClient(t *testing.T) (*miniredis.Miniredis, redis.UniversalClient)
 	c := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1})
 	t.Cleanup(func() { c.Close() })
 	return m, c
-}
-
-func TestRedisAdminStoreSuiteMiniredis(t *testing.T) {
-	runAdminStoreSuite(t, func(t *testing.T) adminHarness {
-		m, _ := miniredisClient(t)
-		clock := newFakeClock()
-		m.SetTime(clock.Now())
-		return adminHarness{
-			open: func() AdminStore {
-				c := redis.NewClient(&redis.Options{Addr: m.Addr()})
-				t.Cleanup(func() { c.Close() })
-				s := NewRedisAdminStore(c, "backline:")
-				s.now = clock.Now
-				return s
-			},
-			advance: func(d time.Duration) {
-				clock.Advance(d)
-				m.SetTime(clock.Now())
-				m.FastForward(d)
-			},
-			now: clock.Now,
-		}
-	})
-}
-
-// TestRedisAdminStoreSuiteRealRedis runs the suite on the fixture's
-// redis-server, under a prefix of its own.
-func TestRedisAdminStoreSuiteRealRedis(t *testing.T) {
-	fx := testfixture.Load(t)
-	addr := fx.Addr("REDIS")
-	runAdminStoreSuite(t, func(t *testing.T) adminHarness {
-		prefix := "backline-test:" + randomHex(t) + ":"
-		open := func() AdminStore {
-			c := redis.NewClient(&redis.Options{Addr: addr})
-			t.Cleanup(func() { c.Close() })
-			return NewRedisAdminStore(c, prefix)
-		}
-		t.Cleanup(func() { deletePrefix(t, addr, prefix) })
-		// The server's clock cannot be moved: advance waits.
-		return adminHarness{open: open, advance: time.Sleep, now: time.Now, ttl: 2 * time.Second}
-	})
 }
 
 func randomHex(t *testing.T) string {

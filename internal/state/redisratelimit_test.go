@@ -5,55 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
-
-	"github.com/backline/backline/internal/testfixture"
 )
-
-func TestRedisRateCounterSuiteMiniredis(t *testing.T) {
-	runRateCounterSuite(t, func(t *testing.T) rateHarness {
-		m, _ := miniredisClient(t)
-		clock := newFakeClock()
-		m.SetTime(clock.Now())
-		return rateHarness{
-			open: func() RateCounter {
-				c := redis.NewClient(&redis.Options{Addr: m.Addr()})
-				t.Cleanup(func() { c.Close() })
-				return NewRedisRateCounter(c, "backline:")
-			},
-			advance: func(d time.Duration) {
-				clock.Advance(d)
-				m.SetTime(clock.Now())
-				m.FastForward(d)
-			},
-			now: clock.Now, exact: true, unit: time.Second,
-		}
-	})
-}
-
-// TestRedisRateCounterSuiteRealRedis runs the suite on the fixture's
-// redis-server, under a prefix of its own; its clock cannot be moved, so
-// advance waits and timed subtests use a short period.
-func TestRedisRateCounterSuiteRealRedis(t *testing.T) {
-	fx := testfixture.Load(t)
-	addr := fx.Addr("REDIS")
-	runRateCounterSuite(t, func(t *testing.T) rateHarness {
-		prefix := "backline-test:" + randomHex(t) + ":"
-		t.Cleanup(func() { deletePrefix(t, addr, prefix) })
-		return rateHarness{
-			open: func() RateCounter {
-				c := redis.NewClient(&redis.Options{Addr: addr})
-				t.Cleanup(func() { c.Close() })
-				return NewRedisRateCounter(c, prefix)
-			},
-			// A tenth of the unit is the margin a step has against the
-			// real clock: 50 ms (a 500 ms unit) was too little with both
-			// cores busy (a request at 9/10 landed after 10/10).
-			advance: time.Sleep, now: time.Now, unit: 2 * time.Second,
-		}
-	})
-}
 
 // Keys live under the prefix, name the key when it is short and plain,
 // hash it otherwise (no huge Redis keys, no broken hash tag), and expire.

@@ -290,11 +290,3 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
 }
-
-func TestMemoryAdminStoreSuite(t *testing.T) {
-	runAdminStoreSuite(t, func(t *testing.T) adminHarness {
-		clock := newFakeClock()
-		s := NewMemoryAdminStore(clock.Now)
-		return adminHarness{open: func() AdminStore { return s }, advance: clock.Advance, now: clock.Now}
-	})
-}

@@ -118,91 +118,60 @@ func TestStartTLSDeepCheckStaysWithinDeepTimeout(t *testing.T) {
 // everything else passes at once.
 func slowRelay(t *testing.T, target string, delay time.Duration) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	track := func(c net.Conn) {
-		mu.Lock()
-		defer mu.Unlock()
-		conns = append(conns, c)
-	}
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
+	// A test makes one connection; bounded all the same. Closing the
+	// client connection at the end of the test ends both copies.
+	return serveLoopback(t, 10, func(client net.Conn) {
+		server, err := net.DialTimeout("tcp", target, 5*time.Second)
+		if err != nil {
+			client.Close()
+			return
 		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for range 10 { // a test makes one connection; bounded all the same
-			client, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			server, err := net.DialTimeout("tcp", target, 5*time.Second)
-			if err != nil {
-				client.Close()
-				continue
-			}
-			track(client)
-			track(server)
-			var tlsStarted atomic.Bool
-			wg.Add(2)
-			go func() { // client -> server
-				defer wg.Done()
-				defer server.Close()
-				buf := make([]byte, 16<<10)
-				for {
-					n, err := client.Read(buf)
-					if n > 0 {
-						if buf[0] == 0x16 { // TLS handshake record: a ClientHello
-							tlsStarted.Store(true)
-						}
-						if _, werr := server.Write(buf[:n]); werr != nil {
-							return
-						}
+		var tlsStarted atomic.Bool
+		var copies sync.WaitGroup
+		copies.Go(func() { // client -> server
+			defer server.Close()
+			buf := make([]byte, 16<<10)
+			for {
+				n, err := client.Read(buf)
+				if n > 0 {
+					if buf[0] == 0x16 { // TLS handshake record: a ClientHello
+						tlsStarted.Store(true)
 					}
-					if err != nil {
+					if _, werr := server.Write(buf[:n]); werr != nil {
 						return
 					}
 				}
-			}()
-			go func() { // server -> client
-				defer wg.Done()
-				defer client.Close()
-				buf := make([]byte, 16<<10)
-				greetingHeld, serverHelloHeld := false, false
-				for {
-					n, err := server.Read(buf)
-					if n > 0 {
-						switch {
-						case !greetingHeld:
-							greetingHeld = true
-							time.Sleep(delay)
-						case tlsStarted.Load() && !serverHelloHeld:
-							serverHelloHeld = true
-							time.Sleep(delay)
-						}
-						if _, werr := client.Write(buf[:n]); werr != nil {
-							return
-						}
+				if err != nil {
+					return
+				}
+			}
+		})
+		copies.Go(func() { // server -> client
+			defer client.Close()
+			buf := make([]byte, 16<<10)
+			greetingHeld, serverHelloHeld := false, false
+			for {
+				n, err := server.Read(buf)
+				if n > 0 {
+					switch {
+					case !greetingHeld:
+						greetingHeld = true
+						time.Sleep(delay)
+					case tlsStarted.Load() && !serverHelloHeld:
+						serverHelloHeld = true
+						time.Sleep(delay)
 					}
-					if err != nil {
+					if _, werr := client.Write(buf[:n]); werr != nil {
 						return
 					}
 				}
-			}()
-		}
-	}()
-	return ln.Addr().String()
+				if err != nil {
+					return
+				}
+			}
+		})
+		copies.Wait()
+	}).addr()
 }
 
 func hasStep(res probe.Result, name string) bool {

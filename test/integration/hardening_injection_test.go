@@ -94,15 +94,7 @@ func TestBackendLoginLineBreakNeverReachesDovecot(t *testing.T) {
 
 	t.Run("through nginx: AUTH PLAIN with CRLF in the password", func(t *testing.T) {
 		_, pop3Addr := startNginx(t, t.TempDir(), authAddr)
-		m := dialMail(t, pop3Addr)
-		_ = m.c.SetDeadline(time.Now().Add(10 * time.Second))
-		if g := m.line(); !strings.HasPrefix(g, "+OK") {
-			t.Fatalf("greeting %q", g)
-		}
-		m.send("AUTH PLAIN")
-		if l := m.line(); !strings.HasPrefix(l, "+") {
-			t.Fatalf("AUTH PLAIN: %q", l)
-		}
+		m := pop3AuthPlainPrompt(t, pop3Addr)
 		asked := len(answers.all())
 		m.send(base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + injected)))
 		l := m.line()
@@ -200,15 +192,7 @@ func TestNginxNeverForwardsLineBreaksToDovecot(t *testing.T) {
 	logUntilPOP3Session(t, f, "DOVECOT_A", logStart, user) // that session is in the log
 	logStart = len(f.ReadLog("DOVECOT_A"))
 
-	m := dialMail(t, pop3Addr)
-	_ = m.c.SetDeadline(time.Now().Add(10 * time.Second))
-	if g := m.line(); !strings.HasPrefix(g, "+OK") {
-		t.Fatalf("greeting %q", g)
-	}
-	m.send("AUTH PLAIN")
-	if l := m.line(); !strings.HasPrefix(l, "+") {
-		t.Fatalf("AUTH PLAIN: %q", l)
-	}
+	m := pop3AuthPlainPrompt(t, pop3Addr)
 	m.send(base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + password + "\r\nDELE 1")))
 	l := m.line()
 	if !strings.HasPrefix(l, "-ERR") {
@@ -282,4 +266,21 @@ func pop3Stat(t *testing.T, addr, user, password string) int {
 	m.send("QUIT")
 	m.line()
 	return n
+}
+
+// pop3AuthPlainPrompt connects to POP3 at addr (10 s for the whole
+// session), sends AUTH PLAIN without an initial response and returns once
+// the server asks for it.
+func pop3AuthPlainPrompt(t *testing.T, addr string) *mailConn {
+	t.Helper()
+	m := dialMail(t, addr)
+	_ = m.c.SetDeadline(time.Now().Add(10 * time.Second))
+	if g := m.line(); !strings.HasPrefix(g, "+OK") {
+		t.Fatalf("greeting %q", g)
+	}
+	m.send("AUTH PLAIN")
+	if l := m.line(); !strings.HasPrefix(l, "+") {
+		t.Fatalf("AUTH PLAIN: %q", l)
+	}
+	return m
 }

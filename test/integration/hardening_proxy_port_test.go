@@ -126,17 +126,6 @@ func imapLoginWithin(t *testing.T, addr, user, password, want string, timeout ti
 	t.Helper()
 	m := dialMail(t, addr)
 	_ = m.c.SetDeadline(time.Now().Add(timeout))
-	if g := m.line(); !strings.HasPrefix(g, "* OK") {
-		t.Fatalf("greeting %q", g)
-	}
-	m.send(fmt.Sprintf("a1 LOGIN %q %q", user, password))
-	for {
-		l := m.line()
-		if strings.HasPrefix(l, "a1 ") {
-			if !strings.HasPrefix(l, "a1 "+want) {
-				t.Fatalf("LOGIN %s: %q, want %s", user, l, want)
-			}
-			return m
-		}
-	}
+	m.imapLoginAnswer(user, password, want)
+	return m
 }

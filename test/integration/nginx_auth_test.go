@@ -325,20 +325,28 @@ func (m *mailConn) send(s string) {
 func imapLogin(t *testing.T, addr, user, password, want string) string {
 	t.Helper()
 	m := dialMail(t, addr)
+	l := m.imapLoginAnswer(user, password, want)
+	if want == "OK" {
+		m.send("a2 LOGOUT")
+		for !strings.HasPrefix(m.line(), "a2 ") {
+		}
+	}
+	return l
+}
+
+// imapLoginAnswer reads the greeting, sends LOGIN and returns the tagged
+// answer, which must start with want.
+func (m *mailConn) imapLoginAnswer(user, password, want string) string {
+	m.t.Helper()
 	if g := m.line(); !strings.HasPrefix(g, "* OK") {
-		t.Fatalf("greeting %q", g)
+		m.t.Fatalf("greeting %q", g)
 	}
 	m.send(fmt.Sprintf("a1 LOGIN %q %q", user, password))
 	for {
 		l := m.line()
 		if strings.HasPrefix(l, "a1 ") {
 			if !strings.HasPrefix(l, "a1 "+want) {
-				t.Fatalf("LOGIN %s: %q, want %s", user, l, want)
-			}
-			if want == "OK" {
-				m.send("a2 LOGOUT")
-				for !strings.HasPrefix(m.line(), "a2 ") {
-				}
+				m.t.Fatalf("LOGIN %s: %q, want %s", user, l, want)
 			}
 			return l
 		}

@@ -8,11 +8,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -36,6 +33,7 @@ type daemonVariant struct {
 }
 
 type daemon struct {
+	*serveProcess
 	t       *testing.T
 	f       *testfixture.Fixture
 	bin     string
@@ -43,8 +41,6 @@ type daemon struct {
 	cfgFile string
 	addr    string // host:port of the API and auth endpoints
 	apiPW   string
-	cmd     *exec.Cmd
-	logs    *lockedBuffer
 	silent  int // port of the listener that accepts and never greets
 	closed  int // a port nothing listens on
 	client  *http.Client
@@ -54,38 +50,7 @@ type daemon struct {
 // times out. Its connections end when the client closes them or the test ends.
 func silentListener(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() { defer wg.Done(); _, _ = io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().(*net.TCPAddr).Port
+	return serveLoopback(t, 0, func(c net.Conn) { _, _ = io.Copy(io.Discard, c); c.Close() }).port()
 }
 
 func (d *daemon) render(v daemonVariant) string {
@@ -158,7 +123,7 @@ func (d *daemon) writeConfig(v daemonVariant) {
 // first round is done.
 func startDaemon(t *testing.T, f *testfixture.Fixture, v daemonVariant) *daemon {
 	t.Helper()
-	d := &daemon{t: t, f: f, bin: buildBackline(t), dir: t.TempDir(), logs: &lockedBuffer{},
+	d := &daemon{t: t, f: f, bin: buildBackline(t), dir: t.TempDir(),
 		apiPW: "integ-api-password", silent: silentListener(t), closed: closedPort(t),
 		client: &http.Client{Timeout: 10 * time.Second}}
 	d.addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
@@ -168,49 +133,9 @@ func startDaemon(t *testing.T, f *testfixture.Fixture, v daemonVariant) *daemon 
 	writeFile(t, filepath.Join(d.dir, "to-b.lua"), toBScript)
 	d.writeConfig(v)
 
-	d.cmd = exec.Command(d.bin, "serve", "--config", d.cfgFile)
-	d.cmd.Stdout, d.cmd.Stderr = d.logs, d.logs
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- d.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = d.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = d.cmd.Process.Kill()
-			<-exited
-			t.Error("backline did not stop within 10s of SIGTERM")
-		}
-		d.client.CloseIdleConnections()
-		if strings.Contains(d.logs.String(), f.AlicePassword) || strings.Contains(d.logs.String(), d.apiPW) {
-			t.Error("backline logged a password")
-		}
-		if t.Failed() {
-			t.Logf("backline log without auth request lines:\n%s", logTail(d.logs.String(), "auth request", 200))
-		}
-	})
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := d.client.Get("http://" + d.addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return d
-			}
-		}
-		select {
-		case err := <-exited:
-			t.Fatalf("backline exited: %v\n%s", err, d.logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("backline not ready within 20s (last: %v)\n%s", err, d.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	t.Cleanup(d.client.CloseIdleConnections) // after the daemon stopped
+	d.serveProcess = startServe(t, "backline", d.bin, d.cfgFile, d.addr, d.client, 200, f.AlicePassword, d.apiPW)
+	return d
 }
 
 // api sends an authenticated request and returns the status and body.

@@ -2,9 +2,6 @@ package integration
 
 import (
 	"context"
-	"io"
-	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -22,14 +19,8 @@ import (
 // admin state must come back from the engine with the browser's API user
 // as "who".
 
-const e2eHarness = `<!DOCTYPE html>
-<html><body>
-<pre id="log"></pre>
-<iframe id="f" src="/" width="1260" height="900"></iframe>
-<script>
-var f = document.getElementById("f"), log = document.getElementById("log"), step = 0;
-function note(s) { log.textContent += s + "\n"; }
-function row(d, id) {
+// e2eHarnessScript is the harness page's script (see harnessHTML).
+const e2eHarnessScript = `function row(d, id) {
   var rows = d.querySelectorAll("tr[data-id]");
   for (var i = 0; i < rows.length; i++) {
     if (rows[i].getAttribute("data-id") === id) { return rows[i]; }
@@ -57,8 +48,7 @@ f.addEventListener("load", function () {
     }, 50);
   }
 });
-</script>
-</body></html>`
+`
 
 type okChecker struct{}
 
@@ -87,36 +77,7 @@ func TestStatusPageAdminAPIInChromium(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-engDone })
 
 	srv := server.New(server.Options{Snapshot: eng, APIAuth: config.APIAuth{Username: user, Password: pass}})
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/harness" {
-			srv.Handler().ServeHTTP(w, r)
-			return
-		}
-		if u, p, ok := r.BasicAuth(); !ok || u != user || p != pass {
-			w.Header().Set("WWW-Authenticate", `Basic realm="backline", charset="UTF-8"`)
-			w.WriteHeader(http.StatusUnauthorized)
-			return
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = io.WriteString(w, e2eHarness)
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	t.Cleanup(func() { _ = hs.Close() })
-
-	root := browse(t, chromium, "http://"+user+":"+pass+"@"+ln.Addr().String()+"/harness",
-		"admin-api", "--virtual-time-budget=4000")
-	logText := ""
-	for n := range root.Descendants() {
-		if domAttr(n, "id") == "log" {
-			logText = domText(n)
-		}
-	}
-	t.Logf("harness log: %s", logText)
+	logText := browseHarness(t, chromium, "admin-api", user, pass, harnessHTML(900, e2eHarnessScript), srv.Handler())
 	for _, want := range []string{
 		"first row: imap://127.0.0.1:1143", "state: drain",
 		"admin: drain by alice: disk swapuntil ", " UTC (in 2",

@@ -3,7 +3,6 @@ package integration
 import (
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -22,14 +21,8 @@ import (
 // error, which the page must show, and accepts the others. The server runs with api_auth, so this also
 // proves the browser re-sends the Basic credentials with the API call.
 
-const harnessPage = `<!DOCTYPE html>
-<html><body>
-<pre id="log"></pre>
-<iframe id="f" src="/" width="1260" height="1400"></iframe>
-<script>
-var f = document.getElementById("f"), log = document.getElementById("log"), step = 0;
-function note(s) { log.textContent += s + "\n"; }
-function click(d, id, act) {
+// buttonsHarnessScript is the harness page's script (see harnessHTML).
+const buttonsHarnessScript = `function click(d, id, act) {
   var rows = d.querySelectorAll("tr[data-id]");
   for (var i = 0; i < rows.length; i++) {
     if (rows[i].getAttribute("data-id") === id) {
@@ -63,8 +56,7 @@ f.addEventListener("load", function () {
     note("reloaded after ready");
   }
 });
-</script>
-</body></html>`
+`
 
 type adminCall struct {
 	path, user string
@@ -81,14 +73,6 @@ func TestStatusPageButtonsInChromium(t *testing.T) {
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, p, ok := r.BasicAuth()
 		switch {
-		case r.URL.Path == "/harness":
-			if !ok || u != user || p != pass {
-				w.Header().Set("WWW-Authenticate", `Basic realm="backline", charset="UTF-8"`)
-				w.WriteHeader(http.StatusUnauthorized)
-				return
-			}
-			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			_, _ = io.WriteString(w, harnessPage)
 		case r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/api/v1/backends/"):
 			var body map[string]any
 			_ = json.NewDecoder(r.Body).Decode(&body)
@@ -111,23 +95,7 @@ func TestStatusPageButtonsInChromium(t *testing.T) {
 			srv.Handler().ServeHTTP(w, r)
 		}
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	t.Cleanup(func() { _ = hs.Close() })
-
-	url := "http://" + user + ":" + pass + "@" + ln.Addr().String() + "/harness"
-	root := browse(t, chromium, url, "buttons", "--virtual-time-budget=4000")
-	logText := ""
-	for n := range root.Descendants() {
-		if domAttr(n, "id") == "log" {
-			logText = domText(n)
-		}
-	}
-	t.Logf("harness log: %s", logText)
+	logText := browseHarness(t, chromium, "buttons", user, pass, harnessHTML(1400, buttonsHarnessScript), h)
 	mu.Lock()
 	defer mu.Unlock()
 	if len(calls) != 3 {

@@ -121,25 +121,8 @@ type fakeIMAP struct {
 
 func startFakeIMAP(t *testing.T) *fakeIMAP {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fakeIMAP{port: ln.Addr().(*net.TCPAddr).Port}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); f.serve(c) }()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	f := &fakeIMAP{}
+	f.port = serveLoopback(t, 0, f.serve).port()
 	return f
 }
 
@@ -227,12 +210,8 @@ func (f *fakeIMAP) firstAfter(from time.Time) time.Time {
 
 // instance is one `backline serve` process of the three.
 type instance struct {
-	name   string
-	addr   string
-	cmd    *exec.Cmd
-	logs   *lockedBuffer
-	exited chan error
-	killed bool
+	*serveProcess
+	addr string
 }
 
 // threeConfig is the configuration every instance shares but its address.
@@ -284,61 +263,11 @@ auth:
 // the test ends, and returns once /readyz answers 200.
 func startInstance(t *testing.T, bin, name, dir, addr, cfg string) *instance {
 	t.Helper()
-	in := &instance{name: name, addr: addr, logs: &lockedBuffer{}, exited: make(chan error, 1)}
 	cfgFile := filepath.Join(dir, name+".yml")
 	writeFile(t, cfgFile, cfg)
-	in.cmd = exec.Command(bin, "serve", "--config", cfgFile)
-	in.cmd.Stdout, in.cmd.Stderr = in.logs, in.logs
-	if err := in.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { in.exited <- in.cmd.Wait() }()
-	t.Cleanup(func() {
-		if !in.killed {
-			_ = in.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-in.exited:
-			case <-time.After(10 * time.Second):
-				_ = in.cmd.Process.Kill()
-				<-in.exited
-				t.Errorf("%s did not stop within 10s of SIGTERM", name)
-			}
-		}
-		if strings.Contains(in.logs.String(), threeUserPassword) || strings.Contains(in.logs.String(), threeAPIPassword) {
-			t.Errorf("%s logged a password", name)
-		}
-		if t.Failed() {
-			t.Logf("%s log:\n%s", name, logTail(in.logs.String(), "auth request", 80))
-		}
-	})
 	client := &http.Client{Timeout: 2 * time.Second}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := client.Get("http://" + addr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return in
-			}
-		}
-		select {
-		case err := <-in.exited:
-			t.Fatalf("%s exited: %v\n%s", name, err, in.logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready within 20s (last: %v)\n%s", name, err, in.logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// kill9 ends the instance with SIGKILL: it releases nothing.
-func (in *instance) kill9(t *testing.T) {
-	t.Helper()
-	in.killed = true
-	_ = in.cmd.Process.Kill()
-	<-in.exited
+	p := startServe(t, name, bin, cfgFile, addr, client, 80, threeUserPassword, threeAPIPassword)
+	return &instance{serveProcess: p, addr: addr}
 }
 
 const (
