@@ -224,9 +224,11 @@ func (r *scriptRun) doHTTP(L *glua.LState, method, rawURL string, opts *glua.LTa
 		return nil, err
 	}
 	defer resp.Body.Close()
-	var headerSize int64
+	// Each name becomes a hash entry of the headers table (and maybe of
+	// cookies) holding the joined values: luaBuild's measured costs.
+	headerSize := int64(2 * luaHashCost)
 	for k, v := range resp.Header {
-		headerSize += int64(len(k)) + luaTableSlotCost
+		headerSize += int64(len(k)) + luaHashEntryCost + luaBoxCost
 		for _, x := range v {
 			headerSize += int64(len(x)) + 2
 		}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"reflect"
 	"sort"
+	"strings"
 
 	glua "github.com/yuin/gopher-lua"
 )
@@ -96,6 +97,16 @@ func (c *hostConverter) spend(n int) error {
 	return nil
 }
 
+// keep copies a string for a store (strict): a Lua string may share the
+// bytes of a far larger one (string.sub, captures, split), which a kept
+// slice would pin while being counted at its own length.
+func (c *hostConverter) keep(s string) string {
+	if c.strict {
+		return strings.Clone(s)
+	}
+	return s
+}
+
 func (c *hostConverter) value(v glua.LValue, depth int) (any, error) {
 	switch x := v.(type) {
 	case *glua.LNilType:
@@ -105,7 +116,7 @@ func (c *hostConverter) value(v glua.LValue, depth int) (any, error) {
 	case glua.LNumber:
 		return float64(x), c.spend(0)
 	case glua.LString:
-		return string(x), c.spend(len(x))
+		return c.keep(string(x)), c.spend(len(x))
 	case *glua.LTable:
 		return c.table(x, depth)
 	default: // functions, userdata, threads, channels
@@ -155,7 +166,7 @@ func (c *hostConverter) table(t *glua.LTable, depth int) (any, error) {
 		var key any
 		switch kx := k.(type) {
 		case glua.LString:
-			key = string(kx)
+			key = c.keep(string(kx))
 			err = c.spend(len(kx))
 		case glua.LNumber:
 			key = float64(kx)
@@ -198,10 +209,53 @@ func isHostList(t *glua.LTable) bool {
 // possible for values not made by luaToHost) becomes the text
 // "<nested too deep>".
 func hostToLua(L *glua.LState, v any) glua.LValue {
-	return hostToLuaDepth(L, v, 0)
+	return hostToLuaDepth(L, v, 0, nil)
 }
 
-func hostToLuaDepth(L *glua.LState, v any, depth int) glua.LValue {
+// luaBuild counts what hostToLua allocates in Lua (gopher-lua tables and
+// their slots, boxed values) and charges it while the value is built: a
+// stored value counted at hostValueOverhead per value becomes up to eight
+// times that as Lua tables (a table with one string key holds two Go maps
+// and a key list), so charging the stored size let one nauthilus_cache or
+// nauthilus_context read build several budgets' worth before the next
+// measurement. A nil *luaBuild counts nothing.
+type luaBuild struct {
+	total, uncharged int64
+	// charge is called with the total so far every luaBuildChunk bytes;
+	// it raises (stopping the run) when the total does not fit.
+	charge func(total int64)
+}
+
+const luaBuildChunk = 64 << 10
+
+// What building costs in gopher-lua, measured with runtime.MemStats
+// (TestHostToLuaChargesWhatItBuilds keeps these above the real numbers).
+const (
+	luaBoxCost       = 24  // a value boxed into an LValue interface (16, and a margin)
+	luaListCost      = 128 // an LTable with an array part
+	luaListSlotCost  = 16  // one array slot
+	luaHashCost      = 896 // an LTable with its first hash key: two maps, a key list (~770, and a margin)
+	luaHashEntryCost = 288 // one more key: map entries, key list and index, growth
+)
+
+func (b *luaBuild) add(n int64) {
+	if b == nil {
+		return
+	}
+	b.total += n
+	b.uncharged += n
+	if b.uncharged >= luaBuildChunk {
+		b.uncharged = 0
+		b.charge(b.total)
+	}
+}
+
+func hostToLuaDepth(L *glua.LState, v any, depth int, b *luaBuild) glua.LValue {
+	switch v.(type) {
+	case nil, bool:
+	default:
+		b.add(luaBoxCost)
+	}
 	switch x := v.(type) {
 	case nil:
 		return glua.LNil
@@ -235,42 +289,48 @@ func hostToLuaDepth(L *glua.LState, v any, depth int) glua.LValue {
 	}
 	switch x := v.(type) {
 	case []any:
+		b.add(luaListCost + int64(len(x))*luaListSlotCost)
 		t := L.CreateTable(len(x), 0)
 		for _, e := range x {
-			t.Append(hostLuaElement(L, e, depth))
+			t.Append(hostLuaElement(L, e, depth, b))
 		}
 		return t
 	case []string:
+		b.add(luaListCost + int64(len(x))*(luaListSlotCost+luaBoxCost))
 		t := L.CreateTable(len(x), 0)
 		for _, e := range x {
 			t.Append(glua.LString(e))
 		}
 		return t
 	case map[string]any:
+		b.addHash(len(x))
 		t := L.CreateTable(0, len(x))
 		for k, e := range x {
-			t.RawSetString(k, hostToLuaDepth(L, e, depth+1))
+			t.RawSetString(k, hostToLuaDepth(L, e, depth+1, b))
 		}
 		return t
 	case map[string]string:
+		b.addHash(len(x))
 		t := L.CreateTable(0, len(x))
 		for k, e := range x {
+			b.add(luaBoxCost)
 			t.RawSetString(k, glua.LString(e))
 		}
 		return t
 	case map[any]any:
+		b.addHash(len(x))
 		t := L.CreateTable(0, len(x))
 		for k, e := range x {
 			switch kx := k.(type) {
 			case string:
-				t.RawSetString(kx, hostToLuaDepth(L, e, depth+1))
+				t.RawSetString(kx, hostToLuaDepth(L, e, depth+1, b))
 			case float64:
 				if !math.IsNaN(kx) {
-					t.RawSet(glua.LNumber(kx), hostToLuaDepth(L, e, depth+1))
+					t.RawSet(glua.LNumber(kx), hostToLuaDepth(L, e, depth+1, b))
 				}
 			case nil:
 			default:
-				t.RawSet(hostToLuaDepth(L, k, depth+1), hostToLuaDepth(L, e, depth+1))
+				t.RawSet(hostToLuaDepth(L, k, depth+1, b), hostToLuaDepth(L, e, depth+1, b))
 			}
 		}
 		return t
@@ -279,20 +339,22 @@ func hostToLuaDepth(L *glua.LState, v any, depth int) glua.LValue {
 	rv := reflect.ValueOf(v)
 	switch rv.Kind() {
 	case reflect.Slice, reflect.Array:
+		b.add(luaListCost + int64(rv.Len())*luaListSlotCost)
 		t := L.CreateTable(rv.Len(), 0)
 		for i := range rv.Len() {
-			t.Append(hostLuaElement(L, rv.Index(i).Interface(), depth))
+			t.Append(hostLuaElement(L, rv.Index(i).Interface(), depth, b))
 		}
 		return t
 	case reflect.Map:
+		b.addHash(rv.Len())
 		t := L.CreateTable(0, rv.Len())
 		it := rv.MapRange()
 		for it.Next() {
-			key := hostToLuaDepth(L, it.Key().Interface(), depth+1)
+			key := hostToLuaDepth(L, it.Key().Interface(), depth+1, b)
 			if key == glua.LNil {
 				continue
 			}
-			t.RawSet(key, hostToLuaDepth(L, it.Value().Interface(), depth+1))
+			t.RawSet(key, hostToLuaDepth(L, it.Value().Interface(), depth+1, b))
 		}
 		return t
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
@@ -303,6 +365,14 @@ func hostToLuaDepth(L *glua.LState, v any, depth int) glua.LValue {
 		return glua.LNumber(rv.Float())
 	}
 	return glua.LString(fmt.Sprint(v))
+}
+
+func (b *luaBuild) addHash(entries int) {
+	if entries > 0 {
+		b.add(luaHashCost + int64(entries-1)*luaHashEntryCost)
+	} else {
+		b.add(luaListCost)
+	}
 }
 
 // sortedHostKeys orders map keys so that a table built from them is the
@@ -336,8 +406,8 @@ func sortedHostKeys(m map[any]any) []any {
 // hostLuaElement converts a list element; a nil element becomes false,
 // not a hole, so the sequence keeps its length (a Redis nil in a reply
 // list). luaToHost never makes such a list: a Lua sequence has no nil.
-func hostLuaElement(L *glua.LState, e any, depth int) glua.LValue {
-	lv := hostToLuaDepth(L, e, depth+1)
+func hostLuaElement(L *glua.LState, e any, depth int, b *luaBuild) glua.LValue {
+	lv := hostToLuaDepth(L, e, depth+1, b)
 	if lv == glua.LNil {
 		return glua.LFalse
 	}

@@ -60,6 +60,13 @@ func getAllHTTPRequestHeaders(r *scriptRun, L *glua.LState) int {
 	if x == nil {
 		return pushOK(L, t)
 	}
+	// Charged before building: a table and a list per name cost far more
+	// than the request head's bytes (luaBuild's measured costs).
+	size := int64(luaHashCost)
+	for name, vs := range x.Header {
+		size += luaHashEntryCost + luaListCost + int64(len(name)) + int64(len(vs))*(luaListSlotCost+luaBoxCost)
+	}
+	r.state.chargeRetained(L, size)
 	for _, name := range ResponseHeaderNames(x.Header) {
 		if !x.visible(name) {
 			continue

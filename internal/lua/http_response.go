@@ -52,8 +52,11 @@ func hookOnly(name string) runFunc {
 // setResponseHeader raises on a name or value the answer cannot carry
 // (CheckResponseHeader) so that a script's mistake shows in its run, not
 // as a header silently missing. Outside an HTTP request it does nothing.
+//
+// The request password (and the targets' test passwords) never reaches the
+// answer: they are scrubbed from the value as from logs and metrics.
 func setResponseHeader(r *scriptRun, L *glua.LState, add bool) int {
-	name, value := L.CheckString(1), L.CheckString(2)
+	name, value := L.CheckString(1), r.redact(L.CheckString(2))
 	x := r.exchange()
 	if x == nil {
 		if why := CheckResponseHeader(name, value); why != "" {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -121,6 +122,7 @@ func (c *luaCache) store(e *cacheEntry) bool {
 	if e.size > c.max {
 		return false
 	}
+	e.key = strings.Clone(e.key) // the script's key may share a larger string's bytes
 	if el, ok := c.entries[e.key]; ok {
 		c.removeElement(el)
 	}

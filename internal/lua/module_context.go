@@ -264,13 +264,18 @@ func (r *scriptRun) hostValueForRun(L *glua.LState, fn string, lv glua.LValue, r
 }
 
 // hostValueToLua makes the Lua copy of a stored value, charging the tables
-// it builds to the run's memory budget.
+// it builds to the run's memory budget while it builds them (luaBuild):
+// what Lua holds is several times the stored size for small tables.
 func (r *scriptRun) hostValueToLua(L *glua.LState, e ctxValue) glua.LValue {
 	switch e.v.(type) {
 	case []any, map[string]any, map[any]any:
-		r.state.chargeRetained(L, e.size)
+	default:
+		return hostToLua(L, e.v) // a string's bytes are shared, not copied
 	}
-	return hostToLua(L, e.v)
+	b := &luaBuild{charge: func(total int64) { r.state.charge(L, total) }}
+	out := hostToLuaDepth(L, e.v, 0, b)
+	r.state.chargeRetained(L, b.total)
+	return out
 }
 
 func init() {

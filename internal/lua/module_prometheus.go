@@ -42,6 +42,10 @@ const (
 	maxLuaLabelValue        = 1024
 	maxLuaMetricWarn        = 1000 // unknown names warned about, then quiet
 	luaHistogramBuckets     = 15
+	// Bounds of a vector's definition (Prometheus itself has none).
+	maxLuaMetricName   = 256
+	maxLuaMetricHelp   = 4096
+	maxLuaMetricLabels = 32
 )
 
 var (
@@ -104,6 +108,27 @@ func (h *Host) metrics() *luaMetrics {
 
 // create registers a vector once; the same kind again is a no-op.
 func (m *luaMetrics) create(kind metricKind, name, help string, labels []string) error {
+	// The registry keeps these for the daemon's life and writes them on
+	// every scrape: bounded, and copied (a Lua string may share a larger
+	// one's bytes).
+	switch {
+	case len(name) > maxLuaMetricName:
+		return fmt.Errorf("metric name too long (at most %d bytes)", maxLuaMetricName)
+	case len(help) > maxLuaMetricHelp:
+		return fmt.Errorf("help text of %q too long (at most %d bytes)", name, maxLuaMetricHelp)
+	case len(labels) > maxLuaMetricLabels:
+		return fmt.Errorf("too many label names for %q (at most %d)", name, maxLuaMetricLabels)
+	}
+	for _, l := range labels {
+		if len(l) > maxLuaMetricName {
+			return fmt.Errorf("label name of %q too long (at most %d bytes)", name, maxLuaMetricName)
+		}
+	}
+	name, help = strings.Clone(name), strings.Clone(help)
+	labels = append([]string(nil), labels...)
+	for i := range labels {
+		labels[i] = strings.Clone(labels[i])
+	}
 	if !metricNameRE.MatchString(name) {
 		return fmt.Errorf("invalid metric name %q", name)
 	}
@@ -194,6 +219,13 @@ func (m *luaMetrics) series(kind metricKind, name string, labels map[string]stri
 		m.dropped.WithLabelValues(name).Inc()
 		return nil, useDropped, nil
 	}
+	if isNew {
+		// The registry keeps a new series' values: copies, as a Lua string
+		// may share the bytes of a far larger one.
+		for i := range values {
+			values[i] = strings.Clone(values[i])
+		}
+	}
 	var child any
 	var err error
 	switch vec := v.vec.(type) {
@@ -210,7 +242,7 @@ func (m *luaMetrics) series(kind metricKind, name string, labels map[string]stri
 		return nil, useOK, fmt.Errorf("metric %q: %v", name, err)
 	}
 	if isNew {
-		v.series[key] = true
+		v.series[strings.Clone(key)] = true // Join of one value is that value
 		m.total++
 	}
 	return child, useOK, nil
@@ -219,6 +251,10 @@ func (m *luaMetrics) series(kind metricKind, name string, labels map[string]stri
 // warnUnknown logs once per kind and name that a script used an unknown
 // metric (Nauthilus does the same); the set of names warned about is bounded.
 func (m *luaMetrics) warnUnknown(r *scriptRun, kind metricKind, name string) {
+	// The name is any string the script passed (only created names are
+	// checked): cut it before it is kept for the daemon's life or logged.
+	// A copy: a cut string would still pin the whole argument.
+	name = strings.Clone(truncateText(name, 128))
 	m.mu.Lock()
 	key := string(kind) + "\x00" + name
 	first := !m.warned[key] && len(m.warned) < maxLuaMetricWarn
@@ -282,9 +318,14 @@ func labelNamesArg(L *glua.LState, n int) []string {
 
 func createFunc(kind metricKind) runFunc {
 	return func(r *scriptRun, L *glua.LState) int {
-		name := L.CheckString(1)
-		help := L.OptString(2, "")
+		// Scrubbed like label values: /metrics shows names and help too (a
+		// scrubbed name or label name is then refused as invalid).
+		name := r.redact(L.CheckString(1))
+		help := r.redact(L.OptString(2, ""))
 		labels := labelNamesArg(L, 3)
+		for i := range labels {
+			labels[i] = r.redact(labels[i])
+		}
 		if err := r.engine.host.metrics().create(kind, name, help, labels); err != nil {
 			L.RaiseError("nauthilus_prometheus.create_%s_vec: %v", kind, r.redact(err.Error()))
 		}

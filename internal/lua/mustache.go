@@ -182,11 +182,17 @@ func (m *mustacheRender) render(nodes []mustacheNode) error {
 		}
 		switch n.kind {
 		case mText:
-			m.out.WriteString(n.text)
+			if err := m.write(n.text, 1); err != nil {
+				return err
+			}
 		case mVar:
-			m.out.WriteString(html.EscapeString(mustacheText(m.lookup(n.text))))
+			if err := m.write(mustacheText(m.lookup(n.text)), maxHTMLEscapeGrowth); err != nil {
+				return err
+			}
 		case mRaw:
-			m.out.WriteString(mustacheText(m.lookup(n.text)))
+			if err := m.write(mustacheText(m.lookup(n.text)), 1); err != nil {
+				return err
+			}
 		case mInverted:
 			if mustacheEmpty(m.lookup(n.text)) {
 				if err := m.render(n.children); err != nil {
@@ -218,6 +224,28 @@ func (m *mustacheRender) render(nodes []mustacheNode) error {
 			}
 		}
 	}
+	return nil
+}
+
+// maxHTMLEscapeGrowth is html.EscapeString's worst case: `"` becomes
+// "&#34;", 5 bytes for 1.
+const maxHTMLEscapeGrowth = 5
+
+// write appends s (HTML-escaped when growth > 1), checking first the size
+// the output will have at most: a value may be as large as the run's whole
+// budget, so waiting for the next periodic check could build hundreds of
+// them first.
+func (m *mustacheRender) write(s string, growth int) error {
+	if s == "" {
+		return nil
+	}
+	if err := m.check(m.out.Len() + len(s)*growth); err != nil {
+		return err
+	}
+	if growth > 1 {
+		s = html.EscapeString(s)
+	}
+	m.out.WriteString(s)
 	return nil
 }
 

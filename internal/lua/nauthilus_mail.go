@@ -57,6 +57,10 @@ func dryMail(_ *scriptRun, L *glua.LState) int {
 // maxMailRecipients bounds one send (each is a command round trip).
 const maxMailRecipients = 100
 
+// mailHeaderRoom is what the composed header block adds beside the
+// subject and the addresses (Date, Message-ID, MIME, separators).
+const mailHeaderRoom = 64 << 10
+
 type mailParams struct {
 	server, helo, username, password string
 	from, subject, body              string
@@ -150,17 +154,26 @@ func (r *scriptRun) deliverMail(p mailParams) error {
 		}
 		rcpts = append(rcpts, a)
 	}
-	message := composeMail(from, rcpts, p.subject, p.body)
-	r.vm().charge(r.vm().L, int64(len(message))*2)
-
 	mod := r.engine.cfg.Config.LuaModuleConfig
+	allow := newAllowList("lua.config.mail.allowed_hosts", mod.Mail.AllowedHosts)
+	if !allow.permits(p.server, p.port) { // before building anything
+		return allow.refuse(p.server, p.port)
+	}
+	// Charged before composing: the CRLF conversion can double the body,
+	// and the builder and the byte copy hold it twice more.
+	size := int64(len(p.body)+len(p.subject)+len(p.from)) + mailHeaderRoom
+	for _, to := range p.to {
+		size += int64(len(to))
+	}
+	r.vm().charge(r.vm().L, mulSat(size, 6))
+	message := composeMail(from, rcpts, p.subject, p.body)
+
 	timeout := mod.Mail.Timeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
 	ctx, cancel := context.WithTimeout(r.ctx, timeout)
 	defer cancel()
-	allow := newAllowList("lua.config.mail.allowed_hosts", mod.Mail.AllowedHosts)
 	conn, err := allow.dial(ctx, p.server, p.port)
 	if err != nil {
 		return err

@@ -85,7 +85,9 @@ func registerConnectionTarget(r *scriptRun, L *glua.LState) int {
 		r.engine.logger.Warn("nauthilus_psnet: too many connection targets, ignored", "script", r.script.name, "limit", maxPsnetTargets)
 		return 0
 	}
-	s.targets[string(t)] = psnetTarget{direction: dir, description: truncateText(glua.LVAsString(desc), 128)}
+	// Copies: kept for the daemon's life, and a Lua string may share the
+	// bytes of a far larger one.
+	s.targets[strings.Clone(string(t))] = psnetTarget{direction: dir, description: strings.Clone(truncateText(glua.LVAsString(desc), 128))}
 	return 0
 }
 

@@ -262,11 +262,13 @@ func luaStrings(r *scriptRun, L *glua.LState, list []string) *glua.LTable {
 
 // luaStringMap is a field -> value table, charged.
 func luaStringMap(r *scriptRun, L *glua.LState, m map[string]string) *glua.LTable {
-	n := 0
+	// A hash entry costs far more than a list slot (luaBuild's measured
+	// costs): charged as such, not at redisElementCost.
+	n := luaHashCost
 	for k, v := range m {
-		n += len(k) + len(v)
+		n += len(k) + len(v) + luaHashEntryCost + luaBoxCost
 	}
-	chargeReply(r, L, n, len(m))
+	chargeReply(r, L, n, 0)
 	t := L.CreateTable(0, len(m))
 	for k, v := range m {
 		t.RawSetString(k, glua.LString(v))
@@ -316,7 +318,7 @@ func redisReply(r *scriptRun, L *glua.LState, v any, depth int) (glua.LValue, er
 		}
 		return t, nil
 	case map[any]any:
-		chargeReply(r, L, 0, len(x))
+		chargeReply(r, L, luaHashCost+len(x)*(luaHashEntryCost+luaBoxCost), 0)
 		t := L.CreateTable(0, len(x))
 		for _, k := range sortedHostKeys(x) {
 			lv, err := redisReply(r, L, x[k], depth+1)

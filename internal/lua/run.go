@@ -214,6 +214,20 @@ func (r *scriptRun) cause() error {
 
 const waitingForState = "waiting for a free Lua state"
 
+// maxScriptErrorText bounds a script's error message in the error and the
+// log: error(string.rep("x", 6e7)) is one request's failure, not a 60 MB
+// log line per request.
+const maxScriptErrorText = 4096
+
+// clipErrorText cuts s; cut is how much was cut from it already.
+func clipErrorText(s string, cut int) string {
+	if len(s) <= maxScriptErrorText && cut == 0 {
+		return s
+	}
+	keep := min(len(s), maxScriptErrorText)
+	return fmt.Sprintf("%s... (%d bytes more)", strings.ToValidUTF8(s[:keep], ""), len(s)-keep+cut)
+}
+
 // failure builds the ScriptError and logs it once, with the Lua stack trace.
 func (r *scriptRun) failure(msg, trace string) error {
 	se := &ScriptError{Script: r.script.name}
@@ -232,7 +246,10 @@ func (r *scriptRun) failure(msg, trace string) error {
 		se.Canceled = true
 		se.Msg = "canceled: " + ctxErr.Error()
 	default:
-		se.Msg = r.redact(msg)
+		// Scrubbed before the final cut (which must not keep part of a
+		// password), after a first cut that leaves room for any password.
+		rest := max(len(msg)-2*maxScriptErrorText, 0)
+		se.Msg = clipErrorText(r.redact(msg[:len(msg)-rest]), rest)
 	}
 	if se.Canceled || !r.reported.CompareAndSwap(false, true) {
 		// The cause (a sibling filter, the client) is logged where it

@@ -206,7 +206,10 @@ func (v *vm) installSandbox(e *Engine) {
 			if i > 1 {
 				b.WriteByte('\t')
 			}
+			// Scrubbed before it is cut (a cut password would keep its
+			// start), after a first cut that leaves room for any password.
 			part := L.ToStringMeta(L.Get(i)).String()
+			part = v.run.redact(part[:min(len(part), 2*maxPrinted)])
 			b.WriteString(part[:min(len(part), maxPrinted+1-b.Len())])
 		}
 		text := b.String()
