@@ -73,6 +73,10 @@ func init() {
 	fns := make(map[string]runFunc, len(legacyAliases)+2)
 	for name, a := range legacyAliases {
 		fns[name] = legacyAliasFunc(name, a)
+		if a.module == "nauthilus_ldap" {
+			// backline has no LDAP: the alias always raises, naming it.
+			notImplemented["nauthilus."+name] = "no nauthilus_ldap in backline (raises)"
+		}
 	}
 	// These were the table's own functions; they are nauthilus_builtin's.
 	fns["custom_log_add"] = builtinFunctions["custom_log_add"]
