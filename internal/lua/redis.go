@@ -69,6 +69,9 @@ type redisConn struct {
 	bound time.Duration
 	// metrics counts the calls by outcome (nil: not counted).
 	metrics *redisMetrics
+	// batch pipelines the single commands of concurrent runs (the default
+	// connection; redis_autopipe.go); nil sends each on its own.
+	batch *cmdBatcher
 }
 
 // redisHandle resolves argument 1: a handle from get_redis_connection, or

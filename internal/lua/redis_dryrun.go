@@ -1,6 +1,8 @@
 package lua
 
 import (
+	"context"
+
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
@@ -41,7 +43,12 @@ var redisEffects = map[string]runFunc{
 		key, n, member := L.CheckString(2), float64(L.CheckNumber(3)), redisArg(L.CheckAny(4))
 		return dryRedisIncrement(r, L, n, func(c client, ctx ctxT) *redis.StringCmd {
 			cmd := redis.NewStringCmd(ctx, "zscore", key, member)
-			_ = c.Process(ctx, cmd)
+			// A client sends it, a pipeline queues it; both have Process.
+			if p, ok := c.(interface {
+				Process(context.Context, redis.Cmder) error
+			}); ok {
+				_ = p.Process(ctx, cmd)
+			}
 			return cmd
 		})
 	},

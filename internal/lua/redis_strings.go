@@ -20,7 +20,7 @@ var errRedisArity = errors.New("invalid number of arguments")
 
 // redisOp is a command with its arguments read: it runs on its own
 // goroutine (redisCall), so it must not touch the Lua state.
-type redisOp[T redis.Cmder] func(ctx context.Context, c redis.UniversalClient) T
+type redisOp[T redis.Cmder] func(ctx context.Context, c redis.Cmdable) T
 
 // redisCmd builds a module function: build reads the arguments on the
 // run's goroutine, the op runs on the read or write client, conv turns
@@ -43,7 +43,7 @@ func runRedisOp[T redis.Cmder](r *scriptRun, L *glua.LState, write bool, op redi
 	if write {
 		client = conn.write
 	}
-	cmd, err := redisCall(r, conn, func(ctx context.Context) T { return op(ctx, client) })
+	cmd, err := batchedCall(r, conn, client, op)
 	if err != nil {
 		return pushRedis(r, L, nil, err)
 	}
@@ -51,29 +51,29 @@ func runRedisOp[T redis.Cmder](r *scriptRun, L *glua.LState, write bool, op redi
 }
 
 // onKey is a command of one key argument.
-func onKey[T redis.Cmder](write bool, call func(c redis.UniversalClient, ctx context.Context, key string) T,
+func onKey[T redis.Cmder](write bool, call func(c redis.Cmdable, ctx context.Context, key string) T,
 	conv func(r *scriptRun, L *glua.LState, cmd T) glua.LValue) runFunc {
 	return redisCmd(write, func(L *glua.LState) redisOp[T] {
 		key := L.CheckString(2)
-		return func(ctx context.Context, c redis.UniversalClient) T { return call(c, ctx, key) }
+		return func(ctx context.Context, c redis.Cmdable) T { return call(c, ctx, key) }
 	}, conv)
 }
 
 // onKeyArg is a command of a key and one more string argument.
-func onKeyArg[T redis.Cmder](write bool, call func(c redis.UniversalClient, ctx context.Context, key, arg string) T,
+func onKeyArg[T redis.Cmder](write bool, call func(c redis.Cmdable, ctx context.Context, key, arg string) T,
 	conv func(r *scriptRun, L *glua.LState, cmd T) glua.LValue) runFunc {
 	return redisCmd(write, func(L *glua.LState) redisOp[T] {
 		key, arg := L.CheckString(2), redisArg(L.CheckAny(3))
-		return func(ctx context.Context, c redis.UniversalClient) T { return call(c, ctx, key, arg) }
+		return func(ctx context.Context, c redis.Cmdable) T { return call(c, ctx, key, arg) }
 	}, conv)
 }
 
 // onKeyList is a command of a key and members, variadic or one table.
-func onKeyList[T redis.Cmder](write bool, call func(c redis.UniversalClient, ctx context.Context, key string, list []any) T,
+func onKeyList[T redis.Cmder](write bool, call func(c redis.Cmdable, ctx context.Context, key string, list []any) T,
 	conv func(r *scriptRun, L *glua.LState, cmd T) glua.LValue) runFunc {
 	return redisCmd(write, func(L *glua.LState) redisOp[T] {
 		key, list := L.CheckString(2), redisArgsFrom(L, 3)
-		return func(ctx context.Context, c redis.UniversalClient) T { return call(c, ctx, key, list) }
+		return func(ctx context.Context, c redis.Cmdable) T { return call(c, ctx, key, list) }
 	}, conv)
 }
 
@@ -128,7 +128,7 @@ func typedValue(r *scriptRun, L *glua.LState, s, typ string) (glua.LValue, error
 	return luaString(r, L, s), nil
 }
 
-func typedGet(call func(c redis.UniversalClient, ctx context.Context, key, field string) *redis.StringCmd, withField bool) runFunc {
+func typedGet(call func(c redis.Cmdable, ctx context.Context, key, field string) *redis.StringCmd, withField bool) runFunc {
 	return func(r *scriptRun, L *glua.LState) int {
 		key, field, typeArg := L.CheckString(2), "", 3
 		if withField {
@@ -139,7 +139,7 @@ func typedGet(call func(c redis.UniversalClient, ctx context.Context, key, field
 		if err != nil {
 			return pushRedis(r, L, nil, err)
 		}
-		cmd, err := redisCall(r, conn, func(ctx context.Context) *redis.StringCmd { return call(conn.read, ctx, key, field) })
+		cmd, err := batchedCall(r, conn, conn.read, func(ctx context.Context, c redis.Cmdable) *redis.StringCmd { return call(c, ctx, key, field) })
 		if err != nil {
 			return pushRedis(r, L, nil, err)
 		}
@@ -148,7 +148,7 @@ func typedGet(call func(c redis.UniversalClient, ctx context.Context, key, field
 	}
 }
 
-type client = redis.UniversalClient
+type client = redis.Cmdable
 type ctxT = context.Context
 
 var redisStringFunctions = map[string]runFunc{
