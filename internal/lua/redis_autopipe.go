@@ -39,7 +39,7 @@ const (
 
 type cmdReq struct {
 	add  func(p redis.Pipeliner) redis.Cmder // queues the command on p
-	done chan struct{}           // closed when the command has its reply
+	done chan struct{}                       // closed when the command has its reply
 }
 
 // run adds the command to a pipeline and waits for its reply or ctx.
