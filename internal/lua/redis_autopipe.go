@@ -2,9 +2,10 @@ package lua
 
 import (
 	"context"
-	"sync"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/backline/backline/internal/state"
 )
 
 // cmdBatcher sends the single commands of concurrent script runs on the
@@ -13,11 +14,10 @@ import (
 // HTTP answer (docs/benchmarks.md "Lua filter with nauthilus_redis"); one
 // write and one read can serve the commands of many logins.
 //
-// The scheme is the affinity store's (internal/state/redisbatch.go): no
-// timer and no goroutine while idle. A command that finds no pipeline in
-// flight starts one at once, so a lone login waits for nothing; otherwise
-// it queues, and when the pipeline in flight has its replies the next one
-// takes the whole queue (up to maxCmdBatch). One flight at a time batches
+// The queue is the affinity store's (state.Flights): a command that finds
+// no pipeline in flight starts one at once, so a lone login waits for
+// nothing; otherwise it queues, and when the pipeline in flight has its
+// replies the next one takes the whole queue (up to maxCmdBatch). One flight at a time batches
 // best: with four (the affinity store's number) a monitoring filter cost
 // 1.58-1.61x the plain selection, with one 1.40-1.43x (bench/authload
 // -mode redis). The price is latency under concurrency: a queued command
@@ -29,17 +29,20 @@ import (
 // between concurrent connections; one run's commands stay in order, since
 // a run waits for each reply.
 type cmdBatcher struct {
-	client redis.UniversalClient
-
-	mu       sync.Mutex
-	queue    []*cmdReq
-	inflight int
+	client  redis.UniversalClient
+	flights state.Flights[*cmdReq]
 }
 
 const (
 	maxCmdFlights = 1
 	maxCmdBatch   = 128
 )
+
+func newCmdBatcher(client redis.UniversalClient) *cmdBatcher {
+	b := &cmdBatcher{client: client}
+	b.flights = state.Flights[*cmdReq]{Max: maxCmdFlights, MaxBatch: maxCmdBatch, Send: b.send}
+	return b
+}
 
 type cmdReq struct {
 	add  func(p redis.Pipeliner) redis.Cmder // queues the command on p
@@ -52,49 +55,13 @@ func (b *cmdBatcher) run(ctx context.Context, add func(p redis.Pipeliner) redis.
 		return err
 	}
 	req := &cmdReq{add: add, done: make(chan struct{})}
-	b.mu.Lock()
-	b.queue = append(b.queue, req)
-	start := b.inflight < maxCmdFlights
-	if start {
-		b.inflight++
-	}
-	b.mu.Unlock()
-	if start {
-		go b.fly()
-	}
+	b.flights.Add(req)
 	select {
 	case <-req.done:
 		return nil
 	case <-ctx.Done():
-		b.mu.Lock()
-		for i, q := range b.queue {
-			if q == req {
-				b.queue = append(b.queue[:i], b.queue[i+1:]...)
-				break
-			}
-		}
-		b.mu.Unlock()
+		b.flights.Remove(req)
 		return ctx.Err()
-	}
-}
-
-// fly sends batches until the queue is empty, then ends.
-func (b *cmdBatcher) fly() {
-	for {
-		b.mu.Lock()
-		n := min(len(b.queue), maxCmdBatch)
-		if n == 0 {
-			b.inflight--
-			b.mu.Unlock()
-			return
-		}
-		batch := make([]*cmdReq, n)
-		copy(batch, b.queue)
-		rest := copy(b.queue, b.queue[n:])
-		clear(b.queue[rest:])
-		b.queue = b.queue[:rest]
-		b.mu.Unlock()
-		b.send(batch)
 	}
 }
 

@@ -70,18 +70,15 @@ func TestBatchedCommandLeavesTheQueueOnCancel(t *testing.T) {
 	m := miniredis.RunT(t)
 	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { c.Close() })
-	b := &cmdBatcher{client: c}
-	b.inflight = maxCmdFlights // every flight busy: the command queues
+	b := newCmdBatcher(c)
+	b.flights.Max = 0 // no flight may start: the command queues
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		done <- b.run(ctx, func(p redis.Pipeliner) redis.Cmder { return p.Set(ctx, "k", "v", 0) })
 	}()
 	for {
-		b.mu.Lock()
-		queued := len(b.queue)
-		b.mu.Unlock()
-		if queued == 1 {
+		if b.flights.Queued() == 1 {
 			break
 		}
 		time.Sleep(time.Millisecond)
@@ -90,8 +87,8 @@ func TestBatchedCommandLeavesTheQueueOnCancel(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("err %v, want context.Canceled", err)
 	}
-	if len(b.queue) != 0 || m.Exists("k") {
-		t.Errorf("queue %d, key written %v", len(b.queue), m.Exists("k"))
+	if n := b.flights.Queued(); n != 0 || m.Exists("k") {
+		t.Errorf("queue %d, key written %v", n, m.Exists("k"))
 	}
 }
 
@@ -102,7 +99,7 @@ func TestBatchedCommandsGetTheConnectionError(t *testing.T) {
 	m.RequireAuth("right")
 	c := redis.NewClient(&redis.Options{Addr: m.Addr(), Password: "wrong", MaxRetries: -1})
 	t.Cleanup(func() { c.Close() })
-	b := &cmdBatcher{client: c}
+	b := newCmdBatcher(c)
 	var cmd *redis.StringCmd
 	if err := b.run(context.Background(), func(p redis.Pipeliner) redis.Cmder { cmd = p.Get(context.Background(), "k"); return cmd }); err != nil {
 		t.Fatal(err)

@@ -55,7 +55,7 @@ func (h *Host) SetRedis(client redis.UniversalClient, cfg *config.Redis, extraAl
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.metrics = newRedisMetrics(h.Registerer)
-	s.def = &redisConn{name: "default", read: client, write: client, metrics: s.metrics, batch: &cmdBatcher{client: client}}
+	s.def = &redisConn{name: "default", read: client, write: client, metrics: s.metrics, batch: newCmdBatcher(client)}
 	s.allowed = map[string]bool{}
 	var addrs []string
 	if cfg != nil {

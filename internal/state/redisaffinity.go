@@ -22,13 +22,13 @@ import (
 type RedisAffinityStore struct {
 	client redis.UniversalClient
 	base   string
-	reads  getBatcher
+	reads  *getBatcher
 }
 
 // NewRedisAffinityStore returns a store on client under prefix
 // (storage.redis.prefix). It does not own client: the caller closes it.
 func NewRedisAffinityStore(client redis.UniversalClient, prefix string) *RedisAffinityStore {
-	return &RedisAffinityStore{client: client, base: prefix + "affinity:", reads: getBatcher{client: client}}
+	return &RedisAffinityStore{client: client, base: prefix + "affinity:", reads: newGetBatcher(client)}
 }
 
 // key is the Redis key of k.

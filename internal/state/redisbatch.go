@@ -2,7 +2,6 @@ package state
 
 import (
 	"context"
-	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -14,20 +13,20 @@ import (
 // sticky login on Redis cost backline (docs/benchmarks.md "Affinity on
 // Redis"), and one write and one read can serve many logins.
 //
-// There is no timer and no goroutine while idle. A read that finds fewer
-// than maxFlights pipelines in flight starts one at once (a lone login
-// waits for nothing); otherwise it queues, and the next pipeline to finish
-// takes the whole queue (up to maxBatch) as its next batch. Each login
+// The reads queue in Flights (a lone login waits for nothing). Each login
 // still makes exactly one command; the caller's context still bounds its
 // wait (a cancelled read leaves the queue, or has its reply dropped), and
 // the client's read and write timeouts bound each pipeline as they bound
 // a single command. An error reaches every read of the batch it hit.
 type getBatcher struct {
-	client redis.UniversalClient
+	client  redis.UniversalClient
+	flights Flights[*getReq]
+}
 
-	mu       sync.Mutex
-	queue    []*getReq
-	inflight int
+func newGetBatcher(client redis.UniversalClient) *getBatcher {
+	b := &getBatcher{client: client}
+	b.flights = Flights[*getReq]{Max: maxFlights, MaxBatch: maxBatch, Send: b.send}
+	return b
 }
 
 // maxFlights is how many pipelines may wait on Redis at once; maxBatch is
@@ -66,49 +65,13 @@ func (b *getBatcher) do(ctx context.Context, r *getReq) (string, error) {
 		return "", err
 	}
 	r.done = make(chan getReply, 1)
-	b.mu.Lock()
-	b.queue = append(b.queue, r)
-	start := b.inflight < maxFlights
-	if start {
-		b.inflight++
-	}
-	b.mu.Unlock()
-	if start {
-		go b.fly()
-	}
+	b.flights.Add(r)
 	select {
 	case rep := <-r.done:
 		return rep.val, rep.err
 	case <-ctx.Done():
-		b.mu.Lock()
-		for i, q := range b.queue {
-			if q == r {
-				b.queue = append(b.queue[:i], b.queue[i+1:]...)
-				break
-			}
-		}
-		b.mu.Unlock()
+		b.flights.Remove(r)
 		return "", ctx.Err()
-	}
-}
-
-// fly sends batches until the queue is empty, then ends.
-func (b *getBatcher) fly() {
-	for {
-		b.mu.Lock()
-		n := min(len(b.queue), maxBatch)
-		if n == 0 {
-			b.inflight--
-			b.mu.Unlock()
-			return
-		}
-		batch := make([]*getReq, n)
-		copy(batch, b.queue)
-		rest := copy(b.queue, b.queue[n:])
-		clear(b.queue[rest:])
-		b.queue = b.queue[:rest]
-		b.mu.Unlock()
-		b.send(batch)
 	}
 }
 

@@ -50,16 +50,16 @@ func TestGetBatcherPipeline(t *testing.T) {
 	m, c := miniredisClient(t)
 	must(t, m.Set("a", "A"))
 	must(t, m.Set("b", "B"))
-	b := &getBatcher{client: c}
+	b := newGetBatcher(c)
 	reqs := []*getReq{
 		{key: "a", refresh: time.Minute, done: make(chan getReply, 1)},
 		{key: "missing", refresh: time.Minute, done: make(chan getReply, 1)},
 		{key: "b", done: make(chan getReply, 1)},
 	}
-	b.queue, b.inflight = append(b.queue, reqs...), 1
-	b.fly()
-	if b.inflight != 0 || len(b.queue) != 0 {
-		t.Fatalf("after fly: inflight %d, queue %d", b.inflight, len(b.queue))
+	b.flights.queue, b.flights.inflight = append(b.flights.queue, reqs...), 1
+	b.flights.fly()
+	if b.flights.inflight != 0 || len(b.flights.queue) != 0 {
+		t.Fatalf("after fly: inflight %d, queue %d", b.flights.inflight, len(b.flights.queue))
 	}
 	for i, want := range []string{"A", "", "B"} {
 		rep := <-reqs[i].done
@@ -76,8 +76,8 @@ func TestGetBatcherPipeline(t *testing.T) {
 // a context already done sends nothing.
 func TestGetBatcherCancelledWhileQueued(t *testing.T) {
 	m, c := miniredisClient(t)
-	b := &getBatcher{client: c}
-	b.inflight = maxFlights // every flight busy: the read queues
+	b := newGetBatcher(c)
+	b.flights.inflight = maxFlights // every flight busy: the read queues
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
@@ -85,16 +85,14 @@ func TestGetBatcherCancelledWhileQueued(t *testing.T) {
 		done <- err
 	}()
 	for queued := false; !queued; {
-		b.mu.Lock()
-		queued = len(b.queue) == 1
-		b.mu.Unlock()
+		queued = b.flights.Queued() == 1
 	}
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled read: %v", err)
 	}
-	if len(b.queue) != 0 {
-		t.Errorf("queue after cancel: %d", len(b.queue))
+	if n := b.flights.Queued(); n != 0 {
+		t.Errorf("queue after cancel: %d", n)
 	}
 	before := m.CommandCount()
 	if _, err := b.get(ctx, "k", time.Minute); !errors.Is(err, context.Canceled) || m.CommandCount() != before {
@@ -106,10 +104,10 @@ func TestGetBatcherCancelledWhileQueued(t *testing.T) {
 func TestGetBatcherDownIsAnErrorForEachRead(t *testing.T) {
 	m, c := miniredisClient(t)
 	m.Close()
-	b := &getBatcher{client: c}
+	b := newGetBatcher(c)
 	reqs := []*getReq{{key: "a", refresh: time.Minute, done: make(chan getReply, 1)}, {key: "b", done: make(chan getReply, 1)}}
-	b.queue, b.inflight = append(b.queue, reqs...), 1
-	b.fly()
+	b.flights.queue, b.flights.inflight = append(b.flights.queue, reqs...), 1
+	b.flights.fly()
 	for _, r := range reqs {
 		if rep := <-r.done; rep.err == nil {
 			t.Errorf("%s on a stopped Redis: no error", r.key)
