@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -223,61 +222,20 @@ func startNginx(t *testing.T, dir, authAddr string) (string, string) {
 // (auth_http_header for a daemon behind api_auth).
 func startNginxWith(t *testing.T, dir, authAddr, mailExtra string) (string, string) {
 	t.Helper()
-	imapPort, pop3Port := freePort(t), freePort(t)
-	conf := fmt.Sprintf(`
-load_module %s;
-daemon off;
-master_process off;
-pid %s/nginx.pid;
-error_log %s/error.log info;
-events { worker_connections 64; }
+	imapAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	pop3Addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	mail := fmt.Sprintf(`
 mail {
     server_name mail.backline.test;
     auth_http 127.0.0.1:%s/api/v1/auth/nginx;
     auth_http_timeout 10s;
     proxy_pass_error_message on;
     %s
-    server { listen 127.0.0.1:%d; protocol imap; }
-    server { listen 127.0.0.1:%d; protocol pop3; pop3_auth plain; }
+    server { listen %s; protocol imap; }
+    server { listen %s; protocol pop3; pop3_auth plain; }
 }
-`, nginxMailModule, dir, dir, portOf(authAddr), mailExtra, imapPort, pop3Port)
-	writeFile(t, filepath.Join(dir, "nginx.conf"), conf)
-	cmd := exec.Command(nginxBinary, "-e", filepath.Join(dir, "error.log"), "-p", dir, "-c", filepath.Join(dir, "nginx.conf"))
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting nginx: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			errLog, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-			t.Logf("nginx output:\n%s\nnginx error.log:\n%s", out.String(), errLog)
-		}
-	})
-	imapAddr := fmt.Sprintf("127.0.0.1:%d", imapPort)
-	pop3Addr := fmt.Sprintf("127.0.0.1:%d", pop3Port)
-	for _, addr := range []string{imapAddr, pop3Addr} {
-		for i := 0; ; i++ {
-			c, err := net.DialTimeout("tcp", addr, time.Second)
-			if err == nil {
-				c.Close()
-				break
-			}
-			select {
-			case err := <-exited:
-				t.Fatalf("nginx exited: %v\n%s", err, out.String())
-			default:
-			}
-			if i >= 100 {
-				t.Fatalf("nginx does not listen on %s: %v\n%s", addr, err, out.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+`, portOf(authAddr), mailExtra, imapAddr, pop3Addr)
+	runNginxMail(t, dir, mail, imapAddr, pop3Addr)
 	return imapAddr, pop3Addr
 }
 

@@ -71,7 +71,7 @@ func TestRecipeNginxMailProxy(t *testing.T) {
 	imapAddr := fmt.Sprintf("127.0.0.1:%d", imapPort)
 	pop3Addr := fmt.Sprintf("127.0.0.1:%d", pop3Port)
 	smtpAddr := fmt.Sprintf("127.0.0.1:%d", smtpPort)
-	runRecipeNginx(t, dir, mailBlock, imapAddr, pop3Addr, smtpAddr)
+	runNginxMail(t, dir, mailBlock, imapAddr, pop3Addr, smtpAddr)
 	tlsConf := f.TLSConfig()
 
 	imap := func(password, want string) string {
@@ -146,9 +146,9 @@ func TestRecipeNginxMailProxy(t *testing.T) {
 	})
 }
 
-// runRecipeNginx runs nginx in the foreground with a recipe's mail block
-// and waits until every address accepts connections.
-func runRecipeNginx(t *testing.T, dir, mailBlock string, addrs ...string) {
+// runNginxMail runs nginx in the foreground (no master, no daemon) with a
+// mail block and waits until every address accepts connections.
+func runNginxMail(t *testing.T, dir, mailBlock string, addrs ...string) {
 	t.Helper()
 	conf := fmt.Sprintf("load_module %s;\ndaemon off;\nmaster_process off;\npid %s/nginx.pid;\nerror_log %s/error.log info;\nevents { worker_connections 64; }\n%s",
 		nginxMailModule, dir, dir, mailBlock)
