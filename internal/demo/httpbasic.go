@@ -47,7 +47,7 @@ func startHTTPS(cfg *tls.Config) (*httpsFake, error) {
 	f.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 5 * time.Second,
-		TLSConfig:         cfg.Clone(), // ServeTLS adds h2 to NextProtos; the mail fakes share cfg
+		TLSConfig:         cfg.Clone(),                // ServeTLS adds h2 to NextProtos; the mail fakes share cfg
 		ErrorLog:          log.New(io.Discard, "", 0), // probes hang up early; that is not news
 	}
 	f.wg.Go(func() {
