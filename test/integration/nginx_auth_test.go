@@ -343,16 +343,7 @@ func expectLogin(t *testing.T, f *testfixture.Fixture, instance, service, user s
 	before := map[string]int{instance: len(f.ReadLog(instance)), other: len(f.ReadLog(other))}
 	login()
 	needle := fmt.Sprintf("%s: Info: Login: user=<%s>", service, user)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if strings.Contains(f.ReadLog(instance)[before[instance]:], needle) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not log %q; new lines:\n%s", instance, needle, f.ReadLog(instance)[before[instance]:])
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitForLog(t, f, instance, before[instance], needle)
 	if strings.Contains(f.ReadLog(other)[before[other]:], needle) {
 		t.Errorf("%s also logged a login of %s; the login should have gone to %s only", other, user, instance)
 	}

@@ -60,19 +60,9 @@ func TestRecipeDovecotProxy(t *testing.T) {
 		{"imap", "imap-login", func() { imapLogin(t, proxyIMAP, user, pw, "OK") }},
 		{"pop3", "pop3-login", func() { pop3Login(t, proxyPOP3, user, pw, "+OK") }},
 	}
-	// loginVia proves a login through the proxy went to port: the proxy
-	// logs that it proxied there, and only that instance logs the login.
 	loginVia := func(t *testing.T, service, port string, login func()) {
 		t.Helper()
-		if instanceOf[port] == "" {
-			t.Fatalf("backline chose port %s, which is neither Dovecot A nor B", port)
-		}
-		before := len(f.ReadLog("DOVECOT_PROXY"))
-		expectLogin(t, f, instanceOf[port], service, user, login)
-		needle := fmt.Sprintf("%s: Info: proxy(%s,127.0.0.1:%s): Started proxying", service, user, port)
-		if !strings.Contains(f.ReadLog("DOVECOT_PROXY")[before:], needle) {
-			t.Errorf("the proxy did not log %q; new lines:\n%s", needle, f.ReadLog("DOVECOT_PROXY")[before:])
-		}
+		loginThroughDovecotProxy(t, f, instanceOf[port], service, user, port, login)
 	}
 
 	t.Run("logins land on the backend backline chose", func(t *testing.T) {
