@@ -60,13 +60,31 @@ type Request struct {
 	luaContext *lua.RequestContext
 }
 
-// requestError is a malformed request: answered with 400 and its text.
-type requestError struct{ msg string }
+// requestError is a request backline refuses before any password check.
+// Most are malformed (answerInvalid: the endpoint's refusal with the
+// reason); credentials marks a well-formed request whose user name or
+// password cannot log in (empty, line breaks, oversized): the end user
+// typed it, so it is answered as a failed login (answerRefusedCredentials).
+type requestError struct {
+	msg         string
+	credentials bool
+}
 
 func (e *requestError) Error() string { return e.msg }
 
 func badRequest(format string, args ...any) error {
 	return &requestError{msg: fmt.Sprintf(format, args...)}
+}
+
+// badCredentials is a refused user name or password (see requestError).
+func badCredentials(format string, args ...any) error {
+	return &requestError{msg: fmt.Sprintf(format, args...), credentials: true}
+}
+
+// refusedCredentials reports whether err is a badCredentials refusal.
+func refusedCredentials(err error) bool {
+	var re *requestError
+	return errors.As(err, &re) && re.credentials
 }
 
 // parseHeaderRequest reads the Nauthilus/nginx request headers (contract
@@ -196,10 +214,7 @@ func parseJSONRequest(w http.ResponseWriter, r *http.Request) (*Request, error) 
 	// Unknown fields are ignored: Nauthilus clients send more than we use.
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&in); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, badRequest("invalid JSON body: empty body")
-		}
-		return nil, badRequest("invalid JSON body: %v", err)
+		return nil, jsonBodyError(err)
 	}
 	if dec.More() {
 		return nil, badRequest("invalid JSON body: more than one JSON value")
@@ -293,6 +308,9 @@ func parseAttempt(s string) (int, error) {
 // protocol line (checkCredentials). The reason is sent as text (Nauthilus
 // sends an empty body) so an operator sees what was missing.
 func validate(req *Request) error {
+	if err := checkFieldSizes(req); err != nil {
+		return err
+	}
 	if err := checkCredentials(req); err != nil {
 		return err
 	}
@@ -300,10 +318,10 @@ func validate(req *Request) error {
 		return nil
 	}
 	if req.Username == "" {
-		return badRequest("empty username")
+		return badCredentials("empty username")
 	}
 	if req.Password == "" {
-		return badRequest("empty password")
+		return badCredentials("empty password")
 	}
 	return nil
 }

@@ -70,6 +70,11 @@ func FuzzParseAuthRequest(f *testing.F) {
 			if len(msg) > maxReasonBytes || strings.ContainsAny(msg, "\r\n\x00") {
 				t.Fatalf("reason of %d bytes or with a line break: %q", len(msg), msg)
 			}
+			// A refused credential is answered as a failed login, which
+			// needs the parsed request (login attempt, protocol).
+			if re.credentials && req == nil {
+				t.Fatalf("credential refusal %q without the request", msg)
+			}
 			return
 		}
 		if strings.ContainsAny(req.Username+req.Password, lineBreakChars) {
