@@ -71,6 +71,8 @@ type Handler struct {
 	// usesLua: filters or a Lua passdb run, so requests carry their HTTP
 	// exchange for nauthilus_http_request/_response.
 	usesLua bool
+	// maxBody bounds the body an endpoint reads (auth.request.max_body_size).
+	maxBody int64
 }
 
 // Outcomes of a request.
@@ -114,6 +116,7 @@ func New(opts Options) (*Handler, error) {
 		log:        logger,
 		metrics:    m,
 		now:        time.Now,
+		maxBody:    ac.Request.EffectiveMaxBodySize(),
 	}
 	h.policyLabel = "policy:" + h.policy.name()
 	// The exchange costs a little per request: only when filters are
@@ -349,7 +352,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, endpoint string,
 	// filters and the selection see the same round.
 	req.snap = h.snapshot()
 	if h.usesLua {
-		req.http = newExchange(r, req, h.hidden)
+		req.http = newExchange(r, req, h.hidden, h.maxBody)
 	}
 	if req.ListAccounts {
 		d := &decision{}

@@ -177,7 +177,7 @@ func TestMalformedRequests(t *testing.T) {
 		{"json syntax", jsonRequestFor(http.MethodPost, `{"username":"alice","password":"se\cret"}`), "invalid JSON body: syntax error at byte 36"},
 		{"empty json", jsonRequestFor(http.MethodPost, ``), "invalid JSON body: empty body"},
 		{"two json values", jsonRequestFor(http.MethodPost, `{} {}`), "invalid JSON body: more than one JSON value"},
-		{"huge body", jsonRequestFor(http.MethodPost, `{"username":"`+strings.Repeat("a", 70000)+`"}`), "request body larger than 65536 bytes"},
+		{"huge body", jsonRequestFor(http.MethodPost, `{"username":"`+strings.Repeat("a", 70000)+`"}`), "request body larger than 65536 bytes (auth.request.max_body_size)"},
 		{"huge json field", jsonRequestFor(http.MethodPost, `{"username":"alice","password":"x","client_id":"`+strings.Repeat("i", 5000)+`"}`), "field client_id longer than 4096 bytes"},
 	}
 	bad64 := headerRequest(testUser, "not base64!", "imap")

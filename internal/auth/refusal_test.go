@@ -85,7 +85,7 @@ func TestRefusalTranscripts(t *testing.T) {
 		{"json oversized field", post(`{"username":"alice","password":"x","client_ip":"` + strings.Repeat("1", 5000) + `"}`),
 			invalid("field client_ip longer than 4096 bytes", "field client_ip longer than 4096 bytes")},
 		{"json body over the limit", post(`{"username":"` + strings.Repeat("a", 70000) + `"}`),
-			invalid("request body larger than 65536 bytes", "request body larger than 65536 bytes")},
+			invalid("request body larger than 65536 bytes (auth.request.max_body_size)", "request body larger than 65536 bytes (auth.request.max_body_size)")},
 	}
 	for _, c := range cases {
 		w := env.do(c.req)
@@ -131,5 +131,25 @@ func TestRefusalLogLines(t *testing.T) {
 		if got[k] != v {
 			t.Errorf("%s = %v, want %v", k, got[k], v)
 		}
+	}
+}
+
+// auth.request.max_body_size lets a script send fields of its own for the
+// filters to read (unknown JSON keys are ignored by the endpoint) beyond
+// the 64 KiB default; the bound still holds at the configured size.
+func TestConfiguredBodyLimit(t *testing.T) {
+	extra := `,"device_info":"` + strings.Repeat("d", 100<<10) + `"}`
+	body := `{"username":"alice","password":"` + testPassword + `","protocol":"imap"` + extra
+	if w := newEnv(t, nil).do(jsonRequestFor(http.MethodPost, body)); w.Code != http.StatusBadRequest {
+		t.Fatalf("100 KiB body with the default limit: %d", w.Code)
+	}
+	env := newEnv(t, func(c *config.Config, _ *Options) { c.Auth.Request.MaxBodySize = 128 << 10 })
+	if w := env.do(jsonRequestFor(http.MethodPost, body)); w.Code != http.StatusOK || w.Header().Get("Auth-Status") != "OK" {
+		t.Errorf("100 KiB body with max_body_size 128KiB: %d %v", w.Code, w.Header())
+	}
+	big := `{"username":"alice","password":"x","device_info":"` + strings.Repeat("d", 130<<10) + `"}`
+	w := env.do(jsonRequestFor(http.MethodPost, big))
+	if got := assertInvalid(t, w, w.Code, w.Body.String(), "json"); got != "request body larger than 131072 bytes (auth.request.max_body_size)" {
+		t.Errorf("over the configured limit: %q", got)
 	}
 }

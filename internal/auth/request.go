@@ -15,12 +15,14 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/health"
 	"github.com/backline/backline/internal/lua"
 )
 
-// maxBodyBytes bounds a JSON request body; nothing legitimate comes close.
-const maxBodyBytes = 64 << 10
+// defaultMaxBodyBytes is auth.request.max_body_size's default: the bound
+// on the body an auth endpoint reads (Handler.maxBody).
+const defaultMaxBodyBytes = int64(config.DefaultAuthMaxBodySize)
 
 // Request is one authentication request, whatever endpoint it came through.
 // Password must never be logged or echoed.
@@ -191,13 +193,14 @@ type jsonRequest struct {
 	SSLSerial        string          `json:"ssl_serial"`
 }
 
-// parseJSONRequest reads the JSON endpoint's body (GET or POST).
-func parseJSONRequest(w http.ResponseWriter, r *http.Request) (*Request, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+// parseJSONRequest reads the JSON endpoint's body (GET or POST) of at most
+// limit bytes (auth.request.max_body_size).
+func parseJSONRequest(w http.ResponseWriter, r *http.Request, limit int64) (*Request, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, badRequest("request body larger than %d bytes", maxBodyBytes)
+			return nil, badRequest("request body larger than %d bytes (auth.request.max_body_size)", limit)
 		}
 		return nil, badRequest("reading request body: %v", err)
 	}

@@ -55,7 +55,7 @@ func FuzzParseAuthRequest(f *testing.F) {
 		var req *Request
 		switch r.URL.Path {
 		case "/api/v1/auth/json":
-			req, err = parseJSONRequest(httptest.NewRecorder(), r)
+			req, err = parseJSONRequest(httptest.NewRecorder(), r, defaultMaxBodyBytes)
 		case "/api/v1/auth/header":
 			req, err = parseHeaderRequest(r, "header")
 		default:
