@@ -2,9 +2,9 @@ package auth
 
 import (
 	"io"
-	"strconv"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/backline/backline/internal/lua"
 )
