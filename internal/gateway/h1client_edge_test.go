@@ -57,6 +57,7 @@ func TestIdle408IsNotTakenForTheNextAnswer(t *testing.T) {
 // Bytes an origin sends after a response (a body on HEAD, a stray
 // response) must never become the next request's answer.
 func TestUnsolicitedBytesDoNotDesync(t *testing.T) {
+	strayWritten := make(chan struct{})
 	o := newRawOrigin(t, func(o *rawOrigin, c net.Conn, br *bufio.Reader, _ int) {
 		for {
 			r, ok := o.read(br)
@@ -68,6 +69,7 @@ func TestUnsolicitedBytesDoNotDesync(t *testing.T) {
 				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 38\r\n\r\n")
 				time.Sleep(10 * time.Millisecond)
 				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nEVIL")
+				close(strayWritten)
 			default:
 				_, _ = io.WriteString(c, okResponse)
 			}
@@ -75,7 +77,13 @@ func TestUnsolicitedBytesDoNotDesync(t *testing.T) {
 	})
 	h := rawHarness(t, o)
 	h.do(http.MethodHead, "/head", nil, nil)
-	time.Sleep(50 * time.Millisecond)
+	// The stray bytes must be on the idle connection before the next
+	// request (a sleep here let a loaded machine send it first).
+	select {
+	case <-strayWritten:
+	case <-time.After(10 * time.Second): // bounds a broken test only
+		t.Fatal("the origin never sent its stray bytes")
+	}
 	resp, body := h.do(http.MethodGet, "/victim", nil, nil)
 	if body != "ok" {
 		t.Fatalf("GET /victim got %d %q; origin saw %q", resp.StatusCode, body, o.requests())

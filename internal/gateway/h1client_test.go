@@ -22,9 +22,12 @@ import (
 type rawOrigin struct {
 	ln    net.Listener
 	conns atomic.Int64
-	mu    sync.Mutex
-	reqs  []string // "METHOD /path body" of every request read
-	wg    sync.WaitGroup
+	// closed counts connections the origin has closed: a test waits for
+	// it instead of sleeping until the origin's FIN or RST has arrived.
+	closed atomic.Int64
+	mu     sync.Mutex
+	reqs   []string // "METHOD /path body" of every request read
+	wg     sync.WaitGroup
 }
 
 func newRawOrigin(t *testing.T, serve func(o *rawOrigin, c net.Conn, br *bufio.Reader, conn int)) *rawOrigin {
@@ -42,6 +45,7 @@ func newRawOrigin(t *testing.T, serve func(o *rawOrigin, c net.Conn, br *bufio.R
 			}
 			n := int(o.conns.Add(1)) - 1
 			o.wg.Go(func() {
+				defer o.closed.Add(1) // runs after c.Close: the FIN or RST is on its way
 				defer c.Close()
 				serve(o, c, bufio.NewReader(c), n)
 			})
@@ -49,6 +53,14 @@ func newRawOrigin(t *testing.T, serve func(o *rawOrigin, c net.Conn, br *bufio.R
 	})
 	t.Cleanup(func() { ln.Close(); o.wg.Wait() })
 	return o
+}
+
+// waitClosed waits until the origin has closed n connections. On loopback
+// the kernel queues the FIN (or RST) at the client's socket within close,
+// so the gateway's peek before reuse sees it.
+func (o *rawOrigin) waitClosed(t *testing.T, n int64) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("the origin to close %d connection(s)", n), func() bool { return o.closed.Load() >= n })
 }
 
 func (o *rawOrigin) url() string { return "http://" + o.ln.Addr().String() }
@@ -84,13 +96,14 @@ func serveOK(o *rawOrigin, c net.Conn, br *bufio.Reader, _ int) {
 	}
 }
 
-// secondGETSucceeds sends two GETs with a pause between, in which the
-// origin does what it does to the idle connection, and wants a 200 for the
-// second.
+// secondGETSucceeds sends two GETs; between them the origin does what it
+// does to the idle connection and closes it (waited for, not slept: a
+// loaded machine may run the origin's goroutine late). It wants a 200 for
+// the second.
 func secondGETSucceeds(t *testing.T, h *harness, o *rawOrigin) {
 	t.Helper()
 	h.do(http.MethodGet, "/one", nil, nil)
-	time.Sleep(50 * time.Millisecond)
+	o.waitClosed(t, 1)
 	resp, body := h.do(http.MethodGet, "/two", nil, nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("second GET: %d %q; origin saw %q\n%s", resp.StatusCode, body, o.requests(), h.logs.String())
@@ -113,7 +126,7 @@ func TestStaleIdleConnectionRetriesIdempotentRequest(t *testing.T) {
 	o := newRawOrigin(t, closeAfterOne)
 	h := rawHarness(t, o)
 	h.do(http.MethodGet, "/one", nil, nil)
-	time.Sleep(20 * time.Millisecond) // the origin's FIN arrives
+	o.waitClosed(t, 1) // the origin's FIN has arrived
 	if resp, body := h.do(http.MethodGet, "/two", nil, nil); resp.StatusCode != 200 || body != "ok" {
 		t.Fatalf("second GET: %d %q", resp.StatusCode, body)
 	}
@@ -126,7 +139,7 @@ func TestStaleIdleConnectionIsNotUsedForPOST(t *testing.T) {
 	o := newRawOrigin(t, closeAfterOne)
 	h := rawHarness(t, o)
 	h.do(http.MethodGet, "/one", nil, nil)
-	time.Sleep(20 * time.Millisecond)
+	o.waitClosed(t, 1)
 	resp, body := h.do(http.MethodPost, "/pay", strings.NewReader("amount=1"), nil)
 	if resp.StatusCode != 200 || body != "ok" {
 		t.Fatalf("POST: %d %q", resp.StatusCode, body)
