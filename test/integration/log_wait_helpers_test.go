@@ -31,6 +31,47 @@ func waitForLog(t *testing.T, f *testfixture.Fixture, server string, offset int,
 	}
 }
 
+// waitForLogCount returns what server logged after offset once needle
+// occurs there n times, and fails the test after logWaitLimit (or at once
+// when it occurs more often).
+func waitForLogCount(t *testing.T, f *testfixture.Fixture, server string, offset int, needle string, n int) string {
+	t.Helper()
+	deadline := time.Now().Add(logWaitLimit)
+	for {
+		tail := f.ReadLog(server)[offset:]
+		got := strings.Count(tail, needle)
+		if got == n {
+			return tail
+		}
+		if got > n || time.Now().After(deadline) {
+			t.Fatalf("%s logged %q %d times, want %d (waited up to %s); new lines:\n%s", server, needle, got, n, logWaitLimit, tail)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// wrongPasswordStopsAtDovecotProxy runs logins with a wrong password
+// through the fixture's Dovecot proxy and proves none reached Dovecot A or
+// B. The positive marker comes first: the proxy's Lua passdb logs one
+// password mismatch per login, which it only does when backline refused
+// the login (a proxied one is never a mismatch there). Only then are A's
+// and B's logs read; a single read right after the client's answer could
+// also miss a line their log processes had not written yet.
+func wrongPasswordStopsAtDovecotProxy(t *testing.T, f *testfixture.Fixture, user string, logins ...func()) {
+	t.Helper()
+	proxyBefore := len(f.ReadLog("DOVECOT_PROXY"))
+	before := map[string]int{"DOVECOT_A": len(f.ReadLog("DOVECOT_A")), "DOVECOT_B": len(f.ReadLog("DOVECOT_B"))}
+	for _, login := range logins {
+		login()
+	}
+	waitForLogCount(t, f, "DOVECOT_PROXY", proxyBefore, "): Password mismatch", len(logins))
+	for inst, n := range before {
+		if tail := f.ReadLog(inst)[n:]; strings.Contains(tail, "user=<"+user+">") {
+			t.Errorf("%s saw %s after a wrong password at the proxy:\n%s", inst, user, tail)
+		}
+	}
+}
+
 // loginThroughDovecotProxy proves a login through the fixture's Dovecot
 // proxy went to port: only the instance behind port logs the login, and
 // the proxy logs that it proxied there.
