@@ -31,6 +31,26 @@ func waitForLog(t *testing.T, f *testfixture.Fixture, server string, offset int,
 	}
 }
 
+// waitForOutput returns what a daemon the test runs has written so far,
+// once that holds needle, and fails the test after logWaitLimit. A daemon
+// may log after it changed what the test polled (a metric, an answer), and
+// its output reaches the test's buffer through a pipe copied by another
+// goroutine: a single read can miss the line.
+func waitForOutput(t *testing.T, out interface{ String() string }, needle string) string {
+	t.Helper()
+	deadline := time.Now().Add(logWaitLimit)
+	for {
+		s := out.String()
+		if strings.Contains(s, needle) {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon did not log %q within %s", needle, logWaitLimit)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // waitForLogCount returns what server logged after offset once needle
 // occurs there n times, and fails the test after logWaitLimit (or at once
 // when it occurs more often).

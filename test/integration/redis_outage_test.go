@@ -94,7 +94,9 @@ func TestAuthCacheRedisKilledAndRestarted(t *testing.T) {
 	if v := redisKeysWithPrefix(t, redis, "three:{authcache}:e:"); v == 0 {
 		t.Error("no cache entry in Redis after the return: not shared again")
 	}
-	logs := in.logs.String()
+	// The breaker sets the gauge, then logs: wait for the return line (it
+	// comes after the outage line, so both counts are final).
+	logs := waitForOutput(t, in.logs, "Redis answers again: shared state")
 	if n := strings.Count(logs, "Redis unreachable: shared state falls back"); n != 1 {
 		t.Errorf("%d outage lines, want 1", n)
 	}
