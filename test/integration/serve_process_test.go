@@ -65,6 +65,7 @@ func startServe(t *testing.T, name, bin, cfgFile, addr string, client *http.Clie
 		}
 		select {
 		case err := <-p.exited:
+			p.exited <- err // for the cleanup, which waits for it (else it blocks forever)
 			t.Fatalf("%s exited: %v\n%s", name, err, p.logs.String())
 		default:
 		}

@@ -53,7 +53,9 @@ func (r *privateRedis) start(t *testing.T) {
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	// 20 s, as for backline: only a broken start takes long, and a loaded
+	// machine (CI runs everything with -race) can take seconds to exec it.
+	deadline := time.Now().Add(20 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", r.addr(), time.Second)
 		if err == nil {
@@ -66,7 +68,7 @@ func (r *privateRedis) start(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("redis-server not up within 5s: %v", err)
+			t.Fatalf("redis-server not up within 20s: %v", err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
