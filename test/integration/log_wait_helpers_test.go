@@ -51,6 +51,22 @@ func waitForOutput(t *testing.T, out interface{ String() string }, needle string
 	}
 }
 
+// waitForOutputCount returns what a daemon wrote after offset once needle
+// occurs there at least n times, and fails the test after logWaitLimit.
+func waitForOutputCount(t *testing.T, out interface{ String() string }, offset int, needle string, n int) string {
+	t.Helper()
+	deadline := time.Now().Add(logWaitLimit)
+	for {
+		s := out.String()[offset:]
+		if got := strings.Count(s, needle); got >= n {
+			return s
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the daemon logged %q %d times within %s, want %d", needle, got, logWaitLimit, n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // waitForLogCount returns what server logged after offset once needle
 // occurs there n times, and fails the test after logWaitLimit (or at once
 // when it occurs more often).

@@ -98,8 +98,12 @@ lua:
 				t.Errorf("%s: affinity hash holds %q", user, got)
 			}
 		}
-		// Only the first instance chose (and logged the new affinity).
-		if n := strings.Count(two.logs.String()[logBefore:], "backline_test_monitoring_new="); n != 0 {
+		// Only the first instance chose (and logged the new affinity). The
+		// request line is written after the answer and reaches the test
+		// through a pipe: wait for all 16 of the second instance's lines
+		// before looking for what must not be in them.
+		seen := waitForOutputCount(t, two.logs, logBefore, "auth request", 16)
+		if n := strings.Count(seen, "backline_test_monitoring_new="); n != 0 {
 			t.Errorf("the second instance chose a new backend %d times", n)
 		}
 	})
