@@ -165,9 +165,29 @@ func TestBacktrackingPatternStopsAtTheTimeout(t *testing.T) {
 		if st := e.Stats(); st.AbandonedRuns != 0 {
 			t.Errorf("%s: stats = %+v", call, st)
 		}
-		if _, err := e.RunFilters(context.Background(), &Request{Username: "alice"}); err != nil {
-			t.Errorf("%s: the next request: %v", call, err)
+		nextRequestGetsTheState(t, e, call)
+	}
+}
+
+// nextRequestGetsTheState wants the pool's only state (or its replacement)
+// to serve a trivial request after the timeout. A state still held would
+// fail every try "waiting for a free Lua state". On a loaded machine the
+// first try can itself pass script_timeout (200 ms) building a fresh state
+// under the race detector, which says nothing about the slot: a plain
+// timeout is tried again, a few times (the state is idle and built then).
+func nextRequestGetsTheState(t *testing.T, e *Engine, call string) {
+	t.Helper()
+	var err error
+	for try := range 5 {
+		_, err = e.RunFilters(context.Background(), &Request{Username: "alice"})
+		var se *ScriptError
+		if err == nil || !errors.As(err, &se) || !se.Timeout || strings.Contains(se.Msg, waitingForState) {
+			break
 		}
+		t.Logf("%.40s…: the next request, try %d: %v (a slow machine, not a held state)", call, try+1, err)
+	}
+	if err != nil {
+		t.Errorf("%s: the next request: %v", call, err)
 	}
 }
 
