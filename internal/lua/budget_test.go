@@ -245,9 +245,7 @@ func TestTimeoutInsideNativeCallAbandonsTheRun(t *testing.T) {
 	if e.pool.idleCount() != 0 {
 		t.Error("the abandoned state went back to the pool")
 	}
-	if _, err := e.RunFilters(context.Background(), &Request{Username: "alice"}); err != nil {
-		t.Errorf("after the native call returned: %v", err)
-	}
+	nextRequestGetsTheState(t, e, "after the native call returned") // a fresh state within 100 ms: tried again on a slow machine
 	if n := strings.Count(logs.String(), "Lua filter failed"); n != 2 {
 		t.Errorf("want the abandoned run and the refused run logged once each:\n%s", logs.String())
 	}

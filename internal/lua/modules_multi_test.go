@@ -160,6 +160,10 @@ func TestCacheParallelUpdatesAreExactAndSurviveANewEngine(t *testing.T) {
 func TestTimeSleepHonoursTheScriptTimeout(t *testing.T) {
 	e := moduleEngine(t, nil, 0, "time_sleep_timeout.lua")
 	e.timeout = 100 * time.Millisecond
+	// The sleep ends at the deadline; on a starved machine the run may
+	// notice far later than the 50 ms grace. An hour-long sleep still
+	// outlasts 3 s.
+	e.abandonGrace = 3 * time.Second
 	_, err := e.RunFilters(context.Background(), &Request{Username: "x"})
 	var se *ScriptError
 	if !errors.As(err, &se) || !se.Timeout {

@@ -157,6 +157,10 @@ function nauthilus_call_filter(request)
 end`
 			tgt := &redisTarget{addr: addr, client: client}
 			e := redisEngine(t, tgt, writeModuleScript(t, "blocked.lua", src), config.LuaConfig{ScriptTimeout: 200 * time.Millisecond})
+			// The call returns at the deadline; on a starved machine its
+			// goroutine may run far later than the 50 ms grace. A call that
+			// waited for its minute-long read timeout still outlasts 3 s.
+			e.abandonGrace = 3 * time.Second
 			_, err := e.RunFilters(context.Background(), &Request{Username: "u"})
 			var se *ScriptError
 			if !errors.As(err, &se) || !se.Timeout {
