@@ -128,9 +128,14 @@ func TestResetIdleConnectionRetriesGET(t *testing.T) {
 // make the peek before reuse throw a healthy connection away.
 func TestIdleConnectionOutlivesTheLastDeadline(t *testing.T) {
 	o := newRawOrigin(t, serveOK)
-	h := rawHarnessBackend(t, o, "      timeout: 200ms\n")
-	h.do(http.MethodGet, "/one", nil, nil)
-	time.Sleep(300 * time.Millisecond)
+	// 1 s (was 200 ms): /one itself must finish within the timeout, and a
+	// loaded machine took longer, which closed the connection for a
+	// reason this test is not about.
+	h := rawHarnessBackend(t, o, "      timeout: 1s\n")
+	if resp, _ := h.do(http.MethodGet, "/one", nil, nil); resp.StatusCode != 200 {
+		t.Fatalf("GET /one %d", resp.StatusCode)
+	}
+	time.Sleep(1200 * time.Millisecond) // past the last request's deadline
 	resp, _ := h.do(http.MethodPost, "/two", strings.NewReader("x"), nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("POST %d", resp.StatusCode)
@@ -206,14 +211,19 @@ func TestClientConnectionCloseStaysWithTheClient(t *testing.T) {
 // instead of starving every other request of the backend.
 func TestStalledUploadDoesNotStarveSlots(t *testing.T) {
 	o := newRawOrigin(t, serveOK)
-	h := rawHarnessBackend(t, o, "      timeout: 500ms\n      max_connections: 1\n")
+	// The first GET waits for the slot until the stalled upload's timeout
+	// frees it, and has its own timeout for all of that: what it has left
+	// is the head start of the upload (was 100 ms of 500, too little for
+	// a loaded machine, where the freeing itself ran late).
+	h := rawHarnessBackend(t, o, "      timeout: 1s\n      max_connections: 1\n")
 	c, err := net.Dial("tcp", h.srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	fmt.Fprintf(c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nA")
-	time.Sleep(100 * time.Millisecond)
+	waitFor(t, "the stalled upload to hold the slot", func() bool { return h.gw.backends["api"].inFlight.Load() == 1 })
+	time.Sleep(500 * time.Millisecond)
 	for i := 0; i < 3; i++ {
 		resp, body := h.do(http.MethodGet, "/other", nil, nil)
 		t.Logf("GET %d: %d %s", i, resp.StatusCode, strings.TrimSpace(body))
@@ -281,11 +291,13 @@ func TestTTFBEndsWithAnInterimResponse(t *testing.T) {
 	o := newRawOrigin(t, func(o *rawOrigin, c net.Conn, br *bufio.Reader, _ int) {
 		if _, ok := o.read(br); ok {
 			_, _ = io.WriteString(c, "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n")
-			time.Sleep(300 * time.Millisecond)
+			time.Sleep(1500 * time.Millisecond) // past ttfb_timeout
 			_, _ = io.WriteString(c, okResponse)
 		}
 	})
-	h := rawHarnessBackend(t, o, "      ttfb_timeout: 100ms\n      timeout: 2s\n")
+	// ttfb 1 s (was 100 ms): the 103 itself must arrive within it, and on a
+	// loaded machine the origin's goroutine can start later than 100 ms.
+	h := rawHarnessBackend(t, o, "      ttfb_timeout: 1s\n      timeout: 10s\n")
 	resp, _ := h.do(http.MethodGet, "/x", nil, nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("%d", resp.StatusCode)
