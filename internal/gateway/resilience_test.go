@@ -109,7 +109,9 @@ func TestTotalTimeoutBeforeHeaders(t *testing.T) {
 
 func TestTotalTimeoutCutsTheBody(t *testing.T) {
 	o := newBlockingOrigin(t, true)
-	h := newHarness(t, gatewayYAML(o.URL, "      timeout: 100ms\n", "    - path: /x\n      proxy:\n        backend: api\n"))
+	// The head and first chunk must arrive within the timeout: 1 s (was
+	// 100 ms, which a loaded machine could spend before the origin wrote).
+	h := newHarness(t, gatewayYAML(o.URL, "      timeout: 1s\n", "    - path: /x\n      proxy:\n        backend: api\n"))
 	resp, body := h.do(http.MethodGet, "/x", nil, nil)
 	if resp.StatusCode != 200 || body != "first-chunk;" {
 		t.Fatalf("status %d body %q", resp.StatusCode, body)
