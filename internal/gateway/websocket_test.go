@@ -174,7 +174,9 @@ func TestWebsocketRefusedOrNotAllowed(t *testing.T) {
 // origin floods it, and one that sends nothing, are both cut off at the
 // websockets timeout; nothing is left running (goleak checks at exit).
 func TestWebsocketTimeoutEndsSlowPeers(t *testing.T) {
-	h, o := wsHarness(t, "        websockets: {timeout: 300ms}\n")
+	// The handshake must finish within the websockets timeout too: 1 s
+	// (was 300 ms, which a loaded machine could spend on it).
+	h, o := wsHarness(t, "        websockets: {timeout: 1s}\n")
 	o.mu.Lock()
 	o.flood = 64 << 20
 	o.mu.Unlock()
@@ -270,7 +272,7 @@ func TestWebsocketHoldsConnectionSlot(t *testing.T) {
     ws:
       origin: `+srv.URL+`
       max_connections: 1
-      timeout: 300ms
+      timeout: 1s
 gateway:
   address: 127.0.0.1:18999
   endpoints:
@@ -287,6 +289,8 @@ gateway:
 	if resp.StatusCode != 101 {
 		t.Fatalf("answer %d", resp.StatusCode)
 	}
+	// backend timeout 1 s (was 300 ms): /plain after the tunnel must reach
+	// the origin within it on a loaded machine too.
 	r2, body := h.do("GET", "/plain", nil, nil)
 	expectError(t, r2, body, 504, "backend_timeout") // queued behind the tunnel
 	conn.Close()
