@@ -143,10 +143,12 @@ gateway:
 	}
 }
 
-// waitPeerClosed waits (bounded) until no TCP connection of this machine
-// to 127.0.0.1:port is still ESTABLISHED: the server closed the idle ones
-// (ours are then in CLOSE_WAIT). It reads /proc/net/tcp; where that cannot
-// be read it sleeps a second instead.
+// waitPeerClosed waits (bounded) until no TCP connection of this test
+// process to 127.0.0.1:port is still ESTABLISHED: the server closed the
+// idle ones (ours are then in CLOSE_WAIT). It reads /proc/net/tcp and
+// counts only sockets among /proc/self/fd, so other processes' connections
+// to the same server (go test runs packages in parallel) do not count.
+// Where those cannot be read it sleeps a second instead.
 func waitPeerClosed(t *testing.T, port int) {
 	t.Helper()
 	// rem_address is 0100007F:<port in hex>; st 01 is ESTABLISHED.
@@ -155,13 +157,22 @@ func waitPeerClosed(t *testing.T, port int) {
 	deadline := start.Add(logWaitLimit)
 	for {
 		table, err := os.ReadFile("/proc/net/tcp")
-		if err != nil {
+		fds, ferr := os.ReadDir("/proc/self/fd")
+		if err != nil || ferr != nil {
 			time.Sleep(time.Second)
 			return
 		}
+		ours := map[string]bool{}
+		for _, fd := range fds {
+			if target, err := os.Readlink("/proc/self/fd/" + fd.Name()); err == nil {
+				if inode, ok := strings.CutPrefix(target, "socket:["); ok {
+					ours[strings.TrimSuffix(inode, "]")] = true
+				}
+			}
+		}
 		open := 0
 		for _, line := range strings.Split(string(table), "\n")[1:] {
-			if fields := strings.Fields(line); len(fields) > 3 && fields[2] == remote && fields[3] == "01" {
+			if f := strings.Fields(line); len(f) > 9 && f[2] == remote && f[3] == "01" && ours[f[9]] {
 				open++
 			}
 		}
