@@ -170,11 +170,23 @@ func TestCheckHostileServers(t *testing.T) {
 			srv := startFake(t, tc.handler)
 			tg := newTarget(t, tc.protocol, srv, TLSPlain)
 			tg.AllowPlaintextAuth = true
-			tg.DeepTimeout = 300 * time.Millisecond
+			tg.DeepTimeout = hostileDeepTimeout(tc.reason)
 			res := deep(t, tg)
 			expectFail(t, res, tc.reason, tc.contains)
 		})
 	}
+}
+
+// hostileDeepTimeout is deep_timeout for a hostile-server case: short
+// where the case wants the timeout, long where it wants another failure.
+// With 300 ms for all, a loaded machine ran out of time reading the 1001
+// lines or 128 KB a protocol case needs, and reported a timeout; a check
+// that hung instead of failing still shows as the wrong reason.
+func hostileDeepTimeout(want Reason) time.Duration {
+	if want == ReasonTimeout {
+		return 300 * time.Millisecond
+	}
+	return 10 * time.Second
 }
 
 func drainQuietly(c *fakeConn) {

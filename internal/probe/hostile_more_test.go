@@ -58,7 +58,7 @@ func TestHTTPHostileServers(t *testing.T) {
 			srv := startFake(t, tc.handler)
 			tg := newTarget(t, "http", srv, TLSPlain)
 			tg.AllowPlaintextAuth = true
-			tg.DeepTimeout = 300 * time.Millisecond
+			tg.DeepTimeout = hostileDeepTimeout(tc.reason)
 			res := deep(t, tg)
 			expectFail(t, res, tc.reason, tc.contains)
 			if len(res.Err.Error()) > 1024 {

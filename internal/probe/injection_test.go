@@ -87,7 +87,11 @@ func TestCredentialsWithLineBreaksNeverReachTheServer(t *testing.T) {
 				tg := newTarget(t, srvCase.protocol, srv, srvCase.mode)
 				tg.AllowPlaintextAuth = true // loopback lab opt-in: the login would start on this conn
 				tg.Username, tg.Password = h.user, h.pass
-				tg.DeepTimeout = 500 * time.Millisecond // unfixed code waits for an answer that never comes
+				// Unfixed code waits for an answer that never comes and fails
+				// by this timeout, not with ErrUnsafeValue. 5 s (was 500 ms):
+				// the prelude (a STARTTLS handshake among them) must fit in it
+				// on a loaded machine.
+				tg.DeepTimeout = 5 * time.Second
 				res := (&Prober{}).Check(context.Background(), tg, PhaseDeep, Options{Transcript: true})
 				srv.wait()
 
