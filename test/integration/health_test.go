@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -19,18 +18,6 @@ import (
 )
 
 type syncBuffer = testutil.LogBuffer
-
-// closedPort returns a loopback port nothing listens on.
-func closedPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	return port
-}
 
 // TestHealthEngineAgainstRealServers runs the engine with the real prober:
 // a deep IMAPS check on Dovecot A, a connect check on Dovecot B's POP3, a

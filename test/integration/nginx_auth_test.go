@@ -201,16 +201,6 @@ func writeFile(t *testing.T, path, content string) {
 
 type lockedBuffer = testutil.LogBuffer
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // startNginx runs nginx in the foreground (no master, no daemon) and
 // returns its IMAP and POP3 addresses once both accept connections.
 func startNginx(t *testing.T, dir, authAddr string) (string, string) {
