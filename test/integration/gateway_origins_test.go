@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -26,12 +25,7 @@ import (
 // health, but never more than max_ejection_percent allows.
 func TestGatewayOriginsNginx(t *testing.T) {
 	f := testfixture.Load(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refused := ln.Addr().String()
-	ln.Close()
+	refused := fmt.Sprintf("127.0.0.1:%d", closedPort(t))
 	httpOrigin := fmt.Sprintf("127.0.0.1:%d", f.Port("NGINX_HTTP"))
 	httpsOrigin := fmt.Sprintf("localhost:%d", f.Port("NGINX_HTTPS"))
 	yml := fmt.Sprintf(`definitions:
