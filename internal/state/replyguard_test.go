@@ -1,0 +1,188 @@
+package state
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// chunkConn is a connection whose reads return the given chunks in order,
+// then io.EOF.
+type chunkConn struct {
+	net.Conn
+	chunks [][]byte
+}
+
+func (c *chunkConn) Read(p []byte) (int, error) {
+	if len(c.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.chunks[0])
+	if c.chunks[0] = c.chunks[0][n:]; len(c.chunks[0]) == 0 {
+		c.chunks = c.chunks[1:]
+	}
+	return n, nil
+}
+
+// guardRead sends stream through a guard with limit, in chunks of size
+// step (0: whole), and returns what the client reads and the error.
+func guardRead(stream string, limit int64, step int) (string, *guardedConn, error) {
+	var chunks [][]byte
+	b := []byte(stream)
+	for step > 0 && len(b) > step {
+		chunks = append(chunks, b[:step])
+		b = b[step:]
+	}
+	chunks = append(chunks, b)
+	g := NewReplyGuard(limit)
+	c := g.Wrap(&chunkConn{chunks: chunks}).(*guardedConn)
+	out, err := io.ReadAll(c)
+	return string(out), c, err
+}
+
+var respSamples = []string{
+	"+OK\r\n", "-ERR wrong\r\n", ":42\r\n", "$5\r\nhello\r\n", "$0\r\n\r\n", "$-1\r\n", "*-1\r\n", "*0\r\n",
+	"*2\r\n$1\r\na\r\n*2\r\n:1\r\n$-1\r\n", "%2\r\n$1\r\nk\r\n$1\r\nv\r\n+f\r\n_\r\n",
+	"~2\r\n,1.5\r\n#t\r\n", "(123456789012345678901234567890\r\n", "=8\r\ntxt:abcd\r\n", "!3\r\nERR\r\n",
+	"|1\r\n+key\r\n+val\r\n*1\r\n:7\r\n", ">2\r\n+message\r\n$2\r\nhi\r\n",
+	"$6\r\na\r\nb\nc\r\n", // payload with CRLF inside
+}
+
+// TestReplyGuardPassesRepliesUnchanged: under the limit, every RESP2 and
+// RESP3 type comes through byte for byte, however the reads split it.
+func TestReplyGuardPassesRepliesUnchanged(t *testing.T) {
+	all := strings.Join(respSamples, "")
+	for _, step := range []int{0, 1, 2, 3, 7} {
+		for _, limit := range []int64{0, 1 << 20} {
+			got, _, err := guardRead(all, limit, step)
+			if err != io.EOF && err != nil || got != all {
+				t.Errorf("step %d limit %d: got %q, %v", step, limit, got, err)
+			}
+		}
+	}
+}
+
+// TestReplyGuardRefusesLargeReplies: a reply over the limit becomes one
+// error line, the replies around it are untouched, and a declared length
+// over the limit is refused at its header without holding its bytes.
+func TestReplyGuardRefusesLargeReplies(t *testing.T) {
+	big := "$100\r\n" + strings.Repeat("x", 100) + "\r\n"
+	manySmall := "*20\r\n" + strings.Repeat("$1\r\nx\r\n", 20)
+	nested := "*2\r\n*2\r\n$30\r\n" + strings.Repeat("y", 30) + "\r\n$30\r\n" + strings.Repeat("y", 30) + "\r\n:1\r\n"
+	for _, tc := range []struct{ name, reply string }{{"bulk", big}, {"array", manySmall}, {"nested", nested}} {
+		for _, step := range []int{0, 1, 5} {
+			got, c, _ := guardRead("+before\r\n"+tc.reply+":3\r\n", 90, step)
+			rest, ok := strings.CutPrefix(got, "+before\r\n-"+ReplyTooLargePrefix+" ")
+			if !ok || !strings.HasSuffix(rest, " 90\r\n:3\r\n") || strings.Count(got, "\r\n") != 3 {
+				t.Errorf("%s step %d: got %q", tc.name, step, got)
+			}
+			if c.g.Refused() != 1 {
+				t.Errorf("%s: refused %d", tc.name, c.g.Refused())
+			}
+		}
+	}
+	// A header declaring half a gigabyte: refused at once; nothing of the
+	// payload is held while it streams past.
+	g := NewReplyGuard(1 << 20)
+	payload := bytes.Repeat([]byte("z"), 256<<10)
+	chunks := [][]byte{[]byte("$536870912\r\n")}
+	for range 8 {
+		chunks = append(chunks, payload)
+	}
+	c := g.Wrap(&chunkConn{chunks: chunks}).(*guardedConn)
+	if n, err := c.Read(make([]byte, 64)); n != 0 || err != io.EOF {
+		t.Fatalf("read %d, %v", n, err)
+	}
+	if !c.s.refused || c.s.declared < 536870912 || cap(c.in) > 4*guardReadChunk {
+		t.Errorf("refused %v declared %d, held %d bytes", c.s.refused, c.s.declared, cap(c.in))
+	}
+	// So is an array header of fifty million elements.
+	got, _, _ := guardRead("*50000000\r\n", 1<<20, 0)
+	if got != "" {
+		t.Errorf("got %q", got)
+	}
+}
+
+// TestReplyGuardProtocolErrors: a stream that is not RESP fails the read
+// (the connection is then closed), it is never passed on half-followed.
+func TestReplyGuardProtocolErrors(t *testing.T) {
+	for _, s := range []string{"?x\r\n", "$abc\r\n", "$-5\r\n", "=-1\r\n", "*" + strings.Repeat("9", 30) + "\r\n", "$5\n", "%-1\r\n"} {
+		got, _, err := guardRead(s, 0, 0)
+		if err == nil || err == io.EOF || !errors.Is(err, errRESPProtocol) || got != "" {
+			t.Errorf("%q: got %q, %v", s, got, err)
+		}
+	}
+}
+
+// TestReplyGuardWithGoRedis: a client on one guarded connection gets an
+// error reply naming the limit for a large GET, HGETALL, LRANGE and EVAL,
+// and the same connection then serves the next command.
+func TestReplyGuardWithGoRedis(t *testing.T) {
+	srv := miniredis.RunT(t)
+	g := NewReplyGuard(64 << 10)
+	opt := &redis.Options{Addr: srv.Addr(), PoolSize: 1}
+	opt.Dialer = g.Dialer(redis.NewDialer(opt))
+	c := redis.NewClient(opt)
+	defer c.Close()
+	ctx := context.Background()
+	srv.Set("big", strings.Repeat("v", 200<<10))
+	for i := range 3000 {
+		srv.HSet("hash", "field"+strings.Repeat("f", 10)+strconv.Itoa(i), "value")
+		srv.Lpush("list", "element-"+strconv.Itoa(i))
+	}
+	srv.Set("small", "ok")
+	calls := []func() error{
+		func() error { return c.Get(ctx, "big").Err() },
+		func() error { return c.HGetAll(ctx, "hash").Err() },
+		func() error { return c.LRange(ctx, "list", 0, -1).Err() },
+	}
+	for i, call := range calls {
+		err := call()
+		size, limit, ok := IsReplyTooLarge(err)
+		if !ok || limit != 64<<10 || size <= limit {
+			t.Errorf("call %d: %v", i, err)
+		}
+		if v, err := c.Get(ctx, "small").Result(); v != "ok" || err != nil {
+			t.Errorf("after call %d: %q, %v", i, v, err)
+		}
+	}
+	if st := c.PoolStats(); st.TotalConns != 1 || st.Misses != 1 {
+		t.Errorf("pool stats %+v: the connection was replaced", st)
+	}
+	if g.Refused() != 3 {
+		t.Errorf("refused %d", g.Refused())
+	}
+}
+
+// FuzzReplyGuard: any byte stream, any chunking and limit: no panic; with
+// no limit the client reads exactly the complete replies the stream holds
+// (or fails on a stream that is not RESP); with one, it reads no more
+// bytes than that.
+func FuzzReplyGuard(f *testing.F) {
+	for _, s := range respSamples {
+		f.Add([]byte(s), uint8(1), uint16(0))
+		f.Add([]byte(s), uint8(3), uint16(20))
+	}
+	f.Add([]byte("*2\r\n$100\r\n"), uint8(2), uint16(10))
+	f.Fuzz(func(t *testing.T, stream []byte, step uint8, limit uint16) {
+		free, _, ferr := guardRead(string(stream), 0, int(step))
+		if !strings.HasPrefix(string(stream), free) {
+			t.Fatalf("no limit: read %q from %q", free, stream)
+		}
+		got, _, err := guardRead(string(stream), int64(limit), int(step))
+		if (ferr == io.EOF) != (err == io.EOF) {
+			t.Fatalf("errors differ: %v vs %v", ferr, err)
+		}
+		if limit == 0 && got != free {
+			t.Fatalf("limit 0 changed the stream")
+		}
+	})
+}
