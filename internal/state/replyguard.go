@@ -75,7 +75,9 @@ func (g *ReplyGuard) Dialer(dial func(ctx context.Context, network, addr string)
 // DialHook makes the guard a go-redis Hook (client.AddHook): connections
 // dialed afterwards are guarded. Prefer Dialer at construction, which
 // leaves no window for connections dialed before the hook.
-func (g *ReplyGuard) DialHook(next redis.DialHook) redis.DialHook { return redis.DialHook(g.Dialer(next)) }
+func (g *ReplyGuard) DialHook(next redis.DialHook) redis.DialHook {
+	return redis.DialHook(g.Dialer(next))
+}
 
 // ProcessHook passes commands through.
 func (g *ReplyGuard) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
