@@ -146,22 +146,26 @@ func (c *guardedSysConn) SyscallConn() (syscall.RawConn, error) { return c.sys.S
 type guardedConn struct {
 	net.Conn
 	g *ReplyGuard
-	// in holds bytes read from the connection: in[:done] are complete
-	// replies, in[done:scan] the current reply so far, in[scan:] not yet
-	// looked at. out holds what the caller may read, from outOff.
-	in         []byte
-	done, scan int
-	out        []byte
-	outOff     int
-	s          respScanner
-	started    bool  // s is inside a reply
-	pending    error // a read error to return once out is drained
+	// rbuf receives what the connection sends. A reply that ends within
+	// one read goes from rbuf to out; one spanning reads is held in pages
+	// (held) until it ends, and dropped if it is refused: pages, not one
+	// growing buffer, so a refused reply costs at most the limit once.
+	rbuf    []byte
+	held    [][]byte
+	spare   [][]byte
+	out     []byte // what the caller may read, from outOff
+	outOff  int
+	s       respScanner
+	started bool  // s is inside a reply
+	pending error // a read error to return once out is drained
 }
 
 const (
 	guardReadChunk = 16 << 10
-	// guardKeepCap is the buffer size kept between replies; a buffer
-	// grown for a large reply is let go afterwards.
+	guardPageSize  = 16 << 10
+	guardSpare     = 4
+	// guardKeepCap is the out buffer kept between replies; one grown for
+	// a large reply is let go afterwards.
 	guardKeepCap = 64 << 10
 )
 
@@ -180,14 +184,11 @@ func (c *guardedConn) Read(p []byte) (int, error) {
 			c.pending = nil
 			return 0, err
 		}
-		if cap(c.in)-len(c.in) < guardReadChunk {
-			grown := make([]byte, len(c.in), 2*cap(c.in)+guardReadChunk)
-			copy(grown, c.in)
-			c.in = grown
+		if c.rbuf == nil {
+			c.rbuf = make([]byte, guardReadChunk)
 		}
-		n, err := c.Conn.Read(c.in[len(c.in):cap(c.in)])
-		c.in = c.in[:len(c.in)+n]
-		if perr := c.pass(); perr != nil {
+		n, err := c.Conn.Read(c.rbuf)
+		if perr := c.pass(c.rbuf[:n]); perr != nil {
 			// Not RESP: the stream cannot be followed; the connection is
 			// done for (go-redis closes it on a read error).
 			return 0, perr
@@ -202,53 +203,88 @@ func (c *guardedConn) Read(p []byte) (int, error) {
 	}
 }
 
-// pass scans the new bytes, moving complete replies to out and dropping
-// refused ones (each replaced by its error line).
-func (c *guardedConn) pass() error {
-	for c.scan < len(c.in) {
+// pass scans b, moving complete replies to out and dropping refused ones
+// (each replaced by its error line).
+func (c *guardedConn) pass(b []byte) error {
+	for len(b) > 0 {
 		if !c.started {
 			c.s.next(c.g.limit.Load())
 			c.started = true
 		}
-		n, ended, err := c.s.feed(c.in[c.scan:])
-		c.scan += n
+		n, ended, err := c.s.feed(b)
 		if err != nil {
 			return err
 		}
-		if c.s.refused {
-			// Drop what is held of this reply; keep what follows it.
-			c.in = append(c.in[:c.done], c.in[c.scan:]...)
-			c.scan = c.done
+		part := b[:n]
+		b = b[n:]
+		switch {
+		case c.s.refused:
+			c.dropHeld()
+		case ended && len(c.held) == 0:
+			c.out = append(c.out, part...)
+		default:
+			c.hold(part)
+			if ended {
+				c.releaseHeld()
+			}
 		}
-		if !ended {
-			continue
+		if ended {
+			c.started = false
+			if c.s.refused {
+				c.g.refused.Add(1)
+				c.out = append(c.out, tooLargeReply(c.s.declared, c.s.limit)...)
+			}
 		}
-		c.started = false
-		if c.s.refused {
-			c.g.refused.Add(1)
-			c.flush()
-			c.out = append(c.out, tooLargeReply(c.s.declared, c.s.limit)...)
-			continue
-		}
-		c.done = c.scan
 	}
-	c.flush()
 	return nil
 }
 
-// flush moves the complete replies in in[:done] to out.
-func (c *guardedConn) flush() {
-	if c.done == 0 {
-		return
+// hold keeps part of an unfinished reply.
+func (c *guardedConn) hold(part []byte) {
+	for len(part) > 0 {
+		last := len(c.held) - 1
+		if last < 0 || len(c.held[last]) == cap(c.held[last]) {
+			var page []byte
+			if k := len(c.spare); k > 0 {
+				page, c.spare = c.spare[k-1], c.spare[:k-1]
+			} else {
+				page = make([]byte, 0, guardPageSize)
+			}
+			c.held = append(c.held, page)
+			last++
+		}
+		page := c.held[last]
+		k := copy(page[len(page):cap(page)], part)
+		c.held[last] = page[:len(page)+k]
+		part = part[k:]
 	}
-	c.out = append(c.out, c.in[:c.done]...)
-	rest := copy(c.in, c.in[c.done:])
-	c.in = c.in[:rest]
-	c.scan -= c.done
-	c.done = 0
-	if rest == 0 {
-		c.in = shrink(c.in)
+}
+
+// releaseHeld moves a finished held reply to out.
+func (c *guardedConn) releaseHeld() {
+	total := 0
+	for _, page := range c.held {
+		total += len(page)
 	}
+	if cap(c.out)-len(c.out) < total {
+		grown := make([]byte, len(c.out), len(c.out)+total)
+		copy(grown, c.out)
+		c.out = grown
+	}
+	for _, page := range c.held {
+		c.out = append(c.out, page...)
+	}
+	c.dropHeld()
+}
+
+func (c *guardedConn) dropHeld() {
+	for _, page := range c.held {
+		if len(c.spare) < guardSpare {
+			c.spare = append(c.spare, page[:0])
+		}
+	}
+	clear(c.held)
+	c.held = c.held[:0]
 }
 
 // shrink empties b, letting a large buffer go.
