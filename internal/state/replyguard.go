@@ -33,7 +33,9 @@ import (
 // its end) and stays in the pool; the refusal is an answer about that
 // command's data, so other commands on the connection and the circuit
 // breaker (which ignores error replies) are unaffected. What the guard
-// holds at a time is bounded by the limit per connection.
+// holds at a time is bounded by the limit per connection. The client's
+// own bookkeeping commands (COMMAND, CLUSTER, ...) are not limited
+// (replyguard_cmds.go).
 type ReplyGuard struct {
 	limit   atomic.Int64
 	refused atomic.Int64
@@ -156,7 +158,10 @@ type guardedConn struct {
 	out     []byte // what the caller may read, from outOff
 	outOff  int
 	s       respScanner
-	started bool  // s is inside a reply
+	started bool // s is inside a reply
+	// cmds matches replies to the commands written, for the few whose
+	// replies are not limited (replyguard_cmds.go).
+	cmds    cmdTracker
 	pending error // a read error to return once out is drained
 }
 
@@ -168,6 +173,11 @@ const (
 	// a large reply is let go afterwards.
 	guardKeepCap = 64 << 10
 )
+
+func (c *guardedConn) Write(b []byte) (int, error) {
+	c.cmds.written(b)
+	return c.Conn.Write(b)
+}
 
 func (c *guardedConn) Read(p []byte) (int, error) {
 	for {
@@ -208,7 +218,11 @@ func (c *guardedConn) Read(p []byte) (int, error) {
 func (c *guardedConn) pass(b []byte) error {
 	for len(b) > 0 {
 		if !c.started {
-			c.s.next(c.g.limit.Load())
+			limit := c.g.limit.Load()
+			if b[0] != '>' && c.cmds.replied() { // a push answers no command
+				limit = 0
+			}
+			c.s.next(limit)
 			c.started = true
 		}
 		n, ended, err := c.s.feed(b)

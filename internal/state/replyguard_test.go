@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/testfixture"
 )
 
 // chunkConn is a connection whose reads return the given chunks in order,
@@ -183,6 +188,124 @@ func FuzzReplyGuard(f *testing.F) {
 		}
 		if limit == 0 && got != free {
 			t.Fatalf("limit 0 changed the stream")
+		}
+	})
+}
+
+// TestGuardedClientOnEveryTopology: NewGuardedRedisClient guards the
+// connections of a standalone, a Sentinel and a Cluster client (the
+// cluster's node clients included), as the daemon builds them; each
+// refuses a large GET and serves the next command.
+func TestGuardedClientOnEveryTopology(t *testing.T) {
+	fx := testfixture.Load(t)
+	topologies := map[string]string{
+		"standalone": "    primary:\n      address: " + fx.Addr("REDIS") + "\n",
+		"sentinel": fmt.Sprintf("    sentinels:\n      master: %s\n      addresses: [%s]\n",
+			fx.Get("REDIS_SENTINEL_MASTER"), fx.Addr("REDIS_SENTINEL")),
+		"cluster": "    cluster:\n      addresses: [" + strings.ReplaceAll(fx.Get("REDIS_CLUSTER_ADDRESSES"), ",", ", ") + "]\n",
+	}
+	for name, yaml := range topologies {
+		t.Run(name, func(t *testing.T) {
+			cfg, err := config.Parse([]byte("storage:\n  redis:\n" + yaml + "    read_timeout: 10s\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := NewReplyGuard(64 << 10)
+			c, err := NewGuardedRedisClient(cfg.Storage.Redis, g)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			ctx := context.Background()
+			key := "backline-test:guard:" + name
+			defer c.Del(ctx, key, key+":small")
+			eventually(t, "set", func() error {
+				return c.Set(ctx, key, strings.Repeat("g", 256<<10), time.Minute).Err()
+			})
+			if err := c.Set(ctx, key+":small", "ok", time.Minute).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if _, limit, ok := IsReplyTooLarge(c.Get(ctx, key).Err()); !ok || limit != 64<<10 {
+				t.Errorf("large GET was not refused")
+			}
+			if v, err := c.Get(ctx, key+":small").Result(); v != "ok" || err != nil {
+				t.Errorf("next GET: %q, %v", v, err)
+			}
+			if g.Refused() != 1 {
+				t.Errorf("refused %d", g.Refused())
+			}
+		})
+	}
+}
+
+func (c *chunkConn) Write(b []byte) (int, error) { return len(b), nil }
+
+// TestReplyGuardLeavesBookkeepingRepliesAlone: the reply to COMMAND (and
+// CLUSTER, SENTINEL, INFO, HELLO) is not limited, matched to its command
+// however the writes are split; a push between them answers no command;
+// the GET after it is limited.
+func TestReplyGuardLeavesBookkeepingRepliesAlone(t *testing.T) {
+	cmds := "*1\r\n$7\r\ncommand\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*2\r\n$7\r\nCLUSTER\r\n$6\r\nSHARDS\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"
+	bigArray := "*50\r\n" + strings.Repeat("$10\r\n0123456789\r\n", 50)
+	bigBulk := "$500\r\n" + strings.Repeat("b", 500) + "\r\n"
+	push := ">2\r\n$7\r\nmessage\r\n$3\r\nhi!\r\n"
+	replies := bigArray + push + bigBulk + bigArray + "$2\r\nok\r\n"
+	for _, step := range []int{0, 1, 5} {
+		g := NewReplyGuard(256)
+		c := g.Wrap(&chunkConn{chunks: [][]byte{[]byte(replies)}}).(*guardedConn)
+		for b := []byte(cmds); len(b) > 0; {
+			n := len(b)
+			if step > 0 {
+				n = min(step, n)
+			}
+			c.Write(b[:n])
+			b = b[n:]
+		}
+		out, _ := io.ReadAll(c)
+		want := bigArray + push + string(tooLargeReply(0, 256)) + bigArray + "$2\r\nok\r\n"
+		got := string(out)
+		// The refusal's size depends on where the header stopped it.
+		if i := strings.Index(got, "-"+ReplyTooLargePrefix); i >= 0 {
+			j := i + strings.Index(got[i:], "\r\n") + 2
+			got = got[:i] + string(tooLargeReply(0, 256)) + got[j:]
+		}
+		if got != want {
+			t.Errorf("step %d: got %q", step, out)
+		}
+	}
+	// Writes that are not commands: nothing is exempt any more.
+	g := NewReplyGuard(256)
+	c := g.Wrap(&chunkConn{chunks: [][]byte{[]byte(bigArray)}}).(*guardedConn)
+	c.Write([]byte("*1\r\n$7\r\nCOMMAND\r\nGARBAGE\r\n"))
+	if out, _ := io.ReadAll(c); !strings.HasPrefix(string(out), "-"+ReplyTooLargePrefix) {
+		t.Errorf("after unparseable writes: %q", out)
+	}
+}
+
+// FuzzCmdTracker: any written bytes: no panic, a bounded queue, and
+// replies taken never exceed commands written.
+func FuzzCmdTracker(f *testing.F) {
+	f.Add([]byte("*1\r\n$7\r\nCOMMAND\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"), uint8(3))
+	f.Add([]byte("*2\r\n$99999999999\r\n"), uint8(1))
+	f.Fuzz(func(t *testing.T, w []byte, step uint8) {
+		var tr cmdTracker
+		for b := w; len(b) > 0; {
+			n := min(max(int(step), 1), len(b))
+			tr.written(b[:n])
+			b = b[n:]
+		}
+		if len(tr.queue)-tr.head > maxTrackedCommands || len(tr.name) > 17 {
+			t.Fatalf("queue %d name %q", len(tr.queue)-tr.head, tr.name)
+		}
+		exempt := 0
+		for range len(w) {
+			if tr.replied() {
+				exempt++
+			}
+		}
+		if exempt > strings.Count(strings.ToUpper(string(w)), "COMMAND")+strings.Count(strings.ToUpper(string(w)), "CLUSTER")+
+			strings.Count(strings.ToUpper(string(w)), "SENTINEL")+strings.Count(strings.ToUpper(string(w)), "INFO")+strings.Count(strings.ToUpper(string(w)), "HELLO") {
+			t.Fatalf("%d exempt replies from %q", exempt, w)
 		}
 	})
 }
