@@ -48,10 +48,13 @@ func TestRedisReplyOverBudgetIsNotRead(t *testing.T) {
 	eachRedis(t, func(t *testing.T, tgt *redisTarget) {
 		seedHugeKeys(t, tgt)
 		inProcess := strings.HasSuffix(t.Name(), "/miniredis") // the fixture's Redis is another process
+		noisy := inProcess && raceEnabled
 		for _, tc := range []struct {
 			name, call, command string
 			// serverAllocates: miniredis formats a huge value in this
-			// process, so the heap bound cannot tell its work from ours.
+			// process, so the heap bound cannot tell its work from ours
+			// (nor, under -race, for any reply: its formatting buffers
+			// come from a sync.Pool, which then drops items at random).
 			serverAllocates bool
 		}{
 			{"get", `redis.redis_get("default", P .. "big")`, "GET", true},
@@ -97,7 +100,7 @@ end`
 					t.Errorf("guard refused %d replies, want 1", guard.Refused()-refused)
 				}
 				grew := int64(after.TotalAlloc - before.TotalAlloc)
-				if !(inProcess && tc.serverAllocates) && grew > hugeReplySize/4 /* 2 MiB: the guard holds at most the 1 MiB limit */ {
+				if !(inProcess && tc.serverAllocates) && !noisy && grew > hugeReplySize/4 /* 2 MiB: the guard holds at most the 1 MiB limit */ {
 					t.Errorf("the run allocated %d bytes for a refused reply of %d", grew, hugeReplySize)
 				}
 				// The connection (the pool has one) answers the next run.
