@@ -159,10 +159,17 @@ func TestReplyGuardWithGoRedis(t *testing.T) {
 			t.Errorf("after call %d: %q, %v", i, v, err)
 		}
 	}
+	// In a pipeline only the large reply's command fails.
+	pipe := c.Pipeline()
+	first, big, last := pipe.Get(ctx, "small"), pipe.Get(ctx, "big"), pipe.Get(ctx, "small")
+	pipe.Exec(ctx)
+	if _, _, ok := IsReplyTooLarge(big.Err()); !ok || first.Val() != "ok" || last.Val() != "ok" {
+		t.Errorf("pipeline: %v / %v / %v", first.Err(), big.Err(), last.Err())
+	}
 	if st := c.PoolStats(); st.TotalConns != 1 || st.Misses != 1 {
 		t.Errorf("pool stats %+v: the connection was replaced", st)
 	}
-	if g.Refused() != 3 {
+	if g.Refused() != 4 {
 		t.Errorf("refused %d", g.Refused())
 	}
 }
