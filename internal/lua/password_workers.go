@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"sync/atomic"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/backline/backline/internal/passhash"
 )
 
@@ -46,7 +48,16 @@ type hashPool struct {
 func newHashPool(n int) *hashPool { return &hashPool{slots: make(chan struct{}, n)} }
 
 func hashPoolOf(h *Host) *hashPool {
-	return hostValue(h, hashPoolKey, func() *hashPool { return newHashPool(hashWorkerCount()) })
+	return hostValue(h, hashPoolKey, func() *hashPool {
+		p := newHashPool(hashWorkerCount())
+		if h.Registerer != nil {
+			_ = h.Registerer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "backline_lua_password_hashes_running",
+				Help: "Slow password hashes (compare_passwords) being computed, at most one per core; those whose script gave up at its deadline included.",
+			}, func() float64 { return float64(p.running.Load()) }))
+		}
+		return p
+	})
 }
 
 // errHashNotStarted says run gave up before a worker took the job.

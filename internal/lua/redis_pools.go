@@ -58,6 +58,7 @@ func (h *Host) SetRedis(client redis.UniversalClient, cfg *config.Redis, extraAl
 	s.metrics = newRedisMetrics(h.Registerer)
 	s.def = &redisConn{name: "default", read: client, write: client, metrics: s.metrics, batch: newCmdBatcher(client)}
 	guardClient(client, h.RedisReplyGuard())
+	registerGuardMetric(h.Registerer, h.RedisReplyGuard())
 	s.allowed = map[string]bool{}
 	var addrs []string
 	if cfg != nil {

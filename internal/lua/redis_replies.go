@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	glua "github.com/yuin/gopher-lua"
 
@@ -84,4 +85,17 @@ func raiseIfRefused(r *scriptRun, L *glua.LState, err error) {
 		r.stop(rr)
 		L.RaiseError("nauthilus_redis: %s", rr.Error())
 	}
+}
+
+// registerGuardMetric exports the guard's refusals:
+// backline_lua_redis_replies_refused_total.
+func registerGuardMetric(reg prometheus.Registerer, g *state.ReplyGuard) {
+	if reg == nil {
+		return
+	}
+	// Registered once per process; a second SetRedis finds it.
+	_ = reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "backline_lua_redis_replies_refused_total",
+		Help: "Redis replies larger than lua.config.max_memory, dropped unread (nauthilus_redis); the script's run was stopped for its memory budget.",
+	}, func() float64 { return float64(g.Refused()) }))
 }

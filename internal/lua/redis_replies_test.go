@@ -9,9 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/state"
 )
 
 // hugeReplySize is each hostile value's size: 8 MiB against a 1 MiB budget.
@@ -115,4 +118,35 @@ end`
 			})
 		}
 	})
+}
+
+// TestBudgetMetricsAreExported: the reply guard's refusals and the hash
+// workers in use are on the Host's registry.
+func TestBudgetMetricsAreExported(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := NewHost()
+	h.Registerer = reg
+	m := miniredis.RunT(t)
+	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	defer c.Close()
+	h.SetRedis(c, nil, nil)
+	h.SetRedis(c, nil, nil) // a second time finds the metric registered
+	hashPoolOf(h).running.Add(1)
+	defer hashPoolOf(h).running.Add(-1)
+	h.RedisReplyGuard().SetLimit(4 << 10)
+	m.Set("k", strings.Repeat("x", 10<<10))
+	if _, _, ok := state.IsReplyTooLarge(c.Get(context.Background(), "k").Err()); !ok {
+		t.Fatal("not refused")
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		got[f.GetName()] = f.GetMetric()[0].GetCounter().GetValue() + f.GetMetric()[0].GetGauge().GetValue()
+	}
+	if got["backline_lua_redis_replies_refused_total"] != 1 || got["backline_lua_password_hashes_running"] != 1 {
+		t.Errorf("metrics = %v", got)
+	}
 }
