@@ -137,6 +137,8 @@ func TestReplyGuardWithGoRedis(t *testing.T) {
 	opt.Dialer = g.Dialer(redis.NewDialer(opt))
 	c := redis.NewClient(opt)
 	defer c.Close()
+	breaker := NewRedisBreaker(nil, 0, nil, nil)
+	c.AddHook(breaker)
 	ctx := context.Background()
 	srv.Set("big", strings.Repeat("v", 200<<10))
 	for i := range 3000 {
@@ -168,6 +170,9 @@ func TestReplyGuardWithGoRedis(t *testing.T) {
 	}
 	if st := c.PoolStats(); st.TotalConns != 1 || st.Misses != 1 {
 		t.Errorf("pool stats %+v: the connection was replaced", st)
+	}
+	if !breaker.Up() {
+		t.Error("a refused reply opened the circuit breaker")
 	}
 	if g.Refused() != 4 {
 		t.Errorf("refused %d", g.Refused())
