@@ -152,13 +152,20 @@ type guardedConn struct {
 	// one read goes from rbuf to out; one spanning reads is held in pages
 	// (held) until it ends, and dropped if it is refused: pages, not one
 	// growing buffer, so a refused reply costs at most the limit once.
-	rbuf    []byte
-	held    [][]byte
-	spare   [][]byte
-	out     []byte // what the caller may read, from outOff
-	outOff  int
-	s       respScanner
-	started bool // s is inside a reply
+	rbuf  []byte
+	held  [][]byte
+	spare [][]byte
+	// What the caller may read: the pages of a finished held reply
+	// (ready, from readyOff in ready[0]), then out (from outOff). Only
+	// a drained guard reads the connection, so a pass starts with both
+	// empty, and a held reply, which began in an earlier read, is the
+	// first to finish in it: ready never follows out.
+	ready    [][]byte
+	readyOff int
+	out      []byte
+	outOff   int
+	s        respScanner
+	started  bool // s is inside a reply
 	// cmds matches replies to the commands written, for the few whose
 	// replies are not limited (replyguard_cmds.go).
 	cmds    cmdTracker
@@ -181,6 +188,16 @@ func (c *guardedConn) Write(b []byte) (int, error) {
 
 func (c *guardedConn) Read(p []byte) (int, error) {
 	for {
+		if len(c.ready) > 0 {
+			page := c.ready[0]
+			n := copy(p, page[c.readyOff:])
+			if c.readyOff += n; c.readyOff == len(page) {
+				c.recycle(page)
+				c.ready[0] = nil
+				c.ready, c.readyOff = c.ready[1:], 0
+			}
+			return n, nil
+		}
 		if c.outOff < len(c.out) {
 			n := copy(p, c.out[c.outOff:])
 			c.outOff += n
@@ -204,7 +221,7 @@ func (c *guardedConn) Read(p []byte) (int, error) {
 			return 0, perr
 		}
 		if err != nil {
-			if c.outOff < len(c.out) {
+			if len(c.ready) > 0 || c.outOff < len(c.out) {
 				c.pending = err
 				continue
 			}
@@ -274,31 +291,26 @@ func (c *guardedConn) hold(part []byte) {
 	}
 }
 
-// releaseHeld moves a finished held reply to out.
+// releaseHeld hands a finished held reply's pages to the caller as they
+// are: a large reply is not copied again.
 func (c *guardedConn) releaseHeld() {
-	total := 0
-	for _, page := range c.held {
-		total += len(page)
-	}
-	if cap(c.out)-len(c.out) < total {
-		grown := make([]byte, len(c.out), len(c.out)+total)
-		copy(grown, c.out)
-		c.out = grown
-	}
-	for _, page := range c.held {
-		c.out = append(c.out, page...)
-	}
-	c.dropHeld()
+	c.ready = append(c.ready, c.held...)
+	c.held = nil
 }
 
 func (c *guardedConn) dropHeld() {
 	for _, page := range c.held {
-		if len(c.spare) < guardSpare {
-			c.spare = append(c.spare, page[:0])
-		}
+		c.recycle(page)
 	}
 	clear(c.held)
 	c.held = c.held[:0]
+}
+
+// recycle keeps a few emptied pages for the next held reply.
+func (c *guardedConn) recycle(page []byte) {
+	if len(c.spare) < guardSpare {
+		c.spare = append(c.spare, page[:0])
+	}
 }
 
 // shrink empties b, letting a large buffer go.

@@ -75,6 +75,24 @@ func TestReplyGuardPassesRepliesUnchanged(t *testing.T) {
 	}
 }
 
+// TestReplyGuardPassesLargeRepliesInOrder: replies spanning many reads
+// and pages come through whole and in order with the small ones around
+// them.
+func TestReplyGuardPassesLargeRepliesInOrder(t *testing.T) {
+	big := "$100000\r\n" + strings.Repeat("b", 100000) + "\r\n"
+	arr := "*3000\r\n" + strings.Repeat("$20\r\n01234567890123456789\r\n", 3000)
+	all := "+a\r\n" + big + ":1\r\n" + arr + "+b\r\n" + big + arr
+	for _, step := range []int{0, 999, 16 << 10, 40000} {
+		got, c, err := guardRead(all, 1<<20, step)
+		if err != nil || got != all {
+			t.Errorf("step %d: %d bytes of %d, %v", step, len(got), len(all), err)
+		}
+		if len(c.spare) > guardSpare || len(c.held) != 0 {
+			t.Errorf("step %d: %d spare, %d held pages", step, len(c.spare), len(c.held))
+		}
+	}
+}
+
 // TestReplyGuardRefusesLargeReplies: a reply over the limit becomes one
 // error line, the replies around it are untouched, and a declared length
 // over the limit is refused at its header without holding its bytes.
