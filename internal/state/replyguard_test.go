@@ -339,3 +339,23 @@ func FuzzCmdTracker(f *testing.F) {
 		}
 	})
 }
+
+// repeatConn answers every read with the same reply.
+type repeatConn struct {
+	net.Conn
+	reply []byte
+}
+
+func (c *repeatConn) Read(p []byte) (int, error) { return copy(p, c.reply), nil }
+
+// TestReplyGuardSmallRepliesAllocateNothing: after the first read, a
+// small reply costs the guard no allocation.
+func TestReplyGuardSmallRepliesAllocateNothing(t *testing.T) {
+	g := NewReplyGuard(64 << 20)
+	c := g.Wrap(&repeatConn{reply: []byte("$23\r\nimap-backend-2.internal\r\n")})
+	buf := make([]byte, 4096)
+	c.Read(buf)
+	if n := testing.AllocsPerRun(100, func() { c.Read(buf) }); n != 0 {
+		t.Errorf("%v allocations per reply", n)
+	}
+}
