@@ -3,6 +3,7 @@ package lua
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"unicode"
 	"unicode/utf8"
@@ -89,6 +90,11 @@ func comparePasswords(r *scriptRun, L *glua.LState) int {
 	// (password_workers.go).
 	ok, err, stopped := hashPoolOf(r.engine.host).verify(r.ctx, sp, plain, finished)
 	if stopped != nil {
+		if errors.Is(stopped, errHashNotStarted) {
+			r.timedOutIn = "compare_passwords, waiting for a password hash worker (all were busy)"
+		} else {
+			r.timedOutIn = "compare_passwords, during a password hash (it finishes in the background)"
+		}
 		L.RaiseError("compare_passwords: %v (lua.config.script_timeout is %s)", stopped, r.engine.timeout)
 	}
 	return pushVerified(L, ok, err)

@@ -43,7 +43,7 @@ for i = 1, 10 do password.compare_passwords("` + bcrypt14 + `", "pw") end`
 	_, err := e.RunFilters(context.Background(), &Request{Username: "alice", Password: "pw"})
 	running := pool.running.Load()
 	var se *ScriptError
-	if !errors.As(err, &se) || !se.Timeout {
+	if !errors.As(err, &se) || !se.Timeout || se.Msg != "timed out after 50ms in compare_passwords, during a password hash (it finishes in the background)" {
 		t.Fatalf("err = %v", err)
 	}
 	if st := e.Stats(); st.AbandonedRuns != 0 || st.Timeouts != 1 {
@@ -96,11 +96,17 @@ error("not reached: " .. tostring(ok) .. tostring(err))`
 		})
 	}
 	wg.Wait()
+	waiting := 0
 	for i, err := range errs {
 		var se *ScriptError
-		if !errors.As(err, &se) || !se.Timeout {
-			t.Errorf("run %d: err = %v; want a timeout", i, err)
+		if !errors.As(err, &se) || !se.Timeout || !strings.Contains(se.Msg, "in compare_passwords") {
+			t.Errorf("run %d: err = %v; want a timeout in compare_passwords", i, err)
+		} else if strings.Contains(se.Msg, "waiting for a password hash worker") {
+			waiting++
 		}
+	}
+	if waiting != 2 {
+		t.Errorf("%d runs timed out waiting for a worker, want 2", waiting)
 	}
 	if got := started.Load(); got != 2 {
 		t.Errorf("%d hashes started; the bound is 2", got)
