@@ -16,11 +16,15 @@ import (
 // the wording changes).
 var dryRunRefusalPattern = regexp.MustCompile(`([a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*): not run in a dry run \(explain\)`)
 
-// suppressedByError lists the skipped calls a failed filter run names, as
-// "filter: module.function", so an explain tempfail says which skipped call
-// the filter tripped over. The engine returns no outcome for a failed run,
-// so other calls that run skipped before it are not known here.
+// suppressedByError lists what a failed dry run skipped, as
+// "filter: module.function": the engine's FilterError carries the lists of
+// the filters that ended (the call the filter tripped over among them).
+// Without one (an engine error before any filter ran), the skipped call is
+// found in the error text, if the filter raised with it.
 func suppressedByError(err error) []string {
+	if fe, ok := errors.AsType[*lua.FilterError](err); ok {
+		return fe.Suppressed
+	}
 	var se *lua.ScriptError
 	if !errors.As(err, &se) {
 		return []string{}
