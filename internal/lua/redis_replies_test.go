@@ -65,6 +65,9 @@ func TestRedisReplyOverBudgetIsNotRead(t *testing.T) {
 			{"lrange", `redis.redis_lrange("default", P .. "list", 0, -1)`, "LRANGE", false},
 			{"pipeline", `redis.redis_pipeline("default", "read", {{"get", P .. "small"}, {"lrange", P .. "list", 0, -1}})`, "LRANGE", false},
 			{"script", `redis.redis_run_script("default", "return string.rep('y', 8388608)", "", {})`, "EVAL", true},
+			// 200000 small integers: few bytes on the wire, but a slice
+			// entry and a table slot each.
+			{"script-table", `redis.redis_run_script("default", "local t = {} for i = 1, 200000 do t[i] = i end return t", "", {})`, "EVAL", true},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				// A client of one connection per engine (SetRedis guards
