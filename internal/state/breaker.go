@@ -149,16 +149,49 @@ type admission struct {
 	probe  bool // it is the half-open probe
 }
 
-// admit is allow for a command on ctx, with the context to run it on.
-func (b *RedisBreaker) admit(ctx context.Context) (context.Context, admission) {
+// admit is allow for cmds on ctx, with the context to run them on.
+func (b *RedisBreaker) admit(ctx context.Context, cmds ...redis.Cmder) (context.Context, admission) {
 	if ctx.Value(probeKey{}) == b {
 		return ctx, admission{ok: true} // part of the probe: not judged on its own
+	}
+	if connectionSetup(cmds) {
+		// Judged with the command that needed the connection; failed fast
+		// while open like any other.
+		if b.open.Load() {
+			if b.onReject != nil {
+				b.onReject()
+			}
+			return ctx, admission{}
+		}
+		return ctx, admission{ok: true}
 	}
 	ok, probe := b.allow()
 	if probe {
 		ctx = context.WithValue(ctx, probeKey{}, b)
 	}
 	return ctx, admission{ok: ok, judged: true, probe: probe}
+}
+
+// connectionSetup tells the commands go-redis sends through the hooks on a
+// new connection before the caller's own: HELLO (or AUTH), then a pipeline
+// of SELECT, READONLY and CLIENT SETNAME / SETINFO / TRACKING. Their
+// failure fails the command that needed the connection, which is judged;
+// judging them as well would count one failed command up to three times
+// (HELLO, go-redis's retry's HELLO, the command) toward
+// ConsecutiveFailures. Comparing the first argument costs no allocation.
+func connectionSetup(cmds []redis.Cmder) bool {
+	for _, c := range cmds {
+		args := c.Args()
+		if len(args) == 0 {
+			return false
+		}
+		switch args[0] {
+		case "hello", "auth", "select", "readonly", "client":
+		default:
+			return false
+		}
+	}
+	return len(cmds) > 0
 }
 
 // done judges a command's outcome unless the caller's short budget, not
@@ -288,7 +321,7 @@ func (b *RedisBreaker) DialHook(next redis.DialHook) redis.DialHook { return nex
 // ProcessHook implements redis.Hook.
 func (b *RedisBreaker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		ctx, a := b.admit(ctx)
+		ctx, a := b.admit(ctx, cmd)
 		if !a.ok {
 			cmd.SetErr(ErrRedisUnavailable)
 			return ErrRedisUnavailable
@@ -303,7 +336,7 @@ func (b *RedisBreaker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 // ProcessPipelineHook implements redis.Hook (pipelines and transactions).
 func (b *RedisBreaker) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		ctx, a := b.admit(ctx)
+		ctx, a := b.admit(ctx, cmds...)
 		if !a.ok {
 			for _, c := range cmds {
 				c.SetErr(ErrRedisUnavailable)
