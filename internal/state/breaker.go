@@ -142,11 +142,22 @@ func (b *RedisBreaker) allow() (ok, probe bool) {
 // the same hooks with that context, and they belong to the probe.
 type probeKey struct{}
 
+// commandKind says whose outcome the breaker is told.
+type commandKind uint8
+
+const (
+	ordinaryCommand commandKind = iota
+	probeCommand                // the one command let through while open
+	// setupCommand is a new connection's setup (connectionSetup), which
+	// the command that needed the connection is judged with.
+	setupCommand
+)
+
 // admission is what admit decided about one command.
 type admission struct {
 	ok     bool // it may go to Redis
-	judged bool // its outcome counts (not part of a probe's connection setup)
-	probe  bool // it is the half-open probe
+	judged bool // its outcome is recorded (not part of a probe)
+	kind   commandKind
 }
 
 // admit is allow for cmds on ctx, with the context to run them on.
@@ -155,30 +166,29 @@ func (b *RedisBreaker) admit(ctx context.Context, cmds ...redis.Cmder) (context.
 		return ctx, admission{ok: true} // part of the probe: not judged on its own
 	}
 	if connectionSetup(cmds) {
-		// Judged with the command that needed the connection; failed fast
-		// while open like any other.
+		// Failed fast while open like any other command.
 		if b.open.Load() {
 			if b.onReject != nil {
 				b.onReject()
 			}
 			return ctx, admission{}
 		}
-		return ctx, admission{ok: true}
+		return ctx, admission{ok: true, judged: true, kind: setupCommand}
 	}
 	ok, probe := b.allow()
-	if probe {
-		ctx = context.WithValue(ctx, probeKey{}, b)
+	if !probe {
+		return ctx, admission{ok: ok, judged: true}
 	}
-	return ctx, admission{ok: ok, judged: true, probe: probe}
+	return context.WithValue(ctx, probeKey{}, b), admission{ok: true, judged: true, kind: probeCommand}
 }
 
 // connectionSetup tells the commands go-redis sends through the hooks on a
 // new connection before the caller's own: HELLO (or AUTH), then a pipeline
 // of SELECT, READONLY and CLIENT SETNAME / SETINFO / TRACKING. Their
-// failure fails the command that needed the connection, which is judged;
-// judging them as well would count one failed command up to three times
-// (HELLO, go-redis's retry's HELLO, the command) toward
-// ConsecutiveFailures. Comparing the first argument costs no allocation.
+// failure fails the command that needed the connection; counting both
+// would count one failed command up to three times (HELLO, go-redis's
+// retry's HELLO, the command) toward ConsecutiveFailures. Comparing the
+// first argument costs no allocation.
 func connectionSetup(cmds []redis.Cmder) bool {
 	for _, c := range cmds {
 		args := c.Args()
@@ -202,36 +212,52 @@ func (b *RedisBreaker) done(ctx context.Context, a admission, started time.Time,
 	}
 	if err != nil && b.MinBudget > 0 && ctx.Err() != nil {
 		if deadline, ok := ctx.Deadline(); ok && deadline.Sub(started) < b.MinBudget {
-			b.record(context.Canceled, a.probe) // no news; frees a probe
+			b.record(context.Canceled, a.kind) // no news; frees a probe
 			return
 		}
 	}
-	b.record(err, a.probe)
+	b.record(err, a.kind)
 }
 
-// record takes the outcome of a command allow let through; probe says it
-// was the half-open probe.
-func (b *RedisBreaker) record(err error, probe bool) {
+// record takes the outcome of a command admit let through.
+func (b *RedisBreaker) record(err error, kind commandKind) {
 	failed := redisUnavailable(err)
 	switch {
 	case failed:
-		b.recordFailure(err, probe)
+		b.recordFailure(err, kind)
 	case !countsAsSuccess(err):
 		// The caller gave up or closed the client: no news. A half-open
 		// probe ending so lets the next command try.
-		if probe {
+		if kind == probeCommand {
 			b.mu.Lock()
 			b.probing = false
 			b.mu.Unlock()
 		}
-	case !probe && !b.open.Load():
+	case kind != probeCommand && !b.open.Load():
 		// The hot path: Redis answered while closed; no lock, and a write
 		// only to end a streak of failures.
 		if b.failures.Load() != 0 {
 			b.failures.Store(0)
 		}
 	default:
-		b.recordSuccess(probe)
+		b.recordSuccess(kind)
+	}
+}
+
+// completesStreak reports whether this failure, while closed, completes a
+// streak of ConsecutiveFailures. An ordinary command counts itself. A
+// setup command does not (its command will), but when its command's
+// failure would complete the streak it opens the breaker already, so that
+// go-redis's retry on a fresh connection fails fast instead of waiting on
+// Redis again; its command's failure then meets an open breaker and
+// changes nothing.
+func (b *RedisBreaker) completesStreak(kind commandKind) bool {
+	threshold := int64(b.settings.ConsecutiveFailures)
+	switch kind {
+	case setupCommand:
+		return b.failures.Load()+1 >= threshold
+	default:
+		return b.failures.Add(1) >= threshold
 	}
 }
 
@@ -239,30 +265,37 @@ func (b *RedisBreaker) record(err error, probe bool) {
 // streak of ConsecutiveFailures opens the breaker; while open, a failed
 // probe opens it again for a longer period, and any other failure (a
 // command sent before it opened) changes nothing.
-func (b *RedisBreaker) recordFailure(err error, probe bool) {
-	if !probe && !b.open.Load() && b.failures.Add(1) < int64(b.settings.ConsecutiveFailures) {
+func (b *RedisBreaker) recordFailure(err error, kind commandKind) {
+	if kind != probeCommand && !b.open.Load() && !b.completesStreak(kind) {
 		return
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if probe {
+	if kind == probeCommand {
 		b.probing = false
 	}
 	if b.open.Load() {
-		if probe {
+		if kind == probeCommand {
 			b.streak++
 			b.retryAt = b.now().Add(b.settings.openPeriod(b.streak))
 		}
 		return
 	}
-	if probe {
+	switch kind {
+	case probeCommand:
 		// A command sent before the probe found Redis back meanwhile: the
 		// probe's failure counts as any failure while closed.
-		if b.failures.Add(1) < int64(b.settings.ConsecutiveFailures) {
+		if !b.completesStreak(kind) {
 			return
 		}
-	} else if b.failures.Load() < int64(b.settings.ConsecutiveFailures) {
-		return // a success ended the streak meanwhile
+	case setupCommand:
+		if b.failures.Load()+1 < int64(b.settings.ConsecutiveFailures) {
+			return // a success ended the streak meanwhile
+		}
+	default:
+		if b.failures.Load() < int64(b.settings.ConsecutiveFailures) {
+			return // a success ended the streak meanwhile
+		}
 	}
 	b.failures.Store(0)
 	b.streak = 1
@@ -274,10 +307,10 @@ func (b *RedisBreaker) recordFailure(err error, probe bool) {
 }
 
 // recordSuccess closes the breaker: Redis answered.
-func (b *RedisBreaker) recordSuccess(probe bool) {
+func (b *RedisBreaker) recordSuccess(kind commandKind) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if probe {
+	if kind == probeCommand {
 		b.probing = false
 	}
 	b.failures.Store(0)

@@ -6,6 +6,8 @@ import (
 	"io"
 	"math"
 	"net"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,12 +44,12 @@ func TestRedisBreakerDefaultSettingsUnchanged(t *testing.T) {
 		}
 	}
 	b, clock, log := settingsBreaker(RedisBreakerSettings{})
-	b.record(io.EOF, false)
+	b.record(io.EOF, ordinaryCommand)
 	for range 5 {
 		wantAdmit(t, b, false, false, "open")
 		clock.Advance(time.Second)
 		wantAdmit(t, b, true, true, "after 1s")
-		b.record(io.EOF, true)
+		b.record(io.EOF, probeCommand)
 	}
 	if log.String() != "[down]" {
 		t.Fatalf("transitions %s", log)
@@ -81,27 +83,27 @@ func TestRedisBreakerOpenPeriodBounds(t *testing.T) {
 // caller's cancellation neither counts nor ends the streak.
 func TestRedisBreakerConsecutiveFailures(t *testing.T) {
 	b, clock, log := settingsBreaker(RedisBreakerSettings{ConsecutiveFailures: 3})
-	b.record(io.EOF, false)
-	b.record(io.EOF, false)
-	b.record(redis.Nil, false)
-	b.record(io.EOF, false)
-	b.record(context.Canceled, false)
-	b.record(io.EOF, false)
+	b.record(io.EOF, ordinaryCommand)
+	b.record(io.EOF, ordinaryCommand)
+	b.record(redis.Nil, ordinaryCommand)
+	b.record(io.EOF, ordinaryCommand)
+	b.record(context.Canceled, ordinaryCommand)
+	b.record(io.EOF, ordinaryCommand)
 	if !b.Up() || log.String() != "[]" {
 		t.Fatalf("opened before three failures in a row: %s", log)
 	}
-	b.record(context.DeadlineExceeded, false)
+	b.record(context.DeadlineExceeded, ordinaryCommand)
 	if b.Up() || log.String() != "[down]" {
 		t.Fatalf("not open after three failures in a row: %s", log)
 	}
 	// Failures of commands sent before it opened change nothing.
-	b.record(io.EOF, false)
+	b.record(io.EOF, ordinaryCommand)
 	clock.Advance(time.Second)
 	wantAdmit(t, b, true, true, "after open_time")
-	b.record(nil, true)
+	b.record(nil, probeCommand)
 	// Closed again, the count starts over: two failures do not open it.
-	b.record(io.EOF, false)
-	b.record(io.EOF, false)
+	b.record(io.EOF, ordinaryCommand)
+	b.record(io.EOF, ordinaryCommand)
 	if !b.Up() || log.String() != "[down up]" {
 		t.Fatalf("after closing: up %v transitions %s", b.Up(), log)
 	}
@@ -112,21 +114,21 @@ func TestRedisBreakerConsecutiveFailures(t *testing.T) {
 // open_time again.
 func TestRedisBreakerBackoffCapped(t *testing.T) {
 	b, clock, log := settingsBreaker(RedisBreakerSettings{OpenTime: time.Second, MaxOpenTime: 3500 * time.Millisecond})
-	b.record(io.EOF, false)
+	b.record(io.EOF, ordinaryCommand)
 	for i, period := range []time.Duration{time.Second, 2 * time.Second, 3 * time.Second, 3500 * time.Millisecond, 3500 * time.Millisecond} {
 		clock.Advance(period - time.Millisecond)
 		wantAdmit(t, b, false, false, "1ms before the period ends")
 		clock.Advance(time.Millisecond)
 		wantAdmit(t, b, true, true, "when the period ends")
 		if i < 4 {
-			b.record(io.EOF, true)
+			b.record(io.EOF, probeCommand)
 		}
 	}
-	b.record(nil, true)
+	b.record(nil, probeCommand)
 	if !b.Up() || log.String() != "[down up]" {
 		t.Fatalf("up %v transitions %s", b.Up(), log)
 	}
-	b.record(io.EOF, false)
+	b.record(io.EOF, ordinaryCommand)
 	clock.Advance(time.Second)
 	wantAdmit(t, b, true, true, "after reopening: open_time again")
 }
@@ -136,14 +138,14 @@ func TestRedisBreakerBackoffCapped(t *testing.T) {
 // not free the probe's place.
 func TestRedisBreakerOnlyTheProbeMovesTheOpenPeriod(t *testing.T) {
 	b, clock, log := settingsBreaker(RedisBreakerSettings{OpenTime: time.Second, MaxOpenTime: 10 * time.Second})
-	b.record(io.EOF, false)
+	b.record(io.EOF, ordinaryCommand)
 	clock.Advance(900 * time.Millisecond)
-	b.record(io.EOF, false) // in flight when it opened
+	b.record(io.EOF, ordinaryCommand) // in flight when it opened
 	clock.Advance(100 * time.Millisecond)
 	wantAdmit(t, b, true, true, "1s after opening")
-	b.record(context.Canceled, false) // another straggler gives up
+	b.record(context.Canceled, ordinaryCommand) // another straggler gives up
 	wantAdmit(t, b, false, false, "probe still in flight")
-	b.record(io.EOF, true)
+	b.record(io.EOF, probeCommand)
 	clock.Advance(time.Second)
 	wantAdmit(t, b, false, false, "second period is 2s")
 	clock.Advance(time.Second)
@@ -198,13 +200,14 @@ func TestRedisBreakerSettingsThroughTheClient(t *testing.T) {
 
 // hangUpListener accepts connections and closes them at once: a Redis
 // whose port answers but which serves nothing (each new connection's
-// HELLO gets EOF).
-func hangUpListener(t *testing.T) string {
+// HELLO gets EOF). accepted counts the connections.
+func hangUpListener(t *testing.T) (addr string, accepted *atomic.Int64) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	accepted = new(atomic.Int64)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -213,18 +216,42 @@ func hangUpListener(t *testing.T) string {
 			if err != nil {
 				return
 			}
+			accepted.Add(1)
 			c.Close()
 		}
 	}()
 	t.Cleanup(func() { ln.Close(); <-done })
-	return ln.Addr().String()
+	return ln.Addr().String(), accepted
+}
+
+// With the defaults a failed HELLO opens the breaker at once, so the
+// HELLO of go-redis's retry fails fast instead of waiting on Redis again,
+// as before connection setup was told apart (the retry's dial is not
+// hooked: at most two connections).
+func TestRedisBreakerDefaultOpensOnTheFirstHello(t *testing.T) {
+	addr, accepted := hangUpListener(t)
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: 1})
+	t.Cleanup(func() { c.Close() })
+	clock, log := newFakeClock(), &breakerLog{}
+	b := NewRedisBreaker(clock.Now, RedisBreakerSettings{}, log.change, log.reject)
+	c.AddHook(b)
+	if err := c.Get(context.Background(), "k").Err(); !errors.Is(err, ErrRedisUnavailable) {
+		t.Fatalf("command to a dead Redis: %v, want the retry failed fast", err)
+	}
+	if b.Up() || log.String() != "[down]" {
+		t.Fatalf("up %v transitions %s", b.Up(), log)
+	}
+	if n := accepted.Load(); n > 2 {
+		t.Errorf("%d connections for one command, want at most 2", n)
+	}
 }
 
 // A command on a new connection sends HELLO first (and go-redis retries
 // once, with another HELLO): one failed command is one failure, not three,
 // so consecutive_failures 2 needs two failed commands.
 func TestRedisBreakerCountsACommandOnceWithItsConnectionSetup(t *testing.T) {
-	c := redis.NewClient(&redis.Options{Addr: hangUpListener(t), MaxRetries: 1})
+	addr, _ := hangUpListener(t)
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: 1})
 	t.Cleanup(func() { c.Close() })
 	clock, log := newFakeClock(), &breakerLog{}
 	b := NewRedisBreaker(clock.Now, RedisBreakerSettings{ConsecutiveFailures: 2}, log.change, log.reject)
@@ -266,6 +293,52 @@ func TestConnectionSetupCommands(t *testing.T) {
 	} {
 		if got := connectionSetup(c.cmds); got != c.want {
 			t.Errorf("%v: %v, want %v", c.cmds, got, c.want)
+		}
+	}
+}
+
+// Concurrent commands of every kind, with failures and answers mixed: the
+// transitions still alternate (down, up, down, ...), each reported once,
+// and the race detector finds nothing (go test -race).
+func TestRedisBreakerConcurrentOutcomesAlternate(t *testing.T) {
+	clock, log := newFakeClock(), &breakerLog{}
+	b := NewRedisBreaker(clock.Now, RedisBreakerSettings{ConsecutiveFailures: 2, OpenTime: time.Millisecond, MaxOpenTime: 4 * time.Millisecond}, log.change, log.reject)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 500 {
+				ok, probe := b.allow()
+				kind := ordinaryCommand
+				switch {
+				case probe:
+					kind = probeCommand
+				case !ok:
+					continue
+				case (g+i)%5 == 0:
+					kind = setupCommand
+				}
+				var err error
+				if (g*7+i)%3 != 0 {
+					err = io.EOF
+				}
+				b.record(err, kind)
+				if i%50 == 0 {
+					clock.Advance(time.Millisecond)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if len(log.transitions) == 0 {
+		t.Fatal("never opened")
+	}
+	for i, tr := range log.transitions {
+		if want := []string{"down", "up"}[i%2]; tr != want {
+			t.Fatalf("transition %d is %s, want %s: %v", i, tr, want, log.transitions)
 		}
 	}
 }

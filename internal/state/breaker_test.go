@@ -111,7 +111,7 @@ func TestRedisBreakerStopAndRestart(t *testing.T) {
 func TestRedisBreakerOneProbe(t *testing.T) {
 	clock, log := newFakeClock(), &breakerLog{}
 	b := NewRedisBreaker(clock.Now, RedisBreakerSettings{}, log.change, log.reject)
-	b.record(io.EOF, false)
+	b.record(io.EOF, ordinaryCommand)
 	if ok, _ := b.allow(); ok {
 		t.Fatal("allowed while open")
 	}
@@ -123,11 +123,11 @@ func TestRedisBreakerOneProbe(t *testing.T) {
 		t.Fatal("a second command while the probe is in flight")
 	}
 	// The probe's caller gave up: no news, the next command probes.
-	b.record(context.Canceled, true)
+	b.record(context.Canceled, probeCommand)
 	if ok, probe := b.allow(); !ok || !probe {
 		t.Fatal("no probe after a canceled one")
 	}
-	b.record(nil, true)
+	b.record(nil, probeCommand)
 	if ok, probe := b.allow(); !b.Up() || !ok || probe || log.String() != "[down up]" {
 		t.Fatalf("up %v transitions %s", b.Up(), log)
 	}
