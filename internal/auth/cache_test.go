@@ -122,14 +122,16 @@ func TestCacheMetrics(t *testing.T) {
 	env.do(nginxRequest(testUser, testPassword, "imap", "1"))
 	env.do(nginxRequest(testUser, testPassword, "imap", "1"))
 	env.do(nginxRequest(testUser, "wrong-password", "smtp", "1"))
-	r := nginxRequest("", "", "imap", "1")
-	env.do(r)
+	// An empty user is a failed login; a malformed request is invalid.
+	env.do(nginxRequest("", "", "imap", "1"))
+	env.do(nginxRequest(testUser, testPassword, "imap", "many"))
 	got := gatherCounters(t, env)
 	for k, v := range map[string]float64{
 		`backline_auth_cache_total{result="hit"}`:                                          1,
 		`backline_auth_cache_total{result="miss"}`:                                         2,
 		`backline_auth_requests_total{endpoint="nginx",outcome="ok",protocol="imap"}`:      2,
 		`backline_auth_requests_total{endpoint="nginx",outcome="fail",protocol="smtp"}`:    1,
+		`backline_auth_requests_total{endpoint="nginx",outcome="fail",protocol="imap"}`:    1,
 		`backline_auth_requests_total{endpoint="nginx",outcome="invalid",protocol="none"}`: 1,
 	} {
 		if got[k] != v {

@@ -42,8 +42,10 @@ type explainAnswer struct {
 	Affinity *AffinityInfo `json:"affinity,omitempty"`
 	// SuppressedEffects are the filters' side effects the dry run skipped
 	// ("filter: nauthilus_cache.cache_set"): with them skipped, a filter
-	// may choose differently than it would for a real login.
-	SuppressedEffects []string `json:"suppressed_side_effects,omitempty"`
+	// may choose differently than it would for a real login. Always
+	// present, [] when nothing was skipped: on a tempfail it is where to
+	// look first (a filter that raises on a skipped call).
+	SuppressedEffects []string `json:"suppressed_side_effects"`
 }
 
 // serveExplain is a dry run of one successful login's selection: the
@@ -56,7 +58,12 @@ type explainAnswer struct {
 func (h *Handler) serveExplain(w http.ResponseWriter, r *http.Request) {
 	req, err := parseExplain(w, r)
 	if err != nil {
-		writeExplainJSON(w, http.StatusBadRequest, map[string]string{"error": reasonText(err.Error())})
+		// Nothing ran, so nothing was suppressed; the key is there all the
+		// same, so a client reads one shape.
+		writeExplainJSON(w, http.StatusBadRequest, struct {
+			Error             string   `json:"error"`
+			SuppressedEffects []string `json:"suppressed_side_effects"`
+		}{reasonText(err.Error()), []string{}})
 		return
 	}
 	writeExplainJSON(w, http.StatusOK, h.explain(context.WithoutCancel(r.Context()), req))
@@ -76,7 +83,8 @@ func (h *Handler) explain(ctx context.Context, req *Request) explainAnswer {
 			Snapshot: snap, DryRun: true,
 		})
 		if err != nil {
-			ans := explainAnswer{Status: selTempfail, Reason: "lua filter: " + err.Error(), Candidates: []Candidate{}}
+			ans := explainAnswer{Status: selTempfail, Reason: "lua filter: " + err.Error(), Candidates: []Candidate{},
+				SuppressedEffects: suppressedByError(err)}
 			if snap != nil {
 				ans.SnapshotRound = snap.Round
 			}
@@ -86,7 +94,7 @@ func (h *Handler) explain(ctx context.Context, req *Request) explainAnswer {
 			results = out.Results
 			if out.Reject {
 				ans := explainAnswer{Status: "rejected", Reason: "rejected by filter " + strings.Join(out.Rejected, ","),
-					FilterResults: results, Candidates: []Candidate{}, SuppressedEffects: out.Suppressed}
+					FilterResults: results, Candidates: []Candidate{}, SuppressedEffects: nonNil(out.Suppressed)}
 				if snap != nil {
 					ans.SnapshotRound = snap.Round
 				}
@@ -104,6 +112,9 @@ func (h *Handler) explain(ctx context.Context, req *Request) explainAnswer {
 	}
 	if ans.Candidates == nil {
 		ans.Candidates = []Candidate{}
+	}
+	if ans.SuppressedEffects == nil {
+		ans.SuppressedEffects = []string{}
 	}
 	// header and json answer without a backend when none is configured for
 	// the protocol; nginx cannot.

@@ -71,6 +71,8 @@ type Handler struct {
 	// usesLua: filters or a Lua passdb run, so requests carry their HTTP
 	// exchange for nauthilus_http_request/_response.
 	usesLua bool
+	// maxBody bounds the body an endpoint reads (auth.request.max_body_size).
+	maxBody int64
 }
 
 // Outcomes of a request.
@@ -114,6 +116,7 @@ func New(opts Options) (*Handler, error) {
 		log:        logger,
 		metrics:    m,
 		now:        time.Now,
+		maxBody:    ac.Request.EffectiveMaxBodySize(),
 	}
 	h.policyLabel = "policy:" + h.policy.name()
 	// The exchange costs a little per request: only when filters are
@@ -328,7 +331,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, endpoint string,
 	session := newSessionID(start)
 	req, err := parse()
 	if err != nil {
-		msg := h.answerInvalid(w, endpoint, session, err)
+		if req != nil && refusedCredentials(err) {
+			d := &decision{outcome: outcomeFail, reason: reasonText(err.Error())}
+			h.answerRefusedCredentials(w, endpoint, req, d, session)
+			h.finish(endpoint, req.Protocol, outcomeFail, start, session, loggableRefused(req), d)
+			return
+		}
+		msg := h.answerInvalid(w, r, endpoint, session, err)
 		h.finish(endpoint, "", outcomeInvalid, start, session, nil, nil, slog.String("error", msg))
 		return
 	}
@@ -343,7 +352,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, endpoint string,
 	// filters and the selection see the same round.
 	req.snap = h.snapshot()
 	if h.usesLua {
-		req.http = newExchange(r, req, h.hidden)
+		req.http = newExchange(r, req, h.hidden, h.maxBody)
 	}
 	if req.ListAccounts {
 		d := &decision{}
@@ -361,29 +370,6 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request, endpoint string,
 	}
 	answer(ctx, w, req, d, session)
 	h.finish(endpoint, req.Protocol, d.outcome, start, session, req, d)
-}
-
-// answerInvalid refuses a malformed request with 400 and a one-line reason,
-// and returns the reason for the log. nginx reads no status code, only
-// Auth-Status: without it nginx would log "did not send server or port" and
-// give the client a generic error, so its answer also carries the reason as
-// Auth-Status (an error without a server: nginx ends the session with it).
-func (h *Handler) answerInvalid(w http.ResponseWriter, endpoint, session string, err error) string {
-	msg := "invalid request"
-	var re *requestError
-	if errors.As(err, &re) {
-		msg = re.msg
-	}
-	msg = reasonText(msg)
-	hdr := w.Header()
-	setCommon(hdr, session)
-	if endpoint == "nginx" {
-		hdr.Set("Auth-Status", headerText(msg, maxStatusText))
-	}
-	hdr.Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(http.StatusBadRequest)
-	_, _ = w.Write([]byte(msg + "\n"))
-	return msg
 }
 
 func (h *Handler) finish(endpoint, protocol, outcome string, start time.Time, session string, req *Request, d *decision, extra ...slog.Attr) {

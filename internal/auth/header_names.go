@@ -92,6 +92,9 @@ func headerNames(ssl []sslHeaderField) []headerName {
 // password is the password header's name.
 func (s *requestHeaderSet) password() headerName { return s.fields[1] }
 
+// protocol is the protocol header's name.
+func (s *requestHeaderSet) protocol() headerName { return s.fields[2] }
+
 // defaultHeaders is the set without configuration (tests, the json
 // endpoint's query checks).
 var defaultHeaders = newRequestHeaderSet(config.RequestHeaders{})

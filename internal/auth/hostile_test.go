@@ -2,7 +2,9 @@ package auth
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -21,28 +23,54 @@ func backendLoginEnv(t *testing.T) *testEnv {
 	})
 }
 
-// assertInvalid checks the 400 every endpoint gives a refused request and
-// returns the reason. nginx also gets the reason as Auth-Status (nginx reads
-// no status code) and never a server.
+// assertInvalid checks the refusal every endpoint gives a malformed
+// request and returns the reason: Auth-Status carries it on every endpoint
+// (nginx and Nauthilus's Dovecot script read it first); nginx gets it with
+// 200 (its protocol) and a text body, header and json with 400 and
+// {"error": reason}. Never a server, never Auth-Wait.
 func assertInvalid(t *testing.T, w interface {
 	Header() http.Header
 }, code int, body, endpoint string) string {
 	t.Helper()
-	if code != http.StatusBadRequest {
-		t.Errorf("%s: status %d, want 400 (body %q)", endpoint, code, body)
-	}
 	hdr := w.Header()
-	if hdr.Get("Auth-Server") != "" || hdr.Get("Auth-Port") != "" {
-		t.Errorf("%s: a refused request names a server: %v", endpoint, hdr)
+	if hdr.Get("Auth-Server") != "" || hdr.Get("Auth-Port") != "" || hdr.Get("Auth-Wait") != "" {
+		t.Errorf("%s: a refused request names a server or a wait: %v", endpoint, hdr)
 	}
-	status := hdr.Get("Auth-Status")
-	switch {
-	case endpoint == "nginx" && (status == "" || status == "OK"):
-		t.Errorf("%s: Auth-Status %q, want the reason", endpoint, status)
-	case endpoint != "nginx" && status != "":
-		t.Errorf("%s: a 400 carries Auth-Status %q", endpoint, status)
+	if hdr.Get("X-Nauthilus-Session") == "" {
+		t.Errorf("%s: no X-Nauthilus-Session", endpoint)
 	}
-	return strings.TrimSuffix(body, "\n")
+	reason := strings.TrimSuffix(body, "\n")
+	wantCode, wantType := http.StatusOK, "text/plain; charset=utf-8"
+	if endpoint != "nginx" {
+		wantCode, wantType = http.StatusBadRequest, "application/json; charset=utf-8"
+		var e struct{ Error string }
+		if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error == "" {
+			t.Errorf("%s: body %q, want {\"error\": reason}", endpoint, body)
+		}
+		reason = e.Error
+	}
+	if code != wantCode || hdr.Get("Content-Type") != wantType {
+		t.Errorf("%s: %d %q, want %d %q (body %q)", endpoint, code, hdr.Get("Content-Type"), wantCode, wantType, body)
+	}
+	if status := hdr.Get("Auth-Status"); status != reason || status == "" || status == "OK" {
+		t.Errorf("%s: Auth-Status %q, want the reason %q", endpoint, status, reason)
+	}
+	return reason
+}
+
+// assertFailedLogin checks the answer to a refused user name or password:
+// exactly a wrong password's (the failure message, a JSON null body, 200
+// on nginx and 403 elsewhere), so clients treat it as a failed login.
+func assertFailedLogin(t *testing.T, w *httptest.ResponseRecorder, endpoint string) {
+	t.Helper()
+	want := http.StatusForbidden
+	if endpoint == "nginx" {
+		want = http.StatusOK
+	}
+	if w.Code != want || w.Header().Get("Auth-Status") != config.DefaultFailureMessage || w.Body.String() != "null" ||
+		w.Header().Get("Auth-Server") != "" || w.Header().Get("X-Nauthilus-Session") == "" {
+		t.Errorf("%s: %d %v %q, want %d with Auth-Status %q and null", endpoint, w.Code, w.Header(), w.Body.String(), want, config.DefaultFailureMessage)
+	}
 }
 
 func TestLineBreaksInCredentialsAreRefused(t *testing.T) {
@@ -75,8 +103,9 @@ func TestLineBreaksInCredentialsAreRefused(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			env := backendLoginEnv(t)
 			w := env.do(c.req)
-			if got := assertInvalid(t, w, w.Code, w.Body.String(), c.endpoint); got != c.want {
-				t.Errorf("reason %q, want %q", got, c.want)
+			assertFailedLogin(t, w, c.endpoint)
+			if !strings.Contains(env.logs.String(), `reason="`+c.want+`"`) {
+				t.Errorf("the log does not say %q:\n%s", c.want, env.logs.String())
 			}
 			if len(env.checker.calls) != 0 {
 				t.Errorf("the credential reached a backend login: %d calls", len(env.checker.calls))

@@ -8,7 +8,7 @@ import (
 
 func (h *Handler) serveJSON(w http.ResponseWriter, r *http.Request) {
 	h.serve(w, r, "json",
-		func() (*Request, error) { return parseJSONRequest(w, r) },
+		func() (*Request, error) { return parseJSONRequest(w, r, h.maxBody) },
 		func(_ context.Context, w http.ResponseWriter, req *Request, d *decision, session string) {
 			h.answerJSON(w, req, d, session)
 		})

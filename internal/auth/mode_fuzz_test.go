@@ -38,7 +38,7 @@ func FuzzRequestMode(f *testing.F) {
 			var req *Request
 			var err error
 			if endpoint == "json" {
-				req, err = parseJSONRequest(httptest.NewRecorder(), r)
+				req, err = parseJSONRequest(httptest.NewRecorder(), r, defaultMaxBodyBytes)
 			} else {
 				req, err = parseHeaderRequest(r, endpoint)
 			}

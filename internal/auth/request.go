@@ -15,12 +15,14 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/health"
 	"github.com/backline/backline/internal/lua"
 )
 
-// maxBodyBytes bounds a JSON request body; nothing legitimate comes close.
-const maxBodyBytes = 64 << 10
+// defaultMaxBodyBytes is auth.request.max_body_size's default: the bound
+// on the body an auth endpoint reads (Handler.maxBody).
+const defaultMaxBodyBytes = int64(config.DefaultAuthMaxBodySize)
 
 // Request is one authentication request, whatever endpoint it came through.
 // Password must never be logged or echoed.
@@ -60,13 +62,31 @@ type Request struct {
 	luaContext *lua.RequestContext
 }
 
-// requestError is a malformed request: answered with 400 and its text.
-type requestError struct{ msg string }
+// requestError is a request backline refuses before any password check.
+// Most are malformed (answerInvalid: the endpoint's refusal with the
+// reason); credentials marks a well-formed request whose user name or
+// password cannot log in (empty, line breaks, oversized): the end user
+// typed it, so it is answered as a failed login (answerRefusedCredentials).
+type requestError struct {
+	msg         string
+	credentials bool
+}
 
 func (e *requestError) Error() string { return e.msg }
 
 func badRequest(format string, args ...any) error {
 	return &requestError{msg: fmt.Sprintf(format, args...)}
+}
+
+// badCredentials is a refused user name or password (see requestError).
+func badCredentials(format string, args ...any) error {
+	return &requestError{msg: fmt.Sprintf(format, args...), credentials: true}
+}
+
+// refusedCredentials reports whether err is a badCredentials refusal.
+func refusedCredentials(err error) bool {
+	var re *requestError
+	return errors.As(err, &re) && re.credentials
 }
 
 // parseHeaderRequest reads the Nauthilus/nginx request headers (contract
@@ -173,13 +193,14 @@ type jsonRequest struct {
 	SSLSerial        string          `json:"ssl_serial"`
 }
 
-// parseJSONRequest reads the JSON endpoint's body (GET or POST).
-func parseJSONRequest(w http.ResponseWriter, r *http.Request) (*Request, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+// parseJSONRequest reads the JSON endpoint's body (GET or POST) of at most
+// limit bytes (auth.request.max_body_size).
+func parseJSONRequest(w http.ResponseWriter, r *http.Request, limit int64) (*Request, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, badRequest("request body larger than %d bytes", maxBodyBytes)
+			return nil, badRequest("request body larger than %d bytes (auth.request.max_body_size)", limit)
 		}
 		return nil, badRequest("reading request body: %v", err)
 	}
@@ -196,10 +217,7 @@ func parseJSONRequest(w http.ResponseWriter, r *http.Request) (*Request, error) 
 	// Unknown fields are ignored: Nauthilus clients send more than we use.
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&in); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, badRequest("invalid JSON body: empty body")
-		}
-		return nil, badRequest("invalid JSON body: %v", err)
+		return nil, jsonBodyError(err)
 	}
 	if dec.More() {
 		return nil, badRequest("invalid JSON body: more than one JSON value")
@@ -293,6 +311,9 @@ func parseAttempt(s string) (int, error) {
 // protocol line (checkCredentials). The reason is sent as text (Nauthilus
 // sends an empty body) so an operator sees what was missing.
 func validate(req *Request) error {
+	if err := checkFieldSizes(req); err != nil {
+		return err
+	}
 	if err := checkCredentials(req); err != nil {
 		return err
 	}
@@ -300,10 +321,10 @@ func validate(req *Request) error {
 		return nil
 	}
 	if req.Username == "" {
-		return badRequest("empty username")
+		return badCredentials("empty username")
 	}
 	if req.Password == "" {
-		return badRequest("empty password")
+		return badCredentials("empty password")
 	}
 	return nil
 }

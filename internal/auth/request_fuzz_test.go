@@ -55,7 +55,7 @@ func FuzzParseAuthRequest(f *testing.F) {
 		var req *Request
 		switch r.URL.Path {
 		case "/api/v1/auth/json":
-			req, err = parseJSONRequest(httptest.NewRecorder(), r)
+			req, err = parseJSONRequest(httptest.NewRecorder(), r, defaultMaxBodyBytes)
 		case "/api/v1/auth/header":
 			req, err = parseHeaderRequest(r, "header")
 		default:
@@ -69,6 +69,11 @@ func FuzzParseAuthRequest(f *testing.F) {
 			msg := reasonText(re.msg)
 			if len(msg) > maxReasonBytes || strings.ContainsAny(msg, "\r\n\x00") {
 				t.Fatalf("reason of %d bytes or with a line break: %q", len(msg), msg)
+			}
+			// A refused credential is answered as a failed login, which
+			// needs the parsed request (login attempt, protocol).
+			if re.credentials && req == nil {
+				t.Fatalf("credential refusal %q without the request", msg)
 			}
 			return
 		}

@@ -3,8 +3,12 @@ package auth
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"io"
 	"net/http"
 	"net/url"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -117,16 +121,89 @@ func duplicateJSONKey(body []byte) string {
 // reason never repeats the value.
 func checkCredentials(req *Request) error {
 	if strings.ContainsAny(req.Username, lineBreakChars) {
-		return badRequest("username contains CR, LF or NUL")
+		return badCredentials("username contains CR, LF or NUL")
 	}
 	if strings.ContainsAny(req.Password, lineBreakChars) {
-		return badRequest("password contains CR, LF or NUL")
+		return badCredentials("password contains CR, LF or NUL")
 	}
 	if len(req.Username) > maxUsernameBytes {
-		return badRequest("username longer than %d bytes", maxUsernameBytes)
+		return badCredentials("username longer than %d bytes", maxUsernameBytes)
 	}
 	if len(req.Password) > maxPasswordBytes {
-		return badRequest("password longer than %d bytes", maxPasswordBytes)
+		return badCredentials("password longer than %d bytes", maxPasswordBytes)
 	}
 	return nil
+}
+
+// maxFieldBytes bounds each other field of a request (client address and
+// id, ports, protocol, method, TLS details). Dovecot's IMAP ID values are
+// at most 1024 bytes (RFC 2971) and a certificate DN a few hundred; a JSON
+// body may be larger than a request head (auth.request.max_body_size), so
+// this keeps one field from filling the log line and the Lua request.
+const maxFieldBytes = 4096
+
+// checkFieldSizes refuses a request with an oversized field other than the
+// credentials, naming the field, never its value.
+func checkFieldSizes(req *Request) error {
+	for _, f := range [...]struct{ name, value string }{
+		{"protocol", req.Protocol}, {"method", req.Method}, {"client_ip", req.ClientIP},
+		{"client_port", req.ClientPort}, {"client_hostname", req.ClientHost}, {"client_id", req.ClientID},
+		{"local_ip", req.LocalIP}, {"local_port", req.LocalPort},
+	} {
+		if len(f.value) > maxFieldBytes {
+			return badRequest("field %s longer than %d bytes", f.name, maxFieldBytes)
+		}
+	}
+	for _, name := range sortedKeys(req.SSL) {
+		if len(req.SSL[name]) > maxFieldBytes {
+			return badRequest("field %s longer than %d bytes", name, maxFieldBytes)
+		}
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// jsonBodyError describes a body encoding/json refused without quoting it:
+// a syntax error names the byte offset, not the character (which may be
+// part of the password), and a type error names the field and the kinds.
+func jsonBodyError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.EOF):
+		return badRequest("invalid JSON body: empty body")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return badRequest("invalid JSON body: unexpected EOF")
+	case errors.As(err, &syntax):
+		return badRequest("invalid JSON body: syntax error at byte %d", syntax.Offset)
+	case errors.As(err, &typ):
+		// Value is a JSON kind ("number", "array"...), for numbers
+		// sometimes followed by the number: the kind only.
+		got, _, _ := strings.Cut(typ.Value, " ")
+		want := typ.Type.Kind().String()
+		if typ.Type.Kind() == reflect.Struct {
+			want = "object"
+		}
+		if typ.Field == "" {
+			return badRequest("invalid JSON body: the body must be %s, not %s", withArticle(want), withArticle(got))
+		}
+		return badRequest("invalid JSON body: field %s must be %s, not %s", typ.Field, withArticle(want), withArticle(got))
+	}
+	return badRequest("invalid JSON body: %v", err)
+}
+
+// withArticle is "a string", "an object".
+func withArticle(kind string) string {
+	if kind != "" && strings.ContainsRune("aeiou", rune(kind[0])) {
+		return "an " + kind
+	}
+	return "a " + kind
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/backline/backline/internal/lua"
 )
@@ -12,15 +13,15 @@ import (
 // JSON endpoint's body as it parsed it; for header and nginx, whatever body
 // came (nginx sends none), read up to the same bound. The password header
 // is gone already (parseHeaderRequest); Authorization is hidden by lua.
-func newExchange(r *http.Request, req *Request, hidden *lua.HiddenHeaders) *lua.HTTPExchange {
+func newExchange(r *http.Request, req *Request, hidden *lua.HiddenHeaders, limit int64) *lua.HTTPExchange {
 	body, bodyErr := req.body, ""
 	if body == nil && r.Body != nil && r.Body != http.NoBody {
-		b, err := io.ReadAll(io.LimitReader(r.Body, maxBodyBytes+1))
+		b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 		switch {
 		case err != nil:
 			bodyErr = "reading request body: " + err.Error()
-		case len(b) > maxBodyBytes:
-			bodyErr = "request body larger than 65536 bytes"
+		case int64(len(b)) > limit:
+			bodyErr = "request body larger than " + strconv.FormatInt(limit, 10) + " bytes"
 		default:
 			body = b
 		}

@@ -59,7 +59,7 @@ func TestHeaderEndpointHugeBody(t *testing.T) {
 	r := headerRequest(testUser, testPassword, "imap")
 	r.Method = http.MethodPost
 	r.Body = http.NoBody
-	r.Body = nopCloser{strings.NewReader(strings.Repeat("x", maxBodyBytes+10))}
+	r.Body = nopCloser{strings.NewReader(strings.Repeat("x", int(defaultMaxBodyBytes)+10))}
 	w := env.do(r)
 	// #nil raises in the filter: tempfail, and the log names the script.
 	if w.Code != 500 {
@@ -86,7 +86,7 @@ func itoa(n int) string {
 // maxNginxScriptHeaderBytes are dropped (and logged), never sent.
 func TestNginxScriptHeaderBudget(t *testing.T) {
 	env := newEnv(t, nil)
-	x := newExchange(headerRequest(testUser, testPassword, "imap"), &Request{}, lua.NewHiddenHeaders("Auth-Pass"))
+	x := newExchange(headerRequest(testUser, testPassword, "imap"), &Request{}, lua.NewHiddenHeaders("Auth-Pass"), defaultMaxBodyBytes)
 	for i := range 10 {
 		if err := setTestHeader(x, "X-Pad-"+itoa(i), strings.Repeat("v", 40)); err != nil {
 			t.Fatal(err)
@@ -121,7 +121,7 @@ func TestNginxAnswerWithScriptHeadersFits1024(t *testing.T) {
 		c.Auth.Passdb[0].Path = writePasswd(t, account+":{PLAIN}"+testPassword)
 	})
 	env.health.set(mailBackend("imap-6", "imap", "2001:db8:ffff:ffff:ffff:ffff:ffff:fffe", 65535, true))
-	x := newExchange(nginxRequest(account, testPassword, "imap", "1"), &Request{}, lua.NewHiddenHeaders("Auth-Pass"))
+	x := newExchange(nginxRequest(account, testPassword, "imap", "1"), &Request{}, lua.NewHiddenHeaders("Auth-Pass"), defaultMaxBodyBytes)
 	for i := range 20 {
 		_ = setTestHeader(x, "X-F"+itoa(i), strings.Repeat("v", 20))
 	}

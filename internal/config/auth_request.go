@@ -11,6 +11,30 @@ import (
 // AuthRequest is auth.request.
 type AuthRequest struct {
 	Headers RequestHeaders `yaml:"headers"`
+	// MaxBodySize bounds the body the auth endpoints read: the json
+	// endpoint's request, and what Lua's get_http_request_body sees on the
+	// others. 0 means DefaultAuthMaxBodySize.
+	MaxBodySize ByteSize `yaml:"max_body_size"`
+}
+
+// Limits of auth.request.max_body_size. The default holds any request
+// Dovecot or a Nauthilus client sends many times over (the longest user
+// name and password backline accepts are 9 KiB together); a script that
+// adds its own fields for Lua filters to read (get_http_request_body) may
+// need more, up to the 1 MiB Nauthilus lets get_http_request_body read.
+// The minimum keeps room for the longest credentials with JSON escaping.
+const (
+	DefaultAuthMaxBodySize ByteSize = 64 << 10
+	MinAuthMaxBodySize     ByteSize = 16 << 10
+	MaxAuthMaxBodySize     ByteSize = 1 << 20
+)
+
+// EffectiveMaxBodySize is MaxBodySize or its default.
+func (r AuthRequest) EffectiveMaxBodySize() int64 {
+	if r.MaxBodySize == 0 {
+		return int64(DefaultAuthMaxBodySize)
+	}
+	return int64(r.MaxBodySize)
 }
 
 // RequestHeaders names the request headers the header and nginx endpoints
@@ -78,11 +102,16 @@ func (h RequestHeaders) Fields() []struct{ Key, Name string } {
 	return out
 }
 
-// validateAuthRequest refuses names that are not HTTP header names (CR,
+// validateAuthRequest checks max_body_size's range and refuses names that
+// are not HTTP header names (CR,
 // LF, spaces, colons...) and two keys naming one header (case-insensitive):
 // the second would silently read the first's value. A clash with a default
 // is reported at the written key, naming the default.
 func (c *Config) validateAuthRequest(errs *Errors) {
+	if n := c.Auth.Request.MaxBodySize; n != 0 && (n < MinAuthMaxBodySize || n > MaxAuthMaxBodySize) {
+		path := "auth.request.max_body_size"
+		errs.Add(path, c.Lines.Line(path), "must be between %s and %s, got %s", MinAuthMaxBodySize, MaxAuthMaxBodySize, n)
+	}
 	written := map[string]bool{}
 	for _, f := range (RequestHeaders{}).Fields() {
 		written[f.Key] = false

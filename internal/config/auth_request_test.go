@@ -31,3 +31,18 @@ func TestAuthRequestHeaders(t *testing.T) {
 			"local_ip, local_port, login_attempt, password, password_encoded, protocol, service, ssl, ssl_cipher, ssl_fingerprint, "+
 			"ssl_issuer, ssl_protocol, ssl_serial, ssl_subject, ssl_verify, username)")
 }
+
+func TestAuthRequestMaxBodySize(t *testing.T) {
+	if got := mustParse(t, "auth:\n  request:\n    max_body_size: 1MiB\n").Auth.Request.EffectiveMaxBodySize(); got != 1<<20 {
+		t.Errorf("1MiB: %d", got)
+	}
+	if got := mustParse(t, "auth: {}\n").Auth.Request.EffectiveMaxBodySize(); got != 64<<10 {
+		t.Errorf("default: %d", got)
+	}
+	wantOnlyError(t, "auth:\n  request:\n    max_body_size: 2MiB\n",
+		"auth.request.max_body_size (line 3): must be between 16KiB and 1MiB, got 2MiB")
+	wantOnlyError(t, "auth:\n  request:\n    max_body_size: 1000\n",
+		"auth.request.max_body_size (line 3): must be between 16KiB and 1MiB, got 1000B")
+	wantOnlyError(t, "auth:\n  request:\n    max_body_size: lots\n",
+		`auth.request.max_body_size (line 3): must be a size such as 65536, 64KiB, 64MiB or 1GiB, got "lots"`)
+}

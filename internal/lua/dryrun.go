@@ -118,8 +118,8 @@ func httpEffectName(method string) string {
 func mergeSuppressed(runs []*filterRun) []string {
 	var out []string
 	for _, fr := range runs {
-		if fr.run == nil {
-			continue
+		if fr == nil || fr.run == nil {
+			continue // not started, or abandoned while running
 		}
 		for _, name := range fr.run.suppressed {
 			out = append(out, fr.name+": "+name)

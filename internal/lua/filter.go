@@ -72,7 +72,7 @@ func (e *Engine) RunFilters(ctx context.Context, req *Request) (*FilterOutcome, 
 	if len(scripts) == 1 {
 		runs[0] = e.runFilter(ctx, scripts[0], req)
 		if runs[0].err != nil {
-			return nil, runs[0].err
+			return nil, withSuppressed(runs[0].err, runs)
 		}
 		mergeFilterContexts(req, runs)
 		return merge(runs), nil
@@ -83,10 +83,31 @@ func (e *Engine) RunFilters(ctx context.Context, req *Request) (*FilterOutcome, 
 	}
 	runs, err := e.runParallel(ctx, scripts, req)
 	if err != nil {
-		return nil, err
+		return nil, withSuppressed(err, runs)
 	}
 	mergeFilterContexts(req, runs)
 	return merge(runs), nil
+}
+
+// FilterError is a failed filter step of a dry run that had skipped side
+// effects before it failed: explain lists them with its tempfail answer.
+type FilterError struct {
+	Err error
+	// Suppressed is as FilterOutcome.Suppressed, from the filters that
+	// ended (an abandoned run's list is still being written).
+	Suppressed []string
+}
+
+func (e *FilterError) Error() string { return e.Err.Error() }
+func (e *FilterError) Unwrap() error { return e.Err }
+
+// withSuppressed wraps err in a FilterError when the runs that ended had
+// suppressed anything; otherwise it returns err as it is.
+func withSuppressed(err error, runs []*filterRun) error {
+	if s := mergeSuppressed(runs); len(s) > 0 {
+		return &FilterError{Err: err, Suppressed: s}
+	}
+	return err
 }
 
 // filterRun is one filter's contribution before merging.
@@ -101,7 +122,9 @@ type filterRun struct {
 func (e *Engine) runFilter(ctx context.Context, s *script, req *Request) *filterRun {
 	r, action, code, err := e.runScript(ctx, s, kindFilter, req, filterEntries)
 	if err != nil {
-		return &filterRun{name: s.name, err: err}
+		// r (when the run ended rather than being abandoned) still tells
+		// what a dry run skipped before the failure.
+		return &filterRun{name: s.name, run: r, err: err}
 	}
 	return &filterRun{name: s.name, run: r, reject: glua.LVAsBool(action), code: resultCode(code)}
 }

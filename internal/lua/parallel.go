@@ -52,6 +52,8 @@ func (e *Engine) runParallel(parent context.Context, scripts []*script, req *Req
 		if res.err != nil {
 			errs.add(res.err)
 			cancel()
+			// The run ended: its list of skipped side effects is final.
+			out[r.index] = &filterRun{name: r.script.name, run: r, err: res.err}
 			return
 		}
 		out[r.index] = &filterRun{name: r.script.name, run: r, reject: glua.LVAsBool(res.ret1), code: resultCode(res.ret2)}

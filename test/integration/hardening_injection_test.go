@@ -17,8 +17,9 @@ import (
 
 // TestBackendLoginLineBreakNeverReachesDovecot (issue 9 item 3): with
 // `passdb: backend_login`, a password or user name carrying CR, LF or NUL
-// (nginx URL-encodes them: `Auth-Pass: pw%0d%0aDELE%201`) is refused with
-// 400 by every endpoint, and no login attempt reaches the real Dovecot
+// (nginx URL-encodes them: `Auth-Pass: pw%0d%0aDELE%201`) is refused by
+// every endpoint as a failed login (200 on nginx, 403 on header and json,
+// Auth-Status the failure message), and no login attempt reaches the real Dovecot
 // POP3 backend. The same holds for a POP3 client that smuggles the line
 // break through a real nginx mail proxy inside AUTH PLAIN's base64.
 //
@@ -74,17 +75,16 @@ func TestBackendLoginLineBreakNeverReachesDovecot(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			status, header, body := authRequest(t, base+c.endpoint, c.headers, c.body)
-			if status != http.StatusBadRequest {
-				t.Errorf("status %d, want 400 (refused before any backend); Auth-Status %q, body %q",
-					status, header.Get("Auth-Status"), body)
-			}
+			want := http.StatusForbidden
 			if c.endpoint == "nginx" {
-				if st := header.Get("Auth-Status"); st == "" || st == "OK" {
-					t.Errorf("nginx answer Auth-Status %q, want a refusal reason", st)
-				}
-				if header.Get("Auth-Server") != "" || header.Get("Auth-Port") != "" {
-					t.Errorf("a refused request names a backend: %v", header)
-				}
+				want = http.StatusOK
+			}
+			if status != want || header.Get("Auth-Status") != nginxFailMessage {
+				t.Errorf("status %d, Auth-Status %q, want %d and %q (a failed login, refused before any backend); body %q",
+					status, header.Get("Auth-Status"), want, nginxFailMessage, body)
+			}
+			if header.Get("Auth-Server") != "" || header.Get("Auth-Port") != "" {
+				t.Errorf("a refused request names a backend: %v", header)
 			}
 			if strings.Contains(body, password) || strings.Contains(fmt.Sprint(header), password) {
 				t.Errorf("the answer echoes the password: %v %q", header, body)
