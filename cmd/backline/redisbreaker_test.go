@@ -94,3 +94,21 @@ func TestAttachRedisBreakerDisabled(t *testing.T) {
 		t.Errorf("metrics %v, want the three breaker metrics", names)
 	}
 }
+
+// A reload cannot rebuild the Redis client and its breaker: changed
+// circuit_breaker settings are refused like any storage.redis change, while
+// writing out a default (enabled: true) is no change.
+func TestReloadRefusesCircuitBreakerChange(t *testing.T) {
+	parse := func(breaker string) *config.Config {
+		t.Helper()
+		return breakerConfig(t, "127.0.0.1:6379", breaker)
+	}
+	d := &daemon{opts: daemonOptions{level: new(slog.LevelVar)}}
+	if errs := d.restartOnly(parse(""), parse("    circuit_breaker:\n      enabled: true\n")); len(errs) != 0 {
+		t.Errorf("enabled: true written out: %q", errs)
+	}
+	errs := d.restartOnly(parse(""), parse("    circuit_breaker:\n      max_open_time: 30s\n"))
+	if len(errs) != 1 || !strings.Contains(errs[0], "storage.redis (line 2): changed") {
+		t.Errorf("changed max_open_time: %q", errs)
+	}
+}

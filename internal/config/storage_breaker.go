@@ -42,6 +42,10 @@ const redisBreakerPath = redisPath + ".circuit_breaker"
 // validateRedisBreaker checks storage.redis.circuit_breaker and fills in
 // its defaults; max_open_time defaults to open_time (a fixed period).
 func (v *validator) validateRedisBreaker(b *RedisCircuitBreaker) {
+	if b.Enabled == nil {
+		on := true // written out, so that leaving the key out and writing true compare equal
+		b.Enabled = &on
+	}
 	if !b.On() {
 		for _, key := range []string{"consecutive_failures", "open_time", "max_open_time"} {
 			if v.written[redisBreakerPath+"."+key] {
