@@ -90,7 +90,7 @@ type RedisBreaker struct {
 	// storage.redis.read_timeout; 0 judges every command.
 	MinBudget time.Duration
 
-	open atomic.Bool // the hot path reads only this while Redis is fine
+	open atomic.Bool // with failures, all the hot path reads while Redis is fine
 	// failures counts failed commands in a row while closed; a success
 	// resets it (the hot path reads it and writes only when it is not 0).
 	failures atomic.Int64
