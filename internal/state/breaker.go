@@ -149,7 +149,8 @@ const (
 	ordinaryCommand commandKind = iota
 	probeCommand                // the one command let through while open
 	// setupCommand is a new connection's setup (connectionSetup), which
-	// the command that needed the connection is judged with.
+	// the command that needed the connection is judged with: its failure
+	// may open the breaker early (completesStreak), its answer is no news.
 	setupCommand
 )
 
@@ -223,6 +224,11 @@ func (b *RedisBreaker) done(ctx context.Context, a admission, started time.Time,
 func (b *RedisBreaker) record(err error, kind commandKind) {
 	failed := redisUnavailable(err)
 	switch {
+	case kind == setupCommand && !failed:
+		// A connection's setup answered (even with an error, as HELLO on
+		// Redis 5): its command's outcome is the news. Taken as success, it
+		// would end the streak of a Redis that accepts connections but
+		// times out every command, each on a fresh connection.
 	case failed:
 		b.recordFailure(err, kind)
 	case !countsAsSuccess(err):
