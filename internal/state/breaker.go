@@ -158,29 +158,30 @@ const (
 type admission struct {
 	ok     bool // it may go to Redis
 	judged bool // its outcome is recorded (not part of a probe)
-	kind   commandKind
+	probe  bool // it is the half-open probe
 }
 
-// admit is allow for cmds on ctx, with the context to run them on.
+// admit is allow for cmds on ctx, with the context to run them on. While
+// closed it does not look at the commands: whether they are a
+// connection's setup matters only for an outcome other than plain success
+// (done), and the hot path stays one atomic load.
 func (b *RedisBreaker) admit(ctx context.Context, cmds ...redis.Cmder) (context.Context, admission) {
 	if ctx.Value(probeKey{}) == b {
 		return ctx, admission{ok: true} // part of the probe: not judged on its own
 	}
-	if connectionSetup(cmds) {
-		// Failed fast while open like any other command.
-		if b.open.Load() {
-			if b.onReject != nil {
-				b.onReject()
-			}
-			return ctx, admission{}
+	if b.open.Load() && connectionSetup(cmds) {
+		// A connection's setup while open is never the probe (a probe's
+		// own setup carries probeKey): it fails fast like any command.
+		if b.onReject != nil {
+			b.onReject()
 		}
-		return ctx, admission{ok: true, judged: true, kind: setupCommand}
+		return ctx, admission{}
 	}
 	ok, probe := b.allow()
 	if !probe {
 		return ctx, admission{ok: ok, judged: true}
 	}
-	return context.WithValue(ctx, probeKey{}, b), admission{ok: true, judged: true, kind: probeCommand}
+	return context.WithValue(ctx, probeKey{}, b), admission{ok: true, judged: true, probe: true}
 }
 
 // connectionSetup tells the commands go-redis sends through the hooks on a
@@ -205,19 +206,26 @@ func connectionSetup(cmds []redis.Cmder) bool {
 	return len(cmds) > 0
 }
 
-// done judges a command's outcome unless the caller's short budget, not
+// done judges the outcome of cmds unless the caller's short budget, not
 // Redis, ended it.
-func (b *RedisBreaker) done(ctx context.Context, a admission, started time.Time, err error) {
-	if !a.judged {
-		return
+func (b *RedisBreaker) done(ctx context.Context, a admission, started time.Time, err error, cmds ...redis.Cmder) {
+	if !a.judged || err == nil && !a.probe && b.failures.Load() == 0 && !b.open.Load() {
+		return // the hot path: an answer while all is well is no news
+	}
+	kind := ordinaryCommand
+	switch {
+	case a.probe:
+		kind = probeCommand
+	case connectionSetup(cmds):
+		kind = setupCommand
 	}
 	if err != nil && b.MinBudget > 0 && ctx.Err() != nil {
 		if deadline, ok := ctx.Deadline(); ok && deadline.Sub(started) < b.MinBudget {
-			b.record(context.Canceled, a.kind) // no news; frees a probe
+			b.record(context.Canceled, kind) // no news; frees a probe
 			return
 		}
 	}
-	b.record(err, a.kind)
+	b.record(err, kind)
 }
 
 // record takes the outcome of a command admit let through.
@@ -367,7 +375,7 @@ func (b *RedisBreaker) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		}
 		started := time.Now()
 		err := next(ctx, cmd)
-		b.done(ctx, a, started, err)
+		b.done(ctx, a, started, err, cmd)
 		return err
 	}
 }
@@ -384,7 +392,7 @@ func (b *RedisBreaker) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 		}
 		started := time.Now()
 		err := next(ctx, cmds)
-		b.done(ctx, a, started, err)
+		b.done(ctx, a, started, err, cmds...)
 		return err
 	}
 }
