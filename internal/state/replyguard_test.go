@@ -155,7 +155,7 @@ func TestReplyGuardWithGoRedis(t *testing.T) {
 	opt.Dialer = g.Dialer(redis.NewDialer(opt))
 	c := redis.NewClient(opt)
 	defer c.Close()
-	breaker := NewRedisBreaker(nil, 0, nil, nil)
+	breaker := NewRedisBreaker(nil, RedisBreakerSettings{}, nil, nil)
 	c.AddHook(breaker)
 	ctx := context.Background()
 	srv.Set("big", strings.Repeat("v", 200<<10))
