@@ -320,7 +320,14 @@ func checkFraming(r *http.Request) framingVerdict {
 // remove dot segments before sending (RFC 3986 §5.2.4); one that arrives
 // is an attempt to climb out of an endpoint or a path_prefix.
 func dotSegment(path string) bool {
-	for _, seg := range strings.FieldsFunc(path, func(r rune) bool { return r == '/' || r == '\\' }) {
+	for path != "" {
+		i := strings.IndexAny(path, `/\`)
+		seg := path
+		if i >= 0 {
+			seg, path = path[:i], path[i+1:]
+		} else {
+			path = ""
+		}
 		if seg == "." || seg == ".." {
 			return true
 		}
