@@ -278,7 +278,11 @@ var errHeadTooLarge = errors.New("the origin's response headers exceed 1 MB")
 func readFinalResponse(pc *h1Conn, req *http.Request, onFirst ...func()) (*http.Response, error) {
 	for i := 0; ; i++ {
 		pc.headBudget = maxResponseHead
-		resp, err := http.ReadResponse(pc.br, req)
+		resp, fast := readResponseFast(pc.br, req)
+		var err error
+		if !fast {
+			resp, err = http.ReadResponse(pc.br, req)
+		}
 		pc.headBudget = -1
 		if err != nil {
 			if pc.headBudget == 0 {
