@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/textproto"
+	"strings"
 )
 
 // The common response head, parsed without http.ReadResponse.
@@ -17,7 +18,8 @@ import (
 // Content-Length, CRLF lines, token names and printable values, all in the
 // bytes the first read brought. Only those take this path; anything else
 // (a head split across reads, chunked or close-delimited bodies, HEAD, 1xx,
-// 204, 304, Connection, Pragma, Trailer or Transfer-Encoding fields, a bare
+// 204, 304, Connection other than keep-alive, Pragma, Trailer or
+// Transfer-Encoding fields, a bare
 // LF, an odd byte anywhere) goes to http.ReadResponse from the same position,
 // nothing consumed. FuzzFastResponseHead checks that whatever this path
 // accepts, http.ReadResponse reads the same way: status, fields, length,
@@ -72,7 +74,13 @@ func readResponseFast(br *bufio.Reader, req *http.Request) (resp *http.Response,
 			if length, ok = fastLength(value); !ok {
 				return nil, false
 			}
-		case "Transfer-Encoding", "Connection", "Pragma", "Trailer":
+		case "Connection":
+			// nginx and most origins say keep-alive on every answer; with
+			// HTTP/1.1 it changes nothing. Any other token goes the long way.
+			if !strings.EqualFold(value, "keep-alive") || h["Connection"] != nil {
+				return nil, false
+			}
+		case "Transfer-Encoding", "Pragma", "Trailer":
 			return nil, false
 		}
 		if prior, repeated := h[name]; repeated {
