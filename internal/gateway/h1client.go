@@ -324,7 +324,10 @@ var requestWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil,
 func writeRequest(pc *h1Conn, req *http.Request) error {
 	bw := requestWriters.Get().(*bufio.Writer)
 	bw.Reset(pc)
-	err := req.Write(headAndBody{bw})
+	var err error
+	if !writeRequestFast(bw, req) {
+		err = req.Write(headAndBody{bw})
+	}
 	if err == nil {
 		err = bw.Flush()
 	}
