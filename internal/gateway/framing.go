@@ -67,6 +67,10 @@ type framingConn struct {
 	bodyLeft    int64
 	skipCRLF    int // net/http drops up to 4 CR/LF after a POST
 	lastMethod  string
+
+	// watch wakes the origin exchange of the request being served when a
+	// read of this connection fails (clientwatch.go).
+	watch clientWatch
 }
 
 func (c *framingConn) Read(p []byte) (int, error) {
@@ -75,6 +79,9 @@ func (c *framingConn) Read(p []byte) (int, error) {
 		c.mu.Lock()
 		c.scan(p[:n])
 		c.mu.Unlock()
+	}
+	if err != nil {
+		c.watch.clientReadFailed(err)
 	}
 	return n, err
 }
@@ -301,6 +308,7 @@ func checkFraming(r *http.Request) framingVerdict {
 	if !ok {
 		return framingVerdict{}
 	}
+	fc.watch.reqCtx = r.Context()
 	f, known := fc.take(r)
 	switch {
 	case !known:

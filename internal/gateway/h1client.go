@@ -167,7 +167,7 @@ func (p *h1Pool) conn(ctx context.Context, limits requestLimits) (*h1Conn, bool,
 func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, limits requestLimits, reused bool) (*http.Response, error) {
 	deadline, hasDeadline, ttfb := limits.deadline, !limits.deadline.IsZero(), limits.ttfb
 	// The client leaving wakes whatever pc blocks in.
-	stop := context.AfterFunc(ctx, func() { _ = pc.SetDeadline(aLongTimeAgo) })
+	stop := watchClient(ctx, pc, req.Header["Upgrade"] != nil).stop
 	fail := func(err error) (*http.Response, error) {
 		stop()
 		pc.Close()
