@@ -40,6 +40,7 @@ import (
 
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/gateway"
+	"github.com/backline/backline/internal/gcfloor"
 )
 
 type options struct {
@@ -204,6 +205,9 @@ func medianOf(ss []sample, get func(sample) float64) float64 {
 
 // serveGateway is the child process: backline's gateway and nothing else.
 func serveGateway(addr, origin string) {
+	if os.Getenv("GOGC") == "" { // as backline serve does
+		defer gcfloor.Start(gcfloor.DefaultFloor).Stop()
+	}
 	cfg, err := config.Parse([]byte(fmt.Sprintf(`definitions:
   backends:
     origin:

@@ -22,7 +22,7 @@ func TestAffinityStoreFromConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, client, err := setupSharedAdmin(cfg, adminEngine(t), slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	_, client, err := setupSharedAdmin(cfg, adminEngine(t), slog.New(slog.DiscardHandler), prometheus.NewRegistry(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

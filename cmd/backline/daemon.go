@@ -125,7 +125,7 @@ func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 		return err
 	}
 	setupAdminState(cfg, d.engine, logger)
-	shared, redisClient, err := setupSharedAdmin(cfg, d.engine, logger, d.reg)
+	shared, redisClient, err := setupSharedAdmin(cfg, d.engine, logger, d.reg, d.luaHost.RedisReplyGuard())
 	if err != nil {
 		closeGateway(gw)
 		return err

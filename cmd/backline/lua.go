@@ -63,7 +63,7 @@ func runLuaTest(args []string, stdout, stderr io.Writer) int {
 	if redisAddr := o.redis; redisAddr != "" {
 		r := &config.Redis{Primary: config.RedisNode{Address: redisAddr}, DialTimeout: config.DefaultRedisDialTimeout,
 			ReadTimeout: config.DefaultRedisReadTimeout, WriteTimeout: config.DefaultRedisWriteTimeout, PoolTimeout: config.DefaultRedisPoolTimeout}
-		client, err := state.NewRedisClient(r)
+		client, err := state.NewGuardedRedisClient(r, host.RedisReplyGuard())
 		if err != nil {
 			fmt.Fprintf(stderr, "backline lua test: --redis: %v\n", err)
 			return exitUsage

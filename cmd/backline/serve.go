@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/gcfloor"
 	"github.com/backline/backline/internal/health"
 	"github.com/backline/backline/internal/server"
 )
@@ -31,6 +33,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFail
+	}
+	if os.Getenv("GOGC") == "" {
+		// See internal/gcfloor: a proxy keeps little alive, and GOGC=100
+		// would collect dozens of times a second under load.
+		tuner := gcfloor.Start(gcfloor.DefaultFloor)
+		defer tuner.Stop()
 	}
 	if err := runDaemonWith(ctx, daemonOptions{cfg: cfg, path: *path, logger: logger, level: level}); err != nil {
 		logger.Error("backline stopped with an error", "error", err)

@@ -62,13 +62,14 @@ func newAdminSharer(engine *health.Engine, store state.AdminStore, logger *slog.
 
 // setupSharedAdmin connects the engine's admin state to storage.redis; nil
 // without it. The client does not connect yet: a Redis that is down at
-// start only means local state until it answers.
-func setupSharedAdmin(cfg *config.Config, engine *health.Engine, logger *slog.Logger, reg prometheus.Registerer) (*adminSharer, redis.UniversalClient, error) {
+// start only means local state until it answers. guard bounds the replies
+// the client reads (nauthilus_redis's "default" is this client).
+func setupSharedAdmin(cfg *config.Config, engine *health.Engine, logger *slog.Logger, reg prometheus.Registerer, guard *state.ReplyGuard) (*adminSharer, redis.UniversalClient, error) {
 	r := cfg.Storage.Redis
 	if r == nil {
 		return nil, nil, nil
 	}
-	client, err := state.NewRedisClient(r)
+	client, err := state.NewGuardedRedisClient(r, guard)
 	if err != nil {
 		return nil, nil, err
 	}

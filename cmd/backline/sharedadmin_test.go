@@ -218,7 +218,7 @@ func TestSharedAdminFromConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
-	s, client, err := setupSharedAdmin(cfg, adminEngine(t), slog.New(slog.NewTextHandler(logs, nil)), prometheus.NewRegistry())
+	s, client, err := setupSharedAdmin(cfg, adminEngine(t), slog.New(slog.NewTextHandler(logs, nil)), prometheus.NewRegistry(), nil)
 	if err != nil || s == nil {
 		t.Fatalf("setup: %v", err)
 	}
@@ -227,7 +227,7 @@ func TestSharedAdminFromConfig(t *testing.T) {
 	if !strings.Contains(logs.String(), "Redis unreachable") || strings.Contains(logs.String(), secret) {
 		t.Errorf("logs:\n%s", logs)
 	}
-	if s, c, err := setupSharedAdmin(&config.Config{}, adminEngine(t), slog.Default(), nil); s != nil || c != nil || err != nil {
+	if s, c, err := setupSharedAdmin(&config.Config{}, adminEngine(t), slog.Default(), nil, nil); s != nil || c != nil || err != nil {
 		t.Errorf("without storage.redis: %v %v %v", s, c, err)
 	}
 }

@@ -41,6 +41,7 @@ func FuzzLoad(f *testing.F) {
 		"gateway:\n  address: 127.0.0.1:1\n  endpoints:\n    - path: /x\n      proxy: {url: \"http://127.0.0.1:1\"}\n    - path: /x\n      proxy: {url: \"http://127.0.0.1:1\"}\n",
 		"definitions:\n  backends:\n    a: &b {origin: \"http://127.0.0.1:1\", beta_health: {interval: 1ns}}\n    c: *b\n",
 		"---\na: 1\n---\nb: 2\n",
+		"storage:\n  redis:\n    primary: {address: 127.0.0.1:6379}\n    circuit_breaker: {enabled: false, consecutive_failures: 9223372036854775807, open_time: -1ns, max_open_time: 1e300}\n",
 		"definitions:\n  backends:\n    a:\n      origins: [&o \"http://127.0.0.1:1\", {origin: *o, weight: -1}, [x], ~]\n      load_balancing: weighted\n      beta_health: {}\n      passive_health: {max_ejection_percent: 101, consecutive_5xx: 0}\n",
 		"definitions:\n  backends:\n    a:\n      origin: http://127.0.0.1:1\n      oauth2: &o {grant_type: client_credentials, token_endpoint: \"http://127.0.0.1:1/t\", client_id: i, client_secret: s, backend: {origin: \"http://127.0.0.1:1\", oauth2: *o}}\n",
 		"definitions:\n  backends:\n    a:\n      origin: http://127.0.0.1:1\n      beta_token_request: {x: {url: /t, backend: a, token: t, ttl: 1s}, default: {url: \"http://127.0.0.1:1\", token: t, ttl: 1s, json_body: [1]}}\n",

@@ -36,6 +36,9 @@ type Redis struct {
 	ReadTimeout  time.Duration `yaml:"read_timeout"`
 	WriteTimeout time.Duration `yaml:"write_timeout"`
 	TLS          RedisTLS      `yaml:"tls"`
+	// CircuitBreaker is backline's own (Nauthilus has none): it makes
+	// commands fail at once while Redis is unreachable.
+	CircuitBreaker RedisCircuitBreaker `yaml:"circuit_breaker"`
 }
 
 // RedisNode is storage.redis.primary: the standalone server, and the data
@@ -160,6 +163,7 @@ func (v *validator) validateStorage() {
 		v.checkDuration(path, *d.val, 30*time.Second)
 	}
 	v.validateRedisTLS(&r.TLS)
+	v.validateRedisBreaker(&r.CircuitBreaker)
 }
 
 func (v *validator) validateRedisTopology(r *Redis) {

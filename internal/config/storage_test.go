@@ -191,7 +191,9 @@ func TestExampleStorageBlockLoads(t *testing.T) {
 	c := mustParse(t, yml)
 	r := c.Storage.Redis
 	if r == nil || r.Mode() != RedisStandalone || r.Primary.Password != "example" || r.Prefix != DefaultRedisPrefix ||
-		r.DialTimeout != DefaultRedisDialTimeout || r.ReadTimeout != DefaultRedisReadTimeout {
+		r.DialTimeout != DefaultRedisDialTimeout || r.ReadTimeout != DefaultRedisReadTimeout ||
+		r.CircuitBreaker.ConsecutiveFailures != DefaultRedisBreakerFailures ||
+		r.CircuitBreaker.OpenTime != DefaultRedisBreakerOpenTime || r.CircuitBreaker.MaxOpenTime != DefaultRedisBreakerOpenTime {
 		t.Errorf("example storage block = %+v", r)
 	}
 }

@@ -55,7 +55,10 @@ type backendView struct {
 
 	path, pathPrefix, origin, hostname, basicAuth template
 	hasPath, hasPrefix, hasOrigin, hasHostname    bool
-	proxy                                         string
+	// fixedOrigin is origin parsed at load when it reads nothing of the
+	// request (the usual case): no URL is parsed per request.
+	fixedOrigin *origin
+	proxy       string
 
 	connectTimeout, ttfbTimeout, timeout time.Duration
 	setStatus                            int
@@ -107,6 +110,11 @@ func (c *compiler) backendView(rt *backendRuntime, b *config.Backend) *backendVi
 	if b.Has("set_response_status") {
 		v.setStatus = b.SetResponseStatus
 	}
+	if v.hasOrigin && !v.origin.usesRequest() {
+		if o, err := parseOrigin(v.origin.eval(nil)); err == nil {
+			v.fixedOrigin = &o
+		} // else each request reports the error, as before
+	}
 	if rt.openapi != nil {
 		v.validator = rt.openapi
 	}
@@ -140,6 +148,8 @@ type destination struct {
 func (g *Gateway) destination(bv *backendView, up *upstream) (destination, error) {
 	var d destination
 	switch {
+	case bv.fixedOrigin != nil:
+		d.origin = *bv.fixedOrigin
 	case bv.hasOrigin:
 		o, err := parseOrigin(bv.origin.eval(up.data))
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 
 	"github.com/backline/backline/internal/config"
@@ -245,7 +246,7 @@ func (ep *endpoint) outgoing(r *http.Request, rd *requestData, rest string, wild
 		return up, "", nil
 	}
 
-	out := r.Clone(r.Context())
+	out := cloneForUpstream(r)
 	out.RequestURI = ""
 	out.Host = ""     // the client's Host is not forwarded
 	out.Close = false // the client's Connection: close is about its own connection
@@ -279,6 +280,52 @@ func (ep *endpoint) outgoing(r *http.Request, rd *requestData, rest string, wild
 	up.upgrade = ps.ws.prepareUpgrade(r, out, rd)
 	up.req = out
 	return up, warning, nil
+}
+
+// upstreamHeaderRoom is how many header fields the layers add to a
+// forwarded request (X-Forwarded-For, the request id, User-Agent): the
+// copied map has room for them and never grows on the request path.
+const upstreamHeaderRoom = 4
+
+// cloneForUpstream is r.Clone(r.Context()) for a request that is forwarded
+// once: the header map gets room for what the layers add (Header.Clone
+// sizes it exactly, so the first added field reallocated the map), and the
+// parsed form, which the outgoing request never reads, is not copied.
+func cloneForUpstream(r *http.Request) *http.Request {
+	out := new(http.Request)
+	*out = *r // the context too, as Clone(r.Context())
+	u := *r.URL
+	if u.User != nil {
+		user := *u.User
+		u.User = &user
+	}
+	out.URL = &u
+	out.Header = cloneHeader(r.Header, upstreamHeaderRoom)
+	out.Trailer = r.Trailer.Clone()
+	out.TransferEncoding = slices.Clone(r.TransferEncoding)
+	out.Form, out.PostForm, out.MultipartForm = nil, nil, nil
+	return out
+}
+
+// cloneHeader copies h into a map with room for extra more fields; the
+// values share one backing array, as in Header.Clone.
+func cloneHeader(h http.Header, extra int) http.Header {
+	n := 0
+	for _, vv := range h {
+		n += len(vv)
+	}
+	values := make([]string, n)
+	out := make(http.Header, len(h)+extra)
+	for k, vv := range h {
+		if vv == nil {
+			out[k] = nil // kept: a nil value means "do not send" to Request.Write
+			continue
+		}
+		m := copy(values, vv)
+		out[k] = values[:m:m]
+		values = values[m:]
+	}
+	return out
 }
 
 func clientIP(r *http.Request) string {

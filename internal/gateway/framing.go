@@ -67,6 +67,10 @@ type framingConn struct {
 	bodyLeft    int64
 	skipCRLF    int // net/http drops up to 4 CR/LF after a POST
 	lastMethod  string
+
+	// watch wakes the origin exchange of the request being served when a
+	// read of this connection fails (clientwatch.go).
+	watch clientWatch
 }
 
 func (c *framingConn) Read(p []byte) (int, error) {
@@ -75,6 +79,9 @@ func (c *framingConn) Read(p []byte) (int, error) {
 		c.mu.Lock()
 		c.scan(p[:n])
 		c.mu.Unlock()
+	}
+	if err != nil {
+		c.watch.clientReadFailed(err)
 	}
 	return n, err
 }
@@ -301,6 +308,7 @@ func checkFraming(r *http.Request) framingVerdict {
 	if !ok {
 		return framingVerdict{}
 	}
+	fc.watch.reqCtx = r.Context()
 	f, known := fc.take(r)
 	switch {
 	case !known:
@@ -320,7 +328,14 @@ func checkFraming(r *http.Request) framingVerdict {
 // remove dot segments before sending (RFC 3986 §5.2.4); one that arrives
 // is an attempt to climb out of an endpoint or a path_prefix.
 func dotSegment(path string) bool {
-	for _, seg := range strings.FieldsFunc(path, func(r rune) bool { return r == '/' || r == '\\' }) {
+	for path != "" {
+		i := strings.IndexAny(path, `/\`)
+		seg := path
+		if i >= 0 {
+			seg, path = path[:i], path[i+1:]
+		} else {
+			path = ""
+		}
 		if seg == "." || seg == ".." {
 			return true
 		}

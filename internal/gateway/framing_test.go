@@ -378,3 +378,16 @@ func TestMalformedChunkedBodyIsClientErrorThroughNetHTTPTransport(t *testing.T) 
 	a := rawRequest(t, h, "POST /api/x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n")
 	expectError(t, a.resp, a.body, 400, "client_request")
 }
+
+func TestDotSegment(t *testing.T) {
+	for path, want := range map[string]bool{
+		"": false, "/": false, "/a/b": false, "/a//b": false, "/a..b": false, "/.well-known/x": false,
+		"/...": false, "/a/b.": false,
+		".": true, "..": true, "/..": true, "/.": true, "/a/../b": true, "/a/./b": true, "/a/..": true,
+		`/a\..\b`: true, `\..`: true, `/a\.`: true, "/a/.\\b": true,
+	} {
+		if got := dotSegment(path); got != want {
+			t.Errorf("dotSegment(%q) = %v, want %v", path, got, want)
+		}
+	}
+}

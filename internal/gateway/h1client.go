@@ -167,7 +167,7 @@ func (p *h1Pool) conn(ctx context.Context, limits requestLimits) (*h1Conn, bool,
 func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, limits requestLimits, reused bool) (*http.Response, error) {
 	deadline, hasDeadline, ttfb := limits.deadline, !limits.deadline.IsZero(), limits.ttfb
 	// The client leaving wakes whatever pc blocks in.
-	stop := context.AfterFunc(ctx, func() { _ = pc.SetDeadline(aLongTimeAgo) })
+	stop := watchClient(ctx, pc, req.Header["Upgrade"] != nil).stop
 	fail := func(err error) (*http.Response, error) {
 		stop()
 		pc.Close()
@@ -176,10 +176,21 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 		}
 		return nil, err
 	}
-	_ = pc.SetWriteDeadline(deadline) // zero when there is none: no deadline
-	readDeadline := deadline
+	// A bodiless request's head leaves in one write: its ttfb clock starts
+	// now, and one call sets both deadlines. A request with a body is
+	// bounded by the total deadline while it uploads; its ttfb starts
+	// once the body is written.
+	bodiless := req.Body == nil || req.Body == http.NoBody
+	var ttfbAt time.Time
+	if bodiless {
+		var readDeadline time.Time
+		ttfbAt, readDeadline = ttfbDeadline(ttfb, deadline)
+		_ = pc.SetDeadline(readDeadline) // zero when there is none: no deadline
+	} else {
+		_ = pc.SetWriteDeadline(deadline)
+	}
 	var body *bodyErrReader
-	if req.Body != nil && req.Body != http.NoBody {
+	if !bodiless {
 		body = &bodyErrReader{ReadCloser: req.Body}
 		req.Body = body
 	}
@@ -197,34 +208,24 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 		// An origin may answer before it has read the whole upload (413,
 		// 401) and close: its answer is worth more than the write error.
 		_ = pc.SetReadDeadline(time.Now().Add(earlyAnswerWait))
-		if resp, rerr := readFinalResponse(pc, req); rerr == nil {
+		if resp, _, rerr := readFinalResponse(pc, req, time.Time{}, time.Time{}); rerr == nil {
 			resp.Close = true
 			return p.wrapBody(resp, pc, req, stop), nil
 		}
 		return fail(err)
 	}
-
-	var ttfbAt time.Time
-	if ttfb > 0 {
-		ttfbAt = time.Now().Add(ttfb)
-		if !hasDeadline || ttfbAt.Before(deadline) {
-			readDeadline = ttfbAt
-		} else {
-			ttfbAt = time.Time{} // the total deadline comes first
-		}
+	if !bodiless {
+		var readDeadline time.Time
+		ttfbAt, readDeadline = ttfbDeadline(ttfb, deadline)
+		_ = pc.SetReadDeadline(readDeadline)
 	}
-	_ = pc.SetReadDeadline(readDeadline)
+
 	before := pc.nread
-	resp, err := readFinalResponse(pc, req, func() {
-		// ttfb ends with the first response byte, an interim response too.
-		if !ttfbAt.IsZero() {
-			_ = pc.SetReadDeadline(deadline)
-			ttfbAt = time.Time{}
-		}
-	})
+	// ttfb ends with the first response byte, an interim response too.
+	resp, ttfbOver, err := readFinalResponse(pc, req, ttfbAt, deadline)
 	if err != nil {
 		switch {
-		case !ttfbAt.IsZero() && !time.Now().Before(ttfbAt) && ctx.Err() == nil:
+		case !ttfbOver && !ttfbAt.IsZero() && !time.Now().Before(ttfbAt) && ctx.Err() == nil:
 			stop()
 			pc.Close()
 			return nil, errTTFBTimeout
@@ -235,7 +236,7 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 		}
 		return fail(err)
 	}
-	if !ttfbAt.IsZero() {
+	if !ttfbOver && !ttfbAt.IsZero() && !bodyBuffered(resp, pc) {
 		_ = pc.SetReadDeadline(deadline)
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
@@ -273,29 +274,51 @@ const (
 
 var errHeadTooLarge = errors.New("the origin's response headers exceed 1 MB")
 
+// ttfbDeadline is when the first response byte is due (zero: no ttfb, or
+// the total deadline comes first) and the read deadline until then.
+func ttfbDeadline(ttfb time.Duration, deadline time.Time) (ttfbAt, readDeadline time.Time) {
+	if ttfb <= 0 {
+		return time.Time{}, deadline
+	}
+	ttfbAt = time.Now().Add(ttfb)
+	if deadline.IsZero() || ttfbAt.Before(deadline) {
+		return ttfbAt, ttfbAt
+	}
+	return time.Time{}, deadline
+}
+
+// bodyBuffered reports whether a final response's whole body came with
+// its head: reading it needs no more reads, so the ttfb deadline can stay
+// (each request sets its own; the idle peek ignores them).
+func bodyBuffered(resp *http.Response, pc *h1Conn) bool {
+	return resp.StatusCode >= 200 && resp.ContentLength >= 0 && int64(pc.br.Buffered()) >= resp.ContentLength
+}
+
 // readFinalResponse reads response heads until a final one (or 101),
-// skipping 100 Continue and 103 Early Hints; onFirst runs after the first.
-func readFinalResponse(pc *h1Conn, req *http.Request, onFirst ...func()) (*http.Response, error) {
+// skipping 100 Continue and 103 Early Hints. With a ttfb running (ttfbAt
+// not zero), an interim response ends it: the read deadline becomes the
+// total deadline, and ttfbOver says so.
+func readFinalResponse(pc *h1Conn, req *http.Request, ttfbAt, deadline time.Time) (resp *http.Response, ttfbOver bool, err error) {
 	for i := 0; ; i++ {
 		pc.headBudget = maxResponseHead
-		resp, err := http.ReadResponse(pc.br, req)
+		var fast bool
+		resp, fast = readResponseFast(pc.br, req)
+		if !fast {
+			resp, err = http.ReadResponse(pc.br, req)
+		}
 		pc.headBudget = -1
 		if err != nil {
-			if pc.headBudget == 0 {
-				err = errHeadTooLarge
-			}
-			return nil, err
-		}
-		if i == 0 {
-			for _, f := range onFirst {
-				f()
-			}
+			return nil, ttfbOver, err
 		}
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
-			return resp, nil
+			return resp, ttfbOver, nil
+		}
+		if i == 0 && !ttfbAt.IsZero() {
+			_ = pc.SetReadDeadline(deadline)
+			ttfbOver = true
 		}
 		if i == maxInterim {
-			return nil, errors.New("the origin sent too many interim (1xx) responses")
+			return nil, ttfbOver, errors.New("the origin sent too many interim (1xx) responses")
 		}
 	}
 }
@@ -320,7 +343,10 @@ var requestWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil,
 func writeRequest(pc *h1Conn, req *http.Request) error {
 	bw := requestWriters.Get().(*bufio.Writer)
 	bw.Reset(pc)
-	err := req.Write(headAndBody{bw})
+	var err error
+	if !writeRequestFast(bw, req) {
+		err = req.Write(headAndBody{bw})
+	}
 	if err == nil {
 		err = bw.Flush()
 	}

@@ -303,3 +303,46 @@ func TestTTFBEndsWithAnInterimResponse(t *testing.T) {
 		t.Fatalf("%d", resp.StatusCode)
 	}
 }
+
+// ttfb_timeout ends with the first response byte: a body that arrives
+// slowly after its head is bounded by timeout only; and a connection whose
+// last answer came whole (its ttfb deadline left in place) serves the next
+// request under that request's own deadlines.
+func TestTTFBEndsWithTheHeadNotTheBody(t *testing.T) {
+	o := newRawOrigin(t, func(o *rawOrigin, c net.Conn, br *bufio.Reader, _ int) {
+		for i := 0; ; i++ {
+			if _, ok := o.read(br); !ok {
+				return
+			}
+			switch i {
+			case 0: // whole answer at once
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			case 1: // the head at once, the rest of the body after more than ttfb
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234")
+				time.Sleep(800 * time.Millisecond)
+				_, _ = io.WriteString(c, "56789")
+			default:
+				_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nlate")
+			}
+		}
+	})
+	h := rawHarnessBackend(t, o, "      ttfb_timeout: 500ms\n      timeout: 30s\n")
+	for i, want := range []string{"ok", "0123456789"} {
+		resp, body := h.do(http.MethodGet, "/x", nil, nil)
+		if resp.StatusCode != 200 || body != want {
+			t.Fatalf("request %d: %d %q, want 200 %q", i, resp.StatusCode, body, want)
+		}
+	}
+	// Past the ttfb deadline the last answer left on the connection: the
+	// next request must set its own, or its read would fail at once.
+	time.Sleep(600 * time.Millisecond)
+	for i := 0; i < 2; i++ {
+		resp, body := h.do(http.MethodGet, "/x", nil, nil)
+		if resp.StatusCode != 200 || body != "late" {
+			t.Fatalf("late answer %d: %d %q", i, resp.StatusCode, body)
+		}
+	}
+	if n := o.conns.Load(); n != 1 {
+		t.Errorf("%d origin connections, want 1 reused", n)
+	}
+}

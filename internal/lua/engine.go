@@ -106,6 +106,8 @@ func NewEngine(opts Options) (*Engine, error) {
 	if e.maxMemory <= 0 {
 		e.maxMemory = int64(config.DefaultLuaMaxMemory)
 	}
+	// No reply larger than a run's whole budget is read (redis_replies.go).
+	e.host.RedisReplyGuard().SetLimit(e.maxMemory)
 	size := e.cfg.Config.VMPoolSize
 	if size <= 0 {
 		size = config.DefaultLuaVMPoolSize()

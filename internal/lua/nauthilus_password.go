@@ -3,6 +3,7 @@ package lua
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"unicode"
 	"unicode/utf8"
@@ -18,8 +19,9 @@ import (
 // Nauthilus scripts use as a password-history key.
 //
 // A stored hash comes from wherever the script read it, so it is untrusted
-// work: the hashing cannot be interrupted by script_timeout, and Argon2's
-// memory is allocated at once. Hashes asking for more than the limits
+// work: a hash cannot be interrupted once started (so slow ones run on a
+// bounded set of workers the script stops waiting for at its deadline,
+// password_workers.go), and Argon2's memory is allocated at once. Hashes asking for more than the limits
 // below are refused with an error instead of being computed. Argon2's
 // memory is not charged to the run's max_memory (a common m=65536 hash
 // needs 64 MiB for a moment, the default budget): instead all Argon2
@@ -72,14 +74,33 @@ func comparePasswords(r *scriptRun, L *glua.LState) int {
 	case int64(cost.Argon2Passes) > maxLuaArgon2Work/max(cost.Argon2Memory, 1):
 		return pushFalseErr(L, fmt.Sprintf("Argon2 t=%d with m=%dKiB exceeds backline's limit of t×m = %s", cost.Argon2Passes, cost.Argon2Memory/1024, config.ByteSize(maxLuaArgon2Work)))
 	}
+	if !slowHash(cost) {
+		ok, err := sp.Verify(plain)
+		return pushVerified(L, ok, err)
+	}
+	finished := func() {}
 	if cost.Argon2Memory > 0 {
 		gate := hostValue(r.engine.host, "nauthilus_password.argon2", func() *memoryGate { return newMemoryGate(argon2InFlight) })
 		if err := gate.acquire(r.ctx, cost.Argon2Memory); err != nil {
 			L.RaiseError("compare_passwords: waiting for Argon2 memory: %v", err)
 		}
-		defer gate.release(cost.Argon2Memory)
+		finished = func() { gate.release(cost.Argon2Memory) }
 	}
-	ok, err := sp.Verify(plain)
+	// Off the script's goroutine, so the run's deadline holds
+	// (password_workers.go).
+	ok, err, stopped := hashPoolOf(r.engine.host).verify(r.ctx, sp, plain, finished)
+	if stopped != nil {
+		if errors.Is(stopped, errHashNotStarted) {
+			r.timedOutIn = "compare_passwords, waiting for a password hash worker (all were busy)"
+		} else {
+			r.timedOutIn = "compare_passwords, during a password hash (it finishes in the background)"
+		}
+		L.RaiseError("compare_passwords: %v (lua.config.script_timeout is %s)", stopped, r.engine.timeout)
+	}
+	return pushVerified(L, ok, err)
+}
+
+func pushVerified(L *glua.LState, ok bool, err error) int {
 	if err != nil {
 		return pushFalseErr(L, err.Error())
 	}

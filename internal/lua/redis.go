@@ -106,14 +106,14 @@ func redisCall[T redis.Cmder](r *scriptRun, conn *redisConn, fn func(ctx context
 	if conn.endsBefore(ctx) {
 		cmd := fn(ctx)
 		conn.metrics.count(cmd.Err())
-		return cmd, cmd.Err()
+		return cmd, refusedReply(cmd, cmd.Err())
 	}
 	done := make(chan T, 1)
 	go func() { done <- fn(ctx) }()
 	select {
 	case cmd := <-done:
 		conn.metrics.count(cmd.Err())
-		return cmd, cmd.Err()
+		return cmd, refusedReply(cmd, cmd.Err())
 	case <-ctx.Done():
 		conn.metrics.count(ctx.Err())
 		return zero, ctx.Err()
@@ -180,6 +180,7 @@ func (r *scriptRun) redisError(err error) glua.LValue {
 // pushRedis pushes (v, nil) or (nil, err): the pair every function returns.
 func pushRedis(r *scriptRun, L *glua.LState, v glua.LValue, err error) int {
 	if err != nil {
+		raiseIfRefused(r, L, err) // a reply over the budget (redis_replies.go)
 		L.Push(glua.LNil)
 		L.Push(r.redisError(err))
 		return 2

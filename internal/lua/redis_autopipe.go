@@ -105,7 +105,7 @@ func batchedCall[T redis.Cmder](r *scriptRun, conn *redisConn, c redis.Cmdable, 
 		return zero, err
 	}
 	conn.metrics.count(cmd.Err())
-	return cmd, cmd.Err()
+	return cmd, refusedReply(cmd, cmd.Err())
 }
 
 // carries reports whether one of cmds failed with err itself.

@@ -331,8 +331,9 @@ func (r *scriptRun) retryNoScript(conn *redisConn, rows []pipeRow) {
 // rowResult is {ok=true, value=v}, {ok=true} for a nil reply, or
 // {ok=false, err="..."}.
 func (r *scriptRun) rowResult(L *glua.LState, row pipeRow) *glua.LTable {
-	t := L.CreateTable(0, 2)
 	err := row.cmd.Err()
+	raiseIfRefused(r, L, refusedReply(row.cmd, err))
+	t := L.CreateTable(0, 2)
 	var value glua.LValue
 	if err == nil {
 		if row.script != nil {

@@ -14,6 +14,7 @@ import (
 	glua "github.com/yuin/gopher-lua"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/state"
 )
 
 // redisHost is nauthilus_redis's process-wide state, kept in the Host so
@@ -56,6 +57,8 @@ func (h *Host) SetRedis(client redis.UniversalClient, cfg *config.Redis, extraAl
 	defer s.mu.Unlock()
 	s.metrics = newRedisMetrics(h.Registerer)
 	s.def = &redisConn{name: "default", read: client, write: client, metrics: s.metrics, batch: newCmdBatcher(client)}
+	guardClient(client, h.RedisReplyGuard())
+	registerGuardMetric(h.Registerer, h.RedisReplyGuard())
 	s.allowed = map[string]bool{}
 	var addrs []string
 	if cfg != nil {
@@ -146,7 +149,7 @@ func registerRedisPool(r *scriptRun, L *glua.LState) int {
 	if err := s.canRegister(name); err != nil {
 		return pushRedis(r, L, nil, err)
 	}
-	conn, err := s.newPool(name, mode, cfg)
+	conn, err := s.newPool(name, mode, cfg, r.engine.host.RedisReplyGuard())
 	if err != nil {
 		return pushRedis(r, L, nil, fmt.Errorf("register_redis_pool: %w", err))
 	}
@@ -219,7 +222,7 @@ func readPoolConfig(t *glua.LTable) poolConfig {
 // newPool checks a pool against the operator's rules and builds its
 // clients (lazily connecting, as in Nauthilus). Errors never show a
 // password.
-func (s *redisHost) newPool(name, mode string, t *glua.LTable) (*redisConn, error) {
+func (s *redisHost) newPool(name, mode string, t *glua.LTable, guard *state.ReplyGuard) (*redisConn, error) {
 	if name == "" || name == "default" {
 		return nil, fmt.Errorf("the pool name must not be empty or 'default'")
 	}
@@ -262,12 +265,14 @@ func (s *redisHost) newPool(name, mode string, t *glua.LTable) (*redisConn, erro
 	const retries = 1
 	timeouts := struct{ dial, read, write, pool time.Duration }{
 		config.DefaultRedisDialTimeout, config.DefaultRedisReadTimeout, config.DefaultRedisWriteTimeout, config.DefaultRedisPoolTimeout}
+	// Every connection through the reply guard (redis_replies.go).
+	dialer := guard.Dialer(redis.NewDialer(&redis.Options{DialTimeout: timeouts.dial, TLSConfig: tlsConf}))
 	failover := func(replicaOnly bool) redis.UniversalClient {
 		return redis.NewFailoverClient(&redis.FailoverOptions{
 			MasterName: c.masterName, SentinelAddrs: addrs, SentinelUsername: c.sentinelUser, SentinelPassword: c.sentinelPass,
 			Username: c.user, Password: c.pass, DB: c.db, ReplicaOnly: replicaOnly,
 			MaxRetries: retries, DialerRetries: retries, DialTimeout: timeouts.dial, ReadTimeout: timeouts.read,
-			WriteTimeout: timeouts.write, PoolTimeout: timeouts.pool, PoolSize: poolSize, MinIdleConns: minIdle, TLSConfig: tlsConf,
+			WriteTimeout: timeouts.write, PoolTimeout: timeouts.pool, PoolSize: poolSize, MinIdleConns: minIdle, TLSConfig: tlsConf, Dialer: dialer,
 		})
 	}
 	conn := &redisConn{name: name, bound: commandBound(timeouts.dial, timeouts.pool, timeouts.write, timeouts.read), metrics: s.metricsOf()}
@@ -275,7 +280,7 @@ func (s *redisHost) newPool(name, mode string, t *glua.LTable) (*redisConn, erro
 	case "standalone":
 		conn.write = redis.NewClient(&redis.Options{Addr: c.address, Username: c.user, Password: c.pass, DB: c.db,
 			MaxRetries: retries, DialerRetries: retries, DialTimeout: timeouts.dial, ReadTimeout: timeouts.read,
-			WriteTimeout: timeouts.write, PoolTimeout: timeouts.pool, PoolSize: poolSize, MinIdleConns: minIdle, TLSConfig: tlsConf})
+			WriteTimeout: timeouts.write, PoolTimeout: timeouts.pool, PoolSize: poolSize, MinIdleConns: minIdle, TLSConfig: tlsConf, Dialer: dialer})
 	case "sentinel":
 		conn.write = failover(false)
 	case "sentinel_replica":
@@ -287,7 +292,7 @@ func (s *redisHost) newPool(name, mode string, t *glua.LTable) (*redisConn, erro
 		}
 		conn.write = redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, Username: c.user, Password: c.pass,
 			MaxRetries: retries, DialerRetries: retries, DialTimeout: timeouts.dial, ReadTimeout: timeouts.read,
-			WriteTimeout: timeouts.write, PoolTimeout: timeouts.pool, PoolSize: poolSize, MinIdleConns: minIdle, TLSConfig: tlsConf})
+			WriteTimeout: timeouts.write, PoolTimeout: timeouts.pool, PoolSize: poolSize, MinIdleConns: minIdle, TLSConfig: tlsConf, Dialer: dialer})
 	}
 	if conn.read == nil {
 		conn.read = conn.write

@@ -67,6 +67,9 @@ type scriptRun struct {
 	// added since the last measurement (run goroutine only, both).
 	instructions uint64
 	retained     int64
+	// timedOutIn names the native call that gave up at the deadline (a
+	// slow password hash), for the timeout's message (run goroutine only).
+	timedOutIn string
 
 	snap    *health.Snapshot
 	snapped bool
@@ -241,6 +244,9 @@ func (r *scriptRun) failure(msg, trace string) error {
 		se.Msg = fmt.Sprintf("timed out after %s", r.engine.timeout)
 		if strings.HasPrefix(msg, waitingForState) {
 			se.Msg += " " + waitingForState
+		}
+		if r.timedOutIn != "" {
+			se.Msg += " in " + r.timedOutIn
 		}
 	case ctxErr != nil:
 		se.Canceled = true

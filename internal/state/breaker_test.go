@@ -46,7 +46,7 @@ func breakerClient(t *testing.T) (*miniredis.Miniredis, redis.UniversalClient, *
 	c := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1})
 	t.Cleanup(func() { c.Close() })
 	clock, log := newFakeClock(), &breakerLog{}
-	b := NewRedisBreaker(clock.Now, RedisBreakerOpenFor, log.change, log.reject)
+	b := NewRedisBreaker(clock.Now, RedisBreakerSettings{}, log.change, log.reject)
 	c.AddHook(b)
 	return m, c, b, clock, log
 }
@@ -110,8 +110,8 @@ func TestRedisBreakerStopAndRestart(t *testing.T) {
 // Half open, one command probes; the others fail fast until it ends.
 func TestRedisBreakerOneProbe(t *testing.T) {
 	clock, log := newFakeClock(), &breakerLog{}
-	b := NewRedisBreaker(clock.Now, RedisBreakerOpenFor, log.change, log.reject)
-	b.record(io.EOF)
+	b := NewRedisBreaker(clock.Now, RedisBreakerSettings{}, log.change, log.reject)
+	b.record(io.EOF, ordinaryCommand)
 	if ok, _ := b.allow(); ok {
 		t.Fatal("allowed while open")
 	}
@@ -123,11 +123,11 @@ func TestRedisBreakerOneProbe(t *testing.T) {
 		t.Fatal("a second command while the probe is in flight")
 	}
 	// The probe's caller gave up: no news, the next command probes.
-	b.record(context.Canceled)
+	b.record(context.Canceled, probeCommand)
 	if ok, probe := b.allow(); !ok || !probe {
 		t.Fatal("no probe after a canceled one")
 	}
-	b.record(nil)
+	b.record(nil, probeCommand)
 	if ok, probe := b.allow(); !b.Up() || !ok || probe || log.String() != "[down up]" {
 		t.Fatalf("up %v transitions %s", b.Up(), log)
 	}

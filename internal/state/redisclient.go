@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"os"
 	"sync"
 
@@ -20,9 +21,22 @@ import (
 // come from config.Parse (defaults filled in, password files read).
 // Errors name files, never a password.
 func NewRedisClient(r *config.Redis) (redis.UniversalClient, error) {
+	return NewGuardedRedisClient(r, nil)
+}
+
+// NewGuardedRedisClient is NewRedisClient with every connection (to the
+// primary, replicas, Sentinels and cluster nodes) dialed through guard
+// (nil: none), so no reply over its limit is ever materialized. The guard
+// is part of the dialer from the start: no connection escapes it.
+func NewGuardedRedisClient(r *config.Redis, guard *ReplyGuard) (redis.UniversalClient, error) {
 	tlsConf, err := redisTLS(&r.TLS)
 	if err != nil {
 		return nil, err
+	}
+	var dialer func(ctx context.Context, network, addr string) (net.Conn, error)
+	if guard != nil {
+		// go-redis's own dialer (TLS included), guarded.
+		dialer = guard.Dialer(redis.NewDialer(&redis.Options{DialTimeout: r.DialTimeout, TLSConfig: tlsConf}))
 	}
 	// One retry: a login may wait on Redis, and a Redis that does not
 	// answer must fail fast so the caller falls back to local state.
@@ -35,7 +49,7 @@ func NewRedisClient(r *config.Redis) (redis.UniversalClient, error) {
 			DB: r.DatabaseNumber, MaxRetries: maxRetries, DialerRetries: dialerRetries,
 			DialTimeout: r.DialTimeout, ReadTimeout: r.ReadTimeout, WriteTimeout: r.WriteTimeout,
 			PoolSize: r.PoolSize, PoolTimeout: r.PoolTimeout, MinIdleConns: r.IdlePoolSize,
-			TLSConfig: tlsConf,
+			TLSConfig: tlsConf, Dialer: dialer,
 		}), nil
 	case config.RedisSentinel:
 		return redis.NewFailoverClient(&redis.FailoverOptions{
@@ -45,7 +59,7 @@ func NewRedisClient(r *config.Redis) (redis.UniversalClient, error) {
 			DB: r.DatabaseNumber, MaxRetries: maxRetries, DialerRetries: dialerRetries,
 			DialTimeout: r.DialTimeout, ReadTimeout: r.ReadTimeout, WriteTimeout: r.WriteTimeout,
 			PoolSize: r.PoolSize, PoolTimeout: r.PoolTimeout, MinIdleConns: r.IdlePoolSize,
-			TLSConfig: tlsConf,
+			TLSConfig: tlsConf, Dialer: dialer,
 		}), nil
 	case config.RedisClusterMode:
 		return redis.NewClusterClient(&redis.ClusterOptions{
@@ -53,7 +67,7 @@ func NewRedisClient(r *config.Redis) (redis.UniversalClient, error) {
 			MaxRetries: maxRetries, DialerRetries: dialerRetries,
 			DialTimeout: r.DialTimeout, ReadTimeout: r.ReadTimeout, WriteTimeout: r.WriteTimeout,
 			PoolSize: r.PoolSize, PoolTimeout: r.PoolTimeout, MinIdleConns: r.IdlePoolSize,
-			TLSConfig: tlsConf,
+			TLSConfig: tlsConf, Dialer: dialer,
 		}), nil
 	}
 	return nil, fmt.Errorf("storage.redis: no primary.address, sentinels or cluster.addresses")

@@ -1,0 +1,139 @@
+package lua
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/passhash"
+)
+
+// bcrypt14 is "pw" at cost 14 (about 2 s on this machine, more under -race).
+const bcrypt14 = "$2a$14$RUxxEHTNkGmB6rwviBilF.um1ZxT9cymG.bLhZmVmqaJ7GH/X40DS"
+
+// waitHashesDone waits (bounded) for abandoned hashes to finish, so no
+// worker outlives the test.
+func waitHashesDone(t *testing.T, p *hashPool) {
+	t.Helper()
+	for end := time.Now().Add(2 * time.Minute); p.running.Load() != 0; {
+		if time.Now().After(end) {
+			t.Fatalf("%d hashes still running", p.running.Load())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestSlowHashEndsTheRunAtItsDeadline: a cost-14 bcrypt in a loop with a
+// 50 ms budget. The run ends as timed out while the hash still runs: it is
+// not abandoned inside a native call (before the fix, the state hashed on
+// for the whole cost, each time), and the hash finishes in the background
+// holding its worker slot.
+func TestSlowHashEndsTheRunAtItsDeadline(t *testing.T) {
+	body := `local password = require("nauthilus_password")
+for i = 1, 10 do password.compare_passwords("` + bcrypt14 + `", "pw") end`
+	s := engineSetup{cfg: config.LuaConfig{ScriptTimeout: 50 * time.Millisecond, VMPoolSize: 1}}
+	s.filters = []config.LuaFilter{filter(t, "f", filterBody(body))}
+	e, logs := newEngine(t, s)
+	pool := hashPoolOf(e.host)
+	_, err := e.RunFilters(context.Background(), &Request{Username: "alice", Password: "pw"})
+	running := pool.running.Load()
+	var se *ScriptError
+	if !errors.As(err, &se) || !se.Timeout || se.Msg != "timed out after 50ms in compare_passwords, during a password hash (it finishes in the background)" {
+		t.Fatalf("err = %v", err)
+	}
+	if st := e.Stats(); st.AbandonedRuns != 0 || st.Timeouts != 1 {
+		t.Errorf("stats = %+v; want a timeout, no abandoned run", st)
+	}
+	if running != 1 {
+		t.Errorf("%d hashes running when the run returned; want the one it gave up on", running)
+	}
+	if !strings.Contains(logs.String(), "Lua filter failed") {
+		t.Errorf("logs:\n%s", logs)
+	}
+	waitHashesDone(t, pool)
+	if len(pool.slots) != 0 {
+		t.Errorf("%d worker slots still held", len(pool.slots))
+	}
+}
+
+// TestHashWorkersBoundConcurrentHashing: with two workers, four runs
+// hashing at once start two hashes; the other two wait for a slot and
+// end at their deadline with the budget error, and so do the two whose
+// hashes never return in time. No run is abandoned.
+func TestHashWorkersBoundConcurrentHashing(t *testing.T) {
+	release := make(chan struct{})
+	var started, peak atomic.Int64
+	orig := verifyStored
+	verifyStored = func(sp passhash.Stored, plain string) (bool, error) {
+		n := started.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		<-release
+		return false, nil
+	}
+	t.Cleanup(func() { verifyStored = orig })
+
+	body := `local password = require("nauthilus_password")
+local ok, err = password.compare_passwords("$6$rounds=5000$saltsalt$x", "pw")
+error("not reached: " .. tostring(ok) .. tostring(err))`
+	s := engineSetup{cfg: config.LuaConfig{ScriptTimeout: 300 * time.Millisecond, VMPoolSize: 4}}
+	s.filters = []config.LuaFilter{filter(t, "f", filterBody(body))}
+	e, _ := newEngine(t, s)
+	pool := hostValue(e.host, hashPoolKey, func() *hashPool { return newHashPool(2) })
+	if cap(pool.slots) != 2 {
+		t.Fatalf("pool has %d slots", cap(pool.slots))
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range errs {
+		wg.Go(func() {
+			_, errs[i] = e.RunFilters(context.Background(), &Request{Username: "alice", Password: "pw"})
+		})
+	}
+	wg.Wait()
+	waiting := 0
+	for i, err := range errs {
+		var se *ScriptError
+		if !errors.As(err, &se) || !se.Timeout || !strings.Contains(se.Msg, "in compare_passwords") {
+			t.Errorf("run %d: err = %v; want a timeout in compare_passwords", i, err)
+		} else if strings.Contains(se.Msg, "waiting for a password hash worker") {
+			waiting++
+		}
+	}
+	if waiting != 2 {
+		t.Errorf("%d runs timed out waiting for a worker, want 2", waiting)
+	}
+	if got := started.Load(); got != 2 {
+		t.Errorf("%d hashes started; the bound is 2", got)
+	}
+	if got := pool.running.Load(); got != 2 {
+		t.Errorf("%d hashes running after the runs gave up; want 2 holding their slots", got)
+	}
+	if st := e.Stats(); st.AbandonedRuns != 0 {
+		t.Errorf("stats = %+v", st)
+	}
+	close(release)
+	waitHashesDone(t, pool)
+	if peak.Load() != 2 || len(pool.slots) != 0 {
+		t.Errorf("peak %d, slots held %d", peak.Load(), len(pool.slots))
+	}
+}
+
+// TestFastHashesStayOnTheScriptGoroutine: salted SHA needs no worker, and a
+// slow hash that finishes in time answers as before.
+func TestFastHashesStayOnTheScriptGoroutine(t *testing.T) {
+	body := `local password = require("nauthilus_password")
+local ok, err = password.compare_passwords("$1$abcdefgh$fzmjzFdo5nMtBG8gtud5e0", "pw")
+assert(ok == false and err == nil, "md5-crypt: " .. tostring(err))
+ok, err = password.compare_passwords("$2a$04$jSm6Wr3P3BHYqSfXJfvB3OwqXyHKjWiVSZb8qE6t9Ee6xW5tIJHkO", "pw")
+assert(ok == false, "bcrypt: " .. tostring(ok))`
+	out, err, _ := runOne(t, filterBody(body), engineSetup{})
+	if err != nil || out == nil {
+		t.Fatalf("err = %v", err)
+	}
+}

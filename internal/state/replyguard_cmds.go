@@ -1,0 +1,127 @@
+package state
+
+import (
+	"bytes"
+	"strconv"
+	"sync"
+)
+
+// The client's own bookkeeping commands have replies larger than a small
+// limit: COMMAND (which a Cluster client reads to route commands) is
+// 0.5-1 MiB on Redis 7 and larger with modules; CLUSTER SHARDS grows with
+// the cluster. Refusing them would break the client (a Cluster client
+// asks for COMMAND again before every command it cannot route), and no
+// nauthilus_redis function can send them. So the guard follows the
+// commands written to the connection as well, and the replies to these
+// are not limited. Every other reply is, including any the guard cannot
+// match to a command (pushes, a stream it could not follow).
+var unlimitedCommands = map[string]bool{"COMMAND": true, "CLUSTER": true, "SENTINEL": true, "INFO": true, "HELLO": true}
+
+// maxTrackedCommands bounds the queue of commands awaiting replies (a
+// pipeline of maxCmdBatch is 128); beyond it tracking stops.
+const maxTrackedCommands = 1 << 16
+
+// cmdTracker reads the commands written to a connection (go-redis writes
+// each as a RESP array of bulk strings) and queues, per command, whether
+// its reply is exempt from the limit.
+type cmdTracker struct {
+	mu     sync.Mutex
+	queue  []bool
+	head   int
+	broken bool // the writes were not arrays of bulks: no exemptions
+
+	args    int64 // bulks still due in the current command (0: a new one)
+	bulk    int64 // payload bytes (CRLF included) still due
+	naming  bool  // the bulk being read is the command's name
+	name    []byte
+	line    [maxRESPHeader]byte
+	lineLen int
+}
+
+// written follows b, bytes the client wrote.
+func (t *cmdTracker) written(b []byte) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for len(b) > 0 && !t.broken {
+		if t.bulk > 0 {
+			k := min(int64(len(b)), t.bulk)
+			if t.naming {
+				end := min(k, max(t.bulk-2, 0)) // the name, not its CRLF
+				if len(t.name)+int(end) <= 16 {
+					t.name = append(t.name, b[:end]...)
+				} else {
+					t.name = append(t.name[:0], '?') // no exempt name is this long
+				}
+			}
+			b = b[k:]
+			if t.bulk -= k; t.bulk == 0 {
+				t.bulkDone()
+			}
+			continue
+		}
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 || t.lineLen+i+1 > maxRESPHeader {
+			if i < 0 && t.lineLen+len(b) <= maxRESPHeader {
+				t.lineLen += copy(t.line[t.lineLen:], b)
+				return
+			}
+			t.fail()
+			return
+		}
+		t.lineLen += copy(t.line[t.lineLen:], b[:i+1])
+		b = b[i+1:]
+		t.header()
+	}
+}
+
+func (t *cmdTracker) header() {
+	line := t.line[:t.lineLen]
+	t.lineLen = 0
+	if len(line) < 4 || line[len(line)-2] != '\r' {
+		t.fail()
+		return
+	}
+	n, err := strconv.ParseInt(string(line[1:len(line)-2]), 10, 64)
+	switch {
+	case err != nil || n < 0:
+		t.fail()
+	case t.args == 0 && line[0] == '*' && n > 0:
+		t.args, t.naming, t.name = n, true, t.name[:0]
+	case t.args > 0 && line[0] == '$':
+		t.bulk = n + 2
+	default:
+		t.fail()
+	}
+}
+
+func (t *cmdTracker) bulkDone() {
+	if t.naming {
+		t.naming = false
+	}
+	if t.args--; t.args > 0 {
+		return
+	}
+	if len(t.queue)-t.head >= maxTrackedCommands {
+		t.fail()
+		return
+	}
+	t.queue = append(t.queue, unlimitedCommands[string(bytes.ToUpper(t.name))])
+}
+
+func (t *cmdTracker) fail() {
+	t.broken, t.queue, t.head = true, nil, 0
+}
+
+// replied takes the next command's entry: whether its reply is exempt.
+func (t *cmdTracker) replied() (exempt bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.broken || t.head == len(t.queue) {
+		return false
+	}
+	exempt = t.queue[t.head]
+	if t.head++; t.head == len(t.queue) {
+		t.queue, t.head = t.queue[:0], 0
+	}
+	return exempt
+}
