@@ -133,7 +133,8 @@ func TestRedisBreakerBackoffAgainstADeadRedis(t *testing.T) {
 		login("after the return")
 		time.Sleep(100 * time.Millisecond)
 	}
-	if n := strings.Count(in.logs.String(), "Redis answers again: shared state"); n != 1 {
+	// The breaker sets the gauge, then logs: wait for the line.
+	if n := strings.Count(waitForOutput(t, in.logs, "Redis answers again: shared state"), "Redis answers again: shared state"); n != 1 {
 		t.Errorf("%d return lines, want 1", n)
 	}
 }
