@@ -64,8 +64,26 @@ func freePort(t *testing.T) string {
 }
 
 // startServeProcess runs serve on yaml, where {api} and {gateway} stand for
-// free loopback addresses, and waits until /healthz answers.
+// free loopback addresses, and waits until /healthz answers. A port that was
+// free a moment ago can be taken by another test process's listener before
+// the daemon binds it (go test runs packages in parallel): a daemon that
+// exits with "address already in use" is started again on new ports.
 func startServeProcess(t *testing.T, yaml string, nofile int) (*daemonProcess, string) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		p, gateway, err := tryServeProcess(t, yaml, nofile)
+		if err == nil {
+			return p, gateway
+		}
+		if attempt < 3 && strings.Contains(err.Error(), "address already in use") {
+			t.Logf("attempt %d: %v; again on other ports", attempt, err)
+			continue
+		}
+		t.Fatal(err)
+	}
+}
+
+func tryServeProcess(t *testing.T, yaml string, nofile int) (*daemonProcess, string, error) {
 	t.Helper()
 	api, gateway := freePort(t), freePort(t)
 	yaml = strings.NewReplacer("{api}", api, "{gateway}", gateway).Replace(yaml)
@@ -93,20 +111,21 @@ func startServeProcess(t *testing.T, yaml string, nofile int) (*daemonProcess, s
 		}
 	})
 	client := &http.Client{Timeout: time.Second}
-	waitFor(t, "the daemon's /healthz", func() bool {
+	for range 600 { // 30 s and more: bounds a broken daemon only
 		select {
 		case <-p.exited:
-			t.Fatalf("daemon exited (%v):\n%s", p.cmd.ProcessState, p.stderr.String())
+			return nil, "", fmt.Errorf("daemon exited (%v):\n%s", p.cmd.ProcessState, p.stderr.String())
 		default:
 		}
-		resp, err := client.Get("http://" + api + "/healthz")
-		if err != nil {
-			return false
+		if resp, err := client.Get("http://" + api + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p, gateway, nil
+			}
 		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
-	return p, gateway
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil, "", fmt.Errorf("gave up waiting for the daemon's /healthz:\n%s", p.stderr.String())
 }
 
 func (p *daemonProcess) healthz(t *testing.T) {
