@@ -165,7 +165,10 @@ func TestOriginsWeightedConcurrentCounts(t *testing.T) {
 
 func TestOriginsLeastConnections(t *testing.T) {
 	tr := &transcript{}
-	release, arrived := make(chan struct{}), make(chan struct{})
+	// arrived holds one signal: the first request's, sent whether or not
+	// the test is already waiting for it (an unbuffered send with a default
+	// lost it when the request was faster than the test, and the test hung).
+	release, arrived := make(chan struct{}), make(chan struct{}, 1)
 	slow := tr.origin(t, "slow", func(w http.ResponseWriter, r *http.Request) {
 		select {
 		case arrived <- struct{}{}:
