@@ -25,6 +25,13 @@ func setupSharedThrottles(cfg *config.Config, logger *slog.Logger, reg prometheu
 	if err != nil {
 		return nil, nil, err
 	}
+	// Its own breaker, with storage.redis.circuit_breaker's settings: a
+	// hung Redis costs one try per open period, not every request's
+	// read_timeout; the throttles count locally meanwhile.
+	if _, err := attachRedisBreakerAt(throttleBreaker, client, r, logger, reg); err != nil {
+		client.Close()
+		return nil, nil, err
+	}
 	s, err := gateway.NewSharedThrottles(state.NewRedisRateCounter(client, r.Prefix),
 		logger.With("component", "gateway-throttle"), reg)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -51,5 +52,35 @@ func TestSharedThrottlesFromConfig(t *testing.T) {
 	}
 	if s, c, err := setupSharedThrottles(&config.Config{}, slog.Default(), nil); s != nil || c != nil || err != nil {
 		t.Errorf("without storage.redis: %v %v %v", s, c, err)
+	}
+}
+
+// The gateway's rate-limit client has a breaker of its own: once Redis
+// failed, the next command fails at once instead of waiting for Redis.
+func TestSharedThrottlesClientHasABreaker(t *testing.T) {
+	m := miniredis.RunT(t)
+	yml := "storage:\n  redis:\n    primary:\n      address: " + m.Addr() + "\n    circuit_breaker:\n      open_time: 1m\n" +
+		"definitions:\n  backends:\n    api:\n      origin: http://127.0.0.1:9\n" +
+		"gateway:\n  address: 127.0.0.1:18999\n  endpoints:\n    - path: /x\n      proxy:\n        backend: api\n"
+	cfg, err := config.Parse([]byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	_, client, err := setupSharedThrottles(cfg, slog.New(slog.DiscardHandler), reg)
+	if err != nil || client == nil {
+		t.Fatalf("setup: %v", err)
+	}
+	defer client.Close()
+	m.Close()
+	ctx := context.Background()
+	if err := client.Get(ctx, "k").Err(); err == nil {
+		t.Fatal("a command to a closed Redis succeeded")
+	}
+	if err := client.Get(ctx, "k").Err(); err == nil || !strings.Contains(err.Error(), "circuit breaker") {
+		t.Fatalf("second command: %v, want the breaker's fast failure", err)
+	}
+	if got := gaugeOrCounter(t, reg, "backline_gateway_throttle_redis_breaker_rejected_total", nil); got != 1 {
+		t.Errorf("rejected %v, want 1", got)
 	}
 }
