@@ -12,16 +12,19 @@ import (
 
 // breakerSite names one Redis client's breaker in its metrics and logs.
 type breakerSite struct {
-	metric    string // metric name prefix
-	what      string // the client, for help texts
-	component string
-	down, up  string // log lines
+	// The metric names, written out whole (scripts/test-deploy finds the
+	// exported names by their literals).
+	openName, openedName, rejectedName string
+	what                               string // the client, for help texts
+	component                          string
+	down, up                           string // log lines
 }
 
 // stateBreaker is storage.redis's shared client: auth cache, affinity,
 // admin state, probe leases.
 var stateBreaker = breakerSite{
-	metric: "backline_state_redis_breaker", what: "storage.redis", component: "shared-state",
+	openName: "backline_state_redis_breaker_open", openedName: "backline_state_redis_breaker_opened_total",
+	rejectedName: "backline_state_redis_breaker_rejected_total", what: "storage.redis", component: "shared-state",
 	down: "Redis unreachable: shared state falls back to local memory; commands fail fast, one try per open period",
 	up:   "Redis answers again: shared state (auth cache, affinity, admin state, leases) back on Redis",
 }
@@ -30,9 +33,11 @@ var stateBreaker = breakerSite{
 // sharedthrottle.go): without it, once its own one-second back-off ended,
 // every concurrent request tried a hung Redis and waited out read_timeout.
 var throttleBreaker = breakerSite{
-	metric: "backline_gateway_throttle_redis_breaker", what: "the gateway's rate-limit Redis client", component: "gateway-throttle",
-	down: "Redis unreachable: gateway throttles count locally; commands fail fast, one try per open period",
-	up:   "Redis answers again: gateway throttles count on Redis",
+	openName: "backline_gateway_throttle_redis_breaker_open", openedName: "backline_gateway_throttle_redis_breaker_opened_total",
+	rejectedName: "backline_gateway_throttle_redis_breaker_rejected_total", what: "the gateway's rate-limit Redis client",
+	component: "gateway-throttle",
+	down:      "Redis unreachable: gateway throttles count locally; commands fail fast, one try per open period",
+	up:        "Redis answers again: gateway throttles count on Redis",
 }
 
 // attachRedisBreaker puts stateBreaker on client; see attachRedisBreakerAt.
@@ -48,11 +53,11 @@ func attachRedisBreaker(client redis.UniversalClient, r *config.Redis, logger *s
 // nothing, but still registers the metrics (they stay 0), so dashboards
 // and alerts do not go blank.
 func attachRedisBreakerAt(site breakerSite, client redis.UniversalClient, r *config.Redis, logger *slog.Logger, reg prometheus.Registerer) (*state.RedisBreaker, error) {
-	open := prometheus.NewGauge(prometheus.GaugeOpts{Name: site.metric + "_open",
+	open := prometheus.NewGauge(prometheus.GaugeOpts{Name: site.openName,
 		Help: "1 while commands of " + site.what + " fail fast (circuit breaker open after Redis failed), 0 while they go to Redis."})
-	opened := prometheus.NewCounter(prometheus.CounterOpts{Name: site.metric + "_opened_total",
+	opened := prometheus.NewCounter(prometheus.CounterOpts{Name: site.openedName,
 		Help: "Times the circuit breaker of " + site.what + " opened (Redis became unreachable)."})
-	rejected := prometheus.NewCounter(prometheus.CounterOpts{Name: site.metric + "_rejected_total",
+	rejected := prometheus.NewCounter(prometheus.CounterOpts{Name: site.rejectedName,
 		Help: "Commands of " + site.what + " failed at once by the open circuit breaker, without waiting for Redis."})
 	if reg != nil {
 		for _, c := range []prometheus.Collector{open, opened, rejected} {
