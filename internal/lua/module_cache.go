@@ -406,19 +406,7 @@ func cacheUpdate(r *scriptRun, L *glua.LState) int {
 		c.mu.Unlock()
 	}()
 
-	var oldLua glua.LValue = glua.LNil
-	if old != nil {
-		oldLua = r.hostValueToLua(L, ctxValue{v: old.v, size: old.size})
-	}
-	L.Push(fn)
-	L.Push(oldLua)
-	if err := L.PCall(1, 1, nil); err != nil {
-		L.RaiseError("cache_update error: %s", luaErrorText(err))
-	}
-	result := L.Get(-1)
-	L.Pop(1)
-	v, size := r.cacheValue(L, "cache_update error: nauthilus_cache.cache_update", result)
-	converted := ctxValue{v: v, size: size}
+	converted := r.cacheUpdateValue(L, fn, old)
 	c.mu.Lock()
 	e := &cacheEntry{key: key, v: converted.v, size: entrySize(key, converted.size)}
 	if old != nil {
@@ -432,6 +420,25 @@ func cacheUpdate(r *scriptRun, L *glua.LState) int {
 	L.Push(r.hostValueToLua(L, ctxValue{v: converted.v, size: converted.size}))
 	L.Push(glua.LNil)
 	return 2
+}
+
+// cacheUpdateValue calls cache_update's fn with the old value (nil when
+// there is none) and returns its result as a cache value; a real run and a
+// dry run (module_cache_dryrun.go) share it.
+func (r *scriptRun) cacheUpdateValue(L *glua.LState, fn *glua.LFunction, old *cacheEntry) ctxValue {
+	var oldLua glua.LValue = glua.LNil
+	if old != nil {
+		oldLua = r.hostValueToLua(L, ctxValue{v: old.v, size: old.size})
+	}
+	L.Push(fn)
+	L.Push(oldLua)
+	if err := L.PCall(1, 1, nil); err != nil {
+		L.RaiseError("cache_update error: %s", luaErrorText(err))
+	}
+	result := L.Get(-1)
+	L.Pop(1)
+	v, size := r.cacheValue(L, "cache_update error: nauthilus_cache.cache_update", result)
+	return ctxValue{v: v, size: size}
 }
 
 // luaErrorText is a Lua error's message without gopher-lua's stack trace.

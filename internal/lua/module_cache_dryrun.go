@@ -62,20 +62,7 @@ var cacheEffects = map[string]runFunc{
 	// its result returned, not stored; the key is not held.
 	"cache_update": func(r *scriptRun, L *glua.LState) int {
 		old := r.cacheLookup(L.CheckString(1))
-		fn := L.CheckFunction(2)
-		var oldLua glua.LValue = glua.LNil
-		if old != nil {
-			oldLua = r.hostValueToLua(L, ctxValue{v: old.v, size: old.size})
-		}
-		L.Push(fn)
-		L.Push(oldLua)
-		if err := L.PCall(1, 1, nil); err != nil {
-			L.RaiseError("cache_update error: %s", luaErrorText(err))
-		}
-		result := L.Get(-1)
-		L.Pop(1)
-		v, size := r.cacheValue(L, "cache_update error: nauthilus_cache.cache_update", result)
-		L.Push(r.hostValueToLua(L, ctxValue{v: v, size: size}))
+		L.Push(r.hostValueToLua(L, r.cacheUpdateValue(L, L.CheckFunction(2), old)))
 		L.Push(glua.LNil)
 		return 2
 	},
