@@ -2,10 +2,7 @@ package integration
 
 import (
 	"fmt"
-	"io"
 	"net"
-	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -68,12 +65,8 @@ func TestRedisBreakerBackoffAgainstADeadRedis(t *testing.T) {
 	}
 	redis := startPrivateRedis(t)
 	backend := startFakeIMAP(t)
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "api.pw"), threeAPIPassword+"\n")
-	writeFile(t, filepath.Join(dir, "probe.pw"), "probe-password\n")
-	writeFile(t, filepath.Join(dir, "cache.key"), strings.Repeat("k3y-", 12)+"\n")
 	const user = "backoff@example.org"
-	writeFile(t, filepath.Join(dir, "passwd"), fmt.Sprintf("%s:{PLAIN}%s\n", user, threeUserPassword))
+	dir := outageInstanceDir(t, user)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	const prefixLine = "    prefix: \"three:\"\n"
 	cfg := threeConfig(dir, addr, redis.addr(), []*fakeIMAP{backend})
@@ -85,21 +78,7 @@ func TestRedisBreakerBackoffAgainstADeadRedis(t *testing.T) {
 
 	login := func(step string) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, "http://"+in.addr+"/api/v1/auth/nginx", nil)
-		req.SetBasicAuth(apiUser, threeAPIPassword)
-		for k, v := range map[string]string{"Auth-Method": "plain", "Auth-User": user, "Auth-Pass": threeUserPassword,
-			"Auth-Protocol": "imap", "Auth-Login-Attempt": "1", "Client-IP": "127.0.0.1"} {
-			req.Header.Set(k, v)
-		}
-		resp, err := threeHTTP.Do(req)
-		if err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.Header.Get("Auth-Status") != "OK" {
-			t.Fatalf("%s: Auth-Status %q", step, resp.Header.Get("Auth-Status"))
-		}
+		nginxLoginOK(t, in, user, step)
 	}
 
 	login("before the outage")

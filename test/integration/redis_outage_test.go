@@ -25,33 +25,14 @@ func TestAuthCacheRedisKilledAndRestarted(t *testing.T) {
 	}
 	redis := startPrivateRedis(t)
 	backend := startFakeIMAP(t)
-	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "api.pw"), threeAPIPassword+"\n")
-	writeFile(t, filepath.Join(dir, "probe.pw"), "probe-password\n")
-	writeFile(t, filepath.Join(dir, "cache.key"), strings.Repeat("k3y-", 12)+"\n")
 	const user = "outage@example.org"
-	writeFile(t, filepath.Join(dir, "passwd"), fmt.Sprintf("%s:{PLAIN}%s\n", user, threeUserPassword))
+	dir := outageInstanceDir(t, user)
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	in := startInstance(t, buildBackline(t), "fb", dir, addr, threeConfig(dir, addr, redis.addr(), []*fakeIMAP{backend}))
 
 	login := func(step string) string {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, "http://"+in.addr+"/api/v1/auth/nginx", nil)
-		req.SetBasicAuth(apiUser, threeAPIPassword)
-		for k, v := range map[string]string{"Auth-Method": "plain", "Auth-User": user, "Auth-Pass": threeUserPassword,
-			"Auth-Protocol": "imap", "Auth-Login-Attempt": "1", "Client-IP": "127.0.0.1"} {
-			req.Header.Set(k, v)
-		}
-		resp, err := threeHTTP.Do(req)
-		if err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.Header.Get("Auth-Status") != "OK" {
-			t.Fatalf("%s: Auth-Status %q", step, resp.Header.Get("Auth-Status"))
-		}
-		return resp.Header.Get("X-Nauthilus-Memory-Cache")
+		return nginxLoginOK(t, in, user, step).Get("X-Nauthilus-Memory-Cache")
 	}
 	waitMetric := func(name string, want float64) {
 		t.Helper()
@@ -126,4 +107,38 @@ func redisKeysWithPrefix(t *testing.T, r *privateRedis, prefix string) int {
 		t.Fatalf("KEYS: %q", head)
 	}
 	return n
+}
+
+// outageInstanceDir holds the files threeConfig refers to, with user as
+// the only account.
+func outageInstanceDir(t *testing.T, user string) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, filepath.Join(dir, "api.pw"), threeAPIPassword+"\n")
+	writeFile(t, filepath.Join(dir, "probe.pw"), "probe-password\n")
+	writeFile(t, filepath.Join(dir, "cache.key"), strings.Repeat("k3y-", 12)+"\n")
+	writeFile(t, filepath.Join(dir, "passwd"), fmt.Sprintf("%s:{PLAIN}%s\n", user, threeUserPassword))
+	return dir
+}
+
+// nginxLoginOK logs user in through in's nginx endpoint and fails the test
+// unless the answer is Auth-Status OK; it returns the answer's headers.
+func nginxLoginOK(t *testing.T, in *instance, user, step string) http.Header {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+in.addr+"/api/v1/auth/nginx", nil)
+	req.SetBasicAuth(apiUser, threeAPIPassword)
+	for k, v := range map[string]string{"Auth-Method": "plain", "Auth-User": user, "Auth-Pass": threeUserPassword,
+		"Auth-Protocol": "imap", "Auth-Login-Attempt": "1", "Client-IP": "127.0.0.1"} {
+		req.Header.Set(k, v)
+	}
+	resp, err := threeHTTP.Do(req)
+	if err != nil {
+		t.Fatalf("%s: %v", step, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.Header.Get("Auth-Status") != "OK" {
+		t.Fatalf("%s: Auth-Status %q", step, resp.Header.Get("Auth-Status"))
+	}
+	return resp.Header
 }
