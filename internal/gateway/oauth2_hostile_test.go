@@ -131,26 +131,7 @@ func TestOAuth2SlowTokenEndpoint(t *testing.T) {
 func TestOAuth2TokenBackendThrottled(t *testing.T) {
 	idp := newFakeServer(t, tokenJSON(`,"expires_in":0`))
 	o := newFakeServer(t, bearerOrigin())
-	yml := fmt.Sprintf(`definitions:
-  backends:
-    idp:
-      origin: %s
-      throttle:
-        period: 1h
-        per_period: 1
-        mode: block
-    api:
-      origin: %s
-      oauth2:
-        grant_type: client_credentials
-        token_endpoint: http://idp.example/token
-        backend: idp
-        client_id: id
-        client_secret: sec
-gateway:
-  address: 127.0.0.1:18999
-  endpoints:
-%s`, idp.URL, o.URL, oauthEndpoint)
+	yml := idpClientCredentialsYAML(idp.URL, "      throttle:\n        period: 1h\n        per_period: 1\n        mode: block\n", o.URL)
 	h := newHarness(t, yml)
 	if resp, body := h.do(http.MethodGet, "/x", nil, nil); resp.StatusCode != 200 {
 		t.Fatalf("first: status %d body %s", resp.StatusCode, body)

@@ -76,6 +76,28 @@ func bearerOrigin(refuse ...string) func(int, *http.Request, string, http.Respon
 
 const oauthEndpoint = "    - path: /x\n      proxy:\n        backend: api\n"
 
+// idpClientCredentialsYAML is a backend "idp" (its extra attribute lines
+// appended) whose token endpoint backend "api" reaches for a
+// client_credentials grant, and the oauth endpoint on api.
+func idpClientCredentialsYAML(idpURL, idpExtra, originURL string) string {
+	return fmt.Sprintf(`definitions:
+  backends:
+    idp:
+      origin: %s
+%s    api:
+      origin: %s
+      oauth2:
+        grant_type: client_credentials
+        token_endpoint: http://idp.example/token
+        backend: idp
+        client_id: id
+        client_secret: sec
+gateway:
+  address: 127.0.0.1:18999
+  endpoints:
+%s`, idpURL, idpExtra, originURL, oauthEndpoint)
+}
+
 func oauthYAML(origin, oauth string) string {
 	return gatewayYAML(origin, "      oauth2:\n"+oauth, oauthEndpoint)
 }
@@ -138,24 +160,7 @@ func TestOAuth2GrantsAndPostAuth(t *testing.T) {
 func TestOAuth2TokenThroughLabeledBackend(t *testing.T) {
 	idp := newFakeServer(t, tokenJSON(""))
 	o := newFakeServer(t, bearerOrigin())
-	yml := fmt.Sprintf(`definitions:
-  backends:
-    idp:
-      origin: %s
-      set_request_headers:
-        X-Via: idp-backend
-    api:
-      origin: %s
-      oauth2:
-        grant_type: client_credentials
-        token_endpoint: http://idp.example/token
-        backend: idp
-        client_id: id
-        client_secret: sec
-gateway:
-  address: 127.0.0.1:18999
-  endpoints:
-%s`, idp.URL, o.URL, oauthEndpoint)
+	yml := idpClientCredentialsYAML(idp.URL, "      set_request_headers:\n        X-Via: idp-backend\n", o.URL)
 	h := newHarness(t, yml)
 	resp, body := h.do(http.MethodGet, "/x", nil, nil)
 	if resp.StatusCode != 200 || body != "auth=Bearer tok1 body=" {
@@ -406,22 +411,7 @@ func TestTokenFetchesLoggedAndCounted(t *testing.T) {
 		_, _ = io.WriteString(w, `{"access_token":"SECRET-ACCESS-TOKEN","expires_in":600}`)
 	})
 	o := newFakeServer(t, bearerOrigin())
-	yml := fmt.Sprintf(`definitions:
-  backends:
-    idp:
-      origin: %s
-    api:
-      origin: %s
-      oauth2:
-        grant_type: client_credentials
-        token_endpoint: http://idp.example/token
-        backend: idp
-        client_id: id
-        client_secret: sec
-gateway:
-  address: 127.0.0.1:18999
-  endpoints:
-%s`, idp.URL, o.URL, oauthEndpoint)
+	yml := idpClientCredentialsYAML(idp.URL, "", o.URL)
 	h := newHarness(t, yml)
 	if resp, _ := h.do(http.MethodGet, "/x", nil, nil); resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
