@@ -129,6 +129,19 @@ func (c *converter) drop(path string, k *yaml.Node) {
 	c.note(path, k.Line, Dropped, "%s", reasonFor(path))
 }
 
+// keepOnly walks the mapping n at path: the entry called name goes to
+// convert with its own path, every other entry is reported dropped.
+func (c *converter) keepOnly(n *yaml.Node, path, name string, convert func(e kv, p string)) {
+	for _, e := range entries(n) {
+		p := join(path, e.name)
+		if e.name == name {
+			convert(e, p)
+			continue
+		}
+		c.drop(p, e.key)
+	}
+}
+
 // set writes val at the dotted output path, creating mappings on the way.
 // A value already written from another Nauthilus key wins (the file may
 // mix 1.x and 3.x layouts); the later one is reported.

@@ -29,13 +29,9 @@ func (c *converter) runtimeV3(n *yaml.Node, path string) {
 			c.timeouts(e.val, p)
 		case "listen":
 			// The 3.0 pre-release name of runtime.servers.http.
-			for _, l := range entries(e.val) {
-				if l.name == "address" {
-					c.set("server.address", join(p, l.name), l.key.Line, clone(l.val))
-					continue
-				}
-				c.drop(join(p, l.name), l.key)
-			}
+			c.keepOnly(e.val, p, "address", func(l kv, lp string) {
+				c.set("server.address", lp, l.key.Line, clone(l.val))
+			})
 		default:
 			c.drop(p, e.key)
 		}
@@ -50,20 +46,9 @@ func (c *converter) observabilityV3(n *yaml.Node, path string) {
 		case "log":
 			c.logSection(e.val, p)
 		case "profiles":
-			for _, pr := range entries(e.val) {
-				pp := join(p, pr.name)
-				if pr.name != "pprof" {
-					c.drop(pp, pr.key)
-					continue
-				}
-				for _, f := range entries(pr.val) {
-					if f.name == "enabled" {
-						c.pprof(f.key, f.val, join(pp, f.name))
-						continue
-					}
-					c.drop(join(pp, f.name), f.key)
-				}
-			}
+			c.keepOnly(e.val, p, "pprof", func(pr kv, pp string) {
+				c.keepOnly(pr.val, pp, "enabled", func(f kv, fp string) { c.pprof(f.key, f.val, fp) })
+			})
 		default:
 			c.drop(p, e.key)
 		}
@@ -72,14 +57,7 @@ func (c *converter) observabilityV3(n *yaml.Node, path string) {
 
 // storageV3 is 3.x storage.
 func (c *converter) storageV3(n *yaml.Node, path string) {
-	for _, e := range entries(n) {
-		p := join(path, e.name)
-		if e.name == "redis" {
-			c.redis(e.val, p)
-			continue
-		}
-		c.drop(p, e.key)
-	}
+	c.keepOnly(n, path, "redis", func(e kv, p string) { c.redis(e.val, p) })
 }
 
 // authV3 is 3.x auth.
@@ -96,21 +74,9 @@ func (c *converter) authV3(n *yaml.Node, path string) {
 		case "policy":
 			c.policyV3(e.val, p)
 		case "backchannel":
-			for _, b := range entries(e.val) {
-				if b.name == "basic_auth" {
-					c.basicAuth(b.key, b.val, join(p, b.name))
-					continue
-				}
-				c.drop(join(p, b.name), b.key)
-			}
+			c.keepOnly(e.val, p, "basic_auth", func(b kv, bp string) { c.basicAuth(b.key, b.val, bp) })
 		case "request":
-			for _, r := range entries(e.val) {
-				if r.name == "headers" {
-					c.requestHeaders(r.val, join(p, r.name))
-					continue
-				}
-				c.drop(join(p, r.name), r.key)
-			}
+			c.keepOnly(e.val, p, "headers", func(r kv, rp string) { c.requestHeaders(r.val, rp) })
 		default:
 			c.drop(p, e.key)
 		}
@@ -224,20 +190,9 @@ func (c *converter) policyV3(n *yaml.Node, path string) {
 		p := join(path, e.name)
 		switch e.name {
 		case "attribute_sources":
-			for _, a := range entries(e.val) {
-				ap := join(p, a.name)
-				if a.name != "lua" {
-					c.drop(ap, a.key)
-					continue
-				}
-				for _, l := range entries(a.val) {
-					if l.name == "subject" {
-						c.filterList(l.val, join(ap, l.name), false)
-						continue
-					}
-					c.drop(join(ap, l.name), l.key)
-				}
-			}
+			c.keepOnly(e.val, p, "lua", func(a kv, ap string) {
+				c.keepOnly(a.val, ap, "subject", func(l kv, lp string) { c.filterList(l.val, lp, false) })
+			})
 		case "checks":
 			c.policyChecks(e.val, p)
 		default:
