@@ -3,6 +3,7 @@ package gateway
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/textproto"
@@ -108,6 +109,25 @@ func (a *accessWriter) Write(p []byte) (int, error) {
 	}
 	n, err := a.ResponseWriter.Write(p)
 	a.bytes += int64(n)
+	return n, err
+}
+
+// ReadFrom hands a body on to the writer underneath, so a body spliced
+// from the origin (splice.go) stays spliced with the access log on.
+func (a *accessWriter) ReadFrom(r io.Reader) (int64, error) {
+	if a.status == 0 {
+		a.WriteHeader(http.StatusOK)
+	}
+	var n int64
+	var err error
+	if rf, ok := a.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(r)
+	} else {
+		bp := bodyBufPool.Get().(*[]byte)
+		n, err = io.CopyBuffer(struct{ io.Writer }{a.ResponseWriter}, r, *bp)
+		bodyBufPool.Put(bp)
+	}
+	a.bytes += n
 	return n, err
 }
 

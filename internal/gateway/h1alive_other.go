@@ -11,3 +11,6 @@ type idlePeeker struct{}
 func newIdlePeeker(net.Conn) *idlePeeker { return nil }
 
 func (*idlePeeker) connAlive() bool { return true }
+
+// peerEnded cannot tell here: a failed body is taken as the origin's.
+func (*idlePeeker) peerEnded() bool { return true }

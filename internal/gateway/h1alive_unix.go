@@ -62,3 +62,18 @@ func (p *idlePeeker) connAlive() bool {
 	err := p.raw.Control(p.peekFn)
 	return err == nil && p.alive
 }
+
+// peerEnded reports whether the origin closed or reset the connection: a
+// peek finds its end, or fails. Bytes waiting, or none yet, mean the
+// origin's side is fine.
+func (p *idlePeeker) peerEnded() bool {
+	if p == nil {
+		return true
+	}
+	var ended bool
+	err := p.raw.Control(func(fd uintptr) {
+		n, _, err := syscall.Recvfrom(int(fd), p.buf[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		ended = n == 0 && err == nil || err != nil && err != syscall.EAGAIN && err != syscall.EWOULDBLOCK
+	})
+	return err != nil || ended
+}

@@ -210,7 +210,7 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 		_ = pc.SetReadDeadline(time.Now().Add(earlyAnswerWait))
 		if resp, _, rerr := readFinalResponse(pc, req, time.Time{}, time.Time{}); rerr == nil {
 			resp.Close = true
-			return p.wrapBody(resp, pc, req, stop), nil
+			return p.wrapBody(resp, pc, req, stop, deadline), nil
 		}
 		return fail(err)
 	}
@@ -249,14 +249,15 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 		resp.Body = &h1Upgraded{pc: pc, proto: resp.Header.Get("Upgrade"), stop: stop}
 		return resp, nil
 	}
-	return p.wrapBody(resp, pc, req, stop), nil
+	return p.wrapBody(resp, pc, req, stop, deadline), nil
 }
 
-func (p *h1Pool) wrapBody(resp *http.Response, pc *h1Conn, req *http.Request, stop func() bool) *http.Response {
+func (p *h1Pool) wrapBody(resp *http.Response, pc *h1Conn, req *http.Request, stop func() bool, deadline time.Time) *http.Response {
 	resp.Body = &h1Body{
 		ReadCloser: resp.Body, pool: p, pc: pc, stop: stop,
 		eof:      resp.Body == http.NoBody,
 		reusable: !resp.Close && !req.Close,
+		deadline: deadline,
 	}
 	return resp
 }
@@ -423,6 +424,9 @@ type h1Body struct {
 	eof      bool
 	reusable bool
 	closed   bool
+	// deadline is the exchange's total deadline (zero: none), to tell
+	// which side a failed splice failed on.
+	deadline time.Time
 }
 
 func (b *h1Body) Read(p []byte) (int, error) {

@@ -211,7 +211,7 @@ func TestCopyBodyJoinsTheFirstRead(t *testing.T) {
 	chunks := []string{strings.Repeat("a", 4<<10), strings.Repeat("b", 60<<10), strings.Repeat("c", 4<<10)}
 	resp := &http.Response{ContentLength: 68 << 10, Body: io.NopCloser(&chunkedReader{chunks: chunks})}
 	w := &countingWriter{ResponseWriter: httptest.NewRecorder()}
-	if err := copyBody(w, resp); err != nil {
+	if err := copyBody(w, httptest.NewRequest(http.MethodGet, "/", nil), resp); err != nil {
 		t.Fatal(err)
 	}
 	if want := []int{64 << 10, 4 << 10}; !slices.Equal(w.sizes, want) {

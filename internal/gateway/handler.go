@@ -100,7 +100,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if noBody {
 		return
 	}
-	if err := copyBody(w, resp); err != nil && r.Context().Err() == nil {
+	if err := copyBody(w, r, resp); err != nil && r.Context().Err() == nil {
 		// Headers are out; all that is left is to cut the response off so
 		// the client sees it incomplete (Couper does the same on timeout).
 		kind := kindBackend
@@ -123,11 +123,18 @@ var bodyBufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return 
 
 // copyBody streams the body, flushing each chunk when the origin streams
 // (no Content-Length) so slow event streams are not held back.
-func copyBody(w http.ResponseWriter, resp *http.Response) error {
+func copyBody(w http.ResponseWriter, r *http.Request, resp *http.Response) error {
+	flush := resp.ContentLength < 0
+	if b, ok := resp.Body.(*h1Body); ok && !flush {
+		if rf := spliceTarget(w, r); rf != nil {
+			if done, err := b.spliceBody(w, rf); done {
+				return err
+			}
+		}
+	}
 	bp := bodyBufPool.Get().(*[]byte)
 	defer bodyBufPool.Put(bp)
 	buf := *bp
-	flush := resp.ContentLength < 0
 	rc := http.NewResponseController(w)
 	for first := true; ; first = false {
 		n, err := resp.Body.Read(buf)
