@@ -40,6 +40,10 @@ type daemonOptions struct {
 	closed func(id uint64)
 	// mounts are extra routes of every generation (the demo's /demo page).
 	mounts []server.Mount
+	// accessLogger, when set, takes the gateway's access lines
+	// (gateway.access_log_file); logs are the files SIGUSR1 reopens.
+	accessLogger *slog.Logger
+	logs         []logOutput
 }
 
 // daemon is the long-lived part of a running backline: the listeners, the
@@ -94,6 +98,10 @@ func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 	cfg, logger := opts.cfg, opts.logger
 	d := &daemon{opts: opts, logger: logger, reg: prometheus.NewRegistry(), luaHost: lua.NewHost(),
 		checker: &probe.Prober{Logger: logger}, luaStats: newLuaStatsSum()}
+	// Reopening needs nothing built: a rotation during a slow start is
+	// not missed.
+	stopReopens := d.handleReopens()
+	defer stopReopens()
 	d.luaHost.Registerer = d.reg // nauthilus_prometheus vectors on /metrics, kept across reloads
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	d.reg.MustRegister(lua.StatsCollectors(d.luaStats.stats)...)
@@ -299,7 +307,7 @@ func (d *daemon) buildGateway(cfg *config.Config) (*gateway.Gateway, []health.Gr
 	if err != nil {
 		return nil, nil, err
 	}
-	gw, err := newGateway(cfg, d.logger, d.gwMetrics, d.throttles)
+	gw, err := newGatewayLogs(cfg, d.logger, d.opts.accessLogger, d.gwMetrics, d.throttles)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -25,15 +25,22 @@ func newLoggerVar(w io.Writer, level, format string) (*slog.Logger, *slog.LevelV
 	}
 	v := &slog.LevelVar{}
 	v.Set(lv)
+	logger, err := newLoggerAt(w, v, format)
+	return logger, v, err
+}
+
+// newLoggerAt is a logger of format whose level is v, which it may share
+// with another (the gateway access log follows server.log_level).
+func newLoggerAt(w io.Writer, v *slog.LevelVar, format string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: v}
 	switch strings.ToLower(format) {
 	// fastlog's handlers are slog's, plus a cheap path for the request line.
 	case "", "text":
-		return slog.New(fastlog.Wrap(w, false, opts)), v, nil
+		return slog.New(fastlog.Wrap(w, false, opts)), nil
 	case "json":
-		return slog.New(fastlog.Wrap(w, true, opts)), v, nil
+		return slog.New(fastlog.Wrap(w, true, opts)), nil
 	default:
-		return nil, nil, fmt.Errorf("server.log_format: unknown format %q (text, json)", format)
+		return nil, fmt.Errorf("server.log_format: unknown format %q (text, json)", format)
 	}
 }
 

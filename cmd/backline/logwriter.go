@@ -73,6 +73,13 @@ func (lw *logWriter) flushLocked() error {
 	return err
 }
 
+// Flush writes what waits now (before a log file is reopened).
+func (lw *logWriter) Flush() error {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	return lw.flushLocked()
+}
+
 // Close writes what waits; later writes go straight through.
 func (lw *logWriter) Close() error {
 	lw.timer.Stop()

@@ -27,9 +27,10 @@ const (
 // and ignore SIGHUP.
 func run(args []string, stdout, stderr io.Writer) int {
 	if daemonCommand(args) {
-		// Until the daemon reloads on SIGHUP (see handleHangups), one sent
-		// while the configuration loads must not kill the process.
-		signal.Ignore(syscall.SIGHUP)
+		// Until the daemon reloads on SIGHUP (see handleHangups) and
+		// reopens its logs on SIGUSR1, one sent while the configuration
+		// loads must not kill the process.
+		ignoreDaemonSignals()
 		// The daemon logs a line per request: gather them (logwriter.go).
 		lw := newLogWriter(stderr)
 		defer lw.Close()

@@ -48,7 +48,7 @@ func manPage() string {
 			fmt.Fprintf(&b, ".TP\n\\fB\\-\\-%s\\fR%s\n%s%s\n", roff(f.Name), arg, roff(usage), def)
 		})
 	}
-	b.WriteString(".SH SIGNALS\nSIGHUP reloads the configuration of \\fBserve\\fR; SIGINT and SIGTERM stop it.\n")
+	b.WriteString(".SH SIGNALS\nSIGHUP reloads the configuration of \\fBserve\\fR; SIGUSR1 reopens its log files (server.log_file, gateway.access_log_file); SIGINT and SIGTERM stop it.\n")
 	b.WriteString(".SH FILES\n.TP\n/etc/backline/backline.yml\nthe configuration of the packaged service\n")
 	b.WriteString(".SH EXIT STATUS\n0 success, 1 failure (invalid configuration, unhealthy backend, runtime error), 2 bad command line.\n")
 	return b.String()

@@ -116,6 +116,9 @@ func (d *daemon) restartOnly(old, cfg *config.Config) []string {
 	check("server.address", old.Server.Address, cfg.Server.Address)
 	check("server.max_connections", strconv.Itoa(old.Server.MaxConnections), strconv.Itoa(cfg.Server.MaxConnections))
 	check("server.log_format", old.Server.LogFormat, cfg.Server.LogFormat)
+	// serve opens the log files once; SIGUSR1 reopens the same paths.
+	check("server.log_file", old.Server.LogFile, cfg.Server.LogFile)
+	check("gateway.access_log_file", old.Gateway.AccessLogFile, cfg.Gateway.AccessLogFile)
 	if d.opts.level == nil {
 		check("server.log_level", old.Server.LogLevel, cfg.Server.LogLevel)
 	}

@@ -29,10 +29,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return exitFail
 	}
-	logger, level, err := newLoggerVar(stderr, cfg.Server.LogLevel, cfg.Server.LogFormat)
+	logs, err := openServeLogs(cfg, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "backline serve:", err)
+		return exitFail
+	}
+	defer logs.Close()
+	logger, level, err := newLoggerVar(logs.daemon, cfg.Server.LogLevel, cfg.Server.LogFormat)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitFail
+	}
+	var access *slog.Logger
+	if logs.access != nil {
+		// Validated with the daemon's logger above: no error here.
+		access, _ = newLoggerAt(logs.access, level, cfg.Server.LogFormat)
 	}
 	if os.Getenv("GOGC") == "" {
 		// See internal/gcfloor: a proxy keeps little alive, and GOGC=100
@@ -40,7 +51,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		tuner := gcfloor.Start(gcfloor.DefaultFloor)
 		defer tuner.Stop()
 	}
-	if err := runDaemonWith(ctx, daemonOptions{cfg: cfg, path: *path, logger: logger, level: level}); err != nil {
+	if err := runDaemonWith(ctx, daemonOptions{cfg: cfg, path: *path, logger: logger, level: level,
+		accessLogger: access, logs: logs.outs}); err != nil {
 		logger.Error("backline stopped with an error", "error", err)
 		return exitFail
 	}

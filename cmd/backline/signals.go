@@ -34,6 +34,45 @@ func (d *daemon) handleHangups() (stop func()) {
 	}
 }
 
+// handleReopens reopens the log files on SIGUSR1 (logrotate's postrotate
+// `kill -USR1`, as nginx and Dovecot do), apart from SIGHUP: a reopen does
+// not wait behind a slow reload. Without log files (stderr) it only logs
+// that. stop undoes it.
+func (d *daemon) handleReopens() (stop func()) {
+	if reopenSignal == nil {
+		return func() {} // no SIGUSR1 on this system
+	}
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, reopenSignal)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-usr1:
+				d.logger.Info("SIGUSR1 received; reopening the log files", "files", len(d.opts.logs))
+				reopenLogs(d.logger, d.opts.logs)
+			case <-done:
+				return
+			}
+		}
+	})
+	return func() {
+		signal.Stop(usr1)
+		close(done)
+		wg.Wait()
+	}
+}
+
+// ignoreDaemonSignals keeps SIGHUP and SIGUSR1, whose default is to end
+// the process, from killing it before their handlers are in place.
+func ignoreDaemonSignals() {
+	signal.Ignore(syscall.SIGHUP)
+	if reopenSignal != nil {
+		signal.Ignore(reopenSignal)
+	}
+}
+
 // daemonCommand tells the subcommands that run until stopped.
 func daemonCommand(args []string) bool {
 	return len(args) > 0 && (args[0] == "serve" || args[0] == "demo")

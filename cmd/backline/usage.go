@@ -25,7 +25,7 @@ type commandDoc struct {
 
 var commandDocs = []commandDoc{
 	{name: "serve", synopsis: "--config FILE", summary: "run the daemon",
-		about:  "Runs the health checks, the auth endpoints, the gateway and the API of FILE until SIGINT or SIGTERM.\nSIGHUP reloads FILE.",
+		about:  "Runs the health checks, the auth endpoints, the gateway and the API of FILE until SIGINT or SIGTERM.\nSIGHUP reloads FILE; SIGUSR1 reopens its log files.",
 		define: func(fs *flag.FlagSet) { new(serveOptions).register(fs) }},
 	{name: "check", synopsis: "--config FILE", summary: "validate a configuration file",
 		about:  "Loads FILE as serve would, reads the files it names and compiles its scripts.\nExit 0 with a summary and warnings on stdout, 1 with every error (key path and line) on stderr.",

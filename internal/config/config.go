@@ -27,6 +27,9 @@ type Server struct {
 	Address   string `yaml:"address"`    // default 127.0.0.1:9080
 	LogLevel  string `yaml:"log_level"`  // debug | info | warn | error
 	LogFormat string `yaml:"log_format"` // text | json
+	// LogFile, when set, takes the daemon's log instead of stderr; SIGUSR1
+	// reopens it (logrotate). See logfile.go.
+	LogFile string `yaml:"log_file"`
 	// APIAuth protects /api/v1/*, the status page and /metrics; empty means
 	// open (warned about off loopback).
 	APIAuth APIAuth `yaml:"api_auth"`

@@ -37,6 +37,9 @@ type Gateway struct {
 	// CustomLogFields go into every access log line; an endpoint's own
 	// fields of the same name win (Couper: inherited by nested blocks).
 	CustomLogFields Values `yaml:"custom_log_fields"`
+	// AccessLogFile, when set, takes the access log lines instead of the
+	// daemon's log; SIGUSR1 reopens it (cmd/backline/logfile.go).
+	AccessLogFile string `yaml:"access_log_file"`
 }
 
 // Endpoint is one route of the gateway. Exactly one of Proxy and Request is set.

@@ -79,7 +79,7 @@ func TestListenerConnectionLimits(t *testing.T) {
 
 func TestServerUnknownKeyListsNewKeys(t *testing.T) {
 	got := strings.Join(parseErrors(t, "server:\n  listen: x\n"), "\n")
-	if !strings.Contains(got, "known keys: address, api_auth, log_format, log_level, max_connections") {
+	if !strings.Contains(got, "known keys: address, api_auth, log_file, log_format, log_level, max_connections") {
 		t.Errorf("got %s", got)
 	}
 }

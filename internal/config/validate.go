@@ -55,6 +55,7 @@ func (v *validator) validateServer() {
 	v.validateListenerLimits()
 	v.validateAdminKeys()
 	v.validatePprof()
+	v.validateLogFiles()
 }
 
 // validatePprof refuses the profiler on a network address without

@@ -47,6 +47,13 @@ func (c *Config) Warnings() []string {
 			warn(key, "implicit TLS: nginx's mail proxy speaks plain text to its upstream, so /api/v1/auth/nginx will not hand out this target; set proxy_port to its plain or STARTTLS port")
 		}
 	}
+	switch {
+	case c.Gateway.AccessLogFile == "":
+	case c.Gateway.Address == "":
+		warn("gateway.access_log_file", "stays empty: there is no gateway without gateway.address")
+	case !c.Gateway.AccessLogEnabled():
+		warn("gateway.access_log_file", "stays empty: gateway.access_log is false")
+	}
 	c.secretFileWarnings(warn)
 	c.authCacheWarnings(warn)
 	c.originsWarnings(warn)

@@ -139,7 +139,7 @@ func (a *accessWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }
 // plain one when neither the access log nor a client id header is on.
 func (g *Gateway) wrapForAccess(w http.ResponseWriter, r *http.Request, id string, start time.Time) (http.ResponseWriter, *accessWriter) {
 	// The level can change at run time (server.log_level reload).
-	log := g.accessLog && g.logger.Enabled(r.Context(), slog.LevelInfo)
+	log := g.accessLog && g.accessLogger.Enabled(r.Context(), slog.LevelInfo)
 	if !log && g.reqIDs.client == "" {
 		return w, nil
 	}
@@ -204,7 +204,7 @@ func (a *accessWriter) finish() {
 		}
 		attrs = append(attrs, customGroup(fields, rd))
 	}
-	a.g.logger.LogAttrs(a.r.Context(), slog.LevelInfo, "gateway access", attrs...)
+	a.g.accessLogger.LogAttrs(a.r.Context(), slog.LevelInfo, "gateway access", attrs...)
 }
 
 // customFields are the gateway's fields with the endpoint's laid over

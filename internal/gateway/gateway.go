@@ -43,6 +43,9 @@ type Options struct {
 	// Throttles, when set, counts backend throttles across instances
 	// (storage.redis); nil counts them in this gateway's memory.
 	Throttles *SharedThrottles
+	// AccessLogger, when set, takes the access log lines
+	// (gateway.access_log_file); nil logs them with Logger.
+	AccessLogger *slog.Logger
 }
 
 // Gateway serves gateway.endpoints.
@@ -62,6 +65,9 @@ type Gateway struct {
 	// accessLog writes a line per request (gateway.access_log).
 	accessLog bool
 	logFields valueSet // gateway.custom_log_fields, for every access line
+	// accessLogger writes the access lines: Options.AccessLogger or the
+	// gateway's logger.
+	accessLogger *slog.Logger
 	// tokenCtx bounds token fetches (token_cache.go); Close ends it.
 	tokenCtx   context.Context
 	stopTokens context.CancelFunc
@@ -94,7 +100,10 @@ func New(opts Options) (*Gateway, error) {
 	}
 	g.ids.prefix = newRequestIDPrefix()
 	g.reqIDs = newRequestIDSettings(&opts.Config.Gateway.RequestID)
-	g.accessLog = opts.Config.Gateway.AccessLogEnabled()
+	g.accessLog, g.accessLogger = opts.Config.Gateway.AccessLogEnabled(), logger
+	if opts.AccessLogger != nil {
+		g.accessLogger = opts.AccessLogger
+	}
 	g.tokenCtx, g.stopTokens = context.WithCancel(context.Background())
 	if opts.Health != nil {
 		g.SetHealth(opts.Health)
