@@ -73,6 +73,13 @@ func (p *hashPool) held() int64 {
 	return p.slots.used
 }
 
+// workers is the current number of workers.
+func (p *hashPool) workers() int64 {
+	p.slots.mu.Lock()
+	defer p.slots.mu.Unlock()
+	return p.slots.limit
+}
+
 func hashPoolOf(h *Host) *hashPool {
 	return hostValue(h, hashPoolKey, func() *hashPool {
 		p := newHashPool(hashWorkerCount(0))
@@ -81,6 +88,10 @@ func hashPoolOf(h *Host) *hashPool {
 				Name: "backline_lua_password_hashes_running",
 				Help: "Slow password hashes (compare_passwords) being computed, at most lua.config.password_hash_workers; those whose script gave up at its deadline included.",
 			}, func() float64 { return float64(p.running.Load()) }))
+			_ = h.Registerer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "backline_lua_password_hash_workers",
+				Help: "The number of slow password hashes that may run at once (lua.config.password_hash_workers, or its default of one per core, at least 2).",
+			}, func() float64 { return float64(p.workers()) }))
 		}
 		return p
 	})

@@ -136,13 +136,6 @@ assert(ok == false, "bcrypt: " .. tostring(ok))`
 	}
 }
 
-// workers is the pool's current number of workers.
-func (p *hashPool) workers() int64 {
-	p.slots.mu.Lock()
-	defer p.slots.mu.Unlock()
-	return p.slots.limit
-}
-
 // TestPasswordHashWorkersFollowTheConfig: 0 is one per core (at least 2),
 // an explicit number is used as is, and an Engine built on the same Host
 // (a reload) applies a changed number to the Host's one pool.

@@ -153,7 +153,8 @@ func TestBudgetMetricsAreExported(t *testing.T) {
 	for _, f := range families {
 		got[f.GetName()] = f.GetMetric()[0].GetCounter().GetValue() + f.GetMetric()[0].GetGauge().GetValue()
 	}
-	if got["backline_lua_redis_replies_refused_total"] != 1 || got["backline_lua_password_hashes_running"] != 1 {
+	if got["backline_lua_redis_replies_refused_total"] != 1 || got["backline_lua_password_hashes_running"] != 1 ||
+		got["backline_lua_password_hash_workers"] != float64(config.DefaultLuaPasswordHashWorkers()) {
 		t.Errorf("metrics = %v", got)
 	}
 }
