@@ -2,7 +2,10 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"testing"
+
+	"github.com/backline/backline/internal/config"
 )
 
 // A filter using nauthilus_prometheus, nauthilus_cache and
@@ -58,5 +61,27 @@ func TestLuaScriptMetricsOnMetricsEndpointSurviveReload(t *testing.T) {
 	}
 	if got := f.metric(`backline_lua_metric_series_dropped_total{metric="lua_script_logins_total"}`); got != "missing" {
 		t.Errorf("dropped series counted: %s", got)
+	}
+}
+
+// TestReloadAppliesPasswordHashWorkers: the hash workers live in the Lua
+// host, which outlives reloads; a reload sets their number, and removing
+// the key goes back to the default.
+func TestReloadAppliesPasswordHashWorkers(t *testing.T) {
+	f := startReloadFixture(t, fileVersion{filterPort: 1143, origin: "a", luaConfig: "password_hash_workers: 3"})
+	if got := f.metric("backline_lua_password_hash_workers"); got != "3" {
+		t.Fatalf("backline_lua_password_hash_workers = %s, want 3", got)
+	}
+	for _, c := range []struct{ luaConfig, want string }{
+		{"password_hash_workers: 5", "5"},
+		{"", strconv.Itoa(config.DefaultLuaPasswordHashWorkers())},
+	} {
+		f.write(fileVersion{filterPort: 1143, origin: "a", luaConfig: c.luaConfig})
+		if status, a := f.reload(); status != 200 || a.Status != "ok" {
+			t.Fatalf("reload: %d %+v\n%s", status, a, f.logs.String())
+		}
+		if got := f.metric("backline_lua_password_hash_workers"); got != c.want {
+			t.Errorf("after a reload to %q: %s workers, want %s", c.luaConfig, got, c.want)
+		}
 	}
 }

@@ -45,6 +45,7 @@ type fileVersion struct {
 	luaSource  string // replaces the filter script when set
 	services   string // replaces auth.services' "enabled: []" when set
 	logLevel   string // server.log_level when set
+	luaConfig  string // lua.config's keys ("password_hash_workers: 3"), one per line
 }
 
 func (f *reloadFixture) yaml(v fileVersion) string {
@@ -60,10 +61,14 @@ func (f *reloadFixture) yaml(v fileVersion) string {
 	if v.logLevel != "" {
 		server += "\n  log_level: " + v.logLevel
 	}
+	luaConfig := ""
+	if v.luaConfig != "" {
+		luaConfig = "  config:\n    " + strings.ReplaceAll(v.luaConfig, "\n", "\n    ") + "\n"
+	}
 	return fmt.Sprintf(`server:
   address: %s
 lua:
-  filters:
+%s  filters:
     - name: pick
       script_path: %s
 auth:
@@ -81,7 +86,7 @@ gateway:
     - path: /r
       proxy:
         backend: origin
-%s`, server, filepath.Join(f.dir, "filter.lua"), filepath.Join(f.dir, "users"), services, origin, f.gw, v.extra)
+%s`, server, luaConfig, filepath.Join(f.dir, "filter.lua"), filepath.Join(f.dir, "users"), services, origin, f.gw, v.extra)
 }
 
 const pickFilter = `

@@ -46,6 +46,11 @@ type LuaConfig struct {
 	VMPoolSize int `yaml:"vm_pool_size,alias=filter_vm_pool_size"`
 	// ScriptTimeout bounds one script run, including waiting for a free state.
 	ScriptTimeout time.Duration `yaml:"script_timeout"`
+	// PasswordHashWorkers is how many slow password hashes
+	// (compare_passwords with bcrypt, SHA-crypt, Argon2) the process
+	// computes at once; the rest wait within their script_timeout. 0 (the
+	// default) is one per core, at least 2 (DefaultLuaPasswordHashWorkers).
+	PasswordHashWorkers int `yaml:"password_hash_workers"`
 	// ExposeTestCredentials shows targets' test_password to scripts. Off by
 	// default because filters are code operators copy from elsewhere and log
 	// freely; the health-check password has no business in a routing decision.
@@ -66,9 +71,10 @@ type LuaConfig struct {
 
 // Lua limits and defaults.
 const (
-	MaxLuaVMPoolSize        = 1024
-	DefaultLuaScriptTimeout = 30 * time.Second
-	MaxLuaScriptTimeout     = 5 * time.Minute
+	MaxLuaVMPoolSize          = 1024
+	DefaultLuaScriptTimeout   = 30 * time.Second
+	MaxLuaScriptTimeout       = 5 * time.Minute
+	MaxLuaPasswordHashWorkers = 1024
 
 	DefaultLuaMaxMemory ByteSize = 64 << 20
 	MinLuaMaxMemory     ByteSize = 1 << 20
@@ -80,6 +86,12 @@ const (
 func DefaultLuaVMPoolSize() int {
 	return min(max(10, 2*runtime.GOMAXPROCS(0)), MaxLuaVMPoolSize)
 }
+
+// DefaultLuaPasswordHashWorkers is the number of hash workers when
+// lua.config.password_hash_workers is 0: one per core (hashing is pure
+// CPU, so more at once only slows each down), at least 2 so one long hash
+// does not hold up every other login.
+func DefaultLuaPasswordHashWorkers() int { return max(2, runtime.GOMAXPROCS(0)) }
 
 // validateLua checks the lua section and fills in its defaults.
 func (c *Config) validateLua(errs *Errors) {
@@ -137,6 +149,10 @@ func (c *Config) validateLua(errs *Errors) {
 		l.Config.ScriptTimeout = DefaultLuaScriptTimeout
 	case l.Config.ScriptTimeout <= 0 || l.Config.ScriptTimeout > MaxLuaScriptTimeout:
 		errs.Add(timeoutKey, c.Lines.Line(timeoutKey), "must be more than 0 and at most %s, got %s", MaxLuaScriptTimeout, l.Config.ScriptTimeout)
+	}
+	const hashKey = "lua.config.password_hash_workers"
+	if n := l.Config.PasswordHashWorkers; n < 0 || n > MaxLuaPasswordHashWorkers {
+		errs.Add(hashKey, c.Lines.Line(hashKey), "must be between 0 (one per core, at least 2) and %d, got %d", MaxLuaPasswordHashWorkers, n)
 	}
 	c.validateLuaCache(errs)
 }

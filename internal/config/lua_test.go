@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -105,6 +106,23 @@ func TestLuaSectionErrorsNameKeyAndLine(t *testing.T) {
 	}
 }
 
+// TestLuaPasswordHashWorkers: unset and 0 both mean the per-core rule
+// (kept as 0, resolved by the Lua host); 1 and 1024 are taken as written.
+func TestLuaPasswordHashWorkers(t *testing.T) {
+	for in, want := range map[string]int{"": 0, "password_hash_workers: 0": 0, "password_hash_workers: 1": 1, "password_hash_workers: 1024": 1024} {
+		c, err := Parse([]byte("lua:\n  config:\n    " + in + "\n"))
+		if err != nil {
+			t.Fatalf("%q: %v", in, err)
+		}
+		if got := c.Lua.Config.PasswordHashWorkers; got != want {
+			t.Errorf("%q: %d workers, want %d", in, got, want)
+		}
+	}
+	if n := DefaultLuaPasswordHashWorkers(); n < 2 || n < runtime.GOMAXPROCS(0) {
+		t.Errorf("default %d workers", n)
+	}
+}
+
 func TestLuaMaxMemoryAndEnvironmentErrors(t *testing.T) {
 	for _, c := range []struct{ yaml, want string }{
 		{"max_memory: 0", "lua.config.max_memory (line 3): must be between 1MiB and 4GiB, got 0B"},
@@ -117,6 +135,9 @@ func TestLuaMaxMemoryAndEnvironmentErrors(t *testing.T) {
 		{"environment: [OK_NAME, \"BAD=1\"]", `lua.config.environment[1] (line 3): "BAD=1" is not an environment variable name`},
 		{"environment: [\"\", 1X]", `lua.config.environment[0] (line 3): "" is not an environment variable name`},
 		{"environment: PATH", `lua.config.environment (line 3): must be a list`},
+		{"password_hash_workers: -1", "lua.config.password_hash_workers (line 3): must be between 0 (one per core, at least 2) and 1024, got -1"},
+		{"password_hash_workers: 1025", "lua.config.password_hash_workers (line 3): must be between 0 (one per core, at least 2) and 1024, got 1025"},
+		{"password_hash_workers: many", "lua.config.password_hash_workers (line 3)"},
 	} {
 		_, err := Parse([]byte("lua:\n  config:\n    " + c.yaml + "\n"))
 		if err == nil || !strings.Contains(err.Error(), c.want) {

@@ -108,6 +108,8 @@ func NewEngine(opts Options) (*Engine, error) {
 	}
 	// No reply larger than a run's whole budget is read (redis_replies.go).
 	e.host.RedisReplyGuard().SetLimit(e.maxMemory)
+	// The hash workers are the Host's; a reload applies a changed number.
+	hashPoolOf(e.host).setWorkers(hashWorkerCount(e.cfg.Config.PasswordHashWorkers))
 	size := e.cfg.Config.VMPoolSize
 	if size <= 0 {
 		size = config.DefaultLuaVMPoolSize()

@@ -18,6 +18,16 @@ func newMemoryGate(limit int64) *memoryGate {
 	return &memoryGate{limit: limit, changed: make(chan struct{})}
 }
 
+// setLimit changes the limit; waiters retry against it. What is in use
+// stays: a lower limit only makes acquire wait longer.
+func (g *memoryGate) setLimit(limit int64) {
+	g.mu.Lock()
+	g.limit = limit
+	close(g.changed)
+	g.changed = make(chan struct{})
+	g.mu.Unlock()
+}
+
 // acquire waits until n more bytes fit; n must not exceed the limit.
 func (g *memoryGate) acquire(ctx context.Context, n int64) error {
 	for {

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/passhash"
 )
 
@@ -25,36 +25,73 @@ import (
 // as timed out, its state free at once. The hash the run gave up on
 // finishes in the background and keeps its worker slot until then, so the
 // bound on hashing in flight holds whatever scripts do: at most
-// hashWorkerCount hashes run at a time in the whole process (a counting
+// lua.config.password_hash_workers hashes run at a time in the whole process (a counting
 // semaphore), and a script that finds every slot taken waits for one
 // within its deadline. This is what Dovecot does with its auth worker
 // processes: a bounded number of blocking verifications, the rest queued.
 
-// hashWorkerCount is the process-wide number of hashes computed at once:
-// one per core (hashing is pure CPU; more at once would only slow each
-// down), at least two.
-func hashWorkerCount() int { return max(2, runtime.GOMAXPROCS(0)) }
+// The number of workers is lua.config.password_hash_workers, by default
+// one per core, at least two (config.DefaultLuaPasswordHashWorkers). It
+// trades CPU for queueing, as Dovecot's auth_worker_max_count does: more
+// workers let more slow hashes progress at once (each slower, when they
+// outnumber the cores) and take more of the CPU the rest of the daemon
+// needs during a burst of logins; fewer make logins wait for a worker,
+// and, with the wait bounded by script_timeout, fail sooner as timed out.
+
+// hashWorkerCount is the number of workers for lua.config.password_hash_workers n.
+func hashWorkerCount(n int) int {
+	if n <= 0 {
+		return config.DefaultLuaPasswordHashWorkers()
+	}
+	return n
+}
 
 const hashPoolKey = "nauthilus_password.workers"
 
 // hashPool is the semaphore of hash workers. It lives in the Host, so it
-// is shared by every engine of the process and survives reloads.
+// is shared by every engine of the process and survives reloads; each
+// Engine built (a reload) sets its size, so a changed
+// password_hash_workers applies to hashes that start from then on.
 type hashPool struct {
-	slots chan struct{}
+	// slots counts hashes holding a worker; its limit is the worker count.
+	slots *memoryGate
 	// running is how many hashes are being computed (tests, Stats).
 	running atomic.Int64
 }
 
-func newHashPool(n int) *hashPool { return &hashPool{slots: make(chan struct{}, n)} }
+func newHashPool(n int) *hashPool { return &hashPool{slots: newMemoryGate(int64(n))} }
+
+// setWorkers changes the number of workers. Hashes running keep their
+// slots: with fewer workers, new hashes wait until the running ones are
+// below the new number.
+func (p *hashPool) setWorkers(n int) { p.slots.setLimit(int64(n)) }
+
+// held is how many worker slots are taken.
+func (p *hashPool) held() int64 {
+	p.slots.mu.Lock()
+	defer p.slots.mu.Unlock()
+	return p.slots.used
+}
+
+// workers is the current number of workers.
+func (p *hashPool) workers() int64 {
+	p.slots.mu.Lock()
+	defer p.slots.mu.Unlock()
+	return p.slots.limit
+}
 
 func hashPoolOf(h *Host) *hashPool {
 	return hostValue(h, hashPoolKey, func() *hashPool {
-		p := newHashPool(hashWorkerCount())
+		p := newHashPool(hashWorkerCount(0))
 		if h.Registerer != nil {
 			_ = h.Registerer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 				Name: "backline_lua_password_hashes_running",
-				Help: "Slow password hashes (compare_passwords) being computed, at most one per core; those whose script gave up at its deadline included.",
+				Help: "Slow password hashes (compare_passwords) being computed, at most lua.config.password_hash_workers; those whose script gave up at its deadline included.",
 			}, func() float64 { return float64(p.running.Load()) }))
+			_ = h.Registerer.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+				Name: "backline_lua_password_hash_workers",
+				Help: "The number of slow password hashes that may run at once (lua.config.password_hash_workers, or its default of one per core, at least 2).",
+			}, func() float64 { return float64(p.workers()) }))
 		}
 		return p
 	})
@@ -71,11 +108,9 @@ var verifyStored = func(sp passhash.Stored, plain string) (bool, error) { return
 // started), whether or not the caller still waits; it releases what the
 // hash holds besides its slot (Argon2's memory).
 func (p *hashPool) verify(ctx context.Context, sp passhash.Stored, plain string, finished func()) (ok bool, err, stopped error) {
-	select {
-	case p.slots <- struct{}{}:
-	case <-ctx.Done():
+	if err := p.slots.acquire(ctx, 1); err != nil {
 		finished()
-		return false, nil, fmt.Errorf("%w: %w", errHashNotStarted, context.Cause(ctx))
+		return false, nil, fmt.Errorf("%w: %w", errHashNotStarted, err)
 	}
 	type result struct {
 		ok  bool
@@ -87,7 +122,7 @@ func (p *hashPool) verify(ctx context.Context, sp passhash.Stored, plain string,
 		defer func() {
 			finished()
 			p.running.Add(-1)
-			<-p.slots
+			p.slots.release(1)
 		}()
 		ok, err := verifyStored(sp, plain)
 		done <- result{ok, err}

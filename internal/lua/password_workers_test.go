@@ -3,6 +3,7 @@ package lua
 import (
 	"context"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -56,8 +57,8 @@ for i = 1, 10 do password.compare_passwords("` + bcrypt14 + `", "pw") end`
 		t.Errorf("logs:\n%s", logs)
 	}
 	waitHashesDone(t, pool)
-	if len(pool.slots) != 0 {
-		t.Errorf("%d worker slots still held", len(pool.slots))
+	if pool.held() != 0 {
+		t.Errorf("%d worker slots still held", pool.held())
 	}
 }
 
@@ -81,13 +82,10 @@ func TestHashWorkersBoundConcurrentHashing(t *testing.T) {
 	body := `local password = require("nauthilus_password")
 local ok, err = password.compare_passwords("$6$rounds=5000$saltsalt$x", "pw")
 error("not reached: " .. tostring(ok) .. tostring(err))`
-	s := engineSetup{cfg: config.LuaConfig{ScriptTimeout: 300 * time.Millisecond, VMPoolSize: 4}}
+	s := engineSetup{cfg: config.LuaConfig{ScriptTimeout: 300 * time.Millisecond, VMPoolSize: 4, PasswordHashWorkers: 2}}
 	s.filters = []config.LuaFilter{filter(t, "f", filterBody(body))}
 	e, _ := newEngine(t, s)
-	pool := hostValue(e.host, hashPoolKey, func() *hashPool { return newHashPool(2) })
-	if cap(pool.slots) != 2 {
-		t.Fatalf("pool has %d slots", cap(pool.slots))
-	}
+	pool := hashPoolOf(e.host)
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
 	for i := range errs {
@@ -119,8 +117,8 @@ error("not reached: " .. tostring(ok) .. tostring(err))`
 	}
 	close(release)
 	waitHashesDone(t, pool)
-	if peak.Load() != 2 || len(pool.slots) != 0 {
-		t.Errorf("peak %d, slots held %d", peak.Load(), len(pool.slots))
+	if peak.Load() != 2 || pool.held() != 0 {
+		t.Errorf("peak %d, slots held %d", peak.Load(), pool.held())
 	}
 }
 
@@ -135,5 +133,84 @@ assert(ok == false, "bcrypt: " .. tostring(ok))`
 	out, err, _ := runOne(t, filterBody(body), engineSetup{})
 	if err != nil || out == nil {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestPasswordHashWorkersFollowTheConfig: 0 is one per core (at least 2),
+// an explicit number is used as is, and an Engine built on the same Host
+// (a reload) applies a changed number to the Host's one pool.
+func TestPasswordHashWorkersFollowTheConfig(t *testing.T) {
+	host := NewHost()
+	build := func(n int) *hashPool {
+		t.Helper()
+		e, err := NewEngine(Options{Config: config.Lua{Config: config.LuaConfig{PasswordHashWorkers: n}}, Host: host})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.Close)
+		return hashPoolOf(e.host)
+	}
+	def := int64(max(2, runtime.GOMAXPROCS(0)))
+	first := build(0)
+	if got := first.workers(); got != def || int64(config.DefaultLuaPasswordHashWorkers()) != def {
+		t.Errorf("default: %d workers, want %d", got, def)
+	}
+	if p := build(7); p != first || p.workers() != 7 {
+		t.Errorf("explicit 7 after a reload: same pool %v, %d workers", p == first, p.workers())
+	}
+	if p := build(0); p.workers() != def {
+		t.Errorf("back to 0: %d workers, want %d", p.workers(), def)
+	}
+}
+
+// TestMoreHashWorkersStartWaitingHashes: with one worker a second hash
+// waits; raising the number (a reload) starts it at once, and lowering it
+// below the hashes running lets none start until they are fewer.
+func TestMoreHashWorkersStartWaitingHashes(t *testing.T) {
+	release := make(chan struct{})
+	var started atomic.Int64
+	orig := verifyStored
+	verifyStored = func(sp passhash.Stored, plain string) (bool, error) {
+		started.Add(1)
+		<-release
+		return true, nil
+	}
+	t.Cleanup(func() { verifyStored = orig })
+
+	p := newHashPool(1)
+	var wg sync.WaitGroup
+	hash := func() {
+		wg.Go(func() {
+			ok, err, stopped := p.verify(context.Background(), passhash.Stored{}, "pw", func() {})
+			if !ok || err != nil || stopped != nil {
+				t.Errorf("verify = %v, %v, %v", ok, err, stopped)
+			}
+		})
+	}
+	waitStarted := func(n int64) {
+		t.Helper()
+		for end := time.Now().Add(time.Minute); started.Load() != n; time.Sleep(time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatalf("%d hashes started, want %d", started.Load(), n)
+			}
+		}
+	}
+	hash()
+	hash()
+	waitStarted(1)
+	p.setWorkers(2)
+	waitStarted(2)
+
+	// Two running, one worker: a third hash must wait for both.
+	p.setWorkers(1)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, _, stopped := p.verify(ctx, passhash.Stored{}, "pw", func() {}); !errors.Is(stopped, errHashNotStarted) {
+		t.Errorf("third hash with two running and one worker: stopped = %v", stopped)
+	}
+	close(release)
+	wg.Wait()
+	if p.held() != 0 || started.Load() != 2 {
+		t.Errorf("held %d, started %d", p.held(), started.Load())
 	}
 }

@@ -98,22 +98,22 @@ func redisHandle(r *scriptRun, L *glua.LState) (*redisConn, error) {
 // of a command's CPU, which is why it is not always used.)
 func redisCall[T redis.Cmder](r *scriptRun, conn *redisConn, fn func(ctx context.Context) T) (T, error) {
 	var zero T
-	ctx := r.ctx
-	if err := ctx.Err(); err != nil {
+	if err := r.ctx.Err(); err != nil {
 		return zero, err
 	}
+	ctx := r.replyCtx()
 	defer r.waiting()()
 	if conn.endsBefore(ctx) {
 		cmd := fn(ctx)
 		conn.metrics.count(cmd.Err())
-		return cmd, refusedReply(cmd, cmd.Err())
+		return cmd, refusedReply(cmd, cmd.Err(), r.engine.maxMemory)
 	}
 	done := make(chan T, 1)
 	go func() { done <- fn(ctx) }()
 	select {
 	case cmd := <-done:
 		conn.metrics.count(cmd.Err())
-		return cmd, refusedReply(cmd, cmd.Err())
+		return cmd, refusedReply(cmd, cmd.Err(), r.engine.maxMemory)
 	case <-ctx.Done():
 		conn.metrics.count(ctx.Err())
 		return zero, ctx.Err()
@@ -122,10 +122,10 @@ func redisCall[T redis.Cmder](r *scriptRun, conn *redisConn, fn func(ctx context
 
 // redisWait is redisCall for a call that returns only an error.
 func redisWait(r *scriptRun, conn *redisConn, fn func(ctx context.Context) error) error {
-	ctx := r.ctx
-	if err := ctx.Err(); err != nil {
+	if err := r.ctx.Err(); err != nil {
 		return err
 	}
+	ctx := r.replyCtx()
 	defer r.waiting()()
 	var err error
 	if conn.endsBefore(ctx) {

@@ -31,6 +31,9 @@ import (
 type cmdBatcher struct {
 	client  redis.UniversalClient
 	flights state.Flights[*cmdReq]
+	// guard takes each command's own reply limit (redis_replies.go); the
+	// pipeline's context is no run's, so limits cannot ride on it.
+	guard *state.ReplyGuard
 }
 
 const (
@@ -38,8 +41,8 @@ const (
 	maxCmdBatch   = 128
 )
 
-func newCmdBatcher(client redis.UniversalClient) *cmdBatcher {
-	b := &cmdBatcher{client: client}
+func newCmdBatcher(client redis.UniversalClient, guard *state.ReplyGuard) *cmdBatcher {
+	b := &cmdBatcher{client: client, guard: guard}
 	b.flights = state.Flights[*cmdReq]{Max: maxCmdFlights, MaxBatch: maxCmdBatch, Send: b.send}
 	return b
 }
@@ -47,14 +50,17 @@ func newCmdBatcher(client redis.UniversalClient) *cmdBatcher {
 type cmdReq struct {
 	add  func(p redis.Pipeliner) redis.Cmder // queues the command on p
 	done chan struct{}                       // closed when the command has its reply
+	// limit is the largest reply the caller can take (0: the guard's).
+	limit int64
 }
 
-// run adds the command to a pipeline and waits for its reply or ctx.
-func (b *cmdBatcher) run(ctx context.Context, add func(p redis.Pipeliner) redis.Cmder) error {
+// run adds the command to a pipeline and waits for its reply or ctx; a
+// reply larger than limit (0: the guard's own) is refused unread.
+func (b *cmdBatcher) run(ctx context.Context, limit int64, add func(p redis.Pipeliner) redis.Cmder) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	req := &cmdReq{add: add, done: make(chan struct{})}
+	req := &cmdReq{add: add, done: make(chan struct{}), limit: limit}
 	b.flights.Add(req)
 	select {
 	case <-req.done:
@@ -69,9 +75,18 @@ func (b *cmdBatcher) send(batch []*cmdReq) {
 	// Bounded by the client's timeouts; callers wait on their own contexts.
 	pipe := b.client.Pipeline()
 	cmds := make([]redis.Cmder, len(batch))
+	var exps []state.Expectation
 	for i, r := range batch {
 		cmds[i] = r.add(pipe)
+		if r.limit > 0 && b.guard != nil {
+			exps = append(exps, b.guard.Expect(cmds[i].Args(), r.limit))
+		}
 	}
+	defer func() {
+		for _, e := range exps {
+			e.Release()
+		}
+	}()
 	// A command's own failure (a nil reply, WRONGTYPE) is set on it and
 	// Exec returns the first. A failure of the connection itself (a
 	// refused AUTH, a dial error) can reach Exec alone: then it is every
@@ -97,15 +112,19 @@ func batchedCall[T redis.Cmder](r *scriptRun, conn *redisConn, c redis.Cmdable, 
 	}
 	var zero T
 	ctx := r.ctx
+	limit := r.replyLimit()
+	if limit >= r.engine.maxMemory {
+		limit = 0 // the guard's own limit is the whole budget
+	}
 	defer r.waiting()()
 	var cmd T
-	err := conn.batch.run(ctx, func(p redis.Pipeliner) redis.Cmder { cmd = op(ctx, p); return cmd })
+	err := conn.batch.run(ctx, limit, func(p redis.Pipeliner) redis.Cmder { cmd = op(ctx, p); return cmd })
 	if err != nil {
 		conn.metrics.count(err)
 		return zero, err
 	}
 	conn.metrics.count(cmd.Err())
-	return cmd, refusedReply(cmd, cmd.Err())
+	return cmd, refusedReply(cmd, cmd.Err(), r.engine.maxMemory)
 }
 
 // carries reports whether one of cmds failed with err itself.

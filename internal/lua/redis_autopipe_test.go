@@ -70,12 +70,12 @@ func TestBatchedCommandLeavesTheQueueOnCancel(t *testing.T) {
 	m := miniredis.RunT(t)
 	c := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { c.Close() })
-	b := newCmdBatcher(c)
+	b := newCmdBatcher(c, nil)
 	b.flights.Max = 0 // no flight may start: the command queues
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- b.run(ctx, func(p redis.Pipeliner) redis.Cmder { return p.Set(ctx, "k", "v", 0) })
+		done <- b.run(ctx, 0, func(p redis.Pipeliner) redis.Cmder { return p.Set(ctx, "k", "v", 0) })
 	}()
 	for {
 		if b.flights.Queued() == 1 {
@@ -99,9 +99,9 @@ func TestBatchedCommandsGetTheConnectionError(t *testing.T) {
 	m.RequireAuth("right")
 	c := redis.NewClient(&redis.Options{Addr: m.Addr(), Password: "wrong", MaxRetries: -1})
 	t.Cleanup(func() { c.Close() })
-	b := newCmdBatcher(c)
+	b := newCmdBatcher(c, nil)
 	var cmd *redis.StringCmd
-	if err := b.run(context.Background(), func(p redis.Pipeliner) redis.Cmder { cmd = p.Get(context.Background(), "k"); return cmd }); err != nil {
+	if err := b.run(context.Background(), 0, func(p redis.Pipeliner) redis.Cmder { cmd = p.Get(context.Background(), "k"); return cmd }); err != nil {
 		t.Fatal(err)
 	}
 	if cmd.Err() == nil || errors.Is(cmd.Err(), redis.Nil) {

@@ -332,7 +332,7 @@ func (r *scriptRun) retryNoScript(conn *redisConn, rows []pipeRow) {
 // {ok=false, err="..."}.
 func (r *scriptRun) rowResult(L *glua.LState, row pipeRow) *glua.LTable {
 	err := row.cmd.Err()
-	raiseIfRefused(r, L, refusedReply(row.cmd, err))
+	raiseIfRefused(r, L, refusedReply(row.cmd, err, r.engine.maxMemory))
 	t := L.CreateTable(0, 2)
 	var value glua.LValue
 	if err == nil {

@@ -56,7 +56,7 @@ func (h *Host) SetRedis(client redis.UniversalClient, cfg *config.Redis, extraAl
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.metrics = newRedisMetrics(h.Registerer)
-	s.def = &redisConn{name: "default", read: client, write: client, metrics: s.metrics, batch: newCmdBatcher(client)}
+	s.def = &redisConn{name: "default", read: client, write: client, metrics: s.metrics, batch: newCmdBatcher(client, h.RedisReplyGuard())}
 	guardClient(client, h.RedisReplyGuard())
 	registerGuardMetric(h.Registerer, h.RedisReplyGuard())
 	s.allowed = map[string]bool{}
@@ -296,6 +296,12 @@ func (s *redisHost) newPool(name, mode string, t *glua.LTable, guard *state.Repl
 	}
 	if conn.read == nil {
 		conn.read = conn.write
+	}
+	// The guard as a hook as well: it takes each command's reply limit
+	// from the run's context (redis_replies.go).
+	guardClient(conn.write, guard)
+	if conn.read != conn.write {
+		guardClient(conn.read, guard)
 	}
 	return conn, nil
 }

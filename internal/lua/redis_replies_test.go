@@ -3,6 +3,7 @@ package lua
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	glua "github.com/yuin/gopher-lua"
 
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/state"
@@ -99,7 +101,9 @@ end`
 				_, err := e.RunFilters(ctx, &Request{Username: "huge"})
 				runtime.ReadMemStats(&after)
 				var se *ScriptError
-				if !errors.As(err, &se) || !se.Memory || !strings.Contains(se.Msg, "the reply to "+tc.command+" is larger than 1MiB") {
+				// The whole budget, or (when the run was charged for
+				// something first, the pipeline's rows) what it had left.
+				if !errors.As(err, &se) || !se.Memory || !strings.Contains(se.Msg, "the reply to "+tc.command+" is larger than ") || !strings.Contains(se.Msg, "1MiB") {
 					t.Fatalf("run = %v; want a memory stop naming %s and the 1MiB limit", err, tc.command)
 				}
 				if guard.Refused() != refused+1 {
@@ -149,7 +153,115 @@ func TestBudgetMetricsAreExported(t *testing.T) {
 	for _, f := range families {
 		got[f.GetName()] = f.GetMetric()[0].GetCounter().GetValue() + f.GetMetric()[0].GetGauge().GetValue()
 	}
-	if got["backline_lua_redis_replies_refused_total"] != 1 || got["backline_lua_password_hashes_running"] != 1 {
+	if got["backline_lua_redis_replies_refused_total"] != 1 || got["backline_lua_password_hashes_running"] != 1 ||
+		got["backline_lua_password_hash_workers"] != float64(config.DefaultLuaPasswordHashWorkers()) {
 		t.Errorf("metrics = %v", got)
+	}
+}
+
+// measureNextGlobal is a test global that makes every run of e measure
+// itself at its next instruction, as the watchdog's request does, so a
+// test knows what the run was last measured to hold.
+func measureNextGlobal(e *Engine) map[string]glua.LGFunction {
+	return map[string]glua.LGFunction{"measure_next": func(*glua.LState) int {
+		e.watch.mu.Lock()
+		defer e.watch.mu.Unlock()
+		for r := range e.watch.runs {
+			r.measureDue.Store(true)
+		}
+		return 0
+	}}
+}
+
+// TestRedisReplyOverRemainingBudgetIsNotRead: with a 1 MiB max_memory, a
+// run holding 512 KiB and its state (measured) is refused a 512 KiB reply unread, by
+// the guard, with the same error as a reply over the whole budget but
+// naming what the run had left: through the automatic pipeline (GET),
+// one command on its own (EVAL) and a script's pipeline. Before, the
+// limit was the whole budget, so the reply was read (nearly 1.3 MiB on
+// the heap for a 1 MiB run) and only then refused by the charge. Replies
+// under the floor pass (the GET of a short value, after the refusal too);
+// a run holding little reads the 512 KiB reply.
+func TestRedisReplyOverRemainingBudgetIsNotRead(t *testing.T) {
+	eachRedis(t, func(t *testing.T, tgt *redisTarget) {
+		ctx := context.Background()
+		// Seeded on a client of its own: the engine's must dial its first
+		// connection after SetRedis guards it, as the daemon's does.
+		seed := redis.NewClient(&redis.Options{Addr: tgt.addr})
+		defer seed.Close()
+		if err := seed.Set(ctx, tgt.prefix+"mid", strings.Repeat("m", 512<<10), 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		seed.Set(ctx, tgt.prefix+"small", "fine", 0)
+		for _, tc := range []struct{ name, call, command string }{
+			{"get", `redis.redis_get("default", P .. "mid")`, "GET"},
+			{"script", `redis.redis_run_script("default", "return string.rep('y', 524288)", "", {})`, "EVAL"},
+			{"pipeline", `redis.redis_pipeline("default", "read", {{"get", P .. "small"}, {"get", P .. "mid"}})`, "GET"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				src := `local redis = require("nauthilus_redis")
+local P = "{{P}}"
+function nauthilus_call_filter(request)
+  local hold = {}
+  if request.username == "full" then
+    for i = 1, 8 do hold[i] = string.rep(string.char(64 + i), 64 * 1024) end
+  end
+  measure_next()
+  local v, err = redis.redis_get("default", P .. "small")
+  assert(v == "fine", tostring(err))
+  local ok, res = pcall(function() return ` + tc.call + ` end)
+  return nauthilus_builtin.FILTER_ACCEPT, nauthilus_builtin.FILTER_RESULT_OK
+end`
+				fresh := redis.NewClient(&redis.Options{Addr: tgt.addr})
+				t.Cleanup(func() { fresh.Close() })
+				tgt := &redisTarget{addr: tgt.addr, client: fresh, prefix: tgt.prefix}
+				e := redisEngine(t, tgt, writeModuleScript(t, "remaining.lua", src), config.LuaConfig{MaxMemory: 1 << 20})
+				e.testGlobals = measureNextGlobal(e)
+				guard := e.host.RedisReplyGuard()
+				if _, err := e.RunFilters(ctx, &Request{Username: "light"}); err != nil {
+					t.Fatalf("a run holding little: %v", err)
+				}
+				refused, stops := guard.Refused(), e.Stats().MemoryStops
+				_, err := e.RunFilters(ctx, &Request{Username: "full"})
+				var se *ScriptError
+				var left int64
+				if !errors.As(err, &se) || !se.Memory || !strings.HasSuffix(se.Msg, "; lua.config.max_memory); it was not read") {
+					t.Fatalf("run = %v; want the guard's refusal", err)
+				}
+				if _, err := fmt.Sscanf(se.Msg[strings.Index(se.Msg, "the reply to"):], "the reply to "+tc.command+
+					" is larger than the %d bytes the run had left of the 1MiB it may hold", &left); err != nil {
+					t.Fatalf("%v: %q names neither %s nor what was left of 1MiB", err, se.Msg, tc.command)
+				}
+				if left <= replyFloor || left > 1<<20-512<<10 {
+					t.Errorf("refused at %d bytes left; want what was left of 1MiB after 512KiB", left)
+				}
+				t.Logf("refused at %d bytes left", left)
+				if guard.Refused() != refused+1 || e.Stats().MemoryStops != stops+1 {
+					t.Errorf("guard refused %d, memory stops %d; want 1 each", guard.Refused()-refused, e.Stats().MemoryStops-stops)
+				}
+				if _, err := e.RunFilters(ctx, &Request{Username: "light"}); err != nil {
+					t.Errorf("the next run: %v", err)
+				}
+			})
+		}
+	})
+}
+
+// TestReplyLimitIsTheRemainingBudget: the limit each command asks for is
+// max_memory less what the run holds (measured and charged since), never
+// below replyFloor; a run with its whole budget asks for nothing extra.
+func TestReplyLimitIsTheRemainingBudget(t *testing.T) {
+	r := &scriptRun{engine: &Engine{maxMemory: 1 << 20}, ctx: context.Background()}
+	if r.replyLimit() != 1<<20 || r.replyCtx() != r.ctx {
+		t.Errorf("fresh run: limit %d", r.replyLimit())
+	}
+	r.measured.Store(600 << 10)
+	r.retained = 100 << 10
+	if got := r.replyLimit(); got != 324<<10 {
+		t.Errorf("holding 700KiB: limit %d, want %d", got, 324<<10)
+	}
+	r.retained = 2 << 20 // over budget (the run is being stopped)
+	if got := r.replyLimit(); got != replyFloor {
+		t.Errorf("over budget: limit %d, want the floor %d", got, replyFloor)
 	}
 }

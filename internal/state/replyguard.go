@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"net"
 	"strconv"
 	"strings"
@@ -36,9 +37,13 @@ import (
 // holds at a time is bounded by the limit per connection. The client's
 // own bookkeeping commands (COMMAND, CLUSTER, ...) are not limited
 // (replyguard_cmds.go).
+//
+// A caller can ask for a smaller limit for one command's reply
+// (replyguard_expect.go).
 type ReplyGuard struct {
 	limit   atomic.Int64
 	refused atomic.Int64
+	exp     expectations
 }
 
 // ReplyTooLargePrefix starts the error reply a refused reply becomes.
@@ -50,6 +55,7 @@ const ReplyElementCost = replyElementCost
 // NewReplyGuard returns a guard with limit bytes per reply (0: none).
 func NewReplyGuard(limit int64) *ReplyGuard {
 	g := &ReplyGuard{}
+	g.exp.seed = maphash.MakeSeed()
 	g.SetLimit(limit)
 	return g
 }
@@ -81,14 +87,6 @@ func (g *ReplyGuard) DialHook(next redis.DialHook) redis.DialHook {
 	return redis.DialHook(g.Dialer(next))
 }
 
-// ProcessHook passes commands through.
-func (g *ReplyGuard) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
-
-// ProcessPipelineHook passes pipelines through.
-func (g *ReplyGuard) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
-}
-
 // Wrap guards c (a connection already guarded by g is returned as is).
 // The wrapper exposes the socket (syscall.Conn) when c does, so go-redis's
 // check of idle connections still works: a guarded connection never holds
@@ -105,6 +103,7 @@ func (g *ReplyGuard) Wrap(c net.Conn) net.Conn {
 		}
 	}
 	gc := &guardedConn{Conn: c, g: g}
+	gc.cmds.exp = &g.exp
 	if sc, ok := c.(syscall.Conn); ok {
 		return &guardedSysConn{guardedConn: gc, sys: sc}
 	}
@@ -236,8 +235,8 @@ func (c *guardedConn) pass(b []byte) error {
 	for len(b) > 0 {
 		if !c.started {
 			limit := c.g.limit.Load()
-			if b[0] != '>' && c.cmds.replied() { // a push answers no command
-				limit = 0
+			if b[0] != '>' { // a push answers no command
+				limit = c.g.replyLimit(limit, c.cmds.replied())
 			}
 			c.s.next(limit)
 			c.started = true
@@ -268,6 +267,20 @@ func (c *guardedConn) pass(b []byte) error {
 		}
 	}
 	return nil
+}
+
+// replyLimit is the limit for the reply to the command e describes, given
+// the guard's limit.
+func (g *ReplyGuard) replyLimit(limit int64, e cmdEntry) int64 {
+	switch {
+	case e.exempt:
+		return 0
+	case e.hashed:
+		if l, ok := g.exp.limit(e.hash); ok && (limit <= 0 || l < limit) {
+			return l
+		}
+	}
+	return limit
 }
 
 // hold keeps part of an unfinished reply.

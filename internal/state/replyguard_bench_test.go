@@ -72,3 +72,39 @@ func BenchmarkReplyGuardRoundTrip(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReplyGuardExpect is what a per-command reply limit costs: the
+// caller's Expect and Release of an HGET, and the connection's tracking of
+// the written command, without and with a limit registered (then it
+// hashes what it writes and looks the hash up at the reply).
+func BenchmarkReplyGuardExpect(b *testing.B) {
+	args := []any{"hget", "backline-bench:ds:user0001@example.org", "imap"}
+	cmd := []byte("*3\r\n$4\r\nhget\r\n$38\r\nbackline-bench:ds:user0001@example.org\r\n$4\r\nimap\r\n")
+	reply := []byte("$23\r\nimap-backend-2.internal\r\n")
+	buf := make([]byte, 4096)
+	for _, limited := range []bool{false, true} {
+		name := "unlimited"
+		if limited {
+			name = "limited"
+		}
+		b.Run(name, func(b *testing.B) {
+			g := NewReplyGuard(64 << 20)
+			c := g.Wrap(&writableRepeatConn{repeatConn{reply: reply}})
+			b.ReportAllocs()
+			for b.Loop() {
+				var e Expectation
+				if limited {
+					e = g.Expect(args, 1<<20)
+				}
+				c.Write(cmd)
+				c.Read(buf)
+				e.Release()
+			}
+		})
+	}
+}
+
+// writableRepeatConn is repeatConn that takes writes.
+type writableRepeatConn struct{ repeatConn }
+
+func (c *writableRepeatConn) Write(b []byte) (int, error) { return len(b), nil }

@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"hash/maphash"
 	"strconv"
 	"sync"
 )
@@ -23,12 +24,20 @@ const maxTrackedCommands = 1 << 16
 
 // cmdTracker reads the commands written to a connection (go-redis writes
 // each as a RESP array of bulk strings) and queues, per command, whether
-// its reply is exempt from the limit.
+// its reply is exempt from the limit and, while some caller registered a
+// per-command limit (replyguard_expect.go), the command's hash.
 type cmdTracker struct {
 	mu     sync.Mutex
-	queue  []bool
+	queue  []cmdEntry
 	head   int
 	broken bool // the writes were not arrays of bulks: no exemptions
+
+	// exp are the guard's registered limits (nil: none are looked for);
+	// hashing is set for a command begun while some were registered, mh
+	// then hashes it as commandHash does.
+	exp     *expectations
+	hashing bool
+	mh      maphash.Hash
 
 	args    int64 // bulks still due in the current command (0: a new one)
 	bulk    int64 // payload bytes (CRLF included) still due
@@ -45,6 +54,9 @@ func (t *cmdTracker) written(b []byte) {
 	for len(b) > 0 && !t.broken {
 		if t.bulk > 0 {
 			k := min(int64(len(b)), t.bulk)
+			if t.hashing {
+				t.mh.Write(b[:min(k, max(t.bulk-2, 0))])
+			}
 			if t.naming {
 				end := min(k, max(t.bulk-2, 0)) // the name, not its CRLF
 				if len(t.name)+int(end) <= 16 {
@@ -87,8 +99,18 @@ func (t *cmdTracker) header() {
 		t.fail()
 	case t.args == 0 && line[0] == '*' && n > 0:
 		t.args, t.naming, t.name = n, true, t.name[:0]
+		// A caller registers before its command is written, so a command
+		// begun with nothing registered needs no hash.
+		t.hashing = t.exp != nil && t.exp.pending.Load() > 0
+		if t.hashing {
+			t.mh.SetSeed(t.exp.seed) // also resets
+			writeHashLen(&t.mh, n)
+		}
 	case t.args > 0 && line[0] == '$':
 		t.bulk = n + 2
+		if t.hashing {
+			writeHashLen(&t.mh, n)
+		}
 	default:
 		t.fail()
 	}
@@ -105,23 +127,34 @@ func (t *cmdTracker) bulkDone() {
 		t.fail()
 		return
 	}
-	t.queue = append(t.queue, unlimitedCommands[string(bytes.ToUpper(t.name))])
+	e := cmdEntry{exempt: unlimitedCommands[string(bytes.ToUpper(t.name))]}
+	if t.hashing {
+		e.hash, e.hashed = t.mh.Sum64(), true
+	}
+	t.queue = append(t.queue, e)
+}
+
+// cmdEntry is what the tracker knows of one command written.
+type cmdEntry struct {
+	exempt bool   // its reply is not limited
+	hashed bool   // hash is set
+	hash   uint64 // commandHash of its arguments
 }
 
 func (t *cmdTracker) fail() {
 	t.broken, t.queue, t.head = true, nil, 0
 }
 
-// replied takes the next command's entry: whether its reply is exempt.
-func (t *cmdTracker) replied() (exempt bool) {
+// replied takes the next command's entry (zero: nothing known).
+func (t *cmdTracker) replied() (e cmdEntry) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.broken || t.head == len(t.queue) {
-		return false
+		return cmdEntry{}
 	}
-	exempt = t.queue[t.head]
+	e = t.queue[t.head]
 	if t.head++; t.head == len(t.queue) {
 		t.queue, t.head = t.queue[:0], 0
 	}
-	return exempt
+	return e
 }
