@@ -125,7 +125,7 @@ var bodyBufPool = sync.Pool{New: func() any { b := make([]byte, 64<<10); return 
 // (no Content-Length) so slow event streams are not held back.
 func copyBody(w http.ResponseWriter, r *http.Request, resp *http.Response) error {
 	flush := resp.ContentLength < 0
-	if b, ok := resp.Body.(*h1Body); ok && !flush {
+	if b, ok := resp.Body.(*h1Body); ok && resp.ContentLength >= spliceMin {
 		if rf := spliceTarget(w, r); rf != nil {
 			if done, err := b.spliceBody(w, rf); done {
 				return err
