@@ -12,26 +12,10 @@ import (
 // one runs are merged into one more reload after it, as a reload reads
 // the newest file anyway. stop undoes it.
 func (d *daemon) handleHangups() (stop func()) {
-	hups := make(chan os.Signal, 1)
-	signal.Notify(hups, syscall.SIGHUP)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-hups:
-				d.logger.Info("SIGHUP received; reloading the configuration")
-				d.Reload()
-			case <-done:
-				return
-			}
-		}
+	return onSignal(syscall.SIGHUP, func() {
+		d.logger.Info("SIGHUP received; reloading the configuration")
+		d.Reload()
 	})
-	return func() {
-		signal.Stop(hups)
-		close(done)
-		wg.Wait()
-	}
 }
 
 // handleReopens reopens the log files on SIGUSR1 (logrotate's postrotate
@@ -42,23 +26,32 @@ func (d *daemon) handleReopens() (stop func()) {
 	if reopenSignal == nil {
 		return func() {} // no SIGUSR1 on this system
 	}
-	usr1 := make(chan os.Signal, 1)
-	signal.Notify(usr1, reopenSignal)
+	return onSignal(reopenSignal, func() {
+		d.logger.Info("SIGUSR1 received; reopening the log files", "files", len(d.opts.logs))
+		reopenLogs(d.logger, d.opts.logs)
+	})
+}
+
+// onSignal runs fn on its own goroutine for each sig; signals that arrive
+// while fn runs are merged into one more run after it (a buffer of one).
+// stop ends it and waits for a running fn.
+func onSignal(sig os.Signal, fn func()) (stop func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sig)
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for {
 			select {
-			case <-usr1:
-				d.logger.Info("SIGUSR1 received; reopening the log files", "files", len(d.opts.logs))
-				reopenLogs(d.logger, d.opts.logs)
+			case <-ch:
+				fn()
 			case <-done:
 				return
 			}
 		}
 	})
 	return func() {
-		signal.Stop(usr1)
+		signal.Stop(ch)
 		close(done)
 		wg.Wait()
 	}

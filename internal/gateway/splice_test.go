@@ -109,21 +109,28 @@ func TestSplicedBodyCutOffByTheOrigin(t *testing.T) {
 	})
 	h := newHarness(t, gatewayYAML(o.url(), "", "    - path: /x\n      proxy:\n        backend: api\n"))
 	before := splicedBodies.Load()
+	expectCutOff(t, h, 1<<20, "backend")
+	if n := splicedBodies.Load() - before; n != 1 {
+		t.Errorf("%d bodies were spliced, want 1", n)
+	}
+}
+
+// expectCutOff GETs /x, wants a body shorter than size that ends in an
+// error, and the gateway's cut-off log line with errorType.
+func expectCutOff(t *testing.T, h *harness, size int, errorType string) {
+	t.Helper()
 	resp, err := h.client.Get(h.srv.URL + "/x")
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if err == nil || len(got) >= 1<<20 {
+	if err == nil || len(got) >= size {
 		t.Fatalf("the client read %d bytes and %v, want a cut-off body", len(got), err)
 	}
 	waitFor(t, "the cut-off log line", func() bool { return strings.Contains(h.logs.String(), "response body cut off") })
-	if !strings.Contains(h.logs.String(), `"error_type":"backend"`) {
-		t.Errorf("the cut-off is not the backend's:\n%s", h.logs.String())
-	}
-	if n := splicedBodies.Load() - before; n != 1 {
-		t.Errorf("%d bodies were spliced, want 1", n)
+	if want := `"error_type":"` + errorType + `"`; !strings.Contains(h.logs.String(), want) {
+		t.Errorf("the cut-off lacks %s:\n%s", want, h.logs.String())
 	}
 }
 
@@ -141,19 +148,7 @@ func TestSplicedBodyCutOffByTheTimeout(t *testing.T) {
 	})
 	t.Cleanup(func() { close(release) }) // before the origin's cleanup waits for it
 	h := newHarness(t, gatewayYAML(o.url(), "      timeout: 1s\n", "    - path: /x\n      proxy:\n        backend: api\n"))
-	resp, err := h.client.Get(h.srv.URL + "/x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err == nil || len(got) >= 1<<20 {
-		t.Fatalf("the client read %d bytes and %v, want a cut-off body", len(got), err)
-	}
-	waitFor(t, "the cut-off log line", func() bool { return strings.Contains(h.logs.String(), "response body cut off") })
-	if !strings.Contains(h.logs.String(), `"error_type":"backend_timeout"`) {
-		t.Errorf("the cut-off is not a timeout:\n%s", h.logs.String())
-	}
+	expectCutOff(t, h, 1<<20, "backend_timeout")
 }
 
 // A client that leaves in the middle of a spliced body is no failure of
