@@ -3,10 +3,13 @@ package gateway
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -228,5 +231,28 @@ func TestSplicedBodyStopsAtContentLength(t *testing.T) {
 	}
 	if n := o.conns.Load(); n != 2 {
 		t.Errorf("the origin saw %d connections, want 2 (the one with stray bytes is not reused)", n)
+	}
+}
+
+// A TLS origin's body is copied, not spliced (its bytes are encrypted on
+// the socket), and arrives whole.
+func TestTLSOriginBodyIsNotSpliced(t *testing.T) {
+	p := newTestPKI(t)
+	body := spliceBodyBytes(1 << 20)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		_, _ = w.Write(body)
+	}))
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{p.server}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	h := newHarness(t, gatewayYAML(srv.URL, "      tls:\n        server_ca_certificate_file: "+p.caFile+"\n",
+		"    - path: /x\n      proxy:\n        backend: api\n"))
+	before := splicedBodies.Load()
+	if resp, got := h.do(http.MethodGet, "/x", nil, nil); resp.StatusCode != 200 || got != string(body) {
+		t.Fatalf("status %d, %d bytes (first difference at %d)\n%s", resp.StatusCode, len(got), firstDifference(got, string(body)), h.logs)
+	}
+	if n := splicedBodies.Load() - before; n != 0 {
+		t.Errorf("%d bodies were spliced, want 0", n)
 	}
 }
