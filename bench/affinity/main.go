@@ -76,6 +76,7 @@ func main() {
 	flag.StringVar(&o.logLevel, "log-level", "info", "backline's server.log_level")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (configs, logs, binaries)")
 	flag.Parse()
+	wrkbench.NeedTools(o.wrk, "taskset", o.redisServer)
 	if o.duration < time.Second || o.duration > 5*time.Minute || o.warmup < 0 || o.warmup > time.Minute ||
 		o.rounds < 1 || o.rounds > 20 || o.conns < 1 || o.conns > 1024 || o.users < 1 || o.users > 100000 {
 		log.Fatal("affinity: -duration must be in [1s,5m], -warmup in [0,1m], -rounds in [1,20], -conns in [1,1024], -users in [1,100000]")

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/backline/backline/bench/internal/wrkbench"
 	"io"
 	"log"
 	"log/slog"
@@ -86,6 +87,7 @@ func main() {
 	flag.BoolVar(&wo.keep, "keep", false, "wrk mode: keep the temporary directory (configs, binaries)")
 	flag.Parse()
 	if *mode == "wrk" || *mode == "redis" {
+		wrkbench.NeedTools(wo.wrk, "taskset")
 		wo.duration = *duration
 		wo.filters, wo.conns = intList("-filters", *filters, 1, 50), intList("-conns", *conns, 1, 1024)
 		if *duration <= 0 || *duration > 5*time.Minute || wo.rounds < 1 || wo.rounds > 20 {

@@ -26,6 +26,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/backline/backline/bench/internal/wrkbench"
 	"log"
 	"log/slog"
 	"net"
@@ -93,6 +94,7 @@ func main() {
 		serveGateway(*serve, *origin)
 		return
 	}
+	wrkbench.NeedTools(o.wrk, "taskset", o.nginx, o.haproxy)
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() { <-sigs; fatalf("interrupted") }()

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -94,5 +95,24 @@ func StartFakeIMAP(n int) ([]string, func()) {
 		for _, ln := range lns {
 			ln.Close()
 		}
+	}
+}
+
+// NeedTools stops the bench with the install command when a tool it runs
+// is missing (scripts/install-deps.sh installs nginx, HAProxy and
+// redis-server for the tests, not wrk), instead of a taskset error in the
+// middle of the first round.
+func NeedTools(paths ...string) {
+	var missing []string
+	for _, p := range paths {
+		if p == "" {
+			continue
+		}
+		if _, err := exec.LookPath(p); err != nil {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		Fatalf("missing %s: install with `apt-get install wrk nginx haproxy redis-server`, or point the flags elsewhere", strings.Join(missing, ", "))
 	}
 }
