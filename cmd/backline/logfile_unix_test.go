@@ -24,15 +24,21 @@ func readLog(t *testing.T, path string) string {
 	return string(data)
 }
 
-// logrotate's move and create: the renamed file keeps what was written
-// before the reopen, the new one gets what comes after.
-func TestLogFileReopenAfterRename(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "backline.log")
+// openTestLogFile opens server.log_file at a fresh path.
+func openTestLogFile(t *testing.T) (*logFile, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "backline.log")
 	l, err := openLogFile("server.log_file", path)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return l, path
+}
+
+// logrotate's move and create: the renamed file keeps what was written
+// before the reopen, the new one gets what comes after.
+func TestLogFileReopenAfterRename(t *testing.T) {
+	l, path := openTestLogFile(t)
 	defer l.Close()
 	fmt.Fprintln(l, "before")
 	rotated := path + ".1"
@@ -58,12 +64,7 @@ func TestLogFileReopenAfterRename(t *testing.T) {
 // When the path cannot be opened again (here a directory took its place),
 // Reopen fails and the lines go on into the old file.
 func TestLogFileReopenFailureKeepsOldFile(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "backline.log")
-	l, err := openLogFile("server.log_file", path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, path := openTestLogFile(t)
 	defer l.Close()
 	rotated := path + ".1"
 	if err := os.Rename(path, rotated); err != nil {
@@ -132,12 +133,7 @@ func TestReopenLogsLogsFailure(t *testing.T) {
 // again: every line lands whole in exactly one of the files. Run with
 // -race: the swap and the writes share the file pointer.
 func TestLogFileConcurrentWritersAndReopens(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "backline.log")
-	l, err := openLogFile("server.log_file", path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, path := openTestLogFile(t)
 	const writers, lines, reopens = 8, 500, 20
 	pad := strings.Repeat("x", 200) // long enough to show a torn line
 	var wg sync.WaitGroup
