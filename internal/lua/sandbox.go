@@ -232,6 +232,7 @@ func (v *vm) installSandbox(e *Engine) {
 		if loaders, ok := pkg.RawGetString("loaders").(*glua.LTable); ok {
 			// [1] stays package.preload; [2] was the unconfined file loader.
 			loaders.RawSetInt(2, L.NewFunction(func(L *glua.LState) int { return v.requireFile(e, L) }))
+			loaders.RawSetInt(3, L.NewFunction(explainAbsentModule))
 		}
 	}
 	if osLib, ok := g.RawGetString("os").(*glua.LTable); ok {

@@ -1,0 +1,50 @@
+package lua
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/backline/backline/internal/config"
+)
+
+// A Nauthilus module backline lacks fails require with the reason, a
+// name nobody knows with only the places require looked, and a Lua file
+// of an absent module's name on package_path is loaded as usual.
+func TestRequireOfAnAbsentModuleSaysWhy(t *testing.T) {
+	pkgDir := t.TempDir()
+	writeScriptAt(t, pkgDir, "nauthilus_dns.lua", `return { from = "package_path" }`)
+	dir := t.TempDir()
+	src := `
+local _, dbErr = pcall(require, "db")
+local _, otherErr = pcall(require, "no_such_module")
+local dns = require("nauthilus_dns")
+function nauthilus_call_filter(r)
+  nauthilus_builtin.status_message_set(dbErr .. "|" .. otherErr .. "|" .. dns.from)
+  ` + acceptReturn + `
+end`
+	path := filepath.Join(dir, "main.lua")
+	writeScriptAt(t, dir, "main.lua", src)
+	e, _ := newEngine(t, engineSetup{
+		filters: []config.LuaFilter{{Name: "main", ScriptPath: path}},
+		cfg:     config.LuaConfig{PackagePath: pkgDir + "/?.lua"},
+	})
+	out, err := e.RunFilters(context.Background(), &Request{Username: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(out.StatusMessage, "|")
+	if len(parts) != 3 {
+		t.Fatalf("status = %q", out.StatusMessage)
+	}
+	if want := "backline does not provide db: SQL databases"; !strings.Contains(parts[0], want) {
+		t.Errorf("require(\"db\") error %q lacks %q", parts[0], want)
+	}
+	if strings.Contains(parts[1], "backline does not provide") || !strings.Contains(parts[1], "module no_such_module not found") {
+		t.Errorf("require of an unknown name: %q", parts[1])
+	}
+	if parts[2] != "package_path" {
+		t.Errorf("nauthilus_dns.lua on package_path gave %q", parts[2])
+	}
+}
