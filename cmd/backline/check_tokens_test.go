@@ -121,3 +121,55 @@ func TestCheckTokensNoIO(t *testing.T) {
 		t.Fatalf("check connected to %s (from %s)", ln.Addr(), first.RemoteAddr())
 	}
 }
+
+// Under --no-secrets an unset ${env.NAME} in a token block is a warning
+// with key path and line, as an unset ${VAR} is; without it, an error.
+func TestCheckTokensNoSecrets(t *testing.T) {
+	path := writeFile(t, "tokens.yml", tokenConfig("127.0.0.1:9", "${env.BACKLINE_NO_SUCH_CLIENT_ID}", "${backend_response.json_body.access_token}"))
+	code, _, stderr := backline(t, "check", "--config", path)
+	if code != exitFail || !strings.Contains(stderr, "oauth2.client_id (line 13): environment variable BACKLINE_NO_SUCH_CLIENT_ID is not set") {
+		t.Fatalf("check: exit %d\n%s", code, stderr)
+	}
+	code, stdout, stderr := backline(t, "check", "--no-secrets", "--config", path)
+	if code != exitOK || stderr != "" {
+		t.Fatalf("check --no-secrets: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	want := "warning: definitions.backends.api.oauth2.client_id (line 13): environment variable BACKLINE_NO_SUCH_CLIENT_ID is not set (--no-secrets: checked with a stand-in)\n"
+	if strings.Count(stdout, want) != 1 {
+		t.Errorf("stdout lacks %q once:\n%s", want, stdout)
+	}
+	// A real mistake next to it is still an error.
+	bad := writeFile(t, "bad.yml", tokenConfig("127.0.0.1:9", "${env.BACKLINE_NO_SUCH_CLIENT_ID}", "${backend_response.jsonbody}"))
+	code, _, stderr = backline(t, "check", "--no-secrets", "--config", bad)
+	if code != exitFail || !strings.Contains(stderr, "beta_token_request.token (line 23): unknown placeholder") {
+		t.Errorf("check --no-secrets with a bad token: exit %d\n%s", code, stderr)
+	}
+}
+
+// A refinement compiles its definition's values again: an unset variable
+// there is warned about once, where the definition writes it.
+func TestCheckNoSecretsRefinedEnvOnce(t *testing.T) {
+	path := writeFile(t, "refined.yml", `definitions:
+  backends:
+    api:
+      origin: http://127.0.0.1:9
+      set_request_headers:
+        X-Key: ${env.BACKLINE_NO_SUCH_KEY}
+gateway:
+  address: 127.0.0.1:18999
+  endpoints:
+    - path: /x
+      proxy:
+        backend:
+          label: api
+          timeout: 5s
+`)
+	code, stdout, stderr := backline(t, "check", "--no-secrets", "--config", path)
+	if code != exitOK || stderr != "" {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	want := "warning: definitions.backends.api.set_request_headers.X-Key (line 6): environment variable BACKLINE_NO_SUCH_KEY is not set (--no-secrets: checked with a stand-in)\n"
+	if strings.Count(stdout, "BACKLINE_NO_SUCH_KEY") != 1 || !strings.Contains(stdout, want) {
+		t.Errorf("stdout lacks %q once:\n%s", want, stdout)
+	}
+}

@@ -146,7 +146,7 @@ type checkOptions struct {
 
 func (o *checkOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.config, "config", "", "configuration file to validate (required)")
-	fs.BoolVar(&o.noSecrets, "no-secrets", false, "check away from production: unset ${VAR}s and missing secret, CA and passwd files are warnings")
+	fs.BoolVar(&o.noSecrets, "no-secrets", false, "check away from production: unset ${VAR}s and ${env.NAME}s and missing secret, CA and passwd files are warnings")
 }
 
 type demoOptions struct {
