@@ -38,8 +38,12 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n", *path, err)
 		return exitFail
 	}
-	// The gateway compiles its templates (${env.X}, ${request...}) at start;
+	// The gateway compiles its templates (${env.X}, ${request...}), the
+	// oauth2 and beta_token_request blocks included, at start and on reload;
 	// compile them here too so check catches what serve would refuse.
+	// Building one does no I/O: listeners open in serve, origins are dialed
+	// and tokens fetched on the first request, beta_health probes run on
+	// the daemon's health engine.
 	gw, err := newGateway(cfg, slog.New(slog.DiscardHandler), nil, nil)
 	if err != nil {
 		printConfigError(*path, err, stderr)
@@ -48,6 +52,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	endpoints := 0
 	if gw != nil {
 		endpoints = len(cfg.Gateway.Endpoints)
+		gw.Close()
 	}
 	fmt.Fprintf(stdout, "configuration OK: %d targets, %d gateway endpoints\n", len(g.Targets), endpoints)
 	for _, w := range cfg.Warnings() {

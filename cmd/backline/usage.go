@@ -28,7 +28,7 @@ var commandDocs = []commandDoc{
 		about:  "Runs the health checks, the auth endpoints, the gateway and the API of FILE until SIGINT or SIGTERM.\nSIGHUP reloads FILE; SIGUSR1 reopens its log files.",
 		define: func(fs *flag.FlagSet) { new(serveOptions).register(fs) }},
 	{name: "check", synopsis: "--config FILE", summary: "validate a configuration file",
-		about:  "Loads FILE as serve would, reads the files it names and compiles its scripts.\nExit 0 with a summary and warnings on stdout, 1 with every error (key path and line) on stderr.",
+		about:  "Loads FILE as serve would, reads the files it names, compiles its scripts and builds its gateway\n(templates, oauth2 and beta_token_request included) without listening, connecting or fetching tokens.\nExit 0 with a summary and warnings on stdout, 1 with every error (key path and line) on stderr.",
 		define: func(fs *flag.FlagSet) { new(checkOptions).register(fs) }},
 	{name: "migrate nauthilus", synopsis: "[--output F] FILE", summary: "convert a Nauthilus configuration file",
 		about: "Converts a Nauthilus 1.x or 3.x file: health-check targets, Redis, Lua filters, the listener and API\n" +
@@ -146,7 +146,7 @@ type checkOptions struct {
 
 func (o *checkOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.config, "config", "", "configuration file to validate (required)")
-	fs.BoolVar(&o.noSecrets, "no-secrets", false, "check away from production: unset ${VAR}s and missing secret, CA and passwd files are warnings")
+	fs.BoolVar(&o.noSecrets, "no-secrets", false, "check away from production: unset ${VAR}s and ${env.NAME}s and missing secret, CA and passwd files are warnings")
 }
 
 type demoOptions struct {

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"io/fs"
+	"slices"
 )
 
 // LoadOptions change how a file is checked.
@@ -71,4 +72,33 @@ func (v *validator) caFile(keyPath, file string) bool {
 		v.add(keyPath, "%v", err)
 		return true
 	}
+}
+
+// UnsetEnvStandIn is asked by what resolves variables after load (the
+// gateway's ${env.NAME}) about a variable that is not set at keyPath. A
+// Config loaded with NoSecrets records a warning, as for ${VAR}, and gives
+// the stand-in; ok is false otherwise, and the caller refuses the value as
+// serve would.
+func (c *Config) UnsetEnvStandIn(keyPath, name string) (value string, ok bool) {
+	value, ok = c.NoSecretStandIn()
+	if !ok {
+		return "", false
+	}
+	w := Error{Path: keyPath, Line: c.Lines.Line(keyPath),
+		Msg: "environment variable " + name + " is not set (--no-secrets: checked with a stand-in)"}
+	// The same value compiled twice (a gateway built again from this
+	// Config) warns once.
+	if !slices.Contains(c.noSecretWarnings, w) {
+		c.noSecretWarnings = append(c.noSecretWarnings, w)
+	}
+	return value, true
+}
+
+// NoSecretStandIn is what a missing secret reads as in a Config loaded with
+// NoSecrets; ok is false in any other Config.
+func (c *Config) NoSecretStandIn() (string, bool) {
+	if !c.noSecrets {
+		return "", false
+	}
+	return noSecretStandIn, true
 }

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"sort"
 	"strings"
 
@@ -59,16 +60,47 @@ type compiler struct {
 }
 
 func (c *compiler) fail(path string, err error) {
-	for _, p := range c.inherited {
-		if path == p || strings.HasPrefix(path, p+".") {
-			return
-		}
+	if c.isInherited(path) {
+		return
 	}
 	c.errs.Add(path, c.cfg.Lines.Line(path), "%v", err)
 }
 
+// isInherited reports whether path is a refinement's attribute that comes
+// from its definition, whose problems are reported at the definition.
+func (c *compiler) isInherited(path string) bool {
+	for _, p := range c.inherited {
+		if path == p || strings.HasPrefix(path, p+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// envAt resolves ${env.NAME} in the value at path. An unset variable is an
+// error, except in a Config loaded for backline check --no-secrets: there
+// it is a warning with path and line, and the value is checked with a
+// stand-in (config.Config.UnsetEnvStandIn).
+func (c *compiler) envAt(path string) func(string) (string, bool) {
+	lookup := c.env
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	return func(name string) (string, bool) {
+		if v, ok := lookup(name); ok {
+			return v, true
+		}
+		if c.isInherited(path) {
+			// Warned about where the definition writes it; the stand-in
+			// keeps the refinement from failing on it.
+			return c.cfg.NoSecretStandIn()
+		}
+		return c.cfg.UnsetEnvStandIn(path, name)
+	}
+}
+
 func (c *compiler) template(path, s string) template {
-	t, err := compileTemplate(s, c.env)
+	t, err := compileTemplate(s, c.envAt(path))
 	if err != nil {
 		c.fail(path, err)
 	}

@@ -1,7 +1,11 @@
 package gateway
 
 import (
+	"context"
+	"errors"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -155,4 +159,53 @@ func TestTokenURLCredentialsNotEchoed(t *testing.T) {
 func TestTokenRequestSingleBlockWithoutURL(t *testing.T) {
 	yml := "definitions:\n  backends:\n    api:\n      origin: http://127.0.0.1:9\n      beta_token_request:\n        backend: api2\n        ttl: 1s\n"
 	wantLoadError(t, yml, "beta_token_request.token (line 5): is required", `beta_token_request.backend (line 6): referenced backend "api2" is not defined`)
+}
+
+// TestNewFetchesNoToken: building a gateway (serve, reload, backline
+// check) compiles the token blocks but dials nothing; tokens are fetched
+// on the first request that needs one.
+func TestNewFetchesNoToken(t *testing.T) {
+	cfg, err := parseForTest(`definitions:
+  backends:
+    api:
+      origin: http://127.0.0.1:9
+      oauth2:
+        grant_type: client_credentials
+        token_endpoint: http://127.0.0.1:9/token
+        client_id: a
+        client_secret: b
+    svc:
+      origin: http://127.0.0.1:9
+      beta_token_request:
+        url: http://127.0.0.1:9/token
+        token: ${backend_response.json_body.t}
+        ttl: 10s
+      set_request_headers:
+        Authorization: Bearer ${beta_token}
+gateway:
+  address: 127.0.0.1:18999
+  endpoints:
+    - path: /api
+      proxy:
+        backend: api
+    - path: /svc
+      proxy:
+        backend: svc
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dials atomic.Int32
+	dial := func(context.Context, string, string) (net.Conn, error) {
+		dials.Add(1)
+		return nil, errors.New("no dialing in this test")
+	}
+	g, err := New(Options{Config: cfg, Registerer: prometheus.NewRegistry(), Dial: dial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Close()
+	if n := dials.Load(); n != 0 {
+		t.Fatalf("New dialed %d time(s)", n)
+	}
 }
