@@ -154,7 +154,7 @@ function nauthilus_call_filter(request)
   try("methods", function() local s = "abc" local u, c = s:upper(), s:sub(2, 2) return u == "ABC" and c == "b" end)
   try("pairs string", function() local n = 0 for k, v in pairs(string) do n = n + 1 end return n > 10 end)
   try("next string", function() return next(string) ~= nil end)
-  try("ipairs loaders", function() local n = 0 for _, f in ipairs(package.loaders) do n = n + 1 end return n == 2 end)
+  try("ipairs loaders", function() local n = 0 for _, f in ipairs(package.loaders) do n = n + 1 end return n == 3 end)
   try("pairs package", function() local seen for k, v in pairs(package) do if k == "loaded" then seen = v end end
     return seen == package.loaded end)
   try("pairs own", function() local n = 0 for k, v in pairs({a = 1, 2}) do n = n + 1 end return n == 2 end)
