@@ -38,6 +38,9 @@ type daemonOptions struct {
 	listening func(addr string)
 	// closed, when set, is told each generation the daemon closed (tests).
 	closed func(id uint64)
+	// luaHost, when set, is the daemon's Lua host (tests look at it); nil
+	// makes a new one.
+	luaHost *lua.Host
 	// mounts are extra routes of every generation (the demo's /demo page).
 	mounts []server.Mount
 	// accessLogger, when set, takes the gateway's access lines
@@ -96,8 +99,11 @@ func runDaemon(ctx context.Context, cfg *config.Config, logger *slog.Logger, ln 
 // runDaemonWith starts the daemon of opts and serves until ctx is done.
 func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 	cfg, logger := opts.cfg, opts.logger
-	d := &daemon{opts: opts, logger: logger, reg: prometheus.NewRegistry(), luaHost: lua.NewHost(),
+	d := &daemon{opts: opts, logger: logger, reg: prometheus.NewRegistry(), luaHost: opts.luaHost,
 		checker: &probe.Prober{Logger: logger}, luaStats: newLuaStatsSum()}
+	if d.luaHost == nil {
+		d.luaHost = lua.NewHost()
+	}
 	// Reopening needs nothing built: a rotation during a slow start is
 	// not missed.
 	stopReopens := d.handleReopens()
@@ -346,13 +352,17 @@ func (d *daemon) finish(cfg *config.Config, gw *gateway.Gateway, groups []health
 	return g, nil
 }
 
-// activate makes g the generation new requests run on.
+// activate makes g the generation new requests run on. Nothing fails
+// after it, so the Lua host, shared with the generation being replaced,
+// takes g's settings only here: a reload that failed after building g's
+// engine leaves them as they were.
 func (d *daemon) activate(g *generation) {
 	d.luaStats.add(g.lua)
 	if g.gw != nil {
 		g.gw.Activate()
 	}
 	d.cur.Store(g)
+	g.lua.ApplyHostSettings()
 }
 
 // closeGeneration frees a replaced generation once its last request ended.

@@ -30,6 +30,8 @@ func extraMounts(cfg *config.Config, snapshots health.Source, checker probe.Chec
 	engine, err = lua.NewEngine(lua.Options{
 		Config: cfg.Lua, Health: snapshots, Checker: checker, Logger: logger,
 		ConnectTimeout: hc.ConnectTimeout, TLSTimeout: hc.TLSTimeout, Host: host,
+		// The Host's settings change when the generation is activated.
+		DeferHostSettings: true,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("lua: %w", err)

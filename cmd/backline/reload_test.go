@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/lua"
 )
 
 // reloadFixture is a daemon started from a file in a temporary directory,
@@ -128,6 +129,13 @@ func textOrigin(t *testing.T, text string) *httptest.Server {
 // startReloadFixture runs the daemon on v until the test ends.
 func startReloadFixture(t *testing.T, v fileVersion) *reloadFixture {
 	t.Helper()
+	return startReloadFixtureHost(t, v, nil)
+}
+
+// startReloadFixtureHost is startReloadFixture with the daemon's Lua host
+// (nil: the daemon makes one).
+func startReloadFixtureHost(t *testing.T, v fileVersion, host *lua.Host) *reloadFixture {
+	t.Helper()
 	f := &reloadFixture{t: t, dir: t.TempDir(), logs: &syncBuffer{}, apiAddress: "127.0.0.1:9080",
 		originA: textOrigin(t, "origin-a"), originB: textOrigin(t, "origin-b"),
 		client:     &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
@@ -160,7 +168,7 @@ func startReloadFixture(t *testing.T, v fileVersion) *reloadFixture {
 	f.cancel, f.done = cancel, make(chan error, 1)
 	go func() {
 		f.done <- runDaemonWith(ctx, daemonOptions{cfg: cfg, path: f.path, logger: logger, level: level, ln: ln,
-			closed: func(id uint64) { f.closedGens <- id }})
+			closed: func(id uint64) { f.closedGens <- id }, luaHost: host})
 	}()
 	t.Cleanup(f.stop)
 	waitFor(t, "backline started", func() bool { return strings.Contains(f.logs.String(), `msg="gateway listening"`) })

@@ -39,6 +39,10 @@ type Options struct {
 	// Host is shared by every Engine the daemon builds (host.go); nil
 	// gives this Engine a private one.
 	Host *Host
+	// DeferHostSettings leaves a shared Host's settings as they are until
+	// ApplyHostSettings; without it (or with a private Host) NewEngine
+	// applies them.
+	DeferHostSettings bool
 }
 
 // Engine owns the compiled scripts and the state pool.
@@ -53,6 +57,9 @@ type Engine struct {
 	timeout      time.Duration
 	// maxMemory is lua.config.max_memory in bytes.
 	maxMemory int64
+	// cacheMax and hashWorkers are what ApplyHostSettings gives the Host.
+	cacheMax    int64
+	hashWorkers int
 
 	connectTimeout, tlsTimeout time.Duration
 
@@ -97,7 +104,6 @@ func NewEngine(opts Options) (*Engine, error) {
 	if e.host == nil {
 		e.host = NewHost()
 	}
-	e.host.setCacheLimit(int64(e.cfg.Config.CacheMaxMemory))
 	e.timeout = e.cfg.Config.ScriptTimeout
 	if e.timeout <= 0 {
 		e.timeout = config.DefaultLuaScriptTimeout
@@ -106,10 +112,8 @@ func NewEngine(opts Options) (*Engine, error) {
 	if e.maxMemory <= 0 {
 		e.maxMemory = int64(config.DefaultLuaMaxMemory)
 	}
-	// No reply larger than a run's whole budget is read (redis_replies.go).
-	e.host.RedisReplyGuard().SetLimit(e.maxMemory)
-	// The hash workers are the Host's; a reload applies a changed number.
-	hashPoolOf(e.host).setWorkers(hashWorkerCount(e.cfg.Config.PasswordHashWorkers))
+	e.cacheMax = int64(e.cfg.Config.CacheMaxMemory)
+	e.hashWorkers = hashWorkerCount(e.cfg.Config.PasswordHashWorkers)
 	size := e.cfg.Config.VMPoolSize
 	if size <= 0 {
 		size = config.DefaultLuaVMPoolSize()
@@ -136,7 +140,25 @@ func NewEngine(opts Options) (*Engine, error) {
 		softLimit = defaultSoftLimit(size, e.maxMemory)
 	}
 	e.watch = newWatchdog(e, softLimit)
+	if !opts.DeferHostSettings || opts.Host == nil {
+		e.ApplyHostSettings()
+	}
 	return e, nil
+}
+
+// ApplyHostSettings gives the Host, which outlives the Engine, this
+// Engine's settings for it: nauthilus_cache's bound, the Redis reply
+// guard's limit and the number of password hash workers. They apply to
+// the runs of every Engine on the Host, the running configuration's
+// included, so the daemon builds its engines with DeferHostSettings and
+// applies them only once a reload can no longer fail: a failed reload
+// leaves what runs as it was.
+func (e *Engine) ApplyHostSettings() {
+	e.host.setCacheLimit(e.cacheMax)
+	// No reply larger than a run's whole budget is read (redis_replies.go).
+	e.host.RedisReplyGuard().SetLimit(e.maxMemory)
+	// A changed number applies to hashes that start from now on.
+	hashPoolOf(e.host).setWorkers(e.hashWorkers)
 }
 
 func orDefault(d time.Duration) time.Duration {

@@ -81,8 +81,9 @@ func (h *Host) cache() *luaCache {
 }
 
 // setCacheLimit applies lua.config.cache_max_memory (0: keep the Host's
-// CacheMaxBytes or the default) when an Engine is built, so a reload can
-// change it; a smaller bound evicts on the next write.
+// CacheMaxBytes or the default) when an Engine's settings are applied
+// (ApplyHostSettings), so a reload can change it; a smaller bound evicts
+// on the next write.
 func (h *Host) setCacheLimit(max int64) {
 	if max <= 0 {
 		return

@@ -50,8 +50,9 @@ const hashPoolKey = "nauthilus_password.workers"
 
 // hashPool is the semaphore of hash workers. It lives in the Host, so it
 // is shared by every engine of the process and survives reloads; each
-// Engine built (a reload) sets its size, so a changed
-// password_hash_workers applies to hashes that start from then on.
+// Engine applied (ApplyHostSettings: a reload that succeeded) sets its
+// size, so a changed password_hash_workers applies to hashes that start
+// from then on.
 type hashPool struct {
 	// slots counts hashes holding a worker; its limit is the worker count.
 	slots *memoryGate

@@ -38,7 +38,7 @@ import (
 // RedisReplyGuard is the guard for the connections of nauthilus_redis:
 // build storage.redis's client with it (state.NewGuardedRedisClient)
 // before passing that client to SetRedis. Engines set its limit to their
-// lua.config.max_memory.
+// lua.config.max_memory (ApplyHostSettings).
 func (h *Host) RedisReplyGuard() *state.ReplyGuard {
 	return hostValue(h, "nauthilus_redis.reply_guard", func() *state.ReplyGuard {
 		return state.NewReplyGuard(int64(config.DefaultLuaMaxMemory))

@@ -18,6 +18,29 @@ import (
 // match to a command (pushes, a stream it could not follow).
 var unlimitedCommands = map[string]bool{"COMMAND": true, "CLUSTER": true, "SENTINEL": true, "INFO": true, "HELLO": true}
 
+// maxCommandName is the longest name the tracker keeps; no name in
+// unlimitedCommands is longer.
+const maxCommandName = 16
+
+// unlimitedName reports whether name is in unlimitedCommands in any ASCII
+// case, as Redis matches command names. It runs for every command
+// written, so it folds into a buffer on the stack (bytes.ToUpper was an
+// allocation per command), and only ASCII letters fold: Unicode case
+// mapping made "cluſter" (a long s) CLUSTER, a name Redis does not know.
+func unlimitedName(name []byte) bool {
+	var upper [maxCommandName]byte
+	if len(name) > len(upper) {
+		return false
+	}
+	for i, c := range name {
+		if 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		upper[i] = c
+	}
+	return unlimitedCommands[string(upper[:len(name)])] // no allocation: a map index
+}
+
 // maxTrackedCommands bounds the queue of commands awaiting replies (a
 // pipeline of maxCmdBatch is 128); beyond it tracking stops.
 const maxTrackedCommands = 1 << 16
@@ -59,7 +82,7 @@ func (t *cmdTracker) written(b []byte) {
 			}
 			if t.naming {
 				end := min(k, max(t.bulk-2, 0)) // the name, not its CRLF
-				if len(t.name)+int(end) <= 16 {
+				if len(t.name)+int(end) <= maxCommandName {
 					t.name = append(t.name, b[:end]...)
 				} else {
 					t.name = append(t.name[:0], '?') // no exempt name is this long
@@ -127,7 +150,7 @@ func (t *cmdTracker) bulkDone() {
 		t.fail()
 		return
 	}
-	e := cmdEntry{exempt: unlimitedCommands[string(bytes.ToUpper(t.name))]}
+	e := cmdEntry{exempt: unlimitedName(t.name)}
 	if t.hashing {
 		e.hash, e.hashed = t.mh.Sum64(), true
 	}
