@@ -111,12 +111,12 @@ func TestOriginsHostile(t *testing.T) {
 }
 
 func TestOriginsPassiveWarning(t *testing.T) {
-	c := mustParse(t, originsYAML("origins: [http://127.0.0.1:1]\npassive_health: {}\n"))
+	c := mustParse(t, originsYAML("origins: [http://127.0.0.1:1]\npassive_health: {}\n")+usedByAGateway)
 	want := "definitions.backends.api.passive_health (line 5): max_ejection_percent 50 of 1 origin(s) allows no ejection: passive health never takes an origin out (100 allows all)"
 	if w := c.Warnings(); len(w) != 1 || w[0] != want {
 		t.Errorf("warnings %q", w)
 	}
-	c = mustParse(t, originsYAML("origins: [http://127.0.0.1:1, http://127.0.0.1:2]\npassive_health: {}\n"))
+	c = mustParse(t, originsYAML("origins: [http://127.0.0.1:1, http://127.0.0.1:2]\npassive_health: {}\n")+usedByAGateway)
 	if w := c.Warnings(); len(w) != 0 {
 		t.Errorf("warnings %q", w)
 	}

@@ -71,7 +71,7 @@ func TestSecretFilePermissionWarnings(t *testing.T) {
 			return "auth:\n  passdb:\n    - type: passwd_file\n      path: " + secret + "\n"
 		}, "auth.passdb[0].path (line 4)"},
 		{"gateway client key", func(secret string) string {
-			return tlsBackend("client_certificate: " + block(certPEM) + "client_private_key_file: " + secret + "\n")
+			return tlsBackend("client_certificate: "+block(certPEM)+"client_private_key_file: "+secret+"\n") + usedByAGateway
 		}, fmt.Sprintf("%sclient_private_key_file (line %d)", tlsPath, 7+strings.Count(certPEM, "\n"))},
 		{"inline gateway backend key", func(secret string) string {
 			return "gateway:\n  address: 127.0.0.1:18080\n  endpoints:\n    - path: /x\n      proxy:\n        backend:\n          origin: https://127.0.0.1:9\n          tls:\n" +
@@ -117,3 +117,7 @@ func TestSecretFilePermissionWarningText(t *testing.T) {
 		t.Errorf("warnings = %q\nwant %q", got, want)
 	}
 }
+
+// usedByAGateway gives definitions.backends a gateway to be used by, so
+// the only warning left is the one a test is about.
+const usedByAGateway = "gateway:\n  address: 127.0.0.1:18080\n"

@@ -54,6 +54,11 @@ func (c *Config) Warnings() []string {
 	case !c.Gateway.AccessLogEnabled():
 		warn("gateway.access_log_file", "stays empty: gateway.access_log is false")
 	}
+	if c.Gateway.Address == "" && len(c.Definitions.Backends) > 0 {
+		// Nothing builds them, so a mistake in them would show only once
+		// gateway.address is set (a restart).
+		warn("definitions.backends", "%d backend(s) defined but unused and not compiled: there is no gateway without gateway.address", len(c.Definitions.Backends))
+	}
 	c.secretFileWarnings(warn)
 	c.authCacheWarnings(warn)
 	c.originsWarnings(warn)

@@ -37,6 +37,9 @@ func TestWarnings(t *testing.T) {
 		{"tls_mode implicit without proxy_port", target("smtp", "127.0.0.1", 465, "tls_mode: implicit"),
 			[]string{tp + "tls_mode (line 9): implicit TLS: nginx's mail proxy speaks plain text to its upstream, so /api/v1/auth/nginx will not hand out this target; set proxy_port to its plain or STARTTLS port"}},
 		{"implicit TLS sieve and http are not nginx's", target("http", "127.0.0.1", 443, "tls: true"), nil},
+		{"backends without a gateway", "definitions:\n  backends:\n    api:\n      origin: http://127.0.0.1:8080\n",
+			[]string{"definitions.backends (line 2): 1 backend(s) defined but unused and not compiled: there is no gateway without gateway.address"}},
+		{"backends with a gateway", "definitions:\n  backends:\n    api:\n      origin: http://127.0.0.1:8080\ngateway:\n  address: 127.0.0.1:8081\n", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
