@@ -101,6 +101,13 @@ func (s *redisHost) conn() *redisConn {
 	return s.def
 }
 
+// hasPool reports whether a script registered a pool of this name.
+func (s *redisHost) hasPool(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pools[name] != nil
+}
+
 func (s *redisHost) defaultConn() (*redisConn, error) {
 	if c := s.conn(); c != nil {
 		return c, nil
