@@ -14,8 +14,9 @@ function nauthilus_call_filter(request)
   eq(redis.redis_get(nil, P .. "k"), "v", "nil handle")
   eq(redis.redis_get({}, P .. "k"), "v", "table handle")
   -- A string or number naming no connection is a key (the handle-less
-  -- form, redis_handleless.lua): GET other-name, with P .. "k" as the type.
-  local v, err = redis.redis_get("other-name", P .. "k")
+  -- form, redis_handleless.lua): GET P .. "other-name", with P .. "k" as
+  -- the type.
+  local v, err = redis.redis_get(P .. "other-name", P .. "k")
   eq(v, nil, "unknown string handle is a key"); eq(err, "redis: nil", "unknown string handle err")
   v, err = redis.redis_get(42, P .. "k")
   eq(v, nil, "number handle is a key"); eq(err, "redis: nil", "number handle err")
