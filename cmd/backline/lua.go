@@ -61,7 +61,7 @@ func runLuaTest(args []string, stdout, stderr io.Writer) int {
 
 	host := lua.NewHost()
 	if redisAddr := o.redis; redisAddr != "" {
-		r := &config.Redis{Primary: config.RedisNode{Address: redisAddr}, DialTimeout: config.DefaultRedisDialTimeout,
+		r := &config.Redis{Primary: config.RedisNode{Address: redisAddr}, Prefix: o.redisPrefix, DialTimeout: config.DefaultRedisDialTimeout,
 			ReadTimeout: config.DefaultRedisReadTimeout, WriteTimeout: config.DefaultRedisWriteTimeout, PoolTimeout: config.DefaultRedisPoolTimeout}
 		client, err := state.NewGuardedRedisClient(r, host.RedisReplyGuard())
 		if err != nil {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/backline/backline/internal/config"
 )
 
 // commandDoc describes one subcommand for its help, the shell completions
@@ -156,6 +158,7 @@ type demoOptions struct {
 
 type luaTestOptions struct {
 	script, request, backends, packagePath, redis string
+	redisPrefix                                   string
 	timeout                                       time.Duration
 	live, expose                                  bool
 }
@@ -169,4 +172,5 @@ func (o *luaTestOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.live, "live-checks", false, "let check_backend_connection really connect")
 	fs.BoolVar(&o.expose, "expose-test-credentials", false, "show test_password to the script")
 	fs.StringVar(&o.redis, "redis", "", "host:port of a Redis for nauthilus_redis's \"default\" (standalone, no password)")
+	fs.StringVar(&o.redisPrefix, "redis-prefix", config.DefaultRedisPrefix, "request.redis_prefix with --redis (storage.redis.prefix)")
 }

@@ -49,6 +49,11 @@ func init() {
 	// Writes do nothing in a dry run (explain); see redis_dryrun.go.
 	markEffects(redisModule, fns, redisEffects)
 	fns["redis_pipeline"] = dryPipeline(redisPipeline)
+	for name, f := range fns {
+		if name != "get_redis_connection" && name != "register_redis_pool" {
+			fns[name] = handleOptional(f)
+		}
+	}
 	registerModule(module{Name: redisModule, Filter: true, Password: true, Functions: fns})
 }
 
@@ -74,9 +79,9 @@ type redisConn struct {
 	batch *cmdBatcher
 }
 
-// redisHandle resolves argument 1: a handle from get_redis_connection, or
-// anything else (the string "default", nil, a foreign value), which means
-// "default" as in Nauthilus (§4.1.1).
+// redisHandle resolves argument 1 (after handleOptional): a handle from
+// get_redis_connection, or anything else (a connection name, nil, a
+// foreign value), which means "default" as in Nauthilus (§4.1.1).
 func redisHandle(r *scriptRun, L *glua.LState) (*redisConn, error) {
 	if ud, ok := L.Get(1).(*glua.LUserData); ok {
 		if c, ok := ud.Value.(*redisConn); ok {
@@ -84,6 +89,40 @@ func redisHandle(r *scriptRun, L *glua.LState) (*redisConn, error) {
 		}
 	}
 	return redisState(r.engine.host).defaultConn()
+}
+
+// handleOptional lets a command wrapper be called without the handle, as
+// the v1.3-1.5 modules were (redis_hget(key, field)): the one place that
+// tells the two forms apart, so every wrapper reads its arguments from 2
+// on. Argument 1 starts the old form when it is a string or a number (a
+// key, a cursor, a script source, a pipeline mode) that does not name a
+// connection ("default" or a registered pool); then "default" is inserted
+// as argument 1. A handle, a connection name and anything that cannot be
+// a key (nil, none, a table, another userdata) keep the handle form, where
+// they mean what they always did (redisHandle). The one ambiguity: a key
+// spelled like a connection name is taken for the connection.
+func handleOptional(f runFunc) runFunc {
+	return func(r *scriptRun, L *glua.LState) int {
+		if oldRedisForm(r, L.Get(1)) {
+			L.Insert(defaultHandleName, 1)
+		}
+		return f(r, L)
+	}
+}
+
+// defaultHandleName is the handle the old form inserts.
+const defaultHandleName = glua.LString("default")
+
+// oldRedisForm reports whether a command's argument 1 is a key rather
+// than a handle (handleOptional).
+func oldRedisForm(r *scriptRun, first glua.LValue) bool {
+	switch v := first.(type) {
+	case glua.LString:
+		return v != defaultHandleName && !redisState(r.engine.host).hasPool(string(v))
+	case glua.LNumber:
+		return true
+	}
+	return false
 }
 
 // redisCall runs one command under the run's context. go-redis honours

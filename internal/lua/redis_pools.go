@@ -27,6 +27,9 @@ type redisHost struct {
 	allowed map[string]bool
 	pools   map[string]*redisConn
 	scripts map[string]redisScript
+	// prefix is storage.redis.prefix: request.redis_prefix, which
+	// nauthilus_util.get_redis_key puts before a script's keys.
+	prefix string
 }
 
 // redisScript is one redis_upload_script under a name.
@@ -63,6 +66,7 @@ func (h *Host) SetRedis(client redis.UniversalClient, cfg *config.Redis, extraAl
 	var addrs []string
 	if cfg != nil {
 		s.def.bound = commandBound(cfg.DialTimeout, cfg.PoolTimeout, cfg.WriteTimeout, cfg.ReadTimeout)
+		s.prefix = cfg.Prefix
 		addrs = append(addrs, cfg.Primary.Address)
 		addrs = append(addrs, cfg.Replica.Addresses...)
 		addrs = append(addrs, cfg.Sentinels.Addresses...)
@@ -99,6 +103,21 @@ func (s *redisHost) conn() *redisConn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.def
+}
+
+// keyPrefix is request.redis_prefix: storage.redis.prefix ("" without
+// storage.redis).
+func (s *redisHost) keyPrefix() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.prefix
+}
+
+// hasPool reports whether a script registered a pool of this name.
+func (s *redisHost) hasPool(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pools[name] != nil
 }
 
 func (s *redisHost) defaultConn() (*redisConn, error) {

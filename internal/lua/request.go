@@ -192,10 +192,14 @@ func (r *Request) logSettings() (format, level string) {
 	return format, level
 }
 
-// newRequestMeta is built once per Lua state: {__index = <every field at its zero value>}.
-func newRequestMeta(L *glua.LState) *glua.LTable {
+// newRequestMeta is built once per Lua state: {__index = <every field at
+// its zero value>}, except redis_prefix, the same for every run of the
+// process (storage.redis.prefix, set before the Engine is built): a
+// default costs a run nothing, a stored field a table write.
+func newRequestMeta(L *glua.LState, redisPrefix string) *glua.LTable {
 	defaults := L.CreateTable(0, 64)
 	(&Request{}).fill(L, func(k string, v glua.LValue) { defaults.RawSetString(k, v) })
+	defaults.RawSetString("redis_prefix", glua.LString(redisPrefix))
 	meta := L.CreateTable(0, 2)
 	meta.RawSetString("__index", defaults)
 	// getmetatable(request) must not hand out the shared defaults, or one

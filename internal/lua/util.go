@@ -96,7 +96,12 @@ var utilFunctions = map[string]runFunc{
 	"get_redis_key": func(_ *scriptRun, L *glua.LState) int {
 		prefix := ""
 		if t, ok := L.Get(1).(*glua.LTable); ok {
-			prefix = optString(t, "redis_prefix")
+			// Through __index: the request table answers redis_prefix
+			// from its defaults (request.go), as a Lua
+			// request.redis_prefix would.
+			if s, ok := L.GetField(t, "redis_prefix").(glua.LString); ok {
+				prefix = string(s)
+			}
 		}
 		L.Push(glua.LString(prefix + L.CheckString(2)))
 		return 1

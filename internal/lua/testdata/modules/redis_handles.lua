@@ -9,12 +9,17 @@ local function eq(got, want, what)
 end
 
 function nauthilus_call_filter(request)
-  -- Anything but a handle means "default".
+  -- Anything but a handle that cannot be a key means "default".
   redis.redis_set("default", P .. "k", "v")
-  eq(redis.redis_get("other-name", P .. "k"), "v", "unknown string handle")
   eq(redis.redis_get(nil, P .. "k"), "v", "nil handle")
   eq(redis.redis_get({}, P .. "k"), "v", "table handle")
-  eq(redis.redis_get(42, P .. "k"), "v", "number handle")
+  -- A string or number naming no connection is a key (the handle-less
+  -- form, redis_handleless.lua): GET P .. "other-name", with P .. "k" as
+  -- the type.
+  local v, err = redis.redis_get(P .. "other-name", P .. "k")
+  eq(v, nil, "unknown string handle is a key"); eq(err, "redis: nil", "unknown string handle err")
+  v, err = redis.redis_get(42, P .. "k")
+  eq(v, nil, "number handle is a key"); eq(err, "redis: nil", "number handle err")
 
   local h, err = redis.get_redis_connection("default")
   eq(type(h), "userdata", "default handle"); eq(err, nil, "default err")

@@ -1,0 +1,78 @@
+package lua
+
+import (
+	"context"
+	"testing"
+
+	"github.com/alicebob/miniredis/v2"
+
+	"github.com/backline/backline/internal/config"
+)
+
+// prefixScript is both a filter and a Lua passdb: each reports
+// request.redis_prefix and writes a key through nauthilus_util.get_redis_key.
+const prefixScript = `local redis = require("nauthilus_redis")
+local util = require("nauthilus_util")
+
+function nauthilus_call_filter(request)
+  redis.redis_set("default", util.get_redis_key(request, "filter"), "1")
+  nauthilus_builtin.custom_log_add("prefix", "[" .. request.redis_prefix .. "]")
+  if request.redis_prefix ~= request.username then
+    error("filter sees redis_prefix " .. request.redis_prefix)
+  end
+  return nauthilus_builtin.FILTER_ACCEPT, nauthilus_builtin.FILTER_RESULT_OK
+end
+
+function nauthilus_backend_verify_password(request)
+  redis.redis_set("default", util.get_redis_key(request, "passdb"), "1")
+  local b = nauthilus_backend_result.new()
+  b:user_found(true)
+  b:authenticated(true)
+  b:attributes({prefix = request.redis_prefix})
+  return nauthilus_builtin.BACKEND_RESULT_OK, b
+end`
+
+// TestRequestRedisPrefix: request.redis_prefix is storage.redis.prefix in
+// a filter and in a Lua passdb (nauthilus_util.get_redis_key builds keys
+// with it), including an empty prefix.
+func TestRequestRedisPrefix(t *testing.T) {
+	for _, prefix := range []string{"nt_", config.DefaultRedisPrefix, ""} {
+		t.Run("["+prefix+"]", func(t *testing.T) {
+			m := miniredis.RunT(t)
+			tgt := newRedisTarget(t, m.Addr())
+			storage := defaultStorage(tgt.addr)
+			storage.Prefix = prefix
+			path := writeModuleScript(t, "prefix.lua", prefixScript)
+			e := redisEngineWith(t, tgt, path, config.LuaConfig{}, storage, nil)
+			// The filter raises unless the field equals the username.
+			runCorpus(t, e, prefix)
+
+			p, err := e.NewPasswordScript(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.Verify(context.Background(), &Request{Username: "u", Password: "pw"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Attributes["prefix"] != prefix {
+				t.Errorf("passdb sees redis_prefix %v, want %q", got.Attributes["prefix"], prefix)
+			}
+			for _, k := range []string{prefix + "filter", prefix + "passdb"} {
+				if !m.Exists(k) {
+					t.Errorf("key %q not written; keys: %v", k, m.Keys())
+				}
+			}
+		})
+	}
+}
+
+// Without storage.redis (or without its configuration) the field is "".
+func TestRequestRedisPrefixWithoutRedis(t *testing.T) {
+	path := writeScript(t, "p.lua", `function nauthilus_call_filter(request)
+  if request.redis_prefix ~= "" then error("redis_prefix " .. tostring(request.redis_prefix)) end
+  return nauthilus_builtin.FILTER_ACCEPT, nauthilus_builtin.FILTER_RESULT_OK
+end`, 0)
+	e, _ := newEngine(t, engineSetup{filters: []config.LuaFilter{{Name: "p", ScriptPath: path}}})
+	runCorpus(t, e, "u")
+}
