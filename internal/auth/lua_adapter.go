@@ -94,7 +94,9 @@ type luaPassdb struct {
 	script *lua.PasswordScript
 }
 
-var errLuaBackendFailed = errors.New("script returned BACKEND_RESULT_FAIL")
+// errLuaBackendFailed: the script returned BACKEND_RESULT_FAIL or anything
+// but OK and ERROR (nil, another number): it has not answered, so tempfail.
+var errLuaBackendFailed = errors.New("lua password script failed")
 
 func (p *luaPassdb) name() string { return p.label }
 
@@ -103,9 +105,11 @@ func (p *luaPassdb) check(ctx context.Context, req *Request) (passResult, error)
 	if err != nil {
 		return passResult{}, err
 	}
-	if !res.OK {
-		return passResult{}, errLuaBackendFailed
+	if !res.OK && !res.Error {
+		return passResult{}, fmt.Errorf("%w: it returned %s, not BACKEND_RESULT_OK", errLuaBackendFailed, res.Returned)
 	}
+	// BACKEND_RESULT_ERROR: Verify has made it unauthenticated; user_found
+	// passes to the next database or fails the login, as in Nauthilus.
 	out := passResult{
 		DB: p.label, Backend: backendLua,
 		UserFound: res.UserFound, Authenticated: res.UserFound && res.Authenticated,

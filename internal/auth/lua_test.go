@@ -98,6 +98,37 @@ func TestLuaPassdb(t *testing.T) {
 	}
 }
 
+// BACKEND_RESULT_ERROR is a failed login, never a tempfail and never a
+// success: Nauthilus reads the undefined constant as 0 and lets the result
+// object decide, and its proxy_backend.lua returns it for the upstream's
+// wrong-password answer.
+func TestLuaPassdbBackendResultError(t *testing.T) {
+	env := newLuaEnv(t, func(c *config.Config) {
+		c.Auth.Passdb = append(c.Auth.Passdb,
+			config.Passdb{Type: config.PassdbLua, ScriptPath: "testdata/passdb_error.lua"},
+			config.Passdb{Type: config.PassdbLua, ScriptPath: "testdata/passdb.lua"})
+	})
+	if w := env.do(jsonRequestFor("POST", `{"username":"proxied","password":"proxy-pass"}`)); w.Code != 200 {
+		t.Errorf("proxied: %d", w.Code)
+	}
+	if w := env.do(jsonRequestFor("POST", `{"username":"proxied","password":"nope"}`)); w.Code != 403 {
+		t.Errorf("refused by the upstream: %d", w.Code)
+	}
+	// user_found=false passes to the next database, which knows luauser.
+	if w := env.do(jsonRequestFor("POST", `{"username":"luauser","password":"lua-pass"}`)); w.Code != 200 {
+		t.Errorf("next database: %d", w.Code)
+	}
+	if w := env.do(jsonRequestFor("POST", `{"username":"claims","password":"x"}`)); w.Code != 403 {
+		t.Errorf("ERROR claiming a login: %d", w.Code)
+	}
+	if w := env.do(jsonRequestFor("POST", `{"username":"failing","password":"x"}`)); w.Code != 500 {
+		t.Errorf("BACKEND_RESULT_FAIL: %d", w.Code)
+	}
+	if !strings.Contains(env.logs.String(), "returned BACKEND_RESULT_FAIL, not BACKEND_RESULT_OK") {
+		t.Errorf("log:\n%s", env.logs.String())
+	}
+}
+
 func TestLuaPassdbNeedsEngine(t *testing.T) {
 	cfg := &config.Config{}
 	cfg.Auth.Passdb = []config.Passdb{{Type: config.PassdbLua, ScriptPath: "testdata/passdb.lua"}}

@@ -52,6 +52,9 @@ var legacyAliases = func() map[string]legacyAlias {
 		"apply_backend_result":       {module: "nauthilus_backend", fn: "apply_backend_result"},
 		"remove_from_backend_result": {module: "nauthilus_backend", fn: "remove_from_backend_result"},
 
+		// 1.0's nginx_monitoring names (its nginx.lua filter).
+		"select_nginx_backend_server": {module: "nauthilus_backend", fn: "select_backend_server"},
+
 		"send_mail":   {module: "nauthilus_mail", fn: "send_mail"},
 		"ldap_search": {module: "nauthilus_ldap", fn: "ldap_search"},
 	}
@@ -72,7 +75,7 @@ var legacyAliases = func() map[string]legacyAlias {
 func init() {
 	fns := make(map[string]runFunc, len(legacyAliases)+2)
 	for name, a := range legacyAliases {
-		fns[name] = legacyAliasFunc(name, a)
+		fns[name] = legacyAliasFunc("nauthilus", name, a)
 		if a.module == "nauthilus_ldap" {
 			// backline has no LDAP: the alias always raises, naming it.
 			notImplemented["nauthilus."+name] = "no nauthilus_ldap in backline (raises)"
@@ -81,6 +84,18 @@ func init() {
 	// These were the table's own functions; they are nauthilus_builtin's.
 	fns["custom_log_add"] = builtinFunctions["custom_log_add"]
 	fns["status_message_set"] = builtinFunctions["status_message_set"]
+	fns["get_nginx_backend_servers"] = nginxBackendServers
+	// v1.3 moved the functions into modules, but its shipped monitoring
+	// filter still calls these four on nauthilus_builtin: the same
+	// functions as the modules', bound where those are.
+	for name, module := range map[string]string{
+		"get_backend_servers":        "nauthilus_backend",
+		"apply_backend_result":       "nauthilus_backend",
+		"remove_from_backend_result": "nauthilus_backend",
+		"get_http_request_header":    "nauthilus_http_request",
+	} {
+		builtinFunctions[name] = legacyAliasFunc("nauthilus_builtin", name, legacyAlias{module: module, fn: name})
+	}
 	registerModule(module{
 		Name:      "nauthilus",
 		Filter:    true,
@@ -92,7 +107,7 @@ func init() {
 
 // setLegacyConstants adds the result constants of every 1.0 script kind:
 // flags are booleans, result codes 0 (ok) and 1 (fail), as in
-// nauthilus_builtin.
+// nauthilus_builtin (with its BACKEND_RESULT_ERROR, 2).
 func setLegacyConstants(_ *vm, t *glua.LTable) {
 	for name, v := range map[string]glua.LValue{
 		"FILTER_ACCEPT": glua.LFalse, "FILTER_REJECT": glua.LTrue,
@@ -101,18 +116,20 @@ func setLegacyConstants(_ *vm, t *glua.LTable) {
 		"FEATURES_ABORT_NO": glua.LFalse, "FEATURES_ABORT_YES": glua.LTrue,
 		"FEATURE_RESULT_OK": glua.LNumber(0), "FEATURE_RESULT_FAIL": glua.LNumber(1),
 		"ACTION_RESULT_OK": glua.LNumber(0), "ACTION_RESULT_FAIL": glua.LNumber(1),
-		"BACKEND_RESULT_OK": glua.LNumber(0), "BACKEND_RESULT_FAIL": glua.LNumber(1),
+		"BACKEND_RESULT_OK": glua.LNumber(BackendResultOK), "BACKEND_RESULT_FAIL": glua.LNumber(BackendResultFail),
+		"BACKEND_RESULT_ERROR": glua.LNumber(BackendResultError),
 	} {
 		t.RawSetString(name, v)
 	}
 }
 
-// legacyAliasFunc calls a's module function of the current run.
-func legacyAliasFunc(name string, a legacyAlias) runFunc {
+// legacyAliasFunc calls a's module function of the current run; table is
+// the name the script calls it through (nauthilus, nauthilus_builtin).
+func legacyAliasFunc(table, name string, a legacyAlias) runFunc {
 	return func(r *scriptRun, L *glua.LState) int {
 		fn := runModuleFunction(r, L, a.module, a.fn)
 		if fn == nil {
-			L.RaiseError("nauthilus.%s is not supported by backline here: %s.%s is not available in this script", name, a.module, a.fn)
+			L.RaiseError("%s.%s is not supported by backline here: %s.%s is not available in this script", table, name, a.module, a.fn)
 		}
 		nargs := L.GetTop()
 		base := nargs // results start above the arguments
@@ -144,6 +161,39 @@ func legacyAliasFunc(name string, a legacyAlias) runFunc {
 		L.Push(first)
 		return 1
 	}
+}
+
+// nginxBackendServers is 1.0's nauthilus.get_nginx_backend_servers: the
+// servers of nauthilus_backend.get_backend_servers in 1.0's shape, a list
+// of one-entry tables {[host] = port} (its nginx.lua reads them with
+// pairs).
+func nginxBackendServers(r *scriptRun, L *glua.LState) int {
+	fn := runModuleFunction(r, L, "nauthilus_backend", "get_backend_servers")
+	if fn == nil {
+		L.RaiseError("nauthilus.get_nginx_backend_servers is not supported by backline here: nauthilus_backend.get_backend_servers is not available in this script")
+	}
+	L.Push(fn)
+	L.Call(0, 1)
+	servers, _ := L.Get(-1).(*glua.LTable)
+	L.Pop(1)
+	out := L.CreateTable(0, 0)
+	if servers != nil {
+		for i := 1; i <= servers.Len(); i++ {
+			ud, ok := servers.RawGetInt(i).(*glua.LUserData)
+			if !ok {
+				continue
+			}
+			sv, ok := ud.Value.(*serverView)
+			if !ok {
+				continue
+			}
+			entry := L.CreateTable(0, 1)
+			entry.RawSetString(sv.backend.Target.Host, glua.LNumber(sv.backend.Target.Port))
+			out.Append(entry)
+		}
+	}
+	L.Push(out)
+	return 1
 }
 
 // runModuleFunction is module.fn as the current run sees it (the

@@ -17,10 +17,28 @@ type PasswordScript struct {
 	noListAccounts atomic.Bool
 }
 
+// The result codes a password script returns first, as
+// nauthilus_builtin.BACKEND_RESULT_*. Nauthilus documents OK (0) and FAIL
+// (1) only; BACKEND_RESULT_ERROR is used by its own proxy_backend.lua but
+// defined nowhere in Nauthilus (nil there, which Nauthilus reads as 0), so
+// backline gives it a value of its own. See docs/nauthilus.md.
+const (
+	BackendResultOK    = 0
+	BackendResultFail  = 1
+	BackendResultError = 2
+)
+
 // BackendResult is what nauthilus_backend_verify_password returned.
 type BackendResult struct {
 	// OK is the first return value == BACKEND_RESULT_OK (0).
-	OK                bool
+	OK bool
+	// Error is the first return value == BACKEND_RESULT_ERROR: the script
+	// could not verify (its upstream failed or refused); the result object
+	// still says user_found, and the login is never authenticated.
+	Error bool
+	// Returned names the first return value when it is neither OK nor
+	// ERROR (for the tempfail's message).
+	Returned          string
 	Authenticated     bool
 	UserFound         bool
 	AccountField      string
@@ -62,7 +80,10 @@ func (p *PasswordScript) Verify(ctx context.Context, req *Request) (*BackendResu
 	// Only an explicit 0 is success: a script that returns nothing has not
 	// vouched for the password.
 	n, isNumber := code.(glua.LNumber)
-	out := &BackendResult{OK: isNumber && n == 0, Attributes: map[string]any{}}
+	out := &BackendResult{OK: isNumber && n == BackendResultOK, Error: isNumber && n == BackendResultError, Attributes: map[string]any{}}
+	if !out.OK && !out.Error {
+		out.Returned = backendCodeName(code)
+	}
 	switch x := result.(type) {
 	case *glua.LNilType:
 	case *glua.LUserData:
@@ -82,5 +103,38 @@ func (p *PasswordScript) Verify(ctx context.Context, req *Request) (*BackendResu
 	default:
 		return nil, &ScriptError{Script: p.script.name, Msg: fmt.Sprintf("second return value must be a nauthilus_backend_result, got %s", result.Type())}
 	}
+	if out.Error {
+		// The script could not verify: never a login, whatever the result
+		// object says; user_found still decides whether the next database
+		// is asked. Logged because an unreachable upstream looks like a
+		// wrong password otherwise (the script's own error attribute may
+		// hold upstream text, so it is not logged).
+		out.Authenticated = false
+		p.engine.logger.Info("Lua password script returned BACKEND_RESULT_ERROR: login not authenticated",
+			"script", p.script.name, "user_found", out.UserFound)
+	}
 	return out, nil
+}
+
+// backendCodeName is a script's first return value as a log or error text:
+// the constant's name for 1 and 2, else the value and its type.
+func backendCodeName(code glua.LValue) string {
+	if n, ok := code.(glua.LNumber); ok {
+		switch n {
+		case BackendResultOK:
+			return "BACKEND_RESULT_OK"
+		case BackendResultFail:
+			return "BACKEND_RESULT_FAIL"
+		case BackendResultError:
+			return "BACKEND_RESULT_ERROR"
+		}
+	}
+	if code == glua.LNil {
+		return "nil"
+	}
+	text := code.String()
+	if len(text) > 40 {
+		text = text[:40] + "..."
+	}
+	return fmt.Sprintf("%s (%s)", text, code.Type())
 }

@@ -34,8 +34,9 @@ func (p *PasswordScript) ListAccounts(ctx context.Context, req *Request) ([]stri
 		}
 		return nil, err
 	}
-	if n, ok := code.(glua.LNumber); !ok || n != 0 {
-		return nil, &ScriptError{Script: p.script.name, Msg: fmt.Sprintf("nauthilus_backend_list_accounts returned %s, not BACKEND_RESULT_OK", code.String())}
+	if n, ok := code.(glua.LNumber); !ok || n != BackendResultOK {
+		// BACKEND_RESULT_ERROR too: an empty list would read as "no accounts".
+		return nil, &ScriptError{Script: p.script.name, Msg: fmt.Sprintf("nauthilus_backend_list_accounts returned %s, not BACKEND_RESULT_OK", backendCodeName(code))}
 	}
 	t, ok := list.(*glua.LTable)
 	if !ok {

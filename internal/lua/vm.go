@@ -87,7 +87,10 @@ type vm struct {
 // coreModules are bound to a run and placed both in package.loaded and as
 // globals of the run's environment (contract §1.5); the other modules are
 // registered by their own files (modules.go) and follow them.
-var coreModules = []string{"nauthilus_backend", "nauthilus_backend_result", "nauthilus_util", "nauthilus_json", "json"}
+// backend_result is the 1.0-1.2 name of nauthilus_backend_result (their
+// filters call backend_result.new()), json the gopher-lua-libs name of
+// nauthilus_json.
+var coreModules = []string{"nauthilus_backend", "nauthilus_backend_result", "backend_result", "nauthilus_util", "nauthilus_json", "json"}
 
 func (e *Engine) newVM() *vm {
 	L := glua.NewState(glua.Options{SkipOpenLibs: true})
@@ -123,6 +126,7 @@ func (e *Engine) newVM() *vm {
 		"nauthilus_json":           v.proxyMeta(v.moduleTable(v.functions(jsonFunctions))),
 	}
 	shared["json"] = shared["nauthilus_json"]
+	shared["backend_result"] = shared["nauthilus_backend_result"]
 	v.filterModules, v.passwordModules = maps.Clone(shared), maps.Clone(shared)
 	v.filterModules["nauthilus_backend"] = v.proxyMeta(v.moduleTable(v.functions(backendFunctions)))
 	v.passwordModules["nauthilus_backend"] = v.proxyMeta(v.moduleTable(v.functions(passwordBackendFunctions())))
@@ -264,8 +268,9 @@ func (v *vm) builtinTable(fns map[string]*glua.LFunction) *glua.LTable {
 		t.RawSetString(prefix+"_RESULT_OK", glua.LNumber(0))
 		t.RawSetString(prefix+"_RESULT_FAIL", glua.LNumber(1))
 	}
-	t.RawSetString("BACKEND_RESULT_OK", glua.LNumber(0))
-	t.RawSetString("BACKEND_RESULT_FAIL", glua.LNumber(1))
+	t.RawSetString("BACKEND_RESULT_OK", glua.LNumber(BackendResultOK))
+	t.RawSetString("BACKEND_RESULT_FAIL", glua.LNumber(BackendResultFail))
+	t.RawSetString("BACKEND_RESULT_ERROR", glua.LNumber(BackendResultError))
 	for name, f := range fns {
 		t.RawSetString(name, f)
 	}

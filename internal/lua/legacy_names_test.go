@@ -1,0 +1,87 @@
+package lua
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/backline/backline/internal/config"
+)
+
+// Older names Nauthilus's shipped scripts call (backend_result, the v1.3
+// nauthilus_builtin functions, 1.0's nginx names) and
+// BACKEND_RESULT_ERROR, with testdata/modules/legacy_names_*.lua.
+
+func TestLegacyNamesInFilter(t *testing.T) {
+	e, err := NewEngine(Options{
+		Config: config.Lua{Filters: []config.LuaFilter{{Name: "names", ScriptPath: policyScript(t, "legacy_names_filter.lua")}},
+			Config: config.LuaConfig{ScriptTimeout: 10 * time.Second, VMPoolSize: 1}},
+		Health: snapshotOf(mail(target("imap-a", "127.0.0.1", 1143), true), mail(target("imap-b", "127.0.0.2", 2143), true)),
+		Logger: newTestLogger(&syncBuffer{}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	// Twice on one state: the aliases read the current run.
+	for _, user := range []string{"alice", "bob"} {
+		out, err := e.RunFilters(context.Background(), legacyRequest(user, "pw"))
+		if err != nil {
+			t.Fatalf("%s: %v", user, err)
+		}
+		if out.Reject {
+			t.Errorf("%s: rejected", user)
+		}
+		if out.Selected == nil || out.Selected.Host != "127.0.0.2" || out.Selected.Port != 2143 {
+			t.Errorf("%s: selected %+v, want 127.0.0.2:2143", user, out.Selected)
+		}
+		if out.Attributes["Legacy-Names"] != user {
+			t.Errorf("%s: attributes %v", user, out.Attributes)
+		}
+		if len(out.Remove) != 1 || out.Remove[0] != "Proxy-Host" {
+			t.Errorf("%s: remove %v", user, out.Remove)
+		}
+	}
+}
+
+func TestBackendResultError(t *testing.T) {
+	logs := &syncBuffer{}
+	e, err := NewEngine(Options{Logger: newTestLogger(logs)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ps, err := e.NewPasswordScript(policyScript(t, "legacy_names_password.lua"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		user, password                string
+		ok, isError, found, authentic bool
+		returned                      string
+	}{
+		{user: "alice", password: "right", ok: true, found: true, authentic: true},
+		{user: "alice", password: "wrong", isError: true},
+		// Hostile: ERROR with a result object that claims a login.
+		{user: "error-claims-auth", password: "wrong", isError: true, found: true},
+		{user: "fail", password: "wrong", returned: "BACKEND_RESULT_FAIL"},
+	} {
+		res, err := ps.Verify(context.Background(), legacyRequest(c.user, c.password))
+		if err != nil {
+			t.Fatalf("%s: %v", c.user, err)
+		}
+		if res.OK != c.ok || res.Error != c.isError || res.UserFound != c.found || res.Authenticated != c.authentic || res.Returned != c.returned {
+			t.Errorf("%s/%s: %+v", c.user, c.password, res)
+		}
+	}
+	if !strings.Contains(logs.String(), "returned BACKEND_RESULT_ERROR") || strings.Contains(logs.String(), "unexpected_status") {
+		t.Errorf("log: %s", logs.String())
+	}
+	_, err = ps.ListAccounts(context.Background(), &Request{})
+	var se *ScriptError
+	if !errors.As(err, &se) || !strings.Contains(se.Msg, "returned BACKEND_RESULT_ERROR, not BACKEND_RESULT_OK") {
+		t.Errorf("list accounts: %v", err)
+	}
+}
