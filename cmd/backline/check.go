@@ -55,7 +55,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		gw.Close()
 	}
 	fmt.Fprintf(stdout, "configuration OK: %d targets, %d gateway endpoints\n", len(g.Targets), endpoints)
-	for _, w := range cfg.Warnings() {
+	for _, w := range append(cfg.Warnings(), lua.AbsentModuleWarnings(cfg)...) {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
 	return exitOK

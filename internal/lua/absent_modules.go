@@ -1,7 +1,15 @@
 package lua
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
 	glua "github.com/yuin/gopher-lua"
+
+	"github.com/backline/backline/internal/config"
 )
 
 // absentModules are the modules Nauthilus (or the gopher-lua-libs it
@@ -32,4 +40,58 @@ func explainAbsentModule(L *glua.LState) int {
 	}
 	L.Push(glua.LString("backline does not provide " + name + ": " + what + ` (docs/nauthilus.md, "Modules backline does not provide")`))
 	return 1
+}
+
+// requireLiteral finds require("name"), require 'name' and require "name"
+// in a script's source: the form every real script uses.
+var requireLiteral = regexp.MustCompile(`\brequire\s*\(?\s*["']([A-Za-z0-9_.]+)["']`)
+
+// AbsentModuleWarnings lists the configured scripts that require, by a
+// literal name, a module backline does not provide and no file on
+// lua.config.package_path supplies: such a script loads, but every run
+// fails at that require. For `backline check`; a script that reads a
+// file it cannot open is left to CompileScripts.
+func AbsentModuleWarnings(cfg *config.Config) []string {
+	var out []string
+	warn := func(key, path string) {
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return
+		}
+		seen := map[string]bool{}
+		for _, m := range requireLiteral.FindAllSubmatch(src, -1) {
+			name := string(m[1])
+			what, absent := absentModules[name]
+			if !absent || seen[name] || onPackagePath(cfg.Lua.Config.PackagePath, name) {
+				continue
+			}
+			seen[name] = true
+			out = append(out, config.Error{Path: key, Line: cfg.Lines.Line(key),
+				Msg: fmt.Sprintf("the script requires %s, which backline does not provide (%s): every run fails there (docs/nauthilus.md, \"Modules backline does not provide\")", name, what)}.Error())
+		}
+	}
+	for i, f := range cfg.Lua.Filters {
+		warn(fmt.Sprintf("lua.filters[%d].script_path", i), f.ScriptPath)
+	}
+	for i, db := range cfg.Auth.Passdb {
+		if db.Type == config.PassdbLua {
+			warn(fmt.Sprintf("auth.passdb[%d].script_path", i), db.ScriptPath)
+		}
+	}
+	return out
+}
+
+// onPackagePath reports whether a file for module name exists under one
+// of package.path's templates.
+func onPackagePath(packagePath, name string) bool {
+	file := strings.ReplaceAll(name, ".", string(filepath.Separator))
+	for _, tmpl := range strings.Split(packagePath, ";") {
+		if tmpl == "" {
+			continue
+		}
+		if _, err := os.Stat(strings.ReplaceAll(tmpl, "?", file)); err == nil {
+			return true
+		}
+	}
+	return false
 }

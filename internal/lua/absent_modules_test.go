@@ -48,3 +48,27 @@ end`
 		t.Errorf("nauthilus_dns.lua on package_path gave %q", parts[2])
 	}
 }
+
+// check warns about a script that requires an absent module by name,
+// once per module, unless a file on package_path supplies it.
+func TestAbsentModuleWarnings(t *testing.T) {
+	pkgDir := t.TempDir()
+	writeScriptAt(t, pkgDir, "nauthilus_dns.lua", `return {}`)
+	dir := t.TempDir()
+	writeScriptAt(t, dir, "backend.lua", `local db = require("db")
+local again = require 'db'
+local dns = require "nauthilus_dns"
+local json = require("json")
+local t = { db = "not a require" }
+function nauthilus_backend_verify_password(request) end`)
+	cfg := &config.Config{
+		Lua: config.Lua{
+			Filters: []config.LuaFilter{{Name: "ok", ScriptPath: filepath.Join(dir, "backend.lua")}},
+			Config:  config.LuaConfig{PackagePath: pkgDir + "/?.lua"},
+		},
+	}
+	got := AbsentModuleWarnings(cfg)
+	if len(got) != 1 || !strings.HasPrefix(got[0], "lua.filters[0].script_path: the script requires db, which backline does not provide") {
+		t.Fatalf("warnings %q", got)
+	}
+}
