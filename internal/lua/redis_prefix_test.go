@@ -120,3 +120,15 @@ func TestRequestRedisPrefixOverride(t *testing.T) {
 		})
 	}
 }
+
+// The override applies without storage.redis too: scripts then see it
+// rather than "".
+func TestRequestRedisPrefixOverrideWithoutRedis(t *testing.T) {
+	path := writeScript(t, "p.lua", `function nauthilus_call_filter(request)
+  if request.redis_prefix ~= "nt_" then error("redis_prefix " .. tostring(request.redis_prefix)) end
+  return nauthilus_builtin.FILTER_ACCEPT, nauthilus_builtin.FILTER_RESULT_OK
+end`, 0)
+	prefix := "nt_"
+	e, _ := newEngine(t, engineSetup{filters: []config.LuaFilter{{Name: "p", ScriptPath: path}}, cfg: config.LuaConfig{RedisPrefix: &prefix}})
+	runCorpus(t, e, "u")
+}
