@@ -172,5 +172,5 @@ func (o *luaTestOptions) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.live, "live-checks", false, "let check_backend_connection really connect")
 	fs.BoolVar(&o.expose, "expose-test-credentials", false, "show test_password to the script")
 	fs.StringVar(&o.redis, "redis", "", "host:port of a Redis for nauthilus_redis's \"default\" (standalone, no password)")
-	fs.StringVar(&o.redisPrefix, "redis-prefix", config.DefaultRedisPrefix, "request.redis_prefix with --redis (storage.redis.prefix)")
+	fs.StringVar(&o.redisPrefix, "redis-prefix", config.DefaultRedisPrefix, "request.redis_prefix with --redis (lua.config.redis_prefix, else storage.redis.prefix)")
 }

@@ -67,6 +67,12 @@ type LuaConfig struct {
 	// RedisAllowedAddresses are the servers, besides storage.redis's own,
 	// nauthilus_redis's register_redis_pool may connect to (lua_redis.go).
 	RedisAllowedAddresses []string `yaml:"redis_allowed_addresses"`
+	// RedisPrefix, when set (even to ""), is request.redis_prefix in
+	// place of storage.redis.prefix: scripts migrated from Nauthilus keep
+	// finding the keys Nauthilus wrote under its prefix while backline's
+	// own keys keep theirs. A pointer, because "" is Nauthilus's default
+	// and must differ from an absent key.
+	RedisPrefix *string `yaml:"redis_prefix"`
 }
 
 // Lua limits and defaults.
@@ -125,6 +131,7 @@ func (c *Config) validateLua(errs *Errors) {
 
 	c.validateLuaModules(errs)
 	c.validateLuaRedis(errs)
+	c.validateLuaRedisPrefix(errs)
 
 	const memKey = "lua.config.max_memory"
 	_, memWritten := c.Lines[memKey]

@@ -3,6 +3,8 @@ package config
 import (
 	"fmt"
 	"net"
+	"strings"
+	"unicode"
 )
 
 // validateLuaRedis checks lua.config.redis_allowed_addresses: host:port
@@ -24,5 +26,22 @@ func (c *Config) validateLuaRedis(errs *Errors) {
 	}
 	if len(list) > 0 && c.Storage.Redis == nil {
 		errs.Add(key, c.Lines.Line(key), "needs storage.redis (nauthilus_redis runs only with it)")
+	}
+}
+
+// validateLuaRedisPrefix checks lua.config.redis_prefix. Unlike
+// storage.redis.prefix it may be empty or hold spaces and braces, as
+// Nauthilus's prefix may: it only has to reproduce the keys Nauthilus
+// wrote. Control characters are refused: they would make keys unreadable
+// in redis-cli and in logs, and no Nauthilus prefix needs them.
+func (c *Config) validateLuaRedisPrefix(errs *Errors) {
+	const key = "lua.config.redis_prefix"
+	p := c.Lua.Config.RedisPrefix
+	switch {
+	case p == nil:
+	case len(*p) > MaxRedisPrefixLen:
+		errs.Add(key, c.Lines.Line(key), "must be at most %d bytes, got %d", MaxRedisPrefixLen, len(*p))
+	case strings.ContainsFunc(*p, unicode.IsControl):
+		errs.Add(key, c.Lines.Line(key), "must not contain control characters, got %q", *p)
 	}
 }

@@ -28,3 +28,42 @@ func TestLuaRedisAllowedAddresses(t *testing.T) {
 		t.Errorf("addresses = %q", got)
 	}
 }
+
+// lua.config.redis_prefix: absent stays nil (scripts see
+// storage.redis.prefix), "" and a value are kept, hostile values refused.
+func TestLuaRedisPrefix(t *testing.T) {
+	parse := func(line string) (*Config, error) {
+		return Parse([]byte("lua:\n  config:\n" + line))
+	}
+	cfg, err := parse("    vm_pool_size: 4\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Lua.Config.RedisPrefix != nil {
+		t.Errorf("absent: RedisPrefix = %q, want nil", *cfg.Lua.Config.RedisPrefix)
+	}
+	for _, want := range []string{"", "nt_", "my app{x}:"} {
+		cfg, err := parse("    redis_prefix: \"" + want + "\"\n")
+		if err != nil {
+			t.Fatalf("%q: %v", want, err)
+		}
+		if got := cfg.Lua.Config.RedisPrefix; got == nil || *got != want {
+			t.Errorf("%q: RedisPrefix = %v", want, got)
+		}
+	}
+	for _, c := range []struct{ value, want string }{
+		{strings.Repeat("a", MaxRedisPrefixLen+1), "lua.config.redis_prefix (line 3): must be at most 64 bytes, got 65"},
+		{`nt_\n`, `lua.config.redis_prefix (line 3): must not contain control characters, got "nt_\n"`},
+		{`a\x00b`, `lua.config.redis_prefix (line 3): must not contain control characters`},
+		{`\x1b[31m`, `lua.config.redis_prefix (line 3): must not contain control characters`},
+		{`a\u0085`, `lua.config.redis_prefix (line 3): must not contain control characters`},
+	} {
+		_, err := parse("    redis_prefix: \"" + c.value + "\"\n")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: err = %v, want %q", c.value, err, c.want)
+		}
+	}
+	if _, err := parse("    redis_prefix: \"" + strings.Repeat("a", MaxRedisPrefixLen) + "\"\n"); err != nil {
+		t.Errorf("64 bytes: %v", err)
+	}
+}

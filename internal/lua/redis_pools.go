@@ -113,6 +113,17 @@ func (s *redisHost) keyPrefix() string {
 	return s.prefix
 }
 
+// redisPrefix is request.redis_prefix for this Engine's runs:
+// lua.config.redis_prefix when the file sets it (even to ""), else
+// storage.redis.prefix. It is read from the Engine's configuration, not
+// the Host's, so a reload (a new Engine) applies a changed override.
+func (e *Engine) redisPrefix() string {
+	if p := e.cfg.Config.RedisPrefix; p != nil {
+		return *p
+	}
+	return redisState(e.host).keyPrefix()
+}
+
 // hasPool reports whether a script registered a pool of this name.
 func (s *redisHost) hasPool(name string) bool {
 	s.mu.Lock()

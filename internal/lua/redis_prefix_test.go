@@ -76,3 +76,59 @@ end`, 0)
 	e, _ := newEngine(t, engineSetup{filters: []config.LuaFilter{{Name: "p", ScriptPath: path}}})
 	runCorpus(t, e, "u")
 }
+
+// lua.config.redis_prefix, when set (even to ""), is request.redis_prefix
+// in place of storage.redis.prefix, so a migrated script finds Nauthilus's
+// keys while backline's own keep their prefix; without it the field stays
+// storage.redis.prefix.
+func TestRequestRedisPrefixOverride(t *testing.T) {
+	override := func(s string) *string { return &s }
+	for _, c := range []struct {
+		name     string
+		override *string
+		want     string
+	}{
+		{"absent", nil, config.DefaultRedisPrefix},
+		{"nt_", override("nt_"), "nt_"},
+		{"empty", override(""), ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			m := miniredis.RunT(t)
+			tgt := newRedisTarget(t, m.Addr())
+			storage := defaultStorage(tgt.addr)
+			storage.Prefix = config.DefaultRedisPrefix
+			path := writeModuleScript(t, "prefix.lua", prefixScript)
+			e := redisEngineWith(t, tgt, path, config.LuaConfig{RedisPrefix: c.override}, storage, nil)
+			runCorpus(t, e, c.want)
+
+			p, err := e.NewPasswordScript(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.Verify(context.Background(), &Request{Username: "u", Password: "pw"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Attributes["prefix"] != c.want {
+				t.Errorf("passdb sees redis_prefix %v, want %q", got.Attributes["prefix"], c.want)
+			}
+			for _, k := range []string{c.want + "filter", c.want + "passdb"} {
+				if !m.Exists(k) {
+					t.Errorf("key %q not written; keys: %v", k, m.Keys())
+				}
+			}
+		})
+	}
+}
+
+// The override applies without storage.redis too: scripts then see it
+// rather than "".
+func TestRequestRedisPrefixOverrideWithoutRedis(t *testing.T) {
+	path := writeScript(t, "p.lua", `function nauthilus_call_filter(request)
+  if request.redis_prefix ~= "nt_" then error("redis_prefix " .. tostring(request.redis_prefix)) end
+  return nauthilus_builtin.FILTER_ACCEPT, nauthilus_builtin.FILTER_RESULT_OK
+end`, 0)
+	prefix := "nt_"
+	e, _ := newEngine(t, engineSetup{filters: []config.LuaFilter{{Name: "p", ScriptPath: path}}, cfg: config.LuaConfig{RedisPrefix: &prefix}})
+	runCorpus(t, e, "u")
+}

@@ -133,7 +133,7 @@ func (e *Engine) newVM() *vm {
 	v.addRegisteredModules()
 	v.builtinMeta = v.proxyMeta(v.builtinTable(v.functions(builtinFunctions)))
 	v.serverMeta = v.newServerMeta()
-	v.requestMeta = newRequestMeta(v.L, redisState(e.host).keyPrefix())
+	v.requestMeta = newRequestMeta(v.L, e.redisPrefix())
 	v.resultMeta = v.newResultMeta()
 	v.envTable = newReusedTable(16)
 	for range len(requestModules()) + 1 {

@@ -33,6 +33,7 @@ func (c *converter) finish() {
 		}
 		c.set("lua.filters", c.filters[0].src, c.filters[0].line, list)
 	}
+	c.finishRedisPrefix()
 	if c.sections > 0 && !c.redisSeen {
 		c.note("storage.redis", 0, Changed, "Nauthilus always uses Redis (by default 127.0.0.1:6379); without storage.redis backline keeps its state in memory, per instance")
 	}

@@ -96,7 +96,11 @@ type converter struct {
 	serviceSrc   string // where it was enabled
 	v1Monitoring bool   // targets came from 1.x backend_server_monitoring
 	redisSeen    bool
-	sections     int // Nauthilus sections recognised
+	redisSrc     string // the first Redis section's path and line
+	redisLine    int
+	// redisPrefixSeen: a Redis section had a prefix, copied or not.
+	redisPrefixSeen bool
+	sections        int // Nauthilus sections recognised
 }
 
 func newConverter() *converter {

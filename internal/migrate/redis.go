@@ -2,6 +2,8 @@ package migrate
 
 import (
 	"go.yaml.in/yaml/v3"
+
+	"github.com/backline/backline/internal/config"
 )
 
 // redisField is one value bound for storage.redis, kept until the topology
@@ -28,7 +30,9 @@ var (
 
 // redis is 1.x server.redis and 3.x storage.redis.
 func (c *converter) redis(n *yaml.Node, path string) {
-	c.redisSeen = true
+	if !c.redisSeen {
+		c.redisSeen, c.redisSrc, c.redisLine = true, path, n.Line
+	}
 	if n.Kind != yaml.MappingNode {
 		c.wrongKind(path, n, "mapping")
 		return
@@ -74,7 +78,7 @@ func (c *converter) redis(n *yaml.Node, path string) {
 				}
 			}
 		case e.name == "prefix":
-			c.note(p, e.key.Line, Changed, "not copied: backline's own keys start with backline: (storage.redis.prefix), so they never mix with Nauthilus's in a shared Redis")
+			c.redisPrefix(e, p)
 		case e.name == "password_nonce":
 			c.set("lua.config.password_nonce", p, e.key.Line, clone(e.val))
 			c.note(p, e.key.Line, Changed, "moved to lua.config.password_nonce, where nauthilus_password.generate_password_hash reads it")
@@ -84,6 +88,44 @@ func (c *converter) redis(n *yaml.Node, path string) {
 	}
 	c.emitRedis(path, n.Line, fields)
 }
+
+// redisPrefix moves Nauthilus's prefix to lua.config.redis_prefix: scripts
+// see it as request.redis_prefix and keep finding the keys Nauthilus
+// wrote, while storage.redis.prefix stays backline's own, so backline's
+// keys never mix with Nauthilus's in a shared Redis.
+func (c *converter) redisPrefix(e kv, p string) {
+	// A prefix that cannot be copied is not replaced by the default below:
+	// that would point scripts at keys Nauthilus never wrote.
+	c.redisPrefixSeen = true
+	v := resolve(e.val)
+	if v.Kind != yaml.ScalarNode {
+		c.wrongKind(p, v, "string")
+		return
+	}
+	val := v.Value
+	if v.Tag == "!!null" {
+		val = "" // prefix: with no value is Nauthilus's default, none
+	}
+	if len(val) > config.MaxRedisPrefixLen {
+		c.note(p, e.key.Line, Dropped, "longer than %d bytes, the most lua.config.redis_prefix takes", config.MaxRedisPrefixLen)
+		return
+	}
+	c.set(luaRedisPrefix, p, e.key.Line, scalar(val))
+	c.note(p, e.key.Line, Changed, "moved to lua.config.redis_prefix (request.redis_prefix in scripts); storage.redis.prefix stays backline's own, so its keys never mix with Nauthilus's")
+}
+
+// finishRedisPrefix writes Nauthilus's default prefix, none, for a Redis
+// section without one: scripts then build the keys Nauthilus built.
+func (c *converter) finishRedisPrefix() {
+	if !c.redisSeen || c.redisPrefixSeen {
+		return
+	}
+	src := join(c.redisSrc, "prefix")
+	c.set(luaRedisPrefix, src, c.redisLine, scalar(""))
+	c.note(src, c.redisLine, Changed, "not set: lua.config.redis_prefix written as \"\" (Nauthilus's default) so scripts find Nauthilus's keys; storage.redis.prefix stays backline's own")
+}
+
+const luaRedisPrefix = "lua.config.redis_prefix"
 
 // emitRedis writes the fields for one topology. backline takes exactly one
 // of primary.address, sentinels or cluster.addresses; a Nauthilus file may
