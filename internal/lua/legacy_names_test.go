@@ -5,9 +5,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/backline/backline/internal/config"
 )
 
 // Older names Nauthilus's shipped scripts call (backend_result, the v1.3
@@ -15,35 +12,15 @@ import (
 // BACKEND_RESULT_ERROR, with testdata/modules/legacy_names_*.lua.
 
 func TestLegacyNamesInFilter(t *testing.T) {
-	e, err := NewEngine(Options{
-		Config: config.Lua{Filters: []config.LuaFilter{{Name: "names", ScriptPath: policyScript(t, "legacy_names_filter.lua")}},
-			Config: config.LuaConfig{ScriptTimeout: 10 * time.Second, VMPoolSize: 1}},
-		Health: snapshotOf(mail(target("imap-a", "127.0.0.1", 1143), true), mail(target("imap-b", "127.0.0.2", 2143), true)),
-		Logger: newTestLogger(&syncBuffer{}),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
 	// Twice on one state: the aliases read the current run.
-	for _, user := range []string{"alice", "bob"} {
-		out, err := e.RunFilters(context.Background(), legacyRequest(user, "pw"))
-		if err != nil {
-			t.Fatalf("%s: %v", user, err)
-		}
-		if out.Reject {
-			t.Errorf("%s: rejected", user)
-		}
-		if out.Selected == nil || out.Selected.Host != "127.0.0.2" || out.Selected.Port != 2143 {
-			t.Errorf("%s: selected %+v, want 127.0.0.2:2143", user, out.Selected)
-		}
+	legacyFilterRuns(t, "legacy_names_filter.lua", func(user string, out *FilterOutcome) {
 		if out.Attributes["Legacy-Names"] != user {
 			t.Errorf("%s: attributes %v", user, out.Attributes)
 		}
 		if len(out.Remove) != 1 || out.Remove[0] != "Proxy-Host" {
 			t.Errorf("%s: remove %v", user, out.Remove)
 		}
-	}
+	})
 }
 
 func TestBackendResultError(t *testing.T) {

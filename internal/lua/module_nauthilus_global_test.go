@@ -23,8 +23,26 @@ func legacyRequest(user, password string) *Request {
 }
 
 func TestLegacyGlobalInFilter(t *testing.T) {
+	// One state, two requests: the top-level `local n = nauthilus` must act
+	// on each run's own request.
+	legacyFilterRuns(t, "legacy_global_filter.lua", func(user string, out *FilterOutcome) {
+		if out.StatusMessage != "legacy says hello" {
+			t.Errorf("%s: status message %q", user, out.StatusMessage)
+		}
+		if len(out.Logs) != 1 || out.Logs[0].Key != "legacy_user" || out.Logs[0].Value != user {
+			t.Errorf("%s: logs %+v", user, out.Logs)
+		}
+	})
+}
+
+// legacyFilterRuns runs testdata/modules/script as the only filter, for
+// alice then bob on one state, against imap-a (127.0.0.1:1143) and imap-b
+// (127.0.0.2:2143); each run must accept and pick imap-b, and check sees
+// each outcome.
+func legacyFilterRuns(t *testing.T, script string, check func(user string, out *FilterOutcome)) {
+	t.Helper()
 	e, err := NewEngine(Options{
-		Config: config.Lua{Filters: []config.LuaFilter{{Name: "legacy", ScriptPath: policyScript(t, "legacy_global_filter.lua")}},
+		Config: config.Lua{Filters: []config.LuaFilter{{Name: "legacy", ScriptPath: policyScript(t, script)}},
 			Config: config.LuaConfig{ScriptTimeout: 10 * time.Second, VMPoolSize: 1}},
 		Health: snapshotOf(mail(target("imap-a", "127.0.0.1", 1143), true), mail(target("imap-b", "127.0.0.2", 2143), true)),
 		Logger: newTestLogger(&syncBuffer{}),
@@ -33,8 +51,6 @@ func TestLegacyGlobalInFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	// One state, two requests: the top-level `local n = nauthilus` must act
-	// on each run's own request.
 	for _, user := range []string{"alice", "bob"} {
 		out, err := e.RunFilters(context.Background(), legacyRequest(user, "pw"))
 		if err != nil {
@@ -46,12 +62,7 @@ func TestLegacyGlobalInFilter(t *testing.T) {
 		if out.Selected == nil || out.Selected.Host != "127.0.0.2" || out.Selected.Port != 2143 {
 			t.Errorf("%s: selected %+v, want 127.0.0.2:2143", user, out.Selected)
 		}
-		if out.StatusMessage != "legacy says hello" {
-			t.Errorf("%s: status message %q", user, out.StatusMessage)
-		}
-		if len(out.Logs) != 1 || out.Logs[0].Key != "legacy_user" || out.Logs[0].Value != user {
-			t.Errorf("%s: logs %+v", user, out.Logs)
-		}
+		check(user, out)
 	}
 }
 
