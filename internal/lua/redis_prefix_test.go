@@ -38,31 +38,7 @@ end`
 func TestRequestRedisPrefix(t *testing.T) {
 	for _, prefix := range []string{"nt_", config.DefaultRedisPrefix, ""} {
 		t.Run("["+prefix+"]", func(t *testing.T) {
-			m := miniredis.RunT(t)
-			tgt := newRedisTarget(t, m.Addr())
-			storage := defaultStorage(tgt.addr)
-			storage.Prefix = prefix
-			path := writeModuleScript(t, "prefix.lua", prefixScript)
-			e := redisEngineWith(t, tgt, path, config.LuaConfig{}, storage, nil)
-			// The filter raises unless the field equals the username.
-			runCorpus(t, e, prefix)
-
-			p, err := e.NewPasswordScript(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := p.Verify(context.Background(), &Request{Username: "u", Password: "pw"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.Attributes["prefix"] != prefix {
-				t.Errorf("passdb sees redis_prefix %v, want %q", got.Attributes["prefix"], prefix)
-			}
-			for _, k := range []string{prefix + "filter", prefix + "passdb"} {
-				if !m.Exists(k) {
-					t.Errorf("key %q not written; keys: %v", k, m.Keys())
-				}
-			}
+			expectScriptsSeePrefix(t, prefix, config.LuaConfig{}, prefix)
 		})
 	}
 }
@@ -93,31 +69,40 @@ func TestRequestRedisPrefixOverride(t *testing.T) {
 		{"empty", override(""), ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			m := miniredis.RunT(t)
-			tgt := newRedisTarget(t, m.Addr())
-			storage := defaultStorage(tgt.addr)
-			storage.Prefix = config.DefaultRedisPrefix
-			path := writeModuleScript(t, "prefix.lua", prefixScript)
-			e := redisEngineWith(t, tgt, path, config.LuaConfig{RedisPrefix: c.override}, storage, nil)
-			runCorpus(t, e, c.want)
-
-			p, err := e.NewPasswordScript(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, err := p.Verify(context.Background(), &Request{Username: "u", Password: "pw"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.Attributes["prefix"] != c.want {
-				t.Errorf("passdb sees redis_prefix %v, want %q", got.Attributes["prefix"], c.want)
-			}
-			for _, k := range []string{c.want + "filter", c.want + "passdb"} {
-				if !m.Exists(k) {
-					t.Errorf("key %q not written; keys: %v", k, m.Keys())
-				}
-			}
+			expectScriptsSeePrefix(t, config.DefaultRedisPrefix, config.LuaConfig{RedisPrefix: c.override}, c.want)
 		})
+	}
+}
+
+// expectScriptsSeePrefix runs prefixScript as a filter and as a Lua
+// passdb with storage.redis.prefix storagePrefix and cfg on miniredis:
+// both must see request.redis_prefix want and write their keys under it.
+func expectScriptsSeePrefix(t *testing.T, storagePrefix string, cfg config.LuaConfig, want string) {
+	t.Helper()
+	m := miniredis.RunT(t)
+	tgt := newRedisTarget(t, m.Addr())
+	storage := defaultStorage(tgt.addr)
+	storage.Prefix = storagePrefix
+	path := writeModuleScript(t, "prefix.lua", prefixScript)
+	e := redisEngineWith(t, tgt, path, cfg, storage, nil)
+	// The filter raises unless the field equals the username.
+	runCorpus(t, e, want)
+
+	p, err := e.NewPasswordScript(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.Verify(context.Background(), &Request{Username: "u", Password: "pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Attributes["prefix"] != want {
+		t.Errorf("passdb sees redis_prefix %v, want %q", got.Attributes["prefix"], want)
+	}
+	for _, k := range []string{want + "filter", want + "passdb"} {
+		if !m.Exists(k) {
+			t.Errorf("key %q not written; keys: %v", k, m.Keys())
+		}
 	}
 }
 
