@@ -35,7 +35,7 @@ func TestLuaInitScripts(t *testing.T) {
 			"lua.config.init_script_paths[1] (line 5): cannot read script"},
 		"directory": {"lua:\n  config:\n    init_script_paths: [" + dir + "]\n",
 			"lua.config.init_script_paths[0] (line 3): cannot read script: " + dir + " is a directory"},
-		"empty single": {"lua:\n  config:\n    init_script_path: \"\"\n", "lua.config.init_script_path (line 3): must not be empty"},
+		"empty single":  {"lua:\n  config:\n    init_script_path: \"\"\n", "lua.config.init_script_path (line 3): must not be empty"},
 		"empty in list": {"lua:\n  config:\n    init_script_paths: [\"\"]\n", "lua.config.init_script_paths[0] (line 3): must not be empty"},
 		"not a list":    {"lua:\n  config:\n    init_script_paths: " + one + "\n", "lua.config.init_script_paths"},
 	} {
