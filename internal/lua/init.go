@@ -71,28 +71,39 @@ func (e *Engine) RunInitScripts(ctx context.Context) (failed int) {
 
 // initResultAttrs are the scalar fields of an init script's result table
 // (Nauthilus logs them: level, caller, what the script did), sorted, at
-// most maxInitResultFields, strings redacted and clipped like error text. It reads
-// the table after the run; init scripts run alone, before serving.
+// most maxInitResultFields (level, caller and status always, when set),
+// strings redacted and clipped like error text. It reads the table after
+// the run; init scripts run alone, before serving.
 func initResultAttrs(r *scriptRun, t *glua.LTable) []any {
 	var keys []string
 	values := map[string]any{}
-	t.ForEach(func(k, v glua.LValue) {
+	add := func(k, v glua.LValue) {
 		ks, ok := k.(glua.LString)
 		if !ok || len(values) >= maxInitResultFields {
 			return
 		}
+		// A key is cut and made printable like a syntax error's token:
+		// string.rep as a key is no log line.
+		key := printableToken(r.redact(string(ks)))
+		if _, dup := values[key]; dup {
+			return
+		}
 		switch x := v.(type) {
 		case glua.LString:
-			values[string(ks)] = clipErrorText(r.redact(string(x)), 0)
+			values[key] = clipErrorText(r.redact(string(x)), 0)
 		case glua.LNumber:
-			values[string(ks)] = float64(x)
+			values[key] = float64(x)
 		case glua.LBool:
-			values[string(ks)] = bool(x)
+			values[key] = bool(x)
 		default:
 			return
 		}
-		keys = append(keys, string(ks))
-	})
+		keys = append(keys, key)
+	}
+	for _, name := range []string{"level", "caller", "status"} {
+		add(glua.LString(name), t.RawGetString(name))
+	}
+	t.ForEach(add)
 	sort.Strings(keys)
 	out := make([]any, 0, 2*len(keys))
 	for _, k := range keys {

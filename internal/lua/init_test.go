@@ -101,20 +101,35 @@ func TestInitScriptFailuresDoNotStopOthers(t *testing.T) {
 	raises := writeScript(t, "raises.lua", `function nauthilus_run_hook(logging) error("boom-init") end`, 0)
 	noHook := writeScript(t, "nohook.lua", `local x = 1`, 0)
 	topLevel := writeScript(t, "toplevel.lua", `error("top-level-fails")`, 0)
-	good := writeScript(t, "good.lua", `function nauthilus_run_hook(logging) return {caller = "good.lua"} end`, 0)
-	e, logs := initEngine(t, NewHost(), time.Minute, []string{raises, noHook, topLevel, good}, filter(t, "f", "function nauthilus_call_filter(request) "+acceptReturn+" end"))
-	if failed := e.RunInitScripts(context.Background()); failed != 3 {
-		t.Errorf("failed = %d, want 3", failed)
+	memory := writeScript(t, "memory.lua", `function nauthilus_run_hook(logging) return string.rep("x", 1e10) end`, 0)
+	// A hostile result: a huge key and value, more fields than are logged.
+	good := writeScript(t, "good.lua", `function nauthilus_run_hook(logging)
+  local r = {caller = "good.lua", [string.rep("k", 100000)] = string.rep("v", 100000)}
+  for i = 1, 1000 do r["f" .. i] = i end
+  return r
+end`, 0)
+	e, logs := initEngine(t, NewHost(), time.Minute, []string{raises, noHook, topLevel, memory, good}, filter(t, "f", "function nauthilus_call_filter(request) "+acceptReturn+" end"))
+	if failed := e.RunInitScripts(context.Background()); failed != 4 {
+		t.Errorf("failed = %d, want 4", failed)
 	}
 	if _, err := e.RunFilters(context.Background(), &Request{Username: "alice"}); err != nil {
 		t.Fatalf("filter after failed init scripts: %v", err)
 	}
 	text := logs.String()
-	if n := strings.Count(text, `level=ERROR msg="Lua init script failed"`); n != 3 {
-		t.Errorf("%d ERROR lines, want 3: %s", n, text)
+	if n := strings.Count(text, `level=ERROR msg="Lua init script failed"`); n != 4 {
+		t.Errorf("%d ERROR lines, want 4: %s", n, text)
+	}
+	ranLine := text[strings.Index(text, `msg="Lua init script ran"`):]
+	ranLine = ranLine[:strings.IndexByte(ranLine, '\n')]
+	if !strings.Contains(ranLine, "result.caller=good.lua") || strings.Count(ranLine, " result.") != maxInitResultFields ||
+		strings.Contains(ranLine, strings.Repeat("k", 33)) {
+		t.Errorf("the result's fields were not capped: %s", ranLine)
+	}
+	if len(text) > 64<<10 {
+		t.Errorf("%d bytes of log for five init scripts", len(text))
 	}
 	for _, want := range []string{"path=" + raises, "boom-init", "path=" + noHook, "entry function 'nauthilus_run_hook' is not defined",
-		"top-level-fails", `msg="Lua init script ran" script=` + good} {
+		"top-level-fails", "path=" + memory, "memory budget exceeded", `msg="Lua init script ran" script=` + good} {
 		if !strings.Contains(text, want) {
 			t.Errorf("logs lack %q: %s", want, text)
 		}
