@@ -81,3 +81,29 @@ end`)
 		t.Errorf("reload with changed init scripts: %d %+v", status, a)
 	}
 }
+
+// lua test --init runs init scripts before the filter, in order; a
+// failing one is logged and the filter still runs, as in serve.
+func TestLuaTestInitScripts(t *testing.T) {
+	first := writeFile(t, "first.lua", `local prom = require("nauthilus_prometheus")
+function nauthilus_run_hook(logging)
+  prom.create_counter_vec("lua_test_init_total", "Runs", {})
+  return {caller = "first.lua"}
+end`)
+	failing := writeFile(t, "failing.lua", `function nauthilus_run_hook(logging) error("second-fails") end`)
+	script := writeFile(t, "f.lua", `local prom = require("nauthilus_prometheus")
+function nauthilus_call_filter(request)
+  prom.increment_counter("lua_test_init_total", {})
+  nauthilus_builtin.custom_log_add("filter", "ran")
+  return nauthilus_builtin.FILTER_ACCEPT, nauthilus_builtin.FILTER_RESULT_OK
+end
+`)
+	code, stdout, stderr := backline(t, "lua", "test", "--init", first, "--init", failing, "--script", script)
+	if code != exitOK || !strings.Contains(stdout, "log: filter=ran") {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	ran, failed := strings.Index(stdout, `msg="Lua init script ran" script=`+first), strings.Index(stdout, `msg="Lua init script failed" script=`+failing)
+	if ran < 0 || failed < ran || !strings.Contains(stdout, "second-fails") || strings.Contains(stdout, "unknown metric") {
+		t.Errorf("stdout %q", stdout)
+	}
+}
