@@ -179,6 +179,10 @@ func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 	}
 	first.id = 1
 	d.activate(first)
+	// Init scripts run once per process, on the first generation's engine
+	// once the Lua host has its settings, before anything is served; a
+	// failing one is logged and the daemon starts anyway (lua/init.go).
+	first.lua.RunInitScripts(ctx)
 	d.reloads.succeeded()
 	defer d.stop()
 	// A SIGHUP before this point is ignored (see run in main.go).

@@ -76,7 +76,7 @@ func runLuaTest(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	outcome, err := lua.RunOffline(ctx, lua.OfflineOptions{
-		ScriptPath: *scriptPath, PackagePath: *packagePath, Request: req, Backends: backends,
+		ScriptPath: *scriptPath, PackagePath: *packagePath, InitScripts: o.inits, Request: req, Backends: backends,
 		Checker: checker, Timeout: *timeout, ExposeTestCredentials: *expose, Log: stdout, Host: host,
 	})
 	if err != nil {

@@ -134,6 +134,11 @@ func (d *daemon) restartOnly(old, cfg *config.Config) []string {
 	// nauthilus_redis's allowed pool servers are given to the Lua host once.
 	check("lua.config.redis_allowed_addresses", strings.Join(old.Lua.Config.RedisAllowedAddresses, ","),
 		strings.Join(cfg.Lua.Config.RedisAllowedAddresses, ","))
+	// Init scripts run once at start, as in Nauthilus; a reload keeps
+	// what they set up (the Lua host's metrics and pools).
+	check("lua.config.init_script_path", old.Lua.Config.InitScriptPath, cfg.Lua.Config.InitScriptPath)
+	check("lua.config.init_script_paths", strings.Join(old.Lua.Config.InitScriptPaths, ","),
+		strings.Join(cfg.Lua.Config.InitScriptPaths, ","))
 	check("gateway.address", old.Gateway.Address, cfg.Gateway.Address)
 	check("gateway.max_connections", strconv.Itoa(old.Gateway.MaxConnections), strconv.Itoa(cfg.Gateway.MaxConnections))
 	return errorLinesOf(errs)

@@ -159,6 +159,7 @@ type demoOptions struct {
 type luaTestOptions struct {
 	script, request, backends, packagePath, redis string
 	redisPrefix                                   string
+	inits                                         []string
 	timeout                                       time.Duration
 	live, expose                                  bool
 }
@@ -168,6 +169,10 @@ func (o *luaTestOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.request, "request", "", "JSON file with the request fields (username, client_ip, ...)")
 	fs.StringVar(&o.backends, "backends", "", "JSON array of backends {name, protocol, host, port, healthy, ...}")
 	fs.StringVar(&o.packagePath, "package-path", "", "the Lua package.path (replaces the default)")
+	fs.Func("init", "init script to run first, as serve runs lua.config.init_script_paths (repeatable)", func(path string) error {
+		o.inits = append(o.inits, path)
+		return nil
+	})
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "script timeout")
 	fs.BoolVar(&o.live, "live-checks", false, "let check_backend_connection really connect")
 	fs.BoolVar(&o.expose, "expose-test-credentials", false, "show test_password to the script")

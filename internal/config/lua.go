@@ -73,6 +73,29 @@ type LuaConfig struct {
 	// own keys keep theirs. A pointer, because "" is Nauthilus's default
 	// and must differ from an absent key.
 	RedisPrefix *string `yaml:"redis_prefix"`
+	// InitScriptPath (Nauthilus 1.x) and InitScriptPaths are the init
+	// scripts, run once at start-up before the daemon serves (lua
+	// package, init.go); both may be set, the single one runs first.
+	InitScriptPath  string   `yaml:"init_script_path"`
+	InitScriptPaths []string `yaml:"init_script_paths"`
+}
+
+// InitScript is one init script with the key that names it.
+type InitScript struct {
+	Key, Path string
+}
+
+// InitScripts lists the init scripts in run order: init_script_path, then
+// init_script_paths.
+func (l LuaConfig) InitScripts() []InitScript {
+	var out []InitScript
+	if l.InitScriptPath != "" {
+		out = append(out, InitScript{Key: "lua.config.init_script_path", Path: l.InitScriptPath})
+	}
+	for i, p := range l.InitScriptPaths {
+		out = append(out, InitScript{Key: fmt.Sprintf("lua.config.init_script_paths[%d]", i), Path: p})
+	}
+	return out
 }
 
 // Lua limits and defaults.
@@ -119,6 +142,24 @@ func (c *Config) validateLua(errs *Errors) {
 			errs.Add(path+".script_path", c.Lines.Line(path+".script_path"), "is required")
 		} else if err := checkReadable(f.ScriptPath); err != nil {
 			errs.Add(path+".script_path", c.Lines.Line(path+".script_path"), "%v", err)
+		}
+	}
+
+	if _, written := c.Lines["lua.config.init_script_path"]; written && l.Config.InitScriptPath == "" {
+		errs.Add("lua.config.init_script_path", c.Lines.Line("lua.config.init_script_path"), "must not be empty")
+	}
+	for i, p := range l.Config.InitScriptPaths {
+		key := fmt.Sprintf("lua.config.init_script_paths[%d]", i)
+		if p == "" {
+			errs.Add(key, c.Lines.Line(key), "must not be empty")
+		}
+	}
+	for _, s := range l.Config.InitScripts() {
+		if s.Path == "" {
+			continue
+		}
+		if err := checkReadable(s.Path); err != nil {
+			errs.Add(s.Key, c.Lines.Line(s.Key), "%v", err)
 		}
 	}
 

@@ -27,7 +27,6 @@ var nauthilusPaths = []string{
 	"lua.features", "lua.actions", "lua.custom_hooks", "lua.search", "lua.optional_lua_backends",
 	"lua.config.script_path", "lua.config.backend_number_of_workers", "lua.config.number_of_workers",
 	"lua.config.action_number_of_workers", "lua.config.feature_vm_pool_size", "lua.config.hook_vm_pool_size",
-	"lua.config.init_script_path", "lua.config.init_script_paths",
 	// 3.x keys under auth
 	"auth.backends", "auth.controls", "auth.policy", "auth.backchannel",
 	"auth.services.backend_server_monitoring",

@@ -73,6 +73,9 @@ func AbsentModuleWarnings(cfg *config.Config) []string {
 	for i, f := range cfg.Lua.Filters {
 		warn(fmt.Sprintf("lua.filters[%d].script_path", i), f.ScriptPath)
 	}
+	for _, s := range cfg.Lua.Config.InitScripts() {
+		warn(s.Key, s.Path)
+	}
 	for i, db := range cfg.Auth.Passdb {
 		if db.Type == config.PassdbLua {
 			warn(fmt.Sprintf("auth.passdb[%d].script_path", i), db.ScriptPath)

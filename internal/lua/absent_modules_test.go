@@ -64,11 +64,12 @@ function nauthilus_backend_verify_password(request) end`)
 	cfg := &config.Config{
 		Lua: config.Lua{
 			Filters: []config.LuaFilter{{Name: "ok", ScriptPath: filepath.Join(dir, "backend.lua")}},
-			Config:  config.LuaConfig{PackagePath: pkgDir + "/?.lua"},
+			Config:  config.LuaConfig{PackagePath: pkgDir + "/?.lua", InitScriptPaths: []string{filepath.Join(dir, "backend.lua")}},
 		},
 	}
 	got := AbsentModuleWarnings(cfg)
-	if len(got) != 1 || !strings.HasPrefix(got[0], "lua.filters[0].script_path: the script requires db, which backline does not provide") {
+	if len(got) != 2 || !strings.HasPrefix(got[0], "lua.filters[0].script_path: the script requires db, which backline does not provide") ||
+		!strings.HasPrefix(got[1], "lua.config.init_script_paths[0]: the script requires db") {
 		t.Fatalf("warnings %q", got)
 	}
 }

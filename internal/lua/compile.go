@@ -118,8 +118,8 @@ func printableToken(tok string) string {
 	return b.String()
 }
 
-// CompileScripts compiles every lua.filters script and every Lua passdb
-// script of cfg, as serve will, and reports each failure with its key path
+// CompileScripts compiles every lua.filters script, every init script and
+// every Lua passdb script of cfg, as serve will, and reports each failure with its key path
 // and line: `lua.filters[0].script_path (line 7): /etc/x.lua:3: syntax
 // error near '='`. It returns nil or config.Errors.
 func CompileScripts(cfg *config.Config) error {
@@ -139,6 +139,9 @@ func CompileScripts(cfg *config.Config) error {
 	}
 	for i, f := range cfg.Lua.Filters {
 		try(fmt.Sprintf("lua.filters[%d].script_path", i), f.Name, f.ScriptPath)
+	}
+	for _, s := range cfg.Lua.Config.InitScripts() {
+		try(s.Key, s.Path, s.Path)
 	}
 	for i, db := range cfg.Auth.Passdb {
 		if db.Type == config.PassdbLua {

@@ -64,6 +64,8 @@ type Engine struct {
 	connectTimeout, tlsTimeout time.Duration
 
 	filters []*script
+	// inits are the init scripts (init.go), run by RunInitScripts.
+	inits []*script
 	// byMode are the filters of each request mode (filtersFor).
 	byMode [3][]*script
 	pool   *statePool
@@ -134,6 +136,9 @@ func NewEngine(opts Options) (*Engine, error) {
 		e.filters = append(e.filters, s)
 	}
 	e.modeFilters()
+	if err := e.compileInitScripts(); err != nil {
+		return nil, err
+	}
 	e.pool = newStatePool(size, e.newVM)
 	softLimit := opts.MemorySoftLimit
 	if softLimit <= 0 {

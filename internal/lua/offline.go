@@ -119,6 +119,9 @@ func (refusingChecker) Check(context.Context, *probe.Target, probe.Phase, probe.
 type OfflineOptions struct {
 	ScriptPath  string
 	PackagePath string
+	// InitScripts run once before the filter, as serve runs
+	// lua.config.init_script_paths (a failing one is logged, not fatal).
+	InitScripts []string
 	Request     *Request
 	Backends    []OfflineBackend
 	// Checker runs check_backend_connection; nil refuses every check.
@@ -152,7 +155,7 @@ func RunOffline(ctx context.Context, o OfflineOptions) (*FilterOutcome, error) {
 			Filters: []config.LuaFilter{{Name: filepath.Base(o.ScriptPath), ScriptPath: o.ScriptPath,
 				WhenAuthenticated: flag(), WhenUnauthenticated: flag(), WhenNoAuth: flag()}},
 			Config: config.LuaConfig{PackagePath: o.PackagePath, VMPoolSize: 1, ScriptTimeout: o.Timeout,
-				ExposeTestCredentials: o.ExposeTestCredentials},
+				ExposeTestCredentials: o.ExposeTestCredentials, InitScriptPaths: o.InitScripts},
 		},
 		Health:  SnapshotOf(o.Backends),
 		Checker: checker,
@@ -163,6 +166,7 @@ func RunOffline(ctx context.Context, o OfflineOptions) (*FilterOutcome, error) {
 		return nil, err
 	}
 	defer e.Close()
+	e.RunInitScripts(ctx)
 	out, err := e.RunFilters(ctx, req)
 	if out != nil && req.HTTP != nil {
 		out.ResponseHeaders, out.ResponseStatus = req.HTTP.ResponseHeaders(), req.HTTP.Status()

@@ -25,6 +25,7 @@ const (
 const (
 	kindFilter scriptKind = iota
 	kindPassword
+	kindInit
 )
 
 // scriptRun is one script serving one request: its inputs and everything
@@ -187,7 +188,12 @@ func (v *vm) execute(r *scriptRun, entries []string) (ret1, ret2 glua.LValue, er
 		return nil, nil, r.failure(fmt.Sprintf("entry function '%s' is not defined", entries[0]), "")
 	}
 	L.Push(entry)
-	L.Push(r.req.table(v))
+	arg := r.req.table(v)
+	if r.kind == kindInit {
+		// nauthilus_run_hook(logging): the request's logging table.
+		arg = v.loggingTable.t
+	}
+	L.Push(arg)
 	if err := L.PCall(1, 2, nil); err != nil {
 		return nil, nil, r.luaFailure(err)
 	}
@@ -292,8 +298,11 @@ func (r *scriptRun) abandon() error {
 
 func (r *scriptRun) logFailure(se *ScriptError, trace string) {
 	what := "Lua filter failed"
-	if r.kind == kindPassword {
+	switch r.kind {
+	case kindPassword:
 		what = "Lua password script failed"
+	case kindInit:
+		what = "Lua init script failed"
 	}
 	r.engine.logger.Error(what, "script", r.script.name, "path", r.script.path,
 		"error", se.Msg, "stacktrace", trace, "session", r.req.Session)

@@ -57,8 +57,10 @@ type vm struct {
 	watchTimer *time.Timer
 
 	// proxyMeta holds the {__index = module} metatable of each module.
-	filterModules, passwordModules map[string]*glua.LTable
-	builtinMeta                    *glua.LTable
+	// initModules are passwordModules without the request-bound ones
+	// (spec nauthilus-lua-modules, "Where each module is bound", init).
+	filterModules, passwordModules, initModules map[string]*glua.LTable
+	builtinMeta                                 *glua.LTable
 
 	serverMeta  *glua.LTable
 	requestMeta *glua.LTable
@@ -131,6 +133,11 @@ func (e *Engine) newVM() *vm {
 	v.filterModules["nauthilus_backend"] = v.proxyMeta(v.moduleTable(v.functions(backendFunctions)))
 	v.passwordModules["nauthilus_backend"] = v.proxyMeta(v.moduleTable(v.functions(passwordBackendFunctions())))
 	v.addRegisteredModules()
+	v.initModules = maps.Clone(v.passwordModules)
+	empty := v.proxyMeta(v.L.CreateTable(0, 0))
+	for _, name := range initPlaceholders {
+		v.initModules[name] = empty
+	}
 	v.builtinMeta = v.proxyMeta(v.builtinTable(v.functions(builtinFunctions)))
 	v.serverMeta = v.newServerMeta()
 	v.requestMeta = newRequestMeta(v.L, e.redisPrefix())
@@ -184,8 +191,11 @@ func (v *vm) bind(r *scriptRun) *glua.LTable {
 	env.Metatable = v.envMeta
 
 	modules := v.filterModules
-	if r.kind == kindPassword {
+	switch r.kind {
+	case kindPassword:
 		modules = v.passwordModules
+	case kindInit:
+		modules = v.initModules
 	}
 	bound := requestModules()
 	for i, m := range bound {

@@ -239,7 +239,7 @@ func (c *converter) luaConfig(n *yaml.Node, path string) {
 	for _, e := range entries(n) {
 		p := join(path, e.name)
 		switch e.name {
-		case "package_path", "ip_scoping_v4_cidr", "ip_scoping_v6_cidr":
+		case "package_path", "ip_scoping_v4_cidr", "ip_scoping_v6_cidr", "init_script_path", "init_script_paths":
 			c.set("lua.config."+e.name, p, e.key.Line, clone(e.val))
 		case "filter_vm_pool_size", "subject_vm_pool_size":
 			c.set("lua.config.vm_pool_size", p, e.key.Line, clone(e.val))
