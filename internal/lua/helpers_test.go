@@ -59,23 +59,12 @@ func (c *recordingChecker) seen() []probe.Target {
 // acceptingListener accepts and closes connections until the test ends.
 func acceptingListener(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	_, port, _ := net.SplitHostPort(testutil.ServeTCP(t, func(c net.Conn) { c.Close() }))
+	n, err := strconv.Atoi(port)
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
-	return ln.Addr().(*net.TCPAddr).Port
+	return n
 }
 
 // refusedPort is a port that was just free: connecting is refused.

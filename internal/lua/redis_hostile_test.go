@@ -3,6 +3,7 @@ package lua
 import (
 	"context"
 	"errors"
+	"github.com/backline/backline/internal/testutil"
 	"net"
 	"os"
 	"path/filepath"
@@ -105,35 +106,22 @@ end`
 // silentServer accepts connections and never answers: a Redis that hangs.
 func silentServer(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	var mu sync.Mutex
 	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
+	// Registered before ServeTCP's cleanup, so it runs after the accept
+	// loop has stopped adding connections.
 	t.Cleanup(func() {
-		ln.Close()
-		<-done
 		mu.Lock()
 		for _, c := range conns {
 			c.Close()
 		}
 		mu.Unlock()
 	})
-	return ln.Addr().String()
+	return testutil.ServeTCP(t, func(c net.Conn) {
+		mu.Lock()
+		conns = append(conns, c)
+		mu.Unlock()
+	})
 }
 
 // A Redis that stops answering holds a script no longer than its

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"github.com/backline/backline/internal/testutil"
 	"io"
 	"net"
 	"strconv"
@@ -24,25 +25,8 @@ import (
 // HELLO gets EOF). accepted counts the connections.
 func hangUpListener(t *testing.T) (addr string, accepted *atomic.Int64) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	accepted = new(atomic.Int64)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			accepted.Add(1)
-			c.Close()
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
-	return ln.Addr().String(), accepted
+	return testutil.ServeTCP(t, func(c net.Conn) { accepted.Add(1); c.Close() }), accepted
 }
 
 // With the defaults a failed HELLO opens the breaker at once, so the
@@ -124,23 +108,7 @@ func TestConnectionSetupCommands(t *testing.T) {
 // slow script, swapping).
 func helloOnlyServer(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serveSetupOnly(c)
-		}
-	}()
-	t.Cleanup(func() { ln.Close(); <-done })
-	return ln.Addr().String()
+	return testutil.ServeTCP(t, func(c net.Conn) { go serveSetupOnly(c) })
 }
 
 // serveSetupOnly reads RESP arrays of bulk strings from c; it stops
