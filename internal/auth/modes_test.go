@@ -195,19 +195,7 @@ func httptestRequest(method, target, body string) *http.Request {
 // The exact answers of a userdb lookup, header by header.
 func TestNoAuthTranscripts(t *testing.T) {
 	env := newEnv(t, nil)
-	transcript := func(w *httptest.ResponseRecorder) string {
-		var b strings.Builder
-		b.WriteString(itoa(w.Code) + "\n")
-		for _, k := range sortedHeaderKeys(w.Header()) {
-			v := strings.Join(w.Header()[k], ", ")
-			if k == "X-Nauthilus-Session" {
-				v = "<session>"
-			}
-			b.WriteString(k + ": " + v + "\n")
-		}
-		b.WriteString("\n" + w.Body.String())
-		return b.String()
-	}
+	transcript := answerTranscript
 	r := jsonRequestFor(http.MethodPost, `{"username":"nobody","service":"imap"}`)
 	r.URL.RawQuery = "mode=no-auth"
 	want := "403\nAuth-Status: Invalid login or password\nContent-Type: application/json\nX-Nauthilus-Session: <session>\n\nnull"
