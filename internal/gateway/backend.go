@@ -228,7 +228,7 @@ func classify(client context.Context, deadline time.Time, err error) *gatewayErr
 		return newError(kindTimeout, errTTFBTimeout)
 	case errors.Is(err, errDeadline) || !deadline.IsZero() && !time.Now().Before(deadline):
 		return newError(kindTimeout, errDeadline)
-	case client.Err() != nil:
+	case clientLeft(client):
 		return newError(kindClientGone, errClientCancel)
 	}
 	return newError(kindBackend, err)

@@ -75,3 +75,17 @@ func (u upstreamWatch) stop() bool {
 	}
 	return u.afterFn()
 }
+
+// clientLeft reports whether the client of ctx's request has left. A
+// failed read of its connection wakes the origin exchange (clientReadFailed)
+// before net/http cancels the request's context, so the exchange can fail
+// while ctx.Err() is still nil: taken for the origin's failure, a half-closed
+// client was sent a 502 it never asked to wait for. The connection's own
+// record of the failed read settles it.
+func clientLeft(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	fc, ok := ctx.Value(framingConnKey{}).(*framingConn)
+	return ok && fc.watch.gone.Load()
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -166,5 +167,21 @@ func TestClientLeavingClosesTheOriginExchange(t *testing.T) {
 	case <-originSawClose:
 	case <-time.After(10 * time.Second):
 		t.Error("the gateway kept the origin exchange after its client left")
+	}
+}
+
+// A failed client read is recorded on the connection before net/http
+// cancels the request's context: an exchange it woke is the client's
+// leaving, not the origin's failure (a half-closed client was sent a 502).
+func TestClassifySeesTheClientLeaveBeforeItsContextEnds(t *testing.T) {
+	fc := &framingConn{}
+	ctx := context.WithValue(context.Background(), framingConnKey{}, fc)
+	woken := fmt.Errorf("read: %w", os.ErrDeadlineExceeded)
+	if got := classify(ctx, time.Time{}, woken); got.kind != kindBackend {
+		t.Fatalf("client still there: %v, want a backend error", got.kind)
+	}
+	fc.watch.clientReadFailed(io.EOF)
+	if got := classify(ctx, time.Time{}, woken); got.kind != kindClientGone {
+		t.Fatalf("client read failed, context not yet cancelled: %v, want client_canceled", got.kind)
 	}
 }
