@@ -65,9 +65,11 @@ type scriptRun struct {
 	// watchTimer starts the watchdog once it has lasted watchTick.
 	watchedSince time.Time
 	// instructions counts VM instructions; retained is what chargeRetained
-	// added since the last measurement (run goroutine only, both).
+	// added since the last measurement; walks counts measurements (run
+	// goroutine only, all three).
 	instructions uint64
 	retained     int64
+	walks        int
 	// timedOutIn names the native call that gave up at the deadline (a
 	// slow password hash), for the timeout's message (run goroutine only).
 	timedOutIn string

@@ -93,6 +93,7 @@ func (r *scriptRun) measure(current *glua.LState) {
 	size := newSizer(limit).measure(v.L, current, v.env, v.globals, v.L.Get(glua.RegistryIndex))
 	r.measured.Store(size)
 	r.retained = 0
+	r.walks++
 	took := time.Since(start)
 	r.nextMeasure.Store(time.Now().Add(measureCostFactor * took).UnixNano())
 	if size > limit {
