@@ -22,8 +22,9 @@ import (
 //     Host.CacheMaxBytes in tests). A write that does not fit first drops expired entries,
 //     then the least recently used ones; a single value larger than the
 //     whole store is refused with a Lua error.
-//   - Expired entries are purged by the calls themselves (at most every
-//     30 s, and whenever room is needed), not by a janitor goroutine.
+//   - Expired entries are purged by the writes themselves, not by a
+//     janitor goroutine: each write drops what has expired, found through
+//     an expiry heap (module_cache_expiry.go) at the cost of what it drops.
 //   - cache_update does not hold a lock over the whole cache while fn
 //     runs: it holds the key. Other cache_update and writes of the same key
 //     wait (within their own script_timeout); reads and other keys do not.
@@ -41,9 +42,6 @@ func entrySize(key string, size int64) int64 { return size + int64(len(key)) + c
 // DefaultCacheMaxBytes bounds nauthilus_cache when Host.CacheMaxBytes is 0.
 const DefaultCacheMaxBytes = 64 << 20
 
-// cachePurgeEvery is how often a write sweeps expired entries.
-const cachePurgeEvery = 30 * time.Second
-
 type luaCache struct {
 	mu      sync.Mutex
 	entries map[string]*list.Element // of *cacheEntry
@@ -51,7 +49,8 @@ type luaCache struct {
 	lru       *list.List
 	size, max int64
 	now       func() time.Time
-	lastPurge time.Time
+	// expiry holds the entries with a TTL, earliest first.
+	expiry expiryHeap
 	// busy keys are being updated; their channel closes when done.
 	busy map[string]chan struct{}
 }
@@ -60,7 +59,9 @@ type cacheEntry struct {
 	key     string
 	v       any
 	size    int64
-	expires time.Time // zero: never
+	expires time.Time // zero: never; set before the entry is stored, never changed
+	// heapIndex is the entry's place in luaCache.expiry (entries with a TTL).
+	heapIndex int
 }
 
 func newLuaCache(max int64, now func() time.Time) *luaCache {
@@ -115,6 +116,7 @@ func (c *luaCache) removeElement(el *list.Element) {
 	e := el.Value.(*cacheEntry)
 	c.lru.Remove(el)
 	delete(c.entries, e.key)
+	c.untrackExpiry(e)
 	c.size -= e.size
 }
 
@@ -127,27 +129,14 @@ func (c *luaCache) store(e *cacheEntry) bool {
 	if el, ok := c.entries[e.key]; ok {
 		c.removeElement(el)
 	}
-	now := c.now()
-	if c.size+e.size > c.max || now.Sub(c.lastPurge) >= cachePurgeEvery {
-		c.purgeExpired(now)
-	}
+	c.purgeExpired(c.now())
 	for c.size+e.size > c.max {
 		c.removeElement(c.lru.Front())
 	}
 	c.entries[e.key] = c.lru.PushBack(e)
+	c.trackExpiry(e)
 	c.size += e.size
 	return true
-}
-
-func (c *luaCache) purgeExpired(now time.Time) {
-	c.lastPurge = now
-	for el := c.lru.Front(); el != nil; {
-		next := el.Next()
-		if !el.Value.(*cacheEntry).live(now) {
-			c.removeElement(el)
-		}
-		el = next
-	}
 }
 
 // waitKey waits until no cache_update holds key (mu held on entry and
@@ -320,9 +309,7 @@ var cacheFunctions = map[string]runFunc{
 	"cache_flush": func(r *scriptRun, L *glua.LState) int {
 		c := r.engine.host.cache()
 		c.mu.Lock()
-		clear(c.entries)
-		c.lru.Init()
-		c.size = 0
+		c.flush()
 		c.mu.Unlock()
 		return 0
 	},
