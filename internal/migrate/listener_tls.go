@@ -46,6 +46,10 @@ func (c *converter) listenerTLS(n *yaml.Node, path string, line int) {
 				c.set("server.tls.min_version", p, e.key.Line, scalar("1.2"))
 				c.note(p, e.key.Line, Changed, "backline offers TLS 1.2 at least: written as min_version \"1.2\"")
 			}
+		case "cipher_suites":
+			c.note(p, e.key.Line, Dropped, "backline uses Go's default cipher suites")
+		case "http_client_skip_verify":
+			c.note(p, e.key.Line, Dropped, "configures Nauthilus's outgoing HTTP client, which backline's listener does not have")
 		default:
 			c.drop(p, e.key)
 		}
