@@ -214,3 +214,25 @@ func h2Exchange(t *testing.T, c net.Conn, fields [][2]string, body string) (stat
 		}
 	}
 }
+
+// A websocket goes through gateway.tls on an HTTP/1.1 connection (h2 has
+// no Upgrade; a browser opens an HTTP/1.1 connection for it).
+func TestWebsocketOverTLSListener(t *testing.T) {
+	h, _ := wsHarnessWith(t, "        websockets: true\n", func(t *testing.T, yml string) *harness { return newTLSHarness(t, yml, true) })
+	conn, br, resp := wsDial(t, h, "/chat/room", "websocket", nil)
+	if resp.StatusCode != 101 || resp.Header.Get("Sec-Websocket-Accept") != wsAccept(wsKey) {
+		t.Fatalf("answer %d %v", resp.StatusCode, resp.Header)
+	}
+	if _, err := conn.Write(wsFrame(0x1, []byte("hello"), true)); err != nil {
+		t.Fatal(err)
+	}
+	if op, payload, err := wsRead(br); err != nil || op != 0x1 || string(payload) != "echo:hello" {
+		t.Fatalf("echo: %v %x %q", err, op, payload)
+	}
+	_, _ = conn.Write(wsFrame(0x8, []byte{0x03, 0xe8}, true))
+	if op, _, err := wsRead(br); err != nil || op != 0x8 {
+		t.Fatalf("close: %v %x", err, op)
+	}
+	conn.Close()
+	waitForLog(t, h, `"status":101`)
+}
