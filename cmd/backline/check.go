@@ -55,6 +55,12 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		gw.Close()
 	}
 	fmt.Fprintf(stdout, "configuration OK: %d targets, %d gateway endpoints\n", len(g.Targets), endpoints)
+	if t := config.ListenerTLSSummary(cfg.Server.TLS); t != "" {
+		fmt.Fprintf(stdout, "server.tls: %s\n", t)
+	}
+	if t := config.ListenerTLSSummary(cfg.Gateway.TLS); t != "" {
+		fmt.Fprintf(stdout, "gateway.tls: %s\n", t)
+	}
 	for _, w := range append(cfg.Warnings(), lua.AbsentModuleWarnings(cfg)...) {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}

@@ -76,6 +76,9 @@ type daemon struct {
 
 	cur      atomic.Pointer[generation]
 	reloadMu sync.Mutex // one reload at a time
+	// tls are the TLS listeners (server.tls, gateway.tls); set once by
+	// serve under reloadMu.
+	tls listenerTLS
 
 	// Replaced generations close in the background, so the last request
 	// on one never waits for it (a Lua engine may wait for a stuck run);
@@ -213,6 +216,9 @@ func (d *daemon) serve(ctx context.Context, withGateway bool) error {
 			return fmt.Errorf("gateway.address %q: %w", cfg.Gateway.Address, err)
 		}
 		gwLn = limitListener("gateway", gwLn, caps.gateway, logger, d.reg)
+	}
+	if ln, gwLn, err = d.startTLS(ln, gwLn); err != nil {
+		return err
 	}
 	if d.opts.listening != nil {
 		d.opts.listening(ln.Addr().String())

@@ -65,6 +65,9 @@ func (d *daemon) reloadLocked() (gen *generation, errs []string) {
 	if errs := d.restartOnly(old.cfg, cfg); len(errs) > 0 {
 		return nil, errs
 	}
+	if errs := loadListenerTLS(cfg); len(errs) > 0 {
+		return nil, errs
+	}
 	gw, groups, err := d.buildGateway(cfg)
 	if err != nil {
 		return nil, errorLines(err)
@@ -84,6 +87,7 @@ func (d *daemon) reloadLocked() (gen *generation, errs []string) {
 	}
 	gen.id = old.id + 1
 	d.activate(gen)
+	d.applyListenerTLS(cfg)
 	old.retire()
 	logWarnings(d.logger, cfg)
 	return gen, nil
@@ -141,6 +145,10 @@ func (d *daemon) restartOnly(old, cfg *config.Config) []string {
 		strings.Join(cfg.Lua.Config.InitScriptPaths, ","))
 	check("gateway.address", old.Gateway.Address, cfg.Gateway.Address)
 	check("gateway.max_connections", strconv.Itoa(old.Gateway.MaxConnections), strconv.Itoa(cfg.Gateway.MaxConnections))
+	// A listener is opened once, plain or TLS; what a TLS one serves
+	// (certificates, client CAs, min_version, http2) a reload applies.
+	check("server.tls", tlsOnOff(old.Server.TLS), tlsOnOff(cfg.Server.TLS))
+	check("gateway.tls", tlsOnOff(old.Gateway.TLS), tlsOnOff(cfg.Gateway.TLS))
 	return errorLinesOf(errs)
 }
 

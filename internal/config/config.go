@@ -46,6 +46,8 @@ type Server struct {
 	// Pprof serves Go's profiler under /debug/pprof/, behind api_auth like
 	// every other route (off by default; see validatePprof).
 	Pprof bool `yaml:"pprof"`
+	// TLS, when set, terminates TLS on server.address (listener_tls.go).
+	TLS *ListenerTLS `yaml:"tls"`
 }
 
 // APIAuth is optional HTTP Basic or bearer protection for the API.

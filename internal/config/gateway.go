@@ -40,6 +40,8 @@ type Gateway struct {
 	// AccessLogFile, when set, takes the access log lines instead of the
 	// daemon's log; SIGUSR1 reopens it (cmd/backline/logfile.go).
 	AccessLogFile string `yaml:"access_log_file"`
+	// TLS, when set, terminates TLS on gateway.address (listener_tls.go).
+	TLS *ListenerTLS `yaml:"tls"`
 }
 
 // Endpoint is one route of the gateway. Exactly one of Proxy and Request is set.

@@ -157,7 +157,7 @@ func TestServerSection(t *testing.T) {
 		{"api_auth: {password: s3cret}", `server.api_auth.username (line 2): is required when a password is set`},
 		{"api_auth: {username: 'a:b', password: x}", `server.api_auth.username (line 2): must not contain ':' (HTTP Basic separates user and password with it)`},
 		{"api_auth: {bearer_token: abc}", ""},
-		{"listen: x", "server.listen (line 2): unknown key (known keys: address, api_auth, log_file, log_format, log_level, max_connections, pprof, shutdown_delay, state_file)"},
+		{"listen: x", "server.listen (line 2): unknown key (known keys: address, api_auth, log_file, log_format, log_level, max_connections, pprof, shutdown_delay, state_file, tls)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.server, func(t *testing.T) {

@@ -21,6 +21,12 @@ func (c *Config) secretFiles() []secretFile {
 	add("server.api_auth.password_file", a.PasswordFile)
 	add("server.api_auth.bearer_token_file", a.BearerFile)
 	add("auth.cache.hmac_key_file", c.Auth.Cache.HMACKeyFile)
+	if c.Server.TLS != nil {
+		add("server.tls.key_file", c.Server.TLS.KeyFile)
+	}
+	if c.Gateway.TLS != nil {
+		add("gateway.tls.key_file", c.Gateway.TLS.KeyFile)
+	}
 	for i, t := range c.Auth.Services.BackendHealthChecks.Targets {
 		add(fmt.Sprintf("%s.targets[%d].test_password_file", healthChecksPath, i), t.TestPasswordFile)
 	}

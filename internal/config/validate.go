@@ -56,6 +56,7 @@ func (v *validator) validateServer() {
 	v.validateAdminKeys()
 	v.validatePprof()
 	v.validateLogFiles()
+	v.validateListenerTLS()
 }
 
 // validatePprof refuses the profiler on a network address without

@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"strconv"
@@ -71,6 +72,10 @@ type framingConn struct {
 	// watch wakes the origin exchange of the request being served when a
 	// read of this connection fails (clientwatch.go).
 	watch clientWatch
+	// tls is the handshake's outcome when the connection is TLS (the
+	// framingConn wraps a *tls.Conn); net/http, which sees no *tls.Conn,
+	// leaves r.TLS nil, and tlsRequests sets it from here.
+	tls *tls.ConnectionState
 }
 
 func (c *framingConn) Read(p []byte) (int, error) {
@@ -276,6 +281,17 @@ func (l framingListener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	fc := &framingConn{Conn: c}
+	if tc, ok := c.(*tls.Conn); ok {
+		// gateway.tls: the handshake is done (internal/tlslisten). An h2
+		// connection goes to net/http as it is, which serves h2 only on a
+		// *tls.Conn and frames h2 itself; an HTTP/1 one is scanned like a
+		// plain one, on the decrypted bytes.
+		state := tc.ConnectionState()
+		if state.NegotiatedProtocol == "h2" {
+			return tc, nil
+		}
+		fc.tls = &state
+	}
 	fc.startHead()
 	return fc, nil
 }

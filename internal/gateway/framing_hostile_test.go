@@ -27,7 +27,9 @@ type hostileCase struct {
 	origin []string
 }
 
-func TestHostileRequestInput(t *testing.T) {
+func TestHostileRequestInput(t *testing.T) { testHostileRequestInput(t, framingHarness) }
+
+func testHostileRequestInput(t *testing.T, newH framingHarnessFunc) {
 	longValue := strings.Repeat("a", maxClientHead+8<<10) // net/http allows 4 KiB of slack
 	cases := []hostileCase{
 		{name: "oversized header", status: 431,
@@ -78,7 +80,7 @@ func TestHostileRequestInput(t *testing.T) {
 			pieces: []string{"GET /api/%2E%2e/%2e%2E/etc/passwd HTTP/1.1\r\nHost: gw\r\n\r\n"}},
 	}
 	o := newRecordingOrigin(t)
-	h := framingHarness(t, o, "")
+	h := newH(t, o, "")
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			before := len(o.seen())
@@ -107,10 +109,7 @@ func TestHostileRequestInput(t *testing.T) {
 // one). The bounds only stop a broken test.
 func hostileExchange(t *testing.T, h *harness, tc hostileCase) (int, string) {
 	t.Helper()
-	c, err := net.Dial("tcp", h.srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := h.dialRaw(t)
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	for i, p := range tc.pieces {
@@ -122,7 +121,7 @@ func hostileExchange(t *testing.T, h *harness, tc hostileCase) (int, string) {
 		}
 	}
 	if tc.halfClose {
-		_ = c.(*net.TCPConn).CloseWrite()
+		_ = c.(interface{ CloseWrite() error }).CloseWrite() // TCP, or TLS's close_notify
 	}
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {

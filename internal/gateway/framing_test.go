@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -70,10 +69,7 @@ func rawRequestClosing(t *testing.T, h *harness, raw string) rawAnswer {
 
 func rawRequestProbe(t *testing.T, h *harness, raw string, probeClose bool) rawAnswer {
 	t.Helper()
-	c, err := net.Dial("tcp", h.srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := h.dialRaw(t)
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := io.WriteString(c, raw); err != nil {
@@ -94,6 +90,10 @@ func rawRequestProbe(t *testing.T, h *harness, raw string, probeClose bool) rawA
 	return rawAnswer{resp: resp, body: string(b), closed: errors.Is(err, io.EOF)}
 }
 
+// framingHarnessFunc makes the gateway a framing test talks to: plain
+// (framingHarness) or behind gateway.tls (tlsFramingHarness).
+type framingHarnessFunc func(t *testing.T, o *recordingOrigin, endpoint string) *harness
+
 func framingHarness(t *testing.T, o *recordingOrigin, endpoint string) *harness {
 	t.Helper()
 	if endpoint == "" {
@@ -106,8 +106,12 @@ func framingHarness(t *testing.T, o *recordingOrigin, endpoint string) *harness 
 // faulty framing. net/http drops the header and reads no body, so the
 // origin used to get an empty POST and the client a 200.
 func TestHTTP10ChunkedIsRefused(t *testing.T) {
+	testHTTP10ChunkedIsRefused(t, framingHarness)
+}
+
+func testHTTP10ChunkedIsRefused(t *testing.T, newH framingHarnessFunc) {
 	o := newRecordingOrigin(t)
-	h := framingHarness(t, o, "")
+	h := newH(t, o, "")
 	a := rawRequestClosing(t, h, "POST /api/x HTTP/1.0\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
 	expectError(t, a.resp, a.body, 400, "client_request")
 	if !a.closed {
@@ -121,8 +125,12 @@ func TestHTTP10ChunkedIsRefused(t *testing.T) {
 // RFC 9112 §6.1: a server MAY refuse Content-Length together with
 // Transfer-Encoding and MUST close the connection after answering.
 func TestContentLengthWithChunkedIsRefusedAndClosed(t *testing.T) {
+	testContentLengthWithChunkedIsRefusedAndClosed(t, framingHarness)
+}
+
+func testContentLengthWithChunkedIsRefusedAndClosed(t *testing.T, newH framingHarnessFunc) {
 	o := newRecordingOrigin(t)
-	h := framingHarness(t, o, "")
+	h := newH(t, o, "")
 	for _, raw := range []string{
 		"POST /api/x HTTP/1.1\r\nHost: gw\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
 		"POST /api/x HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
@@ -257,12 +265,13 @@ func readAnswers(t *testing.T, br *bufio.Reader, n int) []rawAnswer {
 // with Content-Length bodies, the CRLF some clients add after a POST, and
 // a HTTP/1.0 keep-alive request. The framing scan must stay in step.
 func TestWellFramedPipelineKeepsTheConnection(t *testing.T) {
+	testWellFramedPipelineKeepsTheConnection(t, framingHarness)
+}
+
+func testWellFramedPipelineKeepsTheConnection(t *testing.T, newH framingHarnessFunc) {
 	o := newRecordingOrigin(t)
-	h := framingHarness(t, o, "")
-	c, err := net.Dial("tcp", h.srv.Listener.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := newH(t, o, "")
+	c := h.dialRaw(t)
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	br := bufio.NewReader(c)
@@ -299,8 +308,12 @@ func TestWellFramedPipelineKeepsTheConnection(t *testing.T) {
 // after it because the framing scan does not follow chunked bodies, and
 // whatever came after it on the connection is never served.
 func TestChunkedUploadIsForwardedThenTheConnectionCloses(t *testing.T) {
+	testChunkedUploadIsForwardedThenTheConnectionCloses(t, framingHarness)
+}
+
+func testChunkedUploadIsForwardedThenTheConnectionCloses(t *testing.T, newH framingHarnessFunc) {
 	o := newRecordingOrigin(t)
-	h := framingHarness(t, o, "")
+	h := newH(t, o, "")
 	a := rawRequestClosing(t, h, "POST /api/up HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n"+
 		"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"+
 		"GET /api/after HTTP/1.1\r\nHost: gw\r\n\r\n")
@@ -316,8 +329,12 @@ func TestChunkedUploadIsForwardedThenTheConnectionCloses(t *testing.T) {
 // front proxy that honours the chunked body would forward it whole, while
 // net/http would read the body as the next request.
 func TestHTTP10ChunkedCannotSmuggle(t *testing.T) {
+	testHTTP10ChunkedCannotSmuggle(t, framingHarness)
+}
+
+func testHTTP10ChunkedCannotSmuggle(t *testing.T, newH framingHarnessFunc) {
 	o := newRecordingOrigin(t)
-	h := framingHarness(t, o, "")
+	h := newH(t, o, "")
 	smuggled := "GET /api/smuggled HTTP/1.1\r\nHost: gw\r\n\r\n"
 	a := rawRequestClosing(t, h, "POST /api/x HTTP/1.0\r\nHost: gw\r\nConnection: keep-alive\r\n"+
 		"Transfer-Encoding: chunked\r\n\r\n"+fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(smuggled), smuggled))

@@ -22,6 +22,7 @@ import (
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/connlimit"
 	"github.com/backline/backline/internal/health"
+	"github.com/backline/backline/internal/tlslisten"
 )
 
 // Options configure New.
@@ -235,10 +236,15 @@ func (g *Gateway) ServeListener(ctx context.Context, ln net.Listener) error {
 // must end in a Gateway's ServeHTTP (hot reload passes one that picks the
 // current gateway for each request).
 func ServeHandler(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
+	var capped net.Listener = ln
+	if tl, ok := ln.(*tlslisten.Listener); ok {
+		// gateway.tls: the plain path keeps its handler as it was.
+		h, capped = tlsRequests{h}, tl.Inner()
+	}
 	srv := newServer(h, logger)
 	// A capped listener (connlimit, gateway.max_connections) closes idle
 	// connections to make room at its cap.
-	if l, ok := ln.(*connlimit.Listener); ok {
+	if l, ok := capped.(*connlimit.Listener); ok {
 		srv.ConnState = l.ConnState
 	}
 	errc := make(chan error, 1)
@@ -253,6 +259,20 @@ func ServeHandler(ctx context.Context, ln net.Listener, h http.Handler, logger *
 	err := srv.Shutdown(shutdownCtx)
 	<-errc
 	return err
+}
+
+// tlsRequests gives an HTTP/1 request on a TLS connection its r.TLS: the
+// framingConn over the *tls.Conn hides the handshake from net/http (see
+// framingListener). h2 requests have it from net/http already.
+type tlsRequests struct{ h http.Handler }
+
+func (t tlsRequests) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.TLS == nil {
+		if fc, ok := r.Context().Value(framingConnKey{}).(*framingConn); ok {
+			r.TLS = fc.tls
+		}
+	}
+	t.h.ServeHTTP(w, r)
 }
 
 // Close drops idle upstream connections and ends token fetches still

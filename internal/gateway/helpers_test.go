@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -62,6 +63,26 @@ type harness struct {
 	client *http.Client
 	logs   *logBuffer
 	reg    *prometheus.Registry
+	// dial opens a raw client connection to the gateway: TCP, or TLS on a
+	// gateway.tls harness (tlsharness_test.go).
+	dial func() (net.Conn, error)
+}
+
+// dialRaw opens a raw client connection for hand-written requests.
+func (h *harness) dialRaw(t *testing.T) net.Conn {
+	t.Helper()
+	if h.dial != nil {
+		c, err := h.dial()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c, err := net.Dial("tcp", h.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func parseConfig(t *testing.T, yml string) *config.Config {

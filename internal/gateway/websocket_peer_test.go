@@ -206,6 +206,12 @@ func (o *wsOrigin) handshakes() []string {
 
 func wsHarness(t *testing.T, websockets string) (*harness, *wsOrigin) {
 	t.Helper()
+	return wsHarnessWith(t, websockets, func(t *testing.T, yml string) *harness { return newHarness(t, yml) })
+}
+
+// wsHarnessWith is wsHarness on the gateway newH makes (plain or TLS).
+func wsHarnessWith(t *testing.T, websockets string, newH func(*testing.T, string) *harness) (*harness, *wsOrigin) {
+	t.Helper()
 	o, srv := newWSOrigin(t)
 	yml := `definitions:
   backends:
@@ -221,7 +227,7 @@ gateway:
       proxy:
         backend: ws
 `
-	h := newHarness(t, yml)
+	h := newH(t, yml)
 	settle(t, h)
 	return h, o
 }

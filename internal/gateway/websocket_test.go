@@ -19,10 +19,7 @@ const wsKey = "dGhlIHNhbXBsZSBub25jZQ=="
 // reads the answer's head.
 func wsDial(t *testing.T, h *harness, path, upgrade string, early []byte) (net.Conn, *bufio.Reader, *http.Response) {
 	t.Helper()
-	conn, err := net.Dial("tcp", strings.TrimPrefix(h.srv.URL, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := h.dialRaw(t)
 	t.Cleanup(func() { conn.Close() })
 	_ = conn.SetDeadline(time.Now().Add(20 * time.Second)) // a hang fails the test instead of the run
 	req := "GET " + path + " HTTP/1.1\r\nHost: gw.test\r\nUpgrade: " + upgrade + "\r\nConnection: keep-alive, Upgrade\r\n" +

@@ -70,6 +70,8 @@ func (c *converter) serverV1(n *yaml.Node, path string) {
 			c.backendOrder(e.val, p)
 		case "default_http_request_header":
 			c.requestHeaders(e.val, p)
+		case "tls":
+			c.listenerTLS(e.val, p, e.key.Line)
 		default:
 			c.drop(p, e.key)
 		}

@@ -18,8 +18,12 @@ func (c *converter) runtimeV3(n *yaml.Node, path string) {
 				}
 				for _, h := range entries(s.val) {
 					hp := join(sp, h.name)
-					if h.name == "address" {
+					switch h.name {
+					case "address":
 						c.set("server.address", hp, h.key.Line, clone(h.val))
+						continue
+					case "tls":
+						c.listenerTLS(h.val, hp, h.key.Line)
 						continue
 					}
 					c.drop(hp, h.key)

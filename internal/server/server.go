@@ -17,6 +17,7 @@ import (
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/connlimit"
 	"github.com/backline/backline/internal/health"
+	"github.com/backline/backline/internal/tlslisten"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -135,7 +136,11 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 		MaxHeaderBytes:    maxRequestHead,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
-	if l, ok := ln.(*connlimit.Listener); ok {
+	capped := ln
+	if tl, ok := ln.(*tlslisten.Listener); ok {
+		capped = tl.Inner() // server.tls: the handshake is done before net/http sees a connection
+	}
+	if l, ok := capped.(*connlimit.Listener); ok {
 		hs.ConnState = l.ConnState // a capped listener closes idle connections at its cap
 	}
 	errc := make(chan error, 1)

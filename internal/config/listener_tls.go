@@ -1,0 +1,222 @@
+package config
+
+import (
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ListenerTLS is server.tls and gateway.tls: the listener terminates TLS
+// itself. Left out (nil), the listener speaks plain HTTP as before.
+//
+// Everything in it is read again on each reload (a renewed certificate
+// needs no restart); whether the block is there at all is fixed at start,
+// since the listener is opened once.
+type ListenerTLS struct {
+	CertFile string `yaml:"cert_file"` // PEM: leaf first, then intermediates
+	KeyFile  string `yaml:"key_file"`  // PEM private key, unencrypted
+	// MinVersion is the lowest TLS version offered: "1.2" (default) or "1.3".
+	MinVersion string `yaml:"min_version"`
+	// ClientCAFile, when set, makes the listener require a client
+	// certificate issued by one of its CAs (mutual TLS).
+	ClientCAFile string `yaml:"client_ca_file"`
+	// HTTP2 offers h2 through ALPN (default true).
+	HTTP2 *bool `yaml:"http2"`
+
+	// loaded is what validation read from the files, so serve and a
+	// reload use exactly what was checked.
+	loaded *tls.Config
+}
+
+// ServerConfig returns the settings validation loaded, or loads them now
+// (a Config that was not validated, tests).
+func (t *ListenerTLS) ServerConfig() (*tls.Config, error) {
+	if t.loaded != nil {
+		return t.loaded, nil
+	}
+	return t.LoadServerConfig(time.Now())
+}
+
+// TLS versions min_version accepts.
+const (
+	TLSVersion12 = "1.2"
+	TLSVersion13 = "1.3"
+)
+
+// HTTP2Enabled is http2 with its default.
+func (t *ListenerTLS) HTTP2Enabled() bool { return t.HTTP2 == nil || *t.HTTP2 }
+
+// tlsVersion maps min_version to crypto/tls's constant; 0 for a value it
+// does not accept. "TLS1.2" (Nauthilus's spelling) is taken too.
+func tlsVersion(s string) uint16 {
+	switch normalizeWord(s) {
+	case "", TLSVersion12, "tls1.2":
+		return tls.VersionTLS12
+	case TLSVersion13, "tls1.3":
+		return tls.VersionTLS13
+	}
+	return 0
+}
+
+// LoadServerConfig reads the files of t and returns the listener's TLS
+// settings. Errors are *TLSError naming the key (cert_file, key_file,
+// client_ca_file) and never quote the files' content; now is the time a
+// certificate must be valid at.
+func (t *ListenerTLS) LoadServerConfig(now time.Time) (*tls.Config, error) {
+	if t.CertFile == "" {
+		return nil, &TLSError{"cert_file", errors.New("is required")}
+	}
+	if t.KeyFile == "" {
+		return nil, &TLSError{"key_file", errors.New("is required")}
+	}
+	version := tlsVersion(t.MinVersion)
+	if version == 0 {
+		return nil, &TLSError{"min_version", fmt.Errorf("must be %s or %s, got %q", TLSVersion12, TLSVersion13, t.MinVersion)}
+	}
+	cert, err := loadServerCertificate(t.CertFile, t.KeyFile, now)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &tls.Config{
+		Certificates: []tls.Certificate{*cert},
+		MinVersion:   version,
+		NextProtos:   []string{"http/1.1"},
+	}
+	if t.HTTP2Enabled() {
+		cfg.NextProtos = []string{"h2", "http/1.1"}
+	}
+	if t.ClientCAFile != "" {
+		it, err := readItem("client_ca_file", "", t.ClientCAFile)
+		if err != nil {
+			return nil, err
+		}
+		cas, err := it.certificates()
+		if err != nil {
+			return nil, err
+		}
+		cfg.ClientCAs = x509.NewCertPool()
+		for _, c := range cas {
+			cfg.ClientCAs.AddCert(c)
+		}
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return cfg, nil
+}
+
+// loadServerCertificate reads the certificate chain and its key. A key that
+// does not match, or a leaf that has expired, is refused: at a reload the
+// running certificate then stays in use.
+func loadServerCertificate(certFile, keyFile string, now time.Time) (*tls.Certificate, error) {
+	key, err := readItem("key_file", "", keyFile)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := key.privateKey()
+	if err != nil {
+		return nil, err
+	}
+	certs, err := readItem("cert_file", "", certFile)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := certs.certificates()
+	if err != nil {
+		return nil, err
+	}
+	leaf := chain[0]
+	pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool })
+	switch {
+	case !ok || !pub.Equal(leaf.PublicKey):
+		return nil, &TLSError{"key_file", errors.New("does not match the public key of the first certificate in cert_file")}
+	case now.After(leaf.NotAfter):
+		return nil, &TLSError{"cert_file", fmt.Errorf("certificate %q expired at %s", leaf.Subject.String(), leaf.NotAfter.UTC().Format(time.RFC3339))}
+	}
+	out := &tls.Certificate{PrivateKey: signer, Leaf: leaf}
+	for _, c := range chain {
+		out.Certificate = append(out.Certificate, c.Raw)
+	}
+	return out, nil
+}
+
+// validateListenerTLS checks server.tls and gateway.tls by loading them as
+// serve would. Under --no-secrets a file missing here is a warning and the
+// rest of the block is still checked.
+func (v *validator) validateListenerTLS() {
+	g := v.c.Gateway.TLS
+	if g != nil && v.c.Gateway.Address == "" {
+		v.add("gateway.tls", "needs gateway.address (the gateway's listener)")
+	}
+	for _, l := range []struct {
+		path string
+		t    *ListenerTLS
+	}{{"server.tls", v.c.Server.TLS}, {"gateway.tls", g}} {
+		if l.t == nil {
+			continue
+		}
+		switch tlsVersion(l.t.MinVersion) {
+		case tls.VersionTLS12:
+			l.t.MinVersion = TLSVersion12
+		case tls.VersionTLS13:
+			l.t.MinVersion = TLSVersion13
+		}
+		loaded, err := l.t.LoadServerConfig(time.Now())
+		l.t.loaded = loaded
+		if err != nil {
+			var te *TLSError
+			switch {
+			case errors.As(err, &te) && v.noSecrets && absentHere(err):
+				key := l.path + "." + te.Attr
+				v.c.noSecretWarnings = append(v.c.noSecretWarnings, Error{Path: key, Line: v.c.Lines.Line(key),
+					Msg: te.Err.Error() + " (--no-secrets: the TLS files were not checked)"})
+			case errors.As(err, &te):
+				v.add(l.path+"."+te.Attr, "%v", te.Err)
+			default:
+				v.add(l.path, "%v", err)
+			}
+		}
+	}
+}
+
+// certExpiryWarning is how early Warnings mentions a listener certificate
+// about to expire: long enough for a failed renewal to be noticed.
+const certExpiryWarning = 21 * 24 * time.Hour
+
+// ListenerTLSSummary describes what a TLS listener serves, for check; ""
+// when t is nil.
+func ListenerTLSSummary(t *ListenerTLS) string {
+	if t == nil {
+		return ""
+	}
+	opts := "TLS " + t.MinVersion + "+"
+	if t.HTTP2Enabled() {
+		opts += ", h2"
+	}
+	if t.ClientCAFile != "" {
+		opts += ", client certificates required"
+	}
+	if t.loaded == nil || len(t.loaded.Certificates) == 0 {
+		return "files not checked (" + opts + ")"
+	}
+	leaf := t.loaded.Certificates[0].Leaf
+	return fmt.Sprintf("certificate %q valid until %s (%s)", leaf.Subject.String(), leaf.NotAfter.UTC().Format(time.RFC3339), opts)
+}
+
+// listenerTLSWarnings warns about a listener certificate that expires soon.
+func (c *Config) listenerTLSWarnings(warn func(path, format string, args ...any)) {
+	for _, l := range []struct {
+		path string
+		t    *ListenerTLS
+	}{{"server.tls", c.Server.TLS}, {"gateway.tls", c.Gateway.TLS}} {
+		if l.t == nil || l.t.loaded == nil {
+			continue
+		}
+		leaf := l.t.loaded.Certificates[0].Leaf
+		if left := time.Until(leaf.NotAfter); left < certExpiryWarning {
+			warn(l.path+".cert_file", "certificate %q expires at %s, in %d day(s); renew it and reload",
+				leaf.Subject.String(), leaf.NotAfter.UTC().Format(time.RFC3339), int(left.Hours()/24))
+		}
+	}
+}
