@@ -19,10 +19,13 @@ import (
 func TestRedisHashReplyChargedAtItsTableCost(t *testing.T) {
 	m := miniredis.RunT(t)
 	tgt := newRedisTarget(t, m.Addr())
-	// 5,000 short fields: a reply of about 75 KB that becomes a table of
-	// about 1.6 MB. Small enough to be read well within storage.redis's
-	// read timeout on a loaded machine under -race (20,000 fields once
-	// timed out there, and the script saw nil, err instead of a stop).
+	// 5,000 short fields: a reply of about 75 KB (about 555 KB to the
+	// reply guard, which counts 48 bytes per element: well under the
+	// budget even after a measurement of the fresh state, ~230 KB) that
+	// becomes a table of about 1.6 MB. With 20,000 fields the script
+	// ignored nil, err, and a read that outlasted the client's 0.5 s read
+	// timeout on a loaded machine under -race passed as "no stop" (CI);
+	// newRedisTarget's client now waits a minute, and an error raises.
 	for i := range 5000 {
 		m.HSet(tgt.prefix+"h", "f"+strconv.Itoa(i), "v")
 	}
