@@ -14,7 +14,8 @@ import (
 	"github.com/backline/backline/internal/passhash"
 )
 
-// bcrypt14 is "pw" at cost 14 (about 2 s on this machine, more under -race).
+// bcrypt14 is "pw" at cost 14 (about 2 s on this machine, more under -race;
+// the tests hold it in a stub verifyStored instead of computing it).
 const bcrypt14 = "$2a$14$RUxxEHTNkGmB6rwviBilF.um1ZxT9cymG.bLhZmVmqaJ7GH/X40DS"
 
 // waitHashesDone waits (bounded) for abandoned hashes to finish, so no
@@ -29,22 +30,35 @@ func waitHashesDone(t *testing.T, p *hashPool) {
 	}
 }
 
-// TestSlowHashEndsTheRunAtItsDeadline: a cost-14 bcrypt in a loop with a
-// 50 ms budget. The run ends as timed out while the hash still runs: it is
-// not abandoned inside a native call (before the fix, the state hashed on
-// for the whole cost, each time), and the hash finishes in the background
-// holding its worker slot.
+// TestSlowHashEndsTheRunAtItsDeadline: a slow hash (bcrypt) in a loop
+// with a 250 ms budget. The run ends as timed out while the hash still
+// runs: it is not abandoned inside a native call (before the fix, the
+// state hashed on for the whole cost, each time), and the hash finishes
+// in the background holding its worker slot. The hash is held until the
+// test lets it end: a real cost-14 bcrypt took 98 s to finish under -race
+// on a loaded machine, close to waitHashesDone's bound, and burnt a core
+// meanwhile. (The budget was 50 ms: a run starved that long before its
+// first compare_passwords would time out outside it.)
 func TestSlowHashEndsTheRunAtItsDeadline(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	letHashEnd := func() { once.Do(func() { close(release) }) }
+	orig := verifyStored
+	verifyStored = func(passhash.Stored, string) (bool, error) {
+		<-release
+		return false, nil
+	}
+	t.Cleanup(func() { letHashEnd(); verifyStored = orig })
 	body := `local password = require("nauthilus_password")
 for i = 1, 10 do password.compare_passwords("` + bcrypt14 + `", "pw") end`
-	s := engineSetup{cfg: config.LuaConfig{ScriptTimeout: 50 * time.Millisecond, VMPoolSize: 1}}
+	s := engineSetup{cfg: config.LuaConfig{ScriptTimeout: 250 * time.Millisecond, VMPoolSize: 1}}
 	s.filters = []config.LuaFilter{filter(t, "f", filterBody(body))}
 	e, logs := newEngine(t, s)
 	pool := hashPoolOf(e.host)
 	_, err := e.RunFilters(context.Background(), &Request{Username: "alice", Password: "pw"})
 	running := pool.running.Load()
 	var se *ScriptError
-	if !errors.As(err, &se) || !se.Timeout || se.Msg != "timed out after 50ms in compare_passwords, during a password hash (it finishes in the background)" {
+	if !errors.As(err, &se) || !se.Timeout || se.Msg != "timed out after 250ms in compare_passwords, during a password hash (it finishes in the background)" {
 		t.Fatalf("err = %v", err)
 	}
 	if st := e.Stats(); st.AbandonedRuns != 0 || st.Timeouts != 1 {
@@ -56,6 +70,7 @@ for i = 1, 10 do password.compare_passwords("` + bcrypt14 + `", "pw") end`
 	if !strings.Contains(logs.String(), "Lua filter failed") {
 		t.Errorf("logs:\n%s", logs)
 	}
+	letHashEnd()
 	waitHashesDone(t, pool)
 	if pool.held() != 0 {
 		t.Errorf("%d worker slots still held", pool.held())
@@ -65,7 +80,9 @@ for i = 1, 10 do password.compare_passwords("` + bcrypt14 + `", "pw") end`
 // TestHashWorkersBoundConcurrentHashing: with two workers, four runs
 // hashing at once start two hashes; the other two wait for a slot and
 // end at their deadline with the budget error, and so do the two whose
-// hashes never return in time. No run is abandoned.
+// hashes never return in time. No run is abandoned. The deadline is 2 s
+// (300 ms once): each of the four runs must reach compare_passwords
+// before it, which a starved -race run may not do in 300 ms.
 func TestHashWorkersBoundConcurrentHashing(t *testing.T) {
 	release := make(chan struct{})
 	var started, peak atomic.Int64
@@ -82,7 +99,7 @@ func TestHashWorkersBoundConcurrentHashing(t *testing.T) {
 	body := `local password = require("nauthilus_password")
 local ok, err = password.compare_passwords("$6$rounds=5000$saltsalt$x", "pw")
 error("not reached: " .. tostring(ok) .. tostring(err))`
-	s := engineSetup{cfg: config.LuaConfig{ScriptTimeout: 300 * time.Millisecond, VMPoolSize: 4, PasswordHashWorkers: 2}}
+	s := engineSetup{cfg: config.LuaConfig{ScriptTimeout: 2 * time.Second, VMPoolSize: 4, PasswordHashWorkers: 2}}
 	s.filters = []config.LuaFilter{filter(t, "f", filterBody(body))}
 	e, _ := newEngine(t, s)
 	pool := hashPoolOf(e.host)
