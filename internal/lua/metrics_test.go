@@ -14,7 +14,9 @@ import (
 // count by cause (error, timeout, memory), which the Lua error-rate alert
 // and the dashboard read (deploy/).
 func TestRunAndFailureCounters(t *testing.T) {
-	s := budgetSetup(200 * time.Millisecond)
+	// The ok, error and memory runs must end within the timeout too: 2 s,
+	// not 200 ms, so a starved -race run is not counted as a timeout.
+	s := budgetSetup(2 * time.Second)
 	s.filters = nil
 	s.filters = append(s.filters, filter(t, "f", filterBody(`
 if r.username == "error" then error("boom") end
