@@ -210,6 +210,11 @@ func TestCacheUpdateReleasesTheKeyAtTheTimeout(t *testing.T) {
 	host := NewHost()
 	stuck := moduleEngine(t, host, 0, "cache_update_stuck.lua")
 	stuck.timeout = 100 * time.Millisecond
+	// The sleep ends at the deadline and the update releases its key as
+	// the run ends; a run the starved machine let notice after the 50 ms
+	// grace would be abandoned with the key still held. An
+	// hour-long sleep still outlasts 3 s.
+	stuck.abandonGrace = 3 * time.Second
 	_, err := stuck.RunFilters(context.Background(), &Request{Username: "x"})
 	var se *ScriptError
 	if !errors.As(err, &se) || !se.Timeout {
