@@ -31,7 +31,7 @@ func TestCompileScriptsRefusesNonRegularFiles(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "auth.passdb[0].script_path") || !strings.Contains(err.Error(), "not a regular file") {
 			t.Errorf("err = %v", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute): // a blocked open waits for good; a minute only for a starved machine
 		// Unblock the reader so the test binary can end.
 		if w, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
 			w.Close()

@@ -31,7 +31,9 @@ func TestLoadfileNeverOpensFIFOs(t *testing.T) {
 end`)
 	e, _ := newEngine(t, engineSetup{
 		filters: []config.LuaFilter{{Name: "main", ScriptPath: filepath.Join(dir, "main.lua")}},
-		cfg:     config.LuaConfig{PackagePath: dir + "/?.lua", ScriptTimeout: 2 * time.Second},
+		// A blocked open waits for good, so any timeout shows it; 30 s,
+		// not 2 s, so a starved -race run is not taken for one.
+		cfg: config.LuaConfig{PackagePath: dir + "/?.lua", ScriptTimeout: 30 * time.Second},
 	})
 	start := time.Now()
 	out, err := e.RunFilters(context.Background(), &Request{Username: "alice"})
