@@ -55,7 +55,8 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		gw.Close()
 	}
 	fmt.Fprintf(stdout, "configuration OK: %d targets, %d gateway endpoints\n", len(g.Targets), endpoints)
-	for _, w := range append(cfg.Warnings(), lua.AbsentModuleWarnings(cfg)...) {
+	warnings := append(cfg.Warnings(), lua.AbsentModuleWarnings(cfg)...)
+	for _, w := range append(warnings, lua.DBWarnings(cfg)...) {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
 	return exitOK
