@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -346,9 +345,4 @@ func (s *dbHost) evictLocked() {
 		delete(s.pools, oldKey)
 		go oldest.db.Close()
 	}
-}
-
-// describe names a pool in error texts: driver and addresses, never the DSN.
-func (p *dbPool) describe() string {
-	return p.driver + " " + strings.Join(p.addrs, ",") + " (max " + strconv.Itoa(p.maxOpen) + " connections)"
 }
