@@ -269,3 +269,46 @@ func FuzzDBDSN(f *testing.F) {
 		}
 	})
 }
+
+// The pools live in the Host: an Engine built by a reload reuses the DSN's
+// pool, and its own allow list decides whether a script may still use it.
+func TestDBPoolOutlivesAReload(t *testing.T) {
+	host := NewHost()
+	t.Cleanup(host.CloseDBPools)
+	src := `local db = require("db")
+function nauthilus_call_filter(request)
+  local h, err = db.open("mysql", "u:p@tcp(127.0.0.1:3306)/db")
+  nauthilus_builtin.custom_log_add("err", tostring(err))
+  ` + acceptReturn + `
+end`
+	run := func(cfg config.LuaConfig) string {
+		t.Helper()
+		e, err := NewEngine(Options{Config: config.Lua{Filters: []config.LuaFilter{filter(t, "f", src)},
+			Config: cfg}, Host: host, Logger: newTestLogger(&syncBuffer{})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close()
+		out, err := e.RunFilters(t.Context(), &Request{Username: "alice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ := logValue(out, "err")
+		return fmt.Sprint(v)
+	}
+	if got := run(dbAllow("127.0.0.1:3306")); got != "nil" {
+		t.Fatalf("first engine: %s", got)
+	}
+	first := dbState(host).pools
+	if got := run(dbAllow("127.0.0.1:3306")); got != "nil" || len(dbState(host).pools) != 1 {
+		t.Fatalf("after a reload: %s, %d pools", got, len(dbState(host).pools))
+	}
+	for k, p := range first {
+		if dbState(host).pools[k] != p {
+			t.Error("the reload made a new pool")
+		}
+	}
+	if got := run(dbAllow("10.0.0.1:3306")); !strings.Contains(got, "127.0.0.1:3306 is not allowed") {
+		t.Errorf("a reload that removed the address: %s", got)
+	}
+}

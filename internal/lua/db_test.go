@@ -228,3 +228,23 @@ function nauthilus_call_filter(request)
   `+acceptReturn+`
 end`, engineSetup{cfg: m.cfg})
 }
+
+// A Unix socket is reachable once its path is listed.
+func TestDBUnixSocket(t *testing.T) {
+	fx := testfixture.Load(t)
+	sock := fx.Get("MARIADB_SOCKET")
+	dsn := fmt.Sprintf("%s:%s@unix(%s)/%s", fx.Get("MARIADB_USER"), fx.Get("MARIADB_PASSWORD"), sock, fx.Get("MARIADB_DATABASE"))
+	out, err, _ := runOne(t, `local db = require("db")
+function nauthilus_call_filter(request)
+  local h = assert(db.open("mysql", "`+dsn+`"))
+  local res, err = h:query("SELECT account FROM users WHERE username = ?", "alice")
+  nauthilus_builtin.custom_log_add("account", res and res.rows[1][1] or err)
+  `+acceptReturn+`
+end`, engineSetup{cfg: dbAllow(sock)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := logValue(out, "account"); fmt.Sprint(v) != "alice@backline.test" {
+		t.Errorf("account %v", v)
+	}
+}
