@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the real-server test fixture needs (Dovecot with
 # every protocol daemon, its Lua passdb and lua-cjson for the Dovecot proxy,
-# HAProxy, nginx with the mail module, Redis, OpenSSL, aiosmtpd), Chromium for
+# HAProxy, nginx with the mail module, Redis, OpenSSL, aiosmtpd, MariaDB), Chromium for
 # the status page's headless browser test, and what scripts/test-deploy checks
 # the Debian package and deploy/ with: systemd-analyze (systemd), promtool
 # (prometheus), groff (the man page).
@@ -23,6 +23,7 @@ PACKAGES=(
   redis-server redis-tools
   openssl
   python3-aiosmtpd
+  mariadb-server
   chromium fonts-liberation
   systemd prometheus groff-base
 )
@@ -45,6 +46,9 @@ REQUIRED_FILES=(
   /usr/bin/redis-cli
   /usr/bin/openssl
   /usr/lib/python3/dist-packages/aiosmtpd/__init__.py
+  /usr/sbin/mariadbd
+  /usr/bin/mariadb-install-db
+  /usr/bin/mariadb
   /usr/bin/chromium
   /usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf
   /usr/bin/systemd-analyze
@@ -98,6 +102,7 @@ declare -A STOCK_PIDFILES=(
   [nginx]=/run/nginx.pid
   [redis-server]=/run/redis/redis-server.pid
   [prometheus]=/run/prometheus/prometheus.pid
+  [mariadb]=/run/mysqld/mysqld.pid
 )
 for svc in "${!STOCK_PIDFILES[@]}"; do
   pidfile=${STOCK_PIDFILES[$svc]}

@@ -61,7 +61,8 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	if t := config.ListenerTLSSummary(cfg.Gateway.TLS); t != "" {
 		fmt.Fprintf(stdout, "gateway.tls: %s\n", t)
 	}
-	for _, w := range append(cfg.Warnings(), lua.AbsentModuleWarnings(cfg)...) {
+	warnings := append(cfg.Warnings(), lua.AbsentModuleWarnings(cfg)...)
+	for _, w := range append(warnings, lua.DBWarnings(cfg)...) {
 		fmt.Fprintf(stdout, "warning: %s\n", w)
 	}
 	return exitOK

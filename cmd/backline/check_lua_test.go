@@ -64,3 +64,36 @@ func TestServeRefusesLuaSyntaxErrorWithKeyPath(t *testing.T) {
 		t.Errorf("stderr lacks %q:\n%s", want, stderr)
 	}
 }
+
+// check validates scripts that use the db module: with nothing allowed it
+// says every db.open fails; with an allow list it names each literal DSN
+// that would be refused, never its password.
+func TestCheckValidatesDBScripts(t *testing.T) {
+	const secret = "never-in-check-output"
+	passdb := writeFile(t, "p.lua", `local db = require("db")
+function nauthilus_backend_verify_password(r)
+  local h = db.open("mysql", "auth:`+secret+`@tcp(db.internal)/auth", {shared = true})
+  return 1, nil
+end
+`)
+	cfg := luaConfig(writeFile(t, "f.lua", goodFilter), passdb)
+	code, stdout, stderr := backline(t, "check", "--config", writeFile(t, "c.yml", cfg))
+	if code != exitOK || !strings.Contains(stdout, "warning: auth.passdb[0].script_path (line 6): the script requires db, but lua.config.db.allowed_addresses is empty") {
+		t.Fatalf("nothing allowed: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if strings.Contains(stdout, "does not provide db") {
+		t.Error("db reported as absent")
+	}
+	cfg += "  config:\n    db:\n      allowed_addresses: [\"127.0.0.1:3306\"]\n"
+	code, stdout, stderr = backline(t, "check", "--config", writeFile(t, "c2.yml", cfg))
+	if code != exitOK || !strings.Contains(stdout, "line 3: db.open fails: db.internal:3306 is not allowed (lua.config.db.allowed_addresses)") {
+		t.Fatalf("refused DSN: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if strings.Contains(stdout+stderr, secret) {
+		t.Error("check printed the DSN's password")
+	}
+	cfg = strings.Replace(cfg, "127.0.0.1:3306", "db.internal:3306", 1)
+	if code, stdout, _ := backline(t, "check", "--config", writeFile(t, "c3.yml", cfg)); code != exitOK || strings.Contains(stdout, "db.open") {
+		t.Errorf("an allowed DSN: exit %d, %q", code, stdout)
+	}
+}

@@ -112,6 +112,8 @@ func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 	stopReopens := d.handleReopens()
 	defer stopReopens()
 	d.luaHost.Registerer = d.reg // nauthilus_prometheus vectors on /metrics, kept across reloads
+	// The db module's pools outlive reloads; they close when the daemon stops.
+	defer d.luaHost.CloseDBPools()
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	d.reg.MustRegister(lua.StatsCollectors(d.luaStats.stats)...)
 	d.reloads = newReloadMetrics(d.reg)

@@ -60,6 +60,7 @@ func runLuaTest(args []string, stdout, stderr io.Writer) int {
 	}
 
 	host := lua.NewHost()
+	defer host.CloseDBPools()
 	if redisAddr := o.redis; redisAddr != "" {
 		r := &config.Redis{Primary: config.RedisNode{Address: redisAddr}, Prefix: o.redisPrefix, DialTimeout: config.DefaultRedisDialTimeout,
 			ReadTimeout: config.DefaultRedisReadTimeout, WriteTimeout: config.DefaultRedisWriteTimeout, PoolTimeout: config.DefaultRedisPoolTimeout}

@@ -171,6 +171,7 @@ func (c *Config) validateLua(errs *Errors) {
 	}
 
 	c.validateLuaModules(errs)
+	c.validateLuaDB(errs)
 	c.validateLuaRedis(errs)
 	c.validateLuaRedisPrefix(errs)
 

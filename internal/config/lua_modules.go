@@ -26,6 +26,8 @@ type LuaModuleConfig struct {
 	// HTTPClient limits glua_http; Mail limits nauthilus_mail.
 	HTTPClient LuaHTTPClient `yaml:"http_client"`
 	Mail       LuaMail       `yaml:"mail"`
+	// DB limits the db module (lua_db.go).
+	DB LuaDB `yaml:"db"`
 }
 
 // LuaHTTPClient is lua.config.http_client. Without allowed_hosts a script

@@ -19,7 +19,6 @@ import (
 // places require looked. The explanation comes last, after package.preload
 // and the file loader: a Lua file of that name on package_path still wins.
 var absentModules = map[string]string{
-	"db":                       "SQL databases, used by the 1.x Lua password backends",
 	"tcp":                      "raw TCP connections",
 	"nauthilus_ldap":           "LDAP searches and changes; backline has no LDAP backend",
 	"nauthilus_dns":            "DNS lookups",
@@ -53,10 +52,10 @@ var requireLiteral = regexp.MustCompile(`\brequire\s*\(?\s*["']([A-Za-z0-9_.]+)[
 // file it cannot open is left to CompileScripts.
 func AbsentModuleWarnings(cfg *config.Config) []string {
 	var out []string
-	warn := func(key, path string) {
-		src, err := os.ReadFile(path)
+	for _, sc := range configuredScripts(cfg) {
+		src, err := os.ReadFile(sc.path)
 		if err != nil {
-			return
+			continue
 		}
 		seen := map[string]bool{}
 		for _, m := range requireLiteral.FindAllSubmatch(src, -1) {
@@ -66,19 +65,29 @@ func AbsentModuleWarnings(cfg *config.Config) []string {
 				continue
 			}
 			seen[name] = true
-			out = append(out, config.Error{Path: key, Line: cfg.Lines.Line(key),
+			out = append(out, config.Error{Path: sc.key, Line: cfg.Lines.Line(sc.key),
 				Msg: fmt.Sprintf("the script requires %s, which backline does not provide (%s): every run fails there (docs/nauthilus.md, \"Modules backline does not provide\")", name, what)}.Error())
 		}
 	}
+	return out
+}
+
+// configuredScript is one script file of the configuration and the key
+// that names it.
+type configuredScript struct{ key, path string }
+
+// configuredScripts lists the filters, init scripts and Lua passdbs.
+func configuredScripts(cfg *config.Config) []configuredScript {
+	var out []configuredScript
 	for i, f := range cfg.Lua.Filters {
-		warn(fmt.Sprintf("lua.filters[%d].script_path", i), f.ScriptPath)
+		out = append(out, configuredScript{fmt.Sprintf("lua.filters[%d].script_path", i), f.ScriptPath})
 	}
 	for _, s := range cfg.Lua.Config.InitScripts() {
-		warn(s.Key, s.Path)
+		out = append(out, configuredScript{s.Key, s.Path})
 	}
 	for i, db := range cfg.Auth.Passdb {
 		if db.Type == config.PassdbLua {
-			warn(fmt.Sprintf("auth.passdb[%d].script_path", i), db.ScriptPath)
+			out = append(out, configuredScript{fmt.Sprintf("auth.passdb[%d].script_path", i), db.ScriptPath})
 		}
 	}
 	return out

@@ -17,7 +17,7 @@ func TestRequireOfAnAbsentModuleSaysWhy(t *testing.T) {
 	writeScriptAt(t, pkgDir, "nauthilus_dns.lua", `return { from = "package_path" }`)
 	dir := t.TempDir()
 	src := `
-local _, dbErr = pcall(require, "db")
+local _, dbErr = pcall(require, "tcp")
 local _, otherErr = pcall(require, "no_such_module")
 local dns = require("nauthilus_dns")
 function nauthilus_call_filter(r)
@@ -38,8 +38,8 @@ end`
 	if len(parts) != 3 {
 		t.Fatalf("status = %q", out.StatusMessage)
 	}
-	if want := "backline does not provide db: SQL databases"; !strings.Contains(parts[0], want) {
-		t.Errorf("require(\"db\") error %q lacks %q", parts[0], want)
+	if want := "backline does not provide tcp: raw TCP connections"; !strings.Contains(parts[0], want) {
+		t.Errorf("require(\"tcp\") error %q lacks %q", parts[0], want)
 	}
 	if strings.Contains(parts[1], "backline does not provide") || !strings.Contains(parts[1], "module no_such_module not found") {
 		t.Errorf("require of an unknown name: %q", parts[1])
@@ -55,11 +55,11 @@ func TestAbsentModuleWarnings(t *testing.T) {
 	pkgDir := t.TempDir()
 	writeScriptAt(t, pkgDir, "nauthilus_dns.lua", `return {}`)
 	dir := t.TempDir()
-	writeScriptAt(t, dir, "backend.lua", `local db = require("db")
-local again = require 'db'
+	writeScriptAt(t, dir, "backend.lua", `local tcp = require("tcp")
+local again = require 'tcp'
 local dns = require "nauthilus_dns"
 local json = require("json")
-local t = { db = "not a require" }
+local t = { tcp = "not a require" }
 function nauthilus_backend_verify_password(request) end`)
 	cfg := &config.Config{
 		Lua: config.Lua{
@@ -68,8 +68,8 @@ function nauthilus_backend_verify_password(request) end`)
 		},
 	}
 	got := AbsentModuleWarnings(cfg)
-	if len(got) != 2 || !strings.HasPrefix(got[0], "lua.filters[0].script_path: the script requires db, which backline does not provide") ||
-		!strings.HasPrefix(got[1], "lua.config.init_script_paths[0]: the script requires db") {
+	if len(got) != 2 || !strings.HasPrefix(got[0], "lua.filters[0].script_path: the script requires tcp, which backline does not provide") ||
+		!strings.HasPrefix(got[1], "lua.config.init_script_paths[0]: the script requires tcp") {
 		t.Fatalf("warnings %q", got)
 	}
 }

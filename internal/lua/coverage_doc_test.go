@@ -55,6 +55,9 @@ func coverageTable() string {
 				works = append(works, "`"+name+"`")
 			}
 		}
+		for _, method := range m.Methods {
+			works = append(works, "`"+method+"`")
+		}
 		sort.Strings(works)
 		sort.Strings(raises)
 		where := kindsOf(m)

@@ -51,10 +51,13 @@ type Engine struct {
 	abandonGrace time.Duration
 	opts         Options
 	host         *Host
-	cfg          config.Lua
-	health       health.Source
-	logger       *slog.Logger
-	timeout      time.Duration
+	// ownHost: the Host is this Engine's own (Options.Host was nil), so
+	// Close closes what its modules keep there (the db module's pools).
+	ownHost bool
+	cfg     config.Lua
+	health  health.Source
+	logger  *slog.Logger
+	timeout time.Duration
 	// maxMemory is lua.config.max_memory in bytes.
 	maxMemory int64
 	// cacheMax and hashWorkers are what ApplyHostSettings gives the Host.
@@ -105,6 +108,7 @@ func NewEngine(opts Options) (*Engine, error) {
 	e.host = opts.Host
 	if e.host == nil {
 		e.host = NewHost()
+		e.ownHost = true
 	}
 	e.timeout = e.cfg.Config.ScriptTimeout
 	if e.timeout <= 0 {
@@ -204,6 +208,9 @@ func (e *Engine) Close() {
 			e.logger.Warn("Lua engine closed with runs still inside a native call", "abandoned_running", e.abandonedRunning.Load())
 		}
 		e.pool.close()
+		if e.ownHost {
+			e.host.CloseDBPools()
+		}
 	})
 }
 

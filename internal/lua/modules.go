@@ -35,6 +35,9 @@ type module struct {
 	// NotGlobal keeps the module out of the run's globals: it is found
 	// only through require (Lua libraries such as nauthilus_keys).
 	NotGlobal bool
+	// Methods lists the methods of the objects the functions return
+	// ("handle:query"), for the coverage table and the corpus test.
+	Methods []string
 }
 
 var registeredModules []module

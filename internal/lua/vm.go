@@ -80,6 +80,8 @@ type vm struct {
 	frozen map[*glua.LTable]frozen
 	// otelMeta are nauthilus_opentelemetry's tracer and span metatables.
 	otelMeta map[string]*glua.LTable
+	// dbMeta are the db module's handle and statement metatables.
+	dbMeta map[string]*glua.LTable
 	// fileModules are the package.loaded names require filled from files
 	// in this run (dropped by unbind); moduleProtos caches their code.
 	fileModules  []string

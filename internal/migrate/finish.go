@@ -53,6 +53,9 @@ func (c *converter) finishPassdb() {
 			appendKV(entry, "type", scalar("lua"))
 			appendKV(entry, "script_path", clone(c.luaScript))
 			list.Content = append(list.Content, entry)
+			// Nauthilus lets its db module connect anywhere; backline only
+			// where the operator says (docs/nauthilus.md, "db").
+			c.note(c.luaScriptSrc, c.luaScript.Line, Changed, "if the script uses the db module (SQL), list its database's host:port in lua.config.db.allowed_addresses: backline refuses every db.open otherwise; `backline check` names the DSNs it would refuse")
 		case b.name == "lua":
 			c.note(b.src, b.line, Dropped, "the Lua backend has no script_path in this file")
 		case strings.HasPrefix(b.name, "lua("):

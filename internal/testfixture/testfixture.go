@@ -1,5 +1,5 @@
 // Package testfixture gives tests the addresses, credentials and TLS files of
-// the real servers (Dovecot A–D, HAProxy, nginx, Redis, aiosmtpd) that
+// the real servers (Dovecot A–D, HAProxy, nginx, Redis, aiosmtpd, MariaDB) that
 // scripts/fixture/start.sh runs on 127.0.0.1.
 //
 // start.sh writes KEY=value lines to $BACKLINE_FIXTURE_DIR/fixture.env;
@@ -14,6 +14,9 @@
 // Sentinel set (REDIS_SENTINEL, its data nodes REDIS_SENTINEL_NODE_A/B, the
 // monitored name in Get("REDIS_SENTINEL_MASTER")) and as a Cluster of three
 // primaries (REDIS_CLUSTER_1..3; Get("REDIS_CLUSTER_ADDRESSES") lists them).
+// MariaDB (MARIADB, with Get("MARIADB_USER"), Get("MARIADB_PASSWORD"),
+// Get("MARIADB_DATABASE") and Get("MARIADB_SOCKET")) holds a users table
+// for the Lua db module's tests.
 //
 // A Fixture reports problems (an unknown port name, say) on the testing.TB it
 // was loaded with, so call Load in the test or subtest that uses it; it only

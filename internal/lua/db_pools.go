@@ -1,0 +1,348 @@
+package lua
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/backline/backline/internal/config"
+)
+
+// The db module's process-wide state: one database/sql pool per driver and
+// DSN, kept in the Host so that it outlives runs and reloads (Nauthilus's
+// backend.lua opens its DSN on every request with shared = true). Every DSN
+// is parsed by its driver's own parser, and the parsed configuration (not
+// the text) is checked against lua.config.db.allowed_addresses and is what
+// connects, so what was checked is what is dialled.
+//
+// PostgreSQL goes through pgx (github.com/jackc/pgx/v5/stdlib) rather than
+// lib/pq: pgconn.ParseConfig exposes the parsed hosts and ports (fallbacks
+// included) to check, stdlib.OpenDB connects with exactly that parsed
+// configuration, and ConnStringAllowedKeys refuses the settings that would
+// make the daemon read files (sslkey, passfile, service, ...) before any
+// file is touched. lib/pq parses into unexported fields, so a check could
+// only re-parse the text and hope to agree with it.
+
+// Bounds on what scripts can make the daemon keep.
+const (
+	// maxDBPools is how many distinct DSNs have a pool at once; opening
+	// another closes the least recently used (a changed DSN after a reload
+	// replaces the old one in time).
+	maxDBPools = 16
+	// maxDSNBytes bounds a DSN.
+	maxDSNBytes = 4096
+	// dbIdleTime closes a pool's idle connections after a while, so a
+	// pool no script uses any more holds nothing.
+	dbIdleTime = 5 * time.Minute
+	// dbLifetime renews connections (a server failover, a changed grant).
+	dbLifetime = 30 * time.Minute
+)
+
+// dbDrivers are the driver names db.open knows (gopher-lua-libs' names).
+var dbDrivers = []string{"mysql", "postgres"}
+
+// postgresKeys are the DSN settings a postgres DSN may use: none reads a
+// file, none names a process-wide service definition.
+var postgresKeys = []string{"host", "port", "dbname", "user", "password", "sslmode", "sslnegotiation",
+	"connect_timeout", "application_name", "target_session_attrs", "search_path", "statement_timeout"}
+
+type dbHost struct {
+	mu    sync.Mutex
+	pools map[string]*dbPool
+}
+
+// dbPool is one DSN's database/sql pool.
+type dbPool struct {
+	db     *sql.DB
+	driver string
+	// addrs are the normalized addresses the DSN connects to (a postgres
+	// DSN may list several hosts).
+	addrs []string
+	// password is the DSN's password, removed from every error text.
+	password string
+	maxOpen  int
+	lastUsed atomic.Int64
+}
+
+func dbState(h *Host) *dbHost {
+	return hostValue(h, "db", func() *dbHost { return &dbHost{pools: map[string]*dbPool{}} })
+}
+
+// CloseDBPools closes every pool the db module opened. The daemon calls it
+// when it stops (an Engine on a private Host when it closes).
+func (h *Host) CloseDBPools() {
+	s := dbState(h)
+	s.mu.Lock()
+	pools := s.pools
+	s.pools = map[string]*dbPool{}
+	s.mu.Unlock()
+	for _, p := range pools {
+		p.db.Close()
+	}
+}
+
+// dbLimits are the Engine's lua.config.db settings with defaults for the
+// zero values a test configuration has.
+type dbLimits struct {
+	allowed          []string
+	maxOpen, maxIdle int
+	maxRows          int
+}
+
+func (e *Engine) dbLimits() dbLimits {
+	d := e.cfg.Config.DB
+	l := dbLimits{maxOpen: d.MaxOpenConnections, maxIdle: d.MaxIdleConnections, maxRows: d.MaxRows}
+	if l.maxOpen <= 0 {
+		l.maxOpen = config.DefaultLuaDBMaxOpen
+	}
+	if l.maxIdle <= 0 {
+		l.maxIdle = min(config.DefaultLuaDBMaxIdle, l.maxOpen)
+	}
+	if l.maxRows <= 0 {
+		l.maxRows = config.DefaultLuaDBMaxRows
+	}
+	for _, a := range d.AllowedAddresses {
+		if n, ok := config.NormalizeDBAddress(a); ok {
+			l.allowed = append(l.allowed, n)
+		}
+	}
+	return l
+}
+
+// parsedDSN is what a driver's parser made of a DSN.
+type parsedDSN struct {
+	addrs     []string
+	password  string
+	connector func(logger *slog.Logger) (*sql.DB, error)
+}
+
+// parseDSN parses dsn with driver's own parser and checks every address it
+// connects to against allowed. Its errors never contain the DSN's password,
+// nor, when the DSN does not parse, any four bytes of the DSN (a parser's
+// message may quote a mis-split piece of it).
+func parseDSN(driver, dsn string, allowed []string) (*parsedDSN, error) {
+	if !slices.Contains(dbDrivers, driver) {
+		return nil, fmt.Errorf("driver %q is not supported by backline (%s)", truncateText(driver, 32), strings.Join(dbDrivers, ", "))
+	}
+	if len(allowed) == 0 {
+		return nil, errors.New("no database may be reached: lua.config.db.allowed_addresses is empty")
+	}
+	if len(dsn) > maxDSNBytes {
+		return nil, fmt.Errorf("the DSN is longer than %d bytes", maxDSNBytes)
+	}
+	var p *parsedDSN
+	var err error
+	if driver == "mysql" {
+		p, err = parseMySQLDSN(dsn)
+	} else {
+		p, err = parsePostgresDSN(dsn)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range p.addrs {
+		if !slices.Contains(allowed, a) {
+			return nil, errors.New(redactSecret(fmt.Sprintf("%s is not allowed (lua.config.db.allowed_addresses)", truncateText(a, 128)), p.password))
+		}
+	}
+	return p, nil
+}
+
+func parseMySQLDSN(dsn string) (*parsedDSN, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, parseFailure("mysql", err, dsn)
+	}
+	if cfg.AllowAllFiles {
+		return nil, errors.New("the mysql DSN sets allowAllFiles, which lets the server read any file of the daemon's (LOAD DATA LOCAL INFILE): refused")
+	}
+	var addr string
+	var ok bool
+	switch cfg.Net {
+	case "tcp", "tcp4", "tcp6":
+		addr, ok = config.NormalizeDBAddress(cfg.Addr)
+	case "unix":
+		addr, ok = config.NormalizeDBAddress(cfg.Addr)
+		ok = ok && strings.HasPrefix(addr, "/")
+	default:
+		return nil, errors.New(redactSecret(fmt.Sprintf("the mysql DSN's network %q is not tcp or unix", truncateText(cfg.Net, 32)), cfg.Passwd))
+	}
+	if !ok {
+		return nil, errors.New(redactSecret(fmt.Sprintf("the mysql DSN's address %q is not host:port or a socket path", truncateText(cfg.Addr, 128)), cfg.Passwd))
+	}
+	password := cfg.Passwd
+	return &parsedDSN{addrs: []string{addr}, password: password, connector: func(logger *slog.Logger) (*sql.DB, error) {
+		// The driver dials exactly the checked network and address, never
+		// one registered with mysql.RegisterDialContext; its few log lines
+		// go to the daemon's log instead of stderr.
+		var d net.Dialer
+		cfg.DialFunc = func(ctx context.Context, network, address string) (net.Conn, error) {
+			return d.DialContext(ctx, network, address)
+		}
+		cfg.Logger = mysqlLogger{logger: logger, password: password}
+		c, err := mysql.NewConnector(cfg)
+		if err != nil {
+			return nil, err
+		}
+		return sql.OpenDB(c), nil
+	}}, nil
+}
+
+func parsePostgresDSN(dsn string) (*parsedDSN, error) {
+	cfg, err := pgx.ParseConfigWithOptions(dsn, pgx.ParseConfigOptions{
+		ParseConfigOptions: pgconn.ParseConfigOptions{ConnStringAllowedKeys: postgresKeys}})
+	if err != nil {
+		// pgx's message quotes the DSN (its password masked as well as it
+		// can); only the cause is shown, and only if it quotes nothing.
+		var pe *pgconn.ParseConfigError
+		if errors.As(err, &pe) && pe.Unwrap() != nil {
+			err = pe.Unwrap()
+		}
+		return nil, fmt.Errorf("%w (a postgres DSN may set only %s)", parseFailure("postgres", err, dsn), strings.Join(postgresKeys, ", "))
+	}
+	hosts := []struct {
+		host string
+		port uint16
+	}{{cfg.Host, cfg.Port}}
+	for _, f := range cfg.Fallbacks {
+		hosts = append(hosts, struct {
+			host string
+			port uint16
+		}{f.Host, f.Port})
+	}
+	var addrs []string
+	for _, h := range hosts {
+		network, address := pgconn.NetworkAddress(h.host, h.port)
+		addr, ok := config.NormalizeDBAddress(address)
+		if network == "unix" {
+			ok = ok && strings.HasPrefix(addr, "/")
+		}
+		if !ok {
+			return nil, errors.New(redactSecret(fmt.Sprintf("the postgres DSN's address %q is not host:port or a socket path", truncateText(address, 128)), cfg.Password))
+		}
+		if !slices.Contains(addrs, addr) {
+			addrs = append(addrs, addr)
+		}
+	}
+	return &parsedDSN{addrs: addrs, password: cfg.Password, connector: func(*slog.Logger) (*sql.DB, error) {
+		return stdlib.OpenDB(*cfg), nil
+	}}, nil
+}
+
+// parseFailure is a parser's error without anything of the DSN: the
+// driver's reason is kept only when it shares no four bytes with it.
+func parseFailure(driver string, err error, dsn string) error {
+	reason := err.Error()
+	if len(reason) > 200 || quotesDSN(reason, dsn) {
+		return fmt.Errorf("the %s DSN does not parse", driver)
+	}
+	return fmt.Errorf("the %s DSN does not parse: %s", driver, reason)
+}
+
+func quotesDSN(text, dsn string) bool {
+	const window = 4
+	for i := 0; i+window <= len(dsn); i++ {
+		if strings.Contains(text, dsn[i:i+window]) {
+			return true
+		}
+	}
+	return false // a DSN shorter than the window holds no password worth the name
+}
+
+// redactSecret removes a password from a text shown to a script or logged.
+func redactSecret(text, password string) string {
+	if password == "" {
+		return text
+	}
+	return strings.ReplaceAll(text, password, "<redacted>")
+}
+
+// mysqlLogger hands go-sql-driver/mysql's messages to the daemon's log.
+type mysqlLogger struct {
+	logger   *slog.Logger
+	password string
+}
+
+func (l mysqlLogger) Print(v ...any) {
+	if l.logger != nil {
+		l.logger.Warn("db: mysql driver", "message", redactSecret(fmt.Sprint(v...), l.password))
+	}
+}
+
+// open returns the pool of driver and dsn, making it if needed. The DSN is
+// checked against the allowed addresses on every open, so a reload that
+// removes an address stops scripts from using a pool made before.
+func (s *dbHost) open(driver, dsn string, lim dbLimits, maxConns int, logger *slog.Logger) (*dbPool, error) {
+	key := driver + "\x00" + dsn
+	s.mu.Lock()
+	p := s.pools[key]
+	s.mu.Unlock()
+	if p != nil {
+		for _, a := range p.addrs {
+			if !slices.Contains(lim.allowed, a) {
+				return nil, errors.New(redactSecret(fmt.Sprintf("%s is not allowed (lua.config.db.allowed_addresses)", truncateText(a, 128)), p.password))
+			}
+		}
+		p.lastUsed.Store(time.Now().UnixNano())
+		return p, nil
+	}
+	parsed, err := parseDSN(driver, dsn, lim.allowed)
+	if err != nil {
+		return nil, err
+	}
+	db, err := parsed.connector(logger)
+	if err != nil {
+		return nil, errors.New(redactSecret(err.Error(), parsed.password))
+	}
+	open := lim.maxOpen
+	if maxConns > 0 {
+		open = min(maxConns, lim.maxOpen)
+	}
+	db.SetMaxOpenConns(open)
+	db.SetMaxIdleConns(min(lim.maxIdle, open))
+	db.SetConnMaxIdleTime(dbIdleTime)
+	db.SetConnMaxLifetime(dbLifetime)
+	p = &dbPool{db: db, driver: driver, addrs: parsed.addrs, password: parsed.password, maxOpen: open}
+	p.lastUsed.Store(time.Now().UnixNano())
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if have := s.pools[key]; have != nil { // another run made it meanwhile: the first wins
+		go db.Close()
+		return have, nil
+	}
+	if len(s.pools) >= maxDBPools {
+		s.evictLocked()
+	}
+	s.pools[key] = p
+	return p, nil
+}
+
+// evictLocked closes the least recently used pool. Close waits for the
+// queries under way, so it runs on its own goroutine.
+func (s *dbHost) evictLocked() {
+	var oldKey string
+	var oldest *dbPool
+	for k, p := range s.pools {
+		if oldest == nil || p.lastUsed.Load() < oldest.lastUsed.Load() {
+			oldKey, oldest = k, p
+		}
+	}
+	if oldest != nil {
+		delete(s.pools, oldKey)
+		go oldest.db.Close()
+	}
+}
