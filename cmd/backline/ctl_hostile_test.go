@@ -73,7 +73,10 @@ func TestCtlHostileAnswers(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			f := newFakeCtlAPI(t, 0, "")
 			f.handler = c.handler
-			args := append([]string{"ctl", "--api", f.URL, "--api-user", "ops", "--password-file", pwFile}, c.args...)
+			// --timeout 2m: the limits under test are sizes, and the huge
+			// answers (16 MiB and more, in this -race process) took longer
+			// than the default 10 s on a loaded machine.
+			args := append([]string{"ctl", "--api", f.URL, "--api-user", "ops", "--password-file", pwFile, "--timeout", "2m"}, c.args...)
 			code, stdout, stderr := backline(t, args...)
 			if code != exitFail {
 				t.Errorf("exit %d, want 1", code)

@@ -57,9 +57,11 @@ func startDaemon(t *testing.T, yaml string) *testDaemon {
 	return d
 }
 
+// httpGet's timeout only bounds a hung daemon: CI runs every package under
+// -race at once on two cores, where an in-process /metrics took over 5 s.
 func httpGet(t *testing.T, url string) (int, string) {
 	t.Helper()
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	resp, err := client.Get(url)
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)

@@ -138,7 +138,9 @@ func startReloadFixtureHost(t *testing.T, v fileVersion, host *lua.Host) *reload
 	t.Helper()
 	f := &reloadFixture{t: t, dir: t.TempDir(), logs: &syncBuffer{}, apiAddress: "127.0.0.1:9080",
 		originA: textOrigin(t, "origin-a"), originB: textOrigin(t, "origin-b"),
-		client:     &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
+		// The timeout bounds a hung daemon only: on a loaded CI machine an
+		// in-process /metrics under -race took over 10 s.
+		client:     &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}},
 		closedGens: make(chan uint64, 100)}
 	f.path = filepath.Join(f.dir, "backline.yml")
 	if err := os.WriteFile(filepath.Join(f.dir, "users"), []byte("alice:{PLAIN}alice-pw\n"), 0o600); err != nil {

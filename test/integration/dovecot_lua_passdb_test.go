@@ -127,7 +127,11 @@ func startProxyBackline(t *testing.T, f *testfixture.Fixture) *servedBackline {
 // API credentials, Dovecot A and B as IMAP and POP3 targets (a-imap,
 // b-imap, a-pop3, b-pop3), alice and extraUsers (name:{PLAIN}password
 // lines) in a passwd-file, and extra appended to the configuration (top
-// level keys such as lua: or storage:).
+// level keys such as lua: or storage:). The tests take backends down
+// through the admin API only: connect_timeout 1s (the 1s interval made it
+// 500 ms) and failure_threshold 3 keep a Dovecot that greets late on a
+// loaded machine from moving logins between a test's question and its
+// login.
 func serveProxyBackline(t *testing.T, f *testfixture.Fixture, bin, addr, extraUsers, extra string) *servedBackline {
 	t.Helper()
 	dir := t.TempDir()
@@ -149,7 +153,8 @@ auth:
     backend_health_checks:
       connect_interval: 1s
       deep_interval: 2s
-      failure_threshold: 1
+      connect_timeout: 1s
+      failure_threshold: 3
       recovery_threshold: 1
       jitter: 0
       targets:

@@ -4,7 +4,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
+	"regexp"
 	"sync"
 	"testing"
 	"time"
@@ -97,18 +97,22 @@ func (a *answerLog) all() []http.Header {
 }
 
 // logUntilPOP3Session returns what a fixture Dovecot logged after offset,
-// once that holds a POP3 login of user and, after it, the end of that
-// session (Dovecot writes its log asynchronously, and a session that began
-// before offset may end after it). It fails after 10 s.
+// once that holds a POP3 login of user and the end of that same session
+// (matched by its session ID: a session that began before offset may end
+// after it). The two lines come from different processes (pop3-login and
+// pop3) through Dovecot's log process, which may write them in either
+// order: on a loaded machine the end came first, and waiting for it after
+// the login line timed out. It fails after 10 s.
 func logUntilPOP3Session(t *testing.T, f *testfixture.Fixture, server string, offset int, user string) string {
 	t.Helper()
-	login := "pop3-login: Info: Login: user=<" + user + ">"
-	end := "pop3(" + user + ")"
+	login := regexp.MustCompile(`pop3-login: Info: Login: user=<` + regexp.QuoteMeta(user) + `>.*session=<([^>]+)>`)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		tail := f.ReadLog(server)[offset:]
-		if i := strings.Index(tail, login); i >= 0 && strings.Contains(tail[i:], end) {
-			return tail
+		for _, m := range login.FindAllStringSubmatch(tail, -1) {
+			if regexp.MustCompile(`pop3\(` + regexp.QuoteMeta(user) + `\)<\d+><` + regexp.QuoteMeta(m[1]) + `>`).MatchString(tail) {
+				return tail
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%s did not log a POP3 session of %s within 10s; new lines:\n%s", server, user, tail)

@@ -101,6 +101,7 @@ func TestRuntimeControlThroughNginx(t *testing.T) {
 			start,
 		}
 		before := d.reloadCount("success")
+		logsBefore := map[string]int{"DOVECOT_A": len(f.ReadLog("DOVECOT_A")), "DOVECOT_B": len(f.ReadLog("DOVECOT_B"))}
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		var logins, headerOK atomic.Int64
@@ -167,6 +168,10 @@ func TestRuntimeControlThroughNginx(t *testing.T) {
 		close(stop)
 		wg.Wait()
 		t.Logf("%d reloads, %d logins through nginx, %d header answers", reloads, logins.Load(), headerOK.Load())
+		// Dovecot logs through its log process, after the client has its
+		// answer: a load login to A logged late would land in the window
+		// of the expectLogin on B below and read as a login on both.
+		waitForLoginLines(t, f, logsBefore, "imap-login: Info: Login: user=<"+user+">", int(logins.Load()))
 		if len(errs) > 0 {
 			t.Errorf("%d failures during reloads, first: %v", len(errs), errs[:min(len(errs), 5)])
 		}
@@ -331,5 +336,25 @@ func (d *daemon) waitReloadCount(want int) {
 			d.t.Fatalf("SIGHUP: no successful reload within 10s (want %d)", want)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitForLoginLines waits (bounded by logWaitLimit) until the Dovecots of
+// offsets have logged needle at least n times in all after their offsets.
+func waitForLoginLines(t *testing.T, f *testfixture.Fixture, offsets map[string]int, needle string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(logWaitLimit)
+	for {
+		got := 0
+		for inst, off := range offsets {
+			got += strings.Count(f.ReadLog(inst)[off:], needle)
+		}
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Dovecots logged %q %d times within %s, want %d", needle, got, logWaitLimit, n)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -53,6 +53,13 @@ func silentListener(t *testing.T) int {
 	return serveLoopback(t, 0, func(c net.Conn) { _, _ = io.Copy(io.Discard, c); c.Close() }).port()
 }
 
+// render writes the configuration of variant v. The Dovecots must stay
+// eligible throughout (the subtests expect a login on the one they name,
+// and the last one that both stay eligible over a reload): they get the
+// whole 2 s interval to greet (the default would be 1 s) and three failed
+// checks in a row before they are out, so a Dovecot that greets late on a
+// loaded machine does not move a login. silent-pop3 and closed-pop3 never
+// pass a check and start unhealthy, so the threshold does not delay them.
 func (d *daemon) render(v daemonVariant) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `server:
@@ -67,13 +74,13 @@ auth:
     backend_health_checks:
       connect_interval: 2s
       deep_interval: 2s
-      failure_threshold: 1
+      failure_threshold: 3
       recovery_threshold: 1
       initial_state: unhealthy
       jitter: 0
       targets:
-        - {name: a-imap, protocol: imap, host: 127.0.0.1, port: %d, tls_mode: plain}
-        - {name: b-imap, protocol: imap, host: 127.0.0.1, port: %d, tls_mode: plain}
+        - {name: a-imap, protocol: imap, host: 127.0.0.1, port: %d, tls_mode: plain, connect_timeout: 2s}
+        - {name: b-imap, protocol: imap, host: 127.0.0.1, port: %d, tls_mode: plain, connect_timeout: 2s}
         - {name: silent-pop3, protocol: pop3, host: 127.0.0.1, port: %d, tls_mode: plain, deep_check: true, deep_timeout: %s}
         - {name: closed-pop3, protocol: pop3, host: 127.0.0.1, port: %d, tls_mode: plain}
   passdb:

@@ -217,6 +217,11 @@ type instance struct {
 }
 
 // threeConfig is the configuration every instance shares but its address.
+// The fakes never fail, so failure_threshold only decides how long a
+// starved machine must miss the 500 ms / 900 ms probe timeouts before a
+// fake is taken out: at 1 a single late deep probe (the fakes run in this
+// -race process, which CI loads with every other package) could move a
+// sticky user or fail the one-backend outage tests' logins.
 func threeConfig(dir, apiAddr string, redisAddr string, backends []*fakeIMAP) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `server:
@@ -242,7 +247,7 @@ auth:
       connect_timeout: 500ms
       tls_timeout: 400ms
       deep_timeout: 900ms
-      failure_threshold: 1
+      failure_threshold: 5
       recovery_threshold: 1
       initial_state: healthy
       jitter: 0
