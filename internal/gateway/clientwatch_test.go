@@ -155,12 +155,11 @@ func TestClientLeavingClosesTheOriginExchange(t *testing.T) {
 		}
 		errc <- err
 	}()
-	// Wait (bounded) until the request reached the origin, then leave.
-	deadline := time.Now().Add(10 * time.Second)
-	for o.conns.Load() == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(20 * time.Millisecond)
+	// Leave once the origin has read the request. An accepted connection
+	// is not enough (a 20 ms sleep after it was the margin): a client that
+	// left before the request was written never reached the origin's
+	// watch, and the test failed on a loaded machine.
+	waitFor(t, "the request at the origin", func() bool { return len(o.requests()) == 1 })
 	cancel()
 	<-errc
 	select {

@@ -120,6 +120,24 @@ func (h *harness) next(t *testing.T) *Snapshot {
 	}
 }
 
+// fresh drops the snapshots published so far and the next one, which a
+// round under way may have begun before the call, and returns the one
+// after: a round that began after the call. With 1 ms intervals rounds
+// pile up in the buffer while a test goroutine waits for the CPU, so the
+// next snapshot after a change can be one of many from before it.
+func (h *harness) fresh(t *testing.T) *Snapshot {
+	t.Helper()
+	for drained := false; !drained; {
+		select {
+		case <-h.snapshots:
+		default:
+			drained = true
+		}
+	}
+	h.next(t)
+	return h.next(t)
+}
+
 // rounds waits for n published snapshots and returns the last.
 func (h *harness) rounds(t *testing.T, n int) *Snapshot {
 	t.Helper()

@@ -69,9 +69,16 @@ func TestLocalResourceFailuresKeepTheBackendState(t *testing.T) {
 			mu.Lock()
 			local = true
 			mu.Unlock()
-			h.next(t) // a round that may have started before the switch
+			// Six rounds that began after the switch (the snapshots before
+			// them, however many piled up, are dropped): at least 12 local
+			// failures.
+			h.fresh(t)
 			h.rounds(t, 5)
 			clk.advance(time.Minute)
+			// Four snapshots after the clock moved: at most one is a
+			// republish of a backend gone stale, so at least three rounds,
+			// 6 more failures, and the second ERROR line.
+			h.fresh(t)
 			after := h.rounds(t, 3)
 			h.stop()
 
