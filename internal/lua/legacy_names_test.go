@@ -62,3 +62,42 @@ func TestBackendResultError(t *testing.T) {
 		t.Errorf("list accounts: %v", err)
 	}
 }
+
+// TestLegacyUtilComparePasswords: Nauthilus 1.0's backend.lua calls
+// compare_passwords on nauthilus_util (testdata/modules/legacy_util_compare.lua).
+func TestLegacyUtilComparePasswords(t *testing.T) {
+	e, err := NewEngine(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	ps, err := e.NewPasswordScript(policyScript(t, "legacy_util_compare.lua"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		user, password   string
+		found, authentic bool
+	}{
+		{user: "alice", password: "right-password", found: true, authentic: true},
+		{user: "alice", password: "wrong-password", found: true},
+		// Hostile: an empty password is a mismatch like any other.
+		{user: "alice", password: "", found: true},
+		{user: "nobody", password: "right-password"},
+	} {
+		res, err := ps.Verify(context.Background(), legacyRequest(c.user, c.password))
+		if err != nil {
+			t.Fatalf("%s/%s: %v", c.user, c.password, err)
+		}
+		if !res.OK || res.UserFound != c.found || res.Authenticated != c.authentic {
+			t.Errorf("%s/%s: %+v", c.user, c.password, res)
+		}
+	}
+	// Hostile: a stored value that is no hash is an error naming the
+	// problem, never the password or the stored value.
+	_, err = ps.Verify(context.Background(), legacyRequest("broken", "right-password"))
+	var se *ScriptError
+	if !errors.As(err, &se) || strings.Contains(se.Msg, "right-password") || !strings.Contains(se.Msg, "compare") {
+		t.Errorf("broken row: %v", err)
+	}
+}

@@ -126,6 +126,12 @@ var utilFunctions = map[string]runFunc{
 		L.Push(glua.LBool(routable))
 		return 1
 	},
+
+	// Nauthilus 1.0's Lua password backends (its backend.lua) call
+	// compare_passwords on nauthilus_util; 1.3 moved it to
+	// nauthilus_password. The same function, so such a script runs as
+	// shipped, with the same hashes, limits and hash workers.
+	"compare_passwords": comparePasswords,
 }
 
 func typeIs(t glua.LValueType) runFunc {
