@@ -200,7 +200,10 @@ type decision struct {
 	selectedPort  int
 	// noBackend marks a tempfail because no backend was healthy.
 	noBackend bool
-	filter    *filterOutcome
+	// passdbLogs are the custom_log_add pairs of every Lua passdb that ran
+	// for the request, in passdb order (filter logs are in filter).
+	passdbLogs []any
+	filter     *filterOutcome
 	// sel is the settled backend selection of a successful request.
 	sel *Selection
 	// server and port are what nginx gets (set by the nginx endpoint).
@@ -278,6 +281,9 @@ func (h *Handler) checkPassword(ctx context.Context, req *Request, d *decision) 
 	}
 	for _, db := range h.passdbs {
 		res, err := db.check(ctx, req)
+		// Every database that ran logs, the one that decided or not: a
+		// lookup that passed a user on is part of the story too.
+		d.passdbLogs = append(d.passdbLogs, res.LogFields...)
 		if err != nil {
 			return passResult{}, fmt.Errorf("passdb %s: %w", db.name(), err)
 		}
@@ -417,6 +423,8 @@ func (h *Handler) finish(endpoint, protocol, outcome string, start time.Time, se
 				attrs = append(attrs, slog.Bool("panic", true))
 			}
 		}
+		// Passdb entries first, then the filters': the order they ran in.
+		attrs = appendLuaLogFields(attrs, d.passdbLogs)
 		if f := d.filter; f != nil {
 			if len(f.Results) > 0 {
 				attrs = append(attrs, slog.String("filter_results", strings.Join(f.Results, ",")))
@@ -424,17 +432,26 @@ func (h *Handler) finish(endpoint, protocol, outcome string, start time.Time, se
 			if len(f.Rejected) > 0 {
 				attrs = append(attrs, slog.String("rejected_filters", strings.Join(f.Rejected, ",")))
 			}
-			for i := 0; i+1 < len(f.LogFields); i += 2 {
-				if k, ok := f.LogFields[i].(string); ok {
-					attrs = append(attrs, slog.Any("lua_"+k, f.LogFields[i+1]))
-				}
-			}
+			attrs = appendLuaLogFields(attrs, f.LogFields)
 		}
 	}
 	attrs = append(attrs, extra...)
 	attrs = append(attrs, slog.Duration("latency", elapsed))
 	h.logRequestLine("auth request", attrs)
 	*ap = attrs
+}
+
+// appendLuaLogFields adds custom_log_add pairs as lua_<key> attributes. A
+// key added twice (by two scripts, or a passdb and a filter) is logged
+// twice, in order: the later one is what a reader keeping one value per
+// key sees.
+func appendLuaLogFields(attrs []slog.Attr, fields []any) []slog.Attr {
+	for i := 0; i+1 < len(fields); i += 2 {
+		if k, ok := fields[i].(string); ok {
+			attrs = append(attrs, slog.Any("lua_"+k, fields[i+1]))
+		}
+	}
+	return attrs
 }
 
 // attrPool holds the request line's attribute lists: the line is written

@@ -20,6 +20,12 @@ type accountLister interface {
 	listAccounts(ctx context.Context, req *Request) ([]string, error)
 }
 
+// loggedLister is an accountLister whose listing can add custom_log_add
+// entries to the request log line (a Lua passdb).
+type loggedLister interface {
+	listAccountsLogged(ctx context.Context, req *Request) ([]string, []any, error)
+}
+
 // errCannotList is a passdb that cannot list accounts.
 var errCannotList = errors.New("cannot list accounts")
 
@@ -35,18 +41,25 @@ func (f *passwdFile) listAccounts(context.Context, *Request) ([]string, error) {
 }
 
 func (p *luaPassdb) listAccounts(ctx context.Context, req *Request) ([]string, error) {
-	out, err := p.script.ListAccounts(ctx, toLuaRequest(req, ""))
-	if errors.Is(err, lua.ErrNoListAccounts) {
-		return nil, errCannotList
-	}
+	out, _, err := p.listAccountsLogged(ctx, req)
 	return out, err
+}
+
+func (p *luaPassdb) listAccountsLogged(ctx context.Context, req *Request) ([]string, []any, error) {
+	out, logs, err := p.script.ListAccountsLogged(ctx, toLuaRequest(req, ""))
+	if errors.Is(err, lua.ErrNoListAccounts) {
+		return nil, nil, errCannotList
+	}
+	return out, logPairs(logs), err
 }
 
 // listAccounts is the union of what the listing passdbs know, in passdb
 // order, each name once. A name with a control character is left out: it
 // could not be a Dovecot user name and would break the text answer.
 // errCannotList when no passdb can list; a listing error is a tempfail.
-func (h *Handler) listAccounts(ctx context.Context, req *Request) ([]string, string, error) {
+// The Lua passdbs' custom_log_add entries go to d.passdbLogs, in passdb
+// order, also when a listing fails.
+func (h *Handler) listAccounts(ctx context.Context, req *Request, d *decision) ([]string, string, error) {
 	seen := map[string]bool{}
 	out := []string{}
 	var listed []string
@@ -55,7 +68,15 @@ func (h *Handler) listAccounts(ctx context.Context, req *Request) ([]string, str
 		if !ok {
 			continue
 		}
-		names, err := l.listAccounts(ctx, req)
+		var names []string
+		var err error
+		if ll, ok := l.(loggedLister); ok {
+			var logs []any
+			names, logs, err = ll.listAccountsLogged(ctx, req)
+			d.passdbLogs = append(d.passdbLogs, logs...)
+		} else {
+			names, err = l.listAccounts(ctx, req)
+		}
 		if errors.Is(err, errCannotList) {
 			continue
 		}
@@ -87,7 +108,7 @@ const noListerText = "list-accounts: no configured passdb can list accounts (pas
 func (h *Handler) serveListAccounts(ctx context.Context, w http.ResponseWriter, endpoint string, req *Request, session string, d *decision) {
 	hdr := w.Header()
 	setCommon(hdr, session)
-	names, dbs, err := h.listAccounts(ctx, req)
+	names, dbs, err := h.listAccounts(ctx, req, d)
 	switch {
 	case errors.Is(err, errCannotList):
 		d.outcome, d.reason = outcomeFail, "no passdb can list accounts"

@@ -71,10 +71,21 @@ func (l luaFilters) runFilters(ctx context.Context, fr filterRequest) (*filterOu
 	if out.Selected != nil {
 		fo.SelectedHost, fo.SelectedPort, fo.SelectedBy = out.Selected.Host, out.Selected.Port, out.SelectedBy
 	}
-	for _, f := range out.Logs {
-		fo.LogFields = append(fo.LogFields, f.Key, f.Value)
-	}
+	fo.LogFields = logPairs(out.Logs)
 	return fo, nil
+}
+
+// logPairs flattens custom_log_add entries into the key, value pairs the
+// request log line takes.
+func logPairs(logs []lua.LogField) []any {
+	if len(logs) == 0 {
+		return nil
+	}
+	out := make([]any, 0, 2*len(logs))
+	for _, f := range logs {
+		out = append(out, f.Key, f.Value)
+	}
+	return out
 }
 
 // luaScripts loads type lua password databases.
@@ -106,14 +117,15 @@ func (p *luaPassdb) check(ctx context.Context, req *Request) (passResult, error)
 		return passResult{}, err
 	}
 	if !res.OK && !res.Error {
-		return passResult{}, fmt.Errorf("%w: it returned %s, not BACKEND_RESULT_OK", errLuaBackendFailed, res.Returned)
+		// The tempfail's log line still shows what the script logged.
+		return passResult{LogFields: logPairs(res.Logs)}, fmt.Errorf("%w: it returned %s, not BACKEND_RESULT_OK", errLuaBackendFailed, res.Returned)
 	}
 	// BACKEND_RESULT_ERROR: Verify has made it unauthenticated; user_found
 	// passes to the next database or fails the login, as in Nauthilus.
 	out := passResult{
 		DB: p.label, Backend: backendLua,
 		UserFound: res.UserFound, Authenticated: res.UserFound && res.Authenticated,
-		AccountField: res.AccountField,
+		AccountField: res.AccountField, LogFields: logPairs(res.Logs),
 	}
 	if len(res.Attributes) > 0 {
 		out.Attributes = make(Attributes, len(res.Attributes))

@@ -39,6 +39,10 @@ type passResult struct {
 	Attributes    Attributes
 	Backend       int
 	DB            string // name for logs
+	// LogFields are a Lua passdb's custom_log_add pairs (key, value, ...),
+	// for the request log line as filterOutcome.LogFields. A database
+	// that answered with an error may still carry them.
+	LogFields []any
 }
 
 // passdb is one password database. An error means the database could not

@@ -62,17 +62,25 @@ func (h *Handler) withholdPassword(req *Request, d *decision, session string) {
 		d.outcome, d.reason, d.account = outcomeTempfail, "account name equals the password", ""
 		warn("account", "")
 	}
+	withholdFromLogFields(d.passdbLogs, pw, warn)
 	if f := d.filter; f != nil {
-		for i := 0; i+1 < len(f.LogFields); i += 2 {
-			key, _ := f.LogFields[i].(string)
-			if carriesPassword(key, pw, true) {
-				f.LogFields[i] = "redacted"
-				f.LogFields[i+1] = redactedValue
-				warn("log_field", "")
-			} else if valueCarriesPassword(f.LogFields[i+1], pw) || carriesPassword(fmt.Sprint(f.LogFields[i+1]), pw, true) {
-				f.LogFields[i+1] = redactedValue
-				warn("log_field", key)
-			}
+		withholdFromLogFields(f.LogFields, pw, warn)
+	}
+}
+
+// withholdFromLogFields redacts, in place, custom_log_add pairs whose key
+// or value carries the password (the Lua side has scrubbed string values
+// already; this also covers a key, and any other runner).
+func withholdFromLogFields(fields []any, pw string, warn func(what, name string)) {
+	for i := 0; i+1 < len(fields); i += 2 {
+		key, _ := fields[i].(string)
+		if carriesPassword(key, pw, true) {
+			fields[i] = "redacted"
+			fields[i+1] = redactedValue
+			warn("log_field", "")
+		} else if valueCarriesPassword(fields[i+1], pw) || carriesPassword(fmt.Sprint(fields[i+1]), pw, true) {
+			fields[i+1] = redactedValue
+			warn("log_field", key)
 		}
 	}
 }

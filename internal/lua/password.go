@@ -49,6 +49,11 @@ type BackendResult struct {
 	Attributes        map[string]any
 	Groups            []string
 	GroupDNs          []string
+	// Logs are the run's custom_log_add entries in call order, already
+	// scrubbed of the request password (run.go). They are kept for every
+	// answer the script gave (FAIL and ERROR too): a failed login is where
+	// an operator looks for them.
+	Logs []LogField
 }
 
 // NewPasswordScript compiles path once; it runs on the engine's state pool.
@@ -81,6 +86,7 @@ func (p *PasswordScript) Verify(ctx context.Context, req *Request) (*BackendResu
 	// vouched for the password.
 	n, isNumber := code.(glua.LNumber)
 	out := &BackendResult{OK: isNumber && n == BackendResultOK, Error: isNumber && n == BackendResultError, Attributes: map[string]any{}}
+	out.Logs = append([]LogField(nil), r.logs...)
 	if !out.OK && !out.Error {
 		out.Returned = backendCodeName(code)
 	}
