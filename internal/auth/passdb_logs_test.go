@@ -53,8 +53,11 @@ func TestLuaPassdbLogFields(t *testing.T) {
 		"lua_backend_user=logger",
 		"lua_backend_pw=<redacted>",
 		`lua_backend_pw_inside="pw=<redacted>;"`,
-		"lua_redacted=[redacted]",
-		"lua_backend_huge=" + strings.Repeat("x", 100000) + " ",
+		// A key carrying the password is redacted by the script's run
+		// itself now (before it is cut to 64 bytes, so no cut can leave
+		// part of it); a value is cut to 1 KiB (internal/lua/run_logs.go).
+		"lua_<redacted>=",
+		`lua_backend_huge="` + strings.Repeat("x", 1024) + "…[98976 bytes cut]\" ",
 		`lua_backend_ctrl="a\nb\r\x1b[31mc\x00d"`,
 		`"lua_ctrl\nkey"=v`,
 		"lua_backend_num=42", "lua_backend_bool=true",
@@ -73,10 +76,6 @@ func TestLuaPassdbLogFields(t *testing.T) {
 	// Said here as well as by the cleanup's check of the whole log.
 	if strings.Contains(env.logs.String(), testPassword) {
 		t.Errorf("the log carries the request password")
-	}
-	if !strings.Contains(env.logs.String(), `msg="password withheld from the answer" session=`) ||
-		!strings.Contains(env.logs.String(), "what=log_field") {
-		t.Errorf("no WARN for the withheld key:\n%.1000s", env.logs.String())
 	}
 }
 
@@ -97,7 +96,7 @@ func TestLuaPassdbLogFieldsEveryOutcome(t *testing.T) {
 	lines := authRequestLines(t, env)
 	wants := [][]string{
 		{"user=logger", "outcome=fail", `reason="wrong password"`, "lua_backend_user=logger", "lua_backend_pw=<redacted>"},
-		{"user=logfail", "outcome=tempfail", "lua_backend_user=logfail", "lua_redacted=[redacted]"},
+		{"user=logfail", "outcome=tempfail", "lua_backend_user=logfail", "lua_<redacted>="},
 		{"user=nobody", "outcome=fail", `reason="unknown user"`, "lua_backend_user=nobody"},
 		{"user=logger", "outcome=ok", "lua_backend_user=logger", "lua_shared=\"from passdb\""},
 		{"outcome=ok", "passdb=passwd_file#0,lua#1", "lua_listed_by=passdb_logs"},

@@ -163,7 +163,7 @@ func recordFacts(r *scriptRun, L *glua.LState, what factAction, ns string, facts
 	}
 	if what&factLog != 0 {
 		for _, f := range facts {
-			r.logs = append(r.logs, LogField{Key: "policy_fact_" + ns + "_" + f.key, Value: r.factLogValue(f.value)})
+			r.addLog("policy_fact_"+ns+"_"+f.key, r.factLogValue(f.value))
 		}
 	}
 	// Emitting is checking (above): backline keeps no policy attributes.

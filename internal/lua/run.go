@@ -337,11 +337,11 @@ var builtinFunctions = map[string]runFunc{
 		case glua.LNumber:
 			value = float64(x)
 		case glua.LString:
-			value = r.redact(string(x))
+			value = string(x)
 		default:
 			value = "UNSUPPORTED"
 		}
-		r.logs = append(r.logs, LogField{Key: key, Value: value})
+		r.addLog(key, value)
 		return 0
 	},
 	"status_message_set": func(r *scriptRun, L *glua.LState) int {
