@@ -51,16 +51,20 @@ func (d *daemon) startTLS(api, gw net.Listener) (net.Listener, net.Listener, err
 		}
 		return nil, nil, err
 	}
-	var err error
-	if api, d.tls.api, err = d.wrapTLS(api, cfg.Server.TLS, "api", "server.tls"); err != nil {
+	// The results go to new variables: a failed wrap returns a nil
+	// listener, and fail must still close the ones it was given.
+	apiOut, tlsAPI, err := d.wrapTLS(api, cfg.Server.TLS, "api", "server.tls")
+	if err != nil {
 		return fail(err)
 	}
+	gwOut, tlsGW := gw, (*tlslisten.Listener)(nil)
 	if gw != nil {
-		if gw, d.tls.gateway, err = d.wrapTLS(gw, cfg.Gateway.TLS, "gateway", "gateway.tls"); err != nil {
+		if gwOut, tlsGW, err = d.wrapTLS(gw, cfg.Gateway.TLS, "gateway", "gateway.tls"); err != nil {
 			return fail(err)
 		}
 	}
-	return api, gw, nil
+	d.tls.api, d.tls.gateway = tlsAPI, tlsGW
+	return apiOut, gwOut, nil
 }
 
 // applyListenerTLS hands the settings of cfg, loaded and checked when the

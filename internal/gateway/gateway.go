@@ -264,9 +264,19 @@ func ServeHandler(ctx context.Context, ln net.Listener, h http.Handler, logger *
 // tlsRequests gives an HTTP/1 request on a TLS connection its r.TLS: the
 // framingConn over the *tls.Conn hides the handshake from net/http (see
 // framingListener). h2 requests have it from net/http already.
+//
+// An h2 request may carry a Host field next to :authority, which is
+// r.Host; net/http's h2 server leaves the field in r.Header, where an
+// HTTP/1 request never has one (net/http moves it to r.Host). It is
+// dropped, so ${request.headers.host} cannot name another host than the
+// one the request is served and logged under (RFC 9113 §8.3.1: a client
+// must not send one that differs).
 type tlsRequests struct{ h http.Handler }
 
 func (t tlsRequests) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 2 {
+		delete(r.Header, "Host")
+	}
 	if r.TLS == nil {
 		if fc, ok := r.Context().Value(framingConnKey{}).(*framingConn); ok {
 			r.TLS = fc.tls

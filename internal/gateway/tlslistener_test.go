@@ -236,3 +236,30 @@ func TestWebsocketOverTLSListener(t *testing.T) {
 	conn.Close()
 	waitForLog(t, h, `"status":101`)
 }
+
+// An h2 request's Host field, next to :authority, never reaches a
+// template: ${request.headers.host} is empty as on HTTP/1 (net/http moves
+// Host to r.Host there), and ${request.host} is the :authority.
+func TestHTTP2HostFieldIsDropped(t *testing.T) {
+	seen := make(chan string, 1)
+	origin := newEchoWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seen <- r.Header.Get("X-Seen-Host")
+	}))
+	ep := "    - path: /api/**\n      proxy:\n        backend: api\n        set_request_headers:\n" +
+		"          X-Seen-Host: \"${request.headers.host}|${request.host}\"\n"
+	h := newTLSHarness(t, gatewayYAML(origin, "", ep), true)
+	cc := h.client.Transport.(*http.Transport).TLSClientConfig.Clone()
+	cc.NextProtos = []string{"h2"}
+	c, err := tls.Dial("tcp", h.srv.URL[len("https://"):], cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if status, reset := h2Exchange(t, c, [][2]string{{"host", "evil.example"}}, "hello"); reset || status != 200 {
+		t.Fatalf("status %d, reset %v", status, reset)
+	}
+	if got := <-seen; got != "|gw" {
+		t.Fatalf("origin saw X-Seen-Host %q, want %q", got, "|gw")
+	}
+}
