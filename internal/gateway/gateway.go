@@ -219,6 +219,7 @@ func newServer(h http.Handler, logger *slog.Logger) *http.Server {
 		MaxHeaderBytes:    maxClientHead,
 		ConnContext:       framingContext,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		HTTP2:             tlslisten.HTTP2Config(),
 	}
 }
 

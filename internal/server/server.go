@@ -135,6 +135,7 @@ func (s *Server) ServeListener(ctx context.Context, ln net.Listener) error {
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxRequestHead,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		HTTP2:             tlslisten.HTTP2Config(),
 	}
 	capped := ln
 	if tl, ok := ln.(*tlslisten.Listener); ok {
