@@ -2,6 +2,7 @@ package lua
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -310,5 +311,44 @@ end`
 	}
 	if got := run(dbAllow("10.0.0.1:3306")); !strings.Contains(got, "127.0.0.1:3306 is not allowed") {
 		t.Errorf("a reload that removed the address: %s", got)
+	}
+}
+
+// A postgres DSN without a password gets none: not the daemon's
+// PGPASSWORD, nor its ~/.pgpass (or PGPASSFILE), which would let a script
+// log in as any user the operator stored a password for. Nor is the
+// daemon's client certificate (PGSSLCERT/PGSSLKEY, ~/.postgresql) offered.
+// A DSN's own password is kept.
+func TestDBPostgresIgnoresAmbientCredentials(t *testing.T) {
+	home := t.TempDir()
+	passfile := home + "/.pgpass"
+	if err := os.WriteFile(passfile, []byte("*:*:*:*:"+dbTestSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HOME", home)
+	t.Setenv("PGPASSFILE", passfile)
+	allowed := []string{"127.0.0.1:5432"}
+	for _, env := range []string{"", "from-env-" + dbTestSecret} {
+		t.Setenv("PGPASSWORD", env)
+		for _, dsn := range []string{"postgres://postgres@127.0.0.1:5432/db", "host=127.0.0.1 user=postgres dbname=db"} {
+			p, err := parseDSN("postgres", dsn, allowed)
+			if err != nil {
+				t.Fatalf("%s: %v", dsn, err)
+			}
+			if p.password != "" {
+				t.Errorf("PGPASSWORD=%q %s: the daemon's password was taken", env, dsn)
+			}
+			db, err := p.connector(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+		}
+		for _, dsn := range []string{"postgres://postgres:own@127.0.0.1:5432/db", "host=127.0.0.1 user=postgres password=own"} {
+			p, err := parseDSN("postgres", dsn, allowed)
+			if err != nil || p.password != "own" {
+				t.Errorf("PGPASSWORD=%q %s: password %q, %v; want the DSN's", env, dsn, p.password, err)
+			}
+		}
 	}
 }

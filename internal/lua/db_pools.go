@@ -202,8 +202,27 @@ func parseMySQLDSN(dsn string) (*parsedDSN, error) {
 }
 
 func parsePostgresDSN(dsn string) (*parsedDSN, error) {
+	// pgconn fills in what the DSN leaves out from the daemon's own
+	// environment and home directory: PGPASSWORD, ~/.pgpass (or
+	// PGPASSFILE), a service's password, and the client certificate of
+	// PGSSLCERT/PGSSLKEY or ~/.postgresql. Those are the operator's
+	// credentials, not the script's: a script naming an allowed server
+	// and user "postgres" without a password would log in with them. So
+	// the DSN is parsed first without "password" allowed; if that
+	// succeeds the DSN has none, and whatever password pgconn found is
+	// dropped. Client certificates can only come from there (the DSN may
+	// not set sslcert or sslkey), so they are always dropped.
 	cfg, err := pgx.ParseConfigWithOptions(dsn, pgx.ParseConfigOptions{
-		ParseConfigOptions: pgconn.ParseConfigOptions{ConnStringAllowedKeys: postgresKeys}})
+		ParseConfigOptions: pgconn.ParseConfigOptions{ConnStringAllowedKeys: postgresKeysNoPassword}})
+	if err == nil {
+		cfg.Password = ""
+	} else {
+		cfg, err = pgx.ParseConfigWithOptions(dsn, pgx.ParseConfigOptions{
+			ParseConfigOptions: pgconn.ParseConfigOptions{ConnStringAllowedKeys: postgresKeys}})
+	}
+	if err == nil {
+		dropClientCertificates(&cfg.Config)
+	}
 	if err != nil {
 		// pgx's message quotes the DSN (its password masked as well as it
 		// can); only the cause is shown, and only if it quotes nothing.
@@ -240,6 +259,17 @@ func parsePostgresDSN(dsn string) (*parsedDSN, error) {
 	return &parsedDSN{addrs: addrs, password: cfg.Password, connector: func(*slog.Logger) (*sql.DB, error) {
 		return stdlib.OpenDB(*cfg), nil
 	}}, nil
+}
+
+// postgresKeysNoPassword is postgresKeys without "password".
+var postgresKeysNoPassword = slices.DeleteFunc(slices.Clone(postgresKeys), func(k string) bool { return k == "password" })
+
+// dropClientCertificates keeps pgconn from presenting the client
+// certificate it found in the daemon's environment or home directory:
+// sslcertmode=disable answers every certificate request with none (pgconn
+// attaches its certificate loader only in the other modes).
+func dropClientCertificates(cfg *pgconn.Config) {
+	cfg.SSLCertMode = "disable"
 }
 
 // parseFailure is a parser's error without anything of the DSN: the
