@@ -67,6 +67,8 @@ func TestDBOpenRefusals(t *testing.T) {
 			"network \"evilnet\" is not tcp or unix", dbTestSecret},
 		{"allowAllFiles", allow, "mysql", "u:" + dbTestSecret + "@tcp(127.0.0.1:3306)/db?allowAllFiles=true",
 			"allowAllFiles", dbTestSecret},
+		{"multiStatements", allow, "mysql", "u:" + dbTestSecret + "@tcp(127.0.0.1:3306)/db?multiStatements=true",
+			"multiStatements", dbTestSecret},
 		{"unparsable mysql", allow, "mysql", "u:" + dbTestSecret + "@tcp(127.0.0.1:3306/db",
 			"the mysql DSN does not parse", dbTestSecret},
 		{"unknown driver", allow, "sqlite3", "file:test.db", `driver "sqlite3" is not supported by backline (mysql, postgres)`, ""},

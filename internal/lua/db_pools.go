@@ -169,6 +169,11 @@ func parseMySQLDSN(dsn string) (*parsedDSN, error) {
 	if cfg.AllowAllFiles {
 		return nil, errors.New("the mysql DSN sets allowAllFiles, which lets the server read any file of the daemon's (LOAD DATA LOCAL INFILE): refused")
 	}
+	if cfg.MultiStatements {
+		// One query string could then carry COMMIT and a write past a dry
+		// run's read-only transaction (and a script needs no batches).
+		return nil, errors.New("the mysql DSN sets multiStatements, which lets one query carry several statements: refused")
+	}
 	var addr string
 	var ok bool
 	switch cfg.Net {
