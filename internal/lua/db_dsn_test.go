@@ -1,7 +1,10 @@
 package lua
 
 import (
+	"encoding/binary"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -340,7 +343,7 @@ func TestDBPostgresIgnoresAmbientCredentials(t *testing.T) {
 			if p.password != "" {
 				t.Errorf("PGPASSWORD=%q %s: the daemon's password was taken", env, dsn)
 			}
-			db, err := p.connector(nil)
+			db, err := p.connector(nil, dbLimits{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -352,5 +355,52 @@ func TestDBPostgresIgnoresAmbientCredentials(t *testing.T) {
 				t.Errorf("PGPASSWORD=%q %s: password %q, %v; want the DSN's", env, dsn, p.password, err)
 			}
 		}
+	}
+}
+
+// pgx reads a protocol message whole before a row can be charged to the
+// run's max_memory (measured: a query of two 200 MB columns allocated
+// 763 MiB against a 1 MiB budget). A message announcing more than the
+// budget is refused as its header is read: here a server that announces a
+// 256 MiB message at once (and never sends it).
+func TestDBPostgresMessageBounded(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				var n [4]byte
+				if _, err := io.ReadFull(c, n[:]); err != nil {
+					return
+				}
+				if _, err := io.CopyN(io.Discard, c, int64(binary.BigEndian.Uint32(n[:]))-4); err != nil {
+					return
+				}
+				c.Write([]byte{'R', 0x10, 0, 0, 0}) // a 256 MiB authentication message
+				io.Copy(io.Discard, c)              // until the client gives up
+			}()
+		}
+	}()
+	addr := ln.Addr().String()
+	p, err := parseDSN("postgres", "postgres://u:pw@"+addr+"/db?sslmode=disable&connect_timeout=20", []string{addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := p.connector(nil, dbLimits{maxMessage: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.PingContext(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "expected at most 1048576") {
+		t.Fatalf("want the message refused, got %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"slices"
 	"strings"
@@ -100,11 +101,20 @@ type dbLimits struct {
 	allowed          []string
 	maxOpen, maxIdle int
 	maxRows          int
+	// maxMessage bounds one PostgreSQL protocol message (a row is one):
+	// pgx reads a message whole before the row can be charged to the
+	// run's max_memory, and a row may be up to 1 GiB a column, so a
+	// message larger than a run's whole budget is refused while read.
+	maxMessage int
 }
 
 func (e *Engine) dbLimits() dbLimits {
 	d := e.cfg.Config.DB
-	l := dbLimits{maxOpen: d.MaxOpenConnections, maxIdle: d.MaxIdleConnections, maxRows: d.MaxRows}
+	l := dbLimits{maxOpen: d.MaxOpenConnections, maxIdle: d.MaxIdleConnections, maxRows: d.MaxRows,
+		maxMessage: int(min(e.maxMemory, math.MaxInt32))}
+	if l.maxMessage <= 0 {
+		l.maxMessage = int(config.DefaultLuaMaxMemory)
+	}
 	if l.maxOpen <= 0 {
 		l.maxOpen = config.DefaultLuaDBMaxOpen
 	}
@@ -126,7 +136,7 @@ func (e *Engine) dbLimits() dbLimits {
 type parsedDSN struct {
 	addrs     []string
 	password  string
-	connector func(logger *slog.Logger) (*sql.DB, error)
+	connector func(logger *slog.Logger, lim dbLimits) (*sql.DB, error)
 }
 
 // parseDSN parses dsn with driver's own parser and checks every address it
@@ -189,7 +199,7 @@ func parseMySQLDSN(dsn string) (*parsedDSN, error) {
 		return nil, errors.New(redactSecret(fmt.Sprintf("the mysql DSN's address %q is not host:port or a socket path", truncateText(cfg.Addr, 128)), cfg.Passwd))
 	}
 	password := cfg.Passwd
-	return &parsedDSN{addrs: []string{addr}, password: password, connector: func(logger *slog.Logger) (*sql.DB, error) {
+	return &parsedDSN{addrs: []string{addr}, password: password, connector: func(logger *slog.Logger, _ dbLimits) (*sql.DB, error) {
 		// The driver dials exactly the checked network and address, never
 		// one registered with mysql.RegisterDialContext; its few log lines
 		// go to the daemon's log instead of stderr.
@@ -261,7 +271,8 @@ func parsePostgresDSN(dsn string) (*parsedDSN, error) {
 			addrs = append(addrs, addr)
 		}
 	}
-	return &parsedDSN{addrs: addrs, password: cfg.Password, connector: func(*slog.Logger) (*sql.DB, error) {
+	return &parsedDSN{addrs: addrs, password: cfg.Password, connector: func(_ *slog.Logger, lim dbLimits) (*sql.DB, error) {
+		cfg.MaxProtocolMessageBodyLen = lim.maxMessage
 		return stdlib.OpenDB(*cfg), nil
 	}}, nil
 }
@@ -338,7 +349,7 @@ func (s *dbHost) open(driver, dsn string, lim dbLimits, maxConns int, logger *sl
 	if err != nil {
 		return nil, err
 	}
-	db, err := parsed.connector(logger)
+	db, err := parsed.connector(logger, lim)
 	if err != nil {
 		return nil, errors.New(redactSecret(err.Error(), parsed.password))
 	}
