@@ -404,3 +404,47 @@ func TestDBPostgresMessageBounded(t *testing.T) {
 		t.Fatalf("want the message refused, got %v", err)
 	}
 }
+
+// A MySQL socket path is dialled as it was checked: cleaned. The kernel
+// resolves "link/../x" through the link, so dialling the path as written
+// would reach another socket than the allowed one (here: none).
+func TestDBMySQLSocketDialledAsChecked(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"real", "elsewhere/deep"} {
+		if err := os.MkdirAll(dir+"/"+d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(dir+"/elsewhere/deep", dir+"/link"); err != nil {
+		t.Fatal(err)
+	}
+	sock := dir + "/real/s.sock"
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan struct{}, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- struct{}{}
+			c.Close()
+		}
+	}()
+	p, err := parseDSN("mysql", "u:pw@unix("+dir+"/link/../real/s.sock)/db?timeout=10s", []string{sock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := p.connector(nil, dbLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_ = db.PingContext(t.Context()) // the listener speaks no MySQL: only the dial matters
+	select {
+	case <-accepted:
+	default:
+		t.Fatal("the allowed socket was not the one dialled")
+	}
+}

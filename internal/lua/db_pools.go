@@ -192,6 +192,10 @@ func parseMySQLDSN(dsn string) (*parsedDSN, error) {
 	case "unix":
 		addr, ok = config.NormalizeDBAddress(cfg.Addr)
 		ok = ok && strings.HasPrefix(addr, "/")
+		// The check compares the lexically cleaned path, so that path is
+		// what is dialled: the kernel resolves "dir/link/../x" through
+		// the link, to another socket than the cleaned "dir/x".
+		cfg.Addr = addr
 	default:
 		return nil, errors.New(redactSecret(fmt.Sprintf("the mysql DSN's network %q is not tcp or unix", truncateText(cfg.Net, 32)), cfg.Passwd))
 	}
