@@ -1,7 +1,11 @@
 package lua
 
 import (
+	"encoding/binary"
 	"fmt"
+	"io"
+	"net"
+	"os"
 	"strings"
 	"testing"
 
@@ -66,6 +70,8 @@ func TestDBOpenRefusals(t *testing.T) {
 			"network \"evilnet\" is not tcp or unix", dbTestSecret},
 		{"allowAllFiles", allow, "mysql", "u:" + dbTestSecret + "@tcp(127.0.0.1:3306)/db?allowAllFiles=true",
 			"allowAllFiles", dbTestSecret},
+		{"multiStatements", allow, "mysql", "u:" + dbTestSecret + "@tcp(127.0.0.1:3306)/db?multiStatements=true",
+			"multiStatements", dbTestSecret},
 		{"unparsable mysql", allow, "mysql", "u:" + dbTestSecret + "@tcp(127.0.0.1:3306/db",
 			"the mysql DSN does not parse", dbTestSecret},
 		{"unknown driver", allow, "sqlite3", "file:test.db", `driver "sqlite3" is not supported by backline (mysql, postgres)`, ""},
@@ -310,5 +316,135 @@ end`
 	}
 	if got := run(dbAllow("10.0.0.1:3306")); !strings.Contains(got, "127.0.0.1:3306 is not allowed") {
 		t.Errorf("a reload that removed the address: %s", got)
+	}
+}
+
+// A postgres DSN without a password gets none: not the daemon's
+// PGPASSWORD, nor its ~/.pgpass (or PGPASSFILE), which would let a script
+// log in as any user the operator stored a password for. Nor is the
+// daemon's client certificate (PGSSLCERT/PGSSLKEY, ~/.postgresql) offered.
+// A DSN's own password is kept.
+func TestDBPostgresIgnoresAmbientCredentials(t *testing.T) {
+	home := t.TempDir()
+	passfile := home + "/.pgpass"
+	if err := os.WriteFile(passfile, []byte("*:*:*:*:"+dbTestSecret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HOME", home)
+	t.Setenv("PGPASSFILE", passfile)
+	allowed := []string{"127.0.0.1:5432"}
+	for _, env := range []string{"", "from-env-" + dbTestSecret} {
+		t.Setenv("PGPASSWORD", env)
+		for _, dsn := range []string{"postgres://postgres@127.0.0.1:5432/db", "host=127.0.0.1 user=postgres dbname=db"} {
+			p, err := parseDSN("postgres", dsn, allowed)
+			if err != nil {
+				t.Fatalf("%s: %v", dsn, err)
+			}
+			if p.password != "" {
+				t.Errorf("PGPASSWORD=%q %s: the daemon's password was taken", env, dsn)
+			}
+			db, err := p.connector(nil, dbLimits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+		}
+		for _, dsn := range []string{"postgres://postgres:own@127.0.0.1:5432/db", "host=127.0.0.1 user=postgres password=own"} {
+			p, err := parseDSN("postgres", dsn, allowed)
+			if err != nil || p.password != "own" {
+				t.Errorf("PGPASSWORD=%q %s: password %q, %v; want the DSN's", env, dsn, p.password, err)
+			}
+		}
+	}
+}
+
+// pgx reads a protocol message whole before a row can be charged to the
+// run's max_memory (measured: a query of two 200 MB columns allocated
+// 763 MiB against a 1 MiB budget). A message announcing more than the
+// budget is refused as its header is read: here a server that announces a
+// 256 MiB message at once (and never sends it).
+func TestDBPostgresMessageBounded(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				var n [4]byte
+				if _, err := io.ReadFull(c, n[:]); err != nil {
+					return
+				}
+				if _, err := io.CopyN(io.Discard, c, int64(binary.BigEndian.Uint32(n[:]))-4); err != nil {
+					return
+				}
+				c.Write([]byte{'R', 0x10, 0, 0, 0}) // a 256 MiB authentication message
+				io.Copy(io.Discard, c)              // until the client gives up
+			}()
+		}
+	}()
+	addr := ln.Addr().String()
+	p, err := parseDSN("postgres", "postgres://u:pw@"+addr+"/db?sslmode=disable&connect_timeout=20", []string{addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := p.connector(nil, dbLimits{maxMessage: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	err = db.PingContext(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "expected at most 1048576") {
+		t.Fatalf("want the message refused, got %v", err)
+	}
+}
+
+// A MySQL socket path is dialled as it was checked: cleaned. The kernel
+// resolves "link/../x" through the link, so dialling the path as written
+// would reach another socket than the allowed one (here: none).
+func TestDBMySQLSocketDialledAsChecked(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"real", "elsewhere/deep"} {
+		if err := os.MkdirAll(dir+"/"+d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(dir+"/elsewhere/deep", dir+"/link"); err != nil {
+		t.Fatal(err)
+	}
+	sock := dir + "/real/s.sock"
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan struct{}, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- struct{}{}
+			c.Close()
+		}
+	}()
+	p, err := parseDSN("mysql", "u:pw@unix("+dir+"/link/../real/s.sock)/db?timeout=10s", []string{sock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := p.connector(nil, dbLimits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	_ = db.PingContext(t.Context()) // the listener speaks no MySQL: only the dial matters
+	select {
+	case <-accepted:
+	default:
+		t.Fatal("the allowed socket was not the one dialled")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"slices"
 	"strings"
@@ -100,11 +101,20 @@ type dbLimits struct {
 	allowed          []string
 	maxOpen, maxIdle int
 	maxRows          int
+	// maxMessage bounds one PostgreSQL protocol message (a row is one):
+	// pgx reads a message whole before the row can be charged to the
+	// run's max_memory, and a row may be up to 1 GiB a column, so a
+	// message larger than a run's whole budget is refused while read.
+	maxMessage int
 }
 
 func (e *Engine) dbLimits() dbLimits {
 	d := e.cfg.Config.DB
-	l := dbLimits{maxOpen: d.MaxOpenConnections, maxIdle: d.MaxIdleConnections, maxRows: d.MaxRows}
+	l := dbLimits{maxOpen: d.MaxOpenConnections, maxIdle: d.MaxIdleConnections, maxRows: d.MaxRows,
+		maxMessage: int(min(e.maxMemory, math.MaxInt32))}
+	if l.maxMessage <= 0 {
+		l.maxMessage = int(config.DefaultLuaMaxMemory)
+	}
 	if l.maxOpen <= 0 {
 		l.maxOpen = config.DefaultLuaDBMaxOpen
 	}
@@ -126,7 +136,7 @@ func (e *Engine) dbLimits() dbLimits {
 type parsedDSN struct {
 	addrs     []string
 	password  string
-	connector func(logger *slog.Logger) (*sql.DB, error)
+	connector func(logger *slog.Logger, lim dbLimits) (*sql.DB, error)
 }
 
 // parseDSN parses dsn with driver's own parser and checks every address it
@@ -169,6 +179,11 @@ func parseMySQLDSN(dsn string) (*parsedDSN, error) {
 	if cfg.AllowAllFiles {
 		return nil, errors.New("the mysql DSN sets allowAllFiles, which lets the server read any file of the daemon's (LOAD DATA LOCAL INFILE): refused")
 	}
+	if cfg.MultiStatements {
+		// One query string could then carry COMMIT and a write past a dry
+		// run's read-only transaction (and a script needs no batches).
+		return nil, errors.New("the mysql DSN sets multiStatements, which lets one query carry several statements: refused")
+	}
 	var addr string
 	var ok bool
 	switch cfg.Net {
@@ -177,6 +192,10 @@ func parseMySQLDSN(dsn string) (*parsedDSN, error) {
 	case "unix":
 		addr, ok = config.NormalizeDBAddress(cfg.Addr)
 		ok = ok && strings.HasPrefix(addr, "/")
+		// The check compares the lexically cleaned path, so that path is
+		// what is dialled: the kernel resolves "dir/link/../x" through
+		// the link, to another socket than the cleaned "dir/x".
+		cfg.Addr = addr
 	default:
 		return nil, errors.New(redactSecret(fmt.Sprintf("the mysql DSN's network %q is not tcp or unix", truncateText(cfg.Net, 32)), cfg.Passwd))
 	}
@@ -184,7 +203,7 @@ func parseMySQLDSN(dsn string) (*parsedDSN, error) {
 		return nil, errors.New(redactSecret(fmt.Sprintf("the mysql DSN's address %q is not host:port or a socket path", truncateText(cfg.Addr, 128)), cfg.Passwd))
 	}
 	password := cfg.Passwd
-	return &parsedDSN{addrs: []string{addr}, password: password, connector: func(logger *slog.Logger) (*sql.DB, error) {
+	return &parsedDSN{addrs: []string{addr}, password: password, connector: func(logger *slog.Logger, _ dbLimits) (*sql.DB, error) {
 		// The driver dials exactly the checked network and address, never
 		// one registered with mysql.RegisterDialContext; its few log lines
 		// go to the daemon's log instead of stderr.
@@ -202,8 +221,27 @@ func parseMySQLDSN(dsn string) (*parsedDSN, error) {
 }
 
 func parsePostgresDSN(dsn string) (*parsedDSN, error) {
+	// pgconn fills in what the DSN leaves out from the daemon's own
+	// environment and home directory: PGPASSWORD, ~/.pgpass (or
+	// PGPASSFILE), a service's password, and the client certificate of
+	// PGSSLCERT/PGSSLKEY or ~/.postgresql. Those are the operator's
+	// credentials, not the script's: a script naming an allowed server
+	// and user "postgres" without a password would log in with them. So
+	// the DSN is parsed first without "password" allowed; if that
+	// succeeds the DSN has none, and whatever password pgconn found is
+	// dropped. Client certificates can only come from there (the DSN may
+	// not set sslcert or sslkey), so they are always dropped.
 	cfg, err := pgx.ParseConfigWithOptions(dsn, pgx.ParseConfigOptions{
-		ParseConfigOptions: pgconn.ParseConfigOptions{ConnStringAllowedKeys: postgresKeys}})
+		ParseConfigOptions: pgconn.ParseConfigOptions{ConnStringAllowedKeys: postgresKeysNoPassword}})
+	if err == nil {
+		cfg.Password = ""
+	} else {
+		cfg, err = pgx.ParseConfigWithOptions(dsn, pgx.ParseConfigOptions{
+			ParseConfigOptions: pgconn.ParseConfigOptions{ConnStringAllowedKeys: postgresKeys}})
+	}
+	if err == nil {
+		dropClientCertificates(&cfg.Config)
+	}
 	if err != nil {
 		// pgx's message quotes the DSN (its password masked as well as it
 		// can); only the cause is shown, and only if it quotes nothing.
@@ -237,9 +275,21 @@ func parsePostgresDSN(dsn string) (*parsedDSN, error) {
 			addrs = append(addrs, addr)
 		}
 	}
-	return &parsedDSN{addrs: addrs, password: cfg.Password, connector: func(*slog.Logger) (*sql.DB, error) {
+	return &parsedDSN{addrs: addrs, password: cfg.Password, connector: func(_ *slog.Logger, lim dbLimits) (*sql.DB, error) {
+		cfg.MaxProtocolMessageBodyLen = lim.maxMessage
 		return stdlib.OpenDB(*cfg), nil
 	}}, nil
+}
+
+// postgresKeysNoPassword is postgresKeys without "password".
+var postgresKeysNoPassword = slices.DeleteFunc(slices.Clone(postgresKeys), func(k string) bool { return k == "password" })
+
+// dropClientCertificates keeps pgconn from presenting the client
+// certificate it found in the daemon's environment or home directory:
+// sslcertmode=disable answers every certificate request with none (pgconn
+// attaches its certificate loader only in the other modes).
+func dropClientCertificates(cfg *pgconn.Config) {
+	cfg.SSLCertMode = "disable"
 }
 
 // parseFailure is a parser's error without anything of the DSN: the
@@ -303,7 +353,7 @@ func (s *dbHost) open(driver, dsn string, lim dbLimits, maxConns int, logger *sl
 	if err != nil {
 		return nil, err
 	}
-	db, err := parsed.connector(logger)
+	db, err := parsed.connector(logger, lim)
 	if err != nil {
 		return nil, errors.New(redactSecret(err.Error(), parsed.password))
 	}

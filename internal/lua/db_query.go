@@ -3,6 +3,7 @@ package lua
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"math"
 	"time"
@@ -172,7 +173,18 @@ func (r *scriptRun) dbRows(L *glua.LState, h *dbHandle, query string, args []any
 		var rows *sql.Rows
 		var err error
 		if readOnly {
-			tx, err := h.pool.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+			var tx *sql.Tx
+			var err error
+			if r.dryRun() && h.pool.driver == "mysql" {
+				var conn *sql.Conn
+				if conn, err = dbSealedConn(ctx, h.pool.db); err != nil {
+					return err
+				}
+				defer dbDiscard(conn)
+				tx, err = conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+			} else {
+				tx, err = h.pool.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+			}
 			if err != nil {
 				return err
 			}
@@ -194,6 +206,32 @@ func (r *scriptRun) dbRows(L *glua.LState, h *dbHandle, query string, args []any
 	L.Push(result)
 	L.Push(glua.LNil)
 	return 2
+}
+
+// dbSealedConn is a connection of its own for a dry run's MySQL query,
+// read-only for its whole session. A read-only transaction alone does not
+// keep MySQL and MariaDB from writing: DDL (CREATE, DROP, TRUNCATE,
+// RENAME, ...) commits the transaction implicitly and then runs in
+// autocommit mode, where a session that is read-only refuses it. The
+// script's statement may make the session writable again (SET SESSION
+// TRANSACTION READ WRITE), so the connection is never reused: dbDiscard
+// closes it.
+func dbSealedConn(ctx context.Context, db *sql.DB) (*sql.Conn, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, "SET SESSION TRANSACTION READ ONLY"); err != nil {
+		dbDiscard(conn)
+		return nil, err
+	}
+	return conn, nil
+}
+
+// dbDiscard closes conn's connection instead of returning it to the pool.
+func dbDiscard(conn *sql.Conn) {
+	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+	conn.Close()
 }
 
 // errTooManyRows ends a result longer than lua.config.db.max_rows.

@@ -199,6 +199,50 @@ end`)}})
 	}
 }
 
+// A dry run's query cannot write through MySQL's implicit commit: DDL
+// ends a read-only transaction and would run in autocommit mode (measured:
+// CREATE TABLE and DROP TABLE went through). Nor can the script make the
+// session writable for a later query, and the pool stays writable for
+// runs that are not dry.
+func TestDBDryRunDDL(t *testing.T) {
+	m := fixtureMariaDB(t)
+	table := dbTable(t)
+	e, _ := newEngine(t, engineSetup{cfg: m.cfg, filters: []config.LuaFilter{filter(t, "f", `local db = require("db")
+function nauthilus_call_filter(request)
+  local h = assert(db.open("mysql", "`+m.dsn+`"))
+  if request.username == "real" then
+    assert(h:command("CREATE TABLE `+table+`_real (n INT)"))
+    assert(h:exec("INSERT INTO `+table+`_real VALUES (1)"))
+    assert(h:command("DROP TABLE `+table+`_real"))
+    `+acceptReturn+`
+  end
+  local _, err = h:query("CREATE TABLE `+table+` (n INT)")
+  nauthilus_builtin.custom_log_add("create", tostring(err))
+  h:command("SET SESSION TRANSACTION READ WRITE")
+  local _, err = h:command("CREATE TABLE `+table+` (n INT)")
+  nauthilus_builtin.custom_log_add("after_set", tostring(err))
+  local res = assert(h:query("SELECT COUNT(*) FROM information_schema.tables WHERE table_name = ?", "`+table+`"))
+  nauthilus_builtin.custom_log_add("tables", res.rows[1][1])
+  `+acceptReturn+`
+end`)}})
+	t.Cleanup(func() { dropTable(t, m, table); dropTable(t, m, table+"_real") })
+	out, err := e.RunFilters(t.Context(), &Request{Username: "alice", DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"create", "after_set"} {
+		if v, _ := logValue(out, k); !strings.Contains(fmt.Sprint(v), "READ ONLY") {
+			t.Errorf("%s: DDL in a dry run: %v", k, v)
+		}
+	}
+	if v, _ := logValue(out, "tables"); fmt.Sprint(v) != "0" {
+		t.Errorf("tables made by a dry run: %v", v)
+	}
+	if _, err := e.RunFilters(t.Context(), &Request{Username: "real"}); err != nil {
+		t.Fatalf("writes after a dry run: %v", err)
+	}
+}
+
 // A handle opened read_only runs exec in a read-only transaction: the
 // server refuses the write.
 func TestDBReadOnlyHandle(t *testing.T) {
