@@ -1,7 +1,11 @@
 package lua
 
 import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -448,3 +452,53 @@ func TestDBMySQLSocketDialledAsChecked(t *testing.T) {
 		t.Fatal("the allowed socket was not the one dialled")
 	}
 }
+
+// A pool with a query under way is never evicted for another DSN: when
+// every pool is busy, the new open fails instead of breaking other runs.
+func TestDBBusyPoolsNotEvicted(t *testing.T) {
+	s := &dbHost{pools: map[string]*dbPool{}}
+	var held []*sql.Conn
+	for i := range maxDBPools {
+		db := sql.OpenDB(idleConnector{})
+		c, err := db.Conn(context.Background()) // in use until closed
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+		p := &dbPool{db: db}
+		p.lastUsed.Store(int64(i))
+		s.pools[fmt.Sprint("busy", i)] = p
+	}
+	lim := dbLimits{allowed: []string{"127.0.0.1:3306"}, maxOpen: 2, maxIdle: 1, maxRows: 10}
+	if _, err := s.open("mysql", "u:p@tcp(127.0.0.1:3306)/db", lim, 0, nil); err == nil || !strings.Contains(err.Error(), "query under way") {
+		t.Fatalf("open with every pool busy: %v", err)
+	}
+	if len(s.pools) != maxDBPools {
+		t.Fatalf("%d pools, want the %d busy ones", len(s.pools), maxDBPools)
+	}
+	held[5].Close() // pool busy5 is idle now: it goes, not the older busy ones
+	if _, err := s.open("mysql", "u:p@tcp(127.0.0.1:3306)/db", lim, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.pools["busy5"]; ok || s.pools["busy0"] == nil {
+		t.Errorf("evicted the wrong pool: busy5 kept %v, busy0 kept %v", ok, s.pools["busy0"] != nil)
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	for _, p := range s.pools {
+		p.db.Close()
+	}
+}
+
+// idleConnector makes connections that do nothing: enough to hold one.
+type idleConnector struct{}
+
+func (idleConnector) Connect(context.Context) (driver.Conn, error) { return idleConn{}, nil }
+func (idleConnector) Driver() driver.Driver                        { return nil }
+
+type idleConn struct{}
+
+func (idleConn) Prepare(string) (driver.Stmt, error) { return nil, errors.New("idle connection") }
+func (idleConn) Close() error                        { return nil }
+func (idleConn) Begin() (driver.Tx, error)           { return nil, errors.New("idle connection") }

@@ -374,25 +374,34 @@ func (s *dbHost) open(driver, dsn string, lim dbLimits, maxConns int, logger *sl
 		go db.Close()
 		return have, nil
 	}
-	if len(s.pools) >= maxDBPools {
-		s.evictLocked()
+	if len(s.pools) >= maxDBPools && !s.evictLocked() {
+		go db.Close()
+		return nil, fmt.Errorf("%d database pools are open and every one has a query under way; try again later (a script opening many different DSNs cannot close pools other runs are using)", maxDBPools)
 	}
 	s.pools[key] = p
 	return p, nil
 }
 
-// evictLocked closes the least recently used pool. Close waits for the
-// queries under way, so it runs on its own goroutine.
-func (s *dbHost) evictLocked() {
+// evictLocked closes the least recently used pool with no query under way
+// and reports whether it found one. Evicting a busy pool let any script
+// that opened 16 other DSNs break every other run's queries ("sql:
+// database is closed"; review finding). Close waits for connections being
+// returned, so it runs on its own goroutine.
+func (s *dbHost) evictLocked() bool {
 	var oldKey string
 	var oldest *dbPool
 	for k, p := range s.pools {
+		if p.db.Stats().InUse > 0 {
+			continue
+		}
 		if oldest == nil || p.lastUsed.Load() < oldest.lastUsed.Load() {
 			oldKey, oldest = k, p
 		}
 	}
-	if oldest != nil {
-		delete(s.pools, oldKey)
-		go oldest.db.Close()
+	if oldest == nil {
+		return false
 	}
+	delete(s.pools, oldKey)
+	go oldest.db.Close()
+	return true
 }
