@@ -15,21 +15,17 @@ import (
 // accountLister is a passdb that can list its accounts
 // (?mode=list-accounts, Dovecot's auth_userdb_iterate). A passwd-file
 // lists its users; a Lua passdb calls nauthilus_backend_list_accounts;
-// backend_login cannot (a mail server does not list its users).
+// backend_login cannot (a mail server does not list its users). logs are
+// the listing's custom_log_add pairs for the request log line (a Lua
+// passdb's; nil for the others).
 type accountLister interface {
-	listAccounts(ctx context.Context, req *Request) ([]string, error)
-}
-
-// loggedLister is an accountLister whose listing can add custom_log_add
-// entries to the request log line (a Lua passdb).
-type loggedLister interface {
-	listAccountsLogged(ctx context.Context, req *Request) ([]string, []any, error)
+	listAccounts(ctx context.Context, req *Request) (names []string, logs []any, err error)
 }
 
 // errCannotList is a passdb that cannot list accounts.
 var errCannotList = errors.New("cannot list accounts")
 
-func (f *passwdFile) listAccounts(context.Context, *Request) ([]string, error) {
+func (f *passwdFile) listAccounts(context.Context, *Request) ([]string, []any, error) {
 	f.maybeReload()
 	users := f.data.Load().users
 	out := make([]string, 0, len(users))
@@ -37,15 +33,10 @@ func (f *passwdFile) listAccounts(context.Context, *Request) ([]string, error) {
 		out = append(out, u)
 	}
 	sort.Strings(out)
-	return out, nil
+	return out, nil, nil
 }
 
-func (p *luaPassdb) listAccounts(ctx context.Context, req *Request) ([]string, error) {
-	out, _, err := p.listAccountsLogged(ctx, req)
-	return out, err
-}
-
-func (p *luaPassdb) listAccountsLogged(ctx context.Context, req *Request) ([]string, []any, error) {
+func (p *luaPassdb) listAccounts(ctx context.Context, req *Request) ([]string, []any, error) {
 	out, logs, err := p.script.ListAccountsLogged(ctx, toLuaRequest(req, ""))
 	if errors.Is(err, lua.ErrNoListAccounts) {
 		return nil, nil, errCannotList
@@ -68,15 +59,8 @@ func (h *Handler) listAccounts(ctx context.Context, req *Request, d *decision) (
 		if !ok {
 			continue
 		}
-		var names []string
-		var err error
-		if ll, ok := l.(loggedLister); ok {
-			var logs []any
-			names, logs, err = ll.listAccountsLogged(ctx, req)
-			d.passdbLogs = append(d.passdbLogs, logs...)
-		} else {
-			names, err = l.listAccounts(ctx, req)
-		}
+		names, logs, err := l.listAccounts(ctx, req)
+		d.passdbLogs = append(d.passdbLogs, logs...)
 		if errors.Is(err, errCannotList) {
 			continue
 		}
