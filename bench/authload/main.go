@@ -21,7 +21,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/backline/backline/bench/internal/wrkbench"
 	"io"
 	"log"
 	"log/slog"
@@ -38,6 +37,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/backline/backline/bench/internal/wrkbench"
 	"github.com/backline/backline/internal/auth"
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/health"

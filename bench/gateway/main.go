@@ -26,7 +26,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/backline/backline/bench/internal/wrkbench"
 	"log"
 	"log/slog"
 	"net"
@@ -39,6 +38,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/backline/backline/bench/internal/wrkbench"
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/gateway"
 	"github.com/backline/backline/internal/gcfloor"

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"github.com/backline/backline/internal/testutil"
 	"io"
 	"net"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/backline/backline/internal/testutil"
 	"github.com/redis/go-redis/v9"
 )
 
