@@ -20,7 +20,7 @@ var dbOpenLiteral = regexp.MustCompile(`\.open\s*\(\s*("(?:[^"\\\n]|\\.)*"|'(?:[
 // parse or whose address is not allowed, with the reason db.open would
 // give (never the DSN or its password).
 func DBWarnings(cfg *config.Config) []string {
-	allowed := (&Engine{cfg: cfg.Lua}).dbLimits().allowed
+	allowed := newDBLimits(cfg.Lua, 0).allowed
 	var out []string
 	for _, sc := range configuredScripts(cfg) {
 		src, err := os.ReadFile(sc.path)

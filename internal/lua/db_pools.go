@@ -108,10 +108,13 @@ type dbLimits struct {
 	maxMessage int
 }
 
-func (e *Engine) dbLimits() dbLimits {
-	d := e.cfg.Config.DB
+// newDBLimits is made once per Engine (NewEngine), not on every db.open:
+// Nauthilus's backend.lua opens its DSN on every request. maxMemory is the
+// Engine's max_memory in bytes (zero for the default).
+func newDBLimits(cfg config.Lua, maxMemory int64) dbLimits {
+	d := cfg.Config.DB
 	l := dbLimits{maxOpen: d.MaxOpenConnections, maxIdle: d.MaxIdleConnections, maxRows: d.MaxRows,
-		maxMessage: int(min(e.maxMemory, math.MaxInt32))}
+		maxMessage: int(min(maxMemory, math.MaxInt32))}
 	if l.maxMessage <= 0 {
 		l.maxMessage = int(config.DefaultLuaMaxMemory)
 	}

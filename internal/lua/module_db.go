@@ -110,7 +110,7 @@ func dbOpen(r *scriptRun, L *glua.LState) int {
 	} else if L.GetTop() >= 3 && L.Get(3) != glua.LNil {
 		L.ArgError(3, "config must be a table")
 	}
-	lim := r.engine.dbLimits()
+	lim := r.engine.dbLim
 	p, err := dbState(r.engine.host).open(driver, dsn, lim, maxConns, r.engine.logger)
 	if err != nil {
 		return pushNilErr(L, "db.open: "+r.redact(err.Error()))
