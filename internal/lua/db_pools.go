@@ -166,12 +166,21 @@ func parseDSN(driver, dsn string, allowed []string) (*parsedDSN, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, a := range p.addrs {
-		if !slices.Contains(allowed, a) {
-			return nil, errors.New(redactSecret(fmt.Sprintf("%s is not allowed (lua.config.db.allowed_addresses)", truncateText(a, 128)), p.password))
-		}
+	if err := checkAllowed(p.addrs, allowed, p.password); err != nil {
+		return nil, err
 	}
 	return p, nil
+}
+
+// checkAllowed refuses addrs unless every one is in allowed; its error
+// never contains password.
+func checkAllowed(addrs, allowed []string, password string) error {
+	for _, a := range addrs {
+		if !slices.Contains(allowed, a) {
+			return errors.New(redactSecret(fmt.Sprintf("%s is not allowed (lua.config.db.allowed_addresses)", truncateText(a, 128)), password))
+		}
+	}
+	return nil
 }
 
 func parseMySQLDSN(dsn string) (*parsedDSN, error) {
@@ -344,10 +353,8 @@ func (s *dbHost) open(driver, dsn string, lim dbLimits, maxConns int, logger *sl
 	p := s.pools[key]
 	s.mu.Unlock()
 	if p != nil {
-		for _, a := range p.addrs {
-			if !slices.Contains(lim.allowed, a) {
-				return nil, errors.New(redactSecret(fmt.Sprintf("%s is not allowed (lua.config.db.allowed_addresses)", truncateText(a, 128)), p.password))
-			}
+		if err := checkAllowed(p.addrs, lim.allowed, p.password); err != nil {
+			return nil, err
 		}
 		p.lastUsed.Store(time.Now().UnixNano())
 		return p, nil
