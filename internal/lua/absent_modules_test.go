@@ -1,7 +1,6 @@
 package lua
 
 import (
-	"context"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,20 +23,7 @@ function nauthilus_call_filter(r)
   nauthilus_builtin.status_message_set(dbErr .. "|" .. otherErr .. "|" .. dns.from)
   ` + acceptReturn + `
 end`
-	path := filepath.Join(dir, "main.lua")
-	writeScriptAt(t, dir, "main.lua", src)
-	e, _ := newEngine(t, engineSetup{
-		filters: []config.LuaFilter{{Name: "main", ScriptPath: path}},
-		cfg:     config.LuaConfig{PackagePath: pkgDir + "/?.lua"},
-	})
-	out, err := e.RunFilters(context.Background(), &Request{Username: "alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	parts := strings.Split(out.StatusMessage, "|")
-	if len(parts) != 3 {
-		t.Fatalf("status = %q", out.StatusMessage)
-	}
+	parts := runMainStatusParts(t, dir, src, pkgDir, 3)
 	if want := "backline does not provide tcp: raw TCP connections"; !strings.Contains(parts[0], want) {
 		t.Errorf("require(\"tcp\") error %q lacks %q", parts[0], want)
 	}

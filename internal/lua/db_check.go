@@ -1,6 +1,7 @@
 package lua
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"regexp"
@@ -20,7 +21,7 @@ var dbOpenLiteral = regexp.MustCompile(`\.open\s*\(\s*("(?:[^"\\\n]|\\.)*"|'(?:[
 // parse or whose address is not allowed, with the reason db.open would
 // give (never the DSN or its password).
 func DBWarnings(cfg *config.Config) []string {
-	allowed := (&Engine{cfg: cfg.Lua}).dbLimits().allowed
+	allowed := newDBLimits(cfg.Lua, 0).allowed
 	var out []string
 	for _, sc := range configuredScripts(cfg) {
 		src, err := os.ReadFile(sc.path)
@@ -47,12 +48,7 @@ func DBWarnings(cfg *config.Config) []string {
 			if !ok1 || !ok2 {
 				continue
 			}
-			line := 1
-			for _, c := range src[:m[0]] {
-				if c == '\n' {
-					line++
-				}
-			}
+			line := 1 + bytes.Count(src[:m[0]], []byte("\n"))
 			if _, err := parseDSN(driver, dsn, allowed); err != nil {
 				warn(fmt.Sprintf("line %d: db.open fails: %v", line, err))
 			}
@@ -61,6 +57,10 @@ func DBWarnings(cfg *config.Config) []string {
 	return out
 }
 
+// singleQuoteSwap finds what differs between a single- and a double-quoted
+// Lua string's body: \' and ".
+var singleQuoteSwap = regexp.MustCompile(`\\'|"`)
+
 // luaStringLiteral reads a quoted Lua string with the escapes DSNs use.
 func luaStringLiteral(lit string) (string, bool) {
 	if len(lit) < 2 {
@@ -68,7 +68,7 @@ func luaStringLiteral(lit string) (string, bool) {
 	}
 	body := lit[1 : len(lit)-1]
 	if lit[0] == '\'' {
-		body = `"` + regexp.MustCompile(`\\'|"`).ReplaceAllStringFunc(body, func(s string) string {
+		body = `"` + singleQuoteSwap.ReplaceAllStringFunc(body, func(s string) string {
 			if s == `"` {
 				return `\"`
 			}

@@ -108,10 +108,13 @@ type dbLimits struct {
 	maxMessage int
 }
 
-func (e *Engine) dbLimits() dbLimits {
-	d := e.cfg.Config.DB
+// newDBLimits is made once per Engine (NewEngine), not on every db.open:
+// Nauthilus's backend.lua opens its DSN on every request. maxMemory is the
+// Engine's max_memory in bytes (zero for the default).
+func newDBLimits(cfg config.Lua, maxMemory int64) dbLimits {
+	d := cfg.Config.DB
 	l := dbLimits{maxOpen: d.MaxOpenConnections, maxIdle: d.MaxIdleConnections, maxRows: d.MaxRows,
-		maxMessage: int(min(e.maxMemory, math.MaxInt32))}
+		maxMessage: int(min(maxMemory, math.MaxInt32))}
 	if l.maxMessage <= 0 {
 		l.maxMessage = int(config.DefaultLuaMaxMemory)
 	}
@@ -163,12 +166,21 @@ func parseDSN(driver, dsn string, allowed []string) (*parsedDSN, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, a := range p.addrs {
-		if !slices.Contains(allowed, a) {
-			return nil, errors.New(redactSecret(fmt.Sprintf("%s is not allowed (lua.config.db.allowed_addresses)", truncateText(a, 128)), p.password))
-		}
+	if err := checkAllowed(p.addrs, allowed, p.password); err != nil {
+		return nil, err
 	}
 	return p, nil
+}
+
+// checkAllowed refuses addrs unless every one is in allowed; its error
+// never contains password.
+func checkAllowed(addrs, allowed []string, password string) error {
+	for _, a := range addrs {
+		if !slices.Contains(allowed, a) {
+			return errors.New(redactSecret(fmt.Sprintf("%s is not allowed (lua.config.db.allowed_addresses)", truncateText(a, 128)), password))
+		}
+	}
+	return nil
 }
 
 func parseMySQLDSN(dsn string) (*parsedDSN, error) {
@@ -341,10 +353,8 @@ func (s *dbHost) open(driver, dsn string, lim dbLimits, maxConns int, logger *sl
 	p := s.pools[key]
 	s.mu.Unlock()
 	if p != nil {
-		for _, a := range p.addrs {
-			if !slices.Contains(lim.allowed, a) {
-				return nil, errors.New(redactSecret(fmt.Sprintf("%s is not allowed (lua.config.db.allowed_addresses)", truncateText(a, 128)), p.password))
-			}
+		if err := checkAllowed(p.addrs, lim.allowed, p.password); err != nil {
+			return nil, err
 		}
 		p.lastUsed.Store(time.Now().UnixNano())
 		return p, nil

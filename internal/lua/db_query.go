@@ -174,7 +174,6 @@ func (r *scriptRun) dbRows(L *glua.LState, h *dbHandle, query string, args []any
 		var err error
 		if readOnly {
 			var tx *sql.Tx
-			var err error
 			if r.dryRun() && h.pool.driver == "mysql" {
 				var conn *sql.Conn
 				if conn, err = dbSealedConn(ctx, h.pool.db); err != nil {

@@ -60,6 +60,8 @@ type Engine struct {
 	timeout time.Duration
 	// maxMemory is lua.config.max_memory in bytes.
 	maxMemory int64
+	// dbLim is lua.config.db with its defaults (db_pools.go).
+	dbLim dbLimits
 	// cacheMax and hashWorkers are what ApplyHostSettings gives the Host.
 	cacheMax    int64
 	hashWorkers int
@@ -118,6 +120,7 @@ func NewEngine(opts Options) (*Engine, error) {
 	if e.maxMemory <= 0 {
 		e.maxMemory = int64(config.DefaultLuaMaxMemory)
 	}
+	e.dbLim = newDBLimits(e.cfg, e.maxMemory)
 	e.cacheMax = int64(e.cfg.Config.CacheMaxMemory)
 	e.hashWorkers = hashWorkerCount(e.cfg.Config.PasswordHashWorkers)
 	size := e.cfg.Config.VMPoolSize

@@ -187,3 +187,23 @@ func configWithPackagePath(p string) config.LuaConfig { return config.LuaConfig{
 func newTestLogger(logs *syncBuffer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// runMainStatusParts runs src as dir/main.lua with pkgDir on package_path
+// and returns its status message split at "|", which must give n parts.
+func runMainStatusParts(t *testing.T, dir, src, pkgDir string, n int) []string {
+	t.Helper()
+	writeScriptAt(t, dir, "main.lua", src)
+	e, _ := newEngine(t, engineSetup{
+		filters: []config.LuaFilter{{Name: "main", ScriptPath: filepath.Join(dir, "main.lua")}},
+		cfg:     config.LuaConfig{PackagePath: pkgDir + "/?.lua"},
+	})
+	out, err := e.RunFilters(context.Background(), &Request{Username: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(out.StatusMessage, "|")
+	if len(parts) != n {
+		t.Fatalf("status = %q", out.StatusMessage)
+	}
+	return parts
+}

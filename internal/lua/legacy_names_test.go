@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	glua "github.com/yuin/gopher-lua"
 )
 
 // Older names Nauthilus's shipped scripts call (backend_result, the v1.3
@@ -99,5 +101,14 @@ func TestLegacyUtilComparePasswords(t *testing.T) {
 	var se *ScriptError
 	if !errors.As(err, &se) || strings.Contains(se.Msg, "right-password") || !strings.Contains(se.Msg, "compare") {
 		t.Errorf("broken row: %v", err)
+	}
+}
+
+// A script's first return value reaches a tempfail's message: control
+// characters are replaced and a long value is cut.
+func TestBackendCodeNameHostile(t *testing.T) {
+	got := backendCodeName(glua.LString("x\r\n250 OK" + strings.Repeat("a", 100)))
+	if strings.ContainsAny(got, "\r\n") || len(got) > 60 {
+		t.Errorf("backendCodeName = %q", got)
 	}
 }

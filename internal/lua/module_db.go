@@ -110,7 +110,7 @@ func dbOpen(r *scriptRun, L *glua.LState) int {
 	} else if L.GetTop() >= 3 && L.Get(3) != glua.LNil {
 		L.ArgError(3, "config must be a table")
 	}
-	lim := r.engine.dbLimits()
+	lim := r.engine.dbLim
 	p, err := dbState(r.engine.host).open(driver, dsn, lim, maxConns, r.engine.logger)
 	if err != nil {
 		return pushNilErr(L, "db.open: "+r.redact(err.Error()))
@@ -126,23 +126,24 @@ func dbOpen(r *scriptRun, L *glua.LState) int {
 // dbSelf is argument 1 of a handle method: the handle, or a Lua error that
 // tells how to call it.
 func dbSelf(L *glua.LState, method string) *dbHandle {
-	if ud, ok := L.Get(1).(*glua.LUserData); ok {
-		if h, ok := ud.Value.(*dbHandle); ok {
-			return h
-		}
-	}
-	L.RaiseError("db: call %s as a method of a handle from db.open (handle:%s(...))", method, method)
-	return nil
+	return dbReceiver[*dbHandle](L, method, "a handle from db.open", "handle")
 }
 
 func dbStmtSelf(L *glua.LState, method string) *dbStmt {
+	return dbReceiver[*dbStmt](L, method, "a statement from handle:stmt", "stmt")
+}
+
+// dbReceiver is argument 1 as a T, or a Lua error that names what (and
+// its variable name in the call) method is to be called on.
+func dbReceiver[T any](L *glua.LState, method, what, name string) T {
 	if ud, ok := L.Get(1).(*glua.LUserData); ok {
-		if s, ok := ud.Value.(*dbStmt); ok {
-			return s
+		if v, ok := ud.Value.(T); ok {
+			return v
 		}
 	}
-	L.RaiseError("db: call %s as a method of a statement from handle:stmt (stmt:%s(...))", method, method)
-	return nil
+	L.RaiseError("db: call %s as a method of %s (%s:%s(...))", method, what, name, method)
+	var zero T
+	return zero
 }
 
 // dbClose is handle:close(): the handle stops working; the pool, shared

@@ -138,9 +138,13 @@ func backendCodeName(code glua.LValue) string {
 	if code == glua.LNil {
 		return "nil"
 	}
+	// The text goes into a tempfail's message and the log: cut, and
+	// control characters (a CR LF) replaced.
 	text := code.String()
 	if len(text) > 40 {
-		text = text[:40] + "..."
+		text = truncateText(text, 40) + "..."
+	} else {
+		text = truncateText(text, 40)
 	}
 	return fmt.Sprintf("%s (%s)", text, code.Type())
 }
