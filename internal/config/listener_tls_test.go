@@ -123,6 +123,28 @@ func TestListenerTLSNoSecrets(t *testing.T) {
 	}
 }
 
+// check --no-secrets without the key still reads the certificate and the
+// client CAs: a broken one is an error at its key, not hidden behind the
+// missing key's warning.
+func TestListenerTLSNoSecretsChecksTheCertificate(t *testing.T) {
+	f := writeTLSFiles(t)
+	path := filepath.Join(t.TempDir(), "b.yml")
+	for _, c := range []struct{ cert, ca, want string }{
+		{f.garbage, f.ca, "server.tls.cert_file (line 3): holds no PEM CERTIFICATE block"},
+		{f.cert, f.garbage, "server.tls.client_ca_file (line 5): holds no PEM CERTIFICATE block"},
+	} {
+		writeFile(t, path, "server:\n  tls:\n    cert_file: "+c.cert+"\n    key_file: /nonexistent/k.pem\n    client_ca_file: "+c.ca+"\n")
+		_, err := LoadWith(path, LoadOptions{NoSecrets: true})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("cert %s, ca %s: err %v, want %q", c.cert, c.ca, err, c.want)
+		}
+	}
+	writeFile(t, path, "server:\n  tls:\n    cert_file: "+f.cert+"\n    key_file: /nonexistent/k.pem\n    client_ca_file: "+f.ca+"\n")
+	if _, err := LoadWith(path, LoadOptions{NoSecrets: true}); err != nil {
+		t.Errorf("good certificate and CA, key absent: %v", err)
+	}
+}
+
 func TestListenerCertificateExpiryWarning(t *testing.T) {
 	pki := testutil.NewPKI(t)
 	cert, key := pki.Issue(t, "soon", 5, time.Now().Add(48*time.Hour), false).Write(t, t.TempDir())
