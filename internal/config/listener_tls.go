@@ -170,6 +170,11 @@ func (v *validator) validateListenerTLS() {
 		t    *ListenerTLS
 	}{{"server.tls", v.c.Server.TLS}, {"gateway.tls", g}} {
 		if l.t == nil {
+			// "tls:" with nothing under it (a lost indentation, say) would
+			// silently serve plain HTTP.
+			if _, written := v.c.Lines[l.path]; written {
+				v.add(l.path, "is empty: set cert_file and key_file under it to serve TLS, or remove it to serve plain HTTP")
+			}
 			continue
 		}
 		switch tlsVersion(l.t.MinVersion) {

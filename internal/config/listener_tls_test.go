@@ -106,6 +106,19 @@ func TestListenerTLSErrors(t *testing.T) {
 	}
 }
 
+// "tls:" with nothing under it is refused, not taken for plain HTTP.
+func TestListenerTLSEmptyBlock(t *testing.T) {
+	for _, c := range []struct{ yml, want string }{
+		{"server:\n  tls:\n", "server.tls (line 2): is empty"},
+		{"server:\n  tls: ~\n", "server.tls (line 2): is empty"},
+		{"gateway:\n  address: 127.0.0.1:0\n  tls:\n", "gateway.tls (line 3): is empty"},
+	} {
+		if errs := strings.Join(parseErrors(t, c.yml), "\n"); !strings.Contains(errs, c.want) {
+			t.Errorf("%q: errors %s, want %q", c.yml, errs, c.want)
+		}
+	}
+}
+
 // check --no-secrets: missing TLS files are warnings, the rest is checked.
 func TestListenerTLSNoSecrets(t *testing.T) {
 	dir := t.TempDir()
