@@ -89,11 +89,7 @@ func (t *ListenerTLS) LoadServerConfig(now time.Time) (*tls.Config, error) {
 		cfg.NextProtos = []string{"h2", "http/1.1"}
 	}
 	if t.ClientCAFile != "" {
-		it, err := readItem("client_ca_file", "", t.ClientCAFile)
-		if err != nil {
-			return nil, err
-		}
-		cas, err := it.certificates()
+		cas, err := readCertificateFile("client_ca_file", t.ClientCAFile)
 		if err != nil {
 			return nil, err
 		}
@@ -118,11 +114,7 @@ func loadServerCertificate(certFile, keyFile string, now time.Time) (*tls.Certif
 	if err != nil {
 		return nil, err
 	}
-	certs, err := readItem("cert_file", "", certFile)
-	if err != nil {
-		return nil, err
-	}
-	chain, err := certs.certificates()
+	chain, err := readCertificateFile("cert_file", certFile)
 	if err != nil {
 		return nil, err
 	}
@@ -141,6 +133,30 @@ func loadServerCertificate(certFile, keyFile string, now time.Time) (*tls.Certif
 	return out, nil
 }
 
+// readCertificateFile reads the certificates of the file named at attr
+// (cert_file, client_ca_file); at least one, or a *TLSError.
+func readCertificateFile(attr, file string) ([]*x509.Certificate, error) {
+	it, err := readItem(attr, "", file)
+	if err != nil {
+		return nil, err
+	}
+	return it.certificates()
+}
+
+// checkWithoutKey reads the files of t other than key_file: what check
+// --no-secrets can still look at when the key is not on this machine.
+func (t *ListenerTLS) checkWithoutKey() error {
+	if _, err := readCertificateFile("cert_file", t.CertFile); err != nil {
+		return err
+	}
+	if t.ClientCAFile != "" {
+		if _, err := readCertificateFile("client_ca_file", t.ClientCAFile); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // validateListenerTLS checks server.tls and gateway.tls by loading them as
 // serve would. Under --no-secrets a file missing here is a warning and the
 // rest of the block is still checked.
@@ -154,6 +170,11 @@ func (v *validator) validateListenerTLS() {
 		t    *ListenerTLS
 	}{{"server.tls", v.c.Server.TLS}, {"gateway.tls", g}} {
 		if l.t == nil {
+			// "tls:" with nothing under it (a lost indentation, say) would
+			// silently serve plain HTTP.
+			if _, written := v.c.Lines[l.path]; written {
+				v.add(l.path, "is empty: set cert_file and key_file under it to serve TLS, or remove it to serve plain HTTP")
+			}
 			continue
 		}
 		switch tlsVersion(l.t.MinVersion) {
@@ -164,19 +185,32 @@ func (v *validator) validateListenerTLS() {
 		}
 		loaded, err := l.t.LoadServerConfig(time.Now())
 		l.t.loaded = loaded
-		if err != nil {
-			var te *TLSError
-			switch {
-			case errors.As(err, &te) && v.noSecrets && absentHere(err):
-				key := l.path + "." + te.Attr
-				v.c.noSecretWarnings = append(v.c.noSecretWarnings, Error{Path: key, Line: v.c.Lines.Line(key),
-					Msg: te.Err.Error() + " (--no-secrets: the TLS files were not checked)"})
-			case errors.As(err, &te):
-				v.add(l.path+"."+te.Attr, "%v", te.Err)
-			default:
-				v.add(l.path, "%v", err)
-			}
+		var te *TLSError
+		if err != nil && errors.As(err, &te) && te.Attr == "key_file" && v.noSecrets && absentHere(err) {
+			// The key is read first: without it the certificate and the
+			// client CAs would go unchecked.
+			v.listenerTLSError(l.path, err)
+			err = l.t.checkWithoutKey()
 		}
+		if err != nil {
+			v.listenerTLSError(l.path, err)
+		}
+	}
+}
+
+// listenerTLSError records err of the TLS block at path: a warning for a
+// file absent under --no-secrets, else an error at the key it names.
+func (v *validator) listenerTLSError(path string, err error) {
+	var te *TLSError
+	switch {
+	case errors.As(err, &te) && v.noSecrets && absentHere(err):
+		key := path + "." + te.Attr
+		v.c.noSecretWarnings = append(v.c.noSecretWarnings, Error{Path: key, Line: v.c.Lines.Line(key),
+			Msg: te.Err.Error() + " (--no-secrets: not checked)"})
+	case errors.As(err, &te):
+		v.add(path+"."+te.Attr, "%v", te.Err)
+	default:
+		v.add(path, "%v", err)
 	}
 }
 

@@ -106,6 +106,19 @@ func TestListenerTLSErrors(t *testing.T) {
 	}
 }
 
+// "tls:" with nothing under it is refused, not taken for plain HTTP.
+func TestListenerTLSEmptyBlock(t *testing.T) {
+	for _, c := range []struct{ yml, want string }{
+		{"server:\n  tls:\n", "server.tls (line 2): is empty"},
+		{"server:\n  tls: ~\n", "server.tls (line 2): is empty"},
+		{"gateway:\n  address: 127.0.0.1:0\n  tls:\n", "gateway.tls (line 3): is empty"},
+	} {
+		if errs := strings.Join(parseErrors(t, c.yml), "\n"); !strings.Contains(errs, c.want) {
+			t.Errorf("%q: errors %s, want %q", c.yml, errs, c.want)
+		}
+	}
+}
+
 // check --no-secrets: missing TLS files are warnings, the rest is checked.
 func TestListenerTLSNoSecrets(t *testing.T) {
 	dir := t.TempDir()
@@ -120,6 +133,28 @@ func TestListenerTLSNoSecrets(t *testing.T) {
 	}
 	if s := ListenerTLSSummary(c.Server.TLS); !strings.HasPrefix(s, "files not checked") {
 		t.Fatalf("summary %q", s)
+	}
+}
+
+// check --no-secrets without the key still reads the certificate and the
+// client CAs: a broken one is an error at its key, not hidden behind the
+// missing key's warning.
+func TestListenerTLSNoSecretsChecksTheCertificate(t *testing.T) {
+	f := writeTLSFiles(t)
+	path := filepath.Join(t.TempDir(), "b.yml")
+	for _, c := range []struct{ cert, ca, want string }{
+		{f.garbage, f.ca, "server.tls.cert_file (line 3): holds no PEM CERTIFICATE block"},
+		{f.cert, f.garbage, "server.tls.client_ca_file (line 5): holds no PEM CERTIFICATE block"},
+	} {
+		writeFile(t, path, "server:\n  tls:\n    cert_file: "+c.cert+"\n    key_file: /nonexistent/k.pem\n    client_ca_file: "+c.ca+"\n")
+		_, err := LoadWith(path, LoadOptions{NoSecrets: true})
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("cert %s, ca %s: err %v, want %q", c.cert, c.ca, err, c.want)
+		}
+	}
+	writeFile(t, path, "server:\n  tls:\n    cert_file: "+f.cert+"\n    key_file: /nonexistent/k.pem\n    client_ca_file: "+f.ca+"\n")
+	if _, err := LoadWith(path, LoadOptions{NoSecrets: true}); err != nil {
+		t.Errorf("good certificate and CA, key absent: %v", err)
 	}
 }
 

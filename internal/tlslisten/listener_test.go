@@ -253,15 +253,32 @@ func TestClientCertificateRequired(t *testing.T) {
 	}
 }
 
+// signalListener tells taken about each connection it hands out.
+type signalListener struct {
+	net.Listener
+	taken chan struct{}
+}
+
+func (l signalListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.taken <- struct{}{}
+	}
+	return c, err
+}
+
 // Close ends handshakes under way; goleak (TestMain) checks that nothing
-// stays behind.
+// stays behind. The handshake timeout is an hour, so only Close can end
+// the handshake; Close waits for it, and the bound only stops a broken
+// test.
 func TestCloseEndsPendingHandshakes(t *testing.T) {
 	pki := testutil.NewPKI(t)
-	inner, err := net.Listen("tcp", "127.0.0.1:0")
+	tcp, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln := New(inner, serverConfig(pki.Server(t, 1)), Options{})
+	inner := signalListener{tcp, make(chan struct{}, 1)}
+	ln := New(inner, serverConfig(pki.Server(t, 1)), Options{HandshakeTimeout: time.Hour})
 	accepted := make(chan error, 1)
 	go func() {
 		_, err := ln.Accept()
@@ -272,8 +289,16 @@ func TestCloseEndsPendingHandshakes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer slow.Close()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
+	<-inner.taken // the handshake has begun, or is about to
+	closed := make(chan error, 1)
+	go func() { closed <- ln.Close() }()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("Close still waits for the pending handshake")
 	}
 	if err := <-accepted; !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("Accept after Close: %v", err)
