@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // net/http's server deletes Transfer-Encoding (and, next to it,
@@ -76,15 +77,38 @@ type framingConn struct {
 	// framingConn wraps a *tls.Conn); net/http, which sees no *tls.Conn,
 	// leaves r.TLS nil, and tlsRequests sets it from here.
 	tls *tls.ConnectionState
+
+	// Deadlines as set, and as given to the connection (deadline.go).
+	readDL, appliedRead time.Time
+	appliedWrite        time.Time
+	reading, closed     bool
+	// net/http's background read while it waits without a syscall
+	// (bgread.go).
+	bgWake   chan bgWake
+	bgParked bool
+	parked   *parkedSet // nil: parkedReads
 }
 
 func (c *framingConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 {
-		c.mu.Lock()
-		c.scan(p[:n])
+	c.mu.Lock()
+	if c.isBackgroundRead(len(p)) {
 		c.mu.Unlock()
+		if err := c.parkBackgroundRead(); err != nil {
+			c.watch.clientReadFailed(err)
+			return 0, err
+		}
+		c.mu.Lock()
 	}
+	_ = c.applyReadDeadlineLocked()
+	c.reading = true
+	c.mu.Unlock()
+	n, err := c.Conn.Read(p)
+	c.mu.Lock()
+	c.reading = false
+	if n > 0 {
+		c.scan(p[:n])
+	}
+	c.mu.Unlock()
 	if err != nil {
 		c.watch.clientReadFailed(err)
 	}
@@ -297,8 +321,14 @@ func (l framingListener) Accept() (net.Conn, error) {
 }
 
 // NetConn returns the wrapped connection, so a capped listener underneath
-// (connlimit) still sees its connections go idle.
-func (c *framingConn) NetConn() net.Conn { return c.Conn }
+// (connlimit) still sees its connections go idle. A caller that reads it
+// directly (a websocket tunnel) gets it with the read deadline last set.
+func (c *framingConn) NetConn() net.Conn {
+	c.mu.Lock()
+	_ = c.applyReadDeadlineLocked()
+	c.mu.Unlock()
+	return c.Conn
+}
 
 type framingConnKey struct{}
 
