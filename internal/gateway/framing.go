@@ -87,6 +87,10 @@ type framingConn struct {
 	bgWake   chan bgWake
 	bgParked bool
 	parked   *parkedSet // nil: parkedReads
+	// A write held back to leave with the next one (gather.go).
+	holdNext bool
+	held     *[]byte
+	bufs     net.Buffers
 }
 
 func (c *framingConn) Read(p []byte) (int, error) {

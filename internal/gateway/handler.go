@@ -132,6 +132,11 @@ func copyBody(w http.ResponseWriter, r *http.Request, resp *http.Response) error
 			}
 		}
 	}
+	if !flush {
+		if fc := corkFor(r, resp.ContentLength); fc != nil {
+			defer fc.uncork()
+		}
+	}
 	bp := bodyBufPool.Get().(*[]byte)
 	defer bodyBufPool.Put(bp)
 	buf := *bp

@@ -63,6 +63,9 @@ func tcpConnOf(c net.Conn) *net.TCPConn {
 // connection, copied through a pooled buffer otherwise (what net/http did
 // before this method existed, without its per-call buffer).
 func (c *framingConn) ReadFrom(r io.Reader) (int64, error) {
+	if err := c.flushHeld(); err != nil {
+		return 0, err
+	}
 	if lr, ok := r.(*originBody); ok {
 		if _, ok := lr.R.(*net.TCPConn); ok {
 			if tc := tcpConnOf(c.Conn); tc != nil {
