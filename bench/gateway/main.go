@@ -20,6 +20,7 @@
 //
 // The gateway runs in a child process (this binary with -serve-gateway).
 // BENCH_CPUPROFILE=file makes that child write a CPU profile of the run.
+// BENCH_MEMPROFILE=file makes it write a profile of every allocation.
 package main
 
 import (
@@ -32,6 +33,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -241,6 +243,20 @@ gateway:
 			log.Fatal(err)
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
+	if path := os.Getenv("BENCH_MEMPROFILE"); path != "" {
+		// Every allocation of the run, written when the gateway stops.
+		runtime.MemProfileRate = 1
+		defer func() {
+			f, err := os.Create(path)
+			if err != nil {
+				log.Fatal(err)
+			}
+			defer f.Close()
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				log.Fatal(err)
+			}
+		}()
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
