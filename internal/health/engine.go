@@ -69,6 +69,7 @@ type Engine struct {
 	adminExpired bool // an override expired since the last onAdmin call
 
 	leases *leases // probe leases (lease.go); nil: every probe local
+	stalls stallWatch
 
 	// Test hooks; nil in production.
 	probeStarted func(group string, t *probe.Target, phase probe.Phase, offset time.Duration)
@@ -188,6 +189,11 @@ func (e *Engine) Run(ctx context.Context) {
 		close(e.runDone)
 		e.runMu.Unlock()
 	}()
+	stallCtx, stopStalls := context.WithCancel(ctx)
+	var stallDone sync.WaitGroup
+	stallDone.Go(func() { e.stalls.run(stallCtx) })
+	defer stallDone.Wait()
+	defer stopStalls()
 	for {
 		gen := e.gen.Load()
 		gctx, stop := context.WithCancel(ctx)

@@ -41,6 +41,7 @@ type groupLoop struct {
 	finished []bool // per job of the round: its probe ended uncancelled
 
 	localLog localErrorLog
+	stallLog localErrorLog
 
 	kick chan *targetState // immediate probes asked for by passive health
 }
@@ -154,6 +155,11 @@ func (l *groupLoop) round(ctx context.Context, all []job) {
 		recorded++
 		if isLocalFailure(res) {
 			l.noteLocalFailure(ctx, j.state, j.phase, res, now)
+			*res = probe.Result{}
+			continue
+		}
+		if stalled, ok := l.e.stalls.stalledTimeout(res); ok {
+			l.noteStalledProbe(ctx, j.state, j.phase, res, stalled, now)
 			*res = probe.Result{}
 			continue
 		}

@@ -28,6 +28,7 @@ type metrics struct {
 	stepDuration  *prometheus.HistogramVec
 	failures      *prometheus.CounterVec
 	localErrors   *prometheus.CounterVec
+	stalledProbes *prometheus.CounterVec
 	transitions   *prometheus.CounterVec
 	serversStatus *prometheus.GaugeVec
 	adminChanges  *prometheus.CounterVec
@@ -48,6 +49,10 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 			Name: "backline_probe_local_errors_total",
 			Help: "Health probes that could not open a socket because this host ran out of resources (errno: EMFILE, ENFILE, ENOBUFS, ENOMEM, EADDRNOTAVAIL); the backend's state was kept.",
 		}, []string{"group", "errno"}),
+		stalledProbes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "backline_probe_stalled_total",
+			Help: "Health probes that timed out while this process was stalled (got no CPU) for at least half of the probe's time; the backend's state was kept.",
+		}, []string{"group"}),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "backline_backend_transitions_total",
 			Help: "Health gate changes by phase and new state.",
@@ -71,6 +76,9 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		return nil, err
 	}
 	if m.localErrors, err = adopt(reg, m.localErrors); err != nil {
+		return nil, err
+	}
+	if m.stalledProbes, err = adopt(reg, m.stalledProbes); err != nil {
 		return nil, err
 	}
 	if m.transitions, err = adopt(reg, m.transitions); err != nil {
