@@ -85,8 +85,8 @@ func (c *framingConn) releaseHeld() {
 // will not fit net/http's buffer, and returns the connection to uncork
 // (nil: nothing to undo).
 func corkFor(r *http.Request, n int64) *framingConn {
-	if n <= maxHeld || r.ProtoMajor != 1 {
-		return nil
+	if n <= maxHeld || r.ProtoMajor != 1 || r.TLS != nil {
+		return nil // TLS would take the two writes anyway: no copy for nothing
 	}
 	fc, ok := r.Context().Value(framingConnKey{}).(*framingConn)
 	if !ok {
