@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 
@@ -25,7 +26,7 @@ func (d *daemon) wrapTLS(ln net.Listener, t *config.ListenerTLS, name, key strin
 	}
 	cfg, err := t.ServerConfig()
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", key, err)
+		return nil, nil, tlsKeyErrors(key, err)
 	}
 	tl := tlslisten.New(ln, cfg, tlslisten.Options{Name: name, Logger: d.logger})
 	for _, c := range tl.Collectors() {
@@ -98,10 +99,22 @@ func loadListenerTLS(cfg *config.Config) []string {
 			continue
 		}
 		if _, err := l.t.ServerConfig(); err != nil {
-			errs = append(errs, fmt.Sprintf("%s: %v", l.key, err))
+			for _, e := range config.TLSErrors(err) {
+				errs = append(errs, l.key+": "+e.Error())
+			}
 		}
 	}
 	return errs
+}
+
+// tlsKeyErrors puts the block's key (server.tls, gateway.tls) before each
+// of the problems LoadServerConfig reports, so every line names its key.
+func tlsKeyErrors(key string, err error) error {
+	var errs []error
+	for _, e := range config.TLSErrors(err) {
+		errs = append(errs, fmt.Errorf("%s: %w", key, e))
+	}
+	return errors.Join(errs...)
 }
 
 // certSubject names the certificate served, for the start-up log line.

@@ -35,11 +35,38 @@ func TestStartTLSFailureClosesTheListeners(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = runDaemonWith(context.Background(), daemonOptions{cfg: cfg, path: path, logger: logger, level: level, ln: ln})
-	if err == nil || !strings.Contains(err.Error(), "server.tls") {
-		t.Fatalf("serve: %v, want the server.tls error", err)
+	// Both files are named, each line with its key.
+	if err == nil || !strings.Contains(err.Error(), "server.tls: tls.cert_file: cannot read") ||
+		!strings.Contains(err.Error(), "server.tls: tls.key_file: cannot read") {
+		t.Fatalf("serve: %v, want the server.tls errors of both files", err)
 	}
 	if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
 		c.Close()
 		t.Fatal("the API listener is still open")
+	}
+}
+
+// A reload that finds the TLS files unusable lists each problem on its own
+// line with the block's key.
+func TestLoadListenerTLSListsEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	cfg := &config.Config{}
+	cfg.Server.TLS = &config.ListenerTLS{CertFile: filepath.Join(dir, "missing.pem"), KeyFile: filepath.Join(dir, "missing-key.pem")}
+	cfg.Gateway.TLS = &config.ListenerTLS{MinVersion: "1.1"}
+	got := loadListenerTLS(cfg)
+	want := []string{
+		"server.tls: tls.cert_file: cannot read",
+		"server.tls: tls.key_file: cannot read",
+		"gateway.tls: tls.cert_file: is required",
+		"gateway.tls: tls.key_file: is required",
+		`gateway.tls: tls.min_version: must be 1.2 or 1.3, got "1.1"`,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("errors:\n%s", strings.Join(got, "\n"))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(got[i], w) {
+			t.Errorf("error %d = %q, want it to start with %q", i, got[i], w)
+		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/backline/backline/internal/testutil"
 )
 
 // TestExampleConfigLoads keeps backline.example.yml valid. The files it names
@@ -18,7 +20,7 @@ func TestExampleConfigLoads(t *testing.T) {
 	dir := t.TempDir()
 	pwFile := filepath.Join(dir, "healthcheck-password")
 	writeFile(t, pwFile, "example-pw\n")
-	caFile := writeTestCA(t, dir)
+	caFile := testutil.NewPKI(t).WriteCA(t, dir)
 	yml := string(data)
 	for old, repl := range map[string]string{
 		"/etc/backline/healthcheck-password": pwFile,

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/backline/backline/internal/testutil"
 )
 
 // tlsBackend puts body under definitions.backends.api.tls; its first line is
@@ -95,7 +97,7 @@ func TestTLSBadMaterial(t *testing.T) {
 }
 
 func TestTLSCAWithDisabledValidation(t *testing.T) {
-	caFile := writeTestCA(t, t.TempDir())
+	caFile := testutil.NewPKI(t).WriteCA(t, t.TempDir())
 	for _, key := range []string{"server_ca_certificate", "server_ca_certificate_file"} {
 		value := caFile
 		if key == "server_ca_certificate" {
@@ -109,7 +111,7 @@ func TestTLSCAWithDisabledValidation(t *testing.T) {
 
 func TestTLSServerCAForms(t *testing.T) {
 	dir := t.TempDir()
-	caFile := writeTestCA(t, dir)
+	caFile := testutil.NewPKI(t).WriteCA(t, dir)
 	caPEM := readFile(t, caFile)
 	b, _ := pem.Decode([]byte(caPEM))
 	derFile := filepath.Join(dir, "ca.der")

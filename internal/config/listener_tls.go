@@ -62,23 +62,31 @@ func tlsVersion(s string) uint16 {
 }
 
 // LoadServerConfig reads the files of t and returns the listener's TLS
-// settings. Errors are *TLSError naming the key (cert_file, key_file,
-// client_ca_file) and never quote the files' content; now is the time a
-// certificate must be valid at.
+// settings. Every problem is reported, not just the first (an operator
+// fixing the block sees them all at once): the error joins one *TLSError a
+// problem (errors.Join; TLSErrors splits it), each naming its key
+// (cert_file, key_file, min_version, client_ca_file) and never quoting the
+// files' content. now is the time a certificate must be valid at.
 func (t *ListenerTLS) LoadServerConfig(now time.Time) (*tls.Config, error) {
-	if t.CertFile == "" {
-		return nil, &TLSError{"cert_file", errors.New("is required")}
-	}
-	if t.KeyFile == "" {
-		return nil, &TLSError{"key_file", errors.New("is required")}
-	}
+	cert, errs := loadServerCertificate(t.CertFile, t.KeyFile, now)
 	version := tlsVersion(t.MinVersion)
 	if version == 0 {
-		return nil, &TLSError{"min_version", fmt.Errorf("must be %s or %s, got %q", TLSVersion12, TLSVersion13, t.MinVersion)}
+		errs = append(errs, &TLSError{"min_version", fmt.Errorf("must be %s or %s, got %q", TLSVersion12, TLSVersion13, t.MinVersion)})
 	}
-	cert, err := loadServerCertificate(t.CertFile, t.KeyFile, now)
-	if err != nil {
-		return nil, err
+	var clientCAs *x509.CertPool
+	if t.ClientCAFile != "" {
+		cas, err := readCertificateFile("client_ca_file", t.ClientCAFile)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			clientCAs = x509.NewCertPool()
+			for _, c := range cas {
+				clientCAs.AddCert(c)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	cfg := &tls.Config{
 		Certificates: []tls.Certificate{*cert},
@@ -88,43 +96,61 @@ func (t *ListenerTLS) LoadServerConfig(now time.Time) (*tls.Config, error) {
 	if t.HTTP2Enabled() {
 		cfg.NextProtos = []string{"h2", "http/1.1"}
 	}
-	if t.ClientCAFile != "" {
-		cas, err := readCertificateFile("client_ca_file", t.ClientCAFile)
-		if err != nil {
-			return nil, err
-		}
-		cfg.ClientCAs = x509.NewCertPool()
-		for _, c := range cas {
-			cfg.ClientCAs.AddCert(c)
-		}
-		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	if clientCAs != nil {
+		cfg.ClientCAs, cfg.ClientAuth = clientCAs, tls.RequireAndVerifyClientCert
 	}
 	return cfg, nil
 }
 
-// loadServerCertificate reads the certificate chain and its key. A key that
+// TLSErrors returns the problems an error of LoadServerConfig joins, or
+// err alone; nil for nil.
+func TLSErrors(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	if err == nil {
+		return nil
+	}
+	return []error{err}
+}
+
+// loadServerCertificate reads the certificate chain and its key, each even
+// when the other fails, so both files' problems are reported. A key that
 // does not match, or a leaf that has expired, is refused: at a reload the
 // running certificate then stays in use.
-func loadServerCertificate(certFile, keyFile string, now time.Time) (*tls.Certificate, error) {
-	key, err := readItem("key_file", "", keyFile)
-	if err != nil {
-		return nil, err
+func loadServerCertificate(certFile, keyFile string, now time.Time) (*tls.Certificate, []error) {
+	var errs []error
+	var chain []*x509.Certificate
+	if certFile == "" {
+		errs = append(errs, &TLSError{"cert_file", errors.New("is required")})
+	} else if c, err := readCertificateFile("cert_file", certFile); err != nil {
+		errs = append(errs, err)
+	} else {
+		chain = c
 	}
-	signer, err := key.privateKey()
-	if err != nil {
-		return nil, err
+	var signer crypto.Signer
+	if keyFile == "" {
+		errs = append(errs, &TLSError{"key_file", errors.New("is required")})
+	} else if key, err := readItem("key_file", "", keyFile); err != nil {
+		errs = append(errs, err)
+	} else if signer, err = key.privateKey(); err != nil {
+		errs = append(errs, err)
 	}
-	chain, err := readCertificateFile("cert_file", certFile)
-	if err != nil {
-		return nil, err
+	if chain == nil {
+		return nil, errs
 	}
 	leaf := chain[0]
-	pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool })
-	switch {
-	case !ok || !pub.Equal(leaf.PublicKey):
-		return nil, &TLSError{"key_file", errors.New("does not match the public key of the first certificate in cert_file")}
-	case now.After(leaf.NotAfter):
-		return nil, &TLSError{"cert_file", fmt.Errorf("certificate %q expired at %s", leaf.Subject.String(), leaf.NotAfter.UTC().Format(time.RFC3339))}
+	if now.After(leaf.NotAfter) {
+		errs = append(errs, &TLSError{"cert_file", fmt.Errorf("certificate %q expired at %s", leaf.Subject.String(), leaf.NotAfter.UTC().Format(time.RFC3339))})
+	}
+	if signer == nil {
+		return nil, errs
+	}
+	if pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(leaf.PublicKey) {
+		errs = append(errs, &TLSError{"key_file", errors.New("does not match the public key of the first certificate in cert_file")})
+	}
+	if len(errs) > 0 {
+		return nil, errs
 	}
 	out := &tls.Certificate{PrivateKey: signer, Leaf: leaf}
 	for _, c := range chain {
@@ -143,23 +169,9 @@ func readCertificateFile(attr, file string) ([]*x509.Certificate, error) {
 	return it.certificates()
 }
 
-// checkWithoutKey reads the files of t other than key_file: what check
-// --no-secrets can still look at when the key is not on this machine.
-func (t *ListenerTLS) checkWithoutKey() error {
-	if _, err := readCertificateFile("cert_file", t.CertFile); err != nil {
-		return err
-	}
-	if t.ClientCAFile != "" {
-		if _, err := readCertificateFile("client_ca_file", t.ClientCAFile); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // validateListenerTLS checks server.tls and gateway.tls by loading them as
-// serve would. Under --no-secrets a file missing here is a warning and the
-// rest of the block is still checked.
+// serve would, each problem at its key. Under --no-secrets a file missing
+// here is a warning and the rest of the block is still checked.
 func (v *validator) validateListenerTLS() {
 	g := v.c.Gateway.TLS
 	if g != nil && v.c.Gateway.Address == "" {
@@ -185,15 +197,10 @@ func (v *validator) validateListenerTLS() {
 		}
 		loaded, err := l.t.LoadServerConfig(time.Now())
 		l.t.loaded = loaded
-		var te *TLSError
-		if err != nil && errors.As(err, &te) && te.Attr == "key_file" && v.noSecrets && absentHere(err) {
-			// The key is read first: without it the certificate and the
-			// client CAs would go unchecked.
-			v.listenerTLSError(l.path, err)
-			err = l.t.checkWithoutKey()
-		}
-		if err != nil {
-			v.listenerTLSError(l.path, err)
+		// Every file is read even when another fails: under --no-secrets
+		// a missing key still leaves the certificate and client CAs checked.
+		for _, e := range TLSErrors(err) {
+			v.listenerTLSError(l.path, e)
 		}
 	}
 }

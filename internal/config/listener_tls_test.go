@@ -2,6 +2,7 @@ package config
 
 import (
 	"crypto/tls"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -106,6 +107,57 @@ func TestListenerTLSErrors(t *testing.T) {
 	}
 }
 
+// Every problem of both blocks is reported at once, each at its key and
+// line: loading used to stop at the first, so an operator fixed one file,
+// ran check again and only then learned of the next.
+func TestListenerTLSReportsEveryProblem(t *testing.T) {
+	f := writeTLSFiles(t)
+	unreadable := t.TempDir() // a directory: unreadable as a file even for root
+	yml := "server:\n  tls:\n    cert_file: /nonexistent/c.pem\n    key_file: " + unreadable +
+		"\n    min_version: '1.1'\n    client_ca_file: " + f.garbage + "\n" +
+		"gateway:\n  address: 127.0.0.1:8080\n  tls:\n    cert_file: " + f.expiredCert + "\n    key_file: " + f.otherKey + "\n"
+	want := []string{
+		`server.tls.cert_file (line 3): cannot read "/nonexistent/c.pem"`,
+		`server.tls.key_file (line 4): cannot read "` + unreadable + `"`,
+		`server.tls.min_version (line 5): must be 1.2 or 1.3, got "1.1"`,
+		"server.tls.client_ca_file (line 6): holds no PEM CERTIFICATE block",
+		`gateway.tls.cert_file (line 10): certificate "CN=old" expired at`,
+		"gateway.tls.key_file (line 11): does not match the public key of the first certificate in cert_file",
+	}
+	got := parseErrors(t, yml)
+	if len(got) != len(want) {
+		t.Fatalf("%d errors, want %d:\n%s", len(got), len(want), strings.Join(got, "\n"))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(got[i], w) {
+			t.Errorf("error %d = %q, want it to start with %q", i, got[i], w)
+		}
+		if strings.Contains(got[i], "c2VjcmV0") || strings.Contains(got[i], "PRIVATE KEY-----") {
+			t.Errorf("key material in %q", got[i])
+		}
+	}
+
+	// Both required files missing: both named, not just cert_file.
+	got = parseErrors(t, "server:\n  tls:\n    min_version: '1.3'\n")
+	if w := "server.tls.cert_file (line 2): is required\nserver.tls.key_file (line 2): is required"; strings.Join(got, "\n") != w {
+		t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), w)
+	}
+}
+
+func TestTLSErrors(t *testing.T) {
+	one := &TLSError{"cert_file", errors.New("is required")}
+	two := &TLSError{"key_file", errors.New("is required")}
+	if got := TLSErrors(nil); got != nil {
+		t.Errorf("nil: %v", got)
+	}
+	if got := TLSErrors(one); len(got) != 1 || got[0] != one {
+		t.Errorf("one: %v", got)
+	}
+	if got := TLSErrors(errors.Join(one, two)); len(got) != 2 || got[0] != one || got[1] != two {
+		t.Errorf("joined: %v", got)
+	}
+}
+
 // "tls:" with nothing under it is refused, not taken for plain HTTP.
 func TestListenerTLSEmptyBlock(t *testing.T) {
 	for _, c := range []struct{ yml, want string }{
@@ -145,6 +197,7 @@ func TestListenerTLSNoSecretsChecksTheCertificate(t *testing.T) {
 	for _, c := range []struct{ cert, ca, want string }{
 		{f.garbage, f.ca, "server.tls.cert_file (line 3): holds no PEM CERTIFICATE block"},
 		{f.cert, f.garbage, "server.tls.client_ca_file (line 5): holds no PEM CERTIFICATE block"},
+		{f.expiredCert, f.ca, `server.tls.cert_file (line 3): certificate "CN=old" expired at`},
 	} {
 		writeFile(t, path, "server:\n  tls:\n    cert_file: "+c.cert+"\n    key_file: /nonexistent/k.pem\n    client_ca_file: "+c.ca+"\n")
 		_, err := LoadWith(path, LoadOptions{NoSecrets: true})

@@ -1,19 +1,15 @@
 package config
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/backline/backline/internal/testutil"
 )
 
 func TestPasswordFile(t *testing.T) {
@@ -95,7 +91,7 @@ func TestPasswordFileUnreadable(t *testing.T) {
 
 func TestCAFile(t *testing.T) {
 	dir := t.TempDir()
-	ca := writeTestCA(t, dir)
+	ca := testutil.NewPKI(t).WriteCA(t, dir)
 	noPEM := filepath.Join(dir, "nopem")
 	writeFile(t, noPEM, "not a certificate\n")
 	keyOnly := filepath.Join(dir, "key.pem")
@@ -128,31 +124,6 @@ func TestCAFile(t *testing.T) {
 			wantOnlyError(t, imapTarget("tls: true\ntls_ca_file: "+tt.file), tp+"tls_ca_file (line 10): "+tt.want)
 		})
 	}
-}
-
-// writeTestCA creates a self-signed CA certificate in dir and returns its path.
-func writeTestCA(t *testing.T, dir string) string {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "backline test CA"},
-		NotBefore:             time.Unix(0, 0),
-		NotAfter:              time.Unix(0, 0).AddDate(100, 0, 0),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "ca.pem")
-	writeFile(t, path, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
-	return path
 }
 
 // A secret, key or config path that names a device or a huge file must
@@ -211,7 +182,7 @@ func TestFileReadsAreBounded(t *testing.T) {
 // bundle and one password file used to read them once per target.
 func TestSharedFilesAreReadOnce(t *testing.T) {
 	dir := t.TempDir()
-	ca := readFile(t, writeTestCA(t, dir))
+	ca := readFile(t, testutil.NewPKI(t).WriteCA(t, dir))
 	bundle := filepath.Join(dir, "bundle.pem")
 	writeFile(t, bundle, strings.Repeat(ca, (MaxPEMFileSize-1)/len(ca)))
 	pw := filepath.Join(dir, "pw")

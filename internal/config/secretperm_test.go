@@ -1,19 +1,14 @@
 package config
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/backline/backline/internal/testutil"
 )
 
 // writeSecret writes content to dir/name with mode (chmod, so the umask does
@@ -28,25 +23,11 @@ func writeSecret(t *testing.T, dir, name, content string, mode os.FileMode) stri
 	return path
 }
 
-// clientCertAndKey returns a self-signed client certificate and its key as PEM.
+// clientCertAndKey returns a client certificate and its key as PEM.
 func clientCertAndKey(t *testing.T) (certPEM, keyPEM string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "client"},
-		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(0, 0).AddDate(100, 0, 0)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
-		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
+	leaf := testutil.NewPKI(t).Issue(t, "client", 2, time.Now().Add(24*time.Hour), true)
+	return string(leaf.CertPEM), string(leaf.KeyPEM)
 }
 
 func TestSecretFilePermissionWarnings(t *testing.T) {

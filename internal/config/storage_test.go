@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/backline/backline/internal/testutil"
 )
 
 // redisBlock returns a file whose storage.redis block is body; the first
@@ -39,7 +41,7 @@ func TestStorageRedisFullNauthilusBlock(t *testing.T) {
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "redis-pw")
 	writeFile(t, pw, "from-file\n")
-	ca := writeTestCA(t, dir)
+	ca := testutil.NewPKI(t).WriteCA(t, dir)
 	c := mustParse(t, redisBlock(`primary:
   address: redis.example.org:6380
   username: backline

@@ -1,21 +1,16 @@
 package gateway
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/backline/backline/internal/testutil"
 )
 
 // testPKI is a private CA with one server and one client certificate, as PEM files.
@@ -28,47 +23,22 @@ type testPKI struct {
 
 func newTestPKI(t *testing.T) *testPKI {
 	t.Helper()
-	p := &testPKI{dir: t.TempDir()}
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "backline test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	p.pool = x509.NewCertPool()
-	p.pool.AddCert(ca)
-	p.caFile = p.write(t, "ca.pem", "CERTIFICATE", caDER)
-	issue := func(serial int64, cn string, usage x509.ExtKeyUsage) ([]byte, *ecdsa.PrivateKey) {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			ExtKeyUsage: []x509.ExtKeyUsage{usage}, DNSNames: []string{"localhost", "virtual.example"},
-			IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return der, key
-	}
-	srvDER, srvKey := issue(2, "localhost", x509.ExtKeyUsageServerAuth)
-	p.server = tls.Certificate{Certificate: [][]byte{srvDER}, PrivateKey: srvKey}
-	cliDER, cliKey := issue(3, "gateway-client", x509.ExtKeyUsageClientAuth)
-	p.clientCert = p.write(t, "client.pem", "CERTIFICATE", cliDER)
-	keyDER, _ := x509.MarshalECPrivateKey(cliKey)
-	p.clientKey = p.write(t, "client-key.pem", "EC PRIVATE KEY", keyDER)
+	ca := testutil.NewPKI(t)
+	p := &testPKI{dir: t.TempDir(), pool: ca.Pool()}
+	p.caFile = ca.WriteCA(t, p.dir)
+	// virtual.example: a backend's hostname is the name the gateway checks.
+	valid := time.Now().Add(time.Hour)
+	p.server = ca.Issue(t, "localhost", 2, valid, false, "localhost", "virtual.example", "127.0.0.1").Cert
+	client := ca.Issue(t, "gateway-client", 3, valid, true)
+	p.clientCert = p.write(t, "client.pem", client.CertPEM)
+	// SEC 1, not PKCS #8: newPKIMaterial derives the other forms from it.
+	p.clientKey = p.write(t, "client-key.pem", client.SEC1KeyPEM(t))
 	return p
 }
 
-func (p *testPKI) write(t *testing.T, name, typ string, der []byte) string {
+func (p *testPKI) write(t *testing.T, name string, data []byte) string {
 	path := filepath.Join(p.dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+	if err := os.WriteFile(path, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path

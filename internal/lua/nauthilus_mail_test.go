@@ -2,15 +2,10 @@ package lua
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
-	"math/big"
 	"net"
 	"strconv"
 	"strings"
@@ -21,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/testutil"
 )
 
 // fakeMailServer is an in-process SMTP/LMTP server that records what the
@@ -174,25 +170,8 @@ func (f *fakeMailServer) serve(conn net.Conn) {
 // testCA makes a CA-signed certificate for 127.0.0.1 and "localhost".
 func testCA(t *testing.T) (*tls.Config, *x509.CertPool) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "fake.test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, pool
+	ca := testutil.NewPKI(t)
+	return &tls.Config{Certificates: []tls.Certificate{ca.Server(t, 2).Cert}}, ca.Pool()
 }
 
 func TestNauthilusMailModule(t *testing.T) {

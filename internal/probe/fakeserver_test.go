@@ -18,16 +18,11 @@ package probe
 
 import (
 	"bufio"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"strings"
 	"sync"
@@ -35,6 +30,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/backline/backline/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -62,49 +59,12 @@ var (
 func getPKI(t testing.TB) testPKI {
 	t.Helper()
 	pkiOnce.Do(func() {
-		caKey, caCert := newCA("backline test CA")
-		_, otherCert := newCA("unrelated CA")
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(2),
-			Subject:      pkix.Name{CommonName: "localhost"},
-			DNSNames:     []string{"localhost"},
-			IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-			NotBefore:    time.Now().Add(-time.Hour),
-			NotAfter:     time.Now().Add(24 * time.Hour),
-			KeyUsage:     x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, caCert, &key.PublicKey, caKey)
-		if err != nil {
-			panic(err)
-		}
-		pki.serverConfig = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
-		pki.roots = x509.NewCertPool()
-		pki.roots.AddCert(caCert)
-		pki.otherRoots = x509.NewCertPool()
-		pki.otherRoots.AddCert(otherCert)
+		ca, other := testutil.NewPKI(t), testutil.NewPKI(t)
+		pki.serverConfig = &tls.Config{Certificates: []tls.Certificate{ca.Server(t, 2).Cert}}
+		pki.roots = ca.Pool()
+		pki.otherRoots = other.Pool()
 	})
 	return pki
-}
-
-func newCA(name string) (*ecdsa.PrivateKey, *x509.Certificate) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		panic(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	return key, cert
 }
 
 type fakeServer struct {

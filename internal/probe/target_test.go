@@ -2,7 +2,6 @@ package probe
 
 import (
 	"crypto/tls"
-	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/testutil"
 )
 
 func TestNewTarget(t *testing.T) {
@@ -47,11 +47,7 @@ func TestNewTarget(t *testing.T) {
 
 func TestNewTargetTLSSettings(t *testing.T) {
 	dir := t.TempDir()
-	caFile := filepath.Join(dir, "ca.pem")
-	_, ca := newCA("file CA")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	caFile := testutil.NewPKI(t).WriteCA(t, dir)
 	tg, err := NewTarget(&config.Target{Protocol: "sieve", Host: "10.0.0.1", Port: 4190, TLSMode: "starttls",
 		TLSCAFile: caFile, TLSServerName: "sieve.example.org", TLSSkipVerify: true})
 	if err != nil {

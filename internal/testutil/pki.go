@@ -66,9 +66,11 @@ type Leaf struct {
 }
 
 // Issue makes a leaf with the serial given, valid until notAfter (from an
-// hour before now): a server certificate for 127.0.0.1, ::1 and localhost,
-// or a client certificate with client set.
-func (p *PKI) Issue(t testing.TB, cn string, serial int64, notAfter time.Time, client bool) Leaf {
+// hour before now; a past notAfter makes an expired one): a server
+// certificate, or a client certificate with client set. hosts are the
+// names and addresses it is for; none means 127.0.0.1, ::1 and localhost
+// for a server certificate (a client certificate needs none).
+func (p *PKI) Issue(t testing.TB, cn string, serial int64, notAfter time.Time, client bool, hosts ...string) Leaf {
 	t.Helper()
 	key := newKey(t)
 	tmpl := &x509.Certificate{
@@ -80,8 +82,16 @@ func (p *PKI) Issue(t testing.TB, cn string, serial int64, notAfter time.Time, c
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	} else {
 		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-		tmpl.DNSNames = []string{"localhost"}
-		tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+		if len(hosts) == 0 {
+			hosts = []string{"localhost", "127.0.0.1", "::1"}
+		}
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.CA, &key.PublicKey, p.key)
 	if err != nil {
@@ -96,6 +106,17 @@ func (p *PKI) Issue(t testing.TB, cn string, serial int64, notAfter time.Time, c
 		t.Fatal(err)
 	}
 	return l
+}
+
+// SEC1KeyPEM is the key as "EC PRIVATE KEY" (SEC 1, what openssl ecparam
+// writes) instead of PKCS #8: the other form of key operators configure.
+func (l Leaf) SEC1KeyPEM(t testing.TB) []byte {
+	t.Helper()
+	der, err := x509.MarshalECPrivateKey(l.Cert.PrivateKey.(*ecdsa.PrivateKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pemBlock("EC PRIVATE KEY", der)
 }
 
 // Server issues a server certificate valid for a day.
@@ -127,9 +148,14 @@ func (p *PKI) WriteCA(t testing.TB, dir string) string {
 	return f
 }
 
-// ClientConfig trusts the CA; protos are the ALPN protocols offered.
-func (p *PKI) ClientConfig(protos ...string) *tls.Config {
+// Pool holds the CA alone: RootCAs of a client, ClientCAs of a server.
+func (p *PKI) Pool() *x509.CertPool {
 	pool := x509.NewCertPool()
 	pool.AddCert(p.CA)
-	return &tls.Config{RootCAs: pool, ServerName: "localhost", NextProtos: protos}
+	return pool
+}
+
+// ClientConfig trusts the CA; protos are the ALPN protocols offered.
+func (p *PKI) ClientConfig(protos ...string) *tls.Config {
+	return &tls.Config{RootCAs: p.Pool(), ServerName: "localhost", NextProtos: protos}
 }
