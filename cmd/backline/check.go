@@ -61,6 +61,9 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	if t := config.ListenerTLSSummary(cfg.Gateway.TLS); t != "" {
 		fmt.Fprintf(stdout, "gateway.tls: %s\n", t)
 	}
+	if t := config.LuaDBSummary(cfg.Lua.Config.DB); t != "" {
+		fmt.Fprintf(stdout, "lua.config.db: %s\n", t)
+	}
 	warnings := append(cfg.Warnings(), lua.AbsentModuleWarnings(cfg)...)
 	for _, w := range append(warnings, lua.DBWarnings(cfg)...) {
 		fmt.Fprintf(stdout, "warning: %s\n", w)

@@ -97,3 +97,19 @@ end
 		t.Errorf("an allowed DSN: exit %d, %q", code, stdout)
 	}
 }
+
+// check shows the db module's effective pool limits, an explicit
+// max_idle_connections: 0 as 0 (not the default it used to become).
+func TestCheckShowsDBLimits(t *testing.T) {
+	cfg := luaConfig(writeFile(t, "f.lua", goodFilter), writeFile(t, "p.lua", goodPassdb)) +
+		"  config:\n    db:\n      allowed_addresses: [\"127.0.0.1:3306\"]\n      max_idle_connections: 0\n"
+	code, stdout, stderr := backline(t, "check", "--config", writeFile(t, "c.yml", cfg))
+	want := "lua.config.db: 1 allowed address(es); per DSN max_open_connections 10, max_idle_connections 0 (none kept between queries); max_rows 10000\n"
+	if code != exitOK || !strings.Contains(stdout, want) {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	code, stdout, _ = backline(t, "check", "--config", writeFile(t, "c2.yml", strings.Replace(cfg, "max_idle_connections: 0", "max_open_connections: 0", 1)))
+	if code != exitFail || stdout != "" {
+		t.Errorf("max_open_connections: 0 accepted: exit %d, %q", code, stdout)
+	}
+}

@@ -441,14 +441,30 @@ func (h *Handler) finish(endpoint, protocol, outcome string, start time.Time, se
 	*ap = attrs
 }
 
-// appendLuaLogFields adds custom_log_add pairs as lua_<key> attributes. A
-// key added twice (by two scripts, or a passdb and a filter) is logged
-// twice, in order: the later one is what a reader keeping one value per
-// key sees.
+// appendLuaLogFields adds custom_log_add pairs as lua_<key> attributes,
+// each key once: a key already on the line (from another passdb, a passdb
+// and a filter, or two keys withholdPassword turned into "redacted")
+// keeps its place and takes the later value, the rule a script's own
+// repeated key follows (internal/lua/run_logs.go); the runs'
+// log_fields_dropped counts add up. slog writes whatever it is given, and
+// a JSON object with a key twice is read differently by each consumer
+// (Elasticsearch refuses the document, others keep the first or the
+// last). The scan is linear: a run keeps at most 64 keys.
 func appendLuaLogFields(attrs []slog.Attr, fields []any) []slog.Attr {
 	for i := 0; i+1 < len(fields); i += 2 {
-		if k, ok := fields[i].(string); ok {
-			attrs = append(attrs, slog.Any("lua_"+k, fields[i+1]))
+		k, ok := fields[i].(string)
+		if !ok {
+			continue
+		}
+		key, v := "lua_"+k, fields[i+1]
+		j := len(attrs) - 1
+		for j >= 0 && attrs[j].Key != key {
+			j--
+		}
+		if j < 0 {
+			attrs = append(attrs, slog.Any(key, v))
+		} else {
+			attrs[j] = slog.Any(key, lua.MergeLogValue(k, attrs[j].Value.Any(), v))
 		}
 	}
 	return attrs

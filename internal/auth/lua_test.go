@@ -12,12 +12,22 @@ import (
 // newLuaEnv runs the real Lua engine with the given filter scripts.
 func newLuaEnv(t testing.TB, mutate func(*config.Config), scripts ...string) *testEnv {
 	t.Helper()
+	return newLuaEnvWith(t, func(c *config.Config, _ *Options) {
+		if mutate != nil {
+			mutate(c)
+		}
+	}, scripts...)
+}
+
+// newLuaEnvWith is newLuaEnv with the handler's options at hand too.
+func newLuaEnvWith(t testing.TB, mutate func(*config.Config, *Options), scripts ...string) *testEnv {
+	t.Helper()
 	return newEnv(t, func(c *config.Config, o *Options) {
 		for _, s := range scripts {
 			c.Lua.Filters = append(c.Lua.Filters, config.LuaFilter{Name: strings.TrimSuffix(s, ".lua"), ScriptPath: "testdata/" + s})
 		}
 		if mutate != nil {
-			mutate(c)
+			mutate(c, o)
 		}
 		engine, err := lua.NewEngine(lua.Options{Config: c.Lua, Health: o.Health, Checker: o.Checker, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {

@@ -36,8 +36,8 @@ func newPassdbLogsEnv(t *testing.T, filters ...string) *testEnv {
 // request log line as lua_<key>, as a filter's do, scrubbed the same way
 // (the password as a value, inside a value or as a key never appears; the
 // cleanup asserts that for the whole log), quoted when they hold control
-// characters, and before the filters' entries, so that for a key both add
-// the filter's comes last.
+// characters, and before the filters' entries; a key both add is logged
+// once, with the filter's value (passdb_logs_keys_test.go).
 func TestLuaPassdbLogFields(t *testing.T) {
 	env := newPassdbLogsEnv(t, "log_filter.lua")
 	if w := env.do(nginxRequest("logger", testPassword, "imap", "1")); w.Header().Get("Auth-Status") != "OK" {
@@ -61,17 +61,22 @@ func TestLuaPassdbLogFields(t *testing.T) {
 		`lua_backend_ctrl="a\nb\r\x1b[31mc\x00d"`,
 		`"lua_ctrl\nkey"=v`,
 		"lua_backend_num=42", "lua_backend_bool=true",
-		"lua_backend_dup=first lua_backend_dup=second",
+		"lua_backend_dup=second",
 		"lua_filter_only=logger",
 	} {
 		if !strings.Contains(line, want) {
 			t.Errorf("line lacks %.80q:\n%.2000s", want, line)
 		}
 	}
-	// Passdb first, then filters: the order the steps ran in.
-	p, f := strings.Index(line, `lua_shared="from passdb"`), strings.Index(line, `lua_shared="from filter"`)
-	if p < 0 || f < 0 || p > f {
-		t.Errorf("shared key: passdb at %d, filter at %d", p, f)
+	// A key added again keeps its first place and takes the later value:
+	// the filter's, which runs after the passdb.
+	for _, gone := range []string{"lua_backend_dup=first", `lua_shared="from passdb"`} {
+		if strings.Contains(line, gone) {
+			t.Errorf("line keeps the earlier value %s", gone)
+		}
+	}
+	if p, f := strings.Index(line, `lua_shared="from filter"`), strings.Index(line, "lua_backend_dup="); p < 0 || p > f {
+		t.Errorf("shared key at %d, want it at the passdb's place (before lua_backend_dup at %d)", p, f)
 	}
 	// Said here as well as by the cleanup's check of the whole log.
 	if strings.Contains(env.logs.String(), testPassword) {

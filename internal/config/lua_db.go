@@ -24,8 +24,10 @@ type LuaDB struct {
 	// max_connections is capped at it.
 	MaxOpenConnections int `yaml:"max_open_connections"`
 	// MaxIdleConnections is how many of a pool's connections stay open
-	// between queries (at most MaxOpenConnections).
-	MaxIdleConnections int `yaml:"max_idle_connections"`
+	// between queries (at most MaxOpenConnections); 0 keeps none. A
+	// pointer tells "not set" (the default) from an explicit 0, which an
+	// operator writes to close every connection after its query.
+	MaxIdleConnections *int `yaml:"max_idle_connections"`
 	// MaxRows bounds one result; a query returning more fails.
 	MaxRows int `yaml:"max_rows"`
 }
@@ -94,22 +96,65 @@ func (c *Config) validateLuaDB(errs *Errors) {
 	}
 	d.MaxOpenConnections = c.luaDBCount(errs, luaDBMaxOpenKey, d.MaxOpenConnections, DefaultLuaDBMaxOpen, 1, MaxLuaDBMaxOpen)
 	d.MaxRows = c.luaDBCount(errs, luaDBMaxRowsKey, d.MaxRows, DefaultLuaDBMaxRows, 1, MaxLuaDBMaxRows)
-	if _, written := c.Lines[luaDBMaxIdleKey]; !written && d.MaxIdleConnections == 0 {
-		d.MaxIdleConnections = min(DefaultLuaDBMaxIdle, d.MaxOpenConnections)
-	} else if d.MaxIdleConnections < 0 || d.MaxIdleConnections > max(d.MaxOpenConnections, 1) {
-		errs.Add(luaDBMaxIdleKey, c.Lines.Line(luaDBMaxIdleKey), "must be between 0 and max_open_connections (%d), got %d", d.MaxOpenConnections, d.MaxIdleConnections)
+	if p := d.MaxIdleConnections; p != nil && (*p < 0 || *p > max(d.MaxOpenConnections, 1)) {
+		errs.Add(luaDBMaxIdleKey, c.Lines.Line(luaDBMaxIdleKey), "must be between 0 and max_open_connections (%d), got %d", d.MaxOpenConnections, *p)
 	}
 }
 
-// luaDBCount applies def to an unwritten count and checks lo..hi.
+// luaDBCount applies def to an unwritten count and checks lo..hi. A
+// written 0 is refused, not taken as the default: for
+// max_open_connections database/sql reads 0 as "unlimited", for max_rows
+// it would fail every query that returns a row, and an operator who
+// writes 0 means one of those, not the default.
 func (c *Config) luaDBCount(errs *Errors, key string, got, def, lo, hi int) int {
-	if _, written := c.Lines[key]; !written && got == 0 {
+	_, written := c.Lines[key]
+	switch {
+	case !written && got == 0:
 		return def
-	}
-	if got < lo || got > hi {
+	case got == 0:
+		errs.Add(key, c.Lines.Line(key), "must be between %d and %d, got 0 (0 is neither unlimited nor the default; leave the key out for the default %d)", lo, hi, def)
+	case got < lo || got > hi:
 		errs.Add(key, c.Lines.Line(key), "must be between %d and %d, got %d", lo, hi, got)
 	}
 	return got
+}
+
+// EffectiveMaxOpenConnections is max_open_connections or the default (a
+// configuration built in code, not parsed, may leave it 0).
+func (d LuaDB) EffectiveMaxOpenConnections() int {
+	if d.MaxOpenConnections <= 0 {
+		return DefaultLuaDBMaxOpen
+	}
+	return d.MaxOpenConnections
+}
+
+// EffectiveMaxIdleConnections is max_idle_connections (0: none kept) or,
+// when not set, the default; never more than the open connections.
+func (d LuaDB) EffectiveMaxIdleConnections() int {
+	return min(intOr(d.MaxIdleConnections, DefaultLuaDBMaxIdle), d.EffectiveMaxOpenConnections())
+}
+
+// EffectiveMaxRows is max_rows or the default.
+func (d LuaDB) EffectiveMaxRows() int {
+	if d.MaxRows <= 0 {
+		return DefaultLuaDBMaxRows
+	}
+	return d.MaxRows
+}
+
+// LuaDBSummary is the db module's effective pool limits, for backline
+// check; empty when no address is allowed (then the module reaches
+// nothing and check warns instead).
+func LuaDBSummary(d LuaDB) string {
+	if len(d.AllowedAddresses) == 0 {
+		return ""
+	}
+	idle := strconv.Itoa(d.EffectiveMaxIdleConnections())
+	if idle == "0" {
+		idle += " (none kept between queries)"
+	}
+	return fmt.Sprintf("%d allowed address(es); per DSN max_open_connections %d, max_idle_connections %s; max_rows %d",
+		len(d.AllowedAddresses), d.EffectiveMaxOpenConnections(), idle, d.EffectiveMaxRows())
 }
 
 // truncateValue keeps an echoed configuration value short.

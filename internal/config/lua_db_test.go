@@ -10,17 +10,46 @@ func TestLuaDBDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := LuaDB{MaxOpenConnections: DefaultLuaDBMaxOpen, MaxIdleConnections: DefaultLuaDBMaxIdle, MaxRows: DefaultLuaDBMaxRows}
-	if got := cfg.Lua.Config.DB; got.MaxOpenConnections != want.MaxOpenConnections || got.MaxIdleConnections != want.MaxIdleConnections ||
-		got.MaxRows != want.MaxRows || len(got.AllowedAddresses) != 0 {
-		t.Errorf("db = %+v, want %+v", got, want)
+	got := cfg.Lua.Config.DB
+	if got.EffectiveMaxOpenConnections() != DefaultLuaDBMaxOpen || got.EffectiveMaxIdleConnections() != DefaultLuaDBMaxIdle ||
+		got.EffectiveMaxRows() != DefaultLuaDBMaxRows || got.MaxIdleConnections != nil || len(got.AllowedAddresses) != 0 {
+		t.Errorf("db = %+v", got)
+	}
+	if s := LuaDBSummary(got); s != "" {
+		t.Errorf("summary without allowed addresses: %q", s)
 	}
 	cfg, err = Parse([]byte("lua:\n  config:\n    db:\n      allowed_addresses: [\"DB.Example:3306\", \"[::1]:5432\", \"/run/mysqld/mysqld.sock\"]\n      max_open_connections: 1\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := cfg.Lua.Config.DB; d.MaxOpenConnections != 1 || d.MaxIdleConnections != 1 || len(d.AllowedAddresses) != 3 {
+	if d := cfg.Lua.Config.DB; d.MaxOpenConnections != 1 || d.EffectiveMaxIdleConnections() != 1 || len(d.AllowedAddresses) != 3 {
 		t.Errorf("db = %+v", d)
+	}
+}
+
+// max_idle_connections: 0 keeps no idle connection; it is not "the
+// default" (it was, and a pool then kept 2).
+func TestLuaDBMaxIdleZero(t *testing.T) {
+	cfg, err := Parse([]byte("lua:\n  config:\n    db:\n      allowed_addresses: [\"127.0.0.1:3306\"]\n      max_idle_connections: 0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := cfg.Lua.Config.DB
+	if d.MaxIdleConnections == nil || d.EffectiveMaxIdleConnections() != 0 {
+		t.Fatalf("max_idle_connections: 0 became %v", d.EffectiveMaxIdleConnections())
+	}
+	want := "1 allowed address(es); per DSN max_open_connections 10, max_idle_connections 0 (none kept between queries); max_rows 10000"
+	if s := LuaDBSummary(d); s != want {
+		t.Errorf("summary %q, want %q", s, want)
+	}
+	// Not set: the default, at most max_open_connections.
+	for _, c := range []struct {
+		d    LuaDB
+		want int
+	}{{LuaDB{}, DefaultLuaDBMaxIdle}, {LuaDB{MaxOpenConnections: 1}, 1}, {LuaDB{MaxIdleConnections: new(int)}, 0}} {
+		if got := c.d.EffectiveMaxIdleConnections(); got != c.want {
+			t.Errorf("%+v: %d, want %d", c.d, got, c.want)
+		}
 	}
 }
 
@@ -33,11 +62,14 @@ func TestLuaDBHostileValues(t *testing.T) {
 		{`allowed_addresses: ["run/mysqld.sock"]`, `lua.config.db.allowed_addresses[0] (line 4)`},
 		{`allowed_addresses: ["[fe80::1%eth0]:3306"]`, `lua.config.db.allowed_addresses[0] (line 4)`},
 		{`allowed_addresses: "127.0.0.1:3306"`, `lua.config.db.allowed_addresses (line 4): must be a list`},
-		{`max_open_connections: 0`, `lua.config.db.max_open_connections (line 4): must be between 1 and 1000, got 0`},
+		{`max_open_connections: 0`, `lua.config.db.max_open_connections (line 4): must be between 1 and 1000, got 0 (0 is neither unlimited nor the default; leave the key out for the default 10)`},
+		{`max_rows: 0`, `lua.config.db.max_rows (line 4): must be between 1 and 1000000, got 0 (0 is neither unlimited nor the default; leave the key out for the default 10000)`},
 		{`max_open_connections: 1001`, `lua.config.db.max_open_connections (line 4): must be between 1 and 1000`},
 		{`max_rows: -1`, `lua.config.db.max_rows (line 4): must be between 1 and 1000000, got -1`},
 		{`max_idle_connections: 11`, `lua.config.db.max_idle_connections (line 4): must be between 0 and max_open_connections (10), got 11`},
-		{`max_idle_connections: -1`, `lua.config.db.max_idle_connections (line 4)`},
+		{`max_idle_connections: -1`, `lua.config.db.max_idle_connections (line 4): must be between 0 and max_open_connections (10), got -1`},
+		{"max_open_connections: 3\n      max_idle_connections: 4", `lua.config.db.max_idle_connections (line 5): must be between 0 and max_open_connections (3), got 4`},
+		{`max_idle_connections: "none"`, `lua.config.db.max_idle_connections (line 4)`},
 		{`allowed: []`, `lua.config.db.allowed`},
 	} {
 		_, err := Parse([]byte("lua:\n  config:\n    db:\n      " + c.yaml + "\n"))

@@ -23,11 +23,11 @@ func TestServerObjectsShowAdminState(t *testing.T) {
 
 	script := `
 function nauthilus_call_filter(r)
-  for _, s in ipairs(nauthilus_backend.get_backend_servers()) do
-    nauthilus_builtin.custom_log_add("servers", table.concat({s.id, s.admin_state, tostring(s.weight), tostring(s.eligible), "[" .. s.reason .. "]"}, " "))
+  for i, s in ipairs(nauthilus_backend.get_backend_servers()) do
+    nauthilus_builtin.custom_log_add("servers" .. i, table.concat({s.id, s.admin_state, tostring(s.weight), tostring(s.eligible), "[" .. s.reason .. "]"}, " "))
   end
-  for _, s in ipairs(nauthilus_backend.get_backend_servers_status()) do
-    nauthilus_builtin.custom_log_add("status", table.concat({s.id, s.admin_state, tostring(s.weight), tostring(s.eligible), "[" .. s.reason .. "]"}, " "))
+  for i, s in ipairs(nauthilus_backend.get_backend_servers_status()) do
+    nauthilus_builtin.custom_log_add("status" .. i, table.concat({s.id, s.admin_state, tostring(s.weight), tostring(s.eligible), "[" .. s.reason .. "]"}, " "))
   end
   ` + acceptReturn + `
 end`
@@ -36,10 +36,10 @@ end`
 		t.Fatal(err)
 	}
 	want := []LogField{
-		{"servers", "ready ready 5 true []"},
-		{"status", "ready ready 5 true []"},
-		{"status", "drained drain 1 false [drain]"},
-		{"status", "zero ready 0 false [weight_zero]"},
+		{"servers1", "ready ready 5 true []"},
+		{"status1", "ready ready 5 true []"},
+		{"status2", "drained drain 1 false [drain]"},
+		{"status3", "zero ready 0 false [weight_zero]"},
 	}
 	if diff := cmp.Diff(want, out.Logs); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)

@@ -95,8 +95,7 @@ func (h *Host) CloseDBPools() {
 	}
 }
 
-// dbLimits are the Engine's lua.config.db settings with defaults for the
-// zero values a test configuration has.
+// dbLimits are the Engine's lua.config.db settings, defaults applied.
 type dbLimits struct {
 	allowed          []string
 	maxOpen, maxIdle int
@@ -113,19 +112,12 @@ type dbLimits struct {
 // Engine's max_memory in bytes (zero for the default).
 func newDBLimits(cfg config.Lua, maxMemory int64) dbLimits {
 	d := cfg.Config.DB
-	l := dbLimits{maxOpen: d.MaxOpenConnections, maxIdle: d.MaxIdleConnections, maxRows: d.MaxRows,
-		maxMessage: int(min(maxMemory, math.MaxInt32))}
+	// maxIdle 0 is the operator's "keep none", not a missing value: the
+	// config tells the two apart (max_idle_connections is a pointer).
+	l := dbLimits{maxOpen: d.EffectiveMaxOpenConnections(), maxIdle: d.EffectiveMaxIdleConnections(),
+		maxRows: d.EffectiveMaxRows(), maxMessage: int(min(maxMemory, math.MaxInt32))}
 	if l.maxMessage <= 0 {
 		l.maxMessage = int(config.DefaultLuaMaxMemory)
-	}
-	if l.maxOpen <= 0 {
-		l.maxOpen = config.DefaultLuaDBMaxOpen
-	}
-	if l.maxIdle <= 0 {
-		l.maxIdle = min(config.DefaultLuaDBMaxIdle, l.maxOpen)
-	}
-	if l.maxRows <= 0 {
-		l.maxRows = config.DefaultLuaDBMaxRows
 	}
 	for _, a := range d.AllowedAddresses {
 		if n, ok := config.NormalizeDBAddress(a); ok {
@@ -367,14 +359,7 @@ func (s *dbHost) open(driver, dsn string, lim dbLimits, maxConns int, logger *sl
 	if err != nil {
 		return nil, errors.New(redactSecret(err.Error(), parsed.password))
 	}
-	open := lim.maxOpen
-	if maxConns > 0 {
-		open = min(maxConns, lim.maxOpen)
-	}
-	db.SetMaxOpenConns(open)
-	db.SetMaxIdleConns(min(lim.maxIdle, open))
-	db.SetConnMaxIdleTime(dbIdleTime)
-	db.SetConnMaxLifetime(dbLifetime)
+	open := sizePool(db, lim, maxConns)
 	p = &dbPool{db: db, driver: driver, addrs: parsed.addrs, password: parsed.password, maxOpen: open}
 	p.lastUsed.Store(time.Now().UnixNano())
 
@@ -390,6 +375,22 @@ func (s *dbHost) open(driver, dsn string, lim dbLimits, maxConns int, logger *sl
 	}
 	s.pools[key] = p
 	return p, nil
+}
+
+// sizePool applies lim to a new pool, with a script's max_connections
+// capped at max_open_connections, and returns its size. SetMaxIdleConns(0)
+// keeps no idle connection (database/sql's default of 2 applies only to a
+// pool nobody sized), which is what max_idle_connections: 0 asks for.
+func sizePool(db *sql.DB, lim dbLimits, maxConns int) int {
+	open := lim.maxOpen
+	if maxConns > 0 {
+		open = min(maxConns, lim.maxOpen)
+	}
+	db.SetMaxOpenConns(open)
+	db.SetMaxIdleConns(min(lim.maxIdle, open))
+	db.SetConnMaxIdleTime(dbIdleTime)
+	db.SetConnMaxLifetime(dbLifetime)
+	return open
 }
 
 // evictLocked closes the least recently used pool with no query under way

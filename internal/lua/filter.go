@@ -35,7 +35,9 @@ type FilterOutcome struct {
 	ResponseStatus  int
 	// StatusMessage is the first one set (in config order), "" if none.
 	StatusMessage string
-	// Logs are the custom_log_add entries, concatenated in config order.
+	// Logs are the custom_log_add entries in config order, each key once:
+	// a key a later filter adds again keeps its place and takes the later
+	// value (run_logs.go).
 	Logs []LogField
 	// Results are "name:ok", "name:fail" or "name:unknown(N)" per filter.
 	Results []string
@@ -158,7 +160,7 @@ func merge(runs []*filterRun) *FilterOutcome {
 		if out.StatusMessage == "" && r.statusSet {
 			out.StatusMessage = r.statusMessage
 		}
-		out.Logs = append(out.Logs, r.logs...)
+		out.Logs = mergeLogFields(out.Logs, r.logs)
 	}
 	out.Suppressed = mergeSuppressed(runs)
 	if len(out.Groups) == 0 {

@@ -19,6 +19,7 @@ function nauthilus_call_filter(request)
   for i = 1, 300000 do x = x + i end
   nauthilus_builtin.status_message_set("from slow")
   nauthilus_builtin.custom_log_add("who", "slow")
+  nauthilus_builtin.custom_log_add("slow", true)
   nauthilus_backend.select_backend_server("10.0.0.1", 143)
   local b = nauthilus_backend_result.new()
   b:attributes({shared = "slow", only_slow = 1})
@@ -40,6 +41,7 @@ end`
 	last := `
 function nauthilus_call_filter(request)
   nauthilus_builtin.custom_log_add("who", "last")
+  nauthilus_builtin.custom_log_add("last", true)
   return nauthilus_builtin.FILTER_ACCEPT, nauthilus_builtin.FILTER_RESULT_FAIL
 end`
 	e, _ := newEngine(t, engineSetup{filters: []config.LuaFilter{
@@ -57,9 +59,11 @@ end`
 			Attributes:    map[string]any{"shared": "middle", "only_slow": float64(1)},
 			Remove:        []string{"x", "y", "z"},
 			StatusMessage: "from slow",
-			Logs:          []LogField{{"who", "slow"}, {"who", "middle"}, {"who", "last"}},
-			Results:       []string{"slow:ok", "middle:unknown(7)", "last:fail"},
-			Rejected:      []string{"middle"},
+			// Each filter set "who": the last in config order wins, not the
+			// last to finish (slow); each filter's own key keeps its place.
+			Logs:     []LogField{{"who", "last"}, {"slow", true}, {"last", true}},
+			Results:  []string{"slow:ok", "middle:unknown(7)", "last:fail"},
+			Rejected: []string{"middle"},
 		}
 		if diff := cmp.Diff(want, out); diff != "" {
 			t.Fatalf("outcome (-want +got):\n%s", diff)
@@ -103,7 +107,7 @@ func TestApplyToRemovesBeforeAdding(t *testing.T) {
 func TestModes(t *testing.T) {
 	yes, no := true, false
 	src := func(tag string) string {
-		return `function nauthilus_call_filter(r) nauthilus_builtin.custom_log_add("ran", "` + tag + `") ` + acceptReturn + ` end`
+		return `function nauthilus_call_filter(r) nauthilus_builtin.custom_log_add("ran_` + tag + `", "` + tag + `") ` + acceptReturn + ` end`
 	}
 	d := filter(t, "default", src("default"))
 	n := filter(t, "noauth", src("noauth"))

@@ -8,7 +8,7 @@ import (
 )
 
 // A password script's custom_log_add entries come back with its result,
-// in call order, string values scrubbed of the request password, also
+// in call order (each key once), string values scrubbed of the request password, also
 // when the script answers FAIL; a listing returns its own.
 func TestPasswordScriptLogs(t *testing.T) {
 	src := `
@@ -34,7 +34,8 @@ end`
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []LogField{{"user", user}, {"pw", "is <redacted>"}, {"n", float64(7)}, {"user", "again"}}
+		// "user" added again keeps its place and takes the later value.
+		want := []LogField{{"user", "again"}, {"pw", "is <redacted>"}, {"n", float64(7)}}
 		if diff := cmp.Diff(want, got.Logs); diff != "" {
 			t.Errorf("%s (-want +got):\n%s", user, diff)
 		}

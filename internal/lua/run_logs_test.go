@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // A script's custom_log_add entries are bounded: 64 kept, the rest
@@ -18,8 +20,8 @@ func TestCustomLogAddIsBounded(t *testing.T) {
 	if len(out.Logs) != maxRunLogFields+1 {
 		t.Fatalf("%d entries, want %d kept and one count", len(out.Logs), maxRunLogFields)
 	}
-	if last := out.Logs[len(out.Logs)-1]; last.Key != logDroppedKey || last.Value != float64(36) {
-		t.Errorf("last entry %v, want %s=36", last, logDroppedKey)
+	if last := out.Logs[len(out.Logs)-1]; last.Key != LogFieldsDroppedKey || last.Value != float64(36) {
+		t.Errorf("last entry %v, want %s=36", last, LogFieldsDroppedKey)
 	}
 	if out.Logs[63].Key != "k64" {
 		t.Errorf("entry 64 is %v", out.Logs[63])
@@ -47,5 +49,63 @@ nauthilus_builtin.custom_log_add("secret", string.rep("b", 1020) .. r.password)`
 	}
 	if v := out.Logs[1].Value.(string); !strings.HasPrefix(v, strings.Repeat("é", 512)+"…[") {
 		t.Errorf("value = %.60q..., want 512 é and the cut", v)
+	}
+}
+
+// A key added again keeps its place and takes the later value, so the log
+// line carries each key once; repeats use up no entry, and a key that
+// still fits replaces its value even once the bound is reached. Keys are
+// compared after redaction and the cut: two keys that end up equal are
+// one entry.
+func TestCustomLogAddRepeatedKeyKeepsLastValue(t *testing.T) {
+	body := `for i = 1, 100 do nauthilus_builtin.custom_log_add("k", i) end
+nauthilus_builtin.custom_log_add("other", "x")
+nauthilus_builtin.custom_log_add("k", "last")
+nauthilus_builtin.custom_log_add("p" .. r.password, 1)
+nauthilus_builtin.custom_log_add("p" .. r.password, 2)
+nauthilus_builtin.custom_log_add(string.rep("a", 70) .. "1", 1)
+nauthilus_builtin.custom_log_add(string.rep("a", 70) .. "2", 2)`
+	out, err, _ := runOne(t, filterBody(body), engineSetup{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := strings.Repeat("a", 64) + "…[7 bytes cut]"
+	want := []LogField{{"k", "last"}, {"other", "x"}, {"p<redacted>", float64(2)}, {cut, float64(2)}}
+	if diff := cmp.Diff(want, out.Logs); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+
+	body = `for i = 1, 64 do nauthilus_builtin.custom_log_add("k" .. i, i) end
+nauthilus_builtin.custom_log_add("k1", "updated")
+nauthilus_builtin.custom_log_add("new", 1)
+nauthilus_builtin.custom_log_add("new", 2)
+nauthilus_builtin.custom_log_add("k64", "updated")`
+	out, err, _ = runOne(t, filterBody(body), engineSetup{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(out.Logs); n != maxRunLogFields+1 || out.Logs[0].Value != "updated" || out.Logs[63].Value != "updated" {
+		t.Fatalf("%d entries, first %v, 64th %v", n, out.Logs[0], out.Logs[63])
+	}
+	if last := out.Logs[maxRunLogFields]; last.Key != LogFieldsDroppedKey || last.Value != float64(2) {
+		t.Errorf("dropped entry %v, want %s=2 (new, twice)", last, LogFieldsDroppedKey)
+	}
+}
+
+// Across filters a key keeps its first place and the value of the last
+// filter in config order; the dropped counts add up.
+func TestMergeLogFields(t *testing.T) {
+	a := []LogField{{"who", "a"}, {"only_a", true}, {LogFieldsDroppedKey, float64(3)}}
+	b := []LogField{{"only_b", 1.5}, {"who", "b"}, {LogFieldsDroppedKey, float64(4)}}
+	got := mergeLogFields(mergeLogFields(nil, a), b)
+	want := []LogField{{"who", "b"}, {"only_a", true}, {LogFieldsDroppedKey, float64(7)}, {"only_b", 1.5}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	if v := MergeLogValue("k", float64(1), float64(2)); v != float64(2) {
+		t.Errorf("an ordinary number is replaced, not added: %v", v)
+	}
+	if v := MergeLogValue(LogFieldsDroppedKey, "script's own", float64(2)); v != float64(2) {
+		t.Errorf("a dropped key a script set as a string: %v", v)
 	}
 }
