@@ -241,6 +241,14 @@ func (ep *endpoint) outgoing(r *http.Request, rd *requestData, rest string, wild
 		if _, set := out.Header["Content-Type"]; !set && contentType != "" {
 			out.Header.Set("Content-Type", contentType)
 		}
+		// Like X-Forwarded-For, these describe the client of the request
+		// that caused this one; the block's headers may replace them.
+		if _, set := out.Header["X-Forwarded-Proto"]; !set {
+			out.Header["X-Forwarded-Proto"] = forwardedProtoValue(r)
+		}
+		if _, set := out.Header["X-Forwarded-Host"]; !set && r.Host != "" {
+			out.Header["X-Forwarded-Host"] = []string{headerValue(r.Host)}
+		}
 		stripHopHeaders(out.Header) // Couper strips them on request round trips too
 		up.req = out
 		return up, "", nil
@@ -282,15 +290,18 @@ func (ep *endpoint) outgoing(r *http.Request, rd *requestData, rest string, wild
 	return up, warning, nil
 }
 
-// upstreamHeaderRoom is how many header fields the layers add to a
-// forwarded request (X-Forwarded-For, the request id, User-Agent): the
-// copied map has room for them and never grows on the request path.
-const upstreamHeaderRoom = 4
+// upstreamHeaderRoom is how many header fields the gateway adds to a
+// forwarded request (X-Forwarded-Proto, X-Forwarded-Host, X-Forwarded-For,
+// the request id, User-Agent, Authorization): the copied map has room for
+// them and never grows on the request path.
+const upstreamHeaderRoom = 6
 
 // cloneForUpstream is r.Clone(r.Context()) for a request that is forwarded
 // once: the header map gets room for what the layers add (Header.Clone
 // sizes it exactly, so the first added field reallocated the map), and the
 // parsed form, which the outgoing request never reads, is not copied.
+// X-Forwarded-Proto and X-Forwarded-Host are set on the copy, before any
+// modifier (see setForwardedProtoHost).
 func cloneForUpstream(r *http.Request) *http.Request {
 	out := new(http.Request)
 	*out = *r // the context too, as Clone(r.Context())
@@ -300,7 +311,9 @@ func cloneForUpstream(r *http.Request) *http.Request {
 		u.User = &user
 	}
 	out.URL = &u
-	out.Header = cloneHeader(r.Header, upstreamHeaderRoom)
+	var spare []string
+	out.Header, spare = cloneHeader(r.Header, upstreamHeaderRoom, 1)
+	setForwardedProtoHost(out.Header, r, spare)
 	out.Trailer = r.Trailer.Clone()
 	out.TransferEncoding = slices.Clone(r.TransferEncoding)
 	out.Form, out.PostForm, out.MultipartForm = nil, nil, nil
@@ -308,13 +321,15 @@ func cloneForUpstream(r *http.Request) *http.Request {
 }
 
 // cloneHeader copies h into a map with room for extra more fields; the
-// values share one backing array, as in Header.Clone.
-func cloneHeader(h http.Header, extra int) http.Header {
+// values share one backing array, as in Header.Clone, which also holds
+// spareValues more for the caller (returned, so that its own values cost
+// no allocation of their own).
+func cloneHeader(h http.Header, extra, spareValues int) (http.Header, []string) {
 	n := 0
 	for _, vv := range h {
 		n += len(vv)
 	}
-	values := make([]string, n)
+	values := make([]string, n+spareValues)
 	out := make(http.Header, len(h)+extra)
 	for k, vv := range h {
 		if vv == nil {
@@ -325,7 +340,7 @@ func cloneHeader(h http.Header, extra int) http.Header {
 		out[k] = values[:m:m]
 		values = values[m:]
 	}
-	return out
+	return out, values
 }
 
 func clientIP(r *http.Request) string {

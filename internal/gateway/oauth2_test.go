@@ -267,6 +267,9 @@ func TestOAuth2RetryOn401ReplaysBody(t *testing.T) {
 	if got := reqs[1].Header.Values("X-Forwarded-For"); len(got) != 1 || got[0] != "10.0.0.1, 127.0.0.1" {
 		t.Fatalf("X-Forwarded-For on replay = %v", got)
 	}
+	if got := reqs[1].Header.Values("X-Forwarded-Proto"); len(got) != 1 || got[0] != "http" {
+		t.Fatalf("X-Forwarded-Proto on replay = %v", got)
+	}
 	if n := len(idp.requests()); n != 2 {
 		t.Fatalf("%d token fetches, want 2", n)
 	}

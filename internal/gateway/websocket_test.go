@@ -54,6 +54,8 @@ func TestWebsocketProxiedWithExactHandshake(t *testing.T) {
 		"Sec-Websocket-Version: 13\n" +
 		"Upgrade: websocket\n" +
 		"X-Forwarded-For: <1 value(s)>\n" +
+		"X-Forwarded-Host: gw.test\n" +
+		"X-Forwarded-Proto: http\n" +
 		"X-Ws: on\n"
 	if got := o.handshakes(); len(got) != 1 || got[0] != want {
 		t.Fatalf("origin saw\n%s\nwant\n%s", strings.Join(got, "\n--\n"), want)
