@@ -74,8 +74,15 @@ type dbPool struct {
 	addrs []string
 	// password is the DSN's password, removed from every error text.
 	password string
-	maxOpen  int
 	lastUsed atomic.Int64
+
+	// The sizes the pool was given, and what they were made from: the
+	// first opener's max_connections and the config's limits. A reload
+	// that changes the limits resizes the pool at its next open.
+	sizeMu           sync.Mutex
+	maxOpen          int
+	maxConns         int
+	cfgOpen, cfgIdle int
 }
 
 func dbState(h *Host) *dbHost {
@@ -348,6 +355,7 @@ func (s *dbHost) open(driver, dsn string, lim dbLimits, maxConns int, logger *sl
 		if err := checkAllowed(p.addrs, lim.allowed, p.password); err != nil {
 			return nil, err
 		}
+		p.resize(lim)
 		p.lastUsed.Store(time.Now().UnixNano())
 		return p, nil
 	}
@@ -360,7 +368,8 @@ func (s *dbHost) open(driver, dsn string, lim dbLimits, maxConns int, logger *sl
 		return nil, errors.New(redactSecret(err.Error(), parsed.password))
 	}
 	open := sizePool(db, lim, maxConns)
-	p = &dbPool{db: db, driver: driver, addrs: parsed.addrs, password: parsed.password, maxOpen: open}
+	p = &dbPool{db: db, driver: driver, addrs: parsed.addrs, password: parsed.password,
+		maxOpen: open, maxConns: maxConns, cfgOpen: lim.maxOpen, cfgIdle: lim.maxIdle}
 	p.lastUsed.Store(time.Now().UnixNano())
 
 	s.mu.Lock()
@@ -391,6 +400,19 @@ func sizePool(db *sql.DB, lim dbLimits, maxConns int) int {
 	db.SetConnMaxIdleTime(dbIdleTime)
 	db.SetConnMaxLifetime(dbLifetime)
 	return open
+}
+
+// resize applies limits a reload changed to a pool opened before it
+// (database/sql takes new sizes at any time; surplus idle connections
+// close at once, busy ones when they are returned).
+func (p *dbPool) resize(lim dbLimits) {
+	p.sizeMu.Lock()
+	defer p.sizeMu.Unlock()
+	if lim.maxOpen == p.cfgOpen && lim.maxIdle == p.cfgIdle {
+		return
+	}
+	p.maxOpen = sizePool(p.db, lim, p.maxConns)
+	p.cfgOpen, p.cfgIdle = lim.maxOpen, lim.maxIdle
 }
 
 // evictLocked closes the least recently used pool with no query under way

@@ -45,3 +45,35 @@ func TestDBPoolMaxIdleZeroKeepsNone(t *testing.T) {
 		db.Close()
 	}
 }
+
+// A reload that changes the pool sizes applies them to a pool opened
+// before it, at its next open; the first opener's max_connections still
+// caps it.
+func TestDBPoolResizedAfterAReload(t *testing.T) {
+	s := &dbHost{pools: map[string]*dbPool{}}
+	dsn := "u:p@tcp(127.0.0.1:3306)/auth"
+	before := dbLimits{allowed: []string{"127.0.0.1:3306"}, maxOpen: 10, maxIdle: 2, maxRows: 10}
+	p, err := s.open("mysql", dsn, before, 8, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.db.Close()
+	if st := p.db.Stats(); st.MaxOpenConnections != 8 {
+		t.Fatalf("first open: pool of %d, want the script's 8", st.MaxOpenConnections)
+	}
+	for _, c := range []struct {
+		lim      dbLimits
+		wantOpen int
+	}{
+		{dbLimits{allowed: before.allowed, maxOpen: 3, maxIdle: 0, maxRows: 10}, 3},
+		{dbLimits{allowed: before.allowed, maxOpen: 20, maxIdle: 4, maxRows: 10}, 8},
+	} {
+		again, err := s.open("mysql", dsn, c.lim, 0, nil)
+		if err != nil || again != p {
+			t.Fatalf("reopen: %v (same pool: %v)", err, again == p)
+		}
+		if st := p.db.Stats(); st.MaxOpenConnections != c.wantOpen {
+			t.Errorf("after max_open_connections %d: pool of %d, want %d", c.lim.maxOpen, st.MaxOpenConnections, c.wantOpen)
+		}
+	}
+}
