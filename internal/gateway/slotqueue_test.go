@@ -55,8 +55,8 @@ type queueResult struct {
 	err    error
 }
 
-// send runs GET /x?n=<n> on its own goroutine; the result comes on out.
-func (h *harness) send(ctx context.Context, n string, out chan<- queueResult) {
+// sendQueued runs GET /x?n=<n> on its own goroutine; the result comes on out.
+func (h *harness) sendQueued(ctx context.Context, n string, out chan<- queueResult) {
 	go func() {
 		r := queueResult{n: n}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, h.srv.URL+"/x?n="+n, nil)
@@ -100,13 +100,13 @@ func TestSlotQueueFullShedsNewest(t *testing.T) {
 	o := newSteppedOrigin(t)
 	h, rt := queueHarness(t, o, "      max_connections: 1\n      max_queue: 2\n      queue_timeout: 0\n")
 	results := make(chan queueResult, 3)
-	h.send(context.Background(), "0", results)
+	h.sendQueued(context.Background(), "0", results)
 	if n := <-o.arrived; n != "0" {
 		t.Fatalf("first at the origin: %s", n)
 	}
-	h.send(context.Background(), "1", results)
+	h.sendQueued(context.Background(), "1", results)
 	waitFor(t, "request 1 to queue", func() bool { return rt.slots.queued() == 1 })
-	h.send(context.Background(), "2", results)
+	h.sendQueued(context.Background(), "2", results)
 	waitFor(t, "request 2 to queue", func() bool { return rt.slots.queued() == 2 })
 	if got := gaugeValue(t, h, "backline_gateway_queue_length"); got != 2 {
 		t.Fatalf("queue gauge = %v", got)
@@ -151,7 +151,7 @@ func TestSlotQueueTimeoutSheds(t *testing.T) {
 	// test lets request 0 go; nothing here measures time.
 	h, rt := queueHarness(t, o, "      max_connections: 1\n      queue_timeout: 1ms\n")
 	results := make(chan queueResult, 2)
-	h.send(context.Background(), "0", results)
+	h.sendQueued(context.Background(), "0", results)
 	<-o.arrived
 
 	resp, body := h.do(http.MethodGet, "/x?n=1", nil, nil)
@@ -177,7 +177,7 @@ func TestSlotQueueTimeoutSheds(t *testing.T) {
 		t.Fatalf("request 0: %d %v", r.status, r.err)
 	}
 	waitFor(t, "the slot to be free", func() bool { return rt.slots.slotsInUse() == 0 && rt.inFlight.Load() == 0 })
-	h.send(context.Background(), "2", results)
+	h.sendQueued(context.Background(), "2", results)
 	if n := <-o.arrived; n != "2" {
 		t.Fatalf("origin got %s", n)
 	}
@@ -195,12 +195,12 @@ func TestSlotQueueLeaverFreesPlace(t *testing.T) {
 	o := newSteppedOrigin(t)
 	h, rt := queueHarness(t, o, "      max_connections: 1\n      max_queue: 1\n")
 	results := make(chan queueResult, 3)
-	h.send(context.Background(), "0", results)
+	h.sendQueued(context.Background(), "0", results)
 	<-o.arrived
 
 	ctx, cancel := context.WithCancel(context.Background())
 	left := make(chan queueResult, 1)
-	h.send(ctx, "1", left)
+	h.sendQueued(ctx, "1", left)
 	waitFor(t, "request 1 to queue", func() bool { return rt.slots.queued() == 1 })
 	cancel()
 	if r := <-left; r.err == nil {
@@ -208,7 +208,7 @@ func TestSlotQueueLeaverFreesPlace(t *testing.T) {
 	}
 	waitFor(t, "the queue to empty", func() bool { return rt.slots.queued() == 0 })
 
-	h.send(context.Background(), "2", results)
+	h.sendQueued(context.Background(), "2", results)
 	waitFor(t, "request 2 to queue", func() bool { return rt.slots.queued() == 1 })
 	if n := o.next(t); n != "2" {
 		t.Fatalf("origin got %s, want 2", n)
