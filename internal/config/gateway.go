@@ -205,6 +205,8 @@ type BackendAttrs struct {
 	HTTP2                        bool          `yaml:"http2"`
 	HTTP2PriorKnowledge          bool          `yaml:"http2_prior_knowledge"`
 	MaxConnections               int           `yaml:"max_connections"`
+	MaxQueue                     int           `yaml:"max_queue"`     // gateway_queue.go
+	QueueTimeout                 time.Duration `yaml:"queue_timeout"` // gateway_queue.go
 	Origin                       string        `yaml:"origin"`
 	BackendPath                  string        `yaml:"path"`
 	PathPrefix                   string        `yaml:"path_prefix"`
@@ -311,6 +313,7 @@ func (b *Backend) applyDefaults() {
 	if !b.Has("timeout") {
 		b.Timeout = DefaultBackendTimeout
 	}
+	b.applyQueueDefaults()
 }
 
 // reflectValue is the settable value behind pointer p.

@@ -31,6 +31,7 @@ func (r *BackendRef) DecodeNode(d *Decoder, n *yaml.Node, path string) {
 // refinementForbidden lists what a refinement may not set (spec §3).
 var refinementForbidden = []string{
 	"disable_certificate_validation", "disable_connection_reuse", "http2", "http2_prior_knowledge", "max_connections",
+	"max_queue", "queue_timeout", // the queue belongs to the label, like its slots
 	"beta_health", "beta_rate_limit", "tls", "oauth2", "beta_token_request", "openapi",
 	"origins", "load_balancing", "retries", "passive_health",
 }

@@ -80,6 +80,7 @@ func (v *gatewayValidator) validateBackend(path string, b *Backend) {
 	if b.MaxConnections < 0 {
 		v.add(path+".max_connections", "must not be negative, got %d", b.MaxConnections)
 	}
+	v.validateQueue(path, b)
 	if b.Has("set_response_status") && (b.SetResponseStatus < 100 || b.SetResponseStatus > 599) {
 		v.add(path+".set_response_status", "must be an HTTP status 100..599, got %d", b.SetResponseStatus)
 	}

@@ -63,6 +63,7 @@ func (c *Config) Warnings() []string {
 	c.secretFileWarnings(warn)
 	c.authCacheWarnings(warn)
 	c.originsWarnings(warn)
+	c.queueWarnings(warn)
 	return out
 }
 

@@ -3,9 +3,11 @@ package gateway
 import (
 	"container/list"
 	"context"
+	"errors"
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // slotQueue bounds how many requests of one backend are in flight. Waiters
@@ -13,8 +15,15 @@ import (
 // queue without taking a slot. Because the transport never needs more
 // connections than requests in flight (and MaxConnsPerHost backs it up),
 // this caps the backend's connections at max_connections.
+//
+// The queue itself is bounded too (max_queue, queue_timeout): a request
+// that finds it full is refused at once and one that waits too long gives
+// up, so that overload is shed fast instead of piling up until the
+// backend's timeout.
 type slotQueue struct {
-	limit int
+	limit    int
+	maxQueue int           // waiters at most; 0: no cap
+	maxWait  time.Duration // queue_timeout; 0: only the caller's context ends a wait
 
 	mu      sync.Mutex
 	inUse   int
@@ -24,17 +33,26 @@ type slotQueue struct {
 	onQueue func(n int)
 }
 
-func newSlotQueue(limit int, onQueue func(int)) *slotQueue {
+// Why a request got no slot; slotLayer answers both with backend_overloaded.
+var (
+	errQueueFull    = errors.New("max_connections slots in use and max_queue requests waiting")
+	errQueueTimeout = errors.New("queue_timeout passed waiting for a max_connections slot")
+)
+
+func newSlotQueue(limit, maxQueue int, maxWait time.Duration, onQueue func(int)) *slotQueue {
 	if onQueue == nil {
 		onQueue = func(int) {}
 	}
-	return &slotQueue{limit: limit, onQueue: onQueue}
+	return &slotQueue{limit: limit, maxQueue: maxQueue, maxWait: maxWait, onQueue: onQueue}
 }
 
 // limited reports whether requests may have to wait for a slot.
 func (q *slotQueue) limited() bool { return q != nil && q.limit > 0 }
 
-// acquire takes a slot or waits for one until ctx ends.
+// acquire takes a slot or waits for one until ctx ends (ctx's error) or
+// queue_timeout passes (errQueueTimeout). With max_queue requests already
+// waiting it returns errQueueFull at once: the newest request is refused,
+// so those waiting keep their turn.
 func (q *slotQueue) acquire(ctx context.Context) error {
 	if q == nil || q.limit <= 0 {
 		return nil
@@ -45,28 +63,47 @@ func (q *slotQueue) acquire(ctx context.Context) error {
 		q.mu.Unlock()
 		return nil
 	}
+	if q.maxQueue > 0 && q.waiters.Len() >= q.maxQueue {
+		q.mu.Unlock()
+		return errQueueFull
+	}
 	ready := make(chan struct{})
 	elem := q.waiters.PushBack(ready)
 	q.onQueue(q.waiters.Len())
 	q.mu.Unlock()
 
+	// The timer exists only while a request waits: the fast path above
+	// pays nothing for queue_timeout.
+	var expired <-chan time.Time
+	if q.maxWait > 0 {
+		t := time.NewTimer(q.maxWait)
+		defer t.Stop()
+		expired = t.C
+	}
+	var err error
 	select {
 	case <-ready:
 		return nil
 	case <-ctx.Done():
+		err = ctx.Err()
+	case <-expired:
+		err = errQueueTimeout
 	}
 	q.mu.Lock()
 	select {
 	case <-ready:
-		// The slot arrived while we were giving up: pass it on.
 		q.mu.Unlock()
+		if errors.Is(err, errQueueTimeout) {
+			return nil // the slot came as the timer fired: use it
+		}
+		// The slot arrived while the client was leaving: pass it on.
 		q.release()
 	default:
 		q.waiters.Remove(elem)
 		q.onQueue(q.waiters.Len())
 		q.mu.Unlock()
 	}
-	return ctx.Err()
+	return err
 }
 
 // release hands the slot to the first waiter or frees it.

@@ -35,6 +35,11 @@ var (
 	kindClientRequest = errorKind{"client_request", http.StatusBadRequest}
 	// kindClientGone is logged only: nobody is left to answer.
 	kindClientGone = errorKind{"client_canceled", 499}
+	// kindOverloaded is a request shed by the max_connections queue
+	// (max_queue, queue_timeout): the backend is saturated, not broken, so
+	// 503 as from HAProxy's queue (and Envoy's pending-request limit, with
+	// x-envoy-overloaded), not 502; writeError adds Retry-After.
+	kindOverloaded = errorKind{"backend_overloaded", http.StatusServiceUnavailable}
 )
 
 // gatewayError is a failure with its kind (for the client) and its cause
@@ -85,6 +90,9 @@ var (
 	errDotSegment   = errors.New(`the request path has a "." or ".." segment`)
 )
 
+// overloadRetryAfter is the Retry-After of backend_overloaded, in seconds.
+const overloadRetryAfter = "1"
+
 // writeError answers with the error type in a header and a small JSON body;
 // the cause stays in the log.
 func writeError(w http.ResponseWriter, kind errorKind, requestID string) {
@@ -92,6 +100,11 @@ func writeError(w http.ResponseWriter, kind errorKind, requestID string) {
 	h.Set(ErrorHeader, kind.Type)
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
+	if kind == kindOverloaded {
+		// A hint, not a promise: a slot frees as soon as any request in
+		// flight ends, so a second is the shortest wait worth naming.
+		h.Set("Retry-After", overloadRetryAfter)
+	}
 	body := `{"error":{"type":` + strconv.Quote(kind.Type) +
 		`,"status":` + strconv.Itoa(kind.Status) +
 		`,"request_id":` + strconv.Quote(requestID) + "}}\n"

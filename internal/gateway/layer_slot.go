@@ -1,6 +1,9 @@
 package gateway
 
-import "net/http"
+import (
+	"errors"
+	"net/http"
+)
 
 // slotLayer holds one of the backend's max_connections slots (when it has
 // a limit) and counts the request in flight until its response body is
@@ -18,7 +21,7 @@ func (l *slotLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 		err := rt.slots.acquire(waitCtx)
 		cancel()
 		if err != nil {
-			return nil, classify(c.ctx, c.limits.deadline, err)
+			return nil, l.refused(c, err)
 		}
 	}
 	// Neither the connection deadlines nor the context wake a read of a
@@ -35,4 +38,19 @@ func (l *slotLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 	}
 	ex.onDone(rt.releaseSlotFunc)
 	return ex, nil
+}
+
+// refused maps a failed wait for a slot to its answer: a shed request is
+// backend_overloaded (503) and counted by reason; the client leaving or
+// the total deadline passing first are classified as anywhere else.
+func (l *slotLayer) refused(c *call, err error) *gatewayError {
+	switch {
+	case errors.Is(err, errQueueFull):
+		l.rt.metrics.shed.WithLabelValues("full").Inc()
+	case errors.Is(err, errQueueTimeout):
+		l.rt.metrics.shed.WithLabelValues("timeout").Inc()
+	default:
+		return classify(c.ctx, c.limits.deadline, err)
+	}
+	return newError(kindOverloaded, err)
 }

@@ -13,6 +13,7 @@ type metrics struct {
 	errors   *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	queue    *prometheus.GaugeVec
+	shed     *prometheus.CounterVec
 	conns    *connectionsCollector
 	origins  *originMetrics // origin_metrics.go
 }
@@ -36,6 +37,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "backline_gateway_queue_length",
 			Help: "Requests waiting for a connection slot (max_connections) or a throttle release.",
 		}, []string{"backend"}),
+		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "backline_gateway_queue_shed_total",
+			Help: "Requests refused by the max_connections queue: reason full (max_queue) or timeout (queue_timeout).",
+		}, []string{"backend", "reason"}),
 		conns: &connectionsCollector{desc: prometheus.NewDesc("backline_gateway_connections",
 			"Connections to the backend's origins: active (a request in flight) or idle (open, unused).",
 			[]string{"backend", "state"}, nil)},
@@ -44,7 +49,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range append([]prometheus.Collector{m.requests, m.errors, m.duration, m.queue, m.conns}, m.origins.collectors()...) {
+	for _, c := range append([]prometheus.Collector{m.requests, m.errors, m.duration, m.queue, m.shed, m.conns}, m.origins.collectors()...) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -59,6 +64,7 @@ type backendMetrics struct {
 	errors   *prometheus.CounterVec
 	duration prometheus.Observer
 	queue    prometheus.Gauge
+	shed     *prometheus.CounterVec // by reason; series appear with the first shed
 	// byCode caches the counter of each status code: the label lookup
 	// hashes and formats on every call.
 	byCode [600]atomic.Pointer[prometheus.Counter]
@@ -71,6 +77,7 @@ func (m *metrics) forBackend(name string) *backendMetrics {
 		errors:   m.errors.MustCurryWith(l),
 		duration: m.duration.With(l),
 		queue:    m.queue.With(l),
+		shed:     m.shed.MustCurryWith(l),
 	}
 	return bm
 }
