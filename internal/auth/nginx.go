@@ -105,7 +105,8 @@ func (h *Handler) nginxTempfail(w http.ResponseWriter, req *Request, d *decision
 // again after Auth-Wait seconds instead of showing it an error. Only a
 // missing backend is held; a refused password never reaches here.
 func (h *Handler) nginxHold(hdr http.Header, req *Request, d *decision) bool {
-	if h.hold == nil || !d.noBackend {
+	// A protocol without any configured backend has nothing to come back.
+	if h.hold == nil || !d.noBackend || (d.sel != nil && d.sel.Unmanaged) {
 		return false
 	}
 	v := h.hold.decide(h.hold.key(req), h.now())

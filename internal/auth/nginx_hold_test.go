@@ -106,6 +106,15 @@ func TestNginxHoldSMTP(t *testing.T) {
 	env.wantAnswer(t, nginxRequest(testUser, testPassword, "smtp", "1"), waitAnswer, "smtp")
 }
 
+// A protocol with no backend configured at all has nothing to wait for.
+func TestNginxHoldNotForUnconfiguredProtocol(t *testing.T) {
+	env, _ := holdEnv(t) // no pop3 backend
+	env.wantAnswer(t, nginxRequest(testUser, testPassword, "pop3", "1"), tempfailAnswer("5"), "pop3")
+	if env.h.hold.held() {
+		t.Error("a login without configured backends is held")
+	}
+}
+
 // A backend that comes back while nginx waits: the next round is a success,
 // and the login's entry is gone, so a later outage holds it afresh.
 func TestNginxHoldEndsWithSuccess(t *testing.T) {
