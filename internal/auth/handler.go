@@ -73,6 +73,9 @@ type Handler struct {
 	usesLua bool
 	// maxBody bounds the body an endpoint reads (auth.request.max_body_size).
 	maxBody int64
+	// hold remembers nginx logins held with WAIT; nil when
+	// auth.nginx.no_backend_hold is off (nginx_hold.go).
+	hold *holdTracker
 }
 
 // Outcomes of a request.
@@ -117,6 +120,7 @@ func New(opts Options) (*Handler, error) {
 		metrics:    m,
 		now:        time.Now,
 		maxBody:    ac.Request.EffectiveMaxBodySize(),
+		hold:       newHoldTracker(ac.Nginx.EffectiveNoBackendHold(), ac.Nginx.EffectiveNoBackendWait()),
 	}
 	h.policyLabel = "policy:" + h.policy.name()
 	// The exchange costs a little per request: only when filters are
@@ -200,6 +204,9 @@ type decision struct {
 	selectedPort  int
 	// noBackend marks a tempfail because no backend was healthy.
 	noBackend bool
+	// hold is the no_backend_hold verdict of an nginx tempfail ("" when
+	// the login was not held): wait, expired or full.
+	hold string
 	// passdbLogs are the custom_log_add pairs of every Lua passdb that ran
 	// for the request, in passdb order (filter logs are in filter).
 	passdbLogs []any
@@ -416,6 +423,9 @@ func (h *Handler) finish(endpoint, protocol, outcome string, start time.Time, se
 		attrs = append(attrs, slog.Bool("cache_hit", d.cacheHit))
 		if d.server != "" {
 			attrs = append(attrs, slog.String("backend", joinHostPort(d.server, d.port)))
+		}
+		if d.hold != "" {
+			attrs = append(attrs, slog.String("hold", d.hold))
 		}
 		if d.sel != nil && d.sel.SelectedBy != "" {
 			attrs = append(attrs, slog.String("selected_by", d.sel.SelectedBy))

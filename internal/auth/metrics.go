@@ -12,6 +12,9 @@ type metrics struct {
 	cache    *prometheus.CounterVec
 	// panic counts selections made in panic (auth.nginx.panic).
 	panic prometheus.Counter
+	// hold counts nginx answers to logins held while no backend is
+	// eligible (auth.nginx.no_backend_hold): wait, expired or full.
+	hold *prometheus.CounterVec
 	// series are the children of requests, duration and cache already
 	// looked up (metrics_series.go).
 	series seriesCache
@@ -36,6 +39,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "backline_selection_panic_total",
 			Help: "Backend selections made while fewer than auth.nginx.panic.below_percent of the protocol's backends were eligible.",
 		}),
+		hold: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "backline_auth_nginx_hold_total",
+			Help: "nginx logins held while no backend was eligible, by answer: wait (Auth-Status: WAIT), expired (no_backend_hold used up: tempfail), full (too many held: tempfail).",
+		}, []string{"answer"}),
 	}
 	if reg == nil {
 		reg = prometheus.NewRegistry()
@@ -53,6 +60,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		return nil, err
 	}
 	if m.panic, err = adopt(reg, m.panic); err != nil {
+		return nil, err
+	}
+	if m.hold, err = adopt(reg, m.hold); err != nil {
 		return nil, err
 	}
 	return m, nil

@@ -45,6 +45,9 @@ func (h *Handler) answerNginx(ctx context.Context, w http.ResponseWriter, req *R
 		pairs := successPairs(buf[:0], d, account)
 		setCanonical(hdr, append(pairs, hdrAuthServer, d.server, hdrAuthPort, strconv.Itoa(d.port))...)
 		w.WriteHeader(http.StatusOK)
+		if h.hold != nil && h.hold.held() {
+			h.hold.forget(h.hold.key(req))
+		}
 	case outcomeFail:
 		h.writeFailure(w, req, d, http.StatusOK, true)
 	default:
@@ -78,6 +81,10 @@ func (h *Handler) pickNginxBackend(ctx context.Context, d *decision) {
 
 func (h *Handler) nginxTempfail(w http.ResponseWriter, req *Request, d *decision) {
 	hdr := w.Header()
+	if h.nginxHold(hdr, req, d) {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	msg := h.tempfailText()
 	hdr.Set("Auth-Status", msg)
 	if d.noBackend && req.AuthLoginAttempt <= h.cfg.EffectiveMaxWaitAttempts() {
@@ -91,4 +98,26 @@ func (h *Handler) nginxTempfail(w http.ResponseWriter, req *Request, d *decision
 	hdr.Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write([]byte(msg))
+}
+
+// nginxHold answers WAIT when no backend is eligible and the login is
+// still within auth.nginx.no_backend_hold: nginx keeps the client and asks
+// again after Auth-Wait seconds instead of showing it an error. Only a
+// missing backend is held; a refused password never reaches here.
+func (h *Handler) nginxHold(hdr http.Header, req *Request, d *decision) bool {
+	// A protocol without any configured backend has nothing to come back.
+	if h.hold == nil || !d.noBackend || (d.sel != nil && d.sel.Unmanaged) {
+		return false
+	}
+	v := h.hold.decide(h.hold.key(req), h.now())
+	d.hold = v.String()
+	h.metrics.hold.WithLabelValues(d.hold).Inc()
+	if v != holdWait {
+		return false
+	}
+	// The tempfail text stays in the log (d.reason); nginx reads nothing
+	// but the status and the wait from a WAIT answer.
+	hdr.Set("Auth-Status", "WAIT")
+	hdr.Set("Auth-Wait", strconv.Itoa(h.cfg.EffectiveNoBackendWait()))
+	return true
 }

@@ -107,6 +107,10 @@ type Nginx struct {
 	// NoBackendWait is the Auth-Wait sent with a tempfail when no backend of
 	// the protocol is healthy.
 	NoBackendWait *int `yaml:"no_backend_wait"`
+	// NoBackendHold is how long nginx is told to hold a login (Auth-Status:
+	// WAIT) while no backend is eligible; 0, the default, answers the
+	// tempfail at once (auth_hold.go).
+	NoBackendHold *time.Duration `yaml:"no_backend_hold"`
 }
 
 // EffectiveFailureMessage is the failure text or the default.
@@ -199,6 +203,7 @@ func (c *Config) validateAuth(errs *Errors) {
 		errs.Add(path, c.Lines.Line(path), "must be between %s and %s, got %s", MinAffinityTTL, "720h", ttl)
 	}
 	c.validatePanic(errs, n.Panic)
+	c.validateHold(errs, n)
 	for key, msg := range map[string]string{"failure_message": n.FailureMessage, "tempfail_message": n.TempfailMessage} {
 		if containsControl(msg) {
 			path := "auth.nginx." + key

@@ -75,3 +75,22 @@ func TestAuthNginxPanic(t *testing.T) {
 	wantOnlyError(t, "auth:\n  nginx:\n    panic:\n      mode: use_all\n",
 		"auth.nginx.panic.below_percent (line 3): must be 1..100 with mode use_all (the share of eligible backends below which all are used)")
 }
+
+func TestAuthNoBackendHold(t *testing.T) {
+	c := mustParse(t, "auth:\n  nginx:\n    failure_message: x\n")
+	if c.Auth.Nginx.EffectiveNoBackendHold() != 0 {
+		t.Errorf("no_backend_hold default %s, want 0 (off)", c.Auth.Nginx.EffectiveNoBackendHold())
+	}
+	c = mustParse(t, "auth:\n  nginx:\n    no_backend_hold: 30s\n")
+	if c.Auth.Nginx.EffectiveNoBackendHold() != 30*time.Second {
+		t.Errorf("no_backend_hold %s, want 30s", c.Auth.Nginx.EffectiveNoBackendHold())
+	}
+	wantOnlyError(t, "auth:\n  nginx:\n    no_backend_hold: -1s\n",
+		`auth.nginx.no_backend_hold (line 3): duration "-1s" must not be negative`)
+	wantOnlyError(t, "auth:\n  nginx:\n    no_backend_hold: 11m\n",
+		"auth.nginx.no_backend_hold (line 3): must be between 0s and 10m0s, got 11m0s")
+	wantOnlyError(t, "auth:\n  nginx:\n    no_backend_wait: 0\n    no_backend_hold: 30s\n",
+		"auth.nginx.no_backend_wait (line 3): must be at least 1 with no_backend_hold (nginx asks again at once after an Auth-Wait of 0)")
+	// Off, a wait of 0 stays what it was: no Auth-Wait on the tempfail.
+	mustParse(t, "auth:\n  nginx:\n    no_backend_wait: 0\n    no_backend_hold: 0s\n")
+}
