@@ -50,8 +50,10 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		return exitFail
 	}
 	endpoints := 0
+	var moved []string
 	if gw != nil {
 		endpoints = len(cfg.Gateway.Endpoints)
+		moved = gw.MovedHealthChecks()
 		gw.Close()
 	}
 	fmt.Fprintf(stdout, "configuration OK: %d targets, %d gateway endpoints\n", len(g.Targets), endpoints)
@@ -60,6 +62,9 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	}
 	if t := config.ListenerTLSSummary(cfg.Gateway.TLS); t != "" {
 		fmt.Fprintf(stdout, "gateway.tls: %s\n", t)
+	}
+	for _, line := range moved {
+		fmt.Fprintln(stdout, line)
 	}
 	if t := config.LuaDBSummary(cfg.Lua.Config.DB); t != "" {
 		fmt.Fprintf(stdout, "lua.config.db: %s\n", t)

@@ -80,3 +80,54 @@ func TestServeInvalidConfig(t *testing.T) {
 		t.Errorf("exit %d, stderr %q", code, stderr)
 	}
 }
+
+// A beta_health probe moved to another port or scheme is printed with its
+// effective URL, so the operator sees where the checks will go; errors in
+// the new keys name their key path and line.
+func TestCheckMovedHealthProbe(t *testing.T) {
+	code, stdout, stderr := backline(t, "check", "--config", writeFile(t, "gw.yml", `definitions:
+  backends:
+    api:
+      origin: https://127.0.0.1:8443/v1
+      beta_health:
+        path: /healthz
+        port: 9000
+        scheme: http
+        initial_state: unhealthy
+    plain:
+      origin: http://127.0.0.1:8080
+      beta_health: {}
+gateway:
+  address: 127.0.0.1:18999
+  endpoints:
+    - path: /a/**
+      proxy:
+        backend: api
+    - path: /p/**
+      proxy:
+        backend: plain
+`))
+	want := "configuration OK: 0 targets, 2 gateway endpoints\n" +
+		"definitions.backends.api.beta_health: gateway:api@https://127.0.0.1:8443 is probed at http://127.0.0.1:9000/healthz\n"
+	if code != exitOK || stderr != "" || stdout != want {
+		t.Fatalf("exit %d, stderr %q, stdout:\n%s\nwant:\n%s", code, stderr, stdout, want)
+	}
+	code, _, stderr = backline(t, "check", "--config", writeFile(t, "bad.yml", `definitions:
+  backends:
+    api:
+      origin: https://127.0.0.1:8443
+      beta_health:
+        port: 70000
+        scheme: ftp
+        initial_state: down
+`))
+	for _, w := range []string{
+		"definitions.backends.api.beta_health.port (line 6): must be 1..65535, got 70000",
+		`definitions.backends.api.beta_health.scheme (line 7): must be http or https, got "ftp"`,
+		`definitions.backends.api.beta_health.initial_state (line 8): must be healthy or unhealthy, got "down"`,
+	} {
+		if code != exitFail || !strings.Contains(stderr, w) {
+			t.Errorf("exit %d, stderr lacks %q:\n%s", code, w, stderr)
+		}
+	}
+}

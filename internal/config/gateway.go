@@ -239,6 +239,16 @@ type BackendHealth struct {
 	ExpectedStatus    []int             `yaml:"expected_status"`
 	ExpectedText      string            `yaml:"expected_text"`
 	Headers           map[string]string `yaml:"headers"`
+	// Port and Scheme replace the origin's for the probe only (Caddy's
+	// health_port, Traefik's healthCheck port and scheme): many origins
+	// answer health on an admin port, or on plain HTTP next to HTTPS
+	// traffic. 0 and "" keep the origin's.
+	Port   int    `yaml:"port"`
+	Scheme string `yaml:"scheme"`
+	// InitialState is the gate before the first verdict, as the mail
+	// checks' initial_state: healthy (Couper's fail-open, the default) or
+	// unhealthy (HAProxy's init-state down: no traffic until checks pass).
+	InitialState string `yaml:"initial_state"`
 }
 
 // RateLimit is one beta_rate_limit (throttle) block.

@@ -257,6 +257,32 @@ func (v *gatewayValidator) validateHealth(path string, b *Backend) {
 			v.add(path+".headers."+name, "%q is not a valid HTTP header name", name)
 		}
 	}
+	v.validateHealthTarget(path, h, written)
+}
+
+// validateHealthTarget checks the keys that move the probe away from the
+// traffic (port, scheme) and its initial state. A written empty or zero
+// value is an error rather than "the origin's": it is most likely an
+// unset template or a typo, and a silent fallback would check the wrong
+// port.
+func (v *gatewayValidator) validateHealthTarget(path string, h *BackendHealth, written func(string) bool) {
+	if written("port") && (h.Port < 1 || h.Port > 65535) {
+		v.add(path+".port", "must be 1..65535, got %d", h.Port)
+	}
+	if written("scheme") {
+		h.Scheme = normalizeWord(h.Scheme)
+		if h.Scheme != "http" && h.Scheme != "https" {
+			v.add(path+".scheme", "must be http or https, got %q", h.Scheme)
+		}
+	}
+	if !written("initial_state") {
+		h.InitialState = InitialHealthy
+		return
+	}
+	h.InitialState = normalizeWord(h.InitialState)
+	if h.InitialState != InitialHealthy && h.InitialState != InitialUnhealthy {
+		v.add(path+".initial_state", "must be healthy or unhealthy, got %q", h.InitialState)
+	}
 }
 
 func ptr[T any](x T) *T { return &x }

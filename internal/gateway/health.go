@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"fmt"
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/health"
@@ -31,26 +33,29 @@ func (g *Gateway) HealthGroups() []health.Group {
 			continue
 		}
 		t, ok := healthTarget(label, b.Origin, b, rt)
-		if !ok {
+		id, idOK := originID(label, b.Origin)
+		if !ok || !idOK {
 			continue
 		}
 		h := b.Health
-		scheme := "http"
-		if t.TLSMode == probe.TLSImplicit {
-			scheme = "https"
-		}
 		groups = append(groups, health.Group{
-			IDs:               []string{BackendID(label, scheme, t.Address())},
+			IDs:               []string{id},
 			Name:              GroupPrefix + label,
 			ConnectInterval:   h.Interval,
 			DeepInterval:      h.Interval,
 			FailureThreshold:  *h.FailureThreshold,
 			RecoveryThreshold: *h.RecoveryThreshold,
-			InitialHealthy:    true, // traffic flows before the first verdict, as in Couper
+			InitialHealthy:    initialHealthy(h),
 			Targets:           []*probe.Target{t},
 		})
 	}
 	return groups
+}
+
+// initialHealthy is beta_health's initial_state: traffic flows before the
+// first verdict (Couper) unless it says unhealthy.
+func initialHealthy(h *config.BackendHealth) bool {
+	return h.InitialState != config.InitialUnhealthy
 }
 
 // BackendID is a gateway backend's ID in the registry, the admin API and
@@ -91,22 +96,26 @@ func (g *Gateway) admitted(group string, useWhenUnhealthy bool) bool {
 	return true
 }
 
-func healthTarget(label, rawOrigin string, b *config.Backend, rt *backendRuntime) (*probe.Target, bool) {
+// healthTarget is the probe of one origin: the origin's URL with beta_health's
+// path, port and scheme put in where set. The host stays the origin's, so
+// SNI and the Host header name it (headers.Host overrides the header); the
+// backend's tls block is used whenever the probe speaks TLS, also when the
+// traffic does not.
+func healthTarget(name, rawOrigin string, b *config.Backend, rt *backendRuntime) (*probe.Target, bool) {
 	u, err := url.Parse(rawOrigin)
 	if err != nil || u.Hostname() == "" {
 		return nil, false
 	}
-	https := u.Scheme == "https"
-	port := 80
-	if https {
-		port = 443
-	}
-	if p := u.Port(); p != "" {
-		if n, err := strconv.Atoi(p); err == nil {
-			port = n
-		}
-	}
 	h := b.Health
+	scheme := u.Scheme
+	if h.Scheme != "" {
+		scheme = h.Scheme
+	}
+	https := scheme == "https"
+	port := urlPort(u, https)
+	if h.Port != 0 {
+		port = h.Port
+	}
 	path := h.Path
 	if path == "" {
 		path = u.EscapedPath()
@@ -118,7 +127,7 @@ func healthTarget(label, rawOrigin string, b *config.Backend, rt *backendRuntime
 		path = "/"
 	}
 	t := &probe.Target{
-		Name:           label,
+		Name:           name,
 		Protocol:       config.ProtoHTTP,
 		Host:           u.Hostname(),
 		Port:           port,
@@ -145,4 +154,64 @@ func healthTarget(label, rawOrigin string, b *config.Backend, rt *backendRuntime
 		t.TLSConfig = tc
 	}
 	return t, true
+}
+
+// urlPort is u's port; an implied one is the default of the scheme the
+// probe speaks, so when only the scheme changes, a port written in the
+// origin is kept and an implied one follows, as in the written-out URL.
+func urlPort(u *url.URL, https bool) int {
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err == nil {
+			return n
+		}
+	}
+	if https {
+		return 443
+	}
+	return 80
+}
+
+// originID is the registry ID of a single-origin backend: the traffic's
+// scheme and address, never the probe's, so a changed health port or
+// scheme keeps the backend's state, admin state and metrics series.
+func originID(label, rawOrigin string) (string, bool) {
+	u, err := url.Parse(rawOrigin)
+	if err != nil || u.Hostname() == "" {
+		return "", false
+	}
+	scheme := "http"
+	if u.Scheme == "https" {
+		scheme = "https"
+	}
+	t := probe.Target{Host: u.Hostname(), Port: urlPort(u, scheme == "https")}
+	return BackendID(label, scheme, t.Address()), true
+}
+
+// HealthURL is where a probe target is checked, for check output and
+// logs: scheme://host:port/path.
+func HealthURL(t *probe.Target) string {
+	scheme := "http"
+	if t.TLSMode == probe.TLSImplicit {
+		scheme = "https"
+	}
+	return scheme + "://" + t.Address() + t.RequestURI
+}
+
+// MovedHealthChecks lists, for backline check, every origin whose probe
+// goes elsewhere than its traffic (beta_health port or scheme), as
+// "<key path>: <backend ID> is probed at <URL>", so an operator sees the
+// effective target before the daemon runs it.
+func (g *Gateway) MovedHealthChecks() []string {
+	var out []string
+	for _, grp := range g.HealthGroups() {
+		label := strings.TrimPrefix(grp.Name, GroupPrefix)
+		b := g.cfg.Definitions.Backends[label]
+		if b == nil || b.Health == nil || (b.Health.Port == 0 && b.Health.Scheme == "") {
+			continue
+		}
+		for i, t := range grp.Targets {
+			out = append(out, fmt.Sprintf("definitions.backends.%s.beta_health: %s is probed at %s", label, grp.IDs[i], HealthURL(t)))
+		}
+	}
+	return out
 }

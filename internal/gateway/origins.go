@@ -204,8 +204,10 @@ func (s *originSet) leastConnections(cands []candidate) *upstreamOrigin {
 // backend's passive_health as the group's policy.
 func originsHealthGroup(label string, b *config.Backend, rt *backendRuntime) health.Group {
 	h := b.Health
-	g := health.Group{Name: GroupPrefix + label, InitialHealthy: true} // traffic flows before the first verdict, as in Couper
+	// passive_health alone: origins take traffic from the start (Couper).
+	g := health.Group{Name: GroupPrefix + label, InitialHealthy: true}
 	if h != nil {
+		g.InitialHealthy = initialHealthy(h)
 		g.ConnectInterval, g.DeepInterval = h.Interval, h.Interval
 		g.FailureThreshold, g.RecoveryThreshold = *h.FailureThreshold, *h.RecoveryThreshold
 	} else {
