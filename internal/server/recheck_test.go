@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -32,7 +33,8 @@ func (c *gatedChecker) Check(ctx context.Context, t *probe.Target, phase probe.P
 }
 
 // recheckTestServer serves a running engine whose interval (an hour)
-// never comes: every probe after the first round is a requested one.
+// never comes: every probe after the first round is a requested one. Its
+// clock stands still, so a second request is always within the limit.
 func recheckTestServer(t *testing.T, auth config.APIAuth, checker probe.Checker) http.Handler {
 	t.Helper()
 	g := health.Group{Name: health.GroupMail, ConnectInterval: 3600e9, FailureThreshold: 1, RecoveryThreshold: 1, InitialHealthy: true,
@@ -40,7 +42,8 @@ func recheckTestServer(t *testing.T, auth config.APIAuth, checker probe.Checker)
 			{Name: "mbox03", Protocol: "imap", Host: "127.0.0.1", Port: 143, Password: "never-shown-pw"},
 			{Name: "imap://10.0.0.2:143", Protocol: "imap", Host: "10.0.0.2", Port: 143},
 		}}
-	e, err := health.New([]health.Group{g}, checker, health.Options{Registerer: prometheus.NewRegistry()})
+	e, err := health.New([]health.Group{g}, checker, health.Options{Registerer: prometheus.NewRegistry(),
+		Now: func() time.Time { return time.Date(2026, 12, 3, 7, 0, 0, 0, time.UTC) }})
 	if err != nil {
 		t.Fatal(err)
 	}
