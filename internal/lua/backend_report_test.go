@@ -23,12 +23,15 @@ func (c signalChecker) Check(_ context.Context, t *probe.Target, phase probe.Pha
 
 // runningHealth is a running health engine with one mail backend
 // (10.0.0.1:143, an interval that never comes) and a standing clock.
-func runningHealth(t *testing.T) (*health.Engine, chan string, *prometheus.Registry) {
+func runningHealth(t *testing.T, targets ...*probe.Target) (*health.Engine, chan string, *prometheus.Registry) {
 	t.Helper()
+	if len(targets) == 0 {
+		targets = []*probe.Target{target("m1", "10.0.0.1", 143)}
+	}
 	probes := make(chan string, 16)
 	reg := prometheus.NewRegistry()
 	g := health.Group{Name: health.GroupMail, ConnectInterval: time.Hour, FailureThreshold: 1, RecoveryThreshold: 1,
-		InitialHealthy: true, Targets: []*probe.Target{target("m1", "10.0.0.1", 143)}}
+		InitialHealthy: true, Targets: targets}
 	e, err := health.New([]health.Group{g}, signalChecker{probes}, health.Options{Registerer: reg,
 		Now: func() time.Time { return time.Date(2026, 12, 3, 7, 0, 0, 0, time.UTC) }})
 	if err != nil {
@@ -38,7 +41,9 @@ func runningHealth(t *testing.T) (*health.Engine, chan string, *prometheus.Regis
 	done := make(chan struct{})
 	go func() { defer close(done); e.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	waitProbe(t, probes) // the first round
+	for range targets {
+		waitProbe(t, probes) // the first round
+	}
 	return e, probes, reg
 }
 
@@ -207,5 +212,35 @@ end`, 0)
 	_, err = p.Verify(context.Background(), &Request{Username: "alice", Password: "pw"})
 	if err == nil || !strings.Contains(err.Error(), "nauthilus_backend.report_failure is only available in filters") {
 		t.Errorf("password script: %v", err)
+	}
+}
+
+// The example of docs/nauthilus.md: the connection check of the first
+// server fails (no checker here: it fails without a connection), the
+// filter reports it and selects the second.
+func TestReportFailureDocExample(t *testing.T) {
+	he, probes, _ := runningHealth(t, target("m1", "127.0.0.1", 1143), target("m2", "127.0.0.2", 1143))
+	script := `
+function nauthilus_call_filter(r)
+  local servers = nauthilus_backend.get_backend_servers()
+  local s = servers[1]
+  local ok, err = nauthilus_backend.check_backend_connection(s.protocol, s.host, s.port, s.tls, false, s.haproxy_v2)
+  if not ok then
+    nauthilus_backend.report_failure(s.host, s.port, err)   -- re-check it now; pick another meanwhile
+    s = servers[2]
+  end
+  nauthilus_backend.select_backend_server(s.host, s.port)
+  ` + acceptReturn + `
+end`
+	e, _ := newEngine(t, engineSetup{filters: []config.LuaFilter{filter(t, "f", script)}, health: he})
+	out, err := e.RunFilters(context.Background(), &Request{Username: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Selected == nil || out.Selected.Host != "127.0.0.2" {
+		t.Errorf("selected %+v", out.Selected)
+	}
+	if p := waitProbe(t, probes); p != "m1" {
+		t.Errorf("probe %q, want the reported m1", p)
 	}
 }
