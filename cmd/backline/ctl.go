@@ -27,6 +27,7 @@ Commands:
   ready ID [--reset]        back into rotation (--reset: back to the configuration)
   weight ID N               weight 0..256 (0 = out of rotation)
   health ID up|down|auto    force the health state, or let the checks decide
+  recheck ID                probe the backend now and print the result (exit 1 unless it passed)
   explain USER              dry run of the selection (--protocol, --client-ip, --service)
   affinity show USER        the user's stored backends (sticky policy; --protocol P: one protocol)
   affinity move USER ID     keep the user on backend ID (for auth.nginx.affinity_ttl)
@@ -93,6 +94,7 @@ var ctlCommandFlags = map[string][]string{
 	"ready":    {"for", "why", "reset"},
 	"weight":   {"for", "why"},
 	"health":   {"for", "why"},
+	"recheck":  nil,
 	"explain":  {"protocol", "client-ip", "service", "local-port"},
 	"affinity": {"protocol"},
 	"reload":   nil,
@@ -177,7 +179,7 @@ func ctlUsagef(format string, a ...any) error { return ctlUsageError{fmt.Sprintf
 func (o *ctlOptions) validate() error {
 	allowed, known := ctlCommandFlags[o.commandName]
 	if !known {
-		return ctlUsagef("unknown command %q (want list, show, drain, maint, ready, weight, health, explain, affinity or reload)", o.commandName)
+		return ctlUsagef("unknown command %q (want list, show, drain, maint, ready, weight, health, recheck, explain, affinity or reload)", o.commandName)
 	}
 	for _, name := range slices.Sorted(maps.Keys(o.set)) {
 		if !ctlCommonFlags[name] && !slices.Contains(allowed, name) {
@@ -191,7 +193,7 @@ func (o *ctlOptions) validate() error {
 	switch o.commandName {
 	case "list", "reload":
 		return ctlWantArgs(o.commandName, args, 0, "")
-	case "show", "drain", "maint", "ready":
+	case "show", "drain", "maint", "ready", "recheck":
 		if err := ctlWantArgs(o.commandName, args, 1, "ID"); err != nil {
 			return err
 		}

@@ -165,6 +165,8 @@ func (c *ctlClient) command(ctx context.Context, o *ctlOptions) error {
 		c.printBackend(b)
 	case "drain", "maint", "ready", "weight", "health":
 		return c.admin(ctx, o, args)
+	case "recheck":
+		return c.recheck(ctx, o, args[0])
 	case "explain":
 		req := ctlExplainRequest{Username: args[0], Protocol: o.protocol, ClientIP: o.clientIP,
 			LocalPort: o.localPort, Service: o.service}

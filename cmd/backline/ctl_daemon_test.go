@@ -136,6 +136,16 @@ func TestCtlAgainstDaemon(t *testing.T) {
 		}
 	})
 
+	t.Run("recheck", func(t *testing.T) {
+		code, stdout, stderr := ctl("recheck", "demo-imaps")
+		if code != exitOK || !strings.HasPrefix(stdout, "demo-imaps: probe ") || !strings.Contains(stdout, " ok in ") {
+			t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+		}
+		if code, _, stderr = ctl("recheck", "no-such-backend"); code != exitFail || !strings.Contains(stderr, "404") {
+			t.Errorf("unknown: exit %d %s", code, stderr)
+		}
+	})
+
 	t.Run("explain", func(t *testing.T) {
 		code, stdout, stderr := ctl("explain", demo.DemoUser, "--protocol", "imap", "--client-ip", "127.0.0.1")
 		if code != exitOK || !strings.Contains(stdout, demo.DemoUser+" -> ") || !strings.Contains(stdout, "CANDIDATE") {

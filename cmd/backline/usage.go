@@ -51,7 +51,7 @@ var commandDocs = []commandDoc{
 	{name: "ctl", synopsis: "[flags] <command> [arguments]", summary: "control a running daemon: list, drain, ready, explain, reload...",
 		about:  strings.TrimSuffix(strings.TrimPrefix(ctlUsage, ctlUsageLine+"\n\n"), "\nFlags:\n"),
 		define: func(fs *flag.FlagSet) { new(ctlOptions).register(fs) },
-		words:  []string{"list", "show", "drain", "maint", "ready", "weight", "health", "explain", "affinity", "reload"}},
+		words:  []string{"list", "show", "drain", "maint", "ready", "weight", "health", "recheck", "explain", "affinity", "reload"}},
 	{name: "completion", synopsis: "bash|zsh|fish", summary: "print a shell completion script",
 		about: "Prints the completion script for the shell. For bash: source <(backline completion bash)",
 		words: []string{"bash", "zsh", "fish"}},

@@ -76,7 +76,8 @@ dispatch:
 
 func (l *groupLoop) offset() time.Duration {
 	limit := l.group.Jitter
-	if limit <= 0 {
+	if limit <= 0 || l.kicked != nil {
+		// A requested probe is wanted now; jitter spreads scheduled rounds.
 		return 0
 	}
 	if l.e.jitter != nil {

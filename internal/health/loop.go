@@ -43,7 +43,8 @@ type groupLoop struct {
 	localLog localErrorLog
 	stallLog localErrorLog
 
-	kick chan *targetState // immediate probes asked for by passive health
+	kicks  kickQueue                       // backends to probe now (recheck.go)
+	kicked map[*targetState]*RecheckResult // set during a kicked round only
 }
 
 func newGroupLoop(e *Engine, index int, g Group, inFlight int) *groupLoop {
@@ -53,7 +54,7 @@ func newGroupLoop(e *Engine, index int, g Group, inFlight int) *groupLoop {
 		group: g,
 		sem:   make(chan struct{}, inFlight),
 		steps: stepObservers{},
-		kick:  make(chan *targetState, 16),
+		kicks: newKickQueue(),
 	}
 }
 
@@ -76,6 +77,7 @@ func (l *groupLoop) add(s *targetState) {
 // overlap; a round longer than its interval delays the next one (a ticker
 // keeps at most one pending tick), it never stacks.
 func (l *groupLoop) run(ctx context.Context) {
+	defer l.stopKicks()
 	g := l.group
 	if g.PassiveOnly {
 		// No probes: publish the targets once (readiness) and wait.
@@ -93,8 +95,8 @@ func (l *groupLoop) run(ctx context.Context) {
 				return
 			case <-ticker.C:
 				l.round(ctx, l.combinedJobs)
-			case s := <-l.kick:
-				l.round(ctx, l.kickedJobs(s))
+			case <-l.kicks.ready:
+				l.kickedRound(ctx)
 			}
 		}
 	}
@@ -113,8 +115,8 @@ func (l *groupLoop) run(ctx context.Context) {
 			l.round(ctx, l.connectJobs)
 		case <-deepTicker.C:
 			l.round(ctx, l.deepJobs)
-		case s := <-l.kick:
-			l.round(ctx, l.kickedJobs(s))
+		case <-l.kicks.ready:
+			l.kickedRound(ctx)
 		}
 	}
 }
@@ -148,6 +150,9 @@ func (l *groupLoop) round(ctx context.Context, all []job) {
 	recorded := 0
 	for i, j := range jobs {
 		res := &results[i]
+		if l.kicked != nil {
+			l.noteKicked(j, res, l.finished[i])
+		}
 		if !l.finished[i] {
 			*res = probe.Result{}
 			continue

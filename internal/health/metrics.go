@@ -32,6 +32,7 @@ type metrics struct {
 	transitions   *prometheus.CounterVec
 	serversStatus *prometheus.GaugeVec
 	adminChanges  *prometheus.CounterVec
+	rechecks      *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
@@ -65,6 +66,10 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 			Name: "backline_backend_admin_changes_total",
 			Help: "Admin state changes through the API (and resets), by the resulting state.",
 		}, []string{"state"}),
+		rechecks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "backline_probe_requests_total",
+			Help: "Requests to probe a backend now (API, Lua report_failure, passive ejection) by result: started, joined (shared a probe not yet finished) or limited (dropped: one was requested less than a second before).",
+		}, []string{"source", "result"}),
 	}
 	var err error
 	// A reload builds a new engine on the same registry: adopt the vectors
@@ -88,6 +93,9 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		return nil, err
 	}
 	if m.adminChanges, err = adopt(reg, m.adminChanges); err != nil {
+		return nil, err
+	}
+	if m.rechecks, err = adopt(reg, m.rechecks); err != nil {
 		return nil, err
 	}
 	// The per-target collector reads one engine's state, so the new engine

@@ -130,7 +130,10 @@ func (e *Engine) eject(gen *generation, s *targetState, pol *PassivePolicy, now 
 		e.published(snap)
 	}
 	if loop != nil && !loop.group.PassiveOnly {
-		loop.reprobe(s)
+		// Envoy and HAProxy's "fastinter" idea: learn at once whether the
+		// checks agree. Limited or already pending: a probe is on its way
+		// or has just run.
+		_, _, _ = e.probeNow(s, RecheckPassive, "ejected by passive health")
 	}
 }
 
@@ -190,16 +193,6 @@ func applyPassive(b *Backend, s *targetState) {
 // isEjected reports a passive ejection running at now.
 func isEjected(b *Backend, now time.Time) bool {
 	return !b.EjectedUntil.IsZero() && now.Before(b.EjectedUntil)
-}
-
-// reprobe asks the loop for an immediate active probe of s (Envoy and
-// HAProxy's "fastinter" idea: learn at once whether the checks agree). A
-// full queue drops the request: a probe is already on its way.
-func (l *groupLoop) reprobe(s *targetState) {
-	select {
-	case l.kick <- s:
-	default:
-	}
 }
 
 // kickedJobs is the job that probes s in a combined round.

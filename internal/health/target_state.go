@@ -36,6 +36,7 @@ type targetState struct {
 	deepLatency    *latencyHistogram
 
 	passive passiveState // live-traffic ejections (passive.go)
+	recheck recheckState // probes asked for outside the schedule (recheck.go)
 	loop    *groupLoop   // current loop; set by install under Engine.mu
 }
 

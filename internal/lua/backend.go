@@ -40,6 +40,7 @@ var backendFunctions = map[string]runFunc{
 		return 1
 	},
 	"check_backend_connection": checkBackendConnection,
+	"report_failure":           sideEffect("nauthilus_backend.report_failure", reportFailure, reportFailureDry),
 }
 
 // getBackendServers returns the eligible mail targets in configuration

@@ -24,7 +24,7 @@ func (s *Server) routes(mounts []Mount) http.Handler {
 		m.Register(mux)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.serveAdmin(w, r) {
+		if s.serveAdmin(w, r) || s.serveRecheck(w, r) {
 			return
 		}
 		if _, pattern := mux.Handler(r); pattern == "" {
