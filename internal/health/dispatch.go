@@ -33,6 +33,8 @@ func (l *groupLoop) probeAll(ctx context.Context, jobs []job) []probe.Result {
 	l.order = grow(l.order, n)
 	l.finished = grow(l.finished, n)
 	clear(l.finished)
+	l.ended = grow(l.ended, n)
+	clear(l.ended)
 	results, offsets, order := l.results, l.offsets, l.order
 	for i := range n {
 		offsets[i] = l.offset()
@@ -65,7 +67,7 @@ dispatch:
 		case l.sem <- struct{}{}:
 		}
 		wg.Add(1)
-		go l.probeOne(ctx, &wg, jobs[i], &results[i], &l.finished[i], offsets[i])
+		go l.probeOne(ctx, &wg, jobs[i], &results[i], &l.finished[i], &l.ended[i], offsets[i])
 	}
 	if timer != nil {
 		timer.Stop()
@@ -87,8 +89,10 @@ func (l *groupLoop) offset() time.Duration {
 }
 
 // finished is set when the probe ended with ctx still live: its result is
-// a verdict. A probe cut short by a reload or shutdown is not.
-func (l *groupLoop) probeOne(ctx context.Context, wg *sync.WaitGroup, j job, res *probe.Result, finished *bool, offset time.Duration) {
+// a verdict. A probe cut short by a reload or shutdown is not. ended is
+// when it returned: a stalled timeout is judged over the probe's own time,
+// not the end of its round (stall.go).
+func (l *groupLoop) probeOne(ctx context.Context, wg *sync.WaitGroup, j job, res *probe.Result, finished *bool, ended *time.Time, offset time.Duration) {
 	defer wg.Done()
 	defer func() { <-l.sem }()
 	defer func() {
@@ -98,6 +102,7 @@ func (l *groupLoop) probeOne(ctx context.Context, wg *sync.WaitGroup, j job, res
 			*res = probe.Result{Phase: j.phase, Reason: probe.ReasonProtocol, Err: errCheckerPanicked}
 			*finished = ctx.Err() == nil
 		}
+		*ended = time.Now()
 	}()
 	t := j.state.target
 	if hook := l.e.probeStarted; hook != nil {

@@ -38,7 +38,8 @@ type groupLoop struct {
 	results  []probe.Result
 	offsets  []time.Duration
 	order    []int
-	finished []bool // per job of the round: its probe ended uncancelled
+	finished []bool      // per job of the round: its probe ended uncancelled
+	ended    []time.Time // per job of the round: when its probe returned (real time)
 
 	localLog localErrorLog
 	stallLog localErrorLog
@@ -151,7 +152,7 @@ func (l *groupLoop) round(ctx context.Context, all []job) {
 	for i, j := range jobs {
 		res := &results[i]
 		if l.kicked != nil {
-			l.noteKicked(j, res, l.finished[i])
+			l.noteKicked(j, res, l.finished[i], l.ended[i])
 		}
 		if !l.finished[i] {
 			*res = probe.Result{}
@@ -163,7 +164,7 @@ func (l *groupLoop) round(ctx context.Context, all []job) {
 			*res = probe.Result{}
 			continue
 		}
-		if stalled, ok := l.e.stalls.stalledTimeout(res); ok {
+		if stalled, ok := l.e.stalls.stalledTimeout(res, l.ended[i]); ok {
 			l.noteStalledProbe(ctx, j.state, j.phase, res, stalled, now)
 			*res = probe.Result{}
 			continue

@@ -227,7 +227,7 @@ func (l *groupLoop) kickedRound(ctx context.Context) {
 
 // noteKicked keeps what the probe of a requested backend found; round
 // calls it for each job while l.kicked is set, before the result is used.
-func (l *groupLoop) noteKicked(j job, res *probe.Result, finished bool) {
+func (l *groupLoop) noteKicked(j job, res *probe.Result, finished bool, ended time.Time) {
 	if !finished {
 		return // cancelled: the request ends as such
 	}
@@ -240,7 +240,7 @@ func (l *groupLoop) noteKicked(j job, res *probe.Result, finished bool) {
 	}
 	if isLocalFailure(res) {
 		out.Status = RecheckInconclusive
-	} else if _, stalled := l.e.stalls.stalledTimeout(res); stalled {
+	} else if _, stalled := l.e.stalls.stalledTimeout(res, ended); stalled {
 		out.Status = RecheckInconclusive
 	}
 	l.kicked[j.state] = out

@@ -114,14 +114,17 @@ func overlap(s stallInterval, from, to time.Time) time.Duration {
 	return end.Sub(start)
 }
 
-// stalledTimeout tells whether res is a timeout during which this process
-// was stalled for at least half of the probe's time; stalled is how long.
-func (w *stallWatch) stalledTimeout(res *probe.Result) (stalled time.Duration, ok bool) {
-	if res.OK || res.Duration <= 0 || failureReason(res) != probe.ReasonTimeout {
+// stalledTimeout tells whether res, a probe that returned at ended, is a
+// timeout during which this process was stalled for at least half of the
+// probe's time; stalled is how long. ended is the probe's own end, not the
+// round's: a round lasts as long as its slowest probe plus the jitter, and
+// a stall after this probe ended says nothing about it.
+func (w *stallWatch) stalledTimeout(res *probe.Result, ended time.Time) (stalled time.Duration, ok bool) {
+	if res.OK || res.Duration <= 0 || ended.IsZero() || failureReason(res) != probe.ReasonTimeout {
 		return 0, false
 	}
-	now := time.Now() // probe durations are real time, whatever Options.Now says
-	stalled = w.stalledDuring(now.Add(-res.Duration), now)
+	// Probe durations and ended are real time, whatever Options.Now says.
+	stalled = w.stalledDuring(ended.Add(-res.Duration), ended)
 	return stalled, stalled >= res.Duration/2
 }
 

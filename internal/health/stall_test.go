@@ -47,19 +47,40 @@ func TestOnlyTimeoutsDuringAStallAreExcused(t *testing.T) {
 	now := time.Now()
 	w.record(stallInterval{from: now.Add(-3 * time.Second), to: now.Add(time.Hour)})
 	timeout := &probe.Result{Reason: probe.ReasonTimeout, Duration: 4 * time.Second, Err: errors.New("i/o timeout")}
-	if stalled, ok := w.stalledTimeout(timeout); !ok || stalled < 2*time.Second {
+	if stalled, ok := w.stalledTimeout(timeout, now); !ok || stalled < 2*time.Second {
 		t.Fatalf("a 4 s timeout with 3 s stalled: %v %v, want excused", stalled, ok)
 	}
 	long := &probe.Result{Reason: probe.ReasonTimeout, Duration: 10 * time.Second}
-	if _, ok := w.stalledTimeout(long); ok {
+	if _, ok := w.stalledTimeout(long, now); ok {
 		t.Fatal("a 10 s timeout with 3 s stalled was excused")
 	}
 	refused := &probe.Result{Reason: probe.ReasonRefused, Duration: 4 * time.Second}
-	if _, ok := w.stalledTimeout(refused); ok {
+	if _, ok := w.stalledTimeout(refused, now); ok {
 		t.Fatal("a refused connection was excused: that is the backend's answer")
 	}
-	if _, ok := w.stalledTimeout(&probe.Result{OK: true, Duration: time.Second}); ok {
+	if _, ok := w.stalledTimeout(&probe.Result{OK: true, Duration: time.Second}, now); ok {
 		t.Fatal("a success was taken for a stalled timeout")
+	}
+}
+
+// The stall is measured over the probe's own time, not up to the end of
+// its round: a round lasts as long as its slowest probe plus the jitter.
+func TestStalledTimeoutIsJudgedWhenTheProbeEnded(t *testing.T) {
+	var w stallWatch
+	now := time.Now()
+	timeout := &probe.Result{Reason: probe.ReasonTimeout, Duration: 2 * time.Second}
+	// Stalled from 2.5 s to 0.5 s before now: a probe that ended 3 s ago
+	// (others of the round still running) was not stalled at all.
+	w.record(stallInterval{from: now.Add(-2500 * time.Millisecond), to: now.Add(-500 * time.Millisecond)})
+	if stalled, ok := w.stalledTimeout(timeout, now.Add(-3*time.Second)); ok {
+		t.Fatalf("a timeout that ended before the stall was excused (stalled %v)", stalled)
+	}
+	// One that ended 0.5 s ago spent its whole time stalled.
+	if _, ok := w.stalledTimeout(timeout, now.Add(-500*time.Millisecond)); !ok {
+		t.Fatal("a timeout stalled throughout was not excused when judged at its own end")
+	}
+	if _, ok := w.stalledTimeout(timeout, time.Time{}); ok {
+		t.Fatal("a probe with no end time was excused")
 	}
 }
 
