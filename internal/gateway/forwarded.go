@@ -1,6 +1,9 @@
 package gateway
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+)
 
 // The X-Forwarded-Proto values, shared by every request: a header value
 // slice is never written in place (Header.Add appends, and with len == cap
@@ -24,6 +27,7 @@ var (
 // host, when not empty, is a one-value slice to hold r.Host (the header
 // clone has a spare slot for it); else one is allocated.
 func setForwardedProtoHost(h http.Header, r *http.Request, host []string) {
+	dropForwardedAliases(h)
 	h["X-Forwarded-Proto"] = forwardedProtoValue(r)
 	if r.Host == "" { // HTTP/1.0 without Host
 		delete(h, "X-Forwarded-Host")
@@ -44,4 +48,19 @@ func forwardedProtoValue(r *http.Request) []string {
 		return forwardedProtoHTTPS
 	}
 	return forwardedProtoHTTP
+}
+
+// dropForwardedAliases deletes fields such as X_Forwarded_Proto: net/http
+// keeps them apart from X-Forwarded-Proto, but CGI, WSGI, Rack and PHP
+// origins read both as HTTP_X_FORWARDED_PROTO, so a client could still say
+// https (nginx drops underscored names by default for the same reason).
+func dropForwardedAliases(h http.Header) {
+	for k := range h {
+		if strings.IndexByte(k, '_') < 0 {
+			continue
+		}
+		if a := strings.ReplaceAll(k, "_", "-"); strings.EqualFold(a, "X-Forwarded-Proto") || strings.EqualFold(a, "X-Forwarded-Host") {
+			delete(h, k)
+		}
+	}
 }

@@ -46,11 +46,19 @@ func TestForwardedProtoHostPlainReplacesClientValues(t *testing.T) {
 			"X-Forwarded-Host: a\r\nX-Forwarded-Host: b\r\nX-Forwarded-For: 10.1.1.1\r\nConnection: close\r\n\r\n",
 		"lower case": "GET /x HTTP/1.1\r\nHost: gw.test\r\nx-forwarded-proto: https\r\nx-forwarded-host: evil\r\n" +
 			"X-Forwarded-For: 10.1.1.1\r\nConnection: close\r\n\r\n",
+		// CGI-style origins read X_Forwarded_Proto as X-Forwarded-Proto.
+		"underscores": "GET /x HTTP/1.1\r\nHost: gw.test\r\nX_Forwarded_Proto: https\r\nx_forwarded-host: evil\r\n" +
+			"X-Forwarded-For: 10.1.1.1\r\nConnection: close\r\n\r\n",
 	} {
 		t.Run(name, func(t *testing.T) {
 			a := rawRequest(t, h, raw)
 			e := decodeEcho(t, a.body)
 			wantForwarded(t, e, "http", "gw.test")
+			for k := range e.Header {
+				if strings.Contains(k, "_") {
+					t.Errorf("alias %q passed on", k)
+				}
+			}
 			if got := e.Header["X-Forwarded-For"]; !slices.Equal(got, []string{"10.1.1.1, 127.0.0.1"}) {
 				t.Errorf("X-Forwarded-For = %q", got)
 			}
