@@ -61,7 +61,14 @@ type holdTracker struct {
 
 	mu      sync.Mutex
 	entries map[uint64]holdEntry
+	// swept is when a full table was last swept: at most one sweep per
+	// holdSweepEvery, or every new login while the table is full of live
+	// entries (a flood of made-up users) would walk all of it under mu.
+	swept time.Time
 }
+
+// holdSweepEvery spaces the sweeps of a full table.
+const holdSweepEvery = time.Second
 
 // newHoldTracker returns nil when hold is off.
 func newHoldTracker(hold time.Duration, waitSeconds int) *holdTracker {
@@ -98,7 +105,10 @@ func (t *holdTracker) decide(k uint64, now time.Time) holdVerdict {
 	e, ok := t.entries[k]
 	if !ok || now.Sub(e.last) > t.stale || now.Before(e.first) {
 		if !ok && len(t.entries) >= t.limit {
-			t.sweep(now)
+			if d := now.Sub(t.swept); d >= holdSweepEvery || d < 0 {
+				t.sweep(now)
+				t.swept = now
+			}
 			if len(t.entries) >= t.limit {
 				return holdFull
 			}

@@ -248,3 +248,24 @@ func TestNginxHoldFull(t *testing.T) {
 		t.Errorf("%d entries after the sweep, want 1", n)
 	}
 }
+
+// A full table of live entries is swept at most once per holdSweepEvery:
+// a flood of new logins does not walk it for each one.
+func TestNginxHoldFullSweepsAtMostOncePerSecond(t *testing.T) {
+	env, now := holdEnv(t)
+	env.h.hold.limit = 2
+	login := func(ip string) *http.Request {
+		r := nginxRequest(testUser, testPassword, "imap", "1")
+		r.Header.Set("Client-IP", ip)
+		return r
+	}
+	env.wantAnswer(t, login("192.0.2.1"), waitAnswer, "first")
+	env.wantAnswer(t, login("192.0.2.2"), waitAnswer, "second")
+	*now = now.Add(env.h.hold.stale - 100*time.Millisecond)
+	env.wantAnswer(t, login("192.0.2.3"), tempfailAnswer("5"), "third, full")
+	// The first two go stale now, but the table was swept just before.
+	*now = now.Add(200 * time.Millisecond)
+	env.wantAnswer(t, login("192.0.2.4"), tempfailAnswer("5"), "within a second of the sweep")
+	*now = now.Add(holdSweepEvery)
+	env.wantAnswer(t, login("192.0.2.4"), waitAnswer, "after the next sweep")
+}
