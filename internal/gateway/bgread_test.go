@@ -147,8 +147,15 @@ func TestReadDeadlineReachesTheSocketOnlyForARead(t *testing.T) {
 	for _, d := range []time.Time{time.Now().Add(time.Hour), aLongTimeAgo, {}} {
 		_ = fc.SetReadDeadline(d)
 	}
+	_ = fc.SetReadDeadline(time.Now().Add(time.Hour))
+	// connlimit's ConnState hook unwraps with NetConn twice a request.
+	_ = fc.NetConn()
 	if cc.readDeadlines.Load() != 0 {
 		t.Fatalf("deadlines undone before any read reached the socket %d times", cc.readDeadlines.Load())
+	}
+	// A websocket tunnel reading the socket itself gets the last one.
+	if fc.tunnelConn(); cc.readDeadlines.Load() != 1 {
+		t.Fatalf("tunnelConn gave the socket %d deadlines, want 1", cc.readDeadlines.Load())
 	}
 	// One set before a read is given to the socket, and holds.
 	_ = fc.SetReadDeadline(aLongTimeAgo)

@@ -325,9 +325,14 @@ func (l framingListener) Accept() (net.Conn, error) {
 }
 
 // NetConn returns the wrapped connection, so a capped listener underneath
-// (connlimit) still sees its connections go idle. A caller that reads it
-// directly (a websocket tunnel) gets it with the read deadline last set.
-func (c *framingConn) NetConn() net.Conn {
+// (connlimit) still sees its connections go idle. It has no side effect:
+// connlimit's ConnState hook calls it twice a request.
+func (c *framingConn) NetConn() net.Conn { return c.Conn }
+
+// tunnelConn returns the wrapped connection for a caller that reads it
+// directly (a websocket tunnel), with the read deadline last set given to
+// it (deadline.go keeps it back until a read through c).
+func (c *framingConn) tunnelConn() net.Conn {
 	c.mu.Lock()
 	_ = c.applyReadDeadlineLocked()
 	c.mu.Unlock()

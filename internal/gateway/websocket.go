@@ -196,7 +196,7 @@ func (g *Gateway) serveUpgrade(w http.ResponseWriter, r *http.Request, rd *reque
 	early, _ := brw.Reader.Peek(brw.Reader.Buffered())
 	raw := conn
 	if fc, ok := conn.(*framingConn); ok {
-		raw = fc.NetConn() // frames are not HTTP heads: skip the framing scan
+		raw = fc.tunnelConn() // frames are not HTTP heads: skip the framing scan
 	}
 	toOrigin, toClient, reason := tunnel(raw, early, stream, deadline)
 	noteUpgrade(w, toClient)
