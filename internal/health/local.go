@@ -19,6 +19,19 @@ type localErrorLog struct {
 	suppressed int
 }
 
+// allow reports whether a line may be logged at now; when it may, the
+// caller logs log.suppressed and then calls logged.
+func (log *localErrorLog) allow(now time.Time) bool {
+	if !log.last.IsZero() && now.Sub(log.last) < localErrorLogInterval {
+		log.suppressed++
+		return false
+	}
+	return true
+}
+
+// logged notes the line just written.
+func (log *localErrorLog) logged(now time.Time) { log.last, log.suppressed = now, 0 }
+
 // isLocalFailure tells whether a probe failed because this host could not
 // open a socket (probe.ReasonLocal): nothing was learnt about the backend,
 // so its gates, times and last error stay as they were (issue 9 item 6).
@@ -38,8 +51,7 @@ func (l *groupLoop) noteLocalFailure(ctx context.Context, s *targetState, phase 
 		m.localErrors.WithLabelValues(s.group, errno).Inc()
 	}
 	log := &l.localLog
-	if !log.last.IsZero() && now.Sub(log.last) < localErrorLogInterval {
-		log.suppressed++
+	if !log.allow(now) {
 		return
 	}
 	l.e.logger.LogAttrs(ctx, slog.LevelError, "health probe could not open a socket: this host is out of resources; backend state kept",
@@ -50,5 +62,5 @@ func (l *groupLoop) noteLocalFailure(ctx context.Context, s *targetState, phase 
 		slog.String("errno", errno),
 		slog.String("error", failureText(res)),
 		slog.Int("suppressed_since_last", log.suppressed))
-	log.last, log.suppressed = now, 0
+	log.logged(now)
 }

@@ -135,8 +135,7 @@ func (l *groupLoop) noteStalledProbe(ctx context.Context, s *targetState, phase 
 		m.stalledProbes.WithLabelValues(s.group).Inc()
 	}
 	log := &l.stallLog
-	if !log.last.IsZero() && now.Sub(log.last) < localErrorLogInterval {
-		log.suppressed++
+	if !log.allow(now) {
 		return
 	}
 	l.e.logger.LogAttrs(ctx, slog.LevelWarn, "health probe timed out while this process was stalled: backend state kept",
@@ -147,5 +146,5 @@ func (l *groupLoop) noteStalledProbe(ctx context.Context, s *targetState, phase 
 		slog.Duration("probe_duration", res.Duration),
 		slog.Duration("stalled", stalled),
 		slog.Int("suppressed_since_last", log.suppressed))
-	log.last, log.suppressed = now, 0
+	log.logged(now)
 }

@@ -76,11 +76,10 @@ type dbPool struct {
 	password string
 	lastUsed atomic.Int64
 
-	// The sizes the pool was given, and what they were made from: the
-	// first opener's max_connections and the config's limits. A reload
-	// that changes the limits resizes the pool at its next open.
+	// What the pool's sizes were made from: the first opener's
+	// max_connections and the config's limits. A reload that changes the
+	// limits resizes the pool at its next open.
 	sizeMu           sync.Mutex
-	maxOpen          int
 	maxConns         int
 	cfgOpen, cfgIdle int
 }
@@ -367,9 +366,9 @@ func (s *dbHost) open(driver, dsn string, lim dbLimits, maxConns int, logger *sl
 	if err != nil {
 		return nil, errors.New(redactSecret(err.Error(), parsed.password))
 	}
-	open := sizePool(db, lim, maxConns)
+	sizePool(db, lim, maxConns)
 	p = &dbPool{db: db, driver: driver, addrs: parsed.addrs, password: parsed.password,
-		maxOpen: open, maxConns: maxConns, cfgOpen: lim.maxOpen, cfgIdle: lim.maxIdle}
+		maxConns: maxConns, cfgOpen: lim.maxOpen, cfgIdle: lim.maxIdle}
 	p.lastUsed.Store(time.Now().UnixNano())
 
 	s.mu.Lock()
@@ -411,7 +410,7 @@ func (p *dbPool) resize(lim dbLimits) {
 	if lim.maxOpen == p.cfgOpen && lim.maxIdle == p.cfgIdle {
 		return
 	}
-	p.maxOpen = sizePool(p.db, lim, p.maxConns)
+	sizePool(p.db, lim, p.maxConns)
 	p.cfgOpen, p.cfgIdle = lim.maxOpen, lim.maxIdle
 }
 
