@@ -141,7 +141,13 @@ func (e *Engine) probeNow(s *targetState, source, reason string) (*Recheck, bool
 		return p, true, nil
 	}
 	// A pending request of a replaced loop that never ran (Reconfigure
-	// before Run) is forgotten, not waited for.
+	// before Run; a loop that ran cancelled its queue when it stopped)
+	// ends as cancelled, so whoever waits for it is told.
+	if p := rs.pending; p != nil && p.loop != loop {
+		rs.pending = nil
+		p.result = RecheckResult{Status: RecheckCancelled, Finished: now}
+		close(p.done)
+	}
 	// A clock set back (since >= 0 fails) does not block requests for as
 	// long as it went back.
 	if since := now.Sub(rs.last); !rs.last.IsZero() && since >= 0 && since < RecheckInterval {

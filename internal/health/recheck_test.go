@@ -211,3 +211,25 @@ func drain(c chan string) func(func(string) bool) {
 		}
 	}
 }
+
+// A request taken by a loop that was replaced before it ever ran
+// (Reconfigure before Run) ends as cancelled at the next request, instead
+// of leaving its caller waiting for a probe that never comes.
+func TestProbeNowOfAReplacedLoopEndsCancelled(t *testing.T) {
+	groups := []Group{mailGroup(mailTarget("a", 1, false))}
+	e, err := New(groups, newHeldChecker(""), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _, err := e.ProbeNow("a", RecheckAPI, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Reconfigure(groups); err != nil {
+		t.Fatal(err)
+	}
+	_, _, _ = e.ProbeNow("a", RecheckAPI, "") // limited or queued: either way the old request ends
+	if res := waitRecheck(t, r); res.Status != RecheckCancelled {
+		t.Fatalf("result %+v, want cancelled", res)
+	}
+}
