@@ -106,7 +106,11 @@ func (h *Handler) nginxTempfail(w http.ResponseWriter, req *Request, d *decision
 // missing backend is held; a refused password never reaches here.
 func (h *Handler) nginxHold(hdr http.Header, req *Request, d *decision) bool {
 	// A protocol without any configured backend has nothing to come back.
-	if h.hold == nil || !d.noBackend || (d.sel != nil && d.sel.Unmanaged) {
+	// Past max_wait_attempts the session ends (the tempfail without
+	// Auth-Wait): holding each later attempt would keep one session held
+	// once more per login command.
+	if h.hold == nil || !d.noBackend || (d.sel != nil && d.sel.Unmanaged) ||
+		req.AuthLoginAttempt > h.cfg.EffectiveMaxWaitAttempts() {
 		return false
 	}
 	v := h.hold.decide(h.hold.key(req), h.now())

@@ -198,11 +198,12 @@ func TestNginxHoldHostileAttempt(t *testing.T) {
 	*now = now.Add(30 * time.Second)
 	env.wantAnswer(t, missing(), tempfailAnswer("5"), "missing, used up")
 
-	// A huge but valid attempt is held too, and bounded the same way; past
-	// max_wait_attempts the tempfail carries no Auth-Wait, as today.
-	env.wantAnswer(t, nginxRequest(testUser, testPassword, "imap", "1000000"), waitAnswer, "huge")
-	*now = now.Add(31 * time.Second)
-	env.wantAnswer(t, nginxRequest(testUser, testPassword, "imap", "1000000"), tempfailAnswer(""), "huge, used up")
+	// An attempt past max_wait_attempts (20) is not held: the tempfail
+	// without Auth-Wait ends the session, as today, instead of one more
+	// hold per login command.
+	env.wantAnswer(t, nginxRequest(testUser, testPassword, "imap", "20"), waitAnswer, "last attempt with a wait")
+	env.wantAnswer(t, nginxRequest(testUser, testPassword, "imap", "21"), tempfailAnswer(""), "past max_wait_attempts")
+	env.wantAnswer(t, nginxRequest(testUser, testPassword, "imap", "1000000"), tempfailAnswer(""), "huge")
 
 	waits := holdCount(env, "wait")
 	dup := nginxRequest(testUser, testPassword, "imap", "1")

@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -93,4 +94,16 @@ func TestAuthNoBackendHold(t *testing.T) {
 		"auth.nginx.no_backend_wait (line 3): must be at least 1 with no_backend_hold (nginx asks again at once after an Auth-Wait of 0)")
 	// Off, a wait of 0 stays what it was: no Auth-Wait on the tempfail.
 	mustParse(t, "auth:\n  nginx:\n    no_backend_wait: 0\n    no_backend_hold: 0s\n")
+
+	// A wait longer than the hold is legal but keeps clients far longer
+	// than the hold says.
+	c = mustParse(t, "auth:\n  nginx:\n    no_backend_wait: 120\n    no_backend_hold: 30s\n")
+	want := "auth.nginx.no_backend_wait (line 3): 120 s is longer than no_backend_hold (30s): nginx keeps a held client for the whole wait, so a login is held up to 4m30s"
+	if got := strings.Join(c.Warnings(), "\n"); !strings.Contains(got, want) {
+		t.Errorf("warnings %q lack %q", got, want)
+	}
+	c = mustParse(t, "auth:\n  nginx:\n    no_backend_wait: 5\n    no_backend_hold: 30s\n")
+	if got := strings.Join(c.Warnings(), "\n"); strings.Contains(got, "no_backend_wait") {
+		t.Errorf("warning for a wait shorter than the hold: %q", got)
+	}
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"time"
 )
 
 // Warnings lists settings that are legal but probably not what the operator
@@ -23,6 +24,11 @@ func (c *Config) Warnings() []string {
 		warn(healthChecksPath+".targets", "%d target(s) configured but %s is not listed in auth.services.enabled; they will not be probed", len(h.Targets), ServiceBackendHealthChecks)
 	case enabled && len(h.Targets) == 0:
 		warn("auth.services.enabled", "%s is enabled but has no targets", ServiceBackendHealthChecks)
+	}
+
+	if hold, wait := c.Auth.Nginx.EffectiveNoBackendHold(), c.Auth.Nginx.EffectiveNoBackendWait(); hold > 0 &&
+		time.Duration(wait)*time.Second > hold {
+		warn("auth.nginx.no_backend_wait", "%d s is longer than no_backend_hold (%s): nginx keeps a held client for the whole wait, so a login is held up to %s", wait, hold, hold+2*time.Duration(wait)*time.Second)
 	}
 
 	if !listensOnLoopback(c.Server.Address) && !c.Server.APIAuth.configured() {
