@@ -11,10 +11,11 @@ import (
 // on the 64 KiB GET bench the second write cost about as much CPU as the
 // whole head. nginx sends the head and a 64 KiB body in one writev.
 //
-// copyBody corks the client connection around a Content-Length body that
-// will not fit the buffer: the connection holds the first write (a copy:
-// net/http reuses its buffer) and sends it with the next one in a single
-// writev; uncork sends whatever is still held. Streamed bodies (no
+// copyBody corks the client connection around its first write of a
+// Content-Length body that will not fit the buffer: the connection holds
+// the first write (a copy: net/http reuses its buffer) and sends it with
+// the next one in a single writev; uncork, right after that write (never
+// across another read from the origin), sends whatever is still held. Streamed bodies (no
 // Content-Length) are never corked: their chunks must leave at once.
 
 // maxHeld bounds what a corked connection holds: net/http's buffer.

@@ -115,3 +115,32 @@ func TestCorkedConnectionSendsEverythingInOrder(t *testing.T) {
 		})
 	}
 }
+
+// A held first write (the head and the start of the body) leaves before
+// the gateway waits on the origin again: an origin that stalls after
+// sending part of its body does not keep the response head from the client.
+func TestCorkedHeadNotHeldWhileTheOriginStalls(t *testing.T) {
+	stall := make(chan struct{})
+	defer close(stall) // before the cleanups, which wait for the request
+	o := newRawOrigin(t, func(o *rawOrigin, c net.Conn, br *bufio.Reader, _ int) {
+		if _, ok := o.read(br); !ok {
+			return
+		}
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 20000\r\n\r\n%s", strings.Repeat("a", 6000))
+		time.Sleep(50 * time.Millisecond) // the gateway's first two reads take 6001 bytes
+		_, _ = c.Write([]byte("a"))
+		<-stall
+	})
+	h := newHarness(t, gatewayYAML(o.url(), "", "    - path: /x\n      proxy:\n        backend: api\n"))
+	conn := h.dialRaw(t)
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /x HTTP/1.1\r\nHost: gw.test\r\n\r\n")
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no response head while the origin stalls: %v", err)
+	}
+	if resp.StatusCode != 200 { // the body is not drained: it never ends
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+}

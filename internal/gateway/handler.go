@@ -132,9 +132,10 @@ func copyBody(w http.ResponseWriter, r *http.Request, resp *http.Response) error
 			}
 		}
 	}
+	var corked *framingConn
 	if !flush {
-		if fc := corkFor(r, resp.ContentLength); fc != nil {
-			defer fc.uncork()
+		if corked = corkFor(r, resp.ContentLength); corked != nil {
+			defer corked.uncork()
 		}
 	}
 	bp := bodyBufPool.Get().(*[]byte)
@@ -154,6 +155,12 @@ func copyBody(w http.ResponseWriter, r *http.Request, resp *http.Response) error
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
 				return nil // the client left; nothing to report to it
+			}
+			if corked != nil && !corked.holdNext {
+				// The first write went out or is held: never hold it (the
+				// response head) while the origin is read again.
+				_ = corked.uncork()
+				corked = nil
 			}
 			if flush {
 				_ = rc.Flush()
