@@ -10,12 +10,15 @@ import (
 )
 
 // OriginEntry is one of a backend's origins: an absolute http(s) URL whose
-// scheme and host:port are used (as for origin) and a weight for the
-// weighted policy.
+// scheme and host:port are used (as for origin), a weight for the
+// weighted policy and whether it is a backup.
 type OriginEntry struct {
 	Origin string `yaml:"origin"`
 	Weight *int   `yaml:"weight"`
-	Line   int    `yaml:"-"`
+	// Backup: the origin takes requests only when no other origin of the
+	// backend that is not a backup is admitted (HAProxy's backup server).
+	Backup bool `yaml:"backup"`
+	Line   int  `yaml:"-"`
 }
 
 // OriginList is origins: each entry a URL ("http://a:8080") or a mapping
