@@ -56,7 +56,7 @@ type Backend struct {
 	// target's name, which config defaults to protocol://host:port.
 	ID     string
 	Group  string
-	Weight int         // effective share for weighted policies (0..MaxWeight)
+	Weight int // effective share for weighted policies (0..MaxWeight)
 	// Backup: the target is a failover reserve (Group.Backups). It is
 	// eligible by the same rule as any target; selection prefers the
 	// eligible non-backups.
