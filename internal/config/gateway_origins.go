@@ -22,7 +22,7 @@ type OriginEntry struct {
 }
 
 // OriginList is origins: each entry a URL ("http://a:8080") or a mapping
-// with origin and weight.
+// with origin, weight and backup.
 type OriginList []OriginEntry
 
 // DecodeNode implements NodeDecoder.
@@ -44,7 +44,7 @@ func (ol *OriginList) DecodeNode(d *Decoder, n *yaml.Node, path string) {
 		case yaml.MappingNode:
 			d.decode(c, reflectValue(&out[i]), p)
 		default:
-			d.errorf(c, p, "must be an origin URL or a mapping with origin and weight")
+			d.errorf(c, p, "must be an origin URL or a mapping with origin, weight and backup")
 		}
 	}
 	*ol = out
