@@ -141,6 +141,9 @@ type Target struct {
 	// Weight is the target's share for weighted policies, 0..256; nil (left
 	// out) means 1. Weight 0 keeps a healthy target out of rotation.
 	Weight *int `yaml:"weight"`
+	// Backup keeps the target out of selection while another target of its
+	// protocol that is not a backup is eligible (HAProxy's backup server).
+	Backup bool `yaml:"backup"`
 }
 
 // EffectiveWeight is the configured weight, 1 when left out.

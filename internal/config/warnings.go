@@ -47,6 +47,7 @@ func (c *Config) Warnings() []string {
 			warn(key, "implicit TLS: nginx's mail proxy speaks plain text to its upstream, so /api/v1/auth/nginx will not hand out this target; set proxy_port to its plain or STARTTLS port")
 		}
 	}
+	c.backupWarnings(warn)
 	c.listenerTLSWarnings(warn)
 	switch {
 	case c.Gateway.AccessLogFile == "":

@@ -20,16 +20,18 @@ type backendsBody struct {
 }
 
 type backendView struct {
-	ID           string     `json:"id"`
-	Name         string     `json:"name"`
-	Group        string     `json:"group"`
-	Protocol     string     `json:"protocol"`
-	Host         string     `json:"host"`
-	Port         int        `json:"port"`
-	Healthy      bool       `json:"healthy"`
-	Eligible     bool       `json:"eligible"`
-	Reason       string     `json:"reason"`
-	Weight       int        `json:"weight"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Group    string `json:"group"`
+	Protocol string `json:"protocol"`
+	Host     string `json:"host"`
+	Port     int    `json:"port"`
+	Healthy  bool   `json:"healthy"`
+	Eligible bool   `json:"eligible"`
+	Reason   string `json:"reason"`
+	Weight   int    `json:"weight"`
+	// Backup: a failover target (backup: true); left out for the others.
+	Backup       bool       `json:"backup,omitempty"`
 	Admin        adminView  `json:"admin"`
 	DeepCheck    bool       `json:"deep_check"`
 	TLSMode      string     `json:"tls_mode"`
@@ -113,6 +115,7 @@ func viewBackend(b health.Backend) backendView {
 		Eligible:     b.Eligible,
 		Reason:       string(b.Reason),
 		Weight:       b.Weight,
+		Backup:       b.Backup,
 		Admin:        viewAdmin("", b.Admin),
 		DeepCheck:    t.DeepCheck,
 		TLSMode:      string(t.TLSMode),
