@@ -135,9 +135,10 @@ type Target struct {
 	DeepTimeout      time.Duration `yaml:"deep_timeout"`
 	// TLSCertFile and TLSKeyFile are the client certificate (mTLS) the
 	// check presents when the server asks; see target_clientcert.go.
-	TLSCertFile string           `yaml:"tls_cert_file"`
-	TLSKeyFile  string           `yaml:"tls_key_file"`
-	clientCert  *tls.Certificate // loaded by validation, once per load
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// ClientCert is the pair validation loaded from them (nil: none).
+	ClientCert *tls.Certificate `yaml:"-"`
 	// AllowPlaintextAuth lets a deep check send credentials without TLS. Only
 	// for loopback lab setups; validation refuses it for other hosts.
 	AllowPlaintextAuth bool `yaml:"allow_plaintext_auth"`

@@ -18,11 +18,6 @@ const (
 	keyTLSKeyFile  = "tls_key_file"
 )
 
-// ClientCertificate is the client certificate validation loaded from
-// tls_cert_file and tls_key_file; nil when none is configured (or when the
-// Config was not validated: see LoadTargetClientCertificate).
-func (t *Target) ClientCertificate() *tls.Certificate { return t.clientCert }
-
 // LoadTargetClientCertificate reads a client certificate chain (leaf first)
 // and its unencrypted private key, PEM or DER. Every problem is reported:
 // the error joins one *TLSError a problem, each naming tls_cert_file or
@@ -69,7 +64,7 @@ type clientCertResult struct {
 // --no-secrets a missing file is a warning and the target goes without.
 func (v *validator) validateClientCert(path string, t *Target) {
 	key := func(k string) string { return path + "." + k }
-	t.clientCert = nil
+	t.ClientCert = nil
 	switch {
 	case t.TLSCertFile == "" && t.TLSKeyFile == "":
 		return
@@ -97,16 +92,16 @@ func (v *validator) validateClientCert(path string, t *Target) {
 		t.TLSCertFile, t.TLSKeyFile = "", ""
 		return
 	}
-	t.clientCert = r.cert
+	t.ClientCert = r.cert
 }
 
 // ClientCertSummary describes a target's client certificate for check:
 // subject, issuer and expiry, never anything of the key; "" without one.
 func ClientCertSummary(t *Target) string {
-	if t.clientCert == nil {
+	if t.ClientCert == nil {
 		return ""
 	}
-	leaf := t.clientCert.Leaf
+	leaf := t.ClientCert.Leaf
 	return fmt.Sprintf("client certificate %q issued by %q, valid until %s",
 		leaf.Subject.String(), leaf.Issuer.String(), leaf.NotAfter.UTC().Format(time.RFC3339))
 }
@@ -116,11 +111,11 @@ func ClientCertSummary(t *Target) string {
 // servers refuse such a certificate, and every check of the target fails.
 func (c *Config) clientCertWarnings(warn func(path, format string, args ...any)) {
 	for i, t := range c.Auth.Services.BackendHealthChecks.Targets {
-		if t.clientCert == nil {
+		if t.ClientCert == nil {
 			continue
 		}
 		path := fmt.Sprintf("%s.targets[%d].%s", healthChecksPath, i, keyTLSCertFile)
-		leaf := t.clientCert.Leaf
+		leaf := t.ClientCert.Leaf
 		switch left := time.Until(leaf.NotAfter); {
 		case left <= 0:
 			warn(path, "client certificate %q expired at %s; servers that ask for it will refuse the checks", leaf.Subject.String(), leaf.NotAfter.UTC().Format(time.RFC3339))

@@ -99,7 +99,7 @@ func NewTarget(ct *config.Target) (*Target, error) {
 // tls_key_file, or, for a Target that was not validated (tests, tools),
 // the files read now; nil without them.
 func clientCertificate(ct *config.Target) (*tls.Certificate, error) {
-	if c := ct.ClientCertificate(); c != nil || (ct.TLSCertFile == "" && ct.TLSKeyFile == "") {
+	if c := ct.ClientCert; c != nil || (ct.TLSCertFile == "" && ct.TLSKeyFile == "") {
 		return c, nil
 	}
 	if ct.TLSCertFile == "" || ct.TLSKeyFile == "" {
