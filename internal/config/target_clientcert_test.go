@@ -81,6 +81,10 @@ func TestTargetClientCertificateErrors(t *testing.T) {
 			tp + "tls_cert_file (line 11): holds no PEM CERTIFICATE block"},
 		{"certificate given as key", f.cert, f.cert,
 			tp + "tls_key_file (line 12): holds no PEM PRIVATE KEY block"},
+		{"key is a device", f.cert, "/dev/zero",
+			tp + `tls_key_file (line 12): "/dev/zero" is not a regular file`},
+		{"certificate is a directory", filepath.Dir(f.cert), f.key,
+			tp + `tls_cert_file (line 11): cannot read "` + filepath.Dir(f.cert) + `": is a directory`},
 		{"key of another certificate", f.cert, f.otherKey,
 			tp + "tls_key_file (line 12): does not match the public key of the first certificate in tls_cert_file"},
 	}
