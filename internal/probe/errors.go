@@ -147,11 +147,12 @@ func remoteTLSAlert(err error) string {
 // comes with the first read (the greeting), not with the handshake.
 func clientCertFailure(t *Target, res *Result, err error) error {
 	alert := remoteTLSAlert(err)
-	// Without a request noted (a Target built by hand), only an alert
-	// about a certificate tells; with one, any alert after it does (TLS
-	// 1.2 servers often answer a missing certificate with "handshake
-	// failure").
-	if t == nil || alert == "" || !(res.clientCertAsked || strings.Contains(alert, "certificate")) {
+	// An alert about a certificate tells on its own. After the server
+	// asked for one (not noted for a Target built by hand), so do the
+	// alerts TLS 1.2 servers often refuse a missing certificate with.
+	aboutCert := strings.Contains(alert, "certificate") ||
+		(res.clientCertAsked && (strings.HasSuffix(alert, "handshake failure") || strings.HasSuffix(alert, "access denied")))
+	if t == nil || !aboutCert {
 		return err
 	}
 	switch certs := t.tlsConfig().Certificates; {

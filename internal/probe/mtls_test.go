@@ -2,6 +2,8 @@ package probe
 
 import (
 	"crypto/tls"
+	"errors"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -167,4 +169,34 @@ func TestClientCertificateReadOnce(t *testing.T) {
 		}
 	}
 	expectOK(t, deep(t, tg))
+}
+
+// Only alerts about the client certificate are reworded: one naming a
+// certificate, or, after the server asked for one, the alerts TLS 1.2
+// servers refuse a missing certificate with.
+func TestClientCertFailureWording(t *testing.T) {
+	tg := &Target{Host: "127.0.0.1", Port: 993}
+	alert := func(text string) error { return &net.OpError{Op: "remote error", Err: errors.New(text)} }
+	for _, c := range []struct {
+		text    string
+		asked   bool
+		reword  bool
+		comment string
+	}{
+		{"tls: certificate required", false, true, "TLS 1.3, no certificate"},
+		{"tls: bad certificate", false, true, "refused"},
+		{"tls: handshake failure", true, true, "TLS 1.2 after a request"},
+		{"tls: access denied", true, true, "after a request"},
+		{"tls: handshake failure", false, false, "no request: a cipher mismatch, say"},
+		{"tls: protocol version not supported", true, false, "not about the certificate"},
+	} {
+		err := clientCertFailure(tg, &Result{clientCertAsked: c.asked}, alert(c.text))
+		reworded := strings.Contains(err.Error(), "requires a client certificate")
+		if reworded != c.reword || Classify(err) != ReasonTLS {
+			t.Errorf("%s (%s): %q, reason %q", c.text, c.comment, err, Classify(err))
+		}
+	}
+	if err := errors.New("plain"); clientCertFailure(tg, &Result{clientCertAsked: true}, err) != err {
+		t.Error("an error without an alert was changed")
+	}
 }
