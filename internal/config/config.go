@@ -4,7 +4,10 @@
 // problem is reported with its key path and line; unknown keys are errors.
 package config
 
-import "time"
+import (
+	"crypto/tls"
+	"time"
+)
 
 // Config is the whole file.
 type Config struct {
@@ -130,6 +133,12 @@ type Target struct {
 	ConnectTimeout   time.Duration `yaml:"connect_timeout"`
 	TLSTimeout       time.Duration `yaml:"tls_timeout"`
 	DeepTimeout      time.Duration `yaml:"deep_timeout"`
+	// TLSCertFile and TLSKeyFile are the client certificate (mTLS) the
+	// check presents when the server asks; see target_clientcert.go.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// ClientCert is the pair validation loaded from them (nil: none).
+	ClientCert *tls.Certificate `yaml:"-"`
 	// AllowPlaintextAuth lets a deep check send credentials without TLS. Only
 	// for loopback lab setups; validation refuses it for other hosts.
 	AllowPlaintextAuth bool `yaml:"allow_plaintext_auth"`

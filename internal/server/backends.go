@@ -42,6 +42,9 @@ type backendView struct {
 	CertNotAfter *time.Time `json:"cert_not_after,omitempty"`
 	Mechanism    string     `json:"mechanism,omitempty"`
 	Steps        []stepView `json:"steps"`
+	// ClientCert is the client certificate the checks present (mTLS):
+	// subject and expiry, nothing of the key. Omitted without one.
+	ClientCert *clientCertView `json:"client_cert,omitempty"`
 	// Passive health (gateway origins): the end of the last ejection and
 	// how many there were; omitted for backends never ejected.
 	EjectedUntil *time.Time `json:"ejected_until,omitempty"`
@@ -57,6 +60,11 @@ type phaseView struct {
 	LatencyMS            float64    `json:"latency_ms"`
 	ConsecutiveFailures  int        `json:"consecutive_failures"`
 	ConsecutiveSuccesses int        `json:"consecutive_successes"`
+}
+
+type clientCertView struct {
+	Subject  string     `json:"subject"`
+	NotAfter *time.Time `json:"not_after,omitempty"`
 }
 
 type stepView struct {
@@ -131,6 +139,9 @@ func viewBackend(b health.Backend) backendView {
 	}
 	for _, st := range b.Steps {
 		v.Steps = append(v.Steps, stepView{Name: st.Name, DurationMS: millis(st.Duration)})
+	}
+	if t.ClientCertSubject != "" {
+		v.ClientCert = &clientCertView{Subject: t.ClientCertSubject, NotAfter: timePtr(t.ClientCertNotAfter)}
 	}
 	return v
 }

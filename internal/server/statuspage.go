@@ -219,6 +219,9 @@ func buildRow(b health.Backend, adm pageAdmin, now time.Time) statusRow {
 	if t.HAProxyV2 {
 		detail = append(detail, "proxy-v2")
 	}
+	if t.ClientCertSubject != "" {
+		detail = append(detail, "client-cert")
+	}
 	if t.DeepCheck {
 		detail = append(detail, "deep")
 		if b.Mechanism != "" {
