@@ -63,6 +63,12 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	if t := config.ListenerTLSSummary(cfg.Gateway.TLS); t != "" {
 		fmt.Fprintf(stdout, "gateway.tls: %s\n", t)
 	}
+	for i := range cfg.Auth.Services.BackendHealthChecks.Targets {
+		tg := &cfg.Auth.Services.BackendHealthChecks.Targets[i]
+		if s := config.ClientCertSummary(tg); s != "" {
+			fmt.Fprintf(stdout, "auth.services.backend_health_checks.targets[%d] (%s): %s\n", i, tg.Name, s)
+		}
+	}
 	for _, line := range moved {
 		fmt.Fprintln(stdout, line)
 	}

@@ -37,3 +37,24 @@ func TestCheckReportsEveryListenerTLSProblem(t *testing.T) {
 		t.Errorf("key material in the output:\n%s\n%s", stdout, stderr)
 	}
 }
+
+// check names each target's client certificate (subject, issuer, expiry)
+// and never anything of its key.
+func TestCheckShowsTargetClientCertificate(t *testing.T) {
+	leaf := testutil.NewPKI(t).Issue(t, "backline probe", 3, time.Now().Add(90*24*time.Hour), true)
+	cert, key := leaf.Write(t, t.TempDir())
+	path := writeFile(t, "backline.yml", "auth:\n  services:\n    enabled: [backend_health_checks]\n    backend_health_checks:\n      targets:\n"+
+		"        - {name: imap-a, protocol: imap, host: 127.0.0.1, port: 993, tls: true, proxy_port: 143, tls_cert_file: "+cert+", tls_key_file: "+key+"}\n")
+	code, stdout, stderr := backline(t, "check", "--config", path)
+	if code != exitOK {
+		t.Fatalf("check: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	want := `auth.services.backend_health_checks.targets[0] (imap-a): client certificate "CN=backline probe" issued by "CN=backline test CA", valid until ` +
+		leaf.Cert.Leaf.NotAfter.UTC().Format(time.RFC3339)
+	if !strings.Contains(stdout, want) {
+		t.Errorf("stdout lacks %q:\n%s", want, stdout)
+	}
+	if strings.Contains(stdout+stderr, "PRIVATE KEY") || strings.Contains(stdout+stderr, key) {
+		t.Errorf("the key or its file in the output:\n%s\n%s", stdout, stderr)
+	}
+}

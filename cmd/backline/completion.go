@@ -50,7 +50,7 @@ func commandFlagNames(d commandDoc) []string {
 // fileFlags complete with file names; the rest with nothing in particular.
 var fileFlags = map[string]bool{
 	"config": true, "script": true, "request": true, "backends": true, "password-file": true,
-	"token-file": true, "tls-ca-file": true, "output": true,
+	"token-file": true, "tls-ca-file": true, "tls-cert-file": true, "tls-key-file": true, "output": true,
 }
 
 func topCommands() []string {

@@ -45,6 +45,7 @@ type ctlBackend struct {
 	Eligible     *bool     `json:"eligible"`
 	Reason       string    `json:"reason"`
 	Weight       *int      `json:"weight"`
+	Backup       bool      `json:"backup"`
 	Admin        *ctlAdmin `json:"admin"`
 	Since        *ctlTime  `json:"since"`
 	DeepCheck    bool      `json:"deep_check"`
@@ -84,6 +85,7 @@ type ctlCandidate struct {
 	Reason   string `json:"reason"`
 	Chosen   bool   `json:"chosen"`
 	Weight   *int   `json:"weight"`
+	Backup   bool   `json:"backup"`
 }
 
 type ctlExplain struct {

@@ -240,6 +240,9 @@ func (c *ctlClient) printBackend(b ctlBackend) {
 	row("health", health)
 	row("eligible", ctlEligible(b.Eligible, b.Reason))
 	row("weight", ctlWeight(b.Weight))
+	if b.Backup {
+		row("backup", "yes (chosen only while no primary of its protocol is eligible)")
+	}
 	if b.Admin != nil {
 		row("admin", c.adminSummary(*b.Admin))
 		if b.Admin.Since.set() {
@@ -337,7 +340,11 @@ func (c *ctlClient) printExplain(user string, ex ctlExplain) {
 			chosen = "yes"
 		}
 		eligible := x.Eligible
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", ctlCell(x.ID), ctlCell(ctlHostPort(x.Host, x.Port)),
+		id := ctlCell(x.ID)
+		if x.Backup {
+			id += " (backup)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", id, ctlCell(ctlHostPort(x.Host, x.Port)),
 			ctlWeight(x.Weight), chosen, ctlEligible(&eligible, x.Reason))
 	}
 	_ = tw.Flush()

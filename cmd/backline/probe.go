@@ -23,6 +23,7 @@ type probeFlags struct {
 	tls                    bool
 	tlsMode                string
 	tlsCAFile, tlsServer   string
+	tlsCertFile, tlsKey    string
 	tlsSkipVerify          bool
 	haproxyV2              bool
 	deep                   bool
@@ -46,6 +47,8 @@ func (f *probeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.tlsMode, "tls-mode", "", "plain, implicit or starttls")
 	fs.StringVar(&f.tlsCAFile, "tls-ca-file", "", "CA bundle to verify the server certificate")
 	fs.StringVar(&f.tlsServer, "tls-server-name", "", "name expected in the server certificate (default: host)")
+	fs.StringVar(&f.tlsCertFile, "tls-cert-file", "", "client certificate (PEM) for servers that require one; needs --tls-key-file")
+	fs.StringVar(&f.tlsKey, "tls-key-file", "", "private key of --tls-cert-file")
 	fs.BoolVar(&f.tlsSkipVerify, "tls-skip-verify", false, "do not verify the server certificate")
 	fs.BoolVar(&f.haproxyV2, "haproxy-v2", false, "send a PROXY protocol v2 header first")
 	fs.StringVar(&f.haproxyV2Command, "haproxy-v2-command", "", "local (default: the backend uses the socket addresses) or proxy (send the real address tuple); implies --haproxy-v2")
@@ -76,7 +79,7 @@ const (
 var flagForKey = map[string]string{
 	"protocol": "--protocol", "host": "--host", "port": "--port", "tls": "--tls",
 	"tls_mode": "--tls-mode", "tls_ca_file": "--tls-ca-file", "tls_server_name": "--tls-server-name",
-	"tls_skip_verify": "--tls-skip-verify", "haproxy_v2": "--haproxy-v2", "deep_check": "--deep",
+	"tls_skip_verify": "--tls-skip-verify", "tls_cert_file": "--tls-cert-file", "tls_key_file": "--tls-key-file", "haproxy_v2": "--haproxy-v2", "deep_check": "--deep",
 	"test_username": "--username", "test_password": "--password", "test_password_file": "--password-file",
 	"auth_mechanism": "--auth-mechanism", "request_uri": "--request-uri",
 	"connect_timeout": "--timeout", "tls_timeout": "--timeout", "deep_timeout": "--timeout",
@@ -100,6 +103,8 @@ func (f *probeFlags) yamlDoc() ([]byte, error) {
 	set("tls_mode", f.tlsMode, f.tlsMode != "")
 	set("tls_ca_file", f.tlsCAFile, f.tlsCAFile != "")
 	set("tls_server_name", f.tlsServer, f.tlsServer != "")
+	set("tls_cert_file", f.tlsCertFile, f.tlsCertFile != "")
+	set("tls_key_file", f.tlsKey, f.tlsKey != "")
 	set("tls_skip_verify", true, f.tlsSkipVerify)
 	set("haproxy_v2", true, f.haproxyV2 || f.haproxyV2Command != "")
 	set("haproxy_v2_command", f.haproxyV2Command, f.haproxyV2Command != "")

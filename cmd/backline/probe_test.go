@@ -139,6 +139,7 @@ func TestProbeBadFlags(t *testing.T) {
 		{append(base, "--username", "u", "--password", "p"), "need --deep (without it no login is tried)"},
 		{append(base, "--auth-mechanism", "PLAIN"), "need --deep"},
 		{append(base, "--haproxy-v2-command", "shout"), "--haproxy-v2-command: "},
+		{append(base, "--tls", "--tls-cert-file", "c.pem"), "--tls-cert-file: needs --tls-key-file as well"},
 		{[]string{"probe", "--target", "a"}, "--target and --all need --config FILE"},
 		{[]string{"probe", "--config", "x.yml"}, "--config needs --target NAME or --all"},
 		{[]string{"probe", "--config", "x.yml", "--all", "--target", "a"}, "--target and --all: give only one"},

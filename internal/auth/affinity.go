@@ -158,6 +158,10 @@ func (p *stickyPolicy) choose(in selectInput, proto string, cands []Candidate, p
 			}
 		}
 		info.Reason = "stored backend " + stored + " is not eligible; re-chosen by user_hash"
+		if storedBackupIdle(cands, stored) {
+			// Kept through an outage, the user goes home with the primaries.
+			info.Reason = "stored backend " + stored + " is a backup and a primary is eligible; re-chosen by user_hash"
+		}
 	} else {
 		info.Reason = "no backend stored; chosen by user_hash"
 	}
@@ -174,6 +178,17 @@ func (p *stickyPolicy) choose(in selectInput, proto string, cands []Candidate, p
 	}
 	p.count(result, false)
 	return i
+}
+
+// storedBackupIdle: the stored backend is an eligible backup left out of
+// the pool because a primary is eligible again.
+func storedBackupIdle(cands []Candidate, stored string) bool {
+	for i := range cands {
+		if cands[i].ID == stored {
+			return cands[i].Backup && cands[i].Eligible
+		}
+	}
+	return false
 }
 
 // affinityInfo is sel's affinity part, kept in the Selection (no

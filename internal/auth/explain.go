@@ -29,14 +29,16 @@ type explainRequest struct {
 
 // explainAnswer is the dry run's result: the selection as it is.
 type explainAnswer struct {
-	Status        string         `json:"status"` // ok | tempfail | no_backend | rejected
-	Backend       *ChosenBackend `json:"backend"`
-	SelectedBy    string         `json:"selected_by"`
-	Panic         bool           `json:"panic"`
-	SnapshotRound uint64         `json:"snapshot_round"`
-	Candidates    []Candidate    `json:"candidates"`
-	Reason        string         `json:"reason,omitempty"`
-	FilterResults []string       `json:"filter_results,omitempty"`
+	Status     string         `json:"status"` // ok | tempfail | no_backend | rejected
+	Backend    *ChosenBackend `json:"backend"`
+	SelectedBy string         `json:"selected_by"`
+	Panic      bool           `json:"panic"`
+	// Backup: the chosen backend is a backup target (reason says why).
+	Backup        bool        `json:"backup"`
+	SnapshotRound uint64      `json:"snapshot_round"`
+	Candidates    []Candidate `json:"candidates"`
+	Reason        string      `json:"reason,omitempty"`
+	FilterResults []string    `json:"filter_results,omitempty"`
 	// Affinity: under the sticky policy, the user's stored backend and
 	// whether it was used (explain reads it, never writes or refreshes it).
 	Affinity *AffinityInfo `json:"affinity,omitempty"`
@@ -106,7 +108,7 @@ func (h *Handler) explain(ctx context.Context, req *Request) explainAnswer {
 	}
 	sel := h.settle(in)
 	ans := explainAnswer{
-		Status: sel.Status, Backend: sel.Backend, SelectedBy: sel.SelectedBy, Panic: sel.Panic,
+		Status: sel.Status, Backend: sel.Backend, SelectedBy: sel.SelectedBy, Panic: sel.Panic, Backup: sel.Backup,
 		SnapshotRound: sel.Round, Candidates: sel.Candidates, Reason: sel.Reason, FilterResults: results,
 		Affinity: sel.Affinity, SuppressedEffects: suppressed,
 	}

@@ -432,6 +432,9 @@ func (h *Handler) finish(endpoint, protocol, outcome string, start time.Time, se
 			if d.sel.Panic {
 				attrs = append(attrs, slog.Bool("panic", true))
 			}
+			if d.sel.Backup {
+				attrs = append(attrs, slog.Bool("backup", true))
+			}
 		}
 		// Passdb entries first, then the filters': the order they ran in.
 		attrs = appendLuaLogFields(attrs, d.passdbLogs)

@@ -30,9 +30,11 @@ type Selection struct {
 	// Candidates are the protocol's mail backends in configuration order,
 	// each with why it could or could not be chosen.
 	Candidates []Candidate
-	// Reason explains a tempfail, or a filter choice the policy overrode;
-	// for logs and explain, never a credential.
+	// Reason explains a tempfail, a filter choice the policy overrode, or
+	// why a backup was chosen; for logs and explain, never a credential.
 	Reason string
+	// Backup: the policy chose a backup target (no primary was eligible).
+	Backup bool
 	// Unmanaged: no mail backend of the protocol is configured and no filter
 	// selected one. nginx needs a backend (tempfail); header and json answer
 	// without one, as they did before backends were selected for them.
@@ -74,7 +76,9 @@ type Candidate struct {
 	Eligible bool   `json:"eligible"`
 	Reason   string `json:"reason"`
 	Weight   int    `json:"weight"`
-	Chosen   bool   `json:"chosen"`
+	// Backup: a failover target, in the pool only when no primary is.
+	Backup bool `json:"backup"`
+	Chosen bool `json:"chosen"`
 	// panicUsable: not eligible, but use_all may take it (unhealthy or
 	// stale only; never drained, maintained or weight 0).
 	panicUsable bool
@@ -139,7 +143,7 @@ func (h *Handler) candidates(snap *health.Snapshot, proto string) []Candidate {
 		if b.Group != health.GroupMail || b.Target == nil || b.Target.Protocol != proto {
 			continue
 		}
-		c := Candidate{ID: backendID(b), Host: b.Target.Host, Weight: b.Weight, Eligible: b.Eligible, Reason: string(b.Reason)}
+		c := Candidate{ID: backendID(b), Host: b.Target.Host, Weight: b.Weight, Eligible: b.Eligible, Reason: string(b.Reason), Backup: b.Backup}
 		c.Port = h.nginxPorts.backendPort(b)
 		switch {
 		case c.Port == 0:
@@ -198,6 +202,12 @@ func (h *Handler) filterChoice(in selectInput, sel *Selection) bool {
 	sel.Status, sel.SelectedBy = selOK, by
 	sel.choose(ChosenBackend{ID: id, Host: b.Target.Host, Port: port, Protocol: b.Target.Protocol})
 	markChosen(sel, id)
+	if b.Backup {
+		// Scripts own their choice, backups included (an eligible backup
+		// is no drain to enforce); the explanation still names it.
+		sel.Backup = true
+		sel.addReason(fmt.Sprintf("%s chose backup %s", by, id))
+	}
 	return true
 }
 
@@ -267,7 +277,8 @@ func markChosen(sel *Selection, id string) {
 }
 
 // policyChoice runs the default policy over the eligible candidates, or,
-// in a panic, fails closed or widens the pool.
+// in a panic, fails closed or widens the pool. Backups (backup: true) are
+// a second tier: the policy sees them only when no primary is eligible.
 func (h *Handler) policyChoice(in selectInput, proto string, sel *Selection) {
 	sel.SelectedBy = h.policyLabel
 	cands := sel.Candidates
@@ -278,36 +289,39 @@ func (h *Handler) policyChoice(in selectInput, proto string, sel *Selection) {
 	// logins. Those the operator took out (drain, maint, weight 0) or that
 	// proxies cannot reach by configuration are a capacity decision, not
 	// a health failure: draining 3 of 4 for maintenance must send logins
-	// to the fourth, not tempfail them all.
-	inService := 0
+	// to the fourth, not tempfail them all. Index 0 counts primaries, 1
+	// backups.
+	var inService, eligible [2]int
 	for i := range cands {
+		tier := tierOf(&cands[i])
 		switch {
 		case cands[i].Eligible:
-			pool = append(pool, i)
+			eligible[tier]++
 		case cands[i].Reason == reasonNoProxyPort:
 			skipped = append(skipped, cands[i].ID)
 			continue
 		case operatorRemoved(cands[i].Reason) || cands[i].Weight <= 0:
 			continue
 		}
-		inService++
+		inService[tier]++
 	}
-	if below := h.cfg.Panic.EffectiveBelowPercent(); inService > 0 && len(pool)*100 < below*inService {
+	// The tier that serves: primaries while one is eligible, else backups.
+	backupTier := eligible[0] == 0 && eligible[1] > 0
+	for i := range cands {
+		if cands[i].Eligible && cands[i].Backup == backupTier {
+			pool = append(pool, i)
+		}
+	}
+	if below := h.cfg.Panic.EffectiveBelowPercent(); inService[0]+inService[1] > 0 && healthPercent(eligible, inService) < float64(below) {
 		sel.Panic = true
 		if !in.dry {
 			h.metrics.panic.Inc()
 		}
 		if h.cfg.Panic.EffectiveMode() == config.PanicUseAll {
-			pool = pool[:0]
-			for i := range cands {
-				if cands[i].Eligible || cands[i].panicUsable {
-					pool = append(pool, i)
-				}
-			}
+			pool = widenPool(cands, pool[:0], backupTier)
 		} else if len(pool) > 0 {
 			sel.Status = selTempfail
-			sel.Reason = fmt.Sprintf("panic: %d of %d %s backends eligible, below %d %%; fail_closed",
-				len(pool), inService, strconv.Quote(proto), below)
+			sel.Reason = panicReason(proto, eligible, inService, below)
 			return
 		}
 	}
@@ -329,6 +343,86 @@ func (h *Handler) policyChoice(in selectInput, proto string, sel *Selection) {
 	c.Chosen = true
 	sel.Status = selOK
 	sel.choose(ChosenBackend{ID: c.ID, Host: c.Host, Port: c.Port, Protocol: proto})
+	if c.Backup {
+		sel.Backup = true
+		sel.addReason(backupReason(c.ID, proto, cands))
+	}
+}
+
+func tierOf(c *Candidate) int {
+	if c.Backup {
+		return 1
+	}
+	return 0
+}
+
+// healthPercent is the protocol's health for the panic threshold: the
+// eligible share of the primaries in service plus that of the backups,
+// at most 100 (Envoy's normalized total health across priority levels
+// without its overprovisioning factor). A fully eligible backup tier thus
+// keeps selection out of panic when the primaries fail; without backups it
+// is the eligible share of all backends, as before backups existed.
+func healthPercent(eligible, inService [2]int) float64 {
+	pct := 0.0
+	for t := range inService {
+		if inService[t] > 0 {
+			pct += float64(eligible[t]) * 100 / float64(inService[t])
+		}
+	}
+	return min(pct, 100)
+}
+
+// widenPool is a use_all panic's pool: the serving tier's eligible and
+// panic-usable candidates; when nothing is eligible at all, the usable
+// primaries, else the usable backups.
+func widenPool(cands []Candidate, pool []int, backupTier bool) []int {
+	for _, tier := range []bool{backupTier, true} {
+		for i := range cands {
+			if cands[i].Backup == tier && (cands[i].Eligible || cands[i].panicUsable) {
+				pool = append(pool, i)
+			}
+		}
+		if len(pool) > 0 || tier {
+			break
+		}
+	}
+	return pool
+}
+
+func panicReason(proto string, eligible, inService [2]int, below int) string {
+	if inService[1] == 0 {
+		return fmt.Sprintf("panic: %d of %d %s backends eligible, below %d %%; fail_closed",
+			eligible[0], inService[0], strconv.Quote(proto), below)
+	}
+	return fmt.Sprintf("panic: %d of %d primary and %d of %d backup %s backends eligible, below %d %% together; fail_closed",
+		eligible[0], inService[0], eligible[1], inService[1], strconv.Quote(proto), below)
+}
+
+// backupReason says why a backup was chosen: every primary of the
+// protocol, each with why it was passed over, or that there is none.
+func backupReason(id, proto string, cands []Candidate) string {
+	var b strings.Builder
+	for i := range cands {
+		if c := &cands[i]; !c.Backup {
+			if b.Len() > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString(c.ID + ": " + c.Reason)
+		}
+	}
+	if b.Len() == 0 {
+		return fmt.Sprintf("backup %s chosen: every %s backend is a backup", id, strconv.Quote(proto))
+	}
+	return fmt.Sprintf("backup %s chosen: no primary %s backend is eligible (%s)", id, strconv.Quote(proto), b.String())
+}
+
+// addReason appends to the selection's reason (a filter choice the policy
+// overrode may already be there).
+func (s *Selection) addReason(r string) {
+	if s.Reason != "" {
+		s.Reason += "; "
+	}
+	s.Reason += r
 }
 
 // operatorRemoved: the backend is out of rotation by an operator's

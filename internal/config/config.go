@@ -4,7 +4,10 @@
 // problem is reported with its key path and line; unknown keys are errors.
 package config
 
-import "time"
+import (
+	"crypto/tls"
+	"time"
+)
 
 // Config is the whole file.
 type Config struct {
@@ -130,6 +133,12 @@ type Target struct {
 	ConnectTimeout   time.Duration `yaml:"connect_timeout"`
 	TLSTimeout       time.Duration `yaml:"tls_timeout"`
 	DeepTimeout      time.Duration `yaml:"deep_timeout"`
+	// TLSCertFile and TLSKeyFile are the client certificate (mTLS) the
+	// check presents when the server asks; see target_clientcert.go.
+	TLSCertFile string `yaml:"tls_cert_file"`
+	TLSKeyFile  string `yaml:"tls_key_file"`
+	// ClientCert is the pair validation loaded from them (nil: none).
+	ClientCert *tls.Certificate `yaml:"-"`
 	// AllowPlaintextAuth lets a deep check send credentials without TLS. Only
 	// for loopback lab setups; validation refuses it for other hosts.
 	AllowPlaintextAuth bool `yaml:"allow_plaintext_auth"`
@@ -141,6 +150,9 @@ type Target struct {
 	// Weight is the target's share for weighted policies, 0..256; nil (left
 	// out) means 1. Weight 0 keeps a healthy target out of rotation.
 	Weight *int `yaml:"weight"`
+	// Backup keeps the target out of selection while another target of its
+	// protocol that is not a backup is eligible (HAProxy's backup server).
+	Backup bool `yaml:"backup"`
 }
 
 // EffectiveWeight is the configured weight, 1 when left out.

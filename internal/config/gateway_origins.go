@@ -10,16 +10,19 @@ import (
 )
 
 // OriginEntry is one of a backend's origins: an absolute http(s) URL whose
-// scheme and host:port are used (as for origin) and a weight for the
-// weighted policy.
+// scheme and host:port are used (as for origin), a weight for the
+// weighted policy and whether it is a backup.
 type OriginEntry struct {
 	Origin string `yaml:"origin"`
 	Weight *int   `yaml:"weight"`
-	Line   int    `yaml:"-"`
+	// Backup: the origin takes requests only when no other origin of the
+	// backend that is not a backup is admitted (HAProxy's backup server).
+	Backup bool `yaml:"backup"`
+	Line   int  `yaml:"-"`
 }
 
 // OriginList is origins: each entry a URL ("http://a:8080") or a mapping
-// with origin and weight.
+// with origin, weight and backup.
 type OriginList []OriginEntry
 
 // DecodeNode implements NodeDecoder.
@@ -41,7 +44,7 @@ func (ol *OriginList) DecodeNode(d *Decoder, n *yaml.Node, path string) {
 		case yaml.MappingNode:
 			d.decode(c, reflectValue(&out[i]), p)
 		default:
-			d.errorf(c, p, "must be an origin URL or a mapping with origin and weight")
+			d.errorf(c, p, "must be an origin URL or a mapping with origin, weight and backup")
 		}
 	}
 	*ol = out

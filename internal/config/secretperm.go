@@ -29,6 +29,7 @@ func (c *Config) secretFiles() []secretFile {
 	}
 	for i, t := range c.Auth.Services.BackendHealthChecks.Targets {
 		add(fmt.Sprintf("%s.targets[%d].test_password_file", healthChecksPath, i), t.TestPasswordFile)
+		add(fmt.Sprintf("%s.targets[%d].tls_key_file", healthChecksPath, i), t.TLSKeyFile)
 	}
 	for i, db := range c.Auth.Passdb {
 		if db.Type == PassdbPasswdFile {

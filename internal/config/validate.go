@@ -18,6 +18,8 @@ type validator struct {
 	written map[string]bool
 	errs    Errors
 	files   fileCache
+	// clientCerts holds each target client certificate pair loaded.
+	clientCerts map[[2]string]clientCertResult
 	// noSecrets (check --no-secrets): missing secret and CA files are
 	// warnings (nosecrets.go).
 	noSecrets bool

@@ -73,6 +73,7 @@ func (v *validator) validateTarget(path string, t *Target, h *HealthChecks) {
 	v.validateRequestURI(key, t)
 	v.validateCredentials(key, t)
 	v.validateTLS(key, t)
+	v.validateClientCert(path, t)
 	v.validateProxyPort(key, t)
 	v.validateWeight(key, t)
 	v.validateHAProxy(key, t)

@@ -40,8 +40,8 @@ func (c *Config) Warnings() []string {
 		if !t.DeepCheck && (t.TestUsername != "" || t.TestPassword != "") {
 			warn(path+".test_username", "test credentials are unused without deep_check: true")
 		}
-		if t.TLSMode == TLSPlain && (t.TLSSkipVerify || t.TLSCAFile != "" || t.TLSServerName != "") {
-			warn(path+".tls_mode", "tls_skip_verify, tls_ca_file and tls_server_name are ignored with tls_mode plain")
+		if t.TLSMode == TLSPlain && (t.TLSSkipVerify || t.TLSCAFile != "" || t.TLSServerName != "" || t.TLSCertFile != "") {
+			warn(path+".tls_mode", "tls_skip_verify, tls_ca_file, tls_server_name, tls_cert_file and tls_key_file are ignored with tls_mode plain")
 		} else if t.TLSSkipVerify {
 			warn(path+".tls_skip_verify", "certificate verification is off: the check cannot tell the backend from an impostor")
 		}
@@ -53,7 +53,9 @@ func (c *Config) Warnings() []string {
 			warn(key, "implicit TLS: nginx's mail proxy speaks plain text to its upstream, so /api/v1/auth/nginx will not hand out this target; set proxy_port to its plain or STARTTLS port")
 		}
 	}
+	c.backupWarnings(warn)
 	c.listenerTLSWarnings(warn)
+	c.clientCertWarnings(warn)
 	switch {
 	case c.Gateway.AccessLogFile == "":
 	case c.Gateway.Address == "":

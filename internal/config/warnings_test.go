@@ -29,7 +29,7 @@ func TestWarnings(t *testing.T) {
 		{"credentials without deep check", imapTarget("tls: true\ntest_username: u\ntest_password: p\nproxy_port: 143"),
 			[]string{tp + "test_username (line 10): test credentials are unused without deep_check: true"}},
 		{"TLS options on plain", imapTarget("tls_skip_verify: true"),
-			[]string{tp + "tls_mode (line 6): tls_skip_verify, tls_ca_file and tls_server_name are ignored with tls_mode plain"}},
+			[]string{tp + "tls_mode (line 6): tls_skip_verify, tls_ca_file, tls_server_name, tls_cert_file and tls_key_file are ignored with tls_mode plain"}},
 		{"skip verify", imapTarget("tls: true\ntls_skip_verify: true\nproxy_port: 143"),
 			[]string{tp + "tls_skip_verify (line 10): certificate verification is off: the check cannot tell the backend from an impostor"}},
 		{"implicit TLS without proxy_port", imapTarget("tls: true"),

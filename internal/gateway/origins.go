@@ -37,6 +37,7 @@ type upstreamOrigin struct {
 	origin   origin
 	raw      string       // as configured (its path is the default probe path)
 	weight   int          // configured; the registry's effective weight wins when known
+	backup   bool         // taken only when no primary (non-backup) origin is admitted
 	inFlight atomic.Int64 // requests sent and not yet finished (least_connections)
 	doneFunc func()       // lowers inFlight; bound once (exchange.onDone)
 	current  int          // smooth weighted round robin, under originSet.wrrMu
@@ -67,7 +68,7 @@ func newOriginSet(label string, b *config.Backend) *originSet {
 		u := &upstreamOrigin{
 			id:     BackendID(label, o.scheme, o.hostPort()),
 			name:   label + "@" + o.hostPort(),
-			origin: o, raw: e.Origin, weight: w,
+			origin: o, raw: e.Origin, weight: w, backup: e.Backup,
 		}
 		u.doneFunc = func() { u.inFlight.Add(-1) }
 		s.origins = append(s.origins, u)
@@ -81,45 +82,69 @@ type candidate struct {
 	weight int
 }
 
-// candidates are the origins not yet tried that health admits: eligible
-// ones; with use_when_unhealthy, when none is, every origin an operator has
-// not taken out (maint, drain, forced down, weight 0), as the backend gate
-// does. Without a health source, or before the origin shows up in it, an
-// origin is admitted with its configured weight, unless that is 0.
+// candidates are the origins not yet tried that health admits, best tier
+// only: eligible primaries; else eligible backups; with
+// use_when_unhealthy, else every primary an operator has not taken out
+// (maint, drain, forced down, weight 0), as the backend gate does; else
+// such backups. A retry passes the origins it tried, so it moves to the
+// next primary first and to the backups once no primary is left.
+// Without a health source, or before the origin shows up in it, an origin
+// is admitted with its configured weight, unless that is 0.
 func (s *originSet) candidates(snap *health.Snapshot, now time.Time, tried []*upstreamOrigin, useWhenUnhealthy bool, buf []candidate) []candidate {
 	idx := s.indexFor(snap)
 	out := buf[:0]
-	var fallback []candidate
+	best := tierNone
 	for i, o := range s.origins {
 		if containsOrigin(tried, o) {
 			continue
 		}
+		tier, w := tierNone, o.weight
 		if idx == nil || idx.pos[i] < 0 {
 			if o.weight > 0 { // weight 0 takes an origin out, as in the registry
-				out = append(out, candidate{o, o.weight})
+				tier = tierEligible
 			}
+		} else {
+			b := &snap.Backends[idx.pos[i]]
+			eligible, reason := b.Eligible, b.Reason
+			if reason == health.ReasonPassive {
+				// The snapshot is republished when an ejection ends, up to
+				// a second late; the end time itself is exact.
+				eligible, reason = health.Eligibility(*b, now)
+			}
+			w = b.Weight
+			switch {
+			case eligible:
+				tier = tierEligible
+			case useWhenUnhealthy && reason != health.ReasonMaint && reason != health.ReasonDrain &&
+				reason != health.ReasonForcedDown && reason != health.ReasonWeightZero && b.Weight > 0:
+				tier = tierFallback
+			}
+		}
+		if tier == tierNone {
 			continue
 		}
-		b := &snap.Backends[idx.pos[i]]
-		eligible, reason := b.Eligible, b.Reason
-		if reason == health.ReasonPassive {
-			// The snapshot is republished when an ejection ends, up to
-			// a second late; the end time itself is exact.
-			eligible, reason = health.Eligibility(*b, now)
+		if o.backup {
+			tier++ // eligible backup before unhealthy primary: tiers interleave
 		}
 		switch {
-		case eligible:
-			out = append(out, candidate{o, b.Weight})
-		case useWhenUnhealthy && reason != health.ReasonMaint && reason != health.ReasonDrain &&
-			reason != health.ReasonForcedDown && reason != health.ReasonWeightZero && b.Weight > 0:
-			fallback = append(fallback, candidate{o, b.Weight})
+		case tier < best:
+			out, best = append(out[:0], candidate{o, w}), tier
+		case tier == best:
+			out = append(out, candidate{o, w})
 		}
-	}
-	if len(out) == 0 {
-		return fallback
 	}
 	return out
 }
+
+// Candidate tiers, best first: a pick draws only from the best tier that
+// has an origin.
+const (
+	tierEligible       = iota // eligible primary
+	tierEligibleBackup        // eligible backup
+	tierFallback              // use_when_unhealthy: unhealthy primary
+	tierFallbackBackup        // use_when_unhealthy: unhealthy backup
+	tierNone                  // not admitted
+)
 
 func containsOrigin(list []*upstreamOrigin, o *upstreamOrigin) bool {
 	for _, x := range list {
@@ -227,6 +252,7 @@ func originsHealthGroup(label string, b *config.Backend, rt *backendRuntime) hea
 		g.Targets = append(g.Targets, t)
 		g.IDs = append(g.IDs, o.id)
 		g.Weights = append(g.Weights, o.weight)
+		g.Backups = append(g.Backups, o.backup)
 	}
 	if p := b.PassiveHealth; p != nil {
 		g.Passive = &health.PassivePolicy{

@@ -26,6 +26,7 @@ type planned struct {
 	groups []Group
 	ids    [][]string
 	weight [][]int
+	backup [][]bool
 	idSet  map[string]bool
 }
 
@@ -43,6 +44,11 @@ func plan(groups []Group) (*planned, error) {
 		if g.Weights != nil && len(g.Weights) != len(g.Targets) {
 			return nil, fmt.Errorf("health: group %q: %d weights for %d targets", g.Name, len(g.Weights), len(g.Targets))
 		}
+		if g.Backups != nil && len(g.Backups) != len(g.Targets) {
+			return nil, fmt.Errorf("health: group %q: %d backup flags for %d targets", g.Name, len(g.Backups), len(g.Targets))
+		}
+		backups := make([]bool, len(g.Targets))
+		copy(backups, g.Backups)
 		for i, t := range g.Targets {
 			if t == nil {
 				return nil, fmt.Errorf("health: group %q: target %d is nil", g.Name, i)
@@ -73,6 +79,7 @@ func plan(groups []Group) (*planned, error) {
 		}
 		p.ids = append(p.ids, ids)
 		p.weight = append(p.weight, weights)
+		p.backup = append(p.backup, backups)
 	}
 	return p, nil
 }
@@ -122,7 +129,7 @@ func (e *Engine) install(p *planned, old *generation, start time.Time) {
 					renamed = append(renamed, [2]string{s.id, id})
 				}
 			}
-			s.id, s.weight = id, p.weight[gi][i]
+			s.id, s.weight, s.backup = id, p.weight[gi][i], p.backup[gi][i]
 			s.passive.setPolicy(g.Passive)
 			s.staleAfter = staleAfter(&g, t, e.inFlight)
 			l.add(s)

@@ -34,6 +34,10 @@ type Group struct {
 	// Weights optionally gives each target's configured weight, 0..MaxWeight
 	// (parallel to Targets; nil means 1 for every target).
 	Weights []int
+	// Backups optionally marks targets that take traffic only when no
+	// other target of their group (and protocol) is eligible, as HAProxy's
+	// backup servers (parallel to Targets; nil means none is a backup).
+	Backups []bool
 	// Passive, when set, ejects targets that fail live traffic (see
 	// PassivePolicy and ReportPassive).
 	Passive *PassivePolicy
@@ -52,7 +56,11 @@ type Backend struct {
 	// target's name, which config defaults to protocol://host:port.
 	ID     string
 	Group  string
-	Weight int         // effective share for weighted policies (0..MaxWeight)
+	Weight int // effective share for weighted policies (0..MaxWeight)
+	// Backup: the target is a failover reserve (Group.Backups). It is
+	// eligible by the same rule as any target; selection prefers the
+	// eligible non-backups.
+	Backup bool
 	Target *TargetInfo // shared, read-only; no secrets
 	// Admin is the operator's control state (ready, weight 1, health auto
 	// and source "config" unless changed).

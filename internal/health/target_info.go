@@ -28,6 +28,12 @@ type TargetInfo struct {
 	Username   string // the test user name (not a secret; the password is)
 	Mechanism  string
 	RequestURI string
+
+	// ClientCertSubject and ClientCertNotAfter describe the client
+	// certificate the checks present (tls_cert_file); its key is never
+	// copied. Empty without one.
+	ClientCertSubject  string
+	ClientCertNotAfter time.Time
 }
 
 // Address is host:port, with IPv6 literals bracketed.
@@ -43,7 +49,7 @@ func InfoOf(t *probe.Target) *TargetInfo {
 	if t == nil {
 		return nil
 	}
-	return &TargetInfo{
+	info := &TargetInfo{
 		Name:           t.Name,
 		Protocol:       t.Protocol,
 		Host:           t.Host,
@@ -60,6 +66,11 @@ func InfoOf(t *probe.Target) *TargetInfo {
 		Mechanism:      t.Mechanism,
 		RequestURI:     t.RequestURI,
 	}
+	if t.TLSConfig != nil && len(t.TLSConfig.Certificates) > 0 && t.TLSConfig.Certificates[0].Leaf != nil {
+		leaf := t.TLSConfig.Certificates[0].Leaf
+		info.ClientCertSubject, info.ClientCertNotAfter = leaf.Subject.String(), leaf.NotAfter
+	}
+	return info
 }
 
 // DefaultID is a target's backend ID when its group names none: the target's

@@ -16,6 +16,7 @@ type targetState struct {
 	target *probe.Target
 	info   *TargetInfo // target without secrets, shared by snapshots
 	weight int         // configured weight
+	backup bool        // configured backup flag (Group.Backups)
 
 	staleAfter time.Duration // see staleAfter
 	paused     atomic.Bool   // admin checks_paused: no probes while set
@@ -103,6 +104,7 @@ func (s *targetState) backend() Backend {
 		ID:           s.id,
 		Group:        s.group,
 		Weight:       s.weight,
+		Backup:       s.backup,
 		Admin:        defaultAdmin(s.weight),
 		Eligible:     s.healthy,
 		Reason:       reasonUnless(s.healthy, ReasonUnhealthy),

@@ -69,7 +69,7 @@ func getBackendServersStatus(r *scriptRun, L *glua.LState) int {
 		if b.Group != health.GroupMail || b.Target == nil {
 			continue
 		}
-		t := L.CreateTable(0, 13)
+		t := L.CreateTable(0, 14)
 		t.RawSetString("name", glua.LString(b.Target.Name))
 		t.RawSetString("protocol", glua.LString(b.Target.Protocol))
 		t.RawSetString("host", glua.LString(b.Target.Host))
@@ -81,6 +81,7 @@ func getBackendServersStatus(r *scriptRun, L *glua.LState) int {
 		t.RawSetString("eligible", glua.LBool(b.Eligible))
 		t.RawSetString("reason", glua.LString(b.Reason))
 		t.RawSetString("group", glua.LString(b.Group))
+		t.RawSetString("backup", glua.LBool(b.Backup))
 		lastErr := b.Connect.LastError
 		if lastErr == "" {
 			lastErr = b.Deep.LastError
@@ -202,6 +203,10 @@ func (sv *serverView) field(name string) glua.LValue {
 		return glua.LBool(b.Eligible)
 	case "reason":
 		return glua.LString(b.Reason)
+	case "backup":
+		// backline's addition (Nauthilus has no backup servers): eligible
+		// backups are listed too; a script keeps them for failover.
+		return glua.LBool(b.Backup)
 	case "name":
 		return glua.LString(t.Name)
 	case "protocol":

@@ -32,6 +32,7 @@ type OfflineBackend struct {
 	TLSSkipVerify bool    `json:"tls_skip_verify"`
 	HAProxyV2     bool    `json:"haproxy_v2"`
 	DeepCheck     bool    `json:"deep_check"`
+	Backup        bool    `json:"backup"` // a failover target (server.backup)
 	LastError     string  `json:"last_error"`
 	LatencyMS     float64 `json:"latency_ms"`
 }
@@ -100,6 +101,7 @@ func SnapshotOf(backends []OfflineBackend) StaticSource {
 		}
 		hb := health.BackendFor(health.GroupMail, t, healthy)
 		hb.Connect.LastError = b.LastError
+		hb.Backup = b.Backup
 		hb.Connect.Latency = time.Duration(b.LatencyMS * float64(time.Millisecond))
 		src.Snap.Backends = append(src.Snap.Backends, hb)
 		src.Targets[hb.ID] = t

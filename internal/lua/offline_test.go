@@ -70,3 +70,18 @@ func TestOfflineInputErrors(t *testing.T) {
 		t.Error("missing script accepted")
 	}
 }
+
+func TestOfflineBackup(t *testing.T) {
+	backends, err := ParseBackendsJSON([]byte(`[{"name":"p","protocol":"imap","host":"10.0.0.1","port":143},
+{"name":"s","protocol":"imap","host":"10.0.0.2","port":143,"backup":true}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := SnapshotOf(backends).Snap
+	if snap.Backends[0].Backup || !snap.Backends[1].Backup {
+		t.Errorf("backup flags %v %v", snap.Backends[0].Backup, snap.Backends[1].Backup)
+	}
+	if _, err := ParseBackendsJSON([]byte(`[{"host":"h","port":1,"backup":"yes"}]`)); err == nil {
+		t.Error(`backup: "yes" accepted`)
+	}
+}

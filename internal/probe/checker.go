@@ -43,7 +43,7 @@ func (p *Prober) Check(ctx context.Context, t *Target, phase Phase, opts Options
 	if deep {
 		res.Phase = PhaseDeep
 	}
-	err := p.run(ctx, t, deep, &res, opts)
+	err := clientCertFailure(t, &res, p.run(ctx, t, deep, &res, opts))
 	res.Duration = time.Since(start)
 	res.Err = err
 	res.OK = err == nil

@@ -63,7 +63,7 @@ func (p *Prober) connect(ctx context.Context, t *Target, res *Result, rec bool) 
 		start = time.Now()
 		tc := tls.Client(conn, t.tlsConfig())
 		_ = conn.SetDeadline(time.Now().Add(orDefault(t.TLSTimeout)))
-		if err := tc.HandshakeContext(ctx); err != nil {
+		if err := tc.HandshakeContext(noteCertRequest(ctx, res)); err != nil {
 			return fail(wrapf(ReasonTLS, err, "TLS handshake failed (host=%s port=%d protocol=%s tls_mode=%s skip_verify=%t)",
 				t.Host, t.Port, t.Protocol, t.TLSMode, t.tlsConfig().InsecureSkipVerify))
 		}

@@ -78,7 +78,7 @@ func Classify(err error) Reason {
 	var recErr tls.RecordHeaderError
 	var alertErr tls.AlertError
 	if errors.As(err, &certErr) || errors.As(err, &unknownAuth) || errors.As(err, &hostErr) ||
-		errors.As(err, &recErr) || errors.As(err, &alertErr) {
+		errors.As(err, &recErr) || errors.As(err, &alertErr) || remoteTLSAlert(err) != "" {
 		return ReasonTLS
 	}
 	var opErr *net.OpError
@@ -125,4 +125,53 @@ func LocalErrno(err error) string {
 		}
 	}
 	return ""
+}
+
+// remoteTLSAlert returns the text of a TLS alert the server sent ("tls:
+// certificate required"), or "" when err holds none. crypto/tls reports a
+// received alert as a net.OpError "remote error" of an unexported type, so
+// the text is all there is to go on.
+func remoteTLSAlert(err error) string {
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && opErr.Op == "remote error" && opErr.Err != nil {
+		return opErr.Err.Error()
+	}
+	return ""
+}
+
+// clientCertFailure rewords a failure caused by the server refusing the
+// client certificate (or its absence), so the status says what to fix. A
+// server cannot complain about its own certificate, so a received alert
+// about a certificate is about ours. With TLS 1.3 the server judges the
+// client certificate after the client's handshake is done: the alert then
+// comes with the first read (the greeting), not with the handshake.
+func clientCertFailure(t *Target, res *Result, err error) error {
+	alert := remoteTLSAlert(err)
+	// An alert about a certificate tells on its own. After the server
+	// asked for one (not noted for a Target built by hand), so do the
+	// alerts TLS 1.2 servers often refuse a missing certificate with.
+	aboutCert := strings.Contains(alert, "certificate") ||
+		(res.clientCertAsked && (strings.HasSuffix(alert, "handshake failure") || strings.HasSuffix(alert, "access denied")))
+	if t == nil || !aboutCert {
+		return err
+	}
+	switch certs := t.tlsConfig().Certificates; {
+	case len(certs) == 0:
+		return wrapf(ReasonTLS, err, "server %s requires a client certificate and none is configured (tls_cert_file, tls_key_file)", t.Address())
+	case certs[0].Leaf == nil:
+		return wrapf(ReasonTLS, err, "server %s refused the client certificate", t.Address())
+	default:
+		leaf := certs[0].Leaf
+		return wrapf(ReasonTLS, err, "server %s refused the client certificate %q (issuer %q)", t.Address(), leaf.Subject.String(), leaf.Issuer.String())
+	}
+}
+
+// certRequestKey carries, in a handshake's context, where to note that the
+// server asked for a client certificate.
+type certRequestKey struct{}
+
+// noteCertRequest is ctx for a handshake whose certificate request, if
+// any, is noted in res.
+func noteCertRequest(ctx context.Context, res *Result) context.Context {
+	return context.WithValue(ctx, certRequestKey{}, &res.clientCertAsked)
 }

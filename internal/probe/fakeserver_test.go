@@ -79,15 +79,24 @@ type fakeServer struct {
 	active int // handlers running
 	got    []string
 	raw    []byte
+
+	serverTLS *tls.Config // nil: getPKI's serverConfig
 }
 
 func startFake(t testing.TB, handler func(c *fakeConn)) *fakeServer {
+	t.Helper()
+	return startFakeTLS(t, nil, handler)
+}
+
+// startFakeTLS is startFake whose "-- TLS" steps use serverTLS (a server
+// asking for client certificates, say); nil means the test certificate.
+func startFakeTLS(t testing.TB, serverTLS *tls.Config, handler func(c *fakeConn)) *fakeServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &fakeServer{t: t, ln: ln}
+	srv := &fakeServer{t: t, ln: ln, serverTLS: serverTLS}
 	srv.idle = sync.NewCond(&srv.mu)
 	srv.accept.Add(1)
 	go func() {
@@ -227,7 +236,11 @@ func (c *fakeConn) startTLS() bool {
 func (c *fakeConn) tryStartTLS() bool { return c.handshakeTLS() == nil }
 
 func (c *fakeConn) handshakeTLS() error {
-	tc := tls.Server(bufferedConn{c.conn, c.r}, getPKI(c.srv.t).serverConfig)
+	cfg := c.srv.serverTLS
+	if cfg == nil {
+		cfg = getPKI(c.srv.t).serverConfig
+	}
+	tc := tls.Server(bufferedConn{c.conn, c.r}, cfg)
 	if err := tc.Handshake(); err != nil {
 		return err
 	}

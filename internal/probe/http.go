@@ -123,6 +123,11 @@ func checkHTTP(s *session) error {
 		}
 		// net/http quotes the offending line in its error; it is the
 		// server's text, so it is scrubbed and escaped like any other.
+		if remoteTLSAlert(err) != "" {
+			// crypto/tls's text, not the server's: kept as the cause, so
+			// a refused client certificate is reported as one.
+			return wrapf(ReasonTLS, err, "reading the HTTP response from %s", t.Address())
+		}
 		return failf(Classify(err), "reading the HTTP response from %s: %s", t.Address(), s.quoted(err.Error()))
 	}
 	defer resp.Body.Close()

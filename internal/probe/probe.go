@@ -108,6 +108,9 @@ type Result struct {
 	TLSVersion, TLSCipher, CertSubject, CertIssuer string
 	// Mechanism is the SASL mechanism the deep phase used, if any.
 	Mechanism string
+	// clientCertAsked: the server asked for a client certificate in a
+	// handshake of this check (see noteCertRequest).
+	clientCertAsked bool
 	// FailedPhase is where a failed check stopped: PhaseConnect when the
 	// connect phase (dial, PROXY header, implicit TLS) failed, even in a
 	// deep check, else PhaseDeep. Empty when OK, or when a Checker does not

@@ -2,6 +2,7 @@ package probe
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -165,7 +166,7 @@ func (s *session) startTLS() error {
 	}
 	tc := tls.Client(s.conn, s.target.tlsConfig())
 	_ = tc.SetDeadline(s.within(orDefault(s.target.TLSTimeout)))
-	if err := tc.Handshake(); err != nil {
+	if err := tc.HandshakeContext(noteCertRequest(context.Background(), s.res)); err != nil {
 		return wrapf(ReasonTLS, err, "STARTTLS handshake with %s failed", s.target.Address())
 	}
 	_ = tc.SetDeadline(s.deadline)

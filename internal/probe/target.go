@@ -69,8 +69,43 @@ func NewTarget(ct *config.Target) (*Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("target %s: %w", t.Address(), err)
 	}
+	cert, err := clientCertificate(ct)
+	if err != nil {
+		return nil, fmt.Errorf("target %s: %w", t.Address(), err)
+	}
+	// Every handshake, implicit TLS or STARTTLS, goes through this: it
+	// notes that the server asked (so a failure can say why) and presents
+	// the certificate loaded at start or reload, never read per check.
+	// Unlike Certificates, it presents the certificate even when the
+	// server's list of CAs does not name its issuer: the server's refusal
+	// then says more than a handshake without one.
+	cfg.GetClientCertificate = func(info *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+		if asked, ok := info.Context().Value(certRequestKey{}).(*bool); ok {
+			*asked = true
+		}
+		if cert == nil {
+			return &tls.Certificate{}, nil // none configured: send none
+		}
+		return cert, nil
+	}
+	if cert != nil {
+		cfg.Certificates = []tls.Certificate{*cert} // for clientCertFailure
+	}
 	t.TLSConfig = cfg
 	return t, nil
+}
+
+// clientCertificate is what validation loaded from tls_cert_file and
+// tls_key_file, or, for a Target that was not validated (tests, tools),
+// the files read now; nil without them.
+func clientCertificate(ct *config.Target) (*tls.Certificate, error) {
+	if c := ct.ClientCert; c != nil || (ct.TLSCertFile == "" && ct.TLSKeyFile == "") {
+		return c, nil
+	}
+	if ct.TLSCertFile == "" || ct.TLSKeyFile == "" {
+		return nil, errors.New("tls_cert_file and tls_key_file go together: set both or neither")
+	}
+	return config.LoadTargetClientCertificate(ct.TLSCertFile, ct.TLSKeyFile)
 }
 
 // BuildTLSConfig is the client TLS configuration of every check: TLS 1.2 or

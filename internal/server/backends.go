@@ -20,16 +20,18 @@ type backendsBody struct {
 }
 
 type backendView struct {
-	ID           string     `json:"id"`
-	Name         string     `json:"name"`
-	Group        string     `json:"group"`
-	Protocol     string     `json:"protocol"`
-	Host         string     `json:"host"`
-	Port         int        `json:"port"`
-	Healthy      bool       `json:"healthy"`
-	Eligible     bool       `json:"eligible"`
-	Reason       string     `json:"reason"`
-	Weight       int        `json:"weight"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Group    string `json:"group"`
+	Protocol string `json:"protocol"`
+	Host     string `json:"host"`
+	Port     int    `json:"port"`
+	Healthy  bool   `json:"healthy"`
+	Eligible bool   `json:"eligible"`
+	Reason   string `json:"reason"`
+	Weight   int    `json:"weight"`
+	// Backup: a failover target (backup: true); left out for the others.
+	Backup       bool       `json:"backup,omitempty"`
 	Admin        adminView  `json:"admin"`
 	DeepCheck    bool       `json:"deep_check"`
 	TLSMode      string     `json:"tls_mode"`
@@ -40,6 +42,9 @@ type backendView struct {
 	CertNotAfter *time.Time `json:"cert_not_after,omitempty"`
 	Mechanism    string     `json:"mechanism,omitempty"`
 	Steps        []stepView `json:"steps"`
+	// ClientCert is the client certificate the checks present (mTLS):
+	// subject and expiry, nothing of the key. Omitted without one.
+	ClientCert *clientCertView `json:"client_cert,omitempty"`
 	// Passive health (gateway origins): the end of the last ejection and
 	// how many there were; omitted for backends never ejected.
 	EjectedUntil *time.Time `json:"ejected_until,omitempty"`
@@ -55,6 +60,11 @@ type phaseView struct {
 	LatencyMS            float64    `json:"latency_ms"`
 	ConsecutiveFailures  int        `json:"consecutive_failures"`
 	ConsecutiveSuccesses int        `json:"consecutive_successes"`
+}
+
+type clientCertView struct {
+	Subject  string     `json:"subject"`
+	NotAfter *time.Time `json:"not_after,omitempty"`
 }
 
 type stepView struct {
@@ -113,6 +123,7 @@ func viewBackend(b health.Backend) backendView {
 		Eligible:     b.Eligible,
 		Reason:       string(b.Reason),
 		Weight:       b.Weight,
+		Backup:       b.Backup,
 		Admin:        viewAdmin("", b.Admin),
 		DeepCheck:    t.DeepCheck,
 		TLSMode:      string(t.TLSMode),
@@ -128,6 +139,9 @@ func viewBackend(b health.Backend) backendView {
 	}
 	for _, st := range b.Steps {
 		v.Steps = append(v.Steps, stepView{Name: st.Name, DurationMS: millis(st.Duration)})
+	}
+	if t.ClientCertSubject != "" {
+		v.ClientCert = &clientCertView{Subject: t.ClientCertSubject, NotAfter: timePtr(t.ClientCertNotAfter)}
 	}
 	return v
 }

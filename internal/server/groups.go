@@ -23,6 +23,7 @@ func MailGroup(hc config.HealthChecks) (health.Group, error) {
 		Jitter:            hc.Jitter,
 		Targets:           make([]*probe.Target, 0, len(hc.Targets)),
 		Weights:           make([]int, 0, len(hc.Targets)),
+		Backups:           make([]bool, 0, len(hc.Targets)),
 	}
 	if g.DeepInterval == 0 {
 		g.DeepInterval = g.ConnectInterval
@@ -34,6 +35,7 @@ func MailGroup(hc config.HealthChecks) (health.Group, error) {
 		}
 		g.Targets = append(g.Targets, t)
 		g.Weights = append(g.Weights, hc.Targets[i].EffectiveWeight())
+		g.Backups = append(g.Backups, hc.Targets[i].Backup)
 	}
 	return g, nil
 }

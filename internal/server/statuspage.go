@@ -53,7 +53,7 @@ type statusRow struct {
 	Group      string
 	GroupShown string // "mail" for the mail targets' long group name
 	Protocol   string
-	Detail     string // tls mode, proxy-v2, deep check mechanism
+	Detail     string // tls mode, proxy-v2, deep check mechanism, backup
 	Addr       string // host:port
 	State      string // up, down, stale, drain, maint, or another eligibility reason
 	Problem    bool
@@ -219,11 +219,19 @@ func buildRow(b health.Backend, adm pageAdmin, now time.Time) statusRow {
 	if t.HAProxyV2 {
 		detail = append(detail, "proxy-v2")
 	}
+	if t.ClientCertSubject != "" {
+		detail = append(detail, "client-cert")
+	}
 	if t.DeepCheck {
 		detail = append(detail, "deep")
 		if b.Mechanism != "" {
 			detail = append(detail, b.Mechanism)
 		}
+	}
+	if b.Backup {
+		// Failover target: an operator reading "up" needs to know it
+		// takes no traffic while a primary is eligible.
+		detail = append(detail, "backup")
 	}
 	row.Detail = strings.Join(detail, " ")
 

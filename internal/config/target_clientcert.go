@@ -1,0 +1,130 @@
+package config
+
+import (
+	"crypto"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Target keys of the client certificate (mutual TLS on health checks).
+// They follow tls_ca_file; the gateway's backend tls block has the same two
+// files as client_certificate_file and client_private_key_file.
+const (
+	keyTLSCertFile = "tls_cert_file"
+	keyTLSKeyFile  = "tls_key_file"
+)
+
+// LoadTargetClientCertificate reads a client certificate chain (leaf first)
+// and its unencrypted private key, PEM or DER. Every problem is reported:
+// the error joins one *TLSError a problem, each naming tls_cert_file or
+// tls_key_file; no message quotes the key. An expired certificate is
+// loaded: the server judges it, and Warnings says so.
+func LoadTargetClientCertificate(certFile, keyFile string) (*tls.Certificate, error) {
+	var errs []error
+	var chain []*x509.Certificate
+	if c, err := readCertificateFile(keyTLSCertFile, certFile); err != nil {
+		errs = append(errs, err)
+	} else {
+		chain = c
+	}
+	var signer crypto.Signer
+	if key, err := readItem(keyTLSKeyFile, "", keyFile); err != nil {
+		errs = append(errs, err)
+	} else if signer, err = key.privateKey(); err != nil {
+		errs = append(errs, err)
+	}
+	if chain != nil && signer != nil {
+		if pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(chain[0].PublicKey) {
+			errs = append(errs, &TLSError{keyTLSKeyFile, errors.New("does not match the public key of the first certificate in " + keyTLSCertFile)})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	out := &tls.Certificate{PrivateKey: signer, Leaf: chain[0]}
+	for _, c := range chain {
+		out.Certificate = append(out.Certificate, c.Raw)
+	}
+	return out, nil
+}
+
+// clientCertResult is one load of a certificate and key pair.
+type clientCertResult struct {
+	cert *tls.Certificate
+	err  error
+}
+
+// validateClientCert checks that tls_cert_file and tls_key_file come
+// together and loads them, once per pair of files in a load: a thousand
+// targets sharing one certificate share one copy of its key. Under
+// --no-secrets a missing file is a warning and the target goes without.
+func (v *validator) validateClientCert(path string, t *Target) {
+	key := func(k string) string { return path + "." + k }
+	t.ClientCert = nil
+	switch {
+	case t.TLSCertFile == "" && t.TLSKeyFile == "":
+		return
+	case t.TLSKeyFile == "":
+		v.add(key(keyTLSCertFile), "needs %s as well: a client certificate goes with its private key", keyTLSKeyFile)
+		return
+	case t.TLSCertFile == "":
+		v.add(key(keyTLSKeyFile), "needs %s as well: a private key goes with its client certificate", keyTLSCertFile)
+		return
+	}
+	pair := [2]string{t.TLSCertFile, t.TLSKeyFile}
+	r, ok := v.clientCerts[pair]
+	if !ok {
+		r.cert, r.err = LoadTargetClientCertificate(t.TLSCertFile, t.TLSKeyFile)
+		if v.clientCerts == nil {
+			v.clientCerts = map[[2]string]clientCertResult{}
+		}
+		v.clientCerts[pair] = r
+	}
+	for _, e := range TLSErrors(r.err) {
+		v.listenerTLSError(path, e)
+	}
+	if r.err != nil {
+		// --no-secrets: checked without it, as for a missing tls_ca_file.
+		t.TLSCertFile, t.TLSKeyFile = "", ""
+		return
+	}
+	t.ClientCert = r.cert
+}
+
+// ClientCertSummary describes a target's client certificate for check:
+// subject, issuer and expiry, never anything of the key; "" without one.
+func ClientCertSummary(t *Target) string {
+	if t.ClientCert == nil {
+		return ""
+	}
+	leaf := t.ClientCert.Leaf
+	return fmt.Sprintf("client certificate %q issued by %q, valid until %s",
+		leaf.Subject.String(), leaf.Issuer.String(), leaf.NotAfter.UTC().Format(time.RFC3339))
+}
+
+// clientCertWarnings warns about a target's client certificate that has
+// expired or expires soon, or that is not meant for client authentication:
+// servers refuse such a certificate, and every check of the target fails.
+func (c *Config) clientCertWarnings(warn func(path, format string, args ...any)) {
+	for i, t := range c.Auth.Services.BackendHealthChecks.Targets {
+		if t.ClientCert == nil {
+			continue
+		}
+		path := fmt.Sprintf("%s.targets[%d].%s", healthChecksPath, i, keyTLSCertFile)
+		leaf := t.ClientCert.Leaf
+		switch left := time.Until(leaf.NotAfter); {
+		case left <= 0:
+			warn(path, "client certificate %q expired at %s; servers that ask for it will refuse the checks", leaf.Subject.String(), leaf.NotAfter.UTC().Format(time.RFC3339))
+		case left < certExpiryWarning:
+			warn(path, "client certificate %q expires at %s, in %d day(s); renew it and reload",
+				leaf.Subject.String(), leaf.NotAfter.UTC().Format(time.RFC3339), int(left.Hours()/24))
+		}
+		if len(leaf.ExtKeyUsage) > 0 && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth) && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny) {
+			warn(path, "certificate %q is not for client authentication (its extended key usage lacks clientAuth); servers that check it will refuse the checks", leaf.Subject.String())
+		}
+	}
+}
