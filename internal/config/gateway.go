@@ -42,6 +42,10 @@ type Gateway struct {
 	AccessLogFile string `yaml:"access_log_file"`
 	// TLS, when set, terminates TLS on gateway.address (listener_tls.go).
 	TLS *ListenerTLS `yaml:"tls"`
+	// TrustedProxies are the peers whose X-Forwarded-Proto and
+	// X-Forwarded-Host are passed on (gateway_trusted.go); from anyone
+	// else they are replaced.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Endpoint is one route of the gateway. Exactly one of Proxy and Request is set.

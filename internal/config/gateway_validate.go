@@ -62,6 +62,7 @@ func (c *Config) validateGateway(errs *Errors) {
 		v.validateEndpoint(fmt.Sprintf("gateway.endpoints[%d]", i), &g.Endpoints[i])
 	}
 	v.validateRequestID(g)
+	v.validateTrustedProxies(g)
 	v.checkDuplicateEndpoints()
 	v.checkTokenCycles()
 }

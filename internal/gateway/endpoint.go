@@ -17,7 +17,8 @@ import (
 // endpoint is a compiled gateway.endpoints entry.
 type endpoint struct {
 	path      string
-	logFields valueSet // custom_log_fields, for the access log
+	trusted   trustedProxies // gateway.trusted_proxies (forwarded.go)
+	logFields valueSet       // custom_log_fields, for the access log
 	mods      modifiers
 	proxy     *proxyStage
 	request   *requestStage
@@ -243,18 +244,19 @@ func (ep *endpoint) outgoing(r *http.Request, rd *requestData, rest string, wild
 		}
 		// Like X-Forwarded-For, these describe the client of the request
 		// that caused this one; the block's headers may replace them.
+		proto, host := forwardedOf(r, ep.trusted)
 		if _, set := out.Header["X-Forwarded-Proto"]; !set {
-			out.Header["X-Forwarded-Proto"] = forwardedProtoValue(r)
+			out.Header["X-Forwarded-Proto"] = proto
 		}
-		if _, set := out.Header["X-Forwarded-Host"]; !set && r.Host != "" {
-			out.Header["X-Forwarded-Host"] = []string{headerValue(r.Host)}
+		if _, set := out.Header["X-Forwarded-Host"]; !set && host != "" {
+			out.Header["X-Forwarded-Host"] = []string{host}
 		}
 		stripHopHeaders(out.Header) // Couper strips them on request round trips too
 		up.req = out
 		return up, "", nil
 	}
 
-	out := cloneForUpstream(r)
+	out := cloneForUpstream(r, ep.trusted)
 	out.RequestURI = ""
 	out.Host = ""     // the client's Host is not forwarded
 	out.Close = false // the client's Connection: close is about its own connection
@@ -302,7 +304,7 @@ const upstreamHeaderRoom = 6
 // parsed form, which the outgoing request never reads, is not copied.
 // X-Forwarded-Proto and X-Forwarded-Host are set on the copy, before any
 // modifier (see setForwardedProtoHost).
-func cloneForUpstream(r *http.Request) *http.Request {
+func cloneForUpstream(r *http.Request, trusted trustedProxies) *http.Request {
 	out := new(http.Request)
 	*out = *r // the context too, as Clone(r.Context())
 	u := *r.URL
@@ -313,7 +315,7 @@ func cloneForUpstream(r *http.Request) *http.Request {
 	out.URL = &u
 	var spare []string
 	out.Header, spare = cloneHeader(r.Header, upstreamHeaderRoom, 1)
-	setForwardedProtoHost(out.Header, r, spare)
+	setForwardedProtoHost(out.Header, r, spare, trusted)
 	out.Trailer = r.Trailer.Clone()
 	out.TransferEncoding = slices.Clone(r.TransferEncoding)
 	out.Form, out.PostForm, out.MultipartForm = nil, nil, nil
@@ -354,7 +356,7 @@ func clientIP(r *http.Request) string {
 // compileEndpoint builds an endpoint and resolves its backend to the shared
 // runtime of its label (or a new anonymous one).
 func (g *Gateway) compileEndpoint(c *compiler, path string, e *config.Endpoint) (*endpoint, error) {
-	ep := &endpoint{path: e.Path, mods: c.modifiers(path, &e.Modifiers),
+	ep := &endpoint{path: e.Path, trusted: g.trusted, mods: c.modifiers(path, &e.Modifiers),
 		logFields: c.values(path+".custom_log_fields", e.CustomLogFields)}
 	var ref *config.BackendRef
 	if e.Proxy != nil {

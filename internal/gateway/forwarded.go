@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 )
 
@@ -17,17 +19,23 @@ var (
 // setForwardedProtoHost sets X-Forwarded-Proto (how the client reached
 // the gateway: https when its connection was TLS, HTTP/1 or h2) and
 // X-Forwarded-Host (the Host it sent), as Caddy and Envoy do; nginx users
-// add them with proxy_set_header. Whatever the client sent under these
-// names is replaced: backline has no notion of a trusted peer, so a client
-// claiming https cannot be believed. They are set before any modifier
-// runs, so set_/remove_request_headers still have the last word.
+// add them with proxy_set_header. What a client sent under these names is
+// replaced, unless the client is a trusted proxy (gateway.trusted_proxies:
+// a load balancer that terminated TLS in front of the gateway), whose
+// values are passed on, as Caddy does: a client claiming https cannot be
+// believed, a load balancer that knows must be. They are set before any
+// modifier runs, so set_/remove_request_headers still have the last word.
 // X-Forwarded-For is different: sendLayer appends to it, as nginx's
 // $proxy_add_x_forwarded_for does.
 //
 // host, when not empty, is a one-value slice to hold r.Host (the header
 // clone has a spare slot for it); else one is allocated.
-func setForwardedProtoHost(h http.Header, r *http.Request, host []string) {
+func setForwardedProtoHost(h http.Header, r *http.Request, host []string, trusted trustedProxies) {
 	dropForwardedAliases(h)
+	if trusted.contains(r.RemoteAddr) {
+		keepForwarded(h, r, host)
+		return
+	}
 	h["X-Forwarded-Proto"] = forwardedProtoValue(r)
 	if r.Host == "" { // HTTP/1.0 without Host
 		delete(h, "X-Forwarded-Host")
@@ -63,4 +71,70 @@ func dropForwardedAliases(h http.Header) {
 			delete(h, k)
 		}
 	}
+}
+
+// keepForwarded passes on a trusted proxy's X-Forwarded-Proto and
+// X-Forwarded-Host (the first value of each, as one proxy sets them) and
+// sets what it did not send.
+func keepForwarded(h http.Header, r *http.Request, host []string) {
+	if v := h["X-Forwarded-Proto"]; len(v) > 0 {
+		h["X-Forwarded-Proto"] = v[:1:1]
+	} else {
+		h["X-Forwarded-Proto"] = forwardedProtoValue(r)
+	}
+	if v := h["X-Forwarded-Host"]; len(v) > 0 {
+		h["X-Forwarded-Host"] = v[:1:1]
+		return
+	}
+	if r.Host == "" {
+		return
+	}
+	if len(host) == 0 {
+		host = make([]string, 1)
+	}
+	host[0] = headerValue(r.Host)
+	h["X-Forwarded-Host"] = host[:1:1]
+}
+
+// forwardedOf is what X-Forwarded-Proto and X-Forwarded-Host say about r's
+// client for a request built anew (a request block): a trusted proxy's
+// values when it sent them, else the gateway's own.
+func forwardedOf(r *http.Request, trusted trustedProxies) (proto []string, host string) {
+	proto, host = forwardedProtoValue(r), headerValue(r.Host)
+	if !trusted.contains(r.RemoteAddr) {
+		return proto, host
+	}
+	if v := r.Header["X-Forwarded-Proto"]; len(v) > 0 {
+		proto = v[:1:1]
+	}
+	if v := r.Header["X-Forwarded-Host"]; len(v) > 0 {
+		host = v[0]
+	}
+	return proto, host
+}
+
+// trustedProxies are gateway.trusted_proxies; nil trusts nobody and costs
+// nothing per request.
+type trustedProxies []netip.Prefix
+
+// contains reports whether the peer at remoteAddr ("ip:port") is trusted.
+func (t trustedProxies) contains(remoteAddr string) bool {
+	if len(t) == 0 {
+		return false
+	}
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		return false
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range t {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

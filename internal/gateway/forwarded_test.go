@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/backline/backline/internal/config"
 )
 
 const proxyX = "    - path: /x\n      proxy:\n        backend: api\n"
@@ -190,6 +192,47 @@ func TestForwardedProtoHostOnWebsocketHandshake(t *testing.T) {
 		got := o.handshakes()
 		if len(got) != 1 || !strings.Contains(got[0], "X-Forwarded-Host: gw.test\nX-Forwarded-Proto: "+proto+"\n") {
 			t.Fatalf("tls %v: origin saw\n%s", useTLS, strings.Join(got, "\n--\n"))
+		}
+	}
+}
+
+// A trusted proxy (a load balancer that terminated TLS in front of the
+// gateway) has its X-Forwarded-Proto and X-Forwarded-Host passed on, the
+// first value of each; what it did not send the gateway sets. Anyone else
+// is replaced as before.
+func TestForwardedProtoHostFromTrustedProxies(t *testing.T) {
+	o := newEcho(t)
+	for _, trusted := range []string{"[127.0.0.1]", "[127.0.0.0/8]", "[private_ranges]", `["::1", 127.0.0.1]`} {
+		t.Run(trusted, func(t *testing.T) {
+			h := newHarness(t, gatewayYAML(o.URL, "", proxyX+"    - path: /r\n      request:\n        backend: api\n")+
+				"  trusted_proxies: "+trusted+"\n")
+			lb := map[string]string{"Host": "gw.example", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "public.example"}
+			wantForwarded(t, h.echo("/x", lb), "https", "public.example")
+			wantForwarded(t, h.echo("/r", lb), "https", "public.example")
+			wantForwarded(t, h.echo("/x", map[string]string{"Host": "gw.example"}), "http", "gw.example")
+			a := rawRequest(t, h, "GET /x HTTP/1.1\r\nHost: gw.test\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Proto: http\r\n"+
+				"X-Forwarded-Host: a.example\r\nX-Forwarded-Host: b.example\r\nX_Forwarded_Proto: http\r\nConnection: close\r\n\r\n")
+			wantForwarded(t, decodeEcho(t, a.body), "https", "a.example")
+		})
+	}
+	h := newHarness(t, gatewayYAML(o.URL, "", proxyX)+"  trusted_proxies: [10.0.0.0/8, \"2001:db8::/32\", 192.0.2.7]\n")
+	e := h.echo("/x", map[string]string{"Host": "gw.example", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"})
+	wantForwarded(t, e, "http", "gw.example")
+}
+
+func TestTrustedProxiesContains(t *testing.T) {
+	var none trustedProxies
+	if none.contains("127.0.0.1:1") {
+		t.Fatal("nobody is trusted by default")
+	}
+	cfg := config.Gateway{TrustedProxies: []string{"10.0.0.0/8", "::1", "private_ranges"}}
+	tp := trustedProxies(cfg.TrustedProxyPrefixes())
+	for addr, want := range map[string]bool{
+		"10.1.2.3:5": true, "[::1]:80": true, "[::ffff:10.0.0.1]:9": true, "192.168.1.1:1": true,
+		"8.8.8.8:53": false, "[2001:db8::1]:1": false, "garbage": false, "": false, "10.0.0.1": false,
+	} {
+		if got := tp.contains(addr); got != want {
+			t.Errorf("contains(%q) = %v, want %v", addr, got, want)
 		}
 	}
 }

@@ -63,6 +63,7 @@ type Gateway struct {
 	ids      requestIDs
 	shared   *SharedThrottles
 	reqIDs   requestIDSettings
+	trusted  trustedProxies // gateway.trusted_proxies
 	// accessLog writes a line per request (gateway.access_log).
 	accessLog bool
 	logFields valueSet // gateway.custom_log_fields, for every access line
@@ -101,6 +102,7 @@ func New(opts Options) (*Gateway, error) {
 	}
 	g.ids.prefix = newRequestIDPrefix()
 	g.reqIDs = newRequestIDSettings(&opts.Config.Gateway.RequestID)
+	g.trusted = opts.Config.Gateway.TrustedProxyPrefixes()
 	g.accessLog, g.accessLogger = opts.Config.Gateway.AccessLogEnabled(), logger
 	if opts.AccessLogger != nil {
 		g.accessLogger = opts.AccessLogger
