@@ -91,6 +91,7 @@ type framingConn struct {
 	holdNext bool
 	held     *[]byte
 	bufs     net.Buffers
+	bufArr   [2][]byte
 }
 
 func (c *framingConn) Read(p []byte) (int, error) {

@@ -60,9 +60,11 @@ func (c *framingConn) gatherWrite(p []byte) (int, error) {
 		}
 		return c.Conn.Write(p)
 	}
-	c.bufs = append(c.bufs[:0], held, p)
+	// WriteTo consumes the slice it is given; one over the connection's own
+	// two-element array costs no allocation per write.
+	c.bufs = append(c.bufArr[:0], held, p)
 	n, err := c.bufs.WriteTo(tc)
-	c.bufs = c.bufs[:0]
+	c.bufs, c.bufArr = nil, [2][]byte{} // keep no reference to p
 	n -= int64(len(held))
 	return int(max(0, min(n, int64(len(p))))), err
 }
