@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,6 +25,11 @@ import (
 // net/http's end of the read (a deadline in the past) wakes a parked read
 // with the timeout it expects; a pipelined request's first byte stays in
 // the socket until the next read, which net/http does right after.
+
+// backgroundReadsParked counts the background reads parked; a test pins
+// that net/http's read is still recognised (a Go upgrade could change it,
+// which would only cost the syscalls again, silently).
+var backgroundReadsParked atomic.Int64
 
 // parkedReadTick is how often parked background reads are looked at.
 const parkedReadTick = 20 * time.Millisecond
@@ -64,6 +70,7 @@ func (c *framingConn) parkBackgroundRead() error {
 	}
 	c.bgParked = true
 	c.mu.Unlock()
+	backgroundReadsParked.Add(1)
 
 	set := c.parkedIn()
 	set.add(c)
