@@ -21,6 +21,9 @@ func (c *Config) secretFiles() []secretFile {
 	add("server.api_auth.password_file", a.PasswordFile)
 	add("server.api_auth.bearer_token_file", a.BearerFile)
 	add("auth.cache.hmac_key_file", c.Auth.Cache.HMACKeyFile)
+	if r := c.Storage.Redis; r != nil {
+		add("storage.redis.tls.key", r.TLS.Key)
+	}
 	if c.Server.TLS != nil {
 		add("server.tls.key_file", c.Server.TLS.KeyFile)
 	}

@@ -32,6 +32,8 @@ func clientCertAndKey(t *testing.T) (certPEM, keyPEM string) {
 
 func TestSecretFilePermissionWarnings(t *testing.T) {
 	certPEM, keyPEM := clientCertAndKey(t)
+	certFile := writeSecret(t, t.TempDir(), "client.pem", certPEM, 0o644)
+	hmacFile := writeSecret(t, t.TempDir(), "hmac", strings.Repeat("k", 64), 0o600)
 	tests := []struct {
 		name string
 		// file returns the configuration, given a secret file written with
@@ -58,6 +60,10 @@ func TestSecretFilePermissionWarnings(t *testing.T) {
 			return "gateway:\n  address: 127.0.0.1:18080\n  endpoints:\n    - path: /x\n      proxy:\n        backend:\n          origin: https://127.0.0.1:9\n          tls:\n" +
 				indent("client_certificate: "+block(certPEM)+"client_private_key_file: "+secret+"\n", 12)
 		}, fmt.Sprintf("gateway.endpoints[0].proxy.backend.tls.client_private_key_file (line %d)", 10+strings.Count(certPEM, "\n"))},
+		{"redis client key", func(secret string) string {
+			return "storage:\n  redis:\n    primary:\n      address: 127.0.0.1:6379\n    tls:\n      enabled: true\n      cert: " +
+				certFile + "\n      key: " + secret + "\nauth:\n  cache:\n    hmac_key_file: " + hmacFile + "\n"
+		}, "storage.redis.tls.key (line 8)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
