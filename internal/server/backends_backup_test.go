@@ -29,6 +29,11 @@ func TestBackupFlagShown(t *testing.T) {
 	if row.State != "up" || !strings.HasSuffix(row.Detail, " backup") {
 		t.Errorf("row: state %q detail %q", row.State, row.Detail)
 	}
+	// The page's filter finds backups (and TLS modes, deep checks) by
+	// the words of the detail line.
+	if !strings.Contains(row.Key, "backup") {
+		t.Errorf("filter key %q lacks the detail line", row.Key)
+	}
 	b.Backup = false
 	if row := buildRow(b, pageAdmin{State: "ready"}, pageNow); strings.Contains(row.Detail, "backup") {
 		t.Errorf("primary row detail %q", row.Detail)

@@ -274,7 +274,7 @@ func buildRow(b health.Backend, adm pageAdmin, now time.Time) statusRow {
 	}
 	row.Cert, row.CertClass = certText(b.CertNotAfter, now)
 	row.Key = strings.ToLower(strings.Join([]string{row.ID, row.Group, row.Protocol, row.Addr,
-		row.State, row.Check, row.Reason, adm.State, adm.Who, adm.Why}, " "))
+		row.State, row.Check, row.Reason, adm.State, adm.Who, adm.Why, row.Detail}, " "))
 	return row
 }
 
