@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -80,6 +81,7 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 		if c.up.data != nil {
 			c.up.data.origin = o.name // the access log's origin field
 		}
+		began := time.Now()
 		ex, gerr := l.next.roundTrip(c)
 		if gerr == nil {
 			if reporter != nil {
@@ -90,7 +92,11 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 		}
 		o.inFlight.Add(-1)
 		if reporter != nil && countsAsOriginFailure(gerr) {
-			reporter.ReportPassive(o.id, true)
+			if timedOut(gerr) {
+				reporter.ReportPassiveTimeout(o.id, time.Since(began))
+			} else {
+				reporter.ReportPassive(o.id, true)
+			}
 		}
 		again := attempt < set.retries && isConnectFailure(gerr) && c.ctx.Err() == nil &&
 			(c.limits.deadline.IsZero() || time.Now().Before(c.limits.deadline)) &&
@@ -133,6 +139,17 @@ func (e *handshakeError) Unwrap() error { return e.err }
 // countsAsOriginFailure: a failed connect, a reset or a timeout waiting
 // for the origin count for passive health (Envoy maps them to 5xx); a
 // broken client request or a client that left do not.
+// timedOut tells a failure that was a timeout (the origin did not answer
+// or accept in time) from one the origin caused (refused, reset, 5xx):
+// only a timeout can be this process's own doing when it was stalled.
+func timedOut(gerr *gatewayError) bool {
+	if gerr.kind == kindTimeout {
+		return true
+	}
+	var ne net.Error
+	return errors.As(gerr.cause, &ne) && ne.Timeout()
+}
+
 func countsAsOriginFailure(gerr *gatewayError) bool {
 	switch gerr.kind {
 	case kindBackend, kindTimeout:

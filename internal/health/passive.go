@@ -45,6 +45,9 @@ type PassiveReporter interface {
 	// ReportPassive records one request's outcome at a backend: failed for
 	// a failed connect or a 5xx answer.
 	ReportPassive(id string, failed bool)
+	// ReportPassiveTimeout records a failure that was a timeout after
+	// took (a connect or an answer that did not come in time).
+	ReportPassiveTimeout(id string, took time.Duration)
 }
 
 var _ PassiveReporter = (*Engine)(nil)
@@ -68,6 +71,21 @@ func (e *Engine) ReportPassive(id string, failed bool) {
 		return
 	}
 	e.eject(gen, s, pol, now)
+}
+
+// ReportPassiveTimeout implements PassiveReporter. A timeout during which
+// this process was stalled for at least half of took is not held against
+// the backend, as with active probes (stall.go): a daemon starved of CPU
+// must not eject healthy origins one after another.
+func (e *Engine) ReportPassiveTimeout(id string, took time.Duration) {
+	now := time.Now() // took is real time, whatever Options.Now says
+	if took > 0 && e.stalls.stalledDuring(now.Add(-took), now) >= took/2 {
+		if s := e.gen.Load().byID[id]; s != nil && e.metrics != nil {
+			e.metrics.stalledProbes.WithLabelValues(s.group).Inc()
+		}
+		return
+	}
+	e.ReportPassive(id, true)
 }
 
 // note records an outcome and reports whether the streak is long enough

@@ -350,3 +350,37 @@ func TestPassiveOnlyGroup(t *testing.T) {
 		t.Errorf("probes %v in a passive-only group", calls)
 	}
 }
+
+// A timeout of live traffic while this process was stalled is not held
+// against the origin (as with active probes); the same timeouts without
+// a stall eject it, and so do refusals during a stall.
+func TestPassiveTimeoutsDuringAStallDoNotEject(t *testing.T) {
+	clock := newPassiveClock()
+	reg := prometheus.NewPedanticRegistry()
+	e := newPassiveEngine(t, 4, testPolicy, clock, reg)
+	now := time.Now()
+	e.stalls.record(stallInterval{from: now.Add(-5 * time.Second), to: now.Add(time.Hour)})
+	for range 5 {
+		e.ReportPassiveTimeout("o1", 2*time.Second)
+	}
+	if b := entry(t, e, "o1"); !b.Eligible || b.Ejections != 0 {
+		t.Fatalf("ejected on timeouts during a stall: %+v", b)
+	}
+	if v := metricValue(t, reg, "backline_probe_stalled_total", "gateway:api"); v != 5 {
+		t.Errorf("stalled count %v, want 5", v)
+	}
+	failN(e, "o2", 3) // refusals are the origin's answer, stall or not
+	if b := entry(t, e, "o2"); b.Eligible || b.Ejections != 1 {
+		t.Fatalf("refusals during a stall did not eject: %+v", b)
+	}
+
+	e.stalls.mu.Lock()
+	e.stalls.stalls = [stallsKept]stallInterval{}
+	e.stalls.mu.Unlock()
+	for range 3 {
+		e.ReportPassiveTimeout("o3", 2*time.Second)
+	}
+	if b := entry(t, e, "o3"); b.Eligible || b.Ejections != 1 {
+		t.Fatalf("timeouts without a stall did not eject: %+v", b)
+	}
+}
