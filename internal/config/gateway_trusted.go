@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -23,9 +24,19 @@ const maxTrustedProxies = 1000
 
 // TrustedProxyPrefixes parses gateway.trusted_proxies: each entry an IP
 // address, a CIDR prefix or private_ranges. Call it on a validated Config.
+// Duplicates (private_ranges written twice, an address inside a listed
+// range written again) are dropped: each request's peer is compared with
+// every prefix left.
 func (g *Gateway) TrustedProxyPrefixes() []netip.Prefix {
 	out, _ := parseTrustedProxies(g.TrustedProxies)
-	return out
+	slices.SortFunc(out, func(a, b netip.Prefix) int { return a.Bits() - b.Bits() })
+	kept := out[:0]
+	for _, p := range out {
+		if !slices.ContainsFunc(kept, func(k netip.Prefix) bool { return k.Contains(p.Addr()) }) {
+			kept = append(kept, p)
+		}
+	}
+	return kept
 }
 
 // parseTrustedProxies returns the prefixes and, per bad entry, its index

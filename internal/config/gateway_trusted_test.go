@@ -9,8 +9,13 @@ import (
 func TestGatewayTrustedProxies(t *testing.T) {
 	base := "gateway:\n  address: 127.0.0.1:8080\n  trusted_proxies:\n"
 	c := mustParse(t, base+"    - 10.0.0.0/8\n    - 192.0.2.7\n    - \"2001:db8::/32\"\n    - private_ranges\n")
-	if got := len(c.Gateway.TrustedProxyPrefixes()); got != 3+8 {
-		t.Errorf("%d prefixes, want 11 (private_ranges is 8)", got)
+	if got := len(c.Gateway.TrustedProxyPrefixes()); got != 3+7 {
+		t.Errorf("%d prefixes, want 10 (private_ranges is 8, 10.0.0.0/8 is one of them)", got)
+	}
+	// Repeats and entries inside a listed range add nothing to compare per request.
+	c = mustParse(t, base+strings.Repeat("    - private_ranges\n", 50)+"    - 10.1.2.3\n    - 192.0.2.7\n    - 192.0.2.7\n")
+	if got := len(c.Gateway.TrustedProxyPrefixes()); got != 8+1 {
+		t.Errorf("%d prefixes, want 9", got)
 	}
 	for entry, msg := range map[string]string{
 		"10.0.0.0/33":    `is not an IP prefix (like 10.0.0.0/8): "10.0.0.0/33"`,
