@@ -68,7 +68,7 @@ func tlsVersion(s string) uint16 {
 // (cert_file, key_file, min_version, client_ca_file) and never quoting the
 // files' content. now is the time a certificate must be valid at.
 func (t *ListenerTLS) LoadServerConfig(now time.Time) (*tls.Config, error) {
-	cert, errs := loadServerCertificate(t.CertFile, t.KeyFile, now)
+	cert, errs := loadCertificatePair("cert_file", t.CertFile, "key_file", t.KeyFile, now)
 	version := tlsVersion(t.MinVersion)
 	if version == 0 {
 		errs = append(errs, &TLSError{"min_version", fmt.Errorf("must be %s or %s, got %q", TLSVersion12, TLSVersion13, t.MinVersion)})
@@ -114,24 +114,26 @@ func TLSErrors(err error) []error {
 	return []error{err}
 }
 
-// loadServerCertificate reads the certificate chain and its key, each even
-// when the other fails, so both files' problems are reported. A key that
-// does not match, or a leaf that has expired, is refused: at a reload the
-// running certificate then stays in use.
-func loadServerCertificate(certFile, keyFile string, now time.Time) (*tls.Certificate, []error) {
+// loadCertificatePair reads the certificate chain and its key, each even
+// when the other fails, so both files' problems are reported; certAttr and
+// keyAttr are the keys naming the files (cert_file and key_file for a
+// listener). A key that does not match, or a leaf that has expired at now,
+// is refused: at a reload the running certificate then stays in use. A zero
+// now accepts an expired leaf (a client certificate: the server judges it).
+func loadCertificatePair(certAttr, certFile, keyAttr, keyFile string, now time.Time) (*tls.Certificate, []error) {
 	var errs []error
 	var chain []*x509.Certificate
 	if certFile == "" {
-		errs = append(errs, &TLSError{"cert_file", errors.New("is required")})
-	} else if c, err := readCertificateFile("cert_file", certFile); err != nil {
+		errs = append(errs, &TLSError{certAttr, errors.New("is required")})
+	} else if c, err := readCertificateFile(certAttr, certFile); err != nil {
 		errs = append(errs, err)
 	} else {
 		chain = c
 	}
 	var signer crypto.Signer
 	if keyFile == "" {
-		errs = append(errs, &TLSError{"key_file", errors.New("is required")})
-	} else if key, err := readItem("key_file", "", keyFile); err != nil {
+		errs = append(errs, &TLSError{keyAttr, errors.New("is required")})
+	} else if key, err := readItem(keyAttr, "", keyFile); err != nil {
 		errs = append(errs, err)
 	} else if signer, err = key.privateKey(); err != nil {
 		errs = append(errs, err)
@@ -140,14 +142,14 @@ func loadServerCertificate(certFile, keyFile string, now time.Time) (*tls.Certif
 		return nil, errs
 	}
 	leaf := chain[0]
-	if now.After(leaf.NotAfter) {
-		errs = append(errs, &TLSError{"cert_file", fmt.Errorf("certificate %q expired at %s", leaf.Subject.String(), leaf.NotAfter.UTC().Format(time.RFC3339))})
+	if !now.IsZero() && now.After(leaf.NotAfter) {
+		errs = append(errs, &TLSError{certAttr, fmt.Errorf("certificate %q expired at %s", leaf.Subject.String(), leaf.NotAfter.UTC().Format(time.RFC3339))})
 	}
 	if signer == nil {
 		return nil, errs
 	}
 	if pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(leaf.PublicKey) {
-		errs = append(errs, &TLSError{"key_file", errors.New("does not match the public key of the first certificate in cert_file")})
+		errs = append(errs, &TLSError{keyAttr, errors.New("does not match the public key of the first certificate in " + certAttr)})
 	}
 	if len(errs) > 0 {
 		return nil, errs

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -24,32 +23,11 @@ const (
 // tls_key_file; no message quotes the key. An expired certificate is
 // loaded: the server judges it, and Warnings says so.
 func LoadTargetClientCertificate(certFile, keyFile string) (*tls.Certificate, error) {
-	var errs []error
-	var chain []*x509.Certificate
-	if c, err := readCertificateFile(keyTLSCertFile, certFile); err != nil {
-		errs = append(errs, err)
-	} else {
-		chain = c
-	}
-	var signer crypto.Signer
-	if key, err := readItem(keyTLSKeyFile, "", keyFile); err != nil {
-		errs = append(errs, err)
-	} else if signer, err = key.privateKey(); err != nil {
-		errs = append(errs, err)
-	}
-	if chain != nil && signer != nil {
-		if pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(chain[0].PublicKey) {
-			errs = append(errs, &TLSError{keyTLSKeyFile, errors.New("does not match the public key of the first certificate in " + keyTLSCertFile)})
-		}
-	}
+	cert, errs := loadCertificatePair(keyTLSCertFile, certFile, keyTLSKeyFile, keyFile, time.Time{})
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	out := &tls.Certificate{PrivateKey: signer, Leaf: chain[0]}
-	for _, c := range chain {
-		out.Certificate = append(out.Certificate, c.Raw)
-	}
-	return out, nil
+	return cert, nil
 }
 
 // clientCertResult is one load of a certificate and key pair.
