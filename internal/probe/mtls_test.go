@@ -200,3 +200,17 @@ func TestClientCertFailureWording(t *testing.T) {
 		t.Error("an error without an alert was changed")
 	}
 }
+
+// A plain target never presents its client certificate, so its status
+// (InfoOf reads Certificates) must not claim one.
+func TestClientCertificateIgnoredWithPlainMode(t *testing.T) {
+	p := newMTLSPKI(t, tls.VersionTLS12, tls.VersionTLS13)
+	tg, err := NewTarget(&config.Target{Protocol: "imap", Host: "127.0.0.1", Port: 143, TLSMode: string(TLSPlain),
+		TLSCertFile: p.certFile, TLSKeyFile: p.keyFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(tg.TLSConfig.Certificates); n != 0 {
+		t.Errorf("plain target carries %d client certificate(s)", n)
+	}
+}

@@ -73,6 +73,11 @@ func NewTarget(ct *config.Target) (*Target, error) {
 	if err != nil {
 		return nil, fmt.Errorf("target %s: %w", t.Address(), err)
 	}
+	if t.TLSMode == TLSPlain {
+		// No handshake ever presents it (Warnings says the keys are
+		// ignored): the status must not list a client certificate.
+		cert = nil
+	}
 	// Every handshake, implicit TLS or STARTTLS, goes through this: it
 	// notes that the server asked (so a failure can say why) and presents
 	// the certificate loaded at start or reload, never read per check.
