@@ -13,6 +13,15 @@ func TestCtlShowsBackup(t *testing.T) {
 	if !strings.Contains(out.String(), "backup:") {
 		t.Errorf("show without the backup row:\n%s", out.String())
 	}
+	if !strings.Contains(out.String(), "of its protocol") {
+		t.Errorf("a mail backup's row does not name the protocol:\n%s", out.String())
+	}
+	out.Reset()
+	// A gateway origin fails over within its backend, not its protocol.
+	c.printBackend(ctlBackend{ID: "api@10.0.9.12:8080", Group: "gateway:api", Protocol: "http", Host: "10.0.9.12", Port: 8080, Backup: true})
+	if !strings.Contains(out.String(), "of its gateway backend") {
+		t.Errorf("an origin backup's row:\n%s", out.String())
+	}
 	out.Reset()
 	c.printBackend(ctlBackend{ID: "mbox01", Protocol: "imap", Host: "10.0.0.11", Port: 143})
 	if strings.Contains(out.String(), "backup") {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/backline/backline/internal/gateway"
 )
 
 // ctlTime is a time from the API; null, "" and the zero time all mean
@@ -226,6 +228,16 @@ func (c *ctlClient) adminSummary(a ctlAdmin) string {
 	return c.redact(strings.Join(parts, ", "))
 }
 
+// ctlBackupNote says when a backup takes traffic: mail targets fail over
+// per protocol, gateway origins per backend (where use_when_unhealthy may
+// admit an unhealthy primary first).
+func ctlBackupNote(group string) string {
+	if strings.HasPrefix(group, gateway.GroupPrefix) {
+		return "yes (chosen only while no primary origin of its gateway backend is admitted)"
+	}
+	return "yes (chosen only while no primary of its protocol is eligible)"
+}
+
 func (c *ctlClient) printBackend(b ctlBackend) {
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 	row := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
@@ -241,7 +253,7 @@ func (c *ctlClient) printBackend(b ctlBackend) {
 	row("eligible", ctlEligible(b.Eligible, b.Reason))
 	row("weight", ctlWeight(b.Weight))
 	if b.Backup {
-		row("backup", "yes (chosen only while no primary of its protocol is eligible)")
+		row("backup", ctlBackupNote(b.Group))
 	}
 	if b.Admin != nil {
 		row("admin", c.adminSummary(*b.Admin))
