@@ -239,10 +239,22 @@ func (g *Gateway) ServeListener(ctx context.Context, ln net.Listener) error {
 // must end in a Gateway's ServeHTTP (hot reload passes one that picks the
 // current gateway for each request).
 func ServeHandler(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
+	return serveHandler(ctx, ln, h, logger, 10*time.Second)
+}
+
+// serveHandler is ServeHandler with the drain time (tests take less).
+func serveHandler(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger, drain time.Duration) error {
 	var capped net.Listener = ln
 	if tl, ok := ln.(*tlslisten.Listener); ok {
 		// gateway.tls: the plain path keeps its handler as it was.
 		h, capped = tlsRequests{h}, tl.Inner()
+	}
+	if _, isTLS := ln.(*tlslisten.Listener); !isTLS {
+		s := &h1Server{h: h, logger: logger}
+		if l, ok := ln.(*connlimit.Listener); ok {
+			s.connState = l.ConnState
+		}
+		return s.serve(ctx, ln, drain)
 	}
 	srv := newServer(h, logger)
 	// A capped listener (connlimit, gateway.max_connections) closes idle
@@ -257,7 +269,7 @@ func ServeHandler(ctx context.Context, ln net.Listener, h http.Handler, logger *
 		return err
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
 	err := srv.Shutdown(shutdownCtx)
 	<-errc
