@@ -425,10 +425,4 @@ func indexByte(b []byte, c byte) int {
 }
 
 // isTokenByte: RFC 9110 §5.6.2 tchar.
-func isTokenByte(b byte) bool {
-	switch {
-	case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0
-}
+func isTokenByte(b byte) bool { return tokenByte[b] }

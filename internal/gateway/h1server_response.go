@@ -283,9 +283,8 @@ func (w *serverResponse) ReadFrom(src io.Reader) (int64, error) {
 	if err := w.c.bw.Flush(); err != nil {
 		return 0, err
 	}
-	if left := w.length - w.written; left >= 0 {
-		src = io.LimitReader(src, left)
-	}
+	// src is the origin's body, bounded by its own length (splice.go's
+	// originBody, which the connection splices only as it is).
 	n, err := w.c.fc.ReadFrom(src)
 	w.written += n
 	return n, err
