@@ -40,7 +40,7 @@ type h1ServerConn struct {
 	// linger: close with a half-close and a short wait, so a client still
 	// sending a body it was not asked for reads the answer before a reset.
 	linger bool
-	pend      []byte
+	pend   []byte
 
 	// The client-leaving watch (see startWatch).
 	watchMu      sync.Mutex
