@@ -267,6 +267,9 @@ func (c *h1ServerConn) startWatch() {
 	parkedReads.add(c.fc)
 }
 
+// serverWatchReads counts background reads started (a test waits for one).
+var serverWatchReads atomic.Int64
+
 // promoteWatch starts the background read (the parked set's goroutine
 // calls it through framingConn.promoteBackgroundRead).
 func (c *h1ServerConn) promoteWatch() {
@@ -276,6 +279,7 @@ func (c *h1ServerConn) promoteWatch() {
 		return
 	}
 	c.watchRunning = true
+	serverWatchReads.Add(1)
 	c.watchDone = make(chan struct{})
 	go c.watchRead(c.watchDone)
 }
