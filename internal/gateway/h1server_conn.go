@@ -103,12 +103,20 @@ func (c *h1ServerConn) serve() {
 			c.setState(http.StateClosed)
 		}
 	}()
+	var idleUntil time.Time
 	for first := true; ; first = false {
-		wait := clientIdleTimeout
+		now := time.Now()
 		if first {
-			wait = clientHeaderTimeout
+			_ = c.fc.SetReadDeadline(now.Add(clientHeaderTimeout))
+		} else {
+			// The same idle deadline serves the requests of a second:
+			// the connection then already has it, and a keep-alive
+			// request costs no timer change (deadline.go).
+			if idleUntil.Sub(now) < clientIdleTimeout-time.Second {
+				idleUntil = now.Add(clientIdleTimeout)
+			}
+			_ = c.fc.SetReadDeadline(idleUntil)
 		}
-		_ = c.fc.SetReadDeadline(time.Now().Add(wait))
 		if c.lastPost {
 			c.skipEmptyLines()
 		}
@@ -239,8 +247,15 @@ func (c *h1ServerConn) answerHeadError(he *headError) {
 // read the answer (net/http waits 500 ms the same way).
 func (c *h1ServerConn) lingerClose() {
 	_ = c.fc.CloseWrite()
-	_ = c.fc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
-	_, _ = io.Copy(io.Discard, io.LimitReader(c.fc, 256<<10))
+	until := time.Now().Add(500 * time.Millisecond)
+	_ = c.fc.SetReadDeadline(until)
+	const most = 256 << 10
+	if n, err := io.Copy(io.Discard, io.LimitReader(c.fc, most)); err == nil && n == most {
+		// Still sending (a large upload): stop reading and wait, so the
+		// client's writes stall while it reads the answer; a close now
+		// would reset the connection under it.
+		time.Sleep(time.Until(until))
+	}
 }
 
 // sendContinue answers "Expect: 100-continue" at the first body read.

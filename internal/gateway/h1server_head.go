@@ -106,7 +106,26 @@ func (hr *headReader) read(remote string, into *http.Request) (*serverHead, erro
 			return nil, err
 		}
 	}
-	return hr.build(method, target, proto, remote, into)
+	sh, err := hr.build(method, target, proto, remote, into)
+	hr.release()
+	return sh, err
+}
+
+// keptScratch is the scratch space a connection keeps between heads; a
+// head with more (up to the 64 KiB limit) gets its own, dropped after it,
+// so idle connections do not each hold their largest head.
+const keptScratch = 8 << 10
+
+func (hr *headReader) release() {
+	if cap(hr.line) > keptScratch {
+		hr.line = nil
+	}
+	if cap(hr.text) > keptScratch {
+		hr.text = nil
+	}
+	if cap(hr.spans) > 256 {
+		hr.spans = nil
+	}
 }
 
 // addField checks one field line and copies it into hr.text.
