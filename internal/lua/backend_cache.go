@@ -6,8 +6,8 @@ import (
 	"github.com/backline/backline/internal/health"
 )
 
-// serverCache is a state's server objects for the eligible mail targets of
-// one snapshot. get_backend_servers made ten userdata and ten views, and
+// serverCache is a state's server objects for the mail targets in service
+// in one snapshot (health.Snapshot.Serving). get_backend_servers made ten userdata and ten views, and
 // copied every backend, per call; snapshots never change, so a state makes
 // them once per snapshot. Each call still returns a fresh list table (a
 // script may change the list), and the objects' metatable is set again
@@ -25,7 +25,11 @@ func (v *vm) eligibleServers(r *scriptRun) []*glua.LUserData {
 		return nil
 	}
 	if v.servers.snap != snap {
-		eligible := snap.Eligible(health.GroupMail, "")
+		// Serving, not Eligible: a backup is offered only while no primary
+		// of its protocol is eligible. Nauthilus has no backups, so its
+		// scripts pick from this list without reading server.backup; a
+		// listed backup would take logins while a primary is up.
+		eligible := snap.Serving(health.GroupMail, "")
 		expose := r.engine.cfg.Config.ExposeTestCredentials
 		lookup, _ := r.engine.health.(health.TargetLookup)
 		list := make([]*glua.LUserData, len(eligible))
