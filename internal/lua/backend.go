@@ -50,7 +50,7 @@ var backendFunctions = map[string]runFunc{
 // script that knows nothing of backups still fails over to them and only
 // then (backend_cache.go).
 func getBackendServers(r *scriptRun, L *glua.LState) int {
-	eligible := r.vm().eligibleServers(r) // backend_cache.go
+	eligible := r.vm().servingServers(r) // backend_cache.go
 	list := L.CreateTable(len(eligible), 0)
 	for _, ud := range eligible {
 		list.Append(ud)

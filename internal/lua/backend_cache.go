@@ -18,8 +18,9 @@ type serverCache struct {
 	eligible []*glua.LUserData
 }
 
-// eligibleServers returns the state's server objects for r's snapshot.
-func (v *vm) eligibleServers(r *scriptRun) []*glua.LUserData {
+// servingServers returns the state's server objects for r's snapshot:
+// the eligible mail targets, backups only during a failover.
+func (v *vm) servingServers(r *scriptRun) []*glua.LUserData {
 	snap := r.snapshot()
 	if snap == nil {
 		return nil
