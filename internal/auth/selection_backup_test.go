@@ -37,7 +37,7 @@ func newBackupSet() backupSet {
 var allPolicies = []string{config.PolicyFirst, config.PolicyRoundRobin, config.PolicyUserHash,
 	config.PolicyWeightedRoundRobin, config.PolicySticky}
 
-func policyEnv(t *testing.T, policy string) *testEnv {
+func policyEnv(t testing.TB, policy string) *testEnv {
 	t.Helper()
 	return newEnv(t, func(c *config.Config, o *Options) {
 		c.Auth.Nginx.DefaultPolicy = policy
@@ -265,5 +265,30 @@ func TestExplainShowsBackup(t *testing.T) {
 	}
 	if !strings.Contains(w.Body.String(), `"backup": true`) {
 		t.Errorf("body %s", w.Body)
+	}
+}
+
+// BenchmarkSelectionFailover is the per-login cost of settling a selection
+// during a failover: ten IMAP primaries unhealthy, two backups eligible,
+// user_hash. Each login picks a backup, and the explanation of why names
+// all ten primaries.
+func BenchmarkSelectionFailover(b *testing.B) {
+	env := policyEnv(b, config.PolicyUserHash)
+	var bs []health.Backend
+	for i := range 10 {
+		bs = append(bs, down(mailBackend(fmt.Sprintf("imap-%d", i), "imap", fmt.Sprintf("127.0.0.%d", i+1), 143, true)))
+	}
+	bs = append(bs, asBackup(mailBackend("spare-a", "imap", "127.0.1.1", 143, true)),
+		asBackup(mailBackend("spare-b", "imap", "127.0.1.2", 143, true)))
+	env.health.set(bs...)
+	req := &Request{Username: "user@example.org", Protocol: "imap"}
+	b.ReportAllocs()
+	for b.Loop() {
+		req.snap = env.h.snapshot()
+		d := &decision{outcome: outcomeOK}
+		env.h.settleRequest("nginx", req, d, "")
+		if d.sel.Status != selOK || !d.sel.Backup {
+			b.Fatal(d.sel.Status)
+		}
 	}
 }
