@@ -55,7 +55,7 @@ func pickAll(t *testing.T, env *testEnv, n int) (map[string]int, []*Selection) {
 	for i := range n {
 		sel := env.h.settle(selectInput{snap: env.health.Snapshot(), user: fmt.Sprintf("u%d", i), protocol: "imap"})
 		if sel.Status != selOK {
-			t.Fatalf("login %d: %s (%s)", i, sel.Status, sel.Reason)
+			t.Fatalf("login %d: %s (%s)", i, sel.Status, sel.Reason())
 		}
 		seen[sel.Backend.ID]++
 		sels = append(sels, sel)
@@ -75,8 +75,8 @@ func TestBackupUnusedWhilePrimariesAreEligible(t *testing.T) {
 				t.Errorf("a backup was chosen with primaries eligible: %v", seen)
 			}
 			for _, sel := range sels {
-				if sel.Backup || sel.Reason != "" {
-					t.Fatalf("backup %v, reason %q", sel.Backup, sel.Reason)
+				if sel.Backup || sel.Reason() != "" {
+					t.Fatalf("backup %v, reason %q", sel.Backup, sel.Reason())
 				}
 			}
 		})
@@ -104,8 +104,8 @@ func TestBackupsShareWhenNoPrimaryIsEligible(t *testing.T) {
 			}
 			sel := sels[0]
 			want := fmt.Sprintf(`backup %s chosen: no primary "imap" backend is eligible (pa: unhealthy, pb: drain)`, sel.Backend.ID)
-			if !sel.Backup || !strings.Contains(sel.Reason, want) {
-				t.Errorf("backup %v, reason %q, want %q", sel.Backup, sel.Reason, want)
+			if !sel.Backup || !strings.Contains(sel.Reason(), want) {
+				t.Errorf("backup %v, reason %q, want %q", sel.Backup, sel.Reason(), want)
 			}
 		})
 	}
@@ -180,19 +180,19 @@ func TestBackupsAndPanic(t *testing.T) {
 	env.health.set(down(s.pa), down(s.pb), s.ba, s.bb)
 	sel := env.h.settle(selectInput{snap: env.health.Snapshot(), user: testUser, protocol: "imap", dry: true})
 	if sel.Status != selOK || sel.Panic || !sel.Backup {
-		t.Fatalf("primaries down, backups up: %s panic %v backup %v (%s)", sel.Status, sel.Panic, sel.Backup, sel.Reason)
+		t.Fatalf("primaries down, backups up: %s panic %v backup %v (%s)", sel.Status, sel.Panic, sel.Backup, sel.Reason())
 	}
 	// 1 of 4 primaries and 0 of 1 backup: 25 % < 50 %, fail_closed.
 	env.health.set(s.pa, down(s.pb), down(mailBackend("pc", "imap", "127.0.0.5", 5143, true)),
 		down(mailBackend("pd", "imap", "127.0.0.6", 6143, true)), down(s.ba))
 	sel = env.h.settle(selectInput{snap: env.health.Snapshot(), user: testUser, protocol: "imap", dry: true})
-	if sel.Status != selTempfail || !strings.Contains(sel.Reason, "1 of 4 primary and 0 of 1 backup") {
-		t.Errorf("status %s reason %q", sel.Status, sel.Reason)
+	if sel.Status != selTempfail || !strings.Contains(sel.Reason(), "1 of 4 primary and 0 of 1 backup") {
+		t.Errorf("status %s reason %q", sel.Status, sel.Reason())
 	}
 	env.health.set(down(s.pa), down(s.pb), down(s.ba), down(s.bb))
 	sel = env.h.settle(selectInput{snap: env.health.Snapshot(), user: testUser, protocol: "imap", dry: true})
 	if sel.Status != selNoBackend {
-		t.Errorf("everything down: %s (%s)", sel.Status, sel.Reason)
+		t.Errorf("everything down: %s (%s)", sel.Status, sel.Reason())
 	}
 }
 
@@ -222,8 +222,8 @@ func TestOnlyBackups(t *testing.T) {
 	s := newBackupSet()
 	env.health.set(s.ba, s.bb)
 	sel := env.h.settle(selectInput{snap: env.health.Snapshot(), user: testUser, protocol: "imap"})
-	if sel.Status != selOK || sel.Backend.ID != "ba" || !strings.Contains(sel.Reason, `every "imap" backend is a backup`) {
-		t.Errorf("%s %+v %q", sel.Status, sel.Backend, sel.Reason)
+	if sel.Status != selOK || sel.Backend.ID != "ba" || !strings.Contains(sel.Reason(), `every "imap" backend is a backup`) {
+		t.Errorf("%s %+v %q", sel.Status, sel.Backend, sel.Reason())
 	}
 }
 
@@ -245,8 +245,8 @@ func TestFilterChoosingABackup(t *testing.T) {
 	}
 	sel := env.h.settle(selectInput{snap: env.health.Snapshot(), user: testUser, protocol: "imap",
 		filterHost: "127.0.0.3", filterPort: 3143, filterName: "route", dry: true})
-	if !sel.Backup || sel.Reason != "filter:route chose backup ba" {
-		t.Errorf("backup %v reason %q", sel.Backup, sel.Reason)
+	if !sel.Backup || sel.Reason() != "filter:route chose backup ba" {
+		t.Errorf("backup %v reason %q", sel.Backup, sel.Reason())
 	}
 }
 
@@ -265,6 +265,27 @@ func TestExplainShowsBackup(t *testing.T) {
 	}
 	if !strings.Contains(w.Body.String(), `"backup": true`) {
 		t.Errorf("body %s", w.Body)
+	}
+}
+
+// The backup explanation is built when read, from the selection's own
+// candidates: a real login and a dry run give the same text, and it
+// follows an overridden filter's reason.
+func TestBackupReasonAfterOverriddenFilter(t *testing.T) {
+	env := policyEnv(t, config.PolicyFirst)
+	s := newBackupSet()
+	env.health.set(drained(s.pa), down(s.pb), s.ba, s.bb)
+	in := selectInput{snap: env.health.Snapshot(), user: testUser, protocol: "imap",
+		filterHost: "127.0.0.1", filterPort: 1143, filterName: "route"}
+	real := env.h.settle(in)
+	in.dry = true
+	dry := env.h.settle(in)
+	want := `filter:route selected pa, which is not eligible (drain); the policy decided; ` +
+		`backup ba chosen: no primary "imap" backend is eligible (pa: drain, pb: unhealthy)`
+	for name, sel := range map[string]*Selection{"real": real, "dry": dry} {
+		if !sel.Backup || sel.Backend.ID != "ba" || sel.Reason() != want {
+			t.Errorf("%s: backup %v %+v reason %q", name, sel.Backup, sel.Backend, sel.Reason())
+		}
 	}
 }
 
