@@ -289,6 +289,39 @@ func TestBackupReasonAfterOverriddenFilter(t *testing.T) {
 	}
 }
 
+// The backend_login password database logs in to a backup only while no
+// primary of the protocol is eligible, even when the backup is listed
+// first.
+func TestBackendLoginPrefersPrimaries(t *testing.T) {
+	env := newEnv(t, func(c *config.Config, _ *Options) {
+		c.Auth.Passdb = append(c.Auth.Passdb, config.Passdb{Type: config.PassdbBackendLogin})
+		c.Auth.Cache.TTL = new(time.Duration)
+	})
+	env.checker.password = "remote-pass"
+	s := newBackupSet()
+	for _, tc := range []struct {
+		backends []health.Backend
+		want     int
+	}{
+		{[]health.Backend{s.ba, s.pa, s.pb}, 1143},
+		{[]health.Backend{s.ba, down(s.pa), s.pb}, 2143},
+		{[]health.Backend{s.ba, down(s.pa), drained(s.pb)}, 3143},
+	} {
+		env.health.set(tc.backends...)
+		n := len(env.checker.calls)
+		if w := env.do(nginxRequest("carol", "remote-pass", "imap", "1")); w.Header().Get("Auth-Status") != "OK" {
+			t.Fatalf("carol via backend login: %v", w.Header())
+		}
+		var ports []int // ports only: the calls carry the user's password
+		for _, c := range env.checker.calls[n:] {
+			ports = append(ports, c.Port)
+		}
+		if len(ports) != 1 || ports[0] != tc.want {
+			t.Errorf("backend login went to ports %v, want %d", ports, tc.want)
+		}
+	}
+}
+
 // BenchmarkSelectionFailover is the per-login cost of settling a selection
 // during a failover: ten IMAP primaries unhealthy, two backups eligible,
 // user_hash. Each login picks a backup, and the explanation of why names
