@@ -459,7 +459,7 @@ func TestStickyHostileUserNames(t *testing.T) {
 	for _, user := range []string{"", strings.Repeat("x", state.MaxAffinityUserLen+1), "a\x00b", "{x}\r\n"} {
 		in := selectInput{snap: env.health.Snapshot(), user: user, protocol: "imap"}
 		if sel := env.h.settle(in); sel.Status != selOK {
-			t.Errorf("user %.20q: %s %s", user, sel.Status, sel.Reason)
+			t.Errorf("user %.20q: %s %s", user, sel.Status, sel.Reason())
 		}
 	}
 }

@@ -30,9 +30,16 @@ type Selection struct {
 	// Candidates are the protocol's mail backends in configuration order,
 	// each with why it could or could not be chosen.
 	Candidates []Candidate
-	// Reason explains a tempfail, a filter choice the policy overrode, or
+	// reason explains a tempfail, a filter choice the policy overrode, or
 	// why a backup was chosen; for logs and explain, never a credential.
-	Reason string
+	// Read it with Reason(), which adds the backup explanation.
+	reason string
+	// whyBackup: the policy chose a backup, and Reason() explains why
+	// from Candidates. The explanation names every primary of the
+	// protocol; during a failover every login would build it, and only
+	// explain and a tempfail's log line read a reason, so it is built when
+	// read. Candidates never change after settle but for Chosen.
+	whyBackup bool
 	// Backup: the policy chose a backup target (no primary was eligible).
 	Backup bool
 	// Unmanaged: no mail backend of the protocol is configured and no filter
@@ -184,7 +191,7 @@ func (h *Handler) filterChoice(in selectInput, sel *Selection) bool {
 	}
 	id := backendID(b)
 	if !b.Eligible {
-		sel.Reason = fmt.Sprintf("%s selected %s, which is not eligible (%s); the policy decided", by, id, b.Reason)
+		sel.reason = fmt.Sprintf("%s selected %s, which is not eligible (%s); the policy decided", by, id, b.Reason)
 		if !in.dry {
 			h.log.LogAttrs(context.Background(), slog.LevelInfo, "filter selection overridden",
 				slog.String("session", in.session), slog.String("selected_by", by),
@@ -195,7 +202,7 @@ func (h *Handler) filterChoice(in selectInput, sel *Selection) bool {
 	port := h.nginxPorts.backendPort(b)
 	if port == 0 {
 		sel.Status, sel.SelectedBy = selTempfail, by
-		sel.Reason = fmt.Sprintf("filter selected %s (%s), which uses implicit TLS and has no proxy_port; nginx cannot speak to it",
+		sel.reason = fmt.Sprintf("filter selected %s (%s), which uses implicit TLS and has no proxy_port; nginx cannot speak to it",
 			b.Target.Name, joinHostPort(in.filterHost, in.filterPort))
 		return true
 	}
@@ -321,15 +328,15 @@ func (h *Handler) policyChoice(in selectInput, proto string, sel *Selection) {
 			pool = widenPool(cands, pool[:0], backupTier)
 		} else if len(pool) > 0 {
 			sel.Status = selTempfail
-			sel.Reason = panicReason(proto, eligible, inService, below)
+			sel.reason = panicReason(proto, eligible, inService, below)
 			return
 		}
 	}
 	if len(pool) == 0 {
 		sel.Status, sel.Unmanaged = selNoBackend, len(cands) == 0
-		sel.Reason = "no healthy backend for protocol " + strconv.Quote(in.protocol)
+		sel.reason = "no healthy backend for protocol " + strconv.Quote(in.protocol)
 		if len(skipped) > 0 {
-			sel.Reason = noUsableBackend(in.protocol, "skipped "+strings.Join(skipped, ", ")+": implicit TLS without proxy_port")
+			sel.reason = noUsableBackend(in.protocol, "skipped "+strings.Join(skipped, ", ")+": implicit TLS without proxy_port")
 		}
 		return
 	}
@@ -344,8 +351,7 @@ func (h *Handler) policyChoice(in selectInput, proto string, sel *Selection) {
 	sel.Status = selOK
 	sel.choose(ChosenBackend{ID: c.ID, Host: c.Host, Port: c.Port, Protocol: proto})
 	if c.Backup {
-		sel.Backup = true
-		sel.addReason(backupReason(c.ID, proto, cands))
+		sel.Backup, sel.whyBackup = true, true
 	}
 }
 
@@ -419,10 +425,23 @@ func backupReason(id, proto string, cands []Candidate) string {
 // addReason appends to the selection's reason (a filter choice the policy
 // overrode may already be there).
 func (s *Selection) addReason(r string) {
-	if s.Reason != "" {
-		s.Reason += "; "
+	if s.reason != "" {
+		s.reason += "; "
 	}
-	s.Reason += r
+	s.reason += r
+}
+
+// Reason explains a tempfail, a filter choice the policy overrode, or why
+// a backup was chosen; empty when there is nothing to explain.
+func (s *Selection) Reason() string {
+	if !s.whyBackup || s.Backend == nil {
+		return s.reason
+	}
+	why := backupReason(s.Backend.ID, s.Backend.Protocol, s.Candidates)
+	if s.reason == "" {
+		return why
+	}
+	return s.reason + "; " + why
 }
 
 // operatorRemoved: the backend is out of rotation by an operator's
@@ -457,7 +476,7 @@ func (h *Handler) settleRequest(endpoint string, req *Request, d *decision, sess
 	if sel.Status == selOK || (endpoint != "nginx" && sel.Unmanaged) {
 		return
 	}
-	d.outcome, d.reason = outcomeTempfail, sel.Reason
+	d.outcome, d.reason = outcomeTempfail, sel.Reason()
 	d.noBackend = sel.Status == selNoBackend || sel.Panic
 }
 
