@@ -261,6 +261,10 @@ type RateLimit struct {
 	PerPeriod    int           `yaml:"per_period"`
 	PeriodWindow string        `yaml:"period_window"` // sliding (default) | fixed
 	Mode         string        `yaml:"mode"`          // wait (default) | block
+	// The wait queue's bounds (gateway_ratelimit_queue.go): one queue per
+	// backend, so at most one rule may carry each key. nil: not written.
+	MaxQueue     *int           `yaml:"max_queue"`
+	QueueTimeout *time.Duration `yaml:"queue_timeout"`
 }
 
 // Rate-limit windows and modes.

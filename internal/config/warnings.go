@@ -72,6 +72,7 @@ func (c *Config) Warnings() []string {
 	c.authCacheWarnings(warn)
 	c.originsWarnings(warn)
 	c.queueWarnings(warn)
+	c.rateLimitQueueWarnings(warn)
 	return out
 }
 
