@@ -109,7 +109,7 @@ type Result struct {
 	// Mechanism is the SASL mechanism the deep phase used, if any.
 	Mechanism string
 	// clientCertAsked: the server asked for a client certificate in a
-	// handshake of this check (see noteCertRequest).
+	// handshake of this check (see handshakeConfig).
 	clientCertAsked bool
 	// FailedPhase is where a failed check stopped: PhaseConnect when the
 	// connect phase (dial, PROXY header, implicit TLS) failed, even in a
