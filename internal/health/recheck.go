@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -30,6 +31,7 @@ const (
 	RecheckAPI     = "api"
 	RecheckLua     = "lua"
 	RecheckPassive = "passive"
+	RecheckFast    = "fast" // the loop itself: Group.FastInterval (fast.go)
 )
 
 var (
@@ -163,7 +165,12 @@ func (e *Engine) probeNow(s *targetState, source, reason string) (*Recheck, bool
 	rs.pending, rs.last = r, now
 	rs.mu.Unlock()
 	e.countRecheck(source, "started")
-	e.logger.Info("backend probe requested", "backend", s.id, "group", s.group, "source", source, "reason", reason)
+	level := slog.LevelInfo
+	if source == RecheckFast {
+		// Routine, not news: the gate change it may lead to is logged.
+		level = slog.LevelDebug
+	}
+	e.logger.Log(context.Background(), level, "backend probe requested", "backend", s.id, "group", s.group, "source", source, "reason", reason)
 	return r, false, nil
 }
 
