@@ -105,9 +105,9 @@ func (c *seqChecker) probes() []string {
 }
 
 var (
-	fastOK      = probe.Result{OK: true, Duration: time.Millisecond}
-	fastRefused = probe.Result{Reason: probe.ReasonRefused, Duration: time.Millisecond, Err: errors.New("connect refused")}
-	outOfSockets   = probe.Result{Reason: probe.ReasonLocal, Duration: time.Millisecond, Err: errors.New("too many open files")}
+	fastOK       = probe.Result{OK: true, Duration: time.Millisecond}
+	fastRefused  = probe.Result{Reason: probe.ReasonRefused, Duration: time.Millisecond, Err: errors.New("connect refused")}
+	outOfSockets = probe.Result{Reason: probe.ReasonLocal, Duration: time.Millisecond, Err: errors.New("too many open files")}
 )
 
 func fastGroup(failures, recoveries int, initialHealthy bool, targets ...*probe.Target) Group {
