@@ -12,8 +12,9 @@ import (
 
 // Probing a backend now ("re-check"), outside its schedule: an operator
 // after fixing a server (the API), a selection script after a login failed
-// on the backend it chose (Lua), passive health after an ejection. Every
-// path goes through ProbeNow, which starts at most one such probe per
+// on the backend it chose (Lua), passive health after an ejection, the loop
+// itself while a backend is part-way to a flip (fast.go). Every path goes
+// through ProbeNow, which starts at most one such probe per
 // backend per RecheckInterval: scripts are untrusted, and a burst of failed
 // logins must not turn into a burst of probes. A request while an earlier
 // one has not finished shares that probe instead. The probe runs in the
