@@ -235,8 +235,10 @@ type BackendAttrs struct {
 
 // BackendHealth is beta_health: an HTTP check run by the health engine.
 type BackendHealth struct {
-	Path              string            `yaml:"path"`
-	Interval          time.Duration     `yaml:"interval"`
+	Path     string        `yaml:"path"`
+	Interval time.Duration `yaml:"interval"`
+	// FastInterval: as the mail checks' fast_interval, bounded by Interval.
+	FastInterval      time.Duration     `yaml:"fast_interval"`
 	Timeout           time.Duration     `yaml:"timeout"`
 	FailureThreshold  *int              `yaml:"failure_threshold"`
 	RecoveryThreshold *int              `yaml:"recovery_threshold"`

@@ -229,6 +229,9 @@ func (v *gatewayValidator) validateHealth(path string, b *Backend) {
 		v.add(path+".timeout", "must be greater than 0")
 	}
 	h.Timeout = min(h.Timeout, h.Interval) // Couper clamps the probe timeout to the interval
+	if written("fast_interval") {
+		checkFastInterval(v.add, path+".fast_interval", h.FastInterval, boundInterval{"interval", h.Interval})
+	}
 	if h.FailureThreshold == nil {
 		h.FailureThreshold = ptr(DefaultHealthFailures)
 	} else if *h.FailureThreshold < 0 || *h.FailureThreshold > 100 {

@@ -34,6 +34,9 @@ func TestNewRejectsBadInput(t *testing.T) {
 		{"negative jitter", []Group{{Name: "g", ConnectInterval: time.Second, Jitter: -1}}, &scriptChecker{}, "jitter"},
 		{"duplicate target name", []Group{mailGroup(mailTarget("a", 1, false), mailTarget("a", 2, false))}, &scriptChecker{}, `both named "a"`},
 		{"nil target", []Group{mailGroup(nil)}, &scriptChecker{}, "target 0 is nil"},
+		{"negative fast interval", []Group{{Name: "g", ConnectInterval: time.Minute, FastInterval: -1}}, &scriptChecker{}, "fast interval"},
+		{"fast interval above connect", []Group{{Name: "g", ConnectInterval: time.Minute, FastInterval: time.Hour}}, &scriptChecker{}, "fast interval must be 0..1m0s"},
+		{"fast interval above deep", []Group{{Name: "g", ConnectInterval: time.Minute, DeepInterval: 10 * time.Second, FastInterval: 20 * time.Second}}, &scriptChecker{}, "fast interval must be 0..10s"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

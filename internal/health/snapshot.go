@@ -27,7 +27,12 @@ type Group struct {
 	RecoveryThreshold int
 	InitialHealthy    bool
 	Jitter            time.Duration
-	Targets           []*probe.Target
+	// FastInterval, when positive, re-checks a target this long after a
+	// result that left one of its gates part-way to a flip, instead of
+	// waiting for the next round (fast.go). At most min(ConnectInterval,
+	// DeepInterval); 0 turns it off.
+	FastInterval time.Duration
+	Targets      []*probe.Target
 	// IDs optionally gives each target's backend ID (parallel to Targets;
 	// an empty entry or a nil slice means DefaultID).
 	IDs []string

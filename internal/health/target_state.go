@@ -38,7 +38,9 @@ type targetState struct {
 
 	passive passiveState // live-traffic ejections (passive.go)
 	recheck recheckState // probes asked for outside the schedule (recheck.go)
-	loop    *groupLoop   // current loop; set by install under Engine.mu
+	// fastSeen is gateResults when the fast schedule last looked (fast.go).
+	fastSeen uint64
+	loop     *groupLoop // current loop; set by install under Engine.mu
 }
 
 func newTargetState(g *Group, t *probe.Target, start time.Time) *targetState {
