@@ -53,6 +53,7 @@ type ctlBackend struct {
 	Connect      ctlPhase  `json:"connect"`
 	Deep         ctlPhase  `json:"deep"`
 	CertNotAfter *ctlTime  `json:"cert_not_after"`
+	CheckedAddr  string    `json:"checked_addr"`
 }
 
 // id is the backend's stable ID; daemons before the ID field send the name,

@@ -245,6 +245,10 @@ func (c *ctlClient) printBackend(b ctlBackend) {
 	row("group", ctlCell(b.Group))
 	row("protocol", ctlCell(b.Protocol))
 	row("address", ctlCell(ctlHostPort(b.Host, b.Port)))
+	if b.CheckedAddr != "" {
+		// Where the last passed check went; nginx answers carry it.
+		row("checked address", ctlCell(b.CheckedAddr))
+	}
 	health := ctlHealth(b)
 	if b.Since.set() {
 		health += " since " + b.Since.String()
