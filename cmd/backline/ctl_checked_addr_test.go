@@ -26,3 +26,16 @@ func TestCtlShowsCheckedAddr(t *testing.T) {
 		t.Errorf("a backend never checked shows an address:\n%s", out.String())
 	}
 }
+
+func TestCtlExplainShowsCheckedAddr(t *testing.T) {
+	var ex ctlExplain
+	if err := json.Unmarshal([]byte(`{"status":"ok","selected_by":"policy:first","backend":{"id":"mbox01","host":"mail.example.test","port":143,"checked_addr":"2001:db8::7"}}`), &ex); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	c := &ctlClient{stdout: &out}
+	c.printExplain("alice", ex)
+	if !strings.HasPrefix(out.String(), "alice -> mbox01 (mail.example.test:143, checked 2001:db8::7), selected by policy:first\n") {
+		t.Errorf("explain:\n%s", out.String())
+	}
+}

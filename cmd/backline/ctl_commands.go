@@ -92,9 +92,10 @@ type ctlCandidate struct {
 type ctlExplain struct {
 	Status  string `json:"status"`
 	Backend *struct {
-		ID   string `json:"id"`
-		Host string `json:"host"`
-		Port int    `json:"port"`
+		ID          string `json:"id"`
+		Host        string `json:"host"`
+		Port        int    `json:"port"`
+		CheckedAddr string `json:"checked_addr"`
 	} `json:"backend"`
 	SelectedBy    string              `json:"selected_by"`
 	Panic         bool                `json:"panic"`
