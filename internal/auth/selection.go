@@ -73,6 +73,10 @@ type ChosenBackend struct {
 	Host     string `json:"host"`
 	Port     int    `json:"port"`
 	Protocol string `json:"protocol,omitempty"`
+	// Addr is the IP the target's last passed connect phase reached, from
+	// the pinned snapshot; zero for a host no configured target has, or
+	// before the first check. nginx gets it instead of a fresh lookup.
+	Addr netip.Addr `json:"checked_addr,omitzero"`
 }
 
 // Candidate is one backend's part in a selection.
@@ -89,6 +93,8 @@ type Candidate struct {
 	// panicUsable: not eligible, but use_all may take it (unhealthy or
 	// stale only; never drained, maintained or weight 0).
 	panicUsable bool
+	// addr: the snapshot's checked address (ChosenBackend.Addr).
+	addr netip.Addr
 }
 
 // reasonNoProxyPort marks a healthy implicit-TLS target without proxy_port:
@@ -150,7 +156,7 @@ func (h *Handler) candidates(snap *health.Snapshot, proto string) []Candidate {
 		if b.Group != health.GroupMail || b.Target == nil || b.Target.Protocol != proto {
 			continue
 		}
-		c := Candidate{ID: backendID(b), Host: b.Target.Host, Weight: b.Weight, Eligible: b.Eligible, Reason: string(b.Reason), Backup: b.Backup}
+		c := Candidate{ID: backendID(b), Host: b.Target.Host, Weight: b.Weight, Eligible: b.Eligible, Reason: string(b.Reason), Backup: b.Backup, addr: b.Addr}
 		c.Port = h.nginxPorts.backendPort(b)
 		switch {
 		case c.Port == 0:
@@ -207,7 +213,7 @@ func (h *Handler) filterChoice(in selectInput, sel *Selection) bool {
 		return true
 	}
 	sel.Status, sel.SelectedBy = selOK, by
-	sel.choose(ChosenBackend{ID: id, Host: b.Target.Host, Port: port, Protocol: b.Target.Protocol})
+	sel.choose(ChosenBackend{ID: id, Host: b.Target.Host, Port: port, Protocol: b.Target.Protocol, Addr: b.Addr})
 	markChosen(sel, id)
 	if b.Backup {
 		// Scripts own their choice, backups included (an eligible backup
@@ -349,7 +355,7 @@ func (h *Handler) policyChoice(in selectInput, proto string, sel *Selection) {
 	c := &cands[i]
 	c.Chosen = true
 	sel.Status = selOK
-	sel.choose(ChosenBackend{ID: c.ID, Host: c.Host, Port: c.Port, Protocol: proto})
+	sel.choose(ChosenBackend{ID: c.ID, Host: c.Host, Port: c.Port, Protocol: proto, Addr: c.addr})
 	if c.Backup {
 		sel.Backup, sel.whyBackup = true, true
 	}

@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -169,7 +170,9 @@ func TestPublishedSnapshotsAreNeverModified(t *testing.T) {
 	frozen.Backends = slices.Clone(first.Backends)
 	h.rounds(t, 3)
 	h.stop()
-	if diff := cmp.Diff(frozen, *first); diff != "" {
+	// netip.Addr has no Equal method for cmp; == is its equality.
+	addrEqual := cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
+	if diff := cmp.Diff(frozen, *first, addrEqual); diff != "" {
 		t.Fatalf("published snapshot changed (-before +after):\n%s", diff)
 	}
 	if last := h.e.Snapshot(); last == first || last.Round <= first.Round {

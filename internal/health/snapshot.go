@@ -3,6 +3,7 @@
 package health
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/backline/backline/internal/probe"
@@ -84,6 +85,10 @@ type Backend struct {
 	CertNotAfter time.Time
 	// Mechanism is the SASL mechanism the last deep check used.
 	Mechanism string
+	// Addr is the IP the last passed connect phase reached (zero before
+	// one, or when the dialer did not say); the nginx answer uses it
+	// instead of resolving the host again.
+	Addr netip.Addr
 	// Steps are the timed stages of the last check.
 	Steps []probe.Step
 	// History is the last hour and day of checks (nil before the first);
