@@ -126,7 +126,7 @@ func (p *stickyPolicy) choose(in selectInput, proto string, cands []Candidate, p
 	if in.dry {
 		stored, ok, err = p.store.Get(ctx, k, 0)
 	} else {
-		stored, created, err = p.store.GetOrSet(ctx, k, cands[i].ID, p.ttl)
+		stored, created, err = p.store.GetOrSet(ctx, k, cands[i].ID, p.ttl, nil)
 		ok = !created
 	}
 	if err != nil {

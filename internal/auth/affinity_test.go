@@ -50,7 +50,7 @@ func (s *recordingStore) Get(ctx context.Context, k state.AffinityKey, refresh t
 }
 
 // GetOrSet counts as a refreshing read, and as a write when it stores.
-func (s *recordingStore) GetOrSet(ctx context.Context, k state.AffinityKey, cand string, ttl time.Duration) (string, bool, error) {
+func (s *recordingStore) GetOrSet(ctx context.Context, k state.AffinityKey, cand string, ttl time.Duration, noRefresh []string) (string, bool, error) {
 	s.mu.Lock()
 	s.gets++
 	s.getOrSets++
@@ -59,7 +59,7 @@ func (s *recordingStore) GetOrSet(ctx context.Context, k state.AffinityKey, cand
 	if down {
 		return "", false, errStoreDown
 	}
-	v, created, err := s.inner.GetOrSet(ctx, k, cand, ttl)
+	v, created, err := s.inner.GetOrSet(ctx, k, cand, ttl, noRefresh)
 	s.mu.Lock()
 	if created {
 		s.sets = append(s.sets, k.User+"/"+k.Protocol+"="+cand)
