@@ -95,6 +95,9 @@ type Candidate struct {
 	panicUsable bool
 	// addr: the snapshot's checked address (ChosenBackend.Addr).
 	addr netip.Addr
+	// draining: drained but otherwise eligible (health.Backend.Draining)
+	// and reachable by proxies: the sticky policy keeps its stored users.
+	draining bool
 }
 
 // reasonNoProxyPort marks a healthy implicit-TLS target without proxy_port:
@@ -128,8 +131,8 @@ func (h *Handler) settle(in selectInput) *Selection {
 	}
 
 	if in.filterHost != "" && in.filterPort > 0 {
-		if h.filterChoice(in, sel) {
-			if sp, ok := h.policy.(*stickyPolicy); ok && sel.Status == selOK && sel.Backend.ID != "" {
+		if settled, store := h.filterChoice(in, proto, sel); settled {
+			if sp, ok := h.policy.(*stickyPolicy); ok && store && sel.Status == selOK && sel.Backend.ID != "" {
 				sp.storeFilterChoice(in, proto, sel.Backend.ID, sel)
 			}
 			return sel
@@ -166,6 +169,7 @@ func (h *Handler) candidates(snap *health.Snapshot, proto string) []Candidate {
 			}
 		case !c.Eligible:
 			c.panicUsable = (b.Reason == health.ReasonUnhealthy || b.Reason == health.ReasonStale) && b.Weight > 0
+			c.draining = b.Draining
 		}
 		out = append(out, c)
 	}
@@ -180,10 +184,14 @@ func backendID(b *health.Backend) string {
 }
 
 // filterChoice applies a filter's select_backend_server and reports
-// whether it settled the selection. A choice of a configured target that
-// is not eligible (drained, in maintenance, unhealthy) is overridden by the
-// policy: an operator's drain must hold against routing scripts too.
-func (h *Handler) filterChoice(in selectInput, sel *Selection) bool {
+// whether it settled the selection and whether the sticky policy is to
+// store it. A choice of a configured target that is not eligible (drained,
+// in maintenance, unhealthy) is overridden by the policy: an operator's
+// drain must hold against routing scripts too. The one exception is the
+// sticky policy's own: a drained, otherwise eligible backend that is the
+// user's stored backend, which the policy would keep as well (not stored
+// again, so the drain still ends with the affinity).
+func (h *Handler) filterChoice(in selectInput, proto string, sel *Selection) (settled, store bool) {
 	by := "filter:" + in.filterName
 	if in.filterName == "" {
 		by = "filter"
@@ -193,24 +201,29 @@ func (h *Handler) filterChoice(in selectInput, sel *Selection) bool {
 		// Not a configured target: taken as it is (the script owns it).
 		sel.Status, sel.SelectedBy = selOK, by
 		sel.choose(ChosenBackend{Host: in.filterHost, Port: in.filterPort})
-		return true
+		return true, true
 	}
 	id := backendID(b)
+	keptDrained := false
 	if !b.Eligible {
+		sp, sticky := h.policy.(*stickyPolicy)
+		keptDrained = sticky && b.Draining && h.nginxPorts.backendPort(b) != 0 && sp.filterMayDrain(in, proto, id, sel)
+	}
+	if !b.Eligible && !keptDrained {
 		sel.reason = fmt.Sprintf("%s selected %s, which is not eligible (%s); the policy decided", by, id, b.Reason)
 		if !in.dry {
 			h.log.LogAttrs(context.Background(), slog.LevelInfo, "filter selection overridden",
 				slog.String("session", in.session), slog.String("selected_by", by),
 				slog.String("backend", id), slog.String("reason", string(b.Reason)))
 		}
-		return false
+		return false, false
 	}
 	port := h.nginxPorts.backendPort(b)
 	if port == 0 {
 		sel.Status, sel.SelectedBy = selTempfail, by
 		sel.reason = fmt.Sprintf("filter selected %s (%s), which uses implicit TLS and has no proxy_port; nginx cannot speak to it",
 			b.Target.Name, joinHostPort(in.filterHost, in.filterPort))
-		return true
+		return true, false
 	}
 	sel.Status, sel.SelectedBy = selOK, by
 	sel.choose(ChosenBackend{ID: id, Host: b.Target.Host, Port: port, Protocol: b.Target.Protocol, Addr: b.Addr})
@@ -221,7 +234,7 @@ func (h *Handler) filterChoice(in selectInput, sel *Selection) bool {
 		sel.Backup = true
 		sel.addReason(fmt.Sprintf("%s chose backup %s", by, id))
 	}
-	return true
+	return true, !keptDrained
 }
 
 // findTarget is the mail target a filter named by host and checked port,
@@ -339,6 +352,14 @@ func (h *Handler) policyChoice(in selectInput, proto string, sel *Selection) {
 		}
 	}
 	if len(pool) == 0 {
+		// Nothing eligible, but a drain keeps its users (not in a
+		// fail_closed panic, which refuses every login).
+		if sp, ok := h.policy.(*stickyPolicy); ok && !(sel.Panic && h.cfg.Panic.EffectiveMode() != config.PanicUseAll) {
+			if i := sp.keepDrainedOnly(in, proto, cands, sel); i >= 0 {
+				take(sel, cands, i, proto)
+				return
+			}
+		}
 		sel.Status, sel.Unmanaged = selNoBackend, len(cands) == 0
 		sel.reason = "no healthy backend for protocol " + strconv.Quote(in.protocol)
 		if len(skipped) > 0 {
@@ -352,6 +373,11 @@ func (h *Handler) policyChoice(in selectInput, proto string, sel *Selection) {
 	} else {
 		i = h.policy.pick(in.user, cands, pool, in.dry)
 	}
+	take(sel, cands, i, proto)
+}
+
+// take settles sel on candidate i.
+func take(sel *Selection, cands []Candidate, i int, proto string) {
 	c := &cands[i]
 	c.Chosen = true
 	sel.Status = selOK

@@ -75,6 +75,12 @@ type Backend struct {
 	// not. Computed once per snapshot, so every consumer agrees.
 	Eligible bool
 	Reason   Reason
+	// Draining: the admin state is drain and the backend is otherwise
+	// eligible (healthy or forced up, fresh, not ejected, weight > 0).
+	// Selection gives it no new users, but the sticky policy keeps a user
+	// whose stored affinity points at it until that affinity expires, so
+	// open sessions are not split across two servers. Never with Eligible.
+	Draining bool
 	// Healthy combines the phases: connect.healthy && deep.healthy for deep
 	// checks, connect.healthy otherwise (contract §4.3).
 	Healthy bool
