@@ -53,6 +53,7 @@ type ctlBackend struct {
 	Connect      ctlPhase  `json:"connect"`
 	Deep         ctlPhase  `json:"deep"`
 	CertNotAfter *ctlTime  `json:"cert_not_after"`
+	CheckedAddr  string    `json:"checked_addr"`
 }
 
 // id is the backend's stable ID; daemons before the ID field send the name,
@@ -91,9 +92,10 @@ type ctlCandidate struct {
 type ctlExplain struct {
 	Status  string `json:"status"`
 	Backend *struct {
-		ID   string `json:"id"`
-		Host string `json:"host"`
-		Port int    `json:"port"`
+		ID          string `json:"id"`
+		Host        string `json:"host"`
+		Port        int    `json:"port"`
+		CheckedAddr string `json:"checked_addr"`
 	} `json:"backend"`
 	SelectedBy    string              `json:"selected_by"`
 	Panic         bool                `json:"panic"`

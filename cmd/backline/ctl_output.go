@@ -245,6 +245,10 @@ func (c *ctlClient) printBackend(b ctlBackend) {
 	row("group", ctlCell(b.Group))
 	row("protocol", ctlCell(b.Protocol))
 	row("address", ctlCell(ctlHostPort(b.Host, b.Port)))
+	if b.CheckedAddr != "" {
+		// Where the last passed check went; nginx answers carry it.
+		row("checked address", ctlCell(b.CheckedAddr))
+	}
 	health := ctlHealth(b)
 	if b.Since.set() {
 		health += " since " + b.Since.String()
@@ -290,8 +294,13 @@ func (c *ctlClient) printBackend(b ctlBackend) {
 
 func (c *ctlClient) printExplain(user string, ex ctlExplain) {
 	if ex.Backend != nil {
+		where := ctlCell(ctlHostPort(ex.Backend.Host, ex.Backend.Port))
+		if ex.Backend.CheckedAddr != "" {
+			// nginx gets this IP, not a fresh lookup of the host.
+			where += ", checked " + ctlCell(ex.Backend.CheckedAddr)
+		}
 		fmt.Fprintf(c.stdout, "%s -> %s (%s), selected by %s\n", ctlClean(user), ctlCell(ex.Backend.ID),
-			ctlCell(ctlHostPort(ex.Backend.Host, ex.Backend.Port)), ctlCell(ex.SelectedBy))
+			where, ctlCell(ex.SelectedBy))
 	} else {
 		fmt.Fprintf(c.stdout, "%s -> no backend\n", ctlClean(user))
 	}

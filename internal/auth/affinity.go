@@ -21,7 +21,8 @@ type AffinityInfo struct {
 	Stored string `json:"stored"`
 	// Used: the stored backend was chosen.
 	Used bool `json:"used"`
-	// Reason says why it was not used, or what was stored.
+	// Reason says why it was not used, what was stored, or that a
+	// drained stored backend was kept.
 	Reason string `json:"reason,omitempty"`
 }
 
@@ -32,12 +33,15 @@ const (
 	affMoved    = "moved"    // the stored one was not eligible: re-chosen and stored
 	affFilter   = "filter"   // a filter chose: its choice was stored
 	affFallback = "fallback" // the store failed: user_hash, nothing stored
+	affDrained  = "drained"  // the stored backend was drained: kept, not refreshed
 )
 
 // stickyPolicy keeps a user on the backend stored for it while that
-// backend is eligible, and otherwise chooses with user_hash (weighted
-// rendezvous) and stores the choice. The store is shared by every instance
-// on storage.redis; store trouble never fails a login (user_hash decides).
+// backend is eligible, or drained but otherwise eligible (until the entry
+// expires, unrefreshed: affinity_drain.go), and otherwise chooses with
+// user_hash (weighted rendezvous) and stores the choice. The store is
+// shared by every instance on storage.redis; store trouble never fails a
+// login (user_hash decides).
 type stickyPolicy struct {
 	store state.AffinityStore
 	ttl   time.Duration
@@ -90,7 +94,7 @@ func (h *Handler) setupSticky(opts Options) error {
 	var err error
 	p.total, err = adopt(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "backline_affinity_total",
-		Help: "Sticky selections by what the user's affinity did: kept, new, moved, filter (a filter's choice stored), fallback (store unavailable, user_hash).",
+		Help: "Sticky selections by what the user's affinity did: kept, new, moved, drained (a drained stored backend kept, not refreshed), filter (a filter's choice stored), fallback (store unavailable, user_hash).",
 	}, []string{"result"}))
 	if err != nil {
 		return err
@@ -108,6 +112,11 @@ func (h *Handler) setupSticky(opts Options) error {
 // stored entry or stores the candidate for a first login. Only a stored
 // backend that is no longer eligible costs a second call (Set), when the
 // user moves. A dry run (explain) only reads (Get without refresh).
+//
+// A stored backend that is drained but otherwise eligible keeps its user,
+// so the sessions a user has open there (IMAP IDLE) are not split across
+// two mailbox servers; GetOrSet leaves its entry's TTL alone, so its users
+// leave within affinity_ttl of their last login before the drain.
 func (p *stickyPolicy) choose(in selectInput, proto string, cands []Candidate, pool []int, sel *Selection) int {
 	info := sel.affinityInfo()
 	k := state.AffinityKey{User: in.user, Protocol: proto}
@@ -126,7 +135,7 @@ func (p *stickyPolicy) choose(in selectInput, proto string, cands []Candidate, p
 	if in.dry {
 		stored, ok, err = p.store.Get(ctx, k, 0)
 	} else {
-		stored, created, err = p.store.GetOrSet(ctx, k, cands[i].ID, p.ttl)
+		stored, created, err = p.store.GetOrSet(ctx, k, cands[i].ID, p.ttl, drainingIDs(cands))
 		ok = !created
 	}
 	if err != nil {
@@ -156,6 +165,11 @@ func (p *stickyPolicy) choose(in selectInput, proto string, cands []Candidate, p
 				p.count(affKept, in.dry)
 				return j
 			}
+		}
+		if j := keepDrained(cands, pool, stored); j >= 0 {
+			info.Used, info.Reason = true, drainedKeptReason(stored)
+			p.count(affDrained, in.dry)
+			return j
 		}
 		info.Reason = "stored backend " + stored + " is not eligible; re-chosen by user_hash"
 		if storedBackupIdle(cands, stored) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -50,7 +51,7 @@ func (s *recordingStore) Get(ctx context.Context, k state.AffinityKey, refresh t
 }
 
 // GetOrSet counts as a refreshing read, and as a write when it stores.
-func (s *recordingStore) GetOrSet(ctx context.Context, k state.AffinityKey, cand string, ttl time.Duration) (string, bool, error) {
+func (s *recordingStore) GetOrSet(ctx context.Context, k state.AffinityKey, cand string, ttl time.Duration, noRefresh []string) (string, bool, error) {
 	s.mu.Lock()
 	s.gets++
 	s.getOrSets++
@@ -59,11 +60,11 @@ func (s *recordingStore) GetOrSet(ctx context.Context, k state.AffinityKey, cand
 	if down {
 		return "", false, errStoreDown
 	}
-	v, created, err := s.inner.GetOrSet(ctx, k, cand, ttl)
+	v, created, err := s.inner.GetOrSet(ctx, k, cand, ttl, noRefresh)
 	s.mu.Lock()
 	if created {
 		s.sets = append(s.sets, k.User+"/"+k.Protocol+"="+cand)
-	} else if err == nil {
+	} else if err == nil && !slices.Contains(noRefresh, v) {
 		s.fresh++
 	}
 	s.mu.Unlock()
@@ -161,7 +162,11 @@ func TestStickyRechoosesWhenTheStoredBackendIsNotEligible(t *testing.T) {
 		name string
 		out  func(health.Backend) health.Backend
 	}{
-		{"drained", drained},
+		// A drained backend keeps its stored users only while it could
+		// serve them (TestStickyDrainKeepsStoredUsers).
+		{"drained and unhealthy", func(health.Backend) health.Backend {
+			return drained(mailBackend("imap-b", "imap", "127.0.0.2", 2143, false))
+		}},
 		{"unhealthy", func(health.Backend) health.Backend { return mailBackend("imap-b", "imap", "127.0.0.2", 2143, false) }},
 		{"forced down", func(b health.Backend) health.Backend { return inState(b, health.AdminReady, health.HealthDown) }},
 		{"maint", func(b health.Backend) health.Backend { return inState(b, health.AdminMaint, health.HealthAuto) }},
@@ -265,8 +270,8 @@ func TestStickyPanicDoesNotKeepAnUnhealthyStoredBackend(t *testing.T) {
 }
 
 // TestStickyLoginIsOneStoreCall: a first login and a returning one each
-// make one store call (GetOrSet); only a move (stored backend drained)
-// makes a second (Set).
+// make one store call (GetOrSet), a user kept on a drained backend too;
+// only a move (stored backend in maintenance) makes a second (Set).
 func TestStickyLoginIsOneStoreCall(t *testing.T) {
 	mem := state.NewMemoryAffinityStore(0, nil)
 	rec := &recordingStore{inner: mem}
@@ -294,13 +299,15 @@ func TestStickyLoginIsOneStoreCall(t *testing.T) {
 	a := mailBackend("imap-a", "imap", "127.0.0.1", 1143, true)
 	b := mailBackend("imap-b", "imap", "127.0.0.2", 2143, true)
 	env.health.set(drained(a), b)
-	step("move off a drained backend", 2, "127.0.0.2:2143")
+	step("kept on a drained backend", 1, "127.0.0.1:1143")
+	env.health.set(inState(a, health.AdminMaint, health.HealthAuto), b)
+	step("move off a backend in maintenance", 2, "127.0.0.2:2143")
 	if s := stored(t, mem, testUser, "imap"); s != "imap-b" {
 		t.Errorf("stored %q after the move", s)
 	}
 	step("returning after the move", 1, "127.0.0.2:2143")
 	p := env.h.policy.(*stickyPolicy)
-	for result, want := range map[string]float64{affNew: 1, affKept: 2, affMoved: 1} {
+	for result, want := range map[string]float64{affNew: 1, affKept: 2, affDrained: 1, affMoved: 1} {
 		if v := counterValue(t, p.total.WithLabelValues(result)); v != want {
 			t.Errorf("affinity_total{%s} = %v, want %v", result, v, want)
 		}
@@ -418,8 +425,14 @@ func TestStickyExplainShowsAffinityWithoutWriting(t *testing.T) {
 	b := mailBackend("imap-b", "imap", "127.0.0.2", 2143, true)
 	env.health.set(a, drained(b))
 	ans = env.h.explain(context.Background(), req(testUser))
+	want := "stored backend imap-b is drained; kept until its affinity expires"
+	if ans.Affinity == nil || ans.Affinity.Stored != "imap-b" || !ans.Affinity.Used || ans.Affinity.Reason != want || ans.Backend.ID != "imap-b" {
+		t.Errorf("explain with stored imap-b drained: %+v, backend %+v", ans.Affinity, ans.Backend)
+	}
+	env.health.set(a, inState(b, health.AdminMaint, health.HealthAuto))
+	ans = env.h.explain(context.Background(), req(testUser))
 	if ans.Affinity == nil || ans.Affinity.Stored != "imap-b" || ans.Affinity.Used || ans.Backend.ID != "imap-a" {
-		t.Errorf("explain with stored imap-b drained: %+v", ans.Affinity)
+		t.Errorf("explain with stored imap-b in maintenance: %+v", ans.Affinity)
 	}
 	sets, refreshes := rec.writes()
 	if len(sets) != 0 || refreshes != 0 || rec.getOrSets != 0 {
@@ -459,7 +472,7 @@ func TestStickyHostileUserNames(t *testing.T) {
 	for _, user := range []string{"", strings.Repeat("x", state.MaxAffinityUserLen+1), "a\x00b", "{x}\r\n"} {
 		in := selectInput{snap: env.health.Snapshot(), user: user, protocol: "imap"}
 		if sel := env.h.settle(in); sel.Status != selOK {
-			t.Errorf("user %.20q: %s %s", user, sel.Status, sel.Reason)
+			t.Errorf("user %.20q: %s %s", user, sel.Status, sel.Reason())
 		}
 	}
 }

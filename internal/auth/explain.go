@@ -109,7 +109,7 @@ func (h *Handler) explain(ctx context.Context, req *Request) explainAnswer {
 	sel := h.settle(in)
 	ans := explainAnswer{
 		Status: sel.Status, Backend: sel.Backend, SelectedBy: sel.SelectedBy, Panic: sel.Panic, Backup: sel.Backup,
-		SnapshotRound: sel.Round, Candidates: sel.Candidates, Reason: sel.Reason, FilterResults: results,
+		SnapshotRound: sel.Round, Candidates: sel.Candidates, Reason: sel.Reason(), FilterResults: results,
 		Affinity: sel.Affinity, SuppressedEffects: suppressed,
 	}
 	if ans.Candidates == nil {

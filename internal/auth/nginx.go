@@ -56,6 +56,7 @@ func (h *Handler) answerNginx(ctx context.Context, w http.ResponseWriter, req *R
 }
 
 // pickNginxBackend formats the settled selection for nginx: an IP literal
+// (the one the backend's health check reached, else the host resolved now)
 // and a port; a failure turns d into a tempfail.
 func (h *Handler) pickNginxBackend(ctx context.Context, d *decision) {
 	if d.sel == nil || d.sel.Backend == nil {
@@ -67,8 +68,15 @@ func (h *Handler) pickNginxBackend(ctx context.Context, d *decision) {
 		d.outcome, d.reason = outcomeTempfail, "selected port out of range: "+strconv.Itoa(port)
 		return
 	}
-	// The request's context no longer ends with the connection (serve), so
-	// the lookup gets its own bound.
+	if ip := d.sel.Backend.Addr; ip.IsValid() {
+		// The address the health check reached: a name with several
+		// addresses, some dead, must not send nginx to one never checked.
+		d.server, d.port = ip.Unmap().WithZone("").String(), port
+		return
+	}
+	// Not checked yet, or not a configured target: resolve. The request's
+	// context no longer ends with the connection (serve), so the lookup
+	// gets its own bound.
 	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
 	defer cancel()
 	ip, err := h.resolver.resolve(ctx, host)

@@ -49,8 +49,10 @@ func (b *backendLogin) check(ctx context.Context, req *Request) (passResult, err
 		snap = b.health.Snapshot()
 	}
 	// Eligible, not merely healthy: a drained backend takes no new logins,
-	// and this is one.
-	eligible := snap.Eligible(health.GroupMail, proto)
+	// and this is one. Serving, not Eligible: a backup takes one only
+	// while no primary of the protocol is eligible, even when it is
+	// configured first.
+	eligible := snap.Serving(health.GroupMail, proto)
 	if len(eligible) == 0 {
 		return passResult{}, fmt.Errorf("%w (protocol %q)", errNoBackendForLogin, proto)
 	}

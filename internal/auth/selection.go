@@ -30,9 +30,16 @@ type Selection struct {
 	// Candidates are the protocol's mail backends in configuration order,
 	// each with why it could or could not be chosen.
 	Candidates []Candidate
-	// Reason explains a tempfail, a filter choice the policy overrode, or
+	// reason explains a tempfail, a filter choice the policy overrode, or
 	// why a backup was chosen; for logs and explain, never a credential.
-	Reason string
+	// Read it with Reason(), which adds the backup explanation.
+	reason string
+	// whyBackup: the policy chose a backup, and Reason() explains why
+	// from Candidates. The explanation names every primary of the
+	// protocol; during a failover every login would build it, and only
+	// explain and a tempfail's log line read a reason, so it is built when
+	// read. Candidates never change after settle but for Chosen.
+	whyBackup bool
 	// Backup: the policy chose a backup target (no primary was eligible).
 	Backup bool
 	// Unmanaged: no mail backend of the protocol is configured and no filter
@@ -66,6 +73,10 @@ type ChosenBackend struct {
 	Host     string `json:"host"`
 	Port     int    `json:"port"`
 	Protocol string `json:"protocol,omitempty"`
+	// Addr is the IP the target's last passed connect phase reached, from
+	// the pinned snapshot; zero for a host no configured target has, or
+	// before the first check. nginx gets it instead of a fresh lookup.
+	Addr netip.Addr `json:"checked_addr,omitzero"`
 }
 
 // Candidate is one backend's part in a selection.
@@ -82,6 +93,11 @@ type Candidate struct {
 	// panicUsable: not eligible, but use_all may take it (unhealthy or
 	// stale only; never drained, maintained or weight 0).
 	panicUsable bool
+	// addr: the snapshot's checked address (ChosenBackend.Addr).
+	addr netip.Addr
+	// draining: drained but otherwise eligible (health.Backend.Draining)
+	// and reachable by proxies: the sticky policy keeps its stored users.
+	draining bool
 }
 
 // reasonNoProxyPort marks a healthy implicit-TLS target without proxy_port:
@@ -115,8 +131,8 @@ func (h *Handler) settle(in selectInput) *Selection {
 	}
 
 	if in.filterHost != "" && in.filterPort > 0 {
-		if h.filterChoice(in, sel) {
-			if sp, ok := h.policy.(*stickyPolicy); ok && sel.Status == selOK && sel.Backend.ID != "" {
+		if settled, store := h.filterChoice(in, proto, sel); settled {
+			if sp, ok := h.policy.(*stickyPolicy); ok && store && sel.Status == selOK && sel.Backend.ID != "" {
 				sp.storeFilterChoice(in, proto, sel.Backend.ID, sel)
 			}
 			return sel
@@ -143,7 +159,7 @@ func (h *Handler) candidates(snap *health.Snapshot, proto string) []Candidate {
 		if b.Group != health.GroupMail || b.Target == nil || b.Target.Protocol != proto {
 			continue
 		}
-		c := Candidate{ID: backendID(b), Host: b.Target.Host, Weight: b.Weight, Eligible: b.Eligible, Reason: string(b.Reason), Backup: b.Backup}
+		c := Candidate{ID: backendID(b), Host: b.Target.Host, Weight: b.Weight, Eligible: b.Eligible, Reason: string(b.Reason), Backup: b.Backup, addr: b.Addr}
 		c.Port = h.nginxPorts.backendPort(b)
 		switch {
 		case c.Port == 0:
@@ -153,6 +169,7 @@ func (h *Handler) candidates(snap *health.Snapshot, proto string) []Candidate {
 			}
 		case !c.Eligible:
 			c.panicUsable = (b.Reason == health.ReasonUnhealthy || b.Reason == health.ReasonStale) && b.Weight > 0
+			c.draining = b.Draining
 		}
 		out = append(out, c)
 	}
@@ -167,10 +184,14 @@ func backendID(b *health.Backend) string {
 }
 
 // filterChoice applies a filter's select_backend_server and reports
-// whether it settled the selection. A choice of a configured target that
-// is not eligible (drained, in maintenance, unhealthy) is overridden by the
-// policy: an operator's drain must hold against routing scripts too.
-func (h *Handler) filterChoice(in selectInput, sel *Selection) bool {
+// whether it settled the selection and whether the sticky policy is to
+// store it. A choice of a configured target that is not eligible (drained,
+// in maintenance, unhealthy) is overridden by the policy: an operator's
+// drain must hold against routing scripts too. The one exception is the
+// sticky policy's own: a drained, otherwise eligible backend that is the
+// user's stored backend, which the policy would keep as well (not stored
+// again, so the drain still ends with the affinity).
+func (h *Handler) filterChoice(in selectInput, proto string, sel *Selection) (settled, store bool) {
 	by := "filter:" + in.filterName
 	if in.filterName == "" {
 		by = "filter"
@@ -180,27 +201,32 @@ func (h *Handler) filterChoice(in selectInput, sel *Selection) bool {
 		// Not a configured target: taken as it is (the script owns it).
 		sel.Status, sel.SelectedBy = selOK, by
 		sel.choose(ChosenBackend{Host: in.filterHost, Port: in.filterPort})
-		return true
+		return true, true
 	}
 	id := backendID(b)
+	keptDrained := false
 	if !b.Eligible {
-		sel.Reason = fmt.Sprintf("%s selected %s, which is not eligible (%s); the policy decided", by, id, b.Reason)
+		sp, sticky := h.policy.(*stickyPolicy)
+		keptDrained = sticky && b.Draining && h.nginxPorts.backendPort(b) != 0 && sp.filterMayDrain(in, proto, id, sel)
+	}
+	if !b.Eligible && !keptDrained {
+		sel.reason = fmt.Sprintf("%s selected %s, which is not eligible (%s); the policy decided", by, id, b.Reason)
 		if !in.dry {
 			h.log.LogAttrs(context.Background(), slog.LevelInfo, "filter selection overridden",
 				slog.String("session", in.session), slog.String("selected_by", by),
 				slog.String("backend", id), slog.String("reason", string(b.Reason)))
 		}
-		return false
+		return false, false
 	}
 	port := h.nginxPorts.backendPort(b)
 	if port == 0 {
 		sel.Status, sel.SelectedBy = selTempfail, by
-		sel.Reason = fmt.Sprintf("filter selected %s (%s), which uses implicit TLS and has no proxy_port; nginx cannot speak to it",
+		sel.reason = fmt.Sprintf("filter selected %s (%s), which uses implicit TLS and has no proxy_port; nginx cannot speak to it",
 			b.Target.Name, joinHostPort(in.filterHost, in.filterPort))
-		return true
+		return true, false
 	}
 	sel.Status, sel.SelectedBy = selOK, by
-	sel.choose(ChosenBackend{ID: id, Host: b.Target.Host, Port: port, Protocol: b.Target.Protocol})
+	sel.choose(ChosenBackend{ID: id, Host: b.Target.Host, Port: port, Protocol: b.Target.Protocol, Addr: b.Addr})
 	markChosen(sel, id)
 	if b.Backup {
 		// Scripts own their choice, backups included (an eligible backup
@@ -208,7 +234,7 @@ func (h *Handler) filterChoice(in selectInput, sel *Selection) bool {
 		sel.Backup = true
 		sel.addReason(fmt.Sprintf("%s chose backup %s", by, id))
 	}
-	return true
+	return true, !keptDrained
 }
 
 // findTarget is the mail target a filter named by host and checked port,
@@ -321,15 +347,23 @@ func (h *Handler) policyChoice(in selectInput, proto string, sel *Selection) {
 			pool = widenPool(cands, pool[:0], backupTier)
 		} else if len(pool) > 0 {
 			sel.Status = selTempfail
-			sel.Reason = panicReason(proto, eligible, inService, below)
+			sel.reason = panicReason(proto, eligible, inService, below)
 			return
 		}
 	}
 	if len(pool) == 0 {
+		// Nothing eligible, but a drain keeps its users (not in a
+		// fail_closed panic, which refuses every login).
+		if sp, ok := h.policy.(*stickyPolicy); ok && !(sel.Panic && h.cfg.Panic.EffectiveMode() != config.PanicUseAll) {
+			if i := sp.keepDrainedOnly(in, proto, cands, sel); i >= 0 {
+				take(sel, cands, i, proto)
+				return
+			}
+		}
 		sel.Status, sel.Unmanaged = selNoBackend, len(cands) == 0
-		sel.Reason = "no healthy backend for protocol " + strconv.Quote(in.protocol)
+		sel.reason = "no healthy backend for protocol " + strconv.Quote(in.protocol)
 		if len(skipped) > 0 {
-			sel.Reason = noUsableBackend(in.protocol, "skipped "+strings.Join(skipped, ", ")+": implicit TLS without proxy_port")
+			sel.reason = noUsableBackend(in.protocol, "skipped "+strings.Join(skipped, ", ")+": implicit TLS without proxy_port")
 		}
 		return
 	}
@@ -339,13 +373,17 @@ func (h *Handler) policyChoice(in selectInput, proto string, sel *Selection) {
 	} else {
 		i = h.policy.pick(in.user, cands, pool, in.dry)
 	}
+	take(sel, cands, i, proto)
+}
+
+// take settles sel on candidate i.
+func take(sel *Selection, cands []Candidate, i int, proto string) {
 	c := &cands[i]
 	c.Chosen = true
 	sel.Status = selOK
-	sel.choose(ChosenBackend{ID: c.ID, Host: c.Host, Port: c.Port, Protocol: proto})
+	sel.choose(ChosenBackend{ID: c.ID, Host: c.Host, Port: c.Port, Protocol: proto, Addr: c.addr})
 	if c.Backup {
-		sel.Backup = true
-		sel.addReason(backupReason(c.ID, proto, cands))
+		sel.Backup, sel.whyBackup = true, true
 	}
 }
 
@@ -419,10 +457,23 @@ func backupReason(id, proto string, cands []Candidate) string {
 // addReason appends to the selection's reason (a filter choice the policy
 // overrode may already be there).
 func (s *Selection) addReason(r string) {
-	if s.Reason != "" {
-		s.Reason += "; "
+	if s.reason != "" {
+		s.reason += "; "
 	}
-	s.Reason += r
+	s.reason += r
+}
+
+// Reason explains a tempfail, a filter choice the policy overrode, or why
+// a backup was chosen; empty when there is nothing to explain.
+func (s *Selection) Reason() string {
+	if !s.whyBackup || s.Backend == nil {
+		return s.reason
+	}
+	why := backupReason(s.Backend.ID, s.Backend.Protocol, s.Candidates)
+	if s.reason == "" {
+		return why
+	}
+	return s.reason + "; " + why
 }
 
 // operatorRemoved: the backend is out of rotation by an operator's
@@ -457,7 +508,7 @@ func (h *Handler) settleRequest(endpoint string, req *Request, d *decision, sess
 	if sel.Status == selOK || (endpoint != "nginx" && sel.Unmanaged) {
 		return
 	}
-	d.outcome, d.reason = outcomeTempfail, sel.Reason
+	d.outcome, d.reason = outcomeTempfail, sel.Reason()
 	d.noBackend = sel.Status == selNoBackend || sel.Panic
 }
 

@@ -37,7 +37,7 @@ func newBackupSet() backupSet {
 var allPolicies = []string{config.PolicyFirst, config.PolicyRoundRobin, config.PolicyUserHash,
 	config.PolicyWeightedRoundRobin, config.PolicySticky}
 
-func policyEnv(t *testing.T, policy string) *testEnv {
+func policyEnv(t testing.TB, policy string) *testEnv {
 	t.Helper()
 	return newEnv(t, func(c *config.Config, o *Options) {
 		c.Auth.Nginx.DefaultPolicy = policy
@@ -55,7 +55,7 @@ func pickAll(t *testing.T, env *testEnv, n int) (map[string]int, []*Selection) {
 	for i := range n {
 		sel := env.h.settle(selectInput{snap: env.health.Snapshot(), user: fmt.Sprintf("u%d", i), protocol: "imap"})
 		if sel.Status != selOK {
-			t.Fatalf("login %d: %s (%s)", i, sel.Status, sel.Reason)
+			t.Fatalf("login %d: %s (%s)", i, sel.Status, sel.Reason())
 		}
 		seen[sel.Backend.ID]++
 		sels = append(sels, sel)
@@ -75,8 +75,8 @@ func TestBackupUnusedWhilePrimariesAreEligible(t *testing.T) {
 				t.Errorf("a backup was chosen with primaries eligible: %v", seen)
 			}
 			for _, sel := range sels {
-				if sel.Backup || sel.Reason != "" {
-					t.Fatalf("backup %v, reason %q", sel.Backup, sel.Reason)
+				if sel.Backup || sel.Reason() != "" {
+					t.Fatalf("backup %v, reason %q", sel.Backup, sel.Reason())
 				}
 			}
 		})
@@ -104,8 +104,8 @@ func TestBackupsShareWhenNoPrimaryIsEligible(t *testing.T) {
 			}
 			sel := sels[0]
 			want := fmt.Sprintf(`backup %s chosen: no primary "imap" backend is eligible (pa: unhealthy, pb: drain)`, sel.Backend.ID)
-			if !sel.Backup || !strings.Contains(sel.Reason, want) {
-				t.Errorf("backup %v, reason %q, want %q", sel.Backup, sel.Reason, want)
+			if !sel.Backup || !strings.Contains(sel.Reason(), want) {
+				t.Errorf("backup %v, reason %q, want %q", sel.Backup, sel.Reason(), want)
 			}
 		})
 	}
@@ -180,19 +180,19 @@ func TestBackupsAndPanic(t *testing.T) {
 	env.health.set(down(s.pa), down(s.pb), s.ba, s.bb)
 	sel := env.h.settle(selectInput{snap: env.health.Snapshot(), user: testUser, protocol: "imap", dry: true})
 	if sel.Status != selOK || sel.Panic || !sel.Backup {
-		t.Fatalf("primaries down, backups up: %s panic %v backup %v (%s)", sel.Status, sel.Panic, sel.Backup, sel.Reason)
+		t.Fatalf("primaries down, backups up: %s panic %v backup %v (%s)", sel.Status, sel.Panic, sel.Backup, sel.Reason())
 	}
 	// 1 of 4 primaries and 0 of 1 backup: 25 % < 50 %, fail_closed.
 	env.health.set(s.pa, down(s.pb), down(mailBackend("pc", "imap", "127.0.0.5", 5143, true)),
 		down(mailBackend("pd", "imap", "127.0.0.6", 6143, true)), down(s.ba))
 	sel = env.h.settle(selectInput{snap: env.health.Snapshot(), user: testUser, protocol: "imap", dry: true})
-	if sel.Status != selTempfail || !strings.Contains(sel.Reason, "1 of 4 primary and 0 of 1 backup") {
-		t.Errorf("status %s reason %q", sel.Status, sel.Reason)
+	if sel.Status != selTempfail || !strings.Contains(sel.Reason(), "1 of 4 primary and 0 of 1 backup") {
+		t.Errorf("status %s reason %q", sel.Status, sel.Reason())
 	}
 	env.health.set(down(s.pa), down(s.pb), down(s.ba), down(s.bb))
 	sel = env.h.settle(selectInput{snap: env.health.Snapshot(), user: testUser, protocol: "imap", dry: true})
 	if sel.Status != selNoBackend {
-		t.Errorf("everything down: %s (%s)", sel.Status, sel.Reason)
+		t.Errorf("everything down: %s (%s)", sel.Status, sel.Reason())
 	}
 }
 
@@ -222,8 +222,8 @@ func TestOnlyBackups(t *testing.T) {
 	s := newBackupSet()
 	env.health.set(s.ba, s.bb)
 	sel := env.h.settle(selectInput{snap: env.health.Snapshot(), user: testUser, protocol: "imap"})
-	if sel.Status != selOK || sel.Backend.ID != "ba" || !strings.Contains(sel.Reason, `every "imap" backend is a backup`) {
-		t.Errorf("%s %+v %q", sel.Status, sel.Backend, sel.Reason)
+	if sel.Status != selOK || sel.Backend.ID != "ba" || !strings.Contains(sel.Reason(), `every "imap" backend is a backup`) {
+		t.Errorf("%s %+v %q", sel.Status, sel.Backend, sel.Reason())
 	}
 }
 
@@ -245,8 +245,8 @@ func TestFilterChoosingABackup(t *testing.T) {
 	}
 	sel := env.h.settle(selectInput{snap: env.health.Snapshot(), user: testUser, protocol: "imap",
 		filterHost: "127.0.0.3", filterPort: 3143, filterName: "route", dry: true})
-	if !sel.Backup || sel.Reason != "filter:route chose backup ba" {
-		t.Errorf("backup %v reason %q", sel.Backup, sel.Reason)
+	if !sel.Backup || sel.Reason() != "filter:route chose backup ba" {
+		t.Errorf("backup %v reason %q", sel.Backup, sel.Reason())
 	}
 }
 
@@ -265,5 +265,84 @@ func TestExplainShowsBackup(t *testing.T) {
 	}
 	if !strings.Contains(w.Body.String(), `"backup": true`) {
 		t.Errorf("body %s", w.Body)
+	}
+}
+
+// The backup explanation is built when read, from the selection's own
+// candidates: a real login and a dry run give the same text, and it
+// follows an overridden filter's reason.
+func TestBackupReasonAfterOverriddenFilter(t *testing.T) {
+	env := policyEnv(t, config.PolicyFirst)
+	s := newBackupSet()
+	env.health.set(drained(s.pa), down(s.pb), s.ba, s.bb)
+	in := selectInput{snap: env.health.Snapshot(), user: testUser, protocol: "imap",
+		filterHost: "127.0.0.1", filterPort: 1143, filterName: "route"}
+	real := env.h.settle(in)
+	in.dry = true
+	dry := env.h.settle(in)
+	want := `filter:route selected pa, which is not eligible (drain); the policy decided; ` +
+		`backup ba chosen: no primary "imap" backend is eligible (pa: drain, pb: unhealthy)`
+	for name, sel := range map[string]*Selection{"real": real, "dry": dry} {
+		if !sel.Backup || sel.Backend.ID != "ba" || sel.Reason() != want {
+			t.Errorf("%s: backup %v %+v reason %q", name, sel.Backup, sel.Backend, sel.Reason())
+		}
+	}
+}
+
+// The backend_login password database logs in to a backup only while no
+// primary of the protocol is eligible, even when the backup is listed
+// first.
+func TestBackendLoginPrefersPrimaries(t *testing.T) {
+	env := newEnv(t, func(c *config.Config, _ *Options) {
+		c.Auth.Passdb = append(c.Auth.Passdb, config.Passdb{Type: config.PassdbBackendLogin})
+		c.Auth.Cache.TTL = new(time.Duration)
+	})
+	env.checker.password = "remote-pass"
+	s := newBackupSet()
+	for _, tc := range []struct {
+		backends []health.Backend
+		want     int
+	}{
+		{[]health.Backend{s.ba, s.pa, s.pb}, 1143},
+		{[]health.Backend{s.ba, down(s.pa), s.pb}, 2143},
+		{[]health.Backend{s.ba, down(s.pa), drained(s.pb)}, 3143},
+	} {
+		env.health.set(tc.backends...)
+		n := len(env.checker.calls)
+		if w := env.do(nginxRequest("carol", "remote-pass", "imap", "1")); w.Header().Get("Auth-Status") != "OK" {
+			t.Fatalf("carol via backend login: %v", w.Header())
+		}
+		var ports []int // ports only: the calls carry the user's password
+		for _, c := range env.checker.calls[n:] {
+			ports = append(ports, c.Port)
+		}
+		if len(ports) != 1 || ports[0] != tc.want {
+			t.Errorf("backend login went to ports %v, want %d", ports, tc.want)
+		}
+	}
+}
+
+// BenchmarkSelectionFailover is the per-login cost of settling a selection
+// during a failover: ten IMAP primaries unhealthy, two backups eligible,
+// user_hash. Each login picks a backup, and the explanation of why names
+// all ten primaries.
+func BenchmarkSelectionFailover(b *testing.B) {
+	env := policyEnv(b, config.PolicyUserHash)
+	var bs []health.Backend
+	for i := range 10 {
+		bs = append(bs, down(mailBackend(fmt.Sprintf("imap-%d", i), "imap", fmt.Sprintf("127.0.0.%d", i+1), 143, true)))
+	}
+	bs = append(bs, asBackup(mailBackend("spare-a", "imap", "127.0.1.1", 143, true)),
+		asBackup(mailBackend("spare-b", "imap", "127.0.1.2", 143, true)))
+	env.health.set(bs...)
+	req := &Request{Username: "user@example.org", Protocol: "imap"}
+	b.ReportAllocs()
+	for b.Loop() {
+		req.snap = env.h.snapshot()
+		d := &decision{outcome: outcomeOK}
+		env.h.settleRequest("nginx", req, d, "")
+		if d.sel.Status != selOK || !d.sel.Backup {
+			b.Fatal(d.sel.Status)
+		}
 	}
 }

@@ -20,14 +20,14 @@ import (
 // the registry's own function, as a published snapshot would carry it.
 func drained(b health.Backend) health.Backend {
 	b.Admin.State = health.AdminDrain
-	b.Eligible, b.Reason = health.Eligibility(b, time.Now())
+	b.Eligible, b.Reason, b.Draining = health.Assess(b, time.Now())
 	return b
 }
 
 // inState sets another admin state or forced health the same way.
 func inState(b health.Backend, state health.AdminState, forced health.ForcedHealth) health.Backend {
 	b.Admin.State, b.Admin.Health = state, forced
-	b.Eligible, b.Reason = health.Eligibility(b, time.Now())
+	b.Eligible, b.Reason, b.Draining = health.Assess(b, time.Now())
 	return b
 }
 

@@ -62,12 +62,12 @@ func TestBackupWarnings(t *testing.T) {
 - {protocol: pop3, host: "127.0.0.1", port: 110, backup: true}
 - {protocol: pop3, host: "127.0.0.2", port: 110}
 `)
-	want := []string{p + `targets[0].backup (line 6): every imap target is a backup: with no primary to prefer, backup changes nothing and they share logins as ordinary targets`}
+	want := []string{p + `targets[0].backup (line 6): every imap target is a backup: with no primary to prefer, backup changes nothing and they share logins as ordinary targets; set backup: false on one, or add a primary imap target`}
 	if diff := cmp.Diff(want, mustParse(t, yml).Warnings()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 	c := mustParse(t, originsYAML("origins:\n  - origin: http://127.0.0.1:1\n    backup: true\n")+usedByAGateway)
-	want = []string{`definitions.backends.api.origins[0].backup (line 6): every origin is a backup: with no primary to prefer, backup changes nothing and they share requests as ordinary origins`}
+	want = []string{`definitions.backends.api.origins[0].backup (line 6): every origin is a backup: with no primary to prefer, backup changes nothing and they share requests as ordinary origins; set backup: false on one, or add a primary origin`}
 	if diff := cmp.Diff(want, c.Warnings()); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}

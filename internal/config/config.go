@@ -99,8 +99,13 @@ type HealthChecks struct {
 	InitialState string `yaml:"initial_state"`
 	// Jitter spreads the start of each probe in a round over up to this long
 	// (default: 10% of connect_interval, at most 1s).
-	Jitter  time.Duration `yaml:"jitter"`
-	Targets []Target      `yaml:"targets"`
+	Jitter time.Duration `yaml:"jitter"`
+	// FastInterval re-checks a target this long after a result that left it
+	// part-way to failure_threshold or recovery_threshold, instead of at the
+	// next interval (HAProxy's fastinter). 0 (the default) is off; else
+	// 1s..min(connect_interval, deep_interval).
+	FastInterval time.Duration `yaml:"fast_interval"`
+	Targets      []Target      `yaml:"targets"`
 }
 
 // Initial states.

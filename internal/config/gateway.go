@@ -235,8 +235,10 @@ type BackendAttrs struct {
 
 // BackendHealth is beta_health: an HTTP check run by the health engine.
 type BackendHealth struct {
-	Path              string            `yaml:"path"`
-	Interval          time.Duration     `yaml:"interval"`
+	Path     string        `yaml:"path"`
+	Interval time.Duration `yaml:"interval"`
+	// FastInterval: as the mail checks' fast_interval, bounded by Interval.
+	FastInterval      time.Duration     `yaml:"fast_interval"`
 	Timeout           time.Duration     `yaml:"timeout"`
 	FailureThreshold  *int              `yaml:"failure_threshold"`
 	RecoveryThreshold *int              `yaml:"recovery_threshold"`
@@ -261,6 +263,10 @@ type RateLimit struct {
 	PerPeriod    int           `yaml:"per_period"`
 	PeriodWindow string        `yaml:"period_window"` // sliding (default) | fixed
 	Mode         string        `yaml:"mode"`          // wait (default) | block
+	// The wait queue's bounds (gateway_ratelimit_queue.go): one queue per
+	// backend, so at most one rule may carry each key. nil: not written.
+	MaxQueue     *int           `yaml:"max_queue"`
+	QueueTimeout *time.Duration `yaml:"queue_timeout"`
 }
 
 // Rate-limit windows and modes.

@@ -99,7 +99,7 @@ func (v *gatewayValidator) validateBackend(path string, b *Backend) {
 	}
 	v.validateTokenRequests(b.TokenRequests)
 	v.validateModifiers(path, &b.Modifiers)
-	v.validateRateLimits(path+".beta_rate_limit", b.RateLimits)
+	v.validateRateLimits(v.c.rateLimitPath(path), b.RateLimits)
 	if b.TLS != nil {
 		v.validateTLS(path+".tls", b)
 	}
@@ -174,12 +174,11 @@ func validToken(s string) bool {
 
 func (v *gatewayValidator) validateRateLimits(path string, limits RateLimits) {
 	seen := map[time.Duration]bool{}
+	firstQueueKey := map[string]string{}
 	for i := range limits {
 		l := &limits[i]
-		p := fmt.Sprintf("%s[%d]", path, i)
-		if len(limits) == 1 && v.c.Lines[p] == 0 {
-			p = path // written as a single mapping
-		}
+		p := v.c.rateLimitRulePath(path, len(limits), i)
+		v.validateRateLimitQueue(p, l, firstQueueKey)
 		if l.Period <= 0 {
 			v.add(p+".period", "'period' must be greater than 0 (zero)")
 		} else if seen[l.Period] {
@@ -230,6 +229,9 @@ func (v *gatewayValidator) validateHealth(path string, b *Backend) {
 		v.add(path+".timeout", "must be greater than 0")
 	}
 	h.Timeout = min(h.Timeout, h.Interval) // Couper clamps the probe timeout to the interval
+	if written("fast_interval") {
+		checkFastInterval(v.add, path+".fast_interval", h.FastInterval, boundInterval{"interval", h.Interval})
+	}
 	if h.FailureThreshold == nil {
 		h.FailureThreshold = ptr(DefaultHealthFailures)
 	} else if *h.FailureThreshold < 0 || *h.FailureThreshold > 100 {

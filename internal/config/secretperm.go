@@ -62,14 +62,30 @@ func (c *Config) secretFiles() []secretFile {
 // file that users other than its owner can read or write (mode & 0o077). It
 // is a warning, not an error: a group-readable file shared with a trusted
 // group is a choice some operators make on purpose.
+// A file named by many keys (a thousand targets sharing one client key) is
+// looked at and warned about once, at the first key, with their number.
 func (c *Config) secretFileWarnings(warn func(path, format string, args ...any)) {
-	for _, s := range c.secretFiles() {
+	files := c.secretFiles()
+	named := map[string]int{}
+	for _, s := range files {
+		named[s.file]++
+	}
+	for _, s := range files {
+		n := named[s.file]
+		if n == 0 {
+			continue // warned at its first key
+		}
+		named[s.file] = 0
 		st, err := os.Stat(s.file)
 		if err != nil || !st.Mode().IsRegular() {
 			continue // an unreadable file is a load error already
 		}
+		shared := ""
+		if n > 1 {
+			shared = fmt.Sprintf(" (%d keys name this file)", n)
+		}
 		if perm := st.Mode().Perm(); perm&0o077 != 0 {
-			warn(s.path, "%q holds a secret and is open to group or other users (mode %04o); make it private to the daemon's user (chmod 600)", s.file, perm)
+			warn(s.path, "%q holds a secret and is open to group or other users (mode %04o); make it private to the daemon's user (chmod 600)%s", s.file, perm, shared)
 		}
 	}
 }

@@ -84,25 +84,52 @@ func ClientCertSummary(t *Target) string {
 		leaf.Subject.String(), leaf.Issuer.String(), leaf.NotAfter.UTC().Format(time.RFC3339))
 }
 
-// clientCertWarnings warns about a target's client certificate that has
-// expired or expires soon, or that is not meant for client authentication:
-// servers refuse such a certificate, and every check of the target fails.
+// clientCertWarnings warns about a client certificate that has expired or
+// expires soon, or that is not meant for client authentication: servers
+// refuse such a certificate, and every check of its targets fails. The
+// warnings are per certificate file, at the first target naming it, with
+// the number of targets sharing it: a thousand targets with one
+// certificate make one warning each, not a thousand.
 func (c *Config) clientCertWarnings(warn func(path, format string, args ...any)) {
+	type use struct {
+		first int // index of the first target naming the file
+		n     int
+		leaf  *x509.Certificate
+	}
+	var order []*use
+	uses := map[any]*use{}
 	for i, t := range c.Auth.Services.BackendHealthChecks.Targets {
 		if t.ClientCert == nil {
 			continue
 		}
-		path := fmt.Sprintf("%s.targets[%d].%s", healthChecksPath, i, keyTLSCertFile)
-		leaf := t.ClientCert.Leaf
+		var file any = t.TLSCertFile
+		if t.TLSCertFile == "" { // set in code, not loaded from a file
+			file = t.ClientCert
+		}
+		u := uses[file]
+		if u == nil {
+			u = &use{first: i, leaf: t.ClientCert.Leaf}
+			uses[file] = u
+			order = append(order, u)
+		}
+		u.n++
+	}
+	for _, u := range order {
+		path := fmt.Sprintf("%s.targets[%d].%s", healthChecksPath, u.first, keyTLSCertFile)
+		shared := ""
+		if u.n > 1 {
+			shared = fmt.Sprintf(" (%d targets use this certificate file)", u.n)
+		}
+		leaf := u.leaf
 		switch left := time.Until(leaf.NotAfter); {
 		case left <= 0:
-			warn(path, "client certificate %q expired at %s; servers that ask for it will refuse the checks", leaf.Subject.String(), leaf.NotAfter.UTC().Format(time.RFC3339))
+			warn(path, "client certificate %q expired at %s; servers that ask for it will refuse the checks%s", leaf.Subject.String(), leaf.NotAfter.UTC().Format(time.RFC3339), shared)
 		case left < certExpiryWarning:
-			warn(path, "client certificate %q expires at %s, in %d day(s); renew it and reload",
-				leaf.Subject.String(), leaf.NotAfter.UTC().Format(time.RFC3339), int(left.Hours()/24))
+			warn(path, "client certificate %q expires at %s, in %d day(s); renew it and reload%s",
+				leaf.Subject.String(), leaf.NotAfter.UTC().Format(time.RFC3339), int(left.Hours()/24), shared)
 		}
 		if len(leaf.ExtKeyUsage) > 0 && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth) && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny) {
-			warn(path, "certificate %q is not for client authentication (its extended key usage lacks clientAuth); servers that check it will refuse the checks", leaf.Subject.String())
+			warn(path, "certificate %q is not for client authentication (its extended key usage lacks clientAuth); servers that check it will refuse the checks%s", leaf.Subject.String(), shared)
 		}
 	}
 }

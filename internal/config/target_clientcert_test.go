@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -162,6 +163,47 @@ func TestTargetClientCertificateWarnings(t *testing.T) {
 	w = mustParse(t, plain).Warnings()
 	if len(w) != 1 || !strings.Contains(w[0], "tls_cert_file and tls_key_file are ignored with tls_mode plain") {
 		t.Errorf("plain target: warnings %q", w)
+	}
+}
+
+// One warning per certificate file, however many targets share it, at the
+// first of them and with their number; another file has its own.
+func TestTargetClientCertificateWarningsOncePerFile(t *testing.T) {
+	ca := testutil.NewPKI(t)
+	soonCert, soonKey := ca.Issue(t, "soon", 9, time.Now().Add(72*time.Hour), true).Write(t, t.TempDir())
+	oldCert, oldKey := ca.Issue(t, "old", 10, time.Now().Add(-time.Minute), true).Write(t, t.TempDir())
+	var targets strings.Builder
+	for i := range 1000 {
+		cert, key := soonCert, soonKey
+		if i == 500 {
+			cert, key = oldCert, oldKey
+		}
+		fmt.Fprintf(&targets, "- {name: t%d, protocol: imap, host: 127.0.0.1, port: 993, tls: true, proxy_port: 143, tls_cert_file: %s, tls_key_file: %s}\n", i, cert, key)
+	}
+	w := mustParse(t, withTargets(targets.String())).Warnings()
+	if len(w) != 2 {
+		t.Fatalf("%d warnings, want 2: %q", len(w), w[:min(len(w), 3)])
+	}
+	if !strings.HasPrefix(w[0], tp+"tls_cert_file (line ") || !strings.Contains(w[0], `client certificate "CN=soon" expires at`) ||
+		!strings.HasSuffix(w[0], "(999 targets use this certificate file)") {
+		t.Errorf("shared file: %q", w[0])
+	}
+	if !strings.Contains(w[1], "targets[500].tls_cert_file") || !strings.Contains(w[1], `"CN=old" expired`) || strings.Contains(w[1], "targets use") {
+		t.Errorf("file of one target: %q", w[1])
+	}
+}
+
+// A key file open to others and shared by targets is one warning too.
+func TestTargetClientKeyOpenWarnedOncePerFile(t *testing.T) {
+	f := writeClientCertFiles(t)
+	openKey := writeSecret(t, t.TempDir(), "open.key", string(f.keyPEM), 0o644)
+	var targets strings.Builder
+	for i := range 3 {
+		fmt.Fprintf(&targets, "- {name: t%d, protocol: imap, host: 127.0.0.1, port: 993, tls: true, proxy_port: 143, tls_cert_file: %s, tls_key_file: %s}\n", i, f.cert, openKey)
+	}
+	w := mustParse(t, withTargets(targets.String())).Warnings()
+	if len(w) != 1 || !strings.HasPrefix(w[0], tp+"tls_key_file (line ") || !strings.HasSuffix(w[0], "(chmod 600) (3 keys name this file)") {
+		t.Errorf("warnings %q", w)
 	}
 }
 

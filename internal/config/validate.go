@@ -223,6 +223,10 @@ func (v *validator) validateHealthChecks() {
 	if h.ConnectInterval > 0 && h.Jitter >= h.ConnectInterval {
 		v.add(join(healthChecksPath, "jitter"), "must be less than connect_interval (%s), got %s", h.ConnectInterval, h.Jitter)
 	}
+	if path := join(healthChecksPath, "fast_interval"); v.written[path] {
+		checkFastInterval(v.add, path, h.FastInterval,
+			boundInterval{"connect_interval", h.ConnectInterval}, boundInterval{"deep_interval", h.DeepInterval})
+	}
 	v.validateTargets()
 }
 

@@ -35,6 +35,9 @@ func (c *Config) Warnings() []string {
 		warn("server.address", "listens on %s, beyond loopback, without server.api_auth: anyone who can reach it can read backend status", c.Server.Address)
 	}
 
+	if w := fastIntervalWarning(h.FastInterval, max(h.ConnectInterval, h.DeepInterval), h.FailureThreshold, h.RecoveryThreshold); w != "" {
+		warn(healthChecksPath+".fast_interval", "%s", w)
+	}
 	for i, t := range h.Targets {
 		path := fmt.Sprintf("%s.targets[%d]", healthChecksPath, i)
 		if !t.DeepCheck && (t.TestUsername != "" || t.TestPassword != "") {
@@ -71,7 +74,16 @@ func (c *Config) Warnings() []string {
 	c.secretFileWarnings(warn)
 	c.authCacheWarnings(warn)
 	c.originsWarnings(warn)
+	for _, label := range c.Definitions.SortedLabels() {
+		if b := c.Definitions.Backends[label]; b != nil && b.Health != nil && b.Health.FailureThreshold != nil && b.Health.RecoveryThreshold != nil {
+			h := b.Health
+			if w := fastIntervalWarning(h.FastInterval, h.Interval, *h.FailureThreshold, *h.RecoveryThreshold); w != "" {
+				warn("definitions.backends."+label+".beta_health.fast_interval", "%s", w)
+			}
+		}
+	}
 	c.queueWarnings(warn)
+	c.rateLimitQueueWarnings(warn)
 	return out
 }
 

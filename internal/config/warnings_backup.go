@@ -5,7 +5,8 @@ import "fmt"
 // backupWarnings: backup only orders targets against targets that are not
 // backups. When every mail target of a protocol (or every origin of a
 // backend) is a backup, none is held back and the flag does nothing; legal
-// (a half-written failover plan), but most likely a slip.
+// (a half-written failover plan), but most likely a slip, so the warning
+// names the remedy as well as the effect.
 func (c *Config) backupWarnings(warn func(path, format string, args ...any)) {
 	type tally struct{ first, all, backups int }
 	var order []string
@@ -25,7 +26,7 @@ func (c *Config) backupWarnings(warn func(path, format string, args ...any)) {
 	for _, proto := range order {
 		if n := byProto[proto]; n.backups == n.all {
 			warn(fmt.Sprintf("%s.targets[%d].backup", healthChecksPath, n.first),
-				"every %s target is a backup: with no primary to prefer, backup changes nothing and they share logins as ordinary targets", proto)
+				"every %s target is a backup: with no primary to prefer, backup changes nothing and they share logins as ordinary targets; set backup: false on one, or add a primary %s target", proto, proto)
 		}
 	}
 	for _, label := range c.Definitions.SortedLabels() {
@@ -41,7 +42,7 @@ func (c *Config) backupWarnings(warn func(path, format string, args ...any)) {
 		}
 		if backups == len(b.Origins) {
 			warn("definitions.backends."+label+".origins[0].backup",
-				"every origin is a backup: with no primary to prefer, backup changes nothing and they share requests as ordinary origins")
+				"every origin is a backup: with no primary to prefer, backup changes nothing and they share requests as ordinary origins; set backup: false on one, or add a primary origin")
 		}
 	}
 }

@@ -43,7 +43,17 @@ func (rt *backendRuntime) releaseSlot() {
 	rt.slots.release()
 }
 
-func (rt *backendRuntime) publishQueue() {
+// publishSlotQueue and publishThrottleQueue report a queue's new length:
+// its own series of queue_waiting and the sum in queue_length.
+func (rt *backendRuntime) publishSlotQueue(n int) {
+	rt.slotQueued.Store(int64(n))
+	rt.metrics.slotWaiting.Set(float64(n))
+	rt.metrics.queue.Set(float64(rt.slotQueued.Load() + rt.throttleQueued.Load()))
+}
+
+func (rt *backendRuntime) publishThrottleQueue(n int) {
+	rt.throttleQueued.Store(int64(n))
+	rt.metrics.throttleWaiting.Set(float64(n))
 	rt.metrics.queue.Set(float64(rt.slotQueued.Load() + rt.throttleQueued.Load()))
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/backline/backline/internal/config"
 )
@@ -150,12 +151,39 @@ func TestDefaultsAndHealthGroups(t *testing.T) {
 	}
 	g := groups[0]
 	tg := g.Targets[0]
-	if g.Name != "gateway:web" || g.ConnectInterval.String() != "1s" || g.FailureThreshold != 2 || g.RecoveryThreshold != 3 || !g.InitialHealthy {
+	if g.Name != "gateway:web" || g.ConnectInterval.String() != "1s" || g.FailureThreshold != 2 || g.RecoveryThreshold != 3 || !g.InitialHealthy ||
+		g.FastInterval != 0 {
 		t.Fatalf("group = %+v", g)
 	}
 	if tg.Host != "127.0.0.1" || tg.Port != 8443 || tg.TLSMode != "implicit" || !tg.DeepCheck || tg.HTTP == nil ||
 		tg.HTTP.Path != "/base?x=1" || !tg.HTTP.HTTPS || tg.HTTP.Text != "ok" || len(tg.HTTP.Statuses) != 3 || tg.TLSConfig == nil {
 		t.Fatalf("target = %+v http %+v", tg, tg.HTTP)
+	}
+}
+
+// beta_health's fast_interval reaches the health group of a one-origin
+// backend and of one with several origins.
+func TestHealthGroupsFastInterval(t *testing.T) {
+	cfg := parseConfig(t, `definitions:
+  backends:
+    one:
+      origin: http://127.0.0.1:8081
+      beta_health: {interval: 10s, fast_interval: 2s}
+    many:
+      origins: [http://127.0.0.1:8082, http://127.0.0.1:8083]
+      beta_health: {interval: 30s, fast_interval: 3s}
+`)
+	gw, err := New(Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	got := map[string]time.Duration{}
+	for _, g := range gw.HealthGroups() {
+		got[g.Name] = g.FastInterval
+	}
+	if got["gateway:one"] != 2*time.Second || got["gateway:many"] != 3*time.Second {
+		t.Fatalf("fast intervals %v", got)
 	}
 }
 

@@ -35,8 +35,9 @@ var (
 	kindClientRequest = errorKind{"client_request", http.StatusBadRequest}
 	// kindClientGone is logged only: nobody is left to answer.
 	kindClientGone = errorKind{"client_canceled", 499}
-	// kindOverloaded is a request shed by the max_connections queue
-	// (max_queue, queue_timeout): the backend is saturated, not broken, so
+	// kindOverloaded is a request shed by the max_connections queue or the
+	// throttle's wait queue (max_queue, queue_timeout): the backend is
+	// saturated, not broken, so
 	// 503 as from HAProxy's queue (and Envoy's pending-request limit, with
 	// x-envoy-overloaded), not 502; writeError adds Retry-After.
 	kindOverloaded = errorKind{"backend_overloaded", http.StatusServiceUnavailable}

@@ -175,8 +175,8 @@ func (g *Gateway) newRuntime(name string, b *config.Backend) (*backendRuntime, e
 	}
 	rt := &backendRuntime{name: name, transports: ts, metrics: g.metrics.forBackend(name), openapi: oa, origins: newOriginSet(name, b)}
 	rt.releaseSlotFunc = rt.releaseSlot
-	rt.slots = newSlotQueue(b.MaxConnections, b.MaxQueue, b.QueueTimeout, func(n int) { rt.slotQueued.Store(int64(n)); rt.publishQueue() })
-	rt.throttle = newThrottle(name, b.RateLimits, g.shared, func(n int) { rt.throttleQueued.Store(int64(n)); rt.publishQueue() })
+	rt.slots = newSlotQueue(b.MaxConnections, b.MaxQueue, b.QueueTimeout, rt.publishSlotQueue)
+	rt.throttle = newThrottle(name, b.RateLimits, g.shared, rt.publishThrottleQueue)
 	g.runtimes = append(g.runtimes, rt)
 	return rt, nil
 }

@@ -43,6 +43,7 @@ func (g *Gateway) HealthGroups() []health.Group {
 			Name:              GroupPrefix + label,
 			ConnectInterval:   h.Interval,
 			DeepInterval:      h.Interval,
+			FastInterval:      h.FastInterval,
 			FailureThreshold:  *h.FailureThreshold,
 			RecoveryThreshold: *h.RecoveryThreshold,
 			InitialHealthy:    initialHealthy(h),

@@ -46,9 +46,9 @@ func (l *slotLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 func (l *slotLayer) refused(c *call, err error) *gatewayError {
 	switch {
 	case errors.Is(err, errQueueFull):
-		l.rt.metrics.shed.WithLabelValues("full").Inc()
+		l.rt.metrics.shed.WithLabelValues(queueSlot, "full").Inc()
 	case errors.Is(err, errQueueTimeout):
-		l.rt.metrics.shed.WithLabelValues("timeout").Inc()
+		l.rt.metrics.shed.WithLabelValues(queueSlot, "timeout").Inc()
 	default:
 		return classify(c.ctx, c.limits.deadline, err)
 	}

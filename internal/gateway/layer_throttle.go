@@ -10,6 +10,12 @@ import (
 // throttle (beta_rate_limit / throttle). The clock starts before the
 // throttle and slot queues: waiting counts against the timeout, as in
 // Couper. Every chain has this layer, for the clock.
+//
+// A request the throttle's queue sheds (max_queue, queue_timeout) gets
+// backend_overloaded 503 with Retry-After, as one the slot queue sheds, not
+// backend_throttle_exceeded 429: Couper answers 429 only for a mode block
+// rule, which refuses by design; a wait rule promised to wait, so being
+// refused is this gateway's overload, and alerts on shedding see both.
 type throttleLayer struct {
 	rt   *backendRuntime
 	next layer
@@ -32,6 +38,12 @@ func (l *throttleLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 		switch {
 		case errors.Is(err, errThrottled):
 			return nil, newError(kindThrottle, err)
+		case errors.Is(err, errThrottleQueueFull):
+			l.rt.metrics.shed.WithLabelValues(queueThrottle, "full").Inc()
+			return nil, newError(kindOverloaded, err)
+		case errors.Is(err, errThrottleQueueTimeout):
+			l.rt.metrics.shed.WithLabelValues(queueThrottle, "timeout").Inc()
+			return nil, newError(kindOverloaded, err)
 		case err != nil:
 			return nil, classify(c.ctx, c.limits.deadline, err)
 		}

@@ -12,7 +12,8 @@ type metrics struct {
 	requests *prometheus.CounterVec
 	errors   *prometheus.CounterVec
 	duration *prometheus.HistogramVec
-	queue    *prometheus.GaugeVec
+	queue    *prometheus.GaugeVec // both queues together (the meaning it always had)
+	waiting  *prometheus.GaugeVec // by queue
 	shed     *prometheus.CounterVec
 	conns    *connectionsCollector
 	origins  *originMetrics // origin_metrics.go
@@ -33,14 +34,21 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help:    "Time from receiving a request to the end of the response body.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}, []string{"backend"}),
+		// queue_length keeps its meaning and labels, so dashboards and
+		// alerts written for it stay right; queue_waiting tells the two
+		// queues apart (its sum over queue is queue_length).
 		queue: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "backline_gateway_queue_length",
-			Help: "Requests waiting for a connection slot (max_connections) or a throttle release.",
+			Help: "Requests waiting for a connection slot (max_connections) or a throttle release, together; backline_gateway_queue_waiting splits them.",
 		}, []string{"backend"}),
+		waiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "backline_gateway_queue_waiting",
+			Help: "Requests waiting by queue: slot (max_connections) or throttle (beta_rate_limit mode wait).",
+		}, []string{"backend", "queue"}),
 		shed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "backline_gateway_queue_shed_total",
-			Help: "Requests refused by the max_connections queue: reason full (max_queue) or timeout (queue_timeout).",
-		}, []string{"backend", "reason"}),
+			Help: "Requests refused by a backend's queue (slot: max_connections, throttle: beta_rate_limit): reason full (max_queue) or timeout (queue_timeout).",
+		}, []string{"backend", "queue", "reason"}),
 		conns: &connectionsCollector{desc: prometheus.NewDesc("backline_gateway_connections",
 			"Connections to the backend's origins: active (a request in flight) or idle (open, unused).",
 			[]string{"backend", "state"}, nil)},
@@ -49,7 +57,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range append([]prometheus.Collector{m.requests, m.errors, m.duration, m.queue, m.shed, m.conns}, m.origins.collectors()...) {
+	for _, c := range append([]prometheus.Collector{m.requests, m.errors, m.duration, m.queue, m.waiting, m.shed, m.conns}, m.origins.collectors()...) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -64,7 +72,9 @@ type backendMetrics struct {
 	errors   *prometheus.CounterVec
 	duration prometheus.Observer
 	queue    prometheus.Gauge
-	shed     *prometheus.CounterVec // by reason; series appear with the first shed
+	// slotWaiting and throttleWaiting are queue_waiting's two series.
+	slotWaiting, throttleWaiting prometheus.Gauge
+	shed                         *prometheus.CounterVec // by queue and reason; series appear with the first shed
 	// byCode caches the counter of each status code: the label lookup
 	// hashes and formats on every call.
 	byCode [600]atomic.Pointer[prometheus.Counter]
@@ -78,9 +88,19 @@ func (m *metrics) forBackend(name string) *backendMetrics {
 		duration: m.duration.With(l),
 		queue:    m.queue.With(l),
 		shed:     m.shed.MustCurryWith(l),
+		// Both series exist from the start, at 0, as queue_length does: a
+		// panel or alert sees "nobody waits", not "no data".
+		slotWaiting:     m.waiting.WithLabelValues(name, queueSlot),
+		throttleWaiting: m.waiting.WithLabelValues(name, queueThrottle),
 	}
 	return bm
 }
+
+// The queue label's values.
+const (
+	queueSlot     = "slot"
+	queueThrottle = "throttle"
+)
 
 func (bm *backendMetrics) count(code int) {
 	if code < 0 || code >= len(bm.byCode) {

@@ -53,6 +53,7 @@ func (m *Metrics) forgetUnused(rts []*backendRuntime) {
 		m.m.errors.DeletePartialMatch(l)
 		m.m.duration.DeletePartialMatch(l)
 		m.m.queue.DeletePartialMatch(l)
+		m.m.waiting.DeletePartialMatch(l)
 		m.m.shed.DeletePartialMatch(l)
 		m.m.origins.forget(name)
 	}

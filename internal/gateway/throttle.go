@@ -3,6 +3,7 @@ package gateway
 import (
 	"container/list"
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -16,14 +17,21 @@ import (
 // draws from one budget. The wait queue is always local: waiting requests
 // are released strictly in arrival order, and only the head of the queue
 // asks the counter, so no goroutine runs while nobody waits.
+//
+// The queue is bounded (the rate-limit block's max_queue and queue_timeout,
+// as the max_connections queue): without a cap a flood against a throttled
+// backend held a goroutine and a client connection per request until each
+// wait ended. Being local, the cap holds with the shared counter too.
 type throttle struct {
-	key     string // the backend label
-	rules   []state.RateRule
-	block   uint64 // bit i: rules[i] is mode block
-	local   state.RateCounter
-	shared  *SharedThrottles // nil: count locally only
-	now     func() time.Time
-	onQueue func(int)
+	key      string // the backend label
+	rules    []state.RateRule
+	block    uint64 // bit i: rules[i] is mode block
+	local    state.RateCounter
+	shared   *SharedThrottles // nil: count locally only
+	now      func() time.Time
+	onQueue  func(int)
+	maxQueue int           // waiters at most; 0: no cap
+	maxWait  time.Duration // queue_timeout; 0: only the caller's context ends a wait
 
 	mu      sync.Mutex
 	waiters list.List // of *throttleWaiter
@@ -41,6 +49,7 @@ func newThrottle(key string, limits config.RateLimits, shared *SharedThrottles, 
 		onQueue = func(int) {}
 	}
 	t := &throttle{key: key, local: state.NewMemoryRateCounter(), shared: shared, now: time.Now, onQueue: onQueue}
+	t.maxQueue, t.maxWait = limits.Queue()
 	for i, l := range limits {
 		t.rules = append(t.rules, state.RateRule{Period: l.Period, PerPeriod: l.PerPeriod, Sliding: l.PeriodWindow != config.WindowFixed})
 		if l.Mode == config.ModeBlock {
@@ -64,9 +73,19 @@ func (t *throttle) take(ctx context.Context) (state.RateDecision, error) {
 	return t.local.Take(ctx, t.key, t.rules, t.now())
 }
 
+// Why a request that would have waited for the throttle did not start;
+// throttleLayer answers both with backend_overloaded, as the slot queue.
+var (
+	errThrottleQueueFull    = errors.New("throttle limit reached and max_queue requests waiting for it")
+	errThrottleQueueTimeout = errors.New("queue_timeout passed waiting for the throttle")
+)
+
 // wait returns when the request may start; errThrottled when a block-mode
-// rule is exhausted; ctx.Err() when the client gave up first. With several
-// rules the longest wait counts.
+// rule is exhausted; errThrottleQueueFull when it would have to wait and
+// max_queue requests already do (the newest is refused, so those waiting
+// keep their turn); errThrottleQueueTimeout when it waited queue_timeout;
+// ctx.Err() when the client gave up first. With several rules the longest
+// wait counts.
 func (t *throttle) wait(ctx context.Context) error {
 	if t == nil {
 		return nil
@@ -88,6 +107,10 @@ func (t *throttle) wait(ctx context.Context) error {
 		}
 	}
 	t.mu.Lock()
+	if t.maxQueue > 0 && t.waiters.Len() >= t.maxQueue {
+		t.mu.Unlock()
+		return errThrottleQueueFull
+	}
 	w := &throttleWaiter{head: make(chan struct{})}
 	elem := t.waiters.PushBack(w)
 	if t.waiters.Len() == 1 {
@@ -107,14 +130,23 @@ func (t *throttle) wait(ctx context.Context) error {
 		t.mu.Unlock()
 	}()
 
+	// The timer exists only while a request waits, and bounds the head's
+	// calls to the counter too (a slow Redis).
+	if t.maxWait > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, t.maxWait, errThrottleQueueTimeout)
+		defer cancel()
+	}
 	select {
 	case <-w.head:
 	case <-ctx.Done():
-		return ctx.Err()
+		return waitEnded(ctx)
 	}
 	for {
 		d, err := t.take(ctx)
 		switch {
+		case err != nil && ctx.Err() != nil:
+			return waitEnded(ctx)
 		case err != nil:
 			return err
 		case d.Allowed:
@@ -129,7 +161,17 @@ func (t *throttle) wait(ctx context.Context) error {
 		case <-timer.C:
 		case <-ctx.Done():
 			timer.Stop()
-			return ctx.Err()
+			return waitEnded(ctx)
 		}
 	}
+}
+
+// waitEnded is why ctx ended: errThrottleQueueTimeout when queue_timeout
+// passed, else the caller's ctx.Err() (the client left, or the total
+// deadline passed: classified as anywhere else).
+func waitEnded(ctx context.Context) error {
+	if cause := context.Cause(ctx); errors.Is(cause, errThrottleQueueTimeout) {
+		return errThrottleQueueTimeout
+	}
+	return ctx.Err()
 }

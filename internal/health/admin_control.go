@@ -275,8 +275,9 @@ func (e *Engine) applyAdminLocked(backends []Backend, now time.Time) {
 		b.Weight = b.Admin.Weight
 		b.ChecksPaused = b.Admin.ChecksPaused
 		applyPassive(b, byID[b.ID])
-		b.Eligible, b.Reason = eligibility(b, now)
-		if b.Eligible || b.Reason == ReasonWeightZero {
+		b.Eligible, b.Reason, b.Draining = assess(b, now)
+		// A draining backend turning stale stops keeping its users.
+		if b.Eligible || b.Draining || b.Reason == ReasonWeightZero {
 			note(staleAt(b))
 		}
 		if isEjected(b, now) {

@@ -52,6 +52,45 @@ func TestEligibilityOrder(t *testing.T) {
 	}
 }
 
+// TestDrainingIsDrainOnly: Draining marks a drained backend that would be
+// eligible in ready (it keeps its sticky users); drained and down, stale,
+// ejected or weight 0, it keeps nobody. Maint never drains.
+func TestDrainingIsDrainOnly(t *testing.T) {
+	now := time.Unix(1000, 0)
+	base := Backend{Healthy: true, Weight: 1, Admin: defaultAdmin(1), StaleAfter: 10 * time.Second,
+		Connect: PhaseState{LastCheck: now.Add(-time.Second)}}
+	base.Admin.State = AdminDrain
+	cases := []struct {
+		name     string
+		edit     func(b *Backend)
+		draining bool
+	}{
+		{"drained healthy", func(*Backend) {}, true},
+		{"drained forced up", func(b *Backend) { b.Healthy = false; b.Admin.Health = HealthUp }, true},
+		{"drained unhealthy", func(b *Backend) { b.Healthy = false }, false},
+		{"drained forced down", func(b *Backend) { b.Admin.Health = HealthDown }, false},
+		{"drained stale", func(b *Backend) { b.Connect.LastCheck = now.Add(-time.Hour) }, false},
+		{"drained ejected", func(b *Backend) { b.EjectedUntil = now.Add(time.Minute) }, false},
+		{"drained weight zero", func(b *Backend) { b.Weight = 0 }, false},
+		{"maint healthy", func(b *Backend) { b.Admin.State = AdminMaint }, false},
+		{"ready healthy", func(b *Backend) { b.Admin.State = AdminReady }, false},
+	}
+	for _, c := range cases {
+		b := base
+		c.edit(&b)
+		ok, why, draining := Assess(b, now)
+		if draining != c.draining {
+			t.Errorf("%s: draining %v, want %v", c.name, draining, c.draining)
+		}
+		if wantOK, wantWhy := Eligibility(b, now); ok != wantOK || why != wantWhy {
+			t.Errorf("%s: Assess says %v %q, Eligibility %v %q", c.name, ok, why, wantOK, wantWhy)
+		}
+		if draining && (ok || why != ReasonDrain) {
+			t.Errorf("%s: draining but eligible %v, reason %q", c.name, ok, why)
+		}
+	}
+}
+
 type fakeClock struct {
 	mu  sync.Mutex
 	now time.Time
@@ -228,6 +267,39 @@ func TestStaleRepublishedWithoutRound(t *testing.T) {
 	e.recheck()
 	if b := e.Snapshot().Backends[0]; b.Eligible || b.Reason != ReasonStale {
 		t.Fatalf("not stale: %+v", b)
+	}
+}
+
+// TestDrainingInTheSnapshot: the registry publishes Draining with the
+// drain, and a drained backend whose checks stop loses it when it turns
+// stale (the periodic recheck notices, not only the next round).
+func TestDrainingInTheSnapshot(t *testing.T) {
+	clock := &fakeClock{now: time.Unix(5000, 0)}
+	g := mailGroup(mailTarget("a", 1, false))
+	g.ConnectInterval, g.DeepInterval = time.Second, time.Second
+	e, err := New([]Group{g}, &scriptChecker{}, Options{Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := e.Snapshot().Backends[0]; b.Draining {
+		t.Fatalf("ready backend draining: %+v", b)
+	}
+	if _, err := e.SetAdmin("a", AdminChange{State: ptr(AdminDrain)}); err != nil {
+		t.Fatal(err)
+	}
+	if b := e.Snapshot().Backends[0]; b.Eligible || b.Reason != ReasonDrain || !b.Draining {
+		t.Fatalf("drained: eligible %v reason %q draining %v", b.Eligible, b.Reason, b.Draining)
+	}
+	clock.add(7 * time.Second)
+	e.recheck()
+	if b := e.Snapshot().Backends[0]; b.Reason != ReasonDrain || b.Draining {
+		t.Fatalf("drained and stale: reason %q draining %v", b.Reason, b.Draining)
+	}
+	if _, err := e.SetAdmin("a", AdminChange{State: ptr(AdminMaint)}); err != nil {
+		t.Fatal(err)
+	}
+	if b := e.Snapshot().Backends[0]; b.Draining {
+		t.Fatal("maint backend draining")
 	}
 }
 

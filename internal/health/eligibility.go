@@ -17,6 +17,24 @@ const ReasonForcedDown Reason = "forced_down"
 // never turn stale: the operator froze the state on purpose.
 func Eligibility(b Backend, now time.Time) (bool, Reason) { return eligibility(&b, now) }
 
+// Assess is Eligibility plus Backend.Draining: whether b is drained but
+// otherwise eligible (the registry sets all three at once; a consumer
+// reads them from the snapshot instead of calling this).
+func Assess(b Backend, now time.Time) (eligible bool, why Reason, draining bool) {
+	return assess(&b, now)
+}
+
+func assess(b *Backend, now time.Time) (bool, Reason, bool) {
+	ok, why := eligibility(b, now)
+	if why != ReasonDrain {
+		return ok, why, false
+	}
+	// Drain leaves the backend's users where they are (HAProxy keeps
+	// persistent traffic on a drained server): only if it could serve them.
+	serves, _ := serviceable(b, now)
+	return false, ReasonDrain, serves
+}
+
 func eligibility(b *Backend, now time.Time) (bool, Reason) {
 	switch b.Admin.State {
 	case AdminMaint:
@@ -24,6 +42,12 @@ func eligibility(b *Backend, now time.Time) (bool, Reason) {
 	case AdminDrain:
 		return false, ReasonDrain
 	}
+	return serviceable(b, now)
+}
+
+// serviceable is eligibility without the admin state: forced health, the
+// checks' verdict, staleness, passive ejection and weight.
+func serviceable(b *Backend, now time.Time) (bool, Reason) {
 	switch b.Admin.Health {
 	case HealthDown:
 		return false, ReasonForcedDown

@@ -73,6 +73,8 @@ type Engine struct {
 
 	// Test hooks; nil in production.
 	probeStarted func(group string, t *probe.Target, phase probe.Phase, offset time.Duration)
+	schedNow     func() time.Time                                        // fast re-check clock; time.Now if nil
+	schedAfter   func(d time.Duration) (c <-chan time.Time, stop func()) // fast re-check timer; time.NewTimer if nil
 	jitter       func(limit time.Duration) time.Duration
 	published    func(*Snapshot)
 }
@@ -155,6 +157,9 @@ func orderGroups(groups []Group) ([]Group, error) {
 		seen[g.Name] = true
 		if g.DeepInterval == 0 {
 			g.DeepInterval = g.ConnectInterval
+		}
+		if g.FastInterval < 0 || g.FastInterval > min(g.ConnectInterval, g.DeepInterval) {
+			return nil, fmt.Errorf("health: group %q: fast interval must be 0..%s, got %s", g.Name, min(g.ConnectInterval, g.DeepInterval), g.FastInterval)
 		}
 		if g.Name == GroupMail {
 			mail = append(mail, g)

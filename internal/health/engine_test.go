@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -34,6 +35,9 @@ func TestNewRejectsBadInput(t *testing.T) {
 		{"negative jitter", []Group{{Name: "g", ConnectInterval: time.Second, Jitter: -1}}, &scriptChecker{}, "jitter"},
 		{"duplicate target name", []Group{mailGroup(mailTarget("a", 1, false), mailTarget("a", 2, false))}, &scriptChecker{}, `both named "a"`},
 		{"nil target", []Group{mailGroup(nil)}, &scriptChecker{}, "target 0 is nil"},
+		{"negative fast interval", []Group{{Name: "g", ConnectInterval: time.Minute, FastInterval: -1}}, &scriptChecker{}, "fast interval"},
+		{"fast interval above connect", []Group{{Name: "g", ConnectInterval: time.Minute, FastInterval: time.Hour}}, &scriptChecker{}, "fast interval must be 0..1m0s"},
+		{"fast interval above deep", []Group{{Name: "g", ConnectInterval: time.Minute, DeepInterval: 10 * time.Second, FastInterval: 20 * time.Second}}, &scriptChecker{}, "fast interval must be 0..10s"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -166,7 +170,9 @@ func TestPublishedSnapshotsAreNeverModified(t *testing.T) {
 	frozen.Backends = slices.Clone(first.Backends)
 	h.rounds(t, 3)
 	h.stop()
-	if diff := cmp.Diff(frozen, *first); diff != "" {
+	// netip.Addr has no Equal method for cmp; == is its equality.
+	addrEqual := cmp.Comparer(func(a, b netip.Addr) bool { return a == b })
+	if diff := cmp.Diff(frozen, *first, addrEqual); diff != "" {
 		t.Fatalf("published snapshot changed (-before +after):\n%s", diff)
 	}
 	if last := h.e.Snapshot(); last == first || last.Round <= first.Round {

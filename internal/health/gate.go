@@ -16,6 +16,11 @@ type gate struct {
 
 	streakFailures  int // consecutive failures, never reset by the quirk
 	streakSuccesses int // consecutive successes, never reset by the quirk
+
+	// results counts recorded outcomes, so the fast re-check schedule
+	// (fast.go) can tell a round that fed this gate from one that did not
+	// (an inconclusive probe, a paused target).
+	results uint64
 }
 
 func newGate(initialHealthy bool, failureThreshold, recoveryThreshold int) gate {
@@ -28,6 +33,7 @@ func newGate(initialHealthy bool, failureThreshold, recoveryThreshold int) gate 
 
 // record feeds one probe outcome and reports whether the gate flipped.
 func (g *gate) record(success bool) (changed bool) {
+	g.results++
 	if success {
 		g.streakSuccesses++
 		g.streakFailures = 0
@@ -58,6 +64,17 @@ func (g *gate) record(success bool) (changed bool) {
 		return true
 	}
 	return false
+}
+
+// counting reports whether the gate is part-way to a flip: failures
+// counted toward failure_threshold while healthy, or successes toward
+// recovery_threshold while unhealthy. The quirk counters are the right
+// ones here: they are exactly what the next result adds to.
+func (g *gate) counting() bool {
+	if g.healthy {
+		return g.failures > 0
+	}
+	return g.successes > 0
 }
 
 // setThresholds changes the thresholds of a running gate (a reload); its

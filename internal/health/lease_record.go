@@ -96,6 +96,7 @@ func (s *targetState) recordConnectPart(res *probe.Result, now time.Time) (out o
 		out.reason = failureReason(res)
 		out.errText = failureText(res)
 	}
+	s.noteCheckedAddr(res)
 	if s.connectGate.record(connectOK) {
 		out.changes = append(out.changes, gateChange{probe.PhaseConnect, connectOK})
 	}

@@ -46,6 +46,7 @@ type groupLoop struct {
 
 	kicks  kickQueue                       // backends to probe now (recheck.go)
 	kicked map[*targetState]*RecheckResult // set during a kicked round only
+	fast   fastSchedule                    // re-checks due sooner than the next tick (fast.go)
 }
 
 func newGroupLoop(e *Engine, index int, g Group, inFlight int) *groupLoop {
@@ -56,6 +57,7 @@ func newGroupLoop(e *Engine, index int, g Group, inFlight int) *groupLoop {
 		sem:   make(chan struct{}, inFlight),
 		steps: stepObservers{},
 		kicks: newKickQueue(),
+		fast:  newFastSchedule(g.FastInterval),
 	}
 }
 
@@ -79,6 +81,7 @@ func (l *groupLoop) add(s *targetState) {
 // keeps at most one pending tick), it never stacks.
 func (l *groupLoop) run(ctx context.Context) {
 	defer l.stopKicks()
+	defer l.stopFast()
 	g := l.group
 	if g.PassiveOnly {
 		// No probes: publish the targets once (readiness) and wait.
@@ -98,6 +101,8 @@ func (l *groupLoop) run(ctx context.Context) {
 				l.round(ctx, l.combinedJobs)
 			case <-l.kicks.ready:
 				l.kickedRound(ctx)
+			case <-l.fast.c:
+				l.fireFast()
 			}
 		}
 	}
@@ -118,6 +123,8 @@ func (l *groupLoop) run(ctx context.Context) {
 			l.round(ctx, l.deepJobs)
 		case <-l.kicks.ready:
 			l.kickedRound(ctx)
+		case <-l.fast.c:
+			l.fireFast()
 		}
 	}
 }
@@ -182,6 +189,7 @@ func (l *groupLoop) round(ctx context.Context, all []job) {
 	if leased != nil {
 		l.finishLeases(ctx, leased, now)
 	}
+	l.planFast(all)
 	l.setServersStatus()
 	l.e.publish(l.gen, l.index, l.backends(), now)
 }

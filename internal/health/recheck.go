@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -11,8 +12,9 @@ import (
 
 // Probing a backend now ("re-check"), outside its schedule: an operator
 // after fixing a server (the API), a selection script after a login failed
-// on the backend it chose (Lua), passive health after an ejection. Every
-// path goes through ProbeNow, which starts at most one such probe per
+// on the backend it chose (Lua), passive health after an ejection, the loop
+// itself while a backend is part-way to a flip (fast.go). Every path goes
+// through ProbeNow, which starts at most one such probe per
 // backend per RecheckInterval: scripts are untrusted, and a burst of failed
 // logins must not turn into a burst of probes. A request while an earlier
 // one has not finished shares that probe instead. The probe runs in the
@@ -30,6 +32,7 @@ const (
 	RecheckAPI     = "api"
 	RecheckLua     = "lua"
 	RecheckPassive = "passive"
+	RecheckFast    = "fast" // the loop itself: Group.FastInterval (fast.go)
 )
 
 var (
@@ -163,7 +166,12 @@ func (e *Engine) probeNow(s *targetState, source, reason string) (*Recheck, bool
 	rs.pending, rs.last = r, now
 	rs.mu.Unlock()
 	e.countRecheck(source, "started")
-	e.logger.Info("backend probe requested", "backend", s.id, "group", s.group, "source", source, "reason", reason)
+	level := slog.LevelInfo
+	if source == RecheckFast {
+		// Routine, not news: the gate change it may lead to is logged.
+		level = slog.LevelDebug
+	}
+	e.logger.Log(context.Background(), level, "backend probe requested", "backend", s.id, "group", s.group, "source", source, "reason", reason)
 	return r, false, nil
 }
 

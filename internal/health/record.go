@@ -48,6 +48,7 @@ func (s *targetState) record(phase probe.Phase, res *probe.Result, now time.Time
 	if res.Mechanism != "" {
 		s.mechanism = res.Mechanism
 	}
+	s.noteCheckedAddr(res)
 
 	switch {
 	case phase == probe.PhaseConnect:

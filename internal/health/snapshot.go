@@ -3,6 +3,7 @@
 package health
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/backline/backline/internal/probe"
@@ -27,7 +28,12 @@ type Group struct {
 	RecoveryThreshold int
 	InitialHealthy    bool
 	Jitter            time.Duration
-	Targets           []*probe.Target
+	// FastInterval, when positive, re-checks a target this long after a
+	// result that left one of its gates part-way to a flip, instead of
+	// waiting for the next round (fast.go). At most min(ConnectInterval,
+	// DeepInterval); 0 turns it off.
+	FastInterval time.Duration
+	Targets      []*probe.Target
 	// IDs optionally gives each target's backend ID (parallel to Targets;
 	// an empty entry or a nil slice means DefaultID).
 	IDs []string
@@ -69,6 +75,12 @@ type Backend struct {
 	// not. Computed once per snapshot, so every consumer agrees.
 	Eligible bool
 	Reason   Reason
+	// Draining: the admin state is drain and the backend is otherwise
+	// eligible (healthy or forced up, fresh, not ejected, weight > 0).
+	// Selection gives it no new users, but the sticky policy keeps a user
+	// whose stored affinity points at it until that affinity expires, so
+	// open sessions are not split across two servers. Never with Eligible.
+	Draining bool
 	// Healthy combines the phases: connect.healthy && deep.healthy for deep
 	// checks, connect.healthy otherwise (contract §4.3).
 	Healthy bool
@@ -79,6 +91,10 @@ type Backend struct {
 	CertNotAfter time.Time
 	// Mechanism is the SASL mechanism the last deep check used.
 	Mechanism string
+	// Addr is the IP the last passed connect phase reached (zero before
+	// one, or when the dialer did not say); the nginx answer uses it
+	// instead of resolving the host again.
+	Addr netip.Addr
 	// Steps are the timed stages of the last check.
 	Steps []probe.Step
 	// History is the last hour and day of checks (nil before the first);

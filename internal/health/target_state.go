@@ -1,6 +1,7 @@
 package health
 
 import (
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,7 @@ type targetState struct {
 	since        time.Time
 	certNotAfter time.Time
 	mechanism    string
+	addr         netip.Addr // checked_addr.go
 	steps        []probe.Step
 	history      history // for the status page; see history.go
 
@@ -38,7 +40,9 @@ type targetState struct {
 
 	passive passiveState // live-traffic ejections (passive.go)
 	recheck recheckState // probes asked for outside the schedule (recheck.go)
-	loop    *groupLoop   // current loop; set by install under Engine.mu
+	// fastSeen is gateResults when the fast schedule last looked (fast.go).
+	fastSeen uint64
+	loop     *groupLoop // current loop; set by install under Engine.mu
 }
 
 func newTargetState(g *Group, t *probe.Target, start time.Time) *targetState {
@@ -67,6 +71,10 @@ func newTargetState(g *Group, t *probe.Target, start time.Time) *targetState {
 // both generations are stopped): new target and check settings, new gate
 // thresholds; gates, counters, histograms and last results stay.
 func (s *targetState) adopt(g *Group, t *probe.Target) {
+	if s.target.Address() != t.Address() {
+		// The checked address was reached for the old host and port.
+		s.addr = netip.Addr{}
+	}
 	s.group = g.Name
 	s.name = displayName(t)
 	s.target = t
@@ -115,6 +123,7 @@ func (s *targetState) backend() Backend {
 		Deep:         s.deep,
 		CertNotAfter: s.certNotAfter,
 		Mechanism:    s.mechanism,
+		Addr:         s.addr,
 		Steps:        s.steps,
 		History:      s.history.summary(),
 		StaleAfter:   s.staleAfter,

@@ -45,9 +45,12 @@ var backendFunctions = map[string]runFunc{
 
 // getBackendServers returns the eligible mail targets in configuration
 // order (contract §2.2: the "alive" list, not every configured target; a
-// drained or maintained backend is not offered either).
+// drained or maintained backend is not offered either). A backup target is
+// listed only while no primary of its protocol is eligible, so a Nauthilus
+// script that knows nothing of backups still fails over to them and only
+// then (backend_cache.go).
 func getBackendServers(r *scriptRun, L *glua.LState) int {
-	eligible := r.vm().eligibleServers(r) // backend_cache.go
+	eligible := r.vm().servingServers(r) // backend_cache.go
 	list := L.CreateTable(len(eligible), 0)
 	for _, ud := range eligible {
 		list.Append(ud)
@@ -204,8 +207,10 @@ func (sv *serverView) field(name string) glua.LValue {
 	case "reason":
 		return glua.LString(b.Reason)
 	case "backup":
-		// backline's addition (Nauthilus has no backup servers): eligible
-		// backups are listed too; a script keeps them for failover.
+		// backline's addition (Nauthilus has no backup servers).
+		// get_backend_servers lists a backup only during a failover, so
+		// there it is true for every server of the protocol; the status
+		// list shows it beside the primaries.
 		return glua.LBool(b.Backup)
 	case "name":
 		return glua.LString(t.Name)

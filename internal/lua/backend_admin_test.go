@@ -47,35 +47,39 @@ end`
 }
 
 // TestServerObjectsShowBackup: server objects and the status list say
-// which targets are backups; get_backend_servers still lists an eligible
-// backup next to the primaries (the script decides what to do with it).
+// which targets are backups. While a primary of its protocol is eligible,
+// get_backend_servers leaves an eligible backup out (a Nauthilus script
+// picks from the list without reading server.backup); the status list
+// still shows it.
 func TestServerObjectsShowBackup(t *testing.T) {
 	primary := mail(target("primary", "10.0.0.1", 143), true)
 	spare := mail(target("spare", "10.0.0.2", 143), true)
 	spare.Backup = true
 	src := snapshotOf(primary, spare)
 
-	script := `
-function nauthilus_call_filter(r)
-  for i, s in ipairs(nauthilus_backend.get_backend_servers()) do
-    nauthilus_builtin.custom_log_add("servers" .. i, s.id .. " " .. tostring(s.backup))
-  end
-  for i, s in ipairs(nauthilus_backend.get_backend_servers_status()) do
-    nauthilus_builtin.custom_log_add("status" .. i, s.id .. " " .. tostring(s.backup))
-  end
-  ` + acceptReturn + `
-end`
-	out, err, _ := runOne(t, script, engineSetup{health: src})
+	out, err, _ := runOne(t, backupListingScript, engineSetup{health: src})
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []LogField{
-		{"servers1", "primary false"},
-		{"servers2", "spare true"},
-		{"status1", "primary false"},
-		{"status2", "spare true"},
+		{"servers1", "primary imap false"},
+		{"status1", "primary imap false true"},
+		{"status2", "spare imap true true"},
 	}
 	if diff := cmp.Diff(want, out.Logs); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// backupListingScript logs get_backend_servers (id, protocol, backup) and
+// the status list (the same and eligible).
+const backupListingScript = `
+function nauthilus_call_filter(r)
+  for i, s in ipairs(nauthilus_backend.get_backend_servers()) do
+    nauthilus_builtin.custom_log_add("servers" .. i, s.id .. " " .. s.protocol .. " " .. tostring(s.backup))
+  end
+  for i, s in ipairs(nauthilus_backend.get_backend_servers_status()) do
+    nauthilus_builtin.custom_log_add("status" .. i, s.id .. " " .. s.protocol .. " " .. tostring(s.backup) .. " " .. tostring(s.eligible))
+  end
+  ` + acceptReturn + `
+end`

@@ -6,8 +6,8 @@ import (
 	"github.com/backline/backline/internal/health"
 )
 
-// serverCache is a state's server objects for the eligible mail targets of
-// one snapshot. get_backend_servers made ten userdata and ten views, and
+// serverCache is a state's server objects for the mail targets in service
+// in one snapshot (health.Snapshot.Serving). get_backend_servers made ten userdata and ten views, and
 // copied every backend, per call; snapshots never change, so a state makes
 // them once per snapshot. Each call still returns a fresh list table (a
 // script may change the list), and the objects' metatable is set again
@@ -18,14 +18,19 @@ type serverCache struct {
 	eligible []*glua.LUserData
 }
 
-// eligibleServers returns the state's server objects for r's snapshot.
-func (v *vm) eligibleServers(r *scriptRun) []*glua.LUserData {
+// servingServers returns the state's server objects for r's snapshot:
+// the eligible mail targets, backups only during a failover.
+func (v *vm) servingServers(r *scriptRun) []*glua.LUserData {
 	snap := r.snapshot()
 	if snap == nil {
 		return nil
 	}
 	if v.servers.snap != snap {
-		eligible := snap.Eligible(health.GroupMail, "")
+		// Serving, not Eligible: a backup is offered only while no primary
+		// of its protocol is eligible. Nauthilus has no backups, so its
+		// scripts pick from this list without reading server.backup; a
+		// listed backup would take logins while a primary is up.
+		eligible := snap.Serving(health.GroupMail, "")
 		expose := r.engine.cfg.Config.ExposeTestCredentials
 		lookup, _ := r.engine.health.(health.TargetLookup)
 		list := make([]*glua.LUserData, len(eligible))

@@ -43,7 +43,13 @@ func (p *Prober) Check(ctx context.Context, t *Target, phase Phase, opts Options
 	if deep {
 		res.Phase = PhaseDeep
 	}
-	err := clientCertFailure(t, &res, p.run(ctx, t, deep, &res, opts))
+	refused, err := clientCertFailure(t, &res, p.run(ctx, t, deep, &res, opts))
+	if refused && t.implicitTLS() {
+		// The implicit handshake's verdict, even when it came with the
+		// greeting or the HTTP response of a deep check (TLS 1.3): the
+		// connect phase failed, as a connect-only check says.
+		res.FailedPhase = PhaseConnect
+	}
 	res.Duration = time.Since(start)
 	res.Err = err
 	res.OK = err == nil
@@ -66,7 +72,7 @@ func (p *Prober) run(ctx context.Context, t *Target, deep bool, res *Result, opt
 	if t.Protocol == "http" && t.TLSMode == TLSStartTLS {
 		return configErr("http has no STARTTLS; use tls_mode: implicit")
 	}
-	conn, stop, err := p.connect(ctx, t, res, opts.Transcript)
+	conn, stop, err := p.connect(ctx, t, res, !deep, opts.Transcript)
 	if err != nil {
 		res.FailedPhase = PhaseConnect
 		return err

@@ -20,10 +20,13 @@ var proxyV2Local = append(append([]byte{}, proxyV2Signature...), 0x20, 0x00, 0x0
 
 // connect runs the connect phase: TCP, the PROXY v2 header, implicit TLS.
 // On success the returned conn is ready for the greeting; it is a *tls.Conn
-// when TLS ran. On failure nothing is left open.
+// when TLS ran. On failure nothing is left open. verdict (a connect-only
+// check, whose conn nobody reads) waits for a TLS 1.3 server's verdict on
+// the client certificate (awaitCertVerdict), which consumes what the
+// server sends first; a deep check reads that verdict with the greeting.
 // stop detaches the ctx watcher that closes the raw conn on cancellation;
 // call it when the check is over.
-func (p *Prober) connect(ctx context.Context, t *Target, res *Result, rec bool) (conn net.Conn, stop func() bool, err error) {
+func (p *Prober) connect(ctx context.Context, t *Target, res *Result, verdict, rec bool) (conn net.Conn, stop func() bool, err error) {
 	start := time.Now()
 	raw, err := p.dial(ctx, t)
 	if err != nil {
@@ -61,15 +64,22 @@ func (p *Prober) connect(ctx context.Context, t *Target, res *Result, rec bool) 
 
 	if t.implicitTLS() {
 		start = time.Now()
-		tc := tls.Client(conn, t.tlsConfig())
+		tc := tls.Client(conn, t.handshakeConfig(res))
 		_ = conn.SetDeadline(time.Now().Add(orDefault(t.TLSTimeout)))
-		if err := tc.HandshakeContext(noteCertRequest(ctx, res)); err != nil {
+		if err := tc.HandshakeContext(ctx); err != nil {
 			return fail(wrapf(ReasonTLS, err, "TLS handshake failed (host=%s port=%d protocol=%s tls_mode=%s skip_verify=%t)",
 				t.Host, t.Port, t.Protocol, t.TLSMode, t.tlsConfig().InsecureSkipVerify))
 		}
 		addStep(res, "tls", start)
 		noteEvent(res, rec, "TLS established"+noteTLS(res, tc.ConnectionState()))
 		conn = tc
+		if verdict && awaitsCertVerdict(tc, res) {
+			start = time.Now()
+			if err := awaitCertVerdict(tc, t, res, rec); err != nil {
+				return fail(err)
+			}
+			addStep(res, "client_cert", start)
+		}
 	}
 	_ = conn.SetDeadline(time.Time{})
 	return conn, stop, nil

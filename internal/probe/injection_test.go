@@ -145,7 +145,7 @@ func TestSessionWritersRefuseLineBreaks(t *testing.T) {
 	tg := newTarget(t, "pop3", srv, TLSPlain)
 	for _, line := range []string{"USER a\r\nDELE 1", "USER a\nDELE 1", "USER a\rDELE 1", "USER a\x00DELE 1"} {
 		var res Result
-		conn, _, err := (&Prober{}).connect(context.Background(), tg, &res, false)
+		conn, _, err := (&Prober{}).connect(context.Background(), tg, &res, false, false)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,6 +3,7 @@ package probe
 import (
 	"crypto/tls"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -89,7 +90,8 @@ func mtlsTarget(t *testing.T, c mtlsCase, p mtlsPKI, srv *fakeServer, withCert b
 }
 
 // refusingScript plays steps up to the TLS handshake, which the server
-// side must refuse (no client certificate), and stops there.
+// side must refuse (no client certificate, or one it does not trust), and
+// stops there.
 func refusingScript(t *testing.T, steps []string) func(*fakeConn) {
 	return func(c *fakeConn) {
 		for _, step := range steps {
@@ -102,8 +104,12 @@ func refusingScript(t *testing.T, steps []string) func(*fakeConn) {
 				}
 			case step == "-- TLS":
 				if err := c.handshakeTLS(); err == nil {
-					t.Error("server accepted a handshake without a client certificate")
+					t.Error("server refused no client certificate")
 				}
+				// Read what the client sent after its Finished (close_notify)
+				// until it goes: closing with unread data would reset the
+				// connection, which may overtake the alert.
+				_, _ = io.Copy(io.Discard, c.r)
 				return
 			}
 		}
@@ -190,13 +196,14 @@ func TestClientCertFailureWording(t *testing.T) {
 		{"tls: handshake failure", false, false, "no request: a cipher mismatch, say"},
 		{"tls: protocol version not supported", true, false, "not about the certificate"},
 	} {
-		err := clientCertFailure(tg, &Result{clientCertAsked: c.asked}, alert(c.text))
+		refused, err := clientCertFailure(tg, &Result{clientCertAsked: c.asked}, alert(c.text))
 		reworded := strings.Contains(err.Error(), "requires a client certificate")
-		if reworded != c.reword || Classify(err) != ReasonTLS {
+		if reworded != c.reword || refused != c.reword || Classify(err) != ReasonTLS {
 			t.Errorf("%s (%s): %q, reason %q", c.text, c.comment, err, Classify(err))
 		}
 	}
-	if err := errors.New("plain"); clientCertFailure(tg, &Result{clientCertAsked: true}, err) != err {
+	plain := errors.New("plain")
+	if refused, err := clientCertFailure(tg, &Result{clientCertAsked: true}, plain); refused || err != plain {
 		t.Error("an error without an alert was changed")
 	}
 }

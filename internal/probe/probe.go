@@ -83,7 +83,7 @@ func (t *Target) Address() string { return joinHostPort(t.Host, t.Port) }
 
 // Step is one timed stage of a check, for the status API and `backline probe`.
 type Step struct {
-	Name     string        `json:"name"` // connect, proxy, tls, greeting, capabilities, starttls, auth, request, logout
+	Name     string        `json:"name"` // connect, proxy, tls, client_cert (connect-only, TLS 1.3), greeting, capabilities, starttls, auth, request, logout
 	Duration time.Duration `json:"duration"`
 }
 
@@ -109,7 +109,7 @@ type Result struct {
 	// Mechanism is the SASL mechanism the deep phase used, if any.
 	Mechanism string
 	// clientCertAsked: the server asked for a client certificate in a
-	// handshake of this check (see noteCertRequest).
+	// handshake of this check (see handshakeConfig).
 	clientCertAsked bool
 	// FailedPhase is where a failed check stopped: PhaseConnect when the
 	// connect phase (dial, PROXY header, implicit TLS) failed, even in a

@@ -2,7 +2,6 @@ package probe
 
 import (
 	"bufio"
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -164,9 +163,9 @@ func (s *session) startTLS() error {
 		// a command-injection vector (CVE-2011-0411 class); refuse them.
 		return protocolErr("server sent data after the STARTTLS answer and before the TLS handshake")
 	}
-	tc := tls.Client(s.conn, s.target.tlsConfig())
+	tc := tls.Client(s.conn, s.target.handshakeConfig(s.res))
 	_ = tc.SetDeadline(s.within(orDefault(s.target.TLSTimeout)))
-	if err := tc.HandshakeContext(noteCertRequest(context.Background(), s.res)); err != nil {
+	if err := tc.Handshake(); err != nil {
 		return wrapf(ReasonTLS, err, "STARTTLS handshake with %s failed", s.target.Address())
 	}
 	_ = tc.SetDeadline(s.deadline)

@@ -78,23 +78,10 @@ func NewTarget(ct *config.Target) (*Target, error) {
 		// ignored): the status must not list a client certificate.
 		cert = nil
 	}
-	// Every handshake, implicit TLS or STARTTLS, goes through this: it
-	// notes that the server asked (so a failure can say why) and presents
-	// the certificate loaded at start or reload, never read per check.
-	// Unlike Certificates, it presents the certificate even when the
-	// server's list of CAs does not name its issuer: the server's refusal
-	// then says more than a handshake without one.
-	cfg.GetClientCertificate = func(info *tls.CertificateRequestInfo) (*tls.Certificate, error) {
-		if asked, ok := info.Context().Value(certRequestKey{}).(*bool); ok {
-			*asked = true
-		}
-		if cert == nil {
-			return &tls.Certificate{}, nil // none configured: send none
-		}
-		return cert, nil
-	}
 	if cert != nil {
-		cfg.Certificates = []tls.Certificate{*cert} // for clientCertFailure
+		// The one place the certificate is kept: each handshake presents
+		// it through handshakeConfig (clientcert.go).
+		cfg.Certificates = []tls.Certificate{*cert}
 	}
 	t.TLSConfig = cfg
 	return t, nil

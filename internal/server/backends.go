@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -41,7 +42,10 @@ type backendView struct {
 	Deep         phaseView  `json:"deep"`
 	CertNotAfter *time.Time `json:"cert_not_after,omitempty"`
 	Mechanism    string     `json:"mechanism,omitempty"`
-	Steps        []stepView `json:"steps"`
+	// CheckedAddr is the IP the last passed connect phase reached, the one
+	// nginx answers carry; omitted before one.
+	CheckedAddr string     `json:"checked_addr,omitempty"`
+	Steps       []stepView `json:"steps"`
 	// ClientCert is the client certificate the checks present (mTLS):
 	// subject and expiry, nothing of the key. Omitted without one.
 	ClientCert *clientCertView `json:"client_cert,omitempty"`
@@ -78,6 +82,13 @@ func timePtr(t time.Time) *time.Time {
 	}
 	u := t.UTC()
 	return &u
+}
+
+func addrText(a netip.Addr) string {
+	if !a.IsValid() {
+		return ""
+	}
+	return a.String()
 }
 
 func millis(d time.Duration) float64 {
@@ -133,6 +144,7 @@ func viewBackend(b health.Backend) backendView {
 		Deep:         viewPhase(b.Deep),
 		CertNotAfter: timePtr(b.CertNotAfter),
 		Mechanism:    b.Mechanism,
+		CheckedAddr:  addrText(b.Addr),
 		Steps:        make([]stepView, 0, len(b.Steps)),
 		EjectedUntil: timePtr(b.EjectedUntil),
 		Ejections:    b.Ejections,

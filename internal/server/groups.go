@@ -21,6 +21,7 @@ func MailGroup(hc config.HealthChecks) (health.Group, error) {
 		RecoveryThreshold: hc.RecoveryThreshold,
 		InitialHealthy:    hc.InitialState != config.InitialUnhealthy,
 		Jitter:            hc.Jitter,
+		FastInterval:      hc.FastInterval,
 		Targets:           make([]*probe.Target, 0, len(hc.Targets)),
 		Weights:           make([]int, 0, len(hc.Targets)),
 		Backups:           make([]bool, 0, len(hc.Targets)),

@@ -21,6 +21,7 @@ auth:
       recovery_threshold: 2
       initial_state: unhealthy
       jitter: 0s
+      fast_interval: 5s
       targets:
         - protocol: imap
           host: 127.0.0.1
@@ -42,7 +43,8 @@ auth:
 		t.Fatal(err)
 	}
 	if g.Name != health.GroupMail || g.ConnectInterval != 30*time.Second || g.DeepInterval != 2*time.Minute ||
-		g.FailureThreshold != 3 || g.RecoveryThreshold != 2 || g.InitialHealthy || g.Jitter != 0 {
+		g.FailureThreshold != 3 || g.RecoveryThreshold != 2 || g.InitialHealthy || g.Jitter != 0 ||
+		g.FastInterval != 5*time.Second {
 		t.Errorf("group settings: %+v", g)
 	}
 	if len(g.Targets) != 2 || g.Targets[0].Name != "imap://127.0.0.1:993" || g.Targets[0].TLSMode != "implicit" ||

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,8 +33,10 @@ type AffinityStore interface {
 	// extends its life to ttl from now and returns it (created false);
 	// otherwise it stores candidate for ttl and returns it (created
 	// true). Atomic: of two instances racing on a new user, one stores
-	// and both return the stored backend.
-	GetOrSet(ctx context.Context, k AffinityKey, candidate string, ttl time.Duration) (stored string, created bool, err error)
+	// and both return the stored backend. A live entry naming one of
+	// noRefresh (drained backends) is returned without extending its
+	// life, so its users leave once it expires.
+	GetOrSet(ctx context.Context, k AffinityKey, candidate string, ttl time.Duration, noRefresh []string) (stored string, created bool, err error)
 	// Set stores backend for k for ttl (> 0), replacing any entry.
 	Set(ctx context.Context, k AffinityKey, backend string, ttl time.Duration) error
 	// Delete removes k's entry; deleting a missing one is no error.
@@ -150,7 +153,7 @@ func (s *MemoryAffinityStore) Get(_ context.Context, k AffinityKey, refresh time
 }
 
 // GetOrSet implements AffinityStore.
-func (s *MemoryAffinityStore) GetOrSet(_ context.Context, k AffinityKey, candidate string, ttl time.Duration) (string, bool, error) {
+func (s *MemoryAffinityStore) GetOrSet(_ context.Context, k AffinityKey, candidate string, ttl time.Duration, noRefresh []string) (string, bool, error) {
 	if err := checkAffinitySet(k, candidate, ttl); err != nil {
 		return "", false, err
 	}
@@ -160,14 +163,14 @@ func (s *MemoryAffinityStore) GetOrSet(_ context.Context, k AffinityKey, candida
 	e := s.m[key]
 	s.mu.RUnlock()
 	if e != nil && e.expires.Load() > now {
-		e.expires.Store(now + int64(ttl))
+		e.refresh(now, ttl, noRefresh)
 		return e.backend, false, nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// Look again under the write lock: another login may have stored it.
 	if e := s.m[key]; e != nil && e.expires.Load() > now {
-		e.expires.Store(now + int64(ttl))
+		e.refresh(now, ttl, noRefresh)
 		return e.backend, false, nil
 	}
 	if _, ok := s.m[key]; !ok && len(s.m) >= s.max {
@@ -177,6 +180,14 @@ func (s *MemoryAffinityStore) GetOrSet(_ context.Context, k AffinityKey, candida
 	e.expires.Store(now + int64(ttl))
 	s.m[key] = e
 	return candidate, true, nil
+}
+
+// refresh extends e's life to ttl from now unless it names one of
+// noRefresh.
+func (e *memAffinity) refresh(now int64, ttl time.Duration, noRefresh []string) {
+	if !slices.Contains(noRefresh, e.backend) {
+		e.expires.Store(now + int64(ttl))
+	}
 }
 
 // Set implements AffinityStore.

@@ -150,6 +150,39 @@ func runAffinityStoreSuite(t *testing.T, newHarness func(t *testing.T) affinityH
 		}
 	})
 
+	t.Run("get or set: a drained stored backend is returned without refresh", func(t *testing.T) {
+		h := newHarness(t)
+		u := h.unit
+		if u == 0 {
+			u = time.Minute
+		}
+		a, b := h.open(), h.open()
+		must(t, a.Set(ctx, key("dave", "imap"), "imap-a", 4*u))
+		h.advance(3 * u)
+		// imap-a drained: returned, not refreshed; another ID in the
+		// list changes nothing for an entry naming neither.
+		got, created, err := b.GetOrSet(ctx, key("dave", "imap"), "imap-b", 4*u, []string{"imap-c", "imap-a"})
+		if got != "imap-a" || created || err != nil {
+			t.Fatalf("GetOrSet of a drained stored backend = %q, %v, %v", got, created, err)
+		}
+		must(t, a.Set(ctx, key("erin", "imap"), "imap-b", 4*u))
+		if got, _, _ := a.GetOrSet(ctx, key("erin", "imap"), "imap-c", 4*u, []string{"imap-a"}); got != "imap-b" {
+			t.Fatalf("GetOrSet of another user = %q", got)
+		}
+		h.advance(2 * u) // 5u: dave's entry expired; erin's was refreshed at 3u
+		if got, ok, _ := a.Get(ctx, key("dave", "imap"), 0); ok {
+			t.Fatalf("a drained stored backend was refreshed: still %q", got)
+		}
+		if got, ok, _ := b.Get(ctx, key("erin", "imap"), 0); got != "imap-b" || !ok {
+			t.Fatalf("a stored backend not in noRefresh was not refreshed: %q, %v", got, ok)
+		}
+		// Expired: a new first login stores the candidate.
+		got, created, err = b.GetOrSet(ctx, key("dave", "imap"), "imap-b", 4*u, []string{"imap-a"})
+		if got != "imap-b" || !created || err != nil {
+			t.Fatalf("GetOrSet after the drained entry expired = %q, %v, %v", got, created, err)
+		}
+	})
+
 	t.Run("get or set: first stores, later refresh and return the stored", func(t *testing.T) {
 		h := newHarness(t)
 		u := h.unit
@@ -157,12 +190,12 @@ func runAffinityStoreSuite(t *testing.T, newHarness func(t *testing.T) affinityH
 			u = time.Minute
 		}
 		a, b := h.open(), h.open()
-		got, created, err := a.GetOrSet(ctx, key("Carol", "imap"), "imap-a", 4*u)
+		got, created, err := a.GetOrSet(ctx, key("Carol", "imap"), "imap-a", 4*u, nil)
 		if got != "imap-a" || !created || err != nil {
 			t.Fatalf("first GetOrSet = %q, %v, %v", got, created, err)
 		}
 		// Another instance with another candidate gets the stored one.
-		got, created, err = b.GetOrSet(ctx, key("carol", "imap"), "imap-b", 4*u)
+		got, created, err = b.GetOrSet(ctx, key("carol", "imap"), "imap-b", 4*u, nil)
 		if got != "imap-a" || created || err != nil {
 			t.Fatalf("second GetOrSet = %q, %v, %v", got, created, err)
 		}
@@ -170,7 +203,7 @@ func runAffinityStoreSuite(t *testing.T, newHarness func(t *testing.T) affinityH
 			t.Fatalf("other protocol = %q", got)
 		}
 		h.advance(3 * u)
-		if _, created, _ := a.GetOrSet(ctx, key("carol", "imap"), "imap-b", 4*u); created {
+		if _, created, _ := a.GetOrSet(ctx, key("carol", "imap"), "imap-b", 4*u, nil); created {
 			t.Fatal("expired early")
 		}
 		h.advance(2 * u) // 5u: past the first TTL, inside the refreshed one
@@ -178,7 +211,7 @@ func runAffinityStoreSuite(t *testing.T, newHarness func(t *testing.T) affinityH
 			t.Fatalf("GetOrSet did not refresh: %q, %v", got, ok)
 		}
 		h.advance(5 * u) // past the refreshed TTL: a new first login
-		got, created, err = b.GetOrSet(ctx, key("carol", "imap"), "imap-b", 4*u)
+		got, created, err = b.GetOrSet(ctx, key("carol", "imap"), "imap-b", 4*u, nil)
 		if got != "imap-b" || !created || err != nil {
 			t.Fatalf("GetOrSet after expiry = %q, %v, %v", got, created, err)
 		}
@@ -194,7 +227,7 @@ func runAffinityStoreSuite(t *testing.T, newHarness func(t *testing.T) affinityH
 			{key("u", "imap"), strings.Repeat("b", MaxIDLen+1), time.Hour},
 			{key("u", "imap"), "a", 0},
 		} {
-			if _, _, err := a.GetOrSet(ctx, c.k, c.cand, c.ttl); !errors.Is(err, ErrInvalidAffinity) {
+			if _, _, err := a.GetOrSet(ctx, c.k, c.cand, c.ttl, nil); !errors.Is(err, ErrInvalidAffinity) {
 				t.Errorf("GetOrSet(%.20q, %.20q, %s) = %v, want ErrInvalidAffinity", c.k.User, c.cand, c.ttl, err)
 			}
 		}
@@ -212,7 +245,7 @@ func runAffinityStoreSuite(t *testing.T, newHarness func(t *testing.T) affinityH
 		for g := range 16 {
 			s := stores[g%2]
 			wg.Go(func() {
-				got, created, err := s.GetOrSet(ctx, key("racer", "imap"), fmt.Sprintf("b%d", g), time.Hour)
+				got, created, err := s.GetOrSet(ctx, key("racer", "imap"), fmt.Sprintf("b%d", g), time.Hour, nil)
 				if err != nil {
 					t.Error(err)
 					return

@@ -69,7 +69,7 @@ func TestRedisAffinityKeysUnderPrefixWithoutRawNames(t *testing.T) {
 	// ... and a login's GetOrSet replaces it, as it does an oversized one.
 	for _, foreign := range []string{"", strings.Repeat("z", MaxIDLen+1)} {
 		must(t, m.Set(keys[0], foreign))
-		got, created, err := s.GetOrSet(ctx, AffinityKey{User: user, Protocol: "imap"}, "imap-b", time.Minute)
+		got, created, err := s.GetOrSet(ctx, AffinityKey{User: user, Protocol: "imap"}, "imap-b", time.Minute, nil)
 		if got != "imap-b" || !created || err != nil {
 			t.Errorf("GetOrSet over %d-byte foreign value = %q, %v, %v", len(foreign), got, created, err)
 		}
@@ -114,7 +114,7 @@ func TestRedisAffinityDownIsAnError(t *testing.T) {
 	if err := s.Set(ctx, AffinityKey{User: "u", Protocol: "imap"}, "b", time.Minute); err == nil {
 		t.Error("Set on a stopped Redis: no error")
 	}
-	if _, _, err := s.GetOrSet(ctx, AffinityKey{User: "u", Protocol: "imap"}, "b", time.Minute); err == nil {
+	if _, _, err := s.GetOrSet(ctx, AffinityKey{User: "u", Protocol: "imap"}, "b", time.Minute, nil); err == nil {
 		t.Error("GetOrSet on a stopped Redis: no error")
 	}
 }

@@ -73,11 +73,11 @@ func (s *RedisAffinityStore) Get(ctx context.Context, k AffinityKey, refresh tim
 // GetOrSet implements AffinityStore: one script (EVALSHA, see
 // getOrSetScript) that refreshes a live entry or stores candidate, sent
 // through the same pipelines as Get. A value that is not ours is replaced.
-func (s *RedisAffinityStore) GetOrSet(ctx context.Context, k AffinityKey, candidate string, ttl time.Duration) (string, bool, error) {
+func (s *RedisAffinityStore) GetOrSet(ctx context.Context, k AffinityKey, candidate string, ttl time.Duration, noRefresh []string) (string, bool, error) {
 	if err := checkAffinitySet(k, candidate, ttl); err != nil {
 		return "", false, err
 	}
-	v, err := s.reads.getOrSet(ctx, s.key(k), candidate, ttl)
+	v, err := s.reads.getOrSet(ctx, s.key(k), candidate, ttl, noRefresh)
 	if errors.Is(err, redis.Nil) {
 		return candidate, true, nil
 	}

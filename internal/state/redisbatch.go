@@ -40,6 +40,7 @@ type getReq struct {
 	key     string
 	refresh time.Duration // > 0: GETEX with PX (or the script's TTL); 0: GET
 	cand    string        // not empty: getOrSetScript storing cand when key is missing
+	keep    []string      // getOrSetScript: stored values returned without refresh
 	done    chan getReply // buffered: the sender never blocks
 }
 
@@ -55,9 +56,10 @@ func (b *getBatcher) get(ctx context.Context, key string, refresh time.Duration)
 }
 
 // getOrSet runs getOrSetScript on key through a pipeline: the live value
-// (refreshed to ttl), or redis.Nil when cand was stored.
-func (b *getBatcher) getOrSet(ctx context.Context, key, cand string, ttl time.Duration) (string, error) {
-	return b.do(ctx, &getReq{key: key, refresh: ttl, cand: cand})
+// (refreshed to ttl unless it is one of keep), or redis.Nil when cand was
+// stored.
+func (b *getBatcher) getOrSet(ctx context.Context, key, cand string, ttl time.Duration, keep []string) (string, error) {
+	return b.do(ctx, &getReq{key: key, refresh: ttl, cand: cand, keep: keep})
 }
 
 func (b *getBatcher) do(ctx context.Context, r *getReq) (string, error) {
@@ -119,12 +121,17 @@ func (*getBatcher) command(ctx context.Context, c redis.Cmdable, r *getReq) *red
 }
 
 // getOrSetScript is a login's one command: a live value of ours (1 to
-// ARGV[3] bytes) gets its TTL refreshed to ARGV[2] ms and is returned;
-// otherwise (missing, or a value another program wrote) ARGV[1] is stored
-// with that TTL and the reply is nil. One key, so Cluster routes it.
+// ARGV[3] bytes) gets its TTL refreshed to ARGV[2] ms, unless it equals
+// one of ARGV[4..] (drained backends: their users leave when it expires),
+// and is returned; otherwise (missing, or a value another program wrote)
+// ARGV[1] is stored with that TTL and the reply is nil. One key, so
+// Cluster routes it.
 var getOrSetScript = redis.NewScript(`
 local v = redis.call('GET', KEYS[1])
 if v and #v > 0 and #v <= tonumber(ARGV[3]) then
+  for i = 4, #ARGV do
+    if ARGV[i] == v then return v end
+  end
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return v
 end
@@ -133,5 +140,10 @@ return false
 `)
 
 func getOrSetArgs(r *getReq) []any {
-	return []any{r.cand, r.refresh.Milliseconds(), MaxIDLen}
+	args := make([]any, 3, 3+len(r.keep))
+	args[0], args[1], args[2] = r.cand, r.refresh.Milliseconds(), MaxIDLen
+	for _, id := range r.keep {
+		args = append(args, id)
+	}
+	return args
 }

@@ -157,6 +157,31 @@ func TestThreeInstancesOneRedis(t *testing.T) {
 				time.Sleep(50 * time.Millisecond)
 			}
 		}
+		// Sticky: a user stored on the drained backend stays there through
+		// every instance (its sessions are not split); maint moves the user.
+		u := users[1]
+		if code, body := ins[0].call(t, http.MethodPut, "/api/v1/affinity/"+u+"?protocol=imap", `{"backend":"`+id+`"}`); code != http.StatusOK {
+			t.Fatalf("PUT affinity on b0: %d %s", code, body)
+		}
+		for _, in := range ins {
+			if _, port, err := in.nginxLogin(u, threeUserPassword); err != nil || port != portOf[id] {
+				t.Errorf("%s: %s stored on drained %s went to port %s (want %s), %v", in.name, u, id, port, portOf[id], err)
+			}
+		}
+		if code, body := ins[2].call(t, http.MethodPut, path, `{"state":"maint","why":"three-instance test"}`); code != http.StatusOK {
+			t.Fatalf("PUT %s: %d %s", path, code, body)
+		}
+		for start := time.Now(); backendsOf(t, ins[0])[id].Reason != "maint"; time.Sleep(50 * time.Millisecond) {
+			if time.Since(start) > 5*time.Second {
+				t.Fatalf("b0 did not see the maint of %s", id)
+			}
+		}
+		if _, port, err := ins[0].nginxLogin(u, threeUserPassword); err != nil || port == portOf[id] || port == "" {
+			t.Errorf("%s stored on %s in maint went to port %s, %v", u, id, port, err)
+		}
+		if got := affinityOf(t, ins[1], u); got == id {
+			t.Errorf("affinity of %s still %s after the move off maint", u, got)
+		}
 		if code, body := ins[1].call(t, http.MethodDelete, path, ""); code != http.StatusOK {
 			t.Fatalf("DELETE %s on b1: %d %s", path, code, body)
 		}
