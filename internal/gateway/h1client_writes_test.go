@@ -155,7 +155,7 @@ func TestResponseBodyReachesClientInLargeWrites(t *testing.T) {
 	wc := &writeCounter{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serveHandler(ctx, countingListener{ln, wc}, gw, gw.logger, 200*time.Millisecond) }()
+	go func() { done <- serveHandler(ctx, countingListener{ln, wc}, gw, gw.logger, "", 200*time.Millisecond) }()
 	t.Cleanup(func() { cancel(); <-done; gw.Close() })
 
 	c, err := net.Dial("tcp", ln.Addr().String())

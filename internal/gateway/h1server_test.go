@@ -3,9 +3,12 @@ package gateway
 import (
 	"bufio"
 	"io"
+	"net"
 	"net/http"
 	"testing"
 	"time"
+
+	"github.com/backline/backline/internal/config"
 )
 
 // A request that waits on a slow origin gets the background read that
@@ -80,5 +83,39 @@ func TestServerNoticesAClientLeaving(t *testing.T) {
 	case <-originDone:
 	case <-time.After(20 * time.Second): // a bound for a broken build, not a timing claim
 		t.Fatal("the client leaving never reached the origin exchange")
+	}
+}
+
+// gateway.http1_server: net/http serves a plain listener as before: its
+// framing scan does not follow chunked bodies, so the connection closes
+// after a chunked request, where the own server keeps it.
+func TestHTTP1ServerNetHTTPServesThePlainListener(t *testing.T) {
+	for _, tc := range []struct {
+		server    string
+		wantClose bool
+	}{{config.HTTP1ServerNetHTTP, true}, {config.HTTP1ServerBackline, false}, {"", false}} {
+		o := newRecordingOrigin(t)
+		gw, err := New(Options{Config: parseConfig(t, gatewayYAML(o.url, "", "    - path: /api/**\n      proxy:\n        backend: api\n"))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := serveForTestWith(t, gw, tc.server)
+		c, err := net.Dial("tcp", srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		_, _ = io.WriteString(c, "POST /api/up HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("%q: %v", tc.server, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Close != tc.wantClose {
+			t.Errorf("%q: status %d close %v, want close %v", tc.server, resp.StatusCode, resp.Close, tc.wantClose)
+		}
+		c.Close()
+		srv.Close()
+		gw.Close()
 	}
 }

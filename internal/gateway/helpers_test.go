@@ -137,6 +137,11 @@ type testServer struct {
 func (s *testServer) Close() { s.stop() }
 
 func serveForTest(t testing.TB, h http.Handler) *testServer {
+	return serveForTestWith(t, h, "")
+}
+
+// serveForTestWith serves with the given gateway.http1_server.
+func serveForTestWith(t testing.TB, h http.Handler, server string) *testServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -144,7 +149,7 @@ func serveForTest(t testing.TB, h http.Handler) *testServer {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serveHandler(ctx, ln, h, slog.New(slog.DiscardHandler), 200*time.Millisecond) }()
+	go func() { done <- serveHandler(ctx, ln, h, slog.New(slog.DiscardHandler), server, 200*time.Millisecond) }()
 	var once sync.Once
 	return &testServer{URL: "http://" + ln.Addr().String(), Listener: ln, stop: func() {
 		once.Do(func() {

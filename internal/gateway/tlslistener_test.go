@@ -46,7 +46,7 @@ func newTLSHarness(t *testing.T, yml string, h2 bool) *harness {
 	}, tlslisten.Options{Name: "gateway"})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ServeHandler(ctx, tl, gw, gw.logger) }()
+	go func() { done <- ServeHandler(ctx, tl, gw, gw.logger, "") }()
 	addr := inner.Addr().String()
 	tr := &http.Transport{TLSClientConfig: pki.ClientConfig(), ForceAttemptHTTP2: h2}
 	h := &harness{t: t, gw: gw, srv: &testServer{URL: "https://" + addr, Listener: tl, stop: func() {}},
