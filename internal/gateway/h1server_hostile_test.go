@@ -950,3 +950,33 @@ func TestH1ServerBodyReadAfterAnswerStarts(t *testing.T) {
 		})
 	}
 }
+
+// net/http's Transport and its HTTP/2 client (stdTransport: forward
+// proxies, h2, h2c origins) read the request body on their own goroutine
+// while the handler already copies the origin's answer. The server's
+// settling of an unread body at the answer's head then reads the same
+// body on the handler's goroutine: net/http's body has a mutex for this;
+// serverBody and the connection's bufio.Reader have none. Run with -race.
+func TestH1ServerBodyReadConcurrentWithAnswer(t *testing.T) {
+	t.Skip("bug: writeHead.s settleRequestBody reads serverBody (and c.br) concurrently with a transport goroutine reading r.Body; -race reports it")
+	srv := serveForTest(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		done := make(chan struct{})
+		go func() { // as a transport's body writer
+			defer close(done)
+			buf := make([]byte, 64)
+			for {
+				if _, err := r.Body.Read(buf); err != nil {
+					return
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+		time.Sleep(2 * time.Millisecond)
+		w.WriteHeader(200) // the origin answered early
+		_ = http.NewResponseController(w).Flush()
+		<-done
+	}))
+	t.Cleanup(srv.Close)
+	c := h1DialWrite(t, srv, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 20000\r\n\r\n"+strings.Repeat("u", 20000))
+	readAnswers(t, bufio.NewReader(c), 1)
+}
