@@ -117,6 +117,7 @@ func (s *h1Server) shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 			s.mu.Lock()
 			for c := range s.conns {
+				c.clientGone() // a handler waiting on its context ends too
 				c.fc.Close()
 			}
 			s.mu.Unlock()

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"io"
+	"sync"
 	"net/http"
 	"net/http/httputil"
 )
@@ -13,6 +14,9 @@ import (
 // has ended (the client-leaving watch starts then) or failed (the
 // request's context is cancelled, as net/http does).
 type serverBody struct {
+	// mu: net/http's transports read a request body on a goroutine of
+	// their own, while the handler's answer may settle the body.
+	mu      sync.Mutex
 	c       *h1ServerConn
 	r       io.Reader // the framing: limited or chunked, over c's reader
 	left    int64     // Content-Length bytes not read yet; -1: chunked
@@ -23,6 +27,12 @@ type serverBody struct {
 }
 
 func (b *serverBody) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.read(p)
+}
+
+func (b *serverBody) read(p []byte) (int, error) {
 	switch {
 	case b.closed:
 		return 0, http.ErrBodyReadAfterClose
@@ -97,17 +107,24 @@ func (b *serverBody) readTrailer() error {
 		if len(l) == 0 {
 			return nil
 		}
+		if _, _, err := checkFieldLine(l); err != nil {
+			return err // as net/http: a trailer is held to a header's rules
+		}
 	}
 }
 
 func (b *serverBody) Close() error {
+	b.mu.Lock()
 	b.closed = true
+	b.mu.Unlock()
 	return nil
 }
 
 // drain reads what is left of the body, up to max bytes, so the
 // connection can take the next request; false: it cannot.
 func (b *serverBody) drain(max int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.err != nil {
 		return false
 	}
@@ -119,15 +136,35 @@ func (b *serverBody) drain(max int64) bool {
 		// or may not follow. The connection cannot be reused.
 		return false
 	}
-	closed := b.closed
 	b.closed = false
-	n, err := io.CopyN(io.Discard, b, max+1)
-	b.closed = closed
+	n, err := io.CopyN(io.Discard, readerFunc(b.read), max+1)
+	// Like net/http: what the handler reads after this is an error, never
+	// an end that looks like a complete body.
+	b.closed = true
 	return err == io.EOF && n <= max
 }
 
-func newServerBody(c *h1ServerConn, sh *serverHead) io.ReadCloser {
-	r := sh.req
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// remains reports whether the body has not been read to its end (a
+// failed one has not: its connection cannot be reused).
+func (b *serverBody) remains() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return !b.done
+}
+
+// largerThan reports whether more than n bytes of a Content-Length body
+// are still to come.
+func (b *serverBody) largerThan(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.left > n
+}
+
+func newServerBody(c *h1ServerConn, sh *serverHead, r *http.Request) io.ReadCloser {
 	switch {
 	case sh.chunked:
 		return &serverBody{c: c, left: -1, chunked: httputil.NewChunkedReader(c.br)}
@@ -141,5 +178,5 @@ func newServerBody(c *h1ServerConn, sh *serverHead) io.ReadCloser {
 // its end.
 func bodyRemains(body io.ReadCloser) bool {
 	b, ok := body.(*serverBody)
-	return ok && !b.done
+	return ok && b.remains()
 }

@@ -28,8 +28,13 @@ type h1ServerConn struct {
 	state    atomic.Int64 // http.ConnState
 
 	// Per request, on the serve goroutine.
-	req       http.Request // filled by the head reader, copied by WithContext
-	cancel    context.CancelFunc
+	req    http.Request       // filled by the head reader, copied by WithContext
+	cancel context.CancelFunc // under watchMu: the watch and shutdown call it
+	// contMu orders a "100 Continue" (sent from whatever goroutine reads
+	// the body) against the answer's head; canContinue is under it.
+	contMu      sync.Mutex
+	canContinue bool
+	fullDuplex  bool
 	expect100 bool // "100 Continue" is owed at the first body read
 	mustClose bool // the head's framing asks for it
 	hijacked  bool
@@ -142,6 +147,10 @@ func (c *h1ServerConn) serve() {
 			return
 		}
 		if sh.req.Method == http.MethodOptions && sh.req.RequestURI == "*" {
+			if sh.verdict.refuse != "" {
+				c.answerHeadError(badHead(sh.verdict.refuse))
+				return
+			}
 			// "OPTIONS *" asks about the server, not a resource: net/http
 			// answers it itself, and so does this server.
 			c.bw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n")
@@ -149,7 +158,7 @@ func (c *h1ServerConn) serve() {
 				c.bw.WriteString("Connection: close\r\n")
 			}
 			c.bw.WriteString("\r\n")
-			if c.bw.Flush() != nil || sh.wantsClose || sh.req.ContentLength != 0 || sh.chunked {
+			if c.bw.Flush() != nil || sh.wantsClose || sh.verdict.closeAfter || sh.req.ContentLength != 0 || sh.chunked {
 				return
 			}
 			c.setState(http.StateIdle)
@@ -179,10 +188,14 @@ func (c *h1ServerConn) serveRequest(sh *serverHead) (keep bool) {
 	ctx, cancel := context.WithCancel(c.base)
 	defer cancel()
 	r := sh.req.WithContext(ctx)
-	c.cancel, c.expect100, c.mustClose = cancel, sh.expect100, sh.verdict.closeAfter || sh.wantsClose
+	c.req = http.Request{} // an idle connection keeps nothing of its last request
+	c.setCancel(cancel)
+	defer c.setCancel(nil)
+	c.expect100, c.mustClose, c.fullDuplex = sh.expect100, sh.verdict.closeAfter || sh.wantsClose, false
+	c.canContinue = sh.expect100
 	c.fc.ownVerdict = sh.verdict
 	if sh.verdict.refuse == "" {
-		r.Body = newServerBody(c, sh)
+		r.Body = newServerBody(c, sh, r)
 	}
 	w := &serverResponse{c: c, req: r, hdr: make(http.Header, 8), length: -1, pending: c.pend[:0]}
 	if r.Body == http.NoBody {
@@ -220,11 +233,21 @@ func (c *h1ServerConn) runHandler(w *serverResponse, r *http.Request) (ok bool) 
 	return true
 }
 
-// clientGone ends the request's context: a read of the client failed.
+// clientGone ends the request's context: a read of the client failed
+// (or the server's drain time is over).
 func (c *h1ServerConn) clientGone() {
-	if c.cancel != nil {
-		c.cancel()
+	c.watchMu.Lock()
+	cancel := c.cancel
+	c.watchMu.Unlock()
+	if cancel != nil {
+		cancel()
 	}
+}
+
+func (c *h1ServerConn) setCancel(f context.CancelFunc) {
+	c.watchMu.Lock()
+	c.cancel = f
+	c.watchMu.Unlock()
 }
 
 // answerHeadError answers a head the server cannot serve, as net/http
@@ -260,6 +283,12 @@ func (c *h1ServerConn) lingerClose() {
 
 // sendContinue answers "Expect: 100-continue" at the first body read.
 func (c *h1ServerConn) sendContinue() error {
+	c.contMu.Lock()
+	defer c.contMu.Unlock()
+	if !c.canContinue {
+		return nil // the answer has started: no interim answer after it
+	}
+	c.canContinue = false
 	c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
 	return c.bw.Flush()
 }

@@ -130,8 +130,26 @@ func (hr *headReader) release() {
 
 // addField checks one field line and copies it into hr.text.
 func (hr *headReader) addField(l []byte) error {
+	name, v, err := checkFieldLine(l)
+	if err != nil {
+		return err
+	}
+	var s fieldSpan
+	s.name[0] = len(hr.text)
+	hr.text = append(hr.text, name...)
+	s.name[1] = len(hr.text)
+	s.value[0] = s.name[1]
+	hr.text = append(hr.text, v...)
+	s.value[1] = len(hr.text)
+	hr.spans = append(hr.spans, s)
+	return nil
+}
+
+// checkFieldLine splits a field line into its name and its value without
+// the surrounding whitespace, or says why it is refused.
+func checkFieldLine(l []byte) (name, value []byte, err error) {
 	if l[0] == ' ' || l[0] == '\t' {
-		return badHead("obsolete line folding") // RFC 9112 §5.2: reject, or a peer may unfold differently
+		return nil, nil, badHead("obsolete line folding") // RFC 9112 §5.2: reject, or a peer may unfold differently
 	}
 	colon := -1
 	for i, b := range l {
@@ -140,11 +158,11 @@ func (hr *headReader) addField(l []byte) error {
 			break
 		}
 		if !isTokenByte(b) {
-			return badHead("invalid header name")
+			return nil, nil, badHead("invalid header name")
 		}
 	}
 	if colon <= 0 {
-		return badHead("malformed header line")
+		return nil, nil, badHead("malformed header line")
 	}
 	v := l[colon+1:]
 	for len(v) > 0 && (v[0] == ' ' || v[0] == '\t') {
@@ -155,18 +173,10 @@ func (hr *headReader) addField(l []byte) error {
 	}
 	for _, b := range v {
 		if (b < ' ' && b != '\t') || b == 0x7f {
-			return badHead("invalid header value")
+			return nil, nil, badHead("invalid header value")
 		}
 	}
-	var s fieldSpan
-	s.name[0] = len(hr.text)
-	hr.text = append(hr.text, l[:colon]...)
-	s.name[1] = len(hr.text)
-	s.value[0] = s.name[1]
-	hr.text = append(hr.text, v...)
-	s.value[1] = len(hr.text)
-	hr.spans = append(hr.spans, s)
-	return nil
+	return l[:colon], v, nil
 }
 
 func parseRequestLine(line []byte) (method, target string, proto int, err error) {
@@ -395,12 +405,12 @@ func takeHost(r *http.Request, h http.Header, hosts int) error {
 }
 
 // validHost allows the bytes a Host field may hold (RFC 3986's reg-name,
-// IP literals and port, plus the few net/http lets through).
+// IP literals and port, as net/http: ASCII only).
 func validHost(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c >= 0x80:
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
 		case strings.IndexByte("!$%&'()*+,-.:;=[]_~", c) >= 0:
 		default:
 			return false
@@ -426,7 +436,7 @@ func canonicalName(name string) string {
 func hasToken(values []string, token string) bool {
 	for _, v := range values {
 		for part := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(part), token) {
+			if strings.EqualFold(strings.Trim(part, " \t"), token) {
 				return true
 			}
 		}

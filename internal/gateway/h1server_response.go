@@ -70,9 +70,22 @@ func (w *serverResponse) WriteHeader(code int) {
 
 // writeInterim sends a 1xx answer (103 Early Hints) at once.
 func (w *serverResponse) writeInterim(code int) {
-	bw := w.c.bw
+	c := w.c
+	c.contMu.Lock()
+	defer c.contMu.Unlock()
+	bw := c.bw
 	writeStatusLine(bw, code)
+	// An interim answer has no body: its fields never frame one.
+	cl, te := w.hdr["Content-Length"], w.hdr["Transfer-Encoding"]
+	delete(w.hdr, "Content-Length")
+	delete(w.hdr, "Transfer-Encoding")
 	writeFields(bw, w.hdr)
+	if cl != nil {
+		w.hdr["Content-Length"] = cl
+	}
+	if te != nil {
+		w.hdr["Transfer-Encoding"] = te
+	}
 	bw.WriteString("\r\n")
 	_ = bw.Flush()
 }
@@ -91,7 +104,14 @@ func (w *serverResponse) Write(p []byte) (int, error) {
 		return 0, http.ErrBodyNotAllowed
 	}
 	if w.length >= 0 && w.written+int64(len(p)) > w.length {
-		return 0, http.ErrContentLength
+		// What fits goes out, so the answer stays framed as declared;
+		// the rest is refused, as net/http refuses it.
+		fit := p[:w.length-w.written]
+		n, err := w.Write(fit)
+		if err == nil {
+			err = http.ErrContentLength
+		}
+		return n, err
 	}
 	w.written += int64(len(p))
 	if !w.headOut {
@@ -124,6 +144,11 @@ func (w *serverResponse) writeBody(p []byte) (int, error) {
 func (w *serverResponse) writeHead(final bool) {
 	w.headOut = true
 	c, r, h := w.c, w.req, w.hdr
+	// No "100 Continue" once the final answer is on its way (a transport
+	// reading the body on its own goroutine would otherwise send one).
+	c.contMu.Lock()
+	c.canContinue = false
+	c.contMu.Unlock()
 	w.closeAfter = w.closeAfter || c.mustClose || r.Close || hasToken(h["Connection"], "close")
 	if !w.closeAfter && r.ContentLength != 0 {
 		w.closeAfter = !w.settleRequestBody()
@@ -174,10 +199,10 @@ func (w *serverResponse) writeHead(final bool) {
 // still waiting for "100 Continue" is not asked for its body.
 func (w *serverResponse) settleRequestBody() bool {
 	b, ok := w.req.Body.(*serverBody)
-	if !ok || b.done {
+	if !ok || w.c.fullDuplex || !b.remains() {
 		return true
 	}
-	if b.left > maxUnreadBody || !b.drain(maxUnreadBody) {
+	if b.largerThan(maxUnreadBody) || !b.drain(maxUnreadBody) {
 		w.c.linger = true
 		return false
 	}
@@ -262,9 +287,13 @@ func (w *serverResponse) Flush() { _ = w.FlushError() }
 func (w *serverResponse) SetReadDeadline(t time.Time) error  { return w.c.fc.SetReadDeadline(t) }
 func (w *serverResponse) SetWriteDeadline(t time.Time) error { return w.c.fc.SetWriteDeadline(t) }
 
-// EnableFullDuplex: the request body stays readable while the answer is
-// written, as it always does here.
-func (w *serverResponse) EnableFullDuplex() error { return nil }
+// EnableFullDuplex keeps the request body readable while the answer is
+// written: its rest is not read and dropped when the answer starts (what
+// the handler leaves unread is, when it returns).
+func (w *serverResponse) EnableFullDuplex() error {
+	w.c.fullDuplex = true
+	return nil
+}
 
 // ReadFrom sends a Content-Length body from src through the connection's
 // ReadFrom (splice.go) once the head is out.
@@ -272,7 +301,11 @@ func (w *serverResponse) ReadFrom(src io.Reader) (int64, error) {
 	if !w.wroteHeader {
 		w.WriteHeader(http.StatusOK)
 	}
-	if w.bodyless || w.length < 0 || w.hijacked {
+	// Only an origin's body bounded to what the head declares goes to the
+	// connection as it is (splice.go); anything else through Write, which
+	// refuses bytes past the Content-Length.
+	ob, ok := src.(*originBody)
+	if !ok || w.bodyless || w.length < 0 || w.hijacked || ob.N > w.length-w.written {
 		bp := bodyBufPool.Get().(*[]byte)
 		defer bodyBufPool.Put(bp)
 		return io.CopyBuffer(writerOnly{w}, src, *bp)
@@ -283,9 +316,7 @@ func (w *serverResponse) ReadFrom(src io.Reader) (int64, error) {
 	if err := w.c.bw.Flush(); err != nil {
 		return 0, err
 	}
-	// src is the origin's body, bounded by its own length (splice.go's
-	// originBody, which the connection splices only as it is).
-	n, err := w.c.fc.ReadFrom(src)
+	n, err := w.c.fc.ReadFrom(ob)
 	w.written += n
 	return n, err
 }
