@@ -2,9 +2,9 @@ package gateway
 
 import (
 	"io"
-	"sync"
 	"net/http"
 	"net/http/httputil"
+	"sync"
 )
 
 // serverBody is a request body as the client frames it: Content-Length

@@ -35,10 +35,10 @@ type h1ServerConn struct {
 	contMu      sync.Mutex
 	canContinue bool
 	fullDuplex  bool
-	expect100 bool // "100 Continue" is owed at the first body read
-	mustClose bool // the head's framing asks for it
-	hijacked  bool
-	lastPost  bool
+	expect100   bool // "100 Continue" is owed at the first body read
+	mustClose   bool // the head's framing asks for it
+	hijacked    bool
+	lastPost    bool
 	// readFailed: a read of the client connection failed (not the
 	// gateway's own deadline): the client is gone, not just its framing.
 	readFailed bool
