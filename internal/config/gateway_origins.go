@@ -85,7 +85,7 @@ const (
 // it is then balanced over them and each is a health target of its own.
 func (b *Backend) HasSeveralOrigins() bool { return len(b.Origins) > 0 }
 
-// validateOrigins checks origins, load_balancing, retries and
+// validateOrigins checks origins, load_balancing, retries, retry_on and
 // passive_health and fills their defaults.
 func (v *gatewayValidator) validateOrigins(path string, b *Backend) {
 	if b.Has("origins") {
@@ -136,8 +136,9 @@ func (v *gatewayValidator) validateOrigins(path string, b *Backend) {
 	} else if *b.Retries < 0 || *b.Retries > MaxRetries {
 		v.add(path+".retries", "must be 0..%d, got %d", MaxRetries, *b.Retries)
 	}
+	v.validateRetryOn(path, b)
 	if !b.Has("origins") {
-		for _, key := range []string{"load_balancing", "retries"} {
+		for _, key := range []string{"load_balancing", "retries", "retry_on"} {
 			if b.Has(key) {
 				v.add(path+"."+key, "needs origins (a backend with one origin has nothing to balance or retry on)")
 			}
