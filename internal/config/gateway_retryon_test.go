@@ -57,3 +57,20 @@ gateway:
 `
 	wantError(t, yml, `gateway.endpoints[0].proxy.backend.retry_on (line 12): backend reference: refinement for "api" is not permitted (retry_on)`)
 }
+
+func TestRetryOnWarning(t *testing.T) {
+	want := "definitions.backends.api.retry_on (line 6): retry_on has no effect: a retry needs retries of at least 1 and a second origin (a retry never goes to the origin that failed)"
+	for _, body := range []string{
+		"origins: [http://127.0.0.1:1, http://127.0.0.1:2]\nretries: 0\nretry_on: [503]\n",
+		"origins: [http://127.0.0.1:1]\nretries: 2\nretry_on: [503]\n",
+	} {
+		c := mustParse(t, originsYAML(body)+usedByAGateway)
+		if w := c.Warnings(); len(w) != 1 || w[0] != want {
+			t.Errorf("%q: warnings %q", body, w)
+		}
+	}
+	c := mustParse(t, originsYAML("origins: [http://127.0.0.1:1, http://127.0.0.1:2]\nretry_on: [503]\n")+usedByAGateway)
+	if w := c.Warnings(); len(w) != 0 {
+		t.Errorf("warnings %q", w)
+	}
+}
