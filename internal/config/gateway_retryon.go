@@ -28,7 +28,7 @@ var DefaultRetryOn = []string{RetryOnConnectFailure}
 // whole set of conditions: leaving connect_failure out turns that retry off.
 func (v *gatewayValidator) validateRetryOn(path string, b *Backend) {
 	if !b.Has("retry_on") {
-		b.RetryOn = DefaultRetryOn
+		b.RetryOn = []string{RetryOnConnectFailure}
 		return
 	}
 	if len(b.RetryOn) == 0 {
