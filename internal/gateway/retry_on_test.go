@@ -302,3 +302,24 @@ func TestRetryOnPassiveCountsOnce(t *testing.T) {
 		t.Errorf("reason of %s = %q after two 503s, want passive", busyName, r)
 	}
 }
+
+// The backend's timeout bounds the attempts together: once it has passed
+// in the first one, no retry starts.
+func TestRetryOnDeadlineBounds(t *testing.T) {
+	tr := &transcript{}
+	stop := make(chan struct{})
+	slow := tr.origin(t, "slow", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	})
+	defer close(stop)
+	h := newHarness(t, originsYAML("      timeout: 1s\n      retry_on: [connect_failure, reset, timeout, 504]\n", slow, tr.origin(t, "ok", nil)))
+	resp, body := h.do("GET", "/x", nil, nil)
+	expectError(t, resp, body, 504, "backend_timeout")
+	wantTranscript(t, tr, "slow GET /x")
+	if got := retriesByReason(t, h); len(got) != 0 {
+		t.Errorf("retries %v, want none", got)
+	}
+}
