@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -28,7 +29,7 @@ var DefaultRetryOn = []string{RetryOnConnectFailure}
 // whole set of conditions: leaving connect_failure out turns that retry off.
 func (v *gatewayValidator) validateRetryOn(path string, b *Backend) {
 	if !b.Has("retry_on") {
-		b.RetryOn = []string{RetryOnConnectFailure}
+		b.RetryOn = slices.Clone(DefaultRetryOn)
 		return
 	}
 	if len(b.RetryOn) == 0 {
