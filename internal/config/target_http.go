@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"net/textproto"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -87,10 +88,56 @@ func (v *validator) validateCheckHeaders(key func(string) string, t *Target) {
 				continue
 			}
 		}
-		if value := t.Headers[name]; strings.ContainsAny(value, "\r\n\x00") || strings.IndexFunc(value, isControlNotTab) >= 0 {
+		value := t.Headers[name]
+		if strings.ContainsAny(value, "\r\n\x00") || strings.IndexFunc(value, isControlNotTab) >= 0 {
 			v.add(path, "value must not contain control characters (a line break would start another header)")
+		} else if canonical == "Host" {
+			if msg := checkHostHeader(value); msg != "" {
+				v.add(path, "%s", msg)
+			}
 		}
 	}
+}
+
+// checkHostHeader accepts what a Host header holds (RFC 9110 §7.2): a host
+// name or IPv4 address, or a bracketed IPv6 address, each with an optional
+// port. The Host value names a virtual host, not a secret, so it is quoted.
+func checkHostHeader(value string) string {
+	host, port, hasPort := value, "", false
+	if inner, ok := strings.CutPrefix(value, "["); ok {
+		end := strings.IndexByte(inner, ']')
+		if end < 0 {
+			return fmt.Sprintf("is not a bracketed IPv6 address: %q", value)
+		}
+		if a, err := netip.ParseAddr(inner[:end]); err != nil || !a.Is6() || a.Zone() != "" {
+			return fmt.Sprintf("is not a bracketed IPv6 address: %q", value)
+		}
+		rest := inner[end+1:]
+		if rest == "" {
+			return ""
+		}
+		if port, hasPort = strings.CutPrefix(rest, ":"); !hasPort {
+			return fmt.Sprintf("must be host or host:port, got %q", value)
+		}
+		host = ""
+	} else if i := strings.LastIndexByte(value, ':'); i >= 0 {
+		host, port, hasPort = value[:i], value[i+1:], true
+		if strings.Contains(host, ":") {
+			return fmt.Sprintf("must put an IPv6 address in brackets ([2001:db8::1]), got %q", value)
+		}
+	}
+	if hasPort {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || port[0] == '+' {
+			return fmt.Sprintf("must be host or host:port with a port 1..65535, got %q", value)
+		}
+	}
+	if host == "" {
+		return ""
+	}
+	if msg := CheckHost(host); msg != "" {
+		return "host " + msg
+	}
+	return ""
 }
 
 func isControlNotTab(r rune) bool { return r != '\t' && (r < ' ' || r == 0x7f) }

@@ -56,6 +56,18 @@ func TestHTTPCheckErrors(t *testing.T) {
 			tp + "headers.x-a (line 11): is the header X-A again (header names are case-insensitive)"},
 		{"connection header", target("http", "::1", 80, "headers:\n  connection: keep-alive"),
 			tp + "headers.connection (line 10): is set by the check itself and cannot be configured"},
+		{"Host with a space", target("http", "::1", 80, "headers:\n  Host: 'a b'"),
+			tp + `headers.Host (line 10): host is not a valid hostname (character ' ' is not allowed): "a b"`},
+		{"Host with a bad port", target("http", "::1", 80, "headers:\n  host: a.example:99999"),
+			tp + `headers.host (line 10): must be host or host:port with a port 1..65535, got "a.example:99999"`},
+		{"Host with an empty port", target("http", "::1", 80, "headers:\n  Host: 'a.example:'"),
+			tp + `headers.Host (line 10): must be host or host:port with a port 1..65535, got "a.example:"`},
+		{"Host IPv6 unbracketed", target("http", "::1", 80, "headers:\n  Host: '2001:db8::1'"),
+			tp + `headers.Host (line 10): must put an IPv6 address in brackets ([2001:db8::1]), got "2001:db8::1"`},
+		{"Host bad bracket", target("http", "::1", 80, "headers:\n  Host: '[a.example]:80'"),
+			tp + `headers.Host (line 10): is not a bracketed IPv6 address: "[a.example]:80"`},
+		{"Host with a path", target("http", "::1", 80, "headers:\n  Host: a.example/x"),
+			tp + `headers.Host (line 10): host is not a valid hostname (character '/' is not allowed): "a.example/x"`},
 		{"authorization with basic", target("http", "::1", 443, "tls: true\ndeep_check: true\ntest_username: u\ntest_password: p\nheaders:\n  Authorization: Bearer s3cret"),
 			tp + "headers.Authorization (line 14): conflicts with test_username (HTTP Basic sends its own Authorization header)"},
 	}
@@ -85,6 +97,11 @@ func TestHTTPCheckHeaderValueHostile(t *testing.T) {
 				t.Errorf("message quotes the header value: %q", got)
 			}
 		})
+	}
+	for _, host := range []string{"webmail.example.org", "webmail.example.org:8443", "192.0.2.1", "[2001:db8::1]", "[2001:db8::1]:8080"} {
+		if tg := firstTarget(t, target("http", "::1", 80, "headers:\n  Host: '"+host+"'")); tg.Headers["Host"] != host {
+			t.Errorf("Host %q loaded as %q", host, tg.Headers["Host"])
+		}
 	}
 	// A tab is allowed inside a value (RFC 9110 field-content).
 	if tg := firstTarget(t, target("http", "::1", 80, "headers:\n  X-A: \"a\\tb\"")); tg.Headers["X-A"] != "a\tb" {
