@@ -34,6 +34,15 @@ func (v *validator) validateHTTPCheck(key func(string) string, t *Target) {
 		}
 		return
 	}
+	if !t.DeepCheck {
+		// The connect phase (TCP, TLS) sends no request: the keys would
+		// look checked while nothing reads them.
+		for _, k := range httpOnlyKeys[1:] {
+			if v.written[key(k)] {
+				v.add(key(k), "only applies with deep_check: true (a connect-only check sends no HTTP request)")
+			}
+		}
+	}
 	if len(t.ExpectedStatus) == 0 {
 		if v.written[key("expected_status")] {
 			v.add(key("expected_status"), "must list at least one status (leave it out for 200)")

@@ -8,9 +8,14 @@ import (
 
 const hp = "auth.services.backend_health_checks."
 
+// httpTarget is an http deep-check target; extra lines start at line 10.
+func httpTarget(extra string) string {
+	return target("http", "::1", 80, "deep_check: true\n"+extra)
+}
+
 func TestHTTPCheckKeys(t *testing.T) {
 	t.Setenv("HEALTH_TOKEN", "tok")
-	tg := firstTarget(t, target("http", "::1", 80, `expected_status: [200, 204]
+	tg := firstTarget(t, httpTarget(`expected_status: [200, 204]
 expected_text: '"status":"ok"'
 headers:
   Host: webmail.example.org
@@ -22,7 +27,7 @@ headers:
 		t.Errorf("headers = %v", tg.Headers)
 	}
 	// Left out: the seed's 200 only, not beta_health's list.
-	if tg := firstTarget(t, target("http", "::1", 80, "")); !reflect.DeepEqual(tg.ExpectedStatus, []int{200}) {
+	if tg := firstTarget(t, httpTarget("")); !reflect.DeepEqual(tg.ExpectedStatus, []int{200}) {
 		t.Errorf("default expected_status = %v, want [200]", tg.ExpectedStatus)
 	}
 }
@@ -38,36 +43,40 @@ func TestHTTPCheckErrors(t *testing.T) {
 			tp + "expected_text (line 9): only applies to protocol http"},
 		{"headers on pop3", target("pop3", "::1", 110, "headers: {X-A: b}"),
 			tp + "headers (line 9): only applies to protocol http"},
-		{"empty status list", target("http", "::1", 80, "expected_status: []"),
-			tp + "expected_status (line 9): must list at least one status (leave it out for 200)"},
-		{"status out of range", target("http", "::1", 80, "expected_status: [200, 99]"),
-			tp + "expected_status[1] (line 9): must be an HTTP status 100..599, got 99"},
-		{"status not a number", target("http", "::1", 80, "expected_status: [ok]"),
-			tp + `expected_status[0] (line 9): must be a whole number, got "ok"`},
-		{"empty text", target("http", "::1", 80, "expected_text: ''"),
-			tp + "expected_text (line 9): must not be empty (leave it out to not check the body)"},
-		{"text too long", target("http", "::1", 80, "expected_text: "+long),
-			tp + "expected_text (line 9): must be at most 65536 bytes (the check reads that much of the body), got 65537"},
-		{"header name with space", target("http", "::1", 80, "headers:\n  'X A': b"),
-			tp + `headers.X A (line 10): "X A" is not a valid HTTP header name`},
-		{"header name with colon", target("http", "::1", 80, "headers:\n  'X-A:': b"),
-			tp + `headers.X-A: (line 10): "X-A:" is not a valid HTTP header name`},
-		{"header twice in other case", target("http", "::1", 80, "headers:\n  X-A: b\n  x-a: c"),
-			tp + "headers.x-a (line 11): is the header X-A again (header names are case-insensitive)"},
-		{"connection header", target("http", "::1", 80, "headers:\n  connection: keep-alive"),
-			tp + "headers.connection (line 10): is set by the check itself and cannot be configured"},
-		{"Host with a space", target("http", "::1", 80, "headers:\n  Host: 'a b'"),
-			tp + `headers.Host (line 10): host is not a valid hostname (character ' ' is not allowed): "a b"`},
-		{"Host with a bad port", target("http", "::1", 80, "headers:\n  host: a.example:99999"),
-			tp + `headers.host (line 10): must be host or host:port with a port 1..65535, got "a.example:99999"`},
-		{"Host with an empty port", target("http", "::1", 80, "headers:\n  Host: 'a.example:'"),
-			tp + `headers.Host (line 10): must be host or host:port with a port 1..65535, got "a.example:"`},
-		{"Host IPv6 unbracketed", target("http", "::1", 80, "headers:\n  Host: '2001:db8::1'"),
-			tp + `headers.Host (line 10): must put an IPv6 address in brackets ([2001:db8::1]), got "2001:db8::1"`},
-		{"Host bad bracket", target("http", "::1", 80, "headers:\n  Host: '[a.example]:80'"),
-			tp + `headers.Host (line 10): is not a bracketed IPv6 address: "[a.example]:80"`},
-		{"Host with a path", target("http", "::1", 80, "headers:\n  Host: a.example/x"),
-			tp + `headers.Host (line 10): host is not a valid hostname (character '/' is not allowed): "a.example/x"`},
+		{"empty status list", httpTarget("expected_status: []"),
+			tp + "expected_status (line 10): must list at least one status (leave it out for 200)"},
+		{"status out of range", httpTarget("expected_status: [200, 99]"),
+			tp + "expected_status[1] (line 10): must be an HTTP status 100..599, got 99"},
+		{"status not a number", httpTarget("expected_status: [ok]"),
+			tp + `expected_status[0] (line 10): must be a whole number, got "ok"`},
+		{"empty text", httpTarget("expected_text: ''"),
+			tp + "expected_text (line 10): must not be empty (leave it out to not check the body)"},
+		{"text too long", httpTarget("expected_text: " + long),
+			tp + "expected_text (line 10): must be at most 65536 bytes (the check reads that much of the body), got 65537"},
+		{"header name with space", httpTarget("headers:\n  'X A': b"),
+			tp + `headers.X A (line 11): "X A" is not a valid HTTP header name`},
+		{"header name with colon", httpTarget("headers:\n  'X-A:': b"),
+			tp + `headers.X-A: (line 11): "X-A:" is not a valid HTTP header name`},
+		{"header twice in other case", httpTarget("headers:\n  X-A: b\n  x-a: c"),
+			tp + "headers.x-a (line 12): is the header X-A again (header names are case-insensitive)"},
+		{"connection header", httpTarget("headers:\n  connection: keep-alive"),
+			tp + "headers.connection (line 11): is set by the check itself and cannot be configured"},
+		{"Host with a space", httpTarget("headers:\n  Host: 'a b'"),
+			tp + `headers.Host (line 11): host is not a valid hostname (character ' ' is not allowed): "a b"`},
+		{"Host with a bad port", httpTarget("headers:\n  host: a.example:99999"),
+			tp + `headers.host (line 11): must be host or host:port with a port 1..65535, got "a.example:99999"`},
+		{"Host with an empty port", httpTarget("headers:\n  Host: 'a.example:'"),
+			tp + `headers.Host (line 11): must be host or host:port with a port 1..65535, got "a.example:"`},
+		{"Host IPv6 unbracketed", httpTarget("headers:\n  Host: '2001:db8::1'"),
+			tp + `headers.Host (line 11): must put an IPv6 address in brackets ([2001:db8::1]), got "2001:db8::1"`},
+		{"Host bad bracket", httpTarget("headers:\n  Host: '[a.example]:80'"),
+			tp + `headers.Host (line 11): is not a bracketed IPv6 address: "[a.example]:80"`},
+		{"Host with a path", httpTarget("headers:\n  Host: a.example/x"),
+			tp + `headers.Host (line 11): host is not a valid hostname (character '/' is not allowed): "a.example/x"`},
+		{"expected_status without deep_check", target("http", "::1", 80, "expected_status: [200]"),
+			tp + "expected_status (line 9): only applies with deep_check: true (a connect-only check sends no HTTP request)"},
+		{"headers without deep_check", target("http", "::1", 80, "headers: {X-A: b}"),
+			tp + "headers (line 9): only applies with deep_check: true (a connect-only check sends no HTTP request)"},
 		{"authorization with basic", target("http", "::1", 443, "tls: true\ndeep_check: true\ntest_username: u\ntest_password: p\nheaders:\n  Authorization: Bearer s3cret"),
 			tp + "headers.Authorization (line 14): conflicts with test_username (HTTP Basic sends its own Authorization header)"},
 	}
@@ -88,8 +97,8 @@ func TestHTTPCheckHeaderValueHostile(t *testing.T) {
 		"lone CR": `"s3cret\r"`,
 	} {
 		t.Run(name, func(t *testing.T) {
-			got := parseErrors(t, target("http", "::1", 80, "headers:\n  Authorization: "+value))
-			want := tp + "headers.Authorization (line 10): value must not contain control characters (a line break would start another header)"
+			got := parseErrors(t, httpTarget("headers:\n  Authorization: "+value))
+			want := tp + "headers.Authorization (line 11): value must not contain control characters (a line break would start another header)"
 			if len(got) != 1 || got[0] != want {
 				t.Errorf("errors = %q, want %q", got, want)
 			}
@@ -99,12 +108,12 @@ func TestHTTPCheckHeaderValueHostile(t *testing.T) {
 		})
 	}
 	for _, host := range []string{"webmail.example.org", "webmail.example.org:8443", "192.0.2.1", "[2001:db8::1]", "[2001:db8::1]:8080"} {
-		if tg := firstTarget(t, target("http", "::1", 80, "headers:\n  Host: '"+host+"'")); tg.Headers["Host"] != host {
+		if tg := firstTarget(t, httpTarget("headers:\n  Host: '"+host+"'")); tg.Headers["Host"] != host {
 			t.Errorf("Host %q loaded as %q", host, tg.Headers["Host"])
 		}
 	}
 	// A tab is allowed inside a value (RFC 9110 field-content).
-	if tg := firstTarget(t, target("http", "::1", 80, "headers:\n  X-A: \"a\\tb\"")); tg.Headers["X-A"] != "a\tb" {
+	if tg := firstTarget(t, httpTarget("headers:\n  X-A: \"a\\tb\"")); tg.Headers["X-A"] != "a\tb" {
 		t.Errorf("tab value = %q", tg.Headers["X-A"])
 	}
 }
@@ -139,8 +148,8 @@ func TestHeloNameErrors(t *testing.T) {
 	}{
 		{"on imap", imapTarget("helo_name: a.example.org"),
 			tp + "helo_name (line 9): only applies to protocol smtp and lmtp"},
-		{"on http", target("http", "::1", 80, "helo_name: a.example.org"),
-			tp + "helo_name (line 9): only applies to protocol smtp and lmtp"},
+		{"on http", httpTarget("helo_name: a.example.org"),
+			tp + "helo_name (line 10): only applies to protocol smtp and lmtp"},
 		{"empty", target("smtp", "::1", 25, "helo_name: ''"),
 			tp + "helo_name (line 9): must not be empty (leave it out for localhost.localdomain)"},
 		{"CRLF injection", target("smtp", "::1", 25, `helo_name: "a.example.org\r\nMAIL FROM:<x@y>"`),
