@@ -39,7 +39,7 @@ func (v *validator) validateHTTPCheck(key func(string) string, t *Target) {
 		// look checked while nothing reads them.
 		for _, k := range httpOnlyKeys[1:] {
 			if v.written[key(k)] {
-				v.add(key(k), "only applies with deep_check: true (a connect-only check sends no HTTP request)")
+				v.add(key(k), "only applies with deep_check (a connect-only check sends no HTTP request)")
 			}
 		}
 	}

@@ -74,9 +74,9 @@ func TestHTTPCheckErrors(t *testing.T) {
 		{"Host with a path", httpTarget("headers:\n  Host: a.example/x"),
 			tp + `headers.Host (line 11): host is not a valid hostname (character '/' is not allowed): "a.example/x"`},
 		{"expected_status without deep_check", target("http", "::1", 80, "expected_status: [200]"),
-			tp + "expected_status (line 9): only applies with deep_check: true (a connect-only check sends no HTTP request)"},
+			tp + "expected_status (line 9): only applies with deep_check (a connect-only check sends no HTTP request)"},
 		{"headers without deep_check", target("http", "::1", 80, "headers: {X-A: b}"),
-			tp + "headers (line 9): only applies with deep_check: true (a connect-only check sends no HTTP request)"},
+			tp + "headers (line 9): only applies with deep_check (a connect-only check sends no HTTP request)"},
 		{"authorization with basic", target("http", "::1", 443, "tls: true\ndeep_check: true\ntest_username: u\ntest_password: p\nheaders:\n  Authorization: Bearer s3cret"),
 			tp + "headers.Authorization (line 14): conflicts with test_username (HTTP Basic sends its own Authorization header)"},
 	}
