@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +31,9 @@ type probeFlags struct {
 	username               string
 	password, passwordFile string
 	mechanism, requestURI  string
+	heloName               string
+	expectedStatus         string
+	expectedText           string
 	timeout                string
 	allowPlaintextAuth     bool
 	json                   bool
@@ -58,6 +62,9 @@ func (f *probeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.passwordFile, "password-file", "", "file holding the test password")
 	fs.StringVar(&f.mechanism, "auth-mechanism", "", "auto, PLAIN, LOGIN, USERPASS or BASIC")
 	fs.StringVar(&f.requestURI, "request-uri", "", "path for http checks")
+	fs.StringVar(&f.expectedStatus, "expected-status", "", "http: comma-separated statuses that pass (default 200); needs --deep")
+	fs.StringVar(&f.expectedText, "expected-text", "", "http: text the body must contain; needs --deep")
+	fs.StringVar(&f.heloName, "helo-name", "", "smtp, lmtp: EHLO/LHLO name (default localhost.localdomain)")
 	fs.StringVar(&f.timeout, "timeout", "", "connect, TLS and deep timeout each (default 5s)")
 	fs.BoolVar(&f.allowPlaintextAuth, "allow-plaintext-auth", false, "send credentials without TLS (loopback hosts only)")
 	fs.BoolVar(&f.json, "json", false, "print the result as JSON")
@@ -82,6 +89,7 @@ var flagForKey = map[string]string{
 	"tls_skip_verify": "--tls-skip-verify", "tls_cert_file": "--tls-cert-file", "tls_key_file": "--tls-key-file", "haproxy_v2": "--haproxy-v2", "deep_check": "--deep",
 	"test_username": "--username", "test_password": "--password", "test_password_file": "--password-file",
 	"auth_mechanism": "--auth-mechanism", "request_uri": "--request-uri",
+	"expected_status": "--expected-status", "expected_text": "--expected-text", "helo_name": "--helo-name",
 	"connect_timeout": "--timeout", "tls_timeout": "--timeout", "deep_timeout": "--timeout",
 	"allow_plaintext_auth": "--allow-plaintext-auth", "haproxy_v2_command": "--haproxy-v2-command",
 }
@@ -113,6 +121,21 @@ func (f *probeFlags) yamlDoc() ([]byte, error) {
 	set("test_password_file", f.passwordFile, f.passwordFile != "")
 	set("auth_mechanism", f.mechanism, f.mechanism != "")
 	set("request_uri", f.requestURI, f.requestURI != "")
+	set("expected_text", f.expectedText, f.expectedText != "")
+	set("helo_name", f.heloName, f.heloName != "")
+	if f.expectedStatus != "" {
+		var list []any
+		for _, s := range strings.Split(f.expectedStatus, ",") {
+			// A word that is not a number goes through as written, so
+			// config reports it like any other bad value.
+			if n, err := strconv.Atoi(strings.TrimSpace(s)); err == nil {
+				list = append(list, n)
+			} else {
+				list = append(list, strings.TrimSpace(s))
+			}
+		}
+		t["expected_status"] = list
+	}
 	set("allow_plaintext_auth", true, f.allowPlaintextAuth)
 	if f.password != "" {
 		pw := f.password
@@ -183,6 +206,9 @@ func flagError(e config.Error) string {
 			key = rest
 			break
 		}
+	}
+	if i := strings.IndexByte(key, '['); i > 0 {
+		key = key[:i] // expected_status[1]: the flag's second entry
 	}
 	if fl, ok := flagForKey[key]; ok {
 		msg := e.Msg

@@ -105,7 +105,11 @@ type HealthChecks struct {
 	// next interval (HAProxy's fastinter). 0 (the default) is off; else
 	// 1s..min(connect_interval, deep_interval).
 	FastInterval time.Duration `yaml:"fast_interval"`
-	Targets      []Target      `yaml:"targets"`
+	// HeloName is the name smtp and lmtp checks send with EHLO/LHLO
+	// (HAProxy's option smtpchk EHLO <domain>); a target may override it.
+	// Empty: localhost.localdomain.
+	HeloName string   `yaml:"helo_name"`
+	Targets  []Target `yaml:"targets"`
 }
 
 // Initial states.
@@ -118,11 +122,21 @@ const (
 // effective values (per-target override or the global one), TLSMode the
 // effective mode and TestPassword the content of TestPasswordFile if given.
 type Target struct {
-	Name             string        `yaml:"name"`
-	Protocol         string        `yaml:"protocol"` // imap pop3 lmtp smtp sieve http
-	Host             string        `yaml:"host"`
-	Port             int           `yaml:"port"`
-	RequestURI       string        `yaml:"request_uri"`
+	Name       string `yaml:"name"`
+	Protocol   string `yaml:"protocol"` // imap pop3 lmtp smtp sieve http
+	Host       string `yaml:"host"`
+	Port       int    `yaml:"port"`
+	RequestURI string `yaml:"request_uri"`
+	// ExpectedStatus, ExpectedText and Headers are the http check's
+	// expectation and extra request headers, as beta_health's
+	// (target_http.go). After Load, ExpectedStatus of an http target is
+	// never empty ([200] when left out).
+	ExpectedStatus []int             `yaml:"expected_status"`
+	ExpectedText   string            `yaml:"expected_text"`
+	Headers        map[string]string `yaml:"headers"`
+	// HeloName overrides the service's helo_name for an smtp or lmtp
+	// target; after Load it holds the effective name ("" for the default).
+	HeloName         string        `yaml:"helo_name"`
 	TestUsername     string        `yaml:"test_username"`
 	TestPassword     string        `yaml:"test_password"`
 	TestPasswordFile string        `yaml:"test_password_file"`

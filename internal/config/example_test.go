@@ -59,6 +59,12 @@ func TestExampleConfigLoads(t *testing.T) {
 			t.Errorf("target %d = %+v, want %+v", i, got, want[i])
 		}
 	}
+	if tg := h.Targets[2]; tg.HeloName != "backline-1.mail.example.org" {
+		t.Errorf("submission helo_name = %q", tg.HeloName)
+	}
+	if tg := h.Targets[4]; len(tg.ExpectedStatus) != 2 || tg.ExpectedText != `"status":"ok"` || tg.Headers["X-Probe"] != "backline" {
+		t.Errorf("webmail expectation = %v %q %v", tg.ExpectedStatus, tg.ExpectedText, tg.Headers)
+	}
 	if tg := h.Targets[5]; !tg.HAProxyV2 || tg.HAProxyV2Command != HAProxyCommandLocal || tg.ConnectTimeout != time.Second || tg.DeepTimeout != 5*time.Second {
 		t.Errorf("proxied target = %+v", tg)
 	}

@@ -236,6 +236,7 @@ type BackendAttrs struct {
 	Origins       OriginList     `yaml:"origins"`
 	LoadBalancing string         `yaml:"load_balancing"`
 	Retries       *int           `yaml:"retries"`
+	RetryOn       []string       `yaml:"retry_on"`
 	PassiveHealth *PassiveHealth `yaml:"passive_health"`
 	RateLimits    RateLimits     `yaml:"beta_rate_limit,alias=throttle"`
 	TLS           *BackendTLS    `yaml:"tls"`

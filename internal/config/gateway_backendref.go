@@ -33,7 +33,7 @@ var refinementForbidden = []string{
 	"disable_certificate_validation", "disable_connection_reuse", "http2", "http2_prior_knowledge", "max_connections",
 	"max_queue", "queue_timeout", // the queue belongs to the label, like its slots
 	"beta_health", "beta_rate_limit", "tls", "oauth2", "beta_token_request", "openapi",
-	"origins", "load_balancing", "retries", "passive_health",
+	"origins", "load_balancing", "retries", "retry_on", "passive_health",
 }
 
 // validateRef resolves a reference against definitions and checks the

@@ -85,7 +85,7 @@ const (
 // it is then balanced over them and each is a health target of its own.
 func (b *Backend) HasSeveralOrigins() bool { return len(b.Origins) > 0 }
 
-// validateOrigins checks origins, load_balancing, retries and
+// validateOrigins checks origins, load_balancing, retries, retry_on and
 // passive_health and fills their defaults.
 func (v *gatewayValidator) validateOrigins(path string, b *Backend) {
 	if b.Has("origins") {
@@ -136,8 +136,9 @@ func (v *gatewayValidator) validateOrigins(path string, b *Backend) {
 	} else if *b.Retries < 0 || *b.Retries > MaxRetries {
 		v.add(path+".retries", "must be 0..%d, got %d", MaxRetries, *b.Retries)
 	}
+	v.validateRetryOn(path, b)
 	if !b.Has("origins") {
-		for _, key := range []string{"load_balancing", "retries"} {
+		for _, key := range []string{"load_balancing", "retries", "retry_on"} {
 			if b.Has(key) {
 				v.add(path+"."+key, "needs origins (a backend with one origin has nothing to balance or retry on)")
 			}
@@ -201,11 +202,20 @@ func (v *gatewayValidator) validatePassive(path string, b *Backend) {
 }
 
 // originsWarnings: a passive_health whose max_ejection_percent allows no
-// ejection at all (say 50 % of one origin) is legal but does nothing.
+// ejection at all (say 50 % of one origin) is legal but does nothing; so
+// is a retry_on written out with no retry possible (retries: 0, or one
+// origin: a retry never goes to the origin that failed).
 func (c *Config) originsWarnings(warn func(path, format string, args ...any)) {
 	for _, label := range c.Definitions.SortedLabels() {
 		b := c.Definitions.Backends[label]
-		if b == nil || b.PassiveHealth == nil || len(b.Origins) == 0 {
+		if b == nil || len(b.Origins) == 0 {
+			continue
+		}
+		if b.Has("retry_on") && (len(b.Origins) == 1 || b.Retries != nil && *b.Retries == 0) {
+			warn("definitions.backends."+label+".retry_on",
+				"retry_on has no effect: a retry needs retries of at least 1 and a second origin (a retry never goes to the origin that failed)")
+		}
+		if b.PassiveHealth == nil {
 			continue
 		}
 		p := b.PassiveHealth

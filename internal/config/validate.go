@@ -227,6 +227,11 @@ func (v *validator) validateHealthChecks() {
 		checkFastInterval(v.add, path, h.FastInterval,
 			boundInterval{"connect_interval", h.ConnectInterval}, boundInterval{"deep_interval", h.DeepInterval})
 	}
+	if path := join(healthChecksPath, "helo_name"); v.written[path] {
+		if msg := CheckHeloName(h.HeloName); msg != "" {
+			v.add(path, "%s", msg)
+		}
+	}
 	v.validateTargets()
 }
 

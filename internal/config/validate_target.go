@@ -72,6 +72,8 @@ func (v *validator) validateTarget(path string, t *Target, h *HealthChecks) {
 
 	v.validateRequestURI(key, t)
 	v.validateCredentials(key, t)
+	v.validateHTTPCheck(key, t)
+	v.validateHeloName(key, t, h)
 	v.validateTLS(key, t)
 	v.validateClientCert(path, t)
 	v.validateProxyPort(key, t)

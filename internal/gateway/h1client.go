@@ -39,6 +39,21 @@ const idleTimeout = 60 * time.Second
 // aLongTimeAgo is a deadline in the past: it wakes a blocked read or write.
 var aLongTimeAgo = time.Unix(1, 0)
 
+// unansweredError marks a failed exchange in which the origin sent not
+// one byte of an answer (it closed, reset or stayed silent past the ttfb):
+// retry_on's reset and timeout may offer the request to another origin.
+// The message is the cause's own.
+type unansweredError struct{ err error }
+
+func (e *unansweredError) Error() string { return e.err.Error() }
+func (e *unansweredError) Unwrap() error { return e.err }
+
+// unanswered reports whether err carries that mark.
+func unanswered(err error) bool {
+	var u *unansweredError
+	return errors.As(err, &u)
+}
+
 // errIdleConnGone marks a reused connection the origin had closed before
 // our request reached it: safe to send an idempotent request again.
 var errIdleConnGone = errors.New("the origin closed the idle connection")
@@ -203,14 +218,18 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 			// Nothing of the request got through: the connection was dead.
 			stop()
 			pc.Close()
-			return nil, fmt.Errorf("%w: %v", errIdleConnGone, err)
+			return nil, &unansweredError{fmt.Errorf("%w: %v", errIdleConnGone, err)}
 		}
 		// An origin may answer before it has read the whole upload (413,
 		// 401) and close: its answer is worth more than the write error.
+		before := pc.nread
 		_ = pc.SetReadDeadline(time.Now().Add(earlyAnswerWait))
 		if resp, _, rerr := readFinalResponse(pc, req, time.Time{}, time.Time{}); rerr == nil {
 			resp.Close = true
 			return p.wrapBody(resp, pc, req, stop, deadline), nil
+		}
+		if pc.nread == before && ctx.Err() == nil {
+			err = &unansweredError{err}
 		}
 		return fail(err)
 	}
@@ -224,15 +243,21 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 	// ttfb ends with the first response byte, an interim response too.
 	resp, ttfbOver, err := readFinalResponse(pc, req, ttfbAt, deadline)
 	if err != nil {
+		silent := pc.nread == before && ctx.Err() == nil
 		switch {
 		case !ttfbOver && !ttfbAt.IsZero() && !time.Now().Before(ttfbAt) && ctx.Err() == nil:
 			stop()
 			pc.Close()
+			if silent {
+				return nil, &unansweredError{errTTFBTimeout}
+			}
 			return nil, errTTFBTimeout
-		case reused && pc.nread == before && ctx.Err() == nil:
+		case reused && silent:
 			stop()
 			pc.Close()
-			return nil, fmt.Errorf("%w: %v", errIdleConnGone, err)
+			return nil, &unansweredError{fmt.Errorf("%w: %v", errIdleConnGone, err)}
+		case silent:
+			err = &unansweredError{err}
 		}
 		return fail(err)
 	}
@@ -444,6 +469,18 @@ func (b *h1Body) Read(p []byte) (int, error) {
 		b.eof = true
 	}
 	return n, err
+}
+
+// discardBuffered reads the rest of a Content-Length body when it is at
+// most max bytes and already in the connection's buffer, so Close can give
+// the connection back to the pool without waiting on the origin (a retried
+// 503's short body, say). Anything else is left for Close to drop.
+func (b *h1Body) discardBuffered(max int64) {
+	lb, ok := b.ReadCloser.(*lengthBody)
+	if b.closed || b.eof || !ok || lb.left > max || lb.left > int64(b.pc.br.Buffered()) {
+		return
+	}
+	_, _ = io.Copy(io.Discard, b)
 }
 
 func (b *h1Body) Close() error {

@@ -28,13 +28,17 @@ func (l *originsGateLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 }
 
 // balanceLayer replaces originLayer for a backend with origins: it picks
-// an origin by policy and health, and after a failed connect tries another
-// origin (at most retries more). A failed connect sent nothing upstream,
-// so any method may go again (nginx's proxy_next_upstream error does the
-// same), provided its body is still unread and so can be offered whole;
-// after anything else (a reset, a timeout, an answer) the request is never
-// repeated. Every outcome reaches passive health. It runs after the
-// queues, so least_connections sees the requests really in flight.
+// an origin by policy and health, and when an attempt fails in a way the
+// backend's retry_on names, tries another origin (at most retries more,
+// never past the request's deadline). A failed connect (the default
+// condition) sent nothing upstream, so any method may go again (nginx's
+// proxy_next_upstream error does the same), provided its body is still
+// unread and so can be offered whole. The opt-in conditions (a reset or a
+// ttfb timeout before the origin sent a byte, a 502, 503 or 504) may have
+// reached the origin, so they repeat idempotent methods only, and also
+// only with the body unread. Every attempt reaches passive health once.
+// It runs after the queues, so least_connections sees the requests really
+// in flight.
 type balanceLayer struct {
 	set  *originSet
 	next layer
@@ -46,6 +50,7 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 	if out.Body != nil && out.Body != http.NoBody {
 		guard = &guardedBody{ReadCloser: out.Body}
 	}
+	idempotent := retryIdempotent(out.Method)
 	// sendLayer appends the client to X-Forwarded-For; a retry starts from
 	// the header as it was.
 	forwardedFor := out.Header["X-Forwarded-For"]
@@ -53,15 +58,11 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 	var triedBuf [4]*upstreamOrigin
 	tried := triedBuf[:0]
 	var buf [8]candidate
-	var last *gatewayError
+	cands := set.candidates(c.g.snapshotNow(), time.Now(), nil, c.bv.useWhenUnhealthy, buf[:0])
+	if len(cands) == 0 {
+		return nil, newError(kindUnhealthy, errUnhealthy)
+	}
 	for attempt := 0; ; attempt++ {
-		cands := set.candidates(c.g.snapshotNow(), time.Now(), tried, c.bv.useWhenUnhealthy, buf[:0])
-		if len(cands) == 0 {
-			if last != nil {
-				return nil, last // every admitted origin failed to connect
-			}
-			return nil, newError(kindUnhealthy, errUnhealthy)
-		}
 		o := set.choose(cands)
 		tried = append(tried, o)
 		c.dest = c.g.destinationAt(c.bv, c.up, o.origin)
@@ -87,26 +88,42 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 			if reporter != nil {
 				reporter.ReportPassive(o.id, ex.resp.StatusCode >= 500)
 			}
+		} else {
+			o.inFlight.Add(-1)
+			if reporter != nil && countsAsOriginFailure(gerr) {
+				if timedOut(gerr) {
+					reporter.ReportPassiveTimeout(o.id, time.Since(began))
+				} else {
+					reporter.ReportPassive(o.id, true)
+				}
+			}
+		}
+		cause := set.retryOn.cause(c, ex, gerr)
+		again := cause != 0 && attempt < set.retries && c.ctx.Err() == nil &&
+			(cause == retryConnect || idempotent) &&
+			(c.limits.deadline.IsZero() || time.Now().Before(c.limits.deadline)) &&
+			(guard == nil || !guard.read.Load())
+		if again {
+			// Only another origin: the one that failed keeps its answer.
+			cands = set.candidates(c.g.snapshotNow(), time.Now(), tried, c.bv.useWhenUnhealthy, buf[:0])
+			again = len(cands) > 0
+		}
+		if !again {
+			if gerr != nil {
+				return nil, gerr
+			}
 			ex.onDone(o.doneFunc)
 			return ex, nil
 		}
-		o.inFlight.Add(-1)
-		if reporter != nil && countsAsOriginFailure(gerr) {
-			if timedOut(gerr) {
-				reporter.ReportPassiveTimeout(o.id, time.Since(began))
-			} else {
-				reporter.ReportPassive(o.id, true)
-			}
+		reason := retryReasons[cause]
+		if gerr == nil {
+			dropAnswer(ex)
+			o.inFlight.Add(-1)
+			c.g.logger.Debug("gateway retrying on another origin", "backend", set.label, "origin", o.name, "status", ex.resp.StatusCode)
+		} else {
+			c.g.logger.Debug("gateway retrying on another origin", "backend", set.label, "origin", o.name, "reason", reason, "error", gerr.cause)
 		}
-		again := attempt < set.retries && isConnectFailure(gerr) && c.ctx.Err() == nil &&
-			(c.limits.deadline.IsZero() || time.Now().Before(c.limits.deadline)) &&
-			(guard == nil || !guard.read.Load())
-		if !again {
-			return nil, gerr
-		}
-		last = gerr
-		c.g.metrics.originRetry(set.label)
-		c.g.logger.Debug("gateway retrying on another origin", "backend", set.label, "origin", o.name, "error", gerr.cause)
+		c.g.metrics.originRetry(set.label, reason)
 	}
 }
 

@@ -33,6 +33,7 @@ func (sendLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 		out.Body = body
 	}
 	resp, err := c.transport.roundTrip(c.ctx, out, c.limits)
+	c.unanswered = err != nil && unanswered(err)
 	if err != nil {
 		if body != nil && body.failed.Load() {
 			// A broken upload (bad chunked framing, say) surfaces as a

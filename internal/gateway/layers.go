@@ -39,6 +39,9 @@ type call struct {
 	dest   destination   // set by originLayer
 	// transport is the pool originLayer chose.
 	transport upstreamTransport
+	// unanswered: sendLayer's last round trip failed before the origin
+	// sent a byte (balanceLayer's reset and timeout retries).
+	unanswered bool
 	// check is the openapi validator's state, kept for the response.
 	check *openapiCheck
 	// ex is the answer, kept inside call so a request allocates one

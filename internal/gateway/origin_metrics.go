@@ -18,8 +18,8 @@ func newOriginMetrics() *originMetrics {
 		}, []string{"backend", "origin"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "backline_gateway_origin_retries_total",
-			Help: "Requests sent to another origin after a failed connect.",
-		}, []string{"backend"}),
+			Help: "Requests sent to another origin, by the retry_on condition that failed the attempt before.",
+		}, []string{"backend", "reason"}),
 	}
 }
 
@@ -31,8 +31,8 @@ func (m *metrics) originRequest(backend, origin string) {
 	m.origins.requests.WithLabelValues(backend, origin).Inc()
 }
 
-func (m *metrics) originRetry(backend string) {
-	m.origins.retries.WithLabelValues(backend).Inc()
+func (m *metrics) originRetry(backend, reason string) {
+	m.origins.retries.WithLabelValues(backend, reason).Inc()
 }
 
 // forget deletes the series of a backend a reload removed.

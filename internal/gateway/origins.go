@@ -19,6 +19,7 @@ type originSet struct {
 	label   string
 	policy  string
 	retries int
+	retryOn retryConds // retry_on
 	origins []*upstreamOrigin
 
 	next atomic.Uint64 // round robin position; least_connections' tie-break
@@ -56,6 +57,7 @@ func newOriginSet(label string, b *config.Backend) *originSet {
 	if b.Retries != nil {
 		s.retries = *b.Retries
 	}
+	s.retryOn = parseRetryOn(b.RetryOn)
 	for _, e := range b.Origins {
 		o, err := parseOrigin(e.Origin)
 		if err != nil {

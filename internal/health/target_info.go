@@ -1,6 +1,8 @@
 package health
 
 import (
+	"net/textproto"
+	"sort"
 	"time"
 
 	"github.com/backline/backline/internal/probe"
@@ -28,6 +30,15 @@ type TargetInfo struct {
 	Username   string // the test user name (not a secret; the password is)
 	Mechanism  string
 	RequestURI string
+	// ExpectedStatus and ExpectedText are an http check's expectation;
+	// HeaderNames the names (canonical, sorted) of the headers it adds,
+	// never their values, which may be credentials. Empty for mail.
+	ExpectedStatus []int
+	ExpectedText   string
+	HeaderNames    []string
+	// HeloName is the EHLO/LHLO name of an smtp or lmtp check ("" for
+	// the default).
+	HeloName string
 
 	// ClientCertSubject and ClientCertNotAfter describe the client
 	// certificate the checks present (tls_cert_file); its key is never
@@ -65,6 +76,15 @@ func InfoOf(t *probe.Target) *TargetInfo {
 		Username:       t.Username,
 		Mechanism:      t.Mechanism,
 		RequestURI:     t.RequestURI,
+		HeloName:       t.HeloName,
+	}
+	if h := t.HTTP; h != nil {
+		info.ExpectedStatus = append([]int(nil), h.Statuses...)
+		info.ExpectedText = h.Text
+		for name := range h.Headers {
+			info.HeaderNames = append(info.HeaderNames, textproto.CanonicalMIMEHeaderKey(name))
+		}
+		sort.Strings(info.HeaderNames)
 	}
 	if t.TLSConfig != nil && len(t.TLSConfig.Certificates) > 0 && t.TLSConfig.Certificates[0].Leaf != nil {
 		leaf := t.TLSConfig.Certificates[0].Leaf

@@ -97,7 +97,7 @@ func checkHTTP(s *session) error {
 	shown := []string{lines[0]}
 	for _, name := range headers {
 		lines = append(lines, name+": "+values[name])
-		if name == "Authorization" {
+		if credentialHeader(name) {
 			shown = append(shown, name+": "+redacted)
 		} else {
 			shown = append(shown, lines[len(lines)-1])
@@ -204,6 +204,24 @@ func (s *session) noteResponse(statusLine string, h http.Header) {
 			s.note("S: ", name+": "+v)
 		}
 	}
+}
+
+// credentialHeader tells whether a header's value is kept out of the
+// transcript: Authorization (Basic or a configured one), and headers whose
+// name says they carry a credential (X-Api-Key, X-Auth-Token, Cookie).
+// name is canonical.
+func credentialHeader(name string) bool {
+	switch name {
+	case "Authorization", "Proxy-Authorization", "Cookie":
+		return true
+	}
+	lower := strings.ToLower(name)
+	for _, word := range []string{"auth", "token", "key", "secret", "password", "session"} {
+		if strings.Contains(lower, word) {
+			return true
+		}
+	}
+	return false
 }
 
 func validHeaderName(name string) bool {

@@ -74,8 +74,13 @@ type Target struct {
 	Mechanism          string // auto | PLAIN | LOGIN | USERPASS | BASIC
 	RequestURI         string
 	AllowPlaintextAuth bool
-	// HTTP, when set, makes an http target a gateway health check.
+	// HTTP is an http check's expectation and extra headers: a gateway's
+	// beta_health, or a mail-side target's expected_status, expected_text
+	// and headers. nil: status 200 only.
 	HTTP *HTTPExpect
+	// HeloName is what smtp and lmtp checks send with EHLO/LHLO; empty
+	// means localhost.localdomain.
+	HeloName string
 }
 
 // Address is host:port, with IPv6 literals bracketed.
@@ -130,8 +135,9 @@ type Checker interface {
 }
 
 // HTTPExpect replaces the seed's HTTP rule (status 200 only) for gateway
-// health checks (Couper's beta_health): any listed status passes, and the
-// body must contain Text when it is set.
+// health checks (Couper's beta_health) and mail-side http targets with
+// expected_status: any listed status passes, and the body must contain
+// Text when it is set.
 type HTTPExpect struct {
 	Path     string
 	Statuses []int // empty: 200..204 (Couper's default)

@@ -18,7 +18,8 @@ var (
 	dialectLMTP = smtpDialect{proto: "LMTP", hello: "LHLO"}
 )
 
-// helloName is the client name seed 004 sends; servers only log it.
+// helloName is the client name seed 004 sends when the target names none
+// (helo_name); most servers only log it, some check it against a policy.
 const helloName = "localhost.localdomain"
 
 // maxReplyLines bounds one multi-line reply; real EHLO answers have ~10.
@@ -76,7 +77,16 @@ func checkSMTPFamily(s *session, d smtpDialect) error {
 // smtpHello sends EHLO/LHLO and returns the advertised extensions.
 func (s *session) smtpHello(d smtpDialect) (smtpCaps, error) {
 	start := time.Now()
-	if err := s.writeLine(d.hello + " " + helloName); err != nil {
+	name := s.target.HeloName
+	if name == "" {
+		name = helloName
+	}
+	if strings.ContainsAny(name, " \t") {
+		// A second word would be a parameter the server reads; writeLine
+		// already refuses CR, LF and NUL. Targets from config never get here.
+		return smtpCaps{}, unsafeValue(ReasonConfig, "%s %s name not sent to %s", d.proto, d.hello, s.target.Address())
+	}
+	if err := s.writeLine(d.hello + " " + name); err != nil {
 		return smtpCaps{}, ioFailed(err, "%s %s", d.proto, d.hello)
 	}
 	reply, err := readSMTPReply(s.readLine, s.quoted)

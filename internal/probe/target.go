@@ -39,6 +39,19 @@ func NewTarget(ct *config.Target) (*Target, error) {
 		Mechanism:          ct.AuthMechanism,
 		RequestURI:         ct.RequestURI,
 		AllowPlaintextAuth: ct.AllowPlaintextAuth,
+		HeloName:           ct.HeloName,
+	}
+	if t.Protocol == config.ProtoHTTP {
+		statuses := ct.ExpectedStatus
+		if len(statuses) == 0 {
+			// An unvalidated target keeps the seed's rule; an empty list
+			// here would mean beta_health's 200..204.
+			statuses = config.DefaultTargetStatuses
+		}
+		t.HTTP = &HTTPExpect{
+			Path: ct.RequestURI, Statuses: append([]int(nil), statuses...),
+			Text: ct.ExpectedText, Headers: ct.Headers,
+		}
 	}
 	if t.TLSMode == "" {
 		t.TLSMode = TLSPlain
@@ -50,6 +63,9 @@ func NewTarget(ct *config.Target) (*Target, error) {
 	}
 	if hasLineBreak(t.Password) {
 		return nil, fmt.Errorf("target %s: test_password: %w", t.Address(), ErrUnsafeValue)
+	}
+	if hasLineBreak(t.HeloName) || strings.ContainsAny(t.HeloName, " \t") {
+		return nil, fmt.Errorf("target %s: helo_name: %w", t.Address(), ErrUnsafeValue)
 	}
 	if _, ok := deepChecks[t.Protocol]; !ok {
 		return nil, fmt.Errorf("target %s: unknown protocol %q", t.Address(), ct.Protocol)
