@@ -116,12 +116,21 @@ func (s *h1Server) shutdown(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			s.mu.Lock()
+			busy := len(s.conns)
 			for c := range s.conns {
 				c.clientGone() // a handler waiting on its context ends too
 				c.fc.Close()
 			}
 			s.mu.Unlock()
-			s.wg.Wait()
+			// A handler stuck on something else (a lock, a script) does
+			// not hold the process: a short grace, then on without it.
+			done := make(chan struct{})
+			go func() { s.wg.Wait(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(time.Second):
+				s.logger.Warn("gateway shutdown: requests still running after the drain time", "connections", busy)
+			}
 			return ctx.Err()
 		case <-time.After(tick):
 			tick = min(2*tick, 500*time.Millisecond)

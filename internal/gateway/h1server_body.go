@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"sync"
+	"time"
 )
 
 // serverBody is a request body as the client frames it: Content-Length
@@ -137,6 +138,9 @@ func (b *serverBody) drain(max int64) bool {
 		return false
 	}
 	b.closed = false
+	// A client sending what is left slowly must not hold the connection
+	// (nginx's lingering_timeout; g.fail sets the same).
+	b.c.fc.readDeadlineOr(time.Now().Add(unreadBodyWait))
 	n, err := io.CopyN(io.Discard, readerFunc(b.read), max+1)
 	// Like net/http: what the handler reads after this is an error, never
 	// an end that looks like a complete body.

@@ -49,6 +49,7 @@ type h1ServerConn struct {
 
 	// The client-leaving watch (see startWatch).
 	watchMu      sync.Mutex
+	watchAllowed bool // a request is being served: its body's end may start a watch
 	watchOn      bool
 	watchRunning bool
 	watchDone    chan struct{}
@@ -198,6 +199,9 @@ func (c *h1ServerConn) serveRequest(sh *serverHead) (keep bool) {
 		r.Body = newServerBody(c, sh, r)
 	}
 	w := &serverResponse{c: c, req: r, hdr: make(http.Header, 8), length: -1, pending: c.pend[:0]}
+	c.watchMu.Lock()
+	c.watchAllowed = true
+	c.watchMu.Unlock()
 	if r.Body == http.NoBody {
 		c.startWatch()
 	}
@@ -306,6 +310,13 @@ func (c *h1ServerConn) bodyEnded() { c.startWatch() }
 // request) is handed to the next head read.
 func (c *h1ServerConn) startWatch() {
 	c.watchMu.Lock()
+	if !c.watchAllowed {
+		// The request is over: a body read to its end after it (drained
+		// by finish, by a transport, after a hijack) must not leave a
+		// reader on the connection beside the serve loop.
+		c.watchMu.Unlock()
+		return
+	}
 	c.watchOn = true
 	c.watchMu.Unlock()
 	parkedReads.add(c.fc)
@@ -344,6 +355,7 @@ func (c *h1ServerConn) watchRead(done chan struct{}) {
 func (c *h1ServerConn) stopWatch() error {
 	parkedReads.remove(c.fc)
 	c.watchMu.Lock()
+	c.watchAllowed = false
 	c.watchOn = false
 	running, done := c.watchRunning, c.watchDone
 	c.watchRunning = false
@@ -351,7 +363,8 @@ func (c *h1ServerConn) stopWatch() error {
 	if !running {
 		return nil
 	}
-	_ = c.fc.SetReadDeadline(aLongTimeAgo)
+	// Straight to the socket: the read under way must end now.
+	_ = c.fc.forceReadDeadline(aLongTimeAgo)
 	<-done
 	_ = c.fc.SetReadDeadline(time.Time{})
 	if c.fc.watch.gone.Load() {

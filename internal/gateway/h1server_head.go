@@ -296,10 +296,12 @@ func (hr *headReader) build(method, target string, minor int, remote string, r *
 		return nil, err
 	}
 	if expects > 0 {
-		if minor == 0 || expects > 1 || !strings.EqualFold(h["Expect"][0], "100-continue") {
+		// As net/http: the first Expect field decides; "100-continue" is
+		// honoured in HTTP/1.1 and ignored in HTTP/1.0, anything else 417.
+		if !hasToken(h["Expect"][:1], "100-continue") {
 			return nil, &headError{status: http.StatusExpectationFailed, text: "unsupported Expect"}
 		}
-		sh.expect100 = r.ContentLength != 0
+		sh.expect100 = minor == 1 && r.ContentLength != 0
 	}
 	r.Close = sh.wantsClose
 	return sh, nil
