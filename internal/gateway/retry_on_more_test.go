@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 )
 
@@ -65,6 +66,28 @@ func TestRetryOnSlowUploadNotSplitBetweenOrigins(t *testing.T) {
 	default:
 		if code != http.StatusServiceUnavailable {
 			t.Errorf("status %d, want the first origin's 503", code)
+		}
+	}
+}
+
+// A retry keeps the request's max_connections slot and its throttle
+// start (balanceLayer runs inside both), so at max_connections: 1 it does
+// not wait for a second slot (nor take a second start: per_period 3
+// serves 3 requests of up to 3 attempts): the retried 503's connection is pooled or
+// closed, and the next origin's dial makes room for itself.
+func TestRetryOnAtOneConnection(t *testing.T) {
+	long := strings.Repeat("x", 2*maxRetriedBody)
+	tr := &transcript{}
+	h := newHarness(t, originsYAML("      max_connections: 1\n      retries: 2\n      retry_on: [503]\n      beta_rate_limit:\n        period: 1m\n        per_period: 3\n        mode: block\n",
+		tr.origin(t, "short", status503),
+		tr.origin(t, "long", func(w http.ResponseWriter, _ *http.Request) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = io.WriteString(w, long)
+		}),
+		tr.origin(t, "ok", nil)))
+	for i := range 3 {
+		if resp, _ := h.do("GET", "/r", nil, nil); resp.StatusCode != http.StatusOK {
+			t.Fatalf("request %d: %d, want 200 from the third origin", i, resp.StatusCode)
 		}
 	}
 }
