@@ -47,8 +47,11 @@ type balanceLayer struct {
 func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 	set, out := l.set, c.up.req
 	var guard *guardedBody
+	var offered io.ReadCloser // the body as the next attempt reads it
 	if out.Body != nil && out.Body != http.NoBody {
 		guard = &guardedBody{ReadCloser: out.Body}
+		guard.first.g = guard
+		offered = &guard.first
 	}
 	idempotent := retryIdempotent(out.Method)
 	// sendLayer appends the client to X-Forwarded-For; a retry starts from
@@ -75,7 +78,7 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 			setHeaderValues(out.Header, "X-Forwarded-For", forwardedFor)
 		}
 		if guard != nil {
-			out.Body = guard
+			out.Body = offered
 		}
 		o.inFlight.Add(1)
 		c.g.metrics.originRequest(set.label, o.name)
@@ -102,11 +105,16 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 		again := cause != 0 && attempt < set.retries && c.ctx.Err() == nil &&
 			(cause == retryConnect || idempotent) &&
 			(c.limits.deadline.IsZero() || time.Now().Before(c.limits.deadline)) &&
-			(guard == nil || !guard.read.Load())
+			(guard == nil || !guard.started())
 		if again {
 			// Only another origin: the one that failed keeps its answer.
 			cands = set.candidates(c.g.snapshotNow(), time.Now(), tried, c.bv.useWhenUnhealthy, buf[:0])
 			again = len(cands) > 0
+		}
+		if again && guard != nil {
+			// Last: from here the failed attempt can no longer read the
+			// body, or, if it began to meanwhile, the request stays put.
+			offered, again = guard.next()
 		}
 		if !again {
 			if gerr != nil {
@@ -175,24 +183,60 @@ func countsAsOriginFailure(gerr *gatewayError) bool {
 	return false
 }
 
-// guardedBody lets a request body be offered to a second origin: it
-// notes whether anything was read and keeps the transport's Close of a
-// failed attempt from closing the client's body (net/http's server closes
+// guardedBody lets a request body be offered to a second origin: each
+// attempt reads it through its own attemptBody, and the body may go to
+// the next attempt only while no Read of the current one has begun. A
+// Read that has begun may still be blocked in the client's upload with
+// nothing returned yet: net/http's Transport (HTTP/2, forward proxies)
+// hands back an early answer (a 503, say) while its writer goroutine
+// goes on reading the body, so "no byte read yet" is not enough, and a
+// second reader would split the client's bytes between two origins.
+// Once the next attempt has the body, a Read by an earlier one fails
+// without touching it. Close does nothing, so the transport's Close of a
+// failed attempt leaves the client's body open (net/http's server closes
 // it when the handler returns).
 type guardedBody struct {
 	io.ReadCloser
-	read atomic.Bool
+	// state is the current attempt's number shifted left by one; bit 0:
+	// a Read of it has begun.
+	state atomic.Uint64
+	first attemptBody // attempt 0, kept here to spare an allocation
 }
 
-func (b *guardedBody) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if n > 0 {
-		b.read.Store(true)
+var errBodyReoffered = errors.New("the request body went to another origin")
+
+type attemptBody struct {
+	g *guardedBody
+	n uint64
+}
+
+func (a *attemptBody) Read(p []byte) (int, error) {
+	for {
+		s := a.g.state.Load()
+		if s>>1 != a.n {
+			return 0, errBodyReoffered
+		}
+		if s&1 != 0 || a.g.state.CompareAndSwap(s, s|1) {
+			break
+		}
 	}
-	return n, err
+	return a.g.ReadCloser.Read(p)
 }
 
-func (b *guardedBody) Close() error { return nil }
+func (a *attemptBody) Close() error { return nil }
+
+// started reports whether a Read of the current attempt has begun.
+func (g *guardedBody) started() bool { return g.state.Load()&1 != 0 }
+
+// next gives the body to a new attempt when no Read of the current one
+// has begun (ok false otherwise, and nothing changes).
+func (g *guardedBody) next() (*attemptBody, bool) {
+	s := g.state.Load()
+	if s&1 != 0 || !g.state.CompareAndSwap(s, s+2) {
+		return nil, false
+	}
+	return &attemptBody{g: g, n: s>>1 + 1}, true
+}
 
 // passiveReporter is where origin outcomes go: the health source when it
 // takes passive reports (the engine), else nowhere.
