@@ -30,19 +30,30 @@ func drainingIDs(cands []Candidate) []string {
 
 // keepDrained is the index of the stored backend when it is drained but
 // otherwise eligible and keeps its user, or -1. A backup is not kept
-// while the pool holds primaries: its users go home, drained or not.
+// while the pool holds an eligible primary: its users go home, drained or
+// not. The primaries a use_all panic adds are not eligible, and moving
+// the user to one of them would store a backend that failed its checks.
 func keepDrained(cands []Candidate, pool []int, stored string) int {
 	for i := range cands {
 		c := &cands[i]
 		if c.ID != stored {
 			continue
 		}
-		if !c.draining || (c.Backup && len(pool) > 0 && !cands[pool[0]].Backup) {
+		if !c.draining || (c.Backup && eligiblePrimaryIn(cands, pool)) {
 			return -1
 		}
 		return i
 	}
 	return -1
+}
+
+func eligiblePrimaryIn(cands []Candidate, pool []int) bool {
+	for _, j := range pool {
+		if !cands[j].Backup && cands[j].Eligible {
+			return true
+		}
+	}
+	return false
 }
 
 func drainedKeptReason(stored string) string {

@@ -23,7 +23,9 @@ import "time"
 // The schedule belongs to the loop: a reload or shutdown ends the loop and
 // its timer (the next loop's first round decides afresh), a result that
 // reaches the threshold or breaks the streak disarms the backend, and a
-// result that keeps it counting re-arms it from that result. Each result
+// result that keeps it counting re-arms it from that result (a result of
+// a gate that is not counting, such as a connect round while the deep gate
+// counts, leaves an armed re-check where it is). Each result
 // arms at most one re-check, so the extra probes per streak are at most
 // the threshold minus one. Due re-checks of one round fall due together
 // and run as one kicked round (one snapshot), without jitter, as any
@@ -52,9 +54,18 @@ func (s *targetState) counting() bool {
 	return s.target.DeepCheck && s.deepGate.counting()
 }
 
-// gateResults is how many outcomes s's gates have recorded.
-func (s *targetState) gateResults() uint64 {
-	return s.connectGate.results + s.deepGate.results
+// gateResults is how many outcomes s's gates have recorded, per gate.
+func (s *targetState) gateResults() [2]uint64 {
+	return [2]uint64{s.connectGate.results, s.deepGate.results}
+}
+
+// countingGateMoved reports whether a gate that is part-way to a flip
+// recorded something since seen (gateResults when last looked).
+func (s *targetState) countingGateMoved(seen [2]uint64) bool {
+	if s.connectGate.counting() && s.connectGate.results != seen[0] {
+		return true
+	}
+	return s.target.DeepCheck && s.deepGate.counting() && s.deepGate.results != seen[1]
 }
 
 // planFast arms or disarms each backend of a finished round whose gates
@@ -74,11 +85,20 @@ func (l *groupLoop) planFast(jobs []job) {
 		if n == s.fastSeen {
 			continue
 		}
+		seen := s.fastSeen
 		s.fastSeen = n
-		if s.counting() {
-			f.due[s] = now.Add(f.interval)
-		} else {
+		_, armed := f.due[s]
+		switch {
+		case !s.counting():
 			delete(f.due, s)
+		case !armed || s.countingGateMoved(seen):
+			f.due[s] = now.Add(f.interval)
+		default:
+			// Only a gate that is not counting moved (a connect round
+			// while the deep gate counts): the re-check stays due when
+			// it was. Re-arming it here pushed it back on every connect
+			// round, and with connect_interval <= fast_interval it never
+			// came.
 		}
 	}
 	l.armFast(now)

@@ -41,7 +41,7 @@ type targetState struct {
 	passive passiveState // live-traffic ejections (passive.go)
 	recheck recheckState // probes asked for outside the schedule (recheck.go)
 	// fastSeen is gateResults when the fast schedule last looked (fast.go).
-	fastSeen uint64
+	fastSeen [2]uint64
 	loop     *groupLoop // current loop; set by install under Engine.mu
 }
 
