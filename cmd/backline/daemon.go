@@ -241,7 +241,7 @@ func (d *daemon) serve(ctx context.Context, withGateway bool) error {
 	if withGateway {
 		gwLog := logger.With("component", "gateway")
 		wg.Go(func() {
-			if err := gateway.ServeHandler(runCtx, gwLn, http.HandlerFunc(d.serveGateway), gwLog); err != nil && runCtx.Err() == nil {
+			if err := gateway.ServeHandler(runCtx, gwLn, http.HandlerFunc(d.serveGateway), gwLog, cfg.Gateway.HTTP1Server); err != nil && runCtx.Err() == nil {
 				logger.Error("gateway stopped", "error", err)
 				cancel() // one failed listener stops the daemon: a half-up gateway is worse
 			}

@@ -145,6 +145,7 @@ func (d *daemon) restartOnly(old, cfg *config.Config) []string {
 		strings.Join(cfg.Lua.Config.InitScriptPaths, ","))
 	check("gateway.address", old.Gateway.Address, cfg.Gateway.Address)
 	check("gateway.max_connections", strconv.Itoa(old.Gateway.MaxConnections), strconv.Itoa(cfg.Gateway.MaxConnections))
+	check("gateway.http1_server", old.Gateway.HTTP1Server, cfg.Gateway.HTTP1Server)
 	// A listener is opened once, plain or TLS; what a TLS one serves
 	// (certificates, client CAs, min_version, http2) a reload applies.
 	check("server.tls", tlsOnOff(old.Server.TLS), tlsOnOff(cfg.Server.TLS))

@@ -38,7 +38,7 @@ func TestRestartKeysDocumented(t *testing.T) {
 	para := text[start:]
 	para = para[:strings.Index(para+"\n\n", "\n\n")]
 	var documented []string
-	for _, m := range regexp.MustCompile("`([a-z_.]+)`").FindAllStringSubmatch(para, -1) {
+	for _, m := range regexp.MustCompile("`([a-z0-9_.]+)`").FindAllStringSubmatch(para, -1) {
 		documented = append(documented, m[1])
 	}
 	slices.Sort(code)

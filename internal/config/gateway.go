@@ -46,7 +46,19 @@ type Gateway struct {
 	// X-Forwarded-Host are passed on (gateway_trusted.go); from anyone
 	// else they are replaced.
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// HTTP1Server picks what serves a plain (non-TLS) listener:
+	// HTTP1ServerBackline (the default: the gateway's own HTTP/1.1
+	// server, cheaper per request) or HTTP1ServerNetHTTP (Go's net/http
+	// server with the framing scan, as before; a way back if the own
+	// server ever misbehaves with a client). Not reloadable.
+	HTTP1Server string `yaml:"http1_server"`
 }
+
+// Values of gateway.http1_server.
+const (
+	HTTP1ServerBackline = "backline"
+	HTTP1ServerNetHTTP  = "net/http"
+)
 
 // Endpoint is one route of the gateway. Exactly one of Proxy and Request is set.
 type Endpoint struct {

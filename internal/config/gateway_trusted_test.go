@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -29,4 +30,19 @@ func TestGatewayTrustedProxies(t *testing.T) {
 	many := base + strings.Repeat("    - 10.0.0.1\n", maxTrustedProxies+1)
 	wantOnlyError(t, many, fmt.Sprintf("gateway.trusted_proxies (line 3): at most %d entries, got %d", maxTrustedProxies, maxTrustedProxies+1))
 	wantOnlyError(t, base+"    nope: 1\n", "gateway.trusted_proxies (line 4): must be a list")
+}
+
+// gateway.http1_server: the two servers, the default, and nothing else.
+func TestGatewayHTTP1Server(t *testing.T) {
+	for _, ok := range []string{"", "    http1_server: backline\n", "    http1_server: net/http\n"} {
+		cfg, err := Parse([]byte("gateway:\n  address: 127.0.0.1:8080\n" + strings.Replace(ok, "    ", "  ", 1)))
+		if err != nil {
+			t.Fatalf("%q: %v", ok, err)
+		}
+		_ = cfg
+	}
+	for _, bad := range []string{"fasthttp", "net/http2", "Backline", "backline\r\nX: y"} {
+		wantOnlyError(t, "gateway:\n  address: 127.0.0.1:8080\n  http1_server: "+strconv.Quote(bad)+"\n",
+			fmt.Sprintf("gateway.http1_server (line 3): must be \"backline\" or \"net/http\", got %q", bad))
+	}
 }

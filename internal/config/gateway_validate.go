@@ -63,6 +63,11 @@ func (c *Config) validateGateway(errs *Errors) {
 	}
 	v.validateRequestID(g)
 	v.validateTrustedProxies(g)
+	switch g.HTTP1Server {
+	case "", HTTP1ServerBackline, HTTP1ServerNetHTTP:
+	default:
+		v.add("gateway.http1_server", "must be %q or %q, got %q", HTTP1ServerBackline, HTTP1ServerNetHTTP, g.HTTP1Server)
+	}
 	v.checkDuplicateEndpoints()
 	v.checkTokenCycles()
 }

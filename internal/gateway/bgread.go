@@ -94,6 +94,10 @@ func (c *framingConn) wakeBackgroundReadLocked(why bgWake) {
 }
 
 func (c *framingConn) promoteBackgroundRead() {
+	if c.own != nil {
+		c.own.promoteWatch()
+		return
+	}
 	c.mu.Lock()
 	c.wakeBackgroundReadLocked(wakePromote)
 	c.mu.Unlock()

@@ -200,7 +200,9 @@ func TestNetHTTPBackgroundReadIsParkedAndPipeliningWorks(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, "answer "+r.URL.Path)
 	}))
-	h := newHarness(t, gatewayYAML(origin, "", "    - path: /**\n      proxy:\n        backend: api\n"))
+	// net/http serves the TLS listener; the plain one has its own server
+	// (TestServerWatchReadKeepsAPipelinedByte).
+	h := newTLSHarness(t, gatewayYAML(origin, "", "    - path: /**\n      proxy:\n        backend: api\n"), false)
 	conn := h.dialRaw(t)
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(30 * time.Second)) // a hang fails the test

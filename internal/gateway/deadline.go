@@ -69,3 +69,24 @@ func (c *framingConn) Close() error {
 	c.mu.Unlock()
 	return c.Conn.Close()
 }
+
+// forceReadDeadline gives t to the connection at once, whether or not a
+// read is marked under way (the own server ends its watch read with it).
+func (c *framingConn) forceReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.readDL = t
+	return c.applyReadDeadlineLocked()
+}
+
+// readDeadlineOr sets t as the read deadline when none is set.
+func (c *framingConn) readDeadlineOr(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.readDL.IsZero() {
+		c.readDL = t
+		if c.reading {
+			_ = c.applyReadDeadlineLocked()
+		}
+	}
+}

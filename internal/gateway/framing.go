@@ -73,6 +73,12 @@ type framingConn struct {
 	// watch wakes the origin exchange of the request being served when a
 	// read of this connection fails (clientwatch.go).
 	watch clientWatch
+	// own is the gateway's HTTP/1.1 server's connection when that server
+	// (h1server.go) serves this one: it parses heads itself, so the scan
+	// and the background-read parking are off, and ownVerdict is the
+	// framing verdict of the request being served.
+	own        *h1ServerConn
+	ownVerdict framingVerdict
 	// tls is the handshake's outcome when the connection is TLS (the
 	// framingConn wraps a *tls.Conn); net/http, which sees no *tls.Conn,
 	// leaves r.TLS nil, and tlsRequests sets it from here.
@@ -96,7 +102,7 @@ type framingConn struct {
 
 func (c *framingConn) Read(p []byte) (int, error) {
 	c.mu.Lock()
-	if c.isBackgroundRead(len(p)) {
+	if c.own == nil && c.isBackgroundRead(len(p)) {
 		c.mu.Unlock()
 		if err := c.parkBackgroundRead(); err != nil {
 			c.watch.clientReadFailed(err)
@@ -110,7 +116,7 @@ func (c *framingConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.mu.Lock()
 	c.reading = false
-	if n > 0 {
+	if n > 0 && c.own == nil {
 		c.scan(p[:n])
 	}
 	c.mu.Unlock()
@@ -365,6 +371,9 @@ func checkFraming(r *http.Request) framingVerdict {
 		return framingVerdict{}
 	}
 	fc.watch.reqCtx = r.Context()
+	if fc.own != nil {
+		return fc.ownVerdict
+	}
 	f, known := fc.take(r)
 	switch {
 	case !known:

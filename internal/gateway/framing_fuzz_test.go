@@ -269,15 +269,11 @@ func fuzzGateway(f *testing.F, origin *fuzzOrigin) (*Gateway, string, *atomic.In
 		f.Fatal(err)
 	}
 	handling := &atomic.Int64{}
-	srv := httptest.NewUnstartedServer(nil)
-	srv.Config = newServer(gw, gw.logger)
-	srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := serveForTest(f, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		handling.Add(1)
 		defer handling.Add(-1)
 		gw.ServeHTTP(w, r)
-	})
-	srv.Listener = wrapListener(srv.Listener)
-	srv.Start()
+	}))
 	f.Cleanup(func() {
 		srv.Close()
 		gw.Close()

@@ -304,11 +304,36 @@ func testWellFramedPipelineKeepsTheConnection(t *testing.T, newH framingHarnessF
 	}
 }
 
-// A chunked HTTP/1.1 upload is forwarded intact; the connection closes
-// after it because the framing scan does not follow chunked bodies, and
-// whatever came after it on the connection is never served.
-func TestChunkedUploadIsForwardedThenTheConnectionCloses(t *testing.T) {
-	testChunkedUploadIsForwardedThenTheConnectionCloses(t, framingHarness)
+// A chunked HTTP/1.1 upload is forwarded intact, its extensions and
+// trailer dropped, and the plain listener's server (which parses chunked
+// bodies itself) serves the request after it on the same connection.
+// Over TLS (net/http and the framing scan) the connection closes after it
+// instead (tlslistener_test.go).
+func TestChunkedUploadKeepsTheConnection(t *testing.T) {
+	o := newRecordingOrigin(t)
+	h := framingHarness(t, o, "")
+	c := h.dialRaw(t)
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.WriteString(c, "POST /api/up HTTP/1.1\r\nHost: gw\r\nTransfer-Encoding: chunked\r\n\r\n"+
+		"5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n"+
+		"GET /api/after HTTP/1.1\r\nHost: gw\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	answers := readAnswers(t, bufio.NewReader(c), 2)
+	if a := answers[0]; a.resp.StatusCode != 200 || a.body != "origin:hello world" || a.resp.Close {
+		t.Fatalf("upload: status %d body %q close %v", a.resp.StatusCode, a.body, a.resp.Close)
+	}
+	if a := answers[1]; a.resp.StatusCode != 200 {
+		t.Fatalf("after the upload: status %d body %q", a.resp.StatusCode, a.body)
+	}
+	var got []string
+	for _, s := range o.seen() {
+		got = append(got, s.path+"="+s.body)
+	}
+	if strings.Join(got, " ") != "/api/up=hello world /api/after=" {
+		t.Fatalf("origin saw %q", got)
+	}
 }
 
 func testChunkedUploadIsForwardedThenTheConnectionCloses(t *testing.T, newH framingHarnessFunc) {

@@ -229,7 +229,7 @@ func wrapListener(ln net.Listener) net.Listener { return framingListener{ln} }
 
 // ServeListener serves on ln until ctx ends, then drains for up to 10 s.
 func (g *Gateway) ServeListener(ctx context.Context, ln net.Listener) error {
-	err := ServeHandler(ctx, ln, g, g.logger)
+	err := ServeHandler(ctx, ln, g, g.logger, g.cfg.Gateway.HTTP1Server)
 	g.Close()
 	return err
 }
@@ -238,11 +238,27 @@ func (g *Gateway) ServeListener(ctx context.Context, ln net.Listener) error {
 // request framing checks until ctx ends, then drains for up to 10 s. h
 // must end in a Gateway's ServeHTTP (hot reload passes one that picks the
 // current gateway for each request).
-func ServeHandler(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger) error {
+//
+// server is gateway.http1_server: a plain listener is served by the
+// gateway's own HTTP/1.1 server (h1server.go) unless it is "net/http"; a
+// TLS listener is always served by net/http (HTTP/2).
+func ServeHandler(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger, server string) error {
+	return serveHandler(ctx, ln, h, logger, server, 10*time.Second)
+}
+
+// serveHandler is ServeHandler with the drain time (tests take less).
+func serveHandler(ctx context.Context, ln net.Listener, h http.Handler, logger *slog.Logger, server string, drain time.Duration) error {
 	var capped net.Listener = ln
 	if tl, ok := ln.(*tlslisten.Listener); ok {
 		// gateway.tls: the plain path keeps its handler as it was.
 		h, capped = tlsRequests{h}, tl.Inner()
+	}
+	if _, isTLS := ln.(*tlslisten.Listener); !isTLS && server != config.HTTP1ServerNetHTTP {
+		s := &h1Server{h: h, logger: logger}
+		if l, ok := ln.(*connlimit.Listener); ok {
+			s.connState = l.ConnState
+		}
+		return s.serve(ctx, ln, drain)
 	}
 	srv := newServer(h, logger)
 	// A capped listener (connlimit, gateway.max_connections) closes idle
@@ -257,7 +273,7 @@ func ServeHandler(ctx context.Context, ln net.Listener, h http.Handler, logger *
 		return err
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
 	err := srv.Shutdown(shutdownCtx)
 	<-errc

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // writeCounter records the size of every write to the origin.
@@ -152,9 +153,10 @@ func TestResponseBodyReachesClientInLargeWrites(t *testing.T) {
 		t.Fatal(err)
 	}
 	wc := &writeCounter{}
-	srv := newServer(gw, gw.logger)
-	go func() { _ = srv.Serve(wrapListener(countingListener{ln, wc})) }()
-	t.Cleanup(func() { _ = srv.Close(); gw.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serveHandler(ctx, countingListener{ln, wc}, gw, gw.logger, "", 200*time.Millisecond) }()
+	t.Cleanup(func() { cancel(); <-done; gw.Close() })
 
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {

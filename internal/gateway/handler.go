@@ -85,6 +85,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	for k, vs := range resp.Header {
 		h[k] = vs
 	}
+	if _, ok := h["Content-Type"]; !ok {
+		// An origin that sent no type meant none: net/http would guess
+		// one from the body (a nil value stops it), nginx does not.
+		h["Content-Type"] = nil
+	}
 	if framing.closeAfter {
 		h.Set("Connection", "close") // no response modifier talks us out of it
 	}

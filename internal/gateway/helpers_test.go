@@ -3,13 +3,16 @@ package gateway
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
@@ -59,7 +62,7 @@ type logBuffer = testutil.LogBuffer
 type harness struct {
 	t      *testing.T
 	gw     *Gateway
-	srv    *httptest.Server
+	srv    *testServer
 	client *http.Client
 	logs   *logBuffer
 	reg    *prometheus.Registry
@@ -112,10 +115,7 @@ func newHarness(t *testing.T, yml string, mutate ...func(*Options)) *harness {
 		t.Fatalf("gateway.New: %v", err)
 	}
 	// The server ServeListener runs, so framing checks and limits apply.
-	srv := httptest.NewUnstartedServer(gw.Handler())
-	srv.Config = newServer(gw, gw.logger)
-	srv.Listener = wrapListener(srv.Listener)
-	srv.Start()
+	srv := serveForTest(t, gw)
 	tr := &http.Transport{}
 	h := &harness{t: t, gw: gw, srv: srv, client: &http.Client{Transport: tr}, logs: logs, reg: reg}
 	t.Cleanup(func() {
@@ -124,6 +124,41 @@ func newHarness(t *testing.T, yml string, mutate ...func(*Options)) *harness {
 		gw.Close()
 	})
 	return h
+}
+
+// testServer is h served on 127.0.0.1 the way ServeListener serves a
+// plain listener (h1server.go), with a short drain at Close.
+type testServer struct {
+	URL      string
+	Listener net.Listener
+	stop     func()
+}
+
+func (s *testServer) Close() { s.stop() }
+
+func serveForTest(t testing.TB, h http.Handler) *testServer {
+	return serveForTestWith(t, h, "")
+}
+
+// serveForTestWith serves with the given gateway.http1_server.
+func serveForTestWith(t testing.TB, h http.Handler, server string) *testServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serveHandler(ctx, ln, h, slog.New(slog.DiscardHandler), server, 200*time.Millisecond) }()
+	var once sync.Once
+	return &testServer{URL: "http://" + ln.Addr().String(), Listener: ln, stop: func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("serving: %v", err)
+			}
+		})
+	}}
 }
 
 // do sends a request to the gateway and returns the response with its body read.

@@ -37,7 +37,7 @@ func BenchmarkServedPlainGET(b *testing.B) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = ServeHandler(ctx, ln, gw, slog.New(slog.DiscardHandler))
+		_ = ServeHandler(ctx, ln, gw, slog.New(slog.DiscardHandler), "")
 	}()
 	tr := &http.Transport{}
 	client := &http.Client{Transport: tr}

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -47,10 +46,10 @@ func newTLSHarness(t *testing.T, yml string, h2 bool) *harness {
 	}, tlslisten.Options{Name: "gateway"})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ServeHandler(ctx, tl, gw, gw.logger) }()
+	go func() { done <- ServeHandler(ctx, tl, gw, gw.logger, "") }()
 	addr := inner.Addr().String()
 	tr := &http.Transport{TLSClientConfig: pki.ClientConfig(), ForceAttemptHTTP2: h2}
-	h := &harness{t: t, gw: gw, srv: &httptest.Server{URL: "https://" + addr, Listener: tl},
+	h := &harness{t: t, gw: gw, srv: &testServer{URL: "https://" + addr, Listener: tl, stop: func() {}},
 		client: &http.Client{Transport: tr}, logs: logs, reg: reg,
 		dial: func() (net.Conn, error) { return tls.Dial("tcp", addr, pki.ClientConfig("http/1.1")) }}
 	t.Cleanup(func() {

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 const (
@@ -147,7 +148,7 @@ func checkHTTP(s *session) error {
 			return failf(Classify(err), "reading the HTTP body from %s: %s", t.Address(), s.quoted(err.Error()))
 		}
 		if !strings.Contains(string(body), t.HTTP.Text) {
-			return protocolErr("HTTP response body (first %d bytes) does not contain %q", maxHTTPBody, t.HTTP.Text)
+			return protocolErr("HTTP response body (first %d bytes) does not contain %q", maxHTTPBody, shortText(t.HTTP.Text))
 		}
 	}
 	s.step("request", start)
@@ -234,4 +235,18 @@ func validHeaderName(name string) bool {
 		}
 	}
 	return true
+}
+
+// shortText keeps an expected text short in an error: the error is in
+// every failure's log line and in last_error, and the text may be 64 KiB.
+func shortText(s string) string {
+	const most = 64
+	if len(s) <= most {
+		return s
+	}
+	cut := most
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
