@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"sync/atomic"
+	"time"
 )
 
 // A client that leaves must wake the origin exchange its request is
@@ -39,7 +40,7 @@ func (w *clientWatch) clientReadFailed(err error) {
 	}
 	w.gone.Store(true)
 	if pc := w.upstream.Swap(nil); pc != nil {
-		_ = pc.SetDeadline(aLongTimeAgo)
+		pc.wake()
 	}
 }
 
@@ -60,11 +61,11 @@ func watchClient(ctx context.Context, pc *h1Conn, upgrade bool) upstreamWatch {
 		// no connection to wake. Either that read sees pc now, or this
 		// sees gone (both atomic), and the first to take pc back wakes it.
 		if fc.watch.gone.Load() && fc.watch.upstream.CompareAndSwap(pc, nil) {
-			_ = pc.SetDeadline(aLongTimeAgo)
+			pc.wake()
 		}
 		return upstreamWatch{cw: &fc.watch, pc: pc}
 	}
-	return upstreamWatch{afterFn: context.AfterFunc(ctx, func() { _ = pc.SetDeadline(aLongTimeAgo) })}
+	return upstreamWatch{afterFn: context.AfterFunc(ctx, pc.wake)}
 }
 
 // stop ends the watch; false means the client left and pc's deadline is
@@ -88,4 +89,43 @@ func clientLeft(ctx context.Context) bool {
 	}
 	fc, ok := ctx.Value(framingConnKey{}).(*framingConn)
 	return ok && fc.watch.gone.Load()
+}
+
+// wake sets pc's deadlines in the past, and keeps them there: the client
+// may leave while the exchange is between its registration and its own
+// deadlines (the ttfb one, the body's), and a later deadline must not undo
+// the wake, or the exchange waits for the origin (or its ttfb) with no
+// client, holding its max_connections slot. A woken connection is never
+// reused (stop reports false), so nothing needs a deadline of its own
+// again.
+func (c *h1Conn) wake() {
+	c.woken.Store(true)
+	_ = c.Conn.SetDeadline(aLongTimeAgo)
+}
+
+// keepWoken runs after each deadline change. With wake's store and load
+// both atomic, either this load sees woken, or wake's own deadline is set
+// after the change this follows: the past deadline wins either way.
+func (c *h1Conn) keepWoken() {
+	if c.woken.Load() {
+		_ = c.Conn.SetDeadline(aLongTimeAgo)
+	}
+}
+
+func (c *h1Conn) SetDeadline(t time.Time) error {
+	err := c.Conn.SetDeadline(t)
+	c.keepWoken()
+	return err
+}
+
+func (c *h1Conn) SetReadDeadline(t time.Time) error {
+	err := c.Conn.SetReadDeadline(t)
+	c.keepWoken()
+	return err
+}
+
+func (c *h1Conn) SetWriteDeadline(t time.Time) error {
+	err := c.Conn.SetWriteDeadline(t)
+	c.keepWoken()
+	return err
 }

@@ -184,3 +184,53 @@ func TestClassifySeesTheClientLeaveBeforeItsContextEnds(t *testing.T) {
 		t.Fatalf("client read failed, context not yet cancelled: %v, want client_canceled", got.kind)
 	}
 }
+
+// A client that leaves just before its exchange starts (a queued request
+// given its slot as its own read fails) is seen by watchClient, which sets
+// the deadline in the past; the exchange's ttfb deadline, set after it,
+// must not undo that, or the exchange waits for the origin's answer (or
+// the ttfb) with nobody to send it to, holding its max_connections slot.
+func TestClientWatchGoneBeforeTheExchangeDeadlines(t *testing.T) {
+	fc := &framingConn{}
+	ctx := requestWithWatch(fc)
+	fc.watch.clientReadFailed(io.EOF)
+	pc, origin := pipeH1Conn(t)
+	go func() { _, _ = io.Copy(io.Discard, origin) }() // reads the request, never answers
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://origin/x", nil)
+	done := make(chan error, 1)
+	go func() {
+		_, err := (&h1Pool{}).exchange(ctx, pc, req, requestLimits{ttfb: time.Hour}, false)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("exchange ended with %v, want the wake's deadline", err)
+		}
+	case <-time.After(10 * time.Second): // only keeps the broken case from hanging
+		t.Fatal("the exchange still waits for the origin after its client left")
+	}
+}
+
+// The same with the client leaving while the exchange runs, after any
+// deadline it sets: a later deadline keeps the connection woken.
+func TestClientWatchWakeOutlastsLaterDeadlines(t *testing.T) {
+	fc := &framingConn{}
+	ctx := requestWithWatch(fc)
+	pc, _ := pipeH1Conn(t)
+	w := watchClient(ctx, pc, false)
+	fc.watch.clientReadFailed(io.EOF)
+	_ = pc.SetDeadline(time.Now().Add(time.Hour))
+	_ = pc.SetReadDeadline(time.Time{})
+	select {
+	case err := <-blockedRead(pc):
+		if !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("origin read ended with %v, want a deadline in the past", err)
+		}
+	case <-time.After(10 * time.Second): // only keeps the broken case from hanging
+		t.Fatal("a later deadline undid the wake")
+	}
+	if w.stop() {
+		t.Error("stop reports the connection live")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -66,6 +67,9 @@ type h1Conn struct {
 	idleSince time.Time
 	// headBudget is what a response head may still read; -1: no limit.
 	headBudget int
+	// woken: the client left and its deadlines were set in the past for
+	// good (clientwatch.go).
+	woken atomic.Bool
 }
 
 func (c *h1Conn) Read(p []byte) (int, error) {
