@@ -121,18 +121,22 @@ func (b *serverBody) Close() error {
 	return nil
 }
 
-// drain reads what is left of the body, up to max bytes, so the
-// connection can take the next request; false: it cannot.
-func (b *serverBody) drain(max int64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.err != nil {
+// settle reads what is left of the body, up to max bytes, so the
+// connection can take the next request; false: it cannot. It never waits
+// for a read under way elsewhere (a transport streaming the body upstream
+// on its own goroutine, blocked on a client that sends only once it has
+// its answer): the connection is then closed after the answer instead.
+func (b *serverBody) settle(max int64) bool {
+	if !b.mu.TryLock() {
 		return false
 	}
-	if b.done {
+	defer b.mu.Unlock()
+	switch {
+	case b.done:
 		return true
-	}
-	if b.c.expect100 {
+	case b.err != nil, b.left > max:
+		return false
+	case b.c.expect100:
 		// The client waits for a go-ahead it will not get; its body may
 		// or may not follow. The connection cannot be reused.
 		return false
@@ -152,22 +156,6 @@ type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
 
-// remains reports whether the body has not been read to its end (a
-// failed one has not: its connection cannot be reused).
-func (b *serverBody) remains() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return !b.done
-}
-
-// largerThan reports whether more than n bytes of a Content-Length body
-// are still to come.
-func (b *serverBody) largerThan(n int64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.left > n
-}
-
 func newServerBody(c *h1ServerConn, sh *serverHead, r *http.Request) io.ReadCloser {
 	switch {
 	case sh.chunked:
@@ -176,11 +164,4 @@ func newServerBody(c *h1ServerConn, sh *serverHead, r *http.Request) io.ReadClos
 		return &serverBody{c: c, left: r.ContentLength}
 	}
 	return http.NoBody
-}
-
-// bodyRemains reports whether the request's body has not been read to
-// its end.
-func bodyRemains(body io.ReadCloser) bool {
-	b, ok := body.(*serverBody)
-	return ok && b.remains()
 }

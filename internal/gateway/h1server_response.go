@@ -199,10 +199,10 @@ func (w *serverResponse) writeHead(final bool) {
 // still waiting for "100 Continue" is not asked for its body.
 func (w *serverResponse) settleRequestBody() bool {
 	b, ok := w.req.Body.(*serverBody)
-	if !ok || w.c.fullDuplex || !b.remains() {
+	if !ok || w.c.fullDuplex {
 		return true
 	}
-	if b.largerThan(maxUnreadBody) || !b.drain(maxUnreadBody) {
+	if !b.settle(maxUnreadBody) {
 		w.c.linger = true
 		return false
 	}
@@ -262,7 +262,7 @@ func (w *serverResponse) finish() bool {
 	if err := w.c.bw.Flush(); err != nil {
 		return false
 	}
-	if bodyRemains(w.req.Body) && !w.req.Body.(*serverBody).drain(maxUnreadBody) {
+	if b, ok := w.req.Body.(*serverBody); ok && !b.settle(maxUnreadBody) {
 		w.c.linger = true
 		return false
 	}
