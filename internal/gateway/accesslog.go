@@ -91,13 +91,20 @@ type accessWriter struct {
 	log    bool
 	ep     *endpoint
 	rd     *requestData
+	idv    [1]string // the request id header's value, without an allocation of its own
+}
+
+func (a *accessWriter) adoptHeader(h http.Header) bool {
+	ad, ok := a.ResponseWriter.(headerAdopter)
+	return ok && ad.adoptHeader(h)
 }
 
 func (a *accessWriter) WriteHeader(code int) {
 	if a.status == 0 && code >= 200 || code == http.StatusSwitchingProtocols {
 		a.status = code
 		if h := a.g.reqIDs.client; h != "" {
-			a.Header()[h] = []string{a.id}
+			a.idv[0] = a.id
+			a.Header()[h] = a.idv[:]
 		}
 	}
 	a.ResponseWriter.WriteHeader(code)

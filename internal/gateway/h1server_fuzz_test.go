@@ -160,6 +160,14 @@ func diffServerHead(raw []byte) string {
 		!slices.Equal(o.TransferEncoding, th.TransferEncoding) || o.Close != th.Close {
 		return fmt.Sprintf("\n ours     %+v\n net/http %+v", o, th)
 	}
+	ou, tu := *ours.URL, *theirs.URL
+	if ou.User.String() != tu.User.String() {
+		return fmt.Sprintf("URL users differ: %q, %q", ou.User, tu.User)
+	}
+	if ou.User, tu.User = nil, nil; ou != tu {
+		// Field by field: Path and RawPath can differ where String() agrees.
+		return fmt.Sprintf("URL fields differ:\n ours     %#v\n net/http %#v", ou, tu)
+	}
 	if ours.Close != sh.wantsClose {
 		return fmt.Sprintf("r.Close %v, wantsClose %v", ours.Close, sh.wantsClose)
 	}

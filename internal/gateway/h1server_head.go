@@ -34,6 +34,7 @@ var errRequestHeadTooLarge = &headError{status: http.StatusRequestHeaderFieldsTo
 // beyond the *http.Request.
 type serverHead struct {
 	req        *http.Request
+	url        url.URL // r.URL of an origin-form target, kept with the head (one allocation)
 	chunked    bool
 	verdict    framingVerdict
 	wantsClose bool
@@ -93,7 +94,9 @@ func (hr *headReader) read(remote string, into *http.Request) (*serverHead, erro
 	if perr != nil {
 		return nil, perr
 	}
-	hr.text, hr.spans = hr.text[:0], hr.spans[:0]
+	// The target goes first into the copied text: one string holds it
+	// and every field (the line itself is gone with the next read).
+	hr.text, hr.spans = append(hr.text[:0], target...), hr.spans[:0]
 	for {
 		l, err := hr.readLine(&used)
 		if err != nil {
@@ -106,7 +109,7 @@ func (hr *headReader) read(remote string, into *http.Request) (*serverHead, erro
 			return nil, err
 		}
 	}
-	sh, err := hr.build(method, target, proto, remote, into)
+	sh, err := hr.build(method, len(target), proto, remote, into)
 	hr.release()
 	return sh, err
 }
@@ -179,25 +182,25 @@ func checkFieldLine(l []byte) (name, value []byte, err error) {
 	return l[:colon], v, nil
 }
 
-func parseRequestLine(line []byte) (method, target string, proto int, err error) {
+func parseRequestLine(line []byte) (method string, target []byte, proto int, err error) {
 	sp1 := indexByte(line, ' ')
 	if sp1 <= 0 {
-		return "", "", 0, badHead("malformed request line")
+		return "", nil, 0, badHead("malformed request line")
 	}
 	rest := line[sp1+1:]
 	sp2 := indexByte(rest, ' ')
 	if sp2 <= 0 {
-		return "", "", 0, badHead("malformed request line")
+		return "", nil, 0, badHead("malformed request line")
 	}
 	m, t, v := line[:sp1], rest[:sp2], rest[sp2+1:]
 	for _, b := range m {
 		if !isTokenByte(b) {
-			return "", "", 0, badHead("invalid method")
+			return "", nil, 0, badHead("invalid method")
 		}
 	}
 	for _, b := range t {
 		if b <= ' ' || b == 0x7f {
-			return "", "", 0, badHead("invalid request target")
+			return "", nil, 0, badHead("invalid request target")
 		}
 	}
 	switch string(v) {
@@ -207,11 +210,11 @@ func parseRequestLine(line []byte) (method, target string, proto int, err error)
 		proto = 0
 	default:
 		if len(v) == 8 && string(v[:5]) == "HTTP/" && v[5] >= '2' && v[5] <= '9' && v[6] == '.' && v[7] >= '0' && v[7] <= '9' {
-			return "", "", 0, &headError{status: http.StatusHTTPVersionNotSupported, text: "unsupported protocol version"}
+			return "", nil, 0, &headError{status: http.StatusHTTPVersionNotSupported, text: "unsupported protocol version"}
 		}
-		return "", "", 0, badHead("malformed HTTP version")
+		return "", nil, 0, badHead("malformed HTTP version")
 	}
-	return commonMethod(m), string(t), proto, nil
+	return commonMethod(m), t, proto, nil
 }
 
 // commonMethod returns the method's string without an allocation for the
@@ -239,8 +242,9 @@ func commonMethod(m []byte) string {
 // build makes the request from the copied fields: one string holds them
 // all, names and values are substrings of it (a name that is not in
 // canonical form gets its own).
-func (hr *headReader) build(method, target string, minor int, remote string, r *http.Request) (*serverHead, error) {
+func (hr *headReader) build(method string, targetLen, minor int, remote string, r *http.Request) (*serverHead, error) {
 	text := string(hr.text)
+	target := text[:targetLen]
 	h := make(http.Header, len(hr.spans)+2)
 	values := make([]string, len(hr.spans))
 	sh := &serverHead{}
@@ -281,7 +285,7 @@ func (hr *headReader) build(method, target string, minor int, remote string, r *
 		r.Proto = "HTTP/1.0"
 	}
 	sh.req = r
-	if err := parseTarget(r, target); err != nil {
+	if err := parseTarget(r, target, &sh.url); err != nil {
 		return nil, err
 	}
 	if err := takeHost(r, h, hosts); err != nil {
@@ -365,24 +369,70 @@ func parseLength(s string) (int64, bool) {
 
 // parseTarget fills r.URL (and r.Host for an absolute target) as
 // net/http does: origin form, absolute form, "*", and CONNECT's
-// authority form.
-func parseTarget(r *http.Request, target string) error {
+// authority form. The usual origin-form target of plain bytes is taken
+// apart here, into u, as url.ParseRequestURI would (FuzzServerHead
+// compares the two); anything else goes to url.ParseRequestURI.
+func parseTarget(r *http.Request, target string, u *url.URL) error {
+	if plainOriginForm(target) {
+		path, query, hasQuery := strings.Cut(target, "?")
+		*u = url.URL{Path: path, RawQuery: query, ForceQuery: hasQuery && query == ""}
+		r.URL = u
+		return nil
+	}
 	raw := target
 	authority := r.Method == http.MethodConnect && !strings.HasPrefix(target, "/")
 	if authority {
 		raw = "http://" + target
 	}
-	u, err := url.ParseRequestURI(raw)
+	parsed, err := url.ParseRequestURI(raw)
 	if err != nil {
 		return badHead("invalid request target")
 	}
 	if authority {
-		u.Scheme = ""
+		parsed.Scheme = ""
 	}
-	r.URL = u
-	r.Host = u.Host
+	r.URL = parsed
+	r.Host = parsed.Host
 	return nil
 }
+
+// plainOriginForm says whether target is "/path[?query]" whose path holds
+// only bytes url.URL keeps as they are (no escapes: Path is the target's
+// path and RawPath stays empty) and whose query holds visible ASCII.
+func plainOriginForm(target string) bool {
+	if len(target) == 0 || target[0] != '/' {
+		return false
+	}
+	i := 0
+	for ; i < len(target) && target[i] != '?'; i++ {
+		if !plainPathByte[target[i]] {
+			return false
+		}
+	}
+	for i++; i < len(target); i++ {
+		if c := target[i]; c <= ' ' || c >= 0x7f || c == '#' {
+			return false
+		}
+	}
+	return true
+}
+
+// plainPathByte: the bytes url.URL's path escaping leaves alone.
+var plainPathByte = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "-_.~$&+,/:;=@" {
+		t[c] = true
+	}
+	return t
+}()
 
 // takeHost moves the Host field to r.Host (RFC 9112 §3.2: exactly one in
 // HTTP/1.1; an absolute target's authority wins over it).

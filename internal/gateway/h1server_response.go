@@ -43,7 +43,23 @@ const lengthProbe = 2048
 // read and dropped to keep the connection (net/http: 256 KiB).
 const maxUnreadBody = 256 << 10
 
-func (w *serverResponse) Header() http.Header { return w.hdr }
+func (w *serverResponse) Header() http.Header {
+	if w.hdr == nil {
+		w.hdr = make(http.Header, 8)
+	}
+	return w.hdr
+}
+
+// adoptHeader makes h the answer's header map while nothing is set yet,
+// so a proxied answer passes the origin's fields on without a map and a
+// copy of its own; false: the caller copies them.
+func (w *serverResponse) adoptHeader(h http.Header) bool {
+	if w.wroteHeader || w.hijacked || len(w.hdr) > 0 {
+		return false
+	}
+	w.hdr = h
+	return true
+}
 
 func (w *serverResponse) WriteHeader(code int) {
 	if w.hijacked || w.wroteHeader {

@@ -81,10 +81,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	h := w.Header()
-	for k, vs := range resp.Header {
-		h[k] = vs
-	}
+	h := passHeader(w, resp.Header)
 	if _, ok := h["Content-Type"]; !ok {
 		// An origin that sent no type meant none: net/http would guess
 		// one from the body (a nil value stops it), nginx does not.
@@ -118,6 +115,24 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ex.done()
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// headerAdopter is a ResponseWriter that can take a header map as its own
+// (the gateway's HTTP/1.1 server, and the access log's wrapper of it).
+type headerAdopter interface{ adoptHeader(http.Header) bool }
+
+// passHeader gives the answer the origin's fields: the map itself where
+// the writer takes it (the exchange's response is not used after this),
+// else a copy into w.Header().
+func passHeader(w http.ResponseWriter, from http.Header) http.Header {
+	if a, ok := w.(headerAdopter); ok && a.adoptHeader(from) {
+		return from
+	}
+	h := w.Header()
+	for k, vs := range from {
+		h[k] = vs
+	}
+	return h
 }
 
 // bodyBufPool holds the buffers response bodies are copied through: 64 KiB,

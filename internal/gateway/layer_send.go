@@ -14,13 +14,16 @@ func (sendLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 		// (an oauth2 or beta_token_request token fetch, shared by the
 		// requests waiting for it) has no id and sends no empty header.
 		if id := c.up.data.id; id != "" {
-			out.Header[h] = []string{id}
+			if c.fixedValues[0] != id {
+				c.fixedValues[0] = id
+			}
+			out.Header[h] = c.fixedValues[0:1:1]
 		} else {
 			delete(out.Header, h)
 		}
 	}
 	if _, ok := out.Header["User-Agent"]; !ok {
-		out.Header["User-Agent"] = []string{""} // keeps Go's default agent out
+		out.Header["User-Agent"] = c.fixedValues[1:2:2] // "": keeps Go's default agent out
 	}
 	out.URL.Scheme, out.URL.Host = dest.origin.scheme, dest.origin.host
 	out.Host = dest.hostHeader

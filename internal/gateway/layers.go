@@ -44,6 +44,10 @@ type call struct {
 	unanswered bool
 	// check is the openapi validator's state, kept for the response.
 	check *openapiCheck
+	// fixedValues back the request id and empty User-Agent fields
+	// sendLayer sets, so they cost no allocation of their own; written on
+	// the first attempt only (a retry's transport may still read the last).
+	fixedValues [2]string
 	// ex is the answer, kept inside call so a request allocates one
 	// struct for both.
 	ex exchange
