@@ -158,7 +158,7 @@ func TestForwardedProtoHostAfterRetry(t *testing.T) {
 	if got := e.Header["X-Forwarded-For"]; !slices.Equal(got, []string{"127.0.0.1"}) {
 		t.Errorf("X-Forwarded-For = %q", got)
 	}
-	if got := gaugeValue(t, h, "backline_gateway_origin_retries_total"); got != 1 {
+	if got := metricSum(t, h, "backline_gateway_origin_retries_total", "", ""); got != 1 {
 		t.Errorf("retries = %v, want 1", got)
 	}
 }

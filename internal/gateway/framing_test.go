@@ -169,10 +169,10 @@ func TestMalformedChunkedBodyIsClientError(t *testing.T) {
 			t.Errorf("origin took a broken body as complete: %+v", s)
 		}
 	}
-	if n := counterValue(t, h, "backline_gateway_errors_total", "type", "backend"); n != 0 {
+	if n := metricSum(t, h, "backline_gateway_errors_total", "type", "backend"); n != 0 {
 		t.Errorf("backend errors counted: %v", n)
 	}
-	if n := counterValue(t, h, "backline_gateway_errors_total", "type", "client_request"); n != 5 {
+	if n := metricSum(t, h, "backline_gateway_errors_total", "type", "client_request"); n != 5 {
 		t.Errorf("client_request errors counted: %v, want 5", n)
 	}
 }
@@ -217,32 +217,9 @@ func TestRequestValuesBreakingPathRulesAreClientErrors(t *testing.T) {
 		resp, body := h.do(http.MethodGet, "/users/7", nil, map[string]string{"X-Id": id})
 		expectError(t, resp, body, 400, "client_request")
 	}
-	if n := counterValue(t, h, "backline_gateway_errors_total", "type", "configuration"); n != 0 {
+	if n := metricSum(t, h, "backline_gateway_errors_total", "type", "configuration"); n != 0 {
 		t.Errorf("configuration errors counted: %v", n)
 	}
-}
-
-// counterValue sums the series of a metric whose label has value.
-func counterValue(t *testing.T, h *harness, name, label, value string) float64 {
-	t.Helper()
-	mfs, err := h.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == label && lp.GetValue() == value {
-					sum += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return sum
 }
 
 // readAnswers reads n answers from one connection.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 
 	"github.com/backline/backline/internal/config"
@@ -239,8 +240,9 @@ func decodeEcho(t *testing.T, body string) echo {
 	return e
 }
 
-// gaugeValue sums every series of a metric family.
-func gaugeValue(t *testing.T, h *harness, name string) float64 {
+// metricSum sums the values (gauge or counter) of a metric's series whose
+// label has value; an empty label sums them all.
+func metricSum(t *testing.T, h *harness, name, label, value string) float64 {
 	t.Helper()
 	mfs, err := h.reg.Gather()
 	if err != nil {
@@ -252,13 +254,20 @@ func gaugeValue(t *testing.T, h *harness, name string) float64 {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
-			switch {
-			case m.Gauge != nil:
-				sum += m.Gauge.GetValue()
-			case m.Counter != nil:
-				sum += m.Counter.GetValue()
+			if label != "" && !hasLabel(m.GetLabel(), label, value) {
+				continue
 			}
+			sum += m.GetGauge().GetValue() + m.GetCounter().GetValue()
 		}
 	}
 	return sum
+}
+
+func hasLabel(pairs []*dto.LabelPair, name, value string) bool {
+	for _, lp := range pairs {
+		if lp.GetName() == name && lp.GetValue() == value {
+			return true
+		}
+	}
+	return false
 }

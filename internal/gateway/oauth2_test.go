@@ -423,7 +423,7 @@ func TestTokenFetchesLoggedAndCounted(t *testing.T) {
 	if !strings.Contains(logs, `"msg":"gateway token fetched","backend":"api","token":"oauth2","cached_for":540000000000`) || strings.Contains(logs, "SECRET-ACCESS-TOKEN") {
 		t.Fatalf("logs %s", logs)
 	}
-	if got := gaugeValue(t, h, "backline_gateway_requests_total"); got != 2 { // api and idp
+	if got := metricSum(t, h, "backline_gateway_requests_total", "", ""); got != 2 { // api and idp
 		t.Fatalf("requests counted %v, want 2", got)
 	}
 }

@@ -219,7 +219,7 @@ func TestOpenAPIIgnoreViolations(t *testing.T) {
 	if got := o.requests(); len(got) != 1 || got[0] != "GET /v1/pets/abc " {
 		t.Fatalf("origin saw %q", got)
 	}
-	if n := gaugeValue(t, h, "backline_gateway_errors_total"); n != 2 {
+	if n := metricSum(t, h, "backline_gateway_errors_total", "", ""); n != 2 {
 		t.Fatalf("errors_total = %v, want 2 (openapi_ignored, request and response)", n)
 	}
 	logs := h.logs.String()

@@ -58,7 +58,7 @@ func TestOriginsRetryPrimariesBeforeBackups(t *testing.T) {
 		t.Fatalf("codes %v", codes)
 	}
 	wantTranscript(t, tr2, "spare GET /x")
-	if got := gaugeValue(t, h2, "backline_gateway_origin_retries_total"); got != 2 {
+	if got := metricSum(t, h2, "backline_gateway_origin_retries_total", "", ""); got != 2 {
 		t.Errorf("retries = %v, want 2 (the second primary, then the backup)", got)
 	}
 	// One retry is spent on the second primary: the backup is not reached.

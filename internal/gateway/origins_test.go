@@ -214,7 +214,7 @@ func TestOriginsRetryAfterConnectFailure(t *testing.T) {
 	wantTranscript(t, tr, "ok GET /r1", "ok GET /r2", "ok POST /post payload")
 	// The retry takes its turn too, so each request met the refusing
 	// origin first (passive health is what takes it out of rotation).
-	if got := gaugeValue(t, h, "backline_gateway_origin_retries_total"); got != 3 {
+	if got := metricSum(t, h, "backline_gateway_origin_retries_total", "", ""); got != 3 {
 		t.Errorf("retries = %v, want 3", got)
 	}
 }
@@ -223,13 +223,13 @@ func TestOriginsRetriesBounded(t *testing.T) {
 	h := newHarness(t, originsYAML("      retries: 2\n", refusedOrigin(t), refusedOrigin(t), refusedOrigin(t), refusedOrigin(t)))
 	resp, body := h.do("GET", "/x", nil, nil)
 	expectError(t, resp, body, 502, "backend")
-	if got := gaugeValue(t, h, "backline_gateway_origin_requests_total"); got != 3 {
+	if got := metricSum(t, h, "backline_gateway_origin_requests_total", "", ""); got != 3 {
 		t.Errorf("attempts = %v, want 3 (one try and retries: 2)", got)
 	}
 	h0 := newHarness(t, originsYAML("      retries: 0\n", refusedOrigin(t), refusedOrigin(t)))
 	resp, body = h0.do("GET", "/x", nil, nil)
 	expectError(t, resp, body, 502, "backend")
-	if got := gaugeValue(t, h0, "backline_gateway_origin_requests_total"); got != 1 {
+	if got := metricSum(t, h0, "backline_gateway_origin_requests_total", "", ""); got != 1 {
 		t.Errorf("attempts = %v with retries 0", got)
 	}
 }

@@ -45,7 +45,7 @@ gateway:
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if got := gaugeValue(t, h, "backline_gateway_origin_retries_total"); got != 1 {
+	if got := metricSum(t, h, "backline_gateway_origin_retries_total", "", ""); got != 1 {
 		t.Errorf("retries %v, want 1 (the refusing origin first)", got)
 	}
 }

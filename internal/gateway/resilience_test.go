@@ -324,7 +324,7 @@ func TestQueuedClientLeavesConnectionQueue(t *testing.T) {
 		second <- err
 	}()
 	waitFor(t, "the second request to queue", func() bool { return rt.slots.queued() == 1 })
-	if got := gaugeValue(t, h, "backline_gateway_queue_length"); got != 1 {
+	if got := metricSum(t, h, "backline_gateway_queue_length", "", ""); got != 1 {
 		t.Fatalf("queue gauge = %v", got)
 	}
 	cancel()
@@ -332,7 +332,7 @@ func TestQueuedClientLeavesConnectionQueue(t *testing.T) {
 		t.Fatal("queued request got a response")
 	}
 	waitFor(t, "the queue to empty", func() bool { return rt.slots.queued() == 0 })
-	if got := gaugeValue(t, h, "backline_gateway_queue_length"); got != 0 {
+	if got := metricSum(t, h, "backline_gateway_queue_length", "", ""); got != 0 {
 		t.Fatalf("queue gauge = %v", got)
 	}
 	o.releaseAll()

@@ -164,7 +164,7 @@ func TestRetryOnBudget(t *testing.T) {
 	if resp.StatusCode != 503 || body != "busy" {
 		t.Errorf("after the budget: %d %q, want the last 503 with its body", resp.StatusCode, body)
 	}
-	if got := gaugeValue(t, h, "backline_gateway_origin_requests_total"); got != 3 {
+	if got := metricSum(t, h, "backline_gateway_origin_requests_total", "", ""); got != 3 {
 		t.Errorf("attempts = %v, want 3 (one try and retries: 2)", got)
 	}
 	// Two origins, each tried once: the second 503 is the answer.

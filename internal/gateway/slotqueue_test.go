@@ -108,19 +108,19 @@ func TestSlotQueueFullShedsNewest(t *testing.T) {
 	waitFor(t, "request 1 to queue", func() bool { return rt.slots.queued() == 1 })
 	h.sendQueued(context.Background(), "2", results)
 	waitFor(t, "request 2 to queue", func() bool { return rt.slots.queued() == 2 })
-	if got := gaugeValue(t, h, "backline_gateway_queue_length"); got != 2 {
+	if got := metricSum(t, h, "backline_gateway_queue_length", "", ""); got != 2 {
 		t.Fatalf("queue gauge = %v", got)
 	}
 
 	resp, body := h.do(http.MethodGet, "/x?n=3", nil, nil)
 	expectOverloaded(t, resp, body)
-	if got := counterValue(t, h, "backline_gateway_queue_shed_total", "reason", "full"); got != 1 {
+	if got := metricSum(t, h, "backline_gateway_queue_shed_total", "reason", "full"); got != 1 {
 		t.Fatalf("shed{reason=full} = %v", got)
 	}
-	if got := counterValue(t, h, "backline_gateway_errors_total", "type", "backend_overloaded"); got != 1 {
+	if got := metricSum(t, h, "backline_gateway_errors_total", "type", "backend_overloaded"); got != 1 {
 		t.Fatalf("errors{type=backend_overloaded} = %v", got)
 	}
-	if got := counterValue(t, h, "backline_gateway_requests_total", "code", "503"); got != 1 {
+	if got := metricSum(t, h, "backline_gateway_requests_total", "code", "503"); got != 1 {
 		t.Fatalf("requests{code=503} = %v", got)
 	}
 	logs := h.logs.String()
@@ -156,7 +156,7 @@ func TestSlotQueueTimeoutSheds(t *testing.T) {
 
 	resp, body := h.do(http.MethodGet, "/x?n=1", nil, nil)
 	expectOverloaded(t, resp, body)
-	if got := counterValue(t, h, "backline_gateway_queue_shed_total", "reason", "timeout"); got != 1 {
+	if got := metricSum(t, h, "backline_gateway_queue_shed_total", "reason", "timeout"); got != 1 {
 		t.Fatalf("shed{reason=timeout} = %v", got)
 	}
 	if !strings.Contains(h.logs.String(), errQueueTimeout.Error()) {
@@ -165,7 +165,7 @@ func TestSlotQueueTimeoutSheds(t *testing.T) {
 	if q := rt.slots.queued(); q != 0 {
 		t.Fatalf("queued = %d after the timeout", q)
 	}
-	if got := gaugeValue(t, h, "backline_gateway_queue_length"); got != 0 {
+	if got := metricSum(t, h, "backline_gateway_queue_length", "", ""); got != 0 {
 		t.Fatalf("queue gauge = %v", got)
 	}
 	if n := rt.slots.slotsInUse(); n != 1 {
@@ -219,7 +219,7 @@ func TestSlotQueueLeaverFreesPlace(t *testing.T) {
 			t.Fatalf("request %s: %d %v", r.n, r.status, r.err)
 		}
 	}
-	if got := gaugeValue(t, h, "backline_gateway_queue_shed_total"); got != 0 {
+	if got := metricSum(t, h, "backline_gateway_queue_shed_total", "", ""); got != 0 {
 		t.Fatalf("shed = %v, want 0", got)
 	}
 	waitFor(t, "the slot to be free", func() bool { return rt.slots.slotsInUse() == 0 })

@@ -156,19 +156,19 @@ func TestThrottleQueueFullAnswer(t *testing.T) {
 	waiting := make(chan queueResult, 1)
 	h.sendQueued(ctx, "1", waiting)
 	waitFor(t, "request 1 to queue", func() bool { return rt.throttle.queued() == 1 })
-	if got := gaugeWith(t, h, "backline_gateway_queue_waiting", "queue", "throttle"); got != 1 {
+	if got := metricSum(t, h, "backline_gateway_queue_waiting", "queue", "throttle"); got != 1 {
 		t.Fatalf("queue_waiting{queue=throttle} = %v", got)
 	}
 
 	resp, body := h.do(http.MethodGet, "/x?n=2", nil, nil)
 	expectOverloaded(t, resp, body)
-	if got := counterValue(t, h, "backline_gateway_queue_shed_total", "queue", "throttle"); got != 1 {
+	if got := metricSum(t, h, "backline_gateway_queue_shed_total", "queue", "throttle"); got != 1 {
 		t.Fatalf("shed{queue=throttle} = %v", got)
 	}
-	if got := counterValue(t, h, "backline_gateway_queue_shed_total", "reason", "full"); got != 1 {
+	if got := metricSum(t, h, "backline_gateway_queue_shed_total", "reason", "full"); got != 1 {
 		t.Fatalf("shed{reason=full} = %v", got)
 	}
-	if got := counterValue(t, h, "backline_gateway_errors_total", "type", "backend_overloaded"); got != 1 {
+	if got := metricSum(t, h, "backline_gateway_errors_total", "type", "backend_overloaded"); got != 1 {
 		t.Fatalf("errors{type=backend_overloaded} = %v", got)
 	}
 	if logs := h.logs.String(); !strings.Contains(logs, errThrottleQueueFull.Error()) {
@@ -179,7 +179,7 @@ func TestThrottleQueueFullAnswer(t *testing.T) {
 		t.Fatalf("the waiting request got %d", r.status)
 	}
 	waitFor(t, "the queue to empty", func() bool { return rt.throttle.queued() == 0 })
-	if got := gaugeValue(t, h, "backline_gateway_queue_length"); got != 0 {
+	if got := metricSum(t, h, "backline_gateway_queue_length", "", ""); got != 0 {
 		t.Fatalf("queue_length = %v", got)
 	}
 }
@@ -193,10 +193,10 @@ func TestThrottleQueueTimeoutAnswer(t *testing.T) {
 	}
 	resp, body := h.do(http.MethodGet, "/x", nil, nil)
 	expectOverloaded(t, resp, body)
-	if got := counterValue(t, h, "backline_gateway_queue_shed_total", "reason", "timeout"); got != 1 {
+	if got := metricSum(t, h, "backline_gateway_queue_shed_total", "reason", "timeout"); got != 1 {
 		t.Fatalf("shed{reason=timeout} = %v", got)
 	}
-	if got := counterValue(t, h, "backline_gateway_queue_shed_total", "queue", "throttle"); got != 1 {
+	if got := metricSum(t, h, "backline_gateway_queue_shed_total", "queue", "throttle"); got != 1 {
 		t.Fatalf("shed{queue=throttle} = %v", got)
 	}
 	if !strings.Contains(h.logs.String(), errThrottleQueueTimeout.Error()) {
@@ -222,11 +222,11 @@ func TestQueueMetricSplit(t *testing.T) {
 		queue string
 		want  float64
 	}{{"slot", 1}, {"throttle", 1}} {
-		if got := gaugeWith(t, h, "backline_gateway_queue_waiting", "queue", c.queue); got != c.want {
+		if got := metricSum(t, h, "backline_gateway_queue_waiting", "queue", c.queue); got != c.want {
 			t.Errorf("queue_waiting{queue=%s} = %v, want %v", c.queue, got, c.want)
 		}
 	}
-	if got := gaugeValue(t, h, "backline_gateway_queue_length"); got != 2 {
+	if got := metricSum(t, h, "backline_gateway_queue_length", "", ""); got != 2 {
 		t.Errorf("queue_length = %v, want 2 (both queues)", got)
 	}
 	cancel()
@@ -236,32 +236,9 @@ func TestQueueMetricSplit(t *testing.T) {
 	waitFor(t, "the queues to empty", func() bool {
 		return rt.slots.queued() == 0 && rt.throttle.queued() == 0 && rt.slots.slotsInUse() == 0
 	})
-	if got := gaugeValue(t, h, "backline_gateway_queue_waiting"); got != 0 {
+	if got := metricSum(t, h, "backline_gateway_queue_waiting", "", ""); got != 0 {
 		t.Errorf("queue_waiting = %v after the clients left", got)
 	}
-}
-
-// gaugeWith sums the gauges of name whose label has value.
-func gaugeWith(t *testing.T, h *harness, name, label, value string) float64 {
-	t.Helper()
-	mfs, err := h.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == label && lp.GetValue() == value {
-					sum += m.GetGauge().GetValue()
-				}
-			}
-		}
-	}
-	return sum
 }
 
 // The queue is local with the shared counter too, so the cap holds whether
@@ -307,7 +284,7 @@ func TestSharedThrottleQueueCap(t *testing.T) {
 				}
 			}
 			waitFor(t, "the queue to empty", func() bool { return rt.throttle.queued() == 0 })
-			if got := counterValue(t, p.b, "backline_gateway_queue_shed_total", "queue", "throttle"); got != flood-2 {
+			if got := metricSum(t, p.b, "backline_gateway_queue_shed_total", "queue", "throttle"); got != flood-2 {
 				t.Fatalf("shed{queue=throttle} = %v, want %d", got, flood-2)
 			}
 		})
