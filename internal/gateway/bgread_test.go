@@ -1,11 +1,9 @@
 package gateway
 
 import (
-	"bufio"
 	"errors"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"sync/atomic"
 	"testing"
@@ -193,44 +191,8 @@ func TestReadDeadlineReachesTheSocketOnlyForARead(t *testing.T) {
 // would fail here instead of silently costing the syscalls again), and a
 // request pipelined behind it while it is parked is answered in order.
 func TestNetHTTPBackgroundReadIsParkedAndPipeliningWorks(t *testing.T) {
-	release := make(chan struct{})
-	origin := newEchoWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/slow" {
-			<-release
-		}
-		_, _ = io.WriteString(w, "answer "+r.URL.Path)
-	}))
 	// net/http serves the TLS listener; the plain one has its own server
 	// (TestServerWatchReadKeepsAPipelinedByte).
-	h := newTLSHarness(t, gatewayYAML(origin, "", "    - path: /**\n      proxy:\n        backend: api\n"), false)
-	conn := h.dialRaw(t)
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(30 * time.Second)) // a hang fails the test
-	before := backgroundReadsParked.Load()
-	if _, err := io.WriteString(conn, "GET /slow HTTP/1.1\r\nHost: gw.test\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; backgroundReadsParked.Load() == before; i++ {
-		if i == 10000 {
-			close(release)
-			t.Fatal("net/http's background read was never parked")
-		}
-		time.Sleep(time.Millisecond)
-	}
-	// The next request arrives while the first one's read is parked.
-	if _, err := io.WriteString(conn, "GET /next HTTP/1.1\r\nHost: gw.test\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
-	close(release)
-	br := bufio.NewReader(conn)
-	for _, want := range []string{"answer /slow", "answer /next"} {
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 || string(body) != want {
-			t.Fatalf("got %d %q, want %q", resp.StatusCode, body, want)
-		}
-	}
+	checkPipelinedBehindSlow(t, func(yml string) *harness { return newTLSHarness(t, yml, false) },
+		&backgroundReadsParked, "net/http's background read was never parked", 0)
 }

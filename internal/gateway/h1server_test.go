@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,17 @@ import (
 // read by that read (its first byte) and must still be answered, whole
 // and in order.
 func TestServerWatchReadKeepsAPipelinedByte(t *testing.T) {
+	// 10 ms: let the background read take the byte (the test passes either way).
+	checkPipelinedBehindSlow(t, func(yml string) *harness { return newHarness(t, yml) },
+		&serverWatchReads, "the background read never started", 10*time.Millisecond)
+}
+
+// checkPipelinedBehindSlow sends a request the origin holds, waits until
+// the server's read behind it has started (started moves), pipelines a
+// second request, waits settle, releases the first, and expects both
+// answers whole and in order.
+func checkPipelinedBehindSlow(t *testing.T, serve func(yml string) *harness, started *atomic.Int64, never string, settle time.Duration) {
+	t.Helper()
 	release := make(chan struct{})
 	origin := newEchoWith(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/slow" {
@@ -23,25 +35,25 @@ func TestServerWatchReadKeepsAPipelinedByte(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, "answer "+r.URL.Path)
 	}))
-	h := newHarness(t, gatewayYAML(origin, "", "    - path: /**\n      proxy:\n        backend: api\n"))
+	h := serve(gatewayYAML(origin, "", "    - path: /**\n      proxy:\n        backend: api\n"))
 	conn := h.dialRaw(t)
 	defer conn.Close()
 	_ = conn.SetDeadline(time.Now().Add(30 * time.Second)) // a hang fails the test
-	before := serverWatchReads.Load()
+	before := started.Load()
 	if _, err := io.WriteString(conn, "GET /slow HTTP/1.1\r\nHost: gw.test\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; serverWatchReads.Load() == before; i++ {
+	for i := 0; started.Load() == before; i++ {
 		if i == 10000 {
 			close(release)
-			t.Fatal("the background read never started")
+			t.Fatal(never)
 		}
 		time.Sleep(time.Millisecond)
 	}
 	if _, err := io.WriteString(conn, "GET /next HTTP/1.1\r\nHost: gw.test\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(10 * time.Millisecond) // let the background read take the byte (the test passes either way)
+	time.Sleep(settle)
 	close(release)
 	br := bufio.NewReader(conn)
 	for _, want := range []string{"answer /slow", "answer /next"} {
