@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/redact"
 )
 
 // ctlMaxResponse bounds what ctl reads of one answer: a confused or hostile
@@ -330,8 +331,11 @@ func ctlClean(s string) string {
 }
 
 // redact removes the credentials from anything about to be printed: a
-// broken or hostile endpoint could echo the Authorization header back.
+// broken or hostile endpoint could echo the Authorization header back, and
+// a daemon of an older version may still quote a backend's Set-Cookie line
+// in an error.
 func (c *ctlClient) redact(s string) string {
+	s = redact.ErrorText(s)
 	secrets := []string{c.password, c.token}
 	if c.password != "" {
 		secrets = append(secrets, base64.StdEncoding.EncodeToString([]byte(c.user+":"+c.password)))

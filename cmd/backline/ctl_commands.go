@@ -44,6 +44,7 @@ type ctlBackend struct {
 	Healthy      bool      `json:"healthy"`
 	Eligible     *bool     `json:"eligible"`
 	Reason       string    `json:"reason"`
+	Draining     bool      `json:"draining"` // false from daemons before the field
 	Weight       *int      `json:"weight"`
 	Backup       bool      `json:"backup"`
 	Admin        *ctlAdmin `json:"admin"`
@@ -87,6 +88,7 @@ type ctlCandidate struct {
 	Chosen   bool   `json:"chosen"`
 	Weight   *int   `json:"weight"`
 	Backup   bool   `json:"backup"`
+	Draining bool   `json:"draining"`
 }
 
 type ctlExplain struct {

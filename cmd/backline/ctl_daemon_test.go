@@ -122,8 +122,17 @@ func TestCtlAgainstDaemon(t *testing.T) {
 			t.Fatalf("drain: exit %d\n%s%s", code, stdout, stderr)
 		}
 		code, stdout, _ = ctl("list")
-		if code != exitOK || !strings.Contains(stdout, "no (drain)") {
+		if code != exitOK || !strings.Contains(stdout, "no (drain)") || !strings.Contains(stdout, "draining 30m left") {
 			t.Errorf("list after drain: exit %d\n%s", code, stdout)
+		}
+		// Healthy and drained: draining, since when and by whom.
+		code, stdout, _ = ctl("show", "demo-imaps")
+		if code != exitOK || !strings.Contains(stdout, "draining:") || !strings.Contains(stdout, " by ops (no new users") {
+			t.Errorf("show after drain: exit %d\n%s", code, stdout)
+		}
+		code, stdout, _ = ctl("list", "--json")
+		if code != exitOK || !strings.Contains(stdout, `"draining": true`) {
+			t.Errorf("list --json after drain: exit %d\n%s", code, stdout)
 		}
 		if code, stdout, stderr = ctl("weight", "demo-imaps", "7"); code != exitOK || !strings.Contains(stdout, "weight 7") {
 			t.Errorf("weight: exit %d\n%s%s", code, stdout, stderr)

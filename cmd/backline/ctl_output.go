@@ -79,7 +79,7 @@ func (c *ctlClient) printList(backends []ctlBackend) {
 	for _, b := range sorted {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			ctlCell(b.id()), ctlCell(b.Group), ctlCell(b.Protocol), ctlCell(ctlHostPort(b.Host, b.Port)),
-			ctlHealth(b), c.ctlAdminCell(b.Admin), ctlWeight(b.Weight), ctlEligible(b.Eligible, b.Reason))
+			ctlHealth(b), c.ctlAdminCell(b.Admin, b.Draining), ctlWeight(b.Weight), ctlEligible(b.Eligible, b.Reason))
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(c.stdout, ctlRollup(backends))
@@ -151,11 +151,17 @@ func ctlHealth(b ctlBackend) string {
 	return s
 }
 
-func (c *ctlClient) ctlAdminCell(a *ctlAdmin) string {
+// ctlAdminCell is the admin state, "draining" for a drained backend that is
+// otherwise eligible (under policy sticky it still serves the users stored
+// for it), with its TTL.
+func (c *ctlClient) ctlAdminCell(a *ctlAdmin, draining bool) string {
 	if a == nil || a.State == "" {
 		return "-"
 	}
 	s := ctlCell(a.State)
+	if draining {
+		s = "draining"
+	}
 	if a.Until.set() {
 		s += " " + ctlLeft(a.Until.Sub(c.now())) + " left"
 	}
@@ -228,6 +234,23 @@ func (c *ctlClient) adminSummary(a ctlAdmin) string {
 	return c.redact(strings.Join(parts, ", "))
 }
 
+// drainingText says what draining means for the backend's group and, when
+// the admin state records them, since when and by whom.
+func (c *ctlClient) drainingText(group string, a *ctlAdmin) string {
+	s := "yes"
+	if a != nil && a.Since.set() {
+		s += " since " + a.Since.String()
+	}
+	if a != nil && a.Who != "" {
+		s += " by " + ctlCell(a.Who)
+	}
+	if strings.HasPrefix(group, gateway.GroupPrefix) {
+		// The gateway keeps no affinity: a drain ends its requests at once.
+		return c.redact(s + " (no new requests; back in rotation at ready)")
+	}
+	return c.redact(s + " (no new users; under policy sticky, users stored for it stay until their affinity expires)")
+}
+
 // ctlBackupNote says when a backup takes traffic: mail targets fail over
 // per protocol, gateway origins per backend (where use_when_unhealthy may
 // admit an unhealthy primary first).
@@ -258,6 +281,9 @@ func (c *ctlClient) printBackend(b ctlBackend) {
 	row("weight", ctlWeight(b.Weight))
 	if b.Backup {
 		row("backup", ctlBackupNote(b.Group))
+	}
+	if b.Draining {
+		row("draining", c.drainingText(b.Group, b.Admin))
 	}
 	if b.Admin != nil {
 		row("admin", c.adminSummary(*b.Admin))
@@ -365,8 +391,12 @@ func (c *ctlClient) printExplain(user string, ex ctlExplain) {
 		if x.Backup {
 			id += " (backup)"
 		}
+		reason := x.Reason
+		if x.Draining {
+			reason = "draining"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", id, ctlCell(ctlHostPort(x.Host, x.Port)),
-			ctlWeight(x.Weight), chosen, ctlEligible(&eligible, x.Reason))
+			ctlWeight(x.Weight), chosen, ctlEligible(&eligible, reason))
 	}
 	_ = tw.Flush()
 }

@@ -21,7 +21,7 @@ import (
 func drainingIDs(cands []Candidate) []string {
 	var ids []string
 	for i := range cands {
-		if cands[i].draining {
+		if cands[i].Draining {
 			ids = append(ids, cands[i].ID)
 		}
 	}
@@ -39,7 +39,7 @@ func keepDrained(cands []Candidate, pool []int, stored string) int {
 		if c.ID != stored {
 			continue
 		}
-		if !c.draining || (c.Backup && eligiblePrimaryIn(cands, pool)) {
+		if !c.Draining || (c.Backup && eligiblePrimaryIn(cands, pool)) {
 			return -1
 		}
 		return i

@@ -86,7 +86,7 @@ func TestExplainAnswer(t *testing.T) {
 		t.Errorf("answer: %+v", ans)
 	}
 	want := []Candidate{
-		{ID: "imap-a", Host: "127.0.0.1", Port: 1143, Eligible: false, Reason: "drain", Weight: 1},
+		{ID: "imap-a", Host: "127.0.0.1", Port: 1143, Eligible: false, Reason: "drain", Weight: 1, Draining: true},
 		{ID: "imap-b", Host: "127.0.0.2", Port: 2143, Eligible: true, Weight: 1, Chosen: true},
 		{ID: "imap-c", Host: "127.0.0.3", Port: 3143, Eligible: false, Reason: "unhealthy", Weight: 1},
 	}

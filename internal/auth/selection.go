@@ -95,9 +95,9 @@ type Candidate struct {
 	panicUsable bool
 	// addr: the snapshot's checked address (ChosenBackend.Addr).
 	addr netip.Addr
-	// draining: drained but otherwise eligible (health.Backend.Draining)
+	// Draining: drained but otherwise eligible (health.Backend.Draining)
 	// and reachable by proxies: the sticky policy keeps its stored users.
-	draining bool
+	Draining bool `json:"draining"`
 }
 
 // reasonNoProxyPort marks a healthy implicit-TLS target without proxy_port:
@@ -169,7 +169,7 @@ func (h *Handler) candidates(snap *health.Snapshot, proto string) []Candidate {
 			}
 		case !c.Eligible:
 			c.panicUsable = (b.Reason == health.ReasonUnhealthy || b.Reason == health.ReasonStale) && b.Weight > 0
-			c.draining = b.Draining
+			c.Draining = b.Draining
 		}
 		out = append(out, c)
 	}

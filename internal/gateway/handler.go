@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/backline/backline/internal/redact"
 )
 
 // bufPool holds copy buffers for response bodies.
@@ -110,7 +112,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			kind = kindTimeout
 		}
 		g.logger.Warn("gateway response body cut off", "request_id", reqID, "endpoint", ep.path,
-			"backend", bv.rt.name, "error_type", kind.Type, "error", err)
+			"backend", bv.rt.name, "error_type", kind.Type, "error", errText(err))
 		bv.rt.metrics.errors.WithLabelValues("body_cut").Inc()
 		ex.done()
 		panic(http.ErrAbortHandler)
@@ -225,9 +227,12 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, reqID string, rt 
 // without using (nginx's lingering_timeout is 5 s too). A variable for tests.
 var unreadBodyWait = 5 * time.Second
 
+// errText is an error as the gateway logs it: a header line net/http
+// quotes from a malformed origin response keeps its name, not a
+// credential's value (Set-Cookie from the origin, say).
 func errText(err error) string {
 	if err == nil {
 		return ""
 	}
-	return err.Error()
+	return redact.ErrorText(err.Error())
 }

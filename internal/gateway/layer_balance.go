@@ -129,7 +129,7 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 			o.inFlight.Add(-1)
 			c.g.logger.Debug("gateway retrying on another origin", "backend", set.label, "origin", o.name, "status", ex.resp.StatusCode)
 		} else {
-			c.g.logger.Debug("gateway retrying on another origin", "backend", set.label, "origin", o.name, "reason", reason, "error", gerr.cause)
+			c.g.logger.Debug("gateway retrying on another origin", "backend", set.label, "origin", o.name, "reason", reason, "error", errText(gerr.cause))
 		}
 		c.g.metrics.originRetry(set.label, reason)
 	}

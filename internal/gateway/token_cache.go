@@ -50,7 +50,7 @@ func newTokenCache(base context.Context, fetch func(context.Context) (string, ti
 func (g *Gateway) logFetches(tc *tokenCache, backend, kind string) {
 	tc.logged = func(ttl time.Duration, err error) {
 		if err != nil {
-			g.logger.Warn("gateway token fetch failed", "backend", backend, "token", kind, "error_type", kindTokenRequest.Type, "error", err)
+			g.logger.Warn("gateway token fetch failed", "backend", backend, "token", kind, "error_type", kindTokenRequest.Type, "error", errText(err))
 			return
 		}
 		g.logger.Info("gateway token fetched", "backend", backend, "token", kind, "cached_for", ttl)

@@ -72,7 +72,7 @@ func getBackendServersStatus(r *scriptRun, L *glua.LState) int {
 		if b.Group != health.GroupMail || b.Target == nil {
 			continue
 		}
-		t := L.CreateTable(0, 14)
+		t := L.CreateTable(0, 15)
 		t.RawSetString("name", glua.LString(b.Target.Name))
 		t.RawSetString("protocol", glua.LString(b.Target.Protocol))
 		t.RawSetString("host", glua.LString(b.Target.Host))
@@ -85,6 +85,7 @@ func getBackendServersStatus(r *scriptRun, L *glua.LState) int {
 		t.RawSetString("reason", glua.LString(b.Reason))
 		t.RawSetString("group", glua.LString(b.Group))
 		t.RawSetString("backup", glua.LBool(b.Backup))
+		t.RawSetString("draining", glua.LBool(b.Draining))
 		lastErr := b.Connect.LastError
 		if lastErr == "" {
 			lastErr = b.Deep.LastError
@@ -212,6 +213,12 @@ func (sv *serverView) field(name string) glua.LValue {
 		// there it is true for every server of the protocol; the status
 		// list shows it beside the primaries.
 		return glua.LBool(b.Backup)
+	case "draining":
+		// backline's addition, as backup: drained by an operator but
+		// otherwise eligible, so it keeps only the users stored for it.
+		// get_backend_servers lists eligible servers, where it is false;
+		// the status list shows it for the drained ones.
+		return glua.LBool(b.Draining)
 	case "name":
 		return glua.LString(t.Name)
 	case "protocol":

@@ -15,6 +15,7 @@ import (
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/health"
 	"github.com/backline/backline/internal/probe"
+	"github.com/backline/backline/internal/redact"
 )
 
 // OfflineBackend is one entry of the --backends file of `backline lua test`.
@@ -210,7 +211,7 @@ func WriteOutcome(w io.Writer, o *FilterOutcome) {
 	}
 	for _, name := range ResponseHeaderNames(o.ResponseHeaders) {
 		for _, v := range o.ResponseHeaders[name] {
-			fmt.Fprintf(w, "response_header: %s: %s\n", name, v)
+			fmt.Fprintf(w, "response_header: %s: %s\n", name, redact.HeaderValue(name, v))
 		}
 	}
 	if o.ResponseStatus != 0 {

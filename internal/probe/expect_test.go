@@ -152,15 +152,3 @@ func TestHTTPMailTargetExpect(t *testing.T) {
 			ReasonProtocol, `does not contain "\"status\":\"up\""`)
 	})
 }
-
-func TestCredentialHeader(t *testing.T) {
-	for name, want := range map[string]bool{
-		"Authorization": true, "Proxy-Authorization": true, "Cookie": true, "X-Api-Key": true,
-		"X-Auth-Token": true, "X-Vault-Token": true, "X-Client-Secret": true, "X-Session-Id": true,
-		"Host": false, "User-Agent": false, "Accept": false, "X-Probe": false, "X-Forwarded-For": false,
-	} {
-		if got := credentialHeader(name); got != want {
-			t.Errorf("credentialHeader(%q) = %v, want %v", name, got, want)
-		}
-	}
-}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/backline/backline/internal/redact"
 )
 
 const (
@@ -98,11 +100,7 @@ func checkHTTP(s *session) error {
 	shown := []string{lines[0]}
 	for _, name := range headers {
 		lines = append(lines, name+": "+values[name])
-		if credentialHeader(name) {
-			shown = append(shown, name+": "+redacted)
-		} else {
-			shown = append(shown, lines[len(lines)-1])
-		}
+		shown = append(shown, name+": "+redact.HeaderValue(name, values[name]))
 	}
 	lines, shown = append(lines, ""), append(shown, "")
 	// writeLines refuses the whole request if any line (Host comes from the
@@ -129,7 +127,7 @@ func checkHTTP(s *session) error {
 			// a refused client certificate is reported as one.
 			return wrapf(ReasonTLS, err, "reading the HTTP response from %s", t.Address())
 		}
-		return failf(Classify(err), "reading the HTTP response from %s: %s", t.Address(), s.quoted(err.Error()))
+		return failf(Classify(err), "reading the HTTP response from %s: %s", t.Address(), s.quoted(redact.ErrorText(err.Error())))
 	}
 	defer resp.Body.Close()
 	statusLine := resp.Proto + " " + resp.Status
@@ -202,27 +200,9 @@ func (s *session) noteResponse(statusLine string, h http.Header) {
 	sort.Strings(names)
 	for _, name := range names {
 		for _, v := range h[name] {
-			s.note("S: ", name+": "+v)
+			s.note("S: ", name+": "+redact.HeaderValue(name, v))
 		}
 	}
-}
-
-// credentialHeader tells whether a header's value is kept out of the
-// transcript: Authorization (Basic or a configured one), and headers whose
-// name says they carry a credential (X-Api-Key, X-Auth-Token, Cookie).
-// name is canonical.
-func credentialHeader(name string) bool {
-	switch name {
-	case "Authorization", "Proxy-Authorization", "Cookie":
-		return true
-	}
-	lower := strings.ToLower(name)
-	for _, word := range []string{"auth", "token", "key", "secret", "password", "session"} {
-		if strings.Contains(lower, word) {
-			return true
-		}
-	}
-	return false
 }
 
 func validHeaderName(name string) bool {

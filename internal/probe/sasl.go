@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/redact"
 )
 
 // mechanism is one executable way to log in, in the seed's auto order.
@@ -138,4 +139,4 @@ func plainResponse(user, pass string) string {
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 // redacted stands in for credentials in transcripts.
-const redacted = "<redacted>"
+const redacted = redact.Placeholder

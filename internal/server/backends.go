@@ -30,7 +30,11 @@ type backendView struct {
 	Healthy  bool   `json:"healthy"`
 	Eligible bool   `json:"eligible"`
 	Reason   string `json:"reason"`
-	Weight   int    `json:"weight"`
+	// Draining: admin state drain on an otherwise eligible backend. It
+	// takes no new users, but policy sticky keeps sending the users stored
+	// for it (admin.since and admin.who say since when and by whom).
+	Draining bool `json:"draining"`
+	Weight   int  `json:"weight"`
 	// Backup: a failover target (backup: true); left out for the others.
 	Backup       bool       `json:"backup,omitempty"`
 	Admin        adminView  `json:"admin"`
@@ -133,6 +137,7 @@ func viewBackend(b health.Backend) backendView {
 		Healthy:      b.Healthy,
 		Eligible:     b.Eligible,
 		Reason:       string(b.Reason),
+		Draining:     b.Draining,
 		Weight:       b.Weight,
 		Backup:       b.Backup,
 		Admin:        viewAdmin("", b.Admin),

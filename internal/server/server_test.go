@@ -124,7 +124,7 @@ func TestBackendsJSONShape(t *testing.T) {
 		"taken": "2026-11-23T13:00:10Z",
 		"backends": []any{
 			map[string]any{
-				"id": "imap://127.0.0.1:993", "eligible": true, "reason": "", "weight": 1.0, "admin": map[string]any{"state": "ready", "weight": 1.0, "health": "auto", "checks_paused": false, "source": "config"},
+				"id": "imap://127.0.0.1:993", "eligible": true, "reason": "", "draining": false, "weight": 1.0, "admin": map[string]any{"state": "ready", "weight": 1.0, "health": "auto", "checks_paused": false, "source": "config"},
 				"name": "imap://127.0.0.1:993", "group": "backend_health_checks", "protocol": "imap",
 				"host": "127.0.0.1", "port": 993.0, "healthy": true, "deep_check": true,
 				"tls_mode": "implicit", "haproxy_v2": false, "since": "2026-11-23T13:00:00Z",
@@ -145,7 +145,7 @@ func TestBackendsJSONShape(t *testing.T) {
 				},
 			},
 			map[string]any{
-				"id": "pop3://10.0.0.2:110", "eligible": false, "reason": "unhealthy", "weight": 1.0, "admin": map[string]any{"state": "ready", "weight": 1.0, "health": "auto", "checks_paused": false, "source": "config"},
+				"id": "pop3://10.0.0.2:110", "eligible": false, "reason": "unhealthy", "draining": false, "weight": 1.0, "admin": map[string]any{"state": "ready", "weight": 1.0, "health": "auto", "checks_paused": false, "source": "config"},
 				"name": "pop3://10.0.0.2:110", "group": "backend_health_checks", "protocol": "pop3",
 				"host": "10.0.0.2", "port": 110.0, "healthy": false, "deep_check": false,
 				"tls_mode": "plain", "haproxy_v2": true, "since": "2026-11-23T13:00:05Z",
@@ -161,7 +161,7 @@ func TestBackendsJSONShape(t *testing.T) {
 				"steps": []any{},
 			},
 			map[string]any{
-				"id": `<script>alert("x")</script>`, "eligible": true, "reason": "", "weight": 1.0, "admin": map[string]any{"state": "ready", "weight": 1.0, "health": "auto", "checks_paused": false, "source": "config"},
+				"id": `<script>alert("x")</script>`, "eligible": true, "reason": "", "draining": false, "weight": 1.0, "admin": map[string]any{"state": "ready", "weight": 1.0, "health": "auto", "checks_paused": false, "source": "config"},
 				"name": `<script>alert("x")</script>`, "group": "gateway:web", "protocol": "http",
 				"host": "web", "port": 80.0, "healthy": true, "deep_check": false,
 				"tls_mode": "plain", "haproxy_v2": false, "since": "2026-11-23T13:00:00Z",

@@ -55,7 +55,7 @@ type statusRow struct {
 	Protocol   string
 	Detail     string // tls mode, proxy-v2, deep check mechanism, backup
 	Addr       string // host:port
-	State      string // up, down, stale, drain, maint, or another eligibility reason
+	State      string // up, down, stale, draining, drain, maint, or another eligibility reason
 	Problem    bool
 	InState    string
 	Admin      pageAdmin
@@ -244,7 +244,7 @@ func buildRow(b health.Backend, adm pageAdmin, now time.Time) statusRow {
 	last := lastCheck(b, t.DeepCheck)
 	since := b.Since
 	switch {
-	case (row.State == "drain" || row.State == "maint") && !adm.Since.IsZero():
+	case (row.State == "draining" || row.State == "drain" || row.State == "maint") && !adm.Since.IsZero():
 		since = adm.Since
 	case row.State == "stale" && !last.LastCheck.IsZero():
 		since = last.LastCheck // stale since the last result came in
@@ -291,6 +291,9 @@ func stateOf(b health.Backend) (string, int) {
 		return "stale", rankStale
 	case b.Reason == health.ReasonMaint:
 		return "maint", rankMaint
+	case b.Draining:
+		// Still serving the users the sticky policy stored for it.
+		return "draining", rankDrain
 	case b.Reason == health.ReasonDrain:
 		return "drain", rankDrain
 	case b.Reason == health.ReasonUnhealthy:

@@ -20,7 +20,7 @@ td.st{font-weight:bold;color:#fff;background:#6d4c41}
 tr.s-up td.st{background:#2e7d32}
 tr.s-down td.st{background:#c62828}
 tr.s-stale td.st{background:#ef6c00}
-tr.s-drain td.st,tr.s-maint td.st{background:#1565c0}
+tr.s-drain td.st,tr.s-draining td.st,tr.s-maint td.st{background:#1565c0}
 tr.p{background:#fff8f6}
 td.c-ok{color:#2e7d32}
 td.adm{min-width:7em}

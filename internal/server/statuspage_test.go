@@ -378,7 +378,7 @@ func TestStatusPageDrainedFromSnapshot(t *testing.T) {
 	if n := findCell(p.root, r.id, cAdmin); attr(n, "class") != "adm" {
 		t.Errorf("admin cell of a drained backend: class %q", attr(n, "class"))
 	}
-	if r.id != statuspagefake.DrainedID || r.cells[cState] != "drain" || r.cells[cFor] != "5m" ||
+	if r.id != statuspagefake.DrainedID || r.cells[cState] != "draining" || r.cells[cFor] != "5m" ||
 		r.cells[cAdmin] != "drain by alice: disk swap until 2026-12-03 07:25 UTC (in 25m)" {
 		t.Errorf("drained row: %q", r.cells)
 	}

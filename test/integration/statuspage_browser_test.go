@@ -306,7 +306,7 @@ func TestStatusPageInChromium(t *testing.T) {
 	t.Run("drained", func(t *testing.T) {
 		t.Parallel()
 		p := readDOM(browse(t, chromium, serveStatus(t, statuspagefake.Drained(now)), "drained"))
-		if got, want := p.states(), "drain,up,up,up,up,up,up"; got != want {
+		if got, want := p.states(), "draining,up,up,up,up,up,up"; got != want {
 			t.Errorf("states %s, want the drained backend first: %s", got, want)
 		}
 		if len(p.rows) > 0 && (p.rows[0].id != statuspagefake.DrainedID ||

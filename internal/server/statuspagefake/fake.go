@@ -146,7 +146,7 @@ const DrainedID = "imap03"
 func Drained(now time.Time) *health.Snapshot {
 	s := AllHealthy(now)
 	b := &s.Backends[2]
-	b.Eligible, b.Reason = false, health.ReasonDrain
+	b.Eligible, b.Reason, b.Draining = false, health.ReasonDrain, true
 	b.Admin = health.Admin{State: health.AdminDrain, Weight: 1, Health: health.HealthAuto,
 		Who: "alice", Why: "disk swap", Since: now.Add(-5 * time.Minute), Until: now.Add(25 * time.Minute),
 		Source: health.SourceAPI}

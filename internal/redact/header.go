@@ -1,0 +1,136 @@
+// Package redact is the one rule for which HTTP header values backline
+// never prints or logs: probe transcripts, `backline probe`, errors that
+// quote a server's header line (status API, logs, ctl) and the gateway's
+// error log all ask it. The name always stays visible, so an operator sees
+// that the header was there.
+package redact
+
+import (
+	"strconv"
+	"strings"
+)
+
+// Placeholder stands in for a withheld value.
+const Placeholder = "<redacted>"
+
+// sensitiveWords mark a header whose value is a credential when the name,
+// lowercased and stripped to letters and digits, contains one of them:
+// "X-Api_Key", "x-amz-security-token", "Set-Cookie" and "Set\x01Cookie"
+// all match, whatever separators or case a client or hostile server chose.
+var sensitiveWords = []string{
+	"auth", // Authorization, Proxy-Authorization, X-Auth-*
+	"cookie",
+	"token",
+	"secret",
+	"signature",
+	"password",
+	"passwd",
+	"key", // X-Access-Key, Private-Key: keys are what they hold
+	"session",
+	"credential",
+	"jwt",
+}
+
+// challengeHeaders name an auth scheme and its realm, never a credential,
+// and say why a check got its 401: they stay readable.
+var challengeHeaders = map[string]bool{"wwwauthenticate": true, "proxyauthenticate": true}
+
+// SensitiveHeader tells whether the value of the header called name must
+// not be shown. Any case, any separators, control characters ignored.
+func SensitiveHeader(name string) bool {
+	n := fold(name)
+	if challengeHeaders[n] {
+		return false
+	}
+	for _, w := range sensitiveWords {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// HeaderValue returns value, or Placeholder when name is sensitive.
+func HeaderValue(name, value string) string {
+	if SensitiveHeader(name) {
+		return Placeholder
+	}
+	return value
+}
+
+// HeaderLine redacts one "Name: value" line as a server sent it. A line
+// without a colon has no name to keep apart from its value: it is withheld
+// whole when any part of it reads like a sensitive name.
+func HeaderLine(line string) string {
+	name, _, ok := strings.Cut(line, ":")
+	if !ok {
+		if SensitiveHeader(line) {
+			return Placeholder
+		}
+		return line
+	}
+	if SensitiveHeader(name) {
+		return name + ": " + Placeholder
+	}
+	return line
+}
+
+// quotedLineMarkers precede the header line Go's net/textproto quotes
+// (with %q) in the errors of http.ReadResponse and every client built on
+// it: the only way a header value reaches an error's text.
+var quotedLineMarkers = []string{
+	"malformed MIME header line: ",
+	"malformed MIME header: missing colon: ",
+	"malformed MIME header initial line: ",
+}
+
+// ErrorText redacts the header lines a net/http or net/textproto error
+// quotes, so the error can go to logs, the status API and the terminal.
+func ErrorText(text string) string {
+	for _, marker := range quotedLineMarkers {
+		text = redactQuotedAfter(text, marker)
+	}
+	return text
+}
+
+func redactQuotedAfter(text, marker string) string {
+	var b strings.Builder
+	rest := text
+	for {
+		i := strings.Index(rest, marker)
+		if i < 0 {
+			if b.Len() == 0 {
+				return text
+			}
+			b.WriteString(rest)
+			return b.String()
+		}
+		b.WriteString(rest[:i+len(marker)])
+		rest = rest[i+len(marker):]
+		quoted, err := strconv.QuotedPrefix(rest)
+		if err != nil {
+			// Not the quoted form expected (cut short, or another
+			// library's text): nothing after the marker can be trusted.
+			b.WriteString(Placeholder)
+			return b.String()
+		}
+		line, _ := strconv.Unquote(quoted)
+		b.WriteString(strconv.Quote(HeaderLine(line)))
+		rest = rest[len(quoted):]
+	}
+}
+
+// fold lowercases name and keeps only its ASCII letters and digits.
+func fold(name string) string {
+	b := make([]byte, 0, len(name))
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			b = append(b, c)
+		case c >= 'A' && c <= 'Z':
+			b = append(b, c+'a'-'A')
+		}
+	}
+	return string(b)
+}
