@@ -65,8 +65,14 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 	if len(cands) == 0 {
 		return nil, newError(kindUnhealthy, errUnhealthy)
 	}
+	var key requestKey // a hash policy's key, the same for every attempt
+	if set.hashKey != nil {
+		if key = set.hashKey.key(c); !key.ok {
+			c.g.metrics.originHashFallback(set.label)
+		}
+	}
 	for attempt := 0; ; attempt++ {
-		o := set.choose(cands)
+		o := set.pick.pick(set, cands, &key)
 		tried = append(tried, o)
 		c.dest = c.g.destinationAt(c.bv, c.up, o.origin)
 		t, err := c.bv.rt.transports.get(c.dest.key)
@@ -121,6 +127,9 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 				return nil, gerr
 			}
 			ex.onDone(o.doneFunc)
+			if key.setCookie != "" && ex.resp.Header != nil {
+				ex.resp.Header.Add("Set-Cookie", key.setCookie)
+			}
 			return ex, nil
 		}
 		reason := retryReasons[cause]
