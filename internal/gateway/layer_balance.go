@@ -21,7 +21,7 @@ type originsGateLayer struct {
 
 func (l *originsGateLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 	var buf [8]candidate
-	if len(c.bv.rt.origins.candidates(c.g.snapshotNow(), time.Now(), nil, l.useWhenUnhealthy, buf[:0])) == 0 {
+	if len(c.bv.rt.origins.candidates(c.g.snapshotNow(), c.bv.rt.origins.clock(), nil, l.useWhenUnhealthy, buf[:0])) == 0 {
 		return nil, newError(kindUnhealthy, errUnhealthy)
 	}
 	return l.next.roundTrip(c)
@@ -61,7 +61,7 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 	var triedBuf [4]*upstreamOrigin
 	tried := triedBuf[:0]
 	var buf [8]candidate
-	cands := set.candidates(c.g.snapshotNow(), time.Now(), nil, c.bv.useWhenUnhealthy, buf[:0])
+	cands := set.candidates(c.g.snapshotNow(), set.clock(), nil, c.bv.useWhenUnhealthy, buf[:0])
 	if len(cands) == 0 {
 		return nil, newError(kindUnhealthy, errUnhealthy)
 	}
@@ -114,7 +114,7 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 			(guard == nil || !guard.started())
 		if again {
 			// Only another origin: the one that failed keeps its answer.
-			cands = set.candidates(c.g.snapshotNow(), time.Now(), tried, c.bv.useWhenUnhealthy, buf[:0])
+			cands = set.candidates(c.g.snapshotNow(), set.clock(), tried, c.bv.useWhenUnhealthy, buf[:0])
 			again = len(cands) > 0
 		}
 		if again && guard != nil {

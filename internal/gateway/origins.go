@@ -29,6 +29,9 @@ type originSet struct {
 	pick      picker        // load_balancing (balance_pick.go, balance_hash.go)
 	hashKey   hashKeySource // what a hash policy hashes; nil for the others
 	slowStart time.Duration // slow_start; 0: off (balance_slowstart.go)
+	// clock is what a pick takes as now (ejection ends, slow start);
+	// tests replace it.
+	clock func() time.Time
 
 	// index caches where each origin's entry is in the last snapshot seen,
 	// so a pick reads its entries without searching.
@@ -62,7 +65,7 @@ func newOriginSet(label string, b *config.Backend, ramps *rampMemory) *originSet
 	if !b.HasSeveralOrigins() {
 		return nil
 	}
-	s := &originSet{label: label, policy: b.LoadBalancing, retries: config.DefaultRetries, slowStart: b.SlowStart}
+	s := &originSet{label: label, policy: b.LoadBalancing, retries: config.DefaultRetries, slowStart: b.SlowStart, clock: time.Now}
 	s.pick, s.hashKey = newPicker(b)
 	if b.Retries != nil {
 		s.retries = *b.Retries
