@@ -57,13 +57,13 @@ func (c *call) clientRequest() *http.Request {
 // per-process seed), and come back to the same origin when it recovers.
 // Over many keys, an origin's share is its weight's share. A retry leaves
 // the origin tried out, so it goes to the key's second-best origin.
-type rendezvousPicker struct {
-	fallback picker // for a request without a usable key
-}
+//
+// A request without a usable key goes round robin.
+type rendezvousPicker struct{}
 
-func (p rendezvousPicker) pick(s *originSet, cands []candidate, key *requestKey) *upstreamOrigin {
-	if key == nil || !key.ok {
-		return p.fallback.pick(s, cands, key)
+func (rendezvousPicker) pick(s *originSet, cands []candidate, key requestKey) *upstreamOrigin {
+	if !key.ok {
+		return roundRobinPicker{}.pick(s, cands, key)
 	}
 	var best *upstreamOrigin
 	bestScore := math.Inf(1)
@@ -76,7 +76,7 @@ func (p rendezvousPicker) pick(s *originSet, cands []candidate, key *requestKey)
 		}
 	}
 	if best == nil {
-		return p.fallback.pick(s, cands, key)
+		return roundRobinPicker{}.pick(s, cands, key)
 	}
 	return best
 }
@@ -101,8 +101,6 @@ func hashString(s string) uint64 {
 	return mix64(h)
 }
 
-func hashBytes(b []byte) uint64 { return hashString(string(b)) }
-
 // mix64 is the SplitMix64 finalizer: FNV's high bits depend weakly on
 // the last bytes, and the score needs every bit to.
 func mix64(x uint64) uint64 {
@@ -123,7 +121,12 @@ func (clientIPKey) key(c *call) requestKey {
 		return requestKey{}
 	}
 	b := a.As16() // 192.0.2.1 and ::ffff:192.0.2.1 alike
-	return requestKey{hash: hashBytes(b[:]), ok: true}
+	h := uint64(14695981039346656037)
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return requestKey{hash: mix64(h), ok: true}
 }
 
 // maxForwardedHops bounds the walk through X-Forwarded-For: a longer

@@ -41,8 +41,8 @@ func snapshotOf(s *originSet, weights []int, down ...int) *health.Snapshot {
 	return snap
 }
 
-func testKey(i int) *requestKey {
-	return &requestKey{hash: hashString(fmt.Sprintf("user-%d", i)), ok: true}
+func testKey(i int) requestKey {
+	return requestKey{hash: hashString(fmt.Sprintf("user-%d", i)), ok: true}
 }
 
 // mapping is each of n keys' origin index under snap.
@@ -54,7 +54,7 @@ func mapping(s *originSet, snap *health.Snapshot, n int) []int {
 	out := make([]int, n)
 	for k := range n {
 		cands := s.candidates(snap, time.Now(), nil, false, nil)
-		out[k] = idx[s.pick.pick(s, cands, testKey(k))]
+		out[k] = idx[s.choose(cands, testKey(k))]
 	}
 	return out
 }
@@ -153,15 +153,15 @@ func TestRendezvousRetryTakesSecondChoice(t *testing.T) {
 	s := testOriginSet(t, config.BalanceHeaderHash, 0, weights...)
 	for k := range 200 {
 		key := testKey(k)
-		first := s.pick.pick(s, s.candidates(nil, time.Now(), nil, false, nil), key)
-		second := s.pick.pick(s, s.candidates(nil, time.Now(), []*upstreamOrigin{first}, false, nil), key)
+		first := s.choose(s.candidates(nil, time.Now(), nil, false, nil), key)
+		second := s.choose(s.candidates(nil, time.Now(), []*upstreamOrigin{first}, false, nil), key)
 		down := 0
 		for i, o := range s.origins {
 			if o == first {
 				down = i
 			}
 		}
-		if want := s.pick.pick(s, s.candidates(snapshotOf(s, weights, down), time.Now(), nil, false, nil), key); second != want || second == first {
+		if want := s.choose(s.candidates(snapshotOf(s, weights, down), time.Now(), nil, false, nil), key); second != want || second == first {
 			t.Fatalf("key %d: retry went to %s, want %s", k, second.name, want.name)
 		}
 	}
@@ -174,7 +174,7 @@ func TestRendezvousSkipsBackups(t *testing.T) {
 	}}}
 	s := newOriginSet("api", b, nil)
 	for k := range 500 {
-		if o := s.pick.pick(s, s.candidates(nil, time.Now(), nil, false, nil), testKey(k)); o.backup {
+		if o := s.choose(s.candidates(nil, time.Now(), nil, false, nil), testKey(k)); o.backup {
 			t.Fatalf("key %d went to the backup", k)
 		}
 	}
@@ -185,7 +185,7 @@ func TestRendezvousFallbackRoundRobin(t *testing.T) {
 	s := testOriginSet(t, config.BalanceHeaderHash, 0, 1, 1, 1)
 	seen := map[*upstreamOrigin]int{}
 	for range 30 {
-		seen[s.pick.pick(s, s.candidates(nil, time.Now(), nil, false, nil), &requestKey{})]++
+		seen[s.choose(s.candidates(nil, time.Now(), nil, false, nil), requestKey{})]++
 	}
 	for _, o := range s.origins {
 		if seen[o] != 10 {

@@ -9,7 +9,22 @@ import "github.com/backline/backline/internal/config"
 // order a pick runs in balanceLayer, after the gate, the queues and the
 // credentials, right before sendLayer.
 type picker interface {
-	pick(s *originSet, cands []candidate, key *requestKey) *upstreamOrigin
+	pick(s *originSet, cands []candidate, key requestKey) *upstreamOrigin
+}
+
+// choose runs s's picker. The calls are concrete, not through the
+// interface, so cands (on balanceLayer's stack) does not escape to the
+// heap on every request.
+func (s *originSet) choose(cands []candidate, key requestKey) *upstreamOrigin {
+	switch p := s.pick.(type) {
+	case weightedPicker:
+		return p.pick(s, cands, key)
+	case leastConnPicker:
+		return p.pick(s, cands, key)
+	case rendezvousPicker:
+		return p.pick(s, cands, key)
+	}
+	return roundRobinPicker{}.pick(s, cands, key)
 }
 
 // newPicker is the picker of b's load_balancing and, for a hash policy,
@@ -21,7 +36,7 @@ func newPicker(b *config.Backend) (picker, hashKeySource) {
 	case config.BalanceLeastConnections:
 		return leastConnPicker{}, nil
 	case config.BalanceClientIPHash, config.BalanceHeaderHash, config.BalanceCookieHash:
-		return rendezvousPicker{fallback: roundRobinPicker{}}, newHashKeySource(b)
+		return rendezvousPicker{}, newHashKeySource(b)
 	}
 	return roundRobinPicker{}, nil
 }
@@ -41,7 +56,7 @@ func ramping(cands []candidate) bool {
 // instead, so the ramping origin gets its share of one turn.
 type roundRobinPicker struct{}
 
-func (roundRobinPicker) pick(s *originSet, cands []candidate, _ *requestKey) *upstreamOrigin {
+func (roundRobinPicker) pick(s *originSet, cands []candidate, _ requestKey) *upstreamOrigin {
 	if ramping(cands) {
 		return s.smoothWeighted(cands, func(c candidate) int { return c.share })
 	}
@@ -52,7 +67,7 @@ func (roundRobinPicker) pick(s *originSet, cands []candidate, _ *requestKey) *up
 // each scaled by its slow start share.
 type weightedPicker struct{}
 
-func (weightedPicker) pick(s *originSet, cands []candidate, _ *requestKey) *upstreamOrigin {
+func (weightedPicker) pick(s *originSet, cands []candidate, _ requestKey) *upstreamOrigin {
 	return s.smoothWeighted(cands, func(c candidate) int { return c.weight * c.share })
 }
 
@@ -64,7 +79,7 @@ func (weightedPicker) pick(s *originSet, cands []candidate, _ *requestKey) *upst
 // "fewest in flight, scaled" would leave it idle until the ramp ends).
 type leastConnPicker struct{}
 
-func (leastConnPicker) pick(s *originSet, cands []candidate, _ *requestKey) *upstreamOrigin {
+func (leastConnPicker) pick(s *originSet, cands []candidate, _ requestKey) *upstreamOrigin {
 	if ramping(cands) {
 		return s.smoothWeighted(cands, func(c candidate) int {
 			return max(1, c.share*fullShare/int(c.o.inFlight.Load()+1))

@@ -62,7 +62,7 @@ func TestSlowStartWeightedAndRoundRobin(t *testing.T) {
 			count := func(snap *health.Snapshot, now time.Time, n int) map[*upstreamOrigin]int {
 				out := map[*upstreamOrigin]int{}
 				for range n {
-					out[s.pick.pick(s, s.candidates(snap, now, nil, false, nil), nil)]++
+					out[s.choose(s.candidates(snap, now, nil, false, nil), requestKey{})]++
 				}
 				return out
 			}

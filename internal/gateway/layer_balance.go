@@ -72,7 +72,7 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 		}
 	}
 	for attempt := 0; ; attempt++ {
-		o := set.pick.pick(set, cands, &key)
+		o := set.choose(cands, key)
 		tried = append(tried, o)
 		c.dest = c.g.destinationAt(c.bv, c.up, o.origin)
 		t, err := c.bv.rt.transports.get(c.dest.key)
