@@ -192,7 +192,7 @@ func TestHashHostileKeys(t *testing.T) {
 	if again, _ := originOf(t, h, tr, "/big", big); again != first {
 		t.Errorf("a 32 KiB key went to %s, then %s", first, again)
 	}
-	raw := func(head string) string {
+	raw := func(h *harness, head string) string {
 		c := h.dialRaw(t)
 		defer c.Close()
 		if _, err := c.Write([]byte(head)); err != nil {
@@ -207,14 +207,18 @@ func TestHashHostileKeys(t *testing.T) {
 	}
 	// The same tenant twice, then another first: the first line counts.
 	tr2 := &transcript{}
-	h2 := newHarness(t, originsYAML("      load_balancing: header_hash\n      hash_key: X-Tenant\n", threeOrigins(t, tr2)...))
+	h2 := newHarness(t, originsYAML("      load_balancing: header_hash\n      hash_key: x-tenant\n", threeOrigins(t, tr2)...))
 	one, _ := originOf(t, h2, tr2, "/d", map[string]string{"X-Tenant": "alpha"})
-	for range 3 {
-		if st := raw("GET /d HTTP/1.1\r\nHost: x\r\nX-Tenant: alpha\r\nX-Tenant: omega\r\nConnection: close\r\n\r\n"); !strings.HasPrefix(st, "200") {
+	for _, head := range []string{
+		"GET /d HTTP/1.1\r\nHost: x\r\nX-Tenant: alpha\r\nX-Tenant: omega\r\nConnection: close\r\n\r\n",
+		"GET /d HTTP/1.1\r\nHost: x\r\nx-tenant: alpha\r\nConnection: close\r\n\r\n",
+		"GET /d HTTP/1.1\r\nHost: x\r\nX-TENANT:   alpha  \r\nConnection: close\r\n\r\n",
+	} {
+		if st := raw(h2, head); !strings.HasPrefix(st, "200") {
 			t.Fatalf("duplicated header: %s", st)
 		}
 		if lines := tr2.get(); !strings.HasPrefix(lines[len(lines)-1], one+" ") {
-			t.Fatalf("duplicated header went to %s, alpha alone to %s", lines[len(lines)-1], one)
+			t.Fatalf("%q went to %s, alpha alone to %s", head, lines[len(lines)-1], one)
 		}
 	}
 	// Control bytes: refused by the listener or balanced; never a crash.
@@ -222,7 +226,7 @@ func TestHashHostileKeys(t *testing.T) {
 		"GET /c HTTP/1.1\r\nHost: x\r\nX-Tenant: a\x01b\r\nConnection: close\r\n\r\n",
 		"GET /c HTTP/1.1\r\nHost: x\r\nX-Tenant:\r\nConnection: close\r\n\r\n",
 	} {
-		if st := raw(head); !strings.HasPrefix(st, "200") && !strings.HasPrefix(st, "400") {
+		if st := raw(h, head); !strings.HasPrefix(st, "200") && !strings.HasPrefix(st, "400") {
 			t.Errorf("%q: %s", head, st)
 		}
 	}
@@ -292,5 +296,21 @@ func TestSlowStartEndToEnd(t *testing.T) {
 	now = now.Add(time.Hour)
 	if got := share(10); got["a"] != 5 || got["b"] != 5 {
 		t.Errorf("after the ramp: %v", got)
+	}
+}
+
+// The cookie is Secure when the client came over https: here a trusted
+// proxy says so; an untrusted client saying so is not believed.
+func TestHashCookieSecureBehindTrustedProxy(t *testing.T) {
+	tr := &transcript{}
+	yml := originsYAML("      load_balancing: cookie_hash\n", threeOrigins(t, tr)...)
+	https := map[string]string{"X-Forwarded-Proto": "https"}
+	trusted := newHarness(t, strings.Replace(yml, "gateway:\n", "gateway:\n  trusted_proxies: [127.0.0.1]\n", 1))
+	if _, resp := originOf(t, trusted, tr, "/s", https); !strings.HasSuffix(resp.Header.Get("Set-Cookie"), "; Secure") {
+		t.Errorf("behind a trusted proxy saying https: %q", resp.Header.Get("Set-Cookie"))
+	}
+	plain := newHarness(t, yml)
+	if _, resp := originOf(t, plain, tr, "/s", https); strings.Contains(resp.Header.Get("Set-Cookie"), "Secure") {
+		t.Errorf("an untrusted client's https claim made the cookie Secure: %q", resp.Header.Get("Set-Cookie"))
 	}
 }

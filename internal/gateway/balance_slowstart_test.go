@@ -140,3 +140,51 @@ func TestRampMemoryAcrossReloads(t *testing.T) {
 		t.Error("an origin added back after removal does not ramp")
 	}
 }
+
+// Through New with shared metrics, as serve reloads: the first
+// configuration's origins are steady, an origin the reload adds starts
+// down (it ramps once seen eligible), a kept one keeps its state, and
+// once the old gateway is gone a removed origin is forgotten.
+func TestSlowStartReloadAddsOrigin(t *testing.T) {
+	m, err := NewMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func(origins ...string) *Gateway {
+		t.Helper()
+		yml := originsYAML("      load_balancing: weighted\n      slow_start: 1m\n", origins...)
+		g, err := New(Options{Config: parseConfig(t, yml), Metrics: m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.Activate()
+		t.Cleanup(g.Close)
+		return g
+	}
+	g1 := build("http://127.0.0.1:4001", "http://127.0.0.1:4002")
+	for _, o := range g1.backends["api"].origins.origins {
+		if o.ramp.state.Load() != rampSteady {
+			t.Fatalf("%s ramps at startup", o.name)
+		}
+	}
+	g2 := build("http://127.0.0.1:4001", "http://127.0.0.1:4003")
+	set := g2.backends["api"].origins
+	if set.origins[0].ramp != g1.backends["api"].origins.origins[0].ramp {
+		t.Error("the kept origin lost its ramp state")
+	}
+	if set.origins[1].ramp.state.Load() != rampDown {
+		t.Fatal("the added origin does not ramp")
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cands := set.candidates(nil, now, nil, false, nil)
+	if len(cands) != 2 || cands[0].share != fullShare || cands[1].share != minShare {
+		t.Errorf("candidates after the reload: %+v", cands)
+	}
+	m.ForgetUnused(g1)
+	m.m.ramps.mu.Lock()
+	_, kept := m.m.ramps.byID[BackendID("api", "http", "127.0.0.1:4002")]
+	m.m.ramps.mu.Unlock()
+	if kept {
+		t.Error("the removed origin's ramp is still remembered")
+	}
+}
