@@ -67,6 +67,9 @@ func newOriginSet(label string, b *config.Backend, ramps *rampMemory) *originSet
 	}
 	s := &originSet{label: label, policy: b.LoadBalancing, retries: config.DefaultRetries, slowStart: b.SlowStart, clock: time.Now}
 	s.pick, s.hashKey = newPicker(b)
+	if s.hashKey != nil {
+		s.slowStart = 0 // a hash policy has no share to ramp (docs/gateway.md#slow-start)
+	}
 	if b.Retries != nil {
 		s.retries = *b.Retries
 	}
