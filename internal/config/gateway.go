@@ -233,8 +233,12 @@ type BackendAttrs struct {
 	Health *BackendHealth `yaml:"beta_health"`
 	// Several origins (gateway_origins.go): balanced, retried, each a
 	// health target; passive_health ejects failing ones.
-	Origins       OriginList     `yaml:"origins"`
-	LoadBalancing string         `yaml:"load_balancing"`
+	Origins       OriginList `yaml:"origins"`
+	LoadBalancing string     `yaml:"load_balancing"`
+	// Hash policies and slow start (gateway_balance.go).
+	HashKey       string         `yaml:"hash_key"`
+	HashCookieSet *bool          `yaml:"hash_cookie_set"`
+	SlowStart     time.Duration  `yaml:"slow_start"`
 	Retries       *int           `yaml:"retries"`
 	RetryOn       []string       `yaml:"retry_on"`
 	PassiveHealth *PassiveHealth `yaml:"passive_health"`

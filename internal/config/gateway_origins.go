@@ -67,6 +67,9 @@ const (
 	BalanceRoundRobin       = "round_robin"
 	BalanceLeastConnections = "least_connections"
 	BalanceWeighted         = "weighted"
+	BalanceClientIPHash     = "client_ip_hash"
+	BalanceHeaderHash       = "header_hash"
+	BalanceCookieHash       = "cookie_hash"
 
 	DefaultRetries             = 1
 	MaxRetries                 = 10
@@ -85,8 +88,9 @@ const (
 // it is then balanced over them and each is a health target of its own.
 func (b *Backend) HasSeveralOrigins() bool { return len(b.Origins) > 0 }
 
-// validateOrigins checks origins, load_balancing, retries, retry_on and
-// passive_health and fills their defaults.
+// validateOrigins checks origins, load_balancing (with hash_key and
+// slow_start), retries, retry_on and passive_health and fills their
+// defaults.
 func (v *gatewayValidator) validateOrigins(path string, b *Backend) {
 	if b.Has("origins") {
 		if b.Has("origin") {
@@ -126,11 +130,7 @@ func (v *gatewayValidator) validateOrigins(path string, b *Backend) {
 			}
 		}
 	}
-	if b.LoadBalancing == "" {
-		b.LoadBalancing = BalanceRoundRobin
-	} else if b.LoadBalancing != BalanceRoundRobin && b.LoadBalancing != BalanceLeastConnections && b.LoadBalancing != BalanceWeighted {
-		v.add(path+".load_balancing", "must be round_robin, least_connections or weighted, got %q", b.LoadBalancing)
-	}
+	v.validateBalance(path, b)
 	if b.Retries == nil {
 		b.Retries = ptr(DefaultRetries)
 	} else if *b.Retries < 0 || *b.Retries > MaxRetries {
@@ -138,7 +138,7 @@ func (v *gatewayValidator) validateOrigins(path string, b *Backend) {
 	}
 	v.validateRetryOn(path, b)
 	if !b.Has("origins") {
-		for _, key := range []string{"load_balancing", "retries", "retry_on"} {
+		for _, key := range []string{"load_balancing", "retries", "retry_on", "hash_key", "hash_cookie_set", "slow_start"} {
 			if b.Has(key) {
 				v.add(path+"."+key, "needs origins (a backend with one origin has nothing to balance or retry on)")
 			}

@@ -130,6 +130,11 @@ func (t trustedProxies) contains(remoteAddr string) bool {
 	if err != nil {
 		return false
 	}
+	return t.containsAddr(a)
+}
+
+// containsAddr reports whether a is a trusted proxy's address.
+func (t trustedProxies) containsAddr(a netip.Addr) bool {
 	a = a.Unmap()
 	for _, p := range t {
 		if p.Contains(a) {

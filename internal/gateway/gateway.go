@@ -155,6 +155,7 @@ func New(opts Options) (*Gateway, error) {
 		sort.SliceStable(c.errs, func(i, j int) bool { return c.errs[i].Line < c.errs[j].Line })
 		return nil, c.errs
 	}
+	g.metrics.ramps.built()
 	if !shared {
 		g.Activate()
 	}
@@ -173,7 +174,7 @@ func (g *Gateway) newRuntime(name string, b *config.Backend) (*backendRuntime, e
 	if err != nil {
 		return nil, err
 	}
-	rt := &backendRuntime{name: name, transports: ts, metrics: g.metrics.forBackend(name), openapi: oa, origins: newOriginSet(name, b)}
+	rt := &backendRuntime{name: name, transports: ts, metrics: g.metrics.forBackend(name), openapi: oa, origins: newOriginSet(name, b, g.metrics.ramps)}
 	rt.releaseSlotFunc = rt.releaseSlot
 	rt.slots = newSlotQueue(b.MaxConnections, b.MaxQueue, b.QueueTimeout, rt.publishSlotQueue)
 	rt.throttle = newThrottle(name, b.RateLimits, g.shared, rt.publishThrottleQueue)

@@ -21,7 +21,7 @@ type originsGateLayer struct {
 
 func (l *originsGateLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 	var buf [8]candidate
-	if len(c.bv.rt.origins.candidates(c.g.snapshotNow(), time.Now(), nil, l.useWhenUnhealthy, buf[:0])) == 0 {
+	if len(c.bv.rt.origins.candidates(c.g.snapshotNow(), c.bv.rt.origins.clock(), nil, l.useWhenUnhealthy, buf[:0])) == 0 {
 		return nil, newError(kindUnhealthy, errUnhealthy)
 	}
 	return l.next.roundTrip(c)
@@ -61,12 +61,18 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 	var triedBuf [4]*upstreamOrigin
 	tried := triedBuf[:0]
 	var buf [8]candidate
-	cands := set.candidates(c.g.snapshotNow(), time.Now(), nil, c.bv.useWhenUnhealthy, buf[:0])
+	cands := set.candidates(c.g.snapshotNow(), set.clock(), nil, c.bv.useWhenUnhealthy, buf[:0])
 	if len(cands) == 0 {
 		return nil, newError(kindUnhealthy, errUnhealthy)
 	}
+	var key requestKey // a hash policy's key, the same for every attempt
+	if set.hashKey != nil {
+		if key = set.hashKey.key(c); !key.ok {
+			c.g.metrics.originHashFallback(set.label)
+		}
+	}
 	for attempt := 0; ; attempt++ {
-		o := set.choose(cands)
+		o := set.choose(cands, key)
 		tried = append(tried, o)
 		c.dest = c.g.destinationAt(c.bv, c.up, o.origin)
 		t, err := c.bv.rt.transports.get(c.dest.key)
@@ -108,7 +114,7 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 			(guard == nil || !guard.started())
 		if again {
 			// Only another origin: the one that failed keeps its answer.
-			cands = set.candidates(c.g.snapshotNow(), time.Now(), tried, c.bv.useWhenUnhealthy, buf[:0])
+			cands = set.candidates(c.g.snapshotNow(), set.clock(), tried, c.bv.useWhenUnhealthy, buf[:0])
 			again = len(cands) > 0
 		}
 		if again && guard != nil {
@@ -121,6 +127,9 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 				return nil, gerr
 			}
 			ex.onDone(o.doneFunc)
+			if key.setCookie != "" && ex.resp.Header != nil {
+				ex.resp.Header.Add("Set-Cookie", key.setCookie)
+			}
 			return ex, nil
 		}
 		reason := retryReasons[cause]

@@ -18,7 +18,8 @@ import (
 //	authLayer      layer_auth.go      upstream credentials: oauth2 (retry on 401), basic_auth
 //	validateLayer  layer_validate.go  extension point: request/response validation (openapi)
 //	originLayer    layer_origin.go    which origin and pool; balanceLayer (layer_balance.go)
-//	                                  instead for a backend with origins: policy, retries, passive health
+//	                                  instead for a backend with origins: policy (picker,
+//	                                  balance_pick.go), retries, passive health
 //	sendLayer      layer_send.go      final headers, the transport, hop-by-hop stripping
 //
 // Layers with nothing to do for a backend are left out of its chain. Each

@@ -17,6 +17,9 @@ type metrics struct {
 	shed     *prometheus.CounterVec
 	conns    *connectionsCollector
 	origins  *originMetrics // origin_metrics.go
+	// ramps are the origins' slow start, kept here because, like the
+	// series, they must outlive one configuration (balance_slowstart.go).
+	ramps *rampMemory
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -53,6 +56,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			"Connections to the backend's origins: active (a request in flight) or idle (open, unused).",
 			[]string{"backend", "state"}, nil)},
 		origins: newOriginMetrics(),
+		ramps:   newRampMemory(),
 	}
 	if reg == nil {
 		return m, nil

@@ -8,6 +8,8 @@ import "github.com/prometheus/client_golang/prometheus"
 type originMetrics struct {
 	requests *prometheus.CounterVec
 	retries  *prometheus.CounterVec
+	// hashFallbacks: requests a hash policy had no key for.
+	hashFallbacks *prometheus.CounterVec
 }
 
 func newOriginMetrics() *originMetrics {
@@ -20,11 +22,15 @@ func newOriginMetrics() *originMetrics {
 			Name: "backline_gateway_origin_retries_total",
 			Help: "Requests sent to another origin, by the retry_on condition that failed the attempt before.",
 		}, []string{"backend", "reason"}),
+		hashFallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "backline_gateway_origin_hash_fallbacks_total",
+			Help: "Requests to a backend with a hash load_balancing policy that had no usable key (header or cookie missing) and went round robin.",
+		}, []string{"backend"}),
 	}
 }
 
 func (o *originMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{o.requests, o.retries}
+	return []prometheus.Collector{o.requests, o.retries, o.hashFallbacks}
 }
 
 func (m *metrics) originRequest(backend, origin string) {
@@ -40,4 +46,9 @@ func (o *originMetrics) forget(backend string) {
 	l := prometheus.Labels{"backend": backend}
 	o.requests.DeletePartialMatch(l)
 	o.retries.DeletePartialMatch(l)
+	o.hashFallbacks.DeletePartialMatch(l)
+}
+
+func (m *metrics) originHashFallback(backend string) {
+	m.origins.hashFallbacks.WithLabelValues(backend).Inc()
 }

@@ -26,6 +26,13 @@ type originSet struct {
 
 	wrrMu sync.Mutex // smooth weighted round robin state (upstreamOrigin.current)
 
+	pick      picker        // load_balancing (balance_pick.go, balance_hash.go)
+	hashKey   hashKeySource // what a hash policy hashes; nil for the others
+	slowStart time.Duration // slow_start; 0: off (balance_slowstart.go)
+	// clock is what a pick takes as now (ejection ends, slow start);
+	// tests replace it.
+	clock func() time.Time
+
 	// index caches where each origin's entry is in the last snapshot seen,
 	// so a pick reads its entries without searching.
 	index atomic.Pointer[snapshotIndex]
@@ -42,6 +49,8 @@ type upstreamOrigin struct {
 	inFlight atomic.Int64 // requests sent and not yet finished (least_connections)
 	doneFunc func()       // lowers inFlight; bound once (exchange.onDone)
 	current  int          // smooth weighted round robin, under originSet.wrrMu
+	seed     uint64       // rendezvous hashing: the hash of scheme://host:port
+	ramp     *originRamp  // slow_start state, kept across reloads
 }
 
 type snapshotIndex struct {
@@ -49,11 +58,18 @@ type snapshotIndex struct {
 	pos  []int // per origin: its entry in snap.Backends, -1 when absent
 }
 
-func newOriginSet(label string, b *config.Backend) *originSet {
+// newOriginSet builds the set of a backend with origins (nil without);
+// ramps carries each origin's slow start across reloads (nil: a set of its
+// own, as on the first configuration).
+func newOriginSet(label string, b *config.Backend, ramps *rampMemory) *originSet {
 	if !b.HasSeveralOrigins() {
 		return nil
 	}
-	s := &originSet{label: label, policy: b.LoadBalancing, retries: config.DefaultRetries}
+	s := &originSet{label: label, policy: b.LoadBalancing, retries: config.DefaultRetries, slowStart: b.SlowStart, clock: time.Now}
+	s.pick, s.hashKey = newPicker(b)
+	if s.hashKey != nil {
+		s.slowStart = 0 // a hash policy has no share to ramp (docs/gateway.md#slow-start)
+	}
 	if b.Retries != nil {
 		s.retries = *b.Retries
 	}
@@ -73,15 +89,19 @@ func newOriginSet(label string, b *config.Backend) *originSet {
 			origin: o, raw: e.Origin, weight: w, backup: e.Backup,
 		}
 		u.doneFunc = func() { u.inFlight.Add(-1) }
+		u.seed = hashString(o.scheme + "://" + o.hostPort())
+		u.ramp = ramps.forOrigin(u.id)
 		s.origins = append(s.origins, u)
 	}
 	return s
 }
 
-// candidate is an origin a pick may choose and its effective weight.
+// candidate is an origin a pick may choose, its effective weight and its
+// slow start share (fullShare when not ramping).
 type candidate struct {
 	o      *upstreamOrigin
 	weight int
+	share  int
 }
 
 // candidates are the origins not yet tried that health admits, best tier
@@ -122,6 +142,11 @@ func (s *originSet) candidates(snap *health.Snapshot, now time.Time, tried []*up
 				tier = tierFallback
 			}
 		}
+		share := fullShare
+		if s.slowStart > 0 {
+			// Seen for every origin, so a way back from tierNone is noticed.
+			share = o.ramp.observe(tier == tierEligible, now, s.slowStart)
+		}
 		if tier == tierNone {
 			continue
 		}
@@ -130,9 +155,9 @@ func (s *originSet) candidates(snap *health.Snapshot, now time.Time, tried []*up
 		}
 		switch {
 		case tier < best:
-			out, best = append(out[:0], candidate{o, w}), tier
+			out, best = append(out[:0], candidate{o, w, share}), tier
 		case tier == best:
-			out = append(out, candidate{o, w})
+			out = append(out, candidate{o, w, share})
 		}
 	}
 	return out
@@ -177,52 +202,6 @@ func (s *originSet) indexFor(snap *health.Snapshot) *snapshotIndex {
 	}
 	s.index.Store(idx)
 	return idx
-}
-
-// choose applies the policy to non-empty cands.
-func (s *originSet) choose(cands []candidate) *upstreamOrigin {
-	switch s.policy {
-	case config.BalanceWeighted:
-		return s.smoothWeighted(cands)
-	case config.BalanceLeastConnections:
-		return s.leastConnections(cands)
-	}
-	return cands[(s.next.Add(1)-1)%uint64(len(cands))].o
-}
-
-// smoothWeighted is nginx's smooth weighted round robin: each pick adds
-// every candidate's weight to its current value, takes the largest and
-// subtracts the total from it. Weights 5:1:1 give a a b a c a a, never a
-// burst, and exactly the weights' shares over every full cycle.
-func (s *originSet) smoothWeighted(cands []candidate) *upstreamOrigin {
-	s.wrrMu.Lock()
-	defer s.wrrMu.Unlock()
-	total := 0
-	var best *upstreamOrigin
-	for _, c := range cands {
-		c.o.current += c.weight
-		total += c.weight
-		if best == nil || c.o.current > best.current {
-			best = c.o
-		}
-	}
-	best.current -= total
-	return best
-}
-
-// leastConnections takes the origin with the fewest requests in flight;
-// ties go round robin, so an idle backend still spreads its load.
-func (s *originSet) leastConnections(cands []candidate) *upstreamOrigin {
-	start := int((s.next.Add(1) - 1) % uint64(len(cands)))
-	var best *upstreamOrigin
-	var bestN int64
-	for k := range cands {
-		o := cands[(start+k)%len(cands)].o
-		if n := o.inFlight.Load(); best == nil || n < bestN {
-			best, bestN = o, n
-		}
-	}
-	return best
 }
 
 // originsHealthGroup is the health group of a backend with origins: one

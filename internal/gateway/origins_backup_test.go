@@ -75,7 +75,7 @@ func TestOriginCandidateTiers(t *testing.T) {
 		{Origin: "http://127.0.0.1:1001"}, {Origin: "http://127.0.0.1:1002", Backup: true},
 		{Origin: "http://127.0.0.1:1003"}, {Origin: "http://127.0.0.1:1004", Backup: true},
 	}}}
-	s := newOriginSet("api", b)
+	s := newOriginSet("api", b, nil)
 	entry := func(i int, healthy bool, state health.AdminState) health.Backend {
 		e := health.Backend{ID: s.origins[i].id, Weight: 1, Healthy: healthy, Admin: health.Admin{State: state}}
 		e.Eligible, e.Reason = health.Eligibility(e, time.Now())

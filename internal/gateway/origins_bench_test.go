@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,9 +17,18 @@ import (
 // what choosing an origin and reporting its outcome add per request,
 // without the network.
 func BenchmarkOriginsLayers(b *testing.B) {
-	for _, policy := range []string{"single_origin", "round_robin", "weighted", "least_connections"} {
+	extra := map[string]string{ // balance_hash.go, balance_slowstart.go
+		"header_hash": "      hash_key: X-Tenant\n",
+		"cookie_hash": "      hash_key: sid\n",
+	}
+	for _, policy := range []string{"single_origin", "round_robin", "weighted", "least_connections",
+		"client_ip_hash", "header_hash", "cookie_hash", "weighted+slow_start"} {
 		b.Run(policy, func(b *testing.B) {
-			yml := originsYAML("      load_balancing: "+policy+"\n      beta_health: {}\n      passive_health: {}\n",
+			lb := policy
+			if p, ok := strings.CutSuffix(policy, "+slow_start"); ok {
+				lb, extra[policy] = p, "      slow_start: 1m\n"
+			}
+			yml := originsYAML("      load_balancing: "+lb+"\n"+extra[policy]+"      beta_health: {}\n      passive_health: {}\n",
 				"http://a.test", "http://b.test")
 			if policy == "single_origin" { // the baseline: origin, beta_health
 				yml = gatewayYAML("http://a.test", "      beta_health: {}\n", "    - path: /**\n      proxy:\n        backend: api\n")
@@ -41,10 +51,14 @@ func BenchmarkOriginsLayers(b *testing.B) {
 			for _, host := range []string{"a.test:80", "b.test:80"} {
 				ts.pools[transportKey{scheme: "http", hostPort: host}] = fixedTransport{}
 			}
+			tenant, cookie := []string{"acme"}, []string{"theme=dark; sid=0123456789abcdef"}
 			b.ReportAllocs()
 			for b.Loop() {
 				rec := httptest.NewRecorder()
-				gw.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/x", nil))
+				req := httptest.NewRequest(http.MethodGet, "/x", nil)
+				req.Header["X-Tenant"] = tenant
+				req.Header["Cookie"] = cookie
+				gw.ServeHTTP(rec, req)
 				if rec.Code != http.StatusOK {
 					b.Fatalf("status %d: %s", rec.Code, rec.Body)
 				}
