@@ -54,7 +54,7 @@ func TestHashHeaderEndToEnd(t *testing.T) {
 			t.Errorf("without the header %s got %d of 6, want 2 (round robin)", name, after[name]-before[name])
 		}
 	}
-	if got := gaugeValue(t, h, "backline_gateway_origin_hash_fallbacks_total"); got != 6 {
+	if got := metricSum(t, h, "backline_gateway_origin_hash_fallbacks_total", "", ""); got != 6 {
 		t.Errorf("fallbacks = %v, want 6", got)
 	}
 }
@@ -91,7 +91,7 @@ func TestHashCookieEndToEnd(t *testing.T) {
 	if len(seen) < 2 {
 		t.Errorf("12 new clients all went to %v", seen)
 	}
-	if got := gaugeValue(t, h, "backline_gateway_origin_hash_fallbacks_total"); got != 0 {
+	if got := metricSum(t, h, "backline_gateway_origin_hash_fallbacks_total", "", ""); got != 0 {
 		t.Errorf("fallbacks = %v with cookies set by the gateway", got)
 	}
 }
