@@ -34,6 +34,7 @@ var refinementForbidden = []string{
 	"max_queue", "queue_timeout", // the queue belongs to the label, like its slots
 	"beta_health", "beta_rate_limit", "tls", "oauth2", "beta_token_request", "openapi",
 	"origins", "load_balancing", "retries", "retry_on", "passive_health",
+	"panic_threshold",
 }
 
 // validateRef resolves a reference against definitions and checks the

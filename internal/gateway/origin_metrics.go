@@ -8,6 +8,10 @@ import "github.com/prometheus/client_golang/prometheus"
 type originMetrics struct {
 	requests *prometheus.CounterVec
 	retries  *prometheus.CounterVec
+
+	// panic_threshold (origins_panic.go)
+	panic        *prometheus.GaugeVec
+	panicEntered *prometheus.CounterVec
 }
 
 func newOriginMetrics() *originMetrics {
@@ -20,11 +24,19 @@ func newOriginMetrics() *originMetrics {
 			Name: "backline_gateway_origin_retries_total",
 			Help: "Requests sent to another origin, by the retry_on condition that failed the attempt before.",
 		}, []string{"backend", "reason"}),
+		panic: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "backline_gateway_origins_panic",
+			Help: "1 while a backend with panic_threshold is in panic mode (too few eligible origins: balancing over every origin not taken out by an operator), as judged by its last request.",
+		}, []string{"backend"}),
+		panicEntered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "backline_gateway_origins_panic_total",
+			Help: "Times a backend with panic_threshold entered panic mode.",
+		}, []string{"backend"}),
 	}
 }
 
 func (o *originMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{o.requests, o.retries}
+	return []prometheus.Collector{o.requests, o.retries, o.panic, o.panicEntered}
 }
 
 func (m *metrics) originRequest(backend, origin string) {
@@ -40,4 +52,6 @@ func (o *originMetrics) forget(backend string) {
 	l := prometheus.Labels{"backend": backend}
 	o.requests.DeletePartialMatch(l)
 	o.retries.DeletePartialMatch(l)
+	o.panic.DeletePartialMatch(l)
+	o.panicEntered.DeletePartialMatch(l)
 }
