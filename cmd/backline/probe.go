@@ -32,6 +32,7 @@ type probeFlags struct {
 	password, passwordFile string
 	mechanism, requestURI  string
 	heloName               string
+	connectCheck           string
 	expectedStatus         string
 	expectedText           string
 	timeout                string
@@ -65,6 +66,7 @@ func (f *probeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.expectedStatus, "expected-status", "", "http: comma-separated statuses that pass (default 200); needs --deep")
 	fs.StringVar(&f.expectedText, "expected-text", "", "http: text the body must contain; needs --deep")
 	fs.StringVar(&f.heloName, "helo-name", "", "smtp, lmtp: EHLO/LHLO name (default localhost.localdomain)")
+	fs.StringVar(&f.connectCheck, "connect-check", "", "without --deep: greeting (default for mail: read the greeting, then LOGOUT/QUIT) or tcp (close after connecting)")
 	fs.StringVar(&f.timeout, "timeout", "", "connect, TLS and deep timeout each (default 5s)")
 	fs.BoolVar(&f.allowPlaintextAuth, "allow-plaintext-auth", false, "send credentials without TLS (loopback hosts only)")
 	fs.BoolVar(&f.json, "json", false, "print the result as JSON")
@@ -89,7 +91,7 @@ var flagForKey = map[string]string{
 	"tls_skip_verify": "--tls-skip-verify", "tls_cert_file": "--tls-cert-file", "tls_key_file": "--tls-key-file", "haproxy_v2": "--haproxy-v2", "deep_check": "--deep",
 	"test_username": "--username", "test_password": "--password", "test_password_file": "--password-file",
 	"auth_mechanism": "--auth-mechanism", "request_uri": "--request-uri",
-	"expected_status": "--expected-status", "expected_text": "--expected-text", "helo_name": "--helo-name",
+	"expected_status": "--expected-status", "expected_text": "--expected-text", "helo_name": "--helo-name", "connect_check": "--connect-check",
 	"connect_timeout": "--timeout", "tls_timeout": "--timeout", "deep_timeout": "--timeout",
 	"allow_plaintext_auth": "--allow-plaintext-auth", "haproxy_v2_command": "--haproxy-v2-command",
 }
@@ -123,6 +125,7 @@ func (f *probeFlags) yamlDoc() ([]byte, error) {
 	set("request_uri", f.requestURI, f.requestURI != "")
 	set("expected_text", f.expectedText, f.expectedText != "")
 	set("helo_name", f.heloName, f.heloName != "")
+	set("connect_check", f.connectCheck, f.connectCheck != "")
 	if f.expectedStatus != "" {
 		var list []any
 		for _, s := range strings.Split(f.expectedStatus, ",") {

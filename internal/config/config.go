@@ -108,8 +108,12 @@ type HealthChecks struct {
 	// HeloName is the name smtp and lmtp checks send with EHLO/LHLO
 	// (HAProxy's option smtpchk EHLO <domain>); a target may override it.
 	// Empty: localhost.localdomain.
-	HeloName string   `yaml:"helo_name"`
-	Targets  []Target `yaml:"targets"`
+	HeloName string `yaml:"helo_name"`
+	// ConnectCheck is what a connect-only check of a mail target does
+	// after connecting: greeting (default) or tcp (connect_check.go); a
+	// target may override it.
+	ConnectCheck string   `yaml:"connect_check"`
+	Targets      []Target `yaml:"targets"`
 }
 
 // Initial states.
@@ -136,7 +140,10 @@ type Target struct {
 	Headers        map[string]string `yaml:"headers"`
 	// HeloName overrides the service's helo_name for an smtp or lmtp
 	// target; after Load it holds the effective name ("" for the default).
-	HeloName         string        `yaml:"helo_name"`
+	HeloName string `yaml:"helo_name"`
+	// ConnectCheck overrides the service's connect_check; after Load it
+	// holds the effective value (tcp for http).
+	ConnectCheck     string        `yaml:"connect_check"`
 	TestUsername     string        `yaml:"test_username"`
 	TestPassword     string        `yaml:"test_password"`
 	TestPasswordFile string        `yaml:"test_password_file"`

@@ -248,6 +248,11 @@ type BackendAttrs struct {
 	OAuth2        *OAuth2         `yaml:"oauth2"`
 	TokenRequests TokenRequests   `yaml:"beta_token_request"`
 	OpenAPI       *BackendOpenAPI `yaml:"openapi"`
+
+	// PanicThreshold is panic_threshold (gateway_panic.go): below this
+	// share of eligible origins, in percent, balance over every origin an
+	// operator has not taken out. nil or 0: off.
+	PanicThreshold *int `yaml:"panic_threshold"`
 }
 
 // BackendHealth is beta_health: an HTTP check run by the health engine.

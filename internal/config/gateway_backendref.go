@@ -35,6 +35,7 @@ var refinementForbidden = []string{
 	"beta_health", "beta_rate_limit", "tls", "oauth2", "beta_token_request", "openapi",
 	"origins", "load_balancing", "retries", "retry_on", "passive_health",
 	"hash_key", "hash_cookie_set", "slow_start",
+	"panic_threshold",
 }
 
 // validateRef resolves a reference against definitions and checks the

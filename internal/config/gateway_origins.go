@@ -147,6 +147,7 @@ func (v *gatewayValidator) validateOrigins(path string, b *Backend) {
 	if b.PassiveHealth != nil {
 		v.validatePassive(path+".passive_health", b)
 	}
+	v.validatePanicThreshold(path, b)
 }
 
 // originKey is an origin's scheme://host:port with the default port made

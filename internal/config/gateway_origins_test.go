@@ -121,3 +121,29 @@ func TestOriginsPassiveWarning(t *testing.T) {
 		t.Errorf("warnings %q", w)
 	}
 }
+
+func TestPanicThreshold(t *testing.T) {
+	c := mustParse(t, originsYAML("origins: [http://a:1, http://b:1]\npanic_threshold: 50\nbeta_health: {}\n"))
+	if got := c.Definitions.Backends["api"].PanicThresholdOf(); got != 50 {
+		t.Errorf("panic_threshold %d", got)
+	}
+	if got := mustParse(t, originsYAML("origins: [http://a:1]\n")).Definitions.Backends["api"].PanicThresholdOf(); got != 0 {
+		t.Errorf("default panic_threshold %d, want 0 (off)", got)
+	}
+	for _, tc := range []struct{ body, want string }{
+		{"origins: [http://a:1]\npanic_threshold: 101\n", "definitions.backends.api.panic_threshold (line 5): must be 0..100 (percent), got 101"},
+		{"origins: [http://a:1]\npanic_threshold: -1\n", "definitions.backends.api.panic_threshold (line 5): must be 0..100 (percent), got -1"},
+		{"origins: [http://a:1]\npanic_threshold: 50%\n", `definitions.backends.api.panic_threshold (line 5): must be a whole number, got "50%"`},
+		{"origin: http://a:1\npanic_threshold: 50\n", "definitions.backends.api.panic_threshold (line 5): needs origins (panic mode balances over a backend's origins; write a single origin as origins: [<url>])"},
+	} {
+		got := parseErrors(t, originsYAML(tc.body))
+		if len(got) != 1 || got[0] != tc.want {
+			t.Errorf("%q:\n got %q\nwant %q", tc.body, got, tc.want)
+		}
+	}
+	c = mustParse(t, originsYAML("origins: [http://127.0.0.1:1, http://127.0.0.1:2]\npanic_threshold: 50\n")+usedByAGateway)
+	want := "definitions.backends.api.panic_threshold (line 5): panic_threshold has no effect: without beta_health or passive_health every origin counts as eligible (only an operator takes one out, and those stay out in panic too)"
+	if w := c.Warnings(); len(w) != 1 || w[0] != want {
+		t.Errorf("warnings %q", w)
+	}
+}

@@ -232,6 +232,7 @@ func (v *validator) validateHealthChecks() {
 			v.add(path, "%s", msg)
 		}
 	}
+	v.validateServiceConnectCheck(h)
 	v.validateTargets()
 }
 

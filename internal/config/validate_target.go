@@ -74,6 +74,7 @@ func (v *validator) validateTarget(path string, t *Target, h *HealthChecks) {
 	v.validateCredentials(key, t)
 	v.validateHTTPCheck(key, t)
 	v.validateHeloName(key, t, h)
+	v.validateConnectCheck(key, t, h)
 	v.validateTLS(key, t)
 	v.validateClientCert(path, t)
 	v.validateProxyPort(key, t)

@@ -75,6 +75,7 @@ func (c *Config) Warnings() []string {
 	c.authCacheWarnings(warn)
 	c.originsWarnings(warn)
 	c.balanceWarnings(warn)
+	c.panicWarnings(warn)
 	for _, label := range c.Definitions.SortedLabels() {
 		if b := c.Definitions.Backends[label]; b != nil && b.Health != nil && b.Health.FailureThreshold != nil && b.Health.RecoveryThreshold != nil {
 			h := b.Health

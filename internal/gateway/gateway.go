@@ -175,6 +175,7 @@ func (g *Gateway) newRuntime(name string, b *config.Backend) (*backendRuntime, e
 		return nil, err
 	}
 	rt := &backendRuntime{name: name, transports: ts, metrics: g.metrics.forBackend(name), openapi: oa, origins: newOriginSet(name, b, g.metrics.ramps)}
+	rt.origins.watchPanic(g.logger, g.metrics)
 	rt.releaseSlotFunc = rt.releaseSlot
 	rt.slots = newSlotQueue(b.MaxConnections, b.MaxQueue, b.QueueTimeout, rt.publishSlotQueue)
 	rt.throttle = newThrottle(name, b.RateLimits, g.shared, rt.publishThrottleQueue)

@@ -10,6 +10,10 @@ type originMetrics struct {
 	retries  *prometheus.CounterVec
 	// hashFallbacks: requests a hash policy had no key for.
 	hashFallbacks *prometheus.CounterVec
+
+	// panic_threshold (origins_panic.go)
+	panic        *prometheus.GaugeVec
+	panicEntered *prometheus.CounterVec
 }
 
 func newOriginMetrics() *originMetrics {
@@ -26,11 +30,19 @@ func newOriginMetrics() *originMetrics {
 			Name: "backline_gateway_origin_hash_fallbacks_total",
 			Help: "Requests to a backend with a hash load_balancing policy that had no usable key (header or cookie missing) and went round robin.",
 		}, []string{"backend"}),
+		panic: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "backline_gateway_origins_panic",
+			Help: "1 while a backend with panic_threshold is in panic mode (too few eligible origins: balancing over every origin not taken out by an operator), as judged by its last request.",
+		}, []string{"backend"}),
+		panicEntered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "backline_gateway_origins_panic_total",
+			Help: "Times a backend with panic_threshold entered panic mode.",
+		}, []string{"backend"}),
 	}
 }
 
 func (o *originMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{o.requests, o.retries, o.hashFallbacks}
+	return []prometheus.Collector{o.requests, o.retries, o.hashFallbacks, o.panic, o.panicEntered}
 }
 
 func (m *metrics) originRequest(backend, origin string) {
@@ -47,6 +59,8 @@ func (o *originMetrics) forget(backend string) {
 	o.requests.DeletePartialMatch(l)
 	o.retries.DeletePartialMatch(l)
 	o.hashFallbacks.DeletePartialMatch(l)
+	o.panic.DeletePartialMatch(l)
+	o.panicEntered.DeletePartialMatch(l)
 }
 
 func (m *metrics) originHashFallback(backend string) {

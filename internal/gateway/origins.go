@@ -36,6 +36,8 @@ type originSet struct {
 	// index caches where each origin's entry is in the last snapshot seen,
 	// so a pick reads its entries without searching.
 	index atomic.Pointer[snapshotIndex]
+
+	panic originPanic // panic_threshold (origins_panic.go)
 }
 
 // upstreamOrigin is one origin of a set.
@@ -74,6 +76,7 @@ func newOriginSet(label string, b *config.Backend, ramps *rampMemory) *originSet
 		s.retries = *b.Retries
 	}
 	s.retryOn = parseRetryOn(b.RetryOn)
+	s.panic = newOriginPanic(b)
 	for _, e := range b.Origins {
 		o, err := parseOrigin(e.Origin)
 		if err != nil {
@@ -114,6 +117,7 @@ type candidate struct {
 // is admitted with its configured weight, unless that is 0.
 func (s *originSet) candidates(snap *health.Snapshot, now time.Time, tried []*upstreamOrigin, useWhenUnhealthy bool, buf []candidate) []candidate {
 	idx := s.indexFor(snap)
+	inPanic := s.panicFor(snap, idx, now)
 	out := buf[:0]
 	best := tierNone
 	for i, o := range s.origins {
@@ -137,6 +141,8 @@ func (s *originSet) candidates(snap *health.Snapshot, now time.Time, tried []*up
 			switch {
 			case eligible:
 				tier = tierEligible
+			case inPanic.promotes(o.backup, b):
+				tier = tierEligible // panic_threshold: as if eligible
 			case useWhenUnhealthy && reason != health.ReasonMaint && reason != health.ReasonDrain &&
 				reason != health.ReasonForcedDown && reason != health.ReasonWeightZero && b.Weight > 0:
 				tier = tierFallback
@@ -212,6 +218,7 @@ func originsHealthGroup(label string, b *config.Backend, rt *backendRuntime) hea
 	h := b.Health
 	// passive_health alone: origins take traffic from the start (Couper).
 	g := health.Group{Name: GroupPrefix + label, InitialHealthy: true}
+	g.PanicThreshold = b.PanicThresholdOf() // for the status API
 	if h != nil {
 		g.InitialHealthy = initialHealthy(h)
 		g.ConnectInterval, g.DeepInterval = h.Interval, h.Interval

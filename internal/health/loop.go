@@ -214,6 +214,7 @@ func (l *groupLoop) backends() []Backend {
 	out := make([]Backend, len(l.states))
 	for i, s := range l.states {
 		out[i] = s.backend()
+		out[i].PanicThreshold = l.group.PanicThreshold
 	}
 	return out
 }

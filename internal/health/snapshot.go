@@ -51,6 +51,10 @@ type Group struct {
 	// never turn stale; only Passive takes them out (Caddy's passive
 	// health without active checks). ConnectInterval must still be set.
 	PassiveOnly bool
+	// PanicThreshold is the gateway's panic_threshold for the group's
+	// backends, in percent (0: off); see panic.go. Carried into every
+	// Backend of the group for the status API.
+	PanicThreshold int
 }
 
 // GroupMail is the group of auth.services.backend_health_checks.targets.
@@ -67,7 +71,9 @@ type Backend struct {
 	// eligible by the same rule as any target; selection prefers the
 	// eligible non-backups.
 	Backup bool
-	Target *TargetInfo // shared, read-only; no secrets
+	// PanicThreshold is its group's (Group.PanicThreshold).
+	PanicThreshold int
+	Target         *TargetInfo // shared, read-only; no secrets
 	// Admin is the operator's control state (ready, weight 1, health auto
 	// and source "config" unless changed).
 	Admin Admin

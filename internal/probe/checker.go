@@ -72,17 +72,28 @@ func (p *Prober) run(ctx context.Context, t *Target, deep bool, res *Result, opt
 	if t.Protocol == "http" && t.TLSMode == TLSStartTLS {
 		return configErr("http has no STARTTLS; use tls_mode: implicit")
 	}
-	conn, stop, err := p.connect(ctx, t, res, !deep, opts.Transcript)
+	greet, polite := greetingChecks[t.Protocol]
+	polite = polite && !deep && t.ConnectGreeting
+	start := time.Now()
+	// A polite check reads the greeting anyway, which carries the TLS 1.3
+	// verdict on a client certificate as a deep check's does.
+	conn, stop, err := p.connect(ctx, t, res, !deep && !polite, opts.Transcript)
 	if err != nil {
 		res.FailedPhase = PhaseConnect
 		return err
 	}
 	defer stop()
-	if !deep {
+	if !deep && !polite {
 		conn.Close()
 		return nil
 	}
-	s := newSession(conn, t, res, opts) // sets the deep deadline
+	var s *session
+	if polite {
+		s = newSessionUntil(conn, t, res, opts, connectDeadline(t, start))
+		check = greet
+	} else {
+		s = newSession(conn, t, res, opts) // sets the deep deadline
+	}
 	err = check(s)
 	// s.conn is the outermost layer (TLS after STARTTLS): closing it sends
 	// close_notify, which keeps server logs free of "unexpected EOF".

@@ -195,26 +195,37 @@ func checkIMAP(s *session) error {
 	return err
 }
 
-func (s *session) imapConversation() error {
-	t := s.target
+// imapGreeting reads the greeting: "* OK" and "* PREAUTH" pass (the
+// caller decides what PREAUTH means to it), "* BYE" and anything else fail.
+func (s *session) imapGreeting() (imapResponse, error) {
 	start := time.Now()
 	greeting, err := s.readIMAP()
 	if err != nil {
-		return wrapf(Classify(err), err, "reading the IMAP greeting from %s", t.Address())
+		return greeting, wrapf(Classify(err), err, "reading the IMAP greeting from %s", s.target.Address())
 	}
 	if greeting.Tag != "*" {
-		return protocolErr("IMAP greeting failed, response: %s", s.quoted(greeting.Line))
+		return greeting, protocolErr("IMAP greeting failed, response: %s", s.quoted(greeting.Line))
 	}
 	switch greeting.Status {
-	case "OK":
-	case "PREAUTH":
-		return protocolErr("IMAP server greeted with PREAUTH (already authenticated), a login cannot be checked: %s", s.quoted(greeting.Line))
+	case "OK", "PREAUTH":
 	case "BYE":
-		return protocolErr("IMAP server refused the connection: %s", s.quoted(greeting.Line))
+		return greeting, protocolErr("IMAP server refused the connection: %s", s.quoted(greeting.Line))
 	default:
-		return protocolErr("IMAP greeting failed, response: %s", s.quoted(greeting.Line))
+		return greeting, protocolErr("IMAP greeting failed, response: %s", s.quoted(greeting.Line))
 	}
 	s.step("greeting", start)
+	return greeting, nil
+}
+
+func (s *session) imapConversation() error {
+	t := s.target
+	greeting, err := s.imapGreeting()
+	if err != nil {
+		return err
+	}
+	if greeting.Status == "PREAUTH" {
+		return protocolErr("IMAP server greeted with PREAUTH (already authenticated), a login cannot be checked: %s", s.quoted(greeting.Line))
+	}
 
 	caps := capsFromGreeting(greeting.Text)
 	if !caps.seen {

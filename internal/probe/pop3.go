@@ -9,16 +9,9 @@ import (
 // login: native USER/PASS or classic SASL PLAIN/LOGIN. POP3 has no SASL-IR
 // capability, so initial responses are never used.
 func checkPOP3(s *session) error {
-	start := time.Now()
-	greeting, err := s.readLine()
-	if err != nil {
-		return ioFailed(err, "POP3 greeting")
+	if err := s.pop3Greeting(); err != nil {
+		return err
 	}
-	if !pop3OK(greeting) {
-		return protocolErr("POP3 greeting failed, response: %s", s.quoted(greeting))
-	}
-	s.step("greeting", start)
-
 	caps, err := s.pop3Capa()
 	if err != nil {
 		return err
@@ -46,6 +39,20 @@ func checkPOP3(s *session) error {
 	err = s.pop3Auth(mech, user, pass)
 	s.logout("QUIT")
 	return err
+}
+
+// pop3Greeting reads the greeting, which must be +OK.
+func (s *session) pop3Greeting() error {
+	start := time.Now()
+	greeting, err := s.readLine()
+	if err != nil {
+		return ioFailed(err, "POP3 greeting")
+	}
+	if !pop3OK(greeting) {
+		return protocolErr("POP3 greeting failed, response: %s", s.quoted(greeting))
+	}
+	s.step("greeting", start)
+	return nil
 }
 
 // pop3Capa sends CAPA and reads the list. A server without CAPA (RFC 1939

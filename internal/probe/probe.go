@@ -68,7 +68,13 @@ type Target struct {
 	TLSTimeout     time.Duration
 	DeepTimeout    time.Duration
 
-	DeepCheck          bool
+	DeepCheck bool
+	// ConnectGreeting makes a connect-only check of a mail protocol read
+	// the greeting (which must be positive) and say goodbye (LOGOUT or
+	// QUIT) before it closes, within connect_timeout (+ tls_timeout);
+	// false closes right after TCP, the PROXY header and implicit TLS
+	// (connect_check: tcp). Deep checks always say goodbye.
+	ConnectGreeting    bool
 	Username           string
 	Password           string
 	Mechanism          string // auto | PLAIN | LOGIN | USERPASS | BASIC

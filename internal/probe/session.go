@@ -38,8 +38,14 @@ type session struct {
 // newSession starts the deep phase: deep_timeout runs from here and the
 // connection's deadline is set to its end.
 func newSession(conn net.Conn, t *Target, res *Result, opts Options) *session {
+	return newSessionUntil(conn, t, res, opts, time.Now().Add(orDefault(t.DeepTimeout)))
+}
+
+// newSessionUntil is newSession ending at deadline (a connect-only check's
+// greeting and goodbye keep to the connect phase's budget).
+func newSessionUntil(conn net.Conn, t *Target, res *Result, opts Options, deadline time.Time) *session {
 	s := &session{conn: conn, target: t, res: res, record: opts.Transcript}
-	s.deadline = time.Now().Add(orDefault(t.DeepTimeout))
+	s.deadline = deadline
 	_ = conn.SetDeadline(s.deadline)
 	s.r = bufio.NewReaderSize(conn, 4096)
 	if t.Password != "" {

@@ -174,17 +174,27 @@ func checkSieve(s *session) error {
 	return err
 }
 
-func (s *session) sieveConversation() error {
-	t := s.target
+// sieveGreeting reads the greeting (the capability list), which must end
+// with OK.
+func (s *session) sieveGreeting() (sieveResponse, error) {
 	start := time.Now()
 	greeting, err := s.readSieveResponse()
 	if err != nil {
-		return wrapf(Classify(err), err, "reading the ManageSieve greeting from %s", t.Address())
+		return greeting, wrapf(Classify(err), err, "reading the ManageSieve greeting from %s", s.target.Address())
 	}
 	if greeting.status != "OK" {
-		return protocolErr("ManageSieve greeting failed: %s", s.quoted(greeting.line))
+		return greeting, protocolErr("ManageSieve greeting failed: %s", s.quoted(greeting.line))
 	}
 	s.step("greeting", start)
+	return greeting, nil
+}
+
+func (s *session) sieveConversation() error {
+	t := s.target
+	greeting, err := s.sieveGreeting()
+	if err != nil {
+		return err
+	}
 	caps := parseSieveCaps(greeting.data)
 
 	if t.TLSMode == TLSStartTLS {

@@ -33,17 +33,9 @@ func checkSMTP(s *session) error { return checkSMTPFamily(s, dialectSMTP) }
 func checkLMTP(s *session) error { return checkSMTPFamily(s, dialectLMTP) }
 
 func checkSMTPFamily(s *session, d smtpDialect) error {
-	start := time.Now()
-	greeting, err := readSMTPReply(s.readLine, s.quoted)
-	if err != nil {
-		return ioFailed(err, "%s greeting", d.proto)
+	if err := s.smtpGreeting(d); err != nil {
+		return err
 	}
-	if greeting.code != 220 {
-		// 554 is the RFC 5321 "no service here" greeting: a clear refusal.
-		return protocolErr("%s greeting failed, response: %s", d.proto, s.quoted(greeting.failureLine()))
-	}
-	s.step("greeting", start)
-
 	caps, err := s.smtpHello(d)
 	if err != nil {
 		return err
@@ -72,6 +64,22 @@ func checkSMTPFamily(s *session, d smtpDialect) error {
 	err = s.smtpAuth(d, mech, user, pass)
 	s.logout("QUIT")
 	return err
+}
+
+// smtpGreeting reads the greeting, which must be 220 (haproxy#980: nothing
+// is sent before it).
+func (s *session) smtpGreeting(d smtpDialect) error {
+	start := time.Now()
+	greeting, err := readSMTPReply(s.readLine, s.quoted)
+	if err != nil {
+		return ioFailed(err, "%s greeting", d.proto)
+	}
+	if greeting.code != 220 {
+		// 554 is the RFC 5321 "no service here" greeting: a clear refusal.
+		return protocolErr("%s greeting failed, response: %s", d.proto, s.quoted(greeting.failureLine()))
+	}
+	s.step("greeting", start)
+	return nil
 }
 
 // smtpHello sends EHLO/LHLO and returns the advertised extensions.

@@ -40,6 +40,7 @@ func NewTarget(ct *config.Target) (*Target, error) {
 		RequestURI:         ct.RequestURI,
 		AllowPlaintextAuth: ct.AllowPlaintextAuth,
 		HeloName:           ct.HeloName,
+		ConnectGreeting:    ct.ConnectCheck == config.ConnectCheckGreeting,
 	}
 	if t.Protocol == config.ProtoHTTP {
 		statuses := ct.ExpectedStatus

@@ -57,6 +57,9 @@ type backendView struct {
 	// how many there were; omitted for backends never ejected.
 	EjectedUntil *time.Time `json:"ejected_until,omitempty"`
 	Ejections    uint64     `json:"ejections,omitempty"`
+	// Panic: the panic mode of a gateway backend with panic_threshold
+	// (backends_panic.go); omitted for the others.
+	Panic *panicView `json:"panic,omitempty"`
 }
 
 type phaseView struct {
@@ -183,8 +186,9 @@ func (s *Server) listBackends(w http.ResponseWriter, r *http.Request) {
 	if snap := s.snapshot(); snap != nil {
 		body.Round = snap.Round
 		body.Taken = timePtr(snap.Taken)
+		panics, now := map[string]*panicView{}, time.Now()
 		for _, b := range snap.Backends {
-			body.Backends = append(body.Backends, viewBackend(b))
+			body.Backends = append(body.Backends, viewBackendIn(snap, b, panics, now))
 		}
 	}
 	writeJSON(w, http.StatusOK, body)
@@ -200,7 +204,7 @@ func (s *Server) writeBackend(w http.ResponseWriter, name string) {
 	if snap := s.snapshot(); snap != nil {
 		for _, b := range snap.Backends {
 			if b.ID == name || b.Target != nil && backendName(b.Target) == name {
-				writeJSON(w, http.StatusOK, viewBackend(b))
+				writeJSON(w, http.StatusOK, viewBackendIn(snap, b, nil, time.Now()))
 				return
 			}
 		}

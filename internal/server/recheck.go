@@ -103,7 +103,7 @@ func (s *Server) serveRecheck(w http.ResponseWriter, r *http.Request) bool {
 	if snap := s.snapshot(); snap != nil {
 		for _, b := range snap.Backends {
 			if b.ID == id {
-				v := viewBackend(b)
+				v := viewBackendIn(snap, b, nil, time.Now())
 				body.Backend = &v
 				break
 			}

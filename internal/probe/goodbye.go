@@ -1,0 +1,109 @@
+package probe
+
+import (
+	"strings"
+	"time"
+)
+
+// greetingChecks are the connect-only checks with connect_check: greeting.
+// Each reads the greeting with the protocol file's reader (so a light and
+// a deep check judge it alike) and then takes its leave the way a client
+// does, so the server logs a client that logged out rather than one that
+// vanished (haproxy#1812: Exchange logged a SocketError for every check
+// that left without QUIT; haproxy#980: nothing is sent before the
+// greeting). HTTP has no greeting and is not here.
+var greetingChecks = map[string]func(s *session) error{
+	"imap":  greetIMAP,
+	"pop3":  greetPOP3,
+	"smtp":  func(s *session) error { return greetSMTPFamily(s, dialectSMTP) },
+	"lmtp":  func(s *session) error { return greetSMTPFamily(s, dialectLMTP) },
+	"sieve": greetSieve,
+}
+
+// HasGreeting tells whether protocol greets first, so a connect-only check
+// can read the greeting and say goodbye (connect_check: greeting).
+func HasGreeting(protocol string) bool {
+	_, ok := greetingChecks[protocol]
+	return ok
+}
+
+func greetIMAP(s *session) error {
+	if _, err := s.imapGreeting(); err != nil {
+		return err
+	}
+	tag := s.nextTag()
+	s.goodbye(tag+" LOGOUT", func() error {
+		// "* BYE Logging out" comes first; the tagged OK ends the answer.
+		for range maxResponseLines {
+			r, err := s.readIMAP()
+			if err != nil || strings.EqualFold(r.Tag, tag) {
+				return err
+			}
+		}
+		return protocolErr("no tagged answer to LOGOUT")
+	})
+	return nil
+}
+
+func greetPOP3(s *session) error {
+	if err := s.pop3Greeting(); err != nil {
+		return err
+	}
+	s.goodbye("QUIT", func() error {
+		_, err := s.readLine()
+		return err
+	})
+	return nil
+}
+
+func greetSMTPFamily(s *session, d smtpDialect) error {
+	if err := s.smtpGreeting(d); err != nil {
+		return err
+	}
+	s.goodbye("QUIT", func() error {
+		_, err := readSMTPReply(s.readLine, s.quoted)
+		return err
+	})
+	return nil
+}
+
+func greetSieve(s *session) error {
+	if _, err := s.sieveGreeting(); err != nil {
+		return err
+	}
+	s.goodbye("LOGOUT", func() error {
+		_, err := s.readSieveResponse()
+		return err
+	})
+	return nil
+}
+
+// goodbye sends line and reads the server's answer with answer, within
+// the session's deadline. The verdict is made by then: a missing, late or
+// odd answer does not fail the check (the server may close at once, or
+// a busy one answer late), the transcript says what happened. Reading the
+// answer rather than closing at once lets the server finish its side
+// first, so it never writes into a connection we reset.
+func (s *session) goodbye(line string, answer func() error) {
+	start := time.Now()
+	if err := s.writeLine(line); err != nil {
+		s.note("-- ", "goodbye not sent: "+escapeControl(err.Error()))
+		return
+	}
+	if err := answer(); err != nil {
+		s.note("-- ", "no answer to the goodbye (the check passes anyway): "+s.quoted(err.Error()))
+	}
+	s.step("logout", start)
+}
+
+// connectDeadline is when a connect-only check must end: connect_timeout
+// after it began, plus tls_timeout with implicit TLS, the budget that
+// config validation holds within connect_interval. The greeting and the
+// goodbye get what the dial and handshake left of it.
+func connectDeadline(t *Target, start time.Time) time.Time {
+	d := orDefault(t.ConnectTimeout)
+	if t.implicitTLS() {
+		d += orDefault(t.TLSTimeout)
+	}
+	return start.Add(d)
+}
