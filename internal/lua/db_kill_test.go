@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/go-sql-driver/mysql"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // The bookkeeping of killing abandoned MySQL queries, against fake
@@ -303,4 +304,32 @@ func TestDBKillNeedsAKillConnector(t *testing.T) {
 		}
 	}
 	(&dbPool{}).killQuery(1)
+}
+
+// The counts reach the daemon's registry, one series per result, zero
+// before any KILL.
+func TestDBKillMetricRegistered(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	h := NewHost()
+	h.Registerer = reg
+	dbState(h).killer.counts[killGone].Add(2)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		if f.GetName() != "backline_lua_db_killed_queries_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				got[l.GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	want := map[string]float64{killKilled: 0, killGone: 2, killError: 0, killSkipped: 0}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("series %v, want %v", got, want)
+	}
 }
