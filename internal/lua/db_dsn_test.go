@@ -347,7 +347,7 @@ func TestDBPostgresIgnoresAmbientCredentials(t *testing.T) {
 			if p.password != "" {
 				t.Errorf("PGPASSWORD=%q %s: the daemon's password was taken", env, dsn)
 			}
-			db, err := p.connector(nil, dbLimits{})
+			db, _, err := p.connector(nil, dbLimits{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -398,7 +398,7 @@ func TestDBPostgresMessageBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := p.connector(nil, dbLimits{maxMessage: 1 << 20})
+	db, _, err := p.connector(nil, dbLimits{maxMessage: 1 << 20})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -440,7 +440,7 @@ func TestDBMySQLSocketDialledAsChecked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := p.connector(nil, dbLimits{})
+	db, _, err := p.connector(nil, dbLimits{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package lua
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -63,6 +64,8 @@ var postgresKeys = []string{"host", "port", "dbname", "user", "password", "sslmo
 type dbHost struct {
 	mu    sync.Mutex
 	pools map[string]*dbPool
+	// killer sends the KILL QUERY of abandoned MySQL queries (db_kill.go).
+	killer *dbKiller
 }
 
 // dbPool is one DSN's database/sql pool.
@@ -75,6 +78,13 @@ type dbPool struct {
 	// password is the DSN's password, removed from every error text.
 	password string
 	lastUsed atomic.Int64
+	// killConn makes the connections that kill abandoned queries (the
+	// driver's own connector, so no thread id is fetched for them); nil
+	// for PostgreSQL, whose driver cancels. killer bounds them.
+	killConn driver.Connector
+	killer   *dbKiller
+	// log is the first opener's logger, for failed kills.
+	log *slog.Logger
 
 	// What the pool's sizes were made from: the first opener's
 	// max_connections and the config's limits. A reload that changes the
@@ -85,7 +95,9 @@ type dbPool struct {
 }
 
 func dbState(h *Host) *dbHost {
-	return hostValue(h, "db", func() *dbHost { return &dbHost{pools: map[string]*dbPool{}} })
+	return hostValue(h, "db", func() *dbHost {
+		return &dbHost{pools: map[string]*dbPool{}, killer: newDBKiller(h.Registerer, dbMaxKills)}
+	})
 }
 
 // CloseDBPools closes every pool the db module opened. The daemon calls it
@@ -137,7 +149,7 @@ func newDBLimits(cfg config.Lua, maxMemory int64) dbLimits {
 type parsedDSN struct {
 	addrs     []string
 	password  string
-	connector func(logger *slog.Logger, lim dbLimits) (*sql.DB, error)
+	connector func(logger *slog.Logger, lim dbLimits) (*sql.DB, driver.Connector, error)
 }
 
 // parseDSN parses dsn with driver's own parser and checks every address it
@@ -213,7 +225,7 @@ func parseMySQLDSN(dsn string) (*parsedDSN, error) {
 		return nil, errors.New(redactSecret(fmt.Sprintf("the mysql DSN's address %q is not host:port or a socket path", truncateText(cfg.Addr, 128)), cfg.Passwd))
 	}
 	password := cfg.Passwd
-	return &parsedDSN{addrs: []string{addr}, password: password, connector: func(logger *slog.Logger, _ dbLimits) (*sql.DB, error) {
+	return &parsedDSN{addrs: []string{addr}, password: password, connector: func(logger *slog.Logger, _ dbLimits) (*sql.DB, driver.Connector, error) {
 		// The driver dials exactly the checked network and address, never
 		// one registered with mysql.RegisterDialContext; its few log lines
 		// go to the daemon's log instead of stderr.
@@ -224,9 +236,9 @@ func parseMySQLDSN(dsn string) (*parsedDSN, error) {
 		cfg.Logger = mysqlLogger{logger: logger, password: password}
 		c, err := mysql.NewConnector(cfg)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		return sql.OpenDB(c), nil
+		return sql.OpenDB(threadIDConnector{c}), c, nil
 	}}, nil
 }
 
@@ -285,9 +297,9 @@ func parsePostgresDSN(dsn string) (*parsedDSN, error) {
 			addrs = append(addrs, addr)
 		}
 	}
-	return &parsedDSN{addrs: addrs, password: cfg.Password, connector: func(_ *slog.Logger, lim dbLimits) (*sql.DB, error) {
+	return &parsedDSN{addrs: addrs, password: cfg.Password, connector: func(_ *slog.Logger, lim dbLimits) (*sql.DB, driver.Connector, error) {
 		cfg.MaxProtocolMessageBodyLen = lim.maxMessage
-		return stdlib.OpenDB(*cfg), nil
+		return stdlib.OpenDB(*cfg), nil, nil
 	}}, nil
 }
 
@@ -362,12 +374,13 @@ func (s *dbHost) open(driver, dsn string, lim dbLimits, maxConns int, logger *sl
 	if err != nil {
 		return nil, err
 	}
-	db, err := parsed.connector(logger, lim)
+	db, killConn, err := parsed.connector(logger, lim)
 	if err != nil {
 		return nil, errors.New(redactSecret(err.Error(), parsed.password))
 	}
 	sizePool(db, lim, maxConns)
 	p = &dbPool{db: db, driver: driver, addrs: parsed.addrs, password: parsed.password,
+		killConn: killConn, killer: s.killer, log: logger,
 		maxConns: maxConns, cfgOpen: lim.maxOpen, cfgIdle: lim.maxIdle}
 	p.lastUsed.Store(time.Now().UnixNano())
 

@@ -66,11 +66,13 @@ func dbPrepare(r *scriptRun, L *glua.LState) int {
 		return pushNilErr(L, "db: the handle is closed")
 	}
 	err := r.dbWait("handle:stmt", func(ctx context.Context) error {
-		st, err := h.pool.db.PrepareContext(ctx, query)
-		if err == nil {
-			err = st.Close()
-		}
-		return err
+		return dbOnConn(ctx, h.pool, false, func(conn *sql.Conn) error {
+			st, err := conn.PrepareContext(ctx, query)
+			if err == nil {
+				err = st.Close()
+			}
+			return err
+		})
 	})
 	if err != nil {
 		return r.pushDBError(L, h, err)
@@ -139,7 +141,7 @@ func dbArg(v glua.LValue) (any, bool) {
 
 // dbWait runs fn under the run's context (its script_timeout and
 // cancellation): database/sql and both drivers abandon a query whose
-// context ends. The watchdog does not measure the run meanwhile (the
+// context ends (and dbOnConn has MySQL kill it). The watchdog does not measure the run meanwhile (the
 // results are charged as they are built).
 func (r *scriptRun) dbWait(what string, fn func(ctx context.Context) error) error {
 	if err := r.ctx.Err(); err != nil {
@@ -169,35 +171,32 @@ func (r *scriptRun) dbRows(L *glua.LState, h *dbHandle, query string, args []any
 		return pushNilErr(L, "db: the handle is closed")
 	}
 	var result *glua.LTable
+	sealed := readOnly && r.dryRun() && h.pool.driver == "mysql"
 	err := r.dbWait(what, func(ctx context.Context) error {
-		var rows *sql.Rows
-		var err error
-		if readOnly {
-			var tx *sql.Tx
-			if r.dryRun() && h.pool.driver == "mysql" {
-				var conn *sql.Conn
-				if conn, err = dbSealedConn(ctx, h.pool.db); err != nil {
+		return dbOnConn(ctx, h.pool, sealed, func(conn *sql.Conn) error {
+			var rows *sql.Rows
+			var err error
+			if readOnly {
+				if sealed {
+					if err := dbSealSession(ctx, conn); err != nil {
+						return err
+					}
+				}
+				var tx *sql.Tx
+				if tx, err = conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true}); err != nil {
 					return err
 				}
-				defer dbDiscard(conn)
-				tx, err = conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-			} else {
-				tx, err = h.pool.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-			}
-			if err != nil {
+				defer tx.Rollback()
+				if rows, err = tx.QueryContext(ctx, query, args...); err != nil {
+					return err
+				}
+			} else if rows, err = conn.QueryContext(ctx, query, args...); err != nil {
 				return err
 			}
-			defer tx.Rollback()
-			rows, err = tx.QueryContext(ctx, query, args...)
-			if err != nil {
-				return err
-			}
-		} else if rows, err = h.pool.db.QueryContext(ctx, query, args...); err != nil {
+			defer rows.Close()
+			result, err = r.dbResult(L, h, rows)
 			return err
-		}
-		defer rows.Close()
-		result, err = r.dbResult(L, h, rows)
-		return err
+		})
 	})
 	if err != nil {
 		return r.pushDBError(L, h, err)
@@ -207,24 +206,16 @@ func (r *scriptRun) dbRows(L *glua.LState, h *dbHandle, query string, args []any
 	return 2
 }
 
-// dbSealedConn is a connection of its own for a dry run's MySQL query,
-// read-only for its whole session. A read-only transaction alone does not
-// keep MySQL and MariaDB from writing: DDL (CREATE, DROP, TRUNCATE,
-// RENAME, ...) commits the transaction implicitly and then runs in
-// autocommit mode, where a session that is read-only refuses it. The
-// script's statement may make the session writable again (SET SESSION
-// TRANSACTION READ WRITE), so the connection is never reused: dbDiscard
-// closes it.
-func dbSealedConn(ctx context.Context, db *sql.DB) (*sql.Conn, error) {
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := conn.ExecContext(ctx, "SET SESSION TRANSACTION READ ONLY"); err != nil {
-		dbDiscard(conn)
-		return nil, err
-	}
-	return conn, nil
+// dbSealSession makes the session of a dry run's MySQL connection
+// read-only. A read-only transaction alone does not keep MySQL and MariaDB
+// from writing: DDL (CREATE, DROP, TRUNCATE, RENAME, ...) commits the
+// transaction implicitly and then runs in autocommit mode, where a session
+// that is read-only refuses it. The script's statement may make the
+// session writable again (SET SESSION TRANSACTION READ WRITE), so the
+// connection is never reused: dbOnConn discards it.
+func dbSealSession(ctx context.Context, conn *sql.Conn) error {
+	_, err := conn.ExecContext(ctx, "SET SESSION TRANSACTION READ ONLY")
+	return err
 }
 
 // dbDiscard closes conn's connection instead of returning it to the pool.
@@ -342,20 +333,22 @@ func (r *scriptRun) dbExec(L *glua.LState, h *dbHandle, query string, args []any
 	}
 	var res sql.Result
 	err := r.dbWait(what, func(ctx context.Context) error {
-		if !h.readOnly {
-			var err error
-			res, err = h.pool.db.ExecContext(ctx, query, args...)
-			return err
-		}
-		tx, err := h.pool.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		if res, err = tx.ExecContext(ctx, query, args...); err != nil {
-			return err
-		}
-		return tx.Commit()
+		return dbOnConn(ctx, h.pool, false, func(conn *sql.Conn) error {
+			if !h.readOnly {
+				var err error
+				res, err = conn.ExecContext(ctx, query, args...)
+				return err
+			}
+			tx, err := conn.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
+			if res, err = tx.ExecContext(ctx, query, args...); err != nil {
+				return err
+			}
+			return tx.Commit()
+		})
 	})
 	if err != nil {
 		return r.pushDBError(L, h, err)

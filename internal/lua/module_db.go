@@ -18,7 +18,8 @@ import (
 //
 // The files: module_db.go (the module, the handle and statement objects),
 // db_pools.go (pools, DSN parsing and the allow list), db_query.go
-// (queries, arguments, results). Differences from gopher-lua-libs are in
+// (queries, arguments, results), db_kill.go (KILL QUERY of abandoned
+// MySQL queries). Differences from gopher-lua-libs are in
 // docs/nauthilus.md ("db").
 
 func init() {
