@@ -206,7 +206,16 @@ func parseForwardedAddr(s string) (netip.Addr, bool) {
 type headerKey struct{ name string }
 
 func (k headerKey) key(c *call) requestKey {
-	v := c.clientRequest().Header[k.name]
+	r := c.clientRequest()
+	if k.name == "Host" {
+		// net/http moves Host (HTTP/2's :authority) out of the header
+		// map into r.Host; Caddy's header policy reads it there too.
+		if r.Host == "" {
+			return requestKey{}
+		}
+		return requestKey{hash: hashString(r.Host), ok: true}
+	}
+	v := r.Header[k.name]
 	if len(v) == 0 || v[0] == "" {
 		return requestKey{}
 	}
