@@ -261,6 +261,19 @@ func hashCookieLine(name, token string, secure bool) string {
 	return line
 }
 
+// setsCookie reports whether h (an origin's answer) sets the cookie that
+// line sets: then the application's value stays, as the browser would
+// keep the last of two and the gateway's comes last.
+func setsCookie(h http.Header, line string) bool {
+	name, _, _ := strings.Cut(line, "=")
+	for _, v := range h["Set-Cookie"] {
+		if n, _, ok := strings.Cut(v, "="); ok && strings.TrimSpace(n) == name {
+			return true
+		}
+	}
+	return false
+}
+
 // newCookieToken is 128 random bits, URL-safe base64 (cookie octets only).
 func newCookieToken() string {
 	var b [16]byte

@@ -2,6 +2,8 @@ package gateway
 
 import (
 	"fmt"
+	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -23,5 +25,41 @@ func TestReviewHeaderHashHost(t *testing.T) {
 	}
 	if got := metricSum(t, h, "backline_gateway_origin_hash_fallbacks_total", "", ""); got != 0 {
 		t.Errorf("fallbacks = %v with a Host on every request, want 0", got)
+	}
+}
+
+// cookie_hash (hash_cookie_set on) on a cookie the origin sets itself:
+// the gateway's Set-Cookie came after the origin's and so replaced the
+// application's value in the browser (a session cookie, or an upstream
+// Caddy's lb cookie). The origin's own cookie wins; the gateway adds none.
+func TestReviewHashCookieKeepsOriginsCookie(t *testing.T) {
+	tr := &transcript{}
+	setter := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Set-Cookie", "other=1; Path=/")
+		w.Header().Add("Set-Cookie", "SESSION=app-session; Path=/; HttpOnly")
+		w.WriteHeader(200)
+	}
+	origins := []string{tr.origin(t, "a", setter), tr.origin(t, "b", setter)}
+	h := newHarness(t, originsYAML("      load_balancing: cookie_hash\n      hash_key: SESSION\n", origins...))
+	_, resp := originOf(t, h, tr, "/login", nil)
+	var session []string
+	for _, v := range resp.Header.Values("Set-Cookie") {
+		if strings.HasPrefix(v, "SESSION=") {
+			session = append(session, v)
+		}
+	}
+	if len(session) != 1 || !strings.HasPrefix(session[0], "SESSION=app-session;") {
+		t.Errorf("SESSION cookies on the answer: %q, want only the origin's", session)
+	}
+	// An origin that sets another cookie does not stop the gateway's.
+	tr2 := &transcript{}
+	other := func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Set-Cookie", "lbx=1; Path=/")
+		w.WriteHeader(200)
+	}
+	h2 := newHarness(t, originsYAML("      load_balancing: cookie_hash\n", tr2.origin(t, "a", other), tr2.origin(t, "b", other)))
+	_, resp = originOf(t, h2, tr2, "/", nil)
+	if v := resp.Header.Values("Set-Cookie"); len(v) != 2 || !strings.HasPrefix(v[1], "lb=") {
+		t.Errorf("Set-Cookie %q, want the origin's lbx and the gateway's lb", v)
 	}
 }
