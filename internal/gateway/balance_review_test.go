@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // header_hash with hash_key Host: net/http (and backline's own server)
@@ -61,5 +62,30 @@ func TestReviewHashCookieKeepsOriginsCookie(t *testing.T) {
 	_, resp = originOf(t, h2, tr2, "/", nil)
 	if v := resp.Header.Values("Set-Cookie"); len(v) != 2 || !strings.HasPrefix(v[1], "lb=") {
 		t.Errorf("Set-Cookie %q, want the origin's lbx and the gateway's lb", v)
+	}
+}
+
+// A wall clock step back during a ramp: the ramp is meant to start over
+// at the low end (rampShare's comment), but the start stayed in the
+// future, so the origin was held at the minimum share until the clock
+// caught up with it again (an hour for an hour's step), whatever
+// slow_start says.
+func TestReviewRampClockStepBack(t *testing.T) {
+	var r originRamp
+	r.state.Store(rampDown)
+	d := 30 * time.Second
+	t0 := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	if got := r.observe(true, t0, d); got != minShare {
+		t.Fatalf("first share %d", got)
+	}
+	back := t0.Add(-time.Hour)
+	if got := r.observe(true, back, d); got != minShare {
+		t.Errorf("after the step back: %d, want %d", got, minShare)
+	}
+	if got := r.observe(true, back.Add(d/2), d); got != fullShare/2 {
+		t.Errorf("half a ramp after the step back: %d, want %d", got, fullShare/2)
+	}
+	if got := r.observe(true, back.Add(d), d); got != fullShare {
+		t.Errorf("a ramp after the step back: %d, want %d", got, fullShare)
 	}
 }

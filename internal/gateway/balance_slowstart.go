@@ -59,7 +59,18 @@ func (r *originRamp) observe(eligible bool, now time.Time, d time.Duration) int 
 			st = start
 		}
 	}
-	share := rampShare(time.Duration(now.UnixNano()-st), d)
+	elapsed := time.Duration(now.UnixNano() - st)
+	if elapsed < 0 {
+		// The wall clock stepped back: the ramp starts over from now,
+		// else it would stay at the minimum until the clock passed the
+		// old start again. (A request that read now just before another
+		// started the ramp moves the start back by that much only.)
+		if start := now.UnixNano(); start > 0 {
+			r.state.CompareAndSwap(st, start)
+		}
+		return minShare
+	}
+	share := rampShare(elapsed, d)
 	if share == fullShare {
 		r.state.CompareAndSwap(st, rampSteady)
 	}
