@@ -89,3 +89,33 @@ func TestReviewRampClockStepBack(t *testing.T) {
 		t.Errorf("a ramp after the step back: %d, want %d", got, fullShare)
 	}
 }
+
+// An origin a reload adds while slow_start is off (or the policy hashes)
+// was left marked "down, not yet seen" for good, as nothing observes it;
+// a later reload that turns slow_start on then ramped it from a tenth
+// although it had been serving all along. A reload starts no ramp for
+// an origin it keeps (docs/gateway.md#slow-start).
+func TestReviewRampNotLeftPendingWithoutSlowStart(t *testing.T) {
+	m, err := NewMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func(extra string, origins ...string) *Gateway {
+		t.Helper()
+		g, err := New(Options{Config: parseConfig(t, originsYAML("      load_balancing: weighted\n"+extra, origins...)), Metrics: m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.Activate()
+		t.Cleanup(g.Close)
+		return g
+	}
+	build("", "http://127.0.0.1:4001")
+	build("", "http://127.0.0.1:4001", "http://127.0.0.1:4002") // added, slow_start off
+	g3 := build("      slow_start: 1m\n", "http://127.0.0.1:4001", "http://127.0.0.1:4002")
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cands := g3.backends["api"].origins.candidates(nil, now, nil, false, nil)
+	if len(cands) != 2 || cands[0].share != fullShare || cands[1].share != fullShare {
+		t.Errorf("after turning slow_start on, kept origins ramp: %+v", cands)
+	}
+}
