@@ -247,7 +247,7 @@ func (k cookieKey) key(c *call) requestKey {
 	}
 	token := newCookieToken()
 	proto, _ := forwardedOf(r, c.g.trusted)
-	return requestKey{hash: hashString(token), ok: true, setCookie: hashCookieLine(k.name, token, len(proto) > 0 && proto[0] == "https")}
+	return requestKey{hash: hashString(token), ok: true, setCookie: hashCookieLine(k.name, token, len(proto) > 0 && strings.EqualFold(proto[0], "https"))}
 }
 
 // hashCookieLine is the Set-Cookie for a new token: a session cookie for

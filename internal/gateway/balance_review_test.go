@@ -119,3 +119,14 @@ func TestReviewRampNotLeftPendingWithoutSlowStart(t *testing.T) {
 		t.Errorf("after turning slow_start on, kept origins ramp: %+v", cands)
 	}
 }
+
+// A trusted proxy's X-Forwarded-Proto is a URI scheme, case-insensitive
+// (RFC 3986 3.1): "HTTPS" made the gateway's cookie lose Secure.
+func TestReviewHashCookieSecureSchemeCase(t *testing.T) {
+	tr := &transcript{}
+	yml := originsYAML("      load_balancing: cookie_hash\n", threeOrigins(t, tr)...)
+	h := newHarness(t, strings.Replace(yml, "gateway:\n", "gateway:\n  trusted_proxies: [127.0.0.1]\n", 1))
+	if _, resp := originOf(t, h, tr, "/s", map[string]string{"X-Forwarded-Proto": "HTTPS"}); !strings.HasSuffix(resp.Header.Get("Set-Cookie"), "; Secure") {
+		t.Errorf("behind a trusted proxy saying HTTPS: %q", resp.Header.Get("Set-Cookie"))
+	}
+}
