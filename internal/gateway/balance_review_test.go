@@ -130,3 +130,40 @@ func TestReviewHashCookieSecureSchemeCase(t *testing.T) {
 		t.Errorf("behind a trusted proxy saying HTTPS: %q", resp.Header.Get("Set-Cookie"))
 	}
 }
+
+// Two reloads close together: gen0's last request ends (ForgetUnused)
+// after a reload built gen2, which adds an origin, and before gen2 is
+// active. Forgetting every ramp the active gen1 lacks dropped gen2's new
+// origin, so the next reload, which keeps it, made it ramp again from a
+// tenth after an hour of full service.
+func TestReviewForgetKeepsPendingReloadsRamps(t *testing.T) {
+	m, err := NewMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func(activate bool, origins ...string) *Gateway {
+		t.Helper()
+		g, err := New(Options{Config: parseConfig(t, originsYAML("      load_balancing: weighted\n      slow_start: 1m\n", origins...)), Metrics: m})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if activate {
+			g.Activate()
+		}
+		t.Cleanup(g.Close)
+		return g
+	}
+	g0 := build(true, "http://127.0.0.1:4001")
+	build(true, "http://127.0.0.1:4001")
+	g2 := build(false, "http://127.0.0.1:4001", "http://127.0.0.1:4002")
+	m.ForgetUnused(g0)
+	g2.Activate()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	g2.backends["api"].origins.candidates(nil, now, nil, false, nil) // 4002's ramp starts
+	g2.backends["api"].origins.candidates(nil, now.Add(time.Hour), nil, false, nil)
+	g3 := build(true, "http://127.0.0.1:4001", "http://127.0.0.1:4002")
+	cands := g3.backends["api"].origins.candidates(nil, now.Add(time.Hour+time.Second), nil, false, nil)
+	if len(cands) != 2 || cands[1].share != fullShare {
+		t.Errorf("a kept origin ramps again after the reload: %+v", cands)
+	}
+}
