@@ -206,7 +206,16 @@ func parseForwardedAddr(s string) (netip.Addr, bool) {
 type headerKey struct{ name string }
 
 func (k headerKey) key(c *call) requestKey {
-	v := c.clientRequest().Header[k.name]
+	r := c.clientRequest()
+	if k.name == "Host" {
+		// net/http moves Host (HTTP/2's :authority) out of the header
+		// map into r.Host; Caddy's header policy reads it there too.
+		if r.Host == "" {
+			return requestKey{}
+		}
+		return requestKey{hash: hashString(r.Host), ok: true}
+	}
+	v := r.Header[k.name]
 	if len(v) == 0 || v[0] == "" {
 		return requestKey{}
 	}
@@ -238,7 +247,7 @@ func (k cookieKey) key(c *call) requestKey {
 	}
 	token := newCookieToken()
 	proto, _ := forwardedOf(r, c.g.trusted)
-	return requestKey{hash: hashString(token), ok: true, setCookie: hashCookieLine(k.name, token, len(proto) > 0 && proto[0] == "https")}
+	return requestKey{hash: hashString(token), ok: true, setCookie: hashCookieLine(k.name, token, len(proto) > 0 && strings.EqualFold(proto[0], "https"))}
 }
 
 // hashCookieLine is the Set-Cookie for a new token: a session cookie for
@@ -250,6 +259,19 @@ func hashCookieLine(name, token string, secure bool) string {
 		line += "; Secure"
 	}
 	return line
+}
+
+// setsCookie reports whether h (an origin's answer) sets the cookie that
+// line sets: then the application's value stays, as the browser would
+// keep the last of two and the gateway's comes last.
+func setsCookie(h http.Header, line string) bool {
+	name, _, _ := strings.Cut(line, "=")
+	for _, v := range h["Set-Cookie"] {
+		if n, _, ok := strings.Cut(v, "="); ok && strings.TrimSpace(n) == name {
+			return true
+		}
+	}
+	return false
 }
 
 // newCookieToken is 128 random bits, URL-safe base64 (cookie octets only).

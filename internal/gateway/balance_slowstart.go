@@ -59,7 +59,18 @@ func (r *originRamp) observe(eligible bool, now time.Time, d time.Duration) int 
 			st = start
 		}
 	}
-	share := rampShare(time.Duration(now.UnixNano()-st), d)
+	elapsed := time.Duration(now.UnixNano() - st)
+	if elapsed < 0 {
+		// The wall clock stepped back: the ramp starts over from now,
+		// else it would stay at the minimum until the clock passed the
+		// old start again. (A request that read now just before another
+		// started the ramp moves the start back by that much only.)
+		if start := now.UnixNano(); start > 0 {
+			r.state.CompareAndSwap(st, start)
+		}
+		return minShare
+	}
+	share := rampShare(elapsed, d)
 	if share == fullShare {
 		r.state.CompareAndSwap(st, rampSteady)
 	}
@@ -117,11 +128,13 @@ func (m *rampMemory) built() {
 	m.mu.Unlock()
 }
 
-// keepOnly forgets the ramps of origins no runtime in rts has (a reload
-// removed them; added back later, they ramp again).
-func (m *rampMemory) keepOnly(rts []*backendRuntime) {
+// forget forgets the ramps of old's origins that no runtime in active
+// has (a reload removed them; added back later, they ramp again). Only
+// old's: a reload built since but not active yet has added origins of its
+// own, whose ramps must stay.
+func (m *rampMemory) forget(old, active []*backendRuntime) {
 	keep := map[string]bool{}
-	for _, rt := range rts {
+	for _, rt := range active {
 		if rt.origins == nil {
 			continue
 		}
@@ -131,9 +144,14 @@ func (m *rampMemory) keepOnly(rts []*backendRuntime) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for id := range m.byID {
-		if !keep[id] {
-			delete(m.byID, id)
+	for _, rt := range old {
+		if rt.origins == nil {
+			continue
+		}
+		for _, o := range rt.origins.origins {
+			if !keep[o.id] {
+				delete(m.byID, o.id)
+			}
 		}
 	}
 }

@@ -132,9 +132,10 @@ func TestRampMemoryAcrossReloads(t *testing.T) {
 		t.Errorf("added origin's first share %d", got)
 	}
 	b := &config.Backend{BackendAttrs: config.BackendAttrs{LoadBalancing: config.BalanceRoundRobin, Origins: config.OriginList{{Origin: "http://a:1"}}}}
-	m.keepOnly([]*backendRuntime{{origins: newOriginSet("api", b, m)}})
+	old := &config.Backend{BackendAttrs: config.BackendAttrs{LoadBalancing: config.BalanceRoundRobin, Origins: config.OriginList{{Origin: "http://a:1"}, {Origin: "http://b:1"}}}}
+	m.forget([]*backendRuntime{{origins: newOriginSet("api", old, m)}}, []*backendRuntime{{origins: newOriginSet("api", b, m)}})
 	if _, ok := m.byID["gateway:api@http://b:1"]; ok || len(m.byID) != 1 || m.byID["gateway:api@http://a:1"] != first {
-		t.Errorf("after keepOnly: %v", m.byID)
+		t.Errorf("after forget: %v", m.byID)
 	}
 	if m.forOrigin("gateway:api@http://b:1").state.Load() != rampDown {
 		t.Error("an origin added back after removal does not ramp")

@@ -127,7 +127,7 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 				return nil, gerr
 			}
 			ex.onDone(o.doneFunc)
-			if key.setCookie != "" && ex.resp.Header != nil {
+			if key.setCookie != "" && ex.resp.Header != nil && !setsCookie(ex.resp.Header, key.setCookie) {
 				ex.resp.Header.Add("Set-Cookie", key.setCookie)
 			}
 			return ex, nil

@@ -94,6 +94,12 @@ func newOriginSet(label string, b *config.Backend, ramps *rampMemory) *originSet
 		u.doneFunc = func() { u.inFlight.Add(-1) }
 		u.seed = hashString(o.scheme + "://" + o.hostPort())
 		u.ramp = ramps.forOrigin(u.id)
+		if s.slowStart == 0 {
+			// Not observed while slow start is off: an origin this reload
+			// adds would stay "not yet seen" and ramp, long after, on the
+			// reload that turns slow_start on.
+			u.ramp.state.CompareAndSwap(rampDown, rampSteady)
+		}
 		s.origins = append(s.origins, u)
 	}
 	return s

@@ -40,7 +40,7 @@ func (m *Metrics) forgetUnused(rts []*backendRuntime) {
 		for _, rt := range *p {
 			active[rt.name] = true
 		}
-		m.m.ramps.keepOnly(*p)
+		m.m.ramps.forget(rts, *p)
 	}
 	var unused []string
 	for _, rt := range rts {
