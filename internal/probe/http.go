@@ -143,7 +143,8 @@ func checkHTTP(s *session) error {
 	if t.HTTP != nil && t.HTTP.Text != "" {
 		body, err := io.ReadAll(io.LimitReader(resp.Body, maxHTTPBody))
 		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-			return failf(Classify(err), "reading the HTTP body from %s: %s", t.Address(), s.quoted(err.Error()))
+			// A malformed trailer line is quoted like a head line.
+			return failf(Classify(err), "reading the HTTP body from %s: %s", t.Address(), s.quoted(redact.ErrorText(err.Error())))
 		}
 		if !strings.Contains(string(body), t.HTTP.Text) {
 			return protocolErr("HTTP response body (first %d bytes) does not contain %q", maxHTTPBody, shortText(t.HTTP.Text))
