@@ -335,7 +335,12 @@ func ctlClean(s string) string {
 // a daemon of an older version may still quote a backend's Set-Cookie line
 // in an error.
 func (c *ctlClient) redact(s string) string {
-	s = redact.ErrorText(s)
+	return c.redactSecrets(redact.ErrorText(s))
+}
+
+// redactSecrets removes ctl's own credentials only (JSON goes through
+// redactJSONStrings for the rest).
+func (c *ctlClient) redactSecrets(s string) string {
 	secrets := []string{c.password, c.token}
 	if c.password != "" {
 		secrets = append(secrets, base64.StdEncoding.EncodeToString([]byte(c.user+":"+c.password)))

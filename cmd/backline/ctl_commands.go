@@ -266,6 +266,6 @@ func (c *ctlClient) printRaw(raw []byte, err error) error {
 	if err := json.Indent(&buf, bytes.TrimSpace(raw), "", "  "); err != nil {
 		return err
 	}
-	fmt.Fprintln(c.stdout, c.redact(strings.ToValidUTF8(buf.String(), "?")))
+	fmt.Fprintln(c.stdout, c.redactSecrets(redactJSONStrings(strings.ToValidUTF8(buf.String(), "?"))))
 	return nil
 }

@@ -57,6 +57,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return exitFail
 	}
+	defer routeStdLog(logger)()
 	err = runDaemonWith(ctx, daemonOptions{cfg: env.Config, logger: logger, ln: ln,
 		mounts: []server.Mount{demo.Control{Env: env}},
 		listening: func(addr string) {

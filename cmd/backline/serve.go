@@ -40,6 +40,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, err)
 		return exitFail
 	}
+	defer routeStdLog(logger)()
 	var access *slog.Logger
 	if logs.access != nil {
 		// Validated with the daemon's logger above: no error here.

@@ -16,6 +16,7 @@ import (
 	glua "github.com/yuin/gopher-lua"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/redact"
 )
 
 // glua_http: cjoudrey/gluahttp's API as its README documents it
@@ -114,7 +115,7 @@ func httpRequestFunc(method string) runFunc {
 		opts, _ := L.Get(arg + 1).(*glua.LTable)
 		resp, err := r.doHTTP(L, m, rawURL, opts)
 		if err != nil {
-			return pushNilErr(L, r.redact(err.Error()))
+			return pushNilErr(L, r.redact(redact.ErrorText(err.Error())))
 		}
 		L.Push(resp)
 		return 1
@@ -142,7 +143,7 @@ func httpRequestBatch(r *scriptRun, L *glua.LState) int {
 		resp, err := r.doHTTP(L, strings.ToUpper(method), rawURL, opts)
 		if err != nil {
 			failed = true
-			errs.RawSetInt(i, glua.LString(r.redact(err.Error())))
+			errs.RawSetInt(i, glua.LString(r.redact(redact.ErrorText(err.Error()))))
 			continue
 		}
 		responses.RawSetInt(i, resp)

@@ -115,7 +115,7 @@ func checkHTTP(s *session) error {
 		if !s.deadline.IsZero() && !time.Now().Before(s.deadline) {
 			// bufio hands net/http a partial line without its deadline
 			// error, which then reads as "malformed": it was a timeout.
-			return wrapf(ReasonTimeout, err, "reading the HTTP response from %s: deep_timeout reached", t.Address())
+			return wrapf(ReasonTimeout, headerRedacted{err}, "reading the HTTP response from %s: deep_timeout reached", t.Address())
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 			return protocolErr("HTTP response from %s ended early or its header exceeds %d bytes", t.Address(), maxHTTPHeader)
@@ -143,7 +143,8 @@ func checkHTTP(s *session) error {
 	if t.HTTP != nil && t.HTTP.Text != "" {
 		body, err := io.ReadAll(io.LimitReader(resp.Body, maxHTTPBody))
 		if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-			return failf(Classify(err), "reading the HTTP body from %s: %s", t.Address(), s.quoted(err.Error()))
+			// A malformed trailer line is quoted like a head line.
+			return failf(Classify(err), "reading the HTTP body from %s: %s", t.Address(), s.quoted(redact.ErrorText(err.Error())))
 		}
 		if !strings.Contains(string(body), t.HTTP.Text) {
 			return protocolErr("HTTP response body (first %d bytes) does not contain %q", maxHTTPBody, shortText(t.HTTP.Text))
@@ -152,6 +153,13 @@ func checkHTTP(s *session) error {
 	s.step("request", start)
 	return nil
 }
+
+// headerRedacted is err with the header line net/http may quote in it
+// redacted (redact.ErrorText); errors.Is and As still see err.
+type headerRedacted struct{ err error }
+
+func (e headerRedacted) Error() string { return redact.ErrorText(e.err.Error()) }
+func (e headerRedacted) Unwrap() error { return e.err }
 
 func statusExpected(code int, expect *HTTPExpect) bool {
 	if expect == nil {

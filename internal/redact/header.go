@@ -88,12 +88,12 @@ var quotedLineMarkers = []string{
 // quotes, so the error can go to logs, the status API and the terminal.
 func ErrorText(text string) string {
 	for _, marker := range quotedLineMarkers {
-		text = redactQuotedAfter(text, marker)
+		text = redactQuotedAfter(text, marker, HeaderLine)
 	}
-	return text
+	return redactQuotedAfter(text, unsolicitedMarker, message)
 }
 
-func redactQuotedAfter(text, marker string) string {
+func redactQuotedAfter(text, marker string, redactQuoted func(string) string) string {
 	var b strings.Builder
 	rest := text
 	for {
@@ -115,7 +115,7 @@ func redactQuotedAfter(text, marker string) string {
 			return b.String()
 		}
 		line, _ := strconv.Unquote(quoted)
-		b.WriteString(strconv.Quote(HeaderLine(line)))
+		b.WriteString(strconv.Quote(redactQuoted(line)))
 		rest = rest[len(quoted):]
 	}
 }
