@@ -1,8 +1,15 @@
 package gateway
 
 import (
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/health"
@@ -72,4 +79,238 @@ func TestReviewPanicAdmittedOriginDoesNotRamp(t *testing.T) {
 	if got["127.0.0.1:1000"] != fullShare {
 		t.Errorf("the origin that stayed up: share %d", got["127.0.0.1:1000"])
 	}
+}
+
+// seriesValue is the value of name's series for backend in reg, and
+// whether there is one.
+func seriesValue(t *testing.T, reg *prometheus.Registry, name, backend string) (float64, bool) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "backend" && l.GetValue() == backend {
+					if g := m.GetGauge(); g != nil {
+						return g.GetValue(), true
+					}
+					return m.GetCounter().GetValue(), true
+				}
+			}
+		}
+	}
+	return 0, false
+}
+
+// Bug: the panic state belonged to one configuration. Building the next
+// one (a reload, even one refused for an error elsewhere) set the shared
+// gauge to 0 while the running gateway was still in panic, and a refused
+// reload left it at 0 for as long as that panic lasted; an accepted
+// reload entered the same panic again: panic_total counted it twice and a
+// second WARN bypassed the 30 s limit. Removing panic_threshold during a
+// panic left the gauge at 1 for good. The state now outlives a reload, as
+// slow start ramps do, and a backend without panic_threshold loses its
+// series once the old configuration is gone.
+func TestReviewPanicSurvivesReload(t *testing.T) {
+	tr := &transcript{}
+	a, b := tr.origin(t, "a", nil), tr.origin(t, "b", nil)
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &logBuffer{}
+	logger := slog.New(slog.NewJSONHandler(logs, nil))
+	withPanic := originsYAML("      beta_health:\n        interval: 1h\n      panic_threshold: 50\n", a, b)
+	build := func(yml string) (*Gateway, error) {
+		return New(Options{Config: parseConfig(t, yml), Logger: logger, Metrics: m})
+	}
+	send := func(g *Gateway) {
+		rec := httptest.NewRecorder()
+		g.ServeHTTP(rec, httptest.NewRequest("GET", "/x", nil))
+		if rec.Code != 200 {
+			t.Fatalf("status %d", rec.Code)
+		}
+	}
+	src := &staticHealth{}
+	first, err := build(withPanic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Activate()
+	defer first.Close()
+	g := first.HealthGroups()[0]
+	src.set(g, []bool{false, false}, nil)
+	first.SetHealth(src)
+	send(first)
+	if v, _ := seriesValue(t, reg, "backline_gateway_origins_panic", "api"); v != 1 {
+		t.Fatalf("panic gauge %v, want 1", v)
+	}
+
+	// A refused reload changes nothing.
+	refused := withPanic + "    - path: /y\n      set_request_headers:\n        X-A: ${env.BACKLINE_TEST_NOT_SET}\n      proxy:\n        backend: api\n"
+	if _, err := build(refused); err == nil {
+		t.Fatal("the broken configuration was accepted")
+	}
+	if v, _ := seriesValue(t, reg, "backline_gateway_origins_panic", "api"); v != 1 {
+		t.Errorf("after a refused reload the panic gauge is %v, want 1", v)
+	}
+	send(first)
+	if v, _ := seriesValue(t, reg, "backline_gateway_origins_panic", "api"); v != 1 {
+		t.Errorf("the running gateway, still in panic, shows %v", v)
+	}
+
+	// An accepted reload keeps the panic: one panic, one WARN.
+	second, err := build(withPanic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if v, _ := seriesValue(t, reg, "backline_gateway_origins_panic", "api"); v != 1 {
+		t.Errorf("while the reload is built the panic gauge is %v, want 1", v)
+	}
+	second.SetHealth(src)
+	second.Activate()
+	send(second)
+	m.ForgetUnused(first)
+	if v, _ := seriesValue(t, reg, "backline_gateway_origins_panic_total", "api"); v != 1 {
+		t.Errorf("panic_total %v after a reload during one panic, want 1", v)
+	}
+	if n := strings.Count(logs.String(), `"msg":"gateway backend in panic mode`); n != 1 {
+		t.Errorf("%d WARN lines for one panic across a reload, want 1:\n%s", n, logs.String())
+	}
+
+	// panic_threshold removed during the panic: no stale series.
+	third, err := build(originsYAML("      beta_health:\n        interval: 1h\n", a, b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer third.Close()
+	third.SetHealth(src)
+	third.Activate()
+	m.ForgetUnused(second)
+	if v, ok := seriesValue(t, reg, "backline_gateway_origins_panic", "api"); ok {
+		t.Errorf("panic_threshold removed: the panic gauge is still there (%v)", v)
+	}
+
+	// Set again later: a fresh start at 0 until a request judges it.
+	fourth, err := build(withPanic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fourth.Close()
+	src.set(fourth.HealthGroups()[0], []bool{true, true}, nil)
+	fourth.SetHealth(src)
+	fourth.Activate()
+	m.ForgetUnused(third)
+	send(fourth)
+	if v, ok := seriesValue(t, reg, "backline_gateway_origins_panic", "api"); !ok || v != 0 {
+		t.Errorf("panic_threshold set again, all healthy: gauge %v (present %v), want 0", v, ok)
+	}
+}
+
+// Bug: a panic entered again within panicLogEvery of the last WARN was
+// not logged at all, however long it then lasted, while the INFO line of
+// the panic before said the backend had left panic mode: the log's last
+// word was wrong for as long as the new panic held. A held-back WARN is
+// written by the first request after the 30 s, if the panic still holds;
+// a short flap in between stays silent both ways.
+func TestReviewPanicHeldWarnIsWrittenLater(t *testing.T) {
+	logs := &logBuffer{}
+	s := panicSet(50, false, false)
+	s.watchPanic(slog.New(slog.NewJSONHandler(logs, nil)), newTestMetrics(t))
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	in := health.PanicState{Threshold: 50, Panic: true, PanicCount: health.PanicCount{Eligible: 0, Usable: 2}}
+	out := health.PanicState{Threshold: 50, PanicCount: health.PanicCount{Eligible: 2, Usable: 2}}
+	warns := func() int { return strings.Count(logs.String(), `"msg":"gateway backend in panic mode`) }
+	infos := func() int { return strings.Count(logs.String(), `"msg":"gateway backend left panic mode`) }
+
+	s.panic.note("api", in, t0)
+	s.panic.note("api", out, t0.Add(time.Second))
+	if warns() != 1 || infos() != 1 {
+		t.Fatalf("first panic: %d WARN, %d INFO", warns(), infos())
+	}
+	// A short flap within the 30 s: silent both ways.
+	s.panic.note("api", in, t0.Add(2*time.Second))
+	s.panic.note("api", out, t0.Add(3*time.Second))
+	s.panic.note("api", out, t0.Add(time.Minute))
+	if warns() != 1 || infos() != 1 {
+		t.Errorf("short flap: %d WARN, %d INFO, want 1 and 1", warns(), infos())
+	}
+	// A panic within the 30 s that lasts: its WARN comes once they passed.
+	s.panic.note("api", in, t0.Add(time.Minute+time.Second))
+	if warns() != 2 {
+		t.Fatalf("panic after the window: %d WARN", warns())
+	}
+	s.panic.note("api", out, t0.Add(time.Minute+2*time.Second))
+	s.panic.note("api", in, t0.Add(time.Minute+3*time.Second))
+	s.panic.note("api", in, t0.Add(time.Minute+10*time.Second))
+	if warns() != 2 {
+		t.Errorf("held WARN written early: %d", warns())
+	}
+	for i := 0; i < 3; i++ {
+		s.panic.note("api", in, t0.Add(time.Minute+31*time.Second+time.Duration(i)*time.Second))
+	}
+	if warns() != 3 {
+		t.Errorf("a panic that outlasts the window: %d WARN lines, want 3:\n%s", warns(), logs.String())
+	}
+	s.panic.note("api", out, t0.Add(2*time.Minute))
+	if infos() != 3 {
+		t.Errorf("its end: %d INFO lines, want 3", infos())
+	}
+}
+
+// Bug: a flip's gauge update ran after its compare-and-swap without any
+// order between flips: of two requests judging the panic's start and end
+// at once, the first could set the gauge last, leaving it at 1 while the
+// backend was out of panic, and nothing set it again until the next
+// panic. The gauge now follows the state in the order of the flips.
+func TestReviewPanicGaugeFollowsLastFlip(t *testing.T) {
+	m := newTestMetrics(t)
+	s := panicSet(50, false, false)
+	s.watchPanic(slog.New(slog.DiscardHandler), m)
+	in := health.PanicState{Threshold: 50, Panic: true, PanicCount: health.PanicCount{Usable: 2}}
+	out := health.PanicState{Threshold: 50, PanicCount: health.PanicCount{Eligible: 2, Usable: 2}}
+	now := time.Now()
+	for round := 0; round < 200; round++ {
+		var wg sync.WaitGroup
+		for i := 0; i < 4; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for k := 0; k < 50; k++ {
+					s.panic.note("api", in, now)
+					s.panic.note("api", out, now)
+				}
+			}()
+		}
+		wg.Wait()
+		s.panic.note("api", out, now)
+		if v := gaugeValue(t, s.panic.gauge); v != 0 {
+			t.Fatalf("round %d: out of panic, the gauge says %v", round, v)
+		}
+	}
+}
+
+func newTestMetrics(t *testing.T) *metrics {
+	t.Helper()
+	m, err := newMetrics(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func gaugeValue(t *testing.T, g prometheus.Gauge) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := g.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	return m.GetGauge().GetValue()
 }

@@ -41,6 +41,7 @@ func (m *Metrics) forgetUnused(rts []*backendRuntime) {
 			active[rt.name] = true
 		}
 		m.m.ramps.keepOnly(*p)
+		m.m.panics.keepOnly(*p, m.m.origins)
 	}
 	var unused []string
 	for _, rt := range rts {
