@@ -3,6 +3,7 @@ package gateway
 import (
 	"log/slog"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -313,4 +314,70 @@ func gaugeValue(t *testing.T, g prometheus.Gauge) float64 {
 		t.Fatal(err)
 	}
 	return m.GetGauge().GetValue()
+}
+
+// Checked, no bug: under a hash policy panic moves only the keys whose
+// own origin it lets back in. In panic every key goes where it goes with
+// all origins healthy; out of panic, the keys of eligible origins stay.
+func TestReviewPanicHashMapping(t *testing.T) {
+	b := &config.Backend{BackendAttrs: config.BackendAttrs{LoadBalancing: config.BalanceHeaderHash, HashKey: "X-User"}}
+	for i := 0; i < 4; i++ {
+		b.Origins = append(b.Origins, config.OriginEntry{Origin: "http://127.0.0.1:" + string(rune('1'+i)) + "000"})
+	}
+	threshold := 50
+	b.PanicThreshold = &threshold
+	s := newOriginSet("api", b, nil)
+	g := health.Group{Name: "gateway:api", PanicThreshold: threshold}
+	for _, o := range s.origins {
+		g.IDs = append(g.IDs, o.id)
+	}
+	src := &staticHealth{}
+	now := time.Now()
+	mapping := func() []string {
+		var out []string
+		cands := s.candidates(src.Snapshot(), now, nil, false, nil)
+		for k := uint64(0); k < 400; k++ {
+			out = append(out, rendezvousPicker{}.pick(s, cands, requestKey{hash: mix64(k), ok: true}).origin.hostPort())
+		}
+		return out
+	}
+	src.set(g, []bool{true, true, true, true}, nil)
+	healthy := mapping()
+	src.set(g, []bool{true, false, false, false}, nil)
+	if got := mapping(); !slices.Equal(got, healthy) {
+		t.Errorf("in panic the keys do not go where they go with every origin healthy")
+	}
+	src.set(g, []bool{true, true, false, false}, nil)
+	for k, o := range mapping() {
+		if (healthy[k] == "127.0.0.1:1000" || healthy[k] == "127.0.0.1:2000") && o != healthy[k] {
+			t.Fatalf("key %d of an eligible origin moved: %s -> %s", k, healthy[k], o)
+		}
+	}
+}
+
+// Checked, no bug: an origin at weight 0 that is also unhealthy (its
+// reason is then "unhealthy", not "weight_zero") neither counts nor is
+// admitted in panic; nor is a forced-down one that is healthy.
+func TestReviewPanicWeightZeroUnhealthy(t *testing.T) {
+	s := panicSet(50, false, false, false, false)
+	snap := &health.Snapshot{}
+	for i, o := range s.origins {
+		e := health.Backend{ID: o.id, Group: "gateway:api", Weight: 1, Healthy: i == 0, PanicThreshold: 50}
+		switch i {
+		case 1:
+			e.Weight = 0
+		case 2:
+			e.Healthy = true
+			e.Admin.Health = health.HealthDown
+		}
+		e.Eligible, e.Reason = health.Eligibility(e, time.Now())
+		snap.Backends = append(snap.Backends, e)
+	}
+	// Usable: origins 1 (eligible) and 4 (unhealthy); 1 of 2 is not below 50.
+	if got := candidateNames(s.candidates(snap, time.Now(), nil, false, nil)); !slices.Equal(got, []string{"127.0.0.1:1000"}) {
+		t.Errorf("candidates %v", got)
+	}
+	if st := health.GroupPanic(snap, "gateway:api", time.Now()); st.Panic || st.Usable != 2 {
+		t.Errorf("status API judgement %+v", st)
+	}
 }
