@@ -20,6 +20,9 @@ type metrics struct {
 	// ramps are the origins' slow start, kept here because, like the
 	// series, they must outlive one configuration (balance_slowstart.go).
 	ramps *rampMemory
+	// panics are the backends' panic states, kept for the same reason
+	// (origins_panic.go).
+	panics *panicMemory
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -57,6 +60,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			[]string{"backend", "state"}, nil)},
 		origins: newOriginMetrics(),
 		ramps:   newRampMemory(),
+		panics:  newPanicMemory(),
 	}
 	if reg == nil {
 		return m, nil

@@ -131,13 +131,18 @@ func (s *originSet) candidates(snap *health.Snapshot, now time.Time, tried []*up
 			continue
 		}
 		tier, w := tierNone, o.weight
+		// eligible: health admits the origin; panic and use_when_unhealthy
+		// admit more, but only a way back to eligible starts a slow start
+		// ramp (an unhealthy origin panic admits gets its full share).
+		eligible := false
 		if idx == nil || idx.pos[i] < 0 {
 			if o.weight > 0 { // weight 0 takes an origin out, as in the registry
-				tier = tierEligible
+				tier, eligible = tierEligible, true
 			}
 		} else {
 			b := &snap.Backends[idx.pos[i]]
-			eligible, reason := b.Eligible, b.Reason
+			var reason health.Reason
+			eligible, reason = b.Eligible, b.Reason
 			if reason == health.ReasonPassive {
 				// The snapshot is republished when an ejection ends, up to
 				// a second late; the end time itself is exact.
@@ -157,7 +162,7 @@ func (s *originSet) candidates(snap *health.Snapshot, now time.Time, tried []*up
 		share := fullShare
 		if s.slowStart > 0 {
 			// Seen for every origin, so a way back from tierNone is noticed.
-			share = o.ramp.observe(tier == tierEligible, now, s.slowStart)
+			share = o.ramp.observe(eligible, now, s.slowStart)
 		}
 		if tier == tierNone {
 			continue

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,14 +25,29 @@ const panicLogEvery = 30 * time.Second
 // from the snapshot, by health.JudgePanic, the rule the status API uses.
 type originPanic struct {
 	threshold int
-	active    atomic.Bool
+	state     *panicState // shared with the sets of later configurations
 
 	logger  *slog.Logger
 	gauge   prometheus.Gauge   // backline_gateway_origins_panic
 	entered prometheus.Counter // backline_gateway_origins_panic_total
-	lastLog atomic.Int64       // unix nanoseconds of the last WARN line
-	// enterLogged: the current panic's start was logged, so its end is.
-	enterLogged atomic.Bool
+}
+
+// panicState is whether a backend is in panic and what its log said. It
+// belongs to the backend's label (panicMemory), not to one configuration:
+// a reload during a panic neither ends nor enters it again, so the gauge
+// holds, panic_total counts the panic once and its WARN is not repeated.
+type panicState struct {
+	active atomic.Bool
+	// heldWarn: when a WARN held back by panicLogEvery may be written, in
+	// Unix nanoseconds (0: none held). Read on the hot path.
+	heldWarn atomic.Int64
+
+	// mu orders the flips' effects: the gauge and the log lines follow
+	// active in the order it changed, not in the order goroutines that
+	// changed it got to write them.
+	mu       sync.Mutex
+	lastWarn int64 // Unix nanoseconds of the last WARN line
+	warned   bool  // the current panic's WARN was written, so its end is
 }
 
 // panicVerdict is what one pick needs of the judgement.
@@ -48,18 +64,32 @@ func (v panicVerdict) promotes(backup bool, b *health.Backend) bool {
 }
 
 func newOriginPanic(b *config.Backend) originPanic {
-	return originPanic{threshold: b.PanicThresholdOf()}
+	return originPanic{threshold: b.PanicThresholdOf(), state: &panicState{}}
 }
 
-// watchPanic gives the backend's panic mode its log and metric series.
+// watchPanic gives the backend's panic mode its state kept across
+// reloads, its log and its metric series.
 func (s *originSet) watchPanic(logger *slog.Logger, m *metrics) {
 	if s == nil || s.panic.threshold == 0 {
 		return
 	}
-	s.panic.logger = logger
-	s.panic.gauge = m.origins.panic.WithLabelValues(s.label)
-	s.panic.entered = m.origins.panicEntered.WithLabelValues(s.label)
-	s.panic.gauge.Set(0)
+	p := &s.panic
+	p.state = m.panics.forBackend(s.label)
+	p.logger = logger
+	p.gauge = m.origins.panic.WithLabelValues(s.label)
+	p.entered = m.origins.panicEntered.WithLabelValues(s.label)
+	// The state a reload keeps (a new backend: 0). Under the lock, so it
+	// does not overwrite a flip the running configuration just made.
+	p.state.mu.Lock()
+	p.gauge.Set(boolGauge(p.state.active.Load()))
+	p.state.mu.Unlock()
+}
+
+func boolGauge(on bool) float64 {
+	if on {
+		return 1
+	}
+	return 0
 }
 
 // panicFor judges the backend's origins in snap at now. It counts as
@@ -99,39 +129,121 @@ func (s *originSet) panicFor(snap *health.Snapshot, idx *snapshotIndex, now time
 	return panicVerdict{on: st.Panic, backups: st.Backups}
 }
 
-// note records a change of the panic state: gauge, counter and a WARN
-// (entering) or INFO (leaving) line, at most one WARN per panicLogEvery.
+// note records the judgement of one pick. Only a change of the panic
+// state writes (gauge, counter, a WARN entering or an INFO leaving, at
+// most one WARN per panicLogEvery); a pick that finds the state as it was
+// only reads it, so requests do not contend for its cache line. A WARN
+// held back is written by the first pick after the period if the panic
+// still holds: the log never ends on "left panic mode" during a panic.
 func (p *originPanic) note(label string, st health.PanicState, now time.Time) {
-	if !p.active.CompareAndSwap(!st.Panic, st.Panic) {
-		return
-	}
-	if p.gauge != nil {
+	ps := p.state
+	if ps.active.Load() == st.Panic {
 		if st.Panic {
-			p.gauge.Set(1)
-			p.entered.Inc()
-		} else {
-			p.gauge.Set(0)
+			if at := ps.heldWarn.Load(); at != 0 && now.UnixNano() >= at {
+				ps.mu.Lock()
+				if ps.active.Load() && ps.heldWarn.Load() != 0 {
+					p.warnLocked(label, st, now)
+				}
+				ps.mu.Unlock()
+			}
 		}
-	}
-	if p.logger == nil {
 		return
 	}
-	tier := "primary"
+	if !ps.active.CompareAndSwap(!st.Panic, st.Panic) {
+		return
+	}
+	if st.Panic && p.entered != nil {
+		p.entered.Inc()
+	}
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	on := ps.active.Load()
+	if p.gauge != nil {
+		p.gauge.Set(boolGauge(on))
+	}
+	if on != st.Panic {
+		return // flipped back meanwhile: that flip logs, if anything
+	}
+	if on {
+		p.warnLocked(label, st, now)
+		return
+	}
+	ps.heldWarn.Store(0) // a panic that ended within the period stays silent
+	if !ps.warned {
+		return
+	}
+	ps.warned = false
+	if p.logger != nil {
+		p.logger.Info("gateway backend left panic mode: balancing over eligible origins again",
+			"backend", label, "tier", tierName(st), "eligible", st.Eligible, "usable", st.Usable, "panic_threshold", st.Threshold)
+	}
+}
+
+// warnLocked writes the WARN of a panic, or holds it back until
+// panicLogEvery after the last one. Called with state.mu held.
+func (p *originPanic) warnLocked(label string, st health.PanicState, now time.Time) {
+	ps := p.state
+	t := now.UnixNano()
+	if ps.lastWarn != 0 && t-ps.lastWarn < int64(panicLogEvery) {
+		ps.heldWarn.Store(ps.lastWarn + int64(panicLogEvery))
+		return
+	}
+	ps.heldWarn.Store(0)
+	ps.lastWarn, ps.warned = t, true
+	if p.logger != nil {
+		p.logger.Warn("gateway backend in panic mode: too few eligible origins, balancing over every origin not taken out by an operator",
+			"backend", label, "tier", tierName(st), "eligible", st.Eligible, "usable", st.Usable, "panic_threshold", st.Threshold)
+	}
+}
+
+func tierName(st health.PanicState) string {
 	if st.Backups {
-		tier = "backup"
+		return "backup"
 	}
-	if !st.Panic {
-		if p.enterLogged.CompareAndSwap(true, false) {
-			p.logger.Info("gateway backend left panic mode: balancing over eligible origins again",
-				"backend", label, "tier", tier, "eligible", st.Eligible, "usable", st.Usable, "panic_threshold", st.Threshold)
+	return "primary"
+}
+
+// panicMemory keeps each backend's panic state across reloads, by label.
+type panicMemory struct {
+	mu      sync.Mutex
+	byLabel map[string]*panicState
+}
+
+func newPanicMemory() *panicMemory { return &panicMemory{byLabel: map[string]*panicState{}} }
+
+func (m *panicMemory) forBackend(label string) *panicState {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ps := m.byLabel[label]
+	if ps == nil {
+		ps = &panicState{}
+		m.byLabel[label] = ps
+	}
+	return ps
+}
+
+// keepOnly forgets the panic state of every backend that has no
+// panic_threshold in rts (the active configuration) and deletes its
+// series: a backend whose panic_threshold a reload removed does not keep
+// a gauge stuck at its last value.
+func (m *panicMemory) keepOnly(rts []*backendRuntime, o *originMetrics) {
+	keep := map[string]bool{}
+	for _, rt := range rts {
+		if rt.origins != nil && rt.origins.panic.threshold > 0 {
+			keep[rt.name] = true
 		}
-		return
 	}
-	last := p.lastLog.Load()
-	if last != 0 && now.UnixNano()-last < int64(panicLogEvery) || !p.lastLog.CompareAndSwap(last, now.UnixNano()) {
-		return
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for label := range m.byLabel {
+		if !keep[label] {
+			delete(m.byLabel, label)
+		}
 	}
-	p.enterLogged.Store(true)
-	p.logger.Warn("gateway backend in panic mode: too few eligible origins, balancing over every origin not taken out by an operator",
-		"backend", label, "tier", tier, "eligible", st.Eligible, "usable", st.Usable, "panic_threshold", st.Threshold)
+	for _, rt := range rts {
+		if !keep[rt.name] {
+			o.panic.DeleteLabelValues(rt.name)
+			o.panicEntered.DeleteLabelValues(rt.name)
+		}
+	}
 }

@@ -96,8 +96,8 @@ func TestOriginPanicCandidates(t *testing.T) {
 			}
 			// The status API judges the snapshot alike.
 			st := health.GroupPanic(src.Snapshot(), "gateway:api", time.Now())
-			if st.Panic != s.panic.active.Load() {
-				t.Errorf("GroupPanic %+v, the gateway's panic %v", st, s.panic.active.Load())
+			if st.Panic != s.panic.state.active.Load() {
+				t.Errorf("GroupPanic %+v, the gateway's panic %v", st, s.panic.state.active.Load())
 			}
 		})
 	}

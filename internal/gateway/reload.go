@@ -41,6 +41,7 @@ func (m *Metrics) forgetUnused(rts []*backendRuntime) {
 			active[rt.name] = true
 		}
 		m.m.ramps.forget(rts, *p)
+		m.m.panics.keepOnly(*p, m.m.origins)
 	}
 	var unused []string
 	for _, rt := range rts {
