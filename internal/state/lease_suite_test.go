@@ -96,11 +96,18 @@ func runLeaseStoreSuite(t *testing.T, newHarness func(t *testing.T) leaseHarness
 		a, b := h.open(), h.open()
 		tokA, _ := acquire(t, a, "imap-1", "a", h.unit)
 		h.advance(h.unit / 2)
+		renewing := time.Now()
 		if ok, err := a.Renew(ctx, "imap-1", "a", tokA, h.unit); err != nil || !ok {
 			t.Fatalf("renew: %v %v", ok, err)
 		}
 		h.advance(h.unit * 3 / 4) // renewed: still a's
 		if _, ok := acquire(t, b, "imap-1", "b", h.unit); ok {
+			// On a real server the acquire may land a whole unit after the
+			// renewal on a loaded machine (the pace checks only the sleeps):
+			// the lease had expired then, and taking it was right.
+			if took := time.Since(renewing); took >= h.unit {
+				t.Skipf("the acquire ran %v after the renewal (unit %v): too loaded to judge", took.Round(time.Millisecond), h.unit)
+			}
 			t.Fatal("b took a renewed lease")
 		}
 		h.advance(h.unit * 3 / 4)
