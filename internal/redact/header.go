@@ -18,14 +18,13 @@ const Placeholder = "<redacted>"
 // "X-Api_Key", "x-amz-security-token", "Set-Cookie" and "Set\x01Cookie"
 // all match, whatever separators or case a client or hostile server chose.
 var sensitiveWords = []string{
-	"auth", // Authorization, Proxy-Authorization, X-Auth-*
+	"authorization", // and Proxy-Authorization; not "auth": nginx's Auth-Status, Auth-Server, Auth-Wait are what an operator reads
 	"cookie",
 	"token",
 	"secret",
 	"signature",
-	"password",
-	"passwd",
-	"key", // X-Access-Key, Private-Key: keys are what they hold
+	"pass", // password, passwd, nginx auth_http's Auth-Pass
+	"key",  // X-Access-Key, Private-Key: keys are what they hold
 	"session",
 	"credential",
 	"jwt",
@@ -33,7 +32,12 @@ var sensitiveWords = []string{
 
 // challengeHeaders name an auth scheme and its realm, never a credential,
 // and say why a check got its 401: they stay readable.
-var challengeHeaders = map[string]bool{"wwwauthenticate": true, "proxyauthenticate": true}
+var challengeHeaders = map[string]bool{"wwwauthenticate": true, "proxyauthenticate": true,
+	"accesscontrolallowcredentials": true} // "true": CORS says whether cookies may be sent, it holds none
+
+// credentialNames are names that hold a credential without a sensitive
+// word in them: X-Auth carries an API token at several providers.
+var credentialNames = map[string]bool{"xauth": true, "auth": true}
 
 // SensitiveHeader tells whether the value of the header called name must
 // not be shown. Any case, any separators, control characters ignored.
@@ -41,6 +45,9 @@ func SensitiveHeader(name string) bool {
 	n := fold(name)
 	if challengeHeaders[n] {
 		return false
+	}
+	if credentialNames[n] {
+		return true
 	}
 	for _, w := range sensitiveWords {
 		if strings.Contains(n, w) {
