@@ -56,8 +56,14 @@ func readResponseFast(br *bufio.Reader, req *http.Request) (resp *http.Response,
 	// One string for the whole head: status and values are substrings.
 	s := string(head[len("HTTP/1.1 ") : len(head)-2])
 	status, fields, _ := cutCRLF(s)
+	fr := &fastResponse{}
 	h := make(http.Header, n)
-	values := make([]string, n)
+	var values []string
+	if n <= len(fr.values) {
+		values = fr.values[:n:n]
+	} else {
+		values = make([]string, n)
+	}
 	length := int64(-1)
 	for fields != "" {
 		var f string
@@ -97,13 +103,15 @@ func readResponseFast(br *bufio.Reader, req *http.Request) (resp *http.Response,
 	if _, err := br.Discard(end + 4); err != nil {
 		return nil, false // cannot happen: the bytes are buffered
 	}
-	resp = &http.Response{
+	resp = &fr.resp
+	*resp = http.Response{
 		Status: status, StatusCode: code,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: h, ContentLength: length, Request: req, Body: http.NoBody,
 	}
 	if length > 0 {
-		resp.Body = &lengthBody{r: br, left: length}
+		fr.body = lengthBody{r: br, left: length}
+		resp.Body = &fr.body
 	}
 	return resp, true
 }
@@ -182,6 +190,15 @@ func cutCRLF(s string) (line, rest string, found bool) {
 		}
 	}
 	return s, "", false
+}
+
+// fastResponse holds what readResponseFast makes for one answer in one
+// allocation: the response, its body reader, and the values of a head of
+// up to a dozen fields.
+type fastResponse struct {
+	resp   http.Response
+	body   lengthBody
+	values [12]string
 }
 
 // lengthBody reads a Content-Length body: io.ErrUnexpectedEOF when the

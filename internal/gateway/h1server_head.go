@@ -34,7 +34,8 @@ var errRequestHeadTooLarge = &headError{status: http.StatusRequestHeaderFieldsTo
 // beyond the *http.Request.
 type serverHead struct {
 	req        *http.Request
-	url        url.URL // r.URL of an origin-form target, kept with the head (one allocation)
+	url        url.URL    // r.URL of an origin-form target, kept with the head (one allocation)
+	values     [16]string // the header values of a head of up to 16 fields, likewise
 	chunked    bool
 	verdict    framingVerdict
 	wantsClose bool
@@ -246,8 +247,13 @@ func (hr *headReader) build(method string, targetLen, minor int, remote string, 
 	text := string(hr.text)
 	target := text[:targetLen]
 	h := make(http.Header, len(hr.spans)+2)
-	values := make([]string, len(hr.spans))
 	sh := &serverHead{}
+	var values []string
+	if n := len(hr.spans); n <= len(sh.values) {
+		values = sh.values[:n:n]
+	} else {
+		values = make([]string, n)
+	}
 	var hosts, lengths, encodings, expects, connections int
 	for i, s := range hr.spans {
 		name := canonicalName(text[s.name[0]:s.name[1]])
