@@ -203,7 +203,7 @@ func newDBKiller(reg prometheus.Registerer, slots int) *dbKiller {
 
 func (k *dbKiller) count(result string) int64 { return k.counts[result].Load() }
 
-// wait returns when no KILL is under way (tests).
+// wait returns when no KILL is under way (CloseDBPools, tests).
 func (k *dbKiller) wait() { k.running.Wait() }
 
 // killQuery has the server kill the query of thread id, on a connection
