@@ -50,7 +50,11 @@ func (p *Prober) Check(ctx context.Context, t *Target, phase Phase, opts Options
 		// connect phase failed, as a connect-only check says.
 		res.FailedPhase = PhaseConnect
 	}
-	res.Duration = time.Since(start)
+	end := time.Now()
+	if !res.verdictAt.IsZero() {
+		end = res.verdictAt // the goodbye after the verdict is not the server's latency
+	}
+	res.Duration = end.Sub(start)
 	res.Err = err
 	res.OK = err == nil
 	res.Reason = Classify(err)
