@@ -42,3 +42,25 @@ func TestCloseDBPoolsWaitsForKillsUnderWay(t *testing.T) {
 	}
 	goleak.VerifyNone(t, existing)
 }
+
+// A run may abandon its query while CloseDBPools waits (a handler still
+// running past the shutdown's grace): the KILL is started or skipped,
+// never a misuse of the wait (a WaitGroup's first Add racing its Wait).
+func TestDBKillWhileClosing(t *testing.T) {
+	kills := &killRecorder{}
+	p, _, _ := fakeKillPool(t, 2, kills)
+	for i := range 200 {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			p.killQuery(uint64(i + 1))
+		}()
+		p.killer.wait()
+		<-done
+	}
+	p.killer.wait()
+	k := p.killer
+	if got := k.count(killKilled) + k.count(killSkipped); got != 200 {
+		t.Errorf("killed %d + skipped %d, want 200 in all", k.count(killKilled), k.count(killSkipped))
+	}
+}
