@@ -87,7 +87,7 @@ func (s *targetState) recordConnectPart(res *probe.Result, now time.Time) (out o
 	connectOK := res.OK || res.FailedPhase != probe.PhaseConnect
 	part = probe.Result{Phase: probe.PhaseConnect, OK: connectOK, Duration: res.Duration}
 	if connectOK {
-		part.Duration = connectLatency(res)
+		part.Duration = s.connectPartLatency(res)
 	} else {
 		part.Reason, part.Err = res.Reason, res.Err
 	}

@@ -60,7 +60,7 @@ func (s *targetState) record(phase probe.Phase, res *probe.Result, now time.Time
 		if s.connectGate.record(true) {
 			out.changes = append(out.changes, gateChange{probe.PhaseConnect, true})
 		}
-		s.connect.note(&s.connectGate, &out, connectLatency(res), now)
+		s.connect.note(&s.connectGate, &out, s.connectPartLatency(res), now)
 		if s.deepGate.record(true) {
 			out.changes = append(out.changes, gateChange{probe.PhaseDeep, true})
 		}
@@ -103,7 +103,7 @@ func (s *targetState) recordCombined(res *probe.Result, now time.Time) outcome {
 	connectOK := res.FailedPhase != probe.PhaseConnect
 	latency := res.Duration
 	if connectOK {
-		latency = connectLatency(res)
+		latency = s.connectPartLatency(res)
 	}
 	if s.connectGate.record(connectOK) {
 		out.changes = append([]gateChange{{probe.PhaseConnect, connectOK}}, out.changes...)
@@ -132,14 +132,19 @@ func (p *PhaseState) note(g *gate, out *outcome, latency time.Duration, now time
 	p.LastReason = out.reason
 }
 
-// connectLatency is the connect part of a deep check: the stages the
-// connect phase would have run on its own.
-func connectLatency(res *probe.Result) time.Duration {
+// connectPartLatency is the connect part of a deep check: the stages the
+// connect phase would have run on its own, the greeting included when it
+// reads one (connect_check: greeting).
+func (s *targetState) connectPartLatency(res *probe.Result) time.Duration {
 	var d time.Duration
 	for _, st := range res.Steps {
 		switch st.Name {
 		case "connect", "proxy", "tls":
 			d += st.Duration
+		case "greeting":
+			if s.target.ConnectGreeting {
+				d += st.Duration
+			}
 		}
 	}
 	return d

@@ -180,7 +180,9 @@ type dbKiller struct {
 	slots   chan struct{}
 	timeout time.Duration
 	counts  map[string]*atomic.Int64
-	running sync.WaitGroup
+	// waiting makes concurrent waits take turns: two holding part of the
+	// slots each would wait for each other forever.
+	waiting sync.Mutex
 }
 
 func newDBKiller(reg prometheus.Registerer, slots int) *dbKiller {
@@ -203,8 +205,20 @@ func newDBKiller(reg prometheus.Registerer, slots int) *dbKiller {
 
 func (k *dbKiller) count(result string) int64 { return k.counts[result].Load() }
 
-// wait returns when no KILL is under way (tests).
-func (k *dbKiller) wait() { k.running.Wait() }
+// wait returns when no KILL is under way (CloseDBPools, tests): it takes
+// every slot, so it waits for those held, and a query abandoned meanwhile
+// is skipped rather than started (a WaitGroup's Wait may not race the
+// Add of a KILL from a run still going at shutdown).
+func (k *dbKiller) wait() {
+	k.waiting.Lock()
+	defer k.waiting.Unlock()
+	for range cap(k.slots) {
+		k.slots <- struct{}{}
+	}
+	for range cap(k.slots) {
+		<-k.slots
+	}
+}
 
 // killQuery has the server kill the query of thread id, on a connection
 // of its own made by p's kill connector, unless dbMaxKills are under way.
@@ -221,10 +235,8 @@ func (p *dbPool) killQuery(id uint64) {
 		p.logger().Debug("db: an abandoned query is not killed: too many KILL QUERY under way", "thread_id", id)
 		return
 	}
-	k.running.Add(1)
 	go func() {
-		defer k.running.Done()
-		defer func() { <-k.slots }()
+		defer func() { <-k.slots }() // after the count and the log line: wait sees them
 		ctx, cancel := context.WithTimeout(context.Background(), k.timeout)
 		defer cancel()
 		result, err := killThreadQuery(ctx, p.killConn, id)

@@ -100,8 +100,12 @@ func dbState(h *Host) *dbHost {
 	})
 }
 
-// CloseDBPools closes every pool the db module opened. The daemon calls it
-// when it stops (an Engine on a private Host when it closes).
+// CloseDBPools closes every pool the db module opened and waits for the
+// KILL QUERY statements under way (each at most dbKillTimeout): a stopping
+// daemon or `backline lua test` would otherwise exit before they reach
+// the server, which then keeps running the queries they are meant to end.
+// The daemon calls it when it stops (an Engine on a private Host when it
+// closes).
 func (h *Host) CloseDBPools() {
 	s := dbState(h)
 	s.mu.Lock()
@@ -111,6 +115,7 @@ func (h *Host) CloseDBPools() {
 	for _, p := range pools {
 		p.db.Close()
 	}
+	s.killer.wait()
 }
 
 // dbLimits are the Engine's lua.config.db settings, defaults applied.

@@ -50,7 +50,11 @@ func (p *Prober) Check(ctx context.Context, t *Target, phase Phase, opts Options
 		// connect phase failed, as a connect-only check says.
 		res.FailedPhase = PhaseConnect
 	}
-	res.Duration = time.Since(start)
+	end := time.Now()
+	if !res.verdictAt.IsZero() {
+		end = res.verdictAt // the goodbye after the verdict is not the server's latency
+	}
+	res.Duration = end.Sub(start)
 	res.Err = err
 	res.OK = err == nil
 	res.Reason = Classify(err)
@@ -95,10 +99,26 @@ func (p *Prober) run(ctx context.Context, t *Target, deep bool, res *Result, opt
 		s = newSession(conn, t, res, opts) // sets the deep deadline
 	}
 	err = check(s)
+	if err != nil && deep && greet != nil && t.ConnectGreeting && !hasStep(res, "greeting") {
+		// The connect phase reads the greeting (connect_check: greeting),
+		// so a deep check that failed on it failed there too: a combined
+		// round must record the connect phase as a connect-only check of
+		// the same server would.
+		res.FailedPhase = PhaseConnect
+	}
 	// s.conn is the outermost layer (TLS after STARTTLS): closing it sends
 	// close_notify, which keeps server logs free of "unexpected EOF".
 	s.conn.Close()
 	return cancelled(ctx, err)
+}
+
+func hasStep(res *Result, name string) bool {
+	for _, st := range res.Steps {
+		if st.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // logMechanism writes seed 004's ERROR line for a mechanism mismatch.

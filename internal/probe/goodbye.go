@@ -86,6 +86,9 @@ func greetSieve(s *session) error {
 // first, so it never writes into a connection we reset.
 func (s *session) goodbye(line string, answer func() error) {
 	start := time.Now()
+	// The check's Duration (its latency) ends here: an answer that comes
+	// late or never says nothing about the server's health.
+	s.res.verdictAt = start
 	if err := s.writeLine(line); err != nil {
 		s.note("-- ", "goodbye not sent: "+escapeControl(err.Error()))
 		return

@@ -122,6 +122,9 @@ type Result struct {
 	// clientCertAsked: the server asked for a client certificate in a
 	// handshake of this check (see handshakeConfig).
 	clientCertAsked bool
+	// verdictAt is when a connect-only check's verdict was made, before
+	// its goodbye: Duration ends there (goodbye.go). Zero otherwise.
+	verdictAt time.Time
 	// FailedPhase is where a failed check stopped: PhaseConnect when the
 	// connect phase (dial, PROXY header, implicit TLS) failed, even in a
 	// deep check, else PhaseDeep. Empty when OK, or when a Checker does not

@@ -68,6 +68,13 @@ func (s *session) scrub(line string) string {
 // errLineTooLong is a protocol violation by the server.
 var errLineTooLong = protocolErr("server line longer than %d bytes", maxLine)
 
+// maxResponseBytes bounds the lines of one SMTP/LMTP reply or ManageSieve
+// response a check keeps (real greetings and capability lists have a few
+// KiB): maxReplyLines lines of maxLine each would be 64 MiB a probe.
+const maxResponseBytes = 256 << 10
+
+var errResponseTooLong = protocolErr("server response longer than %d bytes", maxResponseBytes)
+
 // readLine returns one line without its CRLF (a bare LF is accepted).
 func (s *session) readLine() (string, error) {
 	var buf []byte

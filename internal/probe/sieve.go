@@ -69,10 +69,31 @@ func tokenizeSieve(line string) (tokens []sieveToken, literal int, err error) {
 	return tokens, literal, nil
 }
 
-// readSieveLine reads one logical line: a physical line plus the literals
-// it announces and the text after them. budget bounds literal bytes.
-func (s *session) readSieveLine(budget *int) (tokens []sieveToken, first string, err error) {
+// sieveBudget bounds what one response may make a check keep: literal
+// bytes (maxLiteral) and line bytes (maxResponseBytes; an empty literal
+// costs no literal bytes but a line).
+type sieveBudget struct{ literal, lines int }
+
+func newSieveBudget() sieveBudget {
+	return sieveBudget{literal: maxLiteral, lines: maxResponseBytes}
+}
+
+// readLine reads one physical line of the response b belongs to.
+func (b *sieveBudget) readLine(s *session) (string, error) {
 	line, err := s.readLine()
+	if err != nil {
+		return "", err
+	}
+	if b.lines -= len(line) + 2; b.lines < 0 {
+		return "", errResponseTooLong
+	}
+	return line, nil
+}
+
+// readSieveLine reads one logical line: a physical line plus the literals
+// it announces and the text after them, within budget.
+func (s *session) readSieveLine(budget *sieveBudget) (tokens []sieveToken, first string, err error) {
+	line, err := budget.readLine(s)
 	if err != nil {
 		return nil, "", err
 	}
@@ -86,10 +107,10 @@ func (s *session) readSieveLine(budget *int) (tokens []sieveToken, first string,
 		if literal < 0 {
 			return tokens, first, nil
 		}
-		if literal > *budget {
+		if literal > budget.literal {
 			return nil, first, protocolErr("server announced a literal of %d bytes; the limit is %d", literal, maxLiteral)
 		}
-		*budget -= literal
+		budget.literal -= literal
 		buf := make([]byte, literal)
 		if _, err := io.ReadFull(s.r, buf); err != nil {
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
@@ -99,7 +120,7 @@ func (s *session) readSieveLine(budget *int) (tokens []sieveToken, first string,
 		}
 		s.note("S: ", "<literal of "+strconv.Itoa(literal)+" bytes>")
 		tokens = append(tokens, sieveToken{str: true, val: string(buf)})
-		if line, err = s.readLine(); err != nil {
+		if line, err = budget.readLine(s); err != nil {
 			return nil, first, err
 		}
 	}
@@ -125,7 +146,7 @@ func sieveStatus(tokens []sieveToken) string {
 
 func (s *session) readSieveResponse() (sieveResponse, error) {
 	var resp sieveResponse
-	budget := maxLiteral
+	budget := newSieveBudget()
 	for range maxResponseLines {
 		tokens, line, err := s.readSieveLine(&budget)
 		if err != nil {
@@ -283,7 +304,7 @@ func (s *session) sieveAuthenticate(m mechanism, user, pass string) error {
 	if err != nil {
 		return err
 	}
-	budget := maxLiteral
+	budget := newSieveBudget()
 	for range maxResponseLines {
 		tokens, line, err := s.readSieveLine(&budget)
 		if err != nil {

@@ -164,10 +164,14 @@ func (r smtpReply) failureLine() string {
 // error message, so the parser can be fuzzed without a connection.
 func readSMTPReply(next func() (string, error), quote func(string) string) (smtpReply, error) {
 	var r smtpReply
+	size := 0
 	for {
 		line, err := next()
 		if err != nil {
 			return smtpReply{}, err
+		}
+		if size += len(line) + 2; size > maxResponseBytes {
+			return smtpReply{}, errResponseTooLong
 		}
 		code, last, text, ok := splitSMTPLine(line)
 		if !ok {
