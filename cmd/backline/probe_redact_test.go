@@ -1,43 +1,18 @@
 package main
 
 import (
+	"github.com/backline/backline/internal/testutil"
+
 	"net"
-	"strconv"
 	"strings"
 	"testing"
 )
 
 // fakeHTTPOnce answers every connection with response, after reading the
-// request head.
+// request head; it returns the port.
 func fakeHTTPOnce(t *testing.T, response string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 4096)
-				var head string
-				for !strings.Contains(head, "\r\n\r\n") {
-					n, err := c.Read(buf)
-					if err != nil {
-						return
-					}
-					head += string(buf[:n])
-				}
-				_, _ = c.Write([]byte(response))
-			}()
-		}
-	}()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	_, port, _ := net.SplitHostPort(testutil.ServeCannedHTTP(t, response))
+	return port
 }
 
 func httpTargetConfig(port string) string {

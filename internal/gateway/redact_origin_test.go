@@ -1,41 +1,15 @@
 package gateway
 
 import (
-	"net"
+	"github.com/backline/backline/internal/testutil"
+
 	"strings"
 	"testing"
 )
 
 // cannedOrigin answers every request with response as written, however broken.
 func cannedOrigin(t *testing.T, response string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 8192)
-				var head string
-				for !strings.Contains(head, "\r\n\r\n") {
-					n, err := c.Read(buf)
-					if err != nil {
-						return
-					}
-					head += string(buf[:n])
-				}
-				_, _ = c.Write([]byte(response))
-			}()
-		}
-	}()
-	return "http://" + ln.Addr().String()
+	return "http://" + testutil.ServeCannedHTTP(t, response)
 }
 
 // An origin's malformed header line is quoted by net/http in the error the

@@ -1,8 +1,9 @@
 package lua
 
 import (
+	"github.com/backline/backline/internal/testutil"
+
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -12,34 +13,7 @@ import (
 
 // rawHTTPOrigin answers each request with response as written.
 func rawHTTPOrigin(t *testing.T, response string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 4096)
-				var head string
-				for !strings.Contains(head, "\r\n\r\n") {
-					n, err := c.Read(buf)
-					if err != nil {
-						return
-					}
-					head += string(buf[:n])
-				}
-				_, _ = c.Write([]byte(response))
-			}()
-		}
-	}()
-	return "http://" + ln.Addr().String()
+	return "http://" + testutil.ServeCannedHTTP(t, response)
 }
 
 // net/http quotes a malformed header or trailer line in its error; the

@@ -1,6 +1,9 @@
 package probe
 
 import (
+	"github.com/backline/backline/internal/testutil"
+	"strconv"
+
 	"net"
 	"strings"
 	"testing"
@@ -11,34 +14,9 @@ import (
 
 // rawHTTPServer answers each connection with response after the request head.
 func rawHTTPServer(t *testing.T, response string) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				buf := make([]byte, 4096)
-				var head string
-				for !strings.Contains(head, "\r\n\r\n") {
-					n, err := c.Read(buf)
-					if err != nil {
-						return
-					}
-					head += string(buf[:n])
-				}
-				_, _ = c.Write([]byte(response))
-			}()
-		}
-	}()
-	return ln.Addr().(*net.TCPAddr).Port
+	_, port, _ := net.SplitHostPort(testutil.ServeCannedHTTP(t, response))
+	n, _ := strconv.Atoi(port)
+	return n
 }
 
 // A chunked answer's trailer is a header block too: net/http quotes a
