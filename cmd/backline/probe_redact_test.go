@@ -1,11 +1,11 @@
 package main
 
 import (
-	"github.com/backline/backline/internal/testutil"
-
 	"net"
 	"strings"
 	"testing"
+
+	"github.com/backline/backline/internal/testutil"
 )
 
 // fakeHTTPOnce answers every connection with response, after reading the

@@ -1,10 +1,10 @@
 package gateway
 
 import (
-	"github.com/backline/backline/internal/testutil"
-
 	"strings"
 	"testing"
+
+	"github.com/backline/backline/internal/testutil"
 )
 
 // cannedOrigin answers every request with response as written, however broken.

@@ -1,14 +1,13 @@
 package lua
 
 import (
-	"github.com/backline/backline/internal/testutil"
-
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/testutil"
 )
 
 // rawHTTPOrigin answers each request with response as written.

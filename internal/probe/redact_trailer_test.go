@@ -1,15 +1,14 @@
 package probe
 
 import (
-	"github.com/backline/backline/internal/testutil"
-	"strconv"
-
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/testutil"
 )
 
 // rawHTTPServer answers each connection with response after the request head.
