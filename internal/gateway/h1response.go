@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"io"
 	"net/http"
-	"net/textproto"
 	"strings"
 )
 
@@ -163,7 +162,7 @@ func fastField(f string) (name, value string, ok bool) {
 			return "", "", false
 		}
 	}
-	return textproto.CanonicalMIMEHeaderKey(f[:i]), v, true
+	return canonicalName(f[:i]), v, true // a token: canonicalName's letter check is enough
 }
 
 func printable(c byte) bool { return c == '\t' || (c >= ' ' && c < 0x7f) }

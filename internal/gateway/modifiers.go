@@ -315,7 +315,15 @@ var hopHeaders = []string{
 func stripHopHeaders(h http.Header) {
 	for _, v := range h["Connection"] {
 		for name := range strings.SplitSeq(v, ",") {
-			if name = strings.TrimSpace(name); name != "" {
+			switch name = strings.TrimSpace(name); {
+			case name == "":
+			case strings.EqualFold(name, "keep-alive"):
+				// Most origins say it on every answer: the canonical
+				// spelling, without Del's allocation for a lower-case one.
+				delete(h, "Keep-Alive")
+			case strings.EqualFold(name, "close"):
+				delete(h, "Close")
+			default:
 				h.Del(name)
 			}
 		}
