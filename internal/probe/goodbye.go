@@ -3,6 +3,8 @@ package probe
 import (
 	"strings"
 	"time"
+
+	"github.com/backline/backline/internal/config"
 )
 
 // greetingChecks are the connect-only checks with connect_check: greeting.
@@ -25,6 +27,16 @@ var greetingChecks = map[string]func(s *session) error{
 func HasGreeting(protocol string) bool {
 	_, ok := greetingChecks[protocol]
 	return ok
+}
+
+// ConnectCheck is what a connect-only check of t does, in the words of
+// the key connect_check: greeting (read it, say goodbye) or tcp (close
+// after connecting; always for http, which has no greeting).
+func (t *Target) ConnectCheck() string {
+	if t.ConnectGreeting && HasGreeting(t.Protocol) {
+		return config.ConnectCheckGreeting
+	}
+	return config.ConnectCheckTCP
 }
 
 func greetIMAP(s *session) error {
