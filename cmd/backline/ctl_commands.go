@@ -51,6 +51,7 @@ type ctlBackend struct {
 	Since        *ctlTime  `json:"since"`
 	DeepCheck    bool      `json:"deep_check"`
 	TLSMode      string    `json:"tls_mode"`
+	ConnectCheck string    `json:"connect_check"` // empty from daemons before the field
 	Connect      ctlPhase  `json:"connect"`
 	Deep         ctlPhase  `json:"deep"`
 	CertNotAfter *ctlTime  `json:"cert_not_after"`

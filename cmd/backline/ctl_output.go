@@ -293,6 +293,10 @@ func (c *ctlClient) printBackend(b ctlBackend) {
 	} else {
 		row("admin", "-")
 	}
+	if b.ConnectCheck != "" {
+		// greeting or tcp: what the connect phase below did.
+		row("connect_check", ctlCell(b.ConnectCheck))
+	}
 	for _, p := range []struct {
 		name  string
 		phase ctlPhase

@@ -17,7 +17,9 @@ type TargetInfo struct {
 	Host     string
 	Port     int
 
-	TLSMode        probe.TLSMode
+	TLSMode probe.TLSMode
+	// ConnectCheck is connect_check in effect: greeting or tcp.
+	ConnectCheck   string
 	TLSSkipVerify  bool // the operator turned certificate verification off
 	HAProxyV2      bool
 	HAProxyV2Proxy bool
@@ -66,6 +68,7 @@ func InfoOf(t *probe.Target) *TargetInfo {
 		Host:           t.Host,
 		Port:           t.Port,
 		TLSMode:        t.TLSMode,
+		ConnectCheck:   t.ConnectCheck(),
 		TLSSkipVerify:  t.TLSConfig != nil && t.TLSConfig.InsecureSkipVerify,
 		HAProxyV2:      t.HAProxyV2,
 		HAProxyV2Proxy: t.HAProxyV2Proxy,

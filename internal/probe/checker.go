@@ -138,12 +138,3 @@ func (p *Prober) logMechanism(err error, phase Phase) {
 		slog.String("health_check_phase", string(phase)),
 	)
 }
-
-// logout sends the protocol's goodbye without waiting for the answer: the
-// verdict is already made, and a slow server must not delay it.
-func (s *session) logout(line string) {
-	start := time.Now()
-	if s.writeLine(line) == nil {
-		s.step("logout", start)
-	}
-}

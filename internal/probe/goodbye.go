@@ -3,6 +3,8 @@ package probe
 import (
 	"strings"
 	"time"
+
+	"github.com/backline/backline/internal/config"
 )
 
 // greetingChecks are the connect-only checks with connect_check: greeting.
@@ -25,6 +27,16 @@ var greetingChecks = map[string]func(s *session) error{
 func HasGreeting(protocol string) bool {
 	_, ok := greetingChecks[protocol]
 	return ok
+}
+
+// ConnectCheck is what a connect-only check of t does, in the words of
+// the key connect_check: greeting (read it, say goodbye) or tcp (close
+// after connecting; always for http, which has no greeting).
+func (t *Target) ConnectCheck() string {
+	if t.ConnectGreeting && HasGreeting(t.Protocol) {
+		return config.ConnectCheckGreeting
+	}
+	return config.ConnectCheckTCP
 }
 
 func greetIMAP(s *session) error {
@@ -61,7 +73,7 @@ func greetSMTPFamily(s *session, d smtpDialect) error {
 		return err
 	}
 	s.goodbye("QUIT", func() error {
-		_, err := readSMTPReply(s.readLine, s.quoted)
+		_, err := s.readSMTP()
 		return err
 	})
 	return nil
@@ -86,11 +98,7 @@ func greetSieve(s *session) error {
 // first, so it never writes into a connection we reset.
 func (s *session) goodbye(line string, answer func() error) {
 	start := time.Now()
-	// The check's Duration (its latency) ends here: an answer that comes
-	// late or never says nothing about the server's health.
-	s.res.verdictAt = start
-	if err := s.writeLine(line); err != nil {
-		s.note("-- ", "goodbye not sent: "+escapeControl(err.Error()))
+	if !s.sendGoodbye(line) {
 		return
 	}
 	if err := answer(); err != nil {
@@ -98,6 +106,45 @@ func (s *session) goodbye(line string, answer func() error) {
 	}
 	s.step("logout", start)
 }
+
+// logout ends a deep check, passed or failed, with the protocol's
+// goodbye and does not wait for the answer: the verdict is made, and a
+// slow server must not delay it. Each deep check calls it last, whatever
+// its conversation returned, so a server that refused CAPA, EHLO, STARTTLS
+// or a login sees a client that logged out, not one that vanished.
+func (s *session) logout(line string) {
+	start := time.Now()
+	if s.sendGoodbye(line) {
+		s.step("logout", start)
+	}
+}
+
+// sendGoodbye is the one place a goodbye is written (connect-only and
+// deep checks alike). It marks the verdict's time, so neither the check's
+// outcome nor its latency depends on the goodbye, and sends line only
+// while the server can still read a command: not after a timeout, a
+// closed or reset connection, a STARTTLS handshake that did not finish,
+// or the server's own farewell (IMAP or ManageSieve BYE, SMTP 421). The
+// write keeps to the session's deadline, which is already set on the
+// connection. It reports whether line was sent.
+func (s *session) sendGoodbye(line string) bool {
+	// The check's Duration (its latency) ends here: an answer that comes
+	// late or never says nothing about the server's health.
+	s.res.verdictAt = time.Now()
+	if s.unusable {
+		s.note("-- ", "no goodbye: the server cannot read a command any more")
+		return false
+	}
+	if err := s.writeLine(line); err != nil {
+		s.note("-- ", "goodbye not sent: "+escapeControl(err.Error()))
+		return false
+	}
+	return true
+}
+
+// serverClosing records the server's own farewell (IMAP or ManageSieve
+// BYE, SMTP 421): it closes the connection now and reads no goodbye.
+func (s *session) serverClosing() { s.unusable = true }
 
 // connectDeadline is when a connect-only check must end: connect_timeout
 // after it began, plus tls_timeout with implicit TLS, the budget that

@@ -102,7 +102,11 @@ func (s *session) readIMAP() (imapResponse, error) {
 	if _, err := s.skipLiterals(line); err != nil {
 		return imapResponse{}, err
 	}
-	return parseIMAPLine(line), nil
+	r := parseIMAPLine(line)
+	if r.Tag == "*" && r.Status == "BYE" {
+		s.serverClosing() // RFC 3501 §7.1.5: it closes; no LOGOUT follows
+	}
+	return r, nil
 }
 
 func (s *session) nextTag() string {

@@ -248,14 +248,19 @@ func TestIMAPWithoutCredentialsStopsAfterCapabilities(t *testing.T) {
 }
 
 func TestIMAPGreetingFailures(t *testing.T) {
-	cases := []struct{ greeting, contains string }{
-		{"* PREAUTH [CAPABILITY IMAP4rev1] Logged in as someone", "PREAUTH"},
-		{"* BYE Too many connections", "refused the connection: * BYE Too many connections"},
-		{"+OK Dovecot ready.", "IMAP greeting failed, response: +OK Dovecot ready."},
+	// A server that said BYE closes the connection: no LOGOUT follows.
+	cases := []struct{ greeting, contains, goodbye string }{
+		{"* PREAUTH [CAPABILITY IMAP4rev1] Logged in as someone", "PREAUTH", "C: a1 LOGOUT"},
+		{"* BYE Too many connections", "refused the connection: * BYE Too many connections", ""},
+		{"+OK Dovecot ready.", "IMAP greeting failed, response: +OK Dovecot ready.", "C: a1 LOGOUT"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.greeting, func(t *testing.T) {
-			srv := startFake(t, script("S: "+tc.greeting, "C: a1 LOGOUT"))
+			steps := []string{"S: " + tc.greeting}
+			if tc.goodbye != "" {
+				steps = append(steps, tc.goodbye)
+			}
+			srv := startFake(t, script(steps...))
 			expectFail(t, deep(t, newTarget(t, "imap", srv, TLSPlain)), ReasonProtocol, tc.contains)
 		})
 	}

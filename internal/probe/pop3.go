@@ -7,8 +7,16 @@ import (
 
 // checkPOP3 runs greeting, CAPA, optional STLS and, with credentials, one
 // login: native USER/PASS or classic SASL PLAIN/LOGIN. POP3 has no SASL-IR
-// capability, so initial responses are never used.
+// capability, so initial responses are never used. It ends with QUIT
+// whether the conversation passed or not, unless the server can no longer
+// read it (goodbye.go).
 func checkPOP3(s *session) error {
+	err := s.pop3Conversation()
+	s.logout("QUIT")
+	return err
+}
+
+func (s *session) pop3Conversation() error {
 	if err := s.pop3Greeting(); err != nil {
 		return err
 	}
@@ -21,24 +29,16 @@ func checkPOP3(s *session) error {
 			return err
 		}
 	}
-
 	user, pass, ok, err := s.credentials()
-	if err != nil {
-		// Nothing more is written: no USER, PASS or AUTH on a plain wire.
+	if err != nil || !ok {
+		// A refusal writes no USER, PASS or AUTH: the server sees only QUIT.
 		return err
-	}
-	if !ok {
-		s.logout("QUIT")
-		return nil
 	}
 	mech, err := s.choose(advertised{Source: "CAPA", Mechs: caps.mechs, IR: false})
 	if err != nil {
-		s.logout("QUIT")
 		return err
 	}
-	err = s.pop3Auth(mech, user, pass)
-	s.logout("QUIT")
-	return err
+	return s.pop3Auth(mech, user, pass)
 }
 
 // pop3Greeting reads the greeting, which must be +OK.

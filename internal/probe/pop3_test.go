@@ -221,8 +221,8 @@ func TestPOP3PlaintextRefused(t *testing.T) {
 	res, err := runDeep(t, dlgTarget(srv, "pop3", TLSPlain, "auto"), 5*time.Second, checkPOP3)
 	got := srv.finish(t)
 	wantReason(t, err, ReasonConfig)
-	// No USER, PASS or AUTH line reached the server.
-	wantReceived(t, got, "CAPA")
+	// No USER, PASS or AUTH line reached the server; only the goodbye.
+	wantReceived(t, got, "CAPA", "QUIT")
 	assertNoSecret(t, res, err)
 }
 
@@ -263,7 +263,7 @@ func TestPOP3StartTLSProblems(t *testing.T) {
 		_, err := runDeep(t, dlgTarget(srv, "pop3", TLSStartTLS, "auto"), 5*time.Second, checkPOP3)
 		got := srv.finish(t)
 		wantReason(t, err, ReasonProtocol)
-		wantReceived(t, got, "CAPA")
+		wantReceived(t, got, "CAPA", "QUIT")
 	})
 	t.Run("STLS refused", func(t *testing.T) {
 		srv := startDialogue(t, false,
@@ -272,7 +272,7 @@ func TestPOP3StartTLSProblems(t *testing.T) {
 			clientSends("STLS", "-ERR TLS support isn't enabled."),
 		)
 		_, err := runDeep(t, dlgTarget(srv, "pop3", TLSStartTLS, "auto"), 5*time.Second, checkPOP3)
-		srv.finish(t)
+		wantReceived(t, srv.finish(t), "CAPA", "STLS", "QUIT")
 		wantReason(t, err, ReasonProtocol)
 		if want := "POP3 STLS command failed, response: -ERR TLS support isn't enabled."; err.Error() != want {
 			t.Errorf("error = %q, want %q", err, want)
@@ -281,7 +281,7 @@ func TestPOP3StartTLSProblems(t *testing.T) {
 	t.Run("bad greeting", func(t *testing.T) {
 		srv := startDialogue(t, false, serverSays("-ERR [SYS/TEMP] Too many connections"))
 		_, err := runDeep(t, dlgTarget(srv, "pop3", TLSStartTLS, "auto"), 5*time.Second, checkPOP3)
-		srv.finish(t)
+		wantReceived(t, srv.finish(t), "QUIT")
 		wantReason(t, err, ReasonProtocol)
 		if want := "POP3 greeting failed, response: -ERR [SYS/TEMP] Too many connections"; err.Error() != want {
 			t.Errorf("error = %q, want %q", err, want)

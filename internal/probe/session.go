@@ -33,6 +33,24 @@ type session struct {
 	// deadline ends the whole deep phase: deep_timeout from its start.
 	// STARTTLS and ManageSieve's wait for capabilities stay inside it.
 	deadline time.Time
+	// unusable is set once the server can no longer read a command: a
+	// read or write failed (timeout, closed, reset), a TLS handshake was
+	// left undone after the server agreed to STARTTLS, or the server said
+	// it is closing. Then no goodbye is sent (goodbye.go).
+	unusable bool
+}
+
+// watchedReader is what the session's line reader reads from: every
+// read error (a timeout, the server's close, a reset) marks the session
+// unusable, whichever reader method (line, literal, peek) met it.
+type watchedReader struct{ s *session }
+
+func (w watchedReader) Read(p []byte) (int, error) {
+	n, err := w.s.conn.Read(p)
+	if err != nil {
+		w.s.unusable = true
+	}
+	return n, err
 }
 
 // newSession starts the deep phase: deep_timeout runs from here and the
@@ -47,7 +65,7 @@ func newSessionUntil(conn net.Conn, t *Target, res *Result, opts Options, deadli
 	s := &session{conn: conn, target: t, res: res, record: opts.Transcript}
 	s.deadline = deadline
 	_ = conn.SetDeadline(s.deadline)
-	s.r = bufio.NewReaderSize(conn, 4096)
+	s.r = bufio.NewReaderSize(watchedReader{s}, 4096)
 	if t.Password != "" {
 		s.secrets = []string{plainResponse(t.Username, t.Password), b64(t.Username + ":" + t.Password), b64(t.Password), t.Password}
 	}
@@ -146,6 +164,11 @@ func (s *session) writeLines(lines, shown []string) error {
 		buf = append(append(buf, line...), '\r', '\n')
 	}
 	_, err := s.conn.Write(buf)
+	if err != nil {
+		// A part of the line may have gone out: the server would read the
+		// goodbye as the rest of it.
+		s.unusable = true
+	}
 	return err
 }
 
@@ -171,6 +194,9 @@ func (s *session) step(name string, start time.Time) {
 // on both sides of STARTTLS doubled the check; issue 9 item 7.)
 func (s *session) startTLS() error {
 	start := time.Now()
+	// The server now waits for a ClientHello; until the handshake is done
+	// it reads no command.
+	s.unusable = true
 	if s.r.Buffered() > 0 {
 		// Bytes after the STARTTLS answer and before our ClientHello would be
 		// a command-injection vector (CVE-2011-0411 class); refuse them.
@@ -183,7 +209,8 @@ func (s *session) startTLS() error {
 	}
 	_ = tc.SetDeadline(s.deadline)
 	s.conn = tc
-	s.r = bufio.NewReaderSize(tc, 4096)
+	s.r = bufio.NewReaderSize(watchedReader{s}, 4096)
+	s.unusable = false
 	s.note("-- ", "TLS established"+noteTLS(s.res, tc.ConnectionState()))
 	s.step("starttls", start)
 	return nil

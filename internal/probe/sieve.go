@@ -105,6 +105,9 @@ func (s *session) readSieveLine(budget *sieveBudget) (tokens []sieveToken, first
 		}
 		tokens = append(tokens, part...)
 		if literal < 0 {
+			if sieveStatus(tokens) == "BYE" {
+				s.serverClosing() // RFC 5804 §1.3: it closes; no LOGOUT follows
+			}
 			return tokens, first, nil
 		}
 		if literal > budget.literal {
@@ -266,6 +269,9 @@ func (s *session) sieveCapabilitiesAfterTLS() (sieveCaps, error) {
 		if Classify(err) != ReasonTimeout || !time.Now().Before(s.deadline) {
 			return sieveCaps{}, err
 		}
+		// This timeout was the wait for an unsolicited list, not the
+		// server's silence: the session goes on.
+		s.unusable = false
 		if err := s.writeLine("CAPABILITY"); err != nil {
 			return sieveCaps{}, err
 		}

@@ -168,7 +168,8 @@ func TestSieveStartTLSProblems(t *testing.T) {
 		expectFail(t, deep(t, newTarget(t, "sieve", srv, TLSStartTLS)), ReasonProtocol, `STARTTLS command failed: NO "not now"`)
 	})
 	t.Run("greeting BYE", func(t *testing.T) {
-		srv := startFake(t, script(`S: BYE "Too many connections"`, "C: LOGOUT"))
+		// BYE closes the connection: no LOGOUT follows.
+		srv := startFake(t, script(`S: BYE "Too many connections"`))
 		expectFail(t, deep(t, newTarget(t, "sieve", srv, TLSStartTLS)), ReasonProtocol, `ManageSieve greeting failed: BYE "Too many connections"`)
 	})
 }

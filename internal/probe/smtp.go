@@ -32,7 +32,16 @@ func checkSMTP(s *session) error { return checkSMTPFamily(s, dialectSMTP) }
 // server greets and answers LHLO.
 func checkLMTP(s *session) error { return checkSMTPFamily(s, dialectLMTP) }
 
+// checkSMTPFamily ends with QUIT whether the conversation passed or not
+// (RFC 5321 §3.1: even after a 554 greeting the server waits for it),
+// unless the server can no longer read it (goodbye.go).
 func checkSMTPFamily(s *session, d smtpDialect) error {
+	err := s.smtpConversation(d)
+	s.logout("QUIT")
+	return err
+}
+
+func (s *session) smtpConversation(d smtpDialect) error {
 	if err := s.smtpGreeting(d); err != nil {
 		return err
 	}
@@ -47,30 +56,22 @@ func checkSMTPFamily(s *session, d smtpDialect) error {
 	}
 
 	user, pass, ok, err := s.credentials()
-	if err != nil {
-		// Nothing more is written: the server must not even see an AUTH verb.
+	if err != nil || !ok {
+		// A refusal writes no AUTH verb: the server sees only QUIT.
 		return err
 	}
-	if !ok {
-		s.logout("QUIT")
-		return nil
-	}
-	adv := advertised{Source: d.hello, Mechs: caps.mechs, IR: true}
-	mech, err := s.choose(adv)
+	mech, err := s.choose(advertised{Source: d.hello, Mechs: caps.mechs, IR: true})
 	if err != nil {
-		s.logout("QUIT")
 		return err
 	}
-	err = s.smtpAuth(d, mech, user, pass)
-	s.logout("QUIT")
-	return err
+	return s.smtpAuth(d, mech, user, pass)
 }
 
 // smtpGreeting reads the greeting, which must be 220 (haproxy#980: nothing
 // is sent before it).
 func (s *session) smtpGreeting(d smtpDialect) error {
 	start := time.Now()
-	greeting, err := readSMTPReply(s.readLine, s.quoted)
+	greeting, err := s.readSMTP()
 	if err != nil {
 		return ioFailed(err, "%s greeting", d.proto)
 	}
@@ -97,7 +98,7 @@ func (s *session) smtpHello(d smtpDialect) (smtpCaps, error) {
 	if err := s.writeLine(d.hello + " " + name); err != nil {
 		return smtpCaps{}, ioFailed(err, "%s %s", d.proto, d.hello)
 	}
-	reply, err := readSMTPReply(s.readLine, s.quoted)
+	reply, err := s.readSMTP()
 	if err != nil {
 		return smtpCaps{}, ioFailed(err, "%s %s", d.proto, d.hello)
 	}
@@ -117,7 +118,7 @@ func (s *session) smtpStartTLS(d smtpDialect, caps smtpCaps) (smtpCaps, error) {
 	if err := s.writeLine("STARTTLS"); err != nil {
 		return smtpCaps{}, ioFailed(err, "%s STARTTLS", d.proto)
 	}
-	reply, err := readSMTPReply(s.readLine, s.quoted)
+	reply, err := s.readSMTP()
 	if err != nil {
 		return smtpCaps{}, ioFailed(err, "%s STARTTLS", d.proto)
 	}
@@ -128,6 +129,16 @@ func (s *session) smtpStartTLS(d smtpDialect, caps smtpCaps) (smtpCaps, error) {
 		return smtpCaps{}, err
 	}
 	return s.smtpHello(d)
+}
+
+// readSMTP reads one reply from the server. 421 is the server's farewell
+// (RFC 5321 §3.8): it closes the connection and reads no QUIT.
+func (s *session) readSMTP() (smtpReply, error) {
+	reply, err := readSMTPReply(s.readLine, s.quoted)
+	if err == nil && reply.code == 421 {
+		s.serverClosing()
+	}
+	return reply, err
 }
 
 // smtpReply is one complete server reply.
@@ -314,7 +325,7 @@ func (s *session) smtpSASL(d smtpDialect, m mechanism, user, pass string) error 
 		return ioFailed(err, "%s AUTH %s", d.proto, m.Name)
 	}
 	for first := true; ; first = false {
-		reply, err := readSMTPReply(s.readLine, s.quoted)
+		reply, err := s.readSMTP()
 		if err != nil {
 			return ioFailed(err, "%s AUTH %s", d.proto, m.Name)
 		}

@@ -77,3 +77,20 @@ func TestNewTargetTLSSettings(t *testing.T) {
 		}
 	}
 }
+
+// ConnectCheck names connect_check in effect; http has no greeting, so it
+// is tcp whatever the flag says.
+func TestTargetConnectCheck(t *testing.T) {
+	for _, tc := range []struct {
+		protocol string
+		greeting bool
+		want     string
+	}{
+		{"imap", true, "greeting"}, {"smtp", false, "tcp"}, {"http", true, "tcp"}, {"sieve", true, "greeting"},
+	} {
+		tg := &Target{Protocol: tc.protocol, ConnectGreeting: tc.greeting}
+		if got := tg.ConnectCheck(); got != tc.want {
+			t.Errorf("%s greeting=%v: %q, want %q", tc.protocol, tc.greeting, got, tc.want)
+		}
+	}
+}

@@ -36,10 +36,13 @@ type backendView struct {
 	Draining bool `json:"draining"`
 	Weight   int  `json:"weight"`
 	// Backup: a failover target (backup: true); left out for the others.
-	Backup       bool       `json:"backup,omitempty"`
-	Admin        adminView  `json:"admin"`
-	DeepCheck    bool       `json:"deep_check"`
-	TLSMode      string     `json:"tls_mode"`
+	Backup    bool      `json:"backup,omitempty"`
+	Admin     adminView `json:"admin"`
+	DeepCheck bool      `json:"deep_check"`
+	TLSMode   string    `json:"tls_mode"`
+	// ConnectCheck is connect_check in effect: greeting or tcp (always
+	// tcp for http targets and gateway origins).
+	ConnectCheck string     `json:"connect_check"`
 	HAProxyV2    bool       `json:"haproxy_v2"`
 	Since        *time.Time `json:"since,omitempty"`
 	Connect      phaseView  `json:"connect"`
@@ -146,6 +149,7 @@ func viewBackend(b health.Backend) backendView {
 		Admin:        viewAdmin("", b.Admin),
 		DeepCheck:    t.DeepCheck,
 		TLSMode:      string(t.TLSMode),
+		ConnectCheck: t.ConnectCheck,
 		HAProxyV2:    t.HAProxyV2,
 		Since:        timePtr(b.Since),
 		Connect:      viewPhase(b.Connect),

@@ -35,7 +35,7 @@ var (
 func testSnapshot() *health.Snapshot {
 	imap := &probe.Target{
 		Name: "imap://127.0.0.1:993", Protocol: "imap", Host: "127.0.0.1", Port: 993,
-		TLSMode: probe.TLSImplicit, DeepCheck: true, Username: "healthcheck-user",
+		TLSMode: probe.TLSImplicit, DeepCheck: true, ConnectGreeting: true, Username: "healthcheck-user",
 		Password: testPassword, Mechanism: "auto",
 	}
 	pop3 := &probe.Target{
@@ -127,7 +127,7 @@ func TestBackendsJSONShape(t *testing.T) {
 				"id": "imap://127.0.0.1:993", "eligible": true, "reason": "", "draining": false, "weight": 1.0, "admin": map[string]any{"state": "ready", "weight": 1.0, "health": "auto", "checks_paused": false, "source": "config"},
 				"name": "imap://127.0.0.1:993", "group": "backend_health_checks", "protocol": "imap",
 				"host": "127.0.0.1", "port": 993.0, "healthy": true, "deep_check": true,
-				"tls_mode": "implicit", "haproxy_v2": false, "since": "2026-11-23T13:00:00Z",
+				"tls_mode": "implicit", "connect_check": "greeting", "haproxy_v2": false, "since": "2026-11-23T13:00:00Z",
 				"connect": map[string]any{
 					"healthy": true, "last_check": "2026-11-23T13:00:09Z", "last_success": "2026-11-23T13:00:09Z",
 					"latency_ms": 1.5, "consecutive_failures": 0.0, "consecutive_successes": 2.0,
@@ -148,7 +148,7 @@ func TestBackendsJSONShape(t *testing.T) {
 				"id": "pop3://10.0.0.2:110", "eligible": false, "reason": "unhealthy", "draining": false, "weight": 1.0, "admin": map[string]any{"state": "ready", "weight": 1.0, "health": "auto", "checks_paused": false, "source": "config"},
 				"name": "pop3://10.0.0.2:110", "group": "backend_health_checks", "protocol": "pop3",
 				"host": "10.0.0.2", "port": 110.0, "healthy": false, "deep_check": false,
-				"tls_mode": "plain", "haproxy_v2": true, "since": "2026-11-23T13:00:05Z",
+				"tls_mode": "plain", "connect_check": "tcp", "haproxy_v2": true, "since": "2026-11-23T13:00:05Z",
 				"connect": map[string]any{
 					"healthy": false, "last_check": "2026-11-23T13:00:09Z",
 					"last_error":  "dial tcp 10.0.0.2:110: connect: connection refused",
@@ -164,7 +164,7 @@ func TestBackendsJSONShape(t *testing.T) {
 				"id": `<script>alert("x")</script>`, "eligible": true, "reason": "", "draining": false, "weight": 1.0, "admin": map[string]any{"state": "ready", "weight": 1.0, "health": "auto", "checks_paused": false, "source": "config"},
 				"name": `<script>alert("x")</script>`, "group": "gateway:web", "protocol": "http",
 				"host": "web", "port": 80.0, "healthy": true, "deep_check": false,
-				"tls_mode": "plain", "haproxy_v2": false, "since": "2026-11-23T13:00:00Z",
+				"tls_mode": "plain", "connect_check": "tcp", "haproxy_v2": false, "since": "2026-11-23T13:00:00Z",
 				"connect": map[string]any{
 					"healthy": false, "latency_ms": 0.0, "consecutive_failures": 0.0, "consecutive_successes": 0.0,
 				},
