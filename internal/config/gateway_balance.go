@@ -88,14 +88,10 @@ func checkHashKey(name, what string) string {
 // nothing (a hash policy maps a user to one origin; there is no share to
 // ramp, see docs/gateway.md).
 func (c *Config) balanceWarnings(warn func(path, format string, args ...any)) {
-	for _, label := range c.Definitions.SortedLabels() {
-		b := c.Definitions.Backends[label]
-		if b == nil || len(b.Origins) == 0 {
-			continue
-		}
-		if b.SlowStart > 0 && IsHashPolicy(b.LoadBalancing) {
-			warn("definitions.backends."+label+".slow_start",
+	c.eachBackend(func(path string, b *Backend) {
+		if len(b.Origins) > 0 && b.SlowStart > 0 && IsHashPolicy(b.LoadBalancing) {
+			warn(path+".slow_start",
 				"slow_start has no effect with load_balancing %s (hash policies send each user to its origin at once, as nginx and Envoy do)", b.LoadBalancing)
 		}
-	}
+	})
 }
