@@ -76,3 +76,24 @@ func TestPanicThresholdUnreachableByEjection(t *testing.T) {
 		t.Errorf("got %q\nwant %q", w, want)
 	}
 }
+
+func TestSecureCookiePrefixWarning(t *testing.T) {
+	body := "origins: [http://127.0.0.1:1, http://127.0.0.1:2]\nload_balancing: cookie_hash\nhash_key: __Host-lb\n"
+	c := mustParse(t, inlineYAML(body))
+	want := `gateway.endpoints[0].proxy.backend.hash_key (line 9): cookie "__Host-lb" is set with Secure`
+	if got := strings.Join(c.Warnings(), "\n"); !strings.Contains(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+	for _, tc := range []string{
+		inlineYAML(body) + "  trusted_proxies: [127.0.0.1]\n",
+		inlineYAML(body + "hash_cookie_set: false\n"),
+		inlineYAML(strings.Replace(body, "__Host-lb", "lb", 1)),
+	} {
+		if got := strings.Join(mustParse(t, tc).Warnings(), "\n"); strings.Contains(got, "is set with Secure") {
+			t.Errorf("%s: warned %q", tc, got)
+		}
+	}
+	if !HasSecureCookiePrefix("__secure-x") || HasSecureCookiePrefix("__Host") || HasSecureCookiePrefix("x__Host-") {
+		t.Error("HasSecureCookiePrefix")
+	}
+}

@@ -252,10 +252,14 @@ func (k cookieKey) key(c *call) requestKey {
 
 // hashCookieLine is the Set-Cookie for a new token: a session cookie for
 // the whole site, not readable by scripts, Secure when the client came
-// over https (its own TLS, or a trusted proxy's X-Forwarded-Proto).
+// over https (its own TLS, or a trusted proxy's X-Forwarded-Proto) and
+// always for a name with the __Secure- or __Host- prefix: browsers drop
+// such a cookie without Secure (RFC 6265bis 4.1.3; __Host- also needs
+// Path=/ and no Domain, which every line has). Browsers match the
+// prefixes without regard to case, so this does too.
 func hashCookieLine(name, token string, secure bool) string {
 	line := name + "=" + token + "; Path=/; HttpOnly; SameSite=Lax"
-	if secure {
+	if secure || config.HasSecureCookiePrefix(name) {
 		line += "; Secure"
 	}
 	return line
