@@ -97,3 +97,24 @@ func TestSecureCookiePrefixWarning(t *testing.T) {
 		t.Error("HasSecureCookiePrefix")
 	}
 }
+
+// A token fetch's inline backend is warned about under its own key path.
+func TestTokenInlineBackendWarnings(t *testing.T) {
+	c := mustParse(t, `definitions:
+  backends:
+    api:
+      origin: http://127.0.0.1:9
+      oauth2:
+        grant_type: client_credentials
+        token_endpoint: http://127.0.0.1:9/t
+        client_id: a
+        client_secret: b
+        backend:
+          origins: [http://127.0.0.1:1, http://127.0.0.1:2]
+          panic_threshold: 50
+`)
+	want := "definitions.backends.api.oauth2.backend.panic_threshold (line 12): panic_threshold has no effect"
+	if got := strings.Join(c.Warnings(), "\n"); !strings.Contains(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}
