@@ -88,14 +88,31 @@ func checkHashKey(name, what string) string {
 // nothing (a hash policy maps a user to one origin; there is no share to
 // ramp, see docs/gateway.md).
 func (c *Config) balanceWarnings(warn func(path, format string, args ...any)) {
-	for _, label := range c.Definitions.SortedLabels() {
-		b := c.Definitions.Backends[label]
-		if b == nil || len(b.Origins) == 0 {
-			continue
-		}
-		if b.SlowStart > 0 && IsHashPolicy(b.LoadBalancing) {
-			warn("definitions.backends."+label+".slow_start",
+	c.eachBackend(func(path string, b *Backend) {
+		if len(b.Origins) > 0 && b.SlowStart > 0 && IsHashPolicy(b.LoadBalancing) {
+			warn(path+".slow_start",
 				"slow_start has no effect with load_balancing %s (hash policies send each user to its origin at once, as nginx and Envoy do)", b.LoadBalancing)
 		}
+		// The gateway sets Secure on such a cookie whatever the scheme
+		// (browsers drop it otherwise), and a browser refuses a Secure
+		// cookie sent over http: with no way for a client to arrive over
+		// https, every request gets a new token.
+		if len(b.Origins) > 0 && b.LoadBalancing == BalanceCookieHash && b.HashCookieSet != nil && *b.HashCookieSet && HasSecureCookiePrefix(b.HashKey) &&
+			c.Gateway.TLS == nil && len(c.Gateway.TrustedProxies) == 0 {
+			warn(path+".hash_key",
+				"cookie %q is set with Secure (its prefix requires it), but the gateway has no tls and no trusted_proxies to report https: browsers drop a Secure cookie sent over http, so users would not stay on one origin", b.HashKey)
+		}
+	})
+}
+
+// HasSecureCookiePrefix: browsers accept a cookie named __Secure-* or
+// __Host-* (matched without regard to case, RFC 6265bis 4.1.3) only with
+// Secure.
+func HasSecureCookiePrefix(name string) bool {
+	for _, p := range [...]string{"__Secure-", "__Host-"} {
+		if len(name) >= len(p) && strings.EqualFold(name[:len(p)], p) {
+			return true
+		}
 	}
+	return false
 }

@@ -207,23 +207,18 @@ func (v *gatewayValidator) validatePassive(path string, b *Backend) {
 // is a retry_on written out with no retry possible (retries: 0, or one
 // origin: a retry never goes to the origin that failed).
 func (c *Config) originsWarnings(warn func(path, format string, args ...any)) {
-	for _, label := range c.Definitions.SortedLabels() {
-		b := c.Definitions.Backends[label]
-		if b == nil || len(b.Origins) == 0 {
-			continue
+	c.eachBackend(func(path string, b *Backend) {
+		if len(b.Origins) == 0 {
+			return
 		}
 		if b.Has("retry_on") && (len(b.Origins) == 1 || b.Retries != nil && *b.Retries == 0) {
-			warn("definitions.backends."+label+".retry_on",
+			warn(path+".retry_on",
 				"retry_on has no effect: a retry needs retries of at least 1 and a second origin (a retry never goes to the origin that failed)")
 		}
-		if b.PassiveHealth == nil {
-			continue
-		}
-		p := b.PassiveHealth
-		if len(b.Origins)*p.MaxEjectionPercent/100 == 0 {
-			warn("definitions.backends."+label+".passive_health",
+		if p := b.PassiveHealth; p != nil && len(b.Origins)*p.MaxEjectionPercent/100 == 0 {
+			warn(path+".passive_health",
 				"max_ejection_percent %d of %d origin(s) allows no ejection: passive health never takes an origin out (100 allows all)",
 				p.MaxEjectionPercent, len(b.Origins))
 		}
-	}
+	})
 }

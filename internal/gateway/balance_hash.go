@@ -143,17 +143,26 @@ const maxForwardedHops = 32
 // claims. An entry that is not an address ends the walk at the last hop
 // known. When every entry is trusted, the leftmost is the client.
 func clientAddr(r *http.Request, trusted trustedProxies) (netip.Addr, bool) {
+	addr, _, ok := forwardedClient(r, trusted)
+	return addr, ok
+}
+
+// forwardedClient is clientAddr with the client's place in
+// X-Forwarded-For: pos is its entry counted from the right (1: the entry
+// the nearest proxy wrote), 0 when the client is the TCP peer itself.
+// X-Forwarded-Proto is read at the same place (trustedProto).
+func forwardedClient(r *http.Request, trusted trustedProxies) (addr netip.Addr, pos int, ok bool) {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return netip.Addr{}, false
+		return netip.Addr{}, 0, false
 	}
-	addr, err := netip.ParseAddr(host)
+	addr, err = netip.ParseAddr(host)
 	if err != nil {
-		return netip.Addr{}, false
+		return netip.Addr{}, 0, false
 	}
 	addr = addr.Unmap().WithZone("")
 	if !trusted.containsAddr(addr) {
-		return addr, true
+		return addr, 0, true
 	}
 	values := r.Header["X-Forwarded-For"]
 	hops := 0
@@ -172,15 +181,15 @@ func clientAddr(r *http.Request, trusted trustedProxies) (netip.Addr, bool) {
 			}
 			a, ok := parseForwardedAddr(entry)
 			if !ok {
-				return addr, true
+				return addr, hops, true
 			}
 			addr = a
 			if hops++; !trusted.containsAddr(a) || hops >= maxForwardedHops {
-				return addr, true
+				return addr, hops, true
 			}
 		}
 	}
-	return addr, true
+	return addr, hops, true
 }
 
 // parseForwardedAddr reads one X-Forwarded-For entry: an address, or
@@ -252,10 +261,14 @@ func (k cookieKey) key(c *call) requestKey {
 
 // hashCookieLine is the Set-Cookie for a new token: a session cookie for
 // the whole site, not readable by scripts, Secure when the client came
-// over https (its own TLS, or a trusted proxy's X-Forwarded-Proto).
+// over https (its own TLS, or a trusted proxy's X-Forwarded-Proto) and
+// always for a name with the __Secure- or __Host- prefix: browsers drop
+// such a cookie without Secure (RFC 6265bis 4.1.3; __Host- also needs
+// Path=/ and no Domain, which every line has). Browsers match the
+// prefixes without regard to case, so this does too.
 func hashCookieLine(name, token string, secure bool) string {
 	line := name + "=" + token + "; Path=/; HttpOnly; SameSite=Lax"
-	if secure {
+	if secure || config.HasSecureCookiePrefix(name) {
 		line += "; Secure"
 	}
 	return line

@@ -33,7 +33,7 @@ var (
 func setForwardedProtoHost(h http.Header, r *http.Request, host []string, trusted trustedProxies) {
 	dropForwardedAliases(h)
 	if trusted.contains(r.RemoteAddr) {
-		keepForwarded(h, r, host)
+		keepForwarded(h, r, host, trusted)
 		return
 	}
 	h["X-Forwarded-Proto"] = forwardedProtoValue(r)
@@ -73,12 +73,13 @@ func dropForwardedAliases(h http.Header) {
 	}
 }
 
-// keepForwarded passes on a trusted proxy's X-Forwarded-Proto and
-// X-Forwarded-Host (the first value of each, as one proxy sets them) and
-// sets what it did not send.
-func keepForwarded(h http.Header, r *http.Request, host []string) {
-	if v := h["X-Forwarded-Proto"]; len(v) > 0 {
-		h["X-Forwarded-Proto"] = v[:1:1]
+// keepForwarded passes on a trusted proxy's X-Forwarded-Proto (the
+// client's scheme read from it, one value: trustedProto) and
+// X-Forwarded-Host (its first value, as one proxy sets it) and sets what
+// it did not send or could not say.
+func keepForwarded(h http.Header, r *http.Request, host []string, trusted trustedProxies) {
+	if v := trustedProto(r, trusted); v != nil {
+		h["X-Forwarded-Proto"] = v
 	} else {
 		h["X-Forwarded-Proto"] = forwardedProtoValue(r)
 	}
@@ -104,8 +105,8 @@ func forwardedOf(r *http.Request, trusted trustedProxies) (proto []string, host 
 	if !trusted.contains(r.RemoteAddr) {
 		return proto, host
 	}
-	if v := r.Header["X-Forwarded-Proto"]; len(v) > 0 {
-		proto = v[:1:1]
+	if v := trustedProto(r, trusted); v != nil {
+		proto = v
 	}
 	if v := r.Header["X-Forwarded-Host"]; len(v) > 0 {
 		host = v[0]

@@ -197,9 +197,11 @@ func TestForwardedProtoHostOnWebsocketHandshake(t *testing.T) {
 }
 
 // A trusted proxy (a load balancer that terminated TLS in front of the
-// gateway) has its X-Forwarded-Proto and X-Forwarded-Host passed on, the
-// first value of each; what it did not send the gateway sets. Anyone else
-// is replaced as before.
+// gateway) has its X-Forwarded-Proto and X-Forwarded-Host passed on: the
+// scheme read from its list (trustedProto: without X-Forwarded-For the
+// element the proxy itself wrote, the rightmost; lines are one list) and
+// the first host; what it did not send the gateway sets. Anyone else is
+// replaced as before.
 func TestForwardedProtoHostFromTrustedProxies(t *testing.T) {
 	o := newEcho(t)
 	for _, trusted := range []string{"[127.0.0.1]", "[127.0.0.0/8]", "[private_ranges]", `["::1", 127.0.0.1]`} {
@@ -212,7 +214,13 @@ func TestForwardedProtoHostFromTrustedProxies(t *testing.T) {
 			wantForwarded(t, h.echo("/x", map[string]string{"Host": "gw.example"}), "http", "gw.example")
 			a := rawRequest(t, h, "GET /x HTTP/1.1\r\nHost: gw.test\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Proto: http\r\n"+
 				"X-Forwarded-Host: a.example\r\nX-Forwarded-Host: b.example\r\nX_Forwarded_Proto: http\r\nConnection: close\r\n\r\n")
-			wantForwarded(t, decodeEcho(t, a.body), "https", "a.example")
+			wantForwarded(t, decodeEcho(t, a.body), "http", "a.example")
+			// One element per hop, the client's first (X-Forwarded-For
+			// names the client and one trusted hop): the first.
+			wantForwarded(t, h.echo("/x", map[string]string{"Host": "gw.example", "X-Forwarded-For": "203.0.113.9, 127.0.0.1",
+				"X-Forwarded-Proto": "HTTPS, http", "X-Forwarded-Host": "public.example"}), "https", "public.example")
+			wantForwarded(t, h.echo("/r", map[string]string{"Host": "gw.example", "X-Forwarded-For": "203.0.113.9, 127.0.0.1",
+				"X-Forwarded-Proto": "HTTPS, http", "X-Forwarded-Host": "public.example"}), "https", "public.example")
 		})
 	}
 	h := newHarness(t, gatewayYAML(o.URL, "", proxyX)+"  trusted_proxies: [10.0.0.0/8, \"2001:db8::/32\", 192.0.2.7]\n")

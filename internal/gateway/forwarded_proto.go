@@ -1,0 +1,94 @@
+package gateway
+
+import (
+	"net/http"
+	"strings"
+)
+
+// maxProtoLen bounds a scheme taken from X-Forwarded-Proto ("https" is 5).
+const maxProtoLen = 16
+
+// trustedProto is the client's scheme as a trusted proxy's
+// X-Forwarded-Proto tells it (the caller checked that the peer is one),
+// nil when it tells nothing usable (missing, only empty elements, not a
+// scheme): then the gateway's own view holds.
+//
+// One element (nginx's proxy_set_header X-Forwarded-Proto $scheme,
+// Caddy, HAProxy's set-header: the usual setups) is the proxy's word. A
+// list ("https, http", from proxies that append, lines counting as one
+// list) is read as X-Forwarded-For is, at the same place: each proxy
+// that appends adds one element for the hop it received, so the element
+// for the client's hop is as far from the right as the client's entry
+// in X-Forwarded-For (forwardedClient) less one. With the client's
+// entry first and one element per proxy that is the first element, the
+// scheme the first proxy saw; elements further left are what the client
+// itself sent and cannot make it https. A list shorter than the walk
+// (some proxies passed it on without appending) gives its leftmost
+// element. The result is lower case, "https" and "http" without an
+// allocation.
+func trustedProto(r *http.Request, trusted trustedProxies) []string {
+	values := r.Header["X-Forwarded-Proto"]
+	if len(values) == 0 {
+		return nil
+	}
+	var elem string
+	if len(values) == 1 && strings.IndexByte(values[0], ',') < 0 {
+		elem = values[0]
+	} else {
+		_, pos, _ := forwardedClient(r, trusted)
+		elem = protoElement(values, max(pos-1, 0))
+	}
+	return schemeValue(strings.Trim(elem, " \t"))
+}
+
+// protoElement is the element of the list values (lines joined by
+// commas; empty elements, allowed by RFC 9110 5.6.1, skipped) at index k
+// from the right, the leftmost when the list is shorter, "" when it has
+// none. It does not allocate.
+func protoElement(values []string, k int) string {
+	last := ""
+	for i := len(values) - 1; i >= 0; i-- {
+		list := values[i]
+		for list != "" {
+			entry := list
+			if j := strings.LastIndexByte(list, ','); j >= 0 {
+				entry, list = list[j+1:], list[:j]
+			} else {
+				list = ""
+			}
+			if entry = strings.Trim(entry, " \t"); entry == "" {
+				continue
+			}
+			if k == 0 {
+				return entry
+			}
+			last = entry
+			k--
+		}
+	}
+	return last
+}
+
+// schemeValue is s as a one-value X-Forwarded-Proto, lower case (schemes
+// are case-insensitive, RFC 3986 3.1), nil when s is not a scheme
+// (ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), at most maxProtoLen bytes).
+func schemeValue(s string) []string {
+	switch {
+	case strings.EqualFold(s, "https"):
+		return forwardedProtoHTTPS
+	case strings.EqualFold(s, "http"):
+		return forwardedProtoHTTP
+	case s == "" || len(s) > maxProtoLen || !isAlpha(s[0]):
+		return nil
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !isAlpha(c) && (c < '0' || c > '9') && c != '+' && c != '-' && c != '.' {
+			return nil
+		}
+	}
+	return []string{strings.ToLower(s)}
+}
+
+func isAlpha(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+}
