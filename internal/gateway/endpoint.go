@@ -302,8 +302,9 @@ const upstreamHeaderRoom = 6
 // once: the header map gets room for what the layers add (Header.Clone
 // sizes it exactly, so the first added field reallocated the map), and the
 // parsed form, which the outgoing request never reads, is not copied.
-// X-Forwarded-Proto and X-Forwarded-Host are set on the copy, before any
-// modifier (see setForwardedProtoHost).
+// The client's hop-by-hop fields are dropped from the copy first; then
+// X-Forwarded-Proto and X-Forwarded-Host are set, before any modifier
+// (see setForwardedProtoHost).
 func cloneForUpstream(r *http.Request, trusted trustedProxies) *http.Request {
 	out := new(http.Request)
 	*out = *r // the context too, as Clone(r.Context())
@@ -315,6 +316,10 @@ func cloneForUpstream(r *http.Request, trusted trustedProxies) *http.Request {
 	out.URL = &u
 	var spare []string
 	out.Header, spare = cloneHeader(r.Header, upstreamHeaderRoom, 1)
+	// The client's Connection tokens name fields of its own request: they
+	// go now, before the gateway and the modifiers write theirs, or
+	// "Connection: X-Forwarded-Proto" would delete the gateway's value.
+	stripHopHeaders(out.Header)
 	setForwardedProtoHost(out.Header, r, spare, trusted)
 	out.Trailer = r.Trailer.Clone()
 	out.TransferEncoding = slices.Clone(r.TransferEncoding)

@@ -73,10 +73,12 @@ func protoElement(values []string, k int) string {
 // are case-insensitive, RFC 3986 3.1), nil when s is not a scheme
 // (ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ), at most maxProtoLen bytes).
 func schemeValue(s string) []string {
+	// The lengths first: strings.EqualFold folds Unicode ("httpſ", with
+	// U+017F, would match "https"); same length means ASCII only here.
 	switch {
-	case strings.EqualFold(s, "https"):
+	case len(s) == len("https") && strings.EqualFold(s, "https"):
 		return forwardedProtoHTTPS
-	case strings.EqualFold(s, "http"):
+	case len(s) == len("http") && strings.EqualFold(s, "http"):
 		return forwardedProtoHTTP
 	case s == "" || len(s) > maxProtoLen || !isAlpha(s[0]):
 		return nil

@@ -146,6 +146,12 @@ func (s *session) sendGoodbye(line string) bool {
 // BYE, SMTP 421): it closes the connection now and reads no goodbye.
 func (s *session) serverClosing() { s.unusable = true }
 
+// saslAbandoned records a SASL challenge the check leaves unanswered (one
+// more than the mechanism has responses for): the server now waits for a
+// client response, and would read a goodbye as one ("QUIT" is even valid
+// base64), a garbled login attempt rather than a logout.
+func (s *session) saslAbandoned() { s.unusable = true }
+
 // connectDeadline is when a connect-only check must end: connect_timeout
 // after it began, plus tls_timeout with implicit TLS, the budget that
 // config validation holds within connect_interval. The greeting and the

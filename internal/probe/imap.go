@@ -330,6 +330,7 @@ func (s *session) imapAuthenticate(m mechanism, user, pass string) error {
 		switch {
 		case r.Tag == "+":
 			if len(responses) == 0 {
+				s.saslAbandoned()
 				return protocolErr("IMAP server sent an unexpected continuation during AUTHENTICATE %s: %s", m.Name, s.quoted(r.Line))
 			}
 			if err := s.writeSecret(responses[0], redacted); err != nil {

@@ -171,6 +171,7 @@ func (s *session) pop3SASL(name string, payloads []string) error {
 			}
 			payloads = payloads[1:]
 		case pop3Continuation(answer):
+			s.saslAbandoned()
 			return protocolErr("POP3 %s failed: unexpected continuation after the last response: %s", command, s.quoted(answer))
 		default:
 			return pop3Refused(command, s.quoted(answer))

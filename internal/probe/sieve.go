@@ -318,6 +318,7 @@ func (s *session) sieveAuthenticate(m mechanism, user, pass string) error {
 		}
 		if len(tokens) > 0 && tokens[0].str {
 			if len(responses) == 0 {
+				s.saslAbandoned()
 				return protocolErr("ManageSieve server sent an unexpected challenge during AUTHENTICATE %s: %s", m.Name, s.quoted(line))
 			}
 			if err := s.writeSecret(`"`+responses[0]+`"`, `"`+redacted+`"`); err != nil {

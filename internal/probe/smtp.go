@@ -341,6 +341,9 @@ func (s *session) smtpSASL(d smtpDialect, m mechanism, user, pass string) error 
 		case first && m.IR && (reply.code == 500 || reply.code == 501):
 			return &initialResponseRejected{line: line}
 		default:
+			if reply.code == 334 {
+				s.saslAbandoned()
+			}
 			return failf(smtpAuthReason(reply.code), "%s AUTH %s failed: %s", d.proto, m.Name, line)
 		}
 	}
