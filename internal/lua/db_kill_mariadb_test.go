@@ -23,27 +23,8 @@ import (
 func TestDBAbandonedQueryIsKilledOnTheServer(t *testing.T) {
 	m := fixtureMariaDB(t)
 	marker := fmt.Sprintf("backline_kill_%d", time.Now().UnixNano())
-	watch, err := sql.Open("mysql", m.dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { watch.Close() })
-	table := dbTable(t)
-	for _, q := range []string{"CREATE TABLE IF NOT EXISTS " + table + " (id INT PRIMARY KEY) ENGINE=InnoDB",
-		"INSERT IGNORE INTO " + table + " VALUES (1)"} {
-		if _, err := watch.ExecContext(t.Context(), q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() { _, _ = watch.ExecContext(context.Background(), "DROP TABLE IF EXISTS "+table) })
-	holder, err := watch.BeginTx(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	watch, table, holder := lockedRow(t, m)
 	defer holder.Rollback()
-	if _, err := holder.ExecContext(t.Context(), "SELECT id FROM "+table+" WHERE id = 1 FOR UPDATE"); err != nil {
-		t.Fatal(err)
-	}
 
 	// script_timeout; finished queries and a failing one are not killed.
 	e, logs := killTestEngine(t, m, 300*time.Millisecond, table, marker+"_timeout")
@@ -57,7 +38,7 @@ func TestDBAbandonedQueryIsKilledOnTheServer(t *testing.T) {
 			t.Fatalf("%d KILLs (%s) for queries that finished", n, r)
 		}
 	}
-	_, err = e.RunFilters(t.Context(), &Request{Username: "slow"})
+	_, err := e.RunFilters(t.Context(), &Request{Username: "slow"})
 	var se *ScriptError
 	if !errors.As(err, &se) || !se.Timeout || !strings.Contains(err.Error(), "db query") {
 		t.Fatalf("want a timeout in the db query, got %v", err)
@@ -151,4 +132,34 @@ func waitQuerySeen(t *testing.T, watch *sql.DB, marker string) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// lockedRow opens a watching connection to m, makes a one-row table and
+// holds that row's lock in a transaction the caller rolls back: a query
+// for the row then waits (innodb_lock_wait_timeout, 50 s), as a slow
+// query would, until it is killed.
+func lockedRow(t *testing.T, m mariaDB) (watch *sql.DB, table string, holder *sql.Tx) {
+	t.Helper()
+	watch, err := sql.Open("mysql", m.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { watch.Close() })
+	table = dbTable(t)
+	for _, q := range []string{"CREATE TABLE IF NOT EXISTS " + table + " (id INT PRIMARY KEY) ENGINE=InnoDB",
+		"INSERT IGNORE INTO " + table + " VALUES (1)"} {
+		if _, err := watch.ExecContext(t.Context(), q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { _, _ = watch.ExecContext(context.Background(), "DROP TABLE IF EXISTS "+table) })
+	holder, err = watch.BeginTx(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.ExecContext(t.Context(), "SELECT id FROM "+table+" WHERE id = 1 FOR UPDATE"); err != nil {
+		holder.Rollback()
+		t.Fatal(err)
+	}
+	return watch, table, holder
 }

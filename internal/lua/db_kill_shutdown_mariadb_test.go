@@ -1,8 +1,6 @@
 package lua
 
 import (
-	"context"
-	"database/sql"
 	"fmt"
 	"testing"
 	"time"
@@ -16,27 +14,8 @@ import (
 func TestDBKillReachesMariaDBBeforeThePoolsClose(t *testing.T) {
 	m := fixtureMariaDB(t)
 	marker := fmt.Sprintf("backline_kill_close_%d", time.Now().UnixNano())
-	watch, err := sql.Open("mysql", m.dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { watch.Close() })
-	table := dbTable(t)
-	for _, q := range []string{"CREATE TABLE IF NOT EXISTS " + table + " (id INT PRIMARY KEY) ENGINE=InnoDB",
-		"INSERT IGNORE INTO " + table + " VALUES (1)"} {
-		if _, err := watch.ExecContext(t.Context(), q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() { _, _ = watch.ExecContext(context.Background(), "DROP TABLE IF EXISTS "+table) })
-	holder, err := watch.BeginTx(t.Context(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	watch, table, holder := lockedRow(t, m)
 	defer holder.Rollback()
-	if _, err := holder.ExecContext(t.Context(), "SELECT id FROM "+table+" WHERE id = 1 FOR UPDATE"); err != nil {
-		t.Fatal(err)
-	}
 
 	e, _ := killTestEngine(t, m, 300*time.Millisecond, table, marker)
 	if _, err := e.RunFilters(t.Context(), &Request{Username: "slow"}); err == nil {
