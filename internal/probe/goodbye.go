@@ -70,6 +70,9 @@ func greetPOP3(s *session) error {
 
 func greetSMTPFamily(s *session, d smtpDialect) error {
 	if err := s.smtpGreeting(d); err != nil {
+		if s.greetingRefused {
+			s.logout("QUIT") // a 554 server waits for it; its answer says nothing more
+		}
 		return err
 	}
 	s.goodbye("QUIT", func() error {

@@ -38,6 +38,9 @@ type session struct {
 	// left undone after the server agreed to STARTTLS, or the server said
 	// it is closing. Then no goodbye is sent (goodbye.go).
 	unusable bool
+	// greetingRefused: the server greeted with a well-formed refusal it
+	// waits out for our QUIT (SMTP 554, RFC 5321 §3.1), not garbage.
+	greetingRefused bool
 }
 
 // watchedReader is what the session's line reader reads from: every

@@ -77,6 +77,7 @@ func (s *session) smtpGreeting(d smtpDialect) error {
 	}
 	if greeting.code != 220 {
 		// 554 is the RFC 5321 "no service here" greeting: a clear refusal.
+		s.greetingRefused = greeting.code == 554
 		return protocolErr("%s greeting failed, response: %s", d.proto, s.quoted(greeting.failureLine()))
 	}
 	s.step("greeting", start)
