@@ -153,7 +153,19 @@ func connThreadID(conn *sql.Conn) uint64 {
 // the connection in any case (a dry run's read-only session). The
 // connection is given back when fn raises too (a result over the run's
 // max_memory stops the run while its rows are read).
-func dbOnConn(ctx context.Context, p *dbPool, discard bool, fn func(conn *sql.Conn) error) (err error) {
+//
+// A connection the driver finds dead before anything reached the server
+// (driver.ErrBadConn: the server closed it while idle) is tried once more
+// on a fresh one, as database/sql's own Query and Exec do.
+func dbOnConn(ctx context.Context, p *dbPool, discard bool, fn func(conn *sql.Conn) error) error {
+	err := dbOnOneConn(ctx, p, discard, fn)
+	if errors.Is(err, driver.ErrBadConn) && ctx.Err() == nil {
+		err = dbOnOneConn(ctx, p, discard, fn)
+	}
+	return err
+}
+
+func dbOnOneConn(ctx context.Context, p *dbPool, discard bool, fn func(conn *sql.Conn) error) (err error) {
 	conn, err := p.db.Conn(ctx)
 	if err != nil {
 		return err

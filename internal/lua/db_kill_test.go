@@ -117,6 +117,10 @@ func (f *fakeThreadConn) QueryContext(ctx context.Context, q string, _ []driver.
 		return nil, ctx.Err()
 	case "fail":
 		return nil, errors.New("Error 1064: syntax")
+	case "stale-first":
+		if f.id == 1 {
+			return nil, driver.ErrBadConn // closed by the server while idle
+		}
 	}
 	return emptyRows{}, nil
 }
@@ -331,5 +335,23 @@ func TestDBKillMetricRegistered(t *testing.T) {
 	want := map[string]float64{killKilled: 0, killGone: 2, killError: 0, killSkipped: 0}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("series %v, want %v", got, want)
+	}
+}
+
+// A pooled connection the server closed while idle fails with
+// driver.ErrBadConn before anything is sent: the query runs on a fresh
+// connection, as database/sql's db.Query would, and nothing is killed.
+func TestDBOnConnRetriesADeadConnection(t *testing.T) {
+	kills := &killRecorder{}
+	p, conns, _ := fakeKillPool(t, 4, kills)
+	if err := runOnConn(context.Background(), p, "stale-first"); err != nil {
+		t.Fatalf("query on a dead pooled connection: %v, want it run on a fresh one", err)
+	}
+	if conns.made.Load() != 2 || !conns.isClosed(1) {
+		t.Fatalf("connections made %d, first closed %v; want the dead one closed and a second made", conns.made.Load(), conns.isClosed(1))
+	}
+	p.killer.wait()
+	if got := kills.sent(); len(got) != 0 {
+		t.Fatalf("KILLs sent: %q", got)
 	}
 }
