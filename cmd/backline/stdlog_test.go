@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/backline/backline/internal/testutil"
 )
 
 // net/http's Transport logs with the standard logger every byte a server
@@ -38,33 +38,7 @@ func TestServeLogsLibraryMessagesRedacted(t *testing.T) {
 	}()
 	waitFor(t, "backline started", func() bool { return strings.Contains(stderr.String(), "backline started") })
 
-	origin, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer origin.Close()
-	second := make(chan struct{})
-	go func() {
-		c, err := origin.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		buf := make([]byte, 4096)
-		_, _ = c.Read(buf)
-		_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
-		<-second
-		_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nSet-Cookie: sid=SECRET-1\r\nContent-Length: 8\r\n\r\nSECRET-2"))
-		_, _ = io.Copy(io.Discard, c)
-	}()
-	client := &http.Client{Transport: &http.Transport{}}
-	resp, err := client.Get("http://" + origin.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	close(second)
+	testutil.ProvokeUnsolicitedAnswer(t, "HTTP/1.1 200 OK\r\nSet-Cookie: sid=SECRET-1\r\nContent-Length: 8\r\n\r\nSECRET-2")
 	waitFor(t, "net/http's message in the log", func() bool { return strings.Contains(stderr.String(), "Unsolicited response") })
 	logs := stderr.String()
 	if strings.Contains(logs, "SECRET") {

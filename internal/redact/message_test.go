@@ -2,14 +2,13 @@ package redact
 
 import (
 	"bytes"
-	"io"
 	"log"
-	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/backline/backline/internal/testutil"
 )
 
 // net/http's Transport logs, with the standard logger, every byte a server
@@ -17,37 +16,11 @@ import (
 // say): ErrorText, which the daemon's standard logger applies, keeps the
 // message and the header names, not a cookie's value or the body.
 func TestErrorTextOfUnsolicitedResponseLog(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	second := make(chan struct{})
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		buf := make([]byte, 4096)
-		_, _ = c.Read(buf)
-		_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
-		<-second
-		_, _ = c.Write([]byte("HTTP/1.1 200 OK\r\nSet-Cookie: sid=SECRET-1\r\nX-Served-By: visible\r\nContent-Length: 8\r\n\r\nSECRET-2"))
-		_, _ = io.Copy(io.Discard, c)
-	}()
 	var out syncBuffer
 	defer log.SetOutput(log.Writer())
 	log.SetOutput(&out)
 
-	client := &http.Client{Transport: &http.Transport{}}
-	resp, err := client.Get("http://" + ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, _ = io.ReadAll(resp.Body)
-	resp.Body.Close()
-	close(second)
+	testutil.ProvokeUnsolicitedAnswer(t, "HTTP/1.1 200 OK\r\nSet-Cookie: sid=SECRET-1\r\nX-Served-By: visible\r\nContent-Length: 8\r\n\r\nSECRET-2")
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(out.String(), "Unsolicited") {
 		if time.Now().After(deadline) {
