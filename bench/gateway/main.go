@@ -7,6 +7,8 @@
 //	nginx-64k   the same with proxy_buffers 16 64k
 //	haproxy     mode http, http-reuse always
 //	backline    gateway.New with one backend and one proxy endpoint
+//	go-floor    the thinnest Go keep-alive proxy (floor.go): what Go's
+//	            runtime and netpoller cost before any HTTP work
 //
 // for four workloads: a 22-byte GET, a 16 KiB POST (22-byte answer), a
 // 64 KiB GET and a 1 MiB GET. Rounds interleave the proxies (the order
@@ -21,6 +23,7 @@
 // The gateway runs in a child process (this binary with -serve-gateway).
 // BENCH_CPUPROFILE=file makes that child write a CPU profile of the run.
 // BENCH_MEMPROFILE=file makes it write a profile of every allocation.
+// go-floor writes the same profiles to file.floor.
 package main
 
 import (
@@ -52,6 +55,7 @@ type options struct {
 	rounds, conns        int
 	serverCPU, clientCPU int
 	only                 string
+	floor                bool
 	// ab is another build of this bench whose gateway runs as
 	// "backline-ab" next to this one's, for A/B comparisons.
 	ab string
@@ -80,6 +84,8 @@ type proxy struct {
 func main() {
 	var o options
 	serve := flag.String("serve-gateway", "", "internal: serve the gateway on this address (origin in -origin)")
+	serveFloorAt := flag.String("serve-floor", "", "internal: serve the go-floor proxy on this address (origin in -origin)")
+	flag.BoolVar(&o.floor, "floor", true, "run go-floor, the thinnest Go keep-alive proxy, as the baseline")
 	origin := flag.String("origin", "", "internal: the origin's host:port for -serve-gateway")
 	flag.StringVar(&o.wrk, "wrk", "/usr/bin/wrk", "wrk binary")
 	flag.StringVar(&o.nginx, "nginx", "/usr/sbin/nginx", "nginx binary (empty: skip)")
@@ -92,6 +98,10 @@ func main() {
 	flag.StringVar(&o.only, "only", "", "comma-separated workloads (get22,post16k,get64k,get1m); empty: all")
 	flag.StringVar(&o.ab, "ab", "", "another build of this bench: its gateway runs too, as backline-ab")
 	flag.Parse()
+	if *serveFloorAt != "" {
+		serveFloor(*serveFloorAt, *origin)
+		return
+	}
 	if *serve != "" {
 		serveGateway(*serve, *origin)
 		return
@@ -128,6 +138,11 @@ func run(o options) {
 		fatalf("%v", err)
 	}
 	proxies = append(proxies, startGatewayProc(o, dir, "backline", self, originAddr))
+	if o.floor {
+		addr := freeLoopbackPort()
+		p := startProcess(o.serverCPU, filepath.Join(dir, "go-floor.log"), self, "-serve-floor", addr, "-origin", originAddr)
+		proxies = append(proxies, proxy{name: "go-floor", addr: addr, proc: p})
+	}
 	if o.ab != "" {
 		proxies = append(proxies, startGatewayProc(o, dir, "backline-ab", o.ab, originAddr))
 	}
@@ -191,7 +206,7 @@ func report(w workload, proxies []proxy, samples map[string][]sample) {
 	if !ok {
 		return
 	}
-	for _, peer := range []string{"nginx", "nginx-64k", "haproxy", "backline-ab"} {
+	for _, peer := range []string{"nginx", "nginx-64k", "haproxy", "go-floor", "backline-ab"} {
 		if m, ok := med[peer]; ok && m.rps > 0 && m.cpuPerReq > 0 {
 			fmt.Printf("  backline/%-9s throughput %.2f  CPU per request %.2f\n", peer, bl.rps/m.rps, bl.cpuPerReq/m.cpuPerReq)
 		}
@@ -234,30 +249,7 @@ gateway:
 	if err != nil {
 		log.Fatal(err)
 	}
-	if path := os.Getenv("BENCH_CPUPROFILE"); path != "" {
-		f, err := os.Create(path)
-		if err != nil {
-			log.Fatal(err)
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			log.Fatal(err)
-		}
-		defer func() { pprof.StopCPUProfile(); f.Close() }()
-	}
-	if path := os.Getenv("BENCH_MEMPROFILE"); path != "" {
-		// Every allocation of the run, written when the gateway stops.
-		runtime.MemProfileRate = 1
-		defer func() {
-			f, err := os.Create(path)
-			if err != nil {
-				log.Fatal(err)
-			}
-			defer f.Close()
-			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
-				log.Fatal(err)
-			}
-		}()
-	}
+	defer startProfiles("")()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	_ = gw.ServeListener(ctx, ln)
@@ -267,4 +259,40 @@ func startGatewayProc(o options, dir, name, bin, origin string) proxy {
 	addr := freeLoopbackPort()
 	p := startProcess(o.serverCPU, filepath.Join(dir, name+".log"), bin, "-serve-gateway", addr, "-origin", origin)
 	return proxy{name: name, addr: addr, proc: p}
+}
+
+// startProfiles starts the profiles BENCH_CPUPROFILE and BENCH_MEMPROFILE
+// ask for, their file names suffixed with suffix; the returned function
+// writes them.
+func startProfiles(suffix string) (stop func()) {
+	var stops []func()
+	if path := os.Getenv("BENCH_CPUPROFILE"); path != "" {
+		f, err := os.Create(path + suffix)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+	}
+	if path := os.Getenv("BENCH_MEMPROFILE"); path != "" {
+		// Every allocation of the run, written when the gateway stops.
+		runtime.MemProfileRate = 1
+		stops = append(stops, func() {
+			f, err := os.Create(path + suffix)
+			if err != nil {
+				log.Fatal(err)
+			}
+			defer f.Close()
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				log.Fatal(err)
+			}
+		})
+	}
+	return func() {
+		for _, stop := range stops {
+			stop()
+		}
+	}
 }
