@@ -144,13 +144,15 @@ func (a *accessWriter) Unwrap() http.ResponseWriter { return a.ResponseWriter }
 
 // wrapForAccess returns the writer the request is served through: the
 // plain one when neither the access log nor a client id header is on.
-func (g *Gateway) wrapForAccess(w http.ResponseWriter, r *http.Request, id string, start time.Time) (http.ResponseWriter, *accessWriter) {
+// a is where the wrapper goes (ServeHTTP allocates it with the rest of the
+// request's state).
+func (g *Gateway) wrapForAccess(w http.ResponseWriter, r *http.Request, id string, start time.Time, a *accessWriter) (http.ResponseWriter, *accessWriter) {
 	// The level can change at run time (server.log_level reload).
 	log := g.accessLog && g.accessLogger.Enabled(r.Context(), slog.LevelInfo)
 	if !log && g.reqIDs.client == "" {
 		return w, nil
 	}
-	a := &accessWriter{ResponseWriter: w, g: g, r: r, id: id, start: start, log: log}
+	*a = accessWriter{ResponseWriter: w, g: g, r: r, id: id, start: start, log: log}
 	return a, a
 }
 

@@ -191,16 +191,17 @@ func (g *Gateway) destinationAt(bv *backendView, up *upstream, o origin) destina
 	return d
 }
 
-// appendForwardedFor adds the client address to X-Forwarded-For, as nginx
-// and HAProxy do (Couper forwards the client's header unchanged).
-func appendForwardedFor(h http.Header, clientIP string) {
+// forwardedFor is h's X-Forwarded-For with the client address appended, as
+// nginx and HAProxy send it (Couper forwards the client's field unchanged);
+// "" when there is no client address (the field stays as it is).
+func forwardedFor(h http.Header, clientIP string) string {
 	if clientIP == "" {
-		return
+		return ""
 	}
-	if prior := h.Values("X-Forwarded-For"); len(prior) > 0 {
-		clientIP = strings.Join(prior, ", ") + ", " + clientIP
+	if prior := h["X-Forwarded-For"]; len(prior) > 0 {
+		return strings.Join(prior, ", ") + ", " + clientIP
 	}
-	h.Set("X-Forwarded-For", clientIP)
+	return clientIP
 }
 
 // clientBody notes a failure to read the client's body; net/http's

@@ -216,7 +216,17 @@ func escapeQueryBytes(q string) string {
 // outgoing builds the upstream request: endpoint modifiers, then the proxy
 // or request stage. Returns a configuration error for bad url values.
 func (ep *endpoint) outgoing(r *http.Request, rd *requestData, rest string, wildcard bool) (_ *upstream, warning string, err error) {
-	up := &upstream{data: rd, rest: rest, wildcard: wildcard, clientIP: clientIP(r)}
+	up := new(upstream)
+	if warning, err = ep.outgoingInto(up, r, rd, rest, wildcard); err != nil {
+		return nil, "", err
+	}
+	return up, warning, nil
+}
+
+// outgoingInto is outgoing writing into up, which the caller allocated
+// (ServeHTTP: with the rest of the request's state).
+func (ep *endpoint) outgoingInto(up *upstream, r *http.Request, rd *requestData, rest string, wildcard bool) (warning string, err error) {
+	*up = upstream{data: rd, rest: rest, wildcard: wildcard, clientIP: clientIP(r)}
 	if ep.request != nil {
 		rs := ep.request
 		var body io.Reader = http.NoBody
@@ -226,11 +236,11 @@ func (ep *endpoint) outgoing(r *http.Request, rd *requestData, rest string, wild
 		}
 		out, err := http.NewRequestWithContext(r.Context(), rs.method, "/", body)
 		if err != nil {
-			return nil, "", err
+			return "", err
 		}
 		if rs.hasURL {
 			if up.urlHost, err = resolveURL(&rs.url, rd, rest, wildcard, out.URL); err != nil {
-				return nil, "", err
+				return "", err
 			}
 		}
 		rs.query.applyQuery(out.URL, rd)
@@ -253,7 +263,7 @@ func (ep *endpoint) outgoing(r *http.Request, rd *requestData, rest string, wild
 		}
 		stripHopHeaders(out.Header) // Couper strips them on request round trips too
 		up.req = out
-		return up, "", nil
+		return "", nil
 	}
 
 	out := cloneForUpstream(r, ep.trusted)
@@ -266,7 +276,7 @@ func (ep *endpoint) outgoing(r *http.Request, rd *requestData, rest string, wild
 	ep.mods.request.apply(out.Header, rd)
 	ep.mods.query.applyQuery(out.URL, rd)
 	if warning, err = ep.mods.form.applyForm(out, rd); err != nil {
-		return nil, "", err
+		return "", err
 	}
 	ps := ep.proxy
 	// Couper's proxy never forwards the client's credentials or cookies.
@@ -274,14 +284,14 @@ func (ep *endpoint) outgoing(r *http.Request, rd *requestData, rest string, wild
 	out.Header.Del("Cookie")
 	if ps.hasURL {
 		if up.urlHost, err = resolveURL(&ps.url, rd, rest, wildcard, out.URL); err != nil {
-			return nil, "", err
+			return "", err
 		}
 	}
 	ps.mods.request.apply(out.Header, rd)
 	ps.mods.query.applyQuery(out.URL, rd)
 	w2, err := ps.mods.form.applyForm(out, rd)
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
 	if warning == "" {
 		warning = w2
@@ -289,7 +299,7 @@ func (ep *endpoint) outgoing(r *http.Request, rd *requestData, rest string, wild
 	stripHopHeaders(out.Header)
 	up.upgrade = ps.ws.prepareUpgrade(r, out, rd)
 	up.req = out
-	return up, warning, nil
+	return warning, nil
 }
 
 // upstreamHeaderRoom is how many header fields the gateway adds to a
@@ -306,16 +316,18 @@ const upstreamHeaderRoom = 6
 // X-Forwarded-Proto and X-Forwarded-Host are set, before any modifier
 // (see setForwardedProtoHost).
 func cloneForUpstream(r *http.Request, trusted trustedProxies) *http.Request {
-	out := new(http.Request)
+	// One allocation for the request, its URL and (most often) its values.
+	c := new(upstreamCopy)
+	out := &c.req
 	*out = *r // the context too, as Clone(r.Context())
-	u := *r.URL
-	if u.User != nil {
-		user := *u.User
-		u.User = &user
+	c.url = *r.URL
+	if c.url.User != nil {
+		user := *c.url.User
+		c.url.User = &user
 	}
-	out.URL = &u
+	out.URL = &c.url
 	var spare []string
-	out.Header, spare = cloneHeader(r.Header, upstreamHeaderRoom, 1)
+	out.Header, spare = cloneHeader(r.Header, upstreamHeaderRoom, 1, c.values[:])
 	// The client's Connection tokens name fields of its own request: they
 	// go now, before the gateway and the modifiers write theirs, or
 	// "Connection: X-Forwarded-Proto" would delete the gateway's value.
@@ -327,16 +339,29 @@ func cloneForUpstream(r *http.Request, trusted trustedProxies) *http.Request {
 	return out
 }
 
+// upstreamCopy is what cloneForUpstream allocates: a request's copy with
+// room for the values of a common request's fields.
+type upstreamCopy struct {
+	req    http.Request
+	url    url.URL
+	values [8]string
+}
+
 // cloneHeader copies h into a map with room for extra more fields; the
-// values share one backing array, as in Header.Clone, which also holds
-// spareValues more for the caller (returned, so that its own values cost
-// no allocation of their own).
-func cloneHeader(h http.Header, extra, spareValues int) (http.Header, []string) {
+// values share one backing array (backing when it is large enough), as in
+// Header.Clone, which also holds spareValues more for the caller
+// (returned, so that its own values cost no allocation of their own).
+func cloneHeader(h http.Header, extra, spareValues int, backing []string) (http.Header, []string) {
 	n := 0
 	for _, vv := range h {
 		n += len(vv)
 	}
-	values := make([]string, n+spareValues)
+	var values []string
+	if size := n + spareValues; size <= len(backing) {
+		values = backing[:size:size]
+	} else {
+		values = make([]string, size)
+	}
 	out := make(http.Header, len(h)+extra)
 	for k, vv := range h {
 		if vv == nil {

@@ -329,5 +329,7 @@ func newRequestIDPrefix() string {
 }
 
 func (ids *requestIDs) next() string {
-	return ids.prefix + strconv.FormatUint(ids.n.Add(1), 10)
+	// Built on the stack: one allocation (the string), not two.
+	var buf [48]byte
+	return string(strconv.AppendUint(append(buf[:0], ids.prefix...), ids.n.Add(1), 10))
 }

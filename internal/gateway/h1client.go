@@ -186,9 +186,9 @@ func (p *h1Pool) conn(ctx context.Context, limits requestLimits) (*h1Conn, bool,
 func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, limits requestLimits, reused bool) (*http.Response, error) {
 	deadline, hasDeadline, ttfb := limits.deadline, !limits.deadline.IsZero(), limits.ttfb
 	// The client leaving wakes whatever pc blocks in.
-	stop := watchClient(ctx, pc, req.Header["Upgrade"] != nil).stop
+	watch := watchClient(ctx, pc, req.Header["Upgrade"] != nil)
 	fail := func(err error) (*http.Response, error) {
-		stop()
+		watch.stop()
 		pc.Close()
 		if hasDeadline && !time.Now().Before(deadline) {
 			return nil, fmt.Errorf("%w: %v", errDeadline, err)
@@ -220,7 +220,7 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 			return fail(fmt.Errorf("reading the client's request body: %w", body.err))
 		case reused && body == nil && ctx.Err() == nil:
 			// Nothing of the request got through: the connection was dead.
-			stop()
+			watch.stop()
 			pc.Close()
 			return nil, &unansweredError{fmt.Errorf("%w: %v", errIdleConnGone, err)}
 		}
@@ -230,7 +230,7 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 		_ = pc.SetReadDeadline(time.Now().Add(earlyAnswerWait))
 		if resp, _, rerr := readFinalResponse(pc, req, time.Time{}, time.Time{}); rerr == nil {
 			resp.Close = true
-			return p.wrapBody(resp, pc, req, stop, deadline), nil
+			return p.wrapBody(resp, pc, req, watch, deadline), nil
 		}
 		if pc.nread == before && ctx.Err() == nil {
 			err = &unansweredError{err}
@@ -250,14 +250,14 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 		silent := pc.nread == before && ctx.Err() == nil
 		switch {
 		case !ttfbOver && !ttfbAt.IsZero() && !time.Now().Before(ttfbAt) && ctx.Err() == nil:
-			stop()
+			watch.stop()
 			pc.Close()
 			if silent {
 				return nil, &unansweredError{errTTFBTimeout}
 			}
 			return nil, errTTFBTimeout
 		case reused && silent:
-			stop()
+			watch.stop()
 			pc.Close()
 			return nil, &unansweredError{fmt.Errorf("%w: %v", errIdleConnGone, err)}
 		case silent:
@@ -275,15 +275,15 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 		}
 		// The gateway asked for it (websocket.go): the connection is the
 		// tunnel now and never goes back to the pool.
-		resp.Body = &h1Upgraded{pc: pc, proto: resp.Header.Get("Upgrade"), stop: stop}
+		resp.Body = &h1Upgraded{pc: pc, proto: resp.Header.Get("Upgrade"), watch: watch}
 		return resp, nil
 	}
-	return p.wrapBody(resp, pc, req, stop, deadline), nil
+	return p.wrapBody(resp, pc, req, watch, deadline), nil
 }
 
-func (p *h1Pool) wrapBody(resp *http.Response, pc *h1Conn, req *http.Request, stop func() bool, deadline time.Time) *http.Response {
+func (p *h1Pool) wrapBody(resp *http.Response, pc *h1Conn, req *http.Request, watch upstreamWatch, deadline time.Time) *http.Response {
 	resp.Body = &h1Body{
-		ReadCloser: resp.Body, pool: p, pc: pc, stop: stop,
+		ReadCloser: resp.Body, pool: p, pc: pc, watch: watch,
 		eof:      resp.Body == http.NoBody,
 		reusable: !resp.Close && !req.Close,
 		deadline: deadline,
@@ -458,7 +458,7 @@ type h1Body struct {
 	io.ReadCloser
 	pool     *h1Pool
 	pc       *h1Conn
-	stop     func() bool
+	watch    upstreamWatch
 	eof      bool
 	reusable bool
 	closed   bool
@@ -494,7 +494,7 @@ func (b *h1Body) Close() error {
 	b.closed = true
 	// stop reports false when the cancel func already ran: the connection
 	// carries a deadline in the past and is no good any more.
-	live := b.stop()
+	live := b.watch.stop()
 	if b.eof && b.reusable && live && b.pc.br.Buffered() == 0 {
 		b.pool.put(b.pc)
 		return nil

@@ -16,11 +16,21 @@ import (
 // bufPool holds copy buffers for response bodies.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
 
+// servedRequest is the gateway's own state of one client request, in one
+// allocation instead of four.
+type servedRequest struct {
+	access accessWriter
+	data   requestData
+	up     upstream
+	call   call
+}
+
 // ServeHTTP runs one request through the pipeline of spec §0.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	sr := new(servedRequest)
 	reqID := g.requestID(r)
-	w, access := g.wrapForAccess(w, r, reqID, start)
+	w, access := g.wrapForAccess(w, r, reqID, start, &sr.access)
 	defer access.finish()
 	framing := checkFraming(r)
 	if framing.closeAfter {
@@ -50,9 +60,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	bm := bv.rt.metrics
 	defer func() { bm.duration.Observe(time.Since(start).Seconds()) }()
 
-	rd := &requestData{req: r, params: params, id: reqID}
+	rd := &sr.data
+	*rd = requestData{req: r, params: params, id: reqID}
 	noteRoute(w, ep, rd)
-	up, warning, err := ep.outgoing(r, rd, rest, rt.wildcard)
+	up := &sr.up
+	warning, err := ep.outgoingInto(up, r, rd, rest, rt.wildcard)
 	if err != nil {
 		gerr := newError(kindConfiguration, err)
 		if r.Context().Err() != nil {
@@ -67,7 +79,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil && r.Body != http.NoBody {
 		up.setClientReadDeadline = func(t time.Time) error { return http.NewResponseController(w).SetReadDeadline(t) }
 	}
-	ex, gerr := g.roundTrip(r.Context(), bv, up)
+	ex, gerr := g.roundTripIn(r.Context(), &sr.call, bv, up)
 	if gerr != nil {
 		g.fail(w, r, reqID, bv.rt, ep.path, gerr)
 		return

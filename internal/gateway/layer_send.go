@@ -8,7 +8,12 @@ type sendLayer struct{}
 
 func (sendLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 	out, dest := c.up.req, &c.dest
-	appendForwardedFor(out.Header, c.up.clientIP)
+	if v := forwardedFor(out.Header, c.up.clientIP); v != "" {
+		if c.forwardedFor[0] != v { // a retry's value is the same: no write
+			c.forwardedFor[0] = v
+		}
+		out.Header["X-Forwarded-For"] = c.forwardedFor[:]
+	}
 	if h := c.g.reqIDs.backend; h != "" {
 		// Set last: a client cannot choose it. A request of backline's own
 		// (an oauth2 or beta_token_request token fetch, shared by the

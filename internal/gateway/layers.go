@@ -49,6 +49,10 @@ type call struct {
 	// sendLayer sets, so they cost no allocation of their own; written on
 	// the first attempt only (a retry's transport may still read the last).
 	fixedValues [2]string
+	// forwardedFor backs the X-Forwarded-For value sendLayer sets; a retry
+	// computes the same value (balanceLayer restores the client's field
+	// first) and leaves it as it is.
+	forwardedFor [1]string
 	// ex is the answer, kept inside call so a request allocates one
 	// struct for both.
 	ex exchange
@@ -92,7 +96,13 @@ func (ex *exchange) done() {
 
 // roundTrip runs the backend stage of spec §0 step 3 through bv's layers.
 func (g *Gateway) roundTrip(ctx context.Context, bv *backendView, up *upstream) (*exchange, *gatewayError) {
-	c := &call{g: g, ctx: ctx, bv: bv, up: up}
+	return g.roundTripIn(ctx, new(call), bv, up)
+}
+
+// roundTripIn is roundTrip with the call's state in c, which the caller
+// allocated (ServeHTTP: with the rest of the request's state).
+func (g *Gateway) roundTripIn(ctx context.Context, c *call, bv *backendView, up *upstream) (*exchange, *gatewayError) {
+	*c = call{g: g, ctx: ctx, bv: bv, up: up}
 	return bv.chain.roundTrip(c)
 }
 

@@ -95,7 +95,7 @@ var halfCloseLinger = 30 * time.Second
 type h1Upgraded struct {
 	pc    *h1Conn
 	proto string
-	stop  func() bool
+	watch upstreamWatch
 	once  sync.Once
 }
 
@@ -108,7 +108,7 @@ func (u *h1Upgraded) setReadDeadline(t time.Time) bool {
 }
 func (u *h1Upgraded) Close() error {
 	u.once.Do(func() {
-		u.stop()
+		u.watch.stop()
 		u.pc.Close()
 	})
 	return nil
