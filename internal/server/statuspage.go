@@ -44,6 +44,7 @@ type statusData struct {
 type rollup struct {
 	Name                string
 	Up, Eligible, Total int
+	Panic               bool   // a gateway backend of the group is in panic mode
 	Class               string // "ok", "warn" (some down), "crit" (none eligible)
 }
 
@@ -125,12 +126,15 @@ func buildStatus(snap *health.Snapshot, version, q string, now time.Time) status
 	}
 	needle := strings.ToLower(strings.TrimSpace(q))
 	rollups := map[string]int{}
+	panics := groupPanics{snap: snap}
 	data.Rows = make([]statusRow, 0, len(snap.Backends))
 	for _, b := range snap.Backends {
 		if b.Target == nil {
 			continue
 		}
 		row := buildRow(b, adminOf(b), now)
+		panicNote := panics.note(b, now)
+		row.addDetail(panicNote)
 		data.Total++
 		if b.Healthy {
 			data.Healthy++
@@ -139,6 +143,9 @@ func buildStatus(snap *health.Snapshot, version, q string, now time.Time) status
 			data.Problems++
 		}
 		data.Rollups = countRollup(data.Rollups, rollups, b)
+		if panicNote != "" {
+			data.Rollups[rollups[rollupName(b)]].Panic = true
+		}
 		if needle != "" && !strings.Contains(row.Key, needle) {
 			continue
 		}
@@ -221,6 +228,9 @@ func buildRow(b health.Backend, adm pageAdmin, now time.Time) statusRow {
 	}
 	if t.ClientCertSubject != "" {
 		detail = append(detail, "client-cert")
+	}
+	if cc := connectCheckDetail(t); cc != "" {
+		detail = append(detail, cc)
 	}
 	if t.DeepCheck {
 		detail = append(detail, "deep")
