@@ -287,7 +287,12 @@ func (c *ctlClient) printBackend(b ctlBackend) {
 	row("address", ctlCell(ctlHostPort(b.Host, b.Port)))
 	if b.CheckedAddr != "" {
 		// Where the last passed check went; nginx answers carry it.
-		row("checked address", ctlCell(b.CheckedAddr))
+		addr := ctlCell(b.CheckedAddr)
+		if b.Admin != nil && b.Admin.ChecksPaused {
+			// Not refreshed while paused: a DNS change shows only after.
+			addr += " (checks paused: the last check's, not re-resolved)"
+		}
+		row("checked address", addr)
 	}
 	health := ctlHealth(b)
 	if b.Since.set() {
