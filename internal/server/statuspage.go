@@ -85,7 +85,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	q = strings.ToValidUTF8(q, "")
 	var buf bytes.Buffer
 	start := time.Now()
-	if err := renderStatus(&buf, s.snapshot(), s.opts.Version, q, start); err != nil {
+	if err := renderStatus(&buf, s.snapshot(), s.slowStartRamps(start), s.opts.Version, q, start); err != nil {
 		s.log.Error("status page rendering failed", "error", err)
 		http.Error(w, "status page rendering failed", http.StatusInternalServerError)
 		return
@@ -105,15 +105,16 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // renderStatus writes the page for one snapshot (nil before the engine
-// exists) as seen at now, filtered by q.
-func renderStatus(buf *bytes.Buffer, snap *health.Snapshot, version, q string, now time.Time) error {
-	data := buildStatus(snap, version, q, now)
+// exists) and the gateway's slow start ramps (nil without) as seen at
+// now, filtered by q.
+func renderStatus(buf *bytes.Buffer, snap *health.Snapshot, ramps map[string]health.SlowStartRamp, version, q string, now time.Time) error {
+	data := buildStatus(snap, ramps, version, q, now)
 	data.RowsHTML = writeRows(data.Rows)
 	buf.Grow(4096 + len(data.RowsHTML))
 	return statusTemplate.Execute(buf, data)
 }
 
-func buildStatus(snap *health.Snapshot, version, q string, now time.Time) statusData {
+func buildStatus(snap *health.Snapshot, ramps map[string]health.SlowStartRamp, version, q string, now time.Time) statusData {
 	data := statusData{Refresh: statusRefresh, Version: version, Query: q,
 		CSS: statusCSSValue, NoScriptCSS: statusNoScriptCSSValue, Script: statusScriptValue,
 		Now: now.UTC().Format("2006-01-02 15:04:05 UTC")}
@@ -135,6 +136,7 @@ func buildStatus(snap *health.Snapshot, version, q string, now time.Time) status
 		row := buildRow(b, adminOf(b), now)
 		panicNote := panics.note(b, now)
 		row.addDetail(panicNote)
+		row.addDetail(slowStartText(ramps, b.ID, now))
 		data.Total++
 		if b.Healthy {
 			data.Healthy++
