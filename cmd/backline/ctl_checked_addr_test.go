@@ -39,3 +39,23 @@ func TestCtlExplainShowsCheckedAddr(t *testing.T) {
 		t.Errorf("explain:\n%s", out.String())
 	}
 }
+
+// While checks are paused ctl show says the address is the last check's.
+func TestCtlShowsCheckedAddrWhilePaused(t *testing.T) {
+	var b ctlBackend
+	if err := json.Unmarshal([]byte(`{"id":"mbox01","host":"mail.example.test","port":143,"checked_addr":"192.0.2.7",
+		"admin":{"state":"ready","weight":1,"health":"auto","checks_paused":true}}`), &b); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	(&ctlClient{stdout: &out}).printBackend(b)
+	if !strings.Contains(out.String(), "192.0.2.7 (checks paused: the last check's, not re-resolved)") {
+		t.Errorf("show:\n%s", out.String())
+	}
+	b.Admin.ChecksPaused = false
+	out.Reset()
+	(&ctlClient{stdout: &out}).printBackend(b)
+	if strings.Contains(out.String(), "not re-resolved") {
+		t.Errorf("show without a pause:\n%s", out.String())
+	}
+}

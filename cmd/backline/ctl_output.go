@@ -75,14 +75,31 @@ func (c *ctlClient) printList(backends []ctlBackend) {
 		return strings.Compare(a.id(), b.id())
 	})
 	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tGROUP\tPROTOCOL\tADDRESS\tHEALTH\tADMIN\tWEIGHT\tELIGIBLE")
+	fmt.Fprintln(tw, "ID\tGROUP\tPROTOCOL\tCHECK\tADDRESS\tHEALTH\tADMIN\tWEIGHT\tELIGIBLE")
 	for _, b := range sorted {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
-			ctlCell(b.id()), ctlCell(b.Group), ctlCell(b.Protocol), ctlCell(ctlHostPort(b.Host, b.Port)),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
+			ctlCell(b.id()), ctlCell(b.Group), ctlCell(b.Protocol), ctlCheckKind(b), ctlCell(ctlHostPort(b.Host, b.Port)),
 			ctlHealth(b), c.ctlAdminCell(b.Admin, b.Draining), ctlWeight(b.Weight), ctlEligible(b.Eligible, b.Reason))
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(c.stdout, ctlRollup(backends))
+}
+
+// ctlCheckKind is what the checks do, for the CHECK column: the connect
+// check in effect (greeting or tcp) and "+deep" with a deep check, "-"
+// from a daemon that reports neither.
+func ctlCheckKind(b ctlBackend) string {
+	var parts []string
+	if b.ConnectCheck != "" {
+		parts = append(parts, ctlCell(b.ConnectCheck))
+	}
+	if b.DeepCheck {
+		parts = append(parts, "deep")
+	}
+	if len(parts) == 0 {
+		return "-"
+	}
+	return strings.Join(parts, "+")
 }
 
 // ctlRollup is one line of per-group counts: "eligible per group: imap
@@ -270,7 +287,12 @@ func (c *ctlClient) printBackend(b ctlBackend) {
 	row("address", ctlCell(ctlHostPort(b.Host, b.Port)))
 	if b.CheckedAddr != "" {
 		// Where the last passed check went; nginx answers carry it.
-		row("checked address", ctlCell(b.CheckedAddr))
+		addr := ctlCell(b.CheckedAddr)
+		if b.Admin != nil && b.Admin.ChecksPaused {
+			// Not refreshed while paused: a DNS change shows only after.
+			addr += " (checks paused: the last check's, not re-resolved)"
+		}
+		row("checked address", addr)
 	}
 	health := ctlHealth(b)
 	if b.Since.set() {

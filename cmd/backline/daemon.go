@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -166,6 +167,10 @@ func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 		closeGateway(gw)
 		return err
 	}
+	var slowStart func(time.Time) map[string]health.SlowStartRamp
+	if d.gwMetrics != nil {
+		slowStart = d.gwMetrics.SlowStartRamps
+	}
 	d.srv = server.New(server.Options{
 		Address:  cfg.Server.Address,
 		Snapshot: d.engine,
@@ -177,6 +182,7 @@ func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 		Reloader: d,
 
 		ShutdownDelay: cfg.Server.ShutdownDelay,
+		SlowStart:     slowStart,
 	})
 	first, err := d.finish(cfg, gw, groups)
 	if err != nil {

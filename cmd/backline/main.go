@@ -47,6 +47,9 @@ func dispatch(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	rest := args[1:]
+	if oneOffCommand(args[0]) {
+		defer routeStdLog(cliLogger(stderr))()
+	}
 	switch args[0] {
 	case "serve":
 		return runServe(ctx, rest, stdout, stderr)

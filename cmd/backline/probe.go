@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -285,8 +284,7 @@ func runProbe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return exitUsage
 	}
 	// Mechanism mismatches are logged by the prober; show them on stderr.
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return printCheck(ctx, &probe.Prober{Logger: logger}, t, f.json, stdout)
+	return printCheck(ctx, &probe.Prober{Logger: cliLogger(stderr)}, t, f.json, stdout)
 }
 
 // printCheck runs one check with its transcript and prints it; exit 0

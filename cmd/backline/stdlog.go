@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"log"
 	"log/slog"
 	"strings"
@@ -23,6 +24,24 @@ func routeStdLog(logger *slog.Logger) func() {
 		log.SetFlags(flags)
 		log.SetPrefix(prefix)
 	}
+}
+
+// oneOffCommand reports whether the command runs once and exits without a
+// logger of its own: what libraries log during it (net/http's Transport
+// under ctl, an http probe or a Lua script's glua_http) goes through
+// cliLogger. serve and demo route it to their own logger.
+func oneOffCommand(name string) bool {
+	switch name {
+	case "check", "probe", "lua", "ctl", "migrate":
+		return true
+	}
+	return false
+}
+
+// cliLogger writes warnings and errors to stderr as text, as probe's own
+// log lines are written.
+func cliLogger(stderr io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 }
 
 type stdLogWriter struct{ logger *slog.Logger }

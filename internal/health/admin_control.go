@@ -119,12 +119,14 @@ func (e *Engine) SetAdmin(id string, ch AdminChange) (Admin, error) {
 	}
 	now := e.now()
 	o := e.admin[id]
-	if o == nil || o.expired(now) {
+	fresh := o == nil || o.expired(now)
+	if fresh {
 		o = &override{}
 	} else {
 		c := *o
 		o = &c
 	}
+	before := o.effective(s.weight)
 	if ch.State != nil {
 		o.state = *ch.State
 	}
@@ -143,14 +145,21 @@ func (e *Engine) SetAdmin(id string, ch AdminChange) (Admin, error) {
 	if ch.Why != nil {
 		o.why = *ch.Why
 	}
-	o.who, o.since = ch.Who, now
+	a := o.effective(s.weight)
+	// since and who say when and by whom the backend entered its admin
+	// state ("draining since 06:55 by alice"): a change of the weight,
+	// the reason or the TTL alone, or the same state sent again to extend
+	// a drain, keeps them. The log line names whoever made each change.
+	if fresh || a.State != before.State || a.Health != before.Health || a.ChecksPaused != before.ChecksPaused {
+		o.who, o.since = ch.Who, now
+		a.Who, a.Since = o.who, o.since
+	}
 	e.admin[id] = o
 	s.paused.Store(o.paused)
-	a := o.effective(s.weight)
 	e.publishLocked(time.Time{})
 	e.mu.Unlock()
 	e.countAdminChange(a.State)
-	e.logAdmin(id, "backend admin state changed", a)
+	e.logAdmin(id, "backend admin state changed", a, ch.Who)
 	e.adminChanged()
 	return a, nil
 }
@@ -169,7 +178,7 @@ func (e *Engine) ResetAdmin(id string) (Admin, error) {
 	e.publishLocked(time.Time{})
 	e.mu.Unlock()
 	e.countAdminChange(a.State)
-	e.logAdmin(id, "backend admin state reset to configuration", a)
+	e.logAdmin(id, "backend admin state reset to configuration", a, a.Who)
 	e.adminChanged()
 	return a, nil
 }
@@ -180,13 +189,15 @@ func (e *Engine) countAdminChange(state AdminState) {
 	}
 }
 
-func (e *Engine) logAdmin(id, msg string, a Admin) {
+// logAdmin logs a change made by who; a.Who may name whoever set the
+// state before, when the change kept it.
+func (e *Engine) logAdmin(id, msg string, a Admin, who string) {
 	until := ""
 	if !a.Until.IsZero() {
 		until = a.Until.UTC().Format(time.RFC3339)
 	}
 	e.logger.Info(msg, "backend", id, "state", string(a.State), "weight", a.Weight,
-		"health", string(a.Health), "checks_paused", a.ChecksPaused, "who", a.Who, "why", a.Why, "until", until)
+		"health", string(a.Health), "checks_paused", a.ChecksPaused, "who", who, "why", a.Why, "until", until)
 }
 
 func (ch *AdminChange) validate() error {

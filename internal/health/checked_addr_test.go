@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -148,4 +149,45 @@ func addrString(a netip.Addr) string {
 		return ""
 	}
 	return a.String()
+}
+
+// While an operator pauses a backend's checks its checked address stays
+// the one the last check reached, with the verdict it belongs to (nginx is
+// never sent to an address no check reached); the first check after the
+// pause reaches the address the name resolves to then.
+func TestCheckedAddrStaysWhileChecksPaused(t *testing.T) {
+	var remote atomic.Value
+	remote.Store("192.0.2.30:143")
+	checker := checkerFunc(func(_ context.Context, tg *probe.Target, phase probe.Phase) probe.Result {
+		return probe.Result{Phase: phase, OK: true, RemoteAddr: remote.Load().(string)}
+	})
+	g := Group{Name: GroupMail, ConnectInterval: time.Millisecond, DeepInterval: time.Millisecond,
+		FailureThreshold: 1, RecoveryThreshold: 1, InitialHealthy: true,
+		Targets: []*probe.Target{mailTarget("a", 143, false), mailTarget("b", 144, false)}}
+	h := startEngine(t, []Group{g}, checker, Options{})
+	if b := backendByName(t, h.next(t), "a"); addrString(b.Addr) != "192.0.2.30" {
+		t.Fatalf("before the pause: %v", b.Addr)
+	}
+	if _, err := h.e.SetAdmin("a", AdminChange{ChecksPaused: ptr(true), Who: "ops"}); err != nil {
+		t.Fatal(err)
+	}
+	h.fresh(t) // a round that began before the pause may still record
+	remote.Store("192.0.2.31:143")
+	// b's checks go on and publish rounds; a's address stays.
+	for range 3 {
+		snap := h.fresh(t)
+		if b := backendByName(t, snap, "b"); addrString(b.Addr) != "192.0.2.31" {
+			t.Fatalf("b was not re-checked: %v", b.Addr)
+		}
+		if a := backendByName(t, snap, "a"); addrString(a.Addr) != "192.0.2.30" || !a.ChecksPaused {
+			t.Fatalf("paused a: Addr %v paused %v, want the last checked 192.0.2.30", a.Addr, a.ChecksPaused)
+		}
+	}
+	if _, err := h.e.SetAdmin("a", AdminChange{ChecksPaused: ptr(false), Who: "ops"}); err != nil {
+		t.Fatal(err)
+	}
+	h.fresh(t)
+	if a := backendByName(t, h.fresh(t), "a"); addrString(a.Addr) != "192.0.2.31" {
+		t.Fatalf("after the pause: %v", a.Addr)
+	}
 }

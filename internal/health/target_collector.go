@@ -17,6 +17,7 @@ type targetCollector struct {
 	duration   *prometheus.Desc
 	certExpiry *prometheus.Desc
 	eligible   *prometheus.Desc
+	draining   *prometheus.Desc
 	ejected    *prometheus.Desc
 	ejections  *prometheus.Desc
 	lastCheck  *prometheus.Desc
@@ -40,6 +41,11 @@ func newTargetCollector(e *Engine) *targetCollector {
 			[]string{"group", "name"}, nil),
 		eligible: prometheus.NewDesc("backline_backend_eligible",
 			"1 if selection may pick the backend (health, admin state, weight), else 0.",
+			[]string{"group", "name"}, nil),
+		// Beside eligible, which reads 0 for a draining backend as for a
+		// dead one: an operator's drain is not an outage to page for.
+		draining: prometheus.NewDesc("backline_backend_draining",
+			"1 if the backend is drained by an operator but otherwise eligible (policy sticky still sends it the users stored for it), else 0.",
 			[]string{"group", "name"}, nil),
 		ejected: prometheus.NewDesc("backline_backend_ejected",
 			"1 while passive health keeps the backend out of selection, else 0 (backends of groups with passive health only).",
@@ -65,6 +71,7 @@ func (c *targetCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.duration
 	ch <- c.certExpiry
 	ch <- c.eligible
+	ch <- c.draining
 	ch <- c.ejected
 	ch <- c.ejections
 	ch <- c.lastCheck
@@ -93,6 +100,7 @@ func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
 			name = b.Target.Address()
 		}
 		ch <- prometheus.MustNewConstMetric(c.eligible, prometheus.GaugeValue, boolGauge(b.Eligible), b.Group, name)
+		ch <- prometheus.MustNewConstMetric(c.draining, prometheus.GaugeValue, boolGauge(b.Draining), b.Group, name)
 		if s.passive.policy.Load() != nil {
 			until, n := s.passive.view()
 			reason := string(ReasonPassive)

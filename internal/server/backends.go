@@ -63,6 +63,9 @@ type backendView struct {
 	// Panic: the panic mode of a gateway backend with panic_threshold
 	// (backends_panic.go); omitted for the others.
 	Panic *panicView `json:"panic,omitempty"`
+	// SlowStart: the running slow_start ramp of a gateway origin
+	// (backends_slowstart.go); omitted when none runs.
+	SlowStart *slowStartView `json:"slow_start,omitempty"`
 }
 
 type phaseView struct {
@@ -191,8 +194,11 @@ func (s *Server) listBackends(w http.ResponseWriter, r *http.Request) {
 		body.Round = snap.Round
 		body.Taken = timePtr(snap.Taken)
 		panics, now := map[string]*panicView{}, time.Now()
+		ramps := s.slowStartRamps(now)
 		for _, b := range snap.Backends {
-			body.Backends = append(body.Backends, viewBackendIn(snap, b, panics, now))
+			v := viewBackendIn(snap, b, panics, now)
+			v.SlowStart = viewSlowStart(ramps, b.ID)
+			body.Backends = append(body.Backends, v)
 		}
 	}
 	writeJSON(w, http.StatusOK, body)
@@ -208,7 +214,10 @@ func (s *Server) writeBackend(w http.ResponseWriter, name string) {
 	if snap := s.snapshot(); snap != nil {
 		for _, b := range snap.Backends {
 			if b.ID == name || b.Target != nil && backendName(b.Target) == name {
-				writeJSON(w, http.StatusOK, viewBackendIn(snap, b, nil, time.Now()))
+				now := time.Now()
+				v := viewBackendIn(snap, b, nil, now)
+				v.SlowStart = viewSlowStart(s.slowStartRamps(now), b.ID)
+				writeJSON(w, http.StatusOK, v)
 				return
 			}
 		}

@@ -48,6 +48,9 @@ type Options struct {
 	Router Router
 	// Reloader, when set, serves POST /api/v1/reload.
 	Reloader Reloader
+	// SlowStart, when set, lists the gateway origins whose slow_start
+	// ramp runs at now, by backend ID, for the status API and page.
+	SlowStart func(now time.Time) map[string]health.SlowStartRamp
 }
 
 // shutdownGrace bounds how long in-flight requests may delay a stop.

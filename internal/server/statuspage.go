@@ -44,6 +44,7 @@ type statusData struct {
 type rollup struct {
 	Name                string
 	Up, Eligible, Total int
+	Panic               bool   // a gateway backend of the group is in panic mode
 	Class               string // "ok", "warn" (some down), "crit" (none eligible)
 }
 
@@ -84,7 +85,7 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 	q = strings.ToValidUTF8(q, "")
 	var buf bytes.Buffer
 	start := time.Now()
-	if err := renderStatus(&buf, s.snapshot(), s.opts.Version, q, start); err != nil {
+	if err := renderStatus(&buf, s.snapshot(), s.slowStartRamps(start), s.opts.Version, q, start); err != nil {
 		s.log.Error("status page rendering failed", "error", err)
 		http.Error(w, "status page rendering failed", http.StatusInternalServerError)
 		return
@@ -104,15 +105,16 @@ func (s *Server) statusPage(w http.ResponseWriter, r *http.Request) {
 }
 
 // renderStatus writes the page for one snapshot (nil before the engine
-// exists) as seen at now, filtered by q.
-func renderStatus(buf *bytes.Buffer, snap *health.Snapshot, version, q string, now time.Time) error {
-	data := buildStatus(snap, version, q, now)
+// exists) and the gateway's slow start ramps (nil without) as seen at
+// now, filtered by q.
+func renderStatus(buf *bytes.Buffer, snap *health.Snapshot, ramps map[string]health.SlowStartRamp, version, q string, now time.Time) error {
+	data := buildStatus(snap, ramps, version, q, now)
 	data.RowsHTML = writeRows(data.Rows)
 	buf.Grow(4096 + len(data.RowsHTML))
 	return statusTemplate.Execute(buf, data)
 }
 
-func buildStatus(snap *health.Snapshot, version, q string, now time.Time) statusData {
+func buildStatus(snap *health.Snapshot, ramps map[string]health.SlowStartRamp, version, q string, now time.Time) statusData {
 	data := statusData{Refresh: statusRefresh, Version: version, Query: q,
 		CSS: statusCSSValue, NoScriptCSS: statusNoScriptCSSValue, Script: statusScriptValue,
 		Now: now.UTC().Format("2006-01-02 15:04:05 UTC")}
@@ -125,12 +127,16 @@ func buildStatus(snap *health.Snapshot, version, q string, now time.Time) status
 	}
 	needle := strings.ToLower(strings.TrimSpace(q))
 	rollups := map[string]int{}
+	panics := groupPanics{snap: snap}
 	data.Rows = make([]statusRow, 0, len(snap.Backends))
 	for _, b := range snap.Backends {
 		if b.Target == nil {
 			continue
 		}
 		row := buildRow(b, adminOf(b), now)
+		panicNote := panics.note(b, now)
+		row.addDetail(panicNote)
+		row.addDetail(slowStartText(ramps, b.ID, now))
 		data.Total++
 		if b.Healthy {
 			data.Healthy++
@@ -139,6 +145,9 @@ func buildStatus(snap *health.Snapshot, version, q string, now time.Time) status
 			data.Problems++
 		}
 		data.Rollups = countRollup(data.Rollups, rollups, b)
+		if panicNote != "" {
+			data.Rollups[rollups[rollupName(b)]].Panic = true
+		}
 		if needle != "" && !strings.Contains(row.Key, needle) {
 			continue
 		}
@@ -221,6 +230,9 @@ func buildRow(b health.Backend, adm pageAdmin, now time.Time) statusRow {
 	}
 	if t.ClientCertSubject != "" {
 		detail = append(detail, "client-cert")
+	}
+	if cc := connectCheckDetail(t); cc != "" {
+		detail = append(detail, cc)
 	}
 	if t.DeepCheck {
 		detail = append(detail, "deep")

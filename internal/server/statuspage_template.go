@@ -25,7 +25,7 @@ var statusTemplate = template.Must(template.New("status").Parse(`<!DOCTYPE html>
 <p>{{.Healthy}} of {{.Total}} backends healthy, <span id="problems">{{.Problems}}</span> need attention.
 {{if .Round}}Round {{.Round}}, finished {{.Taken}}.{{else}}The first probe round has not finished yet; states are the configured initial state.{{end}}
 <small>Page rendered {{.Now}}.{{with .Version}} Version {{.}}.{{end}} JSON: <a href="api/v1/backends">/api/v1/backends</a>, metrics: <a href="metrics">/metrics</a>.</small></p>
-<ul id="rollups">{{range .Rollups}}<li class="{{.Class}}">{{.Name}}: {{.Up}}/{{.Total}} up{{if ne .Eligible .Up}}, {{.Eligible}} eligible{{end}}</li>{{end}}</ul>
+<ul id="rollups">{{range .Rollups}}<li class="{{.Class}}">{{.Name}}: {{.Up}}/{{.Total}} up{{if ne .Eligible .Up}}, {{.Eligible}} eligible{{end}}{{if .Panic}}, panic mode{{end}}</li>{{end}}</ul>
 <form method="get" action="" id="filterform">
 <label>Filter <input type="search" id="filter" name="q" value="{{.Query}}" placeholder="name, group, host:port, state, who…" autocomplete="off"></label>
 <button type="submit">filter</button>

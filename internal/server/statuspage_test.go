@@ -34,7 +34,7 @@ type parsedPage struct {
 func render(t *testing.T, snap *health.Snapshot, q string) parsedPage {
 	t.Helper()
 	var buf bytes.Buffer
-	if err := renderStatus(&buf, snap, "v-test", q, pageNow); err != nil {
+	if err := renderStatus(&buf, snap, nil, "v-test", q, pageNow); err != nil {
 		t.Fatalf("render: %v", err)
 	}
 	return parsePage(t, buf.String())
