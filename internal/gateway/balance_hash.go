@@ -274,9 +274,23 @@ func hashCookieLine(name, token string, secure bool) string {
 	return line
 }
 
-// setsCookie reports whether h (an origin's answer) sets the cookie that
-// line sets: then the application's value stays, as the browser would
-// keep the last of two and the gateway's comes last.
+// addStickyCookie puts the gateway's cookie_hash cookie on the answer
+// once every response modifier (backend, proxy, endpoint, websockets) has
+// run: like HAProxy's inserted persistence cookie, which http-response
+// rules never see, and Caddy's cookie policy, which header_down never
+// sees, it is the gateway's own and not part of the origin's answer. A
+// rule that removes Set-Cookie therefore leaves it; one that sets the
+// same cookie name wins, as an origin's own cookie does (setsCookie).
+func (ex *exchange) addStickyCookie(h http.Header) {
+	if ex.stickyCookie != "" && h != nil && !setsCookie(h, ex.stickyCookie) {
+		h.Add("Set-Cookie", ex.stickyCookie)
+	}
+}
+
+// setsCookie reports whether h (an origin's answer, after the response
+// modifiers) sets the cookie that line sets: then the application's
+// value stays, as the browser would keep the last of two and the
+// gateway's comes last.
 func setsCookie(h http.Header, line string) bool {
 	name, _, _ := strings.Cut(line, "=")
 	for _, v := range h["Set-Cookie"] {
