@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"math"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -152,15 +151,10 @@ func clientAddr(r *http.Request, trusted trustedProxies) (netip.Addr, bool) {
 // the nearest proxy wrote), 0 when the client is the TCP peer itself.
 // X-Forwarded-Proto is read at the same place (trustedProto).
 func forwardedClient(r *http.Request, trusted trustedProxies) (addr netip.Addr, pos int, ok bool) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
+	addr, ok = peerAddr(r.RemoteAddr)
+	if !ok {
 		return netip.Addr{}, 0, false
 	}
-	addr, err = netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}, 0, false
-	}
-	addr = addr.Unmap().WithZone("")
 	if !trusted.containsAddr(addr) {
 		return addr, 0, true
 	}
@@ -206,7 +200,7 @@ func parseForwardedAddr(s string) (netip.Addr, bool) {
 		}
 		a = ap.Addr()
 	}
-	return a.Unmap().WithZone(""), true
+	return trustForm(a), true
 }
 
 // headerKey hashes a request header (header_hash). A repeated header
