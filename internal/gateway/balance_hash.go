@@ -139,8 +139,9 @@ const maxForwardedHops = 32
 // nearest proxy wrote) past every trusted proxy to the first address that
 // is not one, as nginx's real_ip_recursive and Caddy's
 // trusted_proxies_strict do: entries to its left are the client's own
-// claims. An entry that is not an address ends the walk at the last hop
-// known. When every entry is trusted, the leftmost is the client.
+// claims. An entry that is not an address (an empty one too) ends the
+// walk at the last hop known. When every entry is trusted, the leftmost
+// is the client.
 func clientAddr(r *http.Request, trusted trustedProxies) (netip.Addr, bool) {
 	addr, _, ok := forwardedClient(r, trusted)
 	return addr, ok
@@ -162,18 +163,20 @@ func forwardedClient(r *http.Request, trusted trustedProxies) (addr netip.Addr, 
 	hops := 0
 	for i := len(values) - 1; i >= 0; i-- {
 		list := values[i]
-		for list != "" {
+		for more := true; more; {
 			entry := list
 			if j := strings.LastIndexByte(list, ','); j >= 0 {
 				entry, list = list[j+1:], list[:j]
 			} else {
-				list = ""
+				more = false
 			}
-			entry = strings.TrimSpace(entry)
-			if entry == "" {
-				continue // empty list elements are allowed (RFC 9110 5.6.1)
-			}
-			a, ok := parseForwardedAddr(entry)
+			// An empty entry (an empty line too) is a hop whose address is
+			// missing, and ends the walk like any entry that is not an
+			// address: skipping it, as RFC 9110 5.6.1 allows for lists read
+			// as sets, would take the entry left of it, the client's own
+			// claim when a trusted proxy appended the empty one. It keeps
+			// the walk in step with X-Forwarded-Proto (protoElement).
+			a, ok := parseForwardedAddr(strings.TrimSpace(entry))
 			if !ok {
 				return addr, hops, true
 			}
