@@ -252,6 +252,8 @@ func (d *daemon) serve(ctx context.Context, withGateway bool) error {
 				cancel() // one failed listener stops the daemon: a half-up gateway is worse
 			}
 		})
+		// Panic verdicts follow health changes, not only requests.
+		wg.Go(func() { d.gwMetrics.FollowHealth(runCtx, d.engine) })
 		logger.Info("gateway listening", "address", gwLn.Addr().String())
 	}
 	logger.Info("backline started", "version", versionString(), "targets", len(d.engine.Snapshot().Backends))

@@ -47,12 +47,11 @@ func (v *gatewayValidator) validateQueue(path string, b *Backend) {
 // queueWarnings flags queue keys that cannot take effect: without
 // max_connections nothing ever waits, and a queue_timeout at or beyond
 // `timeout` never fires first (the wait ends with backend_timeout 504).
-// Only keys written count: the defaults never warn.
+// Only keys written count: the defaults never warn. Every backend with a
+// queue of its own is looked at (eachBackend: inline ones too, those a
+// token is fetched through included); refinements cannot set these keys.
 func (c *Config) queueWarnings(warn func(path, format string, args ...any)) {
-	check := func(path string, b *Backend) {
-		if b == nil {
-			return
-		}
+	c.eachBackend(func(path string, b *Backend) {
 		if b.MaxConnections == 0 {
 			for _, key := range []string{"max_queue", "queue_timeout"} {
 				if b.Has(key) {
@@ -64,18 +63,7 @@ func (c *Config) queueWarnings(warn func(path, format string, args ...any)) {
 		if b.Has("queue_timeout") && b.QueueTimeout > 0 && b.Timeout > 0 && b.QueueTimeout >= b.Timeout {
 			warn(path+".queue_timeout", "%s is not below timeout %s: a wait for a slot ends with backend_timeout 504 first", b.QueueTimeout, b.Timeout)
 		}
-	}
-	for _, label := range c.Definitions.SortedLabels() {
-		check("definitions.backends."+label, c.Definitions.Backends[label])
-	}
-	for i := range c.Gateway.Endpoints {
-		e := &c.Gateway.Endpoints[i]
-		for _, ref := range []*BackendRef{proxyRef(e), requestRef(e)} {
-			if ref != nil && ref.Inline != nil && ref.Label == "" {
-				check(ref.Path, ref.Inline)
-			}
-		}
-	}
+	})
 }
 
 func proxyRef(e *Endpoint) *BackendRef {

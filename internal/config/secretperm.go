@@ -39,22 +39,15 @@ func (c *Config) secretFiles() []secretFile {
 			add(fmt.Sprintf("auth.passdb[%d].path", i), db.Path)
 		}
 	}
-	backendKey := func(path string, b *Backend) {
-		if b != nil && b.TLS != nil {
+	// Every backend, the inline ones a token is fetched through too.
+	c.eachBackend(func(path string, b *Backend) {
+		if b.TLS != nil {
 			add(path+".tls.client_private_key_file", b.TLS.ClientPrivateKeyFile)
 		}
-	}
-	for _, label := range c.Definitions.SortedLabels() {
-		backendKey("definitions.backends."+label, c.Definitions.Backends[label])
-	}
-	for _, e := range c.Gateway.Endpoints {
-		if e.Proxy != nil {
-			backendKey(e.Proxy.Backend.Path, e.Proxy.Backend.Inline)
+		if o := b.OAuth2; o != nil && o.JWTSigningProfile != nil {
+			add(path+".oauth2.jwt_signing_profile.key_file", o.JWTSigningProfile.KeyFile)
 		}
-		if e.Request != nil {
-			backendKey(e.Request.Backend.Path, e.Request.Backend.Inline)
-		}
-	}
+	})
 	return out
 }
 

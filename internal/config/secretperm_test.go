@@ -60,6 +60,16 @@ func TestSecretFilePermissionWarnings(t *testing.T) {
 			return "gateway:\n  address: 127.0.0.1:18080\n  endpoints:\n    - path: /x\n      proxy:\n        backend:\n          origin: https://127.0.0.1:9\n          tls:\n" +
 				indent("client_certificate: "+block(certPEM)+"client_private_key_file: "+secret+"\n", 12)
 		}, fmt.Sprintf("gateway.endpoints[0].proxy.backend.tls.client_private_key_file (line %d)", 10+strings.Count(certPEM, "\n"))},
+		{"token fetch's inline backend key", func(secret string) string {
+			return "definitions:\n  backends:\n    api:\n      origin: http://127.0.0.1:9\n      oauth2:\n        grant_type: client_credentials\n" +
+				"        token_endpoint: https://127.0.0.1:9/t\n        client_id: a\n        client_secret: b\n        backend:\n          origin: https://127.0.0.1:9\n          tls:\n" +
+				indent("client_certificate: "+block(certPEM)+"client_private_key_file: "+secret+"\n", 12) + usedByAGateway
+		}, fmt.Sprintf("definitions.backends.api.oauth2.backend.tls.client_private_key_file (line %d)", 14+strings.Count(certPEM, "\n"))},
+		{"jwt signing key_file", func(secret string) string {
+			return "definitions:\n  backends:\n    api:\n      origin: http://127.0.0.1:9\n      oauth2:\n        grant_type: client_credentials\n" +
+				"        token_endpoint: http://127.0.0.1:9/t\n        client_id: a\n        token_endpoint_auth_method: private_key_jwt\n" +
+				"        jwt_signing_profile:\n          signature_algorithm: ES256\n          ttl: 1m\n          key_file: " + secret + "\n" + usedByAGateway
+		}, "definitions.backends.api.oauth2.jwt_signing_profile.key_file (line 13)"},
 		{"redis client key", func(secret string) string {
 			return "storage:\n  redis:\n    primary:\n      address: 127.0.0.1:6379\n    tls:\n      enabled: true\n      cert: " +
 				certFile + "\n      key: " + secret + "\nauth:\n  cache:\n    hmac_key_file: " + hmacFile + "\n"

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -117,4 +118,61 @@ func TestTokenInlineBackendWarnings(t *testing.T) {
 	if got := strings.Join(c.Warnings(), "\n"); !strings.Contains(got, want) {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
+}
+
+// Every warning about a backend's own keys reaches every inline backend,
+// nested ones included: a token fetch's inline backend (oauth2,
+// beta_token_request) of a definitions backend or of an endpoint's inline
+// backend, and one inside another. queueWarnings and the origins backup
+// warning looked only at definitions (and endpoint) backends before.
+func TestNestedInlineBackendWarnings(t *testing.T) {
+	const body = "origins: [{origin: 'http://127.0.0.1:1', backup: true}]\nmax_queue: 10\n"
+	oauth2 := func(backend string, n int) string {
+		return indent("oauth2:\n  grant_type: client_credentials\n  token_endpoint: http://127.0.0.1:9/t\n  client_id: a\n  client_secret: b\n  backend:\n"+indent(backend, 4), n)
+	}
+	for _, tc := range []struct{ name, yml, path string }{
+		{"definitions oauth2", "definitions:\n  backends:\n    api:\n      origin: http://127.0.0.1:9\n" + oauth2(body, 6),
+			"definitions.backends.api.oauth2.backend"},
+		{"definitions beta_token_request", "definitions:\n  backends:\n    api:\n      origin: http://127.0.0.1:9\n      beta_token_request:\n        tok:\n          url: /t\n          token: t\n          ttl: 1s\n          backend:\n" + indent(body, 12),
+			"definitions.backends.api.beta_token_request.tok.backend"},
+		{"endpoint inline oauth2", inlineYAML("origin: http://127.0.0.1:9\n" + oauth2(body, 0)),
+			"gateway.endpoints[0].proxy.backend.oauth2.backend"},
+		{"oauth2 inside oauth2", "definitions:\n  backends:\n    api:\n      origin: http://127.0.0.1:9\n" + oauth2("origin: http://127.0.0.1:8\n"+oauth2(body, 0), 6),
+			"definitions.backends.api.oauth2.backend.oauth2.backend"},
+		{"endpoint inline", inlineYAML(body), "gateway.endpoints[0].proxy.backend"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := mustParse(t, tc.yml+usedByAGatewayIfNone(tc.yml))
+			got := strings.Join(c.Warnings(), "\n")
+			for _, want := range []string{
+				tc.path + ".max_queue (line " + strconv.Itoa(lineOf(tc.yml, "max_queue:")) + "): ",
+				"has no effect without max_connections",
+				tc.path + ".origins[0].backup (line " + strconv.Itoa(lineOf(tc.yml, "backup: true")) + "): ",
+				"every origin is a backup",
+			} {
+				if !strings.Contains(got, want) {
+					t.Errorf("warnings %q\nwant %q", got, want)
+				}
+			}
+		})
+	}
+}
+
+// lineOf is the 1-based line of yml that contains s.
+func lineOf(yml, s string) int {
+	for i, line := range strings.Split(yml, "\n") {
+		if strings.Contains(line, s) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// usedByAGatewayIfNone adds a gateway listener to yml when it has none,
+// so definitions backends are compiled and warned about.
+func usedByAGatewayIfNone(yml string) string {
+	if strings.Contains(yml, "\ngateway:") || strings.HasPrefix(yml, "gateway:") {
+		return ""
+	}
+	return usedByAGateway
 }

@@ -29,10 +29,10 @@ func (c *Config) backupWarnings(warn func(path, format string, args ...any)) {
 				"every %s target is a backup: with no primary to prefer, backup changes nothing and they share logins as ordinary targets; set backup: false on one, or add a primary %s target", proto, proto)
 		}
 	}
-	for _, label := range c.Definitions.SortedLabels() {
-		b := c.Definitions.Backends[label]
-		if b == nil || len(b.Origins) == 0 {
-			continue
+	// Inline backends may list origins as definitions do (eachBackend).
+	c.eachBackend(func(path string, b *Backend) {
+		if len(b.Origins) == 0 {
+			return
 		}
 		backups := 0
 		for _, o := range b.Origins {
@@ -41,8 +41,8 @@ func (c *Config) backupWarnings(warn func(path, format string, args ...any)) {
 			}
 		}
 		if backups == len(b.Origins) {
-			warn("definitions.backends."+label+".origins[0].backup",
+			warn(path+".origins[0].backup",
 				"every origin is a backup: with no primary to prefer, backup changes nothing and they share requests as ordinary origins; set backup: false on one, or add a primary origin")
 		}
-	}
+	})
 }

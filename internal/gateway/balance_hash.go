@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"math"
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -140,8 +139,9 @@ const maxForwardedHops = 32
 // nearest proxy wrote) past every trusted proxy to the first address that
 // is not one, as nginx's real_ip_recursive and Caddy's
 // trusted_proxies_strict do: entries to its left are the client's own
-// claims. An entry that is not an address ends the walk at the last hop
-// known. When every entry is trusted, the leftmost is the client.
+// claims. An entry that is not an address (an empty one too) ends the
+// walk at the last hop known. When every entry is trusted, the leftmost
+// is the client.
 func clientAddr(r *http.Request, trusted trustedProxies) (netip.Addr, bool) {
 	addr, _, ok := forwardedClient(r, trusted)
 	return addr, ok
@@ -152,15 +152,10 @@ func clientAddr(r *http.Request, trusted trustedProxies) (netip.Addr, bool) {
 // the nearest proxy wrote), 0 when the client is the TCP peer itself.
 // X-Forwarded-Proto is read at the same place (trustedProto).
 func forwardedClient(r *http.Request, trusted trustedProxies) (addr netip.Addr, pos int, ok bool) {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
+	addr, ok = peerAddr(r.RemoteAddr)
+	if !ok {
 		return netip.Addr{}, 0, false
 	}
-	addr, err = netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}, 0, false
-	}
-	addr = addr.Unmap().WithZone("")
 	if !trusted.containsAddr(addr) {
 		return addr, 0, true
 	}
@@ -168,18 +163,20 @@ func forwardedClient(r *http.Request, trusted trustedProxies) (addr netip.Addr, 
 	hops := 0
 	for i := len(values) - 1; i >= 0; i-- {
 		list := values[i]
-		for list != "" {
+		for more := true; more; {
 			entry := list
 			if j := strings.LastIndexByte(list, ','); j >= 0 {
 				entry, list = list[j+1:], list[:j]
 			} else {
-				list = ""
+				more = false
 			}
-			entry = strings.TrimSpace(entry)
-			if entry == "" {
-				continue // empty list elements are allowed (RFC 9110 5.6.1)
-			}
-			a, ok := parseForwardedAddr(entry)
+			// An empty entry (an empty line too) is a hop whose address is
+			// missing, and ends the walk like any entry that is not an
+			// address: skipping it, as RFC 9110 5.6.1 allows for lists read
+			// as sets, would take the entry left of it, the client's own
+			// claim when a trusted proxy appended the empty one. It keeps
+			// the walk in step with X-Forwarded-Proto (protoElement).
+			a, ok := parseForwardedAddr(strings.TrimSpace(entry))
 			if !ok {
 				return addr, hops, true
 			}
@@ -206,7 +203,7 @@ func parseForwardedAddr(s string) (netip.Addr, bool) {
 		}
 		a = ap.Addr()
 	}
-	return a.Unmap().WithZone(""), true
+	return trustForm(a), true
 }
 
 // headerKey hashes a request header (header_hash). A repeated header
@@ -274,9 +271,23 @@ func hashCookieLine(name, token string, secure bool) string {
 	return line
 }
 
-// setsCookie reports whether h (an origin's answer) sets the cookie that
-// line sets: then the application's value stays, as the browser would
-// keep the last of two and the gateway's comes last.
+// addStickyCookie puts the gateway's cookie_hash cookie on the answer
+// once every response modifier (backend, proxy, endpoint, websockets) has
+// run: like HAProxy's inserted persistence cookie, which http-response
+// rules never see, and Caddy's cookie policy, which header_down never
+// sees, it is the gateway's own and not part of the origin's answer. A
+// rule that removes Set-Cookie therefore leaves it; one that sets the
+// same cookie name wins, as an origin's own cookie does (setsCookie).
+func (ex *exchange) addStickyCookie(h http.Header) {
+	if ex.stickyCookie != "" && h != nil && !setsCookie(h, ex.stickyCookie) {
+		h.Add("Set-Cookie", ex.stickyCookie)
+	}
+}
+
+// setsCookie reports whether h (an origin's answer, after the response
+// modifiers) sets the cookie that line sets: then the application's
+// value stays, as the browser would keep the last of two and the
+// gateway's comes last.
 func setsCookie(h http.Header, line string) bool {
 	name, _, _ := strings.Cut(line, "=")
 	for _, v := range h["Set-Cookie"] {

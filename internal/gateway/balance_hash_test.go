@@ -218,7 +218,14 @@ func TestClientAddr(t *testing.T) {
 		{"all trusted: the leftmost", trusted, requestFrom("10.0.0.1:4000", "10.9.9.9, 10.1.1.1"), "10.9.9.9"},
 		{"garbage stops at the last hop known", trusted, requestFrom("10.0.0.1:4000", "198.51.100.1, evil\x01, 10.3.3.3"), "10.3.3.3"},
 		{"no header: the peer", trusted, requestFrom("10.0.0.1:4000"), "10.0.0.1"},
-		{"empty elements", trusted, requestFrom("10.0.0.1:4000", " , ,198.51.100.7 ,, "), "198.51.100.7"},
+		// An empty entry is a hop without an address: the walk ends at
+		// the last hop known, never on the claim to its left.
+		{"empty entry the peer appended", trusted, requestFrom("10.0.0.1:4000", "198.51.100.7, "), "10.0.0.1"},
+		{"empty line the peer added", trusted, requestFrom("10.0.0.1:4000", "198.51.100.7", ""), "10.0.0.1"},
+		{"empty entry between trusted hops", trusted, requestFrom("10.0.0.1:4000", "198.51.100.7, , 10.3.3.3"), "10.3.3.3"},
+		{"empty entries left of the client", trusted, requestFrom("10.0.0.1:4000", " , ,198.51.100.7"), "198.51.100.7"},
+		{"only commas", trusted, requestFrom("10.0.0.1:4000", ",,,"), "10.0.0.1"},
+		{"empty header", trusted, requestFrom("10.0.0.1:4000", ""), "10.0.0.1"},
 		{"address and port", trusted, requestFrom("10.0.0.1:4000", "198.51.100.1:5555"), "198.51.100.1"},
 		{"IPv6 with port", trusted, requestFrom("10.0.0.1:4000", "[2001:db8::1]:80"), "2001:db8::1"},
 		{"mapped IPv4 peer", trusted, requestFrom("[::ffff:10.0.0.1]:4000", "198.51.100.1"), "198.51.100.1"},

@@ -123,24 +123,48 @@ func (t trustedProxies) contains(remoteAddr string) bool {
 	if len(t) == 0 {
 		return false
 	}
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		return false
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return false
-	}
-	return t.containsAddr(a)
+	a, ok := peerAddr(remoteAddr)
+	return ok && t.containsAddr(a)
 }
 
-// containsAddr reports whether a is a trusted proxy's address.
+// containsAddr reports whether a is a trusted proxy's address. It is the
+// one rule for every trust decision (X-Forwarded-Proto and -Host, the
+// X-Forwarded-For walk): a is judged without its IPv6 zone and with an
+// IPv4-mapped address as IPv4. A link-local peer (fe80::1%eth0) is
+// trusted when its address is in a listed prefix (fe80::/10, which
+// private_ranges includes), on whichever interface it came in, as Caddy
+// judges it; net/netip's Prefix.Contains alone would never match an
+// address with a zone, so a zone must not decide. trusted_proxies
+// entries cannot name a zone (config refuses one).
 func (t trustedProxies) containsAddr(a netip.Addr) bool {
-	a = a.Unmap()
+	a = trustForm(a)
 	for _, p := range t {
 		if p.Contains(a) {
 			return true
 		}
 	}
 	return false
+}
+
+// trustForm is a as trust and the client address see it: IPv4-mapped
+// IPv6 as IPv4, no zone.
+func trustForm(a netip.Addr) netip.Addr {
+	a = a.Unmap()
+	if a.Zone() != "" {
+		a = a.WithZone("")
+	}
+	return a
+}
+
+// peerAddr is the address of remoteAddr ("ip:port"), in trustForm.
+func peerAddr(remoteAddr string) (netip.Addr, bool) {
+	host, _, err := net.SplitHostPort(remoteAddr)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return trustForm(a), true
 }

@@ -24,7 +24,8 @@ const maxProtoLen = 16
 // scheme the first proxy saw; elements further left are what the client
 // itself sent and cannot make it https. A list shorter than the walk
 // (some proxies passed it on without appending) gives its leftmost
-// element. The result is lower case, "https" and "http" without an
+// element. Empty elements count (protoElement): one at the place read
+// tells nothing. The result is lower case, "https" and "http" without an
 // allocation.
 func trustedProto(r *http.Request, trusted trustedProxies) []string {
 	values := r.Header["X-Forwarded-Proto"]
@@ -42,23 +43,27 @@ func trustedProto(r *http.Request, trusted trustedProxies) []string {
 }
 
 // protoElement is the element of the list values (lines joined by
-// commas; empty elements, allowed by RFC 9110 5.6.1, skipped) at index k
-// from the right, the leftmost when the list is shorter, "" when it has
-// none. It does not allocate.
+// commas, RFC 9110 5.3) at index k from the right, the leftmost when the
+// list is shorter. Empty elements keep their place: an empty element is
+// a missing value where it stands ("" here, so the gateway's own view
+// holds), never a reason to read the next one. RFC 9110 5.6.1 lets a
+// recipient ignore empty elements, but this list is read by position:
+// skipping one that a trusted proxy appended (a variable of its that
+// was unset) would move the read one place left, onto the value the
+// client sent itself. It does not allocate, and reads at most k+1
+// elements from the right (or the whole list when it is shorter).
 func protoElement(values []string, k int) string {
 	last := ""
 	for i := len(values) - 1; i >= 0; i-- {
 		list := values[i]
-		for list != "" {
+		for more := true; more; {
 			entry := list
 			if j := strings.LastIndexByte(list, ','); j >= 0 {
 				entry, list = list[j+1:], list[:j]
 			} else {
-				list = ""
+				more = false
 			}
-			if entry = strings.Trim(entry, " \t"); entry == "" {
-				continue
-			}
+			entry = strings.Trim(entry, " \t")
 			if k == 0 {
 				return entry
 			}

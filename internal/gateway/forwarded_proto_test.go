@@ -3,6 +3,7 @@ package gateway
 import (
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -44,7 +45,25 @@ func TestTrustedProto(t *testing.T) {
 		// The client sent its own claim first; the proxies appended theirs.
 		{"client claim left of the hops", "203.0.113.9, 10.0.0.2", []string{"https, http, https"}, "http"},
 		{"claim as its own line", "203.0.113.9", []string{"https", "http"}, "http"},
-		{"empty elements do not count", "203.0.113.9, 10.0.0.2", []string{", https ,, ", " ,http,"}, "https"},
+		// Empty elements keep their place: one where the read lands is a
+		// missing value (the gateway's own view), never a reason to read
+		// the client's claim to its left.
+		{"empty element a proxy appended", "203.0.113.9", []string{"https, "}, ""},
+		{"empty element as its own line", "203.0.113.9", []string{"https", ""}, ""},
+		{"empty element among the hops", "203.0.113.9, 10.0.0.2", []string{"https, , http"}, ""},
+		{"empty first-hop element", "203.0.113.9, 10.0.0.2", []string{", https"}, ""},
+		{"empty elements keep their place", "203.0.113.9, 10.0.0.2", []string{", https ,, ", " ,http,"}, "http"},
+		{"empty elements left of the read", "203.0.113.9, 10.0.0.2", []string{",, , https, http"}, "https"},
+		{"trailing comma of the peer", "", []string{"https,"}, ""},
+		{"only commas", "203.0.113.9, 10.0.0.2", []string{",,,,"}, ""},
+		{"only spaces", "", []string{" \t "}, ""},
+		{"spaces and tabs between", "203.0.113.9", []string{"https,\t \t, "}, ""},
+		{"duplicated lines, last empty", "203.0.113.9", []string{"https", "https", ""}, ""},
+		{"duplicated lines, empty among the hops", "203.0.113.9, 10.0.0.2", []string{"https", "", "http"}, ""},
+		{"oversized, client claims on the left", "203.0.113.9", []string{strings.Repeat("https,", 100000) + "http"}, "http"},
+		{"oversized, empty at the read", "203.0.113.9", []string{strings.Repeat("https,", 100000)}, ""},
+		{"oversized run of commas", "", []string{strings.Repeat(",", 1<<20) + "https"}, "https"},
+		{"oversized element", "", []string{strings.Repeat("h", 1<<20) + ",https"}, "https"},
 		{"no X-Forwarded-For: the peer's element", "", []string{"https, http"}, "http"},
 		{"list shorter than the walk", "203.0.113.9, 10.0.0.3, 10.0.0.2", []string{"https"}, "https"},
 		{"shorter list of two", "203.0.113.9, 10.0.0.3, 10.0.0.2", []string{"https, http"}, "https"},
@@ -80,8 +99,16 @@ func TestTrustedProtoAllocations(t *testing.T) {
 func FuzzTrustedProto(f *testing.F) {
 	f.Add("203.0.113.9, 10.0.0.2", "https, http")
 	f.Add("", ",,")
+	f.Add("203.0.113.9", "https, ")
+	f.Add("203.0.113.9, 10.0.0.2", "https, , http")
 	trusted := trustedProxies{netip.MustParsePrefix("10.0.0.0/8")}
 	f.Fuzz(func(t *testing.T, xff, proto string) {
+		// A claim left of the element read changes nothing (the client
+		// is one hop out: the element read is the rightmost, empty or not).
+		one := trustedProto(protoRequest("203.0.113.9", proto), trusted)
+		if claimed := trustedProto(protoRequest("203.0.113.9", "https,"+proto), trusted); !slices.Equal(one, claimed) {
+			t.Fatalf("%q read %q, with the client's https on its left %q", proto, one, claimed)
+		}
 		got := trustedProto(protoRequest(xff, proto), trusted)
 		if got == nil {
 			return

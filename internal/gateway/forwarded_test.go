@@ -221,6 +221,13 @@ func TestForwardedProtoHostFromTrustedProxies(t *testing.T) {
 				"X-Forwarded-Proto": "HTTPS, http", "X-Forwarded-Host": "public.example"}), "https", "public.example")
 			wantForwarded(t, h.echo("/r", map[string]string{"Host": "gw.example", "X-Forwarded-For": "203.0.113.9, 127.0.0.1",
 				"X-Forwarded-Proto": "HTTPS, http", "X-Forwarded-Host": "public.example"}), "https", "public.example")
+			// The trusted proxy appended an empty element after the
+			// client's own https: the gateway's view, not the claim.
+			b := rawRequest(t, h, "GET /x HTTP/1.1\r\nHost: gw.test\r\nX-Forwarded-For: 203.0.113.9\r\n"+
+				"X-Forwarded-Proto: https\r\nX-Forwarded-Proto: \r\nConnection: close\r\n\r\n")
+			wantForwarded(t, decodeEcho(t, b.body), "http", "gw.test")
+			wantForwarded(t, h.echo("/r", map[string]string{"Host": "gw.example", "X-Forwarded-For": "203.0.113.9",
+				"X-Forwarded-Proto": "https, "}), "http", "gw.example")
 		})
 	}
 	h := newHarness(t, gatewayYAML(o.URL, "", proxyX)+"  trusted_proxies: [10.0.0.0/8, \"2001:db8::/32\", 192.0.2.7]\n")

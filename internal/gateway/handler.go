@@ -94,6 +94,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.serveUpgrade(w, r, rd, ep, up, ex, start)
 		return
 	}
+	ex.addStickyCookie(resp.Header)
 
 	h := passHeader(w, resp.Header)
 	if _, ok := h["Content-Type"]; !ok {

@@ -127,9 +127,7 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 				return nil, gerr
 			}
 			ex.onDone(o.doneFunc)
-			if key.setCookie != "" && ex.resp.Header != nil && !setsCookie(ex.resp.Header, key.setCookie) {
-				ex.resp.Header.Add("Set-Cookie", key.setCookie)
-			}
+			ex.stickyCookie = key.setCookie // added last, by the handler
 			return ex, nil
 		}
 		reason := retryReasons[cause]

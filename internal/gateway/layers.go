@@ -66,6 +66,11 @@ type exchange struct {
 	cleanups [4]func()
 	n        int
 	finished bool
+	// stickyCookie is cookie_hash's Set-Cookie line for a client that
+	// had no usable cookie; the handler adds it after every response
+	// modifier (addStickyCookie), so a rule removing Set-Cookie does not
+	// take the gateway's own cookie with it.
+	stickyCookie string
 }
 
 // onDone registers f to run (in reverse order of registration) when the

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -193,6 +194,45 @@ func (p *originPanic) warnLocked(label string, st health.PanicState, now time.Ti
 	if p.logger != nil {
 		p.logger.Warn("gateway backend in panic mode: too few eligible origins, balancing over every origin not taken out by an operator",
 			"backend", label, "tier", tierName(st), "eligible", st.Eligible, "usable", st.Usable, "panic_threshold", st.Threshold)
+	}
+}
+
+// HealthFeed is a health source that tells when its snapshot changed
+// (health.Engine).
+type HealthFeed interface {
+	health.Source
+	Changes() <-chan struct{}
+}
+
+// FollowHealth judges the panic mode of the active gateway's backends
+// each time feed's snapshot changes, until ctx ends: without it only a
+// request judged, so backline_gateway_origins_panic, panic_total and the
+// panic log lines of an idle backend stayed as its last request left
+// them while the checks took its origins out or brought them back. A
+// request still judges for itself; both go through one state per label,
+// so a change is counted and logged once whoever sees it first.
+func (m *Metrics) FollowHealth(ctx context.Context, feed HealthFeed) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-feed.Changes():
+			m.m.judgePanics(feed.Snapshot(), time.Now())
+		}
+	}
+}
+
+// judgePanics judges every backend of the active gateway that has a
+// panic_threshold against snap.
+func (m *metrics) judgePanics(snap *health.Snapshot, now time.Time) {
+	p := m.conns.backends.Load()
+	if p == nil {
+		return
+	}
+	for _, rt := range *p {
+		if s := rt.origins; s != nil && s.panic.threshold > 0 {
+			s.panicFor(snap, s.indexFor(snap), now)
+		}
 	}
 }
 

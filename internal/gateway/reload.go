@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -21,10 +22,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 }
 
 // Activate makes g the gateway whose upstream connections the shared
-// metrics report (backline_gateway_connections).
+// metrics report (backline_gateway_connections), and judges its backends'
+// panic mode at once: a reload that changed panic_threshold (or the
+// origins) shows in the panic gauge now, not with the next request.
 func (g *Gateway) Activate() {
 	rts := g.runtimes
 	g.metrics.conns.backends.Store(&rts)
+	g.metrics.judgePanics(g.snapshotNow(), time.Now())
 }
 
 // ForgetUnused deletes the series of old's backends that the active

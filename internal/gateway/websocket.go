@@ -164,6 +164,7 @@ func (g *Gateway) serveUpgrade(w http.ResponseWriter, r *http.Request, rd *reque
 		return
 	}
 	u.stage.mods.response.apply(resp.Header, rd)
+	ex.addStickyCookie(resp.Header)
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		g.fail(w, r, rd.id, rt, ep.path, newError(kindBackend, err))

@@ -77,6 +77,9 @@ type Engine struct {
 	schedAfter   func(d time.Duration) (c <-chan time.Time, stop func()) // fast re-check timer; time.NewTimer if nil
 	jitter       func(limit time.Duration) time.Duration
 	published    func(*Snapshot)
+	// changed has a token while a snapshot stored since its reader last
+	// looked is unread (Changes).
+	changed chan struct{}
 }
 
 var (
@@ -108,6 +111,7 @@ func New(groups []Group, checker probe.Checker, opts Options) (*Engine, error) {
 		swaps:    make(chan *swapRequest),
 		runDone:  make(chan struct{}),
 		admin:    map[string]*override{},
+		changed:  make(chan struct{}, 1),
 	}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
@@ -173,6 +177,22 @@ func orderGroups(groups []Group) ([]Group, error) {
 // Snapshot returns the current snapshot; never nil. Before the first round
 // it lists every target in its initial state with Taken zero.
 func (e *Engine) Snapshot() *Snapshot { return e.snap.Load() }
+
+// Changes receives when a snapshot was stored since the last receive: a
+// round, an admin change, a passive ejection, a reload, an expiry. Several
+// stores between two receives make one, so a slow reader reads the latest
+// snapshot once and never holds the engine up. It is for one reader (the
+// gateway's panic verdicts follow health with it, not only requests).
+func (e *Engine) Changes() <-chan struct{} { return e.changed }
+
+// storeSnap makes snap the current snapshot and tells Changes.
+func (e *Engine) storeSnap(snap *Snapshot) {
+	e.snap.Store(snap)
+	select {
+	case e.changed <- struct{}{}:
+	default: // a change is already waiting to be read
+	}
+}
 
 // Ready reports whether every group has finished its first round.
 func (e *Engine) Ready() bool { return e.ready.Load() }
@@ -244,7 +264,7 @@ func (e *Engine) publish(gen *generation, index int, part []Backend, taken time.
 		e.applyAdminLocked(part, e.now())
 		e.round++
 		snap = &Snapshot{Taken: taken, Round: e.round, Backends: part}
-		e.snap.Store(snap)
+		e.storeSnap(snap)
 	} else {
 		snap = e.publishLocked(taken)
 	}
@@ -270,6 +290,6 @@ func (e *Engine) publishLocked(taken time.Time) *Snapshot {
 	backends := slices.Concat(e.parts...)
 	e.applyAdminLocked(backends, e.now())
 	snap := &Snapshot{Taken: taken, Round: e.round, Backends: backends}
-	e.snap.Store(snap)
+	e.storeSnap(snap)
 	return snap
 }
