@@ -1,8 +1,9 @@
-// Package redact is the one rule for which HTTP header values backline
-// never prints or logs: probe transcripts, `backline probe`, errors that
-// quote a server's header line (status API, logs, ctl) and the gateway's
-// error log all ask it. The name always stays visible, so an operator sees
-// that the header was there.
+// Package redact is the one rule for which HTTP header values and URL
+// parameters backline never prints or logs: probe transcripts, `backline
+// probe`, errors that quote a server's header line or a URL (status API,
+// logs, ctl), the gateway's error and access logs all ask it. The name
+// always stays visible, so an operator sees that the header or parameter
+// was there.
 package redact
 
 import (
@@ -57,12 +58,14 @@ func SensitiveHeader(name string) bool {
 	return false
 }
 
-// HeaderValue returns value, or Placeholder when name is sensitive.
+// HeaderValue returns value, or Placeholder when name is sensitive. A
+// value shown still has its URL credentials withheld (Text): a Location
+// or Refresh that carries ?code=… or #access_token=… keeps its URL.
 func HeaderValue(name, value string) string {
 	if SensitiveHeader(name) {
 		return Placeholder
 	}
-	return value
+	return Text(value)
 }
 
 // HeaderLine redacts one "Name: value" line as a server sent it. A line
@@ -74,12 +77,12 @@ func HeaderLine(line string) string {
 		if SensitiveHeader(line) {
 			return Placeholder
 		}
-		return line
+		return Text(line)
 	}
 	if SensitiveHeader(name) {
 		return name + ": " + Placeholder
 	}
-	return line
+	return Text(line)
 }
 
 // quotedLineMarkers precede the header line Go's net/textproto quotes
@@ -92,12 +95,14 @@ var quotedLineMarkers = []string{
 }
 
 // ErrorText redacts the header lines a net/http or net/textproto error
-// quotes, so the error can go to logs, the status API and the terminal.
+// quotes, and the URL credentials any error may quote (net/http's client
+// quotes the request URL, query included: `Get "https://h/?access_token=…": …`),
+// so the error can go to logs, the status API and the terminal.
 func ErrorText(text string) string {
 	for _, marker := range quotedLineMarkers {
 		text = redactQuotedAfter(text, marker, HeaderLine)
 	}
-	return redactQuotedAfter(text, unsolicitedMarker, message)
+	return Text(redactQuotedAfter(text, unsolicitedMarker, message))
 }
 
 func redactQuotedAfter(text, marker string, redactQuoted func(string) string) string {
