@@ -29,22 +29,34 @@ var sensitiveWords = []string{
 	"session",
 	"credential",
 	"jwt",
+	"hmac",     // X-Shopify-Hmac-Sha256: a webhook's HMAC, named without "signature"
+	"macaroon", // Grpc-Metadata-Macaroon (LND): a bearer credential
 }
 
-// challengeHeaders name an auth scheme and its realm, never a credential,
-// and say why a check got its 401: they stay readable.
-var challengeHeaders = map[string]bool{"wwwauthenticate": true, "proxyauthenticate": true,
-	"accesscontrolallowcredentials": true} // "true": CORS says whether cookies may be sent, it holds none
+// readableHeaders hold no credential although a sensitive word is in
+// their name, and are what an operator reads: challenges name an auth
+// scheme and its realm and say why a check got its 401; CORS says "true";
+// a WebSocket key is a public nonce (RFC 6455 §4.1) and an idempotency key
+// a request id, not a secret; Dovecot's session id correlates its log
+// lines (a filter script sets and reads it in `backline lua test`).
+var readableHeaders = map[string]bool{"wwwauthenticate": true, "proxyauthenticate": true,
+	"accesscontrolallowcredentials": true, "secwebsocketkey": true, "idempotencykey": true,
+	"xdovecotsession": true}
 
 // credentialNames are names that hold a credential without a sensitive
-// word in them: X-Auth carries an API token at several providers.
-var credentialNames = map[string]bool{"xauth": true, "auth": true}
+// word in them: X-Auth carries an API token at several providers; DPoP a
+// signed proof of possession sent with an access token (RFC 9449; its
+// DPoP-Nonce is the server's challenge and stays readable); Docker's
+// X-Registry-Auth and X-Registry-Config registry user names and passwords
+// (base64 JSON); X-GitHub-OTP a one-time password.
+var credentialNames = map[string]bool{"xauth": true, "auth": true, "dpop": true,
+	"xregistryauth": true, "xregistryconfig": true, "xgithubotp": true, "xotp": true}
 
 // SensitiveHeader tells whether the value of the header called name must
 // not be shown. Any case, any separators, control characters ignored.
 func SensitiveHeader(name string) bool {
 	n := fold(name)
-	if challengeHeaders[n] {
+	if readableHeaders[n] {
 		return false
 	}
 	if credentialNames[n] {

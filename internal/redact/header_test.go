@@ -20,6 +20,10 @@ func TestSensitiveHeader(t *testing.T) {
 		"Host": false, "User-Agent": false, "Accept": false, "X-Probe": false, "X-Forwarded-For": false,
 		"Content-Type": false, "Location": false, "Www-Authenticate": false, "Proxy-Authenticate": false,
 		"Keep-Alive": false, "": false,
+		"DPoP": true, "dpop": true, "X-Registry-Auth": true, "X-Registry-Config": true, "X-GitHub-OTP": true,
+		"X-Shopify-Hmac-Sha256": true, "Grpc-Metadata-Macaroon": true, "X-Hook-Secret": true, "Stripe-Signature": true,
+		"DPoP-Nonce": false, "Sec-WebSocket-Key": false, "Sec-WebSocket-Accept": false, "Idempotency-Key": false,
+		"X-Dovecot-Session": false, "X-Session": true,
 	} {
 		if got := SensitiveHeader(name); got != want {
 			t.Errorf("SensitiveHeader(%q) = %v, want %v", name, got, want)
