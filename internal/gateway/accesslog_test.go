@@ -80,6 +80,8 @@ func TestAccessLogNeverLogsCredentials(t *testing.T) {
 		"Cookie":        "session=SECRET6",
 	})
 	h.do("GET", "/nowhere?password=SECRET7", nil, map[string]string{"Authorization": "Basic SECRET8"})
+	// A '#' in the target stays in the raw query net/url returns.
+	rawRequest(t, h, "GET /things/2?a=1#access_token=SECRET12 HTTP/1.1\r\nHost: x\r\n\r\n")
 	logs := h.logs.String()
 	if strings.Contains(logs, "SECRET") {
 		t.Fatalf("a credential reached the log:\n%s", logs)
@@ -88,7 +90,10 @@ func TestAccessLogNeverLogsCredentials(t *testing.T) {
 		t.Fatalf("query not kept with redactions:\n%s", logs)
 	}
 	lines := accessLines(t, h)
-	if len(lines) != 2 || lines[1]["status"] != float64(404) || lines[1]["error_type"] != "route_not_found" || lines[1]["endpoint"] != nil {
+	if !strings.Contains(logs, `"query":"a=1#access_token=<redacted>"`) {
+		t.Fatalf("fragment-looking query not kept with redactions:\n%s", logs)
+	}
+	if len(lines) != 3 || lines[1]["status"] != float64(404) || lines[1]["error_type"] != "route_not_found" || lines[1]["endpoint"] != nil {
 		t.Fatalf("error request line: %v", lines)
 	}
 }

@@ -66,18 +66,23 @@ func SensitiveParam(name string) bool {
 	return false
 }
 
+// querySeparators end a parameter in a raw query.
+const querySeparators = "&;#"
+
 // Query returns a raw URL query (what follows '?', without it) with the
 // value of every sensitive parameter replaced by Placeholder: names, order,
-// duplicates and parameters without a value stay as written. Both '&' and
-// ';' separate parameters (Go's net/url refuses ';', but origins that split
-// on it exist, and "a=1;token=x" must not log the token as a's value).
+// duplicates and parameters without a value stay as written. '&', ';' and
+// '#' separate parameters: Go's net/url refuses ';', but origins that split
+// on it exist, and "a=1;token=x" must not log the token as a's value; a
+// request target's '#' stays in the raw query url.ParseRequestURI returns
+// ("a=1#access_token=x", as an implicit grant's fragment reads).
 // An empty value stays empty: there is nothing to withhold.
 func Query(raw string) string {
 	var b strings.Builder
 	done := 0 // raw[:done] is in b, or nothing changed yet
 	start := 0
 	for start <= len(raw) {
-		end := start + strings.IndexAny(raw[start:], "&;")
+		end := start + strings.IndexAny(raw[start:], querySeparators)
 		if end < start {
 			end = len(raw)
 		}
