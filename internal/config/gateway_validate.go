@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/backline/backline/internal/redact"
 )
 
 var (
@@ -80,7 +82,7 @@ func (v *gatewayValidator) validateBackend(path string, b *Backend) {
 	}
 	if b.Proxy != "" {
 		if u, err := url.Parse(b.Proxy); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			v.add(path+".proxy", "must be an http:// or https:// URL, got %q", b.Proxy)
+			v.add(path+".proxy", "must be an http:// or https:// URL, got %q", redact.Text(b.Proxy))
 		}
 	}
 	if b.MaxConnections < 0 {
@@ -111,13 +113,15 @@ func (v *gatewayValidator) validateBackend(path string, b *Backend) {
 }
 
 // checkOrigin returns "" when origin is an absolute http(s) URL with a host.
+// The URL an error quotes (net/url's too) has its user info password and
+// query credentials withheld.
 func checkOrigin(origin string) string {
 	u, err := url.Parse(origin)
 	if err != nil {
-		return fmt.Sprintf("invalid url: %v", err)
+		return "invalid url: " + redact.Text(err.Error())
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || strings.Contains(u.Host, "/") {
-		return fmt.Sprintf("the origin attribute has to contain an absolute URL with a valid hostname: %q", origin)
+		return fmt.Sprintf("the origin attribute has to contain an absolute URL with a valid hostname: %q", redact.Text(origin))
 	}
 	return ""
 }
@@ -129,9 +133,9 @@ func CheckBackendPath(p string) string {
 	case p == "":
 		return ""
 	case strings.Contains(p, "#"):
-		return fmt.Sprintf("invalid fragment found in %q", p)
+		return fmt.Sprintf("invalid fragment found in %q", redact.Text(p))
 	case strings.Contains(p, "?"):
-		return fmt.Sprintf("invalid query string found in %q", p)
+		return fmt.Sprintf("invalid query string found in %q", redact.Text(p))
 	}
 	decoded := strings.ReplaceAll(strings.ReplaceAll(strings.ToLower(p), "%2e", "."), "%2f", "/")
 	for _, seg := range strings.Split(decoded, "/") {

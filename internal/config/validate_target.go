@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/backline/backline/internal/redact"
 )
 
 var protocols = []string{ProtoIMAP, ProtoPOP3, ProtoLMTP, ProtoSMTP, ProtoSieve, ProtoHTTP}
@@ -119,23 +121,25 @@ func (v *validator) validateRequestURI(key func(string) string, t *Target) {
 }
 
 // checkRequestURI accepts an origin-form path and query whose every
-// character is allowed by RFC 3986 or percent-encoded.
+// character is allowed by RFC 3986 or percent-encoded. The value quoted
+// in the error has its query credentials withheld (?api_key=<redacted>).
 func checkRequestURI(s string) string {
+	shown := redact.Text(s)
 	if !strings.HasPrefix(s, "/") {
-		return fmt.Sprintf("must start with \"/\", got %q", s)
+		return fmt.Sprintf("must start with \"/\", got %q", shown)
 	}
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == '%':
 			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
-				return fmt.Sprintf("has an invalid percent-escape at offset %d: %q", i, s)
+				return fmt.Sprintf("has an invalid percent-escape at offset %d: %q", i, shown)
 			}
 			i += 2
 		case c == '#':
-			return fmt.Sprintf("must not contain a fragment (#): %q", s)
+			return fmt.Sprintf("must not contain a fragment (#): %q", shown)
 		case !isURIChar(c):
-			return fmt.Sprintf("character %q at offset %d must be percent-encoded: %q", c, i, s)
+			return fmt.Sprintf("character %q at offset %d must be percent-encoded: %q", c, i, shown)
 		}
 	}
 	return ""

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/redact"
 )
 
 // requestIDSettings are the compiled gateway.request_id settings: canonical
@@ -182,7 +183,7 @@ func (a *accessWriter) finish() {
 		slog.String("path", a.r.URL.Path),
 	)
 	if q := a.r.URL.RawQuery; q != "" {
-		attrs = append(attrs, slog.String("query", redactQuery(q)))
+		attrs = append(attrs, slog.String("query", redact.Query(q)))
 	}
 	if a.ep != nil {
 		attrs = append(attrs, slog.String("endpoint", a.ep.path), slog.String("backend", a.ep.backend.rt.name))
@@ -254,45 +255,4 @@ func customGroup(fields valueSet, rd *requestData) slog.Attr {
 		}
 	}
 	return slog.Group("custom", custom...)
-}
-
-// secretQueryWords mark query parameters whose values are not logged: an
-// API key or a token in a URL is common, and logs travel further than the
-// request did.
-var secretQueryWords = []string{
-	"token", "secret", "password", "passwd", "pwd", "pass", "key", "auth", "sig",
-	"session", "sid", "code", "credential", "jwt", "assertion", "otp", "nonce",
-}
-
-// redactQuery keeps the query as written but replaces the values of
-// parameters whose names look secret with REDACTED.
-func redactQuery(q string) string {
-	var b strings.Builder
-	b.Grow(len(q))
-	for i, pair := range strings.Split(q, "&") {
-		if i > 0 {
-			b.WriteByte('&')
-		}
-		name, _, hasValue := strings.Cut(pair, "=")
-		if hasValue && secretQueryName(name) {
-			b.WriteString(name)
-			b.WriteString("=REDACTED")
-			continue
-		}
-		b.WriteString(pair)
-	}
-	return b.String()
-}
-
-func secretQueryName(name string) bool {
-	n := strings.ToLower(name)
-	if strings.Contains(n, "%") {
-		return true // an encoded name may hide one of the words
-	}
-	for _, w := range secretQueryWords {
-		if strings.Contains(n, w) {
-			return true
-		}
-	}
-	return false
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/health"
 	"github.com/backline/backline/internal/probe"
+	"github.com/backline/backline/internal/redact"
 )
 
 // HealthGroups returns one health group per definitions backend with
@@ -211,7 +212,7 @@ func (g *Gateway) MovedHealthChecks() []string {
 			continue
 		}
 		for i, t := range grp.Targets {
-			out = append(out, fmt.Sprintf("definitions.backends.%s.beta_health: %s is probed at %s", label, grp.IDs[i], HealthURL(t)))
+			out = append(out, fmt.Sprintf("definitions.backends.%s.beta_health: %s is probed at %s", label, grp.IDs[i], redact.Text(HealthURL(t))))
 		}
 	}
 	return out

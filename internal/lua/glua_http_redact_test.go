@@ -2,6 +2,7 @@ package lua
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -47,6 +48,43 @@ end`, engineSetup{cfg: cfg})
 			if !strings.Contains(text, "malformed MIME header") {
 				t.Errorf("%s %s: the script's error lost the reason: %s", name, key, text)
 			}
+		}
+	}
+}
+
+// Go's HTTP client quotes the whole request URL in its errors (url.Error);
+// the error a script gets for a call that failed (here: nothing listens)
+// names the cause without the URL's credentials, whichever way the error
+// is built (redact.ErrorText would withhold them from a quoted URL too).
+func TestGluaHTTPErrorNeverQuotesURLSecrets(t *testing.T) {
+	cfg := config.LuaConfig{}
+	cfg.HTTPClient = config.LuaHTTPClient{AllowedHosts: []string{"127.0.0.1"}, Timeout: 5 * time.Second,
+		MaxResponseBody: 1 << 20, MaxRedirects: 1}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + l.Addr().String()
+	l.Close()
+	out, err, _ := runOne(t, `function nauthilus_call_filter(request)
+  local http = require("glua_http")
+  local resp, err = http.get("`+url+`/x?access_token=SECRET1&page=2")
+  nauthilus_builtin.custom_log_add("err", err)
+  local _, errs = http.request_batch({{"GET", "`+url+`/y?api_key=SECRET2"}})
+  nauthilus_builtin.custom_log_add("batch", errs and errs[1])
+  return nauthilus_builtin.FILTER_ACCEPT, 0
+end`, engineSetup{cfg: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"err", "batch"} {
+		v, _ := logValue(out, key)
+		text := fmt.Sprint(v)
+		if strings.Contains(text, "SECRET") {
+			t.Errorf("%s: the script's error shows the secret: %s", key, text)
+		}
+		if !strings.Contains(text, "connection refused") {
+			t.Errorf("%s: the script's error lost the cause: %s", key, text)
 		}
 	}
 }

@@ -36,7 +36,7 @@ func checkHTTP(s *session) error {
 		path = "/"
 	}
 	if strings.ContainsFunc(path, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return configErr("request_uri %q contains spaces or control characters", path)
+		return configErr("request_uri %q contains spaces or control characters", redact.Text(path))
 	}
 
 	headers := []string{"Host", "User-Agent", "Accept", "Connection"}
@@ -97,7 +97,7 @@ func checkHTTP(s *session) error {
 	}
 
 	lines := []string{"GET " + path + " HTTP/1.1"}
-	shown := []string{lines[0]}
+	shown := []string{redact.Text(lines[0])} // a request_uri may carry ?api_key=…
 	for _, name := range headers {
 		lines = append(lines, name+": "+values[name])
 		shown = append(shown, name+": "+redact.HeaderValue(name, values[name]))

@@ -1,8 +1,9 @@
-// Package redact is the one rule for which HTTP header values backline
-// never prints or logs: probe transcripts, `backline probe`, errors that
-// quote a server's header line (status API, logs, ctl) and the gateway's
-// error log all ask it. The name always stays visible, so an operator sees
-// that the header was there.
+// Package redact is the one rule for which HTTP header values and URL
+// parameters backline never prints or logs: probe transcripts, `backline
+// probe`, errors that quote a server's header line or a URL (status API,
+// logs, ctl), the gateway's error and access logs all ask it. The name
+// always stays visible, so an operator sees that the header or parameter
+// was there.
 package redact
 
 import (
@@ -28,22 +29,34 @@ var sensitiveWords = []string{
 	"session",
 	"credential",
 	"jwt",
+	"hmac",     // X-Shopify-Hmac-Sha256: a webhook's HMAC, named without "signature"
+	"macaroon", // Grpc-Metadata-Macaroon (LND): a bearer credential
 }
 
-// challengeHeaders name an auth scheme and its realm, never a credential,
-// and say why a check got its 401: they stay readable.
-var challengeHeaders = map[string]bool{"wwwauthenticate": true, "proxyauthenticate": true,
-	"accesscontrolallowcredentials": true} // "true": CORS says whether cookies may be sent, it holds none
+// readableHeaders hold no credential although a sensitive word is in
+// their name, and are what an operator reads: challenges name an auth
+// scheme and its realm and say why a check got its 401; CORS says "true";
+// a WebSocket key is a public nonce (RFC 6455 §4.1) and an idempotency key
+// a request id, not a secret; Dovecot's session id correlates its log
+// lines (a filter script sets and reads it in `backline lua test`).
+var readableHeaders = map[string]bool{"wwwauthenticate": true, "proxyauthenticate": true,
+	"accesscontrolallowcredentials": true, "secwebsocketkey": true, "idempotencykey": true,
+	"xdovecotsession": true}
 
 // credentialNames are names that hold a credential without a sensitive
-// word in them: X-Auth carries an API token at several providers.
-var credentialNames = map[string]bool{"xauth": true, "auth": true}
+// word in them: X-Auth carries an API token at several providers; DPoP a
+// signed proof of possession sent with an access token (RFC 9449; its
+// DPoP-Nonce is the server's challenge and stays readable); Docker's
+// X-Registry-Auth and X-Registry-Config registry user names and passwords
+// (base64 JSON); X-GitHub-OTP a one-time password.
+var credentialNames = map[string]bool{"xauth": true, "auth": true, "dpop": true,
+	"xregistryauth": true, "xregistryconfig": true, "xgithubotp": true, "xotp": true}
 
 // SensitiveHeader tells whether the value of the header called name must
 // not be shown. Any case, any separators, control characters ignored.
 func SensitiveHeader(name string) bool {
 	n := fold(name)
-	if challengeHeaders[n] {
+	if readableHeaders[n] {
 		return false
 	}
 	if credentialNames[n] {
@@ -57,12 +70,14 @@ func SensitiveHeader(name string) bool {
 	return false
 }
 
-// HeaderValue returns value, or Placeholder when name is sensitive.
+// HeaderValue returns value, or Placeholder when name is sensitive. A
+// value shown still has its URL credentials withheld (Text): a Location
+// or Refresh that carries ?code=… or #access_token=… keeps its URL.
 func HeaderValue(name, value string) string {
 	if SensitiveHeader(name) {
 		return Placeholder
 	}
-	return value
+	return Text(value)
 }
 
 // HeaderLine redacts one "Name: value" line as a server sent it. A line
@@ -74,12 +89,12 @@ func HeaderLine(line string) string {
 		if SensitiveHeader(line) {
 			return Placeholder
 		}
-		return line
+		return Text(line)
 	}
 	if SensitiveHeader(name) {
 		return name + ": " + Placeholder
 	}
-	return line
+	return Text(line)
 }
 
 // quotedLineMarkers precede the header line Go's net/textproto quotes
@@ -92,12 +107,14 @@ var quotedLineMarkers = []string{
 }
 
 // ErrorText redacts the header lines a net/http or net/textproto error
-// quotes, so the error can go to logs, the status API and the terminal.
+// quotes, and the URL credentials any error may quote (net/http's client
+// quotes the request URL, query included: `Get "https://h/?access_token=…": …`),
+// so the error can go to logs, the status API and the terminal.
 func ErrorText(text string) string {
 	for _, marker := range quotedLineMarkers {
 		text = redactQuotedAfter(text, marker, HeaderLine)
 	}
-	return redactQuotedAfter(text, unsolicitedMarker, message)
+	return Text(redactQuotedAfter(text, unsolicitedMarker, message))
 }
 
 func redactQuotedAfter(text, marker string, redactQuoted func(string) string) string {

@@ -1,0 +1,240 @@
+package redact
+
+import "strings"
+
+// sensitiveParamWords mark a URL parameter whose value is a credential when
+// its name, percent-decoded, lowercased and stripped to letters and digits,
+// contains one of them. Substrings on purpose: "access_token", "id_token",
+// "X-Amz-Signature", "X-Goog-Credential", "client_secret", "code_verifier"
+// and "api-Key" all match. The price is that a harmless "keyword",
+// "author" or "zipcode" is withheld too; a log reader loses a value, never
+// a credential.
+var sensitiveParamWords = [][]byte{
+	[]byte("token"),      // access_token, id_token, refresh_token, X-Amz-Security-Token
+	[]byte("secret"),     // client_secret
+	[]byte("pass"),       // password, passwd, pass, passphrase
+	[]byte("pwd"),        //
+	[]byte("key"),        // key, api_key, apikey, X-Goog-Api-Key
+	[]byte("auth"),       // auth, authcode
+	[]byte("sig"),        // sig, signature, X-Amz-Signature, X-Goog-Signature, oauth_signature
+	[]byte("session"),    // session, sessionid
+	[]byte("sid"),        // sid, PHPSESSID
+	[]byte("code"),       // an OAuth authorization code, code_verifier
+	[]byte("credential"), // X-Amz-Credential, X-Goog-Credential
+	[]byte("jwt"),        //
+	[]byte("assertion"),  // client_assertion, SAML assertions
+	[]byte("otp"),        // one-time passwords
+	[]byte("nonce"),      //
+	[]byte("ticket"),     // CAS service tickets (?ticket=ST-…)
+	[]byte("saml"),       // SAMLResponse of the redirect binding
+	[]byte("verifier"),   // oauth_verifier (OAuth 1.0a)
+	[]byte("hmac"),       //
+}
+
+// SensitiveParam tells whether the value of the URL query (or form)
+// parameter called name, as written in the URL, must not be shown. The
+// name is percent-decoded once first ("acc%65ss_token" is access_token to
+// the origin); a name that does not decode, or still holds a '%' after
+// decoding, is taken as sensitive, since what it hides is unknown.
+func SensitiveParam(name string) bool {
+	var buf [64]byte
+	folded := buf[:0]
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c == '%' {
+			if i+2 >= len(name) || !isHex(name[i+1]) || !isHex(name[i+2]) {
+				return true
+			}
+			c = unhex(name[i+1])<<4 | unhex(name[i+2])
+			if c == '%' {
+				return true // encoded twice: decoded again somewhere, maybe
+			}
+			i += 2
+		}
+		switch {
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9':
+			folded = append(folded, c)
+		case c >= 'A' && c <= 'Z':
+			folded = append(folded, c+'a'-'A')
+		}
+	}
+	for _, w := range sensitiveParamWords {
+		if containsBytes(folded, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// querySeparators end a parameter in a raw query.
+const querySeparators = "&;#"
+
+// Query returns a raw URL query (what follows '?', without it) with the
+// value of every sensitive parameter replaced by Placeholder: names, order,
+// duplicates and parameters without a value stay as written. '&', ';' and
+// '#' separate parameters: Go's net/url refuses ';', but origins that split
+// on it exist, and "a=1;token=x" must not log the token as a's value; a
+// request target's '#' stays in the raw query url.ParseRequestURI returns
+// ("a=1#access_token=x", as an implicit grant's fragment reads).
+// An empty value stays empty: there is nothing to withhold.
+func Query(raw string) string {
+	var b strings.Builder
+	done := 0 // raw[:done] is in b, or nothing changed yet
+	start := 0
+	for start <= len(raw) {
+		end := start + strings.IndexAny(raw[start:], querySeparators)
+		if end < start {
+			end = len(raw)
+		}
+		pair := raw[start:end]
+		if name, value, ok := strings.Cut(pair, "="); ok && value != "" && value != Placeholder && SensitiveParam(name) {
+			if b.Len() == 0 {
+				b.Grow(len(raw))
+			}
+			valueAt := start + len(name) + 1
+			b.WriteString(raw[done:valueAt])
+			b.WriteString(Placeholder)
+			done = end
+		}
+		start = end + 1
+	}
+	if done == 0 {
+		return raw
+	}
+	b.WriteString(raw[done:])
+	return b.String()
+}
+
+// Text withholds credentials in free text that may quote a URL, a header
+// value or a query: an error of Go's HTTP client (`Get "https://h/p?access_token=…": …`),
+// a Location or Refresh header, a line a server sent. Every name=value
+// pair whose name is sensitive (SensitiveParam) has its value replaced by
+// Placeholder, and the password of a URL's user info ("https://u:pw@h/")
+// too. A pair's name is the run of name characters before '='; its value
+// runs to whitespace, an unescaped quote, '&' or ';' (a backslash escapes
+// the next byte, as in a Go-quoted string, so a `\"` inside a value does
+// not end it). Text without '=' or "://" comes back unchanged.
+func Text(s string) string {
+	s = userInfoPasswords(s)
+	if strings.IndexByte(s, '=') < 0 {
+		return s
+	}
+	var b strings.Builder
+	done, i := 0, 0
+	for i < len(s) {
+		eq := strings.IndexByte(s[i:], '=')
+		if eq < 0 {
+			break
+		}
+		eq += i
+		start := eq
+		for start > done && isNameByte(s[start-1]) {
+			start--
+		}
+		end := textValueEnd(s, eq+1)
+		value := s[eq+1 : end]
+		if start < eq && value != "" && value != Placeholder && SensitiveParam(s[start:eq]) {
+			if b.Len() == 0 {
+				b.Grow(len(s))
+			}
+			b.WriteString(s[done : eq+1])
+			b.WriteString(Placeholder)
+			done, i = end, end
+			continue
+		}
+		// A harmless value may itself hold pairs (redirect_uri=/cb?code=…).
+		i = eq + 1
+	}
+	if done == 0 {
+		return s
+	}
+	b.WriteString(s[done:])
+	return b.String()
+}
+
+// textValueEnd is where the value that starts at s[from] ends in free text.
+func textValueEnd(s string, from int) int {
+	for i := from; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++ // the escaped byte belongs to the value
+		case ' ', '\t', '\r', '\n', '"', '\'', '&', ';':
+			return i
+		}
+	}
+	return len(s)
+}
+
+// isNameByte: what a parameter name in free text is made of. Anything
+// else (':', '?', '/', quotes, space, '=') ends it, so "Location: /?token=x"
+// and `"…?sig=x"` find their names.
+func isNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' ||
+		c == '-' || c == '_' || c == '.' || c == '%' || c == '+' || c == '~' || c == '[' || c == ']' || c >= 0x80
+}
+
+// userInfoPasswords replaces the password of every "scheme://user:pw@host"
+// in s. The user info ends at the last '@' before the path, query,
+// fragment, whitespace or a quote.
+func userInfoPasswords(s string) string {
+	if !strings.Contains(s, "://") {
+		return s
+	}
+	var b strings.Builder
+	done := 0
+	for i := 0; ; {
+		at := strings.Index(s[i:], "://")
+		if at < 0 {
+			break
+		}
+		authStart := i + at + 3
+		authEnd := authStart
+		for authEnd < len(s) && strings.IndexByte("/?#\"' \t\r\n\\", s[authEnd]) < 0 {
+			authEnd++
+		}
+		authority := s[authStart:authEnd]
+		if userinfo, _, found := cutLast(authority, "@"); found {
+			if colon := strings.IndexByte(userinfo, ':'); colon >= 0 && userinfo[colon+1:] != Placeholder {
+				b.WriteString(s[done : authStart+colon+1])
+				b.WriteString(Placeholder)
+				done = authStart + len(userinfo)
+			}
+		}
+		i = authEnd
+	}
+	if done == 0 {
+		return s
+	}
+	b.WriteString(s[done:])
+	return b.String()
+}
+
+func cutLast(s, sep string) (before, after string, found bool) {
+	if i := strings.LastIndex(s, sep); i >= 0 {
+		return s[:i], s[i+len(sep):], true
+	}
+	return s, "", false
+}
+
+func containsBytes(s, sub []byte) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if string(s[i:i+len(sub)]) == string(sub) {
+			return true
+		}
+	}
+	return false
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= 'a':
+		return c - 'a' + 10
+	case c >= 'A':
+		return c - 'A' + 10
+	}
+	return c - '0'
+}
