@@ -198,7 +198,8 @@ func (c *h1ServerConn) serveRequest(sh *serverHead) (keep bool) {
 	if sh.verdict.refuse == "" {
 		r.Body = newServerBody(c, sh, r)
 	}
-	w := &serverResponse{c: c, req: r, length: -1, pending: c.pend[:0]} // hdr: made or adopted when asked for
+	w := &sh.resp
+	*w = serverResponse{c: c, req: r, length: -1, pending: c.pend[:0]} // hdr: made or adopted when asked for
 	c.watchMu.Lock()
 	c.watchAllowed = true
 	c.watchMu.Unlock()

@@ -34,8 +34,9 @@ var errRequestHeadTooLarge = &headError{status: http.StatusRequestHeaderFieldsTo
 // beyond the *http.Request.
 type serverHead struct {
 	req        *http.Request
-	url        url.URL    // r.URL of an origin-form target, kept with the head (one allocation)
-	values     [16]string // the header values of a head of up to 16 fields, likewise
+	url        url.URL        // r.URL of an origin-form target, kept with the head (one allocation)
+	values     [16]string     // the header values of a head of up to 16 fields, likewise
+	resp       serverResponse // the request's response writer, likewise
 	chunked    bool
 	verdict    framingVerdict
 	wantsClose bool
