@@ -28,6 +28,7 @@ func TestDrainingGaugeCases(t *testing.T) {
 		{"drained, then maint", true, []AdminChange{{State: ptr(AdminDrain)}, {State: ptr(AdminMaint)}}, 0},
 		{"drained again with a TTL", true, []AdminChange{{State: ptr(AdminDrain)}, {State: ptr(AdminDrain), TTL: time.Hour}}, 1},
 		{"drain ended by its TTL", true, []AdminChange{{State: ptr(AdminDrain), TTL: time.Minute}}, 0},
+		{"drained and stale", true, []AdminChange{{State: ptr(AdminDrain)}}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clock := &fakeClock{now: time.Unix(5000, 0)}
@@ -44,8 +45,12 @@ func TestDrainingGaugeCases(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			if tc.name == "drain ended by its TTL" {
+			switch tc.name {
+			case "drain ended by its TTL":
 				clock.add(2 * time.Minute)
+				e.recheck()
+			case "drained and stale": // no check for over three intervals
+				clock.add(4 * g.ConnectInterval)
 				e.recheck()
 			}
 			if v := metricValue(t, reg, "backline_backend_draining", GroupMail, "a"); v != tc.want {
@@ -54,6 +59,12 @@ func TestDrainingGaugeCases(t *testing.T) {
 			b, _ := findBackend(e.Snapshot(), "a")
 			if b.Eligible && b.Draining {
 				t.Errorf("eligible and draining at once: %+v", b)
+			}
+			if tc.name == "drained and stale" {
+				b.Admin.State = AdminReady
+				if _, why := Eligibility(b, clock.Now()); why != ReasonStale {
+					t.Errorf("the case is not stale: %q", why)
+				}
 			}
 		})
 	}
