@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -15,8 +16,12 @@ import (
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/backline/backline/internal/health"
+	"github.com/backline/backline/internal/state"
+	"github.com/backline/backline/internal/testfixture"
 )
 
 // withStdLog points the standard logger at a buffer with known flags and
@@ -226,8 +231,36 @@ func TestCtlListHostileCheckValues(t *testing.T) {
 // another instance keeps them on all.
 func TestSharedAdminSinceAgreesOverRedis(t *testing.T) {
 	m := miniredis.RunT(t)
+	sinceAgrees(t, newSharedInstance(t, m.Addr()), newSharedInstance(t, m.Addr()))
+}
+
+// The same against the fixture's real Redis, standalone and Cluster.
+func TestSharedAdminSinceAgreesOverRealRedis(t *testing.T) {
+	fx := testfixture.Load(t)
+	prefix := "review-since-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
+	instance := func(t *testing.T, newClient func() redis.UniversalClient) *sharedInstance {
+		c := newClient()
+		t.Cleanup(func() { c.Close() })
+		e := adminEngine(t)
+		logs := &syncBuffer{}
+		s := newAdminSharer(e, state.NewRedisAdminStore(c, prefix+t.Name()+":"), slog.New(slog.NewTextHandler(logs, nil)), prometheus.NewRegistry())
+		return &sharedInstance{engine: e, sharer: s, logs: logs}
+	}
+	for name, newClient := range map[string]func() redis.UniversalClient{
+		"standalone": func() redis.UniversalClient { return redis.NewClient(&redis.Options{Addr: fx.Addr("REDIS")}) },
+		"cluster": func() redis.UniversalClient {
+			return redis.NewClusterClient(&redis.ClusterOptions{Addrs: strings.Split(fx.Get("REDIS_CLUSTER_ADDRESSES"), ",")})
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			sinceAgrees(t, instance(t, newClient), instance(t, newClient))
+		})
+	}
+}
+
+func sinceAgrees(t *testing.T, a, b *sharedInstance) {
+	t.Helper()
 	ctx := context.Background()
-	a, b := newSharedInstance(t, m.Addr()), newSharedInstance(t, m.Addr())
 	a.sharer.sync(ctx)
 	b.sharer.sync(ctx)
 	drained, err := a.engine.SetAdmin("mbox03", health.AdminChange{State: ptrTo(health.AdminDrain), Who: "alice", Why: ptrTo("disk swap")})
@@ -260,6 +293,15 @@ func TestSharedAdminSinceAgreesOverRedis(t *testing.T) {
 	a.sharer.sync(ctx)
 	b.sharer.sync(ctx)
 	same("after another sync")
+	for name, i := range map[string]*sharedInstance{"a": a, "b": b} {
+		if v := gaugeValue(t, i.sharer.up); v != 1 {
+			t.Errorf("%s: backline_state_redis_up = %v\n%s", name, v, i.logs.String())
+		}
+	}
+	if _, err := a.engine.ResetAdmin("mbox03"); err != nil { // leave the shared store clean
+		t.Fatal(err)
+	}
+	a.sharer.sync(ctx)
 }
 
 func ptrTo[T any](v T) *T { return &v }
