@@ -1,11 +1,14 @@
 package health
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/backline/backline/internal/probe"
 )
 
 // backline_backend_draining is 1 only for a drain that keeps an otherwise
@@ -193,5 +196,36 @@ func TestAdminSinceAgreesAcrossInstances(t *testing.T) {
 	sync(a, b)
 	if adm, _ := b.GetAdmin("mbox03"); !adm.Since.Equal(ready.Since) || adm.Who != "carol" {
 		t.Errorf("b after carol's ready: since %v by %q, want %v by carol", adm.Since, adm.Who, ready.Since)
+	}
+}
+
+// While checks are paused the checked address stays the last check's,
+// but a reload that moves the backend to another host drops it (it was
+// reached for the old host), as docs/auth.md promises: the pause does not
+// keep nginx on the old machine. The pause itself carries over.
+func TestCheckedAddrDroppedByAReloadThatMovesAPausedBackend(t *testing.T) {
+	checker := checkerFunc(func(_ context.Context, tg *probe.Target, phase probe.Phase) probe.Result {
+		return probe.Result{Phase: phase, OK: true, RemoteAddr: "192.0.2.40:143"}
+	})
+	g := Group{Name: GroupMail, ConnectInterval: time.Millisecond, DeepInterval: time.Millisecond,
+		FailureThreshold: 1, RecoveryThreshold: 1, InitialHealthy: true,
+		Targets: []*probe.Target{mailTarget("a", 143, false)}}
+	h := startEngine(t, []Group{g}, checker, Options{})
+	if b := backendByName(t, h.next(t), "a"); addrString(b.Addr) != "192.0.2.40" {
+		t.Fatalf("before the pause: %v", b.Addr)
+	}
+	if _, err := h.e.SetAdmin("a", AdminChange{ChecksPaused: ptr(true), Who: "ops"}); err != nil {
+		t.Fatal(err)
+	}
+	h.fresh(t)
+	moved := mailTarget("a", 143, false)
+	moved.Host = "127.0.0.2"
+	g.Targets = []*probe.Target{moved}
+	if err := h.e.Reconfigure([]Group{g}); err != nil {
+		t.Fatal(err)
+	}
+	b := backendByName(t, h.fresh(t), "a")
+	if b.Addr.IsValid() || !b.ChecksPaused {
+		t.Errorf("after the move: Addr %v (want none), paused %v", b.Addr, b.ChecksPaused)
 	}
 }
