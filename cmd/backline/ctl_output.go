@@ -90,8 +90,8 @@ func (c *ctlClient) printList(backends []ctlBackend) {
 // from a daemon that reports neither.
 func ctlCheckKind(b ctlBackend) string {
 	var parts []string
-	if b.ConnectCheck != "" {
-		parts = append(parts, ctlCell(b.ConnectCheck))
+	if cc := strings.TrimSpace(b.ConnectCheck); cc != "" {
+		parts = append(parts, ctlCell(cc))
 	}
 	if b.DeepCheck {
 		parts = append(parts, "deep")
@@ -138,10 +138,13 @@ func ctlRollup(backends []ctlBackend) string {
 
 // ctlCell keeps one table cell on one line and free of control bytes.
 func ctlCell(s string) string {
+	// Blanks only are no value either: an empty cell would shift the
+	// columns after it for whoever reads them by field.
+	s = ctlClean(strings.Join(strings.Fields(s), " "))
 	if s == "" {
 		return "-"
 	}
-	return ctlClean(strings.Join(strings.Fields(s), " "))
+	return s
 }
 
 func ctlHostPort(host string, port int) string {

@@ -22,9 +22,6 @@ type originRamp struct {
 	// seen, or added by a reload and not yet seen) or the ramp's start in
 	// Unix nanoseconds.
 	state atomic.Int64
-	// length is the slow_start of the configuration that built the
-	// origin last (0: off), for the status API; picks use their set's.
-	length atomic.Int64
 }
 
 const (

@@ -94,7 +94,6 @@ func newOriginSet(label string, b *config.Backend, ramps *rampMemory) *originSet
 		u.doneFunc = func() { u.inFlight.Add(-1) }
 		u.seed = hashString(o.scheme + "://" + o.hostPort())
 		u.ramp = ramps.forOrigin(u.id)
-		u.ramp.length.Store(int64(s.slowStart))
 		if s.slowStart == 0 {
 			// Not observed while slow start is off: an origin this reload
 			// adds would stay "not yet seen" and ramp, long after, on the

@@ -197,7 +197,7 @@ func (s *Server) listBackends(w http.ResponseWriter, r *http.Request) {
 		ramps := s.slowStartRamps(now)
 		for _, b := range snap.Backends {
 			v := viewBackendIn(snap, b, panics, now)
-			v.SlowStart = viewSlowStart(ramps, b.ID)
+			v.SlowStart = viewSlowStart(ramps, b)
 			body.Backends = append(body.Backends, v)
 		}
 	}
@@ -216,7 +216,7 @@ func (s *Server) writeBackend(w http.ResponseWriter, name string) {
 			if b.ID == name || b.Target != nil && backendName(b.Target) == name {
 				now := time.Now()
 				v := viewBackendIn(snap, b, nil, now)
-				v.SlowStart = viewSlowStart(s.slowStartRamps(now), b.ID)
+				v.SlowStart = viewSlowStart(s.slowStartRamps(now), b)
 				writeJSON(w, http.StatusOK, v)
 				return
 			}

@@ -23,8 +23,20 @@ func (s *Server) slowStartRamps(now time.Time) map[string]health.SlowStartRamp {
 	return s.opts.SlowStart(now)
 }
 
-func viewSlowStart(ramps map[string]health.SlowStartRamp, id string) *slowStartView {
-	r, ok := ramps[id]
+// rampOf is b's running ramp. Only an eligible origin has one: the
+// gateway's ramp memory moves with picks, so an origin that went down
+// mid-ramp keeps it there until the next request, while it gets nothing
+// (and ramps anew once back).
+func rampOf(ramps map[string]health.SlowStartRamp, b health.Backend) (health.SlowStartRamp, bool) {
+	if !b.Eligible {
+		return health.SlowStartRamp{}, false
+	}
+	r, ok := ramps[b.ID]
+	return r, ok
+}
+
+func viewSlowStart(ramps map[string]health.SlowStartRamp, b health.Backend) *slowStartView {
+	r, ok := rampOf(ramps, b)
 	if !ok {
 		return nil
 	}
@@ -33,8 +45,8 @@ func viewSlowStart(ramps map[string]health.SlowStartRamp, id string) *slowStartV
 
 // slowStartText is what a ramping origin's row adds to its detail: the
 // share of its weight it gets now and when it gets all of it.
-func slowStartText(ramps map[string]health.SlowStartRamp, id string, now time.Time) string {
-	r, ok := ramps[id]
+func slowStartText(ramps map[string]health.SlowStartRamp, b health.Backend, now time.Time) string {
+	r, ok := rampOf(ramps, b)
 	if !ok {
 		return ""
 	}

@@ -136,7 +136,7 @@ func buildStatus(snap *health.Snapshot, ramps map[string]health.SlowStartRamp, v
 		row := buildRow(b, adminOf(b), now)
 		panicNote := panics.note(b, now)
 		row.addDetail(panicNote)
-		row.addDetail(slowStartText(ramps, b.ID, now))
+		row.addDetail(slowStartText(ramps, b, now))
 		data.Total++
 		if b.Healthy {
 			data.Healthy++
