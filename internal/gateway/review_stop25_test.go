@@ -18,6 +18,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
+
+	"github.com/backline/backline/internal/config"
 )
 
 // Review of 85aa001 (the upstream copy's values in one [8]string) and
@@ -359,6 +361,31 @@ func FuzzReviewForwardedClientClaims(f *testing.F) {
 			}
 		}
 	})
+}
+
+// Bug: one trust rule judges a peer with an IPv4-mapped address as IPv4,
+// and a trusted_proxies address written IPv4-mapped (::ffff:10.0.0.1) was
+// unmapped to match, but a prefix written that way (::ffff:10.0.0.0/104,
+// as a dual-stack listener's logs show the peers) stayed an IPv6 prefix
+// that no peer, mapped or not, was ever judged against: the proxy was
+// silently untrusted and its X-Forwarded-Proto replaced.
+func TestReviewTrustedProxyMappedPrefix(t *testing.T) {
+	cfg := config.Gateway{TrustedProxies: []string{"::ffff:10.0.0.0/104", "::ffff:192.0.2.7/128"}}
+	trusted := trustedProxies(cfg.TrustedProxyPrefixes())
+	for peer, want := range map[string]bool{
+		"10.0.0.1:4000":           true,
+		"[::ffff:10.9.9.9]:4000":  true,
+		"192.0.2.7:4000":          true,
+		"[::ffff:192.0.2.7]:4000": true,
+		"11.0.0.1:4000":           false,
+		"192.0.2.8:4000":          false,
+		"[::a00:1]:4000":          false, // ::10.0.0.1, IPv4-compatible, not mapped
+		"[2001:db8::a00:1]:4000":  false,
+	} {
+		if got := trusted.contains(peer); got != want {
+			t.Errorf("%s: trusted %v, want %v (prefixes %v)", peer, got, want, trusted)
+		}
+	}
 }
 
 // FollowHealth ends with its context and leaves nothing behind, however
