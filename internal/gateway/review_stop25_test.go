@@ -420,3 +420,55 @@ func TestReviewFollowHealthEndsWithItsContext(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// Bug: X-Forwarded-Proto lists from a trusted proxy are read by position
+// (a client's own claim left of what the proxies appended cannot make it
+// https), but X-Forwarded-Host took the first line or element: behind a
+// first proxy that appends (HAProxy's add-header, one line per hop; an
+// Envoy-style ", " append), a client writing X-Forwarded-Host: evil.example
+// had its claim passed on as the only value and the proxy's dropped, so
+// an origin built its links (a password reset mail) on the client's host.
+// The host is now read where the scheme is; a single value stays the
+// proxy's word.
+func TestReviewForwardedHostReadWhereProtoIs(t *testing.T) {
+	trusted := trustedProxies{netip.MustParsePrefix("10.0.0.0/8")}
+	for _, tc := range []struct {
+		name       string
+		xff        []string
+		host       []string
+		want       string
+		wantScheme string
+	}{
+		{"appended line, no X-Forwarded-For", nil, []string{"evil.example", "shop.example"}, "shop.example", "http"},
+		{"appended line", []string{"203.0.113.9"}, []string{"evil.example", "shop.example"}, "shop.example", "http"},
+		{"appended element", []string{"203.0.113.9"}, []string{"evil.example, shop.example"}, "shop.example", "http"},
+		{"two hops", []string{"203.0.113.9, 10.0.0.2"}, []string{"evil.example, shop.example, inner.example"}, "shop.example", "http"},
+		{"single value: the proxy's word", []string{"203.0.113.9"}, []string{"shop.example"}, "shop.example", "http"},
+		{"empty element appended: the gateway's own", []string{"203.0.113.9"}, []string{"evil.example", ""}, "gw.example", "http"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := &http.Request{RemoteAddr: "10.0.0.1:4000", Host: "gw.example", Header: http.Header{}}
+			if tc.xff != nil {
+				r.Header["X-Forwarded-For"] = tc.xff
+			}
+			r.Header["X-Forwarded-Host"] = tc.host
+			// The scheme list has the same shape: the client's claim, then
+			// what each proxy appended (the first saw http).
+			r.Header["X-Forwarded-Proto"] = []string{"https", "http"}
+			if tc.name == "two hops" {
+				r.Header["X-Forwarded-Proto"] = []string{"https, http, https"}
+			}
+			h := r.Header.Clone()
+			setForwardedProtoHost(h, r, nil, trusted)
+			if got := h["X-Forwarded-Host"]; len(got) != 1 || got[0] != tc.want {
+				t.Errorf("proxied X-Forwarded-Host %q, want %q", got, tc.want)
+			}
+			if got := h.Get("X-Forwarded-Proto"); got != tc.wantScheme {
+				t.Errorf("proxied X-Forwarded-Proto %q, want %q", got, tc.wantScheme)
+			}
+			if _, host := forwardedOf(r, trusted); host != tc.want {
+				t.Errorf("request-block X-Forwarded-Host %q, want %q", host, tc.want)
+			}
+		})
+	}
+}
