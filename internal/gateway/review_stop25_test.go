@@ -281,7 +281,7 @@ func TestReviewRetryAfterEarlyProxyAnswerRace(t *testing.T) {
 // (empty lines, commas only, addresses of trusted proxies, huge lists,
 // duplicated lines), a chain of trusted proxies that append what they saw
 // decides: the client is the address the first proxy appended, and the
-// scheme is the one that proxy appended. Three ways of appending: a new
+// scheme and the host are the ones that proxy appended. Three ways of appending: a new
 // line (HAProxy's add-header, option forwardfor), to the joined lines
 // (nginx's $proxy_add_x_forwarded_for, Envoy), and to the last line only.
 func FuzzReviewForwardedClientClaims(f *testing.F) {
@@ -323,6 +323,7 @@ func FuzzReviewForwardedClientClaims(f *testing.F) {
 			h := http.Header{}
 			h["X-Forwarded-For"] = lines(xff)
 			h["X-Forwarded-Proto"] = lines(proto)
+			h["X-Forwarded-Host"] = lines(proto) // the client's host claims
 			appendTo := func(name, v string) {
 				old := h[name]
 				switch {
@@ -349,6 +350,7 @@ func FuzzReviewForwardedClientClaims(f *testing.F) {
 					scheme = "http"
 				}
 				appendTo("X-Forwarded-Proto", scheme)
+				appendTo("X-Forwarded-Host", fmt.Sprintf("hop%d.example", i))
 				from = fmt.Sprintf("10.0.0.%d", i+1)
 			}
 			r := &http.Request{RemoteAddr: from + ":4000", Host: "gw.example", Header: h}
@@ -358,6 +360,9 @@ func FuzzReviewForwardedClientClaims(f *testing.F) {
 			}
 			if p := trustedProto(r, trusted); len(p) != 1 || p[0] != "http" {
 				t.Fatalf("style %d, %d proxies, XFF %q, proto %q: scheme %q, want the first proxy's http", style, n, h["X-Forwarded-For"], h["X-Forwarded-Proto"], p)
+			}
+			if _, host := forwardedOf(r, trusted); host != "hop0.example" {
+				t.Fatalf("style %d, %d proxies, XFF %q, host %q: %q, want the first proxy's hop0.example", style, n, h["X-Forwarded-For"], h["X-Forwarded-Host"], host)
 			}
 		}
 	})
