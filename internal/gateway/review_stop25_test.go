@@ -119,14 +119,16 @@ func TestReviewAddRequestHeadersNeighbours(t *testing.T) {
 // retryRecorder is an origin that records the forwarding fields of every
 // request and answers 503 to the first attempt of each (retry_on: [503]).
 type retryRecorder struct {
-	mu   sync.Mutex
-	seen []http.Header
+	mu     sync.Mutex
+	seen   []http.Header
+	protos []int
 }
 
 func (rr *retryRecorder) handler(code int) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rr.mu.Lock()
 		rr.seen = append(rr.seen, r.Header.Clone())
+		rr.protos = append(rr.protos, r.ProtoMajor)
 		rr.mu.Unlock()
 		w.WriteHeader(code)
 	}
@@ -137,14 +139,25 @@ func (rr *retryRecorder) handler(code int) http.HandlerFunc {
 // (balanceLayer restores the client's field, sendLayer's backing holds
 // the same value), the same request id, and the client's own values.
 func TestReviewRetrySendsTheSameForwardingFields(t *testing.T) {
-	for _, proto := range []string{"h1", "h2c"} {
+	for _, proto := range []string{"h1", "h2c", "h2"} {
 		t.Run(proto, func(t *testing.T) {
 			busy, ok := &retryRecorder{}, &retryRecorder{}
 			var a, b, extra string
-			if proto == "h2c" {
+			switch proto {
+			case "h2c":
 				a, b = h2cOrigin(t, busy.handler(503)), h2cOrigin(t, ok.handler(200))
 				extra = "      http2_prior_knowledge: true\n"
-			} else {
+			case "h2":
+				tlsOrigin := func(h http.HandlerFunc) string {
+					s := httptest.NewUnstartedServer(h)
+					s.EnableHTTP2 = true
+					s.StartTLS()
+					t.Cleanup(s.Close)
+					return s.URL
+				}
+				a, b = tlsOrigin(busy.handler(503)), tlsOrigin(ok.handler(200))
+				extra = "      http2: true\n      disable_certificate_validation: true\n"
+			default:
 				sa := httptest.NewServer(busy.handler(503))
 				sb := httptest.NewServer(ok.handler(200))
 				t.Cleanup(sa.Close)
@@ -165,6 +178,15 @@ func TestReviewRetrySendsTheSameForwardingFields(t *testing.T) {
 			}
 			wg.Wait()
 			all := append(append([]http.Header{}, busy.seen...), ok.seen...)
+			wantMajor := 2
+			if proto == "h1" {
+				wantMajor = 1
+			}
+			for _, major := range append(append([]int{}, busy.protos...), ok.protos...) {
+				if major != wantMajor {
+					t.Fatalf("an attempt went over HTTP/%d, want HTTP/%d", major, wantMajor)
+				}
+			}
 			if len(all) == 0 {
 				t.Fatal("no request reached an origin")
 			}
