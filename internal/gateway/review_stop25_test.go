@@ -499,3 +499,39 @@ func TestReviewForwardedHostReadWhereProtoIs(t *testing.T) {
 		})
 	}
 }
+
+// An oauth2 401 sends the request again (from the copy authLayer kept
+// before the first send) through the balancing layer: the second send
+// carries X-Forwarded-For with the client appended once, the same
+// request id, and the fresh token, with and without origins.
+func TestReviewOAuthResendKeepsForwardingFields(t *testing.T) {
+	for _, withOrigins := range []bool{false, true} {
+		t.Run(fmt.Sprint("origins ", withOrigins), func(t *testing.T) {
+			idp := newFakeServer(t, tokenJSON(`,"expires_in":3600`))
+			o1 := newFakeServer(t, bearerOrigin("tok1"))
+			o2 := newFakeServer(t, bearerOrigin("tok1"))
+			oauth := fmt.Sprintf("      oauth2:\n        grant_type: client_credentials\n        token_endpoint: %s/t\n        client_id: a\n        client_secret: b\n        retries: 1\n", idp.URL)
+			yml := gatewayYAML(o1.URL, oauth, oauthEndpoint)
+			if withOrigins {
+				yml = originsYAML("      load_balancing: round_robin\n"+oauth, o1.URL, o2.URL)
+			}
+			h := newHarness(t, yml)
+			resp, body := h.do(http.MethodGet, "/x", nil, map[string]string{"X-Forwarded-For": "198.51.100.9"})
+			if resp.StatusCode != 200 || body != "auth=Bearer tok2 body=" {
+				t.Fatalf("status %d body %q logs %s", resp.StatusCode, body, h.logs)
+			}
+			seen := append(o1.requests(), o2.requests()...)
+			if len(seen) != 2 {
+				t.Fatalf("%d sends, want the first and the one after the 401", len(seen))
+			}
+			for i, r := range seen {
+				if got := r.Header.Values("X-Forwarded-For"); len(got) != 1 || got[0] != "198.51.100.9, 127.0.0.1" {
+					t.Errorf("send %d: X-Forwarded-For %q", i, got)
+				}
+			}
+			if a, b := seen[0].Header.Get("Couper-Request-Id"), seen[1].Header.Get("Couper-Request-Id"); a == "" || a != b {
+				t.Errorf("request ids %q and %q, want one", a, b)
+			}
+		})
+	}
+}
