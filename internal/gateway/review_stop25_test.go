@@ -535,3 +535,38 @@ func TestReviewOAuthResendKeepsForwardingFields(t *testing.T) {
 		})
 	}
 }
+
+// A websocket upgrade retried past a dead origin (connect_failure) gets
+// the lb cookie on the 101 of the origin that took it. Each new client's
+// token picks the dead origin first half the time: 40 upgrades retry at
+// least once but with a chance of 2^-40.
+func TestReviewStickyCookieOnRetriedUpgrade(t *testing.T) {
+	_, srv := newWSOrigin(t)
+	h := newHarness(t, `definitions:
+  backends:
+    ws:
+      origins: [http://127.0.0.1:1, `+srv.URL+`]
+      load_balancing: cookie_hash
+gateway:
+  address: 127.0.0.1:18999
+  endpoints:
+    - path: /chat/**
+      proxy:
+        backend: ws
+        websockets: true
+`)
+	for i := 0; i < 40 && !strings.Contains(h.logs.String(), "gateway retrying on another origin"); i++ {
+		conn, _, resp := wsDial(t, h, "/chat/x", "websocket", nil)
+		conn.Close()
+		if resp.StatusCode != 101 {
+			t.Fatalf("upgrade %d: answer %d: %s", i, resp.StatusCode, h.logs.String())
+		}
+		got := resp.Header.Values("Set-Cookie")
+		if len(got) != 1 || !strings.HasPrefix(got[0], "lb=") {
+			t.Fatalf("upgrade %d: Set-Cookie on the 101 %q, want the gateway's lb", i, got)
+		}
+	}
+	if !strings.Contains(h.logs.String(), "gateway retrying on another origin") {
+		t.Error("no upgrade was retried")
+	}
+}
