@@ -62,7 +62,7 @@ func parseTrustedProxies(entries []string) ([]netip.Prefix, map[int]string) {
 				fail(i, "is not an IP prefix (like 10.0.0.0/8): %q", e)
 				continue
 			}
-			out = append(out, p.Masked())
+			out = append(out, unmapPrefix(p.Masked()))
 		default:
 			a, err := netip.ParseAddr(e)
 			if err != nil || a.Zone() != "" {
@@ -86,4 +86,15 @@ func (v *gatewayValidator) validateTrustedProxies(g *Gateway) {
 			v.add(fmt.Sprintf("gateway.trusted_proxies[%d]", i), "%s", msg)
 		}
 	}
+}
+
+// unmapPrefix is p with an IPv4-mapped IPv6 prefix (::ffff:10.0.0.0/104)
+// as the IPv4 prefix it covers (10.0.0.0/8): the gateway judges a peer
+// with an IPv4-mapped address as IPv4, which an IPv6 prefix never
+// contains, so the entry would silently trust nobody.
+func unmapPrefix(p netip.Prefix) netip.Prefix {
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	return p
 }

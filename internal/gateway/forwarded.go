@@ -75,26 +75,51 @@ func dropForwardedAliases(h http.Header) {
 
 // keepForwarded passes on a trusted proxy's X-Forwarded-Proto (the
 // client's scheme read from it, one value: trustedProto) and
-// X-Forwarded-Host (its first value, as one proxy sets it) and sets what
-// it did not send or could not say.
+// X-Forwarded-Host (the client's host read from it, one value:
+// trustedHost) and sets what it did not send or could not say.
 func keepForwarded(h http.Header, r *http.Request, host []string, trusted trustedProxies) {
 	if v := trustedProto(r, trusted); v != nil {
 		h["X-Forwarded-Proto"] = v
 	} else {
 		h["X-Forwarded-Proto"] = forwardedProtoValue(r)
 	}
-	if v := h["X-Forwarded-Host"]; len(v) > 0 {
-		h["X-Forwarded-Host"] = v[:1:1]
+	v := h["X-Forwarded-Host"]
+	if len(v) == 1 && strings.IndexByte(v[0], ',') < 0 {
+		h["X-Forwarded-Host"] = v[:1:1] // the proxy's one value, as it set it
 		return
 	}
-	if r.Host == "" {
-		return
+	value := ""
+	if len(v) > 0 {
+		value = trustedHost(v, r, trusted)
+	}
+	if value == "" {
+		if r.Host == "" {
+			delete(h, "X-Forwarded-Host")
+			return
+		}
+		value = headerValue(r.Host)
 	}
 	if len(host) == 0 {
 		host = make([]string, 1)
 	}
-	host[0] = headerValue(r.Host)
+	host[0] = value
 	h["X-Forwarded-Host"] = host[:1:1]
+}
+
+// trustedHost is the client's Host as a trusted proxy's X-Forwarded-Host
+// lines values tell it, "" when they tell nothing (the gateway's own view
+// holds). A single value is the proxy's word, as one proxy sets it; a
+// list (proxies that append one element per hop, lines counting as one
+// list) is read as X-Forwarded-Proto is (trustedProto), at the same
+// place: the elements left of it are what the client sent itself, and
+// the first of them must not become the origin's idea of its own name
+// (the links of a password reset mail, say).
+func trustedHost(values []string, r *http.Request, trusted trustedProxies) string {
+	if len(values) == 1 && strings.IndexByte(values[0], ',') < 0 {
+		return strings.Trim(values[0], " \t")
+	}
+	_, pos, _ := forwardedClient(r, trusted)
+	return protoElement(values, max(pos-1, 0))
 }
 
 // forwardedOf is what X-Forwarded-Proto and X-Forwarded-Host say about r's
@@ -109,7 +134,9 @@ func forwardedOf(r *http.Request, trusted trustedProxies) (proto []string, host 
 		proto = v
 	}
 	if v := r.Header["X-Forwarded-Host"]; len(v) > 0 {
-		host = v[0]
+		if e := trustedHost(v, r, trusted); e != "" {
+			host = e
+		}
 	}
 	return proto, host
 }

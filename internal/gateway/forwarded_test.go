@@ -200,8 +200,8 @@ func TestForwardedProtoHostOnWebsocketHandshake(t *testing.T) {
 // gateway) has its X-Forwarded-Proto and X-Forwarded-Host passed on: the
 // scheme read from its list (trustedProto: without X-Forwarded-For the
 // element the proxy itself wrote, the rightmost; lines are one list) and
-// the first host; what it did not send the gateway sets. Anyone else is
-// replaced as before.
+// the host read at the same place (trustedHost); what it did not send
+// the gateway sets. Anyone else is replaced as before.
 func TestForwardedProtoHostFromTrustedProxies(t *testing.T) {
 	o := newEcho(t)
 	for _, trusted := range []string{"[127.0.0.1]", "[127.0.0.0/8]", "[private_ranges]", `["::1", 127.0.0.1]`} {
@@ -214,7 +214,8 @@ func TestForwardedProtoHostFromTrustedProxies(t *testing.T) {
 			wantForwarded(t, h.echo("/x", map[string]string{"Host": "gw.example"}), "http", "gw.example")
 			a := rawRequest(t, h, "GET /x HTTP/1.1\r\nHost: gw.test\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Proto: http\r\n"+
 				"X-Forwarded-Host: a.example\r\nX-Forwarded-Host: b.example\r\nX_Forwarded_Proto: http\r\nConnection: close\r\n\r\n")
-			wantForwarded(t, decodeEcho(t, a.body), "http", "a.example")
+			// Both lists read at one place: the peer's own line, the last.
+			wantForwarded(t, decodeEcho(t, a.body), "http", "b.example")
 			// One element per hop, the client's first (X-Forwarded-For
 			// names the client and one trusted hop): the first.
 			wantForwarded(t, h.echo("/x", map[string]string{"Host": "gw.example", "X-Forwarded-For": "203.0.113.9, 127.0.0.1",
