@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/backline/backline/internal/config"
 )
@@ -375,10 +376,16 @@ func cloneHeader(h http.Header, extra, spareValues int, backing []string) (http.
 	return out, values
 }
 
+// clientIP is the client's address as X-Forwarded-For and the access log
+// show it: without an IPv6 zone, which names an interface of this host and
+// means nothing to an origin (nginx's $remote_addr has none either).
 func clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return ""
+	}
+	if i := strings.IndexByte(host, '%'); i >= 0 {
+		host = host[:i]
 	}
 	return host
 }

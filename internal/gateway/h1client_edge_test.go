@@ -213,9 +213,10 @@ func TestStalledUploadDoesNotStarveSlots(t *testing.T) {
 	o := newRawOrigin(t, serveOK)
 	// The first GET waits for the slot until the stalled upload's timeout
 	// frees it, and has its own timeout for all of that: what it has left
-	// is the head start of the upload (was 100 ms of 500, too little for
-	// a loaded machine, where the freeing itself ran late).
-	h := rawHarnessBackend(t, o, "      timeout: 1s\n      max_connections: 1\n")
+	// is the head start of the upload (was 100 ms of 500, then 500 ms of
+	// 1 s: too little for a machine loaded by a -race run of every package,
+	// where the freeing itself ran late and the GET got a 504).
+	h := rawHarnessBackend(t, o, "      timeout: 2s\n      max_connections: 1\n")
 	c, err := net.Dial("tcp", h.srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -223,7 +224,7 @@ func TestStalledUploadDoesNotStarveSlots(t *testing.T) {
 	defer c.Close()
 	fmt.Fprintf(c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nA")
 	waitFor(t, "the stalled upload to hold the slot", func() bool { return h.gw.backends["api"].inFlight.Load() == 1 })
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(1500 * time.Millisecond)
 	for i := 0; i < 3; i++ {
 		resp, body := h.do(http.MethodGet, "/other", nil, nil)
 		t.Logf("GET %d: %d %s", i, resp.StatusCode, strings.TrimSpace(body))
