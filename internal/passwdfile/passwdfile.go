@@ -1,0 +1,188 @@
+// Package passwdfile reads a Dovecot-style passwd-file into its entries.
+// It is the one parser both config validation (backline check, serve's
+// start and every reload) and the auth passdb use, so a file check accepts
+// is a file the daemon loads, and the same bytes are refused with the same
+// words everywhere.
+//
+// Errors name the file and its line, and quote a user name at most; they
+// never hold a password field: the field is a secret (a hash, or {PLAIN}).
+package passwdfile
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"time"
+	"unicode/utf8"
+)
+
+// MaxSize bounds a passwd-file: about half a million users at 120 bytes a
+// line. A file growing past it while being read (or a device named by
+// mistake) is refused instead of read until memory runs out.
+const MaxSize = 64 << 20
+
+// MaxLineLength bounds one line (1 MiB): a longer one is not a user but a
+// file of another kind.
+const MaxLineLength = 1 << 20
+
+// maxShownUser bounds how much of a user name an error quotes.
+const maxShownUser = 64
+
+// Entry is one user's line, its fields as written.
+type Entry struct {
+	User string
+	// Password is the password field (a hash or {SCHEME}value): a secret,
+	// never to be printed.
+	Password string
+	// Extra holds the extra fields after the seventh colon ("" without).
+	Extra    string
+	HasExtra bool
+	// Line is the entry's line number in the file, from 1.
+	Line int
+}
+
+// File is a loaded passwd-file.
+type File struct {
+	Entries []Entry
+	ModTime time.Time
+	Size    int64
+}
+
+// Error is a problem with the file's content at one line.
+type Error struct {
+	Path string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("passwd-file %s line %d: %s", e.Path, e.Line, e.Msg)
+}
+
+// Load reads and parses the passwd-file at path. The error is one of:
+// "cannot read passwd-file: ..." (wrapping the os error, so errors.Is
+// finds fs.ErrNotExist and fs.ErrPermission), a file that is no regular
+// file or too large, or an *Error for its content.
+func Load(path string) (*File, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read passwd-file: %w", err)
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read passwd-file: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		what := "not a regular file"
+		if st.IsDir() {
+			what = "a directory, not a regular file"
+		}
+		return nil, fmt.Errorf("passwd-file %s: %s", path, what)
+	}
+	raw, err := readAll(fh, path, st.Size())
+	if err != nil {
+		return nil, err
+	}
+	entries, err := Parse(raw, path)
+	if err != nil {
+		return nil, err
+	}
+	return &File{Entries: entries, ModTime: st.ModTime(), Size: st.Size()}, nil
+}
+
+var errTooLarge = fmt.Errorf("larger than %d MiB", MaxSize>>20)
+
+func readAll(fh *os.File, path string, size int64) ([]byte, error) {
+	if size > MaxSize {
+		return nil, fmt.Errorf("passwd-file %s: %w", path, errTooLarge)
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(size) + 1)
+	n, err := buf.ReadFrom(io.LimitReader(fh, MaxSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read passwd-file: %w", err)
+	}
+	if n > MaxSize {
+		return nil, fmt.Errorf("passwd-file %s: %w", path, errTooLarge)
+	}
+	return buf.Bytes(), nil
+}
+
+// Parse reads "user:password[:uid:gid:gecos:home:shell:extra]" lines.
+// Blank lines and lines starting with "#" (after white space) are skipped;
+// a trailing CR (CRLF files) is dropped; the last line needs no newline.
+// It refuses a line without a user name, a user name with a control
+// character, a user listed twice and a line longer than MaxLineLength.
+// What the password field holds is not looked at here: an unusable hash
+// leaves the user known but unable to log in (the auth passdb's rule).
+func Parse(raw []byte, path string) ([]Entry, error) {
+	var entries []Entry
+	first := map[string]int{} // user -> line of its entry
+	for n := 1; len(raw) > 0; n++ {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		if len(line) > MaxLineLength {
+			return nil, &Error{path, n, fmt.Sprintf("longer than %d MiB", MaxLineLength>>20)}
+		}
+		line = bytes.TrimRight(line, "\r")
+		trimmed := bytes.TrimSpace(line)
+		if len(trimmed) == 0 || trimmed[0] == '#' {
+			continue
+		}
+		fields := bytes.SplitN(line, []byte(":"), 8)
+		e := Entry{User: string(fields[0]), Line: n}
+		if len(fields) > 1 {
+			e.Password = string(fields[1])
+		}
+		if len(fields) == 8 {
+			e.Extra, e.HasExtra = string(fields[7]), true
+		}
+		if err := checkUser(e.User); err != "" {
+			return nil, &Error{path, n, err}
+		}
+		if at, dup := first[e.User]; dup {
+			return nil, &Error{path, n, fmt.Sprintf("user %s listed twice (first on line %d)", showUser(e.User, len(fields) == 1), at)}
+		}
+		first[e.User] = n
+		entries = append(entries, e)
+	}
+	return entries, nil
+}
+
+// checkUser says what is wrong with a user name, without quoting it: a
+// name with a control character is a file of another kind (or a binary
+// one), and no login can carry it.
+func checkUser(user string) string {
+	if user == "" {
+		return "empty user name"
+	}
+	for i := 0; i < len(user); i++ {
+		if c := user[i]; c < 0x20 || c == 0x7f {
+			return fmt.Sprintf("the user name has a control character (0x%02x at byte %d)", c, i+1)
+		}
+	}
+	return ""
+}
+
+// showUser quotes a user name for an error, cut to maxShownUser bytes. A
+// line without a colon is shown by its line number only: all of it is the
+// "user", and it may well be a password or hash written on its own.
+func showUser(user string, wholeLine bool) string {
+	if wholeLine {
+		return "(a line without \":\", not shown)"
+	}
+	if len(user) <= maxShownUser {
+		return fmt.Sprintf("%q", user)
+	}
+	cut := maxShownUser
+	for cut > 0 && !utf8.RuneStart(user[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%q…", user[:cut])
+}
