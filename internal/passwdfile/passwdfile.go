@@ -10,8 +10,10 @@ package passwdfile
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"time"
 	"unicode/utf8"
@@ -61,25 +63,30 @@ func (e *Error) Error() string {
 }
 
 // Load reads and parses the passwd-file at path. The error is one of:
-// "cannot read passwd-file: ..." (wrapping the os error, so errors.Is
+// "cannot read passwd-file PATH: ..." (wrapping the os error, so errors.Is
 // finds fs.ErrNotExist and fs.ErrPermission), a file that is no regular
 // file or too large, or an *Error for its content.
 func Load(path string) (*File, error) {
+	// Stat first: opening a FIFO would block check and serve until someone
+	// writes to it. The open file is looked at again (it may have been
+	// replaced in between).
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, cannotRead(path, err)
+	}
+	if err := checkRegular(path, st); err != nil {
+		return nil, err
+	}
 	fh, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("cannot read passwd-file: %w", err)
+		return nil, cannotRead(path, err)
 	}
 	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("cannot read passwd-file: %w", err)
+	if st, err = fh.Stat(); err != nil {
+		return nil, cannotRead(path, err)
 	}
-	if !st.Mode().IsRegular() {
-		what := "not a regular file"
-		if st.IsDir() {
-			what = "a directory, not a regular file"
-		}
-		return nil, fmt.Errorf("passwd-file %s: %s", path, what)
+	if err := checkRegular(path, st); err != nil {
+		return nil, err
 	}
 	raw, err := readAll(fh, path, st.Size())
 	if err != nil {
@@ -92,6 +99,30 @@ func Load(path string) (*File, error) {
 	return &File{Entries: entries, ModTime: st.ModTime(), Size: st.Size()}, nil
 }
 
+// cannotRead names the file and why it cannot be read, once (an
+// *fs.PathError repeats the path); errors.Is still finds fs.ErrNotExist or
+// fs.ErrPermission in it (check --no-secrets asks).
+func cannotRead(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("cannot read passwd-file %s: %w", path, err)
+}
+
+// checkRegular refuses what is no regular file: a directory, a device (
+// /dev/zero never ends), a FIFO or a socket.
+func checkRegular(path string, st os.FileInfo) error {
+	switch {
+	case st.Mode().IsRegular():
+		return nil
+	case st.IsDir():
+		return fmt.Errorf("passwd-file %s: a directory, not a regular file", path)
+	default:
+		return fmt.Errorf("passwd-file %s: not a regular file", path)
+	}
+}
+
 var errTooLarge = fmt.Errorf("larger than %d MiB", MaxSize>>20)
 
 func readAll(fh *os.File, path string, size int64) ([]byte, error) {
@@ -102,7 +133,7 @@ func readAll(fh *os.File, path string, size int64) ([]byte, error) {
 	buf.Grow(int(size) + 1)
 	n, err := buf.ReadFrom(io.LimitReader(fh, MaxSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("cannot read passwd-file: %w", err)
+		return nil, cannotRead(path, err)
 	}
 	if n > MaxSize {
 		return nil, fmt.Errorf("passwd-file %s: %w", path, errTooLarge)

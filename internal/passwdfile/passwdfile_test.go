@@ -120,7 +120,7 @@ func TestLoadRefusesFiles(t *testing.T) {
 	}
 	missing := filepath.Join(dir, "missing")
 	if _, err := Load(missing); !errors.Is(err, fs.ErrNotExist) ||
-		err.Error() != "cannot read passwd-file: open "+missing+": no such file or directory" {
+		err.Error() != "cannot read passwd-file "+missing+": no such file or directory" {
 		t.Errorf("a missing file: %v", err)
 	}
 	if _, err := Load("/dev/null"); err == nil || !strings.Contains(err.Error(), "not a regular file") {
@@ -145,7 +145,7 @@ func TestLoadRefusesFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := Load(locked); !errors.Is(err, fs.ErrPermission) ||
-		err.Error() != "cannot read passwd-file: open "+locked+": permission denied" {
+		err.Error() != "cannot read passwd-file "+locked+": permission denied" {
 		t.Errorf("an unreadable file: %v", err)
 	}
 }
