@@ -155,7 +155,12 @@ func newPasswdEntry(fe passwdfile.Entry, path string, logger *slog.Logger) passw
 	sp, err := parseStoredPassword(fe.Password)
 	if err != nil {
 		e.broken = err.Error()
-		logger.Warn("passwd-file: unusable password field", "path", path, "line", fe.Line, "user", fe.User, "error", err)
+		if fe.Bare {
+			// The line is all "user": it may be a hash on its own.
+			logger.Warn("passwd-file: a line without a password field", "path", path, "line", fe.Line)
+		} else {
+			logger.Warn("passwd-file: unusable password field", "path", path, "line", fe.Line, "user", fe.User, "error", err)
+		}
 	}
 	e.password = sp
 	return e

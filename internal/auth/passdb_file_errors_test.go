@@ -54,3 +54,22 @@ func TestPasswdFileReloadRefusedKeepsCopy(t *testing.T) {
 		t.Errorf("log:\n%s", l)
 	}
 }
+
+// A line without ":" is all "user", and may be a hash written on its own:
+// the user is known (and can never log in), and the log names the line only.
+func TestPasswdFileBareLineNotLogged(t *testing.T) {
+	const bare = "$6$salt$BareHashOnItsOwnLine"
+	path := writePasswd(t, "alice:{PLAIN}one", bare)
+	logs := &syncBuffer{}
+	f, err := newPasswdFile("file", path, slog.New(slog.NewTextHandler(logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := logs.String(); strings.Contains(l, "BareHash") || !strings.Contains(l, "line=2") {
+		t.Errorf("log of the load:\n%s", l)
+	}
+	res, err := f.check(context.Background(), &Request{Username: bare, Password: ""})
+	if err != nil || !res.UserFound || res.Authenticated {
+		t.Errorf("bare line: %+v %v", res, err)
+	}
+}

@@ -40,6 +40,10 @@ type Entry struct {
 	// Extra holds the extra fields after the seventh colon ("" without).
 	Extra    string
 	HasExtra bool
+	// Bare: the line has no ":", so User is all of it. It may be a
+	// password or hash written on its own line: logs and errors do not
+	// quote a bare line's user.
+	Bare bool
 	// Line is the entry's line number in the file, from 1.
 	Line int
 }
@@ -167,7 +171,7 @@ func Parse(raw []byte, path string) ([]Entry, error) {
 			continue
 		}
 		fields := bytes.SplitN(line, []byte(":"), 8)
-		e := Entry{User: string(fields[0]), Line: n}
+		e := Entry{User: string(fields[0]), Line: n, Bare: len(fields) == 1}
 		if len(fields) > 1 {
 			e.Password = string(fields[1])
 		}
@@ -178,7 +182,7 @@ func Parse(raw []byte, path string) ([]Entry, error) {
 			return nil, &Error{path, n, err}
 		}
 		if at, dup := first[e.User]; dup {
-			return nil, &Error{path, n, fmt.Sprintf("user %s listed twice (first on line %d)", showUser(e.User, len(fields) == 1), at)}
+			return nil, &Error{path, n, fmt.Sprintf("user %s listed twice (first on line %d)", showUser(e.User, e.Bare), at)}
 		}
 		first[e.User] = n
 		entries = append(entries, e)

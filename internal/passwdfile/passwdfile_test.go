@@ -38,7 +38,7 @@ func TestLoadAccepts(t *testing.T) {
 			[]Entry{{User: "a", Password: "{PLAIN}x", Line: 1}, {User: "b", Password: "{PLAIN}y", Line: 2}}},
 		{"a line cut inside its fields", "a:{SHA512-CRYPT}$6$sa",
 			[]Entry{{User: "a", Password: "{SHA512-CRYPT}$6$sa", Line: 1}}},
-		{"a user without password field", "a\n", []Entry{{User: "a", Line: 1}}},
+		{"a user without password field", "a\nb:\n", []Entry{{User: "a", Line: 1, Bare: true}, {User: "b", Line: 2}}},
 		{"a long line", "a:{PLAIN}" + long + "\n", []Entry{{User: "a", Password: "{PLAIN}" + long, Line: 1}}},
 		// Logins arrive as bytes; a Latin-1 file's names match Latin-1 logins.
 		{"non-UTF-8 user name", "m\xfcller:{PLAIN}x\n", []Entry{{User: "m\xfcller", Password: "{PLAIN}x", Line: 1}}},
