@@ -15,6 +15,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -153,31 +154,24 @@ func readAll(fh *os.File, path string, size int64) ([]byte, error) {
 // What the password field holds is not looked at here: an unusable hash
 // leaves the user known but unable to log in (the auth passdb's rule).
 func Parse(raw []byte, path string) ([]Entry, error) {
-	var entries []Entry
-	first := map[string]int{} // user -> line of its entry
-	for n := 1; len(raw) > 0; n++ {
-		line := raw
-		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
-			line, raw = raw[:i], raw[i+1:]
-		} else {
-			raw = nil
-		}
+	// One copy of the file; the entries' fields are substrings of it.
+	text := string(raw)
+	lines := strings.Count(text, "\n") + 1
+	entries := make([]Entry, 0, lines)
+	first := make(map[string]int, lines) // user -> line of its entry
+	for n := 1; len(text) > 0; n++ {
+		line, rest, _ := strings.Cut(text, "\n")
+		text = rest
 		if len(line) > MaxLineLength {
 			return nil, &Error{path, n, fmt.Sprintf("longer than %d MiB", MaxLineLength>>20)}
 		}
-		line = bytes.TrimRight(line, "\r")
-		trimmed := bytes.TrimSpace(line)
-		if len(trimmed) == 0 || trimmed[0] == '#' {
+		line = strings.TrimRight(line, "\r")
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || trimmed[0] == '#' {
 			continue
 		}
-		fields := bytes.SplitN(line, []byte(":"), 8)
-		e := Entry{User: string(fields[0]), Line: n, Bare: len(fields) == 1}
-		if len(fields) > 1 {
-			e.Password = string(fields[1])
-		}
-		if len(fields) == 8 {
-			e.Extra, e.HasExtra = string(fields[7]), true
-		}
+		e := splitFields(line)
+		e.Line = n
 		if err := checkUser(e.User); err != "" {
 			return nil, &Error{path, n, err}
 		}
@@ -188,6 +182,22 @@ func Parse(raw []byte, path string) ([]Entry, error) {
 		entries = append(entries, e)
 	}
 	return entries, nil
+}
+
+// splitFields cuts user:password:uid:gid:gecos:home:shell:extra; the extra
+// fields are all after the seventh colon, colons included.
+func splitFields(line string) Entry {
+	user, rest, found := strings.Cut(line, ":")
+	e := Entry{User: user, Bare: !found}
+	e.Password, rest, found = strings.Cut(rest, ":")
+	// uid, gid, gecos, home, shell: five more colons before the extra.
+	for i := 0; found && i < 5; i++ {
+		_, rest, found = strings.Cut(rest, ":")
+	}
+	if found {
+		e.Extra, e.HasExtra = rest, true
+	}
+	return e
 }
 
 // checkUser says what is wrong with a user name, without quoting it: a

@@ -183,12 +183,26 @@ func FuzzParse(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		last := 0
+		lines := strings.Split(string(raw), "\n")
 		for _, e := range entries {
 			if seen[e.User] || e.User == "" || e.Line <= last || strings.ContainsAny(e.User+e.Password+e.Extra, "\n") {
 				t.Fatalf("bad entry %+v after line %d", e, last)
 			}
 			seen[e.User] = true
 			last = e.Line
+			// The fields are those strings.SplitN gives (the parser the
+			// auth passdb had before this package).
+			fields := strings.SplitN(strings.TrimRight(lines[e.Line-1], "\r"), ":", 8)
+			want := Entry{User: fields[0], Line: e.Line, Bare: len(fields) == 1}
+			if len(fields) > 1 {
+				want.Password = fields[1]
+			}
+			if len(fields) == 8 {
+				want.Extra, want.HasExtra = fields[7], true
+			}
+			if e != want {
+				t.Fatalf("entry %+v, SplitN gives %+v", e, want)
+			}
 		}
 	})
 }
