@@ -39,6 +39,11 @@ type daemonOptions struct {
 	listening func(addr string)
 	// closed, when set, is told each generation the daemon closed (tests).
 	closed func(id uint64)
+	// gatewayBuilt, when set, runs in a reload right after the new gateway
+	// was built, before the Lua engine and the auth handler (tests: they
+	// change a file there, as an operator's edit during a reload could, to
+	// make the reload fail after the gateway exists).
+	gatewayBuilt func()
 	// luaHost, when set, is the daemon's Lua host (tests look at it); nil
 	// makes a new one.
 	luaHost *lua.Host

@@ -72,6 +72,9 @@ func (d *daemon) reloadLocked() (gen *generation, errs []string) {
 	if err != nil {
 		return nil, errorLines(err)
 	}
+	if d.opts.gatewayBuilt != nil {
+		d.opts.gatewayBuilt()
+	}
 	gen, err = d.finish(cfg, gw, groups)
 	if err != nil {
 		return nil, errorLines(err)

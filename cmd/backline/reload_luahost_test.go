@@ -26,8 +26,10 @@ end
 // The Lua host outlives reloads, and a reload's settings for it
 // (cache_max_memory, max_memory for the Redis reply guard,
 // password_hash_workers) apply only once the reload can no longer fail:
-// one that fails after its Lua engine was built (here a passwd-file the
-// auth handler refuses) leaves the running configuration's settings.
+// one that fails after its Lua engine was built (here a passwd-file that
+// validation read whole and the auth handler, built after the Lua engine,
+// refuses: the file changed in between) leaves the running
+// configuration's settings.
 func TestFailedReloadKeepsLuaHostSettings(t *testing.T) {
 	host := lua.NewHost()
 	before := fileVersion{filterPort: 1143, origin: "a", luaSource: bigCacheFilter,
@@ -56,17 +58,24 @@ func TestFailedReloadKeepsLuaHostSettings(t *testing.T) {
 	after := before
 	after.luaConfig = "password_hash_workers: 5\ncache_max_memory: 64KiB\nmax_memory: 32MiB"
 	f.write(after)
-	// A user listed twice: the file loads and validates, and the auth
-	// handler, built after the Lua engine, refuses it.
-	if err := os.WriteFile(users, append(good, good...), 0o600); err != nil {
-		t.Fatal(err)
+	// Validation reads the passwd-file with the auth handler's parser, so
+	// the file goes bad only once the gateway is built: a user listed
+	// twice, which the auth handler, built after the Lua engine, refuses.
+	edited := false
+	breakUsers := func() {
+		edited = true
+		if err := os.WriteFile(users, append(good, good...), 0o600); err != nil {
+			t.Error(err)
+		}
 	}
+	f.gatewayBuilt.Store(&breakUsers)
 	status, a := f.reload()
+	f.gatewayBuilt.Store(nil)
 	if err := os.WriteFile(users, good, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if status != 422 || !strings.Contains(strings.Join(a.Errors, "\n"), "listed twice") {
-		t.Fatalf("reload with a bad passwd-file: %d %+v", status, a)
+	if !edited || status != 422 || !strings.Contains(strings.Join(a.Errors, "\n"), "listed twice") {
+		t.Fatalf("reload with a passwd-file broken after the gateway was built: %v %d %+v", edited, status, a)
 	}
 	check("after the failed reload", "3", 16<<20, true)
 

@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +37,9 @@ type reloadFixture struct {
 	apiAddress string // server.address in the file (the test listens elsewhere)
 	// closedGens receives the id of each generation the daemon closed.
 	closedGens chan uint64
+	// gatewayBuilt, when set, runs in a reload once its gateway is built
+	// (daemonOptions.gatewayBuilt).
+	gatewayBuilt atomic.Pointer[func()]
 }
 
 // fileVersion is what a configuration file of the fixture says.
@@ -170,7 +174,12 @@ func startReloadFixtureHost(t *testing.T, v fileVersion, host *lua.Host) *reload
 	f.cancel, f.done = cancel, make(chan error, 1)
 	go func() {
 		f.done <- runDaemonWith(ctx, daemonOptions{cfg: cfg, path: f.path, logger: logger, level: level, ln: ln,
-			closed: func(id uint64) { f.closedGens <- id }, luaHost: host})
+			closed: func(id uint64) { f.closedGens <- id }, luaHost: host,
+			gatewayBuilt: func() {
+				if hook := f.gatewayBuilt.Load(); hook != nil {
+					(*hook)()
+				}
+			}})
 	}()
 	t.Cleanup(f.stop)
 	waitFor(t, "backline started", func() bool { return strings.Contains(f.logs.String(), `msg="gateway listening"`) })

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,9 +17,9 @@ import (
 
 // The daemon end to end: an origin a reload adds ramps up once picked,
 // /api/v1/backends and the status page show the ramp, and a reload that
-// is refused after the gateway was built (a passwd-file listing a user
-// twice: config.Load only opens it, the auth handler refuses it) leaves
-// the ramp shown as it runs.
+// is refused, by config validation or after the gateway was built (a
+// passwd-file that goes bad between validation and the auth handler),
+// leaves the ramp shown as it runs.
 func TestDaemonShowsSlowStartAcrossReloads(t *testing.T) {
 	a, b := textOrigin(t, "a"), textOrigin(t, "b")
 	dir := t.TempDir()
@@ -78,6 +79,7 @@ gateway:
 	}
 	api := "http://" + ln.Addr().String()
 	logs := &syncBuffer{}
+	var gatewayBuilt atomic.Pointer[func()]
 	logger, level, err := newLoggerVar(logs, "info", "text")
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +87,12 @@ gateway:
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		done <- runDaemonWith(ctx, daemonOptions{cfg: cfg, path: path, logger: logger, level: level, ln: ln})
+		done <- runDaemonWith(ctx, daemonOptions{cfg: cfg, path: path, logger: logger, level: level, ln: ln,
+			gatewayBuilt: func() {
+				if hook := gatewayBuilt.Load(); hook != nil {
+					(*hook)()
+				}
+			}})
 	}()
 	defer func() {
 		cancel()
@@ -155,17 +162,42 @@ gateway:
 		t.Errorf("a, there from the start, ramps: %+v", r)
 	}
 
-	// Refused after the gateway was built: the running ramp stays as shown.
+	keepsRamp := func(when string) {
+		t.Helper()
+		if got := rampOf(b.URL); got == nil || !got.Since.Equal(r.Since) || got.Until.Sub(got.Since) != time.Hour {
+			t.Errorf("%s: %+v, want the running 1h ramp from %v", when, got, r.Since)
+		}
+	}
 	users := filepath.Join(dir, "users.passwd")
-	if err := os.WriteFile(users, []byte("alice:{PLAIN}x\nalice:{PLAIN}y\n"), 0o600); err != nil {
-		t.Fatal(err)
+	writeUsers := func(content string) {
+		if err := os.WriteFile(users, []byte(content), 0o600); err != nil {
+			t.Error(err)
+		}
 	}
 	passdb = "  passdb:\n    - type: passwd_file\n      path: " + users + "\n"
+	built := 0
+	countBuilt := func() { built++ }
+	gatewayBuilt.Store(&countBuilt)
+
+	// Refused by config validation, before a gateway is built.
+	writeUsers("alice:{PLAIN}x\nalice:{PLAIN}y\n")
 	write("2s", a.URL, b.URL)
-	if code := reload(); code == 200 || !strings.Contains(logs.String(), "listed twice") {
-		t.Fatalf("a reload with a user listed twice: %d\n%s", code, logs.String())
+	if code := reload(); code == 200 || built != 0 || !strings.Contains(logs.String(), "listed twice") {
+		t.Fatalf("a reload with a user listed twice: %d, %d gateways built\n%s", code, built, logs.String())
 	}
-	if got := rampOf(b.URL); got == nil || !got.Since.Equal(r.Since) || got.Until.Sub(got.Since) != time.Hour {
-		t.Errorf("after a refused reload: %+v, want the running 1h ramp from %v", got, r.Since)
+	keepsRamp("after a reload refused by validation")
+
+	// Refused after the gateway was built: the file validated, then went
+	// bad before the auth handler read it.
+	writeUsers("alice:{PLAIN}x\n")
+	breakUsers := func() {
+		built++
+		writeUsers("alice:{PLAIN}x\nalice:{PLAIN}y\n")
 	}
+	gatewayBuilt.Store(&breakUsers)
+	refusals := strings.Count(logs.String(), "listed twice")
+	if code := reload(); code == 200 || built != 1 || strings.Count(logs.String(), "listed twice") <= refusals {
+		t.Fatalf("a reload whose passwd-file went bad after the gateway was built: %d, %d gateways built\n%s", code, built, logs.String())
+	}
+	keepsRamp("after a reload refused after the gateway was built")
 }

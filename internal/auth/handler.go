@@ -146,7 +146,10 @@ func New(opts Options) (*Handler, error) {
 		case config.PassdbPasswdFile:
 			f, err := newPasswdFile(label, db.Path, logger)
 			if err != nil {
-				return nil, fmt.Errorf("%s: passwd-file: %w", path, err)
+				// Config validation loaded the same file with the same
+				// parser; it changed since. Same words, same key path.
+				key := path + ".path"
+				return nil, config.Errors{{Path: key, Line: opts.Config.Lines.Line(key), Msg: err.Error()}}
 			}
 			f.onReload = h.cache.clear
 			h.passdbs = append(h.passdbs, f)

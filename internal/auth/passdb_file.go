@@ -1,17 +1,15 @@
 package auth
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/backline/backline/internal/passwdfile"
 )
 
 // statInterval bounds how often a lookup stats the file for changes.
@@ -132,89 +130,40 @@ func (f *passwdFile) maybeReload() {
 }
 
 func loadPasswdFile(path string, logger *slog.Logger) (*passwdData, error) {
-	fh, err := os.Open(path)
+	f, err := passwdfile.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, err
+	users := make(map[string]passwdEntry, len(f.Entries))
+	for _, fe := range f.Entries {
+		users[fe.User] = newPasswdEntry(fe, path, logger)
 	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	raw, err := readAll(fh, st.Size())
-	if err != nil {
-		return nil, err
-	}
-	users, err := parsePasswdFile(raw, path, logger)
-	if err != nil {
-		return nil, err
-	}
-	return &passwdData{modTime: st.ModTime(), size: st.Size(), users: users}, nil
+	return &passwdData{modTime: f.ModTime, size: f.Size, users: users}, nil
 }
 
-// maxPasswdFileSize bounds a passwd-file: about half a million users at
-// 120 bytes a line. A file growing past it while being read (or a device
-// named by mistake) is refused instead of read until memory runs out.
-const maxPasswdFileSize = 64 << 20
-
-func readAll(fh *os.File, size int64) ([]byte, error) {
-	if size > maxPasswdFileSize {
-		return nil, fmt.Errorf("%s: larger than %d MiB", fh.Name(), maxPasswdFileSize>>20)
+// newPasswdEntry reads one line's password and extra fields. A broken
+// password field keeps the user known (so no later database answers for
+// them) but unusable, and is logged once per load without the hash.
+func newPasswdEntry(fe passwdfile.Entry, path string, logger *slog.Logger) passwdEntry {
+	var e passwdEntry
+	if fe.HasExtra {
+		e.attributes, e.noPassword = parseExtraFields(fe.Extra)
 	}
-	var buf bytes.Buffer
-	buf.Grow(int(size) + 1)
-	n, err := buf.ReadFrom(io.LimitReader(fh, maxPasswdFileSize+1))
-	if err == nil && n > maxPasswdFileSize {
-		return nil, fmt.Errorf("%s: larger than %d MiB", fh.Name(), maxPasswdFileSize>>20)
+	if e.noPassword {
+		return e
 	}
-	return buf.Bytes(), err
-}
-
-// parsePasswdFile reads "user:{SCHEME}hash[:uid:gid:gecos:home:shell:extra]".
-// Broken password fields keep the user known (so no later database answers
-// for them) but unusable, and are logged once per load without the hash.
-func parsePasswdFile(raw []byte, path string, logger *slog.Logger) (map[string]passwdEntry, error) {
-	users := map[string]passwdEntry{}
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimRight(sc.Text(), "\r")
-		if strings.TrimSpace(line) == "" || strings.HasPrefix(strings.TrimSpace(line), "#") {
-			continue
+	sp, err := parseStoredPassword(fe.Password)
+	if err != nil {
+		e.broken = err.Error()
+		if fe.Bare {
+			// The line is all "user": it may be a hash on its own.
+			logger.Warn("passwd-file: a line without a password field", "path", path, "line", fe.Line)
+		} else {
+			logger.Warn("passwd-file: unusable password field", "path", path, "line", fe.Line, "user", fe.User, "error", err)
 		}
-		fields := strings.SplitN(line, ":", 8)
-		user := fields[0]
-		if user == "" {
-			return nil, fmt.Errorf("%s:%d: empty user name", path, n)
-		}
-		if _, dup := users[user]; dup {
-			return nil, fmt.Errorf("%s:%d: user %q listed twice", path, n, user)
-		}
-		var e passwdEntry
-		if len(fields) == 8 {
-			e.attributes, e.noPassword = parseExtraFields(fields[7])
-		}
-		pw := ""
-		if len(fields) > 1 {
-			pw = fields[1]
-		}
-		if !e.noPassword {
-			sp, err := parseStoredPassword(pw)
-			if err != nil {
-				e.broken = err.Error()
-				logger.Warn("passwd-file: unusable password field", "path", path, "line", n, "user", user, "error", err)
-			}
-			e.password = sp
-		}
-		users[user] = e
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
-	}
-	return users, nil
+	e.password = sp
+	return e
 }
 
 // parseExtraFields reads Dovecot's space-separated key=value extra fields.

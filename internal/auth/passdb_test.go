@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/passwdfile"
 )
 
 func TestPasswdFileReload(t *testing.T) {
@@ -100,7 +101,7 @@ func TestPasswdFileEntries(t *testing.T) {
 	}
 
 	if _, err := newPasswdFile("dup", writePasswd(t, "a:{PLAIN}x", "a:{PLAIN}y"), slog.New(slog.DiscardHandler)); err == nil ||
-		!strings.Contains(err.Error(), `:2: user "a" listed twice`) {
+		!strings.Contains(err.Error(), `line 2: user "a" listed twice (first on line 1)`) {
 		t.Errorf("duplicate user: %v", err)
 	}
 }
@@ -175,7 +176,7 @@ func TestPasswdFileReadsAreBounded(t *testing.T) {
 		t.Errorf("/dev/zero: err = %v, want not a regular file", err)
 	}
 	big := writePasswd(t, "alice:{PLAIN}one")
-	if err := os.Truncate(big, maxPasswdFileSize+1); err != nil { // sparse: no disk used
+	if err := os.Truncate(big, passwdfile.MaxSize+1); err != nil { // sparse: no disk used
 		t.Fatal(err)
 	}
 	if _, err := newPasswdFile("big", big, logger); err == nil || !strings.Contains(err.Error(), "larger than") {

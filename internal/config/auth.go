@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/backline/backline/internal/passwdfile"
 )
 
 // Passdb types.
@@ -229,19 +231,19 @@ func (c *Config) validatePassdb(errs *Errors, path string, db Passdb) {
 			add("path", "is required for type passwd_file")
 			return
 		}
-		f, err := os.Open(db.Path)
+		// The auth passdb's own parser: what check accepts, serve loads.
+		_, err := passwdfile.Load(db.Path)
 		if err != nil && c.noSecrets && absentHere(err) {
 			// The file holds password hashes: --no-secrets checks without it.
 			p := path + ".path"
 			c.noSecretWarnings = append(c.noSecretWarnings, Error{Path: p, Line: c.Lines.Line(p),
-				Msg: "cannot read passwd-file: " + err.Error() + " (--no-secrets: checked without it)"})
+				Msg: err.Error() + " (--no-secrets: checked without it)"})
 			return
 		}
 		if err != nil {
-			add("path", "cannot read passwd-file: %v", err)
+			add("path", "%v", err)
 			return
 		}
-		f.Close()
 	case PassdbLua:
 		if db.ScriptPath == "" {
 			add("script_path", "is required for type lua")

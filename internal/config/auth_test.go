@@ -37,7 +37,7 @@ func TestAuthPassdbs(t *testing.T) {
 	}
 	missing := filepath.Join(dir, "nope")
 	wantOnlyError(t, "auth:\n  passdb:\n    - type: passwd_file\n      path: "+missing+"\n",
-		"auth.passdb[0].path (line 4): cannot read passwd-file: open "+missing+": no such file or directory")
+		"auth.passdb[0].path (line 4): cannot read passwd-file "+missing+": no such file or directory")
 	wantOnlyError(t, "auth:\n  passdb:\n    - type: ldap\n",
 		`auth.passdb[0].type (line 3): unknown passdb type "ldap" (use passwd_file, lua or backend_login)`)
 	wantOnlyError(t, "auth:\n  passdb:\n    - type: lua\n",

@@ -1,0 +1,233 @@
+// Package passwdfile reads a Dovecot-style passwd-file into its entries.
+// It is the one parser both config validation (backline check, serve's
+// start and every reload) and the auth passdb use, so a file check accepts
+// is a file the daemon loads, and the same bytes are refused with the same
+// words everywhere.
+//
+// Errors name the file and its line, and quote a user name at most; they
+// never hold a password field: the field is a secret (a hash, or {PLAIN}).
+package passwdfile
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// MaxSize bounds a passwd-file: about half a million users at 120 bytes a
+// line. A file growing past it while being read (or a device named by
+// mistake) is refused instead of read until memory runs out.
+const MaxSize = 64 << 20
+
+// MaxLineLength bounds one line (1 MiB): a longer one is not a user but a
+// file of another kind.
+const MaxLineLength = 1 << 20
+
+// maxShownUser bounds how much of a user name an error quotes.
+const maxShownUser = 64
+
+// Entry is one user's line, its fields as written.
+type Entry struct {
+	User string
+	// Password is the password field (a hash or {SCHEME}value): a secret,
+	// never to be printed.
+	Password string
+	// Extra holds the extra fields after the seventh colon ("" without).
+	Extra    string
+	HasExtra bool
+	// Bare: the line has no ":", so User is all of it. It may be a
+	// password or hash written on its own line: logs and errors do not
+	// quote a bare line's user.
+	Bare bool
+	// Line is the entry's line number in the file, from 1.
+	Line int
+}
+
+// File is a loaded passwd-file.
+type File struct {
+	Entries []Entry
+	ModTime time.Time
+	Size    int64
+}
+
+// Error is a problem with the file's content at one line.
+type Error struct {
+	Path string
+	Line int
+	Msg  string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("passwd-file %s line %d: %s", e.Path, e.Line, e.Msg)
+}
+
+// Load reads and parses the passwd-file at path. The error is one of:
+// "cannot read passwd-file PATH: ..." (wrapping the os error, so errors.Is
+// finds fs.ErrNotExist and fs.ErrPermission), a file that is no regular
+// file or too large, or an *Error for its content.
+func Load(path string) (*File, error) {
+	// Stat first: opening a FIFO would block check and serve until someone
+	// writes to it. The open file is looked at again (it may have been
+	// replaced in between).
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, cannotRead(path, err)
+	}
+	if err := checkRegular(path, st); err != nil {
+		return nil, err
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, cannotRead(path, err)
+	}
+	defer fh.Close()
+	if st, err = fh.Stat(); err != nil {
+		return nil, cannotRead(path, err)
+	}
+	if err := checkRegular(path, st); err != nil {
+		return nil, err
+	}
+	raw, err := readAll(fh, path, st.Size())
+	if err != nil {
+		return nil, err
+	}
+	entries, err := Parse(raw, path)
+	if err != nil {
+		return nil, err
+	}
+	return &File{Entries: entries, ModTime: st.ModTime(), Size: st.Size()}, nil
+}
+
+// cannotRead names the file and why it cannot be read, once (an
+// *fs.PathError repeats the path); errors.Is still finds fs.ErrNotExist or
+// fs.ErrPermission in it (check --no-secrets asks).
+func cannotRead(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("cannot read passwd-file %s: %w", path, err)
+}
+
+// checkRegular refuses what is no regular file: a directory, a device (
+// /dev/zero never ends), a FIFO or a socket.
+func checkRegular(path string, st os.FileInfo) error {
+	switch {
+	case st.Mode().IsRegular():
+		return nil
+	case st.IsDir():
+		return fmt.Errorf("passwd-file %s: a directory, not a regular file", path)
+	default:
+		return fmt.Errorf("passwd-file %s: not a regular file", path)
+	}
+}
+
+var errTooLarge = fmt.Errorf("larger than %d MiB", MaxSize>>20)
+
+func readAll(fh *os.File, path string, size int64) ([]byte, error) {
+	if size > MaxSize {
+		return nil, fmt.Errorf("passwd-file %s: %w", path, errTooLarge)
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(size) + 1)
+	n, err := buf.ReadFrom(io.LimitReader(fh, MaxSize+1))
+	if err != nil {
+		return nil, cannotRead(path, err)
+	}
+	if n > MaxSize {
+		return nil, fmt.Errorf("passwd-file %s: %w", path, errTooLarge)
+	}
+	return buf.Bytes(), nil
+}
+
+// Parse reads "user:password[:uid:gid:gecos:home:shell:extra]" lines.
+// Blank lines and lines starting with "#" (after white space) are skipped;
+// a trailing CR (CRLF files) is dropped; the last line needs no newline.
+// It refuses a line without a user name, a user name with a control
+// character, a user listed twice and a line longer than MaxLineLength.
+// What the password field holds is not looked at here: an unusable hash
+// leaves the user known but unable to log in (the auth passdb's rule).
+func Parse(raw []byte, path string) ([]Entry, error) {
+	// One copy of the file; the entries' fields are substrings of it.
+	text := string(raw)
+	lines := strings.Count(text, "\n") + 1
+	entries := make([]Entry, 0, lines)
+	first := make(map[string]int, lines) // user -> line of its entry
+	for n := 1; len(text) > 0; n++ {
+		line, rest, _ := strings.Cut(text, "\n")
+		text = rest
+		if len(line) > MaxLineLength {
+			return nil, &Error{path, n, fmt.Sprintf("longer than %d MiB", MaxLineLength>>20)}
+		}
+		line = strings.TrimRight(line, "\r")
+		trimmed := strings.TrimSpace(line)
+		if trimmed == "" || trimmed[0] == '#' {
+			continue
+		}
+		e := splitFields(line)
+		e.Line = n
+		if err := checkUser(e.User); err != "" {
+			return nil, &Error{path, n, err}
+		}
+		if at, dup := first[e.User]; dup {
+			return nil, &Error{path, n, fmt.Sprintf("user %s listed twice (first on line %d)", showUser(e.User, e.Bare), at)}
+		}
+		first[e.User] = n
+		entries = append(entries, e)
+	}
+	return entries, nil
+}
+
+// splitFields cuts user:password:uid:gid:gecos:home:shell:extra; the extra
+// fields are all after the seventh colon, colons included.
+func splitFields(line string) Entry {
+	user, rest, found := strings.Cut(line, ":")
+	e := Entry{User: user, Bare: !found}
+	e.Password, rest, found = strings.Cut(rest, ":")
+	// uid, gid, gecos, home, shell: five more colons before the extra.
+	for i := 0; found && i < 5; i++ {
+		_, rest, found = strings.Cut(rest, ":")
+	}
+	if found {
+		e.Extra, e.HasExtra = rest, true
+	}
+	return e
+}
+
+// checkUser says what is wrong with a user name, without quoting it: a
+// name with a control character is a file of another kind (or a binary
+// one), and no login can carry it.
+func checkUser(user string) string {
+	if user == "" {
+		return "empty user name"
+	}
+	for i := 0; i < len(user); i++ {
+		if c := user[i]; c < 0x20 || c == 0x7f {
+			return fmt.Sprintf("the user name has a control character (0x%02x at byte %d)", c, i+1)
+		}
+	}
+	return ""
+}
+
+// showUser quotes a user name for an error, cut to maxShownUser bytes. A
+// line without a colon is shown by its line number only: all of it is the
+// "user", and it may well be a password or hash written on its own.
+func showUser(user string, wholeLine bool) string {
+	if wholeLine {
+		return "(a line without \":\", not shown)"
+	}
+	if len(user) <= maxShownUser {
+		return fmt.Sprintf("%q", user)
+	}
+	cut := maxShownUser
+	for cut > 0 && !utf8.RuneStart(user[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%q…", user[:cut])
+}
