@@ -1,0 +1,85 @@
+package redact
+
+import (
+	"strings"
+	"testing"
+)
+
+// A harmless parameter's value can carry a URL with a credential in its
+// own query: a login's next=/cb?access_token=…, a %26-joined pair, or the
+// whole URL percent-encoded (return_to=https%3A%2F%2F…%3Fcode%3D…), once
+// or twice. The access log's query (Query) must withhold it as Text does.
+func TestReviewQueryHidesCredentialsInsideAHarmlessValue(t *testing.T) {
+	const secret = "S3cr3tV4lue"
+	for _, q := range []string{
+		"next=/login?access_token=" + secret + "&page=2",
+		"a=1%26token=" + secret,
+		"next=%2Fcb%3Faccess_token%3D" + secret + "&page=2",
+		"next=%2Fcb%3FACCESS_TOKEN%3d" + secret,
+		"return_to=https%3A%2F%2Fapp.example%2Fcb%3Fx%3D1%26code%3D" + secret,
+		"return_to=https%3A%2F%2Fu%3A" + secret + "%40app.example%2F",
+		"next=https://u:" + secret + "@app.example/",
+		"r=%252Fcb%253Fcode%253D" + secret,
+		"state=s#next=%2F%3Fsig%3D" + secret,
+	} {
+		got := Query(q)
+		if strings.Contains(got, secret) {
+			t.Errorf("Query(%q) = %q keeps the credential", q, got)
+		}
+		if !strings.Contains(got, strings.SplitN(q, "=", 2)[0]+"=") {
+			t.Errorf("Query(%q) = %q lost the parameter name", q, got)
+		}
+	}
+	for _, text := range []string{
+		`Get "https://h/p?next=%2Fcb%3Faccess_token%3D` + secret + `": EOF`,
+		`Location: /login?return_to=https%3A%2F%2Fh%2F%3Fcode%3D` + secret,
+	} {
+		if got := Text(text); strings.Contains(got, secret) {
+			t.Errorf("Text(%q) = %q keeps the credential", text, got)
+		}
+	}
+}
+
+// What carries no credential stays readable, encoded or not.
+func TestReviewQueryKeepsHarmlessNestedValues(t *testing.T) {
+	for _, q := range []string{
+		"q=50%25%20off&redirect=%2Fhome%3Fpage%3D2",
+		"redirect_uri=https%3A%2F%2Fa%2Fcb&state=s",
+		"next=/list?page=2&sort=name",
+		"email=a%40b.example",
+	} {
+		if got := Query(q); got != q {
+			t.Errorf("Query(%q) = %q, want it unchanged", q, got)
+		}
+		if got := Text("GET /?" + q); got != "GET /?"+q {
+			t.Errorf("Text(%q) = %q, want it unchanged", q, got)
+		}
+	}
+}
+
+// Hostile: a value encoded many times over is decoded a bounded number of
+// times, so a long one costs no more than a few passes.
+func TestReviewQueryDeeplyEncodedValue(t *testing.T) {
+	q := "a=" + strings.Repeat("%25", 20000) + "3D1"
+	if got := Query(q); got != q {
+		t.Errorf("Query changed a harmless deeply encoded value to %.40q…", got)
+	}
+	if got := Text("x " + q); got != "x "+q {
+		t.Errorf("Text changed a harmless deeply encoded value to %.40q…", got)
+	}
+}
+
+func BenchmarkReviewQuery(b *testing.B) {
+	for _, c := range []struct{ name, q string }{
+		{"plain", "page=2&sort=name&filter=active&lang=en"},
+		{"secret", "page=2&sort=name&access_token=eyJhbGciOiJIUzI1NiJ9.abc.def&lang=en"},
+		{"encoded", "q=caf%C3%A9%20au%20lait&redirect=%2Fhome%3Fpage%3D2&lang=en"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				_ = Query(c.q)
+			}
+		})
+	}
+}
