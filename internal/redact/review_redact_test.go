@@ -60,7 +60,7 @@ func TestReviewQueryKeepsHarmlessNestedValues(t *testing.T) {
 // Hostile: a value encoded many times over is decoded a bounded number of
 // times, so a long one costs no more than a few passes.
 func TestReviewQueryDeeplyEncodedValue(t *testing.T) {
-	q := "a=" + strings.Repeat("%25", 20000) + "3D1"
+	q := "a=" + strings.Repeat("%2525", 20000) + "41"
 	if got := Query(q); got != q {
 		t.Errorf("Query changed a harmless deeply encoded value to %.40q…", got)
 	}
