@@ -319,3 +319,15 @@ func unhex(c byte) byte {
 	}
 	return c - '0'
 }
+
+// RequestURI is a request target (path?query) as shown: its query goes
+// through Query, which, unlike Text, does not end a value at a raw space
+// or quote (the very characters that make a configured request_uri an
+// error), and its path through Text (a ;jsessionid=… path parameter).
+func RequestURI(s string) string {
+	path, query, ok := strings.Cut(s, "?")
+	if !ok {
+		return Text(s)
+	}
+	return Text(path) + "?" + Query(query)
+}
