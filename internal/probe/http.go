@@ -36,7 +36,7 @@ func checkHTTP(s *session) error {
 		path = "/"
 	}
 	if strings.ContainsFunc(path, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return configErr("request_uri %q contains spaces or control characters", redact.Text(path))
+		return configErr("request_uri %q contains spaces or control characters", redact.RequestURI(path))
 	}
 
 	headers := []string{"Host", "User-Agent", "Accept", "Connection"}
