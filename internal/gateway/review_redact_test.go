@@ -1,0 +1,28 @@
+package gateway
+
+import (
+	"strings"
+	"testing"
+)
+
+// Session ids travel as path parameters too (Java servlets' ;jsessionid=,
+// PHP's ;PHPSESSID=): the access log's path and the gateway's error log
+// withhold them as they withhold ?jsessionid=. A credential nested in a
+// harmless query value (next=/cb?access_token=…, or percent-encoded) stays
+// out of the query field.
+func TestReviewGatewayLogsWithholdPathSessionIDsAndNestedQueryCredentials(t *testing.T) {
+	o := newEcho(t)
+	h := newHarness(t, accessYAML(o.URL, ""))
+	h.do("GET", "/nowhere;jsessionid=SECRET1", nil, nil)
+	h.do("GET", "/nowhere/x;PHPSESSID=SECRET2/y", nil, nil)
+	h.do("GET", "/things/1?next=/cb?access_token=SECRET3&r=%2Fcb%3Fcode%3DSECRET4&page=2", nil, nil)
+	logs := h.logs.String()
+	if strings.Contains(logs, "SECRET") {
+		t.Fatalf("a credential reached the log:\n%s", logs)
+	}
+	for _, want := range []string{`"path":"/nowhere;jsessionid=<redacted>"`, `"query":"next=/cb?access_token=<redacted>&r=<redacted>&page=2"`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lost %s:\n%s", want, logs)
+		}
+	}
+}
