@@ -26,3 +26,19 @@ func TestReviewGatewayLogsWithholdPathSessionIDsAndNestedQueryCredentials(t *tes
 		}
 	}
 }
+
+// An origin's query (with a raw space, which net/url accepts) becomes the
+// health probe's path: backline check's "is probed at" line must withhold
+// the whole key, not stop at the space.
+func TestReviewMovedHealthCheckLineHidesAllOfTheKey(t *testing.T) {
+	cfg := parseConfig(t, "definitions:\n  backends:\n    api:\n      origin: 'http://127.0.0.1:8080/x?api_key=abc SECRETTAIL&v=1'\n      beta_health: {scheme: https}\n")
+	gw, err := New(Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gw.Close()
+	lines := gw.MovedHealthChecks()
+	if len(lines) != 1 || strings.Contains(lines[0], "SECRETTAIL") || !strings.Contains(lines[0], "api_key=<redacted>") {
+		t.Errorf("MovedHealthChecks %q", lines)
+	}
+}
