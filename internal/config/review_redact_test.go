@@ -49,3 +49,14 @@ func TestReviewOriginErrorHidesAnUnencodedPassword(t *testing.T) {
 		t.Errorf("proxy error: %s", errs)
 	}
 }
+
+// A backend path with a query or fragment is refused (Couper's rule) and
+// quoted; a key in it is withheld whole, also past a raw space.
+func TestReviewBackendPathErrorHidesAllOfTheKey(t *testing.T) {
+	for _, p := range []string{"/x?api_key=abc SECRETTAIL", "/x#access_token=abc SECRETTAIL", "/x?a=1#token=abc SECRETTAIL"} {
+		msg := CheckBackendPath(p)
+		if msg == "" || strings.Contains(msg, "SECRETTAIL") {
+			t.Errorf("CheckBackendPath(%q) = %q", p, msg)
+		}
+	}
+}
