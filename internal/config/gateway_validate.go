@@ -133,9 +133,9 @@ func CheckBackendPath(p string) string {
 	case p == "":
 		return ""
 	case strings.Contains(p, "#"):
-		return fmt.Sprintf("invalid fragment found in %q", redact.Text(p))
+		return fmt.Sprintf("invalid fragment found in %q", redact.RequestURI(p))
 	case strings.Contains(p, "?"):
-		return fmt.Sprintf("invalid query string found in %q", redact.Text(p))
+		return fmt.Sprintf("invalid query string found in %q", redact.RequestURI(p))
 	}
 	decoded := strings.ReplaceAll(strings.ReplaceAll(strings.ToLower(p), "%2e", "."), "%2f", "/")
 	for _, seg := range strings.Split(decoded, "/") {

@@ -320,14 +320,15 @@ func unhex(c byte) byte {
 	return c - '0'
 }
 
-// RequestURI is a request target (path?query) as shown: its query goes
-// through Query, which, unlike Text, does not end a value at a raw space
-// or quote (the very characters that make a configured request_uri an
-// error), and its path through Text (a ;jsessionid=… path parameter).
+// RequestURI is a request target (path?query#fragment) as shown: what
+// follows its first '?' or '#' goes through Query, which, unlike Text,
+// does not end a value at a raw space or quote (the very characters that
+// make a configured request_uri an error), and its path through Text (a
+// ;jsessionid=… path parameter).
 func RequestURI(s string) string {
-	path, query, ok := strings.Cut(s, "?")
-	if !ok {
+	i := strings.IndexAny(s, "?#")
+	if i < 0 {
 		return Text(s)
 	}
-	return Text(path) + "?" + Query(query)
+	return Text(s[:i]) + s[i:i+1] + Query(s[i+1:])
 }

@@ -83,3 +83,19 @@ func BenchmarkReviewQuery(b *testing.B) {
 		})
 	}
 }
+
+func TestReviewRequestURI(t *testing.T) {
+	for in, want := range map[string]string{
+		"/healthz":                        "/healthz",
+		"/h?api_key=abc def&v=1":          "/h?api_key=" + P + "&v=1",
+		`/h?token=abc"def`:                "/h?token=" + P,
+		"/h#access_token=abc def&state=s": "/h#access_token=" + P + "&state=s",
+		"/h?a=1#token=abc def":            "/h?a=1#token=" + P,
+		"/app;jsessionid=abc/x?page=2":    "/app;jsessionid=" + P + "?page=2",
+		"/h?next=%2F%3Fcode%3Dabc&page=2": "/h?next=" + P + "&page=2",
+	} {
+		if got := RequestURI(in); got != want {
+			t.Errorf("RequestURI(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
