@@ -99,3 +99,23 @@ func TestReviewRequestURI(t *testing.T) {
 		}
 	}
 }
+
+// The access log asks Query for every logged request and the gateway's
+// error log Text for the path: what holds no credential costs no
+// allocation (encoded values are decoded only with an encoded '=', '@'
+// or '%' in them).
+func TestReviewHarmlessInputsDoNotAllocate(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		f    func()
+	}{
+		{"Query plain", func() { _ = Query("page=2&sort=name&filter=active&lang=en") }},
+		{"Query encoded", func() { _ = Query("q=caf%C3%A9%20au%20lait&lang=en") }},
+		{"Query nested harmless", func() { _ = Query("next=/list?page=2&sort=name") }},
+		{"Text path", func() { _ = Text("/things/1/parts") }},
+	} {
+		if n := testing.AllocsPerRun(100, c.f); n != 0 {
+			t.Errorf("%s: %v allocations", c.name, n)
+		}
+	}
+}
