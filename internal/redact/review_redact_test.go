@@ -119,3 +119,25 @@ func TestReviewHarmlessInputsDoNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// Hostile: a long run of '=' (or of short pairs inside one value) is what
+// a health-checked server can put in a Location header (64 KiB) and a
+// client in a query (the access log): each '=' must not rescan the rest
+// of its value. A scan that does takes minutes on these; a linear one
+// milliseconds (no threshold here: go test's timeout catches a hang).
+func TestReviewLongValuesAreScannedOnce(t *testing.T) {
+	const n = 1 << 18
+	for name, s := range map[string]string{
+		"equals":         "a=" + strings.Repeat("=", n),
+		"pairs":          "a=" + strings.Repeat("b=", n/2),
+		"pairs encoded":  "a=" + strings.Repeat("b=", n/2) + "%3Dtoken%3Dx",
+		"names":          "a=" + strings.Repeat("b=c", n/3) + "&token=x",
+		"nameless first": "=" + strings.Repeat("b=", n/2),
+	} {
+		got := Text("Location: /cb?" + s)
+		if name == "names" && !strings.HasSuffix(got, "&token="+P) {
+			t.Errorf("%s: Text lost the token's redaction", name)
+		}
+		_ = Query(s)
+	}
+}
