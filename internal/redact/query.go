@@ -191,6 +191,11 @@ func text(s string, decodes int) string {
 	}
 	var b strings.Builder
 	done, i := 0, 0
+	// A '=' inside a value already scanned (a=b=c=…) has that value's end:
+	// scanning on from it would find the same one, and doing so for every
+	// '=' of a long hostile value is quadratic. The encoded form of a
+	// value is judged once too (checkedEnd), with all of the value.
+	valueEnd, checkedEnd := -1, -1
 	for i < len(s) {
 		eq := strings.IndexByte(s[i:], '=')
 		if eq < 0 {
@@ -201,7 +206,10 @@ func text(s string, decodes int) string {
 		for start > done && isNameByte(s[start-1]) {
 			start--
 		}
-		end := textValueEnd(s, eq+1)
+		if eq+1 > valueEnd {
+			valueEnd = textValueEnd(s, eq+1)
+		}
+		end := valueEnd
 		value := s[eq+1 : end]
 		if start < eq && value != "" && value != Placeholder && SensitiveParam(s[start:eq]) {
 			if b.Len() == 0 {
@@ -212,7 +220,12 @@ func text(s string, decodes int) string {
 			done, i = end, end
 			continue
 		}
-		if start < eq && encodedCredential(value, decodes) {
+		if start < eq && eq+1 > checkedEnd {
+			checkedEnd = end
+			if !encodedCredential(value, decodes) {
+				i = eq + 1
+				continue
+			}
 			// Only percent-decoded does it show its credential
 			// (return_to=https%3A%2F%2Fh%2F%3Fcode%3D…): withheld whole.
 			if b.Len() == 0 {
