@@ -42,3 +42,32 @@ func TestReviewMovedHealthCheckLineHidesAllOfTheKey(t *testing.T) {
 		t.Errorf("MovedHealthChecks %q", lines)
 	}
 }
+
+// A url attribute whose password comes from the environment is checked
+// only at run time (an origin's is checked at load); a password with an
+// unencoded '/' makes net/url fail on every request, and the error log
+// must not quote it (nor net/url's `invalid port ":PW1" after host`).
+func TestReviewRuntimeURLErrorsHideAnUnencodedPassword(t *testing.T) {
+	t.Setenv("BACKLINE_REVIEW_PW", "PW1/SECRETTAIL")
+	o := newEcho(t)
+	h := newHarness(t, `definitions:
+  backends:
+    other:
+      origin: `+o.URL+`
+gateway:
+  address: 127.0.0.1:18999
+  endpoints:
+    - path: /url
+      proxy:
+        backend: other
+        url: https://user:${BACKLINE_REVIEW_PW}@127.0.0.1:1/x
+`)
+	h.do("GET", "/url", nil, nil)
+	logs := h.logs.String()
+	if !strings.Contains(logs, "gateway request failed") {
+		t.Fatalf("no error logged:\n%s", logs)
+	}
+	if strings.Contains(logs, "SECRETTAIL") || strings.Contains(logs, "PW1") {
+		t.Errorf("the password reached the log:\n%s", logs)
+	}
+}
