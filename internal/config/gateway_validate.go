@@ -82,7 +82,7 @@ func (v *gatewayValidator) validateBackend(path string, b *Backend) {
 	}
 	if b.Proxy != "" {
 		if u, err := url.Parse(b.Proxy); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			v.add(path+".proxy", "must be an http:// or https:// URL, got %q", quoteURL(b.Proxy))
+			v.add(path+".proxy", "must be an http:// or https:// URL, got %q", redact.URL(b.Proxy))
 		}
 	}
 	if b.MaxConnections < 0 {
@@ -118,10 +118,10 @@ func (v *gatewayValidator) validateBackend(path string, b *Backend) {
 func checkOrigin(origin string) string {
 	u, err := url.Parse(origin)
 	if err != nil {
-		return invalidURL(origin, err)
+		return "invalid url: " + redact.URLParseError(origin, err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || strings.Contains(u.Host, "/") {
-		return fmt.Sprintf("the origin attribute has to contain an absolute URL with a valid hostname: %q", quoteURL(origin))
+		return fmt.Sprintf("the origin attribute has to contain an absolute URL with a valid hostname: %q", redact.URL(origin))
 	}
 	return ""
 }

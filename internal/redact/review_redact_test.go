@@ -1,6 +1,7 @@
 package redact
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -139,5 +140,27 @@ func TestReviewLongValuesAreScannedOnce(t *testing.T) {
 			t.Errorf("%s: Text lost the token's redaction", name)
 		}
 		_ = Query(s)
+	}
+}
+
+func TestReviewURLWithAnUnparsablePassword(t *testing.T) {
+	for raw, want := range map[string]string{
+		"https://u:PW1/SECRETTAIL@h/x?token=t": "https://u:" + P + "@h/x?token=" + P,
+		"https://u:PW1 SECRETTAIL@h/":          "https://u:" + P + "@h/",
+		"https://u:pw@h/p@x":                   "https://u:" + P + "@h/p@x", // parses: the path keeps its '@'
+		"https://h:8080/p":                     "https://h:8080/p",
+	} {
+		if got := URL(raw); got != want {
+			t.Errorf("URL(%q) = %q, want %q", raw, got, want)
+		}
+	}
+	for _, raw := range []string{"https://u:PW1/SECRETTAIL@h/", "https://u:PW1#SECRETTAIL@h:zz/", "http://u:PW1%zzSECRETTAIL@h/"} {
+		_, err := url.Parse(raw)
+		if err == nil {
+			t.Fatalf("%q parses", raw)
+		}
+		if got := URLParseError(raw, err); strings.Contains(got, "PW1") || strings.Contains(got, "SECRETTAIL") {
+			t.Errorf("URLParseError(%q) = %s", raw, got)
+		}
 	}
 }
