@@ -130,7 +130,8 @@ func checkHTTP(s *session) error {
 		return failf(Classify(err), "reading the HTTP response from %s: %s", t.Address(), s.quoted(redact.ErrorText(err.Error())))
 	}
 	defer resp.Body.Close()
-	statusLine := resp.Proto + " " + resp.Status
+	// The server's reason phrase may echo the request target, key and all.
+	statusLine := redact.Text(resp.Proto + " " + resp.Status)
 	s.noteResponse(statusLine, resp.Header)
 
 	if !statusExpected(resp.StatusCode, t.HTTP) {
