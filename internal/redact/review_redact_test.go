@@ -22,6 +22,8 @@ func TestReviewQueryHidesCredentialsInsideAHarmlessValue(t *testing.T) {
 		"next=https://u:" + secret + "@app.example/",
 		"r=%252Fcb%253Fcode%253D" + secret,
 		"state=s#next=%2F%3Fsig%3D" + secret,
+		`next=/cb?token=abc"` + secret,
+		`next=/cb?token=abc\` + secret,
 	} {
 		got := Query(q)
 		if strings.Contains(got, secret) {
