@@ -137,6 +137,11 @@ const maxDecodes = 2
 func nestedShown(value string) string {
 	if strings.IndexByte(value, '=') >= 0 || strings.Contains(value, "://") {
 		if shown := text(value, maxDecodes); shown != value {
+			if strings.ContainsAny(value, "\"' \t") {
+				// Text ends a value at a quote or blank, the query
+				// does not: what follows may be the credential's rest.
+				return Placeholder
+			}
 			return shown
 		}
 	}
