@@ -82,7 +82,7 @@ func (v *gatewayValidator) validateBackend(path string, b *Backend) {
 	}
 	if b.Proxy != "" {
 		if u, err := url.Parse(b.Proxy); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
-			v.add(path+".proxy", "must be an http:// or https:// URL, got %q", redact.Text(b.Proxy))
+			v.add(path+".proxy", "must be an http:// or https:// URL, got %q", redact.URL(b.Proxy))
 		}
 	}
 	if b.MaxConnections < 0 {
@@ -118,10 +118,10 @@ func (v *gatewayValidator) validateBackend(path string, b *Backend) {
 func checkOrigin(origin string) string {
 	u, err := url.Parse(origin)
 	if err != nil {
-		return "invalid url: " + redact.Text(err.Error())
+		return "invalid url: " + redact.URLParseError(origin, err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" || strings.Contains(u.Host, "/") {
-		return fmt.Sprintf("the origin attribute has to contain an absolute URL with a valid hostname: %q", redact.Text(origin))
+		return fmt.Sprintf("the origin attribute has to contain an absolute URL with a valid hostname: %q", redact.URL(origin))
 	}
 	return ""
 }
@@ -133,9 +133,9 @@ func CheckBackendPath(p string) string {
 	case p == "":
 		return ""
 	case strings.Contains(p, "#"):
-		return fmt.Sprintf("invalid fragment found in %q", redact.Text(p))
+		return fmt.Sprintf("invalid fragment found in %q", redact.RequestURI(p))
 	case strings.Contains(p, "?"):
-		return fmt.Sprintf("invalid query string found in %q", redact.Text(p))
+		return fmt.Sprintf("invalid query string found in %q", redact.RequestURI(p))
 	}
 	decoded := strings.ReplaceAll(strings.ReplaceAll(strings.ToLower(p), "%2e", "."), "%2f", "/")
 	for _, seg := range strings.Split(decoded, "/") {

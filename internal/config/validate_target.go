@@ -122,9 +122,10 @@ func (v *validator) validateRequestURI(key func(string) string, t *Target) {
 
 // checkRequestURI accepts an origin-form path and query whose every
 // character is allowed by RFC 3986 or percent-encoded. The value quoted
-// in the error has its query credentials withheld (?api_key=<redacted>).
+// in the error has its query credentials withheld (?api_key=<redacted>),
+// all of each value, also past the raw space or quote the error is about.
 func checkRequestURI(s string) string {
-	shown := redact.Text(s)
+	shown := redact.RequestURI(s)
 	if !strings.HasPrefix(s, "/") {
 		return fmt.Sprintf("must start with \"/\", got %q", shown)
 	}

@@ -180,7 +180,7 @@ func (a *accessWriter) finish() {
 	attrs = append(attrs,
 		slog.String("request_id", a.id),
 		slog.String("method", a.r.Method),
-		slog.String("path", a.r.URL.Path),
+		slog.String("path", loggedPath(a.r.URL.Path)),
 	)
 	if q := a.r.URL.RawQuery; q != "" {
 		attrs = append(attrs, slog.String("query", redact.Query(q)))
@@ -255,4 +255,11 @@ func customGroup(fields valueSet, rd *requestData) slog.Attr {
 		}
 	}
 	return slog.Group("custom", custom...)
+}
+
+// loggedPath is a request path as the logs show it: a path parameter with a
+// sensitive name (;jsessionid=…, ;PHPSESSID=…) has its value withheld, as
+// in a query. A path without '=' comes back as it is, with no allocation.
+func loggedPath(p string) string {
+	return redact.Text(p)
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/redact"
 )
 
 // endpoint is a compiled gateway.endpoints entry.
@@ -152,7 +153,9 @@ func encodeJSON(s string) []byte {
 // errBadURL is a url attribute that does not evaluate to a usable URL.
 type errBadURL struct{ value string }
 
-func (e errBadURL) Error() string { return fmt.Sprintf("url attribute: invalid url %q", e.value) }
+func (e errBadURL) Error() string {
+	return fmt.Sprintf("url attribute: invalid url %q", redact.URL(e.value))
+}
 
 // resolveURL applies a proxy/request url: an absolute one also names the
 // origin (used when the backend has none); /** takes the wildcard match; a

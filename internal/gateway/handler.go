@@ -220,7 +220,7 @@ func (g *Gateway) fail(w http.ResponseWriter, r *http.Request, reqID string, rt 
 	}
 	level := levelFor(gerr.kind)
 	g.logger.Log(r.Context(), level, "gateway request failed",
-		"request_id", reqID, "method", r.Method, "path", r.URL.Path, "endpoint", endpoint,
+		"request_id", reqID, "method", r.Method, "path", loggedPath(r.URL.Path), "endpoint", endpoint,
 		"backend", backend, "error_type", gerr.kind.Type, "status", gerr.kind.Status, "error", errText(gerr.cause))
 	if gerr.kind == kindClientGone {
 		// Returning would let net/http send an empty 200 to a client that

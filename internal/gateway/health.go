@@ -192,11 +192,21 @@ func originID(label, rawOrigin string) (string, bool) {
 // HealthURL is where a probe target is checked, for check output and
 // logs: scheme://host:port/path.
 func HealthURL(t *probe.Target) string {
+	return healthOrigin(t) + t.RequestURI
+}
+
+// shownHealthURL is HealthURL with the path's query credentials withheld,
+// the whole of each value even past a raw space (redact.RequestURI).
+func shownHealthURL(t *probe.Target) string {
+	return healthOrigin(t) + redact.RequestURI(t.RequestURI)
+}
+
+func healthOrigin(t *probe.Target) string {
 	scheme := "http"
 	if t.TLSMode == probe.TLSImplicit {
 		scheme = "https"
 	}
-	return scheme + "://" + t.Address() + t.RequestURI
+	return scheme + "://" + t.Address()
 }
 
 // MovedHealthChecks lists, for backline check, every origin whose probe
@@ -212,7 +222,7 @@ func (g *Gateway) MovedHealthChecks() []string {
 			continue
 		}
 		for i, t := range grp.Targets {
-			out = append(out, fmt.Sprintf("definitions.backends.%s.beta_health: %s is probed at %s", label, grp.IDs[i], redact.Text(HealthURL(t))))
+			out = append(out, fmt.Sprintf("definitions.backends.%s.beta_health: %s is probed at %s", label, grp.IDs[i], shownHealthURL(t)))
 		}
 	}
 	return out

@@ -1,12 +1,14 @@
 package gateway
 
 import (
+	"errors"
 	"fmt"
 	"net/url"
 	"path"
 	"strings"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/redact"
 )
 
 // origin is the scheme and host[:port] a request goes to; any path in the
@@ -22,10 +24,12 @@ func parseOrigin(s string) (origin, error) {
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return origin{}, fmt.Errorf("invalid url: %v", err)
+		// An origin built at run time: its password (from the
+		// environment) is quoted by neither the URL nor net/url's reason.
+		return origin{}, errors.New("invalid url: " + redact.URLParseError(s, err))
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Hostname() == "" {
-		return origin{}, fmt.Errorf("the origin attribute has to contain an absolute URL with a valid hostname: %q", s)
+		return origin{}, fmt.Errorf("the origin attribute has to contain an absolute URL with a valid hostname: %q", redact.URL(s))
 	}
 	return origin{scheme: u.Scheme, host: u.Host}, nil
 }

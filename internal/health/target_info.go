@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/backline/backline/internal/probe"
+	"github.com/backline/backline/internal/redact"
 )
 
 // TargetInfo is what a snapshot tells about a target: its address and
@@ -28,9 +29,11 @@ type TargetInfo struct {
 	TLSTimeout     time.Duration
 	DeepTimeout    time.Duration
 
-	DeepCheck  bool
-	Username   string // the test user name (not a secret; the password is)
-	Mechanism  string
+	DeepCheck bool
+	Username  string // the test user name (not a secret; the password is)
+	Mechanism string
+	// RequestURI is the http check's request target with its query
+	// credentials withheld (?api_key=<redacted>).
 	RequestURI string
 	// ExpectedStatus and ExpectedText are an http check's expectation;
 	// HeaderNames the names (canonical, sorted) of the headers it adds,
@@ -78,7 +81,7 @@ func InfoOf(t *probe.Target) *TargetInfo {
 		DeepCheck:      t.DeepCheck,
 		Username:       t.Username,
 		Mechanism:      t.Mechanism,
-		RequestURI:     t.RequestURI,
+		RequestURI:     redact.RequestURI(t.RequestURI),
 		HeloName:       t.HeloName,
 	}
 	if h := t.HTTP; h != nil {

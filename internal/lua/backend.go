@@ -159,6 +159,9 @@ func removeFromBackendResult(r *scriptRun, L *glua.LState) int {
 type serverView struct {
 	backend  *health.Backend
 	password string
+	// requestURI is the request_uri as configured, key and all, also
+	// only with expose_test_credentials; else the snapshot's, withheld.
+	requestURI string
 	// protocol and host are the two fields routing scripts read for every
 	// server on every run, boxed once (the view lives as long as its
 	// snapshot, which never changes).
@@ -228,6 +231,9 @@ func (sv *serverView) field(name string) glua.LValue {
 	case "port":
 		return glua.LNumber(t.Port)
 	case "request_uri":
+		if sv.requestURI != "" {
+			return glua.LString(sv.requestURI)
+		}
 		return glua.LString(t.RequestURI)
 	case "test_username":
 		return glua.LString(t.Username)

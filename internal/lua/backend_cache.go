@@ -38,7 +38,7 @@ func (v *vm) servingServers(r *scriptRun) []*glua.LUserData {
 			sv := newServerView(&eligible[i])
 			if expose && lookup != nil {
 				if pt, ok := lookup.ProbeTarget(eligible[i].ID); ok {
-					sv.password = pt.Password
+					sv.password, sv.requestURI = pt.Password, pt.RequestURI
 				}
 			}
 			// Env is never read for userdata; the globals, not the

@@ -36,7 +36,7 @@ func checkHTTP(s *session) error {
 		path = "/"
 	}
 	if strings.ContainsFunc(path, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
-		return configErr("request_uri %q contains spaces or control characters", redact.Text(path))
+		return configErr("request_uri %q contains spaces or control characters", redact.RequestURI(path))
 	}
 
 	headers := []string{"Host", "User-Agent", "Accept", "Connection"}
@@ -130,7 +130,8 @@ func checkHTTP(s *session) error {
 		return failf(Classify(err), "reading the HTTP response from %s: %s", t.Address(), s.quoted(redact.ErrorText(err.Error())))
 	}
 	defer resp.Body.Close()
-	statusLine := resp.Proto + " " + resp.Status
+	// The server's reason phrase may echo the request target, key and all.
+	statusLine := redact.Text(resp.Proto + " " + resp.Status)
 	s.noteResponse(statusLine, resp.Header)
 
 	if !statusExpected(resp.StatusCode, t.HTTP) {

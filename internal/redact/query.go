@@ -87,14 +87,20 @@ func Query(raw string) string {
 			end = len(raw)
 		}
 		pair := raw[start:end]
-		if name, value, ok := strings.Cut(pair, "="); ok && value != "" && value != Placeholder && SensitiveParam(name) {
-			if b.Len() == 0 {
-				b.Grow(len(raw))
+		if name, value, ok := strings.Cut(pair, "="); ok && value != "" && value != Placeholder {
+			shown := Placeholder
+			if !SensitiveParam(name) {
+				shown = nestedShown(value)
 			}
-			valueAt := start + len(name) + 1
-			b.WriteString(raw[done:valueAt])
-			b.WriteString(Placeholder)
-			done = end
+			if shown != value {
+				if b.Len() == 0 {
+					b.Grow(len(raw))
+				}
+				valueAt := start + len(name) + 1
+				b.WriteString(raw[done:valueAt])
+				b.WriteString(shown)
+				done = end
+			}
 		}
 		start = end + 1
 	}
@@ -115,12 +121,86 @@ func Query(raw string) string {
 // the next byte, as in a Go-quoted string, so a `\"` inside a value does
 // not end it). Text without '=' or "://" comes back unchanged.
 func Text(s string) string {
+	return text(s, maxDecodes)
+}
+
+// maxDecodes bounds how often a harmless value is percent-decoded to look
+// for a URL credential inside (twice: %253D is an '=' encoded twice), so a
+// value encoded a thousand times over costs a few passes, not a thousand.
+const maxDecodes = 2
+
+// nestedShown is a harmless parameter's value as a query shows it: a URL
+// or pair inside it with a credential (next=/cb?access_token=…,
+// a=1%26token=…) has that credential withheld as in Text, and a value that
+// holds one only once percent-decoded (return_to=https%3A%2F%2Fh%2F%3Fcode%3D…)
+// is withheld whole, since its encoded form cannot be cut apart.
+func nestedShown(value string) string {
+	if strings.IndexByte(value, '=') >= 0 || strings.Contains(value, "://") {
+		if shown := text(value, maxDecodes); shown != value {
+			if strings.ContainsAny(value, "\"' \t") {
+				// Text ends a value at a quote or blank, the query
+				// does not: what follows may be the credential's rest.
+				return Placeholder
+			}
+			return shown
+		}
+	}
+	if encodedCredential(value, maxDecodes) {
+		return Placeholder
+	}
+	return value
+}
+
+// encodedCredential tells whether value, percent-decoded (up to decodes
+// times), holds what Text withholds. Only a value with an encoded '=',
+// '@' or '%' is decoded at all: nothing else can hide a pair or a user info.
+func encodedCredential(value string, decodes int) bool {
+	if decodes <= 0 || !hasEncodedSeparator(value) {
+		return false
+	}
+	decoded := percentDecode(value)
+	return decoded != value && (text(decoded, decodes-1) != decoded || encodedCredential(decoded, decodes-1))
+}
+
+func hasEncodedSeparator(s string) bool {
+	for i := 0; i+2 < len(s); i++ {
+		if s[i] != '%' {
+			continue
+		}
+		switch hi, lo := s[i+1], s[i+2]|0x20; {
+		case hi == '3' && lo == 'd', hi == '4' && lo == '0', hi == '2' && lo == '5':
+			return true
+		}
+	}
+	return false
+}
+
+// percentDecode decodes every valid %XX once and leaves the rest as it is.
+func percentDecode(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
+			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+			i += 2
+			continue
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
+
+func text(s string, decodes int) string {
 	s = userInfoPasswords(s)
 	if strings.IndexByte(s, '=') < 0 {
 		return s
 	}
 	var b strings.Builder
 	done, i := 0, 0
+	// A '=' inside a value already scanned (a=b=c=…) has that value's end:
+	// scanning on from it would find the same one, and doing so for every
+	// '=' of a long hostile value is quadratic. The encoded form of a
+	// value is judged once too (checkedEnd), with all of the value.
+	valueEnd, checkedEnd := -1, -1
 	for i < len(s) {
 		eq := strings.IndexByte(s[i:], '=')
 		if eq < 0 {
@@ -131,9 +211,28 @@ func Text(s string) string {
 		for start > done && isNameByte(s[start-1]) {
 			start--
 		}
-		end := textValueEnd(s, eq+1)
+		if eq+1 > valueEnd {
+			valueEnd = textValueEnd(s, eq+1)
+		}
+		end := valueEnd
 		value := s[eq+1 : end]
 		if start < eq && value != "" && value != Placeholder && SensitiveParam(s[start:eq]) {
+			if b.Len() == 0 {
+				b.Grow(len(s))
+			}
+			b.WriteString(s[done : eq+1])
+			b.WriteString(Placeholder)
+			done, i = end, end
+			continue
+		}
+		if start < eq && eq+1 > checkedEnd {
+			checkedEnd = end
+			if !encodedCredential(value, decodes) {
+				i = eq + 1
+				continue
+			}
+			// Only percent-decoded does it show its credential
+			// (return_to=https%3A%2F%2Fh%2F%3Fcode%3D…): withheld whole.
 			if b.Len() == 0 {
 				b.Grow(len(s))
 			}
@@ -237,4 +336,17 @@ func unhex(c byte) byte {
 		return c - 'A' + 10
 	}
 	return c - '0'
+}
+
+// RequestURI is a request target (path?query#fragment) as shown: what
+// follows its first '?' or '#' goes through Query, which, unlike Text,
+// does not end a value at a raw space or quote (the very characters that
+// make a configured request_uri an error), and its path through Text (a
+// ;jsessionid=… path parameter).
+func RequestURI(s string) string {
+	i := strings.IndexAny(s, "?#")
+	if i < 0 {
+		return Text(s)
+	}
+	return Text(s[:i]) + s[i:i+1] + Query(s[i+1:])
 }

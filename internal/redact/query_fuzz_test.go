@@ -7,7 +7,7 @@ import (
 
 // FuzzQuery: whatever the query, every parameter keeps its place and name,
 // a sensitive one with a value shows Placeholder, every other one is left
-// exactly as written.
+// exactly as written but for a URL credential inside its value.
 func FuzzQuery(f *testing.F) {
 	for _, s := range []string{"a=1", "token=x&b=2", "&&=", "%74oken=1", "key", "x=a=b&pass=c=d", "a=1;sig=2",
 		"acc%65ss_token=x", "%zz=1", "token=;token=&&", "x=" + Placeholder} {
@@ -25,7 +25,9 @@ func FuzzQuery(f *testing.F) {
 			if withheld && gots[i] != name+"="+Placeholder {
 				t.Fatalf("%q -> %q: value of %q kept", q, out, name)
 			}
-			if !withheld && gots[i] != pair {
+			// A harmless value changes only where it holds a URL
+			// credential of its own (next=/cb?code=…).
+			if !withheld && gots[i] != pair && (!hasValue || gots[i] != name+"="+nestedShown(value)) {
 				t.Fatalf("%q -> %q: %q changed", q, out, pair)
 			}
 		}
