@@ -77,7 +77,31 @@ func HeaderValue(name, value string) string {
 	if SensitiveHeader(name) {
 		return Placeholder
 	}
+	if fold(name) == "secwebsocketprotocol" {
+		value = subprotocols(value)
+	}
 	return Text(value)
+}
+
+// subprotocols withholds the elements of a Sec-WebSocket-Protocol list
+// that carry a bearer token: browsers cannot set Authorization on a
+// WebSocket, so Kubernetes' API server (and others after it) take the
+// token as a subprotocol, "base64url.bearer.authorization.k8s.io.<token>".
+// The other elements ("v4.channel.k8s.io", "graphql-ws") stay readable.
+func subprotocols(value string) string {
+	if !strings.Contains(strings.ToLower(value), "bearer") {
+		return value
+	}
+	parts := strings.Split(value, ",")
+	for i, p := range parts {
+		if strings.Contains(strings.ToLower(p), "bearer") {
+			parts[i] = " " + Placeholder
+			if i == 0 {
+				parts[i] = Placeholder
+			}
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // HeaderLine redacts one "Name: value" line as a server sent it. A line
@@ -93,6 +117,10 @@ func HeaderLine(line string) string {
 	}
 	if SensitiveHeader(name) {
 		return name + ": " + Placeholder
+	}
+	if fold(name) == "secwebsocketprotocol" {
+		_, value, _ := strings.Cut(line, ":")
+		return Text(name + ":" + subprotocols(value))
 	}
 	return Text(line)
 }

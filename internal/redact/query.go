@@ -29,7 +29,13 @@ var sensitiveParamWords = [][]byte{
 	[]byte("saml"),       // SAMLResponse of the redirect binding
 	[]byte("verifier"),   // oauth_verifier (OAuth 1.0a)
 	[]byte("hmac"),       //
+	[]byte("cred"),       // creds, credentials
+	[]byte("bearer"),     //
 }
+
+// sensitiveParamNames are whole names too short to be searched inside
+// others ("pin" is in "shipping", "pw" in many a word): a PIN, a password.
+var sensitiveParamNames = map[string]bool{"pw": true, "pin": true}
 
 // SensitiveParam tells whether the value of the URL query (or form)
 // parameter called name, as written in the URL, must not be shown. The
@@ -63,7 +69,7 @@ func SensitiveParam(name string) bool {
 			return true
 		}
 	}
-	return false
+	return sensitiveParamNames[string(folded)]
 }
 
 // querySeparators end a parameter in a raw query.
