@@ -88,7 +88,7 @@ func main() {
 	flag.BoolVar(&o.floor, "floor", true, "run go-floor, the thinnest Go keep-alive proxy, as the baseline")
 	origin := flag.String("origin", "", "internal: the origin's host:port for -serve-gateway")
 	flag.StringVar(&o.wrk, "wrk", "/usr/bin/wrk", "wrk binary")
-	flag.StringVar(&o.nginx, "nginx", "/usr/sbin/nginx", "nginx binary (empty: skip)")
+	flag.StringVar(&o.nginx, "nginx", "/usr/sbin/nginx", "nginx binary (the origin and two of the proxies)")
 	flag.StringVar(&o.haproxy, "haproxy", "/usr/sbin/haproxy", "haproxy binary (empty: skip)")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of each wrk run")
 	flag.IntVar(&o.rounds, "rounds", 3, "interleaved rounds per workload")
@@ -105,6 +105,9 @@ func main() {
 	if *serve != "" {
 		serveGateway(*serve, *origin)
 		return
+	}
+	if o.nginx == "" {
+		log.Fatal("-nginx cannot be empty: the origin every proxy forwards to is nginx")
 	}
 	wrkbench.NeedTools(o.wrk, "taskset", o.nginx, o.haproxy)
 	sigs := make(chan os.Signal, 1)
@@ -125,11 +128,8 @@ func run(o options) {
 		fatalf("%v", err)
 	}
 	originAddr := startOrigin(o, dir)
-	var proxies []proxy
-	if o.nginx != "" {
-		proxies = append(proxies, startNginxProxy(o, dir, "nginx", originAddr, ""),
-			startNginxProxy(o, dir, "nginx-64k", originAddr, "proxy_buffers 16 64k;"))
-	}
+	proxies := []proxy{startNginxProxy(o, dir, "nginx", originAddr, ""),
+		startNginxProxy(o, dir, "nginx-64k", originAddr, "proxy_buffers 16 64k;")}
 	if o.haproxy != "" {
 		proxies = append(proxies, startHAProxy(o, dir, originAddr))
 	}
