@@ -74,7 +74,7 @@ func (e *Error) Error() string {
 func Load(path string) (*File, error) {
 	// Stat first: opening a FIFO would block check and serve until someone
 	// writes to it. The open file is looked at again (it may have been
-	// replaced in between).
+	// replaced in between, by a FIFO too: the open does not wait).
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, cannotRead(path, err)
@@ -82,7 +82,7 @@ func Load(path string) (*File, error) {
 	if err := checkRegular(path, st); err != nil {
 		return nil, err
 	}
-	fh, err := os.Open(path)
+	fh, err := openNonBlocking(path)
 	if err != nil {
 		return nil, cannotRead(path, err)
 	}
