@@ -146,3 +146,26 @@ func TestPasswdFileUserNamesAreCaseSensitive(t *testing.T) {
 		}
 	}
 }
+
+// A separator typed wrong (a space or ";" for the first ":") leaves the
+// hash in the user field while the line still has colons (the uid, gid,
+// … fields): the password field is then empty or a number and unusable,
+// and the load's log line about it must name the line, not that "user".
+func TestPasswdFileUnusableFieldLogNamesLineNotUser(t *testing.T) {
+	const hash = "Zq9TypoedHash"
+	logs := &syncBuffer{}
+	path := writePasswd(t,
+		"alice:{PLAIN}one",
+		"bob {SHA512-CRYPT}$6$salt$"+hash+"::::::quota=1G",
+		"carol;{PLAIN}"+hash+":1000:1000:Carol:/home/carol:/bin/sh")
+	if _, err := newPasswdFile("file", path, slog.New(slog.NewTextHandler(logs, nil))); err != nil {
+		t.Fatal(err)
+	}
+	l := logs.String()
+	if strings.Contains(l, hash) {
+		t.Errorf("the load's log quotes a hash typed into the user field:\n%s", l)
+	}
+	if !strings.Contains(l, "line=2") || !strings.Contains(l, "line=3") {
+		t.Errorf("the log does not name lines 2 and 3:\n%s", l)
+	}
+}
