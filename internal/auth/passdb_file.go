@@ -159,7 +159,9 @@ func newPasswdEntry(fe passwdfile.Entry, path string, logger *slog.Logger) passw
 			// The line is all "user": it may be a hash on its own.
 			logger.Warn("passwd-file: a line without a password field", "path", path, "line", fe.Line)
 		} else {
-			logger.Warn("passwd-file: unusable password field", "path", path, "line", fe.Line, "user", fe.User, "error", err)
+			// By its line only: with a separator typed wrong ("bob {SHA512-CRYPT}$6$…::::::")
+			// the hash is in the user field and this field is what follows.
+			logger.Warn("passwd-file: unusable password field", "path", path, "line", fe.Line, "error", err)
 		}
 	}
 	e.password = sp

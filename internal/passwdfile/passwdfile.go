@@ -74,7 +74,7 @@ func (e *Error) Error() string {
 func Load(path string) (*File, error) {
 	// Stat first: opening a FIFO would block check and serve until someone
 	// writes to it. The open file is looked at again (it may have been
-	// replaced in between).
+	// replaced in between, by a FIFO too: the open does not wait).
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, cannotRead(path, err)
@@ -82,7 +82,7 @@ func Load(path string) (*File, error) {
 	if err := checkRegular(path, st); err != nil {
 		return nil, err
 	}
-	fh, err := os.Open(path)
+	fh, err := openNonBlocking(path)
 	if err != nil {
 		return nil, cannotRead(path, err)
 	}
@@ -156,9 +156,9 @@ func readAll(fh *os.File, path string, size int64) ([]byte, error) {
 func Parse(raw []byte, path string) ([]Entry, error) {
 	// One copy of the file; the entries' fields are substrings of it.
 	text := string(raw)
-	lines := strings.Count(text, "\n") + 1
-	entries := make([]Entry, 0, lines)
-	first := make(map[string]int, lines) // user -> line of its entry
+	users := countUsers(text)
+	entries := make([]Entry, 0, users)
+	first := make(map[string]int, users) // user -> line of its entry
 	for n := 1; len(text) > 0; n++ {
 		line, rest, _ := strings.Cut(text, "\n")
 		text = rest
@@ -182,6 +182,22 @@ func Parse(raw []byte, path string) ([]Entry, error) {
 		entries = append(entries, e)
 	}
 	return entries, nil
+}
+
+// countUsers is how many lines Parse makes an entry of, to size its
+// entries and index once. The newlines would be the wrong count: a file
+// of blank or comment lines (64 Mi of them fit in MaxSize) would reserve
+// an entry and an index slot for each, gigabytes.
+func countUsers(text string) int {
+	users := 0
+	for len(text) > 0 {
+		var line string
+		line, text, _ = strings.Cut(text, "\n")
+		if trimmed := strings.TrimSpace(line); trimmed != "" && trimmed[0] != '#' {
+			users++
+		}
+	}
+	return users
 }
 
 // splitFields cuts user:password:uid:gid:gecos:home:shell:extra; the extra
