@@ -2,9 +2,10 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"time"
+
+	"github.com/backline/backline/internal/safefile"
 )
 
 // Lua is the lua section: filter scripts and the VM pool that runs them.
@@ -209,9 +210,15 @@ func (c *Config) validateLua(errs *Errors) {
 // checkReadable opens the script now so a typo fails at load, not on the
 // first login.
 func checkReadable(path string) error {
-	// Stat first: opening a FIFO would block check and serve until someone
-	// writes to it, and a device is never a script.
-	st, err := os.Stat(path)
+	// Opened without waiting and judged as opened: a FIFO (there from the
+	// start, or renamed in after a stat) would block check and serve until
+	// someone writes to it, and a device is never a script.
+	f, err := safefile.OpenNoWait(path)
+	if err != nil {
+		return fmt.Errorf("cannot read script: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("cannot read script: %w", err)
 	}
@@ -221,11 +228,7 @@ func checkReadable(path string) error {
 	if !st.Mode().IsRegular() {
 		return fmt.Errorf("cannot read script: %s is not a regular file", path)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("cannot read script: %w", err)
-	}
-	return f.Close()
+	return nil
 }
 
 func validEnvName(name string) bool {

@@ -7,9 +7,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strings"
 	"sync/atomic"
+
+	"github.com/backline/backline/internal/safefile"
 )
 
 // ReadSecretFile returns the content of a password or token file without one
@@ -70,18 +71,21 @@ const (
 // a FIFO blocks until someone writes to it.
 func readFileLimited(path string, limit int64) ([]byte, error) {
 	filesRead.Add(1)
-	st, err := os.Stat(path)
+	// Opened without waiting and judged as opened: a FIFO (there from
+	// the start, or renamed in after a stat) would block the open until
+	// someone writes to it, and check, start or a reload with it.
+	f, err := safefile.OpenNoWait(path)
+	if err != nil {
+		return nil, cannotRead(path, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
 	if err != nil {
 		return nil, cannotRead(path, err)
 	}
 	if !st.Mode().IsRegular() && !st.IsDir() {
 		return nil, fmt.Errorf("%q is not a regular file", path)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, cannotRead(path, err)
-	}
-	defer f.Close()
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	switch {
 	case err != nil:

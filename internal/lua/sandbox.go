@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	glua "github.com/yuin/gopher-lua"
+
+	"github.com/backline/backline/internal/safefile"
 )
 
 // maxPrinted bounds the text of one print call in the log.
@@ -126,7 +128,7 @@ func readScriptFile(path, shown string, osReason bool) ([]byte, error) {
 	} else if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("cannot open %s: not a regular file", shown)
 	}
-	file, err := openNonBlocking(path)
+	file, err := safefile.OpenNoWait(path)
 	if err != nil {
 		return nil, fmt.Errorf("cannot open %s%s", shown, reason(err))
 	}

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/backline/backline/internal/safefile"
 )
 
 // MaxSize bounds a passwd-file: about half a million users at 120 bytes a
@@ -82,7 +84,7 @@ func Load(path string) (*File, error) {
 	if err := checkRegular(path, st); err != nil {
 		return nil, err
 	}
-	fh, err := openNonBlocking(path)
+	fh, err := safefile.OpenNoWait(path)
 	if err != nil {
 		return nil, cannotRead(path, err)
 	}
@@ -237,6 +239,11 @@ func checkUser(user string) string {
 func showUser(user string, wholeLine bool) string {
 	if wholeLine {
 		return "(a line without \":\", not shown)"
+	}
+	if strings.ContainsAny(user, " \t;{$") {
+		// "bob {SHA512-CRYPT}$6$…" or "bob;$2y$…": a mistyped first
+		// separator put the password field into the user's.
+		return "(a user field with a space, ';', '{' or '$' in it, not shown)"
 	}
 	if len(user) <= maxShownUser {
 		return fmt.Sprintf("%q", user)
