@@ -3,14 +3,18 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/redact"
 )
 
 // DialFunc opens a connection; Options.Dial replaces net.Dialer (tests use
@@ -161,12 +165,35 @@ func (s *transportSet) proxyFor(key transportKey) (*url.URL, error) {
 	if key.proxy != "" {
 		u, err := url.Parse(key.proxy)
 		if err != nil {
-			return nil, fmt.Errorf("proxy: %w", err)
+			// net/url quotes the raw value, password and all.
+			return nil, fmt.Errorf("proxy: %s", redact.URLParseError(key.proxy, err))
 		}
 		return u, nil
 	}
 	probe := &http.Request{URL: &url.URL{Scheme: key.scheme, Host: key.hostPort}}
-	return s.proxyFromEnv(probe)
+	u, err := s.proxyFromEnv(probe)
+	if err != nil {
+		// net/http quotes HTTP_PROXY as set ("invalid proxy address
+		// \"http://user:pa/ss@proxy:3128\""), which net/url may not parse.
+		return nil, errors.New(proxyEnvError(err))
+	}
+	return u, nil
+}
+
+// proxyEnvError is net/http's complaint about the environment's proxy
+// without the password it quotes: "invalid proxy address %q: %v", where the
+// value may be one net/url cannot parse (so URL redaction would miss it).
+func proxyEnvError(err error) string {
+	const prefix = "invalid proxy address "
+	text := err.Error()
+	if quoted, rerr := strconv.QuotedPrefix(strings.TrimPrefix(text, prefix)); rerr == nil && strings.HasPrefix(text, prefix) {
+		if raw, uerr := strconv.Unquote(quoted); uerr == nil {
+			if _, perr := url.Parse(raw); perr != nil {
+				return "proxy from the environment (HTTP_PROXY/HTTPS_PROXY): " + redact.URLParseError(raw, perr)
+			}
+		}
+	}
+	return "proxy from the environment (HTTP_PROXY/HTTPS_PROXY): " + redact.ErrorText(text)
 }
 
 // dialContext is net/http's dialer: the connect timeout comes with ctx.
