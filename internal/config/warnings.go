@@ -86,6 +86,7 @@ func (c *Config) Warnings() []string {
 	}
 	c.queueWarnings(warn)
 	c.rateLimitQueueWarnings(warn)
+	c.refinementQueueWarnings(warn)
 	return out
 }
 
