@@ -1,15 +1,17 @@
 package config
 
 import (
+	"crypto/x509"
 	"fmt"
+	"slices"
 	"time"
 )
 
 // gatewayClientCertWarnings warns about a gateway backend's client
 // certificate (tls.client_certificate, mutual TLS to its origins) that has
-// expired or expires soon: an origin that asks for it refuses the gateway's
-// connections then, and every request through the backend fails with a
-// 502. The threshold is the one of the listeners' and the health checks'
+// expired or expires soon, or that is not meant for client authentication:
+// an origin that asks for it refuses the gateway's connections then, and
+// every request through the backend fails with a 502. The threshold is the one of the listeners' and the health checks'
 // certificates. One warning per certificate file (or inline certificate),
 // at the first backend naming it, with the number of backends sharing it.
 // Refinements cannot set tls; inline backends and those a token is fetched
@@ -53,6 +55,9 @@ func (c *Config) gatewayClientCertWarnings(warn func(path, format string, args .
 		case left < certExpiryWarning:
 			warn(u.path, "client certificate %q expires at %s, in %d day(s); renew it and reload%s",
 				leaf.Subject.String(), leaf.NotAfter.UTC().Format(time.RFC3339), int(left.Hours()/24), shared)
+		}
+		if len(leaf.ExtKeyUsage) > 0 && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth) && !slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny) {
+			warn(u.path, "certificate %q is not for client authentication (its extended key usage lacks clientAuth); origins that check it refuse the gateway's connections%s", leaf.Subject.String(), shared)
 		}
 	}
 }

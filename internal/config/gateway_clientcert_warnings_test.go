@@ -34,6 +34,7 @@ func TestGatewayClientCertificateExpiryWarning(t *testing.T) {
 		{"expiring", ca.Issue(t, "soon", 3, time.Now().Add(72*time.Hour), true), `client certificate "CN=soon" expires at`},
 		{"in 13 days", ca.Issue(t, "d13", 4, time.Now().Add(13*24*time.Hour+time.Hour), true), "in 13 day(s); renew it and reload"},
 		{"valid", ca.Issue(t, "fine", 5, time.Now().Add(365*24*time.Hour), true), ""},
+		{"server certificate", ca.Issue(t, "server", 6, time.Now().Add(365*24*time.Hour), false), "lacks clientAuth"},
 	} {
 		cert, key := c.leaf.Write(t, t.TempDir())
 		w := gatewayTLSWarnings(mustParse(t, tlsBackend("client_certificate_file: "+cert+"\nclient_private_key_file: "+key+"\n")))
