@@ -172,6 +172,10 @@ func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 		closeGateway(gw)
 		return err
 	}
+	// The view reads the shared gateway metrics, which follow whichever
+	// gateway a reload activates. Taking them once here is enough because
+	// a reload cannot add the gateway (gateway.address is restart-only,
+	// TestReloadCannotAddTheGateway).
 	var slowStart func(time.Time) map[string]health.SlowStartRamp
 	if d.gwMetrics != nil {
 		slowStart = d.gwMetrics.SlowStartRamps

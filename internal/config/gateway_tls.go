@@ -22,6 +22,10 @@ type BackendTLS struct {
 	ClientCertificateFile   string `yaml:"client_certificate_file"`
 	ClientPrivateKey        string `yaml:"client_private_key"`
 	ClientPrivateKeyFile    string `yaml:"client_private_key_file"`
+
+	// clientLeaf is the client certificate validation loaded (nil: none or
+	// not loaded), for Warnings; the key is not kept here.
+	clientLeaf *x509.Certificate
 }
 
 // TLSError names the tls attribute a problem comes from. Its text never
@@ -230,7 +234,13 @@ func (v *gatewayValidator) validateTLS(path string, b *Backend) {
 		}
 		v.add(path+"."+attr, "configured 'disable_certificate_validation' along with '%s' attribute", attr)
 	}
-	if _, err := t.LoadClientCertificate(); err != nil {
+	t.clientLeaf = nil
+	cert, err := t.LoadClientCertificate()
+	if err != nil {
 		report(err)
+		return
+	}
+	if cert != nil {
+		t.clientLeaf = cert.Leaf
 	}
 }

@@ -26,7 +26,7 @@ func writeSecret(t *testing.T, dir, name, content string, mode os.FileMode) stri
 // clientCertAndKey returns a client certificate and its key as PEM.
 func clientCertAndKey(t *testing.T) (certPEM, keyPEM string) {
 	t.Helper()
-	leaf := testutil.NewPKI(t).Issue(t, "client", 2, time.Now().Add(24*time.Hour), true)
+	leaf := testutil.NewPKI(t).Issue(t, "client", 2, time.Now().Add(365*24*time.Hour), true)
 	return string(leaf.CertPEM), string(leaf.KeyPEM)
 }
 

@@ -59,6 +59,7 @@ func (c *Config) Warnings() []string {
 	c.backupWarnings(warn)
 	c.listenerTLSWarnings(warn)
 	c.clientCertWarnings(warn)
+	c.gatewayClientCertWarnings(warn)
 	switch {
 	case c.Gateway.AccessLogFile == "":
 	case c.Gateway.Address == "":
@@ -86,6 +87,7 @@ func (c *Config) Warnings() []string {
 	}
 	c.queueWarnings(warn)
 	c.rateLimitQueueWarnings(warn)
+	c.refinementQueueWarnings(warn)
 	return out
 }
 

@@ -16,7 +16,9 @@ type metrics struct {
 	waiting  *prometheus.GaugeVec // by queue
 	shed     *prometheus.CounterVec
 	conns    *connectionsCollector
-	origins  *originMetrics // origin_metrics.go
+	// clientCerts reads the active gateway's backends as conns does.
+	clientCerts *clientCertCollector
+	origins     *originMetrics // origin_metrics.go
 	// ramps are the origins' slow start, kept here because, like the
 	// series, they must outlive one configuration (balance_slowstart.go).
 	ramps *rampMemory
@@ -62,10 +64,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		ramps:   newRampMemory(),
 		panics:  newPanicMemory(),
 	}
+	m.clientCerts = newClientCertCollector(&m.conns.backends)
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range append([]prometheus.Collector{m.requests, m.errors, m.duration, m.queue, m.waiting, m.shed, m.conns}, m.origins.collectors()...) {
+	for _, c := range append([]prometheus.Collector{m.requests, m.errors, m.duration, m.queue, m.waiting, m.shed, m.conns, m.clientCerts}, m.origins.collectors()...) {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -41,3 +41,12 @@ func backendTLSConfig(b *config.Backend) (*tls.Config, error) {
 	}
 	return base, nil
 }
+
+// clientLeaf is the client certificate the pools present to origins, nil
+// without one. tlsBase is not changed after newTransportSet.
+func (s *transportSet) clientLeaf() *x509.Certificate {
+	if s == nil || s.tlsBase == nil || len(s.tlsBase.Certificates) == 0 {
+		return nil
+	}
+	return s.tlsBase.Certificates[0].Leaf
+}
