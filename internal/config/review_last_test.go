@@ -189,3 +189,16 @@ func TestReviewSocketIsRefusedAsNotARegularFile(t *testing.T) {
 		t.Errorf("lua script: %v", err)
 	}
 }
+
+// A backend proxy written without its scheme that net/url cannot parse is
+// refused without its password (redact.URL took the user info only after
+// "://").
+func TestReviewBackendProxyWithoutSchemeHidesThePassword(t *testing.T) {
+	for _, proxy := range []string{`"007:SECRET x@proxy:3128"`, `"1user:pa%zzSECRET@proxy:3128"`} {
+		errs := parseErrors(t, "definitions:\n  backends:\n    api:\n      origin: https://127.0.0.1:9\n      proxy: "+proxy+"\n")
+		got := strings.Join(errs, "\n")
+		if !strings.Contains(got, "definitions.backends.api.proxy (line 5)") || strings.Contains(got, "SECRET") {
+			t.Errorf("%s: %s", proxy, got)
+		}
+	}
+}
