@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"time"
 
@@ -210,18 +211,30 @@ func (c *Config) validateLua(errs *Errors) {
 // checkReadable opens the script now so a typo fails at load, not on the
 // first login.
 func checkReadable(path string) error {
-	// Opened without waiting and judged as opened: a FIFO (there from the
-	// start, or renamed in after a stat) would block check and serve until
-	// someone writes to it, and a device is never a script.
+	// Judged before the open (a device is never a script, and opening one
+	// can have effects of its own; a socket cannot be opened), then opened
+	// without waiting and judged again: a FIFO renamed in after the stat
+	// would block check and serve until someone writes to it.
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("cannot read script: %w", err)
+	}
+	if err := scriptFileKind(path, st); err != nil {
+		return err
+	}
 	f, err := safefile.OpenNoWait(path)
 	if err != nil {
 		return fmt.Errorf("cannot read script: %w", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
+	if st, err = f.Stat(); err != nil {
 		return fmt.Errorf("cannot read script: %w", err)
 	}
+	return scriptFileKind(path, st)
+}
+
+// scriptFileKind refuses what is not a regular file.
+func scriptFileKind(path string, st os.FileInfo) error {
 	if st.IsDir() {
 		return fmt.Errorf("cannot read script: %s is a directory", path)
 	}

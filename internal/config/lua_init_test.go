@@ -30,7 +30,7 @@ func TestLuaInitScripts(t *testing.T) {
 	missing := filepath.Join(dir, "missing.lua")
 	for name, c := range map[string]struct{ yaml, want string }{
 		"missing single": {"lua:\n  config:\n    init_script_path: " + missing + "\n",
-			"lua.config.init_script_path (line 3): cannot read script: open " + missing},
+			"lua.config.init_script_path (line 3): cannot read script: stat " + missing},
 		"missing in list": {"lua:\n  config:\n    init_script_paths:\n      - " + one + "\n      - " + missing + "\n",
 			"lua.config.init_script_paths[1] (line 5): cannot read script"},
 		"directory": {"lua:\n  config:\n    init_script_paths: [" + dir + "]\n",

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
 	"strings"
 	"sync/atomic"
 
@@ -71,16 +72,24 @@ const (
 // a FIFO blocks until someone writes to it.
 func readFileLimited(path string, limit int64) ([]byte, error) {
 	filesRead.Add(1)
-	// Opened without waiting and judged as opened: a FIFO (there from
-	// the start, or renamed in after a stat) would block the open until
-	// someone writes to it, and check, start or a reload with it.
+	// Judged before the open (opening a device can have effects of its
+	// own; a socket cannot be opened), then opened without waiting and
+	// judged again as opened: a FIFO renamed in after the stat would
+	// block the open until someone writes to it, and check, start or a
+	// reload with it.
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, cannotRead(path, err)
+	}
+	if !st.Mode().IsRegular() && !st.IsDir() {
+		return nil, fmt.Errorf("%q is not a regular file", path)
+	}
 	f, err := safefile.OpenNoWait(path)
 	if err != nil {
 		return nil, cannotRead(path, err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
+	if st, err = f.Stat(); err != nil {
 		return nil, cannotRead(path, err)
 	}
 	if !st.Mode().IsRegular() && !st.IsDir() {

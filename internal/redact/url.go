@@ -40,13 +40,14 @@ func URLParseError(raw string, err error) string {
 }
 
 // looseUserInfoPassword finds the password of "scheme://user:password@…"
-// taking the user info to run to the last '@'.
+// taking the user info to run to the last '@'. Without "://" the user info
+// starts the value: HTTP_PROXY is often "user:password@proxy:3128", and
+// one net/url cannot parse is quoted whole.
 func looseUserInfoPassword(raw string) (from, to int, ok bool) {
-	i := strings.Index(raw, "://")
-	if i < 0 {
-		return 0, 0, false
+	start := 0
+	if i := strings.Index(raw, "://"); i >= 0 {
+		start = i + 3
 	}
-	start := i + 3
 	at := strings.LastIndexByte(raw[start:], '@')
 	if at < 0 {
 		return 0, 0, false
