@@ -88,6 +88,7 @@ func (c *Config) Warnings() []string {
 	c.queueWarnings(warn)
 	c.rateLimitQueueWarnings(warn)
 	c.refinementQueueWarnings(warn)
+	c.proxyEnvWarnings(warn)
 	return out
 }
 
