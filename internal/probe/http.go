@@ -97,7 +97,9 @@ func checkHTTP(s *session) error {
 	}
 
 	lines := []string{"GET " + path + " HTTP/1.1"}
-	shown := []string{redact.Text(lines[0])} // a request_uri may carry ?api_key=…
+	// A request_uri may carry ?api_key=…; shown as the status API shows
+	// it (free text's values would end at a quote and show the rest).
+	shown := []string{"GET " + redact.RequestURI(path) + " HTTP/1.1"}
 	for _, name := range headers {
 		lines = append(lines, name+": "+values[name])
 		shown = append(shown, name+": "+redact.HeaderValue(name, values[name]))

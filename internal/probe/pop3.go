@@ -203,13 +203,19 @@ func pop3Err(line string) bool { return line == "-ERR" || strings.HasPrefix(line
 func pop3Continuation(line string) bool { return line == "+" || strings.HasPrefix(line, "+ ") }
 
 // readPOP3List reads a multi-line response body up to the "." line,
-// removing the byte-stuffed leading dot of RFC 1939 §3.
+// removing the byte-stuffed leading dot of RFC 1939 §3. It keeps at most
+// maxResponseBytes of lines, as an SMTP reply (a CAPA list of
+// maxReplyLines lines of maxLine each would be 64 MiB a probe).
 func readPOP3List(next func() (string, error)) ([]string, error) {
 	var lines []string
+	size := 0
 	for {
 		line, err := next()
 		if err != nil {
 			return nil, err
+		}
+		if size += len(line) + 2; size > maxResponseBytes {
+			return nil, errResponseTooLong
 		}
 		if line == "." {
 			return lines, nil

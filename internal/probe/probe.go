@@ -122,8 +122,10 @@ type Result struct {
 	// clientCertAsked: the server asked for a client certificate in a
 	// handshake of this check (see handshakeConfig).
 	clientCertAsked bool
-	// verdictAt is when a connect-only check's verdict was made, before
-	// its goodbye: Duration ends there (goodbye.go). Zero otherwise.
+	// verdictAt is when a check's verdict was made, before its goodbye
+	// (connect-only with connect_check: greeting, and every deep check of
+	// a mail protocol): Duration ends there (sendGoodbye). Zero when no
+	// goodbye was due (tcp, http).
 	verdictAt time.Time
 	// FailedPhase is where a failed check stopped: PhaseConnect when the
 	// connect phase (dial, PROXY header, implicit TLS) failed, even in a

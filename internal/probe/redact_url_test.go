@@ -31,3 +31,27 @@ func TestHTTPTranscriptNeverShowsURLSecrets(t *testing.T) {
 		}
 	}
 }
+
+// A quote or backslash inside a request_uri's credential does not end it
+// in the transcript's request line: the line shows the target as
+// request_uri is shown everywhere else (redact.RequestURI), not as free
+// text, whose values stop at a quote.
+func TestHTTPTranscriptWithholdsCredentialPastQuote(t *testing.T) {
+	port := rawHTTPServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+	tg, err := NewTarget(&config.Target{Protocol: "http", Host: "127.0.0.1", Port: port, DeepCheck: true,
+		RequestURI: `/healthz?token=ab"SECRET'TAIL&verbose=1`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := deep(t, tg)
+	transcript := strings.Join(res.Transcript, "\n")
+	if !res.OK {
+		t.Fatalf("check failed: %v\n%s", res.Err, transcript)
+	}
+	if strings.Contains(transcript, "SECRET") || strings.Contains(transcript, "TAIL") {
+		t.Errorf("the transcript shows part of the token:\n%s", transcript)
+	}
+	if want := "C: GET /healthz?token=<redacted>&verbose=1 HTTP/1.1"; !strings.Contains(transcript, want) {
+		t.Errorf("the transcript lost %q:\n%s", want, transcript)
+	}
+}

@@ -57,3 +57,21 @@ func TestHugeGreetingIsRefused(t *testing.T) {
 		})
 	}
 }
+
+// A POP3 CAPA list is bounded like an SMTP reply: 40 lines of 60 KiB
+// (2.4 MiB, well under maxReplyLines lines) are refused by their size,
+// while a real list (a few hundred bytes) passes.
+func TestHugePOP3ListIsRefused(t *testing.T) {
+	longLine := strings.Repeat("x", 60<<10)
+	huge := make([]string, 0, 41)
+	for range 40 {
+		huge = append(huge, "X-"+longLine)
+	}
+	huge = append(huge, ".")
+	if _, err := readPOP3List(lineSource(huge...)); err == nil || Classify(err) != ReasonProtocol || !strings.Contains(err.Error(), "bytes") {
+		t.Fatalf("err = %v; want the list refused as too long", err)
+	}
+	if _, err := readPOP3List(lineSource("USER", "SASL PLAIN LOGIN", "STLS", "PIPELINING", ".")); err != nil {
+		t.Fatalf("a real CAPA list: %v", err)
+	}
+}
