@@ -17,7 +17,6 @@ import (
 // belongs to the backend's runtime, so refinements share it.
 type originSet struct {
 	label   string
-	policy  string
 	retries int
 	retryOn retryConds // retry_on
 	origins []*upstreamOrigin
@@ -67,7 +66,7 @@ func newOriginSet(label string, b *config.Backend, ramps *rampMemory) *originSet
 	if !b.HasSeveralOrigins() {
 		return nil
 	}
-	s := &originSet{label: label, policy: b.LoadBalancing, retries: config.DefaultRetries, slowStart: b.SlowStart, clock: time.Now}
+	s := &originSet{label: label, retries: config.DefaultRetries, slowStart: b.SlowStart, clock: time.Now}
 	s.pick, s.hashKey = newPicker(b)
 	if s.hashKey != nil {
 		s.slowStart = 0 // a hash policy has no share to ramp (docs/gateway.md#slow-start)
