@@ -140,12 +140,11 @@ func (s *originSet) candidates(snap *health.Snapshot, now time.Time, tried []*up
 			}
 		} else {
 			b := &snap.Backends[idx.pos[i]]
-			var reason health.Reason
-			eligible, reason = b.Eligible, b.Reason
-			if reason == health.ReasonPassive {
+			eligible = b.Eligible
+			if b.Reason == health.ReasonPassive {
 				// The snapshot is republished when an ejection ends, up to
 				// a second late; the end time itself is exact.
-				eligible, reason = health.Eligibility(*b, now)
+				eligible, _ = health.Eligibility(*b, now)
 			}
 			w = b.Weight
 			switch {
@@ -153,8 +152,9 @@ func (s *originSet) candidates(snap *health.Snapshot, now time.Time, tried []*up
 				tier = tierEligible
 			case inPanic.promotes(o.backup, b):
 				tier = tierEligible // panic_threshold: as if eligible
-			case useWhenUnhealthy && reason != health.ReasonMaint && reason != health.ReasonDrain &&
-				reason != health.ReasonForcedDown && reason != health.ReasonWeightZero && b.Weight > 0:
+			case useWhenUnhealthy && health.Usable(b):
+				// Not taken out by an operator, as the backend gate and
+				// the panic count judge it.
 				tier = tierFallback
 			}
 		}
