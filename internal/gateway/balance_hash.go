@@ -91,7 +91,11 @@ func rendezvousScore(key, seed uint64, weight int) float64 {
 
 // hashString is 64-bit FNV-1a: fixed, so every instance and every restart
 // map a key alike (hash/maphash is seeded per process).
-func hashString(s string) uint64 {
+func hashString(s string) uint64 { return hashBytes(s) }
+
+// hashBytes is hashString over a string or a byte slice (an address's
+// bytes, without a string of their own).
+func hashBytes[T string | []byte](s T) uint64 {
 	h := uint64(14695981039346656037)
 	for i := 0; i < len(s); i++ {
 		h ^= uint64(s[i])
@@ -120,12 +124,7 @@ func (clientIPKey) key(c *call) requestKey {
 		return requestKey{}
 	}
 	b := a.As16() // 192.0.2.1 and ::ffff:192.0.2.1 alike
-	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
-		h *= 1099511628211
-	}
-	return requestKey{hash: mix64(h), ok: true}
+	return requestKey{hash: hashBytes(b[:]), ok: true}
 }
 
 // maxForwardedHops bounds the walk through X-Forwarded-For: a longer

@@ -17,7 +17,6 @@ import (
 // belongs to the backend's runtime, so refinements share it.
 type originSet struct {
 	label   string
-	policy  string
 	retries int
 	retryOn retryConds // retry_on
 	origins []*upstreamOrigin
@@ -67,7 +66,7 @@ func newOriginSet(label string, b *config.Backend, ramps *rampMemory) *originSet
 	if !b.HasSeveralOrigins() {
 		return nil
 	}
-	s := &originSet{label: label, policy: b.LoadBalancing, retries: config.DefaultRetries, slowStart: b.SlowStart, clock: time.Now}
+	s := &originSet{label: label, retries: config.DefaultRetries, slowStart: b.SlowStart, clock: time.Now}
 	s.pick, s.hashKey = newPicker(b)
 	if s.hashKey != nil {
 		s.slowStart = 0 // a hash policy has no share to ramp (docs/gateway.md#slow-start)
@@ -141,12 +140,11 @@ func (s *originSet) candidates(snap *health.Snapshot, now time.Time, tried []*up
 			}
 		} else {
 			b := &snap.Backends[idx.pos[i]]
-			var reason health.Reason
-			eligible, reason = b.Eligible, b.Reason
-			if reason == health.ReasonPassive {
+			eligible = b.Eligible
+			if b.Reason == health.ReasonPassive {
 				// The snapshot is republished when an ejection ends, up to
 				// a second late; the end time itself is exact.
-				eligible, reason = health.Eligibility(*b, now)
+				eligible, _ = health.Eligibility(*b, now)
 			}
 			w = b.Weight
 			switch {
@@ -154,8 +152,9 @@ func (s *originSet) candidates(snap *health.Snapshot, now time.Time, tried []*up
 				tier = tierEligible
 			case inPanic.promotes(o.backup, b):
 				tier = tierEligible // panic_threshold: as if eligible
-			case useWhenUnhealthy && reason != health.ReasonMaint && reason != health.ReasonDrain &&
-				reason != health.ReasonForcedDown && reason != health.ReasonWeightZero && b.Weight > 0:
+			case useWhenUnhealthy && health.Usable(b):
+				// Not taken out by an operator, as the backend gate and
+				// the panic count judge it.
 				tier = tierFallback
 			}
 		}

@@ -36,3 +36,18 @@ func TestProxyEnvErrorHidesThePassword(t *testing.T) {
 type textError struct{ s string }
 
 func (e *textError) Error() string { return e.s }
+
+// A complaint about the proxy's address keeps none of what net/http
+// quoted (the config warning names the problem); any other error of the
+// environment's proxy function keeps its words.
+func TestProxyEnvErrorWithholdsTheQuotedAddress(t *testing.T) {
+	got := proxyEnvError(&textError{`invalid proxy address "http://u:pa/ss@proxy:3128": parse "http://u:pa/ss@proxy:3128": invalid port`})
+	want := "proxy from the environment (HTTP_PROXY/HTTPS_PROXY): invalid proxy address (value withheld; backline check names the problem)"
+	if got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	cgi := "refusing to use HTTP_PROXY value in CGI environment; see golang.org/s/cgihttpproxy"
+	if got := proxyEnvError(&textError{cgi}); !strings.HasSuffix(got, cgi) {
+		t.Errorf("got %q, want it to end in %q", got, cgi)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -180,20 +179,22 @@ func (s *transportSet) proxyFor(key transportKey) (*url.URL, error) {
 	return u, nil
 }
 
-// proxyEnvError is net/http's complaint about the environment's proxy
-// without the password it quotes: "invalid proxy address %q: %v", where the
-// value may be one net/url cannot parse (so URL redaction would miss it).
+// proxyEnvError is an error of the environment's proxy function as the
+// gateway reports it. Go 1.26's net/http never returns one for a bad
+// HTTP_PROXY (it ignores a value neither it nor "http://"+it parses, and
+// config warns about one at check, start and reload); this is a guard
+// for a version that does. Its "invalid proxy address %q: %v" quotes the
+// value, password and all, in a form URL redaction may not parse (and
+// url.Parse's cause quotes it again), so nothing after the words is
+// kept: the config warning names the variable and what is wrong.
 func proxyEnvError(err error) string {
-	const prefix = "invalid proxy address "
+	const from = "proxy from the environment (HTTP_PROXY/HTTPS_PROXY): "
+	const invalid = "invalid proxy address"
 	text := err.Error()
-	if quoted, rerr := strconv.QuotedPrefix(strings.TrimPrefix(text, prefix)); rerr == nil && strings.HasPrefix(text, prefix) {
-		if raw, uerr := strconv.Unquote(quoted); uerr == nil {
-			if _, perr := url.Parse(raw); perr != nil {
-				return "proxy from the environment (HTTP_PROXY/HTTPS_PROXY): " + redact.URLParseError(raw, perr)
-			}
-		}
+	if strings.HasPrefix(text, invalid) {
+		return from + invalid + " (value withheld; backline check names the problem)"
 	}
-	return "proxy from the environment (HTTP_PROXY/HTTPS_PROXY): " + redact.ErrorText(text)
+	return from + redact.ErrorText(text)
 }
 
 // dialContext is net/http's dialer: the connect timeout comes with ctx.
