@@ -83,6 +83,11 @@ func floorServe(c net.Conn, pool *floorPool) {
 	r := bufio.NewReaderSize(c, 4<<10)
 	w := bufio.NewWriterSize(c, 64<<10)
 	for {
+		// The origin connection is taken once the request has begun: a
+		// client that leaves does not cost an origin connection.
+		if _, err := r.Peek(1); err != nil {
+			return
+		}
 		o, err := pool.get()
 		if err != nil {
 			return
