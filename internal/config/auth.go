@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/backline/backline/internal/passwdfile"
@@ -249,8 +248,10 @@ func (c *Config) validatePassdb(errs *Errors, path string, db Passdb) {
 			add("script_path", "is required for type lua")
 			return
 		}
-		if _, err := os.Stat(db.ScriptPath); err != nil {
-			add("script_path", "cannot read Lua script: %v", err)
+		// As the lua section's scripts: a directory or FIFO that a stat
+		// lets through fails at start, without its key.
+		if err := checkReadable(db.ScriptPath); err != nil {
+			add("script_path", "%v", err)
 		}
 	case PassdbBackendLogin:
 		switch db.Protocol {

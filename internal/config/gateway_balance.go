@@ -2,6 +2,7 @@ package config
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -76,7 +77,7 @@ func (v *gatewayValidator) validateBalance(path string, b *Backend) {
 // field name, RFC 6265 cookie name: the same characters).
 func checkHashKey(name, what string) string {
 	if len(name) > maxHashKeyLen {
-		return "must be a " + what + " name of at most 256 bytes"
+		return "must be a " + what + " name of at most " + strconv.Itoa(maxHashKeyLen) + " bytes"
 	}
 	if !httpguts.ValidHeaderFieldName(name) {
 		return "must be a " + what + " name (letters, digits and !#$%&'*+-.^_`|~)"

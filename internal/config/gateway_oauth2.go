@@ -356,11 +356,23 @@ func tokenBackendLabels(b *Backend) []string {
 			out = append(out, tokenBackendLabels(r.Inline)...)
 		}
 	}
+	for _, r := range b.tokenRefs() {
+		add(r)
+	}
+	return out
+}
+
+// tokenRefs are the backend references b fetches tokens through: its
+// oauth2 backend and each beta_token_request's.
+func (b *Backend) tokenRefs() []*BackendRef {
+	var out []*BackendRef
 	if b.OAuth2 != nil {
-		add(&b.OAuth2.Backend)
+		out = append(out, &b.OAuth2.Backend)
 	}
 	for _, t := range b.TokenRequests {
-		add(&t.Backend)
+		if t != nil {
+			out = append(out, &t.Backend)
+		}
 	}
 	return out
 }

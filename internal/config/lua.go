@@ -1,7 +1,9 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime"
 	"time"
@@ -211,26 +213,18 @@ func (c *Config) validateLua(errs *Errors) {
 // checkReadable opens the script now so a typo fails at load, not on the
 // first login.
 func checkReadable(path string) error {
-	// Judged before the open (a device is never a script, and opening one
-	// can have effects of its own; a socket cannot be opened), then opened
-	// without waiting and judged again: a FIFO renamed in after the stat
-	// would block check and serve until someone writes to it.
-	st, err := os.Stat(path)
+	// Judged by kind before and after the open (a device is never a
+	// script); the open does not wait on a FIFO, which would block check
+	// and serve until someone writes to it.
+	f, _, err := safefile.Open(path, func(st os.FileInfo) error { return scriptFileKind(path, st) })
 	if err != nil {
-		return fmt.Errorf("cannot read script: %w", err)
-	}
-	if err := scriptFileKind(path, st); err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return fmt.Errorf("cannot read script: %w", err)
+		}
 		return err
 	}
-	f, err := safefile.OpenNoWait(path)
-	if err != nil {
-		return fmt.Errorf("cannot read script: %w", err)
-	}
-	defer f.Close()
-	if st, err = f.Stat(); err != nil {
-		return fmt.Errorf("cannot read script: %w", err)
-	}
-	return scriptFileKind(path, st)
+	return f.Close()
 }
 
 // scriptFileKind refuses what is not a regular file.

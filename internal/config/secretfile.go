@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"strings"
 	"sync/atomic"
 
@@ -72,29 +71,21 @@ const (
 // a FIFO blocks until someone writes to it.
 func readFileLimited(path string, limit int64) ([]byte, error) {
 	filesRead.Add(1)
-	// Judged before the open (opening a device can have effects of its
-	// own; a socket cannot be opened), then opened without waiting and
-	// judged again as opened: a FIFO renamed in after the stat would
-	// block the open until someone writes to it, and check, start or a
-	// reload with it.
-	st, err := os.Stat(path)
+	// A directory is let through to fail at the read, as "is a directory".
+	f, _, err := safefile.Open(path, func(st fs.FileInfo) error {
+		if !st.Mode().IsRegular() && !st.IsDir() {
+			return fmt.Errorf("%q is not a regular file", path)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, cannotRead(path, err)
-	}
-	if !st.Mode().IsRegular() && !st.IsDir() {
-		return nil, fmt.Errorf("%q is not a regular file", path)
-	}
-	f, err := safefile.OpenNoWait(path)
-	if err != nil {
-		return nil, cannotRead(path, err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, cannotRead(path, err)
+		}
+		return nil, err
 	}
 	defer f.Close()
-	if st, err = f.Stat(); err != nil {
-		return nil, cannotRead(path, err)
-	}
-	if !st.Mode().IsRegular() && !st.IsDir() {
-		return nil, fmt.Errorf("%q is not a regular file", path)
-	}
 	data, err := io.ReadAll(io.LimitReader(f, limit+1))
 	switch {
 	case err != nil:

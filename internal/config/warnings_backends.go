@@ -10,13 +10,8 @@ package config
 func (c *Config) eachBackend(fn func(path string, b *Backend)) {
 	var inline func(r *BackendRef)
 	inner := func(b *Backend) {
-		if b.OAuth2 != nil {
-			inline(&b.OAuth2.Backend)
-		}
-		for _, t := range b.TokenRequests {
-			if t != nil {
-				inline(&t.Backend)
-			}
+		for _, r := range b.tokenRefs() {
+			inline(r)
 		}
 	}
 	inline = func(r *BackendRef) {

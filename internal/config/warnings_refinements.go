@@ -14,17 +14,11 @@ func (c *Config) eachRefinement(fn func(path, label string, def, r *Backend)) {
 			fn(ref.Path, ref.Label, def, ref.Inline)
 		}
 	}
-	tokens := func(b *Backend) {
-		if b.OAuth2 != nil {
-			visit(&b.OAuth2.Backend)
+	c.eachBackend(func(_ string, b *Backend) {
+		for _, r := range b.tokenRefs() {
+			visit(r)
 		}
-		for _, t := range b.TokenRequests {
-			if t != nil {
-				visit(&t.Backend)
-			}
-		}
-	}
-	c.eachBackend(func(_ string, b *Backend) { tokens(b) })
+	})
 	for i := range c.Gateway.Endpoints {
 		e := &c.Gateway.Endpoints[i]
 		visit(proxyRef(e))

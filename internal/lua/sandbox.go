@@ -123,19 +123,19 @@ func readScriptFile(path, shown string, osReason bool) ([]byte, error) {
 		}
 		return ""
 	}
-	if st, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("cannot open %s%s", shown, reason(err))
-	} else if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("cannot open %s: not a regular file", shown)
-	}
-	file, err := safefile.OpenNoWait(path)
-	if err != nil {
+	errKind := fmt.Errorf("cannot open %s: not a regular file", shown)
+	file, _, err := safefile.Open(path, func(st fs.FileInfo) error {
+		if !st.Mode().IsRegular() {
+			return errKind
+		}
+		return nil
+	})
+	if err == errKind {
+		return nil, err
+	} else if err != nil {
 		return nil, fmt.Errorf("cannot open %s%s", shown, reason(err))
 	}
 	defer file.Close()
-	if st, err := file.Stat(); err != nil || !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("cannot open %s: not a regular file", shown)
-	}
 	src, err := io.ReadAll(io.LimitReader(file, maxLoadedFile+1))
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s", shown)

@@ -74,27 +74,17 @@ func (e *Error) Error() string {
 // finds fs.ErrNotExist and fs.ErrPermission), a file that is no regular
 // file or too large, or an *Error for its content.
 func Load(path string) (*File, error) {
-	// Stat first: opening a FIFO would block check and serve until someone
-	// writes to it. The open file is looked at again (it may have been
-	// replaced in between, by a FIFO too: the open does not wait).
-	st, err := os.Stat(path)
+	// Judged by kind before and after the open; the open does not wait
+	// on a FIFO (safefile.Open).
+	fh, st, err := safefile.Open(path, func(st fs.FileInfo) error { return checkRegular(path, st) })
 	if err != nil {
-		return nil, cannotRead(path, err)
-	}
-	if err := checkRegular(path, st); err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return nil, cannotRead(path, err)
+		}
 		return nil, err
-	}
-	fh, err := safefile.OpenNoWait(path)
-	if err != nil {
-		return nil, cannotRead(path, err)
 	}
 	defer fh.Close()
-	if st, err = fh.Stat(); err != nil {
-		return nil, cannotRead(path, err)
-	}
-	if err := checkRegular(path, st); err != nil {
-		return nil, err
-	}
 	raw, err := readAll(fh, path, st.Size())
 	if err != nil {
 		return nil, err
