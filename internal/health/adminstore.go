@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/backline/backline/internal/safefile"
 )
 
 // AdminRecord is one backend's override as the state file keeps it.
@@ -185,21 +188,25 @@ func SaveAdminFile(path string, recs []AdminRecord) error {
 // error. A file that is not a regular file, too large, or not a valid state
 // file is an error (the caller starts without it).
 func LoadAdminFile(path string) ([]AdminRecord, error) {
-	f, err := os.Open(path)
+	// A FIFO (or a device) here would block or feed the daemon's start:
+	// judged before and after an open that does not wait.
+	errNotRegular := fmt.Errorf("state file %s is not a regular file", path)
+	f, _, err := safefile.Open(path, func(st fs.FileInfo) error {
+		if !st.Mode().IsRegular() {
+			return errNotRegular
+		}
+		return nil
+	})
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
+	}
+	if err == errNotRegular {
+		return nil, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("state file: %w", err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("state file: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("state file %s is not a regular file", path)
-	}
 	data, err := io.ReadAll(io.LimitReader(f, maxAdminFile+1))
 	if err != nil {
 		return nil, fmt.Errorf("state file: %w", err)
