@@ -56,6 +56,7 @@ type options struct {
 	serverCPU, clientCPU int
 	only                 string
 	floor                bool
+	strict               bool
 	// ab is another build of this bench whose gateway runs as
 	// "backline-ab" next to this one's, for A/B comparisons.
 	ab string
@@ -86,6 +87,8 @@ func main() {
 	serve := flag.String("serve-gateway", "", "internal: serve the gateway on this address (origin in -origin)")
 	serveFloorAt := flag.String("serve-floor", "", "internal: serve the go-floor proxy on this address (origin in -origin)")
 	flag.BoolVar(&o.floor, "floor", true, "run go-floor, the thinnest Go keep-alive proxy, as the baseline")
+	serveStrictAt := flag.String("serve-strict", "", "internal: serve the go-strict proxy on this address (origin in -origin)")
+	flag.BoolVar(&o.strict, "strict", false, "also run go-strict: go-floor with backline's checks and header handling on bytes (strict.go)")
 	origin := flag.String("origin", "", "internal: the origin's host:port for -serve-gateway")
 	flag.StringVar(&o.wrk, "wrk", "/usr/bin/wrk", "wrk binary")
 	flag.StringVar(&o.nginx, "nginx", "/usr/sbin/nginx", "nginx binary (the origin and two of the proxies)")
@@ -100,6 +103,10 @@ func main() {
 	flag.Parse()
 	if *serveFloorAt != "" {
 		serveFloor(*serveFloorAt, *origin)
+		return
+	}
+	if *serveStrictAt != "" {
+		serveStrict(*serveStrictAt, *origin)
 		return
 	}
 	if *serve != "" {
@@ -142,6 +149,11 @@ func run(o options) {
 		addr := freeLoopbackPort()
 		p := startProcess(o.serverCPU, filepath.Join(dir, "go-floor.log"), self, "-serve-floor", addr, "-origin", originAddr)
 		proxies = append(proxies, proxy{name: "go-floor", addr: addr, proc: p})
+	}
+	if o.strict {
+		addr := freeLoopbackPort()
+		p := startProcess(o.serverCPU, filepath.Join(dir, "go-strict.log"), self, "-serve-strict", addr, "-origin", originAddr)
+		proxies = append(proxies, proxy{name: "go-strict", addr: addr, proc: p})
 	}
 	if o.ab != "" {
 		proxies = append(proxies, startGatewayProc(o, dir, "backline-ab", o.ab, originAddr))
@@ -206,7 +218,7 @@ func report(w workload, proxies []proxy, samples map[string][]sample) {
 	if !ok {
 		return
 	}
-	for _, peer := range []string{"nginx", "nginx-64k", "haproxy", "go-floor", "backline-ab"} {
+	for _, peer := range []string{"nginx", "nginx-64k", "haproxy", "go-floor", "go-strict", "backline-ab"} {
 		if m, ok := med[peer]; ok && m.rps > 0 && m.cpuPerReq > 0 {
 			fmt.Printf("  backline/%-9s throughput %.2f  CPU per request %.2f\n", peer, bl.rps/m.rps, bl.cpuPerReq/m.cpuPerReq)
 		}
