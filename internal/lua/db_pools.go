@@ -243,7 +243,7 @@ func parseMySQLDSN(dsn string) (*parsedDSN, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		return sql.OpenDB(threadIDConnector{c}), c, nil
+		return sql.OpenDB(threadIDConnector{Connector: c, password: password}), c, nil
 	}}, nil
 }
 
