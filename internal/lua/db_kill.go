@@ -300,9 +300,13 @@ func (p *dbPool) killQuery(id uint64) {
 		defer cancel()
 		result, err := killThreadQuery(ctx, p.killConn, id)
 		k.counts[result].Add(1)
-		if err != nil {
-			p.logger().Warn("db: KILL QUERY of an abandoned query failed; the server may keep running it until it ends (max_statement_time bounds it)",
-				"thread_id", id, "error", redactSecret(err.Error(), p.password))
+		if err == nil {
+			return
+		}
+		if ok, held := p.killWarn.allow(); ok {
+			p.logger().Warn("db: KILL QUERY of an abandoned query failed; the server may keep running it until it ends (max_statement_time bounds it); "+
+				"this DSN's further failures are logged once a minute, suppressed counts those held back since its last line",
+				"thread_id", id, "error", redactSecret(err.Error(), p.password), "suppressed", held)
 		}
 	}()
 }
