@@ -81,8 +81,12 @@ type mysqlDriverConn interface {
 func (c *threadIDConn) serverThreadID() uint64 { return c.threadID }
 
 // threadIDConnector makes the pool's connections: the driver's connector,
-// then SELECT CONNECTION_ID() once per physical connection.
-type threadIDConnector struct{ driver.Connector }
+// then SELECT CONNECTION_ID() once per physical connection. password is
+// the DSN's, kept out of its errors.
+type threadIDConnector struct {
+	driver.Connector
+	password string
+}
 
 func (c threadIDConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	conn, err := c.Connector.Connect(ctx)
@@ -96,10 +100,12 @@ func (c threadIDConnector) Connect(ctx context.Context) (driver.Conn, error) {
 	id, err := queryThreadID(ctx, full)
 	if err != nil {
 		conn.Close()
-		return nil, err
+		return nil, threadIDError(err, c.password)
 	}
 	return &threadIDConn{mysqlDriverConn: full, threadID: id}, nil
 }
+
+const errNoThreadIDRow = "SELECT CONNECTION_ID() returned no row"
 
 func queryThreadID(ctx context.Context, conn driver.QueryerContext) (uint64, error) {
 	rows, err := conn.QueryContext(ctx, "SELECT CONNECTION_ID()", nil)
@@ -110,7 +116,7 @@ func queryThreadID(ctx context.Context, conn driver.QueryerContext) (uint64, err
 	dest := make([]driver.Value, 1)
 	if err := rows.Next(dest); err != nil {
 		if err == io.EOF {
-			err = errors.New("SELECT CONNECTION_ID() returned no row")
+			err = &threadIDAnswerError{errNoThreadIDRow}
 		}
 		return 0, err
 	}
@@ -127,10 +133,51 @@ func queryThreadID(ctx context.Context, conn driver.QueryerContext) (uint64, err
 	}
 	id, err := strconv.ParseUint(text, 10, 64)
 	if err != nil || id == 0 {
-		return 0, fmt.Errorf("SELECT CONNECTION_ID() returned %T, not a thread id", dest[0])
+		return 0, &threadIDAnswerError{fmt.Sprintf("SELECT CONNECTION_ID() returned %T, not a thread id", dest[0])}
 	}
 	return id, nil
 }
+
+// threadIDAnswerError is an answer to SELECT CONNECTION_ID() that holds
+// no thread id.
+type threadIDAnswerError struct{ text string }
+
+func (e *threadIDAnswerError) Error() string { return e.text }
+
+// threadIDError explains a failed SELECT CONNECTION_ID(): without a thread
+// id no connection is handed out, so every query of the DSN fails with
+// this text and it has to say why the statement runs and what to do. Only
+// an answer from the other end (an error it sent, or no thread id) gets
+// that; a broken connection or an ended context passes as it is
+// (database/sql retries driver.ErrBadConn on a fresh connection).
+func threadIDError(err error, password string) error {
+	var me *mysql.MySQLError
+	var answer *threadIDAnswerError
+	switch {
+	case errors.As(err, &me):
+		return &threadIDFailure{err: err, text: redactSecret(fmt.Sprintf(
+			"SELECT CONNECTION_ID() failed on a new connection (%v): backline needs each MySQL/MariaDB connection's thread id "+
+				"to KILL QUERY what a script abandons, so no query runs without it; give the DSN's user the privilege to run it (or lift a "+
+				"query rule that blocks it), or point the DSN at the MySQL/MariaDB server itself (a proxy in between, such as ProxySQL or MaxScale, may refuse it "+
+				"or answer for another connection than the one the query runs on)", err), password)}
+	case errors.As(err, &answer):
+		return &threadIDFailure{err: err, text: redactSecret(fmt.Sprintf(
+			"%v: backline needs each MySQL/MariaDB connection's thread id to KILL QUERY what a script abandons, so no query runs "+
+				"without it; point the DSN at the MySQL/MariaDB server itself (a proxy in between, such as ProxySQL or MaxScale, "+
+				"may not answer it as the server does)", err), password)}
+	}
+	return err
+}
+
+// threadIDFailure is threadIDError's text; errors.As still finds the
+// driver's error (a *mysql.MySQLError) under it.
+type threadIDFailure struct {
+	err  error
+	text string
+}
+
+func (e *threadIDFailure) Error() string { return e.text }
+func (e *threadIDFailure) Unwrap() error { return e.err }
 
 // connThreadID is the server thread id of conn's connection, 0 when it
 // has none (PostgreSQL).
@@ -253,9 +300,13 @@ func (p *dbPool) killQuery(id uint64) {
 		defer cancel()
 		result, err := killThreadQuery(ctx, p.killConn, id)
 		k.counts[result].Add(1)
-		if err != nil {
-			p.logger().Warn("db: KILL QUERY of an abandoned query failed; the server may keep running it until it ends (max_statement_time bounds it)",
-				"thread_id", id, "error", redactSecret(err.Error(), p.password))
+		if err == nil {
+			return
+		}
+		if ok, held := p.killWarn.allow(); ok {
+			p.logger().Warn("db: KILL QUERY of an abandoned query failed; the server may keep running it until it ends (max_statement_time bounds it); "+
+				"this DSN's further failures are logged once a minute, suppressed counts those held back since its last line",
+				"thread_id", id, "error", redactSecret(err.Error(), p.password), "suppressed", held)
 		}
 	}()
 }

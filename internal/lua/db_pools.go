@@ -83,8 +83,10 @@ type dbPool struct {
 	// for PostgreSQL, whose driver cancels. killer bounds them.
 	killConn driver.Connector
 	killer   *dbKiller
-	// log is the first opener's logger, for failed kills.
-	log *slog.Logger
+	// log is the first opener's logger, for failed kills; killWarn
+	// limits those lines to one per dbKillWarnEvery.
+	log      *slog.Logger
+	killWarn warnLimiter
 
 	// What the pool's sizes were made from: the first opener's
 	// max_connections and the config's limits. A reload that changes the
@@ -243,7 +245,7 @@ func parseMySQLDSN(dsn string) (*parsedDSN, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		return sql.OpenDB(threadIDConnector{c}), c, nil
+		return sql.OpenDB(threadIDConnector{Connector: c, password: password}), c, nil
 	}}, nil
 }
 

@@ -132,8 +132,12 @@ func checkHTTP(s *session) error {
 		return failf(Classify(err), "reading the HTTP response from %s: %s", t.Address(), s.quoted(redact.ErrorText(err.Error())))
 	}
 	defer resp.Body.Close()
-	// The server's reason phrase may echo the request target, key and all.
-	statusLine := redact.Text(resp.Proto + " " + resp.Status)
+	// The server's reason phrase may echo the request target, key and all
+	// (shownReason); the protocol and code are net/http's own.
+	statusLine := resp.Proto + " " + resp.Status
+	if code, reason, ok := strings.Cut(resp.Status, " "); ok {
+		statusLine = resp.Proto + " " + code + " " + shownReason(reason, path)
+	}
 	s.noteResponse(statusLine, resp.Header)
 
 	if !statusExpected(resp.StatusCode, t.HTTP) {

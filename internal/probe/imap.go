@@ -130,7 +130,9 @@ func (s *session) imapTagged(tag string, caps *imapCaps) (imapResponse, error) {
 			return r, protocolErr("IMAP server closed the session: %s", s.quoted(r.Line))
 		case r.Tag == "*":
 			if r.Status == "CAPABILITY" && caps != nil {
-				caps.add(r.Text)
+				if err := caps.add(r.Text); err != nil {
+					return r, err
+				}
 			}
 		case r.Tag == "+":
 			return r, protocolErr("IMAP server sent an unexpected continuation: %s", s.quoted(r.Line))
@@ -148,9 +150,19 @@ type imapCaps struct {
 	saslIR        bool
 	startTLS      bool
 	loginDisabled bool
+	// listBytes is what the CAPABILITY lists added so far weigh.
+	listBytes int
 }
 
-func (c *imapCaps) add(list string) {
+// add records one CAPABILITY list. It keeps at most maxResponseBytes of
+// lists, like an SMTP reply or a POP3 CAPA list: otherwise up to
+// maxResponseLines untagged lines of maxLine bytes of AUTH= tokens (64 MiB)
+// would be kept by one check. Duplicates weigh too, though they add no
+// name. Mechanism names go through addMechs, as SMTP's and POP3's do.
+func (c *imapCaps) add(list string) error {
+	if c.listBytes += len(list); c.listBytes > maxResponseBytes {
+		return errResponseTooLong
+	}
 	c.seen = true
 	if c.mechs == nil {
 		c.mechs = map[string]bool{}
@@ -164,10 +176,11 @@ func (c *imapCaps) add(list string) {
 			c.startTLS = true
 		case word == "LOGINDISABLED":
 			c.loginDisabled = true
-		case strings.HasPrefix(word, "AUTH=") && len(word) > len("AUTH="):
-			c.mechs[word[len("AUTH="):]] = true
+		case strings.HasPrefix(word, "AUTH="):
+			addMechs(c.mechs, []string{word[len("AUTH="):]})
 		}
 	}
+	return nil
 }
 
 // responseCode splits "[CODE args] text" into "CODE args" and text.
@@ -183,12 +196,13 @@ func responseCode(text string) (code, rest string) {
 }
 
 // capsFromGreeting uses a "[CAPABILITY ...]" code in the greeting, which
-// saves a round trip (Dovecot and most servers send it).
+// saves a round trip (Dovecot and most servers send it). The greeting is
+// one line (at most maxLine), so it always fits the lists' byte bound.
 func capsFromGreeting(text string) imapCaps {
 	var caps imapCaps
 	code, _ := responseCode(text)
 	if name, list, _ := strings.Cut(code, " "); strings.EqualFold(name, "CAPABILITY") {
-		caps.add(list)
+		_ = caps.add(list)
 	}
 	return caps
 }

@@ -263,13 +263,31 @@ func parseSMTPCaps(texts []string) smtpCaps {
 // stay in the list so an "unavailable" error shows the operator everything
 // the server offered; the selector ignores them. USERPASS and BASIC are not
 // SASL mechanisms, so a server printing those words must not enable them.
+// Nor is a word that is no SASL name (control characters, non-ASCII, more
+// than 20 characters): it could never be chosen, and kept it would reach
+// the "mechanism unavailable" ERROR log raw.
 func addMechs(into map[string]bool, names []string) {
 	for _, n := range names {
 		n = strings.ToUpper(n)
-		if n != "" && n != "USERPASS" && n != "BASIC" {
+		if isSASLName(n) && n != "USERPASS" && n != "BASIC" {
 			into[n] = true
 		}
 	}
+}
+
+// isSASLName tells whether an upper-cased word is a SASL mechanism name
+// (RFC 4422 §3.1: 1 to 20 of A-Z, 0-9, "-" and "_").
+func isSASLName(n string) bool {
+	if n == "" || len(n) > 20 {
+		return false
+	}
+	for i := 0; i < len(n); i++ {
+		c := n[i]
+		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // smtpAuth runs the chosen mechanism. An initial response refused as a
