@@ -180,7 +180,10 @@ func Parse(raw []byte, path string) ([]Entry, error) {
 // countUsers is how many lines Parse makes an entry of, to size its
 // entries and index once. The newlines would be the wrong count: a file
 // of blank or comment lines (64 Mi of them fit in MaxSize) would reserve
-// an entry and an index slot for each, gigabytes.
+// an entry and an index slot for each, gigabytes. This scan is cheap
+// next to the parse (about 3 ms of 40+ for 100k users); one pass that
+// grows the entries as it goes allocated twice the memory (54 MB against
+// 26 MB for 100k users) and was no faster.
 func countUsers(text string) int {
 	users := 0
 	for len(text) > 0 {
