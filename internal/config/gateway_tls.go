@@ -224,15 +224,18 @@ func (v *gatewayValidator) validateTLS(path string, b *Backend) {
 			v.add(path, "%v", err)
 		}
 	}
-	if _, err := t.LoadServerCAs(); err != nil {
-		report(err)
-	}
 	if b.DisableCertificateValidation && (t.ServerCACertificate != "" || t.ServerCACertificateFile != "") {
 		attr := "server_ca_certificate"
 		if t.ServerCACertificateFile != "" {
 			attr += "_file"
 		}
 		v.add(path+"."+attr, "configured 'disable_certificate_validation' along with '%s' attribute", attr)
+	}
+	if v.c.noSecrets {
+		v.dropAbsentTLSFiles(path, t, report)
+	}
+	if _, err := t.LoadServerCAs(); err != nil {
+		report(err)
 	}
 	t.clientLeaf = nil
 	cert, err := t.LoadClientCertificate()

@@ -34,7 +34,7 @@ func ParseStored(stored string) (Stored, error) {
 		}
 		scheme, encoding, _ := strings.Cut(strings.ToUpper(name), ".")
 		if scheme != schemeSSHA256 && scheme != schemeSSHA512 {
-			return Stored{}, fmt.Errorf("unsupported password scheme {%s}", truncate(name, 32))
+			return Stored{}, fmt.Errorf("unsupported password scheme %s", braced(name))
 		}
 		var raw []byte
 		var err error
@@ -44,7 +44,7 @@ func ParseStored(stored string) (Stored, error) {
 		case "HEX":
 			raw, err = hex.DecodeString(body)
 		default:
-			return Stored{}, fmt.Errorf("unsupported encoding .%s of {%s}", truncate(encoding, 16), scheme)
+			return Stored{}, fmt.Errorf("unsupported encoding %s of {%s}", dotted(encoding), scheme)
 		}
 		if err != nil {
 			return Stored{}, fmt.Errorf("{%s}: the hash is not valid %s", scheme, map[bool]string{true: "hex", false: "base64"}[encoding == "HEX"])
@@ -63,13 +63,6 @@ func ParseStored(stored string) (Stored, error) {
 		return Stored{}, errors.New("unsupported or malformed password hash")
 	}
 	return sp, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n]
-	}
-	return s
 }
 
 // verifySSHA checks a decoded {SSHA*} value: digest || salt.

@@ -60,7 +60,7 @@ func Parse(field string) (Stored, error) {
 				return Stored{}, fmt.Errorf("{%s}: %v", sp.scheme, err)
 			}
 		default:
-			return Stored{}, fmt.Errorf("unsupported password scheme {%s} (supported: PLAIN, CLEARTEXT, SHA512-CRYPT, SHA256-CRYPT, MD5-CRYPT, BLF-CRYPT, ARGON2ID, ARGON2I, SSHA256, SSHA512, CRYPT)", sp.scheme)
+			return Stored{}, fmt.Errorf("unsupported password scheme %s (supported: PLAIN, CLEARTEXT, SHA512-CRYPT, SHA256-CRYPT, MD5-CRYPT, BLF-CRYPT, ARGON2ID, ARGON2I, SSHA256, SSHA512, CRYPT)", braced(sp.scheme))
 		}
 		return sp, nil
 	}

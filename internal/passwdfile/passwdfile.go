@@ -17,6 +17,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/backline/backline/internal/safefile"
@@ -179,7 +180,10 @@ func Parse(raw []byte, path string) ([]Entry, error) {
 // countUsers is how many lines Parse makes an entry of, to size its
 // entries and index once. The newlines would be the wrong count: a file
 // of blank or comment lines (64 Mi of them fit in MaxSize) would reserve
-// an entry and an index slot for each, gigabytes.
+// an entry and an index slot for each, gigabytes. This scan is cheap
+// next to the parse (about 3 ms of 40+ for 100k users); one pass that
+// grows the entries as it goes allocated twice the memory (54 MB against
+// 26 MB for 100k users) and was no faster.
 func countUsers(text string) int {
 	users := 0
 	for len(text) > 0 {
@@ -223,24 +227,44 @@ func checkUser(user string) string {
 	return ""
 }
 
-// showUser quotes a user name for an error, cut to maxShownUser bytes. A
-// line without a colon is shown by its line number only: all of it is the
-// "user", and it may well be a password or hash written on its own.
+// showUser quotes a user name for an error when it looks like one: short,
+// and only letters, digits and . _ - @ +. Anything else may hold a hash
+// ("bob,{SHA512-CRYPT}$6$…:" or "bob=hunter2:": a mistyped first separator
+// put the password field into the user's; a line without ":" is all
+// "user"), so it is not shown, and the message says why by position only.
 func showUser(user string, wholeLine bool) string {
 	if wholeLine {
-		return "(a line without \":\", not shown)"
+		return "(not shown: a line without \":\", which may be a password or hash on its own)"
 	}
-	if strings.ContainsAny(user, " \t;{$") {
-		// "bob {SHA512-CRYPT}$6$…" or "bob;$2y$…": a mistyped first
-		// separator put the password field into the user's.
-		return "(a user field with a space, ';', '{' or '$' in it, not shown)"
+	if len(user) > maxShownUser {
+		return fmt.Sprintf("(not shown: %d bytes, longer than a user name)", len(user))
 	}
-	if len(user) <= maxShownUser {
-		return fmt.Sprintf("%q", user)
+	for i, r := range user {
+		if !userNameRune(r) {
+			return fmt.Sprintf("(not shown: %s at byte %d is no user name character; a ':' mistyped as it puts the password field into the user field)", showRune(r), i+1)
+		}
 	}
-	cut := maxShownUser
-	for cut > 0 && !utf8.RuneStart(user[cut]) {
-		cut--
+	return fmt.Sprintf("%q", user)
+}
+
+// userNameRune is a character of the login names people write, letters of
+// any script included. '$', '{', '/', '=' and the like are hash characters.
+func userNameRune(r rune) bool {
+	switch r {
+	case '.', '_', '-', '@', '+':
+		return true
 	}
-	return fmt.Sprintf("%q…", user[:cut])
+	return r != utf8.RuneError && (unicode.IsLetter(r) || unicode.IsDigit(r))
+}
+
+// showRune names one character: a single one tells where the separator
+// went wrong, not what the hash is.
+func showRune(r rune) string {
+	switch {
+	case r == utf8.RuneError:
+		return "a byte that is not UTF-8"
+	case !unicode.IsPrint(r):
+		return "an unprintable character"
+	}
+	return fmt.Sprintf("%q", r)
 }
