@@ -105,9 +105,13 @@ func keepForwarded(h http.Header, v *forwardedView, host []string) {
 // holds). It is read where the scheme is (listElement): in a list from
 // proxies that append, the elements left of that place are what the
 // client sent itself, and the first of them must not become the origin's
-// idea of its own name (the links of a password reset mail, say).
+// idea of its own name (the links of a password reset mail, say). An
+// element that is not a host[:port] (validForwardedHost) tells nothing.
 func (v *forwardedView) host(values []string) string {
-	return v.listElement(values)
+	if e := v.listElement(values); validForwardedHost(e) {
+		return e
+	}
+	return ""
 }
 
 // forwardedOf is what X-Forwarded-Proto and X-Forwarded-Host say about r's
