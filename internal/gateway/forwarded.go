@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -31,13 +30,20 @@ var (
 // host, when not empty, is a one-value slice to hold r.Host (the header
 // clone has a spare slot for it); else one is allocated.
 func setForwardedProtoHost(h http.Header, r *http.Request, host []string, trusted trustedProxies) {
+	v := newForwardedView(r, trusted)
+	v.setForwardedProtoHost(h, host)
+}
+
+// setForwardedProtoHost is setForwardedProtoHost for the request v
+// describes, with what v has already worked out.
+func (v *forwardedView) setForwardedProtoHost(h http.Header, host []string) {
 	dropForwardedAliases(h)
-	if v := newForwardedView(r, trusted); v.fromTrustedProxy() {
-		keepForwarded(h, &v, host)
+	if v.fromTrustedProxy() {
+		keepForwarded(h, v, host)
 		return
 	}
-	h["X-Forwarded-Proto"] = forwardedProtoValue(r)
-	setForwardedHost(h, r, "", host)
+	h["X-Forwarded-Proto"] = forwardedProtoValue(v.r)
+	setForwardedHost(h, v.r, "", host)
 }
 
 // setForwardedHost sets X-Forwarded-Host to value, or, when it is "",
@@ -118,8 +124,14 @@ func (v *forwardedView) host(values []string) string {
 // client for a request built anew (a request block): a trusted proxy's
 // values when it sent them, else the gateway's own.
 func forwardedOf(r *http.Request, trusted trustedProxies) (proto []string, host string) {
-	proto, host = forwardedProtoValue(r), headerValue(r.Host)
 	v := newForwardedView(r, trusted)
+	return v.forwarded()
+}
+
+// forwarded is forwardedOf for the request v describes.
+func (v *forwardedView) forwarded() (proto []string, host string) {
+	r := v.r
+	proto, host = forwardedProtoValue(r), headerValue(r.Host)
 	if !v.fromTrustedProxy() {
 		return proto, host
 	}
@@ -138,11 +150,8 @@ type trustedProxies []netip.Prefix
 
 // contains reports whether the peer at remoteAddr ("ip:port") is trusted.
 func (t trustedProxies) contains(remoteAddr string) bool {
-	if len(t) == 0 {
-		return false
-	}
-	a, ok := peerAddr(remoteAddr)
-	return ok && t.containsAddr(a)
+	v := newForwardedView(&http.Request{RemoteAddr: remoteAddr}, t)
+	return v.fromTrustedProxy()
 }
 
 // containsAddr reports whether a is a trusted proxy's address. It is the
@@ -172,17 +181,4 @@ func trustForm(a netip.Addr) netip.Addr {
 		a = a.WithZone("")
 	}
 	return a
-}
-
-// peerAddr is the address of remoteAddr ("ip:port"), in trustForm.
-func peerAddr(remoteAddr string) (netip.Addr, bool) {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	return trustForm(a), true
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -16,28 +17,55 @@ type forwardedView struct {
 	r       *http.Request
 	trusted trustedProxies
 
-	parsed bool // peer and peerOK are known
-	peer   netip.Addr
-	peerOK bool
+	// What is worked out, each known once its flag is set.
+	peerIP string     // split: the host of RemoteAddr, zone included
+	peer   netip.Addr // parsed: its address in trustForm
+	client netip.Addr // walked: the client's address, clientPlace
+	pos    int        // walked: its place in X-Forwarded-For
 
-	judged    bool // peerTrusted is known
-	peerTrust bool
-
-	walked   bool // client, clientOK and pos are known
-	client   netip.Addr
-	clientOK bool
-	pos      int
+	split, parsed, judged, walked bool
+	peerIPOK, peerOK, clientOK    bool
+	peerTrust                     bool // judged: the peer is a trusted proxy
 }
 
 func newForwardedView(r *http.Request, trusted trustedProxies) forwardedView {
 	return forwardedView{r: r, trusted: trusted}
 }
 
+// peerHost is the host part of the TCP peer's "ip:port", zone included.
+func (v *forwardedView) peerHost() (string, bool) {
+	if !v.split {
+		host, _, err := net.SplitHostPort(v.r.RemoteAddr)
+		v.peerIP, v.peerIPOK, v.split = host, err == nil, true
+	}
+	return v.peerIP, v.peerIPOK
+}
+
+// clientIP is clientIP(v.r).
+func (v *forwardedView) clientIP() string {
+	host, ok := v.peerHost()
+	if !ok {
+		return ""
+	}
+	if i := strings.IndexByte(host, '%'); i >= 0 {
+		host = host[:i]
+	}
+	return host
+}
+
 // peerAddr is the TCP peer's address, in trustForm.
 func (v *forwardedView) peerAddr() (netip.Addr, bool) {
 	if !v.parsed {
-		v.peer, v.peerOK = peerAddr(v.r.RemoteAddr)
 		v.parsed = true
+		host, ok := v.peerHost()
+		if !ok {
+			return netip.Addr{}, false
+		}
+		a, err := netip.ParseAddr(host)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		v.peer, v.peerOK = trustForm(a), true
 	}
 	return v.peer, v.peerOK
 }
