@@ -19,7 +19,7 @@ const maxProtoLen = 16
 // list) is read as X-Forwarded-For is, at the same place: each proxy
 // that appends adds one element for the hop it received, so the element
 // for the client's hop is as far from the right as the client's entry
-// in X-Forwarded-For (forwardedClient) less one. With the client's
+// in X-Forwarded-For (forwardedView.clientPlace) less one. With the client's
 // entry first and one element per proxy that is the first element, the
 // scheme the first proxy saw; elements further left are what the client
 // itself sent and cannot make it https. A list shorter than the walk
