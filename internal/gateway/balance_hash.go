@@ -142,50 +142,43 @@ const maxForwardedHops = 32
 // walk at the last hop known. When every entry is trusted, the leftmost
 // is the client.
 func clientAddr(r *http.Request, trusted trustedProxies) (netip.Addr, bool) {
-	addr, _, ok := forwardedClient(r, trusted)
+	v := newForwardedView(r, trusted)
+	addr, _, ok := v.clientPlace()
 	return addr, ok
 }
 
-// forwardedClient is clientAddr with the client's place in
-// X-Forwarded-For: pos is its entry counted from the right (1: the entry
-// the nearest proxy wrote), 0 when the client is the TCP peer itself.
-// X-Forwarded-Proto is read at the same place (trustedProto).
-func forwardedClient(r *http.Request, trusted trustedProxies) (addr netip.Addr, pos int, ok bool) {
-	addr, ok = peerAddr(r.RemoteAddr)
+// walkForwardedFor is clientAddr with the client's place in
+// X-Forwarded-For (forwardedView.clientPlace, which runs it once per
+// request). X-Forwarded-Proto and -Host are read at the same place
+// (forwardedView.listElement).
+func (v *forwardedView) walkForwardedFor() (addr netip.Addr, pos int, ok bool) {
+	addr, ok = v.peerAddr()
 	if !ok {
 		return netip.Addr{}, 0, false
 	}
-	if !trusted.containsAddr(addr) {
+	if !v.fromTrustedProxy() {
 		return addr, 0, true
 	}
-	values := r.Header["X-Forwarded-For"]
-	hops := 0
-	for i := len(values) - 1; i >= 0; i-- {
-		list := values[i]
-		for more := true; more; {
-			entry := list
-			if j := strings.LastIndexByte(list, ','); j >= 0 {
-				entry, list = list[j+1:], list[:j]
-			} else {
-				more = false
-			}
-			// An empty entry (an empty line too) is a hop whose address is
-			// missing, and ends the walk like any entry that is not an
-			// address: skipping it, as RFC 9110 5.6.1 allows for lists read
-			// as sets, would take the entry left of it, the client's own
-			// claim when a trusted proxy appended the empty one. It keeps
-			// the walk in step with X-Forwarded-Proto (protoElement).
-			a, ok := parseForwardedAddr(strings.TrimSpace(entry))
-			if !ok {
-				return addr, hops, true
-			}
-			addr = a
-			if hops++; !trusted.containsAddr(a) || hops >= maxForwardedHops {
-				return addr, hops, true
-			}
+	for l := newListFromRight(v.r.Header["X-Forwarded-For"]); ; {
+		entry, more := l.next()
+		if !more {
+			return addr, pos, true
+		}
+		// An empty entry (an empty line too) is a hop whose address is
+		// missing, and ends the walk like any entry that is not an
+		// address: skipping it, as RFC 9110 5.6.1 allows for lists read
+		// as sets, would take the entry left of it, the client's own
+		// claim when a trusted proxy appended the empty one. It keeps
+		// the walk in step with X-Forwarded-Proto (elementFromRight).
+		a, isAddr := parseForwardedAddr(strings.TrimSpace(entry))
+		if !isAddr {
+			return addr, pos, true
+		}
+		addr = a
+		if pos++; !v.trusted.containsAddr(a) || pos >= maxForwardedHops {
+			return addr, pos, true
 		}
 	}
-	return addr, hops, true
 }
 
 // parseForwardedAddr reads one X-Forwarded-For entry: an address, or

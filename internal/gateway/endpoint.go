@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"sort"
-	"strings"
 
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/redact"
@@ -230,7 +228,11 @@ func (ep *endpoint) outgoing(r *http.Request, rd *requestData, rest string, wild
 // outgoingInto is outgoing writing into up, which the caller allocated
 // (ServeHTTP: with the rest of the request's state).
 func (ep *endpoint) outgoingInto(up *upstream, r *http.Request, rd *requestData, rest string, wildcard bool) (warning string, err error) {
-	*up = upstream{data: rd, rest: rest, wildcard: wildcard, clientIP: clientIP(r)}
+	// r's peer is split (and, behind a trusted proxy, parsed and its
+	// X-Forwarded-For walked) once for X-Forwarded-For and the forwarded
+	// scheme and host.
+	fwd := newForwardedView(r, ep.trusted)
+	*up = upstream{data: rd, rest: rest, wildcard: wildcard, clientIP: fwd.clientIP()}
 	if ep.request != nil {
 		rs := ep.request
 		var body io.Reader = http.NoBody
@@ -258,7 +260,7 @@ func (ep *endpoint) outgoingInto(up *upstream, r *http.Request, rd *requestData,
 		}
 		// Like X-Forwarded-For, these describe the client of the request
 		// that caused this one; the block's headers may replace them.
-		proto, host := forwardedOf(r, ep.trusted)
+		proto, host := fwd.forwarded()
 		if _, set := out.Header["X-Forwarded-Proto"]; !set {
 			out.Header["X-Forwarded-Proto"] = proto
 		}
@@ -270,7 +272,7 @@ func (ep *endpoint) outgoingInto(up *upstream, r *http.Request, rd *requestData,
 		return "", nil
 	}
 
-	out := cloneForUpstream(r, ep.trusted)
+	out := cloneForUpstream(r, &fwd)
 	out.RequestURI = ""
 	out.Host = ""     // the client's Host is not forwarded
 	out.Close = false // the client's Connection: close is about its own connection
@@ -318,8 +320,8 @@ const upstreamHeaderRoom = 6
 // parsed form, which the outgoing request never reads, is not copied.
 // The client's hop-by-hop fields are dropped from the copy first; then
 // X-Forwarded-Proto and X-Forwarded-Host are set, before any modifier
-// (see setForwardedProtoHost).
-func cloneForUpstream(r *http.Request, trusted trustedProxies) *http.Request {
+// (see setForwardedProtoHost), from what fwd, r's view, works out.
+func cloneForUpstream(r *http.Request, fwd *forwardedView) *http.Request {
 	// One allocation for the request, its URL and (most often) its values.
 	c := new(upstreamCopy)
 	out := &c.req
@@ -336,7 +338,7 @@ func cloneForUpstream(r *http.Request, trusted trustedProxies) *http.Request {
 	// go now, before the gateway and the modifiers write theirs, or
 	// "Connection: X-Forwarded-Proto" would delete the gateway's value.
 	stripHopHeaders(out.Header)
-	setForwardedProtoHost(out.Header, r, spare, trusted)
+	fwd.setForwardedProtoHost(out.Header, spare)
 	out.Trailer = r.Trailer.Clone()
 	out.TransferEncoding = slices.Clone(r.TransferEncoding)
 	out.Form, out.PostForm, out.MultipartForm = nil, nil, nil
@@ -383,14 +385,8 @@ func cloneHeader(h http.Header, extra, spareValues int, backing []string) (http.
 // show it: without an IPv6 zone, which names an interface of this host and
 // means nothing to an origin (nginx's $remote_addr has none either).
 func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return ""
-	}
-	if i := strings.IndexByte(host, '%'); i >= 0 {
-		host = host[:i]
-	}
-	return host
+	v := newForwardedView(r, nil)
+	return v.clientIP()
 }
 
 // compileEndpoint builds an endpoint and resolves its backend to the shared

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"net"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -31,22 +30,41 @@ var (
 // host, when not empty, is a one-value slice to hold r.Host (the header
 // clone has a spare slot for it); else one is allocated.
 func setForwardedProtoHost(h http.Header, r *http.Request, host []string, trusted trustedProxies) {
+	v := newForwardedView(r, trusted)
+	v.setForwardedProtoHost(h, host)
+}
+
+// setForwardedProtoHost is setForwardedProtoHost for the request v
+// describes, with what v has already worked out.
+func (v *forwardedView) setForwardedProtoHost(h http.Header, host []string) {
 	dropForwardedAliases(h)
-	if trusted.contains(r.RemoteAddr) {
-		keepForwarded(h, r, host, trusted)
+	if v.fromTrustedProxy() {
+		keepForwarded(h, v, host)
 		return
 	}
-	h["X-Forwarded-Proto"] = forwardedProtoValue(r)
-	if r.Host == "" { // HTTP/1.0 without Host
-		delete(h, "X-Forwarded-Host")
-		return
+	h["X-Forwarded-Proto"] = forwardedProtoValue(v.r)
+	setForwardedHost(h, v.r, "", host)
+}
+
+// setForwardedHost sets X-Forwarded-Host to value, or, when it is "",
+// to the Host r came with (none for HTTP/1.0 without Host). host, when
+// not empty, is a one-value slice to hold it (the header clone has a
+// spare slot for it); else one is allocated.
+func setForwardedHost(h http.Header, r *http.Request, value string, host []string) {
+	if value == "" {
+		if r.Host == "" { // HTTP/1.0 without Host
+			delete(h, "X-Forwarded-Host")
+			return
+		}
+		// Both net/http servers refuse control bytes in Host and
+		// :authority; headerValue keeps it so should that change (no
+		// copy when clean).
+		value = headerValue(r.Host)
 	}
 	if len(host) == 0 {
 		host = make([]string, 1)
 	}
-	// Both net/http servers refuse control bytes in Host and :authority;
-	// headerValue keeps it so should that change (no copy when clean).
-	host[0] = headerValue(r.Host)
+	host[0] = value
 	h["X-Forwarded-Host"] = host[:1:1]
 }
 
@@ -74,69 +92,54 @@ func dropForwardedAliases(h http.Header) {
 }
 
 // keepForwarded passes on a trusted proxy's X-Forwarded-Proto (the
-// client's scheme read from it, one value: trustedProto) and
+// client's scheme read from it, one value: forwardedView.proto) and
 // X-Forwarded-Host (the client's host read from it, one value:
-// trustedHost) and sets what it did not send or could not say.
-func keepForwarded(h http.Header, r *http.Request, host []string, trusted trustedProxies) {
-	if v := trustedProto(r, trusted); v != nil {
-		h["X-Forwarded-Proto"] = v
+// forwardedView.host) and sets what it did not send or could not say.
+// The host is read from h, the client's fields less those its Connection
+// named.
+func keepForwarded(h http.Header, v *forwardedView, host []string) {
+	if p := v.proto(); p != nil {
+		h["X-Forwarded-Proto"] = p
 	} else {
-		h["X-Forwarded-Proto"] = forwardedProtoValue(r)
+		h["X-Forwarded-Proto"] = forwardedProtoValue(v.r)
 	}
-	v := h["X-Forwarded-Host"]
-	if len(v) == 1 && strings.IndexByte(v[0], ',') < 0 {
-		h["X-Forwarded-Host"] = v[:1:1] // the proxy's one value, as it set it
-		return
-	}
-	value := ""
-	if len(v) > 0 {
-		value = trustedHost(v, r, trusted)
-	}
-	if value == "" {
-		if r.Host == "" {
-			delete(h, "X-Forwarded-Host")
-			return
-		}
-		value = headerValue(r.Host)
-	}
-	if len(host) == 0 {
-		host = make([]string, 1)
-	}
-	host[0] = value
-	h["X-Forwarded-Host"] = host[:1:1]
+	setForwardedHost(h, v.r, v.host(h["X-Forwarded-Host"]), host)
 }
 
-// trustedHost is the client's Host as a trusted proxy's X-Forwarded-Host
-// lines values tell it, "" when they tell nothing (the gateway's own view
-// holds). A single value is the proxy's word, as one proxy sets it; a
-// list (proxies that append one element per hop, lines counting as one
-// list) is read as X-Forwarded-Proto is (trustedProto), at the same
-// place: the elements left of it are what the client sent itself, and
-// the first of them must not become the origin's idea of its own name
-// (the links of a password reset mail, say).
-func trustedHost(values []string, r *http.Request, trusted trustedProxies) string {
-	if len(values) == 1 && strings.IndexByte(values[0], ',') < 0 {
-		return strings.Trim(values[0], " \t")
+// host is the client's Host as a trusted proxy's X-Forwarded-Host lines
+// values tell it, "" when they tell nothing (the gateway's own view
+// holds). It is read where the scheme is (listElement): in a list from
+// proxies that append, the elements left of that place are what the
+// client sent itself, and the first of them must not become the origin's
+// idea of its own name (the links of a password reset mail, say). An
+// element that is not a host[:port] (validForwardedHost) tells nothing.
+func (v *forwardedView) host(values []string) string {
+	if e := v.listElement(values); validForwardedHost(e) {
+		return e
 	}
-	_, pos, _ := forwardedClient(r, trusted)
-	return protoElement(values, max(pos-1, 0))
+	return ""
 }
 
 // forwardedOf is what X-Forwarded-Proto and X-Forwarded-Host say about r's
 // client for a request built anew (a request block): a trusted proxy's
 // values when it sent them, else the gateway's own.
 func forwardedOf(r *http.Request, trusted trustedProxies) (proto []string, host string) {
+	v := newForwardedView(r, trusted)
+	return v.forwarded()
+}
+
+// forwarded is forwardedOf for the request v describes.
+func (v *forwardedView) forwarded() (proto []string, host string) {
+	r := v.r
 	proto, host = forwardedProtoValue(r), headerValue(r.Host)
-	if !trusted.contains(r.RemoteAddr) {
+	if !v.fromTrustedProxy() {
 		return proto, host
 	}
-	if v := trustedProto(r, trusted); v != nil {
-		proto = v
+	if p := v.proto(); p != nil {
+		proto = p
 	}
-	if v := r.Header["X-Forwarded-Host"]; len(v) > 0 {
-		if e := trustedHost(v, r, trusted); e != "" {
-			host = e
-		}
+	if e := v.host(r.Header["X-Forwarded-Host"]); e != "" {
+		host = e
 	}
 	return proto, host
 }
@@ -147,11 +150,8 @@ type trustedProxies []netip.Prefix
 
 // contains reports whether the peer at remoteAddr ("ip:port") is trusted.
 func (t trustedProxies) contains(remoteAddr string) bool {
-	if len(t) == 0 {
-		return false
-	}
-	a, ok := peerAddr(remoteAddr)
-	return ok && t.containsAddr(a)
+	v := newForwardedView(&http.Request{RemoteAddr: remoteAddr}, t)
+	return v.fromTrustedProxy()
 }
 
 // containsAddr reports whether a is a trusted proxy's address. It is the
@@ -181,17 +181,4 @@ func trustForm(a netip.Addr) netip.Addr {
 		a = a.WithZone("")
 	}
 	return a
-}
-
-// peerAddr is the address of remoteAddr ("ip:port"), in trustForm.
-func peerAddr(remoteAddr string) (netip.Addr, bool) {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	a, err := netip.ParseAddr(host)
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	return trustForm(a), true
 }

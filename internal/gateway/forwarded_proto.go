@@ -19,59 +19,51 @@ const maxProtoLen = 16
 // list) is read as X-Forwarded-For is, at the same place: each proxy
 // that appends adds one element for the hop it received, so the element
 // for the client's hop is as far from the right as the client's entry
-// in X-Forwarded-For (forwardedClient) less one. With the client's
+// in X-Forwarded-For (forwardedView.clientPlace) less one. With the client's
 // entry first and one element per proxy that is the first element, the
 // scheme the first proxy saw; elements further left are what the client
 // itself sent and cannot make it https. A list shorter than the walk
 // (some proxies passed it on without appending) gives its leftmost
-// element. Empty elements count (protoElement): one at the place read
+// element. Empty elements count (elementFromRight): one at the place read
 // tells nothing. The result is lower case, "https" and "http" without an
 // allocation.
 func trustedProto(r *http.Request, trusted trustedProxies) []string {
-	values := r.Header["X-Forwarded-Proto"]
+	v := newForwardedView(r, trusted)
+	return v.proto()
+}
+
+// proto is trustedProto for the request v describes.
+func (v *forwardedView) proto() []string {
+	values := v.r.Header["X-Forwarded-Proto"]
 	if len(values) == 0 {
 		return nil
 	}
-	var elem string
-	if len(values) == 1 && strings.IndexByte(values[0], ',') < 0 {
-		elem = values[0]
-	} else {
-		_, pos, _ := forwardedClient(r, trusted)
-		elem = protoElement(values, max(pos-1, 0))
-	}
-	return schemeValue(strings.Trim(elem, " \t"))
+	return schemeValue(v.listElement(values))
 }
 
-// protoElement is the element of the list values (lines joined by
+// elementFromRight is the element of the list values (lines joined by
 // commas, RFC 9110 5.3) at index k from the right, the leftmost when the
-// list is shorter. Empty elements keep their place: an empty element is
-// a missing value where it stands ("" here, so the gateway's own view
-// holds), never a reason to read the next one. RFC 9110 5.6.1 lets a
-// recipient ignore empty elements, but this list is read by position:
-// skipping one that a trusted proxy appended (a variable of its that
-// was unset) would move the read one place left, onto the value the
-// client sent itself. It does not allocate, and reads at most k+1
-// elements from the right (or the whole list when it is shorter).
-func protoElement(values []string, k int) string {
+// list is shorter, without the spaces and tabs around it. Empty elements
+// keep their place: an empty element is a missing value where it stands
+// ("" here, so the gateway's own view holds), never a reason to read the
+// next one. RFC 9110 5.6.1 lets a recipient ignore empty elements, but
+// this list is read by position: skipping one that a trusted proxy
+// appended (a variable of its that was unset) would move the read one
+// place left, onto the value the client sent itself. It does not
+// allocate, and reads at most k+1 elements from the right (or the whole
+// list when it is shorter).
+func elementFromRight(values []string, k int) string {
 	last := ""
-	for i := len(values) - 1; i >= 0; i-- {
-		list := values[i]
-		for more := true; more; {
-			entry := list
-			if j := strings.LastIndexByte(list, ','); j >= 0 {
-				entry, list = list[j+1:], list[:j]
-			} else {
-				more = false
-			}
-			entry = strings.Trim(entry, " \t")
-			if k == 0 {
-				return entry
-			}
-			last = entry
-			k--
+	for l := newListFromRight(values); ; k-- {
+		elem, ok := l.next()
+		if !ok {
+			return last
+		}
+		last = strings.Trim(elem, " \t")
+		if k == 0 {
+			return last
 		}
 	}
-	return last
 }
 
 // schemeValue is s as a one-value X-Forwarded-Proto, lower case (schemes

@@ -200,7 +200,7 @@ func TestForwardedProtoHostOnWebsocketHandshake(t *testing.T) {
 // gateway) has its X-Forwarded-Proto and X-Forwarded-Host passed on: the
 // scheme read from its list (trustedProto: without X-Forwarded-For the
 // element the proxy itself wrote, the rightmost; lines are one list) and
-// the host read at the same place (trustedHost); what it did not send
+// the host read at the same place (forwardedView.host); what it did not send
 // the gateway sets. Anyone else is replaced as before.
 func TestForwardedProtoHostFromTrustedProxies(t *testing.T) {
 	o := newEcho(t)

@@ -44,7 +44,7 @@ func TestReviewUpstreamCopyAppendsStayInTheirField(t *testing.T) {
 				r.Header[fmt.Sprintf("X-F%d", i)] = []string{fmt.Sprintf("v%d", i)}
 			}
 			client := cloneHeaderDeep(r.Header)
-			out := cloneForUpstream(r, nil)
+			out := cloneForUpstream(r, &forwardedView{r: r})
 			want := cloneHeaderDeep(out.Header)
 			for k := range out.Header {
 				out.Header.Add(k, "added-"+k)
