@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Mechanism names real servers advertise, in the case they send them,
@@ -70,5 +71,20 @@ func TestReviewSieveMechanismNamesAreSASLNames(t *testing.T) {
 	got := (advertised{Mechs: caps.mechs}).names()
 	if want := []string{"PLAIN", "XOAUTH2"}; !slices.Equal(got, want) {
 		t.Errorf("sieve mechanisms = %q, want %q", got, want)
+	}
+}
+
+// Not a test of speed (no threshold): logs what 256 KiB of hostile
+// capability lists cost, for the review's report.
+func TestReviewCapabilityListsLargeInputCost(t *testing.T) {
+	for _, unit := range []string{"AUTH=X ", "AUTH=PLAIN ", "AUTH=" + strings.Repeat("A", 30) + " ", "AUTH=ſ ", "x "} {
+		list := strings.Repeat(unit, (maxResponseBytes-1)/len(unit))
+		start := time.Now()
+		var caps imapCaps
+		err := caps.add(list)
+		imapTook := time.Since(start)
+		start = time.Now()
+		parseSMTPCaps([]string{"mx", "AUTH " + list})
+		t.Logf("%-12q x %d (%d bytes): IMAP %v (err %v, %d names), SMTP %v", unit, len(list)/len(unit), len(list), imapTook, err, len(caps.mechs), time.Since(start))
 	}
 }
