@@ -88,3 +88,20 @@ func TestReviewCapabilityListsLargeInputCost(t *testing.T) {
 		t.Logf("%-12q x %d (%d bytes): IMAP %v (err %v, %d names), SMTP %v", unit, len(list)/len(unit), len(list), imapTook, err, len(caps.mechs), time.Since(start))
 	}
 }
+
+// IMAP AUTH=USERPASS is no mechanism: IMAP logs in with AUTHENTICATE only
+// (PLAIN, LOGIN; the spec takes nothing else from CAPABILITY), and
+// USERPASS is POP3's USER/PASS. Before addMechs, auto picked it (its
+// place in the auto order is before BASIC) and the check failed with the
+// misleading "IMAP has no USERPASS login"; now the server offers nothing
+// the probe can run, and says so with what it did offer.
+func TestReviewIMAPUserPassIsNotAMechanism(t *testing.T) {
+	srv := startFake(t, script(
+		"S: * OK [CAPABILITY IMAP4rev1 AUTH=USERPASS AUTH=CRAM-MD5] ready",
+		"C: a1 LOGOUT",
+	))
+	tg := newTarget(t, "imap", srv, TLSPlain)
+	tg.AllowPlaintextAuth = true
+	res := deep(t, tg)
+	expectFail(t, res, ReasonConfig, "advertised=CRAM-MD5")
+}
