@@ -2,6 +2,7 @@ package probe
 
 import (
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -156,4 +157,31 @@ func decodings(value string) []string {
 		out = append(out, d)
 	}
 	return out
+}
+
+// withholdHeader makes what the request's transcript withholds of a
+// header's value (an X-Api-Key, a bearer token, a URL's key) a secret of
+// the session, so a server echoing it ("401 invalid API key …") shows
+// the placeholder there too: in the status line, the transcript and the
+// check's error.
+func (s *session) withholdHeader(value, shown string) {
+	if shown == value {
+		return
+	}
+	withheld := replacedParts(value, shown)
+	if shown == redact.Placeholder {
+		withheld = []string{value}
+		// "Bearer <token>": the token alone is what a server echoes.
+		if _, credential, ok := strings.Cut(value, " "); ok {
+			withheld = append(withheld, strings.TrimSpace(credential))
+		}
+	}
+	for _, w := range withheld {
+		if w != "" && w != redact.Placeholder && !slices.Contains(s.secrets, w) {
+			s.secrets = append(s.secrets, w)
+		}
+	}
+	// scrub replaces in order: a secret holding another goes first, or
+	// the other would cut it apart and leave its rest.
+	sort.SliceStable(s.secrets, func(i, j int) bool { return len(s.secrets[i]) > len(s.secrets[j]) })
 }

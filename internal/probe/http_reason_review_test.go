@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/backline/backline/internal/config"
 )
 
 // Bug: withheldForms cut a target's values at '/' and '?' everywhere,
@@ -70,4 +72,41 @@ func FuzzReviewShownReasonTokenAlphabet(f *testing.F) {
 			t.Fatalf("shownReason(%q, %q) = %q shows the key %q", reason, target, got, key)
 		}
 	})
+}
+
+// Bug: only the request target's values were withheld from the reason
+// phrase, though the request's transcript withholds a sensitive header's
+// value (X-Api-Key, Authorization: Bearer …) and the Basic credentials
+// too. A server answering "401 invalid API key <key>" showed the key in
+// the check's error, the status API and logs.
+func TestReviewReasonWithholdsTheRequestsHeaderSecrets(t *testing.T) {
+	cases := []struct {
+		name, reason string
+		headers      map[string]string
+		user, pass   string
+	}{
+		{"api key header", "Unauthorized: invalid API key K3yS3cr3t", map[string]string{"X-Api-Key": "K3yS3cr3t"}, "", ""},
+		{"bearer token", `Unauthorized: token "S3cr3tT0k3n/x" expired`, map[string]string{"Authorization": "Bearer S3cr3tT0k3n/x"}, "", ""},
+		{"basic password", "Unauthorized: password S3cr3tPw for probe rejected", nil, "probe", "S3cr3tPw"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			port := rawHTTPServer(t, "HTTP/1.1 401 "+tc.reason+"\r\nContent-Length: 0\r\n\r\n")
+			tg, err := NewTarget(&config.Target{Protocol: "http", Host: "127.0.0.1", Port: port, DeepCheck: true,
+				RequestURI: "/healthz", Headers: tc.headers, TestUsername: tc.user, TestPassword: tc.pass, AllowPlaintextAuth: tc.user != ""})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res := deep(t, tg)
+			if res.OK || res.Err == nil {
+				t.Fatal("a 401 passed")
+			}
+			shown := res.Err.Error() + "\n" + strings.Join(res.Transcript, "\n")
+			for _, secret := range []string{"K3yS3cr3t", "S3cr3tT0k3n", "S3cr3tPw"} {
+				if strings.Contains(shown, secret) {
+					t.Errorf("a secret came back:\n%s", shown)
+				}
+			}
+		})
+	}
 }
