@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/backline/backline/internal/config"
+	"github.com/backline/backline/internal/redact"
 )
 
 // Bug: withheldForms cut a target's values at '/' and '?' everywhere,
@@ -109,4 +110,27 @@ func TestReviewReasonWithholdsTheRequestsHeaderSecrets(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzReviewReplacedParts: any text and its redaction by RequestURI (a
+// target read at any decoding level, <redacted> in it or not): the parts
+// found never panic, and put back in place of the placeholders they give
+// the text again when the text holds no placeholder of its own.
+func FuzzReviewReplacedParts(f *testing.F) {
+	f.Add("/healthz?x=1&api_key=abc/def&y=%2Fcb%3Ftoken%3Dx")
+	f.Add("/p;jsessionid=a/b?next=https://u:pw@h/&token=<redacted>")
+	f.Fuzz(func(t *testing.T, raw string) {
+		shown := redact.RequestURI(raw)
+		parts := replacedParts(raw, shown)
+		if strings.Contains(raw, redact.Placeholder) {
+			return
+		}
+		back := shown
+		for _, p := range parts {
+			back = strings.Replace(back, redact.Placeholder, p, 1)
+		}
+		if back != raw {
+			t.Fatalf("replacedParts(%q, %q) = %q, which put back gives %q", raw, shown, parts, back)
+		}
+	})
 }
