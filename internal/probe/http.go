@@ -102,7 +102,9 @@ func checkHTTP(s *session) error {
 	shown := []string{"GET " + redact.RequestURI(path) + " HTTP/1.1"}
 	for _, name := range headers {
 		lines = append(lines, name+": "+values[name])
-		shown = append(shown, name+": "+redact.HeaderValue(name, values[name]))
+		shownValue := redact.HeaderValue(name, values[name])
+		shown = append(shown, name+": "+shownValue)
+		s.withholdHeader(values[name], shownValue)
 	}
 	lines, shown = append(lines, ""), append(shown, "")
 	// writeLines refuses the whole request if any line (Host comes from the

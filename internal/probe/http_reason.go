@@ -2,6 +2,7 @@ package probe
 
 import (
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 
@@ -35,7 +36,8 @@ const targetSeparators = "?&;#/"
 
 // withheldForms lists, longest first, the forms in which a server may echo
 // a value of target that redaction withholds: as sent, percent-decoded
-// (also with '+' as a space), and percent-encoded once more. The target is
+// (also with '+' as a space), and percent-encoded once more, with its hex
+// digits in either case (.NET's UrlEncode writes "%2f"). The target is
 // read as sent and decoded up to twice, so a credential nested in a
 // harmless value (next=%2Fcb%3Faccess_token%3D…) is found too.
 func withheldForms(target string) []string {
@@ -48,11 +50,7 @@ func withheldForms(target string) []string {
 		}
 	}
 	for range 3 {
-		for pair := range strings.FieldsFuncSeq(target, func(r rune) bool { return strings.ContainsRune(targetSeparators, r) }) {
-			name, value, ok := strings.Cut(pair, "=")
-			if !ok || value == "" || !redact.SensitiveParam(name) {
-				continue
-			}
+		for _, value := range withheldValues(target) {
 			add(value)
 			add(url.QueryEscape(value))
 			add(url.PathEscape(value))
@@ -68,10 +66,84 @@ func withheldForms(target string) []string {
 		}
 		target = decoded
 	}
+	for _, f := range forms {
+		add(hexCase(f, false))
+		add(hexCase(f, true))
+	}
 	// strings.Replacer tries its arguments in order at each position: the
 	// longest form must win over a shorter one it contains.
 	sort.SliceStable(forms, func(i, j int) bool { return len(forms[i]) > len(forms[j]) })
 	return forms
+}
+
+// withheldValues are the values of target that redaction withholds: what
+// the GET line (redact.RequestURI) replaces, all of it (a query value runs
+// to '&', ';' or '#', so a base64 token keeps its '/' and a redirect's
+// user-info password is found too), and every sensitive pair's value cut
+// at any separator, for a target nested in a harmless value.
+func withheldValues(target string) []string {
+	values := replacedParts(target, redact.RequestURI(target))
+	for pair := range strings.FieldsFuncSeq(target, func(r rune) bool { return strings.ContainsRune(targetSeparators, r) }) {
+		if name, value, ok := strings.Cut(pair, "="); ok && value != "" && redact.SensitiveParam(name) {
+			values = append(values, value)
+		}
+	}
+	return values
+}
+
+// replacedParts are the parts of raw that shown, raw with some parts
+// replaced by redact.Placeholder, has replaced: the text between two
+// placeholders of shown is found in raw, and what lies between is a part.
+func replacedParts(raw, shown string) []string {
+	if shown == raw {
+		return nil
+	}
+	kept := strings.Split(shown, redact.Placeholder)
+	if !strings.HasPrefix(raw, kept[0]) {
+		return nil
+	}
+	var parts []string
+	pos := len(kept[0])
+	for i, next := range kept[1:] {
+		at := strings.Index(raw[pos:], next)
+		if i == len(kept)-2 { // the last text ends raw
+			at = len(raw) - len(next) - pos
+		}
+		if at < 0 {
+			break
+		}
+		parts = append(parts, raw[pos:pos+at])
+		pos += at + len(next)
+	}
+	return parts
+}
+
+// hexCase is s with the hex digits of its percent-escapes in upper or
+// lower case.
+func hexCase(s string, upper bool) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	b := []byte(s)
+	for i := 0; i+2 < len(b); i++ {
+		if b[i] != '%' || !isHexDigit(b[i+1]) || !isHexDigit(b[i+2]) {
+			continue
+		}
+		for _, j := range []int{i + 1, i + 2} {
+			switch c := b[j]; {
+			case upper && c >= 'a' && c <= 'f':
+				b[j] = c - 'a' + 'A'
+			case !upper && c >= 'A' && c <= 'F':
+				b[j] = c - 'A' + 'a'
+			}
+		}
+		i += 2
+	}
+	return string(b)
+}
+
+func isHexDigit(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
 // decodings is value percent-decoded as a path and as a query ('+' is a
@@ -85,4 +157,31 @@ func decodings(value string) []string {
 		out = append(out, d)
 	}
 	return out
+}
+
+// withholdHeader makes what the request's transcript withholds of a
+// header's value (an X-Api-Key, a bearer token, a URL's key) a secret of
+// the session, so a server echoing it ("401 invalid API key …") shows
+// the placeholder there too: in the status line, the transcript and the
+// check's error.
+func (s *session) withholdHeader(value, shown string) {
+	if shown == value {
+		return
+	}
+	withheld := replacedParts(value, shown)
+	if shown == redact.Placeholder {
+		withheld = []string{value}
+		// "Bearer <token>": the token alone is what a server echoes.
+		if _, credential, ok := strings.Cut(value, " "); ok {
+			withheld = append(withheld, strings.TrimSpace(credential))
+		}
+	}
+	for _, w := range withheld {
+		if w != "" && w != redact.Placeholder && !slices.Contains(s.secrets, w) {
+			s.secrets = append(s.secrets, w)
+		}
+	}
+	// scrub replaces in order: a secret holding another goes first, or
+	// the other would cut it apart and leave its rest.
+	sort.SliceStable(s.secrets, func(i, j int) bool { return len(s.secrets[i]) > len(s.secrets[j]) })
 }

@@ -168,15 +168,14 @@ func (c *imapCaps) add(list string) error {
 		c.mechs = map[string]bool{}
 	}
 	for _, word := range strings.Fields(list) {
-		word = strings.ToUpper(word)
-		switch {
-		case word == "SASL-IR":
+		switch upper := asciiUpper(word); {
+		case upper == "SASL-IR":
 			c.saslIR = true
-		case word == "STARTTLS":
+		case upper == "STARTTLS":
 			c.startTLS = true
-		case word == "LOGINDISABLED":
+		case upper == "LOGINDISABLED":
 			c.loginDisabled = true
-		case strings.HasPrefix(word, "AUTH="):
+		case strings.HasPrefix(upper, "AUTH="):
 			addMechs(c.mechs, []string{word[len("AUTH="):]})
 		}
 	}

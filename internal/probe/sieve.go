@@ -179,9 +179,8 @@ func parseSieveCaps(data [][]sieveToken) sieveCaps {
 		switch strings.ToUpper(tokens[0].val) {
 		case "SASL":
 			if len(tokens) > 1 {
-				for _, m := range strings.Fields(tokens[1].val) {
-					caps.mechs[strings.ToUpper(m)] = true
-				}
+				// SASL names only, as with the other protocols.
+				addMechs(caps.mechs, strings.Fields(tokens[1].val))
 			}
 		case "SASL-IR":
 			caps.saslIR = true

@@ -268,26 +268,48 @@ func parseSMTPCaps(texts []string) smtpCaps {
 // the "mechanism unavailable" ERROR log raw.
 func addMechs(into map[string]bool, names []string) {
 	for _, n := range names {
-		n = strings.ToUpper(n)
-		if isSASLName(n) && n != "USERPASS" && n != "BASIC" {
+		// Checked before upper-casing, and upper-cased in ASCII only:
+		// Unicode case mapping makes "PLAıN" (U+0131) PLAIN.
+		if !isSASLName(n) {
+			continue
+		}
+		if n = asciiUpper(n); n != "USERPASS" && n != "BASIC" {
 			into[n] = true
 		}
 	}
 }
 
-// isSASLName tells whether an upper-cased word is a SASL mechanism name
-// (RFC 4422 §3.1: 1 to 20 of A-Z, 0-9, "-" and "_").
+// isSASLName tells whether a word is a SASL mechanism name (RFC 4422 §3.1:
+// 1 to 20 of A-Z, 0-9, "-" and "_"), in any ASCII case.
 func isSASLName(n string) bool {
 	if n == "" || len(n) > 20 {
 		return false
 	}
 	for i := 0; i < len(n); i++ {
 		c := n[i]
-		if !(c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
 			return false
 		}
 	}
 	return true
+}
+
+// asciiUpper upper-cases ASCII letters only; a capability word compared
+// with an ASCII keyword must not match through Unicode case mapping
+// ("ſtarttls", U+017F, is not STARTTLS).
+func asciiUpper(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'a' && c <= 'z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if b[j] >= 'a' && b[j] <= 'z' {
+					b[j] -= 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }
 
 // smtpAuth runs the chosen mechanism. An initial response refused as a
