@@ -26,6 +26,10 @@ type BackendTLS struct {
 	// clientLeaf is the client certificate validation loaded (nil: none or
 	// not loaded), for Warnings; the key is not kept here.
 	clientLeaf *x509.Certificate
+	// absentCA and absentClientPair are set under check --no-secrets for a
+	// file missing on this machine (markAbsentTLSFiles): the loads go
+	// without the CA or the client pair, after checking what is written.
+	absentCA, absentClientPair bool
 }
 
 // TLSError names the tls attribute a problem comes from. Its text never
@@ -157,7 +161,7 @@ func (it *tlsItem) privateKey() (crypto.Signer, error) {
 // nil when neither is written.
 func (t *BackendTLS) LoadServerCAs() ([]*x509.Certificate, error) {
 	attr, err := pick("server_ca_certificate", t.ServerCACertificate, t.ServerCACertificateFile)
-	if attr == "" {
+	if attr == "" || t.absentCA {
 		return nil, err
 	}
 	it, err := readItem(attr, t.ServerCACertificate, t.ServerCACertificateFile)
@@ -186,6 +190,8 @@ func (t *BackendTLS) LoadClientCertificate() (*tls.Certificate, error) {
 	case certAttr == "":
 		missing := "client_certificate" + strings.TrimPrefix(keyAttr, "client_private_key")
 		return nil, &TLSError{missing, fmt.Errorf("tls: missing client certificate (%s is set)", keyAttr)}
+	case t.absentClientPair:
+		return nil, nil
 	}
 	key, err := readItem(keyAttr, t.ClientPrivateKey, t.ClientPrivateKeyFile)
 	if err != nil {
@@ -231,13 +237,13 @@ func (v *gatewayValidator) validateTLS(path string, b *Backend) {
 		}
 		v.add(path+"."+attr, "configured 'disable_certificate_validation' along with '%s' attribute", attr)
 	}
+	t.clientLeaf = nil
 	if v.c.noSecrets {
-		v.dropAbsentTLSFiles(path, t, report)
+		v.markAbsentTLSFiles(path, t, report)
 	}
 	if _, err := t.LoadServerCAs(); err != nil {
 		report(err)
 	}
-	t.clientLeaf = nil
 	cert, err := t.LoadClientCertificate()
 	if err != nil {
 		report(err)

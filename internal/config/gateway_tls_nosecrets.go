@@ -1,19 +1,27 @@
 package config
 
-import "errors"
+import (
+	"crypto/x509"
+	"errors"
+)
 
-// dropAbsentTLSFiles is check --no-secrets for a backend's tls block, as
+// markAbsentTLSFiles is check --no-secrets for a backend's tls block, as
 // for a target's tls_ca_file and tls_cert_file: a file missing or
-// unreadable on this machine is a warning at its key and is dropped, so
-// the gateway check builds does not read it again. The system roots stand
-// in for a missing CA; without half of the client pair, the half that is
-// here is still read (a broken one is an error at its key), and the
-// backend goes without a client certificate.
-func (v *gatewayValidator) dropAbsentTLSFiles(path string, t *BackendTLS, report func(error)) {
-	absent := func(attr, file string) bool {
-		if file == "" {
-			return false
+// unreadable on this machine is a warning at its key, and the loads (the
+// gateway check builds too) go without it: the system roots stand in for a
+// missing CA; without half of the client pair, the half that is here is
+// still read (a broken one is an error at its key, a certificate is kept
+// for the expiry warnings), and the backend goes without a client
+// certificate. The keys stay as written: what serve refuses for what is
+// written (a value and its _file both set, half a pair) is still refused
+// by the loads, and the warnings about the files that are here (a key open
+// to other users) still name them.
+func (v *gatewayValidator) markAbsentTLSFiles(path string, t *BackendTLS, report func(error)) {
+	absent := func(name, value, file string) bool {
+		if attr, err := pick(name, value, file); err != nil || attr != name+"_file" {
+			return false // refused or read by the load
 		}
+		attr := name + "_file"
 		_, err := readItem(attr, "", file)
 		var te *TLSError
 		if err == nil || !absentHere(err) || !errors.As(err, &te) {
@@ -24,43 +32,46 @@ func (v *gatewayValidator) dropAbsentTLSFiles(path string, t *BackendTLS, report
 			Msg: te.Err.Error() + " (--no-secrets: checked without it)"})
 		return true
 	}
-	if absent("server_ca_certificate_file", t.ServerCACertificateFile) {
-		t.ServerCACertificateFile = ""
-	}
-	certGone := absent("client_certificate_file", t.ClientCertificateFile)
-	keyGone := absent("client_private_key_file", t.ClientPrivateKeyFile)
-	if !certGone && !keyGone {
+	t.absentCA = absent("server_ca_certificate", t.ServerCACertificate, t.ServerCACertificateFile)
+	certGone := absent("client_certificate", t.ClientCertificate, t.ClientCertificateFile)
+	keyGone := absent("client_private_key", t.ClientPrivateKey, t.ClientPrivateKeyFile)
+	t.absentClientPair = certGone || keyGone
+	if !t.absentClientPair {
 		return
 	}
 	if !certGone {
-		if err := checkTLSHalf("client_certificate", t.ClientCertificate, t.ClientCertificateFile, false); err != nil {
+		leaf, err := checkTLSHalf("client_certificate", t.ClientCertificate, t.ClientCertificateFile, false)
+		if err != nil {
 			report(err)
 		}
+		t.clientLeaf = leaf
 	}
 	if !keyGone {
-		if err := checkTLSHalf("client_private_key", t.ClientPrivateKey, t.ClientPrivateKeyFile, true); err != nil {
+		if _, err := checkTLSHalf("client_private_key", t.ClientPrivateKey, t.ClientPrivateKeyFile, true); err != nil {
 			report(err)
 		}
 	}
-	t.ClientCertificate, t.ClientCertificateFile = "", ""
-	t.ClientPrivateKey, t.ClientPrivateKeyFile = "", ""
 }
 
-// checkTLSHalf reads one half of the client pair on its own: certificates,
-// or the private key.
-func checkTLSHalf(name, value, file string, key bool) error {
+// checkTLSHalf reads one half of the client pair on its own: certificates
+// (the leaf is returned), or the private key. A half not written, or
+// written twice, is left to LoadClientCertificate, which refuses it.
+func checkTLSHalf(name, value, file string, key bool) (*x509.Certificate, error) {
 	attr, err := pick(name, value, file)
-	if attr == "" {
-		return err
+	if attr == "" || err != nil {
+		return nil, nil
 	}
 	it, err := readItem(attr, value, file)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if key {
 		_, err = it.privateKey()
-	} else {
-		_, err = it.certificates()
+		return nil, err
 	}
-	return err
+	certs, err := it.certificates()
+	if err != nil {
+		return nil, err
+	}
+	return certs[0], nil
 }

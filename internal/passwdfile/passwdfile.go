@@ -169,7 +169,7 @@ func Parse(raw []byte, path string) ([]Entry, error) {
 			return nil, &Error{path, n, err}
 		}
 		if at, dup := first[e.User]; dup {
-			return nil, &Error{path, n, fmt.Sprintf("user %s listed twice (first on line %d)", showUser(e.User, e.Bare), at)}
+			return nil, &Error{path, n, fmt.Sprintf("user %s listed twice (first on line %d)", showUser(e), at)}
 		}
 		first[e.User] = n
 		entries = append(entries, e)
@@ -232,8 +232,14 @@ func checkUser(user string) string {
 // ("bob,{SHA512-CRYPT}$6$…:" or "bob=hunter2:": a mistyped first separator
 // put the password field into the user's; a line without ":" is all
 // "user"), so it is not shown, and the message says why by position only.
-func showUser(user string, wholeLine bool) string {
-	if wholeLine {
+// A name with . _ - @ + is shown only when the line's password field is a
+// hash: those are user name characters, but also where a ':' is mistyped
+// (Shift missed on a keyboard with ':' over '.'), and "bob.5f4dcc3b…:" or
+// "bob.hunter2::::::" then holds a digest or password written without a
+// scheme.
+func showUser(e Entry) string {
+	user := e.User
+	if e.Bare {
 		return "(not shown: a line without \":\", which may be a password or hash on its own)"
 	}
 	if len(user) > maxShownUser {
@@ -244,7 +250,16 @@ func showUser(user string, wholeLine bool) string {
 			return fmt.Sprintf("(not shown: %s at byte %d is no user name character; a ':' mistyped as it puts the password field into the user field)", showRune(r), i+1)
 		}
 	}
+	if i := strings.IndexAny(user, "._-@+"); i >= 0 && !looksLikeHash(e.Password) {
+		return fmt.Sprintf("(not shown: the password field is no {SCHEME} or $id$ hash, so the %q at byte %d may be a mistyped ':' with the password after it)", user[i], i+1)
+	}
 	return fmt.Sprintf("%q", user)
+}
+
+// looksLikeHash: a password field as written when the separator before it
+// was typed right, "{SCHEME}…" or a "$id$…" crypt hash.
+func looksLikeHash(field string) bool {
+	return strings.HasPrefix(field, "{") || strings.HasPrefix(field, "$")
 }
 
 // userNameRune is a character of the login names people write, letters of
