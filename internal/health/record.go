@@ -33,6 +33,7 @@ type outcome struct {
 // proved connectivity); a deep failure goes to the deep gate only, even when
 // it was a dial error.
 func (s *targetState) record(phase probe.Phase, res *probe.Result, now time.Time) outcome {
+	res = s.noteCheckDrain(phase, res) // check_drain.go
 	out := outcome{phase: phase, ok: res.OK}
 	if !res.OK {
 		out.reason = failureReason(res)
@@ -82,6 +83,7 @@ func (s *targetState) updateHealthy(out *outcome, now time.Time) {
 		s.since = now
 		out.healthyChanged = true
 	}
+	s.endCheckDrainIfDown()
 }
 
 // recordCombined applies a deep probe of a combined round (deep_interval
