@@ -1,7 +1,9 @@
 package health
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/backline/backline/internal/probe"
 )
@@ -81,4 +83,23 @@ func containsStatus(list []int, code int) bool {
 // down and the admin states are decided before it (eligibility).
 func checkDraining(b *Backend) bool {
 	return b.CheckDrainStatus != 0 && b.Admin.Health != HealthUp
+}
+
+// logCheckDrain writes one INFO line when a check drain starts or ends:
+// an operator sees why a backend stopped taking new traffic without an
+// admin change. Only names, the address and statuses are logged.
+func logCheckDrain(ctx context.Context, logger *slog.Logger, s *targetState, out *outcome) {
+	if out.checkDrainFrom == out.checkDrainTo {
+		return
+	}
+	msg, status := "backend check drain started", out.checkDrainTo
+	if out.checkDrainTo == 0 {
+		msg, status = "backend check drain ended", out.checkDrainFrom
+	}
+	logger.LogAttrs(ctx, slog.LevelInfo, msg,
+		slog.String("group", s.group),
+		slog.String("target", s.name),
+		slog.String("address", s.target.Address()),
+		slog.Int("drain_status", status),
+		slog.Bool("backend_healthy", s.healthy))
 }

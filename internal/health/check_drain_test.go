@@ -3,6 +3,8 @@ package health
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -218,5 +220,24 @@ func TestCheckDrainSnapshotAndMetric(t *testing.T) {
 	}
 	if v := metricValue(t, reg, "backline_backend_draining", "gateway:web", "web"); v != 0 {
 		t.Errorf("draining metric %v, want 0", v)
+	}
+}
+
+func TestCheckDrainLogLines(t *testing.T) {
+	var buf lockedBuffer
+	logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	g := &Group{Name: "gateway:web", FailureThreshold: 1, RecoveryThreshold: 1, InitialHealthy: true}
+	s := newTargetState(g, httpDrainTarget(), time.Unix(0, 0))
+	for i, answer := range []string{"ok", "drain", "drain", "ok"} {
+		out := feedDeep(s, int64(i+1), answer)
+		logOutcome(context.Background(), logger, s, &out, &probe.Result{})
+	}
+	var got []string
+	for _, r := range buf.records(t) {
+		got = append(got, fmt.Sprint(r["msg"], " ", r["drain_status"], " ", r["address"]))
+	}
+	want := []string{"backend check drain started 404 127.0.0.1:80", "backend check drain ended 404 127.0.0.1:80"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("log lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
