@@ -189,3 +189,14 @@ func assertBodyHidden(t *testing.T, res Result) {
 		}
 	}
 }
+
+func TestNewTargetCarriesCheckRequest(t *testing.T) {
+	tg, err := NewTarget(&config.Target{Protocol: "http", Host: "h", Port: 80, DeepCheck: true,
+		RequestMethod: "POST", RequestBody: "a=1", DrainOnStatus: []int{404}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := tg.HTTP; h.Method != "POST" || h.Body != "a=1" || !reflect.DeepEqual(h.DrainStatuses, []int{404}) {
+		t.Errorf("HTTP = %+v", h)
+	}
+}
