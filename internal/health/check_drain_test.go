@@ -241,3 +241,31 @@ func TestCheckDrainLogLines(t *testing.T) {
 		t.Errorf("log lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// With probe leases, the holder's drain answer reaches the other
+// instances; a malformed drain_status from the store is ignored.
+func TestCheckDrainSharedResult(t *testing.T) {
+	data, err := encodeShared(&probe.Result{Phase: probe.PhaseDeep, OK: true, DrainStatus: 404})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := decodeShared(data)
+	if err != nil || !res.OK || res.DrainStatus != 404 {
+		t.Fatalf("round trip: %+v %v", res, err)
+	}
+	g := &Group{Name: "gateway:web", FailureThreshold: 1, RecoveryThreshold: 1, InitialHealthy: true}
+	s := newTargetState(g, httpDrainTarget(), time.Unix(0, 0))
+	if out := s.recordSharedDeep(&res, time.Unix(1, 0)); s.checkDrain != 404 || out.checkDrainTo != 404 {
+		t.Errorf("shared drain answer: checkDrain %d", s.checkDrain)
+	}
+	for _, raw := range []string{
+		`{"ok":true,"drain_status":99999,"duration_ns":1}`,
+		`{"ok":true,"drain_status":-404,"duration_ns":1}`,
+		`{"ok":false,"err":"x","drain_status":404,"duration_ns":1}`,
+	} {
+		res, err := decodeShared([]byte(raw))
+		if err != nil || res.DrainStatus != 0 {
+			t.Errorf("%s: DrainStatus %d, err %v", raw, res.DrainStatus, err)
+		}
+	}
+}
