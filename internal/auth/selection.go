@@ -477,10 +477,11 @@ func (s *Selection) Reason() string {
 }
 
 // operatorRemoved: the backend is out of rotation by an operator's
-// choice (admin state or weight), not by its health.
+// choice (admin state or weight, or the drain answer its http check
+// gives: check_drain), not by its health.
 func operatorRemoved(reason string) bool {
 	switch health.Reason(reason) {
-	case health.ReasonDrain, health.ReasonMaint, health.ReasonWeightZero:
+	case health.ReasonDrain, health.ReasonMaint, health.ReasonWeightZero, health.ReasonCheckDrain:
 		return true
 	}
 	return false

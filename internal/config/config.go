@@ -138,6 +138,12 @@ type Target struct {
 	ExpectedStatus []int             `yaml:"expected_status"`
 	ExpectedText   string            `yaml:"expected_text"`
 	Headers        map[string]string `yaml:"headers"`
+	// RequestMethod, RequestBody and DrainOnStatus: the http check's
+	// method (GET when left out), body and drain answers
+	// (target_http_request.go). After Load, RequestMethod is upper case.
+	RequestMethod string `yaml:"request_method"`
+	RequestBody   string `yaml:"request_body"`
+	DrainOnStatus []int  `yaml:"drain_on_status"`
 	// HeloName overrides the service's helo_name for an smtp or lmtp
 	// target; after Load it holds the effective name ("" for the default).
 	HeloName string `yaml:"helo_name"`

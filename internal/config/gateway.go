@@ -267,6 +267,12 @@ type BackendHealth struct {
 	ExpectedStatus    []int             `yaml:"expected_status"`
 	ExpectedText      string            `yaml:"expected_text"`
 	Headers           map[string]string `yaml:"headers"`
+	// Method, Body and DrainOnStatus as a mail-side http target's
+	// request_method, request_body and drain_on_status
+	// (target_http_request.go).
+	Method        string `yaml:"method"`
+	Body          string `yaml:"body"`
+	DrainOnStatus []int  `yaml:"drain_on_status"`
 	// Port and Scheme replace the origin's for the probe only (Caddy's
 	// health_port, Traefik's healthCheck port and scheme): many origins
 	// answer health on an admin port, or on plain HTTP next to HTTPS

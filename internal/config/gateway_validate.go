@@ -270,6 +270,7 @@ func (v *gatewayValidator) validateHealth(path string, b *Backend) {
 		}
 	}
 	v.validateHealthTarget(path, h, written)
+	v.validateHealthRequest(path, h)
 }
 
 // validateHealthTarget checks the keys that move the probe away from the

@@ -21,7 +21,8 @@ const MaxExpectedText = 64 << 10
 const DefaultHeloName = "localhost.localdomain"
 
 // httpOnlyKeys are the target keys of the http check's request and answer.
-var httpOnlyKeys = []string{"request_uri", "expected_status", "expected_text", "headers"}
+var httpOnlyKeys = []string{"request_uri", "expected_status", "expected_text", "headers",
+	"request_method", "request_body", "drain_on_status"}
 
 // validateHTTPCheck checks expected_status, expected_text and headers; on a
 // target of another protocol each written one is an error naming it.
@@ -62,6 +63,7 @@ func (v *validator) validateHTTPCheck(key func(string) string, t *Target) {
 		v.add(key("expected_text"), "must be at most %d bytes (the check reads that much of the body), got %d", MaxExpectedText, len(t.ExpectedText))
 	}
 	v.validateCheckHeaders(key, t)
+	v.validateTargetCheckRequest(key, t)
 }
 
 // validateCheckHeaders refuses header names that are not tokens, two names

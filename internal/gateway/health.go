@@ -69,8 +69,8 @@ func BackendID(label, scheme, address string) string {
 // admitted reports whether a request may go to the backend of a health
 // group: its snapshot entry is eligible (health, admin state, weight: the
 // one rule every consumer follows). With use_when_unhealthy the checks'
-// verdict is ignored, but an operator's maint, drain or forced down still
-// keeps requests away. Without a source, or before the group shows up in
+// verdict is ignored, but an operator's maint, drain or forced down, and
+// the backend's own drain answer (check_drain), still keep requests away. Without a source, or before the group shows up in
 // it, the backend is admitted (Couper's initial state).
 func (g *Gateway) admitted(group string, useWhenUnhealthy bool) bool {
 	box := g.health.Load()
@@ -90,7 +90,7 @@ func (g *Gateway) admitted(group string, useWhenUnhealthy bool) bool {
 			return b.Eligible
 		}
 		switch b.Reason {
-		case health.ReasonMaint, health.ReasonDrain, health.ReasonForcedDown:
+		case health.ReasonMaint, health.ReasonDrain, health.ReasonForcedDown, health.ReasonCheckDrain:
 			return false
 		}
 		return true
@@ -142,6 +142,7 @@ func healthTarget(name, rawOrigin string, b *config.Backend, rt *backendRuntime)
 		HTTP: &probe.HTTPExpect{
 			Path: path, Statuses: h.ExpectedStatus, Text: h.ExpectedText,
 			Headers: h.Headers, HTTPS: https,
+			Method: h.Method, Body: h.Body, DrainStatuses: h.DrainOnStatus,
 		},
 	}
 	if t.ConnectTimeout <= 0 {

@@ -7,8 +7,9 @@ const ReasonForcedDown Reason = "forced_down"
 
 // Eligibility is the one rule every consumer follows: may selection pick
 // b at now, and if not, why. The first matching reason wins, in this
-// order: maint, drain, forced down, unhealthy, stale, passive, weight_zero.
-// Health forced up overrides the checks (unhealthy, stale and passive).
+// order: maint, drain, forced down, unhealthy, stale, passive, weight_zero,
+// check_drain. Health forced up overrides the checks (unhealthy, stale,
+// passive and check_drain).
 //
 // Stale is new with the registry: a backend whose last check is older than
 // b.StaleAfter (three times its group's longest interval plus its timeouts
@@ -26,6 +27,9 @@ func Assess(b Backend, now time.Time) (eligible bool, why Reason, draining bool)
 
 func assess(b *Backend, now time.Time) (bool, Reason, bool) {
 	ok, why := eligibility(b, now)
+	if why == ReasonCheckDrain {
+		return false, why, true // eligibility says it only of a serviceable backend
+	}
 	if why != ReasonDrain {
 		return ok, why, false
 	}
@@ -42,7 +46,13 @@ func eligibility(b *Backend, now time.Time) (bool, Reason) {
 	case AdminDrain:
 		return false, ReasonDrain
 	}
-	return serviceable(b, now)
+	ok, why := serviceable(b, now)
+	if ok && checkDraining(b) {
+		// Last: every other reason is more urgent, and a backend out for
+		// one of them is not "draining".
+		return false, ReasonCheckDrain
+	}
+	return ok, why
 }
 
 // serviceable is eligibility without the admin state: forced health, the

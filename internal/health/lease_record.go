@@ -20,12 +20,17 @@ type sharedResult struct {
 	Steps        []probe.Step `json:"steps,omitempty"`
 	CertNotAfter time.Time    `json:"cert_not_after,omitzero"`
 	Mechanism    string       `json:"mechanism,omitempty"`
+	// DrainStatus: an OK http check answered a drain_on_status status
+	// (check_drain.go); 0 otherwise. An older instance ignores it.
+	DrainStatus int `json:"drain_status,omitempty"`
 }
 
 func encodeShared(res *probe.Result) ([]byte, error) {
 	w := sharedResult{OK: res.OK, FailedPhase: res.FailedPhase, Duration: int64(res.Duration),
 		Steps: res.Steps, CertNotAfter: res.CertNotAfter, Mechanism: res.Mechanism}
-	if !res.OK {
+	if res.OK {
+		w.DrainStatus = res.DrainStatus
+	} else {
 		w.Reason = failureReason(res)
 		w.Err = failureText(res)
 	}
@@ -42,6 +47,9 @@ func decodeShared(data []byte) (probe.Result, error) {
 	}
 	res := probe.Result{Phase: probe.PhaseDeep, OK: w.OK, Reason: w.Reason, FailedPhase: w.FailedPhase,
 		Duration: time.Duration(w.Duration), Steps: w.Steps, CertNotAfter: w.CertNotAfter, Mechanism: w.Mechanism}
+	if w.OK && w.DrainStatus >= 100 && w.DrainStatus <= 599 {
+		res.DrainStatus = w.DrainStatus
+	}
 	if !w.OK {
 		if w.Err == "" {
 			w.Err = "check failed without an error"
@@ -56,7 +64,9 @@ func decodeShared(data []byte) (probe.Result, error) {
 // network path), so another instance's deep success is no connect success
 // here, unlike record's.
 func (s *targetState) recordSharedDeep(res *probe.Result, now time.Time) outcome {
-	out := outcome{phase: probe.PhaseDeep, ok: res.OK}
+	drainFrom := s.checkDrain
+	res = s.noteCheckDrain(probe.PhaseDeep, res) // check_drain.go
+	out := outcome{phase: probe.PhaseDeep, ok: res.OK, checkDrainFrom: drainFrom}
 	if !res.OK {
 		out.reason = failureReason(res)
 		out.errText = failureText(res)
@@ -73,6 +83,7 @@ func (s *targetState) recordSharedDeep(res *probe.Result, now time.Time) outcome
 	}
 	s.deep.note(&s.deepGate, &out, res.Duration, now)
 	s.updateHealthy(&out, now)
+	out.checkDrainTo = s.checkDrain
 	return out
 }
 

@@ -14,6 +14,7 @@ import (
 // Only names, addresses, phases, reasons and the probe's (already redacted)
 // error text are logged; never the *probe.Target, which holds the password.
 func logOutcome(ctx context.Context, logger *slog.Logger, s *targetState, out *outcome, res *probe.Result) {
+	logCheckDrain(ctx, logger, s, out) // check_drain.go
 	for _, c := range out.changes {
 		level := slog.LevelInfo
 		if !c.to {

@@ -50,10 +50,11 @@ func JudgePanic(threshold int, primaries, backups PanicCount) PanicState {
 // Usable tells whether b, eligible or not, may take traffic when the
 // checks' verdict is set aside (panic, use_when_unhealthy): unhealthy,
 // stale and passively ejected backends are, those an operator took out
-// (maint, drain, forced down, weight 0) are not.
+// (maint, drain, forced down, weight 0) or that asked for no new traffic
+// (check_drain) are not.
 func Usable(b *Backend) bool {
 	switch b.Reason {
-	case ReasonMaint, ReasonDrain, ReasonForcedDown, ReasonWeightZero:
+	case ReasonMaint, ReasonDrain, ReasonForcedDown, ReasonWeightZero, ReasonCheckDrain:
 		return false
 	}
 	return b.Weight > 0

@@ -26,6 +26,9 @@ type outcome struct {
 	connectRecorded bool
 	connectOK       bool
 	connectLatency  time.Duration
+	// checkDrainFrom and checkDrainTo are the check drain's status before
+	// and after the probe (check_drain.go), for its log line.
+	checkDrainFrom, checkDrainTo int
 }
 
 // record applies one probe result as contract §4.3 says: a connect result
@@ -33,7 +36,9 @@ type outcome struct {
 // proved connectivity); a deep failure goes to the deep gate only, even when
 // it was a dial error.
 func (s *targetState) record(phase probe.Phase, res *probe.Result, now time.Time) outcome {
-	out := outcome{phase: phase, ok: res.OK}
+	drainFrom := s.checkDrain
+	res = s.noteCheckDrain(phase, res) // check_drain.go
+	out := outcome{phase: phase, ok: res.OK, checkDrainFrom: drainFrom}
 	if !res.OK {
 		out.reason = failureReason(res)
 		out.errText = failureText(res)
@@ -73,6 +78,7 @@ func (s *targetState) record(phase probe.Phase, res *probe.Result, now time.Time
 	}
 
 	s.updateHealthy(&out, now)
+	out.checkDrainTo = s.checkDrain
 	return out
 }
 
@@ -82,6 +88,7 @@ func (s *targetState) updateHealthy(out *outcome, now time.Time) {
 		s.since = now
 		out.healthyChanged = true
 	}
+	s.endCheckDrainIfDown()
 }
 
 // recordCombined applies a deep probe of a combined round (deep_interval
@@ -112,6 +119,7 @@ func (s *targetState) recordCombined(res *probe.Result, now time.Time) outcome {
 	s.connect.note(&s.connectGate, &connectOut, latency, now)
 	out.connectRecorded, out.connectOK, out.connectLatency = true, connectOK, latency
 	s.updateHealthy(&out, now)
+	out.checkDrainTo = s.checkDrain
 	return out
 }
 

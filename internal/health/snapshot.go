@@ -81,12 +81,17 @@ type Backend struct {
 	// not. Computed once per snapshot, so every consumer agrees.
 	Eligible bool
 	Reason   Reason
-	// Draining: the admin state is drain and the backend is otherwise
+	// Draining: the admin state is drain, or its check answered a
+	// drain_on_status status (Reason check_drain), and the backend is otherwise
 	// eligible (healthy or forced up, fresh, not ejected, weight > 0).
 	// Selection gives it no new users, but the sticky policy keeps a user
 	// whose stored affinity points at it until that affinity expires, so
 	// open sessions are not split across two servers. Never with Eligible.
 	Draining bool
+	// CheckDrainStatus is the drain_on_status answer of the backend's last
+	// deep check while it was healthy (0: none): with Reason check_drain
+	// and Draining, the backend asked for no new traffic (check_drain.go).
+	CheckDrainStatus int
 	// Healthy combines the phases: connect.healthy && deep.healthy for deep
 	// checks, connect.healthy otherwise (contract §4.3).
 	Healthy bool

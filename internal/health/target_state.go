@@ -34,6 +34,9 @@ type targetState struct {
 	addr         netip.Addr // checked_addr.go
 	steps        []probe.Step
 	history      history // for the status page; see history.go
+	// checkDrain is the drain_on_status answer of the last deep check
+	// while healthy (0: none); see check_drain.go.
+	checkDrain int
 
 	connectLatency *latencyHistogram
 	deepLatency    *latencyHistogram
@@ -85,6 +88,8 @@ func (s *targetState) adopt(g *Group, t *probe.Target) {
 		// A deep check switched off or on changes what healthy means.
 		s.healthy = h
 	}
+	s.dropStaleCheckDrain()
+	s.endCheckDrainIfDown()
 }
 
 // displayName never includes credentials: the operator-chosen name or the
@@ -109,25 +114,39 @@ func (s *targetState) combined() bool {
 // result's Steps slice is never modified after the probe returns.
 func (s *targetState) backend() Backend {
 	return Backend{
-		ID:           s.id,
-		Group:        s.group,
-		Weight:       s.weight,
-		Backup:       s.backup,
-		Admin:        defaultAdmin(s.weight),
-		Eligible:     s.healthy,
-		Reason:       reasonUnless(s.healthy, ReasonUnhealthy),
-		Target:       s.info,
-		Healthy:      s.healthy,
-		Since:        s.since,
-		Connect:      s.connect,
-		Deep:         s.deep,
-		CertNotAfter: s.certNotAfter,
-		Mechanism:    s.mechanism,
-		Addr:         s.addr,
-		Steps:        s.steps,
-		History:      s.history.summary(),
-		StaleAfter:   s.staleAfter,
+		ID:               s.id,
+		Group:            s.group,
+		Weight:           s.weight,
+		Backup:           s.backup,
+		Admin:            defaultAdmin(s.weight),
+		Eligible:         s.healthy && s.checkDrain == 0,
+		Reason:           s.ownReason(),
+		Draining:         s.healthy && s.checkDrain != 0,
+		CheckDrainStatus: s.checkDrain,
+		Target:           s.info,
+		Healthy:          s.healthy,
+		Since:            s.since,
+		Connect:          s.connect,
+		Deep:             s.deep,
+		CertNotAfter:     s.certNotAfter,
+		Mechanism:        s.mechanism,
+		Addr:             s.addr,
+		Steps:            s.steps,
+		History:          s.history.summary(),
+		StaleAfter:       s.staleAfter,
 	}
+}
+
+// ownReason is the reason of a fresh entry, before admin state and the
+// rest of eligibility are applied.
+func (s *targetState) ownReason() Reason {
+	switch {
+	case !s.healthy:
+		return ReasonUnhealthy
+	case s.checkDrain != 0:
+		return ReasonCheckDrain
+	}
+	return ""
 }
 
 func reasonUnless(ok bool, r Reason) Reason {

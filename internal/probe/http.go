@@ -23,7 +23,7 @@ const (
 	httpUserAgent = "backline-healthcheck"
 )
 
-// checkHTTP sends one GET and judges the status (seed rule: 200 only; a
+// checkHTTP sends one request (GET unless the check sets a method) and judges the status (seed rule: 200 only; a
 // gateway's HTTPExpect lists its own) and, optionally, the body text.
 func checkHTTP(s *session) error {
 	t := s.target
@@ -96,10 +96,15 @@ func checkHTTP(s *session) error {
 		values["Authorization"] = basic
 	}
 
-	lines := []string{"GET " + path + " HTTP/1.1"}
+	method, body, err := checkRequest(t.HTTP)
+	if err != nil {
+		return err
+	}
+	headers = withContentLength(headers, values, body)
+	lines := []string{method + " " + path + " HTTP/1.1"}
 	// A request_uri may carry ?api_key=…; shown as the status API shows
 	// it (free text's values would end at a quote and show the rest).
-	shown := []string{"GET " + redact.RequestURI(path) + " HTTP/1.1"}
+	shown := []string{method + " " + redact.RequestURI(path) + " HTTP/1.1"}
 	for _, name := range headers {
 		lines = append(lines, name+": "+values[name])
 		shownValue := redact.HeaderValue(name, values[name])
@@ -112,9 +117,12 @@ func checkHTTP(s *session) error {
 	if err := s.writeLines(lines, shown); err != nil {
 		return wrapf(Classify(err), err, "sending the HTTP request to %s", t.Address())
 	}
+	if err := s.writeRequestBody(body); err != nil {
+		return wrapf(Classify(err), err, "sending the HTTP request body to %s", t.Address())
+	}
 
 	limited := bufio.NewReader(io.LimitReader(s.r, maxHTTPHeader+maxHTTPBody))
-	resp, err := http.ReadResponse(limited, &http.Request{Method: http.MethodGet})
+	resp, err := http.ReadResponse(limited, &http.Request{Method: method})
 	if err != nil {
 		if !s.deadline.IsZero() && !time.Now().Before(s.deadline) {
 			// bufio hands net/http a partial line without its deadline
@@ -142,6 +150,11 @@ func checkHTTP(s *session) error {
 	}
 	s.noteResponse(statusLine, resp.Header)
 
+	if drainStatus(resp.StatusCode, t.HTTP) {
+		s.res.DrainStatus = resp.StatusCode
+		s.step("request", start)
+		return nil
+	}
 	if !statusExpected(resp.StatusCode, t.HTTP) {
 		msg := "HTTP request failed: " + s.quoted(statusLine)
 		if basic != "" && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden) {

@@ -132,6 +132,10 @@ type Result struct {
 	// deep check, else PhaseDeep. Empty when OK, or when a Checker does not
 	// say: callers then treat a deep failure as a deep-phase one.
 	FailedPhase Phase
+	// DrainStatus is the status of an OK http check that answered one of
+	// its DrainStatuses (HAProxy's disable-on-404): up, but asking for no
+	// new traffic. 0 otherwise.
+	DrainStatus int
 }
 
 // Options tune one check.
@@ -156,4 +160,9 @@ type HTTPExpect struct {
 	Headers  map[string]string
 	// HTTPS uses TLS for the request (the target's TLSConfig).
 	HTTPS bool
+	// Method, Body and DrainStatuses: see http_request.go. Method ""
+	// is GET; Body is sent with Content-Length and never shown.
+	Method        string
+	Body          string
+	DrainStatuses []int
 }

@@ -52,6 +52,8 @@ func NewTarget(ct *config.Target) (*Target, error) {
 		t.HTTP = &HTTPExpect{
 			Path: ct.RequestURI, Statuses: append([]int(nil), statuses...),
 			Text: ct.ExpectedText, Headers: ct.Headers,
+			Method: ct.RequestMethod, Body: ct.RequestBody,
+			DrainStatuses: append([]int(nil), ct.DrainOnStatus...),
 		}
 	}
 	if t.TLSMode == "" {

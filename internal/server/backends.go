@@ -30,11 +30,14 @@ type backendView struct {
 	Healthy  bool   `json:"healthy"`
 	Eligible bool   `json:"eligible"`
 	Reason   string `json:"reason"`
-	// Draining: admin state drain on an otherwise eligible backend. It
+	// Draining: admin state drain, or reason check_drain, on an otherwise eligible backend. It
 	// takes no new users, but policy sticky keeps sending the users stored
 	// for it (admin.since and admin.who say since when and by whom).
 	Draining bool `json:"draining"`
-	Weight   int  `json:"weight"`
+	// CheckDrainStatus: the http check answered this drain_on_status
+	// status (reason check_drain); left out otherwise.
+	CheckDrainStatus int `json:"check_drain_status,omitempty"`
+	Weight           int `json:"weight"`
 	// Backup: a failover target (backup: true); left out for the others.
 	Backup    bool      `json:"backup,omitempty"`
 	Admin     adminView `json:"admin"`
@@ -137,32 +140,33 @@ func viewBackend(b health.Backend) backendView {
 		t = &health.TargetInfo{}
 	}
 	v := backendView{
-		ID:           b.ID,
-		Name:         backendName(t),
-		Group:        b.Group,
-		Protocol:     t.Protocol,
-		Host:         t.Host,
-		Port:         t.Port,
-		Healthy:      b.Healthy,
-		Eligible:     b.Eligible,
-		Reason:       string(b.Reason),
-		Draining:     b.Draining,
-		Weight:       b.Weight,
-		Backup:       b.Backup,
-		Admin:        viewAdmin("", b.Admin),
-		DeepCheck:    t.DeepCheck,
-		TLSMode:      string(t.TLSMode),
-		ConnectCheck: t.ConnectCheck,
-		HAProxyV2:    t.HAProxyV2,
-		Since:        timePtr(b.Since),
-		Connect:      viewPhase(b.Connect),
-		Deep:         viewPhase(b.Deep),
-		CertNotAfter: timePtr(b.CertNotAfter),
-		Mechanism:    b.Mechanism,
-		CheckedAddr:  addrText(b.Addr),
-		Steps:        make([]stepView, 0, len(b.Steps)),
-		EjectedUntil: timePtr(b.EjectedUntil),
-		Ejections:    b.Ejections,
+		ID:               b.ID,
+		Name:             backendName(t),
+		Group:            b.Group,
+		Protocol:         t.Protocol,
+		Host:             t.Host,
+		Port:             t.Port,
+		Healthy:          b.Healthy,
+		Eligible:         b.Eligible,
+		Reason:           string(b.Reason),
+		Draining:         b.Draining,
+		CheckDrainStatus: b.CheckDrainStatus,
+		Weight:           b.Weight,
+		Backup:           b.Backup,
+		Admin:            viewAdmin("", b.Admin),
+		DeepCheck:        t.DeepCheck,
+		TLSMode:          string(t.TLSMode),
+		ConnectCheck:     t.ConnectCheck,
+		HAProxyV2:        t.HAProxyV2,
+		Since:            timePtr(b.Since),
+		Connect:          viewPhase(b.Connect),
+		Deep:             viewPhase(b.Deep),
+		CertNotAfter:     timePtr(b.CertNotAfter),
+		Mechanism:        b.Mechanism,
+		CheckedAddr:      addrText(b.Addr),
+		Steps:            make([]stepView, 0, len(b.Steps)),
+		EjectedUntil:     timePtr(b.EjectedUntil),
+		Ejections:        b.Ejections,
 	}
 	for _, st := range b.Steps {
 		v.Steps = append(v.Steps, stepView{Name: st.Name, DurationMS: millis(st.Duration)})

@@ -253,6 +253,10 @@ func buildRow(b health.Backend, adm pageAdmin, now time.Time) statusRow {
 		// Passive health: the ejection's end is what an operator asks.
 		row.Detail += fmt.Sprintf(" ejected for %s (ejection %d)", shortDuration(b.EjectedUntil.Sub(now)), b.Ejections)
 	}
+	if b.Reason == health.ReasonCheckDrain {
+		// Not an operator's drain: say where it comes from.
+		row.addDetail(fmt.Sprintf("check drain (HTTP %d)", b.CheckDrainStatus))
+	}
 	last := lastCheck(b, t.DeepCheck)
 	since := b.Since
 	switch {

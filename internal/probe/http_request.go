@@ -1,0 +1,82 @@
+package probe
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/backline/backline/internal/config"
+)
+
+// checkRequest is the method and body an http check sends. Config refuses
+// the same cases at load with the key's path and line; these errors are
+// for targets built without it (Lua, tests). No error quotes the body: it
+// may carry a credential.
+func checkRequest(h *HTTPExpect) (method, body string, err error) {
+	method = http.MethodGet
+	if h == nil {
+		return method, "", nil
+	}
+	if h.Method != "" {
+		method = h.Method
+	}
+	if !config.CheckMethodAllowed(method) {
+		return "", "", configErr("HTTP check method %q is not GET, HEAD, POST or OPTIONS", method)
+	}
+	if len(h.Body) > config.MaxCheckRequestBody {
+		return "", "", configErr("HTTP check request body of %d bytes exceeds %d", len(h.Body), config.MaxCheckRequestBody)
+	}
+	if h.Body != "" && (method == http.MethodGet || method == http.MethodHead) {
+		return "", "", configErr("HTTP check request body (%d bytes) with method %s: a %s request carries no body", len(h.Body), method, method)
+	}
+	if method == http.MethodHead && h.Text != "" {
+		return "", "", configErr("HTTP check expects a body text, but a HEAD answer has no body")
+	}
+	return method, h.Body, nil
+}
+
+// withContentLength adds Content-Length for a body, after the other
+// headers; the check owns it (a configured one is replaced, a configured
+// Transfer-Encoding dropped: the body is sent whole, never chunked).
+func withContentLength(headers []string, values map[string]string, body string) []string {
+	if body == "" {
+		return headers
+	}
+	out := headers[:0:0]
+	for _, name := range headers {
+		if name != "Content-Length" && name != "Transfer-Encoding" {
+			out = append(out, name)
+		}
+	}
+	delete(values, "Transfer-Encoding")
+	values["Content-Length"] = strconv.Itoa(len(body))
+	return append(out, "Content-Length")
+}
+
+// writeRequestBody sends the body after the header. The transcript shows
+// its length only: a body may be a login form or a token.
+func (s *session) writeRequestBody(body string) error {
+	if body == "" {
+		return nil
+	}
+	s.note("C: ", "<request body: "+strconv.Itoa(len(body))+" bytes>")
+	if _, err := s.conn.Write([]byte(body)); err != nil {
+		s.unusable = true
+		return err
+	}
+	return nil
+}
+
+// drainStatus reports whether code is one of the check's drain_on_status
+// answers: the backend is up but asks for no new traffic (see
+// health's check drain).
+func drainStatus(code int, h *HTTPExpect) bool {
+	if h == nil {
+		return false
+	}
+	for _, s := range h.DrainStatuses {
+		if code == s {
+			return true
+		}
+	}
+	return false
+}
