@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -32,6 +33,9 @@ type transportKey struct {
 	hostPort   string
 	serverName string
 	proxy      string
+	// client is the client's address when the backend sends proxy_protocol
+	// (proxyproto.go): a connection's header names one client.
+	client netip.Addr
 }
 
 // maxPoolsPerBackend bounds the pools an origin taken from the request can
@@ -67,6 +71,8 @@ type transportSet struct {
 	dial         DialFunc
 	conns        *connCounter
 	proxyFromEnv func(*http.Request) (*url.URL, error)
+	// proxyProtocol is the PROXY header version sent to origins; 0: none.
+	proxyProtocol byte
 
 	mu    sync.Mutex
 	pools map[transportKey]upstreamTransport
@@ -89,6 +95,7 @@ func newTransportSet(name string, b *config.Backend, dial DialFunc) (*transportS
 		name: name, tlsBase: base, http2: b.HTTP2, h2c: b.HTTP2PriorKnowledge,
 		noReuse: b.DisableConnectionReuse, maxConns: b.MaxConnections, dial: dial,
 		conns: &connCounter{}, proxyFromEnv: http.ProxyFromEnvironment,
+		proxyProtocol: proxyProtocolVersion(b.ProxyProtocol),
 		pools: map[transportKey]upstreamTransport{},
 	}, nil
 }
@@ -148,6 +155,11 @@ func (s *transportSet) build(key transportKey) (upstreamTransport, error) {
 	proxy, err := s.proxyFor(key)
 	if err != nil {
 		return nil, err
+	}
+	if proxy != nil && s.proxyProtocol != 0 {
+		// Config refuses proxy with proxy_protocol; this is the
+		// environment's (HTTP_PROXY), which must not take the header.
+		return nil, errors.New("proxy_protocol: the origin is reached through a forward proxy from the environment (HTTP_PROXY/HTTPS_PROXY), which cannot carry the PROXY header; exempt the origin with NO_PROXY")
 	}
 	// h2c is skipped when a proxy applies, as in Couper: the proxy speaks
 	// HTTP/1.1.
