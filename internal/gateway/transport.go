@@ -96,7 +96,7 @@ func newTransportSet(name string, b *config.Backend, dial DialFunc) (*transportS
 		noReuse: b.DisableConnectionReuse, maxConns: b.MaxConnections, dial: dial,
 		conns: &connCounter{}, proxyFromEnv: http.ProxyFromEnvironment,
 		proxyProtocol: proxyProtocolVersion(b.ProxyProtocol),
-		pools: map[transportKey]upstreamTransport{},
+		pools:         map[transportKey]upstreamTransport{},
 	}, nil
 }
 
