@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -154,8 +153,6 @@ type destination struct {
 	origin     origin
 	hostHeader string
 	key        transportKey
-	// source is the client a proxy_protocol header names (proxyproto.go).
-	source netip.AddrPort
 }
 
 func (g *Gateway) destination(bv *backendView, up *upstream) (destination, error) {
@@ -191,10 +188,6 @@ func (g *Gateway) destinationAt(bv *backendView, up *upstream, o origin) destina
 		}
 	}
 	d.key = transportKey{scheme: d.origin.scheme, hostPort: d.origin.hostPort(), serverName: serverName, proxy: bv.proxy}
-	if bv.rt.transports.proxyProtocol != 0 {
-		d.source = g.proxySource(up)
-		d.key.client = d.source.Addr()
-	}
 	return d
 }
 

@@ -89,7 +89,7 @@ func (c *h1Conn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func newH1Pool(set *transportSet, key transportKey) *h1Pool {
+func newH1Pool(set *transportSet, key poolKey) *h1Pool {
 	p := &h1Pool{set: set, addr: key.hostPort, client: key.client, used: time.Now()}
 	if key.scheme == "https" {
 		p.tlsConf = set.tlsBase.Clone()

@@ -41,8 +41,8 @@ func (sendLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 		out.Body = body
 	}
 	ctx := c.ctx
-	if dest.source.IsValid() {
-		ctx = withProxySource(ctx, dest.source)
+	if c.bv.rt.transports.proxyProtocol != 0 {
+		ctx = withProxySource(ctx, c.g.proxySource(c.up))
 	}
 	resp, err := c.transport.roundTrip(ctx, out, c.limits)
 	c.unanswered = err != nil && unanswered(err)

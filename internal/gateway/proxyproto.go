@@ -18,7 +18,7 @@ import (
 // after it is the connection as without it.
 //
 // A connection's header names one client for its whole life, so pools are
-// keyed by the client's address (transportKey.client): a keep-alive or
+// keyed by the client's address (poolKey.client): a keep-alive or
 // HTTP/2 connection is only ever reused for requests of the same client
 // address, never shared between clients (Caddy keys its connections the
 // same way since it stopped turning keep-alive off for proxy_protocol;
@@ -63,6 +63,15 @@ func (g *Gateway) proxySource(up *upstream) netip.AddrPort {
 		}
 	}
 	return netip.AddrPortFrom(addr, port)
+}
+
+// proxyClient is the client address that picks c's pool under
+// proxy_protocol; zero without it.
+func (c *call) proxyClient() netip.Addr {
+	if c.bv.rt.transports.proxyProtocol == 0 {
+		return netip.Addr{}
+	}
+	return c.g.proxySource(c.up).Addr()
 }
 
 // withProxySource hands the request's client to a dial of its pool.

@@ -269,7 +269,7 @@ func TestProxyProtocolRefusesEnvironmentProxy(t *testing.T) {
 	h := ppHarness(t, o, "      proxy_protocol: v2\n", "")
 	set := h.gw.backends["api"].transports
 	set.proxyFromEnv = func(*http.Request) (*url.URL, error) { return url.Parse("http://127.0.0.1:1") }
-	if _, err := set.build(transportKey{scheme: "http", hostPort: "127.0.0.1:9"}); err == nil || !strings.Contains(err.Error(), "NO_PROXY") {
+	if _, err := set.build(poolKey{transportKey: transportKey{scheme: "http", hostPort: "127.0.0.1:9"}}); err == nil || !strings.Contains(err.Error(), "NO_PROXY") {
 		t.Fatalf("build through an environment proxy: %v", err)
 	}
 }

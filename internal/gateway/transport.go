@@ -33,8 +33,14 @@ type transportKey struct {
 	hostPort   string
 	serverName string
 	proxy      string
-	// client is the client's address when the backend sends proxy_protocol
-	// (proxyproto.go): a connection's header names one client.
+}
+
+// poolKey is a pool's key in a transportSet: the destination, and the
+// client's address when the backend sends proxy_protocol (proxyproto.go),
+// whose header names one client for a connection's life. It is kept out
+// of transportKey, which every request carries.
+type poolKey struct {
+	transportKey
 	client netip.Addr
 }
 
@@ -75,7 +81,7 @@ type transportSet struct {
 	proxyProtocol byte
 
 	mu    sync.Mutex
-	pools map[transportKey]upstreamTransport
+	pools map[poolKey]upstreamTransport
 }
 
 // connectTimeoutKey carries the effective connect_timeout to the dialer: the
@@ -95,8 +101,7 @@ func newTransportSet(name string, b *config.Backend, dial DialFunc) (*transportS
 		name: name, tlsBase: base, http2: b.HTTP2, h2c: b.HTTP2PriorKnowledge,
 		noReuse: b.DisableConnectionReuse, maxConns: b.MaxConnections, dial: dial,
 		conns: &connCounter{}, proxyFromEnv: http.ProxyFromEnvironment,
-		proxyProtocol: proxyProtocolVersion(b.ProxyProtocol),
-		pools:         map[transportKey]upstreamTransport{},
+		proxyProtocol: proxyProtocolVersion(b.ProxyProtocol), pools: map[poolKey]upstreamTransport{},
 	}, nil
 }
 
@@ -110,8 +115,10 @@ func (s *transportSet) idleCap() int {
 	return defaultIdlePerHost
 }
 
-// get returns the pool for key, creating it on first use.
-func (s *transportSet) get(key transportKey) (upstreamTransport, error) {
+// get returns the pool for dest and client (zero: no proxy_protocol),
+// creating it on first use.
+func (s *transportSet) get(dest transportKey, client netip.Addr) (upstreamTransport, error) {
+	key := poolKey{dest, client}
 	s.mu.Lock()
 	if t, ok := s.pools[key]; ok {
 		s.mu.Unlock()
@@ -137,7 +144,7 @@ func (s *transportSet) get(key transportKey) (upstreamTransport, error) {
 // dropLeastRecentlyUsed removes that pool and returns it for closing once
 // s.mu is released: closing a TLS connection may block for seconds.
 func (s *transportSet) dropLeastRecentlyUsed() upstreamTransport {
-	var oldest transportKey
+	var oldest poolKey
 	var at time.Time
 	for k, t := range s.pools {
 		if u := t.lastUsed(); at.IsZero() || u.Before(at) {
@@ -151,8 +158,8 @@ func (s *transportSet) dropLeastRecentlyUsed() upstreamTransport {
 
 // build picks backline's own HTTP/1.1 client where it applies and net/http's
 // Transport for what it does not do: forward proxies, HTTP/2 and h2c.
-func (s *transportSet) build(key transportKey) (upstreamTransport, error) {
-	proxy, err := s.proxyFor(key)
+func (s *transportSet) build(key poolKey) (upstreamTransport, error) {
+	proxy, err := s.proxyFor(key.transportKey)
 	if err != nil {
 		return nil, err
 	}

@@ -22,7 +22,7 @@ type stdTransport struct {
 	used time.Time
 }
 
-func (s *transportSet) buildStd(key transportKey, proxy *url.URL) *stdTransport {
+func (s *transportSet) buildStd(key poolKey, proxy *url.URL) *stdTransport {
 	tlsConf := s.tlsBase.Clone()
 	tlsConf.ServerName = key.serverName
 	t := &http.Transport{
