@@ -333,3 +333,17 @@ func TestProxyProtocolHealthCheck(t *testing.T) {
 		})
 	}
 }
+
+// Hostile X-Forwarded-For from a trusted peer (not an address, control
+// bytes, oversized) ends the walk at the last hop known: the header names
+// the peer, never the claim, and the request is not refused for it.
+func TestProxyProtocolHostileForwardedFor(t *testing.T) {
+	o := newPPOrigin(t, false, false, false)
+	h := ppHarness(t, o, "      proxy_protocol: v1\n", "  trusted_proxies: [127.0.0.1]\n")
+	for _, xff := range []string{"not-an-address", "203.0.113.1\t, ", "203.0.113.1%eth0", strings.Repeat("9", 8000)} {
+		s := ppGet(t, h, map[string]string{"X-Forwarded-For": xff})
+		if netip.MustParseAddrPort(s.Source).Addr() != netip.MustParseAddr("127.0.0.1") {
+			t.Errorf("X-Forwarded-For %.40q: source %s, want the peer", xff, s.Source)
+		}
+	}
+}
