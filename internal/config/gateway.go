@@ -227,8 +227,11 @@ type BackendAttrs struct {
 	BackendPath                  string        `yaml:"path"`
 	PathPrefix                   string        `yaml:"path_prefix"`
 	Proxy                        string        `yaml:"proxy"`
-	SetResponseStatus            int           `yaml:"set_response_status"`
-	UseWhenUnhealthy             bool          `yaml:"use_when_unhealthy"`
+	// ProxyProtocol is proxy_protocol (gateway_proxyproto.go): v1 or v2
+	// sends a PROXY protocol header on each new origin connection; "" off.
+	ProxyProtocol     string `yaml:"proxy_protocol"`
+	SetResponseStatus int    `yaml:"set_response_status"`
+	UseWhenUnhealthy  bool   `yaml:"use_when_unhealthy"`
 
 	Health *BackendHealth `yaml:"beta_health"`
 	// Several origins (gateway_origins.go): balanced, retried, each a

@@ -36,6 +36,7 @@ var refinementForbidden = []string{
 	"origins", "load_balancing", "retries", "retry_on", "passive_health",
 	"hash_key", "hash_cookie_set", "slow_start",
 	"panic_threshold",
+	"proxy_protocol", // the pools carry it, as http2 and tls
 }
 
 // validateRef resolves a reference against definitions and checks the
@@ -80,6 +81,9 @@ func (v *gatewayValidator) validateRef(path string, r *BackendRef, rawURL string
 	}
 	if b.Has("origin") && b.Origin != ref.Origin {
 		v.add(path+".origin", "backend reference: origin must be equal (%q is defined as %q)", r.Label, ref.Origin)
+	}
+	if ref.ProxyProtocol != "" && b.Has("proxy") {
+		v.errs.Add(path+".proxy", b.Written["proxy"], "backend reference: %q sends proxy_protocol, which cannot go through a forward proxy", r.Label)
 	}
 	v.validateBackend(path, b)
 }

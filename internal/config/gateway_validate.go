@@ -85,6 +85,7 @@ func (v *gatewayValidator) validateBackend(path string, b *Backend) {
 			v.add(path+".proxy", "must be an http:// or https:// URL, got %q", redact.URL(b.Proxy))
 		}
 	}
+	v.validateProxyProtocol(path, b)
 	if b.MaxConnections < 0 {
 		v.add(path+".max_connections", "must not be negative, got %d", b.MaxConnections)
 	}

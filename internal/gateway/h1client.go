@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +26,7 @@ type h1Pool struct {
 	set     *transportSet
 	addr    string      // host:port to dial
 	tlsConf *tls.Config // nil for http origins
+	client  netip.Addr  // proxy_protocol's client (proxyproto.go)
 
 	mu      sync.Mutex
 	idle    []*h1Conn // the most recently used last
@@ -87,8 +89,8 @@ func (c *h1Conn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func newH1Pool(set *transportSet, key transportKey) *h1Pool {
-	p := &h1Pool{set: set, addr: key.hostPort, used: time.Now()}
+func newH1Pool(set *transportSet, key poolKey) *h1Pool {
+	p := &h1Pool{set: set, addr: key.hostPort, client: key.client, used: time.Now()}
 	if key.scheme == "https" {
 		p.tlsConf = set.tlsBase.Clone()
 		p.tlsConf.NextProtos = []string{"http/1.1"}
@@ -167,6 +169,12 @@ func (p *h1Pool) conn(ctx context.Context, limits requestLimits) (*h1Conn, bool,
 			return nil, false, fmt.Errorf("%w: %w", errDeadline, err)
 		}
 		return nil, false, err
+	}
+	if p.set.proxyProtocol != 0 {
+		if err := p.set.sendProxyHeader(ctx, c, p.client); err != nil {
+			c.Close()
+			return nil, false, err
+		}
 	}
 	if p.tlsConf != nil {
 		tc := tls.Client(c, p.tlsConf)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -263,32 +264,32 @@ func TestPoolsPerBackendAreCapped(t *testing.T) {
 		return transportKey{scheme: "http", hostPort: fmt.Sprintf("127.0.0.%d:80", i+1)}
 	}
 	setUsed := func(i int, at time.Time) {
-		p := s.pools[key(i)].(*h1Pool)
+		p := s.pools[poolKey{transportKey: key(i)}].(*h1Pool)
 		p.mu.Lock()
 		p.used = at
 		p.mu.Unlock()
 	}
 	base := time.Now().Add(-time.Hour)
 	for i := 0; i < maxPoolsPerBackend; i++ {
-		if _, err := s.get(key(i)); err != nil {
+		if _, err := s.get(key(i), netip.Addr{}); err != nil {
 			t.Fatal(err)
 		}
 		setUsed(i, base.Add(time.Duration(i)*time.Second))
 	}
 	setUsed(0, base.Add(30*time.Minute)) // pool 0 was used again lately
 	for i := maxPoolsPerBackend; i < maxPoolsPerBackend+6; i++ {
-		if _, err := s.get(key(i)); err != nil {
+		if _, err := s.get(key(i), netip.Addr{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if len(s.pools) != maxPoolsPerBackend {
 		t.Fatalf("%d pools, want %d", len(s.pools), maxPoolsPerBackend)
 	}
-	if _, ok := s.pools[key(0)]; !ok {
+	if _, ok := s.pools[poolKey{transportKey: key(0)}]; !ok {
 		t.Fatal("the recently used pool was dropped")
 	}
 	for i := 1; i <= 6; i++ {
-		if _, ok := s.pools[key(i)]; ok {
+		if _, ok := s.pools[poolKey{transportKey: key(i)}]; ok {
 			t.Fatalf("pool %d, among the least recently used, is still there", i)
 		}
 	}

@@ -148,6 +148,15 @@ func healthTarget(name, rawOrigin string, b *config.Backend, rt *backendRuntime)
 	if t.ConnectTimeout <= 0 {
 		t.ConnectTimeout = h.Timeout
 	}
+	// An origin that requires the PROXY header refuses a connection
+	// without one; a check sends the form for the proxy's own connections
+	// (v2 LOCAL, v1 UNKNOWN): the origin takes the socket addresses.
+	switch rt.transports.proxyProtocol {
+	case 1:
+		t.HAProxyV1 = true
+	case 2:
+		t.HAProxyV2 = true
+	}
 	if https {
 		t.TLSMode = probe.TLSImplicit
 		tc := rt.transports.tlsBase.Clone()

@@ -75,7 +75,7 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 		o := set.choose(cands, key)
 		tried = append(tried, o)
 		c.dest = c.g.destinationAt(c.bv, c.up, o.origin)
-		t, err := c.bv.rt.transports.get(c.dest.key)
+		t, err := c.bv.rt.transports.get(c.dest.key, c.proxyClient())
 		if err != nil {
 			return nil, newError(kindConfiguration, err)
 		}

@@ -18,7 +18,7 @@ func (l *originLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 	if err != nil {
 		return nil, newError(kindConfiguration, blameRequest(err, c.bv.origin.usesRequest()))
 	}
-	t, err := c.bv.rt.transports.get(dest.key)
+	t, err := c.bv.rt.transports.get(dest.key, c.proxyClient())
 	if err != nil {
 		return nil, newError(kindConfiguration, err)
 	}

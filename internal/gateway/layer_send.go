@@ -40,7 +40,11 @@ func (sendLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 		body = &clientBody{ReadCloser: out.Body}
 		out.Body = body
 	}
-	resp, err := c.transport.roundTrip(c.ctx, out, c.limits)
+	ctx := c.ctx
+	if c.bv.rt.transports.proxyProtocol != 0 {
+		ctx = withProxySource(ctx, c.g.proxySource(c.up))
+	}
+	resp, err := c.transport.roundTrip(ctx, out, c.limits)
 	c.unanswered = err != nil && unanswered(err)
 	if err != nil {
 		if body != nil && body.failed.Load() {

@@ -47,7 +47,7 @@ func BenchmarkBackendLayers(b *testing.B) {
 	}
 	defer gw.Close()
 	ts := gw.backends["api"].transports
-	ts.pools[transportKey{scheme: "http", hostPort: "origin.test:80"}] = fixedTransport{}
+	ts.pools[poolKey{transportKey: transportKey{scheme: "http", hostPort: "origin.test:80"}}] = fixedTransport{}
 	for _, size := range []int{0, 16 << 10} {
 		name := "get"
 		if size > 0 {
@@ -86,7 +86,7 @@ func BenchmarkOAuth2Layer(b *testing.B) {
 			b.Fatal(err)
 		}
 		rt := gw.backends["api"]
-		rt.transports.pools[transportKey{scheme: "http", hostPort: "origin.test:80"}] = fixedTransport{}
+		rt.transports.pools[poolKey{transportKey: transportKey{scheme: "http", hostPort: "origin.test:80"}}] = fixedTransport{}
 		rt.oauth.cache.value, rt.oauth.cache.expires = "cached-token", time.Now().Add(time.Hour)
 		b.Run(fmt.Sprintf("retries%d", retries), func(b *testing.B) {
 			b.ReportAllocs()

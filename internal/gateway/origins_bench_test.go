@@ -49,7 +49,7 @@ func BenchmarkOriginsLayers(b *testing.B) {
 			gw.SetHealth(e)
 			ts := gw.backends["api"].transports
 			for _, host := range []string{"a.test:80", "b.test:80"} {
-				ts.pools[transportKey{scheme: "http", hostPort: host}] = fixedTransport{}
+				ts.pools[poolKey{transportKey: transportKey{scheme: "http", hostPort: host}}] = fixedTransport{}
 			}
 			tenant, cookie := []string{"acme"}, []string{"theme=dark; sid=0123456789abcdef"}
 			b.ReportAllocs()

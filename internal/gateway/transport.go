@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -32,6 +33,15 @@ type transportKey struct {
 	hostPort   string
 	serverName string
 	proxy      string
+}
+
+// poolKey is a pool's key in a transportSet: the destination, and the
+// client's address when the backend sends proxy_protocol (proxyproto.go),
+// whose header names one client for a connection's life. It is kept out
+// of transportKey, which every request carries.
+type poolKey struct {
+	transportKey
+	client netip.Addr
 }
 
 // maxPoolsPerBackend bounds the pools an origin taken from the request can
@@ -67,9 +77,11 @@ type transportSet struct {
 	dial         DialFunc
 	conns        *connCounter
 	proxyFromEnv func(*http.Request) (*url.URL, error)
+	// proxyProtocol is the PROXY header version sent to origins; 0: none.
+	proxyProtocol byte
 
 	mu    sync.Mutex
-	pools map[transportKey]upstreamTransport
+	pools map[poolKey]upstreamTransport
 }
 
 // connectTimeoutKey carries the effective connect_timeout to the dialer: the
@@ -89,7 +101,7 @@ func newTransportSet(name string, b *config.Backend, dial DialFunc) (*transportS
 		name: name, tlsBase: base, http2: b.HTTP2, h2c: b.HTTP2PriorKnowledge,
 		noReuse: b.DisableConnectionReuse, maxConns: b.MaxConnections, dial: dial,
 		conns: &connCounter{}, proxyFromEnv: http.ProxyFromEnvironment,
-		pools: map[transportKey]upstreamTransport{},
+		proxyProtocol: proxyProtocolVersion(b.ProxyProtocol), pools: map[poolKey]upstreamTransport{},
 	}, nil
 }
 
@@ -103,8 +115,10 @@ func (s *transportSet) idleCap() int {
 	return defaultIdlePerHost
 }
 
-// get returns the pool for key, creating it on first use.
-func (s *transportSet) get(key transportKey) (upstreamTransport, error) {
+// get returns the pool for dest and client (zero: no proxy_protocol),
+// creating it on first use.
+func (s *transportSet) get(dest transportKey, client netip.Addr) (upstreamTransport, error) {
+	key := poolKey{dest, client}
 	s.mu.Lock()
 	if t, ok := s.pools[key]; ok {
 		s.mu.Unlock()
@@ -130,7 +144,7 @@ func (s *transportSet) get(key transportKey) (upstreamTransport, error) {
 // dropLeastRecentlyUsed removes that pool and returns it for closing once
 // s.mu is released: closing a TLS connection may block for seconds.
 func (s *transportSet) dropLeastRecentlyUsed() upstreamTransport {
-	var oldest transportKey
+	var oldest poolKey
 	var at time.Time
 	for k, t := range s.pools {
 		if u := t.lastUsed(); at.IsZero() || u.Before(at) {
@@ -144,10 +158,15 @@ func (s *transportSet) dropLeastRecentlyUsed() upstreamTransport {
 
 // build picks backline's own HTTP/1.1 client where it applies and net/http's
 // Transport for what it does not do: forward proxies, HTTP/2 and h2c.
-func (s *transportSet) build(key transportKey) (upstreamTransport, error) {
-	proxy, err := s.proxyFor(key)
+func (s *transportSet) build(key poolKey) (upstreamTransport, error) {
+	proxy, err := s.proxyFor(key.transportKey)
 	if err != nil {
 		return nil, err
+	}
+	if proxy != nil && s.proxyProtocol != 0 {
+		// Config refuses proxy with proxy_protocol; this is the
+		// environment's (HTTP_PROXY), which must not take the header.
+		return nil, errors.New("proxy_protocol: the origin is reached through a forward proxy from the environment (HTTP_PROXY/HTTPS_PROXY), which cannot carry the PROXY header; exempt the origin with NO_PROXY")
 	}
 	// h2c is skipped when a proxy applies, as in Couper: the proxy speaks
 	// HTTP/1.1.

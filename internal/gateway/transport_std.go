@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -21,7 +22,7 @@ type stdTransport struct {
 	used time.Time
 }
 
-func (s *transportSet) buildStd(key transportKey, proxy *url.URL) *stdTransport {
+func (s *transportSet) buildStd(key poolKey, proxy *url.URL) *stdTransport {
 	tlsConf := s.tlsBase.Clone()
 	tlsConf.ServerName = key.serverName
 	t := &http.Transport{
@@ -39,6 +40,20 @@ func (s *transportSet) buildStd(key transportKey, proxy *url.URL) *stdTransport 
 	}
 	if proxy == nil {
 		t.Proxy = nil
+	}
+	if s.proxyProtocol != 0 {
+		client := key.client
+		t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := s.dialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			if err := s.sendProxyHeader(ctx, c, client); err != nil {
+				c.Close()
+				return nil, err
+			}
+			return c, nil
+		}
 	}
 	switch {
 	case s.h2c && key.scheme == "http" && proxy == nil:

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/pires/go-proxyproto"
 )
 
 // proxyV2Signature starts every PROXY protocol v2 header.
@@ -60,6 +62,17 @@ func (p *Prober) connect(ctx context.Context, t *Target, res *Result, verdict, r
 		}
 		addStep(res, "proxy", start)
 		noteEvent(res, rec, "PROXY v2 header sent")
+	}
+
+	if t.HAProxyV1 {
+		start = time.Now()
+		_ = conn.SetDeadline(time.Now().Add(orDefault(t.ConnectTimeout)))
+		unknown := proxyproto.Header{Version: 1, Command: proxyproto.LOCAL, TransportProtocol: proxyproto.UNSPEC}
+		if _, err := unknown.WriteTo(conn); err != nil {
+			return fail(wrapf(ReasonProxy, err, "PROXY v1 header send to %s failed", t.Address()))
+		}
+		addStep(res, "proxy", start)
+		noteEvent(res, rec, "PROXY v1 header sent")
 	}
 
 	if t.implicitTLS() {

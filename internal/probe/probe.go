@@ -63,6 +63,10 @@ type Target struct {
 	// HAProxyV2Proxy sends a PROXY command with the real address tuple
 	// instead of the default LOCAL command.
 	HAProxyV2Proxy bool
+	// HAProxyV1 sends a PROXY protocol v1 "PROXY UNKNOWN" line, v1's form
+	// for a connection the sender opens for itself, such as a health
+	// check: the backend then uses the socket addresses.
+	HAProxyV1 bool
 
 	ConnectTimeout time.Duration
 	TLSTimeout     time.Duration
