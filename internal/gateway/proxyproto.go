@@ -52,7 +52,8 @@ func (g *Gateway) proxySource(up *upstream) netip.AddrPort {
 	if r == nil {
 		return netip.AddrPort{}
 	}
-	addr, pos, ok := forwardedClient(r, g.trusted)
+	v := newForwardedView(r, g.trusted)
+	addr, pos, ok := v.clientPlace()
 	if !ok {
 		return netip.AddrPort{}
 	}
