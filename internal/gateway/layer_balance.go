@@ -87,7 +87,7 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 			out.Body = offered
 		}
 		o.inFlight.Add(1)
-		c.g.metrics.originRequest(set.label, o.name)
+		o.countRequest(c.g.metrics, set.label)
 		if c.up.data != nil {
 			c.up.data.origin = o.name // the access log's origin field
 		}

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/health"
 	"github.com/backline/backline/internal/probe"
@@ -54,6 +56,21 @@ type upstreamOrigin struct {
 	current  int          // smooth weighted round robin, under originSet.wrrMu
 	seed     uint64       // rendezvous hashing: the hash of scheme://host:port
 	ramp     *originRamp  // slow_start state, kept across reloads
+	// requests is the origin's backline_gateway_origin_requests_total
+	// series, looked up by its labels at its first request only (not at
+	// build: a configuration that never serves creates no series).
+	requests atomic.Pointer[prometheus.Counter]
+}
+
+// countRequest counts a request sent to o, of the backend label.
+func (o *upstreamOrigin) countRequest(m *metrics, label string) {
+	if c := o.requests.Load(); c != nil {
+		(*c).Inc()
+		return
+	}
+	c := m.origins.requests.WithLabelValues(label, o.name)
+	o.requests.Store(&c)
+	c.Inc()
 }
 
 // newOriginSet builds the set of a backend with origins (nil without);
