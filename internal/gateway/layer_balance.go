@@ -74,7 +74,7 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 	for attempt := 0; ; attempt++ {
 		o := set.choose(cands, key)
 		tried = append(tried, o)
-		c.dest = c.g.destinationAt(c.bv, c.up, o.origin)
+		c.dest = c.g.destinationAtHostPort(c.bv, c.up, o.origin, o.hostPort)
 		t, err := c.bv.rt.transports.get(c.dest.key)
 		if err != nil {
 			return nil, newError(kindConfiguration, err)
