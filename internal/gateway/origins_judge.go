@@ -156,14 +156,15 @@ func (s *originSet) buildIndex(snap *health.Snapshot) *snapshotIndex {
 // gatedOrigins is what originsGateLayer judged for a request, kept in its
 // call so balanceLayer picks from the same candidates without judging the
 // same snapshot a second time. One bit per origin, by its position in the
-// set: small enough for every request's call to carry.
+// set: small enough for every request's call to carry (16 bytes, which
+// keeps servedRequest in its allocation size class).
 type gatedOrigins struct {
 	// idx is the judged snapshot's index; nil when nothing is carried:
 	// no gate ran, the set has more origins than bits, or the judgement
 	// was timed (a passive ejection's end depends on the instant).
 	idx     *snapshotIndex
-	in      uint64 // the candidates
-	ramping uint64 // those in their slow start, whose share grows with time
+	in      uint32 // the candidates
+	ramping uint32 // those in their slow start, whose share grows with time
 }
 
 // gate judges set for a request's gate and tells whether some origin is
@@ -174,7 +175,7 @@ func (g *gatedOrigins) gate(set *originSet, snap *health.Snapshot, useWhenUnheal
 	j := set.judge(snap, now)
 	cands := set.candidatesOf(&j, now, nil, useWhenUnhealthy, buf[:0])
 	*g = gatedOrigins{}
-	if j.idx.timed || len(set.origins) > 64 {
+	if j.idx.timed || len(set.origins) > 32 {
 		return len(cands) > 0
 	}
 	g.idx = j.idx
@@ -202,7 +203,7 @@ func (g *gatedOrigins) first(set *originSet, snap *health.Snapshot, useWhenUnhea
 	}
 	out := buf[:0]
 	for in := g.in; in != 0; in &= in - 1 {
-		i := bits.TrailingZeros64(in)
+		i := bits.TrailingZeros32(in)
 		o := set.origins[i]
 		share := fullShare
 		if g.ramping&(1<<i) != 0 {

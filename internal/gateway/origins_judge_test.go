@@ -263,3 +263,21 @@ func TestPickObservesRampAtPick(t *testing.T) {
 		t.Fatalf("shares after the ramp: %+v", got)
 	}
 }
+
+// A set with more origins than gatedOrigins has bits is judged again at
+// the pick, with the same result.
+func TestPickManyOrigins(t *testing.T) {
+	b := &config.Backend{BackendAttrs: config.BackendAttrs{LoadBalancing: config.BalanceRoundRobin}}
+	for i := range 40 {
+		b.Origins = append(b.Origins, config.OriginEntry{Origin: fmt.Sprintf("http://127.0.0.1:%d", 2000+i), Backup: i < 3})
+	}
+	s := newOriginSet("api", b, nil)
+	var g gatedOrigins
+	if !g.gate(s, nil, false) || g.idx != nil {
+		t.Fatalf("gate: carried %v", g.idx != nil)
+	}
+	got := g.first(s, nil, false, nil)
+	if want := candidateKeys(s.candidates(nil, time.Now(), nil, false, nil)); len(got) != 37 || !slices.Equal(candidateKeys(got), want) {
+		t.Fatalf("first pick: %d candidates %v", len(got), candidateKeys(got))
+	}
+}
