@@ -148,41 +148,46 @@ func (s *originSet) candidatesOf(j *originJudgement, now time.Time, tried []*ups
 		if containsOrigin(tried, o) {
 			continue
 		}
-		st := &j.idx.standing[i]
-		// eligible: health admits the origin; panic and use_when_unhealthy
-		// admit more, but only a way back to eligible starts a slow start
-		// ramp (an unhealthy origin panic admits gets its full share).
-		eligible := j.eligible(i)
-		tier := tierNone
-		switch {
-		case eligible:
-			tier = tierEligible
-		case j.panic.promotes(o.backup, st.usable):
-			tier = tierEligible // panic_threshold: as if eligible
-		case useWhenUnhealthy && st.usable:
-			// Not taken out by an operator, as the backend gate and
-			// the panic count judge it.
-			tier = tierFallback
-		}
+		tier, eligible := s.tierOf(j, i, useWhenUnhealthy)
 		share := fullShare
 		if s.slowStart > 0 {
 			// Seen for every origin, so a way back from tierNone is noticed.
 			share = o.ramp.observe(eligible, now, s.slowStart)
 		}
-		if tier == tierNone {
-			continue
-		}
-		if o.backup {
-			tier++ // eligible backup before unhealthy primary: tiers interleave
-		}
 		switch {
+		case tier == tierNone:
 		case tier < best:
-			out, best = append(out[:0], candidate{o, st.weight, share}), tier
+			out, best = append(out[:0], candidate{o, j.idx.standing[i].weight, share}), tier
 		case tier == best:
-			out = append(out, candidate{o, st.weight, share})
+			out = append(out, candidate{o, j.idx.standing[i].weight, share})
 		}
 	}
 	return out
+}
+
+// tierOf is origin i's candidate tier in j (tierNone: not admitted) and
+// whether health admits it: panic and use_when_unhealthy admit more, but
+// only a way back to eligible starts a slow start ramp (an unhealthy
+// origin panic admits gets its full share).
+func (s *originSet) tierOf(j *originJudgement, i int, useWhenUnhealthy bool) (tier int, eligible bool) {
+	backup, usable := s.origins[i].backup, j.idx.standing[i].usable
+	eligible = j.eligible(i)
+	switch {
+	case eligible:
+		tier = tierEligible
+	case j.panic.promotes(backup, usable):
+		tier = tierEligible // panic_threshold: as if eligible
+	case useWhenUnhealthy && usable:
+		// Not taken out by an operator, as the backend gate and the
+		// panic count judge it.
+		tier = tierFallback
+	default:
+		return tierNone, false
+	}
+	if backup {
+		tier++ // eligible backup before unhealthy primary: tiers interleave
+	}
+	return tier, eligible
 }
 
 // Candidate tiers, best first: a pick draws only from the best tier that

@@ -43,6 +43,24 @@ type snapshotIndex struct {
 	// panic is the judgement of panic_threshold when no origin is timed
 	// (it depends on the snapshot only then).
 	panic health.PanicState
+	// first, when fixed: the candidates of a first attempt, without and
+	// with use_when_unhealthy. Fixed when no origin is timed and the set
+	// has at most 64 origins: then they depend on the snapshot only.
+	fixed bool
+	first [2]originMask
+}
+
+// originMask is a set of a set's origins, one bit per position.
+type originMask struct {
+	in       uint64 // the candidates
+	eligible uint64 // those health admits (panic and use_when_unhealthy admit the others)
+}
+
+func boolIndex(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // originBits is one bit per origin of a set (at most config.MaxOrigins).
@@ -147,45 +165,68 @@ func (s *originSet) buildIndex(snap *health.Snapshot) *snapshotIndex {
 			idx.timed = idx.timed || timed
 		}
 	}
-	if s.panic.threshold > 0 && !idx.timed {
+	if idx.timed {
+		return idx
+	}
+	if s.panic.threshold > 0 {
 		idx.panic = s.countPanic(&originJudgement{idx: idx})
+	}
+	if len(s.origins) <= 64 {
+		idx.fixed = true
+		j := originJudgement{idx: idx, panic: panicVerdict{on: idx.panic.Panic, backups: idx.panic.Backups}}
+		for k, useWhenUnhealthy := range []bool{false, true} {
+			m, best := &idx.first[k], tierNone
+			for i := range s.origins {
+				tier, eligible := s.tierOf(&j, i, useWhenUnhealthy)
+				bit := uint64(1) << i
+				switch {
+				case tier == tierNone:
+					continue
+				case tier < best:
+					*m, best = originMask{}, tier
+				case tier > best:
+					continue
+				}
+				m.in |= bit
+				if eligible {
+					m.eligible |= bit
+				}
+			}
+		}
 	}
 	return idx
 }
 
 // gatedOrigins is what originsGateLayer judged for a request, kept in its
 // call so balanceLayer picks from the same candidates without judging the
-// same snapshot a second time. One bit per origin, by its position in the
-// set: small enough for every request's call to carry (16 bytes, which
-// keeps servedRequest in its allocation size class).
+// same snapshot a second time: the snapshot's index, whose first
+// candidates are fixed. One pointer, so servedRequest stays in its
+// allocation size class.
 type gatedOrigins struct {
-	// idx is the judged snapshot's index; nil when nothing is carried:
-	// no gate ran, the set has more origins than bits, or the judgement
-	// was timed (a passive ejection's end depends on the instant).
-	idx     *snapshotIndex
-	in      uint32 // the candidates
-	ramping uint32 // those in their slow start, whose share grows with time
+	// idx is nil when nothing is carried: no gate ran, or the candidates
+	// are not fixed (a passive ejection's end depends on the instant; more
+	// origins than a mask holds).
+	idx *snapshotIndex
 }
 
 // gate judges set for a request's gate and tells whether some origin is
-// admitted. Its candidates (no origin tried yet) are kept for first.
+// admitted, observing every origin's slow start as a pick does.
 func (g *gatedOrigins) gate(set *originSet, snap *health.Snapshot, useWhenUnhealthy bool) bool {
-	var buf [8]candidate
 	now := set.clock()
 	j := set.judge(snap, now)
-	cands := set.candidatesOf(&j, now, nil, useWhenUnhealthy, buf[:0])
-	*g = gatedOrigins{}
-	if j.idx.timed || len(set.origins) > 32 {
-		return len(cands) > 0
+	if !j.idx.fixed {
+		g.idx = nil
+		var buf [8]candidate
+		return len(set.candidatesOf(&j, now, nil, useWhenUnhealthy, buf[:0])) > 0
 	}
-	g.idx = j.idx
-	for _, c := range cands {
-		g.in |= 1 << c.o.pos
-		if c.share < fullShare {
-			g.ramping |= 1 << c.o.pos
+	if set.slowStart > 0 {
+		for i, o := range set.origins {
+			// Seen for every origin, so a way back to eligible is noticed.
+			o.ramp.observe(j.eligible(i), now, set.slowStart)
 		}
 	}
-	return len(cands) > 0
+	g.idx = j.idx
+	return j.idx.first[boolIndex(useWhenUnhealthy)].in != 0
 }
 
 // first is the candidates of a request's first attempt, in buf: the
@@ -197,17 +238,19 @@ func (g *gatedOrigins) first(set *originSet, snap *health.Snapshot, useWhenUnhea
 	if idx == nil || idx.set != set || idx.snap != snap {
 		return set.candidates(snap, set.clock(), nil, useWhenUnhealthy, buf)
 	}
+	m := idx.first[boolIndex(useWhenUnhealthy)]
 	var now time.Time
-	if g.ramping != 0 {
-		now = set.clock()
-	}
 	out := buf[:0]
-	for in := g.in; in != 0; in &= in - 1 {
-		i := bits.TrailingZeros32(in)
+	for in := m.in; in != 0; in &= in - 1 {
+		i := bits.TrailingZeros64(in)
 		o := set.origins[i]
 		share := fullShare
-		if g.ramping&(1<<i) != 0 {
-			// Only an eligible origin ramps, so it still is.
+		// Only an eligible origin ramps; a steady one keeps its full
+		// share without reading the clock.
+		if set.slowStart > 0 && m.eligible&(1<<i) != 0 && o.ramp.state.Load() != rampSteady {
+			if now.IsZero() {
+				now = set.clock()
+			}
 			share = o.ramp.observe(true, now, set.slowStart)
 		}
 		out = append(out, candidate{o, idx.standing[i].weight, share})

@@ -264,11 +264,11 @@ func TestPickObservesRampAtPick(t *testing.T) {
 	}
 }
 
-// A set with more origins than gatedOrigins has bits is judged again at
-// the pick, with the same result.
+// A set with more origins than a mask has bits is judged again at the
+// pick, with the same result.
 func TestPickManyOrigins(t *testing.T) {
 	b := &config.Backend{BackendAttrs: config.BackendAttrs{LoadBalancing: config.BalanceRoundRobin}}
-	for i := range 40 {
+	for i := range 70 {
 		b.Origins = append(b.Origins, config.OriginEntry{Origin: fmt.Sprintf("http://127.0.0.1:%d", 2000+i), Backup: i < 3})
 	}
 	s := newOriginSet("api", b, nil)
@@ -277,7 +277,37 @@ func TestPickManyOrigins(t *testing.T) {
 		t.Fatalf("gate: carried %v", g.idx != nil)
 	}
 	got := g.first(s, nil, false, nil)
-	if want := candidateKeys(s.candidates(nil, time.Now(), nil, false, nil)); len(got) != 37 || !slices.Equal(candidateKeys(got), want) {
+	if want := candidateKeys(s.candidates(nil, time.Now(), nil, false, nil)); len(got) != 67 || !slices.Equal(candidateKeys(got), want) {
 		t.Fatalf("first pick: %d candidates %v", len(got), candidateKeys(got))
+	}
+}
+
+// An origin panic admits is not eligible: carried from the gate to the
+// pick it keeps its full share and starts no ramp, while the eligible one
+// ramps from the gate's instant.
+func TestPickPanicAdmittedDoesNotRamp(t *testing.T) {
+	ramps := newRampMemory()
+	ramps.built()
+	s := twoOriginSet(t, "      slow_start: 1m\n      panic_threshold: 100\n", ramps)
+	snap := &health.Snapshot{}
+	for i, o := range s.origins {
+		e := health.Backend{ID: o.id, Weight: 1, Healthy: i == 1}
+		e.Eligible, e.Reason = health.Eligibility(e, time.Now())
+		snap.Backends = append(snap.Backends, e)
+	}
+	t0 := time.Unix(1_700_000_000, 0)
+	now := t0
+	s.clock = func() time.Time { return now }
+	var g gatedOrigins
+	if !g.gate(s, snap, false) || g.idx == nil {
+		t.Fatal("the gate refused or carried nothing")
+	}
+	now = t0.Add(30 * time.Second)
+	got := g.first(s, snap, false, nil)
+	if len(got) != 2 || got[0].share != fullShare || got[1].share != fullShare/2 {
+		t.Fatalf("shares %+v, want full for the panic-admitted origin, half for the ramping one", got)
+	}
+	if st := s.origins[0].ramp.state.Load(); st != rampDown {
+		t.Errorf("the panic-admitted origin's ramp state %d, want down", st)
 	}
 }
