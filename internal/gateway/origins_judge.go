@@ -12,9 +12,11 @@ import (
 // snapshot's entry of each origin is read once per snapshot (its
 // standing, cached in snapshotIndex), a passive ejection's exact end once
 // per judgement, and the panic count, the candidate tiers, slow start and
-// the gate all ask the judgement instead of deriving it again. Within one
-// request the gate's candidates are carried to balanceLayer (gatedOrigins)
-// and judged again only when the snapshot changed in between.
+// the gate all ask the judgement instead of deriving it again. While no
+// origin's eligibility depends on the instant, a snapshot's first
+// candidates are fixed in its index too: the gate carries the index to
+// balanceLayer (gatedOrigins), which judges again only when the snapshot
+// changed in between.
 
 // originStanding is what one snapshot says of one origin.
 type originStanding struct {

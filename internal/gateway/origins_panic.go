@@ -23,7 +23,8 @@ const panicLogEvery = 30 * time.Second
 // origins of the tier a pick draws from are eligible, the pick draws
 // from every origin of that tier an operator has not taken out instead
 // of piling the whole load onto the few healthy ones. Judged per pick
-// from the snapshot, by health.JudgePanic (originSet.judge), the rule the status API uses.
+// from the snapshot (originSet.judge), by health.JudgePanic, the rule the
+// status API uses.
 type originPanic struct {
 	threshold int
 	state     *panicState // shared with the sets of later configurations
