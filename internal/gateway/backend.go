@@ -177,6 +177,12 @@ func (g *Gateway) destination(bv *backendView, up *upstream) (destination, error
 // destinationAt is the destination at origin o: the Host header and TLS
 // server name from hostname, and the pool's key.
 func (g *Gateway) destinationAt(bv *backendView, up *upstream, o origin) destination {
+	return g.destinationAtHostPort(bv, up, o, o.hostPort())
+}
+
+// destinationAtHostPort is destinationAt with o's host:port known (an
+// origin of a set keeps it, so a request does not build it again).
+func (g *Gateway) destinationAtHostPort(bv *backendView, up *upstream, o origin, hostPort string) destination {
 	d := destination{origin: o}
 	serverName := ""
 	if bv.hasHostname {
@@ -187,7 +193,7 @@ func (g *Gateway) destinationAt(bv *backendView, up *upstream, o origin) destina
 			serverName = h
 		}
 	}
-	d.key = transportKey{scheme: d.origin.scheme, hostPort: d.origin.hostPort(), serverName: serverName, proxy: bv.proxy}
+	d.key = transportKey{scheme: d.origin.scheme, hostPort: hostPort, serverName: serverName, proxy: bv.proxy}
 	return d
 }
 

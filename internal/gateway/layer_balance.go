@@ -20,8 +20,7 @@ type originsGateLayer struct {
 }
 
 func (l *originsGateLayer) roundTrip(c *call) (*exchange, *gatewayError) {
-	var buf [8]candidate
-	if len(c.bv.rt.origins.candidates(c.g.snapshotNow(), c.bv.rt.origins.clock(), nil, l.useWhenUnhealthy, buf[:0])) == 0 {
+	if !c.origins.gate(c.bv.rt.origins, c.g.snapshotNow(), l.useWhenUnhealthy) {
 		return nil, newError(kindUnhealthy, errUnhealthy)
 	}
 	return l.next.roundTrip(c)
@@ -61,7 +60,8 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 	var triedBuf [4]*upstreamOrigin
 	tried := triedBuf[:0]
 	var buf [8]candidate
-	cands := set.candidates(c.g.snapshotNow(), set.clock(), nil, c.bv.useWhenUnhealthy, buf[:0])
+	// The gate's candidates, unless the snapshot changed since.
+	cands := c.origins.first(set, c.g.snapshotNow(), c.bv.useWhenUnhealthy, buf[:0])
 	if len(cands) == 0 {
 		return nil, newError(kindUnhealthy, errUnhealthy)
 	}
@@ -74,7 +74,7 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 	for attempt := 0; ; attempt++ {
 		o := set.choose(cands, key)
 		tried = append(tried, o)
-		c.dest = c.g.destinationAt(c.bv, c.up, o.origin)
+		c.dest = c.g.destinationAtHostPort(c.bv, c.up, o.origin, o.hostPort)
 		t, err := c.bv.rt.transports.get(c.dest.key, c.proxyClient())
 		if err != nil {
 			return nil, newError(kindConfiguration, err)
@@ -87,7 +87,7 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 			out.Body = offered
 		}
 		o.inFlight.Add(1)
-		c.g.metrics.originRequest(set.label, o.name)
+		o.countRequest(c.g.metrics, set.label)
 		if c.up.data != nil {
 			c.up.data.origin = o.name // the access log's origin field
 		}

@@ -43,6 +43,9 @@ type call struct {
 	// unanswered: sendLayer's last round trip failed before the origin
 	// sent a byte (balanceLayer's reset and timeout retries).
 	unanswered bool
+	// origins is what originsGateLayer judged of a backend with origins,
+	// for balanceLayer to pick from (origins_judge.go).
+	origins gatedOrigins
 	// check is the openapi validator's state, kept for the response.
 	check *openapiCheck
 	// fixedValues back the request id and empty User-Agent fields

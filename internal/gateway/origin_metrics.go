@@ -45,10 +45,6 @@ func (o *originMetrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{o.requests, o.retries, o.hashFallbacks, o.panic, o.panicEntered}
 }
 
-func (m *metrics) originRequest(backend, origin string) {
-	m.origins.requests.WithLabelValues(backend, origin).Inc()
-}
-
 func (m *metrics) originRetry(backend, reason string) {
 	m.origins.retries.WithLabelValues(backend, reason).Inc()
 }

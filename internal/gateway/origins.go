@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/health"
 	"github.com/backline/backline/internal/probe"
@@ -32,9 +34,10 @@ type originSet struct {
 	// tests replace it.
 	clock func() time.Time
 
-	// index caches where each origin's entry is in the last snapshot seen,
-	// so a pick reads its entries without searching.
-	index atomic.Pointer[snapshotIndex]
+	// index caches the origins' standing in the last snapshot seen, so a
+	// pick neither searches the snapshot nor derives it again
+	// (origins_judge.go); noHealth is the same without a health source.
+	index, noHealth atomic.Pointer[snapshotIndex]
 
 	panic originPanic // panic_threshold (origins_panic.go)
 }
@@ -44,6 +47,8 @@ type upstreamOrigin struct {
 	id       string // health registry ID: gateway:<label>@<scheme>://<host>:<port>
 	name     string // health target name and metric label: <label>@<host>:<port>
 	origin   origin
+	hostPort string       // origin.hostPort(), built once
+	pos      int          // its position in the set's origins
 	raw      string       // as configured (its path is the default probe path)
 	weight   int          // configured; the registry's effective weight wins when known
 	backup   bool         // taken only when no primary (non-backup) origin is admitted
@@ -52,11 +57,21 @@ type upstreamOrigin struct {
 	current  int          // smooth weighted round robin, under originSet.wrrMu
 	seed     uint64       // rendezvous hashing: the hash of scheme://host:port
 	ramp     *originRamp  // slow_start state, kept across reloads
+	// requests is the origin's backline_gateway_origin_requests_total
+	// series, looked up by its labels at its first request only (not at
+	// build: a configuration that never serves creates no series).
+	requests atomic.Pointer[prometheus.Counter]
 }
 
-type snapshotIndex struct {
-	snap *health.Snapshot
-	pos  []int // per origin: its entry in snap.Backends, -1 when absent
+// countRequest counts a request sent to o, of the backend label.
+func (o *upstreamOrigin) countRequest(m *metrics, label string) {
+	if c := o.requests.Load(); c != nil {
+		(*c).Inc()
+		return
+	}
+	c := m.origins.requests.WithLabelValues(label, o.name)
+	o.requests.Store(&c)
+	c.Inc()
 }
 
 // newOriginSet builds the set of a backend with origins (nil without);
@@ -78,7 +93,7 @@ func newOriginSet(label string, b *config.Backend, ramps *rampMemory) *originSet
 	s.panic = newOriginPanic(b)
 	for _, e := range b.Origins {
 		o, err := parseOrigin(e.Origin)
-		if err != nil {
+		if err != nil || len(s.origins) == config.MaxOrigins {
 			continue // config validation refused it already
 		}
 		w := 1
@@ -88,7 +103,7 @@ func newOriginSet(label string, b *config.Backend, ramps *rampMemory) *originSet
 		u := &upstreamOrigin{
 			id:     BackendID(label, o.scheme, o.hostPort()),
 			name:   label + "@" + o.hostPort(),
-			origin: o, raw: e.Origin, weight: w, backup: e.Backup,
+			origin: o, hostPort: o.hostPort(), pos: len(s.origins), raw: e.Origin, weight: w, backup: e.Backup,
 		}
 		u.doneFunc = func() { u.inFlight.Add(-1) }
 		u.seed = hashString(o.scheme + "://" + o.hostPort())
@@ -121,62 +136,58 @@ type candidate struct {
 // Without a health source, or before the origin shows up in it, an origin
 // is admitted with its configured weight, unless that is 0.
 func (s *originSet) candidates(snap *health.Snapshot, now time.Time, tried []*upstreamOrigin, useWhenUnhealthy bool, buf []candidate) []candidate {
-	idx := s.indexFor(snap)
-	inPanic := s.panicFor(snap, idx, now)
+	j := s.judge(snap, now)
+	return s.candidatesOf(&j, now, tried, useWhenUnhealthy, buf)
+}
+
+// candidatesOf is candidates from a judgement made at now.
+func (s *originSet) candidatesOf(j *originJudgement, now time.Time, tried []*upstreamOrigin, useWhenUnhealthy bool, buf []candidate) []candidate {
 	out := buf[:0]
 	best := tierNone
 	for i, o := range s.origins {
 		if containsOrigin(tried, o) {
 			continue
 		}
-		tier, w := tierNone, o.weight
-		// eligible: health admits the origin; panic and use_when_unhealthy
-		// admit more, but only a way back to eligible starts a slow start
-		// ramp (an unhealthy origin panic admits gets its full share).
-		eligible := false
-		if idx == nil || idx.pos[i] < 0 {
-			if o.weight > 0 { // weight 0 takes an origin out, as in the registry
-				tier, eligible = tierEligible, true
-			}
-		} else {
-			b := &snap.Backends[idx.pos[i]]
-			eligible = b.Eligible
-			if b.Reason == health.ReasonPassive {
-				// The snapshot is republished when an ejection ends, up to
-				// a second late; the end time itself is exact.
-				eligible, _ = health.Eligibility(*b, now)
-			}
-			w = b.Weight
-			switch {
-			case eligible:
-				tier = tierEligible
-			case inPanic.promotes(o.backup, b):
-				tier = tierEligible // panic_threshold: as if eligible
-			case useWhenUnhealthy && health.Usable(b):
-				// Not taken out by an operator, as the backend gate and
-				// the panic count judge it.
-				tier = tierFallback
-			}
-		}
+		tier, eligible := s.tierOf(j, i, useWhenUnhealthy)
 		share := fullShare
 		if s.slowStart > 0 {
 			// Seen for every origin, so a way back from tierNone is noticed.
 			share = o.ramp.observe(eligible, now, s.slowStart)
 		}
-		if tier == tierNone {
-			continue
-		}
-		if o.backup {
-			tier++ // eligible backup before unhealthy primary: tiers interleave
-		}
 		switch {
+		case tier == tierNone:
 		case tier < best:
-			out, best = append(out[:0], candidate{o, w, share}), tier
+			out, best = append(out[:0], candidate{o, j.idx.standing[i].weight, share}), tier
 		case tier == best:
-			out = append(out, candidate{o, w, share})
+			out = append(out, candidate{o, j.idx.standing[i].weight, share})
 		}
 	}
 	return out
+}
+
+// tierOf is origin i's candidate tier in j (tierNone: not admitted) and
+// whether health admits it: panic and use_when_unhealthy admit more, but
+// only a way back to eligible starts a slow start ramp (an unhealthy
+// origin panic admits gets its full share).
+func (s *originSet) tierOf(j *originJudgement, i int, useWhenUnhealthy bool) (tier int, eligible bool) {
+	backup, usable := s.origins[i].backup, j.idx.standing[i].usable
+	eligible = j.eligible(i)
+	switch {
+	case eligible:
+		tier = tierEligible
+	case j.panic.promotes(backup, usable):
+		tier = tierEligible // panic_threshold: as if eligible
+	case useWhenUnhealthy && usable:
+		// Not taken out by an operator, as the backend gate and the
+		// panic count judge it.
+		tier = tierFallback
+	default:
+		return tierNone, false
+	}
+	if backup {
+		tier++ // eligible backup before unhealthy primary: tiers interleave
+	}
+	return tier, eligible
 }
 
 // Candidate tiers, best first: a pick draws only from the best tier that
@@ -196,28 +207,6 @@ func containsOrigin(list []*upstreamOrigin, o *upstreamOrigin) bool {
 		}
 	}
 	return false
-}
-
-func (s *originSet) indexFor(snap *health.Snapshot) *snapshotIndex {
-	if snap == nil {
-		return nil
-	}
-	if idx := s.index.Load(); idx != nil && idx.snap == snap {
-		return idx
-	}
-	idx := &snapshotIndex{snap: snap, pos: make([]int, len(s.origins))}
-	byID := make(map[string]int, len(s.origins))
-	for i, o := range s.origins {
-		byID[o.id] = i
-		idx.pos[i] = -1
-	}
-	for j := range snap.Backends {
-		if i, ok := byID[snap.Backends[j].ID]; ok {
-			idx.pos[i] = j
-		}
-	}
-	s.index.Store(idx)
-	return idx
 }
 
 // originsHealthGroup is the health group of a backend with origins: one

@@ -23,7 +23,8 @@ const panicLogEvery = 30 * time.Second
 // origins of the tier a pick draws from are eligible, the pick draws
 // from every origin of that tier an operator has not taken out instead
 // of piling the whole load onto the few healthy ones. Judged per pick
-// from the snapshot, by health.JudgePanic, the rule the status API uses.
+// from the snapshot (originSet.judge), by health.JudgePanic, the rule the
+// status API uses.
 type originPanic struct {
 	threshold int
 	state     *panicState // shared with the sets of later configurations
@@ -60,8 +61,8 @@ type panicVerdict struct {
 // promotes tells whether an origin that is not eligible joins the
 // eligible tier because of panic: it is in the judged tier and only the
 // checks took it out.
-func (v panicVerdict) promotes(backup bool, b *health.Backend) bool {
-	return v.on && v.backups == backup && health.Usable(b)
+func (v panicVerdict) promotes(backup, usable bool) bool {
+	return v.on && v.backups == backup && usable
 }
 
 func newOriginPanic(b *config.Backend) originPanic {
@@ -91,43 +92,6 @@ func boolGauge(on bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-// panicFor judges the backend's origins in snap at now. It counts as
-// candidates does: an origin the snapshot does not know yet is eligible
-// unless its weight is 0, a passive ejection ends at its exact time.
-func (s *originSet) panicFor(snap *health.Snapshot, idx *snapshotIndex, now time.Time) panicVerdict {
-	if s.panic.threshold == 0 {
-		return panicVerdict{}
-	}
-	var prim, back health.PanicCount
-	for i, o := range s.origins {
-		c := &prim
-		if o.backup {
-			c = &back
-		}
-		if idx == nil || idx.pos[i] < 0 {
-			if o.weight > 0 {
-				c.Eligible++
-				c.Usable++
-			}
-			continue
-		}
-		b := &snap.Backends[idx.pos[i]]
-		eligible := b.Eligible
-		if b.Reason == health.ReasonPassive {
-			eligible, _ = health.Eligibility(*b, now)
-		}
-		if eligible {
-			c.Eligible++
-		}
-		if eligible || health.Usable(b) {
-			c.Usable++
-		}
-	}
-	st := health.JudgePanic(s.panic.threshold, prim, back)
-	s.panic.note(s.label, st, now)
-	return panicVerdict{on: st.Panic, backups: st.Backups}
 }
 
 // note records the judgement of one pick. Only a change of the panic
@@ -231,7 +195,7 @@ func (m *metrics) judgePanics(snap *health.Snapshot, now time.Time) {
 	}
 	for _, rt := range *p {
 		if s := rt.origins; s != nil && s.panic.threshold > 0 {
-			s.panicFor(snap, s.indexFor(snap), now)
+			s.judge(snap, now)
 		}
 	}
 }
