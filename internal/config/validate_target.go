@@ -11,7 +11,7 @@ import (
 	"github.com/backline/backline/internal/redact"
 )
 
-var protocols = []string{ProtoIMAP, ProtoPOP3, ProtoLMTP, ProtoSMTP, ProtoSieve, ProtoHTTP}
+var protocols = []string{ProtoIMAP, ProtoPOP3, ProtoLMTP, ProtoSMTP, ProtoSieve, ProtoHTTP, ProtoTCP}
 
 func (v *validator) validateTargets() {
 	h := &v.c.Auth.Services.BackendHealthChecks
@@ -75,6 +75,7 @@ func (v *validator) validateTarget(path string, t *Target, h *HealthChecks) {
 	v.validateRequestURI(key, t)
 	v.validateCredentials(key, t)
 	v.validateHTTPCheck(key, t)
+	v.validateTCPCheck(key, t)
 	v.validateHeloName(key, t, h)
 	v.validateConnectCheck(key, t, h)
 	v.validateTLS(key, t)
@@ -224,8 +225,8 @@ func (v *validator) validateTLS(key func(string) string, t *Target) {
 	}
 	if t.TLSMode == TLSStartTLS {
 		switch {
-		case t.Protocol == ProtoHTTP:
-			v.add(modePath, "protocol http has no STARTTLS; use implicit or plain")
+		case t.Protocol == ProtoHTTP || t.Protocol == ProtoTCP:
+			v.add(modePath, "protocol %s has no STARTTLS; use implicit or plain", t.Protocol)
 		case !t.DeepCheck && explicit == "":
 			v.add(modePath, "sieve defaults to starttls, which runs only in the deep phase: set deep_check: true, or tls_mode: plain for a connect-only check")
 		case !t.DeepCheck:
@@ -273,7 +274,7 @@ func (v *validator) validateProxyPort(key func(string) string, t *Target) {
 	switch {
 	case t.ProxyPort < 1 || t.ProxyPort > 65535:
 		v.add(key("proxy_port"), "must be 1..65535, got %d", t.ProxyPort)
-	case t.Protocol == ProtoHTTP:
+	case t.Protocol == ProtoHTTP || t.Protocol == ProtoTCP:
 		v.add(key("proxy_port"), "only applies to mail protocols (the port nginx or a Dovecot proxy connects to)")
 	case t.TLSMode == TLSImplicit && t.ProxyPort == t.Port:
 		v.add(key("proxy_port"), "is the implicit-TLS port itself; nginx cannot speak TLS to its upstream: name the plain or STARTTLS port")
