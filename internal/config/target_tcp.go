@@ -218,3 +218,12 @@ func unhex(c byte) byte {
 		return c - 'A' + 10
 	}
 }
+
+func hasSecretTCPStep(steps []TCPStep) bool {
+	for _, st := range steps {
+		if st.Secret {
+			return true
+		}
+	}
+	return false
+}

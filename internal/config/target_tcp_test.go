@@ -9,7 +9,7 @@ import (
 
 // tcpTarget is a tcp deep-check target; its steps start at line 11.
 func tcpTarget(steps string) string {
-	return target("tcp", "127.0.0.1", 6379, "deep_check: true\ntcp_steps:\n"+indent(steps, 2))
+	return target("tcp", "127.0.0.1", 6379, "deep_check: true\ntcp_steps:\n"+indent(steps, 2)+"allow_plaintext_auth: true\n")
 }
 
 func TestTCPStepsLoad(t *testing.T) {
@@ -96,7 +96,9 @@ func TestTCPStepsErrors(t *testing.T) {
 		{"unknown key in a step", tcpTarget("- sned: a"),
 			sp + "[0].sned (line 11): unknown key (known keys: expect, expect_regex, max_bytes, secret, send)"},
 		{"starttls", tcpTarget("- send: x") + "          tls_mode: starttls\n",
-			tp + "tls_mode (line 12): protocol tcp has no STARTTLS; use implicit or plain"},
+			tp + "tls_mode (line 13): protocol tcp has no STARTTLS; use implicit or plain"},
+		{"secret in clear text", target("tcp", "192.0.2.1", 1, "deep_check: true\ntcp_steps: [{send: pw, secret: true}]"),
+			tp + "tls_mode (line 6): a send step marked secret is only sent over TLS: use tls_mode: implicit (allow_plaintext_auth: true is accepted for loopback hosts only)"},
 		{"greeting", target("tcp", "::1", 1, "connect_check: greeting"),
 			tp + "connect_check (line 9): protocol tcp has no greeting: its connect-only check connects and closes (use tcp; an expect step in tcp_steps reads a banner)"},
 		{"credentials", target("tcp", "::1", 1, "test_username: u"),

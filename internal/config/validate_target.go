@@ -286,6 +286,12 @@ func (v *validator) validatePlaintextAuth(key func(string) string, t *Target) {
 		v.add(key("allow_plaintext_auth"), "is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost); credentials must not cross a network in clear text")
 		return
 	}
+	if t.Protocol == ProtoTCP {
+		if t.DeepCheck && hasSecretTCPStep(t.TCPSteps) && t.TLSMode == TLSPlain && !t.AllowPlaintextAuth {
+			v.add(key("tls_mode"), "a send step marked secret is only sent over TLS: use tls_mode: implicit (allow_plaintext_auth: true is accepted for loopback hosts only)")
+		}
+		return
+	}
 	hasCredentials := t.TestUsername != "" && t.TestPassword != ""
 	if t.DeepCheck && hasCredentials && t.TLSMode == TLSPlain && !t.AllowPlaintextAuth {
 		v.add(key("tls_mode"), "credentials are only sent over TLS: a deep check with test credentials needs tls_mode implicit or starttls (allow_plaintext_auth: true is accepted for loopback hosts only)")

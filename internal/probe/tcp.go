@@ -89,7 +89,12 @@ func checkTCP(s *session) error {
 	if len(s.target.TCPSteps) == 0 {
 		return configErr("tcp target %s has no tcp_steps", s.target.Address())
 	}
-	for i, st := range s.target.TCPSteps {
+	t := s.target
+	if hasSecretStep(t.TCPSteps) && !s.isTLS() && !(t.AllowPlaintextAuth && config.IsLoopbackHost(t.Host)) {
+		// Refused before the first step: the server sees no half of it.
+		return configErr("refusing to send a secret tcp_steps value to %s without TLS (set tls_mode: implicit)", t.Address())
+	}
+	for i, st := range t.TCPSteps {
 		var err error
 		if st.Send != nil {
 			err = s.tcpSend(i, st)
@@ -101,6 +106,15 @@ func checkTCP(s *session) error {
 		}
 	}
 	return nil
+}
+
+func hasSecretStep(steps []TCPStep) bool {
+	for _, st := range steps {
+		if st.Secret {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *session) tcpSend(i int, st TCPStep) error {

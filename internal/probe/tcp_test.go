@@ -22,6 +22,7 @@ func tcpTarget(t *testing.T, srv *fakeServer, mode TLSMode, steps ...TCPStep) *T
 	tg := newTarget(t, "tcp", srv, mode)
 	tg.Username, tg.Password, tg.Mechanism = "", "", ""
 	tg.TCPSteps = steps
+	tg.AllowPlaintextAuth = true // loopback: the secret steps may go in clear text
 	return tg
 }
 
@@ -127,6 +128,19 @@ func TestTCPExpectMismatchScrubsEchoedSecret(t *testing.T) {
 	if res.FailedPhase != PhaseDeep {
 		t.Errorf("failed phase = %q", res.FailedPhase)
 	}
+}
+
+func TestTCPSecretRefusedWithoutTLS(t *testing.T) {
+	srv := startFake(t, script())
+	tg := tcpTarget(t, srv, TLSPlain, redisSteps()...)
+	tg.AllowPlaintextAuth = false
+	res := deep(t, tg)
+	srv.wait()
+	expectFail(t, res, ReasonConfig, "refusing to send a secret tcp_steps value to 127.0.0.1:")
+	if got := srv.received(); len(got) != 0 {
+		t.Errorf("server read %q", got)
+	}
+	assertNoTCPSecret(t, res)
 }
 
 func TestTCPExpectRegexMismatch(t *testing.T) {
