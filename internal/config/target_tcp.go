@@ -79,7 +79,7 @@ func (v *validator) validateTCPCheck(key func(string) string, t *Target) {
 	case len(t.TCPSteps) > 0 && !t.DeepCheck:
 		// The connect-only check sends nothing: the steps would look
 		// checked while nothing runs them.
-		v.add(stepsPath, "only applies with deep_check: true (a connect-only check connects and closes)")
+		v.add(stepsPath, "only applies with deep_check (a connect-only check connects and closes)")
 	case len(t.TCPSteps) > MaxTCPSteps:
 		v.add(stepsPath, "must have at most %d steps, got %d", MaxTCPSteps, len(t.TCPSteps))
 		return

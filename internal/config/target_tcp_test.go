@@ -58,7 +58,7 @@ func TestTCPStepsErrors(t *testing.T) {
 		{"steps on imap", imapTarget("tcp_steps: [{send: x}]"),
 			sp + " (line 9): only applies to protocol tcp"},
 		{"steps without deep_check", target("tcp", "::1", 1, "tcp_steps: [{send: x}]"),
-			sp + " (line 9): only applies with deep_check: true (a connect-only check connects and closes)"},
+			sp + " (line 9): only applies with deep_check (a connect-only check connects and closes)"},
 		{"deep_check without steps", target("tcp", "::1", 1, "deep_check: true"),
 			tp + "deep_check (line 9): a tcp target's deep check runs tcp_steps: list at least one step (or leave deep_check out for a connect-only check)"},
 		{"empty step", tcpTarget("- {}"),
