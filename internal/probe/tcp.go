@@ -149,28 +149,27 @@ func (s *session) tcpExpect(i int, st TCPStep) error {
 	return nil
 }
 
-// readBoundedLine reads one line of at most limit bytes before its LF and
-// returns it without CR LF. A hostile server cannot make it hold more than
-// limit plus one buffer, wait past the deep deadline (the connection's),
-// or put raw control characters into the transcript.
+// readBoundedLine reads one line of at most limit bytes before its line
+// end (LF or CR LF) and returns it without the line end. A hostile server
+// cannot make it hold more than limit plus one buffer, wait past the deep
+// deadline (the connection's), or put raw control characters into the
+// transcript.
 func (s *session) readBoundedLine(limit int) (string, error) {
 	var buf []byte
 	for {
 		chunk, err := s.r.ReadSlice('\n')
-		body := len(buf) + len(chunk)
-		if err == nil {
-			body-- // the LF
-		}
-		if body > limit {
-			s.note("S: ", escapeControl(string(append(buf, chunk[:min(len(chunk), limit-len(buf))]...))))
-			// The rest of the line is still coming: the server cannot
-			// read a goodbye in the middle of it.
-			s.unusable = true
-			return "", protocolErr("server sent more than %d bytes without a line end (max_bytes)", limit)
-		}
 		buf = append(buf, chunk...)
 		if err == nil {
-			break
+			line := strings.TrimSuffix(strings.TrimSuffix(string(buf), "\n"), "\r")
+			if len(line) > limit {
+				return "", s.lineTooLong(buf, limit)
+			}
+			s.note("S: ", escapeControl(line))
+			return line, nil
+		}
+		// +1: the CR of a CR LF may be the last byte so far.
+		if len(buf) > limit+1 {
+			return "", s.lineTooLong(buf, limit)
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
 			continue
@@ -186,7 +185,13 @@ func (s *session) readBoundedLine(limit int) (string, error) {
 		}
 		return "", err
 	}
-	line := strings.TrimSuffix(strings.TrimSuffix(string(buf), "\n"), "\r")
-	s.note("S: ", escapeControl(line))
-	return line, nil
+}
+
+// lineTooLong notes the first limit bytes of an overlong line and fails.
+func (s *session) lineTooLong(buf []byte, limit int) error {
+	s.note("S: ", escapeControl(string(buf[:limit])))
+	// The rest of the line may still be coming: the server cannot read a
+	// goodbye in the middle of it.
+	s.unusable = true
+	return protocolErr("server sent more than %d bytes without a line end (max_bytes)", limit)
 }

@@ -168,10 +168,32 @@ func TestTCPHostileServer(t *testing.T) {
 			t.Errorf("transcript = %q, want %q", got, want)
 		}
 	})
-	t.Run("line exactly max_bytes", func(t *testing.T) {
-		srv := startFake(t, script("S: +OK456789"))
+	t.Run("line of exactly max_bytes", func(t *testing.T) {
+		for _, line := range []string{"+OK45678901\r\n", "+OK45678901\n"} {
+			srv := startFake(t, func(c *fakeConn) {
+				_, _ = io.WriteString(c.conn, line)
+				_, _ = io.Copy(io.Discard, c.conn)
+			})
+			st := expect("+OK")
+			st.MaxBytes = 11 // the line without its line end
+			res := deep(t, tcpTarget(t, srv, TLSPlain, st))
+			srv.wait()
+			expectOK(t, res)
+		}
+	})
+	t.Run("line one byte over max_bytes", func(t *testing.T) {
+		srv := startFake(t, script("S: +OK456789012"))
 		st := expect("+OK")
-		st.MaxBytes = 11 // the line without CR LF
+		st.MaxBytes = 11
+		res := deep(t, tcpTarget(t, srv, TLSPlain, st))
+		srv.wait()
+		expectFail(t, res, ReasonProtocol, "server sent more than 11 bytes without a line end (max_bytes)")
+	})
+	t.Run("max_bytes across reader buffers", func(t *testing.T) {
+		// 5000 bytes and CR LF: past one 4 KiB buffer, within max_bytes.
+		srv := startFake(t, script("S: +OK"+strings.Repeat("x", 4997)))
+		st := expect("+OK")
+		st.MaxBytes = 5000
 		res := deep(t, tcpTarget(t, srv, TLSPlain, st))
 		srv.wait()
 		expectOK(t, res)
