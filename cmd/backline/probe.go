@@ -38,13 +38,15 @@ type probeFlags struct {
 	allowPlaintextAuth     bool
 	json                   bool
 	haproxyV2Command       string
+	// tcpSteps are --send, --expect and --expect-regex in the order given.
+	tcpSteps []map[string]any
 	// config with target or all: the targets of a configuration file.
 	config, target string
 	all            bool
 }
 
 func (f *probeFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.protocol, "protocol", "", "imap, pop3, smtp, lmtp, sieve or http (required)")
+	fs.StringVar(&f.protocol, "protocol", "", "imap, pop3, smtp, lmtp, sieve, http or tcp (required)")
 	fs.StringVar(&f.host, "host", "", "host name or IP address (required)")
 	fs.IntVar(&f.port, "port", 0, "port (required)")
 	fs.BoolVar(&f.tls, "tls", false, "implicit TLS (imaps, pop3s, submissions, https)")
@@ -65,6 +67,13 @@ func (f *probeFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.expectedStatus, "expected-status", "", "http: comma-separated statuses that pass (default 200); needs --deep")
 	fs.StringVar(&f.expectedText, "expected-text", "", "http: text the body must contain; needs --deep")
 	fs.StringVar(&f.heloName, "helo-name", "", "smtp, lmtp: EHLO/LHLO name (default localhost.localdomain)")
+	for _, kind := range []struct{ flag, key, usage string }{
+		{"send", "send", "tcp: bytes to send (escapes \\r \\n \\t \\0 \\\\ \\xHH; no line end added); repeat, in order with --expect"},
+		{"expect", "expect", "tcp: text the next line must contain; repeatable"},
+		{"expect-regex", "expect_regex", "tcp: regular expression the next line must match; repeatable"},
+	} {
+		fs.Var(tcpStepFlag{steps: &f.tcpSteps, key: kind.key}, kind.flag, kind.usage)
+	}
 	fs.StringVar(&f.connectCheck, "connect-check", "", "without --deep: greeting (default for mail: read the greeting, then LOGOUT/QUIT) or tcp (close after connecting)")
 	fs.StringVar(&f.timeout, "timeout", "", "connect, TLS and deep timeout each (default 5s)")
 	fs.BoolVar(&f.allowPlaintextAuth, "allow-plaintext-auth", false, "send credentials without TLS (loopback hosts only)")
@@ -93,6 +102,21 @@ var flagForKey = map[string]string{
 	"expected_status": "--expected-status", "expected_text": "--expected-text", "helo_name": "--helo-name", "connect_check": "--connect-check",
 	"connect_timeout": "--timeout", "tls_timeout": "--timeout", "deep_timeout": "--timeout",
 	"allow_plaintext_auth": "--allow-plaintext-auth", "haproxy_v2_command": "--haproxy-v2-command",
+	"tcp_steps": "--send/--expect/--expect-regex",
+}
+
+// tcpStepFlag appends one tcp step per use, so --send and --expect keep
+// the order they were given in across the three flags.
+type tcpStepFlag struct {
+	steps *[]map[string]any
+	key   string
+}
+
+func (f tcpStepFlag) String() string { return "" }
+
+func (f tcpStepFlag) Set(v string) error {
+	*f.steps = append(*f.steps, map[string]any{f.key: v})
+	return nil
 }
 
 // yamlDoc renders the flags as a configuration file, so that the target is
@@ -125,6 +149,7 @@ func (f *probeFlags) yamlDoc() ([]byte, error) {
 	set("expected_text", f.expectedText, f.expectedText != "")
 	set("helo_name", f.heloName, f.heloName != "")
 	set("connect_check", f.connectCheck, f.connectCheck != "")
+	set("tcp_steps", f.tcpSteps, len(f.tcpSteps) > 0)
 	if f.expectedStatus != "" {
 		var list []any
 		for _, s := range strings.Split(f.expectedStatus, ",") {

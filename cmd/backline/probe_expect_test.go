@@ -75,3 +75,53 @@ func TestProbeExpectationFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestProbeTCPSteps(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	got := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- ""
+			return
+		}
+		defer c.Close()
+		_, _ = c.Write([]byte("* banner v1\r\n"))
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		got <- line
+		_, _ = c.Write([]byte("+PONG\r\n"))
+	}()
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	code, stdout, stderr := backline(t, "probe", "--protocol", "tcp", "--host", "127.0.0.1", "--port", port, "--deep",
+		"--expect", "banner", "--send", `PING\r\n`, "--expect-regex", `^\+PONG$`)
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if line := <-got; line != "PING\r\n" {
+		t.Errorf("server got %q", line)
+	}
+	for _, want := range []string{"  S: * banner v1\n", "  C: PING\\r\\n\n", "  S: +PONG\n"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("transcript lacks %q:\n%s", want, stdout)
+		}
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--send", "x"}, "--send/--expect/--expect-regex: only applies with --deep (a connect-only check connects and closes)"},
+		{[]string{"--deep", "--expect-regex", "(x"}, "--send/--expect/--expect-regex: is not a valid regular expression"},
+		{[]string{"--deep", "--send", `\q`}, "--send/--expect/--expect-regex: has an unknown escape at offset 0"},
+	} {
+		args := append([]string{"probe", "--protocol", "tcp", "--host", "127.0.0.1", "--port", "1"}, c.args...)
+		code, stdout, stderr := backline(t, args...)
+		if code != exitUsage || stdout != "" || !strings.Contains(stderr, c.want) {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want usage error containing %q", args, code, stdout, stderr, c.want)
+		}
+	}
+}

@@ -127,7 +127,7 @@ const (
 // effective mode and TestPassword the content of TestPasswordFile if given.
 type Target struct {
 	Name       string `yaml:"name"`
-	Protocol   string `yaml:"protocol"` // imap pop3 lmtp smtp sieve http
+	Protocol   string `yaml:"protocol"` // imap pop3 lmtp smtp sieve http tcp
 	Host       string `yaml:"host"`
 	Port       int    `yaml:"port"`
 	RequestURI string `yaml:"request_uri"`
@@ -144,6 +144,9 @@ type Target struct {
 	RequestMethod string `yaml:"request_method"`
 	RequestBody   string `yaml:"request_body"`
 	DrainOnStatus []int  `yaml:"drain_on_status"`
+	// TCPSteps is a tcp target's deep check: send and expect steps in
+	// order (target_tcp.go).
+	TCPSteps []TCPStep `yaml:"tcp_steps"`
 	// HeloName overrides the service's helo_name for an smtp or lmtp
 	// target; after Load it holds the effective name ("" for the default).
 	HeloName string `yaml:"helo_name"`
@@ -203,6 +206,8 @@ const (
 	ProtoSMTP  = "smtp"
 	ProtoSieve = "sieve"
 	ProtoHTTP  = "http"
+	// ProtoTCP is a service of no known protocol, checked with tcp_steps.
+	ProtoTCP = "tcp"
 
 	TLSPlain    = "plain"
 	TLSImplicit = "implicit"

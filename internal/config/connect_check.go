@@ -34,6 +34,12 @@ func (v *validator) validateConnectCheck(key func(string) string, t *Target, h *
 		}
 		t.ConnectCheck = ConnectCheckTCP
 	}
+	if t.Protocol == ProtoTCP {
+		if written && t.ConnectCheck == ConnectCheckGreeting {
+			v.add(key("connect_check"), "protocol tcp has no greeting: its connect-only check connects and closes (use tcp; an expect step in tcp_steps reads a banner)")
+		}
+		t.ConnectCheck = ConnectCheckTCP
+	}
 }
 
 // validateServiceConnectCheck normalises the service's connect_check and

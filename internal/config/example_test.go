@@ -32,6 +32,7 @@ func TestExampleConfigLoads(t *testing.T) {
 		yml = strings.ReplaceAll(yml, old, repl)
 	}
 	t.Setenv("BACKLINE_HEALTHCHECK_PASSWORD", "env-pw")
+	t.Setenv("BACKLINE_REDIS_PASSWORD", "redis-pw")
 
 	c := mustParse(t, yml)
 	if w := c.Warnings(); len(w) != 0 {
@@ -48,6 +49,7 @@ func TestExampleConfigLoads(t *testing.T) {
 		{"submission-a", "smtp", TLSStartTLS, MechAuto, ""},
 		{"sieve://sieve-a.mail.example.org:4190", "sieve", TLSStartTLS, MechAuto, ""},
 		{"webmail", "http", TLSImplicit, MechAuto, ""},
+		{"redis-a", "tcp", TLSImplicit, MechAuto, ""},
 		{"imap-b-proxied", "imap", TLSPlain, MechAuto, ""},
 	}
 	if len(h.Targets) != len(want) {
@@ -65,7 +67,10 @@ func TestExampleConfigLoads(t *testing.T) {
 	if tg := h.Targets[4]; len(tg.ExpectedStatus) != 2 || tg.ExpectedText != `"status":"ok"` || tg.Headers["X-Probe"] != "backline" {
 		t.Errorf("webmail expectation = %v %q %v", tg.ExpectedStatus, tg.ExpectedText, tg.Headers)
 	}
-	if tg := h.Targets[5]; !tg.HAProxyV2 || tg.HAProxyV2Command != HAProxyCommandLocal || tg.ConnectTimeout != time.Second || tg.DeepTimeout != 5*time.Second {
+	if tg := h.Targets[5]; len(tg.TCPSteps) != 8 || string(tg.TCPSteps[1].Data) != "redis-pw" || !tg.TCPSteps[1].Secret || tg.TCPSteps[5].Regexp == nil {
+		t.Errorf("redis steps = %+v", tg.TCPSteps)
+	}
+	if tg := h.Targets[6]; !tg.HAProxyV2 || tg.HAProxyV2Command != HAProxyCommandLocal || tg.ConnectTimeout != time.Second || tg.DeepTimeout != 5*time.Second {
 		t.Errorf("proxied target = %+v", tg)
 	}
 }

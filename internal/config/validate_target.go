@@ -11,7 +11,7 @@ import (
 	"github.com/backline/backline/internal/redact"
 )
 
-var protocols = []string{ProtoIMAP, ProtoPOP3, ProtoLMTP, ProtoSMTP, ProtoSieve, ProtoHTTP}
+var protocols = []string{ProtoIMAP, ProtoPOP3, ProtoLMTP, ProtoSMTP, ProtoSieve, ProtoHTTP, ProtoTCP}
 
 func (v *validator) validateTargets() {
 	h := &v.c.Auth.Services.BackendHealthChecks
@@ -75,6 +75,7 @@ func (v *validator) validateTarget(path string, t *Target, h *HealthChecks) {
 	v.validateRequestURI(key, t)
 	v.validateCredentials(key, t)
 	v.validateHTTPCheck(key, t)
+	v.validateTCPCheck(key, t)
 	v.validateHeloName(key, t, h)
 	v.validateConnectCheck(key, t, h)
 	v.validateTLS(key, t)
@@ -224,8 +225,8 @@ func (v *validator) validateTLS(key func(string) string, t *Target) {
 	}
 	if t.TLSMode == TLSStartTLS {
 		switch {
-		case t.Protocol == ProtoHTTP:
-			v.add(modePath, "protocol http has no STARTTLS; use implicit or plain")
+		case t.Protocol == ProtoHTTP || t.Protocol == ProtoTCP:
+			v.add(modePath, "protocol %s has no STARTTLS; use implicit or plain", t.Protocol)
 		case !t.DeepCheck && explicit == "":
 			v.add(modePath, "sieve defaults to starttls, which runs only in the deep phase: set deep_check: true, or tls_mode: plain for a connect-only check")
 		case !t.DeepCheck:
@@ -273,7 +274,7 @@ func (v *validator) validateProxyPort(key func(string) string, t *Target) {
 	switch {
 	case t.ProxyPort < 1 || t.ProxyPort > 65535:
 		v.add(key("proxy_port"), "must be 1..65535, got %d", t.ProxyPort)
-	case t.Protocol == ProtoHTTP:
+	case t.Protocol == ProtoHTTP || t.Protocol == ProtoTCP:
 		v.add(key("proxy_port"), "only applies to mail protocols (the port nginx or a Dovecot proxy connects to)")
 	case t.TLSMode == TLSImplicit && t.ProxyPort == t.Port:
 		v.add(key("proxy_port"), "is the implicit-TLS port itself; nginx cannot speak TLS to its upstream: name the plain or STARTTLS port")
@@ -283,6 +284,12 @@ func (v *validator) validateProxyPort(key func(string) string, t *Target) {
 func (v *validator) validatePlaintextAuth(key func(string) string, t *Target) {
 	if t.AllowPlaintextAuth && t.Host != "" && !IsLoopbackHost(t.Host) {
 		v.add(key("allow_plaintext_auth"), "is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost); credentials must not cross a network in clear text")
+		return
+	}
+	if t.Protocol == ProtoTCP {
+		if t.DeepCheck && hasSecretTCPStep(t.TCPSteps) && t.TLSMode == TLSPlain && !t.AllowPlaintextAuth {
+			v.add(key("tls_mode"), "a send step marked secret is only sent over TLS: use tls_mode: implicit (allow_plaintext_auth: true is accepted for loopback hosts only)")
+		}
 		return
 	}
 	hasCredentials := t.TestUsername != "" && t.TestPassword != ""

@@ -116,7 +116,8 @@ type TargetLookup interface {
 	// not modify it (copy it first).
 	ProbeTarget(id string) (*probe.Target, bool)
 	// TestPasswords lists the distinct non-empty test passwords of every
-	// target, for redaction only.
+	// target and the values of tcp send steps marked secret, for
+	// redaction only.
 	TestPasswords() []string
 }
 
@@ -132,9 +133,11 @@ func newTargetIndex(ids []string, targets []*probe.Target) *targetIndex {
 	seen := map[string]bool{}
 	for i, t := range targets {
 		ix.byID[ids[i]] = t
-		if t.Password != "" && !seen[t.Password] {
-			seen[t.Password] = true
-			ix.passwords = append(ix.passwords, t.Password)
+		for _, secret := range t.Secrets() {
+			if !seen[secret] {
+				seen[secret] = true
+				ix.passwords = append(ix.passwords, secret)
+			}
 		}
 	}
 	return ix

@@ -30,6 +30,7 @@ var deepChecks = map[string]func(s *session) error{
 	"pop3":  checkPOP3,
 	"smtp":  checkSMTP,
 	"lmtp":  checkLMTP,
+	"tcp":   checkTCP,
 }
 
 // Check runs the connect phase and, when phase is PhaseDeep and the target
@@ -73,8 +74,8 @@ func (p *Prober) run(ctx context.Context, t *Target, deep bool, res *Result, opt
 	if !known {
 		return configErr("no health check for protocol %q", t.Protocol)
 	}
-	if t.Protocol == "http" && t.TLSMode == TLSStartTLS {
-		return configErr("http has no STARTTLS; use tls_mode: implicit")
+	if (t.Protocol == "http" || t.Protocol == "tcp") && t.TLSMode == TLSStartTLS {
+		return configErr("%s has no STARTTLS; use tls_mode: implicit", t.Protocol)
 	}
 	greet, polite := greetingChecks[t.Protocol]
 	polite = polite && !deep && t.ConnectGreeting

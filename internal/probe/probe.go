@@ -50,7 +50,7 @@ const (
 // probe does no parsing or file reading.
 type Target struct {
 	Name     string
-	Protocol string // imap pop3 lmtp smtp sieve http
+	Protocol string // imap pop3 lmtp smtp sieve http tcp
 	Host     string
 	Port     int
 
@@ -91,6 +91,8 @@ type Target struct {
 	// HeloName is what smtp and lmtp checks send with EHLO/LHLO; empty
 	// means localhost.localdomain.
 	HeloName string
+	// TCPSteps is a tcp target's deep check (tcp.go).
+	TCPSteps []TCPStep
 }
 
 // Address is host:port, with IPv6 literals bracketed.
@@ -98,7 +100,7 @@ func (t *Target) Address() string { return joinHostPort(t.Host, t.Port) }
 
 // Step is one timed stage of a check, for the status API and `backline probe`.
 type Step struct {
-	Name     string        `json:"name"` // connect, proxy, tls, client_cert (connect-only, TLS 1.3), greeting, capabilities, starttls, auth, request, logout
+	Name     string        `json:"name"` // connect, proxy, tls, client_cert (connect-only, TLS 1.3), greeting, capabilities, starttls, auth, request, logout, send, expect (tcp)
 	Duration time.Duration `json:"duration"`
 }
 

@@ -72,6 +72,7 @@ func newSessionUntil(conn net.Conn, t *Target, res *Result, opts Options, deadli
 	if t.Password != "" {
 		s.secrets = []string{plainResponse(t.Username, t.Password), b64(t.Username + ":" + t.Password), b64(t.Password), t.Password}
 	}
+	s.secrets = append(s.secrets, tcpSecretForms(t.TCPSteps)...)
 	return s
 }
 

@@ -56,6 +56,13 @@ func NewTarget(ct *config.Target) (*Target, error) {
 			DrainStatuses: append([]int(nil), ct.DrainOnStatus...),
 		}
 	}
+	if t.Protocol == config.ProtoTCP {
+		steps, err := tcpSteps(ct.TCPSteps)
+		if err != nil {
+			return nil, fmt.Errorf("target %s: %w", t.Address(), err)
+		}
+		t.TCPSteps = steps
+	}
 	if t.TLSMode == "" {
 		t.TLSMode = TLSPlain
 	}
@@ -78,8 +85,8 @@ func NewTarget(ct *config.Target) (*Target, error) {
 	default:
 		return nil, fmt.Errorf("target %s: unknown tls_mode %q", t.Address(), ct.TLSMode)
 	}
-	if t.Protocol == config.ProtoHTTP && t.TLSMode == TLSStartTLS {
-		return nil, fmt.Errorf("target %s: http has no STARTTLS; use tls_mode: implicit", t.Address())
+	if (t.Protocol == config.ProtoHTTP || t.Protocol == config.ProtoTCP) && t.TLSMode == TLSStartTLS {
+		return nil, fmt.Errorf("target %s: %s has no STARTTLS; use tls_mode: implicit", t.Address(), t.Protocol)
 	}
 	if t.Port < 1 || t.Port > 65535 {
 		return nil, fmt.Errorf("target %s: port %d out of range 1..65535", t.Address(), t.Port)
@@ -164,4 +171,24 @@ func orDefault(d time.Duration) time.Duration {
 		return defaultTimeout
 	}
 	return d
+}
+
+// Secrets lists the values of t that must never be shown: the test
+// password and the value of every tcp send step marked secret (as sent
+// and without its line end). For redaction only.
+func (t *Target) Secrets() []string {
+	var out []string
+	if t.Password != "" {
+		out = append(out, t.Password)
+	}
+	for _, st := range t.TCPSteps {
+		if st.Secret {
+			for _, v := range []string{string(st.Send), strings.TrimRight(string(st.Send), "\r\n")} {
+				if v != "" {
+					out = append(out, v)
+				}
+			}
+		}
+	}
+	return out
 }
