@@ -234,9 +234,13 @@ func (g *gatedOrigins) gate(set *originSet, snap *health.Snapshot, useWhenUnheal
 // first is the candidates of a request's first attempt, in buf: the
 // gate's while they hold (same set, same snapshot), else judged anew. A
 // ramping candidate's share grows with time, so it is observed again at
-// the pick, as a judgement at the pick would observe it.
+// the pick, as a judgement at the pick would observe it. It takes the
+// gate's judgement away: the call lives as long as its answer streams (a
+// download, a WebSocket), and the index would keep the gate's snapshot,
+// every backend's entry, alive as long.
 func (g *gatedOrigins) first(set *originSet, snap *health.Snapshot, useWhenUnhealthy bool, buf []candidate) []candidate {
 	idx := g.idx
+	g.idx = nil
 	if idx == nil || idx.set != set || idx.snap != snap {
 		return set.candidates(snap, set.clock(), nil, useWhenUnhealthy, buf)
 	}

@@ -40,9 +40,15 @@ func (m *Metrics) ForgetUnused(old *Gateway) { m.forgetUnused(old.runtimes) }
 // does not have.
 func (m *Metrics) forgetUnused(rts []*backendRuntime) {
 	active := map[string]bool{}
+	activeOrigins := map[string]bool{} // "<backend>\x00<origin name>"
 	if p := m.m.conns.backends.Load(); p != nil {
 		for _, rt := range *p {
 			active[rt.name] = true
+			if rt.origins != nil {
+				for _, o := range rt.origins.origins {
+					activeOrigins[rt.name+"\x00"+o.name] = true
+				}
+			}
 		}
 		m.m.ramps.forget(rts, *p)
 		m.m.panics.keepOnly(*p, m.m.origins)
@@ -51,6 +57,18 @@ func (m *Metrics) forgetUnused(rts []*backendRuntime) {
 	for _, rt := range rts {
 		if !active[rt.name] {
 			unused = append(unused, rt.name)
+			continue
+		}
+		// A kept backend's origins that the reload removed: their request
+		// counters would stay at their last value for good. (A reload
+		// built but not active yet creates an origin's series at its
+		// first request only, so this takes none of its series.)
+		if rt.origins != nil {
+			for _, o := range rt.origins.origins {
+				if !activeOrigins[rt.name+"\x00"+o.name] {
+					m.m.origins.requests.DeleteLabelValues(rt.name, o.name)
+				}
+			}
 		}
 	}
 	for _, name := range unused {
