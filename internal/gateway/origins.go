@@ -48,7 +48,6 @@ type upstreamOrigin struct {
 	name     string // health target name and metric label: <label>@<host>:<port>
 	origin   origin
 	hostPort string       // origin.hostPort(), built once
-	pos      int          // its position in the set's origins
 	raw      string       // as configured (its path is the default probe path)
 	weight   int          // configured; the registry's effective weight wins when known
 	backup   bool         // taken only when no primary (non-backup) origin is admitted
@@ -103,7 +102,7 @@ func newOriginSet(label string, b *config.Backend, ramps *rampMemory) *originSet
 		u := &upstreamOrigin{
 			id:     BackendID(label, o.scheme, o.hostPort()),
 			name:   label + "@" + o.hostPort(),
-			origin: o, hostPort: o.hostPort(), pos: len(s.origins), raw: e.Origin, weight: w, backup: e.Backup,
+			origin: o, hostPort: o.hostPort(), raw: e.Origin, weight: w, backup: e.Backup,
 		}
 		u.doneFunc = func() { u.inFlight.Add(-1) }
 		u.seed = hashString(o.scheme + "://" + o.hostPort())

@@ -66,7 +66,7 @@ func boolIndex(b bool) int {
 }
 
 // originBits is one bit per origin of a set (at most config.MaxOrigins).
-type originBits [config.MaxOrigins / 64]uint64
+type originBits [(config.MaxOrigins + 63) / 64]uint64
 
 func (b *originBits) set(i int)      { b[i/64] |= 1 << (i % 64) }
 func (b *originBits) has(i int) bool { return b[i/64]&(1<<(i%64)) != 0 }
