@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -52,18 +53,16 @@ func withContentLength(headers []string, values map[string]string, body string) 
 	return append(out, "Content-Length")
 }
 
-// writeRequestBody sends the body after the header. The transcript shows
-// its length only: a body may be a login form or a token.
-func (s *session) writeRequestBody(body string) error {
-	if body == "" {
-		return nil
+// writeRequest sends the request's lines and its body in one write (a
+// server answering the head alone finds the body already sent). The
+// transcript shows the body's length only: a body may be a login form or
+// a token.
+func (s *session) writeRequest(lines, shown []string, body string) error {
+	err := s.writeLinesThen(lines, shown, body)
+	if body != "" && !errors.Is(err, ErrUnsafeValue) {
+		s.note("C: ", "<request body: "+strconv.Itoa(len(body))+" bytes>")
 	}
-	s.note("C: ", "<request body: "+strconv.Itoa(len(body))+" bytes>")
-	if _, err := s.conn.Write([]byte(body)); err != nil {
-		s.unusable = true
-		return err
-	}
-	return nil
+	return err
 }
 
 // drainStatus reports whether code is one of the check's drain_on_status
