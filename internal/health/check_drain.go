@@ -49,6 +49,32 @@ func (s *targetState) noteCheckDrain(phase probe.Phase, res *probe.Result) *prob
 	return res
 }
 
+// ownDrainAnswer judges the drain status of a shared (probe lease) result
+// by this instance's configuration: the holder's drain_on_status may
+// differ (a reload rolling through the instances) and a store value may be
+// anything. A status this target does not list drains nothing: it passes
+// when this target expects it, else it is a failed check, as this
+// instance's own probe would have judged the answer.
+func (s *targetState) ownDrainAnswer(res *probe.Result) *probe.Result {
+	if !res.OK || res.DrainStatus == 0 {
+		return res
+	}
+	h := s.target.HTTP
+	if h != nil && containsStatus(h.DrainStatuses, res.DrainStatus) {
+		return res
+	}
+	own := *res
+	own.DrainStatus = 0
+	if h != nil && probe.StatusPasses(res.DrainStatus, h) {
+		return &own
+	}
+	own.OK = false
+	own.Reason = probe.ReasonProtocol
+	own.FailedPhase = probe.PhaseDeep
+	own.Err = fmt.Errorf("HTTP status %d, a drain answer to the probe lease holder, is neither in expected_status nor in drain_on_status here", res.DrainStatus)
+	return &own
+}
+
 // endCheckDrainIfDown ends the check drain of a backend that turned
 // unhealthy: it is out for that reason now, and must pass the checks with
 // an expected status to come back.

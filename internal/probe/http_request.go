@@ -65,6 +65,11 @@ func (s *session) writeRequest(lines, shown []string, body string) error {
 	return err
 }
 
+// StatusPasses reports whether code is an answer the http check h passes
+// on (nil h: the seed's 200 only): for a status another instance's probe
+// saw (probe leases), judged by this instance's configuration.
+func StatusPasses(code int, h *HTTPExpect) bool { return statusExpected(code, h) }
+
 // drainStatus reports whether code is one of the check's drain_on_status
 // answers: the backend is up but asks for no new traffic (see
 // health's check drain).
