@@ -71,3 +71,28 @@ func TestReviewDrainAnswerWhileDownIsAFailureInHistory(t *testing.T) {
 		t.Errorf("history minute: %d checks, %d fails; want 1 failed check", last.Checks, last.Fails)
 	}
 }
+
+// The snapshot says since when the check drain runs: from its first drain
+// answer, kept while the answers go on (another drain status included),
+// zero once it ended.
+func TestReviewCheckDrainSince(t *testing.T) {
+	g := &Group{Name: "gateway:web", FailureThreshold: 2, RecoveryThreshold: 1, InitialHealthy: true}
+	target := httpDrainTarget()
+	target.HTTP.DrainStatuses = []int{404, 410}
+	s := newTargetState(g, target, time.Unix(0, 0))
+	feedDeep(s, 10, "ok")
+	feedDeep(s, 20, "drain")
+	res := probe.Result{Phase: probe.PhaseDeep, OK: true, DrainStatus: 410}
+	s.record(probe.PhaseDeep, &res, time.Unix(30, 0))
+	if b := s.backend(); b.CheckDrainStatus != 410 || !b.CheckDrainSince.Equal(time.Unix(20, 0)) {
+		t.Errorf("draining: status %d since %v, want 410 since %v", b.CheckDrainStatus, b.CheckDrainSince, time.Unix(20, 0))
+	}
+	feedDeep(s, 40, "ok")
+	if b := s.backend(); !b.CheckDrainSince.IsZero() {
+		t.Errorf("ended: since %v", b.CheckDrainSince)
+	}
+	feedDeep(s, 50, "drain")
+	if b := s.backend(); !b.CheckDrainSince.Equal(time.Unix(50, 0)) {
+		t.Errorf("again: since %v", b.CheckDrainSince)
+	}
+}
