@@ -35,13 +35,12 @@ func checkRequest(h *HTTPExpect) (method, body string, err error) {
 	return method, h.Body, nil
 }
 
-// withContentLength adds Content-Length for a body, after the other
-// headers; the check owns it (a configured one is replaced, a configured
-// Transfer-Encoding dropped: the body is sent whole, never chunked).
+// withContentLength makes the check own the request's framing: a
+// configured Content-Length or Transfer-Encoding is dropped (beta_health
+// refuses them only with a body; sent without one, they announce a body
+// that never comes, and the server waits for it), and a body goes with
+// its Content-Length, after the other headers, whole, never chunked.
 func withContentLength(headers []string, values map[string]string, body string) []string {
-	if body == "" {
-		return headers
-	}
 	out := headers[:0:0]
 	for _, name := range headers {
 		if name != "Content-Length" && name != "Transfer-Encoding" {
@@ -49,6 +48,10 @@ func withContentLength(headers []string, values map[string]string, body string) 
 		}
 	}
 	delete(values, "Transfer-Encoding")
+	delete(values, "Content-Length")
+	if body == "" {
+		return out
+	}
 	values["Content-Length"] = strconv.Itoa(len(body))
 	return append(out, "Content-Length")
 }

@@ -233,3 +233,23 @@ func TestReviewHTTPWriteResetAfterAnswer(t *testing.T) {
 		t.Errorf("no answer: err %v (%s)", err, Classify(err))
 	}
 }
+
+// Bug: without a body, a Content-Length or Transfer-Encoding from
+// beta_health's headers (refused there only with a body) went out as
+// written: the request announced a body that never came, and the server
+// waited for it until the check timed out. The check owns the framing
+// with a body or without.
+func TestReviewHTTPFramingHeadersWithoutBody(t *testing.T) {
+	request := []string{
+		"C: GET /health HTTP/1.1",
+		"C: Host: 127.0.0.1:PORT",
+		"C: User-Agent: backline-healthcheck",
+		"C: Accept: */*",
+		"C: Connection: close",
+		"C: ",
+	}
+	srv := startHTTP(t, false, request, httpResponse("HTTP/1.1 200 OK", ""))
+	res := deep(t, plainHTTPTarget(t, srv, &HTTPExpect{
+		Headers: map[string]string{"Content-Length": "5", "transfer-encoding": "chunked"}}))
+	expectOK(t, res)
+}
