@@ -35,27 +35,31 @@ type ctlPhase struct {
 }
 
 type ctlBackend struct {
-	ID           string    `json:"id"`
-	Name         string    `json:"name"`
-	Group        string    `json:"group"`
-	Protocol     string    `json:"protocol"`
-	Host         string    `json:"host"`
-	Port         int       `json:"port"`
-	Healthy      bool      `json:"healthy"`
-	Eligible     *bool     `json:"eligible"`
-	Reason       string    `json:"reason"`
-	Draining     bool      `json:"draining"` // false from daemons before the field
-	Weight       *int      `json:"weight"`
-	Backup       bool      `json:"backup"`
-	Admin        *ctlAdmin `json:"admin"`
-	Since        *ctlTime  `json:"since"`
-	DeepCheck    bool      `json:"deep_check"`
-	TLSMode      string    `json:"tls_mode"`
-	ConnectCheck string    `json:"connect_check"` // empty from daemons before the field
-	Connect      ctlPhase  `json:"connect"`
-	Deep         ctlPhase  `json:"deep"`
-	CertNotAfter *ctlTime  `json:"cert_not_after"`
-	CheckedAddr  string    `json:"checked_addr"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Group    string `json:"group"`
+	Protocol string `json:"protocol"`
+	Host     string `json:"host"`
+	Port     int    `json:"port"`
+	Healthy  bool   `json:"healthy"`
+	Eligible *bool  `json:"eligible"`
+	Reason   string `json:"reason"`
+	Draining bool   `json:"draining"` // false from daemons before the field
+	// CheckDrainStatus and CheckDrainSince: reason check_drain's answer
+	// and start (absent from daemons before drain_on_status).
+	CheckDrainStatus int       `json:"check_drain_status"`
+	CheckDrainSince  *ctlTime  `json:"check_drain_since"`
+	Weight           *int      `json:"weight"`
+	Backup           bool      `json:"backup"`
+	Admin            *ctlAdmin `json:"admin"`
+	Since            *ctlTime  `json:"since"`
+	DeepCheck        bool      `json:"deep_check"`
+	TLSMode          string    `json:"tls_mode"`
+	ConnectCheck     string    `json:"connect_check"` // empty from daemons before the field
+	Connect          ctlPhase  `json:"connect"`
+	Deep             ctlPhase  `json:"deep"`
+	CertNotAfter     *ctlTime  `json:"cert_not_after"`
+	CheckedAddr      string    `json:"checked_addr"`
 }
 
 // id is the backend's stable ID; daemons before the ID field send the name,

@@ -254,6 +254,28 @@ func (c *ctlClient) adminSummary(a ctlAdmin) string {
 	return c.redact(strings.Join(parts, ", "))
 }
 
+// drainingRow is the draining line of ctl show: an admin drain's with its
+// since and who, a check drain's (reason check_drain) with its own start
+// and status, which no admin change caused nor ends.
+func (c *ctlClient) drainingRow(b ctlBackend) string {
+	if b.Reason != "check_drain" {
+		return c.drainingText(b.Group, b.Admin)
+	}
+	s := "yes"
+	if b.CheckDrainSince.set() {
+		s += " since " + b.CheckDrainSince.String()
+	}
+	if b.CheckDrainStatus != 0 {
+		s += ": its check answers HTTP " + strconv.Itoa(b.CheckDrainStatus) + " (drain_on_status)"
+	} else {
+		s += ": its check answers a drain_on_status status"
+	}
+	if strings.HasPrefix(b.Group, gateway.GroupPrefix) {
+		return c.redact(s + " (no new requests; back in rotation at its next expected status)")
+	}
+	return c.redact(s + " (no new users; under policy sticky, users stored for it stay until their affinity expires; back at its next expected status)")
+}
+
 // drainingText says what draining means for the backend's group and, when
 // the admin state records them, since when and by whom.
 func (c *ctlClient) drainingText(group string, a *ctlAdmin) string {
@@ -308,7 +330,7 @@ func (c *ctlClient) printBackend(b ctlBackend) {
 		row("backup", ctlBackupNote(b.Group))
 	}
 	if b.Draining {
-		row("draining", c.drainingText(b.Group, b.Admin))
+		row("draining", c.drainingRow(b))
 	}
 	if b.Admin != nil {
 		row("admin", c.adminSummary(*b.Admin))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/backline/backline/internal/probe"
 )
@@ -28,7 +29,7 @@ const ReasonCheckDrain Reason = "check_drain"
 //   - a failed check keeps it: the server asked for no new traffic and
 //     a timeout does not say it changed its mind. The backend turning
 //     unhealthy ends it (record), since it is then out anyway.
-func (s *targetState) noteCheckDrain(phase probe.Phase, res *probe.Result) *probe.Result {
+func (s *targetState) noteCheckDrain(phase probe.Phase, res *probe.Result, now time.Time) *probe.Result {
 	if phase != probe.PhaseDeep {
 		return res // a connect check sends no HTTP request
 	}
@@ -42,11 +43,48 @@ func (s *targetState) noteCheckDrain(phase probe.Phase, res *probe.Result) *prob
 			failed.Err = fmt.Errorf("HTTP status %d is in drain_on_status: a backend that is down stays down until the check answers an expected status", res.DrainStatus)
 			return &failed
 		}
+		if s.checkDrain == 0 {
+			s.checkDrainSince = now
+		}
 		s.checkDrain = res.DrainStatus
 	case res.OK:
 		s.checkDrain = 0
 	}
 	return res
+}
+
+// ownDrainAnswer judges the drain status of a shared (probe lease) result
+// by this instance's configuration: the holder's drain_on_status may
+// differ (a reload rolling through the instances) and a store value may be
+// anything. A status this target does not list drains nothing: it passes
+// when this target expects it, else it is a failed check, as this
+// instance's own probe would have judged the answer.
+func (s *targetState) ownDrainAnswer(res *probe.Result) *probe.Result {
+	if !res.OK || res.DrainStatus == 0 {
+		return res
+	}
+	h := s.target.HTTP
+	if h != nil && containsStatus(h.DrainStatuses, res.DrainStatus) {
+		return res
+	}
+	own := *res
+	own.DrainStatus = 0
+	if h != nil && probe.StatusPasses(res.DrainStatus, h) {
+		return &own
+	}
+	own.OK = false
+	own.Reason = probe.ReasonProtocol
+	own.FailedPhase = probe.PhaseDeep
+	own.Err = fmt.Errorf("HTTP status %d, a drain answer to the probe lease holder, is neither in expected_status nor in drain_on_status here", res.DrainStatus)
+	return &own
+}
+
+// checkDrainStart is when the running check drain began; zero without one.
+func (s *targetState) checkDrainStart() time.Time {
+	if s.checkDrain == 0 {
+		return time.Time{}
+	}
+	return s.checkDrainSince
 }
 
 // endCheckDrainIfDown ends the check drain of a backend that turned

@@ -179,10 +179,12 @@ func ratio(n, d int) float64 {
 
 // noteHistory records one check result in the target's history: called
 // where a result is recorded (the group loop), after the gates moved, so
-// s.healthy is the verdict this check led to. Latency counts from the phase
-// the backend is judged by: deep for deep-checked targets, connect
-// otherwise.
-func (s *targetState) noteHistory(phase probe.Phase, res *probe.Result, now time.Time) {
+// s.healthy is the verdict this check led to. ok is what the gates
+// recorded (outcome.ok), not res.OK: a drain answer from a backend that is
+// down passed the probe but is a failed check (check_drain.go). Latency
+// counts from the phase the backend is judged by: deep for deep-checked
+// targets, connect otherwise.
+func (s *targetState) noteHistory(phase probe.Phase, ok bool, res *probe.Result, now time.Time) {
 	main := (phase == probe.PhaseDeep) == s.target.DeepCheck
-	s.history.add(now, res.OK, s.healthy, main && res.OK, res.Duration)
+	s.history.add(now, ok, s.healthy, main && ok, res.Duration)
 }

@@ -259,7 +259,7 @@ func (l *groupLoop) feed(ctx context.Context, lr *leaseRound, now time.Time) {
 				continue
 			}
 			out := s.recordSharedDeep(&res, now)
-			s.noteHistory(probe.PhaseDeep, &res, now)
+			s.noteHistory(probe.PhaseDeep, out.ok, &res, now)
 			if m := l.e.metrics; m != nil {
 				m.observe(s, &res, &out, l.steps)
 			}
@@ -275,7 +275,7 @@ func (l *groupLoop) recordConnectPart(ctx context.Context, s *targetState, res *
 	if !ok {
 		return
 	}
-	s.noteHistory(probe.PhaseConnect, &part, now)
+	s.noteHistory(probe.PhaseConnect, out.ok, &part, now)
 	if m := l.e.metrics; m != nil {
 		m.observe(s, &part, &out, l.steps)
 	}

@@ -65,7 +65,8 @@ func decodeShared(data []byte) (probe.Result, error) {
 // here, unlike record's.
 func (s *targetState) recordSharedDeep(res *probe.Result, now time.Time) outcome {
 	drainFrom := s.checkDrain
-	res = s.noteCheckDrain(probe.PhaseDeep, res) // check_drain.go
+	res = s.ownDrainAnswer(res)                       // check_drain.go
+	res = s.noteCheckDrain(probe.PhaseDeep, res, now) // check_drain.go
 	out := outcome{phase: probe.PhaseDeep, ok: res.OK, checkDrainFrom: drainFrom}
 	if !res.OK {
 		out.reason = failureReason(res)

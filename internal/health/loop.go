@@ -203,7 +203,7 @@ func (l *groupLoop) recordLocal(ctx context.Context, j job, res *probe.Result, n
 	} else {
 		out = j.state.record(j.phase, res, now)
 	}
-	j.state.noteHistory(j.phase, res, now)
+	j.state.noteHistory(j.phase, out.ok, res, now)
 	if m := l.e.metrics; m != nil {
 		m.observe(j.state, res, &out, l.steps)
 	}

@@ -37,7 +37,7 @@ type outcome struct {
 // it was a dial error.
 func (s *targetState) record(phase probe.Phase, res *probe.Result, now time.Time) outcome {
 	drainFrom := s.checkDrain
-	res = s.noteCheckDrain(phase, res) // check_drain.go
+	res = s.noteCheckDrain(phase, res, now) // check_drain.go
 	out := outcome{phase: phase, ok: res.OK, checkDrainFrom: drainFrom}
 	if !res.OK {
 		out.reason = failureReason(res)

@@ -92,6 +92,9 @@ type Backend struct {
 	// deep check while it was healthy (0: none): with Reason check_drain
 	// and Draining, the backend asked for no new traffic (check_drain.go).
 	CheckDrainStatus int
+	// CheckDrainSince is when that check drain began (its first drain
+	// answer); zero without one.
+	CheckDrainSince time.Time
 	// Healthy combines the phases: connect.healthy && deep.healthy for deep
 	// checks, connect.healthy otherwise (contract §4.3).
 	Healthy bool

@@ -37,6 +37,9 @@ type targetState struct {
 	// checkDrain is the drain_on_status answer of the last deep check
 	// while healthy (0: none); see check_drain.go.
 	checkDrain int
+	// checkDrainSince: when the running check drain began (its first
+	// drain answer); meaningful while checkDrain != 0.
+	checkDrainSince time.Time
 
 	connectLatency *latencyHistogram
 	deepLatency    *latencyHistogram
@@ -123,6 +126,7 @@ func (s *targetState) backend() Backend {
 		Reason:           s.ownReason(),
 		Draining:         s.healthy && s.checkDrain != 0,
 		CheckDrainStatus: s.checkDrain,
+		CheckDrainSince:  s.checkDrainStart(),
 		Target:           s.info,
 		Healthy:          s.healthy,
 		Since:            s.since,

@@ -101,6 +101,7 @@ func checkHTTP(s *session) error {
 		return err
 	}
 	headers = withContentLength(headers, values, body)
+	s.withholdBody(body)
 	lines := []string{method + " " + path + " HTTP/1.1"}
 	// A request_uri may carry ?api_key=…; shown as the status API shows
 	// it (free text's values would end at a quote and show the rest).
@@ -112,17 +113,22 @@ func checkHTTP(s *session) error {
 		s.withholdHeader(values[name], shownValue)
 	}
 	lines, shown = append(lines, ""), append(shown, "")
-	// writeLines refuses the whole request if any line (Host comes from the
-	// target and was not checked above) holds CR, LF or NUL.
-	if err := s.writeLines(lines, shown); err != nil {
-		return wrapf(Classify(err), err, "sending the HTTP request to %s", t.Address())
+	// writeRequest refuses the whole request if any line (Host comes from
+	// the target and was not checked above) holds CR, LF or NUL.
+	writeErr := s.writeRequest(lines, shown, body)
+	if errors.Is(writeErr, ErrUnsafeValue) {
+		return wrapf(Classify(writeErr), writeErr, "sending the HTTP request to %s", t.Address())
 	}
-	if err := s.writeRequestBody(body); err != nil {
-		return wrapf(Classify(err), err, "sending the HTTP request body to %s", t.Address())
-	}
+	// A failed write is no verdict yet: a server may answer (a 404, a
+	// 413) and close before it read the whole request, and the reset that
+	// follows fails the rest of the write. Its answer is judged; without
+	// one, the write's error is the cause.
 
 	limited := bufio.NewReader(io.LimitReader(s.r, maxHTTPHeader+maxHTTPBody))
-	resp, err := http.ReadResponse(limited, &http.Request{Method: method})
+	resp, statusLine, err := s.readHTTPResponse(limited, method, path)
+	if err != nil && writeErr != nil {
+		return wrapf(Classify(writeErr), writeErr, "sending the HTTP request to %s", t.Address())
+	}
 	if err != nil {
 		if !s.deadline.IsZero() && !time.Now().Before(s.deadline) {
 			// bufio hands net/http a partial line without its deadline
@@ -142,13 +148,6 @@ func checkHTTP(s *session) error {
 		return failf(Classify(err), "reading the HTTP response from %s: %s", t.Address(), s.quoted(redact.ErrorText(err.Error())))
 	}
 	defer resp.Body.Close()
-	// The server's reason phrase may echo the request target, key and all
-	// (shownReason); the protocol and code are net/http's own.
-	statusLine := resp.Proto + " " + resp.Status
-	if code, reason, ok := strings.Cut(resp.Status, " "); ok {
-		statusLine = resp.Proto + " " + code + " " + shownReason(reason, path)
-	}
-	s.noteResponse(statusLine, resp.Header)
 
 	if drainStatus(resp.StatusCode, t.HTTP) {
 		s.res.DrainStatus = resp.StatusCode

@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -34,13 +35,12 @@ func checkRequest(h *HTTPExpect) (method, body string, err error) {
 	return method, h.Body, nil
 }
 
-// withContentLength adds Content-Length for a body, after the other
-// headers; the check owns it (a configured one is replaced, a configured
-// Transfer-Encoding dropped: the body is sent whole, never chunked).
+// withContentLength makes the check own the request's framing: a
+// configured Content-Length or Transfer-Encoding is dropped (beta_health
+// refuses them only with a body; sent without one, they announce a body
+// that never comes, and the server waits for it), and a body goes with
+// its Content-Length, after the other headers, whole, never chunked.
 func withContentLength(headers []string, values map[string]string, body string) []string {
-	if body == "" {
-		return headers
-	}
 	out := headers[:0:0]
 	for _, name := range headers {
 		if name != "Content-Length" && name != "Transfer-Encoding" {
@@ -48,23 +48,30 @@ func withContentLength(headers []string, values map[string]string, body string) 
 		}
 	}
 	delete(values, "Transfer-Encoding")
+	delete(values, "Content-Length")
+	if body == "" {
+		return out
+	}
 	values["Content-Length"] = strconv.Itoa(len(body))
 	return append(out, "Content-Length")
 }
 
-// writeRequestBody sends the body after the header. The transcript shows
-// its length only: a body may be a login form or a token.
-func (s *session) writeRequestBody(body string) error {
-	if body == "" {
-		return nil
+// writeRequest sends the request's lines and its body in one write (a
+// server answering the head alone finds the body already sent). The
+// transcript shows the body's length only: a body may be a login form or
+// a token.
+func (s *session) writeRequest(lines, shown []string, body string) error {
+	err := s.writeLinesThen(lines, shown, body)
+	if body != "" && !errors.Is(err, ErrUnsafeValue) {
+		s.note("C: ", "<request body: "+strconv.Itoa(len(body))+" bytes>")
 	}
-	s.note("C: ", "<request body: "+strconv.Itoa(len(body))+" bytes>")
-	if _, err := s.conn.Write([]byte(body)); err != nil {
-		s.unusable = true
-		return err
-	}
-	return nil
+	return err
 }
+
+// StatusPasses reports whether code is an answer the http check h passes
+// on (nil h: the seed's 200 only): for a status another instance's probe
+// saw (probe leases), judged by this instance's configuration.
+func StatusPasses(code int, h *HTTPExpect) bool { return statusExpected(code, h) }
 
 // drainStatus reports whether code is one of the check's drain_on_status
 // answers: the backend is up but asks for no new traffic (see

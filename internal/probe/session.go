@@ -155,7 +155,14 @@ func (s *session) writeSecret(line, shown string) error {
 // shown[i] stands for lines[i] in the transcript. Nothing is sent when any
 // line holds CR, LF or NUL.
 func (s *session) writeLines(lines, shown []string) error {
-	var size int
+	return s.writeLinesThen(lines, shown, "")
+}
+
+// writeLinesThen is writeLines with raw bytes after the lines, in the same
+// write (an HTTP request body: its transcript line is the caller's). The
+// raw part may hold any byte; only the lines are checked.
+func (s *session) writeLinesThen(lines, shown []string, raw string) error {
+	size := len(raw)
 	for _, line := range lines {
 		if hasLineBreak(line) {
 			return unsafeValue(ReasonConfig, "%s command not sent to %s", strings.ToUpper(s.target.Protocol), s.target.Address())
@@ -167,6 +174,7 @@ func (s *session) writeLines(lines, shown []string) error {
 		s.note("C: ", shown[i])
 		buf = append(append(buf, line...), '\r', '\n')
 	}
+	buf = append(buf, raw...)
 	_, err := s.conn.Write(buf)
 	if err != nil {
 		// A part of the line may have gone out: the server would read the

@@ -37,7 +37,9 @@ type backendView struct {
 	// CheckDrainStatus: the http check answered this drain_on_status
 	// status (reason check_drain); left out otherwise.
 	CheckDrainStatus int `json:"check_drain_status,omitempty"`
-	Weight           int `json:"weight"`
+	// CheckDrainSince: when that check drain began; left out otherwise.
+	CheckDrainSince *time.Time `json:"check_drain_since,omitempty"`
+	Weight          int        `json:"weight"`
 	// Backup: a failover target (backup: true); left out for the others.
 	Backup    bool      `json:"backup,omitempty"`
 	Admin     adminView `json:"admin"`
@@ -151,6 +153,7 @@ func viewBackend(b health.Backend) backendView {
 		Reason:           string(b.Reason),
 		Draining:         b.Draining,
 		CheckDrainStatus: b.CheckDrainStatus,
+		CheckDrainSince:  timePtr(b.CheckDrainSince),
 		Weight:           b.Weight,
 		Backup:           b.Backup,
 		Admin:            viewAdmin("", b.Admin),

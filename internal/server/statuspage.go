@@ -260,6 +260,9 @@ func buildRow(b health.Backend, adm pageAdmin, now time.Time) statusRow {
 	last := lastCheck(b, t.DeepCheck)
 	since := b.Since
 	switch {
+	case b.Reason == health.ReasonCheckDrain && !b.CheckDrainSince.IsZero():
+		// Not the admin state's since: an operator's change did not start it.
+		since = b.CheckDrainSince
 	case (row.State == "draining" || row.State == "drain" || row.State == "maint") && !adm.Since.IsZero():
 		since = adm.Since
 	case row.State == "stale" && !last.LastCheck.IsZero():
