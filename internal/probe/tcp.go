@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -64,23 +66,46 @@ func tcpSteps(in []config.TCPStep) ([]TCPStep, error) {
 }
 
 // tcpSecretForms are the forms of the secret send values a server could
-// echo: the value as sent, without its line end, and both as a
-// transcript writes them (control characters escaped).
+// echo: the value as sent, without its line end, each of its lines, and
+// each word of four bytes or more (a server that quotes the arguments of
+// a command it refused, as Redis does for an unknown one, echoes the
+// password alone), all also as a transcript writes them (control
+// characters escaped). Longest first: scrub replaces in order, and a
+// shorter form must not cut a longer one apart.
 func tcpSecretForms(steps []TCPStep) []string {
 	var out []string
+	add := func(v string) {
+		if v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
 	for _, st := range steps {
 		if !st.Secret {
 			continue
 		}
 		raw := string(st.Send)
-		for _, v := range []string{raw, strings.TrimRight(raw, "\r\n")} {
-			if v != "" {
-				out = append(out, v, escapeControl(v))
+		forms := []string{raw, strings.TrimRight(raw, "\r\n")}
+		for _, line := range strings.Split(raw, "\n") {
+			forms = append(forms, strings.TrimSuffix(line, "\r"))
+		}
+		for _, word := range strings.Fields(raw) {
+			if len(word) >= minSecretWord {
+				forms = append(forms, word)
 			}
 		}
+		for _, v := range forms {
+			add(v)
+			add(escapeControl(v))
+		}
 	}
+	sort.SliceStable(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out
 }
+
+// minSecretWord is the shortest word of a secret value withheld on its
+// own: shorter ones ("3" in "HELLO 3 AUTH …") would blank out unrelated
+// parts of every line while hardly narrowing a guess.
+const minSecretWord = 4
 
 // checkTCP runs a tcp target's steps in order on the connection the
 // connect phase left; the first failing step ends the check. There is no
@@ -189,7 +214,7 @@ func (s *session) readBoundedLine(limit int) (string, error) {
 
 // lineTooLong notes the first limit bytes of an overlong line and fails.
 func (s *session) lineTooLong(buf []byte, limit int) error {
-	s.note("S: ", escapeControl(string(buf[:limit])))
+	s.note("S: ", escapeControl(s.clipScrubbed(string(buf), limit)))
 	// The rest of the line may still be coming: the server cannot read a
 	// goodbye in the middle of it.
 	s.unusable = true

@@ -1,0 +1,103 @@
+package probe
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+)
+
+// Review tests: a server that echoes the secret of a send step in a form
+// other than the whole value must not get it, or a part of it, into the
+// transcript or the error.
+
+// assertNoSecretPart fails when part (a piece of the secret that alone
+// gives it away) appears in the transcript or error.
+func assertNoSecretPart(t *testing.T, res Result, part string) {
+	t.Helper()
+	texts := append([]string(nil), res.Transcript...)
+	if res.Err != nil {
+		texts = append(texts, res.Err.Error())
+	}
+	for _, text := range texts {
+		if strings.Contains(strings.ToLower(text), strings.ToLower(part)) {
+			t.Errorf("secret part %q leaked in %q", part, text)
+		}
+	}
+}
+
+func TestReviewTCPSecretEchoCutAtMaxBytes(t *testing.T) {
+	// The echo runs past max_bytes: the noted first max_bytes bytes end
+	// in the middle of the secret.
+	srv := startFake(t, func(c *fakeConn) {
+		_, _ = io.Copy(io.Discard, io.LimitReader(c.conn, int64(len("AUTH "+tcpSecret+"\r\n"))))
+		_, _ = io.WriteString(c.conn, "-ERR bad: "+tcpSecret+strings.Repeat("x", 100)+"\r\n")
+		_, _ = io.Copy(io.Discard, c.conn)
+	})
+	st := expect("+OK")
+	st.MaxBytes = len("-ERR bad: ") + len(tcpSecret) - 3
+	res := deep(t, tcpTarget(t, srv, TLSPlain, send("AUTH "), secret(tcpSecret), send("\r\n"), st))
+	srv.wait()
+	expectFail(t, res, ReasonProtocol, "max_bytes")
+	assertNoSecretPart(t, res, tcpSecret[:len(tcpSecret)-3])
+}
+
+func TestReviewTCPSecretEchoedInParts(t *testing.T) {
+	// Redis before 6 answers an unknown HELLO by listing its arguments:
+	// the password comes back without the rest of the step.
+	const value = "HELLO 3 AUTH default " + tcpSecret + "\r\n"
+	srv := startFake(t, func(c *fakeConn) {
+		_, _ = io.Copy(io.Discard, io.LimitReader(c.conn, int64(len(value))))
+		_, _ = io.WriteString(c.conn, "-ERR unknown command `HELLO`, with args beginning with: `3`, `AUTH`, `default`, `"+tcpSecret+"`, \r\n")
+		_, _ = io.Copy(io.Discard, c.conn)
+	})
+	res := deep(t, tcpTarget(t, srv, TLSPlain, secret(value), expect("+OK")))
+	srv.wait()
+	expectFail(t, res, ReasonProtocol, "expected a line containing")
+	assertNoSecretPart(t, res, tcpSecret)
+}
+
+func TestReviewTCPSecretEchoedOneLineOfMany(t *testing.T) {
+	// A secret step of two commands; the server echoes the second line.
+	value := "AUTH " + tcpSecret + "\r\nPING\r\n"
+	srv := startFake(t, func(c *fakeConn) {
+		_, _ = io.Copy(io.Discard, io.LimitReader(c.conn, int64(len(value))))
+		_, _ = io.WriteString(c.conn, "-ERR no: AUTH "+tcpSecret+"\r\n")
+		_, _ = io.Copy(io.Discard, c.conn)
+	})
+	res := deep(t, tcpTarget(t, srv, TLSPlain, secret(value), expect("+OK")))
+	srv.wait()
+	expectFail(t, res, ReasonProtocol, "expected a line containing")
+	assertNoSecretPart(t, res, tcpSecret)
+}
+
+func TestReviewTCPSecretEchoedInAnotherCase(t *testing.T) {
+	srv := startFake(t, func(c *fakeConn) {
+		_, _ = io.Copy(io.Discard, io.LimitReader(c.conn, int64(len(tcpSecret)+2)))
+		_, _ = io.WriteString(c.conn, "-ERR UNKNOWN USER "+strings.ToUpper(tcpSecret)+"\r\n")
+		_, _ = io.Copy(io.Discard, c.conn)
+	})
+	res := deep(t, tcpTarget(t, srv, TLSPlain, secret(tcpSecret+"\r\n"), expect("+OK")))
+	srv.wait()
+	expectFail(t, res, ReasonProtocol, "expected a line containing")
+	assertNoSecretPart(t, res, tcpSecret)
+}
+
+func TestReviewTCPSecretWithControlBytesEchoed(t *testing.T) {
+	// A secret with a tab and a NUL: the error quotes the raw line
+	// scrubbed, the transcript the escaped one.
+	value := "pw\twith\x00nul"
+	srv := startFake(t, func(c *fakeConn) {
+		_, _ = io.Copy(io.Discard, io.LimitReader(c.conn, int64(len(value))))
+		_, _ = io.WriteString(c.conn, "-ERR "+value+"\r\n")
+		_, _ = io.Copy(io.Discard, c.conn)
+	})
+	res := deep(t, tcpTarget(t, srv, TLSPlain, secret(value), expect("+OK")))
+	srv.wait()
+	for _, part := range []string{"with", `with\x00nul`} {
+		assertNoSecretPart(t, res, part)
+	}
+	if !bytes.Contains([]byte(res.Err.Error()), []byte("<redacted>")) {
+		t.Errorf("error = %v", res.Err)
+	}
+}
