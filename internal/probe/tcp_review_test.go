@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Review tests: a server that echoes the secret of a send step in a form
@@ -100,4 +101,48 @@ func TestReviewTCPSecretWithControlBytesEchoed(t *testing.T) {
 	if !bytes.Contains([]byte(res.Err.Error()), []byte("<redacted>")) {
 		t.Errorf("error = %v", res.Err)
 	}
+}
+
+// Semantics against HAProxy's tcp-check (docs/operations.md): an expect
+// reads the next line, and lines a server sent before a send step are
+// not dropped: the expect after it reads the banner first.
+func TestReviewTCPBannerBeforeSendIsReadFirst(t *testing.T) {
+	srv := startFake(t, script("S: * banner", "C: PING", "S: +PONG"))
+	res := deep(t, tcpTarget(t, srv, TLSPlain, send("PING\r\n"), expect("+PONG")))
+	srv.wait()
+	expectFail(t, res, ReasonProtocol, `TCP tcp_steps[1] expected a line containing "+PONG", response: * banner`)
+}
+
+// A line split across TLS records (and TCP segments) is one line.
+func TestReviewTCPLineAcrossTLSRecords(t *testing.T) {
+	srv := startFake(t, func(c *fakeConn) {
+		if !c.startTLS() {
+			return
+		}
+		for _, part := range []string{"+PO", "NG wi", "th\x00nul\r", "\n"} {
+			if _, err := io.WriteString(c.conn, part); err != nil {
+				return
+			}
+		}
+		c.drain()
+	})
+	st := expectRe("^\\+PONG with\x00nul$")
+	st.MaxBytes = len("+PONG with\x00nul")
+	res := deep(t, tcpTarget(t, srv, TLSImplicit, st))
+	srv.wait()
+	expectOK(t, res)
+}
+
+// A CR alone does not end a line: a server answering "+PONG\r" and
+// waiting is a timeout at the deep deadline, not a match.
+func TestReviewTCPCROnlyLineEnd(t *testing.T) {
+	srv := startFake(t, func(c *fakeConn) {
+		_, _ = io.WriteString(c.conn, "+PONG\r")
+		c.drain()
+	})
+	tg := tcpTarget(t, srv, TLSPlain, expect("+PONG"))
+	tg.DeepTimeout = 100 * time.Millisecond
+	res := deep(t, tg)
+	srv.wait()
+	expectFail(t, res, ReasonTimeout, "TCP tcp_steps[0] expect from")
 }
