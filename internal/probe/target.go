@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -188,7 +189,7 @@ func (t *Target) Secrets() []string {
 				forms = append(forms, strings.TrimSuffix(line, "\r"))
 			}
 			for _, v := range forms {
-				if v != "" {
+				if v != "" && !slices.Contains(out, v) {
 					out = append(out, v)
 				}
 			}
