@@ -165,10 +165,12 @@ func (s *session) tcpExpect(i int, st TCPStep) error {
 	}
 	if st.Regexp != nil {
 		if !st.Regexp.MatchString(line) {
-			return protocolErr("TCP tcp_steps[%d] expected a line matching %q, response: %s", i, st.Regexp.String(), s.quoted(line))
+			return protocolErr("TCP tcp_steps[%d] expected a line matching %q, response: %s", i, s.scrub(st.Regexp.String()), s.quoted(line))
 		}
 	} else if !strings.Contains(line, string(st.Expect)) {
-		return protocolErr("TCP tcp_steps[%d] expected a line containing %q, response: %s", i, escapeControl(string(st.Expect)), s.quoted(line))
+		// The expected text may hold the secret (a server expected to
+		// echo it): scrubbed like the line.
+		return protocolErr("TCP tcp_steps[%d] expected a line containing %q, response: %s", i, escapeControl(s.scrub(string(st.Expect))), s.quoted(line))
 	}
 	s.step("expect", start)
 	return nil

@@ -146,3 +146,17 @@ func TestReviewTCPCROnlyLineEnd(t *testing.T) {
 	srv.wait()
 	expectFail(t, res, ReasonTimeout, "TCP tcp_steps[0] expect from")
 }
+
+// An expect that quotes the secret (a server expected to echo it) does
+// not bring it into the mismatch error.
+func TestReviewTCPExpectQuotingSecretScrubbed(t *testing.T) {
+	srv := startFake(t, func(c *fakeConn) {
+		_, _ = io.Copy(io.Discard, io.LimitReader(c.conn, int64(len(tcpSecret)+2)))
+		_, _ = io.WriteString(c.conn, "-ERR no\r\n")
+		c.drain()
+	})
+	res := deep(t, tcpTarget(t, srv, TLSPlain, secret(tcpSecret+"\r\n"), expect("+OK "+tcpSecret)))
+	srv.wait()
+	expectFail(t, res, ReasonProtocol, `expected a line containing "+OK <redacted>"`)
+	assertNoSecretPart(t, res, tcpSecret)
+}
