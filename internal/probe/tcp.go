@@ -33,6 +33,10 @@ type TCPStep struct {
 func tcpSteps(in []config.TCPStep) ([]TCPStep, error) {
 	out := make([]TCPStep, 0, len(in))
 	for i, c := range in {
+		if n := countSet(c.Send, c.Expect, c.ExpectRegex); n > 1 {
+			// Decoding Send+Expect as one would send the expected text.
+			return nil, fmt.Errorf("tcp_steps[%d]: has more than one of send, expect and expect_regex", i)
+		}
 		st := TCPStep{Secret: c.Secret, Regexp: c.Regexp, MaxBytes: int(c.MaxBytes)}
 		if st.MaxBytes <= 0 || st.MaxBytes > maxLine {
 			st.MaxBytes = config.DefaultTCPExpectMaxBytes
@@ -63,6 +67,16 @@ func tcpSteps(in []config.TCPStep) ([]TCPStep, error) {
 		out = append(out, st)
 	}
 	return out, nil
+}
+
+func countSet(values ...string) int {
+	n := 0
+	for _, v := range values {
+		if v != "" {
+			n++
+		}
+	}
+	return n
 }
 
 // tcpSecretForms are the forms of the secret send values a server could

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/backline/backline/internal/config"
 )
 
 // Review tests: a server that echoes the secret of a send step in a form
@@ -159,4 +161,13 @@ func TestReviewTCPExpectQuotingSecretScrubbed(t *testing.T) {
 	srv.wait()
 	expectFail(t, res, ReasonProtocol, `expected a line containing "+OK <redacted>"`)
 	assertNoSecretPart(t, res, tcpSecret)
+}
+
+// A step NewTarget gets unvalidated with two actions is refused, not
+// sent as the two values run together.
+func TestReviewTCPStepsTwoActionsRefused(t *testing.T) {
+	_, err := tcpSteps([]config.TCPStep{{Send: "PING\r\n", Expect: "+PONG"}})
+	if err == nil || strings.Contains(err.Error(), "PING") {
+		t.Errorf("err = %v", err)
+	}
 }
