@@ -57,14 +57,20 @@ func (s *session) clipScrubbed(text string, limit int) string {
 	if len(text) <= limit {
 		return text
 	}
-	head := text[:limit]
+	return s.withholdSecretStart(text[:limit])
+}
+
+// withholdSecretStart replaces the end of text when it is the start of a
+// secret (any case): text stops there (a cut, or the server closed in the
+// middle of an echo) and the rest of the secret never came.
+func (s *session) withholdSecretStart(text string) string {
 	for _, secret := range s.secrets {
-		for k := min(len(secret)-1, len(head)); k > 0; k-- {
-			if equalFoldASCII(head[len(head)-k:], secret[:k]) {
-				head = head[:len(head)-k] + redacted
+		for k := min(len(secret)-1, len(text)); k > 0; k-- {
+			if equalFoldASCII(text[len(text)-k:], secret[:k]) {
+				text = text[:len(text)-k] + redacted
 				break
 			}
 		}
 	}
-	return head
+	return text
 }

@@ -216,7 +216,7 @@ func (s *session) readBoundedLine(limit int) (string, error) {
 			continue
 		}
 		if len(buf) > 0 {
-			s.note("S: ", escapeControl(string(buf)))
+			s.note("S: ", escapeControl(s.withholdSecretStart(string(buf))))
 		}
 		if errors.Is(err, io.EOF) {
 			if len(buf) > 0 {

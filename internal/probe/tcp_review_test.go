@@ -171,3 +171,16 @@ func TestReviewTCPStepsTwoActionsRefused(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// The server closes in the middle of echoing the secret: the start of it
+// at the end of the noted bytes is withheld.
+func TestReviewTCPSecretEchoCutByClose(t *testing.T) {
+	srv := startFake(t, func(c *fakeConn) {
+		_, _ = io.Copy(io.Discard, io.LimitReader(c.conn, int64(len(tcpSecret)+2)))
+		_, _ = io.WriteString(c.conn, "-ERR "+tcpSecret[:len(tcpSecret)-2])
+	})
+	res := deep(t, tcpTarget(t, srv, TLSPlain, secret(tcpSecret+"\r\n"), expect("+OK")))
+	srv.wait()
+	expectFail(t, res, ReasonProtocol, "connection closed by server after")
+	assertNoSecretPart(t, res, tcpSecret[:len(tcpSecret)-2])
+}
