@@ -184,3 +184,30 @@ func TestReviewTCPSecretEchoCutByClose(t *testing.T) {
 	expectFail(t, res, ReasonProtocol, "connection closed by server after")
 	assertNoSecretPart(t, res, tcpSecret[:len(tcpSecret)-2])
 }
+
+// A secret step goes over implicit TLS without allow_plaintext_auth,
+// with and without a PROXY v2 header before the handshake.
+func TestReviewTCPSecretOverImplicitTLS(t *testing.T) {
+	for _, proxy := range []bool{false, true} {
+		srv := startFake(t, func(c *fakeConn) {
+			if proxy {
+				_ = c.readRaw(16)
+			}
+			if !c.startTLS() {
+				return
+			}
+			if !c.expect(tcpSecret) {
+				return
+			}
+			c.send("+OK")
+			c.drain()
+		})
+		tg := tcpTarget(t, srv, TLSImplicit, secret(tcpSecret+"\r\n"), expect("+OK"))
+		tg.AllowPlaintextAuth = false
+		tg.HAProxyV2 = proxy
+		res := deep(t, tg)
+		srv.wait()
+		expectOK(t, res)
+		assertNoTCPSecret(t, res)
+	}
+}
