@@ -22,13 +22,16 @@ func FuzzReplaceFold(f *testing.F) {
 		if !strings.Contains(lowerASCIIString(line), lowerASCIIString(secret)) && got != line {
 			t.Fatalf("changed a line without the secret: %q -> %q", line, got)
 		}
+		// secretStartAtEnd against the obvious quadratic scan.
+		want := 0
+		for k := min(len(secret)-1, len(line)); k > 0; k-- {
+			if lowerASCIIString(line[len(line)-k:]) == lowerASCIIString(secret[:k]) {
+				want = k
+				break
+			}
+		}
+		if got := secretStartAtEnd(line, secret); got != want {
+			t.Fatalf("secretStartAtEnd(%q, %q) = %d, want %d", line, secret, got, want)
+		}
 	})
-}
-
-func lowerASCIIString(s string) string {
-	b := []byte(s)
-	for i := range b {
-		b[i] = lowerASCII(b[i])
-	}
-	return string(b)
 }
