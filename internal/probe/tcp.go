@@ -102,9 +102,11 @@ func tcpSecretForms(steps []TCPStep) []string {
 		for _, line := range strings.Split(raw, "\n") {
 			forms = append(forms, strings.TrimSuffix(line, "\r"))
 		}
+		words := 0
 		for _, word := range strings.Fields(raw) {
-			if len(word) >= minSecretWord {
+			if len(word) >= minSecretWord && words < maxSecretWords {
 				forms = append(forms, word)
+				words++
 			}
 		}
 		for _, v := range forms {
@@ -120,6 +122,12 @@ func tcpSecretForms(steps []TCPStep) []string {
 // own: shorter ones ("3" in "HELLO 3 AUTH …") would blank out unrelated
 // parts of every line while hardly narrowing a guess.
 const minSecretWord = 4
+
+// maxSecretWords bounds the words of one secret value withheld on their
+// own: every transcript line is searched for each (a command and its
+// credential are a few words; a 64 KiB value of thousands would cost
+// that many searches a line).
+const maxSecretWords = 32
 
 // checkTCP runs a tcp target's steps in order on the connection the
 // connect phase left; the first failing step ends the check. There is no

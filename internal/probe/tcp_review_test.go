@@ -211,3 +211,11 @@ func TestReviewTCPSecretOverImplicitTLS(t *testing.T) {
 		assertNoTCPSecret(t, res)
 	}
 }
+
+// A huge secret value of many words yields a bounded list of forms.
+func TestReviewTCPSecretFormsBounded(t *testing.T) {
+	forms := tcpSecretForms([]TCPStep{secret(strings.Repeat("word ", 10000) + "\r\n")})
+	if len(forms) > 2*(3+maxSecretWords) {
+		t.Errorf("%d forms", len(forms))
+	}
+}
