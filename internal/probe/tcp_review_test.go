@@ -1,6 +1,7 @@
 package probe
 
 import (
+	"fmt"
 	"bytes"
 	"io"
 	"strings"
@@ -214,7 +215,11 @@ func TestReviewTCPSecretOverImplicitTLS(t *testing.T) {
 
 // A huge secret value of many words yields a bounded list of forms.
 func TestReviewTCPSecretFormsBounded(t *testing.T) {
-	forms := tcpSecretForms([]TCPStep{secret(strings.Repeat("word ", 10000) + "\r\n")})
+	var b strings.Builder
+	for i := range 10000 {
+		fmt.Fprintf(&b, "word%05d ", i)
+	}
+	forms := tcpSecretForms([]TCPStep{secret(b.String() + "\r\n")})
 	if len(forms) > 2*(3+maxSecretWords) {
 		t.Errorf("%d forms", len(forms))
 	}
