@@ -1,8 +1,8 @@
 package probe
 
 import (
-	"fmt"
 	"bytes"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
