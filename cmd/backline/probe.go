@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -115,9 +116,20 @@ type tcpStepFlag struct {
 func (f tcpStepFlag) String() string { return "" }
 
 func (f tcpStepFlag) Set(v string) error {
-	*f.steps = append(*f.steps, map[string]any{f.key: v})
+	step := map[string]any{f.key: v}
+	if f.key == "send" && namesEnvVar.MatchString(v) {
+		// The variable is how a password stays off the command line:
+		// its value is a secret step's, <redacted> in the transcript and
+		// only sent over TLS.
+		step["secret"] = true
+	}
+	*f.steps = append(*f.steps, step)
 	return nil
 }
+
+// namesEnvVar matches a ${NAME} the configuration expands (not its
+// escape $${NAME}).
+var namesEnvVar = regexp.MustCompile(`(^|[^$])\$\{[A-Za-z_]`)
 
 // yamlDoc renders the flags as a configuration file, so that the target is
 // defaulted and validated by exactly the code that checks serve's file.

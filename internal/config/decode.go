@@ -280,6 +280,11 @@ func (d *Decoder) scalar(n *yaml.Node, path string) (string, bool) {
 			if templated {
 				val = strings.ReplaceAll(val, "${", "$${")
 			}
+			if escapesDecodedLater(path) {
+				// A password with a backslash is sent as it is, not
+				// read as an escape of the value around it.
+				val = strings.ReplaceAll(val, `\`, `\\`)
+			}
 			return val
 		}
 		if d.missingEnv != nil {

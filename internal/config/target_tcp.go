@@ -80,7 +80,9 @@ func (v *validator) validateTCPCheck(key func(string) string, t *Target) {
 		// The connect-only check sends nothing: the steps would look
 		// checked while nothing runs them.
 		v.add(stepsPath, "only applies with deep_check (a connect-only check connects and closes)")
-	case len(t.TCPSteps) > MaxTCPSteps:
+	}
+	if len(t.TCPSteps) > MaxTCPSteps {
+		// One error for the list, not one for each of its steps.
 		v.add(stepsPath, "must have at most %d steps, got %d", MaxTCPSteps, len(t.TCPSteps))
 		return
 	}
@@ -207,6 +209,15 @@ func DecodeEscapes(s string) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// tcpEscapedKey is the key path of a value DecodeEscapes decodes after
+// ${VAR} expansion.
+var tcpEscapedKey = regexp.MustCompile(`\.tcp_steps\[[0-9]+\]\.(send|expect)$`)
+
+// escapesDecodedLater tells the ${VAR} expansion that a variable's value
+// at path must keep its backslashes literal: the escapes are the
+// operator's, written around the ${VAR}, not the variable's.
+func escapesDecodedLater(path string) bool { return tcpEscapedKey.MatchString(path) }
 
 func unhex(c byte) byte {
 	switch {

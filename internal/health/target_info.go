@@ -186,9 +186,7 @@ func (s *Static) TestPasswords() []string {
 	}
 	var out []string
 	for _, t := range s.Targets {
-		if t.Password != "" {
-			out = append(out, t.Password)
-		}
+		out = append(out, t.Secrets()...)
 	}
 	return out
 }

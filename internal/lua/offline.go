@@ -74,9 +74,7 @@ func (s StaticSource) ProbeTarget(id string) (*probe.Target, bool) {
 func (s StaticSource) TestPasswords() []string {
 	var out []string
 	for _, t := range s.Targets {
-		if t.Password != "" {
-			out = append(out, t.Password)
-		}
+		out = append(out, t.Secrets()...)
 	}
 	return out
 }

@@ -77,12 +77,11 @@ func newSessionUntil(conn net.Conn, t *Target, res *Result, opts Options, deadli
 }
 
 // scrub replaces any form of the password in a server line that goes into
-// an error message or the transcript.
+// an error message or the transcript, in whatever case the server echoes
+// it (ASCII letters).
 func (s *session) scrub(line string) string {
 	for _, secret := range s.secrets {
-		if strings.Contains(line, secret) {
-			line = strings.ReplaceAll(line, secret, redacted)
-		}
+		line = replaceFold(line, secret, redacted)
 	}
 	return line
 }

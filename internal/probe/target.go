@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -174,8 +175,8 @@ func orDefault(d time.Duration) time.Duration {
 }
 
 // Secrets lists the values of t that must never be shown: the test
-// password and the value of every tcp send step marked secret (as sent
-// and without its line end). For redaction only.
+// password and the value of every tcp send step marked secret (as sent,
+// without its line end, and each of its lines). For redaction only.
 func (t *Target) Secrets() []string {
 	var out []string
 	if t.Password != "" {
@@ -183,8 +184,12 @@ func (t *Target) Secrets() []string {
 	}
 	for _, st := range t.TCPSteps {
 		if st.Secret {
-			for _, v := range []string{string(st.Send), strings.TrimRight(string(st.Send), "\r\n")} {
-				if v != "" {
+			forms := []string{string(st.Send), strings.TrimRight(string(st.Send), "\r\n")}
+			for _, line := range strings.Split(string(st.Send), "\n") {
+				forms = append(forms, strings.TrimSuffix(line, "\r"))
+			}
+			for _, v := range forms {
+				if v != "" && !slices.Contains(out, v) {
 					out = append(out, v)
 				}
 			}

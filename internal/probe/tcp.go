@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -31,6 +33,10 @@ type TCPStep struct {
 func tcpSteps(in []config.TCPStep) ([]TCPStep, error) {
 	out := make([]TCPStep, 0, len(in))
 	for i, c := range in {
+		if n := countSet(c.Send, c.Expect, c.ExpectRegex); n > 1 {
+			// Decoding Send+Expect as one would send the expected text.
+			return nil, fmt.Errorf("tcp_steps[%d]: has more than one of send, expect and expect_regex", i)
+		}
 		st := TCPStep{Secret: c.Secret, Regexp: c.Regexp, MaxBytes: int(c.MaxBytes)}
 		if st.MaxBytes <= 0 || st.MaxBytes > maxLine {
 			st.MaxBytes = config.DefaultTCPExpectMaxBytes
@@ -63,24 +69,65 @@ func tcpSteps(in []config.TCPStep) ([]TCPStep, error) {
 	return out, nil
 }
 
+func countSet(values ...string) int {
+	n := 0
+	for _, v := range values {
+		if v != "" {
+			n++
+		}
+	}
+	return n
+}
+
 // tcpSecretForms are the forms of the secret send values a server could
-// echo: the value as sent, without its line end, and both as a
-// transcript writes them (control characters escaped).
+// echo: the value as sent, without its line end, each of its lines, and
+// each word of four bytes or more (a server that quotes the arguments of
+// a command it refused, as Redis does for an unknown one, echoes the
+// password alone), all also as a transcript writes them (control
+// characters escaped). Longest first: scrub replaces in order, and a
+// shorter form must not cut a longer one apart.
 func tcpSecretForms(steps []TCPStep) []string {
 	var out []string
+	add := func(v string) {
+		if v != "" && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
 	for _, st := range steps {
 		if !st.Secret {
 			continue
 		}
 		raw := string(st.Send)
-		for _, v := range []string{raw, strings.TrimRight(raw, "\r\n")} {
-			if v != "" {
-				out = append(out, v, escapeControl(v))
+		forms := []string{raw, strings.TrimRight(raw, "\r\n")}
+		for _, line := range strings.Split(raw, "\n") {
+			forms = append(forms, strings.TrimSuffix(line, "\r"))
+		}
+		words := 0
+		for _, word := range strings.Fields(raw) {
+			if len(word) >= minSecretWord && words < maxSecretWords {
+				forms = append(forms, word)
+				words++
 			}
 		}
+		for _, v := range forms {
+			add(v)
+			add(escapeControl(v))
+		}
 	}
+	sort.SliceStable(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out
 }
+
+// minSecretWord is the shortest word of a secret value withheld on its
+// own: shorter ones ("3" in "HELLO 3 AUTH …") would blank out unrelated
+// parts of every line while hardly narrowing a guess.
+const minSecretWord = 4
+
+// maxSecretWords bounds the words of one secret value withheld on their
+// own: every transcript line is searched for each (a command and its
+// credential are a few words; a 64 KiB value of thousands would cost
+// that many searches a line).
+const maxSecretWords = 32
 
 // checkTCP runs a tcp target's steps in order on the connection the
 // connect phase left; the first failing step ends the check. There is no
@@ -140,10 +187,12 @@ func (s *session) tcpExpect(i int, st TCPStep) error {
 	}
 	if st.Regexp != nil {
 		if !st.Regexp.MatchString(line) {
-			return protocolErr("TCP tcp_steps[%d] expected a line matching %q, response: %s", i, st.Regexp.String(), s.quoted(line))
+			return protocolErr("TCP tcp_steps[%d] expected a line matching %q, response: %s", i, s.scrub(st.Regexp.String()), s.quoted(line))
 		}
 	} else if !strings.Contains(line, string(st.Expect)) {
-		return protocolErr("TCP tcp_steps[%d] expected a line containing %q, response: %s", i, escapeControl(string(st.Expect)), s.quoted(line))
+		// The expected text may hold the secret (a server expected to
+		// echo it): scrubbed like the line.
+		return protocolErr("TCP tcp_steps[%d] expected a line containing %q, response: %s", i, escapeControl(s.scrub(string(st.Expect))), s.quoted(line))
 	}
 	s.step("expect", start)
 	return nil
@@ -175,7 +224,7 @@ func (s *session) readBoundedLine(limit int) (string, error) {
 			continue
 		}
 		if len(buf) > 0 {
-			s.note("S: ", escapeControl(string(buf)))
+			s.note("S: ", escapeControl(s.withholdSecretStart(string(buf))))
 		}
 		if errors.Is(err, io.EOF) {
 			if len(buf) > 0 {
@@ -189,7 +238,7 @@ func (s *session) readBoundedLine(limit int) (string, error) {
 
 // lineTooLong notes the first limit bytes of an overlong line and fails.
 func (s *session) lineTooLong(buf []byte, limit int) error {
-	s.note("S: ", escapeControl(string(buf[:limit])))
+	s.note("S: ", escapeControl(s.clipScrubbed(string(buf), limit)))
 	// The rest of the line may still be coming: the server cannot read a
 	// goodbye in the middle of it.
 	s.unusable = true
