@@ -79,7 +79,7 @@ func (c *ctlClient) printList(backends []ctlBackend) {
 	for _, b := range sorted {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			ctlCell(b.id()), ctlCell(b.Group), ctlCell(b.Protocol), ctlCheckKind(b), ctlCell(ctlHostPort(b.Host, b.Port)),
-			ctlHealth(b), c.ctlAdminCell(b.Admin, b.Draining), ctlWeight(b.Weight), ctlEligible(b.Eligible, b.Reason))
+			ctlHealth(b), c.ctlAdminCell(b.Admin, b.Draining, b.CheckDrainSince.set() || b.CheckDrainStatus != 0), ctlWeight(b.Weight), ctlEligible(b.Eligible, b.Reason))
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(c.stdout, ctlRollup(backends))
@@ -174,16 +174,25 @@ func ctlHealth(b ctlBackend) string {
 // ctlAdminCell is the admin state, "draining" for a drained backend that is
 // otherwise eligible (under policy sticky it still serves the users stored
 // for it), with its TTL.
-func (c *ctlClient) ctlAdminCell(a *ctlAdmin, draining bool) string {
+//
+// A drain its check asked for (drain_on_status) is not the admin state's:
+// the cell keeps the admin state (and its TTL) and says "check drain".
+func (c *ctlClient) ctlAdminCell(a *ctlAdmin, draining, checkDrain bool) string {
 	if a == nil || a.State == "" {
+		if checkDrain {
+			return "check drain"
+		}
 		return "-"
 	}
 	s := ctlCell(a.State)
-	if draining {
+	if draining && (!checkDrain || a.State == "drain") {
 		s = "draining"
 	}
 	if a.Until.set() {
 		s += " " + ctlLeft(a.Until.Sub(c.now())) + " left"
+	}
+	if checkDrain && a.State != "drain" {
+		s += ", check drain"
 	}
 	return s
 }
