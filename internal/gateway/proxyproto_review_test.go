@@ -3,10 +3,12 @@ package gateway
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 
@@ -190,5 +192,36 @@ func TestReviewProxyProtocolMaxConnectionsAcrossClientPools(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// writeFailConn connects but cannot write: the PROXY header fails.
+type writeFailConn struct{ net.Conn }
+
+func (writeFailConn) Write([]byte) (int, error) { return 0, errors.New("broken pipe (test)") }
+
+// An origin that takes the TCP connect but not the header is a connect
+// failure: nothing of the request was sent, so retry_on's default
+// (connect_failure) gives even a POST with a body to the next origin,
+// whose connection names the client.
+func TestReviewProxyProtocolHeaderWriteFailsIsConnectFailure(t *testing.T) {
+	broken := ppEchoOrigin(t, false, false, false, nil, nil)
+	good := ppEchoOrigin(t, false, false, false, nil, nil)
+	brokenAddr := strings.TrimPrefix(broken.URL, "http://")
+	var d net.Dialer
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := d.DialContext(ctx, network, addr)
+		if err == nil && addr == brokenAddr {
+			return writeFailConn{c}, nil
+		}
+		return c, err
+	}
+	h := newHarness(t, originsYAML("      load_balancing: round_robin\n      proxy_protocol: v2\n", broken.URL, good.URL)+
+		"  trusted_proxies: [127.0.0.1]\n", func(o *Options) { o.Dial = dial })
+	for i := 0; i < 2; i++ { // whichever origin round robin starts at
+		resp, body := h.do(http.MethodPost, "/p", strings.NewReader("payload"), map[string]string{"X-Forwarded-For": "192.0.2.9"})
+		if resp.StatusCode != http.StatusOK || body != "192.0.2.9:0" {
+			t.Fatalf("POST %d: %d %q\n%s", i, resp.StatusCode, body, h.logs.String())
+		}
 	}
 }
