@@ -20,14 +20,17 @@ type stdTransport struct {
 	t    *http.Transport
 	mu   sync.Mutex
 	used time.Time
+	// conns counts this pool's open connections, for evictOne.
+	conns connCounter
 }
 
 func (s *transportSet) buildStd(key poolKey, proxy *url.URL) *stdTransport {
 	tlsConf := s.tlsBase.Clone()
 	tlsConf.ServerName = key.serverName
+	st := &stdTransport{used: time.Now()}
 	t := &http.Transport{
 		Proxy:                 http.ProxyURL(proxy),
-		DialContext:           s.dialContext,
+		DialContext:           st.countDials(s.dialContext),
 		TLSClientConfig:       tlsConf,
 		MaxIdleConns:          0, // no global cap; the per-host one applies
 		MaxIdleConnsPerHost:   s.idleCap(),
@@ -43,7 +46,7 @@ func (s *transportSet) buildStd(key poolKey, proxy *url.URL) *stdTransport {
 	}
 	if s.proxyProtocol != 0 {
 		client := key.client
-		t.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		t.DialContext = st.countDials(func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := s.dialContext(ctx, network, addr)
 			if err != nil {
 				return nil, err
@@ -53,7 +56,7 @@ func (s *transportSet) buildStd(key poolKey, proxy *url.URL) *stdTransport {
 				return nil, err
 			}
 			return c, nil
-		}
+		})
 	}
 	switch {
 	case s.h2c && key.scheme == "http" && proxy == nil:
@@ -63,7 +66,19 @@ func (s *transportSet) buildStd(key poolKey, proxy *url.URL) *stdTransport {
 		// An empty map turns off HTTP/2 over TLS, as Couper does without http2.
 		t.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
 	}
-	return &stdTransport{t: t, used: time.Now()}
+	st.t = t
+	return st
+}
+
+// countDials counts the connections dial opens in s.conns.
+func (s *stdTransport) countDials(dial func(context.Context, string, string) (net.Conn, error)) func(context.Context, string, string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return s.conns.wrap(c), nil
+	}
 }
 
 func (s *stdTransport) roundTrip(ctx context.Context, req *http.Request, limits requestLimits) (*http.Response, error) {
@@ -107,9 +122,18 @@ func (s *stdTransport) roundTrip(ctx context.Context, req *http.Request, limits 
 func (s *stdTransport) closeIdle() { s.t.CloseIdleConnections() }
 func (s *stdTransport) close()     { s.t.CloseIdleConnections() }
 
-// evictOne cannot pick one connection of net/http's pool; its own
-// MaxConnsPerHost keeps it within max_connections.
-func (s *stdTransport) evictOne() bool { return false }
+// evictOne makes room under max_connections: net/http's pool cannot close
+// just one idle connection, so it closes all of them (never one in use)
+// and reports whether any was. MaxConnsPerHost alone caps one pool, and
+// with proxy_protocol each client address has its own.
+func (s *stdTransport) evictOne() bool {
+	before := s.conns.open.Load()
+	if before == 0 {
+		return false
+	}
+	s.t.CloseIdleConnections()
+	return s.conns.open.Load() < before
+}
 func (s *stdTransport) lastUsed() time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
