@@ -3,6 +3,7 @@ package probe
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/backline/backline/internal/config"
@@ -77,13 +78,5 @@ func StatusPasses(code int, h *HTTPExpect) bool { return statusExpected(code, h)
 // answers: the backend is up but asks for no new traffic (see
 // health's check drain).
 func drainStatus(code int, h *HTTPExpect) bool {
-	if h == nil {
-		return false
-	}
-	for _, s := range h.DrainStatuses {
-		if code == s {
-			return true
-		}
-	}
-	return false
+	return h != nil && slices.Contains(h.DrainStatuses, code)
 }
