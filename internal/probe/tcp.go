@@ -98,10 +98,7 @@ func tcpSecretForms(steps []TCPStep) []string {
 			continue
 		}
 		raw := string(st.Send)
-		forms := []string{raw, strings.TrimRight(raw, "\r\n")}
-		for _, line := range strings.Split(raw, "\n") {
-			forms = append(forms, strings.TrimSuffix(line, "\r"))
-		}
+		forms := sendLineForms(raw)
 		words := 0
 		for _, word := range strings.Fields(raw) {
 			if len(word) >= minSecretWord && words < maxSecretWords {
@@ -116,6 +113,17 @@ func tcpSecretForms(steps []TCPStep) []string {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out
+}
+
+// sendLineForms are the forms of a secret send value that every redaction
+// withholds (the check's scrub and Target.Secrets): the value as sent,
+// without its line end, and each of its lines.
+func sendLineForms(raw string) []string {
+	forms := []string{raw, strings.TrimRight(raw, "\r\n")}
+	for _, line := range strings.Split(raw, "\n") {
+		forms = append(forms, strings.TrimSuffix(line, "\r"))
+	}
+	return forms
 }
 
 // minSecretWord is the shortest word of a secret value withheld on its
