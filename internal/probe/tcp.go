@@ -142,7 +142,7 @@ const maxSecretWords = 32
 // goodbye: a step list that wants one sends it (QUIT\r\n) itself.
 func checkTCP(s *session) error {
 	if len(s.target.TCPSteps) == 0 {
-		return configErr("tcp target %s has no tcp_steps", s.target.Address())
+		return configErr("tcp target %s has no tcp_steps for its deep check (list at least one step, or check it connect-only)", s.target.Address())
 	}
 	t := s.target
 	if hasSecretStep(t.TCPSteps) && !s.isTLS() && !(t.AllowPlaintextAuth && config.IsLoopbackHost(t.Host)) {
