@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strings"
 )
 
@@ -77,21 +78,12 @@ func validateCheckRequest(add func(path, format string, args ...any), written fu
 		switch {
 		case s < 100 || s > 599:
 			add(path, "must be an HTTP status 100..599, got %d", s)
-		case containsInt(f.expected, s):
+		case slices.Contains(f.expected, s):
 			add(path, "%d is also in expected_status (an answer either passes or drains)", s)
-		case containsInt(f.drain[:i], s):
+		case slices.Contains(f.drain[:i], s):
 			add(path, "lists %d twice", s)
 		}
 	}
-}
-
-func containsInt(list []int, x int) bool {
-	for _, v := range list {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // validateTargetCheckRequest is validateCheckRequest for a mail-side http

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/backline/backline/internal/probe"
@@ -64,7 +65,7 @@ func (s *targetState) ownDrainAnswer(res *probe.Result) *probe.Result {
 		return res
 	}
 	h := s.target.HTTP
-	if h != nil && containsStatus(h.DrainStatuses, res.DrainStatus) {
+	if h != nil && slices.Contains(h.DrainStatuses, res.DrainStatus) {
 		return res
 	}
 	own := *res
@@ -102,18 +103,9 @@ func (s *targetState) dropStaleCheckDrain() {
 	if s.checkDrain == 0 {
 		return
 	}
-	if h := s.target.HTTP; h == nil || !containsStatus(h.DrainStatuses, s.checkDrain) {
+	if h := s.target.HTTP; h == nil || !slices.Contains(h.DrainStatuses, s.checkDrain) {
 		s.checkDrain = 0
 	}
-}
-
-func containsStatus(list []int, code int) bool {
-	for _, c := range list {
-		if c == code {
-			return true
-		}
-	}
-	return false
 }
 
 // checkDraining: b is kept from new traffic by its check's drain answer.

@@ -103,6 +103,12 @@ func (s *targetState) updateHealthy(out *outcome, now time.Time) {
 // A result that does not say where it failed (FailedPhase empty) is
 // recorded as record does.
 func (s *targetState) recordCombined(res *probe.Result, now time.Time) outcome {
+	if res.OK && res.DrainStatus != 0 && !s.healthy {
+		// A down backend's drain answer is a deep failure after a good
+		// connect (check_drain.go): the connect gate gets its success.
+		// Only this case is turned here; record applies the others.
+		res = s.noteCheckDrain(probe.PhaseDeep, res, now)
+	}
 	if res.OK || res.FailedPhase == "" {
 		return s.record(probe.PhaseDeep, res, now)
 	}

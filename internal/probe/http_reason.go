@@ -2,7 +2,6 @@ package probe
 
 import (
 	"net/url"
-	"slices"
 	"sort"
 	"strings"
 
@@ -176,12 +175,5 @@ func (s *session) withholdHeader(value, shown string) {
 			withheld = append(withheld, strings.TrimSpace(credential))
 		}
 	}
-	for _, w := range withheld {
-		if w != "" && w != redact.Placeholder && !slices.Contains(s.secrets, w) {
-			s.secrets = append(s.secrets, w)
-		}
-	}
-	// scrub replaces in order: a secret holding another goes first, or
-	// the other would cut it apart and leave its rest.
-	sort.SliceStable(s.secrets, func(i, j int) bool { return len(s.secrets[i]) > len(s.secrets[j]) })
+	s.withhold(withheld...)
 }

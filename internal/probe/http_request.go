@@ -3,6 +3,7 @@ package probe
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/backline/backline/internal/config"
@@ -27,10 +28,10 @@ func checkRequest(h *HTTPExpect) (method, body string, err error) {
 		return "", "", configErr("HTTP check request body of %d bytes exceeds %d", len(h.Body), config.MaxCheckRequestBody)
 	}
 	if h.Body != "" && (method == http.MethodGet || method == http.MethodHead) {
-		return "", "", configErr("HTTP check request body (%d bytes) with method %s: a %s request carries no body", len(h.Body), method, method)
+		return "", "", configErr("HTTP check request body (%d bytes) with method %s: a %s request carries no body (use POST or OPTIONS, or send no body)", len(h.Body), method, method)
 	}
 	if method == http.MethodHead && h.Text != "" {
-		return "", "", configErr("HTTP check expects a body text, but a HEAD answer has no body")
+		return "", "", configErr("HTTP check expects a body text, but a HEAD answer has no body (use GET, or expect no text)")
 	}
 	return method, h.Body, nil
 }
@@ -77,13 +78,5 @@ func StatusPasses(code int, h *HTTPExpect) bool { return statusExpected(code, h)
 // answers: the backend is up but asks for no new traffic (see
 // health's check drain).
 func drainStatus(code int, h *HTTPExpect) bool {
-	if h == nil {
-		return false
-	}
-	for _, s := range h.DrainStatuses {
-		if code == s {
-			return true
-		}
-	}
-	return false
+	return h != nil && slices.Contains(h.DrainStatuses, code)
 }

@@ -158,9 +158,9 @@ func TestHTTPRequestRefused(t *testing.T) {
 		{"method lower case", HTTPExpect{Method: "post"}, `method "post" is not`},
 		{"DELETE", HTTPExpect{Method: "DELETE"}, `method "DELETE" is not`},
 		{"oversized body", HTTPExpect{Method: "POST", Body: long}, "request body of 16385 bytes exceeds 16384"},
-		{"body with GET", HTTPExpect{Body: bodySecret}, "request body (31 bytes) with method GET"},
+		{"body with GET", HTTPExpect{Body: bodySecret}, "request body (31 bytes) with method GET: a GET request carries no body (use POST or OPTIONS, or send no body)"},
 		{"body with HEAD", HTTPExpect{Method: "HEAD", Body: bodySecret}, "with method HEAD"},
-		{"text with HEAD", HTTPExpect{Method: "HEAD", Text: "ok"}, "a HEAD answer has no body"},
+		{"text with HEAD", HTTPExpect{Method: "HEAD", Text: "ok"}, "a HEAD answer has no body (use GET, or expect no text)"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/backline/backline/internal/redact"
@@ -71,13 +70,7 @@ func (s *session) withholdBody(body string) {
 	}
 	withheld := append([]string{body}, replacedParts(body, redact.Text(body))...)
 	withheld = append(withheld, sensitiveJSONValues(body)...)
-	for _, w := range withheld {
-		if w != "" && w != redact.Placeholder && !slices.Contains(s.secrets, w) {
-			s.secrets = append(s.secrets, w)
-		}
-	}
-	// scrub replaces in order: a secret holding another goes first.
-	sort.SliceStable(s.secrets, func(i, j int) bool { return len(s.secrets[i]) > len(s.secrets[j]) })
+	s.withhold(withheld...)
 }
 
 // sensitiveJSONValues are the string values of body, read as JSON, whose

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
+	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -70,10 +72,24 @@ func newSessionUntil(conn net.Conn, t *Target, res *Result, opts Options, deadli
 	_ = conn.SetDeadline(s.deadline)
 	s.r = bufio.NewReaderSize(watchedReader{s}, 4096)
 	if t.Password != "" {
-		s.secrets = []string{plainResponse(t.Username, t.Password), b64(t.Username + ":" + t.Password), b64(t.Password), t.Password}
+		s.withhold(plainResponse(t.Username, t.Password), b64(t.Username+":"+t.Password), b64(t.Password), t.Password)
 	}
-	s.secrets = append(s.secrets, tcpSecretForms(t.TCPSteps)...)
+	s.withhold(tcpSecretForms(t.TCPSteps)...)
 	return s
+}
+
+// withhold makes values secrets of the session, scrubbed from every line
+// a transcript or error quotes; empty ones, the placeholder itself and
+// those already held are skipped. The list stays longest first: scrub
+// replaces in order, and a secret inside a longer one would otherwise cut
+// it apart and leave its rest.
+func (s *session) withhold(values ...string) {
+	for _, v := range values {
+		if v != "" && v != redacted && !slices.Contains(s.secrets, v) {
+			s.secrets = append(s.secrets, v)
+		}
+	}
+	sort.SliceStable(s.secrets, func(i, j int) bool { return len(s.secrets[i]) > len(s.secrets[j]) })
 }
 
 // scrub replaces any form of the password in a server line that goes into

@@ -184,11 +184,7 @@ func (t *Target) Secrets() []string {
 	}
 	for _, st := range t.TCPSteps {
 		if st.Secret {
-			forms := []string{string(st.Send), strings.TrimRight(string(st.Send), "\r\n")}
-			for _, line := range strings.Split(string(st.Send), "\n") {
-				forms = append(forms, strings.TrimSuffix(line, "\r"))
-			}
-			for _, v := range forms {
+			for _, v := range sendLineForms(string(st.Send)) {
 				if v != "" && !slices.Contains(out, v) {
 					out = append(out, v)
 				}

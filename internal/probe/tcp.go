@@ -98,10 +98,7 @@ func tcpSecretForms(steps []TCPStep) []string {
 			continue
 		}
 		raw := string(st.Send)
-		forms := []string{raw, strings.TrimRight(raw, "\r\n")}
-		for _, line := range strings.Split(raw, "\n") {
-			forms = append(forms, strings.TrimSuffix(line, "\r"))
-		}
+		forms := sendLineForms(raw)
 		words := 0
 		for _, word := range strings.Fields(raw) {
 			if len(word) >= minSecretWord && words < maxSecretWords {
@@ -116,6 +113,17 @@ func tcpSecretForms(steps []TCPStep) []string {
 	}
 	sort.SliceStable(out, func(i, j int) bool { return len(out[i]) > len(out[j]) })
 	return out
+}
+
+// sendLineForms are the forms of a secret send value that every redaction
+// withholds (the check's scrub and Target.Secrets): the value as sent,
+// without its line end, and each of its lines.
+func sendLineForms(raw string) []string {
+	forms := []string{raw, strings.TrimRight(raw, "\r\n")}
+	for _, line := range strings.Split(raw, "\n") {
+		forms = append(forms, strings.TrimSuffix(line, "\r"))
+	}
+	return forms
 }
 
 // minSecretWord is the shortest word of a secret value withheld on its
@@ -134,7 +142,7 @@ const maxSecretWords = 32
 // goodbye: a step list that wants one sends it (QUIT\r\n) itself.
 func checkTCP(s *session) error {
 	if len(s.target.TCPSteps) == 0 {
-		return configErr("tcp target %s has no tcp_steps", s.target.Address())
+		return configErr("tcp target %s has no tcp_steps for its deep check (list at least one step, or check it connect-only)", s.target.Address())
 	}
 	t := s.target
 	if hasSecretStep(t.TCPSteps) && !s.isTLS() && !(t.AllowPlaintextAuth && config.IsLoopbackHost(t.Host)) {

@@ -130,6 +130,16 @@ func TestTCPExpectMismatchScrubsEchoedSecret(t *testing.T) {
 	}
 }
 
+func TestTCPDeepWithoutStepsSaysWhatToDo(t *testing.T) {
+	srv := startFake(t, script())
+	res := deep(t, tcpTarget(t, srv, TLSPlain))
+	srv.wait()
+	expectFail(t, res, ReasonConfig, "has no tcp_steps for its deep check (list at least one step, or check it connect-only)")
+	if got := srv.received(); len(got) != 0 {
+		t.Errorf("server read %q", got)
+	}
+}
+
 func TestTCPSecretRefusedWithoutTLS(t *testing.T) {
 	srv := startFake(t, script())
 	tg := tcpTarget(t, srv, TLSPlain, redisSteps()...)

@@ -30,12 +30,14 @@ type backendView struct {
 	Healthy  bool   `json:"healthy"`
 	Eligible bool   `json:"eligible"`
 	Reason   string `json:"reason"`
-	// Draining: admin state drain, or reason check_drain, on an otherwise eligible backend. It
-	// takes no new users, but policy sticky keeps sending the users stored
-	// for it (admin.since and admin.who say since when and by whom).
+	// Draining: admin state drain, or reason check_drain, on an otherwise
+	// eligible backend. It takes no new users, but policy sticky keeps
+	// sending the users stored for it (admin.since and admin.who say since
+	// when and by whom; check_drain_since for a check drain).
 	Draining bool `json:"draining"`
-	// CheckDrainStatus: the http check answered this drain_on_status
-	// status (reason check_drain); left out otherwise.
+	// CheckDrainStatus: the http check answers this drain_on_status
+	// status; left out otherwise. The reason is check_drain unless one
+	// that comes first (maint, an admin drain, ...) is the backend's.
 	CheckDrainStatus int `json:"check_drain_status,omitempty"`
 	// CheckDrainSince: when that check drain began; left out otherwise.
 	CheckDrainSince *time.Time `json:"check_drain_since,omitempty"`
