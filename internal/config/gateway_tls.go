@@ -158,7 +158,8 @@ func (it *tlsItem) privateKey() (crypto.Signer, error) {
 }
 
 // LoadServerCAs returns the certificates of server_ca_certificate(_file),
-// nil when neither is written.
+// nil when neither is written or (check --no-secrets) its file is missing
+// here: the system roots stand in.
 func (t *BackendTLS) LoadServerCAs() ([]*x509.Certificate, error) {
 	attr, err := pick("server_ca_certificate", t.ServerCACertificate, t.ServerCACertificateFile)
 	if attr == "" || t.absentCA {
@@ -172,7 +173,8 @@ func (t *BackendTLS) LoadServerCAs() ([]*x509.Certificate, error) {
 }
 
 // LoadClientCertificate returns the client certificate with its key, nil
-// when neither is written.
+// when neither is written or (check --no-secrets) a file of the pair is
+// missing here.
 func (t *BackendTLS) LoadClientCertificate() (*tls.Certificate, error) {
 	certAttr, err := pick("client_certificate", t.ClientCertificate, t.ClientCertificateFile)
 	if err != nil {

@@ -18,11 +18,11 @@ import (
 // to other users) still name them.
 func (v *gatewayValidator) markAbsentTLSFiles(path string, t *BackendTLS, report func(error)) {
 	absent := func(name, value, file string) bool {
-		if attr, err := pick(name, value, file); err != nil || attr != name+"_file" {
+		attr, err := pick(name, value, file)
+		if err != nil || attr != name+"_file" {
 			return false // refused or read by the load
 		}
-		attr := name + "_file"
-		_, err := readItem(attr, "", file)
+		_, err = readItem(attr, "", file)
 		var te *TLSError
 		if err == nil || !absentHere(err) || !errors.As(err, &te) {
 			return false // read again by the load, which reports it

@@ -156,18 +156,19 @@ func threadIDError(err error, password string) error {
 	switch {
 	case errors.As(err, &me):
 		return &threadIDFailure{err: err, text: redactSecret(fmt.Sprintf(
-			"SELECT CONNECTION_ID() failed on a new connection (%v): backline needs each MySQL/MariaDB connection's thread id "+
-				"to KILL QUERY what a script abandons, so no query runs without it; give the DSN's user the privilege to run it (or lift a "+
+			"SELECT CONNECTION_ID() failed on a new connection (%v): %s; give the DSN's user the privilege to run it (or lift a "+
 				"query rule that blocks it), or point the DSN at the MySQL/MariaDB server itself (a proxy in between, such as ProxySQL or MaxScale, may refuse it "+
-				"or answer for another connection than the one the query runs on)", err), password)}
+				"or answer for another connection than the one the query runs on)", err, whyThreadID), password)}
 	case errors.As(err, &answer):
 		return &threadIDFailure{err: err, text: redactSecret(fmt.Sprintf(
-			"%v: backline needs each MySQL/MariaDB connection's thread id to KILL QUERY what a script abandons, so no query runs "+
-				"without it; point the DSN at the MySQL/MariaDB server itself (a proxy in between, such as ProxySQL or MaxScale, "+
-				"may not answer it as the server does)", err), password)}
+			"%v: %s; point the DSN at the MySQL/MariaDB server itself (a proxy in between, such as ProxySQL or MaxScale, "+
+				"may not answer it as the server does)", err, whyThreadID), password)}
 	}
 	return err
 }
+
+// whyThreadID is why SELECT CONNECTION_ID() runs at all, for its errors.
+const whyThreadID = "backline needs each MySQL/MariaDB connection's thread id to KILL QUERY what a script abandons, so no query runs without it"
 
 // threadIDFailure is threadIDError's text; errors.As still finds the
 // driver's error (a *mysql.MySQLError) under it.

@@ -35,7 +35,17 @@ func TestUnsupportedSchemeNameHoldsNoHash(t *testing.T) {
 	if _, err := Parse("{MD4}abc"); err == nil || !strings.Contains(err.Error(), "{MD4}") {
 		t.Errorf("{MD4}: %v", err)
 	}
-	if _, err := ParseStored("{SSHA256.B32}abc"); err == nil || !strings.Contains(err.Error(), ".B32") {
-		t.Errorf("{SSHA256.B32}: %v", err)
+	if _, err := ParseStored("{SSHA256.BASE64}abc"); err == nil || !strings.Contains(err.Error(), ".BASE64") {
+		t.Errorf("{SSHA256.BASE64}: %v", err)
+	}
+	// Other words after the dot may be a password, however short.
+	for _, field := range []string{"{SSHA256.hunter2}abc", "{SSHA512.B32}abc"} {
+		secret := strings.ToLower(strings.TrimSuffix(field[9:], "}abc"))
+		for name, parse := range map[string]func(string) (Stored, error){"Parse": Parse, "ParseStored": ParseStored} {
+			_, err := parse(field)
+			if err == nil || strings.Contains(strings.ToLower(err.Error()), secret) || !strings.Contains(err.Error(), ".HEX, .B64") {
+				t.Errorf("%s(%q): %v", name, field, err)
+			}
+		}
 	}
 }

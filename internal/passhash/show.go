@@ -49,11 +49,19 @@ func braced(name string) string {
 	return notShown
 }
 
-// dotted is an {SSHA*} encoding for a message: .NAME, or why it is not
-// shown.
+// knownEncodings are the encodings Dovecot writes after a scheme name
+// ({SSHA256.HEX}); only HEX and B64 are supported. As with scheme names,
+// anything else after the dot may be a password ("{SSHA256.hunter2}").
+var knownEncodings = map[string]bool{"HEX": true, "B64": true, "BASE64": true}
+
+// encodingNotShown stands for an encoding an error does not quote.
+const encodingNotShown = "(name not shown: it is no encoding known and may hold the password or hash; write .HEX, .B64 or no encoding)"
+
+// dotted is an {SSHA*} encoding for a message: .NAME for a known one, or
+// why it is not shown.
 func dotted(encoding string) string {
-	if looksLikeSchemeName(encoding) {
+	if knownEncodings[strings.ToUpper(encoding)] {
 		return "." + encoding
 	}
-	return notShown
+	return encodingNotShown
 }
