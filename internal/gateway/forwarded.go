@@ -29,13 +29,6 @@ var (
 //
 // host, when not empty, is a one-value slice to hold r.Host (the header
 // clone has a spare slot for it); else one is allocated.
-func setForwardedProtoHost(h http.Header, r *http.Request, host []string, trusted trustedProxies) {
-	v := newForwardedView(r, trusted)
-	v.setForwardedProtoHost(h, host)
-}
-
-// setForwardedProtoHost is setForwardedProtoHost for the request v
-// describes, with what v has already worked out.
 func (v *forwardedView) setForwardedProtoHost(h http.Header, host []string) {
 	dropForwardedAliases(h)
 	if v.fromTrustedProxy() {

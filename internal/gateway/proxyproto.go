@@ -44,15 +44,12 @@ type proxySourceKey struct{}
 // value client_ip_hash balances on). The port is the peer's when the peer
 // is the client, else 0: X-Forwarded-For carries no port. Invalid when the
 // request has no client (a token fetch of backline's own).
-func (g *Gateway) proxySource(up *upstream) netip.AddrPort {
-	r := up.req
-	if up.data != nil && up.data.req != nil {
-		r = up.data.req
-	}
+func (c *call) proxySource() netip.AddrPort {
+	r := c.clientRequest()
 	if r == nil {
 		return netip.AddrPort{}
 	}
-	v := newForwardedView(r, g.trusted)
+	v := newForwardedView(r, c.g.trusted)
 	addr, pos, ok := v.clientPlace()
 	if !ok {
 		return netip.AddrPort{}
@@ -72,7 +69,7 @@ func (c *call) proxyClient() netip.Addr {
 	if c.bv.rt.transports.proxyProtocol == 0 {
 		return netip.Addr{}
 	}
-	return c.g.proxySource(c.up).Addr()
+	return c.proxySource().Addr()
 }
 
 // withProxySource hands the request's client to a dial of its pool.
