@@ -103,19 +103,15 @@ func (s *transportSet) sendProxyHeader(ctx context.Context, c net.Conn, client n
 // connection reached it. IPv4 (an IPv4-mapped src arrives unmapped) goes
 // as TCP4 when both ends are IPv4, else both as IPv6, the IPv4 end mapped.
 func proxyHeader(version byte, src netip.AddrPort, dst net.Addr) *proxyproto.Header {
+	var dstAddr netip.Addr
 	d, ok := dst.(*net.TCPAddr)
-	dstAddr, dok := netip.AddrFromSlice(tcpIP(d))
-	if !ok || !dok || !src.Addr().IsValid() {
+	if ok = ok && d != nil; ok {
+		dstAddr, ok = netip.AddrFromSlice(d.IP)
+	}
+	if !ok || !src.Addr().IsValid() {
 		return &proxyproto.Header{Version: version, Command: proxyproto.LOCAL, TransportProtocol: proxyproto.UNSPEC}
 	}
 	dstPort := netip.AddrPortFrom(dstAddr.Unmap(), uint16(d.Port))
 	srcPort := netip.AddrPortFrom(src.Addr().Unmap().WithZone(""), src.Port())
 	return proxyproto.HeaderProxyFromAddrs(version, net.TCPAddrFromAddrPort(srcPort), net.TCPAddrFromAddrPort(dstPort))
-}
-
-func tcpIP(a *net.TCPAddr) net.IP {
-	if a == nil {
-		return nil
-	}
-	return a.IP
 }
