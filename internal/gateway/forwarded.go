@@ -141,12 +141,6 @@ func (v *forwardedView) forwarded() (proto []string, host string) {
 // nothing per request.
 type trustedProxies []netip.Prefix
 
-// contains reports whether the peer at remoteAddr ("ip:port") is trusted.
-func (t trustedProxies) contains(remoteAddr string) bool {
-	v := newForwardedView(&http.Request{RemoteAddr: remoteAddr}, t)
-	return v.fromTrustedProxy()
-}
-
 // containsAddr reports whether a is a trusted proxy's address. It is the
 // one rule for every trust decision (X-Forwarded-Proto and -Host, the
 // X-Forwarded-For walk): a is judged without its IPv6 zone and with an

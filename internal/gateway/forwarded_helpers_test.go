@@ -14,3 +14,10 @@ func trustedProto(r *http.Request, trusted trustedProxies) []string {
 	v := newForwardedView(r, trusted)
 	return v.proto()
 }
+
+// contains reports whether the peer at remoteAddr ("ip:port") is trusted,
+// as forwardedView.fromTrustedProxy judges it.
+func (t trustedProxies) contains(remoteAddr string) bool {
+	v := newForwardedView(&http.Request{RemoteAddr: remoteAddr}, t)
+	return v.fromTrustedProxy()
+}

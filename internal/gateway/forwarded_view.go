@@ -71,7 +71,7 @@ func (v *forwardedView) peerAddr() (netip.Addr, bool) {
 }
 
 // fromTrustedProxy reports whether the peer is in gateway.trusted_proxies
-// (trustedProxies.contains); with nobody trusted it costs nothing.
+// (trustedProxies.containsAddr); with nobody trusted it costs nothing.
 func (v *forwardedView) fromTrustedProxy() bool {
 	if len(v.trusted) == 0 {
 		return false
