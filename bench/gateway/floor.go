@@ -5,13 +5,9 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"log"
 	"net"
-	"os"
-	"os/signal"
 	"strconv"
 	"sync"
-	"syscall"
 )
 
 // serveFloor is the "go-floor" peer: the thinnest HTTP/1.1 keep-alive proxy
@@ -22,26 +18,8 @@ import (
 // only what the bench's origin sends (Content-Length bodies). Not a proxy
 // anyone should run: no validation, no hop-by-hop handling, no timeouts.
 func serveFloor(addr, origin string) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	stopProfiles := startProfiles(".floor")
-	go func() {
-		sigs := make(chan os.Signal, 1)
-		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-		<-sigs
-		stopProfiles()
-		os.Exit(0)
-	}()
 	pool := &floorPool{origin: origin}
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			log.Fatal(err)
-		}
-		go floorServe(c, pool)
-	}
+	servePeer(addr, ".floor", func(c net.Conn) { floorServe(c, pool) })
 }
 
 type floorOrigin struct {

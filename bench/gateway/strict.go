@@ -5,10 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"log"
 	"net"
-	"os"
-	"os/signal"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -29,26 +26,8 @@ import (
 // each answer's status and duration. Still a bench peer, not a proxy:
 // chunked bodies, HTTP/1.0 and errors end the connection.
 func serveStrict(addr, origin string) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		log.Fatal(err)
-	}
-	stopProfiles := startProfiles(".strict")
-	go func() {
-		sigs := make(chan os.Signal, 1)
-		signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-		<-sigs
-		stopProfiles()
-		os.Exit(0)
-	}()
 	pool := &strictPool{origin: origin}
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			log.Fatal(err)
-		}
-		go strictServe(c, pool)
-	}
+	servePeer(addr, ".strict", func(c net.Conn) { strictServe(c, pool) })
 }
 
 type strictOrigin struct {

@@ -83,7 +83,7 @@ func (v *gatewayValidator) validateRef(path string, r *BackendRef, rawURL string
 		v.add(path+".origin", "backend reference: origin must be equal (%q is defined as %q)", r.Label, ref.Origin)
 	}
 	if ref.ProxyProtocol != "" && b.Has("proxy") {
-		v.errs.Add(path+".proxy", b.Written["proxy"], "backend reference: %q sends proxy_protocol, which cannot go through a forward proxy", r.Label)
+		v.errs.Add(path+".proxy", b.Written["proxy"], "backend reference: %q sends proxy_protocol, which cannot go through a forward proxy; remove proxy from the refinement", r.Label)
 	}
 	v.validateBackend(path, b)
 }

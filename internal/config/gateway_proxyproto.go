@@ -22,6 +22,6 @@ func (v *gatewayValidator) validateProxyProtocol(path string, b *Backend) {
 		return
 	}
 	if b.Proxy != "" {
-		v.add(path+".proxy_protocol", "cannot be used with proxy: the PROXY header must reach the origin, not a forward proxy")
+		v.add(path+".proxy_protocol", "cannot be used with proxy: the PROXY header must reach the origin, not a forward proxy; remove one of them")
 	}
 }

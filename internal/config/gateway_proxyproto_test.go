@@ -23,7 +23,7 @@ func TestProxyProtocolErrors(t *testing.T) {
 		{"proxy_protocol: V1\n", `definitions.backends.api.proxy_protocol (line 5): must be "v1" or "v2", got "V1"`},
 		{"proxy_protocol: \"1\"\n", `definitions.backends.api.proxy_protocol (line 5): must be "v1" or "v2", got "1"`},
 		{"proxy_protocol: \"v1\\n\\u0000\"\n", `definitions.backends.api.proxy_protocol (line 5): must be "v1" or "v2", got "v1\n\x00"`},
-		{"proxy_protocol: v2\nproxy: http://127.0.0.1:3128\n", "definitions.backends.api.proxy_protocol (line 5): cannot be used with proxy: the PROXY header must reach the origin, not a forward proxy"},
+		{"proxy_protocol: v2\nproxy: http://127.0.0.1:3128\n", "definitions.backends.api.proxy_protocol (line 5): cannot be used with proxy: the PROXY header must reach the origin, not a forward proxy; remove one of them"},
 	} {
 		wantError(t, queueYAML(tc.body), tc.want)
 	}
@@ -54,5 +54,5 @@ func TestProxyProtocolRefinement(t *testing.T) {
           ` + key + "\n"
 	}
 	wantError(t, ref("proxy_protocol: v2"), `gateway.endpoints[0].proxy.backend.proxy_protocol (line 13): backend reference: refinement for "api" is not permitted (proxy_protocol)`)
-	wantError(t, ref("proxy: http://127.0.0.1:3128"), `gateway.endpoints[0].proxy.backend.proxy (line 13): backend reference: "api" sends proxy_protocol, which cannot go through a forward proxy`)
+	wantError(t, ref("proxy: http://127.0.0.1:3128"), `gateway.endpoints[0].proxy.backend.proxy (line 13): backend reference: "api" sends proxy_protocol, which cannot go through a forward proxy; remove proxy from the refinement`)
 }

@@ -29,13 +29,6 @@ var (
 //
 // host, when not empty, is a one-value slice to hold r.Host (the header
 // clone has a spare slot for it); else one is allocated.
-func setForwardedProtoHost(h http.Header, r *http.Request, host []string, trusted trustedProxies) {
-	v := newForwardedView(r, trusted)
-	v.setForwardedProtoHost(h, host)
-}
-
-// setForwardedProtoHost is setForwardedProtoHost for the request v
-// describes, with what v has already worked out.
 func (v *forwardedView) setForwardedProtoHost(h http.Header, host []string) {
 	dropForwardedAliases(h)
 	if v.fromTrustedProxy() {
@@ -147,12 +140,6 @@ func (v *forwardedView) forwarded() (proto []string, host string) {
 // trustedProxies are gateway.trusted_proxies; nil trusts nobody and costs
 // nothing per request.
 type trustedProxies []netip.Prefix
-
-// contains reports whether the peer at remoteAddr ("ip:port") is trusted.
-func (t trustedProxies) contains(remoteAddr string) bool {
-	v := newForwardedView(&http.Request{RemoteAddr: remoteAddr}, t)
-	return v.fromTrustedProxy()
-}
 
 // containsAddr reports whether a is a trusted proxy's address. It is the
 // one rule for every trust decision (X-Forwarded-Proto and -Host, the

@@ -1,14 +1,11 @@
 package gateway
 
-import (
-	"net/http"
-	"strings"
-)
+import "strings"
 
 // maxProtoLen bounds a scheme taken from X-Forwarded-Proto ("https" is 5).
 const maxProtoLen = 16
 
-// trustedProto is the client's scheme as a trusted proxy's
+// proto is the client's scheme as a trusted proxy's
 // X-Forwarded-Proto tells it (the caller checked that the peer is one),
 // nil when it tells nothing usable (missing, only empty elements, not a
 // scheme): then the gateway's own view holds.
@@ -27,12 +24,6 @@ const maxProtoLen = 16
 // element. Empty elements count (elementFromRight): one at the place read
 // tells nothing. The result is lower case, "https" and "http" without an
 // allocation.
-func trustedProto(r *http.Request, trusted trustedProxies) []string {
-	v := newForwardedView(r, trusted)
-	return v.proto()
-}
-
-// proto is trustedProto for the request v describes.
 func (v *forwardedView) proto() []string {
 	values := v.r.Header["X-Forwarded-Proto"]
 	if len(values) == 0 {

@@ -71,7 +71,7 @@ func (v *forwardedView) peerAddr() (netip.Addr, bool) {
 }
 
 // fromTrustedProxy reports whether the peer is in gateway.trusted_proxies
-// (trustedProxies.contains); with nobody trusted it costs nothing.
+// (trustedProxies.containsAddr); with nobody trusted it costs nothing.
 func (v *forwardedView) fromTrustedProxy() bool {
 	if len(v.trusted) == 0 {
 		return false
@@ -100,7 +100,7 @@ func (v *forwardedView) clientPlace() (addr netip.Addr, pos int, ok bool) {
 // A single value is the proxy's word, as one proxy sets it (no walk). A
 // list, from proxies that append one element per hop, is read as far
 // from the right as the client's entry in X-Forwarded-For less one:
-// elements further left are what the client sent itself (trustedProto).
+// elements further left are what the client sent itself (forwardedView.proto).
 func (v *forwardedView) listElement(values []string) string {
 	switch {
 	case len(values) == 0:

@@ -70,8 +70,9 @@ func BackendID(label, scheme, address string) string {
 // group: its snapshot entry is eligible (health, admin state, weight: the
 // one rule every consumer follows). With use_when_unhealthy the checks'
 // verdict is ignored, but an operator's maint, drain or forced down, and
-// the backend's own drain answer (check_drain), still keep requests away. Without a source, or before the group shows up in
-// it, the backend is admitted (Couper's initial state).
+// the backend's own drain answer (check_drain), still keep requests
+// away. Without a source, or before the group shows up in it, the backend
+// is admitted (Couper's initial state).
 func (g *Gateway) admitted(group string, useWhenUnhealthy bool) bool {
 	box := g.health.Load()
 	if box == nil || box.src == nil {

@@ -42,7 +42,7 @@ func (sendLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 	}
 	ctx := c.ctx
 	if c.bv.rt.transports.proxyProtocol != 0 {
-		ctx = withProxySource(ctx, c.g.proxySource(c.up))
+		ctx = withProxySource(ctx, c.proxySource())
 	}
 	resp, err := c.transport.roundTrip(ctx, out, c.limits)
 	c.unanswered = err != nil && unanswered(err)

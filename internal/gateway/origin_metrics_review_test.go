@@ -12,25 +12,7 @@ import (
 // originLabels lists the origin label values of a metric family.
 func originLabels(t *testing.T, reg *prometheus.Registry, name string) []string {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "origin" {
-					out = append(out, l.GetValue())
-				}
-			}
-		}
-	}
-	slices.Sort(out)
-	return out
+	return labelValues(t, reg, name, "origin")
 }
 
 // A reload that keeps a backend but removes one of its origins removes

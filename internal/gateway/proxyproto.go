@@ -44,15 +44,12 @@ type proxySourceKey struct{}
 // value client_ip_hash balances on). The port is the peer's when the peer
 // is the client, else 0: X-Forwarded-For carries no port. Invalid when the
 // request has no client (a token fetch of backline's own).
-func (g *Gateway) proxySource(up *upstream) netip.AddrPort {
-	r := up.req
-	if up.data != nil && up.data.req != nil {
-		r = up.data.req
-	}
+func (c *call) proxySource() netip.AddrPort {
+	r := c.clientRequest()
 	if r == nil {
 		return netip.AddrPort{}
 	}
-	v := newForwardedView(r, g.trusted)
+	v := newForwardedView(r, c.g.trusted)
 	addr, pos, ok := v.clientPlace()
 	if !ok {
 		return netip.AddrPort{}
@@ -72,7 +69,7 @@ func (c *call) proxyClient() netip.Addr {
 	if c.bv.rt.transports.proxyProtocol == 0 {
 		return netip.Addr{}
 	}
-	return c.g.proxySource(c.up).Addr()
+	return c.proxySource().Addr()
 }
 
 // withProxySource hands the request's client to a dial of its pool.
@@ -106,19 +103,15 @@ func (s *transportSet) sendProxyHeader(ctx context.Context, c net.Conn, client n
 // connection reached it. IPv4 (an IPv4-mapped src arrives unmapped) goes
 // as TCP4 when both ends are IPv4, else both as IPv6, the IPv4 end mapped.
 func proxyHeader(version byte, src netip.AddrPort, dst net.Addr) *proxyproto.Header {
+	var dstAddr netip.Addr
 	d, ok := dst.(*net.TCPAddr)
-	dstAddr, dok := netip.AddrFromSlice(tcpIP(d))
-	if !ok || !dok || !src.Addr().IsValid() {
+	if ok = ok && d != nil; ok {
+		dstAddr, ok = netip.AddrFromSlice(d.IP)
+	}
+	if !ok || !src.Addr().IsValid() {
 		return &proxyproto.Header{Version: version, Command: proxyproto.LOCAL, TransportProtocol: proxyproto.UNSPEC}
 	}
 	dstPort := netip.AddrPortFrom(dstAddr.Unmap(), uint16(d.Port))
 	srcPort := netip.AddrPortFrom(src.Addr().Unmap().WithZone(""), src.Port())
 	return proxyproto.HeaderProxyFromAddrs(version, net.TCPAddrFromAddrPort(srcPort), net.TCPAddrFromAddrPort(dstPort))
-}
-
-func tcpIP(a *net.TCPAddr) net.IP {
-	if a == nil {
-		return nil
-	}
-	return a.IP
 }

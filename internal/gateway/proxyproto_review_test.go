@@ -2,7 +2,6 @@ package gateway
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -33,27 +32,7 @@ func ppEchoOrigin(t *testing.T, tlsOn, http2, h2c bool, held chan<- struct{}, re
 		}
 		fmt.Fprint(w, src)
 	}))
-	o.Listener = &proxyproto.Listener{Listener: o.Listener,
-		ConnPolicy: func(proxyproto.ConnPolicyOptions) (proxyproto.Policy, error) { return proxyproto.REQUIRE, nil }}
-	o.Config.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
-		if tc, ok := c.(*tls.Conn); ok {
-			c = tc.NetConn()
-		}
-		return context.WithValue(ctx, ppConnKey{}, c)
-	}
-	switch {
-	case h2c:
-		o.Config.Protocols = new(http.Protocols)
-		o.Config.Protocols.SetHTTP1(true)
-		o.Config.Protocols.SetUnencryptedHTTP2(true)
-		o.Start()
-	case tlsOn:
-		o.EnableHTTP2 = http2
-		o.StartTLS()
-	default:
-		o.Start()
-	}
-	t.Cleanup(o.Close)
+	startPPServer(t, o, nil, tlsOn, http2, h2c)
 	return o
 }
 

@@ -68,12 +68,26 @@ func newPPOrigin(t *testing.T, tlsOn, http2, h2c bool) *ppOrigin {
 		}
 		_ = json.NewEncoder(w).Encode(s)
 	}))
+	startPPServer(t, o.Server, func() {
+		o.mu.Lock()
+		o.conns++
+		o.mu.Unlock()
+	}, tlsOn, http2, h2c)
+	return o
+}
+
+// startPPServer starts o behind a listener that requires a PROXY header
+// (onConn, when not nil, is called for each connection that carries one)
+// and hands each request its *proxyproto.Conn under ppConnKey: over TLS,
+// h2c (h2c) or plain HTTP/1.1, HTTP/2 over TLS when http2.
+func startPPServer(t *testing.T, o *httptest.Server, onConn func(), tlsOn, http2, h2c bool) {
+	t.Helper()
 	o.Listener = &proxyproto.Listener{
 		Listener: o.Listener,
 		ConnPolicy: func(proxyproto.ConnPolicyOptions) (proxyproto.Policy, error) {
-			o.mu.Lock()
-			o.conns++
-			o.mu.Unlock()
+			if onConn != nil {
+				onConn()
+			}
 			return proxyproto.REQUIRE, nil
 		},
 	}
@@ -96,7 +110,6 @@ func newPPOrigin(t *testing.T, tlsOn, http2, h2c bool) *ppOrigin {
 		o.Start()
 	}
 	t.Cleanup(o.Close)
-	return o
 }
 
 func (o *ppOrigin) counts() (conns, noHeader int) {
@@ -289,6 +302,8 @@ func TestProxyHeaderFamilies(t *testing.T) {
 		{"[fe80::1%eth0]:5", origin6, "PROXY TCP6 fe80::1 ::1 5 8080\r\n"},
 		{"", origin4, "PROXY UNKNOWN\r\n"},
 		{"192.0.2.1:5", &net.UnixAddr{Name: "x", Net: "unix"}, "PROXY UNKNOWN\r\n"},
+		{"192.0.2.1:5", (*net.TCPAddr)(nil), "PROXY UNKNOWN\r\n"},
+		{"192.0.2.1:5", nil, "PROXY UNKNOWN\r\n"},
 	} {
 		var src netip.AddrPort
 		if tc.src != "" {

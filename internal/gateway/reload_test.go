@@ -12,6 +12,13 @@ import (
 // backendLabels lists the backend label values of a metric family.
 func backendLabels(t *testing.T, reg *prometheus.Registry, name string) []string {
 	t.Helper()
+	return labelValues(t, reg, name, "backend")
+}
+
+// labelValues lists the distinct values of a metric family's label,
+// sorted.
+func labelValues(t *testing.T, reg *prometheus.Registry, name, label string) []string {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -23,7 +30,7 @@ func backendLabels(t *testing.T, reg *prometheus.Registry, name string) []string
 		}
 		for _, m := range mf.GetMetric() {
 			for _, l := range m.GetLabel() {
-				if l.GetName() == "backend" && !slices.Contains(out, l.GetValue()) {
+				if l.GetName() == label && !slices.Contains(out, l.GetValue()) {
 					out = append(out, l.GetValue())
 				}
 			}
