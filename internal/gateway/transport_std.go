@@ -22,12 +22,18 @@ type stdTransport struct {
 	used time.Time
 	// conns counts this pool's open connections, for evictOne.
 	conns connCounter
+	// live, inFlight and closed let an evicted pool close its connections
+	// once no request uses it (closeWhenDone). live holds every open
+	// connection; inFlight counts requests from roundTrip to body close.
+	live     map[net.Conn]struct{}
+	inFlight int
+	closed   bool
 }
 
 func (s *transportSet) buildStd(key poolKey, proxy *url.URL) *stdTransport {
 	tlsConf := s.tlsBase.Clone()
 	tlsConf.ServerName = key.serverName
-	st := &stdTransport{used: time.Now()}
+	st := &stdTransport{used: time.Now(), live: map[net.Conn]struct{}{}}
 	t := &http.Transport{
 		Proxy:                 http.ProxyURL(proxy),
 		DialContext:           st.countDials(s.dialContext),
@@ -70,21 +76,81 @@ func (s *transportSet) buildStd(key poolKey, proxy *url.URL) *stdTransport {
 	return st
 }
 
-// countDials counts the connections dial opens in s.conns.
+// countDials counts the connections dial opens in s.conns and keeps them
+// in s.live.
 func (s *stdTransport) countDials(dial func(context.Context, string, string) (net.Conn, error)) func(context.Context, string, string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dial(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
-		return s.conns.wrap(c), nil
+		lc := &liveConn{Conn: s.conns.wrap(c), pool: s}
+		s.mu.Lock()
+		s.live[lc] = struct{}{}
+		s.mu.Unlock()
+		return lc, nil
 	}
 }
 
-func (s *stdTransport) roundTrip(ctx context.Context, req *http.Request, limits requestLimits) (*http.Response, error) {
+// liveConn leaves its pool's live set when closed.
+type liveConn struct {
+	net.Conn
+	pool *stdTransport
+}
+
+func (c *liveConn) Close() error {
+	c.pool.mu.Lock()
+	delete(c.pool.live, c)
+	c.pool.mu.Unlock()
+	return c.Conn.Close()
+}
+
+// NetConn is the wrapped connection (a websocket tunnel half-closes it).
+func (c *liveConn) NetConn() net.Conn { return c.Conn }
+
+// begin counts a request in flight; done ends it, and closes an evicted
+// pool's connections when it was the last.
+func (s *stdTransport) begin() {
 	s.mu.Lock()
+	s.inFlight++
 	s.used = time.Now()
 	s.mu.Unlock()
+}
+
+func (s *stdTransport) done() {
+	s.mu.Lock()
+	s.inFlight--
+	s.mu.Unlock()
+	s.closeWhenDone()
+}
+
+// closeWhenDone closes every connection of an evicted pool once no request
+// is in flight on it. net/http's CloseIdleConnections spares a connection
+// busy at the time, and with HTTP/2 one that becomes idle later stays in a
+// Transport nothing reaches, counted toward max_connections until the
+// idle timeout. With no request in flight every connection is idle (or
+// finishing a stream's cleanup), so closing it outright is safe.
+func (s *stdTransport) closeWhenDone() {
+	s.mu.Lock()
+	if !s.closed || s.inFlight > 0 {
+		s.mu.Unlock()
+		return
+	}
+	conns := make([]net.Conn, 0, len(s.live))
+	for c := range s.live {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+	s.t.CloseIdleConnections()
+}
+
+func (s *stdTransport) roundTrip(ctx context.Context, req *http.Request, limits requestLimits) (*http.Response, error) {
+	s.begin()
+	var once sync.Once
+	finish := func() { once.Do(s.done) }
 	ctx = context.WithValue(ctx, connectTimeoutKey{}, limits.connect)
 	cancelTotal := context.CancelFunc(func() {})
 	if !limits.deadline.IsZero() {
@@ -93,7 +159,7 @@ func (s *stdTransport) roundTrip(ctx context.Context, req *http.Request, limits 
 	total := ctx
 	ttfb := limits.ttfb
 	ctx, cancelTTFB := context.WithCancelCause(ctx)
-	cancel := func(err error) { cancelTTFB(err); cancelTotal() }
+	cancel := func(err error) { cancelTTFB(err); cancelTotal(); finish() }
 	guard := &ttfbGuard{limit: ttfb, cancel: cancelTTFB}
 	if ttfb > 0 {
 		ctx = httptrace.WithClientTrace(ctx, guard.trace())
@@ -120,7 +186,16 @@ func (s *stdTransport) roundTrip(ctx context.Context, req *http.Request, limits 
 }
 
 func (s *stdTransport) closeIdle() { s.t.CloseIdleConnections() }
-func (s *stdTransport) close()     { s.t.CloseIdleConnections() }
+
+// close is eviction: idle connections go now, busy ones when the last
+// request in flight is done (closeWhenDone).
+func (s *stdTransport) close() {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.t.CloseIdleConnections()
+	s.closeWhenDone()
+}
 
 // evictOne makes room under max_connections: net/http's pool cannot close
 // just one idle connection, so it closes all of them (never one in use)
