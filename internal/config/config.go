@@ -174,6 +174,10 @@ type Target struct {
 	TLSKeyFile  string `yaml:"tls_key_file"`
 	// ClientCert is the pair validation loaded from them (nil: none).
 	ClientCert *tls.Certificate `yaml:"-"`
+	// NoSecretsAbsent is set by check --no-secrets only, when a TLS file
+	// is missing on this machine: the keys stay as written, and probes go
+	// without what is missing. Nil otherwise.
+	NoSecretsAbsent *TargetAbsentTLS `yaml:"-"`
 	// AllowPlaintextAuth lets a deep check send credentials without TLS. Only
 	// for loopback lab setups; validation refuses it for other hosts.
 	AllowPlaintextAuth bool `yaml:"allow_plaintext_auth"`

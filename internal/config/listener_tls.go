@@ -29,6 +29,9 @@ type ListenerTLS struct {
 	// loaded is what validation read from the files, so serve and a
 	// reload use exactly what was checked.
 	loaded *tls.Config
+	// absentKeyLeaf is, under check --no-secrets with the key missing, the
+	// certificate that is here, kept for the expiry warning.
+	absentKeyLeaf *x509.Certificate
 }
 
 // ServerConfig returns the settings validation loaded, or loads them now
@@ -204,6 +207,9 @@ func (v *validator) validateListenerTLS() {
 		for _, e := range TLSErrors(err) {
 			v.listenerTLSError(l.path, e)
 		}
+		if err != nil && v.noSecrets && !hasTLSErrorAt(err, "cert_file") {
+			l.t.absentKeyLeaf, _ = checkTLSHalf("cert", "", l.t.CertFile, false)
+		}
 	}
 }
 
@@ -253,10 +259,13 @@ func (c *Config) listenerTLSWarnings(warn func(path, format string, args ...any)
 		path string
 		t    *ListenerTLS
 	}{{"server.tls", c.Server.TLS}, {"gateway.tls", c.Gateway.TLS}} {
-		if l.t == nil || l.t.loaded == nil {
+		if l.t == nil || (l.t.loaded == nil && l.t.absentKeyLeaf == nil) {
 			continue
 		}
-		leaf := l.t.loaded.Certificates[0].Leaf
+		leaf := l.t.absentKeyLeaf
+		if l.t.loaded != nil {
+			leaf = l.t.loaded.Certificates[0].Leaf
+		}
 		if left := time.Until(leaf.NotAfter); left < certExpiryWarning {
 			warn(l.path+".cert_file", "certificate %q expires at %s, in %d day(s); renew it and reload",
 				leaf.Subject.String(), leaf.NotAfter.UTC().Format(time.RFC3339), int(left.Hours()/24))

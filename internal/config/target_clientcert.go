@@ -30,6 +30,27 @@ func LoadTargetClientCertificate(certFile, keyFile string) (*tls.Certificate, er
 	return cert, nil
 }
 
+// TargetAbsentTLS is what check --no-secrets found missing of a target's
+// TLS files (each a warning at its key and line).
+type TargetAbsentTLS struct {
+	// CA: tls_ca_file is missing; the system roots stand in.
+	CA bool
+	// ClientPair: tls_cert_file or tls_key_file is missing; the target goes
+	// without a client certificate.
+	ClientPair bool
+	// Leaf is the client certificate when it is here and only the key is
+	// missing, for the expiry warnings.
+	Leaf *x509.Certificate
+}
+
+// absentTLS is t.NoSecretsAbsent, made on first use.
+func (t *Target) absentTLS() *TargetAbsentTLS {
+	if t.NoSecretsAbsent == nil {
+		t.NoSecretsAbsent = &TargetAbsentTLS{}
+	}
+	return t.NoSecretsAbsent
+}
+
 // clientCertResult is one load of a certificate and key pair.
 type clientCertResult struct {
 	cert *tls.Certificate
@@ -66,8 +87,17 @@ func (v *validator) validateClientCert(path string, t *Target) {
 		v.listenerTLSError(path, e)
 	}
 	if r.err != nil {
-		// --no-secrets: checked without it, as for a missing tls_ca_file.
-		t.TLSCertFile, t.TLSKeyFile = "", ""
+		// --no-secrets: checked without the missing file. The keys stay
+		// as written, so the key that is here is still warned about
+		// (secretFileWarnings) and the certificate that is here still
+		// read for the expiry warnings.
+		if v.noSecrets {
+			a := t.absentTLS()
+			a.ClientPair = true
+			if !hasTLSErrorAt(r.err, keyTLSCertFile) {
+				a.Leaf, _ = checkTLSHalf("tls_cert", "", t.TLSCertFile, false)
+			}
+		}
 		return
 	}
 	t.ClientCert = r.cert
@@ -99,7 +129,14 @@ func (c *Config) clientCertWarnings(warn func(path, format string, args ...any))
 	var order []*use
 	uses := map[any]*use{}
 	for i, t := range c.Auth.Services.BackendHealthChecks.Targets {
-		if t.ClientCert == nil {
+		var leaf *x509.Certificate
+		switch {
+		case t.ClientCert != nil:
+			leaf = t.ClientCert.Leaf
+		case t.NoSecretsAbsent != nil:
+			leaf = t.NoSecretsAbsent.Leaf
+		}
+		if leaf == nil {
 			continue
 		}
 		var file any = t.TLSCertFile
@@ -108,7 +145,7 @@ func (c *Config) clientCertWarnings(warn func(path, format string, args ...any))
 		}
 		u := uses[file]
 		if u == nil {
-			u = &use{first: i, leaf: t.ClientCert.Leaf}
+			u = &use{first: i, leaf: leaf}
 			uses[file] = u
 			order = append(order, u)
 		}
@@ -132,4 +169,16 @@ func (c *Config) clientCertWarnings(warn func(path, format string, args ...any))
 			warn(path, "certificate %q is not for client authentication (its extended key usage lacks clientAuth); servers that check it will refuse the checks%s", leaf.Subject.String(), shared)
 		}
 	}
+}
+
+// hasTLSErrorAt reports whether err (joined *TLSError, as loads return)
+// has a problem at attr.
+func hasTLSErrorAt(err error, attr string) bool {
+	for _, e := range TLSErrors(err) {
+		var te *TLSError
+		if errors.As(e, &te) && te.Attr == attr {
+			return true
+		}
+	}
+	return false
 }

@@ -143,15 +143,8 @@ func TestTargetClientCertificateWarnings(t *testing.T) {
 	}
 
 	ca := testutil.NewPKI(t)
-	for _, c := range []struct {
-		name string
-		leaf testutil.Leaf
-		want string
-	}{
-		{"expired", ca.Issue(t, "old", 6, time.Now().Add(-time.Minute), true), `client certificate "CN=old" expired at`},
-		{"expiring", ca.Issue(t, "soon", 7, time.Now().Add(72*time.Hour), true), `client certificate "CN=soon" expires at`},
-		{"server certificate", ca.Issue(t, "server", 8, time.Now().Add(365*24*time.Hour), false), "lacks clientAuth"},
-	} {
+	for _, c := range append(expiryLeaves(t, ca),
+		leafWarning{"server certificate", ca.Issue(t, "server", 8, time.Now().Add(365*24*time.Hour), false), "lacks clientAuth"}) {
 		cert, key := c.leaf.Write(t, t.TempDir())
 		w := mustParse(t, mtlsTarget(cert, key)).Warnings()
 		if len(w) != 1 || !strings.HasPrefix(w[0], tp+"tls_cert_file (line 11): ") || !strings.Contains(w[0], c.want) {
@@ -208,7 +201,8 @@ func TestTargetClientKeyOpenWarnedOncePerFile(t *testing.T) {
 }
 
 // check --no-secrets: a missing key file is a warning, the target goes
-// without a certificate, and a broken certificate is still an error.
+// without a certificate (its keys stay as written), and a broken
+// certificate is still an error.
 func TestTargetClientCertificateNoSecrets(t *testing.T) {
 	f := writeClientCertFiles(t)
 	path := filepath.Join(t.TempDir(), "b.yml")
@@ -220,8 +214,8 @@ func TestTargetClientCertificateNoSecrets(t *testing.T) {
 	if w := strings.Join(c.Warnings(), "\n"); !strings.Contains(w, tp+"tls_key_file (line 12)") || !strings.Contains(w, "--no-secrets") {
 		t.Errorf("warnings: %s", w)
 	}
-	if tg := c.Auth.Services.BackendHealthChecks.Targets[0]; tg.ClientCert != nil || tg.TLSCertFile != "" {
-		t.Errorf("target kept a certificate: %+v", tg)
+	if tg := c.Auth.Services.BackendHealthChecks.Targets[0]; tg.ClientCert != nil || tg.TLSCertFile != f.cert {
+		t.Errorf("target loaded a certificate or lost its keys: %+v", tg)
 	}
 
 	writeFile(t, path, mtlsTarget(f.garbage, "/nonexistent/k.pem"))

@@ -236,7 +236,9 @@ func (v *validator) validateTLS(key func(string) string, t *Target) {
 
 	if t.TLSCAFile != "" {
 		if !v.caFile(key("tls_ca_file"), t.TLSCAFile) {
-			t.TLSCAFile = "" // --no-secrets: the system roots stand in
+			// --no-secrets: the key stays as written, the probe
+			// check builds goes with the system roots.
+			t.absentTLS().CA = true
 		}
 	}
 	if t.TLSServerName != "" {

@@ -92,7 +92,11 @@ func NewTarget(ct *config.Target) (*Target, error) {
 	if t.Port < 1 || t.Port > 65535 {
 		return nil, fmt.Errorf("target %s: port %d out of range 1..65535", t.Address(), t.Port)
 	}
-	cfg, err := BuildTLSConfig(t.Host, ct.TLSServerName, ct.TLSCAFile, ct.TLSSkipVerify)
+	caFile := ct.TLSCAFile
+	if a := ct.NoSecretsAbsent; a != nil && a.CA {
+		caFile = "" // check --no-secrets: missing here, warned about
+	}
+	cfg, err := BuildTLSConfig(t.Host, ct.TLSServerName, caFile, ct.TLSSkipVerify)
 	if err != nil {
 		return nil, fmt.Errorf("target %s: %w", t.Address(), err)
 	}
@@ -120,6 +124,9 @@ func NewTarget(ct *config.Target) (*Target, error) {
 func clientCertificate(ct *config.Target) (*tls.Certificate, error) {
 	if c := ct.ClientCert; c != nil || (ct.TLSCertFile == "" && ct.TLSKeyFile == "") {
 		return c, nil
+	}
+	if a := ct.NoSecretsAbsent; a != nil && a.ClientPair {
+		return nil, nil // check --no-secrets: half missing here, warned about
 	}
 	if ct.TLSCertFile == "" || ct.TLSKeyFile == "" {
 		return nil, errors.New("tls_cert_file and tls_key_file go together: set both or neither")
