@@ -23,14 +23,14 @@ const (
 // BalancePolicies lists load_balancing's values in documentation order.
 var BalancePolicies = []string{
 	BalanceRoundRobin, BalanceLeastConnections, BalanceWeighted,
-	BalanceClientIPHash, BalanceHeaderHash, BalanceCookieHash,
+	BalanceClientIPHash, BalanceHeaderHash, BalanceCookieHash, BalanceURIHash,
 }
 
 // IsHashPolicy: the policy maps a request key to an origin (rendezvous
 // hashing) instead of spreading requests.
 func IsHashPolicy(policy string) bool {
 	switch policy {
-	case BalanceClientIPHash, BalanceHeaderHash, BalanceCookieHash:
+	case BalanceClientIPHash, BalanceHeaderHash, BalanceCookieHash, BalanceURIHash:
 		return true
 	}
 	return false
@@ -57,6 +57,10 @@ func (v *gatewayValidator) validateBalance(path string, b *Backend) {
 			b.HashKey = DefaultHashCookie
 		} else if msg := checkHashKey(b.HashKey, "cookie"); msg != "" {
 			v.add(path+".hash_key", "%s", msg)
+		}
+	case BalanceURIHash:
+		if b.Has("hash_key") {
+			v.add(path+".hash_key", "needs load_balancing header_hash or cookie_hash (uri_hash always hashes the path)")
 		}
 	default:
 		if b.Has("hash_key") {

@@ -70,6 +70,7 @@ const (
 	BalanceClientIPHash     = "client_ip_hash"
 	BalanceHeaderHash       = "header_hash"
 	BalanceCookieHash       = "cookie_hash"
+	BalanceURIHash          = "uri_hash"
 
 	DefaultRetries             = 1
 	MaxRetries                 = 10

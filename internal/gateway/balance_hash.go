@@ -33,6 +33,8 @@ func newHashKeySource(b *config.Backend) hashKeySource {
 		return headerKey{name: http.CanonicalHeaderKey(b.HashKey)}
 	case config.BalanceCookieHash:
 		return cookieKey{name: b.HashKey, set: b.HashCookieSet == nil || *b.HashCookieSet}
+	case config.BalanceURIHash:
+		return uriKey{}
 	}
 	return clientIPKey{}
 }

@@ -35,7 +35,7 @@ func newPicker(b *config.Backend) (picker, hashKeySource) {
 		return weightedPicker{}, nil
 	case config.BalanceLeastConnections:
 		return leastConnPicker{}, nil
-	case config.BalanceClientIPHash, config.BalanceHeaderHash, config.BalanceCookieHash:
+	case config.BalanceClientIPHash, config.BalanceHeaderHash, config.BalanceCookieHash, config.BalanceURIHash:
 		return rendezvousPicker{}, newHashKeySource(b)
 	}
 	return roundRobinPicker{}, nil
