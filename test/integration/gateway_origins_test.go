@@ -1,20 +1,15 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/backline/backline/internal/config"
-	"github.com/backline/backline/internal/gateway"
 	"github.com/backline/backline/internal/health"
-	"github.com/backline/backline/internal/probe"
 	"github.com/backline/backline/internal/testfixture"
 )
 
@@ -53,26 +48,8 @@ gateway:
       proxy:
         backend: multi
 `, httpOrigin, httpsOrigin, refused, f.User, f.Password, f.CAFile)
-	cfg, err := config.Parse([]byte(yml))
-	if err != nil {
-		t.Fatal(err)
-	}
 	reg := prometheus.NewRegistry()
-	logs := &lockedBuffer{}
-	gw, err := gateway.New(gateway.Options{Config: cfg, Logger: newTextLogger(logs), Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gw.Close()
-	engine, err := health.New(gw.HealthGroups(), &probe.Prober{}, health.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw.SetHealth(engine)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { engine.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
+	gw, engine, _ := startCheckedGateway(t, yml, reg)
 	reason := func(name string) health.Reason {
 		for _, b := range engine.Snapshot().Backends {
 			if b.Target.Name == name {

@@ -8,13 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/backline/backline/internal/config"
-	"github.com/backline/backline/internal/gateway"
-	"github.com/backline/backline/internal/health"
-	"github.com/backline/backline/internal/probe"
 	"github.com/backline/backline/internal/testfixture"
 )
 
@@ -58,25 +53,7 @@ gateway:
       proxy:
         backend: none
 `, port)
-	cfg, err := config.Parse([]byte(yml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &lockedBuffer{}
-	gw, err := gateway.New(gateway.Options{Config: cfg, Logger: newTextLogger(logs)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gw.Close()
-	engine, err := health.New(gw.HealthGroups(), &probe.Prober{}, health.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw.SetHealth(engine)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { engine.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
+	gw, engine, logs := startCheckedGateway(t, yml, nil)
 	waitForVerdicts(t, engine, 2)
 	for _, b := range engine.Snapshot().Backends {
 		if !b.Eligible {

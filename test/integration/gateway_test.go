@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/gateway"
 	"github.com/backline/backline/internal/health"
@@ -77,25 +79,7 @@ gateway:
       proxy:
         backend: nginx_tls
 `, f.Port("NGINX_HTTP"), f.Port("NGINX_HTTPS"), f.User, f.Password, f.CAFile)
-	cfg, err := config.Parse([]byte(yml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &lockedBuffer{}
-	gw, err := gateway.New(gateway.Options{Config: cfg, Logger: newTextLogger(logs)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer gw.Close()
-	engine, err := health.New(gw.HealthGroups(), &probe.Prober{}, health.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw.SetHealth(engine)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { engine.Run(ctx) })
-	defer func() { cancel(); wg.Wait() }()
+	gw, engine, logs := startCheckedGateway(t, yml, nil)
 
 	waitForVerdicts(t, engine, 2)
 	srv := httptest.NewServer(gw.Handler())
@@ -185,6 +169,33 @@ func waitPeerClosed(t *testing.T, port int) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// startCheckedGateway builds the gateway of yml with its health engine
+// running on the real prober, logging into the returned buffer; both stop
+// at the test's cleanup (the engine first).
+func startCheckedGateway(t *testing.T, yml string, reg prometheus.Registerer) (*gateway.Gateway, *health.Engine, *lockedBuffer) {
+	t.Helper()
+	cfg, err := config.Parse([]byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := &lockedBuffer{}
+	gw, err := gateway.New(gateway.Options{Config: cfg, Logger: newTextLogger(logs), Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gw.Close)
+	engine, err := health.New(gw.HealthGroups(), &probe.Prober{}, health.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw.SetHealth(engine)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { engine.Run(ctx) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	return gw, engine, logs
 }
 
 // waitForVerdicts waits until n gateway targets have been checked once.
