@@ -222,33 +222,24 @@ func text(s string, decodes int) string {
 		}
 		end := valueEnd
 		value := s[eq+1 : end]
-		if start < eq && value != "" && value != Placeholder && SensitiveParam(s[start:eq]) {
-			if b.Len() == 0 {
-				b.Grow(len(s))
-			}
-			b.WriteString(s[done : eq+1])
-			b.WriteString(Placeholder)
-			done, i = end, end
-			continue
-		}
-		if start < eq && eq+1 > checkedEnd {
+		withhold := start < eq && value != "" && value != Placeholder && SensitiveParam(s[start:eq])
+		if !withhold && start < eq && eq+1 > checkedEnd {
 			checkedEnd = end
-			if !encodedCredential(value, decodes) {
-				i = eq + 1
-				continue
-			}
 			// Only percent-decoded does it show its credential
 			// (return_to=https%3A%2F%2Fh%2F%3Fcode%3D…): withheld whole.
-			if b.Len() == 0 {
-				b.Grow(len(s))
-			}
-			b.WriteString(s[done : eq+1])
-			b.WriteString(Placeholder)
-			done, i = end, end
+			withhold = encodedCredential(value, decodes)
+		}
+		if !withhold {
+			// A harmless value may itself hold pairs (redirect_uri=/cb?code=…).
+			i = eq + 1
 			continue
 		}
-		// A harmless value may itself hold pairs (redirect_uri=/cb?code=…).
-		i = eq + 1
+		if b.Len() == 0 {
+			b.Grow(len(s))
+		}
+		b.WriteString(s[done : eq+1])
+		b.WriteString(Placeholder)
+		done, i = end, end
 	}
 	if done == 0 {
 		return s
