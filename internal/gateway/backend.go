@@ -146,6 +146,10 @@ type upstream struct {
 	urlHost               *origin
 	clientIP              string
 	upgrade               *upgradeRequest // a websocket (or other Upgrade) to forward
+	// plainOn: req shares its client's header map, and what goes upstream
+	// besides the client's fields is in plain (plain.go).
+	plainOn bool
+	plain   plainUpstream
 }
 
 // destination is where a request goes and what it is called there.

@@ -199,7 +199,7 @@ func TestClientWatchGoneBeforeTheExchangeDeadlines(t *testing.T) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://origin/x", nil)
 	done := make(chan error, 1)
 	go func() {
-		_, err := (&h1Pool{}).exchange(ctx, pc, req, requestLimits{ttfb: time.Hour}, false)
+		_, err := (&h1Pool{}).exchange(ctx, pc, req, requestLimits{ttfb: time.Hour}, false, nil)
 		done <- err
 	}()
 	select {

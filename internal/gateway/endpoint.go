@@ -16,7 +16,9 @@ import (
 
 // endpoint is a compiled gateway.endpoints entry.
 type endpoint struct {
-	path      string
+	path string
+	// plain: the endpoint's requests may take the plain lane (plain.go).
+	plain     bool
 	trusted   trustedProxies // gateway.trusted_proxies (forwarded.go)
 	logFields valueSet       // custom_log_fields, for the access log
 	mods      modifiers
@@ -219,7 +221,7 @@ func escapeQueryBytes(q string) string {
 // or request stage. Returns a configuration error for bad url values.
 func (ep *endpoint) outgoing(r *http.Request, rd *requestData, rest string, wildcard bool) (_ *upstream, warning string, err error) {
 	up := new(upstream)
-	if warning, err = ep.outgoingInto(up, r, rd, rest, wildcard); err != nil {
+	if warning, err = ep.outgoingInto(up, r, rd, rest, wildcard, nil); err != nil {
 		return nil, "", err
 	}
 	return up, warning, nil
@@ -227,7 +229,8 @@ func (ep *endpoint) outgoing(r *http.Request, rd *requestData, rest string, wild
 
 // outgoingInto is outgoing writing into up, which the caller allocated
 // (ServeHTTP: with the rest of the request's state).
-func (ep *endpoint) outgoingInto(up *upstream, r *http.Request, rd *requestData, rest string, wildcard bool) (warning string, err error) {
+// plain, when not nil, are r's fields for the plain lane (plain.go).
+func (ep *endpoint) outgoingInto(up *upstream, r *http.Request, rd *requestData, rest string, wildcard bool, plain *clientFields) (warning string, err error) {
 	// r's peer is split (and, behind a trusted proxy, parsed and its
 	// X-Forwarded-For walked) once for X-Forwarded-For and the forwarded
 	// scheme and host.
@@ -272,6 +275,9 @@ func (ep *endpoint) outgoingInto(up *upstream, r *http.Request, rd *requestData,
 		return "", nil
 	}
 
+	if plain != nil {
+		return "", ep.plainOutgoing(up, r, rd, rest, wildcard, &fwd, plain)
+	}
 	out := cloneForUpstream(r, &fwd)
 	out.RequestURI = ""
 	out.Host = ""     // the client's Host is not forwarded

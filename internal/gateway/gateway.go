@@ -67,6 +67,9 @@ type Gateway struct {
 	// accessLog writes a line per request (gateway.access_log).
 	accessLog bool
 	logFields valueSet // gateway.custom_log_fields, for every access line
+	// plainLaneOff sends every request the header-map way (tests compare
+	// the plain lane, plain.go, with it).
+	plainLaneOff bool
 	// accessLogger writes the access lines: Options.AccessLogger or the
 	// gateway's logger.
 	accessLogger *slog.Logger
@@ -146,6 +149,9 @@ func New(opts Options) (*Gateway, error) {
 	}
 	for _, v := range c.views {
 		v.chain = g.buildLayers(v)
+	}
+	for _, r := range g.router.routes {
+		r.endpoint.plain = g.plainProxy(r.endpoint) // once its backend's tokens are known
 	}
 	if len(c.errs) > 0 {
 		g.stopTokens()

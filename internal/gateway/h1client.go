@@ -103,10 +103,18 @@ func newH1Pool(set *transportSet, key poolKey) *h1Pool {
 }
 
 func (p *h1Pool) roundTrip(ctx context.Context, req *http.Request, limits requestLimits) (*http.Response, error) {
+	return p.roundTripPlain(ctx, req, limits, nil)
+}
+
+// roundTripPlain is roundTrip for a plain request (plain.go) when plain is
+// not nil: its head is written from the client's fields and plain, and a
+// plain answer's head is kept raw (answerHeadOf).
+func (p *h1Pool) roundTripPlain(ctx context.Context, req *http.Request, limits requestLimits, plain *plainUpstream) (*http.Response, error) {
 	if p.set.noReuse && req.Header["Upgrade"] == nil {
 		req.Close = true
 	}
-	if err := checkRequest(req); err != nil {
+	// A plain request's fields were checked as the server read them.
+	if err := checkRequest(req, plain == nil); err != nil {
 		return nil, err
 	}
 	retry := isIdempotent(req) && (req.Body == nil || req.Body == http.NoBody)
@@ -115,7 +123,7 @@ func (p *h1Pool) roundTrip(ctx context.Context, req *http.Request, limits reques
 		if err != nil {
 			return nil, err
 		}
-		resp, err := p.exchange(ctx, pc, req, limits, reused)
+		resp, err := p.exchange(ctx, pc, req, limits, reused, plain)
 		if errors.Is(err, errIdleConnGone) && retry {
 			retry = false // once: a fresh connection failing the same way is the origin's answer
 			continue
@@ -191,7 +199,7 @@ func (p *h1Pool) conn(ctx context.Context, limits requestLimits) (*h1Conn, bool,
 
 // exchange writes req and reads the response head on pc; the body is read
 // by the caller and its Close returns pc to the pool.
-func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, limits requestLimits, reused bool) (*http.Response, error) {
+func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, limits requestLimits, reused bool, plain *plainUpstream) (*http.Response, error) {
 	deadline, hasDeadline, ttfb := limits.deadline, !limits.deadline.IsZero(), limits.ttfb
 	// The client leaving wakes whatever pc blocks in.
 	watch := watchClient(ctx, pc, req.Header["Upgrade"] != nil)
@@ -221,7 +229,7 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 		body = &bodyErrReader{ReadCloser: req.Body}
 		req.Body = body
 	}
-	err := writeRequest(pc, req)
+	err := writeRequest(pc, req, plain)
 	if err != nil {
 		switch {
 		case body != nil && body.err != nil:
@@ -236,9 +244,9 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 		// 401) and close: its answer is worth more than the write error.
 		before := pc.nread
 		_ = pc.SetReadDeadline(time.Now().Add(earlyAnswerWait))
-		if resp, _, rerr := readFinalResponse(pc, req, time.Time{}, time.Time{}); rerr == nil {
+		if resp, raw, _, rerr := readFinalResponse(pc, req, time.Time{}, time.Time{}, plain != nil); rerr == nil {
 			resp.Close = true
-			return p.wrapBody(resp, pc, req, watch, deadline), nil
+			return p.wrapBody(resp, raw, pc, req, watch, deadline), nil
 		}
 		if pc.nread == before && ctx.Err() == nil {
 			err = &unansweredError{err}
@@ -253,7 +261,7 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 
 	before := pc.nread
 	// ttfb ends with the first response byte, an interim response too.
-	resp, ttfbOver, err := readFinalResponse(pc, req, ttfbAt, deadline)
+	resp, raw, ttfbOver, err := readFinalResponse(pc, req, ttfbAt, deadline, plain != nil)
 	if err != nil {
 		silent := pc.nread == before && ctx.Err() == nil
 		switch {
@@ -286,12 +294,12 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 		resp.Body = &h1Upgraded{pc: pc, proto: resp.Header.Get("Upgrade"), watch: watch}
 		return resp, nil
 	}
-	return p.wrapBody(resp, pc, req, watch, deadline), nil
+	return p.wrapBody(resp, raw, pc, req, watch, deadline), nil
 }
 
-func (p *h1Pool) wrapBody(resp *http.Response, pc *h1Conn, req *http.Request, watch upstreamWatch, deadline time.Time) *http.Response {
+func (p *h1Pool) wrapBody(resp *http.Response, raw *answerHead, pc *h1Conn, req *http.Request, watch upstreamWatch, deadline time.Time) *http.Response {
 	resp.Body = &h1Body{
-		ReadCloser: resp.Body, pool: p, pc: pc, watch: watch,
+		ReadCloser: resp.Body, pool: p, pc: pc, watch: watch, raw: raw,
 		eof:      resp.Body == http.NoBody,
 		reusable: !resp.Close && !req.Close,
 		deadline: deadline,
@@ -335,28 +343,29 @@ func bodyBuffered(resp *http.Response, pc *h1Conn) bool {
 // readFinalResponse reads response heads until a final one (or 101),
 // skipping 100 Continue and 103 Early Hints. With a ttfb running (ttfbAt
 // not zero), an interim response ends it: the read deadline becomes the
-// total deadline, and ttfbOver says so.
-func readFinalResponse(pc *h1Conn, req *http.Request, ttfbAt, deadline time.Time) (resp *http.Response, ttfbOver bool, err error) {
+// total deadline, and ttfbOver says so. With keepRaw, a plain answer's
+// head is returned as raw instead of a header map.
+func readFinalResponse(pc *h1Conn, req *http.Request, ttfbAt, deadline time.Time, keepRaw bool) (resp *http.Response, raw *answerHead, ttfbOver bool, err error) {
 	for i := 0; ; i++ {
 		pc.headBudget = maxResponseHead
 		var fast bool
-		resp, fast = readResponseFast(pc.br, req)
+		resp, raw, fast = readResponseFast(pc.br, req, keepRaw)
 		if !fast {
 			resp, err = http.ReadResponse(pc.br, req)
 		}
 		pc.headBudget = -1
 		if err != nil {
-			return nil, ttfbOver, err
+			return nil, nil, ttfbOver, err
 		}
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
-			return resp, ttfbOver, nil
+			return resp, raw, ttfbOver, nil
 		}
 		if i == 0 && !ttfbAt.IsZero() {
 			_ = pc.SetReadDeadline(deadline)
 			ttfbOver = true
 		}
 		if i == maxInterim {
-			return nil, ttfbOver, errors.New("the origin sent too many interim (1xx) responses")
+			return nil, nil, ttfbOver, errors.New("the origin sent too many interim (1xx) responses")
 		}
 	}
 }
@@ -378,11 +387,17 @@ var requestWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil,
 // is handed a *bufio.Writer; headAndBody is not one, so the head and the
 // first 64 KiB of body leave in one write, as nginx buffers a request body
 // before it sends anything upstream.
-func writeRequest(pc *h1Conn, req *http.Request) error {
+func writeRequest(pc *h1Conn, req *http.Request, plain *plainUpstream) error {
 	bw := requestWriters.Get().(*bufio.Writer)
 	bw.Reset(pc)
 	var err error
-	if !writeRequestFast(bw, req) {
+	done := false
+	if plain != nil {
+		if done, err = writeRequestPlain(bw, req, plain); !done {
+			req.Header = plain.header() // Request.Write's turn
+		}
+	}
+	if !done && !writeRequestFast(bw, req) {
 		err = req.Write(headAndBody{bw})
 	}
 	if err == nil {
@@ -413,10 +428,14 @@ func (b *bodyErrReader) Read(p []byte) (int, error) {
 }
 
 // checkRequest refuses what Request.Write would pass on unchecked: header
-// names that are not tokens, control bytes in values, and a request target
-// with spaces or control bytes (net/http's Transport refuses the same).
-func checkRequest(req *http.Request) error {
+// names that are not tokens, control bytes in values (when fields), and a
+// request target with spaces or control bytes (net/http's Transport
+// refuses the same).
+func checkRequest(req *http.Request, fields bool) error {
 	for name, values := range req.Header {
+		if !fields {
+			break
+		}
 		if !validToken(name) {
 			return fmt.Errorf("invalid header name %q", name)
 		}
@@ -473,6 +492,8 @@ type h1Body struct {
 	// deadline is the exchange's total deadline (zero: none), to tell
 	// which side a failed splice failed on.
 	deadline time.Time
+	// raw is the answer's head for a plain request (plain.go).
+	raw *answerHead
 }
 
 func (b *h1Body) Read(p []byte) (int, error) {

@@ -29,90 +29,89 @@ import (
 const maxFastHead = 4 << 10
 
 // readResponseFast returns the response br starts with when it is a plain
-// one (see above), consuming its head; ok false leaves br untouched.
-func readResponseFast(br *bufio.Reader, req *http.Request) (resp *http.Response, ok bool) {
+// one (see above), consuming its head; ok false leaves br untouched. With
+// raw, the fields are kept as a list in the order they came (answer,
+// plain.go) and the response has no header map.
+func readResponseFast(br *bufio.Reader, req *http.Request, raw bool) (resp *http.Response, answer *answerHead, ok bool) {
 	if req.Method == http.MethodHead {
-		return nil, false
+		return nil, nil, false
 	}
 	if _, err := br.Peek(1); err != nil {
-		return nil, false // let http.ReadResponse report it
+		return nil, nil, false // let http.ReadResponse report it
 	}
 	buf, _ := br.Peek(min(br.Buffered(), maxFastHead))
 	end := bytes.Index(buf, []byte("\r\n\r\n"))
 	if end < 0 {
-		return nil, false
+		return nil, nil, false
 	}
 	head := buf[:end+2] // each line with its CRLF
 	line, rest, _ := bytes.Cut(head, []byte("\r\n"))
 	code, ok := fastStatusLine(line)
 	if !ok {
-		return nil, false
+		return nil, nil, false
 	}
 	n := bytes.Count(rest, []byte("\r\n"))
 	if n > 100 {
-		return nil, false // textproto's field count rules stay with net/http
+		return nil, nil, false // textproto's field count rules stay with net/http
 	}
 	// One string for the whole head: status and values are substrings.
 	s := string(head[len("HTTP/1.1 ") : len(head)-2])
 	status, fields, _ := cutCRLF(s)
 	fr := &fastResponse{}
-	h := make(http.Header, n)
-	var values []string
-	if n <= len(fr.values) {
-		values = fr.values[:n:n]
-	} else {
-		values = make([]string, n)
-	}
-	length := int64(-1)
+	a := &fr.raw
+	a.fields, a.length = fr.fieldBuf[:0], -1
+	connection := false
 	for fields != "" {
 		var f string
 		f, fields, _ = cutCRLF(fields)
 		name, value, ok := fastField(f)
 		if !ok {
-			return nil, false
+			return nil, nil, false
 		}
 		switch name {
 		case "Content-Length":
-			if length >= 0 {
-				return nil, false // repeated: net/http's rules decide
+			if a.length >= 0 {
+				return nil, nil, false // repeated: net/http's rules decide
 			}
-			if length, ok = fastLength(value); !ok {
-				return nil, false
+			if a.length, ok = fastLength(value); !ok {
+				return nil, nil, false
 			}
 		case "Connection":
 			// nginx and most origins say keep-alive on every answer; with
 			// HTTP/1.1 it changes nothing. Any other token goes the long way.
-			if !strings.EqualFold(value, "keep-alive") || h["Connection"] != nil {
-				return nil, false
+			if !strings.EqualFold(value, "keep-alive") || connection {
+				return nil, nil, false
 			}
+			connection = true
+		case "Date":
+			a.hasDate = true
 		case "Transfer-Encoding", "Pragma", "Trailer":
-			return nil, false
+			return nil, nil, false
 		}
-		if prior, repeated := h[name]; repeated {
-			h[name] = append(prior, value)
-			continue
-		}
-		values[0] = value
-		h[name] = values[0:1:1] // the values share one array, as in Header.Clone
-		values = values[1:]
+		a.fields = append(a.fields, answerField{name: name, value: value})
 	}
-	if length < 0 {
-		return nil, false // read until close: net/http's semantics
+	if a.length < 0 {
+		return nil, nil, false // read until close: net/http's semantics
 	}
 	if _, err := br.Discard(end + 4); err != nil {
-		return nil, false // cannot happen: the bytes are buffered
+		return nil, nil, false // cannot happen: the bytes are buffered
 	}
 	resp = &fr.resp
 	*resp = http.Response{
 		Status: status, StatusCode: code,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header: h, ContentLength: length, Request: req, Body: http.NoBody,
+		ContentLength: a.length, Request: req, Body: http.NoBody,
 	}
-	if length > 0 {
-		fr.body = lengthBody{r: br, left: length}
+	if raw {
+		answer = a
+	} else {
+		resp.Header = a.header(fr.values[:])
+	}
+	if a.length > 0 {
+		fr.body = lengthBody{r: br, left: a.length}
 		resp.Body = &fr.body
 	}
-	return resp, true
+	return resp, answer, true
 }
 
 // fastStatusLine takes "HTTP/1.1 NNN" with an optional printable reason, a
@@ -192,12 +191,14 @@ func cutCRLF(s string) (line, rest string, found bool) {
 }
 
 // fastResponse holds what readResponseFast makes for one answer in one
-// allocation: the response, its body reader, and the values of a head of
-// up to a dozen fields.
+// allocation: the response, its body reader, its fields, and the values
+// of a head of up to a dozen fields when they go into a header map.
 type fastResponse struct {
-	resp   http.Response
-	body   lengthBody
-	values [12]string
+	resp     http.Response
+	body     lengthBody
+	raw      answerHead
+	fieldBuf [12]answerField
+	values   [12]string
 }
 
 // lengthBody reads a Content-Length body: io.ErrUnexpectedEOF when the

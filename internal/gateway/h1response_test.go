@@ -47,7 +47,7 @@ func compareWithNetHTTP(t *testing.T, input string, method string) (fast bool) {
 	t.Helper()
 	req := &http.Request{Method: method}
 	br := bufio.NewReaderSize(strings.NewReader(input), 4096)
-	got, ok := readResponseFast(br, req)
+	got, _, ok := readResponseFast(br, req, false)
 	if !ok {
 		if rest, _ := io.ReadAll(br); string(rest) != input {
 			t.Fatalf("the fast path declined %q but consumed %d bytes", input, len(input)-len(rest))

@@ -199,7 +199,7 @@ func (c *h1ServerConn) serveRequest(sh *serverHead) (keep bool) {
 		r.Body = newServerBody(c, sh, r)
 	}
 	w := &sh.resp
-	*w = serverResponse{c: c, req: r, length: -1, pending: c.pend[:0]} // hdr: made or adopted when asked for
+	*w = serverResponse{c: c, req: r, length: -1, pending: c.pend[:0], fields: &sh.fields} // hdr: made or adopted when asked for
 	c.watchMu.Lock()
 	c.watchAllowed = true
 	c.watchMu.Unlock()

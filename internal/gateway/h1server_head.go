@@ -37,6 +37,7 @@ type serverHead struct {
 	url        url.URL        // r.URL of an origin-form target, kept with the head (one allocation)
 	values     [16]string     // the header values of a head of up to 16 fields, likewise
 	resp       serverResponse // the request's response writer, likewise
+	fields     clientFields   // the head's fields as they came, for a plain proxy (plain.go)
 	chunked    bool
 	verdict    framingVerdict
 	wantsClose bool
@@ -249,6 +250,9 @@ func (hr *headReader) build(method string, targetLen, minor int, remote string, 
 	target := text[:targetLen]
 	h := make(http.Header, len(hr.spans)+2)
 	sh := &serverHead{}
+	// The spans stay valid while the request runs: the connection reads
+	// no other head until it is answered.
+	sh.fields = clientFields{text: text, spans: hr.spans}
 	var values []string
 	if n := len(hr.spans); n <= len(sh.values) {
 		values = sh.values[:n:n]

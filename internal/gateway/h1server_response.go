@@ -33,6 +33,10 @@ type serverResponse struct {
 	written     int64
 	pending     []byte // body held until its length is known (c.pend)
 	hijacked    bool
+	// fields are the request head's fields as they came; raw, when set,
+	// the origin's answer head the answer passes on (plain.go).
+	fields *clientFields
+	raw    *answerHead
 }
 
 // lengthProbe is how much body is held back to learn its length, as
@@ -74,7 +78,9 @@ func (w *serverResponse) WriteHeader(code int) {
 	}
 	w.wroteHeader, w.status = true, code
 	w.length = -1
-	if v := w.hdr["Content-Length"]; len(v) > 0 {
+	if w.raw != nil {
+		w.length = w.raw.length
+	} else if v := w.hdr["Content-Length"]; len(v) > 0 {
 		if n, ok := parseLength(strings.TrimSpace(v[0])); ok {
 			w.length = n
 		} else {
@@ -194,10 +200,13 @@ func (w *serverResponse) writeHead(final bool) {
 		delete(h, "Connection")
 		bw.WriteString("Connection: keep-alive\r\n")
 	}
-	if _, ok := h["Date"]; !ok {
+	if _, ok := h["Date"]; !ok && (w.raw == nil || !w.raw.hasDate) {
 		bw.WriteString("Date: ")
 		bw.Write(httpDate())
 		bw.WriteString("\r\n")
+	}
+	if w.raw != nil {
+		w.writeRawFields(bw, h)
 	}
 	writeFields(bw, h)
 	bw.WriteString("\r\n")

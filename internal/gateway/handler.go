@@ -64,7 +64,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	*rd = requestData{req: r, params: params, id: reqID}
 	noteRoute(w, ep, rd)
 	up := &sr.up
-	warning, err := ep.outgoingInto(up, r, rd, rest, rt.wildcard)
+	var plain *clientFields
+	if ep.plain && !g.plainLaneOff {
+		plain = plainRequest(w, r)
+	}
+	warning, err := ep.outgoingInto(up, r, rd, rest, rt.wildcard, plain)
 	if err != nil {
 		gerr := newError(kindConfiguration, err)
 		if r.Context().Err() != nil {
@@ -86,28 +90,36 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer ex.done()
 	resp := ex.resp
-	if ep.proxy != nil {
-		ep.proxy.mods.response.apply(resp.Header, rd)
+	if raw := answerHeadOf(resp); raw != nil && !takeAnswerHead(w, raw) {
+		resp.Header = raw.header(nil) // a writer without raw heads: the map path
 	}
-	ep.mods.response.apply(resp.Header, rd)
-	if resp.StatusCode == http.StatusSwitchingProtocols {
-		g.serveUpgrade(w, r, rd, ep, up, ex, start)
-		return
+	// nil: the plain lane, where the origin's fields go out as they came,
+	// less hop-by-hop ones (plain.go), and the writer adds no Content-Type.
+	if resp.Header != nil {
+		if ep.proxy != nil {
+			ep.proxy.mods.response.apply(resp.Header, rd)
+		}
+		ep.mods.response.apply(resp.Header, rd)
+		if resp.StatusCode == http.StatusSwitchingProtocols {
+			g.serveUpgrade(w, r, rd, ep, up, ex, start)
+			return
+		}
+		ex.addStickyCookie(resp.Header)
+		h := passHeader(w, resp.Header)
+		if _, ok := h["Content-Type"]; !ok {
+			// An origin that sent no type meant none: net/http would guess
+			// one from the body (a nil value stops it), nginx does not.
+			h["Content-Type"] = nil
+		}
 	}
-	ex.addStickyCookie(resp.Header)
-
-	h := passHeader(w, resp.Header)
-	if _, ok := h["Content-Type"]; !ok {
-		// An origin that sent no type meant none: net/http would guess
-		// one from the body (a nil value stops it), nginx does not.
-		h["Content-Type"] = nil
-	}
+	// w.Header() is the origin's fields' map (passHeader), or the
+	// gateway's own beside a raw head.
 	if framing.closeAfter {
-		h.Set("Connection", "close") // no response modifier talks us out of it
+		w.Header().Set("Connection", "close") // no response modifier talks us out of it
 	}
 	noBody := resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusNotModified || r.Method == http.MethodHead
 	if resp.StatusCode == http.StatusNoContent {
-		h.Del("Content-Length")
+		w.Header().Del("Content-Length")
 	}
 	w.WriteHeader(resp.StatusCode)
 	bm.count(resp.StatusCode)

@@ -80,7 +80,7 @@ func (l *balanceLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 			return nil, newError(kindConfiguration, err)
 		}
 		c.transport = t
-		if attempt > 0 {
+		if attempt > 0 && !c.up.plainOn { // a plain request's header map is its client's, never written
 			setHeaderValues(out.Header, "X-Forwarded-For", forwardedFor)
 		}
 		if guard != nil {
