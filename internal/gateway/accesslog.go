@@ -103,7 +103,7 @@ func (a *accessWriter) adoptHeader(h http.Header) bool {
 func (a *accessWriter) WriteHeader(code int) {
 	if a.status == 0 && code >= 200 || code == http.StatusSwitchingProtocols {
 		a.status = code
-		if h := a.g.reqIDs.client; h != "" {
+		if h := a.g.reqIDs.client; h != "" && !setOwnField(a.ResponseWriter, h, a.id) {
 			a.idv[0] = a.id
 			a.Header()[h] = a.idv[:]
 		}

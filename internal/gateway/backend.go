@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -148,8 +149,12 @@ type upstream struct {
 	upgrade               *upgradeRequest // a websocket (or other Upgrade) to forward
 	// plainOn: req shares its client's header map, and what goes upstream
 	// besides the client's fields is in plain (plain.go).
-	plainOn bool
-	plain   plainUpstream
+	plainOn   bool
+	plain     plainUpstream
+	plainCopy struct {
+		req http.Request
+		url url.URL
+	}
 }
 
 // destination is where a request goes and what it is called there.

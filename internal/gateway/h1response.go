@@ -57,7 +57,14 @@ func readResponseFast(br *bufio.Reader, req *http.Request, raw bool) (resp *http
 	// One string for the whole head: status and values are substrings.
 	s := string(head[len("HTTP/1.1 ") : len(head)-2])
 	status, fields, _ := cutCRLF(s)
-	fr := &fastResponse{}
+	var fr *fastResponse
+	var values []string
+	if raw {
+		fr = &fastResponse{}
+	} else {
+		fm := &fastMapResponse{}
+		fr, values = &fm.fastResponse, fm.values[:]
+	}
 	a := &fr.raw
 	a.fields, a.length = fr.fieldBuf[:0], -1
 	connection := false
@@ -105,7 +112,7 @@ func readResponseFast(br *bufio.Reader, req *http.Request, raw bool) (resp *http
 	if raw {
 		answer = a
 	} else {
-		resp.Header = a.header(fr.values[:])
+		resp.Header = a.header(values)
 	}
 	if a.length > 0 {
 		fr.body = lengthBody{r: br, left: a.length}
@@ -191,14 +198,18 @@ func cutCRLF(s string) (line, rest string, found bool) {
 }
 
 // fastResponse holds what readResponseFast makes for one answer in one
-// allocation: the response, its body reader, its fields, and the values
-// of a head of up to a dozen fields when they go into a header map.
+// allocation: the response, its body reader, and the fields of a head of
+// up to a dozen fields; fastMapResponse the values of its header map too.
 type fastResponse struct {
 	resp     http.Response
 	body     lengthBody
 	raw      answerHead
 	fieldBuf [12]answerField
-	values   [12]string
+}
+
+type fastMapResponse struct {
+	fastResponse
+	values [12]string
 }
 
 // lengthBody reads a Content-Length body: io.ErrUnexpectedEOF when the

@@ -37,6 +37,9 @@ type serverResponse struct {
 	// the origin's answer head the answer passes on (plain.go).
 	fields *clientFields
 	raw    *answerHead
+	// ownField is one field the gateway sets on a raw answer (the request
+	// id), replacing the origin's of that name.
+	ownField [2]string
 }
 
 // lengthProbe is how much body is held back to learn its length, as

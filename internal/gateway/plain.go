@@ -140,7 +140,7 @@ func plainRequest(w http.ResponseWriter, r *http.Request) *clientFields {
 // shares r's header map (read only), and the forwarding fields are worked
 // out now, as cloneForUpstream sets them.
 func (ep *endpoint) plainOutgoing(up *upstream, r *http.Request, rd *requestData, rest string, wildcard bool, fwd *forwardedView, fields *clientFields) error {
-	c := new(upstreamCopy)
+	c := &up.plainCopy // with the rest of the request's state: no allocation of its own
 	out := &c.req
 	*out = *r
 	c.url = *r.URL
@@ -384,10 +384,11 @@ func (a *accessWriter) takeAnswerHead(ans *answerHead) bool {
 }
 
 // writeRawFields writes the origin's fields but hop-by-hop ones and those
-// the gateway sets itself (in own: the request id, Connection).
+// the gateway sets itself (in own, and ownField: the request id), then
+// ownField.
 func (w *serverResponse) writeRawFields(bw *bufio.Writer, own http.Header) {
 	for _, f := range w.raw.fields {
-		if hopByHop(f.name) {
+		if hopByHop(f.name) || f.name == w.ownField[0] {
 			continue
 		}
 		if _, set := own[f.name]; set {
@@ -395,6 +396,24 @@ func (w *serverResponse) writeRawFields(bw *bufio.Writer, own http.Header) {
 		}
 		writeField(bw, f.name, f.value)
 	}
+	if w.ownField[0] != "" {
+		writeField(bw, w.ownField[0], w.ownField[1])
+	}
+}
+
+// setOwnField gives a raw answer the field name: value (canonical name)
+// without a header map of its own; false: w does not take it, and the
+// caller sets it in w.Header().
+func setOwnField(w http.ResponseWriter, name, value string) bool {
+	s, ok := w.(*serverResponse)
+	if !ok || s.raw == nil || s.headOut {
+		return false
+	}
+	if _, set := s.hdr[name]; set {
+		return false // a map value was set already: it stays the one
+	}
+	s.ownField = [2]string{name, value}
+	return true
 }
 
 // hopByHop: hopHeaders, for a canonical name.
