@@ -244,9 +244,9 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 		// 401) and close: its answer is worth more than the write error.
 		before := pc.nread
 		_ = pc.SetReadDeadline(time.Now().Add(earlyAnswerWait))
-		if resp, raw, _, rerr := readFinalResponse(pc, req, time.Time{}, time.Time{}, plain != nil); rerr == nil {
+		if resp, fr, _, rerr := readFinalResponse(pc, req, time.Time{}, time.Time{}, plain != nil); rerr == nil {
 			resp.Close = true
-			return p.wrapBody(resp, raw, pc, req, watch, deadline), nil
+			return p.wrapBody(resp, fr, plain != nil, pc, req, watch, deadline), nil
 		}
 		if pc.nread == before && ctx.Err() == nil {
 			err = &unansweredError{err}
@@ -261,7 +261,7 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 
 	before := pc.nread
 	// ttfb ends with the first response byte, an interim response too.
-	resp, raw, ttfbOver, err := readFinalResponse(pc, req, ttfbAt, deadline, plain != nil)
+	resp, fr, ttfbOver, err := readFinalResponse(pc, req, ttfbAt, deadline, plain != nil)
 	if err != nil {
 		silent := pc.nread == before && ctx.Err() == nil
 		switch {
@@ -294,16 +294,25 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 		resp.Body = &h1Upgraded{pc: pc, proto: resp.Header.Get("Upgrade"), watch: watch}
 		return resp, nil
 	}
-	return p.wrapBody(resp, raw, pc, req, watch, deadline), nil
+	return p.wrapBody(resp, fr, plain != nil, pc, req, watch, deadline), nil
 }
 
-func (p *h1Pool) wrapBody(resp *http.Response, raw *answerHead, pc *h1Conn, req *http.Request, watch upstreamWatch, deadline time.Time) *http.Response {
-	resp.Body = &h1Body{
-		ReadCloser: resp.Body, pool: p, pc: pc, watch: watch, raw: raw,
-		eof:      resp.Body == http.NoBody,
-		reusable: !resp.Close && !req.Close,
-		deadline: deadline,
+// wrapBody gives resp the body that returns pc to the pool; fr is the
+// fast reader's allocation when it read the head (the body lives in it),
+// and with raw the head stays raw (answerHeadOf).
+func (p *h1Pool) wrapBody(resp *http.Response, fr *fastResponse, raw bool, pc *h1Conn, req *http.Request, watch upstreamWatch, deadline time.Time) *http.Response {
+	b := &h1Body{}
+	if fr != nil {
+		b = &fr.h1
+		if raw {
+			b.raw = &fr.raw
+		}
 	}
+	b.ReadCloser, b.pool, b.pc, b.watch = resp.Body, p, pc, watch
+	b.eof = resp.Body == http.NoBody
+	b.reusable = !resp.Close && !req.Close
+	b.deadline = deadline
+	resp.Body = b
 	return resp
 }
 
@@ -343,13 +352,14 @@ func bodyBuffered(resp *http.Response, pc *h1Conn) bool {
 // readFinalResponse reads response heads until a final one (or 101),
 // skipping 100 Continue and 103 Early Hints. With a ttfb running (ttfbAt
 // not zero), an interim response ends it: the read deadline becomes the
-// total deadline, and ttfbOver says so. With keepRaw, a plain answer's
-// head is returned as raw instead of a header map.
-func readFinalResponse(pc *h1Conn, req *http.Request, ttfbAt, deadline time.Time, keepRaw bool) (resp *http.Response, raw *answerHead, ttfbOver bool, err error) {
+// total deadline, and ttfbOver says so. fr is the fast reader's
+// allocation when it read the final head; with keepRaw, a head it read
+// has no header map (its fields are in fr.raw).
+func readFinalResponse(pc *h1Conn, req *http.Request, ttfbAt, deadline time.Time, keepRaw bool) (resp *http.Response, fr *fastResponse, ttfbOver bool, err error) {
 	for i := 0; ; i++ {
 		pc.headBudget = maxResponseHead
 		var fast bool
-		resp, raw, fast = readResponseFast(pc.br, req, keepRaw)
+		resp, fr, fast = readResponseFast(pc.br, req, keepRaw)
 		if !fast {
 			resp, err = http.ReadResponse(pc.br, req)
 		}
@@ -358,7 +368,7 @@ func readFinalResponse(pc *h1Conn, req *http.Request, ttfbAt, deadline time.Time
 			return nil, nil, ttfbOver, err
 		}
 		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
-			return resp, raw, ttfbOver, nil
+			return resp, fr, ttfbOver, nil
 		}
 		if i == 0 && !ttfbAt.IsZero() {
 			_ = pc.SetReadDeadline(deadline)

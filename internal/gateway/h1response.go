@@ -32,7 +32,7 @@ const maxFastHead = 4 << 10
 // one (see above), consuming its head; ok false leaves br untouched. With
 // raw, the fields are kept as a list in the order they came (answer,
 // plain.go) and the response has no header map.
-func readResponseFast(br *bufio.Reader, req *http.Request, raw bool) (resp *http.Response, answer *answerHead, ok bool) {
+func readResponseFast(br *bufio.Reader, req *http.Request, raw bool) (resp *http.Response, fr *fastResponse, ok bool) {
 	if req.Method == http.MethodHead {
 		return nil, nil, false
 	}
@@ -57,7 +57,6 @@ func readResponseFast(br *bufio.Reader, req *http.Request, raw bool) (resp *http
 	// One string for the whole head: status and values are substrings.
 	s := string(head[len("HTTP/1.1 ") : len(head)-2])
 	status, fields, _ := cutCRLF(s)
-	var fr *fastResponse
 	var values []string
 	if raw {
 		fr = &fastResponse{}
@@ -109,16 +108,14 @@ func readResponseFast(br *bufio.Reader, req *http.Request, raw bool) (resp *http
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		ContentLength: a.length, Request: req, Body: http.NoBody,
 	}
-	if raw {
-		answer = a
-	} else {
+	if !raw {
 		resp.Header = a.header(values)
 	}
 	if a.length > 0 {
 		fr.body = lengthBody{r: br, left: a.length}
 		resp.Body = &fr.body
 	}
-	return resp, answer, true
+	return resp, fr, true
 }
 
 // fastStatusLine takes "HTTP/1.1 NNN" with an optional printable reason, a
@@ -198,13 +195,15 @@ func cutCRLF(s string) (line, rest string, found bool) {
 }
 
 // fastResponse holds what readResponseFast makes for one answer in one
-// allocation: the response, its body reader, and the fields of a head of
-// up to a dozen fields; fastMapResponse the values of its header map too.
+// allocation: the response, its body readers, and the fields of a head
+// of up to a dozen fields; fastMapResponse the values of its header map
+// too.
 type fastResponse struct {
 	resp     http.Response
 	body     lengthBody
 	raw      answerHead
 	fieldBuf [12]answerField
+	h1       h1Body // wrapBody's
 }
 
 type fastMapResponse struct {

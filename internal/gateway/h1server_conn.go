@@ -188,7 +188,10 @@ func (c *h1ServerConn) skipEmptyLines() {
 func (c *h1ServerConn) serveRequest(sh *serverHead) (keep bool) {
 	ctx, cancel := context.WithCancel(c.base)
 	defer cancel()
-	r := sh.req.WithContext(ctx)
+	// The request the handler gets lives in the head's allocation, not one
+	// of its own (WithContext's copy stays on the stack).
+	sh.ctxReq = *sh.req.WithContext(ctx)
+	r := &sh.ctxReq
 	c.req = http.Request{} // an idle connection keeps nothing of its last request
 	c.setCancel(cancel)
 	defer c.setCancel(nil)

@@ -38,6 +38,7 @@ type serverHead struct {
 	values     [16]string     // the header values of a head of up to 16 fields, likewise
 	resp       serverResponse // the request's response writer, likewise
 	fields     clientFields   // the head's fields as they came, for a plain proxy (plain.go)
+	ctxReq     http.Request   // req with the request's context, as the handler gets it
 	chunked    bool
 	verdict    framingVerdict
 	wantsClose bool
