@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/backline/backline/internal/auth"
 )
 
 // ctlAffinity is the answer of GET and PUT /api/v1/affinity/{user}.
@@ -47,22 +49,10 @@ func (o *ctlOptions) validateAffinity(args []string) error {
 	case !utf8.ValidString(user) || strings.ContainsFunc(user, ctlIsControl):
 		return ctlUsagef("affinity %s: the user name must be printable UTF-8 without control characters", sub)
 	}
-	if o.set["protocol"] && !ctlProtocolName(o.protocol) {
+	if o.set["protocol"] && !auth.ValidProtocolName(o.protocol) {
 		return ctlUsagef("--protocol: want a lower-case protocol name such as imap, got %q", o.protocol)
 	}
 	return nil
-}
-
-func ctlProtocolName(p string) bool {
-	if p == "" || len(p) > 32 {
-		return false
-	}
-	for i := 0; i < len(p); i++ {
-		if c := p[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
-			return false
-		}
-	}
-	return true
 }
 
 // affinity runs `affinity show|move|flush`. --protocol applies only when

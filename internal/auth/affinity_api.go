@@ -83,7 +83,7 @@ func (a *AffinityAPI) args(r *http.Request) (user string, protos []string, err e
 	if !ok {
 		return user, []string{config.ProtoIMAP, config.ProtoPOP3, config.ProtoLMTP, config.ProtoSMTP, config.ProtoSieve, config.ProtoHTTP}, nil
 	}
-	if !validProtocolName(p[0]) {
+	if !ValidProtocolName(p[0]) {
 		return "", nil, fmt.Errorf("protocol %s is not a protocol name (imap, pop3, smtp, ...)", quoteValue(p[0]))
 	}
 	return user, []string{targetProtocol(p[0])}, nil

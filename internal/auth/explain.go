@@ -160,7 +160,7 @@ func parseExplain(w http.ResponseWriter, r *http.Request) (*Request, error) {
 		return nil, fmt.Errorf("username longer than %d bytes", maxUsernameBytes)
 	case hasControl(in.Username):
 		return nil, errors.New("username contains control characters")
-	case !validProtocolName(in.Protocol):
+	case !ValidProtocolName(in.Protocol):
 		return nil, fmt.Errorf("protocol %s is not a protocol name (imap, pop3, smtp, ...)", quoteValue(in.Protocol))
 	}
 	switch in.Service {
@@ -196,9 +196,11 @@ func hasControl(s string) bool {
 	return false
 }
 
-// validProtocolName accepts short lower-case names such as imap or
-// submission; anything else cannot match a target.
-func validProtocolName(p string) bool {
+// ValidProtocolName accepts short lower-case names such as imap or
+// submission; anything else cannot match a target. The explain and
+// affinity APIs refuse other names, and backline ctl checks --protocol
+// with it before asking them.
+func ValidProtocolName(p string) bool {
 	if p == "" || len(p) > 32 {
 		return false
 	}

@@ -26,7 +26,7 @@ func FuzzParseExplain(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if req.Username == "" || hasControl(req.Username) || len(req.Username) > maxUsernameBytes || !validProtocolName(req.Protocol) {
+		if req.Username == "" || hasControl(req.Username) || len(req.Username) > maxUsernameBytes || !ValidProtocolName(req.Protocol) {
 			t.Fatalf("accepted %q as %+v", body, req)
 		}
 		if len(body) > maxExplainBody {

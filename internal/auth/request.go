@@ -18,6 +18,7 @@ import (
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/health"
 	"github.com/backline/backline/internal/lua"
+	"github.com/backline/backline/internal/textutil"
 )
 
 // defaultMaxBodyBytes is auth.request.max_body_size's default: the bound
@@ -345,28 +346,13 @@ func percentDecode(s string) (string, error) {
 			out = append(out, c)
 			continue
 		}
-		if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+		if i+2 >= len(s) || !textutil.IsHexDigit(s[i+1]) || !textutil.IsHexDigit(s[i+2]) {
 			return "", errors.New("invalid %-escape (need % followed by two hex digits)")
 		}
-		out = append(out, unhex(s[i+1])<<4|unhex(s[i+2]))
+		out = append(out, textutil.HexDigitValue(s[i+1])<<4|textutil.HexDigitValue(s[i+2]))
 		i += 2
 	}
 	return string(out), nil
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c >= 'a':
-		return c - 'a' + 10
-	default:
-		return c - 'A' + 10
-	}
 }
 
 // decodeBase64URL accepts base64url with or without padding.

@@ -177,7 +177,7 @@ type Target struct {
 	// NoSecretsAbsent is set by check --no-secrets only, when a TLS file
 	// is missing on this machine: the keys stay as written, and probes go
 	// without what is missing. Nil otherwise.
-	NoSecretsAbsent *TargetAbsentTLS `yaml:"-"`
+	NoSecretsAbsent *NoSecretsAbsentTLS `yaml:"-"`
 	// AllowPlaintextAuth lets a deep check send credentials without TLS. Only
 	// for loopback lab setups; validation refuses it for other hosts.
 	AllowPlaintextAuth bool `yaml:"allow_plaintext_auth"`

@@ -20,23 +20,27 @@ func (c *Config) gatewayClientCertWarnings(warn func(path, format string, args .
 	type use struct {
 		path string // key of the first backend's certificate
 		n    int
-		t    *BackendTLS
+		leaf *x509.Certificate
 	}
 	var order []*use
 	uses := map[string]*use{}
 	c.eachBackend(func(path string, b *Backend) {
 		t := b.TLS
-		if t == nil || t.clientLeaf == nil {
+		if t == nil {
+			return
+		}
+		leaf := warnedClientLeaf(t.clientLeaf, t.NoSecretsAbsent)
+		if leaf == nil {
 			return
 		}
 		attr := "client_certificate"
-		id := "inline:" + string(t.clientLeaf.Raw)
+		id := "inline:" + string(leaf.Raw)
 		if t.ClientCertificateFile != "" {
 			attr, id = "client_certificate_file", "file:"+t.ClientCertificateFile
 		}
 		u := uses[id]
 		if u == nil {
-			u = &use{path: path + ".tls." + attr, t: t}
+			u = &use{path: path + ".tls." + attr, leaf: leaf}
 			uses[id] = u
 			order = append(order, u)
 		}
@@ -47,7 +51,7 @@ func (c *Config) gatewayClientCertWarnings(warn func(path, format string, args .
 		if u.n > 1 {
 			shared = fmt.Sprintf(" (%d backends use this certificate)", u.n)
 		}
-		leaf := u.t.clientLeaf
+		leaf := u.leaf
 		switch left := time.Until(leaf.NotAfter); {
 		case left <= 0:
 			warn(u.path, "client certificate %q expired at %s; origins that ask for it refuse the gateway's connections (502)%s",

@@ -23,13 +23,15 @@ type BackendTLS struct {
 	ClientPrivateKey        string `yaml:"client_private_key"`
 	ClientPrivateKeyFile    string `yaml:"client_private_key_file"`
 
+	// NoSecretsAbsent is set by check --no-secrets only, when a file is
+	// missing on this machine (markAbsentTLSFiles): the loads go without
+	// the CA or the client pair, after checking what is written. Nil
+	// otherwise.
+	NoSecretsAbsent *NoSecretsAbsentTLS `yaml:"-"`
+
 	// clientLeaf is the client certificate validation loaded (nil: none or
 	// not loaded), for Warnings; the key is not kept here.
 	clientLeaf *x509.Certificate
-	// absentCA and absentClientPair are set under check --no-secrets for a
-	// file missing on this machine (markAbsentTLSFiles): the loads go
-	// without the CA or the client pair, after checking what is written.
-	absentCA, absentClientPair bool
 }
 
 // TLSError names the tls attribute a problem comes from. Its text never
@@ -162,7 +164,7 @@ func (it *tlsItem) privateKey() (crypto.Signer, error) {
 // here: the system roots stand in.
 func (t *BackendTLS) LoadServerCAs() ([]*x509.Certificate, error) {
 	attr, err := pick("server_ca_certificate", t.ServerCACertificate, t.ServerCACertificateFile)
-	if attr == "" || t.absentCA {
+	if attr == "" || (t.NoSecretsAbsent != nil && t.NoSecretsAbsent.CA) {
 		return nil, err
 	}
 	it, err := readItem(attr, t.ServerCACertificate, t.ServerCACertificateFile)
@@ -192,7 +194,7 @@ func (t *BackendTLS) LoadClientCertificate() (*tls.Certificate, error) {
 	case certAttr == "":
 		missing := "client_certificate" + strings.TrimPrefix(keyAttr, "client_private_key")
 		return nil, &TLSError{missing, fmt.Errorf("tls: missing client certificate (%s is set)", keyAttr)}
-	case t.absentClientPair:
+	case t.NoSecretsAbsent != nil && t.NoSecretsAbsent.ClientPair:
 		return nil, nil
 	}
 	key, err := readItem(keyAttr, t.ClientPrivateKey, t.ClientPrivateKeyFile)
@@ -239,7 +241,7 @@ func (v *gatewayValidator) validateTLS(path string, b *Backend) {
 		}
 		v.add(path+"."+attr, "configured 'disable_certificate_validation' along with '%s' attribute", attr)
 	}
-	t.clientLeaf = nil
+	t.clientLeaf, t.NoSecretsAbsent = nil, nil
 	if v.c.noSecrets {
 		v.markAbsentTLSFiles(path, t, report)
 	}

@@ -32,11 +32,14 @@ func (v *gatewayValidator) markAbsentTLSFiles(path string, t *BackendTLS, report
 			Msg: te.Err.Error() + " (--no-secrets: checked without it)"})
 		return true
 	}
-	t.absentCA = absent("server_ca_certificate", t.ServerCACertificate, t.ServerCACertificateFile)
+	a := &NoSecretsAbsentTLS{CA: absent("server_ca_certificate", t.ServerCACertificate, t.ServerCACertificateFile)}
 	certGone := absent("client_certificate", t.ClientCertificate, t.ClientCertificateFile)
 	keyGone := absent("client_private_key", t.ClientPrivateKey, t.ClientPrivateKeyFile)
-	t.absentClientPair = certGone || keyGone
-	if !t.absentClientPair {
+	a.ClientPair = certGone || keyGone
+	if a.CA || a.ClientPair {
+		t.NoSecretsAbsent = a
+	}
+	if !a.ClientPair {
 		return
 	}
 	if !certGone {
@@ -44,7 +47,7 @@ func (v *gatewayValidator) markAbsentTLSFiles(path string, t *BackendTLS, report
 		if err != nil {
 			report(err)
 		}
-		t.clientLeaf = leaf
+		a.Leaf = leaf
 	}
 	if !keyGone {
 		if _, err := checkTLSHalf("client_private_key", t.ClientPrivateKey, t.ClientPrivateKeyFile, true); err != nil {

@@ -38,8 +38,12 @@ func TestGatewayBackendTLSFilesNoSecrets(t *testing.T) {
 	if n := strings.Count(w, "(--no-secrets: checked without it)"); n != 3 {
 		t.Errorf("%d --no-secrets warnings, want 3:\n%s", n, w)
 	}
-	// The gateway built from it (check builds one) reads no missing file.
+	// What is missing is told as for a target (Target.NoSecretsAbsent).
 	b := c.Definitions.Backends["api"]
+	if a := b.TLS.NoSecretsAbsent; a == nil || !a.CA || !a.ClientPair || a.Leaf != nil {
+		t.Errorf("NoSecretsAbsent = %+v, want CA and ClientPair", a)
+	}
+	// The gateway built from it (check builds one) reads no missing file.
 	if _, err := b.TLS.LoadServerCAs(); err != nil {
 		t.Errorf("server CAs after --no-secrets: %v", err)
 	}

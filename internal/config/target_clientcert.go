@@ -30,23 +30,10 @@ func LoadTargetClientCertificate(certFile, keyFile string) (*tls.Certificate, er
 	return cert, nil
 }
 
-// TargetAbsentTLS is what check --no-secrets found missing of a target's
-// TLS files (each a warning at its key and line).
-type TargetAbsentTLS struct {
-	// CA: tls_ca_file is missing; the system roots stand in.
-	CA bool
-	// ClientPair: tls_cert_file or tls_key_file is missing; the target goes
-	// without a client certificate.
-	ClientPair bool
-	// Leaf is the client certificate when it is here and only the key is
-	// missing, for the expiry warnings.
-	Leaf *x509.Certificate
-}
-
 // absentTLS is t.NoSecretsAbsent, made on first use.
-func (t *Target) absentTLS() *TargetAbsentTLS {
+func (t *Target) absentTLS() *NoSecretsAbsentTLS {
 	if t.NoSecretsAbsent == nil {
-		t.NoSecretsAbsent = &TargetAbsentTLS{}
+		t.NoSecretsAbsent = &NoSecretsAbsentTLS{}
 	}
 	return t.NoSecretsAbsent
 }
@@ -129,13 +116,11 @@ func (c *Config) clientCertWarnings(warn func(path, format string, args ...any))
 	var order []*use
 	uses := map[any]*use{}
 	for i, t := range c.Auth.Services.BackendHealthChecks.Targets {
-		var leaf *x509.Certificate
-		switch {
-		case t.ClientCert != nil:
-			leaf = t.ClientCert.Leaf
-		case t.NoSecretsAbsent != nil:
-			leaf = t.NoSecretsAbsent.Leaf
+		var loaded *x509.Certificate
+		if t.ClientCert != nil {
+			loaded = t.ClientCert.Leaf
 		}
+		leaf := warnedClientLeaf(loaded, t.NoSecretsAbsent)
 		if leaf == nil {
 			continue
 		}

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/backline/backline/internal/textutil"
 )
 
 // A tcp target checks a service backline has no protocol for (Redis,
@@ -198,10 +200,10 @@ func DecodeEscapes(s string) ([]byte, error) {
 		case '\\':
 			out = append(out, '\\')
 		case 'x':
-			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			if i+2 >= len(s) || !textutil.IsHexDigit(s[i+1]) || !textutil.IsHexDigit(s[i+2]) {
 				return nil, fmt.Errorf(`has \x without two hex digits at offset %d`, i-1)
 			}
-			out = append(out, unhex(s[i+1])<<4|unhex(s[i+2]))
+			out = append(out, textutil.HexDigitValue(s[i+1])<<4|textutil.HexDigitValue(s[i+2]))
 			i += 2
 		default:
 			return nil, fmt.Errorf(`has an unknown escape at offset %d (use \r, \n, \t, \0, \\ or \xHH)`, i-1)
@@ -218,17 +220,6 @@ var tcpEscapedKey = regexp.MustCompile(`\.tcp_steps\[[0-9]+\]\.(send|expect)$`)
 // at path must keep its backslashes literal: the escapes are the
 // operator's, written around the ${VAR}, not the variable's.
 func escapesDecodedLater(path string) bool { return tcpEscapedKey.MatchString(path) }
-
-func unhex(c byte) byte {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0'
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10
-	default:
-		return c - 'A' + 10
-	}
-}
 
 func hasSecretTCPStep(steps []TCPStep) bool {
 	for _, st := range steps {

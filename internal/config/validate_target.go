@@ -9,6 +9,7 @@ import (
 	"unicode"
 
 	"github.com/backline/backline/internal/redact"
+	"github.com/backline/backline/internal/textutil"
 )
 
 var protocols = []string{ProtoIMAP, ProtoPOP3, ProtoLMTP, ProtoSMTP, ProtoSieve, ProtoHTTP, ProtoTCP}
@@ -134,7 +135,7 @@ func checkRequestURI(s string) string {
 		c := s[i]
 		switch {
 		case c == '%':
-			if i+2 >= len(s) || !isHex(s[i+1]) || !isHex(s[i+2]) {
+			if i+2 >= len(s) || !textutil.IsHexDigit(s[i+1]) || !textutil.IsHexDigit(s[i+2]) {
 				return fmt.Sprintf("has an invalid percent-escape at offset %d: %q", i, shown)
 			}
 			i += 2
@@ -145,10 +146,6 @@ func checkRequestURI(s string) string {
 		}
 	}
 	return ""
-}
-
-func isHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
 // isURIChar: unreserved, sub-delims and the path/query delimiters of RFC 3986.

@@ -89,6 +89,7 @@ func (c *Config) Warnings() []string {
 	c.rateLimitQueueWarnings(warn)
 	c.refinementQueueWarnings(warn)
 	c.proxyEnvWarnings(warn)
+	c.proxyProtocolEnvWarnings(warn)
 	return out
 }
 

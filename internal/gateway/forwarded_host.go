@@ -3,6 +3,8 @@ package gateway
 import (
 	"net/netip"
 	"strings"
+
+	"github.com/backline/backline/internal/textutil"
 )
 
 // maxForwardedHostLen bounds a host taken from X-Forwarded-Host, port
@@ -60,7 +62,7 @@ func validRegName(s string) bool {
 		c := s[i]
 		switch {
 		case isAlpha(c), '0' <= c && c <= '9', strings.IndexByte("-._~!$&'()*+,;=", c) >= 0:
-		case c == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]):
+		case c == '%' && i+2 < len(s) && textutil.IsHexDigit(s[i+1]) && textutil.IsHexDigit(s[i+2]):
 			i += 2
 		default:
 			return false
@@ -83,8 +85,4 @@ func validPort(s string) bool {
 		n = n*10 + int(s[i]-'0')
 	}
 	return n <= 65535
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }

@@ -150,12 +150,14 @@ func setHeaderValues(h http.Header, key string, values []string) {
 	h[key] = values
 }
 
-// isConnectFailure: no connection to the origin came about (the dial or
-// the TLS handshake failed), so not one byte of the request went upstream.
+// isConnectFailure: no connection to the origin came about (the dial, the
+// PROXY header or the TLS handshake failed), so not one byte of the
+// request went upstream.
 func isConnectFailure(err error) bool {
 	var de *dialError
+	var pe *proxyHeaderError
 	var he *handshakeError
-	return errors.As(err, &de) || errors.As(err, &he)
+	return errors.As(err, &de) || errors.As(err, &pe) || errors.As(err, &he)
 }
 
 // handshakeError is a failed TLS handshake with an origin (backline's

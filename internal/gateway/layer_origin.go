@@ -6,7 +6,8 @@ package gateway
 // Extension point for several origins: a balancing layer replaces this one
 // in buildLayers. It sets c.dest and c.transport before calling next and
 // may call next again on another origin (after a connect failure: a
-// *dialError from next; with retry_on, after a silent reset, a timeout or
+// *dialError, *proxyHeaderError or *handshakeError from next (see
+// isConnectFailure); with retry_on, after a silent reset, a timeout or
 // a 502/503/504 for idempotent requests). It runs after the queues, so a
 // least-connections choice sees the requests really in flight.
 type originLayer struct {

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"time"
@@ -94,10 +95,27 @@ func (s *transportSet) sendProxyHeader(ctx context.Context, c net.Conn, client n
 		defer c.SetWriteDeadline(time.Time{})
 	}
 	if _, err := h.WriteTo(c); err != nil {
-		return &dialError{backend: s.name, addr: c.RemoteAddr().String(), err: err}
+		return &proxyHeaderError{version: s.proxyProtocol, backend: s.name, addr: c.RemoteAddr().String(), err: err}
 	}
 	return nil
 }
+
+// proxyHeaderError is a PROXY header that could not be written on a new
+// origin connection (timed out, reset): the connect itself went through,
+// so it is not told as a dial error. Like one, it counts as a connect
+// failure for retry_on (isConnectFailure): nothing of the request was
+// sent yet.
+type proxyHeaderError struct {
+	version       byte
+	backend, addr string
+	err           error
+}
+
+func (e *proxyHeaderError) Error() string {
+	return fmt.Sprintf("sending the PROXY v%d header to %s '%s' failed: %v", e.version, e.backend, e.addr, e.err)
+}
+
+func (e *proxyHeaderError) Unwrap() error { return e.err }
 
 // proxyHeader is the header naming src and the origin's address dst as the
 // connection reached it. IPv4 (an IPv4-mapped src arrives unmapped) goes

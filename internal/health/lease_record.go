@@ -67,18 +67,7 @@ func (s *targetState) recordSharedDeep(res *probe.Result, now time.Time) outcome
 	drainFrom := s.checkDrain
 	res = s.ownDrainAnswer(res)                       // check_drain.go
 	res = s.noteCheckDrain(probe.PhaseDeep, res, now) // check_drain.go
-	out := outcome{phase: probe.PhaseDeep, ok: res.OK, checkDrainFrom: drainFrom}
-	if !res.OK {
-		out.reason = failureReason(res)
-		out.errText = failureText(res)
-	}
-	s.steps = res.Steps
-	if !res.CertNotAfter.IsZero() {
-		s.certNotAfter = res.CertNotAfter
-	}
-	if res.Mechanism != "" {
-		s.mechanism = res.Mechanism
-	}
+	out := s.beginOutcome(probe.PhaseDeep, res, drainFrom)
 	if s.deepGate.record(res.OK) {
 		out.changes = append(out.changes, gateChange{probe.PhaseDeep, s.deepGate.healthy})
 	}

@@ -38,21 +38,7 @@ type outcome struct {
 func (s *targetState) record(phase probe.Phase, res *probe.Result, now time.Time) outcome {
 	drainFrom := s.checkDrain
 	res = s.noteCheckDrain(phase, res, now) // check_drain.go
-	out := outcome{phase: phase, ok: res.OK, checkDrainFrom: drainFrom}
-	if !res.OK {
-		out.reason = failureReason(res)
-		out.errText = failureText(res)
-	}
-
-	s.steps = res.Steps
-	if !res.CertNotAfter.IsZero() {
-		// Kept across failed checks so the expiry metric does not vanish
-		// while a backend is down.
-		s.certNotAfter = res.CertNotAfter
-	}
-	if res.Mechanism != "" {
-		s.mechanism = res.Mechanism
-	}
+	out := s.beginOutcome(phase, res, drainFrom)
 	s.noteCheckedAddr(res)
 
 	switch {
@@ -79,6 +65,28 @@ func (s *targetState) record(phase probe.Phase, res *probe.Result, now time.Time
 
 	s.updateHealthy(&out, now)
 	out.checkDrainTo = s.checkDrain
+	return out
+}
+
+// beginOutcome is res's outcome before the gates see it (drainFrom: the
+// check drain's status before the probe), and keeps what the target shows
+// of every result, this instance's or a published one: the steps, the
+// certificate's expiry and the SASL mechanism.
+func (s *targetState) beginOutcome(phase probe.Phase, res *probe.Result, drainFrom int) outcome {
+	out := outcome{phase: phase, ok: res.OK, checkDrainFrom: drainFrom}
+	if !res.OK {
+		out.reason = failureReason(res)
+		out.errText = failureText(res)
+	}
+	s.steps = res.Steps
+	if !res.CertNotAfter.IsZero() {
+		// Kept across failed checks so the expiry metric does not vanish
+		// while a backend is down.
+		s.certNotAfter = res.CertNotAfter
+	}
+	if res.Mechanism != "" {
+		s.mechanism = res.Mechanism
+	}
 	return out
 }
 

@@ -24,6 +24,9 @@ type TargetInfo struct {
 	TLSSkipVerify  bool // the operator turned certificate verification off
 	HAProxyV2      bool
 	HAProxyV2Proxy bool
+	// HAProxyV1: the checks send a PROXY v1 header (a gateway backend's
+	// proxy_protocol: v1).
+	HAProxyV1 bool
 
 	ConnectTimeout time.Duration
 	TLSTimeout     time.Duration
@@ -75,6 +78,7 @@ func InfoOf(t *probe.Target) *TargetInfo {
 		TLSSkipVerify:  t.TLSConfig != nil && t.TLSConfig.InsecureSkipVerify,
 		HAProxyV2:      t.HAProxyV2,
 		HAProxyV2Proxy: t.HAProxyV2Proxy,
+		HAProxyV1:      t.HAProxyV1,
 		ConnectTimeout: t.ConnectTimeout,
 		TLSTimeout:     t.TLSTimeout,
 		DeepTimeout:    t.DeepTimeout,

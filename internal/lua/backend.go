@@ -8,6 +8,7 @@ import (
 
 	"github.com/backline/backline/internal/health"
 	"github.com/backline/backline/internal/probe"
+	"github.com/backline/backline/internal/textutil"
 
 	glua "github.com/yuin/gopher-lua"
 )
@@ -312,8 +313,7 @@ func numericLabel(label string) bool {
 			return true
 		}
 		for i := 0; i < len(digits); i++ {
-			c := digits[i]
-			if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			if !textutil.IsHexDigit(digits[i]) {
 				return false
 			}
 		}

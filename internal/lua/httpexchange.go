@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"golang.org/x/net/http/httpguts"
+
+	"github.com/backline/backline/internal/textutil"
 )
 
 // HTTPExchange is the HTTP request an auth run serves, as
@@ -253,29 +255,14 @@ func urlPartialDecode(s string) string {
 	}
 	out := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) && isHexDigit(s[i+1]) && isHexDigit(s[i+2]) {
-			out = append(out, hexValue(s[i+1])<<4|hexValue(s[i+2]))
+		if s[i] == '%' && i+2 < len(s) && textutil.IsHexDigit(s[i+1]) && textutil.IsHexDigit(s[i+2]) {
+			out = append(out, textutil.HexDigitValue(s[i+1])<<4|textutil.HexDigitValue(s[i+2]))
 			i += 2
 			continue
 		}
 		out = append(out, s[i])
 	}
 	return string(out)
-}
-
-func isHexDigit(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-func hexValue(c byte) byte {
-	switch {
-	case c <= '9':
-		return c - '0'
-	case c >= 'a':
-		return c - 'a' + 10
-	default:
-		return c - 'A' + 10
-	}
 }
 
 // SetResponseHeaderForTest is set_http_response_header for other

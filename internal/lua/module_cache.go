@@ -347,19 +347,27 @@ var cacheFunctions = map[string]runFunc{
 				c.removeElement(c.entries[key])
 			}
 		})
-		switch {
-		case e == nil:
-			L.Push(L.CreateTable(0, 0))
-		default:
-			if _, isList := e.v.([]any); !isList {
-				e = &cacheEntry{v: []any{e.v}, size: e.size}
-			}
-			L.Push(r.hostValueToLua(L, ctxValue{v: e.v, size: e.size}))
-		}
-		L.Push(glua.LNil)
-		return 2
+		return r.pushPoppedList(L, e)
 	},
 	"cache_update": cacheUpdate,
+}
+
+// pushPoppedList pushes what cache_pop_all returns for the entry it found:
+// the entry's list (a lone value as a list of one), an empty table for a
+// missing key, then nil. Its dry run (module_cache_dryrun.go) returns the
+// same without removing the entry.
+func (r *scriptRun) pushPoppedList(L *glua.LState, e *cacheEntry) int {
+	switch {
+	case e == nil:
+		L.Push(L.CreateTable(0, 0))
+	default:
+		if _, isList := e.v.([]any); !isList {
+			e = &cacheEntry{v: []any{e.v}, size: e.size}
+		}
+		L.Push(r.hostValueToLua(L, ctxValue{v: e.v, size: e.size}))
+	}
+	L.Push(glua.LNil)
+	return 2
 }
 
 // cacheUpdate calls fn(old) holding the key (see the top of the file),

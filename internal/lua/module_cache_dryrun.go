@@ -45,18 +45,7 @@ var cacheEffects = map[string]runFunc{
 	},
 	// cache_pop_all: the list, which stays in the cache.
 	"cache_pop_all": func(r *scriptRun, L *glua.LState) int {
-		e := r.cacheLookup(L.CheckString(1))
-		switch {
-		case e == nil:
-			L.Push(L.CreateTable(0, 0))
-		default:
-			if _, isList := e.v.([]any); !isList {
-				e = &cacheEntry{v: []any{e.v}, size: e.size}
-			}
-			L.Push(r.hostValueToLua(L, ctxValue{v: e.v, size: e.size}))
-		}
-		L.Push(glua.LNil)
-		return 2
+		return r.pushPoppedList(L, r.cacheLookup(L.CheckString(1)))
 	},
 	// cache_update: fn(old) is called (its own writes are dry too) and
 	// its result returned, not stored; the key is not held.

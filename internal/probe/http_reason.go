@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/backline/backline/internal/redact"
+	"github.com/backline/backline/internal/textutil"
 )
 
 // shownReason is an HTTP reason phrase as a transcript or an error shows
@@ -125,7 +126,7 @@ func hexCase(s string, upper bool) string {
 	}
 	b := []byte(s)
 	for i := 0; i+2 < len(b); i++ {
-		if b[i] != '%' || !isHexDigit(b[i+1]) || !isHexDigit(b[i+2]) {
+		if b[i] != '%' || !textutil.IsHexDigit(b[i+1]) || !textutil.IsHexDigit(b[i+2]) {
 			continue
 		}
 		for _, j := range []int{i + 1, i + 2} {
@@ -139,10 +140,6 @@ func hexCase(s string, upper bool) string {
 		i += 2
 	}
 	return string(b)
-}
-
-func isHexDigit(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
 // decodings is value percent-decoded as a path and as a query ('+' is a

@@ -1,6 +1,10 @@
 package redact
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/backline/backline/internal/textutil"
+)
 
 // sensitiveParamWords mark a URL parameter whose value is a credential when
 // its name, percent-decoded, lowercased and stripped to letters and digits,
@@ -48,10 +52,10 @@ func SensitiveParam(name string) bool {
 	for i := 0; i < len(name); i++ {
 		c := name[i]
 		if c == '%' {
-			if i+2 >= len(name) || !isHex(name[i+1]) || !isHex(name[i+2]) {
+			if i+2 >= len(name) || !textutil.IsHexDigit(name[i+1]) || !textutil.IsHexDigit(name[i+2]) {
 				return true
 			}
-			c = unhex(name[i+1])<<4 | unhex(name[i+2])
+			c = textutil.HexDigitValue(name[i+1])<<4 | textutil.HexDigitValue(name[i+2])
 			if c == '%' {
 				return true // encoded twice: decoded again somewhere, maybe
 			}
@@ -185,8 +189,8 @@ func hasEncodedSeparator(s string) bool {
 func percentDecode(s string) string {
 	b := make([]byte, 0, len(s))
 	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) && isHex(s[i+1]) && isHex(s[i+2]) {
-			b = append(b, unhex(s[i+1])<<4|unhex(s[i+2]))
+		if s[i] == '%' && i+2 < len(s) && textutil.IsHexDigit(s[i+1]) && textutil.IsHexDigit(s[i+2]) {
+			b = append(b, textutil.HexDigitValue(s[i+1])<<4|textutil.HexDigitValue(s[i+2]))
 			i += 2
 			continue
 		}
@@ -319,20 +323,6 @@ func containsBytes(s, sub []byte) bool {
 		}
 	}
 	return false
-}
-
-func isHex(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
-}
-
-func unhex(c byte) byte {
-	switch {
-	case c >= 'a':
-		return c - 'a' + 10
-	case c >= 'A':
-		return c - 'A' + 10
-	}
-	return c - '0'
 }
 
 // RequestURI is a request target (path?query#fragment) as shown: what

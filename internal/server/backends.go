@@ -49,8 +49,12 @@ type backendView struct {
 	TLSMode   string    `json:"tls_mode"`
 	// ConnectCheck is connect_check in effect: greeting or tcp (always
 	// tcp for http targets and gateway origins).
-	ConnectCheck string     `json:"connect_check"`
-	HAProxyV2    bool       `json:"haproxy_v2"`
+	ConnectCheck string `json:"connect_check"`
+	HAProxyV2    bool   `json:"haproxy_v2"`
+	// HAProxyV1: the checks send a PROXY v1 header (a gateway backend's
+	// proxy_protocol: v1); left out for the others, so consumers of
+	// haproxy_v2 see no change.
+	HAProxyV1    bool       `json:"haproxy_v1,omitempty"`
 	Since        *time.Time `json:"since,omitempty"`
 	Connect      phaseView  `json:"connect"`
 	Deep         phaseView  `json:"deep"`
@@ -163,6 +167,7 @@ func viewBackend(b health.Backend) backendView {
 		TLSMode:          string(t.TLSMode),
 		ConnectCheck:     t.ConnectCheck,
 		HAProxyV2:        t.HAProxyV2,
+		HAProxyV1:        t.HAProxyV1,
 		Since:            timePtr(b.Since),
 		Connect:          viewPhase(b.Connect),
 		Deep:             viewPhase(b.Deep),

@@ -54,7 +54,7 @@ type statusRow struct {
 	Group      string
 	GroupShown string // "mail" for the mail targets' long group name
 	Protocol   string
-	Detail     string // tls mode, proxy-v2, deep check mechanism, backup
+	Detail     string // tls mode, proxy-v1/v2, deep check mechanism, backup
 	Addr       string // host:port
 	State      string // up, down, stale, draining, drain, maint, or another eligibility reason
 	Problem    bool
@@ -225,8 +225,11 @@ func buildRow(b health.Backend, adm pageAdmin, now time.Time) statusRow {
 		row.ID = t.Name
 	}
 	detail := []string{string(t.TLSMode)}
-	if t.HAProxyV2 {
+	switch {
+	case t.HAProxyV2:
 		detail = append(detail, "proxy-v2")
+	case t.HAProxyV1:
+		detail = append(detail, "proxy-v1")
 	}
 	if t.ClientCertSubject != "" {
 		detail = append(detail, "client-cert")

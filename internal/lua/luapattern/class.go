@@ -1,6 +1,10 @@
 package luapattern
 
-import "math/bits"
+import (
+	"math/bits"
+
+	"github.com/backline/backline/internal/textutil"
+)
 
 // byteSet is a set of bytes, one bit each. Every character class of a
 // pattern (".", "%a", "[^%d_]") becomes one, so matching a byte is a
@@ -70,7 +74,7 @@ var letterClasses = func() map[byte]*byteSet {
 	def('s', func(c byte) bool { return c == ' ' || (c >= '\t' && c <= '\r') })
 	def('u', isUpper)
 	def('w', isAlnum)
-	def('x', func(c byte) bool { return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') })
+	def('x', textutil.IsHexDigit)
 	def('z', func(c byte) bool { return c == 0 })
 	return sets
 }()
