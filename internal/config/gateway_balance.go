@@ -22,7 +22,7 @@ const (
 
 // BalancePolicies lists load_balancing's values in documentation order.
 var BalancePolicies = []string{
-	BalanceRoundRobin, BalanceLeastConnections, BalanceWeighted,
+	BalanceRoundRobin, BalanceLeastConnections, BalanceWeighted, BalanceRandom, BalanceP2C,
 	BalanceClientIPHash, BalanceHeaderHash, BalanceCookieHash, BalanceURIHash,
 }
 

@@ -41,7 +41,7 @@ func TestBalanceErrors(t *testing.T) {
 		{"origins: [http://a:1]\nslow_start: -1s\n", `definitions.backends.api.slow_start (line 5): duration "-1s" must not be negative`},
 		{"origin: http://a:1\nslow_start: 10s\n", "definitions.backends.api.slow_start (line 5): needs origins (a backend with one origin has nothing to balance or retry on)"},
 		{"origin: http://a:1\nload_balancing: client_ip_hash\n", "definitions.backends.api.load_balancing (line 5): needs origins (a backend with one origin has nothing to balance or retry on)"},
-		{"origins: [http://a:1]\nload_balancing: ip_hash\n", `definitions.backends.api.load_balancing (line 5): must be one of round_robin, least_connections, weighted, client_ip_hash, header_hash, cookie_hash, uri_hash, got "ip_hash"`},
+		{"origins: [http://a:1]\nload_balancing: ip_hash\n", `definitions.backends.api.load_balancing (line 5): must be one of round_robin, least_connections, weighted, random, p2c, client_ip_hash, header_hash, cookie_hash, uri_hash, got "ip_hash"`},
 	} {
 		wantError(t, originsYAML(tc.body), tc.want)
 	}

@@ -67,6 +67,8 @@ const (
 	BalanceRoundRobin       = "round_robin"
 	BalanceLeastConnections = "least_connections"
 	BalanceWeighted         = "weighted"
+	BalanceRandom           = "random"
+	BalanceP2C              = "p2c" // power of two choices
 	BalanceClientIPHash     = "client_ip_hash"
 	BalanceHeaderHash       = "header_hash"
 	BalanceCookieHash       = "cookie_hash"

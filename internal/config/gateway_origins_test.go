@@ -59,7 +59,7 @@ func TestOriginsErrors(t *testing.T) {
 		{"origins:\n  - origin: http://a:1\n    wieght: 3\n", ""},
 		{"origins:\n  - http://${env.X}:1\n", ""},
 		{"origins:\n  - [x]\n", "definitions.backends.api.origins[0] (line 5): must be an origin URL or a mapping with origin, weight and backup"},
-		{"origins: [http://a:1]\nload_balancing: random\n", `definitions.backends.api.load_balancing (line 5): must be one of round_robin, least_connections, weighted, client_ip_hash, header_hash, cookie_hash, uri_hash, got "random"`},
+		{"origins: [http://a:1]\nload_balancing: fastest\n", `definitions.backends.api.load_balancing (line 5): must be one of round_robin, least_connections, weighted, random, p2c, client_ip_hash, header_hash, cookie_hash, uri_hash, got "fastest"`},
 		{"origins: [http://a:1]\nretries: 11\n", "definitions.backends.api.retries (line 5): must be 0..10, got 11"},
 		{"origin: http://a:1\nretries: 2\n", "definitions.backends.api.retries (line 5): needs origins (a backend with one origin has nothing to balance or retry on)"},
 		{"origin: http://a:1\nbeta_health: {}\npassive_health: {}\n", "definitions.backends.api.passive_health (line 6): needs origins (write a single origin as origins: [<url>])"},

@@ -15,7 +15,7 @@ import (
 
 // testOriginSet is a set of origins 127.0.0.1:2001... with the given
 // weights under policy.
-func testOriginSet(t *testing.T, policy string, slowStart time.Duration, weights ...int) *originSet {
+func testOriginSet(t testing.TB, policy string, slowStart time.Duration, weights ...int) *originSet {
 	t.Helper()
 	b := &config.Backend{BackendAttrs: config.BackendAttrs{LoadBalancing: policy, HashKey: "x-key", SlowStart: slowStart}}
 	for i, w := range weights {

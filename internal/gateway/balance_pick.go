@@ -23,6 +23,10 @@ func (s *originSet) choose(cands []candidate, key requestKey) *upstreamOrigin {
 		return p.pick(s, cands, key)
 	case rendezvousPicker:
 		return p.pick(s, cands, key)
+	case randomPicker:
+		return p.pick(s, cands, key)
+	case p2cPicker:
+		return p.pick(s, cands, key)
 	}
 	return roundRobinPicker{}.pick(s, cands, key)
 }
@@ -35,6 +39,10 @@ func newPicker(b *config.Backend) (picker, hashKeySource) {
 		return weightedPicker{}, nil
 	case config.BalanceLeastConnections:
 		return leastConnPicker{}, nil
+	case config.BalanceRandom:
+		return randomPicker{}, nil
+	case config.BalanceP2C:
+		return p2cPicker{}, nil
 	case config.BalanceClientIPHash, config.BalanceHeaderHash, config.BalanceCookieHash, config.BalanceURIHash:
 		return rendezvousPicker{}, newHashKeySource(b)
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"math/rand/v2"
 	"net"
 	"strconv"
 	"sync"
@@ -27,12 +28,16 @@ type originSet struct {
 
 	wrrMu sync.Mutex // smooth weighted round robin state (upstreamOrigin.current)
 
-	pick      picker        // load_balancing (balance_pick.go, balance_hash.go)
+	pick      picker        // load_balancing (balance_pick.go, balance_hash.go, balance_random.go)
 	hashKey   hashKeySource // what a hash policy hashes; nil for the others
 	slowStart time.Duration // slow_start; 0: off (balance_slowstart.go)
 	// clock is what a pick takes as now (ejection ends, slow start);
 	// tests replace it.
 	clock func() time.Time
+	// randN is a random number in [0, n) for random and p2c
+	// (balance_random.go): math/rand/v2's lock-free generator; tests
+	// replace it with a seeded one.
+	randN func(n uint64) uint64
 
 	// index caches the origins' standing in the last snapshot seen, so a
 	// pick neither searches the snapshot nor derives it again
@@ -80,7 +85,7 @@ func newOriginSet(label string, b *config.Backend, ramps *rampMemory) *originSet
 	if !b.HasSeveralOrigins() {
 		return nil
 	}
-	s := &originSet{label: label, retries: config.DefaultRetries, slowStart: b.SlowStart, clock: time.Now}
+	s := &originSet{label: label, retries: config.DefaultRetries, slowStart: b.SlowStart, clock: time.Now, randN: rand.Uint64N}
 	s.pick, s.hashKey = newPicker(b)
 	if s.hashKey != nil {
 		s.slowStart = 0 // a hash policy has no share to ramp (docs/gateway.md#slow-start)

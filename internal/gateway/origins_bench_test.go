@@ -22,7 +22,7 @@ func BenchmarkOriginsLayers(b *testing.B) {
 		"cookie_hash": "      hash_key: sid\n",
 	}
 	for _, policy := range []string{"single_origin", "round_robin", "weighted", "least_connections",
-		"client_ip_hash", "header_hash", "cookie_hash", "uri_hash", "weighted+slow_start"} {
+		"random", "p2c", "client_ip_hash", "header_hash", "cookie_hash", "uri_hash", "weighted+slow_start"} {
 		b.Run(policy, func(b *testing.B) {
 			lb := policy
 			if p, ok := strings.CutSuffix(policy, "+slow_start"); ok {

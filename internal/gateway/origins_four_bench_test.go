@@ -51,6 +51,7 @@ var fourOriginsCases = []struct {
 	{"round_robin", "      load_balancing: round_robin\n", false},
 	{"weighted+slow_start", "      load_balancing: weighted\n      slow_start: 1m\n", false},
 	{"least_connections+use_when_unhealthy", "      load_balancing: least_connections\n", true},
+	{"p2c", "      load_balancing: p2c\n", false},
 }
 
 // answerLayer stands for sendLayer: an answer without a transport.

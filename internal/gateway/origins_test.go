@@ -330,7 +330,7 @@ func TestOriginsInlineBackend(t *testing.T) {
 
 // Weight 0 takes an origin out under every policy, with or without health.
 func TestOriginsWeightZeroOut(t *testing.T) {
-	for _, policy := range []string{"round_robin", "least_connections", "weighted"} {
+	for _, policy := range []string{"round_robin", "least_connections", "weighted", "random", "p2c"} {
 		tr := &transcript{}
 		a, z := tr.origin(t, "a", nil), tr.origin(t, "zero", nil)
 		h := newHarness(t, originsYAML("      load_balancing: "+policy+"\n", a, "{origin: \""+z+"\", weight: 0}"))
