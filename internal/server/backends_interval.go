@@ -1,0 +1,29 @@
+package server
+
+import (
+	"time"
+
+	"github.com/backline/backline/internal/health"
+)
+
+// intervalView is a backend's interval in use (health.Schedule): state is
+// normal, transitioning (part-way to failure_threshold or
+// recovery_threshold) or down; setting names fast_interval or
+// down_interval when that, not the group's interval, paces the probes.
+// deep_seconds only for deep_check backends.
+type intervalView struct {
+	State          string  `json:"state"`
+	ConnectSeconds float64 `json:"connect_seconds"`
+	DeepSeconds    float64 `json:"deep_seconds,omitempty"`
+	Setting        string  `json:"setting,omitempty"`
+}
+
+func viewInterval(sc health.Schedule) *intervalView {
+	if sc.State == "" {
+		return nil // passive-only: never probed
+	}
+	return &intervalView{State: string(sc.State), ConnectSeconds: seconds(sc.Connect),
+		DeepSeconds: seconds(sc.Deep), Setting: sc.Key}
+}
+
+func seconds(d time.Duration) float64 { return d.Seconds() }
