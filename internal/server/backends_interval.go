@@ -27,3 +27,13 @@ func viewInterval(sc health.Schedule) *intervalView {
 }
 
 func seconds(d time.Duration) float64 { return d.Seconds() }
+
+// intervalDetail is a status page row's note while fast_interval or
+// down_interval, not the group's interval, paces its probes: "probed
+// every 5m (down_interval)". "" otherwise, so stable rows stay quiet.
+func intervalDetail(sc health.Schedule) string {
+	if sc.Key == "" {
+		return ""
+	}
+	return "probed every " + shortDuration(sc.Connect) + " (" + sc.Key + ")"
+}

@@ -38,3 +38,12 @@ func TestBackendViewCheckInterval(t *testing.T) {
 		t.Errorf("an unprobed backend shows an interval: %s", plain)
 	}
 }
+
+func TestStatusRowIntervalDetail(t *testing.T) {
+	if got := intervalDetail(health.Schedule{State: health.IntervalDown, Connect: 5 * time.Minute, Key: health.KeyDownInterval}); got != "probed every 5m (down_interval)" {
+		t.Errorf("down: %q", got)
+	}
+	if got := intervalDetail(health.Schedule{State: health.IntervalDown, Connect: 10 * time.Second}); got != "" {
+		t.Errorf("down without down_interval: %q, want nothing", got)
+	}
+}
