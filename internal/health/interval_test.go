@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/backline/backline/internal/probe"
 )
 
@@ -335,5 +337,37 @@ func TestDownIntervalDeepTargetCombinedProbe(t *testing.T) {
 	h.next(t)
 	if got, want := c.probes(), []string{"d/connect", "d/deep"}; !slices.Equal(got, want) {
 		t.Fatalf("probes %v, want %v", got, want)
+	}
+}
+
+// The interval in use is exported per backend and phase, with the state
+// that chose it, so an alert on probe age follows down_interval.
+func TestDownIntervalMetric(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	g := downGroup(1, 1, 0, mailTarget("a", 1, false), mailTarget("b", 2, true))
+	clock := newPassiveClock()
+	fs := newFakeSched(clock)
+	c := &scriptChecker{script: map[string][]bool{"a/connect": {false}}}
+	e, err := New([]Group{g}, c, Options{Now: clock.now, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startEngineFrom(t, e, fs.hook)
+	h.next(t)
+	h.stop()
+	for _, tc := range []struct {
+		labels []string
+		want   float64
+	}{
+		{[]string{GroupMail, "a", "connect", "down"}, 600},
+		{[]string{GroupMail, "b", "connect", "normal"}, 3600},
+		{[]string{GroupMail, "b", "deep", "normal"}, 3600},
+	} {
+		if got := metricValue(t, reg, "backline_probe_interval_in_use_seconds", tc.labels...); got != tc.want {
+			t.Errorf("%v: %v, want %v", tc.labels, got, tc.want)
+		}
+	}
+	if n := seriesCount(t, reg, "backline_probe_interval_in_use_seconds"); n != 3 {
+		t.Errorf("%d series, want 3 (no deep series for a)", n)
 	}
 }
