@@ -371,3 +371,27 @@ func TestDownIntervalMetric(t *testing.T) {
 		t.Errorf("%d series, want 3 (no deep series for a)", n)
 	}
 }
+
+// initial_state unhealthy starts a backend down: the snapshot before any
+// probe says so, its first probe runs at once, and a failure there puts it
+// on down_interval (HAProxy's init-state down with downinter).
+func TestDownIntervalInitialUnhealthy(t *testing.T) {
+	g := downGroup(1, 1, 0, mailTarget("a", 1, false))
+	g.InitialHealthy = false
+	clock := newPassiveClock()
+	fs := newFakeSched(clock)
+	c := &seqChecker{clock: clock, seq: []probe.Result{fastRefused}}
+	e, err := New([]Group{g}, c, Options{Now: clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSchedule(t, backendByName(t, e.Snapshot(), "a"), downSchedule)
+	h := startEngineFrom(t, e, fs.hook)
+	wantSchedule(t, backendByName(t, h.next(t), "a"), downSchedule)
+	if a := fs.armed(t); a == nil || a.d != testDownInterval {
+		t.Fatalf("armed %+v after a failed first probe, want %s", a, testDownInterval)
+	}
+	if n := len(c.times()); n != 1 {
+		t.Fatalf("%d probes, want the first one only", n)
+	}
+}
