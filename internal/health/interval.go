@@ -22,38 +22,68 @@ import (
 // more often) than its group.
 
 // IntervalState is which of its group's intervals a backend's probes follow.
-type IntervalState string
+type IntervalState uint8
 
 const (
+	// IntervalNone: no check probes the backend (a passive-only origin).
+	IntervalNone IntervalState = iota
 	// IntervalNormal: up and not counting toward a flip.
-	IntervalNormal IntervalState = "normal"
+	IntervalNormal
 	// IntervalTransitioning: part-way to a flip, either way; fast_interval
 	// applies when set.
-	IntervalTransitioning IntervalState = "transitioning"
+	IntervalTransitioning
 	// IntervalDown: down and not part-way back up; down_interval applies
 	// when set.
-	IntervalDown IntervalState = "down"
+	IntervalDown
 )
 
-// Schedule is the interval a backend's probes follow now, and why.
+// String is the state's name in the API and metrics.
+func (st IntervalState) String() string {
+	switch st {
+	case IntervalNormal:
+		return "normal"
+	case IntervalTransitioning:
+		return "transitioning"
+	case IntervalDown:
+		return "down"
+	}
+	return ""
+}
+
+// Schedule is the interval a backend's probes follow now, and why. Small
+// on purpose: every snapshot entry carries one.
 type Schedule struct {
-	State IntervalState
 	// Connect and Deep are how far apart its connect and deep probes
 	// come: the group's intervals, or the one configured for its state
 	// (both phases then, one combined probe standing in for the two).
 	// Deep is 0 for a backend without deep_check.
 	Connect time.Duration
 	Deep    time.Duration
-	// Key names the setting in use instead of the group's intervals:
-	// "fast_interval", "down_interval", or "" for the group's own.
-	Key string
+	State   IntervalState
+	// Own: the state's own setting (Setting) paces the probes, not the
+	// group's intervals.
+	Own bool
 }
 
-// Keys of Schedule.Key.
+// Keys of Schedule.Setting.
 const (
 	KeyFastInterval = "fast_interval"
 	KeyDownInterval = "down_interval"
 )
+
+// Setting names the key whose value is in use instead of the group's
+// intervals: "fast_interval", "down_interval", or "".
+func (sc Schedule) Setting() string {
+	switch {
+	case !sc.Own:
+		return ""
+	case sc.State == IntervalTransitioning:
+		return KeyFastInterval
+	case sc.State == IntervalDown:
+		return KeyDownInterval
+	}
+	return ""
+}
 
 // intervalState is s's state for scheduling. An unhealthy backend with a
 // gate counting successes is transitioning (HAProxy: health above 0, below
@@ -80,9 +110,9 @@ func (l *groupLoop) schedule(s *targetState) Schedule {
 	case sc.State == IntervalTransitioning && g.FastInterval > 0:
 		// The re-check comes FastInterval after a result; the rounds go on,
 		// so neither phase waits longer than its own interval.
-		sc.Connect, sc.Deep, sc.Key = min(g.FastInterval, sc.Connect), min(g.FastInterval, sc.Deep), KeyFastInterval
+		sc.Connect, sc.Deep, sc.Own = min(g.FastInterval, sc.Connect), min(g.FastInterval, sc.Deep), true
 	case sc.State == IntervalDown && g.DownInterval > 0:
-		sc.Connect, sc.Deep, sc.Key = g.DownInterval, g.DownInterval, KeyDownInterval
+		sc.Connect, sc.Deep, sc.Own = g.DownInterval, g.DownInterval, true
 	}
 	if !s.target.DeepCheck {
 		sc.Deep = 0

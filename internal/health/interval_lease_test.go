@@ -80,7 +80,7 @@ func TestDownIntervalLeaseFollowsIntervalInUse(t *testing.T) {
 	ins[1].round()
 	for i, in := range ins {
 		b := backendByName(t, in.e.Snapshot(), "d")
-		if b.Healthy || b.Schedule.State != IntervalDown || b.Schedule.Key != KeyDownInterval {
+		if b.Healthy || b.Schedule.State != IntervalDown || b.Schedule.Setting() != KeyDownInterval {
 			t.Fatalf("instance %d: healthy %v, schedule %+v", i, b.Healthy, b.Schedule)
 		}
 	}

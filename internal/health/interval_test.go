@@ -56,8 +56,8 @@ func wantSchedule(t *testing.T, b Backend, want Schedule) {
 
 var (
 	normalSchedule        = Schedule{State: IntervalNormal, Connect: time.Hour}
-	downSchedule          = Schedule{State: IntervalDown, Connect: testDownInterval, Key: KeyDownInterval}
-	transitioningSchedule = Schedule{State: IntervalTransitioning, Connect: 5 * time.Second, Key: KeyFastInterval}
+	downSchedule          = Schedule{State: IntervalDown, Connect: testDownInterval, Own: true}
+	transitioningSchedule = Schedule{State: IntervalTransitioning, Connect: 5 * time.Second, Own: true}
 )
 
 // A down backend is probed down_interval after its last result, again and
@@ -294,7 +294,7 @@ func TestDownIntervalReloadKeepsStateAndTakesNewInterval(t *testing.T) {
 	if b.Healthy || !b.Since.Equal(start) {
 		t.Fatalf("healthy %v since %v after the reload, want down since start", b.Healthy, b.Since)
 	}
-	wantSchedule(t, b, Schedule{State: IntervalDown, Connect: 20 * time.Minute, Key: KeyDownInterval})
+	wantSchedule(t, b, Schedule{State: IntervalDown, Connect: 20 * time.Minute, Own: true})
 	if a := fs.armed(t); a == nil || a.d != 20*time.Minute {
 		t.Fatalf("armed %+v after the reload, want 20m", a)
 	}
@@ -332,7 +332,7 @@ func TestDownIntervalDeepTargetCombinedProbe(t *testing.T) {
 	h.next(t) // connect round
 	h.next(t) // deep round, without d
 	b := backendByName(t, h.e.Snapshot(), "d")
-	wantSchedule(t, b, Schedule{State: IntervalDown, Connect: testDownInterval, Deep: testDownInterval, Key: KeyDownInterval})
+	wantSchedule(t, b, Schedule{State: IntervalDown, Connect: testDownInterval, Deep: testDownInterval, Own: true})
 	fs.fire(fs.armed(t))
 	h.next(t)
 	if got, want := c.probes(), []string{"d/connect", "d/deep"}; !slices.Equal(got, want) {

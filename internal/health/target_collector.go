@@ -149,5 +149,5 @@ func (c *targetCollector) collectInUse(ch chan<- prometheus.Metric, b *Backend, 
 	if d <= 0 {
 		return
 	}
-	ch <- prometheus.MustNewConstMetric(c.inUse, prometheus.GaugeValue, d.Seconds(), b.Group, name, string(phase), string(b.Schedule.State))
+	ch <- prometheus.MustNewConstMetric(c.inUse, prometheus.GaugeValue, d.Seconds(), b.Group, name, string(phase), b.Schedule.State.String())
 }

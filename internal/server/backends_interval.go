@@ -19,11 +19,11 @@ type intervalView struct {
 }
 
 func viewInterval(sc health.Schedule) *intervalView {
-	if sc.State == "" {
+	if sc.State == health.IntervalNone {
 		return nil // passive-only: never probed
 	}
-	return &intervalView{State: string(sc.State), ConnectSeconds: seconds(sc.Connect),
-		DeepSeconds: seconds(sc.Deep), Setting: sc.Key}
+	return &intervalView{State: sc.State.String(), ConnectSeconds: seconds(sc.Connect),
+		DeepSeconds: seconds(sc.Deep), Setting: sc.Setting()}
 }
 
 func seconds(d time.Duration) float64 { return d.Seconds() }
@@ -32,8 +32,8 @@ func seconds(d time.Duration) float64 { return d.Seconds() }
 // down_interval, not the group's interval, paces its probes: "probed
 // every 5m (down_interval)". "" otherwise, so stable rows stay quiet.
 func intervalDetail(sc health.Schedule) string {
-	if sc.Key == "" {
+	if !sc.Own {
 		return ""
 	}
-	return "probed every " + shortDuration(sc.Connect) + " (" + sc.Key + ")"
+	return "probed every " + shortDuration(sc.Connect) + " (" + sc.Setting() + ")"
 }

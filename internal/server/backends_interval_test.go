@@ -17,9 +17,9 @@ func TestBackendViewCheckInterval(t *testing.T) {
 	}{
 		{health.Schedule{State: health.IntervalNormal, Connect: 10 * time.Second, Deep: time.Minute},
 			`"check_interval":{"state":"normal","connect_seconds":10,"deep_seconds":60}`},
-		{health.Schedule{State: health.IntervalDown, Connect: 5 * time.Minute, Key: health.KeyDownInterval},
+		{health.Schedule{State: health.IntervalDown, Connect: 5 * time.Minute, Own: true},
 			`"check_interval":{"state":"down","connect_seconds":300,"setting":"down_interval"}`},
-		{health.Schedule{State: health.IntervalTransitioning, Connect: 1500 * time.Millisecond, Deep: 1500 * time.Millisecond, Key: health.KeyFastInterval},
+		{health.Schedule{State: health.IntervalTransitioning, Connect: 1500 * time.Millisecond, Deep: 1500 * time.Millisecond, Own: true},
 			`"check_interval":{"state":"transitioning","connect_seconds":1.5,"deep_seconds":1.5,"setting":"fast_interval"}`},
 		{health.Schedule{State: health.IntervalDown, Connect: 30 * time.Second},
 			`"check_interval":{"state":"down","connect_seconds":30}`},
@@ -40,7 +40,7 @@ func TestBackendViewCheckInterval(t *testing.T) {
 }
 
 func TestStatusRowIntervalDetail(t *testing.T) {
-	if got := intervalDetail(health.Schedule{State: health.IntervalDown, Connect: 5 * time.Minute, Key: health.KeyDownInterval}); got != "probed every 5m (down_interval)" {
+	if got := intervalDetail(health.Schedule{State: health.IntervalDown, Connect: 5 * time.Minute, Own: true}); got != "probed every 5m (down_interval)" {
 		t.Errorf("down: %q", got)
 	}
 	if got := intervalDetail(health.Schedule{State: health.IntervalDown, Connect: 10 * time.Second}); got != "" {
