@@ -60,6 +60,9 @@ type ctlBackend struct {
 	Deep             ctlPhase  `json:"deep"`
 	CertNotAfter     *ctlTime  `json:"cert_not_after"`
 	CheckedAddr      string    `json:"checked_addr"`
+	// CheckInterval: absent from daemons before down_interval and for
+	// origins no check probes.
+	CheckInterval *ctlInterval `json:"check_interval"`
 }
 
 // id is the backend's stable ID; daemons before the ID field send the name,

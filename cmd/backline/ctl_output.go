@@ -353,6 +353,9 @@ func (c *ctlClient) printBackend(b ctlBackend) {
 		// greeting or tcp: what the connect phase below did.
 		row("connect_check", ctlCell(b.ConnectCheck))
 	}
+	if b.CheckInterval != nil {
+		row("check interval", ctlIntervalText(*b.CheckInterval))
+	}
 	for _, p := range []struct {
 		name  string
 		phase ctlPhase

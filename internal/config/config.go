@@ -105,6 +105,11 @@ type HealthChecks struct {
 	// next interval (HAProxy's fastinter). 0 (the default) is off; else
 	// 1s..min(connect_interval, deep_interval).
 	FastInterval time.Duration `yaml:"fast_interval"`
+	// DownInterval probes a target that is down (and not part-way back up)
+	// this long after its last result instead of at connect_interval and
+	// deep_interval (HAProxy's downinter). 0 (the default) keeps the
+	// intervals; else 1s..24h, shorter or longer than them (down_interval.go).
+	DownInterval time.Duration `yaml:"down_interval"`
 	// HeloName is the name smtp and lmtp checks send with EHLO/LHLO
 	// (HAProxy's option smtpchk EHLO <domain>); a target may override it.
 	// Empty: localhost.localdomain.

@@ -263,7 +263,9 @@ type BackendHealth struct {
 	Path     string        `yaml:"path"`
 	Interval time.Duration `yaml:"interval"`
 	// FastInterval: as the mail checks' fast_interval, bounded by Interval.
-	FastInterval      time.Duration     `yaml:"fast_interval"`
+	FastInterval time.Duration `yaml:"fast_interval"`
+	// DownInterval: as the mail checks' down_interval.
+	DownInterval      time.Duration     `yaml:"down_interval"`
 	Timeout           time.Duration     `yaml:"timeout"`
 	FailureThreshold  *int              `yaml:"failure_threshold"`
 	RecoveryThreshold *int              `yaml:"recovery_threshold"`

@@ -242,6 +242,9 @@ func (v *gatewayValidator) validateHealth(path string, b *Backend) {
 	if written("fast_interval") {
 		checkFastInterval(v.add, path+".fast_interval", h.FastInterval, boundInterval{"interval", h.Interval})
 	}
+	if written("down_interval") {
+		checkDownInterval(v.add, path+".down_interval", h.DownInterval)
+	}
 	if h.FailureThreshold == nil {
 		h.FailureThreshold = ptr(DefaultHealthFailures)
 	} else if *h.FailureThreshold < 0 || *h.FailureThreshold > 100 {

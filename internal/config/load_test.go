@@ -119,7 +119,7 @@ func TestGlobalLimits(t *testing.T) {
 		{"initial_state: unknown", p + "initial_state (line 5): must be healthy or unhealthy, got \"unknown\""},
 		{"jitter: 9.999s", ""},
 		{"jitter: 10s", p + "jitter (line 5): must be less than connect_interval (10s), got 10s"},
-		{"auth_mechanism: PLAIN", p + "auth_mechanism (line 5): unknown key (known keys: connect_check, connect_interval, connect_timeout, deep_interval, deep_timeout, failure_threshold, fast_interval, helo_name, initial_state, jitter, recovery_threshold, targets, tls_timeout)"},
+		{"auth_mechanism: PLAIN", p + "auth_mechanism (line 5): unknown key (known keys: connect_check, connect_interval, connect_timeout, deep_interval, deep_timeout, down_interval, failure_threshold, fast_interval, helo_name, initial_state, jitter, recovery_threshold, targets, tls_timeout)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.globals, func(t *testing.T) {

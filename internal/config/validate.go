@@ -227,6 +227,9 @@ func (v *validator) validateHealthChecks() {
 		checkFastInterval(v.add, path, h.FastInterval,
 			boundInterval{"connect_interval", h.ConnectInterval}, boundInterval{"deep_interval", h.DeepInterval})
 	}
+	if path := join(healthChecksPath, "down_interval"); v.written[path] {
+		checkDownInterval(v.add, path, h.DownInterval)
+	}
 	if path := join(healthChecksPath, "helo_name"); v.written[path] {
 		if msg := CheckHeloName(h.HeloName); msg != "" {
 			v.add(path, "%s", msg)

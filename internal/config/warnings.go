@@ -38,6 +38,9 @@ func (c *Config) Warnings() []string {
 	if w := fastIntervalWarning(h.FastInterval, max(h.ConnectInterval, h.DeepInterval), h.FailureThreshold, h.RecoveryThreshold); w != "" {
 		warn(healthChecksPath+".fast_interval", "%s", w)
 	}
+	if w := downIntervalWarning(h.DownInterval, h.FastInterval, h.ConnectInterval, h.DeepInterval, h.RecoveryThreshold); w != "" {
+		warn(healthChecksPath+".down_interval", "%s", w)
+	}
 	for i, t := range h.Targets {
 		path := fmt.Sprintf("%s.targets[%d]", healthChecksPath, i)
 		if !t.DeepCheck && (t.TestUsername != "" || t.TestPassword != "") {
@@ -82,6 +85,9 @@ func (c *Config) Warnings() []string {
 			h := b.Health
 			if w := fastIntervalWarning(h.FastInterval, h.Interval, *h.FailureThreshold, *h.RecoveryThreshold); w != "" {
 				warn("definitions.backends."+label+".beta_health.fast_interval", "%s", w)
+			}
+			if w := downIntervalWarning(h.DownInterval, h.FastInterval, h.Interval, h.Interval, *h.RecoveryThreshold); w != "" {
+				warn("definitions.backends."+label+".beta_health.down_interval", "%s", w)
 			}
 		}
 	}

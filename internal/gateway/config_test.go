@@ -161,29 +161,32 @@ func TestDefaultsAndHealthGroups(t *testing.T) {
 	}
 }
 
-// beta_health's fast_interval reaches the health group of a one-origin
-// backend and of one with several origins.
+// beta_health's fast_interval and down_interval reach the health group of
+// a one-origin backend and of one with several origins.
 func TestHealthGroupsFastInterval(t *testing.T) {
 	cfg := parseConfig(t, `definitions:
   backends:
     one:
       origin: http://127.0.0.1:8081
-      beta_health: {interval: 10s, fast_interval: 2s}
+      beta_health: {interval: 10s, fast_interval: 2s, down_interval: 1m}
     many:
       origins: [http://127.0.0.1:8082, http://127.0.0.1:8083]
-      beta_health: {interval: 30s, fast_interval: 3s}
+      beta_health: {interval: 30s, fast_interval: 3s, down_interval: 2m}
 `)
 	gw, err := New(Options{Config: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer gw.Close()
-	got := map[string]time.Duration{}
+	got, down := map[string]time.Duration{}, map[string]time.Duration{}
 	for _, g := range gw.HealthGroups() {
-		got[g.Name] = g.FastInterval
+		got[g.Name], down[g.Name] = g.FastInterval, g.DownInterval
 	}
 	if got["gateway:one"] != 2*time.Second || got["gateway:many"] != 3*time.Second {
 		t.Fatalf("fast intervals %v", got)
+	}
+	if down["gateway:one"] != time.Minute || down["gateway:many"] != 2*time.Minute {
+		t.Fatalf("down intervals %v", down)
 	}
 }
 

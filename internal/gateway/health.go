@@ -45,6 +45,7 @@ func (g *Gateway) HealthGroups() []health.Group {
 			ConnectInterval:   h.Interval,
 			DeepInterval:      h.Interval,
 			FastInterval:      h.FastInterval,
+			DownInterval:      h.DownInterval,
 			FailureThreshold:  *h.FailureThreshold,
 			RecoveryThreshold: *h.RecoveryThreshold,
 			InitialHealthy:    initialHealthy(h),

@@ -225,7 +225,7 @@ func originsHealthGroup(label string, b *config.Backend, rt *backendRuntime) hea
 	if h != nil {
 		g.InitialHealthy = initialHealthy(h)
 		g.ConnectInterval, g.DeepInterval = h.Interval, h.Interval
-		g.FastInterval = h.FastInterval
+		g.FastInterval, g.DownInterval = h.FastInterval, h.DownInterval
 		g.FailureThreshold, g.RecoveryThreshold = *h.FailureThreshold, *h.RecoveryThreshold
 	} else {
 		// passive_health alone: registry targets that are never probed.

@@ -165,6 +165,11 @@ func orderGroups(groups []Group) ([]Group, error) {
 		if g.FastInterval < 0 || g.FastInterval > min(g.ConnectInterval, g.DeepInterval) {
 			return nil, fmt.Errorf("health: group %q: fast interval must be 0..%s, got %s", g.Name, min(g.ConnectInterval, g.DeepInterval), g.FastInterval)
 		}
+		if g.DownInterval != 0 && g.DownInterval < RecheckInterval {
+			// Down probes go through probeNow, which starts one per backend
+			// per RecheckInterval.
+			return nil, fmt.Errorf("health: group %q: down interval must be 0 or at least %s, got %s", g.Name, RecheckInterval, g.DownInterval)
+		}
 		if g.Name == GroupMail {
 			mail = append(mail, g)
 		} else {

@@ -30,19 +30,24 @@ import "time"
 // the threshold minus one. Due re-checks of one round fall due together
 // and run as one kicked round (one snapshot), without jitter, as any
 // requested probe.
+//
+// The same schedule carries the down backends of Group.DownInterval
+// (interval.go): those stay armed while down, each due DownInterval (plus
+// jitter) after its last result, and the rounds leave them out.
 type fastSchedule struct {
-	interval time.Duration
+	interval time.Duration              // fast_interval; 0: off
+	down     time.Duration              // down_interval; 0: off
 	due      map[*targetState]time.Time // armed backends, by schedule clock
 	next     time.Time                  // when the armed timer fires; zero: no timer
 	c        <-chan time.Time           // the timer's channel; nil: never ready
 	stop     func()
 }
 
-func newFastSchedule(interval time.Duration) fastSchedule {
-	if interval <= 0 {
+func newFastSchedule(interval, down time.Duration) fastSchedule {
+	if interval <= 0 && down <= 0 {
 		return fastSchedule{}
 	}
-	return fastSchedule{interval: interval, due: map[*targetState]time.Time{}}
+	return fastSchedule{interval: max(interval, 0), down: max(down, 0), due: map[*targetState]time.Time{}}
 }
 
 // counting reports whether s is part-way to a flip on a gate that decides
@@ -75,7 +80,7 @@ func (s *targetState) countingGateMoved(seen [2]uint64) bool {
 // fast_interval for as long as it stays so.
 func (l *groupLoop) planFast(jobs []job) {
 	f := &l.fast
-	if f.interval <= 0 {
+	if f.interval <= 0 && f.down <= 0 {
 		return
 	}
 	now := l.e.schedClock()
@@ -88,10 +93,17 @@ func (l *groupLoop) planFast(jobs []job) {
 		seen := s.fastSeen
 		s.fastSeen = n
 		_, armed := f.due[s]
+		wasDown := s.downScheduled
+		state := s.intervalState()
+		s.downScheduled = state == IntervalDown && f.down > 0
 		switch {
-		case !s.counting():
+		case s.downScheduled:
+			// Every result of a down backend moves its next probe to
+			// DownInterval after it, wherever the result came from.
+			f.due[s] = now.Add(l.downDelay())
+		case state != IntervalTransitioning || f.interval <= 0:
 			delete(f.due, s)
-		case !armed || s.countingGateMoved(seen):
+		case !armed || wasDown || s.countingGateMoved(seen):
 			f.due[s] = now.Add(f.interval)
 		default:
 			// Only a gate that is not counting moved (a connect round
@@ -134,10 +146,19 @@ func (l *groupLoop) fireFast() {
 		if d.After(now) {
 			continue
 		}
+		if s.downScheduled {
+			// It stays armed: its result re-arms it from that result, and
+			// a probe refused or inconclusive (paused, limited, out of
+			// sockets) is tried again a DownInterval later, as a round
+			// would, since no round probes it meanwhile.
+			f.due[s] = now.Add(l.downDelay())
+			_, _, _ = l.e.probeNow(s, RecheckDown, KeyDownInterval)
+			continue
+		}
 		delete(f.due, s)
 		// Refused (paused meanwhile, limited, loop stopping): the next
 		// round probes it as usual.
-		_, _, _ = l.e.probeNow(s, RecheckFast, "fast_interval")
+		_, _, _ = l.e.probeNow(s, RecheckFast, KeyFastInterval)
 	}
 	l.armFast(now)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -23,9 +24,11 @@ import (
 // that instance, and it is cheap. With the store unreachable, every
 // instance probes everything itself and rejoins once the store answers.
 
-// LeaseTTLIntervals is a lease's TTL in deep intervals. The holder renews
-// every round, so two rounds may be late or lost before it loses the
-// lease; a killed holder is replaced once its lease runs out.
+// LeaseTTLIntervals is a lease's TTL in the intervals its backend is
+// probed at: the deep interval, or down_interval (plus jitter) for a
+// backend on the down schedule (leaseInterval). The holder renews at every
+// probe, so two may be late or lost before it loses the lease; a killed
+// holder is replaced once its lease runs out.
 const LeaseTTLIntervals = 3
 
 // leaseOpTimeout caps one round's store calls, so a hanging store delays
@@ -104,9 +107,13 @@ func (lc *leases) setShared(shared bool, err error) {
 
 // leaseRound is one round's view of the leases of its deep targets.
 type leaseRound struct {
-	lc     *leases
+	lc *leases
+	// ttl is the longest lease TTL of the round: how long published
+	// results are kept and how far back they are fetched. A lease itself
+	// gets its backend's own TTL (ttls).
 	ttl    time.Duration
-	ids    []string // every deep target of the round, owned or not
+	ttls   map[string]time.Duration // per deep target: the TTL it was acquired with
+	ids    []string                 // every deep target of the round, owned or not
 	states []*targetState
 	tokens map[string]uint64 // leases held for this round
 	own    []heldResult      // this instance's leased deep results, to publish
@@ -122,11 +129,16 @@ func (l *groupLoop) planLeases(ctx context.Context, jobs []job) ([]job, *leaseRo
 	if lc == nil {
 		return jobs, nil
 	}
-	lr := &leaseRound{lc: lc, ttl: LeaseTTLIntervals * l.group.DeepInterval}
+	lr := &leaseRound{lc: lc, ttls: map[string]time.Duration{}}
+	byTTL := map[time.Duration][]string{}
 	for _, j := range jobs {
 		if j.phase == probe.PhaseDeep {
+			ttl := LeaseTTLIntervals * l.leaseInterval(j.state)
 			lr.ids = append(lr.ids, j.state.id)
 			lr.states = append(lr.states, j.state)
+			lr.ttls[j.state.id] = ttl
+			byTTL[ttl] = append(byTTL[ttl], j.state.id)
+			lr.ttl = max(lr.ttl, ttl)
 		}
 	}
 	if len(lr.ids) == 0 {
@@ -134,14 +146,19 @@ func (l *groupLoop) planLeases(ctx context.Context, jobs []job) ([]job, *leaseRo
 	}
 	cctx, cancel := context.WithTimeout(ctx, leaseOpTimeout)
 	defer cancel()
-	held, err := lc.store.AcquireAll(cctx, lr.ids, lc.owner, lr.ttl)
-	if err != nil {
-		if ctx.Err() == nil {
-			lc.setShared(false, err)
+	// One call per TTL: a scheduled round has one, a requested round
+	// mixing down and other backends two.
+	lr.tokens = map[string]uint64{}
+	for ttl, ids := range byTTL {
+		held, err := lc.store.AcquireAll(cctx, ids, lc.owner, ttl)
+		if err != nil {
+			if ctx.Err() == nil {
+				lc.setShared(false, err)
+			}
+			return jobs, nil
 		}
-		return jobs, nil
+		maps.Copy(lr.tokens, held)
 	}
-	lr.tokens = held
 	lc.setShared(true, nil)
 	lc.mu.Lock()
 	for _, id := range lr.ids {
@@ -280,6 +297,42 @@ func (l *groupLoop) recordConnectPart(ctx context.Context, s *targetState, res *
 		m.observe(s, &part, &out, l.steps)
 	}
 	logOutcome(ctx, l.e.logger, s, &out, &part)
+}
+
+// leaseInterval is how far apart the lease holder probes s, so how long
+// its lease must last: the deep interval, or for a backend on the down
+// schedule its down_interval and the most jitter can add, when longer.
+func (l *groupLoop) leaseInterval(s *targetState) time.Duration {
+	d := l.group.DeepInterval
+	if s.downScheduled {
+		d = max(d, l.group.DownInterval+l.group.Jitter)
+	}
+	return d
+}
+
+// extendDownLeases lengthens the leases of the round's backends that went
+// down in it (and so onto the down schedule): acquired for the deep
+// interval, they would run out before the holder's next probe and pass to
+// whichever instance probes first, for no reason. Renewed under the
+// round's token, so a lease that moved on meanwhile stays where it is. A
+// failure is left to the next probe, which acquires again.
+func (l *groupLoop) extendDownLeases(ctx context.Context, lr *leaseRound) {
+	var cctx context.Context
+	for i, id := range lr.ids {
+		tok, owned := lr.tokens[id]
+		want := LeaseTTLIntervals * l.leaseInterval(lr.states[i])
+		if !owned || want <= lr.ttls[id] {
+			continue
+		}
+		if cctx == nil {
+			var cancel context.CancelFunc
+			cctx, cancel = context.WithTimeout(ctx, leaseOpTimeout)
+			defer cancel()
+		}
+		if _, err := lr.lc.store.Renew(cctx, id, lr.lc.owner, tok, want); err != nil {
+			return // the store is gone; the next round notices
+		}
+	}
 }
 
 // releaseLeases gives up every lease this instance holds, so another

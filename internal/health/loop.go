@@ -57,7 +57,7 @@ func newGroupLoop(e *Engine, index int, g Group, inFlight int) *groupLoop {
 		sem:   make(chan struct{}, inFlight),
 		steps: stepObservers{},
 		kicks: newKickQueue(),
-		fast:  newFastSchedule(g.FastInterval),
+		fast:  newFastSchedule(g.FastInterval, g.DownInterval),
 	}
 }
 
@@ -65,6 +65,9 @@ func newGroupLoop(e *Engine, index int, g Group, inFlight int) *groupLoop {
 func (l *groupLoop) add(s *targetState) {
 	l.states = append(l.states, s)
 	s.loop = l
+	// The down schedule belongs to a loop: the new one's first round
+	// probes every backend and decides afresh.
+	s.downScheduled = false
 	l.connectJobs = append(l.connectJobs, job{state: s, phase: probe.PhaseConnect})
 	if s.target.DeepCheck {
 		l.deepJobs = append(l.deepJobs, job{state: s, phase: probe.PhaseDeep})
@@ -138,13 +141,14 @@ func (l *groupLoop) round(ctx context.Context, all []job) {
 	if len(all) == 0 || ctx.Err() != nil {
 		return
 	}
-	// Targets whose checks an operator paused keep their last state.
+	// Targets whose checks an operator paused keep their last state;
+	// down targets on their own schedule (interval.go) wait for it.
 	jobs := all
 	for _, j := range all {
-		if j.state.paused.Load() {
+		if l.scheduledOut(j) {
 			jobs = l.active[:0]
 			for _, j := range all {
-				if !j.state.paused.Load() {
+				if !l.scheduledOut(j) {
 					jobs = append(jobs, j)
 				}
 			}
@@ -190,6 +194,9 @@ func (l *groupLoop) round(ctx context.Context, all []job) {
 		l.finishLeases(ctx, leased, now)
 	}
 	l.planFast(all)
+	if leased != nil {
+		l.extendDownLeases(ctx, leased)
+	}
 	l.setServersStatus()
 	l.e.publish(l.gen, l.index, l.backends(), now)
 }
@@ -215,6 +222,7 @@ func (l *groupLoop) backends() []Backend {
 	for i, s := range l.states {
 		out[i] = s.backend()
 		out[i].PanicThreshold = l.group.PanicThreshold
+		out[i].Schedule = l.schedule(s)
 	}
 	return out
 }

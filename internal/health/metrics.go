@@ -68,7 +68,7 @@ func newMetrics(reg prometheus.Registerer, e *Engine) (*metrics, error) {
 		}, []string{"state"}),
 		rechecks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "backline_probe_requests_total",
-			Help: "Requests to probe a backend now (API, Lua report_failure, passive ejection, fast_interval) by result: started, joined (shared a probe not yet finished) or limited (dropped: one was requested less than a second before).",
+			Help: "Requests to probe a backend now (API, Lua report_failure, passive ejection, fast_interval, down_interval) by result: started, joined (shared a probe not yet finished) or limited (dropped: one was requested less than a second before).",
 		}, []string{"source", "result"}),
 	}
 	var err error

@@ -95,7 +95,7 @@ func TestMetricsFollowRounds(t *testing.T) {
 			t.Fatalf("metric %s contains the password", f.GetName())
 		}
 	}
-	want := "backend_servers_status backline_backend_cert_expiry_timestamp_seconds backline_backend_draining backline_backend_eligible backline_backend_phase_up backline_backend_transitions_total backline_backend_up backline_probe_duration_seconds backline_probe_failures_total backline_probe_interval_seconds backline_probe_last_check_timestamp_seconds backline_probe_step_duration_seconds"
+	want := "backend_servers_status backline_backend_cert_expiry_timestamp_seconds backline_backend_draining backline_backend_eligible backline_backend_phase_up backline_backend_transitions_total backline_backend_up backline_probe_duration_seconds backline_probe_failures_total backline_probe_interval_in_use_seconds backline_probe_interval_seconds backline_probe_last_check_timestamp_seconds backline_probe_step_duration_seconds"
 	if got := strings.Join(names, " "); got != want {
 		t.Fatalf("families:\n%s\nwant:\n%s", got, want)
 	}

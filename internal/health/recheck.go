@@ -33,6 +33,7 @@ const (
 	RecheckLua     = "lua"
 	RecheckPassive = "passive"
 	RecheckFast    = "fast" // the loop itself: Group.FastInterval (fast.go)
+	RecheckDown    = "down" // the loop itself: Group.DownInterval (interval.go)
 )
 
 var (
@@ -167,7 +168,7 @@ func (e *Engine) probeNow(s *targetState, source, reason string) (*Recheck, bool
 	rs.mu.Unlock()
 	e.countRecheck(source, "started")
 	level := slog.LevelInfo
-	if source == RecheckFast {
+	if source == RecheckFast || source == RecheckDown {
 		// Routine, not news: the gate change it may lead to is logged.
 		level = slog.LevelDebug
 	}

@@ -33,6 +33,11 @@ type Group struct {
 	// waiting for the next round (fast.go). At most min(ConnectInterval,
 	// DeepInterval); 0 turns it off.
 	FastInterval time.Duration
+	// DownInterval, when positive, probes a target that is down (and not
+	// part-way back up) this long after its last result instead of in the
+	// group's rounds (interval.go; HAProxy's downinter). At least
+	// RecheckInterval; 0 keeps down targets in the rounds.
+	DownInterval time.Duration
 	Targets      []*probe.Target
 	// IDs optionally gives each target's backend ID (parallel to Targets;
 	// an empty entry or a nil slice means DefaultID).
@@ -117,6 +122,9 @@ type Backend struct {
 	// StaleAfter is how old the last check may get before the backend
 	// counts as stale (0: never); see Eligibility.
 	StaleAfter time.Duration
+	// Schedule is the interval the backend's probes follow now and why
+	// (interval.go).
+	Schedule Schedule
 	// ChecksPaused: an operator stopped the probes; the state is frozen and
 	// never turns stale.
 	ChecksPaused bool

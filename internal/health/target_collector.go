@@ -22,6 +22,7 @@ type targetCollector struct {
 	ejections  *prometheus.Desc
 	lastCheck  *prometheus.Desc
 	interval   *prometheus.Desc
+	inUse      *prometheus.Desc
 }
 
 func newTargetCollector(e *Engine) *targetCollector {
@@ -62,6 +63,12 @@ func newTargetCollector(e *Engine) *targetCollector {
 		interval: prometheus.NewDesc("backline_probe_interval_seconds",
 			"Configured probe interval of the group's phase (connect_interval, deep_interval).",
 			[]string{"group", "phase"}, nil),
+		// Per backend: down_interval (fast_interval) replaces the group's
+		// interval while it is down (part-way to a flip), so an alert on
+		// probe age compares with this, not with the group's.
+		inUse: prometheus.NewDesc("backline_probe_interval_in_use_seconds",
+			"How far apart the backend's phase is probed now: the group's interval, or fast_interval while it is part-way to a flip, or down_interval while it is down (when set).",
+			[]string{"group", "name", "phase", "state"}, nil),
 	}
 }
 
@@ -76,6 +83,7 @@ func (c *targetCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.ejections
 	ch <- c.lastCheck
 	ch <- c.interval
+	ch <- c.inUse
 }
 
 // Collect pairs snapshot entries with the registry's target states by ID.
@@ -111,8 +119,10 @@ func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.phaseUp, prometheus.GaugeValue, boolGauge(b.Connect.Healthy), b.Group, name, string(probe.PhaseConnect))
 		ch <- s.connectLatency.metric(c.duration, b.Group, name, string(probe.PhaseConnect))
 		c.collectLastCheck(ch, b, name, probe.PhaseConnect, b.Connect.LastCheck)
+		c.collectInUse(ch, b, name, probe.PhaseConnect, b.Schedule.Connect)
 		if b.Target.DeepCheck {
 			c.collectLastCheck(ch, b, name, probe.PhaseDeep, b.Deep.LastCheck)
+			c.collectInUse(ch, b, name, probe.PhaseDeep, b.Schedule.Deep)
 			ch <- prometheus.MustNewConstMetric(c.phaseUp, prometheus.GaugeValue, boolGauge(b.Deep.Healthy), b.Group, name, string(probe.PhaseDeep))
 			ch <- s.deepLatency.metric(c.duration, b.Group, name, string(probe.PhaseDeep))
 		}
@@ -131,4 +141,13 @@ func (c *targetCollector) collectLastCheck(ch chan<- prometheus.Metric, b *Backe
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(c.lastCheck, prometheus.GaugeValue, float64(last.UnixNano())/1e9, b.Group, name, string(phase))
+}
+
+// collectInUse exports the interval a backend's phase is probed at now;
+// nothing for backends no check probes (passive-only origins).
+func (c *targetCollector) collectInUse(ch chan<- prometheus.Metric, b *Backend, name string, phase probe.Phase, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(c.inUse, prometheus.GaugeValue, d.Seconds(), b.Group, name, string(phase), b.Schedule.State.String())
 }

@@ -48,7 +48,10 @@ type targetState struct {
 	recheck recheckState // probes asked for outside the schedule (recheck.go)
 	// fastSeen is gateResults when the fast schedule last looked (fast.go).
 	fastSeen [2]uint64
-	loop     *groupLoop // current loop; set by install under Engine.mu
+	// downScheduled: down with Group.DownInterval set, probed on its own
+	// due time instead of in the group's rounds (interval.go).
+	downScheduled bool
+	loop          *groupLoop // current loop; set by install under Engine.mu
 }
 
 func newTargetState(g *Group, t *probe.Target, start time.Time) *targetState {

@@ -74,6 +74,9 @@ type backendView struct {
 	// Panic: the panic mode of a gateway backend with panic_threshold
 	// (backends_panic.go); omitted for the others.
 	Panic *panicView `json:"panic,omitempty"`
+	// CheckInterval: how far apart the backend is probed now and why
+	// (backends_interval.go); omitted for origins no check probes.
+	CheckInterval *intervalView `json:"check_interval,omitempty"`
 	// SlowStart: the running slow_start ramp of a gateway origin
 	// (backends_slowstart.go); omitted when none runs.
 	SlowStart *slowStartView `json:"slow_start,omitempty"`
@@ -177,6 +180,7 @@ func viewBackend(b health.Backend) backendView {
 		Steps:            make([]stepView, 0, len(b.Steps)),
 		EjectedUntil:     timePtr(b.EjectedUntil),
 		Ejections:        b.Ejections,
+		CheckInterval:    viewInterval(b.Schedule),
 	}
 	for _, st := range b.Steps {
 		v.Steps = append(v.Steps, stepView{Name: st.Name, DurationMS: millis(st.Duration)})

@@ -22,6 +22,7 @@ func MailGroup(hc config.HealthChecks) (health.Group, error) {
 		InitialHealthy:    hc.InitialState != config.InitialUnhealthy,
 		Jitter:            hc.Jitter,
 		FastInterval:      hc.FastInterval,
+		DownInterval:      hc.DownInterval,
 		Targets:           make([]*probe.Target, 0, len(hc.Targets)),
 		Weights:           make([]int, 0, len(hc.Targets)),
 		Backups:           make([]bool, 0, len(hc.Targets)),

@@ -22,6 +22,7 @@ auth:
       initial_state: unhealthy
       jitter: 0s
       fast_interval: 5s
+      down_interval: 5m
       targets:
         - protocol: imap
           host: 127.0.0.1
@@ -44,7 +45,7 @@ auth:
 	}
 	if g.Name != health.GroupMail || g.ConnectInterval != 30*time.Second || g.DeepInterval != 2*time.Minute ||
 		g.FailureThreshold != 3 || g.RecoveryThreshold != 2 || g.InitialHealthy || g.Jitter != 0 ||
-		g.FastInterval != 5*time.Second {
+		g.FastInterval != 5*time.Second || g.DownInterval != 5*time.Minute {
 		t.Errorf("group settings: %+v", g)
 	}
 	if len(g.Targets) != 2 || g.Targets[0].Name != "imap://127.0.0.1:993" || g.Targets[0].TLSMode != "implicit" ||

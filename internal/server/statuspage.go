@@ -137,6 +137,7 @@ func buildStatus(snap *health.Snapshot, ramps map[string]health.SlowStartRamp, v
 		panicNote := panics.note(b, now)
 		row.addDetail(panicNote)
 		row.addDetail(slowStartText(ramps, b, now))
+		row.addDetail(intervalDetail(b.Schedule))
 		data.Total++
 		if b.Healthy {
 			data.Healthy++
