@@ -157,6 +157,15 @@ func (g *Gateway) wrapForAccess(w http.ResponseWriter, r *http.Request, id strin
 	return a, a
 }
 
+// headerSoFar is w's header map without making one where w has none yet
+// (a raw answer's writer, plain.go).
+func headerSoFar(w http.ResponseWriter) http.Header {
+	if s, ok := w.(*serverResponse); ok {
+		return s.hdr
+	}
+	return w.Header()
+}
+
 // noteRoute tells the access log which endpoint serves the request.
 func noteRoute(w http.ResponseWriter, ep *endpoint, rd *requestData) {
 	if a, ok := w.(*accessWriter); ok {
@@ -171,7 +180,7 @@ func (a *accessWriter) finish() {
 	if a == nil || !a.log {
 		return
 	}
-	status, errType := a.status, a.Header().Get(ErrorHeader)
+	status, errType := a.status, headerSoFar(a.ResponseWriter).Get(ErrorHeader)
 	if status == 0 {
 		// Nothing was sent: the client left, or the handler aborted.
 		status, errType = kindClientGone.Status, kindClientGone.Type
