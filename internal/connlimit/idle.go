@@ -1,7 +1,6 @@
 package connlimit
 
 import (
-	"container/list"
 	"net"
 	"net/http"
 )
@@ -18,12 +17,9 @@ func (l *Listener) ConnState(nc net.Conn, state http.ConnState) {
 	}
 	l.idleMu.Lock()
 	defer l.idleMu.Unlock()
-	if c.idleAt != nil {
-		l.idle.Remove(c.idleAt)
-		c.idleAt = nil
-	}
+	l.unlink(c)
 	if state == http.StateIdle {
-		c.idleAt = l.idle.PushBack(c)
+		l.pushBack(c)
 		select {
 		case l.becameIdle <- struct{}{}:
 		default:
@@ -35,11 +31,9 @@ func (l *Listener) ConnState(nc net.Conn, state http.ConnState) {
 // slot is free when this returns.
 func (l *Listener) evictIdle() bool {
 	l.idleMu.Lock()
-	front := l.idle.Front()
-	var c *conn
-	if front != nil {
-		c = l.idle.Remove(front).(*conn)
-		c.idleAt = nil
+	c := l.oldest
+	if c != nil {
+		l.unlink(c)
 	}
 	l.idleMu.Unlock()
 	if c == nil {
@@ -57,17 +51,17 @@ func (l *Listener) evictIdle() bool {
 // forget drops a closed connection from the idle list.
 func (l *Listener) forget(c *conn) {
 	l.idleMu.Lock()
-	if c.idleAt != nil {
-		l.idle.Remove(c.idleAt)
-		c.idleAt = nil
-	}
+	l.unlink(c)
 	l.idleMu.Unlock()
 }
 
-// idleList is the part of Listener that tracks idle connections.
+// idleList is the part of Listener that tracks idle connections: a list
+// threaded through the connections themselves (conn.idlePrev/idleNext),
+// so a keep-alive request going idle again allocates nothing (a
+// container/list element per request did).
 type idleList struct {
-	idle        list.List // of *conn, longest idle first
-	evictWarner warner
+	oldest, newest *conn // guarded by Listener.idleMu
+	evictWarner    warner
 	// becameIdle wakes an Accept waiting at the cap.
 	becameIdle chan struct{}
 }
@@ -88,4 +82,33 @@ func unwrapConn(nc net.Conn) (*conn, bool) {
 		nc = w.NetConn()
 	}
 	return nil, false
+}
+
+// pushBack appends c as the newest idle connection; under idleMu.
+func (l *idleList) pushBack(c *conn) {
+	c.idle, c.idlePrev, c.idleNext = true, l.newest, nil
+	if l.newest != nil {
+		l.newest.idleNext = c
+	} else {
+		l.oldest = c
+	}
+	l.newest = c
+}
+
+// unlink takes c off the idle list when it is on it; under idleMu.
+func (l *idleList) unlink(c *conn) {
+	if !c.idle {
+		return
+	}
+	if c.idlePrev != nil {
+		c.idlePrev.idleNext = c.idleNext
+	} else {
+		l.oldest = c.idleNext
+	}
+	if c.idleNext != nil {
+		c.idleNext.idlePrev = c.idlePrev
+	} else {
+		l.newest = c.idlePrev
+	}
+	c.idle, c.idlePrev, c.idleNext = false, nil, nil
 }

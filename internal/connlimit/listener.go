@@ -10,7 +10,6 @@
 package connlimit
 
 import (
-	"container/list"
 	"errors"
 	"log/slog"
 	"net"
@@ -210,7 +209,9 @@ type conn struct {
 	net.Conn
 	l      *Listener
 	once   sync.Once
-	idleAt *list.Element // in l.idle while idle; guarded by l.idleMu
+	// On the listener's idle list while idle (idle.go); guarded by l.idleMu.
+	idle               bool
+	idlePrev, idleNext *conn
 }
 
 func (c *conn) Close() error {
