@@ -207,8 +207,8 @@ func (l *Listener) warnAcceptError(err error) {
 // conn gives its slot back when closed, once.
 type conn struct {
 	net.Conn
-	l      *Listener
-	once   sync.Once
+	l    *Listener
+	once sync.Once
 	// On the listener's idle list while idle (idle.go); guarded by l.idleMu.
 	idle               bool
 	idlePrev, idleNext *conn
