@@ -146,7 +146,10 @@ func isIdempotent(req *http.Request) bool {
 // closing, stray bytes after a response), leaves something to read, and
 // those bytes must never be taken for the next request's answer.
 func (p *h1Pool) conn(ctx context.Context, limits requestLimits) (*h1Conn, bool, error) {
-	now := time.Now()
+	now := limits.sending
+	if now.IsZero() {
+		now = time.Now()
+	}
 	for {
 		p.mu.Lock()
 		p.used = now
@@ -219,7 +222,11 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 	var ttfbAt time.Time
 	if bodiless {
 		var readDeadline time.Time
-		ttfbAt, readDeadline = ttfbDeadline(ttfb, deadline)
+		var now time.Time
+		if reused {
+			now = limits.sending // nothing since but taking an idle connection
+		}
+		ttfbAt, readDeadline = ttfbDeadline(ttfb, deadline, now)
 		_ = pc.SetDeadline(readDeadline) // zero when there is none: no deadline
 	} else {
 		_ = pc.SetWriteDeadline(deadline)
@@ -255,7 +262,7 @@ func (p *h1Pool) exchange(ctx context.Context, pc *h1Conn, req *http.Request, li
 	}
 	if !bodiless {
 		var readDeadline time.Time
-		ttfbAt, readDeadline = ttfbDeadline(ttfb, deadline)
+		ttfbAt, readDeadline = ttfbDeadline(ttfb, deadline, time.Time{})
 		_ = pc.SetReadDeadline(readDeadline)
 	}
 
@@ -331,11 +338,15 @@ var errHeadTooLarge = errors.New("the origin's response headers exceed 1 MB")
 
 // ttfbDeadline is when the first response byte is due (zero: no ttfb, or
 // the total deadline comes first) and the read deadline until then.
-func ttfbDeadline(ttfb time.Duration, deadline time.Time) (ttfbAt, readDeadline time.Time) {
+// now is the time, when the caller has it; zero: take it.
+func ttfbDeadline(ttfb time.Duration, deadline, now time.Time) (ttfbAt, readDeadline time.Time) {
 	if ttfb <= 0 {
 		return time.Time{}, deadline
 	}
-	ttfbAt = time.Now().Add(ttfb)
+	if now.IsZero() {
+		now = time.Now()
+	}
+	ttfbAt = now.Add(ttfb)
 	if deadline.IsZero() || ttfbAt.Before(deadline) {
 		return ttfbAt, ttfbAt
 	}

@@ -55,6 +55,8 @@ type h1ServerConn struct {
 	watchDone    chan struct{}
 	hasByte      bool // the watch read the next request's first byte
 	oneByte      [1]byte
+	// arrived is when the request's first byte was read.
+	arrived time.Time
 }
 
 // serverBufSize is the size of each connection's read and write buffers
@@ -130,8 +132,11 @@ func (c *h1ServerConn) serve() {
 			return
 		}
 		c.setState(http.StateActive)
+		// The request starts with its first byte (as nginx's
+		// $request_time): the handler reads it from arrived.
+		c.arrived = time.Now()
 		if !first {
-			_ = c.fc.SetReadDeadline(time.Now().Add(clientHeaderTimeout))
+			_ = c.fc.SetReadDeadline(c.arrived.Add(clientHeaderTimeout))
 		}
 		sh, err := c.heads.read(c.remote, &c.req)
 		if err != nil {

@@ -27,7 +27,7 @@ type servedRequest struct {
 
 // ServeHTTP runs one request through the pipeline of spec §0.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
+	start := requestStart(w)
 	sr := new(servedRequest)
 	reqID := g.requestID(r)
 	w, access := g.wrapForAccess(w, r, reqID, start, &sr.access)
@@ -80,6 +80,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if warning != "" {
 		g.logger.Warn("gateway form modifiers skipped", "request_id", reqID, "endpoint", ep.path, "error_type", "evaluation", "reason", warning)
 	}
+	up.start = start
 	if r.Body != nil && r.Body != http.NoBody {
 		up.setClientReadDeadline = func(t time.Time) error { return http.NewResponseController(w).SetReadDeadline(t) }
 	}
@@ -142,6 +143,15 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ex.done()
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// requestStart is when the request began: its first byte on the
+// gateway's own server (which took the time then), else now.
+func requestStart(w http.ResponseWriter) time.Time {
+	if s, ok := w.(*serverResponse); ok {
+		return s.c.arrived
+	}
+	return time.Now()
 }
 
 // headerAdopter is a ResponseWriter that can take a header map as its own

@@ -1,6 +1,9 @@
 package gateway
 
-import "net/http"
+import (
+	"net/http"
+	"time"
+)
 
 // sendLayer is the innermost layer: the last request headers, the
 // transport, and hop-by-hop stripping of the response.
@@ -33,6 +36,7 @@ func (sendLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 	}
 	var resp *http.Response
 	var err error
+	c.limits.sending = time.Now()
 	if plain != nil {
 		resp, err = c.transport.(*h1Pool).roundTripPlain(ctx, out, c.limits, plain)
 	} else {

@@ -29,7 +29,11 @@ func (l *throttleLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 		timeout = u.timeout(bv) // the websockets timeout bounds the tunnel too
 	}
 	if timeout > 0 {
-		c.limits.deadline = time.Now().Add(timeout)
+		now := c.up.start // the request's start: one clock read fewer
+		if now.IsZero() {
+			now = time.Now()
+		}
+		c.limits.deadline = now.Add(timeout)
 	}
 	if l.rt.throttle != nil {
 		waitCtx, cancel := c.waitContext()

@@ -53,6 +53,9 @@ const maxPoolsPerBackend = 64
 type requestLimits struct {
 	connect, ttfb time.Duration
 	deadline      time.Time
+	// sending is when sendLayer handed the request to the transport
+	// (zero: take the time), for the idle check and the ttfb clock.
+	sending time.Time
 }
 
 // upstreamTransport sends requests to one destination. A failure past the
