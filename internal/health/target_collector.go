@@ -22,6 +22,7 @@ type targetCollector struct {
 	ejections  *prometheus.Desc
 	lastCheck  *prometheus.Desc
 	interval   *prometheus.Desc
+	uptime     *prometheus.Desc
 }
 
 func newTargetCollector(e *Engine) *targetCollector {
@@ -62,6 +63,11 @@ func newTargetCollector(e *Engine) *targetCollector {
 		interval: prometheus.NewDesc("backline_probe_interval_seconds",
 			"Configured probe interval of the group's phase (connect_interval, deep_interval).",
 			[]string{"group", "phase"}, nil),
+		// The same figures as the status page and API (uptime.go); a
+		// window with no checked time has no series rather than a 0.
+		uptime: prometheus.NewDesc("backline_backend_uptime_ratio",
+			"Share of the checked time in the window (1h, 24h, 7d) the backend was healthy; kept in the state store (storage.redis: across restarts and instances).",
+			[]string{"group", "name", "window"}, nil),
 	}
 }
 
@@ -76,6 +82,7 @@ func (c *targetCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.ejections
 	ch <- c.lastCheck
 	ch <- c.interval
+	ch <- c.uptime
 }
 
 // Collect pairs snapshot entries with the registry's target states by ID.
@@ -115,6 +122,11 @@ func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
 			c.collectLastCheck(ch, b, name, probe.PhaseDeep, b.Deep.LastCheck)
 			ch <- prometheus.MustNewConstMetric(c.phaseUp, prometheus.GaugeValue, boolGauge(b.Deep.Healthy), b.Group, name, string(probe.PhaseDeep))
 			ch <- s.deepLatency.metric(c.duration, b.Group, name, string(probe.PhaseDeep))
+		}
+		for i, w := range b.Uptime.Windows() {
+			if w.Checked > 0 {
+				ch <- prometheus.MustNewConstMetric(c.uptime, prometheus.GaugeValue, w.Ratio, b.Group, name, UptimeWindows[i])
+			}
 		}
 		// Only once a certificate was seen: a 0 expiry would read as
 		// "expired in 1970" on dashboards.

@@ -10,23 +10,36 @@ import (
 // The engine's own counters already outlive a reload; this store gives a
 // backend removed and added back (same ID) its week back, and forgets a
 // removed backend once its buckets are past retention. It does not
-// outlive the process.
+// outlive the process. Per backend it holds two rings of 12-byte cells,
+// one per minute of UptimeMinutesKept and one per hour of
+// UptimeHoursKept: about 3.5 KB.
 type MemoryUptimeStore struct {
 	now func() time.Time
 
 	mu        sync.Mutex
-	backends  map[string]map[uptimeSlot]UptimeBucket
+	backends  map[string]*memoryUptime
 	lastSweep time.Time
 }
 
-// uptimeSlot names a bucket within one backend.
-type uptimeSlot struct {
-	span  time.Duration
-	start int64 // Unix milliseconds
+const (
+	memoryMinuteCells = int64(UptimeMinutesKept / time.Minute)
+	memoryHourCells   = int64(UptimeHoursKept / time.Hour)
+)
+
+// memoryUptime is one backend's kept buckets, each ring indexed by its
+// Unix minute (hour) modulo the ring's length.
+type memoryUptime struct {
+	minutes [memoryMinuteCells]memoryUptimeCell
+	hours   [memoryHourCells]memoryUptimeCell
 }
 
-// uptimeSweepEvery is how often Save drops the expired buckets of every
-// backend (those of backends still saved are dropped as they are saved).
+type memoryUptimeCell struct {
+	slot     int32 // Unix minute or hour; 0: empty
+	up, down uint32
+}
+
+// uptimeSweepEvery is how often Save drops backends whose buckets are all
+// past retention.
 const uptimeSweepEvery = 10 * time.Minute
 
 // NewMemoryUptimeStore returns an empty store; now is the clock (nil:
@@ -35,7 +48,17 @@ func NewMemoryUptimeStore(now func() time.Time) *MemoryUptimeStore {
 	if now == nil {
 		now = time.Now
 	}
-	return &MemoryUptimeStore{now: now, backends: map[string]map[uptimeSlot]UptimeBucket{}}
+	return &MemoryUptimeStore{now: now, backends: map[string]*memoryUptime{}}
+}
+
+// cell is where b goes in u.
+func (u *memoryUptime) cell(b UptimeBucket) (*memoryUptimeCell, int32) {
+	if b.Span == time.Minute {
+		s := b.Start.Unix() / 60
+		return &u.minutes[s%memoryMinuteCells], int32(s)
+	}
+	s := b.Start.Unix() / 3600
+	return &u.hours[s%memoryHourCells], int32(s)
 }
 
 // Save implements UptimeStore.
@@ -50,42 +73,50 @@ func (m *MemoryUptimeStore) Save(ctx context.Context, records []UptimeRecord) er
 	defer m.mu.Unlock()
 	now := m.now()
 	for _, r := range records {
-		kept := m.backends[r.ID]
+		u := m.backends[r.ID]
 		for _, b := range r.Buckets {
 			if !uptimeLive(b, now) {
 				continue
 			}
-			if kept == nil {
-				kept = map[uptimeSlot]UptimeBucket{}
-				m.backends[r.ID] = kept
+			if u == nil {
+				u = &memoryUptime{}
+				m.backends[r.ID] = u
 			}
-			slot := uptimeSlot{b.Span, b.Start.UnixMilli()}
-			if old, ok := kept[slot]; !ok || b.Checked() > old.Checked() {
-				b.Start = b.Start.UTC()
-				kept[slot] = b
+			c, slot := u.cell(b)
+			up, down := uint32(b.Up.Milliseconds()), uint32(b.Down.Milliseconds())
+			if c.slot < slot || (c.slot == slot && up+down > c.up+c.down) {
+				*c = memoryUptimeCell{slot: slot, up: up, down: down}
 			}
 		}
 	}
 	if now.Sub(m.lastSweep) >= uptimeSweepEvery {
 		m.lastSweep = now
-		for id := range m.backends {
-			m.prune(id, now)
+		for id, u := range m.backends {
+			if len(u.live(now, nil)) == 0 {
+				delete(m.backends, id)
+			}
 		}
 	}
 	return nil
 }
 
-// prune drops id's expired buckets, and id when none is left.
-func (m *MemoryUptimeStore) prune(id string, now time.Time) {
-	kept := m.backends[id]
-	for slot, b := range kept {
-		if !uptimeLive(b, now) {
-			delete(kept, slot)
+// live appends u's buckets within retention at now to out.
+func (u *memoryUptime) live(now time.Time, out []UptimeBucket) []UptimeBucket {
+	add := func(cells []memoryUptimeCell, span time.Duration) {
+		for _, c := range cells {
+			if c.slot == 0 {
+				continue
+			}
+			b := UptimeBucket{Start: time.Unix(int64(c.slot)*int64(span/time.Second), 0).UTC(), Span: span,
+				Up: time.Duration(c.up) * time.Millisecond, Down: time.Duration(c.down) * time.Millisecond}
+			if uptimeLive(b, now) && b.Checked() > 0 {
+				out = append(out, b)
+			}
 		}
 	}
-	if len(kept) == 0 {
-		delete(m.backends, id)
-	}
+	add(u.minutes[:], time.Minute)
+	add(u.hours[:], time.Hour)
+	return out
 }
 
 // Load implements UptimeStore.
@@ -98,16 +129,15 @@ func (m *MemoryUptimeStore) Load(ctx context.Context, ids []string) (map[string]
 	now := m.now()
 	out := map[string][]UptimeBucket{}
 	for _, id := range ids {
-		m.prune(id, now)
-		kept := m.backends[id]
-		if len(kept) == 0 {
+		u := m.backends[id]
+		if u == nil {
 			continue
 		}
-		list := make([]UptimeBucket, 0, len(kept))
-		for _, b := range kept {
-			list = append(list, b)
+		if list := u.live(now, nil); len(list) > 0 {
+			out[id] = list
+		} else {
+			delete(m.backends, id)
 		}
-		out[id] = list
 	}
 	return out, nil
 }
