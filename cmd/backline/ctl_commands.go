@@ -60,6 +60,19 @@ type ctlBackend struct {
 	Deep             ctlPhase  `json:"deep"`
 	CertNotAfter     *ctlTime  `json:"cert_not_after"`
 	CheckedAddr      string    `json:"checked_addr"`
+	// Uptime by window; nil from daemons before the field.
+	Uptime *ctlUptime `json:"uptime"`
+}
+
+type ctlUptime struct {
+	Hour ctlUptimeWindow `json:"1h"`
+	Day  ctlUptimeWindow `json:"24h"`
+	Week ctlUptimeWindow `json:"7d"`
+}
+
+type ctlUptimeWindow struct {
+	Ratio          *float64 `json:"ratio"` // nil: nothing checked in the window
+	CheckedSeconds float64  `json:"checked_seconds"`
 }
 
 // id is the backend's stable ID; daemons before the ID field send the name,
