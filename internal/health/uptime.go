@@ -160,37 +160,60 @@ func (r *uptimeRing) summary() UptimeSummary {
 	var s UptimeSummary
 	if !r.ref.IsZero() {
 		ref := r.ref.UnixMilli()
-		s.Hour = window(r.minutes[:], 60_000, ref, time.Hour)
-		s.Day = window(r.hours[:], 3_600_000, ref, 24*time.Hour)
-		s.Week = window(r.hours[:], 3_600_000, ref, 7*24*time.Hour)
+		hour := newWindowSum(ref, time.Hour, 60_000)
+		day := newWindowSum(ref, 24*time.Hour, 3_600_000)
+		week := newWindowSum(ref, 7*24*time.Hour, 3_600_000)
+		for slot := max(hour.first, 1); slot <= ref/60_000; slot++ { // slot 0: never used
+			if c := r.minutes[slot%uptimeMinuteCells]; c.slot == int32(slot) {
+				hour.add(slot, c)
+			}
+		}
+		// One pass over the hours serves the day and the week.
+		for slot := max(week.first, 1); slot <= ref/3_600_000; slot++ {
+			if c := r.hours[slot%uptimeHourCells]; c.slot == int32(slot) {
+				week.add(slot, c)
+				if slot >= day.first {
+					day.add(slot, c)
+				}
+			}
+		}
+		s.Hour, s.Day, s.Week = hour.window(), day.window(), week.window()
 	}
 	r.cached, r.cachedValid = s, true
 	return s
 }
 
-// window sums the cells of span ms within length before ref (Unix ms),
-// the oldest by its share inside.
-func window(cells []uptimeCell, span, ref int64, length time.Duration) UptimeWindow {
+// windowSum adds up the cells of one window: whole cells in integer
+// milliseconds, the oldest cell, partly inside, by its share.
+type windowSum struct {
+	from, span, first int64 // window start (Unix ms), cell span (ms), first slot
+	up, checked       int64
+	partUp, partAll   float64
+}
+
+func newWindowSum(ref int64, length time.Duration, span int64) windowSum {
 	from := ref - length.Milliseconds()
-	n := int64(len(cells))
-	var up, checked float64
-	for s := max(from/span, 1); s <= ref/span; s++ { // slot 0: never used
-		c := cells[s%n]
-		if c.slot != int32(s) {
-			continue
-		}
-		share := 1.0
-		if start := s * span; start < from {
-			share = float64(start+span-from) / float64(span)
-		}
-		up += share * float64(c.up)
-		checked += share * float64(c.up+c.down)
+	return windowSum{from: from, span: span, first: from / span}
+}
+
+func (w *windowSum) add(slot int64, c uptimeCell) {
+	if start := slot * w.span; start < w.from {
+		share := float64(start+w.span-w.from) / float64(w.span)
+		w.partUp += share * float64(c.up)
+		w.partAll += share * float64(c.up+c.down)
+		return
 	}
-	w := UptimeWindow{Checked: time.Duration(checked) * time.Millisecond}
-	if w.Checked > 0 {
-		w.Ratio = min(up/checked, 1)
+	w.up += int64(c.up)
+	w.checked += int64(c.up + c.down)
+}
+
+func (w *windowSum) window() UptimeWindow {
+	checked := float64(w.checked) + w.partAll
+	out := UptimeWindow{Checked: time.Duration(checked) * time.Millisecond}
+	if out.Checked > 0 {
+		out.Ratio = min((float64(w.up)+w.partUp)/checked, 1)
 	}
-	return w
+	return out
 }
 
 // uptimeDirty is what collect took, for redirty after a failed save.
