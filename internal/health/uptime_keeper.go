@@ -127,8 +127,16 @@ func (k *uptimeKeeper) load(ctx context.Context, gen *generation, now time.Time)
 		}
 		return false
 	}
+	found := 0
 	for _, id := range ids {
 		gen.byID[id].uptime.merge(id, got[id], now)
+		if len(got[id]) > 0 {
+			found++
+		}
+	}
+	if found > 0 {
+		// Said, since it is why a new process shows uptime at once.
+		k.logger.Info("uptime history loaded from the store", "backends", found)
 	}
 	return true
 }
