@@ -26,6 +26,10 @@ type uptimeKeeper struct {
 	store  state.UptimeStore
 	logger *slog.Logger
 
+	// kick asks for a sync before the next tick: a reload added backends
+	// whose history may be in the store.
+	kick chan struct{}
+
 	mu      sync.Mutex
 	buf     []state.UptimeBucket
 	records []state.UptimeRecord
@@ -39,7 +43,20 @@ type takenCells struct {
 }
 
 func newUptimeKeeper(store state.UptimeStore, logger *slog.Logger) *uptimeKeeper {
-	return &uptimeKeeper{store: store, logger: logger}
+	return &uptimeKeeper{store: store, logger: logger, kick: make(chan struct{}, 1)}
+}
+
+// storable reports whether the store takes id (1..state.MaxIDLen bytes);
+// a configuration's longer ID keeps its uptime in memory only, rather
+// than failing every save.
+func storable(id string) bool { return id != "" && len(id) <= state.MaxIDLen }
+
+// installed is told that a generation was installed.
+func (k *uptimeKeeper) installed() {
+	select {
+	case k.kick <- struct{}{}:
+	default: // a sync is already due
+	}
 }
 
 // UseUptimeStore keeps the uptime history in store instead of the
@@ -68,6 +85,7 @@ func (e *Engine) runUptime(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-e.uptime.kick:
 		}
 	}
 }
@@ -111,7 +129,7 @@ func (k *uptimeKeeper) fail(what string, err error) {
 func (k *uptimeKeeper) load(ctx context.Context, gen *generation, now time.Time) bool {
 	var ids []string
 	for id, s := range gen.byID {
-		if s.uptime.needsLoad(id) {
+		if storable(id) && s.uptime.needsLoad(id) {
 			ids = append(ids, id)
 		}
 	}
@@ -145,6 +163,9 @@ func (k *uptimeKeeper) load(ctx context.Context, gen *generation, now time.Time)
 func (k *uptimeKeeper) save(ctx context.Context, gen *generation) bool {
 	buf, records, taken := k.buf[:0], k.records[:0], k.taken[:0]
 	for id, s := range gen.byID {
+		if !storable(id) {
+			continue
+		}
 		start := len(buf)
 		var d uptimeDirty
 		buf, d = s.uptime.collect(buf)

@@ -460,3 +460,50 @@ func TestUptimeThroughTheEngine(t *testing.T) {
 		t.Fatal("nothing saved at stop")
 	}
 }
+
+// TestUptimeLoadsOnReload: a reload that adds a backend whose history is
+// in the store shows it without waiting for the next periodic sync.
+func TestUptimeLoadsOnReload(t *testing.T) {
+	clock := &engineClock{t: h0}
+	step := func() time.Time {
+		clock.mu.Lock()
+		defer clock.mu.Unlock()
+		clock.t = clock.t.Add(time.Second)
+		return clock.t
+	}
+	store := state.NewMemoryUptimeStore(clock.now)
+	stored := state.UptimeBucket{Start: h0.Truncate(time.Hour), Span: time.Hour, Up: 40 * time.Minute, Down: 10 * time.Minute}
+	if err := store.Save(context.Background(), []state.UptimeRecord{{ID: "b", Buckets: []state.UptimeBucket{stored}}}); err != nil {
+		t.Fatal(err)
+	}
+	fast := func(targets ...*probe.Target) Group {
+		g := mailGroup(targets...)
+		g.ConnectInterval, g.DeepInterval = 20*time.Millisecond, 20*time.Millisecond
+		return g
+	}
+	e, err := New([]Group{fast(mailTarget("a", 1, false))}, &scriptChecker{}, Options{Now: step})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.UseUptimeStore(store); err != nil {
+		t.Fatal(err)
+	}
+	h := startEngineFrom(t, e)
+	h.rounds(t, 2)
+	if err := e.Reconfigure([]Group{fast(mailTarget("a", 1, false), mailTarget("b", 2, false))}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second) // a hang guard, not a timing assertion
+	for {
+		s := h.next(t)
+		if b, ok := findBackend(s, "b"); ok && b.Uptime.Week.Checked >= stored.Checked() {
+			if b.Uptime.Week.Ratio >= 0.9 || b.Uptime.Week.Ratio < 0.79 {
+				t.Fatalf("b's week = %+v, want the stored 40 of 50 minutes up", b.Uptime.Week)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("b's stored history never showed")
+		}
+	}
+}
