@@ -63,6 +63,19 @@ type ctlBackend struct {
 	// CheckInterval: absent from daemons before down_interval and for
 	// origins no check probes.
 	CheckInterval *ctlInterval `json:"check_interval"`
+	// Uptime by window; nil from daemons before the field.
+	Uptime *ctlUptime `json:"uptime"`
+}
+
+type ctlUptime struct {
+	Hour ctlUptimeWindow `json:"1h"`
+	Day  ctlUptimeWindow `json:"24h"`
+	Week ctlUptimeWindow `json:"7d"`
+}
+
+type ctlUptimeWindow struct {
+	Ratio          *float64 `json:"ratio"` // nil: nothing checked in the window
+	CheckedSeconds float64  `json:"checked_seconds"`
 }
 
 // id is the backend's stable ID; daemons before the ID field send the name,

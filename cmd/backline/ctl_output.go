@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -378,7 +379,40 @@ func (c *ctlClient) printBackend(b ctlBackend) {
 	if b.CertNotAfter.set() {
 		row("certificate until", b.CertNotAfter.String())
 	}
+	if b.Uptime != nil {
+		row("uptime", ctlUptimeText(b.Uptime))
+	}
 	_ = tw.Flush()
+}
+
+// ctlUptimeText is "1h 100%, 24h 99.93%, 7d 99.98% (2d3h checked)": each
+// window's share of checked time the backend was healthy, with how much
+// was checked when that is short of the window (a new backend, a daemon
+// that was stopped).
+func ctlUptimeText(u *ctlUptime) string {
+	parts := make([]string, 0, 3)
+	for _, w := range []struct {
+		name   string
+		length time.Duration
+		w      ctlUptimeWindow
+	}{{"1h", time.Hour, u.Hour}, {"24h", 24 * time.Hour, u.Day}, {"7d", 7 * 24 * time.Hour, u.Week}} {
+		// Clamped first: a hostile answer's 1e300 must not overflow.
+		checked := time.Duration(max(min(w.w.CheckedSeconds, w.length.Seconds()), 0) * float64(time.Second))
+		switch r := w.w.Ratio; {
+		case r == nil || checked <= 0:
+			parts = append(parts, w.name+" -")
+		case *r < 0 || *r > 1:
+			parts = append(parts, w.name+" ?") // not a ratio: a daemon this ctl does not know
+		default:
+			// Floored to 0.01 %: 99.999 % is not shown as 100 %.
+			text := w.name + " " + strconv.FormatFloat(math.Floor(*r*10000)/100, 'f', -1, 64) + "%"
+			if checked < w.length*99/100 {
+				text += " (" + ctlLeft(checked) + " checked)"
+			}
+			parts = append(parts, text)
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (c *ctlClient) printExplain(user string, ex ctlExplain) {

@@ -172,6 +172,10 @@ func runDaemonWith(ctx context.Context, opts daemonOptions) error {
 		closeGateway(gw)
 		return err
 	}
+	if err := setupUptimeStore(cfg, d.engine, redisClient, logger); err != nil {
+		closeGateway(gw)
+		return err
+	}
 	// The view reads the shared gateway metrics, which follow whichever
 	// gateway a reload activates. Taking them once here is enough because
 	// a reload cannot add the gateway (gateway.address is restart-only,

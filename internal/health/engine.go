@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/backline/backline/internal/probe"
+	"github.com/backline/backline/internal/state"
 )
 
 // DefaultMaxInFlight bounds concurrent probes per group: enough to probe
@@ -69,6 +70,7 @@ type Engine struct {
 	adminExpired bool // an override expired since the last onAdmin call
 
 	leases *leases // probe leases (lease.go); nil: every probe local
+	uptime *uptimeKeeper
 	stalls stallWatch
 
 	// Test hooks; nil in production.
@@ -122,6 +124,8 @@ func New(groups []Group, checker probe.Checker, opts Options) (*Engine, error) {
 	if e.inFlight <= 0 {
 		e.inFlight = DefaultMaxInFlight
 	}
+	// In memory unless UseUptimeStore: outlives reloads, not the process.
+	e.uptime = newUptimeKeeper(state.NewMemoryUptimeStore(e.now), e.logger)
 	p, err := plan(groups)
 	if err != nil {
 		return nil, err
@@ -224,6 +228,12 @@ func (e *Engine) Run(ctx context.Context) {
 	stallDone.Go(func() { e.stalls.run(stallCtx) })
 	defer stallDone.Wait()
 	defer stopStalls()
+	// The deferred save runs once the loops below have stopped, so it
+	// sees every check.
+	var uptimeDone sync.WaitGroup
+	uptimeDone.Go(func() { e.runUptime(ctx) })
+	defer e.saveUptimeAtStop()
+	defer uptimeDone.Wait()
 	for {
 		gen := e.gen.Load()
 		gctx, stop := context.WithCancel(ctx)

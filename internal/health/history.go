@@ -7,19 +7,16 @@ import (
 	"github.com/backline/backline/internal/probe"
 )
 
-// The status page shows a latency sparkline over the last hour and uptime
-// over one hour and one day for up to thousands of backends, so the history
-// is aggregated as it is recorded instead of keeping every check: 60
-// per-minute buckets and 24 per-hour buckets, each a ring indexed by the
-// minute (hour) number modulo its length. A bucket whose slot does not match
-// the minute asked for is old data and counts as empty. About 2.2 KB per
-// backend, whatever the check interval (TestHistorySize reports the figure).
+// The status page shows a latency sparkline over the last hour for up to
+// thousands of backends, so the history is aggregated as it is recorded
+// instead of keeping every check: 60 per-minute buckets, a ring indexed by
+// the minute number modulo its length. A bucket whose slot does not match
+// the minute asked for is old data and counts as empty. About 2 KB per
+// backend, whatever the check interval (TestHistorySize reports the
+// figure). Uptime ratios are measured in time, not checks: uptime.go.
 
-// HistoryMinutes and HistoryHours are the ring lengths.
-const (
-	HistoryMinutes = 60
-	HistoryHours   = 24
-)
+// HistoryMinutes is the ring length.
+const HistoryMinutes = 60
 
 // minuteBucket aggregates the checks of one minute.
 type minuteBucket struct {
@@ -33,18 +30,10 @@ type minuteBucket struct {
 	sumUS  uint64
 }
 
-// hourBucket aggregates one hour, for the 24-hour uptime.
-type hourBucket struct {
-	slot   int32 // Unix hour; 0 = never used
-	checks uint32
-	up     uint32
-}
-
 // history is one backend's ring. Only its group's loop goroutine writes it;
 // readers get a HistorySummary copied into the snapshot.
 type history struct {
 	minutes [HistoryMinutes]minuteBucket
-	hours   [HistoryHours]hourBucket
 	last    time.Time // time of the newest recorded check
 }
 
@@ -81,16 +70,6 @@ func (h *history) add(now time.Time, ok, healthy, timed bool, latency time.Durat
 		m.sumUS += uint64(us)
 		m.timed++
 	}
-
-	hslot := int32(unix / 3600)
-	hb := &h.hours[int(hslot)%HistoryHours]
-	if hb.slot != hslot {
-		*hb = hourBucket{slot: hslot}
-	}
-	hb.checks++
-	if healthy {
-		hb.up++
-	}
 }
 
 // incr16 counts up to the type's limit; a minute never holds 65,535 checks
@@ -110,20 +89,15 @@ type HistoryPoint struct {
 }
 
 // HistorySummary is what a snapshot carries: the last hour minute by minute
-// (oldest first, the newest minute last) and the uptime ratios. Uptime is
-// the share of checks after which the backend was judged healthy; -1 when
-// there were no checks in the window.
+// (oldest first, the newest minute last) and its number of checks.
 type HistorySummary struct {
-	End       time.Time // the newest check; Minutes[len-1] is its minute
-	Minutes   [HistoryMinutes]HistoryPoint
-	Checks1h  int
-	Uptime1h  float64
-	Checks24h int
-	Uptime24h float64
+	End      time.Time // the newest check; Minutes[len-1] is its minute
+	Minutes  [HistoryMinutes]HistoryPoint
+	Checks1h int
 }
 
-// summary builds the snapshot copy; nil before the first check. About 84
-// bucket reads: cheap enough to run for every backend at every publish.
+// summary builds the snapshot copy; nil before the first check. 60 bucket
+// reads: cheap enough to run for every backend at every publish.
 func (h *history) summary() *HistorySummary {
 	if h.last.IsZero() {
 		return nil
@@ -131,7 +105,6 @@ func (h *history) summary() *HistorySummary {
 	s := &HistorySummary{End: h.last}
 	unix := h.last.Unix()
 	mslot := int32(unix / 60)
-	var up1h int
 	for i := range HistoryMinutes {
 		slot := mslot - int32(HistoryMinutes-1-i)
 		if slot <= 0 {
@@ -149,35 +122,12 @@ func (h *history) summary() *HistorySummary {
 			p.Avg = time.Duration(m.sumUS/uint64(m.timed)) * time.Microsecond
 		}
 		s.Checks1h += int(m.checks)
-		up1h += int(m.up)
 	}
-	hslot := int32(unix / 3600)
-	var up24h int
-	for i := range HistoryHours {
-		slot := hslot - int32(i)
-		if slot <= 0 {
-			continue
-		}
-		hb := &h.hours[int(slot)%HistoryHours]
-		if hb.slot != slot {
-			continue
-		}
-		s.Checks24h += int(hb.checks)
-		up24h += int(hb.up)
-	}
-	s.Uptime1h = ratio(up1h, s.Checks1h)
-	s.Uptime24h = ratio(up24h, s.Checks24h)
 	return s
 }
 
-func ratio(n, d int) float64 {
-	if d == 0 {
-		return -1
-	}
-	return float64(n) / float64(d)
-}
-
-// noteHistory records one check result in the target's history: called
+// noteHistory records one check result in the target's history and
+// uptime (uptime.go): called
 // where a result is recorded (the group loop), after the gates moved, so
 // s.healthy is the verdict this check led to. ok is what the gates
 // recorded (outcome.ok), not res.OK: a drain answer from a backend that is
@@ -187,4 +137,5 @@ func ratio(n, d int) float64 {
 func (s *targetState) noteHistory(phase probe.Phase, ok bool, res *probe.Result, now time.Time) {
 	main := (phase == probe.PhaseDeep) == s.target.DeepCheck
 	s.history.add(now, ok, s.healthy, main && ok, res.Duration)
+	s.noteUptime(now)
 }

@@ -55,8 +55,8 @@ func TestHistoryAggregatesMinutes(t *testing.T) {
 	if last.Checks != 1 || last.Avg != 9*time.Millisecond {
 		t.Errorf("minute 2 = %+v", last)
 	}
-	if s.Checks1h != 4 || s.Uptime1h != 0.75 || s.Checks24h != 4 || s.Uptime24h != 0.75 {
-		t.Errorf("1h %d %.2f, 24h %d %.2f; want 4 checks, 0.75 both", s.Checks1h, s.Uptime1h, s.Checks24h, s.Uptime24h)
+	if s.Checks1h != 4 {
+		t.Errorf("1h: %d checks, want 4", s.Checks1h)
 	}
 	for i := range 57 {
 		if s.Minutes[i].Checks != 0 {
@@ -66,28 +66,18 @@ func TestHistoryAggregatesMinutes(t *testing.T) {
 }
 
 // TestHistoryForgetsOldBuckets: after the ring wraps, a bucket from an hour
-// (a day) ago must not count as the current minute (hour).
+// ago must not count as the current minute.
 func TestHistoryForgetsOldBuckets(t *testing.T) {
 	var h history
 	h.add(h0, false, false, false, 0) // down, at minute 0 of hour 0
 	h.add(h0.Add(time.Hour), true, true, true, time.Millisecond)
-	s := h.summary()
-	if s.Checks1h != 1 || s.Uptime1h != 1 {
-		t.Errorf("1h: %d checks, uptime %v; want only the new check", s.Checks1h, s.Uptime1h)
-	}
-	if s.Checks24h != 2 || s.Uptime24h != 0.5 {
-		t.Errorf("24h: %d checks, uptime %v; want both checks", s.Checks24h, s.Uptime24h)
-	}
-	h.add(h0.Add(24*time.Hour), true, true, true, time.Millisecond)
-	s = h.summary()
-	if s.Checks24h != 2 || s.Uptime24h != 1 {
-		t.Errorf("24h after a day: %d checks, uptime %v; want the two newer checks, all up", s.Checks24h, s.Uptime24h)
+	if s := h.summary(); s.Checks1h != 1 || s.Minutes[59].Up != 1 {
+		t.Errorf("1h: %d checks; want only the new check", s.Checks1h)
 	}
 	// A long silence: nothing of the old minutes may show up.
 	h.add(h0.Add(50*time.Hour+17*time.Minute), true, true, true, time.Millisecond)
-	s = h.summary()
-	if s.Checks1h != 1 || s.Checks24h != 1 {
-		t.Errorf("after a silence: 1h %d, 24h %d checks; want 1 and 1", s.Checks1h, s.Checks24h)
+	if s := h.summary(); s.Checks1h != 1 {
+		t.Errorf("after a silence: 1h %d checks; want 1", s.Checks1h)
 	}
 }
 
@@ -142,12 +132,12 @@ func TestHistoryThroughTheEngine(t *testing.T) {
 	h := startEngine(t, []Group{g}, checker, Options{Now: func() time.Time { return now }})
 	s := h.rounds(t, 2)
 	deep := backendByName(t, s, "deep")
-	if deep.History == nil || deep.History.Checks1h < 2 || deep.History.Uptime1h != 1 ||
+	if deep.History == nil || deep.History.Checks1h < 2 || deep.History.Minutes[59].Up < 2 ||
 		deep.History.Minutes[59].Avg != 7*time.Millisecond {
 		t.Errorf("deep target history: %+v", deep.History)
 	}
 	down := backendByName(t, s, "down")
-	if down.History == nil || down.History.Uptime24h != 0 || down.History.Minutes[59].Fails < 2 {
+	if down.History == nil || down.History.Minutes[59].Up != 0 || down.History.Minutes[59].Fails < 2 {
 		t.Errorf("failing target history: %+v", down.History)
 	}
 }
@@ -160,7 +150,7 @@ func errIf(b bool) error {
 }
 
 // BenchmarkHistorySummary1000 is the history's share of one publish at
-// 1,000 backends: a full hour and day of buckets each.
+// 1,000 backends: a full hour of buckets each.
 func BenchmarkHistorySummary1000(b *testing.B) {
 	hs := make([]history, 1000)
 	for i := range hs {

@@ -90,6 +90,9 @@ func TestMetricsFollowRounds(t *testing.T) {
 	}
 	var names []string
 	for _, f := range families {
+		if f.GetName() == "backline_backend_uptime_ratio" {
+			continue // present once a millisecond was checked: TestUptimeMetric
+		}
 		names = append(names, f.GetName())
 		if strings.Contains(f.String(), testPassword) {
 			t.Fatalf("metric %s contains the password", f.GetName())

@@ -147,6 +147,9 @@ func (e *Engine) install(p *planned, old *generation, start time.Time) {
 	}
 
 	e.gen.Store(gen)
+	if e.uptime != nil {
+		e.uptime.installed() // load the history of backends it added
+	}
 	for _, s := range gen.states {
 		o := e.admin[s.id]
 		s.paused.Store(o != nil && o.paused)

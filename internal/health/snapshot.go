@@ -116,9 +116,13 @@ type Backend struct {
 	Addr netip.Addr
 	// Steps are the timed stages of the last check.
 	Steps []probe.Step
-	// History is the last hour and day of checks (nil before the first);
-	// shared, read-only.
+	// History is the last hour of checks (nil before the first); shared,
+	// read-only.
 	History *HistorySummary
+	// Uptime is the share of checked time the backend was healthy over
+	// the last hour, day and week (uptime.go); a window with no checked
+	// time has no ratio.
+	Uptime UptimeSummary
 	// StaleAfter is how old the last check may get before the backend
 	// counts as stale (0: never); see Eligibility.
 	StaleAfter time.Duration

@@ -23,6 +23,7 @@ type targetCollector struct {
 	lastCheck  *prometheus.Desc
 	interval   *prometheus.Desc
 	inUse      *prometheus.Desc
+	uptime     *prometheus.Desc
 }
 
 func newTargetCollector(e *Engine) *targetCollector {
@@ -69,6 +70,11 @@ func newTargetCollector(e *Engine) *targetCollector {
 		inUse: prometheus.NewDesc("backline_probe_interval_in_use_seconds",
 			"How far apart the backend's phase is probed now: the group's interval, or fast_interval while it is part-way to a flip, or down_interval while it is down (when set).",
 			[]string{"group", "name", "phase", "state"}, nil),
+		// The same figures as the status page and API (uptime.go); a
+		// window with no checked time has no series rather than a 0.
+		uptime: prometheus.NewDesc("backline_backend_uptime_ratio",
+			"Share of the checked time in the window (1h, 24h, 7d) the backend was healthy; kept in the state store (storage.redis: across restarts and instances).",
+			[]string{"group", "name", "window"}, nil),
 	}
 }
 
@@ -84,6 +90,7 @@ func (c *targetCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.lastCheck
 	ch <- c.interval
 	ch <- c.inUse
+	ch <- c.uptime
 }
 
 // Collect pairs snapshot entries with the registry's target states by ID.
@@ -125,6 +132,11 @@ func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
 			c.collectInUse(ch, b, name, probe.PhaseDeep, b.Schedule.Deep)
 			ch <- prometheus.MustNewConstMetric(c.phaseUp, prometheus.GaugeValue, boolGauge(b.Deep.Healthy), b.Group, name, string(probe.PhaseDeep))
 			ch <- s.deepLatency.metric(c.duration, b.Group, name, string(probe.PhaseDeep))
+		}
+		for i, w := range b.Uptime.Windows() {
+			if w.Checked > 0 {
+				ch <- prometheus.MustNewConstMetric(c.uptime, prometheus.GaugeValue, w.Ratio, b.Group, name, UptimeWindows[i])
+			}
 		}
 		// Only once a certificate was seen: a 0 expiry would read as
 		// "expired in 1970" on dashboards.

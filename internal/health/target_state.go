@@ -34,6 +34,7 @@ type targetState struct {
 	addr         netip.Addr // checked_addr.go
 	steps        []probe.Step
 	history      history // for the status page; see history.go
+	uptime       uptimeRing
 	// checkDrain is the drain_on_status answer of the last deep check
 	// while healthy (0: none); see check_drain.go.
 	checkDrain int
@@ -140,6 +141,7 @@ func (s *targetState) backend() Backend {
 		Addr:             s.addr,
 		Steps:            s.steps,
 		History:          s.history.summary(),
+		Uptime:           s.uptime.summary(),
 		StaleAfter:       s.staleAfter,
 	}
 }

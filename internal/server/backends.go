@@ -80,6 +80,38 @@ type backendView struct {
 	// SlowStart: the running slow_start ramp of a gateway origin
 	// (backends_slowstart.go); omitted when none runs.
 	SlowStart *slowStartView `json:"slow_start,omitempty"`
+	// Uptime over the last hour, day and week (docs/operations.md,
+	// "Uptime").
+	Uptime uptimeView `json:"uptime"`
+}
+
+// uptimeView is a backend's uptime by window, as Gatus and Uptime Kuma
+// show it: 1h, 24h, 7d.
+type uptimeView struct {
+	Hour uptimeWindowView `json:"1h"`
+	Day  uptimeWindowView `json:"24h"`
+	Week uptimeWindowView `json:"7d"`
+}
+
+// uptimeWindowView: Ratio is the share of the checked time the backend
+// was healthy, null when nothing in the window was checked;
+// CheckedSeconds is how much of the window that was (less than the window
+// after a start, or while checks were paused or stopped).
+type uptimeWindowView struct {
+	Ratio          *float64 `json:"ratio"`
+	CheckedSeconds float64  `json:"checked_seconds"`
+}
+
+func viewUptime(u health.UptimeSummary) uptimeView {
+	one := func(w health.UptimeWindow) uptimeWindowView {
+		v := uptimeWindowView{CheckedSeconds: float64(w.Checked.Milliseconds()) / 1000}
+		if w.Checked > 0 {
+			r := w.Ratio
+			v.Ratio = &r
+		}
+		return v
+	}
+	return uptimeView{Hour: one(u.Hour), Day: one(u.Day), Week: one(u.Week)}
 }
 
 type phaseView struct {
@@ -181,6 +213,7 @@ func viewBackend(b health.Backend) backendView {
 		EjectedUntil:     timePtr(b.EjectedUntil),
 		Ejections:        b.Ejections,
 		CheckInterval:    viewInterval(b.Schedule),
+		Uptime:           viewUptime(b.Uptime),
 	}
 	for _, st := range b.Steps {
 		v.Steps = append(v.Steps, stepView{Name: st.Name, DurationMS: millis(st.Duration)})

@@ -58,6 +58,8 @@ func testSnapshot() *health.Snapshot {
 					LastSuccess: t0.Add(9 * time.Second), Latency: 12 * time.Millisecond, ConsecutiveSuccesses: 2},
 				CertNotAfter: time.Date(2027, 1, 2, 3, 4, 5, 0, time.UTC),
 				Mechanism:    "PLAIN",
+				Uptime: health.UptimeSummary{Hour: health.UptimeWindow{Ratio: 0.75, Checked: 40 * time.Minute},
+					Day: health.UptimeWindow{Ratio: 0.75, Checked: 40 * time.Minute}, Week: health.UptimeWindow{Ratio: 0.75, Checked: 40 * time.Minute}},
 				Steps: []probe.Step{
 					{Name: "connect", Duration: 250 * time.Microsecond},
 					{Name: "tls", Duration: 4 * time.Millisecond},
@@ -119,6 +121,9 @@ func TestBackendsJSONShape(t *testing.T) {
 	if err := json.Unmarshal([]byte(got.body), &doc); err != nil {
 		t.Fatal(err)
 	}
+	// Not checked yet: a ratio of null, not 0.
+	none := map[string]any{"ratio": nil, "checked_seconds": 0.0}
+	noUptime := map[string]any{"1h": none, "24h": none, "7d": none}
 	want := map[string]any{
 		"round": 3.0,
 		"taken": "2026-11-23T13:00:10Z",
@@ -143,6 +148,11 @@ func TestBackendsJSONShape(t *testing.T) {
 					map[string]any{"name": "tls", "duration_ms": 4.0},
 					map[string]any{"name": "auth", "duration_ms": 7.5},
 				},
+				"uptime": map[string]any{
+					"1h":  map[string]any{"ratio": 0.75, "checked_seconds": 2400.0},
+					"24h": map[string]any{"ratio": 0.75, "checked_seconds": 2400.0},
+					"7d":  map[string]any{"ratio": 0.75, "checked_seconds": 2400.0},
+				},
 			},
 			map[string]any{
 				"id": "pop3://10.0.0.2:110", "eligible": false, "reason": "unhealthy", "draining": false, "weight": 1.0, "admin": map[string]any{"state": "ready", "weight": 1.0, "health": "auto", "checks_paused": false, "source": "config"},
@@ -158,7 +168,8 @@ func TestBackendsJSONShape(t *testing.T) {
 				"deep": map[string]any{
 					"healthy": false, "latency_ms": 0.0, "consecutive_failures": 0.0, "consecutive_successes": 0.0,
 				},
-				"steps": []any{},
+				"steps":  []any{},
+				"uptime": noUptime,
 			},
 			map[string]any{
 				"id": `<script>alert("x")</script>`, "eligible": true, "reason": "", "draining": false, "weight": 1.0, "admin": map[string]any{"state": "ready", "weight": 1.0, "health": "auto", "checks_paused": false, "source": "config"},
@@ -171,7 +182,8 @@ func TestBackendsJSONShape(t *testing.T) {
 				"deep": map[string]any{
 					"healthy": false, "latency_ms": 0.0, "consecutive_failures": 0.0, "consecutive_successes": 0.0,
 				},
-				"steps": []any{},
+				"steps":  []any{},
+				"uptime": noUptime,
 			},
 		},
 	}

@@ -71,6 +71,7 @@ type statusRow struct {
 	Spark      template.HTML
 	Up1h       string
 	Up24h      string
+	Up7d       string
 	Cert       string
 	CertClass  string
 	Key        string // lower-case text the filter matches
@@ -291,10 +292,7 @@ func buildRow(b health.Backend, adm pageAdmin, now time.Time) statusRow {
 		row.Latency = latencyText(b.Connect.Latency)
 	}
 	row.Spark = sparkline(b.History, now)
-	row.Up1h, row.Up24h = "–", "–"
-	if h := b.History; h != nil {
-		row.Up1h, row.Up24h = uptimeText(h.Uptime1h), uptimeText(h.Uptime24h)
-	}
+	row.Up1h, row.Up24h, row.Up7d = uptimeText(b.Uptime.Hour), uptimeText(b.Uptime.Day), uptimeText(b.Uptime.Week)
 	row.Cert, row.CertClass = certText(b.CertNotAfter, now)
 	row.Key = strings.ToLower(strings.Join([]string{row.ID, row.Group, row.Protocol, row.Addr,
 		row.State, row.Check, row.Reason, adm.State, adm.Who, adm.Why, row.Detail}, " "))

@@ -158,11 +158,13 @@ func latencyText(d time.Duration) string {
 	}
 }
 
-func uptimeText(ratio float64) string {
-	if ratio < 0 {
+// uptimeText is a window's ratio; "–" when nothing in it was checked.
+func uptimeText(w health.UptimeWindow) string {
+	ratio := w.Ratio
+	if w.Checked <= 0 {
 		return "–"
 	}
-	if ratio == 1 {
+	if ratio >= 1 {
 		return "100%"
 	}
 	// Never round 99.96 up to 100: anything short of all is shown as such.

@@ -50,10 +50,13 @@ func TestCleanError(t *testing.T) {
 }
 
 func TestUptimeAndDurations(t *testing.T) {
-	for in, want := range map[float64]string{-1: "–", 1: "100%", 0.9999: "99.9%", 0: "0.0%", 0.5: "50.0%"} {
-		if got := uptimeText(in); got != want {
+	for in, want := range map[float64]string{1: "100%", 0.9999: "99.9%", 0: "0.0%", 0.5: "50.0%"} {
+		if got := uptimeText(health.UptimeWindow{Ratio: in, Checked: time.Minute}); got != want {
 			t.Errorf("uptimeText(%v) = %q, want %q", in, got, want)
 		}
+	}
+	if got := uptimeText(health.UptimeWindow{}); got != "–" {
+		t.Errorf("uptimeText of a window without checked time = %q, want –", got)
 	}
 	for in, want := range map[time.Duration]string{-time.Second: "0s", 59 * time.Second: "59s",
 		61 * time.Minute: "1h1m", 49 * time.Hour: "2d1h"} {

@@ -81,6 +81,8 @@ func writeRow(b *bytes.Buffer, r *statusRow) {
 	escapeHTML(b, r.Up1h)
 	b.WriteString(" / ")
 	escapeHTML(b, r.Up24h)
+	b.WriteString(" / ")
+	escapeHTML(b, r.Up7d)
 	b.WriteString("</td>\n<td class=\"cert ")
 	escapeHTML(b, r.CertClass)
 	b.WriteString(`">`)

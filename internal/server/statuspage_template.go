@@ -34,7 +34,7 @@ var statusTemplate = template.Must(template.New("status").Parse(`<!DOCTYPE html>
 </form>
 <p id="msg" role="status"></p>
 <table id="backends">
-<thead><tr><th>state</th><th>backend</th><th>group</th><th>host:port</th><th>for</th><th>admin</th><th>last check</th><th>error</th><th>latency, last hour</th><th>uptime 1 h / 24 h</th><th>certificate</th><th class="act">actions</th></tr></thead>
+<thead><tr><th>state</th><th>backend</th><th>group</th><th>host:port</th><th>for</th><th>admin</th><th>last check</th><th>error</th><th>latency, last hour</th><th title="share of the checked time the backend was healthy">uptime 1 h / 24 h / 7 d</th><th>certificate</th><th class="act">actions</th></tr></thead>
 <tbody>
 {{with .RowsHTML}}{{.}}{{else}}<tr><td colspan="12">No backends {{if .Query}}match the filter{{else}}configured{{end}}.</td></tr>
 {{end}}</tbody>

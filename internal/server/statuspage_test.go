@@ -203,7 +203,7 @@ func TestStatusPageCells(t *testing.T) {
 		refused.cells[cCheck] != "connect (connect_refused) 3s ago" || refused.cells[cGroup] != "mail" {
 		t.Errorf("refused row: %q", refused.cells)
 	}
-	if got := refused.cells[cUptime]; got != "83.3% / 99.0%" {
+	if got := refused.cells[cUptime]; got != "83.3% / 99.0% / 99.8%" {
 		t.Errorf("uptime %q", got)
 	}
 	tlsRow := p.row(t, "imap03")
@@ -359,6 +359,7 @@ func TestStatusPageEmptyAndFirstRound(t *testing.T) {
 	snap.Round, snap.Taken = 0, time.Time{}
 	for i := range snap.Backends {
 		snap.Backends[i].History = nil
+		snap.Backends[i].Uptime = health.UptimeSummary{}
 		snap.Backends[i].Connect = health.PhaseState{Healthy: true}
 		snap.Backends[i].Deep = health.PhaseState{Healthy: true}
 	}
@@ -366,7 +367,7 @@ func TestStatusPageEmptyAndFirstRound(t *testing.T) {
 	if !strings.Contains(p.text, "first probe round has not finished") {
 		t.Error("no first-round note")
 	}
-	if r := p.row(t, "imap01"); r.cells[cCheck] != "pending never" || r.cells[cUptime] != "– / –" {
+	if r := p.row(t, "imap01"); r.cells[cCheck] != "pending never" || r.cells[cUptime] != "– / – / –" {
 		t.Errorf("unchecked row: %q", r.cells)
 	}
 }

@@ -42,6 +42,12 @@ func NewRedisLeaseStore(client redis.UniversalClient, prefix string) *RedisLease
 }
 
 func (s *RedisLeaseStore) base(id string) string {
+	return s.prefix + "{lease:" + keyPart(id) + "}:"
+}
+
+// keyPart is id as it goes into a key's hash tag: as it is when short and
+// printable without braces, else hashed.
+func keyPart(id string) string {
 	readable := len(id) <= maxKeyPart
 	for i := 0; readable && i < len(id); i++ {
 		if b := id[i]; b < 0x21 || b > 0x7e || b == '{' || b == '}' {
@@ -50,9 +56,9 @@ func (s *RedisLeaseStore) base(id string) string {
 	}
 	if !readable {
 		sum := sha256.Sum256([]byte(id))
-		id = "#" + hex.EncodeToString(sum[:16])
+		return "#" + hex.EncodeToString(sum[:16])
 	}
-	return s.prefix + "{lease:" + id + "}:"
+	return id
 }
 
 // leaseAcquireScript: KEYS lease, fence; ARGV owner, ttl (ms).

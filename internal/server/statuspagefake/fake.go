@@ -27,8 +27,8 @@ var ready = health.Admin{State: health.AdminReady, Weight: 1, Health: health.Hea
 
 // history makes a summary whose last hour has latencies around base and
 // failures in the minutes where fail says so.
-func history(now time.Time, base time.Duration, up1h, up24h float64, fail func(minute int) bool) *health.HistorySummary {
-	h := &health.HistorySummary{End: now, Checks1h: 360, Uptime1h: up1h, Checks24h: 8640, Uptime24h: up24h}
+func history(now time.Time, base time.Duration, fail func(minute int) bool) *health.HistorySummary {
+	h := &health.HistorySummary{End: now, Checks1h: 360}
 	for i := range h.Minutes {
 		p := &h.Minutes[i]
 		p.Checks, p.Up = 6, 6
@@ -42,18 +42,25 @@ func history(now time.Time, base time.Duration, up1h, up24h float64, fail func(m
 	return h
 }
 
+// uptime is a backend checked all through a week with these ratios.
+func uptime(hour, day, week float64) health.UptimeSummary {
+	return health.UptimeSummary{Hour: health.UptimeWindow{Ratio: hour, Checked: time.Hour},
+		Day:  health.UptimeWindow{Ratio: day, Checked: 24 * time.Hour},
+		Week: health.UptimeWindow{Ratio: week, Checked: 7 * 24 * time.Hour}}
+}
+
 // Healthy returns a healthy, eligible backend checked a few seconds ago.
 func Healthy(t *health.TargetInfo, group string, now time.Time) health.Backend {
 	last := now.Add(-3 * time.Second)
 	ok := health.PhaseState{Healthy: true, LastCheck: last, LastSuccess: last, Latency: 2 * time.Millisecond}
 	b := health.Backend{ID: t.Name, Group: group, Weight: 1, Target: t, Eligible: true, Healthy: true,
 		Since: now.Add(-26 * time.Hour), Connect: ok, Admin: ready,
-		History: history(now, 2*time.Millisecond, 1, 1, nil)}
+		History: history(now, 2*time.Millisecond, nil), Uptime: uptime(1, 1, 1)}
 	if t.DeepCheck {
 		b.Deep = ok
 		b.Deep.Latency = 9 * time.Millisecond
 		b.Mechanism = "PLAIN"
-		b.History = history(now, 9*time.Millisecond, 1, 1, nil)
+		b.History = history(now, 9*time.Millisecond, nil)
 	}
 	return b
 }
@@ -66,7 +73,8 @@ func Down(t *health.TargetInfo, group string, now time.Time, reason probe.Reason
 	b.Since = now.Add(-10 * time.Minute)
 	b.Connect.Healthy, b.Connect.LastError, b.Connect.LastReason = false, text, reason
 	b.Connect.ConsecutiveFailures = 5
-	b.History = history(now, 2*time.Millisecond, 50.0/60, 0.99, func(m int) bool { return m >= 50 })
+	b.History = history(now, 2*time.Millisecond, func(m int) bool { return m >= 50 })
+	b.Uptime = uptime(50.0/60, 0.99, 0.9985)
 	return b
 }
 

@@ -1,0 +1,197 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/backline/backline/internal/state"
+)
+
+// UptimeSaveEvery is how often the engine saves the uptime cells that
+// changed and loads the history of backends that appeared. A crash loses
+// at most this much of the uptime history; a stop saves first.
+const UptimeSaveEvery = 30 * time.Second
+
+// uptimeOpTimeout caps one save or load, so a hanging store never keeps a
+// stop waiting long.
+const uptimeOpTimeout = 5 * time.Second
+
+// uptimeKeeper moves the engine's uptime rings to and from the store. One
+// sync at a time (mu); its buffers are reused from sync to sync, so a
+// steady state allocates little beyond what the store does.
+type uptimeKeeper struct {
+	store  state.UptimeStore
+	logger *slog.Logger
+
+	// kick asks for a sync before the next tick: a reload added backends
+	// whose history may be in the store.
+	kick chan struct{}
+
+	mu      sync.Mutex
+	buf     []state.UptimeBucket
+	records []state.UptimeRecord
+	taken   []takenCells
+	failing bool // the last sync's store call failed (logged once)
+}
+
+type takenCells struct {
+	ring  *uptimeRing
+	dirty uptimeDirty
+}
+
+func newUptimeKeeper(store state.UptimeStore, logger *slog.Logger) *uptimeKeeper {
+	return &uptimeKeeper{store: store, logger: logger, kick: make(chan struct{}, 1)}
+}
+
+// storable reports whether the store takes id (1..state.MaxIDLen bytes);
+// a configuration's longer ID keeps its uptime in memory only, rather
+// than failing every save.
+func storable(id string) bool { return id != "" && len(id) <= state.MaxIDLen }
+
+// installed is told that a generation was installed.
+func (k *uptimeKeeper) installed() {
+	select {
+	case k.kick <- struct{}{}:
+	default: // a sync is already due
+	}
+}
+
+// UseUptimeStore keeps the uptime history in store instead of the
+// process's memory (storage.redis: it outlives restarts and is shared).
+// Call it before Run.
+func (e *Engine) UseUptimeStore(store state.UptimeStore) error {
+	if store == nil {
+		return errors.New("health: UseUptimeStore without a store")
+	}
+	if e.running.Load() {
+		return errors.New("health: UseUptimeStore after Run")
+	}
+	e.uptime = newUptimeKeeper(store, e.logger)
+	return nil
+}
+
+// runUptime syncs at once (loading the history of every backend), then
+// every UptimeSaveEvery until ctx ends. Run saves once more after its
+// loops stopped.
+func (e *Engine) runUptime(ctx context.Context) {
+	t := time.NewTicker(UptimeSaveEvery)
+	defer t.Stop()
+	for {
+		e.syncUptime(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-e.uptime.kick:
+		}
+	}
+}
+
+// saveUptimeAtStop is the last sync, on a context of its own (Run's has
+// ended).
+func (e *Engine) saveUptimeAtStop() {
+	ctx, cancel := context.WithTimeout(context.Background(), uptimeOpTimeout)
+	defer cancel()
+	e.syncUptime(ctx)
+}
+
+// syncUptime loads the history of the current backends not loaded yet,
+// then saves every cell changed since the last sync. Errors are logged
+// (once until the store answers again); what a failed save took is saved
+// at the next sync.
+func (e *Engine) syncUptime(ctx context.Context) {
+	k := e.uptime
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	gen := e.gen.Load()
+	ok := k.load(ctx, gen, e.now()) && k.save(ctx, gen)
+	switch {
+	case !ok && ctx.Err() != nil:
+		// stopping: not the store's fault
+	case ok && k.failing:
+		k.failing = false
+		k.logger.Info("uptime history: the store answers again")
+	}
+}
+
+func (k *uptimeKeeper) fail(what string, err error) {
+	if !k.failing {
+		k.failing = true
+		k.logger.Warn("uptime history: "+what+" failed; counting locally until the store answers", "error", err)
+	}
+}
+
+// load asks the store for the buckets of backends whose ring was not
+// loaded for their ID and merges them in.
+func (k *uptimeKeeper) load(ctx context.Context, gen *generation, now time.Time) bool {
+	var ids []string
+	for id, s := range gen.byID {
+		if storable(id) && s.uptime.needsLoad(id) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return true
+	}
+	cctx, cancel := context.WithTimeout(ctx, uptimeOpTimeout)
+	defer cancel()
+	got, err := k.store.Load(cctx, ids)
+	if err != nil {
+		if ctx.Err() == nil {
+			k.fail("load", err)
+		}
+		return false
+	}
+	found := 0
+	for _, id := range ids {
+		gen.byID[id].uptime.merge(id, got[id], now)
+		if len(got[id]) > 0 {
+			found++
+		}
+	}
+	if found > 0 {
+		// Said, since it is why a new process shows uptime at once.
+		k.logger.Info("uptime history loaded from the store", "backends", found)
+	}
+	return true
+}
+
+// save hands every changed cell to the store in one call.
+func (k *uptimeKeeper) save(ctx context.Context, gen *generation) bool {
+	buf, records, taken := k.buf[:0], k.records[:0], k.taken[:0]
+	for id, s := range gen.byID {
+		if !storable(id) {
+			continue
+		}
+		start := len(buf)
+		var d uptimeDirty
+		buf, d = s.uptime.collect(buf)
+		taken = append(taken, takenCells{&s.uptime, d})
+		if len(buf) > start {
+			records = append(records, state.UptimeRecord{ID: id, Buckets: buf[start:len(buf):len(buf)]})
+		}
+	}
+	k.buf, k.records = buf, records
+	defer func() {
+		clear(taken) // drop the ring pointers: a removed backend's ring may go
+		k.taken = taken[:0]
+	}()
+	if len(records) == 0 {
+		return true
+	}
+	cctx, cancel := context.WithTimeout(ctx, uptimeOpTimeout)
+	defer cancel()
+	if err := k.store.Save(cctx, records); err != nil {
+		for _, t := range taken {
+			t.ring.redirty(t.dirty)
+		}
+		if ctx.Err() == nil {
+			k.fail("save", err)
+		}
+		return false
+	}
+	return true
+}
