@@ -330,14 +330,7 @@ const upstreamHeaderRoom = 6
 func cloneForUpstream(r *http.Request, fwd *forwardedView) *http.Request {
 	// One allocation for the request, its URL and (most often) its values.
 	c := new(upstreamCopy)
-	out := &c.req
-	*out = *r // the context too, as Clone(r.Context())
-	c.url = *r.URL
-	if c.url.User != nil {
-		user := *c.url.User
-		c.url.User = &user
-	}
-	out.URL = &c.url
+	out := copyRequest(&c.req, &c.url, r)
 	var spare []string
 	out.Header, spare = cloneHeader(r.Header, upstreamHeaderRoom, 1, c.values[:])
 	// The client's Connection tokens name fields of its own request: they
@@ -348,6 +341,19 @@ func cloneForUpstream(r *http.Request, fwd *forwardedView) *http.Request {
 	out.Trailer = r.Trailer.Clone()
 	out.TransferEncoding = slices.Clone(r.TransferEncoding)
 	out.Form, out.PostForm, out.MultipartForm = nil, nil, nil
+	return out
+}
+
+// copyRequest copies r into out, the context too (as Clone), with its
+// URL (and user info) in u; the header map is still r's.
+func copyRequest(out *http.Request, u *url.URL, r *http.Request) *http.Request {
+	*out = *r
+	*u = *r.URL
+	if u.User != nil {
+		user := *u.User
+		u.User = &user
+	}
+	out.URL = u
 	return out
 }
 

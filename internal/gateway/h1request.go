@@ -28,21 +28,12 @@ var headerKeys = sync.Pool{New: func() any { s := make([]string, 0, 32); return 
 func writeRequestFast(bw *bufio.Writer, req *http.Request) bool {
 	if (req.Method != http.MethodGet && req.Method != http.MethodHead) ||
 		(req.Body != nil && req.Body != http.NoBody) || req.ContentLength != 0 ||
-		req.Close || len(req.TransferEncoding) > 0 || req.Trailer != nil || req.URL.Opaque != "" {
+		req.Close || len(req.TransferEncoding) > 0 || req.Trailer != nil {
 		return false
 	}
-	host := req.Host
-	if host == "" {
-		host = req.URL.Host
-	}
-	if !plainHost(host) {
-		return false // punycode, zones and odd bytes are Request.Write's
-	}
-	target := req.URL.RequestURI()
-	for i := 0; i < len(target); i++ {
-		if c := target[i]; c <= ' ' || c == 0x7f {
-			return false
-		}
+	target, host, ok := plainRequestLine(req)
+	if !ok {
+		return false
 	}
 	if hasLineBreak(req.Header["User-Agent"]) {
 		return false
@@ -64,12 +55,7 @@ func writeRequestFast(bw *bufio.Writer, req *http.Request) bool {
 	}
 	slices.Sort(keys)
 
-	bw.WriteString(req.Method)
-	bw.WriteByte(' ')
-	bw.WriteString(target)
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(host)
-	bw.WriteString("\r\n")
+	writeRequestLine(bw, req.Method, target, host)
 	// As Request.Write: the header's first value, trimmed, unless it is
 	// empty before trimming (a blank one is sent as an empty field).
 	agent := defaultUserAgent
@@ -97,6 +83,36 @@ func writeRequestFast(bw *bufio.Writer, req *http.Request) bool {
 	*kp = keys[:0]
 	headerKeys.Put(kp)
 	return true
+}
+
+// plainRequestLine is req's target and Host when Request.Write would send
+// them as they are: a host of plain bytes (punycode, zones and odd bytes
+// are Request.Write's) and a target without spaces or control bytes.
+func plainRequestLine(req *http.Request) (target, host string, ok bool) {
+	host = req.Host
+	if host == "" {
+		host = req.URL.Host
+	}
+	if !plainHost(host) || req.URL.Opaque != "" {
+		return "", "", false
+	}
+	target = req.URL.RequestURI()
+	for i := 0; i < len(target); i++ {
+		if c := target[i]; c <= ' ' || c == 0x7f {
+			return "", "", false
+		}
+	}
+	return target, host, true
+}
+
+// writeRequestLine writes the request line and the Host field.
+func writeRequestLine(bw *bufio.Writer, method, target, host string) {
+	bw.WriteString(method)
+	bw.WriteByte(' ')
+	bw.WriteString(target)
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(host)
+	bw.WriteString("\r\n")
 }
 
 // hasLineBreak: Request.Write turns CR and LF in values into spaces;

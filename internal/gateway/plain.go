@@ -141,14 +141,7 @@ func plainRequest(w http.ResponseWriter, r *http.Request) *clientFields {
 // out now, as cloneForUpstream sets them.
 func (ep *endpoint) plainOutgoing(up *upstream, r *http.Request, rd *requestData, rest string, wildcard bool, fwd *forwardedView, fields *clientFields) error {
 	c := &up.plainCopy // with the rest of the request's state: no allocation of its own
-	out := &c.req
-	*out = *r
-	c.url = *r.URL
-	if c.url.User != nil {
-		user := *c.url.User
-		c.url.User = &user
-	}
-	out.URL = &c.url
+	out := copyRequest(&c.req, &c.url, r)
 	out.RequestURI, out.Host, out.Close = "", "", false
 	out.Form, out.PostForm, out.MultipartForm = nil, nil, nil
 	if r.ContentLength == 0 {
@@ -182,27 +175,27 @@ type plainUpstream struct {
 // header map, as outgoingInto makes it for every other request: for a
 // transport that takes header maps only.
 func (up *upstream) leavePlain() {
-	p := &up.plain
-	out := up.req
+	up.req.Header = up.plain.clientHeader()
+	up.plainOn = false
+}
+
+// clientHeader is the header map outgoingInto makes for a request whose
+// blocks change nothing: the client's fields less hop-by-hop ones, the
+// forwarding fields set (cloneForUpstream), Authorization and Cookie
+// dropped.
+func (p *plainUpstream) clientHeader() http.Header {
 	h, spare := cloneHeader(p.fwd.r.Header, upstreamHeaderRoom, 1, nil)
 	stripHopHeaders(h)
 	p.fwd.setForwardedProtoHost(h, spare)
 	h.Del("Authorization")
 	h.Del("Cookie")
-	stripHopHeaders(h)
-	out.Header = h
-	up.plainOn = false
+	return h
 }
 
 // header is the whole upstream header map of a plain request: what
 // leavePlain and sendLayer make of it, for Request.Write.
 func (p *plainUpstream) header() http.Header {
-	h, spare := cloneHeader(p.fwd.r.Header, upstreamHeaderRoom, 1, nil)
-	stripHopHeaders(h)
-	p.fwd.setForwardedProtoHost(h, spare)
-	h.Del("Authorization")
-	h.Del("Cookie")
-	stripHopHeaders(h)
+	h := p.clientHeader()
 	if p.forwardedFor != "" {
 		h["X-Forwarded-For"] = []string{p.forwardedFor}
 	}
@@ -224,25 +217,11 @@ func (p *plainUpstream) header() http.Header {
 // its body; false (nothing written) for a host Request.Write would
 // rewrite (punycode, zones) or a target with bytes it would refuse.
 func writeRequestPlain(bw *bufio.Writer, req *http.Request, p *plainUpstream) (bool, error) {
-	host := req.Host
-	if host == "" {
-		host = req.URL.Host
-	}
-	if !plainHost(host) || req.URL.Opaque != "" {
+	target, host, ok := plainRequestLine(req)
+	if !ok {
 		return false, nil
 	}
-	target := req.URL.RequestURI()
-	for i := 0; i < len(target); i++ {
-		if c := target[i]; c <= ' ' || c == 0x7f {
-			return false, nil
-		}
-	}
-	bw.WriteString(req.Method)
-	bw.WriteByte(' ')
-	bw.WriteString(target)
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(host)
-	bw.WriteString("\r\n")
+	writeRequestLine(bw, req.Method, target, host)
 	f := p.fields
 	closeNamed := false
 	for i := range f.spans {
