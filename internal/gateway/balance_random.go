@@ -55,7 +55,8 @@ func (s *originSet) draw(cands []candidate, total uint64, skip int) int {
 // randomPicker draws an origin at random, weighted: over many requests
 // each origin's share is its weight's share (times its slow start share
 // while it ramps), with no state shared between picks (HAProxy's balance
-// random(1), Caddy's lb_policy random, nginx's random, Envoy's RANDOM).
+// random(1), nginx's random; Caddy's lb_policy random and Envoy's RANDOM
+// draw the same way but ignore weights).
 type randomPicker struct{}
 
 func (randomPicker) pick(s *originSet, cands []candidate, _ requestKey) *upstreamOrigin {
