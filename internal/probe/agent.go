@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"time"
 )
@@ -50,6 +51,8 @@ var (
 	ErrAgentIncomplete = errors.New("agent closed the connection without a complete line")
 	// ErrAgentLong: no CR or LF within MaxAgentLine bytes.
 	ErrAgentLong = fmt.Errorf("agent line longer than %d bytes", MaxAgentLine)
+	// ErrAgentTimeout: no complete line within the agent's timeout.
+	ErrAgentTimeout = errors.New("no complete line within the timeout")
 )
 
 // AgentDialer opens the connection to an agent.
@@ -70,7 +73,7 @@ func QueryAgent(ctx context.Context, t *Target, dial AgentDialer) (AgentReply, e
 	addr := a.Address(t)
 	conn, err := dial(ctx, "tcp", addr)
 	if err != nil {
-		return AgentReply{}, fmt.Errorf("agent %s: %w", addr, err)
+		return AgentReply{}, agentErr(ctx, addr, "connect", err)
 	}
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
@@ -90,13 +93,16 @@ func QueryAgent(ctx context.Context, t *Target, dial AgentDialer) (AgentReply, e
 	return ParseAgentReply(line), nil
 }
 
-// agentErr names the address and what failed; a context deadline reads as
-// a timeout, not as the "use of closed connection" the watcher caused.
+// agentErr names the address and what failed; the deadline, whether the
+// connection's or the context's (whose watcher closes the connection),
+// reads as ErrAgentTimeout.
 func agentErr(ctx context.Context, addr, op string, err error) error {
-	if ctx.Err() != nil {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+		err = ErrAgentTimeout
+	} else if ctx.Err() != nil {
 		err = ctx.Err()
 	}
-	if errors.Is(err, ErrAgentIncomplete) || errors.Is(err, ErrAgentLong) {
+	if errors.Is(err, ErrAgentIncomplete) || errors.Is(err, ErrAgentLong) || errors.Is(err, ErrAgentTimeout) {
 		return fmt.Errorf("agent %s: %w", addr, err)
 	}
 	return fmt.Errorf("agent %s: %s: %w", addr, op, err)

@@ -202,7 +202,7 @@ func TestQueryAgentSilentTimesOut(t *testing.T) {
 	target, _ := fakeAgent(t, 0, "", true)
 	target.Agent.Timeout = 50 * time.Millisecond
 	_, err := QueryAgent(context.Background(), target, nil)
-	if !errors.Is(err, context.DeadlineExceeded) {
+	if !errors.Is(err, ErrAgentTimeout) {
 		t.Fatalf("err = %v, want a deadline", err)
 	}
 }
