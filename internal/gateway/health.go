@@ -91,7 +91,8 @@ func (g *Gateway) admitted(group string, useWhenUnhealthy bool) bool {
 			return b.Eligible
 		}
 		switch b.Reason {
-		case health.ReasonMaint, health.ReasonDrain, health.ReasonForcedDown, health.ReasonCheckDrain:
+		case health.ReasonMaint, health.ReasonDrain, health.ReasonForcedDown, health.ReasonCheckDrain,
+			health.ReasonAgentMaint, health.ReasonAgentDrain, health.ReasonAgentDown:
 			return false
 		}
 		return true

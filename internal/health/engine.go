@@ -69,6 +69,8 @@ type Engine struct {
 	adminExpired bool // an override expired since the last onAdmin call
 
 	leases *leases // probe leases (lease.go); nil: every probe local
+	// agentQuery runs one agent check query (agent.go).
+	agentQuery AgentQuery
 	stalls stallWatch
 
 	// Test hooks; nil in production.
@@ -112,6 +114,8 @@ func New(groups []Group, checker probe.Checker, opts Options) (*Engine, error) {
 		runDone:  make(chan struct{}),
 		admin:    map[string]*override{},
 		changed:  make(chan struct{}, 1),
+
+		agentQuery: defaultAgentQuery,
 	}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
@@ -226,6 +230,7 @@ func (e *Engine) Run(ctx context.Context) {
 		for _, l := range gen.loops {
 			wg.Go(func() { l.run(gctx) })
 		}
+		e.runAgents(gctx, gen, &wg)
 		expiry := e.expiryLoop(gctx)
 		select {
 		case <-ctx.Done():

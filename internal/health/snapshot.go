@@ -124,6 +124,9 @@ type Backend struct {
 	// (zero: never ejected); Ejections counts them (passive.go).
 	EjectedUntil time.Time
 	Ejections    uint64
+	// Agent is what the backend's agent check said (nil: no agent); shared,
+	// read-only. Weight already holds its percentage (agent.go).
+	Agent *AgentStatus
 }
 
 // PhaseState is one gate (connect or deep) of one target.

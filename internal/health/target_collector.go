@@ -22,11 +22,13 @@ type targetCollector struct {
 	ejections  *prometheus.Desc
 	lastCheck  *prometheus.Desc
 	interval   *prometheus.Desc
+	agent      agentDescs
 }
 
 func newTargetCollector(e *Engine) *targetCollector {
 	return &targetCollector{
-		e: e,
+		e:     e,
+		agent: newAgentDescs(),
 		up: prometheus.NewDesc("backline_backend_up",
 			"1 if the backend is healthy (all its gates), else 0.",
 			[]string{"group", "name", "protocol"}, nil),
@@ -76,6 +78,7 @@ func (c *targetCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.ejections
 	ch <- c.lastCheck
 	ch <- c.interval
+	c.agent.describe(ch)
 }
 
 // Collect pairs snapshot entries with the registry's target states by ID.
@@ -107,6 +110,7 @@ func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.ejected, prometheus.GaugeValue, boolGauge(c.e.now().Before(until)), b.Group, name, reason)
 			ch <- prometheus.MustNewConstMetric(c.ejections, prometheus.CounterValue, float64(n), b.Group, name, reason)
 		}
+		c.agent.collect(ch, b, s, name)
 		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, boolGauge(b.Healthy), b.Group, name, b.Target.Protocol)
 		ch <- prometheus.MustNewConstMetric(c.phaseUp, prometheus.GaugeValue, boolGauge(b.Connect.Healthy), b.Group, name, string(probe.PhaseConnect))
 		ch <- s.connectLatency.metric(c.duration, b.Group, name, string(probe.PhaseConnect))
