@@ -71,7 +71,7 @@ type Engine struct {
 	leases *leases // probe leases (lease.go); nil: every probe local
 	// agentQuery runs one agent check query (agent.go).
 	agentQuery AgentQuery
-	stalls stallWatch
+	stalls     stallWatch
 
 	// Test hooks; nil in production.
 	probeStarted func(group string, t *probe.Target, phase probe.Phase, offset time.Duration)
