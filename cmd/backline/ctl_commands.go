@@ -60,6 +60,7 @@ type ctlBackend struct {
 	Deep             ctlPhase  `json:"deep"`
 	CertNotAfter     *ctlTime  `json:"cert_not_after"`
 	CheckedAddr      string    `json:"checked_addr"`
+	Agent            *ctlAgent `json:"agent"` // ctl_agent.go
 }
 
 // id is the backend's stable ID; daemons before the ID field send the name,

@@ -73,6 +73,9 @@ type backendView struct {
 	// SlowStart: the running slow_start ramp of a gateway origin
 	// (backends_slowstart.go); omitted when none runs.
 	SlowStart *slowStartView `json:"slow_start,omitempty"`
+	// Agent: what the backend's agent check said (backends_agent.go);
+	// omitted without one.
+	Agent *agentView `json:"agent,omitempty"`
 }
 
 type phaseView struct {
@@ -172,6 +175,7 @@ func viewBackend(b health.Backend) backendView {
 		Steps:            make([]stepView, 0, len(b.Steps)),
 		EjectedUntil:     timePtr(b.EjectedUntil),
 		Ejections:        b.Ejections,
+		Agent:            viewAgent(b.Agent),
 	}
 	for _, st := range b.Steps {
 		v.Steps = append(v.Steps, stepView{Name: st.Name, DurationMS: millis(st.Duration)})
