@@ -35,46 +35,52 @@ const (
 // validateAgent checks a target's agent block and fills in its defaults;
 // it runs after the target's own timeouts are known.
 func (v *validator) validateAgent(key func(string) string, t *Target) {
-	a := t.Agent
+	checkAgent(v.add, func(p string) bool { return v.written[p] }, key("agent"), t.Agent, t.ConnectTimeout)
+}
+
+// checkAgent checks the agent block a at path (mail target or beta_health)
+// and fills in its defaults; connectTimeout is the default timeout (at
+// most the interval). written tells whether a key path was in the file.
+func checkAgent(add func(path, format string, args ...any), written func(string) bool, path string, a *TargetAgent, connectTimeout time.Duration) {
 	if a == nil {
 		return
 	}
-	k := func(s string) string { return key("agent." + s) }
+	k := func(s string) string { return path + "." + s }
 	a.Host = strings.TrimSpace(a.Host)
 	if strings.HasPrefix(a.Host, "[") && strings.HasSuffix(a.Host, "]") {
 		a.Host = a.Host[1 : len(a.Host)-1]
 	}
-	if v.written[k("host")] {
+	if written(k("host")) {
 		if msg := CheckHost(a.Host); msg != "" {
-			v.add(k("host"), "%s", msg)
+			add(k("host"), "%s", msg)
 		}
 	}
 	switch {
-	case a.Port == 0 && !v.written[k("port")]:
-		v.add(k("port"), "is required (1..65535): the TCP port the agent listens on")
+	case a.Port == 0 && !written(k("port")):
+		add(k("port"), "is required (1..65535): the TCP port the agent listens on")
 	case a.Port < 1 || a.Port > 65535:
-		v.add(k("port"), "must be 1..65535, got %d", a.Port)
+		add(k("port"), "must be 1..65535, got %d", a.Port)
 	}
-	if !v.written[k("interval")] {
+	if !written(k("interval")) {
 		a.Interval = DefaultAgentInterval
 	} else if a.Interval < MinProbeInterval || a.Interval > 24*time.Hour {
-		v.add(k("interval"), "must be %s..24h, got %s (each query is a connection to the agent)", formatDuration(MinProbeInterval), a.Interval)
+		add(k("interval"), "must be %s..24h, got %s (each query is a connection to the agent)", formatDuration(MinProbeInterval), a.Interval)
 	}
-	if !v.written[k("timeout")] {
-		a.Timeout = min(t.ConnectTimeout, a.Interval)
+	if !written(k("timeout")) {
+		a.Timeout = min(connectTimeout, a.Interval)
 		if a.Timeout <= 0 {
 			a.Timeout = min(5*time.Second, a.Interval)
 		}
 	} else {
 		switch {
 		case a.Timeout <= 0:
-			v.add(k("timeout"), "must be greater than 0 (leave the key out for the default)")
+			add(k("timeout"), "must be greater than 0 (leave the key out for the default)")
 		case a.Timeout > a.Interval && a.Interval > 0:
-			v.add(k("timeout"), "must be at most interval (%s), got %s", a.Interval, a.Timeout)
+			add(k("timeout"), "must be at most interval (%s), got %s", a.Interval, a.Timeout)
 		}
 	}
 	if len(a.Send) > maxAgentSend {
 		// The length only: send may hold a token.
-		v.add(k("send"), "must be at most %d bytes, got %d", maxAgentSend, len(a.Send))
+		add(k("send"), "must be at most %d bytes, got %d", maxAgentSend, len(a.Send))
 	}
 }

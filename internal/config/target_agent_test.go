@@ -59,3 +59,14 @@ func TestTargetAgentErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestGatewayHealthAgent(t *testing.T) {
+	h := mustParse(t, healthYAML("interval: 5s\ntimeout: 1s\nagent:\n  port: 9999\n  send: \"api\\n\"\n")).Definitions.Backends["api"].Health
+	want := TargetAgent{Port: 9999, Interval: DefaultAgentInterval, Timeout: time.Second, Send: "api\n"}
+	if h.Agent == nil || *h.Agent != want {
+		t.Fatalf("agent = %+v, want %+v (timeout: beta_health's)", h.Agent, want)
+	}
+	const p = "definitions.backends.api.beta_health.agent."
+	wantOnlyError(t, healthYAML("agent:\n  interval: 5s\n"), p+"port (line 6): is required (1..65535): the TCP port the agent listens on")
+	wantOnlyError(t, healthYAML("agent:\n  port: 1\n  interval: 2s\n  timeout: 3s\n"), p+"timeout (line 9): must be at most interval (2s), got 3s")
+}
