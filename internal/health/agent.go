@@ -93,8 +93,9 @@ func (a *agentState) configure(t *probe.Target, now time.Time) {
 		WeightPercent: 100, MaxConn: -1, Since: now})
 }
 
-// note records one query and reports whether what the backend's
-// eligibility, weight or shown reply depends on changed.
+// note records one query and reports whether a snapshot should be
+// published now: what the backend's eligibility, weight or shown reply
+// depends on changed, or a failing streak started or ended.
 func (a *agentState) note(r probe.AgentReply, err error, now time.Time) (prev, next AgentStatus, changed bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -208,7 +209,11 @@ func (e *Engine) runAgents(ctx context.Context, gen *generation, wg *sync.WaitGr
 // one agent never overlap: a slow one delays the next. Paused checks pause
 // the agent too: the operator froze the backend's state.
 func (e *Engine) agentLoop(ctx context.Context, gen *generation, s *targetState, t *probe.Target) {
-	ticker := time.NewTicker(t.Agent.Interval)
+	interval := t.Agent.Interval
+	if interval <= 0 {
+		interval = 2 * time.Second // a Target built by hand; config sets one
+	}
+	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
 	for {
 		if !s.paused.Load() {

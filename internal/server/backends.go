@@ -30,7 +30,7 @@ type backendView struct {
 	Healthy  bool   `json:"healthy"`
 	Eligible bool   `json:"eligible"`
 	Reason   string `json:"reason"`
-	// Draining: admin state drain, or reason check_drain, on an otherwise
+	// Draining: admin state drain, or reason check_drain or agent_drain, on an otherwise
 	// eligible backend. It takes no new users, but policy sticky keeps
 	// sending the users stored for it (admin.since and admin.who say since
 	// when and by whom; check_drain_since for a check drain).
