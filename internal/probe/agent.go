@@ -73,7 +73,7 @@ func QueryAgent(ctx context.Context, t *Target, dial AgentDialer) (AgentReply, e
 	addr := a.Address(t)
 	conn, err := dial(ctx, "tcp", addr)
 	if err != nil {
-		return AgentReply{}, agentErr(ctx, addr, "connect", err)
+		return AgentReply{}, agentErr(ctx, addr, "", err)
 	}
 	defer conn.Close()
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
@@ -93,16 +93,24 @@ func QueryAgent(ctx context.Context, t *Target, dial AgentDialer) (AgentReply, e
 	return ParseAgentReply(line), nil
 }
 
-// agentErr names the address and what failed; the deadline, whether the
+// agentErr names the address and what failed (op; "" for the dial, whose
+// error says "connect:" itself); the deadline, whether the
 // connection's or the context's (whose watcher closes the connection),
 // reads as ErrAgentTimeout.
 func agentErr(ctx context.Context, addr, op string, err error) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+	var opErr *net.OpError
+	switch {
+	case errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded):
 		err = ErrAgentTimeout
-	} else if ctx.Err() != nil {
+	case ctx.Err() != nil:
 		err = ctx.Err()
+	case errors.As(err, &opErr) && opErr.Err != nil:
+		// "connection refused", not "dial tcp 10.0.0.5:9999: connect:
+		// connection refused": the address is named once, and a local
+		// port, new with every query, not at all.
+		err = opErr.Err
 	}
-	if errors.Is(err, ErrAgentIncomplete) || errors.Is(err, ErrAgentLong) || errors.Is(err, ErrAgentTimeout) {
+	if op == "" || errors.Is(err, ErrAgentIncomplete) || errors.Is(err, ErrAgentLong) || errors.Is(err, ErrAgentTimeout) {
 		return fmt.Errorf("agent %s: %w", addr, err)
 	}
 	return fmt.Errorf("agent %s: %s: %w", addr, op, err)

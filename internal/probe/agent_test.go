@@ -231,3 +231,17 @@ func TestAgentAddress(t *testing.T) {
 		t.Errorf("address %q", got)
 	}
 }
+
+func TestQueryAgentRefusedNamesAddressOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	_, err = QueryAgent(context.Background(), &Target{Host: "127.0.0.1", Agent: &AgentCheck{Port: port, Timeout: time.Second}}, nil)
+	if err == nil || err.Error() != "agent "+addr+": connect: connection refused" {
+		t.Fatalf("err = %v", err)
+	}
+}
