@@ -3,6 +3,7 @@ package health
 import (
 	"context"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -198,10 +199,46 @@ func defaultAgentQuery(ctx context.Context, t *probe.Target) (probe.AgentReply, 
 // runAgents starts one goroutine per backend of gen with an agent; they
 // stop with ctx (a reload or shutdown), like the group loops.
 func (e *Engine) runAgents(ctx context.Context, gen *generation, wg *sync.WaitGroup) {
-	for _, s := range gen.states {
-		if t := s.target; t.Agent != nil {
-			wg.Go(func() { e.agentLoop(ctx, gen, s, t) })
+	for _, l := range gen.loops {
+		for _, s := range l.states {
+			if t := s.target; t.Agent != nil {
+				wg.Go(func() {
+					if !sleepCtx(ctx, e.agentOffset(l.group.Jitter)) {
+						return
+					}
+					e.agentLoop(ctx, gen, s, t)
+				})
+			}
 		}
+	}
+}
+
+// agentOffset is the start offset of one agent loop within the group's
+// jitter (not groupLoop.offset, which reads the loop's own state).
+func (e *Engine) agentOffset(limit time.Duration) time.Duration {
+	switch {
+	case limit <= 0:
+		return 0
+	case e.jitter != nil:
+		return e.jitter(limit)
+	}
+	return rand.N(limit)
+}
+
+// sleepCtx waits d (the group's jitter, so a thousand agents are not all
+// asked in the same millisecond after a start or reload); false if ctx
+// ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
