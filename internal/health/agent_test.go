@@ -332,3 +332,42 @@ func TestAgentMetrics(t *testing.T) {
 		}
 	}
 }
+
+// A reload under Run stops the old agent loops; one that removes the
+// agent block drops what the agent said, and the backend is back.
+func TestAgentReloadUnderRun(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, "maint\n")
+			c.Close()
+		}
+	}()
+	g := agentGroup(1)
+	g.Targets[0].Agent = &probe.AgentCheck{Port: ln.Addr().(*net.TCPAddr).Port, Interval: time.Hour, Timeout: 10 * time.Second}
+	hr := startEngine(t, []Group{g}, &scriptChecker{}, Options{})
+	for backendByName(t, hr.next(t), "a0").Reason != ReasonAgentMaint {
+	}
+	if err := hr.e.Reconfigure([]Group{agentGroup(1)}); err != nil { // same target, its agent on port 9 now
+		t.Fatal(err)
+	}
+	if b := entry(t, hr.e, "a0"); b.Reason != ReasonAgentMaint {
+		t.Errorf("after a reload keeping the block: reason %q, want agent_maint kept", b.Reason)
+	}
+	g = agentGroup(1)
+	g.Targets[0].Agent = nil
+	if err := hr.e.Reconfigure([]Group{g}); err != nil {
+		t.Fatal(err)
+	}
+	if b := entry(t, hr.e, "a0"); !b.Eligible || b.Agent != nil {
+		t.Errorf("after a reload without the block: reason %q agent %+v", b.Reason, b.Agent)
+	}
+}
