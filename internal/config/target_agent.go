@@ -35,7 +35,10 @@ const (
 // validateAgent checks a target's agent block and fills in its defaults;
 // it runs after the target's own timeouts are known.
 func (v *validator) validateAgent(key func(string) string, t *Target) {
-	checkAgent(v.add, func(p string) bool { return v.written[p] }, key("agent"), t.Agent, t.ConnectTimeout)
+	block := key("agent")
+	// written lacks a key without a value ("agent:" alone); Lines has it.
+	written := func(p string) bool { return v.written[p] || p == block && v.c.Lines[p] > 0 }
+	checkAgent(v.add, written, block, t.Agent, t.ConnectTimeout)
 }
 
 // checkAgent checks the agent block a at path (mail target or beta_health)
@@ -43,6 +46,11 @@ func (v *validator) validateAgent(key func(string) string, t *Target) {
 // most the interval). written tells whether a key path was in the file.
 func checkAgent(add func(path, format string, args ...any), written func(string) bool, path string, a *TargetAgent, connectTimeout time.Duration) {
 	if a == nil {
+		if written(path) {
+			// "agent:" with nothing under it (a lost indentation): no
+			// silent "no agent check".
+			add(path, "is empty: set at least port (leave the key out for no agent check)")
+		}
 		return
 	}
 	k := func(s string) string { return path + "." + s }

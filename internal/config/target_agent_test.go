@@ -46,6 +46,10 @@ func TestTargetAgentErrors(t *testing.T) {
 			ap + "send (line 11): must be at most 1024 bytes, got 1200"},
 		{"unknown key", "agent:\n  port: 1\n  inter: 2s",
 			ap + "inter (line 11): "},
+		{"empty block", "agent:",
+			"auth.services.backend_health_checks.targets[0].agent (line 9): is empty: set at least port (leave the key out for no agent check)"},
+		{"null block", "agent: ~",
+			"auth.services.backend_health_checks.targets[0].agent (line 9): is empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,5 +72,6 @@ func TestGatewayHealthAgent(t *testing.T) {
 	}
 	const p = "definitions.backends.api.beta_health.agent."
 	wantOnlyError(t, healthYAML("agent:\n  interval: 5s\n"), p+"port (line 6): is required (1..65535): the TCP port the agent listens on")
+	wantOnlyError(t, healthYAML("agent:\n"), "definitions.backends.api.beta_health.agent (line 6): is empty: set at least port (leave the key out for no agent check)")
 	wantOnlyError(t, healthYAML("agent:\n  port: 1\n  interval: 2s\n  timeout: 3s\n"), p+"timeout (line 9): must be at most interval (2s), got 3s")
 }
