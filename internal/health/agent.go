@@ -113,8 +113,8 @@ func (a *agentState) note(r probe.AgentReply, err error, now time.Time) (prev, n
 		n.ConsecutiveFailures++
 		a.view.Store(&n)
 		// Published when a streak starts, so the status shows the agent
-		// failing; later failures ride on the next round's snapshot (their
-		// errors name a new local port each time).
+		// failing; later failures (which change nothing) ride on the next
+		// snapshot a round or an admin change publishes.
 		return *cur, n, cur.ConsecutiveFailures == 0
 	}
 	n.LastSuccess, n.LastError, n.ConsecutiveFailures = now, "", 0
