@@ -3,6 +3,7 @@ package probe
 import (
 	"strings"
 	"testing"
+	"testing/iotest"
 	"unicode/utf8"
 )
 
@@ -41,6 +42,11 @@ func FuzzAgentReply(f *testing.F) {
 		got, err := readAgentLine(strings.NewReader(line + "\n"))
 		if err == nil && (len(got) > MaxAgentLine || strings.ContainsAny(got, "\r\n")) {
 			t.Fatalf("read line %q", got)
+		}
+		// An agent that writes one byte at a time is read the same way.
+		slow, slowErr := readAgentLine(iotest.OneByteReader(strings.NewReader(line + "\n")))
+		if slow != got || (slowErr == nil) != (err == nil) {
+			t.Fatalf("byte by byte: %q, %v; at once: %q, %v", slow, slowErr, got, err)
 		}
 	})
 }
