@@ -81,8 +81,9 @@ type Backend struct {
 	// not. Computed once per snapshot, so every consumer agrees.
 	Eligible bool
 	Reason   Reason
-	// Draining: the admin state is drain, or its check answered a
-	// drain_on_status status (Reason check_drain), and the backend is otherwise
+	// Draining: the admin state is drain, its check answered a
+	// drain_on_status status (Reason check_drain) or its agent answered
+	// drain (Reason agent_drain), and the backend is otherwise
 	// eligible (healthy or forced up, fresh, not ejected, weight > 0).
 	// Selection gives it no new users, but the sticky policy keeps a user
 	// whose stored affinity points at it until that affinity expires, so

@@ -47,7 +47,7 @@ func newTargetCollector(e *Engine) *targetCollector {
 		// Beside eligible, which reads 0 for a draining backend as for a
 		// dead one: an operator's drain is not an outage to page for.
 		draining: prometheus.NewDesc("backline_backend_draining",
-			"1 if the backend is drained by an operator but otherwise eligible (policy sticky still sends it the users stored for it), else 0.",
+			"1 if the backend is drained (by an operator, its check's drain_on_status or its agent) but otherwise eligible (policy sticky still sends it the users stored for it), else 0.",
 			[]string{"group", "name"}, nil),
 		ejected: prometheus.NewDesc("backline_backend_ejected",
 			"1 while passive health keeps the backend out of selection, else 0 (backends of groups with passive health only).",
