@@ -245,3 +245,20 @@ func TestQueryAgentRefusedNamesAddressOnce(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// An agent echoing the send text does not put it on the status page.
+func TestQueryAgentWithholdsSendInReply(t *testing.T) {
+	send := "tok-3f9a\n"
+	target, _ := fakeAgent(t, len(send), "drain tok-3f9a # for tok-3f9a\n", false)
+	target.Agent.Send = send
+	got, err := QueryAgent(context.Background(), target, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Admin != AgentDrain || got.Line != "drain <redacted> # for <redacted>" || got.Unknown != "<redacted>" || got.Description != "for <redacted>" {
+		t.Errorf("reply %+v", got)
+	}
+	if r := ParseAgentReply("up ok").withholding("ok\n"); r.Line != "up ok" {
+		t.Errorf("a short send text is not withheld: %+v", r)
+	}
+}
