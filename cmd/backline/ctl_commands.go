@@ -60,6 +60,7 @@ type ctlBackend struct {
 	Deep             ctlPhase  `json:"deep"`
 	CertNotAfter     *ctlTime  `json:"cert_not_after"`
 	CheckedAddr      string    `json:"checked_addr"`
+	Agent            *ctlAgent `json:"agent"` // ctl_agent.go
 	// CheckInterval: absent from daemons before down_interval and for
 	// origins no check probes.
 	CheckInterval *ctlInterval `json:"check_interval"`

@@ -50,7 +50,7 @@ func ctlProblemRank(b ctlBackend) int {
 	switch {
 	case !eligible && (b.Reason == "" || b.Reason == "unhealthy" || b.Reason == "stale" || strings.Contains(b.Reason, "down")):
 		return 0
-	case !eligible && (b.Reason == "drain" || b.Reason == "maint"):
+	case !eligible && (b.Reason == "drain" || b.Reason == "maint" || b.Reason == "agent_drain" || b.Reason == "agent_maint"):
 		return 1
 	case !eligible:
 		return 2
@@ -80,7 +80,7 @@ func (c *ctlClient) printList(backends []ctlBackend) {
 	for _, b := range sorted {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 			ctlCell(b.id()), ctlCell(b.Group), ctlCell(b.Protocol), ctlCheckKind(b), ctlCell(ctlHostPort(b.Host, b.Port)),
-			ctlHealth(b), c.ctlAdminCell(b.Admin, b.Draining, b.CheckDrainSince.set() || b.CheckDrainStatus != 0), ctlWeight(b.Weight), ctlEligible(b.Eligible, b.Reason))
+			ctlHealth(b), c.ctlListAdminCell(b), ctlWeight(b.Weight), ctlEligible(b.Eligible, b.Reason))
 	}
 	_ = tw.Flush()
 	fmt.Fprintln(c.stdout, ctlRollup(backends))
@@ -268,6 +268,9 @@ func (c *ctlClient) adminSummary(a ctlAdmin) string {
 // since and who, a check drain's (reason check_drain) with its own start
 // and status, which no admin change caused nor ends.
 func (c *ctlClient) drainingRow(b ctlBackend) string {
+	if b.Reason == "agent_drain" {
+		return c.agentDrainingRow(b)
+	}
 	if b.Reason != "check_drain" {
 		return c.drainingText(b.Group, b.Admin)
 	}
@@ -382,6 +385,7 @@ func (c *ctlClient) printBackend(b ctlBackend) {
 	if b.Uptime != nil {
 		row("uptime", ctlUptimeText(b.Uptime))
 	}
+	c.printAgentRows(tw, b)
 	_ = tw.Flush()
 }
 

@@ -332,10 +332,14 @@ func printCheck(ctx context.Context, prober *probe.Prober, t *probe.Target, asJS
 	if res.Duration == 0 {
 		res.Duration = time.Since(start)
 	}
+	agent := queryAgentReport(ctx, t)
 	if asJSON {
-		writeProbeJSON(stdout, t, res)
+		r := newProbeReport(t, res)
+		r.Agent = agent
+		writeJSONValue(stdout, r)
 	} else {
 		writeProbeText(stdout, t, res)
+		writeAgentText(stdout, agent)
 	}
 	if !res.OK {
 		return exitFail

@@ -29,6 +29,8 @@ type probeReport struct {
 	TLSCipher   string `json:"tls_cipher,omitempty"`
 	CertSubject string `json:"cert_subject,omitempty"`
 	CertIssuer  string `json:"cert_issuer,omitempty"`
+	// Agent: the target's agent check, asked once (probe_agent.go).
+	Agent *agentReport `json:"agent,omitempty"`
 }
 
 type stepReport struct {
@@ -43,10 +45,6 @@ func targetLabel(t *probe.Target) string {
 		return t.Name
 	}
 	return t.Protocol + "://" + t.Address()
-}
-
-func writeProbeJSON(w io.Writer, t *probe.Target, res probe.Result) {
-	writeJSONValue(w, newProbeReport(t, res))
 }
 
 func writeJSONValue(w io.Writer, v any) {

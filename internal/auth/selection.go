@@ -478,10 +478,11 @@ func (s *Selection) Reason() string {
 
 // operatorRemoved: the backend is out of rotation by an operator's
 // choice (admin state or weight, or the drain answer its http check
-// gives: check_drain), not by its health.
+// gives: check_drain, or its agent's drain or maint), not by its health.
 func operatorRemoved(reason string) bool {
 	switch health.Reason(reason) {
-	case health.ReasonDrain, health.ReasonMaint, health.ReasonWeightZero, health.ReasonCheckDrain:
+	case health.ReasonDrain, health.ReasonMaint, health.ReasonWeightZero, health.ReasonCheckDrain,
+		health.ReasonAgentDrain, health.ReasonAgentMaint:
 		return true
 	}
 	return false

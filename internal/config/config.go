@@ -197,6 +197,8 @@ type Target struct {
 	// Backup keeps the target out of selection while another target of its
 	// protocol that is not a backup is eligible (HAProxy's backup server).
 	Backup bool `yaml:"backup"`
+	// Agent is the target's agent check (target_agent.go); nil: none.
+	Agent *TargetAgent `yaml:"agent"`
 }
 
 // EffectiveWeight is the configured weight, 1 when left out.

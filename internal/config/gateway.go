@@ -288,6 +288,9 @@ type BackendHealth struct {
 	// checks' initial_state: healthy (Couper's fail-open, the default) or
 	// unhealthy (HAProxy's init-state down: no traffic until checks pass).
 	InitialState string `yaml:"initial_state"`
+	// Agent is each origin's agent check (target_agent.go): its host is
+	// the origin's unless set; nil: none.
+	Agent *TargetAgent `yaml:"agent"`
 }
 
 // RateLimit is one beta_rate_limit (throttle) block.

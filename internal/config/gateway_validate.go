@@ -275,6 +275,7 @@ func (v *gatewayValidator) validateHealth(path string, b *Backend) {
 	}
 	v.validateHealthTarget(path, h, written)
 	v.validateHealthRequest(path, h)
+	checkAgent(v.add, func(p string) bool { return v.c.Lines[p] > 0 }, path+".agent", h.Agent, h.Timeout)
 }
 
 // validateHealthTarget checks the keys that move the probe away from the

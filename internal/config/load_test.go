@@ -238,7 +238,7 @@ func TestErrorsSortedByLineAndAllReported(t *testing.T) {
 		p + `targets[0].host (line 8): is not a valid hostname (character ' ' is not allowed): "bad host"`,
 		p + "targets[0].port (line 9): must be 1..65535, got 70000",
 		p + `targets[0].tls_mode (line 10): must be plain, implicit or starttls, got "quic"`,
-		p + "targets[0].deep_chek (line 11): unknown key (known keys: allow_plaintext_auth, auth_mechanism, backup, connect_check, connect_timeout, deep_check, deep_timeout, drain_on_status, expected_status, expected_text, haproxy_v2, haproxy_v2_command, headers, helo_name, host, name, port, protocol, proxy_port, request_body, request_method, request_uri, tcp_steps, test_password, test_password_file, test_username, tls, tls_ca_file, tls_cert_file, tls_key_file, tls_mode, tls_server_name, tls_skip_verify, tls_timeout, weight)",
+		p + "targets[0].deep_chek (line 11): unknown key (known keys: agent, allow_plaintext_auth, auth_mechanism, backup, connect_check, connect_timeout, deep_check, deep_timeout, drain_on_status, expected_status, expected_text, haproxy_v2, haproxy_v2_command, headers, helo_name, host, name, port, protocol, proxy_port, request_body, request_method, request_uri, tcp_steps, test_password, test_password_file, test_username, tls, tls_ca_file, tls_cert_file, tls_key_file, tls_mode, tls_server_name, tls_skip_verify, tls_timeout, weight)",
 		p + `targets[2].name (line 16): name "imap://127.0.0.1:143" is already used by targets[1]; give each target a distinct name`,
 	}
 	if diff := cmp.Diff(want, parseErrors(t, yml)); diff != "" {

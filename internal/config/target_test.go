@@ -129,7 +129,7 @@ func TestTargetErrors(t *testing.T) {
 		{"proxy_port is the implicit port", imapTarget("tls: true\nproxy_port: 993"),
 			tp + "proxy_port (line 10): is the implicit-TLS port itself; nginx cannot speak TLS to its upstream: name the plain or STARTTLS port"},
 		{"misspelled key", imapTarget("tls_skipverify: true"),
-			tp + "tls_skipverify (line 9): unknown key (known keys: allow_plaintext_auth, auth_mechanism, backup, connect_check, connect_timeout, deep_check, deep_timeout, drain_on_status, expected_status, expected_text, haproxy_v2, haproxy_v2_command, headers, helo_name, host, name, port, protocol, proxy_port, request_body, request_method, request_uri, tcp_steps, test_password, test_password_file, test_username, tls, tls_ca_file, tls_cert_file, tls_key_file, tls_mode, tls_server_name, tls_skip_verify, tls_timeout, weight)"},
+			tp + "tls_skipverify (line 9): unknown key (known keys: agent, allow_plaintext_auth, auth_mechanism, backup, connect_check, connect_timeout, deep_check, deep_timeout, drain_on_status, expected_status, expected_text, haproxy_v2, haproxy_v2_command, headers, helo_name, host, name, port, protocol, proxy_port, request_body, request_method, request_uri, tcp_steps, test_password, test_password_file, test_username, tls, tls_ca_file, tls_cert_file, tls_key_file, tls_mode, tls_server_name, tls_skip_verify, tls_timeout, weight)"},
 		{"target not a mapping", withTargets("- imap://127.0.0.1:143\n"),
 			"auth.services.backend_health_checks.targets[0] (line 6): must be a mapping"},
 		{"targets not a list", withGlobals("targets: {protocol: imap}"),

@@ -104,6 +104,7 @@ func (v *validator) validateTarget(path string, t *Target, h *HealthChecks) {
 
 	v.checkProbeBudget(key, t, h)
 	v.validatePlaintextAuth(key, t)
+	v.validateAgent(key, t)
 }
 
 func (v *validator) validateRequestURI(key func(string) string, t *Target) {

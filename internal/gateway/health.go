@@ -92,7 +92,8 @@ func (g *Gateway) admitted(group string, useWhenUnhealthy bool) bool {
 			return b.Eligible
 		}
 		switch b.Reason {
-		case health.ReasonMaint, health.ReasonDrain, health.ReasonForcedDown, health.ReasonCheckDrain:
+		case health.ReasonMaint, health.ReasonDrain, health.ReasonForcedDown, health.ReasonCheckDrain,
+			health.ReasonAgentMaint, health.ReasonAgentDrain, health.ReasonAgentDown:
 			return false
 		}
 		return true
@@ -149,6 +150,10 @@ func healthTarget(name, rawOrigin string, b *config.Backend, rt *backendRuntime)
 	}
 	if t.ConnectTimeout <= 0 {
 		t.ConnectTimeout = h.Timeout
+	}
+	if a := h.Agent; a != nil {
+		// Host "" asks the agent next to each origin (the origin's host).
+		t.Agent = &probe.AgentCheck{Host: a.Host, Port: a.Port, Interval: a.Interval, Timeout: a.Timeout, Send: a.Send}
 	}
 	// An origin that requires the PROXY header refuses a connection
 	// without one; a check sends the form for the proxy's own connections

@@ -270,13 +270,12 @@ func (e *Engine) applyAdminLocked(backends []Backend, now time.Time) {
 	for i := range backends {
 		b := &backends[i]
 		// Entries come fresh from a loop (Weight is the configured weight)
-		// or from an earlier publish, where an API weight may have replaced
-		// it: then the registry knows the configured one.
+		// or from an earlier publish, where an API weight or the agent may
+		// have replaced it: the registry knows the configured one.
+		s := byID[b.ID]
 		cfgWeight := b.Weight
-		if b.Admin.Source == SourceAPI {
-			if s := byID[b.ID]; s != nil {
-				cfgWeight = s.weight
-			}
+		if s != nil {
+			cfgWeight = s.weight
 		}
 		var o *override
 		if hasAdmin {
@@ -285,7 +284,8 @@ func (e *Engine) applyAdminLocked(backends []Backend, now time.Time) {
 		b.Admin = o.effective(cfgWeight)
 		b.Weight = b.Admin.Weight
 		b.ChecksPaused = b.Admin.ChecksPaused
-		applyPassive(b, byID[b.ID])
+		applyPassive(b, s)
+		applyAgent(b, s)
 		b.Eligible, b.Reason, b.Draining = assess(b, now)
 		// A draining backend turning stale stops keeping its users.
 		if b.Eligible || b.Draining || b.Reason == ReasonWeightZero {

@@ -7,9 +7,10 @@ const ReasonForcedDown Reason = "forced_down"
 
 // Eligibility is the one rule every consumer follows: may selection pick
 // b at now, and if not, why. The first matching reason wins, in this
-// order: maint, drain, forced down, unhealthy, stale, passive, weight_zero,
-// check_drain. Health forced up overrides the checks (unhealthy, stale,
-// passive and check_drain).
+// order: maint, drain, agent_maint, agent_drain, forced down, agent_down,
+// unhealthy, stale, passive, weight_zero, check_drain. Health forced up
+// overrides the checks (agent_down, unhealthy, stale, passive and
+// check_drain), not the agent's drain or maint.
 //
 // Stale is new with the registry: a backend whose last check is older than
 // b.StaleAfter (three times its group's longest interval plus its timeouts
@@ -30,13 +31,13 @@ func assess(b *Backend, now time.Time) (bool, Reason, bool) {
 	if why == ReasonCheckDrain {
 		return false, why, true // eligibility says it only of a serviceable backend
 	}
-	if why != ReasonDrain {
+	if why != ReasonDrain && why != ReasonAgentDrain {
 		return ok, why, false
 	}
 	// Drain leaves the backend's users where they are (HAProxy keeps
 	// persistent traffic on a drained server): only if it could serve them.
 	serves, _ := serviceable(b, now)
-	return false, ReasonDrain, serves
+	return false, why, serves
 }
 
 func eligibility(b *Backend, now time.Time) (bool, Reason) {
@@ -45,6 +46,10 @@ func eligibility(b *Backend, now time.Time) (bool, Reason) {
 		return false, ReasonMaint
 	case AdminDrain:
 		return false, ReasonDrain
+	}
+	// The operator's state first: an agent's "ready" never undoes it.
+	if why := agentAdminReason(b); why != "" {
+		return false, why
 	}
 	ok, why := serviceable(b, now)
 	if ok && checkDraining(b) {
@@ -63,6 +68,11 @@ func serviceable(b *Backend, now time.Time) (bool, Reason) {
 		return false, ReasonForcedDown
 	case HealthUp:
 	default:
+		if agentDown(b) {
+			// Before unhealthy: the server's own word says more than a
+			// failed check, and stays until the agent takes it back.
+			return false, ReasonAgentDown
+		}
 		if !b.Healthy {
 			return false, ReasonUnhealthy
 		}

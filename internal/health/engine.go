@@ -71,7 +71,9 @@ type Engine struct {
 
 	leases *leases // probe leases (lease.go); nil: every probe local
 	uptime *uptimeKeeper
-	stalls stallWatch
+	// agentQuery runs one agent check query (agent.go).
+	agentQuery AgentQuery
+	stalls     stallWatch
 
 	// Test hooks; nil in production.
 	probeStarted func(group string, t *probe.Target, phase probe.Phase, offset time.Duration)
@@ -114,6 +116,8 @@ func New(groups []Group, checker probe.Checker, opts Options) (*Engine, error) {
 		runDone:  make(chan struct{}),
 		admin:    map[string]*override{},
 		changed:  make(chan struct{}, 1),
+
+		agentQuery: defaultAgentQuery,
 	}
 	if e.logger == nil {
 		e.logger = slog.New(slog.DiscardHandler)
@@ -241,6 +245,7 @@ func (e *Engine) Run(ctx context.Context) {
 		for _, l := range gen.loops {
 			wg.Go(func() { l.run(gctx) })
 		}
+		e.runAgents(gctx, gen, &wg)
 		expiry := e.expiryLoop(gctx)
 		select {
 		case <-ctx.Done():

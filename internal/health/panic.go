@@ -51,10 +51,12 @@ func JudgePanic(threshold int, primaries, backups PanicCount) PanicState {
 // checks' verdict is set aside (panic, use_when_unhealthy): unhealthy,
 // stale and passively ejected backends are, those an operator took out
 // (maint, drain, forced down, weight 0) or that asked for no new traffic
-// (check_drain) are not.
+// (check_drain, and anything their agent said: agent_maint, agent_drain,
+// agent_down) are not.
 func Usable(b *Backend) bool {
 	switch b.Reason {
-	case ReasonMaint, ReasonDrain, ReasonForcedDown, ReasonWeightZero, ReasonCheckDrain:
+	case ReasonMaint, ReasonDrain, ReasonForcedDown, ReasonWeightZero, ReasonCheckDrain,
+		ReasonAgentMaint, ReasonAgentDrain, ReasonAgentDown:
 		return false
 	}
 	return b.Weight > 0

@@ -131,6 +131,7 @@ func (e *Engine) install(p *planned, old *generation, start time.Time) {
 			}
 			s.id, s.weight, s.backup = id, p.weight[gi][i], p.backup[gi][i]
 			s.passive.setPolicy(g.Passive)
+			s.agent.configure(t, start)
 			s.staleAfter = staleAfter(&g, t, e.inFlight)
 			l.add(s)
 			gen.states = append(gen.states, s)

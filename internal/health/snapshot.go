@@ -86,8 +86,9 @@ type Backend struct {
 	// not. Computed once per snapshot, so every consumer agrees.
 	Eligible bool
 	Reason   Reason
-	// Draining: the admin state is drain, or its check answered a
-	// drain_on_status status (Reason check_drain), and the backend is otherwise
+	// Draining: the admin state is drain, its check answered a
+	// drain_on_status status (Reason check_drain) or its agent answered
+	// drain (Reason agent_drain), and the backend is otherwise
 	// eligible (healthy or forced up, fresh, not ejected, weight > 0).
 	// Selection gives it no new users, but the sticky policy keeps a user
 	// whose stored affinity points at it until that affinity expires, so
@@ -136,6 +137,9 @@ type Backend struct {
 	// (zero: never ejected); Ejections counts them (passive.go).
 	EjectedUntil time.Time
 	Ejections    uint64
+	// Agent is what the backend's agent check said (nil: no agent); shared,
+	// read-only. Weight already holds its percentage (agent.go).
+	Agent *AgentStatus
 }
 
 // PhaseState is one gate (connect or deep) of one target.

@@ -24,11 +24,13 @@ type targetCollector struct {
 	interval   *prometheus.Desc
 	inUse      *prometheus.Desc
 	uptime     *prometheus.Desc
+	agent      agentDescs
 }
 
 func newTargetCollector(e *Engine) *targetCollector {
 	return &targetCollector{
-		e: e,
+		e:     e,
+		agent: newAgentDescs(),
 		up: prometheus.NewDesc("backline_backend_up",
 			"1 if the backend is healthy (all its gates), else 0.",
 			[]string{"group", "name", "protocol"}, nil),
@@ -47,7 +49,7 @@ func newTargetCollector(e *Engine) *targetCollector {
 		// Beside eligible, which reads 0 for a draining backend as for a
 		// dead one: an operator's drain is not an outage to page for.
 		draining: prometheus.NewDesc("backline_backend_draining",
-			"1 if the backend is drained by an operator but otherwise eligible (policy sticky still sends it the users stored for it), else 0.",
+			"1 if the backend is drained (by an operator, its check's drain_on_status or its agent) but otherwise eligible (policy sticky still sends it the users stored for it), else 0.",
 			[]string{"group", "name"}, nil),
 		ejected: prometheus.NewDesc("backline_backend_ejected",
 			"1 while passive health keeps the backend out of selection, else 0 (backends of groups with passive health only).",
@@ -91,6 +93,7 @@ func (c *targetCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.interval
 	ch <- c.inUse
 	ch <- c.uptime
+	c.agent.describe(ch)
 }
 
 // Collect pairs snapshot entries with the registry's target states by ID.
@@ -122,6 +125,7 @@ func (c *targetCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(c.ejected, prometheus.GaugeValue, boolGauge(c.e.now().Before(until)), b.Group, name, reason)
 			ch <- prometheus.MustNewConstMetric(c.ejections, prometheus.CounterValue, float64(n), b.Group, name, reason)
 		}
+		c.agent.collect(ch, b, s, name)
 		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, boolGauge(b.Healthy), b.Group, name, b.Target.Protocol)
 		ch <- prometheus.MustNewConstMetric(c.phaseUp, prometheus.GaugeValue, boolGauge(b.Connect.Healthy), b.Group, name, string(probe.PhaseConnect))
 		ch <- s.connectLatency.metric(c.duration, b.Group, name, string(probe.PhaseConnect))

@@ -46,6 +46,7 @@ type targetState struct {
 	deepLatency    *latencyHistogram
 
 	passive passiveState // live-traffic ejections (passive.go)
+	agent   agentState   // what its agent check said (agent.go)
 	recheck recheckState // probes asked for outside the schedule (recheck.go)
 	// fastSeen is gateResults when the fast schedule last looked (fast.go).
 	fastSeen [2]uint64

@@ -93,6 +93,8 @@ type Target struct {
 	HeloName string
 	// TCPSteps is a tcp target's deep check (tcp.go).
 	TCPSteps []TCPStep
+	// Agent is the target's agent check (agent.go); nil: none.
+	Agent *AgentCheck
 }
 
 // Address is host:port, with IPv6 literals bracketed.

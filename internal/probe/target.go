@@ -64,6 +64,9 @@ func NewTarget(ct *config.Target) (*Target, error) {
 		}
 		t.TCPSteps = steps
 	}
+	if a := ct.Agent; a != nil {
+		t.Agent = &AgentCheck{Host: a.Host, Port: a.Port, Interval: a.Interval, Timeout: a.Timeout, Send: a.Send}
+	}
 	if t.TLSMode == "" {
 		t.TLSMode = TLSPlain
 	}

@@ -30,7 +30,7 @@ type backendView struct {
 	Healthy  bool   `json:"healthy"`
 	Eligible bool   `json:"eligible"`
 	Reason   string `json:"reason"`
-	// Draining: admin state drain, or reason check_drain, on an otherwise
+	// Draining: admin state drain, or reason check_drain or agent_drain, on an otherwise
 	// eligible backend. It takes no new users, but policy sticky keeps
 	// sending the users stored for it (admin.since and admin.who say since
 	// when and by whom; check_drain_since for a check drain).
@@ -80,6 +80,9 @@ type backendView struct {
 	// SlowStart: the running slow_start ramp of a gateway origin
 	// (backends_slowstart.go); omitted when none runs.
 	SlowStart *slowStartView `json:"slow_start,omitempty"`
+	// Agent: what the backend's agent check said (backends_agent.go);
+	// omitted without one.
+	Agent *agentView `json:"agent,omitempty"`
 	// Uptime over the last hour, day and week (docs/operations.md,
 	// "Uptime").
 	Uptime uptimeView `json:"uptime"`
@@ -214,6 +217,7 @@ func viewBackend(b health.Backend) backendView {
 		Ejections:        b.Ejections,
 		CheckInterval:    viewInterval(b.Schedule),
 		Uptime:           viewUptime(b.Uptime),
+		Agent:            viewAgent(b.Agent),
 	}
 	for _, st := range b.Steps {
 		v.Steps = append(v.Steps, stepView{Name: st.Name, DurationMS: millis(st.Duration)})

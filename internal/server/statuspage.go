@@ -262,12 +262,15 @@ func buildRow(b health.Backend, adm pageAdmin, now time.Time) statusRow {
 		// Not an operator's drain: say where it comes from.
 		row.addDetail(fmt.Sprintf("check drain (HTTP %d)", b.CheckDrainStatus))
 	}
+	row.addDetail(agentDetail(b.Agent))
 	last := lastCheck(b, t.DeepCheck)
 	since := b.Since
 	switch {
 	case b.Reason == health.ReasonCheckDrain && !b.CheckDrainSince.IsZero():
 		// Not the admin state's since: an operator's change did not start it.
 		since = b.CheckDrainSince
+	case isAgentReason(b.Reason) && !b.Agent.Since.IsZero():
+		since = b.Agent.Since // the agent's word, not an operator's change
 	case (row.State == "draining" || row.State == "drain" || row.State == "maint") && !adm.Since.IsZero():
 		since = adm.Since
 	case row.State == "stale" && !last.LastCheck.IsZero():
@@ -310,8 +313,10 @@ func stateOf(b health.Backend) (string, int) {
 		return "up", rankOK
 	case b.Reason == health.ReasonStale:
 		return "stale", rankStale
-	case b.Reason == health.ReasonMaint:
+	case b.Reason == health.ReasonMaint || b.Reason == health.ReasonAgentMaint:
 		return "maint", rankMaint
+	case b.Reason == health.ReasonAgentDown:
+		return "down", rankDown
 	case b.Draining:
 		// Still serving the users the sticky policy stored for it.
 		return "draining", rankDrain
