@@ -108,9 +108,10 @@ gateway:
 }
 
 // With one origin, a reset header is a backend error: 502, error_type
-// backend in the metric, header and log; a header whose write runs into
-// the request's deadline is a backend_timeout (504), as a connect that
-// takes that long.
+// backend in the metric, header and log, which tells the header's
+// failure; a header whose write runs into the request's deadline is a
+// backend_timeout (504) logged as "deadline exceeded", as a connect that
+// takes that long (docs/gateway.md says so).
 func TestReviewProxyHeaderErrorKinds(t *testing.T) {
 	for _, c := range []struct {
 		name    string
@@ -118,9 +119,10 @@ func TestReviewProxyHeaderErrorKinds(t *testing.T) {
 		timeout string
 		status  int
 		kind    string
+		logged  string
 	}{
-		{"reset", false, "", http.StatusBadGateway, "backend"},
-		{"stalled to the deadline", true, "      timeout: 300ms\n", http.StatusGatewayTimeout, "backend_timeout"},
+		{"reset", false, "", http.StatusBadGateway, "backend", "sending the PROXY v1 header to api"},
+		{"stalled to the deadline", true, "      timeout: 300ms\n", http.StatusGatewayTimeout, "backend_timeout", `"error":"deadline exceeded"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			o := ppEchoOrigin(t, false, false, false, nil, nil)
@@ -134,8 +136,8 @@ func TestReviewProxyHeaderErrorKinds(t *testing.T) {
 				t.Errorf("errors_total{type=%q} = %v, want 1", c.kind, n)
 			}
 			logs := h.logs.String()
-			if !strings.Contains(logs, "sending the PROXY v1 header to api") || !strings.Contains(logs, `"error_type":"`+c.kind+`"`) {
-				t.Errorf("log lacks the header's failure with error_type %s:\n%s", c.kind, logs)
+			if !strings.Contains(logs, c.logged) || !strings.Contains(logs, `"error_type":"`+c.kind+`"`) {
+				t.Errorf("log lacks %s with error_type %s:\n%s", c.logged, c.kind, logs)
 			}
 		})
 	}
