@@ -270,3 +270,36 @@ gateway:
 		}
 	}
 }
+
+// A beta_token_request written as one block (named default) and an
+// endpoint's request url are judged at their own keys and lines too.
+func TestProxyProtocolEnvWarningSingleTokenBlockAndRequestURL(t *testing.T) {
+	const yml = `definitions:
+  backends:
+    api:
+      origin: http://127.0.0.1:9
+      beta_token_request:
+        url: https://tokens.example/t
+        token: t
+        ttl: 1s
+        backend:
+          proxy_protocol: v2
+gateway:
+  address: 127.0.0.1:18999
+  endpoints:
+    - path: /u
+      request:
+        url: http://req.example:8081/r
+        backend:
+          proxy_protocol: v1
+`
+	got := proxyProtocolEnvWarningsWith(t, yml, map[string]string{"https_proxy": "http://proxy.example:3128", "HTTP_PROXY": "http://proxy.example:3128"})
+	for _, want := range []string{
+		"definitions.backends.api.beta_token_request.url (line 6): proxy_protocol: https_proxy in the environment applies to tokens.example,",
+		"gateway.endpoints[0].request.url (line 16): proxy_protocol: HTTP_PROXY in the environment applies to req.example:8081",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("warnings lack %q:\n%s", want, got)
+		}
+	}
+}
