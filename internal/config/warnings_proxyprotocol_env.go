@@ -30,7 +30,9 @@ func firstEnv(names ...string) envVar {
 // proxy, while the backend's health checks, which do not go through a
 // proxy, stay green. The rules are net/http's (it uses golang.org/x/net's
 // httpproxy): NO_PROXY and loopback origins are exempt. An origin decided
-// per request (a template) cannot be judged here.
+// per request (a template) cannot be judged here. Origins are the
+// backends' origin and origins, and the url of an endpoint or a token
+// fetch (oauth2 token_endpoint, beta_token_request) whose backend has none.
 func (c *Config) proxyProtocolEnvWarnings(warn func(path, format string, args ...any)) {
 	if c.Gateway.Address == "" {
 		return
@@ -60,6 +62,16 @@ func (c *Config) proxyProtocolEnvWarnings(warn func(path, format string, args ..
 			name, u.Host, u.Hostname(), noProxy.name)
 	}
 	c.eachBackend(func(path string, b *Backend) {
+		// A token fetch through an origin-less backend takes its origin
+		// from the token URL, as an endpoint's request does from its url.
+		if b.OAuth2 != nil && c.urlIsOrigin(&b.OAuth2.Backend) {
+			check(path+".oauth2.token_endpoint", b.OAuth2.TokenEndpoint)
+		}
+		for _, t := range b.TokenRequests {
+			if t != nil && c.urlIsOrigin(&t.Backend) {
+				check(t.Path+".url", t.URL)
+			}
+		}
 		if b.ProxyProtocol == "" {
 			return
 		}
