@@ -1,0 +1,345 @@
+package health
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/backline/backline/internal/probe"
+	"github.com/backline/backline/internal/state"
+)
+
+// Review of down_interval (interval.go, fast.go, lease.go): every test
+// drives the loop by hand or through the fake schedule clock; nothing
+// waits on real time.
+
+// phaseChecker fails a deep_check target's probes as its mode says:
+// "auth" (connect passes, the login fails), "refused" (nothing answers)
+// or "ok". Deep probes are counted per owner.
+type phaseChecker struct {
+	mode    atomic.Value // string
+	mu      sync.Mutex
+	deep    map[string]int
+	connect int
+}
+
+func newPhaseChecker(mode string) *phaseChecker {
+	c := &phaseChecker{deep: map[string]int{}}
+	c.mode.Store(mode)
+	return c
+}
+
+func (c *phaseChecker) checker(owner string) probe.Checker {
+	return checkerFunc(func(_ context.Context, _ *probe.Target, phase probe.Phase) probe.Result {
+		c.mu.Lock()
+		if phase == probe.PhaseDeep {
+			c.deep[owner]++
+		} else {
+			c.connect++
+		}
+		c.mu.Unlock()
+		switch c.mode.Load().(string) {
+		case "refused":
+			return probe.Result{Phase: phase, Reason: probe.ReasonRefused, FailedPhase: probe.PhaseConnect,
+				Duration: time.Millisecond, Err: errors.New("connection refused")}
+		case "auth":
+			if phase == probe.PhaseDeep {
+				return probe.Result{Phase: phase, Reason: probe.ReasonAuth, FailedPhase: probe.PhaseDeep,
+					Duration: time.Millisecond, Err: errors.New("login refused")}
+			}
+		}
+		return probe.Result{Phase: phase, OK: true, Duration: time.Millisecond}
+	})
+}
+
+func (c *phaseChecker) deepBy() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.deep
+	c.deep = map[string]int{}
+	return out
+}
+
+// dueIn is how long after now the backend's schedule entry is due; -1:
+// not armed.
+func (d *driven) dueIn(id string) time.Duration {
+	s := d.e.gen.Load().byID[id]
+	due, ok := d.l.fast.due[s]
+	if !ok {
+		return -1
+	}
+	return due.Sub(d.fs.clock.now())
+}
+
+// A deep_check backend that is down on its login (connect passes) and
+// then stops answering altogether is still down and not part-way back up:
+// its connect gate counting failures toward failure_threshold changes
+// nothing about its health (it is down already). The docs' table says
+// "transitioning" is "up with failures counted, or down with successes
+// counted"; a down backend with failures counted is "down", so it stays
+// on down_interval rather than getting fast_interval re-checks (or going
+// back into the rounds without fast_interval).
+func TestReviewDownBackendStaysDownWhenItsConnectGateCountsFailures(t *testing.T) {
+	for _, fast := range []time.Duration{5 * time.Second, 0} {
+		t.Run(fmt.Sprint("fast_interval ", fast), func(t *testing.T) {
+			c := newPhaseChecker("auth")
+			d := newDriven(t, downGroup(3, 1, fast, mailTarget("d", 1, true)), c.checker("one"))
+			defer d.l.stopFast()
+			for range 3 {
+				d.round()
+			}
+			b := backendByName(t, d.e.Snapshot(), "d")
+			if b.Healthy || b.Schedule.State != IntervalDown {
+				t.Fatalf("after three failed logins: healthy %v, schedule %+v", b.Healthy, b.Schedule)
+			}
+			if got := d.dueIn("d"); got != testDownInterval {
+				t.Fatalf("down probe due in %s, want %s", got, testDownInterval)
+			}
+			// The server dies: its down probe is refused at connect.
+			c.mode.Store("refused")
+			d.fs.clock.advance(testDownInterval)
+			d.l.fireFast()
+			d.kicked()
+			b = backendByName(t, d.e.Snapshot(), "d")
+			if b.Healthy || b.Schedule.State != IntervalDown || b.Schedule.Setting() != KeyDownInterval {
+				t.Errorf("down backend whose connect starts failing: healthy %v, schedule %+v; want down on down_interval", b.Healthy, b.Schedule)
+			}
+			if got := d.dueIn("d"); got != testDownInterval {
+				t.Errorf("next probe due in %s, want %s (down_interval)", got, testDownInterval)
+			}
+			// The group's rounds (an hour apart) leave it out.
+			c.deepBy()
+			d.round()
+			if n := c.deepBy()["one"]; n != 0 {
+				t.Errorf("a scheduled round probed the down backend %d times", n)
+			}
+		})
+	}
+}
+
+// With separate connect and deep intervals, a deep_check backend can go
+// down in a connect round. Its lease was acquired for three deep
+// intervals; the holder's next probe comes a down_interval later, so the
+// lease must be lengthened then too (docs/scaling.md: "the holder
+// lengthens it as soon as the backend goes down"), or the other instance,
+// whose down probe happens to come first, takes the deep probes over.
+func TestReviewDownLeaseLengthenedWhenAConnectRoundTurnsItDown(t *testing.T) {
+	clock := newPassiveClock()
+	mem := state.NewMemoryLeaseStore(clock.now)
+	c := newPhaseChecker("ok")
+	g := Group{Name: GroupMail, ConnectInterval: 10 * time.Second, DeepInterval: time.Minute,
+		FailureThreshold: 1, RecoveryThreshold: 1, InitialHealthy: true, DownInterval: testDownInterval,
+		Targets: []*probe.Target{mailTarget("d", 1, true)}}
+	var ins []*driven
+	for i := range 2 {
+		owner := fmt.Sprint("instance-", i)
+		e, err := New([]Group{g}, c.checker(owner), Options{Now: clock.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.UseLeases(LeaseConfig{Store: mem, Owner: owner}); err != nil {
+			t.Fatal(err)
+		}
+		fs := newFakeSched(clock)
+		fs.hook(e)
+		d := &driven{e: e, l: e.gen.Load().loops[0], fs: fs}
+		defer d.l.stopFast()
+		ins = append(ins, d)
+	}
+	ctx := context.Background()
+	for _, d := range ins {
+		d.l.round(ctx, d.l.deepJobs)
+	}
+	if got := c.deepBy(); got["instance-0"] != 1 || got["instance-1"] != 0 {
+		t.Fatalf("first deep round: deep probes %v, want one by instance-0", got)
+	}
+	c.mode.Store("refused")
+	for _, d := range ins {
+		d.l.round(ctx, d.l.connectJobs)
+		if b := backendByName(t, d.e.Snapshot(), "d"); b.Healthy || b.Schedule.State != IntervalDown {
+			t.Fatalf("after a refused connect round: healthy %v, schedule %+v", b.Healthy, b.Schedule)
+		}
+	}
+	// One down_interval on, the other instance's down probe comes first.
+	clock.advance(testDownInterval)
+	for _, i := range []int{1, 0} {
+		ins[i].l.fireFast()
+		ins[i].kicked()
+	}
+	if got := c.deepBy(); got["instance-0"] != 1 || got["instance-1"] != 0 {
+		t.Fatalf("down probes: deep probes %v, want the holder's (instance-0) only", got)
+	}
+}
+
+// A down backend whose down probe is refused (checks paused) or says
+// nothing (this host out of sockets) is tried again a down_interval
+// later, and probed again once its checks resume: never dropped from
+// every schedule.
+func TestReviewDownProbeRefusedOrInconclusiveIsRetried(t *testing.T) {
+	h, fs, c, start := startFast(t, downGroup(1, 1, 0, mailTarget("a", 1, false)),
+		fastRefused, outOfSockets, fastRefused)
+	h.next(t)
+	s := h.e.gen.Load().byID["a"]
+	// Paused: the timer goes off, nothing is probed, it re-arms.
+	s.paused.Store(true)
+	fs.fire(fs.armed(t))
+	a := fs.nextArm(t)
+	if a.d != testDownInterval {
+		t.Fatalf("re-armed after %s while paused, want %s", a.d, testDownInterval)
+	}
+	s.paused.Store(false)
+	fs.fire(a) // out of sockets: inconclusive
+	h.next(t)
+	fs.fire(fs.armed(t)) // refused again
+	h.next(t)
+	want := []time.Time{start, start.Add(2 * testDownInterval), start.Add(3 * testDownInterval)}
+	if got := c.times(); !slices.EqualFunc(got, want, time.Time.Equal) {
+		t.Fatalf("probes at %v, want %v", got, want)
+	}
+	if a := fs.armed(t); a == nil || a.d != testDownInterval {
+		t.Fatalf("armed %+v after the last result, want %s", a, testDownInterval)
+	}
+}
+
+// A reload while a down probe has been requested but not run yet: the
+// request ends (cancelled), the old timer stops, and the new loop's first
+// round probes the backend once; then down_interval applies again. A
+// reload that removes the backend leaves no timer and no series.
+func TestReviewDownReloadMidProbeAndRemoval(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	clock := newPassiveClock()
+	fs := newFakeSched(clock)
+	c := &seqChecker{clock: clock, seq: []probe.Result{fastRefused}}
+	g := downGroup(1, 1, 0, mailTarget("a", 1, false), mailTarget("b", 2, false))
+	e, err := New([]Group{g}, c, Options{Now: clock.now, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startEngineFrom(t, e, fs.hook)
+	h.next(t)
+	first := fs.armed(t)
+	if first == nil || first.d != testDownInterval {
+		t.Fatalf("armed %+v, want %s", first, testDownInterval)
+	}
+	if n := seriesCount(t, reg, "backline_probe_interval_in_use_seconds"); n != 2 {
+		t.Fatalf("%d interval series, want 2", n)
+	}
+	// Remove b while both are armed.
+	g2 := downGroup(1, 1, 0, mailTarget("a", 1, false))
+	if err := h.e.Reconfigure([]Group{g2}); err != nil {
+		t.Fatal(err)
+	}
+	if !first.stopped.Load() {
+		t.Fatal("the old loop's down timer outlived the reload")
+	}
+	var b Backend
+	for b.Connect.ConsecutiveFailures != 2 {
+		b = backendByName(t, h.next(t), "a")
+	}
+	if n := seriesCount(t, reg, "backline_probe_interval_in_use_seconds"); n != 1 {
+		t.Fatalf("%d interval series after b was removed, want 1", n)
+	}
+	for _, x := range h.e.Snapshot().Backends {
+		if x.Target.Name == "b" {
+			t.Fatal("b still in the snapshot")
+		}
+	}
+	a := fs.armed(t)
+	if a == nil || a.d != testDownInterval {
+		t.Fatalf("armed %+v after the reload, want %s", a, testDownInterval)
+	}
+	// The probe is requested; a reload comes before it runs.
+	probes := len(c.times())
+	fs.clock.advance(a.d)
+	r, _, err := h.e.ProbeNow("a", RecheckAPI, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.e.Reconfigure([]Group{g2}); err != nil {
+		t.Fatal(err)
+	}
+	<-r.Done()
+	for b.Connect.ConsecutiveFailures < 3 {
+		b = backendByName(t, h.next(t), "a")
+	}
+	// At most the request's probe (if it ran first) and the new loop's
+	// first round: never a burst.
+	if n := len(c.times()) - probes; n < 1 || n > 2 {
+		t.Fatalf("%d probes around the reload, want 1 or 2", n)
+	}
+	if a := fs.armed(t); a == nil || a.d != testDownInterval {
+		t.Fatalf("armed %+v after the second reload, want %s", a, testDownInterval)
+	}
+}
+
+// With fast_interval and recovery_threshold 3, a down backend's first
+// success hands over to fast_interval; a failure before the third puts
+// it back on down_interval, not on fast_interval.
+func TestReviewDownPartWayUpThenFailsAgain(t *testing.T) {
+	h, fs, c, start := startFast(t, downGroup(1, 3, 5*time.Second, mailTarget("a", 1, false)),
+		fastRefused, fastOK, fastOK, fastRefused, fastRefused)
+	want := []struct {
+		state IntervalState
+		delay time.Duration
+	}{
+		{IntervalDown, testDownInterval},
+		{IntervalTransitioning, 5 * time.Second},
+		{IntervalTransitioning, 5 * time.Second},
+		{IntervalDown, testDownInterval},
+	}
+	for i, w := range want {
+		b := backendByName(t, h.next(t), "a")
+		if b.Healthy || b.Schedule.State != w.state {
+			t.Fatalf("step %d: healthy %v, schedule %+v, want down %v", i, b.Healthy, b.Schedule, w.state)
+		}
+		a := fs.armed(t)
+		if a == nil || a.d != w.delay {
+			t.Fatalf("step %d: armed %+v, want %s", i, a, w.delay)
+		}
+		if i < len(want)-1 {
+			fs.fire(a)
+		}
+	}
+	s5 := 5 * time.Second
+	wantAt := []time.Time{start, start.Add(testDownInterval), start.Add(testDownInterval + s5), start.Add(testDownInterval + 2*s5)}
+	if got := c.times(); !slices.EqualFunc(got, wantAt, time.Time.Equal) {
+		t.Fatalf("probes at %v, want %v", got, wantAt)
+	}
+}
+
+// downDelay stays within [down_interval, down_interval + jitter) with the
+// real random source, and the lease of a down backend outlasts the
+// longest delay three times over, 24h included (no overflow).
+func TestReviewDownDelayJitterBoundsAndLongLeases(t *testing.T) {
+	for _, down := range []time.Duration{time.Second, testDownInterval, 24 * time.Hour} {
+		g := downGroup(1, 1, 0, mailTarget("a", 1, true))
+		g.DownInterval, g.Jitter = down, 9*time.Second
+		e, err := New([]Group{g}, &scriptChecker{}, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := e.gen.Load().loops[0]
+		for range 2000 {
+			if d := l.downDelay(); d < down || d >= down+g.Jitter {
+				t.Fatalf("down %s: delay %s outside [%s, %s)", down, d, down, down+g.Jitter)
+			}
+		}
+		s := e.gen.Load().byID["a"]
+		s.downScheduled = true
+		ttl := LeaseTTLIntervals * l.leaseInterval(s)
+		if ttl < 3*(down+g.Jitter) || ttl <= 0 {
+			t.Fatalf("down %s: lease TTL %s", down, ttl)
+		}
+		mem := state.NewMemoryLeaseStore(time.Now)
+		if held, err := mem.AcquireAll(context.Background(), []string{"a"}, "x", ttl); err != nil || len(held) != 1 {
+			t.Fatalf("down %s: acquire for %s: %v %v", down, ttl, held, err)
+		}
+	}
+}
