@@ -110,10 +110,9 @@ type leaseRound struct {
 	lc *leases
 	// ttl is the longest lease TTL of the round: how long published
 	// results are kept and how far back they are fetched. A lease itself
-	// gets its backend's own TTL (ttls).
+	// gets its backend's own TTL (leaseInterval).
 	ttl    time.Duration
-	ttls   map[string]time.Duration // per deep target: the TTL it was acquired with
-	ids    []string                 // every deep target of the round, owned or not
+	ids    []string // every deep target of the round, owned or not
 	states []*targetState
 	tokens map[string]uint64 // leases held for this round
 	own    []heldResult      // this instance's leased deep results, to publish
@@ -129,14 +128,13 @@ func (l *groupLoop) planLeases(ctx context.Context, jobs []job) ([]job, *leaseRo
 	if lc == nil {
 		return jobs, nil
 	}
-	lr := &leaseRound{lc: lc, ttls: map[string]time.Duration{}}
+	lr := &leaseRound{lc: lc}
 	byTTL := map[time.Duration][]string{}
 	for _, j := range jobs {
 		if j.phase == probe.PhaseDeep {
 			ttl := LeaseTTLIntervals * l.leaseInterval(j.state)
 			lr.ids = append(lr.ids, j.state.id)
 			lr.states = append(lr.states, j.state)
-			lr.ttls[j.state.id] = ttl
 			byTTL[ttl] = append(byTTL[ttl], j.state.id)
 			lr.ttl = max(lr.ttl, ttl)
 		}
@@ -310,18 +308,32 @@ func (l *groupLoop) leaseInterval(s *targetState) time.Duration {
 	return d
 }
 
-// extendDownLeases lengthens the leases of the round's backends that went
-// down in it (and so onto the down schedule): acquired for the deep
-// interval, they would run out before the holder's next probe and pass to
-// whichever instance probes first, for no reason. Renewed under the
-// round's token, so a lease that moved on meanwhile stays where it is. A
-// failure is left to the next probe, which acquires again.
-func (l *groupLoop) extendDownLeases(ctx context.Context, lr *leaseRound) {
+// extendDownLeases lengthens the leases this instance holds of the
+// backends that went onto the down schedule in the round just finished
+// (planFast notes them): acquired for the deep interval, they would run
+// out before the holder's next probe and pass to whichever instance
+// probes first, for no reason. Any round may do it, a connect round
+// without deep probes (so without a lease plan) too: the token is the one
+// the last deep round left in leases.held. Renewed under that token, so a
+// lease that moved on meanwhile stays where it is. A failure is left to
+// the next probe, which acquires again.
+func (l *groupLoop) extendDownLeases(ctx context.Context) {
+	went := l.wentDown
+	l.wentDown = l.wentDown[:0]
+	lc := l.e.leases
+	if lc == nil || len(went) == 0 {
+		return
+	}
 	var cctx context.Context
-	for i, id := range lr.ids {
-		tok, owned := lr.tokens[id]
-		want := LeaseTTLIntervals * l.leaseInterval(lr.states[i])
-		if !owned || want <= lr.ttls[id] {
+	for _, s := range went {
+		want := LeaseTTLIntervals * l.leaseInterval(s)
+		if !s.target.DeepCheck || want <= LeaseTTLIntervals*l.group.DeepInterval {
+			continue
+		}
+		lc.mu.Lock()
+		tok, held := lc.held[s.id]
+		lc.mu.Unlock()
+		if !held {
 			continue
 		}
 		if cctx == nil {
@@ -329,7 +341,7 @@ func (l *groupLoop) extendDownLeases(ctx context.Context, lr *leaseRound) {
 			cctx, cancel = context.WithTimeout(ctx, leaseOpTimeout)
 			defer cancel()
 		}
-		if _, err := lr.lc.store.Renew(cctx, id, lr.lc.owner, tok, want); err != nil {
+		if _, err := lc.store.Renew(cctx, s.id, lc.owner, tok, want); err != nil {
 			return // the store is gone; the next round notices
 		}
 	}
