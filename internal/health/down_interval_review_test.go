@@ -343,3 +343,79 @@ func TestReviewDownDelayJitterBoundsAndLongLeases(t *testing.T) {
 		}
 	}
 }
+
+// Two instances, a down backend on the down schedule: the holder does the
+// deep probes; when it stops cleanly the other takes over at its next
+// down probe; when it is killed (no release) the other runs connect
+// probes only, a requested one included, until the lease (three
+// down_intervals) runs out, then takes over (docs/scaling.md, Handover).
+func TestReviewDownLeaseHandover(t *testing.T) {
+	for _, clean := range []bool{true, false} {
+		t.Run(fmt.Sprint("clean stop ", clean), func(t *testing.T) {
+			clock := newPassiveClock()
+			mem := state.NewMemoryLeaseStore(clock.now)
+			c := newPhaseChecker("auth")
+			g := downGroup(1, 1, 0, mailTarget("d", 1, true))
+			g.ConnectInterval, g.DeepInterval = time.Minute, time.Minute // shorter than down_interval
+			var ins []*driven
+			for i := range 2 {
+				owner := fmt.Sprint("instance-", i)
+				e, err := New([]Group{g}, c.checker(owner), Options{Now: clock.now})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := e.UseLeases(LeaseConfig{Store: mem, Owner: owner}); err != nil {
+					t.Fatal(err)
+				}
+				fs := newFakeSched(clock)
+				fs.hook(e)
+				d := &driven{e: e, l: e.gen.Load().loops[0], fs: fs}
+				defer d.l.stopFast()
+				ins = append(ins, d)
+			}
+			for _, d := range ins {
+				d.round()
+			}
+			if got := c.deepBy(); got["instance-0"] != 1 || got["instance-1"] != 0 {
+				t.Fatalf("first rounds: deep probes %v", got)
+			}
+			if clean {
+				ins[0].e.releaseLeases()
+			}
+			// instance-0 is gone; instance-1's down probes go on.
+			var takeover int
+			for i := 1; i <= 6 && takeover == 0; i++ {
+				clock.advance(testDownInterval)
+				ins[1].l.fireFast()
+				ins[1].kicked()
+				if c.deepBy()["instance-1"] > 0 {
+					takeover = i
+					break
+				}
+				if i > 1 {
+					continue
+				}
+				// A requested probe does not get the deep probe either.
+				clock.advance(time.Second)
+				if _, _, err := ins[1].e.ProbeNow("d", RecheckAPI, "test"); err != nil {
+					t.Fatal(err)
+				}
+				ins[1].kicked()
+				if n := c.deepBy()["instance-1"]; n > 0 {
+					t.Fatalf("down probe %d: a requested probe got the deep probe under a live lease", i)
+				}
+				clock.advance(-time.Second)
+			}
+			// The lease ran out three down_intervals after the holder's last
+			// probe, just at instance-1's third down probe (a probe out of
+			// step with it comes up to one down_interval later).
+			want := 3
+			if clean {
+				want = 1
+			}
+			if takeover != want {
+				t.Fatalf("instance-1 took the deep probes over at its down probe %d, want %d", takeover, want)
+			}
+		})
+	}
+}
