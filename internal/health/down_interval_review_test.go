@@ -419,3 +419,48 @@ func TestReviewDownLeaseHandover(t *testing.T) {
 		})
 	}
 }
+
+// An instance that starts (or scales out) while a deep_check backend is
+// down on another instance's lease must apply the holder's last published
+// result, though the holder publishes only every down_interval: without
+// it, the new instance's own connect probe passes, its deep gate starts
+// healthy, and it routes logins to a backend whose login fails for up to
+// a down_interval (24h at most). Published results must therefore be kept,
+// and fetched, for as long as a holder may go between two of them.
+func TestReviewNewInstanceSeesDownBackendBetweenDownProbes(t *testing.T) {
+	clock := newPassiveClock()
+	mem := state.NewMemoryLeaseStore(clock.now)
+	c := newPhaseChecker("auth")
+	g := downGroup(1, 1, 0, mailTarget("d", 1, true))
+	g.ConnectInterval, g.DeepInterval = time.Minute, time.Minute
+	start := func(owner string) *driven {
+		e, err := New([]Group{g}, c.checker(owner), Options{Now: clock.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.UseLeases(LeaseConfig{Store: mem, Owner: owner}); err != nil {
+			t.Fatal(err)
+		}
+		fs := newFakeSched(clock)
+		fs.hook(e)
+		d := &driven{e: e, l: e.gen.Load().loops[0], fs: fs}
+		t.Cleanup(d.l.stopFast)
+		return d
+	}
+	a := start("instance-0")
+	a.round()
+	if b := backendByName(t, a.e.Snapshot(), "d"); b.Healthy {
+		t.Fatal("holder: healthy after a failed login")
+	}
+	// Five minutes on (past three deep intervals, before the holder's next
+	// down probe at 10m) a second instance starts.
+	clock.advance(5 * time.Minute)
+	b := start("instance-1")
+	b.round()
+	if got := c.deepBy(); got["instance-1"] != 0 {
+		t.Fatalf("the new instance ran the deep probe under a live lease: %v", got)
+	}
+	if bk := backendByName(t, b.e.Snapshot(), "d"); bk.Healthy {
+		t.Fatalf("new instance: backend healthy (deep %+v); the holder's published failure was not applied", bk.Deep)
+	}
+}
