@@ -108,9 +108,10 @@ func (lc *leases) setShared(shared bool, err error) {
 // leaseRound is one round's view of the leases of its deep targets.
 type leaseRound struct {
 	lc *leases
-	// ttl is the longest lease TTL of the round: how long published
-	// results are kept and how far back they are fetched. A lease itself
-	// gets its backend's own TTL (leaseInterval).
+	// ttl is how long published results are kept and how far back they
+	// are fetched: the longest lease TTL any backend of the group may get
+	// (resultsTTL). A lease itself gets its backend's own TTL
+	// (leaseInterval).
 	ttl    time.Duration
 	ids    []string // every deep target of the round, owned or not
 	states []*targetState
@@ -128,7 +129,7 @@ func (l *groupLoop) planLeases(ctx context.Context, jobs []job) ([]job, *leaseRo
 	if lc == nil {
 		return jobs, nil
 	}
-	lr := &leaseRound{lc: lc}
+	lr := &leaseRound{lc: lc, ttl: l.resultsTTL()}
 	byTTL := map[time.Duration][]string{}
 	for _, j := range jobs {
 		if j.phase == probe.PhaseDeep {
@@ -136,7 +137,6 @@ func (l *groupLoop) planLeases(ctx context.Context, jobs []job) ([]job, *leaseRo
 			lr.ids = append(lr.ids, j.state.id)
 			lr.states = append(lr.states, j.state)
 			byTTL[ttl] = append(byTTL[ttl], j.state.id)
-			lr.ttl = max(lr.ttl, ttl)
 		}
 	}
 	if len(lr.ids) == 0 {
@@ -306,6 +306,23 @@ func (l *groupLoop) leaseInterval(s *targetState) time.Duration {
 		d = max(d, l.group.DownInterval+l.group.Jitter)
 	}
 	return d
+}
+
+// resultsTTL is how long published deep results are kept and how far
+// back they are fetched. With down_interval the holder of a down backend
+// publishes only that far apart, and an instance that does not know the
+// backend is down (it just started, or it applies the results only in
+// rounds that still include the backend) must find the last result all
+// the same: else its own connect probe passes, its deep gate keeps its
+// initial healthy verdict, and it routes to a backend whose login fails
+// until the holder's next down probe. So the longest interval any backend
+// of the group may be probed at, not this instance's view of one backend.
+func (l *groupLoop) resultsTTL() time.Duration {
+	d := l.group.DeepInterval
+	if l.group.DownInterval > 0 {
+		d = max(d, l.group.DownInterval+l.group.Jitter)
+	}
+	return LeaseTTLIntervals * d
 }
 
 // extendDownLeases lengthens the leases this instance holds of the
