@@ -464,3 +464,60 @@ func TestReviewNewInstanceSeesDownBackendBetweenDownProbes(t *testing.T) {
 		t.Fatalf("new instance: backend healthy (deep %+v); the holder's published failure was not applied", bk.Deep)
 	}
 }
+
+// Two instances, a deep_check backend down on both and on down_interval.
+// It recovers; the holder's down probe finds it (instance-1's came just
+// before). instance-1 learns of it at its next scheduled round (its
+// rounds run every deep interval and fetch the published results), not
+// only at its own next down probe a down_interval later: with leases the
+// other instances must not lag the holder by up to a whole down_interval
+// (24h at most) on top of the holder's own wait.
+func TestReviewOtherInstanceLearnsRecoveryAtItsNextRound(t *testing.T) {
+	clock := newPassiveClock()
+	mem := state.NewMemoryLeaseStore(clock.now)
+	c := newPhaseChecker("auth")
+	g := downGroup(1, 1, 0, mailTarget("d", 1, true), mailTarget("e", 2, false))
+	g.ConnectInterval, g.DeepInterval = time.Minute, time.Minute
+	var ins []*driven
+	for i := range 2 {
+		owner := fmt.Sprint("instance-", i)
+		e, err := New([]Group{g}, c.checker(owner), Options{Now: clock.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.UseLeases(LeaseConfig{Store: mem, Owner: owner}); err != nil {
+			t.Fatal(err)
+		}
+		fs := newFakeSched(clock)
+		fs.hook(e)
+		d := &driven{e: e, l: e.gen.Load().loops[0], fs: fs}
+		t.Cleanup(d.l.stopFast)
+		ins = append(ins, d)
+	}
+	for _, d := range ins {
+		d.round()
+		if b := backendByName(t, d.e.Snapshot(), "d"); b.Healthy || b.Schedule.State != IntervalDown {
+			t.Fatalf("first round: healthy %v schedule %+v", b.Healthy, b.Schedule)
+		}
+	}
+	c.mode.Store("ok")
+	clock.advance(testDownInterval)
+	for _, i := range []int{1, 0} {
+		ins[i].l.fireFast()
+		ins[i].kicked()
+	}
+	if b := backendByName(t, ins[0].e.Snapshot(), "d"); !b.Healthy {
+		t.Fatal("holder: still down after a good login")
+	}
+	if b := backendByName(t, ins[1].e.Snapshot(), "d"); b.Healthy {
+		t.Fatal("instance-1 up before it could have fetched the holder's result")
+	}
+	clock.advance(time.Minute)
+	ins[1].round()
+	if b := backendByName(t, ins[1].e.Snapshot(), "d"); !b.Healthy {
+		t.Fatalf("instance-1 a deep interval after the holder's good login: healthy %v, schedule %+v; want up", b.Healthy, b.Schedule)
+	}
+	if got := c.deepBy(); got["instance-1"] != 0 {
+		t.Fatalf("instance-1 ran deep probes under a live lease: %v", got)
+	}
+}
