@@ -122,9 +122,11 @@ type leaseRound struct {
 // planLeases acquires (or renews) the lease of every deep target of jobs
 // and returns the jobs this instance runs: deep probes only where it holds
 // the lease (marked leased), a plain connect probe instead of a combined
-// deep one where it does not. nil leaseRound: probe everything locally
-// (the store did not answer, or the round has no deep jobs).
-func (l *groupLoop) planLeases(ctx context.Context, jobs []job) ([]job, *leaseRound) {
+// deep one where it does not. The down backends a scheduled round leaves
+// out (all minus jobs) get their published results fetched all the same
+// (downFetchOnly). nil leaseRound: probe everything locally (the store did
+// not answer, or the round has no deep target).
+func (l *groupLoop) planLeases(ctx context.Context, jobs, all []job) ([]job, *leaseRound) {
 	lc := l.e.leases
 	if lc == nil {
 		return jobs, nil
@@ -139,7 +141,8 @@ func (l *groupLoop) planLeases(ctx context.Context, jobs []job) ([]job, *leaseRo
 			byTTL[ttl] = append(byTTL[ttl], j.state.id)
 		}
 	}
-	if len(lr.ids) == 0 {
+	fetchOnly := l.downFetchOnly(all)
+	if len(lr.ids) == 0 && len(fetchOnly) == 0 {
 		return jobs, nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, leaseOpTimeout)
@@ -157,7 +160,9 @@ func (l *groupLoop) planLeases(ctx context.Context, jobs []job) ([]job, *leaseRo
 		}
 		maps.Copy(lr.tokens, held)
 	}
-	lc.setShared(true, nil)
+	if len(byTTL) > 0 {
+		lc.setShared(true, nil)
+	}
 	lc.mu.Lock()
 	for _, id := range lr.ids {
 		if tok, ok := lr.tokens[id]; ok {
@@ -167,6 +172,10 @@ func (l *groupLoop) planLeases(ctx context.Context, jobs []job) ([]job, *leaseRo
 		}
 	}
 	lc.mu.Unlock()
+	for _, s := range fetchOnly {
+		lr.ids = append(lr.ids, s.id)
+		lr.states = append(lr.states, s)
+	}
 	out := make([]job, 0, len(jobs))
 	for _, j := range jobs {
 		switch _, owned := lr.tokens[j.state.id]; {
@@ -306,6 +315,26 @@ func (l *groupLoop) leaseInterval(s *targetState) time.Duration {
 		d = max(d, l.group.DownInterval+l.group.Jitter)
 	}
 	return d
+}
+
+// downFetchOnly lists the deep_check backends a scheduled round leaves
+// out because they are on the down schedule (paused ones stay frozen).
+// Their holder, maybe another instance, publishes each down probe's
+// result; fetching those every round costs one read per backend and lets
+// this instance follow a recovery the holder found within a deep
+// interval, instead of at its own next down probe (up to a down_interval
+// later). A requested round fetches for its own backends only.
+func (l *groupLoop) downFetchOnly(all []job) []*targetState {
+	if l.kicked != nil {
+		return nil
+	}
+	var out []*targetState
+	for _, j := range all {
+		if j.phase == probe.PhaseDeep && j.state.downScheduled && !j.state.paused.Load() {
+			out = append(out, j.state)
+		}
+	}
+	return out
 }
 
 // resultsTTL is how long published deep results are kept and how far

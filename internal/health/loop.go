@@ -159,7 +159,7 @@ func (l *groupLoop) round(ctx context.Context, all []job) {
 			break
 		}
 	}
-	jobs, leased := l.planLeases(ctx, jobs)
+	jobs, leased := l.planLeases(ctx, jobs, all)
 	results := l.probeAll(ctx, jobs)
 	now := l.e.now()
 	recorded := 0
