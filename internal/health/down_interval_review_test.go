@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/backline/backline/internal/probe"
 	"github.com/backline/backline/internal/state"
@@ -519,5 +521,46 @@ func TestReviewOtherInstanceLearnsRecoveryAtItsNextRound(t *testing.T) {
 	}
 	if got := c.deepBy(); got["instance-1"] != 0 {
 		t.Fatalf("instance-1 ran deep probes under a live lease: %v", got)
+	}
+}
+
+// The Redis lease store with the longest down_interval: the lease (three
+// times 24h plus jitter) and the published results get those TTLs in
+// Redis, no overflow, no truncation to seconds.
+func TestReviewDownLeaseTTLsInRedis(t *testing.T) {
+	quietRedis.Do(func() { redis.SetLogger(quietRedisLogger{}) })
+	m := miniredis.RunT(t)
+	c := redis.NewClient(&redis.Options{Addr: m.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { c.Close() })
+	g := downGroup(1, 1, 0, mailTarget("d", 1, true))
+	g.DownInterval, g.Jitter = 24*time.Hour, 1500*time.Millisecond
+	clock := newPassiveClock()
+	e, err := New([]Group{g}, newPhaseChecker("auth").checker("x"), Options{Now: clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.jitter = func(time.Duration) time.Duration { return 0 }
+	if err := e.UseLeases(LeaseConfig{Store: state.NewRedisLeaseStore(c, "backline:"), Owner: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	fs := newFakeSched(clock)
+	fs.hook(e)
+	d := &driven{e: e, l: e.gen.Load().loops[0], fs: fs}
+	defer d.l.stopFast()
+	d.round()
+	want := 3 * (24*time.Hour + 1500*time.Millisecond)
+	if got := m.TTL("backline:{lease:d}:l"); got != want {
+		t.Fatalf("lease TTL in Redis %s, want %s", got, want)
+	}
+	if got := m.TTL("backline:{lease:d}:r"); got != want {
+		t.Fatalf("published results TTL in Redis %s, want %s", got, want)
+	}
+	// Its down probe a day later renews it for as long again.
+	m.FastForward(24 * time.Hour)
+	clock.advance(24 * time.Hour)
+	d.l.fireFast()
+	d.kicked()
+	if got := m.TTL("backline:{lease:d}:l"); got != want {
+		t.Fatalf("lease TTL after the down probe %s, want %s", got, want)
 	}
 }
