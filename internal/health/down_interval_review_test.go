@@ -564,3 +564,39 @@ func TestReviewDownLeaseTTLsInRedis(t *testing.T) {
 		t.Fatalf("lease TTL after the down probe %s, want %s", got, want)
 	}
 }
+
+// An operator's maint, drain or forced health on a down backend does not
+// touch its probes: down probes go on at down_interval (the checks keep
+// their verdict ready for when the override ends). Pausing its checks,
+// then resuming them, brings it back to its next down probe.
+func TestReviewDownAdminOverridesKeepDownProbes(t *testing.T) {
+	c := newPhaseChecker("refused")
+	d := newDriven(t, downGroup(1, 1, 0, mailTarget("d", 1, true)), c.checker("one"))
+	defer d.l.stopFast()
+	d.round()
+	c.deepBy()
+	maint, drain, up := AdminMaint, AdminDrain, HealthUp
+	paused, resumed := true, false
+	for i, ch := range []AdminChange{{State: &maint}, {State: &drain}, {Health: &up}, {ChecksPaused: &paused}, {ChecksPaused: &resumed}} {
+		ch.Who = "review"
+		if _, err := d.e.SetAdmin("d", ch); err != nil {
+			t.Fatal(err)
+		}
+		if got := d.dueIn("d"); got != testDownInterval {
+			t.Fatalf("change %d: down probe due in %s, want %s", i, got, testDownInterval)
+		}
+		d.fs.clock.advance(testDownInterval)
+		d.l.fireFast()
+		d.kicked()
+		wantProbes := 1
+		if ch.ChecksPaused != nil && *ch.ChecksPaused {
+			wantProbes = 0
+		}
+		if n := c.deepBy()["one"]; n != wantProbes {
+			t.Fatalf("change %d: %d deep probes at the down probe, want %d", i, n, wantProbes)
+		}
+		if b := backendByName(t, d.e.Snapshot(), "d"); b.Schedule.State != IntervalDown {
+			t.Fatalf("change %d: schedule %+v", i, b.Schedule)
+		}
+	}
+}
