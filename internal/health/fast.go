@@ -96,6 +96,9 @@ func (l *groupLoop) planFast(jobs []job) {
 		wasDown := s.downScheduled
 		state := s.intervalState()
 		s.downScheduled = state == IntervalDown && f.down > 0
+		if s.downScheduled && !wasDown {
+			l.wentDown = append(l.wentDown, s)
+		}
 		switch {
 		case s.downScheduled:
 			// Every result of a down backend moves its next probe to

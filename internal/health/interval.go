@@ -87,15 +87,29 @@ func (sc Schedule) Setting() string {
 
 // intervalState is s's state for scheduling. An unhealthy backend with a
 // gate counting successes is transitioning (HAProxy: health above 0, below
-// rise), so fast_interval, not down_interval, brings it back.
+// rise), so fast_interval, not down_interval, brings it back. One whose
+// gate counts failures while it is down already (a deep_check backend
+// down on its login whose connect probe starts failing) is not on its way
+// anywhere: that gate flipping changes nothing about its health.
 func (s *targetState) intervalState() IntervalState {
 	switch {
-	case s.counting():
+	case s.healthy && s.counting():
 		return IntervalTransitioning
-	case !s.healthy:
-		return IntervalDown
+	case s.healthy:
+		return IntervalNormal
+	case s.countingUp():
+		return IntervalTransitioning
 	}
-	return IntervalNormal
+	return IntervalDown
+}
+
+// countingUp reports whether a gate that decides s's health is down with
+// successes counted toward recovery_threshold.
+func (s *targetState) countingUp() bool {
+	if !s.connectGate.healthy && s.connectGate.counting() {
+		return true
+	}
+	return s.target.DeepCheck && !s.deepGate.healthy && s.deepGate.counting()
 }
 
 // schedule is s's Schedule in l's group; zero for a passive-only group,

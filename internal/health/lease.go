@@ -108,12 +108,12 @@ func (lc *leases) setShared(shared bool, err error) {
 // leaseRound is one round's view of the leases of its deep targets.
 type leaseRound struct {
 	lc *leases
-	// ttl is the longest lease TTL of the round: how long published
-	// results are kept and how far back they are fetched. A lease itself
-	// gets its backend's own TTL (ttls).
+	// ttl is how long published results are kept and how far back they
+	// are fetched: the longest lease TTL any backend of the group may get
+	// (resultsTTL). A lease itself gets its backend's own TTL
+	// (leaseInterval).
 	ttl    time.Duration
-	ttls   map[string]time.Duration // per deep target: the TTL it was acquired with
-	ids    []string                 // every deep target of the round, owned or not
+	ids    []string // every deep target of the round, owned or not
 	states []*targetState
 	tokens map[string]uint64 // leases held for this round
 	own    []heldResult      // this instance's leased deep results, to publish
@@ -122,26 +122,27 @@ type leaseRound struct {
 // planLeases acquires (or renews) the lease of every deep target of jobs
 // and returns the jobs this instance runs: deep probes only where it holds
 // the lease (marked leased), a plain connect probe instead of a combined
-// deep one where it does not. nil leaseRound: probe everything locally
-// (the store did not answer, or the round has no deep jobs).
-func (l *groupLoop) planLeases(ctx context.Context, jobs []job) ([]job, *leaseRound) {
+// deep one where it does not. The down backends a scheduled round leaves
+// out (all minus jobs) get their published results fetched all the same
+// (downFetchOnly). nil leaseRound: probe everything locally (the store did
+// not answer, or the round has no deep target).
+func (l *groupLoop) planLeases(ctx context.Context, jobs, all []job) ([]job, *leaseRound) {
 	lc := l.e.leases
 	if lc == nil {
 		return jobs, nil
 	}
-	lr := &leaseRound{lc: lc, ttls: map[string]time.Duration{}}
+	lr := &leaseRound{lc: lc, ttl: l.resultsTTL()}
 	byTTL := map[time.Duration][]string{}
 	for _, j := range jobs {
 		if j.phase == probe.PhaseDeep {
 			ttl := LeaseTTLIntervals * l.leaseInterval(j.state)
 			lr.ids = append(lr.ids, j.state.id)
 			lr.states = append(lr.states, j.state)
-			lr.ttls[j.state.id] = ttl
 			byTTL[ttl] = append(byTTL[ttl], j.state.id)
-			lr.ttl = max(lr.ttl, ttl)
 		}
 	}
-	if len(lr.ids) == 0 {
+	fetchOnly := l.downFetchOnly(all)
+	if len(lr.ids) == 0 && len(fetchOnly) == 0 {
 		return jobs, nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, leaseOpTimeout)
@@ -159,7 +160,9 @@ func (l *groupLoop) planLeases(ctx context.Context, jobs []job) ([]job, *leaseRo
 		}
 		maps.Copy(lr.tokens, held)
 	}
-	lc.setShared(true, nil)
+	if len(byTTL) > 0 {
+		lc.setShared(true, nil)
+	}
 	lc.mu.Lock()
 	for _, id := range lr.ids {
 		if tok, ok := lr.tokens[id]; ok {
@@ -169,6 +172,10 @@ func (l *groupLoop) planLeases(ctx context.Context, jobs []job) ([]job, *leaseRo
 		}
 	}
 	lc.mu.Unlock()
+	for _, s := range fetchOnly {
+		lr.ids = append(lr.ids, s.id)
+		lr.states = append(lr.states, s)
+	}
 	out := make([]job, 0, len(jobs))
 	for _, j := range jobs {
 		switch _, owned := lr.tokens[j.state.id]; {
@@ -310,18 +317,69 @@ func (l *groupLoop) leaseInterval(s *targetState) time.Duration {
 	return d
 }
 
-// extendDownLeases lengthens the leases of the round's backends that went
-// down in it (and so onto the down schedule): acquired for the deep
-// interval, they would run out before the holder's next probe and pass to
-// whichever instance probes first, for no reason. Renewed under the
-// round's token, so a lease that moved on meanwhile stays where it is. A
-// failure is left to the next probe, which acquires again.
-func (l *groupLoop) extendDownLeases(ctx context.Context, lr *leaseRound) {
+// downFetchOnly lists the deep_check backends a scheduled round leaves
+// out because they are on the down schedule (paused ones stay frozen).
+// Their holder, maybe another instance, publishes each down probe's
+// result; fetching those every round costs one read per backend and lets
+// this instance follow a recovery the holder found within a deep
+// interval, instead of at its own next down probe (up to a down_interval
+// later). A requested round fetches for its own backends only.
+func (l *groupLoop) downFetchOnly(all []job) []*targetState {
+	if l.kicked != nil {
+		return nil
+	}
+	var out []*targetState
+	for _, j := range all {
+		if j.phase == probe.PhaseDeep && j.state.downScheduled && !j.state.paused.Load() {
+			out = append(out, j.state)
+		}
+	}
+	return out
+}
+
+// resultsTTL is how long published deep results are kept and how far
+// back they are fetched. With down_interval the holder of a down backend
+// publishes only that far apart, and an instance that does not know the
+// backend is down (it just started, or it applies the results only in
+// rounds that still include the backend) must find the last result all
+// the same: else its own connect probe passes, its deep gate keeps its
+// initial healthy verdict, and it routes to a backend whose login fails
+// until the holder's next down probe. So the longest interval any backend
+// of the group may be probed at, not this instance's view of one backend.
+func (l *groupLoop) resultsTTL() time.Duration {
+	d := l.group.DeepInterval
+	if l.group.DownInterval > 0 {
+		d = max(d, l.group.DownInterval+l.group.Jitter)
+	}
+	return LeaseTTLIntervals * d
+}
+
+// extendDownLeases lengthens the leases this instance holds of the
+// backends that went onto the down schedule in the round just finished
+// (planFast notes them): acquired for the deep interval, they would run
+// out before the holder's next probe and pass to whichever instance
+// probes first, for no reason. Any round may do it, a connect round
+// without deep probes (so without a lease plan) too: the token is the one
+// the last deep round left in leases.held. Renewed under that token, so a
+// lease that moved on meanwhile stays where it is. A failure is left to
+// the next probe, which acquires again.
+func (l *groupLoop) extendDownLeases(ctx context.Context) {
+	went := l.wentDown
+	l.wentDown = l.wentDown[:0]
+	lc := l.e.leases
+	if lc == nil || len(went) == 0 {
+		return
+	}
 	var cctx context.Context
-	for i, id := range lr.ids {
-		tok, owned := lr.tokens[id]
-		want := LeaseTTLIntervals * l.leaseInterval(lr.states[i])
-		if !owned || want <= lr.ttls[id] {
+	for _, s := range went {
+		want := LeaseTTLIntervals * l.leaseInterval(s)
+		if !s.target.DeepCheck || want <= LeaseTTLIntervals*l.group.DeepInterval {
+			continue
+		}
+		lc.mu.Lock()
+		tok, held := lc.held[s.id]
+		lc.mu.Unlock()
+		if !held {
 			continue
 		}
 		if cctx == nil {
@@ -329,7 +387,7 @@ func (l *groupLoop) extendDownLeases(ctx context.Context, lr *leaseRound) {
 			cctx, cancel = context.WithTimeout(ctx, leaseOpTimeout)
 			defer cancel()
 		}
-		if _, err := lr.lc.store.Renew(cctx, id, lr.lc.owner, tok, want); err != nil {
+		if _, err := lc.store.Renew(cctx, s.id, lc.owner, tok, want); err != nil {
 			return // the store is gone; the next round notices
 		}
 	}

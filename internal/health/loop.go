@@ -47,6 +47,9 @@ type groupLoop struct {
 	kicks  kickQueue                       // backends to probe now (recheck.go)
 	kicked map[*targetState]*RecheckResult // set during a kicked round only
 	fast   fastSchedule                    // re-checks due sooner than the next tick (fast.go)
+	// wentDown: backends planFast put on the down schedule in the round
+	// under way, for extendDownLeases (lease.go).
+	wentDown []*targetState
 }
 
 func newGroupLoop(e *Engine, index int, g Group, inFlight int) *groupLoop {
@@ -156,7 +159,7 @@ func (l *groupLoop) round(ctx context.Context, all []job) {
 			break
 		}
 	}
-	jobs, leased := l.planLeases(ctx, jobs)
+	jobs, leased := l.planLeases(ctx, jobs, all)
 	results := l.probeAll(ctx, jobs)
 	now := l.e.now()
 	recorded := 0
@@ -194,9 +197,7 @@ func (l *groupLoop) round(ctx context.Context, all []job) {
 		l.finishLeases(ctx, leased, now)
 	}
 	l.planFast(all)
-	if leased != nil {
-		l.extendDownLeases(ctx, leased)
-	}
+	l.extendDownLeases(ctx)
 	l.setServersStatus()
 	l.e.publish(l.gen, l.index, l.backends(), now)
 }
