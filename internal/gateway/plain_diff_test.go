@@ -89,7 +89,7 @@ func plRun(t *testing.T, c plDiffCase, off bool) (upstream, answers string) {
 		methods = []string{"GET"}
 	}
 	as, closed := plExchange(t, addr, c.request, methods...)
-	ids := append([]string{"Couper-Request-Id", "X-Request-Id"}, c.idNames...)
+	ids := append([]string{"Couper-Request-Id", "X-Request-Id", "X-Forwarded-For"}, c.idNames...)
 	var up strings.Builder
 	for i, o := range origins {
 		fmt.Fprintf(&up, "=== origin %d\n%s", i, plSeenAll(o.requests(), ids...))
@@ -211,6 +211,16 @@ func TestPlainLaneDiffRequests(t *testing.T) {
 		{name: "head", methods: []string{"HEAD"}, request: "HEAD /p HTTP/1.1\r\nHost: gw.test\r\nX-A: 1\r\n\r\n"},
 		{name: "forward proxy", viaProxy: true, request: plGet("X-A: 1\r\nAuthorization: x\r\nX-Forwarded-Proto: https\r\nConnection: keep-alive\r\nUser-Agent: u\r\n")},
 		{name: "forward proxy trusted retries", viaProxy: true, gateway: trusted, request: plGet("X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-Host: f.test\r\nX_Forwarded_Proto: https\r\n")},
+		{name: "connect", methods: []string{"CONNECT"}, request: "CONNECT upstream.test:443 HTTP/1.1\r\nHost: upstream.test:443\r\n\r\n"},
+		{name: "options asterisk", noUpstream: true, methods: []string{"OPTIONS"}, request: "OPTIONS * HTTP/1.1\r\nHost: gw.test\r\n\r\n"},
+		{name: "double slash and params", request: "GET //x/;p=1/%41?%zz HTTP/1.1\r\nHost: gw.test\r\n\r\n"},
+		{name: "lower-case method", methods: []string{"get"}, request: "get /p HTTP/1.1\r\nHost: gw.test\r\n\r\n"},
+		{name: "request id in X-Forwarded-For", gateway: "  request_id:\n    backend_header: X-Forwarded-For\n", request: plGet("X-Forwarded-For: 10.0.0.1\r\n")},
+		{name: "request id in X-Forwarded-Host", gateway: "  request_id:\n    backend_header: X-Forwarded-Host\n", idNames: []string{"X-Forwarded-Host"}, request: plGet("")},
+		{name: "request id in X-Forwarded-Proto", gateway: "  request_id:\n    backend_header: X-Forwarded-Proto\n", idNames: []string{"X-Forwarded-Proto"}, request: plGet("")},
+		{name: "request id in User-Agent", gateway: "  request_id:\n    backend_header: User-Agent\n", idNames: []string{"User-Agent"}, request: plGet("User-Agent: ua\r\n")},
+		{name: "request id accepted from the backend header", gateway: "  request_id:\n    backend_header: X-Request-Id\n    accept_from_header: X-Request-Id\n", request: plGet("X-Request-Id: edge-1\r\n")},
+		{name: "request id accepted twice", gateway: "  request_id:\n    backend_header: X-Request-Id\n    accept_from_header: X-Request-Id\n", request: plGet("X-Request-Id: a\r\nx-request-id: b\r\n")},
 		{name: "via and misc", request: plGet("Via: 1.1 edge\r\nX-Real-Ip: 9.9.9.9\r\nMax-Forwards: 3\r\nIf-None-Match: \"x\"\r\nRange: bytes=0-1\r\n")},
 	}
 	for _, c := range cases {
