@@ -228,7 +228,7 @@ func writeRequestPlain(bw *bufio.Writer, req *http.Request, p *plainUpstream) (b
 	if host == "" {
 		host = req.URL.Host
 	}
-	if !plainHost(host) || req.URL.Opaque != "" {
+	if !plainHost(host) || req.URL.Opaque != "" || req.Method == http.MethodConnect { // CONNECT: Request.Write's target is the host
 		return false, nil
 	}
 	target := req.URL.RequestURI()
