@@ -2,12 +2,15 @@ package gateway
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Whether the plain lane (plain.go) engages: per endpoint at load
@@ -236,4 +239,38 @@ func TestPlainLaneNotOnOtherServers(t *testing.T) {
 		h := newHarness(t, strings.Replace(yml, "gateway:\n", "gateway:\n  http1_server: net/http\n", 1))
 		check(t, h)
 	})
+}
+
+// TestPlainLaneAccessLogLinesMatch: the access log line of a plain
+// request says what the header-map path's says, with an origin that
+// sends the gateway's own error field (on the map path the adopted answer
+// map is what the log reads the error type from, so an origin's
+// Backline-Error becomes the line's error_type there: that side is the
+// one to fix, the lane's line is the right one).
+func TestPlainLaneAccessLogLinesMatch(t *testing.T) {
+	lines := func(off bool) []map[string]any {
+		o := newPlOrigin(t, func(s plSeen, n int) string {
+			return plAnswerWith("Backline-Error: forged\r\nX-A: 1\r\n", "x")(s, n, 0)
+		})
+		cfg := parseConfig(t, gatewayYAML(o.url(), "", "    - path: /**\n      proxy:\n        backend: api\n"))
+		logs := &logBuffer{}
+		gw, err := New(Options{Config: cfg, Registerer: prometheus.NewRegistry(),
+			Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gw.plainLaneOff = off
+		srv := serveForTest(t, gw)
+		t.Cleanup(func() { srv.Close(); gw.Close() })
+		plExchange(t, srv.Listener.Addr().String(), plGet("User-Agent: ua\r\n"), http.MethodGet)
+		h := &harness{logs: logs}
+		var got []map[string]any
+		waitFor(t, "the access line", func() bool { got = accessLines(t, h); return len(got) == 1 })
+		delete(got[0], "request_id")
+		return got
+	}
+	on, off := lines(false), lines(true)
+	if fmt.Sprint(on) != fmt.Sprint(off) {
+		t.Errorf("access lines differ\nplain lane: %v\nheader-map path: %v", on, off)
+	}
 }
