@@ -221,6 +221,8 @@ func TestPlainLaneDiffRequests(t *testing.T) {
 		{name: "request id in User-Agent", gateway: "  request_id:\n    backend_header: User-Agent\n", idNames: []string{"User-Agent"}, request: plGet("User-Agent: ua\r\n")},
 		{name: "request id accepted from the backend header", gateway: "  request_id:\n    backend_header: X-Request-Id\n    accept_from_header: X-Request-Id\n", request: plGet("X-Request-Id: edge-1\r\n")},
 		{name: "request id accepted twice", gateway: "  request_id:\n    backend_header: X-Request-Id\n    accept_from_header: X-Request-Id\n", request: plGet("X-Request-Id: a\r\nx-request-id: b\r\n")},
+		{name: "300 fields", request: plGet(strings.Repeat("X-Many: v\r\nx-other: w\r\nAuthorization: a\r\n", 100))},
+		{name: "long values", request: plGet("X-Long: " + strings.Repeat("v", 16<<10) + "\r\nCookie: " + strings.Repeat("c", 8<<10) + "\r\n")},
 		{name: "via and misc", request: plGet("Via: 1.1 edge\r\nX-Real-Ip: 9.9.9.9\r\nMax-Forwards: 3\r\nIf-None-Match: \"x\"\r\nRange: bytes=0-1\r\n")},
 	}
 	for _, c := range cases {

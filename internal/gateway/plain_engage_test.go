@@ -106,6 +106,14 @@ func TestPlainLaneEndpointDecision(t *testing.T) {
 		{name: "endpoint set_response_headers", endpoint: "    - path: /**\n      set_response_headers: {X-A: b}\n      proxy:\n        backend: api\n"},
 		{name: "endpoint remove_query_params", endpoint: "    - path: /**\n      remove_query_params: [a]\n      proxy:\n        backend: api\n"},
 		{name: "endpoint set_form_params", endpoint: "    - path: /**\n      set_form_params: {a: b}\n      proxy:\n        backend: api\n"},
+		{name: "refinement plain", endpoint: "    - path: /**\n      proxy:\n        backend:\n          label: api\n          timeout: 3s\n", wantPlain: true},
+		{name: "refinement set_request_headers", endpoint: "    - path: /**\n      proxy:\n        backend:\n          label: api\n          set_request_headers: {X-A: b}\n"},
+		{name: "refinement remove_response_headers", endpoint: "    - path: /**\n      proxy:\n        backend:\n          label: api\n          remove_response_headers: [X-A]\n"},
+		{name: "refinement basic_auth", endpoint: "    - path: /**\n      proxy:\n        backend:\n          label: api\n          basic_auth: \"u:p\"\n"},
+		{name: "refinement custom_log_fields", endpoint: "    - path: /**\n      proxy:\n        backend:\n          label: api\n          custom_log_fields: {a: b}\n"},
+		{name: "refinement set_response_status", endpoint: "    - path: /**\n      proxy:\n        backend:\n          label: api\n          set_response_status: 201\n"},
+		{name: "inline backend", endpoint: "    - path: /**\n      proxy:\n        backend:\n          origin: " + origin + "\n", wantPlain: true},
+		{name: "inline backend with modifiers", endpoint: "    - path: /**\n      proxy:\n        backend:\n          origin: " + origin + "\n          add_request_headers: {X-A: b}\n"},
 		{name: "request block", endpoint: "    - path: /**\n      request:\n        backend: api\n"},
 	}
 	for _, c := range cases {
