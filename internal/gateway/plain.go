@@ -114,7 +114,7 @@ func (m *headerMods) empty() bool { return len(m.remove)+len(m.set)+len(m.add) =
 // dropped before the forwarding fields are read, as cloneForUpstream
 // does). nil: the header-map path.
 func plainRequest(w http.ResponseWriter, r *http.Request) *clientFields {
-	if r.ContentLength < 0 || r.Header["Upgrade"] != nil {
+	if ua := r.Header["User-Agent"]; r.ContentLength < 0 || r.Header["Upgrade"] != nil || len(ua) > 1 || len(ua) == 1 && ua[0] == "" { // Request.Write sends the first agent, none for ""
 		return nil
 	}
 	for _, v := range r.Header["Connection"] {
