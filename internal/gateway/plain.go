@@ -90,6 +90,7 @@ func (g *Gateway) plainProxy(ep *endpoint) bool {
 		len(ep.logFields) > 0 || len(bv.logFields) > 0 || len(g.logFields) > 0,
 		bv.validator != nil || bv.rt.oauth != nil || len(bv.rt.tokenRequests) > 0,
 		bv.setStatus != 0,
+		strings.HasPrefix(g.reqIDs.backend, "X-Forwarded-"), // the id replaces that field on the map path; the lane writes both
 		bv.basicAuth.usesRequest() || bv.basicAuth.eval(nil) != "":
 		return false
 	}
