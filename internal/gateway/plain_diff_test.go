@@ -223,6 +223,12 @@ func TestPlainLaneDiffRequests(t *testing.T) {
 		{name: "request id accepted twice", gateway: "  request_id:\n    backend_header: X-Request-Id\n    accept_from_header: X-Request-Id\n", request: plGet("X-Request-Id: a\r\nx-request-id: b\r\n")},
 		{name: "300 fields", request: plGet(strings.Repeat("X-Many: v\r\nx-other: w\r\nAuthorization: a\r\n", 100))},
 		{name: "long values", request: plGet("X-Long: " + strings.Repeat("v", 16<<10) + "\r\nCookie: " + strings.Repeat("c", 8<<10) + "\r\n")},
+		{name: "hostname from the request", backend: "      hostname: \"${request.headers.x-host}\"\n", request: plGet("X-Host: named.test:81\r\n")},
+		{name: "hostname from the request with a space", backend: "      hostname: \"${request.headers.x-host}\"\n", request: plGet("X-Host: a b\r\n")},
+		{name: "hostname from the request with a slash", backend: "      hostname: \"${request.headers.x-host}\"\n", request: plGet("X-Host: a.test/x?y\r\n")},
+		{name: "hostname from the request unicode", backend: "      hostname: \"${request.headers.x-host}\"\n", request: plGet("X-Host: b\xc3\xbccher.test\r\n")},
+		{name: "hostname from the request zone", backend: "      hostname: \"${request.headers.x-host}\"\n", request: plGet("X-Host: [fe80::1%25eth0]:80\r\n")},
+		{name: "hostname from the request empty", backend: "      hostname: \"${request.headers.x-host}\"\n", request: plGet("")},
 		{name: "via and misc", request: plGet("Via: 1.1 edge\r\nX-Real-Ip: 9.9.9.9\r\nMax-Forwards: 3\r\nIf-None-Match: \"x\"\r\nRange: bytes=0-1\r\n")},
 	}
 	for _, c := range cases {

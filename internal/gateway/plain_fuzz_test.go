@@ -65,39 +65,47 @@ var plFuzzMethods = []string{"GET", "POST", "PUT", "DELETE", "HEAD", "PATCH", "O
 func FuzzPlainLaneMatchesMapPath(f *testing.F) {
 	seeds := []struct {
 		method        byte
+		target        string
 		client, body  string
 		origin        string
 		status        uint16
 		trusted, http bool
 	}{
-		{0, "Accept: */*\r\n", "", "Content-Type: text/plain\r\n", 200, false, true},
-		{1, "X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Proto: https\r\nX_Forwarded_Host: e\r\n", "body", "Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n", 201, true, true},
-		{2, "Connection: close\r\nClose: 1\r\nCookie: c\r\nAuthorization: x\r\n", "", "Connection: keep-alive\r\nKeep-Alive: 5\r\n", 200, false, false},
-		{3, "Expect: 100-continue\r\nUser-Agent: a\r\n", "xyz", "Date: Mon, 01 Jan 2001 00:00:00 GMT\r\n", 500, false, true},
-		{4, "Te: trailers\r\nProxy-Connection: x\r\nKeep-Alive: 1\r\n", "", "Proxy-Authenticate: x\r\nUpgrade: h2c\r\n", 200, true, true},
-		{5, "Connection: X-A\r\nX-A: 1\r\n", "", "couper-request-id: o\r\nx-lower: 1\r\n", 404, false, true},
-		{6, "Couper-Request-Id: c\r\nX-Dup: 1\r\nx-dup: 2\r\n", "", "X-Dup: 1\r\nX-Dup: 2\r\n", 299, true, false},
-		{7, "Upgrade: websocket\r\nConnection: Upgrade\r\n", "", "Trailer: x\r\n", 200, false, true},
-		{0, "X-A: a\x00b\r\n", "", "X-B: \x01\r\n", 200, false, true},
-		{0, "X-A: 1\nX-B: 2\n", "", "X-C:  3 \r\n", 200, false, true},
-		{0, "Via: 1.1 a\r\nForwarded: for=x\r\nX-Forwarded-For: 10.0.0.1, 10.0.0.2\r\n", "", "Via: 1.1 o\r\n", 200, true, true},
+		{0, "/f?x=1", "Accept: */*\r\n", "", "Content-Type: text/plain\r\n", 200, false, true},
+		{1, "/f?x=1", "X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Proto: https\r\nX_Forwarded_Host: e\r\n", "body", "Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n", 201, true, true},
+		{2, "/f?x=1", "Connection: close\r\nClose: 1\r\nCookie: c\r\nAuthorization: x\r\n", "", "Connection: keep-alive\r\nKeep-Alive: 5\r\n", 200, false, false},
+		{3, "/f?x=1", "Expect: 100-continue\r\nUser-Agent: a\r\n", "xyz", "Date: Mon, 01 Jan 2001 00:00:00 GMT\r\n", 500, false, true},
+		{4, "/f?x=1", "Te: trailers\r\nProxy-Connection: x\r\nKeep-Alive: 1\r\n", "", "Proxy-Authenticate: x\r\nUpgrade: h2c\r\n", 200, true, true},
+		{5, "/f?x=1", "Connection: X-A\r\nX-A: 1\r\n", "", "couper-request-id: o\r\nx-lower: 1\r\n", 404, false, true},
+		{6, "/f?x=1", "Couper-Request-Id: c\r\nX-Dup: 1\r\nx-dup: 2\r\n", "", "X-Dup: 1\r\nX-Dup: 2\r\n", 299, true, false},
+		{7, "/f?x=1", "Upgrade: websocket\r\nConnection: Upgrade\r\n", "", "Trailer: x\r\n", 200, false, true},
+		{0, "/f?x=1", "X-A: a\x00b\r\n", "", "X-B: \x01\r\n", 200, false, true},
+		{0, "/f?x=1", "X-A: 1\nX-B: 2\n", "", "X-C:  3 \r\n", 200, false, true},
+		{0, "/f?x=1", "User-Agent: a\r\nuser-agent: b\r\n", "", "X-A: 1\r\n", 200, false, true},
+		{0, "/f?x=1", "User-Agent:\r\n", "", "X-A: 1\r\n", 200, false, true},
+		{2, "http://abs.test/a%20b?q=%zz", "", "", "", 200, true, true},
+		{0, "*", "", "", "", 200, false, true},
+		{0, "//x/../y", "", "", "", 200, false, true},
+		{0, "/f?x=1", "Via: 1.1 a\r\nForwarded: for=x\r\nX-Forwarded-For: 10.0.0.1, 10.0.0.2\r\n", "", "Via: 1.1 o\r\n", 200, true, true},
 	}
 	for _, s := range seeds {
-		f.Add(s.method, s.client, s.body, s.origin, s.status, s.trusted, s.http)
+		f.Add(s.method, s.target, s.client, s.body, s.origin, s.status, s.trusted, s.http)
 	}
 	ans := &plFuzzAnswer{}
 	plain := newPlFuzzPair(f, ans, "")
 	trusted := newPlFuzzPair(f, ans, "  trusted_proxies: [127.0.0.1]\n  request_id: {backend_header: X-Request-Id, client_header: X-Request-Id}\n")
-	f.Fuzz(func(t *testing.T, method byte, client, body, origin string, status uint16, trust, http11 bool) {
-		if len(client) > 2000 || len(origin) > 2000 || len(body) > 4096 {
+	f.Fuzz(func(t *testing.T, method byte, target, client, body, origin string, status uint16, trust, http11 bool) {
+		if len(client) > 2000 || len(origin) > 2000 || len(body) > 4096 || len(target) > 1000 {
 			return
 		}
+		// A line end in the target would start a head of its own.
+		target = strings.NewReplacer("\r", "", "\n", "").Replace(target)
 		m := plFuzzMethods[int(method)%len(plFuzzMethods)]
 		version := "HTTP/1.1"
 		if !http11 {
 			version = "HTTP/1.0"
 		}
-		req := m + " /f?x=1 " + version + "\r\nHost: gw.test\r\n" + plFuzzLines(client)
+		req := m + " " + target + " " + version + "\r\nHost: gw.test\r\n" + plFuzzLines(client)
 		if body != "" {
 			req += fmt.Sprintf("Content-Length: %d\r\n", len(body))
 		}
