@@ -90,6 +90,7 @@ func (g *Gateway) plainProxy(ep *endpoint) bool {
 		len(ep.logFields) > 0 || len(bv.logFields) > 0 || len(g.logFields) > 0,
 		bv.validator != nil || bv.rt.oauth != nil || len(bv.rt.tokenRequests) > 0,
 		bv.setStatus != 0,
+		strings.HasPrefix(g.reqIDs.backend, "X-Forwarded-"), // the id replaces that field on the map path; the lane writes both
 		bv.basicAuth.usesRequest() || bv.basicAuth.eval(nil) != "":
 		return false
 	}
@@ -114,7 +115,7 @@ func (m *headerMods) empty() bool { return len(m.remove)+len(m.set)+len(m.add) =
 // dropped before the forwarding fields are read, as cloneForUpstream
 // does). nil: the header-map path.
 func plainRequest(w http.ResponseWriter, r *http.Request) *clientFields {
-	if r.ContentLength < 0 || r.Header["Upgrade"] != nil {
+	if ua := r.Header["User-Agent"]; r.ContentLength < 0 || r.Header["Upgrade"] != nil || len(ua) > 1 || len(ua) == 1 && ua[0] == "" { // Request.Write sends the first agent, none for ""
 		return nil
 	}
 	for _, v := range r.Header["Connection"] {
@@ -218,7 +219,7 @@ func (p *plainUpstream) header() http.Header {
 // rewrite (punycode, zones) or a target with bytes it would refuse.
 func writeRequestPlain(bw *bufio.Writer, req *http.Request, p *plainUpstream) (bool, error) {
 	target, host, ok := plainRequestLine(req)
-	if !ok {
+	if !ok || req.Method == http.MethodConnect { // CONNECT: Request.Write's target is the host
 		return false, nil
 	}
 	writeRequestLine(bw, req.Method, target, host)
