@@ -93,6 +93,9 @@ type accessWriter struct {
 	ep     *endpoint
 	rd     *requestData
 	idv    [1]string // the request id header's value, without an allocation of its own
+	// errType is the error the gateway answered with (writeError); ""
+	// for an origin's answer, whatever its fields say.
+	errType string
 }
 
 func (a *accessWriter) adoptHeader(h http.Header) bool {
@@ -157,15 +160,6 @@ func (g *Gateway) wrapForAccess(w http.ResponseWriter, r *http.Request, id strin
 	return a, a
 }
 
-// headerSoFar is w's header map without making one where w has none yet
-// (a raw answer's writer, plain.go).
-func headerSoFar(w http.ResponseWriter) http.Header {
-	if s, ok := w.(*serverResponse); ok {
-		return s.hdr
-	}
-	return w.Header()
-}
-
 // noteRoute tells the access log which endpoint serves the request.
 func noteRoute(w http.ResponseWriter, ep *endpoint, rd *requestData) {
 	if a, ok := w.(*accessWriter); ok {
@@ -180,7 +174,7 @@ func (a *accessWriter) finish() {
 	if a == nil || !a.log {
 		return
 	}
-	status, errType := a.status, headerSoFar(a.ResponseWriter).Get(ErrorHeader)
+	status, errType := a.status, a.errType
 	if status == 0 {
 		// Nothing was sent: the client left, or the handler aborted.
 		status, errType = kindClientGone.Status, kindClientGone.Type

@@ -97,6 +97,9 @@ const overloadRetryAfter = "1"
 // writeError answers with the error type in a header and a small JSON body;
 // the cause stays in the log.
 func writeError(w http.ResponseWriter, kind errorKind, requestID string) {
+	if a, ok := w.(*accessWriter); ok {
+		a.errType = kind.Type // the gateway's own word, not a field an origin could send
+	}
 	h := w.Header()
 	h.Set(ErrorHeader, kind.Type)
 	h.Set("Content-Type", "application/json")
