@@ -49,7 +49,10 @@ func NewRedisUptimeStore(client redis.UniversalClient, prefix string) *RedisUpti
 // ms), span ms. Returns 1 when it stored the value, 0 when the stored one
 // has as much checked time or more, -1 when the key is not a hash
 // (another program's; left alone). A stored value that is not a pair of
-// numbers fitting the span is overwritten: it cannot be compared.
+// numbers fitting the span is overwritten: it cannot be compared (a Lua
+// whose tonumber gives nil for digits past its range counts as such). The
+// expiry is set either way: it is the hash's own, whoever wrote its
+// values, and a hash that lost its TTL must not outlive retention.
 var uptimeSaveScript = redis.NewScript(`
 local t = redis.call('TYPE', KEYS[1])
 if type(t) == 'table' then t = t.ok end
@@ -58,9 +61,13 @@ local cur = redis.call('HGET', KEYS[1], ARGV[1])
 local new = tonumber(ARGV[2]) + tonumber(ARGV[3])
 if cur and string.len(cur) <= 32 then
   local u, d = string.match(cur, '^(%d+):(%d+)$')
-  if u then
-    local had = tonumber(u) + tonumber(d)
-    if had <= tonumber(ARGV[5]) and had >= new then return 0 end
+  u, d = tonumber(u), tonumber(d)
+  if u and d then
+    local had = u + d
+    if had <= tonumber(ARGV[5]) and had >= new then
+      redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+      return 0
+    end
   end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
