@@ -2,12 +2,14 @@ package health
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sync"
 	"testing"
 	"time"
 	"unsafe"
 
+	"github.com/backline/backline/internal/probe"
 	"github.com/backline/backline/internal/state"
 )
 
@@ -261,5 +263,54 @@ func TestReviewUptimeHandoverHalves(t *testing.T) {
 		if bk.Span == time.Hour && bk.Start.Equal(h0) && bk.Checked() < time.Hour {
 			t.Skipf("known limit: the hour both instances checked half of is stored as %v up, %v down (one half); the other half is lost", bk.Up, bk.Down)
 		}
+	}
+}
+
+// secondSaveFails fails every Save after the first.
+type secondSaveFails struct {
+	state.UptimeStore
+	mu    sync.Mutex
+	saves int
+}
+
+func (f *secondSaveFails) Save(ctx context.Context, r []state.UptimeRecord) error {
+	f.mu.Lock()
+	f.saves++
+	n := f.saves
+	f.mu.Unlock()
+	if n > 1 {
+		return errTestRefused
+	}
+	return f.UptimeStore.Save(ctx, r)
+}
+
+// TestReviewUptimeSaveInBatches: a sync of more backends than one batch
+// saves them in several store calls, each with its own timeout; when a
+// later one fails, what the earlier ones saved is not handed again.
+func TestReviewUptimeSaveInBatches(t *testing.T) {
+	ctx := context.Background()
+	clock := &engineClock{t: h0.Add(time.Minute)}
+	store := &secondSaveFails{UptimeStore: state.NewMemoryUptimeStore(clock.now)}
+	var targets []*probe.Target
+	for i := range uptimeSaveBatch + 10 {
+		targets = append(targets, mailTarget(fmt.Sprintf("b%d", i), 1000+i, false))
+	}
+	e := newUptimeEngine(t, clock, store, targets...)
+	e.syncUptime(ctx) // load: nothing
+	for _, tg := range targets {
+		noteAll(ringOf(t, e, tg.Name), time.Hour, check{0, true}, check{time.Minute, true})
+	}
+	e.syncUptime(ctx)
+	if store.saves != 2 {
+		t.Fatalf("%d store calls for %d backends, want 2", store.saves, len(targets))
+	}
+	dirty := 0
+	for _, tg := range targets {
+		if got, _ := ringOf(t, e, tg.Name).collect(nil); len(got) > 0 {
+			dirty++
+		}
+	}
+	if dirty != 10 {
+		t.Fatalf("%d backends to save again, want the 10 of the failed batch", dirty)
 	}
 }

@@ -90,34 +90,58 @@ func (s *RedisUptimeStore) uptimeKey(id string, b UptimeBucket) (key, field stri
 	return base + "h:" + strconv.FormatInt(day, 10), strconv.FormatInt(unix%86400/3600, 10), last.Add(UptimeHoursKept)
 }
 
-// Save implements UptimeStore: one pipeline of EVALSHA; when Redis lost
-// its scripts (a restart, a failover), it loads the script and sends the
-// pipeline once more (the script is idempotent).
+// uptimeSavePipeline caps the script calls of one pipeline: a save after
+// an hour without Redis at 10,000 backends is over 600,000 of them, and
+// one write of all of them ran into the client's write timeout on the
+// fixture (TestReviewRedisUptimeBigSave); in pipelines of this size each
+// round trip stays small and the calls before a failure are kept.
+const uptimeSavePipeline = 1000
+
+// uptimeCall is one bucket's script call of a Save.
+type uptimeCall struct {
+	key, field       string
+	up, down, expire int64
+	span             int64
+}
+
+// Save implements UptimeStore: pipelines of EVALSHA, uptimeSavePipeline
+// calls each; when Redis lost its scripts (a restart, a failover), it
+// loads the script and sends that pipeline once more (the script is
+// idempotent).
 func (s *RedisUptimeStore) Save(ctx context.Context, records []UptimeRecord) error {
 	if err := checkUptimeRecords(records); err != nil {
 		return err
 	}
 	now := s.now()
-	type sent struct {
-		key string
-		cmd *redis.Cmd
-	}
-	for attempt := 0; ; attempt++ {
-		pipe := s.client.Pipeline()
-		var cmds []sent
-		for _, r := range records {
-			for _, b := range r.Buckets {
-				if !uptimeLive(b, now) {
-					continue
+	calls := make([]uptimeCall, 0, min(uptimeSavePipeline, len(records)*4))
+	for _, r := range records {
+		for _, b := range r.Buckets {
+			if !uptimeLive(b, now) {
+				continue
+			}
+			key, field, expireAt := s.uptimeKey(r.ID, b)
+			calls = append(calls, uptimeCall{key, field, b.Up.Milliseconds(), b.Down.Milliseconds(), expireAt.UnixMilli(), b.Span.Milliseconds()})
+			if len(calls) == uptimeSavePipeline {
+				if err := s.saveCalls(ctx, calls); err != nil {
+					return err
 				}
-				key, field, expireAt := s.uptimeKey(r.ID, b)
-				cmd := uptimeSaveScript.EvalSha(ctx, pipe, []string{key}, field,
-					b.Up.Milliseconds(), b.Down.Milliseconds(), expireAt.UnixMilli(), b.Span.Milliseconds())
-				cmds = append(cmds, sent{key, cmd})
+				calls = calls[:0]
 			}
 		}
-		if len(cmds) == 0 {
-			return nil
+	}
+	return s.saveCalls(ctx, calls)
+}
+
+// saveCalls sends one pipeline of script calls.
+func (s *RedisUptimeStore) saveCalls(ctx context.Context, calls []uptimeCall) error {
+	if len(calls) == 0 {
+		return nil
+	}
+	cmds := make([]*redis.Cmd, len(calls))
+	for attempt := 0; ; attempt++ {
+		pipe := s.client.Pipeline()
+		for i, c := range calls {
+			cmds[i] = uptimeSaveScript.EvalSha(ctx, pipe, []string{c.key}, c.field, c.up, c.down, c.expire, c.span)
 		}
 		_, err := pipe.Exec(ctx)
 		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && attempt == 0 {
@@ -126,13 +150,13 @@ func (s *RedisUptimeStore) Save(ctx context.Context, records []UptimeRecord) err
 			}
 			continue
 		}
-		for _, c := range cmds {
-			n, err := c.cmd.Int()
-			if err != nil && !s.corruptKey(c.key, err) {
+		for i, cmd := range cmds {
+			n, err := cmd.Int()
+			if err != nil && !s.corruptKey(calls[i].key, err) {
 				return fmt.Errorf("redis uptime store: %w", err)
 			}
 			if n < 0 {
-				s.corrupt(c.key, errNotAHash)
+				s.corrupt(calls[i].key, errNotAHash)
 			}
 		}
 		return nil

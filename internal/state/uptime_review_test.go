@@ -242,3 +242,67 @@ func TestReviewMemoryUptimeChurn(t *testing.T) {
 		t.Errorf("%d backends kept a week after they went, want only the one still saved", left)
 	}
 }
+
+// TestReviewRedisUptimeBigSave measures (logs, asserts nothing timed) one
+// Save after an hour without Redis at 10,000 backends: 61 minute and 2
+// hour buckets each, about 630,000 script calls in one pipeline, against
+// the engine's 5 s per save (health.uptimeOpTimeout).
+func TestReviewRedisUptimeBigSave(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measurement")
+	}
+	for _, size := range []struct{ backends, minutes, hours int }{{10_000, 2, 1}, {1_000, 61, 2}, {10_000, 61, 2}} {
+		b := onRealRedis(t, func(t *testing.T, b storeBackend) storeBackend { return b })(t)
+		s, _ := reviewRedisUptime(t, b)
+		now := b.now()
+		records := make([]UptimeRecord, size.backends)
+		for i := range records {
+			var bs []UptimeBucket
+			for m := range size.minutes {
+				bs = append(bs, minuteBucket(now.Add(-time.Duration(m)*time.Minute), time.Minute, 0))
+			}
+			for h := range size.hours {
+				bs = append(bs, hourBucket(now.Add(-time.Duration(h)*time.Hour), time.Hour, 0))
+			}
+			records[i] = UptimeRecord{ID: fmt.Sprintf("backend-%05d", i), Buckets: bs}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		start := time.Now()
+		err := s.Save(ctx, records)
+		cancel()
+		t.Logf("Save of %d backends x %d buckets: %v (error: %v)", size.backends, size.minutes+size.hours, time.Since(start), err)
+	}
+}
+
+// TestReviewRedisUptimeSaveAcrossPipelines: a save of more calls than one
+// pipeline stores them all, also when Redis lost its scripts.
+func TestReviewRedisUptimeSaveAcrossPipelines(t *testing.T) {
+	ctx := context.Background()
+	b := onMiniredis(func(t *testing.T, b storeBackend) storeBackend { return b })(t)
+	s, warned := reviewRedisUptime(t, b)
+	now := b.now()
+	var records []UptimeRecord
+	var ids []string
+	for i := range 2*uptimeSavePipeline/3 + 5 {
+		id := fmt.Sprintf("b%d", i)
+		ids = append(ids, id)
+		records = append(records, UptimeRecord{ID: id, Buckets: []UptimeBucket{
+			minuteBucket(now, time.Second, 0), minuteBucket(now.Add(-time.Minute), time.Second, 0), hourBucket(now, 2*time.Second, 0)}})
+	}
+	b.client().ScriptFlush(ctx)
+	if err := s.Save(ctx, records); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Load(ctx, ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range ids {
+		if len(got[id]) != 3 {
+			t.Fatalf("%s: %d buckets loaded, want 3", id, len(got[id]))
+		}
+	}
+	if len(*warned) != 0 {
+		t.Fatalf("warned: %v", *warned)
+	}
+}
