@@ -271,6 +271,15 @@ func TestReviewRedisUptimeBigSave(t *testing.T) {
 		err := s.Save(ctx, records)
 		cancel()
 		t.Logf("Save of %d backends x %d buckets: %v (error: %v)", size.backends, size.minutes+size.hours, time.Since(start), err)
+		ids := make([]string, len(records))
+		for i, r := range records {
+			ids[i] = r.ID
+		}
+		ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+		start = time.Now()
+		got, err := s.Load(ctx, ids)
+		cancel()
+		t.Logf("Load of %d backends: %v, %d loaded (error: %v)", len(ids), time.Since(start), len(got), err)
 	}
 }
 
