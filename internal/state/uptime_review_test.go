@@ -3,6 +3,7 @@ package state
 import (
 	"context"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -243,13 +244,14 @@ func TestReviewMemoryUptimeChurn(t *testing.T) {
 	}
 }
 
-// TestReviewRedisUptimeBigSave measures (logs, asserts nothing timed) one
+// TestReviewRedisUptimeBigSave measures (logs, asserts nothing timed; run
+// with BACKLINE_MEASURE=1 and the fixture) one
 // Save after an hour without Redis at 10,000 backends: 61 minute and 2
 // hour buckets each, about 630,000 script calls in one pipeline, against
 // the engine's 5 s per save (health.uptimeOpTimeout).
 func TestReviewRedisUptimeBigSave(t *testing.T) {
-	if testing.Short() {
-		t.Skip("measurement")
+	if os.Getenv("BACKLINE_MEASURE") == "" {
+		t.Skip("a measurement of several seconds: BACKLINE_MEASURE=1 with the fixture")
 	}
 	for _, size := range []struct{ backends, minutes, hours int }{{10_000, 2, 1}, {1_000, 61, 2}, {10_000, 61, 2}} {
 		b := onRealRedis(t, func(t *testing.T, b storeBackend) storeBackend { return b })(t)
