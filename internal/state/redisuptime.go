@@ -19,10 +19,10 @@ import (
 //	<prefix>{uptime:<id>}:h:<Unix day>   a hash: hour of the day (0-23)
 //	                                     -> "<up ms>:<down ms>"
 //
-// Each key expires when its newest bucket is past retention
+// Each key expires when the last bucket it can hold is past retention
 // (UptimeMinutesKept, UptimeHoursKept), so a backend that is no longer
 // saved, removed from the configuration or renamed, leaves nothing behind
-// after a week; at most 3 minute hashes of 60 fields and 9 hour hashes of
+// 8 days and 1 hour after its last save; at most 3 minute hashes of 60 fields and 9 hour hashes of
 // 24 fields exist per backend. Save is one script per bucket, pipelined:
 // it keeps the stored value unless the new one has more checked time, so
 // instances never add to each other's counts. Load is one pipelined
