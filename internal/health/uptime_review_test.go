@@ -234,13 +234,15 @@ func TestReviewUptimeRenameStillMovesHistory(t *testing.T) {
 	}
 }
 
-// TestReviewUptimeHandoverHalves: blue/green handover: instance A checks
-// 10:00-10:30, instance B starts at 10:30 (loading before A's stop save
-// reached the store) and checks 10:30-11:00. Each saved half of the hour
-// bucket; the max-checked-time rule keeps one half, so the outage A saw
-// vanishes from the day and week. Documented ("never a sum"), but Gatus
-// and Uptime Kuma users would expect the hour to be whole: this test
-// records the limit rather than failing the build.
+// TestReviewUptimeHandoverHalves: instance A checks 10:00-10:30, instance
+// B checks 10:30-11:00, and B's load did not see A's half (B loaded
+// before A saved anything: Redis was down at B's start and came back
+// after, or the two checked in turns, as in a partition). Each saved half
+// of the hour bucket; the max-checked-time rule keeps one half, so the
+// outage A saw vanishes from the day and week. Documented ("never a
+// sum"); a rolling restart is not hit (B loads A's periodic saves and
+// counts on from them). This test records the limit rather than failing
+// the build.
 func TestReviewUptimeHandoverHalves(t *testing.T) {
 	ctx := context.Background()
 	clock := &engineClock{t: h0}
