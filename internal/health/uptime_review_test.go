@@ -316,3 +316,48 @@ func TestReviewUptimeSaveInBatches(t *testing.T) {
 		t.Fatalf("%d backends to save again, want the 10 of the failed batch", dirty)
 	}
 }
+
+// secondLoadFails fails every Load after the first.
+type secondLoadFails struct {
+	state.UptimeStore
+	mu    sync.Mutex
+	loads int
+}
+
+func (f *secondLoadFails) Load(ctx context.Context, ids []string) (map[string][]state.UptimeBucket, error) {
+	f.mu.Lock()
+	f.loads++
+	n := f.loads
+	f.mu.Unlock()
+	if n > 1 {
+		return nil, errTestRefused
+	}
+	return f.UptimeStore.Load(ctx, ids)
+}
+
+// TestReviewUptimeLoadInBatches: a start with more backends than one
+// batch loads them in several store calls; a failing later one keeps what
+// the earlier ones loaded.
+func TestReviewUptimeLoadInBatches(t *testing.T) {
+	ctx := context.Background()
+	clock := &engineClock{t: h0}
+	store := &secondLoadFails{UptimeStore: state.NewMemoryUptimeStore(clock.now)}
+	var targets []*probe.Target
+	for i := range uptimeSaveBatch + 10 {
+		targets = append(targets, mailTarget(fmt.Sprintf("b%d", i), 1000+i, false))
+	}
+	e := newUptimeEngine(t, clock, store, targets...)
+	e.syncUptime(ctx)
+	if store.loads != 2 {
+		t.Fatalf("%d store calls for %d backends, want 2", store.loads, len(targets))
+	}
+	pending := 0
+	for _, tg := range targets {
+		if ringOf(t, e, tg.Name).needsLoad(tg.Name) {
+			pending++
+		}
+	}
+	if pending != 10 {
+		t.Fatalf("%d backends still to load, want the 10 of the failed batch", pending)
+	}
+}
