@@ -9,6 +9,8 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/backline/backline/internal/probe"
 	"github.com/backline/backline/internal/state"
 )
@@ -359,5 +361,66 @@ func TestReviewUptimeLoadInBatches(t *testing.T) {
 	}
 	if pending != 10 {
 		t.Fatalf("%d backends still to load, want the 10 of the failed batch", pending)
+	}
+}
+
+// uptimeSeries counts the backline_backend_uptime_ratio series of a
+// backend name.
+func uptimeSeries(t *testing.T, reg prometheus.Gatherer, name string) int {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range families {
+		if f.GetName() != "backline_backend_uptime_ratio" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "name" && l.GetValue() == name {
+					n++
+				}
+			}
+		}
+	}
+	return n
+}
+
+// TestReviewUptimeMetricGoesWithTheBackend: a backend removed by a reload
+// has no uptime series any more (the collector builds them per scrape).
+func TestReviewUptimeMetricGoesWithTheBackend(t *testing.T) {
+	clock := &engineClock{t: h0}
+	step := func() time.Time {
+		clock.mu.Lock()
+		defer clock.mu.Unlock()
+		clock.t = clock.t.Add(time.Second)
+		return clock.t
+	}
+	a, b := mailTarget("a", 1, false), mailTarget("b", 2, false)
+	g := mailGroup(a, b)
+	g.ConnectInterval, g.DeepInterval = 20*time.Millisecond, 20*time.Millisecond
+	reg := prometheus.NewPedanticRegistry()
+	e, err := New([]Group{g}, &scriptChecker{}, Options{Now: step, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startEngineFrom(t, e)
+	defer h.stop()
+	h.rounds(t, 3)
+	if n := uptimeSeries(t, reg, "b"); n != 3 {
+		t.Fatalf("b has %d uptime series, want 3", n)
+	}
+	g.Targets = []*probe.Target{a}
+	if err := e.Reconfigure([]Group{g}); err != nil {
+		t.Fatal(err)
+	}
+	h.rounds(t, 2)
+	if n := uptimeSeries(t, reg, "b"); n != 0 {
+		t.Errorf("b removed, still %d uptime series", n)
+	}
+	if n := uptimeSeries(t, reg, "a"); n != 3 {
+		t.Errorf("a has %d uptime series, want 3", n)
 	}
 }
