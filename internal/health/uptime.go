@@ -89,6 +89,11 @@ func (u UptimeSummary) Windows() [3]UptimeWindow { return [3]UptimeWindow{u.Hour
 // note records a check at now whose verdict is healthy: the time since the
 // previous check goes to the previous verdict, at most maxGap of it.
 func (r *uptimeRing) note(now time.Time, healthy bool, maxGap time.Duration) {
+	// The rings file by the wall clock (UnixMilli), so every comparison
+	// here is by the wall clock too: time.Now's monotonic reading would
+	// make a step back look later (a reversed interval) and a step
+	// forward look short (hours past maxGap filed).
+	now = now.Round(0)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if now.Unix() < 3600 {
@@ -128,6 +133,9 @@ func (r *uptimeRing) add(from, to int64, up bool) {
 func addCells(cells []uptimeCell, span, from, to int64, up bool, dirty *int32) {
 	n := int64(len(cells))
 	from = max(from, (to/span-n+1)*span) // older cells are gone anyway
+	if to <= from {
+		return // nothing to file (a negative part would wrap the uint32 cells)
+	}
 	for s := from / span; s*span < to; s++ {
 		part := min(to, (s+1)*span) - max(from, s*span)
 		c := &cells[s%n]
@@ -262,17 +270,20 @@ func minSlot(a, b int32) int32 {
 
 // merge takes the store's buckets for id where they have more checked time
 // than the ring's cell (the ring went on counting from what it loaded,
-// and an instance that just started has less), then marks every cell
-// changed, so what the ring held before is saved under id too (a renamed
-// backend's history moves to its new ID).
+// and an instance that just started has less), then marks the cells it
+// kept of its own changed, so what the ring held before is saved under id
+// too (a renamed backend's history moves to its new ID).
 func (r *uptimeRing) merge(id string, buckets []state.UptimeBucket, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.loadedAs = id
+	// Which cells now hold the store's view: those need not go back.
+	var loadedMinutes [uptimeMinuteCells]bool
+	var loadedHours [uptimeHourCells]bool
 	for _, b := range buckets {
-		cells, span := r.minutes[:], int64(60)
+		cells, span, loaded := r.minutes[:], int64(60), loadedMinutes[:]
 		if b.Span == time.Hour {
-			cells, span = r.hours[:], 3600
+			cells, span, loaded = r.hours[:], 3600, loadedHours[:]
 		}
 		s := b.Start.Unix() / span
 		n := int64(len(cells))
@@ -283,11 +294,30 @@ func (r *uptimeRing) merge(id string, buckets []state.UptimeBucket, now time.Tim
 		up, down := uint32(b.Up.Milliseconds()), uint32(b.Down.Milliseconds())
 		if c.slot < int32(s) || (c.slot == int32(s) && up+down > c.up+c.down) {
 			*c = uptimeCell{slot: int32(s), up: up, down: down}
+			loaded[s%n] = true
 			r.ref = later(r.ref, now)
 		}
 	}
-	r.dirtyMinute, r.dirtyHour = 1, 1 // every cell
+	// The ring's own cells (counted before the load, or under another
+	// ID) are saved under id. Only those: sending a restarted instance's
+	// whole loaded week back (about 230 script calls per backend in one
+	// save) would be work for nothing, and at thousands of backends more
+	// than one save's timeout.
+	r.dirtyMinute = minSlot(r.dirtyMinute, oldestOwn(r.minutes[:], loadedMinutes[:]))
+	r.dirtyHour = minSlot(r.dirtyHour, oldestOwn(r.hours[:], loadedHours[:]))
 	r.cachedValid = false
+}
+
+// oldestOwn is the oldest slot of a cell with checked time that merge did
+// not take from the store; 0: none.
+func oldestOwn(cells []uptimeCell, loaded []bool) int32 {
+	var oldest int32
+	for i, c := range cells {
+		if c.slot != 0 && c.up+c.down > 0 && !loaded[i] {
+			oldest = minSlot(oldest, c.slot)
+		}
+	}
+	return oldest
 }
 
 // needsLoad reports whether the store has not been asked for id's buckets.

@@ -19,10 +19,10 @@ import (
 //	<prefix>{uptime:<id>}:h:<Unix day>   a hash: hour of the day (0-23)
 //	                                     -> "<up ms>:<down ms>"
 //
-// Each key expires when its newest bucket is past retention
+// Each key expires when the last bucket it can hold is past retention
 // (UptimeMinutesKept, UptimeHoursKept), so a backend that is no longer
 // saved, removed from the configuration or renamed, leaves nothing behind
-// after a week; at most 3 minute hashes of 60 fields and 9 hour hashes of
+// 8 days and 1 hour after its last save; at most 3 minute hashes of 60 fields and 9 hour hashes of
 // 24 fields exist per backend. Save is one script per bucket, pipelined:
 // it keeps the stored value unless the new one has more checked time, so
 // instances never add to each other's counts. Load is one pipelined
@@ -49,7 +49,10 @@ func NewRedisUptimeStore(client redis.UniversalClient, prefix string) *RedisUpti
 // ms), span ms. Returns 1 when it stored the value, 0 when the stored one
 // has as much checked time or more, -1 when the key is not a hash
 // (another program's; left alone). A stored value that is not a pair of
-// numbers fitting the span is overwritten: it cannot be compared.
+// numbers fitting the span is overwritten: it cannot be compared (a Lua
+// whose tonumber gives nil for digits past its range counts as such). The
+// expiry is set either way: it is the hash's own, whoever wrote its
+// values, and a hash that lost its TTL must not outlive retention.
 var uptimeSaveScript = redis.NewScript(`
 local t = redis.call('TYPE', KEYS[1])
 if type(t) == 'table' then t = t.ok end
@@ -58,9 +61,13 @@ local cur = redis.call('HGET', KEYS[1], ARGV[1])
 local new = tonumber(ARGV[2]) + tonumber(ARGV[3])
 if cur and string.len(cur) <= 32 then
   local u, d = string.match(cur, '^(%d+):(%d+)$')
-  if u then
-    local had = tonumber(u) + tonumber(d)
-    if had <= tonumber(ARGV[5]) and had >= new then return 0 end
+  u, d = tonumber(u), tonumber(d)
+  if u and d then
+    local had = u + d
+    if had <= tonumber(ARGV[5]) and had >= new then
+      redis.call('PEXPIREAT', KEYS[1], ARGV[4])
+      return 0
+    end
   end
 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3])
@@ -83,34 +90,58 @@ func (s *RedisUptimeStore) uptimeKey(id string, b UptimeBucket) (key, field stri
 	return base + "h:" + strconv.FormatInt(day, 10), strconv.FormatInt(unix%86400/3600, 10), last.Add(UptimeHoursKept)
 }
 
-// Save implements UptimeStore: one pipeline of EVALSHA; when Redis lost
-// its scripts (a restart, a failover), it loads the script and sends the
-// pipeline once more (the script is idempotent).
+// uptimeSavePipeline caps the script calls of one pipeline: a save after
+// an hour without Redis at 10,000 backends is over 600,000 of them, and
+// one write of all of them ran into the client's write timeout on the
+// fixture (TestReviewRedisUptimeBigSave); in pipelines of this size each
+// round trip stays small and the calls before a failure are kept.
+const uptimeSavePipeline = 1000
+
+// uptimeCall is one bucket's script call of a Save.
+type uptimeCall struct {
+	key, field       string
+	up, down, expire int64
+	span             int64
+}
+
+// Save implements UptimeStore: pipelines of EVALSHA, uptimeSavePipeline
+// calls each; when Redis lost its scripts (a restart, a failover), it
+// loads the script and sends that pipeline once more (the script is
+// idempotent).
 func (s *RedisUptimeStore) Save(ctx context.Context, records []UptimeRecord) error {
 	if err := checkUptimeRecords(records); err != nil {
 		return err
 	}
 	now := s.now()
-	type sent struct {
-		key string
-		cmd *redis.Cmd
-	}
-	for attempt := 0; ; attempt++ {
-		pipe := s.client.Pipeline()
-		var cmds []sent
-		for _, r := range records {
-			for _, b := range r.Buckets {
-				if !uptimeLive(b, now) {
-					continue
+	calls := make([]uptimeCall, 0, min(uptimeSavePipeline, len(records)*4))
+	for _, r := range records {
+		for _, b := range r.Buckets {
+			if !uptimeLive(b, now) {
+				continue
+			}
+			key, field, expireAt := s.uptimeKey(r.ID, b)
+			calls = append(calls, uptimeCall{key, field, b.Up.Milliseconds(), b.Down.Milliseconds(), expireAt.UnixMilli(), b.Span.Milliseconds()})
+			if len(calls) == uptimeSavePipeline {
+				if err := s.saveCalls(ctx, calls); err != nil {
+					return err
 				}
-				key, field, expireAt := s.uptimeKey(r.ID, b)
-				cmd := uptimeSaveScript.EvalSha(ctx, pipe, []string{key}, field,
-					b.Up.Milliseconds(), b.Down.Milliseconds(), expireAt.UnixMilli(), b.Span.Milliseconds())
-				cmds = append(cmds, sent{key, cmd})
+				calls = calls[:0]
 			}
 		}
-		if len(cmds) == 0 {
-			return nil
+	}
+	return s.saveCalls(ctx, calls)
+}
+
+// saveCalls sends one pipeline of script calls.
+func (s *RedisUptimeStore) saveCalls(ctx context.Context, calls []uptimeCall) error {
+	if len(calls) == 0 {
+		return nil
+	}
+	cmds := make([]*redis.Cmd, len(calls))
+	for attempt := 0; ; attempt++ {
+		pipe := s.client.Pipeline()
+		for i, c := range calls {
+			cmds[i] = uptimeSaveScript.EvalSha(ctx, pipe, []string{c.key}, c.field, c.up, c.down, c.expire, c.span)
 		}
 		_, err := pipe.Exec(ctx)
 		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") && attempt == 0 {
@@ -119,13 +150,13 @@ func (s *RedisUptimeStore) Save(ctx context.Context, records []UptimeRecord) err
 			}
 			continue
 		}
-		for _, c := range cmds {
-			n, err := c.cmd.Int()
-			if err != nil && !s.corruptKey(c.key, err) {
+		for i, cmd := range cmds {
+			n, err := cmd.Int()
+			if err != nil && !s.corruptKey(calls[i].key, err) {
 				return fmt.Errorf("redis uptime store: %w", err)
 			}
 			if n < 0 {
-				s.corrupt(c.key, errNotAHash)
+				s.corrupt(calls[i].key, errNotAHash)
 			}
 		}
 		return nil
