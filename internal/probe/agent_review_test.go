@@ -53,7 +53,7 @@ func TestReviewAgentEchoNeverShowsSend(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := ParseAgentReply(tt.line).withholding(tt.send)
+			r := parseAgentReply(tt.line, newSendPieces(tt.send).withhold)
 			for field, v := range shownFields(r) {
 				if p, ok := leaksPieceOf(v, token); ok {
 					t.Errorf("%s %q shows %q of the send text", field, v, p)
@@ -256,4 +256,27 @@ func TestReviewAgentErrorsNeverShowSend(t *testing.T) {
 			t.Errorf("%s: error shows send: %v", name, err)
 		}
 	}
+}
+
+// Whatever the agent answers, no 8 bytes of an alphanumeric send text
+// (any case) reach a shown field, and masking never changes the words.
+func FuzzReviewAgentWithhold(f *testing.F) {
+	f.Add("Zq8t7Kc4mR2xW9pL", "drain # ZQ8T7KC4MR2XW9PL")
+	f.Add("abcdefgh", "up abcdefghabcdefgh # xxabcdefg")
+	f.Fuzz(func(t *testing.T, send, line string) {
+		if len(send) < 8 || strings.ContainsFunc(send, func(r rune) bool {
+			return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9')
+		}) || strings.ContainsAny(line, "\r\n") {
+			return
+		}
+		r := parseAgentReply(line, newSendPieces(send+"\n").withhold)
+		for field, v := range shownFields(r) {
+			if p, ok := leaksPieceOf(v, send); ok {
+				t.Fatalf("%s %q shows %q", field, v, p)
+			}
+		}
+		if want := ParseAgentReply(line); r.Admin != want.Admin || r.Health != want.Health || r.WeightPercent != want.WeightPercent || r.MaxConn != want.MaxConn {
+			t.Fatalf("words changed: %+v vs %+v", r, want)
+		}
+	})
 }
