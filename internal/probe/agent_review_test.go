@@ -280,3 +280,43 @@ func FuzzReviewAgentWithhold(f *testing.F) {
 		}
 	})
 }
+
+// The send text around the 512-byte bound: a line that would carry it past
+// the bound is no reply (the error names no part of it), and one that ends
+// with it right at the bound shows none of it, although "<redacted>" is
+// longer than what it replaces.
+func TestReviewAgentEchoAtLineBound(t *testing.T) {
+	const token = "Zq8t7Kc4mR2xW9pL"
+	send := token + "\n"
+	for _, tc := range []struct {
+		name    string
+		line    string
+		wantErr error
+	}{
+		{"straddling the bound", "drain # " + strings.Repeat("x", MaxAgentLine-8-len(token)/2) + token, ErrAgentLong},
+		{"ending at the bound", "drain # " + strings.Repeat("x", MaxAgentLine-8-len(token)) + token, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			target, _ := fakeAgent(t, len(send), tc.line+"\n", false)
+			target.Agent.Send = send
+			got, err := QueryAgent(context.Background(), target, nil)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if err != nil {
+				if _, ok := leaksPieceOf(err.Error(), token); ok {
+					t.Errorf("error shows the send text: %v", err)
+				}
+				return
+			}
+			if got.Admin != AgentDrain {
+				t.Errorf("admin %q, want drain", got.Admin)
+			}
+			for field, v := range shownFields(got) {
+				if p, ok := leaksPieceOf(v, token); ok {
+					t.Errorf("%s shows %q", field, p)
+				}
+			}
+		})
+	}
+}
