@@ -37,3 +37,22 @@ func TestReviewStatusPageEscapesAgentDescription(t *testing.T) {
 		t.Errorf("API description %q (%v), want it as the agent sent it", back.Agent.Description, err)
 	}
 }
+
+// An agent's drain that keeps no users (the backend is also forced down,
+// stale or at weight 0) reads "drain" on the status page, as an
+// operator's drain in the same case does, not the raw reason.
+func TestReviewStatusPageAgentDrainNotServing(t *testing.T) {
+	target := statuspagefake.Target("mbox01", "imap", "10.0.0.5", 143, false)
+	for name, set := range map[string]func(b *health.Backend){
+		"operator drain": func(b *health.Backend) { b.Reason = health.ReasonDrain },
+		"agent drain":    func(b *health.Backend) { b.Reason, b.Agent = health.ReasonAgentDrain, agentStatus() },
+	} {
+		b := statuspagefake.Healthy(target, health.GroupMail, pageNow)
+		b.Eligible, b.Draining, b.Weight = false, false, 0
+		set(&b)
+		row := buildRow(b, pageAdmin{State: "ready"}, pageNow)
+		if row.State != "drain" {
+			t.Errorf("%s, not serving its users: state %q, want drain", name, row.State)
+		}
+	}
+}
