@@ -70,9 +70,9 @@ func BackendID(label, scheme, address string) string {
 // admitted reports whether a request may go to the backend of a health
 // group: its snapshot entry is eligible (health, admin state, weight: the
 // one rule every consumer follows). With use_when_unhealthy the checks'
-// verdict is ignored, but an operator's maint, drain or forced down, and
-// the backend's own drain answer (check_drain), still keep requests
-// away. Without a source, or before the group shows up in it, the backend
+// verdict is ignored, but an operator's maint, drain, forced down or
+// weight 0, the backend's own drain answer (check_drain) and what its
+// agent said (health.Usable), still keep requests away. Without a source, or before the group shows up in it, the backend
 // is admitted (Couper's initial state).
 func (g *Gateway) admitted(group string, useWhenUnhealthy bool) bool {
 	box := g.health.Load()
@@ -91,12 +91,10 @@ func (g *Gateway) admitted(group string, useWhenUnhealthy bool) bool {
 		if !useWhenUnhealthy {
 			return b.Eligible
 		}
-		switch b.Reason {
-		case health.ReasonMaint, health.ReasonDrain, health.ReasonForcedDown, health.ReasonCheckDrain,
-			health.ReasonAgentMaint, health.ReasonAgentDrain, health.ReasonAgentDown:
-			return false
-		}
-		return true
+		// The same rule as panic mode's: an operator's or agent's weight 0
+		// (an agent's "0%") keeps requests away too, as without
+		// use_when_unhealthy.
+		return health.Usable(b)
 	}
 	return true
 }

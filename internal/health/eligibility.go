@@ -35,8 +35,13 @@ func assess(b *Backend, now time.Time) (bool, Reason, bool) {
 		return ok, why, false
 	}
 	// Drain leaves the backend's users where they are (HAProxy keeps
-	// persistent traffic on a drained server): only if it could serve them.
+	// persistent traffic on a drained server): only if it could serve them,
+	// and not when its agent put it into maintenance under an operator's
+	// drain (the operator's reason shows, the agent's maint keeps no users).
 	serves, _ := serviceable(b, now)
+	if agentAdminReason(b) == ReasonAgentMaint {
+		serves = false
+	}
 	return false, why, serves
 }
 

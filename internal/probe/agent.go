@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -91,25 +90,9 @@ func QueryAgent(ctx context.Context, t *Target, dial AgentDialer) (AgentReply, e
 	if err != nil {
 		return AgentReply{}, agentErr(ctx, addr, "read", err)
 	}
-	return ParseAgentReply(line).withholding(a.Send), nil
-}
-
-// minWithheldSend: a send text shorter than this (after its line end) is
-// not looked for in the reply; "ok" would blank half of every line.
-const minWithheldSend = 4
-
-// withholding replaces the send text in what the reply shows: an agent
-// that echoes its request must not put a token sent with it on the status
-// page. The words were parsed before, so nothing else changes.
-func (r AgentReply) withholding(send string) AgentReply {
-	s := strings.TrimRight(send, "\r\n")
-	if len(s) < minWithheldSend {
-		return r
-	}
-	for _, v := range []*string{&r.Line, &r.Description, &r.Unknown} {
-		*v = strings.ReplaceAll(*v, s, "<redacted>")
-	}
-	return r
+	// An agent that echoes its request must not put a token sent with it
+	// on the status page (agent_withhold.go).
+	return parseAgentReply(line, newSendPieces(a.Send).withhold), nil
 }
 
 // agentErr names the address and what failed (op; "" for the dial, whose

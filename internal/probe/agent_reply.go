@@ -72,7 +72,14 @@ func (r AgentReply) Empty() bool {
 // know still drains or weights the server. A "#" inside a word does not
 // start the description ("down#x" is an unknown word).
 func ParseAgentReply(line string) AgentReply {
-	r := AgentReply{WeightPercent: -1, MaxConn: -1, Line: SanitizeAgentText(line, MaxAgentLine)}
+	return parseAgentReply(line, func(s string) string { return s })
+}
+
+// parseAgentReply parses line; the texts it keeps to show (Line,
+// Description, Unknown) pass through shown first, on the raw text before
+// they are sanitised and cut, so a mask sees what the agent sent.
+func parseAgentReply(line string, shown func(string) string) AgentReply {
+	r := AgentReply{WeightPercent: -1, MaxConn: -1, Line: SanitizeAgentText(shown(line), MaxAgentLine)}
 	rest := line
 	for rest != "" {
 		c := rest[0]
@@ -81,7 +88,7 @@ func ParseAgentReply(line string) AgentReply {
 			continue
 		}
 		if c == '#' {
-			r.Description = SanitizeAgentText(strings.TrimLeft(rest[1:], " \t"), maxAgentDescription)
+			r.Description = SanitizeAgentText(shown(strings.TrimLeft(rest[1:], " \t")), maxAgentDescription)
 			break
 		}
 		end := strings.IndexFunc(rest, func(r rune) bool { return r < utf8.RuneSelf && isAgentSeparator(byte(r)) })
@@ -91,7 +98,7 @@ func ParseAgentReply(line string) AgentReply {
 		word := rest[:end]
 		rest = rest[end:]
 		if !r.apply(word) && r.Unknown == "" {
-			r.Unknown = SanitizeAgentText(word, maxAgentDescription)
+			r.Unknown = SanitizeAgentText(shown(word), maxAgentDescription)
 		}
 	}
 	return r

@@ -258,7 +258,7 @@ func TestQueryAgentWithholdsSendInReply(t *testing.T) {
 	if got.Admin != AgentDrain || got.Line != "drain <redacted> # for <redacted>" || got.Unknown != "<redacted>" || got.Description != "for <redacted>" {
 		t.Errorf("reply %+v", got)
 	}
-	if r := ParseAgentReply("up ok").withholding("ok\n"); r.Line != "up ok" {
+	if r := parseAgentReply("up ok", newSendPieces("ok\n").withhold); r.Line != "up ok" {
 		t.Errorf("a short send text is not withheld: %+v", r)
 	}
 }

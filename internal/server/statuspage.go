@@ -320,7 +320,7 @@ func stateOf(b health.Backend) (string, int) {
 	case b.Draining:
 		// Still serving the users the sticky policy stored for it.
 		return "draining", rankDrain
-	case b.Reason == health.ReasonDrain:
+	case b.Reason == health.ReasonDrain || b.Reason == health.ReasonAgentDrain:
 		return "drain", rankDrain
 	case b.Reason == health.ReasonUnhealthy:
 		return "down", rankDown
