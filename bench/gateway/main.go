@@ -47,6 +47,7 @@ import (
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/gateway"
 	"github.com/backline/backline/internal/gcfloor"
+	"github.com/backline/backline/internal/procfloor"
 )
 
 type options struct {
@@ -236,7 +237,8 @@ func medianOf(ss []sample, get func(sample) float64) float64 {
 
 // serveGateway is the child process: backline's gateway and nothing else.
 func serveGateway(addr, origin string) {
-	if os.Getenv("GOGC") == "" { // as backline serve does
+	procfloor.Apply() // as backline serve does
+	if os.Getenv("GOGC") == "" {
 		defer gcfloor.Start(gcfloor.DefaultFloor).Stop()
 	}
 	cfg, err := config.Parse([]byte(fmt.Sprintf(`definitions:

@@ -10,6 +10,7 @@ import (
 	"github.com/backline/backline/internal/config"
 	"github.com/backline/backline/internal/gcfloor"
 	"github.com/backline/backline/internal/health"
+	"github.com/backline/backline/internal/procfloor"
 	"github.com/backline/backline/internal/server"
 )
 
@@ -45,6 +46,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if logs.access != nil {
 		// Validated with the daemon's logger above: no error here.
 		access, _ = newLoggerAt(logs.access, level, cfg.Server.LogFormat)
+	}
+	if before, after := procfloor.Apply(); after != before {
+		logger.Info("scheduler: GOMAXPROCS raised for a single CPU (see internal/procfloor; set GOMAXPROCS to choose)",
+			"from", before, "to", after)
 	}
 	if os.Getenv("GOGC") == "" {
 		// See internal/gcfloor: a proxy keeps little alive, and GOGC=100
