@@ -16,8 +16,8 @@ import (
 // and the origin's answer comes back with the fields the origin sent, as
 // its head was read: neither is copied into a header map and back out
 // (docs/gateway.md, "Performance"). What the lane sends is what the
-// header-map path sends for the same request (TestPlainLaneSendsWhatTheMapPathSends):
-// the same fields less hop-by-hop ones, the client's credentials and
+// header-map path sends for the same request (plain_diff_test.go and
+// FuzzPlainLaneMatchesMapPath compare the two): the same fields less hop-by-hop ones, the client's credentials and
 // forwarding claims, plus the gateway's X-Forwarded-* and request id.
 // Anything the lane does not cover falls back to that path, per endpoint
 // (plainProxy) or per request (plainRequest), or, at the transport, per
@@ -115,8 +115,11 @@ func (m *headerMods) empty() bool { return len(m.remove)+len(m.set)+len(m.add) =
 // dropped before the forwarding fields are read, as cloneForUpstream
 // does). nil: the header-map path.
 func plainRequest(w http.ResponseWriter, r *http.Request) *clientFields {
-	if ua := r.Header["User-Agent"]; r.ContentLength < 0 || r.Header["Upgrade"] != nil || len(ua) > 1 || len(ua) == 1 && ua[0] == "" { // Request.Write sends the first agent, none for ""
+	if r.ContentLength < 0 || r.Header["Upgrade"] != nil {
 		return nil
+	}
+	if ua := r.Header["User-Agent"]; len(ua) > 1 || len(ua) == 1 && ua[0] == "" {
+		return nil // Request.Write sends the first agent only, and none for ""
 	}
 	for _, v := range r.Header["Connection"] {
 		for token := range strings.SplitSeq(v, ",") {
