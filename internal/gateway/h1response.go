@@ -74,7 +74,7 @@ func readResponseFast(br *bufio.Reader, req *http.Request, raw bool) (resp *http
 		if !ok {
 			return nil, nil, false
 		}
-		switch name {
+		switch answerFieldName(name) {
 		case "Content-Length":
 			if a.length >= 0 {
 				return nil, nil, false // repeated: net/http's rules decide
@@ -144,7 +144,8 @@ func fastStatusLine(line []byte) (int, bool) {
 }
 
 // fastField splits "Name: value" where the name is a token and the value,
-// without its surrounding blanks, is printable ASCII or tabs.
+// without its surrounding blanks, is printable ASCII or tabs; the name
+// keeps the origin's spelling.
 func fastField(f string) (name, value string, ok bool) {
 	i := 0
 	for i < len(f) && f[i] != ':' {
@@ -165,7 +166,19 @@ func fastField(f string) (name, value string, ok bool) {
 			return "", "", false
 		}
 	}
-	return canonicalName(f[:i]), v, true // a token: canonicalName's letter check is enough
+	return f[:i], v, true // as the origin spelled it
+}
+
+// answerFieldName is name's canonical form when it is one of the fields
+// readResponseFast looks at, else "": no allocation for a name spelled
+// otherwise (ETag), which a raw answer passes on as it came.
+func answerFieldName(name string) string {
+	for _, known := range [...]string{"Content-Length", "Connection", "Date", "Transfer-Encoding", "Pragma", "Trailer"} {
+		if len(name) == len(known) && strings.EqualFold(name, known) {
+			return known
+		}
+	}
+	return ""
 }
 
 func printable(c byte) bool { return c == '\t' || (c >= ' ' && c < 0x7f) }

@@ -42,8 +42,8 @@ func (f *clientFields) value(i int) string {
 }
 
 // answerHead is an origin's answer head as readResponseFast read it: its
-// fields in order (canonical names, checked values), its Content-Length,
-// and whether it had a Date.
+// fields in order (names as the origin spelled them, checked values), its
+// Content-Length, and whether it had a Date.
 type answerHead struct {
 	fields  []answerField
 	length  int64
@@ -60,12 +60,13 @@ func (a *answerHead) header(values []string) http.Header {
 		values = make([]string, len(a.fields))
 	}
 	for _, f := range a.fields {
-		if prior, repeated := h[f.name]; repeated {
-			h[f.name] = append(prior, f.value)
+		name := canonicalName(f.name) // a token: canonicalName's letter check is enough
+		if prior, repeated := h[name]; repeated {
+			h[name] = append(prior, f.value)
 			continue
 		}
 		values[0] = f.value
-		h[f.name] = values[0:1:1]
+		h[name] = values[0:1:1]
 		values = values[1:]
 	}
 	return h
@@ -371,11 +372,13 @@ func (a *accessWriter) takeAnswerHead(ans *answerHead) bool {
 // ownField.
 func (w *serverResponse) writeRawFields(bw *bufio.Writer, own http.Header) {
 	for _, f := range w.raw.fields {
-		if hopByHop(f.name) || f.name == w.ownField[0] {
+		if hopByHop(f.name) || strings.EqualFold(f.name, w.ownField[0]) {
 			continue
 		}
-		if _, set := own[f.name]; set {
-			continue
+		if len(own) > 0 {
+			if _, set := own[canonicalName(f.name)]; set {
+				continue
+			}
 		}
 		writeField(bw, f.name, f.value)
 	}
@@ -399,12 +402,12 @@ func setOwnField(w http.ResponseWriter, name, value string) bool {
 	return true
 }
 
-// hopByHop: hopHeaders, for a canonical name.
+// hopByHop: one of hopHeaders, in any case.
 func hopByHop(name string) bool {
-	switch name {
-	case "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
-		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
-		return true
+	for _, h := range hopHeaders {
+		if len(name) == len(h) && strings.EqualFold(name, h) {
+			return true
+		}
 	}
 	return false
 }

@@ -295,3 +295,29 @@ func TestPlainRequestFallsBack(t *testing.T) {
 		t.Fatalf("not the header-map path's head:\n%s", up)
 	}
 }
+
+// A raw answer keeps the origin's spelling of a name (no allocation for
+// ETag) and still drops hop-by-hop fields and the origin's request id in
+// any case.
+func TestPlainAnswerKeepsSpelling(t *testing.T) {
+	o := newHeadOrigin(t, "HTTP/1.1 200 OK\r\n"+
+		"ETag: \"abc\"\r\n"+
+		"connection: keep-alive\r\n"+
+		"keep-alive: timeout=5\r\n"+
+		"couper-request-id: from-the-origin\r\n"+
+		"content-length: 2\r\n"+
+		"Date: Fri, 04 Dec 2026 12:00:00 GMT\r\n"+
+		"\r\n"+
+		"ok")
+	h := newHarness(t, gatewayYAML("http://"+o.addr, "", "    - path: /p/**\n      proxy:\n        backend: api\n"))
+	head, body := exchangeRaw(t, h, "GET /p/x HTTP/1.1\r\nHost: a\r\n\r\n")
+	if body != "ok" {
+		t.Fatalf("body %q", body)
+	}
+	lines := strings.Split(strings.TrimSuffix(head, "\r\n\r\n"), "\r\n")
+	if len(lines) != 5 || lines[1] != `ETag: "abc"` || lines[2] != "content-length: 2" ||
+		lines[3] != "Date: Fri, 04 Dec 2026 12:00:00 GMT" || !strings.HasPrefix(lines[4], "Couper-Request-Id: ") ||
+		strings.Contains(lines[4], "from-the-origin") {
+		t.Fatalf("answer head:\n%s", head)
+	}
+}
