@@ -226,7 +226,7 @@ func TestReviewDownReloadMidProbeAndRemoval(t *testing.T) {
 	}
 	h := startEngineFrom(t, e, fs.hook)
 	h.next(t)
-	first := fs.armed(t)
+	first := armedSoon(t, fs)
 	if first == nil || first.d != testDownInterval {
 		t.Fatalf("armed %+v, want %s", first, testDownInterval)
 	}
@@ -253,7 +253,7 @@ func TestReviewDownReloadMidProbeAndRemoval(t *testing.T) {
 			t.Fatal("b still in the snapshot")
 		}
 	}
-	a := fs.armed(t)
+	a := armedSoon(t, fs)
 	if a == nil || a.d != testDownInterval {
 		t.Fatalf("armed %+v after the reload, want %s", a, testDownInterval)
 	}
@@ -276,9 +276,34 @@ func TestReviewDownReloadMidProbeAndRemoval(t *testing.T) {
 	if n := len(c.times()) - probes; n < 1 || n > 2 {
 		t.Fatalf("%d probes around the reload, want 1 or 2", n)
 	}
-	if a := fs.armed(t); a == nil || a.d != testDownInterval {
+	if a := armedSoon(t, fs); a == nil || a.d != testDownInterval {
 		t.Fatalf("armed %+v after the second reload, want %s", a, testDownInterval)
 	}
+}
+
+// armedSoon is the last timer armed that is still running. Around a
+// reload two loops overlap for a moment: the old one may arm a timer
+// after the new one did and stop it as it exits, so the last arm alone
+// (fakeSched.armed) can be a stopped one while the new loop's runs. With
+// none running yet, it waits for the next arm.
+func armedSoon(t *testing.T, fs *fakeSched) *fakeTimer {
+	t.Helper()
+	var running *fakeTimer
+	for {
+		select {
+		case a := <-fs.arms:
+			if !a.stopped.Load() {
+				running = a
+			}
+			continue
+		default:
+		}
+		break
+	}
+	if running != nil {
+		return running
+	}
+	return fs.nextArm(t)
 }
 
 // With fast_interval and recovery_threshold 3, a down backend's first
