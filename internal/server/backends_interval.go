@@ -1,6 +1,7 @@
 package server
 
 import (
+	"strings"
 	"time"
 
 	"github.com/backline/backline/internal/health"
@@ -35,5 +36,18 @@ func intervalDetail(sc health.Schedule) string {
 	if !sc.Own {
 		return ""
 	}
-	return "probed every " + shortDuration(sc.Connect) + " (" + sc.Setting() + ")"
+	return "probed every " + intervalText(sc.Connect) + " (" + sc.Setting() + ")"
+}
+
+// intervalText prints an interval as an operator writes it ("1m30s",
+// "1.5s", "5m", "2h"): shortDuration, made for ages, would cut 90s to "1m".
+func intervalText(d time.Duration) string {
+	s := d.String()
+	if t, ok := strings.CutSuffix(s, "m0s"); ok {
+		s = t + "m"
+	}
+	if t, ok := strings.CutSuffix(s, "h0m"); ok {
+		s = t + "h"
+	}
+	return s
 }
