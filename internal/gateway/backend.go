@@ -149,9 +149,6 @@ type upstream struct {
 	upgrade               *upgradeRequest // a websocket (or other Upgrade) to forward
 	// plainOn: req shares its client's header map, and what goes upstream
 	// besides the client's fields is in plain (plain.go).
-	// start is when the client's request began (ServeHTTP's start); zero
-	// for the gateway's own requests (token fetches).
-	start     time.Time
 	plainOn   bool
 	plain     plainUpstream
 	plainCopy struct {

@@ -80,7 +80,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if warning != "" {
 		g.logger.Warn("gateway form modifiers skipped", "request_id", reqID, "endpoint", ep.path, "error_type", "evaluation", "reason", warning)
 	}
-	up.start = start
 	if r.Body != nil && r.Body != http.NoBody {
 		up.setClientReadDeadline = func(t time.Time) error { return http.NewResponseController(w).SetReadDeadline(t) }
 	}

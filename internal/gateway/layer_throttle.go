@@ -29,11 +29,10 @@ func (l *throttleLayer) roundTrip(c *call) (*exchange, *gatewayError) {
 		timeout = u.timeout(bv) // the websockets timeout bounds the tunnel too
 	}
 	if timeout > 0 {
-		now := c.up.start // the request's start: one clock read fewer
-		if now.IsZero() {
-			now = time.Now()
-		}
-		c.limits.deadline = now.Add(timeout)
+		// Now, not the request's arrival: what came before (its head, a
+		// form body the form modifiers read, token fetches) is not the
+		// backend's time (docs/gateway.md, timeout).
+		c.limits.deadline = time.Now().Add(timeout)
 	}
 	if l.rt.throttle != nil {
 		waitCtx, cancel := c.waitContext()
