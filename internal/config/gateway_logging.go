@@ -31,12 +31,13 @@ const DefaultRequestIDHeader = "Couper-Request-Id"
 func (g *Gateway) AccessLogEnabled() bool { return g.AccessLog == nil || *g.AccessLog }
 
 // requestIDHeadersForbidden are headers the id must not replace: framing,
-// routing and credentials.
+// routing, credentials, and Date (the gateway writes one when the origin
+// sent none).
 var requestIDHeadersForbidden = map[string]bool{
 	"Host": true, "Content-Length": true, "Transfer-Encoding": true, "Connection": true,
 	"Upgrade": true, "Te": true, "Trailer": true, "Keep-Alive": true, "Proxy-Connection": true,
 	"Authorization": true, "Proxy-Authorization": true, "Cookie": true, "Set-Cookie": true,
-	"Content-Type": true, "Content-Encoding": true, "Expect": true,
+	"Content-Type": true, "Content-Encoding": true, "Expect": true, "Date": true,
 }
 
 func (v *gatewayValidator) validateRequestID(g *Gateway) {

@@ -126,6 +126,9 @@ func (p *h1Pool) roundTripPlain(ctx context.Context, req *http.Request, limits r
 		resp, err := p.exchange(ctx, pc, req, limits, reused, plain)
 		if errors.Is(err, errIdleConnGone) && retry {
 			retry = false // once: a fresh connection failing the same way is the origin's answer
+			// The retry's ttfb clock starts when it is sent, not with the
+			// dead connection's attempt (limits.sending).
+			limits.sending = time.Time{}
 			continue
 		}
 		return resp, err
