@@ -14,7 +14,9 @@
 // 22-byte GET fell by about a fifth, go-floor's (a plain Go proxy) did not
 // change, and three Ps were worse than two.
 //
-// An operator's GOMAXPROCS is left as it is.
+// An operator's GOMAXPROCS is left as it is. Like any explicit setting,
+// raising it stops the runtime from following a container's CPU limit
+// that changes later (only where the runtime had chosen one P).
 package procfloor
 
 import (
