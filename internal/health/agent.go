@@ -65,9 +65,12 @@ func (a *AgentStatus) down() bool {
 // so a reload that keeps the backend's ID keeps what its agent said. The
 // published view is replaced, never modified, so snapshots share it.
 type agentState struct {
-	mu       sync.Mutex
-	view     atomic.Pointer[AgentStatus] // nil: no agent configured
-	queries  atomic.Uint64
+	mu   sync.Mutex
+	view atomic.Pointer[AgentStatus] // nil: no agent configured
+	// ok and failures are counted apart, not as queries and failures:
+	// a scrape loads them one at a time, and a query counted in between
+	// must not make ok read less (or wrap below 0).
+	ok       atomic.Uint64
 	failures atomic.Uint64
 }
 
@@ -104,7 +107,6 @@ func (a *agentState) note(r probe.AgentReply, err error, now time.Time) (prev, n
 	if cur == nil {
 		return AgentStatus{}, AgentStatus{}, false // the agent block went away meanwhile
 	}
-	a.queries.Add(1)
 	n := *cur
 	n.LastCheck = now
 	if err != nil {
@@ -117,6 +119,7 @@ func (a *agentState) note(r probe.AgentReply, err error, now time.Time) (prev, n
 		// snapshot a round or an admin change publishes.
 		return *cur, n, cur.ConsecutiveFailures == 0
 	}
+	a.ok.Add(1)
 	n.LastSuccess, n.LastError, n.ConsecutiveFailures = now, "", 0
 	n.LastReply, n.LastUnknown = r.Line, r.Unknown
 	if r.Health != "" {

@@ -57,7 +57,6 @@ func (d agentDescs) collect(ch chan<- prometheus.Metric, b *Backend, s *targetSt
 	}
 	gauge(d.percent, float64(a.WeightPercent))
 	gauge(d.weight, float64(b.Weight))
-	queries, failures := s.agent.queries.Load(), s.agent.failures.Load()
-	ch <- prometheus.MustNewConstMetric(d.queries, prometheus.CounterValue, float64(queries-failures), b.Group, name, "ok")
-	ch <- prometheus.MustNewConstMetric(d.queries, prometheus.CounterValue, float64(failures), b.Group, name, "failed")
+	ch <- prometheus.MustNewConstMetric(d.queries, prometheus.CounterValue, float64(s.agent.ok.Load()), b.Group, name, "ok")
+	ch <- prometheus.MustNewConstMetric(d.queries, prometheus.CounterValue, float64(s.agent.failures.Load()), b.Group, name, "failed")
 }

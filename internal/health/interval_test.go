@@ -47,6 +47,20 @@ func (f *fakeSched) armed(t *testing.T) *fakeTimer {
 	return last
 }
 
+// waitPendingRecheck waits until the requested probe of id under way, if
+// any, has finished: a requested round publishes before it ends the
+// request, so a snapshot alone does not say that it ended.
+func waitPendingRecheck(t *testing.T, e *Engine, id string) {
+	t.Helper()
+	rs := &e.gen.Load().byID[id].recheck
+	rs.mu.Lock()
+	p := rs.pending
+	rs.mu.Unlock()
+	if p != nil {
+		waitRecheck(t, p)
+	}
+}
+
 func wantSchedule(t *testing.T, b Backend, want Schedule) {
 	t.Helper()
 	if b.Schedule != want {
@@ -116,11 +130,14 @@ func TestDownIntervalTransitionsBackAndForth(t *testing.T) {
 			fs.fire(a)
 		}
 	}
-	// Down again, from a probe an operator asked for.
+	// Down again, from a probe an operator asked for. The last re-check's
+	// request ends just after its round published (the snapshot read
+	// above): asked before, this probe would join it and never run.
+	waitPendingRecheck(t, h.e, "a")
 	fs.clock.advance(time.Minute)
-	r, _, err := h.e.ProbeNow("a", RecheckAPI, "test")
-	if err != nil {
-		t.Fatal(err)
+	r, joined, err := h.e.ProbeNow("a", RecheckAPI, "test")
+	if err != nil || joined {
+		t.Fatalf("probe now: joined %v, %v", joined, err)
 	}
 	waitRecheck(t, r)
 	wantSchedule(t, backendByName(t, h.next(t), "a"), transitioningSchedule)

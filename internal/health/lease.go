@@ -156,6 +156,11 @@ func (l *groupLoop) planLeases(ctx context.Context, jobs, all []job) ([]job, *le
 			if ctx.Err() == nil {
 				lc.setShared(false, err)
 			}
+			// What an earlier call acquired is held all the same: noted,
+			// so a stop releases it.
+			lc.mu.Lock()
+			maps.Copy(lc.held, lr.tokens)
+			lc.mu.Unlock()
 			return jobs, nil
 		}
 		maps.Copy(lr.tokens, held)

@@ -12,9 +12,10 @@ import (
 // toward a flip (many checks in a bad minute) do not weigh the bad minute
 // more. The time between two checks is filed under the verdict in force
 // during it, the one the earlier check led to, up to the backend's stale
-// time (staleAfter): past it the backend counts as unchecked (a daemon
-// that was stopped, checks paused), in neither up nor down. The ratio of
-// a window is up / (up + down).
+// time (staleAfter; longer on the down schedule, uptimeMaxGap): past it
+// the backend counts as unchecked (a daemon that was stopped, checks
+// paused), in neither up nor down. The ratio of a window is
+// up / (up + down).
 //
 // Each backend keeps a ring of 61 minute cells (the hour window and the
 // minute partly in it) and 169 hour cells (the week and the hour partly in
@@ -330,5 +331,24 @@ func (r *uptimeRing) needsLoad(id string) bool {
 // noteUptime records a check in the target's uptime: called after the
 // gates moved, with the verdict the check led to.
 func (s *targetState) noteUptime(now time.Time) {
-	s.uptime.note(now, s.healthy, s.staleAfter)
+	s.uptime.note(now, s.healthy, s.uptimeMaxGap())
+}
+
+// uptimeMaxGap is how long a gap since the last check still counts as
+// checked: the stale time, which is three of the group's intervals (plus
+// timeouts). A backend on the down schedule was probed down_interval
+// (plus jitter) apart meanwhile (downScheduled is still the schedule the
+// last result set; planFast runs after this): three of those, or an
+// outage with a down_interval past the stale time counts for a fraction
+// of its length.
+func (s *targetState) uptimeMaxGap() time.Duration {
+	gap := s.staleAfter
+	if gap <= 0 || !s.downScheduled || s.loop == nil {
+		return gap
+	}
+	g := &s.loop.group
+	if d, longest := g.DownInterval+g.Jitter, max(g.ConnectInterval, g.DeepInterval); d > longest {
+		gap += 3 * (d - longest) // as staleAfter counts three intervals
+	}
+	return gap
 }
