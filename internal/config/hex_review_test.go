@@ -2,23 +2,10 @@ package config
 
 import (
 	"fmt"
+	"github.com/backline/backline/internal/testutil"
 	"strings"
 	"testing"
 )
-
-// refHex is a hex digit's value by lookup, independent of textutil.
-func refHex(c byte) (byte, bool) {
-	const digits = "0123456789abcdef"
-	if c >= 'A' && c <= 'F' {
-		c += 'a' - 'A'
-	}
-	for i := 0; i < len(digits); i++ {
-		if digits[i] == c {
-			return byte(i), true
-		}
-	}
-	return 0, false
-}
 
 // DecodeEscapes and checkRequestURI after the shared hex helper: every
 // \xHH and %HH of two hex digits (either case) is taken with its value,
@@ -27,8 +14,8 @@ func TestReviewHexEscapesEveryByte(t *testing.T) {
 	for x := 0; x < 256; x++ {
 		for y := 0; y < 256; y++ {
 			pair := string([]byte{byte(x), byte(y)})
-			hi, ok1 := refHex(byte(x))
-			lo, ok2 := refHex(byte(y))
+			hi, ok1 := testutil.HexDigitRef(byte(x))
+			lo, ok2 := testutil.HexDigitRef(byte(y))
 			got, err := DecodeEscapes(`a\x` + pair + "b")
 			if ok1 && ok2 {
 				if err != nil || string(got) != "a"+string([]byte{hi<<4 | lo})+"b" {

@@ -1,20 +1,10 @@
 package luapattern
 
-import "testing"
+import (
+	"testing"
 
-// refHex is a hex digit's value by lookup, independent of textutil.
-func refHex(c byte) (byte, bool) {
-	const digits = "0123456789abcdef"
-	if c >= 'A' && c <= 'F' {
-		c += 'a' - 'A'
-	}
-	for i := 0; i < len(digits); i++ {
-		if digits[i] == c {
-			return byte(i), true
-		}
-	}
-	return 0, false
-}
+	"github.com/backline/backline/internal/testutil"
+)
 
 // %x and %X after the shared hex helper: %x matches exactly the hex
 // digits of either case, %X every other byte, as Lua's isxdigit does.
@@ -31,7 +21,7 @@ func TestReviewHexClassEveryByte(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, hex := refHex(byte(c))
+			_, hex := testutil.HexDigitRef(byte(c))
 			if got := start == 0; got != (hex != negated) {
 				t.Fatalf("%s on %q: matched %v", pat, byte(c), got)
 			}
