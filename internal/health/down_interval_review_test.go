@@ -139,22 +139,7 @@ func TestReviewDownLeaseLengthenedWhenAConnectRoundTurnsItDown(t *testing.T) {
 	g := Group{Name: GroupMail, ConnectInterval: 10 * time.Second, DeepInterval: time.Minute,
 		FailureThreshold: 1, RecoveryThreshold: 1, InitialHealthy: true, DownInterval: testDownInterval,
 		Targets: []*probe.Target{mailTarget("d", 1, true)}}
-	var ins []*driven
-	for i := range 2 {
-		owner := fmt.Sprint("instance-", i)
-		e, err := New([]Group{g}, c.checker(owner), Options{Now: clock.now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.UseLeases(LeaseConfig{Store: mem, Owner: owner}); err != nil {
-			t.Fatal(err)
-		}
-		fs := newFakeSched(clock)
-		fs.hook(e)
-		d := &driven{e: e, l: e.gen.Load().loops[0], fs: fs}
-		defer d.l.stopFast()
-		ins = append(ins, d)
-	}
+	ins := leasedInstances(t, g, c.checker, mem, clock)
 	ctx := context.Background()
 	for _, d := range ins {
 		d.l.round(ctx, d.l.deepJobs)
@@ -384,22 +369,7 @@ func TestReviewDownLeaseHandover(t *testing.T) {
 			c := newPhaseChecker("auth")
 			g := downGroup(1, 1, 0, mailTarget("d", 1, true))
 			g.ConnectInterval, g.DeepInterval = time.Minute, time.Minute // shorter than down_interval
-			var ins []*driven
-			for i := range 2 {
-				owner := fmt.Sprint("instance-", i)
-				e, err := New([]Group{g}, c.checker(owner), Options{Now: clock.now})
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := e.UseLeases(LeaseConfig{Store: mem, Owner: owner}); err != nil {
-					t.Fatal(err)
-				}
-				fs := newFakeSched(clock)
-				fs.hook(e)
-				d := &driven{e: e, l: e.gen.Load().loops[0], fs: fs}
-				defer d.l.stopFast()
-				ins = append(ins, d)
-			}
+			ins := leasedInstances(t, g, c.checker, mem, clock)
 			for _, d := range ins {
 				d.round()
 			}
@@ -505,22 +475,7 @@ func TestReviewOtherInstanceLearnsRecoveryAtItsNextRound(t *testing.T) {
 	c := newPhaseChecker("auth")
 	g := downGroup(1, 1, 0, mailTarget("d", 1, true), mailTarget("e", 2, false))
 	g.ConnectInterval, g.DeepInterval = time.Minute, time.Minute
-	var ins []*driven
-	for i := range 2 {
-		owner := fmt.Sprint("instance-", i)
-		e, err := New([]Group{g}, c.checker(owner), Options{Now: clock.now})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := e.UseLeases(LeaseConfig{Store: mem, Owner: owner}); err != nil {
-			t.Fatal(err)
-		}
-		fs := newFakeSched(clock)
-		fs.hook(e)
-		d := &driven{e: e, l: e.gen.Load().loops[0], fs: fs}
-		t.Cleanup(d.l.stopFast)
-		ins = append(ins, d)
-	}
+	ins := leasedInstances(t, g, c.checker, mem, clock)
 	for _, d := range ins {
 		d.round()
 		if b := backendByName(t, d.e.Snapshot(), "d"); b.Healthy || b.Schedule.State != IntervalDown {
@@ -624,4 +579,27 @@ func TestReviewDownAdminOverridesKeepDownProbes(t *testing.T) {
 			t.Fatalf("change %d: schedule %+v", i, b.Schedule)
 		}
 	}
+}
+
+// leasedInstances is two engines on g sharing the lease store mem, each
+// driven by hand with its own fake scheduler on clock.
+func leasedInstances(t *testing.T, g Group, checker func(owner string) probe.Checker, mem state.LeaseStore, clock *passiveClock) []*driven {
+	t.Helper()
+	var ins []*driven
+	for i := range 2 {
+		owner := fmt.Sprint("instance-", i)
+		e, err := New([]Group{g}, checker(owner), Options{Now: clock.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.UseLeases(LeaseConfig{Store: mem, Owner: owner}); err != nil {
+			t.Fatal(err)
+		}
+		fs := newFakeSched(clock)
+		fs.hook(e)
+		d := &driven{e: e, l: e.gen.Load().loops[0], fs: fs}
+		t.Cleanup(d.l.stopFast)
+		ins = append(ins, d)
+	}
+	return ins
 }
