@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
@@ -10,8 +9,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/backline/backline/internal/config"
 )
 
 // The daemon end to end: a dead origin with down_interval shows the
@@ -64,31 +61,7 @@ gateway:
 		}
 	}
 	write("30m")
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := "http://" + ln.Addr().String()
-	logs := &syncBuffer{}
-	logger, level, err := newLoggerVar(logs, "info", "text")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- runDaemonWith(ctx, daemonOptions{cfg: cfg, path: path, logger: logger, level: level, ln: ln})
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("daemon: %v", err)
-		}
-	}()
+	api, logs := startFileDaemon(t, path)
 	type interval struct {
 		State          string
 		ConnectSeconds float64 `json:"connect_seconds"`
